@@ -172,7 +172,10 @@ async fn an_incremental_run_finds_an_edited_task_and_a_new_comment_on_an_old_one
     let last = requests_to(&server, "/api/1.0/tasks")
         .await
         .into_iter()
-        .rfind(|r| r.url.path() == "/api/1.0/tasks")
+        .rfind(|r| {
+            r.url.path() == "/api/1.0/tasks"
+                && r.url.query().unwrap_or("").contains("modified_since")
+        })
         .unwrap();
     let since = last
         .url
@@ -220,7 +223,37 @@ async fn a_resumed_run_starts_at_the_stored_offset() {
 
 #[tokio::test]
 async fn scope_follows_project_ids_then_team_then_workspace() {
-    let server = start(standard(50)).await;
+    let api = standard(50);
+    {
+        // Two projects of another team: a public one and a private one.
+        let mut st = api.state.lock().unwrap();
+        for (gid, name, privacy) in [
+            ("1200000000000013", "Design", "public_to_workspace"),
+            ("1200000000000014", "Hiring", "private"),
+        ] {
+            st.projects.push(asana_common::Project {
+                gid: gid.into(),
+                name: name.into(),
+                privacy,
+                team: Some("1200000000000006".into()),
+                members: Some(vec![("1200000000000052", "ann@example.com")]),
+                workspace: None,
+            });
+        }
+        st.tasks.push(asana_common::Task::new(
+            "1200000000000107",
+            "Logo",
+            7,
+            &["1200000000000013"],
+        ));
+        st.tasks.push(asana_common::Task::new(
+            "1200000000000108",
+            "Offer letter",
+            8,
+            &["1200000000000014"],
+        ));
+    }
+    let server = start(api).await;
     let uri = server.uri();
     let c = build(
         &uri,
@@ -235,19 +268,37 @@ async fn scope_follows_project_ids_then_team_then_workspace() {
             "asana:1200000000000104"
         ]
     );
-    // The team's projects: `Secret` has no team.
+    // RAGFlow's team: the workspace's projects less the private ones of other teams
+    // (`Secret` has no team, `Hiring` is another team's); another team's public project
+    // stays.
     let c = build(
         &uri,
         json!({"asana_team_id": asana_common::TEAM, "include_attachments": false}),
     );
     let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
-    assert!(!sink.ids().contains(&"asana:1200000000000105".to_owned()));
-    assert_eq!(sink.len(), 5);
+    let ids = sink.ids();
+    assert!(!ids.contains(&"asana:1200000000000105".to_owned()));
+    assert!(!ids.contains(&"asana:1200000000000108".to_owned()));
+    assert!(ids.contains(&"asana:1200000000000107".to_owned()));
+    assert_eq!(sink.len(), 6);
     assert!(
-        !requests_to(&server, "/api/1.0/teams/1200000000000005/projects")
+        requests_to(&server, "/api/1.0/tasks")
             .await
-            .is_empty()
+            .iter()
+            .all(|r| !r.url.query().unwrap_or("").contains("1200000000000014")),
+        "the private project of another team is not read"
     );
+    // The same team with named projects leaves out the same private project.
+    let c = build(
+        &uri,
+        json!({"asana_team_id": asana_common::TEAM, "asana_project_ids": "1200000000000013,1200000000000014", "include_attachments": false}),
+    );
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    assert_eq!(sink.ids(), ["asana:1200000000000107"]);
+    // Without a team, every project.
+    let c = build(&uri, json!({"include_attachments": false}));
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    assert_eq!(sink.len(), 8);
 }
 
 #[tokio::test]
@@ -599,16 +650,11 @@ async fn an_expired_download_url_is_signed_again_and_never_shown() {
         t1.attachments[0].gid = "1200000000000909".into();
     }
     let (_, report) = {
-        // Every download refused: the fixture refuses the next one, then the re-signed one.
-        let api2 = api.clone();
-        let refuse = tokio::spawn(async move {
-            for _ in 0..200 {
-                api2.state.lock().unwrap().expire_next_download = true;
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
-        });
+        // Every download refused: the first one, then the re-signed one (a flag, not a
+        // timed loop, so a slow machine does not let a download through).
+        api.state.lock().unwrap().expire_every_download = true;
         let out = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(40)).await;
-        refuse.abort();
+        api.state.lock().unwrap().expire_every_download = false;
         out
     };
     let failure = report
@@ -622,5 +668,231 @@ async fn an_expired_download_url_is_signed_again_and_never_shown() {
         !failure.message.contains("X-Amz-Signature"),
         "{}",
         failure.message
+    );
+}
+
+#[tokio::test]
+async fn an_incremental_run_finds_a_subtask_edited_under_an_unchanged_parent() {
+    let api = standard(2);
+    {
+        // A subtask of the subtask, two levels below `Migrate queue`.
+        let mut st = api.state.lock().unwrap();
+        let mut deep = asana_common::Task::new("1200000000000109", "Drain old queue", 4, &[]);
+        deep.parent = Some("1200000000000104".into());
+        st.tasks.push(deep);
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    assert!(sink.get("asana:1200000000000109").is_some());
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(35)).await;
+    assert!(sink.ids().is_empty(), "nothing changed: {:?}", sink.ids());
+    {
+        // Edited subtasks: Asana moves their own `modified_at`, not their parents'.
+        let mut st = api.state.lock().unwrap();
+        for t in st.tasks.iter_mut() {
+            if t.gid == "1200000000000104" {
+                t.name = "Queue subtask, renamed".into();
+                t.minute = 38;
+            }
+            if t.gid == "1200000000000109" {
+                t.notes = "Drain it over two days.".into();
+                t.minute = 39;
+            }
+        }
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        sorted(sink.ids()),
+        ["asana:1200000000000104", "asana:1200000000000109"]
+    );
+    assert_eq!(
+        sink.get("asana:1200000000000104").unwrap().title,
+        "Queue subtask, renamed"
+    );
+    let deep = sink.get("asana:1200000000000109").unwrap();
+    assert_eq!(deep.parent_id.as_deref(), Some("asana:1200000000000104"));
+    assert_eq!(
+        deep.access,
+        sink.get("asana:1200000000000104").unwrap().access,
+        "a subtask has its parent's access"
+    );
+    // The sweep asks only the fields that tell a parent.
+    let sweeps: Vec<String> = requests_to(&server, "/api/1.0/tasks")
+        .await
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/1.0/tasks")
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "opt_fields")
+                .map(|(_, v)| v.into_owned())
+        })
+        .filter(|f| !f.contains("html_notes"))
+        .collect();
+    assert!(!sweeps.is_empty());
+    assert!(
+        sweeps
+            .iter()
+            .all(|f| f == "gid,modified_at,num_subtasks,projects.name")
+    );
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert!(sink.ids().is_empty(), "sent once: {:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn prune_deletes_a_deleted_task_and_its_attachments_and_keeps_the_rest() {
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    assert_eq!(sorted(sink.ids()), all_ids());
+    // The listing of prune asks for ids, not bodies.
+    let slim = c.as_slim().expect("the asana connector lists ids");
+    let mut listed = Vec::new();
+    let mut pages = slim.list_ids(connector_core::SyncContext::new());
+    while let Some(page) = pages.next().await {
+        listed.extend(page.unwrap().into_iter().map(|s| s.id));
+    }
+    assert_eq!(sorted(listed), all_ids());
+    // `Write launch plan` deleted (a trashed task is gone from the listings too).
+    api.state
+        .lock()
+        .unwrap()
+        .tasks
+        .retain(|t| t.gid != "1200000000000101");
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(40))
+        .prune()
+        .await
+        .expect("prune runs");
+    assert_eq!(report.deleted, 2, "{report:?}");
+    assert_eq!(sorted(sink.deleted()), ["asana:1200000000000101", PLAN_PDF]);
+    let stories = requests_to(&server, "/api/1.0/tasks/")
+        .await
+        .into_iter()
+        .filter(|r| r.url.path().ends_with("/stories"))
+        .count();
+    assert_eq!(stories, 6, "prune read no story (the full run read six)");
+}
+
+#[tokio::test]
+async fn a_failed_listing_refuses_prune() {
+    let server = start(standard(2)).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let _outage = Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1200000000000103/subtasks"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "errors": [{"message": "task: Unknown object: 404"}]
+        })))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let sink = MemorySink::new();
+    let err = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(40))
+        .prune()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(sink.deleted().is_empty());
+}
+
+#[tokio::test]
+async fn a_download_refused_with_401_is_a_failure_of_the_attachment_not_of_the_token() {
+    let api = standard(50);
+    api.state.lock().unwrap().unauthorized_downloads = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    // Every task is delivered; the attachment is a failure naming it.
+    for id in TASKS {
+        assert!(sink.get(id).is_some(), "{id}");
+    }
+    let failure = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some(PLAN_PDF))
+        .expect("the attachment is a failure");
+    assert_eq!(failure.kind, ErrorKind::PermissionDenied, "{failure:?}");
+    assert!(!failure.message.contains("X-Amz-Signature"), "{failure:?}");
+}
+
+#[tokio::test]
+async fn check_reads_one_page_of_the_workspaces_projects() {
+    let server = start(standard(1)).await;
+    let c = build(&server.uri(), json!({}));
+    c.check().await.unwrap();
+    let listings = requests_to(&server, "/api/1.0/projects")
+        .await
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/1.0/projects")
+        .count();
+    assert_eq!(
+        listings, 1,
+        "three projects, one per page: one page is read"
+    );
+}
+
+#[tokio::test]
+async fn members_come_from_memberships_and_from_the_older_path_when_it_is_refused() {
+    let server = start(standard(50)).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
+    );
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    let emails = |sink: &MemorySink| {
+        sink.get("asana:1200000000000103")
+            .unwrap()
+            .access
+            .unwrap()
+            .emails
+    };
+    assert_eq!(emails(&sink), ["jane@example.com", "rob@example.com"]);
+    let asked = requests_to(&server, "/api/1.0/memberships").await;
+    assert!(asked.iter().any(|r| {
+        r.url
+            .query()
+            .unwrap_or("")
+            .contains("parent=1200000000000011")
+    }));
+    assert!(
+        requests_to(
+            &server,
+            "/api/1.0/projects/1200000000000011/project_memberships"
+        )
+        .await
+        .is_empty()
+    );
+
+    let _refused = Mock::given(method("GET"))
+        .and(path("/api/1.0/memberships"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errors": [{"message": "parent: Not a recognized ID"}]
+        })))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(emails(&sink), ["jane@example.com", "rob@example.com"]);
+    assert!(
+        !requests_to(
+            &server,
+            "/api/1.0/projects/1200000000000011/project_memberships"
+        )
+        .await
+        .is_empty()
     );
 }

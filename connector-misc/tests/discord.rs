@@ -407,7 +407,7 @@ async fn threads_archived_at_the_same_instant_across_a_page_boundary_are_all_rea
         }
         let server = start(api.clone()).await;
         let c = build(&server.uri(), json!({}));
-        let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+        let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
         let ids = sink.ids();
         let threads: Vec<&String> = ids.iter().filter(|id| id.split(':').count() == 3).collect();
         let mut unique = threads.clone();

@@ -39,6 +39,7 @@ fn all_ids() -> Vec<String> {
             "moodle_assign_48",
             "moodle_assign_48_file:/rubric.txt",
             "moodle_page_60",
+            "moodle_quiz_49",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -51,7 +52,7 @@ async fn courses_modules_and_discussions_become_documents() {
     let server = start(standard()).await;
     let c = build(&server.uri(), json!({}));
     let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
-    // Hidden module, hidden section, hidden course and the quiz are left out.
+    // Hidden module, hidden section and hidden course are left out.
     assert_eq!(sorted(sink.ids()), all_ids());
     assert!(report.failures.is_empty(), "{:?}", report.failures);
 
@@ -120,10 +121,10 @@ async fn courses_modules_and_discussions_become_documents() {
         Some(format!("{}/mod/forum/discuss.php?d=90", server.uri()).as_str())
     );
     insta::assert_snapshot!("moodle_discussion", text);
-    // A discussion of a group goes to the group alone.
+    // A discussion of a group goes to the group and its members.
     let group = sink.get("moodle_forum_40_91").unwrap().access.unwrap();
     assert_eq!(group.groups, ["moodle:group:7"]);
-    assert!(group.emails.is_empty());
+    assert_eq!(group.emails, ["ann@example.edu"]);
 
     let chem = sink.get("moodle_page_60").unwrap();
     assert_eq!(chem.access.unwrap().groups, ["moodle:course:15"]);
@@ -865,4 +866,161 @@ async fn files_over_spool_above_are_spooled_to_disk_and_the_rest_held_in_memory(
     // The book's chapters are read into memory as text.
     let book = docs.iter().find(|d| d.id == "moodle_book_43").unwrap();
     assert!(book.content.as_text().unwrap().contains("Lipid bilayers."));
+}
+
+#[tokio::test]
+async fn a_quiz_is_its_intro_and_dates_and_without_the_function_its_course_page_intro() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "12"}));
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let quiz = sink.get("moodle_quiz_49").unwrap();
+    assert_eq!(quiz.title, "Biology 101 / Week 1 / Quiz 1");
+    assert_eq!(quiz.updated_at, Some(time(3)));
+    let text = quiz.content.as_text().unwrap();
+    assert!(text.contains("About Quiz 1."), "{text}");
+    assert!(text.contains("- Opens: 2025-03-01 10:59 UTC"), "{text}");
+    assert!(text.contains("- Time limit: 30 min"), "{text}");
+    assert!(text.contains("- Attempts allowed: 2"), "{text}");
+    assert!(!text.contains("Closes"), "no closing date: {text}");
+    assert_eq!(quiz.access.as_ref().unwrap().groups, ["moodle:course:12"]);
+
+    // A service without `mod_quiz_get_quizzes_by_courses`: the intro the course page shows
+    // (`description`), no failure.
+    api.state
+        .lock()
+        .unwrap()
+        .refused
+        .insert("mod_quiz_get_quizzes_by_courses".into());
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let quiz = sink.get("moodle_quiz_49").unwrap();
+    let text = quiz.content.as_text().unwrap();
+    assert!(
+        text.contains("About Quiz 1.") && !text.contains("Opens"),
+        "{text}"
+    );
+    assert_eq!(quiz.updated_at, None);
+}
+
+#[tokio::test]
+async fn changes_of_who_may_read_that_move_no_time_are_sent_by_the_next_incremental_run() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(35)).await;
+    assert!(sink.ids().is_empty(), "nothing changed: {:?}", sink.ids());
+    {
+        let mut state = api.state.lock().unwrap();
+        // Ann is unenrolled from Chemistry's neighbour, Biology: no item's time moves.
+        state.courses[0].emails.retain(|e| e != "ann@example.edu");
+        // Chemistry's page gets a restriction (its time does not move either).
+        state.courses[1].sections[0].modules[0].availability =
+            Some(r#"{"op":"&","c":[{"type":"group","id":7}],"showc":[true]}"#.into());
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Every item of both courses is sent again with its new readers.
+    // (The restricted page, readable by nobody, did not change; Ann leaves the lab group's
+    // discussion too.)
+    let mut expect = all_ids();
+    expect.retain(|id| id != "moodle_page_46");
+    assert_eq!(sorted(sink.ids()), expect, "{report:?}");
+    let syllabus = sink.get("moodle_page_41").unwrap().access.unwrap();
+    assert_eq!(syllabus.emails, ["prof@example.edu"]);
+    let welcome = sink.get("moodle_forum_40_90").unwrap().access.unwrap();
+    assert_eq!(welcome.emails, ["prof@example.edu"]);
+    let chem = sink.get("moodle_page_60").unwrap().access.unwrap();
+    assert!(chem.groups.is_empty() && chem.emails.is_empty(), "{chem:?}");
+    let lab = sink.get("moodle_forum_40_91").unwrap().access.unwrap();
+    assert_eq!(lab.groups, ["moodle:group:7"]);
+    assert!(lab.emails.is_empty(), "{lab:?}");
+    // A label's text moves no time either: its edit is found by its version.
+    {
+        let mut state = api.state.lock().unwrap();
+        state.courses[0].sections[0].modules[2].intro = "<p>Welcome, all.</p>".into();
+    }
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert_eq!(sink.ids(), ["moodle_label_42"]);
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
+    assert!(sink.ids().is_empty(), "sent once: {:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn items_are_fetched_again_by_id_as_a_run_gives_them() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    let refetch = c.as_refetch().expect("moodle fetches by id");
+    let asked = vec![
+        "moodle_page_60".to_owned(),
+        "moodle_forum_40_91".to_owned(),
+        "moodle_assign_48_file:/rubric.txt".to_owned(),
+        "moodle_quiz_49".to_owned(),
+        // A module that does not exist, and an id of no module.
+        "moodle_page_999".to_owned(),
+        "no-such-item".to_owned(),
+    ];
+    let before = requests_to(&server, "/webservice/pluginfile.php")
+        .await
+        .len();
+    let mut got = Vec::new();
+    let mut pages = refetch.fetch(asked, connector_core::SyncContext::new());
+    while let Some(page) = futures::StreamExt::next(&mut pages).await {
+        let page = page.unwrap();
+        assert!(page.failures.is_empty(), "{:?}", page.failures);
+        got.extend(page.documents);
+    }
+    let mut ids: Vec<String> = got.iter().map(|d| d.id.clone()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "moodle_assign_48_file:/rubric.txt",
+            "moodle_forum_40_91",
+            "moodle_page_60",
+            "moodle_quiz_49"
+        ]
+    );
+    for doc in &got {
+        let loaded = sink.get(&doc.id).unwrap();
+        assert_eq!(doc.fingerprint, loaded.fingerprint, "{}", doc.id);
+        assert_eq!(doc.access, loaded.access, "{}", doc.id);
+    }
+    // One file downloaded (the rubric), not the course's others.
+    assert_eq!(
+        requests_to(&server, "/webservice/pluginfile.php")
+            .await
+            .len()
+            - before,
+        1
+    );
+    let called = functions_called(&server).await;
+    assert!(called.contains(&"core_course_get_course_module".to_owned()));
+    // The posts of the discussion asked, not of the other one.
+    let posts = called
+        .iter()
+        .filter(|f| *f == "mod_forum_get_discussion_posts")
+        .count();
+    assert_eq!(
+        posts,
+        2 + 1,
+        "the full run read two discussions, the fetch one"
+    );
+}
+
+#[tokio::test]
+async fn check_names_moodle_url_when_the_site_calls_itself_otherwise() {
+    let server = start(standard()).await;
+    assert!(build(&server.uri(), json!({})).check().await.is_ok());
+    // The same site through another name: its files would all be refused.
+    let other = server.uri().replace("127.0.0.1", "localhost");
+    let e = build(&other, json!({})).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(e.field(), Some("moodle_url"), "{e}");
+    assert!(e.to_string().contains(&server.uri()), "{e}");
 }

@@ -31,7 +31,7 @@ pub struct ProjectFrame {
 /// a run); `offset` is Asana's own page token. Asana lets offsets expire: a stale one makes
 /// the project's listing start again, and fingerprints skip what was already sent.
 ///
-/// JSON: `{"started": true, "projects": [{"gid": "1201", "name": "Launch", "privacy": "private"}], "index": 0, "offset": "eyJ0eXAiOiJKV1Qi…"}`.
+/// JSON: `{"started": true, "projects": [{"gid": "1201", "name": "Launch", "privacy": "private"}], "index": 0, "offset": "eyJ0eXAiOiJKV1Qi…", "sweep": true}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AsanaCheckpoint {
@@ -51,6 +51,12 @@ pub struct AsanaCheckpoint {
     /// read its tasks changed since they were sent, which moves no task's `modified_at`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unwindowed: bool,
+    /// An incremental run has listed the current project's window and now lists the project
+    /// whole for its tasks that have subtasks (`offset` is then this listing's): Asana does
+    /// not move a parent's `modified_at` when a subtask is edited, and the project's listing
+    /// shows no subtask.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sweep: bool,
 }
 
 impl AsanaCheckpoint {

@@ -3,7 +3,9 @@
 //! - `GET /workspaces/{workspace}`: the workspace exists and the token may read it;
 //! - `GET /projects?workspace={workspace}&archived=false`, `GET /teams/{team}/projects?archived=false`
 //!   or `GET /projects/{gid}`: the projects of the run;
-//! - `GET /projects/{gid}/project_memberships`: who is a member of a private project;
+//! - `GET /memberships?parent={gid}`: who is a member of a private project (users and
+//!   teams); the deprecated `GET /projects/{gid}/project_memberships` when it is refused as
+//!   a bad request;
 //! - `GET /tasks?project={gid}&modified_since=…&opt_fields=…&limit=100`: a project's tasks;
 //! - `GET /tasks/{gid}/subtasks`: a task's subtasks (not in the project's listing);
 //! - `GET /tasks/{gid}/stories`: a task's stories, the comments among them;
@@ -28,6 +30,13 @@ use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story
 
 /// The task fields a listing asks for (`opt_fields`).
 pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
+
+/// The task fields the subtask sweep of an incremental run asks for: enough to tell a task
+/// that has subtasks, its projects and whether the window's listing read it already.
+pub(crate) const SWEEP_FIELDS: &str = "gid,modified_at,num_subtasks,projects.name";
+
+/// The task fields the id listing of prune asks for.
+pub(crate) const SLIM_FIELDS: &str = "gid,num_subtasks,projects.name";
 
 const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name,workspace.gid";
 
@@ -136,22 +145,25 @@ impl Client {
         self.get::<serde_json::Value>(url).await.map(|_| ())
     }
 
-    /// The unarchived projects of the workspace, or of the team.
-    pub(crate) async fn projects(&self, team: Option<&str>) -> Result<Vec<Project>> {
-        let mut url = match team {
-            Some(team) => self.endpoint(&["teams", team, "projects"])?,
-            None => {
-                let mut url = self.endpoint(&["projects"])?;
-                url.query_pairs_mut()
-                    .append_pair("workspace", &self.workspace);
-                url
-            }
-        };
+    /// The first page of the workspace's unarchived projects.
+    fn projects_url(&self) -> Result<Url> {
+        let mut url = self.endpoint(&["projects"])?;
         url.query_pairs_mut()
+            .append_pair("workspace", &self.workspace)
             .append_pair("archived", "false")
             .append_pair("limit", &PAGE_SIZE.to_string())
             .append_pair("opt_fields", PROJECT_FIELDS);
-        self.all(url).await
+        Ok(url)
+    }
+
+    /// The unarchived projects of the workspace.
+    pub(crate) async fn projects(&self) -> Result<Vec<Project>> {
+        self.all(self.projects_url()?).await
+    }
+
+    /// The first page of the workspace's unarchived projects (a check's bounded probe).
+    pub(crate) async fn first_projects(&self) -> Result<Vec<Project>> {
+        Ok(self.page::<Project>(self.projects_url()?, None).await?.data)
     }
 
     /// One project.
@@ -162,13 +174,24 @@ impl Client {
         Ok(self.get::<One<Project>>(url).await?.data)
     }
 
-    /// The members of a project.
+    /// The members of a project: Asana's `memberships` (which replaced
+    /// `project_memberships`), or the older path when the newer is refused as a bad request.
     pub(crate) async fn memberships(&self, gid: &str) -> Result<Vec<Membership>> {
-        let mut url = self.endpoint(&["projects", gid, "project_memberships"])?;
+        let mut url = self.endpoint(&["memberships"])?;
         url.query_pairs_mut()
+            .append_pair("parent", gid)
             .append_pair("limit", &PAGE_SIZE.to_string())
             .append_pair("opt_fields", MEMBERSHIP_FIELDS);
-        self.all(url).await
+        match self.all(url).await {
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                let mut url = self.endpoint(&["projects", gid, "project_memberships"])?;
+                url.query_pairs_mut()
+                    .append_pair("limit", &PAGE_SIZE.to_string())
+                    .append_pair("opt_fields", MEMBERSHIP_FIELDS);
+                self.all(url).await
+            }
+            got => got,
+        }
     }
 
     /// The first task page of project `gid`, modified since `since` when given.
@@ -183,6 +206,17 @@ impl Client {
         since: Option<DateTime<Utc>>,
         limit: u32,
     ) -> Result<Url> {
+        self.tasks_url_with(gid, since, limit, TASK_FIELDS)
+    }
+
+    /// [`tasks_url_sized`](Self::tasks_url_sized) asking for the task fields `fields`.
+    pub(crate) fn tasks_url_with(
+        &self,
+        gid: &str,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+        fields: &str,
+    ) -> Result<Url> {
         let mut url = self.endpoint(&["tasks"])?;
         {
             let mut q = url.query_pairs_mut();
@@ -191,17 +225,26 @@ impl Client {
                 q.append_pair("modified_since", &rfc3339(since));
             }
             q.append_pair("limit", &limit.to_string());
-            q.append_pair("opt_fields", TASK_FIELDS);
+            q.append_pair("opt_fields", fields);
         }
         Ok(url)
     }
 
     /// The subtasks of task `gid` (one level), with the fields of a task listing.
     pub(crate) async fn subtasks(&self, gid: &str) -> Result<Vec<serde_json::Value>> {
+        self.subtasks_with(gid, TASK_FIELDS).await
+    }
+
+    /// The subtasks of task `gid` (one level), with the task fields `fields`.
+    pub(crate) async fn subtasks_with<T: DeserializeOwned>(
+        &self,
+        gid: &str,
+        fields: &str,
+    ) -> Result<Vec<T>> {
         let mut url = self.endpoint(&["tasks", gid, "subtasks"])?;
         url.query_pairs_mut()
             .append_pair("limit", &PAGE_SIZE.to_string())
-            .append_pair("opt_fields", TASK_FIELDS);
+            .append_pair("opt_fields", fields);
         self.all(url).await
     }
 
@@ -240,14 +283,24 @@ impl Client {
                 .with_connector(SOURCE)
                 .with_cause(e)
         })?;
-        Ok(self
+        let sent = self
             .http
             .get(url)
             .auth(Auth::None, "")
             .max_body_bytes(max)
             .send()
-            .await?
-            .into_body())
+            .await;
+        match sent {
+            Ok(response) => Ok(response.into_body()),
+            // The storage host refused the signed URL, not Asana the token: a failure of
+            // the attachment, never the end of the sync.
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("the storage host refused the attachment's download_url: {e}"),
+            )
+            .with_connector(SOURCE)),
+            Err(e) => Err(e),
+        }
     }
 }
 

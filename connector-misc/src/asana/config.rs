@@ -23,8 +23,8 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 /// The config field of the token, named by authentication errors.
 pub(crate) const TOKEN_FIELD: &str = "credentials.asana_api_token_secret";
 
-/// The credentials: a personal access token (or an OAuth access token), sent as
-/// `Authorization: Bearer`.
+/// The credentials: a personal access token, sent as `Authorization: Bearer`. An OAuth
+/// access token is sent the same way but expires after an hour and is not refreshed here.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -68,12 +68,13 @@ pub struct AsanaConfig {
     #[schemars(example = &"1200000000000001")]
     pub asana_workspace_id: String,
     /// Project gids to read, a list or comma-separated text; empty: every unarchived project
-    /// of the team (`asana_team_id`) or else of the workspace.
+    /// of the workspace (less the private projects of other teams than `asana_team_id`).
     #[serde(default)]
     #[schemars(example = &"1200000000000010, 1200000000000011")]
     pub asana_project_ids: StringList,
-    /// A team gid: without `asana_project_ids`, only this team's projects are read
-    /// (`GET /teams/{team}/projects`). Blank: none.
+    /// A team gid, as RAGFlow uses it: the private projects (`privacy_setting` `private`)
+    /// of other teams are left out; public projects and those of this team are read. Blank:
+    /// none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"1200000000000005")]
     pub asana_team_id: Option<String>,

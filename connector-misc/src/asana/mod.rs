@@ -2,9 +2,11 @@
 //! document each with its comments, and their attachments as files.
 //!
 //! - **Scope**: the projects of `asana_project_ids`, or else every unarchived project of the
-//!   team `asana_team_id` (`GET /teams/{team}/projects`), or else of the workspace
-//!   (`GET /projects?workspace=…&archived=false`). The project list is taken when a run
-//!   starts and kept in the checkpoint ([`AsanaCheckpoint`]).
+//!   workspace (`GET /projects?workspace=…&archived=false`). `asana_team_id` means what it
+//!   means to RAGFlow: the *private* projects (`privacy_setting` `private`) of other teams
+//!   are left out, every other project stays. Unlike RAGFlow, a project without a team (a
+//!   workspace that is not an organization has no teams) is read. The project list is taken
+//!   when a run starts and kept in the checkpoint ([`AsanaCheckpoint`]).
 //! - **Listing**: `GET /tasks?project={gid}&opt_fields=…&limit=100`, paged by Asana's
 //!   `next_page.offset`, which is the checkpoint within a project. Asana lets offsets expire:
 //!   a refused one (400) makes the project's listing start again, once per run, and the
@@ -15,8 +17,11 @@
 //! - **Subtasks**: the project listing leaves them out, so a task whose `num_subtasks` is not
 //!   zero has them listed (`GET /tasks/{gid}/subtasks`, five levels deep), each read like a
 //!   task with its parent's access (one in a project of the run is left to that project).
-//!   Asana does not move a parent's `modified_at` for a subtask's edit: an incremental run
-//!   sees a subtask when its parent changed; a full or reconciling run sees every one.
+//!   Asana does not move a parent's `modified_at` for a subtask's edit, so an incremental
+//!   run, once a project's window is listed, lists the project again whole with the fields
+//!   `gid,modified_at,num_subtasks,projects` (the *sweep*: one request per 100 tasks) and
+//!   reads the subtasks of each task that has some and that the window did not show,
+//!   keeping those modified in the window (one request per such parent and level).
 //! - **Incremental runs** list with `modified_since` = the window's start and filter
 //!   `modified_at` to the half-open window exactly. Asana documents that a story created on
 //!   a task (a new comment), an assignment, a custom-field change, a completion or an edited
@@ -41,7 +46,7 @@
 //! - **Access**: a project `public_to_workspace` is readable by the workspace as a group
 //!   (`asana-workspace:{gid}`); a `private_to_team` one by the team (`asana-team:{gid}`), a
 //!   `private` one by the project as a group (`asana-project:{gid}`), and both by their
-//!   members from `GET /projects/{gid}/project_memberships` (`asana-user:{gid}` and the
+//!   members from `GET /memberships?parent={gid}` (`asana-user:{gid}` and the
 //!   member's e-mail where Asana shows it, member teams as `asana-team:{gid}`); when the
 //!   members cannot be read the run warns and keeps the group.
 //! - **Fingerprint**: `modified_at` and a hash of the access, both listed and asked of the
@@ -49,6 +54,10 @@
 //!   `include_attachments` its attachments are listed (one request) and reported unchanged,
 //!   so a reconciling run does not take them for deleted (Asana moves `modified_at` when an
 //!   attachment is added or trashed).
+//! - **Prune** ([`SlimConnector`]): each project's tasks with `opt_fields` kept to
+//!   `gid,num_subtasks,projects.name`, the subtasks below them and, with
+//!   `include_attachments`, each task's attachments; a deleted or trashed task, or one moved
+//!   out of the run's projects, is then deleted by the host's prune.
 //! - **Auth and limits**: `Authorization: Bearer` with the personal access token
 //!   `credentials.asana_api_token_secret`; 429 with `Retry-After` is waited out by core's
 //!   client, and requests are kept to `requests_per_minute` (Asana's 150 per minute for free
@@ -60,6 +69,7 @@ mod config;
 mod convert;
 mod model;
 mod pages;
+mod slim;
 
 use std::fmt;
 use std::time::Duration;
@@ -68,8 +78,8 @@ use async_trait::async_trait;
 use connector_core::Secret;
 use connector_core::http::{Auth, HttpClient};
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SyncContext,
-    TimeWindow,
+    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
+    SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -182,7 +192,11 @@ impl Connector for AsanaConnector {
     }
 
     fn roles(&self) -> Roles<'_> {
-        Roles::of(self).checkpointed().fingerprint_skip().into()
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .fingerprint_skip()
+            .into()
     }
 
     /// Reads the workspace, the team (when it scopes the run), the projects of the run and
@@ -211,5 +225,15 @@ impl CheckpointedConnector for AsanaConnector {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<AsanaCheckpoint>>> {
         self.walk.checkpointed(from, window, ctx)
+    }
+}
+
+impl SlimConnector for AsanaConnector {
+    /// Every id a full run delivers: each project's tasks listed with `opt_fields` kept to
+    /// `gid,num_subtasks,projects.name`, the subtasks below them, and with
+    /// `include_attachments` each task's attachments (one request per task: Asana shows no
+    /// attachment count on a task). Nothing is downloaded and no story read.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        self.walk.list_ids(ctx)
     }
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::SOURCE;
 use super::checkpoint::{AsanaCheckpoint, ProjectFrame};
-use super::client::Client;
+use super::client::{Client, PAGE_SIZE, SWEEP_FIELDS};
 use super::convert::{self, doc_id};
 use super::model::{Listed, Paged, Project, Task};
 
@@ -24,7 +24,7 @@ use super::model::{Listed, Paged, Project, Task};
 const CONCURRENCY: usize = 4;
 
 /// Levels of subtasks read below a listed task (Asana nests them up to five deep).
-const MAX_DEPTH: usize = 5;
+pub(crate) const MAX_DEPTH: usize = 5;
 
 /// Tasks an incremental run reads of each project's unfiltered listing to tell whether who
 /// may read them changed since they were sent.
@@ -59,6 +59,13 @@ enum Pending {
         /// The store holds this version of the task already.
         unchanged: bool,
     },
+    /// A task outside the window whose subtasks are looked at (the sweep of an incremental
+    /// run): only its subtasks' outcomes come of it.
+    Sweep {
+        task: Box<Task>,
+        home: Arc<ProjectFrame>,
+        access: Access,
+    },
     Failed(Failure),
 }
 
@@ -67,6 +74,16 @@ fn named(field: &'static str, what: String, e: Error) -> Error {
         .with_connector(SOURCE)
         .with_field(field)
         .with_cause(e)
+}
+
+/// A project's `privacy_setting`. Without it, the older `public` flag meant public to the
+/// project's team, never to the whole workspace.
+fn privacy(project: &Project) -> &str {
+    match project.privacy_setting.as_deref() {
+        Some(p) => p,
+        None if project.public == Some(true) && project.team.is_some() => "private_to_team",
+        None => "private",
+    }
 }
 
 /// Who may read `task`, listed under the project at `index`: every project of the run it is
@@ -142,7 +159,7 @@ impl Walk {
         &self.client.workspace
     }
 
-    fn for_run(&self, ctx: &SyncContext) -> Self {
+    pub(crate) fn for_run(&self, ctx: &SyncContext) -> Self {
         Self {
             client: self.client.with_context(ctx),
             ..self.clone()
@@ -185,20 +202,12 @@ impl Walk {
     }
 
     /// The projects of the run as listed, each once, in order.
-    async fn listed_projects(&self) -> Result<Vec<Project>> {
+    pub(crate) async fn listed_projects(&self) -> Result<Vec<Project>> {
         let mut listed: Vec<Project> = if self.project_ids.is_empty() {
-            match &self.team {
-                Some(team) => self
-                    .client
-                    .projects(Some(team))
-                    .await
-                    .map_err(|e| self.team_error(team, e))?,
-                None => self
-                    .client
-                    .projects(None)
-                    .await
-                    .map_err(|e| self.workspace_error(e))?,
-            }
+            self.client
+                .projects()
+                .await
+                .map_err(|e| self.workspace_error(e))?
         } else {
             let mut out = Vec::new();
             for gid in &self.project_ids {
@@ -224,7 +233,7 @@ impl Walk {
                 .is_some_and(|w| !w.gid.is_empty() && w.gid != self.workspace())
         }) {
             let field = if self.project_ids.is_empty() {
-                "asana_team_id"
+                "asana_workspace_id"
             } else {
                 "asana_project_ids"
             };
@@ -241,6 +250,18 @@ impl Walk {
         }
         let mut seen = HashSet::new();
         listed.retain(|p| seen.insert(p.gid.clone()));
+        // RAGFlow's meaning of `asana_team_id`: the private projects of other teams are left
+        // out (every other project stays, as RAGFlow reads them).
+        if let Some(team) = &self.team {
+            listed.retain(|p| {
+                let theirs = p.team.as_ref().map(|t| t.gid.as_str());
+                let keep = privacy(p) != "private" || theirs == Some(team.as_str());
+                if !keep {
+                    tracing::info!(connector = SOURCE, project = %p.gid, team = ?theirs, "a private project of another team than asana_team_id is left out");
+                }
+                keep
+            });
+        }
         Ok(listed)
     }
 
@@ -249,15 +270,7 @@ impl Walk {
     /// the members (users as `asana-user:{gid}` and their e-mail where shown, teams as
     /// `asana-team:{gid}`) where the token may read them.
     async fn frame(&self, project: Project) -> Result<ProjectFrame> {
-        // Without `privacy_setting`, the older `public` flag meant public to the project's
-        // team, never to the whole workspace.
-        let privacy = project.privacy_setting.clone().unwrap_or_else(|| {
-            if project.public == Some(true) && project.team.is_some() {
-                "private_to_team".to_owned()
-            } else {
-                "private".to_owned()
-            }
-        });
+        let privacy = privacy(&project).to_owned();
         let mut frame = ProjectFrame {
             gid: project.gid.clone(),
             name: project.name.clone().unwrap_or_else(|| project.gid.clone()),
@@ -359,6 +372,40 @@ impl Walk {
         out
     }
 
+    /// The tasks of a page of the sweep whose subtasks are looked at: those that have
+    /// subtasks, are read under this project, and that the window's listing did not read
+    /// (a malformed one is that listing's failure already).
+    fn sweep_pending(
+        &self,
+        projects: &[ProjectFrame],
+        order: &HashMap<String, usize>,
+        index: usize,
+        values: Vec<Value>,
+        window: &TimeWindow,
+    ) -> Vec<PendingItem<Pending>> {
+        let home = Arc::new(projects[index].clone());
+        let mut out = Vec::new();
+        for value in values {
+            let Listed::Task(task) = Listed::from_value(value) else {
+                continue;
+            };
+            if window.contains(task.modified_at) || task.num_subtasks == Some(0) {
+                continue;
+            }
+            let Some(access) = task_access(&task, projects, order, index) else {
+                continue;
+            };
+            let id = format!("{}:subtasks", doc_id(&task.gid));
+            let item = Pending::Sweep {
+                task,
+                home: home.clone(),
+                access,
+            };
+            out.push(PendingItem::new(id, item));
+        }
+        out
+    }
+
     /// One listed task's outcomes: its own ([`read_one`](Self::read_one)), then its
     /// subtasks'.
     async fn fetch(self, item: Pending, run: Arc<RunScope>) -> Result<Vec<Outcome>> {
@@ -370,6 +417,9 @@ impl Walk {
                 access,
                 unchanged,
             } => self.read(*task, home, access, unchanged, &run, 0).await,
+            Pending::Sweep { task, home, access } => {
+                self.subtasks(&task, &home, &access, &run, 0).await
+            }
         }
     }
 
@@ -398,75 +448,86 @@ impl Walk {
     /// like a listed task (fingerprints asked once for the level, the window's bounds
     /// applied); one that is in a project of the run is left to that project's listing, so
     /// it is one document.
-    async fn subtasks(
-        &self,
-        task: &Task,
-        home: &Arc<ProjectFrame>,
-        access: &Access,
-        run: &RunScope,
+    fn subtasks<'a>(
+        &'a self,
+        task: &'a Task,
+        home: &'a Arc<ProjectFrame>,
+        access: &'a Access,
+        run: &'a RunScope,
         depth: usize,
-    ) -> Result<Vec<Outcome>> {
-        let listed = match self.client.subtasks(&task.gid).await {
-            Ok(listed) => listed,
-            Err(e) => {
-                let e = Error::new(
-                    e.kind(),
-                    format!("the subtasks of task {} cannot be read: {e}", task.gid),
-                )
-                .with_connector(SOURCE);
-                return Ok(vec![
-                    item_failure(format!("{}:subtasks", doc_id(&task.gid)), e)?.into(),
-                ]);
-            }
-        };
-        let ids: Vec<String> = listed
-            .iter()
-            .filter_map(|v| v.get("gid").and_then(Value::as_str))
-            .map(doc_id)
-            .collect();
-        let known = KnownFingerprints::lookup(&run.ctx, &ids).await?;
-        let mut out = Vec::new();
-        for value in listed {
-            match Listed::from_value(value) {
-                Listed::Task(sub) => {
-                    if sub.projects.iter().any(|p| run.order.contains_key(&p.gid)) {
-                        continue;
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Outcome>>> {
+        async move {
+            let listed = match self.client.subtasks(&task.gid).await {
+                Ok(listed) => listed,
+                Err(e) => {
+                    let e = Error::new(
+                        e.kind(),
+                        format!("the subtasks of task {} cannot be read: {e}", task.gid),
+                    )
+                    .with_connector(SOURCE);
+                    return Ok(vec![
+                        item_failure(format!("{}:subtasks", doc_id(&task.gid)), e)?.into(),
+                    ]);
+                }
+            };
+            let ids: Vec<String> = listed
+                .iter()
+                .filter_map(|v| v.get("gid").and_then(Value::as_str))
+                .map(doc_id)
+                .collect();
+            let known = KnownFingerprints::lookup(&run.ctx, &ids).await?;
+            let mut out = Vec::new();
+            for value in listed {
+                match Listed::from_value(value) {
+                    Listed::Task(sub) => {
+                        if sub.projects.iter().any(|p| run.order.contains_key(&p.gid)) {
+                            continue;
+                        }
+                        let id = doc_id(&sub.gid);
+                        // Outside the window like a listed task outside it; its own subtasks
+                        // are looked at still, since their edits do not move its time.
+                        if run.window.is_some_and(|w| !w.contains(sub.modified_at)) {
+                            if sub.num_subtasks.is_none_or(|n| n > 0) && depth + 1 < MAX_DEPTH {
+                                let below =
+                                    self.subtasks(&sub, home, access, run, depth + 1).boxed();
+                                match below.await {
+                                    Ok(outcomes) => out.extend(outcomes),
+                                    Err(e) => out.push(item_failure(id, e)?.into()),
+                                }
+                            }
+                            continue;
+                        }
+                        let unchanged = known.has_version(&id, &convert::version(&sub, access));
+                        match self
+                            .read(
+                                *sub,
+                                home.clone(),
+                                access.clone(),
+                                unchanged,
+                                run,
+                                depth + 1,
+                            )
+                            .await
+                        {
+                            Ok(outcomes) => out.extend(outcomes),
+                            Err(e) => out.push(item_failure(id, e)?.into()),
+                        }
                     }
-                    let id = doc_id(&sub.gid);
-                    // Outside the window like a listed task outside it (its own subtasks
-                    // with it: Asana's `modified_since` shows no subtask either).
-                    if run.window.is_some_and(|w| !w.contains(sub.modified_at)) {
-                        continue;
-                    }
-                    let unchanged = known.has_version(&id, &convert::version(&sub, access));
-                    match self
-                        .read(
-                            *sub,
-                            home.clone(),
-                            access.clone(),
-                            unchanged,
-                            run,
-                            depth + 1,
-                        )
-                        .await
-                    {
-                        Ok(outcomes) => out.extend(outcomes),
-                        Err(e) => out.push(item_failure(id, e)?.into()),
+                    Listed::Malformed { gid, message } => {
+                        let id = gid.as_deref().map(doc_id);
+                        let shown = id
+                            .clone()
+                            .unwrap_or_else(|| format!("a subtask of task {}", task.gid));
+                        out.push(
+                            Failure::new(id, ErrorKind::InvalidData, format!("{shown}: {message}"))
+                                .into(),
+                        );
                     }
                 }
-                Listed::Malformed { gid, message } => {
-                    let id = gid.as_deref().map(doc_id);
-                    let shown = id
-                        .clone()
-                        .unwrap_or_else(|| format!("a subtask of task {}", task.gid));
-                    out.push(
-                        Failure::new(id, ErrorKind::InvalidData, format!("{shown}: {message}"))
-                            .into(),
-                    );
-                }
             }
+            Ok(out)
         }
-        Ok(out)
+        .boxed()
     }
 
     /// One task's own outcomes: its document with its comments, then its attachments.
@@ -591,6 +652,7 @@ impl Walk {
                 cp.index = 0;
                 cp.offset = None;
                 cp.unwindowed = false;
+                cp.sweep = false;
             }
             let order: Arc<HashMap<String, usize>> = Arc::new(cp
                 .projects
@@ -598,30 +660,42 @@ impl Walk {
                 .enumerate()
                 .map(|(i, p)| (p.gid.clone(), i))
                 .collect());
-            // Offsets this run was given, by project: one given twice would loop for ever.
-            let mut seen: HashSet<(usize, String)> = HashSet::new();
-            let mut restarted: HashSet<String> = HashSet::new();
+            // Offsets this run was given, by project and listing: one given twice would loop
+            // for ever.
+            let mut seen: HashSet<(usize, bool, String)> = HashSet::new();
+            let mut restarted: HashSet<(String, bool)> = HashSet::new();
+            // The next listing page, read while this page's tasks were (its URL, its offset).
+            let mut ahead: Option<(url::Url, String, Result<Paged<Value>>)> = None;
             while cp.index < cp.projects.len() {
                 ctx.cancellation().check()?;
                 let gid = cp.projects[cp.index].gid.clone();
                 if let Some(w) = window.as_ref()
                     && cp.offset.is_none()
                     && !cp.unwindowed
+                    && !cp.sweep
                     && walk.access_changed(&cp.projects, &order, cp.index, w, &ctx).await?
                 {
                     tracing::info!(connector = SOURCE, project = %gid, "who may read the project's tasks changed since they were sent; it is listed whole");
                     cp.unwindowed = true;
                 }
                 let listing_window = window.as_ref().filter(|_| !cp.unwindowed);
-                let url = walk.client.tasks_url(&gid, listing_window.map(|w| w.start))?;
-                let page: Paged<Value> = match walk.client.page(url, cp.offset.as_deref()).await {
+                let url = if cp.sweep {
+                    walk.client.tasks_url_with(&gid, None, PAGE_SIZE, SWEEP_FIELDS)?
+                } else {
+                    walk.client.tasks_url(&gid, listing_window.map(|w| w.start))?
+                };
+                let got = match ahead.take() {
+                    Some((u, offset, got)) if u == url && cp.offset.as_ref() == Some(&offset) => got,
+                    _ => walk.client.page(url.clone(), cp.offset.as_deref()).await,
+                };
+                let page: Paged<Value> = match got {
                     Ok(page) => page,
                     // Asana's offsets expire: the project's listing starts again, and the
                     // fingerprints skip the tasks already sent.
-                    Err(e) if cp.offset.is_some() && e.kind() == ErrorKind::InvalidData && restarted.insert(gid.clone()) => {
+                    Err(e) if cp.offset.is_some() && e.kind() == ErrorKind::InvalidData && restarted.insert((gid.clone(), cp.sweep)) => {
                         tracing::warn!(connector = SOURCE, project = %gid, "the page offset was refused (expired?); the project's tasks are listed again: {e}");
                         cp.offset = None;
-                        seen.retain(|(i, _)| *i != cp.index);
+                        seen.retain(|(i, sweep, _)| (*i, *sweep) != (cp.index, cp.sweep));
                         continue;
                     }
                     // Deleted since the listing: nothing of it to read.
@@ -630,6 +704,7 @@ impl Walk {
                         cp.index += 1;
                         cp.offset = None;
                         cp.unwindowed = false;
+                        cp.sweep = false;
                         let mut batch = Batch::default();
                         if walk.project_ids.contains(&gid) {
                             batch.failures.push(Failure::new(
@@ -643,34 +718,59 @@ impl Walk {
                     }
                     Err(e) => Err(e)?,
                 };
-                // One fingerprint lookup for the page's tasks.
-                let ids: Vec<String> = page
-                    .data
-                    .iter()
-                    .filter_map(|v| v.get("gid").and_then(Value::as_str))
-                    .map(doc_id)
-                    .collect();
-                let known = KnownFingerprints::lookup(&ctx, &ids).await?;
-                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, listing_window, &known);
+                let (pending, scope_window) = match window.as_ref().filter(|_| cp.sweep) {
+                    Some(w) => (walk.sweep_pending(&cp.projects, &order, cp.index, page.data, w), Some(*w)),
+                    None => {
+                        // One fingerprint lookup for the page's tasks.
+                        let ids: Vec<String> = page
+                            .data
+                            .iter()
+                            .filter_map(|v| v.get("gid").and_then(Value::as_str))
+                            .map(doc_id)
+                            .collect();
+                        let known = KnownFingerprints::lookup(&ctx, &ids).await?;
+                        (walk.pending(&cp.projects, &order, cp.index, page.data, listing_window, &known), listing_window.copied())
+                    }
+                };
                 let fetch_walk = walk.clone();
                 let scope = Arc::new(RunScope {
                     ctx: ctx.clone(),
                     order: order.clone(),
-                    window: listing_window.copied(),
+                    window: scope_window,
                 });
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
+                // The next page is read while this one's tasks are: its listing does not wait
+                // for the slowest task of this page.
+                let next = page.next_page.as_ref().map(|n| n.offset.clone());
+                let read_next = async {
+                    match &next {
+                        Some(offset) => Some(walk.client.page::<Value>(url.clone(), Some(offset)).await),
+                        None => None,
+                    }
+                };
+                let fetches = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
                     fetch_walk.clone().fetch(item, scope.clone())
-                })
-                .await?;
+                });
+                let (batch, read) = futures::join!(fetches, read_next);
+                let batch = batch?;
+                if let (Some(offset), Some(read)) = (next, read) {
+                    ahead = Some((url.clone(), offset, read));
+                }
                 match page.next_page {
-                    Some(next) if seen.insert((cp.index, next.offset.clone())) => cp.offset = Some(next.offset),
+                    Some(next) if seen.insert((cp.index, cp.sweep, next.offset.clone())) => cp.offset = Some(next.offset),
                     Some(_) => Err(Error::invalid_data(format!(
                         "Asana sent the same offset twice for the tasks of project {gid}"
                     )).with_connector(SOURCE))?,
+                    // The window's listing is done: the project is listed again for the
+                    // subtasks edited under parents the window did not show.
+                    None if listing_window.is_some() && !cp.sweep => {
+                        cp.sweep = true;
+                        cp.offset = None;
+                    }
                     None => {
                         cp.index += 1;
                         cp.offset = None;
                         cp.unwindowed = false;
+                        cp.sweep = false;
                     }
                 }
                 yield CheckpointedBatch::new(batch, cp.clone());
@@ -693,8 +793,16 @@ impl Walk {
                 .map_err(|e| self.team_error(team, e))?;
         }
         // The members of private projects are not asked here: the sync warns when they
-        // cannot be read, and check stays a few requests.
-        let projects = self.listed_projects().await?;
+        // cannot be read, and check stays a few requests (one page of the workspace's
+        // projects, however many it has).
+        let projects = if self.project_ids.is_empty() {
+            self.client
+                .first_projects()
+                .await
+                .map_err(|e| self.workspace_error(e))?
+        } else {
+            self.listed_projects().await?
+        };
         if let Some(first) = projects.first() {
             let url = self.client.tasks_url(&first.gid, None)?;
             self.client.page::<Value>(url, None).await?;

@@ -16,6 +16,11 @@ pub struct CourseFrame {
     /// (`core_enrol_get_enrolled_users`); the course is also the group `moodle:course:{id}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<String>,
+    /// The e-mail addresses of each group's active members, by group id, where the token
+    /// may read them (a teacher's token: Moodle tells a user's groups to who may access all
+    /// groups); a group's discussions go to them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub groups: std::collections::BTreeMap<i64, Vec<String>>,
 }
 
 /// A forum of the current course, read after the course's other modules.

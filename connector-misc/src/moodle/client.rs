@@ -13,6 +13,9 @@
 //! - `mod_page_get_pages_by_courses`, `mod_book_get_books_by_courses`,
 //!   `mod_assign_get_assignments` (`courseids[0]`): the activities' own text;
 //! - `mod_forum_get_forums_by_courses` (`courseids[0]`): each forum's type (Q&A or not);
+//! - `mod_quiz_get_quizzes_by_courses` (`courseids[0]`): each quiz's intro and dates;
+//! - `core_course_get_course_module` (`cmid`): the course of a module, when items are
+//!   fetched again by id;
 //! - `mod_forum_get_forum_discussions` (`forumid`, `sortorder=1`: last post first, `page`,
 //!   `perpage`) and `mod_forum_get_discussion_posts` (`discussionid`, `sortby=created`,
 //!   `sortdirection=ASC`).
@@ -24,6 +27,7 @@
 //! the function. Files (`fileurl`, `…/webservice/pluginfile.php/…`) are read with the token
 //! as the `token` parameter of that request alone, and only on the site's own origin.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -35,8 +39,8 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    AssignCourses, Books, Course, CoursesByField, Discussions, EnrolledUser, Exception, Forum,
-    Pages, Posts, Section, SiteInfo,
+    AssignCourses, Books, Course, CourseModule, CoursesByField, Discussions, EnrolledUser,
+    Exception, Forum, Pages, Posts, Quizzes, Section, SiteInfo,
 };
 
 /// Users per `core_enrol_get_enrolled_users` request.
@@ -144,8 +148,13 @@ impl Client {
         Ok(found.courses)
     }
 
-    /// The e-mail addresses of a course's active participants, where the token may see them.
-    pub(crate) async fn enrolled_emails(&self, course: i64) -> Result<Vec<String>> {
+    /// The e-mail addresses of a course's active participants, where the token may see them,
+    /// and those of each group's members, where it may see the groups.
+    pub(crate) async fn enrolled_emails(
+        &self,
+        course: i64,
+    ) -> Result<(Vec<String>, BTreeMap<i64, Vec<String>>)> {
+        let mut groups: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut from = 0u32;
@@ -156,7 +165,7 @@ impl Client {
                     &[
                         ("courseid".into(), course.to_string()),
                         ("options[0][name]".into(), "userfields".into()),
-                        ("options[0][value]".into(), "id,email".into()),
+                        ("options[0][value]".into(), "id,email,groups".into()),
                         ("options[1][name]".into(), "onlyactive".into()),
                         ("options[1][value]".into(), "1".into()),
                         ("options[2][name]".into(), "limitfrom".into()),
@@ -168,18 +177,25 @@ impl Client {
                 .await?;
             let n = users.len();
             let before = out.len();
-            out.extend(
-                users
-                    .into_iter()
-                    .filter_map(|u| u.email)
-                    .filter(|e| !e.is_empty() && !seen.contains(e)),
-            );
+            for user in users {
+                let Some(email) = user.email.filter(|e| !e.is_empty() && !seen.contains(e)) else {
+                    continue;
+                };
+                for g in &user.groups {
+                    groups.entry(g.id).or_default().push(email.clone());
+                }
+                out.push(email);
+            }
             seen.extend(out[before..].iter().cloned());
             // A short page ends the list; a longer one, or one of users already seen,
             // is a site that does not page this function (releases before `limitfrom`):
             // it sent the whole list.
             if n != USERS_PER_PAGE as usize || (n > 0 && out.len() == before) {
-                return Ok(out);
+                for members in groups.values_mut() {
+                    members.sort();
+                    members.dedup();
+                }
+                return Ok((out, groups));
             }
             from += USERS_PER_PAGE;
         }
@@ -210,6 +226,21 @@ impl Client {
     pub(crate) async fn assignments(&self, course: i64) -> Result<AssignCourses> {
         self.call("mod_assign_get_assignments", &Self::courseids(course))
             .await
+    }
+
+    /// The quizzes of a course: intro and dates.
+    pub(crate) async fn quizzes(&self, course: i64) -> Result<Quizzes> {
+        self.call("mod_quiz_get_quizzes_by_courses", &Self::courseids(course))
+            .await
+    }
+
+    /// The course module `cmid`: where it is.
+    pub(crate) async fn course_module(&self, cmid: i64) -> Result<CourseModule> {
+        self.call(
+            "core_course_get_course_module",
+            &[("cmid".into(), cmid.to_string())],
+        )
+        .await
     }
 
     /// The forums of a course, with their type.

@@ -58,13 +58,15 @@ pub(crate) fn time(secs: Option<i64>) -> Option<DateTime<Utc>> {
 /// Who may read an item of `course`: its participants (the group `moodle:course:{id}` and
 /// their e-mail addresses where the token could read them); nobody when the item has
 /// access restrictions the web service does not resolve; a discussion of a group, the
-/// group alone (`moodle:group:{id}`).
+/// group (`moodle:group:{id}`) and its members' addresses where the token could read them
+/// (teachers who see every group are not listed).
 pub(crate) fn access(course: &CourseFrame, restricted: bool, group: Option<i64>) -> Access {
     if restricted {
         return Access::restricted(Vec::new(), Vec::new());
     }
     if let Some(g) = group.filter(|g| *g > 0) {
-        return Access::restricted(Vec::new(), vec![format!("{SOURCE}:group:{g}")]);
+        let members = course.groups.get(&g).cloned().unwrap_or_default();
+        return Access::restricted(members, vec![format!("{SOURCE}:group:{g}")]);
     }
     Access::restricted(
         course.emails.clone(),
@@ -280,6 +282,71 @@ pub(crate) fn assignment(
         doc = doc.with_metadata("opens", o.to_rfc3339());
     }
     doc
+}
+
+/// A quiz as a student sees it before an attempt: its intro, when it opens and closes, its
+/// time limit and the attempts allowed (its questions are only sent inside an attempt).
+pub(crate) fn quiz(place: &Place, quiz: &QuizText<'_>, token: &str) -> Document {
+    let mut blocks = Vec::new();
+    if let Some(i) = md(quiz.intro) {
+        blocks.push(Block::Markdown(i));
+    }
+    let mut facts = Vec::new();
+    if let Some(o) = time(quiz.opens) {
+        facts.push(format!("- Opens: {}", o.format("%Y-%m-%d %H:%M UTC")));
+    }
+    if let Some(c) = time(quiz.closes) {
+        facts.push(format!("- Closes: {}", c.format("%Y-%m-%d %H:%M UTC")));
+    }
+    if let Some(l) = quiz.limit.filter(|l| *l > 0) {
+        facts.push(format!("- Time limit: {} min", (l + 59) / 60));
+    }
+    if let Some(a) = quiz.attempts.filter(|a| *a > 0) {
+        facts.push(format!("- Attempts allowed: {a}"));
+    }
+    if !facts.is_empty() {
+        blocks.push(Block::Markdown(facts.join("\n")));
+    }
+    let mut doc = text_document(
+        place,
+        module_id("quiz", place.cmid),
+        title(place),
+        &blocks,
+        quiz.updated,
+    )
+    .with_version(token);
+    if let Some(o) = time(quiz.opens) {
+        doc = doc.with_metadata("opens", o.to_rfc3339());
+    }
+    if let Some(c) = time(quiz.closes) {
+        doc = doc.with_metadata("closes", c.to_rfc3339());
+    }
+    doc
+}
+
+/// What a quiz's document shows.
+pub(crate) struct QuizText<'a> {
+    pub(crate) intro: Option<&'a str>,
+    pub(crate) opens: Option<i64>,
+    pub(crate) closes: Option<i64>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) attempts: Option<i64>,
+    pub(crate) updated: Option<i64>,
+}
+
+impl QuizText<'_> {
+    /// What the version hashes besides the time: Moodle sends a quiz's `timemodified` only
+    /// to a token that may manage it, so its text and dates stand for it.
+    pub(crate) fn digest(&self) -> String {
+        connector_core::ids::hash128(&format!(
+            "{}|{:?}|{:?}|{:?}|{:?}",
+            self.intro.unwrap_or(""),
+            self.opens,
+            self.closes,
+            self.limit,
+            self.attempts
+        ))
+    }
 }
 
 /// A downloaded file's body: in memory, or in a spool file.

@@ -17,9 +17,12 @@
 //!   admin's token is sent, left out), a `resource` (its main file, as bytes),
 //!   an `assign` (its description and dates; each intro attachment a file document
 //!   `moodle_assign_{cmid}_file:{path}{name}`), a `url` (its description and target) and a
-//!   `label` (its text), and each forum discussion (`moodle_forum_{cmid}_{discussion}`) with
-//!   every post, oldest first, as one thread. Modules and sections with `visible=0` or
-//!   `uservisible=false` are left out; other kinds (quiz, …) are not read.
+//!   `label` (its text), a `quiz` (its intro, when it opens and closes, its time limit and
+//!   attempts, from `mod_quiz_get_quizzes_by_courses`, else the intro the course page shows;
+//!   its questions are only sent inside an attempt, which reading must not start), and each
+//!   forum discussion (`moodle_forum_{cmid}_{discussion}`) with every post, oldest first, as
+//!   one thread. Modules and sections with `visible=0` or `uservisible=false` are left out;
+//!   other kinds are not read.
 //! - **Files**: read from `fileurl` (`…/webservice/pluginfile.php/…`) with the token as the
 //!   request's `token` parameter, and only from the site's own origin; core's client strips
 //!   queries from every URL it logs or puts in an error, and no document, link, metadata or
@@ -32,18 +35,28 @@
 //!   listed the last-posted first (`sortorder=1`) and paging stops at the first unpinned one
 //!   older than the window. Pages use `mod_page`'s `timemodified`, books the latest of the
 //!   book's and its chapters', resources their main file's, assignments their own and their
-//!   attachments'. Labels carry no time: full runs read them, and so are changes of who
-//!   may read an item that move no time (an unenrolment, a restriction added).
+//!   attachments'. Who may read an item is in its version (as are a label's text, a book's
+//!   chapter count, a quiz's text and dates), and changes of it move no time (an
+//!   unenrolment, a restriction added, a section or forum restricted, a discussion's display
+//!   period ending): an incremental run also sends each item outside its window that the
+//!   store holds at another version (one fingerprint lookup per course and per discussion
+//!   page; a forum page holding such a discussion does not stop the paging). Items never
+//!   stored (a new label, a quiz read with a student's token) wait for a full run.
 //! - **Access**: the web service does not say who may see a module. A course's items go to
 //!   the group `moodle:course:{id}` and the e-mail addresses of its active participants
 //!   (`core_enrol_get_enrolled_users`, when the token may call it; else the group alone); a
-//!   discussion of a group (`groupid > 0`) to `moodle:group:{id}` alone, a timed one outside
+//!   discussion of a group (`groupid > 0`) to `moodle:group:{id}` and its members' e-mail
+//!   addresses (the same call tells each participant's `groups` to a token that may access
+//!   all groups, a teacher's; else the group alone), a timed one outside
 //!   its display period (`timestart`, `timeend`) to nobody; a module with
 //!   access restrictions (`availability`, or `availabilityinfo`) and every module of a
 //!   section with restrictions (sections only tell them as `availabilityinfo`) to nobody,
 //!   since who meets them is not readable. Teachers who see every group's discussions are not listed for them.
 //! - **Fingerprint**: the item's time and a hash of its access, asked of the store once per
 //!   page, so an unchanged item costs no download and no post request.
+//! - **Refetch** ([`RefetchConnector`]): an id's module gives its course
+//!   (`core_course_get_course_module`), which is read again keeping the ids asked, so a
+//!   failed item is retried alone by the next run.
 //! - **Prune** ([`SlimConnector`]): the ids from each course's contents, its assignments'
 //!   attachments and its forums' discussion pages; nothing downloaded, no post read.
 //! - **Errors**: Moodle answers errors with HTTP 200 and `{"exception", "errorcode",
@@ -57,6 +70,7 @@ mod config;
 mod convert;
 mod model;
 mod pages;
+mod refetch;
 
 use std::fmt;
 use std::time::Duration;
@@ -64,8 +78,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_core::http::{Auth, HttpClient};
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
-    SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, RefetchConnector, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -181,6 +195,7 @@ impl Connector for MoodleConnector {
         Roles::of(self)
             .checkpointed()
             .slim()
+            .refetch()
             .fingerprint_skip()
             .into()
     }
@@ -220,5 +235,15 @@ impl SlimConnector for MoodleConnector {
     /// and no post read.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+}
+
+impl RefetchConnector for MoodleConnector {
+    /// The documents of `ids` as a run gives them: each module's course
+    /// (`core_course_get_course_module`) is read again, keeping the ids asked; a discussion is
+    /// found on its forum's pages. An id of a module, course or discussion that is gone gives
+    /// nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.fetch_ids(ids, ctx)
     }
 }

@@ -31,6 +31,9 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct SiteInfo {
     pub(crate) userid: i64,
+    /// The site's own address (its `wwwroot`): the origin of every `fileurl` it sends.
+    #[serde(default)]
+    pub(crate) siteurl: Option<String>,
     #[serde(default)]
     pub(crate) functions: Vec<Function>,
 }
@@ -306,4 +309,56 @@ pub(crate) struct Author {
 pub(crate) struct EnrolledUser {
     #[serde(default)]
     pub(crate) email: Option<String>,
+    /// The user's groups in the course: sent only to a token that may access all groups
+    /// (`moodle/site:accessallgroups`, a teacher's or a manager's).
+    #[serde(default)]
+    pub(crate) groups: Vec<GroupRef>,
+}
+
+/// A group a user is in.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GroupRef {
+    pub(crate) id: i64,
+}
+
+/// `mod_quiz_get_quizzes_by_courses`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Quizzes {
+    #[serde(default)]
+    pub(crate) quizzes: Vec<Quiz>,
+}
+
+/// A quiz as a student may see it: its intro and its dates. Its questions are not sent
+/// through the web service but inside an attempt, which reading must not start.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Quiz {
+    pub(crate) coursemodule: i64,
+    #[serde(default)]
+    pub(crate) intro: Option<String>,
+    /// When it opens and closes (0: no restriction).
+    #[serde(default)]
+    pub(crate) timeopen: Option<i64>,
+    #[serde(default)]
+    pub(crate) timeclose: Option<i64>,
+    /// The time limit of an attempt, in seconds (0: none).
+    #[serde(default)]
+    pub(crate) timelimit: Option<i64>,
+    /// Attempts allowed (0: unlimited).
+    #[serde(default)]
+    pub(crate) attempts: Option<i64>,
+    /// Sent only to users who may manage the activity (a teacher's or a manager's token).
+    #[serde(default)]
+    pub(crate) timemodified: Option<i64>,
+}
+
+/// `core_course_get_course_module`: `{"cm": {…}, "warnings": […]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CourseModule {
+    pub(crate) cm: ModuleInfo,
+}
+
+/// A course module by its id: where it is.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ModuleInfo {
+    pub(crate) course: i64,
 }

@@ -18,7 +18,7 @@ use super::SOURCE;
 use super::checkpoint::{CourseFrame, ForumFrame, MoodleCheckpoint};
 use super::client::Client;
 use super::convert::{self, Place};
-use super::model::{Book, Content, Course, Discussion, Module, Section};
+use super::model::{Book, Content, Course, Discussion, Module, Quiz, Section};
 
 /// Items read at the same time within a page.
 const CONCURRENCY: usize = 4;
@@ -28,7 +28,7 @@ pub(crate) const DISCUSSIONS_PER_PAGE: u32 = 50;
 
 /// More discussion pages than a forum has (five million discussions): a loop guard for a
 /// site that would ignore `page`.
-const MAX_DISCUSSION_PAGES: u32 = 100_000;
+pub(crate) const MAX_DISCUSSION_PAGES: u32 = 100_000;
 
 /// The functions a run cannot do without.
 const REQUIRED: [&str; 2] = ["core_webservice_get_site_info", "core_course_get_contents"];
@@ -138,6 +138,60 @@ fn restricted_info(info: Option<&str>) -> bool {
     info.is_some_and(|i| !i.trim().is_empty())
 }
 
+/// Where an item goes: `pending` when it is in the window, else `later`, where only one
+/// the store holds at another version is kept ([`stale`]).
+fn queue<'a, T>(fresh: bool, pending: &'a mut Vec<T>, later: &'a mut Vec<T>) -> &'a mut Vec<T> {
+    if fresh { pending } else { later }
+}
+
+/// Of the items outside the window, those the store holds at another version than this run
+/// gives them: who may read an item (an unenrolment, a restriction added, a discussion's
+/// display period ending) and texts that carry no time (a label, a book's chapter list, a
+/// quiz read with a student's token) change without moving its time. One lookup for all.
+/// An item the store never held is left out (not this window's).
+async fn stale<T>(ctx: &SyncContext, later: Vec<PendingItem<T>>) -> Result<Vec<PendingItem<T>>> {
+    if later.is_empty() {
+        return Ok(later);
+    }
+    let ids: Vec<String> = later.iter().map(|i| i.id.clone()).collect();
+    let stored = ctx.fingerprints().fingerprints(&ids).await?;
+    Ok(later
+        .into_iter()
+        .filter(|i| match (stored.get(&i.id), &i.fingerprint) {
+            (Some(stored), Some(now)) => stored != now,
+            _ => false,
+        })
+        .collect())
+}
+
+/// What a quiz's document shows: from `mod_quiz_get_quizzes_by_courses` when it listed the
+/// quiz, else the intro the course page shows (`description`, as RAGFlow reads it); none
+/// when that is nothing.
+fn quiz_text<'a>(m: &'a Module, q: Option<&'a Quiz>) -> Option<convert::QuizText<'a>> {
+    let text = match q {
+        Some(q) => convert::QuizText {
+            intro: q.intro.as_deref(),
+            opens: q.timeopen,
+            closes: q.timeclose,
+            limit: q.timelimit,
+            attempts: q.attempts,
+            updated: q.timemodified,
+        },
+        None => convert::QuizText {
+            intro: m.description.as_deref(),
+            opens: None,
+            closes: None,
+            limit: None,
+            attempts: None,
+            updated: None,
+        },
+    };
+    let said = text.intro.is_some_and(|i| !i.trim().is_empty())
+        || text.opens.is_some_and(|o| o > 0)
+        || text.closes.is_some_and(|c| c > 0);
+    said.then_some(text)
+}
+
 fn in_window(window: Option<&TimeWindow>, secs: Option<i64>) -> bool {
     match window {
         None => true,
@@ -146,7 +200,7 @@ fn in_window(window: Option<&TimeWindow>, secs: Option<i64>) -> bool {
 }
 
 impl Walk {
-    fn for_run(&self, ctx: &SyncContext) -> Self {
+    pub(crate) fn for_run(&self, ctx: &SyncContext) -> Self {
         Self {
             client: self.client.with_context(ctx),
             spool: Some(ctx.spool().clone()),
@@ -155,7 +209,7 @@ impl Walk {
     }
 
     /// The site info, with the functions the token's service allows.
-    async fn functions(&self) -> Result<(i64, HashSet<String>)> {
+    pub(crate) async fn functions(&self) -> Result<(i64, HashSet<String>)> {
         let info = self.client.site_info().await?;
         let allowed: HashSet<String> = info.functions.into_iter().map(|f| f.name).collect();
         let needed: Vec<&str> = REQUIRED
@@ -183,7 +237,12 @@ impl Walk {
     }
 
     /// The courses of the run, visible ones only, with who may read them.
-    async fn courses(&self, userid: i64, allowed: &HashSet<String>) -> Result<Vec<CourseFrame>> {
+    pub(crate) async fn courses(
+        &self,
+        userid: i64,
+        allowed: &HashSet<String>,
+        only: Option<&HashSet<i64>>,
+    ) -> Result<Vec<CourseFrame>> {
         let mut listed: Vec<Course> = if self.course_ids.is_empty() {
             self.client.users_courses(userid).await?
         } else {
@@ -203,7 +262,7 @@ impl Walk {
             found
         };
         let mut seen = HashSet::new();
-        listed.retain(|c| seen.insert(c.id));
+        listed.retain(|c| seen.insert(c.id) && only.is_none_or(|o| o.contains(&c.id)));
         listed.sort_by_key(|c| c.id);
         let can_list_users =
             allowed.is_empty() || allowed.contains("core_enrol_get_enrolled_users");
@@ -224,9 +283,13 @@ impl Walk {
                 .or(course.shortname)
                 .unwrap_or_else(|| format!("course {}", course.id));
             let mut emails = Vec::new();
+            let mut groups = std::collections::BTreeMap::new();
             if can_list_users {
                 match self.client.enrolled_emails(course.id).await {
-                    Ok(found) => emails = found,
+                    Ok((found, members)) => {
+                        emails = found;
+                        groups = members;
+                    }
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -251,18 +314,20 @@ impl Walk {
                 id: course.id,
                 name,
                 emails,
+                groups,
             });
         }
         Ok(frames)
     }
 
     /// The module pass of `course`: its documents and its forums.
-    async fn modules(
+    pub(crate) async fn modules(
         &self,
         ctx: &SyncContext,
         course: &CourseFrame,
         allowed: &HashSet<String>,
         window: Option<&TimeWindow>,
+        only: Option<&HashSet<String>>,
     ) -> Result<(Batch, Vec<ForumFrame>)> {
         let sections: Vec<Section> = match self.client.contents(course.id).await {
             Ok(s) => s,
@@ -370,6 +435,29 @@ impl Walk {
         } else {
             HashMap::new()
         };
+        // Quizzes: their intro and dates; without the function, the intro the course page
+        // shows (`description`), as RAGFlow reads it.
+        let quizzes: HashMap<i64, Quiz> = if has("quiz") && can("mod_quiz_get_quizzes_by_courses") {
+            match self.client.quizzes(course.id).await {
+                Ok(q) => q.quizzes.into_iter().map(|q| (q.coursemodule, q)).collect(),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::PermissionDenied | ErrorKind::NotFound | ErrorKind::InvalidData
+                    ) =>
+                {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        course = course.id,
+                        "the quizzes cannot be read; their descriptions on the course page are: {e}"
+                    );
+                    HashMap::new()
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            HashMap::new()
+        };
         // Forum types: a Q&A forum shows students the replies only once they have posted.
         // A type that cannot be read is taken as Q&A (only first posts are read).
         let forum_types: Option<HashMap<i64, String>> = if self.forums
@@ -401,6 +489,7 @@ impl Walk {
             None
         };
         let mut forums = Vec::new();
+        let mut later: Vec<PendingItem<Pending>> = Vec::new();
         let mut pending: Vec<PendingItem<Pending>> = failures
             .into_iter()
             .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Pending::Failed(f)))
@@ -439,13 +528,11 @@ impl Walk {
                         continue;
                     };
                     let t = p.timemodified.unwrap_or(0);
-                    if !in_window(window, p.timemodified) {
-                        continue;
-                    }
+                    let fresh = in_window(window, p.timemodified);
                     let token = convert::version(t, &place.access);
                     let doc =
                         convert::page(&place, p.intro.as_deref(), p.content.as_deref(), t, &token);
-                    pending.push(
+                    queue(fresh, &mut pending, &mut later).push(
                         PendingItem::new(id, Pending::Ready(Box::new(doc))).with_version(&token),
                     );
                 }
@@ -479,14 +566,12 @@ impl Walk {
                         .chain(b.timemodified)
                         .max()
                         .unwrap_or(0);
-                    if !in_window(window, Some(t)) {
-                        continue;
-                    }
+                    let fresh = in_window(window, Some(t));
                     // Chapters come and go without moving the book's time: their count is
                     // part of the version.
                     let token =
                         format!("{}:{}", convert::version(t, &place.access), chapters.len());
-                    pending.push(
+                    queue(fresh, &mut pending, &mut later).push(
                         PendingItem::new(
                             id,
                             Pending::Book {
@@ -513,15 +598,13 @@ impl Walk {
                     else {
                         continue;
                     };
-                    if !in_window(window, main.timemodified) {
-                        continue;
-                    }
+                    let fresh = in_window(window, main.timemodified);
                     let token = format!(
                         "{}:{}",
                         convert::version(main.timemodified.unwrap_or(0), &place.access),
                         main.filesize.unwrap_or(0)
                     );
-                    pending.push(
+                    queue(fresh, &mut pending, &mut later).push(
                         PendingItem::new(
                             id.clone(),
                             Pending::File {
@@ -538,9 +621,7 @@ impl Walk {
                 "url" => {
                     let target = m.contents.iter().find(|c| c.kind.as_deref() == Some("url"));
                     let t = target.and_then(|c| c.timemodified);
-                    if !in_window(window, t) {
-                        continue;
-                    }
+                    let fresh = in_window(window, t);
                     let token = convert::version(t.unwrap_or(0), &place.access);
                     let doc = convert::url_module(
                         &place,
@@ -549,22 +630,24 @@ impl Walk {
                         t,
                         &token,
                     );
-                    pending.push(
+                    queue(fresh, &mut pending, &mut later).push(
                         PendingItem::new(id, Pending::Ready(Box::new(doc))).with_version(&token),
                     );
                 }
                 "label" => {
-                    // Labels carry no time: they are read by full runs only.
-                    let Some(text) = m.description.as_deref().filter(|_| window.is_none()) else {
+                    // Labels carry no time: a full run reads them, an incremental one those
+                    // whose text (in the version) changed.
+                    let Some(text) = m.description.as_deref() else {
                         continue;
                     };
+                    let fresh = window.is_none();
                     let token = format!(
                         "{}:{}",
                         convert::version(0, &place.access),
                         connector_core::ids::hash128(text)
                     );
                     if let Some(doc) = convert::label(&place, text, &token) {
-                        pending.push(
+                        queue(fresh, &mut pending, &mut later).push(
                             PendingItem::new(id, Pending::Ready(Box::new(doc)))
                                 .with_version(&token),
                         );
@@ -576,7 +659,8 @@ impl Walk {
                         continue;
                     };
                     let t = a.timemodified.unwrap_or(0);
-                    if in_window(window, a.timemodified) {
+                    {
+                        let fresh = in_window(window, a.timemodified);
                         let token = format!(
                             "{}:{}",
                             convert::version(t, &place.access),
@@ -591,7 +675,7 @@ impl Walk {
                             t,
                             &token,
                         );
-                        pending.push(
+                        queue(fresh, &mut pending, &mut later).push(
                             PendingItem::new(id.clone(), Pending::Ready(Box::new(doc)))
                                 .with_version(&token),
                         );
@@ -600,16 +684,14 @@ impl Walk {
                         continue;
                     }
                     for file in a.introattachments.iter().filter(|f| f.fileurl.is_some()) {
-                        if !in_window(window, file.timemodified) {
-                            continue;
-                        }
+                        let fresh = in_window(window, file.timemodified);
                         let fid = convert::attachment_id(m.id, file);
                         let token = format!(
                             "{}:{}",
                             convert::version(file.timemodified.unwrap_or(0), &place.access),
                             file.filesize.unwrap_or(0)
                         );
-                        pending.push(
+                        queue(fresh, &mut pending, &mut later).push(
                             PendingItem::new(
                                 fid.clone(),
                                 Pending::File {
@@ -623,6 +705,25 @@ impl Walk {
                             .with_version(&token),
                         );
                     }
+                }
+                "quiz" => {
+                    let Some(text) = quiz_text(&m, quizzes.get(&m.id)) else {
+                        continue;
+                    };
+                    // Without its time (a student's token), like a label.
+                    let fresh = match text.updated {
+                        Some(_) => in_window(window, text.updated),
+                        None => window.is_none(),
+                    };
+                    let token = format!(
+                        "{}:{}",
+                        convert::version(text.updated.unwrap_or(0), &place.access),
+                        text.digest()
+                    );
+                    let doc = convert::quiz(&place, &text, &token);
+                    queue(fresh, &mut pending, &mut later).push(
+                        PendingItem::new(id, Pending::Ready(Box::new(doc))).with_version(&token),
+                    );
                 }
                 "forum" => {
                     if !self.forums {
@@ -653,6 +754,10 @@ impl Walk {
                     );
                 }
             }
+        }
+        pending.extend(stale(ctx, later).await?);
+        if let Some(only) = only {
+            pending.retain(|i| only.contains(&i.id));
         }
         let walk = self.clone();
         let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
@@ -768,13 +873,14 @@ impl Walk {
     }
 
     /// One page of a forum's discussions: its batch and whether the forum is done.
-    async fn discussions(
+    pub(crate) async fn discussions(
         &self,
         ctx: &SyncContext,
         course: &CourseFrame,
         forum: &ForumFrame,
         page: u32,
         window: Option<&TimeWindow>,
+        only: Option<&HashSet<String>>,
     ) -> Result<(Batch, bool)> {
         let listed = match self
             .client
@@ -800,6 +906,7 @@ impl Walk {
         let now = chrono::Utc::now().timestamp();
         let mut older = false;
         let mut pending = Vec::new();
+        let mut later = Vec::new();
         for value in listed {
             let raw_id = value.get("discussion").and_then(Value::as_i64);
             let d: Discussion = match serde_json::from_value(value) {
@@ -828,10 +935,8 @@ impl Walk {
                 {
                     older = true;
                 }
-                if !in_window(window, Some(sorted_by)) {
-                    continue;
-                }
             }
+            let fresh = in_window(window, Some(sorted_by));
             // A timed discussion outside its display period is for nobody yet (or any more).
             let hidden = d.hidden_at(now);
             let access = convert::access(course, forum.restricted || hidden, d.groupid);
@@ -841,7 +946,7 @@ impl Walk {
                 if forum.qanda { ":qanda" } else { "" }
             );
             let id = convert::discussion_id(forum.cmid, d.discussion);
-            pending.push(
+            queue(fresh, &mut pending, &mut later).push(
                 PendingItem::new(
                     id,
                     Pending::Discussion {
@@ -854,6 +959,15 @@ impl Walk {
                 )
                 .with_version(&token),
             );
+        }
+        // Discussions whose readers changed (the course's participants, the forum's
+        // restrictions, a display period that ended) are found on this page: the paging goes
+        // on past older ones, as the next page may hold more.
+        let stale = stale(ctx, later).await?;
+        let resend = !stale.is_empty();
+        pending.extend(stale);
+        if let Some(only) = only {
+            pending.retain(|i| only.contains(&i.id));
         }
         let walk = self.clone();
         let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
@@ -868,7 +982,10 @@ impl Walk {
             .with_connector(SOURCE))?;
         }
         // A page longer than asked is a site that ignored `perpage`: it sent every discussion.
-        Ok((batch, older || n != DISCUSSIONS_PER_PAGE as usize))
+        Ok((
+            batch,
+            (older && !resend) || n != DISCUSSIONS_PER_PAGE as usize,
+        ))
     }
 
     /// Every course's items, page by page, from `from`.
@@ -883,7 +1000,7 @@ impl Walk {
             let mut cp = from;
             let (userid, allowed) = walk.functions().await?;
             if !cp.started {
-                cp.courses = walk.courses(userid, &allowed).await?;
+                cp.courses = walk.courses(userid, &allowed, None).await?;
                 cp.started = true;
                 cp.index = 0;
                 cp.forums = None;
@@ -893,7 +1010,7 @@ impl Walk {
                 let course = cp.courses[cp.index].clone();
                 match cp.forums.clone() {
                     None => {
-                        let (batch, forums) = walk.modules(&ctx, &course, &allowed, window.as_ref()).await?;
+                        let (batch, forums) = walk.modules(&ctx, &course, &allowed, window.as_ref(), None).await?;
                         cp.forums = Some(forums);
                         cp.forum = 0;
                         cp.page = 0;
@@ -901,7 +1018,7 @@ impl Walk {
                     }
                     Some(forums) if cp.forum < forums.len() => {
                         let forum = &forums[cp.forum];
-                        let (batch, done) = walk.discussions(&ctx, &course, forum, cp.page, window.as_ref()).await?;
+                        let (batch, done) = walk.discussions(&ctx, &course, forum, cp.page, window.as_ref(), None).await?;
                         if done {
                             cp.forum += 1;
                             cp.page = 0;
@@ -932,13 +1049,14 @@ impl Walk {
         let walk = self.for_run(&ctx);
         async_stream::try_stream! {
             let (userid, allowed) = walk.functions().await?;
-            for course in walk.courses(userid, &allowed).await? {
+            for course in walk.courses(userid, &allowed, None).await? {
                 ctx.cancellation().check()?;
                 // A listing that fails is an error, never a partial set.
                 let sections = walk.client.contents(course.id).await?;
                 let mut ids = Vec::new();
                 let mut forums = Vec::new();
                 let mut assigns = false;
+                let mut quizzes: Vec<Module> = Vec::new();
                 for section in sections {
                     if section.visible == Some(false) || section.uservisible == Some(false) {
                         continue;
@@ -959,6 +1077,7 @@ impl Walk {
                                 assigns = true;
                                 ids.push(id);
                             }
+                            "quiz" => quizzes.push(m),
                             "forum" if walk.forums => {
                                 if let Some(instance) = m.instance {
                                     forums.push((instance, m.id));
@@ -971,6 +1090,23 @@ impl Walk {
                 if assigns && walk.files && (allowed.is_empty() || allowed.contains("mod_assign_get_assignments")) {
                     for a in walk.client.assignments(course.id).await?.courses.into_iter().flat_map(|c| c.assignments) {
                         ids.extend(a.introattachments.iter().filter(|f| f.fileurl.is_some()).map(|f| convert::attachment_id(a.cmid, f)));
+                    }
+                }
+                if !quizzes.is_empty() {
+                    let listed: HashMap<i64, Quiz> = if allowed.is_empty() || allowed.contains("mod_quiz_get_quizzes_by_courses") {
+                        match walk.client.quizzes(course.id).await {
+                            Ok(q) => q.quizzes.into_iter().map(|q| (q.coursemodule, q)).collect(),
+                            // The run falls back on the course page's descriptions too.
+                            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound | ErrorKind::InvalidData) => HashMap::new(),
+                            Err(e) => Err(e)?,
+                        }
+                    } else {
+                        HashMap::new()
+                    };
+                    for m in &quizzes {
+                        if quiz_text(m, listed.get(&m.id)).is_some() {
+                            ids.push(convert::module_id("quiz", m.id));
+                        }
                     }
                 }
                 for (forum, cmid) in forums {
@@ -993,6 +1129,27 @@ impl Walk {
     /// courses, and the contents of the first.
     pub(crate) async fn check(&self) -> Result<()> {
         let (userid, allowed) = self.functions().await?;
+        // Files are read only from `moodle_url`'s origin and path, and the site puts its own
+        // address (`wwwroot`) in every `fileurl`: a `moodle_url` that names the site
+        // otherwise (an internal host name, http for https) would make every file a failure.
+        if let Some(said) = self.client.site_info().await?.siteurl.as_deref() {
+            let said = url::Url::parse(said).ok();
+            let root = |u: &url::Url| {
+                (
+                    u.origin().ascii_serialization(),
+                    u.path().trim_end_matches('/').to_owned(),
+                )
+            };
+            if let Some(said) = said.filter(|s| root(s) != root(&self.client.site)) {
+                return Err(Error::config(vec![connector_core::FieldError::new(
+                    "moodle_url",
+                    format!(
+                        "the site calls itself {said} (its wwwroot), and its files are only read from there: set moodle_url to it"
+                    ),
+                )])
+                .with_connector(SOURCE));
+            }
+        }
         let courses = if self.course_ids.is_empty() {
             self.client.users_courses(userid).await?
         } else {

@@ -2,7 +2,8 @@
 //! collections as `{"data": [...], "next_page": {"offset", "path", "uri"} | null}` paged by
 //! `limit` and an opaque `offset` token; `GET /workspaces/{gid}`, `/teams/{gid}`,
 //! `/projects?workspace=&archived=false`, `/teams/{gid}/projects`, `/projects/{gid}`,
-//! `/projects/{gid}/project_memberships` (`member` with `resource_type`), `/tasks?project=`
+//! `/memberships?parent={project}` and the deprecated `/projects/{gid}/project_memberships`
+//! (`member` with `resource_type`), `/tasks?project=`
 //! with `modified_since` and `opt_fields`, `/tasks/{gid}/stories` (`resource_subtype`
 //! `comment_added` among system stories), `/attachments?parent=` with a signed
 //! `download_url` that refuses an `Authorization` header (as a storage host does), Bearer
@@ -110,6 +111,10 @@ pub struct State {
     pub expire_next_offset: bool,
     /// The next download is refused as a storage host refuses an expired signed URL (403).
     pub expire_next_download: bool,
+    /// Downloads are refused with 401, as a storage host may refuse a signature.
+    pub unauthorized_downloads: bool,
+    /// Every download is refused as expired (403), the re-signed ones too.
+    pub expire_every_download: bool,
 }
 
 /// The fixture's Asana; cheap to clone.
@@ -142,6 +147,22 @@ fn project_json(p: &Project) -> Value {
     })
 }
 
+/// Asana answers only the fields `opt_fields` asks for (and `gid`, `resource_type`).
+fn only_asked(mut task: Value, query: &HashMap<String, String>) -> Value {
+    let Some(asked) = query.get("opt_fields") else {
+        return task;
+    };
+    let keep: Vec<&str> = asked
+        .split(',')
+        .map(|f| f.split('.').next().unwrap_or(f))
+        .chain(["gid", "resource_type"])
+        .collect();
+    if let Value::Object(m) = &mut task {
+        m.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    task
+}
+
 impl AsanaApi {
     pub fn new(projects: Vec<Project>, tasks: Vec<Task>, page: usize) -> Self {
         Self {
@@ -151,6 +172,8 @@ impl AsanaApi {
                 page,
                 expire_next_offset: false,
                 expire_next_download: false,
+                unauthorized_downloads: false,
+                expire_every_download: false,
             })),
             base: Arc::default(),
         }
@@ -265,7 +288,10 @@ impl Respond for AsanaApi {
                 return ResponseTemplate::new(400).set_body_string("<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>");
             }
             let mut state = self.state.lock().unwrap();
-            if state.expire_next_download {
+            if state.unauthorized_downloads {
+                return ResponseTemplate::new(401).set_body_string("<Error><Code>Unauthorized</Code><Message>Signature does not match</Message></Error>");
+            }
+            if state.expire_next_download || state.expire_every_download {
                 state.expire_next_download = false;
                 return ResponseTemplate::new(403).set_body_string("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>");
             }
@@ -317,6 +343,25 @@ impl Respond for AsanaApi {
                 Some(p) => ResponseTemplate::new(200).set_body_json(json!({"data": project_json(p)})),
                 None => error(404, "project: Unknown object: 404"),
             },
+            // `GET /memberships?parent={project}`, which replaced the deprecated
+            // `project_memberships` (still answered, for an older client).
+            ["api", "1.0", "memberships"] => {
+                let Some(gid) = query.get("parent") else {
+                    return error(400, "parent: Missing input");
+                };
+                match projects.iter().find(|p| &p.gid == gid).and_then(|p| p.members.clone()) {
+                    Some(members) => {
+                        let items = members.iter().enumerate().map(|(i, (user, email))| json!({
+                            "gid": format!("12000000000009{i:02}"), "resource_type": "membership",
+                            "resource_subtype": "project_membership", "access_level": "editor",
+                            "parent": {"gid": gid, "resource_type": "project", "name": "Project"},
+                            "member": {"gid": user, "resource_type": "user", "name": "Member", "email": email},
+                        })).collect();
+                        self.paged(req, &query, items)
+                    }
+                    None => error(403, "You don't have permission to access this project's memberships."),
+                }
+            }
             ["api", "1.0", "projects", gid, "project_memberships"] => {
                 match projects.iter().find(|p| p.gid == gid).and_then(|p| p.members.clone()) {
                     Some(members) => {
@@ -341,7 +386,7 @@ impl Respond for AsanaApi {
                     .iter()
                     .filter(|t| t.projects.contains(project))
                     .filter(|t| since.is_none_or(|s| time(t.minute) >= s))
-                    .map(|t| self.task_json(t, &projects, &tasks))
+                    .map(|t| only_asked(self.task_json(t, &projects, &tasks), &query))
                     .collect();
                 self.paged(req, &query, items)
             }
@@ -353,7 +398,7 @@ impl Respond for AsanaApi {
                 let items = tasks
                     .iter()
                     .filter(|t| t.parent.as_deref() == Some(gid))
-                    .map(|t| self.task_json(t, &projects, &tasks))
+                    .map(|t| only_asked(self.task_json(t, &projects, &tasks), &query))
                     .collect();
                 self.paged(req, &query, items)
             }

@@ -190,6 +190,9 @@ pub struct State {
     pub refused: HashSet<String>,
     /// `core_enrol_get_enrolled_users` answers `nopermissions`.
     pub users_hidden: bool,
+    /// Group memberships `(course, group, e-mail)`, told with each user (`groups`), as to a
+    /// token that may access all groups.
+    pub group_members: Vec<(i64, i64, String)>,
 }
 
 /// The fixture's Moodle; cheap to clone.
@@ -209,7 +212,7 @@ fn ok(v: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(v)
 }
 
-pub const ALL_FUNCTIONS: [&str; 11] = [
+pub const ALL_FUNCTIONS: [&str; 13] = [
     "core_webservice_get_site_info",
     "core_enrol_get_users_courses",
     "core_course_get_courses_by_field",
@@ -221,6 +224,8 @@ pub const ALL_FUNCTIONS: [&str; 11] = [
     "mod_forum_get_forums_by_courses",
     "mod_forum_get_forum_discussions",
     "mod_forum_get_discussion_posts",
+    "mod_quiz_get_quizzes_by_courses",
+    "core_course_get_course_module",
 ];
 
 impl MoodleApi {
@@ -317,7 +322,7 @@ impl MoodleApi {
             "downloadcontent": 1, "dates": [], "groupmode": 0,
             "contents": contents,
         });
-        if matches!(m.kind, Kind::Label | Kind::Url { .. }) {
+        if matches!(m.kind, Kind::Label | Kind::Url { .. } | Kind::Quiz) {
             v["description"] = json!(m.intro);
         }
         if !contents_info_skip(m) {
@@ -383,6 +388,7 @@ impl MoodleApi {
         }
         let courses = state.courses.clone();
         let users_hidden = state.users_hidden;
+        let group_members = state.group_members.clone();
         let refused = state.refused.clone();
         drop(state);
         let course_json = |c: &Course| {
@@ -459,8 +465,20 @@ impl MoodleApi {
                     .and_then(|v| v.parse().ok())
                     .filter(|n| *n > 0)
                     .unwrap_or(usize::MAX);
+                let with_groups = opts
+                    .get("userfields")
+                    .is_some_and(|f| f.split(',').any(|f| f == "groups"));
                 let users: Vec<Value> = c.emails.iter().enumerate().skip(from).take(n)
-                    .map(|(i, e)| json!({"id": 100 + i, "fullname": format!("User {i}"), "email": e}))
+                    .map(|(i, e)| {
+                        let mut u = json!({"id": 100 + i, "fullname": format!("User {i}"), "email": e});
+                        if with_groups {
+                            u["groups"] = group_members.iter()
+                                .filter(|(course, _, who)| *course == c.id && who == e)
+                                .map(|(_, g, _)| json!({"id": g, "name": format!("Group {g}"), "description": "", "descriptionformat": 1}))
+                                .collect();
+                        }
+                        u
+                    })
                     .collect();
                 ok(Value::Array(users))
             }
@@ -545,6 +563,47 @@ impl MoodleApi {
                             _ => None,
                         }).collect::<Vec<_>>(),
                     }], "warnings": []})),
+                }
+            }
+            // Moodle's `mod_quiz_external::get_quizzes_by_courses`: the standard module fields,
+            // dates and limits; `timemodified` only for who may manage the activity (this
+            // fixture's token, a teacher's).
+            "mod_quiz_get_quizzes_by_courses" => {
+                let course = int("courseids[0]");
+                ok(json!({"quizzes": self.modules().into_iter()
+                    .filter(|(c, m)| Some(*c) == course && matches!(m.kind, Kind::Quiz))
+                    .map(|(c, m)| json!({
+                        "id": m.instance, "coursemodule": m.cmid, "course": c, "name": m.name,
+                        "intro": m.intro, "introformat": 1, "introfiles": [], "lang": "",
+                        "timeopen": secs(59), "timeclose": 0, "timelimit": 1800,
+                        "overduehandling": "autosubmit", "graceperiod": 0, "preferredbehaviour": "deferredfeedback",
+                        "canredoquestions": 0, "attempts": 2, "attemptonlast": 0, "grademethod": 1,
+                        "decimalpoints": 2, "questiondecimalpoints": -1, "sumgrades": 10, "grade": 10,
+                        "hasfeedback": 0, "section": 1, "visible": 1, "groupmode": 0, "groupingid": 0,
+                        "timecreated": secs(0), "timemodified": secs(m.minute),
+                    }))
+                    .collect::<Vec<_>>(), "warnings": []}))
+            }
+            // `core_course_external::get_course_module`: where a module is.
+            "core_course_get_course_module" => {
+                let found = self
+                    .modules()
+                    .into_iter()
+                    .find(|(_, m)| Some(m.cmid) == int("cmid"));
+                match found {
+                    Some((c, m)) => ok(json!({"cm": {
+                        "id": m.cmid, "course": c, "module": 16, "name": m.name, "modname": m.modname(),
+                        "instance": m.instance, "section": 1, "sectionnum": 1, "groupmode": 0,
+                        "groupingid": 0, "completion": 0, "idnumber": "", "added": secs(0),
+                        "score": 0, "indent": 0, "visible": i32::from(m.visible), "visibleoncoursepage": 1,
+                        "visibleold": 1, "completiongradeitemnumber": null, "completionview": 0,
+                        "completionexpected": 0, "showdescription": 0, "availability": m.availability,
+                    }, "warnings": []})),
+                    None => exception(
+                        "dml_missing_record_exception",
+                        "invalidrecord",
+                        "Can't find data record in database table course_modules.",
+                    ),
                 }
             }
             "mod_forum_get_forums_by_courses" => {
@@ -956,7 +1015,10 @@ pub fn standard() -> MoodleApi {
             )],
         }],
     };
-    MoodleApi::new(vec![bio, chem, hidden_course])
+    let api = MoodleApi::new(vec![bio, chem, hidden_course]);
+    // Ann is in Biology's lab group A (7).
+    api.state.lock().unwrap().group_members = vec![(12, 7, "ann@example.edu".into())];
+    api
 }
 
 pub fn config(uri: &str, extra: Value) -> Value {
