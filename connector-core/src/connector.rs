@@ -608,12 +608,13 @@ mod tests {
         let listing = Arc::new(vec![1_u8, 2, 3]);
         let a = PartitionContext::from_arc(Arc::clone(&listing));
         let b = a.clone();
-        assert!(Arc::ptr_eq(&b.get_arc::<Vec<u8>>().unwrap(), &listing));
-        assert!(b.get_arc::<Vec<u16>>().is_none());
         assert_eq!(
             Arc::strong_count(&listing),
             3,
             "the listing, and one for each context"
         );
+        drop(a);
+        assert!(Arc::ptr_eq(&b.get_arc::<Vec<u8>>().unwrap(), &listing));
+        assert!(b.get_arc::<Vec<u16>>().is_none());
     }
 }
