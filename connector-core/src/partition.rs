@@ -8,6 +8,11 @@
 //! [`Connector::partition_with`] takes it back. Both have defaults (no context; the key
 //! alone), so a connector that does not split, or splits without a hand-off, writes neither.
 //!
+//! DESIGN §4 names `partitions()` alone; discovery and this hand-off are additive extensions
+//! of it (default methods, so connectors written against the older trait still compile).
+//! Hosts that run partitions call `discover_partition_specs` and `partition_of`; the sync
+//! service does so, the CLI runs a connector as one sync and never splits it.
+//!
 //! # Contract
 //! - A context is a hint that saves requests, never a part of the partition's identity: the
 //!   key alone still builds the partition ([`Connector::partition`]) and it reads the same
