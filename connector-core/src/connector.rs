@@ -23,6 +23,7 @@ use crate::context::SyncContext;
 use crate::credentials::CredentialStore;
 use crate::document::{Batch, CheckpointedBatch, SlimDocument};
 use crate::error::{Error, Result};
+use crate::partition::{PartitionContext, PartitionSpec};
 use crate::roles::Roles;
 use crate::window::TimeWindow;
 
@@ -88,13 +89,49 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
         Ok(self.partitions())
     }
 
+    /// [`discover_partitions`](Connector::discover_partitions) with what discovery learned
+    /// about each partition ([`PartitionSpec::context`]), for a host to hand to the job that
+    /// runs it ([`partition_with`](Connector::partition_with); see [`crate::partition`]).
+    ///
+    /// The default returns the keys of [`discover_partitions`](Connector::discover_partitions)
+    /// without a context. A connector that overrides it returns the same keys from
+    /// [`discover_partitions`](Connector::discover_partitions)
+    /// ([`PartitionSpec::keys`]), so hosts that ask for the keys alone see the same
+    /// partitions.
+    ///
+    /// # Errors
+    /// As [`discover_partitions`](Connector::discover_partitions).
+    async fn discover_partition_specs(&self) -> Result<Vec<PartitionSpec>> {
+        Ok(self
+            .discover_partitions()
+            .await?
+            .into_iter()
+            .map(PartitionSpec::new)
+            .collect())
+    }
+
     /// This connector restricted to `partition`, one of [`partitions`](Connector::partitions)
     /// or [`discover_partitions`](Connector::discover_partitions):
     /// what a host runs as that partition's own job, with its own checkpoint. `None` (the
     /// default) for a source that does not split, or a key it does not list.
+    ///
+    /// The key alone must do: this is what a job gets when what discovery learned is not at
+    /// hand (another process, a restart; see [`partition_with`](Connector::partition_with)).
     fn partition(&self, partition: &str) -> Option<DynConnector> {
         let _ = partition;
         None
+    }
+
+    /// [`partition`](Connector::partition) with `context`, what
+    /// [`discover_partition_specs`](Connector::discover_partition_specs) learned about it, so
+    /// the job need not ask the source again. The default ignores `context`.
+    ///
+    /// The partition built here reads what the key alone would (the same documents, ids and
+    /// access); a context of a type the connector does not expect is ignored
+    /// ([`crate::partition`] has the contract).
+    fn partition_with(&self, partition: &str, context: &PartitionContext) -> Option<DynConnector> {
+        let _ = context;
+        self.partition(partition)
     }
 
     /// The least overlap between incremental windows this source needs: how long a change can
@@ -440,5 +477,144 @@ mod tests {
         assert_eq!(c.discover_partitions().await.unwrap(), ["a", "b"]);
         let none: DynConnector = Arc::new(Split(Vec::new()));
         assert!(none.discover_partitions().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_hand_off_specs_are_the_keys_and_the_context_is_ignored() {
+        let c: DynConnector = Arc::new(Split(vec!["a".into(), "b".into()]));
+        let specs = c.discover_partition_specs().await.unwrap();
+        assert_eq!(PartitionSpec::keys(specs.clone()), ["a", "b"]);
+        assert!(specs.iter().all(|s| s.context.is_none()));
+        // `Split` builds no partition: with a context or without, the same answer.
+        assert!(c.partition_of(&specs[0]).is_none());
+        let handed = PartitionSpec::new("a").with_context(PartitionContext::new(7_u32));
+        assert!(c.partition_of(&handed).is_none());
+        assert!(
+            c.partition_with("a", &PartitionContext::new(7_u32))
+                .is_none()
+        );
+    }
+
+    /// Splits by team; discovery lists each team's members (one "request"), and a partition
+    /// built with that listing does not list them again.
+    #[derive(Debug, Default)]
+    struct Teams {
+        /// The team this is the partition of, and its members.
+        team: Option<(String, Vec<String>)>,
+        listings: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Teams {
+        fn members(&self, team: &str) -> Vec<String> {
+            self.listings
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            vec![format!("{team}-lead"), format!("{team}-dev")]
+        }
+    }
+
+    /// `teams`, or a partition's `teams:{team}({members})`.
+    impl Display for Teams {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match &self.team {
+                Some((team, members)) => write!(f, "teams:{team}({})", members.join(",")),
+                None => f.write_str("teams"),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Connector for Teams {
+        fn source(&self) -> &'static str {
+            "teams"
+        }
+        fn roles(&self) -> Roles<'_> {
+            Roles::none()
+        }
+        async fn check(&self) -> Result<()> {
+            Ok(())
+        }
+        async fn discover_partitions(&self) -> Result<Vec<String>> {
+            Ok(PartitionSpec::keys(self.discover_partition_specs().await?))
+        }
+        async fn discover_partition_specs(&self) -> Result<Vec<PartitionSpec>> {
+            Ok(["red", "blue"]
+                .into_iter()
+                .map(|t| PartitionSpec::new(t).with_context(PartitionContext::new(self.members(t))))
+                .collect())
+        }
+        fn partition(&self, partition: &str) -> Option<DynConnector> {
+            let members = self.members(partition);
+            self.partition_of_team(partition, members)
+        }
+        fn partition_with(
+            &self,
+            partition: &str,
+            context: &PartitionContext,
+        ) -> Option<DynConnector> {
+            match context.get::<Vec<String>>() {
+                Some(members) => self.partition_of_team(partition, members.clone()),
+                None => self.partition(partition),
+            }
+        }
+    }
+
+    impl Teams {
+        fn partition_of_team(&self, team: &str, members: Vec<String>) -> Option<DynConnector> {
+            Some(Arc::new(Self {
+                team: Some((team.to_owned(), members)),
+                listings: Arc::clone(&self.listings),
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn discovery_hands_what_it_listed_to_the_partitions() {
+        let c = Teams::default();
+        let listings = Arc::clone(&c.listings);
+        let c: DynConnector = Arc::new(c);
+        let specs = c.discover_partition_specs().await.unwrap();
+        assert_eq!(listings.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(
+            format!("{:?}", specs[0].context),
+            "Some(PartitionContext(alloc::vec::Vec<alloc::string::String>))",
+            "the type, never the value"
+        );
+        let parts: Vec<DynConnector> = specs.iter().map(|s| c.partition_of(s).unwrap()).collect();
+        assert_eq!(
+            listings.load(std::sync::atomic::Ordering::Relaxed),
+            2,
+            "no listing per partition"
+        );
+        assert_eq!(parts[1].to_string(), "teams:blue(blue-lead,blue-dev)");
+
+        // The key alone (another process, a restart): listed again, the same partition.
+        let alone = c.partition("blue").unwrap();
+        assert_eq!(listings.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(alone.to_string(), parts[1].to_string());
+        let keyed = c.partition_of(&PartitionSpec::from("blue")).unwrap();
+        assert_eq!(keyed.to_string(), parts[1].to_string());
+        // A context of another type is ignored: the key-only path.
+        let other = c
+            .partition_with("blue", &PartitionContext::new("not members"))
+            .unwrap();
+        assert_eq!(other.to_string(), parts[1].to_string());
+        assert_eq!(listings.load(std::sync::atomic::Ordering::Relaxed), 5);
+        // The keys alone are the same partitions.
+        assert_eq!(c.discover_partitions().await.unwrap(), ["red", "blue"]);
+    }
+
+    #[test]
+    fn a_context_is_shared_not_copied() {
+        let listing = Arc::new(vec![1_u8, 2, 3]);
+        let a = PartitionContext::from_arc(Arc::clone(&listing));
+        let b = a.clone();
+        assert_eq!(
+            Arc::strong_count(&listing),
+            3,
+            "the listing, and one for each context"
+        );
+        drop(a);
+        assert!(Arc::ptr_eq(&b.get_arc::<Vec<u8>>().unwrap(), &listing));
+        assert!(b.get_arc::<Vec<u16>>().is_none());
     }
 }

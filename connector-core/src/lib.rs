@@ -16,6 +16,7 @@ pub mod ids;
 mod jsonw;
 pub mod net;
 pub mod pages;
+pub mod partition;
 pub mod rate;
 mod registry;
 mod roles;
@@ -42,6 +43,7 @@ pub use document::{
 };
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use futures::stream::BoxStream;
+pub use partition::{PartitionContext, PartitionSpec};
 pub use registry::{Built, Registry};
 pub use roles::{Roles, RolesOf};
 pub use secret::Secret;

@@ -16,7 +16,8 @@ use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
 use connector_core::{
-    Connector, CredentialStore, Error, ErrorKind, MemoryCredentials, Registry, Secret,
+    Connector, CredentialStore, Error, ErrorKind, MemoryCredentials, PartitionSpec, Registry,
+    Secret,
 };
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -1696,22 +1697,25 @@ async fn a_cycle_of_partitions_lists_the_users_once() {
     let server = enterprise().await;
     let config = json!({"all_users": true, "include_permissions": false});
     let c = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
-    let keys = c.discover_partitions().await.unwrap();
+    let specs = c.discover_partition_specs().await.unwrap();
+    let keys = PartitionSpec::keys(specs.clone());
     assert_eq!(keys, ["user:300", "user:301", "user:302", "user:303"]);
+    assert!(specs.iter().all(|s| s.context.is_some()), "{specs:?}");
     // Discovery pages through the users (two pages in this enterprise).
     let listing = user_listings(&server).await;
     assert_eq!(listing, 2);
 
-    // Each job as connector-sync runs it: a connector built afresh from the config, then its
-    // partition; its sync and its prune. None lists the users again.
+    // Each job as connector-sync runs it in the process that discovered: a connector built
+    // afresh from the config, then its partition with discovery's listing; its sync and its
+    // prune. None lists the users again.
     let mut docs = Vec::new();
     let mut ids = Vec::new();
-    for key in &keys {
+    for spec in &specs {
         let job = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
-        let part = job.partition(key).expect("a discovered partition");
+        let part = job.partition_of(spec).expect("a discovered partition");
         docs.extend(drain(&part).await.0);
         let job = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
-        let part = job.partition(key).unwrap();
+        let part = job.partition_of(spec).unwrap();
         let mut listed = part
             .roles()
             .as_slim()
@@ -1721,14 +1725,14 @@ async fn a_cycle_of_partitions_lists_the_users_once() {
             match page {
                 Ok(page) => ids.extend(page.into_iter().map(|d| d.id)),
                 // 303's files cannot be read: its prune fails rather than come back short.
-                Err(e) => assert!(key == "user:303", "{key}: {e}"),
+                Err(e) => assert!(spec.key == "user:303", "{}: {e}", spec.key),
             }
         }
     }
     assert_eq!(
         user_listings(&server).await,
         listing,
-        "the partitions reused discovery's listing"
+        "the partitions used discovery's listing"
     );
     assert_eq!(docs, ["box:401", "box:411", "box:413", "box:412"]);
     assert_eq!(ids, ["box:401", "box:411", "box:413", "box:412"]);
@@ -1738,16 +1742,32 @@ async fn a_cycle_of_partitions_lists_the_users_once() {
     assert_eq!(single, docs);
     assert_eq!(user_listings(&server).await, 2 * listing);
 
-    // A partition whose user is not in the kept listing lists afresh before giving up.
+    // A job given its key alone (another process, after a restart): it lists the users
+    // itself, and reads the same documents.
+    let mut alone = Vec::new();
+    for key in &keys[..3] {
+        let job = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
+        alone.extend(drain(&job.partition(key).unwrap()).await.0);
+    }
+    assert_eq!(alone, docs);
+    assert_eq!(
+        user_listings(&server).await,
+        5 * listing,
+        "one listing each"
+    );
+
+    // A partition whose user is not in the listing it was handed (added since) lists afresh
+    // before giving up.
     let job = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
-    let (gone, failures, _) = drain(&job.partition("user:399").unwrap()).await;
+    let handed = specs[0].context.as_ref().unwrap();
+    let (gone, failures, _) = drain(&job.partition_with("user:399", handed).unwrap()).await;
     assert!(
         gone.is_empty() && failures.is_empty(),
         "{gone:?} {failures:?}"
     );
-    assert_eq!(user_listings(&server).await, 3 * listing);
+    assert_eq!(user_listings(&server).await, 6 * listing);
 
     // The next cycle's discovery lists afresh.
     c.discover_partitions().await.unwrap();
-    assert_eq!(user_listings(&server).await, 4 * listing);
+    assert_eq!(user_listings(&server).await, 7 * listing);
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
-use connector_core::{Connector, ErrorKind};
+use connector_core::{Connector, ErrorKind, PartitionSpec};
 use onedrive_common::{FakeGraph, SECRET, build, standard, time};
 use serde_json::json;
 
@@ -584,6 +584,101 @@ async fn every_user_with_a_onedrive_is_a_discovered_partition_with_its_own_check
         named.discover_partitions().await.unwrap(),
         named.partitions()
     );
+}
+
+/// Every file id `c` lists (its prune), in order.
+async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {
+    use futures::StreamExt;
+    let mut ids = Vec::new();
+    let mut pages = c
+        .roles()
+        .as_slim()
+        .expect("slim")
+        .list_ids(connector_core::SyncContext::new());
+    while let Some(page) = pages.next().await {
+        ids.extend(page.expect("a page of ids").into_iter().map(|d| d.id));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn discovery_hands_each_user_partition_its_drive_and_the_key_alone_still_works() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let specs = c.discover_partition_specs().await.unwrap();
+    assert_eq!(PartitionSpec::keys(specs.clone()), ["user:u1", "user:u2"]);
+    assert!(specs.iter().all(|s| s.context.is_some()), "{specs:?}");
+    // One listing of the users, one drive lookup per user (in a batch).
+    let listings = graph.requests("GET /v1.0/users");
+    assert_eq!(listings, 1);
+    assert_eq!(graph.requests("BATCH GET /v1.0/users/"), 3);
+
+    // Each job as the sync service runs it where it discovered: a connector built afresh,
+    // then its partition with the drive discovery looked up; its sync and its prune look up
+    // no user and no drive.
+    let mut handed = Vec::new();
+    for spec in &specs {
+        let job = build(&server.uri(), json!({}));
+        let part = job.partition_of(spec).expect("a discovered partition");
+        let sink = run(&part, &MemoryStateStore::new(), SyncMode::Full).await;
+        assert_eq!(sorted(sink.ids()), sorted(listed_ids(&part).await));
+        handed.push(sorted(sink.ids()));
+    }
+    assert_eq!(graph.requests("GET /v1.0/users"), listings);
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/users/"),
+        3,
+        "no drive looked up again"
+    );
+    assert_eq!(
+        handed,
+        [
+            vec![
+                "onedrive:b!ada:A1",
+                "onedrive:b!ada:A2",
+                "onedrive:b!ada:A3",
+                "onedrive:b!ada:A4"
+            ],
+            vec!["onedrive:b!bob:B1"]
+        ]
+    );
+
+    // The key alone (another process, after a restart): the user's drive is looked up
+    // first, and the same documents come.
+    let mut alone = Vec::new();
+    for spec in &specs {
+        let job = build(&server.uri(), json!({}));
+        let part = job.partition(&spec.key).unwrap();
+        alone.push(sorted(
+            run(&part, &MemoryStateStore::new(), SyncMode::Full)
+                .await
+                .ids(),
+        ));
+    }
+    assert_eq!(alone, handed);
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/users/"),
+        5,
+        "one lookup each"
+    );
+    assert_eq!(graph.requests("GET /v1.0/users"), listings, "no listing");
+
+    // A context handed to another user's partition is not used: bob's drive is looked up.
+    let job = build(&server.uri(), json!({}));
+    let ada = specs[0].context.as_ref().unwrap();
+    let bob = job.partition_with("user:u2", ada).unwrap();
+    let sink = run(&bob, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["onedrive:b!bob:B1"]);
+    assert_eq!(graph.requests("BATCH GET /v1.0/users/"), 6);
+    // Named users hand nothing: their partitions are the configured ones.
+    let named = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com, bob@contoso.com"}),
+    );
+    let specs = named.discover_partition_specs().await.unwrap();
+    assert!(specs.iter().all(|s| s.context.is_none()), "{specs:?}");
+    assert_eq!(PartitionSpec::keys(specs), named.partitions());
 }
 
 #[tokio::test]

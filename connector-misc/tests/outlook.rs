@@ -12,7 +12,7 @@ use std::sync::Arc;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
-use connector_core::{Connector, ErrorKind};
+use connector_core::{Connector, ErrorKind, PartitionSpec};
 use futures::StreamExt;
 use outlook_common::{FakeGraph, SECRET, build, file, standard, time};
 use serde_json::json;
@@ -393,6 +393,91 @@ fn tenant_with_disabled_and_guest() -> FakeGraph {
         s.users_page = 2;
     }
     graph
+}
+
+/// How many times Graph was asked for user `id` itself (a mailbox resolved by its user).
+fn user_lookups(graph: &FakeGraph, id: &str) -> usize {
+    let exact = [
+        format!("GET /v1.0/users/{id}"),
+        format!("BATCH GET /v1.0/users/{id}"),
+    ];
+    let s = graph.state.lock().unwrap();
+    s.log.iter().filter(|l| exact.contains(l)).count()
+}
+
+#[tokio::test]
+async fn discovery_hands_each_user_partition_its_mailbox_and_the_key_alone_still_works() {
+    let graph = tenant_with_disabled_and_guest();
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let specs = c.discover_partition_specs().await.unwrap();
+    assert_eq!(
+        PartitionSpec::keys(specs.clone()),
+        ["user:u-ada", "user:u-bob"]
+    );
+    assert!(specs.iter().all(|s| s.context.is_some()), "{specs:?}");
+    // One listing of the users (two pages), nothing per user.
+    assert_eq!(graph.state.lock().unwrap().user_pages, 2);
+
+    // Each job as the sync service runs it where it discovered: a connector built afresh,
+    // then its partition with the mailbox discovery resolved; its sync and its prune look
+    // no user up.
+    let mut handed = Vec::new();
+    for spec in &specs {
+        let job = build(&server.uri(), json!({}));
+        let part = job.partition_of(spec).expect("a discovered partition");
+        let sink = run(&part, &MemoryStateStore::new(), SyncMode::Full).await;
+        assert_eq!(sorted(sink.ids()), listed_ids(&part).await);
+        handed.push(sorted(sink.ids()));
+    }
+    assert_eq!(graph.state.lock().unwrap().user_pages, 2, "no listing");
+    assert_eq!(user_lookups(&graph, "u-ada"), 0);
+    assert_eq!(user_lookups(&graph, "u-bob"), 0);
+    assert_eq!(handed[1], ["outlook:u-bob:B1"]);
+    assert!(handed[0].contains(&M1.to_owned()), "{:?}", handed[0]);
+    // The mailbox's owner still reads its messages: the readers came with it.
+    let job = build(&server.uri(), json!({}));
+    let ada = job.partition_of(&specs[0]).unwrap();
+    let sink = run(&ada, &MemoryStateStore::new(), SyncMode::Full).await;
+    let m1 = sink.get(M1).unwrap();
+    assert!(
+        m1.access
+            .as_ref()
+            .unwrap()
+            .emails
+            .contains(&"ada@contoso.com".to_owned()),
+        "{:?}",
+        m1.access
+    );
+
+    // The key alone (another process, after a restart): the user is resolved first (once a
+    // stream), and the same documents come with the same access.
+    let mut alone = Vec::new();
+    for spec in &specs {
+        let job = build(&server.uri(), json!({}));
+        let part = job.partition(&spec.key).unwrap();
+        alone.push(sorted(
+            run(&part, &MemoryStateStore::new(), SyncMode::Full)
+                .await
+                .ids(),
+        ));
+    }
+    assert_eq!(alone, handed);
+    assert_eq!(user_lookups(&graph, "u-ada"), 1);
+    assert_eq!(user_lookups(&graph, "u-bob"), 1);
+    let job = build(&server.uri(), json!({}));
+    let keyed = job.partition("user:u-ada").unwrap();
+    let sink = run(&keyed, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.get(M1).unwrap().access, m1.access);
+    assert_eq!(graph.state.lock().unwrap().user_pages, 2, "no listing");
+
+    // A context handed to another user's partition is not used: Bob is looked up.
+    let bob = job
+        .partition_with("user:u-bob", specs[0].context.as_ref().unwrap())
+        .unwrap();
+    let sink = run(&bob, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["outlook:u-bob:B1"]);
+    assert_eq!(user_lookups(&graph, "u-bob"), 2);
 }
 
 /// The folder keys of the links a store's last finished run carried over.

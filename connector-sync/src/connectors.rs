@@ -12,6 +12,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use crate::db::SyncDb;
+use crate::handoff::PartitionContexts;
 use crate::seal::{Sealer, keep_masked, mask_config, open_config, seal_config, secret_fields};
 use crate::store::{SqlStateStore, on_pool};
 
@@ -197,6 +198,9 @@ pub struct ConnectorStore {
     db: SyncDb,
     registry: Arc<Registry>,
     sealer: Option<Arc<Sealer>>,
+    /// What discoveries in this process handed their partitions' jobs (shared by clones: the
+    /// scheduler's and the workers' store are one).
+    contexts: Arc<PartitionContexts>,
 }
 
 impl std::fmt::Debug for ConnectorStore {
@@ -216,6 +220,7 @@ impl ConnectorStore {
             db,
             registry,
             sealer: None,
+            contexts: Arc::default(),
         }
     }
 
@@ -230,6 +235,7 @@ impl ConnectorStore {
             db,
             registry,
             sealer,
+            contexts: Arc::default(),
         })
     }
 
@@ -238,6 +244,11 @@ impl ConnectorStore {
     pub fn with_sealer(mut self, sealer: Sealer) -> Self {
         self.sealer = Some(Arc::new(sealer));
         self
+    }
+
+    /// The partition contexts discoveries in this process handed their jobs.
+    pub(crate) fn contexts(&self) -> &PartitionContexts {
+        &self.contexts
     }
 
     /// The database.
@@ -546,6 +557,7 @@ impl ConnectorStore {
     /// # Errors
     /// [`ErrorKind::State`] when the database cannot be written.
     pub async fn delete(&self, id: &str) -> Result<bool> {
+        self.contexts.forget(id);
         on_pool!(self.db, pool => {
             let fail = |e: sqlx::Error| self.db.error("cannot delete a connector from", &e);
             let mut tx = pool.begin().await.map_err(fail)?;

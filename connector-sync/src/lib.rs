@@ -6,6 +6,7 @@ mod connectors;
 mod credentials;
 mod db;
 pub mod events;
+mod handoff;
 mod jobs;
 #[cfg(feature = "api")]
 pub mod oauth;

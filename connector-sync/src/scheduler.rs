@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_core::{Cancellation, Result};
+use connector_core::{Cancellation, PartitionSpec, Result};
 
 use crate::connectors::ConnectorStore;
 use crate::jobs::{self, JobKind, JobMode, NewJob};
@@ -133,18 +133,27 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
 }
 
 /// The partitions a sync of connector `id` runs as (one job each, from
-/// [`Connector::discover_partitions`](connector_core::Connector::discover_partitions)), or the
-/// whole connector (`""`) when it does not split, its partitions cannot be listed, or it
-/// cannot be built here (its job then fails with the
-/// reason, where people look).
+/// [`Connector::discover_partition_specs`](connector_core::Connector::discover_partition_specs)),
+/// or the whole connector (`""`) when it does not split, its partitions cannot be listed, or
+/// it cannot be built here (its job then fails with the reason, where people look).
+///
+/// What discovery learned about each partition is kept for the jobs in this process
+/// ([`PartitionContexts`](crate::handoff::PartitionContexts)): a worker here builds the
+/// partition with it, one elsewhere (or after a restart) from the key alone.
 pub(crate) async fn partitions(store: &ConnectorStore, id: &str, source: &str) -> Vec<String> {
     let built = match store.config(id).await {
-        Ok(config) => store.registry().build(source, config),
+        Ok(config) => store
+            .registry()
+            .build(source, config.clone())
+            .map(|connector| (connector, config)),
         Err(e) => Err(e),
     };
     match built {
-        Ok(connector) => match connector.discover_partitions().await {
-            Ok(parts) if !parts.is_empty() => parts,
+        Ok((connector, config)) => match connector.discover_partition_specs().await {
+            Ok(specs) if !specs.is_empty() => {
+                store.contexts().record(id, &config, &specs);
+                PartitionSpec::keys(specs)
+            }
             Ok(_) => vec![String::new()],
             Err(e) => {
                 // The whole connector as one job: it reads every partition itself, or fails

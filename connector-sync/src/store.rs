@@ -844,7 +844,7 @@ pub(crate) fn scope_hash(config: &serde_json::Value, schema: &serde_json::Value)
 
 /// `value` with every object's keys inserted in sorted order, so its text is the same
 /// whichever order they came in (and whether or not serde_json keeps insertion order).
-fn canonical(value: serde_json::Value) -> serde_json::Value {
+pub(crate) fn canonical(value: serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => {
             let sorted: std::collections::BTreeMap<String, serde_json::Value> =

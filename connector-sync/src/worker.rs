@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use connector_core::state::{FailedItem, StateStore};
 use connector_core::sync::{Progress, SyncMode, SyncOptions, Syncer};
-use connector_core::{Cancellation, Error, ErrorKind, Failure, Result};
+use connector_core::{Cancellation, Error, ErrorKind, Failure, PartitionSpec, Result};
 use tokio::task::JoinSet;
 
 use crate::connectors::ConnectorStore;
@@ -612,9 +612,20 @@ async fn attempt_job(
     };
     let config = store.config(&job.connector_id).await?;
     let scope = scope_hash(&config, &store.registry().schema(&claimed.source)?);
+    // What the discovery that queued this job learned about its partition, when it ran in
+    // this process under this config; else the partition is built from its key alone.
+    let handed = (!job.partition.is_empty())
+        .then(|| {
+            store
+                .contexts()
+                .get(&job.connector_id, &config, &job.partition)
+        })
+        .flatten();
     let mut connector = store.registry().build(&claimed.source, config)?;
     if !job.partition.is_empty() {
-        connector = connector.partition(&job.partition).ok_or_else(|| {
+        let mut spec = PartitionSpec::new(job.partition.clone());
+        spec.context = handed;
+        connector = connector.partition_of(&spec).ok_or_else(|| {
             Error::new(
                 ErrorKind::Unsupported,
                 format!(

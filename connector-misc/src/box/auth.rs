@@ -212,14 +212,6 @@ impl AppAuth {
         }
     }
 
-    /// The app's client id (not a secret: it names the app).
-    pub(crate) fn client_id(&self) -> &str {
-        match self {
-            Self::Ccg { client_id, .. } => client_id,
-            Self::Jwt(app) => &app.client_id,
-        }
-    }
-
     /// The token this app auth gets from `token_url`.
     pub(crate) fn token(self, token_url: Url) -> OAuthToken {
         let aud = token_url.to_string();

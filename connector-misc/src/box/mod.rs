@@ -73,11 +73,13 @@
 //!   of them (a folder shared by ten colleagues is listed once); items owned outside the
 //!   enterprise come in each walk that sees them. Documents, ids and access are the same
 //!   either way. A user the app may not act as is a failure naming them, and the run goes
-//!   on. A partition's job needs the users too (whose items are left to whom): it takes
-//!   the listing this process made in the last 10 minutes (discovery's, or the first
-//!   partition's), kept by API base URL, client id and token user (never a token), so a
-//!   cycle lists the users about once rather than once per partition (the `users` module's
-//!   docs say more).
+//!   on. A partition's job needs the users too (whose items are left to whom): discovery
+//!   hands each partition the listing it made
+//!   ([`Connector::discover_partition_specs`], [`Connector::partition_with`]), so a cycle
+//!   run by the sync service lists the users once rather than once per partition; a
+//!   partition built from its key alone (another process, after a restart) lists them itself
+//!   (the `users` module's docs say more). DESIGN §4 names `partitions()` alone: the
+//!   hand-off is core's additive extension of it.
 //! - **Web links** become small Markdown documents (`# name`, the URL, the description), id
 //!   `box-web-link:{id}`, link `https://app.box.com/web_link/{id}`, metadata `url`.
 //! - **Box Notes** (`.boxnote`, JSON) are converted to Markdown: the ProseMirror document of
@@ -109,7 +111,8 @@ use async_trait::async_trait;
 use connector_core::http::{HttpClient, OAuthToken};
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, DynConnector,
-    Error, ErrorKind, Result, Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Error, ErrorKind, PartitionContext, PartitionSpec, Result, Roles, Secret, SlimConnector,
+    SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -156,6 +159,9 @@ pub struct BoxConnector {
     store_set: AtomicBool,
     /// With `all_users`, the partition of one user (`user:{id}`): only their walk is read.
     user: Option<String>,
+    /// The enterprise's users as the discovery that found this partition listed them
+    /// ([`Connector::partition_with`]); `None`: listed by the partition's run itself.
+    handed: Option<Arc<users::Users>>,
 }
 
 fn url_or(configured: Option<&Url>, default: &str) -> Result<Url> {
@@ -189,35 +195,28 @@ impl BoxConnector {
         let token_url = url_or(config.token_url.as_ref(), DEFAULT_TOKEN_URL)?;
         let app = auth::AppAuth::from_credentials(&config.credentials)
             .map_err(|problems| Error::config(problems).with_connector(SOURCE))?;
-        let (token, single_use, configured_access, client_id) =
-            match (app, &config.credentials.box_tokens) {
-                (Some(app), _) => {
-                    let client_id = app.client_id().to_owned();
-                    (app.token(token_url), false, false, client_id)
-                }
-                (None, Some(tokens)) => {
-                    let parts = config::token_parts(tokens).map_err(|messages| {
-                        Error::config(
-                            messages
-                                .into_iter()
-                                .map(|m| connector_core::FieldError::new(TOKENS_FIELD, m))
-                                .collect(),
-                        )
-                        .with_connector(SOURCE)
-                    })?;
-                    let configured = parts.access_token.is_some();
-                    let client_id = parts.client_id.clone();
-                    (user_token(parts, token_url), true, configured, client_id)
-                }
-                (None, None) => {
-                    return Err(
-                        Error::internal("no credentials passed validation").with_connector(SOURCE)
-                    );
-                }
-            };
+        let (token, single_use, configured_access) = match (app, &config.credentials.box_tokens) {
+            (Some(app), _) => (app.token(token_url), false, false),
+            (None, Some(tokens)) => {
+                let parts = config::token_parts(tokens).map_err(|messages| {
+                    Error::config(
+                        messages
+                            .into_iter()
+                            .map(|m| connector_core::FieldError::new(TOKENS_FIELD, m))
+                            .collect(),
+                    )
+                    .with_connector(SOURCE)
+                })?;
+                let configured = parts.access_token.is_some();
+                (user_token(parts, token_url), true, configured)
+            }
+            (None, None) => {
+                return Err(
+                    Error::internal("no credentials passed validation").with_connector(SOURCE)
+                );
+            }
+        };
         let api = url_or(config.api_base_url.as_ref(), DEFAULT_API_BASE_URL)?;
-        // Who lists the enterprise's users, without a secret: the API and the app.
-        let app = Arc::from(format!("{api} {client_id}"));
         let client = Client::new(
             http,
             Arc::new(token),
@@ -232,7 +231,6 @@ impl BoxConnector {
             permissions: config.include_permissions,
             me: Arc::default(),
             users: None,
-            app,
         };
         Ok(Self {
             config,
@@ -241,6 +239,7 @@ impl BoxConnector {
             single_use,
             store_set: AtomicBool::new(false),
             user: None,
+            handed: None,
         })
     }
 
@@ -337,22 +336,59 @@ impl Connector for BoxConnector {
 
     /// With `all_users`, `user:{id}` for the token's own user and each active managed user
     /// of the enterprise (`GET /users`, marker paged): one job and one checkpoint per user.
-    /// The listing, always made afresh here, is kept for the partitions' jobs in this process
-    /// (10 minutes), so they do not list the users again. Empty otherwise, and for a connector that is already one user's partition.
+    /// Empty otherwise, and for a connector that is already one user's partition.
+    ///
+    /// # Errors
+    /// As [`discover_partition_specs`](Connector::discover_partition_specs).
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        Ok(PartitionSpec::keys(self.discover_partition_specs().await?))
+    }
+
+    /// [`discover_partitions`](Connector::discover_partitions), each partition handed the
+    /// listing of the users, always made afresh here, so their jobs do not list them again
+    /// ([`partition_with`](Connector::partition_with)).
     ///
     /// # Errors
     /// The errors of the users' listing (`PermissionDenied` for a token that may not list
     /// the enterprise's users, ...).
-    async fn discover_partitions(&self) -> Result<Vec<String>> {
+    async fn discover_partition_specs(&self) -> Result<Vec<PartitionSpec>> {
         if !self.config.all_users || self.user.is_some() {
-            return Ok(self.partitions());
+            return Ok(self
+                .partitions()
+                .into_iter()
+                .map(PartitionSpec::new)
+                .collect());
         }
         self.walk.user_partitions().await
     }
 
     /// With `all_users`, the user of `user:{id}` alone, read as the enterprise-wide sync
-    /// reads them (same documents, ids and access), with a checkpoint of their own.
+    /// reads them (same documents, ids and access), with a checkpoint of their own. Its run
+    /// lists the enterprise's users first (whose items are left to whom).
     fn partition(&self, partition: &str) -> Option<DynConnector> {
+        self.user_partition(partition, None)
+    }
+
+    /// [`partition`](Connector::partition), with the users as discovery listed them: its
+    /// run lists them again only when its user is not among them (added since).
+    fn partition_with(&self, partition: &str, context: &PartitionContext) -> Option<DynConnector> {
+        self.user_partition(partition, context.get_arc::<users::Users>())
+    }
+
+    fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
+        self.walk.client.token().set_store(store);
+        self.store_set.store(true, Ordering::Release);
+        self.single_use && self.walk.client.token().can_refresh()
+    }
+}
+
+impl BoxConnector {
+    /// The partition `user:{id}` with `all_users`, with the users `handed` by discovery.
+    fn user_partition(
+        &self,
+        partition: &str,
+        handed: Option<Arc<users::Users>>,
+    ) -> Option<DynConnector> {
         let user = partition
             .strip_prefix(users::PARTITION_PREFIX)?
             .trim()
@@ -368,13 +404,8 @@ impl Connector for BoxConnector {
             .store_set
             .store(self.store_set.load(Ordering::Acquire), Ordering::Release);
         connector.user = Some(user);
+        connector.handed = handed;
         Some(Arc::new(connector))
-    }
-
-    fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
-        self.walk.client.token().set_store(store);
-        self.store_set.store(true, Ordering::Release);
-        self.single_use && self.walk.client.token().can_refresh()
     }
 }
 
@@ -432,7 +463,7 @@ impl CheckpointedConnector for BoxConnector {
     ) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
         if let Some(user) = &self.user {
             self.walk
-                .one_user_checkpointed(user.clone(), from, window, ctx)
+                .one_user_checkpointed(user.clone(), self.handed.clone(), from, window, ctx)
         } else if self.config.all_users {
             self.walk.all_users_checkpointed(from, window, ctx)
         } else {
@@ -446,7 +477,8 @@ impl SlimConnector for BoxConnector {
     /// short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         if let Some(user) = &self.user {
-            self.walk.one_user_ids(user.clone(), ctx)
+            self.walk
+                .one_user_ids(user.clone(), self.handed.clone(), ctx)
         } else if self.config.all_users {
             self.walk.all_users_ids(ctx)
         } else {
@@ -460,7 +492,9 @@ impl connector_core::RefetchConnector for BoxConnector {
     /// no longer under the folder yields nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
         match &self.user {
-            Some(user) => self.walk.one_user_refetch(user.clone(), ids, ctx),
+            Some(user) => self
+                .walk
+                .one_user_refetch(user.clone(), self.handed.clone(), ids, ctx),
             None => self.walk.refetch(ids, ctx),
         }
     }

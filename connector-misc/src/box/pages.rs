@@ -60,9 +60,6 @@ pub(crate) struct Walk {
     /// With `all_users`: the users whose own walk delivers what they own, and the user this
     /// walk reads as; an item owned by another of them is left to that user's walk.
     pub(crate) users: Option<Arc<EnterpriseScope>>,
-    /// The API base URL and the app's client id: with the token's user, the key of the
-    /// enterprise's users in the process-wide cache (`all_users` partitions).
-    pub(crate) app: Arc<str>,
 }
 
 /// The users of an enterprise-wide walk (`all_users`), and the one being read.

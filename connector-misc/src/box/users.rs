@@ -7,22 +7,21 @@
 //! `cannot_delete_edit*` kept), each read with `As-User` (the token's own without) and their
 //! own `folder_id` walk.
 //!
-//! - **Partitions**: [`Connector::discover_partitions`](connector_core::Connector::discover_partitions)
+//! - **Partitions**: [`Connector::discover_partition_specs`](connector_core::Connector::discover_partition_specs)
 //!   lists them as `user:{id}`, and each is a job of its own with its own checkpoint (the
 //!   user's folder stack and marker): one user's failure or resume replays nobody else's. A
 //!   partition's run needs the users too (whether its user is the token's own, which owners'
-//!   items to leave to their own partitions), but does not list them again: a host builds
-//!   a connector per job, so the listing is kept **process-wide**, for [`USERS_TTL`] (10
-//!   minutes), keyed by the API base URL, the app's client id and the token's user id
-//!   (`GET /users/me`, one request a run; never a token), a few enterprises at most.
-//!   Discovery lists afresh and refills it, and so does the first partition that finds none
-//!   (concurrent ones wait for its listing): a cycle of N partitions lists the users once,
-//!   not N times (at 10,000 users, 10 requests instead of 100,000), and all its partitions
-//!   decide ownership from the same listing, as the one sync does. A partition whose user is
-//!   not in the kept listing (added since, or discovered by another process) lists afresh
-//!   before concluding; a user gone or deactivated since reads nothing. Within the TTL a
-//!   user deactivated since the listing still counts as one of the users (their partition,
-//!   if still run, fails naming them; their items stay left to it) until the next discovery.
+//!   items to leave to their own partitions). Discovery hands its listing to every partition
+//!   it found, as their [`PartitionContext`] (one shared [`Users`]), so a host that keeps it
+//!   for the jobs it queues (the sync service does, in the process that discovered) lists the
+//!   users once a cycle, not once per partition (at 10,000 users, 10 requests instead of
+//!   100,000), and all its partitions decide ownership from the same listing, as the one sync
+//!   does. A partition built from its key alone (in another process, after a restart, or by a
+//!   host that keeps no context) lists the users itself, and so does one whose user is not in
+//!   the listing it was handed (added since). A user gone or deactivated since reads nothing
+//!   when listed afresh; with a handed listing a user deactivated since still counts as one
+//!   of the users (their partition fails naming them; their items stay left to it) until the
+//!   next discovery.
 //! - **One sync** (a host that runs no partitions, the CLI): the users one after the other,
 //!   the checkpoint naming the user being read ([`BoxCheckpoint::user`]) beside that user's
 //!   folder stack and marker, so a resumed run continues inside the same user; a user
@@ -39,16 +38,15 @@
 //! let the app act as: 403 or 404 on their root) is a failure naming the user, and the run
 //! goes on with the next (a partition ends with it).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use connector_core::{
-    Batch, CheckpointedBatch, ErrorKind, Failure, Result, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, ErrorKind, Failure, PartitionContext, PartitionSpec, Result,
+    SlimDocument, SyncContext, TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use tokio::sync::OnceCell;
 
 use super::SOURCE;
 use super::checkpoint::BoxCheckpoint;
@@ -61,76 +59,13 @@ const MAX_USER_PAGES: usize = 10_000;
 /// The prefix of a user's partition key (`user:{id}`).
 pub(super) const PARTITION_PREFIX: &str = "user:";
 
-/// How long a listing of an enterprise's users serves its partitions' runs in this process
-/// (10 minutes); discovery lists them afresh whatever their age.
-pub(super) const USERS_TTL: Duration = Duration::from_secs(600);
-
-/// The most enterprises (API, app and token user) whose users are kept at once.
-const USERS_CACHE_ENTRIES: usize = 16;
-
 /// The users a run reads, in order (the token's own first, then the managed users by
-/// numeric id), and the same as a set.
+/// numeric id), and the same as a set: what discovery hands each user's partition.
 #[derive(Debug)]
 pub(super) struct Users {
     order: Vec<String>,
     all: Arc<HashSet<String>>,
 }
-
-/// Whose users: the API base URL and the app's client id ([`Walk::app`]), and the token's
-/// user id. Never a token.
-type UsersKey = (Arc<str>, String);
-
-/// A listing of one enterprise's users: when it was started, and its result once one call
-/// has it (the others wait for that call rather than list too).
-#[derive(Debug)]
-struct Cached {
-    at: Instant,
-    users: Arc<OnceCell<Arc<Users>>>,
-}
-
-/// The enterprises' users listed lately, a few at most, each for [`USERS_TTL`].
-#[derive(Debug, Default)]
-struct UsersCache {
-    entries: HashMap<UsersKey, Cached>,
-}
-
-impl UsersCache {
-    /// The listing of `key` to use at `now`: the one kept when it is younger than
-    /// [`USERS_TTL`] and not `fresh`, else a new one (empty until listed), kept in its place.
-    /// Expired listings are dropped, and the oldest when there are too many.
-    fn slot(&mut self, key: &UsersKey, fresh: bool, now: Instant) -> Arc<OnceCell<Arc<Users>>> {
-        self.entries
-            .retain(|_, c| now.saturating_duration_since(c.at) < USERS_TTL);
-        if !fresh && let Some(cached) = self.entries.get(key) {
-            return Arc::clone(&cached.users);
-        }
-        self.entries.remove(key);
-        while self.entries.len() >= USERS_CACHE_ENTRIES {
-            let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, c)| c.at)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            self.entries.remove(&oldest);
-        }
-        let users = Arc::default();
-        self.entries.insert(
-            key.clone(),
-            Cached {
-                at: now,
-                users: Arc::clone(&users),
-            },
-        );
-        users
-    }
-}
-
-/// The process's listings of enterprises' users: the partitions of one enterprise are
-/// separate connectors (a host builds one per job), so they share what they listed here.
-static USERS_CACHE: LazyLock<Mutex<UsersCache>> = LazyLock::new(Mutex::default);
 
 /// One user's walk from `inner` (their folders and marker), its pages' checkpoints tagged
 /// with the user when `tag` (the enterprise-wide run's), and `done` once the walk is over.
@@ -210,48 +145,36 @@ impl Walk {
         Ok(Users { order: users, all })
     }
 
-    /// The users a run reads (the token's user asked each time: it names whose users they
-    /// are); `reuse` takes those this process listed less than [`USERS_TTL`] ago, else they
-    /// are listed and kept for the next. With them, whether this call listed them.
-    async fn users(&self, reuse: bool) -> Result<(Arc<Users>, bool)> {
+    /// The users a run reads, listed now: the token's user (`GET /users/me`, which names
+    /// whose users they are) first, then the enterprise's.
+    async fn users(&self) -> Result<Arc<Users>> {
         let me = self.client.acting_as(None).me().await?.id;
-        let Some(id) = me.clone() else {
-            return Ok((Arc::new(self.list_users(None).await?), true));
-        };
-        let slot = USERS_CACHE
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .slot(&(Arc::clone(&self.app), id), !reuse, Instant::now());
-        let mut listed = false;
-        let users = slot
-            .get_or_try_init(|| async {
-                listed = true;
-                self.list_users(me).await.map(Arc::new)
-            })
-            .await?;
-        Ok((Arc::clone(users), listed))
+        Ok(Arc::new(self.list_users(me).await?))
     }
 
-    /// The keys of every user's partition (`user:{id}`), in the order an unpartitioned run
-    /// reads them.
-    pub(super) async fn user_partitions(&self) -> Result<Vec<String>> {
-        let users = self.users(false).await?.0;
+    /// Every user's partition (`user:{id}`), in the order an unpartitioned run reads them,
+    /// each handed the one listing ([`Users`]) as its context.
+    pub(super) async fn user_partitions(&self) -> Result<Vec<PartitionSpec>> {
+        let users = self.users().await?;
+        let context = PartitionContext::from_arc(Arc::clone(&users));
         Ok(users
             .order
             .iter()
-            .map(|u| format!("{PARTITION_PREFIX}{u}"))
+            .map(|u| {
+                PartitionSpec::new(format!("{PARTITION_PREFIX}{u}")).with_context(context.clone())
+            })
             .collect())
     }
 
     /// The walk of `user` as the enterprise-wide run would read them: the enterprise's
-    /// users (as this process listed them lately, else listed now) tell the token's own user
-    /// and whose items are left to their owners' walks. `None` when `user` is not among
-    /// them, once listed now: a user added since the kept listing is not missed.
-    async fn walk_of(&self, user: &str) -> Result<Option<Walk>> {
-        let (mut users, listed) = self.users(true).await?;
-        if !listed && !users.all.contains(user) {
-            users = self.users(false).await?.0;
-        }
+    /// users (`handed` by discovery, else listed now) tell the token's own user and whose
+    /// items are left to their owners' walks. `None` when `user` is not among them, once
+    /// listed now: a user added since the handed listing is not missed.
+    async fn walk_of(&self, user: &str, handed: Option<Arc<Users>>) -> Result<Option<Walk>> {
+        let users = match handed {
+            Some(users) if users.all.contains(user) => users,
+            _ => self.users().await?,
+        };
         Ok(users
             .order
             .iter()
@@ -265,6 +188,7 @@ impl Walk {
     pub(super) fn one_user_checkpointed(
         &self,
         user: String,
+        handed: Option<Arc<Users>>,
         from: BoxCheckpoint,
         window: Option<TimeWindow>,
         ctx: SyncContext,
@@ -274,7 +198,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            let Some(user_walk) = walk.walk_of(&user).await? else {
+            let Some(user_walk) = walk.walk_of(&user, handed).await? else {
                 tracing::info!(connector = SOURCE, user = %user, "the Box user is no longer an active managed user: nothing to read");
                 return;
             };
@@ -293,6 +217,7 @@ impl Walk {
     pub(super) fn one_user_ids(
         &self,
         user: String,
+        handed: Option<Arc<Users>>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let walk = Walk {
@@ -300,7 +225,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            if let Some(user_walk) = walk.walk_of(&user).await? {
+            if let Some(user_walk) = walk.walk_of(&user, handed).await? {
                 let mut ids = user_walk.list_ids(ctx);
                 while let Some(page) = ids.next().await {
                     yield page?;
@@ -314,6 +239,7 @@ impl Walk {
     pub(super) fn one_user_refetch(
         &self,
         user: String,
+        handed: Option<Arc<Users>>,
         ids: Vec<String>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Batch>> {
@@ -322,7 +248,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            if let Some(user_walk) = walk.walk_of(&user).await? {
+            if let Some(user_walk) = walk.walk_of(&user, handed).await? {
                 let mut batches = user_walk.refetch(ids, ctx);
                 while let Some(batch) = batches.next().await {
                     yield batch?;
@@ -359,7 +285,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            let users = walk.users(false).await?.0;
+            let users = walk.users().await?;
             let order = &users.order;
             // Where to start: the checkpoint's user, or the first after it when it is gone.
             let mut at = match &from.user {
@@ -406,7 +332,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            let users = walk.users(false).await?.0;
+            let users = walk.users().await?;
             for at in 0..users.order.len() {
                 let mut ids = walk.for_user(&users, at).list_ids(ctx.clone());
                 while let Some(page) = ids.next().await {
@@ -415,87 +341,5 @@ impl Walk {
             }
         }
         .boxed()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(n: usize) -> UsersKey {
-        (
-            Arc::from(format!("https://api.box.com/ app{n}")),
-            "300".to_owned(),
-        )
-    }
-
-    fn listed(ids: &[&str]) -> Arc<Users> {
-        let order: Vec<String> = ids.iter().map(|&u| u.to_owned()).collect();
-        let all = Arc::new(order.iter().cloned().collect());
-        Arc::new(Users { order, all })
-    }
-
-    #[test]
-    fn a_listing_serves_until_its_ttl_then_is_listed_again() {
-        let mut cache = UsersCache::default();
-        let t0 = Instant::now();
-        let first = cache.slot(&key(1), false, t0);
-        assert!(!first.initialized(), "nothing listed yet");
-        first.set(listed(&["300", "301"])).unwrap();
-
-        // Within the TTL every run takes the same listing, whatever the instance.
-        let later = cache.slot(&key(1), false, t0 + USERS_TTL - Duration::from_secs(1));
-        assert!(Arc::ptr_eq(&first, &later));
-        assert_eq!(later.get().unwrap().order, ["300", "301"]);
-        // Another app, API or token user is another listing.
-        assert!(!Arc::ptr_eq(&first, &cache.slot(&key(2), false, t0)));
-        let other_user = (key(1).0, "999".to_owned());
-        assert!(cache.slot(&other_user, false, t0).get().is_none());
-
-        // At the TTL it is dropped: a new, empty slot, which the caller lists into.
-        let expired = cache.slot(&key(1), false, t0 + USERS_TTL);
-        assert!(!Arc::ptr_eq(&first, &expired));
-        assert!(expired.get().is_none());
-        expired.set(listed(&["300", "302"])).unwrap();
-        let after = cache.slot(&key(1), false, t0 + USERS_TTL + Duration::from_secs(1));
-        assert_eq!(after.get().unwrap().order, ["300", "302"]);
-        // Expired entries of other keys went with it.
-        assert_eq!(cache.entries.len(), 1, "{:?}", cache.entries.keys());
-    }
-
-    #[test]
-    fn discovery_lists_afresh_and_replaces_the_kept_listing() {
-        let mut cache = UsersCache::default();
-        let t0 = Instant::now();
-        let kept = cache.slot(&key(1), false, t0);
-        kept.set(listed(&["300"])).unwrap();
-        let fresh = cache.slot(&key(1), true, t0 + Duration::from_secs(5));
-        assert!(fresh.get().is_none(), "a fresh slot is listed again");
-        fresh.set(listed(&["300", "301"])).unwrap();
-        let next = cache.slot(&key(1), false, t0 + Duration::from_secs(6));
-        assert!(Arc::ptr_eq(&fresh, &next));
-        assert!(next.get().unwrap().all.contains("301"));
-    }
-
-    #[test]
-    fn the_cache_keeps_a_few_enterprises_dropping_the_oldest() {
-        let mut cache = UsersCache::default();
-        let t0 = Instant::now();
-        for n in 0..USERS_CACHE_ENTRIES + 3 {
-            let at = t0 + Duration::from_secs(u64::try_from(n).unwrap());
-            cache
-                .slot(&key(n), false, at)
-                .set(listed(&["300"]))
-                .unwrap();
-            assert!(cache.entries.len() <= USERS_CACHE_ENTRIES);
-        }
-        assert_eq!(cache.entries.len(), USERS_CACHE_ENTRIES);
-        assert!(
-            !cache.entries.contains_key(&key(0)),
-            "the oldest went first"
-        );
-        assert!(!cache.entries.contains_key(&key(2)));
-        assert!(cache.entries.contains_key(&key(3)));
-        assert!(cache.entries.contains_key(&key(USERS_CACHE_ENTRIES + 2)));
     }
 }

@@ -38,19 +38,35 @@ pub(crate) struct OnedriveDrives {
 #[derive(Debug)]
 pub(crate) struct RunDrives {
     pub(crate) drives: OnedriveDrives,
+    /// A discovered user's drive as discovery resolved it
+    /// ([`Connector::partition_with`](connector_core::Connector::partition_with)): what this
+    /// partition's runs read without asking for it again.
+    handed: Option<DriveTarget>,
     last: Mutex<Option<(Instant, Targets)>>,
 }
 
+/// A discovered user's drive, handed by discovery to the user's partition.
+#[derive(Debug, Clone)]
+pub(crate) struct HandedDrive {
+    /// The user's object id (the partition is `user:{id}`).
+    pub(crate) user: String,
+    pub(crate) target: DriveTarget,
+}
+
 impl RunDrives {
-    pub(crate) fn new(drives: OnedriveDrives) -> Self {
+    pub(crate) fn new(drives: OnedriveDrives, handed: Option<DriveTarget>) -> Self {
         Self {
             drives,
+            handed,
             last: Mutex::new(None),
         }
     }
 
     async fn resolve(&self, graph: &GraphClient) -> Result<Targets> {
-        let targets = self.drives.targets_of(graph, None).await?;
+        let targets = match &self.handed {
+            Some(target) => (vec![target.clone()], Vec::new()),
+            None => self.drives.targets_of(graph, None).await?,
+        };
         *self
             .last
             .lock()
@@ -205,24 +221,34 @@ impl OnedriveDrives {
         .await
     }
 
-    /// The ids of the users (as [`users_of`](Self::users_of) lists them) that have a
-    /// OneDrive, asked in JSON batches of 20 drive lookups. A user whose drive lookup fails
-    /// otherwise than "none" is kept: its partition reports it.
-    pub(crate) async fn users_with_drive(&self, graph: &GraphClient) -> Result<Vec<String>> {
+    /// The users (as [`users_of`](Self::users_of) lists them) that have a OneDrive, each
+    /// with the drive, asked in JSON batches of 20 drive lookups. A user whose drive lookup
+    /// fails otherwise than "none" is kept without one: its partition looks again and
+    /// reports it.
+    pub(crate) async fn users_with_drive(&self, graph: &GraphClient) -> Result<Vec<UserDrive>> {
         let users = self.users_of(graph, None).await?;
         let paths: Vec<String> = users
             .iter()
-            .map(|u| format!("users/{}/drive?$select=id", crate::graph::escape(&u.id)))
+            .map(|u| {
+                format!(
+                    "users/{}/drive?$select={DRIVE_FIELDS}",
+                    crate::graph::escape(&u.id)
+                )
+            })
             .collect();
-        let answers = graph.batch_get::<serde_json::Value>(&paths).await?;
-        let mut ids = Vec::new();
+        let answers = graph.batch_get::<Drive>(&paths).await?;
+        let mut out = Vec::new();
         for (user, answer) in users.into_iter().zip(answers) {
             match answer {
                 Ok(None) => {}
                 Err(e) if e.kind().ends_sync() => return Err(e),
-                Ok(Some(_)) | Err(_) => ids.push(user.id),
+                Ok(Some(drive)) => out.push((user.id, Some(target_of(drive)))),
+                Err(_) => out.push((user.id, None)),
             }
         }
-        Ok(ids)
+        Ok(out)
     }
 }
+
+/// A user with a OneDrive, and the drive when its lookup answered.
+pub(crate) type UserDrive = (String, Option<DriveTarget>);

@@ -15,7 +15,11 @@
 //!   checkpoint per user rather than one for the whole tenant (a discovered user whose drive
 //!   is gone by its run reads nothing, quietly). A host that runs no partitions (the CLI)
 //!   reads every user's drive in one run. The drives are resolved once a run, by its
-//!   listing, and reused by its id listing (prune) and refetch.
+//!   listing, and reused by its id listing (prune) and refetch. Discovery looks each user's
+//!   drive up anyway, and hands it to the user's partition
+//!   ([`Connector::discover_partition_specs`], [`Connector::partition_with`]): a job the
+//!   sync service runs in the process that discovered it asks for no drive; one built from
+//!   its key alone (another process, a restart) looks its user's drive up first.
 //! - **Listing**: a delta round per drive (`GET drives/{id}/root/delta` with `$select`),
 //!   paged by `@odata.nextLink`. The checkpoint ([`OnedriveCheckpoint`]) is the drive being
 //!   read with its next link, and the `@odata.deltaLink` of each drive finished. The delta
@@ -91,7 +95,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, ErrorKind,
-    Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    PartitionContext, PartitionSpec, Result, Roles, SlimConnector, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -102,7 +107,7 @@ use crate::graph::{
     self,
     drive_walk::{self, DriveWalk},
 };
-use drives::{Fresh, OnedriveDrives, Reused, RunDrives};
+use drives::{Fresh, HandedDrive, OnedriveDrives, Reused, RunDrives};
 
 /// Where a resumed OneDrive sync starts: the delta links of its drives (the walk OneDrive
 /// shares with SharePoint's document libraries).
@@ -146,13 +151,17 @@ impl OnedriveConnector {
     /// [`ErrorKind::Config`] listing every problem of
     /// `config`.
     pub fn new(config: OnedriveConfig) -> Result<Self> {
-        Self::build(config, false)
+        Self::build(config, false, None)
     }
 
     /// A connector for `config`; `discovered`: a user partition found by
     /// [`Connector::discover_partitions`], read as every user's drives are (no OneDrive or no
-    /// `folder_path` in it is no failure).
-    fn build(config: OnedriveConfig, discovered: bool) -> Result<Self> {
+    /// `folder_path` in it is no failure), with its drive when discovery `handed` it.
+    fn build(
+        config: OnedriveConfig,
+        discovered: bool,
+        handed: Option<crate::graph::drive_walk::DriveTarget>,
+    ) -> Result<Self> {
         let graph = config.client(
             SOURCE,
             PERMISSIONS,
@@ -189,7 +198,7 @@ impl OnedriveConnector {
         Ok(Self {
             config,
             walk,
-            drives: Arc::new(RunDrives::new(drives)),
+            drives: Arc::new(RunDrives::new(drives, handed)),
         })
     }
 
@@ -238,39 +247,61 @@ impl Connector for OnedriveConnector {
     /// (`GET /users`, then the users' drives in JSON batches of 20).
     ///
     /// # Errors
+    /// As [`discover_partition_specs`](Connector::discover_partition_specs).
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        Ok(PartitionSpec::keys(self.discover_partition_specs().await?))
+    }
+
+    /// [`discover_partitions`](Connector::discover_partitions), each discovered user's
+    /// partition handed the drive discovery looked up, so its job does not look it up again
+    /// ([`partition_with`](Connector::partition_with)).
+    ///
+    /// # Errors
     /// `PermissionDenied` naming `user_ids` without `User.Read.All`, and the other errors of
     /// the listing.
-    async fn discover_partitions(&self) -> Result<Vec<String>> {
+    async fn discover_partition_specs(&self) -> Result<Vec<PartitionSpec>> {
         if !self.drives.drives.all_users() {
-            return Ok(self.partitions());
+            return Ok(self
+                .partitions()
+                .into_iter()
+                .map(PartitionSpec::new)
+                .collect());
         }
-        let ids = self
+        let users = self
             .drives
             .drives
             .users_with_drive(&self.walk.graph)
             .await?;
-        Ok(ids.into_iter().map(|u| format!("user:{u}")).collect())
+        Ok(users
+            .into_iter()
+            .map(|(user, target)| {
+                let spec = PartitionSpec::new(format!("user:{user}"));
+                match target {
+                    Some(target) => {
+                        spec.with_context(PartitionContext::new(HandedDrive { user, target }))
+                    }
+                    None => spec,
+                }
+            })
+            .collect())
     }
 
+    /// A configured user's or drive's partition, or a user's found by
+    /// [`discover_partitions`](Connector::discover_partitions): its run looks the user's
+    /// drive up first.
     fn partition(&self, partition: &str) -> Option<DynConnector> {
-        // A user discovered among every user's, or one of the configured partitions.
-        let discovered = self.drives.drives.all_users()
-            && partition
-                .strip_prefix("user:")
-                .is_some_and(|u| !u.trim().is_empty());
-        if !discovered && !self.partitions().iter().any(|p| p == partition) {
-            return None;
-        }
-        let mut config = self.config.clone();
-        config.user_ids = Vec::<String>::new().into();
-        config.drive_ids = Vec::<String>::new().into();
-        match partition.split_once(':') {
-            Some(("user", u)) => config.user_ids = vec![u.to_owned()].into(),
-            Some(("drive", d)) => config.drive_ids = vec![d.to_owned()].into(),
-            _ => return None,
-        }
-        let connector = Self::build(config, discovered).ok()?;
-        Some(Arc::new(connector))
+        self.partition_of_key(partition, None)
+    }
+
+    /// [`partition`](Connector::partition), with the drive discovery looked up: its runs
+    /// read it without looking it up again (a drive gone since is that drive's failure, as
+    /// when it goes during a run).
+    fn partition_with(&self, partition: &str, context: &PartitionContext) -> Option<DynConnector> {
+        let handed = context
+            .get::<HandedDrive>()
+            .filter(|h| partition.strip_prefix("user:") == Some(h.user.as_str()))
+            .map(|h| h.target.clone());
+        self.partition_of_key(partition, handed)
     }
 
     /// Gets a token, resolves the drives (a named user without a OneDrive fails here; with
@@ -306,6 +337,35 @@ impl Connector for OnedriveConnector {
             }
         }
         Ok(())
+    }
+}
+
+impl OnedriveConnector {
+    /// The partition `partition`, with the drive discovery `handed` it.
+    fn partition_of_key(
+        &self,
+        partition: &str,
+        handed: Option<crate::graph::drive_walk::DriveTarget>,
+    ) -> Option<DynConnector> {
+        // A user discovered among every user's, or one of the configured partitions.
+        let discovered = self.drives.drives.all_users()
+            && partition
+                .strip_prefix("user:")
+                .is_some_and(|u| !u.trim().is_empty());
+        if !discovered && !self.partitions().iter().any(|p| p == partition) {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.user_ids = Vec::<String>::new().into();
+        config.drive_ids = Vec::<String>::new().into();
+        match partition.split_once(':') {
+            Some(("user", u)) => config.user_ids = vec![u.to_owned()].into(),
+            Some(("drive", d)) => config.drive_ids = vec![d.to_owned()].into(),
+            _ => return None,
+        }
+        let handed = handed.filter(|_| discovered);
+        let connector = Self::build(config, discovered, handed).ok()?;
+        Some(Arc::new(connector))
     }
 }
 

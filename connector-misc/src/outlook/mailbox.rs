@@ -33,6 +33,10 @@ pub(crate) struct Reader {
     /// [`Connector::discover_partitions`](connector_core::Connector::discover_partitions):
     /// read as every user's mailboxes are (a user gone, or without a mailbox, is no failure).
     pub(crate) discovered: bool,
+    /// A discovered user's mailbox as discovery resolved it
+    /// ([`Connector::partition_with`](connector_core::Connector::partition_with)): read
+    /// without resolving the user again.
+    pub(crate) handed: Option<Mailbox>,
     /// Folder entries read with their child folders; empty: every folder.
     pub(crate) include: Vec<String>,
     /// Folder entries left out with their child folders.
@@ -102,20 +106,23 @@ impl Reader {
         self.all_users() || self.discovered
     }
 
-    /// The ids of the users whose mailboxes are read when the config names none: every
-    /// enabled member (and guest, with `include_guests`) that has a `mail` address.
-    pub(crate) async fn every_user(&self) -> Result<Vec<String>> {
-        let (mailboxes, _) = self.mailboxes(None).await?;
-        Ok(mailboxes.into_iter().map(|m| m.id).collect())
+    /// The mailboxes read when the config names no user: every enabled member (and guest,
+    /// with `include_guests`) that has a `mail` address.
+    pub(crate) async fn every_user(&self) -> Result<Vec<Mailbox>> {
+        Ok(self.mailboxes(None).await?.0)
     }
 
     /// The mailboxes this config reads, in a stable order without repeats, and a failure for
     /// each named user that cannot be found or read. With every user, only the first page of
-    /// at most `sample` users when given (what `check()` needs).
+    /// at most `sample` users when given (what `check()` needs). The mailbox discovery
+    /// handed a partition is taken as it is, without a request.
     pub(crate) async fn mailboxes(
         &self,
         sample: Option<usize>,
     ) -> Result<(Vec<Mailbox>, Vec<Failure>)> {
+        if let Some(mailbox) = &self.handed {
+            return Ok((vec![mailbox.clone()], Vec::new()));
+        }
         let mut failures = Vec::new();
         let mut users = Vec::new();
         if self.all_users() {

@@ -14,7 +14,11 @@
 //!   a partition through [`Connector::discover_partitions`], which the sync service runs: one
 //!   job and one checkpoint (that mailbox's folder links) per user rather than one for the
 //!   whole tenant, whose checkpoint grew with every mailbox and was written after every page.
-//!   A discovered user deleted or without a mailbox by its run reads nothing, quietly. A host
+//!   A discovered user deleted or without a mailbox by its run reads nothing, quietly.
+//!   Discovery hands each user's partition the mailbox its listing resolved (id, address,
+//!   readers: [`Connector::discover_partition_specs`], [`Connector::partition_with`]), so a
+//!   job the sync service runs in the process that discovered it looks no user up; one built
+//!   from its key alone (another process, a restart) resolves its user first. A host
 //!   that runs no partitions (the CLI) reads every mailbox in one run, in one checkpoint:
 //!   name `user_ids` there for more than a few hundred mailboxes. A checkpoint of the whole
 //!   tenant (what the service kept before partitions) still loads: a run from it (the CLI's)
@@ -115,8 +119,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Result, Roles,
-    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, PartitionContext,
+    PartitionSpec, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -126,7 +130,7 @@ pub use config::{
 };
 
 use crate::graph;
-use mailbox::Reader;
+use mailbox::{Mailbox, Reader};
 
 /// The registry key of the Outlook connector.
 pub const SOURCE: &str = "outlook";
@@ -165,13 +169,13 @@ impl OutlookConnector {
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
     /// `config`.
     pub fn new(config: OutlookConfig) -> Result<Self> {
-        Self::build(config, false)
+        Self::build(config, false, None)
     }
 
     /// A connector for `config`; `discovered`: a user partition found by
     /// [`Connector::discover_partitions`], read as every user's mailboxes are (a user gone or
-    /// without a mailbox is no failure).
-    fn build(config: OutlookConfig, discovered: bool) -> Result<Self> {
+    /// without a mailbox is no failure), with its mailbox when discovery `handed` it.
+    fn build(config: OutlookConfig, discovered: bool, handed: Option<Mailbox>) -> Result<Self> {
         let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
         let reader = Reader {
             graph,
@@ -183,6 +187,7 @@ impl OutlookConnector {
             include_guests: config.include_guests,
             include_disabled: config.include_disabled,
             discovered,
+            handed,
             include: config.included_folders(),
             exclude: config.excluded_folders(),
             attachments: config.include_attachments,
@@ -229,27 +234,50 @@ impl Connector for OutlookConnector {
     /// 999 a page; no request per user).
     ///
     /// # Errors
-    /// `PermissionDenied` naming `user_ids` without `User.Read.All`, and the other errors of
-    /// the listing.
+    /// As [`discover_partition_specs`](Connector::discover_partition_specs).
     async fn discover_partitions(&self) -> Result<Vec<String>> {
-        if !self.reader.all_users() {
-            return Ok(self.partitions());
-        }
-        let ids = self.reader.every_user().await?;
-        Ok(ids.into_iter().map(|u| format!("user:{u}")).collect())
+        Ok(PartitionSpec::keys(self.discover_partition_specs().await?))
     }
 
-    fn partition(&self, partition: &str) -> Option<DynConnector> {
-        let user = partition.strip_prefix("user:")?;
-        // A user discovered among every user's, or one of the configured partitions.
-        let discovered = self.reader.all_users() && !user.trim().is_empty();
-        if !discovered && !self.partitions().iter().any(|p| p == partition) {
-            return None;
+    /// [`discover_partitions`](Connector::discover_partitions), each discovered user's
+    /// partition handed the mailbox the listing resolved (its address and readers), so its
+    /// job does not look the user up again ([`partition_with`](Connector::partition_with)).
+    ///
+    /// # Errors
+    /// `PermissionDenied` naming `user_ids` without `User.Read.All`, and the other errors of
+    /// the listing.
+    async fn discover_partition_specs(&self) -> Result<Vec<PartitionSpec>> {
+        if !self.reader.all_users() {
+            return Ok(self
+                .partitions()
+                .into_iter()
+                .map(PartitionSpec::new)
+                .collect());
         }
-        let mut config = self.config.clone();
-        config.user_ids = vec![user.to_owned()].into();
-        let connector = Self::build(config, discovered).ok()?;
-        Some(Arc::new(connector))
+        let mailboxes = self.reader.every_user().await?;
+        Ok(mailboxes
+            .into_iter()
+            .map(|m| {
+                PartitionSpec::new(format!("user:{}", m.id)).with_context(PartitionContext::new(m))
+            })
+            .collect())
+    }
+
+    /// A configured user's partition, or a user's found by
+    /// [`discover_partitions`](Connector::discover_partitions): its runs look the user up
+    /// first (`GET users/{id}`).
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        self.user_partition(partition, None)
+    }
+
+    /// [`partition`](Connector::partition), with the mailbox discovery resolved: its runs
+    /// read it without looking the user up again.
+    fn partition_with(&self, partition: &str, context: &PartitionContext) -> Option<DynConnector> {
+        let handed = context
+            .get::<Mailbox>()
+            .filter(|m| partition.strip_prefix("user:") == Some(m.id.as_str()))
+            .cloned();
+        self.user_partition(partition, handed)
     }
 
     /// Gets a token, resolves the mailboxes (a named user that is not there fails here; with
@@ -283,6 +311,23 @@ impl Connector for OutlookConnector {
             break;
         }
         Ok(())
+    }
+}
+
+impl OutlookConnector {
+    /// The partition `user:{id}`, with the mailbox discovery `handed` it.
+    fn user_partition(&self, partition: &str, handed: Option<Mailbox>) -> Option<DynConnector> {
+        let user = partition.strip_prefix("user:")?;
+        // A user discovered among every user's, or one of the configured partitions.
+        let discovered = self.reader.all_users() && !user.trim().is_empty();
+        if !discovered && !self.partitions().iter().any(|p| p == partition) {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.user_ids = vec![user.to_owned()].into();
+        let handed = handed.filter(|_| discovered);
+        let connector = Self::build(config, discovered, handed).ok()?;
+        Some(Arc::new(connector))
     }
 }
 
