@@ -1240,3 +1240,26 @@ async fn an_included_well_known_folder_that_does_not_resolve_deletes_nothing() {
         "M1, its two attachments, M2 and M3"
     );
 }
+
+#[tokio::test]
+async fn a_mailbox_whose_folders_cannot_be_listed_deletes_nothing_named_or_as_a_partition() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let every = build(&server.uri(), json!({}));
+    let partition = every
+        .partition("user:u-ada")
+        .expect("a discovered partition");
+    let named = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    for c in [partition, named] {
+        let store = MemoryStateStore::new();
+        run(&c, &store, SyncMode::Full).await;
+        // The app may not read the mailbox's folders for a run (403): none of its folders is
+        // listed, which is no sign that any of them is gone.
+        graph.state.lock().unwrap().denied.push("u-ada".into());
+        let sink = run(&c, &store, SyncMode::Incremental).await;
+        assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+        graph.state.lock().unwrap().denied.clear();
+        let sink = run(&c, &store, SyncMode::Incremental).await;
+        assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+    }
+}
