@@ -464,6 +464,19 @@ const CERT_PUBLIC_KEY: &str = include_str!("fixtures/graph/app-cert-pub.pem");
 /// `openssl x509 -in fixtures/graph/app-cert.pem -noout -fingerprint -sha1`.
 const CERT_THUMBPRINT: &str = "D1:77:A5:DD:82:42:74:32:68:70:0C:B9:E7:ED:FF:11:C3:38:E5:C1";
 
+const CERT: &str = include_str!("fixtures/graph/app-cert.pem");
+
+/// The SHA-256 thumbprint of the fixture's certificate (its DER's digest).
+fn cert_sha256() -> Vec<u8> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let body: String = CERT.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    sha2::Sha256::digest(der).to_vec()
+}
+
 /// Entra ID's token endpoint for a certificate: the form of the client credentials grant
 /// with `client_assertion`, checked as Entra ID checks it (signature by the certificate the
 /// `x5t` header names, `aud` the token endpoint, `iss` and `sub` the client id, unexpired, a
@@ -504,11 +517,18 @@ impl wiremock::Respond for AssertionEndpoint {
             .collect();
         use base64::Engine as _;
         let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(thumbprint);
-        if header.alg != jsonwebtoken::Algorithm::RS256 || header.x5t.as_deref() != Some(&x5t) {
+        let x5t_s256 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cert_sha256());
+        // Microsoft's pairs: RS256 with the SHA-1 `x5t`, PS256 with `x5t#S256`.
+        let named = match header.alg {
+            jsonwebtoken::Algorithm::RS256 => header.x5t.as_deref() == Some(&x5t),
+            jsonwebtoken::Algorithm::PS256 => header.x5t_s256.as_deref() == Some(&x5t_s256),
+            _ => false,
+        };
+        if !named {
             return refuse("unknown certificate");
         }
         let key = jsonwebtoken::DecodingKey::from_rsa_pem(CERT_PUBLIC_KEY.as_bytes()).unwrap();
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        let mut v = jsonwebtoken::Validation::new(header.alg);
         v.set_audience(&[self.token_url.as_str()]);
         v.set_issuer(&["app-id"]);
         v.sub = Some("app-id".to_owned());
@@ -711,4 +731,80 @@ async fn the_tenant_key_is_the_directory_id_whichever_name_the_config_gives() {
             .unwrap(),
         "contoso.onmicrosoft.com"
     );
+}
+
+// Review of the merged graphfix work (notes/review-graphfix.md, findings 2 and 3).
+
+/// A token for `app` from an endpoint that checks the assertion as Entra ID does.
+async fn certificate_token(app: GraphApp) -> Result<usize, connector_core::Error> {
+    let server = MockServer::start().await;
+    let assertions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+        .respond_with(AssertionEndpoint {
+            token_url: format!("{}/{TENANT}/oauth2/v2.0/token", server.uri()),
+            assertions: Arc::clone(&assertions),
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/sites/root"))
+        .and(header("authorization", "Bearer cert-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "root"})))
+        .mount(&server)
+        .await;
+    let mut app = app;
+    app.authority_host = Some(Url::parse(&server.uri()).unwrap());
+    app.graph_url = Some(Url::parse(&server.uri()).unwrap());
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
+    let graph = GraphClient::new(
+        "sharepoint",
+        &app,
+        NetworkPolicy::any(),
+        "Sites.Read.All",
+        |b| b,
+    )?;
+    graph
+        .get::<Value>(&graph.url("sites/root", &[]).unwrap())
+        .await?;
+    let n = assertions.lock().unwrap().len();
+    Ok(n)
+}
+
+#[tokio::test]
+async fn a_pem_with_the_certificate_before_the_key_signs_with_the_key() {
+    // As `openssl pkcs12 -in app.pfx -nodes` writes it: bag attributes, the certificate, then
+    // the key.
+    let both =
+        format!("Bag Attributes\n    localKeyID: 01 00 00 00\n{CERT}Bag Attributes\n{CERT_KEY}");
+    let sent = certificate_token(
+        GraphApp::new(TENANT, "app-id", "").with_certificate(both.clone(), CERT_THUMBPRINT),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent, 1);
+    // Without a thumbprint, the certificate in the file names itself (`x5t#S256`, PS256).
+    let mut app = GraphApp::new(TENANT, "app-id", "");
+    app.certificate_key = Some(both.into());
+    assert_eq!(certificate_token(app).await.unwrap(), 1);
+    // A file holding only the certificate is refused by field, not signed with.
+    let mut app = GraphApp::new("t", "c", "");
+    app.certificate_key = Some(CERT.into());
+    assert_eq!(
+        app.problems()
+            .into_iter()
+            .map(|p| p.path)
+            .collect::<Vec<_>>(),
+        ["credentials.client_certificate_key"]
+    );
+}
+
+#[tokio::test]
+async fn a_sha256_thumbprint_is_sent_as_x5t_s256_with_ps256() {
+    let hex: String = cert_sha256().iter().map(|b| format!("{b:02X}")).collect();
+    let sent =
+        certificate_token(GraphApp::new(TENANT, "app-id", "").with_certificate(CERT_KEY, hex))
+            .await
+            .unwrap();
+    assert_eq!(sent, 1);
 }

@@ -1264,3 +1264,87 @@ async fn a_message_whose_only_attachment_is_inline_is_asked_for_it_when_configur
     // Prune's listing has it too.
     assert!(listed_ids(&c).await.contains(&scan.to_owned()));
 }
+
+// Review of the merged graphfix work (notes/review-graphfix.md, finding 1).
+
+/// Graph answers 404 for well-known name `name` of `user`'s mailbox from now on (a mailbox
+/// being moved or provisioned does, for a while); `restore` puts it back.
+fn well_known_answers_404(graph: &FakeGraph, user: &str, short: &str, name: Option<&'static str>) {
+    let id = FakeGraph::folder_id(user, short);
+    let mut s = graph.state.lock().unwrap();
+    let m = s.mailboxes.get_mut(user).unwrap();
+    m.folders
+        .iter_mut()
+        .find(|f| f.id == id)
+        .unwrap()
+        .well_known = name;
+}
+
+#[tokio::test]
+async fn an_included_well_known_folder_that_does_not_resolve_deletes_nothing() {
+    // A German mailbox: `folder: inbox` finds Posteingang only by its well-known name.
+    let graph = standard(10);
+    graph.rename_folder("u-ada", "inbox", "Posteingang");
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox"}),
+    );
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert!(sink.get(M1).is_some() && sink.get("outlook:u-ada:M3").is_some());
+    let links = carried_folders(&store).await;
+    assert_eq!(links.len(), 2, "{links:?}");
+
+    // `mailFolders/inbox` answers 404 for this run: the listing is short of every folder it
+    // read, which must not read as "those folders are gone".
+    well_known_answers_404(&graph, "u-ada", "inbox", None);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+    assert_eq!(carried_folders(&store).await, links, "the links are kept");
+    // Nor may the id listing (what prune keeps) come back short: it is refused.
+    let roles = c.roles();
+    let slim = roles.as_slim().expect("slim");
+    let pages: Vec<_> = slim
+        .list_ids(connector_core::SyncContext::new())
+        .collect()
+        .await;
+    assert!(pages.iter().any(Result::is_err), "a short id listing");
+
+    // Resolved again: the links go on, nothing is delivered or deleted.
+    well_known_answers_404(&graph, "u-ada", "inbox", Some("inbox"));
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(
+        sink.deleted().is_empty() && sink.ids().is_empty(),
+        "{:?}",
+        sink.ids()
+    );
+    assert_eq!(
+        listed_ids(&c).await.len(),
+        5,
+        "M1, its two attachments, M2 and M3"
+    );
+}
+
+#[tokio::test]
+async fn a_mailbox_whose_folders_cannot_be_listed_deletes_nothing_named_or_as_a_partition() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let every = build(&server.uri(), json!({}));
+    let partition = every
+        .partition("user:u-ada")
+        .expect("a discovered partition");
+    let named = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    for c in [partition, named] {
+        let store = MemoryStateStore::new();
+        run(&c, &store, SyncMode::Full).await;
+        // The app may not read the mailbox's folders for a run (403): none of its folders is
+        // listed, which is no sign that any of them is gone.
+        graph.state.lock().unwrap().denied.push("u-ada".into());
+        let sink = run(&c, &store, SyncMode::Incremental).await;
+        assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+        graph.state.lock().unwrap().denied.clear();
+        let sink = run(&c, &store, SyncMode::Incremental).await;
+        assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+    }
+}

@@ -3,8 +3,9 @@
 //! secrets for apps that read every site or mailbox).
 //!
 //! The token request posts `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
-//! and `client_assertion`: an RS256 JWT whose header names the certificate by its thumbprint
-//! (`x5t`, the SHA-1 thumbprint as base64url; `x5t#S256` for a SHA-256 one), and whose claims
+//! and `client_assertion`: a JWT whose header names the certificate by its thumbprint (RS256
+//! with `x5t`, the SHA-1 thumbprint as base64url; PS256 with `x5t#S256` for a SHA-256 one,
+//! as Microsoft's certificate credentials page pairs them), and whose claims
 //! are `aud` (the token endpoint), `iss` and `sub` (the client id), a unique `jti`, `nbf`,
 //! `iat` and `exp` ten minutes ahead. It is signed anew for every token request (core's
 //! [`OAuthToken::app_grant`]).
@@ -48,24 +49,90 @@ fn thumbprint_bytes(thumbprint: &str) -> std::result::Result<Vec<u8>, &'static s
         .collect()
 }
 
+/// The blocks of a PEM text, in order: (label, base64 body without whitespace). Text around
+/// and between blocks (`Bag Attributes` of `openssl pkcs12` output) is passed over.
+fn pem_blocks(text: &str) -> Vec<(&str, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start + "-----BEGIN ".len()..];
+        let Some(label_end) = after.find("-----") else {
+            break;
+        };
+        let label = &after[..label_end];
+        let body = &after[label_end + 5..];
+        let end_marker = format!("-----END {label}-----");
+        let Some(end) = body.find(&end_marker) else {
+            break;
+        };
+        out.push((
+            label,
+            body[..end].chars().filter(|c| !c.is_whitespace()).collect(),
+        ));
+        rest = &body[end + end_marker.len()..];
+    }
+    out
+}
+
+/// The RSA private key of a PEM text as a PEM of that block alone: a file may hold the
+/// certificate (and its chain) too, in any order, as `openssl pkcs12 -nodes` and Key Vault's
+/// PEM export write it, and MSAL takes it so.
+fn private_key_pem(text: &str) -> Option<String> {
+    pem_blocks(text)
+        .into_iter()
+        .find(|(label, _)| matches!(*label, "PRIVATE KEY" | "RSA PRIVATE KEY"))
+        .map(|(label, body)| {
+            let lines: Vec<&str> = body
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                .collect();
+            format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                lines.join("\n")
+            )
+        })
+}
+
+/// The signing key of a PEM text, or why there is none.
+fn signing_key(text: &str) -> std::result::Result<jsonwebtoken::EncodingKey, &'static str> {
+    // PKCS#8's `ENCRYPTED PRIVATE KEY`, or PKCS#1's `Proc-Type: 4,ENCRYPTED` header.
+    if text.contains("ENCRYPTED") {
+        return Err(
+            "holds an encrypted private key, which this connector does not decrypt: decrypt it once (`openssl pkcs8 -in key.pem -out plain.pem`) and give the plain PEM",
+        );
+    }
+    let pem = private_key_pem(text).ok_or(
+        "holds no RSA private key in PEM (PKCS#8 BEGIN PRIVATE KEY or PKCS#1 BEGIN RSA PRIVATE KEY)",
+    )?;
+    jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+        .map_err(|_| "is not an RSA private key in PEM (PKCS#8 BEGIN PRIVATE KEY or PKCS#1 BEGIN RSA PRIVATE KEY)")
+}
+
+/// The SHA-256 thumbprint of the first certificate in a PEM text (its DER's digest).
+fn certificate_sha256(text: &str) -> Option<Vec<u8>> {
+    use sha2::Digest as _;
+    let (_, body) = pem_blocks(text)
+        .into_iter()
+        .find(|(label, _)| *label == "CERTIFICATE")?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    Some(sha2::Sha256::digest(der).to_vec())
+}
+
 /// The problems of a certificate's settings, by field.
 pub(crate) fn problems(key: &Secret, thumbprint: Option<&str>) -> Vec<FieldError> {
     let mut out = Vec::new();
-    if key.expose().contains("ENCRYPTED PRIVATE KEY") {
-        out.push(FieldError::new(
-            CERTIFICATE_KEY_FIELD,
-            "holds an encrypted private key, which this connector does not decrypt: decrypt it once (`openssl pkcs8 -in key.pem -out plain.pem`) and give the plain PEM",
-        ));
-    } else if jsonwebtoken::EncodingKey::from_rsa_pem(key.expose().as_bytes()).is_err() {
-        out.push(FieldError::new(
-            CERTIFICATE_KEY_FIELD,
-            "is not an RSA private key in PEM (PKCS#8 BEGIN PRIVATE KEY or PKCS#1 BEGIN RSA PRIVATE KEY)",
-        ));
+    if let Err(why) = signing_key(key.expose()) {
+        out.push(FieldError::new(CERTIFICATE_KEY_FIELD, why));
     }
     match thumbprint.map(str::trim).filter(|t| !t.is_empty()) {
+        // The certificate in the key's file names itself.
+        None if certificate_sha256(key.expose()).is_some() => {}
         None => out.push(FieldError::new(
             CERTIFICATE_THUMBPRINT_FIELD,
-            "is required with credentials.client_certificate_key",
+            "is required with credentials.client_certificate_key, unless that PEM holds the certificate too",
         )),
         Some(t) => {
             if let Err(why) = thumbprint_bytes(t) {
@@ -167,18 +234,28 @@ pub(crate) fn token(
             .with_connector(source)
             .with_field(field.to_owned())
     };
-    let signer = jsonwebtoken::EncodingKey::from_rsa_pem(key.expose().as_bytes())
-        .map_err(|_| config(CERTIFICATE_KEY_FIELD, "is not an RSA private key in PEM"))?;
-    let bytes = thumbprint_bytes(thumbprint.trim())
-        .map_err(|why| config(CERTIFICATE_THUMBPRINT_FIELD, why))?;
+    let signer = signing_key(key.expose()).map_err(|why| config(CERTIFICATE_KEY_FIELD, why))?;
+    let bytes = match thumbprint.trim() {
+        "" => certificate_sha256(key.expose()).ok_or_else(|| {
+            config(
+                CERTIFICATE_THUMBPRINT_FIELD,
+                "is required with credentials.client_certificate_key, unless that PEM holds the certificate too",
+            )
+        })?,
+        t => thumbprint_bytes(t).map_err(|why| config(CERTIFICATE_THUMBPRINT_FIELD, why))?,
+    };
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.typ = Some("JWT".to_owned());
-    if bytes.len() == 20 {
-        header.x5t = Some(encoded);
+    // Microsoft's pairs: RS256 with the SHA-1 `x5t`, PS256 with `x5t#S256`.
+    let mut header = if bytes.len() == 20 {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        h.x5t = Some(encoded);
+        h
     } else {
-        header.x5t_s256 = Some(encoded);
-    }
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+        h.x5t_s256 = Some(encoded);
+        h
+    };
+    header.typ = Some("JWT".to_owned());
     let assertion = Assertion {
         token_url: token_url.to_string(),
         client_id: client_id.to_owned(),
@@ -212,6 +289,25 @@ mod tests {
         assert_eq!(thumbprint_bytes(&"ab".repeat(32)).map(|b| b.len()), Ok(32));
         assert!(thumbprint_bytes("3F2504E0").is_err());
         assert!(thumbprint_bytes(&"zz".repeat(20)).is_err());
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIB\nAAAA\n-----END PRIVATE KEY-----\n";
+        let both = format!(
+            "Bag Attributes\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n{key}"
+        );
+        assert_eq!(
+            pem_blocks(&both),
+            [
+                ("CERTIFICATE", "AAAA".to_owned()),
+                ("PRIVATE KEY", "MIIBAAAA".to_owned())
+            ]
+        );
+        assert_eq!(
+            private_key_pem(&both).as_deref(),
+            Some("-----BEGIN PRIVATE KEY-----\nMIIBAAAA\n-----END PRIVATE KEY-----\n")
+        );
+        assert!(
+            private_key_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+                .is_none()
+        );
         let unique = unique_id();
         assert_eq!(unique.len(), 36);
         assert_ne!(unique, unique_id());

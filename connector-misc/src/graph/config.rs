@@ -49,7 +49,8 @@ macro_rules! graph_credentials {
             #[schemars(example = &"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC…\n-----END PRIVATE KEY-----\n")]
             pub client_certificate_key: Option<connector_core::Secret>,
             /// That certificate's thumbprint, in hex as the app registration's Certificates &
-            /// secrets page shows it (40 characters, SHA-1; or 64, SHA-256).
+            /// secrets page shows it (40 characters, SHA-1; or 64, SHA-256). May be left out
+            /// when `client_certificate_key` holds the certificate too (its SHA-256 is sent).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             #[schemars(example = &"3F2504E04F8911D39A0C0305E82C3301AB12CD34")]
             pub client_certificate_thumbprint: Option<String>,

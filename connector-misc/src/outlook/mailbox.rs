@@ -189,6 +189,20 @@ impl Reader {
     /// # Errors
     /// The mailbox's listing (`NotFound` for a user without a mailbox).
     pub(crate) async fn folders(&self, mailbox: &Mailbox) -> Result<Vec<Folder>> {
+        Ok(self.folder_tree(mailbox).await?.0)
+    }
+
+    /// [`folders`](Self::folders), and the well-known names among `include` this mailbox did
+    /// not resolve (Graph answered 404 for them). A listing with such a name may be short of
+    /// folders it read last run (an `inbox` unresolved for a moment reads nothing): it is not
+    /// the mailbox's whole listing, and nothing may be deleted or pruned on its strength.
+    ///
+    /// # Errors
+    /// As [`folders`](Self::folders).
+    pub(crate) async fn folder_tree(
+        &self,
+        mailbox: &Mailbox,
+    ) -> Result<(Vec<Folder>, Vec<String>)> {
         let user = crate::graph::escape(&mailbox.id);
         let top = self.graph.url(
             &format!("users/{user}/mailFolders"),
@@ -198,6 +212,15 @@ impl Reader {
         // own, with the permission named.
         let top = self.graph.all::<MailFolder>(&top).await?;
         let well_known = self.well_known(&user).await?;
+        let unresolved: Vec<String> = self
+            .include
+            .iter()
+            .filter(|e| {
+                super::config::WELL_KNOWN_FOLDERS.contains(&e.as_str())
+                    && !well_known.contains_key(e.as_str())
+            })
+            .cloned()
+            .collect();
         let matches = |entries: &[String], chain: &[(String, String)]| {
             entries.iter().any(|e| {
                 let id = well_known.get(e.as_str());
@@ -252,7 +275,7 @@ impl Reader {
                 }
             }
         }
-        Ok(out)
+        Ok((out, unresolved))
     }
 
     /// The ids of the well-known folder names the filters use (`inbox` → `AAMk…`), in one

@@ -139,14 +139,24 @@ pub(super) fn checkpointed(
         let mut listed: BTreeSet<String> = BTreeSet::new();
         // The mailboxes whose folders were listed in this run.
         let mut users_read: HashSet<String> = HashSet::new();
+        // Those of them whose listing may be short (an included well-known folder that did
+        // not resolve): their links are kept, and none of their folders is taken for dropped.
+        let mut users_partial: HashSet<String> = HashSet::new();
         let mut complete = failures.is_empty();
         if !failures.is_empty() {
             yield CheckpointedBatch::new(failed(failures), cp.clone());
         }
         for mailbox in mailboxes {
             let mailbox = Arc::new(mailbox);
-            let folders = match reader.folders(&mailbox).await {
-                Ok(folders) => folders,
+            let folders = match reader.folder_tree(&mailbox).await {
+                Ok((folders, unresolved)) => {
+                    if !unresolved.is_empty() {
+                        tracing::warn!(connector = SOURCE, mailbox = mailbox.address.as_str(), unresolved = ?unresolved,
+                            "included well-known folders did not resolve in this mailbox; nothing of it is deleted for a folder not read in this run");
+                        users_partial.insert(mailbox.id.clone());
+                    }
+                    folders
+                }
                 Err(e) if e.kind().ends_sync() => Err(e)?,
                 // Every user: one with `mail` but no Exchange Online mailbox is no failure.
                 Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => continue,
@@ -298,7 +308,12 @@ pub(super) fn checkpointed(
             if (cp.since.len(), cp.paths.len()) != before {
                 yield CheckpointedBatch::new(Batch::default(), cp.clone());
             }
-            let dropped: Vec<String> = cp.since.keys().filter(|k| !listed.contains(*k)).cloned().collect();
+            let dropped: Vec<String> = cp
+                .since
+                .keys()
+                .filter(|k| !listed.contains(*k) && k.split_once('/').is_none_or(|(user, _)| !users_partial.contains(user)))
+                .cloned()
+                .collect();
             for key in dropped {
                 let Some((user, folder)) = key.split_once('/') else {
                     continue;
@@ -356,8 +371,13 @@ pub(super) fn list_ids(
             Err(Error::new(f.kind, format!("the id listing is incomplete: {}", f.message)).with_connector(SOURCE))?;
         }
         for mailbox in mailboxes {
-            let folders = match reader.folders(&mailbox).await {
-                Ok(folders) => folders,
+            let folders = match reader.folder_tree(&mailbox).await {
+                Ok((folders, unresolved)) if unresolved.is_empty() => folders,
+                // A short listing would have every document of the folders missing pruned.
+                Ok((_, unresolved)) => Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("the id listing is incomplete: mailbox {} did not resolve the included folders {}", mailbox.address, unresolved.join(", ")),
+                ).with_connector(SOURCE))?,
                 Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => continue,
                 Err(e) => Err(e)?,
             };
