@@ -996,7 +996,7 @@ async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the
         json!({"skip_article_labels": "internal-only"}),
     );
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let before = doc(&sink.documents(), "article:2").access.clone().unwrap();
     assert_eq!(
         before.groups,
@@ -1005,7 +1005,7 @@ async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the
     // Segment 300 gets a tag condition: Zendesk touches none of its articles, so the
     // article export lists nothing; the segment's own `updated_at` moves.
     api.state.lock().unwrap().segment_300_narrowed = Some(35);
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     let docs = sink.documents();
     assert_eq!(ids(&docs), ["article:2"], "{report:?}");
     assert_eq!(
@@ -1026,7 +1026,7 @@ async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the
             .is_empty()
     );
     // Nothing edited since: no list walk.
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert!(sink.documents().is_empty());
     assert_eq!(
         requests_to(&server, "/api/v2/help_center/articles")
@@ -1043,11 +1043,11 @@ async fn segments_the_agent_may_not_list_leave_polls_to_the_export() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), "articles", json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let lists = requests_to(&server, "/api/v2/help_center/articles")
         .await
         .len();
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert!(sink.documents().is_empty());
     assert_eq!(
         requests_to(&server, "/api/v2/help_center/articles")
@@ -1075,7 +1075,7 @@ async fn a_source_article_edited_in_a_poll_reads_its_translation_in_the_configur
         json!({"locale": "de", "skip_article_labels": "internal-only"}),
     );
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     assert_eq!(ids(&docs), ["article:1", "article:7"]);
     assert_eq!(
@@ -1093,7 +1093,7 @@ async fn a_source_article_edited_in_a_poll_reads_its_translation_in_the_configur
         st.translations[0].labels = vec!["internal-only"];
         st.articles.iter_mut().find(|a| a.id == 4).unwrap().minute = 36;
     }
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert!(sink.documents().is_empty());
     let deleted = sink.deleted();
     assert!(deleted.contains(&"article:1".to_owned()), "{deleted:?}");
@@ -1151,7 +1151,7 @@ async fn merged_tickets_say_where_they_went_to_the_audience_of_the_merge_comment
     ));
     let server = start(ZendeskApi::new(Vec::new(), tickets)).await;
     let c = build(&server.uri(), "tickets", json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let internal = doc(&docs, "zendesk_ticket_3:internal");
     assert_eq!(internal.metadata["merged_into"], 2);
@@ -1235,7 +1235,7 @@ async fn the_help_center_of_every_brand_named_is_read_at_its_brand_url() {
         json!({"brands": "*", "skip_article_labels": "internal-only"}),
     );
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let kid = doc(&docs, "article:501");
     assert_eq!(kid.metadata["brand"], "Acme Kids");
@@ -1274,7 +1274,7 @@ async fn the_help_center_of_every_brand_named_is_read_at_its_brand_url() {
     }
 
     // A poll reads each Help Center's export.
-    run(&c, &store, SyncMode::Incremental, 40).await;
+    sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert!(
         !requests_to(&kids, "/api/v2/help_center/incremental/articles")
             .await
@@ -1283,7 +1283,7 @@ async fn the_help_center_of_every_brand_named_is_read_at_its_brand_url() {
 
     // Only the brands named; one that names no brand fails the run, naming the field.
     let named = build(&server.uri(), "articles", json!({"brands": "ACME-KIDS"}));
-    let (sink, _) = run(&named, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&named, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(ids(&sink.documents()), ["article:501"]);
     let wrong = build(
         &server.uri(),
@@ -1374,7 +1374,7 @@ async fn attachments_become_files_read_by_the_audience_of_their_comment() {
         json!({"include_attachments": true, "max_file_size": 1000}),
     );
     let store = MemoryStateStore::new();
-    let (sink, report) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let invoice = doc(&docs, "zendesk_ticket_1:attachment:7001");
     let ticket = doc(&docs, "zendesk_ticket_1");
@@ -1428,7 +1428,7 @@ async fn attachments_become_files_read_by_the_audience_of_their_comment() {
         t1.comments
             .push(Comment::new(103, 2, "Any news?", true, 35));
     }
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert!(
         sink.documents()
             .iter()
@@ -1474,7 +1474,7 @@ async fn article_attachments_and_inline_images_are_files_of_the_article() {
         .mount(&server)
         .await;
     let c = build(&uri, "articles", json!({"include_attachments": true}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let image = doc(&docs, "article:3:attachment:9001");
     assert_eq!(image.parent_id.as_deref(), Some("article:3"));
