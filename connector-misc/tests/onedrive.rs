@@ -816,3 +816,144 @@ async fn files_over_spool_above_are_spooled_to_disk_and_the_rest_held_in_memory(
         e.content
     );
 }
+
+/// A full run of every user's drives with prune (forced past its guard: one drive is most
+/// of the files).
+async fn run_with_prune(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+) -> (
+    MemorySink,
+    connector_core::Result<connector_core::sync::SyncReport>,
+) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(60))
+        .options(
+            connector_core::sync::SyncOptions::default()
+                .prune(true)
+                .force_prune(true),
+        )
+        .run(SyncMode::Full)
+        .await;
+    (sink, report)
+}
+
+#[tokio::test]
+async fn a_drive_that_answers_404_for_a_run_is_not_pruned_unless_its_user_is_gone() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (_, report) = run_with_prune(&c, &store).await;
+    // The user without a licence ("User's mysite not found") is passed over quietly.
+    let report = report.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let all = sorted(listed_ids(&c).await);
+    assert_eq!(all.len(), 5, "{all:?}");
+
+    // Ada's drive answers a passing 404 while she is still in the tenant: the drive is a
+    // failure of the run naming her, the prune is refused, nothing is deleted.
+    graph.state.lock().unwrap().flaky.push("u1".into());
+    let (sink, report) = run_with_prune(&c, &store).await;
+    let e = report.expect_err("the prune is refused");
+    assert!(e.to_string().contains("ada@contoso.com"), "{e}");
+    assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+    graph.state.lock().unwrap().flaky.clear();
+    let (sink, report) = run_with_prune(&c, &store).await;
+    assert_eq!(report.unwrap().prune.map(|p| p.listed), Some(5));
+    assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+
+    // Ada is deleted after the user listing: her files are pruned, Bob's kept.
+    graph.state.lock().unwrap().gone.push("u1".into());
+    let (sink, report) = run_with_prune(&c, &store).await;
+    report.unwrap();
+    let deleted = sorted(sink.deleted());
+    assert_eq!(deleted.len(), 4, "{deleted:?}");
+    assert!(
+        deleted.iter().all(|d| d.starts_with("onedrive:b!ada:")),
+        "{deleted:?}"
+    );
+    let lookups = {
+        let s = graph.state.lock().unwrap();
+        s.log.iter().filter(|l| *l == "GET /v1.0/users/u1").count()
+    };
+    assert_eq!(
+        lookups, 2,
+        "the user itself was asked, in the passing run and now"
+    );
+}
+
+#[tokio::test]
+async fn files_delivered_under_another_tenant_key_are_delivered_again_once_under_this_one() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        let d = s.drives.get_mut("b!ada").unwrap();
+        let a3 = d.items.iter_mut().find(|i| i.id == "A3").unwrap();
+        a3.permissions.push(json!({"id": "p4", "roles": ["read"],
+            "link": {"scope": "organization", "type": "view"}}));
+    }
+    let server = graph.clone().start().await;
+    let groups = |sink: &MemorySink| {
+        sink.get("onedrive:b!ada:A3")
+            .unwrap()
+            .access
+            .unwrap()
+            .groups
+    };
+    // Delivered under `tenant:contoso.com` (what an earlier release keyed by the config's
+    // name, before the tenant's own id was used).
+    let before = {
+        let config = graph_wire_config(&server.uri(), "contoso.com");
+        let config: connector_misc::onedrive::OnedriveConfig =
+            connector_core::config::from_json(config).unwrap();
+        let c: Arc<dyn Connector> =
+            Arc::new(connector_misc::onedrive::OnedriveConnector::new(config).unwrap());
+        c
+    };
+    let store = MemoryStateStore::new();
+    let sink = run(&before, &store, SyncMode::Full).await;
+    assert_eq!(groups(&sink), ["tenant:contoso.com"]);
+
+    // The same tenant keyed by another id now: each drive is listed whole once, and the
+    // files whose access names the tenant are delivered again under the new key alone; the
+    // others are unchanged (their version hashes their access).
+    let c = build(&server.uri(), json!({"user_ids": ["ada@contoso.com"]}));
+    let key = format!("tenant:{}", onedrive_common::TENANT);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["onedrive:b!ada:A3"]);
+    assert_eq!(groups(&sink), [key]);
+    assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+    // Once: the next run reads changes only.
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    use connector_core::state::StateStore as _;
+    let carried = store.load().await.unwrap().carried.unwrap();
+    assert_eq!(carried.state["tenant"], json!(onedrive_common::TENANT));
+    assert!(carried.state.get("rekey").is_none(), "{}", carried.state);
+
+    // A checkpoint that recorded no tenant (the release before this one), its keys naming
+    // the config's `tenant_id` as this one's do: nothing is listed whole again.
+    {
+        let mut carried = carried;
+        carried.state.as_object_mut().unwrap().remove("tenant");
+        store.carry(Some(carried)).await.unwrap();
+    }
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}
+
+/// The config `build` gives, for tenant `tenant`.
+fn graph_wire_config(server: &str, tenant: &str) -> serde_json::Value {
+    json!({
+        "credentials": {"tenant_id": tenant, "client_id": "app-id", "client_secret": SECRET},
+        "authority_host": server,
+        "graph_url": server,
+        "allowed_hosts": ["127.0.0.1", "localhost"],
+        "user_ids": ["ada@contoso.com"],
+        "requests_per_second": 0,
+    })
+}

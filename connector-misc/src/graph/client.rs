@@ -551,6 +551,29 @@ impl GraphClient {
         paths: &[String],
         headers: &[(&str, &str)],
     ) -> Result<Vec<Result<Option<T>>>> {
+        self.batch_get_inner(paths, headers, false).await
+    }
+
+    /// [`batch_get`](Self::batch_get), but a 404 is an error (`NotFound`) carrying Graph's
+    /// code and message rather than `None`: for the caller that must tell "this user has no
+    /// OneDrive" (`User's mysite not found`) from any other 404 before it takes one for
+    /// "nothing there".
+    ///
+    /// # Errors
+    /// As [`batch_get`](Self::batch_get).
+    pub async fn batch_get_explained<T: DeserializeOwned>(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<Result<Option<T>>>> {
+        self.batch_get_inner(paths, &[], true).await
+    }
+
+    async fn batch_get_inner<T: DeserializeOwned>(
+        &self,
+        paths: &[String],
+        headers: &[(&str, &str)],
+        explain_404: bool,
+    ) -> Result<Vec<Result<Option<T>>>> {
         let mut out = Vec::with_capacity(paths.len());
         let batch_url = self.url("$batch", &[])?;
         for chunk in paths.chunks(BATCH_LIMIT) {
@@ -608,7 +631,7 @@ impl GraphClient {
                 tokio::time::sleep(wait).await;
             }
             for (path, answer) in chunk.iter().zip(answers) {
-                out.push(self.batch_answer(path, answer, headers).await);
+                out.push(self.batch_answer(path, answer, headers, explain_404).await);
             }
         }
         Ok(out)
@@ -619,6 +642,7 @@ impl GraphClient {
         path: &str,
         answer: Option<super::model::BatchResponse>,
         headers: &[(&str, &str)],
+        explain_404: bool,
     ) -> Result<Option<T>> {
         let throttled = |s: u16| matches!(s, 429 | 503 | 504);
         match answer {
@@ -631,7 +655,7 @@ impl GraphClient {
                     .with_connector(self.source)
                 })
             }
-            Some(a) if a.status == 404 => Ok(None),
+            Some(a) if a.status == 404 && !explain_404 => Ok(None),
             Some(a) if !throttled(a.status) => {
                 let body = serde_json::to_vec(&a.body).unwrap_or_default();
                 let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -650,7 +674,7 @@ impl GraphClient {
                     .await;
                 match sent {
                     Ok(v) => Ok(Some(v)),
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) if e.kind() == ErrorKind::NotFound && !explain_404 => Ok(None),
                     Err(e) => Err(e),
                 }
             }

@@ -105,6 +105,21 @@ impl EveryUser<'_> {
     }
 }
 
+/// Whether user `id` is gone from the tenant: `GET /users/{id}` answers 404. What a source
+/// reading every user asks before it takes a 404 on the user's data (mailbox folders, drive)
+/// for "nothing there": a user still in the tenant whose data answered 404 is taken for a
+/// transient answer, and the id listing (what prune keeps) is refused rather than short.
+///
+/// # Errors
+/// The lookup's own failure (403, 5xx past the retries …).
+pub(crate) async fn user_is_gone(graph: &GraphClient, id: &str) -> Result<bool> {
+    let url = graph.url(
+        &format!("users/{}", super::escape(id)),
+        &[("$select", "id")],
+    )?;
+    Ok(graph.get_opt::<serde_json::Value>(&url).await?.is_none())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use connector_core::{ErrorKind, Failure, Result};
+use connector_core::{Error, ErrorKind, Failure, Result};
 
 use super::SOURCE;
 use crate::graph::drive_walk::{DriveSource, DriveTarget, Targets};
@@ -107,6 +107,13 @@ impl DriveSource for Reused {
     }
 }
 
+/// Whether a 404 on `users/{id}/drive` is Graph saying the user has no OneDrive (no
+/// licence, never signed in): `User's mysite not found` (`ResourceNotFound`), as against a
+/// 404 that may pass (a drive being moved or provisioned).
+fn no_onedrive(e: &connector_core::Error) -> bool {
+    e.to_string().to_ascii_lowercase().contains("mysite")
+}
+
 /// A drive as a target of the walk: its owner's e-mail, its site collection.
 pub(crate) fn target_of(drive: Drive) -> DriveTarget {
     DriveTarget {
@@ -178,10 +185,37 @@ impl OnedriveDrives {
             .iter()
             .map(|(p, _, _)| format!("{p}?$select={DRIVE_FIELDS}"))
             .collect();
-        let answers = graph.batch_get::<Drive>(&paths).await?;
+        // With every user, a 404 says why: only "no personal site" is taken for "no
+        // OneDrive" outright (see `no_onedrive`).
+        let answers = graph.batch_get_explained::<Drive>(&paths).await?;
         let mut seen = BTreeSet::new();
         let mut targets = Vec::new();
         for ((_, label, id), answer) in named.into_iter().zip(answers) {
+            let answer = match answer {
+                Err(e) if e.kind() == ErrorKind::NotFound && !all_users => Ok(None),
+                Err(e) if e.kind() == ErrorKind::NotFound && no_onedrive(&e) => Ok(None),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    // Any other 404 on a listed user's drive (a drive being moved or
+                    // provisioned answers so for a while): taken for "nothing there" only
+                    // when the user is gone from the tenant. Otherwise the drive would be
+                    // missing from the id listing and prune would delete every file of it.
+                    let user = id
+                        .strip_prefix(SOURCE)
+                        .and_then(|i| i.strip_prefix(":user:"));
+                    if crate::graph::users::user_is_gone(graph, user.unwrap_or_default()).await? {
+                        Ok(None)
+                    } else {
+                        Err(Error::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "the user is in the tenant but its OneDrive answered 404 ({e}); its files are neither read nor pruned this run"
+                            ),
+                        )
+                        .with_connector(SOURCE))
+                    }
+                }
+                other => other,
+            };
             match answer {
                 Ok(Some(drive)) => {
                     if seen.insert(drive.id.clone()) {

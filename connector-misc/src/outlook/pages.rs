@@ -357,6 +357,13 @@ pub(super) fn checkpointed(
     .boxed()
 }
 
+/// Whether a 404 on a mailbox's folders is Graph saying the user has no Exchange Online
+/// mailbox (`MailboxNotEnabledForRESTAPI`: unlicensed, on-premises, soft-deleted), as
+/// against a 404 that may pass.
+fn no_mailbox(e: &Error) -> bool {
+    e.to_string().contains("MailboxNotEnabledForRESTAPI")
+}
+
 /// Every message and attachment id of a fresh delta round of every folder; fails, rather
 /// than come back short, when a mailbox, folder or page cannot be listed.
 pub(super) fn list_ids(
@@ -378,7 +385,20 @@ pub(super) fn list_ids(
                     ErrorKind::Unavailable,
                     format!("the id listing is incomplete: mailbox {} did not resolve the included folders {}", mailbox.address, unresolved.join(", ")),
                 ).with_connector(SOURCE))?,
-                Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => continue,
+                // A listed user without an Exchange Online mailbox (no licence, hosted
+                // on-premises) holds none of the source's documents; nor does a user gone
+                // from the tenant since the user listing. Any other 404 (a mailbox being
+                // moved or provisioned answers so for a while) would leave the mailbox out
+                // of the listing and have prune delete every document of it: refused.
+                Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => {
+                    if no_mailbox(&e) || crate::graph::users::user_is_gone(&reader.graph, &mailbox.id).await? {
+                        continue;
+                    }
+                    Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!("the id listing is incomplete: mailbox {} is in the tenant but its folders answered 404 ({e})", mailbox.address),
+                    ).with_connector(SOURCE))?
+                }
                 Err(e) => Err(e)?,
             };
             for folder in folders {

@@ -109,6 +109,10 @@ pub struct State {
     pub canvas_refused: bool,
     /// `sites/getAllSites` answers 403 (the app lacks `Sites.Read.All`).
     pub sites_forbidden: bool,
+    /// Users still listed by `GET /users` but deleted since: `users/{id}…` answers 404.
+    pub gone: Vec<String>,
+    /// Users whose drive answers a passing 404 (a drive being moved or provisioned).
+    pub flaky: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -366,6 +370,21 @@ impl FakeGraph {
                     .collect();
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"@odata.context": "x", "value": value}))
+            }
+            ["users", user] => {
+                let found = s
+                    .users
+                    .iter()
+                    .find(|(id, upn, _)| id == user || upn.eq_ignore_ascii_case(user));
+                match found {
+                    Some((id, upn, _)) if !s.gone.contains(id) => ResponseTemplate::new(200)
+                        .set_body_json(json!({"id": id, "userPrincipalName": upn})),
+                    _ => graph_error(
+                        404,
+                        "Request_ResourceNotFound",
+                        &format!("Resource '{user}' does not exist or one of its queried reference-property objects are not present."),
+                    ),
+                }
             }
             ["users", user, "drive"] => {
                 let found = s
@@ -742,7 +761,14 @@ fn batch_member(
     if !auth {
         return err(401, "InvalidAuthenticationToken");
     }
+    let said = |code: u16, c: &str, m: &str| (code, json!({"error": {"code": c, "message": m}}));
     match segs.as_slice() {
+        ["users", user, "drive"] if s.gone.iter().any(|g| g == user) => {
+            said(404, "Request_ResourceNotFound", "Resource does not exist.")
+        }
+        ["users", user, "drive"] if s.flaky.iter().any(|g| g == user) => {
+            said(404, "itemNotFound", "The resource could not be found.")
+        }
         ["users", user, "drive"] => match s
             .users
             .iter()
@@ -753,7 +779,8 @@ fn batch_member(
                 json!({"id": drive, "name": "OneDrive", "driveType": "business",
                 "owner": {"user": {"email": upn, "displayName": upn}}, "webUrl": format!("{base}/personal/{drive}/Documents")}),
             ),
-            _ => err(404, "ResourceNotFound"),
+            Some(_) => said(404, "ResourceNotFound", "User's mysite not found."),
+            None => said(404, "Request_ResourceNotFound", "Resource does not exist."),
         },
         ["drives", drive] => match s.drives.get(*drive) {
             Some(d) => (

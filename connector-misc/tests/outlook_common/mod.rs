@@ -109,6 +109,10 @@ pub struct State {
     pub user_pages: usize,
     /// Users per page of `GET /users` at most, whatever `$top` asks (0: as asked).
     pub users_page: usize,
+    /// Users still listed by `GET /users` but deleted since: every `users/{id}…` is 404.
+    pub gone: Vec<String>,
+    /// Mailboxes whose folders answer a passing 404 (a mailbox being moved).
+    pub flaky: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -437,6 +441,30 @@ impl FakeGraph {
                 .find(|(id, upn, _)| id == u || upn.eq_ignore_ascii_case(u))
                 .cloned()
         };
+        if let ["users", u, rest @ ..] = segs.as_slice()
+            && s.gone.iter().any(|g| g == u)
+        {
+            return if rest.is_empty() {
+                err(
+                    404,
+                    "Request_ResourceNotFound",
+                    &format!(
+                        "Resource '{u}' does not exist or one of its queried reference-property objects are not present."
+                    ),
+                )
+            } else {
+                err(404, "ErrorInvalidUser", "The requested user is invalid.")
+            };
+        }
+        if let ["users", u, "mailFolders", ..] = segs.as_slice()
+            && s.flaky.iter().any(|g| g == u)
+        {
+            return err(
+                404,
+                "ErrorItemNotFound",
+                "The specified object was not found in the store.",
+            );
+        }
         if let ["users", u, ..] = segs.as_slice()
             && segs.len() > 2
         {

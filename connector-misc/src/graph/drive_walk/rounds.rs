@@ -33,10 +33,12 @@ pub(crate) fn checkpointed(
         let (targets, failures) = source.targets(&walk.graph).await?;
         let mut cp = from;
         let resume = cp.current.take();
+        cp.rekey_for(&walk.graph.tenant(&walk.tenant).await?, &walk.tenant);
         if failures.is_empty() {
             // Drives no longer read (a user gone, a config narrowed) keep no link.
             cp.since.retain(|drive, _| targets.iter().any(|t| &t.drive == drive));
             cp.folders.retain(|drive, _| targets.iter().any(|t| &t.drive == drive));
+            cp.rekey.retain(|drive| targets.iter().any(|t| &t.drive == drive));
         }
         if !failures.is_empty() {
             yield CheckpointedBatch::new(failed(failures), cp.clone());
@@ -47,7 +49,9 @@ pub(crate) fn checkpointed(
             }
             let first = walk.graph.drive_delta_url(&target.drive)?;
             let (mut url, mut phase) = match (&resume, cp.since.get(&target.drive)) {
-                (Some(c), _) if c.drive == target.drive => (walk.parse_link(&c.next)?, c.phase),
+                (Some(c), _) if c.drive == target.drive && (c.phase != Phase::Changes || !cp.rekey.contains(&c.drive)) => (walk.parse_link(&c.next)?, c.phase),
+                // Its files were delivered under another tenant key: listed whole once.
+                _ if cp.rekey.contains(&target.drive) => (first.clone(), Phase::Relisting),
                 (_, Some(since)) => (walk.parse_link(since)?, Phase::Changes),
                 // A drive the last runs never finished (new, or unreadable then) while others
                 // carry their links: its files before the window were never delivered, so it
@@ -206,6 +210,7 @@ pub(crate) fn checkpointed(
                     (None, Some(delta)) => {
                         cp.current = None;
                         cp.done.insert(target.drive.clone(), delta.to_string());
+                        cp.rekey.remove(&target.drive);
                         yield CheckpointedBatch::new(rest, cp.clone());
                         break;
                     }
