@@ -199,3 +199,45 @@ impl Fixture for GmailFixture {
 
 #[cfg(feature = "gmail")]
 connector_core::conformance_tests!(gmail_conformance, GmailFixture);
+
+/// Core's HTTP checks on Google Drive (token endpoint, directory and Drive on one fake).
+#[cfg(feature = "google_drive")]
+mod drive_http {
+    use super::*;
+
+    fn connector(uri: &str) -> Arc<dyn Connector> {
+        build("google_drive", uri, drive_scope())
+    }
+
+    connector_core::http_checks! {
+        fake: drive_server(drive_files()).await,
+        build: connector,
+        checks: [
+            retry_after_is_waited_out,
+            server_error_storm_is_survived(3),
+            unauthorized_fails_fast,
+            secret_never_leaks(&secret()),
+        ],
+    }
+}
+
+/// Core's HTTP checks on Gmail.
+#[cfg(feature = "gmail")]
+mod gmail_http {
+    use super::*;
+
+    fn connector(uri: &str) -> Arc<dyn Connector> {
+        build("gmail", uri, json!({}))
+    }
+
+    connector_core::http_checks! {
+        fake: gmail_server(false).await,
+        build: connector,
+        checks: [
+            retry_after_is_waited_out,
+            server_error_storm_is_survived(3),
+            unauthorized_fails_fast,
+            secret_never_leaks(&secret()),
+        ],
+    }
+}
