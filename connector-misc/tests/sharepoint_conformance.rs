@@ -91,7 +91,8 @@ mod certificate {
     use sharepoint_common::{ENG_URL, TENANT};
 
     fn build_certificate(uri: &str) -> Arc<dyn Connector> {
-        let credentials = graph_wire::certificate_credentials(TENANT, &json!({"site_url": ENG_URL}));
+        let credentials =
+            graph_wire::certificate_credentials(TENANT, &json!({"site_url": ENG_URL}));
         build(uri, json!({"credentials": credentials}))
     }
 

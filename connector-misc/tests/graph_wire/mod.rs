@@ -36,8 +36,13 @@ pub fn certificate_credentials(tenant: &str, more: &Value) -> Value {
 /// Whether a token request's form carries a client assertion (a JWT: three base64url parts)
 /// and not the key it was signed with.
 fn has_assertion(body: &str) -> bool {
-    let key_sent = CERT_KEY.lines().any(|l| l.len() > 20 && body.contains(&l.replace('+', "%2B").replace('/', "%2F")));
-    assert!(!key_sent, "the certificate's key was sent to the token endpoint");
+    let key_sent = CERT_KEY
+        .lines()
+        .any(|l| l.len() > 20 && body.contains(&l.replace('+', "%2B").replace('/', "%2F")));
+    assert!(
+        !key_sent,
+        "the certificate's key was sent to the token endpoint"
+    );
     body.contains(ASSERTION_TYPE)
         && body.split('&').any(|pair| {
             pair.strip_prefix("client_assertion=")
