@@ -137,3 +137,47 @@ impl Fixture for ContentIdFixture {
 }
 
 connector_core::conformance_tests!(confluence_content_id, ContentIdFixture);
+
+/// A seeded fake (Cloud when `cloud`) for core's HTTP checks.
+async fn seeded(cloud: bool) -> Fake {
+    let fake = Fake::start(cloud).await;
+    seed(&fake);
+    fake
+}
+
+fn connector_at(uri: &str, cloud: bool) -> Arc<dyn Connector> {
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    registry
+        .build("confluence", common::config_at(uri, cloud, json!({})))
+        .unwrap()
+}
+
+connector_core::http_checks! {
+    fake: seeded(true).await,
+    server: |fake| &fake.server,
+    build: |uri| connector_at(uri, true),
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(3),
+        unauthorized_fails_fast,
+        secret_never_leaks(TOKEN),
+    ],
+}
+
+/// The same checks on Server / Data Center (a personal access token, no `/wiki` prefix).
+mod server {
+    use super::*;
+
+    connector_core::http_checks! {
+        fake: seeded(false).await,
+        server: |fake| &fake.server,
+        build: |uri| connector_at(uri, false),
+        checks: [
+            retry_after_is_waited_out,
+            server_error_storm_is_survived(3),
+            unauthorized_fails_fast,
+            secret_never_leaks(TOKEN),
+        ],
+    }
+}

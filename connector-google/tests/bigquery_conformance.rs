@@ -85,3 +85,14 @@ impl Fixture for BigQueryFixture {
 }
 
 connector_core::conformance_tests!(bigquery_conformance, BigQueryFixture);
+
+connector_core::http_checks! {
+    fake: server(rows(7)).await,
+    build: build,
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(3),
+        unauthorized_fails_fast,
+        secret_never_leaks(TEST_KEY.lines().nth(5).unwrap()),
+    ],
+}

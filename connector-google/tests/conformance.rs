@@ -199,3 +199,94 @@ impl Fixture for GmailFixture {
 
 #[cfg(feature = "gmail")]
 connector_core::conformance_tests!(gmail_conformance, GmailFixture);
+
+/// Core's HTTP checks on Google Drive (token endpoint, directory and Drive on one fake).
+#[cfg(feature = "google_drive")]
+mod drive_http {
+    use super::*;
+
+    fn connector(uri: &str) -> Arc<dyn Connector> {
+        build("google_drive", uri, drive_scope())
+    }
+
+    connector_core::http_checks! {
+        fake: drive_server(drive_files()).await,
+        build: connector,
+        checks: [
+            retry_after_is_waited_out,
+            server_error_storm_is_survived(3),
+            unauthorized_fails_fast,
+            secret_never_leaks(&secret()),
+        ],
+    }
+}
+
+/// Core's HTTP checks on Gmail.
+#[cfg(feature = "gmail")]
+mod gmail_http {
+    use super::*;
+
+    fn connector(uri: &str) -> Arc<dyn Connector> {
+        build("gmail", uri, json!({}))
+    }
+
+    connector_core::http_checks! {
+        fake: gmail_server(false).await,
+        build: connector,
+        checks: [
+            retry_after_is_waited_out,
+            server_error_storm_is_survived(3),
+            unauthorized_fails_fast,
+            secret_never_leaks(&secret()),
+        ],
+    }
+}
+
+/// Core's HTTP checks on Google Drive with an OAuth user token (RAGFlow's `google_tokens` as
+/// google-auth writes it): the client secret and the refresh token never show.
+#[cfg(feature = "google_drive")]
+mod drive_oauth_http {
+    use super::*;
+
+    async fn fake() -> MockServer {
+        let server = MockServer::start().await;
+        mount_token(&server, TokenEndpoint::default()).await;
+        let files = vec![
+            DriveFile::new("o1", "oauth@example.com", 1),
+            DriveFile::new("o2", "oauth@example.com", 2),
+        ];
+        mount_drive(&server, files, &[], 1).await;
+        server
+    }
+
+    fn connector(uri: &str) -> Arc<dyn Connector> {
+        let credentials =
+            json!({"google_tokens": user_token().to_string(), "google_primary_admin": ADMIN});
+        build(
+            "google_drive",
+            uri,
+            json!({"include_my_drives": true, "credentials": credentials}),
+        )
+    }
+
+    connector_core::http_checks! {
+        fake: fake().await,
+        build: connector,
+        checks: [
+            retry_after_is_waited_out,
+            server_error_storm_is_survived(3),
+            unauthorized_fails_fast,
+            secret_never_leaks(CLIENT_SECRET),
+        ],
+    }
+
+    mod refresh_token {
+        use super::*;
+
+        connector_core::http_checks! {
+            fake: fake().await,
+            build: connector,
+            checks: [secret_never_leaks(REFRESH_TOKEN)],
+        }
+    }
+}

@@ -109,3 +109,52 @@ impl Fixture for IssueIdFixture {
 }
 
 connector_core::conformance_tests!(jira_issue_id_conformance, IssueIdFixture);
+
+/// A Server-style Jira of 7 issues, 3 per page, for core's HTTP checks.
+async fn server_fake() -> MockServer {
+    common::server_mock(common::numbered(7, false), 3).await.0
+}
+
+fn server_connector(uri: &str) -> Arc<dyn Connector> {
+    Arc::new(common::connector(common::server_config(
+        uri,
+        json!({ "page_size": 3 }),
+    )))
+}
+
+connector_core::http_checks! {
+    fake: server_fake().await,
+    build: server_connector,
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(3),
+        unauthorized_fails_fast,
+        secret_never_leaks(common::TOKEN),
+    ],
+}
+
+/// The same checks on a Cloud-style Jira (`POST /rest/api/3/search/jql`, e-mail and token).
+mod cloud {
+    use super::*;
+
+    async fn fake() -> MockServer {
+        common::cloud_mock(common::numbered(7, true), 3, "UTC")
+            .await
+            .0
+    }
+
+    fn connector(uri: &str) -> Arc<dyn Connector> {
+        Arc::new(common::connector(common::cloud_config(uri, json!({}))))
+    }
+
+    connector_core::http_checks! {
+        fake: fake().await,
+        build: connector,
+        checks: [
+            retry_after_is_waited_out,
+            server_error_storm_is_survived(3),
+            unauthorized_fails_fast,
+            secret_never_leaks(common::TOKEN),
+        ],
+    }
+}

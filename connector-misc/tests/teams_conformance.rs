@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use connector_core::testkit::Fixture;
 use connector_core::{Connector, Document, TimeWindow};
 use serde_json::json;
-use teams_common::{ENG, ENG_GENERAL, SALES, SALES_GENERAL, SECRET, build, doc_id, standard, time};
+use teams_common::{
+    ENG, ENG_GENERAL, SALES, SALES_GENERAL, SECRET, build, doc_id, graph_wire, standard, time,
+};
 use wiremock::MockServer;
 
 struct TeamsFixture {
@@ -88,5 +90,45 @@ connector_core::http_checks! {
         retry_after_is_waited_out,
         server_error_storm_is_survived(3),
         unauthorized_fails_fast,
+        secret_never_leaks(SECRET),
     ],
+}
+
+/// The client secret is in no checkpoint, nothing the state store keeps and no document.
+#[test]
+fn secret_is_in_no_checkpoint() {
+    connector_core::testkit::block_on(async {
+        let server = standard(2).start().await;
+        graph_wire::secrets_not_in_checkpoints(build(&server.uri(), json!({})), &[SECRET]).await;
+    });
+}
+
+/// Certificate credentials (`client_certificate_key`, a PEM private key, and its thumbprint):
+/// the key never shows in an error, `Debug`, log line, checkpoint or stored state.
+mod certificate {
+    use super::*;
+    use teams_common::TENANT;
+
+    fn build_certificate(uri: &str) -> Arc<dyn Connector> {
+        let credentials = graph_wire::certificate_credentials(TENANT, &json!({}));
+        build(uri, json!({"credentials": credentials}))
+    }
+
+    connector_core::http_checks! {
+        fake: standard(2).start().await,
+        build: build_certificate,
+        checks: [secret_never_leaks(graph_wire::cert_key_line())],
+    }
+
+    #[test]
+    fn key_is_in_no_checkpoint() {
+        connector_core::testkit::block_on(async {
+            let server = standard(2).start().await;
+            graph_wire::secrets_not_in_checkpoints(
+                build_certificate(&server.uri()),
+                &[graph_wire::cert_key_line(), graph_wire::CERT_KEY],
+            )
+            .await;
+        });
+    }
 }

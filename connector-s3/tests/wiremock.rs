@@ -37,11 +37,18 @@ fn config(json: serde_json::Value) -> S3Config {
     connector_core::config::from_json(json).expect("valid config")
 }
 
+/// The secret access key of the fixtures' configs.
+const SECRET_KEY: &str = "wJalrXUtnFEMI";
+
 fn compat(server: &MockServer) -> S3Config {
+    compat_at(&server.uri())
+}
+
+fn compat_at(endpoint: &str) -> S3Config {
     config(serde_json::json!({
         "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3_compatible",
-        "credentials": {"endpoint_url": server.uri(), "aws_access_key_id": "AKIDEXAMPLE",
-            "aws_secret_access_key": "wJalrXUtnFEMI", "addressing_style": "path"},
+        "credentials": {"endpoint_url": endpoint, "aws_access_key_id": "AKIDEXAMPLE",
+            "aws_secret_access_key": SECRET_KEY, "addressing_style": "path"},
     }))
 }
 
@@ -617,4 +624,31 @@ async fn a_multipart_upload_completed_after_a_run_is_delivered_by_the_next() {
             assert_eq!((next.new, next.unchanged), (1, 1), "{next:?}");
         }
     }
+}
+
+/// A path-style bucket `docs` of three small objects, for core's HTTP checks.
+async fn bucket() -> MockServer {
+    let server = MockServer::start().await;
+    let keys = ["a.md", "b.md", "c.md"];
+    serve(&server, "/docs/", xml(200, listing_of(&keys, 1, None))).await;
+    for key in keys {
+        let body = ResponseTemplate::new(200).set_body_string("x");
+        serve(&server, &format!("/docs/{key}"), body).await;
+    }
+    server
+}
+
+fn bucket_connector(uri: &str) -> Arc<dyn Connector> {
+    Arc::new(S3Connector::new(compat_at(uri)).expect("valid config"))
+}
+
+connector_core::http_checks! {
+    fake: bucket().await,
+    build: bucket_connector,
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(3),
+        unauthorized_fails_fast,
+        secret_never_leaks(SECRET_KEY),
+    ],
 }

@@ -183,30 +183,7 @@ impl Fake {
     }
 
     pub fn config(&self, extra: Value) -> Value {
-        let mut cfg = json!({
-            "wiki_base": self.base(),
-            "is_cloud": self.cloud,
-            // Fixtures name documents by RAGFlow's ids (web URLs), which read best in
-            // assertions; the conformance kit and `tests/ragflow.rs` cover the default.
-            "id_scheme": "ragflow_url",
-            // The fake listens on loopback, which the connector denies unless allowed.
-            "allowed_hosts": ["127.0.0.1"],
-            "credentials": if self.cloud {
-                json!({"confluence_username": EMAIL, "confluence_access_token": TOKEN})
-            } else {
-                json!({"confluence_access_token": TOKEN})
-            },
-        });
-        if !self.cloud {
-            // The fake serves UTC; Server has no systemInfo.
-            cfg["timezone_offset"] = json!(0);
-        }
-        if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
-            for (k, v) in extra {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-        cfg
+        config_at(&self.server.uri(), self.cloud, extra)
     }
 
     pub fn add(&self, page: FakePage) {
@@ -1109,4 +1086,33 @@ pub fn space_json(key: &str, base: String) -> Value {
         "_expandable": {"settings": format!("/rest/api/space/{key}/settings"), "homepage": "/rest/api/content/1"},
         "_links": {"webui": format!("/spaces/{key}"), "self": format!("{base}/rest/api/space/{key}"), "base": base, "context": "/wiki"},
     })
+}
+
+/// The connector's config for a fake (Cloud when `cloud`) listening on `uri`, with the
+/// top-level fields of `extra`.
+pub fn config_at(uri: &str, cloud: bool, extra: Value) -> Value {
+    let mut cfg = json!({
+        "wiki_base": if cloud { format!("{uri}/wiki") } else { uri.to_owned() },
+        "is_cloud": cloud,
+        // Fixtures name documents by RAGFlow's ids (web URLs), which read best in
+        // assertions; the conformance kit and `tests/ragflow.rs` cover the default.
+        "id_scheme": "ragflow_url",
+        // The fake listens on loopback, which the connector denies unless allowed.
+        "allowed_hosts": ["127.0.0.1"],
+        "credentials": if cloud {
+            json!({"confluence_username": EMAIL, "confluence_access_token": TOKEN})
+        } else {
+            json!({"confluence_access_token": TOKEN})
+        },
+    });
+    if !cloud {
+        // The fake serves UTC; Server has no systemInfo.
+        cfg["timezone_offset"] = json!(0);
+    }
+    if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    cfg
 }

@@ -113,8 +113,8 @@ impl JiraClient {
     ///
     /// # Errors
     /// The `serverInfo` request's, when it fails to get any answer (unreachable, 5xx after
-    /// retries, cancelled); an answer that is not `deploymentType: "Cloud"` (including a 4xx:
-    /// some proxies block it) is Server.
+    /// retries, cancelled), and the credentials' error on a 401; an answer that is not
+    /// `deploymentType: "Cloud"` (including another 4xx: some proxies block it) is Server.
     pub(crate) async fn is_cloud(&self) -> Result<bool> {
         if self.shared.gone_to_cloud.load(Ordering::Relaxed) {
             return Ok(true);
@@ -152,6 +152,15 @@ impl JiraClient {
             .client_errors_as_responses()
             .send()
             .await?;
+        // Jira answers wrong credentials with 401 even where anonymous reads are allowed:
+        // that is the credentials' error now, not a site to take for Server and search. (A
+        // scoped token is for the gateway: the site may refuse it, which says nothing.)
+        if resp.status() == StatusCode::UNAUTHORIZED
+            && !self.shared.config.scoped_token
+            && !error_messages(&resp).contains("scope does not match")
+        {
+            self.expect_ok(&resp, None)?;
+        }
         let info: Option<ServerInfo> = resp
             .status()
             .is_success()

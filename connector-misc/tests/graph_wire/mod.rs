@@ -9,15 +9,56 @@ use serde_json::{Value, json};
 use url::Url;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// The private key of the test certificate (`fixtures/graph/app-cert.pem`).
+pub const CERT_KEY: &str = include_str!("../fixtures/graph/app-cert-key.pem");
+/// The SHA-1 thumbprint of the test certificate.
+pub const CERT_THUMBPRINT: &str = "D1:77:A5:DD:82:42:74:32:68:70:0C:B9:E7:ED:FF:11:C3:38:E5:C1";
+/// A line from the middle of [`CERT_KEY`]: it must never be printed, logged or stored (the
+/// whole key contains it, so a leak of the key or of a piece of it shows).
+pub fn cert_key_line() -> &'static str {
+    CERT_KEY.lines().nth(5).unwrap()
+}
+/// The `client_assertion_type` of a certificate's token request (RFC 7523), form-encoded.
+const ASSERTION_TYPE: &str =
+    "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer";
+
+/// The `credentials` of a Graph config with the test certificate instead of a client secret,
+/// plus the fields of `more` (SharePoint's `site_url`).
+pub fn certificate_credentials(tenant: &str, more: &Value) -> Value {
+    let mut credentials = json!({"tenant_id": tenant, "client_id": "app-id",
+        "client_certificate_key": CERT_KEY, "client_certificate_thumbprint": CERT_THUMBPRINT});
+    if let (Some(map), Some(more)) = (credentials.as_object_mut(), more.as_object()) {
+        map.extend(more.clone());
+    }
+    credentials
+}
+
+/// Whether a token request's form carries a client assertion (a JWT: three base64url parts)
+/// and not the key it was signed with.
+fn has_assertion(body: &str) -> bool {
+    let key_sent = CERT_KEY
+        .lines()
+        .any(|l| l.len() > 20 && body.contains(&l.replace('+', "%2B").replace('/', "%2F")));
+    assert!(
+        !key_sent,
+        "the certificate's key was sent to the token endpoint"
+    );
+    body.contains(ASSERTION_TYPE)
+        && body.split('&').any(|pair| {
+            pair.strip_prefix("client_assertion=")
+                .is_some_and(|jwt| jwt.split('.').count() == 3 && !jwt.contains(".."))
+        })
+}
+
 /// The token endpoint's answer when `request` is a token request: a bearer `token` for the
-/// client `secret`, `invalid_client` (as Entra ID words it) for another secret; `None` for
-/// any other request.
+/// client `secret` or a client assertion, `invalid_client` (as Entra ID words it) for another
+/// secret; `None` for any other request.
 pub fn token_endpoint(request: &Request, secret: &str, token: &str) -> Option<ResponseTemplate> {
     if request.method.as_str() != "POST" || !request.url.path().ends_with("/oauth2/v2.0/token") {
         return None;
     }
     let body = String::from_utf8_lossy(&request.body).into_owned();
-    if !body.contains(&format!("client_secret={secret}")) {
+    if !body.contains(&format!("client_secret={secret}")) && !has_assertion(&body) {
         return Some(ResponseTemplate::new(401).set_body_json(json!({
             "error": "invalid_client",
             "error_description": "AADSTS7000215: Invalid client secret provided.",
@@ -99,4 +140,42 @@ pub fn config(server: &str, tenant: &str, secret: &str, layers: &[&Value]) -> Va
         }
     }
     config
+}
+
+/// `secrets` are in no checkpoint of `connector`'s checkpointed load (one after each page)
+/// and in nothing a full sync leaves in its state store (the checkpoint carried to the next
+/// run, failed items) or hands its sink.
+///
+/// # Panics
+/// When a secret shows, or the load or the sync fails.
+pub async fn secrets_not_in_checkpoints(
+    connector: std::sync::Arc<dyn connector_core::Connector>,
+    secrets: &[&str],
+) {
+    use connector_core::sink::MemorySink;
+    use connector_core::state::{MemoryStateStore, StateStore as _};
+    use connector_core::sync::{SyncMode, Syncer};
+
+    let pages = connector_core::testkit::collect_checkpointed(connector.as_ref(), None).await;
+    assert!(!pages.is_empty(), "the checkpointed load read nothing");
+    let mut seen: Vec<String> = pages
+        .iter()
+        .map(|(batch, checkpoint)| format!("{checkpoint:?} {:?}", batch.failures))
+        .collect();
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let report = Syncer::new(connector)
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.delivered > 0, "the sync delivered nothing");
+    seen.push(format!("{report:?} {:?}", store.load().await.unwrap()));
+    seen.push(format!("{:?}", sink.documents()));
+    for text in seen {
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret was stored: {text}");
+        }
+    }
 }

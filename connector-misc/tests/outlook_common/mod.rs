@@ -7,7 +7,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 #[path = "../graph_wire/mod.rs"]
-mod graph_wire;
+pub mod graph_wire;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
