@@ -570,7 +570,7 @@ async fn formula_and_lookup_values_are_asked_for_and_rendered() {
     })
     .await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let plan = doc(&batch, &record_doc(SHEET_TASKS, REC_PLAN));
     let fields = &plan.metadata["fields"];
     assert_eq!(fields["Cost"], json!(1234.5));
@@ -594,8 +594,10 @@ async fn dates_are_written_in_the_configured_time_zone() {
         st.computed = vec![(REC_PLAN.into(), "Ends".into(), json!(1_751_299_200_000_i64))];
     })
     .await;
-    let utc = load(&build(&fake.uri(), json!({}))).await;
-    let zoned = load(&build(&fake.uri(), json!({"time_zone": "Asia/Shanghai"}))).await;
+    let utc = load_batch(&build(&fake.uri(), json!({}))).await.unwrap();
+    let zoned = load_batch(&build(&fake.uri(), json!({"time_zone": "Asia/Shanghai"})))
+        .await
+        .unwrap();
     let id = record_doc(SHEET_TASKS, REC_PLAN);
     // `Due` (`YYYY-MM-DD`) is 2025-07-01T00:00:00Z: UTC by default, as before; the day in the
     // zone; a field shown with its time at the zone's offset.
