@@ -359,9 +359,10 @@ pub(crate) fn record_document(
             body.push(Block::heading(2, vec![Inline::text(label.clone())]));
             let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
             if html {
-                body.push(Block::Markdown(
-                    html_to_markdown(&text).trim_end().to_owned(),
-                ));
+                // Trimmed in place: no second copy of the converted text.
+                let mut md = html_to_markdown(&text);
+                md.truncate(md.trim_end().len());
+                body.push(Block::Markdown(md));
             } else {
                 body.extend(Block::plain_text(&text));
             }
