@@ -30,6 +30,10 @@ const SHORT: usize = 200;
 /// Text of at most this many characters becomes a title.
 const TITLE_CHARS: usize = 200;
 
+/// The first size of a row's text buffer: most rows fit, so it grows once or never instead of
+/// doubling from a few bytes.
+const TEXT_CAPACITY: usize = 1024;
+
 /// A column's value, whichever database it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -335,19 +339,22 @@ impl RowLayout {
             Some(table) => format!("{table} {key}"),
             None => key.to_string(),
         });
-        let mut doc = Document::text(id, self.source, title, markdown::render(&blocks));
+        let mut text = String::with_capacity(TEXT_CAPACITY);
+        markdown::render_into(&mut text, &blocks);
+        // Filled in place: the document is not moved in and out per field.
+        let mut doc = Document::text(id, self.source, title, text);
         for &i in &self.metadata {
             if let Some(j) = value(i)?.json() {
-                doc = doc.with_metadata(self.names[i].clone(), j);
+                doc.metadata.insert(self.names[i].clone(), j);
             }
         }
         if let Some(table) = &self.table {
-            doc = doc.with_metadata("table", table.clone());
+            doc.metadata
+                .insert("table".to_owned(), serde_json::Value::from(table.as_str()));
         }
-        if let Some(t) = cursor {
-            doc = doc.with_updated_at(t);
-        }
-        Ok(doc.with_fields_fingerprint())
+        doc.updated_at = cursor;
+        doc.set_fields_fingerprint();
+        Ok(doc)
     }
 }
 

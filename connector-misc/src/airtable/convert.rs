@@ -15,6 +15,10 @@ use url::Url;
 use super::SOURCE;
 use super::model::{Attachment, Field, Record, Table};
 
+/// The first size of a record's text buffer: most records' front matter and body fit, so it
+/// grows once or never instead of doubling from a few bytes.
+const TEXT_CAPACITY: usize = 1024;
+
 /// Field types that are short and filterable: front matter and metadata unless
 /// `treat_all_non_attachment_fields_as_metadata` puts every field there (Onyx's list).
 const METADATA_TYPES: &[&str] = &[
@@ -412,16 +416,18 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
         header.push(("last_modified_time", m));
     }
     header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
-    let mut text = markdown::front_matter(header);
-    text.push_str(&markdown::render(&body));
+    // Front matter and body in one buffer, with no copy of either.
+    let mut text = String::with_capacity(TEXT_CAPACITY);
+    markdown::front_matter_into(&mut text, header);
+    markdown::render_into(&mut text, &body);
     // The values move into `metadata.fields` once the front matter is written: no copy.
     let meta: Map<String, Value> = meta.into_iter().collect();
 
     let mut doc = Document::text(record_id(&record.id), SOURCE, title, text)
         .with_metadata("base_id", json!(view.base))
         .with_metadata("table_id", json!(view.table.id))
-        .with_metadata("table_name", json!(view.table.name))
-        .with_metadata("record_id", json!(record.id))
+        .with_metadata("table_name", table)
+        .with_metadata("record_id", id)
         .with_metadata("created_time", created);
     if !meta.is_empty() {
         doc = doc.with_metadata("fields", Value::Object(meta));

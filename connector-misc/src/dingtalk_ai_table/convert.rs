@@ -18,6 +18,10 @@ use super::model::{Field, Record, Sheet};
 /// A text longer than this (or one with a line break) is a body section, not front matter.
 const SHORT_TEXT: usize = 200;
 
+/// The first size of a record's text buffer: most records' front matter and body fit, so it
+/// grows once or never instead of doubling from a few bytes.
+const TEXT_CAPACITY: usize = 1024;
+
 /// How a field's values read: its type and, for a date, how it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldType {
@@ -457,8 +461,10 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
         header.push(("last_modified_by", &modifier_json));
     }
     header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
-    let mut text = markdown::front_matter(header);
-    text.push_str(&markdown::render(&body));
+    // Front matter and body in one buffer, with no copy of either.
+    let mut text = String::with_capacity(TEXT_CAPACITY);
+    markdown::front_matter_into(&mut text, header);
+    markdown::render_into(&mut text, &body);
     let fields: Map<String, Value> = meta.into_iter().collect();
 
     let mut doc = Document::text(doc_id, SOURCE, title, text)

@@ -28,6 +28,10 @@ const SKIPPED_FIELDS: &[&str] = &["LastViewedDate", "LastReferencedDate"];
 /// Field types whose values are long text: Markdown sections rather than front matter.
 const TEXT_TYPES: &[&str] = &["textarea"];
 
+/// The first size of a record's text buffer: most records' front matter and body fit, so it
+/// grows once or never instead of doubling from a few bytes.
+const TEXT_CAPACITY: usize = 1024;
+
 /// The most bytes the `SELECT` list may take in the query URL (`, ` is sent as `%2C+`):
 /// Salesforce refuses a URI and headers over 16,384 bytes (414, 431), and the `WHERE`, the
 /// instance, the path and the token need the rest.
@@ -355,9 +359,10 @@ pub(crate) fn record_document(
             body.push(Block::heading(2, vec![Inline::text(label.clone())]));
             let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
             if html {
-                body.push(Block::Markdown(
-                    html_to_markdown(&text).trim_end().to_owned(),
-                ));
+                // Trimmed in place: no second copy of the converted text.
+                let mut md = html_to_markdown(&text);
+                md.truncate(md.trim_end().len());
+                body.push(Block::Markdown(md));
             } else {
                 body.extend(Block::plain_text(&text));
             }
@@ -368,7 +373,9 @@ pub(crate) fn record_document(
     let id_value = Value::String(id.clone());
     let object = Value::String(view.name.clone());
     let stamp = json!(modstamp);
-    let mut text = {
+    // Front matter and body in one buffer, with no copy of either.
+    let mut text = String::with_capacity(TEXT_CAPACITY);
+    {
         let header = [
             ("object", &object),
             ("id", &id_value),
@@ -377,9 +384,9 @@ pub(crate) fn record_document(
         let fields = meta
             .iter()
             .filter_map(|name| record.get(*name).map(|v| (*name, v)));
-        markdown::front_matter(header.into_iter().chain(fields))
-    };
-    text.push_str(&markdown::render(&body));
+        markdown::front_matter_into(&mut text, header.into_iter().chain(fields));
+    }
+    markdown::render_into(&mut text, &body);
     // The record's account (a contact's, an opportunity's, a case's), else the record it
     // hangs under by `ParentId`: an account's parent, a case comment's, an e-mail's or a
     // feed item's case or record.
