@@ -11,6 +11,25 @@ pub fn hash128(s: &str) -> String {
     hash128_bytes(s.as_bytes())
 }
 
+/// 32 lower-case hex digits no other call makes, in this process or another: the time in
+/// nanoseconds, a counter and the process id, hashed. For one-time values a server checks
+/// for replay, such as a signed assertion's `jti`; not a secret (it is guessable).
+///
+/// ```
+/// let (a, b) = (connector_core::ids::unique_id(), connector_core::ids::unique_id());
+/// assert_ne!(a, b);
+/// assert_eq!(a.len(), 32);
+/// ```
+pub fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    hash128(&format!("{nanos}:{n}:{}", std::process::id()))
+}
+
 /// XXH3-128 of `bytes` as 32 lower-case hex digits.
 pub fn hash128_bytes(bytes: &[u8]) -> String {
     hex128(xxh3_128(bytes))

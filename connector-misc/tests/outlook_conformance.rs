@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_core::testkit::Fixture;
 use connector_core::{Connector, TimeWindow};
-use outlook_common::{SECRET, build, graph_wire, standard, time};
+use outlook_common::{SECRET, TENANT, build, graph_wire, standard, time};
 use serde_json::json;
 use wiremock::MockServer;
 
@@ -81,41 +81,9 @@ connector_core::http_checks! {
     ],
 }
 
-/// The client secret is in no checkpoint, nothing the state store keeps and no document.
-#[test]
-fn secret_is_in_no_checkpoint() {
-    connector_core::testkit::block_on(async {
-        let server = standard(2).start().await;
-        graph_wire::secrets_not_in_checkpoints(build(&server.uri(), json!({})), &[SECRET]).await;
-    });
-}
-
-/// Certificate credentials (`client_certificate_key`, a PEM private key, and its thumbprint):
-/// the key never shows in an error, `Debug`, log line, checkpoint or stored state.
-mod certificate {
-    use super::*;
-    use outlook_common::TENANT;
-
-    fn build_certificate(uri: &str) -> Arc<dyn Connector> {
-        let credentials = graph_wire::certificate_credentials(TENANT, &json!({}));
-        build(uri, json!({"credentials": credentials}))
-    }
-
-    connector_core::http_checks! {
-        fake: standard(2).start().await,
-        build: build_certificate,
-        checks: [secret_never_leaks(graph_wire::cert_key_line())],
-    }
-
-    #[test]
-    fn key_is_in_no_checkpoint() {
-        connector_core::testkit::block_on(async {
-            let server = standard(2).start().await;
-            graph_wire::secrets_not_in_checkpoints(
-                build_certificate(&server.uri()),
-                &[graph_wire::cert_key_line(), graph_wire::CERT_KEY],
-            )
-            .await;
-        });
-    }
+graph_wire::credential_checks! {
+    fake: standard(2).start().await,
+    build: build,
+    secret: SECRET,
+    credentials: json!({}),
 }

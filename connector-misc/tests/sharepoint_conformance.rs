@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use connector_core::testkit::Fixture;
 use connector_core::{Connector, TimeWindow};
 use serde_json::json;
-use sharepoint_common::{ENG, SECRET, build, graph_wire, standard, time};
+use sharepoint_common::{ENG, ENG_URL, SECRET, TENANT, build, graph_wire, standard, time};
 use wiremock::MockServer;
 
 struct SharepointFixture {
@@ -75,42 +75,9 @@ connector_core::http_checks! {
     ],
 }
 
-/// The client secret is in no checkpoint, nothing the state store keeps and no document.
-#[test]
-fn secret_is_in_no_checkpoint() {
-    connector_core::testkit::block_on(async {
-        let server = standard(2).start().await;
-        graph_wire::secrets_not_in_checkpoints(build(&server.uri(), json!({})), &[SECRET]).await;
-    });
-}
-
-/// Certificate credentials (`client_certificate_key`, a PEM private key, and its thumbprint):
-/// the key never shows in an error, `Debug`, log line, checkpoint or stored state.
-mod certificate {
-    use super::*;
-    use sharepoint_common::{ENG_URL, TENANT};
-
-    fn build_certificate(uri: &str) -> Arc<dyn Connector> {
-        let credentials =
-            graph_wire::certificate_credentials(TENANT, &json!({"site_url": ENG_URL}));
-        build(uri, json!({"credentials": credentials}))
-    }
-
-    connector_core::http_checks! {
-        fake: standard(2).start().await,
-        build: build_certificate,
-        checks: [secret_never_leaks(graph_wire::cert_key_line())],
-    }
-
-    #[test]
-    fn key_is_in_no_checkpoint() {
-        connector_core::testkit::block_on(async {
-            let server = standard(2).start().await;
-            graph_wire::secrets_not_in_checkpoints(
-                build_certificate(&server.uri()),
-                &[graph_wire::cert_key_line(), graph_wire::CERT_KEY],
-            )
-            .await;
-        });
-    }
+graph_wire::credential_checks! {
+    fake: standard(2).start().await,
+    build: build,
+    secret: SECRET,
+    credentials: json!({"site_url": ENG_URL}),
 }

@@ -14,7 +14,6 @@
 //! - Either token is kept until a minute before the `expires_in` Box announces (an hour),
 //!   or until Box answers 401, then got again; nothing rotates, so nothing is saved.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use connector_core::http::OAuthToken;
@@ -68,17 +67,6 @@ struct Claims<'a> {
     exp: u64,
 }
 
-/// A `jti` Box has not seen: the time in nanoseconds, a counter and the process id, hashed
-/// (32 hex characters; Box wants 16 to 128).
-fn unique_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    connector_core::ids::hash128(&format!("{nanos}:{n}:{}", std::process::id()))
-}
-
 impl JwtApp {
     /// The form of one token request, with an assertion signed now.
     fn form(&self, token_url: &str) -> connector_core::Result<Vec<(&'static str, String)>> {
@@ -90,7 +78,7 @@ impl JwtApp {
             sub: &self.subject_id,
             box_sub_type: self.subject_type.as_str(),
             aud: token_url,
-            jti: unique_id(),
+            jti: connector_core::ids::unique_id(),
             exp: now + ASSERTION_SECONDS,
         };
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);

@@ -10,7 +10,6 @@
 //! `iat` and `exp` ten minutes ahead. It is signed anew for every token request (core's
 //! [`OAuthToken::app_grant`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -154,15 +153,10 @@ struct Claims<'a> {
     exp: u64,
 }
 
-/// A `jti` the token endpoint has not seen, shaped as a GUID: the time in nanoseconds, a
-/// counter and the process id, hashed.
+/// A `jti` the token endpoint has not seen ([`connector_core::ids::unique_id`]), shaped as
+/// a GUID.
 fn unique_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let h = connector_core::ids::hash128(&format!("{nanos}:{n}:{}", std::process::id()));
+    let h = connector_core::ids::unique_id();
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],

@@ -179,3 +179,59 @@ pub async fn secrets_not_in_checkpoints(
         }
     }
 }
+
+/// The credential checks each Graph source's conformance file runs beside core's
+/// `http_checks!`: the client secret in no checkpoint, and a `certificate` module where the
+/// certificate key (`client_certificate_key`) never shows in an error, `Debug`, log line,
+/// checkpoint or stored state. `fake` starts the source's fake, `build(uri, json)` builds its
+/// connector, `credentials` is what the source needs in `credentials` beside the certificate.
+/// Names resolve where the macro is called (`graph_wire`, `TENANT` from the source's fake).
+#[allow(unused_macros)]
+macro_rules! credential_checks {
+    (fake: $fake:expr, build: $build:path, secret: $secret:expr, credentials: $more:expr $(,)?) => {
+        /// The client secret is in no checkpoint, nothing the state store keeps and no document.
+        #[test]
+        fn secret_is_in_no_checkpoint() {
+            connector_core::testkit::block_on(async {
+                let server = $fake;
+                graph_wire::secrets_not_in_checkpoints(
+                    $build(&server.uri(), serde_json::json!({})),
+                    &[$secret],
+                )
+                .await;
+            });
+        }
+
+        /// Certificate credentials (`client_certificate_key`, a PEM private key, and its
+        /// thumbprint): the key never shows in an error, `Debug`, log line, checkpoint or
+        /// stored state.
+        mod certificate {
+            use super::*;
+
+            fn build_certificate(uri: &str) -> std::sync::Arc<dyn connector_core::Connector> {
+                let credentials = graph_wire::certificate_credentials(TENANT, &$more);
+                $build(uri, serde_json::json!({"credentials": credentials}))
+            }
+
+            connector_core::http_checks! {
+                fake: $fake,
+                build: build_certificate,
+                checks: [secret_never_leaks(graph_wire::cert_key_line())],
+            }
+
+            #[test]
+            fn key_is_in_no_checkpoint() {
+                connector_core::testkit::block_on(async {
+                    let server = $fake;
+                    graph_wire::secrets_not_in_checkpoints(
+                        build_certificate(&server.uri()),
+                        &[graph_wire::cert_key_line(), graph_wire::CERT_KEY],
+                    )
+                    .await;
+                });
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use credential_checks;
