@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_imap::imap_proto::AttributeValue;
 use chrono::{DateTime, Duration as Days, Utc};
-use connector_core::pages::{KnownFingerprints, Outcome};
+use connector_core::pages::{ConvertAhead, KnownFingerprints, Outcome};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -750,8 +750,10 @@ pub(super) fn checkpointed(
                 ..Seen::default()
             };
             let mut yielded = false;
-            // The part being converted, with its checkpoint.
-            let mut inflight: Option<(tokio::task::JoinHandle<Batch>, ImapCheckpoint)> = None;
+            // Each part is converted off the session's path (parsing MIME, writing Markdown),
+            // on the blocking pool, while the next part is fetched; the parts are still handed
+            // on in order, each with its own checkpoint.
+            let mut ahead = ConvertAhead::new();
             for chunk in uids.chunks(reader.page_size.max(1)) {
                 ctx.cancellation().check()?;
                 let last = chunk.last().copied().unwrap_or(after);
@@ -829,24 +831,19 @@ pub(super) fn checkpointed(
                     } else {
                         reader.bodies(&mut session, mailbox, validity, &wanted, &ctx).await?
                     };
-                    // The part is converted off the session's path (parsing MIME, writing
-                    // Markdown), on the blocking pool, while the next part is fetched; the
-                    // parts are still handed on in order, each with its own checkpoint.
                     let convert = {
                         let reader = Arc::clone(&reader);
                         let mailbox = mailbox.clone();
-                        tokio::task::spawn_blocking(move || {
-                            part_batch(&reader.place(&mailbox, validity), slots, bodies, refused)
-                        })
+                        move || part_batch(&reader.place(&mailbox, validity), slots, bodies, refused)
                     };
                     yielded = true;
-                    if let Some((previous, cp)) = inflight.replace((convert, checkpoint(checkpoint_uid, &next))) {
-                        yield CheckpointedBatch::new(converted(previous).await?, cp);
+                    if let Some((batch, cp)) = ahead.push(checkpoint(checkpoint_uid, &next), convert).await? {
+                        yield CheckpointedBatch::new(batch, cp);
                     }
                 }
             }
-            if let Some((previous, cp)) = inflight.take() {
-                yield CheckpointedBatch::new(converted(previous).await?, cp);
+            if let Some((batch, cp)) = ahead.finish().await? {
+                yield CheckpointedBatch::new(batch, cp);
             }
             if !yielded {
                 // Nothing to read here: the checkpoint still records this mailbox's mark.
@@ -897,13 +894,6 @@ fn part_batch(
         }
     }
     batch
-}
-
-/// The batch a part's conversion made.
-async fn converted(task: tokio::task::JoinHandle<Batch>) -> Result<Batch> {
-    task.await.map_err(|e| {
-        Error::internal(format!("converting a part of messages failed: {e}")).with_connector(SOURCE)
-    })
 }
 
 /// Every id a load could produce: each message's and its attachments', by `ENVELOPE` and
