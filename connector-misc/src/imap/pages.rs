@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_imap::imap_proto::AttributeValue;
 use chrono::{DateTime, Duration as Days, Utc};
-use connector_core::pages::{ConvertAhead, KnownFingerprints, Outcome};
+use connector_core::pages::{ConvertAhead, KnownFingerprints, Outcome, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -682,7 +682,23 @@ fn start_in(
 }
 
 /// The run from `from` on, each page with the checkpoint valid after it.
+///
+/// Three things overlap: the session fetches part *n + 2* (in a task of its own,
+/// [`read_ahead`]) while part *n + 1* is converted on the blocking pool ([`ConvertAhead`])
+/// and the caller (the batch loop, its sink) takes part *n*. The next fetch depends on
+/// nothing the caller does, and each part comes with the checkpoint valid after it, so
+/// reading ahead commits nothing; at most three parts are in memory at once.
 pub(super) fn checkpointed(
+    reader: &Arc<Reader>,
+    from: ImapCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<ImapCheckpoint>>> {
+    read_ahead(session_parts(reader, from, window, ctx))
+}
+
+/// [`checkpointed`] on the session: the fetches in turn, each part's conversion one ahead.
+fn session_parts(
     reader: &Arc<Reader>,
     from: ImapCheckpoint,
     window: Option<TimeWindow>,
