@@ -1705,7 +1705,11 @@ async fn partitions_built_by_key_from_one_connector_list_the_users_once() {
         docs.extend(drain(&c.partition(key).unwrap()).await.0);
     }
     assert_eq!(docs, ["box:401", "box:411", "box:413", "box:412"]);
-    assert_eq!(user_listings(&server).await, 2, "one listing for three partitions");
+    assert_eq!(
+        user_listings(&server).await,
+        2,
+        "one listing for three partitions"
+    );
     // A partition's prune reads it too.
     let ids: Vec<String> = c
         .partition("user:301")
@@ -1722,7 +1726,10 @@ async fn partitions_built_by_key_from_one_connector_list_the_users_once() {
 
     // A user the listing does not have (added since) is listed afresh before giving up.
     let (gone, failures, _) = drain(&c.partition("user:399").unwrap()).await;
-    assert!(gone.is_empty() && failures.is_empty(), "{gone:?} {failures:?}");
+    assert!(
+        gone.is_empty() && failures.is_empty(),
+        "{gone:?} {failures:?}"
+    );
     assert_eq!(user_listings(&server).await, 4);
 
     // Partitions started together wait for one listing rather than each sending their own.
@@ -1734,17 +1741,27 @@ async fn partitions_built_by_key_from_one_connector_list_the_users_once() {
     let together = futures::future::join_all(parts.iter().map(drain)).await;
     let together: Vec<String> = together.into_iter().flat_map(|(d, _, _)| d).collect();
     assert_eq!(together, docs);
-    assert_eq!(user_listings(&server).await, 6, "one listing for the three together");
+    assert_eq!(
+        user_listings(&server).await,
+        6,
+        "one listing for the three together"
+    );
 
     // Discovery lists afresh, and partitions built by key after it read its listing.
     c.discover_partitions().await.unwrap();
     assert_eq!(user_listings(&server).await, 8);
-    assert_eq!(drain(&c.partition("user:302").unwrap()).await.0, ["box:412"]);
+    assert_eq!(
+        drain(&c.partition("user:302").unwrap()).await.0,
+        ["box:412"]
+    );
     assert_eq!(user_listings(&server).await, 8);
 
     // The listing is the connector's, not the process's: another connector lists its own.
     let other = build_app(&server.uri(), ccg_credentials(), config).unwrap();
-    assert_eq!(drain(&other.partition("user:301").unwrap()).await.0, ["box:411", "box:413"]);
+    assert_eq!(
+        drain(&other.partition("user:301").unwrap()).await.0,
+        ["box:411", "box:413"]
+    );
     assert_eq!(user_listings(&server).await, 10);
 }
 

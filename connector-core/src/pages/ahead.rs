@@ -177,7 +177,9 @@ mod tests {
         let (tx, rx) = mpsc::channel::<u32>();
         let mut ahead = ConvertAhead::new();
         let first = ahead
-            .push("a", move || rx.recv_timeout(Duration::from_secs(10)).unwrap() + 1)
+            .push("a", move || {
+                rx.recv_timeout(Duration::from_secs(10)).unwrap() + 1
+            })
             .await
             .unwrap();
         assert!(first.is_none());

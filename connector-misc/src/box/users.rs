@@ -427,9 +427,16 @@ mod tests {
             Ok(users(&["1", "2"]))
         };
         let life = Duration::from_secs(60);
-        assert_eq!(recent.with_user("1", life, list).await.unwrap().order, ["1", "2"]);
+        assert_eq!(
+            recent.with_user("1", life, list).await.unwrap().order,
+            ["1", "2"]
+        );
         recent.with_user("2", life, list).await.unwrap();
-        assert_eq!(listings.load(Ordering::SeqCst), 1, "the second read the first's");
+        assert_eq!(
+            listings.load(Ordering::SeqCst),
+            1,
+            "the second read the first's"
+        );
         // A user it does not have: listed afresh.
         recent.with_user("3", life, list).await.unwrap();
         assert_eq!(listings.load(Ordering::SeqCst), 2);
@@ -440,7 +447,10 @@ mod tests {
         let failing = RecentUsers::default();
         let err = failing
             .with_user("1", life, || async {
-                Err(connector_core::Error::new(ErrorKind::PermissionDenied, "no"))
+                Err(connector_core::Error::new(
+                    ErrorKind::PermissionDenied,
+                    "no",
+                ))
             })
             .await
             .unwrap_err();
