@@ -84,8 +84,20 @@ pub(super) struct Users {
 /// that they list the users once between them rather than each: discovery's listing, or the
 /// first partition run's. Per connector (never process-wide); the lock is held while listing,
 /// so partitions starting together wait for one listing instead of each sending their own.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct RecentUsers(tokio::sync::Mutex<Option<(Instant, Arc<Users>)>>);
+
+impl std::fmt::Debug for RecentUsers {
+    /// How many users it holds, not who (a connector's `Debug` would list the enterprise).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self
+            .0
+            .try_lock()
+            .ok()
+            .and_then(|last| last.as_ref().map(|(_, users)| users.order.len()));
+        f.debug_struct("RecentUsers").field("users", &held).finish()
+    }
+}
 
 impl RecentUsers {
     /// The last listing when it is younger than `life` and has `user`, else `list`'s, kept.
