@@ -1693,6 +1693,79 @@ async fn user_listings(server: &MockServer) -> usize {
 }
 
 #[tokio::test]
+async fn partitions_built_by_key_from_one_connector_list_the_users_once() {
+    let server = enterprise().await;
+    let config = json!({"all_users": true, "include_permissions": false});
+    // A host that keeps the keys (from an earlier discovery) and builds every partition from
+    // one connector by key alone, with no context: the first run lists the users (two pages),
+    // the others read that listing.
+    let c = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
+    let mut docs = Vec::new();
+    for key in ["user:300", "user:301", "user:302"] {
+        docs.extend(drain(&c.partition(key).unwrap()).await.0);
+    }
+    assert_eq!(docs, ["box:401", "box:411", "box:413", "box:412"]);
+    assert_eq!(
+        user_listings(&server).await,
+        2,
+        "one listing for three partitions"
+    );
+    // A partition's prune reads it too.
+    let ids: Vec<String> = c
+        .partition("user:301")
+        .unwrap()
+        .roles()
+        .as_slim()
+        .unwrap()
+        .list_ids(connector_core::SyncContext::new())
+        .map(|p| p.unwrap().into_iter().map(|d| d.id).collect::<Vec<_>>())
+        .concat()
+        .await;
+    assert_eq!(ids, ["box:411", "box:413"]);
+    assert_eq!(user_listings(&server).await, 2);
+
+    // A user the listing does not have (added since) is listed afresh before giving up.
+    let (gone, failures, _) = drain(&c.partition("user:399").unwrap()).await;
+    assert!(
+        gone.is_empty() && failures.is_empty(),
+        "{gone:?} {failures:?}"
+    );
+    assert_eq!(user_listings(&server).await, 4);
+
+    // Partitions started together wait for one listing rather than each sending their own.
+    let fresh = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
+    let parts: Vec<_> = ["user:300", "user:301", "user:302"]
+        .iter()
+        .map(|k| fresh.partition(k).unwrap())
+        .collect();
+    let together = futures::future::join_all(parts.iter().map(drain)).await;
+    let together: Vec<String> = together.into_iter().flat_map(|(d, _, _)| d).collect();
+    assert_eq!(together, docs);
+    assert_eq!(
+        user_listings(&server).await,
+        6,
+        "one listing for the three together"
+    );
+
+    // Discovery lists afresh, and partitions built by key after it read its listing.
+    c.discover_partitions().await.unwrap();
+    assert_eq!(user_listings(&server).await, 8);
+    assert_eq!(
+        drain(&c.partition("user:302").unwrap()).await.0,
+        ["box:412"]
+    );
+    assert_eq!(user_listings(&server).await, 8);
+
+    // The listing is the connector's, not the process's: another connector lists its own.
+    let other = build_app(&server.uri(), ccg_credentials(), config).unwrap();
+    assert_eq!(
+        drain(&other.partition("user:301").unwrap()).await.0,
+        ["box:411", "box:413"]
+    );
+    assert_eq!(user_listings(&server).await, 10);
+}
+
+#[tokio::test]
 async fn a_cycle_of_partitions_lists_the_users_once() {
     let server = enterprise().await;
     let config = json!({"all_users": true, "include_permissions": false});

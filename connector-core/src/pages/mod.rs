@@ -6,6 +6,8 @@
 //! 1. [`paginate`] walks the pages (page number, offset, cursor, next link) with a
 //!    repeated-cursor guard and a page bound; [`read_ahead`] fetches the next page while this
 //!    one converts; [`convert_blocking`] moves CPU-heavy page conversion off the runtime thread;
+//!    [`ConvertAhead`] does the same for a loop whose fetches need one session in turn (IMAP),
+//!    converting one part on the blocking pool while the next is fetched;
 //!    [`OffsetWalk`] keeps offset paging from skipping items when the result set shrinks.
 //! 2. [`fetch_items`] takes a page's items, each with its id and, where the listing shows it,
 //!    its version: it asks the [`FingerprintLookup`](crate::FingerprintLookup) once for the
@@ -37,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod ahead;
 mod fetch;
 mod offset;
 mod paginate;
@@ -45,6 +48,7 @@ mod slim;
 use std::collections::HashMap;
 use std::future::Future;
 
+pub use ahead::ConvertAhead;
 pub use fetch::ItemFetches;
 pub use offset::{OffsetWalk, Step};
 pub use paginate::{Page, PageLimit, convert_blocking, paginate, read_ahead};

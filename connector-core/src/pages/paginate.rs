@@ -280,17 +280,10 @@ where
                     return Ok(convert(page));
                 };
                 let span = tracing::Span::current();
-                match runtime
-                    .spawn_blocking(move || span.in_scope(|| convert(page)))
-                    .await
-                {
-                    Ok(converted) => Ok(converted),
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(e) => Err(Error::new(
-                        ErrorKind::Cancelled,
-                        format!("converting a page stopped: {e}"),
-                    )),
-                }
+                super::ahead::join_blocking(
+                    runtime.spawn_blocking(move || span.in_scope(|| convert(page))),
+                )
+                .await
             }
         })
         .buffered(concurrency.max(1))

@@ -76,9 +76,11 @@
 //!   on. A partition's job needs the users too (whose items are left to whom): discovery
 //!   hands each partition the listing it made
 //!   ([`Connector::discover_partition_specs`], [`Connector::partition_with`]), so a cycle
-//!   run by the sync service lists the users once rather than once per partition; a
-//!   partition built from its key alone (another process, after a restart) lists them itself
-//!   (the `users` module's docs say more). DESIGN §4 names `partitions()` alone: the
+//!   run by the sync service lists the users once rather than once per partition; the
+//!   partitions a connector builds from their keys alone ([`Connector::partition`]) share its
+//!   last listing for a few minutes (one listing between them, never process-wide); a
+//!   partition built in another process or after a restart lists them itself (the `users`
+//!   module's docs say more). DESIGN §4 names `partitions()` alone: the
 //!   hand-off is core's additive extension of it.
 //! - **Web links** become small Markdown documents (`# name`, the URL, the description), id
 //!   `box-web-link:{id}`, link `https://app.box.com/web_link/{id}`, metadata `url`.
@@ -160,8 +162,9 @@ pub struct BoxConnector {
     /// With `all_users`, the partition of one user (`user:{id}`): only their walk is read.
     user: Option<String>,
     /// The enterprise's users as the discovery that found this partition listed them
-    /// ([`Connector::partition_with`]); `None`: listed by the partition's run itself.
-    handed: Option<Arc<users::Users>>,
+    /// ([`Connector::partition_with`]), and this connector's recent listing, which the
+    /// partitions it builds share (one listing for many partitions built by key alone).
+    known: users::KnownUsers,
 }
 
 fn url_or(configured: Option<&Url>, default: &str) -> Result<Url> {
@@ -239,7 +242,7 @@ impl BoxConnector {
             single_use,
             store_set: AtomicBool::new(false),
             user: None,
-            handed: None,
+            known: users::KnownUsers::default(),
         })
     }
 
@@ -359,12 +362,14 @@ impl Connector for BoxConnector {
                 .map(PartitionSpec::new)
                 .collect());
         }
-        self.walk.user_partitions().await
+        self.walk.user_partitions(&self.known.recent).await
     }
 
     /// With `all_users`, the user of `user:{id}` alone, read as the enterprise-wide sync
     /// reads them (same documents, ids and access), with a checkpoint of their own. Its run
-    /// lists the enterprise's users first (whose items are left to whom).
+    /// needs the enterprise's users first (whose items are left to whom): this connector's
+    /// recent listing (by its discovery, or by another partition it built) when there is one
+    /// a few minutes old at most, else listed by the run and kept for the others.
     fn partition(&self, partition: &str) -> Option<DynConnector> {
         self.user_partition(partition, None)
     }
@@ -404,7 +409,10 @@ impl BoxConnector {
             .store_set
             .store(self.store_set.load(Ordering::Acquire), Ordering::Release);
         connector.user = Some(user);
-        connector.handed = handed;
+        connector.known = users::KnownUsers {
+            handed,
+            recent: Arc::clone(&self.known.recent),
+        };
         Some(Arc::new(connector))
     }
 }
@@ -463,7 +471,7 @@ impl CheckpointedConnector for BoxConnector {
     ) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
         if let Some(user) = &self.user {
             self.walk
-                .one_user_checkpointed(user.clone(), self.handed.clone(), from, window, ctx)
+                .one_user_checkpointed(user.clone(), self.known.clone(), from, window, ctx)
         } else if self.config.all_users {
             self.walk.all_users_checkpointed(from, window, ctx)
         } else {
@@ -478,7 +486,7 @@ impl SlimConnector for BoxConnector {
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         if let Some(user) = &self.user {
             self.walk
-                .one_user_ids(user.clone(), self.handed.clone(), ctx)
+                .one_user_ids(user.clone(), self.known.clone(), ctx)
         } else if self.config.all_users {
             self.walk.all_users_ids(ctx)
         } else {
@@ -494,7 +502,7 @@ impl connector_core::RefetchConnector for BoxConnector {
         match &self.user {
             Some(user) => self
                 .walk
-                .one_user_refetch(user.clone(), self.handed.clone(), ids, ctx),
+                .one_user_refetch(user.clone(), self.known.clone(), ids, ctx),
             None => self.walk.refetch(ids, ctx),
         }
     }

@@ -18,7 +18,12 @@
 //!   100,000), and all its partitions decide ownership from the same listing, as the one sync
 //!   does. A partition built from its key alone (in another process, after a restart, or by a
 //!   host that keeps no context) lists the users itself, and so does one whose user is not in
-//!   the listing it was handed (added since). A user gone or deactivated since reads nothing
+//!   the listing it was handed (added since). A host that builds partitions by key from one
+//!   connector ([`Connector::partition`](connector_core::Connector::partition), no context)
+//!   still lists them once, not once per partition: the connector keeps its last listing
+//!   (discovery's, or the first partition's) for [`RECENT_USERS_LIFE`] and its partitions
+//!   read that ([`RecentUsers`]); it lives in that connector alone, never process-wide, and
+//!   the key alone rebuilds it (a listing afresh) once it is older. A user gone or deactivated since reads nothing
 //!   when listed afresh; with a handed listing a user deactivated since still counts as one
 //!   of the users (their partition fails naming them; their items stay left to it) until the
 //!   next discovery.
@@ -39,7 +44,9 @@
 //! goes on with the next (a partition ends with it).
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use connector_core::{
     Batch, CheckpointedBatch, ErrorKind, Failure, PartitionContext, PartitionSpec, Result,
@@ -59,12 +66,72 @@ const MAX_USER_PAGES: usize = 10_000;
 /// The prefix of a user's partition key (`user:{id}`).
 pub(super) const PARTITION_PREFIX: &str = "user:";
 
+/// How long a connector's partitions built by key read its last listing of the users
+/// ([`RecentUsers`]) before one lists them afresh: long enough for a host to start a cycle
+/// of partitions from one connector, short enough that a user deactivated since (who still
+/// counts as one of the users, their items left to them) is one only that long.
+pub(super) const RECENT_USERS_LIFE: Duration = Duration::from_secs(300);
+
 /// The users a run reads, in order (the token's own first, then the managed users by
 /// numeric id), and the same as a set: what discovery hands each user's partition.
 #[derive(Debug)]
 pub(super) struct Users {
     order: Vec<String>,
     all: Arc<HashSet<String>>,
+}
+
+/// A connector's last listing of the users, shared with the partitions it builds by key, so
+/// that they list the users once between them rather than each: discovery's listing, or the
+/// first partition run's. Per connector (never process-wide); the lock is held while listing,
+/// so partitions starting together wait for one listing instead of each sending their own.
+#[derive(Default)]
+pub(super) struct RecentUsers(tokio::sync::Mutex<Option<(Instant, Arc<Users>)>>);
+
+impl std::fmt::Debug for RecentUsers {
+    /// How many users it holds, not who (a connector's `Debug` would list the enterprise).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self
+            .0
+            .try_lock()
+            .ok()
+            .and_then(|last| last.as_ref().map(|(_, users)| users.order.len()));
+        f.debug_struct("RecentUsers").field("users", &held).finish()
+    }
+}
+
+impl RecentUsers {
+    /// The last listing when it is younger than `life` and has `user`, else `list`'s, kept.
+    async fn with_user<F, Fut>(&self, user: &str, life: Duration, list: F) -> Result<Arc<Users>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Arc<Users>>>,
+    {
+        let mut last = self.0.lock().await;
+        if let Some((at, users)) = last.as_ref()
+            && at.elapsed() < life
+            && users.all.contains(user)
+        {
+            return Ok(Arc::clone(users));
+        }
+        let users = list().await?;
+        *last = Some((Instant::now(), Arc::clone(&users)));
+        Ok(users)
+    }
+
+    /// Keeps `users`, listed now.
+    async fn keep(&self, users: &Arc<Users>) {
+        *self.0.lock().await = Some((Instant::now(), Arc::clone(users)));
+    }
+}
+
+/// What a user's partition knows of the users before its run: the listing discovery handed
+/// it, and its connector's recent one.
+#[derive(Debug, Clone, Default)]
+pub(super) struct KnownUsers {
+    /// Discovery's listing, handed as the partition's context.
+    pub(super) handed: Option<Arc<Users>>,
+    /// The connector's recent listing, shared by the partitions it built.
+    pub(super) recent: Arc<RecentUsers>,
 }
 
 /// One user's walk from `inner` (their folders and marker), its pages' checkpoints tagged
@@ -153,9 +220,11 @@ impl Walk {
     }
 
     /// Every user's partition (`user:{id}`), in the order an unpartitioned run reads them,
-    /// each handed the one listing ([`Users`]) as its context.
-    pub(super) async fn user_partitions(&self) -> Result<Vec<PartitionSpec>> {
+    /// each handed the one listing ([`Users`]) as its context; the listing is also kept as the
+    /// connector's `recent` one, for partitions built by key alone.
+    pub(super) async fn user_partitions(&self, recent: &RecentUsers) -> Result<Vec<PartitionSpec>> {
         let users = self.users().await?;
+        recent.keep(&users).await;
         let context = PartitionContext::from_arc(Arc::clone(&users));
         Ok(users
             .order
@@ -167,13 +236,19 @@ impl Walk {
     }
 
     /// The walk of `user` as the enterprise-wide run would read them: the enterprise's
-    /// users (`handed` by discovery, else listed now) tell the token's own user and whose
-    /// items are left to their owners' walks. `None` when `user` is not among them, once
-    /// listed now: a user added since the handed listing is not missed.
-    async fn walk_of(&self, user: &str, handed: Option<Arc<Users>>) -> Result<Option<Walk>> {
-        let users = match handed {
+    /// users (`handed` by discovery, else the connector's recent listing, else listed now)
+    /// tell the token's own user and whose items are left to their owners' walks. `None`
+    /// when `user` is not among them, once listed now: a user added since the handed or
+    /// recent listing is not missed.
+    async fn walk_of(&self, user: &str, known: KnownUsers) -> Result<Option<Walk>> {
+        let users = match known.handed {
             Some(users) if users.all.contains(user) => users,
-            _ => self.users().await?,
+            _ => {
+                known
+                    .recent
+                    .with_user(user, RECENT_USERS_LIFE, || self.users())
+                    .await?
+            }
         };
         Ok(users
             .order
@@ -188,7 +263,7 @@ impl Walk {
     pub(super) fn one_user_checkpointed(
         &self,
         user: String,
-        handed: Option<Arc<Users>>,
+        known: KnownUsers,
         from: BoxCheckpoint,
         window: Option<TimeWindow>,
         ctx: SyncContext,
@@ -198,7 +273,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            let Some(user_walk) = walk.walk_of(&user, handed).await? else {
+            let Some(user_walk) = walk.walk_of(&user, known).await? else {
                 tracing::info!(connector = SOURCE, user = %user, "the Box user is no longer an active managed user: nothing to read");
                 return;
             };
@@ -217,7 +292,7 @@ impl Walk {
     pub(super) fn one_user_ids(
         &self,
         user: String,
-        handed: Option<Arc<Users>>,
+        known: KnownUsers,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let walk = Walk {
@@ -225,7 +300,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            if let Some(user_walk) = walk.walk_of(&user, handed).await? {
+            if let Some(user_walk) = walk.walk_of(&user, known).await? {
                 let mut ids = user_walk.list_ids(ctx);
                 while let Some(page) = ids.next().await {
                     yield page?;
@@ -239,7 +314,7 @@ impl Walk {
     pub(super) fn one_user_refetch(
         &self,
         user: String,
-        handed: Option<Arc<Users>>,
+        known: KnownUsers,
         ids: Vec<String>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Batch>> {
@@ -248,7 +323,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            if let Some(user_walk) = walk.walk_of(&user, handed).await? {
+            if let Some(user_walk) = walk.walk_of(&user, known).await? {
                 let mut batches = user_walk.refetch(ids, ctx);
                 while let Some(batch) = batches.next().await {
                     yield batch?;
@@ -341,5 +416,57 @@ impl Walk {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn users(ids: &[&str]) -> Arc<Users> {
+        let order: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+        let all = Arc::new(order.iter().cloned().collect());
+        Arc::new(Users { order, all })
+    }
+
+    #[tokio::test]
+    async fn a_recent_listing_is_read_until_it_is_too_old_or_lacks_the_user() {
+        let recent = RecentUsers::default();
+        let listings = AtomicUsize::new(0);
+        let list = || async {
+            listings.fetch_add(1, Ordering::SeqCst);
+            Ok(users(&["1", "2"]))
+        };
+        let life = Duration::from_secs(60);
+        assert_eq!(
+            recent.with_user("1", life, list).await.unwrap().order,
+            ["1", "2"]
+        );
+        recent.with_user("2", life, list).await.unwrap();
+        assert_eq!(
+            listings.load(Ordering::SeqCst),
+            1,
+            "the second read the first's"
+        );
+        // A user it does not have: listed afresh.
+        recent.with_user("3", life, list).await.unwrap();
+        assert_eq!(listings.load(Ordering::SeqCst), 2);
+        // Too old: listed afresh.
+        recent.with_user("1", Duration::ZERO, list).await.unwrap();
+        assert_eq!(listings.load(Ordering::SeqCst), 3);
+        // A failed listing keeps nothing and is the caller's error.
+        let failing = RecentUsers::default();
+        let err = failing
+            .with_user("1", life, || async {
+                Err(connector_core::Error::new(
+                    ErrorKind::PermissionDenied,
+                    "no",
+                ))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+        assert!(failing.0.lock().await.is_none());
     }
 }

@@ -337,7 +337,16 @@ fn message_document(
         blocks.push(Block::labelled_lines(&fields));
     }
     blocks.extend(body(message));
-    let text = markdown::render(&blocks) + "\n";
+    // One buffer, about the size of the body's text parts (escaping adds a little).
+    let body_len: usize = message
+        .text_body
+        .iter()
+        .filter_map(|id| message.part(*id))
+        .map(MessagePart::len)
+        .sum();
+    let mut text = String::with_capacity(body_len + body_len / 16 + 256);
+    markdown::render_into(&mut text, &blocks);
+    text.push('\n');
 
     let mut doc = Document::text(listed.id.clone(), SOURCE, subject.clone(), text)
         .with_version(&version(place, listed.uid))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_imap::imap_proto::AttributeValue;
 use chrono::{DateTime, Duration as Days, Utc};
-use connector_core::pages::{KnownFingerprints, Outcome};
+use connector_core::pages::{ConvertAhead, KnownFingerprints, Outcome, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -682,7 +682,23 @@ fn start_in(
 }
 
 /// The run from `from` on, each page with the checkpoint valid after it.
+///
+/// Three things overlap: the session fetches part *n + 2* (in a task of its own,
+/// [`read_ahead`]) while part *n + 1* is converted on the blocking pool ([`ConvertAhead`])
+/// and the caller (the batch loop, its sink) takes part *n*. The next fetch depends on
+/// nothing the caller does, and each part comes with the checkpoint valid after it, so
+/// reading ahead commits nothing; at most three parts are in memory at once.
 pub(super) fn checkpointed(
+    reader: &Arc<Reader>,
+    from: ImapCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<ImapCheckpoint>>> {
+    read_ahead(session_parts(reader, from, window, ctx))
+}
+
+/// [`checkpointed`] on the session: the fetches in turn, each part's conversion one ahead.
+fn session_parts(
     reader: &Arc<Reader>,
     from: ImapCheckpoint,
     window: Option<TimeWindow>,
@@ -750,8 +766,10 @@ pub(super) fn checkpointed(
                 ..Seen::default()
             };
             let mut yielded = false;
-            // The part being converted, with its checkpoint.
-            let mut inflight: Option<(tokio::task::JoinHandle<Batch>, ImapCheckpoint)> = None;
+            // Each part is converted off the session's path (parsing MIME, writing Markdown),
+            // on the blocking pool, while the next part is fetched; the parts are still handed
+            // on in order, each with its own checkpoint.
+            let mut ahead = ConvertAhead::new();
             for chunk in uids.chunks(reader.page_size.max(1)) {
                 ctx.cancellation().check()?;
                 let last = chunk.last().copied().unwrap_or(after);
@@ -829,24 +847,19 @@ pub(super) fn checkpointed(
                     } else {
                         reader.bodies(&mut session, mailbox, validity, &wanted, &ctx).await?
                     };
-                    // The part is converted off the session's path (parsing MIME, writing
-                    // Markdown), on the blocking pool, while the next part is fetched; the
-                    // parts are still handed on in order, each with its own checkpoint.
                     let convert = {
                         let reader = Arc::clone(&reader);
                         let mailbox = mailbox.clone();
-                        tokio::task::spawn_blocking(move || {
-                            part_batch(&reader.place(&mailbox, validity), slots, bodies, refused)
-                        })
+                        move || part_batch(&reader.place(&mailbox, validity), slots, bodies, refused)
                     };
                     yielded = true;
-                    if let Some((previous, cp)) = inflight.replace((convert, checkpoint(checkpoint_uid, &next))) {
-                        yield CheckpointedBatch::new(converted(previous).await?, cp);
+                    if let Some((batch, cp)) = ahead.push(checkpoint(checkpoint_uid, &next), convert).await? {
+                        yield CheckpointedBatch::new(batch, cp);
                     }
                 }
             }
-            if let Some((previous, cp)) = inflight.take() {
-                yield CheckpointedBatch::new(converted(previous).await?, cp);
+            if let Some((batch, cp)) = ahead.finish().await? {
+                yield CheckpointedBatch::new(batch, cp);
             }
             if !yielded {
                 // Nothing to read here: the checkpoint still records this mailbox's mark.
@@ -897,13 +910,6 @@ fn part_batch(
         }
     }
     batch
-}
-
-/// The batch a part's conversion made.
-async fn converted(task: tokio::task::JoinHandle<Batch>) -> Result<Batch> {
-    task.await.map_err(|e| {
-        Error::internal(format!("converting a part of messages failed: {e}")).with_connector(SOURCE)
-    })
 }
 
 /// Every id a load could produce: each message's and its attachments', by `ENVELOPE` and
