@@ -31,7 +31,10 @@ pub(super) fn convert(html: &str) -> Option<String> {
     }
     let tokens = tokenize(html)?;
     let nodes = build(tokens)?;
-    let mut body = render_children(&nodes, true);
+    // One buffer for the whole body: blocks and emphasis are rendered in place (see
+    // [`render`]), not into a `String` each.
+    let mut body = String::with_capacity(html.len() + 16);
+    render_children_into(&nodes, true, &mut body, 0);
     // What htmd's document, `html` and `body` levels and its final trim leave of the body,
     // cut in place.
     let kept = body
@@ -462,26 +465,39 @@ fn is_document_whitespace(c: char) -> bool {
 fn render_children(children: &[Node], in_block: bool) -> String {
     // Room for a typical paragraph, so that it does not grow four times on the way.
     let mut out = String::with_capacity(64);
+    render_children_into(children, in_block, &mut out, 0);
+    out
+}
+
+/// [`render_children`] appending to `out`, whose bytes from `base` on are the children's
+/// rendering so far (what htmd renders into a string of its own; nothing before `base` takes
+/// part).
+fn render_children_into(children: &[Node], in_block: bool, out: &mut String, base: usize) {
     let mut trim_leading = in_block;
     for child in children {
         let is_block = matches!(child, Node::P(_) | Node::Div(_));
         if is_block {
-            out.truncate(out.trim_end_matches(' ').len());
+            let kept = out[base..].trim_end_matches(' ').len();
+            out.truncate(base + kept);
         }
         let before = out.len();
-        render(child, &mut out, trim_leading);
+        render(child, out, base, trim_leading);
         if out.len() > before {
             trim_leading = is_block;
         }
     }
-    out
 }
 
-/// htmd's `walk_node` and its `p`, `br`, emphasis and (inlined) link handlers.
-fn render(node: &Node, out: &mut String, trim_leading: bool) {
+/// htmd's `walk_node` and its `p`, `br`, emphasis and (inlined) link handlers, appending to
+/// the rendering `out[base..]`.
+///
+/// A block's and an emphasis's children are rendered in place at the end of `out` (htmd
+/// renders them into a string of their own), then trimmed and wrapped there, and cut as
+/// [`append_normalized`] would cut them when appended (see [`normalize_appended`]).
+fn render(node: &Node, out: &mut String, base: usize, trim_leading: bool) {
     let content = match node {
         Node::Text(text) => {
-            let text = if trim_leading || (text.starts_with(' ') && out.ends_with(' ')) {
+            let text = if trim_leading || (text.starts_with(' ') && out[base..].ends_with(' ')) {
                 text.trim_start_matches(' ')
             } else {
                 text
@@ -490,32 +506,42 @@ fn render(node: &Node, out: &mut String, trim_leading: bool) {
             return;
         }
         Node::Br => {
-            append_normalized(out, "  \n");
+            append_normalized(out, base, "  \n");
             return;
         }
         // htmd's block handler of `div` renders it as its `p` handler renders a paragraph.
         Node::P(children) | Node::Div(children) => {
-            let content = render_children(children, true);
+            let at = out.len();
+            render_children_into(children, true, out, at);
+            let content = &out[at..];
             let inner = content.trim_matches('\n');
             if inner.is_empty() {
-                append_normalized(out, "\n\n\n\n");
+                out.truncate(at);
+                append_normalized(out, base, "\n\n\n\n");
             } else {
-                // `"\n\n" + inner + "\n\n"` appended piece by piece: only the leading
-                // newlines take part in the normalisation, and `inner` starts with none.
-                append_normalized(out, "\n\n");
-                out.push_str(inner);
+                // `"\n\n" + inner + "\n\n"`, of which only the leading newlines take part in
+                // the normalisation (`inner` starts with none).
+                let start = at + (content.len() - content.trim_start_matches('\n').len());
+                let end = start + inner.len();
+                out.truncate(end);
+                let newlines = if at == base {
+                    2
+                } else {
+                    2 - trailing_newlines(&out[base..at]).min(2)
+                };
+                out.replace_range(at..start, &"\n\n"[..newlines]);
                 out.push_str("\n\n");
             }
             return;
         }
-        Node::Strong(children) => match emphasis(children, "**") {
-            Some(content) => content,
-            None => return,
-        },
-        Node::Em(children) => match emphasis(children, "*") {
-            Some(content) => content,
-            None => return,
-        },
+        Node::Strong(children) => {
+            emphasis_into(children, "**", out, base);
+            return;
+        }
+        Node::Em(children) => {
+            emphasis_into(children, "*", out, base);
+            return;
+        }
         Node::A(href, children) => {
             let content = render_children(children, false);
             let content = content.trim_start_matches(is_document_whitespace);
@@ -534,41 +560,71 @@ fn render(node: &Node, out: &mut String, trim_leading: bool) {
             ["[", text, "](", open, &href, close, ")", trailing].concat()
         }
     };
-    append_normalized(out, &content);
+    append_normalized(out, base, &content);
 }
 
-/// Markers around the content, its surrounding whitespace kept outside; nothing when empty.
-fn emphasis(children: &[Node], marker: &str) -> Option<String> {
-    let content = render_children(children, false);
+/// htmd's emphasis: markers around the content, its surrounding whitespace kept outside;
+/// nothing when empty. Rendered in place at the end of `out`, then cut as appending it to
+/// `out[base..]` would.
+fn emphasis_into(children: &[Node], marker: &str, out: &mut String, base: usize) {
+    let at = out.len();
+    render_children_into(children, false, out, at);
+    let content = &out[at..];
     let start = content.trim_start();
     let inner = start.trim_end();
     if inner.is_empty() {
-        return None;
-    }
-    let leading = &content[..content.len() - start.len()];
-    let trailing = &start[inner.len()..];
-    Some([leading, marker, inner, marker, trailing].concat())
-}
-
-/// htmd's `append_normalized_content`: at most two newlines in a row, no doubled space between
-/// inline pieces.
-fn append_normalized(out: &mut String, mut content: &str) {
-    if out.is_empty() {
-        out.push_str(content);
+        out.truncate(at);
         return;
     }
-    let last_newlines = out.len() - out.trim_end_matches('\n').len();
+    let inner_start = at + (content.len() - start.len());
+    let inner_end = inner_start + inner.len();
+    out.insert_str(inner_end, marker);
+    out.insert_str(inner_start, marker);
+    normalize_appended(out, base, at);
+}
+
+fn trailing_newlines(s: &str) -> usize {
+    s.len() - s.trim_end_matches('\n').len()
+}
+
+/// Cuts what [`append_normalized`] would have left out of `out[at..]` had it been appended to
+/// `out[base..at]`.
+fn normalize_appended(out: &mut String, base: usize, at: usize) {
+    let cut = normalized_cut(&out[base..at], &out[at..]);
+    out.replace_range(at..at + cut, "");
+}
+
+/// How many leading bytes of `content` [`append_normalized`] leaves out when it appends it to
+/// `out`.
+fn normalized_cut(out: &str, content: &str) -> usize {
+    if out.is_empty() {
+        return 0;
+    }
+    let last_newlines = trailing_newlines(out);
     let content_newlines = content.len() - content.trim_start_matches('\n').len();
     let total = last_newlines + content_newlines;
-    if total > 2 {
-        // Newlines are one byte each.
-        content = &content[(total - 2).min(content_newlines)..];
-    }
-    if last_newlines == 0 && content_newlines == 0 && out.ends_with(' ') && content.starts_with(' ')
+    // Newlines are one byte each.
+    let cut = if total > 2 {
+        (total - 2).min(content_newlines)
+    } else {
+        0
+    };
+    if last_newlines == 0
+        && content_newlines == 0
+        && out.ends_with(' ')
+        && content[cut..].starts_with(' ')
     {
-        content = &content[1..];
+        cut + 1
+    } else {
+        cut
     }
-    out.push_str(content);
+}
+
+/// htmd's `append_normalized_content` on the rendering `out[base..]`: at most two newlines in
+/// a row, no doubled space between inline pieces.
+fn append_normalized(out: &mut String, base: usize, content: &str) {
+    let cut = normalized_cut(&out[base..], content);
+    out.push_str(&content[cut..]);
 }
 
 #[cfg(test)]
