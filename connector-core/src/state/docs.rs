@@ -280,6 +280,9 @@ mod tests {
         assert_eq!(docs.get(&id), Some(&kept("a")));
         assert_eq!(docs.get(&id.to_uppercase()), Some(&kept("b")));
         assert!(docs.get(&id[1..]).is_none());
-        assert_eq!(docs.get_key(IdRef::Hash(parse_hex128(&id).unwrap_or(0))), Some(&kept("a")));
+        assert_eq!(
+            docs.get_key(IdRef::Hash(parse_hex128(&id).unwrap_or(0))),
+            Some(&kept("a"))
+        );
     }
 }

@@ -474,7 +474,7 @@ impl StateData {
 
     fn documents(&self, ids: &[&str]) -> Vec<Option<DocumentState>> {
         ids.iter()
-            .map(|id| self.documents.get(*id).map(Kept::state))
+            .map(|id| self.documents.get(id).map(Kept::state))
             .collect()
     }
 

@@ -251,7 +251,7 @@ impl StateData {
     fn prune_mark(&mut self, serial: u64, ids: &[&str]) -> Result<()> {
         self.check_pass(serial)?;
         for id in ids {
-            if let Some(kept) = self.documents.get_mut(*id) {
+            if let Some(kept) = self.documents.get_mut(id) {
                 kept.set_listed(true);
             }
         }
