@@ -12,6 +12,7 @@
 //! Prune compares the source's id listing with the store through a [`PrunePass`], page by
 //! page and inside the store, so its memory stays flat at any number of documents.
 
+mod docs;
 mod ephemeral;
 mod file;
 mod kept;
@@ -382,7 +383,7 @@ struct StateData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     carried: Option<CheckpointJson>,
     #[serde(default)]
-    documents: std::collections::BTreeMap<String, Kept>,
+    documents: docs::Docs,
     #[serde(default)]
     failed: std::collections::BTreeMap<String, FailedItem>,
     #[serde(default)]
@@ -394,6 +395,9 @@ struct StateData {
     /// again from its files has no pass open.
     #[serde(skip)]
     prune_pass: Option<u64>,
+    /// The open pass's unlisted ids in order, built when it first pages through them.
+    #[serde(skip)]
+    prune_order: Option<Vec<docs::IdKey>>,
 }
 
 /// Runs kept in the log of the built-in stores.
@@ -435,11 +439,11 @@ impl StateData {
             serde_json::to_writer(&mut buf, carried)?;
         }
         buf.extend_from_slice(b",\"documents\":{");
-        for (i, (id, kept)) in self.documents.iter().enumerate() {
+        for (i, (id, kept)) in self.documents.sorted().into_iter().enumerate() {
             if i > 0 {
                 buf.push(b',');
             }
-            crate::jsonw::write_str(&mut buf, id);
+            id.with_str(|id| crate::jsonw::write_str(&mut buf, id));
             buf.push(b':');
             kept.write_json(&mut buf)?;
             if buf.len() >= PIECE {
@@ -470,7 +474,7 @@ impl StateData {
 
     fn documents(&self, ids: &[&str]) -> Vec<Option<DocumentState>> {
         ids.iter()
-            .map(|id| self.documents.get(*id).map(Kept::state))
+            .map(|id| self.documents.get(id).map(Kept::state))
             .collect()
     }
 
@@ -512,7 +516,7 @@ impl StateData {
     }
 
     fn document_ids(&self) -> Vec<String> {
-        self.documents.keys().cloned().collect()
+        self.documents.ids()
     }
 
     fn runs(&self, limit: usize) -> Vec<RunRecord> {

@@ -1,13 +1,13 @@
 //! Prune passes: the source's id listing compared with the store page by page, inside the
 //! store, so that prune holds one page at a time however many documents there are.
 
-use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 use super::StateData;
+use super::docs::{IdKey, IdRef};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a [`PrunePass`] counts once the listing is over.
@@ -233,6 +233,7 @@ impl StateData {
             kept.set_listed(false);
         }
         self.prune_pass = Some(serial);
+        self.prune_order = None;
     }
 
     fn check_pass(&self, serial: u64) -> Result<()> {
@@ -250,7 +251,7 @@ impl StateData {
     fn prune_mark(&mut self, serial: u64, ids: &[&str]) -> Result<()> {
         self.check_pass(serial)?;
         for id in ids {
-            if let Some(kept) = self.documents.get_mut(*id) {
+            if let Some(kept) = self.documents.get_mut(id) {
                 kept.set_listed(true);
             }
         }
@@ -265,20 +266,35 @@ impl StateData {
         })
     }
 
+    /// Up to `limit` unlisted ids after `after`, in the ids' order. The order of the ids
+    /// unlisted when it is first asked is sorted once per pass (the store's map has none);
+    /// each page then skips those marked, committed or removed since.
     fn prune_unlisted(
-        &self,
+        &mut self,
         serial: u64,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
         self.check_pass(serial)?;
-        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-        Ok(self
-            .documents
-            .range::<str, _>((from, Bound::Unbounded))
-            .filter(|(_, kept)| !kept.listed())
+        let documents = &self.documents;
+        let order = self.prune_order.get_or_insert_with(|| {
+            let mut ids: Vec<IdRef<'_>> = documents
+                .iter()
+                .filter(|(_, kept)| !kept.listed())
+                .map(|(id, _)| id)
+                .collect();
+            ids.sort_unstable();
+            ids.into_iter().map(IdRef::to_owned_key).collect()
+        });
+        let start = after.map_or(0, |a| {
+            order.partition_point(|id| id.as_ref().with_str(|id| id <= a))
+        });
+        Ok(order[start..]
+            .iter()
+            .map(IdKey::as_ref)
+            .filter(|id| documents.get_key(*id).is_some_and(|kept| !kept.listed()))
             .take(limit)
-            .map(|(id, _)| id.clone())
+            .map(IdRef::to_owned_id)
             .collect())
     }
 
@@ -287,6 +303,7 @@ impl StateData {
     fn end_prune(&mut self, serial: u64) {
         if self.prune_pass == Some(serial) {
             self.prune_pass = None;
+            self.prune_order = None;
         }
     }
 }

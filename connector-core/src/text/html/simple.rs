@@ -30,8 +30,7 @@ pub(super) fn convert(html: &str) -> Option<String> {
         return None;
     }
     let tokens = tokenize(html)?;
-    let nodes = build(tokens)?;
-    let mut body = render_children(&nodes, true);
+    let mut body = render_tokens(tokens, html.len() + 16)?;
     // What htmd's document, `html` and `body` levels and its final trim leave of the body,
     // cut in place.
     let kept = body
@@ -349,86 +348,141 @@ fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
     Some(tokenizer.sink.tokens.take())
 }
 
-/// The tree html5ever would build for these tokens, or `None` where it would repair or
-/// restructure anything.
-enum Node<'a> {
-    Text(Cow<'a, str>),
-    Br,
-    P(Vec<Node<'a>>),
-    Div(Vec<Node<'a>>),
-    Strong(Vec<Node<'a>>),
-    Em(Vec<Node<'a>>),
-    A(String, Vec<Node<'a>>),
+/// An element open while [`render_tokens`] renders its children.
+struct Open {
+    kind: Kind,
+    /// A link's `href`.
+    href: Option<String>,
+    /// Where its children's rendering starts in the output.
+    at: usize,
+    /// Whether leading spaces of the next child are trimmed (htmd's `walk_children`: at the
+    /// start of a block and after a block).
+    trim_leading: bool,
 }
 
-fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
-    let mut top: Vec<Node<'_>> = Vec::new();
-    let mut open: Vec<(Kind, Option<String>, Vec<Node<'_>>)> = Vec::new();
+/// The Markdown htmd gives for the tree html5ever would build from these tokens, or `None`
+/// where the tree builder would repair or restructure anything.
+///
+/// The tree is not built: each element's children are rendered in place at the end of one
+/// buffer as their tokens come (htmd renders each element's children into a string of its
+/// own), and when the element ends they are trimmed and wrapped there, and cut as
+/// [`append_normalized`] would cut them when appended to what its parent rendered before it.
+fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
+    let mut out = String::with_capacity(capacity);
+    let mut open: Vec<Open> = Vec::new();
+    // The top level: whether it has a child yet, whether the last was a block, and the
+    // leading-space trim of its next child.
+    let mut top_children = false;
+    let mut top_block = false;
+    let mut top_trim = true;
     let mut after_emphasis = false;
     for token in tokens {
         let ends_emphasis = matches!(token, Tok::End(Kind::Strong | Kind::Em));
         match token {
             Tok::Text(text) => {
                 // The tree builder drops whitespace before the document's first content.
-                let text = if top.is_empty() && open.is_empty() {
-                    let ws = |c: char| c.is_ascii_whitespace();
-                    match text {
-                        Cow::Borrowed(t) => Cow::Borrowed(t.trim_start_matches(ws)),
-                        Cow::Owned(t) => Cow::Owned(t.trim_start_matches(ws).to_owned()),
+                let text: &str = if !top_children && open.is_empty() {
+                    text.trim_start_matches(|c: char| c.is_ascii_whitespace())
+                } else {
+                    &text
+                };
+                let (base, trim_leading) = match open.last_mut() {
+                    None if text.is_empty()
+                        // Whitespace after a paragraph leaves no trace in htmd's output.
+                        || (top_block && text.bytes().all(|b| b.is_ascii_whitespace())) =>
+                    {
+                        after_emphasis = false;
+                        continue;
                     }
+                    None if is_plain_text(text) => {
+                        top_children = true;
+                        top_block = false;
+                        (0, &mut top_trim)
+                    }
+                    Some(parent) if is_plain_text(text) => (parent.at, &mut parent.trim_leading),
+                    _ => return None,
+                };
+                let text = if *trim_leading || (text.starts_with(' ') && out[base..].ends_with(' '))
+                {
+                    text.trim_start_matches(' ')
                 } else {
                     text
                 };
-                match open.last_mut() {
-                    None if text.is_empty() => {}
-                    // Whitespace after a paragraph leaves no trace in htmd's output.
-                    None if matches!(top.last(), Some(Node::P(_) | Node::Div(_)))
-                        && text.bytes().all(|b| b.is_ascii_whitespace()) => {}
-                    None if is_plain_text(&text) => top.push(Node::Text(text)),
-                    Some(parent) if is_plain_text(&text) => parent.2.push(Node::Text(text)),
-                    _ => return None,
+                out.push_str(text);
+                if !text.is_empty() {
+                    *trim_leading = false;
                 }
             }
-            Tok::Start(Kind::Br, _) => match open.last_mut() {
-                Some(parent) => parent.2.push(Node::Br),
-                None => top.push(Node::Br),
-            },
+            Tok::Start(Kind::Br, _) => {
+                let before = out.len();
+                let (base, trim_leading) = match open.last_mut() {
+                    Some(parent) => (parent.at, &mut parent.trim_leading),
+                    None => {
+                        top_children = true;
+                        top_block = false;
+                        (0, &mut top_trim)
+                    }
+                };
+                append_normalized(&mut out, base, "  \n");
+                if out.len() > before {
+                    *trim_leading = false;
+                }
+            }
             Tok::Start(kind, href) => {
                 // A paragraph inside anything is closed or moved by the tree builder; a link
                 // in a link is closed; htmd merges adjacent emphasis.
                 // A block inside anything but a `div`, the same.
-                if (matches!(kind, Kind::P | Kind::Div)
-                    && open.iter().any(|(k, ..)| *k != Kind::Div))
-                    || (kind == Kind::A && open.iter().any(|(k, ..)| *k == Kind::A))
+                if (matches!(kind, Kind::P | Kind::Div) && open.iter().any(|o| o.kind != Kind::Div))
+                    || (kind == Kind::A && open.iter().any(|o| o.kind == Kind::A))
                     || (after_emphasis && matches!(kind, Kind::Strong | Kind::Em))
                 {
                     return None;
                 }
-                open.push((kind, href, Vec::new()));
+                let is_block = matches!(kind, Kind::P | Kind::Div);
+                if is_block {
+                    // Trailing spaces of what the parent rendered so far go before a block.
+                    let base = open.last().map_or(0, |o| o.at);
+                    let kept = out[base..].trim_end_matches(' ').len();
+                    out.truncate(base + kept);
+                }
+                open.push(Open {
+                    kind,
+                    href,
+                    at: out.len(),
+                    trim_leading: is_block,
+                });
             }
             Tok::End(kind) => {
-                let (opened, href, children) = open.pop()?;
-                if opened != kind {
+                let element = open.pop()?;
+                if element.kind != kind {
                     return None;
                 }
-                let node = match kind {
-                    Kind::P => Node::P(children),
-                    Kind::Div => Node::Div(children),
-                    Kind::Strong => Node::Strong(children),
-                    Kind::Em => Node::Em(children),
-                    Kind::A => Node::A(href?, children),
-                    Kind::Br => return None,
+                let is_block = matches!(kind, Kind::P | Kind::Div);
+                let (base, trim_leading) = match open.last_mut() {
+                    Some(parent) => (parent.at, &mut parent.trim_leading),
+                    None => {
+                        top_children = true;
+                        top_block = is_block;
+                        (0, &mut top_trim)
+                    }
                 };
-                match open.last_mut() {
-                    Some(parent) => parent.2.push(node),
-                    None => top.push(node),
+                let at = element.at;
+                match kind {
+                    Kind::P | Kind::Div => close_block(&mut out, base, at),
+                    Kind::Strong => close_emphasis(&mut out, base, at, "**"),
+                    Kind::Em => close_emphasis(&mut out, base, at, "*"),
+                    Kind::A => close_link(&mut out, base, at, &element.href?),
+                    Kind::Br => return None,
+                }
+                if out.len() > at {
+                    *trim_leading = is_block;
                 }
             }
         }
         after_emphasis = ends_emphasis;
     }
     // An element left open at the end is closed by the tree builder; not ours to guess.
-    open.is_empty().then_some(top)
+    open.is_empty().then_some(out)
 }
 
 /// Text that htmd copies as it is (its `is_plain_text`): nothing to escape, no whitespace to
@@ -458,117 +512,109 @@ fn is_document_whitespace(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' ')
 }
 
-/// htmd's `walk_children`: leading spaces are trimmed at the start of a block and after a block.
-fn render_children(children: &[Node], in_block: bool) -> String {
-    // Room for a typical paragraph, so that it does not grow four times on the way.
-    let mut out = String::with_capacity(64);
-    let mut trim_leading = in_block;
-    for child in children {
-        let is_block = matches!(child, Node::P(_) | Node::Div(_));
-        if is_block {
-            out.truncate(out.trim_end_matches(' ').len());
-        }
-        let before = out.len();
-        render(child, &mut out, trim_leading);
-        if out.len() > before {
-            trim_leading = is_block;
-        }
+/// htmd's `p` handler (its block handler renders a `div` the same) on the children rendered
+/// at `out[at..]`, appended to `out[base..at]`.
+fn close_block(out: &mut String, base: usize, at: usize) {
+    let content = &out[at..];
+    let inner = content.trim_matches('\n');
+    if inner.is_empty() {
+        out.truncate(at);
+        append_normalized(out, base, "\n\n\n\n");
+        return;
     }
-    out
-}
-
-/// htmd's `walk_node` and its `p`, `br`, emphasis and (inlined) link handlers.
-fn render(node: &Node, out: &mut String, trim_leading: bool) {
-    let content = match node {
-        Node::Text(text) => {
-            let text = if trim_leading || (text.starts_with(' ') && out.ends_with(' ')) {
-                text.trim_start_matches(' ')
-            } else {
-                text
-            };
-            out.push_str(text);
-            return;
-        }
-        Node::Br => {
-            append_normalized(out, "  \n");
-            return;
-        }
-        // htmd's block handler of `div` renders it as its `p` handler renders a paragraph.
-        Node::P(children) | Node::Div(children) => {
-            let content = render_children(children, true);
-            let inner = content.trim_matches('\n');
-            if inner.is_empty() {
-                append_normalized(out, "\n\n\n\n");
-            } else {
-                // `"\n\n" + inner + "\n\n"` appended piece by piece: only the leading
-                // newlines take part in the normalisation, and `inner` starts with none.
-                append_normalized(out, "\n\n");
-                out.push_str(inner);
-                out.push_str("\n\n");
-            }
-            return;
-        }
-        Node::Strong(children) => match emphasis(children, "**") {
-            Some(content) => content,
-            None => return,
-        },
-        Node::Em(children) => match emphasis(children, "*") {
-            Some(content) => content,
-            None => return,
-        },
-        Node::A(href, children) => {
-            let content = render_children(children, false);
-            let content = content.trim_start_matches(is_document_whitespace);
-            let text = content.trim_end_matches(is_document_whitespace);
-            let trailing = &content[text.len()..];
-            let href = if href.contains(['(', ')']) {
-                href.replace('(', "\\(").replace(')', "\\)")
-            } else {
-                href.clone()
-            };
-            let (open, close) = if href.contains(' ') {
-                ("<", ">")
-            } else {
-                ("", "")
-            };
-            ["[", text, "](", open, &href, close, ")", trailing].concat()
-        }
+    // `"\n\n" + inner + "\n\n"`, of which only the leading newlines take part in the
+    // normalisation (`inner` starts with none).
+    let start = at + (content.len() - content.trim_start_matches('\n').len());
+    let end = start + inner.len();
+    out.truncate(end);
+    let newlines = if at == base {
+        2
+    } else {
+        2 - trailing_newlines(&out[base..at]).min(2)
     };
-    append_normalized(out, &content);
+    out.replace_range(at..start, &"\n\n"[..newlines]);
+    out.push_str("\n\n");
 }
 
-/// Markers around the content, its surrounding whitespace kept outside; nothing when empty.
-fn emphasis(children: &[Node], marker: &str) -> Option<String> {
-    let content = render_children(children, false);
+/// htmd's emphasis on the children rendered at `out[at..]`: markers around the content, its
+/// surrounding whitespace kept outside; nothing when empty.
+fn close_emphasis(out: &mut String, base: usize, at: usize, marker: &str) {
+    let content = &out[at..];
     let start = content.trim_start();
     let inner = start.trim_end();
     if inner.is_empty() {
-        return None;
-    }
-    let leading = &content[..content.len() - start.len()];
-    let trailing = &start[inner.len()..];
-    Some([leading, marker, inner, marker, trailing].concat())
-}
-
-/// htmd's `append_normalized_content`: at most two newlines in a row, no doubled space between
-/// inline pieces.
-fn append_normalized(out: &mut String, mut content: &str) {
-    if out.is_empty() {
-        out.push_str(content);
+        out.truncate(at);
         return;
     }
-    let last_newlines = out.len() - out.trim_end_matches('\n').len();
+    let inner_start = at + (content.len() - start.len());
+    let inner_end = inner_start + inner.len();
+    out.insert_str(inner_end, marker);
+    out.insert_str(inner_start, marker);
+    normalize_appended(out, base, at);
+}
+
+/// htmd's (inlined) link handler on the children rendered at `out[at..]`.
+fn close_link(out: &mut String, base: usize, at: usize, href: &str) {
+    let content = out[at..].trim_start_matches(is_document_whitespace);
+    let text = content.trim_end_matches(is_document_whitespace);
+    let trailing = &content[text.len()..];
+    let href: Cow<'_, str> = if href.contains(['(', ')']) {
+        Cow::Owned(href.replace('(', "\\(").replace(')', "\\)"))
+    } else {
+        Cow::Borrowed(href)
+    };
+    let (open, close) = if href.contains(' ') {
+        ("<", ">")
+    } else {
+        ("", "")
+    };
+    let link = ["[", text, "](", open, &href, close, ")", trailing].concat();
+    out.truncate(at);
+    append_normalized(out, base, &link);
+}
+
+fn trailing_newlines(s: &str) -> usize {
+    s.len() - s.trim_end_matches('\n').len()
+}
+
+/// Cuts what [`append_normalized`] would have left out of `out[at..]` had it been appended to
+/// `out[base..at]`.
+fn normalize_appended(out: &mut String, base: usize, at: usize) {
+    let cut = normalized_cut(&out[base..at], &out[at..]);
+    out.replace_range(at..at + cut, "");
+}
+
+/// How many leading bytes of `content` [`append_normalized`] leaves out when it appends it to
+/// `out`.
+fn normalized_cut(out: &str, content: &str) -> usize {
+    if out.is_empty() {
+        return 0;
+    }
+    let last_newlines = trailing_newlines(out);
     let content_newlines = content.len() - content.trim_start_matches('\n').len();
     let total = last_newlines + content_newlines;
-    if total > 2 {
-        // Newlines are one byte each.
-        content = &content[(total - 2).min(content_newlines)..];
-    }
-    if last_newlines == 0 && content_newlines == 0 && out.ends_with(' ') && content.starts_with(' ')
+    // Newlines are one byte each.
+    let cut = if total > 2 {
+        (total - 2).min(content_newlines)
+    } else {
+        0
+    };
+    if last_newlines == 0
+        && content_newlines == 0
+        && out.ends_with(' ')
+        && content[cut..].starts_with(' ')
     {
-        content = &content[1..];
+        cut + 1
+    } else {
+        cut
     }
-    out.push_str(content);
+}
+
+/// htmd's `append_normalized_content` on the rendering `out[base..]`: at most two newlines in
+/// a row, no doubled space between inline pieces.
+fn append_normalized(out: &mut String, base: usize, content: &str) {
+    let cut = normalized_cut(&out[base..], content);
+    out.push_str(&content[cut..]);
 }
 
 #[cfg(test)]
