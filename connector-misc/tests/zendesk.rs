@@ -579,6 +579,101 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
 }
 
 #[tokio::test]
+async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_polls() {
+    let api = standard();
+    // Ticket 4 is archived: the export and the search list it, the ticket lists do not.
+    api.state
+        .lock()
+        .unwrap()
+        .tickets
+        .iter_mut()
+        .filter(|t| t.id == 4)
+        .for_each(|t| t.archived = true);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    assert!(ids(&sink.documents()).contains(&"zendesk_ticket_4".to_owned()));
+    // A poll with nothing changed: one user export, no search.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(35)).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/incremental/users")
+            .await
+            .len(),
+        1
+    );
+    assert!(requests_to(&server, "/api/v2/search/").await.is_empty());
+
+    // Sharing turned off: the archived ticket loses the organization too.
+    {
+        let mut st = api.state.lock().unwrap();
+        st.org_shared = false;
+        st.org_minute = Some(40);
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert_eq!(report.failed, 0);
+    let docs = sink.documents();
+    let t4 = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
+    assert!(!t4.groups.contains(&"zendesk-org:900".to_owned()), "{t4:?}");
+    assert!(t4.emails.contains(&"carl@customer.test".to_owned()));
+    let searched = requests_to(&server, "/api/v2/search/export").await;
+    assert_eq!(searched.len(), 1);
+    let q: std::collections::HashMap<String, String> =
+        searched[0].url.query_pairs().into_owned().collect();
+    assert_eq!(q["query"], "type:ticket organization:900 status:closed");
+    assert_eq!(q["filter[type]"], "ticket");
+    // Each ticket once, though the list and the search both hold closed tickets.
+    assert_eq!(
+        ids(&docs)
+            .iter()
+            .filter(|id| *id == "zendesk_ticket_4")
+            .count(),
+        1
+    );
+
+    // Cora (copied on ticket 1) changes her e-mail: no ticket moves, the user export shows
+    // her, and the tickets she is copied on are sent again with the new address.
+    api.state
+        .lock()
+        .unwrap()
+        .user_changes
+        .push((4, "cora@new.test", 50));
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
+    assert_eq!(report.failed, 0);
+    let docs = sink.documents();
+    assert_eq!(
+        ids(&docs),
+        ["zendesk_ticket_1", "zendesk_ticket_1:internal"]
+    );
+    let t1 = doc(&docs, "zendesk_ticket_1").access.clone().unwrap();
+    assert!(t1.emails.contains(&"cora@new.test".to_owned()), "{t1:?}");
+    assert!(
+        !t1.emails.contains(&"cora@customer.test".to_owned()),
+        "{t1:?}"
+    );
+    let queries: Vec<String> = requests_to(&server, "/api/v2/search/export")
+        .await
+        .iter()
+        .skip(1)
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "query")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "type:ticket requester:4",
+            "type:ticket cc:4",
+            "type:ticket assignee:4"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_run_stopped_while_listing_organizations_resumes_there() {
     use connector_core::{CheckpointedConnector, SyncContext};
     use connector_misc::zendesk::{ZendeskCheckpoint, ZendeskConfig, ZendeskConnector};

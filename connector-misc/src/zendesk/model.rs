@@ -170,6 +170,8 @@ pub(crate) struct User {
     pub(crate) name: Option<String>,
     #[serde(default)]
     pub(crate) email: Option<String>,
+    #[serde(default)]
+    pub(crate) updated_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -187,6 +189,25 @@ impl User {
 pub(crate) struct UsersAnswer {
     #[serde(default)]
     pub(crate) users: Vec<User>,
+}
+
+/// `GET /api/v2/incremental/users?start_time=T`: time-based paging, up to 1,000 users, the
+/// next page's `start_time` being `end_time`, until `end_of_stream`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserExport {
+    #[serde(default)]
+    pub(crate) users: Vec<User>,
+    #[serde(default)]
+    pub(crate) end_time: Option<i64>,
+    #[serde(default)]
+    pub(crate) end_of_stream: bool,
+}
+
+/// `GET /api/v2/organizations/show_many.json?ids=…`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrganizationsAnswer {
+    #[serde(default)]
+    pub(crate) organizations: Vec<Organization>,
 }
 
 /// `GET /api/v2/users/me`: an unauthenticated caller comes back as an anonymous end user
@@ -229,10 +250,12 @@ pub(crate) struct OrganizationExport {
     pub(crate) end_of_stream: bool,
 }
 
-/// `GET /api/v2/organizations/{id}/tickets?page[size]=100&include=users,organizations`.
+/// `GET /api/v2/organizations/{id}/tickets?page[size]=100&include=users,organizations`, or
+/// `GET /api/v2/search/export?query=type:ticket …&filter[type]=ticket` (its tickets in
+/// `results`, nothing sideloaded).
 #[derive(Debug, Deserialize)]
 pub(crate) struct TicketPage {
-    #[serde(default)]
+    #[serde(default, alias = "results")]
     pub(crate) tickets: Vec<Value>,
     #[serde(default)]
     pub(crate) meta: Meta,
