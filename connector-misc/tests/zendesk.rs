@@ -21,20 +21,45 @@ use zendesk_common::{
     start, time,
 };
 
-/// The standard API's tickets after a full run at 10:30: the API (to change between runs),
-/// its server, the connector and the state the run left, for the scenarios of two runs.
+/// What a full run at 10:30 leaves for the scenarios of two runs: the API (to change
+/// between runs), its server, the connector, the state the run left, and the run's sink.
+struct AfterFullRun {
+    api: ZendeskApi,
+    server: wiremock::MockServer,
+    c: Arc<dyn Connector>,
+    store: MemoryStateStore,
+    sink: MemorySink,
+}
+
+/// A full run at 10:30 of `api` reading `content` (config `extra`).
+async fn after_a_full_run(
+    api: ZendeskApi,
+    content: &str,
+    extra: serde_json::Value,
+) -> AfterFullRun {
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), content, extra);
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    }
+}
+
+/// The standard API's tickets after a full run at 10:30: the API, its server, the connector
+/// and the state the run left.
 async fn tickets_after_a_full_run() -> (
     ZendeskApi,
     wiremock::MockServer,
     Arc<dyn Connector>,
     MemoryStateStore,
 ) {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
-    (api, server, c, store)
+    let r = after_a_full_run(standard(), "tickets", json!({})).await;
+    (r.api, r.server, r.c, r.store)
 }
 
 /// Changes ticket `id` of `api` between runs.
@@ -196,15 +221,12 @@ async fn article_polls_read_the_incremental_export_within_the_window() {
 
 #[tokio::test]
 async fn an_article_unpublished_or_labelled_to_skip_is_deleted_by_the_next_poll() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(
-        &server.uri(),
+    let AfterFullRun { api, c, store, .. } = after_a_full_run(
+        standard(),
         "articles",
         json!({"skip_article_labels": "internal-only"}),
-    );
-    let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    )
+    .await;
     // Article 2 goes back to draft, article 4 gets a skipped label; the German translation
     // of article 7's locale is not the source's, so nothing of it is deleted.
     {
@@ -499,11 +521,13 @@ async fn a_ticket_moved_to_another_group_is_sent_again_with_its_new_agents_only(
 
 #[tokio::test]
 async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incremental_run() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(standard(), "tickets", json!({})).await;
     let t1 = doc(&sink.documents(), "zendesk_ticket_1")
         .access
         .clone()
@@ -589,10 +613,13 @@ async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_pol
         .iter_mut()
         .filter(|t| t.id == 4)
         .for_each(|t| t.archived = true);
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(api, "tickets", json!({})).await;
     assert!(ids(&sink.documents()).contains(&"zendesk_ticket_4".to_owned()));
     // A poll with nothing changed: one user export, no search.
     let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(35)).await;
@@ -1083,15 +1110,18 @@ fn ragflow_config_is_taken_as_it_is_and_defaults_follow_zendesk_limits() {
 #[tokio::test]
 async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the_narrower_audience()
 {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(
-        &server.uri(),
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(
+        standard(),
         "articles",
         json!({"skip_article_labels": "internal-only"}),
-    );
-    let store = MemoryStateStore::new();
-    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    )
+    .await;
     let before = doc(&sink.documents(), "article:2").access.clone().unwrap();
     assert_eq!(
         before.groups,
@@ -1135,10 +1165,9 @@ async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the
 async fn segments_the_agent_may_not_list_leave_polls_to_the_export() {
     let api = standard();
     api.state.lock().unwrap().segments_forbidden = true;
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "articles", json!({}));
-    let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let AfterFullRun {
+        server, c, store, ..
+    } = after_a_full_run(api, "articles", json!({})).await;
     let lists = requests_to(&server, "/api/v2/help_center/articles")
         .await
         .len();
@@ -1163,14 +1192,18 @@ async fn a_source_article_edited_in_a_poll_reads_its_translation_in_the_configur
         de.labels = vec!["billing"];
         st.translations.push(de);
     }
-    let server = start(api.clone()).await;
-    let c = build(
-        &server.uri(),
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(
+        api,
         "articles",
         json!({"locale": "de", "skip_article_labels": "internal-only"}),
-    );
-    let store = MemoryStateStore::new();
-    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    )
+    .await;
     let docs = sink.documents();
     assert_eq!(ids(&docs), ["article:1", "article:7"]);
     assert_eq!(

@@ -189,7 +189,7 @@ impl Client {
         url.query_pairs_mut().append_pair("page[size]", "100");
         let mut out = Vec::new();
         self.cursor_pages(url, |page: SectionPage| {
-            out.extend(page.sections);
+            out.extend(page.items);
             (page.meta.has_more, page.links.next)
         })
         .await?;
@@ -209,7 +209,7 @@ impl Client {
         let mut seen = HashSet::new();
         for _ in 0..MAX_PAGES {
             let page: ArticleAttachments = self.get(url).await?;
-            out.extend(page.article_attachments);
+            out.extend(page.items);
             match page.next_page {
                 Some(next) if seen.insert(next.clone()) => url = self.next_url(&next)?,
                 Some(_) => {
@@ -245,7 +245,7 @@ impl Client {
         url.query_pairs_mut().append_pair("page[size]", "100");
         let mut out = Vec::new();
         self.cursor_pages(url, |page: BrandPage| {
-            out.extend(page.brands);
+            out.extend(page.items);
             (page.meta.has_more, page.links.next)
         })
         .await?;
@@ -266,7 +266,7 @@ impl Client {
         url.query_pairs_mut().append_pair("page[size]", "100");
         let mut out = Vec::new();
         self.cursor_pages(url, |page: SegmentList| {
-            out.extend(page.user_segments);
+            out.extend(page.items);
             (page.meta.has_more, page.links.next)
         })
         .await?;
@@ -397,7 +397,7 @@ impl Client {
         let mut comments = Vec::new();
         let mut users = Vec::new();
         self.cursor_pages(url, |page: CommentPage| {
-            comments.extend(page.comments);
+            comments.extend(page.items);
             users.extend(page.users);
             (page.meta.has_more, page.links.next)
         })

@@ -534,7 +534,7 @@ impl Walk {
                     None => {
                         let page = hc.client.article_page(cp.cursor.as_deref()).await?;
                         let batch = hc
-                            .article_batch(&ctx, page.articles, None, false, &mut guide, &mut authors)
+                            .article_batch(&ctx, page.items, None, false, &mut guide, &mut authors)
                             .await?;
                         match page.meta.after_cursor.filter(|_| page.meta.has_more) {
                             Some(next) if seen.insert(next.clone()) => cp.cursor = Some(next),
@@ -549,9 +549,9 @@ impl Walk {
                     Some(w) => {
                         let start = cp.start_time.unwrap_or_else(|| w.start.timestamp().max(0));
                         let page = hc.client.article_export(start).await?;
-                        let full = page.articles.len() >= ARTICLE_EXPORT_PAGE;
+                        let full = page.items.len() >= ARTICLE_EXPORT_PAGE;
                         let batch = hc
-                            .article_batch(&ctx, page.articles, Some(w), true, &mut guide, &mut authors)
+                            .article_batch(&ctx, page.items, Some(w), true, &mut guide, &mut authors)
                             .await?;
                         match page.end_time.filter(|_| full && page.next_page.is_some()) {
                             Some(end) if end > start => cp.start_time = Some(end),
@@ -881,7 +881,7 @@ impl Walk {
         people.add_orgs(page.organizations);
         people.add_orgs(orgs.iter().cloned());
         let tickets: Vec<Value> = page
-            .tickets
+            .items
             .into_iter()
             .filter(|t| {
                 t.get("id")
@@ -926,8 +926,8 @@ impl Walk {
                 let mut people = People::default();
                 people.add_users(page.users);
                 people.add_orgs(page.organizations);
-                let people = Arc::new(walk.complete_people(people, &page.tickets).await?);
-                let (items, gone, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
+                let people = Arc::new(walk.complete_people(people, &page.items).await?);
+                let (items, gone, later) = walk.ticket_items(page.items, &people, window.as_ref());
                 let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
                 // The next incremental run lists again from the first page holding a ticket
                 // changed after this window (it is left out here), else from the end.
@@ -1096,7 +1096,7 @@ impl Walk {
                 let (next, done) = match walk.content {
                     ContentType::Articles => {
                         let page = walk.client.article_page(cursor.as_deref()).await?;
-                        for v in page.articles {
+                        for v in page.items {
                             // One that cannot be read still exists: its id is kept.
                             match serde_json::from_value::<Article>(v.clone()) {
                                 Ok(a) if !walk.keeps_article(&a, false) => {}
@@ -1118,7 +1118,7 @@ impl Walk {
                     }
                     ContentType::Tickets => {
                         let page = walk.client.ticket_export(cursor.as_deref(), DateTime::<Utc>::UNIX_EPOCH).await?;
-                        for v in page.tickets {
+                        for v in page.items {
                             match serde_json::from_value::<Ticket>(v.clone()) {
                                 Ok(t) if !walk.keeps_ticket(&t) => {}
                                 Ok(t) => {
@@ -1234,8 +1234,8 @@ impl Walk {
                         let mut people = People::default();
                         people.add_users(answer.users);
                         people.add_orgs(answer.organizations);
-                        let people = Arc::new(walk.complete_people(people, &answer.tickets).await?);
-                        let (items, _, _) = walk.ticket_items(answer.tickets, &people, None);
+                        let people = Arc::new(walk.complete_people(people, &answer.items).await?);
+                        let (items, _, _) = walk.ticket_items(answer.items, &people, None);
                         let batch = walk.ticket_batch(&ctx, items).await?;
                         if !batch.is_empty() {
                             yield batch;
