@@ -40,6 +40,8 @@ pub(crate) struct Walk {
     pub(crate) course_ids: Vec<i64>,
     pub(crate) forums: bool,
     pub(crate) files: bool,
+    /// Read a course whose modules' restrictions Moodle does not tell the token's user.
+    pub(crate) unseen_restrictions: bool,
     pub(crate) max_file_size: u64,
     /// Files listed larger than this go to the spool.
     pub(crate) spool_above: Option<u64>,
@@ -393,10 +395,24 @@ impl Walk {
             }
         }
         if modules_seen > 0 && !tells_restrictions {
+            if !self.unseen_restrictions {
+                // Fail closed: the restrictions the token's user meets are invisible, so a
+                // restricted module would go to the whole course.
+                let mut batch = Batch::default();
+                batch.failures.push(Failure::new(
+                    None,
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "course {} ({}): Moodle tells none of its modules' restrictions (`availability`), which it tells only a user who may see hidden activities; use a token of a teacher or a manager, or set `allow_unseen_restrictions` if restrictions are off on the site",
+                        course.id, course.name
+                    ),
+                ));
+                return Ok((batch, Vec::new()));
+            }
             tracing::warn!(
                 connector = SOURCE,
                 course = course.id,
-                "Moodle sent no module's `availability`: either restrictions are off on the site, or the token's user may not see hidden activities and the restrictions it meets are not told (its items would go to the whole course); use a token of a teacher or a manager"
+                "Moodle sent no module's `availability` (`allow_unseen_restrictions` is on): either restrictions are off on the site, or the restrictions the token's user meets are not told"
             );
         }
         let has = |kind: &str| items.iter().any(|(m, _, _)| m.modname == kind);
@@ -940,9 +956,12 @@ impl Walk {
             // A timed discussion outside its display period is for nobody yet (or any more).
             let hidden = d.hidden_at(now);
             let access = convert::access(course, forum.restricted || hidden, d.groupid);
+            // The reply count too: a reply deleted (not the last) moves no time, and the
+            // stale check below then sends the discussion again without it.
             let token = format!(
-                "{}{}",
+                "{}:r{}{}",
                 convert::version(sorted_by, &access),
+                d.numreplies.unwrap_or(-1),
                 if forum.qanda { ":qanda" } else { "" }
             );
             let id = convert::discussion_id(forum.cmid, d.discussion);
