@@ -1099,3 +1099,56 @@ async fn a_deleted_reply_that_moves_no_time_is_gone_after_the_next_poll() {
     let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
 }
+
+#[tokio::test]
+async fn a_run_resumed_inside_a_forum_reads_the_page_before_so_a_shift_skips_nothing() {
+    use futures::StreamExt;
+    // 60 discussions, the newest first: page 0 holds minutes 59 to 10, page 1 minutes 9 to 0.
+    let api = standard();
+    {
+        let mut state = api.state.lock().unwrap();
+        let discussions: Vec<Discussion> = (0..60)
+            .map(|i| discussion(3000 + i, u32::try_from(i).unwrap()))
+            .collect();
+        state.courses[1].sections[0].modules.push(Module::new(
+            62,
+            "Talk",
+            1,
+            Kind::Forum { discussions },
+        ));
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    // A run stopped after page 0 of that forum; then the newest discussion is deleted, so
+    // every later one moves up a place: minute 9's now ends page 0.
+    {
+        let mut state = api.state.lock().unwrap();
+        let forum = state.courses[1].sections[0].modules.last_mut().unwrap();
+        let Kind::Forum { discussions } = &mut forum.kind else {
+            panic!()
+        };
+        discussions.retain(|d| d.id != 3059);
+    }
+    let cp = c.roles().as_checkpointed().unwrap();
+    let mut from = cp.initial_checkpoint_json().unwrap();
+    from.state = json!({
+        "started": true,
+        "courses": [{"id": 15, "name": "Chemistry"}],
+        "index": 0,
+        "forums": [{"id": 1062, "cmid": 62, "name": "Talk"}],
+        "forum": 0,
+        "page": 1,
+    });
+    let docs: Vec<connector_core::Document> = cp
+        .load_from_checkpoint_json(from, None, connector_core::SyncContext::new())
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flat_map(|b| b.unwrap().batch.documents)
+        .collect();
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    for i in 0..=9 {
+        let id = format!("moodle_forum_62_{}", 3000 + i);
+        assert!(ids.contains(&id.as_str()), "{id} missing from {ids:?}");
+    }
+}

@@ -1017,6 +1017,11 @@ impl Walk {
         let walk = self.for_run(&ctx);
         async_stream::try_stream! {
             let mut cp = from;
+            // A run resumed inside a forum's paging reads the page before its own first:
+            // Moodle pages by number, and a discussion deleted (or sunk by a deleted post)
+            // since shifts the later ones up a place, so the first of the checkpoint's page
+            // would now end the page before and be skipped. Fingerprints spare what was sent.
+            let mut step_back = cp.forums.is_some() && cp.page > 0;
             let (userid, allowed) = walk.functions().await?;
             if !cp.started {
                 cp.courses = walk.courses(userid, &allowed, None).await?;
@@ -1033,6 +1038,12 @@ impl Walk {
                         cp.forums = Some(forums);
                         cp.forum = 0;
                         cp.page = 0;
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                    }
+                    Some(forums) if cp.forum < forums.len() && step_back => {
+                        step_back = false;
+                        let forum = &forums[cp.forum];
+                        let (batch, _) = walk.discussions(&ctx, &course, forum, cp.page - 1, window.as_ref(), None).await?;
                         yield CheckpointedBatch::new(batch, cp.clone());
                     }
                     Some(forums) if cp.forum < forums.len() => {
