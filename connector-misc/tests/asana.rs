@@ -896,3 +896,67 @@ async fn members_come_from_memberships_and_from_the_older_path_when_it_is_refuse
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_tasks_collaborators_read_it_in_a_private_project_they_are_no_member_of() {
+    let api = standard(2);
+    {
+        // `Rotate keys` is in `Secret`, private with no member listed; Cora follows it and
+        // Ben is assigned (Asana lists the assignee among the followers too).
+        let mut st = api.state.lock().unwrap();
+        let t5 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000105")
+            .unwrap();
+        t5.followers = vec![("1200000000000060", "Cora@Example.com")];
+        t5.assignee = Some(("1200000000000061", "Ben", "ben@example.com"));
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let access = sink
+        .get("asana:1200000000000105")
+        .unwrap()
+        .access
+        .clone()
+        .unwrap();
+    assert_eq!(access.emails, ["ben@example.com", "cora@example.com"]);
+    assert!(
+        access
+            .groups
+            .iter()
+            .all(|g| !g.starts_with("asana-workspace:")),
+        "{access:?}"
+    );
+    // The followers are asked for by name of field.
+    let listed = requests_to(&server, "/api/1.0/tasks").await;
+    assert!(
+        listed.iter().any(|r| r
+            .url
+            .query_pairs()
+            .any(|(k, v)| k == "opt_fields" && v.contains("followers.email"))),
+        "no followers asked"
+    );
+    // Cora stops following, which moves no `modified_at`: the next incremental run sends
+    // the task again without her.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t5 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000105")
+            .unwrap();
+        t5.followers.clear();
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let access = sink
+        .get("asana:1200000000000105")
+        .unwrap()
+        .access
+        .clone()
+        .unwrap();
+    assert_eq!(access.emails, ["ben@example.com"]);
+}

@@ -29,7 +29,7 @@ use super::SOURCE;
 use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story};
 
 /// The task fields a listing asks for (`opt_fields`).
-pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
+pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,followers.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
 
 /// The task fields the subtask sweep of an incremental run asks for: enough to tell a task
 /// that has subtasks, its projects and whether the window's listing read it already.
@@ -66,6 +66,12 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 impl Client {
+    /// The HTTP client (tests read its rate gate key).
+    #[cfg(test)]
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
     pub(crate) fn new(http: HttpClient, api: Url, workspace: String) -> Self {
         Self {
             http,

@@ -92,6 +92,10 @@ pub(crate) struct Task {
     pub(crate) assignee: Option<Named>,
     #[serde(default)]
     pub(crate) parent: Option<Named>,
+    /// Its collaborators (`followers`): Asana lets them see the task wherever it is (a
+    /// private project they are not a member of included); the assignee is one.
+    #[serde(default)]
+    pub(crate) followers: Vec<Named>,
     #[serde(default)]
     pub(crate) projects: Vec<Named>,
     #[serde(default)]

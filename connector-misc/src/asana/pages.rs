@@ -588,6 +588,7 @@ impl Walk {
             })
         };
         let (stories, attachments) = futures::try_join!(stories, attachments)?;
+        let access = &convert::with_collaborators(access, task);
         let mut out: Vec<Outcome> =
             vec![convert::document(task, home, &stories, access.clone()).into()];
         for att in attachments {

@@ -78,6 +78,8 @@ pub struct Task {
     pub comments: Vec<Comment>,
     pub attachments: Vec<Attachment>,
     pub malformed: bool,
+    /// Collaborators `(gid, e-mail)` besides the assignee (Asana lists the assignee too).
+    pub followers: Vec<(&'static str, &'static str)>,
 }
 
 impl Task {
@@ -97,6 +99,7 @@ impl Task {
             comments: Vec::new(),
             attachments: Vec::new(),
             malformed: false,
+            followers: Vec::new(),
         }
     }
 }
@@ -194,6 +197,9 @@ impl AsanaApi {
             "due_on": t.due_on, "due_at": null, "start_on": null,
             "assignee": t.assignee.map(|(gid, name, email)| json!({"gid": gid, "resource_type": "user", "name": name, "email": email})),
             "parent": t.parent.as_ref().map(|p| json!({"gid": p, "resource_type": "task", "name": "Parent"})),
+            "followers": t.assignee.map(|(gid, _, email)| (gid, email)).into_iter().chain(t.followers.iter().copied())
+                .map(|(gid, email)| json!({"gid": gid, "resource_type": "user", "email": email}))
+                .collect::<Vec<_>>(),
             "projects": t.projects.iter().map(|gid| {
                 let name = projects.iter().find(|p| &p.gid == gid).map(|p| p.name.clone()).unwrap_or_default();
                 json!({"gid": gid, "resource_type": "project", "name": name})
