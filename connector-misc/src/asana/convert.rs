@@ -70,7 +70,16 @@ pub(crate) fn version(task: &Task, access: &Access) -> String {
         access.groups.join(","),
         access.emails.join(",")
     ));
-    format!("{}:{access}", rfc3339(task.modified_at))
+    match task.comment_edited.filter(|e| *e > task.modified_at) {
+        // A comment edited since the task's last change: the edit's time, so the task is
+        // sent again; a later change of the task supersedes it.
+        Some(edited) => format!(
+            "{}:{access}:e{}",
+            rfc3339(task.modified_at),
+            rfc3339(edited)
+        ),
+        None => format!("{}:{access}", rfc3339(task.modified_at)),
+    }
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

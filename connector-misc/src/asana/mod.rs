@@ -26,7 +26,14 @@
 //!   `modified_at` to the half-open window exactly. Asana documents that a story created on
 //!   a task (a new comment), an assignment, a custom-field change, a completion or an edited
 //!   name or description moves `modified_at`, so an old task with a new comment is read
-//!   again. An edited comment is not in that list: only a full run re-reads it. Who may read
+//!   again. An edited (or deleted) comment is not in that list: each run starts a project
+//!   with its events, `GET /events?resource={project}&sync={token}` (events bubble up from
+//!   the project's tasks, subtasks and their stories; the token is carried from run to run
+//!   in the checkpoint's `events`, a first ask or an expired token answering 412 with a
+//!   fresh one); a story `changed`, `removed` or `deleted` names its task, which is read
+//!   again (`GET /tasks/{gid}`) with the edit's time in its version (`edited`, carried too,
+//!   while later than its `modified_at`), so it is sent once and then stays unchanged.
+//!   Edits older than a token Asana forgot (24 hours) wait for a full run. Who may read
 //!   a project's tasks (its privacy, its members) moves no task's `modified_at`: each project
 //!   starts with one unfiltered request of 20 tasks, and when one of them not modified in the
 //!   window is stored at another access, the project is listed whole this run (fingerprints
@@ -164,6 +171,7 @@ impl AsanaConnector {
             comments: config.include_comments,
             attachments: config.include_attachments,
             max_file_size: config.max_file_size.get(),
+            edited: std::sync::Arc::default(),
         };
         Ok(Self { config, walk })
     }
@@ -223,6 +231,10 @@ impl CheckpointedConnector for AsanaConnector {
 
     fn initial_checkpoint(&self) -> AsanaCheckpoint {
         AsanaCheckpoint::start()
+    }
+
+    fn carry_over(&self, last: &AsanaCheckpoint) -> Option<AsanaCheckpoint> {
+        last.carried()
     }
 
     fn load_from_checkpoint(
