@@ -916,12 +916,7 @@ async fn a_tasks_collaborators_read_it_in_a_private_project_they_are_no_member_o
     let c = build(&server.uri(), json!({"include_attachments": false}));
     let store = MemoryStateStore::new();
     let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
-    let access = sink
-        .get("asana:1200000000000105")
-        .unwrap()
-        .access
-        .clone()
-        .unwrap();
+    let access = sink.get("asana:1200000000000105").unwrap().access.unwrap();
     assert_eq!(access.emails, ["ben@example.com", "cora@example.com"]);
     assert!(
         access
@@ -952,12 +947,7 @@ async fn a_tasks_collaborators_read_it_in_a_private_project_they_are_no_member_o
     }
     let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
-    let access = sink
-        .get("asana:1200000000000105")
-        .unwrap()
-        .access
-        .clone()
-        .unwrap();
+    let access = sink.get("asana:1200000000000105").unwrap().access.unwrap();
     assert_eq!(access.emails, ["ben@example.com"]);
 }
 
