@@ -896,3 +896,100 @@ async fn members_come_from_memberships_and_from_the_older_path_when_it_is_refuse
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_tasks_collaborators_read_it_in_a_private_project_they_are_no_member_of() {
+    let api = standard(2);
+    {
+        // `Rotate keys` is in `Secret`, private with no member listed; Cora follows it and
+        // Ben is assigned (Asana lists the assignee among the followers too).
+        let mut st = api.state.lock().unwrap();
+        let t5 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000105")
+            .unwrap();
+        t5.followers = vec![("1200000000000060", "Cora@Example.com")];
+        t5.assignee = Some(("1200000000000061", "Ben", "ben@example.com"));
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let access = sink.get("asana:1200000000000105").unwrap().access.unwrap();
+    assert_eq!(access.emails, ["ben@example.com", "cora@example.com"]);
+    assert!(
+        access
+            .groups
+            .iter()
+            .all(|g| !g.starts_with("asana-workspace:")),
+        "{access:?}"
+    );
+    // The followers are asked for by name of field.
+    let listed = requests_to(&server, "/api/1.0/tasks").await;
+    assert!(
+        listed.iter().any(|r| r
+            .url
+            .query_pairs()
+            .any(|(k, v)| k == "opt_fields" && v.contains("followers.email"))),
+        "no followers asked"
+    );
+    // Cora stops following, which moves no `modified_at`: the next incremental run sends
+    // the task again without her.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t5 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000105")
+            .unwrap();
+        t5.followers.clear();
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let access = sink.get("asana:1200000000000105").unwrap().access.unwrap();
+    assert_eq!(access.emails, ["ben@example.com"]);
+}
+
+#[tokio::test]
+async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_the_events() {
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    // A full run takes each project's events token (Asana answers the first ask with 412
+    // and a token).
+    let asked = requests_to(&server, "/api/1.0/events").await;
+    assert_eq!(asked.len(), 3, "one per project");
+    assert!(
+        asked
+            .iter()
+            .all(|r| !r.url.query().unwrap_or("").contains("sync="))
+    );
+    // Rob edits his comment on `Write launch plan`: Asana moves no `modified_at`.
+    api.edit_comment("1200000000000101", 0, "Add the EU and UK dates.", 40);
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(sink.ids(), ["asana:1200000000000101"]);
+    let text = sink
+        .get("asana:1200000000000101")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Add the EU and UK dates."), "{text}");
+    // The poll asked with the tokens the full run carried.
+    let asked = requests_to(&server, "/api/1.0/events").await;
+    assert!(
+        asked[3..]
+            .iter()
+            .all(|r| r.url.query().unwrap_or("").contains("sync=s0")),
+        "{:?}",
+        asked.iter().map(|r| r.url.to_string()).collect::<Vec<_>>()
+    );
+    // Sent once: the next poll, and the probe's look at the project, find it unchanged.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}

@@ -1024,3 +1024,131 @@ async fn check_names_moodle_url_when_the_site_calls_itself_otherwise() {
     assert_eq!(e.field(), Some("moodle_url"), "{e}");
     assert!(e.to_string().contains(&server.uri()), "{e}");
 }
+
+#[tokio::test]
+async fn a_token_that_is_told_no_restrictions_fails_its_courses_unless_allowed() {
+    // A student's token: Moodle tells no module its `availability`, so a restriction the
+    // student meets would be invisible and its module would go to the whole course.
+    let api = standard();
+    api.state.lock().unwrap().student_token = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"course_ids": "12"}));
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(report.failed, 1, "{report:?}");
+    let failure = format!("{report:?}");
+    assert!(failure.contains("allow_unseen_restrictions"), "{failure}");
+    assert!(failure.contains("course 12"), "{failure}");
+    // On a site with restrictions off, the owner says so and the course is read.
+    let c = build(
+        &server.uri(),
+        json!({"course_ids": "12", "allow_unseen_restrictions": true}),
+    );
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert!(sink.ids().contains(&"moodle_forum_40_90".to_owned()));
+}
+
+#[tokio::test]
+async fn a_deleted_reply_that_moves_no_time_is_gone_after_the_next_poll() {
+    let api = standard();
+    let reply = |id: i64, text: &str, minute: u32| moodle_common::Post {
+        id,
+        author: "Ann Student".into(),
+        subject: "Re: Welcome".into(),
+        message: format!("<p>{text}</p>"),
+        minute,
+        parent: 901,
+        private: false,
+    };
+    let forum = |api: &MoodleApi, edit: &dyn Fn(&mut Vec<moodle_common::Post>)| {
+        let mut state = api.state.lock().unwrap();
+        let Kind::Forum { discussions } = &mut state.courses[0].sections[0].modules[0].kind else {
+            panic!()
+        };
+        edit(&mut discussions[0].posts);
+    };
+    forum(&api, &|posts| posts.push(reply(905, "A later answer.", 8)));
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let text = sink
+        .get("moodle_forum_40_90")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Thanks!") && text.contains("A later answer."));
+    // Reply 902 (minute 4) is deleted: the discussion's last post is still minute 8, so its
+    // `timemodified` stays; only `numreplies` drops.
+    forum(&api, &|posts| posts.retain(|p| p.id != 902));
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert_eq!(sink.ids(), ["moodle_forum_40_90"], "{report:?}");
+    let text = sink
+        .get("moodle_forum_40_90")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(!text.contains("Thanks!"), "{text}");
+    assert!(text.contains("A later answer."));
+    // Nothing changed since: nothing is sent.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn a_run_resumed_inside_a_forum_reads_the_page_before_so_a_shift_skips_nothing() {
+    use futures::StreamExt;
+    // 60 discussions, the newest first: page 0 holds minutes 59 to 10, page 1 minutes 9 to 0.
+    let api = standard();
+    {
+        let mut state = api.state.lock().unwrap();
+        let discussions: Vec<Discussion> = (0..60)
+            .map(|i| discussion(3000 + i, u32::try_from(i).unwrap()))
+            .collect();
+        state.courses[1].sections[0].modules.push(Module::new(
+            62,
+            "Talk",
+            1,
+            Kind::Forum { discussions },
+        ));
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    // A run stopped after page 0 of that forum; then the newest discussion is deleted, so
+    // every later one moves up a place: minute 9's now ends page 0.
+    {
+        let mut state = api.state.lock().unwrap();
+        let forum = state.courses[1].sections[0].modules.last_mut().unwrap();
+        let Kind::Forum { discussions } = &mut forum.kind else {
+            panic!()
+        };
+        discussions.retain(|d| d.id != 3059);
+    }
+    let cp = c.roles().as_checkpointed().unwrap();
+    let mut from = cp.initial_checkpoint_json().unwrap();
+    from.state = json!({
+        "started": true,
+        "courses": [{"id": 15, "name": "Chemistry"}],
+        "index": 0,
+        "forums": [{"id": 1062, "cmid": 62, "name": "Talk"}],
+        "forum": 0,
+        "page": 1,
+    });
+    let docs: Vec<connector_core::Document> = cp
+        .load_from_checkpoint_json(from, None, connector_core::SyncContext::new())
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flat_map(|b| b.unwrap().batch.documents)
+        .collect();
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    for i in 0..=9 {
+        let id = format!("moodle_forum_62_{}", 3000 + i);
+        assert!(ids.contains(&id.as_str()), "{id} missing from {ids:?}");
+    }
+}

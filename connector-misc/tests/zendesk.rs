@@ -21,20 +21,45 @@ use zendesk_common::{
     start, time,
 };
 
-/// The standard API's tickets after a full run at 10:30: the API (to change between runs),
-/// its server, the connector and the state the run left, for the scenarios of two runs.
+/// What a full run at 10:30 leaves for the scenarios of two runs: the API (to change
+/// between runs), its server, the connector, the state the run left, and the run's sink.
+struct AfterFullRun {
+    api: ZendeskApi,
+    server: wiremock::MockServer,
+    c: Arc<dyn Connector>,
+    store: MemoryStateStore,
+    sink: MemorySink,
+}
+
+/// A full run at 10:30 of `api` reading `content` (config `extra`).
+async fn after_a_full_run(
+    api: ZendeskApi,
+    content: &str,
+    extra: serde_json::Value,
+) -> AfterFullRun {
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), content, extra);
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    }
+}
+
+/// The standard API's tickets after a full run at 10:30: the API, its server, the connector
+/// and the state the run left.
 async fn tickets_after_a_full_run() -> (
     ZendeskApi,
     wiremock::MockServer,
     Arc<dyn Connector>,
     MemoryStateStore,
 ) {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
-    (api, server, c, store)
+    let r = after_a_full_run(standard(), "tickets", json!({})).await;
+    (r.api, r.server, r.c, r.store)
 }
 
 /// Changes ticket `id` of `api` between runs.
@@ -196,15 +221,12 @@ async fn article_polls_read_the_incremental_export_within_the_window() {
 
 #[tokio::test]
 async fn an_article_unpublished_or_labelled_to_skip_is_deleted_by_the_next_poll() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(
-        &server.uri(),
+    let AfterFullRun { api, c, store, .. } = after_a_full_run(
+        standard(),
         "articles",
         json!({"skip_article_labels": "internal-only"}),
-    );
-    let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    )
+    .await;
     // Article 2 goes back to draft, article 4 gets a skipped label; the German translation
     // of article 7's locale is not the source's, so nothing of it is deleted.
     {
@@ -499,11 +521,13 @@ async fn a_ticket_moved_to_another_group_is_sent_again_with_its_new_agents_only(
 
 #[tokio::test]
 async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incremental_run() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(standard(), "tickets", json!({})).await;
     let t1 = doc(&sink.documents(), "zendesk_ticket_1")
         .access
         .clone()
@@ -575,6 +599,104 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
             .await
             .len(),
         1
+    );
+}
+
+#[tokio::test]
+async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_polls() {
+    let api = standard();
+    // Ticket 4 is archived: the export and the search list it, the ticket lists do not.
+    api.state
+        .lock()
+        .unwrap()
+        .tickets
+        .iter_mut()
+        .filter(|t| t.id == 4)
+        .for_each(|t| t.archived = true);
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(api, "tickets", json!({})).await;
+    assert!(ids(&sink.documents()).contains(&"zendesk_ticket_4".to_owned()));
+    // A poll with nothing changed: one user export, no search.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(35)).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/incremental/users")
+            .await
+            .len(),
+        1
+    );
+    assert!(requests_to(&server, "/api/v2/search/").await.is_empty());
+
+    // Sharing turned off: the archived ticket loses the organization too.
+    {
+        let mut st = api.state.lock().unwrap();
+        st.org_shared = false;
+        st.org_minute = Some(40);
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert_eq!(report.failed, 0);
+    let docs = sink.documents();
+    let t4 = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
+    assert!(!t4.groups.contains(&"zendesk-org:900".to_owned()), "{t4:?}");
+    assert!(t4.emails.contains(&"carl@customer.test".to_owned()));
+    let searched = requests_to(&server, "/api/v2/search/export").await;
+    assert_eq!(searched.len(), 1);
+    let q: std::collections::HashMap<String, String> =
+        searched[0].url.query_pairs().into_owned().collect();
+    assert_eq!(q["query"], "type:ticket organization:900 status:closed");
+    assert_eq!(q["filter[type]"], "ticket");
+    // Each ticket once, though the list and the search both hold closed tickets.
+    assert_eq!(
+        ids(&docs)
+            .iter()
+            .filter(|id| *id == "zendesk_ticket_4")
+            .count(),
+        1
+    );
+
+    // Cora (copied on ticket 1) changes her e-mail: no ticket moves, the user export shows
+    // her, and the tickets she is copied on are sent again with the new address.
+    api.state
+        .lock()
+        .unwrap()
+        .user_changes
+        .push((4, "cora@new.test", 50));
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
+    assert_eq!(report.failed, 0);
+    let docs = sink.documents();
+    assert_eq!(
+        ids(&docs),
+        ["zendesk_ticket_1", "zendesk_ticket_1:internal"]
+    );
+    let t1 = doc(&docs, "zendesk_ticket_1").access.clone().unwrap();
+    assert!(t1.emails.contains(&"cora@new.test".to_owned()), "{t1:?}");
+    assert!(
+        !t1.emails.contains(&"cora@customer.test".to_owned()),
+        "{t1:?}"
+    );
+    let queries: Vec<String> = requests_to(&server, "/api/v2/search/export")
+        .await
+        .iter()
+        .skip(1)
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "query")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "type:ticket requester:4",
+            "type:ticket cc:4",
+            "type:ticket assignee:4"
+        ]
     );
 }
 
@@ -988,15 +1110,18 @@ fn ragflow_config_is_taken_as_it_is_and_defaults_follow_zendesk_limits() {
 #[tokio::test]
 async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the_narrower_audience()
 {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(
-        &server.uri(),
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(
+        standard(),
         "articles",
         json!({"skip_article_labels": "internal-only"}),
-    );
-    let store = MemoryStateStore::new();
-    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    )
+    .await;
     let before = doc(&sink.documents(), "article:2").access.clone().unwrap();
     assert_eq!(
         before.groups,
@@ -1040,10 +1165,9 @@ async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the
 async fn segments_the_agent_may_not_list_leave_polls_to_the_export() {
     let api = standard();
     api.state.lock().unwrap().segments_forbidden = true;
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "articles", json!({}));
-    let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let AfterFullRun {
+        server, c, store, ..
+    } = after_a_full_run(api, "articles", json!({})).await;
     let lists = requests_to(&server, "/api/v2/help_center/articles")
         .await
         .len();
@@ -1068,14 +1192,18 @@ async fn a_source_article_edited_in_a_poll_reads_its_translation_in_the_configur
         de.labels = vec!["billing"];
         st.translations.push(de);
     }
-    let server = start(api.clone()).await;
-    let c = build(
-        &server.uri(),
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        sink,
+    } = after_a_full_run(
+        api,
         "articles",
         json!({"locale": "de", "skip_article_labels": "internal-only"}),
-    );
-    let store = MemoryStateStore::new();
-    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    )
+    .await;
     let docs = sink.documents();
     assert_eq!(ids(&docs), ["article:1", "article:7"]);
     assert_eq!(

@@ -1,6 +1,8 @@
 //! [`AsanaCheckpoint`]: the projects of the run, the index of the current one and Asana's
 //! `offset` token within its task listing.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A project of the run, with who may read its tasks.
@@ -57,11 +59,31 @@ pub struct AsanaCheckpoint {
     /// shows no subtask.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sweep: bool,
+    /// Each project's events sync token (`GET /events?resource={gid}`), carried from run to
+    /// run: the events since tell the comments edited or deleted, which move no task's
+    /// `modified_at`. Asana forgets a token after 24 hours (or sooner).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub events: BTreeMap<String, String>,
+    /// When a comment of a task (by gid) was last edited or deleted, epoch milliseconds,
+    /// carried from run to run: part of the task's version while later than its
+    /// `modified_at`, so the task is sent again once and then stays unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub edited: BTreeMap<String, i64>,
 }
 
 impl AsanaCheckpoint {
     /// The checkpoint of a sync that has not started.
     pub fn start() -> Self {
         Self::default()
+    }
+
+    /// What the next run starts from after a run that ended at `self`: the events tokens
+    /// and the comment edits seen, nothing of the run's progress.
+    pub fn carried(&self) -> Option<Self> {
+        (!self.events.is_empty() || !self.edited.is_empty()).then(|| Self {
+            events: self.events.clone(),
+            edited: self.edited.clone(),
+            ..Self::default()
+        })
     }
 }

@@ -26,10 +26,12 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::SOURCE;
-use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story};
+use super::model::{
+    ApiErrors, Attachment, EventPage, Events, Membership, One, Paged, Project, Story,
+};
 
 /// The task fields a listing asks for (`opt_fields`).
-pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
+pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,followers.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
 
 /// The task fields the subtask sweep of an incremental run asks for: enough to tell a task
 /// that has subtasks, its projects and whether the window's listing read it already.
@@ -66,6 +68,12 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 impl Client {
+    /// The HTTP client (tests read its rate gate key).
+    #[cfg(test)]
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
     pub(crate) fn new(http: HttpClient, api: Url, workspace: String) -> Self {
         Self {
             http,
@@ -255,6 +263,88 @@ impl Client {
             .append_pair("limit", &PAGE_SIZE.to_string())
             .append_pair("opt_fields", STORY_FIELDS);
         self.all(url).await
+    }
+
+    /// Task `gid` with the task fields.
+    pub(crate) async fn task(&self, gid: &str) -> Result<serde_json::Value> {
+        let mut url = self.endpoint(&["tasks", gid])?;
+        url.query_pairs_mut().append_pair("opt_fields", TASK_FIELDS);
+        Ok(self.get::<One<serde_json::Value>>(url).await?.data)
+    }
+
+    /// The events on `resource` (a project: they bubble up from its tasks, their stories and
+    /// subtasks) since the sync token `sync`, every page (`has_more`), and the token to
+    /// ask with next time. Without a token, or with one Asana no longer knows (they expire
+    /// after 24 hours, or sooner), Asana answers 412 with a fresh token and no events:
+    /// [`Events::expired`] is then set.
+    pub(crate) async fn events(&self, resource: &str, sync: Option<&str>) -> Result<Events> {
+        let mut out = Events::default();
+        let mut token = sync.map(str::to_owned);
+        for _ in 0..MAX_PAGES {
+            let mut url = self.endpoint(&["events"])?;
+            url.query_pairs_mut().append_pair("resource", resource);
+            if let Some(t) = &token {
+                url.query_pairs_mut().append_pair("sync", t);
+            }
+            let response = self
+                .http
+                .get(url)
+                .client_errors_as_responses()
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            let page: EventPage = match status {
+                200..=299 | 412 => serde_json::from_slice(response.body()).map_err(|e| {
+                    Error::invalid_data("Asana's events answer is not the documented JSON")
+                        .with_connector(SOURCE)
+                        .with_cause(e)
+                })?,
+                _ => {
+                    let class = classify(response.status(), response.body());
+                    let (kind, text) = match class {
+                        Some(c) => (c.kind, c.message),
+                        None if status == 401 => (
+                            ErrorKind::Unauthenticated,
+                            format!("Asana did not take {}", super::config::TOKEN_FIELD),
+                        ),
+                        None => (
+                            ErrorKind::InvalidData,
+                            format!(
+                                "Asana answered {status} for the events: {}",
+                                said(response.body())
+                            ),
+                        ),
+                    };
+                    return Err(Error::new(kind, text).with_connector(SOURCE));
+                }
+            };
+            if status == 412 {
+                out.expired = true;
+                out.tasks.clear();
+            } else {
+                for e in page.data {
+                    if let Some(task) = e.edited_story_task() {
+                        let at = e.created_at.unwrap_or_else(Utc::now);
+                        out.tasks.push((task.to_owned(), at));
+                    }
+                }
+            }
+            let next = page.sync.ok_or_else(|| {
+                Error::invalid_data("Asana's events answer carries no `sync` token")
+                    .with_connector(SOURCE)
+            })?;
+            let more = page.has_more && status != 412 && token.as_deref() != Some(next.as_str());
+            token = Some(next);
+            if !more {
+                out.sync = token.unwrap_or_default();
+                // The latest edit of each task.
+                out.tasks.sort();
+                out.tasks.reverse();
+                out.tasks.dedup_by(|a, b| a.0 == b.0);
+                return Ok(out);
+            }
+        }
+        Err(Error::invalid_data("Asana's events have no end").with_connector(SOURCE))
     }
 
     /// The attachments of task `gid`.

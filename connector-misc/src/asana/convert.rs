@@ -40,15 +40,46 @@ pub(crate) fn access(projects: &[&ProjectFrame]) -> Access {
     Access::restricted(emails, groups)
 }
 
+/// Who may read `task`: who may read its projects (`access`) and its collaborators, its
+/// followers and its assignee, whom Asana lets see the task wherever it is (a private project
+/// they are no member of included). Their e-mails as Asana tells them (`followers.email`,
+/// `assignee.email`); one it does not tell is left out.
+pub(crate) fn with_collaborators(access: &Access, task: &Task) -> Access {
+    let mut emails = access.emails.clone();
+    emails.extend(
+        task.followers
+            .iter()
+            .chain(task.assignee.as_ref())
+            .filter_map(|u| u.email.as_deref())
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_lowercase),
+    );
+    emails.sort();
+    emails.dedup();
+    Access::restricted(emails, access.groups.clone())
+}
+
 /// The version token of a task: its `modified_at` (which a new comment, an attachment, an
-/// assignment or a custom-field change moves, as Asana documents) and a hash of its access.
+/// assignment or a custom-field change moves, as Asana documents) and a hash of its access
+/// with its collaborators ([`with_collaborators`]).
 pub(crate) fn version(task: &Task, access: &Access) -> String {
+    let access = with_collaborators(access, task);
     let access = connector_core::ids::hash128(&format!(
         "{}|{}",
         access.groups.join(","),
         access.emails.join(",")
     ));
-    format!("{}:{access}", rfc3339(task.modified_at))
+    match task.comment_edited.filter(|e| *e > task.modified_at) {
+        // A comment edited since the task's last change: the edit's time, so the task is
+        // sent again; a later change of the task supersedes it.
+        Some(edited) => format!(
+            "{}:{access}:e{}",
+            rfc3339(task.modified_at),
+            rfc3339(edited)
+        ),
+        None => format!("{}:{access}", rfc3339(task.modified_at)),
+    }
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -26,7 +26,14 @@
 //!   `modified_at` to the half-open window exactly. Asana documents that a story created on
 //!   a task (a new comment), an assignment, a custom-field change, a completion or an edited
 //!   name or description moves `modified_at`, so an old task with a new comment is read
-//!   again. An edited comment is not in that list: only a full run re-reads it. Who may read
+//!   again. An edited (or deleted) comment is not in that list: each run starts a project
+//!   with its events, `GET /events?resource={project}&sync={token}` (events bubble up from
+//!   the project's tasks, subtasks and their stories; the token is carried from run to run
+//!   in the checkpoint's `events`, a first ask or an expired token answering 412 with a
+//!   fresh one); a story `changed`, `removed` or `deleted` names its task, which is read
+//!   again (`GET /tasks/{gid}`) with the edit's time in its version (`edited`, carried too,
+//!   while later than its `modified_at`), so it is sent once and then stays unchanged.
+//!   Edits older than a token Asana forgot (24 hours) wait for a full run. Who may read
 //!   a project's tasks (its privacy, its members) moves no task's `modified_at`: each project
 //!   starts with one unfiltered request of 20 tasks, and when one of them not modified in the
 //!   window is stored at another access, the project is listed whole this run (fingerprints
@@ -48,7 +55,11 @@
 //!   `private` one by the project as a group (`asana-project:{gid}`), and both by their
 //!   members from `GET /memberships?parent={gid}` (`asana-user:{gid}` and the
 //!   member's e-mail where Asana shows it, member teams as `asana-team:{gid}`); when the
-//!   members cannot be read the run warns and keeps the group.
+//!   members cannot be read the run warns and keeps the group. A task (and its attachments)
+//!   also goes to its collaborators, `followers.email` and the assignee's e-mail, whom
+//!   Asana lets see it wherever it is (a private project they are no member of included);
+//!   a follower removed moves no `modified_at`, and the version (which hashes the access)
+//!   lets the per-project probe of incremental runs find it.
 //! - **Fingerprint**: `modified_at` and a hash of the access, both listed and asked of the
 //!   store once per page, so an unchanged task costs no story request and no download; with
 //!   `include_attachments` its attachments are listed (one request) and reported unchanged,
@@ -61,7 +72,10 @@
 //! - **Auth and limits**: `Authorization: Bearer` with the personal access token
 //!   `credentials.asana_api_token_secret`; 429 with `Retry-After` is waited out by core's
 //!   client, and requests are kept to `requests_per_minute` (Asana's 150 per minute for free
-//!   workspaces by default; 1,500 for paid ones).
+//!   workspaces by default; 1,500 for paid ones). Asana counts them per user (token), so
+//!   the host's rate gate is keyed on a hash of the token (core's default for a bearer
+//!   credential), never on the host: connectors of one token share the budget, whatever
+//!   their workspace or projects, and connectors of other tokens do not take from it.
 
 mod checkpoint;
 mod client;
@@ -157,6 +171,7 @@ impl AsanaConnector {
             comments: config.include_comments,
             attachments: config.include_attachments,
             max_file_size: config.max_file_size.get(),
+            edited: std::sync::Arc::default(),
         };
         Ok(Self { config, walk })
     }
@@ -218,6 +233,10 @@ impl CheckpointedConnector for AsanaConnector {
         AsanaCheckpoint::start()
     }
 
+    fn carry_over(&self, last: &AsanaCheckpoint) -> Option<AsanaCheckpoint> {
+        last.carried()
+    }
+
     fn load_from_checkpoint(
         &self,
         from: AsanaCheckpoint,
@@ -235,5 +254,27 @@ impl SlimConnector for AsanaConnector {
     /// attachment count on a task). Nothing is downloaded and no story read.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_gate_is_the_tokens_whatever_the_workspace() {
+        let key = |workspace: &str, token: &str| {
+            let c = AsanaConnector::new(AsanaConfig::new(workspace, token))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let url =
+                Url::parse("https://app.asana.com/api/1.0/tasks").unwrap_or_else(|e| panic!("{e}"));
+            c.walk.client.http().rate_gate_key(&url)
+        };
+        let mine = key("1200000000000001", "2/1200/1201:abc");
+        assert_eq!(mine, key("1200000000000002", "2/1200/1201:abc"));
+        assert_ne!(mine, key("1200000000000001", "2/1300/1301:xyz"));
+        assert!(mine.starts_with("asana"), "{mine}");
+        assert!(!mine.contains("abc"), "{mine}");
+        assert!(!mine.contains("app.asana.com"), "{mine}");
     }
 }

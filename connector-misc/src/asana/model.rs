@@ -92,6 +92,10 @@ pub(crate) struct Task {
     pub(crate) assignee: Option<Named>,
     #[serde(default)]
     pub(crate) parent: Option<Named>,
+    /// Its collaborators (`followers`): Asana lets them see the task wherever it is (a
+    /// private project they are not a member of included); the assignee is one.
+    #[serde(default)]
+    pub(crate) followers: Vec<Named>,
     #[serde(default)]
     pub(crate) projects: Vec<Named>,
     #[serde(default)]
@@ -105,6 +109,10 @@ pub(crate) struct Task {
     /// How many subtasks it has (none: not said, so they are asked).
     #[serde(default)]
     pub(crate) num_subtasks: Option<u64>,
+    /// When one of its comments was last edited or deleted, as the project's events told a
+    /// run (not a task field: editing a comment moves no `modified_at`).
+    #[serde(skip)]
+    pub(crate) comment_edited: Option<DateTime<Utc>>,
 }
 
 /// A listed task: readable, or malformed with its gid when it has one.
@@ -181,4 +189,54 @@ pub(crate) struct ApiErrors {
 pub(crate) struct ApiError {
     #[serde(default)]
     pub(crate) message: String,
+}
+
+/// `GET /events?resource={gid}&sync={token}`: the events since the token, the next token,
+/// whether there are more; a 412 (no token yet, or an expired one) carries a fresh token.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct EventPage {
+    #[serde(default)]
+    pub(crate) data: Vec<Event>,
+    #[serde(default)]
+    pub(crate) sync: Option<String>,
+    #[serde(default)]
+    pub(crate) has_more: bool,
+}
+
+/// An event: `action` (`added`, `changed`, `removed`, `deleted`, `undeleted`) on `resource`,
+/// whose `parent` is the task of a story.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Event {
+    #[serde(default)]
+    pub(crate) action: String,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) resource: Option<Named>,
+    #[serde(default)]
+    pub(crate) parent: Option<Named>,
+}
+
+impl Event {
+    /// The task whose story (a comment) was edited or deleted: neither moves the task's
+    /// `modified_at`. A story added does, so the listing finds it.
+    pub(crate) fn edited_story_task(&self) -> Option<&str> {
+        let story = self.resource.as_ref()?;
+        let parent = self.parent.as_ref()?;
+        (story.resource_type.as_deref() == Some("story")
+            && matches!(self.action.as_str(), "changed" | "removed" | "deleted")
+            && parent.resource_type.as_deref() == Some("task"))
+        .then_some(parent.gid.as_str())
+    }
+}
+
+/// What the events of a resource tell the run.
+#[derive(Debug, Default)]
+pub(crate) struct Events {
+    /// The tasks whose comments were edited or deleted since the token asked with, and when.
+    pub(crate) tasks: Vec<(String, DateTime<Utc>)>,
+    /// The token to ask with next time.
+    pub(crate) sync: String,
+    /// There was no token, or Asana no longer knew it: what changed before is not told.
+    pub(crate) expired: bool,
 }

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
@@ -39,6 +40,8 @@ pub(crate) struct Walk {
     pub(crate) comments: bool,
     pub(crate) attachments: bool,
     pub(crate) max_file_size: u64,
+    /// The run's comment edits by task gid (from the checkpoint, then the events).
+    pub(crate) edited: Arc<std::sync::RwLock<HashMap<String, DateTime<Utc>>>>,
 }
 
 /// What the reading of a page's tasks and their subtasks shares.
@@ -135,7 +138,7 @@ impl Walk {
         };
         let mut versions = Vec::new();
         for value in page.data {
-            if let Listed::Task(task) = Listed::from_value(value)
+            if let Listed::Task(task) = self.listed(value)
                 && task.modified_at < window.start
                 && let Some(access) = task_access(&task, projects, order, index)
             {
@@ -159,9 +162,92 @@ impl Walk {
         &self.client.workspace
     }
 
+    /// A listed task, with the last edit of its comments this run knows of.
+    fn listed(&self, value: Value) -> Listed {
+        let mut listed = Listed::from_value(value);
+        if let Listed::Task(task) = &mut listed {
+            task.comment_edited = self
+                .edited
+                .read()
+                .ok()
+                .and_then(|m| m.get(&task.gid).copied());
+        }
+        listed
+    }
+
+    /// The tasks of the project at `index` whose comments were edited or deleted since the
+    /// project's events token in `cp` (which these calls move on), each read again (its
+    /// version holds the edit's time, so it is sent). Without a token (a first run) or with
+    /// an expired one, only a fresh token: edits before it are left to a full run. A task
+    /// read under another project of the run, or changed within the window (the listing
+    /// reads it), is left to that.
+    async fn edited_comments(
+        &self,
+        cp: &mut AsanaCheckpoint,
+        order: &HashMap<String, usize>,
+        window: Option<&TimeWindow>,
+    ) -> Result<Batch> {
+        let index = cp.index;
+        let gid = cp.projects[index].gid.clone();
+        let events = match self
+            .client
+            .events(&gid, cp.events.get(&gid).map(String::as_str))
+            .await
+        {
+            Ok(events) => events,
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => return Err(e),
+            Err(e) => {
+                tracing::warn!(connector = SOURCE, project = %gid, "the project's events cannot be read; comments edited since the last run wait for a full run: {e}");
+                return Ok(Batch::default());
+            }
+        };
+        if events.expired && cp.events.contains_key(&gid) {
+            tracing::warn!(connector = SOURCE, project = %gid, "the project's events token expired (Asana keeps them 24 hours); comments edited since the last run wait for a full run");
+        }
+        cp.events.insert(gid.clone(), events.sync);
+        let mut batch = Batch::default();
+        if events.tasks.is_empty() {
+            return Ok(batch);
+        }
+        if let Ok(mut map) = self.edited.write() {
+            for (task, at) in &events.tasks {
+                map.insert(task.clone(), *at);
+                cp.edited.insert(task.clone(), at.timestamp_millis());
+            }
+        }
+        let home = Arc::new(cp.projects[index].clone());
+        for (task_gid, _) in &events.tasks {
+            let id = doc_id(task_gid);
+            let value = match self.client.task(task_gid).await {
+                Ok(value) => value,
+                // Deleted since: prune's.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => {
+                    batch.push(item_failure(id, e)?.into());
+                    continue;
+                }
+            };
+            let Listed::Task(task) = self.listed(value) else {
+                continue;
+            };
+            if window.is_some_and(|w| w.contains(task.modified_at)) {
+                continue;
+            }
+            let Some(access) = task_access(&task, &cp.projects, order, index) else {
+                continue;
+            };
+            match self.read_one(&task, &home, &access, false).await {
+                Ok(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
+                Err(e) => batch.push(item_failure(id, e)?.into()),
+            }
+        }
+        Ok(batch)
+    }
+
     pub(crate) fn for_run(&self, ctx: &SyncContext) -> Self {
         Self {
             client: self.client.with_context(ctx),
+            edited: Arc::default(),
             ..self.clone()
         }
     }
@@ -333,7 +419,7 @@ impl Walk {
         let home = Arc::new(projects[index].clone());
         let mut out = Vec::new();
         for value in values {
-            match Listed::from_value(value) {
+            match self.listed(value) {
                 Listed::Task(task) => {
                     if window.is_some_and(|w| !w.contains(task.modified_at)) {
                         continue;
@@ -386,7 +472,7 @@ impl Walk {
         let home = Arc::new(projects[index].clone());
         let mut out = Vec::new();
         for value in values {
-            let Listed::Task(task) = Listed::from_value(value) else {
+            let Listed::Task(task) = self.listed(value) else {
                 continue;
             };
             if window.contains(task.modified_at) || task.num_subtasks == Some(0) {
@@ -478,7 +564,7 @@ impl Walk {
             let known = KnownFingerprints::lookup(&run.ctx, &ids).await?;
             let mut out = Vec::new();
             for value in listed {
-                match Listed::from_value(value) {
+                match self.listed(value) {
                     Listed::Task(sub) => {
                         if sub.projects.iter().any(|p| run.order.contains_key(&p.gid)) {
                             continue;
@@ -588,6 +674,7 @@ impl Walk {
             })
         };
         let (stories, attachments) = futures::try_join!(stories, attachments)?;
+        let access = &convert::with_collaborators(access, task);
         let mut out: Vec<Outcome> =
             vec![convert::document(task, home, &stories, access.clone()).into()];
         for att in attachments {
@@ -646,6 +733,11 @@ impl Walk {
         let walk = self.for_run(&ctx);
         async_stream::try_stream! {
             let mut cp = from;
+            if let Ok(mut map) = walk.edited.write() {
+                map.extend(cp.edited.iter().filter_map(|(gid, ms)| {
+                    DateTime::<Utc>::from_timestamp_millis(*ms).map(|t| (gid.clone(), t))
+                }));
+            }
             if !cp.started {
                 cp.projects = walk.projects().await?;
                 cp.started = true;
@@ -666,9 +758,17 @@ impl Walk {
             let mut restarted: HashSet<(String, bool)> = HashSet::new();
             // The next listing page, read while this page's tasks were (its URL, its offset).
             let mut ahead: Option<(url::Url, String, Result<Paged<Value>>)> = None;
+            // Projects whose events this run read (an offset restart must not read them again).
+            let mut events_read: HashSet<String> = HashSet::new();
+            let mut held: Option<Batch> = None;
             while cp.index < cp.projects.len() {
                 ctx.cancellation().check()?;
                 let gid = cp.projects[cp.index].gid.clone();
+                // The tasks whose comments were edited go with the project's first page, whose
+                // checkpoint holds the events token they were read for.
+                if cp.offset.is_none() && !cp.sweep && !cp.unwindowed && events_read.insert(gid.clone()) {
+                    held = Some(walk.edited_comments(&mut cp, &order, window.as_ref()).await?);
+                }
                 if let Some(w) = window.as_ref()
                     && cp.offset.is_none()
                     && !cp.unwindowed
@@ -773,6 +873,16 @@ impl Walk {
                         cp.sweep = false;
                     }
                 }
+                let batch = match held.take() {
+                    Some(mut edited) => {
+                        edited.documents.extend(batch.documents);
+                        edited.failures.extend(batch.failures);
+                        edited.unchanged.extend(batch.unchanged);
+                        edited.deleted.extend(batch.deleted);
+                        edited
+                    }
+                    None => batch,
+                };
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }

@@ -77,7 +77,10 @@ pub struct MoodleCheckpoint {
     /// The index in `forums` of the forum being read.
     #[serde(default)]
     pub forum: usize,
-    /// The next discussion page of that forum (from 0).
+    /// The next discussion page of that forum (from 0). A run resumed here reads the page
+    /// before first: a discussion deleted since would have shifted this page's first onto
+    /// it. (Within a run, pages follow each other in seconds; a shift of more than a page
+    /// between a stop and its resume can still skip.)
     #[serde(default)]
     pub page: u32,
 }

@@ -76,6 +76,15 @@ pub struct MoodleConfig {
     /// Default on.
     #[serde(default = "default_true")]
     pub include_files: bool,
+    /// Read a course although Moodle tells none of its modules' restrictions
+    /// (`availability`), which it tells only a user who may see hidden activities (a teacher,
+    /// a manager) on a site with restrictions on. Off (default): such a course is a failure
+    /// naming this field, since the restrictions a student's token meets are invisible and
+    /// its restricted items would go to the whole course. Turn on for a site with
+    /// restrictions (`enableavailability`) off.
+    #[serde(default)]
+    #[schemars(example = &false)]
+    pub allow_unseen_restrictions: bool,
     /// The largest file downloaded, in bytes (default 10 MiB, at most 4 GiB): a larger one,
     /// by its listed `filesize` or while downloading, is a failure naming it.
     #[serde(default = "default_max_file_size")]
@@ -127,6 +136,7 @@ impl MoodleConfig {
             course_ids: StringList::default(),
             include_forums: true,
             include_files: true,
+            allow_unseen_restrictions: false,
             max_file_size: default_max_file_size(),
             spool_above: None,
             requests_per_minute: default_requests_per_minute(),
@@ -185,6 +195,7 @@ impl fmt::Debug for MoodleConfig {
             .field("course_ids", &self.course_ids.as_slice())
             .field("include_forums", &self.include_forums)
             .field("include_files", &self.include_files)
+            .field("allow_unseen_restrictions", &self.allow_unseen_restrictions)
             .field("max_file_size", &self.max_file_size)
             .field("spool_above", &self.spool_above)
             .field("requests_per_minute", &self.requests_per_minute)

@@ -41,7 +41,11 @@
 //!   period ending): an incremental run also sends each item outside its window that the
 //!   store holds at another version (one fingerprint lookup per course and per discussion
 //!   page; a forum page holding such a discussion does not stop the paging). Items never
-//!   stored (a new label, a quiz read with a student's token) wait for a full run.
+//!   stored (a new label, a quiz read with a student's token) wait for a full run. A
+//!   discussion's version holds its `numreplies` too: a reply deleted that was not the last
+//!   moves no time (Moodle resets `timemodified` to the last remaining post's), only the
+//!   count, so it is sent again without it when a poll's pages reach it (the first pages,
+//!   down to the first one older than the window; deeper ones wait for a full run).
 //! - **Access**: the web service does not say who may see a module. A course's items go to
 //!   the group `moodle:course:{id}` and the e-mail addresses of its active participants
 //!   (`core_enrol_get_enrolled_users`, when the token may call it; else the group alone); a
@@ -51,7 +55,10 @@
 //!   its display period (`timestart`, `timeend`) to nobody; a module with
 //!   access restrictions (`availability`, or `availabilityinfo`) and every module of a
 //!   section with restrictions (sections only tell them as `availabilityinfo`) to nobody,
-//!   since who meets them is not readable. Teachers who see every group's discussions are not listed for them.
+//!   since who meets them is not readable. Moodle tells a module's `availability` only to
+//!   a user who may see hidden activities: a course where no module carries the key (a
+//!   student's token, whose met restrictions are invisible) is a failure naming
+//!   `allow_unseen_restrictions` (for sites with restrictions off), never read open. Teachers who see every group's discussions are not listed for them.
 //! - **Fingerprint**: the item's time and a hash of its access, asked of the store once per
 //!   page, so an unchanged item costs no download and no post request.
 //! - **Refetch** ([`RefetchConnector`]): an id's module gives its course
@@ -151,6 +158,7 @@ impl MoodleConnector {
             course_ids: config.courses(),
             forums: config.include_forums,
             files: config.include_files,
+            unseen_restrictions: config.allow_unseen_restrictions,
             max_file_size: config.max_file_size.get(),
             spool_above: config.spool_above.map(std::num::NonZeroU64::get),
             spool: None,

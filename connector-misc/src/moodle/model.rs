@@ -243,6 +243,10 @@ pub(crate) struct Discussion {
     /// … until this one (`0`: for ever).
     #[serde(default)]
     pub(crate) timeend: Option<i64>,
+    /// Its posts but the first: deleting a reply that is not the last moves no time, only
+    /// this count.
+    #[serde(default)]
+    pub(crate) numreplies: Option<i64>,
 }
 
 impl Discussion {

@@ -40,6 +40,8 @@ pub(crate) struct Walk {
     pub(crate) course_ids: Vec<i64>,
     pub(crate) forums: bool,
     pub(crate) files: bool,
+    /// Read a course whose modules' restrictions Moodle does not tell the token's user.
+    pub(crate) unseen_restrictions: bool,
     pub(crate) max_file_size: u64,
     /// Files listed larger than this go to the spool.
     pub(crate) spool_above: Option<u64>,
@@ -393,10 +395,24 @@ impl Walk {
             }
         }
         if modules_seen > 0 && !tells_restrictions {
+            if !self.unseen_restrictions {
+                // Fail closed: the restrictions the token's user meets are invisible, so a
+                // restricted module would go to the whole course.
+                let mut batch = Batch::default();
+                batch.failures.push(Failure::new(
+                    None,
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "course {} ({}): Moodle tells none of its modules' restrictions (`availability`), which it tells only a user who may see hidden activities; use a token of a teacher or a manager, or set `allow_unseen_restrictions` if restrictions are off on the site",
+                        course.id, course.name
+                    ),
+                ));
+                return Ok((batch, Vec::new()));
+            }
             tracing::warn!(
                 connector = SOURCE,
                 course = course.id,
-                "Moodle sent no module's `availability`: either restrictions are off on the site, or the token's user may not see hidden activities and the restrictions it meets are not told (its items would go to the whole course); use a token of a teacher or a manager"
+                "Moodle sent no module's `availability` (`allow_unseen_restrictions` is on): either restrictions are off on the site, or the restrictions the token's user meets are not told"
             );
         }
         let has = |kind: &str| items.iter().any(|(m, _, _)| m.modname == kind);
@@ -940,9 +956,12 @@ impl Walk {
             // A timed discussion outside its display period is for nobody yet (or any more).
             let hidden = d.hidden_at(now);
             let access = convert::access(course, forum.restricted || hidden, d.groupid);
+            // The reply count too: a reply deleted (not the last) moves no time, and the
+            // stale check below then sends the discussion again without it.
             let token = format!(
-                "{}{}",
+                "{}:r{}{}",
                 convert::version(sorted_by, &access),
+                d.numreplies.unwrap_or(-1),
                 if forum.qanda { ":qanda" } else { "" }
             );
             let id = convert::discussion_id(forum.cmid, d.discussion);
@@ -998,6 +1017,11 @@ impl Walk {
         let walk = self.for_run(&ctx);
         async_stream::try_stream! {
             let mut cp = from;
+            // A run resumed inside a forum's paging reads the page before its own first:
+            // Moodle pages by number, and a discussion deleted (or sunk by a deleted post)
+            // since shifts the later ones up a place, so the first of the checkpoint's page
+            // would now end the page before and be skipped. Fingerprints spare what was sent.
+            let mut step_back = cp.forums.is_some() && cp.page > 0;
             let (userid, allowed) = walk.functions().await?;
             if !cp.started {
                 cp.courses = walk.courses(userid, &allowed, None).await?;
@@ -1014,6 +1038,12 @@ impl Walk {
                         cp.forums = Some(forums);
                         cp.forum = 0;
                         cp.page = 0;
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                    }
+                    Some(forums) if cp.forum < forums.len() && step_back => {
+                        step_back = false;
+                        let forum = &forums[cp.forum];
+                        let (batch, _) = walk.discussions(&ctx, &course, forum, cp.page - 1, window.as_ref(), None).await?;
                         yield CheckpointedBatch::new(batch, cp.clone());
                     }
                     Some(forums) if cp.forum < forums.len() => {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 ///   then, when a user segment was edited in the window, the list's cursor (`relist`).
 /// - Tickets: the incremental ticket export's `after_cursor`; `carry` is the cursor the next
 ///   incremental run starts from (carried over by the engine), so a poll costs one export
-///   request when nothing changed (and one of the organization export, `orgs_from`).
+///   request when nothing changed (and one each of the organization and user exports,
+///   `orgs_from`, `users_from`).
 ///
 /// JSON: `{"cursor": "MTU3NjYxMzUzOS4wfHw0Njd8"}`, `{"start_time": 1617731790}`,
 /// `{"done": true, "carry": "MTU3NjYxMzUzOS4wfHw0Njd8"}`.
@@ -48,6 +49,11 @@ pub struct ZendeskCheckpoint {
     /// their tickets listed again (their sharing may have changed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orgs_from: Option<i64>,
+    /// Tickets, incremental run: the organizations are over; the tickets of the users the
+    /// incremental user export lists from this `start_time` (epoch seconds) are listed again
+    /// (their e-mail, which grants access, may have changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_from: Option<i64>,
 }
 
 impl ZendeskCheckpoint {

@@ -15,8 +15,9 @@ use url::Url;
 use super::SOURCE;
 use super::model::{
     ApiError, ArticleAttachments, ArticleExport, ArticlePage, Attachment, Brand, BrandPage,
-    Comment, CommentPage, Me, OrganizationExport, Section, SectionPage, SegmentAnswer, SegmentList,
-    TicketExport, TicketPage, TicketsAnswer, User, UserSegment, UsersAnswer,
+    Comment, CommentPage, Me, Organization, OrganizationExport, OrganizationsAnswer, Section,
+    SectionPage, SegmentAnswer, SegmentList, TicketExport, TicketPage, TicketsAnswer, User,
+    UserExport, UserSegment, UsersAnswer,
 };
 
 /// More pages than any collection has: a loop guard beside the repeated-cursor check.
@@ -188,7 +189,7 @@ impl Client {
         url.query_pairs_mut().append_pair("page[size]", "100");
         let mut out = Vec::new();
         self.cursor_pages(url, |page: SectionPage| {
-            out.extend(page.sections);
+            out.extend(page.items);
             (page.meta.has_more, page.links.next)
         })
         .await?;
@@ -208,7 +209,7 @@ impl Client {
         let mut seen = HashSet::new();
         for _ in 0..MAX_PAGES {
             let page: ArticleAttachments = self.get(url).await?;
-            out.extend(page.article_attachments);
+            out.extend(page.items);
             match page.next_page {
                 Some(next) if seen.insert(next.clone()) => url = self.next_url(&next)?,
                 Some(_) => {
@@ -244,7 +245,7 @@ impl Client {
         url.query_pairs_mut().append_pair("page[size]", "100");
         let mut out = Vec::new();
         self.cursor_pages(url, |page: BrandPage| {
-            out.extend(page.brands);
+            out.extend(page.items);
             (page.meta.has_more, page.links.next)
         })
         .await?;
@@ -265,7 +266,7 @@ impl Client {
         url.query_pairs_mut().append_pair("page[size]", "100");
         let mut out = Vec::new();
         self.cursor_pages(url, |page: SegmentList| {
-            out.extend(page.user_segments);
+            out.extend(page.items);
             (page.meta.has_more, page.links.next)
         })
         .await?;
@@ -325,6 +326,41 @@ impl Client {
         self.get_export(url).await
     }
 
+    /// `GET /api/v2/incremental/users?start_time=T`: the users changed since `start_time`
+    /// (an e-mail changed, a user moved to another organization), time-based paging.
+    pub(crate) async fn user_export(&self, start_time: i64) -> Result<UserExport> {
+        let start = DateTime::from_timestamp(start_time, 0).unwrap_or(DateTime::UNIX_EPOCH);
+        let mut url = self.endpoint(&["incremental", "users.json"])?;
+        url.query_pairs_mut()
+            .append_pair("start_time", &export_start(start).to_string());
+        self.get_export(url).await
+    }
+
+    /// The first page of a ticket search through the search export (`search/export`,
+    /// cursor paging, no 1,000-result cap): unlike the ticket lists, the search finds
+    /// archived tickets (closed more than 120 days ago) too. `terms` is Zendesk search
+    /// syntax, e.g. `organization:900 status:closed` or `requester:7`.
+    pub(crate) fn ticket_search_url(&self, terms: &str) -> Result<Url> {
+        let mut url = self.endpoint(&["search", "export.json"])?;
+        url.query_pairs_mut()
+            .append_pair("query", &format!("type:ticket {terms}"))
+            .append_pair("filter[type]", "ticket")
+            .append_pair("page[size]", "100");
+        Ok(url)
+    }
+
+    /// The organizations with these ids (`organizations/show_many`).
+    pub(crate) async fn organizations(&self, ids: &[u64]) -> Result<Vec<Organization>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(SHOW_MANY) {
+            let mut url = self.endpoint(&["organizations", "show_many.json"])?;
+            let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            url.query_pairs_mut().append_pair("ids", &list.join(","));
+            out.extend(self.get::<OrganizationsAnswer>(url).await?.organizations);
+        }
+        Ok(out)
+    }
+
     /// The first page of the tickets of organization `id`, with their people and
     /// organization.
     pub(crate) fn organization_tickets_url(&self, id: u64) -> Result<Url> {
@@ -361,7 +397,7 @@ impl Client {
         let mut comments = Vec::new();
         let mut users = Vec::new();
         self.cursor_pages(url, |page: CommentPage| {
-            comments.extend(page.comments);
+            comments.extend(page.items);
             users.extend(page.users);
             (page.meta.has_more, page.links.next)
         })

@@ -58,9 +58,16 @@
 //!   organization changed (`GET /api/v2/organizations/{id}/tickets`, cursor paging,
 //!   users and organizations sideloaded): their version token holds their access, so a
 //!   ticket whose `zendesk-org:{id}` came or went is sent again, the others cost no comment
-//!   request. Archived tickets (closed over 120 days) are not in that list and keep the
-//!   old access until a full load; so do tickets whose requester or person copied changed
-//!   e-mail or left the organization (users are not polled).
+//!   request. Archived tickets (closed over 120 days) are not in that list: the closed
+//!   ones are also searched, `GET /api/v2/search/export?query=type:ticket organization:{id}
+//!   status:closed&filter[type]=ticket` (the search finds archived tickets; each ticket is
+//!   listed again once a run). Then the incremental user export,
+//!   `GET /api/v2/incremental/users?start_time={window start}` (checkpoint `users_from`):
+//!   for each user changed (an e-mail changed), the tickets they requested, are copied on
+//!   or are assigned are searched (`requester:{id}`, `cc:{id}`, `assignee:{id}`, archived
+//!   ones too) and sent again when their access changed. A search sideloads nothing:
+//!   missing people and organizations are read by `users/show_many` and
+//!   `organizations/show_many`. Cost: three searches per changed user.
 //! - **Comments**: every comment of a changed ticket, from
 //!   `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`, every page by
 //!   `links.next` (RAGFlow and Onyx read the first page only).

@@ -22,28 +22,104 @@ pub(crate) struct Links {
     pub(crate) next: Option<String>,
 }
 
-/// `GET /api/v2/help_center/{locale}/articles?page[size]=N`: one page, articles as sent
-/// (each read on its own, so one malformed article fails alone); the next page is asked by
-/// `page[after]={meta.after_cursor}` (what its `links.next` holds).
+/// Any page Zendesk answers: cursor-paged lists (`meta`, `links`), the incremental exports
+/// (`after_cursor` or `end_time`/`next_page`, `end_of_stream`), `show_many` answers and
+/// searches, with their sideloads (`users`, `organizations`). The listed items, whatever key
+/// the endpoint names them by (`articles`, `tickets`, search `results`, `sections`,
+/// `categories`, `user_segments`, `comments`, `brands`, `article_attachments`), are `items`;
+/// the user and organization exports and `show_many` answers list theirs in `users` or
+/// `organizations` (`T` is then [`NoItems`]). Every field is optional on the wire.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ArticlePage {
-    #[serde(default)]
-    pub(crate) articles: Vec<Value>,
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub(crate) struct ExportPage<T> {
+    #[serde(
+        default = "Vec::new",
+        alias = "articles",
+        alias = "tickets",
+        alias = "results",
+        alias = "sections",
+        alias = "categories",
+        alias = "user_segments",
+        alias = "comments",
+        alias = "brands",
+        alias = "article_attachments"
+    )]
+    pub(crate) items: Vec<T>,
     #[serde(default)]
     pub(crate) meta: Meta,
-}
-
-/// `GET /api/v2/help_center/incremental/articles?start_time=T`: time-based paging, up to
-/// 1,000 articles, `next_page` carrying the next `start_time` (= `end_time`).
-#[derive(Debug, Deserialize)]
-pub(crate) struct ArticleExport {
     #[serde(default)]
-    pub(crate) articles: Vec<Value>,
+    pub(crate) links: Links,
+    /// The ticket export's cursor of the next page.
+    #[serde(default)]
+    pub(crate) after_cursor: Option<String>,
+    #[serde(default)]
+    pub(crate) end_of_stream: bool,
+    /// Time-based exports: the next page's `start_time`.
+    #[serde(default)]
+    pub(crate) end_time: Option<i64>,
+    /// Time-based exports and article attachments: the next page's URL.
     #[serde(default)]
     pub(crate) next_page: Option<String>,
     #[serde(default)]
-    pub(crate) end_time: Option<i64>,
+    pub(crate) users: Vec<User>,
+    #[serde(default)]
+    pub(crate) organizations: Vec<Organization>,
 }
+
+/// The item of a page that lists its items in `users` or `organizations`: none.
+#[derive(Debug, Deserialize)]
+pub(crate) enum NoItems {}
+
+/// `GET /api/v2/help_center/{locale}/articles?page[size]=N`: one page, articles as sent
+/// (each read on its own, so one malformed article fails alone); the next page is asked by
+/// `page[after]={meta.after_cursor}` (what its `links.next` holds).
+pub(crate) type ArticlePage = ExportPage<Value>;
+
+/// `GET /api/v2/help_center/incremental/articles?start_time=T`: time-based paging, up to
+/// 1,000 articles, `next_page` carrying the next `start_time` (= `end_time`).
+pub(crate) type ArticleExport = ExportPage<Value>;
+
+/// `GET /api/v2/help_center/sections` (or `categories`) with cursor paging.
+pub(crate) type SectionPage = ExportPage<Section>;
+
+/// `GET /api/v2/help_center/user_segments?page[size]=100` with cursor paging.
+pub(crate) type SegmentList = ExportPage<UserSegment>;
+
+/// `GET /api/v2/incremental/users?start_time=T`: time-based paging, up to 1,000 users, the
+/// next page's `start_time` being `end_time`, until `end_of_stream`.
+pub(crate) type UserExport = ExportPage<NoItems>;
+
+/// `GET /api/v2/organizations/show_many.json?ids=…`.
+pub(crate) type OrganizationsAnswer = ExportPage<NoItems>;
+
+/// `GET /api/v2/users/show_many?ids=…`.
+pub(crate) type UsersAnswer = ExportPage<NoItems>;
+
+/// `GET /api/v2/incremental/organizations?start_time=T`: time-based paging, up to 1,000
+/// organizations, the next page's `start_time` being `end_time`, until `end_of_stream`.
+pub(crate) type OrganizationExport = ExportPage<NoItems>;
+
+/// `GET /api/v2/organizations/{id}/tickets?page[size]=100&include=users,organizations`, or
+/// `GET /api/v2/search/export?query=type:ticket …&filter[type]=ticket` (its tickets in
+/// `results`, nothing sideloaded).
+pub(crate) type TicketPage = ExportPage<Value>;
+
+/// `GET /api/v2/incremental/tickets/cursor.json?start_time=T&include=users,organizations`,
+/// then `?cursor=C`.
+pub(crate) type TicketExport = ExportPage<Value>;
+
+/// `GET /api/v2/tickets/show_many.json?ids=…&include=users,organizations`.
+pub(crate) type TicketsAnswer = ExportPage<Value>;
+
+/// `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`.
+pub(crate) type CommentPage = ExportPage<Comment>;
+
+/// `GET /api/v2/help_center[/{locale}]/articles/{id}/attachments`: `next_page` a URL while
+/// there is more.
+pub(crate) type ArticleAttachments = ExportPage<Attachment>;
+
+/// `GET /api/v2/brands?page[size]=100` with cursor paging.
+pub(crate) type BrandPage = ExportPage<Brand>;
 
 /// A Help Center article.
 #[derive(Debug, Clone, Deserialize)]
@@ -108,32 +184,10 @@ pub(crate) struct Section {
     pub(crate) category_id: Option<u64>,
 }
 
-/// `GET /api/v2/help_center/sections` (or `categories`) with cursor paging.
-#[derive(Debug, Deserialize)]
-pub(crate) struct SectionPage {
-    #[serde(default, alias = "categories")]
-    pub(crate) sections: Vec<Section>,
-    #[serde(default)]
-    pub(crate) meta: Meta,
-    #[serde(default)]
-    pub(crate) links: Links,
-}
-
 /// `GET /api/v2/help_center/user_segments/{id}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct SegmentAnswer {
     pub(crate) user_segment: UserSegment,
-}
-
-/// `GET /api/v2/help_center/user_segments?page[size]=100` with cursor paging.
-#[derive(Debug, Deserialize)]
-pub(crate) struct SegmentList {
-    #[serde(default)]
-    pub(crate) user_segments: Vec<UserSegment>,
-    #[serde(default)]
-    pub(crate) meta: Meta,
-    #[serde(default)]
-    pub(crate) links: Links,
 }
 
 /// Who may view content: a user type, narrowed by groups, organizations, tags and users.
@@ -170,6 +224,8 @@ pub(crate) struct User {
     pub(crate) name: Option<String>,
     #[serde(default)]
     pub(crate) email: Option<String>,
+    #[serde(default)]
+    pub(crate) updated_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -180,13 +236,6 @@ impl User {
             .filter(|n| !n.is_empty())
             .or(self.email.as_deref())
     }
-}
-
-/// `GET /api/v2/users/show_many?ids=…`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct UsersAnswer {
-    #[serde(default)]
-    pub(crate) users: Vec<User>,
 }
 
 /// `GET /api/v2/users/me`: an unauthenticated caller comes back as an anonymous end user
@@ -215,60 +264,6 @@ pub(crate) struct Organization {
     pub(crate) shared_tickets: bool,
     #[serde(default)]
     pub(crate) updated_at: Option<DateTime<Utc>>,
-}
-
-/// `GET /api/v2/incremental/organizations?start_time=T`: time-based paging, up to 1,000
-/// organizations, the next page's `start_time` being `end_time`, until `end_of_stream`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct OrganizationExport {
-    #[serde(default)]
-    pub(crate) organizations: Vec<Organization>,
-    #[serde(default)]
-    pub(crate) end_time: Option<i64>,
-    #[serde(default)]
-    pub(crate) end_of_stream: bool,
-}
-
-/// `GET /api/v2/organizations/{id}/tickets?page[size]=100&include=users,organizations`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TicketPage {
-    #[serde(default)]
-    pub(crate) tickets: Vec<Value>,
-    #[serde(default)]
-    pub(crate) meta: Meta,
-    #[serde(default)]
-    pub(crate) links: Links,
-    #[serde(default)]
-    pub(crate) users: Vec<User>,
-    #[serde(default)]
-    pub(crate) organizations: Vec<Organization>,
-}
-
-/// `GET /api/v2/incremental/tickets/cursor.json?start_time=T&include=users,organizations`,
-/// then `?cursor=C`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TicketExport {
-    #[serde(default)]
-    pub(crate) tickets: Vec<Value>,
-    #[serde(default)]
-    pub(crate) after_cursor: Option<String>,
-    #[serde(default)]
-    pub(crate) end_of_stream: bool,
-    #[serde(default)]
-    pub(crate) users: Vec<User>,
-    #[serde(default)]
-    pub(crate) organizations: Vec<Organization>,
-}
-
-/// `GET /api/v2/tickets/show_many.json?ids=…&include=users,organizations`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TicketsAnswer {
-    #[serde(default)]
-    pub(crate) tickets: Vec<Value>,
-    #[serde(default)]
-    pub(crate) users: Vec<User>,
-    #[serde(default)]
-    pub(crate) organizations: Vec<Organization>,
 }
 
 /// A ticket.
@@ -309,19 +304,6 @@ pub(crate) struct Ticket {
     pub(crate) updated_at: DateTime<Utc>,
 }
 
-/// `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct CommentPage {
-    #[serde(default)]
-    pub(crate) comments: Vec<Comment>,
-    #[serde(default)]
-    pub(crate) meta: Meta,
-    #[serde(default)]
-    pub(crate) links: Links,
-    #[serde(default)]
-    pub(crate) users: Vec<User>,
-}
-
 /// A file attached to a ticket comment or to an article (inline images among them).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Attachment {
@@ -343,16 +325,6 @@ pub(crate) struct Attachment {
     pub(crate) deleted: bool,
     #[serde(default)]
     pub(crate) updated_at: Option<DateTime<Utc>>,
-}
-
-/// `GET /api/v2/help_center[/{locale}]/articles/{id}/attachments`: `next_page` a URL while
-/// there is more.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ArticleAttachments {
-    #[serde(default)]
-    pub(crate) article_attachments: Vec<Attachment>,
-    #[serde(default)]
-    pub(crate) next_page: Option<String>,
 }
 
 /// A ticket comment: public (the requester sees it) or an internal note.
@@ -425,17 +397,6 @@ pub(crate) struct ApiError {
 
 fn yes() -> bool {
     true
-}
-
-/// `GET /api/v2/brands?page[size]=100` with cursor paging.
-#[derive(Debug, Deserialize)]
-pub(crate) struct BrandPage {
-    #[serde(default)]
-    pub(crate) brands: Vec<Brand>,
-    #[serde(default)]
-    pub(crate) meta: Meta,
-    #[serde(default)]
-    pub(crate) links: Links,
 }
 
 /// A brand of the account: each has its own Help Center, at `brand_url`.

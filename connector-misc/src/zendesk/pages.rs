@@ -23,7 +23,7 @@ use super::checkpoint::ZendeskCheckpoint;
 use super::client::Client;
 use super::config::{ContentType, TOKEN_FIELD};
 use super::convert::{self, AttachmentParent, Guide, People};
-use super::model::{Article, Attachment, Brand, Ticket, User};
+use super::model::{Article, Attachment, Brand, Organization, Ticket, User};
 
 /// Comment listings at the same time within a ticket page.
 const CONCURRENCY: usize = 4;
@@ -534,7 +534,7 @@ impl Walk {
                     None => {
                         let page = hc.client.article_page(cp.cursor.as_deref()).await?;
                         let batch = hc
-                            .article_batch(&ctx, page.articles, None, false, &mut guide, &mut authors)
+                            .article_batch(&ctx, page.items, None, false, &mut guide, &mut authors)
                             .await?;
                         match page.meta.after_cursor.filter(|_| page.meta.has_more) {
                             Some(next) if seen.insert(next.clone()) => cp.cursor = Some(next),
@@ -549,9 +549,9 @@ impl Walk {
                     Some(w) => {
                         let start = cp.start_time.unwrap_or_else(|| w.start.timestamp().max(0));
                         let page = hc.client.article_export(start).await?;
-                        let full = page.articles.len() >= ARTICLE_EXPORT_PAGE;
+                        let full = page.items.len() >= ARTICLE_EXPORT_PAGE;
                         let batch = hc
-                            .article_batch(&ctx, page.articles, Some(w), true, &mut guide, &mut authors)
+                            .article_batch(&ctx, page.items, Some(w), true, &mut guide, &mut authors)
                             .await?;
                         match page.end_time.filter(|_| full && page.next_page.is_some()) {
                             Some(end) if end > start => cp.start_time = Some(end),
@@ -753,6 +753,18 @@ impl Walk {
         if !missing.is_empty() {
             people.add_users(self.client.users(&missing).await?);
         }
+        // A ticket search sideloads nothing: an organization left out would lose its
+        // members' access (when it shares its tickets).
+        let mut orgs: Vec<u64> = tickets
+            .iter()
+            .filter_map(|t| t.get("organization_id").and_then(Value::as_u64))
+            .filter(|id| !people.orgs.contains_key(id))
+            .collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        if !orgs.is_empty() {
+            people.add_orgs(self.client.organizations(&orgs).await?);
+        }
         Ok(people)
     }
 
@@ -852,6 +864,44 @@ impl Walk {
         Ok(batch)
     }
 
+    /// One page of a ticket list listed again (an organization's tickets, or a ticket
+    /// search): its batch, leaving out the tickets this run listed again already (`listed`),
+    /// and the next page's URL. `orgs`: organizations known fresher than any sideload.
+    async fn relisted_page(
+        &self,
+        ctx: &SyncContext,
+        url: &str,
+        orgs: &[Organization],
+        listed: &mut HashSet<u64>,
+        links: &mut HashSet<String>,
+    ) -> Result<(Batch, Option<String>)> {
+        let page = self.client.ticket_page(url).await?;
+        let mut people = People::default();
+        people.add_users(page.users);
+        people.add_orgs(page.organizations);
+        people.add_orgs(orgs.iter().cloned());
+        let tickets: Vec<Value> = page
+            .items
+            .into_iter()
+            .filter(|t| {
+                t.get("id")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|id| listed.insert(id))
+            })
+            .collect();
+        let people = Arc::new(self.complete_people(people, &tickets).await?);
+        let (items, gone, _) = self.ticket_items(tickets, &people, None);
+        let batch = self.ticket_batch(ctx, items).await?.with_deleted(gone);
+        let next = match page.links.next {
+            Some(n) if page.meta.has_more && !links.insert(n.clone()) => {
+                return Err(repeated("ticket list"));
+            }
+            Some(n) if page.meta.has_more => Some(n),
+            _ => None,
+        };
+        Ok((batch, next))
+    }
+
     /// The tickets, page by page, from `from`: the incremental ticket export from its cursor,
     /// or from the window's start (the beginning for a full load), until `end_of_stream`;
     /// then, in an incremental run, the tickets of the organizations changed since the
@@ -870,14 +920,14 @@ impl Walk {
             }
             let start = window.as_ref().map_or(DateTime::<Utc>::UNIX_EPOCH, |w| w.start);
             let mut seen = HashSet::new();
-            while cp.orgs_from.is_none() {
+            while cp.orgs_from.is_none() && cp.users_from.is_none() {
                 ctx.cancellation().check()?;
                 let page = walk.client.ticket_export(cp.cursor.as_deref(), start).await?;
                 let mut people = People::default();
                 people.add_users(page.users);
                 people.add_orgs(page.organizations);
-                let people = Arc::new(walk.complete_people(people, &page.tickets).await?);
-                let (items, gone, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
+                let people = Arc::new(walk.complete_people(people, &page.items).await?);
+                let (items, gone, later) = walk.ticket_items(page.items, &people, window.as_ref());
                 let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
                 // The next incremental run lists again from the first page holding a ticket
                 // changed after this window (it is left out here), else from the end.
@@ -920,6 +970,7 @@ impl Walk {
                 return;
             };
             let mut starts = HashSet::new();
+            let mut listed = HashSet::new();
             while let Some(from) = cp.orgs_from {
                 ctx.cancellation().check()?;
                 let page = walk.client.organization_export(from).await?;
@@ -927,29 +978,26 @@ impl Walk {
                     if org.updated_at.is_some_and(|u| u < w.start) {
                         continue;
                     }
-                    let mut url = Some(walk.client.organization_tickets_url(org.id)?.to_string());
-                    let mut links = HashSet::new();
-                    while let Some(next) = url.take() {
-                        ctx.cancellation().check()?;
-                        let tickets = walk.client.ticket_page(&next).await?;
-                        // The organization as the export showed it, unless the page
-                        // sideloaded it (as fresh, or fresher).
-                        let mut people = People::default();
-                        people.add_orgs([org.clone()]);
-                        people.add_users(tickets.users);
-                        people.add_orgs(tickets.organizations);
-                        let people =
-                            Arc::new(walk.complete_people(people, &tickets.tickets).await?);
-                        let (items, gone, _) = walk.ticket_items(tickets.tickets, &people, None);
-                        let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
-                        match tickets.links.next {
-                            Some(n) if tickets.meta.has_more && !links.insert(n.clone()) => {
-                                Err(repeated("organization's ticket list"))?;
-                            }
-                            Some(n) if tickets.meta.has_more => url = Some(n),
-                            _ => {}
+                    // Its tickets, then its archived ones (closed over 120 days ago), which
+                    // only the search lists.
+                    let urls = [
+                        walk.client.organization_tickets_url(org.id)?.to_string(),
+                        walk.client
+                            .ticket_search_url(&format!("organization:{} status:closed", org.id))?
+                            .to_string(),
+                    ];
+                    for first in urls {
+                        let mut url = Some(first);
+                        let mut links = HashSet::new();
+                        while let Some(next) = url.take() {
+                            ctx.cancellation().check()?;
+                            let orgs = [org.clone()];
+                            let (batch, n) = walk
+                                .relisted_page(&ctx, &next, &orgs, &mut listed, &mut links)
+                                .await?;
+                            url = n;
+                            yield CheckpointedBatch::new(batch, cp.clone());
                         }
-                        yield CheckpointedBatch::new(batch, cp.clone());
                     }
                 }
                 match page.end_time {
@@ -961,6 +1009,44 @@ impl Walk {
                     }
                     _ => {
                         cp.orgs_from = None;
+                        cp.users_from = Some(w.start.timestamp());
+                    }
+                }
+                yield CheckpointedBatch::new(Batch::default(), cp.clone());
+            }
+            // The users changed since the window's start (an e-mail changed): the tickets
+            // they requested, are copied on or are assigned, archived ones too, listed again.
+            let mut starts = HashSet::new();
+            while let Some(from) = cp.users_from {
+                ctx.cancellation().check()?;
+                let page = walk.client.user_export(from).await?;
+                for user in page.users {
+                    if user.updated_at.is_some_and(|u| u < w.start) {
+                        continue;
+                    }
+                    for role in ["requester", "cc", "assignee"] {
+                        let mut url =
+                            Some(walk.client.ticket_search_url(&format!("{role}:{}", user.id))?.to_string());
+                        let mut links = HashSet::new();
+                        while let Some(next) = url.take() {
+                            ctx.cancellation().check()?;
+                            let (batch, n) = walk
+                                .relisted_page(&ctx, &next, &[], &mut listed, &mut links)
+                                .await?;
+                            url = n;
+                            yield CheckpointedBatch::new(batch, cp.clone());
+                        }
+                    }
+                }
+                match page.end_time {
+                    Some(end) if !page.end_of_stream => {
+                        if end <= from && !starts.insert(end) {
+                            Err(repeated("user export"))?;
+                        }
+                        cp.users_from = Some(end);
+                    }
+                    _ => {
+                        cp.users_from = None;
                         cp.done = true;
                     }
                 }
@@ -1010,7 +1096,7 @@ impl Walk {
                 let (next, done) = match walk.content {
                     ContentType::Articles => {
                         let page = walk.client.article_page(cursor.as_deref()).await?;
-                        for v in page.articles {
+                        for v in page.items {
                             // One that cannot be read still exists: its id is kept.
                             match serde_json::from_value::<Article>(v.clone()) {
                                 Ok(a) if !walk.keeps_article(&a, false) => {}
@@ -1032,7 +1118,7 @@ impl Walk {
                     }
                     ContentType::Tickets => {
                         let page = walk.client.ticket_export(cursor.as_deref(), DateTime::<Utc>::UNIX_EPOCH).await?;
-                        for v in page.tickets {
+                        for v in page.items {
                             match serde_json::from_value::<Ticket>(v.clone()) {
                                 Ok(t) if !walk.keeps_ticket(&t) => {}
                                 Ok(t) => {
@@ -1148,8 +1234,8 @@ impl Walk {
                         let mut people = People::default();
                         people.add_users(answer.users);
                         people.add_orgs(answer.organizations);
-                        let people = Arc::new(walk.complete_people(people, &answer.tickets).await?);
-                        let (items, _, _) = walk.ticket_items(answer.tickets, &people, None);
+                        let people = Arc::new(walk.complete_people(people, &answer.items).await?);
+                        let (items, _, _) = walk.ticket_items(answer.items, &people, None);
                         let batch = walk.ticket_batch(&ctx, items).await?;
                         if !batch.is_empty() {
                             yield batch;

@@ -78,6 +78,8 @@ pub struct Task {
     pub comments: Vec<Comment>,
     pub attachments: Vec<Attachment>,
     pub malformed: bool,
+    /// Collaborators `(gid, e-mail)` besides the assignee (Asana lists the assignee too).
+    pub followers: Vec<(&'static str, &'static str)>,
 }
 
 impl Task {
@@ -97,6 +99,7 @@ impl Task {
             comments: Vec::new(),
             attachments: Vec::new(),
             malformed: false,
+            followers: Vec::new(),
         }
     }
 }
@@ -115,6 +118,9 @@ pub struct State {
     pub unauthorized_downloads: bool,
     /// Every download is refused as expired (403), the re-signed ones too.
     pub expire_every_download: bool,
+    /// The events so far, each with the project it bubbled up to; a sync token is `s{n}`,
+    /// the number of events when it was given.
+    pub events: Vec<(String, Value)>,
 }
 
 /// The fixture's Asana; cheap to clone.
@@ -174,6 +180,7 @@ impl AsanaApi {
                 expire_next_download: false,
                 unauthorized_downloads: false,
                 expire_every_download: false,
+                events: Vec::new(),
             })),
             base: Arc::default(),
         }
@@ -194,6 +201,9 @@ impl AsanaApi {
             "due_on": t.due_on, "due_at": null, "start_on": null,
             "assignee": t.assignee.map(|(gid, name, email)| json!({"gid": gid, "resource_type": "user", "name": name, "email": email})),
             "parent": t.parent.as_ref().map(|p| json!({"gid": p, "resource_type": "task", "name": "Parent"})),
+            "followers": t.assignee.map(|(gid, _, email)| (gid, email)).into_iter().chain(t.followers.iter().copied())
+                .map(|(gid, email)| json!({"gid": gid, "resource_type": "user", "email": email}))
+                .collect::<Vec<_>>(),
             "projects": t.projects.iter().map(|gid| {
                 let name = projects.iter().find(|p| &p.gid == gid).map(|p| p.name.clone()).unwrap_or_default();
                 json!({"gid": gid, "resource_type": "project", "name": name})
@@ -319,7 +329,40 @@ impl Respond for AsanaApi {
                 return error(400, "offset: Your pagination token has expired.");
             }
         }
+        if req.url.path() == "/api/1.0/events" {
+            let state = self.state.lock().unwrap();
+            let now = format!("s{}", state.events.len());
+            let Some(resource) = query.get("resource") else {
+                return error(400, "resource: Missing input");
+            };
+            let from = query
+                .get("sync")
+                .and_then(|s| s.strip_prefix('s'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n <= state.events.len());
+            let Some(from) = from else {
+                return ResponseTemplate::new(412).set_body_json(json!({
+                    "errors": [{"message": "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync."}],
+                    "sync": now,
+                }));
+            };
+            let data: Vec<Value> = state.events[from..]
+                .iter()
+                .filter(|(project, _)| project == resource)
+                .map(|(_, e)| e.clone())
+                .collect();
+            return ResponseTemplate::new(200)
+                .set_body_json(json!({"data": data, "sync": now, "has_more": false}));
+        }
         let state = self.state.lock().unwrap();
+        if let ["api", "1.0", "tasks", gid] = segs[..] {
+            let projects = state.projects.clone();
+            return match state.tasks.iter().find(|t| t.gid == gid) {
+                Some(t) => ResponseTemplate::new(200)
+                    .set_body_json(json!({"data": self.task_json(t, &projects, &state.tasks)})),
+                None => error(404, "task: Unknown object"),
+            };
+        }
         let projects = state.projects.clone();
         let tasks = state.tasks.clone();
         drop(state);
@@ -568,4 +611,27 @@ pub fn ids(docs: &[connector_core::Document]) -> Vec<String> {
     let mut ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
     ids.sort();
     ids
+}
+
+impl AsanaApi {
+    /// Edits comment `index` of task `gid` to `text`, which moves no `modified_at`; each
+    /// project of the task gets the `changed` event of the story.
+    pub fn edit_comment(&self, gid: &str, index: usize, text: &str, minute: u32) {
+        let mut state = self.state.lock().unwrap();
+        let task = state.tasks.iter_mut().find(|t| t.gid == gid).unwrap();
+        task.comments[index].text = text.to_owned();
+        let projects = task.projects.clone();
+        let story = format!("{gid}{:02}", index + 2);
+        for project in projects {
+            let event = json!({
+                "user": {"gid": "1200000000000051", "resource_type": "user", "name": "Rob"},
+                "created_at": asana_time(time(minute)),
+                "type": "story", "action": "changed",
+                "resource": {"gid": story, "resource_type": "story", "resource_subtype": "comment_added"},
+                "parent": {"gid": gid, "resource_type": "task", "resource_subtype": "default_task"},
+                "change": {"field": "text", "action": "changed"},
+            });
+            state.events.push((project, event));
+        }
+    }
 }

@@ -193,6 +193,9 @@ pub struct State {
     /// Group memberships `(course, group, e-mail)`, told with each user (`groups`), as to a
     /// token that may access all groups.
     pub group_members: Vec<(i64, i64, String)>,
+    /// The token's user may not see hidden activities (a student): Moodle sends no module
+    /// its `availability` key.
+    pub student_token: bool,
 }
 
 /// The fixture's Moodle; cheap to clone.
@@ -497,11 +500,18 @@ impl MoodleApi {
                         "Course or activity not accessible. (Not enrolled)",
                     );
                 }
+                let student = self.state.lock().unwrap().student_token;
                 let sections: Vec<Value> = c.sections.iter().enumerate().map(|(i, s)| json!({
                     "id": c.id * 100 + i as i64, "name": s.name, "visible": i32::from(s.visible), "summary": "",
                     "summaryformat": 1, "section": i, "hiddenbynumsections": 0, "uservisible": s.visible,
                     "availabilityinfo": s.restriction, "component": null, "itemid": null,
-                    "modules": s.modules.iter().map(|m| self.module_json(m)).collect::<Vec<_>>(),
+                    "modules": s.modules.iter().map(|m| {
+                        let mut v = self.module_json(m);
+                        if student {
+                            v.as_object_mut().map(|o| o.remove("availability"));
+                        }
+                        v
+                    }).collect::<Vec<_>>(),
                 })).collect();
                 ok(Value::Array(sections))
             }

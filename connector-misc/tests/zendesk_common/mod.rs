@@ -43,6 +43,8 @@ pub(crate) struct User {
     pub(crate) name: &'static str,
     pub(crate) email: &'static str,
     pub(crate) role: &'static str,
+    /// `updated_at` as minutes past 10:00 (2024-01-01 when none).
+    pub(crate) minute: Option<u32>,
 }
 
 pub(crate) fn users() -> Vec<User> {
@@ -52,30 +54,35 @@ pub(crate) fn users() -> Vec<User> {
             name: "Jane Agent",
             email: "jane@example.com",
             role: "admin",
+            minute: None,
         },
         User {
             id: 2,
             name: "Carl Customer",
             email: "carl@customer.test",
             role: "end-user",
+            minute: None,
         },
         User {
             id: 3,
             name: "Rob Agent",
             email: "rob@example.com",
             role: "agent",
+            minute: None,
         },
         User {
             id: 4,
             name: "Cora Copied",
             email: "cora@customer.test",
             role: "end-user",
+            minute: None,
         },
         User {
             id: 5,
             name: "Ada Agent",
             email: "Ada@Example.com",
             role: "agent",
+            minute: None,
         },
     ]
 }
@@ -160,6 +167,9 @@ pub(crate) struct Ticket {
     pub(crate) malformed: bool,
     /// Tags besides `printer` and `fire`.
     pub(crate) tags: Vec<&'static str>,
+    /// Archived (closed over 120 days ago): the export and the search list it, the ticket
+    /// lists do not.
+    pub(crate) archived: bool,
 }
 
 impl Ticket {
@@ -184,6 +194,7 @@ impl Ticket {
             )],
             malformed: false,
             tags: Vec::new(),
+            archived: false,
         }
     }
 
@@ -230,6 +241,8 @@ pub(crate) struct State {
     pub(crate) brands: Vec<Value>,
     /// `GET /api/v2/help_center/articles/{id}/attachments`: each article's attachments.
     pub(crate) article_files: HashMap<u64, Vec<Value>>,
+    /// A user's e-mail changed at a minute: `(id, new e-mail, minute)`.
+    pub(crate) user_changes: Vec<(u64, &'static str, u32)>,
 }
 
 /// The fixture's account; cheap to clone.
@@ -291,12 +304,29 @@ impl ZendeskApi {
         self.base.lock().unwrap().clone()
     }
 
+    /// The account's users, with the e-mail changes made so far.
+    fn people(st: &State) -> Vec<User> {
+        let mut out = users();
+        for u in &mut out {
+            for (id, email, minute) in &st.user_changes {
+                if *id == u.id {
+                    u.email = email;
+                    u.minute = Some(*minute);
+                }
+            }
+        }
+        out
+    }
+
     fn user_json(u: &User) -> Value {
+        let updated = u
+            .minute
+            .map_or_else(|| "2024-01-01T00:00:00Z".to_owned(), |m| zd_time(time(m)));
         json!({
             "id": u.id, "url": format!("https://acme.zendesk.com/api/v2/users/{}.json", u.id),
             "name": u.name, "email": u.email, "role": u.role, "active": true, "verified": true,
             "locale": "en-US", "time_zone": "Copenhagen", "organization_id": if u.role == "end-user" { json!(900) } else { Value::Null },
-            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": updated
         })
     }
 
@@ -327,7 +357,7 @@ impl ZendeskApi {
         people.sort_unstable();
         people.dedup();
         json!(
-            users()
+            Self::people(st)
                 .iter()
                 .filter(|u| people.contains(&u.id))
                 .map(Self::user_json)
@@ -375,7 +405,7 @@ impl ZendeskApi {
         let rest: Vec<&Ticket> = st
             .tickets
             .iter()
-            .filter(|t| t.org == Some(org) && t.status != "deleted" && t.id > after)
+            .filter(|t| t.org == Some(org) && t.status != "deleted" && !t.archived && t.id > after)
             .collect();
         let page: Vec<&Ticket> = rest.iter().take(size).copied().collect();
         let has_more = rest.len() > size;
@@ -403,6 +433,75 @@ impl ZendeskApi {
             body["organizations"] = Self::orgs_json(&st);
         }
         ResponseTemplate::new(200).set_body_json(body)
+    }
+
+    /// `GET /api/v2/incremental/users?start_time=T`: users changed since T.
+    fn user_export(&self, req: &Request) -> ResponseTemplate {
+        let q = query(req);
+        let Some(start) = q.get("start_time").and_then(|s| s.parse::<i64>().ok()) else {
+            return ResponseTemplate::new(400).set_body_json(json!({"error": "InvalidPaginationParameter", "description": "start_time is required"}));
+        };
+        let st = self.state.lock().unwrap();
+        let changed: Vec<User> = Self::people(&st)
+            .into_iter()
+            .filter(|u| u.minute.is_some_and(|m| time(m).timestamp() >= start))
+            .collect();
+        let end_time = changed
+            .iter()
+            .filter_map(|u| u.minute)
+            .map(|m| time(m).timestamp())
+            .max()
+            .unwrap_or(start);
+        ResponseTemplate::new(200).set_body_json(json!({
+            "users": changed.iter().map(Self::user_json).collect::<Vec<_>>(),
+            "count": changed.len(),
+            "end_time": end_time,
+            "end_of_stream": true,
+            "next_page": format!("{}/api/v2/incremental/users.json?start_time={end_time}", self.base()),
+        }))
+    }
+
+    /// `GET /api/v2/search/export?query=type:ticket …&filter[type]=ticket`: tickets (archived
+    /// ones too, deleted ones not) matching `organization:`, `status:`, `requester:`, `cc:`
+    /// and `assignee:` terms (ids), in `results`, one page, nothing sideloaded.
+    fn search_export(&self, req: &Request) -> ResponseTemplate {
+        let q = query(req);
+        if q.get("filter[type]").map(String::as_str) != Some("ticket") {
+            return ResponseTemplate::new(400).set_body_json(json!({"error": {"title": "Invalid attribute", "message": "filter[type] is required"}}));
+        }
+        let terms = q.get("query").cloned().unwrap_or_default();
+        let st = self.state.lock().unwrap();
+        let results: Vec<Value> = st
+            .tickets
+            .iter()
+            .filter(|t| t.status != "deleted")
+            .filter(|t| {
+                terms.split_whitespace().all(|term| {
+                    let (key, value) = term.split_once(':').unwrap_or((term, ""));
+                    let id = value.parse::<u64>().ok();
+                    match key {
+                        "type" => value == "ticket",
+                        "organization" => t.org.is_some() && t.org == id,
+                        "status" => t.status == value,
+                        "requester" => Some(t.requester) == id,
+                        "cc" => id.is_some_and(|id| t.ccs.contains(&id)),
+                        "assignee" => t.assignee.is_some() && t.assignee == id,
+                        _ => false,
+                    }
+                })
+            })
+            .map(|t| {
+                let mut v = Self::ticket_json(t);
+                v["result_type"] = json!("ticket");
+                v
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "results": results,
+            "facets": null,
+            "meta": {"has_more": false, "after_cursor": null, "before_cursor": null},
+            "links": {"next": null, "prev": null},
+        }))
     }
 
     fn article_json(&self, a: &Article) -> Value {
@@ -637,7 +736,7 @@ impl ZendeskApi {
             "comments": page.iter().map(|c| Self::comment_json(c)).collect::<Vec<_>>(),
             "meta": {"has_more": has_more, "after_cursor": last, "before_cursor": null},
             "links": {"next": next, "prev": null},
-            "users": users().iter().filter(|u| authors.contains(&u.id)).map(Self::user_json).collect::<Vec<_>>(),
+            "users": Self::people(&st).iter().filter(|u| authors.contains(&u.id)).map(Self::user_json).collect::<Vec<_>>(),
         });
         ResponseTemplate::new(200).set_body_json(body)
     }
@@ -800,12 +899,30 @@ impl Respond for ZendeskApi {
                     .get("ids")
                     .map(|s| s.split(',').filter_map(|i| i.parse().ok()).collect())
                     .unwrap_or_default();
+                let st = self.state.lock().unwrap();
                 ResponseTemplate::new(200).set_body_json(json!({
-                    "users": users().iter().filter(|u| ids.contains(&u.id)).map(Self::user_json).collect::<Vec<_>>()
+                    "users": Self::people(&st).iter().filter(|u| ids.contains(&u.id)).map(Self::user_json).collect::<Vec<_>>()
                 }))
             }
             ["api", "v2", "incremental", "tickets", "cursor"] => self.ticket_export(req),
             ["api", "v2", "incremental", "organizations"] => self.organization_export(req),
+            ["api", "v2", "incremental", "users"] => self.user_export(req),
+            ["api", "v2", "search", "export"] => self.search_export(req),
+            ["api", "v2", "organizations", "show_many"] => {
+                let st = self.state.lock().unwrap();
+                let ids: Vec<u64> = query(req)
+                    .get("ids")
+                    .map(|s| s.split(',').filter_map(|i| i.parse().ok()).collect())
+                    .unwrap_or_default();
+                let orgs: Vec<Value> = Self::orgs_json(&st)
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|o| o["id"].as_u64().is_some_and(|id| ids.contains(&id)))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(json!({"organizations": orgs}))
+            }
             ["api", "v2", "organizations", id, "tickets"] => id
                 .parse()
                 .map_or_else(|_| not_found(), |id| self.organization_tickets(req, id)),
@@ -823,7 +940,7 @@ impl Respond for ZendeskApi {
                     .collect();
                 ResponseTemplate::new(200).set_body_json(json!({
                     "tickets": tickets,
-                    "users": users().iter().map(Self::user_json).collect::<Vec<_>>(),
+                    "users": Self::people(&st).iter().map(Self::user_json).collect::<Vec<_>>(),
                     "organizations": Self::orgs_json(&st),
                 }))
             }
