@@ -226,7 +226,7 @@ impl Walk {
     /// One item's outcome: its document with its comments, or its failure. An error here
     /// becomes the item's failure in [`fetch_items`] (the sync goes on) unless it concerns
     /// the whole connector.
-    async fn fetch(self, item: Pending) -> Result<Outcome> {
+    async fn fetch(&self, item: Pending) -> Result<Outcome> {
         let (repo, pr, access) = match item {
             Pending::Failed(failure) => return Ok(failure.into()),
             Pending::Pr { repo, pr, access } => (repo, pr, access),
@@ -299,6 +299,8 @@ impl Walk {
                 cp.next = None;
             }
             let mut seen: HashSet<String> = HashSet::new();
+            // The pull-request page read while the one before it was fetched.
+            let mut ahead: Option<(url::Url, Result<super::model::Paged<serde_json::Value>>)> = None;
             while let Some(first) = cp.repos.first().cloned() {
                 ctx.cancellation().check()?;
                 let (repo, url) = match &cp.next {
@@ -320,7 +322,11 @@ impl Walk {
                     }
                 };
                 let repo_window = window.as_ref().filter(|_| !repo.whole);
-                let page = match walk.client.pr_page(url).await {
+                let read = match ahead.take() {
+                    Some((read, page)) if read == url => page,
+                    _ => walk.client.pr_page(url).await,
+                };
+                let page = match read {
                     Ok(page) => page,
                     // Deleted or renamed since the listing, on its first page or on a stored
                     // `next` link: nothing of it to read (prune deals with its documents). The
@@ -352,11 +358,19 @@ impl Walk {
                 };
                 let repo = Arc::new(repo);
                 let pending = walk.pending(&repo, page.values, repo_window);
-                let fetch_walk = walk.clone();
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                    fetch_walk.clone().fetch(item)
-                })
-                .await?;
+                // The next page is read while this one's comments are.
+                let read_next = async {
+                    let next = page.next.as_deref().filter(|n| !seen.contains(*n))?;
+                    let url = walk.client.next_url(next).ok()?;
+                    let read = walk.client.pr_page(url.clone()).await;
+                    Some((url, read))
+                };
+                let (batch, next_page) = futures::join!(
+                    fetch_items(&ctx, pending, CONCURRENCY, |item| walk.fetch(item)),
+                    read_next
+                );
+                ahead = next_page;
+                let batch = batch?;
                 match page.next {
                     Some(next) if seen.insert(next.clone()) => {
                         if let Some(at) = cp.repos.first_mut() {
@@ -498,11 +512,7 @@ impl Walk {
                     };
                     pending.extend(walk.pending(&repo, vec![value], None));
                 }
-                let fetch_walk = walk.clone();
-                let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                    fetch_walk.clone().fetch(item)
-                })
-                .await?;
+                let mut batch = fetch_items(&ctx, pending, CONCURRENCY, |item| walk.fetch(item)).await?;
                 batch.failures.extend(failures);
                 if !batch.is_empty() {
                     yield batch;
