@@ -205,6 +205,37 @@ pub(crate) struct Note {
     /// with one value).
     #[serde(default)]
     pub(crate) confidential: bool,
+    /// A merge request's review comment on a line of its diff (`type: DiffNote`): the file
+    /// and line it is on.
+    #[serde(default)]
+    pub(crate) position: Option<Position>,
+}
+
+/// Where a diff note sits: the file and the line in the new version (`new_line`, none for a
+/// removed line) or the old one.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Position {
+    #[serde(default)]
+    pub(crate) new_path: Option<String>,
+    #[serde(default)]
+    pub(crate) old_path: Option<String>,
+    #[serde(default)]
+    pub(crate) new_line: Option<u64>,
+    #[serde(default)]
+    pub(crate) old_line: Option<u64>,
+}
+
+impl Position {
+    /// `path:line`, `path:line (old)` for a removed line, or the path of a comment on the
+    /// whole file; none without a path.
+    pub(crate) fn place(&self) -> Option<String> {
+        let path = self.new_path.as_deref().or(self.old_path.as_deref())?;
+        Some(match (self.new_line, self.old_line) {
+            (Some(line), _) => format!("{path}:{line}"),
+            (None, Some(line)) => format!("{}:{line} (old)", self.old_path.as_deref().unwrap_or(path)),
+            (None, None) => path.to_owned(),
+        })
+    }
 }
 
 /// A project member (`/members/all`); `email` only for administrators' tokens.
