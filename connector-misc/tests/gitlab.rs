@@ -284,6 +284,21 @@ async fn a_renamed_or_transferred_project_is_read_by_its_new_path_through_gitlab
     let prefix = format!("{}/acme/platform/api/-/", server.uri());
     assert!(ids.iter().all(|id| id.starts_with(&prefix)), "{ids:?}");
     assert_eq!(requests(&server, "/projects/acme%2Fplatform%2Fold-api").await, 1);
+    // A refetch by those ids finds them, although the config names the old path.
+    let refetch = c.roles().as_refetch().expect("refetch");
+    let batches: Vec<connector_core::Batch> = refetch
+        .fetch(ids.clone(), connector_core::SyncContext::new())
+        .try_collect()
+        .await
+        .unwrap();
+    let mut again: Vec<String> = batches
+        .into_iter()
+        .flat_map(|b| b.documents.into_iter().map(|d| d.id))
+        .collect();
+    again.sort();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(again, ids);
 }
 
 #[tokio::test]

@@ -974,7 +974,7 @@ impl Walk {
     /// by its path alone: GitLab writes its ids with its own `external_url`, which need not be
     /// the `gitlab_url` this connector reaches it by (a proxy, an internal address); project
     /// paths are compared without case, as GitLab does.
-    fn parse_id(&self, id: &str) -> Option<Named> {
+    fn parse_id(&self, id: &str, moved: &[String]) -> Option<Named> {
         fn after_origin(url: &str) -> Option<&str> {
             let rest = url.split_once("://")?.1;
             rest.find('/').map(|at| &rest[at..])
@@ -992,6 +992,7 @@ impl Walk {
         } else {
             self.projects
                 .iter()
+                .chain(moved)
                 .any(|p| p.eq_ignore_ascii_case(project))
         };
         if !inside {
@@ -1026,11 +1027,33 @@ impl Walk {
         };
         async_stream::try_stream! {
             let mut entered: std::collections::HashMap<String, Option<Reachable>> = Default::default();
+            // The paths the configured projects have now, when one was renamed or moved since
+            // the config named it (GitLab answers the old path with the project): its
+            // documents carry the new path. Asked once, for the first id of no configured path.
+            let mut moved: Option<Vec<String>> = None;
             for chunk in ids.chunks(100) {
                 let mut pending = Vec::new();
                 let mut denied = Vec::new();
                 for id in chunk {
-                    let Some(named) = walk.parse_id(id) else { continue };
+                    let named = match walk.parse_id(id, moved.as_deref().unwrap_or_default()) {
+                        Some(named) => Some(named),
+                        None if moved.is_none() && !walk.projects.is_empty() => {
+                            let mut now = Vec::new();
+                            for path in &walk.projects {
+                                match walk.client.project(path).await {
+                                    Ok(p) if !p.path_with_namespace.eq_ignore_ascii_case(path) => now.push(p.path_with_namespace),
+                                    Ok(_) => {}
+                                    Err(e) if e.kind().ends_sync() => Err(e)?,
+                                    Err(_) => {}
+                                }
+                            }
+                            let named = walk.parse_id(id, &now);
+                            moved = Some(now);
+                            named
+                        }
+                        None => None,
+                    };
+                    let Some(named) = named else { continue };
                     let path = match &named {
                         Named::Item(p, ..) | Named::File(p, _) => p.clone(),
                     };
