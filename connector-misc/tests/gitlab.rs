@@ -254,7 +254,10 @@ async fn a_self_managed_instance_under_a_relative_url_root_reads_and_refetches()
     let refetch = c.roles().as_refetch().expect("refetch");
     let batches: Vec<connector_core::Batch> = refetch
         .fetch(
-            vec![format!("{prefix}issues/1"), format!("{prefix}blob/main/README.md")],
+            vec![
+                format!("{prefix}issues/1"),
+                format!("{prefix}blob/main/README.md"),
+            ],
             connector_core::SyncContext::new(),
         )
         .try_collect()
@@ -283,7 +286,10 @@ async fn a_renamed_or_transferred_project_is_read_by_its_new_path_through_gitlab
     // The documents are the project's as it is named now.
     let prefix = format!("{}/acme/platform/api/-/", server.uri());
     assert!(ids.iter().all(|id| id.starts_with(&prefix)), "{ids:?}");
-    assert_eq!(requests(&server, "/projects/acme%2Fplatform%2Fold-api").await, 1);
+    assert_eq!(
+        requests(&server, "/projects/acme%2Fplatform%2Fold-api").await,
+        1
+    );
     // A refetch by those ids finds them, although the config names the old path.
     let refetch = c.roles().as_refetch().expect("refetch");
     let batches: Vec<connector_core::Batch> = refetch

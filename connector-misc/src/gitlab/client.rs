@@ -232,7 +232,9 @@ impl Position {
         let path = self.new_path.as_deref().or(self.old_path.as_deref())?;
         Some(match (self.new_line, self.old_line) {
             (Some(line), _) => format!("{path}:{line}"),
-            (None, Some(line)) => format!("{}:{line} (old)", self.old_path.as_deref().unwrap_or(path)),
+            (None, Some(line)) => {
+                format!("{}:{line} (old)", self.old_path.as_deref().unwrap_or(path))
+            }
             (None, None) => path.to_owned(),
         })
     }

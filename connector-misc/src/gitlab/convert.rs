@@ -166,7 +166,11 @@ pub(crate) fn item_document(
                 Inline::text(format!(" · {}{mark}", rfc3339(note.created_at))),
             ];
             // A review comment on a line of the diff says which.
-            if let Some(place) = note.position.as_ref().and_then(super::client::Position::place) {
+            if let Some(place) = note
+                .position
+                .as_ref()
+                .and_then(super::client::Position::place)
+            {
                 head.push(Inline::text(" · on "));
                 head.push(Inline::code(place));
             }

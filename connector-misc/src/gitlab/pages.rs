@@ -783,7 +783,10 @@ impl Walk {
         pending: Vec<PendingItem<Job>>,
         ctx: &SyncContext,
     ) -> Result<connector_core::Batch> {
-        fetch_items(ctx, pending, CONCURRENCY, |job| self.fetch_one(entered, job)).await
+        fetch_items(ctx, pending, CONCURRENCY, |job| {
+            self.fetch_one(entered, job)
+        })
+        .await
     }
 
     /// One item's outcome: a file downloaded, an issue or merge request with its notes.

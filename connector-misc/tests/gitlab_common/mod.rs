@@ -570,7 +570,10 @@ impl Api {
                 .cloned()
         };
         if let ["projects", key, rest @ ..] = parts.as_slice()
-            && let Some((_, id)) = st.moved.iter().find(|(old, _)| old.eq_ignore_ascii_case(key))
+            && let Some((_, id)) = st
+                .moved
+                .iter()
+                .find(|(old, _)| old.eq_ignore_ascii_case(key))
         {
             let base = self.0.base.lock().unwrap().clone();
             let mut to = format!("{base}/api/v4/projects/{id}");
