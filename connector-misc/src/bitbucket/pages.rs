@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure, read_ahead};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -291,7 +291,9 @@ impl Walk {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<BitbucketCheckpoint>>> {
         let walk = self.for_run(&ctx);
-        async_stream::try_stream! {
+        // The walk runs a page ahead of its consumer (core's read-ahead): the next page's
+        // listing and comment reads overlap what the host does with this one.
+        let pages = async_stream::try_stream! {
             let mut cp = from;
             if !cp.started {
                 cp.repos = walk.repos().await?;
@@ -390,7 +392,8 @@ impl Walk {
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }
-        .boxed()
+        .boxed();
+        read_ahead(pages)
     }
 
     /// The repositories whose ids prune keeps: [`repos`](Self::repos) listed twice and

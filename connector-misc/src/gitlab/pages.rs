@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{Outcome, PendingItem, fetch_items, read_ahead};
 use connector_core::{
     Access, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -502,7 +502,9 @@ impl Walk {
             client: self.client.with_context(&ctx),
             ..self.clone()
         };
-        async_stream::try_stream! {
+        // The walk runs a page ahead of its consumer (core's read-ahead): the next page's
+        // listing and fetches overlap what the host does with this one (sink, state store).
+        let pages = async_stream::try_stream! {
             let mut cp = from;
             if !cp.started {
                 cp.projects = walk.list_projects().await?;
@@ -584,7 +586,8 @@ impl Walk {
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }
-        .boxed()
+        .boxed();
+        read_ahead(pages)
     }
 
     /// One tree page of the project's ref as a batch, and the stage after it (none: the
