@@ -145,6 +145,38 @@ async fn pull_requests_of_every_state_become_markdown_documents_with_comments() 
 }
 
 #[tokio::test]
+async fn a_comment_of_a_review_not_submitted_yet_is_left_out() {
+    let api = standard(10);
+    {
+        let mut st = api.state.lock().unwrap();
+        let p = st
+            .prs
+            .iter_mut()
+            .find(|p| p.repo == "web" && p.id == 8)
+            .unwrap();
+        // The token's user is writing a review: Bitbucket lists its draft to that user alone.
+        p.comments.push(Comment {
+            pending: true,
+            inline: Some(("src/footer.css", 3)),
+            ..Comment::new(202, "Jane Doe", "Draft: is this colour on brand?")
+        });
+    }
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
+    let text = sink
+        .get("bitbucket:acme:web:pr:8")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Ready for review."), "{text}");
+    assert!(!text.contains("Draft: is this colour"), "{text}");
+    assert!(!text.contains("src/footer.css"), "{text}");
+}
+
+#[tokio::test]
 async fn a_pull_request_whose_comments_fail_is_a_failure_and_the_run_goes_on() {
     let api = standard(2);
     {

@@ -156,6 +156,7 @@ async fn a_confidential_note_of_gitlab_before_15_is_left_out_odd_file_names_link
         system: false,
         internal: true,
         before_15: true,
+        position: None,
     });
     p.files.push(File::new("docs/C#.md", b"# C sharp"));
     // A Git LFS pointer, as blobs/:sha/raw returns it for an LFS-tracked file.
@@ -203,6 +204,107 @@ async fn system_notes_are_kept_and_marked_when_asked_for() {
     let text = issue.content.as_text().unwrap();
     assert!(text.contains("(system note)"), "{text}");
     assert!(text.contains("added ~bug label"), "{text}");
+}
+
+#[tokio::test]
+async fn a_review_comment_on_a_line_of_the_diff_says_which_file_and_line() {
+    let mut p = standard_project();
+    p.mrs[0].notes.push(Note {
+        position: Some(("src/main.rs", 2)),
+        ..Note::user("bob", "Use `eprintln!` here.")
+    });
+    let server = start(GitlabApi::new(vec![p], 10)).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let mr = sink
+        .get(&format!(
+            "{}/acme/platform/api/-/merge_requests/1",
+            server.uri()
+        ))
+        .unwrap();
+    let text = mr.content.as_text().unwrap();
+    assert!(text.contains(" · on `src/main.rs:2`"), "{text}");
+    assert!(text.contains("Use `eprintln!` here."), "{text}");
+    // A note on no line says none.
+    let lgtm = text.lines().find(|l| l.starts_with("**@carol**")).unwrap();
+    assert!(!lgtm.contains(" on "), "{lgtm}");
+}
+
+#[tokio::test]
+async fn a_self_managed_instance_under_a_relative_url_root_reads_and_refetches() {
+    let server = MockServer::start().await;
+    let api = standard(2);
+    // GitLab at `https://host/gitlab` writes every web_url and link under that root.
+    let root = format!("{}/gitlab", server.uri());
+    *api.base.lock().unwrap() = root.clone();
+    gitlab_common::mount_at(&server, &api, "/gitlab").await;
+    let c = build(&root, json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let ids = sink.ids();
+    assert_eq!(ids.len(), 12, "{ids:?}");
+    let prefix = format!("{root}/acme/platform/api/-/");
+    assert!(ids.iter().all(|id| id.starts_with(&prefix)), "{ids:?}");
+    // The tree's keyset links and the issues' offset links stayed under the root.
+    assert!(requests(&server, "/gitlab/api/v4/projects/42/repository/tree").await >= 2);
+    let file = sink.get(&format!("{prefix}blob/main/src/main.rs")).unwrap();
+    assert_eq!(
+        file.link.as_ref().map(url::Url::as_str),
+        Some(format!("{prefix}blob/main/src/main.rs").as_str())
+    );
+    let refetch = c.roles().as_refetch().expect("refetch");
+    let batches: Vec<connector_core::Batch> = refetch
+        .fetch(
+            vec![
+                format!("{prefix}issues/1"),
+                format!("{prefix}blob/main/README.md"),
+            ],
+            connector_core::SyncContext::new(),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    let again: Vec<String> = batches
+        .into_iter()
+        .flat_map(|b| b.documents.into_iter().map(|d| d.id))
+        .collect();
+    assert_eq!(again.len(), 2, "{again:?}");
+}
+
+#[tokio::test]
+async fn a_renamed_or_transferred_project_is_read_by_its_new_path_through_gitlabs_redirect() {
+    let api = standard(10);
+    api.state
+        .lock()
+        .unwrap()
+        .moved
+        .push(("acme/platform/old-api".to_owned(), 42));
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"project_name": "old-api"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let ids = sink.ids();
+    assert_eq!(ids.len(), 12, "{ids:?}");
+    // The documents are the project's as it is named now.
+    let prefix = format!("{}/acme/platform/api/-/", server.uri());
+    assert!(ids.iter().all(|id| id.starts_with(&prefix)), "{ids:?}");
+    assert_eq!(
+        requests(&server, "/projects/acme%2Fplatform%2Fold-api").await,
+        1
+    );
+    // A refetch by those ids finds them, although the config names the old path.
+    let refetch = c.roles().as_refetch().expect("refetch");
+    let batches: Vec<connector_core::Batch> = refetch
+        .fetch(ids.clone(), connector_core::SyncContext::new())
+        .try_collect()
+        .await
+        .unwrap();
+    let mut again: Vec<String> = batches
+        .into_iter()
+        .flat_map(|b| b.documents.into_iter().map(|d| d.id))
+        .collect();
+    again.sort();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(again, ids);
 }
 
 #[tokio::test]

@@ -94,7 +94,8 @@ fn place(c: &Comment) -> Option<String> {
     })
 }
 
-/// The Markdown document of `pr` of `repo` with its `comments` (deleted ones left out).
+/// The Markdown document of `pr` of `repo` with its `comments` (deleted ones and unsubmitted
+/// review drafts left out).
 pub(crate) fn document(
     workspace: &str,
     repo: &RepoFrame,
@@ -164,7 +165,11 @@ pub(crate) fn document(
         // Bitbucket descriptions and comments are Markdown already.
         blocks.push(Block::Markdown(d.clone()));
     }
-    let shown: Vec<&Comment> = comments.iter().filter(|c| !c.deleted).collect();
+    // Deleted comments, and a pending review's comments (its author's drafts), left out.
+    let shown: Vec<&Comment> = comments
+        .iter()
+        .filter(|c| !c.deleted && !c.pending)
+        .collect();
     if !shown.is_empty() {
         blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
     }

@@ -221,6 +221,10 @@ pub(crate) struct Comment {
     pub(crate) created_on: Option<DateTime<Utc>>,
     #[serde(default)]
     pub(crate) deleted: bool,
+    /// Part of a review its author has not submitted: Bitbucket shows it to the author alone
+    /// (whose token may be the one reading).
+    #[serde(default)]
+    pub(crate) pending: bool,
     #[serde(default)]
     pub(crate) inline: Option<Inline>,
     #[serde(default)]

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure, read_ahead};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -226,7 +226,7 @@ impl Walk {
     /// One item's outcome: its document with its comments, or its failure. An error here
     /// becomes the item's failure in [`fetch_items`] (the sync goes on) unless it concerns
     /// the whole connector.
-    async fn fetch(self, item: Pending) -> Result<Outcome> {
+    async fn fetch(&self, item: Pending) -> Result<Outcome> {
         let (repo, pr, access) = match item {
             Pending::Failed(failure) => return Ok(failure.into()),
             Pending::Pr { repo, pr, access } => (repo, pr, access),
@@ -291,7 +291,9 @@ impl Walk {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<BitbucketCheckpoint>>> {
         let walk = self.for_run(&ctx);
-        async_stream::try_stream! {
+        // The walk runs a page ahead of its consumer (core's read-ahead): the next page's
+        // listing and comment reads overlap what the host does with this one.
+        let pages = async_stream::try_stream! {
             let mut cp = from;
             if !cp.started {
                 cp.repos = walk.repos().await?;
@@ -299,6 +301,8 @@ impl Walk {
                 cp.next = None;
             }
             let mut seen: HashSet<String> = HashSet::new();
+            // The pull-request page read while the one before it was fetched.
+            let mut ahead: Option<(url::Url, Result<super::model::Paged<serde_json::Value>>)> = None;
             while let Some(first) = cp.repos.first().cloned() {
                 ctx.cancellation().check()?;
                 let (repo, url) = match &cp.next {
@@ -320,7 +324,11 @@ impl Walk {
                     }
                 };
                 let repo_window = window.as_ref().filter(|_| !repo.whole);
-                let page = match walk.client.pr_page(url).await {
+                let read = match ahead.take() {
+                    Some((read, page)) if read == url => page,
+                    _ => walk.client.pr_page(url).await,
+                };
+                let page = match read {
                     Ok(page) => page,
                     // Deleted or renamed since the listing, on its first page or on a stored
                     // `next` link: nothing of it to read (prune deals with its documents). The
@@ -352,11 +360,19 @@ impl Walk {
                 };
                 let repo = Arc::new(repo);
                 let pending = walk.pending(&repo, page.values, repo_window);
-                let fetch_walk = walk.clone();
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                    fetch_walk.clone().fetch(item)
-                })
-                .await?;
+                // The next page is read while this one's comments are.
+                let read_next = async {
+                    let next = page.next.as_deref().filter(|n| !seen.contains(*n))?;
+                    let url = walk.client.next_url(next).ok()?;
+                    let read = walk.client.pr_page(url.clone()).await;
+                    Some((url, read))
+                };
+                let (batch, next_page) = futures::join!(
+                    fetch_items(&ctx, pending, CONCURRENCY, |item| walk.fetch(item)),
+                    read_next
+                );
+                ahead = next_page;
+                let batch = batch?;
                 match page.next {
                     Some(next) if seen.insert(next.clone()) => {
                         if let Some(at) = cp.repos.first_mut() {
@@ -376,7 +392,8 @@ impl Walk {
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }
-        .boxed()
+        .boxed();
+        read_ahead(pages)
     }
 
     /// The repositories whose ids prune keeps: [`repos`](Self::repos) listed twice and
@@ -498,11 +515,7 @@ impl Walk {
                     };
                     pending.extend(walk.pending(&repo, vec![value], None));
                 }
-                let fetch_walk = walk.clone();
-                let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                    fetch_walk.clone().fetch(item)
-                })
-                .await?;
+                let mut batch = fetch_items(&ctx, pending, CONCURRENCY, |item| walk.fetch(item)).await?;
                 batch.failures.extend(failures);
                 if !batch.is_empty() {
                     yield batch;

@@ -205,6 +205,39 @@ pub(crate) struct Note {
     /// with one value).
     #[serde(default)]
     pub(crate) confidential: bool,
+    /// A merge request's review comment on a line of its diff (`type: DiffNote`): the file
+    /// and line it is on.
+    #[serde(default)]
+    pub(crate) position: Option<Position>,
+}
+
+/// Where a diff note sits: the file and the line in the new version (`new_line`, none for a
+/// removed line) or the old one.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Position {
+    #[serde(default)]
+    pub(crate) new_path: Option<String>,
+    #[serde(default)]
+    pub(crate) old_path: Option<String>,
+    #[serde(default)]
+    pub(crate) new_line: Option<u64>,
+    #[serde(default)]
+    pub(crate) old_line: Option<u64>,
+}
+
+impl Position {
+    /// `path:line`, `path:line (old)` for a removed line, or the path of a comment on the
+    /// whole file; none without a path.
+    pub(crate) fn place(&self) -> Option<String> {
+        let path = self.new_path.as_deref().or(self.old_path.as_deref())?;
+        Some(match (self.new_line, self.old_line) {
+            (Some(line), _) => format!("{path}:{line}"),
+            (None, Some(line)) => {
+                format!("{}:{line} (old)", self.old_path.as_deref().unwrap_or(path))
+            }
+            (None, None) => path.to_owned(),
+        })
+    }
 }
 
 /// A project member (`/members/all`); `email` only for administrators' tokens.
@@ -235,12 +268,30 @@ pub(crate) struct Commit {
     pub(crate) committed_date: Option<DateTime<Utc>>,
 }
 
-/// One page of a listing: its entries as sent (each read on its own, so one malformed entry
-/// fails alone) and the next page's URL.
+/// One page of a listing: its entries read as `T` and the next page's URL.
+///
+/// The page is read as a list of `T` in one pass; when that fails, each entry is read on its
+/// own, so that one malformed entry fails alone (`Err` with the entry as sent and why).
 #[derive(Debug)]
-pub(crate) struct ListPage {
-    pub(crate) items: Vec<Value>,
+pub(crate) struct ListPage<T> {
+    pub(crate) items: Vec<Entry<T>>,
     pub(crate) next: Option<Url>,
+}
+
+/// An entry of a listing page: read, or as sent with why it cannot be read.
+pub(crate) type Entry<T> = std::result::Result<T, (Value, serde_json::Error)>;
+
+/// The entries of a listing page's body: all of them as `T` in one pass, or, when one is
+/// malformed, each on its own.
+fn entries<T: DeserializeOwned>(resp: &Response) -> Result<Vec<Entry<T>>> {
+    if let Ok(all) = serde_json::from_slice::<Vec<T>>(resp.body()) {
+        return Ok(all.into_iter().map(Ok).collect());
+    }
+    let values: Vec<Value> = resp.json()?;
+    Ok(values
+        .into_iter()
+        .map(|v| T::deserialize(&v).map_err(|e| (v, e)))
+        .collect())
 }
 
 /// What `blobs/{sha}/raw` gave.
@@ -328,9 +379,9 @@ impl Client {
 
     /// One page of a listing at `url`; the next from the `Link` header (`rel="next"`), or
     /// else from `X-Next-Page` (GitLab leaves `Link` out in some proxied setups).
-    pub(crate) async fn page(&self, url: Url) -> Result<ListPage> {
+    pub(crate) async fn page<T: DeserializeOwned>(&self, url: Url) -> Result<ListPage<T>> {
         let resp = self.get(url.clone(), None).await?;
-        let items: Vec<Value> = resp.json()?;
+        let items = entries(&resp)?;
         let next = match resp.next_link() {
             Some(next) => Some(self.own_url(next.as_str())?),
             None => resp
@@ -360,9 +411,10 @@ impl Client {
         let mut at = Some(url);
         let mut pages = 0;
         while let Some(url) = at.take() {
-            let page = self.page(url.clone()).await?;
+            let page = self.page::<T>(url.clone()).await?;
+            out.reserve(page.items.len());
             for item in page.items {
-                out.push(serde_json::from_value(item).map_err(|e| {
+                out.push(item.map_err(|(_, e)| {
                     Error::invalid_data(format!("GitLab sent an entry that cannot be read: {e}"))
                         .with_connector(SOURCE)
                 })?);
@@ -461,7 +513,7 @@ impl Client {
     }
 
     /// A tree page; an empty repository (404 `Tree Not Found`) is an empty last page.
-    pub(crate) async fn tree_page(&self, url: Url) -> Result<ListPage> {
+    pub(crate) async fn tree_page<T: DeserializeOwned>(&self, url: Url) -> Result<ListPage<T>> {
         match self.page(url).await {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(ListPage {
                 items: Vec::new(),

@@ -161,10 +161,20 @@ pub(crate) fn item_document(
                 .as_ref()
                 .map_or_else(|| "unknown".to_owned(), |u| format!("@{}", u.username));
             let mark = if note.system { " (system note)" } else { "" };
-            blocks.push(Block::paragraph(vec![
+            let mut head = vec![
                 Inline::strong(vec![Inline::text(who)]),
                 Inline::text(format!(" · {}{mark}", rfc3339(note.created_at))),
-            ]));
+            ];
+            // A review comment on a line of the diff says which.
+            if let Some(place) = note
+                .position
+                .as_ref()
+                .and_then(super::client::Position::place)
+            {
+                head.push(Inline::text(" · on "));
+                head.push(Inline::code(place));
+            }
+            blocks.push(Block::paragraph(head));
             blocks.push(Block::Markdown(note.body.clone()));
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{Outcome, PendingItem, fetch_items, read_ahead};
 use connector_core::{
     Access, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::SOURCE;
 use super::checkpoint::{GitlabCheckpoint, Stage, UpdatedCursor};
-use super::client::{Client, Commit, Download, Feature, Item, Project, TreeEntry};
+use super::client::{Client, Commit, Download, Feature, Item, ListPage, Project, TreeEntry};
 use super::convert::{self, Kind};
 
 /// Note listings or downloads at the same time within a page.
@@ -299,6 +299,13 @@ impl Entered {
     }
 }
 
+/// A listing page read while the page before it was fetched, with the URL it was read from:
+/// the walk takes it when it asks that URL next.
+enum Ahead {
+    Tree(url::Url, Result<ListPage<TreeEntry>>),
+    Items(url::Url, Result<ListPage<Item>>),
+}
+
 enum Job {
     File(TreeEntry),
     Item(Kind, Box<Item>),
@@ -495,7 +502,9 @@ impl Walk {
             client: self.client.with_context(&ctx),
             ..self.clone()
         };
-        async_stream::try_stream! {
+        // The walk runs a page ahead of its consumer (core's read-ahead): the next page's
+        // listing and fetches overlap what the host does with this one (sink, state store).
+        let pages = async_stream::try_stream! {
             let mut cp = from;
             if !cp.started {
                 cp.projects = walk.list_projects().await?;
@@ -508,6 +517,8 @@ impl Walk {
             // The project read, by the path it was asked by (GitLab's own may differ in case,
             // or after a rename).
             let mut entered: Option<(String, Entered)> = None;
+            // The listing page read while the one before it was fetched.
+            let mut ahead: Option<Ahead> = None;
             loop {
                 ctx.cancellation().check()?;
                 let Some(path) = cp.projects.first().cloned() else { break };
@@ -548,9 +559,9 @@ impl Walk {
                 };
                 let read = match &stage {
                     Stage::CodeFiles { .. } if !plan.tree => Ok((connector_core::Batch::default(), None)),
-                    Stage::CodeFiles { next } => walk.code_page(&project, next.as_deref(), &ctx).await,
-                    Stage::MergeRequests(cursor) => walk.items_page(&project, Kind::MergeRequest, cursor, window.as_ref(), &ctx).await,
-                    Stage::Issues(cursor) => walk.items_page(&project, Kind::Issue, cursor, window.as_ref(), &ctx).await,
+                    Stage::CodeFiles { next } => walk.code_page(&project, next.as_deref(), &ctx, &mut ahead).await,
+                    Stage::MergeRequests(cursor) => walk.items_page(&project, Kind::MergeRequest, cursor, window.as_ref(), &ctx, &mut ahead).await,
+                    Stage::Issues(cursor) => walk.items_page(&project, Kind::Issue, cursor, window.as_ref(), &ctx, &mut ahead).await,
                 };
                 let (batch, next) = match read {
                     Ok(read) => read,
@@ -575,7 +586,8 @@ impl Walk {
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }
-        .boxed()
+        .boxed();
+        read_ahead(pages)
     }
 
     /// One tree page of the project's ref as a batch, and the stage after it (none: the
@@ -589,6 +601,7 @@ impl Walk {
         entered: &Entered,
         next: Option<&str>,
         ctx: &SyncContext,
+        ahead: &mut Option<Ahead>,
     ) -> Result<(connector_core::Batch, Option<Stage>)> {
         if let Some((kind, message)) = &entered.head_error {
             let e = Error::new(*kind, message.clone()).with_connector(SOURCE);
@@ -613,20 +626,23 @@ impl Walk {
                 .client
                 .tree_url(entered.project.id, reference, self.per_page)?,
         };
-        let page = self.client.tree_page(url).await?;
+        let page = match ahead.take() {
+            Some(Ahead::Tree(read, page)) if read == url => page?,
+            _ => self.client.tree_page::<TreeEntry>(url).await?,
+        };
         let project = &entered.project;
         let access = entered.file_access();
         let mut pending = Vec::new();
-        for value in page.items {
-            let path = value.get("path").and_then(Value::as_str).map(str::to_owned);
-            match serde_json::from_value::<TreeEntry>(value) {
+        for entry in page.items {
+            match entry {
                 Ok(entry) if entry.kind == "blob" => {
                     let id = convert::file_id(project, reference, &entry.path);
                     let version = convert::file_version(&entry, access.as_ref());
                     pending.push(PendingItem::new(id, Job::File(entry)).with_version(&version));
                 }
                 Ok(_) => {}
-                Err(e) => {
+                Err((value, e)) => {
+                    let path = value.get("path").and_then(Value::as_str).map(str::to_owned);
                     let id = path
                         .as_deref()
                         .map(|p| convert::file_id(project, reference, p))
@@ -642,7 +658,15 @@ impl Walk {
                 }
             }
         }
-        let batch = self.fetch(entered, pending, ctx).await?;
+        // The next page is read while this one's files download.
+        let read_next = async {
+            let url = page.next.clone()?;
+            let read = self.client.tree_page::<TreeEntry>(url.clone()).await;
+            Some(Ahead::Tree(url, read))
+        };
+        let (batch, next_page) = futures::join!(self.fetch(entered, pending, ctx), read_next);
+        *ahead = next_page;
+        let batch = batch?;
         let next = page.next.map(|n| Stage::CodeFiles {
             next: Some(n.to_string()),
         });
@@ -658,6 +682,7 @@ impl Walk {
         cursor: &UpdatedCursor,
         window: Option<&TimeWindow>,
         ctx: &SyncContext,
+        ahead: &mut Option<Ahead>,
     ) -> Result<(connector_core::Batch, Option<Stage>)> {
         let project = &entered.project;
         let after = match (cursor.after, window) {
@@ -673,16 +698,16 @@ impl Walk {
             cursor.page.max(1),
             self.per_page,
         )?;
-        let page = self.client.page(url).await?;
+        let page = match ahead.take() {
+            Some(Ahead::Items(read, page)) if read == url => page?,
+            _ => self.client.page::<Item>(url).await?,
+        };
         let done: HashSet<u64> = cursor.done.iter().copied().collect();
-        let mut pending = Vec::new();
-        let mut listed: Vec<(chrono::DateTime<chrono::Utc>, u64)> = Vec::new();
-        for value in page.items {
-            let web_url = value
-                .get("web_url")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            match serde_json::from_value::<Item>(value) {
+        let mut pending = Vec::with_capacity(page.items.len());
+        let mut listed: Vec<(chrono::DateTime<chrono::Utc>, u64)> =
+            Vec::with_capacity(page.items.len());
+        for entry in page.items {
+            match entry {
                 Ok(item) => {
                     listed.push((item.updated_at, item.id));
                     if cursor.after == Some(item.updated_at) && done.contains(&item.id) {
@@ -702,8 +727,12 @@ impl Walk {
                             .with_version(&version),
                     );
                 }
-                Err(e) => {
-                    let id = web_url.unwrap_or_default();
+                Err((value, e)) => {
+                    let id = value
+                        .get("web_url")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     let failed = convert::failure(
                         &id,
                         &format!(
@@ -718,11 +747,30 @@ impl Walk {
                 }
             }
         }
-        let batch = self.fetch(entered, pending, ctx).await?;
-        if page.next.is_none() {
+        let next = page.next.is_some().then(|| advance(cursor, &listed));
+        // The next page is read while this one's notes are.
+        let read_next = async {
+            let next = next.as_ref()?;
+            let url = self
+                .client
+                .items_url(
+                    project.id,
+                    kind.path(),
+                    next.after,
+                    window.map(|w| w.end),
+                    next.page.max(1),
+                    self.per_page,
+                )
+                .ok()?;
+            let read = self.client.page::<Item>(url.clone()).await;
+            Some(Ahead::Items(url, read))
+        };
+        let (batch, next_page) = futures::join!(self.fetch(entered, pending, ctx), read_next);
+        *ahead = next_page;
+        let batch = batch?;
+        let Some(next) = next else {
             return Ok((batch, None));
-        }
-        let next = advance(cursor, &listed);
+        };
         Ok((
             batch,
             Some(match kind {
@@ -739,9 +787,7 @@ impl Walk {
         ctx: &SyncContext,
     ) -> Result<connector_core::Batch> {
         fetch_items(ctx, pending, CONCURRENCY, |job| {
-            let walk = self.clone();
-            let entered = entered.clone();
-            async move { walk.fetch_one(&entered, job).await }
+            self.fetch_one(entered, job)
         })
         .await
     }
@@ -822,7 +868,7 @@ impl Walk {
                 if let (true, Some(reference), Some(_)) = (walk.code, &entered.reference, &entered.head) {
                     let mut at = Some(walk.client.tree_url(project.id, reference, 100)?);
                     while let Some(url) = at.take() {
-                        let page = match walk.client.tree_page(url.clone()).await {
+                        let page = match walk.client.tree_page::<Value>(url.clone()).await {
                             Ok(page) => page,
                             Err(e) if denied(&e) => break,
                             Err(e) => Err(e)?,
@@ -830,6 +876,7 @@ impl Walk {
                         let ids: Vec<SlimDocument> = page
                             .items
                             .iter()
+                            .filter_map(|v| v.as_ref().ok())
                             .filter(|v| v.get("type").and_then(Value::as_str) == Some("blob"))
                             .filter_map(|v| v.get("path").and_then(Value::as_str))
                             .map(|p| SlimDocument::new(convert::file_id(project, reference, p)))
@@ -850,14 +897,14 @@ impl Walk {
                     let mut cursor = UpdatedCursor::start();
                     loop {
                         let url = walk.client.items_url(project.id, kind.path(), cursor.after, None, cursor.page.max(1), 100)?;
-                        let page = match walk.client.page(url).await {
+                        let page = match walk.client.page::<Value>(url).await {
                             Ok(page) => page,
                             Err(e) if denied(&e) => break,
                             Err(e) => Err(e)?,
                         };
                         let mut listed = Vec::new();
                         let mut ids = Vec::new();
-                        for v in &page.items {
+                        for v in page.items.iter().filter_map(|v| v.as_ref().ok()) {
                             let (Some(web_url), Some(id), Some(updated)) = (
                                 v.get("web_url").and_then(Value::as_str),
                                 v.get("id").and_then(Value::as_u64),
@@ -933,7 +980,7 @@ impl Walk {
     /// by its path alone: GitLab writes its ids with its own `external_url`, which need not be
     /// the `gitlab_url` this connector reaches it by (a proxy, an internal address); project
     /// paths are compared without case, as GitLab does.
-    fn parse_id(&self, id: &str) -> Option<Named> {
+    fn parse_id(&self, id: &str, moved: &[String]) -> Option<Named> {
         fn after_origin(url: &str) -> Option<&str> {
             let rest = url.split_once("://")?.1;
             rest.find('/').map(|at| &rest[at..])
@@ -951,6 +998,7 @@ impl Walk {
         } else {
             self.projects
                 .iter()
+                .chain(moved)
                 .any(|p| p.eq_ignore_ascii_case(project))
         };
         if !inside {
@@ -985,11 +1033,33 @@ impl Walk {
         };
         async_stream::try_stream! {
             let mut entered: std::collections::HashMap<String, Option<Reachable>> = Default::default();
+            // The paths the configured projects have now, when one was renamed or moved since
+            // the config named it (GitLab answers the old path with the project): its
+            // documents carry the new path. Asked once, for the first id of no configured path.
+            let mut moved: Option<Vec<String>> = None;
             for chunk in ids.chunks(100) {
                 let mut pending = Vec::new();
                 let mut denied = Vec::new();
                 for id in chunk {
-                    let Some(named) = walk.parse_id(id) else { continue };
+                    let named = match walk.parse_id(id, moved.as_deref().unwrap_or_default()) {
+                        Some(named) => Some(named),
+                        None if moved.is_none() && !walk.projects.is_empty() => {
+                            let mut now = Vec::new();
+                            for path in &walk.projects {
+                                match walk.client.project(path).await {
+                                    Ok(p) if !p.path_with_namespace.eq_ignore_ascii_case(path) => now.push(p.path_with_namespace),
+                                    Ok(_) => {}
+                                    Err(e) if e.kind().ends_sync() => Err(e)?,
+                                    Err(_) => {}
+                                }
+                            }
+                            let named = walk.parse_id(id, &now);
+                            moved = Some(now);
+                            named
+                        }
+                        None => None,
+                    };
+                    let Some(named) = named else { continue };
                     let path = match &named {
                         Named::Item(p, ..) | Named::File(p, _) => p.clone(),
                     };

@@ -61,6 +61,9 @@ pub(crate) struct Comment {
     pub(crate) inline: Option<(&'static str, u64)>,
     pub(crate) parent: Option<u64>,
     pub(crate) deleted: bool,
+    /// A comment of a review its author has not submitted yet (`pending: true`), which
+    /// Bitbucket lists to its author alone.
+    pub(crate) pending: bool,
 }
 
 impl Comment {
@@ -72,6 +75,7 @@ impl Comment {
             inline: None,
             parent: None,
             deleted: false,
+            pending: false,
         }
     }
 }
@@ -261,7 +265,7 @@ impl BitbucketApi {
             "created_on": bb_time(time(pr.minute.saturating_sub(1))),
             "updated_on": bb_time(time(pr.minute.saturating_sub(1))),
             "content": {"type": "rendered", "raw": c.raw, "markup": "markdown", "html": format!("<p>{}</p>", c.raw)},
-            "user": user(c.author), "deleted": c.deleted, "pending": false,
+            "user": user(c.author), "deleted": c.deleted, "pending": c.pending,
             "pullrequest": {"type": "pullrequest", "id": pr.id, "title": pr.title},
             "links": {"html": {"href": format!("https://bitbucket.org/{WORKSPACE}/{}/pull-requests/{}/_/diff#comment-{}", pr.repo, pr.id, c.id)}}
         });

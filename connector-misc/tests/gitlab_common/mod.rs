@@ -43,6 +43,9 @@ pub(crate) struct Note {
     pub(crate) internal: bool,
     /// Written as GitLab before 15.0 does: `confidential` alone, no `internal` key.
     pub(crate) before_15: bool,
+    /// A merge request's review comment on a line (`type: DiffNote`): the file and its
+    /// `new_line`.
+    pub(crate) position: Option<(&'static str, u64)>,
 }
 
 impl Note {
@@ -53,6 +56,7 @@ impl Note {
             system: false,
             internal: false,
             before_15: false,
+            position: None,
         }
     }
 }
@@ -187,6 +191,10 @@ pub(crate) struct State {
     pub(crate) touch_on_second_page: Option<(u64, u32)>,
     /// Refuse keyset paging of group projects with a 405, as an instance without it does.
     pub(crate) no_keyset_projects: bool,
+    /// Projects renamed or transferred: the old path and the project's id. A GET by the old
+    /// path answers `301 Moved Permanently` to the same request by id, as GitLab does since
+    /// 16.x for moved projects.
+    pub(crate) moved: Vec<(String, u64)>,
 }
 
 /// The fixture's GitLab; cheap to clone.
@@ -508,6 +516,17 @@ impl GitlabApi {
                 if note.before_15 && let Value::Object(m) = &mut v {
                     m.remove("internal");
                 }
+                if let (Some((path, line)), Value::Object(m)) = (note.position, &mut v) {
+                    m.insert("type".into(), json!("DiffNote"));
+                    m.insert("resolvable".into(), json!(true));
+                    m.insert("resolved".into(), json!(false));
+                    m.insert("position".into(), json!({
+                        "base_sha": "b5d6e7b1613fca24d250fa8e5bc7bcc3dd6002ef",
+                        "start_sha": "7c9c2ead8a320fb7ba0b4e234bd9529a2614e306",
+                        "head_sha": "4803c71e6b1833ca72b8b26ef2ecd5adc8a38031",
+                        "old_path": path, "new_path": path, "position_type": "text",
+                        "old_line": null, "new_line": line}));
+                }
                 v
             })
             .collect();
@@ -533,8 +552,13 @@ impl Api {
         {
             return message(401, "401 Unauthorized");
         }
-        // The path with `%2F` kept inside a segment, as GitLab reads a project path.
-        let raw = req.url.path().trim_start_matches("/api/v4/");
+        // The path with `%2F` kept inside a segment, as GitLab reads a project path; the API
+        // under the instance's relative URL root, if any (`/gitlab/api/v4/`).
+        let raw = req
+            .url
+            .path()
+            .split_once("/api/v4/")
+            .map_or("", |(_, rest)| rest);
         let parts: Vec<String> = raw.split('/').map(percent_decode).collect();
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let st = self.0.state.lock().unwrap();
@@ -545,6 +569,24 @@ impl Api {
                 .find(|p| p.path.eq_ignore_ascii_case(key) || p.id.to_string() == key)
                 .cloned()
         };
+        if let ["projects", key, rest @ ..] = parts.as_slice()
+            && let Some((_, id)) = st
+                .moved
+                .iter()
+                .find(|(old, _)| old.eq_ignore_ascii_case(key))
+        {
+            let base = self.0.base.lock().unwrap().clone();
+            let mut to = format!("{base}/api/v4/projects/{id}");
+            for segment in rest {
+                to.push('/');
+                to.push_str(&segment.replace('/', "%2F"));
+            }
+            if let Some(q) = req.url.query() {
+                to.push('?');
+                to.push_str(q);
+            }
+            return ResponseTemplate::new(301).insert_header("Location", to.as_str());
+        }
         match parts.as_slice() {
             ["groups", group, "projects"] => {
                 if !st.groups.iter().any(|g| g == group) {
@@ -697,8 +739,14 @@ pub(crate) async fn start(api: GitlabApi) -> MockServer {
 }
 
 pub(crate) async fn mount(server: &MockServer, api: &GitlabApi) {
+    mount_at(server, api, "").await;
+}
+
+/// The API under a relative URL root (`/gitlab`), as a self-managed instance at
+/// `https://host/gitlab` serves it; `api.base` should end with the root too.
+pub(crate) async fn mount_at(server: &MockServer, api: &GitlabApi, root: &str) {
     Mock::given(method("GET"))
-        .and(path_regex("^/api/v4/"))
+        .and(path_regex(format!("^{root}/api/v4/")))
         .respond_with(Api(api.clone()))
         .mount(server)
         .await;
@@ -726,6 +774,7 @@ pub(crate) fn standard_project() -> Project {
             system: true,
             internal: false,
             before_15: false,
+            position: None,
         },
         Note {
             author: "carol",
@@ -733,6 +782,7 @@ pub(crate) fn standard_project() -> Project {
             system: false,
             internal: true,
             before_15: false,
+            position: None,
         },
     ];
     let mut i2 = Item::new(2, "Add dark mode", 2);
