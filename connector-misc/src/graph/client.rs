@@ -62,6 +62,9 @@ pub struct GraphApp {
     /// That certificate's thumbprint, in hex as the Entra admin center shows it (SHA-1; or
     /// SHA-256).
     pub certificate_thumbprint: Option<String>,
+    /// The password of a PFX given as [`certificate_key`](Self::certificate_key) (see
+    /// [`CERTIFICATE_PASSWORD_FIELD`]).
+    pub certificate_password: Option<Secret>,
     /// The Entra ID authority (default [`DEFAULT_AUTHORITY`]; `https://login.microsoftonline.us`
     /// for US Government, `https://login.chinacloudapi.cn` for 21Vianet).
     pub authority_host: Option<Url>,
@@ -81,6 +84,10 @@ impl std::fmt::Debug for GraphApp {
                 &self.certificate_key.as_ref().map(|_| "***"),
             )
             .field("certificate_thumbprint", &self.certificate_thumbprint)
+            .field(
+                "certificate_password",
+                &self.certificate_password.as_ref().map(|_| "***"),
+            )
             .field(
                 "authority_host",
                 &self.authority_host.as_ref().map(Url::as_str),
@@ -103,6 +110,7 @@ impl GraphApp {
             client_secret: client_secret.into(),
             certificate_key: None,
             certificate_thumbprint: None,
+            certificate_password: None,
             authority_host: None,
             graph_url: None,
         }
@@ -118,6 +126,15 @@ impl GraphApp {
     ) -> Self {
         self.certificate_key = Some(key.into());
         self.certificate_thumbprint = Some(thumbprint.into());
+        self
+    }
+
+    /// This app with certificate credentials from a PFX (PKCS#12) file: its bytes in base64
+    /// and its password. The certificate inside names itself (its SHA-256 thumbprint).
+    #[must_use]
+    pub fn with_pfx(mut self, pfx_base64: impl Into<Secret>, password: impl Into<Secret>) -> Self {
+        self.certificate_key = Some(pfx_base64.into());
+        self.certificate_password = Some(password.into());
         self
     }
 
@@ -159,12 +176,17 @@ impl GraphApp {
                 }
                 problems.extend(super::certificate::problems(
                     key,
+                    self.certificate_password.as_ref(),
                     self.certificate_thumbprint.as_deref(),
                 ));
             }
             None if self.certificate_thumbprint.is_some() => problems.push(FieldError::new(
                 CERTIFICATE_KEY_FIELD,
                 "is required with credentials.client_certificate_thumbprint",
+            )),
+            None if self.certificate_password.is_some() => problems.push(FieldError::new(
+                CERTIFICATE_KEY_FIELD,
+                "is required with credentials.client_certificate_password (the PFX it opens)",
             )),
             None if self.client_secret.expose().is_empty() => problems.push(FieldError::new(
                 SECRET_FIELD,
@@ -351,6 +373,7 @@ impl GraphClient {
                 app.client_id.trim(),
                 app.scope()?,
                 key,
+                app.certificate_password.as_ref(),
                 app.certificate_thumbprint.as_deref().unwrap_or_default(),
             )?,
             None => OAuthToken::client_credentials(

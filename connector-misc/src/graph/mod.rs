@@ -66,7 +66,9 @@ mod model;
 #[cfg(any(feature = "onedrive", feature = "outlook"))]
 pub(crate) mod users;
 
-pub use certificate::{CERTIFICATE_KEY_FIELD, CERTIFICATE_THUMBPRINT_FIELD};
+pub use certificate::{
+    CERTIFICATE_KEY_FIELD, CERTIFICATE_PASSWORD_FIELD, CERTIFICATE_THUMBPRINT_FIELD,
+};
 pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
     SECRET_FIELD,

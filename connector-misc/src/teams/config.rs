@@ -114,6 +114,7 @@ impl TeamsConfig {
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
                 client_certificate_key: None,
+                client_certificate_password: None,
                 client_certificate_thumbprint: None,
             },
             teams: StringList::default(),
