@@ -206,6 +206,28 @@ async fn an_incremental_run_reads_the_changes_since_the_carried_delta_link() {
     );
     // Nothing changed since: nothing comes.
     assert!(run(&c, &store, SyncMode::Incremental).await.is_empty());
+    // The checkpoint keeps each link's token alone, the drive id being its key (review
+    // SharePoint #7); a whole link, as earlier releases stored them, is still followed.
+    let pages = connector_core::testkit::collect_checkpointed(c.as_ref(), None).await;
+    let last = pages.last().unwrap().1.clone();
+    let done = &last.state["done"];
+    let token = done["b!ada"].as_str().unwrap();
+    assert!(token.starts_with('s') && !token.contains('/'), "{done}");
+    let mut old = last.clone();
+    let mut since = done.clone();
+    since["b!ada"] = json!(format!(
+        "{}/v1.0/drives/b!ada/root/delta?token={token}",
+        server.uri()
+    ));
+    old.state["since"] = since;
+    old.state["done"] = json!({});
+    graph.put("b!ada", "A7", "later.txt", "root", "later", 58);
+    let changed = connector_core::testkit::collect_checkpointed(c.as_ref(), Some(old)).await;
+    let ids: Vec<String> = changed
+        .iter()
+        .flat_map(|(b, _)| b.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    assert_eq!(ids, ["onedrive:b!ada:A7"]);
 }
 
 #[tokio::test]
