@@ -897,3 +897,70 @@ fn a_sources_config_takes_a_pfx_and_its_password() {
         connector_core::config::schema_of::<connector_misc::onedrive::OnedriveConfig>().to_string();
     assert!(schema.contains("client_certificate_password"));
 }
+
+// SharePoint's RateLimit headers (learn.microsoft.com, "Avoid getting throttled or blocked in
+// SharePoint Online"): once an app has used 80% of its minute's resource units, answers carry
+// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds). Nearly spent, the
+// client waits for the reset instead of meeting a 429.
+
+#[tokio::test]
+async fn a_nearly_spent_sharepoint_budget_is_waited_out_before_the_next_request() {
+    let server = server_with_token("tok-1", 1).await;
+    let answer = |remaining: &str| {
+        ResponseTemplate::new(200)
+            .insert_header("RateLimit-Limit", "1200")
+            .insert_header("RateLimit-Remaining", remaining)
+            .insert_header("RateLimit-Reset", "2")
+            .set_body_json(json!({"id": "root"}))
+    };
+    Mock::given(method("GET"))
+        .and(path("/v1.0/sites/low"))
+        .respond_with(answer("12"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/sites/plenty"))
+        .respond_with(answer("900"))
+        .mount(&server)
+        .await;
+    let graph = client(&server);
+    let started = std::time::Instant::now();
+    graph
+        .get::<Value>(&graph.url("sites/plenty", &[]).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "900 units left: no wait"
+    );
+    let started = std::time::Instant::now();
+    graph
+        .get::<Value>(&graph.url("sites/low", &[]).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "12 of 1,200 units left: the reset is waited for"
+    );
+    // A batch's own answer carries them too.
+    Mock::given(method("POST"))
+        .and(path("/v1.0/$batch"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("RateLimit-Limit", "1200")
+                .insert_header("RateLimit-Remaining", "0")
+                .insert_header("RateLimit-Reset", "1")
+                .set_body_json(json!({"responses": [
+                    {"id": "0", "status": 200, "headers": {}, "body": {"id": "a"}},
+                ]})),
+        )
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    let answers = graph
+        .batch_get::<Value>(&["sites/a".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(answers[0].as_ref().unwrap().as_ref().unwrap()["id"], "a");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}

@@ -8,10 +8,17 @@ use connector_core::http::HttpClientBuilder;
 use connector_core::{Error, Failure, FieldError, Result};
 
 /// Requests a second a SharePoint or OneDrive source sends by default: SharePoint budgets an
-/// app's calls per tenant in resource units a minute, by the tenant's licences (1,250 below
-/// 1,000 licences up to 6,250 above 50,000); a delta page with a token or a download costs 1,
-/// a listing without a token 2, a permissions read more. 6 a second with permissions read is
-/// about 1,100 units a minute: under the smallest tenant's budget.
+/// app's calls per tenant in resource units a minute and a day, by the tenant's licences
+/// (1,200 a minute and 1,200,000 a day below 1,000 licences, up to 6,000 and 6,000,000 above
+/// 50,000); a delta page with a token or a download costs 1, a listing without a token 2, a
+/// permissions read 5. 6 a second with permissions read is about 1,100 units a minute: under
+/// the smallest tenant's minute budget, but over its day's (833 a minute on average), so a
+/// sync of a small tenant running flat out for more than about 18 hours meets 429s until the
+/// day's budget frees (they are waited out, the run goes on slower). When SharePoint says
+/// the minute's budget is nearly spent (`RateLimit-Remaining`), the client waits for its
+/// reset ([`GraphClient`](super::GraphClient)). The limit and SharePoint's 429s are shared
+/// by every worker of one app and tenant: the rate gate's key is the tenant and client id,
+/// whether the app signs in with a secret or a certificate.
 pub(crate) const FILES_REQUESTS_PER_SECOND: u32 = 6;
 
 /// The most `requests_per_second` may be.

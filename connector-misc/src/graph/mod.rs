@@ -71,7 +71,7 @@ pub use certificate::{
 };
 pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
-    SECRET_FIELD,
+    LOW_BUDGET, SECRET_FIELD,
 };
 pub use drive::{
     DELTA_PREFER, Drive, DriveItem, FileFacet, ITEM_FIELDS, Identity, IdentitySet, ParentReference,

@@ -53,8 +53,9 @@
 //!   refused when a site or library cannot be listed.
 //! - **Limits**: `requests_per_second` (default 6, under the resource units a minute
 //!   SharePoint grants an app in the smallest tenants; raise it for larger ones, 0 for none);
-//!   Graph's 429 and 503 with `Retry-After` are waited out (core's client); a 403 names the
-//!   application permission to grant.
+//!   Graph's 429 and 503 with `Retry-After` are waited out (core's client), and so is the
+//!   minute's budget when SharePoint's `RateLimit-Remaining` says it is nearly spent (its
+//!   `RateLimit-Reset`); a 403 names the application permission to grant.
 //! - **Credentials**: a client secret, or a certificate (`client_certificate_key`, a PEM or a
 //!   base64 PFX with `client_certificate_password`, and `client_certificate_thumbprint`
 //!   unless the certificate is beside the key: each token request carries a client assertion
