@@ -79,7 +79,7 @@ pub struct GraphApp {
     /// SHA-256).
     pub certificate_thumbprint: Option<String>,
     /// The password of a PFX given as [`certificate_key`](Self::certificate_key) (see
-    /// [`CERTIFICATE_PASSWORD_FIELD`]).
+    /// [`CERTIFICATE_PASSWORD_FIELD`](super::CERTIFICATE_PASSWORD_FIELD)).
     pub certificate_password: Option<Secret>,
     /// The Entra ID authority (default [`DEFAULT_AUTHORITY`]; `https://login.microsoftonline.us`
     /// for US Government, `https://login.chinacloudapi.cn` for 21Vianet).
