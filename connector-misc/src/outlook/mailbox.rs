@@ -479,7 +479,7 @@ mod tests {
         let mut size = PageSize::default();
         assert_eq!(size.next_ask(), 50);
         size.fitted(1);
-        for _ in 0..PageSize::GROW_AFTER {
+        for _ in 1..PageSize::GROW_AFTER {
             assert_eq!(size.next_ask(), 1);
             size.fitted(1);
         }
