@@ -91,9 +91,11 @@ pub(crate) use model::{ItemBody, listed};
 ))]
 pub(crate) use {
     config::{graph_config, graph_credentials, no_secret},
-    connector::{
-        FILES_REQUESTS_PER_SECOND, carried, files_requests_per_second, first_failure, partitions,
-        per_second, per_second_problem,
-    },
+    connector::{carried, first_failure, partitions},
     drive::escape,
+};
+// The files sources' own rate setting.
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+pub(crate) use connector::{
+    FILES_REQUESTS_PER_SECOND, files_requests_per_second, per_second, per_second_problem,
 };
