@@ -106,7 +106,7 @@ fn site_pages(base: &str, n: usize) -> Vec<String> {
             let mut page = json!({"value": c});
             if i + 1 < chunks.len() {
                 page["@odata.nextLink"] =
-                    json!(format!("{link}?$expand=canvasLayout&$skiptoken={}", i + 1));
+                    json!(format!("{link}?$expand=canvasLayout&$skiptoken=p{}", i + 1));
             }
             page.to_string()
         })

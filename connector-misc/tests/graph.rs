@@ -808,3 +808,159 @@ async fn a_sha256_thumbprint_is_sent_as_x5t_s256_with_ps256() {
             .unwrap();
     assert_eq!(sent, 1);
 }
+
+// Review of graphfix, finding 4: a PFX and its password, as Onyx's customers hold them
+// (`sp_private_key` a base64 PFX, `sp_certificate_password`). The fixtures are the test
+// certificate exported by OpenSSL 3: `openssl pkcs12 -export -inkey app-cert-key.pem -in
+// app-cert.pem -passout 'pass:p@ss w0rd'` (AES-256-CBC, PBKDF2, HMAC-SHA256: the current
+// default) and the same with `-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1`
+// (what Windows' and older exports write), each `base64`.
+
+const PFX: &str = include_str!("fixtures/graph/app-cert.pfx.b64");
+const PFX_LEGACY: &str = include_str!("fixtures/graph/app-cert-legacy.pfx.b64");
+const PFX_PASSWORD: &str = "p@ss w0rd";
+
+#[tokio::test]
+async fn a_pfx_and_its_password_sign_with_the_key_inside_named_by_its_certificate() {
+    for pfx in [PFX, PFX_LEGACY] {
+        // The certificate inside names itself (`x5t#S256`, PS256): the endpoint checks the
+        // signature against the fixture's public key and the thumbprint against its DER.
+        let app = GraphApp::new(TENANT, "app-id", "").with_pfx(pfx, PFX_PASSWORD);
+        assert!(!format!("{app:?}").contains(PFX_PASSWORD));
+        assert_eq!(certificate_token(app).await.unwrap(), 1);
+        // With the SHA-1 thumbprint the portal shows: RS256 and `x5t`.
+        let mut app = GraphApp::new(TENANT, "app-id", "").with_pfx(pfx, PFX_PASSWORD);
+        app.certificate_thumbprint = Some(CERT_THUMBPRINT.to_owned());
+        assert_eq!(certificate_token(app).await.unwrap(), 1);
+    }
+}
+
+#[test]
+fn a_pfx_with_a_wrong_or_missing_password_is_refused_by_field_never_shown() {
+    let fields =
+        |app: &GraphApp| -> Vec<String> { app.problems().into_iter().map(|p| p.path).collect() };
+    let wrong = GraphApp::new(TENANT, "app-id", "").with_pfx(PFX, "not it");
+    assert_eq!(fields(&wrong), ["credentials.client_certificate_password"]);
+    let mut missing = GraphApp::new(TENANT, "app-id", "");
+    missing.certificate_key = Some(PFX_LEGACY.into());
+    assert_eq!(
+        fields(&missing),
+        ["credentials.client_certificate_password"]
+    );
+    // The client is not built either, and its error shows neither the PFX nor the password.
+    let e = GraphClient::new(
+        "sharepoint",
+        &wrong,
+        NetworkPolicy::any(),
+        "Sites.Read.All",
+        |b| b,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    let text = format!("{e} {e:?}");
+    assert!(
+        text.contains("credentials.client_certificate_password"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not it") && !text.contains(&PFX[..40]),
+        "{text}"
+    );
+    // Neither PEM nor base64; a password without a key.
+    assert_eq!(
+        fields(&GraphApp::new(TENANT, "app-id", "").with_pfx("not a key at all!", "x")),
+        ["credentials.client_certificate_key"]
+    );
+    let mut lone = GraphApp::new(TENANT, "app-id", "");
+    lone.certificate_password = Some("x".into());
+    assert_eq!(fields(&lone), ["credentials.client_certificate_key"]);
+}
+
+#[cfg(feature = "onedrive")]
+#[test]
+fn a_sources_config_takes_a_pfx_and_its_password() {
+    let config: connector_misc::onedrive::OnedriveConfig =
+        connector_core::config::from_json(json!({
+            "credentials": {
+                "tenant_id": TENANT,
+                "client_id": "app-id",
+                "client_certificate_key": PFX,
+                "client_certificate_password": PFX_PASSWORD,
+            },
+        }))
+        .unwrap();
+    assert!(connector_core::ConnectorConfig::validate(&config).is_empty());
+    let app = config.app();
+    assert!(app.certificate_password.is_some());
+    assert!(!format!("{config:?}").contains(PFX_PASSWORD));
+    let schema =
+        connector_core::config::schema_of::<connector_misc::onedrive::OnedriveConfig>().to_string();
+    assert!(schema.contains("client_certificate_password"));
+}
+
+// SharePoint's RateLimit headers (learn.microsoft.com, "Avoid getting throttled or blocked in
+// SharePoint Online"): once an app has used 80% of its minute's resource units, answers carry
+// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds). Nearly spent, the
+// client waits for the reset instead of meeting a 429.
+
+#[tokio::test]
+async fn a_nearly_spent_sharepoint_budget_is_waited_out_before_the_next_request() {
+    let server = server_with_token("tok-1", 1).await;
+    let answer = |remaining: &str| {
+        ResponseTemplate::new(200)
+            .insert_header("RateLimit-Limit", "1200")
+            .insert_header("RateLimit-Remaining", remaining)
+            .insert_header("RateLimit-Reset", "2")
+            .set_body_json(json!({"id": "root"}))
+    };
+    Mock::given(method("GET"))
+        .and(path("/v1.0/sites/low"))
+        .respond_with(answer("12"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/sites/plenty"))
+        .respond_with(answer("900"))
+        .mount(&server)
+        .await;
+    let graph = client(&server);
+    let started = std::time::Instant::now();
+    graph
+        .get::<Value>(&graph.url("sites/plenty", &[]).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "900 units left: no wait"
+    );
+    let started = std::time::Instant::now();
+    graph
+        .get::<Value>(&graph.url("sites/low", &[]).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "12 of 1,200 units left: the reset is waited for"
+    );
+    // A batch's own answer carries them too.
+    Mock::given(method("POST"))
+        .and(path("/v1.0/$batch"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("RateLimit-Limit", "1200")
+                .insert_header("RateLimit-Remaining", "0")
+                .insert_header("RateLimit-Reset", "1")
+                .set_body_json(json!({"responses": [
+                    {"id": "0", "status": 200, "headers": {}, "body": {"id": "a"}},
+                ]})),
+        )
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    let answers = graph
+        .batch_get::<Value>(&["sites/a".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(answers[0].as_ref().unwrap().as_ref().unwrap()["id"], "a");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}

@@ -592,3 +592,51 @@ async fn subsites_are_read_with_their_site_and_are_no_partition_of_their_own() {
         1
     );
 }
+
+// Review #8: pages have no delta query; the ids each site's last whole listing returned are
+// carried, so a page deleted since is reported deleted by the next run, not left to prune.
+#[tokio::test]
+async fn a_page_no_longer_listed_is_deleted_by_the_next_run_and_a_failed_listing_deletes_none() {
+    let graph = standard(1);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"include_site_documents": false}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |at: i64| {
+        let run = Syncer::new(c.clone())
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(time(at));
+        async move { run.run(SyncMode::Incremental).await }
+    };
+    sync(60).await.unwrap();
+    assert_eq!(
+        sorted(sink.ids()),
+        [page_id(ENG, "p-home"), page_id(ENG, "p-onboard")]
+    );
+    let remove = |page: &str| {
+        let mut s = graph.state.lock().unwrap();
+        let site = s.sites.iter_mut().find(|x| x.id == ENG).unwrap();
+        site.pages.retain(|p| p["id"] != page);
+    };
+    // A listing that fails (403 on the pages) deletes nothing, and forgets nothing.
+    remove("p-onboard");
+    graph
+        .state
+        .lock()
+        .unwrap()
+        .pages_forbidden
+        .push(ENG.to_owned());
+    let report = sync(61).await.unwrap();
+    assert_eq!(report.deleted, 0, "{report:?}");
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert!(sink.get(&page_id(ENG, "p-onboard")).is_some());
+    // The next whole listing (two listing pages of one page each before) tells it.
+    graph.state.lock().unwrap().pages_forbidden.clear();
+    let report = sync(62).await.unwrap();
+    assert_eq!((report.delivered, report.deleted), (0, 1), "{report:?}");
+    assert_eq!(sink.ids(), [page_id(ENG, "p-home")]);
+    // Nothing more on the run after.
+    let report = sync(63).await.unwrap();
+    assert_eq!(report.deleted, 0, "{report:?}");
+}

@@ -559,3 +559,134 @@ async fn the_reply_watch_keeps_as_many_threads_as_configured() {
     .unwrap_err();
     assert!(e.to_string().contains("max_watched_threads"), "{e}");
 }
+
+// Review #10: images Teams holds (hosted contents) as documents of their own, read with the
+// app's token (`GET …/messages/{id}/hostedContents/{hosted id}/$value`, Graph's
+// chatMessageHostedContent), with `include_images`.
+
+/// A picture pasted into a message, as Teams writes it into the body.
+fn hosted_img(team: &str, channel: &str, message: &str, hosted: &str) -> String {
+    format!(
+        "<img src=\"https://graph.microsoft.com/v1.0/teams/{team}/channels/{channel}/messages/{message}/hostedContents/{hosted}/$value\" width=\"250\" height=\"180\" style=\"vertical-align:bottom\">"
+    )
+}
+
+#[tokio::test]
+async fn images_teams_holds_are_documents_of_their_thread_with_include_images() {
+    let graph = standard(10);
+    let at = time(20);
+    let root_id = at.timestamp_millis().to_string();
+    let png = b"\x89PNG\r\n\x1a\n fake image bytes".to_vec();
+    let root = graph.post(
+        ENG,
+        ENG_GENERAL,
+        None,
+        ADA,
+        &format!(
+            "<p>The new dashboard:</p>{}",
+            hosted_img(ENG, ENG_GENERAL, &root_id, "aWQ9eF8wLXd1cy1kMi1hYmM=")
+        ),
+        at,
+    );
+    let reply_at = time(21);
+    let reply_id = reply_at.timestamp_millis().to_string();
+    graph.post(
+        ENG,
+        ENG_GENERAL,
+        Some(&root),
+        BOB,
+        &format!(
+            "<p>And the old one</p>{}",
+            hosted_img(ENG, ENG_GENERAL, &reply_id, "aWQ9eF8wLXd1cy1kMi1vbGQ=")
+        ),
+        reply_at,
+    );
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.hosted.insert(
+            "aWQ9eF8wLXd1cy1kMi1hYmM=".into(),
+            ("image/png".into(), png.clone()),
+        );
+        // The image the standard fixture's mock-up thread holds.
+        s.hosted.insert(
+            "aWQ9eF8wLXd1cy1kMTAtMWI4".into(),
+            ("image/jpeg".into(), b"\xff\xd8\xff jpeg".to_vec()),
+        );
+    }
+    let server = graph.clone().start().await;
+    let thread = doc_id(ENG, ENG_GENERAL, at);
+
+    // Without the setting: the thread links its images, nothing is downloaded.
+    let c = build(&server.uri(), json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(text(&sink, &thread).contains("hostedContents"));
+    assert!(sink.ids().iter().all(|id| !id.contains("__image__")));
+    assert!(
+        !graph
+            .state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .any(|l| l.contains("/hostedContents/"))
+    );
+
+    // With it: the root's image is a document of its thread, with the bytes and the access;
+    // the reply's, which Graph no longer holds (404), is that image's failure alone.
+    let c = build(&server.uri(), json!({"include_images": true}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let image = format!("{thread}__image__{root_id}__aWQ9eF8wLXd1cy1kMi1hYmM=");
+    let doc = sink
+        .get(&image)
+        .unwrap_or_else(|| panic!("{:?}", sink.ids()));
+    match &doc.content {
+        connector_core::Content::Bytes {
+            data,
+            mime,
+            extension,
+        } => {
+            assert_eq!(data.as_ref(), png.as_slice());
+            assert_eq!(mime, "image/png");
+            assert_eq!(extension.as_deref(), Some("png"));
+        }
+        other => panic!("not bytes: {other:?}"),
+    }
+    assert_eq!(doc.parent_id.as_deref(), Some(thread.as_str()));
+    assert_eq!(doc.access, sink.get(&thread).unwrap().access);
+    assert_eq!(
+        doc.metadata["hosted_content_id"],
+        json!("aWQ9eF8wLXd1cy1kMi1hYmM=")
+    );
+    let missing = format!("{thread}__image__{reply_id}__aWQ9eF8wLXd1cy1kMi1vbGQ=");
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].id.as_deref(), Some(missing.as_str()));
+    let asked = format!("/messages/{root_id}/replies/{reply_id}/hostedContents/");
+    let log = graph.state.lock().unwrap().log.clone();
+    assert_eq!(
+        log.iter().filter(|l| l.contains(&asked)).count(),
+        1,
+        "{log:#?}"
+    );
+    // The id listing keeps both (prune leaves them), and a refetch of an image reads its
+    // thread again, images included.
+    let roles = c.roles();
+    let slim = roles.as_slim().expect("slim");
+    let mut listed = Vec::new();
+    let mut pages = slim.list_ids(connector_core::SyncContext::new());
+    while let Some(page) = futures::StreamExt::next(&mut pages).await {
+        listed.extend(page.unwrap().into_iter().map(|d| d.id));
+    }
+    assert!(
+        listed.contains(&image) && listed.contains(&missing),
+        "{listed:?}"
+    );
+    let mut again = Vec::new();
+    let mut batches = roles
+        .as_refetch()
+        .expect("refetch")
+        .fetch(vec![image.clone()], connector_core::SyncContext::new());
+    while let Some(batch) = futures::StreamExt::next(&mut batches).await {
+        again.extend(batch.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(again, [thread, image]);
+}

@@ -24,6 +24,9 @@ pub const CERTIFICATE_KEY_FIELD: &str = "credentials.client_certificate_key";
 /// The config field of the certificate's thumbprint.
 pub const CERTIFICATE_THUMBPRINT_FIELD: &str = "credentials.client_certificate_thumbprint";
 
+/// The config field of a PFX's password.
+pub const CERTIFICATE_PASSWORD_FIELD: &str = "credentials.client_certificate_password";
+
 /// How long an assertion is valid, as MSAL makes them.
 const ASSERTION_SECONDS: u64 = 600;
 
@@ -80,58 +83,163 @@ fn private_key_pem(text: &str) -> Option<String> {
     pem_blocks(text)
         .into_iter()
         .find(|(label, _)| matches!(*label, "PRIVATE KEY" | "RSA PRIVATE KEY"))
-        .map(|(label, body)| {
-            let lines: Vec<&str> = body
-                .as_bytes()
-                .chunks(64)
-                .map(|c| std::str::from_utf8(c).unwrap_or_default())
-                .collect();
-            format!(
-                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-                lines.join("\n")
-            )
-        })
+        .map(|(label, body)| pem_wrap(label, &body))
 }
 
-/// The signing key of a PEM text, or why there is none.
-fn signing_key(text: &str) -> std::result::Result<jsonwebtoken::EncodingKey, &'static str> {
+/// A PEM block of `label` around a base64 body, 64 characters a line.
+fn pem_wrap(label: &str, body: &str) -> String {
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// What a certificate key setting holds: the private key as PEM, and the certificate (DER)
+/// when the setting carries it.
+struct KeyMaterial {
+    key_pem: String,
+    certificate: Option<Vec<u8>>,
+}
+
+/// The key and certificate of a PFX (PKCS#12) file given as base64, as the Entra admin
+/// center, Azure Key Vault and Windows' certificate export write it and Onyx's SharePoint
+/// connector takes it (`sp_private_key`, `sp_certificate_password`). The certificate is the
+/// one whose `localKeyId` is the key's, else the first.
+fn pfx_material(
+    text: &str,
+    password: &str,
+) -> std::result::Result<KeyMaterial, (&'static str, &'static str)> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| {
+            (
+                CERTIFICATE_KEY_FIELD,
+                "is neither a PEM private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) nor a PFX (PKCS#12) file in base64",
+            )
+        })?;
+    let archive = p12_keystore::Pkcs12Archive::from_pkcs12(&der, password).map_err(|e| match e {
+        p12_keystore::error::Error::MacError(_) => (
+            CERTIFICATE_PASSWORD_FIELD,
+            "does not open the PFX in credentials.client_certificate_key (wrong or missing password)",
+        ),
+        p12_keystore::error::Error::UnsupportedEncryptionScheme
+        | p12_keystore::error::Error::UnsupportedMacAlgorithm => (
+            CERTIFICATE_KEY_FIELD,
+            "is a PFX encrypted with a scheme this connector does not read: export it again with AES-256 (or convert it with `openssl pkcs12 -in app.pfx -nodes -out app.pem` and give the PEM)",
+        ),
+        _ => (
+            CERTIFICATE_KEY_FIELD,
+            "is not a readable PFX (PKCS#12) file in base64, or its password (credentials.client_certificate_password) is wrong",
+        ),
+    })?;
+    let key = archive.keys.first().ok_or((
+        CERTIFICATE_KEY_FIELD,
+        "is a PFX without a private key: export the certificate with its private key",
+    ))?;
+    let certificate = archive
+        .certs
+        .iter()
+        .find(|c| {
+            key.local_key_id
+                .as_ref()
+                .is_some_and(|id| c.local_key_id.as_deref() == Some(id.0.as_slice()))
+        })
+        .or_else(|| archive.certs.first())
+        .map(|c| c.cert.as_der().to_vec());
+    Ok(KeyMaterial {
+        key_pem: pem_wrap(
+            "PRIVATE KEY",
+            &base64::engine::general_purpose::STANDARD.encode(key.key.as_der()),
+        ),
+        certificate,
+    })
+}
+
+/// The key (and certificate) of a key setting: a PEM text, or a base64 PFX opened with
+/// `password` (an empty one if none is given), or the field and why it cannot be used.
+fn key_material(
+    text: &str,
+    password: Option<&Secret>,
+) -> std::result::Result<KeyMaterial, (&'static str, &'static str)> {
+    if !text.contains("-----BEGIN ") {
+        return pfx_material(text, password.map_or("", Secret::expose));
+    }
     // PKCS#8's `ENCRYPTED PRIVATE KEY`, or PKCS#1's `Proc-Type: 4,ENCRYPTED` header.
     if text.contains("ENCRYPTED") {
-        return Err(
-            "holds an encrypted private key, which this connector does not decrypt: decrypt it once (`openssl pkcs8 -in key.pem -out plain.pem`) and give the plain PEM",
-        );
+        return Err((
+            CERTIFICATE_KEY_FIELD,
+            "holds an encrypted private key, which this connector does not decrypt: decrypt it once (`openssl pkcs8 -in key.pem -out plain.pem`) and give the plain PEM, or give the PFX in base64 with credentials.client_certificate_password",
+        ));
     }
-    let pem = private_key_pem(text).ok_or(
+    let key_pem = private_key_pem(text).ok_or((
+        CERTIFICATE_KEY_FIELD,
         "holds no RSA private key in PEM (PKCS#8 BEGIN PRIVATE KEY or PKCS#1 BEGIN RSA PRIVATE KEY)",
-    )?;
-    jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
-        .map_err(|_| "is not an RSA private key in PEM (PKCS#8 BEGIN PRIVATE KEY or PKCS#1 BEGIN RSA PRIVATE KEY)")
+    ))?;
+    Ok(KeyMaterial {
+        key_pem,
+        certificate: certificate_der(text),
+    })
 }
 
-/// The SHA-256 thumbprint of the first certificate in a PEM text (its DER's digest).
-fn certificate_sha256(text: &str) -> Option<Vec<u8>> {
-    use sha2::Digest as _;
+/// The signing key of a key setting, or the field and why there is none.
+fn signing_key(
+    material: &KeyMaterial,
+) -> std::result::Result<jsonwebtoken::EncodingKey, (&'static str, &'static str)> {
+    jsonwebtoken::EncodingKey::from_rsa_pem(material.key_pem.as_bytes()).map_err(|_| {
+        (
+            CERTIFICATE_KEY_FIELD,
+            "is not an RSA private key (PKCS#8 BEGIN PRIVATE KEY or PKCS#1 BEGIN RSA PRIVATE KEY, or a PFX holding one)",
+        )
+    })
+}
+
+/// The DER of the first certificate in a PEM text.
+fn certificate_der(text: &str) -> Option<Vec<u8>> {
     let (_, body) = pem_blocks(text)
         .into_iter()
         .find(|(label, _)| *label == "CERTIFICATE")?;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .ok()?;
-    Some(sha2::Sha256::digest(der).to_vec())
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// The SHA-256 thumbprint of a certificate's DER.
+fn sha256(der: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(der).to_vec()
 }
 
 /// The problems of a certificate's settings, by field.
-pub(crate) fn problems(key: &Secret, thumbprint: Option<&str>) -> Vec<FieldError> {
+pub(crate) fn problems(
+    key: &Secret,
+    password: Option<&Secret>,
+    thumbprint: Option<&str>,
+) -> Vec<FieldError> {
     let mut out = Vec::new();
-    if let Err(why) = signing_key(key.expose()) {
-        out.push(FieldError::new(CERTIFICATE_KEY_FIELD, why));
-    }
+    let material = key_material(key.expose(), password);
+    let has_certificate = match &material {
+        Ok(m) => {
+            if let Err((field, why)) = signing_key(m) {
+                out.push(FieldError::new(field, why));
+            }
+            m.certificate.is_some()
+        }
+        Err((field, why)) => {
+            out.push(FieldError::new(*field, *why));
+            // No thumbprint problem on top of a key that could not be read.
+            true
+        }
+    };
     match thumbprint.map(str::trim).filter(|t| !t.is_empty()) {
-        // The certificate in the key's file names itself.
-        None if certificate_sha256(key.expose()).is_some() => {}
+        // The certificate beside the key names itself.
+        None if has_certificate => {}
         None => out.push(FieldError::new(
             CERTIFICATE_THUMBPRINT_FIELD,
-            "is required with credentials.client_certificate_key, unless that PEM holds the certificate too",
+            "is required with credentials.client_certificate_key, unless that PEM or PFX holds the certificate too",
         )),
         Some(t) => {
             if let Err(why) = thumbprint_bytes(t) {
@@ -210,17 +318,19 @@ impl Assertion {
     }
 }
 
-/// The token of `source` got with a client assertion signed by `key`, the certificate
-/// `thumbprint` names.
+/// The token of `source` got with a client assertion signed by `key` (opened with
+/// `password` when it is a PFX), the certificate `thumbprint` names.
 ///
 /// # Errors
-/// [`ErrorKind::Config`] naming the field of a key or thumbprint that cannot be used.
+/// [`ErrorKind::Config`] naming the field of a key, password or thumbprint that cannot be
+/// used.
 pub(crate) fn token(
     source: &'static str,
     token_url: Url,
     client_id: &str,
     scope: String,
     key: &Secret,
+    password: Option<&Secret>,
     thumbprint: &str,
 ) -> Result<OAuthToken> {
     let config = |field: &str, why: &str| {
@@ -228,12 +338,14 @@ pub(crate) fn token(
             .with_connector(source)
             .with_field(field.to_owned())
     };
-    let signer = signing_key(key.expose()).map_err(|why| config(CERTIFICATE_KEY_FIELD, why))?;
+    let material =
+        key_material(key.expose(), password).map_err(|(field, why)| config(field, why))?;
+    let signer = signing_key(&material).map_err(|(field, why)| config(field, why))?;
     let bytes = match thumbprint.trim() {
-        "" => certificate_sha256(key.expose()).ok_or_else(|| {
+        "" => material.certificate.as_deref().map(sha256).ok_or_else(|| {
             config(
                 CERTIFICATE_THUMBPRINT_FIELD,
-                "is required with credentials.client_certificate_key, unless that PEM holds the certificate too",
+                "is required with credentials.client_certificate_key, unless that PEM or PFX holds the certificate too",
             )
         })?,
         t => thumbprint_bytes(t).map_err(|why| config(CERTIFICATE_THUMBPRINT_FIELD, why))?,

@@ -27,6 +27,22 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 /// The Graph API version every request names.
 pub const API_VERSION: &str = "v1.0";
 
+/// Resource units left at or under which [`GraphClient`] waits for SharePoint's budget to
+/// reset: a permissions read costs 5, and a few workers may be sending at once.
+pub const LOW_BUDGET: u64 = 25;
+
+/// How long to wait before the next request when `resp` says SharePoint's resource-unit
+/// budget is nearly spent: `RateLimit-Remaining` at or under [`LOW_BUDGET`] (or under 2% of
+/// `RateLimit-Limit`, for a large tenant's budget) with `RateLimit-Reset` seconds; `None`
+/// otherwise, and without the headers (under 80% of the budget, or not SharePoint).
+fn budget_wait(resp: &Response) -> Option<std::time::Duration> {
+    let number = |name: &str| resp.header(name)?.trim().parse::<u64>().ok();
+    let remaining = number("ratelimit-remaining")?;
+    let reset = number("ratelimit-reset").filter(|r| *r > 0)?;
+    let low = number("ratelimit-limit").map_or(LOW_BUDGET, |limit| LOW_BUDGET.max(limit / 50));
+    (remaining <= low).then(|| std::time::Duration::from_secs(reset))
+}
+
 /// Requests in one JSON batch: Graph's limit.
 pub const BATCH_LIMIT: usize = 20;
 
@@ -62,6 +78,9 @@ pub struct GraphApp {
     /// That certificate's thumbprint, in hex as the Entra admin center shows it (SHA-1; or
     /// SHA-256).
     pub certificate_thumbprint: Option<String>,
+    /// The password of a PFX given as [`certificate_key`](Self::certificate_key) (see
+    /// [`CERTIFICATE_PASSWORD_FIELD`](super::CERTIFICATE_PASSWORD_FIELD)).
+    pub certificate_password: Option<Secret>,
     /// The Entra ID authority (default [`DEFAULT_AUTHORITY`]; `https://login.microsoftonline.us`
     /// for US Government, `https://login.chinacloudapi.cn` for 21Vianet).
     pub authority_host: Option<Url>,
@@ -81,6 +100,10 @@ impl std::fmt::Debug for GraphApp {
                 &self.certificate_key.as_ref().map(|_| "***"),
             )
             .field("certificate_thumbprint", &self.certificate_thumbprint)
+            .field(
+                "certificate_password",
+                &self.certificate_password.as_ref().map(|_| "***"),
+            )
             .field(
                 "authority_host",
                 &self.authority_host.as_ref().map(Url::as_str),
@@ -103,6 +126,7 @@ impl GraphApp {
             client_secret: client_secret.into(),
             certificate_key: None,
             certificate_thumbprint: None,
+            certificate_password: None,
             authority_host: None,
             graph_url: None,
         }
@@ -118,6 +142,15 @@ impl GraphApp {
     ) -> Self {
         self.certificate_key = Some(key.into());
         self.certificate_thumbprint = Some(thumbprint.into());
+        self
+    }
+
+    /// This app with certificate credentials from a PFX (PKCS#12) file: its bytes in base64
+    /// and its password. The certificate inside names itself (its SHA-256 thumbprint).
+    #[must_use]
+    pub fn with_pfx(mut self, pfx_base64: impl Into<Secret>, password: impl Into<Secret>) -> Self {
+        self.certificate_key = Some(pfx_base64.into());
+        self.certificate_password = Some(password.into());
         self
     }
 
@@ -159,12 +192,17 @@ impl GraphApp {
                 }
                 problems.extend(super::certificate::problems(
                     key,
+                    self.certificate_password.as_ref(),
                     self.certificate_thumbprint.as_deref(),
                 ));
             }
             None if self.certificate_thumbprint.is_some() => problems.push(FieldError::new(
                 CERTIFICATE_KEY_FIELD,
                 "is required with credentials.client_certificate_thumbprint",
+            )),
+            None if self.certificate_password.is_some() => problems.push(FieldError::new(
+                CERTIFICATE_KEY_FIELD,
+                "is required with credentials.client_certificate_password (the PFX it opens)",
             )),
             None if self.client_secret.expose().is_empty() => problems.push(FieldError::new(
                 SECRET_FIELD,
@@ -351,6 +389,7 @@ impl GraphClient {
                 app.client_id.trim(),
                 app.scope()?,
                 key,
+                app.certificate_password.as_ref(),
                 app.certificate_thumbprint.as_deref().unwrap_or_default(),
             )?,
             None => OAuthToken::client_credentials(
@@ -444,11 +483,35 @@ impl GraphClient {
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response> {
         self.check_origin(url)?;
-        self.token
+        let resp = self
+            .token
             .send(&self.http, |auth: Auth| {
                 build(self.http.get(url.clone())).auth(auth, self.credential_field)
             })
-            .await
+            .await?;
+        self.mind_budget(&resp).await;
+        Ok(resp)
+    }
+
+    /// Waits out SharePoint's resource-unit budget when an answer says it is nearly spent.
+    ///
+    /// SharePoint (Graph's files, sites and lists) adds `RateLimit-Limit`,
+    /// `RateLimit-Remaining` and `RateLimit-Reset` (resource units a minute, those left, the
+    /// seconds until the window resets) to its answers once an app has used 80% of its
+    /// minute's budget, before it answers 429. With [`LOW_BUDGET`] or fewer units left, the
+    /// next request of this client waits for the reset (up to the client's Retry-After cap)
+    /// rather than spend the rest and meet a 429, which counts against the budget too.
+    async fn mind_budget(&self, resp: &Response) {
+        let Some(wait) = budget_wait(resp) else {
+            return;
+        };
+        let wait = wait.min(self.http.retry_policy().retry_after_cap);
+        tracing::debug!(
+            connector = self.source,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "SharePoint's resource units are nearly spent; waiting for the reset"
+        );
+        tokio::time::sleep(wait).await;
     }
 
     /// `GET url` as `T`.
@@ -594,7 +657,7 @@ impl GraphClient {
                 .ok()
                 .and_then(NonZeroU32::new)
                 .unwrap_or(NonZeroU32::MIN);
-            let envelope: BatchEnvelope = self
+            let envelope = self
                 .token
                 .send(&self.http, |auth: Auth| {
                     // A batch of GETs reads only: safe to send again.
@@ -605,8 +668,9 @@ impl GraphClient {
                         .permits(permits)
                         .auth(auth, self.credential_field)
                 })
-                .await?
-                .json()?;
+                .await?;
+            self.mind_budget(&envelope).await;
+            let envelope: BatchEnvelope = envelope.json()?;
             let mut answers: Vec<Option<super::model::BatchResponse>> = vec![None; chunk.len()];
             for r in envelope.responses {
                 if let Some(slot) = r.id.parse::<usize>().ok().and_then(|i| answers.get_mut(i)) {

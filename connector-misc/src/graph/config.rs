@@ -42,7 +42,9 @@ macro_rules! graph_credentials {
             pub client_secret: connector_core::Secret,
             /// Certificate credentials instead of `client_secret` (tenants that forbid
             /// secrets for apps with tenant-wide permissions require them): the private key,
-            /// in plain PEM (`BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`), of a certificate
+            /// in plain PEM (`BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`, the certificate
+            /// may be in the same text), or the certificate's PFX (PKCS#12) file in base64
+            /// (`base64 -w0 app.pfx`) with `client_certificate_password`, of a certificate
             /// uploaded to the app registration. Each token request is signed with it (a
             /// client assertion, as MSAL sends it).
             #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +56,11 @@ macro_rules! graph_credentials {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             #[schemars(example = &"3F2504E04F8911D39A0C0305E82C3301AB12CD34")]
             pub client_certificate_thumbprint: Option<String>,
+            /// The password of the PFX given as `client_certificate_key` (leave it out for a
+            /// PFX exported without one, and for a PEM).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(example = &"pfx-export-password")]
+            pub client_certificate_password: Option<connector_core::Secret>,
             $( $(#[$fmeta])* pub $field: $ty, )*
         }
 
@@ -70,6 +77,10 @@ macro_rules! graph_credentials {
                     .field(
                         "client_certificate_thumbprint",
                         &self.client_certificate_thumbprint,
+                    )
+                    .field(
+                        "client_certificate_password",
+                        &self.client_certificate_password.as_ref().map(|_| "***"),
                     )
                     $(.field(stringify!($field), &self.$field))*
                     .finish()
@@ -138,6 +149,7 @@ macro_rules! graph_config {
                     $crate::graph::GraphApp::new(&c.tenant_id, &c.client_id, c.client_secret.clone());
                 app.certificate_key.clone_from(&c.client_certificate_key);
                 app.certificate_thumbprint.clone_from(&c.client_certificate_thumbprint);
+                app.certificate_password.clone_from(&c.client_certificate_password);
                 app.authority_host.clone_from(&self.authority_host);
                 app.graph_url.clone_from(&self.graph_url);
                 app

@@ -4,21 +4,34 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+use connector_core::FieldError;
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 use connector_core::http::HttpClientBuilder;
-use connector_core::{Error, Failure, FieldError, Result};
+use connector_core::{Error, Failure, Result};
 
 /// Requests a second a SharePoint or OneDrive source sends by default: SharePoint budgets an
-/// app's calls per tenant in resource units a minute, by the tenant's licences (1,250 below
-/// 1,000 licences up to 6,250 above 50,000); a delta page with a token or a download costs 1,
-/// a listing without a token 2, a permissions read more. 6 a second with permissions read is
-/// about 1,100 units a minute: under the smallest tenant's budget.
+/// app's calls per tenant in resource units a minute and a day, by the tenant's licences
+/// (1,200 a minute and 1,200,000 a day below 1,000 licences, up to 6,000 and 6,000,000 above
+/// 50,000); a delta page with a token or a download costs 1, a listing without a token 2, a
+/// permissions read 5. 6 a second with permissions read is about 1,100 units a minute: under
+/// the smallest tenant's minute budget, but over its day's (833 a minute on average), so a
+/// sync of a small tenant running flat out for more than about 18 hours meets 429s until the
+/// day's budget frees (they are waited out, the run goes on slower). When SharePoint says
+/// the minute's budget is nearly spent (`RateLimit-Remaining`), the client waits for its
+/// reset ([`GraphClient`](super::GraphClient)). The limit and SharePoint's 429s are shared
+/// by every worker of one app and tenant: the rate gate's key is the tenant and client id,
+/// whether the app signs in with a secret or a certificate.
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) const FILES_REQUESTS_PER_SECOND: u32 = 6;
 
 /// The most `requests_per_second` may be.
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 const MAX_REQUESTS_PER_SECOND: u32 = 1000;
 
 /// The HTTP client tuned to `requests_per_second` (0: no limit of the connector's own, only
 /// Graph's 429s are waited out). A JSON batch takes a permit per member.
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) fn per_second(
     requests_per_second: u32,
 ) -> impl FnOnce(HttpClientBuilder) -> HttpClientBuilder {
@@ -29,6 +42,7 @@ pub(crate) fn per_second(
 }
 
 /// The problem of a `requests_per_second` setting over [`MAX_REQUESTS_PER_SECOND`].
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) fn per_second_problem(requests_per_second: u32) -> Option<FieldError> {
     (requests_per_second > MAX_REQUESTS_PER_SECOND).then(|| {
         FieldError::new(
@@ -39,6 +53,7 @@ pub(crate) fn per_second_problem(requests_per_second: u32) -> Option<FieldError>
 }
 
 /// The default `requests_per_second` of SharePoint and OneDrive.
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) fn files_requests_per_second() -> u32 {
     FILES_REQUESTS_PER_SECOND
 }

@@ -66,10 +66,12 @@ mod model;
 #[cfg(any(feature = "onedrive", feature = "outlook"))]
 pub(crate) mod users;
 
-pub use certificate::{CERTIFICATE_KEY_FIELD, CERTIFICATE_THUMBPRINT_FIELD};
+pub use certificate::{
+    CERTIFICATE_KEY_FIELD, CERTIFICATE_PASSWORD_FIELD, CERTIFICATE_THUMBPRINT_FIELD,
+};
 pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
-    SECRET_FIELD,
+    LOW_BUDGET, SECRET_FIELD,
 };
 pub use drive::{
     DELTA_PREFER, Drive, DriveItem, FileFacet, ITEM_FIELDS, Identity, IdentitySet, ParentReference,
@@ -89,9 +91,11 @@ pub(crate) use model::{ItemBody, listed};
 ))]
 pub(crate) use {
     config::{graph_config, graph_credentials, no_secret},
-    connector::{
-        FILES_REQUESTS_PER_SECOND, carried, files_requests_per_second, first_failure, partitions,
-        per_second, per_second_problem,
-    },
+    connector::{carried, first_failure, partitions},
     drive::escape,
+};
+// The files sources' own rate setting.
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+pub(crate) use connector::{
+    FILES_REQUESTS_PER_SECOND, files_requests_per_second, per_second, per_second_problem,
 };

@@ -115,6 +115,7 @@ impl OnedriveConfig {
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
                 client_certificate_key: None,
+                client_certificate_password: None,
                 client_certificate_thumbprint: None,
             },
             folder_path: None,

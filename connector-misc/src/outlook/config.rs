@@ -144,6 +144,7 @@ impl OutlookConfig {
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
                 client_certificate_key: None,
+                client_certificate_password: None,
                 client_certificate_thumbprint: None,
             },
             folder: None,

@@ -19,6 +19,63 @@ const MAX_FOLDERS: usize = 10_000;
 /// The page sizes a delta page larger than the body cap is asked for again with, in turn.
 const SMALL_PAGES: [u32; 2] = [5, 1];
 
+/// The messages a folder's delta pages ask for: [`PAGE_SIZE`], or fewer after a page over
+/// the body cap (see [`Reader::delta_sized`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageSize {
+    size: u32,
+    /// Pages that fit at `size` in a row.
+    streak: u32,
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        Self {
+            size: PAGE_SIZE,
+            streak: 0,
+        }
+    }
+}
+
+impl PageSize {
+    /// Pages at a reduced size before the next larger one is tried again.
+    pub(crate) const GROW_AFTER: u32 = 10;
+
+    /// The size to ask for first.
+    fn next_ask(&mut self) -> u32 {
+        if self.size < PAGE_SIZE && self.streak >= Self::GROW_AFTER {
+            self.size = SMALL_PAGES
+                .into_iter()
+                .rev()
+                .find(|s| *s > self.size)
+                .unwrap_or(PAGE_SIZE);
+            self.streak = 0;
+        }
+        self.size
+    }
+
+    /// A page of `ask` messages fit.
+    fn fitted(&mut self, ask: u32) {
+        if ask == self.size {
+            self.streak += 1;
+        } else {
+            self.size = ask;
+            self.streak = 1;
+        }
+    }
+}
+
+/// The well-known folders every Exchange Online mailbox has: one of them that does not
+/// resolve is Graph's passing trouble, not the mailbox's shape.
+const ALWAYS_THERE: [&str; 6] = [
+    "deleteditems",
+    "drafts",
+    "inbox",
+    "junkemail",
+    "outbox",
+    "sentitems",
+];
+
 /// What a sync reads and how; cheap to clone (one per stream).
 #[derive(Clone)]
 pub(crate) struct Reader {
@@ -221,6 +278,27 @@ impl Reader {
             })
             .cloned()
             .collect();
+        // An excluded well-known folder every Exchange mailbox has (Deleted Items, Junk
+        // Email, Drafts, …) that does not resolve for a run would be read, its mail
+        // delivered, and deleted again the run after: the mailbox's listing fails instead,
+        // and the next run tries again. One a mailbox may lack (`archive`) is passed over.
+        let unexcluded: Vec<&str> = self
+            .exclude
+            .iter()
+            .map(String::as_str)
+            .filter(|e| ALWAYS_THERE.contains(e) && !well_known.contains_key(*e))
+            .collect();
+        if !unexcluded.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "mailbox {} did not resolve the excluded folders {}; it is read again next run",
+                    mailbox.address,
+                    unexcluded.join(", ")
+                ),
+            )
+            .with_connector(SOURCE));
+        }
         let matches = |entries: &[String], chain: &[(String, String)]| {
             entries.iter().any(|e| {
                 let id = well_known.get(e.as_str());
@@ -322,12 +400,27 @@ impl Reader {
     /// A page is read whole, under the client's body cap (64 MiB): 50 messages with big
     /// HTML bodies (newsletters with `data:` images) can pass it, and that folder would then
     /// fail on the same page every run. Such a page is asked for again with fewer messages
-    /// ([`SMALL_PAGES`]; `odata.maxpagesize` is read per request, so the next page is back
-    /// to 50); only a single message over the cap fails the folder.
+    /// ([`SMALL_PAGES`]; `odata.maxpagesize` is read per request); only a single message
+    /// over the cap fails the folder.
     pub(crate) async fn delta(&self, url: &Url) -> Result<Delta<serde_json::Value>> {
-        let mut sizes = std::iter::once(PAGE_SIZE).chain(SMALL_PAGES).peekable();
-        while let Some(size) = sizes.next() {
-            let prefer = format!("{PREFER}, odata.maxpagesize={size}");
+        self.delta_sized(url, &mut PageSize::default()).await
+    }
+
+    /// [`delta`](Self::delta) asking for `size`'s messages a page first, `size` then keeping
+    /// the one that fit: a folder's round goes on with it for its next pages (a folder of
+    /// big newsletters downloads a page over the cap once in a while, not once a page), and
+    /// tries the next larger one after [`PageSize::GROW_AFTER`] pages that fit.
+    pub(crate) async fn delta_sized(
+        &self,
+        url: &Url,
+        size: &mut PageSize,
+    ) -> Result<Delta<serde_json::Value>> {
+        let start = size.next_ask();
+        let mut sizes = std::iter::once(start)
+            .chain(SMALL_PAGES.into_iter().filter(|s| *s < start))
+            .peekable();
+        while let Some(ask) = sizes.next() {
+            let prefer = format!("{PREFER}, odata.maxpagesize={ask}");
             match self
                 .graph
                 .delta_with(url, |r| r.header("prefer", &prefer))
@@ -336,11 +429,16 @@ impl Reader {
                 Err(e) if connector_core::http::is_body_too_large(&e) && sizes.peek().is_some() => {
                     tracing::warn!(
                         connector = SOURCE,
-                        messages = size,
+                        messages = ask,
                         "a delta page is larger than the body cap; asked again with fewer messages: {e}"
                     );
                 }
-                other => return other,
+                other => {
+                    if other.is_ok() {
+                        size.fitted(ask);
+                    }
+                    return other;
+                }
             }
         }
         Err(Error::internal("no page size left to ask for").with_connector(SOURCE))
@@ -369,5 +467,32 @@ impl Reader {
         self.graph
             .all_with(url, |r| r.header("prefer", PREFER))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reduced_page_size_is_kept_then_grown_a_step_at_a_time() {
+        let mut size = PageSize::default();
+        assert_eq!(size.next_ask(), 50);
+        size.fitted(1);
+        for _ in 1..PageSize::GROW_AFTER {
+            assert_eq!(size.next_ask(), 1);
+            size.fitted(1);
+        }
+        assert_eq!(
+            size.next_ask(),
+            5,
+            "after ten pages that fit, the next step"
+        );
+        size.fitted(5);
+        for _ in 1..PageSize::GROW_AFTER {
+            assert_eq!(size.next_ask(), 5);
+            size.fitted(5);
+        }
+        assert_eq!(size.next_ask(), 50);
     }
 }

@@ -18,7 +18,7 @@ use super::SOURCE;
 use super::checkpoint::{FolderCursor, OutlookCheckpoint, Phase, folder_key};
 use super::convert::{ID_PREFIX, attachment_doc_id, message_doc_id, parse_id};
 use super::items::{fetch, gone, list_attachments, pending_item};
-use super::mailbox::{Folder, Mailbox, Reader};
+use super::mailbox::{Folder, Mailbox, PageSize, Reader};
 use super::model::{AttachmentKind, MESSAGE_FIELDS, Message};
 use crate::graph::{Delta, escape};
 
@@ -159,7 +159,24 @@ pub(super) fn checkpointed(
                 }
                 Err(e) if e.kind().ends_sync() => Err(e)?,
                 // Every user: one with `mail` but no Exchange Online mailbox is no failure.
-                Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => continue,
+                // A mailbox of a user still in the tenant that answers a passing 404 (being
+                // moved or provisioned) keeps its links, none of its folders taken for
+                // dropped: the next run goes on from them rather than listing it whole.
+                Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => {
+                    let gone = no_mailbox(&e)
+                        || match crate::graph::users::user_is_gone(&reader.graph, &mailbox.id).await {
+                            Ok(gone) => gone,
+                            Err(e) if e.kind().ends_sync() => Err(e)?,
+                            Err(_) => false,
+                        };
+                    if !gone {
+                        tracing::warn!(connector = SOURCE, mailbox = mailbox.address.as_str(),
+                            "the mailbox's folders answered 404 for this run; its links are kept: {e}");
+                        users_read.insert(mailbox.id.clone());
+                        users_partial.insert(mailbox.id.clone());
+                    }
+                    continue;
+                }
                 Err(e) => {
                     complete = false;
                     yield CheckpointedBatch::new(failed(vec![mailbox_failure(&mailbox, &e)]), cp.clone());
@@ -191,10 +208,12 @@ pub(super) fn checkpointed(
                 };
                 let mut folder_error: Option<Error> = None;
                 let mut restarts = 0;
+                // The page size that fits under the body cap, kept for the folder's round.
+                let mut size = PageSize::default();
                 loop {
                     ctx.cancellation().check()?;
                     cp.current = Some(FolderCursor { folder: key.clone(), next: url.to_string(), phase });
-                    let page = match reader.delta(&url).await {
+                    let page = match reader.delta_sized(&url, &mut size).await {
                         Ok(Delta::Page(page)) => page,
                         Ok(Delta::Restart { restart_at, code }) => {
                             restarts += 1;
@@ -405,9 +424,10 @@ pub(super) fn list_ids(
                 let first = reader.delta_url(&mailbox.id, &folder.id)?;
                 let mut next = Some(first.clone());
                 let mut restarts = 0;
+                let mut size = PageSize::default();
                 while let Some(url) = next.take() {
                     ctx.cancellation().check()?;
-                    let page = match reader.delta(&url).await? {
+                    let page = match reader.delta_sized(&url, &mut size).await? {
                         Delta::Page(page) => page,
                         Delta::Restart { code, .. } => {
                             restarts += 1;

@@ -112,6 +112,7 @@ impl SharepointConfig {
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
                 client_certificate_key: None,
+                client_certificate_password: None,
                 client_certificate_thumbprint: None,
                 site_url: StringList::default(),
             },

@@ -224,6 +224,9 @@ pub(super) fn checkpointed(
             yield CheckpointedBatch::new(failed(site_failures), cp.clone());
         }
         if reader.pages {
+            // A site no longer read (gone, or out of the config) leaves its pages to prune.
+            let read: std::collections::HashSet<String> = found.iter().map(|s| s.id.clone()).collect();
+            cp.pages_known.retain(|site, _| read.contains(site));
             for site in found {
                 if cp.pages_done.contains(&site.id) {
                     continue;
@@ -235,7 +238,10 @@ pub(super) fn checkpointed(
                         Url::parse(&c.next).map_err(|e| Error::new(ErrorKind::Checkpoint, format!("a stored page link is not a URL: {e}")).with_connector(SOURCE))?,
                         c.bare,
                     ),
-                    _ => (pages::pages_url(&walk.graph, &site.id)?, false),
+                    _ => {
+                        cp.pages_listed.clear();
+                        (pages::pages_url(&walk.graph, &site.id)?, false)
+                    }
                 };
                 loop {
                     ctx.cancellation().check()?;
@@ -263,6 +269,10 @@ pub(super) fn checkpointed(
                             break;
                         }
                     };
+                    // Every page listed, whatever the window: the ids tell the deleted ones.
+                    cp.pages_listed.extend(
+                        listing.value.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str())).map(str::to_owned),
+                    );
                     let pending = page_items(&walk, &site, listing.value, bare, window, &how).await?;
                     let (w, s, h) = (walk.clone(), Arc::clone(&site), Arc::clone(&how));
                     let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
@@ -276,16 +286,21 @@ pub(super) fn checkpointed(
                             yield CheckpointedBatch::new(batch, cp.clone());
                         }
                         None => {
+                            // The whole listing is read: a page the last one returned and
+                            // this one did not was deleted.
+                            let gone: Vec<String> = cp.end_listing(&site.id).iter().map(|p| pages::page_id(&site.id, p)).collect();
                             cp.pages = None;
                             cp.pages_done.insert(site.id.clone());
-                            yield CheckpointedBatch::new(batch, cp.clone());
+                            yield CheckpointedBatch::new(batch.with_deleted(gone), cp.clone());
                             break;
                         }
                     }
                 }
                 if cp.pages.as_ref().is_some_and(|c| c.site == site.id) {
-                    // Left after a failure or a site without pages: the next site starts fresh.
+                    // Left after a failure or a site without pages: the next site starts fresh,
+                    // and this one's known pages stay for a listing that ends.
                     cp.pages = None;
+                    cp.pages_listed.clear();
                 }
             }
         }

@@ -44,17 +44,22 @@
 //!   `Sites.FullControl.All`, and with `Sites.Read.All` leaves out changes it judges
 //!   irrelevant to the caller, which then reach the documents when the file changes.
 //! - **Deletions**: items of a library's delta round with a `deleted` facet are reported in
-//!   their page's [`Batch::deleted`] and deleted from the sink in stream order. Deleted
-//!   pages (pages have no delta query), a deleted folder's files the round does not list and
-//!   a whole site gone are left to prune ([`SlimConnector`], a fresh listing), which is
+//!   their page's [`Batch::deleted`] and deleted from the sink in stream order. Pages have
+//!   no delta query: the ids each site's last whole page listing returned are carried in the
+//!   checkpoint (`pages_known`), and a page listed then and not by this run's whole listing
+//!   is reported deleted when that listing ends (a listing that fails or answers 404 deletes
+//!   nothing and keeps the ids). A deleted folder's files the round does not list and a
+//!   whole site gone are left to prune ([`SlimConnector`], a fresh listing), which is
 //!   refused when a site or library cannot be listed.
 //! - **Limits**: `requests_per_second` (default 6, under the resource units a minute
 //!   SharePoint grants an app in the smallest tenants; raise it for larger ones, 0 for none);
-//!   Graph's 429 and 503 with `Retry-After` are waited out (core's client); a 403 names the
-//!   application permission to grant.
-//! - **Credentials**: a client secret, or a certificate (`client_certificate_key` and
-//!   `client_certificate_thumbprint`: each token request carries a client assertion signed
-//!   with its key, as MSAL sends it), which tenants that forbid secrets for apps with
+//!   Graph's 429 and 503 with `Retry-After` are waited out (core's client), and so is the
+//!   minute's budget when SharePoint's `RateLimit-Remaining` says it is nearly spent (its
+//!   `RateLimit-Reset`); a 403 names the application permission to grant.
+//! - **Credentials**: a client secret, or a certificate (`client_certificate_key`, a PEM or a
+//!   base64 PFX with `client_certificate_password`, and `client_certificate_thumbprint`
+//!   unless the certificate is beside the key: each token request carries a client assertion
+//!   signed with its key, as MSAL sends it), which tenants that forbid secrets for apps with
 //!   `Sites.Read.All` require.
 
 mod checkpoint;

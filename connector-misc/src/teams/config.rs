@@ -76,6 +76,12 @@ graph_config! {
         #[serde(default = "default_watched")]
         #[schemars(range(min = 0, max = 10000))]
         pub max_watched_threads: u32,
+        /// Read the images pasted into messages (Teams' hosted contents, which only the app's
+        /// token can open) as documents of their own, with their bytes for the host's OCR or
+        /// captions, each a child of its thread (default false: the thread links them). One
+        /// request per image of each thread delivered; images over 20 MiB are failures.
+        #[serde(default)]
+        pub include_images: bool,
         /// Requests a second to Microsoft Graph (default 4, Microsoft's limit per app for one team
         /// or channel).
         #[serde(default = "default_rps")]
@@ -114,6 +120,7 @@ impl TeamsConfig {
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
                 client_certificate_key: None,
+                client_certificate_password: None,
                 client_certificate_thumbprint: None,
             },
             teams: StringList::default(),
@@ -121,6 +128,7 @@ impl TeamsConfig {
             include_permissions: true,
             reply_lookback_days: DEFAULT_REPLY_LOOKBACK_DAYS,
             max_watched_threads: DEFAULT_WATCHED_THREADS,
+            include_images: false,
             requests_per_second: default_rps(),
             authority_host: None,
             graph_url: None,

@@ -13,7 +13,11 @@
 //!   paged from `replies@odata.nextLink`). A thread is one Markdown document: the subject as
 //!   a heading, then the root and its replies oldest first, each under its author and time
 //!   (`(edited)` when edited), the HTML body through core's HTML → Markdown (mentions as
-//!   `@Name`, emoji as characters, images Teams holds (`hostedContents`) as links, files and
+//!   `@Name`, emoji as characters, images Teams holds (`hostedContents`) as links (with
+//!   `include_images`, each also a document of its own: its bytes read with the app's token
+//!   from `…/hostedContents/{id}/$value`, under 20 MiB, the thread its `parent_id`, id
+//!   `{thread id}__image__{message id}__{hosted id}`; listed for prune with its thread,
+//!   fetched again with it), files and
 //!   cards attached named and linked, a card's titles, texts and facts as paragraphs: a bot
 //!   often posts its whole message as a card with an empty body). **System event messages** (a member added, a channel
 //!   renamed: `messageType` other than `message`) are left out on purpose: they hold no text
@@ -78,6 +82,7 @@
 mod checkpoint;
 mod config;
 mod convert;
+mod images;
 mod model;
 mod pages;
 
@@ -150,6 +155,7 @@ impl TeamsConnector {
             permissions: config.include_permissions,
             lookback: TimeDelta::days(i64::from(config.reply_lookback_days)),
             watched: usize::try_from(config.max_watched_threads).unwrap_or(usize::MAX),
+            images: config.include_images,
         };
         Ok(Self { config, reader })
     }

@@ -50,6 +50,8 @@ pub(crate) struct Reader {
     /// `max_watched_threads`: threads watched for new replies per channel, the most recently
     /// active kept.
     pub(crate) watched: usize,
+    /// `include_images`: the images Teams holds as documents of their own.
+    pub(crate) images: bool,
 }
 
 impl std::fmt::Debug for Reader {
@@ -426,11 +428,12 @@ fn pending_thread(info: &Arc<ChannelInfo>, root: ChatMessage) -> PendingItem<Ite
     .with_version(&version)
 }
 
-/// One thread's outcome: its document, or nothing when nothing of it is shown. Every reply
-/// is at hand (the listing paged those past the inline ones).
-async fn convert(item: Item) -> Result<Option<Outcome>> {
+/// One thread's outcomes: its document (nothing when nothing of it is shown), then, with
+/// `images` (the client to read them with), its images. Every reply is at hand (the listing
+/// paged those past the inline ones).
+async fn convert(images: Option<GraphClient>, item: Item) -> Result<Vec<Outcome>> {
     let (info, root, version) = match item {
-        Item::Failed(f) => return Ok(Some(f.into())),
+        Item::Failed(f) => return Ok(vec![f.into()]),
         Item::Thread {
             info,
             root,
@@ -439,7 +442,26 @@ async fn convert(item: Item) -> Result<Option<Outcome>> {
     };
     let mut root = *root;
     let replies = std::mem::take(&mut root.replies);
-    Ok(thread_document(&info, &root, &replies, &version).map(Outcome::from))
+    thread_outcomes(images.as_ref(), &info, &root, &replies, &version).await
+}
+
+/// A thread's document and, with `images`, its images' documents.
+async fn thread_outcomes(
+    images: Option<&GraphClient>,
+    info: &ChannelInfo,
+    root: &ChatMessage,
+    replies: &[ChatMessage],
+    version: &str,
+) -> Result<Vec<Outcome>> {
+    let Some(doc) = thread_document(info, root, replies, version) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    if let Some(graph) = images {
+        out = super::images::images(graph, info, root, replies, &doc.title).await?;
+    }
+    out.insert(0, doc.into());
+    Ok(out)
 }
 
 /// The root messages of a page, and a failure for each that cannot be read.
@@ -700,7 +722,8 @@ pub(super) fn checkpointed(
                                 }
                             }
                         }
-                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, convert).await?;
+                        let images = reader.images.then(|| reader.graph.clone());
+                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| convert(images.clone(), item)).await?;
                         batch.deleted = gone;
                         match (page.next_link, page.delta_link) {
                             (Some(next), _) => {
@@ -808,6 +831,11 @@ pub(super) fn list_ids(
                             Err((None, message)) => Err(Error::new(ErrorKind::InvalidData, message).with_connector(SOURCE))?,
                         };
                         ids.push(SlimDocument::new(thread_id(&team.id, &channel.id, &id)));
+                        if reader.images
+                            && let Ok(m) = ChatMessage::from_raw(&value)
+                        {
+                            ids.extend(super::images::image_ids(&team.id, &channel.id, &m).into_iter().map(SlimDocument::new));
+                        }
                     }
                     if !ids.is_empty() {
                         yield ids;
@@ -843,8 +871,13 @@ pub(super) fn refetch(
         // team → channel → roots, in the order asked.
         let mut wanted: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
         for id in &ids {
+            // An image is read again with its thread.
+            let id = super::images::thread_of_image(id).unwrap_or(id);
             if let Some((team, channel, root)) = split_thread_id(id) {
-                wanted.entry(team.to_owned()).or_default().entry(channel.to_owned()).or_default().push(root.to_owned());
+                let roots = wanted.entry(team.to_owned()).or_default().entry(channel.to_owned()).or_default();
+                if !roots.iter().any(|r| r == root) {
+                    roots.push(root.to_owned());
+                }
             }
         }
         if wanted.is_empty() {
@@ -872,10 +905,11 @@ pub(super) fn refetch(
                         root.replies_next = None;
                         let version = thread_version(&info, &root, &root.replies);
                         let replies = std::mem::take(&mut root.replies);
-                        Ok::<_, Error>(thread_document(&info, &root, &replies, &version))
+                        let images = reader.images.then_some(&reader.graph);
+                        Ok::<_, Error>(Some(thread_outcomes(images, &info, &root, &replies, &version).await?))
                     };
                     match read.await {
-                        Ok(Some(doc)) => batch.documents.push(doc),
+                        Ok(Some(outcomes)) => outcomes.into_iter().for_each(|o| batch.push(o)),
                         Ok(None) => {}
                         Err(e) if e.kind().ends_sync() => Err(e)?,
                         Err(e) => batch.failures.push(Failure::new(

@@ -235,3 +235,42 @@ macro_rules! credential_checks {
 }
 #[allow(unused_imports)]
 pub(crate) use credential_checks;
+
+/// A full run of `c` at `at` with prune (forced past its guard: one drive or mailbox is most
+/// of the documents), into a fresh sink.
+pub async fn run_with_prune(
+    c: &std::sync::Arc<dyn connector_core::Connector>,
+    store: &connector_core::state::MemoryStateStore,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (
+    connector_core::sink::MemorySink,
+    connector_core::Result<connector_core::sync::SyncReport>,
+) {
+    let sink = connector_core::sink::MemorySink::new();
+    let report = connector_core::sync::Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(at)
+        .options(
+            connector_core::sync::SyncOptions::default()
+                .prune(true)
+                .force_prune(true),
+        )
+        .run(connector_core::sync::SyncMode::Full)
+        .await;
+    (sink, report)
+}
+
+/// The run with prune while the drive or mailbox of `address` answers a passing 404 (its user
+/// still in the tenant): the prune is refused naming `address`, and nothing is deleted.
+pub async fn a_passing_404_refuses_the_prune(
+    c: &std::sync::Arc<dyn connector_core::Connector>,
+    store: &connector_core::state::MemoryStateStore,
+    at: chrono::DateTime<chrono::Utc>,
+    address: &str,
+) {
+    let (sink, report) = run_with_prune(c, store, at).await;
+    let e = report.expect_err("the prune is refused");
+    assert!(e.to_string().contains(address), "{e}");
+    assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+}

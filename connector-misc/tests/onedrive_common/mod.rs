@@ -109,6 +109,8 @@ pub struct State {
     pub canvas_refused: bool,
     /// `sites/getAllSites` answers 403 (the app lacks `Sites.Read.All`).
     pub sites_forbidden: bool,
+    /// Sites (by id) whose page listing answers 403 `accessDenied`.
+    pub pages_forbidden: Vec<String>,
     /// Users still listed by `GET /users` but deleted since: `users/{id}…` answers 404.
     pub gone: Vec<String>,
     /// Users whose drive answers a passing 404 (a drive being moved or provisioned).
@@ -607,6 +609,9 @@ impl FakeGraph {
                 let Some(site) = s.sites.iter().find(|x| x.id == *id) else {
                     return graph_error(404, "itemNotFound", "Requested site could not be found");
                 };
+                if s.pages_forbidden.iter().any(|x| x == id) {
+                    return graph_error(403, "accessDenied", "Access denied. You do not have permission to perform this action or access this resource.");
+                }
                 let expand = query.iter().any(|(k, v)| k == "$expand" && v == "canvasLayout");
                 if expand && s.canvas_refused {
                     return graph_error(400, "invalidRequest", "Invalid request");

@@ -148,6 +148,8 @@ impl FakeGraph {
                 ("sent", "Sent Items", Some("sentitems")),
                 ("junk", "Junk Email", Some("junkemail")),
                 ("deleted", "Deleted Items", Some("deleteditems")),
+                // Every Exchange mailbox has Drafts (left out by default).
+                ("drafts", "Drafts", Some("drafts")),
             ] {
                 m.folders.push(MailFolder {
                     id: format!("AAMk{id}{fid}"),

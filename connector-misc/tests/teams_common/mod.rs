@@ -80,6 +80,8 @@ pub struct State {
     /// Channel message routes answer 403 (the app lacks ChannelMessage.Read.All).
     pub messages_forbidden: bool,
     pub base: String,
+    /// Hosted contents (images pasted into messages) by id: (content type, bytes).
+    pub hosted: BTreeMap<String, (String, Vec<u8>)>,
 }
 
 #[derive(Clone)]
@@ -533,6 +535,22 @@ impl Respond for FakeGraph {
                 "application/json;odata.metadata=minimal",
                 |_, url, query| self.answer("BATCH GET", url.path(), query, auth),
             );
+        }
+        // `…/messages/{id}[/replies/{id}]/hostedContents/{hosted id}/$value`: the bytes.
+        if let Some((_, rest)) = path.split_once("/hostedContents/")
+            && let Some(hosted) = rest.strip_suffix("/$value")
+            && path.starts_with("/v1.0/teams/")
+            && auth
+        {
+            let mut s = self.state.lock().unwrap();
+            s.log.push(format!("{method} {path}"));
+            return match s.hosted.get(&graph_wire::percent_decode(hosted)) {
+                Some((mime, bytes)) => ResponseTemplate::new(200).set_body_raw(bytes.clone(), mime),
+                None => {
+                    let (code, body) = graph_error(404, "NotFound", "Resource not found");
+                    ResponseTemplate::new(code).set_body_json(body)
+                }
+            };
         }
         let query = graph_wire::query(&request.url);
         let (code, body) = self.answer(&method, &path, &query, auth);

@@ -49,7 +49,11 @@ pub struct DriveCursor {
 /// files below it, and only this set tells a move across the scope's edge from a folder that
 /// was always on one side.
 ///
-/// JSON: `{"done": {"b!1": "https://graph…/delta?token=…"}, "current": {"drive": "b!2",
+/// A delta link of `done` and `since` is kept as its token alone when it is Graph's usual
+/// `…/drives/{drive}/root/delta?token=…` (the drive id is the key), else whole; both forms
+/// are read.
+///
+/// JSON: `{"done": {"b!1": "aTE09NjM4…"}, "current": {"drive": "b!2",
 /// "next": "https://graph…/delta?token=…", "phase": "listing"}, "since": {…}, "folders":
 /// {"b!1": ["01F…"]}}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

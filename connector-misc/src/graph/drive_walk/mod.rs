@@ -438,6 +438,41 @@ impl DriveWalk {
         doc
     }
 
+    /// What the checkpoint keeps of the delta link a drive's round ended on: the token alone
+    /// when the link is Graph's usual `{api root}drives/{drive}/root/delta?token={token}` (the
+    /// rest is known: the drive id is the entry's key), else the whole link. About half the
+    /// bytes of a SharePoint link, so a checkpoint of many libraries stays smaller
+    /// (review-sharepoint #7).
+    pub(super) fn stored_link(&self, drive: &str, link: &Url) -> String {
+        let prefix = self.delta_prefix(drive);
+        match link.as_str().strip_prefix(&prefix) {
+            Some(token)
+                if !token.is_empty()
+                    && token.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'%')
+                    }) =>
+            {
+                token.to_owned()
+            }
+            _ => link.to_string(),
+        }
+    }
+
+    /// The delta link a checkpoint entry of `drive` keeps ([`stored_link`](Self::stored_link)):
+    /// a whole link (as every earlier release stored them), or a token.
+    pub(super) fn link_of(&self, drive: &str, stored: &str) -> Result<Url> {
+        if stored.contains("://") {
+            self.parse_link(stored)
+        } else {
+            self.parse_link(&format!("{}{stored}", self.delta_prefix(drive)))
+        }
+    }
+
+    /// `{api root}drives/{drive}/root/delta?token=`, the drive id as Graph writes it in links.
+    fn delta_prefix(&self, drive: &str) -> String {
+        format!("{}drives/{drive}/root/delta?token=", self.graph.root())
+    }
+
     fn parse_link(&self, link: &str) -> Result<Url> {
         Url::parse(link).map_err(|e| {
             Error::new(

@@ -52,7 +52,7 @@ pub(crate) fn checkpointed(
                 (Some(c), _) if c.drive == target.drive && (c.phase != Phase::Changes || !cp.rekey.contains(&c.drive)) => (walk.parse_link(&c.next)?, c.phase),
                 // Its files were delivered under another tenant key: listed whole once.
                 _ if cp.rekey.contains(&target.drive) => (first.clone(), Phase::Relisting),
-                (_, Some(since)) => (walk.parse_link(since)?, Phase::Changes),
+                (_, Some(since)) => (walk.link_of(&target.drive, since)?, Phase::Changes),
                 // A drive the last runs never finished (new, or unreadable then) while others
                 // carry their links: its files before the window were never delivered, so it
                 // is listed whole (unchanged files cost no download), not through the window.
@@ -209,7 +209,7 @@ pub(crate) fn checkpointed(
                     }
                     (None, Some(delta)) => {
                         cp.current = None;
-                        cp.done.insert(target.drive.clone(), delta.to_string());
+                        cp.done.insert(target.drive.clone(), walk.stored_link(&target.drive, &delta));
                         cp.rekey.remove(&target.drive);
                         yield CheckpointedBatch::new(rest, cp.clone());
                         break;
