@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items};
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items, read_ahead};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -71,7 +71,7 @@ fn channel_failure(channel: &Channel, team: &AuthTest, e: Error) -> Result<Failu
 /// the token may not read users. An async lock held over the lookups, so threads read at
 /// the same time naming the same user ask for it once.
 #[derive(Debug, Default)]
-pub(crate) struct UserCache(tokio::sync::Mutex<HashMap<String, Option<User>>>);
+pub(crate) struct UserCache(tokio::sync::Mutex<HashMap<String, Option<Arc<User>>>>);
 
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
@@ -337,13 +337,18 @@ impl Walk {
                 // Threads handed on this run from a reply whose parent is older than the
                 // listing (several such replies name one thread).
                 let mut seen: HashSet<String> = HashSet::new();
+                // The next history page does not depend on this one's threads: it is listed
+                // while they are read.
+                let mut pages = read_ahead(walk.client.history_pages(
+                    channel.id.clone(),
+                    oldest.clone(),
+                    latest.clone(),
+                    cur.cursor.clone(),
+                ));
                 loop {
                     ctx.cancellation().check()?;
-                    let page = match walk
-                        .client
-                        .history(&channel.id, oldest.as_deref(), latest.as_deref(), cur.cursor.as_deref())
-                        .await
-                    {
+                    let Some(page) = pages.next().await else { break };
+                    let page = match page {
                         Ok(page) => page,
                         // The channel's first page: it cannot be read at all (left, deleted,
                         // archived, EKM); the others go on. Later pages' errors end the run.
@@ -358,7 +363,7 @@ impl Walk {
                         }
                         Err(e) => Err(e)?,
                     };
-                    let (messages, next) = page;
+                    let (messages, next) = (page.items, page.next.flatten());
                     let pending = walk.sort_page(&info, messages, window, remembers, &mut seen);
                     let mut f = fetcher.clone();
                     if remembers {
@@ -503,7 +508,7 @@ impl Walk {
                 Some(u) => u.clone(),
                 None => {
                     let u = match self.client.user(&id).await {
-                        Ok(u) => u,
+                        Ok(u) => u.map(Arc::new),
                         // Without `users:read` names stay ids; the threads still come.
                         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
                             tracing::debug!(connector = SOURCE, error = %e, "cannot read users");
@@ -539,11 +544,10 @@ impl Walk {
                 if !channel.is_member && walk.join && !channel.is_private {
                     walk.client.join(&channel.id).await?;
                 }
-                let mut cursor: Option<String> = None;
-                let mut pages: HashSet<String> = HashSet::new();
-                loop {
+                let mut pages = read_ahead(walk.client.history_pages(channel.id.clone(), None, None, None));
+                while let Some(page) = pages.next().await {
                     ctx.cancellation().check()?;
-                    let (messages, next) = walk.client.history(&channel.id, None, None, cursor.as_deref()).await?;
+                    let messages = page?.items;
                     let ids: Vec<SlimDocument> = messages
                         .into_iter()
                         .filter_map(std::result::Result::ok)
@@ -553,11 +557,6 @@ impl Walk {
                         .collect();
                     if !ids.is_empty() {
                         yield ids;
-                    }
-                    match next {
-                        Some(n) if pages.insert(n.clone()) => cursor = Some(n),
-                        Some(n) => Err(Error::invalid_data(format!("conversations.history repeated the cursor {n:?}")).with_connector(SOURCE))?,
-                        None => break,
                     }
                 }
             }
