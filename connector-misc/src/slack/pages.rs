@@ -88,6 +88,9 @@ pub(crate) struct Walk {
     /// How far before a window's start a thread's latest reply makes its replies read again
     /// (for their edits).
     pub(crate) edit_lookback: TimeDelta,
+    /// The cycle over which every listed thread with replies has them read again once (for
+    /// edits in quiet threads); none: off.
+    pub(crate) rescan: Option<TimeDelta>,
     pub(crate) users: Arc<UserCache>,
 }
 
@@ -466,17 +469,18 @@ impl Walk {
             let has_replies = m.reply_count.unwrap_or(0) > 0 || m.latest_reply.is_some();
             if has_replies {
                 let ts = m.ts.clone();
-                let item = PendingItem::new(id, Pending::Thread { ts, window: None });
                 // A recent reply may have been edited since, which the listing cannot show:
-                // its replies are read, whatever the listing's version says.
-                let recent = remembers
-                    && edit_from.is_some_and(|f| {
+                // its replies are read, whatever the listing's version says; so are those of
+                // a thread whose turn of the re-scan falls in the window.
+                let reread = remembers
+                    && (edit_from.is_some_and(|f| {
                         m.latest_reply
                             .as_deref()
                             .and_then(parse_ts)
                             .is_some_and(|t| t >= f)
-                    });
-                pending.push(if recent {
+                    }) || self.rescan_due(&id, window));
+                let item = PendingItem::new(id, Pending::Thread { ts, window: None });
+                pending.push(if reread {
                     item
                 } else {
                     item.with_version(&version)
@@ -487,6 +491,27 @@ impl Walk {
             }
         }
         pending
+    }
+
+    /// Whether the thread `id`'s turn of the re-scan (`reply_rescan_days`) falls in `window`:
+    /// its turn is a point of the cycle set by a stable hash of its id, so consecutive
+    /// windows give every thread one turn per cycle, spread evenly over the cycle.
+    fn rescan_due(&self, id: &str, window: Option<TimeWindow>) -> bool {
+        let (Some(cycle), Some(w)) = (self.rescan, window) else {
+            return false;
+        };
+        let cycle = cycle.num_seconds();
+        let (start, len) = (w.start.timestamp(), (w.end - w.start).num_seconds());
+        if cycle <= 0 || len >= cycle {
+            return cycle > 0;
+        }
+        // FNV-1a: the same turn on every run and every build.
+        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let turn = i64::try_from(hash % cycle.unsigned_abs()).unwrap_or(0);
+        // The first time at or after the window's start that is the thread's turn.
+        (turn - start).rem_euclid(cycle) < len
     }
 
     /// Names for the users `messages` name, from the cache or `users.info`.
