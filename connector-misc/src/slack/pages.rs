@@ -24,8 +24,13 @@ use super::convert::{
 };
 use super::model::{AuthTest, Channel, Listed, Message, User, parse_ts, to_ts};
 
-/// Threads read at the same time within a page.
+/// `conversations.replies` requests in flight at once.
 const CONCURRENCY: usize = 4;
+/// A page's items handled at once. A lone message needs no request, so the items are not
+/// what is bounded (a lone message holding a slot until the threads before it are done left
+/// half the slots of a page of alternating threads and lone messages idle): the requests are,
+/// by [`Fetcher::requests`].
+const ITEMS_AT_ONCE: usize = 8 * CONCURRENCY;
 
 /// The failure of `channel` for an error opening it or reading its first page, when the
 /// error concerns that channel alone: refused (`not_in_channel`, `is_archived`,
@@ -125,6 +130,8 @@ struct Fetcher {
     /// What the store holds for the page's threads: a thread read again for its replies'
     /// edits is unchanged when it holds the version read.
     known: Arc<KnownFingerprints>,
+    /// Permits for `conversations.replies` requests: [`CONCURRENCY`] of them.
+    requests: Arc<tokio::sync::Semaphore>,
 }
 
 impl Walk {
@@ -336,7 +343,7 @@ impl Walk {
                         continue;
                     }
                 };
-                let fetcher = Fetcher { walk: Arc::new(walk.clone()), channel: Arc::clone(&info), names: Arc::clone(&scope.names), known: Arc::default() };
+                let fetcher = Fetcher { walk: Arc::new(walk.clone()), channel: Arc::clone(&info), names: Arc::clone(&scope.names), known: Arc::default(), requests: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)) };
                 // Threads handed on this run from a reply whose parent is older than the
                 // listing (several such replies name one thread).
                 let mut seen: HashSet<String> = HashSet::new();
@@ -377,7 +384,7 @@ impl Walk {
                             .collect();
                         f.known = Arc::new(KnownFingerprints::lookup(&ctx, &ids).await?);
                     }
-                    let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
+                    let batch = fetch_items(&ctx, pending, ITEMS_AT_ONCE, move |item| f.clone().fetch(item)).await?;
                     match next {
                         Some(n) => {
                             cur.cursor = Some(n);
@@ -623,8 +630,8 @@ impl Walk {
                     }
                 }
                 for (info, items) in by_channel {
-                    let f = Fetcher { walk: Arc::new(walk.clone()), channel: info, names: Arc::clone(&scope.names), known: Arc::default() };
-                    let batch = fetch_items(&ctx, items, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
+                    let f = Fetcher { walk: Arc::new(walk.clone()), channel: info, names: Arc::clone(&scope.names), known: Arc::default(), requests: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)) };
+                    let batch = fetch_items(&ctx, items, ITEMS_AT_ONCE, move |item| f.clone().fetch(item)).await?;
                     if !batch.is_empty() {
                         yield batch;
                     }
@@ -653,11 +660,17 @@ impl Fetcher {
             }
             Pending::Thread { ts, window } => (ts, window),
         };
+        let permit = self.requests.acquire().await.map_err(|e| {
+            Error::internal("the replies permits were closed")
+                .with_connector(SOURCE)
+                .with_cause(e)
+        })?;
         let values = match self.walk.client.replies(&channel.id, &ts).await {
             Ok(v) => v,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
+        drop(permit);
         let mut all: Vec<Message> = Vec::with_capacity(values.len());
         for listed in values {
             match listed {
