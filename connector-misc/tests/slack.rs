@@ -904,5 +904,9 @@ async fn an_edited_reply_in_a_quiet_thread_is_found_by_the_rescan_once_per_cycle
     let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(10, 0)).await;
     assert!(sink.ids().is_empty(), "{report:?}");
     assert_eq!(report.failed, 0, "{report:?}");
-    assert_eq!(fake.count("conversations.replies"), before + 3, "{report:?}");
+    assert_eq!(
+        fake.count("conversations.replies"),
+        before + 3,
+        "{report:?}"
+    );
 }
