@@ -1,5 +1,6 @@
 //! The Slack Web API calls the connector makes, one [`HttpClient`] per method so each keeps
-//! to its own rate tier (Slack counts every method of an app in a workspace separately).
+//! to its own rate tier (Slack counts every method of an app in a workspace separately), all
+//! sharing one connection pool ([`HttpClient::with_rate_limit`]).
 //!
 //! - `auth.test` (the workspace's URL and team id), `conversations.list`
 //!   (`types=public_channel,private_channel`, `exclude_archived`), `conversations.join`, `conversations.history` (`oldest`/`latest`/`inclusive`),
@@ -110,7 +111,15 @@ pub(crate) struct Client {
 impl Client {
     /// The clients of `config`, each method at its tier's rate.
     pub(crate) fn new(config: &SlackConfig) -> Result<Self> {
-        let policy = config.network_policy()?;
+        // One connection pool and one TLS setup, each method at its own limit.
+        let base = HttpClient::builder(SOURCE)
+            .auth(
+                Auth::Bearer(config.credentials.slack_bot_token.clone()),
+                TOKEN_FIELD,
+            )
+            .success_classifier(classify)
+            .network_policy(config.network_policy()?)
+            .build()?;
         let mut http = Vec::with_capacity(Method::ALL.len());
         // Slack counts each method per workspace and app: one key per method at a shared
         // rate gate, so a history request's spacing or a 429 on it holds back no other
@@ -125,18 +134,11 @@ impl Client {
                 3 => config.tier3_requests_per_minute,
                 _ => config.tier4_requests_per_minute,
             };
-            http.push(
-                HttpClient::builder(SOURCE)
-                    .auth(
-                        Auth::Bearer(config.credentials.slack_bot_token.clone()),
-                        TOKEN_FIELD,
-                    )
-                    .success_classifier(classify)
-                    .network_policy(policy.clone())
-                    .rate_limit(per_minute, Duration::from_secs(60))
-                    .rate_gate_key(format!("{token}:{}", method.name()))
-                    .build()?,
-            );
+            http.push(base.with_rate_limit(
+                per_minute,
+                Duration::from_secs(60),
+                format!("{token}:{}", method.name()),
+            )?);
         }
         let api = match &config.base_url {
             Some(u) => u.clone(),

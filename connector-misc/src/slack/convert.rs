@@ -50,8 +50,8 @@ pub(crate) struct ChannelInfo {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) private: bool,
-    /// `https://acme.slack.com`, no trailing slash; none when `auth.test` gave no URL.
-    pub(crate) workspace_url: Option<String>,
+    /// `https://acme.slack.com`, parsed once; none when `auth.test` gave no URL.
+    workspace: Option<Url>,
     pub(crate) team_id: String,
     pub(crate) access: Access,
     /// A hash of `access`, part of every version token of the channel's threads.
@@ -77,7 +77,10 @@ impl ChannelInfo {
             id: channel.id.clone(),
             name: channel.name.clone(),
             private: channel.is_private,
-            workspace_url: (!url.is_empty()).then(|| url.to_owned()),
+            workspace: (!url.is_empty())
+                .then(|| Url::parse(url).ok())
+                .flatten()
+                .filter(|u| !u.cannot_be_a_base()),
             team_id: team_id.to_owned(),
             access,
             access_hash,
@@ -86,13 +89,13 @@ impl ChannelInfo {
 
     /// The web link of the message `ts` (`…/archives/C123/p1512085950000216`).
     pub(crate) fn message_link(&self, ts: &str) -> Option<Url> {
-        let base = self.workspace_url.as_deref()?;
-        Url::parse(&format!(
-            "{base}/archives/{}/p{}",
-            self.id,
-            ts.replace('.', "")
-        ))
-        .ok()
+        // The workspace's URL parsed once; a link is its copy with three more segments.
+        let mut link = self.workspace.clone()?;
+        link.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .extend(["archives", &self.id, &format!("p{}", ts.replace('.', ""))]);
+        Some(link)
     }
 }
 
