@@ -197,7 +197,10 @@ pub(crate) fn thread_document(
             blocks.push(Block::paragraph(vec![Inline::text("Attached: "), inline]));
         }
     }
-    let text = markdown::render(&blocks);
+    // One buffer sized for the messages' text and their headers.
+    let size: usize = messages.iter().map(|m| m.text.len() + 64).sum();
+    let mut text = String::with_capacity(size);
+    markdown::render_into(&mut text, &blocks);
 
     let mut owners: Vec<String> = Vec::new();
     for m in messages {
