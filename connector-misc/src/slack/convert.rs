@@ -91,10 +91,11 @@ impl ChannelInfo {
     pub(crate) fn message_link(&self, ts: &str) -> Option<Url> {
         // The workspace's URL parsed once; a link is its copy with three more segments.
         let mut link = self.workspace.clone()?;
-        link.path_segments_mut()
-            .ok()?
-            .pop_if_empty()
-            .extend(["archives", &self.id, &format!("p{}", ts.replace('.', ""))]);
+        link.path_segments_mut().ok()?.pop_if_empty().extend([
+            "archives",
+            &self.id,
+            &format!("p{}", ts.replace('.', "")),
+        ]);
         Some(link)
     }
 }
