@@ -827,3 +827,86 @@ async fn an_edited_reply_is_found_within_the_edit_lookback_and_costs_nothing_onc
     sync_at(&c, &store, SyncMode::Incremental, at(8, 0)).await;
     assert_eq!(fake.count("conversations.replies"), replies_before);
 }
+
+#[tokio::test]
+async fn an_edited_reply_in_a_quiet_thread_is_found_by_the_rescan_once_per_cycle() {
+    // An edit of a reply in a thread quiet for longer than the edit look-back: the listing
+    // shows nothing (`conversations.history` lists the parent alone, its `latest_reply`
+    // unmoved). Each listed thread with replies is read again once per `reply_rescan_days`,
+    // its turn set by its id: over a day of hourly runs, each of the two threads once.
+    let g1 = ts(at(1, 0), 1);
+    let reply = ts(at(3, 0), 3);
+    let edit = |fake: &Fake| {
+        let mut st = fake.state.lock().unwrap();
+        let m = st.channels[0]
+            .messages
+            .iter_mut()
+            .find(|m| m.ts == reply)
+            .unwrap();
+        m.text = "Runbook: moved to <https://wiki.acme.test/ops|the ops wiki>".into();
+        m.edited = Some(ts(at(8, 60), 70));
+    };
+
+    // Off: a day of hourly runs reads no replies, and the edit waits for a full run.
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({"reply_rescan_days": 0}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
+    edit(&fake);
+    let before = fake.count("conversations.replies");
+    for hour in 1..=24 {
+        let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, at(8, hour * 3600)).await;
+        assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    }
+    assert_eq!(fake.count("conversations.replies"), before);
+
+    // A cycle of one day: the edited thread is sent by exactly one of the 24 runs, the
+    // other thread read once (its turn) and found unchanged.
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({"reply_rescan_days": 1}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
+    edit(&fake);
+    let e2 = ts(at(6, 0), 6);
+    let reads = |fake: &Fake, thread: &str| {
+        fake.queries("conversations.replies")
+            .iter()
+            .filter(|q| q.get("ts").map(String::as_str) == Some(thread))
+            .count()
+    };
+    let (g1_before, e2_before) = (reads(&fake, &g1), reads(&fake, &e2));
+    let mut sent = Vec::new();
+    for hour in 1..=24 {
+        let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(8, hour * 3600)).await;
+        assert_eq!(report.failed, 0, "{report:?}");
+        if sent.is_empty() && !sink.ids().is_empty() {
+            // Its turn: read once, and sent with the edit.
+            assert_eq!(reads(&fake, &g1), g1_before + 1, "hour {hour}");
+        } else if sent.is_empty() {
+            assert_eq!(reads(&fake, &g1), g1_before, "hour {hour}");
+        }
+        sent.extend(sink.ids());
+        for d in sink.ids() {
+            let doc = sink.get(&d).unwrap();
+            assert!(text(&doc).contains("the ops wiki"), "{}", text(&doc));
+        }
+    }
+    assert_eq!(sent, [id("C01GENERAL", &g1)]);
+    assert_eq!(reads(&fake, &e2), e2_before + 1, "one turn a cycle");
+
+    // A window as long as the cycle gives every thread its turn; nothing moved since. Slack's
+    // HTTP 200 `ok: false` `internal_error` is retried.
+    fake.state.lock().unwrap().once.insert(
+        "conversations.replies".into(),
+        vec![(200, Vec::new(), slack_error("internal_error"))],
+    );
+    let before = fake.count("conversations.replies");
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(10, 0)).await;
+    assert!(sink.ids().is_empty(), "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(
+        fake.count("conversations.replies"),
+        before + 3,
+        "{report:?}"
+    );
+}

@@ -249,6 +249,48 @@ impl HttpClient {
         }
     }
 
+    /// This client keeping to another rate limit, `requests` per `period` (GCRA, as
+    /// [`rate_limit`](HttpClientBuilder::rate_limit)), under another name at a [`RateGate`]
+    /// (as [`rate_gate_key`](HttpClientBuilder::rate_gate_key)), sharing its connections,
+    /// TLS setup, credentials, retry policy, network policy, classifiers and counters: a
+    /// service that counts each of its methods apart (Slack's tiers) gets one limit per method
+    /// without one connection pool and one root store per method.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for a zero `period`.
+    pub fn with_rate_limit(
+        &self,
+        requests: NonZeroU32,
+        period: Duration,
+        gate_key: impl Into<String>,
+    ) -> Result<Self> {
+        let inner = &self.inner;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client: inner.client.clone(),
+                connector: inner.connector,
+                credential_field: inner.credential_field.clone(),
+                auth: inner.auth.clone(),
+                policy: inner.policy,
+                timeout: inner.timeout,
+                max_body_bytes: inner.max_body_bytes,
+                max_redirects: inner.max_redirects,
+                classifier: inner.classifier.clone(),
+                success_classifier: inner.success_classifier.clone(),
+                rate_limited_wait: inner.rate_limited_wait,
+                network: inner.network.clone(),
+                limiter: Some(new_limiter(requests, period)?),
+                gate_key: Some(format!("{}:{}", inner.connector, gate_key.into())),
+                gate_interval: period / requests.get(),
+                digest: std::sync::Mutex::default(),
+                _sent_basic: inner._sent_basic.clone(),
+            }),
+            stats: self.stats.clone(),
+            cancel: self.cancel.clone(),
+            gate: self.gate.clone(),
+        })
+    }
+
     /// The source key of the connector this client works for.
     pub fn connector(&self) -> &'static str {
         self.inner.connector
@@ -370,6 +412,23 @@ async fn take_permits(limiter: &Limiter, url: &Url, permits: NonZeroU32) {
 }
 
 /// The per-host limiter, on tokio's clock.
+/// A GCRA limiter of `requests` per `period`: a burst of `requests`, then evenly spaced.
+fn new_limiter(requests: NonZeroU32, period: Duration) -> Result<Arc<Limiter>> {
+    let quota = Quota::with_period(period / requests.get())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "the rate-limit period must be longer than zero",
+            )
+        })?
+        .allow_burst(requests);
+    Ok(Arc::new(RateLimiter::new(
+        quota,
+        DefaultKeyedStateStore::default(),
+        TokioClock::new(),
+    )))
+}
+
 type Limiter = RateLimiter<
     String,
     DefaultKeyedStateStore<String>,
@@ -653,21 +712,7 @@ impl HttpClientBuilder {
         };
         let limiter = match self.rate_limit {
             None => None,
-            Some((requests, period)) => {
-                let quota = Quota::with_period(period / requests.get())
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Config,
-                            "the rate-limit period must be longer than zero",
-                        )
-                    })?
-                    .allow_burst(requests);
-                Some(Arc::new(RateLimiter::new(
-                    quota,
-                    DefaultKeyedStateStore::default(),
-                    TokioClock::new(),
-                )))
-            }
+            Some((requests, period)) => Some(new_limiter(requests, period)?),
         };
         let mut client = reqwest::Client::builder();
         if self.network.is_guarded() {

@@ -1,5 +1,6 @@
 //! The Slack Web API calls the connector makes, one [`HttpClient`] per method so each keeps
-//! to its own rate tier (Slack counts every method of an app in a workspace separately).
+//! to its own rate tier (Slack counts every method of an app in a workspace separately), all
+//! sharing one connection pool ([`HttpClient::with_rate_limit`]).
 //!
 //! - `auth.test` (the workspace's URL and team id), `conversations.list`
 //!   (`types=public_channel,private_channel`, `exclude_archived`), `conversations.join`, `conversations.history` (`oldest`/`latest`/`inclusive`),
@@ -19,6 +20,7 @@ use connector_core::http::{Auth, ErrorClass, HttpClient, StatusCode};
 use connector_core::pages::{Page, PageLimit, paginate};
 use connector_core::{Error, ErrorKind, Result, SyncContext};
 use futures::TryStreamExt;
+use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
@@ -109,7 +111,15 @@ pub(crate) struct Client {
 impl Client {
     /// The clients of `config`, each method at its tier's rate.
     pub(crate) fn new(config: &SlackConfig) -> Result<Self> {
-        let policy = config.network_policy()?;
+        // One connection pool and one TLS setup, each method at its own limit.
+        let base = HttpClient::builder(SOURCE)
+            .auth(
+                Auth::Bearer(config.credentials.slack_bot_token.clone()),
+                TOKEN_FIELD,
+            )
+            .success_classifier(classify)
+            .network_policy(config.network_policy()?)
+            .build()?;
         let mut http = Vec::with_capacity(Method::ALL.len());
         // Slack counts each method per workspace and app: one key per method at a shared
         // rate gate, so a history request's spacing or a 429 on it holds back no other
@@ -124,18 +134,11 @@ impl Client {
                 3 => config.tier3_requests_per_minute,
                 _ => config.tier4_requests_per_minute,
             };
-            http.push(
-                HttpClient::builder(SOURCE)
-                    .auth(
-                        Auth::Bearer(config.credentials.slack_bot_token.clone()),
-                        TOKEN_FIELD,
-                    )
-                    .success_classifier(classify)
-                    .network_policy(policy.clone())
-                    .rate_limit(per_minute, Duration::from_secs(60))
-                    .rate_gate_key(format!("{token}:{}", method.name()))
-                    .build()?,
-            );
+            http.push(base.with_rate_limit(
+                per_minute,
+                Duration::from_secs(60),
+                format!("{token}:{}", method.name()),
+            )?);
         }
         let api = match &config.base_url {
             Some(u) => u.clone(),
@@ -351,6 +354,40 @@ impl Client {
         self.call_messages(Method::History, &q).await
     }
 
+    /// The pages of `channel`'s top-level messages (newest first) within `(oldest, latest)`,
+    /// from the page at `from` (Slack's cursor; `None`: the first), each with the cursor of
+    /// the page after it, through core's pagination (a cursor handed back twice ends it).
+    pub(crate) fn history_pages(
+        &self,
+        channel: String,
+        oldest: Option<String>,
+        latest: Option<String>,
+        from: Option<String>,
+    ) -> BoxStream<'static, Result<Page<Vec<Listed>, Option<String>>>> {
+        let client = self.clone();
+        let args = std::sync::Arc::new((channel, oldest, latest));
+        paginate(
+            from,
+            PageLimit::fail_after(MAX_PAGES),
+            move |cursor: Option<String>| {
+                let client = client.clone();
+                let args = std::sync::Arc::clone(&args);
+                async move {
+                    let (channel, oldest, latest) = &*args;
+                    let (messages, next) = client
+                        .history(
+                            channel,
+                            oldest.as_deref(),
+                            latest.as_deref(),
+                            cursor.as_deref(),
+                        )
+                        .await?;
+                    Ok(Page::new(messages, next.map(Some)))
+                }
+            },
+        )
+    }
+
     /// Every message of the thread `ts` of `channel`, the parent first.
     pub(crate) async fn replies(&self, channel: &str, ts: &str) -> Result<Vec<Listed>> {
         self.all_read(
@@ -397,7 +434,7 @@ pub(crate) fn classify(_status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(body.len());
-    if body[start..].starts_with(br#"{"ok":true"#) {
+    if body[start..].starts_with(br#"{"ok":true"#) || !may_say_not_ok(body) {
         return None;
     }
     let envelope: Envelope = serde_json::from_slice(body).ok()?;
@@ -406,6 +443,24 @@ pub(crate) fn classify(_status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
     }
     let error = envelope.error.unwrap_or_else(|| "unknown_error".to_owned());
     Some(error_class(&error, envelope.needed.as_deref()))
+}
+
+/// Whether `body` holds a key `"ok"` whose value is `false` anywhere (whitespace around the
+/// colon allowed): a body without one is not a refusal, told without parsing it (a page of
+/// messages whose `ok` is not first, as a proxy or a re-serialised body may write it). Inside
+/// a JSON string a quote is escaped, so `"ok"` there cannot match.
+fn may_say_not_ok(body: &[u8]) -> bool {
+    let mut rest = body;
+    while let Some(at) = rest.windows(4).position(|w| w == br#""ok""#) {
+        rest = &rest[at + 4..];
+        let after = rest.trim_ascii_start();
+        if let Some(value) = after.strip_prefix(b":")
+            && value.trim_ascii_start().starts_with(b"false")
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// The kind and message of a Slack error code.
@@ -485,6 +540,14 @@ mod tests {
     fn ok_false_bodies_are_errors() {
         assert_eq!(kind(r#"{"ok":true,"channels":[]}"#), None);
         assert_eq!(kind(" {\"channels\":[],\"ok\":true}"), None);
+        assert_eq!(
+            kind(r#"{"has_more":false,"messages":[{"text":"\"ok\":false"}],"ok":true}"#),
+            None
+        );
+        assert_eq!(
+            kind(r#"{"error":"invalid_auth", "ok" : false}"#),
+            Some(ErrorKind::Unauthenticated)
+        );
         assert_eq!(
             kind(r#"{"ok":false,"error":"invalid_auth"}"#),
             Some(ErrorKind::Unauthenticated)

@@ -24,6 +24,10 @@ pub const DEFAULT_THREAD_LOOKBACK_DAYS: u32 = 30;
 /// otherwise.
 pub const DEFAULT_REPLY_EDIT_LOOKBACK_HOURS: u32 = 24;
 
+/// Days over which every listed thread with replies has them read again once, unless
+/// configured otherwise.
+pub const DEFAULT_REPLY_RESCAN_DAYS: u32 = 7;
+
 /// Tier 2 methods (`conversations.list`, `auth.teams.list`): 20+ per minute.
 pub const DEFAULT_TIER2_PER_MINUTE: u32 = 20;
 /// Tier 3 methods (`conversations.history`, `conversations.replies`, `conversations.join`):
@@ -117,10 +121,21 @@ pub struct SlackConfig {
     /// of a *reply* moves nothing it lists: a thread whose `latest_reply` is this recent has
     /// its replies read on every incremental run (one `conversations.replies` request), and
     /// is sent again when a reply's `edited.ts` changed. Edits of replies in quieter threads
-    /// are found by a full run. `0`: replies are read only when the listing moved.
+    /// are found by `reply_rescan_days` (or a full run). `0`: no such re-read.
     #[serde(default = "default_reply_edit_lookback_hours")]
     #[schemars(range(max = 8760))]
     pub reply_edit_lookback_hours: u32,
+    /// Days (at most 365) over which every thread with replies that an incremental run lists
+    /// (within `thread_lookback_days`) has its replies read again once, to find edits of
+    /// replies in threads quieter than `reply_edit_lookback_hours`, which nothing Slack lists
+    /// shows. Each thread's turn comes on one day of the cycle, set by a hash of its id, so the
+    /// cost is spread evenly: about (threads with replies listed) × (window length / cycle)
+    /// `conversations.replies` requests a run, each thread sent again only when a reply's
+    /// `edited.ts` moved. Needs a state store (a remembering fingerprint lookup), as the
+    /// edit look-back does. `0`: off (edits of replies in quiet threads wait for a full run).
+    #[serde(default = "default_reply_rescan_days")]
+    #[schemars(range(max = 365), example = 7)]
+    pub reply_rescan_days: u32,
     /// Messages per `conversations.history` / `conversations.replies` page (at most 999;
     /// Slack suggests 200): the unit of one fingerprint lookup and one checkpoint.
     #[serde(default = "default_page_size")]
@@ -184,6 +199,10 @@ fn default_reply_edit_lookback_hours() -> u32 {
     DEFAULT_REPLY_EDIT_LOOKBACK_HOURS
 }
 
+fn default_reply_rescan_days() -> u32 {
+    DEFAULT_REPLY_RESCAN_DAYS
+}
+
 fn default_tier2() -> NonZeroU32 {
     nonzero(DEFAULT_TIER2_PER_MINUTE)
 }
@@ -211,6 +230,7 @@ impl SlackConfig {
             include_bot_messages: false,
             thread_lookback_days: DEFAULT_THREAD_LOOKBACK_DAYS,
             reply_edit_lookback_hours: DEFAULT_REPLY_EDIT_LOOKBACK_HOURS,
+            reply_rescan_days: DEFAULT_REPLY_RESCAN_DAYS,
             page_size: default_page_size(),
             tier2_requests_per_minute: default_tier2(),
             tier3_requests_per_minute: default_tier3(),
@@ -279,6 +299,7 @@ impl fmt::Debug for SlackConfig {
             .field("include_bot_messages", &self.include_bot_messages)
             .field("thread_lookback_days", &self.thread_lookback_days)
             .field("reply_edit_lookback_hours", &self.reply_edit_lookback_hours)
+            .field("reply_rescan_days", &self.reply_rescan_days)
             .field("page_size", &self.page_size)
             .field("tier2_requests_per_minute", &self.tier2_requests_per_minute)
             .field("tier3_requests_per_minute", &self.tier3_requests_per_minute)
@@ -318,6 +339,9 @@ impl ConnectorConfig for SlackConfig {
                 "reply_edit_lookback_hours",
                 "must be at most 8760",
             ));
+        }
+        if self.reply_rescan_days > 365 {
+            problems.push(FieldError::new("reply_rescan_days", "must be at most 365"));
         }
         if let Some(url) = &self.base_url
             && !matches!(url.scheme(), "http" | "https")
@@ -360,6 +384,7 @@ mod tests {
             "channel_regex_enabled": true,
             "page_size": 5000,
             "thread_lookback_days": 99999,
+            "reply_rescan_days": 400,
             "base_url": "ftp://slack.example",
             "credentials": {"slack_bot_token": " "},
         }))
@@ -373,6 +398,7 @@ mod tests {
                 "channels[1]",
                 TOKEN_FIELD,
                 "page_size",
+                "reply_rescan_days",
                 "thread_lookback_days"
             ]
         );

@@ -20,15 +20,15 @@ use super::model::{Channel, Message, User, parse_ts};
 /// Names for the ids a message holds.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    /// User id → the user.
-    pub(crate) users: HashMap<String, User>,
+    /// User id → the user (shared with the connector's cache, not copied per thread).
+    pub(crate) users: HashMap<String, Arc<User>>,
     /// Channel id → name.
     pub(crate) channels: Arc<HashMap<String, String>>,
 }
 
 impl Names {
     fn user(&self, id: &str) -> Option<String> {
-        self.users.get(id).map(User::display)
+        self.users.get(id).map(|u| u.display())
     }
 
     /// Who wrote `m`: the user's name, else the bot's, else the id.
@@ -50,10 +50,12 @@ pub(crate) struct ChannelInfo {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) private: bool,
-    /// `https://acme.slack.com`, no trailing slash; none when `auth.test` gave no URL.
-    pub(crate) workspace_url: Option<String>,
+    /// `https://acme.slack.com`, parsed once; none when `auth.test` gave no URL.
+    workspace: Option<Url>,
     pub(crate) team_id: String,
     pub(crate) access: Access,
+    /// A hash of `access`, part of every version token of the channel's threads.
+    access_hash: String,
 }
 
 impl ChannelInfo {
@@ -65,36 +67,36 @@ impl ChannelInfo {
         access: Access,
     ) -> Self {
         let url = workspace_url.trim_end_matches('/');
+        let access_hash = connector_core::ids::hash128(&format!(
+            "{}|{}|{}",
+            access.emails.join(","),
+            access.groups.join(","),
+            access.public
+        ));
         Self {
             id: channel.id.clone(),
             name: channel.name.clone(),
             private: channel.is_private,
-            workspace_url: (!url.is_empty()).then(|| url.to_owned()),
+            workspace: (!url.is_empty())
+                .then(|| Url::parse(url).ok())
+                .flatten()
+                .filter(|u| !u.cannot_be_a_base()),
             team_id: team_id.to_owned(),
             access,
+            access_hash,
         }
-    }
-
-    /// A hash of who may read the channel, part of every version token.
-    fn access_hash(&self) -> String {
-        let a = &self.access;
-        connector_core::ids::hash128(&format!(
-            "{}|{}|{}",
-            a.emails.join(","),
-            a.groups.join(","),
-            a.public
-        ))
     }
 
     /// The web link of the message `ts` (`…/archives/C123/p1512085950000216`).
     pub(crate) fn message_link(&self, ts: &str) -> Option<Url> {
-        let base = self.workspace_url.as_deref()?;
-        Url::parse(&format!(
-            "{base}/archives/{}/p{}",
-            self.id,
-            ts.replace('.', "")
-        ))
-        .ok()
+        // The workspace's URL parsed once; a link is its copy with three more segments.
+        let mut link = self.workspace.clone()?;
+        link.path_segments_mut().ok()?.pop_if_empty().extend([
+            "archives",
+            &self.id,
+            &format!("p{}", ts.replace('.', "")),
+        ]);
+        Some(link)
     }
 }
 
@@ -113,7 +115,7 @@ pub(crate) fn thread_version(channel: &ChannelInfo, parent: &Message) -> String 
         parent.edited.as_ref().map_or("", |e| e.ts.as_str()),
         parent.reply_count.unwrap_or(0),
         parent.latest_reply.as_deref().unwrap_or(""),
-        channel.access_hash()
+        channel.access_hash
     )
 }
 
@@ -196,7 +198,10 @@ pub(crate) fn thread_document(
             blocks.push(Block::paragraph(vec![Inline::text("Attached: "), inline]));
         }
     }
-    let text = markdown::render(&blocks);
+    // One buffer sized for the messages' text and their headers.
+    let size: usize = messages.iter().map(|m| m.text.len() + 64).sum();
+    let mut text = String::with_capacity(size);
+    markdown::render_into(&mut text, &blocks);
 
     let mut owners: Vec<String> = Vec::new();
     for m in messages {
@@ -470,7 +475,7 @@ mod tests {
         let mut n = Names::default();
         n.users.insert(
             "U061F7AUR".into(),
-            User {
+            Arc::new(User {
                 id: "U061F7AUR".into(),
                 name: "ana".into(),
                 real_name: Some("Ana Lima".into()),
@@ -479,7 +484,7 @@ mod tests {
                     real_name: Some("Ana Lima".into()),
                     email: Some("ana@example.com".into()),
                 },
-            },
+            }),
         );
         n.channels = Arc::new(HashMap::from([("C012AB3CD".into(), "general".into())]));
         n

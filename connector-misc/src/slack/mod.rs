@@ -48,9 +48,14 @@
 //!   `latest_reply` is within `reply_edit_lookback_hours` (default 24) before the window's
 //!   start or later, sending it when that token moved (else it is unchanged). A thread whose
 //!   token holds reply edits costs a replies request whenever it is listed (its listing
-//!   alone cannot match that token); an edit in a thread quiet for longer than the edit
-//!   look-back is seen on the next full run. Reactions are not rendered, so they are no
-//!   part of it.
+//!   alone cannot match that token). An edit in a thread quiet for longer than the edit
+//!   look-back is what nothing of the Web API shows a bot (`search.messages` needs a user
+//!   token; `message_changed` comes only as an Events API push): so every listed thread with
+//!   replies has them read again once every `reply_rescan_days` (default 7), on the turn a
+//!   stable hash of its id gives it within the cycle, so the cost is spread evenly over the
+//!   runs (about threads-with-replies × window ÷ cycle requests a run); threads older than
+//!   `thread_lookback_days` are not listed, and their edits are seen on the next full or
+//!   reconcile run. Reactions are not rendered, so they are no part of it.
 //! - **Deleted messages**: a deleted message is gone from the listing, so prune
 //!   ([`list_ids`](SlimConnector::list_ids)) removes its document; a deleted parent with
 //!   replies stays as Slack's `tombstone`, left out of the text while the replies stay.
@@ -102,8 +107,8 @@ use futures::stream::BoxStream;
 pub use checkpoint::{ChannelCursor, SlackCheckpoint};
 pub use config::{
     DEFAULT_API_BASE_URL, DEFAULT_PAGE_SIZE, DEFAULT_REPLY_EDIT_LOOKBACK_HOURS,
-    DEFAULT_THREAD_LOOKBACK_DAYS, DEFAULT_TIER2_PER_MINUTE, DEFAULT_TIER3_PER_MINUTE,
-    DEFAULT_TIER4_PER_MINUTE, SlackConfig, SlackCredentials,
+    DEFAULT_REPLY_RESCAN_DAYS, DEFAULT_THREAD_LOOKBACK_DAYS, DEFAULT_TIER2_PER_MINUTE,
+    DEFAULT_TIER3_PER_MINUTE, DEFAULT_TIER4_PER_MINUTE, SlackConfig, SlackCredentials,
 };
 
 use client::Client;
@@ -157,6 +162,8 @@ impl SlackConnector {
             bots: config.include_bot_messages,
             lookback: TimeDelta::days(i64::from(config.thread_lookback_days)),
             edit_lookback: TimeDelta::hours(i64::from(config.reply_edit_lookback_hours)),
+            rescan: (config.reply_rescan_days > 0)
+                .then(|| TimeDelta::days(i64::from(config.reply_rescan_days))),
             users: Arc::new(UserCache::default()),
         };
         Ok(Self { config, walk })

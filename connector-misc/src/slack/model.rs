@@ -367,11 +367,11 @@ pub(crate) fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
     if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let nanos: u32 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<9}").parse().ok()?
-    };
+    // The fraction's digits padded with zeros to nine, read without a string.
+    let digits = frac.as_bytes();
+    let nanos = (0..9).fold(0u32, |n, i| {
+        n * 10 + digits.get(i).map_or(0, |d| u32::from(d - b'0'))
+    });
     DateTime::from_timestamp(secs, nanos)
 }
 

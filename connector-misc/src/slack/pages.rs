@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items};
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items, read_ahead};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -24,8 +24,13 @@ use super::convert::{
 };
 use super::model::{AuthTest, Channel, Listed, Message, User, parse_ts, to_ts};
 
-/// Threads read at the same time within a page.
+/// `conversations.replies` requests in flight at once.
 const CONCURRENCY: usize = 4;
+/// A page's items handled at once. A lone message needs no request, so the items are not
+/// what is bounded (a lone message holding a slot until the threads before it are done left
+/// half the slots of a page of alternating threads and lone messages idle): the requests are,
+/// by [`Fetcher::requests`].
+const ITEMS_AT_ONCE: usize = 8 * CONCURRENCY;
 
 /// The failure of `channel` for an error opening it or reading its first page, when the
 /// error concerns that channel alone: refused (`not_in_channel`, `is_archived`,
@@ -71,7 +76,7 @@ fn channel_failure(channel: &Channel, team: &AuthTest, e: Error) -> Result<Failu
 /// the token may not read users. An async lock held over the lookups, so threads read at
 /// the same time naming the same user ask for it once.
 #[derive(Debug, Default)]
-pub(crate) struct UserCache(tokio::sync::Mutex<HashMap<String, Option<User>>>);
+pub(crate) struct UserCache(tokio::sync::Mutex<HashMap<String, Option<Arc<User>>>>);
 
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
@@ -88,6 +93,9 @@ pub(crate) struct Walk {
     /// How far before a window's start a thread's latest reply makes its replies read again
     /// (for their edits).
     pub(crate) edit_lookback: TimeDelta,
+    /// The cycle over which every listed thread with replies has them read again once (for
+    /// edits in quiet threads); none: off.
+    pub(crate) rescan: Option<TimeDelta>,
     pub(crate) users: Arc<UserCache>,
 }
 
@@ -122,6 +130,8 @@ struct Fetcher {
     /// What the store holds for the page's threads: a thread read again for its replies'
     /// edits is unchanged when it holds the version read.
     known: Arc<KnownFingerprints>,
+    /// Permits for `conversations.replies` requests: [`CONCURRENCY`] of them.
+    requests: Arc<tokio::sync::Semaphore>,
 }
 
 impl Walk {
@@ -333,17 +343,22 @@ impl Walk {
                         continue;
                     }
                 };
-                let fetcher = Fetcher { walk: Arc::new(walk.clone()), channel: Arc::clone(&info), names: Arc::clone(&scope.names), known: Arc::default() };
+                let fetcher = Fetcher { walk: Arc::new(walk.clone()), channel: Arc::clone(&info), names: Arc::clone(&scope.names), known: Arc::default(), requests: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)) };
                 // Threads handed on this run from a reply whose parent is older than the
                 // listing (several such replies name one thread).
                 let mut seen: HashSet<String> = HashSet::new();
+                // The next history page does not depend on this one's threads: it is listed
+                // while they are read.
+                let mut pages = read_ahead(walk.client.history_pages(
+                    channel.id.clone(),
+                    oldest.clone(),
+                    latest.clone(),
+                    cur.cursor.clone(),
+                ));
                 loop {
                     ctx.cancellation().check()?;
-                    let page = match walk
-                        .client
-                        .history(&channel.id, oldest.as_deref(), latest.as_deref(), cur.cursor.as_deref())
-                        .await
-                    {
+                    let Some(page) = pages.next().await else { break };
+                    let page = match page {
                         Ok(page) => page,
                         // The channel's first page: it cannot be read at all (left, deleted,
                         // archived, EKM); the others go on. Later pages' errors end the run.
@@ -358,7 +373,7 @@ impl Walk {
                         }
                         Err(e) => Err(e)?,
                     };
-                    let (messages, next) = page;
+                    let (messages, next) = (page.items, page.next.flatten());
                     let pending = walk.sort_page(&info, messages, window, remembers, &mut seen);
                     let mut f = fetcher.clone();
                     if remembers {
@@ -369,7 +384,7 @@ impl Walk {
                             .collect();
                         f.known = Arc::new(KnownFingerprints::lookup(&ctx, &ids).await?);
                     }
-                    let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
+                    let batch = fetch_items(&ctx, pending, ITEMS_AT_ONCE, move |item| f.clone().fetch(item)).await?;
                     match next {
                         Some(n) => {
                             cur.cursor = Some(n);
@@ -461,17 +476,18 @@ impl Walk {
             let has_replies = m.reply_count.unwrap_or(0) > 0 || m.latest_reply.is_some();
             if has_replies {
                 let ts = m.ts.clone();
-                let item = PendingItem::new(id, Pending::Thread { ts, window: None });
                 // A recent reply may have been edited since, which the listing cannot show:
-                // its replies are read, whatever the listing's version says.
-                let recent = remembers
-                    && edit_from.is_some_and(|f| {
+                // its replies are read, whatever the listing's version says; so are those of
+                // a thread whose turn of the re-scan falls in the window.
+                let reread = remembers
+                    && (edit_from.is_some_and(|f| {
                         m.latest_reply
                             .as_deref()
                             .and_then(parse_ts)
                             .is_some_and(|t| t >= f)
-                    });
-                pending.push(if recent {
+                    }) || self.rescan_due(&id, window));
+                let item = PendingItem::new(id, Pending::Thread { ts, window: None });
+                pending.push(if reread {
                     item
                 } else {
                     item.with_version(&version)
@@ -482,6 +498,27 @@ impl Walk {
             }
         }
         pending
+    }
+
+    /// Whether the thread `id`'s turn of the re-scan (`reply_rescan_days`) falls in `window`:
+    /// its turn is a point of the cycle set by a stable hash of its id, so consecutive
+    /// windows give every thread one turn per cycle, spread evenly over the cycle.
+    fn rescan_due(&self, id: &str, window: Option<TimeWindow>) -> bool {
+        let (Some(cycle), Some(w)) = (self.rescan, window) else {
+            return false;
+        };
+        let cycle = cycle.num_seconds();
+        let (start, len) = (w.start.timestamp(), (w.end - w.start).num_seconds());
+        if cycle <= 0 || len >= cycle {
+            return cycle > 0;
+        }
+        // FNV-1a: the same turn on every run and every build.
+        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let turn = i64::try_from(hash % cycle.unsigned_abs()).unwrap_or(0);
+        // The first time at or after the window's start that is the thread's turn.
+        (turn - start).rem_euclid(cycle) < len
     }
 
     /// Names for the users `messages` name, from the cache or `users.info`.
@@ -503,7 +540,7 @@ impl Walk {
                 Some(u) => u.clone(),
                 None => {
                     let u = match self.client.user(&id).await {
-                        Ok(u) => u,
+                        Ok(u) => u.map(Arc::new),
                         // Without `users:read` names stay ids; the threads still come.
                         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
                             tracing::debug!(connector = SOURCE, error = %e, "cannot read users");
@@ -539,11 +576,10 @@ impl Walk {
                 if !channel.is_member && walk.join && !channel.is_private {
                     walk.client.join(&channel.id).await?;
                 }
-                let mut cursor: Option<String> = None;
-                let mut pages: HashSet<String> = HashSet::new();
-                loop {
+                let mut pages = read_ahead(walk.client.history_pages(channel.id.clone(), None, None, None));
+                while let Some(page) = pages.next().await {
                     ctx.cancellation().check()?;
-                    let (messages, next) = walk.client.history(&channel.id, None, None, cursor.as_deref()).await?;
+                    let messages = page?.items;
                     let ids: Vec<SlimDocument> = messages
                         .into_iter()
                         .filter_map(std::result::Result::ok)
@@ -553,11 +589,6 @@ impl Walk {
                         .collect();
                     if !ids.is_empty() {
                         yield ids;
-                    }
-                    match next {
-                        Some(n) if pages.insert(n.clone()) => cursor = Some(n),
-                        Some(n) => Err(Error::invalid_data(format!("conversations.history repeated the cursor {n:?}")).with_connector(SOURCE))?,
-                        None => break,
                     }
                 }
             }
@@ -599,8 +630,8 @@ impl Walk {
                     }
                 }
                 for (info, items) in by_channel {
-                    let f = Fetcher { walk: Arc::new(walk.clone()), channel: info, names: Arc::clone(&scope.names), known: Arc::default() };
-                    let batch = fetch_items(&ctx, items, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
+                    let f = Fetcher { walk: Arc::new(walk.clone()), channel: info, names: Arc::clone(&scope.names), known: Arc::default(), requests: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)) };
+                    let batch = fetch_items(&ctx, items, ITEMS_AT_ONCE, move |item| f.clone().fetch(item)).await?;
                     if !batch.is_empty() {
                         yield batch;
                     }
@@ -629,11 +660,17 @@ impl Fetcher {
             }
             Pending::Thread { ts, window } => (ts, window),
         };
+        let permit = self.requests.acquire().await.map_err(|e| {
+            Error::internal("the replies permits were closed")
+                .with_connector(SOURCE)
+                .with_cause(e)
+        })?;
         let values = match self.walk.client.replies(&channel.id, &ts).await {
             Ok(v) => v,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
+        drop(permit);
         let mut all: Vec<Message> = Vec::with_capacity(values.len());
         for listed in values {
             match listed {
