@@ -18,6 +18,7 @@ use connector_core::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use url::Url;
 
 use super::SOURCE;
@@ -66,7 +67,7 @@ impl Activity {
 /// A listed page: its items and the `Link` `rel="next"` after it.
 type Listing = (Listed, Option<Url>);
 
-/// Comment (or blob) requests at the same time within a page.
+/// Items of a page sending requests (comments, reviews, a blob) at the same time.
 const CONCURRENCY: usize = 8;
 
 /// What the walk needs besides the client.
@@ -478,12 +479,7 @@ impl Walk {
                 .with_version(&version),
             );
         }
-        let walk = self.clone();
-        let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
-            walk.clone().fetch(item)
-        })
-        .await?;
-        Ok(Some(batch))
+        Ok(Some(self.fetch_page(ctx, pending).await?))
     }
 
     /// The URL of the page of issues and pull requests after `cur`.
@@ -534,10 +530,7 @@ impl Walk {
             }
         };
         let (pending, cur) = self.sort_page(info, activity, cur, values, next, window);
-        let walk = self.clone();
-        let fetch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
-            walk.clone().fetch(item)
-        });
+        let fetch = self.fetch_page(ctx, pending);
         if cur.stage != Stage::Issues {
             return Ok((fetch.await?, cur, None));
         }
@@ -700,7 +693,7 @@ impl Walk {
         files: &[CodeFile],
         ctx: &SyncContext,
     ) -> Result<Batch> {
-        let pending = files.iter().map(|f| {
+        let pending: Vec<PendingItem<Pending>> = files.iter().map(|f| {
             let id = info.file_id(&f.branch, &f.path);
             if f.size.is_some_and(|s| s > self.max) {
                 let failure = too_large(info, f, self.max);
@@ -708,44 +701,72 @@ impl Walk {
             }
             PendingItem::new(id, Pending::File(f.clone(), Arc::clone(info)))
                 .with_version(&file_version(info, &f.sha))
-        });
+        }).collect();
+        self.fetch_page(ctx, pending).await
+    }
+
+    /// The batch of a page's items. Every item's fetch runs at once and at most
+    /// [`CONCURRENCY`] of them send requests at a time: an item that needs none (an issue
+    /// without comments) is converted at once and holds no request slot, so the requests of
+    /// the items after it need not wait for the ones before (core's `fetch_items` counts an
+    /// item done but not yet handed on as in flight, which let one comment request at a time
+    /// run on a page of issues that mostly have none).
+    async fn fetch_page(
+        &self,
+        ctx: &SyncContext,
+        pending: Vec<PendingItem<Pending>>,
+    ) -> Result<Batch> {
+        let gate = Arc::new(Semaphore::new(CONCURRENCY));
         let walk = self.clone();
-        fetch_items(ctx, pending, CONCURRENCY, move |item| {
-            walk.clone().fetch(item)
+        let all = pending.len().max(1);
+        fetch_items(ctx, pending, all, move |item| {
+            walk.clone().fetch(item, Arc::clone(&gate))
         })
         .await
     }
 
     /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
-    async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
+    /// Its requests wait for a slot of `gate`.
+    async fn fetch(self, item: Pending, gate: Arc<Semaphore>) -> Result<Option<Outcome>> {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
             Pending::Issue(issue, info, touched) => {
                 // A listed pull request (no issues endpoint) does not count its comments.
-                let comments = if issue.comments > 0 || !info.has_issues {
-                    self.client
-                        .issue_comments(&info.owner, &info.name, issue.number)
-                        .await?
+                let wants_comments = issue.comments > 0 || !info.has_issues;
+                let pull = issue.is_pull_request();
+                let held = if wants_comments || pull {
+                    Some(slot(&gate).await?)
                 } else {
-                    Vec::new()
+                    None
                 };
-                let (reviews, review_comments) = if issue.is_pull_request() {
-                    let reviews = self
-                        .client
-                        .reviews(&info.owner, &info.name, issue.number)
-                        .await?;
-                    // A review comment is made during a review: none without a review.
-                    let review_comments = if reviews.is_empty() {
-                        Vec::new()
-                    } else {
+                let comments = async {
+                    if wants_comments {
                         self.client
-                            .review_comments(&info.owner, &info.name, issue.number)
-                            .await?
-                    };
-                    (reviews, review_comments)
-                } else {
-                    (Vec::new(), Vec::new())
+                            .issue_comments(&info.owner, &info.name, issue.number)
+                            .await
+                    } else {
+                        Ok(Vec::new())
+                    }
                 };
+                let reviews = async {
+                    if pull {
+                        self.client
+                            .reviews(&info.owner, &info.name, issue.number)
+                            .await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                };
+                let (comments, reviews) = futures::try_join!(comments, reviews)?;
+                // A review comment is made during a review: none without a review.
+                let review_comments = if reviews.is_empty() {
+                    Vec::new()
+                } else {
+                    self.client
+                        .review_comments(&info.owner, &info.name, issue.number)
+                        .await?
+                };
+                drop(held);
                 Ok(Some(
                     issue_document(
                         &info,
@@ -759,11 +780,13 @@ impl Walk {
                 ))
             }
             Pending::File(file, info) => {
-                match self
+                let held = slot(&gate).await?;
+                let data = self
                     .client
                     .blob(&info.owner, &info.name, &file.sha, self.max)
-                    .await
-                {
+                    .await;
+                drop(held);
+                match data {
                     Ok(data) => Ok(Some(file_document(&info, &file, data))),
                     Err(e) if is_body_too_large(&e) => {
                         Ok(Some(too_large(&info, &file, self.max).into()))
@@ -896,8 +919,7 @@ impl Walk {
                         }
                     }
                 }
-                let fetch_walk = walk.clone();
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| fetch_walk.clone().fetch(item)).await?;
+                let batch = walk.fetch_page(&ctx, pending).await?;
                 if !batch.is_empty() {
                     yield batch;
                 }
@@ -1059,6 +1081,13 @@ fn repo_failure(
         failure = failure.with_link(link);
     }
     Ok(Batch::with_parts(Vec::new(), vec![failure], Vec::new()))
+}
+
+/// A request slot of `gate` (never closed).
+async fn slot(gate: &Semaphore) -> Result<tokio::sync::SemaphorePermit<'_>> {
+    gate.acquire()
+        .await
+        .map_err(|e| Error::internal("the request slots closed").with_cause(e))
 }
 
 fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
