@@ -342,8 +342,41 @@ pub(crate) fn file_failure(
     }
 }
 
-/// The document of a downloaded code file.
+/// The size of the file a Git LFS pointer stands for, when `data` is one: under 1024 bytes
+/// (the spec's bound), its first line `version https://git-lfs.github.com/spec/v1` (or the
+/// older `hawser` address), with a `size N` line (`Some(None)` without one).
+fn lfs_pointer(data: &[u8]) -> Option<Option<u64>> {
+    const VERSIONS: [&[u8]; 2] = [
+        b"version https://git-lfs.github.com/spec/",
+        b"version https://hawser.github.com/spec/",
+    ];
+    if data.len() >= 1024 || !VERSIONS.iter().any(|v| data.starts_with(v)) {
+        return None;
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    Some(
+        text.lines()
+            .find_map(|l| l.strip_prefix("size "))
+            .and_then(|n| n.trim().parse().ok()),
+    )
+}
+
+/// The document of a downloaded code file; a Git LFS pointer (the file itself is stored
+/// outside the repository, and the blob is only its address) is an `Unsupported` failure
+/// naming the real size rather than a document of the pointer's text.
 pub(crate) fn file_document(repo: &RepoInfo, file: &CodeFile, data: Vec<u8>) -> Outcome {
+    if let Some(real) = lfs_pointer(&data) {
+        let size = real.map_or_else(String::new, |n| format!(" of {n} bytes"));
+        return file_failure(
+            repo,
+            file,
+            ErrorKind::Unsupported,
+            format!(
+                "a Git LFS pointer: the file{size} is stored in Git LFS, outside the repository, and is not read (leave it out with exclude_paths)"
+            ),
+        )
+        .into();
+    }
     let size = data.len() as u64;
     let name = file.path.rsplit('/').next().unwrap_or(&file.path);
     let id = repo.file_id(&file.branch, &file.path);
