@@ -1088,3 +1088,37 @@ async fn git_lfs_pointers_are_failures_naming_the_real_size() {
     // big.bin (over max_file_size) is the other failure.
     assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
 }
+
+/// Every checkpoint holds every repository walked, so a repository's end rides on its last
+/// page instead of an empty batch of its own (an organisation of R repositories wrote ~2R
+/// checkpoints of up to R entries each).
+#[tokio::test]
+async fn a_repository_ends_on_its_last_page_not_on_an_empty_batch() {
+    use connector_core::CheckpointedConnector;
+    use connector_misc::github::{GithubCheckpoint, GithubConfig, GithubConnector};
+
+    let fake = Fake::start(standard()).await;
+    let uri = fake.uri();
+    let config: GithubConfig =
+        connector_core::config::from_json(github_common::config(&uri, json!({}))).unwrap();
+    let c = GithubConnector::new(config).unwrap();
+    let batches: Vec<_> = c
+        .load_from_checkpoint(GithubCheckpoint::start(), None, SyncContext::new())
+        .map(|b| b.unwrap())
+        .collect()
+        .await;
+    // The pages of five items, two a page (keyset pages may hold fewer), then the scope's
+    // end: no page is empty but the scope's.
+    let docs: Vec<usize> = batches.iter().map(|b| b.batch.documents.len()).collect();
+    assert_eq!(docs.iter().sum::<usize>(), 5, "{docs:?}");
+    let (scope_end, pages) = batches.split_last().unwrap();
+    assert!(pages.iter().all(|b| !b.batch.documents.is_empty()), "{docs:?}");
+    assert!(scope_end.batch.is_empty());
+    assert_eq!(scope_end.checkpoint.scopes_done, ["acme/api"]);
+    // Only the last page says the repository is done.
+    let (last, before) = pages.split_last().unwrap();
+    assert!(before.iter().all(|b| b.checkpoint.repos_done.is_empty()));
+    assert!(before.iter().all(|b| b.checkpoint.current.is_some()));
+    assert_eq!(last.checkpoint.repos_done, ["acme/api"]);
+    assert_eq!(last.checkpoint.current, None);
+}

@@ -279,14 +279,20 @@ impl Walk {
                     cp.known.insert(full_name.clone(), access);
                     let repo_window = if cur.whole { None } else { window };
                     let mut pages = walk.repo_pages(info, cur, repo_window, ctx.clone());
+                    // Each page is handed on when the next comes, so the last one carries the
+                    // repository's end: a checkpoint (which holds every repository walked)
+                    // fewer per repository.
+                    let mut held = None;
                     while let Some(page) = pages.next().await {
                         let (batch, cur) = page?;
+                        if let Some(before) = held.replace(batch) {
+                            yield CheckpointedBatch::new(before, cp.clone());
+                        }
                         cp.current = Some(cur);
-                        yield CheckpointedBatch::new(batch, cp.clone());
                     }
                     cp.current = None;
                     cp.repos_done.push(full_name);
-                    yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                    yield CheckpointedBatch::new(held.unwrap_or_default(), cp.clone());
                 }
                 cp.repos_done.clear();
                 cp.current = None;
