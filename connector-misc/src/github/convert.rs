@@ -132,7 +132,7 @@ pub(crate) fn issue_markdown(
     } else {
         "Issue"
     };
-    let mut md = String::new();
+    let mut md = String::with_capacity(markdown_size(issue, comments, reviews, review_comments));
     let _ = writeln!(md, "# {}\n", issue.title.trim());
     let _ = writeln!(
         md,
@@ -215,6 +215,25 @@ pub(crate) fn issue_markdown(
     md
 }
 
+/// About the length of [`issue_markdown`]'s text: the bodies and a line of facts per part,
+/// so the buffer is sized once.
+fn markdown_size(
+    issue: &Issue,
+    comments: &[Comment],
+    reviews: &[Review],
+    review_comments: &[Comment],
+) -> usize {
+    let body = |b: &Option<String>| b.as_deref().map_or(0, str::len) + 96;
+    256 + issue.title.len()
+        + body(&issue.body)
+        + comments.iter().map(|c| body(&c.body)).sum::<usize>()
+        + reviews.iter().map(|r| body(&r.body)).sum::<usize>()
+        + review_comments
+            .iter()
+            .map(|c| body(&c.body) + c.path.as_deref().map_or(0, str::len))
+            .sum::<usize>()
+}
+
 /// The reviews a document shows: a verdict, or a body (a review made of line comments alone
 /// is a `COMMENTED` one without a body, shown by its comments); not a `PENDING` one (a draft
 /// only its author sees).
@@ -229,88 +248,97 @@ fn shown(reviews: &[Review]) -> Vec<&Review> {
 }
 
 /// The document of an issue or pull request with its comments, reviews and review comments;
-/// `touched` as in [`issue_version`].
+/// `touched` as in [`issue_version`]. The issue's strings move into the document.
 pub(crate) fn issue_document(
     repo: &RepoInfo,
-    issue: &Issue,
+    issue: Issue,
     touched: DateTime<Utc>,
     comments: &[Comment],
     reviews: &[Review],
     review_comments: &[Comment],
 ) -> Document {
-    let text = issue_markdown(repo, issue, comments, reviews, review_comments);
-    let title = format!(
-        "{}#{}: {}",
-        repo.full_name,
-        issue.number,
-        issue.title.trim()
-    );
-    let mut owners: Vec<String> = issue.user.iter().map(|u| u.login.clone()).collect();
-    for a in &issue.assignees {
-        if !owners.contains(&a.login) {
-            owners.push(a.login.clone());
+    let text = issue_markdown(repo, &issue, comments, reviews, review_comments);
+    let version = issue_version(repo, &issue, touched);
+    let link = Url::parse(&issue.html_url).ok();
+    let pull = issue.is_pull_request();
+    let shown_reviews = if pull { shown(reviews).len() } else { 0 };
+    let Issue {
+        number,
+        title,
+        state,
+        state_reason,
+        html_url,
+        user,
+        assignees,
+        labels,
+        milestone,
+        comments: comment_count,
+        created_at,
+        updated_at,
+        closed_at,
+        pull_request,
+        draft,
+        locked,
+        ..
+    } = issue;
+    let title = format!("{}#{number}: {}", repo.full_name, title.trim());
+    let author = user.map(|u| u.login);
+    let mut owners: Vec<String> = Vec::with_capacity(1 + assignees.len());
+    owners.extend(author.iter().cloned());
+    let assignees: Vec<String> = assignees.into_iter().map(|u| u.login).collect();
+    for a in &assignees {
+        if !owners.contains(a) {
+            owners.push(a.clone());
         }
     }
-    let labels: Vec<Value> = issue
-        .labels
-        .iter()
-        .map(|l| Value::from(l.name.clone()))
-        .collect();
-    let assignees: Vec<Value> = issue
-        .assignees
-        .iter()
-        .map(|u| Value::from(u.login.clone()))
-        .collect();
-    let kind = if issue.is_pull_request() {
-        "pull_request"
-    } else {
-        "issue"
-    };
-    let mut doc = Document::text(issue.html_url.clone(), SOURCE, title, text)
-        .with_version(&issue_version(repo, issue, touched))
-        .with_updated_at(touched.max(issue.updated_at))
+    let labels: Vec<Value> = labels.into_iter().map(|l| Value::from(l.name)).collect();
+    let assignees: Vec<Value> = assignees.into_iter().map(Value::from).collect();
+    let kind = if pull { "pull_request" } else { "issue" };
+    let mut doc = Document::text(html_url, SOURCE, title, text)
+        .with_version(&version)
+        .with_updated_at(touched.max(updated_at))
         .with_parent_id(repo.html_url.clone())
         .with_owners(owners)
         .with_access(repo.access.clone())
         .with_metadata("repo", repo.full_name.clone())
-        .with_metadata("number", issue.number)
+        .with_metadata("number", number)
         .with_metadata("type", kind)
-        .with_metadata("state", issue.state.clone())
+        .with_metadata("state", state)
         .with_metadata("labels", labels)
         .with_metadata("assignees", assignees)
-        .with_metadata("author", login(issue.user.as_ref()))
-        .with_metadata("comments", issue.comments)
-        .with_metadata("created_at", rfc3339(issue.created_at))
+        .with_metadata("author", author.unwrap_or_else(|| "ghost".to_owned()))
+        .with_metadata("comments", comment_count)
+        .with_metadata("created_at", rfc3339(created_at))
         .with_metadata("visibility", repo.visibility.clone());
-    if issue.is_pull_request() {
+    if pull {
         doc = doc
             .with_metadata("review_comments", review_comments.len())
-            .with_metadata("reviews", shown(reviews).len());
-        if let Some(merged) = issue.pull_request.as_ref().and_then(|p| p.merged_at) {
+            .with_metadata("reviews", shown_reviews);
+        if let Some(merged) = pull_request.and_then(|p| p.merged_at) {
             doc = doc.with_metadata("merged_at", rfc3339(merged));
         }
-        if let Some(draft) = issue.draft {
+        if let Some(draft) = draft {
             doc = doc.with_metadata("draft", draft);
         }
     }
-    if let Some(reason) = &issue.state_reason {
-        doc = doc.with_metadata("state_reason", reason.clone());
+    if let Some(reason) = state_reason {
+        doc = doc.with_metadata("state_reason", reason);
     }
-    if let Some(closed) = issue.closed_at {
+    if let Some(closed) = closed_at {
         doc = doc.with_metadata("closed_at", rfc3339(closed));
     }
-    if let Some(m) = &issue.milestone {
-        doc = doc.with_metadata("milestone", m.title.clone());
+    if let Some(m) = milestone {
+        doc = doc.with_metadata("milestone", m.title);
     }
-    if issue.locked {
+    if locked {
         doc = doc.with_metadata("locked", true);
     }
     if repo.archived {
         doc = doc.with_metadata("archived", true);
     }
-    match Url::parse(&issue.html_url) {
-        Ok(url) => doc.with_link(url),
-        Err(_) => doc,
+    match link {
+        Some(url) => doc.with_link(url),
+        None => doc,
     }
 }
 

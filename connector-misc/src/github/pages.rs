@@ -776,7 +776,7 @@ impl Walk {
                 Ok(Some(
                     issue_document(
                         &info,
-                        &issue,
+                        *issue,
                         touched,
                         &comments,
                         &reviews,
