@@ -1112,7 +1112,10 @@ async fn a_repository_ends_on_its_last_page_not_on_an_empty_batch() {
     let docs: Vec<usize> = batches.iter().map(|b| b.batch.documents.len()).collect();
     assert_eq!(docs.iter().sum::<usize>(), 5, "{docs:?}");
     let (scope_end, pages) = batches.split_last().unwrap();
-    assert!(pages.iter().all(|b| !b.batch.documents.is_empty()), "{docs:?}");
+    assert!(
+        pages.iter().all(|b| !b.batch.documents.is_empty()),
+        "{docs:?}"
+    );
     assert!(scope_end.batch.is_empty());
     assert_eq!(scope_end.checkpoint.scopes_done, ["acme/api"]);
     // Only the last page says the repository is done.

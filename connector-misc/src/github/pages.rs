@@ -699,15 +699,18 @@ impl Walk {
         files: &[CodeFile],
         ctx: &SyncContext,
     ) -> Result<Batch> {
-        let pending: Vec<PendingItem<Pending>> = files.iter().map(|f| {
-            let id = info.file_id(&f.branch, &f.path);
-            if f.size.is_some_and(|s| s > self.max) {
-                let failure = too_large(info, f, self.max);
-                return PendingItem::new(id, Pending::Failed(failure));
-            }
-            PendingItem::new(id, Pending::File(f.clone(), Arc::clone(info)))
-                .with_version(&file_version(info, &f.sha))
-        }).collect();
+        let pending: Vec<PendingItem<Pending>> = files
+            .iter()
+            .map(|f| {
+                let id = info.file_id(&f.branch, &f.path);
+                if f.size.is_some_and(|s| s > self.max) {
+                    let failure = too_large(info, f, self.max);
+                    return PendingItem::new(id, Pending::Failed(failure));
+                }
+                PendingItem::new(id, Pending::File(f.clone(), Arc::clone(info)))
+                    .with_version(&file_version(info, &f.sha))
+            })
+            .collect();
         self.fetch_page(ctx, pending).await
     }
 
