@@ -726,17 +726,22 @@ impl Walk {
         pending: Vec<PendingItem<Pending>>,
     ) -> Result<Batch> {
         let gate = Arc::new(Semaphore::new(CONCURRENCY));
-        let walk = self.clone();
+        // Shared, not cloned per item (the walk holds the scopes and the client's URL).
+        let walk = Arc::new(self.clone());
         let all = pending.len().max(1);
         fetch_items(ctx, pending, all, move |item| {
-            walk.clone().fetch(item, Arc::clone(&gate))
+            Arc::clone(&walk).fetch(item, Arc::clone(&gate))
         })
         .await
     }
 
     /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
     /// Its requests wait for a slot of `gate`.
-    async fn fetch(self, item: Pending, gate: Arc<Semaphore>) -> Result<Option<Outcome>> {
+    async fn fetch(
+        self: Arc<Self>,
+        item: Pending,
+        gate: Arc<Semaphore>,
+    ) -> Result<Option<Outcome>> {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
             Pending::Issue(issue, info, touched) => {
