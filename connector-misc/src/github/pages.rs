@@ -679,6 +679,10 @@ impl Walk {
                 stack.push((prefix, sha, false));
                 continue;
             }
+            if tree.truncated {
+                // One folder over GitHub's limits (100,000 entries, 7 MB): nothing lists more.
+                tracing::warn!(connector = SOURCE, repo = %info.full_name, path = %prefix, "a folder has more entries than GitHub lists; the files past its listing are not read");
+            }
             for mut entry in tree.tree {
                 if !prefix.is_empty() {
                     entry.path = format!("{prefix}/{}", entry.path);
