@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use connector_core::pages::Outcome;
 use connector_core::{Access, Document, ErrorKind, Failure};
 use serde_json::Value;
@@ -133,27 +133,46 @@ pub(crate) fn issue_markdown(
         "Issue"
     };
     let mut md = String::with_capacity(markdown_size(issue, comments, reviews, review_comments));
-    let _ = writeln!(md, "# {}\n", issue.title.trim());
+    // Pieces pushed, not formatted: this runs once per issue.
+    md.push_str("# ");
+    md.push_str(issue.title.trim());
+    md.push_str("\n\n");
+    md.push_str(kind);
+    let _ = write!(md, " #{}", issue.number);
+    md.push_str(" in ");
+    md.push_str(&repo.full_name);
+    md.push_str(" · ");
+    md.push_str(&issue.state);
+    md.push_str(" · opened by @");
+    md.push_str(login(issue.user.as_ref()));
+    let day = issue.created_at.date_naive();
     let _ = writeln!(
         md,
-        "{kind} #{} in {} · {} · opened by @{} on {}",
-        issue.number,
-        repo.full_name,
-        issue.state,
-        login(issue.user.as_ref()),
-        issue.created_at.format("%Y-%m-%d")
+        " on {:04}-{:02}-{:02}",
+        day.year(),
+        day.month(),
+        day.day()
     );
     if !issue.labels.is_empty() {
-        let labels: Vec<&str> = issue.labels.iter().map(|l| l.name.as_str()).collect();
-        let _ = writeln!(md, "Labels: {}", labels.join(", "));
+        md.push_str("Labels: ");
+        for (i, l) in issue.labels.iter().enumerate() {
+            if i > 0 {
+                md.push_str(", ");
+            }
+            md.push_str(&l.name);
+        }
+        md.push('\n');
     }
     if !issue.assignees.is_empty() {
-        let who: Vec<String> = issue
-            .assignees
-            .iter()
-            .map(|u| format!("@{}", u.login))
-            .collect();
-        let _ = writeln!(md, "Assignees: {}", who.join(", "));
+        md.push_str("Assignees: ");
+        for (i, u) in issue.assignees.iter().enumerate() {
+            if i > 0 {
+                md.push_str(", ");
+            }
+            md.push('@');
+            md.push_str(&u.login);
+        }
+        md.push('\n');
     }
     if let Some(body) = issue
         .body
@@ -161,7 +180,9 @@ pub(crate) fn issue_markdown(
         .map(str::trim)
         .filter(|b| !b.is_empty())
     {
-        let _ = write!(md, "\n{body}\n");
+        md.push('\n');
+        md.push_str(body);
+        md.push('\n');
     }
     if !comments.is_empty() {
         md.push_str("\n## Comments\n");
@@ -248,17 +269,18 @@ fn shown(reviews: &[Review]) -> Vec<&Review> {
 }
 
 /// The document of an issue or pull request with its comments, reviews and review comments;
-/// `touched` as in [`issue_version`]. The issue's strings move into the document.
+/// `touched` and `version` as in [`issue_version`]. The issue's strings move into the
+/// document.
 pub(crate) fn issue_document(
     repo: &RepoInfo,
     issue: Issue,
     touched: DateTime<Utc>,
+    version: &str,
     comments: &[Comment],
     reviews: &[Review],
     review_comments: &[Comment],
 ) -> Document {
     let text = issue_markdown(repo, &issue, comments, reviews, review_comments);
-    let version = issue_version(repo, &issue, touched);
     let link = Url::parse(&issue.html_url).ok();
     let pull = issue.is_pull_request();
     let shown_reviews = if pull { shown(reviews).len() } else { 0 };
@@ -295,7 +317,7 @@ pub(crate) fn issue_document(
     let assignees: Vec<Value> = assignees.into_iter().map(Value::from).collect();
     let kind = if pull { "pull_request" } else { "issue" };
     let mut doc = Document::text(html_url, SOURCE, title, text)
-        .with_version(&version)
+        .with_version(version)
         .with_updated_at(touched.max(updated_at))
         .with_parent_id(repo.html_url.clone())
         .with_owners(owners)

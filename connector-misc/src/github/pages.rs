@@ -88,10 +88,45 @@ pub(crate) struct Walk {
 
 /// One item of a page before its comments or body are fetched.
 enum Pending {
-    /// An issue or pull request, and when it last changed (see [`Activity::touched`]).
-    Issue(Box<Issue>, Arc<RepoInfo>, DateTime<Utc>),
+    Issue(Box<IssueItem>),
     File(CodeFile, Arc<RepoInfo>),
     Failed(Failure),
+}
+
+/// A listed issue or pull request to fetch.
+struct IssueItem {
+    issue: Issue,
+    info: Arc<RepoInfo>,
+    /// When it last changed (see [`Activity::touched`]).
+    touched: DateTime<Utc>,
+    /// Its version token ([`issue_version`]), computed once for the lookup and the document.
+    version: String,
+}
+
+impl IssueItem {
+    /// `issue` of `info`, changed last at `touched`, as a pending item with its version.
+    fn pending(issue: Issue, info: &Arc<RepoInfo>, touched: DateTime<Utc>) -> PendingItem<Pending> {
+        let version = issue_version(info, &issue, touched);
+        let listed = PendingItem::new(issue.html_url.clone(), ()).with_version(&version);
+        PendingItem {
+            id: listed.id,
+            fingerprint: listed.fingerprint,
+            value: Pending::Issue(Box::new(Self {
+                issue,
+                info: Arc::clone(info),
+                touched,
+                version,
+            })),
+        }
+    }
+}
+
+/// What an issue's document needs besides the listed issue.
+#[derive(Default)]
+struct IssueParts {
+    comments: Vec<super::model::Comment>,
+    reviews: Vec<super::model::Review>,
+    review_comments: Vec<super::model::Comment>,
 }
 
 impl Walk {
@@ -476,14 +511,7 @@ impl Walk {
                 continue;
             }
             let touched = activity.touched(&issue);
-            let version = issue_version(info, &issue, touched);
-            pending.push(
-                PendingItem::new(
-                    issue.html_url.clone(),
-                    Pending::Issue(Box::new(issue), Arc::clone(info), touched),
-                )
-                .with_version(&version),
-            );
+            pending.push(IssueItem::pending(issue, info, touched));
         }
         Ok(Some(self.fetch_page(ctx, pending).await?))
     }
@@ -594,14 +622,7 @@ impl Walk {
                 continue;
             }
             let touched = activity.touched(&issue);
-            let version = issue_version(info, &issue, touched);
-            pending.push(
-                PendingItem::new(
-                    issue.html_url.clone(),
-                    Pending::Issue(Box::new(issue), Arc::clone(info), touched),
-                )
-                .with_version(&version),
-            );
+            pending.push(IssueItem::pending(issue, info, touched));
         }
         match next {
             Some(next) if !past_end => {
@@ -740,7 +761,8 @@ impl Walk {
     }
 
     /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
-    /// Its requests wait for a slot of `gate`.
+    /// Its requests wait for a slot of `gate`; they run in a boxed future, so the future of
+    /// an item that needs none (most issues) stays small to move and store.
     async fn fetch(
         self: Arc<Self>,
         item: Pending,
@@ -748,71 +770,99 @@ impl Walk {
     ) -> Result<Option<Outcome>> {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
-            Pending::Issue(issue, info, touched) => {
+            Pending::Issue(listed) => {
+                let IssueItem {
+                    issue,
+                    info,
+                    touched,
+                    version,
+                } = *listed;
                 // A listed pull request (no issues endpoint) does not count its comments.
                 let wants_comments = issue.comments > 0 || !info.has_issues;
-                let pull = issue.is_pull_request();
-                let held = if wants_comments || pull {
-                    Some(slot(&gate).await?)
+                let parts = if wants_comments || issue.is_pull_request() {
+                    Box::pin(self.issue_parts(&issue, &info, wants_comments, &gate)).await?
                 } else {
-                    None
+                    IssueParts::default()
                 };
-                let comments = async {
-                    if wants_comments {
-                        self.client
-                            .issue_comments(&info.owner, &info.name, issue.number)
-                            .await
-                    } else {
-                        Ok(Vec::new())
-                    }
-                };
-                let reviews = async {
-                    if pull {
-                        self.client
-                            .reviews(&info.owner, &info.name, issue.number)
-                            .await
-                    } else {
-                        Ok(Vec::new())
-                    }
-                };
-                let (comments, reviews) = futures::try_join!(comments, reviews)?;
-                // A review comment is made during a review: none without a review.
-                let review_comments = if reviews.is_empty() {
-                    Vec::new()
-                } else {
-                    self.client
-                        .review_comments(&info.owner, &info.name, issue.number)
-                        .await?
-                };
-                drop(held);
                 Ok(Some(
                     issue_document(
                         &info,
-                        *issue,
+                        issue,
                         touched,
-                        &comments,
-                        &reviews,
-                        &review_comments,
+                        &version,
+                        &parts.comments,
+                        &parts.reviews,
+                        &parts.review_comments,
                     )
                     .into(),
                 ))
             }
-            Pending::File(file, info) => {
-                let held = slot(&gate).await?;
-                let data = self
-                    .client
-                    .blob(&info.owner, &info.name, &file.sha, self.max)
-                    .await;
-                drop(held);
-                match data {
-                    Ok(data) => Ok(Some(file_document(&info, &file, data))),
-                    Err(e) if is_body_too_large(&e) => {
-                        Ok(Some(too_large(&info, &file, self.max).into()))
-                    }
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
-                }
+            Pending::File(file, info) => Box::pin(self.file(file, info, &gate)).await,
+        }
+    }
+
+    /// The comments (when `wants_comments`), reviews and review comments of `issue`, within
+    /// one slot of `gate`.
+    async fn issue_parts(
+        &self,
+        issue: &Issue,
+        info: &RepoInfo,
+        wants_comments: bool,
+        gate: &Semaphore,
+    ) -> Result<IssueParts> {
+        let _held = slot(gate).await?;
+        let comments = async {
+            if wants_comments {
+                self.client
+                    .issue_comments(&info.owner, &info.name, issue.number)
+                    .await
+            } else {
+                Ok(Vec::new())
             }
+        };
+        let reviews = async {
+            if issue.is_pull_request() {
+                self.client
+                    .reviews(&info.owner, &info.name, issue.number)
+                    .await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (comments, reviews) = futures::try_join!(comments, reviews)?;
+        // A review comment is made during a review: none without a review.
+        let review_comments = if reviews.is_empty() {
+            Vec::new()
+        } else {
+            self.client
+                .review_comments(&info.owner, &info.name, issue.number)
+                .await?
+        };
+        Ok(IssueParts {
+            comments,
+            reviews,
+            review_comments,
+        })
+    }
+
+    /// A code file downloaded (within a slot of `gate`), or its failure.
+    async fn file(
+        &self,
+        file: CodeFile,
+        info: Arc<RepoInfo>,
+        gate: &Semaphore,
+    ) -> Result<Option<Outcome>> {
+        let held = slot(gate).await?;
+        let data = self
+            .client
+            .blob(&info.owner, &info.name, &file.sha, self.max)
+            .await;
+        drop(held);
+        match data {
+            Ok(data) => Ok(Some(file_document(&info, &file, data))),
+            Err(e) if is_body_too_large(&e) => Ok(Some(too_large(&info, &file, self.max).into())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -910,7 +960,9 @@ impl Walk {
                             match serde_json::from_value::<Issue>(value) {
                                 Ok(issue) if issue.html_url == *id && walk.wants(&issue) => {
                                     let touched = issue.updated_at;
-                                    pending.push(PendingItem::new(id.clone(), Pending::Issue(Box::new(issue), Arc::clone(&info), touched)));
+                                    // Asked again whatever its version: no fingerprint to skip it by.
+                                    let version = issue_version(&info, &issue, touched);
+                                    pending.push(PendingItem::new(id.clone(), Pending::Issue(Box::new(IssueItem { issue, info: Arc::clone(&info), touched, version }))));
                                 }
                                 Ok(_) => {}
                                 Err(e) => pending.push(PendingItem::new(id.clone(), Pending::Failed(Failure::new(Some(id.clone()), ErrorKind::InvalidData, format!("the item cannot be read: {e}"))))),
