@@ -316,48 +316,54 @@ pub(crate) fn issue_document(
     let labels: Vec<Value> = labels.into_iter().map(|l| Value::from(l.name)).collect();
     let assignees: Vec<Value> = assignees.into_iter().map(Value::from).collect();
     let kind = if pull { "pull_request" } else { "issue" };
+    // The metadata gathered, then built into its map at once (one sort of an already sorted
+    // list, not a search and shift per key).
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(20);
+    meta.push(("repo", repo.full_name.clone().into()));
+    meta.push(("number", number.into()));
+    meta.push(("type", kind.into()));
+    meta.push(("state", state.into()));
+    meta.push(("labels", labels.into()));
+    meta.push(("assignees", assignees.into()));
+    meta.push((
+        "author",
+        author.unwrap_or_else(|| "ghost".to_owned()).into(),
+    ));
+    meta.push(("comments", comment_count.into()));
+    meta.push(("created_at", rfc3339(created_at).into()));
+    meta.push(("visibility", repo.visibility.clone().into()));
+    if pull {
+        meta.push(("review_comments", review_comments.len().into()));
+        meta.push(("reviews", shown_reviews.into()));
+        if let Some(merged) = pull_request.and_then(|p| p.merged_at) {
+            meta.push(("merged_at", rfc3339(merged).into()));
+        }
+        if let Some(draft) = draft {
+            meta.push(("draft", draft.into()));
+        }
+    }
+    if let Some(reason) = state_reason {
+        meta.push(("state_reason", reason.into()));
+    }
+    if let Some(closed) = closed_at {
+        meta.push(("closed_at", rfc3339(closed).into()));
+    }
+    if let Some(m) = milestone {
+        meta.push(("milestone", m.title.into()));
+    }
+    if locked {
+        meta.push(("locked", true.into()));
+    }
+    if repo.archived {
+        meta.push(("archived", true.into()));
+    }
     let mut doc = Document::text(html_url, SOURCE, title, text)
         .with_version(version)
         .with_updated_at(touched.max(updated_at))
         .with_parent_id(repo.html_url.clone())
         .with_owners(owners)
-        .with_access(repo.access.clone())
-        .with_metadata("repo", repo.full_name.clone())
-        .with_metadata("number", number)
-        .with_metadata("type", kind)
-        .with_metadata("state", state)
-        .with_metadata("labels", labels)
-        .with_metadata("assignees", assignees)
-        .with_metadata("author", author.unwrap_or_else(|| "ghost".to_owned()))
-        .with_metadata("comments", comment_count)
-        .with_metadata("created_at", rfc3339(created_at))
-        .with_metadata("visibility", repo.visibility.clone());
-    if pull {
-        doc = doc
-            .with_metadata("review_comments", review_comments.len())
-            .with_metadata("reviews", shown_reviews);
-        if let Some(merged) = pull_request.and_then(|p| p.merged_at) {
-            doc = doc.with_metadata("merged_at", rfc3339(merged));
-        }
-        if let Some(draft) = draft {
-            doc = doc.with_metadata("draft", draft);
-        }
-    }
-    if let Some(reason) = state_reason {
-        doc = doc.with_metadata("state_reason", reason);
-    }
-    if let Some(closed) = closed_at {
-        doc = doc.with_metadata("closed_at", rfc3339(closed));
-    }
-    if let Some(m) = milestone {
-        doc = doc.with_metadata("milestone", m.title);
-    }
-    if locked {
-        doc = doc.with_metadata("locked", true);
-    }
-    if repo.archived {
-        doc = doc.with_metadata("archived", true);
-    }
+        .with_access(repo.access.clone());
+    doc.metadata = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     match link {
         Some(url) => doc.with_link(url),
         None => doc,
