@@ -1005,3 +1005,123 @@ async fn a_repository_without_issues_has_its_pull_requests_read_from_the_pulls_l
     assert_eq!(ids, [item_id(&uri, 2, true), item_id(&uri, 5, true)]);
     assert_eq!(fake.count("/issues").await, 0);
 }
+
+/// GitHub Enterprise Server serves its REST API at `https://HOST/api/v3`; a config naming the
+/// web host gets the server's HTML 404 page, which must name `base_url`, not a missing
+/// repository.
+#[tokio::test]
+async fn a_ghes_host_without_the_api_prefix_is_a_base_url_error() {
+    let web = wiremock::MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_raw(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><title>Page not found · GitHub Enterprise</title></head><body>404</body></html>",
+            "text/html; charset=utf-8",
+        ))
+        .mount(&web)
+        .await;
+    let c = build(&web.uri(), json!({}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert_eq!(err.field(), Some("base_url"), "{err}");
+    assert!(err.to_string().contains("/api/v3"), "{err}");
+    assert!(!err.to_string().contains("<html"), "{err}");
+
+    // A sync ends with the same error instead of reading nothing.
+    let err = Syncer::new(c)
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert_eq!(err.field(), Some("base_url"), "{err}");
+
+    // GitHub's own 404 (JSON) is still a missing repository.
+    let fake = Fake::start(standard()).await;
+    let err = build(&fake.uri(), json!({"repository_name": "gone"}))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.field(), Some("repository_name"));
+}
+
+/// A file tracked by Git LFS is a pointer in the repository (the spec's three lines); its blob
+/// is that pointer, which must not be indexed as the file's text.
+#[tokio::test]
+async fn git_lfs_pointers_are_failures_naming_the_real_size() {
+    let mut state = standard();
+    state.repos[0].files = files();
+    state.repos[0].files.insert(
+        "models/classifier.onnx".to_owned(),
+        (
+            format!("{:040x}", 0x1f5_u64),
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 48213677\n".to_vec(),
+        ),
+    );
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(
+        &uri,
+        json!({"include_code_files": true, "max_file_size": 1000, "include_issues": false, "include_pull_requests": false}),
+    );
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let blob = |p: &str| format!("{uri}/acme/api/blob/main/{p}");
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            blob("README.md"),
+            blob("src/deep/mod.rs"),
+            blob("src/lib.rs")
+        ]
+    );
+    let lfs = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some(blob("models/classifier.onnx").as_str()))
+        .expect("the LFS file is a failure");
+    assert_eq!(lfs.kind, ErrorKind::Unsupported);
+    assert!(lfs.message.contains("Git LFS"), "{}", lfs.message);
+    assert!(lfs.message.contains("48213677 bytes"), "{}", lfs.message);
+    // big.bin (over max_file_size) is the other failure.
+    assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
+}
+
+/// Every checkpoint holds every repository walked, so a repository's end rides on its last
+/// page instead of an empty batch of its own (an organisation of R repositories wrote ~2R
+/// checkpoints of up to R entries each).
+#[tokio::test]
+async fn a_repository_ends_on_its_last_page_not_on_an_empty_batch() {
+    use connector_core::CheckpointedConnector;
+    use connector_misc::github::{GithubCheckpoint, GithubConfig, GithubConnector};
+
+    let fake = Fake::start(standard()).await;
+    let uri = fake.uri();
+    let config: GithubConfig =
+        connector_core::config::from_json(github_common::config(&uri, json!({}))).unwrap();
+    let c = GithubConnector::new(config).unwrap();
+    let batches: Vec<_> = c
+        .load_from_checkpoint(GithubCheckpoint::start(), None, SyncContext::new())
+        .map(|b| b.unwrap())
+        .collect()
+        .await;
+    // The pages of five items, two a page (keyset pages may hold fewer), then the scope's
+    // end: no page is empty but the scope's.
+    let docs: Vec<usize> = batches.iter().map(|b| b.batch.documents.len()).collect();
+    assert_eq!(docs.iter().sum::<usize>(), 5, "{docs:?}");
+    let (scope_end, pages) = batches.split_last().unwrap();
+    assert!(
+        pages.iter().all(|b| !b.batch.documents.is_empty()),
+        "{docs:?}"
+    );
+    assert!(scope_end.batch.is_empty());
+    assert_eq!(scope_end.checkpoint.scopes_done, ["acme/api"]);
+    // Only the last page says the repository is done.
+    let (last, before) = pages.split_last().unwrap();
+    assert!(before.iter().all(|b| b.checkpoint.repos_done.is_empty()));
+    assert!(before.iter().all(|b| b.checkpoint.current.is_some()));
+    assert_eq!(last.checkpoint.repos_done, ["acme/api"]);
+    assert_eq!(last.checkpoint.current, None);
+}

@@ -45,6 +45,8 @@ const API_VERSION: &str = "2022-11-28";
 const SECONDARY_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Pages followed by `Link` at most, as a guard against a loop.
 const MAX_PAGES: u64 = 100_000;
+/// The config field of the API's address, named when what answers is not GitHub's API.
+const BASE_URL_FIELD: &str = "base_url";
 
 /// Requests to one GitHub (or GitHub Enterprise Server) API; cheap to clone.
 #[derive(Clone, Debug)]
@@ -140,7 +142,14 @@ impl Client {
         if let Some(max) = max {
             req = req.max_body_bytes(max);
         }
-        req.send().await
+        // A page that is not GitHub's API ([`classify`]): the field to fix is `base_url`.
+        req.send().await.map_err(|e| {
+            if e.kind() == ErrorKind::Config && e.field().is_none() {
+                e.with_field(BASE_URL_FIELD)
+            } else {
+                e
+            }
+        })
     }
 
     async fn json<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
@@ -537,11 +546,22 @@ pub(crate) fn as_issue(mut pull: Value) -> Value {
 /// `x-ratelimit-reset`, a secondary one without either for a minute (every request of the
 /// client waits with it); any other `403` a missing permission; `401` a token that is wrong,
 /// expired or revoked; `404` a resource that is missing or hidden from the token; `409` an
-/// empty repository; `422` a request GitHub cannot serve.
+/// empty repository; `422` a request GitHub cannot serve. An HTML page (GitHub's API always
+/// answers JSON) is a wrong `base_url`: most often a GitHub Enterprise Server's web address
+/// without its API prefix `/api/v3`, whose `404` page would otherwise read as a repository
+/// that does not exist.
 pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
-    let message = serde_json::from_slice::<ApiError>(body)
-        .map(|e| e.message)
-        .unwrap_or_default();
+    let parsed = serde_json::from_slice::<ApiError>(body);
+    if parsed.is_err() && status.is_client_error() && looks_like_html(body) {
+        return Some(ErrorClass::new(
+            ErrorKind::Config,
+            format!(
+                "HTTP {}: an HTML page answered, not GitHub's REST API: base_url must be the API's address (GitHub Enterprise Server: https://HOST/api/v3; github.com: https://api.github.com)",
+                status.as_u16()
+            ),
+        ));
+    }
+    let message = parsed.map(|e| e.message).unwrap_or_default();
     let said = if message.is_empty() {
         String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()
     } else {
@@ -583,6 +603,16 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
         )),
         _ => None,
     }
+}
+
+/// Whether `body` begins as an HTML page (`<!DOCTYPE html>`, `<html>`, after whitespace).
+fn looks_like_html(body: &[u8]) -> bool {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map_or(&[][..], |at| &body[at..body.len().min(at + 64)]);
+    let start = String::from_utf8_lossy(start).to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html")
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use connector_core::pages::Outcome;
 use connector_core::{Access, Document, ErrorKind, Failure};
 use serde_json::Value;
@@ -132,28 +132,47 @@ pub(crate) fn issue_markdown(
     } else {
         "Issue"
     };
-    let mut md = String::new();
-    let _ = writeln!(md, "# {}\n", issue.title.trim());
+    let mut md = String::with_capacity(markdown_size(issue, comments, reviews, review_comments));
+    // Pieces pushed, not formatted: this runs once per issue.
+    md.push_str("# ");
+    md.push_str(issue.title.trim());
+    md.push_str("\n\n");
+    md.push_str(kind);
+    let _ = write!(md, " #{}", issue.number);
+    md.push_str(" in ");
+    md.push_str(&repo.full_name);
+    md.push_str(" · ");
+    md.push_str(&issue.state);
+    md.push_str(" · opened by @");
+    md.push_str(login(issue.user.as_ref()));
+    let day = issue.created_at.date_naive();
     let _ = writeln!(
         md,
-        "{kind} #{} in {} · {} · opened by @{} on {}",
-        issue.number,
-        repo.full_name,
-        issue.state,
-        login(issue.user.as_ref()),
-        issue.created_at.format("%Y-%m-%d")
+        " on {:04}-{:02}-{:02}",
+        day.year(),
+        day.month(),
+        day.day()
     );
     if !issue.labels.is_empty() {
-        let labels: Vec<&str> = issue.labels.iter().map(|l| l.name.as_str()).collect();
-        let _ = writeln!(md, "Labels: {}", labels.join(", "));
+        md.push_str("Labels: ");
+        for (i, l) in issue.labels.iter().enumerate() {
+            if i > 0 {
+                md.push_str(", ");
+            }
+            md.push_str(&l.name);
+        }
+        md.push('\n');
     }
     if !issue.assignees.is_empty() {
-        let who: Vec<String> = issue
-            .assignees
-            .iter()
-            .map(|u| format!("@{}", u.login))
-            .collect();
-        let _ = writeln!(md, "Assignees: {}", who.join(", "));
+        md.push_str("Assignees: ");
+        for (i, u) in issue.assignees.iter().enumerate() {
+            if i > 0 {
+                md.push_str(", ");
+            }
+            md.push('@');
+            md.push_str(&u.login);
+        }
+        md.push('\n');
     }
     if let Some(body) = issue
         .body
@@ -161,7 +180,9 @@ pub(crate) fn issue_markdown(
         .map(str::trim)
         .filter(|b| !b.is_empty())
     {
-        let _ = write!(md, "\n{body}\n");
+        md.push('\n');
+        md.push_str(body);
+        md.push('\n');
     }
     if !comments.is_empty() {
         md.push_str("\n## Comments\n");
@@ -215,6 +236,25 @@ pub(crate) fn issue_markdown(
     md
 }
 
+/// About the length of [`issue_markdown`]'s text: the bodies and a line of facts per part,
+/// so the buffer is sized once.
+fn markdown_size(
+    issue: &Issue,
+    comments: &[Comment],
+    reviews: &[Review],
+    review_comments: &[Comment],
+) -> usize {
+    let body = |b: &Option<String>| b.as_deref().map_or(0, str::len) + 96;
+    256 + issue.title.len()
+        + body(&issue.body)
+        + comments.iter().map(|c| body(&c.body)).sum::<usize>()
+        + reviews.iter().map(|r| body(&r.body)).sum::<usize>()
+        + review_comments
+            .iter()
+            .map(|c| body(&c.body) + c.path.as_deref().map_or(0, str::len))
+            .sum::<usize>()
+}
+
 /// The reviews a document shows: a verdict, or a body (a review made of line comments alone
 /// is a `COMMENTED` one without a body, shown by its comments); not a `PENDING` one (a draft
 /// only its author sees).
@@ -229,88 +269,104 @@ fn shown(reviews: &[Review]) -> Vec<&Review> {
 }
 
 /// The document of an issue or pull request with its comments, reviews and review comments;
-/// `touched` as in [`issue_version`].
+/// `touched` and `version` as in [`issue_version`]. The issue's strings move into the
+/// document.
 pub(crate) fn issue_document(
     repo: &RepoInfo,
-    issue: &Issue,
+    issue: Issue,
     touched: DateTime<Utc>,
+    version: &str,
     comments: &[Comment],
     reviews: &[Review],
     review_comments: &[Comment],
 ) -> Document {
-    let text = issue_markdown(repo, issue, comments, reviews, review_comments);
-    let title = format!(
-        "{}#{}: {}",
-        repo.full_name,
-        issue.number,
-        issue.title.trim()
-    );
-    let mut owners: Vec<String> = issue.user.iter().map(|u| u.login.clone()).collect();
-    for a in &issue.assignees {
-        if !owners.contains(&a.login) {
-            owners.push(a.login.clone());
+    let text = issue_markdown(repo, &issue, comments, reviews, review_comments);
+    let link = Url::parse(&issue.html_url).ok();
+    let pull = issue.is_pull_request();
+    let shown_reviews = if pull { shown(reviews).len() } else { 0 };
+    let Issue {
+        number,
+        title,
+        state,
+        state_reason,
+        html_url,
+        user,
+        assignees,
+        labels,
+        milestone,
+        comments: comment_count,
+        created_at,
+        updated_at,
+        closed_at,
+        pull_request,
+        draft,
+        locked,
+        ..
+    } = issue;
+    let title = format!("{}#{number}: {}", repo.full_name, title.trim());
+    let author = user.map(|u| u.login);
+    let mut owners: Vec<String> = Vec::with_capacity(1 + assignees.len());
+    owners.extend(author.iter().cloned());
+    let assignees: Vec<String> = assignees.into_iter().map(|u| u.login).collect();
+    for a in &assignees {
+        if !owners.contains(a) {
+            owners.push(a.clone());
         }
     }
-    let labels: Vec<Value> = issue
-        .labels
-        .iter()
-        .map(|l| Value::from(l.name.clone()))
-        .collect();
-    let assignees: Vec<Value> = issue
-        .assignees
-        .iter()
-        .map(|u| Value::from(u.login.clone()))
-        .collect();
-    let kind = if issue.is_pull_request() {
-        "pull_request"
-    } else {
-        "issue"
-    };
-    let mut doc = Document::text(issue.html_url.clone(), SOURCE, title, text)
-        .with_version(&issue_version(repo, issue, touched))
-        .with_updated_at(touched.max(issue.updated_at))
-        .with_parent_id(repo.html_url.clone())
-        .with_owners(owners)
-        .with_access(repo.access.clone())
-        .with_metadata("repo", repo.full_name.clone())
-        .with_metadata("number", issue.number)
-        .with_metadata("type", kind)
-        .with_metadata("state", issue.state.clone())
-        .with_metadata("labels", labels)
-        .with_metadata("assignees", assignees)
-        .with_metadata("author", login(issue.user.as_ref()))
-        .with_metadata("comments", issue.comments)
-        .with_metadata("created_at", rfc3339(issue.created_at))
-        .with_metadata("visibility", repo.visibility.clone());
-    if issue.is_pull_request() {
-        doc = doc
-            .with_metadata("review_comments", review_comments.len())
-            .with_metadata("reviews", shown(reviews).len());
-        if let Some(merged) = issue.pull_request.as_ref().and_then(|p| p.merged_at) {
-            doc = doc.with_metadata("merged_at", rfc3339(merged));
+    let labels: Vec<Value> = labels.into_iter().map(|l| Value::from(l.name)).collect();
+    let assignees: Vec<Value> = assignees.into_iter().map(Value::from).collect();
+    let kind = if pull { "pull_request" } else { "issue" };
+    // The metadata gathered, then built into its map at once (one sort of an already sorted
+    // list, not a search and shift per key).
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(20);
+    meta.push(("repo", repo.full_name.clone().into()));
+    meta.push(("number", number.into()));
+    meta.push(("type", kind.into()));
+    meta.push(("state", state.into()));
+    meta.push(("labels", labels.into()));
+    meta.push(("assignees", assignees.into()));
+    meta.push((
+        "author",
+        author.unwrap_or_else(|| "ghost".to_owned()).into(),
+    ));
+    meta.push(("comments", comment_count.into()));
+    meta.push(("created_at", rfc3339(created_at).into()));
+    meta.push(("visibility", repo.visibility.clone().into()));
+    if pull {
+        meta.push(("review_comments", review_comments.len().into()));
+        meta.push(("reviews", shown_reviews.into()));
+        if let Some(merged) = pull_request.and_then(|p| p.merged_at) {
+            meta.push(("merged_at", rfc3339(merged).into()));
         }
-        if let Some(draft) = issue.draft {
-            doc = doc.with_metadata("draft", draft);
+        if let Some(draft) = draft {
+            meta.push(("draft", draft.into()));
         }
     }
-    if let Some(reason) = &issue.state_reason {
-        doc = doc.with_metadata("state_reason", reason.clone());
+    if let Some(reason) = state_reason {
+        meta.push(("state_reason", reason.into()));
     }
-    if let Some(closed) = issue.closed_at {
-        doc = doc.with_metadata("closed_at", rfc3339(closed));
+    if let Some(closed) = closed_at {
+        meta.push(("closed_at", rfc3339(closed).into()));
     }
-    if let Some(m) = &issue.milestone {
-        doc = doc.with_metadata("milestone", m.title.clone());
+    if let Some(m) = milestone {
+        meta.push(("milestone", m.title.into()));
     }
-    if issue.locked {
-        doc = doc.with_metadata("locked", true);
+    if locked {
+        meta.push(("locked", true.into()));
     }
     if repo.archived {
-        doc = doc.with_metadata("archived", true);
+        meta.push(("archived", true.into()));
     }
-    match Url::parse(&issue.html_url) {
-        Ok(url) => doc.with_link(url),
-        Err(_) => doc,
+    let mut doc = Document::text(html_url, SOURCE, title, text)
+        .with_version(version)
+        .with_updated_at(touched.max(updated_at))
+        .with_parent_id(repo.html_url.clone())
+        .with_owners(owners)
+        .with_access(repo.access.clone());
+    doc.metadata = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    match link {
+        Some(url) => doc.with_link(url),
+        None => doc,
     }
 }
 
@@ -342,8 +398,41 @@ pub(crate) fn file_failure(
     }
 }
 
-/// The document of a downloaded code file.
+/// The size of the file a Git LFS pointer stands for, when `data` is one: under 1024 bytes
+/// (the spec's bound), its first line `version https://git-lfs.github.com/spec/v1` (or the
+/// older `hawser` address), with a `size N` line (`Some(None)` without one).
+fn lfs_pointer(data: &[u8]) -> Option<Option<u64>> {
+    const VERSIONS: [&[u8]; 2] = [
+        b"version https://git-lfs.github.com/spec/",
+        b"version https://hawser.github.com/spec/",
+    ];
+    if data.len() >= 1024 || !VERSIONS.iter().any(|v| data.starts_with(v)) {
+        return None;
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    Some(
+        text.lines()
+            .find_map(|l| l.strip_prefix("size "))
+            .and_then(|n| n.trim().parse().ok()),
+    )
+}
+
+/// The document of a downloaded code file; a Git LFS pointer (the file itself is stored
+/// outside the repository, and the blob is only its address) is an `Unsupported` failure
+/// naming the real size rather than a document of the pointer's text.
 pub(crate) fn file_document(repo: &RepoInfo, file: &CodeFile, data: Vec<u8>) -> Outcome {
+    if let Some(real) = lfs_pointer(&data) {
+        let size = real.map_or_else(String::new, |n| format!(" of {n} bytes"));
+        return file_failure(
+            repo,
+            file,
+            ErrorKind::Unsupported,
+            format!(
+                "a Git LFS pointer: the file{size} is stored in Git LFS, outside the repository, and is not read (leave it out with exclude_paths)"
+            ),
+        )
+        .into();
+    }
     let size = data.len() as u64;
     let name = file.path.rsplit('/').next().unwrap_or(&file.path);
     let id = repo.file_id(&file.branch, &file.path);

@@ -47,7 +47,9 @@
 //!   the repository's default branch), fixed in the checkpoint, by
 //!   `GET /git/trees/{sha}?recursive=1`; a truncated tree is read level by level. Files through
 //!   `include_paths`/`exclude_paths`, then downloaded raw (`/git/blobs/{sha}`); a file over
-//!   `max_file_size` (its listed size) is a failure without a download. The tree has no
+//!   `max_file_size` (its listed size) is a failure without a download; a Git LFS pointer
+//!   (the file is stored outside the repository) is a failure naming the file's size;
+//!   submodules and symbolic links are left out. The tree has no
 //!   modification times: every run lists it and sends the files whose blob changed.
 //! - **Ids** are RAGFlow's, the item's web URL (`…/issues/12`, `…/pull/7`), and
 //!   `…/blob/{branch}/{path}` for code files; the link is the same URL. `updated_at` is
@@ -70,6 +72,9 @@
 //!   comments, and refetched by `GET /pulls/{n}`. Archived repositories are read as any other
 //!   (they are read-only; `archived` is in the metadata); repositories GitHub disabled are
 //!   left out with a warning.
+//! - **GitHub Enterprise Server**: `base_url` is the API's address, `https://HOST/api/v3`; an
+//!   HTML page answering (the web host without the prefix) is a config error naming
+//!   `base_url`.
 //! - **Limits**: requests are kept to `requests_per_hour` (GitHub's 5000 per token). A spent
 //!   primary limit (`403`/`429` "API rate limit exceeded", `x-ratelimit-remaining: 0`) is
 //!   waited out until `x-ratelimit-reset`, a secondary one (`403`/`429` "secondary rate

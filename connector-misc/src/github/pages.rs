@@ -18,6 +18,7 @@ use connector_core::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use url::Url;
 
 use super::SOURCE;
@@ -66,7 +67,7 @@ impl Activity {
 /// A listed page: its items and the `Link` `rel="next"` after it.
 type Listing = (Listed, Option<Url>);
 
-/// Comment (or blob) requests at the same time within a page.
+/// Items of a page sending requests (comments, reviews, a blob) at the same time.
 const CONCURRENCY: usize = 8;
 
 /// What the walk needs besides the client.
@@ -87,10 +88,45 @@ pub(crate) struct Walk {
 
 /// One item of a page before its comments or body are fetched.
 enum Pending {
-    /// An issue or pull request, and when it last changed (see [`Activity::touched`]).
-    Issue(Box<Issue>, Arc<RepoInfo>, DateTime<Utc>),
+    Issue(Box<IssueItem>),
     File(CodeFile, Arc<RepoInfo>),
     Failed(Failure),
+}
+
+/// A listed issue or pull request to fetch.
+struct IssueItem {
+    issue: Issue,
+    info: Arc<RepoInfo>,
+    /// When it last changed (see [`Activity::touched`]).
+    touched: DateTime<Utc>,
+    /// Its version token ([`issue_version`]), computed once for the lookup and the document.
+    version: String,
+}
+
+impl IssueItem {
+    /// `issue` of `info`, changed last at `touched`, as a pending item with its version.
+    fn pending(issue: Issue, info: &Arc<RepoInfo>, touched: DateTime<Utc>) -> PendingItem<Pending> {
+        let version = issue_version(info, &issue, touched);
+        let listed = PendingItem::new(issue.html_url.clone(), ()).with_version(&version);
+        PendingItem {
+            id: listed.id,
+            fingerprint: listed.fingerprint,
+            value: Pending::Issue(Box::new(Self {
+                issue,
+                info: Arc::clone(info),
+                touched,
+                version,
+            })),
+        }
+    }
+}
+
+/// What an issue's document needs besides the listed issue.
+#[derive(Default)]
+struct IssueParts {
+    comments: Vec<super::model::Comment>,
+    reviews: Vec<super::model::Review>,
+    review_comments: Vec<super::model::Comment>,
 }
 
 impl Walk {
@@ -278,14 +314,20 @@ impl Walk {
                     cp.known.insert(full_name.clone(), access);
                     let repo_window = if cur.whole { None } else { window };
                     let mut pages = walk.repo_pages(info, cur, repo_window, ctx.clone());
+                    // Each page is handed on when the next comes, so the last one carries the
+                    // repository's end: a checkpoint (which holds every repository walked)
+                    // fewer per repository.
+                    let mut held = None;
                     while let Some(page) = pages.next().await {
                         let (batch, cur) = page?;
+                        if let Some(before) = held.replace(batch) {
+                            yield CheckpointedBatch::new(before, cp.clone());
+                        }
                         cp.current = Some(cur);
-                        yield CheckpointedBatch::new(batch, cp.clone());
                     }
                     cp.current = None;
                     cp.repos_done.push(full_name);
-                    yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                    yield CheckpointedBatch::new(held.unwrap_or_default(), cp.clone());
                 }
                 cp.repos_done.clear();
                 cp.current = None;
@@ -469,21 +511,9 @@ impl Walk {
                 continue;
             }
             let touched = activity.touched(&issue);
-            let version = issue_version(info, &issue, touched);
-            pending.push(
-                PendingItem::new(
-                    issue.html_url.clone(),
-                    Pending::Issue(Box::new(issue), Arc::clone(info), touched),
-                )
-                .with_version(&version),
-            );
+            pending.push(IssueItem::pending(issue, info, touched));
         }
-        let walk = self.clone();
-        let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
-            walk.clone().fetch(item)
-        })
-        .await?;
-        Ok(Some(batch))
+        Ok(Some(self.fetch_page(ctx, pending).await?))
     }
 
     /// The URL of the page of issues and pull requests after `cur`.
@@ -534,10 +564,7 @@ impl Walk {
             }
         };
         let (pending, cur) = self.sort_page(info, activity, cur, values, next, window);
-        let walk = self.clone();
-        let fetch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
-            walk.clone().fetch(item)
-        });
+        let fetch = self.fetch_page(ctx, pending);
         if cur.stage != Stage::Issues {
             return Ok((fetch.await?, cur, None));
         }
@@ -595,14 +622,7 @@ impl Walk {
                 continue;
             }
             let touched = activity.touched(&issue);
-            let version = issue_version(info, &issue, touched);
-            pending.push(
-                PendingItem::new(
-                    issue.html_url.clone(),
-                    Pending::Issue(Box::new(issue), Arc::clone(info), touched),
-                )
-                .with_version(&version),
-            );
+            pending.push(IssueItem::pending(issue, info, touched));
         }
         match next {
             Some(next) if !past_end => {
@@ -680,6 +700,10 @@ impl Walk {
                 stack.push((prefix, sha, false));
                 continue;
             }
+            if tree.truncated {
+                // One folder over GitHub's limits (100,000 entries, 7 MB): nothing lists more.
+                tracing::warn!(connector = SOURCE, repo = %info.full_name, path = %prefix, "a folder has more entries than GitHub lists; the files past its listing are not read");
+            }
             for mut entry in tree.tree {
                 if !prefix.is_empty() {
                     entry.path = format!("{prefix}/{}", entry.path);
@@ -700,78 +724,145 @@ impl Walk {
         files: &[CodeFile],
         ctx: &SyncContext,
     ) -> Result<Batch> {
-        let pending = files.iter().map(|f| {
-            let id = info.file_id(&f.branch, &f.path);
-            if f.size.is_some_and(|s| s > self.max) {
-                let failure = too_large(info, f, self.max);
-                return PendingItem::new(id, Pending::Failed(failure));
-            }
-            PendingItem::new(id, Pending::File(f.clone(), Arc::clone(info)))
-                .with_version(&file_version(info, &f.sha))
-        });
-        let walk = self.clone();
-        fetch_items(ctx, pending, CONCURRENCY, move |item| {
-            walk.clone().fetch(item)
+        let pending: Vec<PendingItem<Pending>> = files
+            .iter()
+            .map(|f| {
+                let id = info.file_id(&f.branch, &f.path);
+                if f.size.is_some_and(|s| s > self.max) {
+                    let failure = too_large(info, f, self.max);
+                    return PendingItem::new(id, Pending::Failed(failure));
+                }
+                PendingItem::new(id, Pending::File(f.clone(), Arc::clone(info)))
+                    .with_version(&file_version(info, &f.sha))
+            })
+            .collect();
+        self.fetch_page(ctx, pending).await
+    }
+
+    /// The batch of a page's items. Every item's fetch runs at once and at most
+    /// [`CONCURRENCY`] of them send requests at a time: an item that needs none (an issue
+    /// without comments) is converted at once and holds no request slot, so the requests of
+    /// the items after it need not wait for the ones before (core's `fetch_items` counts an
+    /// item done but not yet handed on as in flight, which let one comment request at a time
+    /// run on a page of issues that mostly have none).
+    async fn fetch_page(
+        &self,
+        ctx: &SyncContext,
+        pending: Vec<PendingItem<Pending>>,
+    ) -> Result<Batch> {
+        let gate = Arc::new(Semaphore::new(CONCURRENCY));
+        // Shared, not cloned per item (the walk holds the scopes and the client's URL).
+        let walk = Arc::new(self.clone());
+        let all = pending.len().max(1);
+        fetch_items(ctx, pending, all, move |item| {
+            Arc::clone(&walk).fetch(item, Arc::clone(&gate))
         })
         .await
     }
 
     /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
-    async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
+    /// Its requests wait for a slot of `gate`; they run in a boxed future, so the future of
+    /// an item that needs none (most issues) stays small to move and store.
+    async fn fetch(
+        self: Arc<Self>,
+        item: Pending,
+        gate: Arc<Semaphore>,
+    ) -> Result<Option<Outcome>> {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
-            Pending::Issue(issue, info, touched) => {
+            Pending::Issue(listed) => {
+                let IssueItem {
+                    issue,
+                    info,
+                    touched,
+                    version,
+                } = *listed;
                 // A listed pull request (no issues endpoint) does not count its comments.
-                let comments = if issue.comments > 0 || !info.has_issues {
-                    self.client
-                        .issue_comments(&info.owner, &info.name, issue.number)
-                        .await?
+                let wants_comments = issue.comments > 0 || !info.has_issues;
+                let parts = if wants_comments || issue.is_pull_request() {
+                    Box::pin(self.issue_parts(&issue, &info, wants_comments, &gate)).await?
                 } else {
-                    Vec::new()
-                };
-                let (reviews, review_comments) = if issue.is_pull_request() {
-                    let reviews = self
-                        .client
-                        .reviews(&info.owner, &info.name, issue.number)
-                        .await?;
-                    // A review comment is made during a review: none without a review.
-                    let review_comments = if reviews.is_empty() {
-                        Vec::new()
-                    } else {
-                        self.client
-                            .review_comments(&info.owner, &info.name, issue.number)
-                            .await?
-                    };
-                    (reviews, review_comments)
-                } else {
-                    (Vec::new(), Vec::new())
+                    IssueParts::default()
                 };
                 Ok(Some(
                     issue_document(
                         &info,
-                        &issue,
+                        issue,
                         touched,
-                        &comments,
-                        &reviews,
-                        &review_comments,
+                        &version,
+                        &parts.comments,
+                        &parts.reviews,
+                        &parts.review_comments,
                     )
                     .into(),
                 ))
             }
-            Pending::File(file, info) => {
-                match self
-                    .client
-                    .blob(&info.owner, &info.name, &file.sha, self.max)
+            Pending::File(file, info) => Box::pin(self.file(file, info, &gate)).await,
+        }
+    }
+
+    /// The comments (when `wants_comments`), reviews and review comments of `issue`, within
+    /// one slot of `gate`.
+    async fn issue_parts(
+        &self,
+        issue: &Issue,
+        info: &RepoInfo,
+        wants_comments: bool,
+        gate: &Semaphore,
+    ) -> Result<IssueParts> {
+        let _held = slot(gate).await?;
+        let comments = async {
+            if wants_comments {
+                self.client
+                    .issue_comments(&info.owner, &info.name, issue.number)
                     .await
-                {
-                    Ok(data) => Ok(Some(file_document(&info, &file, data))),
-                    Err(e) if is_body_too_large(&e) => {
-                        Ok(Some(too_large(&info, &file, self.max).into()))
-                    }
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
-                }
+            } else {
+                Ok(Vec::new())
             }
+        };
+        let reviews = async {
+            if issue.is_pull_request() {
+                self.client
+                    .reviews(&info.owner, &info.name, issue.number)
+                    .await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (comments, reviews) = futures::try_join!(comments, reviews)?;
+        // A review comment is made during a review: none without a review.
+        let review_comments = if reviews.is_empty() {
+            Vec::new()
+        } else {
+            self.client
+                .review_comments(&info.owner, &info.name, issue.number)
+                .await?
+        };
+        Ok(IssueParts {
+            comments,
+            reviews,
+            review_comments,
+        })
+    }
+
+    /// A code file downloaded (within a slot of `gate`), or its failure.
+    async fn file(
+        &self,
+        file: CodeFile,
+        info: Arc<RepoInfo>,
+        gate: &Semaphore,
+    ) -> Result<Option<Outcome>> {
+        let held = slot(gate).await?;
+        let data = self
+            .client
+            .blob(&info.owner, &info.name, &file.sha, self.max)
+            .await;
+        drop(held);
+        match data {
+            Ok(data) => Ok(Some(file_document(&info, &file, data))),
+            Err(e) if is_body_too_large(&e) => Ok(Some(too_large(&info, &file, self.max).into())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -869,7 +960,9 @@ impl Walk {
                             match serde_json::from_value::<Issue>(value) {
                                 Ok(issue) if issue.html_url == *id && walk.wants(&issue) => {
                                     let touched = issue.updated_at;
-                                    pending.push(PendingItem::new(id.clone(), Pending::Issue(Box::new(issue), Arc::clone(&info), touched)));
+                                    // Asked again whatever its version: no fingerprint to skip it by.
+                                    let version = issue_version(&info, &issue, touched);
+                                    pending.push(PendingItem::new(id.clone(), Pending::Issue(Box::new(IssueItem { issue, info: Arc::clone(&info), touched, version }))));
                                 }
                                 Ok(_) => {}
                                 Err(e) => pending.push(PendingItem::new(id.clone(), Pending::Failed(Failure::new(Some(id.clone()), ErrorKind::InvalidData, format!("the item cannot be read: {e}"))))),
@@ -896,8 +989,7 @@ impl Walk {
                         }
                     }
                 }
-                let fetch_walk = walk.clone();
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| fetch_walk.clone().fetch(item)).await?;
+                let batch = walk.fetch_page(&ctx, pending).await?;
                 if !batch.is_empty() {
                     yield batch;
                 }
@@ -1059,6 +1151,13 @@ fn repo_failure(
         failure = failure.with_link(link);
     }
     Ok(Batch::with_parts(Vec::new(), vec![failure], Vec::new()))
+}
+
+/// A request slot of `gate` (never closed).
+async fn slot(gate: &Semaphore) -> Result<tokio::sync::SemaphorePermit<'_>> {
+    gate.acquire()
+        .await
+        .map_err(|e| Error::internal("the request slots closed").with_cause(e))
 }
 
 fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
