@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::sync::{SyncMode, SyncReport};
+use connector_core::testkit::sync_at;
 use connector_core::{Batch, Connector, Document, Registry};
 use serde_json::Value;
 use wiremock::matchers::path_regex;
@@ -94,20 +95,14 @@ pub fn sorted<S: AsRef<str>>(v: &[S]) -> Vec<String> {
     v
 }
 
-/// A sync of `c` in `mode` over `store` into a fresh memory sink.
+/// A sync of `c` in `mode` over `store`, starting now, into a fresh memory sink (core's
+/// [`sync_at`]).
 pub async fn sync(
     c: &Arc<dyn Connector>,
     store: &MemoryStateStore,
     mode: SyncMode,
 ) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
+    sync_at(c, store, mode, chrono::Utc::now()).await
 }
 
 /// The conformance kit (`conformance_tests!` named `name`) and core's four HTTP checks over a
