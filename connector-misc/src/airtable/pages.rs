@@ -62,6 +62,11 @@ enum Item {
     Failed(Failure),
 }
 
+/// The record of an item: moved out when no attachment item shares it, else a copy.
+fn owned(record: Arc<Record>) -> Record {
+    Arc::try_unwrap(record).unwrap_or_else(|shared| (*shared).clone())
+}
+
 /// `t` as Airtable's formulas read a date: ISO 8601, UTC, milliseconds.
 fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -217,7 +222,7 @@ impl Walk {
                 // A record is converted at once (no request); only attachments are fetched.
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| match item {
                     Item::Record(view, record, version) => futures::future::Either::Left(
-                        std::future::ready(Ok(record_document(&view, &record, &version).into())),
+                        std::future::ready(Ok(record_document(&view, owned(record), &version).into())),
                     ),
                     other => {
                         let walk = walk.clone();
@@ -298,10 +303,9 @@ impl Walk {
         window: Option<&TimeWindow>,
         out: &mut Vec<PendingItem<Item>>,
     ) {
-        let listed_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-        let record = match serde_json::from_value::<Record>(value) {
+        let record = match Record::take(value) {
             Ok(r) => r,
-            Err(e) => {
+            Err((listed_id, e)) => {
                 let Some(id) = listed_id else {
                     tracing::warn!(
                         connector = SOURCE,
@@ -361,7 +365,7 @@ impl Walk {
         match item {
             Item::Failed(f) => Ok(f.into()),
             Item::Record(view, record, version) => {
-                Ok(record_document(&view, &record, &version).into())
+                Ok(record_document(&view, owned(record), &version).into())
             }
             Item::Attachment(view, record, field, a) => {
                 let id = attachment_id(&record.id, &a.id);
