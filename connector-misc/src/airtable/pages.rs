@@ -212,7 +212,7 @@ impl Walk {
                 yield CheckpointedBatch::new(Default::default(), AirtableCheckpoint { started: true, ..Default::default() });
                 return;
             }
-            let mut pages = read_ahead(walk.clone().raw_pages(from, window.clone(), ctx.clone()));
+            let mut pages = read_ahead(walk.clone().raw_pages(from, window, ctx.clone()));
             while let Some(page) = pages.next().await {
                 let RawPage { view, records, checkpoint } = page?;
                 let mut pending = Vec::with_capacity(records.len());
