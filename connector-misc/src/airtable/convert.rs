@@ -48,6 +48,17 @@ const METADATA_TYPES: &[&str] = &[
     "formula",
 ];
 
+/// How a field of the schema shows in a record's document.
+#[derive(Debug, Clone)]
+struct Role {
+    /// A `multipleAttachments` field: its files are listed last (and are documents).
+    attachments: bool,
+    /// In the front matter and metadata rather than a section.
+    metadata: bool,
+    /// The table a `multipleRecordLinks` field links to.
+    linked: Option<String>,
+}
+
 /// The table as the conversion needs it: its schema, indexed, and where `updated_at` comes
 /// from.
 #[derive(Debug, Clone)]
@@ -62,6 +73,9 @@ pub(crate) struct TableView {
     pub(crate) all_metadata: bool,
     /// `https://airtable.com/{base}/{table}`, when it parses back to the same text.
     table_link: Option<Url>,
+    /// How each field of `table.fields` shows in a record's document, in the same order:
+    /// worked out once, not looked up per field of every record.
+    roles: Vec<Role>,
     /// A hash of what shapes a record's document besides the record: the table's name, its
     /// fields' names and types, the metadata switch. Part of every record's version, so a
     /// renamed field or a changed setting renders the records anew.
@@ -93,16 +107,28 @@ impl TableView {
         let table_link = Url::parse(&table_text)
             .ok()
             .filter(|u| u.as_str() == table_text);
-        Self {
+        let mut view = Self {
             base: base.to_owned(),
             table_link,
+            roles: Vec::new(),
             render_key: hash128(&shape),
             table,
             by_name,
             primary,
             modified,
             all_metadata,
-        }
+        };
+        view.roles = view
+            .table
+            .fields
+            .iter()
+            .map(|f| Role {
+                attachments: view.kind(&f.name) == Some("multipleAttachments"),
+                metadata: view.is_metadata(&f.name),
+                linked: view.linked_table(&f.name).map(str::to_owned),
+            })
+            .collect();
+        view
     }
 
     fn kind(&self, name: &str) -> Option<&str> {
@@ -368,52 +394,53 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
         created_time,
         fields: mut values,
     } = record;
-    // The schema's fields, then those it does not list (rare), by name.
-    let extra: Vec<String> = if values.keys().all(|k| view.by_name.contains_key(k)) {
-        Vec::new()
-    } else {
-        let mut extra: Vec<String> = values
-            .keys()
-            .filter(|k| !view.by_name.contains_key(*k))
-            .cloned()
-            .collect();
-        extra.sort_unstable();
-        extra
-    };
-    let order = view
-        .table
-        .fields
-        .iter()
-        .map(|f| f.name.as_str())
-        .chain(extra.iter().map(String::as_str));
+    // The schema's fields with their roles, then those it does not list (rare), by name.
+    let mut listed: Vec<(String, Value, usize)> = Vec::with_capacity(values.len());
+    for (i, f) in view.table.fields.iter().enumerate() {
+        if let Some((name, value)) = values.remove_entry(&f.name) {
+            listed.push((name, value, i));
+        }
+    }
+    let mut extra: Vec<(String, Value)> = values.into_iter().collect();
+    extra.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let schema = listed.into_iter().map(|(name, value, i)| {
+        let role = &view.roles[i];
+        let kind = Some(view.table.fields[i].kind.as_str());
+        (
+            name,
+            value,
+            role.attachments,
+            role.metadata,
+            role.linked.as_deref(),
+            kind,
+        )
+    });
+    let unlisted = extra.into_iter().map(|(name, value)| {
+        let attachments = view.is_attachments(&name, &value);
+        (name, value, attachments, view.all_metadata, None, None)
+    });
 
     // In schema order for the front matter; `metadata.fields` is a map.
     let mut meta: Vec<(String, Value)> = Vec::new();
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
     let mut files = Vec::new();
-    for name in order {
-        if !values.contains_key(name) {
-            continue;
-        }
-        // Shown as `last_modified_time` already.
-        if Some(name) == view.modified.as_deref() && !view.is_attachments(name, &values[name]) {
-            continue;
-        }
-        let Some((name, value)) = values.remove_entry(name) else {
-            continue;
-        };
-        if view.is_attachments(&name, &value) {
+    for (name, value, attachments, metadata, linked, kind) in schema.chain(unlisted) {
+        if attachments {
             files.push((name, value));
             continue;
         }
-        if view.is_metadata(&name) {
+        // Shown as `last_modified_time` already.
+        if Some(name.as_str()) == view.modified.as_deref() {
+            continue;
+        }
+        if metadata {
             meta.push((name, into_meta(value)));
             continue;
         }
         if Some(name.as_str()) == view.primary.as_deref() {
             continue;
         }
-        match view.linked_table(&name) {
+        match linked {
             // Linked records as links to them (their ids: the listing holds no names).
             Some(table) => {
                 let links = List::bullet(
@@ -435,7 +462,7 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
                 body.push(Block::List(links));
             }
             None => {
-                let blocks = blocks(view.kind(&name), &value);
+                let blocks = blocks(kind, &value);
                 body.push(Block::heading(2, vec![Inline::text(name)]));
                 body.extend(blocks);
             }
@@ -479,21 +506,19 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     // The values move into `metadata.fields` once the front matter is written: no copy.
     let meta: Map<String, Value> = meta.into_iter().collect();
 
-    let mut doc = Document::text(doc_id, SOURCE, title, text)
-        .with_metadata("base_id", json!(view.base))
-        .with_metadata("table_id", json!(view.table.id))
-        .with_metadata("table_name", table)
-        .with_metadata("record_id", id)
-        .with_metadata("created_time", created);
+    // Filled in place: the document is not moved in and out per field.
+    let mut doc = Document::text(doc_id, SOURCE, title, text);
+    let m = &mut doc.metadata;
+    m.insert("base_id".to_owned(), Value::String(view.base.clone()));
+    m.insert("table_id".to_owned(), Value::String(view.table.id.clone()));
+    m.insert("table_name".to_owned(), table);
+    m.insert("record_id".to_owned(), id);
+    m.insert("created_time".to_owned(), created);
     if !meta.is_empty() {
-        doc = doc.with_metadata("fields", Value::Object(meta));
+        m.insert("fields".to_owned(), Value::Object(meta));
     }
-    if let Some(link) = link {
-        doc = doc.with_link(link);
-    }
-    if let Some(t) = updated {
-        doc = doc.with_updated_at(t);
-    }
+    doc.link = link;
+    doc.updated_at = updated;
     doc.with_version(version)
 }
 
