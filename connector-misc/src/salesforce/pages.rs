@@ -532,12 +532,19 @@ impl Walk {
                     }
                     q.push_str(&format!(" ORDER BY Id ASC LIMIT {ID_QUERY_LIMIT}"));
                     ctx.cancellation().check()?;
-                    let mut page = walk.client.query(&q).await?;
                     let mut got = 0usize;
                     let mut lost = false;
-                    for _ in 0..MAX_PAGES {
-                        let mut ids = Vec::with_capacity(page.records.len());
-                        for r in &page.records {
+                    let mut pages = walk.clone().result_pages(q, ctx.clone());
+                    while let Some(page) = pages.next().await {
+                        let records = match page? {
+                            ResultPage::Records(records) => records,
+                            ResultPage::Lost => {
+                                lost = true;
+                                break;
+                            }
+                        };
+                        let mut ids = Vec::with_capacity(records.len());
+                        for r in &records {
                             let Some(id) = r.get("Id").and_then(Value::as_str).filter(|i| is_record_id(i)) else {
                                 Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
                                 continue;
@@ -547,19 +554,6 @@ impl Walk {
                         }
                         got += ids.len();
                         yield ids;
-                        match page.next_records_url.take().filter(|_| !page.done) {
-                            Some(next) => {
-                                ctx.cancellation().check()?;
-                                match walk.client.next_page(&next).await? {
-                                    Some(p) => page = p,
-                                    None => {
-                                        lost = true;
-                                        break;
-                                    }
-                                }
-                            }
-                            None => break,
-                        }
                     }
                     if !lost && got < ID_QUERY_LIMIT {
                         break;
