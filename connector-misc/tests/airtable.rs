@@ -6,38 +6,17 @@
 
 mod airtable_common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use airtable_common::records_wire::{doc, ids, sorted, sync};
 use airtable_common::*;
 use chrono::{TimeDelta, Utc};
-use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::sync::SyncMode;
 use connector_core::testkit::{load_batch, poll_batch};
-use connector_core::{Batch, Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow};
+use connector_core::{Batch, Document, ErrorKind, Registry, SyncContext, TimeWindow};
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-fn doc<'a>(batch: &'a Batch, id: &str) -> &'a Document {
-    batch
-        .documents
-        .iter()
-        .find(|d| d.id == id)
-        .unwrap_or_else(|| panic!("no document {id} among {:?}", ids(batch)))
-}
-
-fn ids(batch: &Batch) -> Vec<String> {
-    let mut ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
-    ids.sort();
-    ids
-}
-
-fn sorted(v: &[String]) -> Vec<String> {
-    let mut v = v.to_vec();
-    v.sort();
-    v
-}
 
 fn all_ids() -> Vec<String> {
     sorted(&[
@@ -57,21 +36,6 @@ fn portable(doc: &Document, uri: &str) -> Value {
         .unwrap()
         .replace(uri, "https://v5.airtableusercontent.test");
     serde_json::from_str(&text).unwrap()
-}
-
-async fn sync(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
 }
 
 #[tokio::test]

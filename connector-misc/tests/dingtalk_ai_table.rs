@@ -8,36 +8,15 @@
 
 mod dingtalk_ai_table_common;
 
-use std::sync::Arc;
-
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncOptions, SyncReport, Syncer};
+use connector_core::sync::{SyncMode, SyncOptions, Syncer};
 use connector_core::testkit::{load_batch, poll_batch};
-use connector_core::{Batch, Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow};
+use connector_core::{Batch, ErrorKind, Registry, SyncContext, TimeWindow};
+use dingtalk_ai_table_common::records_wire::{doc, ids, sorted, sync};
 use dingtalk_ai_table_common::*;
 use futures::StreamExt;
 use serde_json::json;
-
-fn doc<'a>(batch: &'a Batch, id: &str) -> &'a Document {
-    batch
-        .documents
-        .iter()
-        .find(|d| d.id == id)
-        .unwrap_or_else(|| panic!("no document {id} among {:?}", ids(batch)))
-}
-
-fn ids(batch: &Batch) -> Vec<String> {
-    let mut ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
-    ids.sort();
-    ids
-}
-
-fn sorted(v: &[String]) -> Vec<String> {
-    let mut v = v.to_vec();
-    v.sort();
-    v
-}
 
 fn all_ids() -> Vec<String> {
     sorted(&[
@@ -48,21 +27,6 @@ fn all_ids() -> Vec<String> {
         record_doc(SHEET_TASKS, REC_RETRO),
         record_doc(SHEET_NOTES, REC_MEMO),
     ])
-}
-
-async fn sync(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
 }
 
 #[tokio::test]

@@ -10,13 +10,13 @@ mod salesforce_common;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::sync::SyncMode;
 use connector_core::{
     Access, Batch, Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow,
 };
 use futures::StreamExt;
+use salesforce_common::records_wire::{self, ids, sync};
 use salesforce_common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -47,24 +47,14 @@ async fn poll(c: &Arc<dyn Connector>, window: TimeWindow) -> connector_core::Res
     Ok(out)
 }
 
+/// The document of the record `id`.
 fn doc<'a>(batch: &'a Batch, id: &str) -> &'a Document {
-    batch
-        .documents
-        .iter()
-        .find(|d| d.id == doc_id(id))
-        .unwrap_or_else(|| panic!("no document {id} among {:?}", ids(batch)))
+    records_wire::doc(batch, &doc_id(id))
 }
 
-fn ids(batch: &Batch) -> Vec<String> {
-    let mut ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
-    ids.sort();
-    ids
-}
-
+/// The document ids of the records `v`, sorted.
 fn sorted(v: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = v.iter().map(|i| doc_id(i)).collect();
-    v.sort();
-    v
+    records_wire::sorted(&v.iter().map(|i| doc_id(i)).collect::<Vec<_>>())
 }
 
 fn all_ids() -> Vec<String> {
@@ -77,21 +67,6 @@ fn portable(doc: &Document, uri: &str) -> Value {
         .unwrap()
         .replace(uri, "https://acme.my.salesforce.test");
     serde_json::from_str(&text).unwrap()
-}
-
-async fn sync(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
 }
 
 #[tokio::test]

@@ -48,6 +48,17 @@ const METADATA_TYPES: &[&str] = &[
     "formula",
 ];
 
+/// How a field of the schema shows in a record's document.
+#[derive(Debug, Clone)]
+struct Role {
+    /// A `multipleAttachments` field: its files are listed last (and are documents).
+    attachments: bool,
+    /// In the front matter and metadata rather than a section.
+    metadata: bool,
+    /// The table a `multipleRecordLinks` field links to.
+    linked: Option<String>,
+}
+
 /// The table as the conversion needs it: its schema, indexed, and where `updated_at` comes
 /// from.
 #[derive(Debug, Clone)]
@@ -60,6 +71,11 @@ pub(crate) struct TableView {
     /// The last-modified-time field read for `updated_at` and window filters, by name.
     pub(crate) modified: Option<String>,
     pub(crate) all_metadata: bool,
+    /// `https://airtable.com/{base}/{table}`, when it parses back to the same text.
+    table_link: Option<Url>,
+    /// How each field of `table.fields` shows in a record's document, in the same order:
+    /// worked out once, not looked up per field of every record.
+    roles: Vec<Role>,
     /// A hash of what shapes a record's document besides the record: the table's name, its
     /// fields' names and types, the metadata switch. Part of every record's version, so a
     /// renamed field or a changed setting renders the records anew.
@@ -87,15 +103,32 @@ impl TableView {
         for f in &table.fields {
             let _ = write!(shape, "|{}:{}:{}", f.id, f.name, f.kind);
         }
-        Self {
+        let table_text = format!("https://airtable.com/{base}/{}", table.id);
+        let table_link = Url::parse(&table_text)
+            .ok()
+            .filter(|u| u.as_str() == table_text);
+        let mut view = Self {
             base: base.to_owned(),
+            table_link,
+            roles: Vec::new(),
             render_key: hash128(&shape),
             table,
             by_name,
             primary,
             modified,
             all_metadata,
-        }
+        };
+        view.roles = view
+            .table
+            .fields
+            .iter()
+            .map(|f| Role {
+                attachments: view.kind(&f.name) == Some("multipleAttachments"),
+                metadata: view.is_metadata(&f.name),
+                linked: view.linked_table(&f.name).map(str::to_owned),
+            })
+            .collect();
+        view
     }
 
     fn kind(&self, name: &str) -> Option<&str> {
@@ -164,6 +197,22 @@ impl TableView {
                 .ok()
                 .map(|t| t.with_timezone(&Utc)),
             Some(_) => None,
+        }
+    }
+
+    /// The record's web link as a URL: [`record_url`](Self::record_url) parsed, or for a
+    /// record id of letters and digits (every id Airtable hands out), the table's link with
+    /// the id appended, which is the same URL without parsing it again.
+    pub(crate) fn record_link(&self, record: &str) -> Option<Url> {
+        match &self.table_link {
+            Some(table)
+                if !record.is_empty() && record.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                let mut link = table.clone();
+                link.set_path(&format!("{}/{record}", table.path()));
+                Some(link)
+            }
+            _ => Url::parse(&self.record_url(record)).ok(),
         }
     }
 
@@ -290,13 +339,18 @@ fn plain(value: &Value) -> String {
     }
 }
 
-/// A field's value as front matter and metadata hold it: scalars as they are, collaborators
-/// and other objects as their text, lists element by element.
-fn meta_value(value: &Value) -> Value {
+/// A field's value as front matter and metadata hold it, moved out of the record: scalars as
+/// they are, collaborators and other objects as their text, lists element by element.
+fn into_meta(value: Value) -> Value {
     match value {
-        Value::Array(items) => Value::Array(items.iter().map(meta_value).collect()),
-        Value::Object(_) => Value::String(plain(value)),
-        other => other.clone(),
+        Value::Array(mut items) => {
+            for item in &mut items {
+                *item = into_meta(std::mem::take(item));
+            }
+            Value::Array(items)
+        }
+        Value::Object(_) => Value::String(plain(&value)),
+        other => other,
     }
 }
 
@@ -324,8 +378,9 @@ fn blocks(kind: Option<&str>, value: &Value) -> Vec<Block> {
 
 /// A record as a Markdown document: front matter with the record's id, times and metadata
 /// fields; the primary field as the title; every other field as a `##` section, in schema
-/// order (then any field the schema does not list, by name).
-pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) -> Document {
+/// order (then any field the schema does not list, by name). The record's values move into
+/// the document.
+pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -> Document {
     let title = view
         .primary
         .as_ref()
@@ -333,58 +388,84 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
         .map(plain)
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| format!("{} {}", view.table.name, record.id));
-    let mut order: Vec<&str> = view.table.fields.iter().map(|f| f.name.as_str()).collect();
-    let mut extra: Vec<&str> = record
-        .fields
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !view.by_name.contains_key(*k))
-        .collect();
-    extra.sort_unstable();
-    order.extend(extra);
+    let updated = view.updated_at(&record);
+    let Record {
+        id: record_key,
+        created_time,
+        fields: mut values,
+    } = record;
+    // The schema's fields with their roles, then those it does not list (rare), by name.
+    let mut listed: Vec<(String, Value, usize)> = Vec::with_capacity(values.len());
+    for (i, f) in view.table.fields.iter().enumerate() {
+        if let Some((name, value)) = values.remove_entry(&f.name) {
+            listed.push((name, value, i));
+        }
+    }
+    let mut extra: Vec<(String, Value)> = values.into_iter().collect();
+    extra.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let schema = listed.into_iter().map(|(name, value, i)| {
+        let role = &view.roles[i];
+        let kind = Some(view.table.fields[i].kind.as_str());
+        (
+            name,
+            value,
+            role.attachments,
+            role.metadata,
+            role.linked.as_deref(),
+            kind,
+        )
+    });
+    let unlisted = extra.into_iter().map(|(name, value)| {
+        let attachments = view.is_attachments(&name, &value);
+        (name, value, attachments, view.all_metadata, None, None)
+    });
 
     // In schema order for the front matter; `metadata.fields` is a map.
     let mut meta: Vec<(String, Value)> = Vec::new();
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
     let mut files = Vec::new();
-    for name in order {
-        let Some(value) = record.fields.get(name) else {
-            continue;
-        };
-        if view.is_attachments(name, value) {
+    for (name, value, attachments, metadata, linked, kind) in schema.chain(unlisted) {
+        if attachments {
             files.push((name, value));
             continue;
         }
         // Shown as `last_modified_time` already.
-        if Some(name) == view.modified.as_deref() {
+        if Some(name.as_str()) == view.modified.as_deref() {
             continue;
         }
-        if view.is_metadata(name) {
-            meta.push((name.to_owned(), meta_value(value)));
+        if metadata {
+            meta.push((name, into_meta(value)));
             continue;
         }
-        if Some(name) == view.primary.as_deref() {
+        if Some(name.as_str()) == view.primary.as_deref() {
             continue;
         }
-        body.push(Block::heading(2, vec![Inline::text(name)]));
-        match view.linked_table(name) {
+        match linked {
             // Linked records as links to them (their ids: the listing holds no names).
-            Some(table) => body.push(Block::List(List::bullet(
-                value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(|rec| {
-                        let url = format!("https://airtable.com/{}/{table}/{rec}", view.base);
-                        ListItem::new(vec![Block::paragraph(vec![Inline::link(
-                            vec![Inline::text(rec)],
-                            url,
-                        )])])
-                    })
-                    .collect::<Vec<_>>(),
-            ))),
-            None => body.extend(blocks(view.kind(name), value)),
+            Some(table) => {
+                let links = List::bullet(
+                    value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(|rec| {
+                            let url = format!("https://airtable.com/{}/{table}/{rec}", view.base);
+                            ListItem::new(vec![Block::paragraph(vec![Inline::link(
+                                vec![Inline::text(rec)],
+                                url,
+                            )])])
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                body.push(Block::heading(2, vec![Inline::text(name)]));
+                body.push(Block::List(links));
+            }
+            None => {
+                let blocks = blocks(kind, &value);
+                body.push(Block::heading(2, vec![Inline::text(name)]));
+                body.extend(blocks);
+            }
         }
     }
     for (name, value) in files {
@@ -402,15 +483,17 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
         ));
     }
 
-    let updated = view.updated_at(record);
-    let created = json!(record.created_time);
-    let id = json!(record.id);
+    let created = json!(created_time);
     let table = json!(view.table.name);
-    let mut header: Vec<(&str, &Value)> = vec![
+    let link = view.record_link(&record_key);
+    let doc_id = record_id(&record_key);
+    let id = Value::String(record_key);
+    let mut header: Vec<(&str, &Value)> = Vec::with_capacity(4 + meta.len());
+    header.extend([
         ("record_id", &id),
         ("table", &table),
         ("created_time", &created),
-    ];
+    ]);
     let modified = updated.map(|t| json!(t));
     if let Some(m) = &modified {
         header.push(("last_modified_time", m));
@@ -423,21 +506,19 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
     // The values move into `metadata.fields` once the front matter is written: no copy.
     let meta: Map<String, Value> = meta.into_iter().collect();
 
-    let mut doc = Document::text(record_id(&record.id), SOURCE, title, text)
-        .with_metadata("base_id", json!(view.base))
-        .with_metadata("table_id", json!(view.table.id))
-        .with_metadata("table_name", table)
-        .with_metadata("record_id", id)
-        .with_metadata("created_time", created);
+    // Filled in place: the document is not moved in and out per field.
+    let mut doc = Document::text(doc_id, SOURCE, title, text);
+    let m = &mut doc.metadata;
+    m.insert("base_id".to_owned(), Value::String(view.base.clone()));
+    m.insert("table_id".to_owned(), Value::String(view.table.id.clone()));
+    m.insert("table_name".to_owned(), table);
+    m.insert("record_id".to_owned(), id);
+    m.insert("created_time".to_owned(), created);
     if !meta.is_empty() {
-        doc = doc.with_metadata("fields", Value::Object(meta));
+        m.insert("fields".to_owned(), Value::Object(meta));
     }
-    if let Ok(link) = Url::parse(&view.record_url(&record.id)) {
-        doc = doc.with_link(link);
-    }
-    if let Some(t) = updated {
-        doc = doc.with_updated_at(t);
-    }
+    doc.link = link;
+    doc.updated_at = updated;
     doc.with_version(version)
 }
 
@@ -558,7 +639,7 @@ mod tests {
             "fields": {"Notes": ["first note\nsecond line", "another note"], "Total": 3},
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        let doc = record_document(&v, &record, "v1");
+        let doc = record_document(&v, record, "v1");
         let text = doc.content.as_text().unwrap_or_default();
         assert!(
             text.contains("## Notes") && text.contains("another note"),

@@ -1,6 +1,6 @@
 //! Airtable's wire types, with the API's own field names.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -24,6 +24,51 @@ pub(crate) struct Record {
     pub(crate) created_time: DateTime<Utc>,
     #[serde(default)]
     pub(crate) fields: Map<String, Value>,
+}
+
+impl Record {
+    /// The record in a listed value, taken apart without copying its fields (a listing's
+    /// records are values so that one that does not read fails alone); what serde would
+    /// read, without rebuilding every field's value.
+    ///
+    /// # Errors
+    /// What does not read (with the record's id once it is read): no id, a `createdTime`
+    /// that is not an RFC 3339 instant, fields that are not an object.
+    pub(crate) fn take(value: Value) -> Result<Self, (Option<String>, String)> {
+        let Value::Object(mut o) = value else {
+            return Err((None, "the record is not an object".to_owned()));
+        };
+        let id = match o.remove("id") {
+            Some(Value::String(s)) => s,
+            Some(other) => return Err((None, format!("id is not a string: {other}"))),
+            None => return Err((None, "the record has no id".to_owned())),
+        };
+        let created_time = match o.get("createdTime") {
+            Some(Value::String(s)) => match s.parse::<DateTime<FixedOffset>>() {
+                Ok(t) => t.with_timezone(&Utc),
+                Err(e) => {
+                    return Err((
+                        Some(id),
+                        format!("createdTime {s:?} is not an instant: {e}"),
+                    ));
+                }
+            },
+            Some(other) => {
+                return Err((Some(id), format!("createdTime is not a string: {other}")));
+            }
+            None => return Err((Some(id), "the record has no createdTime".to_owned())),
+        };
+        let fields = match o.remove("fields") {
+            Some(Value::Object(m)) => m,
+            None => Map::new(),
+            Some(other) => return Err((Some(id), format!("fields is not an object: {other}"))),
+        };
+        Ok(Self {
+            id,
+            created_time,
+            fields,
+        })
+    }
 }
 
 /// An element of a `multipleAttachments` field.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -48,11 +48,23 @@ pub(crate) struct Walk {
     pub(crate) max: u64,
 }
 
+/// A page of records as listed, with the checkpoint after it.
+struct RawPage {
+    view: Arc<TableView>,
+    records: Vec<Value>,
+    checkpoint: AirtableCheckpoint,
+}
+
 /// One item of a page before its fetch.
 enum Item {
     Record(Arc<TableView>, Arc<Record>, String),
     Attachment(Arc<TableView>, Arc<Record>, String, Box<Attachment>),
     Failed(Failure),
+}
+
+/// The record of an item: moved out when no attachment item shares it, else a copy.
+fn owned(record: Arc<Record>) -> Record {
+    Arc::try_unwrap(record).unwrap_or_else(|shared| (*shared).clone())
 }
 
 /// `t` as Airtable's formulas read a date: ISO 8601, UTC, milliseconds.
@@ -183,7 +195,8 @@ impl Walk {
         ))
     }
 
-    /// The listing from `from` on, each page with the checkpoint after it.
+    /// The listing from `from` on, each page with the checkpoint after it. The next page is
+    /// asked for while this one is converted and its attachments downloaded ([`read_ahead`]).
     pub(crate) fn checkpointed(
         &self,
         from: AirtableCheckpoint,
@@ -192,14 +205,52 @@ impl Walk {
     ) -> BoxStream<'static, Result<CheckpointedBatch<AirtableCheckpoint>>> {
         let walk = self.with_context(&ctx);
         async_stream::try_stream! {
-            let mut cp = from;
-            if cp.is_done() {
+            if from.is_done() {
                 return;
             }
             if let Some(w) = &window && w.is_empty() {
                 yield CheckpointedBatch::new(Default::default(), AirtableCheckpoint { started: true, ..Default::default() });
                 return;
             }
+            let mut pages = read_ahead(walk.clone().raw_pages(from, window, ctx.clone()));
+            while let Some(page) = pages.next().await {
+                let RawPage { view, records, checkpoint } = page?;
+                let mut pending = Vec::with_capacity(records.len());
+                for value in records {
+                    walk.admit(&view, value, window.as_ref(), &mut pending);
+                }
+                // A record is converted at once (no request); only attachments are fetched.
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| match item {
+                    Item::Record(view, record, version) => futures::future::Either::Left(
+                        std::future::ready(Ok(record_document(&view, owned(record), &version).into())),
+                    ),
+                    other => {
+                        let walk = walk.clone();
+                        futures::future::Either::Right(Box::pin(async move { walk.fetch(other).await }))
+                    }
+                })
+                .await?;
+                let done = checkpoint.is_done();
+                yield CheckpointedBatch::new(batch, checkpoint);
+                if done {
+                    break;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The record pages from `from` on as listed, each with the checkpoint after it; an
+    /// offset Airtable no longer knows starts the listing over (a few times at most).
+    fn raw_pages(
+        self,
+        from: AirtableCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<RawPage>> {
+        let walk = self;
+        async_stream::try_stream! {
+            let mut cp = from;
             // An offset Airtable may have dropped is not followed: the listing starts over.
             let fresh = cp.offset_at.is_some_and(|at| Utc::now() - at < OFFSET_TRUST);
             if cp.offset.is_some() && !fresh {
@@ -227,21 +278,6 @@ impl Walk {
                     Err(e) => Err(e)?,
                 };
                 let at = Utc::now();
-                let mut pending = Vec::new();
-                for value in list.records {
-                    walk.admit(&view, value, window.as_ref(), &mut pending);
-                }
-                // A record is converted at once (no request); only attachments are fetched.
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| match item {
-                    Item::Record(view, record, version) => futures::future::Either::Left(
-                        std::future::ready(Ok(record_document(&view, &record, &version).into())),
-                    ),
-                    other => {
-                        let walk = walk.clone();
-                        futures::future::Either::Right(Box::pin(async move { walk.fetch(other).await }))
-                    }
-                })
-                .await?;
                 let next = list.offset.filter(|n| cp.offset.as_deref() != Some(n.as_str()));
                 cp = AirtableCheckpoint {
                     offset_at: next.as_ref().map(|_| at),
@@ -249,7 +285,7 @@ impl Walk {
                     started: true,
                 };
                 let done = cp.is_done();
-                yield CheckpointedBatch::new(batch, cp.clone());
+                yield RawPage { view: view.clone(), records: list.records, checkpoint: cp.clone() };
                 if done {
                     break;
                 }
@@ -267,10 +303,9 @@ impl Walk {
         window: Option<&TimeWindow>,
         out: &mut Vec<PendingItem<Item>>,
     ) {
-        let listed_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-        let record = match serde_json::from_value::<Record>(value) {
+        let record = match Record::take(value) {
             Ok(r) => r,
-            Err(e) => {
+            Err((listed_id, e)) => {
                 let Some(id) = listed_id else {
                     tracing::warn!(
                         connector = SOURCE,
@@ -330,7 +365,7 @@ impl Walk {
         match item {
             Item::Failed(f) => Ok(f.into()),
             Item::Record(view, record, version) => {
-                Ok(record_document(&view, &record, &version).into())
+                Ok(record_document(&view, owned(record), &version).into())
             }
             Item::Attachment(view, record, field, a) => {
                 let id = attachment_id(&record.id, &a.id);

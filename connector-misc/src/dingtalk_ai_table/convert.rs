@@ -467,32 +467,31 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
     markdown::render_into(&mut text, &body);
     let fields: Map<String, Value> = meta.into_iter().collect();
 
-    let mut doc = Document::text(doc_id, SOURCE, title, text)
-        .with_parent_id(view.parent.clone())
-        .with_metadata("table_id", Value::String(view.base.clone()))
-        .with_metadata("sheet_id", sheet_id)
-        .with_metadata("sheet_name", sheet)
-        .with_metadata("record_id", id)
-        .with_metadata("created_time", created_json)
-        // The API shows no per-record permissions: only the configured groups, never everyone.
-        .with_access(Access::restricted(Vec::new(), view.groups.clone()));
-    if let Some(c) = creator {
-        doc = doc
-            .with_metadata("created_by", creator_json)
-            .with_owners(vec![c]);
+    // Filled in place: the document is not moved in and out per field.
+    let mut doc = Document::text(doc_id, SOURCE, title, text);
+    doc.parent_id = Some(view.parent.clone());
+    let m = &mut doc.metadata;
+    m.insert("table_id".to_owned(), Value::String(view.base.clone()));
+    m.insert("sheet_id".to_owned(), sheet_id);
+    m.insert("sheet_name".to_owned(), sheet);
+    m.insert("record_id".to_owned(), id);
+    m.insert("created_time".to_owned(), created_json);
+    if creator.is_some() {
+        m.insert("created_by".to_owned(), creator_json);
     }
     if modifier.is_some() {
-        doc = doc.with_metadata("last_modified_by", modifier_json);
+        m.insert("last_modified_by".to_owned(), modifier_json);
     }
     if !fields.is_empty() {
-        doc = doc.with_metadata("fields", Value::Object(fields));
+        m.insert("fields".to_owned(), Value::Object(fields));
     }
-    if let Some(link) = view.link() {
-        doc = doc.with_link(link);
+    // The API shows no per-record permissions: only the configured groups, never everyone.
+    doc.access = Some(Access::restricted(Vec::new(), view.groups.clone()));
+    if let Some(c) = creator {
+        doc.owners = vec![c];
     }
-    if let Some(t) = updated {
-        doc = doc.with_updated_at(t);
-    }
+    doc.link = view.link();
+    doc.updated_at = updated;
     doc.with_version(version)
 }
 

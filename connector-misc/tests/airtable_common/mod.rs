@@ -15,10 +15,12 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
-use connector_core::{Connector, Registry};
+use connector_core::Connector;
 use serde_json::{Value, json};
-use wiremock::matchers::path_regex;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+#[path = "../records_wire/mod.rs"]
+pub mod records_wire;
 
 pub const TOKEN: &str =
     "patQ3YzJ7mVbW9xHk.4f1d7c2b9a8e6d5c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c";
@@ -96,7 +98,6 @@ pub struct State {
 #[derive(Clone, Default)]
 pub struct Airtable {
     pub state: Arc<Mutex<State>>,
-    base: Arc<Mutex<String>>,
 }
 
 impl Default for State {
@@ -451,55 +452,38 @@ impl Respond for Airtable {
     }
 }
 
-pub struct Fake {
-    pub server: MockServer,
-    pub airtable: Airtable,
-}
+impl records_wire::Wire for Airtable {
+    type State = State;
 
-impl Fake {
-    /// The standard table, changed by `edit` before it serves.
-    pub async fn start(edit: impl FnOnce(&mut State)) -> Self {
-        let server = MockServer::start().await;
-        let airtable = Airtable::default();
-        let mut st = standard(&server.uri());
-        edit(&mut st);
-        *airtable.state.lock().unwrap() = st;
-        *airtable.base.lock().unwrap() = server.uri();
-        Mock::given(path_regex("^/"))
-            .respond_with(airtable.clone())
-            .mount(&server)
-            .await;
-        Self { server, airtable }
+    fn state(&self) -> &Arc<Mutex<State>> {
+        &self.state
     }
 
-    pub fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.airtable.state.lock().unwrap())
+    /// The standard table; its attachments' signed URLs point at `uri`.
+    fn standard(uri: &str) -> State {
+        standard(uri)
     }
 }
+
+/// The fake Airtable on a server of its own.
+pub type Fake = records_wire::Fake<Airtable>;
 
 /// The config of a connector over the fixture at `uri`, `extra` merged in.
 pub fn config(uri: &str, extra: Value) -> Value {
-    let mut config = json!({
-        "base_id": BASE,
-        "table_name_or_id": TABLE,
-        "credentials": {"airtable_access_token": TOKEN},
-        "api_base_url": uri,
-        "allowed_hosts": ["127.0.0.1"],
-        "requests_per_second": 1000,
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        config[k] = v;
-    }
-    config
+    records_wire::merged(
+        json!({
+            "base_id": BASE,
+            "table_name_or_id": TABLE,
+            "credentials": {"airtable_access_token": TOKEN},
+            "api_base_url": uri,
+            "allowed_hosts": ["127.0.0.1"],
+            "requests_per_second": 1000,
+        }),
+        extra,
+    )
 }
 
 /// A connector of the registry over the fixture at `uri`, `extra` merged into the config.
 pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
-    let mut registry = Registry::new();
-    connector_misc::register(&mut registry);
-    registry.build("airtable", config(uri, extra)).unwrap()
+    records_wire::build("airtable", config(uri, extra))
 }

@@ -18,10 +18,12 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
-use connector_core::{Connector, Registry};
+use connector_core::Connector;
 use serde_json::{Value, json};
-use wiremock::matchers::path_regex;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+#[path = "../records_wire/mod.rs"]
+pub mod records_wire;
 
 pub const TOKEN: &str = "6a2c0f9e1b8d4c7aa3e5f2d1c0b9a8e7";
 pub const APP_KEY: &str = "dingxq8a7bz2kd5mw1pn";
@@ -448,49 +450,35 @@ impl Respond for Dingtalk {
     }
 }
 
-pub struct Fake {
-    pub server: MockServer,
-    pub dingtalk: Dingtalk,
-}
+impl records_wire::Wire for Dingtalk {
+    type State = State;
 
-impl Fake {
-    /// The standard base, changed by `edit` before it serves.
-    pub async fn start(edit: impl FnOnce(&mut State)) -> Self {
-        let server = MockServer::start().await;
-        let dingtalk = Dingtalk::default();
-        let mut st = standard();
-        edit(&mut st);
-        *dingtalk.state.lock().unwrap() = st;
-        Mock::given(path_regex("^/"))
-            .respond_with(dingtalk.clone())
-            .mount(&server)
-            .await;
-        Self { server, dingtalk }
+    fn state(&self) -> &Arc<Mutex<State>> {
+        &self.state
     }
 
-    pub fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.dingtalk.state.lock().unwrap())
+    /// The standard base.
+    fn standard(_uri: &str) -> State {
+        standard()
     }
 }
+
+/// The fake DingTalk on a server of its own.
+pub type Fake = records_wire::Fake<Dingtalk>;
 
 /// The config of a connector over the fixture at `uri` with the fixed token, `extra` merged in.
 pub fn config(uri: &str, extra: Value) -> Value {
-    let mut config = json!({
-        "table_id": BASE,
-        "operator_id": OPERATOR,
-        "credentials": {"access_token": TOKEN},
-        "api_base_url": uri,
-        "allowed_hosts": ["127.0.0.1"],
-        "requests_per_second": 1000,
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        config[k] = v;
-    }
-    config
+    records_wire::merged(
+        json!({
+            "table_id": BASE,
+            "operator_id": OPERATOR,
+            "credentials": {"access_token": TOKEN},
+            "api_base_url": uri,
+            "allowed_hosts": ["127.0.0.1"],
+            "requests_per_second": 1000,
+        }),
+        extra,
+    )
 }
 
 /// The app's credentials, for `extra`.
@@ -500,9 +488,5 @@ pub fn app_credentials() -> Value {
 
 /// A connector of the registry over the fixture at `uri`, `extra` merged into the config.
 pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
-    let mut registry = Registry::new();
-    connector_misc::register(&mut registry);
-    registry
-        .build("dingtalk_ai_table", config(uri, extra))
-        .unwrap()
+    records_wire::build("dingtalk_ai_table", config(uri, extra))
 }

@@ -17,10 +17,12 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
-use connector_core::{Connector, Registry};
+use connector_core::Connector;
 use serde_json::{Map, Value, json};
-use wiremock::matchers::path_regex;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+#[path = "../records_wire/mod.rs"]
+pub mod records_wire;
 
 pub const CLIENT_ID: &str = "3MVG9rZjd7MXFdLhVx0cBZ9OSnOP0RxeyKZdL_pdtEwiY1xY7o1eA9A9aIw5";
 pub const CLIENT_SECRET: &str = "F4D1E0C9B8A7F6E5D4C3B2A1F0E9D8C7B6A5F4E3D2C1B0A9";
@@ -638,54 +640,39 @@ impl Respond for Salesforce {
     }
 }
 
-pub struct Fake {
-    pub server: MockServer,
-    pub salesforce: Salesforce,
-}
+impl records_wire::Wire for Salesforce {
+    type State = State;
 
-impl Fake {
-    /// The standard org, changed by `edit` before it serves.
-    pub async fn start(edit: impl FnOnce(&mut State)) -> Self {
-        let server = MockServer::start().await;
-        let salesforce = Salesforce::default();
+    fn state(&self) -> &Arc<Mutex<State>> {
+        &self.state
+    }
+
+    /// The standard org, its instance at `uri`.
+    fn standard(uri: &str) -> State {
         let mut st = standard();
-        st.uri = server.uri();
-        edit(&mut st);
-        *salesforce.state.lock().unwrap() = st;
-        Mock::given(path_regex("^/"))
-            .respond_with(salesforce.clone())
-            .mount(&server)
-            .await;
-        Self { server, salesforce }
-    }
-
-    pub fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.salesforce.state.lock().unwrap())
+        st.uri = uri.to_owned();
+        st
     }
 }
+
+/// The fake Salesforce on a server of its own.
+pub type Fake = records_wire::Fake<Salesforce>;
 
 /// The config of a connector over the fake at `uri`, `extra` merged in.
 pub fn config(uri: &str, extra: Value) -> Value {
-    let mut config = json!({
-        "objects": ["Account", "Contact", "Case"],
-        "credentials": {"instance_url": uri, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-        "page_size": 3,
-        "allowed_hosts": ["127.0.0.1"],
-        "requests_per_second": 1000,
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        config[k] = v;
-    }
-    config
+    records_wire::merged(
+        json!({
+            "objects": ["Account", "Contact", "Case"],
+            "credentials": {"instance_url": uri, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+            "page_size": 3,
+            "allowed_hosts": ["127.0.0.1"],
+            "requests_per_second": 1000,
+        }),
+        extra,
+    )
 }
 
 /// A connector of the registry over the fake at `uri`, `extra` merged into the config.
 pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
-    let mut registry = Registry::new();
-    connector_misc::register(&mut registry);
-    registry.build("salesforce", config(uri, extra)).unwrap()
+    records_wire::build("salesforce", config(uri, extra))
 }
