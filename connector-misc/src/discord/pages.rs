@@ -610,7 +610,11 @@ impl Walk {
     /// thread of a channel in scope, or threads are not read. Each thread is asked by id
     /// (`GET /channels/{id}`), because the archived-thread listing cannot reach threads past
     /// a whole page archived at one instant.
-    pub(super) async fn confirm_gone(&self, ids: Vec<String>, ctx: SyncContext) -> Result<Vec<String>> {
+    pub(super) async fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> Result<Vec<String>> {
         let walk = self.with_context(&ctx);
         let wanted: Option<&Vec<String>> = (!walk.servers.is_empty()).then_some(&walk.servers);
         let mut guilds: HashMap<String, Option<Arc<GuildInfo>>> = HashMap::new();
@@ -644,9 +648,10 @@ impl Walk {
             let kept = match walk.client.channel(&thread).await? {
                 Some(t) => {
                     t.is_public_thread()
-                        && info.channels.iter().any(|c| {
-                            c.has_threads && Some(c.id.as_str()) == t.parent_id.as_deref()
-                        })
+                        && info
+                            .channels
+                            .iter()
+                            .any(|c| c.has_threads && Some(c.id.as_str()) == t.parent_id.as_deref())
                 }
                 None => false,
             };

@@ -333,9 +333,7 @@ fn table(node: &Node) -> Md {
                 .map(|cells| {
                     cells
                         .iter()
-                        .map(|cell| {
-                            vec![Md::paragraph(inlines(runs_of(cell)))]
-                        })
+                        .map(|cell| vec![Md::paragraph(inlines(runs_of(cell)))])
                         .collect()
                 })
                 .unwrap_or_default()

@@ -5,8 +5,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
-use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -50,17 +50,19 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // The result's text is kept aside (a copy, no tree) and read on its own.
         let raw = Box::<RawValue>::deserialize(d)?;
-        Ok(Self(serde_json::from_str::<T>(raw.get()).map_err(|error| {
-            #[derive(Deserialize)]
-            struct Id {
-                #[serde(default)]
-                id: Option<String>,
-            }
-            let id = serde_json::from_str::<Id>(raw.get())
-                .ok()
-                .and_then(|i| i.id);
-            Malformed { id, error }
-        })))
+        Ok(Self(serde_json::from_str::<T>(raw.get()).map_err(
+            |error| {
+                #[derive(Deserialize)]
+                struct Id {
+                    #[serde(default)]
+                    id: Option<String>,
+                }
+                let id = serde_json::from_str::<Id>(raw.get())
+                    .ok()
+                    .and_then(|i| i.id);
+                Malformed { id, error }
+            },
+        )))
     }
 }
 

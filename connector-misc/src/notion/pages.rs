@@ -15,8 +15,8 @@ use connector_core::{
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use tracing::Instrument;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::SOURCE;
 use super::checkpoint::NotionCheckpoint;
