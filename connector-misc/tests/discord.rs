@@ -407,9 +407,21 @@ async fn threads_archived_at_the_same_instant_across_a_page_boundary_are_all_rea
         }
         let server = start(api.clone()).await;
         let c = build(&server.uri(), json!({}));
-        let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+        let (sink, report) =
+            sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
         let ids = sink.ids();
         let threads: Vec<&String> = ids.iter().filter(|id| id.split(':').count() == 3).collect();
+        // A whole page of one instant: whether more share it cannot be known (3 of 3 here,
+        // 3 of 4), so what may lie past it is a failure naming the forum in both cases.
+        let failed: Vec<_> = report.failures.iter().map(|f| f.id.clone()).collect();
+        assert_eq!(failed, [Some(format!("discord:{GUILD}:{FORUM}"))]);
+        assert!(
+            report.failures[0]
+                .message
+                .contains("2025-03-01T02:00:00.000000Z (3 listed)"),
+            "{:?}",
+            report.failures
+        );
         let mut unique = threads.clone();
         unique.sort();
         unique.dedup();
@@ -428,6 +440,135 @@ async fn threads_archived_at_the_same_instant_across_a_page_boundary_are_all_rea
         let read = if tied == 3 { tied } else { tied - 1 };
         assert_eq!(threads.len(), 3 + read as usize, "{threads:?}");
     }
+}
+
+/// A bulk archive of 150 threads at one instant on Discord's real pages (`limit=100`), the
+/// listing answering a global `429` first: the walk waits it out, reads the first 100 of the
+/// instant and every older thread, lists none twice, ends, and names the forum in a failure
+/// saying what it could not reach. Prune keeps the tied threads the listing cannot reach
+/// (each asked by id) and deletes one of them once it is gone.
+#[tokio::test]
+async fn more_than_a_page_of_threads_archived_at_one_instant_is_bounded_reported_and_kept() {
+    let api = standard();
+    let tied: Vec<u64> = (0..150u32)
+        .map(|i| snowflake(time(1, 0) + chrono::TimeDelta::seconds(i64::from(i)), 7))
+        .collect();
+    {
+        let mut st = api.state.lock().unwrap();
+        for (i, id) in tied.iter().enumerate() {
+            st.threads.push(Thread {
+                id: *id,
+                parent: FORUM,
+                name: "bulk archived",
+                kind: 11,
+                // Active at the first run.
+                archived_at: None,
+                messages: vec![Msg::new(
+                    time(1, 0) + chrono::TimeDelta::seconds(i64::try_from(i).unwrap() + 1),
+                    0,
+                    "Dave",
+                    &format!("tied {i}"),
+                )],
+            });
+        }
+        st.threads.push(Thread {
+            id: snowflake(time(0, 30), 7),
+            parent: FORUM,
+            name: "older",
+            kind: 11,
+            archived_at: Some(time(1, 50)),
+            messages: vec![Msg::new(time(0, 31), 0, "Dave", "older")],
+        });
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, report) = sync_at(&c, &store, SyncMode::Full, time(1, 58)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(tied.iter().all(|id| sink.get(&thread(*id)).is_some()));
+
+    // Then a moderator archives all 150 at once.
+    for t in &mut api.state.lock().unwrap().threads {
+        if tied.contains(&t.id) {
+            t.archived_at = Some(time(2, 0));
+        }
+    }
+    Mock::given(method("GET"))
+        .and(path_regex("/threads/archived/public$"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .insert_header("x-ratelimit-global", "true")
+                .insert_header("x-ratelimit-scope", "global")
+                .set_body_json(json!({"message": "You are being rate limited.", "retry_after": 0.25, "global": true})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    api.state.lock().unwrap().requests.clear();
+    let (sink, report) = sync_at(&c, &store, SyncMode::Full, time(8, 0)).await;
+    assert_eq!(report.retries, 1, "{report:?}");
+    let ids = sink.ids();
+    let threads: Vec<&String> = ids.iter().filter(|id| id.split(':').count() == 3).collect();
+    let mut unique = threads.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), threads.len(), "listed twice");
+    // The forum's post of 5:30, the general channel's active thread, the older one, and the
+    // first page of the instant (100 of the 150).
+    assert_eq!(threads.len(), 3 + 100, "{threads:?}");
+    assert!(sink.get(&thread(snowflake(time(0, 30), 7))).is_some());
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let f = &report.failures[0];
+    assert_eq!(
+        f.id.as_deref(),
+        Some(format!("discord:{GUILD}:{FORUM}").as_str())
+    );
+    assert_eq!(f.kind, ErrorKind::Unsupported);
+    assert!(
+        f.message
+            .contains("2025-03-01T02:00:00.000000Z (100 listed)"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("#help-forum"), "{}", f.message);
+    let pages = api
+        .state
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.contains(&format!("/channels/{FORUM}/threads/archived/public")))
+        .count();
+    // 5:30 and 99 of the instant; from just after the instant, 100 of it (one new): a whole
+    // page of the instant it started at, so stepped past; the older one. The 429 was
+    // wiremock's answer, not the fake's.
+    assert_eq!(pages, 3, "{:?}", api.state.lock().unwrap().requests);
+
+    // Prune: the 50 tied threads the listing cannot reach are still there (each asked by id)
+    // and kept; one of them deleted since (404 by id) goes.
+    let unreached: Vec<u64> = tied
+        .iter()
+        .copied()
+        .filter(|id| sink.get(&thread(*id)).is_none())
+        .collect();
+    assert_eq!(unreached.len(), 50);
+    let pruned = MemorySink::new();
+    let syncer = Syncer::new(c.clone())
+        .sink(pruned.clone())
+        .state(store.clone())
+        .options(connector_core::sync::SyncOptions::default().force_prune(true));
+    let report = syncer.prune().await.unwrap();
+    assert_eq!(report.deleted, 0, "{report:?}");
+    api.state
+        .lock()
+        .unwrap()
+        .threads
+        .retain(|t| t.id != unreached[0]);
+    let report = syncer.prune().await.unwrap();
+    assert_eq!(report.deleted, 1, "{report:?}");
+    assert_eq!(pruned.deleted(), [thread(unreached[0])]);
 }
 
 #[tokio::test]

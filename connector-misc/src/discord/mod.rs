@@ -41,8 +41,11 @@
 //!   archived at one instant (a bulk archive) can straddle a page boundary, so each next page
 //!   starts a microsecond after the page's oldest archive time and lists that one again (kept
 //!   once, by id); a page all of one instant that brings nothing new (or is all of the
-//!   instant it started just after) is stepped past, so the walk ends: only threads beyond a
-//!   whole page (100) archived at the very same instant cannot be listed (warned).
+//!   instant it started just after) is stepped past, so the walk ends and no thread comes
+//!   twice. The exact bound: of the threads of one channel archived at the very same instant
+//!   (to the microsecond), the listing reaches the first page of them (100); the rest cannot
+//!   be asked for. Such a channel gets a failure naming it and the instant, and prune asks
+//!   each thread it would delete by id (`GET /channels/{id}`) rather than trust the listing.
 //! - **Access**: from the server's roles and the channel's permission overwrites, computed
 //!   in Discord's order: `discord-guild:{id}` when `@everyone` may view the channel, else the roles
 //!   (`discord-role:{guild}:{role}`) and members (`discord-user:{id}`) that may. Threads
@@ -264,6 +267,18 @@ impl SlimConnector for DiscordConnector {
     /// Every bucket and thread id in scope; fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+
+    /// Every bucket not listed; a thread only once Discord says it is gone or out of scope
+    /// (asked by id): the archived-thread listing cannot reach past a whole page of threads
+    /// archived at one instant.
+    fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
+        let walk = self.walk.clone();
+        Box::pin(async move { walk.confirm_gone(ids, ctx).await })
     }
 }
 

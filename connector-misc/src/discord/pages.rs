@@ -308,14 +308,15 @@ impl Walk {
 
     /// The public threads of `channel` (active and archived) active at or after the
     /// window's start (widened by the look-back) and made before its end, by id, after
-    /// `after`.
+    /// `after`; with the failure naming the channel when a whole page of its archived threads
+    /// shares one archive instant (those archived then past that page cannot be listed).
     async fn threads_of(
         &self,
         channel: &ChannelInfo,
         active: &[Channel],
         window: Option<TimeWindow>,
         after: Option<&str>,
-    ) -> Result<Vec<Channel>> {
+    ) -> Result<(Vec<Channel>, Option<Failure>)> {
         let from = self.from(window);
         let mut threads: Vec<Channel> = active
             .iter()
@@ -324,6 +325,8 @@ impl Walk {
             .collect();
         let mut before: Option<DateTime<Utc>> = None;
         let mut seen = HashSet::new();
+        // The instants a whole page of threads was archived at, with the threads listed there.
+        let mut full: Vec<(DateTime<Utc>, usize)> = Vec::new();
         loop {
             let page = self.client.archived_threads(&channel.id, before).await?;
             let oldest = page
@@ -349,14 +352,17 @@ impl Walk {
             // Discord's precision), the page's oldest being listed again (kept once, by id).
             // A page that brought nothing new is a whole page archived at that one instant:
             // paging within it is impossible, so the walk steps past it rather than ask for
-            // the same page forever.
+            // the same page forever, and the channel gets a failure saying what may be left
+            // out (prune asks each thread it would delete by id: `confirm_gone`).
             let inclusive = o + TimeDelta::microseconds(1);
             let next = if fresh == 0 || before == Some(inclusive) {
+                let listed = seen_at(&threads, o);
                 tracing::warn!(
                     connector = SOURCE,
                     channel = %channel.id,
-                    "a whole page of archived threads shares one archive time ({o}); threads archived then beyond that page cannot be listed"
+                    "a whole page of archived threads shares one archive time ({o}); threads archived then beyond the {listed} listed cannot be listed"
                 );
+                full.push((o, listed));
                 o
             } else {
                 inclusive
@@ -386,7 +392,7 @@ impl Walk {
         });
         threads.sort_by_key(|t| t.id.parse::<u64>().unwrap_or(u64::MAX));
         threads.dedup_by(|a, b| a.id == b.id);
-        Ok(threads)
+        Ok((threads, tie_failure(channel, &full)))
     }
 
     /// Every message of `thread`, oldest first.
@@ -522,7 +528,13 @@ impl Walk {
                     cc.after = None;
                     if walk.threads && ch.has_threads {
                         let threads = match walk.threads_of(ch, &info.active_threads, window, cc.thread_after.as_deref()).await {
-                            Ok(threads) => threads,
+                            Ok((threads, None)) => threads,
+                            Ok((threads, Some(failure))) => {
+                                let mut failed = Batch::default();
+                                failed.failures.push(failure);
+                                yield CheckpointedBatch::new(failed, cp.clone());
+                                threads
+                            }
                             Err(e) => match channel_failure(ch, &e) {
                                 Some(failed) => {
                                     yield CheckpointedBatch::new(failed, cp.clone());
@@ -577,7 +589,9 @@ impl Walk {
                         }
                     }
                     if walk.threads && ch.has_threads {
-                        let threads = walk.threads_of(ch, &info.active_threads, None, None).await?;
+                        // Short of the threads past a whole page of one archive instant, if
+                        // any: prune asks for each thread it would delete (`confirm_gone`).
+                        let (threads, _) = walk.threads_of(ch, &info.active_threads, None, None).await?;
                         if !threads.is_empty() {
                             yield threads
                                 .iter()
@@ -589,6 +603,63 @@ impl Walk {
             }
         }
         .boxed()
+    }
+
+    /// Of `ids` (held but not listed), those gone: every bucket (messages are listed whole)
+    /// and id of no kind; a thread when Discord no longer has it, it is no longer a public
+    /// thread of a channel in scope, or threads are not read. Each thread is asked by id
+    /// (`GET /channels/{id}`), because the archived-thread listing cannot reach threads past
+    /// a whole page archived at one instant.
+    pub(super) async fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> Result<Vec<String>> {
+        let walk = self.with_context(&ctx);
+        let wanted: Option<&Vec<String>> = (!walk.servers.is_empty()).then_some(&walk.servers);
+        let mut guilds: HashMap<String, Option<Arc<GuildInfo>>> = HashMap::new();
+        let mut gone = Vec::new();
+        for id in ids {
+            ctx.cancellation().check()?;
+            let Some(Target::Thread { guild, thread }) = parse_id(&id) else {
+                gone.push(id);
+                continue;
+            };
+            if !walk.threads || wanted.is_some_and(|w| !w.contains(&guild)) {
+                gone.push(id);
+                continue;
+            }
+            let info = match guilds.get(&guild) {
+                Some(info) => info.clone(),
+                None => {
+                    let info = match walk.guild_info(&guild).await {
+                        Ok(info) => Some(Arc::new(info)),
+                        Err(e) if e.kind() == ErrorKind::NotFound => None,
+                        Err(e) => return Err(e),
+                    };
+                    guilds.insert(guild.clone(), info.clone());
+                    info
+                }
+            };
+            let Some(info) = info else {
+                gone.push(id);
+                continue;
+            };
+            let kept = match walk.client.channel(&thread).await? {
+                Some(t) => {
+                    t.is_public_thread()
+                        && info
+                            .channels
+                            .iter()
+                            .any(|c| c.has_threads && Some(c.id.as_str()) == t.parent_id.as_deref())
+                }
+                None => false,
+            };
+            if !kept {
+                gone.push(id);
+            }
+        }
+        Ok(gone)
     }
 
     /// The documents with these ids again; an id that is not of a channel in scope, or a
@@ -662,6 +733,52 @@ impl Walk {
         }
         .boxed()
     }
+}
+
+/// How many of `threads` (listed so far) were archived at `at`.
+fn seen_at(threads: &[Channel], at: DateTime<Utc>) -> usize {
+    let mut ids: Vec<&str> = threads
+        .iter()
+        .filter(|t| {
+            t.thread_metadata
+                .as_ref()
+                .is_some_and(|m| m.archive_timestamp == at)
+        })
+        .map(|t| t.id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
+}
+
+/// The failure of a channel whose archived-thread listing filled a whole page with threads of
+/// one archive instant (each of `full`, with the threads listed then): Discord pages that
+/// listing by archive time alone (`before`, exclusive), so threads archived at that very
+/// instant past that page cannot be asked for. Named by the channel's id, so it is seen
+/// rather than lost; none when no page was full.
+fn tie_failure(channel: &ChannelInfo, full: &[(DateTime<Utc>, usize)]) -> Option<Failure> {
+    if full.is_empty() {
+        return None;
+    }
+    let instants: Vec<String> = full
+        .iter()
+        .map(|(at, listed)| {
+            format!(
+                "{} ({listed} listed)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            )
+        })
+        .collect();
+    Some(Failure::new(
+        Some(channel.doc_id()),
+        ErrorKind::Unsupported,
+        format!(
+            "#{} ({}): a whole page of archived threads shares one archive time, {}; Discord lists archived threads by archive time alone, so threads archived at that instant past the first {PAGE} cannot be listed and may be missing",
+            channel.name,
+            channel.id,
+            instants.join(", ")
+        ),
+    ))
 }
 
 /// A channel whose messages or threads cannot be listed for a reason of its own (the bot

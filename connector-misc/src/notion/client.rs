@@ -93,7 +93,7 @@ impl Client {
         cursor: Option<&str>,
         ascending: bool,
         page_size: u32,
-    ) -> Result<List> {
+    ) -> Result<List<Page>> {
         let mut body = json!({
             "filter": {"property": "object", "value": "page"},
             "sort": {
@@ -144,7 +144,7 @@ impl Client {
     }
 
     /// One page of the children of block (or page) `id`.
-    pub(crate) async fn children(&self, id: &str, cursor: Option<&str>) -> Result<List> {
+    pub(crate) async fn children(&self, id: &str, cursor: Option<&str>) -> Result<List<Block>> {
         let size = PAGE_SIZE.to_string();
         let mut query = vec![("page_size", size.as_str())];
         if let Some(cursor) = cursor {
@@ -155,7 +155,11 @@ impl Client {
     }
 
     /// One page of the rows of data source `id`.
-    pub(crate) async fn query_data_source(&self, id: &str, cursor: Option<&str>) -> Result<List> {
+    pub(crate) async fn query_data_source(
+        &self,
+        id: &str,
+        cursor: Option<&str>,
+    ) -> Result<List<Page>> {
         let mut body = json!({"page_size": PAGE_SIZE});
         if let (Some(cursor), Some(map)) = (cursor, body.as_object_mut()) {
             map.insert("start_cursor".into(), json!(cursor));

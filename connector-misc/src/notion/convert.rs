@@ -9,7 +9,8 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::compact_id;
-use super::model::{Block, Page, RichText, plain};
+use super::model::{Block, Page, RichText, plain, runs_of};
+use serde::Deserialize;
 
 /// A block with its children (read when `has_children`), and for a `child_database` block the
 /// database's rows.
@@ -51,11 +52,11 @@ pub(crate) fn block_url(page_url: &str, block_id: &str) -> String {
 
 /// Rich text as inlines: styles, links, mentions (users as `@name`, pages and databases as
 /// links to them, dates as text) and equations (as code).
-pub(crate) fn inlines(runs: &[RichText]) -> Vec<Inline> {
-    runs.iter().filter_map(inline).collect()
+pub(crate) fn inlines(runs: Vec<RichText>) -> Vec<Inline> {
+    runs.into_iter().filter_map(inline).collect()
 }
 
-fn inline(run: &RichText) -> Option<Inline> {
+fn inline(run: RichText) -> Option<Inline> {
     if run.plain_text.is_empty() && run.equation.is_none() {
         return None;
     }
@@ -66,10 +67,14 @@ fn inline(run: &RichText) -> Option<Inline> {
             .map_or(run.plain_text.as_str(), |e| e.expression.as_str());
         return Some(Inline::code(expr));
     }
+    let target = match (run.kind.as_str(), &run.mention) {
+        ("mention", Some(m)) => mention_target(m).or(run.href),
+        _ => run.href,
+    };
     let mut out = if run.annotations.code {
-        Inline::code(run.plain_text.clone())
+        Inline::code(run.plain_text)
     } else {
-        Inline::text(run.plain_text.clone())
+        Inline::text(run.plain_text)
     };
     if run.annotations.strikethrough {
         out = Inline::strikethrough(vec![out]);
@@ -80,10 +85,6 @@ fn inline(run: &RichText) -> Option<Inline> {
     if run.annotations.bold {
         out = Inline::strong(vec![out]);
     }
-    let target = match (run.kind.as_str(), &run.mention) {
-        ("mention", Some(m)) => mention_target(m).or_else(|| run.href.clone()),
-        _ => run.href.clone(),
-    };
     Some(match target {
         Some(url) => Inline::link(vec![out], url),
         None => out,
@@ -139,7 +140,7 @@ pub(crate) fn blocks(nodes: &[Node], page_url: &str) -> Vec<Md> {
             _ => None,
         };
         if let Some((kind, task)) = item {
-            let mut content = vec![Md::paragraph(inlines(&b.runs("rich_text")))];
+            let mut content = vec![Md::paragraph(inlines(b.runs("rich_text")))];
             content.extend(blocks(&node.children, page_url));
             if node.unreadable {
                 content.push(unreadable(b));
@@ -171,16 +172,16 @@ pub(crate) fn blocks(nodes: &[Node], page_url: &str) -> Vec<Md> {
 fn block(node: &Node, page_url: &str, out: &mut Vec<Md>) {
     let b = &node.block;
     let children = || blocks(&node.children, page_url);
-    let caption = || inlines(&b.runs("caption"));
+    let caption = || inlines(b.runs("caption"));
     match b.kind.as_str() {
         "paragraph" => {
-            out.push(Md::paragraph(inlines(&b.runs("rich_text"))));
+            out.push(Md::paragraph(inlines(b.runs("rich_text"))));
             out.extend(children());
         }
         "heading_1" | "heading_2" | "heading_3" => {
             let level = b.kind.as_bytes().last().map_or(1, |c| c - b'0');
             // Below the page title's `#`.
-            out.push(Md::heading(level + 1, inlines(&b.runs("rich_text"))));
+            out.push(Md::heading(level + 1, inlines(b.runs("rich_text"))));
             out.extend(children());
         }
         "code" => {
@@ -193,7 +194,7 @@ fn block(node: &Node, page_url: &str, out: &mut Vec<Md>) {
             out.push(Md::paragraph(caption()));
         }
         "quote" => {
-            let mut inner = vec![Md::paragraph(inlines(&b.runs("rich_text")))];
+            let mut inner = vec![Md::paragraph(inlines(b.runs("rich_text")))];
             inner.extend(children());
             out.push(Md::quote(inner));
         }
@@ -207,7 +208,7 @@ fn block(node: &Node, page_url: &str, out: &mut Vec<Md>) {
             {
                 line.push(Inline::text(format!("{emoji} ")));
             }
-            line.extend(inlines(&b.runs("rich_text")));
+            line.extend(inlines(b.runs("rich_text")));
             let mut inner = vec![Md::paragraph(line)];
             inner.extend(children());
             out.push(Md::quote(inner));
@@ -303,7 +304,7 @@ fn block(node: &Node, page_url: &str, out: &mut Vec<Md>) {
         // Navigation and what the API does not show.
         "table_of_contents" | "breadcrumb" | "unsupported" | "ai_block" => {}
         _ => {
-            out.push(Md::paragraph(inlines(&b.runs("rich_text"))));
+            out.push(Md::paragraph(inlines(b.runs("rich_text"))));
             out.extend(children());
         }
     }
@@ -332,11 +333,7 @@ fn table(node: &Node) -> Md {
                 .map(|cells| {
                     cells
                         .iter()
-                        .map(|cell| {
-                            let runs: Vec<RichText> =
-                                serde_json::from_value(cell.clone()).unwrap_or_default();
-                            vec![Md::paragraph(inlines(&runs))]
-                        })
+                        .map(|cell| vec![Md::paragraph(inlines(runs_of(cell)))])
                         .collect()
                 })
                 .unwrap_or_default()
@@ -366,7 +363,7 @@ pub(crate) fn property_value(p: &Value) -> Value {
     let v = p.get(kind).unwrap_or(&Value::Null);
     let name = |v: &Value| v.get("name").cloned().unwrap_or(Value::Null);
     let runs = |v: &Value| {
-        serde_json::from_value::<Vec<RichText>>(v.clone())
+        Vec::<RichText>::deserialize(v)
             .map(|r| Value::String(plain(&r)))
             .unwrap_or(Value::Null)
     };
@@ -473,10 +470,12 @@ pub(crate) fn page_document(page: &Page, nodes: &[Node], version: Option<&str>) 
             fields.push((key, value));
         }
     }
-    let mut text = markdown::front_matter(fields.iter().map(|(k, v)| (k.as_str(), v)));
     let mut body = vec![Md::heading(1, vec![Inline::text(shown_title.clone())])];
     body.extend(blocks(nodes, &url));
-    text.push_str(&markdown::render(&body));
+    // Front matter and body in one buffer, sized for a typical page.
+    let mut text = String::with_capacity(2048);
+    markdown::front_matter_into(&mut text, fields.iter().map(|(k, v)| (k.as_str(), v)));
+    markdown::render_into(&mut text, &body);
 
     let mut doc = Document::text(page.id.clone(), SOURCE, shown_title, text)
         .with_updated_at(page.last_edited_time)

@@ -6,7 +6,9 @@
 //! - **Listing**: `POST /v1/search` for pages (database rows are pages too), 100 a page, by
 //!   `last_edited_time`, cursor paging; the checkpoint ([`NotionCheckpoint`]) is Notion's own
 //!   `next_cursor`. A full run reads oldest edit first, so a page edited meanwhile moves
-//!   behind the cursor (and comes again) instead of shifting another page past it.
+//!   behind the cursor (and comes again) instead of shifting another page past it, and asks
+//!   for the next search page while this one's pages are read. Answers are read straight
+//!   into typed results (each list result on its own, so a malformed one fails alone).
 //! - **The walk**: Notion's search is neither exhaustive nor immediate ("Search indexing is
 //!   not immediate"; pages may be missing from it), so each page read also notes the pages
 //!   below it (its `child_page` blocks at any depth, its inline databases' rows). Once the

@@ -1,23 +1,30 @@
 //! What Notion's answers hold (API version `2025-09-03`): pages, databases, blocks and rich
 //! text, with the fields the connector reads.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// A list answer: `{"object": "list", "results": [...], "next_cursor", "has_more"}`.
+/// A list answer: `{"object": "list", "results": [...], "next_cursor", "has_more"}`, its
+/// results read straight into `T` (no `Value` tree in between).
 #[derive(Debug, Deserialize)]
-pub(crate) struct List {
-    /// Results as sent: each is read on its own, so one malformed result fails alone.
+#[serde(bound(deserialize = "T: DeserializeOwned"))]
+pub(crate) struct List<T> {
+    /// Each result read on its own, so one malformed result fails alone.
     #[serde(default)]
-    pub(crate) results: Vec<Value>,
+    pub(crate) results: Vec<Lenient<T>>,
     #[serde(default)]
     pub(crate) next_cursor: Option<String>,
     #[serde(default)]
     pub(crate) has_more: bool,
 }
 
-impl List {
+impl<T> List<T> {
     /// The cursor of the next page; none at the end.
     pub(crate) fn next(&self) -> Option<String> {
         if self.has_more {
@@ -25,6 +32,37 @@ impl List {
         } else {
             None
         }
+    }
+}
+
+/// One result of a list: read as `T`, or why it could not be (with its `id` when it has one).
+#[derive(Debug)]
+pub(crate) struct Lenient<T>(pub(crate) Result<T, Malformed>);
+
+/// A result that is not what the connector reads.
+#[derive(Debug)]
+pub(crate) struct Malformed {
+    pub(crate) id: Option<String>,
+    pub(crate) error: serde_json::Error,
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The result's text is kept aside (a copy, no tree) and read on its own.
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Ok(Self(serde_json::from_str::<T>(raw.get()).map_err(
+            |error| {
+                #[derive(Deserialize)]
+                struct Id {
+                    #[serde(default)]
+                    id: Option<String>,
+                }
+                let id = serde_json::from_str::<Id>(raw.get())
+                    .ok()
+                    .and_then(|i| i.id);
+                Malformed { id, error }
+            },
+        )))
     }
 }
 
@@ -123,8 +161,7 @@ impl Page {
             .values()
             .find(|p| p.get("type").and_then(Value::as_str) == Some("title"))
             .and_then(|p| p.get("title"))
-            .and_then(|t| serde_json::from_value::<Vec<RichText>>(t.clone()).ok())
-            .map(|t| plain(&t))
+            .map(|t| plain(&runs_of(t)))
             .unwrap_or_default()
     }
 
@@ -171,6 +208,11 @@ pub(crate) struct Equation {
     pub(crate) expression: String,
 }
 
+/// The rich text runs in `v` (an array of them), read in place; none when it is not one.
+pub(crate) fn runs_of(v: &Value) -> Vec<RichText> {
+    Vec::<RichText>::deserialize(v).unwrap_or_default()
+}
+
 /// The text of runs, without styles.
 pub(crate) fn plain(runs: &[RichText]) -> String {
     runs.iter().map(|r| r.plain_text.as_str()).collect()
@@ -178,24 +220,76 @@ pub(crate) fn plain(runs: &[RichText]) -> String {
 
 /// A block as listed by `GET /v1/blocks/{id}/children`: its id, type, whether it has
 /// children, and the object under its type's key (`"paragraph": {...}`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub(crate) struct Block {
     pub(crate) id: String,
-    #[serde(rename = "type")]
+    /// `type`.
     pub(crate) kind: String,
-    #[serde(default)]
     pub(crate) has_children: bool,
-    #[serde(default)]
     pub(crate) last_edited_time: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub(crate) archived: bool,
-    #[serde(default)]
     pub(crate) in_trash: bool,
-    #[serde(default)]
     pub(crate) parent: Option<Parent>,
-    /// Everything else, the type's object among it.
-    #[serde(flatten)]
+    /// Everything else, the type's object among it (the fields every block has that the
+    /// connector does not read are left out).
     pub(crate) rest: Map<String, Value>,
+}
+
+/// Read field by field (rather than with `#[serde(flatten)]`, which buffers the whole block
+/// once more): the fields above typed, the common ones the connector does not read skipped,
+/// any other key (the type's object) kept as JSON.
+impl<'de> Deserialize<'de> for Block {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct BlockVisitor(PhantomData<Block>);
+        impl<'de> Visitor<'de> for BlockVisitor {
+            type Value = Block;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Notion block")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Block, A::Error> {
+                let (mut id, mut kind) = (None, None);
+                let mut block = Block {
+                    id: String::new(),
+                    kind: String::new(),
+                    has_children: false,
+                    last_edited_time: None,
+                    archived: false,
+                    in_trash: false,
+                    parent: None,
+                    rest: Map::new(),
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "id" => id = Some(map.next_value::<String>()?),
+                        "type" => kind = Some(map.next_value::<String>()?),
+                        "has_children" => {
+                            block.has_children = map.next_value::<Option<bool>>()?.unwrap_or(false);
+                        }
+                        "last_edited_time" => block.last_edited_time = map.next_value()?,
+                        "archived" => {
+                            block.archived = map.next_value::<Option<bool>>()?.unwrap_or(false);
+                        }
+                        "in_trash" => {
+                            block.in_trash = map.next_value::<Option<bool>>()?.unwrap_or(false);
+                        }
+                        "parent" => block.parent = map.next_value()?,
+                        "object" | "created_time" | "created_by" | "last_edited_by"
+                        | "request_id" => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        other => {
+                            let other = other.to_owned();
+                            block.rest.insert(other, map.next_value::<Value>()?);
+                        }
+                    }
+                }
+                block.id = id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
+                block.kind = kind.ok_or_else(|| serde::de::Error::missing_field("type"))?;
+                Ok(block)
+            }
+        }
+        d.deserialize_map(BlockVisitor(PhantomData))
+    }
 }
 
 impl Block {
@@ -206,10 +300,7 @@ impl Block {
 
     /// The block's `rich_text` (or `caption` when `key` says so).
     pub(crate) fn runs(&self, key: &str) -> Vec<RichText> {
-        self.body()
-            .get(key)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+        self.body().get(key).map(runs_of).unwrap_or_default()
     }
 
     /// Whether its children are a page or database of their own (read as their own

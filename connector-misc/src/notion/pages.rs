@@ -14,15 +14,16 @@ use connector_core::{
 };
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::SOURCE;
 use super::checkpoint::NotionCheckpoint;
 use super::client::{Client, PAGE_SIZE};
 use super::config::compact_id;
 use super::convert::{Node, file_document, notion_url, page_document};
-use super::model::{Block, List, Page, Parent};
+use super::model::{Block, Lenient, List, Malformed, Page, Parent};
 
 /// Pages read at the same time within a search page.
 pub(super) const CONCURRENCY: usize = 3;
@@ -301,10 +302,21 @@ impl Walk {
             let mut cp = from;
             let started = Utc::now();
             let ascending = window.is_none();
+            // A full run reads every search page: the next one is asked while this one's
+            // pages are read (dropped, and its request with it, when the stream is).
+            let mut ahead: Option<(String, SearchAhead)> = None;
             while !cp.searched() {
                 ctx.cancellation().check()?;
-                let list = walk.client.search(cp.cursor.as_deref(), ascending, PAGE_SIZE).await?;
+                let list = match ahead.take() {
+                    Some((cursor, page)) if cp.cursor.as_deref() == Some(cursor.as_str()) => page.await?,
+                    _ => walk.client.search(cp.cursor.as_deref(), ascending, PAGE_SIZE).await?,
+                };
                 let next = list.next();
+                if window.is_none() && cp.after.is_none()
+                    && let Some(n) = next.as_deref().filter(|n| cp.cursor.as_deref() != Some(*n))
+                {
+                    ahead = search_ahead(&walk.client, n);
+                }
                 let mut past = false;
                 let mut pending = Vec::new();
                 for (page, failure) in pages_of(list) {
@@ -545,11 +557,12 @@ impl Walk {
         for _ in 0..MAX_LIST_PAGES {
             let list = self.client.children(id, cursor.as_deref()).await?;
             let next = list.next();
-            for value in list.results {
-                match serde_json::from_value::<Block>(value) {
+            out.reserve(list.results.len());
+            for Lenient(block) in list.results {
+                match block {
                     Ok(block) => out.push(block),
                     Err(e) => {
-                        tracing::warn!(connector = SOURCE, parent = %id, "a block cannot be read and is left out: {e}");
+                        tracing::warn!(connector = SOURCE, parent = %id, "a block cannot be read and is left out: {}", e.error);
                     }
                 }
             }
@@ -594,11 +607,7 @@ impl Walk {
         for _ in 0..MAX_LIST_PAGES {
             let list = self.client.query_data_source(id, cursor.as_deref()).await?;
             let next = list.next();
-            out.extend(
-                list.results
-                    .into_iter()
-                    .filter_map(|v| serde_json::from_value::<Page>(v).ok()),
-            );
+            out.extend(list.results.into_iter().filter_map(|r| r.0.ok()));
             match next {
                 Some(n) if cursor.as_deref() != Some(n.as_str()) => cursor = Some(n),
                 _ => break,
@@ -671,34 +680,49 @@ impl Walk {
     }
 }
 
+/// The search page being read ahead.
+type SearchAhead = futures::future::RemoteHandle<Result<List<Page>>>;
+
+/// The full run's search page at `cursor`, asked now on its own task; none without a Tokio
+/// runtime (then it is asked when its turn comes).
+fn search_ahead(client: &Client, cursor: &str) -> Option<(String, SearchAhead)> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let (client, at) = (client.clone(), cursor.to_owned());
+    let (task, handle) = async move { client.search(Some(&at), true, PAGE_SIZE).await }
+        .in_current_span()
+        .remote_handle();
+    runtime.spawn(task);
+    Some((cursor.to_owned(), handle))
+}
+
 /// The results of a search page: each a page, or the failure of one that cannot be read
 /// (named by its id when it has one).
-pub(super) fn pages_of(list: List) -> Vec<(Option<Page>, Option<Failure>)> {
+pub(super) fn pages_of(list: List<Page>) -> Vec<(Option<Page>, Option<Failure>)> {
     list.results
         .into_iter()
-        .map(|value| {
-            let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-            match serde_json::from_value::<Page>(value) {
-                Ok(page) => (Some(page), None),
-                Err(e) => {
-                    let Some(id) = id else {
-                        tracing::warn!(
-                            connector = SOURCE,
-                            "a search result without an id is left out: {e}"
-                        );
-                        return (None, None);
-                    };
-                    let failure = Failure::new(
-                        Some(id.clone()),
-                        ErrorKind::InvalidData,
-                        format!("the page {id} cannot be read from the search result: {e}"),
-                    );
-                    let failure = match url::Url::parse(&notion_url(&id)) {
-                        Ok(link) => failure.with_link(link),
-                        Err(_) => failure,
-                    };
-                    (None, Some(failure))
-                }
+        .map(|Lenient(result)| match result {
+            Ok(page) => (Some(page), None),
+            Err(Malformed { id: None, error }) => {
+                tracing::warn!(
+                    connector = SOURCE,
+                    "a search result without an id is left out: {error}"
+                );
+                (None, None)
+            }
+            Err(Malformed {
+                id: Some(id),
+                error,
+            }) => {
+                let failure = Failure::new(
+                    Some(id.clone()),
+                    ErrorKind::InvalidData,
+                    format!("the page {id} cannot be read from the search result: {error}"),
+                );
+                let failure = match url::Url::parse(&notion_url(&id)) {
+                    Ok(link) => failure.with_link(link),
+                    Err(_) => failure,
+                };
+                (None, Some(failure))
             }
         })
         .collect()
