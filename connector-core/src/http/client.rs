@@ -222,27 +222,38 @@ impl HttpClient {
     /// (a `resolve` for split DNS, a shared rate gate, a user agent) rather than a fresh one.
     #[must_use]
     pub fn with_retry_policy(&self, policy: RetryPolicy, timeout: Duration) -> Self {
+        self.derived(|inner| {
+            inner.policy = policy;
+            inner.timeout = timeout;
+        })
+    }
+
+    /// A client sharing this one's connections and settings, counters, cancellation and gate,
+    /// with the settings `edit` changes (a fresh `Digest` session).
+    fn derived(&self, edit: impl FnOnce(&mut Inner)) -> Self {
         let inner = &self.inner;
+        let mut derived = Inner {
+            client: inner.client.clone(),
+            connector: inner.connector,
+            credential_field: inner.credential_field.clone(),
+            auth: inner.auth.clone(),
+            policy: inner.policy,
+            timeout: inner.timeout,
+            max_body_bytes: inner.max_body_bytes,
+            max_redirects: inner.max_redirects,
+            classifier: inner.classifier.clone(),
+            success_classifier: inner.success_classifier.clone(),
+            rate_limited_wait: inner.rate_limited_wait,
+            network: inner.network.clone(),
+            limiter: inner.limiter.clone(),
+            gate_key: inner.gate_key.clone(),
+            gate_interval: inner.gate_interval,
+            digest: std::sync::Mutex::default(),
+            _sent_basic: inner._sent_basic.clone(),
+        };
+        edit(&mut derived);
         Self {
-            inner: Arc::new(Inner {
-                client: inner.client.clone(),
-                connector: inner.connector,
-                credential_field: inner.credential_field.clone(),
-                auth: inner.auth.clone(),
-                policy,
-                timeout,
-                max_body_bytes: inner.max_body_bytes,
-                max_redirects: inner.max_redirects,
-                classifier: inner.classifier.clone(),
-                success_classifier: inner.success_classifier.clone(),
-                rate_limited_wait: inner.rate_limited_wait,
-                network: inner.network.clone(),
-                limiter: inner.limiter.clone(),
-                gate_key: inner.gate_key.clone(),
-                gate_interval: inner.gate_interval,
-                digest: std::sync::Mutex::default(),
-                _sent_basic: inner._sent_basic.clone(),
-            }),
+            inner: Arc::new(derived),
             stats: self.stats.clone(),
             cancel: self.cancel.clone(),
             gate: self.gate.clone(),
@@ -264,31 +275,13 @@ impl HttpClient {
         period: Duration,
         gate_key: impl Into<String>,
     ) -> Result<Self> {
-        let inner = &self.inner;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                client: inner.client.clone(),
-                connector: inner.connector,
-                credential_field: inner.credential_field.clone(),
-                auth: inner.auth.clone(),
-                policy: inner.policy,
-                timeout: inner.timeout,
-                max_body_bytes: inner.max_body_bytes,
-                max_redirects: inner.max_redirects,
-                classifier: inner.classifier.clone(),
-                success_classifier: inner.success_classifier.clone(),
-                rate_limited_wait: inner.rate_limited_wait,
-                network: inner.network.clone(),
-                limiter: Some(new_limiter(requests, period)?),
-                gate_key: Some(format!("{}:{}", inner.connector, gate_key.into())),
-                gate_interval: period / requests.get(),
-                digest: std::sync::Mutex::default(),
-                _sent_basic: inner._sent_basic.clone(),
-            }),
-            stats: self.stats.clone(),
-            cancel: self.cancel.clone(),
-            gate: self.gate.clone(),
-        })
+        let limiter = new_limiter(requests, period)?;
+        let gate_key = format!("{}:{}", self.inner.connector, gate_key.into());
+        Ok(self.derived(|inner| {
+            inner.limiter = Some(limiter);
+            inner.gate_key = Some(gate_key);
+            inner.gate_interval = period / requests.get();
+        }))
     }
 
     /// The source key of the connector this client works for.
