@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, Syncer};
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
 use connector_core::{Connector, ErrorKind, PartitionSpec};
 use futures::StreamExt;
 use outlook_common::{FakeGraph, SECRET, build, file, standard, time};
@@ -1130,11 +1130,29 @@ async fn drafts_are_left_out_unless_named() {
 #[tokio::test]
 async fn a_delta_page_over_the_body_cap_is_asked_for_again_with_fewer_messages() {
     // Two messages of 33 MiB: a page of both is over core's 64 MiB body cap.
+    let (graph, report) = full_run_of_big_messages(2).await;
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.delivered, 2, "{report:?}");
+    // 50, then 5 (both still over the cap), then one message a page.
+    assert_eq!(graph.requests(&inbox_delta()), 4);
+}
+
+/// A full run of a mailbox whose inbox holds `n` messages of 33 MiB each, on pages of 50:
+/// a page of two is over core's 64 MiB body cap.
+async fn full_run_of_big_messages(n: usize) -> (FakeGraph, SyncReport) {
     let graph = FakeGraph::new(50);
     graph.user("u-ada", "ada@contoso.com", true);
     let big = "a".repeat(33 * 1024 * 1024);
-    graph.put("u-ada", "BIG1", "inbox", "Newsletter 1", &big, 1);
-    graph.put("u-ada", "BIG2", "inbox", "Newsletter 2", &big, 2);
+    for i in 1..=n {
+        graph.put(
+            "u-ada",
+            &format!("BIG{i}"),
+            "inbox",
+            &format!("Newsletter {i}"),
+            &big,
+            i as i64,
+        );
+    }
     drop(big);
     let server = graph.clone().start().await;
     let c = build(
@@ -1148,14 +1166,15 @@ async fn a_delta_page_over_the_body_cap_is_asked_for_again_with_fewer_messages()
         .run(SyncMode::Full)
         .await
         .unwrap();
-    assert!(report.failures.is_empty(), "{report:?}");
-    assert_eq!(report.delivered, 2, "{report:?}");
-    // 50, then 5 (both still over the cap), then one message a page.
-    let inbox = format!(
+    (graph, report)
+}
+
+/// The request line of the inbox's message delta.
+fn inbox_delta() -> String {
+    format!(
         "GET /v1.0/users/u-ada/mailFolders/{}/messages/delta",
         FakeGraph::folder_id("u-ada", "inbox")
-    );
-    assert_eq!(graph.requests(&inbox), 4);
+    )
 }
 
 #[tokio::test]
@@ -1460,32 +1479,10 @@ async fn a_discovered_mailbox_answering_404_for_a_run_keeps_its_links() {
 #[tokio::test]
 async fn a_folder_round_keeps_the_page_size_that_fit_under_the_body_cap() {
     // Three messages of 33 MiB: a page of two is over core's 64 MiB body cap.
-    let graph = FakeGraph::new(50);
-    graph.user("u-ada", "ada@contoso.com", true);
-    let big = "a".repeat(33 * 1024 * 1024);
-    for (i, id) in ["BIG1", "BIG2", "BIG3"].into_iter().enumerate() {
-        graph.put("u-ada", id, "inbox", "Newsletter", &big, i as i64 + 1);
-    }
-    drop(big);
-    let server = graph.clone().start().await;
-    let c = build(
-        &server.uri(),
-        json!({"user_ids": "ada@contoso.com", "folder": "inbox"}),
-    );
-    let report = Syncer::new(c.clone())
-        .sink(MemorySink::new())
-        .state(MemoryStateStore::new())
-        .at(time(60))
-        .run(SyncMode::Full)
-        .await
-        .unwrap();
+    let (graph, report) = full_run_of_big_messages(3).await;
     assert!(report.failures.is_empty(), "{report:?}");
     assert_eq!(report.delivered, 3, "{report:?}");
     // 50, 5, then one message a page for the rest of the round: 1, 1. (Asking 50 again for
     // each page would download two pages over the cap more.)
-    let inbox = format!(
-        "GET /v1.0/users/u-ada/mailFolders/{}/messages/delta",
-        FakeGraph::folder_id("u-ada", "inbox")
-    );
-    assert_eq!(graph.requests(&inbox), 5);
+    assert_eq!(graph.requests(&inbox_delta()), 5);
 }
