@@ -498,7 +498,14 @@ mod tests {
         assert_eq!(get("tags[*]"), vec![json!("a"), json!("b")]);
         assert_eq!(get("a.b.c[*]"), vec![json!(1), json!({"d": 2})]);
         assert_eq!(get("l[*]"), vec![json!([1])]);
-        for none in ["missing[*]", "a.missing.c[*]", "s[*]", "a[*]", "tags.x[*]", "s.x[*]"] {
+        for none in [
+            "missing[*]",
+            "a.missing.c[*]",
+            "s[*]",
+            "a[*]",
+            "tags.x[*]",
+            "s.x[*]",
+        ] {
             assert!(get(none).is_empty(), "{none}");
         }
     }
