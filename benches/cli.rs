@@ -344,11 +344,21 @@
 //! | `current_thread` | 178, 183, 206 ms | 90-530 | 0.51 s (0.18 s) |
 //! | multi-thread, the command spawned onto a worker | 189-207 ms | | no gain |
 //!
+//! A second run, a binary with one worker as a third choice (load 7-7.7):
+//!
+//! | runtime for `sync` | task-clock | context switches | wall, median of 15 in turn (CPU) |
+//! | --- | --- | --- | --- |
+//! | multi-thread, 2 workers (as before) | 199, 192, 207 ms | 2,700-3,000 | 0.38 s (0.19 s) |
+//! | multi-thread, 1 worker | 193, 194, 198 ms | 1,480-1,500 | 0.39 s (0.18 s) |
+//! | `current_thread` | 212, 186, 181 ms | 525 | 0.41 s (0.18 s) |
+//!
 //! One thread takes the hand-offs out (context switches a sixth, task-clock about 7% less),
 //! but the fetch of the next page (HTTP, the items skipped) no longer runs beside the
 //! conversion, and on a shared machine one thread gets one thread's share: the wall time rose
-//! by a third. So the CLI keeps the multi-thread runtime; a `current_thread` sync would pay
-//! where the machine is idle and the CPU is what is billed, which is not what the CLI is for.
+//! by 8% to a third. One worker halves the switches and changes neither time beyond the noise.
+//! So the CLI keeps the multi-thread runtime: the hand-offs are about 5% of the CPU
+//! (`finish_task_switch` and the futex wake-ups), not the kernel's whole fifth, most of which
+//! is the socket and the output's writes, which every flavour pays.
 //!
 //! **(a), the mapping** (`connector-generic-rest`): the content fields are written into one
 //! buffer sized from their text (was: a `String` per part and the joined one regrown), a
