@@ -42,12 +42,12 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x |
-//! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below) |
-//! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x |
-//! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x |
-//! | (d) peak RSS 100k / 10k items | 0.9-1.1x | 1.72x | 1.03x |
-//! | (d) peak RSS 1M / 10k items | 0.9-1.1x | 8.80x (159 MiB) | 1.05x (19.1 MiB) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below) |
+//! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s) |
+//! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
+//! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
+//! | (d) peak RSS 100k / 10k items | 0.9-1.1x | 1.72x | 1.03x; sixth pass 0.98-1.00x |
+//! | (d) peak RSS 1M / 10k items | 0.9-1.1x | 8.80x (159 MiB) | 1.05x (19.1 MiB); sixth pass 0.99-1.01x (20.2-22.4 MiB, of which 4 MiB heap) |
 //!
 //! What the figures say:
 //! - (a) The sync itself is twice as fast (0.37 s → 0.19 s, 135k → 270k items/s; CPU 0.35 s →
@@ -319,6 +319,74 @@
 //! HTTP and the kernel's hand-offs, `malloc` at 22 allocations per document, of which
 //! `rest_api`'s mapping about 8: metadata keys and values, the joined tags, title, content
 //! parts).
+//!
+//! ## (a) and (d), sixth pass (2026-12-05): the runtime, the mapping's allocations, the RSS
+//!
+//! **(d): the 3 MiB was the page cache, not the code.** Peak RSS of the 50k sync without
+//! `--state`, split with `/proc/<pid>/status` polled during the run: `RssAnon` (the heap,
+//! stacks, relocated data) is 3.9-4.1 MiB in every binary measured; the rest is `RssFile`,
+//! the binary's own pages mapped as the code runs, and that depends on how the file got into
+//! the page cache, not on its bytes: the same binary reads 16.3 MiB of file pages when written
+//! by the linker or copied with `dd bs=4k`, 19.4-19.8 MiB when copied with `cp` (whose large
+//! writes leave large folios, which a fault maps whole), and 18.5 MiB when read back from
+//! disk; `connectors --version` alone is 10.5 against 11.9 MiB for the two copies. The fifth
+//! pass compared a binary built in place with a copy, hence 21.4 against 24.4 MiB. With both
+//! binaries written alike, the one before this pass and the one after peak at 20.2-20.4 MiB.
+//! (d) holds in both: 10k, 100k and 1M items within 0.98-1.01x (two runs each, 3 rounds).
+//!
+//! **(a), the runtime.** One binary that read `CONNECTORS_RUNTIME` (removed again), the
+//! machine at load 5-7.5 on 2 cores, `perf stat -r 8` three times in turn against the
+//! bench's server:
+//!
+//! | runtime for `sync` | task-clock | context switches | wall, median of 15 in turn (CPU) |
+//! | --- | --- | --- | --- |
+//! | multi-thread (as before, the command on the main thread) | 192, 221, 195 ms | 2,800-3,100 | 0.38 s (0.18 s) |
+//! | `current_thread` | 178, 183, 206 ms | 90-530 | 0.51 s (0.18 s) |
+//! | multi-thread, the command spawned onto a worker | 189-207 ms | | no gain |
+//!
+//! A second run, a binary with one worker as a third choice (load 7-7.7):
+//!
+//! | runtime for `sync` | task-clock | context switches | wall, median of 15 in turn (CPU) |
+//! | --- | --- | --- | --- |
+//! | multi-thread, 2 workers (as before) | 199, 192, 207 ms | 2,700-3,000 | 0.38 s (0.19 s) |
+//! | multi-thread, 1 worker | 193, 194, 198 ms | 1,480-1,500 | 0.39 s (0.18 s) |
+//! | `current_thread` | 212, 186, 181 ms | 525 | 0.41 s (0.18 s) |
+//!
+//! One thread takes the hand-offs out (context switches a sixth, task-clock about 7% less),
+//! but the fetch of the next page (HTTP, the items skipped) no longer runs beside the
+//! conversion, and on a shared machine one thread gets one thread's share: the wall time rose
+//! by 8% to a third. One worker halves the switches and changes neither time beyond the noise.
+//! So the CLI keeps the multi-thread runtime: the hand-offs are about 5% of the CPU
+//! (`finish_task_switch` and the futex wake-ups), not the kernel's whole fifth, most of which
+//! is the socket and the output's writes, which every flavour pays.
+//!
+//! **(a), the mapping** (`connector-generic-rest`): the content fields are written into one
+//! buffer sized from their text (was: a `String` per part and the joined one regrown), a
+//! numeric id is hashed from digits written on the stack (the same text as `to_string`), and
+//! a path such as `tags[*]` is read into one `Vec` (was: one per segment). Metadata keys stay
+//! a `String` each (`Document::metadata` is a `BTreeMap<String, Value>`; shared keys would
+//! change the contract). NDJSON byte for byte the same (md5 1405c21f… from both binaries and
+//! from every runtime above).
+//!
+//! | 50k sync, no state | before (`main` at 0ef6c28) | after | after / before |
+//! | --- | --- | --- | --- |
+//! | allocations (`dhat`) | 1.084M (21.7/doc) | 0.884M (17.7/doc) | 0.82x |
+//! | instructions (`cachegrind`) | 1.635G | 1.591G | 0.973x |
+//! | task-clock (`perf stat -r 8`, 3 runs in turn) | 198, 197, 205 ms | 201, 211, 199 ms | noise |
+//! | the bench, 5 rounds, twice: (a) sync / curl, wall (CPU) | 4.71x (9.5x), 7.35x (9.5x) | 2.92x (6.3x), 4.35x (9.0x) | |
+//! | curl's task-clock (`perf stat -r 8`, 3 runs) | 34-59 ms | | |
+//!
+//! The bench's CPU column counts in 10 ms steps, and curl's 0.02-0.03 s make its ratio coarse;
+//! task-clock says the sync is 3.4-6x of curl's CPU depending on how loaded curl's run was.
+//! Where the remaining ~200 ms go (`perf record` of the binary after, three runs): the kernel
+//! 23% (task switches 5%, the socket, the output's writes), libc 17% (`malloc`/`free` and
+//! `malloc_consolidate` about 10%, `memmove` 4%), HTML to Markdown 9% (another helper's), the
+//! items' borrowed trees 6% and serde_json's string scan 6%, the NDJSON writer 3%, the date
+//! parse 1%. (`malloc_consolidate`, 1.5%, is glibc merging the freed small blocks each time a
+//! large block is asked for: nearly all of it is the page's `Vec` of 100 documents in
+//! `convert_page`, per `perf record --call-graph dwarf`.) 2x of curl is still out of reach with a `Document` per item: it needs the item
+//! read straight into the mapping's fields (no tree) and the hand-offs gone without losing
+//! the fetch's overlap, neither of which fits a tweak.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -129,22 +129,27 @@ impl Mapping {
     /// # Errors
     /// An [`ErrorKind::InvalidData`] error when `id_field` is configured and the item lacks it.
     pub(crate) fn id<N: Node>(&self, item: &N) -> Result<String, Error> {
-        let raw = match &self.id {
-            Some(path) => match self
-                .typed(path, item)
-                .map(|v| v.text().into_owned())
-                .filter(|s| !s.is_empty())
-            {
-                Some(raw) => raw,
-                None => {
-                    return Err(
-                        Error::invalid_data(format!("item has no `{}`", path.as_str()))
-                            .with_field("id_field"),
-                    );
-                }
-            },
-            None => hash128(&item.canonical()),
+        let Some(path) = &self.id else {
+            return Ok(hash128_concat(&[SOURCE, ":", &hash128(&item.canonical())]));
         };
+        // A number's digits written on the stack rather than into a `String` (most ids are
+        // numbers): the same text as `Number`'s `to_string`.
+        let mut digits = [0u8; 40];
+        let typed = self.typed(path, item);
+        let raw = match &typed {
+            Some(Typed::Node(n)) => match n.number().and_then(|n| number_text(n, &mut digits)) {
+                Some(digits) => Cow::Borrowed(digits),
+                None => n.text(),
+            },
+            Some(v) => v.text(),
+            None => Cow::Borrowed(""),
+        };
+        if raw.is_empty() {
+            return Err(
+                Error::invalid_data(format!("item has no `{}`", path.as_str()))
+                    .with_field("id_field"),
+            );
+        }
         Ok(hash128_concat(&[SOURCE, ":", &raw]))
     }
 
@@ -183,18 +188,18 @@ impl Mapping {
         let content = match &self.template {
             Some(t) => strip_html(&self.render(t, item)),
             None => {
-                let mut content = String::new();
+                // One buffer for all parts, sized from their text (Markdown is no longer than
+                // the HTML it comes from in the usual case), instead of a `String` per part
+                // and the joined one grown after each.
+                let size: usize = self
+                    .content
+                    .iter()
+                    .filter_map(|p| p.single(item).flatten())
+                    .map(|n| n.str().map_or(16, str::len) + 1)
+                    .sum();
+                let mut content = String::with_capacity(size);
                 for v in self.content.iter().filter_map(|p| self.typed(p, item)) {
-                    let part = strip_html(&v.text());
-                    if part.is_empty() {
-                        continue;
-                    }
-                    if content.is_empty() {
-                        content = part;
-                    } else {
-                        content.push('\n');
-                        content.push_str(&part);
-                    }
+                    push_part(&mut content, &v.text());
                 }
                 content
             }
@@ -419,17 +424,51 @@ fn title_of(text: &str) -> String {
     out
 }
 
-/// HTML → Markdown when the text looks like HTML, keeping paragraph and line breaks (RAGFlow
-/// replaced every tag with a space and collapsed all whitespace, newlines included).
-pub(crate) fn strip_html(text: &str) -> String {
-    let looks_like_html = text.contains('>')
+/// Appends `text` as [`strip_html`] gives it to `content`, after a `\n` when `content` holds
+/// a part already; a part that comes out empty adds nothing.
+fn push_part(content: &mut String, text: &str) {
+    let markdown;
+    let part = if looks_like_html(text) {
+        markdown = html_to_markdown(text);
+        markdown.trim()
+    } else {
+        text.trim()
+    };
+    if part.is_empty() {
+        return;
+    }
+    if !content.is_empty() {
+        content.push('\n');
+    }
+    content.push_str(part);
+}
+
+/// A number's text (`Number`'s `Display`, as `to_string` gives it) in `buf`; `None` if it does
+/// not fit.
+fn number_text<'b>(n: &serde_json::Number, buf: &'b mut [u8; 40]) -> Option<&'b str> {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{n}").ok()?;
+    let len = usize::try_from(cursor.position()).ok()?;
+    let buf: &'b [u8; 40] = buf;
+    std::str::from_utf8(buf.get(..len)?).ok()
+}
+
+/// Whether `text` looks like HTML: a `>` and a `<` followed by a letter, `/` or `!`.
+fn looks_like_html(text: &str) -> bool {
+    text.contains('>')
         && text.match_indices('<').any(|(i, _)| {
             text[i + 1..]
                 .chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
-        });
-    if !looks_like_html {
+        })
+}
+
+/// HTML → Markdown when the text looks like HTML, keeping paragraph and line breaks (RAGFlow
+/// replaced every tag with a space and collapsed all whitespace, newlines included).
+pub(crate) fn strip_html(text: &str) -> String {
+    if !looks_like_html(text) {
         return text.trim().to_owned();
     }
     // On a converter failure this is the input, trimmed like any other text.

@@ -108,6 +108,28 @@ impl FieldPath {
         if let Some(one) = self.single(item) {
             return one.into_iter().collect();
         }
+        // The usual list path (`tags[*]`, `a.b[*]`): names down to one list, its entries; one
+        // `Vec` instead of one per segment.
+        if let Some((Segment::All(last), init)) = self.segments.split_last()
+            && init.iter().all(|s| matches!(s, Segment::Key(_)))
+        {
+            let mut v = item;
+            for seg in init {
+                if let Segment::Key(k) = seg {
+                    match v.key(k) {
+                        Some(n) => v = n,
+                        None => return Vec::new(),
+                    }
+                }
+            }
+            return v
+                .key(last)
+                .and_then(Node::list)
+                .unwrap_or_default()
+                .iter()
+                .filter(|v| !v.is_null())
+                .collect();
+        }
         let mut current = vec![item];
         for seg in &self.segments {
             let mut next = Vec::new();
@@ -459,6 +481,32 @@ mod tests {
         );
         for bad in ["", "a..b", "a[x]", "a[1", "[1]", "a]"] {
             assert!(FieldPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_paths_ending_in_all() {
+        let item = json!({"tags": ["a", null, "b"], "a": {"b": {"c": [1, {"d": 2}]}}, "s": "x", "l": [[1]]});
+        let get = |p: &str| {
+            FieldPath::parse(p)
+                .unwrap()
+                .values(&item)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(get("tags[*]"), vec![json!("a"), json!("b")]);
+        assert_eq!(get("a.b.c[*]"), vec![json!(1), json!({"d": 2})]);
+        assert_eq!(get("l[*]"), vec![json!([1])]);
+        for none in [
+            "missing[*]",
+            "a.missing.c[*]",
+            "s[*]",
+            "a[*]",
+            "tags.x[*]",
+            "s.x[*]",
+        ] {
+            assert!(get(none).is_empty(), "{none}");
         }
     }
 

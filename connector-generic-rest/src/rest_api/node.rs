@@ -35,6 +35,8 @@ pub(crate) trait Node {
     fn str(&self) -> Option<&str>;
     /// A number as `f64`.
     fn f64(&self) -> Option<f64>;
+    /// A number as it was parsed.
+    fn number(&self) -> Option<&Number>;
     /// The value as text: strings as they are, scalars printed, `null` empty, the rest as
     /// canonical JSON.
     fn text(&self) -> Cow<'_, str>;
@@ -82,6 +84,13 @@ impl Node for Value {
 
     fn f64(&self) -> Option<f64> {
         self.as_f64()
+    }
+
+    fn number(&self) -> Option<&Number> {
+        match self {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
     }
 
     fn text(&self) -> Cow<'_, str> {
@@ -167,6 +176,13 @@ impl Node for Json<'_> {
     fn f64(&self) -> Option<f64> {
         match self {
             Json::Number(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    fn number(&self) -> Option<&Number> {
+        match self {
+            Json::Number(n) => Some(n),
             _ => None,
         }
     }
