@@ -917,7 +917,10 @@ async fn an_edited_reply_in_a_thread_older_than_the_look_back_waits_for_a_full_r
     // a thread started before `thread_lookback_days` is not listed by an incremental run, so
     // neither the edit look-back nor the re-scan reaches it. A full run reads it again.
     let fake = Fake::start(standard()).await;
-    let c = build(&fake.uri(), json!({"thread_lookback_days": 1, "reply_rescan_days": 1}));
+    let c = build(
+        &fake.uri(),
+        json!({"thread_lookback_days": 1, "reply_rescan_days": 1}),
+    );
     let store = MemoryStateStore::new();
     sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
     let g1 = ts(at(1, 0), 1);
