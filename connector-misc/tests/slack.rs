@@ -910,3 +910,38 @@ async fn an_edited_reply_in_a_quiet_thread_is_found_by_the_rescan_once_per_cycle
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn an_edited_reply_in_a_thread_older_than_the_look_back_waits_for_a_full_run() {
+    // Slack's Web API shows a bot no edit of a reply (only `message_changed` events, pushed):
+    // a thread started before `thread_lookback_days` is not listed by an incremental run, so
+    // neither the edit look-back nor the re-scan reaches it. A full run reads it again.
+    let fake = Fake::start(standard()).await;
+    let c = build(
+        &fake.uri(),
+        json!({"thread_lookback_days": 1, "reply_rescan_days": 1}),
+    );
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
+    let g1 = ts(at(1, 0), 1);
+    let reply = ts(at(3, 0), 3);
+    {
+        let mut st = fake.state.lock().unwrap();
+        let m = st.channels[0]
+            .messages
+            .iter_mut()
+            .find(|m| m.ts == reply)
+            .unwrap();
+        m.text = "Runbook: moved to the ops wiki".into();
+        m.edited = Some(ts(at(8, 60), 70));
+    }
+    let before = fake.count("conversations.replies");
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(9, 0)).await;
+    assert!(sink.ids().is_empty(), "{report:?}");
+    assert_eq!(fake.count("conversations.replies"), before, "not listed");
+
+    let (sink, report) = sync_at(&c, &store, SyncMode::Full, at(9, 3600)).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let doc = sink.get(&id("C01GENERAL", &g1)).unwrap();
+    assert!(text(&doc).contains("the ops wiki"), "{}", text(&doc));
+}

@@ -112,7 +112,9 @@ pub struct SlackConfig {
     /// replies. Slack files a reply under its parent and does not move the parent, so a
     /// window's `conversations.history` alone misses replies to older threads: the listing
     /// reaches this far back and a thread whose `latest_reply` falls in the window is read
-    /// again. `0`: only threads started in the window (RAGFlow's behaviour).
+    /// again. `0`: only threads started in the window (RAGFlow's behaviour). Edits in threads
+    /// started before it are a limit of Slack's API (no Web API method reports an edit to a
+    /// bot): incremental runs do not see them; a full run does.
     #[serde(default = "default_thread_lookback_days")]
     #[schemars(range(max = 3650))]
     pub thread_lookback_days: u32,

@@ -27,20 +27,21 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    fn user(&self, id: &str) -> Option<String> {
-        self.users.get(id).map(|u| u.display())
+    /// The name of the user `id`, as shown.
+    fn user_name(&self, id: &str) -> Option<&str> {
+        self.users.get(id).map(|u| u.shown())
     }
 
     /// Who wrote `m`: the user's name, else the bot's, else the id.
-    pub(crate) fn author(&self, m: &Message) -> String {
+    pub(crate) fn author<'a>(&'a self, m: &'a Message) -> &'a str {
         m.user
             .as_deref()
-            .and_then(|u| self.user(u))
-            .or_else(|| m.bot_profile.as_ref().map(|b| b.name.clone()))
-            .or_else(|| m.username.clone())
-            .or_else(|| m.user.clone())
+            .and_then(|u| self.user_name(u))
+            .or_else(|| m.bot_profile.as_ref().map(|b| b.name.as_str()))
+            .or(m.username.as_deref())
+            .or(m.user.as_deref())
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "Unknown".to_owned())
+            .unwrap_or("Unknown")
     }
 }
 
@@ -170,34 +171,51 @@ pub(crate) fn thread_document(
     version: &str,
 ) -> Document {
     let first = messages.first();
-    let author = first.map_or_else(|| "Unknown".to_owned(), |m| names.author(m));
-    let first_text = first.map(|m| plain(&m.body(), names)).unwrap_or_default();
-    let snippet = snippet(&first_text, 50);
-    let title = format!("{author} in #{}: {snippet}", channel.name);
+    let author = first.map_or("Unknown", |m| names.author(m));
 
-    let mut blocks = Vec::new();
-    for m in messages {
+    // Each message's header, its blocks and its files, in one list of blocks; the first
+    // message's title text read from its blocks when they are one line of it.
+    let mut blocks = Vec::with_capacity(messages.len() * 3);
+    let mut first_text: Option<String> = None;
+    for (at, m) in messages.iter().enumerate() {
         let when = parse_ts(&m.ts)
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
             .unwrap_or_else(|| m.ts.clone());
-        blocks.push(Block::paragraph(vec![
-            Inline::strong(vec![Inline::text(names.author(m))]),
-            Inline::text(format!(" · {when}")),
+        blocks.push(Block::Paragraph(vec![
+            Inline::Strong(vec![Inline::Text(names.author(m).to_owned())]),
+            Inline::Text(format!(" · {when}")),
         ]));
-        blocks.extend(mrkdwn_blocks(&m.body(), names));
+        let body = m.body();
+        let from = blocks.len();
+        push_mrkdwn_blocks(&body, names, &mut blocks);
+        if at == 0 {
+            let mut text = String::with_capacity(body.len());
+            match blocks.get(from..) {
+                // One line: its paragraph is what a read of the whole text as a line gives.
+                Some([Block::Paragraph(content)]) if one_line(&body) => {
+                    content.iter().for_each(|i| flatten(i, &mut text));
+                }
+                Some([]) if one_line(&body) => {}
+                _ => plain_into(&body, names, &mut text),
+            }
+            first_text = Some(text);
+        }
         for f in &m.files {
             let name = f
                 .title
-                .clone()
-                .or_else(|| f.name.clone())
-                .unwrap_or_else(|| "file".to_owned());
+                .as_deref()
+                .or(f.name.as_deref())
+                .unwrap_or("file")
+                .to_owned();
             let inline = match &f.permalink {
-                Some(link) => Inline::link(vec![Inline::text(name)], link.clone()),
-                None => Inline::text(name),
+                Some(link) => Inline::link(vec![Inline::Text(name)], link.clone()),
+                None => Inline::Text(name),
             };
-            blocks.push(Block::paragraph(vec![Inline::text("Attached: "), inline]));
+            blocks.push(Block::Paragraph(vec![Inline::text("Attached: "), inline]));
         }
     }
+    let snippet = snippet(first_text.as_deref().unwrap_or(""), 50);
+    let title = format!("{author} in #{}: {snippet}", channel.name);
     // One buffer sized for the messages' text and their headers.
     let size: usize = messages.iter().map(|m| m.text.len() + 64).sum();
     let mut text = String::with_capacity(size);
@@ -209,10 +227,10 @@ pub(crate) fn thread_document(
             let name = names
                 .users
                 .get(u)
-                .and_then(|u| u.profile.email.clone())
+                .and_then(|u| u.profile.email.as_deref())
                 .unwrap_or_else(|| names.author(m));
-            if !owners.contains(&name) {
-                owners.push(name);
+            if !owners.iter().any(|o| o == name) {
+                owners.push(name.to_owned());
             }
         }
     }
@@ -223,7 +241,7 @@ pub(crate) fn thread_document(
         .with_metadata("team_id", channel.team_id.clone())
         .with_metadata("thread_ts", thread_ts.to_owned())
         .with_metadata("replies", messages.len().saturating_sub(1))
-        .with_metadata("author", author)
+        .with_metadata("author", author.to_owned())
         .with_metadata("private", channel.private)
         .with_owners(owners)
         .with_access(channel.access.clone())
@@ -245,24 +263,53 @@ pub(crate) fn thread_document(
     doc
 }
 
-/// The first `max` characters of `text` on one line, `…` when cut.
+/// The first `max` characters of `text` on one line (its words joined by one space), `...`
+/// when cut: one pass that stops at the cut.
 fn snippet(text: &str, max: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > max {
-        let cut: String = one_line.chars().take(max).collect();
-        format!("{}...", cut.trim_end())
-    } else {
-        one_line
+    let mut out = String::with_capacity(max.min(text.len()) + 4);
+    let mut count = 0;
+    let mut cut = false;
+    'words: for word in text.split_whitespace() {
+        if count > 0 {
+            if count == max {
+                cut = true;
+                break;
+            }
+            out.push(' ');
+            count += 1;
+        }
+        for c in word.chars() {
+            if count == max {
+                cut = true;
+                break 'words;
+            }
+            out.push(c);
+            count += 1;
+        }
     }
-}
-
-/// `mrkdwn` as plain text (for titles): mentions resolved, markers kept.
-fn plain(text: &str, names: &Names) -> String {
-    let mut out = String::new();
-    for inline in inlines(text, names) {
-        flatten(&inline, &mut out);
+    if cut {
+        out.truncate(out.trim_end().len());
+        out.push_str("...");
     }
     out
+}
+
+/// `mrkdwn` as plain text (for titles): mentions resolved, markers kept, the whole text read
+/// as one line.
+fn plain_into(text: &str, names: &Names, out: &mut String) {
+    scan(text, |piece| match piece {
+        Piece::Text(t) => unescape_into(t, out),
+        Piece::Code(c) => unescape_into(c, out),
+        Piece::Span(_, inner) => plain_into(inner, names, out),
+        Piece::Angle(inner) => flatten(&angle(inner, names), out),
+    });
+}
+
+/// Whether `text` reads as one paragraph of one line ([`mrkdwn_blocks`] gives its inlines
+/// alone, the same a read of the whole text as one line gives): no line break, no code
+/// block, no quote.
+fn one_line(text: &str) -> bool {
+    !text.contains(['\n', '\r']) && !text.contains("```") && !text.starts_with("&gt;")
 }
 
 fn flatten(inline: &Inline, out: &mut String) {
@@ -279,145 +326,166 @@ fn flatten(inline: &Inline, out: &mut String) {
 
 /// `mrkdwn` as Markdown blocks: code blocks, quotes (`&gt; `) and paragraphs whose line
 /// breaks are kept (Slack shows every one).
+#[cfg(test)]
 pub(crate) fn mrkdwn_blocks(text: &str, names: &Names) -> Vec<Block> {
     let mut blocks = Vec::new();
+    push_mrkdwn_blocks(text, names, &mut blocks);
+    blocks
+}
+
+/// [`mrkdwn_blocks`], appended to `blocks` (a thread's, one list for all its messages).
+fn push_mrkdwn_blocks(text: &str, names: &Names, blocks: &mut Vec<Block>) {
     // Odd parts of a split on ``` are code.
     for (i, part) in text.split("```").enumerate() {
         if i % 2 == 1 {
-            blocks.push(Block::code(None, unescape(part)));
+            let mut code = String::with_capacity(part.len());
+            unescape_into(part, &mut code);
+            blocks.push(Block::code(None, code));
             continue;
         }
-        let mut para: Vec<&str> = Vec::new();
-        let mut quote: Vec<&str> = Vec::new();
+        // The lines of the open paragraph or quote, written as they come: a line break
+        // between two lines, a new block where a line changes kind.
+        let mut open: Option<(Vec<Inline>, bool)> = None;
         for line in part.lines() {
             let quoted = line
                 .strip_prefix("&gt; ")
                 .or_else(|| line.strip_prefix("&gt;"));
-            match quoted {
-                Some(q) => {
-                    flush(&mut para, &mut blocks, names, false);
-                    quote.push(q);
-                }
+            let (line, quote) = match quoted {
+                Some(q) => (q, true),
                 None if line.trim().is_empty() => {
-                    flush(&mut para, &mut blocks, names, false);
-                    flush(&mut quote, &mut blocks, names, true);
+                    close(&mut open, blocks);
+                    continue;
                 }
-                None => {
-                    flush(&mut quote, &mut blocks, names, true);
-                    para.push(line);
+                None => (line, false),
+            };
+            match &mut open {
+                Some((content, q)) if *q == quote => {
+                    content.push(Inline::LineBreak);
+                    push_inlines(line, names, content);
+                }
+                _ => {
+                    close(&mut open, blocks);
+                    let mut content = Vec::new();
+                    push_inlines(line, names, &mut content);
+                    open = Some((content, quote));
                 }
             }
         }
-        flush(&mut para, &mut blocks, names, false);
-        flush(&mut quote, &mut blocks, names, true);
+        close(&mut open, blocks);
     }
-    blocks
 }
 
-fn flush(lines: &mut Vec<&str>, blocks: &mut Vec<Block>, names: &Names, quoted: bool) {
-    if lines.is_empty() {
-        return;
+fn close(open: &mut Option<(Vec<Inline>, bool)>, blocks: &mut Vec<Block>) {
+    if let Some((content, quoted)) = open.take() {
+        let para = Block::paragraph(content);
+        blocks.push(if quoted {
+            Block::quote(vec![para])
+        } else {
+            para
+        });
     }
-    let mut content = Vec::new();
-    for (i, line) in lines.drain(..).enumerate() {
-        if i > 0 {
-            content.push(Inline::LineBreak);
-        }
-        content.extend(inlines(line, names));
-    }
-    let para = Block::paragraph(content);
-    blocks.push(if quoted {
-        Block::quote(vec![para])
-    } else {
-        para
+}
+
+/// One line of `mrkdwn` as inlines, appended to `out`.
+fn push_inlines(text: &str, names: &Names, out: &mut Vec<Inline>) {
+    scan(text, |piece| {
+        out.push(match piece {
+            Piece::Text(t) => Inline::Text(unescape(t)),
+            Piece::Code(c) => Inline::Code(unescape(c)),
+            Piece::Angle(inner) => angle(inner, names),
+            Piece::Span(marker, inner) => {
+                let mut content = Vec::new();
+                push_inlines(inner, names, &mut content);
+                match marker {
+                    b'*' => Inline::Strong(content),
+                    b'_' => Inline::Emphasis(content),
+                    _ => Inline::Strikethrough(content),
+                }
+            }
+        });
     });
 }
 
-/// One line of `mrkdwn` as inlines.
-pub(crate) fn inlines(text: &str, names: &Names) -> Vec<Inline> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut buf = String::new();
+/// What [`scan`] finds in a line of `mrkdwn`, each a slice of it (still escaped).
+enum Piece<'a> {
+    /// Text between the others.
+    Text(&'a str),
+    /// What `<…>` holds.
+    Angle(&'a str),
+    /// What `` `…` `` holds (not empty).
+    Code(&'a str),
+    /// What a `*…*`, `_…_` or `~…~` span holds, with its marker.
+    Span(u8, &'a str),
+}
+
+/// The pieces of `text`, in order, in one pass over its bytes (every marker is ASCII, so
+/// every marker's position is a character boundary).
+fn scan<'a>(text: &'a str, mut emit: impl FnMut(Piece<'a>)) {
+    let bytes = text.as_bytes();
+    // Where the text not yet handed on starts.
+    let mut from = 0;
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '<' => {
-                if let Some(end) = find(&chars, i + 1, '>') {
-                    let inner: String = chars[i + 1..end].iter().collect();
-                    push_text(&mut buf, &mut out);
-                    out.push(angle(&inner, names));
-                    i = end + 1;
-                    continue;
-                }
+    while i < bytes.len() {
+        let found = match bytes[i] {
+            b'<' => find(bytes, i + 1, b'>').map(|end| (Piece::Angle(&text[i + 1..end]), end)),
+            b'`' => find(bytes, i + 1, b'`')
+                .filter(|&end| end > i + 1)
+                .map(|end| (Piece::Code(&text[i + 1..end]), end)),
+            m @ (b'*' | b'_' | b'~') => {
+                span_end(text, i).map(|end| (Piece::Span(m, &text[i + 1..end]), end))
             }
-            '`' => {
-                if let Some(end) = find(&chars, i + 1, '`')
-                    && end > i + 1
-                {
-                    push_text(&mut buf, &mut out);
-                    let code: String = chars[i + 1..end].iter().collect();
-                    out.push(Inline::code(unescape(&code)));
-                    i = end + 1;
-                    continue;
+            _ => None,
+        };
+        match found {
+            Some((piece, end)) => {
+                if from < i {
+                    emit(Piece::Text(&text[from..i]));
                 }
+                emit(piece);
+                i = end + 1;
+                from = i;
             }
-            '*' | '_' | '~' => {
-                if let Some(end) = span_end(&chars, i) {
-                    push_text(&mut buf, &mut out);
-                    let inner: String = chars[i + 1..end].iter().collect();
-                    let content = inlines(&inner, names);
-                    out.push(match c {
-                        '*' => Inline::strong(content),
-                        '_' => Inline::emphasis(content),
-                        _ => Inline::strikethrough(content),
-                    });
-                    i = end + 1;
-                    continue;
-                }
-            }
-            _ => {}
+            None => i += 1,
         }
-        buf.push(c);
-        i += 1;
     }
-    push_text(&mut buf, &mut out);
-    out
-}
-
-fn push_text(buf: &mut String, out: &mut Vec<Inline>) {
-    if !buf.is_empty() {
-        out.push(Inline::text(unescape(buf)));
-        buf.clear();
+    if from < bytes.len() {
+        emit(Piece::Text(&text[from..]));
     }
 }
 
-fn find(chars: &[char], from: usize, c: char) -> Option<usize> {
-    chars
+fn find(bytes: &[u8], from: usize, b: u8) -> Option<usize> {
+    bytes
         .get(from..)?
         .iter()
-        .position(|&x| x == c)
+        .position(|&x| x == b)
         .map(|p| p + from)
 }
 
-/// Where the span opened by the marker at `start` closes, by Slack's rules: the opening
+/// Where the span opened by the marker at byte `start` closes, by Slack's rules: the opening
 /// marker starts a word and is followed by a non-space, the closing one ends a word.
-fn span_end(chars: &[char], start: usize) -> Option<usize> {
-    let marker = chars[start];
-    let opens = start == 0 || !chars[start - 1].is_alphanumeric();
-    let next = chars.get(start + 1)?;
-    if !opens || next.is_whitespace() || *next == marker {
+fn span_end(text: &str, start: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let marker = bytes[start];
+    let opens = text[..start]
+        .chars()
+        .next_back()
+        .is_none_or(|p| !p.is_alphanumeric());
+    let next = text[start + 1..].chars().next()?;
+    if !opens || next.is_whitespace() || next == char::from(marker) {
         return None;
     }
-    let mut j = start + 2;
-    while j < chars.len() {
-        if chars[j] == marker
-            && !chars[j - 1].is_whitespace()
-            && chars.get(j + 1).is_none_or(|n| !n.is_alphanumeric())
+    let mut j = start + 1 + next.len_utf8();
+    while let Some(at) = find(bytes, j, marker) {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|b| !b.is_whitespace())
+            && text[at + 1..]
+                .chars()
+                .next()
+                .is_none_or(|n| !n.is_alphanumeric())
         {
-            return Some(j);
+            return Some(at);
         }
-        j += 1;
+        j = at + 1;
     }
     None
 }
@@ -429,41 +497,65 @@ fn angle(inner: &str, names: &Names) -> Inline {
         None => (inner, None),
     };
     if let Some(id) = target.strip_prefix('@') {
-        let name = names
-            .user(id)
-            .or_else(|| label.map(str::to_owned))
-            .unwrap_or_else(|| id.to_owned());
-        return Inline::text(format!("@{}", unescape(&name)));
+        let mut out = String::from("@");
+        match names.user_name(id) {
+            Some(name) => unescape_into(name, &mut out),
+            None => unescape_into(label.unwrap_or(id), &mut out),
+        }
+        return Inline::Text(out);
     }
     if let Some(id) = target.strip_prefix('#') {
+        let mut out = String::from("#");
         let name = label
-            .map(str::to_owned)
-            .or_else(|| names.channels.get(id).cloned())
-            .unwrap_or_else(|| id.to_owned());
-        return Inline::text(format!("#{}", unescape(&name)));
+            .or_else(|| names.channels.get(id).map(String::as_str))
+            .unwrap_or(id);
+        unescape_into(name, &mut out);
+        return Inline::Text(out);
     }
     if let Some(special) = target.strip_prefix('!') {
         if let Some(l) = label {
-            return Inline::text(unescape(l));
+            return Inline::Text(unescape(l));
         }
         let word = special.split('^').next().unwrap_or(special);
-        return Inline::text(format!("@{word}"));
+        return Inline::Text(format!("@{word}"));
     }
     let url = unescape(target);
     match label {
-        Some(l) if !l.is_empty() && unescape(l) != url => Inline::link(inlines(l, names), url),
-        _ => Inline::autolink(url),
+        Some(l) if !l.is_empty() && unescape(l) != url => {
+            let mut content = Vec::new();
+            push_inlines(l, names, &mut content);
+            Inline::link(content, url)
+        }
+        _ => Inline::Autolink(url),
     }
 }
 
 /// Slack's three escapes undone.
 fn unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
+    let mut out = String::with_capacity(s.len());
+    unescape_into(s, &mut out);
+    out
+}
+
+/// [`unescape`], appended to `out`: one pass, each `&` looked at once.
+fn unescape_into(s: &str, out: &mut String) {
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let (c, len) = if tail.starts_with("&lt;") {
+            ('<', 4)
+        } else if tail.starts_with("&gt;") {
+            ('>', 4)
+        } else if tail.starts_with("&amp;") {
+            ('&', 5)
+        } else {
+            ('&', 1)
+        };
+        out.push(c);
+        rest = &tail[len..];
     }
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    out.push_str(rest);
 }
 
 #[cfg(test)]

@@ -32,9 +32,11 @@
 //!   unchanged ones without a replies request: so an edit of a parent (which moves only its
 //!   `edited.ts`) or a change of the channel's access is found within the look-back. Without
 //!   one (a bare `poll`), the threads whose latest activity (the parent's `ts`, its
-//!   `latest_reply` or its `edited.ts`) is in the window are read. A change to a thread
-//!   older than the look-back is found by a [reconcile](connector_core::sync::SyncMode::Reconcile)
-//!   run, which lists every thread and re-sends those whose version token moved.
+//!   `latest_reply` or its `edited.ts`) is in the window are read. A change the listing
+//!   shows (an edited parent, a new reply) to a thread older than the look-back is found by
+//!   a [reconcile](connector_core::sync::SyncMode::Reconcile) run, which lists every thread
+//!   and re-sends those whose version token moved; an edit of one of its replies only by a
+//!   full run (the API's limit, below).
 //! - **Checkpoints** ([`SlackCheckpoint`]): the channels done and Slack's own history cursor
 //!   in the current one (RAGFlow's checkpointed load returned nothing).
 //! - **Fingerprint**: the version token of a thread is, as listed, the parent's `ts`,
@@ -53,9 +55,18 @@
 //!   token; `message_changed` comes only as an Events API push): so every listed thread with
 //!   replies has them read again once every `reply_rescan_days` (default 7), on the turn a
 //!   stable hash of its id gives it within the cycle, so the cost is spread evenly over the
-//!   runs (about threads-with-replies × window ÷ cycle requests a run); threads older than
-//!   `thread_lookback_days` are not listed, and their edits are seen on the next full or
-//!   reconcile run. Reactions are not rendered, so they are no part of it.
+//!   runs (about threads-with-replies × window ÷ cycle requests a run). Reactions are not
+//!   rendered, so they are no part of it.
+//! - **Limit of the API: edits in threads older than `thread_lookback_days`.** No Web API
+//!   method reports to a bot that a message was edited (`search.messages` needs a user
+//!   token; `message_changed` is only pushed by the Events API), and an incremental run
+//!   lists no thread started before the look-back, so an edit there (or a new reply that is
+//!   not also sent to the channel) is not seen by incremental runs. What catches it: a
+//!   [full](connector_core::sync::SyncMode::Full) run, which reads every thread again; a
+//!   [reconcile](connector_core::sync::SyncMode::Reconcile) run catches an edited parent and
+//!   a new reply (both move the listed version token) but not a first edit of a reply (its
+//!   listing does not move). A longer `thread_lookback_days` moves the limit back, at the
+//!   cost of listing more history on every incremental run.
 //! - **Deleted messages**: a deleted message is gone from the listing, so prune
 //!   ([`list_ids`](SlimConnector::list_ids)) removes its document; a deleted parent with
 //!   replies stays as Slack's `tombstone`, left out of the text while the replies stay.

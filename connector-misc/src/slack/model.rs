@@ -169,8 +169,9 @@ pub(crate) struct User {
 }
 
 impl User {
-    /// The name people see: the display name, else the real name, else the handle.
-    pub(crate) fn display(&self) -> String {
+    /// The name people see: the display name, else the real name, else the handle (else
+    /// the id), borrowed.
+    pub(crate) fn shown(&self) -> &str {
         [
             self.profile.display_name.as_deref(),
             self.profile.real_name.as_deref(),
@@ -182,7 +183,6 @@ impl User {
         .map(str::trim)
         .find(|s| !s.is_empty())
         .unwrap_or(self.id.as_str())
-        .to_owned()
     }
 }
 
