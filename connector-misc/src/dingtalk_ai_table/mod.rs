@@ -244,6 +244,17 @@ impl SlimConnector for DingtalkAiTableConnector {
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
     }
+
+    /// Those of `ids` whose sheet is no longer listed, or that GetRecord says are gone: a
+    /// record missed by a listing that ran during edits is never deleted.
+    fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
+        let walk = self.walk.clone();
+        Box::pin(async move { walk.confirm_gone(ids, ctx).await })
+    }
 }
 
 #[cfg(test)]
