@@ -13,7 +13,8 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::Value;
+use connector_core::jsonref::JsonRef;
+use serde_json::value::RawValue;
 
 use super::checkpoint::AirtableCheckpoint;
 use super::client::{Client, ListQuery, PAGE_SIZE, offset_gone};
@@ -51,7 +52,7 @@ pub(crate) struct Walk {
 /// A page of records as listed, with the checkpoint after it.
 struct RawPage {
     view: Arc<TableView>,
-    records: Vec<Value>,
+    records: Vec<Box<RawValue>>,
     checkpoint: AirtableCheckpoint,
 }
 
@@ -299,11 +300,11 @@ impl Walk {
     fn admit(
         &self,
         view: &Arc<TableView>,
-        value: Value,
+        raw: Box<RawValue>,
         window: Option<&TimeWindow>,
         out: &mut Vec<PendingItem<Item>>,
     ) {
-        let record = match Record::take(value) {
+        let record = match Record::take(raw) {
             Ok(r) => r,
             Err((listed_id, e)) => {
                 let Some(id) = listed_id else {
@@ -326,18 +327,21 @@ impl Walk {
                 return;
             }
         };
+        // The fields as listed, read once for the window, the version and the attachments.
+        let fields = record.raw_fields();
         // Exact filter of the widened query, where the record shows its time.
-        if let (Some(w), Some(t)) = (window, view.updated_at(&record))
+        if let (Some(w), Some(t)) = (window, view.updated_from(record.created_time, &fields))
             && !w.contains(t)
         {
             return;
         }
-        let version = record_version(view, &record);
+        let version = record_version(view, &record, &fields);
         let attachments = if self.attachments {
-            view.attachments(&record)
+            view.attachments(&fields)
         } else {
             Vec::new()
         };
+        drop(fields);
         let id = record_id(&record.id);
         let record = Arc::new(record);
         out.push(
@@ -517,8 +521,10 @@ impl Walk {
                 ctx.cancellation().check()?;
                 let list = walk.client.list(&view.table.id, &query, offset.as_deref()).await?;
                 let mut ids = Vec::new();
-                for value in list.records {
-                    let Some(rec) = value.get("id").and_then(Value::as_str) else {
+                for raw in list.records {
+                    // Only the primary and attachment fields are listed: read whole.
+                    let value: JsonRef<'_> = serde_json::from_str(raw.get()).unwrap_or(JsonRef::Null);
+                    let Some(rec) = value.get("id").and_then(JsonRef::as_str) else {
                         Err(Error::new(ErrorKind::InvalidData, "a listed record has no id").with_connector(SOURCE))?;
                         continue;
                     };
@@ -526,15 +532,13 @@ impl Walk {
                     if !walk.attachments {
                         continue;
                     }
-                    if let Some(fields) = value.get("fields").and_then(Value::as_object) {
-                        for (name, v) in fields {
-                            if !view.is_attachments(name, v) {
-                                continue;
-                            }
-                            for a in v.as_array().into_iter().flatten() {
-                                if let Some(att) = a.get("id").and_then(Value::as_str) {
-                                    ids.push(SlimDocument::new(attachment_id(rec, att)));
-                                }
+                    for (name, v) in value.get("fields").and_then(JsonRef::as_object).unwrap_or_default() {
+                        if !view.is_attachments(name, v) {
+                            continue;
+                        }
+                        for a in v.as_array().unwrap_or_default() {
+                            if let Some(att) = a.get("id").and_then(JsonRef::as_str) {
+                                ids.push(SlimDocument::new(attachment_id(rec, att)));
                             }
                         }
                     }
