@@ -101,6 +101,24 @@ impl<'a> JsonRef<'a> {
     }
 }
 
+impl From<&Value> for JsonRef<'static> {
+    /// The value as a `JsonRef` owning its strings (members in the map's order).
+    fn from(value: &Value) -> Self {
+        match value {
+            Value::Null => Self::Null,
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Number(n) => Self::Number(n.clone()),
+            Value::String(s) => Self::Str(Cow::Owned(s.clone())),
+            Value::Array(items) => Self::Array(items.iter().map(Self::from).collect()),
+            Value::Object(map) => Self::Object(
+                map.iter()
+                    .map(|(k, v)| (Cow::Owned(k.clone()), Self::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 impl fmt::Display for JsonRef<'_> {
     /// Compact JSON, as `Value`'s `Display` writes it (members in the order given).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -314,6 +332,7 @@ mod tests {
         );
         assert_eq!(v.to_string(), serde_json::to_string(&v).unwrap_or_default());
         assert_eq!(JsonRef::Null.to_value(), json!(null));
+        assert_eq!(JsonRef::from(&value).to_value(), value);
     }
 
     #[test]

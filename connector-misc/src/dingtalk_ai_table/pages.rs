@@ -12,13 +12,13 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::SOURCE;
 use super::checkpoint::DingtalkAiTableCheckpoint;
 use super::client::{Client, PAGE_SIZE};
 use super::convert::{SheetView, instant, record_document, record_id, record_version};
-use super::model::{Record, Sheet};
+use super::model::{Record, Sheet, listed_id};
 
 /// Pages of one sheet read at most, as a guard against a `nextToken` that loops.
 const MAX_PAGES: usize = 1_000_000;
@@ -39,7 +39,7 @@ pub(crate) struct Walk {
 /// could not be read (its failure).
 struct RawPage {
     view: Arc<SheetView>,
-    records: Vec<Value>,
+    records: Vec<Box<RawValue>>,
     failure: Option<Failure>,
     checkpoint: DingtalkAiTableCheckpoint,
 }
@@ -284,12 +284,12 @@ impl Walk {
                     ctx.cancellation().check()?;
                     let list = walk.client.records(&sheet.id, next.as_deref(), PAGE_SIZE, false).await?;
                     let mut ids = Vec::with_capacity(list.records.len());
-                    for value in &list.records {
-                        let Some(rec) = value.get("id").and_then(Value::as_str) else {
+                    for raw in &list.records {
+                        let Some(rec) = listed_id(raw) else {
                             Err(Error::new(ErrorKind::InvalidData, "a listed record has no id").with_connector(SOURCE))?;
                             continue;
                         };
-                        ids.push(SlimDocument::new(record_id(&walk.base, &sheet.id, rec)));
+                        ids.push(SlimDocument::new(record_id(&walk.base, &sheet.id, &rec)));
                     }
                     yield ids;
                     match following(&sheet.id, list.has_more, list.next_token, next.as_deref())? {
@@ -387,14 +387,13 @@ fn following(
 /// it does not read.
 fn admit(
     view: &Arc<SheetView>,
-    value: Value,
+    raw: Box<RawValue>,
     window: Option<&TimeWindow>,
     out: &mut Vec<PendingItem<Item>>,
 ) {
-    let listed = value.get("id").and_then(Value::as_str).map(str::to_owned);
-    let record = match Record::take(value) {
+    let record = match Record::take(raw) {
         Ok(r) => r,
-        Err(e) => {
+        Err((listed, e)) => {
             let Some(rec) = listed else {
                 tracing::warn!(
                     connector = SOURCE,
