@@ -337,8 +337,8 @@ mod tests {
 
     #[test]
     fn members_keep_their_order() {
-        let m: Members<'_, JsonRef<'_>> = serde_json::from_str(r#"{"b": 1, "a": "x"}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let m: Members<'_, JsonRef<'_>> =
+            serde_json::from_str(r#"{"b": 1, "a": "x"}"#).unwrap_or_else(|e| panic!("{e}"));
         let keys: Vec<&str> = m.0.iter().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["b", "a"]);
         assert_eq!(m.get("a").and_then(JsonRef::as_str), Some("x"));
@@ -347,13 +347,12 @@ mod tests {
 
     #[test]
     fn keys_borrow_unless_escaped() {
-        let members: Vec<(Str<'_>, JsonRef<'_>)> =
-            serde_json::from_str::<std::collections::BTreeMap<Str<'_>, JsonRef<'_>>>(
-                r#"{"plain": 1, "esc\u00e9": 2}"#,
-            )
-            .unwrap_or_else(|e| panic!("{e}"))
-            .into_iter()
-            .collect();
+        let members: Vec<(Str<'_>, JsonRef<'_>)> = serde_json::from_str::<
+            std::collections::BTreeMap<Str<'_>, JsonRef<'_>>,
+        >(r#"{"plain": 1, "esc\u00e9": 2}"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .collect();
         assert!(matches!(members[1].0.0, Cow::Borrowed("plain")));
         assert!(matches!(&members[0].0.0, Cow::Owned(s) if s == "escé"));
     }

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use connector_core::Document;
 use connector_core::ids::{hash128, hash128_bytes};
-use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
 use connector_core::jsonref::{JsonRef, Str};
+use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -313,8 +313,7 @@ pub(crate) fn record_version(view: &TableView, record: &Record, fields: &RawFiel
             buf.extend_from_slice(name.as_bytes());
             buf.push(0);
             if view.is_attachments_raw(name, raw) {
-                let items =
-                    serde_json::from_str::<Vec<JsonRef<'_>>>(raw.get()).unwrap_or_default();
+                let items = serde_json::from_str::<Vec<JsonRef<'_>>>(raw.get()).unwrap_or_default();
                 for a in &items {
                     // Writing into a `Vec` cannot fail.
                     let _ = serde_json::to_writer(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use connector_core::http::is_body_too_large;
+use connector_core::jsonref::JsonRef;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
@@ -13,7 +14,6 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use connector_core::jsonref::JsonRef;
 use serde_json::value::RawValue;
 
 use super::checkpoint::AirtableCheckpoint;

@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::window::Zone;
 use connector_core::{Access, Document};
-use connector_core::jsonref::{JsonRef, Str};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -431,9 +431,7 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
         if is_long(kind, value) {
             body.push(Block::heading(2, vec![Inline::text(name)]));
             match value {
-                JsonRef::Object(_)
-                    if value.get("markdown").and_then(JsonRef::as_str).is_some() =>
-                {
+                JsonRef::Object(_) if value.get("markdown").and_then(JsonRef::as_str).is_some() => {
                     let md = value
                         .get("markdown")
                         .and_then(JsonRef::as_str)

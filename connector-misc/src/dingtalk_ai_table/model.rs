@@ -131,9 +131,8 @@ impl Record {
             Some(v) => Err(format!("{key} is not epoch milliseconds: {v}")),
             None => Err(format!("the record has no {key}")),
         };
-        let times = time(head.created_time, "createdTime").and_then(|c| {
-            time(head.last_modified_time, "lastModifiedTime").map(|m| (c, m))
-        });
+        let times = time(head.created_time, "createdTime")
+            .and_then(|c| time(head.last_modified_time, "lastModifiedTime").map(|m| (c, m)));
         let (created_time, last_modified_time) = match times {
             Ok(t) => t,
             Err(e) => return Err((Some(id), e)),
