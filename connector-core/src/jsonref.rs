@@ -296,7 +296,9 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                // A JSON text gives no count: room for a record's usual dozen fields at once,
+                // rather than growing the list three times.
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
                 while let Some(key) = map.next_key::<Str<'a>>()? {
                     members.push((key, map.next_value()?));
                 }

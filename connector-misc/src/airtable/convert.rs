@@ -464,7 +464,7 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     }
 
     // In schema order for the front matter; `metadata.fields` is a map.
-    let mut meta: Vec<(&str, Value)> = Vec::new();
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(order.len());
     let mut body = Vec::with_capacity(2 * order.len() + 1);
     body.push(Block::heading(1, vec![Inline::text(title.clone())]));
     let mut files: Vec<(&str, &JsonRef<'_>)> = Vec::new();
