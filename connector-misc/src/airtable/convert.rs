@@ -719,4 +719,47 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn the_version_follows_the_values_not_their_order_or_signed_urls() {
+        let v = view("lastModifiedTime");
+        let version = |text: &str| {
+            let raw = RawValue::from_string(text.to_owned()).unwrap_or_else(|e| panic!("{e}"));
+            let r = Record::take(raw).unwrap_or_else(|(_, e)| panic!("{e}"));
+            record_version(&v, &r, &r.raw_fields())
+        };
+        let head = r#""id": "rec0A1b2C3d4E5f6G", "createdTime": "2024-01-01T00:00:00.000Z""#;
+        let file = |url: &str, name: &str| {
+            format!(
+                r#"[{{"id": "attA1", "url": "{url}", "filename": "{name}", "size": 3, "type": "text/plain"}}]"#
+            )
+        };
+        let first = version(&format!(
+            r#"{{{head}, "fields": {{"A": "x", "B": [1, 2], "Files": {}}}}}"#,
+            file("https://dl.airtable.com/1?sig=a", "a.txt")
+        ));
+        // The fields in another order, the attachment signed anew: the same version.
+        assert_eq!(
+            first,
+            version(&format!(
+                r#"{{{head}, "fields": {{"Files": {}, "B": [1, 2], "A": "x"}}}}"#,
+                file("https://dl.airtable.com/1?sig=b", "a.txt")
+            ))
+        );
+        // A value or a file's name changed: another version.
+        assert_ne!(
+            first,
+            version(&format!(
+                r#"{{{head}, "fields": {{"A": "y", "B": [1, 2], "Files": {}}}}}"#,
+                file("https://dl.airtable.com/1?sig=a", "a.txt")
+            ))
+        );
+        assert_ne!(
+            first,
+            version(&format!(
+                r#"{{{head}, "fields": {{"A": "x", "B": [1, 2], "Files": {}}}}}"#,
+                file("https://dl.airtable.com/1?sig=a", "b.txt")
+            ))
+        );
+    }
 }
