@@ -157,13 +157,14 @@ impl TableView {
     /// [`is_attachments`](Self::is_attachments) of a value as listed: read only when the
     /// schema does not type the field and it is a list.
     fn is_attachments_raw(&self, name: &str, raw: &RawValue) -> bool {
+        // Only a list holds attachments: no lookup of the field for the other values.
+        if !raw.get().starts_with('[') {
+            return false;
+        }
         match self.kind(name) {
             Some(kind) => kind == "multipleAttachments",
-            None => {
-                raw.get().starts_with('[')
-                    && serde_json::from_str::<JsonRef<'_>>(raw.get())
-                        .is_ok_and(|v| self.is_attachments(name, &v))
-            }
+            None => serde_json::from_str::<JsonRef<'_>>(raw.get())
+                .is_ok_and(|v| self.is_attachments(name, &v)),
         }
     }
 
@@ -294,7 +295,7 @@ pub(crate) fn attachment_id(record: &str, attachment: &str) -> String {
 /// Any change of any field moves it, computed fields (formulas, lookups, rollups) included,
 /// which Airtable's own last-modified time does not see. The text is hashed as it came, not
 /// read and written again.
-pub(crate) fn record_version(view: &TableView, record: &Record, fields: &RawFields<'_>) -> String {
+pub(crate) fn record_version(view: &TableView, record: &str, fields: &RawFields<'_>) -> String {
     thread_local! {
         /// The bytes hashed, kept per thread: no buffer is made per record.
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -333,7 +334,7 @@ pub(crate) fn record_version(view: &TableView, record: &Record, fields: &RawFiel
         }
         hash
     });
-    format!("{}|{}|{hash}", record.id, view.render_key)
+    format!("{record}|{}|{hash}", view.render_key)
 }
 
 /// An attachment's version: Airtable gives a new attachment a new id; name, size and type
@@ -726,7 +727,7 @@ mod tests {
         let version = |text: &str| {
             let raw = RawValue::from_string(text.to_owned()).unwrap_or_else(|e| panic!("{e}"));
             let r = Record::take(raw).unwrap_or_else(|(_, e)| panic!("{e}"));
-            record_version(&v, &r, &r.raw_fields())
+            record_version(&v, &r.id, &r.raw_fields())
         };
         let head = r#""id": "rec0A1b2C3d4E5f6G", "createdTime": "2024-01-01T00:00:00.000Z""#;
         let file = |url: &str, name: &str| {

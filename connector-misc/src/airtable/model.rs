@@ -40,6 +40,45 @@ struct Head<'a> {
     fields: Option<&'a RawValue>,
 }
 
+/// A record's members with its fields as listed, values unread.
+#[derive(Deserialize)]
+struct HeadFields<'a> {
+    #[serde(borrow, default)]
+    id: Option<JsonRef<'a>>,
+    #[serde(borrow, default, rename = "createdTime")]
+    created_time: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    fields: Option<RawFields<'a>>,
+}
+
+/// A record's id and creation, read from its `id` and `createdTime`.
+fn identity(
+    id: Option<JsonRef<'_>>,
+    created_time: Option<JsonRef<'_>>,
+) -> Result<(String, DateTime<Utc>), (Option<String>, String)> {
+    let id = match id {
+        Some(JsonRef::Str(s)) => s.into_owned(),
+        Some(other) => return Err((None, format!("id is not a string: {other}"))),
+        None => return Err((None, "the record has no id".to_owned())),
+    };
+    let created_time = match created_time {
+        Some(JsonRef::Str(s)) => match s.parse::<DateTime<FixedOffset>>() {
+            Ok(t) => t.with_timezone(&Utc),
+            Err(e) => {
+                return Err((
+                    Some(id),
+                    format!("createdTime {s:?} is not an instant: {e}"),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err((Some(id), format!("createdTime is not a string: {other}")));
+        }
+        None => return Err((Some(id), "the record has no createdTime".to_owned())),
+    };
+    Ok((id, created_time))
+}
+
 /// A record's fields, each read as `V`.
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "V: Deserialize<'de>"))]
@@ -69,26 +108,7 @@ impl Record {
             }
             Err(_) => return Err((None, "the record is not an object".to_owned())),
         };
-        let id = match head.id {
-            Some(JsonRef::Str(s)) => s.into_owned(),
-            Some(other) => return Err((None, format!("id is not a string: {other}"))),
-            None => return Err((None, "the record has no id".to_owned())),
-        };
-        let created_time = match head.created_time {
-            Some(JsonRef::Str(s)) => match s.parse::<DateTime<FixedOffset>>() {
-                Ok(t) => t.with_timezone(&Utc),
-                Err(e) => {
-                    return Err((
-                        Some(id),
-                        format!("createdTime {s:?} is not an instant: {e}"),
-                    ));
-                }
-            },
-            Some(other) => {
-                return Err((Some(id), format!("createdTime is not a string: {other}")));
-            }
-            None => return Err((Some(id), "the record has no createdTime".to_owned())),
-        };
+        let (id, created_time) = identity(head.id, head.created_time)?;
         if let Some(fields) = head.fields
             && !fields.get().starts_with('{')
         {
@@ -102,6 +122,45 @@ impl Record {
             created_time,
             raw,
         })
+    }
+
+    /// [`take`](Self::take), with `f` called on the record's id, creation and fields as
+    /// listed, read in the same pass over its JSON.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take).
+    pub(crate) fn take_with<R>(
+        raw: Box<RawValue>,
+        f: impl FnOnce(&str, DateTime<Utc>, &RawFields<'_>) -> R,
+    ) -> Result<(Self, R), (Option<String>, String)> {
+        let mut f = Some(f);
+        let read = match serde_json::from_str::<HeadFields<'_>>(raw.get()) {
+            Ok(head) => {
+                let (id, created_time) = identity(head.id, head.created_time)?;
+                let fields = head.fields.unwrap_or_default();
+                f.take()
+                    .map(|f| (f(&id, created_time, &fields), id, created_time))
+            }
+            Err(_) => None,
+        };
+        match (read, f) {
+            (Some((out, id, created_time)), _) => Ok((
+                Self {
+                    id,
+                    created_time,
+                    raw,
+                },
+                out,
+            )),
+            // What does not read in one pass (fields that are not an object, say): as `take`
+            // tells it.
+            (None, Some(f)) => {
+                let record = Self::take(raw)?;
+                let out = f(&record.id, record.created_time, &record.raw_fields());
+                Ok((record, out))
+            }
+            (None, None) => Err((None, "the record does not read".to_owned())),
+        }
     }
 
     /// The record's fields, values unread; none when they do not read (`take` checked them).

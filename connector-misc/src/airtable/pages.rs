@@ -304,8 +304,26 @@ impl Walk {
         window: Option<&TimeWindow>,
         out: &mut Vec<PendingItem<Item>>,
     ) {
-        let record = match Record::take(raw) {
-            Ok(r) => r,
+        // The window, the version and the attachments from the fields as listed, read in the
+        // same pass as the record's id.
+        let read = Record::take_with(raw, |id, created, fields| {
+            // Exact filter of the widened query, where the record shows its time.
+            if let (Some(w), Some(t)) = (window, view.updated_from(created, fields))
+                && !w.contains(t)
+            {
+                return None;
+            }
+            let version = record_version(view, id, fields);
+            let attachments = if self.attachments {
+                view.attachments(fields)
+            } else {
+                Vec::new()
+            };
+            Some((version, attachments))
+        });
+        let (record, (version, attachments)) = match read {
+            Ok((record, Some(admitted))) => (record, admitted),
+            Ok((_, None)) => return,
             Err((listed_id, e)) => {
                 let Some(id) = listed_id else {
                     tracing::warn!(
@@ -327,21 +345,6 @@ impl Walk {
                 return;
             }
         };
-        // The fields as listed, read once for the window, the version and the attachments.
-        let fields = record.raw_fields();
-        // Exact filter of the widened query, where the record shows its time.
-        if let (Some(w), Some(t)) = (window, view.updated_from(record.created_time, &fields))
-            && !w.contains(t)
-        {
-            return;
-        }
-        let version = record_version(view, &record, &fields);
-        let attachments = if self.attachments {
-            view.attachments(&fields)
-        } else {
-            Vec::new()
-        };
-        drop(fields);
         let id = record_id(&record.id);
         let record = Arc::new(record);
         out.push(
