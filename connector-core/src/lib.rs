@@ -13,6 +13,7 @@ pub mod glob;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;
+pub mod jsonref;
 mod jsonw;
 pub mod net;
 pub mod pages;

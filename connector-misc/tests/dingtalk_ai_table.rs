@@ -410,6 +410,55 @@ async fn prune_removes_deleted_records() {
 }
 
 #[tokio::test]
+async fn a_record_deleted_during_the_id_listing_shifts_none_into_the_prune() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let lists = fake.with(|st| st.calc_asked.len());
+    // The fake's nextToken is an offset: the first task is deleted as the prune's second page
+    // of tasks is asked for, so that page starts one record later and the listing never sees
+    // the third task, which still exists. The memo is deleted before the prune.
+    fake.with(|st| {
+        st.delete_at_list = Some((lists + 2, REC_PLAN.to_owned()));
+        st.sheets[1].records.clear();
+    });
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().max_prune_fraction(1.0))
+        .prune()
+        .await
+        .unwrap();
+    assert!(fake.with(|st| st.sheets[0].records.iter().all(|r| r.id != REC_PLAN)));
+    // Listed: the first page (the plan, the launch), then the budget and the retro.
+    assert_eq!(report.listed, 4, "{report:?}");
+    // Missed by the listing but there when asked by id: kept. The memo: gone.
+    assert_eq!(report.deleted, 1, "{report:?}");
+    assert_eq!(sink.deleted(), [record_doc(SHEET_NOTES, REC_MEMO)]);
+    let gets: Vec<String> = fake.with(|st| {
+        st.calls
+            .iter()
+            .filter(|c| c.starts_with("get "))
+            .cloned()
+            .collect()
+    });
+    assert_eq!(
+        sorted(&gets),
+        sorted(&[
+            format!("get {SHEET_TASKS} {REC_HIRING}"),
+            format!("get {SHEET_NOTES} {REC_MEMO}"),
+        ])
+    );
+}
+
+#[tokio::test]
 async fn a_listing_that_cannot_go_on_fails_and_prunes_nothing() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));

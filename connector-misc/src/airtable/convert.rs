@@ -7,13 +7,15 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use connector_core::Document;
-use connector_core::ids::hash128;
+use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::SOURCE;
-use super::model::{Attachment, Field, Record, Table};
+use super::model::{Attachment, Field, RawFields, Record, Table};
 
 /// The first size of a record's text buffer: most records' front matter and body fit, so it
 /// grows once or never instead of doubling from a few bytes.
@@ -137,18 +139,32 @@ impl TableView {
 
     /// Whether field `name` holding `value` is an attachment field: by its type, or (no
     /// schema) by its shape.
-    pub(crate) fn is_attachments(&self, name: &str, value: &Value) -> bool {
+    pub(crate) fn is_attachments(&self, name: &str, value: &JsonRef<'_>) -> bool {
         match self.kind(name) {
             Some(kind) => kind == "multipleAttachments",
             None => value.as_array().is_some_and(|a| {
                 !a.is_empty()
                     && a.iter().all(|v| {
                         v.get("id")
-                            .and_then(Value::as_str)
+                            .and_then(JsonRef::as_str)
                             .is_some_and(|id| id.starts_with("att"))
                             && v.get("filename").is_some()
                     })
             }),
+        }
+    }
+
+    /// [`is_attachments`](Self::is_attachments) of a value as listed: read only when the
+    /// schema does not type the field and it is a list.
+    fn is_attachments_raw(&self, name: &str, raw: &RawValue) -> bool {
+        // Only a list holds attachments: no lookup of the field for the other values.
+        if !raw.get().starts_with('[') {
+            return false;
+        }
+        match self.kind(name) {
+            Some(kind) => kind == "multipleAttachments",
+            None => serde_json::from_str::<JsonRef<'_>>(raw.get())
+                .is_ok_and(|v| self.is_attachments(name, &v)),
         }
     }
 
@@ -189,14 +205,21 @@ impl TableView {
     /// known, the window's formula alone decides and `updated_at` stays unset, rather than the
     /// creation time filtering an edited record out of every poll.
     pub(crate) fn updated_at(&self, record: &Record) -> Option<DateTime<Utc>> {
+        self.updated_from(record.created_time, &record.raw_fields())
+    }
+
+    /// [`updated_at`](Self::updated_at) of a record created at `created` with these fields.
+    pub(crate) fn updated_from(
+        &self,
+        created: DateTime<Utc>,
+        fields: &RawFields<'_>,
+    ) -> Option<DateTime<Utc>> {
         let field = self.modified.as_ref()?;
-        match record.fields.get(field) {
-            None | Some(Value::Null) => Some(record.created_time),
-            Some(Value::String(s)) if s.is_empty() => Some(record.created_time),
-            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+        match fields.get(field) {
+            None => Some(created),
+            Some(raw) => serde_json::from_str::<JsonRef<'_>>(raw.get())
                 .ok()
-                .map(|t| t.with_timezone(&Utc)),
-            Some(_) => None,
+                .and_then(|v| updated_of(created, Some(&v))),
         }
     }
 
@@ -224,20 +247,36 @@ impl TableView {
         )
     }
 
-    /// The attachments of the record, each with its field's name.
-    pub(crate) fn attachments(&self, record: &Record) -> Vec<(String, Attachment)> {
+    /// The attachments of a record with these fields, each with its field's name.
+    pub(crate) fn attachments(&self, fields: &RawFields<'_>) -> Vec<(String, Attachment)> {
         let mut out = Vec::new();
-        for (name, value) in &record.fields {
-            if !self.is_attachments(name, value) {
+        for (name, raw) in &fields.0 {
+            if !self.is_attachments_raw(name, raw) {
                 continue;
             }
-            for item in value.as_array().into_iter().flatten() {
-                if let Ok(a) = serde_json::from_value::<Attachment>(item.clone()) {
-                    out.push((name.clone(), a));
+            let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) else {
+                continue;
+            };
+            for item in items {
+                if let Ok(a) = serde_json::from_str::<Attachment>(item.get()) {
+                    out.push((name.to_string(), a));
                 }
             }
         }
         out
+    }
+}
+
+/// The last modification told by the modified field's `value` (`None`: the record has no
+/// such field): its instant; the creation while it is empty; none for what is not an instant.
+fn updated_of(created: DateTime<Utc>, value: Option<&JsonRef<'_>>) -> Option<DateTime<Utc>> {
+    match value {
+        None | Some(JsonRef::Null) => Some(created),
+        Some(JsonRef::Str(s)) if s.is_empty() => Some(created),
+        Some(JsonRef::Str(s)) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        Some(_) => None,
     }
 }
 
@@ -251,49 +290,51 @@ pub(crate) fn attachment_id(record: &str, attachment: &str) -> String {
     format!("airtable:{record}:{attachment}")
 }
 
-/// A record's version: a hash of its fields as listed, attachments by id, name, size and
-/// type only (their URLs are signed anew on every listing). Any change of any field moves
-/// it, computed fields (formulas, lookups, rollups) included, which Airtable's own
-/// last-modified time does not see.
-pub(crate) fn record_version(view: &TableView, record: &Record) -> String {
-    let has_files = record
-        .fields
-        .iter()
-        .any(|(name, value)| view.is_attachments(name, value));
-    // Most records hold no attachment: their fields are hashed as they are, without a copy.
-    let text = if has_files {
-        let stable: Map<String, Value> = record
-            .fields
-            .iter()
-            .map(|(name, value)| {
-                let value = if view.is_attachments(name, value) {
-                    Value::Array(
-                        value
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|a| {
-                                json!([
-                                    a.get("id"),
-                                    a.get("filename"),
-                                    a.get("size"),
-                                    a.get("type")
-                                ])
-                            })
-                            .collect(),
-                    )
-                } else {
-                    value.clone()
-                };
-                (name.clone(), value)
-            })
-            .collect();
-        serde_json::to_string(&stable)
-    } else {
-        serde_json::to_string(&record.fields)
+/// A record's version: a hash of its fields as listed (their JSON text, by field name),
+/// attachments by id, name, size and type only (their URLs are signed anew on every listing).
+/// Any change of any field moves it, computed fields (formulas, lookups, rollups) included,
+/// which Airtable's own last-modified time does not see. The text is hashed as it came, not
+/// read and written again.
+pub(crate) fn record_version(view: &TableView, record: &str, fields: &RawFields<'_>) -> String {
+    thread_local! {
+        /// The bytes hashed, kept per thread: no buffer is made per record.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    .unwrap_or_default();
-    format!("{}|{}|{}", record.id, view.render_key, hash128(&text))
+    let mut order: Vec<&(Str<'_>, &RawValue)> = fields.0.iter().collect();
+    order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let hash = BUF.with(|cell| {
+        let mut guard = cell.try_borrow_mut();
+        let mut own = Vec::new();
+        let buf = match &mut guard {
+            Ok(b) => &mut **b,
+            Err(_) => &mut own,
+        };
+        buf.clear();
+        for (name, raw) in order {
+            buf.extend_from_slice(name.as_bytes());
+            buf.push(0);
+            if view.is_attachments_raw(name, raw) {
+                let items = serde_json::from_str::<Vec<JsonRef<'_>>>(raw.get()).unwrap_or_default();
+                for a in &items {
+                    // Writing into a `Vec` cannot fail.
+                    let _ = serde_json::to_writer(
+                        &mut *buf,
+                        &(a.get("id"), a.get("filename"), a.get("size"), a.get("type")),
+                    );
+                    buf.push(b';');
+                }
+            } else {
+                buf.extend_from_slice(raw.get().as_bytes());
+            }
+            buf.push(0);
+        }
+        let hash = hash128_bytes(buf);
+        if buf.capacity() > 1 << 16 {
+            *buf = Vec::new();
+        }
+        hash
+    });
+    format!("{record}|{}|{hash}", view.render_key)
 }
 
 /// An attachment's version: Airtable gives a new attachment a new id; name, size and type
@@ -310,184 +351,191 @@ pub(crate) fn attachment_version(record: &str, a: &Attachment) -> String {
 
 /// A value as one line of text: strings as they are, collaborators as `Name <email>`,
 /// buttons by their label, barcodes by their text, AI text by its value, lists joined.
-fn plain(value: &Value) -> String {
+fn plain(value: &JsonRef<'_>) -> String {
+    let mut out = String::new();
+    write_plain(&mut out, value);
+    out
+}
+
+/// [`plain`], written at the end of `out`.
+fn write_plain(out: &mut String, value: &JsonRef<'_>) {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
-        Value::Object(o) => {
-            let text = |k: &str| o.get(k).and_then(Value::as_str);
-            if let Some(name) = text("name").or(text("filename")) {
-                match text("email") {
-                    Some(email) => format!("{name} <{email}>"),
-                    None => name.to_owned(),
+        JsonRef::Null => {}
+        JsonRef::Str(s) => out.push_str(s),
+        JsonRef::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
+        JsonRef::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        JsonRef::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
                 }
-            } else if let Some(email) = text("email") {
-                email.to_owned()
-            } else if let Some(label) = text("label") {
-                label.to_owned()
-            } else if let Some(t) = text("text").or(text("value")) {
-                t.to_owned()
-            } else if o.contains_key("specialValue") || o.contains_key("error") {
-                String::new()
-            } else {
-                Value::Object(o.clone()).to_string()
+                write_plain(out, item);
+            }
+        }
+        JsonRef::Object(_) => {
+            let text = |k: &str| value.get(k).and_then(JsonRef::as_str);
+            if let Some(name) = text("name").or(text("filename")) {
+                out.push_str(name);
+                if let Some(email) = text("email") {
+                    let _ = write!(out, " <{email}>");
+                }
+            } else if let Some(t) = text("email")
+                .or(text("label"))
+                .or(text("text"))
+                .or(text("value"))
+            {
+                out.push_str(t);
+            } else if value.get("specialValue").is_none() && value.get("error").is_none() {
+                // As a map writes it: keys in order.
+                let _ = write!(out, "{}", value.to_value());
             }
         }
     }
 }
 
-/// A field's value as front matter and metadata hold it, moved out of the record: scalars as
-/// they are, collaborators and other objects as their text, lists element by element.
-fn into_meta(value: Value) -> Value {
+/// A field's value as front matter and metadata hold it: scalars as they are,
+/// collaborators and other objects as their text, lists element by element.
+fn meta_value(value: &JsonRef<'_>) -> Value {
     match value {
-        Value::Array(mut items) => {
-            for item in &mut items {
-                *item = into_meta(std::mem::take(item));
-            }
-            Value::Array(items)
-        }
-        Value::Object(_) => Value::String(plain(&value)),
-        other => other,
+        JsonRef::Array(items) => Value::Array(items.iter().map(meta_value).collect()),
+        JsonRef::Object(_) => Value::String(plain(value)),
+        other => other.to_value(),
     }
 }
 
 /// A field's value as Markdown blocks, by its type.
-fn blocks(kind: Option<&str>, value: &Value) -> Vec<Block> {
+fn blocks(kind: Option<&str>, value: &JsonRef<'_>) -> Vec<Block> {
     match (kind, value) {
         // Airtable's rich text is Markdown already.
-        (Some("richText"), Value::String(s)) => vec![Block::Markdown(s.trim_end().to_owned())],
-        (Some("multilineText") | None, Value::String(s)) => Block::plain_text(s),
-        (Some("url"), Value::String(s))
-            if Url::parse(s).is_ok() && !s.contains(char::is_whitespace) =>
+        (Some("richText"), JsonRef::Str(s)) => vec![Block::Markdown(s.trim_end().to_owned())],
+        (Some("multilineText") | None, JsonRef::Str(s)) => Block::plain_text(s),
+        (Some("url"), JsonRef::Str(s))
+            if !s.contains(char::is_whitespace) && Url::parse(s).is_ok() =>
         {
-            vec![Block::paragraph(vec![Inline::autolink(s.clone())])]
+            vec![Block::paragraph(vec![Inline::autolink(s.as_ref())])]
         }
-        (_, Value::Array(items)) => {
-            let items: Vec<ListItem> = items
-                .iter()
-                .map(|v| ListItem::new(vec![Block::paragraph(vec![Inline::text(plain(v))])]))
-                .collect();
-            vec![Block::List(List::bullet(items))]
-        }
+        (_, JsonRef::Array(items)) => vec![list_of_plain(items)],
         (_, v) => vec![Block::paragraph(vec![Inline::text(plain(v))])],
     }
 }
 
+/// A bullet list of the items, each as [`plain`].
+fn list_of_plain(items: &[JsonRef<'_>]) -> Block {
+    let items: Vec<ListItem> = items
+        .iter()
+        .map(|v| ListItem::new(vec![Block::paragraph(vec![Inline::text(plain(v))])]))
+        .collect();
+    Block::List(List::bullet(items))
+}
+
 /// A record as a Markdown document: front matter with the record's id, times and metadata
 /// fields; the primary field as the title; every other field as a `##` section, in schema
-/// order (then any field the schema does not list, by name). The record's values move into
-/// the document.
+/// order (then any field the schema does not list, by name). The fields are read from the
+/// record's JSON as listed, their text borrowed until it is written.
 pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -> Document {
+    let fields = record.fields();
     let title = view
         .primary
         .as_ref()
-        .and_then(|p| record.fields.get(p))
+        .and_then(|p| fields.get(p))
         .map(plain)
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| format!("{} {}", view.table.name, record.id));
-    let updated = view.updated_at(&record);
-    let Record {
-        id: record_key,
-        created_time,
-        fields: mut values,
-    } = record;
-    // The schema's fields with their roles, then those it does not list (rare), by name.
-    let mut listed: Vec<(String, Value, usize)> = Vec::with_capacity(values.len());
+    let updated = view
+        .modified
+        .as_ref()
+        .and_then(|m| updated_of(record.created_time, fields.get(m)));
+    // The schema's fields (by member, with their place in the schema), then the members it
+    // does not list (rare), by name.
+    let members = &fields.0;
+    let mut order: Vec<(usize, Option<usize>)> = Vec::with_capacity(members.len());
     for (i, f) in view.table.fields.iter().enumerate() {
-        if let Some((name, value)) = values.remove_entry(&f.name) {
-            listed.push((name, value, i));
+        if let Some(m) = members.iter().position(|(k, _)| **k == *f.name) {
+            order.push((m, Some(i)));
         }
     }
-    let mut extra: Vec<(String, Value)> = values.into_iter().collect();
-    extra.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let schema = listed.into_iter().map(|(name, value, i)| {
-        let role = &view.roles[i];
-        let kind = Some(view.table.fields[i].kind.as_str());
-        (
-            name,
-            value,
-            role.attachments,
-            role.metadata,
-            role.linked.as_deref(),
-            kind,
-        )
-    });
-    let unlisted = extra.into_iter().map(|(name, value)| {
-        let attachments = view.is_attachments(&name, &value);
-        (name, value, attachments, view.all_metadata, None, None)
-    });
+    if order.len() < members.len() {
+        let mut extra: Vec<usize> = (0..members.len())
+            .filter(|&m| !view.by_name.contains_key(&*members[m].0))
+            .collect();
+        extra.sort_unstable_by(|&a, &b| members[a].0.cmp(&members[b].0));
+        order.extend(extra.into_iter().map(|m| (m, None)));
+    }
 
     // In schema order for the front matter; `metadata.fields` is a map.
-    let mut meta: Vec<(String, Value)> = Vec::new();
-    let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
-    let mut files = Vec::new();
-    for (name, value, attachments, metadata, linked, kind) in schema.chain(unlisted) {
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(order.len());
+    let mut body = Vec::with_capacity(2 * order.len() + 1);
+    body.push(Block::heading(1, vec![Inline::text(title.clone())]));
+    let mut files: Vec<(&str, &JsonRef<'_>)> = Vec::new();
+    for (m, i) in order {
+        let (name, value) = &members[m];
+        let name: &str = name;
+        let (attachments, metadata, linked, kind) = match i {
+            Some(i) => {
+                let role = &view.roles[i];
+                (
+                    role.attachments,
+                    role.metadata,
+                    role.linked.as_deref(),
+                    Some(view.table.fields[i].kind.as_str()),
+                )
+            }
+            None => (
+                view.is_attachments(name, value),
+                view.all_metadata,
+                None,
+                None,
+            ),
+        };
         if attachments {
             files.push((name, value));
             continue;
         }
         // Shown as `last_modified_time` already.
-        if Some(name.as_str()) == view.modified.as_deref() {
+        if Some(name) == view.modified.as_deref() {
             continue;
         }
         if metadata {
-            meta.push((name, into_meta(value)));
+            meta.push((name, meta_value(value)));
             continue;
         }
-        if Some(name.as_str()) == view.primary.as_deref() {
+        if Some(name) == view.primary.as_deref() {
             continue;
         }
+        body.push(Block::heading(2, vec![Inline::text(name)]));
         match linked {
             // Linked records as links to them (their ids: the listing holds no names).
             Some(table) => {
-                let links = List::bullet(
-                    value
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(|rec| {
-                            let url = format!("https://airtable.com/{}/{table}/{rec}", view.base);
-                            ListItem::new(vec![Block::paragraph(vec![Inline::link(
-                                vec![Inline::text(rec)],
-                                url,
-                            )])])
-                        })
-                        .collect::<Vec<_>>(),
-                );
-                body.push(Block::heading(2, vec![Inline::text(name)]));
-                body.push(Block::List(links));
+                let links = value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(JsonRef::as_str)
+                    .map(|rec| {
+                        let url = format!("https://airtable.com/{}/{table}/{rec}", view.base);
+                        ListItem::new(vec![Block::paragraph(vec![Inline::link(
+                            vec![Inline::text(rec)],
+                            url,
+                        )])])
+                    })
+                    .collect::<Vec<_>>();
+                body.push(Block::List(List::bullet(links)));
             }
-            None => {
-                let blocks = blocks(kind, &value);
-                body.push(Block::heading(2, vec![Inline::text(name)]));
-                body.extend(blocks);
-            }
+            None => body.extend(blocks(kind, value)),
         }
     }
     for (name, value) in files {
         body.push(Block::heading(2, vec![Inline::text(name)]));
-        body.extend(blocks(
-            None,
-            &Value::Array(
-                value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|a| json!(plain(a)))
-                    .collect(),
-            ),
-        ));
+        body.push(list_of_plain(value.as_array().unwrap_or_default()));
     }
 
-    let created = json!(created_time);
-    let table = json!(view.table.name);
-    let link = view.record_link(&record_key);
-    let doc_id = record_id(&record_key);
-    let id = Value::String(record_key);
+    let created = json!(record.created_time);
+    let table = Value::String(view.table.name.clone());
+    let link = view.record_link(&record.id);
+    let doc_id = record_id(&record.id);
+    let id = Value::String(record.id.clone());
     let mut header: Vec<(&str, &Value)> = Vec::with_capacity(4 + meta.len());
     header.extend([
         ("record_id", &id),
@@ -498,13 +546,13 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     if let Some(m) = &modified {
         header.push(("last_modified_time", m));
     }
-    header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
+    header.extend(meta.iter().map(|(k, v)| (*k, v)));
     // Front matter and body in one buffer, with no copy of either.
     let mut text = String::with_capacity(TEXT_CAPACITY);
     markdown::front_matter_into(&mut text, header);
     markdown::render_into(&mut text, &body);
     // The values move into `metadata.fields` once the front matter is written: no copy.
-    let meta: Map<String, Value> = meta.into_iter().collect();
+    let meta: Map<String, Value> = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
 
     // Filled in place: the document is not moved in and out per field.
     let mut doc = Document::text(doc_id, SOURCE, title, text);
@@ -602,7 +650,7 @@ mod tests {
     }
 
     fn record(changed: Value) -> Record {
-        serde_json::from_value(json!({
+        Record::from_json(json!({
             "id": "rec0A1b2C3d4E5f6G",
             "createdTime": "2024-01-01T00:00:00.000Z",
             "fields": {"Changed": changed},
@@ -633,7 +681,7 @@ mod tests {
         let v = TableView::new("appx3BqYz7Kd1LmNo", table, None, false);
         assert!(!v.is_metadata("Notes") && !v.is_metadata("Brief"));
         assert!(v.is_metadata("Owners") && v.is_metadata("Total"));
-        let record: Record = serde_json::from_value(json!({
+        let record = Record::from_json(json!({
             "id": "rec0A1b2C3d4E5f6G",
             "createdTime": "2024-01-01T00:00:00.000Z",
             "fields": {"Notes": ["first note\nsecond line", "another note"], "Total": 3},
@@ -670,6 +718,49 @@ mod tests {
         assert_eq!(
             v.updated_at(&record(json!(["2024-03-05T10:20:30.000Z"]))),
             None
+        );
+    }
+
+    #[test]
+    fn the_version_follows_the_values_not_their_order_or_signed_urls() {
+        let v = view("lastModifiedTime");
+        let version = |text: &str| {
+            let raw = RawValue::from_string(text.to_owned()).unwrap_or_else(|e| panic!("{e}"));
+            let r = Record::take(raw).unwrap_or_else(|(_, e)| panic!("{e}"));
+            record_version(&v, &r.id, &r.raw_fields())
+        };
+        let head = r#""id": "rec0A1b2C3d4E5f6G", "createdTime": "2024-01-01T00:00:00.000Z""#;
+        let file = |url: &str, name: &str| {
+            format!(
+                r#"[{{"id": "attA1", "url": "{url}", "filename": "{name}", "size": 3, "type": "text/plain"}}]"#
+            )
+        };
+        let first = version(&format!(
+            r#"{{{head}, "fields": {{"A": "x", "B": [1, 2], "Files": {}}}}}"#,
+            file("https://dl.airtable.com/1?sig=a", "a.txt")
+        ));
+        // The fields in another order, the attachment signed anew: the same version.
+        assert_eq!(
+            first,
+            version(&format!(
+                r#"{{{head}, "fields": {{"Files": {}, "B": [1, 2], "A": "x"}}}}"#,
+                file("https://dl.airtable.com/1?sig=b", "a.txt")
+            ))
+        );
+        // A value or a file's name changed: another version.
+        assert_ne!(
+            first,
+            version(&format!(
+                r#"{{{head}, "fields": {{"A": "y", "B": [1, 2], "Files": {}}}}}"#,
+                file("https://dl.airtable.com/1?sig=a", "a.txt")
+            ))
+        );
+        assert_ne!(
+            first,
+            version(&format!(
+                r#"{{{head}, "fields": {{"A": "x", "B": [1, 2], "Files": {}}}}}"#,
+                file("https://dl.airtable.com/1?sig=a", "b.txt")
+            ))
         );
     }
 }

@@ -1,73 +1,190 @@
 //! Airtable's wire types, with the API's own field names.
 
 use chrono::{DateTime, FixedOffset, Utc};
+use connector_core::jsonref::{JsonRef, Members};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One page of `GET /v0/{baseId}/{tableIdOrName}`: `{"records": [...], "offset": "itr…/rec…"}`;
 /// no `offset` on the last page.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RecordList {
-    /// Kept as values: one record that does not read fails alone.
+    /// Each record's JSON as listed, read apart later ([`Record::take`]): one record that does
+    /// not read fails alone, and no record is parsed into a tree of values here.
     #[serde(default)]
-    pub(crate) records: Vec<Value>,
+    pub(crate) records: Vec<Box<RawValue>>,
     #[serde(default)]
     pub(crate) offset: Option<String>,
 }
 
 /// A record: `{"id": "rec…", "createdTime": "…", "fields": {name: value}}`. Empty fields are
-/// left out of `fields` by Airtable.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// left out of `fields` by Airtable. Its id and creation are read; its fields stay the JSON
+/// as listed, read without copies ([`fields`](Self::fields), [`raw_fields`](Self::raw_fields))
+/// where they are needed.
+#[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) id: String,
     pub(crate) created_time: DateTime<Utc>,
-    #[serde(default)]
-    pub(crate) fields: Map<String, Value>,
+    raw: Box<RawValue>,
 }
 
+/// A record's members as `take` reads them; `fields` is only checked to be an object.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(borrow, default)]
+    id: Option<JsonRef<'a>>,
+    #[serde(borrow, default, rename = "createdTime")]
+    created_time: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    fields: Option<&'a RawValue>,
+}
+
+/// A record's members with its fields as listed, values unread.
+#[derive(Deserialize)]
+struct HeadFields<'a> {
+    #[serde(borrow, default)]
+    id: Option<JsonRef<'a>>,
+    #[serde(borrow, default, rename = "createdTime")]
+    created_time: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    fields: Option<RawFields<'a>>,
+}
+
+/// A record's id and creation, read from its `id` and `createdTime`.
+fn identity(
+    id: Option<JsonRef<'_>>,
+    created_time: Option<JsonRef<'_>>,
+) -> Result<(String, DateTime<Utc>), (Option<String>, String)> {
+    let id = match id {
+        Some(JsonRef::Str(s)) => s.into_owned(),
+        Some(other) => return Err((None, format!("id is not a string: {other}"))),
+        None => return Err((None, "the record has no id".to_owned())),
+    };
+    let created_time = match created_time {
+        Some(JsonRef::Str(s)) => match s.parse::<DateTime<FixedOffset>>() {
+            Ok(t) => t.with_timezone(&Utc),
+            Err(e) => {
+                return Err((
+                    Some(id),
+                    format!("createdTime {s:?} is not an instant: {e}"),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err((Some(id), format!("createdTime is not a string: {other}")));
+        }
+        None => return Err((Some(id), "the record has no createdTime".to_owned())),
+    };
+    Ok((id, created_time))
+}
+
+/// A record's fields, each read as `V`.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+struct Body<'a, V> {
+    #[serde(borrow, default = "Members::default")]
+    fields: Members<'a, V>,
+}
+
+/// A record's fields as listed, values unread (their JSON text).
+pub(crate) type RawFields<'a> = Members<'a, &'a RawValue>;
+
+/// A record's fields, read.
+pub(crate) type Fields<'a> = Members<'a, JsonRef<'a>>;
+
 impl Record {
-    /// The record in a listed value, taken apart without copying its fields (a listing's
-    /// records are values so that one that does not read fails alone); what serde would
-    /// read, without rebuilding every field's value.
+    /// The record in its listed JSON, its id and creation read and its fields checked to be
+    /// an object.
     ///
     /// # Errors
     /// What does not read (with the record's id once it is read): no id, a `createdTime`
     /// that is not an RFC 3339 instant, fields that are not an object.
-    pub(crate) fn take(value: Value) -> Result<Self, (Option<String>, String)> {
-        let Value::Object(mut o) = value else {
-            return Err((None, "the record is not an object".to_owned()));
-        };
-        let id = match o.remove("id") {
-            Some(Value::String(s)) => s,
-            Some(other) => return Err((None, format!("id is not a string: {other}"))),
-            None => return Err((None, "the record has no id".to_owned())),
-        };
-        let created_time = match o.get("createdTime") {
-            Some(Value::String(s)) => match s.parse::<DateTime<FixedOffset>>() {
-                Ok(t) => t.with_timezone(&Utc),
-                Err(e) => {
-                    return Err((
-                        Some(id),
-                        format!("createdTime {s:?} is not an instant: {e}"),
-                    ));
-                }
-            },
-            Some(other) => {
-                return Err((Some(id), format!("createdTime is not a string: {other}")));
+    pub(crate) fn take(raw: Box<RawValue>) -> Result<Self, (Option<String>, String)> {
+        let head: Head<'_> = match serde_json::from_str(raw.get()) {
+            Ok(h) => h,
+            Err(e) if raw.get().trim_start().starts_with('{') => {
+                return Err((None, format!("the record does not read: {e}")));
             }
-            None => return Err((Some(id), "the record has no createdTime".to_owned())),
+            Err(_) => return Err((None, "the record is not an object".to_owned())),
         };
-        let fields = match o.remove("fields") {
-            Some(Value::Object(m)) => m,
-            None => Map::new(),
-            Some(other) => return Err((Some(id), format!("fields is not an object: {other}"))),
-        };
+        let (id, created_time) = identity(head.id, head.created_time)?;
+        if let Some(fields) = head.fields
+            && !fields.get().starts_with('{')
+        {
+            return Err((
+                Some(id),
+                format!("fields is not an object: {}", fields.get()),
+            ));
+        }
         Ok(Self {
             id,
             created_time,
-            fields,
+            raw,
         })
+    }
+
+    /// [`take`](Self::take), with `f` called on the record's id, creation and fields as
+    /// listed, read in the same pass over its JSON.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take).
+    pub(crate) fn take_with<R>(
+        raw: Box<RawValue>,
+        f: impl FnOnce(&str, DateTime<Utc>, &RawFields<'_>) -> R,
+    ) -> Result<(Self, R), (Option<String>, String)> {
+        let mut f = Some(f);
+        let read = match serde_json::from_str::<HeadFields<'_>>(raw.get()) {
+            Ok(head) => {
+                let (id, created_time) = identity(head.id, head.created_time)?;
+                let fields = head.fields.unwrap_or_default();
+                f.take()
+                    .map(|f| (f(&id, created_time, &fields), id, created_time))
+            }
+            Err(_) => None,
+        };
+        match (read, f) {
+            (Some((out, id, created_time)), _) => Ok((
+                Self {
+                    id,
+                    created_time,
+                    raw,
+                },
+                out,
+            )),
+            // What does not read in one pass (fields that are not an object, say): as `take`
+            // tells it.
+            (None, Some(f)) => {
+                let record = Self::take(raw)?;
+                let out = f(&record.id, record.created_time, &record.raw_fields());
+                Ok((record, out))
+            }
+            (None, None) => Err((None, "the record does not read".to_owned())),
+        }
+    }
+
+    /// The record's fields, values unread; none when they do not read (`take` checked them).
+    pub(crate) fn raw_fields(&self) -> RawFields<'_> {
+        serde_json::from_str::<Body<'_, &RawValue>>(self.raw.get())
+            .map(|b| b.fields)
+            .unwrap_or_default()
+    }
+
+    /// The record's fields, read (strings borrowed from the record's JSON).
+    pub(crate) fn fields(&self) -> Fields<'_> {
+        serde_json::from_str::<Body<'_, JsonRef<'_>>>(self.raw.get())
+            .map(|b| b.fields)
+            .unwrap_or_default()
+    }
+
+    /// The record in a JSON value, as a listing would give it.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take).
+    #[cfg(test)]
+    pub(crate) fn from_json(value: Value) -> Result<Self, String> {
+        let raw = RawValue::from_string(value.to_string()).map_err(|e| e.to_string())?;
+        Self::take(raw).map_err(|(_, e)| e)
     }
 }
 

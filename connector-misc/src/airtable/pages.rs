@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use connector_core::http::is_body_too_large;
+use connector_core::jsonref::JsonRef;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
@@ -13,7 +14,7 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::checkpoint::AirtableCheckpoint;
 use super::client::{Client, ListQuery, PAGE_SIZE, offset_gone};
@@ -51,7 +52,7 @@ pub(crate) struct Walk {
 /// A page of records as listed, with the checkpoint after it.
 struct RawPage {
     view: Arc<TableView>,
-    records: Vec<Value>,
+    records: Vec<Box<RawValue>>,
     checkpoint: AirtableCheckpoint,
 }
 
@@ -299,12 +300,30 @@ impl Walk {
     fn admit(
         &self,
         view: &Arc<TableView>,
-        value: Value,
+        raw: Box<RawValue>,
         window: Option<&TimeWindow>,
         out: &mut Vec<PendingItem<Item>>,
     ) {
-        let record = match Record::take(value) {
-            Ok(r) => r,
+        // The window, the version and the attachments from the fields as listed, read in the
+        // same pass as the record's id.
+        let read = Record::take_with(raw, |id, created, fields| {
+            // Exact filter of the widened query, where the record shows its time.
+            if let (Some(w), Some(t)) = (window, view.updated_from(created, fields))
+                && !w.contains(t)
+            {
+                return None;
+            }
+            let version = record_version(view, id, fields);
+            let attachments = if self.attachments {
+                view.attachments(fields)
+            } else {
+                Vec::new()
+            };
+            Some((version, attachments))
+        });
+        let (record, (version, attachments)) = match read {
+            Ok((record, Some(admitted))) => (record, admitted),
+            Ok((_, None)) => return,
             Err((listed_id, e)) => {
                 let Some(id) = listed_id else {
                     tracing::warn!(
@@ -325,18 +344,6 @@ impl Walk {
                 out.push(PendingItem::new(record_id(&id), Item::Failed(failure)));
                 return;
             }
-        };
-        // Exact filter of the widened query, where the record shows its time.
-        if let (Some(w), Some(t)) = (window, view.updated_at(&record))
-            && !w.contains(t)
-        {
-            return;
-        }
-        let version = record_version(view, &record);
-        let attachments = if self.attachments {
-            view.attachments(&record)
-        } else {
-            Vec::new()
         };
         let id = record_id(&record.id);
         let record = Arc::new(record);
@@ -517,8 +524,10 @@ impl Walk {
                 ctx.cancellation().check()?;
                 let list = walk.client.list(&view.table.id, &query, offset.as_deref()).await?;
                 let mut ids = Vec::new();
-                for value in list.records {
-                    let Some(rec) = value.get("id").and_then(Value::as_str) else {
+                for raw in list.records {
+                    // Only the primary and attachment fields are listed: read whole.
+                    let value: JsonRef<'_> = serde_json::from_str(raw.get()).unwrap_or(JsonRef::Null);
+                    let Some(rec) = value.get("id").and_then(JsonRef::as_str) else {
                         Err(Error::new(ErrorKind::InvalidData, "a listed record has no id").with_connector(SOURCE))?;
                         continue;
                     };
@@ -526,15 +535,13 @@ impl Walk {
                     if !walk.attachments {
                         continue;
                     }
-                    if let Some(fields) = value.get("fields").and_then(Value::as_object) {
-                        for (name, v) in fields {
-                            if !view.is_attachments(name, v) {
-                                continue;
-                            }
-                            for a in v.as_array().into_iter().flatten() {
-                                if let Some(att) = a.get("id").and_then(Value::as_str) {
-                                    ids.push(SlimDocument::new(attachment_id(rec, att)));
-                                }
+                    for (name, v) in value.get("fields").and_then(JsonRef::as_object).unwrap_or_default() {
+                        if !view.is_attachments(name, v) {
+                            continue;
+                        }
+                        for a in v.as_array().unwrap_or_default() {
+                            if let Some(att) = a.get("id").and_then(JsonRef::as_str) {
+                                ids.push(SlimDocument::new(attachment_id(rec, att)));
                             }
                         }
                     }

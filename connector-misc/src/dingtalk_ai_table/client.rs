@@ -170,7 +170,16 @@ impl Client {
             .send(|auth| self.http.get(url.clone()).auth(auth, field))
             .await
         {
-            Ok(resp) => resp.json().map(Some),
+            Ok(resp) => {
+                let raw: Box<serde_json::value::RawValue> = resp.json()?;
+                Record::take(raw).map(Some).map_err(|(_, e)| {
+                    Error::new(
+                        ErrorKind::InvalidData,
+                        format!("the record {id} of the sheet {sheet} cannot be read: {e}"),
+                    )
+                    .with_connector(SOURCE)
+                })
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }

@@ -6,9 +6,11 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::window::Zone;
 use connector_core::{Access, Document};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -187,78 +189,107 @@ pub(crate) fn instant(ms: i64) -> Option<DateTime<Utc>> {
 /// sheet's shape. A change that moves no modified time (a formula, a lookup) still moves the
 /// hash; an attachment's `url` does not: DingTalk hands out a download link that expires and
 /// is new at every listing, so hashing it would make every record with a file look changed
-/// on every run.
+/// on every run. The fields' JSON is hashed as it came (by field name), not read and written
+/// again.
 pub(crate) fn record_version(view: &SheetView, record: &Record) -> String {
-    let mut buf = Vec::with_capacity(256);
-    for (name, value) in &record.fields {
-        buf.extend_from_slice(name.as_bytes());
-        buf.push(0);
-        // The attachment fields by name; a list's shape only for a field the sheet does not
-        // type (a hash lookup for lists alone).
-        let attachment = view.attachments.iter().any(|a| a == name)
-            || (value.is_array() && view.kind(name).is_none() && is_attachment(None, value));
-        if attachment {
-            for item in value.as_array().into_iter().flatten() {
-                match item.as_object() {
-                    Some(o) => {
-                        for (k, v) in o.iter().filter(|(k, _)| k.as_str() != "url") {
-                            buf.extend_from_slice(k.as_bytes());
-                            buf.push(b'=');
-                            let _ = serde_json::to_writer(&mut buf, v);
-                            buf.push(b',');
+    thread_local! {
+        /// The bytes hashed, kept per thread: no buffer is made per record.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let fields = record.raw_fields();
+    let mut order: Vec<&(Str<'_>, &RawValue)> = fields.0.iter().collect();
+    order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let hash = BUF.with(|cell| {
+        let mut guard = cell.try_borrow_mut();
+        let mut own = Vec::new();
+        let buf = match &mut guard {
+            Ok(b) => &mut **b,
+            Err(_) => &mut own,
+        };
+        buf.clear();
+        for (name, raw) in order {
+            let name: &str = name;
+            buf.extend_from_slice(name.as_bytes());
+            buf.push(0);
+            // The attachment fields by name; a list's shape only for a field the sheet does
+            // not type.
+            let text = raw.get();
+            let listed = view.attachments.iter().any(|a| a == name)
+                || (text.starts_with('[') && view.kind(name).is_none());
+            let items = if listed {
+                serde_json::from_str::<Vec<JsonRef<'_>>>(text)
+                    .ok()
+                    .filter(|items| {
+                        view.attachments.iter().any(|a| a == name) || is_attachment_list(items)
+                    })
+            } else {
+                None
+            };
+            match items {
+                Some(items) => {
+                    for item in &items {
+                        match item.as_object() {
+                            Some(o) => {
+                                let mut members: Vec<_> =
+                                    o.iter().filter(|(k, _)| k != "url").collect();
+                                members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                                for (k, v) in members {
+                                    buf.extend_from_slice(k.as_bytes());
+                                    buf.push(b'=');
+                                    // Writing into a `Vec` cannot fail.
+                                    let _ = serde_json::to_writer(&mut *buf, v);
+                                    buf.push(b',');
+                                }
+                            }
+                            None => {
+                                let _ = serde_json::to_writer(&mut *buf, item);
+                            }
                         }
-                    }
-                    None => {
-                        let _ = serde_json::to_writer(&mut buf, item);
+                        buf.push(b';');
                     }
                 }
-                buf.push(b';');
+                None => buf.extend_from_slice(text.as_bytes()),
             }
-        } else {
-            let _ = serde_json::to_writer(&mut buf, value);
+            buf.push(0);
         }
-        buf.push(0);
-    }
+        let hash = hash128_bytes(buf);
+        if buf.capacity() > 1 << 16 {
+            *buf = Vec::new();
+        }
+        hash
+    });
     format!(
-        "{}|{}|{}|{}",
-        record.id,
-        record.last_modified_time,
-        view.render_key,
-        hash128_bytes(&buf)
+        "{}|{}|{}|{hash}",
+        record.id, record.last_modified_time, view.render_key
     )
 }
 
-/// Whether a value is a list of attachments (`[{"filename", "size", "type", "url"}]`): by the
-/// field's type, or by its shape when the field list could not be read.
-fn is_attachment(kind: Option<&str>, value: &Value) -> bool {
-    match kind {
-        Some(k) => k == "attachment",
-        None => value.as_array().is_some_and(|items| {
-            !items.is_empty()
-                && items
-                    .iter()
-                    .all(|v| v.get("filename").is_some() && v.get("url").is_some())
-        }),
-    }
+/// Whether these elements are attachments (`[{"filename", "size", "type", "url"}]`), by
+/// their shape (for a field the sheet does not type): some, each with a `filename` and a `url`.
+fn is_attachment_list(items: &[JsonRef<'_>]) -> bool {
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|v| v.get("filename").is_some() && v.get("url").is_some())
 }
 
 /// A field's value as one line of text, by its type where known: dates (epoch ms) as UTC
 /// instants (or in `time_zone`), selects by their names, users by name or unionId, links
 /// and attachments by their text, lists joined; a formula's or lookup's result as what it
 /// holds.
-fn plain(kind: Option<&FieldType>, value: &Value) -> String {
+fn plain(kind: Option<&FieldType>, value: &JsonRef<'_>) -> String {
     let mut out = String::new();
     write_plain(&mut out, kind, value);
     out
 }
 
 /// [`plain`], written at the end of `out` (lists without a copy of each element).
-fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &Value) {
+fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &JsonRef<'_>) {
     match value {
-        Value::Null => {}
-        Value::String(s) => out.push_str(s),
-        Value::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
-        Value::Number(n) => match (kind.and_then(|k| k.date), n.as_i64()) {
+        JsonRef::Null => {}
+        JsonRef::Str(s) => out.push_str(s),
+        JsonRef::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
+        JsonRef::Number(n) => match (kind.and_then(|k| k.date), n.as_i64()) {
             (Some(style), Some(ms)) => match style.write(ms) {
                 Some(t) => out.push_str(&t),
                 None => {
@@ -269,10 +300,15 @@ fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &Value) {
                 let _ = write!(out, "{n}");
             }
         },
-        Value::Array(items) => write_list(out, kind, items),
-        Value::Object(o) => {
-            let text = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-            if let Some(ids) = o.get("linkedRecordIds").and_then(Value::as_array) {
+        JsonRef::Array(items) => write_list(out, kind, items),
+        JsonRef::Object(_) => {
+            let text = |k: &str| {
+                value
+                    .get(k)
+                    .and_then(JsonRef::as_str)
+                    .filter(|s| !s.is_empty())
+            };
+            if let Some(ids) = value.get("linkedRecordIds").and_then(JsonRef::as_array) {
                 return write_list(out, None, ids);
             }
             if let (Some(t), Some(link)) =
@@ -294,8 +330,9 @@ fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &Value) {
                 .or(text("value"))
             {
                 Some(t) => out.push_str(t),
+                // As a map writes it: keys in order.
                 None => {
-                    let _ = write!(out, "{value}");
+                    let _ = write!(out, "{}", value.to_value());
                 }
             }
         }
@@ -303,7 +340,7 @@ fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &Value) {
 }
 
 /// The elements of a list, each as [`plain`], the empty ones left out, joined by `, `.
-fn write_list(out: &mut String, kind: Option<&FieldType>, items: &[Value]) {
+fn write_list(out: &mut String, kind: Option<&FieldType>, items: &[JsonRef<'_>]) {
     let start = out.len();
     for item in items {
         let before = out.len();
@@ -320,81 +357,57 @@ fn write_list(out: &mut String, kind: Option<&FieldType>, items: &[Value]) {
 
 /// A field's value as front matter holds it: numbers and booleans as they are (dates as
 /// instants), objects as their text, lists element by element.
-#[cfg(test)]
-fn meta_value(kind: Option<&FieldType>, value: &Value) -> Value {
-    into_meta(kind, value.clone())
-}
-
-/// [`meta_value`] of a value the record gives up: text, numbers and lists are moved, not
-/// copied.
-fn into_meta(kind: Option<&FieldType>, value: Value) -> Value {
+fn meta_value(kind: Option<&FieldType>, value: &JsonRef<'_>) -> Value {
     match value {
-        Value::Array(mut items) => {
-            for item in &mut items {
-                *item = into_meta(kind, std::mem::take(item));
-            }
-            Value::Array(items)
+        JsonRef::Array(items) => Value::Array(items.iter().map(|v| meta_value(kind, v)).collect()),
+        JsonRef::Object(_) => Value::String(plain(kind, value)),
+        JsonRef::Number(_) if kind.is_some_and(|k| k.date.is_some()) => {
+            Value::String(plain(kind, value))
         }
-        Value::Object(_) => Value::String(plain(kind, &value)),
-        Value::Number(_) if kind.is_some_and(|k| k.date.is_some()) => {
-            Value::String(plain(kind, &value))
-        }
-        other => other,
+        other => other.to_value(),
     }
 }
 
 /// Whether a value is long text: a body section rather than front matter.
-fn is_long(kind: Option<&FieldType>, value: &Value) -> bool {
+fn is_long(kind: Option<&FieldType>, value: &JsonRef<'_>) -> bool {
     if kind.is_some_and(|k| k.kind == "richText") {
         return true;
     }
     match value {
-        Value::String(s) => {
+        JsonRef::Str(s) => {
             s.contains('\n') || (s.len() > SHORT_TEXT && s.chars().count() > SHORT_TEXT)
         }
-        Value::Object(o) => o.get("markdown").is_some(),
+        JsonRef::Object(_) => value.get("markdown").is_some(),
         _ => false,
     }
 }
 
 /// A record as a Markdown document: front matter with the record's id, sheet, times, users
 /// and short fields; the first text field as the title; long text fields as `##` sections, in
-/// the sheet's field order (then any field the list does not name, by name). The record's
-/// values move into the document.
+/// the sheet's field order (then any field the list does not name, by name). The fields are
+/// read from the record's JSON as listed, their text borrowed until it is written.
 pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -> Document {
-    let Record {
-        id: record_key,
-        fields: mut values,
-        created_time,
-        last_modified_time,
-        created_by,
-        last_modified_by,
-    } = record;
-    // The sheet's fields in its order, then those it does not name (rare), by name.
-    let mut order: Vec<(&str, Option<&FieldType>)> = Vec::with_capacity(values.len());
-    let mut named = 0;
+    let values = record.fields();
+    let members = &values.0;
+    // The sheet's fields in its order (by member), then those it does not name (rare), by
+    // name.
+    let mut order: Vec<(usize, Option<&FieldType>)> = Vec::with_capacity(members.len());
     for (f, t) in view.fields.iter().zip(&view.types) {
-        if values.contains_key(&f.name) {
-            named += 1;
-            order.push((f.name.as_str(), Some(t)));
+        if let Some(m) = members.iter().position(|(k, _)| **k == *f.name) {
+            order.push((m, Some(t)));
         }
     }
-    let extra: Vec<String> = if named < values.len() {
-        let mut extra: Vec<String> = values
-            .keys()
-            .filter(|k| view.typed(k).is_none())
-            .cloned()
+    if order.len() < members.len() {
+        let mut extra: Vec<usize> = (0..members.len())
+            .filter(|&m| view.typed(&members[m].0).is_none())
             .collect();
-        extra.sort_unstable();
-        extra
-    } else {
-        Vec::new()
-    };
-    order.extend(extra.iter().map(|k| (k.as_str(), None)));
+        extra.sort_unstable_by(|&a, &b| members[a].0.cmp(&members[b].0));
+        order.extend(extra.into_iter().map(|m| (m, None)));
+    }
 
     let title = order
         .iter()
-        .filter_map(|(name, kind)| values.get(*name).map(|v| (*kind, v)))
+        .map(|&(m, kind)| (kind, &members[m].1))
         .find_map(|(kind, v)| {
             let text = v.as_str()?;
             (matches!(
@@ -406,44 +419,46 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
         .map(|t| t.lines().next().unwrap_or_default().trim())
         .filter(|t| !t.is_empty())
         .map_or_else(
-            || format!("{} {}", view.sheet.name, record_key),
+            || format!("{} {}", view.sheet.name, record.id),
             str::to_owned,
         );
 
-    let mut meta: Vec<(String, Value)> = Vec::with_capacity(order.len());
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(order.len());
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
-    for (name, kind) in order {
-        let Some((name, value)) = values.remove_entry(name) else {
-            continue;
-        };
-        if is_long(kind, &value) {
+    for (m, kind) in order {
+        let (name, value) = &members[m];
+        let name: &str = name;
+        if is_long(kind, value) {
             body.push(Block::heading(2, vec![Inline::text(name)]));
-            match &value {
-                Value::Object(o) if o.get("markdown").and_then(Value::as_str).is_some() => {
-                    let md = o
+            match value {
+                JsonRef::Object(_) if value.get("markdown").and_then(JsonRef::as_str).is_some() => {
+                    let md = value
                         .get("markdown")
-                        .and_then(Value::as_str)
+                        .and_then(JsonRef::as_str)
                         .unwrap_or_default();
                     body.push(Block::Markdown(md.trim_end().to_owned()));
                 }
-                Value::String(s) => body.extend(Block::plain_text(s)),
-                _ => body.extend(Block::plain_text(&plain(kind, &value))),
+                JsonRef::Str(s) => body.extend(Block::plain_text(s)),
+                _ => body.extend(Block::plain_text(&plain(kind, value))),
             }
         } else {
-            meta.push((name, into_meta(kind, value)));
+            meta.push((name, meta_value(kind, value)));
         }
     }
 
-    let updated = instant(last_modified_time);
-    let created = instant(created_time);
-    let doc_id = record_id(&view.base, &view.sheet.id, &record_key);
-    let id = Value::String(record_key);
+    let updated = instant(record.last_modified_time);
+    let created = instant(record.created_time);
+    let doc_id = record_id(&view.base, &view.sheet.id, &record.id);
+    let id = Value::String(record.id.clone());
     let sheet = Value::String(view.sheet.name.clone());
     let sheet_id = Value::String(view.sheet.id.clone());
     let created_json = json!(created);
     let updated_json = json!(updated);
-    let creator = created_by.and_then(|u| u.union_id);
-    let modifier = last_modified_by.and_then(|u| u.union_id);
+    let creator = record.created_by.as_ref().and_then(|u| u.union_id.clone());
+    let modifier = record
+        .last_modified_by
+        .as_ref()
+        .and_then(|u| u.union_id.clone());
     let creator_json = creator.clone().map_or(Value::Null, Value::String);
     let modifier_json = modifier.clone().map_or(Value::Null, Value::String);
     let mut header: Vec<(&str, &Value)> = Vec::with_capacity(7 + meta.len());
@@ -460,12 +475,12 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
     if modifier.is_some() {
         header.push(("last_modified_by", &modifier_json));
     }
-    header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
+    header.extend(meta.iter().map(|(k, v)| (*k, v)));
     // Front matter and body in one buffer, with no copy of either.
     let mut text = String::with_capacity(TEXT_CAPACITY);
     markdown::front_matter_into(&mut text, header);
     markdown::render_into(&mut text, &body);
-    let fields: Map<String, Value> = meta.into_iter().collect();
+    let fields: Map<String, Value> = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
 
     // Filled in place: the document is not moved in and out per field.
     let mut doc = Document::text(doc_id, SOURCE, title, text);
@@ -499,6 +514,14 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
 mod tests {
     use super::*;
 
+    fn plain(kind: Option<&FieldType>, value: &Value) -> String {
+        super::plain(kind, &JsonRef::from(value))
+    }
+
+    fn meta_value(kind: Option<&FieldType>, value: &Value) -> Value {
+        super::meta_value(kind, &JsonRef::from(value))
+    }
+
     #[test]
     fn an_attachments_expiring_url_moves_no_version_but_its_file_does() {
         let fields = vec![
@@ -522,7 +545,7 @@ mod tests {
         let typed = SheetView::new("base1", sheet.clone(), fields, Vec::new(), None);
         let untyped = SheetView::new("base1", sheet, Vec::new(), Vec::new(), None);
         let record = |url: &str, file: &str| {
-            Record::take(json!({
+            Record::from_json(&json!({
                 "id": "r1", "createdTime": 1, "lastModifiedTime": 2,
                 "fields": {"Name": "a", "Spec": [{"filename": file, "size": 20, "type": "pdf", "url": url}]},
             }))

@@ -35,7 +35,10 @@
 //!   (whose fingerprint hashes the values) finds it, so schedule one now and then.
 //! - **Fingerprint**: the record's id, `lastModifiedTime`, a hash of its fields and of the
 //!   sheet's field names and types: an unchanged record costs no conversion.
-//! - **Deletions** are left to prune ([`SlimConnector`]): every record id of every sheet.
+//! - **Deletions** are left to prune ([`SlimConnector`]): every record id of every sheet; a
+//!   record held but not listed is deleted only once GetRecord says it is gone (or its sheet
+//!   is), since a `nextToken` that counts rows would skip a live record when another is
+//!   deleted during the listing.
 //! - **Refetch** ([`RefetchConnector`]): GetRecord (`GET …/records/{recordId}`) per id.
 //! - **Limits**: `requests_per_second` (15 by default, under DingTalk's 20 per API and app);
 //!   429 and `Forbidden.AccessDenied.QpsLimitForApi` are rate limits, waited out (the
@@ -243,6 +246,17 @@ impl SlimConnector for DingtalkAiTableConnector {
     /// Every record id of every (configured) sheet; fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+
+    /// Those of `ids` whose sheet is no longer listed, or that GetRecord says are gone: a
+    /// record missed by a listing that ran during edits is never deleted.
+    fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
+        let walk = self.walk.clone();
+        Box::pin(async move { walk.confirm_gone(ids, ctx).await })
     }
 }
 

@@ -1,8 +1,9 @@
 //! DingTalk's wire types, with the API's own field names (the `notable_1_0` and
 //! `oauth2_1_0` models of DingTalk's SDK).
 
+use connector_core::jsonref::{JsonRef, Members};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 /// `GET /v1.0/notable/bases/{baseId}/sheets`: `{"value": [{"id", "name"}]}`.
 #[derive(Debug, Deserialize)]
@@ -28,9 +29,10 @@ pub(crate) struct RecordList {
     pub(crate) has_more: bool,
     #[serde(default)]
     pub(crate) next_token: Option<String>,
-    /// Kept as values: one record that does not read fails alone.
+    /// Each record's JSON as listed, read apart later ([`Record::take`]): one record that does
+    /// not read fails alone, and no record is parsed into a tree of values here.
     #[serde(default)]
-    pub(crate) records: Vec<Value>,
+    pub(crate) records: Vec<Box<RawValue>>,
 }
 
 /// A user as the API names one: `{"unionId": "…"}`.
@@ -43,63 +45,145 @@ pub(crate) struct User {
 
 /// A record: `{"id", "fields": {name: value}, "createdTime", "lastModifiedTime" (epoch
 /// milliseconds), "createdBy", "lastModifiedBy"}`; also the answer of `GET …/records/{id}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Its id, times and users are read; its fields stay the JSON as listed, read without copies
+/// ([`fields`](Self::fields), [`raw_fields`](Self::raw_fields)) where they are needed.
+#[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) id: String,
-    #[serde(default)]
-    pub(crate) fields: Map<String, Value>,
     pub(crate) created_time: i64,
     pub(crate) last_modified_time: i64,
-    #[serde(default)]
     pub(crate) created_by: Option<User>,
-    #[serde(default)]
     pub(crate) last_modified_by: Option<User>,
+    raw: Box<RawValue>,
 }
 
+/// A record's members as `take` reads them; `fields` is only checked to be an object.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head<'a> {
+    #[serde(borrow, default)]
+    id: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    created_time: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    last_modified_time: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    created_by: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    last_modified_by: Option<JsonRef<'a>>,
+    #[serde(borrow, default)]
+    fields: Option<&'a RawValue>,
+}
+
+/// A listed record's `id` alone, the rest left unread.
+#[derive(Deserialize)]
+struct IdOnly<'a> {
+    #[serde(borrow, default)]
+    id: Option<JsonRef<'a>>,
+}
+
+/// The `id` of a listed record's JSON, when it has one that is a string.
+pub(crate) fn listed_id(raw: &RawValue) -> Option<String> {
+    match serde_json::from_str::<IdOnly<'_>>(raw.get()).ok()?.id? {
+        JsonRef::Str(s) => Some(s.into_owned()),
+        _ => None,
+    }
+}
+
+/// A record's fields, each read as `V`.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+struct Body<'a, V> {
+    #[serde(borrow, default = "Members::default")]
+    fields: Members<'a, V>,
+}
+
+/// A record's fields as listed, values unread (their JSON text).
+pub(crate) type RawFields<'a> = Members<'a, &'a RawValue>;
+
+/// A record's fields, read.
+pub(crate) type RecordFields<'a> = Members<'a, JsonRef<'a>>;
+
 impl Record {
-    /// The record in a listed value, taken apart without copying its fields (a listing's
-    /// records are values so that one that does not read fails alone).
+    /// The record in its listed JSON, its id, times and users read and its fields checked
+    /// to be an object.
     ///
     /// # Errors
     /// What does not read: no id, a time that is not epoch milliseconds, fields that are not
     /// an object.
-    pub(crate) fn take(value: Value) -> Result<Self, String> {
-        let Value::Object(mut o) = value else {
-            return Err("the record is not an object".to_owned());
+    pub(crate) fn take(raw: Box<RawValue>) -> Result<Self, (Option<String>, String)> {
+        let head: Head<'_> = match serde_json::from_str(raw.get()) {
+            Ok(h) => h,
+            Err(e) if raw.get().trim_start().starts_with('{') => {
+                return Err((None, format!("the record does not read: {e}")));
+            }
+            Err(_) => return Err((None, "the record is not an object".to_owned())),
         };
-        let id = match o.remove("id") {
-            Some(Value::String(s)) if !s.is_empty() => s,
-            _ => return Err("the record has no id".to_owned()),
+        let id = match head.id {
+            Some(JsonRef::Str(s)) if !s.is_empty() => s.into_owned(),
+            Some(JsonRef::Str(s)) => {
+                return Err((Some(s.into_owned()), "the record has no id".to_owned()));
+            }
+            _ => return Err((None, "the record has no id".to_owned())),
         };
-        let time = |o: &Map<String, Value>, key: &str| match o.get(key) {
-            Some(v) => v
-                .as_i64()
-                .ok_or_else(|| format!("{key} is not epoch milliseconds: {v}")),
+        let time = |v: Option<JsonRef<'_>>, key: &str| match v {
+            Some(JsonRef::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64().unwrap_or_default()),
+            Some(v) => Err(format!("{key} is not epoch milliseconds: {v}")),
             None => Err(format!("the record has no {key}")),
         };
-        let created_time = time(&o, "createdTime")?;
-        let last_modified_time = time(&o, "lastModifiedTime")?;
-        let fields = match o.remove("fields") {
-            Some(Value::Object(m)) => m,
-            None | Some(Value::Null) => Map::new(),
-            Some(other) => return Err(format!("fields is not an object: {other}")),
+        let times = time(head.created_time, "createdTime")
+            .and_then(|c| time(head.last_modified_time, "lastModifiedTime").map(|m| (c, m)));
+        let (created_time, last_modified_time) = match times {
+            Ok(t) => t,
+            Err(e) => return Err((Some(id), e)),
         };
-        let user = |v: Option<&Value>| {
-            v.and_then(|u| u.get("unionId"))
-                .and_then(Value::as_str)
+        if let Some(fields) = head.fields
+            && !fields.get().starts_with('{')
+            && fields.get() != "null"
+        {
+            let e = format!("fields is not an object: {}", fields.get());
+            return Err((Some(id), e));
+        }
+        let user = |v: Option<JsonRef<'_>>| {
+            v.as_ref()
+                .and_then(|u| u.get("unionId"))
+                .and_then(JsonRef::as_str)
                 .map(|s| User {
                     union_id: Some(s.to_owned()),
                 })
         };
         Ok(Self {
-            created_by: user(o.get("createdBy")),
-            last_modified_by: user(o.get("lastModifiedBy")),
+            created_by: user(head.created_by),
+            last_modified_by: user(head.last_modified_by),
             id,
-            fields,
             created_time,
             last_modified_time,
+            raw,
         })
+    }
+
+    /// The record's fields, values unread; none when they do not read (`take` checked them).
+    pub(crate) fn raw_fields(&self) -> RawFields<'_> {
+        serde_json::from_str::<Body<'_, &RawValue>>(self.raw.get())
+            .map(|b| b.fields)
+            .unwrap_or_default()
+    }
+
+    /// The record's fields, read (strings borrowed from the record's JSON).
+    pub(crate) fn fields(&self) -> RecordFields<'_> {
+        serde_json::from_str::<Body<'_, JsonRef<'_>>>(self.raw.get())
+            .map(|b| b.fields)
+            .unwrap_or_default()
+    }
+
+    /// The record in a JSON value, as a listing would give it.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take).
+    #[cfg(test)]
+    pub(crate) fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let raw = RawValue::from_string(value.to_string()).map_err(|e| e.to_string())?;
+        Self::take(raw).map_err(|(_, e)| e)
     }
 }
 

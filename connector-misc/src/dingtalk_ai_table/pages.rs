@@ -12,13 +12,13 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::SOURCE;
 use super::checkpoint::DingtalkAiTableCheckpoint;
 use super::client::{Client, PAGE_SIZE};
 use super::convert::{SheetView, instant, record_document, record_id, record_version};
-use super::model::{Record, Sheet};
+use super::model::{Record, Sheet, listed_id};
 
 /// Pages of one sheet read at most, as a guard against a `nextToken` that loops.
 const MAX_PAGES: usize = 1_000_000;
@@ -39,7 +39,7 @@ pub(crate) struct Walk {
 /// could not be read (its failure).
 struct RawPage {
     view: Arc<SheetView>,
-    records: Vec<Value>,
+    records: Vec<Box<RawValue>>,
     failure: Option<Failure>,
     checkpoint: DingtalkAiTableCheckpoint,
 }
@@ -284,12 +284,12 @@ impl Walk {
                     ctx.cancellation().check()?;
                     let list = walk.client.records(&sheet.id, next.as_deref(), PAGE_SIZE, false).await?;
                     let mut ids = Vec::with_capacity(list.records.len());
-                    for value in &list.records {
-                        let Some(rec) = value.get("id").and_then(Value::as_str) else {
+                    for raw in &list.records {
+                        let Some(rec) = listed_id(raw) else {
                             Err(Error::new(ErrorKind::InvalidData, "a listed record has no id").with_connector(SOURCE))?;
                             continue;
                         };
-                        ids.push(SlimDocument::new(record_id(&walk.base, &sheet.id, rec)));
+                        ids.push(SlimDocument::new(record_id(&walk.base, &sheet.id, &rec)));
                     }
                     yield ids;
                     match following(&sheet.id, list.has_more, list.next_token, next.as_deref())? {
@@ -300,6 +300,58 @@ impl Walk {
             }
         }
         .boxed()
+    }
+    /// Of `ids` (held but not listed), those DingTalk confirms are gone: an id of another
+    /// base or of a sheet no longer listed (deleted, or left out of `sheets`) at once; a
+    /// record of a listed sheet only when GetRecord says it does not exist. Whether a
+    /// `nextToken` is a cursor or an offset is not documented: were it an offset, a record
+    /// deleted while the ids are listed would shift a live record past the next page, which
+    /// the listing then misses; asked by id, it stays.
+    pub(crate) async fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> Result<Vec<String>> {
+        let walk = self.with_context(&ctx);
+        let prefix = format!("{SOURCE}:{}:", walk.base);
+        let mut sheets: Option<Vec<Sheet>> = None;
+        let mut gone = Vec::with_capacity(ids.len());
+        for id in ids {
+            ctx.cancellation().check()?;
+            let Some((sheet, rec)) = id
+                .strip_prefix(&prefix)
+                .and_then(|r| r.split_once(':'))
+                .filter(|(s, r)| !s.is_empty() && !r.is_empty() && !r.contains(':'))
+            else {
+                gone.push(id);
+                continue;
+            };
+            let listed = match &sheets {
+                Some(all) => all,
+                None => sheets.insert(walk.sheets().await?),
+            };
+            if !listed.iter().any(|s| s.id == sheet) {
+                gone.push(id);
+                continue;
+            }
+            let exists = match walk.client.record(sheet, rec).await {
+                Ok(found) => found.is_some(),
+                // There, if not readable: not gone.
+                Err(e) if e.kind() == ErrorKind::InvalidData => true,
+                Err(e) => return Err(e),
+            };
+            if exists {
+                tracing::warn!(
+                    connector = SOURCE,
+                    sheet,
+                    record = rec,
+                    "a record the id listing missed still exists (edits during the listing?); it is kept"
+                );
+            } else {
+                gone.push(id);
+            }
+        }
+        Ok(gone)
     }
 }
 
@@ -335,14 +387,13 @@ fn following(
 /// it does not read.
 fn admit(
     view: &Arc<SheetView>,
-    value: Value,
+    raw: Box<RawValue>,
     window: Option<&TimeWindow>,
     out: &mut Vec<PendingItem<Item>>,
 ) {
-    let listed = value.get("id").and_then(Value::as_str).map(str::to_owned);
-    let record = match Record::take(value) {
+    let record = match Record::take(raw) {
         Ok(r) => r,
-        Err(e) => {
+        Err((listed, e)) => {
             let Some(rec) = listed else {
                 tracing::warn!(
                     connector = SOURCE,

@@ -104,6 +104,9 @@ pub struct State {
     pub computed: Vec<(String, String, Value)>,
     /// `calcFields` of every ListRecords call.
     pub calc_asked: Vec<bool>,
+    /// `(n, record id)`: the record is deleted as the `n`th ListRecords call (counting from
+    /// 1) arrives, before it is answered: an edit during a listing.
+    pub delete_at_list: Option<(usize, String)>,
 }
 
 impl Default for State {
@@ -124,6 +127,7 @@ impl Default for State {
             forbidden_sheets: Vec::new(),
             computed: Vec::new(),
             calc_asked: Vec::new(),
+            delete_at_list: None,
         }
     }
 }
@@ -278,6 +282,13 @@ impl State {
         let next = body["nextToken"].as_str().map(str::to_owned);
         let calc = body["calcFields"] == json!(true);
         self.calc_asked.push(calc);
+        if let Some((n, rec)) = self.delete_at_list.clone()
+            && n == self.calc_asked.len()
+        {
+            for s in &mut self.sheets {
+                s.records.retain(|r| r.id != rec);
+            }
+        }
         self.calls
             .push(format!("list {sheet} {}", next.clone().unwrap_or_default()));
         let Some(data) = self.sheet(sheet).cloned() else {
