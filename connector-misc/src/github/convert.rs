@@ -30,6 +30,8 @@ pub(crate) struct RepoInfo {
     pub(crate) access: Access,
     /// [`access_hash`](Self::access_hash), computed once: part of every item's version.
     access_key: String,
+    /// [`html_url`](Self::html_url) parsed once: the links of its items are built on it.
+    link: Option<Url>,
 }
 
 impl RepoInfo {
@@ -52,6 +54,7 @@ impl RepoInfo {
             access.groups.join(","),
             access.public
         ));
+        let link = Url::parse(&html_url).ok();
         Self {
             owner,
             name,
@@ -63,6 +66,7 @@ impl RepoInfo {
             has_issues,
             access,
             access_key,
+            link,
         }
     }
 
@@ -78,7 +82,7 @@ impl RepoInfo {
     }
 
     fn file_link(&self, branch: &str, path: &str) -> Option<Url> {
-        let mut url = Url::parse(&self.html_url).ok()?;
+        let mut url = self.link.clone()?;
         url.path_segments_mut()
             .ok()?
             .pop_if_empty()
@@ -86,6 +90,38 @@ impl RepoInfo {
             .extend(branch.split('/'))
             .extend(path.split('/'));
         Some(url)
+    }
+
+    /// The link of the item at `html_url`: the repository's parsed link with the rest of the
+    /// path pushed when the item is below it in plain segments (`issues/12`, `pull/3`: no
+    /// parse of the host per item), else `html_url` parsed.
+    fn item_link(&self, html_url: &str) -> Option<Url> {
+        let rest = html_url
+            .strip_prefix(self.html_url.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .filter(|r| {
+                !r.is_empty()
+                    && r.split('/').all(|s| {
+                        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    })
+            });
+        let base = self
+            .link
+            .as_ref()
+            .filter(|b| b.query().is_none() && b.fragment().is_none());
+        if let (Some(base), Some(rest)) = (base, rest) {
+            let mut url = base.clone();
+            let pushed = url
+                .path_segments_mut()
+                .map(|mut segments| {
+                    segments.pop_if_empty().extend(rest.split('/'));
+                })
+                .is_ok();
+            if pushed {
+                return Some(url);
+            }
+        }
+        Url::parse(html_url).ok()
     }
 }
 
@@ -281,7 +317,7 @@ pub(crate) fn issue_document(
     review_comments: &[Comment],
 ) -> Document {
     let text = issue_markdown(repo, &issue, comments, reviews, review_comments);
-    let link = Url::parse(&issue.html_url).ok();
+    let link = repo.item_link(&issue.html_url);
     let pull = issue.is_pull_request();
     let shown_reviews = if pull { shown(reviews).len() } else { 0 };
     let Issue {
@@ -457,4 +493,45 @@ pub(crate) fn file_document(repo: &RepoInfo, file: &CodeFile, data: Vec<u8>) -> 
         doc = doc.with_link(url);
     }
     doc.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(html_url: &str) -> RepoInfo {
+        RepoInfo::new(
+            "acme".into(),
+            "api".into(),
+            "acme/api".into(),
+            html_url.into(),
+            None,
+            "public".into(),
+            false,
+            true,
+            Access::public(),
+        )
+    }
+
+    /// An item's link built on the repository's is the link its URL parses to.
+    #[test]
+    fn item_links_are_the_parsed_urls() {
+        for (base, item) in [
+            ("https://github.com/acme/api", "https://github.com/acme/api/issues/12"),
+            ("https://github.com/acme/api", "https://github.com/acme/api/pull/3"),
+            ("https://GitHub.com:443/acme/api", "https://GitHub.com:443/acme/api/issues/7"),
+            ("http://127.0.0.1:8080/acme/api", "http://127.0.0.1:8080/acme/api/issues/1"),
+            ("https://ghe.example.com/acme/api", "https://ghe.example.com/acme/api/pull/9"),
+            // Not below the repository, or not in plain segments: parsed.
+            ("https://github.com/acme/api", "https://github.com/other/web/issues/2"),
+            ("https://github.com/acme/api", "https://github.com/acme/api/issues/a%20b"),
+            ("https://github.com/acme/api", "https://github.com/acme/api/issues/../x"),
+            ("https://github.com/acme/api", "https://github.com/acme/api/issues//1"),
+            ("https://github.com/acme/api", "https://github.com/acme/apix/issues/1"),
+        ] {
+            let built = repo(base).item_link(item).map(|u| u.to_string());
+            let parsed = Url::parse(item).ok().map(|u| u.to_string());
+            assert_eq!(built, parsed, "{item}");
+        }
+    }
 }

@@ -15,8 +15,9 @@ use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
 };
-use futures::StreamExt;
+use futures::future::{self, Either};
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -104,6 +105,37 @@ struct IssueItem {
 }
 
 impl IssueItem {
+    /// Whether its comments are asked: it has some, or it is a listed pull request (no
+    /// issues endpoint, so no count of them).
+    fn wants_comments(&self) -> bool {
+        self.issue.comments > 0 || !self.info.has_issues
+    }
+
+    /// Whether its document needs a request: its comments, or a pull request's reviews.
+    fn needs_requests(&self) -> bool {
+        self.wants_comments() || self.issue.is_pull_request()
+    }
+
+    /// Its document with `parts`; its strings move into it.
+    fn document(self: Box<Self>, parts: &IssueParts) -> Outcome {
+        let Self {
+            issue,
+            info,
+            touched,
+            version,
+        } = *self;
+        issue_document(
+            &info,
+            issue,
+            touched,
+            &version,
+            &parts.comments,
+            &parts.reviews,
+            &parts.review_comments,
+        )
+        .into()
+    }
+
     /// `issue` of `info`, changed last at `touched`, as a pending item with its version.
     fn pending(issue: Issue, info: &Arc<RepoInfo>, touched: DateTime<Utc>) -> PendingItem<Pending> {
         let version = issue_version(info, &issue, touched);
@@ -584,14 +616,17 @@ impl Walk {
         window: Option<TimeWindow>,
     ) -> (Vec<PendingItem<Pending>>, RepoCursor) {
         let (mut since, mut seen) = (cur.since, cur.seen.clone());
-        let entries: Vec<std::result::Result<Issue, Box<PendingItem<Pending>>>> = match listed {
-            Listed::Issues(issues) => issues.into_iter().map(Ok).collect(),
-            Listed::Values(values) => values
-                .into_iter()
-                .map(|value| read_issue(info, value))
-                .collect(),
-        };
-        let mut pending = Vec::with_capacity(entries.len());
+        // The entries read one by one as they are sorted (no second list of them).
+        let entries: Box<dyn Iterator<Item = std::result::Result<Issue, Box<PendingItem<Pending>>>>> =
+            match listed {
+                Listed::Issues(issues) => Box::new(issues.into_iter().map(Ok)),
+                Listed::Values(values) => Box::new(
+                    values
+                        .into_iter()
+                        .map(move |value| read_issue(info, value)),
+                ),
+            };
+        let mut pending = Vec::with_capacity(entries.size_hint().0);
         let mut past_end = false;
         for entry in entries {
             let issue = match entry {
@@ -754,15 +789,20 @@ impl Walk {
         // Shared, not cloned per item (the walk holds the scopes and the client's URL).
         let walk = Arc::new(self.clone());
         let all = pending.len().max(1);
-        fetch_items(ctx, pending, all, move |item| {
-            Arc::clone(&walk).fetch(item, Arc::clone(&gate))
+        fetch_items(ctx, pending, all, move |item| match item {
+            // Nothing to ask: converted as it is taken, its future a ready outcome (no state
+            // of a fetch to store and move, no slot, no poll of its own).
+            Pending::Failed(f) => Either::Left(future::ready(Ok(Some(f.into())))),
+            Pending::Issue(listed) if !listed.needs_requests() => {
+                Either::Left(future::ready(Ok(Some(listed.document(&IssueParts::default())))))
+            }
+            item => Either::Right(Arc::clone(&walk).fetch(item, Arc::clone(&gate)).boxed()),
         })
         .await
     }
 
     /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
-    /// Its requests wait for a slot of `gate`; they run in a boxed future, so the future of
-    /// an item that needs none (most issues) stays small to move and store.
+    /// Its requests wait for a slot of `gate`.
     async fn fetch(
         self: Arc<Self>,
         item: Pending,
@@ -771,33 +811,12 @@ impl Walk {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
             Pending::Issue(listed) => {
-                let IssueItem {
-                    issue,
-                    info,
-                    touched,
-                    version,
-                } = *listed;
-                // A listed pull request (no issues endpoint) does not count its comments.
-                let wants_comments = issue.comments > 0 || !info.has_issues;
-                let parts = if wants_comments || issue.is_pull_request() {
-                    Box::pin(self.issue_parts(&issue, &info, wants_comments, &gate)).await?
-                } else {
-                    IssueParts::default()
-                };
-                Ok(Some(
-                    issue_document(
-                        &info,
-                        issue,
-                        touched,
-                        &version,
-                        &parts.comments,
-                        &parts.reviews,
-                        &parts.review_comments,
-                    )
-                    .into(),
-                ))
+                let parts = self
+                    .issue_parts(&listed.issue, &listed.info, listed.wants_comments(), &gate)
+                    .await?;
+                Ok(Some(listed.document(&parts)))
             }
-            Pending::File(file, info) => Box::pin(self.file(file, info, &gate)).await,
+            Pending::File(file, info) => self.file(file, info, &gate).await,
         }
     }
 
