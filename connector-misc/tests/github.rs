@@ -1089,9 +1089,8 @@ async fn git_lfs_pointers_are_failures_naming_the_real_size() {
     assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
 }
 
-/// Every checkpoint holds every repository walked, so a repository's end rides on its last
-/// page instead of an empty batch of its own (an organisation of R repositories wrote ~2R
-/// checkpoints of up to R entries each).
+/// A repository's end rides on its last page instead of an empty batch of its own: a
+/// checkpoint fewer per repository.
 #[tokio::test]
 async fn a_repository_ends_on_its_last_page_not_on_an_empty_batch() {
     use connector_core::CheckpointedConnector;
@@ -1120,8 +1119,100 @@ async fn a_repository_ends_on_its_last_page_not_on_an_empty_batch() {
     assert_eq!(scope_end.checkpoint.scopes_done, ["acme/api"]);
     // Only the last page says the repository is done.
     let (last, before) = pages.split_last().unwrap();
-    assert!(before.iter().all(|b| b.checkpoint.repos_done.is_empty()));
+    assert!(before.iter().all(|b| b.checkpoint.after_repo.is_none()));
     assert!(before.iter().all(|b| b.checkpoint.current.is_some()));
-    assert_eq!(last.checkpoint.repos_done, ["acme/api"]);
+    assert_eq!(last.checkpoint.after_repo.as_deref(), Some("acme/api"));
     assert_eq!(last.checkpoint.current, None);
+}
+
+/// An organisation of 300 repositories (review s36 #4): a checkpoint inside the scope names
+/// the last repository done and leaves the map of who may read each one walked to the
+/// scope's end, so it stays small (each held every repository walked: O(R²) bytes in a
+/// run). A run resumed inside the scope starts after that repository and, in a window, reads
+/// the rest whole (the map it would have compared with is not in the checkpoint); a
+/// checkpoint written before (`repos_done`) still resumes.
+#[tokio::test]
+async fn checkpoints_of_an_organisation_of_300_repositories_stay_small() {
+    use connector_core::{CheckpointedConnector, TimeWindow};
+    use connector_misc::github::{GithubCheckpoint, GithubConfig, GithubConnector};
+
+    let mut state = standard();
+    state.repos = (0..300)
+        .map(|i| {
+            RepoData::new(
+                "acme",
+                &format!("r{i:03}"),
+                false,
+                vec![Item::issue(1, &format!("Issue of r{i:03}"), day(2))],
+            )
+        })
+        .collect();
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let config: GithubConfig = connector_core::config::from_json(github_common::config(
+        &uri,
+        json!({"repository_name": "", "include_pull_requests": false, "page_size": 100}),
+    ))
+    .unwrap();
+    let c = GithubConnector::new(config).unwrap();
+    let run = |from: GithubCheckpoint, window: Option<TimeWindow>| {
+        c.load_from_checkpoint(from, window, SyncContext::new())
+            .map(|b| b.unwrap())
+            .collect::<Vec<_>>()
+    };
+    let size = |cp: &GithubCheckpoint| serde_json::to_string(cp).unwrap().len();
+    let name = |i: usize| format!("acme/r{i:03}");
+
+    // The full run: a batch per repository, then the scope's end.
+    let full = run(GithubCheckpoint::start(), None).await;
+    assert_eq!(full.len(), 301);
+    let (end, inside) = full.split_last().unwrap();
+    for (i, b) in inside.iter().enumerate() {
+        assert_eq!(b.batch.documents.len(), 1);
+        assert_eq!(b.checkpoint.after_repo.as_deref(), Some(name(i).as_str()));
+        assert!(b.checkpoint.known.is_empty() && b.checkpoint.repos_done.is_empty());
+        assert!(size(&b.checkpoint) < 100, "{:?}", b.checkpoint);
+    }
+    assert_eq!(end.checkpoint.known.len(), 300);
+    assert_eq!(end.checkpoint.after_repo, None);
+    assert_eq!(end.checkpoint.scopes_done, ["acme"]);
+
+    // The next incremental run, from what the full one carried: its window holds nothing.
+    let carried = c.carry_over(&end.checkpoint).unwrap();
+    let window = TimeWindow::new(day(5), day(6)).unwrap();
+    let next = run(carried.clone(), Some(window)).await;
+    assert_eq!(next.len(), 301);
+    assert!(next.iter().all(|b| b.batch.documents.is_empty()));
+    let cut = &next[149].checkpoint;
+    assert_eq!(cut.after_repo.as_deref(), Some("acme/r149"));
+    assert!(cut.known_left_out && cut.known.is_empty());
+    assert!(size(cut) < 100, "{cut:?}");
+
+    // Resumed after acme/r149: the 150 after it, read whole (their issue is before the
+    // window); none before it.
+    let resumed = run(cut.clone(), Some(window)).await;
+    let ids: Vec<String> = resumed
+        .iter()
+        .flat_map(|b| b.batch.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    let after: Vec<String> = (150..300)
+        .map(|i| format!("{uri}/acme/r{i:03}/issues/1"))
+        .collect();
+    assert_eq!(ids, after);
+    let end = &resumed.last().unwrap().checkpoint;
+    assert_eq!(end.known.len(), 150, "the map of the repositories walked since");
+    assert!(!end.known_left_out);
+
+    // A checkpoint written before `after_repo`: its `repos_done` still resumes.
+    let old: GithubCheckpoint = serde_json::from_value(json!({
+        "repos_done": ["acme/r000", "acme/r001"],
+        "known": carried.known,
+    }))
+    .unwrap();
+    let resumed = run(old, None).await;
+    assert_eq!(resumed.len(), 299);
+    assert_eq!(
+        resumed[0].batch.documents[0].id,
+        format!("{uri}/acme/r002/issues/1")
+    );
 }

@@ -19,7 +19,12 @@
 //!   `Link` header tells whether a page follows and is followed itself only while more than
 //!   a page of items share one second. A new (top-level) comment moves the issue's
 //!   `updated_at`, so a window's `since` finds it on an old issue. The checkpoint
-//!   ([`GithubCheckpoint`]) holds that key.
+//!   ([`GithubCheckpoint`]) holds that key and the last repository of the scope done (the
+//!   scope's repositories are walked by full name); the access of every repository walked,
+//!   which tells the next incremental run what to read whole (a repository new in scope or
+//!   whose access changed), is written at scope ends only, so a checkpoint inside an
+//!   organisation's walk stays small. A run resumed inside a scope has lost that map: it
+//!   reads the rest of its repositories whole, and the next run those walked before.
 //! - **What the issues endpoint's `updated_at` misses**: a review or a review comment moves
 //!   only the pull request's own `updated_at` (on `GET /pulls`), and an edited comment only its
 //!   own. So each repository's walk first lists `GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc`
@@ -287,8 +292,9 @@ impl CheckpointedConnector for GithubConnector {
     /// The access of every repository walked ([`GithubCheckpoint::known`]), so the next
     /// incremental run reads a repository new in scope, or whose access changed, whole.
     fn carry_over(&self, last: &GithubCheckpoint) -> Option<GithubCheckpoint> {
-        (!last.known.is_empty()).then(|| GithubCheckpoint {
+        (!last.known.is_empty() || last.known_left_out).then(|| GithubCheckpoint {
             known: last.known.clone(),
+            known_left_out: last.known_left_out,
             ..GithubCheckpoint::start()
         })
     }

@@ -309,8 +309,18 @@ impl Walk {
         async_stream::try_stream! {
             let mut cp = from;
             // A checkpoint that knows no repository (the first run, or one written before
-            // `known` was) tells nothing new: the window holds for all.
-            let informed = !cp.known.is_empty();
+            // `known` was) tells nothing new: the window holds for all. One inside a scope
+            // left the map out: what it would have spared is not known.
+            let informed = !cp.known.is_empty() || cp.known_left_out;
+            let lost = cp.known_left_out;
+            cp.known_left_out = false;
+            // The map of the repositories walked: in the checkpoints of scope ends only.
+            let mut known = std::mem::take(&mut cp.known);
+            // The checkpoint inside a scope (no map) and at its end (the map).
+            let inside = |cp: &GithubCheckpoint| GithubCheckpoint {
+                known_left_out: informed,
+                ..cp.clone()
+            };
             for scope in walk.scopes.clone() {
                 let key = scope.key();
                 if cp.scopes_done.contains(&key) {
@@ -318,7 +328,9 @@ impl Walk {
                 }
                 ctx.cancellation().check()?;
                 for repo in walk.repos(&scope).await? {
-                    if cp.repos_done.contains(&repo.full_name) {
+                    let done = cp.after_repo.as_deref().is_some_and(|a| repo.full_name.as_str() <= a)
+                        || cp.repos_done.contains(&repo.full_name);
+                    if done {
                         continue;
                     }
                     let full_name = repo.full_name.clone();
@@ -326,8 +338,8 @@ impl Walk {
                         Ok(info) => info,
                         Err(failure) => {
                             cp.current = None;
-                            cp.repos_done.push(full_name);
-                            yield CheckpointedBatch::new(failure, cp.clone());
+                            cp.after_repo = Some(full_name);
+                            yield CheckpointedBatch::new(failure, inside(&cp));
                             continue;
                         }
                     };
@@ -336,35 +348,44 @@ impl Walk {
                         Some(c) if c.repo == full_name => c,
                         _ => RepoCursor {
                             repo: full_name.clone(),
-                            whole: window.is_some() && informed && cp.known.get(&full_name) != Some(&access),
+                            whole: window.is_some()
+                                && informed
+                                && (lost || known.get(&full_name) != Some(&access)),
                             ..RepoCursor::default()
                         },
                     };
                     if cur.whole {
-                        tracing::info!(connector = SOURCE, repo = %full_name, "new in scope, or its access changed: read whole");
+                        tracing::info!(connector = SOURCE, repo = %full_name, "new in scope, or its access changed (or not known after a resume): read whole");
                     }
-                    cp.known.insert(full_name.clone(), access);
+                    known.insert(full_name.clone(), access);
                     let repo_window = if cur.whole { None } else { window };
                     let mut pages = walk.repo_pages(info, cur, repo_window, ctx.clone());
                     // Each page is handed on when the next comes, so the last one carries the
-                    // repository's end: a checkpoint (which holds every repository walked)
-                    // fewer per repository.
+                    // repository's end: a checkpoint fewer per repository.
                     let mut held = None;
                     while let Some(page) = pages.next().await {
                         let (batch, cur) = page?;
                         if let Some(before) = held.replace(batch) {
-                            yield CheckpointedBatch::new(before, cp.clone());
+                            yield CheckpointedBatch::new(before, inside(&cp));
                         }
                         cp.current = Some(cur);
                     }
                     cp.current = None;
-                    cp.repos_done.push(full_name);
-                    yield CheckpointedBatch::new(held.unwrap_or_default(), cp.clone());
+                    cp.after_repo = Some(full_name);
+                    yield CheckpointedBatch::new(held.unwrap_or_default(), inside(&cp));
                 }
+                cp.after_repo = None;
                 cp.repos_done.clear();
                 cp.current = None;
                 cp.scopes_done.push(key);
-                yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                // After a resume that lost the map with nothing walked since, the next run
+                // still knows it has no map of this one (see `known_left_out`).
+                let end = GithubCheckpoint {
+                    known: known.clone(),
+                    known_left_out: lost && known.is_empty(),
+                    ..cp.clone()
+                };
+                yield CheckpointedBatch::new(Batch::default(), end);
             }
         }
         .boxed()
