@@ -1216,3 +1216,61 @@ async fn checkpoints_of_an_organisation_of_300_repositories_stay_small() {
         format!("{uri}/acme/r002/issues/1")
     );
 }
+
+/// Bots (review s36 #9): what accounts of `type` `Bot` write is marked `(bot)` after their
+/// login, an item a bot opened says so in its metadata, and `include_bot_comments: false`
+/// leaves their comments and reviews out; a locked issue names its `active_lock_reason`
+/// (#10).
+#[tokio::test]
+async fn bots_are_marked_or_left_out_and_a_lock_names_its_reason() {
+    let mut state = standard();
+    let mut bumped = Item::issue(40, "Bump serde from 1.0.1 to 1.0.2", day(3));
+    bumped.author = "dependabot[bot]".into();
+    bumped.lock_reason = Some("resolved".into());
+    bumped.comments = vec![
+        ("codecov[bot]".into(), "Coverage: 81.2% (+0.1%)".into()),
+        ("octocat".into(), "Merging after the release.".into()),
+    ];
+    state.repos[0].items.push(bumped);
+    let mut pull = Item::pull(41, "Fix the widget", day(3));
+    pull.review_bodies = vec![
+        (
+            "github-actions[bot]".into(),
+            "COMMENTED".into(),
+            "Lint: 2 warnings".into(),
+        ),
+        ("octocat".into(), "APPROVED".into(), "LGTM".into()),
+    ];
+    state.repos[0].items.push(pull);
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+
+    let c = build(&uri, json!({}));
+    let (sink, _) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let issue = sink.get(&item_id(&uri, 40, false)).unwrap();
+    let text = issue.content.as_text().unwrap();
+    assert!(text.contains("opened by @dependabot[bot] (bot) on"), "{text}");
+    assert!(text.contains("### @codecov[bot] (bot) · "), "{text}");
+    assert!(text.contains("### @octocat · "), "{text}");
+    assert_eq!(issue.metadata["author_is_bot"], json!(true));
+    assert_eq!(issue.metadata["locked"], json!(true));
+    assert_eq!(issue.metadata["active_lock_reason"], json!("resolved"));
+    let pull = sink.get(&item_id(&uri, 41, true)).unwrap();
+    let text = pull.content.as_text().unwrap();
+    assert!(text.contains("### @github-actions[bot] (bot) commented"), "{text}");
+    assert!(text.contains("Lint: 2 warnings"), "{text}");
+    assert!(!pull.metadata.contains_key("author_is_bot"));
+    assert!(!pull.metadata.contains_key("active_lock_reason"));
+
+    let c = build(&uri, json!({"include_bot_comments": false}));
+    let (sink, _) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let text = sink.get(&item_id(&uri, 40, false)).unwrap();
+    let text = text.content.as_text().unwrap();
+    assert!(!text.contains("codecov") && !text.contains("Coverage"), "{text}");
+    assert!(text.contains("Merging after the release."), "{text}");
+    assert!(text.contains("opened by @dependabot[bot] (bot)"), "the item itself stays");
+    let pull = sink.get(&item_id(&uri, 41, true)).unwrap();
+    let text = pull.content.as_text().unwrap();
+    assert!(!text.contains("Lint: 2 warnings"), "{text}");
+    assert!(text.contains("LGTM"), "{text}");
+}

@@ -135,13 +135,15 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// and the `updated_at` of a comment edited in the run's window), its count of comments (a
 /// deleted comment lowers it) and the repository's access.
 pub(crate) fn issue_version(repo: &RepoInfo, issue: &Issue, touched: DateTime<Utc>) -> String {
-    format!(
-        "{}:{}:{}:{}",
-        issue.number,
-        rfc3339(touched.max(issue.updated_at)),
-        issue.comments,
-        repo.access_hash()
-    )
+    // Pushed into one buffer: this runs once per listed item.
+    let at = rfc3339(touched.max(issue.updated_at));
+    let key = repo.access_hash();
+    let mut version = String::with_capacity(at.len() + key.len() + 44);
+    let _ = write!(version, "{}:", issue.number);
+    version.push_str(&at);
+    let _ = write!(version, ":{}:", issue.comments);
+    version.push_str(key);
+    version
 }
 
 /// The version token of a code file: its blob SHA (the content) and the repository's access.
@@ -151,6 +153,15 @@ pub(crate) fn file_version(repo: &RepoInfo, sha: &str) -> String {
 
 fn login(user: Option<&super::model::User>) -> &str {
     user.map_or("ghost", |u| u.login.as_str())
+}
+
+/// ` (bot)` after the login of a bot's account.
+fn bot_mark(user: Option<&super::model::User>) -> &'static str {
+    if user.is_some_and(super::model::User::is_bot) {
+        " (bot)"
+    } else {
+        ""
+    }
 }
 
 /// The Markdown of an issue or pull request: a heading, a line of facts, the body as written
@@ -181,6 +192,7 @@ pub(crate) fn issue_markdown(
     md.push_str(&issue.state);
     md.push_str(" · opened by @");
     md.push_str(login(issue.user.as_ref()));
+    md.push_str(bot_mark(issue.user.as_ref()));
     let day = issue.created_at.date_naive();
     let _ = writeln!(
         md,
@@ -225,8 +237,9 @@ pub(crate) fn issue_markdown(
         for c in comments {
             let _ = write!(
                 md,
-                "\n### @{} · {}\n\n{}\n",
+                "\n### @{}{} · {}\n\n{}\n",
                 login(c.user.as_ref()),
+                bot_mark(c.user.as_ref()),
                 rfc3339(c.created_at),
                 c.body.as_deref().unwrap_or("").trim()
             );
@@ -246,7 +259,12 @@ pub(crate) fn issue_markdown(
                 .submitted_at
                 .map(|t| format!(" · {}", rfc3339(t)))
                 .unwrap_or_default();
-            let _ = write!(md, "\n### @{} {verdict}{when}\n", login(r.user.as_ref()));
+            let _ = write!(
+                md,
+                "\n### @{}{} {verdict}{when}\n",
+                login(r.user.as_ref()),
+                bot_mark(r.user.as_ref())
+            );
             if let Some(body) = r.body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
                 let _ = write!(md, "\n{body}\n");
             }
@@ -262,8 +280,9 @@ pub(crate) fn issue_markdown(
             };
             let _ = write!(
                 md,
-                "\n### @{}{place} · {}\n\n{}\n",
+                "\n### @{}{}{place} · {}\n\n{}\n",
                 login(c.user.as_ref()),
+                bot_mark(c.user.as_ref()),
                 rfc3339(c.created_at),
                 c.body.as_deref().unwrap_or("").trim()
             );
@@ -337,9 +356,18 @@ pub(crate) fn issue_document(
         pull_request,
         draft,
         locked,
+        active_lock_reason,
         ..
     } = issue;
-    let title = format!("{}#{number}: {}", repo.full_name, title.trim());
+    let title = {
+        let trimmed = title.trim();
+        let mut t = String::with_capacity(repo.full_name.len() + trimmed.len() + 24);
+        t.push_str(&repo.full_name);
+        let _ = write!(t, "#{number}: ");
+        t.push_str(trimmed);
+        t
+    };
+    let author_bot = user.as_ref().is_some_and(super::model::User::is_bot);
     let author = user.map(|u| u.login);
     let mut owners: Vec<String> = Vec::with_capacity(1 + assignees.len());
     owners.extend(author.iter().cloned());
@@ -389,6 +417,12 @@ pub(crate) fn issue_document(
     }
     if locked {
         meta.push(("locked", true.into()));
+        if let Some(reason) = active_lock_reason {
+            meta.push(("active_lock_reason", reason.into()));
+        }
+    }
+    if author_bot {
+        meta.push(("author_is_bot", true.into()));
     }
     if repo.archived {
         meta.push(("archived", true.into()));

@@ -60,7 +60,11 @@
 //!   `…/blob/{branch}/{path}` for code files; the link is the same URL. `updated_at` is
 //!   GitHub's; `owners` are the author and assignees (logins); metadata holds `repo`,
 //!   `number`, `type` (`issue`, `pull_request`, `file`), `state`, `labels`, `assignees`,
-//!   `author`, `milestone`, `created_at`, `closed_at`, `merged_at`, `comments`.
+//!   `author`, `milestone`, `created_at`, `closed_at`, `merged_at`, `comments`, `locked` with
+//!   `active_lock_reason`, `author_is_bot`.
+//! - **Bots**: comments, reviews and review comments of accounts of `type` `Bot` (GitHub
+//!   Apps: CI, coverage and dependency bots, often the longest comments) are marked `(bot)`
+//!   after the login, and left out with `include_bot_comments: false`.
 //! - **Access**: a public repository's items are public; a private one's go to its
 //!   collaborators (`github-user:{login}` groups) when the token may list them (push access),
 //!   else to the repository as a group (`github-repo:{owner}/{name}`), and, in an
@@ -185,6 +189,7 @@ impl GithubConnector {
             scopes: config.scopes(),
             issues: config.include_issues,
             pulls: config.include_pull_requests,
+            bots: config.include_bot_comments,
             code: config.include_code_files,
             branch: config.branch.clone(),
             filter: Arc::new(filter),

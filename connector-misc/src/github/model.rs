@@ -8,6 +8,16 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct User {
     pub(crate) login: String,
+    /// `User`, `Bot` (a GitHub App, as `dependabot[bot]`) or `Organization`.
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+}
+
+impl User {
+    /// A GitHub App's account (`type` `Bot`): CI, coverage and dependency bots.
+    pub(crate) fn is_bot(&self) -> bool {
+        self.kind.as_deref() == Some("Bot")
+    }
 }
 
 /// An owner of a repository.
@@ -105,6 +115,9 @@ pub(crate) struct Issue {
     pub(crate) draft: Option<bool>,
     #[serde(default)]
     pub(crate) locked: bool,
+    /// Why it is locked: `off-topic`, `too heated`, `resolved` or `spam`.
+    #[serde(default)]
+    pub(crate) active_lock_reason: Option<String>,
 }
 
 impl Issue {

@@ -78,6 +78,8 @@ pub(crate) struct Walk {
     pub(crate) scopes: Vec<Scope>,
     pub(crate) issues: bool,
     pub(crate) pulls: bool,
+    /// Keep what bots write ([`include_bot_comments`](super::GithubConfig::include_bot_comments)).
+    pub(crate) bots: bool,
     pub(crate) code: bool,
     pub(crate) branch: Option<String>,
     pub(crate) filter: Arc<PathFilter>,
@@ -869,15 +871,21 @@ impl Walk {
                 Ok(Vec::new())
             }
         };
-        let (comments, reviews) = futures::try_join!(comments, reviews)?;
+        let (mut comments, mut reviews) = futures::try_join!(comments, reviews)?;
         // A review comment is made during a review: none without a review.
-        let review_comments = if reviews.is_empty() {
+        let mut review_comments = if reviews.is_empty() {
             Vec::new()
         } else {
             self.client
                 .review_comments(&info.owner, &info.name, issue.number)
                 .await?
         };
+        if !self.bots {
+            let human = |user: &Option<super::model::User>| !user.as_ref().is_some_and(super::model::User::is_bot);
+            comments.retain(|c| human(&c.user));
+            reviews.retain(|r| human(&r.user));
+            review_comments.retain(|c| human(&c.user));
+        }
         Ok(IssueParts {
             comments,
             reviews,

@@ -29,8 +29,10 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A user; a login ending with `[bot]` is a GitHub App's account, of `type` `Bot`.
 fn user(login: &str) -> Value {
-    json!({"login": login, "id": login.len(), "node_id": "MDQ6VXNlcjE=", "type": "User",
+    let kind = if login.ends_with("[bot]") { "Bot" } else { "User" };
+    json!({"login": login, "id": login.len(), "node_id": "MDQ6VXNlcjE=", "type": kind,
         "site_admin": false, "html_url": format!("https://github.com/{login}")})
 }
 
@@ -55,6 +57,10 @@ pub struct Item {
     pub assignees: Vec<String>,
     /// Served as malformed (a field of the wrong type).
     pub broken: bool,
+    /// The login of who opened it.
+    pub author: String,
+    /// Locked, for this `active_lock_reason`.
+    pub lock_reason: Option<String>,
 }
 
 impl Item {
@@ -74,6 +80,8 @@ impl Item {
             labels: Vec::new(),
             assignees: Vec::new(),
             broken: false,
+            author: "octocat".into(),
+            lock_reason: None,
         }
     }
 
@@ -151,7 +159,7 @@ impl RepoData {
             "url": format!("{base}/api/repos/{}/{}/issues/{}", self.owner, self.name, item.number),
             "html_url": format!("{}/{kind}/{}", self.html(base), item.number),
             "number": item.number, "state": "open", "state_reason": null, "title": item.title,
-            "body": item.body, "user": user("octocat"),
+            "body": item.body, "user": user(&item.author),
             "labels": item.labels.iter().map(|l| json!({"id": 208045946, "name": l, "color": "f29513", "default": true})).collect::<Vec<_>>(),
             "assignee": item.assignees.first().map(|a| user(a)),
             "assignees": item.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(),
@@ -168,6 +176,10 @@ impl RepoData {
                 "merged_at": null,
             });
             v["draft"] = json!(false);
+        }
+        if let Some(reason) = &item.lock_reason {
+            v["locked"] = json!(true);
+            v["active_lock_reason"] = json!(reason);
         }
         if item.broken {
             v["updated_at"] = json!(12);
