@@ -1274,3 +1274,37 @@ async fn bots_are_marked_or_left_out_and_a_lock_names_its_reason() {
     assert!(!text.contains("Lint: 2 warnings"), "{text}");
     assert!(text.contains("LGTM"), "{text}");
 }
+
+/// A branch name with `/` (review s36 #11): its head is asked as `commits/heads/release/2.0`,
+/// each part its own path segment (GitHub's `heads/BRANCH_NAME` form of the reference), not
+/// as one segment `release%2F2.0` that a proxy in front of GitHub Enterprise Server may decode
+/// differently; its files' ids and links carry the branch as GitHub's web pages do.
+#[tokio::test]
+async fn a_branch_with_a_slash_is_asked_by_its_heads_reference() {
+    let mut state = standard();
+    state.repos[0].files = files();
+    state.repos[0].branches = vec!["release/2.0".into()];
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(
+        &uri,
+        json!({"include_code_files": true, "branch": "release/2.0", "max_file_size": 1000,
+            "include_issues": false, "include_pull_requests": false}),
+    );
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let lib = format!("{uri}/acme/api/blob/release/2.0/src/lib.rs");
+    let doc = sink.get(&lib).unwrap_or_else(|| panic!("{:?} {report:?}", sink.ids()));
+    assert_eq!(doc.link.as_ref().map(|l| l.as_str()), Some(lib.as_str()));
+    assert_eq!(doc.metadata["branch"], json!("release/2.0"));
+    assert_eq!(sink.ids().len(), 3, "{report:?}");
+    let asked: Vec<String> = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .filter(|p| p.contains("/commits/"))
+        .collect();
+    assert_eq!(asked, ["/repos/acme/api/commits/heads/release/2.0"]);
+}

@@ -111,6 +111,8 @@ pub struct RepoData {
     pub teams: Option<Vec<String>>,
     /// Issues on (`has_issues`); off, every issues endpoint answers `410`.
     pub has_issues: bool,
+    /// Its branches (each at [`COMMIT`]).
+    pub branches: Vec<String>,
 }
 
 impl RepoData {
@@ -126,6 +128,7 @@ impl RepoData {
             org: false,
             teams: Some(Vec::new()),
             has_issues: true,
+            branches: vec!["main".into()],
         }
     }
 
@@ -378,7 +381,9 @@ fn repo_route(
     truncated: bool,
 ) -> ResponseTemplate {
     let item = |n: &str| repo.items.iter().find(|i| i.number.to_string() == n);
-    if let Some((status, message)) = repo.errors.get(&rest.join("/")) {
+    // `commits/heads/main` and `commits/main` name the same reference.
+    let key = rest.join("/").replacen("commits/heads/", "commits/", 1);
+    if let Some((status, message)) = repo.errors.get(&key) {
         return error(*status, message);
     }
     let since = || query(r, "since").map(|s| DateTime::parse_from_rfc3339(&s).unwrap().to_utc());
@@ -539,7 +544,9 @@ fn repo_route(
                 "Must have push access to view repository collaborators.",
             ),
         },
-        ["commits", "main"] => {
+        ["commits", "heads", branch @ ..] | ["commits", branch @ ..]
+            if repo.branches.contains(&branch.join("/")) =>
+        {
             if repo.files.is_empty() {
                 return error(409, "Git Repository is empty.");
             }
