@@ -1308,3 +1308,31 @@ async fn a_branch_with_a_slash_is_asked_by_its_heads_reference() {
         .collect();
     assert_eq!(asked, ["/repos/acme/api/commits/heads/release/2.0"]);
 }
+
+/// A repository renamed after the config was written (review s36 #5): GitHub answers its old
+/// name with a `301` to its address by id, so the walk reads it, and its items' ids carry the
+/// new name; a refetch of those ids (a retried failure) finds them through the same redirect
+/// rather than taking them for items out of scope.
+#[tokio::test]
+async fn items_of_a_renamed_repository_are_refetched_by_their_new_name() {
+    let mut state = standard();
+    state.repos[0].name = "api-v2".into();
+    state.moved.insert("acme/api".into(), 0);
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let id = format!("{uri}/acme/api-v2/issues/1");
+    assert!(sink.ids().contains(&id), "{:?} {report:?}", sink.ids());
+
+    let mut docs = Vec::new();
+    let mut stream = c.as_refetch().unwrap().fetch(
+        vec![id.clone(), format!("{uri}/acme/elsewhere/issues/1")],
+        SyncContext::new(),
+    );
+    while let Some(batch) = stream.next().await {
+        docs.extend(batch.unwrap().documents);
+    }
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, [id.as_str()], "the other id is out of scope");
+}

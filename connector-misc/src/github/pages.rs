@@ -970,6 +970,9 @@ impl Walk {
         async_stream::try_stream! {
             let mut repos: HashMap<String, Option<Arc<RepoInfo>>> = HashMap::new();
             let mut heads: HashMap<String, Option<String>> = HashMap::new();
+            // The names the configured repositories have now (asked once, when an id names
+            // none of them: one renamed or transferred since the config was written).
+            let mut renamed: Option<Vec<String>> = None;
             for chunk in ids.chunks(100) {
                 let mut pending = Vec::new();
                 // Repositories whose walk failed: walked again whole (unchanged items by
@@ -979,7 +982,13 @@ impl Walk {
                     let Some(target) = parse_id(id) else { continue };
                     let (owner, name) = (target.owner(), target.name());
                     if !walk.in_scope(owner, name) {
-                        continue;
+                        if renamed.is_none() {
+                            renamed = Some(walk.current_names().await?);
+                        }
+                        let full = format!("{owner}/{name}");
+                        if !renamed.iter().flatten().any(|n| n.eq_ignore_ascii_case(&full)) {
+                            continue;
+                        }
                     }
                     if let Target::Repo { .. } = target {
                         whole.push(id.clone());
@@ -1071,6 +1080,27 @@ impl Walk {
             }
         }
         .boxed()
+    }
+
+    /// The full names the configured repositories have now, where that is not the name
+    /// configured: GitHub answers a renamed or transferred repository's old name with a `301`
+    /// to its address by id (followed), whose answer names it now, as its items' ids do.
+    async fn current_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for scope in &self.scopes {
+            let Scope::Repo { owner, name } = scope else {
+                continue;
+            };
+            match self.client.repo(owner, name).await {
+                Ok(repo) if !repo.full_name.eq_ignore_ascii_case(&scope.key()) => {
+                    names.push(repo.full_name);
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(names)
     }
 
     /// Whether `owner/name` is one of the configured scopes.

@@ -201,6 +201,9 @@ pub struct State {
     pub orgs: Vec<String>,
     /// The login of the token's user (`GET /user`); none: a token of no user (`403`).
     pub me: Option<String>,
+    /// Renamed or transferred repositories: the old `owner/name` → the index of the
+    /// repository in `repos`, which answers at `/repositories/{1000 + index}`.
+    pub moved: BTreeMap<String, usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -364,9 +367,40 @@ impl Respond for FakeGithub {
             }
             ["repos", owner, name, rest @ ..] => {
                 let Some(repo) = find(owner, name) else {
-                    return error(404, "Not Found");
+                    // GitHub's answer for a renamed or transferred repository: `301` to its
+                    // address by id, the rest of the path and the query kept.
+                    let moved = state.moved.get(&format!("{owner}/{name}").to_lowercase());
+                    return match moved {
+                        Some(index) => {
+                            let mut to = format!("{base}/repositories/{}", 1000 + index);
+                            for s in rest {
+                                to.push('/');
+                                to.push_str(s);
+                            }
+                            if let Some(q) = r.url.query() {
+                                to.push('?');
+                                to.push_str(q);
+                            }
+                            ResponseTemplate::new(301)
+                                .insert_header("location", to.as_str())
+                                .set_body_json(json!({"message": "Moved Permanently", "url": to,
+                                    "documentation_url": "https://docs.github.com/v3/#http-redirects"}))
+                        }
+                        None => error(404, "Not Found"),
+                    };
                 };
                 repo_route(r, repo, rest, &base, state.truncated)
+            }
+            ["repositories", id, rest @ ..] => {
+                let repo = id
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|id| id.checked_sub(1000))
+                    .and_then(|i| state.repos.get(i));
+                match repo {
+                    Some(repo) => repo_route(r, repo, rest, &base, state.truncated),
+                    None => error(404, "Not Found"),
+                }
             }
             _ => error(404, "Not Found"),
         }
@@ -695,6 +729,7 @@ pub fn standard() -> State {
         truncated: false,
         orgs: vec!["acme".into()],
         me: Some("octocat".into()),
+        moved: BTreeMap::new(),
     }
 }
 
