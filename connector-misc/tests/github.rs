@@ -1200,7 +1200,11 @@ async fn checkpoints_of_an_organisation_of_300_repositories_stay_small() {
         .collect();
     assert_eq!(ids, after);
     let end = &resumed.last().unwrap().checkpoint;
-    assert_eq!(end.known.len(), 150, "the map of the repositories walked since");
+    assert_eq!(
+        end.known.len(),
+        150,
+        "the map of the repositories walked since"
+    );
     assert!(!end.known_left_out);
 
     // A checkpoint written before `after_repo`: its `repos_done` still resumes.
@@ -1249,7 +1253,10 @@ async fn bots_are_marked_or_left_out_and_a_lock_names_its_reason() {
     let (sink, _) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     let issue = sink.get(&item_id(&uri, 40, false)).unwrap();
     let text = issue.content.as_text().unwrap();
-    assert!(text.contains("opened by @dependabot[bot] (bot) on"), "{text}");
+    assert!(
+        text.contains("opened by @dependabot[bot] (bot) on"),
+        "{text}"
+    );
     assert!(text.contains("### @codecov[bot] (bot) · "), "{text}");
     assert!(text.contains("### @octocat · "), "{text}");
     assert_eq!(issue.metadata["author_is_bot"], json!(true));
@@ -1257,7 +1264,10 @@ async fn bots_are_marked_or_left_out_and_a_lock_names_its_reason() {
     assert_eq!(issue.metadata["active_lock_reason"], json!("resolved"));
     let pull = sink.get(&item_id(&uri, 41, true)).unwrap();
     let text = pull.content.as_text().unwrap();
-    assert!(text.contains("### @github-actions[bot] (bot) commented"), "{text}");
+    assert!(
+        text.contains("### @github-actions[bot] (bot) commented"),
+        "{text}"
+    );
     assert!(text.contains("Lint: 2 warnings"), "{text}");
     assert!(!pull.metadata.contains_key("author_is_bot"));
     assert!(!pull.metadata.contains_key("active_lock_reason"));
@@ -1266,9 +1276,15 @@ async fn bots_are_marked_or_left_out_and_a_lock_names_its_reason() {
     let (sink, _) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     let text = sink.get(&item_id(&uri, 40, false)).unwrap();
     let text = text.content.as_text().unwrap();
-    assert!(!text.contains("codecov") && !text.contains("Coverage"), "{text}");
+    assert!(
+        !text.contains("codecov") && !text.contains("Coverage"),
+        "{text}"
+    );
     assert!(text.contains("Merging after the release."), "{text}");
-    assert!(text.contains("opened by @dependabot[bot] (bot)"), "the item itself stays");
+    assert!(
+        text.contains("opened by @dependabot[bot] (bot)"),
+        "the item itself stays"
+    );
     let pull = sink.get(&item_id(&uri, 41, true)).unwrap();
     let text = pull.content.as_text().unwrap();
     assert!(!text.contains("Lint: 2 warnings"), "{text}");
@@ -1293,7 +1309,9 @@ async fn a_branch_with_a_slash_is_asked_by_its_heads_reference() {
     );
     let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     let lib = format!("{uri}/acme/api/blob/release/2.0/src/lib.rs");
-    let doc = sink.get(&lib).unwrap_or_else(|| panic!("{:?} {report:?}", sink.ids()));
+    let doc = sink
+        .get(&lib)
+        .unwrap_or_else(|| panic!("{:?} {report:?}", sink.ids()));
     assert_eq!(doc.link.as_ref().map(|l| l.as_str()), Some(lib.as_str()));
     assert_eq!(doc.metadata["branch"], json!("release/2.0"));
     assert_eq!(sink.ids().len(), 3, "{report:?}");

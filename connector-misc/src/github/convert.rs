@@ -551,17 +551,47 @@ mod tests {
     #[test]
     fn item_links_are_the_parsed_urls() {
         for (base, item) in [
-            ("https://github.com/acme/api", "https://github.com/acme/api/issues/12"),
-            ("https://github.com/acme/api", "https://github.com/acme/api/pull/3"),
-            ("https://GitHub.com:443/acme/api", "https://GitHub.com:443/acme/api/issues/7"),
-            ("http://127.0.0.1:8080/acme/api", "http://127.0.0.1:8080/acme/api/issues/1"),
-            ("https://ghe.example.com/acme/api", "https://ghe.example.com/acme/api/pull/9"),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues/12",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/pull/3",
+            ),
+            (
+                "https://GitHub.com:443/acme/api",
+                "https://GitHub.com:443/acme/api/issues/7",
+            ),
+            (
+                "http://127.0.0.1:8080/acme/api",
+                "http://127.0.0.1:8080/acme/api/issues/1",
+            ),
+            (
+                "https://ghe.example.com/acme/api",
+                "https://ghe.example.com/acme/api/pull/9",
+            ),
             // Not below the repository, or not in plain segments: parsed.
-            ("https://github.com/acme/api", "https://github.com/other/web/issues/2"),
-            ("https://github.com/acme/api", "https://github.com/acme/api/issues/a%20b"),
-            ("https://github.com/acme/api", "https://github.com/acme/api/issues/../x"),
-            ("https://github.com/acme/api", "https://github.com/acme/api/issues//1"),
-            ("https://github.com/acme/api", "https://github.com/acme/apix/issues/1"),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/other/web/issues/2",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues/a%20b",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues/../x",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues//1",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/apix/issues/1",
+            ),
         ] {
             let built = repo(base).item_link(item).map(|u| u.to_string());
             let parsed = Url::parse(item).ok().map(|u| u.to_string());

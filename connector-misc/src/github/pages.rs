@@ -640,15 +640,14 @@ impl Walk {
     ) -> (Vec<PendingItem<Pending>>, RepoCursor) {
         let (mut since, mut seen) = (cur.since, cur.seen.clone());
         // The entries read one by one as they are sorted (no second list of them).
-        let entries: Box<dyn Iterator<Item = std::result::Result<Issue, Box<PendingItem<Pending>>>>> =
-            match listed {
-                Listed::Issues(issues) => Box::new(issues.into_iter().map(Ok)),
-                Listed::Values(values) => Box::new(
-                    values
-                        .into_iter()
-                        .map(move |value| read_issue(info, value)),
-                ),
-            };
+        let entries: Box<
+            dyn Iterator<Item = std::result::Result<Issue, Box<PendingItem<Pending>>>>,
+        > = match listed {
+            Listed::Issues(issues) => Box::new(issues.into_iter().map(Ok)),
+            Listed::Values(values) => {
+                Box::new(values.into_iter().map(move |value| read_issue(info, value)))
+            }
+        };
         let mut pending = Vec::with_capacity(entries.size_hint().0);
         let mut past_end = false;
         for entry in entries {
@@ -816,9 +815,9 @@ impl Walk {
             // Nothing to ask: converted as it is taken, its future a ready outcome (no state
             // of a fetch to store and move, no slot, no poll of its own).
             Pending::Failed(f) => Either::Left(future::ready(Ok(Some(f.into())))),
-            Pending::Issue(listed) if !listed.needs_requests() => {
-                Either::Left(future::ready(Ok(Some(listed.document(&IssueParts::default())))))
-            }
+            Pending::Issue(listed) if !listed.needs_requests() => Either::Left(future::ready(Ok(
+                Some(listed.document(&IssueParts::default())),
+            ))),
             item => Either::Right(Arc::clone(&walk).fetch(item, Arc::clone(&gate)).boxed()),
         })
         .await
@@ -881,7 +880,9 @@ impl Walk {
                 .await?
         };
         if !self.bots {
-            let human = |user: &Option<super::model::User>| !user.as_ref().is_some_and(super::model::User::is_bot);
+            let human = |user: &Option<super::model::User>| {
+                !user.as_ref().is_some_and(super::model::User::is_bot)
+            };
             comments.retain(|c| human(&c.user));
             reviews.retain(|r| human(&r.user));
             review_comments.retain(|c| human(&c.user));

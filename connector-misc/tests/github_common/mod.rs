@@ -31,7 +31,11 @@ fn ts(t: DateTime<Utc>) -> String {
 
 /// A user; a login ending with `[bot]` is a GitHub App's account, of `type` `Bot`.
 fn user(login: &str) -> Value {
-    let kind = if login.ends_with("[bot]") { "Bot" } else { "User" };
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
     json!({"login": login, "id": login.len(), "node_id": "MDQ6VXNlcjE=", "type": kind,
         "site_admin": false, "html_url": format!("https://github.com/{login}")})
 }
