@@ -100,7 +100,12 @@ async fn issues_and_pulls_carry_comments_review_comments_and_facts() {
 
 #[tokio::test]
 async fn an_item_updated_during_the_walk_shifts_nothing_past_the_position() {
-    let fake = Fake::start(standard()).await;
+    // Once page 1 is served, issue 1 (read already) gets a comment: it moves to the end of
+    // the `updated` order. Page-number paging would now skip the item that slides into page
+    // 1; the `since` key does not.
+    let mut state = standard();
+    state.after_first_page = Some((1, day(9), "Reopened: it crashes again.".into()));
+    let fake = Fake::start(state).await;
     let uri = fake.uri();
     let c = build(&uri, json!({}));
     let cp = c.as_checkpointed().unwrap();
@@ -110,25 +115,12 @@ async fn an_item_updated_during_the_walk_shifts_nothing_past_the_position() {
         SyncContext::new(),
     );
     let mut seen: Vec<Document> = Vec::new();
-    let mut first = true;
     while let Some(page) = stream.next().await {
         seen.extend(page.unwrap().batch.documents);
-        if first && !seen.is_empty() {
-            // Issue 1 (read already) gets a comment: it moves to the end of the
-            // `updated` order. Page-number paging would now skip the item that slides into
-            // page 1; the `since` key does not.
-            let mut state = fake.state.lock().unwrap();
-            let item = state.repos[0]
-                .items
-                .iter_mut()
-                .find(|i| i.number == 1)
-                .unwrap();
-            item.updated = day(9);
-            item.comments
-                .push(("octocat".into(), "Reopened: it crashes again.".into()));
-            first = false;
-        }
     }
+    // Issue 1 was read before its change.
+    assert_eq!(seen[0].id, item_id(&uri, 1, false));
+    assert_eq!(seen[0].updated_at, Some(day(1)));
     let mut ids: Vec<String> = seen.iter().map(|d| d.id.clone()).collect();
     ids.dedup();
     for (n, pull) in [(1, false), (2, true), (3, false), (4, false), (5, true)] {

@@ -103,6 +103,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::http::{Auth, HttpClient};
+use connector_core::pages::read_ahead;
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
     SlimConnector, SlimDocument, SyncContext, TimeWindow,
@@ -304,13 +305,15 @@ impl CheckpointedConnector for GithubConnector {
         })
     }
 
+    /// The walk runs a page ahead in a task of its own ([`read_ahead`]): the next page's
+    /// listing, comment requests and Markdown while the host writes this one.
     fn load_from_checkpoint(
         &self,
         from: GithubCheckpoint,
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<GithubCheckpoint>>> {
-        self.walk.checkpointed(from, window, ctx)
+        read_ahead(self.walk.checkpointed(from, window, ctx))
     }
 }
 

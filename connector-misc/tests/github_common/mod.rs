@@ -208,6 +208,10 @@ pub struct State {
     /// Renamed or transferred repositories: the old `owner/name` → the index of the
     /// repository in `repos`, which answers at `/repositories/{1000 + index}`.
     pub moved: BTreeMap<String, usize>,
+    /// Once the first page of issues of the first repository is served: this item of it
+    /// gets this comment, which moves its `updated_at` to the time given (an item updated
+    /// while the walk is under way, at the walk's pace, however far ahead of its reader).
+    pub after_first_page: Option<(u64, DateTime<Utc>, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -290,7 +294,21 @@ fn paged(r: &Request, all: Vec<Value>) -> ResponseTemplate {
 
 impl Respond for FakeGithub {
     fn respond(&self, r: &Request) -> ResponseTemplate {
-        let state = self.0.lock().unwrap();
+        let mut state = self.0.lock().unwrap();
+        let resp = route(&state, r);
+        if r.url.path().ends_with("/issues")
+            && let Some((number, at, comment)) = state.after_first_page.take()
+            && let Some(item) = state.repos[0].items.iter_mut().find(|i| i.number == number)
+        {
+            item.updated = at;
+            item.comments.push(("octocat".into(), comment));
+        }
+        resp
+    }
+}
+
+fn route(state: &State, r: &Request) -> ResponseTemplate {
+    {
         let base = format!("http://{}", host(r));
         let auth = r
             .headers
@@ -734,6 +752,7 @@ pub fn standard() -> State {
         orgs: vec!["acme".into()],
         me: Some("octocat".into()),
         moved: BTreeMap::new(),
+        after_first_page: None,
     }
 }
 
