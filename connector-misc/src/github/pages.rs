@@ -20,6 +20,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use url::Url;
 
 use super::SOURCE;
@@ -427,16 +428,61 @@ impl Walk {
                 }
             }
             let activity = Arc::new(activity);
-            let mut listed = None;
-            while failed.is_none() && cur.stage == Stage::Issues && items {
-                ctx.cancellation().check()?;
-                match walk.issues_page(&info, &activity, cur.clone(), window, &ctx, listed.take()).await {
-                    Ok((batch, next, after)) => {
-                        cur = next;
-                        listed = after;
-                        yield (batch, cur.clone());
+            // Two pages in flight, each fetched in a task of its own, their requests within
+            // one gate of `CONCURRENCY`: the comment requests of a page start while the last
+            // ones of the page before finish (one page at a time, each page waited for its
+            // slowest request with most of the slots idle). Handed on in order, each with the
+            // cursor after it.
+            let gate = Arc::new(Semaphore::new(CONCURRENCY));
+            let walk_ref = Arc::new(walk.clone());
+            let mut in_flight: std::collections::VecDeque<(PageTask, RepoCursor)> = Default::default();
+            let mut listed: Option<Result<Listing>> = None;
+            let pulls = !info.has_issues;
+            loop {
+                while in_flight.len() < 2 && failed.is_none() && cur.stage == Stage::Issues && items {
+                    ctx.cancellation().check()?;
+                    let listing = match listed.take() {
+                        Some(listing) => listing,
+                        None => match walk.issues_url_for(&info, &cur, window) {
+                            Ok(url) => walk.client.issues_page(url, pulls).await,
+                            Err(e) => Err(e),
+                        },
+                    };
+                    match listing {
+                        Ok((values, next)) => {
+                            let (pending, next) = walk.sort_page(&info, &activity, cur, values, next, window);
+                            cur = next;
+                            let fetch = Arc::clone(&walk_ref).fetch_page_in(ctx.clone(), pending, Arc::clone(&gate));
+                            in_flight.push_back((PageTask::spawn(fetch), cur.clone()));
+                        }
+                        Err(e) => failed = Some(e),
                     }
-                    Err(e) => failed = Some(e),
+                }
+                let Some((task, after)) = in_flight.pop_front() else { break };
+                // The next listing while the oldest page finishes.
+                let next_url = (failed.is_none() && cur.stage == Stage::Issues && in_flight.len() < 2)
+                    .then(|| walk.issues_url_for(&info, &cur, window));
+                let batch = match next_url {
+                    Some(Ok(url)) => {
+                        let (batch, listing) = futures::join!(task.join(), walk.client.issues_page(url, pulls));
+                        listed = Some(listing);
+                        batch
+                    }
+                    Some(Err(e)) => {
+                        listed = Some(Err(e));
+                        task.join().await
+                    }
+                    None => task.join().await,
+                };
+                match batch {
+                    Ok(batch) => yield (batch, after),
+                    Err(e) => {
+                        // What was in flight after it is dropped (its tasks aborted); the
+                        // repository's failure follows, as a listing's would.
+                        in_flight.clear();
+                        failed = Some(e);
+                        break;
+                    }
                 }
             }
             while let (None, Stage::Activity, Some(w), true) = (&failed, cur.stage, window, items && info.has_issues) {
@@ -595,37 +641,6 @@ impl Walk {
         }
         .map(|t| floor_second(t) - TimeDelta::seconds(1));
         self.client.issues_url(&info.owner, &info.name, from)
-    }
-
-    /// One page of issues and pull requests after `cur` (`listed` when it was fetched while
-    /// the page before was), the cursor after it, and the listing of the page after that,
-    /// fetched while this page's comments are.
-    async fn issues_page(
-        &self,
-        info: &Arc<RepoInfo>,
-        activity: &Activity,
-        cur: RepoCursor,
-        window: Option<TimeWindow>,
-        ctx: &SyncContext,
-        listed: Option<Result<Listing>>,
-    ) -> Result<(Batch, RepoCursor, Option<Result<Listing>>)> {
-        let pulls = !info.has_issues;
-        let (values, next) = match listed {
-            Some(listing) => listing?,
-            None => {
-                self.client
-                    .issues_page(self.issues_url_for(info, &cur, window)?, pulls)
-                    .await?
-            }
-        };
-        let (pending, cur) = self.sort_page(info, activity, cur, values, next, window);
-        let fetch = self.fetch_page(ctx, pending);
-        if cur.stage != Stage::Issues {
-            return Ok((fetch.await?, cur, None));
-        }
-        let url = self.issues_url_for(info, &cur, window)?;
-        let (batch, listing) = futures::join!(fetch, self.client.issues_page(url, pulls));
-        Ok((batch?, cur, Some(listing)))
     }
 
     /// The items of a listed page to fetch, and the cursor after the page.
@@ -807,11 +822,24 @@ impl Walk {
         ctx: &SyncContext,
         pending: Vec<PendingItem<Pending>>,
     ) -> Result<Batch> {
-        let gate = Arc::new(Semaphore::new(CONCURRENCY));
         // Shared, not cloned per item (the walk holds the scopes and the client's URL).
-        let walk = Arc::new(self.clone());
+        let gate = Arc::new(Semaphore::new(CONCURRENCY));
+        Arc::new(self.clone())
+            .fetch_page_in(ctx.clone(), pending, gate)
+            .await
+    }
+
+    /// [`fetch_page`](Self::fetch_page) with the request slots of `gate` (shared by the
+    /// pages in flight), owning what it needs (run in a task of its own).
+    async fn fetch_page_in(
+        self: Arc<Self>,
+        ctx: SyncContext,
+        pending: Vec<PendingItem<Pending>>,
+        gate: Arc<Semaphore>,
+    ) -> Result<Batch> {
         let all = pending.len().max(1);
-        fetch_items(ctx, pending, all, move |item| match item {
+        let walk = self;
+        fetch_items(&ctx, pending, all, move |item| match item {
             // Nothing to ask: converted as it is taken, its future a ready outcome (no state
             // of a fetch to store and move, no slot, no poll of its own).
             Pending::Failed(f) => Either::Left(future::ready(Ok(Some(f.into())))),
@@ -1230,6 +1258,32 @@ fn repo_failure(
         failure = failure.with_link(link);
     }
     Ok(Batch::with_parts(Vec::new(), vec![failure], Vec::new()))
+}
+
+/// A page's fetch in a task of its own, aborted when dropped.
+struct PageTask(tokio::task::JoinHandle<Result<Batch>>);
+
+impl PageTask {
+    fn spawn(fetch: impl std::future::Future<Output = Result<Batch>> + Send + 'static) -> Self {
+        Self(tokio::spawn(fetch.in_current_span()))
+    }
+
+    /// Its batch; a panic in it resumes here.
+    async fn join(mut self) -> Result<Batch> {
+        match (&mut self.0).await {
+            Ok(batch) => batch,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                Err(Error::new(ErrorKind::Cancelled, "a page's fetch was stopped").with_cause(e))
+            }
+        }
+    }
+}
+
+impl Drop for PageTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A request slot of `gate` (never closed).
