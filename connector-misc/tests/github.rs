@@ -100,7 +100,12 @@ async fn issues_and_pulls_carry_comments_review_comments_and_facts() {
 
 #[tokio::test]
 async fn an_item_updated_during_the_walk_shifts_nothing_past_the_position() {
-    let fake = Fake::start(standard()).await;
+    // Once page 1 is served, issue 1 (read already) gets a comment: it moves to the end of
+    // the `updated` order. Page-number paging would now skip the item that slides into page
+    // 1; the `since` key does not.
+    let mut state = standard();
+    state.after_first_page = Some((1, day(9), "Reopened: it crashes again.".into()));
+    let fake = Fake::start(state).await;
     let uri = fake.uri();
     let c = build(&uri, json!({}));
     let cp = c.as_checkpointed().unwrap();
@@ -110,25 +115,12 @@ async fn an_item_updated_during_the_walk_shifts_nothing_past_the_position() {
         SyncContext::new(),
     );
     let mut seen: Vec<Document> = Vec::new();
-    let mut first = true;
     while let Some(page) = stream.next().await {
         seen.extend(page.unwrap().batch.documents);
-        if first && !seen.is_empty() {
-            // Issue 1 (read already) gets a comment: it moves to the end of the
-            // `updated` order. Page-number paging would now skip the item that slides into
-            // page 1; the `since` key does not.
-            let mut state = fake.state.lock().unwrap();
-            let item = state.repos[0]
-                .items
-                .iter_mut()
-                .find(|i| i.number == 1)
-                .unwrap();
-            item.updated = day(9);
-            item.comments
-                .push(("octocat".into(), "Reopened: it crashes again.".into()));
-            first = false;
-        }
     }
+    // Issue 1 was read before its change.
+    assert_eq!(seen[0].id, item_id(&uri, 1, false));
+    assert_eq!(seen[0].updated_at, Some(day(1)));
     let mut ids: Vec<String> = seen.iter().map(|d| d.id.clone()).collect();
     ids.dedup();
     for (n, pull) in [(1, false), (2, true), (3, false), (4, false), (5, true)] {
@@ -1089,9 +1081,8 @@ async fn git_lfs_pointers_are_failures_naming_the_real_size() {
     assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
 }
 
-/// Every checkpoint holds every repository walked, so a repository's end rides on its last
-/// page instead of an empty batch of its own (an organisation of R repositories wrote ~2R
-/// checkpoints of up to R entries each).
+/// A repository's end rides on its last page instead of an empty batch of its own: a
+/// checkpoint fewer per repository.
 #[tokio::test]
 async fn a_repository_ends_on_its_last_page_not_on_an_empty_batch() {
     use connector_core::CheckpointedConnector;
@@ -1120,8 +1111,238 @@ async fn a_repository_ends_on_its_last_page_not_on_an_empty_batch() {
     assert_eq!(scope_end.checkpoint.scopes_done, ["acme/api"]);
     // Only the last page says the repository is done.
     let (last, before) = pages.split_last().unwrap();
-    assert!(before.iter().all(|b| b.checkpoint.repos_done.is_empty()));
+    assert!(before.iter().all(|b| b.checkpoint.after_repo.is_none()));
     assert!(before.iter().all(|b| b.checkpoint.current.is_some()));
-    assert_eq!(last.checkpoint.repos_done, ["acme/api"]);
+    assert_eq!(last.checkpoint.after_repo.as_deref(), Some("acme/api"));
     assert_eq!(last.checkpoint.current, None);
+}
+
+/// An organisation of 300 repositories (review s36 #4): a checkpoint inside the scope names
+/// the last repository done and leaves the map of who may read each one walked to the
+/// scope's end, so it stays small (each held every repository walked: O(R²) bytes in a
+/// run). A run resumed inside the scope starts after that repository and, in a window, reads
+/// the rest whole (the map it would have compared with is not in the checkpoint); a
+/// checkpoint written before (`repos_done`) still resumes.
+#[tokio::test]
+async fn checkpoints_of_an_organisation_of_300_repositories_stay_small() {
+    use connector_core::{CheckpointedConnector, TimeWindow};
+    use connector_misc::github::{GithubCheckpoint, GithubConfig, GithubConnector};
+
+    let mut state = standard();
+    state.repos = (0..300)
+        .map(|i| {
+            RepoData::new(
+                "acme",
+                &format!("r{i:03}"),
+                false,
+                vec![Item::issue(1, &format!("Issue of r{i:03}"), day(2))],
+            )
+        })
+        .collect();
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let config: GithubConfig = connector_core::config::from_json(github_common::config(
+        &uri,
+        json!({"repository_name": "", "include_pull_requests": false, "page_size": 100}),
+    ))
+    .unwrap();
+    let c = GithubConnector::new(config).unwrap();
+    let run = |from: GithubCheckpoint, window: Option<TimeWindow>| {
+        c.load_from_checkpoint(from, window, SyncContext::new())
+            .map(|b| b.unwrap())
+            .collect::<Vec<_>>()
+    };
+    let size = |cp: &GithubCheckpoint| serde_json::to_string(cp).unwrap().len();
+    let name = |i: usize| format!("acme/r{i:03}");
+
+    // The full run: a batch per repository, then the scope's end.
+    let full = run(GithubCheckpoint::start(), None).await;
+    assert_eq!(full.len(), 301);
+    let (end, inside) = full.split_last().unwrap();
+    for (i, b) in inside.iter().enumerate() {
+        assert_eq!(b.batch.documents.len(), 1);
+        assert_eq!(b.checkpoint.after_repo.as_deref(), Some(name(i).as_str()));
+        assert!(b.checkpoint.known.is_empty() && b.checkpoint.repos_done.is_empty());
+        assert!(size(&b.checkpoint) < 100, "{:?}", b.checkpoint);
+    }
+    assert_eq!(end.checkpoint.known.len(), 300);
+    assert_eq!(end.checkpoint.after_repo, None);
+    assert_eq!(end.checkpoint.scopes_done, ["acme"]);
+
+    // The next incremental run, from what the full one carried: its window holds nothing.
+    let carried = c.carry_over(&end.checkpoint).unwrap();
+    let window = TimeWindow::new(day(5), day(6)).unwrap();
+    let next = run(carried.clone(), Some(window)).await;
+    assert_eq!(next.len(), 301);
+    assert!(next.iter().all(|b| b.batch.documents.is_empty()));
+    let cut = &next[149].checkpoint;
+    assert_eq!(cut.after_repo.as_deref(), Some("acme/r149"));
+    assert!(cut.known_left_out && cut.known.is_empty());
+    assert!(size(cut) < 100, "{cut:?}");
+
+    // Resumed after acme/r149: the 150 after it, read whole (their issue is before the
+    // window); none before it.
+    let resumed = run(cut.clone(), Some(window)).await;
+    let ids: Vec<String> = resumed
+        .iter()
+        .flat_map(|b| b.batch.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    let after: Vec<String> = (150..300)
+        .map(|i| format!("{uri}/acme/r{i:03}/issues/1"))
+        .collect();
+    assert_eq!(ids, after);
+    let end = &resumed.last().unwrap().checkpoint;
+    assert_eq!(
+        end.known.len(),
+        150,
+        "the map of the repositories walked since"
+    );
+    assert!(!end.known_left_out);
+
+    // A checkpoint written before `after_repo`: its `repos_done` still resumes.
+    let old: GithubCheckpoint = serde_json::from_value(json!({
+        "repos_done": ["acme/r000", "acme/r001"],
+        "known": carried.known,
+    }))
+    .unwrap();
+    let resumed = run(old, None).await;
+    assert_eq!(resumed.len(), 299);
+    assert_eq!(
+        resumed[0].batch.documents[0].id,
+        format!("{uri}/acme/r002/issues/1")
+    );
+}
+
+/// Bots (review s36 #9): what accounts of `type` `Bot` write is marked `(bot)` after their
+/// login, an item a bot opened says so in its metadata, and `include_bot_comments: false`
+/// leaves their comments and reviews out; a locked issue names its `active_lock_reason`
+/// (#10).
+#[tokio::test]
+async fn bots_are_marked_or_left_out_and_a_lock_names_its_reason() {
+    let mut state = standard();
+    let mut bumped = Item::issue(40, "Bump serde from 1.0.1 to 1.0.2", day(3));
+    bumped.author = "dependabot[bot]".into();
+    bumped.lock_reason = Some("resolved".into());
+    bumped.comments = vec![
+        ("codecov[bot]".into(), "Coverage: 81.2% (+0.1%)".into()),
+        ("octocat".into(), "Merging after the release.".into()),
+    ];
+    state.repos[0].items.push(bumped);
+    let mut pull = Item::pull(41, "Fix the widget", day(3));
+    pull.review_bodies = vec![
+        (
+            "github-actions[bot]".into(),
+            "COMMENTED".into(),
+            "Lint: 2 warnings".into(),
+        ),
+        ("octocat".into(), "APPROVED".into(), "LGTM".into()),
+    ];
+    state.repos[0].items.push(pull);
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+
+    let c = build(&uri, json!({}));
+    let (sink, _) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let issue = sink.get(&item_id(&uri, 40, false)).unwrap();
+    let text = issue.content.as_text().unwrap();
+    assert!(
+        text.contains("opened by @dependabot[bot] (bot) on"),
+        "{text}"
+    );
+    assert!(text.contains("### @codecov[bot] (bot) · "), "{text}");
+    assert!(text.contains("### @octocat · "), "{text}");
+    assert_eq!(issue.metadata["author_is_bot"], json!(true));
+    assert_eq!(issue.metadata["locked"], json!(true));
+    assert_eq!(issue.metadata["active_lock_reason"], json!("resolved"));
+    let pull = sink.get(&item_id(&uri, 41, true)).unwrap();
+    let text = pull.content.as_text().unwrap();
+    assert!(
+        text.contains("### @github-actions[bot] (bot) commented"),
+        "{text}"
+    );
+    assert!(text.contains("Lint: 2 warnings"), "{text}");
+    assert!(!pull.metadata.contains_key("author_is_bot"));
+    assert!(!pull.metadata.contains_key("active_lock_reason"));
+
+    let c = build(&uri, json!({"include_bot_comments": false}));
+    let (sink, _) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let text = sink.get(&item_id(&uri, 40, false)).unwrap();
+    let text = text.content.as_text().unwrap();
+    assert!(
+        !text.contains("codecov") && !text.contains("Coverage"),
+        "{text}"
+    );
+    assert!(text.contains("Merging after the release."), "{text}");
+    assert!(
+        text.contains("opened by @dependabot[bot] (bot)"),
+        "the item itself stays"
+    );
+    let pull = sink.get(&item_id(&uri, 41, true)).unwrap();
+    let text = pull.content.as_text().unwrap();
+    assert!(!text.contains("Lint: 2 warnings"), "{text}");
+    assert!(text.contains("LGTM"), "{text}");
+}
+
+/// A branch name with `/` (review s36 #11): its head is asked as `commits/heads/release/2.0`,
+/// each part its own path segment (GitHub's `heads/BRANCH_NAME` form of the reference), not
+/// as one segment `release%2F2.0` that a proxy in front of GitHub Enterprise Server may decode
+/// differently; its files' ids and links carry the branch as GitHub's web pages do.
+#[tokio::test]
+async fn a_branch_with_a_slash_is_asked_by_its_heads_reference() {
+    let mut state = standard();
+    state.repos[0].files = files();
+    state.repos[0].branches = vec!["release/2.0".into()];
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(
+        &uri,
+        json!({"include_code_files": true, "branch": "release/2.0", "max_file_size": 1000,
+            "include_issues": false, "include_pull_requests": false}),
+    );
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let lib = format!("{uri}/acme/api/blob/release/2.0/src/lib.rs");
+    let doc = sink
+        .get(&lib)
+        .unwrap_or_else(|| panic!("{:?} {report:?}", sink.ids()));
+    assert_eq!(doc.link.as_ref().map(|l| l.as_str()), Some(lib.as_str()));
+    assert_eq!(doc.metadata["branch"], json!("release/2.0"));
+    assert_eq!(sink.ids().len(), 3, "{report:?}");
+    let asked: Vec<String> = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .filter(|p| p.contains("/commits/"))
+        .collect();
+    assert_eq!(asked, ["/repos/acme/api/commits/heads/release/2.0"]);
+}
+
+/// A repository renamed after the config was written (review s36 #5): GitHub answers its old
+/// name with a `301` to its address by id, so the walk reads it, and its items' ids carry the
+/// new name; a refetch of those ids (a retried failure) finds them through the same redirect
+/// rather than taking them for items out of scope.
+#[tokio::test]
+async fn items_of_a_renamed_repository_are_refetched_by_their_new_name() {
+    let mut state = standard();
+    state.repos[0].name = "api-v2".into();
+    state.moved.insert("acme/api".into(), 0);
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let id = format!("{uri}/acme/api-v2/issues/1");
+    assert!(sink.ids().contains(&id), "{:?} {report:?}", sink.ids());
+
+    let mut docs = Vec::new();
+    let mut stream = c.as_refetch().unwrap().fetch(
+        vec![id.clone(), format!("{uri}/acme/elsewhere/issues/1")],
+        SyncContext::new(),
+    );
+    while let Some(batch) = stream.next().await {
+        docs.extend(batch.unwrap().documents);
+    }
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, [id.as_str()], "the other id is out of scope");
 }

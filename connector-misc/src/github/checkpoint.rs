@@ -62,15 +62,26 @@ pub struct RepoCursor {
 
 /// Where a resumed GitHub sync starts.
 ///
-/// JSON: `{"scopes_done": ["acme/api"], "repos_done": [], "current": {"repo": "acme/web",
-/// "stage": "issues", "since": "2026-01-05T10:00:00Z", "seen": [17]}}`.
+/// JSON: `{"scopes_done": ["acme/api"], "after_repo": "acme/docs", "current": {"repo":
+/// "acme/web", "stage": "issues", "since": "2026-01-05T10:00:00Z", "seen": [17]}}`.
+///
+/// A checkpoint inside a scope stays small however many repositories the scope holds: the
+/// repositories done are a position in the scope's listing (sorted by full name), and the map
+/// of who may read each repository walked ([`known`](Self::known)) is written at each scope's
+/// end only (carried, every checkpoint of an organisation of R repositories held up to R
+/// entries: O(R²) bytes in a run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GithubCheckpoint {
     /// Scopes (partition keys: `owner/name` or `owner`) read to the end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_done: Vec<String>,
-    /// Repositories of the current scope read to the end.
+    /// The full name of the last repository of the current scope read to the end: the scope's
+    /// repositories are walked in order of full name, so those up to it are done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_repo: Option<String>,
+    /// Repositories of the current scope read to the end, as checkpoints written before
+    /// [`after_repo`](Self::after_repo) name them: read, never written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repos_done: Vec<String>,
     /// The repository being read.
@@ -79,9 +90,16 @@ pub struct GithubCheckpoint {
     /// Who may read each repository walked (`owner/name` → a hash of its access), carried to
     /// the next incremental run: a repository it does not hold (new in scope: created,
     /// transferred in, newly granted to the token) or holds with another access (made
-    /// private, a collaborator removed) is read whole, not only its window.
+    /// private, a collaborator removed) is read whole, not only its window. Written at the
+    /// end of each scope, not inside one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub known: BTreeMap<String, String>,
+    /// A checkpoint inside a scope of a run that had [`known`](Self::known) from the run
+    /// before: a run resumed from it has lost that map, so it reads the rest of its
+    /// repositories whole in a window (what the map would have spared is not known), and the
+    /// next run those walked before the resume (they are not in the map it carries).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known_left_out: bool,
 }
 
 impl GithubCheckpoint {

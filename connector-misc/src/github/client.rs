@@ -16,7 +16,7 @@
 //! - `GET /repos/{owner}/{repo}/collaborators` (needs push access to the repository) and
 //!   `GET /repos/{owner}/{repo}/teams` (an organisation's repository; a classic token needs
 //!   `repo`, a fine-grained one Administration, read);
-//! - `GET /repos/{owner}/{repo}/commits/{ref}` as `application/vnd.github.sha`, then
+//! - `GET /repos/{owner}/{repo}/commits/heads/{branch}` as `application/vnd.github.sha`, then
 //!   `GET /repos/{owner}/{repo}/git/trees/{sha}?recursive=1` and
 //!   `GET /repos/{owner}/{repo}/git/blobs/{sha}` as `application/vnd.github.raw+json`;
 //! - errors as `{"message": "Bad credentials", "documentation_url": …}`; a spent primary rate
@@ -442,7 +442,13 @@ impl Client {
         name: &str,
         branch: &str,
     ) -> Result<Option<String>> {
-        let url = self.repo_endpoint(owner, name, &["commits", branch])?;
+        // As `heads/{branch}` (the reference's own form, which no tag of the same name
+        // shadows), each part of a branch name with `/` its own path segment: sent as one
+        // segment, `feature%2Fx` may reach GitHub Enterprise Server's API decoded differently
+        // behind a proxy.
+        let mut segments = vec!["commits", "heads"];
+        segments.extend(branch.split('/'));
+        let url = self.repo_endpoint(owner, name, &segments)?;
         match self
             .get(url, "application/vnd.github.sha", Some(1024))
             .await

@@ -128,6 +128,14 @@ pub struct GithubConfig {
     /// Read issues, with their comments (default on).
     #[serde(default = "default_true")]
     pub include_issues: bool,
+    /// Keep what bots write (accounts of `type` `Bot`, GitHub Apps such as
+    /// `dependabot[bot]`: CI, coverage and dependency reports) in the documents of issues and
+    /// pull requests: their comments, reviews and review comments (default on). Either way a
+    /// bot's login is marked `(bot)` in the Markdown, and an item a bot opened has
+    /// `author_is_bot` in its metadata.
+    #[serde(default = "default_true")]
+    #[schemars(example = false)]
+    pub include_bot_comments: bool,
     /// Read the files of each repository at the head of `branch` (default off), one document
     /// each, fingerprinted by their blob SHA: an unchanged file is never downloaded again.
     #[serde(default)]
@@ -200,6 +208,7 @@ impl GithubConfig {
             repositories: StringList::default(),
             include_pull_requests: true,
             include_issues: true,
+            include_bot_comments: true,
             include_code_files: false,
             branch: None,
             include_paths: Vec::new(),
@@ -274,6 +283,7 @@ impl fmt::Debug for GithubConfig {
             .field("repositories", &self.repositories)
             .field("include_pull_requests", &self.include_pull_requests)
             .field("include_issues", &self.include_issues)
+            .field("include_bot_comments", &self.include_bot_comments)
             .field("include_code_files", &self.include_code_files)
             .field("branch", &self.branch)
             .field("include_paths", &self.include_paths)

@@ -30,6 +30,8 @@ pub(crate) struct RepoInfo {
     pub(crate) access: Access,
     /// [`access_hash`](Self::access_hash), computed once: part of every item's version.
     access_key: String,
+    /// [`html_url`](Self::html_url) parsed once: the links of its items are built on it.
+    link: Option<Url>,
 }
 
 impl RepoInfo {
@@ -52,6 +54,7 @@ impl RepoInfo {
             access.groups.join(","),
             access.public
         ));
+        let link = Url::parse(&html_url).ok();
         Self {
             owner,
             name,
@@ -63,6 +66,7 @@ impl RepoInfo {
             has_issues,
             access,
             access_key,
+            link,
         }
     }
 
@@ -78,7 +82,7 @@ impl RepoInfo {
     }
 
     fn file_link(&self, branch: &str, path: &str) -> Option<Url> {
-        let mut url = Url::parse(&self.html_url).ok()?;
+        let mut url = self.link.clone()?;
         url.path_segments_mut()
             .ok()?
             .pop_if_empty()
@@ -86,6 +90,38 @@ impl RepoInfo {
             .extend(branch.split('/'))
             .extend(path.split('/'));
         Some(url)
+    }
+
+    /// The link of the item at `html_url`: the repository's parsed link with the rest of the
+    /// path pushed when the item is below it in plain segments (`issues/12`, `pull/3`: no
+    /// parse of the host per item), else `html_url` parsed.
+    fn item_link(&self, html_url: &str) -> Option<Url> {
+        let rest = html_url
+            .strip_prefix(self.html_url.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .filter(|r| {
+                !r.is_empty()
+                    && r.split('/').all(|s| {
+                        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    })
+            });
+        let base = self
+            .link
+            .as_ref()
+            .filter(|b| b.query().is_none() && b.fragment().is_none());
+        if let (Some(base), Some(rest)) = (base, rest) {
+            let mut url = base.clone();
+            let pushed = url
+                .path_segments_mut()
+                .map(|mut segments| {
+                    segments.pop_if_empty().extend(rest.split('/'));
+                })
+                .is_ok();
+            if pushed {
+                return Some(url);
+            }
+        }
+        Url::parse(html_url).ok()
     }
 }
 
@@ -99,13 +135,15 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// and the `updated_at` of a comment edited in the run's window), its count of comments (a
 /// deleted comment lowers it) and the repository's access.
 pub(crate) fn issue_version(repo: &RepoInfo, issue: &Issue, touched: DateTime<Utc>) -> String {
-    format!(
-        "{}:{}:{}:{}",
-        issue.number,
-        rfc3339(touched.max(issue.updated_at)),
-        issue.comments,
-        repo.access_hash()
-    )
+    // Pushed into one buffer: this runs once per listed item.
+    let at = rfc3339(touched.max(issue.updated_at));
+    let key = repo.access_hash();
+    let mut version = String::with_capacity(at.len() + key.len() + 44);
+    let _ = write!(version, "{}:", issue.number);
+    version.push_str(&at);
+    let _ = write!(version, ":{}:", issue.comments);
+    version.push_str(key);
+    version
 }
 
 /// The version token of a code file: its blob SHA (the content) and the repository's access.
@@ -115,6 +153,15 @@ pub(crate) fn file_version(repo: &RepoInfo, sha: &str) -> String {
 
 fn login(user: Option<&super::model::User>) -> &str {
     user.map_or("ghost", |u| u.login.as_str())
+}
+
+/// ` (bot)` after the login of a bot's account.
+fn bot_mark(user: Option<&super::model::User>) -> &'static str {
+    if user.is_some_and(super::model::User::is_bot) {
+        " (bot)"
+    } else {
+        ""
+    }
 }
 
 /// The Markdown of an issue or pull request: a heading, a line of facts, the body as written
@@ -145,6 +192,7 @@ pub(crate) fn issue_markdown(
     md.push_str(&issue.state);
     md.push_str(" · opened by @");
     md.push_str(login(issue.user.as_ref()));
+    md.push_str(bot_mark(issue.user.as_ref()));
     let day = issue.created_at.date_naive();
     let _ = writeln!(
         md,
@@ -189,8 +237,9 @@ pub(crate) fn issue_markdown(
         for c in comments {
             let _ = write!(
                 md,
-                "\n### @{} · {}\n\n{}\n",
+                "\n### @{}{} · {}\n\n{}\n",
                 login(c.user.as_ref()),
+                bot_mark(c.user.as_ref()),
                 rfc3339(c.created_at),
                 c.body.as_deref().unwrap_or("").trim()
             );
@@ -210,7 +259,12 @@ pub(crate) fn issue_markdown(
                 .submitted_at
                 .map(|t| format!(" · {}", rfc3339(t)))
                 .unwrap_or_default();
-            let _ = write!(md, "\n### @{} {verdict}{when}\n", login(r.user.as_ref()));
+            let _ = write!(
+                md,
+                "\n### @{}{} {verdict}{when}\n",
+                login(r.user.as_ref()),
+                bot_mark(r.user.as_ref())
+            );
             if let Some(body) = r.body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
                 let _ = write!(md, "\n{body}\n");
             }
@@ -226,8 +280,9 @@ pub(crate) fn issue_markdown(
             };
             let _ = write!(
                 md,
-                "\n### @{}{place} · {}\n\n{}\n",
+                "\n### @{}{}{place} · {}\n\n{}\n",
                 login(c.user.as_ref()),
+                bot_mark(c.user.as_ref()),
                 rfc3339(c.created_at),
                 c.body.as_deref().unwrap_or("").trim()
             );
@@ -281,7 +336,7 @@ pub(crate) fn issue_document(
     review_comments: &[Comment],
 ) -> Document {
     let text = issue_markdown(repo, &issue, comments, reviews, review_comments);
-    let link = Url::parse(&issue.html_url).ok();
+    let link = repo.item_link(&issue.html_url);
     let pull = issue.is_pull_request();
     let shown_reviews = if pull { shown(reviews).len() } else { 0 };
     let Issue {
@@ -301,9 +356,18 @@ pub(crate) fn issue_document(
         pull_request,
         draft,
         locked,
+        active_lock_reason,
         ..
     } = issue;
-    let title = format!("{}#{number}: {}", repo.full_name, title.trim());
+    let title = {
+        let trimmed = title.trim();
+        let mut t = String::with_capacity(repo.full_name.len() + trimmed.len() + 24);
+        t.push_str(&repo.full_name);
+        let _ = write!(t, "#{number}: ");
+        t.push_str(trimmed);
+        t
+    };
+    let author_bot = user.as_ref().is_some_and(super::model::User::is_bot);
     let author = user.map(|u| u.login);
     let mut owners: Vec<String> = Vec::with_capacity(1 + assignees.len());
     owners.extend(author.iter().cloned());
@@ -353,6 +417,12 @@ pub(crate) fn issue_document(
     }
     if locked {
         meta.push(("locked", true.into()));
+        if let Some(reason) = active_lock_reason {
+            meta.push(("active_lock_reason", reason.into()));
+        }
+    }
+    if author_bot {
+        meta.push(("author_is_bot", true.into()));
     }
     if repo.archived {
         meta.push(("archived", true.into()));
@@ -457,4 +527,75 @@ pub(crate) fn file_document(repo: &RepoInfo, file: &CodeFile, data: Vec<u8>) -> 
         doc = doc.with_link(url);
     }
     doc.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(html_url: &str) -> RepoInfo {
+        RepoInfo::new(
+            "acme".into(),
+            "api".into(),
+            "acme/api".into(),
+            html_url.into(),
+            None,
+            "public".into(),
+            false,
+            true,
+            Access::public(),
+        )
+    }
+
+    /// An item's link built on the repository's is the link its URL parses to.
+    #[test]
+    fn item_links_are_the_parsed_urls() {
+        for (base, item) in [
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues/12",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/pull/3",
+            ),
+            (
+                "https://GitHub.com:443/acme/api",
+                "https://GitHub.com:443/acme/api/issues/7",
+            ),
+            (
+                "http://127.0.0.1:8080/acme/api",
+                "http://127.0.0.1:8080/acme/api/issues/1",
+            ),
+            (
+                "https://ghe.example.com/acme/api",
+                "https://ghe.example.com/acme/api/pull/9",
+            ),
+            // Not below the repository, or not in plain segments: parsed.
+            (
+                "https://github.com/acme/api",
+                "https://github.com/other/web/issues/2",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues/a%20b",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues/../x",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/api/issues//1",
+            ),
+            (
+                "https://github.com/acme/api",
+                "https://github.com/acme/apix/issues/1",
+            ),
+        ] {
+            let built = repo(base).item_link(item).map(|u| u.to_string());
+            let parsed = Url::parse(item).ok().map(|u| u.to_string());
+            assert_eq!(built, parsed, "{item}");
+        }
+    }
 }

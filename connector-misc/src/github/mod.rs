@@ -19,7 +19,12 @@
 //!   `Link` header tells whether a page follows and is followed itself only while more than
 //!   a page of items share one second. A new (top-level) comment moves the issue's
 //!   `updated_at`, so a window's `since` finds it on an old issue. The checkpoint
-//!   ([`GithubCheckpoint`]) holds that key.
+//!   ([`GithubCheckpoint`]) holds that key and the last repository of the scope done (the
+//!   scope's repositories are walked by full name); the access of every repository walked,
+//!   which tells the next incremental run what to read whole (a repository new in scope or
+//!   whose access changed), is written at scope ends only, so a checkpoint inside an
+//!   organisation's walk stays small. A run resumed inside a scope has lost that map: it
+//!   reads the rest of its repositories whole, and the next run those walked before.
 //! - **What the issues endpoint's `updated_at` misses**: a review or a review comment moves
 //!   only the pull request's own `updated_at` (on `GET /pulls`), and an edited comment only its
 //!   own. So each repository's walk first lists `GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc`
@@ -55,7 +60,11 @@
 //!   `…/blob/{branch}/{path}` for code files; the link is the same URL. `updated_at` is
 //!   GitHub's; `owners` are the author and assignees (logins); metadata holds `repo`,
 //!   `number`, `type` (`issue`, `pull_request`, `file`), `state`, `labels`, `assignees`,
-//!   `author`, `milestone`, `created_at`, `closed_at`, `merged_at`, `comments`.
+//!   `author`, `milestone`, `created_at`, `closed_at`, `merged_at`, `comments`, `locked` with
+//!   `active_lock_reason`, `author_is_bot`.
+//! - **Bots**: comments, reviews and review comments of accounts of `type` `Bot` (GitHub
+//!   Apps: CI, coverage and dependency bots, often the longest comments) are marked `(bot)`
+//!   after the login, and left out with `include_bot_comments: false`.
 //! - **Access**: a public repository's items are public; a private one's go to its
 //!   collaborators (`github-user:{login}` groups) when the token may list them (push access),
 //!   else to the repository as a group (`github-repo:{owner}/{name}`), and, in an
@@ -94,6 +103,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::http::{Auth, HttpClient};
+use connector_core::pages::read_ahead;
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
     SlimConnector, SlimDocument, SyncContext, TimeWindow,
@@ -180,6 +190,7 @@ impl GithubConnector {
             scopes: config.scopes(),
             issues: config.include_issues,
             pulls: config.include_pull_requests,
+            bots: config.include_bot_comments,
             code: config.include_code_files,
             branch: config.branch.clone(),
             filter: Arc::new(filter),
@@ -287,19 +298,22 @@ impl CheckpointedConnector for GithubConnector {
     /// The access of every repository walked ([`GithubCheckpoint::known`]), so the next
     /// incremental run reads a repository new in scope, or whose access changed, whole.
     fn carry_over(&self, last: &GithubCheckpoint) -> Option<GithubCheckpoint> {
-        (!last.known.is_empty()).then(|| GithubCheckpoint {
+        (!last.known.is_empty() || last.known_left_out).then(|| GithubCheckpoint {
             known: last.known.clone(),
+            known_left_out: last.known_left_out,
             ..GithubCheckpoint::start()
         })
     }
 
+    /// The walk runs a page ahead in a task of its own ([`read_ahead`]): the next page's
+    /// listing, comment requests and Markdown while the host writes this one.
     fn load_from_checkpoint(
         &self,
         from: GithubCheckpoint,
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<GithubCheckpoint>>> {
-        self.walk.checkpointed(from, window, ctx)
+        read_ahead(self.walk.checkpointed(from, window, ctx))
     }
 }
 

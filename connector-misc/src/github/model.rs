@@ -8,6 +8,16 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct User {
     pub(crate) login: String,
+    /// `User`, `Bot` (a GitHub App, as `dependabot[bot]`) or `Organization`.
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+}
+
+impl User {
+    /// A GitHub App's account (`type` `Bot`): CI, coverage and dependency bots.
+    pub(crate) fn is_bot(&self) -> bool {
+        self.kind.as_deref() == Some("Bot")
+    }
 }
 
 /// An owner of a repository.
@@ -69,7 +79,7 @@ pub(crate) struct Milestone {
 /// `pull_request` of an issues-endpoint item: present exactly on pull requests.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct PullRequestLink {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc::option")]
     pub(crate) merged_at: Option<DateTime<Utc>>,
 }
 
@@ -95,9 +105,11 @@ pub(crate) struct Issue {
     /// The number of (issue) comments.
     #[serde(default)]
     pub(crate) comments: u64,
+    #[serde(deserialize_with = "utc::required")]
     pub(crate) created_at: DateTime<Utc>,
+    #[serde(deserialize_with = "utc::required")]
     pub(crate) updated_at: DateTime<Utc>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc::option")]
     pub(crate) closed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub(crate) pull_request: Option<PullRequestLink>,
@@ -105,6 +117,9 @@ pub(crate) struct Issue {
     pub(crate) draft: Option<bool>,
     #[serde(default)]
     pub(crate) locked: bool,
+    /// Why it is locked: `off-topic`, `too heated`, `resolved` or `spam`.
+    #[serde(default)]
+    pub(crate) active_lock_reason: Option<String>,
 }
 
 impl Issue {
@@ -121,6 +136,7 @@ pub(crate) struct Comment {
     pub(crate) body: Option<String>,
     #[serde(default)]
     pub(crate) user: Option<User>,
+    #[serde(deserialize_with = "utc::required")]
     pub(crate) created_at: DateTime<Utc>,
     #[serde(default)]
     pub(crate) path: Option<String>,
@@ -135,6 +151,7 @@ pub(crate) struct Comment {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct PullSummary {
     pub(crate) number: u64,
+    #[serde(deserialize_with = "utc::required")]
     pub(crate) updated_at: DateTime<Utc>,
 }
 
@@ -143,6 +160,7 @@ pub(crate) struct PullSummary {
 /// which item it is on and when it was last written (created or edited).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ListedComment {
+    #[serde(deserialize_with = "utc::required")]
     pub(crate) updated_at: DateTime<Utc>,
     #[serde(default)]
     pub(crate) issue_url: Option<String>,
@@ -172,7 +190,7 @@ pub(crate) struct Review {
     /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED` or `PENDING`.
     #[serde(default)]
     pub(crate) state: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc::option")]
     pub(crate) submitted_at: Option<DateTime<Utc>>,
 }
 
@@ -213,4 +231,140 @@ pub(crate) struct Content {
 pub(crate) struct ApiError {
     #[serde(default)]
     pub(crate) message: String,
+}
+
+/// GitHub's times (`2011-04-22T13:33:48Z`), read by the position of their digits: chrono's
+/// general RFC 3339 parser weighed on every listed item's two or three times. Any other form
+/// (an offset, a fraction of a second) goes to chrono.
+pub(crate) mod utc {
+    use std::fmt;
+
+    use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+    use serde::de::{self, Deserializer, Visitor};
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`, or `None` for any other form (or an impossible date).
+    fn exact(s: &str) -> Option<DateTime<Utc>> {
+        let b = s.as_bytes();
+        let shaped = b.len() == 20
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'Z';
+        if !shaped {
+            return None;
+        }
+        let n = |from: usize, to: usize| {
+            b[from..to].iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+        };
+        let year = i32::try_from(n(0, 4)?).ok()?;
+        NaiveDate::from_ymd_opt(year, n(5, 7)?, n(8, 10)?)?
+            .and_hms_opt(n(11, 13)?, n(14, 16)?, n(17, 19)?)
+            .map(|t| t.and_utc())
+    }
+
+    /// `s` as a time in UTC.
+    pub(crate) fn parse(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+        match exact(s) {
+            Some(t) => Ok(t),
+            None => s.parse::<DateTime<FixedOffset>>().map(|t| t.to_utc()),
+        }
+    }
+
+    struct Time;
+
+    impl Visitor<'_> for Time {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 date and time")
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            parse(s).map_err(E::custom)
+        }
+    }
+
+    struct MaybeTime;
+
+    impl<'de> Visitor<'de> for MaybeTime {
+        type Value = Option<DateTime<Utc>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 date and time, or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(Time).map(Some)
+        }
+    }
+
+    pub(crate) fn required<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        d.deserialize_str(Time)
+    }
+
+    pub(crate) fn option<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        d.deserialize_option(MaybeTime)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// The position reading gives chrono's answer, and leaves the rest to it.
+        #[test]
+        fn times_read_by_position_are_chronos() {
+            for s in [
+                "2011-04-22T13:33:48Z",
+                "1999-12-31T23:59:59Z",
+                "2024-02-29T00:00:00Z",
+                "2011-04-22T13:33:48.123Z",
+                "2011-04-22T15:33:48+02:00",
+                "2011-04-22 13:33:48Z",
+            ] {
+                let chrono = s.parse::<DateTime<FixedOffset>>().unwrap().to_utc();
+                assert_eq!(parse(s).unwrap(), chrono, "{s}");
+            }
+            assert_eq!(exact("2011-04-22T13:33:48.1Z"), None);
+            for bad in [
+                "2023-02-29T00:00:00Z",
+                "2011-13-22T13:33:48Z",
+                "2011-04-22T1a:33:48Z",
+                "",
+            ] {
+                assert!(parse(bad).is_err(), "{bad}");
+            }
+        }
+
+        /// Null and a missing field are none; a number is an error naming what was expected.
+        #[test]
+        fn options_and_errors() {
+            #[derive(serde::Deserialize)]
+            struct T {
+                #[serde(default, deserialize_with = "option")]
+                at: Option<DateTime<Utc>>,
+            }
+            let t: T = serde_json::from_str(r#"{"at": null}"#).unwrap();
+            assert_eq!(t.at, None);
+            let t: T = serde_json::from_str("{}").unwrap();
+            assert_eq!(t.at, None);
+            let t: T = serde_json::from_str(r#"{"at": "2011-04-22T13:33:48Z"}"#).unwrap();
+            assert_eq!(t.at, exact("2011-04-22T13:33:48Z"));
+            let e = serde_json::from_str::<T>(r#"{"at": 12}"#).err().unwrap();
+            assert!(e.to_string().contains("RFC 3339"), "{e}");
+        }
+    }
 }

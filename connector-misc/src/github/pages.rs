@@ -15,10 +15,12 @@ use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
 };
-use futures::StreamExt;
+use futures::future::{self, Either};
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use url::Url;
 
 use super::SOURCE;
@@ -77,6 +79,8 @@ pub(crate) struct Walk {
     pub(crate) scopes: Vec<Scope>,
     pub(crate) issues: bool,
     pub(crate) pulls: bool,
+    /// Keep what bots write ([`include_bot_comments`](super::GithubConfig::include_bot_comments)).
+    pub(crate) bots: bool,
     pub(crate) code: bool,
     pub(crate) branch: Option<String>,
     pub(crate) filter: Arc<PathFilter>,
@@ -104,6 +108,37 @@ struct IssueItem {
 }
 
 impl IssueItem {
+    /// Whether its comments are asked: it has some, or it is a listed pull request (no
+    /// issues endpoint, so no count of them).
+    fn wants_comments(&self) -> bool {
+        self.issue.comments > 0 || !self.info.has_issues
+    }
+
+    /// Whether its document needs a request: its comments, or a pull request's reviews.
+    fn needs_requests(&self) -> bool {
+        self.wants_comments() || self.issue.is_pull_request()
+    }
+
+    /// Its document with `parts`; its strings move into it.
+    fn document(self: Box<Self>, parts: &IssueParts) -> Outcome {
+        let Self {
+            issue,
+            info,
+            touched,
+            version,
+        } = *self;
+        issue_document(
+            &info,
+            issue,
+            touched,
+            &version,
+            &parts.comments,
+            &parts.reviews,
+            &parts.review_comments,
+        )
+        .into()
+    }
+
     /// `issue` of `info`, changed last at `touched`, as a pending item with its version.
     fn pending(issue: Issue, info: &Arc<RepoInfo>, touched: DateTime<Utc>) -> PendingItem<Pending> {
         let version = issue_version(info, &issue, touched);
@@ -277,8 +312,18 @@ impl Walk {
         async_stream::try_stream! {
             let mut cp = from;
             // A checkpoint that knows no repository (the first run, or one written before
-            // `known` was) tells nothing new: the window holds for all.
-            let informed = !cp.known.is_empty();
+            // `known` was) tells nothing new: the window holds for all. One inside a scope
+            // left the map out: what it would have spared is not known.
+            let informed = !cp.known.is_empty() || cp.known_left_out;
+            let lost = cp.known_left_out;
+            cp.known_left_out = false;
+            // The map of the repositories walked: in the checkpoints of scope ends only.
+            let mut known = std::mem::take(&mut cp.known);
+            // The checkpoint inside a scope (no map) and at its end (the map).
+            let inside = |cp: &GithubCheckpoint| GithubCheckpoint {
+                known_left_out: informed,
+                ..cp.clone()
+            };
             for scope in walk.scopes.clone() {
                 let key = scope.key();
                 if cp.scopes_done.contains(&key) {
@@ -286,7 +331,9 @@ impl Walk {
                 }
                 ctx.cancellation().check()?;
                 for repo in walk.repos(&scope).await? {
-                    if cp.repos_done.contains(&repo.full_name) {
+                    let done = cp.after_repo.as_deref().is_some_and(|a| repo.full_name.as_str() <= a)
+                        || cp.repos_done.contains(&repo.full_name);
+                    if done {
                         continue;
                     }
                     let full_name = repo.full_name.clone();
@@ -294,8 +341,8 @@ impl Walk {
                         Ok(info) => info,
                         Err(failure) => {
                             cp.current = None;
-                            cp.repos_done.push(full_name);
-                            yield CheckpointedBatch::new(failure, cp.clone());
+                            cp.after_repo = Some(full_name);
+                            yield CheckpointedBatch::new(failure, inside(&cp));
                             continue;
                         }
                     };
@@ -304,35 +351,44 @@ impl Walk {
                         Some(c) if c.repo == full_name => c,
                         _ => RepoCursor {
                             repo: full_name.clone(),
-                            whole: window.is_some() && informed && cp.known.get(&full_name) != Some(&access),
+                            whole: window.is_some()
+                                && informed
+                                && (lost || known.get(&full_name) != Some(&access)),
                             ..RepoCursor::default()
                         },
                     };
                     if cur.whole {
-                        tracing::info!(connector = SOURCE, repo = %full_name, "new in scope, or its access changed: read whole");
+                        tracing::info!(connector = SOURCE, repo = %full_name, "new in scope, or its access changed (or not known after a resume): read whole");
                     }
-                    cp.known.insert(full_name.clone(), access);
+                    known.insert(full_name.clone(), access);
                     let repo_window = if cur.whole { None } else { window };
                     let mut pages = walk.repo_pages(info, cur, repo_window, ctx.clone());
                     // Each page is handed on when the next comes, so the last one carries the
-                    // repository's end: a checkpoint (which holds every repository walked)
-                    // fewer per repository.
+                    // repository's end: a checkpoint fewer per repository.
                     let mut held = None;
                     while let Some(page) = pages.next().await {
                         let (batch, cur) = page?;
                         if let Some(before) = held.replace(batch) {
-                            yield CheckpointedBatch::new(before, cp.clone());
+                            yield CheckpointedBatch::new(before, inside(&cp));
                         }
                         cp.current = Some(cur);
                     }
                     cp.current = None;
-                    cp.repos_done.push(full_name);
-                    yield CheckpointedBatch::new(held.unwrap_or_default(), cp.clone());
+                    cp.after_repo = Some(full_name);
+                    yield CheckpointedBatch::new(held.unwrap_or_default(), inside(&cp));
                 }
+                cp.after_repo = None;
                 cp.repos_done.clear();
                 cp.current = None;
                 cp.scopes_done.push(key);
-                yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                // After a resume that lost the map with nothing walked since, the next run
+                // still knows it has no map of this one (see `known_left_out`).
+                let end = GithubCheckpoint {
+                    known: known.clone(),
+                    known_left_out: lost && known.is_empty(),
+                    ..cp.clone()
+                };
+                yield CheckpointedBatch::new(Batch::default(), end);
             }
         }
         .boxed()
@@ -372,16 +428,61 @@ impl Walk {
                 }
             }
             let activity = Arc::new(activity);
-            let mut listed = None;
-            while failed.is_none() && cur.stage == Stage::Issues && items {
-                ctx.cancellation().check()?;
-                match walk.issues_page(&info, &activity, cur.clone(), window, &ctx, listed.take()).await {
-                    Ok((batch, next, after)) => {
-                        cur = next;
-                        listed = after;
-                        yield (batch, cur.clone());
+            // Two pages in flight, each fetched in a task of its own, their requests within
+            // one gate of `CONCURRENCY`: the comment requests of a page start while the last
+            // ones of the page before finish (one page at a time, each page waited for its
+            // slowest request with most of the slots idle). Handed on in order, each with the
+            // cursor after it.
+            let gate = Arc::new(Semaphore::new(CONCURRENCY));
+            let walk_ref = Arc::new(walk.clone());
+            let mut in_flight: std::collections::VecDeque<(PageTask, RepoCursor)> = Default::default();
+            let mut listed: Option<Result<Listing>> = None;
+            let pulls = !info.has_issues;
+            loop {
+                while in_flight.len() < 2 && failed.is_none() && cur.stage == Stage::Issues && items {
+                    ctx.cancellation().check()?;
+                    let listing = match listed.take() {
+                        Some(listing) => listing,
+                        None => match walk.issues_url_for(&info, &cur, window) {
+                            Ok(url) => walk.client.issues_page(url, pulls).await,
+                            Err(e) => Err(e),
+                        },
+                    };
+                    match listing {
+                        Ok((values, next)) => {
+                            let (pending, next) = walk.sort_page(&info, &activity, cur, values, next, window);
+                            cur = next;
+                            let fetch = Arc::clone(&walk_ref).fetch_page_in(ctx.clone(), pending, Arc::clone(&gate));
+                            in_flight.push_back((PageTask::spawn(fetch), cur.clone()));
+                        }
+                        Err(e) => failed = Some(e),
                     }
-                    Err(e) => failed = Some(e),
+                }
+                let Some((task, after)) = in_flight.pop_front() else { break };
+                // The next listing while the oldest page finishes.
+                let next_url = (failed.is_none() && cur.stage == Stage::Issues && in_flight.len() < 2)
+                    .then(|| walk.issues_url_for(&info, &cur, window));
+                let batch = match next_url {
+                    Some(Ok(url)) => {
+                        let (batch, listing) = futures::join!(task.join(), walk.client.issues_page(url, pulls));
+                        listed = Some(listing);
+                        batch
+                    }
+                    Some(Err(e)) => {
+                        listed = Some(Err(e));
+                        task.join().await
+                    }
+                    None => task.join().await,
+                };
+                match batch {
+                    Ok(batch) => yield (batch, after),
+                    Err(e) => {
+                        // What was in flight after it is dropped (its tasks aborted); the
+                        // repository's failure follows, as a listing's would.
+                        in_flight.clear();
+                        failed = Some(e);
+                        break;
+                    }
                 }
             }
             while let (None, Stage::Activity, Some(w), true) = (&failed, cur.stage, window, items && info.has_issues) {
@@ -542,37 +643,6 @@ impl Walk {
         self.client.issues_url(&info.owner, &info.name, from)
     }
 
-    /// One page of issues and pull requests after `cur` (`listed` when it was fetched while
-    /// the page before was), the cursor after it, and the listing of the page after that,
-    /// fetched while this page's comments are.
-    async fn issues_page(
-        &self,
-        info: &Arc<RepoInfo>,
-        activity: &Activity,
-        cur: RepoCursor,
-        window: Option<TimeWindow>,
-        ctx: &SyncContext,
-        listed: Option<Result<Listing>>,
-    ) -> Result<(Batch, RepoCursor, Option<Result<Listing>>)> {
-        let pulls = !info.has_issues;
-        let (values, next) = match listed {
-            Some(listing) => listing?,
-            None => {
-                self.client
-                    .issues_page(self.issues_url_for(info, &cur, window)?, pulls)
-                    .await?
-            }
-        };
-        let (pending, cur) = self.sort_page(info, activity, cur, values, next, window);
-        let fetch = self.fetch_page(ctx, pending);
-        if cur.stage != Stage::Issues {
-            return Ok((fetch.await?, cur, None));
-        }
-        let url = self.issues_url_for(info, &cur, window)?;
-        let (batch, listing) = futures::join!(fetch, self.client.issues_page(url, pulls));
-        Ok((batch?, cur, Some(listing)))
-    }
-
     /// The items of a listed page to fetch, and the cursor after the page.
     fn sort_page(
         &self,
@@ -584,14 +654,16 @@ impl Walk {
         window: Option<TimeWindow>,
     ) -> (Vec<PendingItem<Pending>>, RepoCursor) {
         let (mut since, mut seen) = (cur.since, cur.seen.clone());
-        let entries: Vec<std::result::Result<Issue, Box<PendingItem<Pending>>>> = match listed {
-            Listed::Issues(issues) => issues.into_iter().map(Ok).collect(),
-            Listed::Values(values) => values
-                .into_iter()
-                .map(|value| read_issue(info, value))
-                .collect(),
+        // The entries read one by one as they are sorted (no second list of them).
+        let entries: Box<
+            dyn Iterator<Item = std::result::Result<Issue, Box<PendingItem<Pending>>>>,
+        > = match listed {
+            Listed::Issues(issues) => Box::new(issues.into_iter().map(Ok)),
+            Listed::Values(values) => {
+                Box::new(values.into_iter().map(move |value| read_issue(info, value)))
+            }
         };
-        let mut pending = Vec::with_capacity(entries.len());
+        let mut pending = Vec::with_capacity(entries.size_hint().0);
         let mut past_end = false;
         for entry in entries {
             let issue = match entry {
@@ -750,19 +822,37 @@ impl Walk {
         ctx: &SyncContext,
         pending: Vec<PendingItem<Pending>>,
     ) -> Result<Batch> {
-        let gate = Arc::new(Semaphore::new(CONCURRENCY));
         // Shared, not cloned per item (the walk holds the scopes and the client's URL).
-        let walk = Arc::new(self.clone());
+        let gate = Arc::new(Semaphore::new(CONCURRENCY));
+        Arc::new(self.clone())
+            .fetch_page_in(ctx.clone(), pending, gate)
+            .await
+    }
+
+    /// [`fetch_page`](Self::fetch_page) with the request slots of `gate` (shared by the
+    /// pages in flight), owning what it needs (run in a task of its own).
+    async fn fetch_page_in(
+        self: Arc<Self>,
+        ctx: SyncContext,
+        pending: Vec<PendingItem<Pending>>,
+        gate: Arc<Semaphore>,
+    ) -> Result<Batch> {
         let all = pending.len().max(1);
-        fetch_items(ctx, pending, all, move |item| {
-            Arc::clone(&walk).fetch(item, Arc::clone(&gate))
+        let walk = self;
+        fetch_items(&ctx, pending, all, move |item| match item {
+            // Nothing to ask: converted as it is taken, its future a ready outcome (no state
+            // of a fetch to store and move, no slot, no poll of its own).
+            Pending::Failed(f) => Either::Left(future::ready(Ok(Some(f.into())))),
+            Pending::Issue(listed) if !listed.needs_requests() => Either::Left(future::ready(Ok(
+                Some(listed.document(&IssueParts::default())),
+            ))),
+            item => Either::Right(Arc::clone(&walk).fetch(item, Arc::clone(&gate)).boxed()),
         })
         .await
     }
 
     /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
-    /// Its requests wait for a slot of `gate`; they run in a boxed future, so the future of
-    /// an item that needs none (most issues) stays small to move and store.
+    /// Its requests wait for a slot of `gate`.
     async fn fetch(
         self: Arc<Self>,
         item: Pending,
@@ -771,33 +861,12 @@ impl Walk {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
             Pending::Issue(listed) => {
-                let IssueItem {
-                    issue,
-                    info,
-                    touched,
-                    version,
-                } = *listed;
-                // A listed pull request (no issues endpoint) does not count its comments.
-                let wants_comments = issue.comments > 0 || !info.has_issues;
-                let parts = if wants_comments || issue.is_pull_request() {
-                    Box::pin(self.issue_parts(&issue, &info, wants_comments, &gate)).await?
-                } else {
-                    IssueParts::default()
-                };
-                Ok(Some(
-                    issue_document(
-                        &info,
-                        issue,
-                        touched,
-                        &version,
-                        &parts.comments,
-                        &parts.reviews,
-                        &parts.review_comments,
-                    )
-                    .into(),
-                ))
+                let parts = self
+                    .issue_parts(&listed.issue, &listed.info, listed.wants_comments(), &gate)
+                    .await?;
+                Ok(Some(listed.document(&parts)))
             }
-            Pending::File(file, info) => Box::pin(self.file(file, info, &gate)).await,
+            Pending::File(file, info) => self.file(file, info, &gate).await,
         }
     }
 
@@ -829,15 +898,23 @@ impl Walk {
                 Ok(Vec::new())
             }
         };
-        let (comments, reviews) = futures::try_join!(comments, reviews)?;
+        let (mut comments, mut reviews) = futures::try_join!(comments, reviews)?;
         // A review comment is made during a review: none without a review.
-        let review_comments = if reviews.is_empty() {
+        let mut review_comments = if reviews.is_empty() {
             Vec::new()
         } else {
             self.client
                 .review_comments(&info.owner, &info.name, issue.number)
                 .await?
         };
+        if !self.bots {
+            let human = |user: &Option<super::model::User>| {
+                !user.as_ref().is_some_and(super::model::User::is_bot)
+            };
+            comments.retain(|c| human(&c.user));
+            reviews.retain(|r| human(&r.user));
+            review_comments.retain(|c| human(&c.user));
+        }
         Ok(IssueParts {
             comments,
             reviews,
@@ -922,6 +999,9 @@ impl Walk {
         async_stream::try_stream! {
             let mut repos: HashMap<String, Option<Arc<RepoInfo>>> = HashMap::new();
             let mut heads: HashMap<String, Option<String>> = HashMap::new();
+            // The names the configured repositories have now (asked once, when an id names
+            // none of them: one renamed or transferred since the config was written).
+            let mut renamed: Option<Vec<String>> = None;
             for chunk in ids.chunks(100) {
                 let mut pending = Vec::new();
                 // Repositories whose walk failed: walked again whole (unchanged items by
@@ -931,7 +1011,13 @@ impl Walk {
                     let Some(target) = parse_id(id) else { continue };
                     let (owner, name) = (target.owner(), target.name());
                     if !walk.in_scope(owner, name) {
-                        continue;
+                        if renamed.is_none() {
+                            renamed = Some(walk.current_names().await?);
+                        }
+                        let full = format!("{owner}/{name}");
+                        if !renamed.iter().flatten().any(|n| n.eq_ignore_ascii_case(&full)) {
+                            continue;
+                        }
                     }
                     if let Target::Repo { .. } = target {
                         whole.push(id.clone());
@@ -1023,6 +1109,27 @@ impl Walk {
             }
         }
         .boxed()
+    }
+
+    /// The full names the configured repositories have now, where that is not the name
+    /// configured: GitHub answers a renamed or transferred repository's old name with a `301`
+    /// to its address by id (followed), whose answer names it now, as its items' ids do.
+    async fn current_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for scope in &self.scopes {
+            let Scope::Repo { owner, name } = scope else {
+                continue;
+            };
+            match self.client.repo(owner, name).await {
+                Ok(repo) if !repo.full_name.eq_ignore_ascii_case(&scope.key()) => {
+                    names.push(repo.full_name);
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(names)
     }
 
     /// Whether `owner/name` is one of the configured scopes.
@@ -1151,6 +1258,32 @@ fn repo_failure(
         failure = failure.with_link(link);
     }
     Ok(Batch::with_parts(Vec::new(), vec![failure], Vec::new()))
+}
+
+/// A page's fetch in a task of its own, aborted when dropped.
+struct PageTask(tokio::task::JoinHandle<Result<Batch>>);
+
+impl PageTask {
+    fn spawn(fetch: impl std::future::Future<Output = Result<Batch>> + Send + 'static) -> Self {
+        Self(tokio::spawn(fetch.in_current_span()))
+    }
+
+    /// Its batch; a panic in it resumes here.
+    async fn join(mut self) -> Result<Batch> {
+        match (&mut self.0).await {
+            Ok(batch) => batch,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                Err(Error::new(ErrorKind::Cancelled, "a page's fetch was stopped").with_cause(e))
+            }
+        }
+    }
+}
+
+impl Drop for PageTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A request slot of `gate` (never closed).

@@ -29,8 +29,14 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A user; a login ending with `[bot]` is a GitHub App's account, of `type` `Bot`.
 fn user(login: &str) -> Value {
-    json!({"login": login, "id": login.len(), "node_id": "MDQ6VXNlcjE=", "type": "User",
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
+    json!({"login": login, "id": login.len(), "node_id": "MDQ6VXNlcjE=", "type": kind,
         "site_admin": false, "html_url": format!("https://github.com/{login}")})
 }
 
@@ -55,6 +61,10 @@ pub struct Item {
     pub assignees: Vec<String>,
     /// Served as malformed (a field of the wrong type).
     pub broken: bool,
+    /// The login of who opened it.
+    pub author: String,
+    /// Locked, for this `active_lock_reason`.
+    pub lock_reason: Option<String>,
 }
 
 impl Item {
@@ -74,6 +84,8 @@ impl Item {
             labels: Vec::new(),
             assignees: Vec::new(),
             broken: false,
+            author: "octocat".into(),
+            lock_reason: None,
         }
     }
 
@@ -103,6 +115,8 @@ pub struct RepoData {
     pub teams: Option<Vec<String>>,
     /// Issues on (`has_issues`); off, every issues endpoint answers `410`.
     pub has_issues: bool,
+    /// Its branches (each at [`COMMIT`]).
+    pub branches: Vec<String>,
 }
 
 impl RepoData {
@@ -118,6 +132,7 @@ impl RepoData {
             org: false,
             teams: Some(Vec::new()),
             has_issues: true,
+            branches: vec!["main".into()],
         }
     }
 
@@ -151,7 +166,7 @@ impl RepoData {
             "url": format!("{base}/api/repos/{}/{}/issues/{}", self.owner, self.name, item.number),
             "html_url": format!("{}/{kind}/{}", self.html(base), item.number),
             "number": item.number, "state": "open", "state_reason": null, "title": item.title,
-            "body": item.body, "user": user("octocat"),
+            "body": item.body, "user": user(&item.author),
             "labels": item.labels.iter().map(|l| json!({"id": 208045946, "name": l, "color": "f29513", "default": true})).collect::<Vec<_>>(),
             "assignee": item.assignees.first().map(|a| user(a)),
             "assignees": item.assignees.iter().map(|a| user(a)).collect::<Vec<_>>(),
@@ -168,6 +183,10 @@ impl RepoData {
                 "merged_at": null,
             });
             v["draft"] = json!(false);
+        }
+        if let Some(reason) = &item.lock_reason {
+            v["locked"] = json!(true);
+            v["active_lock_reason"] = json!(reason);
         }
         if item.broken {
             v["updated_at"] = json!(12);
@@ -186,6 +205,13 @@ pub struct State {
     pub orgs: Vec<String>,
     /// The login of the token's user (`GET /user`); none: a token of no user (`403`).
     pub me: Option<String>,
+    /// Renamed or transferred repositories: the old `owner/name` → the index of the
+    /// repository in `repos`, which answers at `/repositories/{1000 + index}`.
+    pub moved: BTreeMap<String, usize>,
+    /// Once the first page of issues of the first repository is served: this item of it
+    /// gets this comment, which moves its `updated_at` to the time given (an item updated
+    /// while the walk is under way, at the walk's pace, however far ahead of its reader).
+    pub after_first_page: Option<(u64, DateTime<Utc>, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -268,7 +294,21 @@ fn paged(r: &Request, all: Vec<Value>) -> ResponseTemplate {
 
 impl Respond for FakeGithub {
     fn respond(&self, r: &Request) -> ResponseTemplate {
-        let state = self.0.lock().unwrap();
+        let mut state = self.0.lock().unwrap();
+        let resp = route(&state, r);
+        if r.url.path().ends_with("/issues")
+            && let Some((number, at, comment)) = state.after_first_page.take()
+            && let Some(item) = state.repos[0].items.iter_mut().find(|i| i.number == number)
+        {
+            item.updated = at;
+            item.comments.push(("octocat".into(), comment));
+        }
+        resp
+    }
+}
+
+fn route(state: &State, r: &Request) -> ResponseTemplate {
+    {
         let base = format!("http://{}", host(r));
         let auth = r
             .headers
@@ -349,9 +389,40 @@ impl Respond for FakeGithub {
             }
             ["repos", owner, name, rest @ ..] => {
                 let Some(repo) = find(owner, name) else {
-                    return error(404, "Not Found");
+                    // GitHub's answer for a renamed or transferred repository: `301` to its
+                    // address by id, the rest of the path and the query kept.
+                    let moved = state.moved.get(&format!("{owner}/{name}").to_lowercase());
+                    return match moved {
+                        Some(index) => {
+                            let mut to = format!("{base}/repositories/{}", 1000 + index);
+                            for s in rest {
+                                to.push('/');
+                                to.push_str(s);
+                            }
+                            if let Some(q) = r.url.query() {
+                                to.push('?');
+                                to.push_str(q);
+                            }
+                            ResponseTemplate::new(301)
+                                .insert_header("location", to.as_str())
+                                .set_body_json(json!({"message": "Moved Permanently", "url": to,
+                                    "documentation_url": "https://docs.github.com/v3/#http-redirects"}))
+                        }
+                        None => error(404, "Not Found"),
+                    };
                 };
                 repo_route(r, repo, rest, &base, state.truncated)
+            }
+            ["repositories", id, rest @ ..] => {
+                let repo = id
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|id| id.checked_sub(1000))
+                    .and_then(|i| state.repos.get(i));
+                match repo {
+                    Some(repo) => repo_route(r, repo, rest, &base, state.truncated),
+                    None => error(404, "Not Found"),
+                }
             }
             _ => error(404, "Not Found"),
         }
@@ -366,7 +437,9 @@ fn repo_route(
     truncated: bool,
 ) -> ResponseTemplate {
     let item = |n: &str| repo.items.iter().find(|i| i.number.to_string() == n);
-    if let Some((status, message)) = repo.errors.get(&rest.join("/")) {
+    // `commits/heads/main` and `commits/main` name the same reference.
+    let key = rest.join("/").replacen("commits/heads/", "commits/", 1);
+    if let Some((status, message)) = repo.errors.get(&key) {
         return error(*status, message);
     }
     let since = || query(r, "since").map(|s| DateTime::parse_from_rfc3339(&s).unwrap().to_utc());
@@ -527,7 +600,9 @@ fn repo_route(
                 "Must have push access to view repository collaborators.",
             ),
         },
-        ["commits", "main"] => {
+        ["commits", "heads", branch @ ..] | ["commits", branch @ ..]
+            if repo.branches.contains(&branch.join("/")) =>
+        {
             if repo.files.is_empty() {
                 return error(409, "Git Repository is empty.");
             }
@@ -676,6 +751,8 @@ pub fn standard() -> State {
         truncated: false,
         orgs: vec!["acme".into()],
         me: Some("octocat".into()),
+        moved: BTreeMap::new(),
+        after_first_page: None,
     }
 }
 
