@@ -410,7 +410,7 @@ fn lowercase_atom_hashed(name: &str) -> LocalName {
 /// The comment opening at `start` (`<!`): its text and the offset after its `-->`. Anything
 /// else after `<!` (a doctype, CDATA, a bogus comment) and comments the tokenizer ends or
 /// reads in unusual ways (`<!-->`, `--!>`, nested `<!--`, no end) are `None`.
-fn comment(src: &str, start: usize) -> Option<(&str, usize)> {
+pub(super) fn comment(src: &str, start: usize) -> Option<(&str, usize)> {
     let body_start = start + 4;
     let rest = src.get(start..)?;
     if !rest.starts_with("<!--") || rest[4..].starts_with('>') || rest[4..].starts_with("->") {
