@@ -1025,6 +1025,24 @@ mod tests {
             assert!(fast.is_some(), "{html:?}");
             assert_eq!(fast.as_deref(), Some(htmd(html).as_str()), "{html:?}");
         }
+        // The Outlook bench's bodies, whole (a short head, or Word's with its conditional
+        // comments and style sheet) and from `<body>` on as the connector cuts them.
+        let items: String = (0..12)
+            .map(|i| format!("<p>Item {i} of message 7: the <a href=\"https://contoso.com/7/{i}\">report</a> is ready &amp; reviewed.</p>"))
+            .collect();
+        let body = format!(
+            "<div><p>Hello <b>team</b>,</p>{items}<p>Regards,<br>Ada</p></div></body></html>"
+        );
+        let word_head = "<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><meta name=\"Generator\" content=\"Microsoft Word 15 (filtered medium)\"><!--[if !mso]><style>v\\:* {behavior:url(#default#VML);}</style><![endif]--><style><!--\n@font-face {font-family:\"Aptos\";}\np.MsoNormal {margin:0cm;}\n--></style><!--[if gte mso 9]><xml><o:shapedefaults v:ext=\"edit\" spidmax=\"1026\" /></xml><![endif]--></head>";
+        for html in [
+            format!("<html><head><style>p {{ margin: 0 }}</style></head><body>{body}"),
+            format!("<html>{word_head}<body>{body}"),
+            body,
+        ] {
+            let fast = convert(&html);
+            assert!(fast.is_some(), "{html:?}");
+            assert_eq!(fast.as_deref(), Some(htmd(&html).as_str()), "{html:?}");
+        }
     }
 
     /// Text the fast path takes (given its neighbours allow), entities included.
