@@ -198,7 +198,11 @@ enum Kind {
     P,
     Div,
     Br,
+    /// `b` and `strong` render alike, as do `i` and `em`, but `</b>` does not close a
+    /// `<strong>` (the tree builder ignores it).
+    B,
     Strong,
+    I,
     Em,
     A,
     /// `span`: its children inline, leading and trailing newlines trimmed (htmd's span path).
@@ -212,6 +216,9 @@ enum Kind {
     /// `h1` to `h6`.
     H(u8),
     Blockquote,
+    /// `ul` and its `li` items (ordered lists number their items ahead: htmd's).
+    Ul,
+    Li,
 }
 
 impl Kind {
@@ -219,13 +226,14 @@ impl Kind {
     fn is_block(self) -> bool {
         matches!(
             self,
-            Kind::P | Kind::Div | Kind::Hr | Kind::H(_) | Kind::Blockquote
+            Kind::P | Kind::Div | Kind::Hr | Kind::H(_) | Kind::Blockquote | Kind::Ul | Kind::Li
         )
     }
 
-    /// Blocks the tree builder lets other blocks nest in as written.
+    /// Blocks the tree builder lets other blocks nest in as written (a `ul` takes nothing but
+    /// items, which [`render_tokens`] checks apart).
     fn is_container(self) -> bool {
-        matches!(self, Kind::Div | Kind::Blockquote)
+        matches!(self, Kind::Div | Kind::Blockquote | Kind::Li | Kind::Ul)
     }
 
     /// Elements without content or end tag.
@@ -239,14 +247,16 @@ fn kind_of(name: &[u8]) -> Option<Kind> {
     let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
     Some(match name.len() {
         1 if is("p") => Kind::P,
-        1 if is("b") => Kind::Strong,
-        1 if is("i") => Kind::Em,
+        1 if is("b") => Kind::B,
+        1 if is("i") => Kind::I,
         1 if is("a") => Kind::A,
         1 if is("u") => Kind::U,
         2 if is("br") => Kind::Br,
         2 if is("em") => Kind::Em,
         2 if is("at") => Kind::At,
         2 if is("hr") => Kind::Hr,
+        2 if is("ul") => Kind::Ul,
+        2 if is("li") => Kind::Li,
         2 if matches!(name[0], b'h' | b'H') && (b'1'..=b'6').contains(&name[1]) => {
             Kind::H(name[1] - b'0')
         }
@@ -588,7 +598,7 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
     // The inline element that ended just before (htmd merges two alike in a row).
     let mut ended: Option<Kind> = None;
     for token in tokens {
-        let ends_emphasis = matches!(token, Tok::End(Kind::Strong | Kind::Em));
+        let ends_emphasis = matches!(token, Tok::End(Kind::B | Kind::Strong | Kind::I | Kind::Em));
         let ends = match token {
             Tok::End(kind) => Some(kind),
             _ => None,
@@ -604,6 +614,15 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                     &text
                 };
                 let text = match open.last_mut() {
+                    // Whitespace between list items: trimmed after each item's block.
+                    Some(list) if list.kind == Kind::Ul => {
+                        if text.bytes().all(|b| b.is_ascii_whitespace()) {
+                            after_emphasis = false;
+                            ended = None;
+                            continue;
+                        }
+                        return None;
+                    }
                     None if text.is_empty()
                         // Whitespace after a paragraph leaves no trace in htmd's output.
                         || (top_block && text.bytes().all(|b| b.is_ascii_whitespace())) =>
@@ -634,6 +653,9 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                 }
             }
             Tok::Start(kind @ (Kind::Br | Kind::Img), markdown) => {
+                if open.last().is_some_and(|o| o.kind == Kind::Ul) {
+                    return None;
+                }
                 let before = out.len();
                 let (base, trim_leading) = match open.last_mut() {
                     Some(parent) => (parent.at, &mut parent.trim_leading),
@@ -656,9 +678,23 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                 // A block inside anything but a `div` or `blockquote` is closed or moved by
                 // the tree builder; a link in a link is closed; htmd merges adjacent emphasis
                 // and adjacent inline elements of one kind.
-                if (kind.is_block() && open.iter().any(|o| !o.kind.is_container()))
+                // A list holds items only, and an item goes straight in a list.
+                let in_list = open.last().is_some_and(|o| o.kind == Kind::Ul);
+                let outer = if kind == Kind::Li {
+                    if !in_list {
+                        return None;
+                    }
+                    &open[..open.len() - 1]
+                } else {
+                    if in_list {
+                        return None;
+                    }
+                    &open[..]
+                };
+                if (kind.is_block() && outer.iter().any(|o| !o.kind.is_container()))
                     || (kind == Kind::A && open.iter().any(|o| o.kind == Kind::A))
-                    || (after_emphasis && matches!(kind, Kind::Strong | Kind::Em))
+                    || (after_emphasis
+                        && matches!(kind, Kind::B | Kind::Strong | Kind::I | Kind::Em))
                     || ended == Some(kind)
                 {
                     return None;
@@ -696,6 +732,7 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                     return None;
                 }
                 let is_block = kind.is_block();
+                let in_item = open.last().is_some_and(|o| o.kind == Kind::Li);
                 let (base, trim_leading) = match open.last_mut() {
                     Some(parent) => (parent.at, &mut parent.trim_leading),
                     None => {
@@ -706,11 +743,13 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                 };
                 let at = element.at;
                 match kind {
+                    Kind::Li => close_item(&mut out, base, at),
+                    Kind::Ul => close_list(&mut out, base, at, in_item),
                     Kind::P | Kind::Div => close_block(&mut out, base, at),
                     Kind::H(level) => close_heading(&mut out, base, at, level),
                     Kind::Blockquote => close_blockquote(&mut out, base, at),
-                    Kind::Strong => close_emphasis(&mut out, base, at, "**"),
-                    Kind::Em => close_emphasis(&mut out, base, at, "*"),
+                    Kind::B | Kind::Strong => close_emphasis(&mut out, base, at, "**"),
+                    Kind::I | Kind::Em => close_emphasis(&mut out, base, at, "*"),
                     Kind::A => close_link(&mut out, base, at, &element.href?),
                     Kind::Span => {
                         // htmd's span path trims the newlines around its children.
@@ -818,6 +857,40 @@ fn close_block(out: &mut String, base: usize, at: usize) {
     };
     out.replace_range(at..start, &"\n\n"[..newlines]);
     out.push_str("\n\n");
+}
+
+/// htmd's `li` handler (in a `ul`) on the children rendered at `out[at..]`.
+fn close_item(out: &mut String, base: usize, at: usize) {
+    let content = out[at..].trim_start_matches(is_document_whitespace);
+    let mut item = String::with_capacity(content.len() + 16);
+    item.push_str("\n*   ");
+    // htmd's `indent_text_except_first_line`: line ends trimmed, later lines indented.
+    for (i, line) in content.lines().enumerate() {
+        let line = line.trim_end_matches(is_document_whitespace);
+        if i > 0 {
+            item.push('\n');
+            if !line.is_empty() {
+                item.push_str("    ");
+            }
+        }
+        item.push_str(line);
+    }
+    out.truncate(at);
+    append_normalized(out, base, &item);
+}
+
+/// htmd's list handler (a `ul`) on the items rendered at `out[at..]`: nothing when they are
+/// empty, one newline around it in an item, two elsewhere.
+fn close_list(out: &mut String, base: usize, at: usize, in_item: bool) {
+    let items = out[at..].trim_matches('\n');
+    if items.is_empty() {
+        out.truncate(at);
+        return;
+    }
+    let around = if in_item { "\n" } else { "\n\n" };
+    let list = [around, items, around].concat();
+    out.truncate(at);
+    append_normalized(out, base, &list);
 }
 
 /// htmd's heading handler on the children rendered at `out[at..]`.
@@ -991,6 +1064,11 @@ mod tests {
             "<p><span>a</span><span>b</span></p>",
             "<p><span class=\"math math-inline\">x</span></p>",
             "<p><h1>x</h1></p>",
+            "<em></i><hr>",
+            "<p><b>x</strong></b></p>",
+            "<ul><li>a<li>b</ul>",
+            "<ol><li>a</li></ol>",
+            "<li>a</li>",
             "<b><hr></b>",
             "<img src=\"x\"></img>",
             "<html><head><script>x</script></head><body>y",
@@ -1018,6 +1096,7 @@ mod tests {
             "<html><head><meta charset=\"utf-8\"><style>p { margin: 0 }</style></head><body><div><p>Hello <b>team</b>,</p></div></body></html>",
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<title>T &amp; x</title>\n<!--[if gte mso 9]><xml><o:x/></xml><![endif]-->\n</head>\n<body style=\"x\">\n<p>a</p>\n</body>\n</html>\n",
             "<div><p>Status: <at id=\"0\">Jane Smith</at> please review <font color=\"red\">the <u>draft</u></font>.</p></div>",
+            "<ul>\n<li>one</li>\n<li>two <b>bold</b><br>next<ul><li>inner</li></ul></li>\n</ul>",
             "<h2>Sub</h2><p>x <img src=\"https://x.example/a (1).png\" alt=\" two\n lines \" title='t \"q\"'> y</p><hr><blockquote><p>quoted</p><p>more<br>lines</p></blockquote>",
             "<p>emoji <img alt=\"\u{1f600}\" src=\"https://x.example/e.png\" itemtype=\"http://schema.skype.com/Emoji\"></p>",
         ] {
@@ -1025,6 +1104,11 @@ mod tests {
             assert!(fast.is_some(), "{html:?}");
             assert_eq!(fast.as_deref(), Some(htmd(html).as_str()), "{html:?}");
         }
+        assert_eq!(
+            convert("<ul>\n<li>one</li>\n<li>two<br>next<ul><li>inner</li></ul></li>\n</ul>")
+                .as_deref(),
+            Some("*   one\n*   two\n    next\n    *   inner")
+        );
         // The Outlook bench's bodies, whole (a short head, or Word's with its conditional
         // comments and style sheet) and from `<body>` on as the connector cuts them.
         let items: String = (0..12)
@@ -1203,7 +1287,7 @@ mod tests {
             1 => select(&["<hr>", "<hr/>", "\n<hr class=\"x\">\n", "<!-- between -->"][..]).prop_map(str::to_owned),
         ];
         leaf.prop_recursive(2, 12, 4, |inner| {
-            (
+            let container = (
                 select(
                     &[
                         ("<div>", "</div>"),
@@ -1213,7 +1297,7 @@ mod tests {
                         ("<blockquote type=\"cite\">", "</BLOCKQUOTE>"),
                     ][..],
                 ),
-                prop::collection::vec(prop_oneof![inner, inline()], 0..4),
+                prop::collection::vec(prop_oneof![inner.clone(), inline()], 0..4),
                 prop::bool::weighted(0.95),
             )
                 .prop_map(|((open, close), children, closed)| {
@@ -1223,7 +1307,29 @@ mod tests {
                         html.push_str(close);
                     }
                     html
-                })
+                });
+            // A list of items holding blocks (lists too) and inline content, spaced out.
+            let item = (
+                select(&["", "\n", " ", "x", "<!-- c -->"][..]),
+                select(&["<li>", "<LI class=\"x\">"][..]),
+                prop::collection::vec(prop_oneof![inner, inline()], 0..3),
+                prop::bool::weighted(0.97),
+            )
+                .prop_map(|(space, open, children, closed)| {
+                    let mut html = space.to_owned() + open;
+                    html.extend(children);
+                    if closed {
+                        html.push_str("</li>");
+                    }
+                    html
+                });
+            let list = (
+                select(&["<ul>", "<UL type=\"disc\">", "<ol>"][..]),
+                prop::collection::vec(item, 0..4),
+                select(&["</ul>", "\n</ul>", "</ol>", ""][..]),
+            )
+                .prop_map(|(open, items, close)| open.to_owned() + &items.concat() + close);
+            prop_oneof![3 => container, 1 => list]
         })
     }
 
@@ -1293,7 +1399,7 @@ mod tests {
         use proptest::strategy::ValueTree;
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let strategy = fragment();
-        let (mut taken, mut new_shapes) = (0, 0);
+        let (mut taken, mut new_shapes, mut lists) = (0, 0, 0);
         for _ in 0..1000 {
             let html = strategy.new_tree(&mut runner).unwrap().current();
             if convert(&html).is_some() {
@@ -1307,17 +1413,21 @@ mod tests {
                     "<at",
                     "<span",
                     "<body",
+                    "<ul",
                 ]
                 .iter()
                 .any(|t| html.contains(t))
                 {
                     new_shapes += 1;
                 }
+                if html.contains("<li") {
+                    lists += 1;
+                }
             }
         }
         assert!(
-            taken > 120 && new_shapes > 80,
-            "{taken} taken, {new_shapes} with new shapes"
+            taken > 120 && new_shapes > 80 && lists > 10,
+            "{taken} taken, {new_shapes} with new shapes, {lists} with list items"
         );
     }
 
