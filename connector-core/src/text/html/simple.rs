@@ -279,7 +279,7 @@ fn kind_of(name: &[u8]) -> Option<Kind> {
 #[cfg_attr(test, derive(Debug, PartialEq))]
 enum Tok<'a> {
     /// A start tag; the `href` for a link, the Markdown for an image (`None`: no source).
-    Start(Kind, Option<String>),
+    Start(Kind, Option<Cow<'a, str>>),
     End(Kind),
     /// Consecutive character tokens, joined as the tree builder joins them into one text node;
     /// borrowed from the input where the byte scan found them.
@@ -288,29 +288,29 @@ enum Tok<'a> {
     Comment,
 }
 
-/// The start token for a tag of `kind` with these attributes (names lower case, values
-/// decoded), or `None` where this path does not take it: a link without `href` or with a
-/// `title`, a `span` htmd renders as math.
-fn start_token<'a, 'b>(
+/// The start token for a tag of `kind` with these attributes (each name once, the first kept;
+/// any case; values decoded), or `None` where this path does not take it: a link without
+/// `href` or with a `title`, a `span` htmd renders as math.
+fn start_token<'n, 'a>(
     kind: Kind,
-    attrs: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Option<Tok<'b>> {
+    attrs: impl Iterator<Item = (&'n str, Cow<'a, str>)>,
+) -> Option<Tok<'a>> {
     match kind {
         Kind::A => {
             let mut href = None;
             for (name, value) in attrs {
-                match name {
-                    "href" => href = Some(value),
-                    "title" => return None,
-                    _ => {}
+                if name.eq_ignore_ascii_case("href") {
+                    href = Some(value);
+                } else if name.eq_ignore_ascii_case("title") {
+                    return None;
                 }
             }
-            Some(Tok::Start(kind, Some(href?.to_owned())))
+            Some(Tok::Start(kind, Some(href?)))
         }
-        Kind::Img => Some(Tok::Start(kind, img_markdown(attrs))),
+        Kind::Img => Some(Tok::Start(kind, img_markdown(attrs).map(Cow::Owned))),
         Kind::Span => {
             for (name, value) in attrs {
-                if name == "class" && value.starts_with("math") {
+                if name.eq_ignore_ascii_case("class") && value.starts_with("math") {
                     return None;
                 }
             }
@@ -321,14 +321,16 @@ fn start_token<'a, 'b>(
 }
 
 /// htmd's image handler: `![alt](src "title")`, or nothing without a source.
-fn img_markdown<'a>(attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
+fn img_markdown<'n, 'a>(attrs: impl Iterator<Item = (&'n str, Cow<'a, str>)>) -> Option<String> {
     let (mut link, mut alt, mut title) = (None, None, None);
     for (name, value) in attrs {
-        match name {
-            "href" | "src" => link = Some(value),
-            "alt" => alt = Some(value),
-            "title" => title = Some(value),
-            _ => {}
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("href") || is("src") {
+            link = Some(value);
+        } else if is("alt") {
+            alt = Some(value);
+        } else if is("title") {
+            title = Some(value);
         }
     }
     let link = link?;
@@ -350,7 +352,7 @@ fn img_markdown<'a>(attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<S
     };
     let mut md = [
         "![",
-        &alt.map(lines).unwrap_or_default(),
+        &alt.as_deref().map(lines).unwrap_or_default(),
         "](",
         open,
         &link,
@@ -359,7 +361,7 @@ fn img_markdown<'a>(attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<S
     .concat();
     if let Some(title) = title {
         md.push_str(" \"");
-        md.push_str(&lines(title));
+        md.push_str(&lines(&title));
         md.push('"');
     }
     md.push(')');
@@ -409,7 +411,10 @@ impl Collect {
                     tokens.push(Tok::End(kind));
                     return true;
                 }
-                let attrs = tag.attrs.iter().map(|a| (&*a.name.local, &*a.value));
+                let attrs = tag
+                    .attrs
+                    .iter()
+                    .map(|a| (&*a.name.local, Cow::Owned(String::from(&*a.value))));
                 match start_token(kind, attrs) {
                     Some(token) => {
                         tokens.push(token);
@@ -464,7 +469,8 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
     if bytes.iter().any(|&b| matches!(b, b'\0' | b'\r')) {
         return None;
     }
-    let mut tokens = Vec::with_capacity(16);
+    // About one token for every dozen bytes of markup-heavy input.
+    let mut tokens = Vec::with_capacity(html.len() / 12 + 4);
     let mut at = 0;
     while at < bytes.len() {
         let Some(lt) = bytes[at..].iter().position(|&b| b == b'<') else {
@@ -508,7 +514,7 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
             tokens.push(if end {
                 Tok::End(kind)
             } else {
-                start_token(kind, std::iter::empty())?
+                start_token(kind, std::iter::empty::<(&str, Cow<'_, str>)>())?
             });
             at = next;
             continue;
@@ -518,19 +524,66 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         } else {
             TagKind::StartTag
         };
-        let (tag, next) = super::scan::tag(html, name_start, tag_kind)?;
-        let kind = kind_of(tag.name.as_bytes())?;
-        if !as_written(kind, end, tag.self_closing) {
+        // The name as the tag scanner reads it: up to a space, `/` or `>`.
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|&&b| !matches!(b, b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>'))
+            .count();
+        let kind = kind_of(&bytes[name_start..name_start + name_len])?;
+        // Attributes read in place: a link's `href` (the first one) borrowed from the input
+        // unless it has character references; those of an image or `span` kept to look at;
+        // the rest only checked.
+        let mut href: Option<&str> = None;
+        let mut titled = false;
+        let mut kept: Vec<(&str, &str)> = Vec::new();
+        let (_, self_closing, next) =
+            super::scan::tag_with(html, name_start, tag_kind, |name, value| {
+                match kind {
+                    Kind::A if name.eq_ignore_ascii_case("href") => {
+                        href.get_or_insert(value);
+                    }
+                    Kind::A if name.eq_ignore_ascii_case("title") => titled = true,
+                    Kind::Img | Kind::Span => {
+                        if kept.iter().all(|(n, _)| !n.eq_ignore_ascii_case(name)) {
+                            kept.push((name, value));
+                        }
+                    }
+                    _ => {}
+                }
+                Some(())
+            })?;
+        if !as_written(kind, end, self_closing) {
             return None;
         }
         tokens.push(if end {
             Tok::End(kind)
+        } else if kind == Kind::A {
+            if titled {
+                return None;
+            }
+            Tok::Start(kind, Some(decoded(href?)?))
         } else {
-            start_token(kind, tag.attrs.iter().map(|a| (&*a.name.local, &*a.value)))?
+            let mut attrs = Vec::with_capacity(kept.len());
+            for (name, value) in kept {
+                attrs.push((name, decoded(value)?));
+            }
+            start_token(kind, attrs.into_iter())?
         });
         at = next;
     }
     Some(tokens)
+}
+
+/// An attribute value with its character references decoded (borrowed when it has none);
+/// `None` where [`scan`](super::scan) refuses one.
+fn decoded(raw: &str) -> Option<Cow<'_, str>> {
+    if raw.contains('&') {
+        let mut value = String::with_capacity(raw.len());
+        super::scan::decode(raw, &mut value)?;
+        Some(Cow::Owned(value))
+    } else {
+        Some(Cow::Borrowed(raw))
+    }
 }
 
 /// Appends text to the tokens, joined to a text token before it, its character references
@@ -574,10 +627,10 @@ fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
 }
 
 /// An element open while [`render_tokens`] renders its children.
-struct Open {
+struct Open<'a> {
     kind: Kind,
     /// A link's `href`.
-    href: Option<String>,
+    href: Option<Cow<'a, str>>,
     /// Where its children's rendering starts in the output.
     at: usize,
     /// Whether leading spaces of the next child are trimmed (htmd's `walk_children`: at the
@@ -592,9 +645,9 @@ struct Open {
 /// buffer as their tokens come (htmd renders each element's children into a string of its
 /// own), and when the element ends they are trimmed and wrapped there, and cut as
 /// [`append_normalized`] would cut them when appended to what its parent rendered before it.
-fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
+fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
     let mut out = String::with_capacity(capacity);
-    let mut open: Vec<Open> = Vec::new();
+    let mut open: Vec<Open<'a>> = Vec::with_capacity(8);
     // The top level: whether it has a child yet, whether the last was a block, and the
     // leading-space trim of its next child.
     let mut top_children = false;
