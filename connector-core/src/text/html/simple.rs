@@ -543,10 +543,10 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
                         href.get_or_insert(value);
                     }
                     Kind::A if name.eq_ignore_ascii_case("title") => titled = true,
-                    Kind::Img | Kind::Span => {
-                        if kept.iter().all(|(n, _)| !n.eq_ignore_ascii_case(name)) {
-                            kept.push((name, value));
-                        }
+                    Kind::Img | Kind::Span
+                        if kept.iter().all(|(n, _)| !n.eq_ignore_ascii_case(name)) =>
+                    {
+                        kept.push((name, value));
                     }
                     _ => {}
                 }
