@@ -1176,7 +1176,13 @@ mod tests {
         let body = format!(
             "<div><p>Hello <b>team</b>,</p>{items}<p>Regards,<br>Ada</p></div></body></html>"
         );
-        let word_head = "<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><meta name=\"Generator\" content=\"Microsoft Word 15 (filtered medium)\"><!--[if !mso]><style>v\\:* {behavior:url(#default#VML);}</style><![endif]--><style><!--\n@font-face {font-family:\"Aptos\";}\np.MsoNormal {margin:0cm;}\n--></style><!--[if gte mso 9]><xml><o:shapedefaults v:ext=\"edit\" spidmax=\"1026\" /></xml><![endif]--></head>";
+        let fonts: String = ["Cambria Math", "Calibri", "Aptos"]
+            .iter()
+            .map(|f| format!("@font-face {{font-family:\"{f}\"; panose-1:2 4 5 3 5 4 6 3 2 4;}}\n"))
+            .collect();
+        let word_head = format!(
+            "<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><meta name=\"Generator\" content=\"Microsoft Word 15 (filtered medium)\"><!--[if !mso]><style>v\\:* {{behavior:url(#default#VML);}} o\\:* {{behavior:url(#default#VML);}}</style><![endif]--><style><!--\n{fonts}p.MsoStyle1, li.MsoStyle1 {{margin:0cm; font-family:\"Aptos\",sans-serif; mso-ligatures:standardcontextual;}}\n@page WordSection1 {{size:612.0pt 792.0pt;}} div.WordSection1 {{page:WordSection1;}}\n--></style><!--[if gte mso 9]><xml><o:shapedefaults v:ext=\"edit\" spidmax=\"1026\" /></xml><![endif]--><!--[if gte mso 9]><xml><o:shapelayout v:ext=\"edit\"><o:idmap v:ext=\"edit\" data=\"1\" /></o:shapelayout></xml><![endif]--></head>"
+        );
         for html in [
             format!("<html><head><style>p {{ margin: 0 }}</style></head><body>{body}"),
             format!("<html>{word_head}<body>{body}"),
