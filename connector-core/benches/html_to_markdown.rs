@@ -44,7 +44,7 @@
 //! | outlook word, body | 681,910 | 684,630 | 1.0x (DOM path: `o:p`, a table) | — |
 //! | outlook short | 285,372 | 123,869 | 2.3x | 52.8 / 15.5 |
 //! | outlook short, body | 140,010 | 121,830 | 1.1x | — |
-//! | teams raw | 51,610 | 15,886 | 3.2x | 6.7 / 1.04 (median of 3) |
+//! | teams raw | 51,610 | 15,886 | 3.2x | 6.7 / 1.07 (medians of 3) |
 //! | teams rewritten | 13,564 | 11,702 | 1.2x | 0.97 / 0.81 |
 //! | teams div | 3,577 | 3,195 | 1.1x | 0.26 / 0.18 |
 //! | rss article | 406,076 | 410,882 | 1.0x (DOM path: `code`, `pre`) | — |
