@@ -24,6 +24,16 @@
 //! | short head | before | 0.099 / 0.108 s | 9.71x / 8.21x | 10.13x / 9.23x | — | — | — |
 //! | short head | after | 0.121 / 0.088 s | 8.36x / 10.21x | 8.53x / 9.69x | 0.778 / 0.624 s | 1.30x / 1.45x | 1.33x / 1.37x |
 //! | Word | after | 0.171 / 0.202 s | 6.49x / 6.17x | 7.03x / 6.27x | 1.104 / 1.112 s | 1.00x / 1.12x | 1.09x / 1.14x |
+//! | short head | core fast path | 0.153 / 0.191 / 0.184 / 0.143 s | 2.99x / 3.64x / 3.48x / 3.53x | 3.27x / 4.40x / 3.75x / 3.78x | 0.257 / 0.208 / 0.211 / 0.232 s | 1.79x / 3.34x / 3.04x / 2.18x | 1.95x / 4.03x / 3.27x / 2.34x |
+//! | Word | core fast path | 0.197 / 0.312 s | 6.18x / 3.92x | 6.53x / 2.90x | 0.583 / 0.577 s | 2.09x / 2.12x | 2.20x / 1.57x |
+//!
+//! "core fast path": core's HTML to Markdown taking mail bodies without a DOM (the document
+//! start and head skipped, the body rendered tree-less), under heavier load (load average 5-7
+//! on the 2 cores). The raw side's conversion fell from about 55-65 µs to 2-10 µs a body
+//! (short head); the connector's time over the raw fetch is now mostly its own (a perf profile
+//! of the default run: allocator 15-20%, JSON, `message_document`; the conversion 13% of both
+//! sides together), and with Word bodies `message_document` (9%, the byte-window scans of
+//! `rendered_part` over the 7 KiB head) is its largest single cost.
 //!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree

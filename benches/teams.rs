@@ -26,6 +26,12 @@
 //! | raw fetch alone | 0.091 s | 0.154 s (1.70x) | 0.162 s (1.78x) |
 //! | raw fetch + HTML to Markdown of every body | 0.132 s | 0.151 s (1.14x) | 0.163 s (1.23x) |
 //!
+//! After core's HTML to Markdown took Teams' `at` mentions and the other chat shapes without a
+//! DOM, three runs under heavier load (load average 5-7), `load()` / `Syncer` over the raw fetch
+//! alone: 1.13x / 1.19x, 1.31x / 0.87x, 1.09x / 1.38x (medians 1.13x / 1.19x); over the raw
+//! fetch that converts: 1.46x / 1.51x, 1.24x / 2.29x, 0.93x / 1.30x (the raw side's conversion
+//! of the raw bodies, `at` tags and all, went from about 4.3 µs to 1.1 µs a root message).
+//!
 //! Before, on the same day under other load: 2.60x and 1.83x (`load()`), 2.64x and 2.04x
 //! (full run); before the review, 3.75x the raw fetch alone. Machine load differs between
 //! runs, so compare ratios, not seconds. The conversion of the 15,000 bodies is most of what

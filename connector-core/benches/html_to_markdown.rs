@@ -30,6 +30,28 @@
 //!
 //! What is left on the DOM path is html5ever's tree builder, its reference-counted DOM and
 //! htmd's walk over it (and their allocations), about evenly.
+//!
+//! Later the same day the fast path took mail and chat shapes too (a document start and head
+//! skipped, comments, `span`/`font`/`u`/Teams' `at`, images, headings, rules, quotes, bullet
+//! lists). The machine was then too loaded (load average 7-9 on 2 cores) for timings to mean
+//! much, so instructions per conversion under callgrind (median of 6, release, the whole
+//! `html_to_markdown`): before (the 06:05 build, whose DOM path is this one's) and after (this
+//! branch's last build), with times from two alternating runs at load average 4.4:
+//!
+//! | input | before instr. | after instr. | ratio | µs before / after |
+//! | --- | --- | --- | --- | --- |
+//! | outlook word, whole | 772,924 | 829,036 | 0.9x (DOM path; the head is scanned first) | — |
+//! | outlook word, body | 681,910 | 690,204 | 1.0x (DOM path: `o:p`, a table) | — |
+//! | outlook short | 285,372 | 108,249 | 2.6x | 22.3 / 9.2, 31.7 / 9.8 |
+//! | outlook short, body | 140,010 | 106,032 | 1.3x | 10.1 / 9.1, 14.2 / 9.0 |
+//! | teams raw | 51,610 | 15,102 | 3.4x | 4.75 / 0.92, 4.78 / 0.93 |
+//! | teams rewritten | 13,564 | 10,832 | 1.3x | — |
+//! | teams div | 3,577 | 3,633 | 1.0x | — |
+//! | rss article | 406,076 | 415,006 | 1.0x (DOM path: `code`, `pre`) | — |
+//!
+//! Of the fast path's instructions on the short body, byte-at-a-time searches (for `<`, NUL
+//! and CR) were about a third before they used `memchr`; what is left is the tag scanner, the
+//! text checks, `&amp;` decoding and small allocations (a link's text, decoded text).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

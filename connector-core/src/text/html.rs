@@ -21,8 +21,9 @@ fn converter() -> &'static HtmlToMarkdown {
 
 /// HTML → Markdown, with `<script>`, `<style>` and `<head>` left out, content and all.
 ///
-/// Fragments of nothing but paragraphs, `div`s, line breaks, bold, italics and links (the
-/// usual rich-text field or short mail) take a fast path that gives htmd's output without
+/// The usual rich-text field, mail or chat body (paragraphs, `div`s, line breaks, emphasis,
+/// links, spans, images, headings, rules, quotes, bullet lists, comments, after a document's
+/// `<html>`, `<head>` and `<body>`) takes a fast path that gives htmd's output without
 /// building a DOM; everything else goes through htmd, over a DOM that html5ever's tree builder
 /// builds from core's own byte-search tokenizer where that can read the input exactly (else
 /// from html5ever's tokenizer). The Markdown is htmd's in every case.

@@ -214,13 +214,52 @@ impl<'a> Scanner<'a> {
 
 /// The tag whose name starts at `start` (after `<` or `</`) and the offset after its `>`.
 pub(super) fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)> {
+    let mut attrs: Vec<Attribute> = Vec::new();
+    let (name, self_closing, next) = tag_with(src, start, kind, |attr_name, raw| {
+        let value = if raw.contains('&') {
+            let mut decoded = String::with_capacity(raw.len());
+            decode(raw, &mut decoded)?;
+            StrTendril::from_slice(&decoded)
+        } else {
+            StrTendril::from_slice(raw)
+        };
+        let attr_name = lowercase_atom(attr_name);
+        // A repeated attribute is dropped, the first one kept.
+        if attrs.iter().all(|a| a.name.local != attr_name) {
+            attrs.push(Attribute {
+                name: QualName::new(None, ns!(), attr_name),
+                value,
+            });
+        }
+        Some(())
+    })?;
+    Some((
+        Tag {
+            kind,
+            name: lowercase_atom(name),
+            self_closing,
+            attrs,
+        },
+        next,
+    ))
+}
+
+/// The tag whose name starts at `start` as [`tag`] reads it, without building it: its name
+/// as written, whether it is self-closing and the offset after its `>`; each attribute goes
+/// to `attr` as written (its name in any case, repeats included, its value with character
+/// references still in it), which may refuse it.
+pub(super) fn tag_with<'s>(
+    src: &'s str,
+    start: usize,
+    kind: TagKind,
+    mut attr: impl FnMut(&'s str, &'s str) -> Option<()>,
+) -> Option<(&'s str, bool, usize)> {
     let bytes = src.as_bytes();
     let mut i = start;
     while i < bytes.len() && !is_space(bytes[i]) && !matches!(bytes[i], b'/' | b'>') {
         i += 1;
     }
-    let name = lowercase_atom(&src[start..i]);
-    let mut attrs: Vec<Attribute> = Vec::new();
+    let name = &src[start..i];
     let mut self_closing = false;
     loop {
         while i < bytes.len() && is_space(bytes[i]) {
@@ -258,13 +297,12 @@ pub(super) fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)
         while i < bytes.len() && is_space(bytes[i]) {
             i += 1;
         }
-        let mut value = StrTendril::new();
+        let mut raw = "";
         if bytes.get(i) == Some(&b'=') {
             i += 1;
             while i < bytes.len() && is_space(bytes[i]) {
                 i += 1;
             }
-            let raw;
             match *bytes.get(i)? {
                 quote @ (b'"' | b'\'') => {
                     let close = i + 1 + memchr(quote, &bytes[i + 1..])?;
@@ -290,39 +328,17 @@ pub(super) fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)
                     raw = &src[value_start..i];
                 }
             }
-            if raw.contains('&') {
-                let mut decoded = String::with_capacity(raw.len());
-                decode(raw, &mut decoded)?;
-                value = StrTendril::from_slice(&decoded);
-            } else {
-                value = StrTendril::from_slice(raw);
-            }
         }
         if kind == TagKind::EndTag {
             // Attributes of an end tag are dropped by the tokenizer; rare enough to leave.
             return None;
         }
-        let attr_name = lowercase_atom(attr_name);
-        // A repeated attribute is dropped, the first one kept.
-        if attrs.iter().all(|a| a.name.local != attr_name) {
-            attrs.push(Attribute {
-                name: QualName::new(None, ns!(), attr_name),
-                value,
-            });
-        }
+        attr(attr_name, raw)?;
     }
     if kind == TagKind::EndTag && self_closing {
         return None;
     }
-    Some((
-        Tag {
-            kind,
-            name,
-            self_closing,
-            attrs,
-        },
-        i,
-    ))
+    Some((name, self_closing, i))
 }
 
 fn lowercase_atom(name: &str) -> LocalName {
@@ -410,7 +426,7 @@ fn lowercase_atom_hashed(name: &str) -> LocalName {
 /// The comment opening at `start` (`<!`): its text and the offset after its `-->`. Anything
 /// else after `<!` (a doctype, CDATA, a bogus comment) and comments the tokenizer ends or
 /// reads in unusual ways (`<!-->`, `--!>`, nested `<!--`, no end) are `None`.
-fn comment(src: &str, start: usize) -> Option<(&str, usize)> {
+pub(super) fn comment(src: &str, start: usize) -> Option<(&str, usize)> {
     let body_start = start + 4;
     let rest = src.get(start..)?;
     if !rest.starts_with("<!--") || rest[4..].starts_with('>') || rest[4..].starts_with("->") {

@@ -1,17 +1,23 @@
-//! The fast path of [`html_to_markdown`](super::html_to_markdown): fragments made only of
-//! paragraphs and `div`s, line breaks, bold, italics and links (and a closing `</body></html>`),
-//! tokenized by a byte scan (or html5ever's tokenizer) and converted without building a DOM.
+//! The fast path of [`html_to_markdown`](super::html_to_markdown): the shapes of rich-text
+//! fields, mail and chat bodies (paragraphs and `div`s, line breaks, bold, italics, links,
+//! `span`/`font`/`u` and Teams' `at`, images, `h1`-`h6`, rules, quotes, `ul`/`li` lists and
+//! comments, after a document start of `<html>`, a `<head>` of metadata and `<body>`, before
+//! a closing `</body></html>`), tokenized by a byte scan (or html5ever's tokenizer) and
+//! converted without building a DOM.
 //!
 //! htmd parses every input as a whole document (`html`, `head`, `body`, reference-counted nodes)
 //! and walks it; for a rich-text field of two short paragraphs that costs about 3 µs, most of a
-//! REST item's conversion. Tokenizing alone costs a fifth of that.
+//! REST item's conversion, and for a 1.3 KiB mail body about 20 µs. Tokenizing alone costs a
+//! fifth of that.
 //!
 //! The output must be byte for byte what htmd gives, so that which path ran never shows. This
 //! path therefore only accepts input whose tree and rendering it can reproduce exactly and gives
-//! up (`None`) on anything else: any other tag, a comment or doctype, a parse error, tags that do
-//! not nest cleanly (the tree builder would repair them), text that htmd would escape or whose
-//! whitespace it would compress, adjacent emphasis (htmd merges it), a link without `href` or
-//! with a `title`. A property test holds it to htmd's output on generated fragments.
+//! up (`None`) on anything else: any other tag (tables, ordered lists, `pre`, ...), a doctype
+//! other than `<!DOCTYPE html>`, a parse error, tags that do not nest cleanly or blocks inside
+//! inline elements (the tree builder would repair or move them), text that htmd would escape,
+//! adjacent emphasis or inline elements of one kind (htmd merges them), a link without `href`
+//! or with a `title`, a math `span`. Property tests hold it to htmd's output on generated
+//! fragments, documents and tag soup.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -20,12 +26,10 @@ use html5ever::tokenizer::{
     BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-/// The tags this path handles (`b`/`strong`, `i`/`em` and `p`/`div` render the same).
-const TAGS: [&str; 8] = ["p", "div", "br", "b", "strong", "i", "em", "a"];
-
 /// Markdown for `html` when it is a simple fragment, else `None` (convert it with htmd).
 pub(super) fn convert(html: &str) -> Option<String> {
     let html = without_document_end(html);
+    let html = without_document_start(html)?;
     if !only_known_tags(html) {
         return None;
     }
@@ -60,14 +64,127 @@ fn without_document_end(html: &str) -> &str {
     rest
 }
 
+/// `html` after a document's start: a `<!DOCTYPE html>`, `<html>`, a `<head>` of `meta`,
+/// `link`, `base`, `title` and `style` elements, `<body>`, and comments and whitespace between
+/// them, as mail bodies begin. htmd leaves all of it out (the head is skipped, comments are
+/// not rendered, whitespace between these tags leaves no text in the body), so the rest
+/// renders as the fragment it is. A fragment without them is taken as it is; `None` where
+/// the start has anything else before the body (a tag this scan does not know there, an
+/// unusual comment, raw text left open, a NUL), for htmd to read.
+fn without_document_start(html: &str) -> Option<&str> {
+    let bytes = html.as_bytes();
+    if bytes.contains(&0) {
+        return None;
+    }
+    #[derive(PartialEq, PartialOrd)]
+    enum Stage {
+        Initial,
+        BeforeHead,
+        InHead,
+        AfterHead,
+    }
+    let mut stage = Stage::Initial;
+    let mut skipped = false;
+    let mut at = 0;
+    loop {
+        while bytes
+            .get(at)
+            .is_some_and(|&b| matches!(b, b'\t' | b'\n' | 0x0C | b'\r' | b' '))
+        {
+            at += 1;
+        }
+        let rest = &bytes[at..];
+        if rest.first() != Some(&b'<') {
+            break;
+        }
+        if rest.starts_with(b"<!--") {
+            at = super::scan::comment(html, at)?.1;
+            continue;
+        }
+        if stage == Stage::Initial
+            && !skipped
+            && rest.len() >= 15
+            && rest[..15].eq_ignore_ascii_case(b"<!doctype html>")
+        {
+            at += 15;
+            skipped = true;
+            continue;
+        }
+        let end = rest.get(1) == Some(&b'/');
+        let name_start = at + 1 + usize::from(end);
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let name = &bytes[name_start..name_start + name_len];
+        // A name that goes on (`<html-x>`) is another element.
+        if !bytes
+            .get(name_start + name_len)
+            .is_some_and(|&b| matches!(b, b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>'))
+        {
+            break;
+        }
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        let kind = if end {
+            TagKind::EndTag
+        } else {
+            TagKind::StartTag
+        };
+        let next_stage = match stage {
+            Stage::Initial if !end && is("html") => Stage::BeforeHead,
+            Stage::Initial | Stage::BeforeHead if !end && is("head") => Stage::InHead,
+            Stage::InHead if end && is("head") => Stage::AfterHead,
+            Stage::InHead if !end && (is("meta") || is("link") || is("base")) => Stage::InHead,
+            Stage::InHead if !end && (is("title") || is("style")) => {
+                let (_, after) = super::scan::tag(html, name_start, kind)?;
+                // Raw text up to the element's end tag: `</name` and a space, `/` or `>`.
+                let mut from = after;
+                let close = loop {
+                    let lt = from + html[from..].find('<')?;
+                    let tail = &bytes[lt + 1..];
+                    if tail.first() == Some(&b'/')
+                        && tail.len() > name_len + 1
+                        && tail[1..=name_len].eq_ignore_ascii_case(name)
+                        && matches!(
+                            tail[name_len + 1],
+                            b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>'
+                        )
+                    {
+                        break lt;
+                    }
+                    from = lt + 1;
+                };
+                at = super::scan::tag(html, close + 2, TagKind::EndTag)?.1;
+                continue;
+            }
+            _ if !end && is("body") => {
+                let (_, after) = super::scan::tag(html, name_start, kind)?;
+                return Some(&html[after..]);
+            }
+            _ => break,
+        };
+        at = super::scan::tag(html, name_start, kind)?.1;
+        stage = next_stage;
+        skipped = true;
+    }
+    if !skipped {
+        return Some(html);
+    }
+    Some(&html[at..])
+}
+
 /// A byte scan that rejects most inputs this path cannot take before any tokenizing: every `<`
-/// that opens a tag must name one of [`TAGS`], and none may open a comment or declaration. It
+/// that opens a tag must name a tag [`kind_of`] knows, and none may open a declaration. It
 /// only ever rejects; what it lets through is still checked token by token.
 fn only_known_tags(html: &str) -> bool {
-    let mut rest = html.as_bytes();
-    while let Some(i) = rest.iter().position(|&b| b == b'<') {
-        let after = &rest[i + 1..];
-        if matches!(after.first(), Some(b'!' | b'?')) {
+    let mut from = 0;
+    // `str::find` of a char searches with `memchr`, several times faster than a byte loop.
+    while let Some(i) = html[from..].find('<') {
+        from += i + 1;
+        let after = &html.as_bytes()[from..];
+        if after.first() == Some(&b'?')
+            || (after.first() == Some(&b'!') && !after.starts_with(b"!--"))
+        {
             return false;
         }
         let name = after.strip_prefix(b"/").unwrap_or(after);
@@ -75,14 +192,9 @@ fn only_known_tags(html: &str) -> bool {
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric())
             .count();
-        if name.first().is_some_and(u8::is_ascii_alphabetic)
-            && !TAGS
-                .iter()
-                .any(|t| name[..len].eq_ignore_ascii_case(t.as_bytes()))
-        {
+        if name.first().is_some_and(u8::is_ascii_alphabetic) && kind_of(&name[..len]).is_none() {
             return false;
         }
-        rest = after;
     }
     true
 }
@@ -93,19 +205,174 @@ enum Kind {
     P,
     Div,
     Br,
+    /// `b` and `strong` render alike, as do `i` and `em`, but `</b>` does not close a
+    /// `<strong>` (the tree builder ignores it).
+    B,
     Strong,
+    I,
     Em,
     A,
+    /// `span`: its children inline, leading and trailing newlines trimmed (htmd's span path).
+    Span,
+    /// `font`, `u` and Teams' `at`: no handler in htmd, their children inline as they are.
+    Font,
+    U,
+    At,
+    Img,
+    Hr,
+    /// `h1` to `h6`.
+    H(u8),
+    Blockquote,
+    /// `ul` and its `li` items (ordered lists number their items ahead: htmd's).
+    Ul,
+    Li,
+}
+
+impl Kind {
+    /// htmd's block elements (it trims spaces before them and leading spaces after them).
+    fn is_block(self) -> bool {
+        matches!(
+            self,
+            Kind::P | Kind::Div | Kind::Hr | Kind::H(_) | Kind::Blockquote | Kind::Ul | Kind::Li
+        )
+    }
+
+    /// Blocks the tree builder lets other blocks nest in as written (a `ul` takes nothing but
+    /// items, which [`render_tokens`] checks apart).
+    fn is_container(self) -> bool {
+        matches!(self, Kind::Div | Kind::Blockquote | Kind::Li | Kind::Ul)
+    }
+
+    /// Elements without content or end tag.
+    fn is_void(self) -> bool {
+        matches!(self, Kind::Br | Kind::Img | Kind::Hr)
+    }
+}
+
+/// The kind of a tag by its name (any case); `None` for the tags this path does not take.
+fn kind_of(name: &[u8]) -> Option<Kind> {
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    Some(match name.len() {
+        1 if is("p") => Kind::P,
+        1 if is("b") => Kind::B,
+        1 if is("i") => Kind::I,
+        1 if is("a") => Kind::A,
+        1 if is("u") => Kind::U,
+        2 if is("br") => Kind::Br,
+        2 if is("em") => Kind::Em,
+        2 if is("at") => Kind::At,
+        2 if is("hr") => Kind::Hr,
+        2 if is("ul") => Kind::Ul,
+        2 if is("li") => Kind::Li,
+        2 if matches!(name[0], b'h' | b'H') && (b'1'..=b'6').contains(&name[1]) => {
+            Kind::H(name[1] - b'0')
+        }
+        3 if is("div") => Kind::Div,
+        3 if is("img") => Kind::Img,
+        4 if is("span") => Kind::Span,
+        4 if is("font") => Kind::Font,
+        6 if is("strong") => Kind::Strong,
+        10 if is("blockquote") => Kind::Blockquote,
+        _ => return None,
+    })
 }
 
 #[cfg_attr(test, derive(Debug, PartialEq))]
 enum Tok<'a> {
-    /// A start tag; the `href` for a link.
-    Start(Kind, Option<String>),
+    /// A start tag; the `href` for a link, the Markdown for an image (`None`: no source).
+    Start(Kind, Option<Cow<'a, str>>),
     End(Kind),
     /// Consecutive character tokens, joined as the tree builder joins them into one text node;
     /// borrowed from the input where the byte scan found them.
     Text(Cow<'a, str>),
+    /// A comment: nothing in htmd's output, but it parts the text around it into two nodes.
+    Comment,
+}
+
+/// The start token for a tag of `kind` with these attributes (each name once, the first kept;
+/// any case; values decoded), or `None` where this path does not take it: a link without
+/// `href` or with a `title`, a `span` htmd renders as math.
+fn start_token<'n, 'a>(
+    kind: Kind,
+    attrs: impl Iterator<Item = (&'n str, Cow<'a, str>)>,
+) -> Option<Tok<'a>> {
+    match kind {
+        Kind::A => {
+            let mut href = None;
+            for (name, value) in attrs {
+                if name.eq_ignore_ascii_case("href") {
+                    href = Some(value);
+                } else if name.eq_ignore_ascii_case("title") {
+                    return None;
+                }
+            }
+            Some(Tok::Start(kind, Some(href?)))
+        }
+        Kind::Img => Some(Tok::Start(kind, img_markdown(attrs).map(Cow::Owned))),
+        Kind::Span => {
+            for (name, value) in attrs {
+                if name.eq_ignore_ascii_case("class") && value.starts_with("math") {
+                    return None;
+                }
+            }
+            Some(Tok::Start(kind, None))
+        }
+        _ => Some(Tok::Start(kind, None)),
+    }
+}
+
+/// htmd's image handler: `![alt](src "title")`, or nothing without a source.
+fn img_markdown<'n, 'a>(attrs: impl Iterator<Item = (&'n str, Cow<'a, str>)>) -> Option<String> {
+    let (mut link, mut alt, mut title) = (None, None, None);
+    for (name, value) in attrs {
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("href") || is("src") {
+            link = Some(value);
+        } else if is("alt") {
+            alt = Some(value);
+        } else if is("title") {
+            title = Some(value);
+        }
+    }
+    let link = link?;
+    let lines = |text: &str| {
+        text.lines()
+            .map(|line| {
+                line.trim_matches(is_document_whitespace)
+                    .replace('"', "\\\"")
+            })
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let link = link.replace('(', "\\(").replace(')', "\\)");
+    let (open, close) = if link.contains(' ') {
+        ("<", ">")
+    } else {
+        ("", "")
+    };
+    let mut md = [
+        "![",
+        &alt.as_deref().map(lines).unwrap_or_default(),
+        "](",
+        open,
+        &link,
+        close,
+    ]
+    .concat();
+    if let Some(title) = title {
+        md.push_str(" \"");
+        md.push_str(&lines(&title));
+        md.push('"');
+    }
+    md.push(')');
+    Some(md)
+}
+
+/// Whether the tree builder takes a tag of `kind` as written: `</br>` is a `<br>` to it, `<b/>`
+/// an open `<b>`, `</img>` nothing.
+fn as_written(kind: Kind, end: bool, self_closing: bool) -> bool {
+    !((self_closing && !kind.is_void()) || (end && kind.is_void()))
 }
 
 /// Collects tokens until the first one this path does not handle.
@@ -129,43 +396,35 @@ impl Collect {
                 true
             }
             Token::EOFToken => true,
+            Token::CommentToken(_) => {
+                tokens.push(Tok::Comment);
+                true
+            }
             Token::TagToken(tag) => {
-                let kind = match &*tag.name {
-                    "p" => Kind::P,
-                    "div" => Kind::Div,
-                    "br" => Kind::Br,
-                    "b" | "strong" => Kind::Strong,
-                    "i" | "em" => Kind::Em,
-                    "a" => Kind::A,
-                    _ => return false,
+                let Some(kind) = kind_of(tag.name.as_bytes()) else {
+                    return false;
                 };
-                // `</br>` is a `<br>` to the tree builder, `<b/>` an open `<b>`: not ours.
-                if (tag.self_closing && kind != Kind::Br)
-                    || (kind == Kind::Br && tag.kind == TagKind::EndTag)
-                {
+                let end = tag.kind == TagKind::EndTag;
+                if !as_written(kind, end, tag.self_closing) {
                     return false;
                 }
-                if tag.kind == TagKind::EndTag {
+                if end {
                     tokens.push(Tok::End(kind));
                     return true;
                 }
-                let mut href = None;
-                if kind == Kind::A {
-                    for attr in &tag.attrs {
-                        match &*attr.name.local {
-                            "href" => href = Some(String::from(&*attr.value)),
-                            "title" => return false,
-                            _ => {}
-                        }
+                let attrs = tag
+                    .attrs
+                    .iter()
+                    .map(|a| (&*a.name.local, Cow::Owned(String::from(&*a.value))));
+                match start_token(kind, attrs) {
+                    Some(token) => {
+                        tokens.push(token);
+                        true
                     }
-                    if href.is_none() {
-                        return false;
-                    }
+                    None => false,
                 }
-                tokens.push(Tok::Start(kind, href));
-                true
             }
-            // Comments, doctypes, NUL characters and parse errors.
+            // Doctypes, NUL characters and parse errors.
             _ => false,
         }
     }
@@ -197,9 +456,9 @@ fn tokenize(html: &str) -> Option<Vec<Tok<'_>>> {
     tokenize_html5ever(html)
 }
 
-/// The tokens of well-formed fragments without html5ever's tokenizer: tags and character
-/// references read by [`scan`](super::scan)'s tag and reference scanners, text without NUL or
-/// CR (which the tokenizer rewrites). html5ever's tokenizer costs most of a simple fragment's
+/// The tokens of well-formed fragments without html5ever's tokenizer: tags, comments and
+/// character references read by [`scan`](super::scan)'s scanners, text without NUL or CR
+/// (which the tokenizer rewrites). html5ever's tokenizer costs most of a simple fragment's
 /// conversion (its buffer queue, tendrils and state machine for two paragraphs); the usual
 /// rich-text field of an API is tokenized here in a fraction of that. Anything else is
 /// `None`, and html5ever decides as before; the tokens are the ones [`Collect`] would build
@@ -208,18 +467,25 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
     let bytes = html.as_bytes();
     // The tokenizer rewrites NUL and CR wherever they are, inside tags too (`<i\n\0>` is an
     // `<i>` with a parse error to html5ever, an attribute to the tag scanner): not this path's.
-    if bytes.iter().any(|&b| matches!(b, b'\0' | b'\r')) {
+    if bytes.contains(&b'\0') || bytes.contains(&b'\r') {
         return None;
     }
-    let mut tokens = Vec::with_capacity(16);
+    // About one token for every dozen bytes of markup-heavy input.
+    let mut tokens = Vec::with_capacity(html.len() / 12 + 4);
     let mut at = 0;
     while at < bytes.len() {
-        let Some(lt) = bytes[at..].iter().position(|&b| b == b'<') else {
+        let Some(lt) = html[at..].find('<') else {
             push_plain_text(&mut tokens, &html[at..])?;
             break;
         };
         if lt > 0 {
             push_plain_text(&mut tokens, &html[at..at + lt])?;
+        }
+        if bytes[at + lt..].starts_with(b"<!--") {
+            let (_, next) = super::scan::comment(html, at + lt)?;
+            tokens.push(Tok::Comment);
+            at = next;
+            continue;
         }
         let tag_start = at + lt + 1;
         let end = bytes.get(tag_start) == Some(&b'/');
@@ -230,7 +496,7 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         // Tags written `<p>`, `</p>` or `<br/>` need no tag scanner.
         let name_len = bytes[name_start..]
             .iter()
-            .take_while(|b| b.is_ascii_alphabetic())
+            .take_while(|b| b.is_ascii_alphanumeric())
             .count();
         let name_end = name_start + name_len;
         let plain = match bytes.get(name_end) {
@@ -241,15 +507,15 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
             _ => None,
         };
         if let Some((self_closing, next)) = plain
-            && let Some(kind) = plain_kind(&bytes[name_start..name_end])
+            && let Some(kind) = kind_of(&bytes[name_start..name_end])
         {
-            if (self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
+            if !as_written(kind, end, self_closing) {
                 return None;
             }
             tokens.push(if end {
                 Tok::End(kind)
             } else {
-                Tok::Start(kind, None)
+                start_token(kind, std::iter::empty::<(&str, Cow<'_, str>)>())?
             });
             at = next;
             continue;
@@ -259,64 +525,73 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         } else {
             TagKind::StartTag
         };
-        let (tag, next) = super::scan::tag(html, name_start, tag_kind)?;
-        let kind = match &*tag.name {
-            "p" => Kind::P,
-            "div" => Kind::Div,
-            "br" => Kind::Br,
-            "b" | "strong" => Kind::Strong,
-            "i" | "em" => Kind::Em,
-            "a" => Kind::A,
-            _ => return None,
-        };
-        // As [`Collect::accept`]: `</br>` and `<b/>` are not this path's, nor a link without
-        // `href` or with a `title`.
-        if (tag.self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
+        // The name as the tag scanner reads it: up to a space, `/` or `>`.
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|&&b| !matches!(b, b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>'))
+            .count();
+        let kind = kind_of(&bytes[name_start..name_start + name_len])?;
+        // Attributes read in place: a link's `href` (the first one) borrowed from the input
+        // unless it has character references; those of an image or `span` kept to look at;
+        // the rest only checked.
+        let mut href: Option<&str> = None;
+        let mut titled = false;
+        let mut kept: Vec<(&str, &str)> = Vec::new();
+        let (_, self_closing, next) =
+            super::scan::tag_with(html, name_start, tag_kind, |name, value| {
+                match kind {
+                    Kind::A if name.eq_ignore_ascii_case("href") => {
+                        href.get_or_insert(value);
+                    }
+                    Kind::A if name.eq_ignore_ascii_case("title") => titled = true,
+                    Kind::Img | Kind::Span
+                        if kept.iter().all(|(n, _)| !n.eq_ignore_ascii_case(name)) =>
+                    {
+                        kept.push((name, value));
+                    }
+                    _ => {}
+                }
+                Some(())
+            })?;
+        if !as_written(kind, end, self_closing) {
             return None;
         }
         tokens.push(if end {
             Tok::End(kind)
         } else if kind == Kind::A {
-            let mut href = None;
-            for attr in &tag.attrs {
-                match &*attr.name.local {
-                    "href" => href = Some(String::from(&*attr.value)),
-                    "title" => return None,
-                    _ => {}
-                }
+            if titled {
+                return None;
             }
-            Tok::Start(kind, Some(href?))
+            Tok::Start(kind, Some(decoded(href?)?))
         } else {
-            Tok::Start(kind, None)
+            let mut attrs = Vec::with_capacity(kept.len());
+            for (name, value) in kept {
+                attrs.push((name, decoded(value)?));
+            }
+            start_token(kind, attrs.into_iter())?
         });
         at = next;
     }
     Some(tokens)
 }
 
-/// The kind of a tag without attributes by its name; `None` for `a` (without `href`, refused
-/// anyway) and the tags this path does not take.
-fn plain_kind(name: &[u8]) -> Option<Kind> {
-    let kind = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    Some(if kind("p") {
-        Kind::P
-    } else if kind("div") {
-        Kind::Div
-    } else if kind("br") {
-        Kind::Br
-    } else if kind("b") || kind("strong") {
-        Kind::Strong
-    } else if kind("i") || kind("em") {
-        Kind::Em
+/// An attribute value with its character references decoded (borrowed when it has none);
+/// `None` where [`scan`](super::scan) refuses one.
+fn decoded(raw: &str) -> Option<Cow<'_, str>> {
+    if raw.contains('&') {
+        let mut value = String::with_capacity(raw.len());
+        super::scan::decode(raw, &mut value)?;
+        Some(Cow::Owned(value))
     } else {
-        return None;
-    })
+        Some(Cow::Borrowed(raw))
+    }
 }
 
 /// Appends text to the tokens, joined to a text token before it, its character references
 /// decoded; `None` for text the tokenizer would not pass through as it is.
 fn push_plain_text<'a>(tokens: &mut Vec<Tok<'a>>, text: &'a str) -> Option<()> {
-    if text.bytes().any(|b| matches!(b, b'\0' | b'\r' | b'>')) {
+    // NUL and CR are refused before (the whole input).
+    if text.as_bytes().contains(&b'>') {
         return None;
     }
     let text = if text.contains('&') {
@@ -354,10 +629,10 @@ fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
 }
 
 /// An element open while [`render_tokens`] renders its children.
-struct Open {
+struct Open<'a> {
     kind: Kind,
     /// A link's `href`.
-    href: Option<String>,
+    href: Option<Cow<'a, str>>,
     /// Where its children's rendering starts in the output.
     at: usize,
     /// Whether leading spaces of the next child are trimmed (htmd's `walk_children`: at the
@@ -372,18 +647,26 @@ struct Open {
 /// buffer as their tokens come (htmd renders each element's children into a string of its
 /// own), and when the element ends they are trimmed and wrapped there, and cut as
 /// [`append_normalized`] would cut them when appended to what its parent rendered before it.
-fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
+fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
     let mut out = String::with_capacity(capacity);
-    let mut open: Vec<Open> = Vec::new();
+    let mut open: Vec<Open<'a>> = Vec::with_capacity(8);
     // The top level: whether it has a child yet, whether the last was a block, and the
     // leading-space trim of its next child.
     let mut top_children = false;
     let mut top_block = false;
     let mut top_trim = true;
     let mut after_emphasis = false;
+    // The inline element that ended just before (htmd merges two alike in a row).
+    let mut ended: Option<Kind> = None;
     for token in tokens {
-        let ends_emphasis = matches!(token, Tok::End(Kind::Strong | Kind::Em));
+        let ends_emphasis = matches!(token, Tok::End(Kind::B | Kind::Strong | Kind::I | Kind::Em));
+        let ends = match token {
+            Tok::End(kind) => Some(kind),
+            _ => None,
+        };
         match token {
+            // Nothing in the output; the tokens around it stay apart.
+            Tok::Comment => continue,
             Tok::Text(text) => {
                 // The tree builder drops whitespace before the document's first content.
                 let text: &str = if !top_children && open.is_empty() {
@@ -391,34 +674,49 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                 } else {
                     &text
                 };
-                let (base, trim_leading) = match open.last_mut() {
+                let text = match open.last_mut() {
+                    // Whitespace between list items: trimmed after each item's block.
+                    Some(list) if list.kind == Kind::Ul => {
+                        if text.bytes().all(|b| b.is_ascii_whitespace()) {
+                            after_emphasis = false;
+                            ended = None;
+                            continue;
+                        }
+                        return None;
+                    }
                     None if text.is_empty()
                         // Whitespace after a paragraph leaves no trace in htmd's output.
                         || (top_block && text.bytes().all(|b| b.is_ascii_whitespace())) =>
                     {
                         after_emphasis = false;
+                        ended = None;
                         continue;
                     }
-                    None if is_plain_text(text) => {
+                    _ => compressed_text(text)?,
+                };
+                let (base, trim_leading) = match open.last_mut() {
+                    None => {
                         top_children = true;
                         top_block = false;
                         (0, &mut top_trim)
                     }
-                    Some(parent) if is_plain_text(text) => (parent.at, &mut parent.trim_leading),
-                    _ => return None,
+                    Some(parent) => (parent.at, &mut parent.trim_leading),
                 };
                 let text = if *trim_leading || (text.starts_with(' ') && out[base..].ends_with(' '))
                 {
                     text.trim_start_matches(' ')
                 } else {
-                    text
+                    &text
                 };
                 out.push_str(text);
                 if !text.is_empty() {
                     *trim_leading = false;
                 }
             }
-            Tok::Start(Kind::Br, _) => {
+            Tok::Start(kind @ (Kind::Br | Kind::Img), markdown) => {
+                if open.last().is_some_and(|o| o.kind == Kind::Ul) {
+                    return None;
+                }
                 let before = out.len();
                 let (base, trim_leading) = match open.last_mut() {
                     Some(parent) => (parent.at, &mut parent.trim_leading),
@@ -428,41 +726,74 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                         (0, &mut top_trim)
                     }
                 };
-                append_normalized(&mut out, base, "  \n");
+                match (kind, markdown) {
+                    (Kind::Br, _) => append_normalized(&mut out, base, "  \n"),
+                    (_, Some(markdown)) => append_normalized(&mut out, base, &markdown),
+                    (_, None) => {}
+                }
                 if out.len() > before {
                     *trim_leading = false;
                 }
             }
             Tok::Start(kind, href) => {
-                // A paragraph inside anything is closed or moved by the tree builder; a link
-                // in a link is closed; htmd merges adjacent emphasis.
-                // A block inside anything but a `div`, the same.
-                if (matches!(kind, Kind::P | Kind::Div) && open.iter().any(|o| o.kind != Kind::Div))
+                // A block inside anything but a `div` or `blockquote` is closed or moved by
+                // the tree builder; a link in a link is closed; htmd merges adjacent emphasis
+                // and adjacent inline elements of one kind.
+                // A list holds items only, and an item goes straight in a list.
+                let in_list = open.last().is_some_and(|o| o.kind == Kind::Ul);
+                let outer = if kind == Kind::Li {
+                    if !in_list {
+                        return None;
+                    }
+                    &open[..open.len() - 1]
+                } else {
+                    if in_list {
+                        return None;
+                    }
+                    &open[..]
+                };
+                if (kind.is_block() && outer.iter().any(|o| !o.kind.is_container()))
                     || (kind == Kind::A && open.iter().any(|o| o.kind == Kind::A))
-                    || (after_emphasis && matches!(kind, Kind::Strong | Kind::Em))
+                    || (after_emphasis
+                        && matches!(kind, Kind::B | Kind::Strong | Kind::I | Kind::Em))
+                    || ended == Some(kind)
                 {
                     return None;
                 }
-                let is_block = matches!(kind, Kind::P | Kind::Div);
+                let is_block = kind.is_block();
                 if is_block {
                     // Trailing spaces of what the parent rendered so far go before a block.
                     let base = open.last().map_or(0, |o| o.at);
                     let kept = out[base..].trim_end_matches(' ').len();
                     out.truncate(base + kept);
                 }
-                open.push(Open {
-                    kind,
-                    href,
-                    at: out.len(),
-                    trim_leading: is_block,
-                });
+                if kind == Kind::Hr {
+                    let (base, trim_leading) = match open.last_mut() {
+                        Some(parent) => (parent.at, &mut parent.trim_leading),
+                        None => {
+                            top_children = true;
+                            top_block = true;
+                            (0, &mut top_trim)
+                        }
+                    };
+                    append_normalized(&mut out, base, "\n\n* * *\n\n");
+                    *trim_leading = true;
+                } else {
+                    open.push(Open {
+                        kind,
+                        href,
+                        at: out.len(),
+                        trim_leading: is_block,
+                    });
+                }
             }
             Tok::End(kind) => {
                 let element = open.pop()?;
                 if element.kind != kind {
                     return None;
                 }
-                let is_block = matches!(kind, Kind::P | Kind::Div);
+                let is_block = kind.is_block();
+                let in_item = open.last().is_some_and(|o| o.kind == Kind::Li);
                 let (base, trim_leading) = match open.last_mut() {
                     Some(parent) => (parent.at, &mut parent.trim_leading),
                     None => {
@@ -473,11 +804,25 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
                 };
                 let at = element.at;
                 match kind {
+                    Kind::Li => close_item(&mut out, base, at),
+                    Kind::Ul => close_list(&mut out, base, at, in_item),
                     Kind::P | Kind::Div => close_block(&mut out, base, at),
-                    Kind::Strong => close_emphasis(&mut out, base, at, "**"),
-                    Kind::Em => close_emphasis(&mut out, base, at, "*"),
+                    Kind::H(level) => close_heading(&mut out, base, at, level),
+                    Kind::Blockquote => close_blockquote(&mut out, base, at),
+                    Kind::B | Kind::Strong => close_emphasis(&mut out, base, at, "**"),
+                    Kind::I | Kind::Em => close_emphasis(&mut out, base, at, "*"),
                     Kind::A => close_link(&mut out, base, at, &element.href?),
-                    Kind::Br => return None,
+                    Kind::Span => {
+                        // htmd's span path trims the newlines around its children.
+                        let content = &out[at..];
+                        let kept = content.trim_end_matches('\n').len();
+                        out.truncate(at + kept);
+                        let lead = out.len() - at - out[at..].trim_start_matches('\n').len();
+                        out.replace_range(at..at + lead, "");
+                        normalize_appended(&mut out, base, at);
+                    }
+                    Kind::Font | Kind::U | Kind::At => normalize_appended(&mut out, base, at),
+                    Kind::Br | Kind::Img | Kind::Hr => return None,
                 }
                 if out.len() > at {
                     *trim_leading = is_block;
@@ -485,9 +830,43 @@ fn render_tokens(tokens: Vec<Tok<'_>>, capacity: usize) -> Option<String> {
             }
         }
         after_emphasis = ends_emphasis;
+        ended = ends.filter(|k| !k.is_block() && *k != Kind::A);
     }
     // An element left open at the end is closed by the tree builder; not ours to guess.
     open.is_empty().then_some(out)
+}
+
+/// A text node as htmd writes it when it needs no escaping (else `None`): runs of whitespace
+/// as one space.
+fn compressed_text(text: &str) -> Option<Cow<'_, str>> {
+    if is_plain_text(text) {
+        return Some(Cow::Borrowed(text));
+    }
+    let bytes = text.as_bytes();
+    // htmd's `escape_if_needed`, which runs first, and any `<` (its HTML escape).
+    if bytes
+        .first()
+        .is_some_and(|b| matches!(b, b'=' | b'~' | b'>' | b'-' | b'+' | b'#' | b'0'..=b'9'))
+        || bytes
+            .iter()
+            .any(|b| matches!(b, b'\\' | b'*' | b'_' | b'`' | b'[' | b']' | b'<'))
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_space = false;
+    for c in text.chars() {
+        if c.is_ascii_whitespace() {
+            if !in_space {
+                out.push(' ');
+            }
+            in_space = true;
+        } else {
+            out.push(c);
+            in_space = false;
+        }
+    }
+    Some(Cow::Owned(out))
 }
 
 /// Text that htmd copies as it is (its `is_plain_text`): nothing to escape, no whitespace to
@@ -539,6 +918,70 @@ fn close_block(out: &mut String, base: usize, at: usize) {
     };
     out.replace_range(at..start, &"\n\n"[..newlines]);
     out.push_str("\n\n");
+}
+
+/// htmd's `li` handler (in a `ul`) on the children rendered at `out[at..]`.
+fn close_item(out: &mut String, base: usize, at: usize) {
+    let content = out[at..].trim_start_matches(is_document_whitespace);
+    let mut item = String::with_capacity(content.len() + 16);
+    item.push_str("\n*   ");
+    // htmd's `indent_text_except_first_line`: line ends trimmed, later lines indented.
+    for (i, line) in content.lines().enumerate() {
+        let line = line.trim_end_matches(is_document_whitespace);
+        if i > 0 {
+            item.push('\n');
+            if !line.is_empty() {
+                item.push_str("    ");
+            }
+        }
+        item.push_str(line);
+    }
+    out.truncate(at);
+    append_normalized(out, base, &item);
+}
+
+/// htmd's list handler (a `ul`) on the items rendered at `out[at..]`: nothing when they are
+/// empty, one newline around it in an item, two elsewhere.
+fn close_list(out: &mut String, base: usize, at: usize, in_item: bool) {
+    let items = out[at..].trim_matches('\n');
+    if items.is_empty() {
+        out.truncate(at);
+        return;
+    }
+    let around = if in_item { "\n" } else { "\n\n" };
+    let list = [around, items, around].concat();
+    out.truncate(at);
+    append_normalized(out, base, &list);
+}
+
+/// htmd's heading handler on the children rendered at `out[at..]`.
+fn close_heading(out: &mut String, base: usize, at: usize, level: u8) {
+    let content = out[at..]
+        .trim_matches(is_document_whitespace)
+        .trim_matches('\n');
+    let hashes = &"######"[..usize::from(level)];
+    let heading = ["\n\n", hashes, " ", content, "\n\n"].concat();
+    out.truncate(at);
+    append_normalized(out, base, &heading);
+}
+
+/// htmd's blockquote handler on the children rendered at `out[at..]`.
+fn close_blockquote(out: &mut String, base: usize, at: usize) {
+    let content = out[at..]
+        .trim_start_matches('\n')
+        .trim_end_matches(is_document_whitespace);
+    let mut quote = String::with_capacity(content.len() + 16);
+    quote.push_str("\n\n");
+    for (i, line) in content.lines().enumerate() {
+        if i > 0 {
+            quote.push('\n');
+        }
+        quote.push_str("> ");
+        quote.push_str(line);
+    }
+    quote.push_str("\n\n");
+    out.truncate(at);
+    append_normalized(out, base, &quote);
 }
 
 /// htmd's emphasis on the children rendered at `out[at..]`: markers around the content, its
@@ -672,14 +1115,26 @@ mod tests {
     #[test]
     fn leaves_everything_else_to_htmd() {
         for html in [
-            "<span>x</span>",
+            "<table><tr><td>x</td></tr></table>",
             "<p>a<ul><li>b</li></ul></p>",
             "<p>open",
             "<p><b>mis</p></b>",
-            "<p><!-- c -->x</p>",
+            "<p><!-- c -->2. x</p>",
             "<p>2. not a list</p>",
             "<p>under_score</p>",
-            "<p>two\nlines</p>",
+            "<p><span>a</span><span>b</span></p>",
+            "<p><span class=\"math math-inline\">x</span></p>",
+            "<p><h1>x</h1></p>",
+            "<em></i><hr>",
+            "<p><b>x</strong></b></p>",
+            "<ul><li>a<li>b</ul>",
+            "<ol><li>a</li></ol>",
+            "<li>a</li>",
+            "<b><hr></b>",
+            "<img src=\"x\"></img>",
+            "<html><head><script>x</script></head><body>y",
+            "<html><head><title>open",
+            "<html-x><p>y</p>",
             "<p><a>no href</a></p>",
             "<p><a href=\"u\" title=\"t\">x</a></p>",
             "<p><b>a</b><i>b</i></p>",
@@ -693,10 +1148,79 @@ mod tests {
         }
     }
 
+    #[test]
+    fn takes_mail_and_chat_shapes_as_htmd_renders_them() {
+        for html in [
+            "<span>x</span>",
+            "<p><!-- c -->x</p>",
+            "<p>two\nlines</p>",
+            "<html><head><meta charset=\"utf-8\"><style>p { margin: 0 }</style></head><body><div><p>Hello <b>team</b>,</p></div></body></html>",
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<title>T &amp; x</title>\n<!--[if gte mso 9]><xml><o:x/></xml><![endif]-->\n</head>\n<body style=\"x\">\n<p>a</p>\n</body>\n</html>\n",
+            "<div><p>Status: <at id=\"0\">Jane Smith</at> please review <font color=\"red\">the <u>draft</u></font>.</p></div>",
+            "<ul>\n<li>one</li>\n<li>two <b>bold</b><br>next<ul><li>inner</li></ul></li>\n</ul>",
+            "<h2>Sub</h2><p>x <img src=\"https://x.example/a (1).png\" alt=\" two\n lines \" title='t \"q\"'> y</p><hr><blockquote><p>quoted</p><p>more<br>lines</p></blockquote>",
+            "<p>emoji <img alt=\"\u{1f600}\" src=\"https://x.example/e.png\" itemtype=\"http://schema.skype.com/Emoji\"></p>",
+        ] {
+            let fast = convert(html);
+            assert!(fast.is_some(), "{html:?}");
+            assert_eq!(fast.as_deref(), Some(htmd(html).as_str()), "{html:?}");
+        }
+        assert_eq!(
+            convert("<ul>\n<li>one</li>\n<li>two<br>next<ul><li>inner</li></ul></li>\n</ul>")
+                .as_deref(),
+            Some("*   one\n*   two\n    next\n    *   inner")
+        );
+        // The Outlook bench's bodies, whole (a short head, or Word's with its conditional
+        // comments and style sheet) and from `<body>` on as the connector cuts them.
+        let items: String = (0..12)
+            .map(|i| format!("<p>Item {i} of message 7: the <a href=\"https://contoso.com/7/{i}\">report</a> is ready &amp; reviewed.</p>"))
+            .collect();
+        let body = format!(
+            "<div><p>Hello <b>team</b>,</p>{items}<p>Regards,<br>Ada</p></div></body></html>"
+        );
+        let fonts: String = ["Cambria Math", "Calibri", "Aptos"]
+            .iter()
+            .map(|f| format!("@font-face {{font-family:\"{f}\"; panose-1:2 4 5 3 5 4 6 3 2 4;}}\n"))
+            .collect();
+        let word_head = format!(
+            "<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><meta name=\"Generator\" content=\"Microsoft Word 15 (filtered medium)\"><!--[if !mso]><style>v\\:* {{behavior:url(#default#VML);}} o\\:* {{behavior:url(#default#VML);}}</style><![endif]--><style><!--\n{fonts}p.MsoStyle1, li.MsoStyle1 {{margin:0cm; font-family:\"Aptos\",sans-serif; mso-ligatures:standardcontextual;}}\n@page WordSection1 {{size:612.0pt 792.0pt;}} div.WordSection1 {{page:WordSection1;}}\n--></style><!--[if gte mso 9]><xml><o:shapedefaults v:ext=\"edit\" spidmax=\"1026\" /></xml><![endif]--><!--[if gte mso 9]><xml><o:shapelayout v:ext=\"edit\"><o:idmap v:ext=\"edit\" data=\"1\" /></o:shapelayout></xml><![endif]--></head>"
+        );
+        for html in [
+            format!("<html><head><style>p {{ margin: 0 }}</style></head><body>{body}"),
+            format!("<html>{word_head}<body>{body}"),
+            body,
+        ] {
+            let fast = convert(&html);
+            assert!(fast.is_some(), "{html:?}");
+            assert_eq!(fast.as_deref(), Some(htmd(&html).as_str()), "{html:?}");
+        }
+    }
+
     /// Text the fast path takes (given its neighbours allow), entities included.
     const TEXTS: &[&str] = &[
-        "a", "b c", " ", "x ", " y", "foo bar", "", "&amp;", "&nbsp;", "&mdash;", "&#124;",
-        "q&quot;r", "é", "\u{a0}",
+        "a",
+        "b c",
+        " ",
+        "x ",
+        " y",
+        "foo bar",
+        "",
+        "&amp;",
+        "&nbsp;",
+        "&mdash;",
+        "&#124;",
+        "q&quot;r",
+        "é",
+        "\u{a0}",
+        "\n",
+        "a\n b",
+        " \t ",
+        "<!-- c -->",
+        "<!--[if !mso]>x<![endif]-->",
+        "<img src=\"https://x.example/i.png\" alt=\"pic\">",
+        "<img src=\"a b\" alt=\"x\ny\" title=\"t\">",
+        "<img alt=\"only alt\">",
+        "<img src=u/>",
     ];
     /// Text it must leave to htmd: escapes, whitespace to compress, parse errors, comments,
     /// declarations and tags the tree builder rewrites.
@@ -732,19 +1256,27 @@ mod tests {
         ("<a href=\"https://x.example/a\">", "</a>"),
         ("<a href=\"u (1)\">", "</a>"),
         ("<a href=\"/x\" target=\"_blank\">", "</a>"),
+        ("<span>", "</span>"),
+        ("<span style=\"font-size:10pt\">", "</span>"),
+        ("<font color=\"red\">", "</font>"),
+        ("<u>", "</u>"),
+        ("<at id=\"0\">", "</at>"),
     ];
     const HARD_ELEMENTS: &[(&str, &str)] = &[
         ("<a>", "</a>"),
         ("<a href=\"h\" title=\"t\">", "</a>"),
-        ("<span>", "</span>"),
+        ("<span class=\"math math-inline\">", "</span>"),
         ("<p>", "</p>"),
+        ("<h3>", "</h3>"),
+        ("<blockquote>", "</blockquote>"),
+        ("<sup>", "</sup>"),
     ];
 
     fn inline() -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
             12 => select(TEXTS).prop_map(str::to_owned),
             1 => select(HARD_TEXTS).prop_map(str::to_owned),
-            3 => select(&["<br>", "<br/>"][..]).prop_map(str::to_owned),
+            3 => select(&["<br>", "<br/>", "<hr>"][..]).prop_map(str::to_owned),
         ];
         leaf.prop_recursive(3, 32, 4, |inner| {
             (
@@ -763,8 +1295,29 @@ mod tests {
         })
     }
 
+    /// Document starts the fast path skips (and a few it must not).
+    const STARTS: &[&str] = &[
+        "",
+        "",
+        "",
+        "<html><head><style>p { margin: 0 }</style></head><body>",
+        "<html>\n<head>\n<meta charset=\"utf-8\">\n<title>T</title>\n</head>\n<body dir=\"ltr\">\n",
+        "<!DOCTYPE html><html lang=\"en\"><body>",
+        "<!-- pre --><HTML><HEAD><!--[if gte mso 9]><xml><o:p/></xml><![endif]--><STYLE><!--\np {}\n--></STYLE></HEAD>",
+        "<head><link rel=\"x\" href=\"y\"><base href=\"z\"></head>",
+        "<html><body>",
+        "<body>",
+        "<html>",
+        "<head></head>  ",
+        "<html><head><title>a</title x></head>",
+        "<html><head><script>x</script></head><body>",
+        "<html><head><style>p</style",
+        "<body><body>",
+    ];
+
     fn fragment() -> impl Strategy<Value = String> {
         (
+            select(STARTS),
             prop::collection::vec(block(), 1..5),
             select(
                 &[
@@ -778,7 +1331,7 @@ mod tests {
                 ][..],
             ),
         )
-            .prop_map(|(blocks, end)| blocks.concat() + end)
+            .prop_map(|(start, blocks, end)| start.to_owned() + &blocks.concat() + end)
     }
 
     fn block() -> impl Strategy<Value = String> {
@@ -786,38 +1339,169 @@ mod tests {
             1 => select(&["", " ", "\n", "\n  "][..]).prop_map(str::to_owned),
             1 => prop::collection::vec(inline(), 0..4).prop_map(|v| v.concat()),
             4 => (
-                select(&["<p>", "<P>", "<p class=\"c\">"][..]),
+                select(&[("<p>", "</p>"), ("<P>", "</p>"), ("<p class=\"c\">", "</p>"), ("<h1>", "</h1>"), ("<H3 id=x>", "</h3>"), ("<h6>", "</h6>"), ("<h2>", "</h4>")][..]),
                 prop::collection::vec(inline(), 0..4),
                 prop::bool::weighted(0.98),
             )
-                .prop_map(|(open, children, closed)| {
+                .prop_map(|((open, close), children, closed)| {
                     let mut html = open.to_owned();
                     html.extend(children);
                     if closed {
-                        html.push_str("</p>");
+                        html.push_str(close);
                     }
                     html
                 }),
+            1 => select(&["<hr>", "<hr/>", "\n<hr class=\"x\">\n", "<!-- between -->"][..]).prop_map(str::to_owned),
         ];
         leaf.prop_recursive(2, 12, 4, |inner| {
-            (
-                select(&["<div>", "<DIV class=\"x\">", "<div style='a:b'>"][..]),
-                prop::collection::vec(prop_oneof![inner, inline()], 0..4),
+            let container = (
+                select(
+                    &[
+                        ("<div>", "</div>"),
+                        ("<DIV class=\"x\">", "</div>"),
+                        ("<div style='a:b'>", "</div>"),
+                        ("<blockquote>", "</blockquote>"),
+                        ("<blockquote type=\"cite\">", "</BLOCKQUOTE>"),
+                    ][..],
+                ),
+                prop::collection::vec(prop_oneof![inner.clone(), inline()], 0..4),
                 prop::bool::weighted(0.95),
             )
-                .prop_map(|(open, children, closed)| {
+                .prop_map(|((open, close), children, closed)| {
                     let mut html = open.to_owned();
                     html.extend(children);
                     if closed {
-                        html.push_str("</div>");
+                        html.push_str(close);
                     }
                     html
-                })
+                });
+            // A list of items holding blocks (lists too) and inline content, spaced out.
+            let item = (
+                select(&["", "\n", " ", "x", "<!-- c -->"][..]),
+                select(&["<li>", "<LI class=\"x\">"][..]),
+                prop::collection::vec(prop_oneof![inner, inline()], 0..3),
+                prop::bool::weighted(0.97),
+            )
+                .prop_map(|(space, open, children, closed)| {
+                    let mut html = space.to_owned() + open;
+                    html.extend(children);
+                    if closed {
+                        html.push_str("</li>");
+                    }
+                    html
+                });
+            let list = (
+                select(&["<ul>", "<UL type=\"disc\">", "<ol>"][..]),
+                prop::collection::vec(item, 0..4),
+                select(&["</ul>", "\n</ul>", "</ol>", ""][..]),
+            )
+                .prop_map(|(open, items, close)| open.to_owned() + &items.concat() + close);
+            prop_oneof![3 => container, 1 => list]
         })
     }
 
+    /// Pieces of markup in any order: tags opened and closed out of order, blocks in inline
+    /// elements, elements the tree builder moves.
+    const SOUP: &[&str] = &[
+        "<p>",
+        "</p>",
+        "<div>",
+        "</div>",
+        "<b>",
+        "</b>",
+        "<strong>",
+        "</strong>",
+        "<i>",
+        "</i>",
+        "<em>",
+        "</em>",
+        "<a href=\"u\">",
+        "</a>",
+        "<span>",
+        "</span>",
+        "<font>",
+        "</font>",
+        "<u>",
+        "</u>",
+        "<at>",
+        "</at>",
+        "<br>",
+        "<hr>",
+        "<img src=\"s\" alt=\"a\">",
+        "<h1>",
+        "</h1>",
+        "<h2>",
+        "</h2>",
+        "<blockquote>",
+        "</blockquote>",
+        "<li>",
+        "<table>",
+        "<td>",
+        "<sup>",
+        "<!-- c -->",
+        "<body>",
+        "</body>",
+        "<html>",
+        "<head>",
+        "</head>",
+        "x",
+        " y ",
+        "\n",
+        "  ",
+        "1. ",
+        "*",
+        "&amp;",
+    ];
+
+    fn soup() -> impl Strategy<Value = String> {
+        (select(STARTS), prop::collection::vec(select(SOUP), 0..24))
+            .prop_map(|(start, pieces)| start.to_owned() + &pieces.concat())
+    }
+
+    /// The generated fragments exercise the fast path, not only its refusals: a good share of
+    /// them, and of those with a document start, heading, rule, quote, image, comment or Teams
+    /// mention, are taken.
+    #[test]
+    fn generated_fragments_are_often_taken() {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = fragment();
+        let (mut taken, mut new_shapes, mut lists) = (0, 0, 0);
+        for _ in 0..1000 {
+            let html = strategy.new_tree(&mut runner).unwrap().current();
+            if convert(&html).is_some() {
+                taken += 1;
+                if [
+                    "<html",
+                    "<h",
+                    "<blockquote",
+                    "<img",
+                    "<!--",
+                    "<at",
+                    "<span",
+                    "<body",
+                    "<ul",
+                ]
+                .iter()
+                .any(|t| html.contains(t))
+                {
+                    new_shapes += 1;
+                }
+                if html.contains("<li") {
+                    lists += 1;
+                }
+            }
+        }
+        assert!(
+            taken > 120 && new_shapes > 80 && lists > 10,
+            "{taken} taken, {new_shapes} with new shapes, {lists} with list items"
+        );
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4096))]
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("HTML_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(4096)
+        ))]
 
         /// Whenever the fast path answers, it answers what htmd would.
         #[test]
@@ -839,7 +1523,19 @@ mod tests {
 
         /// The same on markup-heavy noise.
         #[test]
-        fn plain_tokens_of_noise_are_html5evers(html in "[<>/pbiaemrstong!?&#;=\"' \n\r\u{0}\u{a0}-]{0,48}") {
+        fn plain_tokens_of_noise_are_html5evers(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}-]{0,48}") {
+            if let Some(plain) = tokenize_plain(&html) {
+                prop_assert_eq!(Some(plain), tokenize_html5ever(&html), "input {:?}", html);
+            }
+        }
+
+        /// Tags in any order, after any document start: the fast path answers as htmd or not
+        /// at all.
+        #[test]
+        fn soup_is_safe(html in soup()) {
+            if let Some(fast) = convert(&html) {
+                prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
+            }
             if let Some(plain) = tokenize_plain(&html) {
                 prop_assert_eq!(Some(plain), tokenize_html5ever(&html), "input {:?}", html);
             }
@@ -847,7 +1543,7 @@ mod tests {
 
         /// Markup-heavy noise neither panics nor gets an answer htmd would not give.
         #[test]
-        fn noise_is_safe(html in "[<>/pbiaemrstong!?&#;=\"' \n\u{0}\u{a0}-]{0,48}") {
+        fn noise_is_safe(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\u{0}\u{a0}-]{0,48}") {
             let _ = tokenize(&html);
             if let Some(fast) = convert(&html) {
                 prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
