@@ -279,9 +279,9 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-/// The body as blocks: every `text/plain` body part as paragraphs (nothing read as
-/// Markdown), or, when the message has only HTML, the HTML as Markdown.
-fn body(message: &Message<'_>) -> Vec<Block> {
+/// The body as blocks, appended to `blocks`: every `text/plain` body part as paragraphs
+/// (nothing read as Markdown), or, when the message has only HTML, the HTML as Markdown.
+fn body_into(message: &Message<'_>, blocks: &mut Vec<Block>) {
     let mut plain = Vec::new();
     let mut html = Vec::new();
     for id in &message.text_body {
@@ -300,11 +300,9 @@ fn body(message: &Message<'_>) -> Vec<Block> {
             }
         }
         html.dedup();
-        html.iter()
-            .map(|h| Block::Markdown(html_to_markdown(h)))
-            .collect()
+        blocks.extend(html.iter().map(|h| Block::Markdown(html_to_markdown(h))));
     } else {
-        plain.iter().flat_map(|t| Block::plain_text(t)).collect()
+        blocks.extend(plain.iter().flat_map(|t| Block::plain_text(t)));
     }
 }
 
@@ -350,11 +348,12 @@ fn message_document(
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
     .collect();
-    let mut blocks = vec![Block::heading(1, vec![Inline::text(subject.as_str())])];
+    let mut blocks = Vec::with_capacity(16);
+    blocks.push(Block::heading(1, vec![Inline::text(subject.as_str())]));
     if !fields.is_empty() {
         blocks.push(Block::labelled_lines(&fields));
     }
-    blocks.extend(body(message));
+    body_into(message, &mut blocks);
     // One buffer, about the size of the body's text parts (escaping adds a little).
     let body_len: usize = message
         .text_body
