@@ -18,6 +18,13 @@ pub(crate) const BODY_ITEMS: &str = "(UID BODY.PEEK[])";
 /// nothing (every body is read anyway): one round trip per page instead of two, and the same
 /// `ENVELOPE` and `BODYSTRUCTURE` the listing goes by, so ids and attachment ids do not depend
 /// on which path read a message.
+///
+/// `ENVELOPE` stays although the body holds the `Message-ID` header too: its `message-id` is
+/// the server's reading of the header, and servers read it differently (dovecot gives the raw
+/// value of the *last* `Message-ID` field; others the first, or a cleaned value), so an id
+/// taken from the body could differ from the one prune's listing and incremental runs take
+/// from `ENVELOPE`, and the document would be deleted and written again. On dovecot it costs
+/// about a sixth of the fetch's time (measured with the bench's 4 KiB messages).
 pub(crate) const FOLDED_ITEMS: &str =
     "(UID RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE BODY.PEEK[])";
 
