@@ -3,6 +3,9 @@
 //! the HTML as Markdown through core's converter; each attachment is a document of its own
 //! under the size cap. The message's document is written by core's Markdown writer.
 
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
@@ -28,6 +31,9 @@ pub(crate) struct Place<'a> {
     pub(crate) attachment_cap: u64,
     /// The `link` template (`web_link`), none for the `imap://` URL.
     pub(crate) web_link: Option<&'a str>,
+    /// The mailbox's `imap://` URL up to the UID (`...;UIDVALIDITY=7/;UID=`), made on first
+    /// use: a message's URL is then one parse of it with the UID appended.
+    pub(crate) imap_base: OnceLock<Option<String>>,
 }
 
 /// What a URL path segment or query value keeps unescaped: RFC 3986 unreserved characters.
@@ -51,11 +57,23 @@ impl Place<'_> {
     /// (`imap://user@host:port/Archive/2025;UIDVALIDITY=7/;UID=3`), which mail clients open;
     /// the mailbox keeps its hierarchy separator `/` (RFC 5092 `enc-mailbox`).
     pub(crate) fn imap_url(&self, uid: u32) -> Option<Url> {
-        let mut url = Url::parse(&format!("imap://{}:{}/", self.host, self.port)).ok()?;
-        url.set_username(self.login).ok()?;
-        let mailbox = percent_encoding::utf8_percent_encode(self.mailbox, ENC_MAILBOX);
-        let path = format!("/{mailbox};UIDVALIDITY={}/;UID={uid}", self.uid_validity);
-        Url::parse(&format!("{}{}", url.as_str().trim_end_matches('/'), path)).ok()
+        let base = self
+            .imap_base
+            .get_or_init(|| {
+                let mut url = Url::parse(&format!("imap://{}:{}/", self.host, self.port)).ok()?;
+                url.set_username(self.login).ok()?;
+                let mailbox = percent_encoding::utf8_percent_encode(self.mailbox, ENC_MAILBOX);
+                Some(format!(
+                    "{}/{mailbox};UIDVALIDITY={}/;UID=",
+                    url.as_str().trim_end_matches('/'),
+                    self.uid_validity
+                ))
+            })
+            .as_deref()?;
+        let mut text = String::with_capacity(base.len() + 10);
+        text.push_str(base);
+        let _ = write!(text, "{uid}");
+        Url::parse(&text).ok()
     }
 
     /// The document's link: `web_link` filled in for the message, else its `imap://` URL.
@@ -261,9 +279,9 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-/// The body as blocks: every `text/plain` body part as paragraphs (nothing read as
-/// Markdown), or, when the message has only HTML, the HTML as Markdown.
-fn body(message: &Message<'_>) -> Vec<Block> {
+/// The body as blocks, appended to `blocks`: every `text/plain` body part as paragraphs
+/// (nothing read as Markdown), or, when the message has only HTML, the HTML as Markdown.
+fn body_into(message: &Message<'_>, blocks: &mut Vec<Block>) {
     let mut plain = Vec::new();
     let mut html = Vec::new();
     for id in &message.text_body {
@@ -282,11 +300,9 @@ fn body(message: &Message<'_>) -> Vec<Block> {
             }
         }
         html.dedup();
-        html.iter()
-            .map(|h| Block::Markdown(html_to_markdown(h)))
-            .collect()
+        blocks.extend(html.iter().map(|h| Block::Markdown(html_to_markdown(h))));
     } else {
-        plain.iter().flat_map(|t| Block::plain_text(t)).collect()
+        blocks.extend(plain.iter().flat_map(|t| Block::plain_text(t)));
     }
 }
 
@@ -321,22 +337,23 @@ fn message_document(
         .or_else(|| in_reply_to.clone())
         .or_else(|| listed.message_id.clone());
 
-    let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
+    let date_text = date.map(|d| d.to_rfc3339());
     let (from_text, to_text, cc_text) = (from.join(", "), to.join(", "), cc.join(", "));
     let fields: Vec<(&str, &str)> = [
         ("From:", from_text.as_str()),
         ("To:", to_text.as_str()),
         ("Cc:", cc_text.as_str()),
-        ("Date:", date_text.as_str()),
+        ("Date:", date_text.as_deref().unwrap_or_default()),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
     .collect();
-    let mut blocks = vec![Block::heading(1, vec![Inline::text(subject.as_str())])];
+    let mut blocks = Vec::with_capacity(16);
+    blocks.push(Block::heading(1, vec![Inline::text(subject.as_str())]));
     if !fields.is_empty() {
         blocks.push(Block::labelled_lines(&fields));
     }
-    blocks.extend(body(message));
+    body_into(message, &mut blocks);
     // One buffer, about the size of the body's text parts (escaping adds a little).
     let body_len: usize = message
         .text_body
@@ -372,8 +389,8 @@ fn message_document(
     if !references.is_empty() {
         doc = doc.with_metadata("references", references);
     }
-    if let Some(d) = date {
-        doc = doc.with_metadata("date", d.to_rfc3339());
+    if let Some(d) = date_text {
+        doc = doc.with_metadata("date", d);
     }
     if let Some(at) = listed.arrived.or(date) {
         doc = doc.with_updated_at(at);
@@ -477,6 +494,7 @@ mod tests {
             uid_validity: 7,
             attachment_cap: 1,
             web_link,
+            imap_base: OnceLock::new(),
         }
     }
 

@@ -134,6 +134,7 @@ impl Reader {
             uid_validity,
             attachment_cap: self.attachment_cap,
             web_link: self.web_link.as_deref(),
+            imap_base: std::sync::OnceLock::new(),
         }
     }
 
@@ -795,8 +796,13 @@ fn session_parts(
                         Scope::All(None) | Scope::Arrivals => true,
                     })
                     .collect();
-                let ids: Vec<String> = in_scope.iter().map(|l| l.id.clone()).collect();
-                let known = KnownFingerprints::lookup(&ctx, &ids).await?;
+                // A folded run's lookup remembers nothing: nothing to ask.
+                let known = if fold {
+                    KnownFingerprints::default()
+                } else {
+                    let ids: Vec<String> = in_scope.iter().map(|l| l.id.clone()).collect();
+                    KnownFingerprints::lookup(&ctx, &ids).await?
+                };
                 // Messages in UID order, each done already or waiting for its body; cut into
                 // parts of at most PART_BYTES of bodies.
                 let mut parts: Vec<(Vec<Slot>, u32)> = Vec::new();
@@ -806,7 +812,7 @@ fn session_parts(
                 let mut bytes = 0u64;
                 for l in in_scope {
                     let uid = l.uid;
-                    let slot = if known.has_version(&l.id, &convert::version(&place, uid)) {
+                    let slot = if !fold && known.has_version(&l.id, &convert::version(&place, uid)) {
                         let mut done = vec![Outcome::Unchanged(l.id.clone())];
                         done.extend(l.attachment_ids().map(Outcome::Unchanged));
                         Slot::Done(done)

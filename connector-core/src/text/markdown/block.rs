@@ -81,8 +81,10 @@ impl Renderer {
                     "\n\n"
                 });
             }
-            if out.is_empty() {
-                // The first block of an empty buffer: its own string, not a copy of it.
+            if out.is_empty() && out.capacity() < text.len() {
+                // The first block of an empty buffer: its own string, not a copy of it; but a
+                // buffer presized by the caller keeps its room (taking the block's string
+                // would drop it, and every later block would grow the small one again).
                 *out = text;
             } else {
                 out.push_str(&text);
