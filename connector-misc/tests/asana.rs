@@ -993,3 +993,68 @@ async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_t
     let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
 }
+
+#[tokio::test]
+async fn a_forgotten_events_token_reads_the_projects_tasks_again_once() {
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    let (full, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    // Rob edits his comment, and the runs are more than 24 hours apart: Asana has forgotten
+    // the tokens the full run carried, and answers them 412 (with a fresh one).
+    api.edit_comment("1200000000000101", 0, "Add the EU and UK dates.", 40);
+    {
+        let mut state = api.state.lock().unwrap();
+        state.forget_before = state.events.len();
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let text = sink
+        .get("asana:1200000000000101")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Add the EU and UK dates."), "{text}");
+    // Every task is read again (which of them had a comment edited is unknown).
+    let mut again = sink.ids();
+    again.sort();
+    let mut all = full.ids();
+    all.sort();
+    assert_eq!(again, all);
+    // Once: the next poll, with a fresh token, sends nothing.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn the_comment_edits_carried_are_bounded() {
+    use connector_misc::asana::MAX_EDITED;
+    use futures::StreamExt;
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let cp = c.as_checkpointed().unwrap();
+    let mut from = cp.initial_checkpoint_json().unwrap();
+    // `Book venue` (modified at minute 2) with an edit before that: no part of its version.
+    // And more edits than are kept, of tasks no run lists.
+    let mut edited = serde_json::Map::new();
+    edited.insert("1200000000000102".into(), json!(time(1).timestamp_millis()));
+    for i in 0..MAX_EDITED + 5 {
+        edited.insert(format!("x{i}"), json!(1_700_000_000_000_i64 + i as i64));
+    }
+    from.state = json!({"edited": edited});
+    let batches: Vec<_> = cp
+        .load_from_checkpoint_json(from, None, connector_core::SyncContext::new())
+        .collect::<Vec<_>>()
+        .await;
+    let last = batches.into_iter().last().unwrap().unwrap().checkpoint.state;
+    let kept = last["edited"].as_object().unwrap();
+    assert_eq!(kept.len(), MAX_EDITED);
+    assert!(!kept.contains_key("1200000000000102"));
+    // The oldest go.
+    assert!((0..5).all(|i| !kept.contains_key(&format!("x{i}"))));
+    assert!(kept.contains_key(&format!("x{}", MAX_EDITED + 4)));
+}
