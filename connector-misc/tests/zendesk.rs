@@ -3,10 +3,12 @@
 #![cfg(feature = "zendesk")]
 #![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
+mod clean_sync;
 mod zendesk_common;
 
 use std::sync::Arc;
 
+use clean_sync::clean_sync_at;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
@@ -561,8 +563,7 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
         st.org_shared = false;
         st.org_minute = Some(40);
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     let docs = sink.documents();
     assert_eq!(
         ids(&docs),
@@ -638,8 +639,7 @@ async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_pol
         st.org_shared = false;
         st.org_minute = Some(40);
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     let docs = sink.documents();
     let t4 = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
     assert!(!t4.groups.contains(&"zendesk-org:900".to_owned()), "{t4:?}");
@@ -666,8 +666,7 @@ async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_pol
         .unwrap()
         .user_changes
         .push((4, "cora@new.test", 50));
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
     let docs = sink.documents();
     assert_eq!(
         ids(&docs),
@@ -707,7 +706,11 @@ async fn search_queries(server: &wiremock::MockServer, skip: usize) -> Vec<Strin
 #[tokio::test]
 async fn user_searches_are_capped_per_run_and_the_rest_carried_to_the_next() {
     let AfterFullRun {
-        api, server, c, store, ..
+        api,
+        server,
+        c,
+        store,
+        ..
     } = after_a_full_run(standard(), "tickets", json!({"user_searches_per_run": 1})).await;
     // Carl (requester of every ticket) and Cora (copied on ticket 1) change their e-mails.
     {
@@ -716,8 +719,7 @@ async fn user_searches_are_capped_per_run_and_the_rest_carried_to_the_next() {
         st.user_changes.push((4, "cora@new.test", 40));
     }
     // One user a run: Carl's three searches (Zendesk's user-id keywords), not Cora's.
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(
         search_queries(&server, 0).await,
         [
@@ -733,8 +735,7 @@ async fn user_searches_are_capped_per_run_and_the_rest_carried_to_the_next() {
     // The next poll has nothing new in its window, yet searches Cora's tickets first (Carl
     // requests every ticket here, so his relisting already gave ticket 1 her new address:
     // nothing is sent again).
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
     assert_eq!(
         search_queries(&server, 3).await,
         [

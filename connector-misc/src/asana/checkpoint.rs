@@ -95,11 +95,13 @@ impl AsanaCheckpoint {
     /// What the next run starts from after a run that ended at `self`: the events tokens,
     /// the comment edits seen and the projects re-read, nothing of the run's progress.
     pub fn carried(&self) -> Option<Self> {
-        (!self.events.is_empty() || !self.edited.is_empty() || !self.reread.is_empty()).then(|| Self {
-            events: self.events.clone(),
-            edited: self.edited.clone(),
-            reread: self.reread.clone(),
-            ..Self::default()
+        (!self.events.is_empty() || !self.edited.is_empty() || !self.reread.is_empty()).then(|| {
+            Self {
+                events: self.events.clone(),
+                edited: self.edited.clone(),
+                reread: self.reread.clone(),
+                ..Self::default()
+            }
         })
     }
 }

@@ -169,7 +169,7 @@ use url::Url;
 pub use checkpoint::ZendeskCheckpoint;
 pub use config::{
     ContentType, DEFAULT_EXPORT_REQUESTS_PER_MINUTE, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
-    DEFAULT_REQUESTS_PER_MINUTE, ZendeskConfig, ZendeskCredentials,
+    DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_USER_SEARCHES_PER_RUN, ZendeskConfig, ZendeskCredentials,
 };
 
 use client::Client;

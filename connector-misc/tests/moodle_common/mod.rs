@@ -715,7 +715,12 @@ impl MoodleApi {
                 let mut st = self.state.lock().unwrap();
                 if st.delete_after_read.is_some_and(|gone| gone == d.id) {
                     st.delete_after_read = None;
-                    for m in st.courses.iter_mut().flat_map(|c| c.sections.iter_mut()).flat_map(|s| s.modules.iter_mut()) {
+                    for m in st
+                        .courses
+                        .iter_mut()
+                        .flat_map(|c| c.sections.iter_mut())
+                        .flat_map(|s| s.modules.iter_mut())
+                    {
                         if let Kind::Forum { discussions } = &mut m.kind {
                             discussions.retain(|x| x.id != d.id);
                         }
