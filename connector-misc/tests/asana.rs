@@ -946,13 +946,39 @@ async fn a_tasks_collaborators_read_it_in_a_private_project_they_are_no_member_o
     assert_eq!(access.emails, ["ben@example.com"]);
 }
 
-#[tokio::test]
-async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_the_events() {
-    let api = standard(2);
+/// A full run of `api` at 10:30 without attachments: the server, the connector, the state
+/// the run left and its sink.
+async fn full_run_without_attachments(
+    api: &asana_common::AsanaApi,
+) -> (
+    wiremock::MockServer,
+    std::sync::Arc<dyn connector_core::Connector>,
+    MemoryStateStore,
+    MemorySink,
+) {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"include_attachments": false}));
     let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    (server, c, store, sink)
+}
+
+/// `Write launch plan` was sent with Rob's edited comment.
+fn assert_edited_comment_sent(sink: &MemorySink) {
+    let text = sink
+        .get("asana:1200000000000101")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Add the EU and UK dates."), "{text}");
+}
+
+#[tokio::test]
+async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_the_events() {
+    let api = standard(2);
+    let (server, c, store, _) = full_run_without_attachments(&api).await;
     // A full run takes each project's events token (Asana answers the first ask with 412
     // and a token).
     let asked = requests_to(&server, "/api/1.0/events").await;
@@ -966,14 +992,7 @@ async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_t
     api.edit_comment("1200000000000101", 0, "Add the EU and UK dates.", 40);
     let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(sink.ids(), ["asana:1200000000000101"]);
-    let text = sink
-        .get("asana:1200000000000101")
-        .unwrap()
-        .content
-        .as_text()
-        .unwrap()
-        .to_owned();
-    assert!(text.contains("Add the EU and UK dates."), "{text}");
+    assert_edited_comment_sent(&sink);
     // The poll asked with the tokens the full run carried.
     let asked = requests_to(&server, "/api/1.0/events").await;
     assert!(
@@ -991,10 +1010,7 @@ async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_t
 #[tokio::test]
 async fn a_forgotten_events_token_reads_the_projects_tasks_again_once() {
     let api = standard(2);
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), json!({"include_attachments": false}));
-    let store = MemoryStateStore::new();
-    let (full, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let (_server, c, store, full) = full_run_without_attachments(&api).await;
     // Rob edits his comment, and the runs are more than 24 hours apart: Asana has forgotten
     // the tokens the full run carried, and answers them 412 (with a fresh one).
     api.edit_comment("1200000000000101", 0, "Add the EU and UK dates.", 40);
@@ -1003,14 +1019,7 @@ async fn a_forgotten_events_token_reads_the_projects_tasks_again_once() {
         state.forget_before = state.events.len();
     }
     let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    let text = sink
-        .get("asana:1200000000000101")
-        .unwrap()
-        .content
-        .as_text()
-        .unwrap()
-        .to_owned();
-    assert!(text.contains("Add the EU and UK dates."), "{text}");
+    assert_edited_comment_sent(&sink);
     // Every task is read again (which of them had a comment edited is unknown).
     let mut again = sink.ids();
     again.sort();

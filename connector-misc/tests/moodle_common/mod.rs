@@ -1070,34 +1070,35 @@ pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
         .expect("a valid config")
 }
 
-/// The `wsfunction`s of the web service calls the server saw, in order.
-pub async fn functions_called(server: &MockServer) -> Vec<String> {
+/// The web service calls the server saw, in order: each call's form (`wsfunction` and
+/// its parameters).
+pub async fn calls(server: &MockServer) -> Vec<HashMap<String, String>> {
     server
         .received_requests()
         .await
         .unwrap_or_default()
         .iter()
         .filter(|r| r.url.path() == "/webservice/rest/server.php")
-        .filter_map(|r| {
-            url::form_urlencoded::parse(&r.body)
-                .find(|(k, _)| k == "wsfunction")
-                .map(|(_, v)| v.into_owned())
-        })
+        .map(|r| url::form_urlencoded::parse(&r.body).into_owned().collect())
+        .collect()
+}
+
+/// The `wsfunction`s of the web service calls the server saw, in order.
+pub async fn functions_called(server: &MockServer) -> Vec<String> {
+    calls(server)
+        .await
+        .into_iter()
+        .filter_map(|mut form| form.remove("wsfunction"))
         .collect()
 }
 
 /// The discussion pages of `perpage` the server was asked for (not the one-discussion
 /// checks of a page boundary).
 pub async fn discussion_pages(server: &MockServer, perpage: u32) -> usize {
-    server
-        .received_requests()
+    calls(server)
         .await
-        .unwrap_or_default()
         .iter()
-        .filter(|r| r.url.path() == "/webservice/rest/server.php")
-        .filter(|r| {
-            let form: HashMap<String, String> =
-                url::form_urlencoded::parse(&r.body).into_owned().collect();
+        .filter(|form| {
             form.get("wsfunction").map(String::as_str) == Some("mod_forum_get_forum_discussions")
                 && form.get("perpage") == Some(&perpage.to_string())
         })
