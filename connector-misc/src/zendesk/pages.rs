@@ -806,14 +806,13 @@ impl Walk {
                     }
                     let access = convert::ticket_access(&t, people);
                     let version = convert::ticket_version(&t, &access);
+                    let id = convert::ticket_id(t.id);
                     let item = PendingTicket::Ticket {
-                        ticket: Box::new(t.clone()),
+                        ticket: Box::new(t),
                         people: people.clone(),
                         version: version.clone(),
                     };
-                    out.push(
-                        PendingItem::new(convert::ticket_id(t.id), item).with_version(&version),
-                    );
+                    out.push(PendingItem::new(id, item).with_version(&version));
                 }
                 Err(f) => out.push(PendingItem::new(
                     f.id.clone().unwrap_or_default(),
