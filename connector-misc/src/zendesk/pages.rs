@@ -23,7 +23,7 @@ use super::checkpoint::ZendeskCheckpoint;
 use super::client::Client;
 use super::config::{ContentType, TOKEN_FIELD};
 use super::convert::{self, AttachmentParent, Guide, People};
-use super::model::{Article, Attachment, Brand, Organization, Ticket, User};
+use super::model::{Article, Attachment, Brand, Organization, Ticket, TicketExport, User};
 
 /// Comment listings at the same time within a ticket page.
 const CONCURRENCY: usize = 4;
@@ -921,15 +921,31 @@ impl Walk {
             }
             let start = window.as_ref().map_or(DateTime::<Utc>::UNIX_EPOCH, |w| w.start);
             let mut seen = HashSet::new();
+            // The next export page, read while this page's comments were (its cursor).
+            let mut ahead: Option<(String, Result<TicketExport>)> = None;
             while cp.orgs_from.is_none() && cp.users_from.is_none() && cp.users_pending.is_empty() {
                 ctx.cancellation().check()?;
-                let page = walk.client.ticket_export(cp.cursor.as_deref(), start).await?;
+                let page = match ahead.take() {
+                    Some((cursor, got)) if cp.cursor.as_ref() == Some(&cursor) => got?,
+                    _ => walk.client.ticket_export(cp.cursor.as_deref(), start).await?,
+                };
                 let mut people = People::default();
                 people.add_users(page.users);
                 people.add_orgs(page.organizations);
                 let people = Arc::new(walk.complete_people(people, &page.items).await?);
                 let (items, gone, later) = walk.ticket_items(page.items, &people, window.as_ref());
-                let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
+                let next = page.after_cursor.clone().filter(|_| !page.end_of_stream);
+                let read_next = async {
+                    match &next {
+                        Some(cursor) => Some(walk.client.ticket_export(Some(cursor), start).await),
+                        None => None,
+                    }
+                };
+                let (batch, read) = futures::join!(walk.ticket_batch(&ctx, items), read_next);
+                let batch = batch?.with_deleted(gone);
+                if let (Some(cursor), Some(read)) = (next, read) {
+                    ahead = Some((cursor, read));
+                }
                 // The next incremental run lists again from the first page holding a ticket
                 // changed after this window (it is left out here), else from the end.
                 if later && !cp.held {
