@@ -19,6 +19,9 @@
 //! (1.37x), full `Syncer` run 0.847 s (1.44x), 1.026 requests per discussion on every side,
 //! peak RSS 325 MB (wiremock keeps every request it received). The raw side converts nothing;
 //! the connector turns each post's HTML into Markdown and writes front matter.
+//! Session 37, with the page-boundary checks on both sides (binary at 776861e, machine at
+//! load 4 to 5): `load` 2.07x, 1.42x, 1.36x (median 1.42x), full run 2.06x, 1.48x, 1.34x
+//! (median 1.48x).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
