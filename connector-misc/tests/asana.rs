@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
 mod asana_common;
+mod clean_sync;
 
 use asana_common::{Comment, TOKEN, WORKSPACE, build, config, requests_to, standard, start, time};
+use clean_sync::clean_sync_at;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
@@ -150,8 +152,7 @@ async fn an_incremental_run_finds_an_edited_task_and_a_new_comment_on_an_old_one
         });
         t3.minute = 41;
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(
         sorted(sink.ids()),
         ["asana:1200000000000102", "asana:1200000000000103"]
@@ -191,8 +192,7 @@ async fn an_expired_offset_restarts_the_projects_listing() {
     api.state.lock().unwrap().expire_next_offset = true;
     let server = start(api).await;
     let c = build(&server.uri(), json!({"include_attachments": false}));
-    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(sorted(sink.ids()), TASKS);
 }
 
@@ -546,8 +546,7 @@ async fn an_incremental_run_resends_the_tasks_of_a_project_made_private() {
         st.projects[0].privacy = "private";
         st.projects[0].members = Some(vec![("1200000000000050", "jane@example.com")]);
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     let venue = sink
         .get("asana:1200000000000102")
         .expect("the task of the project made private is sent again");
@@ -575,8 +574,7 @@ async fn subtasks_are_read_below_their_parent_with_its_access() {
         json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
     );
     let store = MemoryStateStore::new();
-    let (sink, report) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &store, SyncMode::Full, time(30)).await;
     // `Queue subtask` is in no project: the project's listing does not show it.
     let sub = sink
         .get("asana:1200000000000104")
@@ -702,8 +700,7 @@ async fn an_incremental_run_finds_a_subtask_edited_under_an_unchanged_parent() {
             }
         }
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert_eq!(
         sorted(sink.ids()),
         ["asana:1200000000000104", "asana:1200000000000109"]
@@ -884,8 +881,7 @@ async fn members_come_from_memberships_and_from_the_older_path_when_it_is_refuse
         .with_priority(1)
         .mount_as_scoped(&server)
         .await;
-    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(emails(&sink), ["jane@example.com", "rob@example.com"]);
     assert!(
         !requests_to(
@@ -945,19 +941,44 @@ async fn a_tasks_collaborators_read_it_in_a_private_project_they_are_no_member_o
             .unwrap();
         t5.followers.clear();
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     let access = sink.get("asana:1200000000000105").unwrap().access.unwrap();
     assert_eq!(access.emails, ["ben@example.com"]);
+}
+
+/// A full run of `api` at 10:30 without attachments: the server, the connector, the state
+/// the run left and its sink.
+async fn full_run_without_attachments(
+    api: &asana_common::AsanaApi,
+) -> (
+    wiremock::MockServer,
+    std::sync::Arc<dyn connector_core::Connector>,
+    MemoryStateStore,
+    MemorySink,
+) {
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    (server, c, store, sink)
+}
+
+/// `Write launch plan` was sent with Rob's edited comment.
+fn assert_edited_comment_sent(sink: &MemorySink) {
+    let text = sink
+        .get("asana:1200000000000101")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Add the EU and UK dates."), "{text}");
 }
 
 #[tokio::test]
 async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_the_events() {
     let api = standard(2);
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), json!({"include_attachments": false}));
-    let store = MemoryStateStore::new();
-    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let (server, c, store, _) = full_run_without_attachments(&api).await;
     // A full run takes each project's events token (Asana answers the first ask with 412
     // and a token).
     let asked = requests_to(&server, "/api/1.0/events").await;
@@ -969,17 +990,9 @@ async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_t
     );
     // Rob edits his comment on `Write launch plan`: Asana moves no `modified_at`.
     api.edit_comment("1200000000000101", 0, "Add the EU and UK dates.", 40);
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(sink.ids(), ["asana:1200000000000101"]);
-    let text = sink
-        .get("asana:1200000000000101")
-        .unwrap()
-        .content
-        .as_text()
-        .unwrap()
-        .to_owned();
-    assert!(text.contains("Add the EU and UK dates."), "{text}");
+    assert_edited_comment_sent(&sink);
     // The poll asked with the tokens the full run carried.
     let asked = requests_to(&server, "/api/1.0/events").await;
     assert!(
@@ -992,4 +1005,64 @@ async fn a_comment_edited_without_moving_the_task_is_sent_by_the_next_run_from_t
     // Sent once: the next poll, and the probe's look at the project, find it unchanged.
     let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn a_forgotten_events_token_reads_the_projects_tasks_again_once() {
+    let api = standard(2);
+    let (_server, c, store, full) = full_run_without_attachments(&api).await;
+    // Rob edits his comment, and the runs are more than 24 hours apart: Asana has forgotten
+    // the tokens the full run carried, and answers them 412 (with a fresh one).
+    api.edit_comment("1200000000000101", 0, "Add the EU and UK dates.", 40);
+    {
+        let mut state = api.state.lock().unwrap();
+        state.forget_before = state.events.len();
+    }
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert_edited_comment_sent(&sink);
+    // Every task is read again (which of them had a comment edited is unknown).
+    let mut again = sink.ids();
+    again.sort();
+    let mut all = full.ids();
+    all.sort();
+    assert_eq!(again, all);
+    // Once: the next poll, with a fresh token, sends nothing.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn the_comment_edits_carried_are_bounded() {
+    use connector_misc::asana::MAX_EDITED;
+    use futures::StreamExt;
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let cp = c.as_checkpointed().unwrap();
+    let mut from = cp.initial_checkpoint_json().unwrap();
+    // `Book venue` (modified at minute 2) with an edit before that: no part of its version.
+    // And more edits than are kept, of tasks no run lists.
+    let mut edited = serde_json::Map::new();
+    edited.insert("1200000000000102".into(), json!(time(1).timestamp_millis()));
+    for i in 0..MAX_EDITED + 5 {
+        edited.insert(format!("x{i}"), json!(1_700_000_000_000_i64 + i as i64));
+    }
+    from.state = json!({"edited": edited});
+    let batches: Vec<_> = cp
+        .load_from_checkpoint_json(from, None, connector_core::SyncContext::new())
+        .collect::<Vec<_>>()
+        .await;
+    let last = batches
+        .into_iter()
+        .last()
+        .unwrap()
+        .unwrap()
+        .checkpoint
+        .state;
+    let kept = last["edited"].as_object().unwrap();
+    assert_eq!(kept.len(), MAX_EDITED);
+    assert!(!kept.contains_key("1200000000000102"));
+    // The oldest go.
+    assert!((0..5).all(|i| !kept.contains_key(&format!("x{i}"))));
+    assert!(kept.contains_key(&format!("x{}", MAX_EDITED + 4)));
 }

@@ -4,10 +4,12 @@
 #![cfg(feature = "moodle")]
 #![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
+mod clean_sync;
 mod moodle_common;
 
 use std::sync::Arc;
 
+use clean_sync::clean_sync_at;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
@@ -15,8 +17,8 @@ use connector_core::testkit::LogCapture;
 use connector_core::testkit::sync_at;
 use connector_core::{Connector, ErrorKind, Registry};
 use moodle_common::{
-    Discussion, File, Kind, Module, MoodleApi, TOKEN, build, config, functions_called, requests_to,
-    standard, start, time,
+    Discussion, File, Kind, Module, MoodleApi, TOKEN, build, config, discussion_pages,
+    functions_called, requests_to, standard, start, time,
 };
 use serde_json::json;
 
@@ -264,7 +266,7 @@ async fn an_unchanged_full_run_downloads_nothing_and_asks_for_no_posts() {
 }
 
 #[tokio::test]
-async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
+async fn forum_discussions_are_paged_and_polls_read_posts_of_changed_ones_only() {
     let api = standard();
     {
         let mut state = api.state.lock().unwrap();
@@ -297,14 +299,17 @@ async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
     let store = MemoryStateStore::new();
     let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     assert_eq!(sink.ids().len(), 121);
-    let pages = functions_called(&server)
-        .await
-        .iter()
-        .filter(|f| *f == "mod_forum_get_forum_discussions")
-        .count();
+    let pages = discussion_pages(&server, 50).await;
     assert_eq!(pages, 3, "120 discussions in pages of 50");
-    // A new post in one discussion: the poll reads the first page only (the next
-    // unpinned discussion is older than the window).
+    let posts = |called: Vec<String>| {
+        called
+            .iter()
+            .filter(|f| *f == "mod_forum_get_discussion_posts")
+            .count()
+    };
+    let posts_before = posts(functions_called(&server).await);
+    // A new post in one discussion: the poll lists the pages (a reply deleted deeper down
+    // moves no time, only the reply count) and reads that discussion's posts alone.
     {
         let mut state = api.state.lock().unwrap();
         let Kind::Forum { discussions } = &mut state.courses[1].sections[0].modules[1].kind else {
@@ -314,12 +319,8 @@ async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
     }
     let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
     assert_eq!(sink.ids(), ["moodle_forum_61_2077"]);
-    let after = functions_called(&server)
-        .await
-        .iter()
-        .filter(|f| *f == "mod_forum_get_forum_discussions")
-        .count();
-    assert_eq!(after - pages, 1);
+    assert_eq!(discussion_pages(&server, 50).await - pages, 3);
+    assert_eq!(posts(functions_called(&server).await) - posts_before, 1);
 }
 
 #[tokio::test]
@@ -873,8 +874,7 @@ async fn a_quiz_is_its_intro_and_dates_and_without_the_function_its_course_page_
     let api = standard();
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"course_ids": "12"}));
-    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let quiz = sink.get("moodle_quiz_49").unwrap();
     assert_eq!(quiz.title, "Biology 101 / Week 1 / Quiz 1");
     assert_eq!(quiz.updated_at, Some(time(3)));
@@ -893,8 +893,7 @@ async fn a_quiz_is_its_intro_and_dates_and_without_the_function_its_course_page_
         .unwrap()
         .refused
         .insert("mod_quiz_get_quizzes_by_courses".into());
-    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sink = clean_sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let quiz = sink.get("moodle_quiz_49").unwrap();
     let text = quiz.content.as_text().unwrap();
     assert!(
@@ -1151,4 +1150,88 @@ async fn a_run_resumed_inside_a_forum_reads_the_page_before_so_a_shift_skips_not
         let id = format!("moodle_forum_62_{}", 3000 + i);
         assert!(ids.contains(&id.as_str()), "{id} missing from {ids:?}");
     }
+}
+
+/// Course 15 with one more forum (cmid `cmid`) of `n` discussions `base + i`, the newest
+/// first: discussion `base + i` posted at minute `i`.
+fn with_forum(api: &MoodleApi, cmid: i64, base: i64, n: i64) {
+    let mut state = api.state.lock().unwrap();
+    let discussions: Vec<Discussion> = (0..n)
+        .map(|i| discussion(base + i, u32::try_from(i).unwrap()))
+        .collect();
+    state.courses[1].sections[0].modules.push(Module::new(
+        cmid,
+        "Talk",
+        1,
+        Kind::Forum { discussions },
+    ));
+}
+
+#[tokio::test]
+async fn a_deleted_reply_below_the_first_page_is_gone_after_the_next_poll() {
+    // 120 discussions: discussion 4005 (minute 5) is on the last page.
+    let api = standard();
+    with_forum(&api, 63, 4000, 120);
+    let reply = moodle_common::Post {
+        id: 49_999,
+        author: "Ann Student".into(),
+        subject: "Re: Topic 4005".into(),
+        message: "<p>A reply to be deleted.</p>".into(),
+        minute: 2,
+        parent: 40_050,
+        private: false,
+    };
+    let edit = |api: &MoodleApi, f: &dyn Fn(&mut Discussion)| {
+        let mut state = api.state.lock().unwrap();
+        let Kind::Forum { discussions } = &mut state.courses[1].sections[0]
+            .modules
+            .last_mut()
+            .unwrap()
+            .kind
+        else {
+            panic!()
+        };
+        f(discussions.iter_mut().find(|d| d.id == 4005).unwrap());
+    };
+    edit(&api, &|d| d.posts.push(reply.clone()));
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let text = |sink: &MemorySink| {
+        sink.get("moodle_forum_63_4005")
+            .unwrap()
+            .content
+            .as_text()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(text(&sink).contains("A reply to be deleted."));
+    // The reply goes; the discussion's last post (minute 5) is unchanged, so is its time.
+    edit(&api, &|d| d.posts.retain(|p| p.id != 49_999));
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert_eq!(sink.ids(), ["moodle_forum_63_4005"], "{report:?}");
+    assert!(!text(&sink).contains("A reply to be deleted."));
+    assert!(text(&sink).contains("Body 4005"));
+}
+
+#[tokio::test]
+async fn a_discussion_deleted_while_a_run_pages_shifts_none_past_the_boundary() {
+    // 60 discussions, the newest first: page 0 holds minutes 59 to 10, page 1 minutes 9 to 0.
+    let api = standard();
+    with_forum(&api, 62, 3000, 60);
+    // Once read, the newest is deleted: minute 9's moves up to end page 0.
+    api.state.lock().unwrap().delete_after_read = Some(3059);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let store = MemoryStateStore::new();
+    let sink = clean_sync_at(&c, &store, SyncMode::Full, time(70)).await;
+    let ids = sink.ids();
+    for i in 0..60 {
+        let id = format!("moodle_forum_62_{}", 3000 + i);
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    // Page 0 twice (the boundary moved), page 1 once; one boundary check.
+    assert_eq!(discussion_pages(&server, 50).await, 3);
+    assert_eq!(discussion_pages(&server, 1).await, 1);
 }

@@ -3,10 +3,12 @@
 #![cfg(feature = "zendesk")]
 #![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
+mod clean_sync;
 mod zendesk_common;
 
 use std::sync::Arc;
 
+use clean_sync::clean_sync_at;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
@@ -561,8 +563,7 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
         st.org_shared = false;
         st.org_minute = Some(40);
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     let docs = sink.documents();
     assert_eq!(
         ids(&docs),
@@ -638,8 +639,7 @@ async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_pol
         st.org_shared = false;
         st.org_minute = Some(40);
     }
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     let docs = sink.documents();
     let t4 = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
     assert!(!t4.groups.contains(&"zendesk-org:900".to_owned()), "{t4:?}");
@@ -666,8 +666,7 @@ async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_pol
         .unwrap()
         .user_changes
         .push((4, "cora@new.test", 50));
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
-    assert_eq!(report.failed, 0);
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
     let docs = sink.documents();
     assert_eq!(
         ids(&docs),
@@ -679,25 +678,78 @@ async fn archived_tickets_and_users_whose_e_mail_changed_are_listed_again_in_pol
         !t1.emails.contains(&"cora@customer.test".to_owned()),
         "{t1:?}"
     );
-    let queries: Vec<String> = requests_to(&server, "/api/v2/search/export")
-        .await
-        .iter()
-        .skip(1)
-        .filter_map(|r| {
-            r.url
-                .query_pairs()
-                .find(|(k, _)| k == "query")
-                .map(|(_, v)| v.into_owned())
-        })
-        .collect();
     assert_eq!(
-        queries,
+        search_queries(&server, 1).await,
         [
             "type:ticket requester:4",
             "type:ticket cc:4",
             "type:ticket assignee:4"
         ]
     );
+}
+
+/// The search queries sent, in order, after the first `skip`.
+async fn search_queries(server: &wiremock::MockServer, skip: usize) -> Vec<String> {
+    requests_to(server, "/api/v2/search/export")
+        .await
+        .iter()
+        .skip(skip)
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "query")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn user_searches_are_capped_per_run_and_the_rest_carried_to_the_next() {
+    let AfterFullRun {
+        api,
+        server,
+        c,
+        store,
+        ..
+    } = after_a_full_run(standard(), "tickets", json!({"user_searches_per_run": 1})).await;
+    // Carl (requester of every ticket) and Cora (copied on ticket 1) change their e-mails.
+    {
+        let mut st = api.state.lock().unwrap();
+        st.user_changes.push((2, "carl@new.test", 40));
+        st.user_changes.push((4, "cora@new.test", 40));
+    }
+    // One user a run: Carl's three searches (Zendesk's user-id keywords), not Cora's.
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
+    assert_eq!(
+        search_queries(&server, 0).await,
+        [
+            "type:ticket requester:2",
+            "type:ticket cc:2",
+            "type:ticket assignee:2"
+        ]
+    );
+    let docs = sink.documents();
+    let t1 = doc(&docs, "zendesk_ticket_1").access.clone().unwrap();
+    assert!(t1.emails.contains(&"carl@new.test".to_owned()), "{t1:?}");
+
+    // The next poll has nothing new in its window, yet searches Cora's tickets first (Carl
+    // requests every ticket here, so his relisting already gave ticket 1 her new address:
+    // nothing is sent again).
+    let sink = clean_sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
+    assert_eq!(
+        search_queries(&server, 3).await,
+        [
+            "type:ticket requester:4",
+            "type:ticket cc:4",
+            "type:ticket assignee:4"
+        ]
+    );
+    assert!(sink.documents().is_empty());
+
+    // Nothing owed any more: the next poll searches nothing.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(65)).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(search_queries(&server, 6).await.len(), 0);
 }
 
 #[tokio::test]

@@ -67,9 +67,24 @@ pub struct AsanaCheckpoint {
     /// When a comment of a task (by gid) was last edited or deleted, epoch milliseconds,
     /// carried from run to run: part of the task's version while later than its
     /// `modified_at`, so the task is sent again once and then stays unchanged.
+    ///
+    /// Bounded: an entry goes once its task is listed modified at or after the edit (the
+    /// edit is then no part of its version), and past [`MAX_EDITED`] entries the oldest
+    /// edits go (a task so forgotten is sent once more when next listed).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub edited: BTreeMap<String, i64>,
+    /// Projects (by gid) whose events token Asana had forgotten (412 on a token it gave: the
+    /// runs were more than 24 hours apart), with when that was found, epoch milliseconds:
+    /// comments of their tasks may have been edited unseen, so that run lists the project
+    /// whole and every task of it not modified since takes this time as its last comment
+    /// edit (in its version), so each is read again and sent once. Kept for the projects of
+    /// the run only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reread: BTreeMap<String, i64>,
 }
+
+/// The most comment edits [`AsanaCheckpoint::edited`] keeps.
+pub const MAX_EDITED: usize = 10_000;
 
 impl AsanaCheckpoint {
     /// The checkpoint of a sync that has not started.
@@ -77,13 +92,16 @@ impl AsanaCheckpoint {
         Self::default()
     }
 
-    /// What the next run starts from after a run that ended at `self`: the events tokens
-    /// and the comment edits seen, nothing of the run's progress.
+    /// What the next run starts from after a run that ended at `self`: the events tokens,
+    /// the comment edits seen and the projects re-read, nothing of the run's progress.
     pub fn carried(&self) -> Option<Self> {
-        (!self.events.is_empty() || !self.edited.is_empty()).then(|| Self {
-            events: self.events.clone(),
-            edited: self.edited.clone(),
-            ..Self::default()
+        (!self.events.is_empty() || !self.edited.is_empty() || !self.reread.is_empty()).then(|| {
+            Self {
+                events: self.events.clone(),
+                edited: self.edited.clone(),
+                reread: self.reread.clone(),
+                ..Self::default()
+            }
         })
     }
 }

@@ -86,8 +86,18 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// `2025-03-01 10:05 UTC` (chrono's `%Y-%m-%d %H:%M UTC`, without parsing a format string
+/// for each comment).
 fn day(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// The task's description as Markdown: `html_notes` converted by core when Asana sent rich
@@ -159,7 +169,14 @@ pub(crate) fn document(
         .filter_map(|p| p.name.clone())
         .collect();
     let fm = fields(task, &projects);
-    let mut text = markdown::front_matter(fm.iter().map(|(k, v)| (k.as_str(), v)));
+    let hint = 512
+        + task.html_notes.as_ref().map_or(0, String::len)
+        + stories
+            .iter()
+            .map(|s| s.text.as_ref().map_or(0, String::len) + 64)
+            .sum::<usize>();
+    let mut text = String::with_capacity(hint);
+    markdown::front_matter_into(&mut text, fm.iter().map(|(k, v)| (k.as_str(), v)));
     let mut blocks = Vec::new();
     if let Some(d) = description(task) {
         blocks.push(Block::Markdown(d));
@@ -186,7 +203,7 @@ pub(crate) fn document(
             blocks.extend(Block::plain_text(t));
         }
     }
-    text.push_str(&markdown::render(&blocks));
+    markdown::render_into(&mut text, &blocks);
 
     let parent = match &task.parent {
         Some(p) if !p.gid.is_empty() => doc_id(&p.gid),

@@ -32,8 +32,13 @@
 //!   in the checkpoint's `events`, a first ask or an expired token answering 412 with a
 //!   fresh one); a story `changed`, `removed` or `deleted` names its task, which is read
 //!   again (`GET /tasks/{gid}`) with the edit's time in its version (`edited`, carried too,
-//!   while later than its `modified_at`), so it is sent once and then stays unchanged.
-//!   Edits older than a token Asana forgot (24 hours) wait for a full run. Who may read
+//!   while later than its `modified_at`), so it is sent once and then stays unchanged;
+//!   an entry goes once its task is listed modified since, and at most 10,000 are kept
+//!   (the latest). A token Asana forgot (412 on a token it gave: runs more than 24 hours
+//!   apart) loses the edits since the last run: that run lists the project whole, and
+//!   every task of it not modified since takes the time of the 412 as a comment edit in
+//!   its version (`reread`, per project), so each is read again and sent once: the cost of
+//!   a full read of that project, paid only after such a gap. Who may read
 //!   a project's tasks (its privacy, its members) moves no task's `modified_at`: each project
 //!   starts with one unfiltered request of 20 tasks, and when one of them not modified in the
 //!   window is stored at another access, the project is listed whole this run (fingerprints
@@ -98,7 +103,7 @@ use connector_core::{
 use futures::stream::BoxStream;
 use url::Url;
 
-pub use checkpoint::{AsanaCheckpoint, ProjectFrame};
+pub use checkpoint::{AsanaCheckpoint, MAX_EDITED, ProjectFrame};
 pub use config::{
     AsanaConfig, AsanaCredentials, DEFAULT_API_BASE_URL, DEFAULT_MAX_FILE_SIZE,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -172,6 +177,7 @@ impl AsanaConnector {
             attachments: config.include_attachments,
             max_file_size: config.max_file_size.get(),
             edited: std::sync::Arc::default(),
+            reread: std::sync::Arc::default(),
         };
         Ok(Self { config, walk })
     }

@@ -2,7 +2,7 @@
 //! batches on core's [`fetch_items`] (one fingerprint lookup per page; unchanged tasks cost no
 //! story request nor download, the others are read a few at a time).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 
 use super::SOURCE;
-use super::checkpoint::{AsanaCheckpoint, ProjectFrame};
+use super::checkpoint::{AsanaCheckpoint, MAX_EDITED, ProjectFrame};
 use super::client::{Client, PAGE_SIZE, SWEEP_FIELDS};
 use super::convert::{self, doc_id};
 use super::model::{Listed, Paged, Project, Task};
@@ -42,6 +42,9 @@ pub(crate) struct Walk {
     pub(crate) max_file_size: u64,
     /// The run's comment edits by task gid (from the checkpoint, then the events).
     pub(crate) edited: Arc<std::sync::RwLock<HashMap<String, DateTime<Utc>>>>,
+    /// The run's projects whose events token had expired, with when that was found: the
+    /// last comment edit of each of their tasks is taken to be then at the latest.
+    pub(crate) reread: Arc<std::sync::RwLock<HashMap<String, DateTime<Utc>>>>,
 }
 
 /// What the reading of a page's tasks and their subtasks shares.
@@ -138,10 +141,11 @@ impl Walk {
         };
         let mut versions = Vec::new();
         for value in page.data {
-            if let Listed::Task(task) = self.listed(value)
+            if let Listed::Task(mut task) = self.listed(value)
                 && task.modified_at < window.start
                 && let Some(access) = task_access(&task, projects, order, index)
             {
+                self.reread_floor(&mut task, gid);
                 versions.push((doc_id(&task.gid), convert::version(&task, &access)));
             }
         }
@@ -162,17 +166,55 @@ impl Walk {
         &self.client.workspace
     }
 
-    /// A listed task, with the last edit of its comments this run knows of.
+    /// A listed task, with the last edit of its comments this run knows of (an edit it was
+    /// modified since is forgotten: it is no part of its version any more). The project it
+    /// is read under may add its re-read time ([`reread_floor`](Self::reread_floor)).
     fn listed(&self, value: Value) -> Listed {
         let mut listed = Listed::from_value(value);
         if let Listed::Task(task) = &mut listed {
-            task.comment_edited = self
+            let edited = self
                 .edited
                 .read()
                 .ok()
                 .and_then(|m| m.get(&task.gid).copied());
+            if edited.is_some_and(|e| e <= task.modified_at)
+                && let Ok(mut m) = self.edited.write()
+            {
+                m.remove(&task.gid);
+            }
+            task.comment_edited = edited.filter(|e| *e > task.modified_at);
         }
         listed
+    }
+
+    /// `task` read under `project`: when the project's events were lost, its comments may
+    /// have been edited unseen up to when that was found.
+    fn reread_floor(&self, task: &mut Task, project: &str) {
+        let floor = self
+            .reread
+            .read()
+            .ok()
+            .and_then(|m| m.get(project).copied())
+            .filter(|t| *t > task.modified_at);
+        if floor > task.comment_edited {
+            task.comment_edited = floor;
+        }
+    }
+
+    /// The comment edits to carry: the run's, the latest [`MAX_EDITED`] at most.
+    fn edits_to_carry(&self) -> BTreeMap<String, i64> {
+        let Ok(map) = self.edited.read() else {
+            return BTreeMap::new();
+        };
+        let mut all: Vec<(i64, &String)> = map
+            .iter()
+            .map(|(gid, at)| (at.timestamp_millis(), gid))
+            .collect();
+        if all.len() > MAX_EDITED {
+            all.sort_unstable_by(|a, b| b.cmp(a));
+            all.truncate(MAX_EDITED);
+        }
+        all.into_iter().map(|(at, gid)| (gid.clone(), at)).collect()
     }
 
     /// The tasks of the project at `index` whose comments were edited or deleted since the
@@ -202,7 +244,15 @@ impl Walk {
             }
         };
         if events.expired && cp.events.contains_key(&gid) {
-            tracing::warn!(connector = SOURCE, project = %gid, "the project's events token expired (Asana keeps them 24 hours); comments edited since the last run wait for a full run");
+            // Edits since the last run are unknown: every task of the project not modified
+            // since is read again once (its version takes this time as a comment edit).
+            tracing::warn!(connector = SOURCE, project = %gid, "the project's events token expired (Asana keeps them 24 hours); its tasks are read again for comments edited since the last run");
+            let now = Utc::now();
+            if let Ok(mut m) = self.reread.write() {
+                m.insert(gid.clone(), now);
+            }
+            cp.reread.insert(gid.clone(), now.timestamp_millis());
+            cp.unwindowed = true;
         }
         cp.events.insert(gid.clone(), events.sync);
         let mut batch = Batch::default();
@@ -212,9 +262,9 @@ impl Walk {
         if let Ok(mut map) = self.edited.write() {
             for (task, at) in &events.tasks {
                 map.insert(task.clone(), *at);
-                cp.edited.insert(task.clone(), at.timestamp_millis());
             }
         }
+        cp.edited = self.edits_to_carry();
         let home = Arc::new(cp.projects[index].clone());
         for (task_gid, _) in &events.tasks {
             let id = doc_id(task_gid);
@@ -227,7 +277,7 @@ impl Walk {
                     continue;
                 }
             };
-            let Listed::Task(task) = self.listed(value) else {
+            let Listed::Task(mut task) = self.listed(value) else {
                 continue;
             };
             if window.is_some_and(|w| w.contains(task.modified_at)) {
@@ -236,6 +286,7 @@ impl Walk {
             let Some(access) = task_access(&task, &cp.projects, order, index) else {
                 continue;
             };
+            self.reread_floor(&mut task, &gid);
             match self.read_one(&task, &home, &access, false).await {
                 Ok(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
                 Err(e) => batch.push(item_failure(id, e)?.into()),
@@ -248,6 +299,7 @@ impl Walk {
         Self {
             client: self.client.with_context(ctx),
             edited: Arc::default(),
+            reread: Arc::default(),
             ..self.clone()
         }
     }
@@ -420,13 +472,14 @@ impl Walk {
         let mut out = Vec::new();
         for value in values {
             match self.listed(value) {
-                Listed::Task(task) => {
+                Listed::Task(mut task) => {
                     if window.is_some_and(|w| !w.contains(task.modified_at)) {
                         continue;
                     }
                     let Some(access) = task_access(&task, projects, order, index) else {
                         continue;
                     };
+                    self.reread_floor(&mut task, &home.gid);
                     let id = doc_id(&task.gid);
                     let version = convert::version(&task, &access);
                     let unchanged = known.has_version(&id, &version);
@@ -565,10 +618,11 @@ impl Walk {
             let mut out = Vec::new();
             for value in listed {
                 match self.listed(value) {
-                    Listed::Task(sub) => {
+                    Listed::Task(mut sub) => {
                         if sub.projects.iter().any(|p| run.order.contains_key(&p.gid)) {
                             continue;
                         }
+                        self.reread_floor(&mut sub, &home.gid);
                         let id = doc_id(&sub.gid);
                         // Outside the window like a listed task outside it; its own subtasks
                         // are looked at still, since their edits do not move its time.
@@ -745,6 +799,14 @@ impl Walk {
                 cp.offset = None;
                 cp.unwindowed = false;
                 cp.sweep = false;
+                // Projects no longer read need no re-read time.
+                let projects = &cp.projects;
+                cp.reread.retain(|gid, _| projects.iter().any(|p| &p.gid == gid));
+            }
+            if let Ok(mut map) = walk.reread.write() {
+                map.extend(cp.reread.iter().filter_map(|(gid, ms)| {
+                    DateTime::<Utc>::from_timestamp_millis(*ms).map(|t| (gid.clone(), t))
+                }));
             }
             let order: Arc<HashMap<String, usize>> = Arc::new(cp
                 .projects
@@ -883,6 +945,7 @@ impl Walk {
                     }
                     None => batch,
                 };
+                cp.edited = walk.edits_to_carry();
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }

@@ -56,7 +56,11 @@ pub struct ForumFrame {
 /// modules other than forums (one batch), then each forum's discussions, a page at a time,
 /// the last-posted first. `page` is Moodle's page number of that listing; a discussion that
 /// gets a new post while the run pages moves to the first page and is read by the next
-/// incremental run (its `timemodified` is then past this run's window).
+/// incremental run (its `timemodified` is then past this run's window). A discussion
+/// deleted (or sunk by a deleted post) ahead of the page boundary while the run pages moves
+/// the later ones up a place: before each next page, the run asks which discussion now ends
+/// the page before (one discussion, `perpage=1`) and, when it is not `last`, reads that page
+/// again, so the one moved across the boundary is not skipped.
 ///
 /// JSON: `{"started": true, "courses": [{"id": 12, "name": "Biology 101"}], "index": 0, "forums": [{"id": 7, "cmid": 40, "name": "News"}], "forum": 0, "page": 2}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +87,10 @@ pub struct MoodleCheckpoint {
     /// between a stop and its resume can still skip.)
     #[serde(default)]
     pub page: u32,
+    /// The id of the last discussion of the page before `page`, as this run read it: the
+    /// next page is read only after checking that this discussion still ends that page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<i64>,
 }
 
 impl MoodleCheckpoint {

@@ -32,20 +32,24 @@
 //!   it arrives and delivered spooled, never whole in memory.
 //! - **Incremental runs** catch new forum posts: Moodle moves a discussion's `timemodified`
 //!   when a post is added or edited (not the forum module's), so each forum's discussions are
-//!   listed the last-posted first (`sortorder=1`) and paging stops at the first unpinned one
-//!   older than the window. Pages use `mod_page`'s `timemodified`, books the latest of the
+//!   listed the last-posted first (`sortorder=1`), every page (50 discussions a request; the
+//!   posts of a discussion are read only when it changed). Pages use `mod_page`'s `timemodified`, books the latest of the
 //!   book's and its chapters', resources their main file's, assignments their own and their
 //!   attachments'. Who may read an item is in its version (as are a label's text, a book's
 //!   chapter count, a quiz's text and dates), and changes of it move no time (an
 //!   unenrolment, a restriction added, a section or forum restricted, a discussion's display
 //!   period ending): an incremental run also sends each item outside its window that the
 //!   store holds at another version (one fingerprint lookup per course and per discussion
-//!   page; a forum page holding such a discussion does not stop the paging). Items never
+//!   page). Items never
 //!   stored (a new label, a quiz read with a student's token) wait for a full run. A
 //!   discussion's version holds its `numreplies` too: a reply deleted that was not the last
 //!   moves no time (Moodle resets `timemodified` to the last remaining post's), only the
-//!   count, so it is sent again without it when a poll's pages reach it (the first pages,
-//!   down to the first one older than the window; deeper ones wait for a full run).
+//!   count, so it is sent again without it by the next poll, on whatever page it is (which
+//!   is why a poll lists every page rather than stopping at the first discussion older
+//!   than its window). Within one run, a discussion deleted (or sunk) ahead of a page
+//!   boundary while the run pages moves the later ones up a place; before each next page
+//!   the run asks which discussion ends the page before (`perpage=1`, one request a page)
+//!   and reads that page again when it is not the one the run saw there.
 //! - **Access**: the web service does not say who may see a module. A course's items go to
 //!   the group `moodle:course:{id}` and the e-mail addresses of its active participants
 //!   (`core_enrol_get_enrolled_users`, when the token may call it; else the group alone); a

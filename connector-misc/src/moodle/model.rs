@@ -232,11 +232,6 @@ pub(crate) struct Discussion {
     /// `-1` every participant, else the group it belongs to.
     #[serde(default)]
     pub(crate) groupid: Option<i64>,
-    #[serde(default, deserialize_with = "flag")]
-    pub(crate) pinned: Option<bool>,
-    /// Starred by the token's user: listed after the pinned ones, ahead of the others.
-    #[serde(default, deserialize_with = "flag")]
-    pub(crate) starred: Option<bool>,
     /// Timed posts: shown to students from this time (`0`: at once) …
     #[serde(default)]
     pub(crate) timestart: Option<i64>,

@@ -888,7 +888,8 @@ impl Walk {
         }
     }
 
-    /// One page of a forum's discussions: its batch and whether the forum is done.
+    /// One page of a forum's discussions: its batch, whether the forum is done, and the id of
+    /// the page's last discussion.
     pub(crate) async fn discussions(
         &self,
         ctx: &SyncContext,
@@ -897,7 +898,7 @@ impl Walk {
         page: u32,
         window: Option<&TimeWindow>,
         only: Option<&HashSet<String>>,
-    ) -> Result<(Batch, bool)> {
+    ) -> Result<(Batch, bool, Option<i64>)> {
         let listed = match self
             .client
             .discussions(forum.id, page, DISCUSSIONS_PER_PAGE)
@@ -914,13 +915,16 @@ impl Walk {
                         forum.name, course.name
                     ),
                 ));
-                return Ok((batch, true));
+                return Ok((batch, true, None));
             }
             Err(e) => return Err(e),
         };
         let n = listed.len();
+        let last = listed
+            .last()
+            .and_then(|v| v.get("discussion"))
+            .and_then(Value::as_i64);
         let now = chrono::Utc::now().timestamp();
-        let mut older = false;
         let mut pending = Vec::new();
         let mut later = Vec::new();
         for value in listed {
@@ -943,15 +947,6 @@ impl Walk {
                 }
             };
             let sorted_by = d.sort_time();
-            if let Some(w) = window {
-                // Pinned and starred ones are listed ahead of the order by last post.
-                if convert::time(Some(sorted_by)).is_some_and(|t| t < w.start)
-                    && d.pinned != Some(true)
-                    && d.starred != Some(true)
-                {
-                    older = true;
-                }
-            }
             let fresh = in_window(window, Some(sorted_by));
             // A timed discussion outside its display period is for nobody yet (or any more).
             let hidden = d.hidden_at(now);
@@ -979,12 +974,12 @@ impl Walk {
                 .with_version(&token),
             );
         }
-        // Discussions whose readers changed (the course's participants, the forum's
-        // restrictions, a display period that ended) are found on this page: the paging goes
-        // on past older ones, as the next page may hold more.
-        let stale = stale(ctx, later).await?;
-        let resend = !stale.is_empty();
-        pending.extend(stale);
+        // Discussions older than the window whose readers changed (the course's
+        // participants, the forum's restrictions, a display period that ended) or that lost
+        // a reply (a deleted post moves `timemodified` back to the last one left, and only
+        // `numreplies` tells) are sent again. They can be on any page, so a poll lists every
+        // page (the listing only: the posts of a discussion left as it was are not read).
+        pending.extend(stale(ctx, later).await?);
         if let Some(only) = only {
             pending.retain(|i| only.contains(&i.id));
         }
@@ -1001,10 +996,7 @@ impl Walk {
             .with_connector(SOURCE))?;
         }
         // A page longer than asked is a site that ignored `perpage`: it sent every discussion.
-        Ok((
-            batch,
-            (older && !resend) || n != DISCUSSIONS_PER_PAGE as usize,
-        ))
+        Ok((batch, n != DISCUSSIONS_PER_PAGE as usize, last))
     }
 
     /// Every course's items, page by page, from `from`.
@@ -1021,7 +1013,8 @@ impl Walk {
             // Moodle pages by number, and a discussion deleted (or sunk by a deleted post)
             // since shifts the later ones up a place, so the first of the checkpoint's page
             // would now end the page before and be skipped. Fingerprints spare what was sent.
-            let mut step_back = cp.forums.is_some() && cp.page > 0;
+            // (A checkpoint that names the page before's last discussion is checked instead.)
+            let mut step_back = cp.forums.is_some() && cp.page > 0 && cp.last.is_none();
             let (userid, allowed) = walk.functions().await?;
             if !cp.started {
                 cp.courses = walk.courses(userid, &allowed, None).await?;
@@ -1038,22 +1031,40 @@ impl Walk {
                         cp.forums = Some(forums);
                         cp.forum = 0;
                         cp.page = 0;
+                        cp.last = None;
                         yield CheckpointedBatch::new(batch, cp.clone());
                     }
                     Some(forums) if cp.forum < forums.len() && step_back => {
                         step_back = false;
                         let forum = &forums[cp.forum];
-                        let (batch, _) = walk.discussions(&ctx, &course, forum, cp.page - 1, window.as_ref(), None).await?;
+                        let (batch, _, _) = walk.discussions(&ctx, &course, forum, cp.page - 1, window.as_ref(), None).await?;
                         yield CheckpointedBatch::new(batch, cp.clone());
                     }
                     Some(forums) if cp.forum < forums.len() => {
                         let forum = &forums[cp.forum];
-                        let (batch, done) = walk.discussions(&ctx, &course, forum, cp.page, window.as_ref(), None).await?;
+                        // A discussion deleted or sunk ahead of the boundary since the page
+                        // before was read moved the later ones up: the one that now ends that
+                        // page was never read. Which one ends it: one discussion, by number.
+                        if let Some(last) = cp.last.filter(|_| cp.page > 0) {
+                            let at = walk
+                                .client
+                                .discussions(forum.id, cp.page * DISCUSSIONS_PER_PAGE - 1, 1)
+                                .await
+                                .ok()
+                                .and_then(|l| l.discussions.first().and_then(|v| v.get("discussion")).and_then(Value::as_i64));
+                            if at != Some(last) {
+                                let (batch, _, _) = walk.discussions(&ctx, &course, forum, cp.page - 1, window.as_ref(), None).await?;
+                                yield CheckpointedBatch::new(batch, cp.clone());
+                            }
+                        }
+                        let (batch, done, last) = walk.discussions(&ctx, &course, forum, cp.page, window.as_ref(), None).await?;
                         if done {
                             cp.forum += 1;
                             cp.page = 0;
+                            cp.last = None;
                         } else {
                             cp.page += 1;
+                            cp.last = last;
                         }
                         yield CheckpointedBatch::new(batch, cp.clone());
                     }
@@ -1062,6 +1073,7 @@ impl Walk {
                         cp.forums = None;
                         cp.forum = 0;
                         cp.page = 0;
+                        cp.last = None;
                     }
                 }
             }

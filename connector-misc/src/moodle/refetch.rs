@@ -89,7 +89,7 @@ impl Walk {
                 for forum in forums.iter().filter(|f| asked.contains_key(&f.cmid)) {
                     let mut left = asked.get(&forum.cmid).copied().unwrap_or(0);
                     for page in 0..MAX_DISCUSSION_PAGES {
-                        let (part, done) = walk
+                        let (part, done, _) = walk
                             .discussions(&ctx, &course, forum, page, None, Some(&wanted))
                             .await?;
                         left = left.saturating_sub(

@@ -54,6 +54,19 @@ pub struct ZendeskCheckpoint {
     /// (their e-mail, which grants access, may have changed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users_from: Option<i64>,
+    /// Tickets, incremental run: changed users (ids) of the user export page read whose
+    /// tickets are still to be searched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users_pending: Vec<u64>,
+    /// Tickets: changed users (ids) past a run's `user_searches_per_run` cap, whose tickets
+    /// the next incremental run searches first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users_owed: Vec<u64>,
+    /// Tickets: the user export's `start_time` (epoch seconds) the next incremental run
+    /// reads changed users from instead of its window's start, the cap having stopped this
+    /// run before the export's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_backlog: Option<i64>,
 }
 
 impl ZendeskCheckpoint {
@@ -63,10 +76,13 @@ impl ZendeskCheckpoint {
     }
 
     /// What the next incremental run starts from after a run that ended at `self`: the
-    /// ticket export's cursor, when there is one.
+    /// ticket export's cursor, when there is one, and the changed users still to search.
     pub fn carried(&self) -> Option<Self> {
-        self.carry.clone().map(|cursor| Self {
-            cursor: Some(cursor),
+        let owed = !self.users_owed.is_empty() || self.users_backlog.is_some();
+        (self.carry.is_some() || owed).then(|| Self {
+            cursor: self.carry.clone(),
+            users_owed: self.users_owed.clone(),
+            users_backlog: self.users_backlog,
             ..Self::default()
         })
     }

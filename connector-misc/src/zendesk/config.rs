@@ -24,6 +24,8 @@ pub const DEFAULT_EXPORT_REQUESTS_PER_MINUTE: u32 = 10;
 /// Articles per page of the Help Center list unless configured otherwise (cursor paging
 /// allows up to 100).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// The changed users whose tickets one incremental run searches by default.
+pub const DEFAULT_USER_SEARCHES_PER_RUN: u32 = 50;
 
 /// The largest attachment downloaded unless configured otherwise: 10 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
@@ -171,6 +173,13 @@ pub struct ZendeskConfig {
     #[serde(default = "default_export_requests_per_minute")]
     #[schemars(range(min = 1, max = 100_000))]
     pub export_requests_per_minute: NonZeroU32,
+    /// Tickets, incremental runs: how many changed users (an e-mail changed) have their
+    /// tickets searched in one run (default 50, at most 10,000). Each costs three searches
+    /// (`requester:`, `cc:`, `assignee:`; Zendesk's search ANDs different keywords and has
+    /// no `OR`); the users past the cap are carried in the checkpoint to the next run.
+    #[serde(default = "default_user_searches_per_run")]
+    #[schemars(range(min = 1, max = 10_000), example = &50)]
+    pub user_searches_per_run: NonZeroU32,
     /// The account's URL instead of `https://{subdomain}.zendesk.com` (a proxy, a test
     /// server); the API is under its `/api/v2/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +214,10 @@ fn default_requests_per_minute() -> NonZeroU32 {
     nz(DEFAULT_REQUESTS_PER_MINUTE)
 }
 
+fn default_user_searches_per_run() -> NonZeroU32 {
+    nz(DEFAULT_USER_SEARCHES_PER_RUN)
+}
+
 fn default_export_requests_per_minute() -> NonZeroU32 {
     nz(DEFAULT_EXPORT_REQUESTS_PER_MINUTE)
 }
@@ -236,6 +249,7 @@ impl ZendeskConfig {
             page_size: default_page_size(),
             requests_per_minute: default_requests_per_minute(),
             export_requests_per_minute: default_export_requests_per_minute(),
+            user_searches_per_run: default_user_searches_per_run(),
             base_url: None,
             allowed_hosts: Vec::new(),
             host_network: None,
@@ -286,6 +300,7 @@ impl fmt::Debug for ZendeskConfig {
                 "export_requests_per_minute",
                 &self.export_requests_per_minute,
             )
+            .field("user_searches_per_run", &self.user_searches_per_run)
             .field("base_url", &self.base_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()
@@ -364,6 +379,12 @@ impl ConnectorConfig for ZendeskConfig {
         }
         if self.page_size.get() > 100 {
             problems.push(FieldError::new("page_size", "must be at most 100"));
+        }
+        if self.user_searches_per_run.get() > 10_000 {
+            problems.push(FieldError::new(
+                "user_searches_per_run",
+                "must be at most 10000",
+            ));
         }
         if let Some(url) = &self.base_url
             && !matches!(url.scheme(), "http" | "https")

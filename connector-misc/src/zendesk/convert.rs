@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Access, Document};
@@ -124,8 +124,46 @@ pub(crate) fn attachment_document(
     doc.with_access(parent.access)
 }
 
+/// `2025-03-01 10:05 UTC` (chrono's `%Y-%m-%d %H:%M UTC`, written without parsing a format
+/// string for each of the thousands of comments a run shows).
 fn day(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    let mut out = String::with_capacity(20);
+    push_day(&mut out, t);
+    out
+}
+
+fn push_day(out: &mut String, t: DateTime<Utc>) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    );
+}
+
+/// The blocks as Markdown in one buffer presized to `hint` bytes.
+fn render_sized(blocks: &[Block], hint: usize) -> String {
+    let mut text = String::with_capacity(hint);
+    markdown::render_into(&mut text, blocks);
+    text
+}
+
+/// About the Markdown size of a ticket's header and `comments`.
+fn size_hint(comments: &[&Comment]) -> usize {
+    512 + comments
+        .iter()
+        .map(|c| {
+            c.html_body
+                .as_ref()
+                .or(c.body.as_ref())
+                .map_or(0, String::len)
+                + 64
+        })
+        .sum::<usize>()
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -520,9 +558,11 @@ fn comment_blocks(comments: &[&Comment], people: &People, blocks: &mut Vec<Block
             .and_then(|id| people.users.get(&id))
             .and_then(User::label)
             .unwrap_or("someone");
-        let mut head = who.to_owned();
+        let mut head = String::with_capacity(who.len() + 24);
+        head.push_str(who);
         if let Some(at) = c.created_at {
-            head.push_str(&format!(", {}", day(at)));
+            head.push_str(", ");
+            push_day(&mut head, at);
         }
         blocks.push(Block::heading(3, vec![Inline::text(head)]));
         match (&c.html_body, &c.body) {
@@ -646,7 +686,7 @@ pub(crate) fn ticket_documents(
         ticket_id(ticket.id),
         SOURCE,
         title.clone(),
-        markdown::render(&blocks),
+        render_sized(&blocks, size_hint(&public)),
     )
     .with_version(&version)
     .with_metadata("comment_count", public.len());
@@ -670,7 +710,7 @@ pub(crate) fn ticket_documents(
             internal_id(ticket.id),
             SOURCE,
             title,
-            markdown::render(&blocks),
+            render_sized(&blocks, size_hint(&notes)),
         )
         .with_version(&format!("{version}|internal"))
         .with_parent_id(ticket_id(ticket.id))
@@ -702,6 +742,18 @@ mod tests {
                 .unwrap(),
         ]);
         p
+    }
+
+    #[test]
+    fn day_is_chronos_format_without_the_format_string() {
+        for t in [
+            "2025-03-01T10:05:00Z",
+            "1999-12-31T23:59:59Z",
+            "2024-02-29T00:00:30Z",
+        ] {
+            let t: DateTime<Utc> = t.parse().unwrap();
+            assert_eq!(day(t), t.format("%Y-%m-%d %H:%M UTC").to_string());
+        }
     }
 
     #[test]

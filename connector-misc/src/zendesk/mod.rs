@@ -67,7 +67,14 @@
 //!   or are assigned are searched (`requester:{id}`, `cc:{id}`, `assignee:{id}`, archived
 //!   ones too) and sent again when their access changed. A search sideloads nothing:
 //!   missing people and organizations are read by `users/show_many` and
-//!   `organizations/show_many`. Cost: three searches per changed user.
+//!   `organizations/show_many`. Cost: three searches per changed user: the search
+//!   reference takes a user id as the value of each of those keywords but ANDs different
+//!   keywords and has no `OR`, so one query cannot cover the three roles. A run searches
+//!   at most `user_searches_per_run` users (50 by default); the changed users past the cap
+//!   (those of the export page being read, and the export position after it) are carried
+//!   in the checkpoint (`users_pending`, `users_backlog`) to the next incremental run,
+//!   which searches them first, so a mass e-mail change (an import, a domain rename) is
+//!   spread over runs instead of making one run thousands of searches long.
 //! - **Comments**: every comment of a changed ticket, from
 //!   `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`, every page by
 //!   `links.next` (RAGFlow and Onyx read the first page only).
@@ -162,7 +169,7 @@ use url::Url;
 pub use checkpoint::ZendeskCheckpoint;
 pub use config::{
     ContentType, DEFAULT_EXPORT_REQUESTS_PER_MINUTE, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
-    DEFAULT_REQUESTS_PER_MINUTE, ZendeskConfig, ZendeskCredentials,
+    DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_USER_SEARCHES_PER_RUN, ZendeskConfig, ZendeskCredentials,
 };
 
 use client::Client;
@@ -261,6 +268,7 @@ impl ZendeskConnector {
             brands: lower(&config.brands),
             attachments: config.include_attachments,
             max_file_size: config.max_file_size.get(),
+            user_searches: config.user_searches_per_run.get() as usize,
         };
         Ok(Self { config, walk })
     }

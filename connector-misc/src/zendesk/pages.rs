@@ -23,7 +23,7 @@ use super::checkpoint::ZendeskCheckpoint;
 use super::client::Client;
 use super::config::{ContentType, TOKEN_FIELD};
 use super::convert::{self, AttachmentParent, Guide, People};
-use super::model::{Article, Attachment, Brand, Organization, Ticket, User};
+use super::model::{Article, Attachment, Brand, Organization, Ticket, TicketExport, User};
 
 /// Comment listings at the same time within a ticket page.
 const CONCURRENCY: usize = 4;
@@ -56,6 +56,8 @@ pub(crate) struct Walk {
     pub(crate) attachments: bool,
     /// The largest attachment downloaded, in bytes.
     pub(crate) max_file_size: u64,
+    /// The changed users whose tickets one incremental run searches at most.
+    pub(crate) user_searches: usize,
 }
 
 /// An attachment to read: its document id, the file, and its parent.
@@ -804,14 +806,13 @@ impl Walk {
                     }
                     let access = convert::ticket_access(&t, people);
                     let version = convert::ticket_version(&t, &access);
+                    let id = convert::ticket_id(t.id);
                     let item = PendingTicket::Ticket {
-                        ticket: Box::new(t.clone()),
+                        ticket: Box::new(t),
                         people: people.clone(),
                         version: version.clone(),
                     };
-                    out.push(
-                        PendingItem::new(convert::ticket_id(t.id), item).with_version(&version),
-                    );
+                    out.push(PendingItem::new(id, item).with_version(&version));
                 }
                 Err(f) => out.push(PendingItem::new(
                     f.id.clone().unwrap_or_default(),
@@ -920,15 +921,31 @@ impl Walk {
             }
             let start = window.as_ref().map_or(DateTime::<Utc>::UNIX_EPOCH, |w| w.start);
             let mut seen = HashSet::new();
-            while cp.orgs_from.is_none() && cp.users_from.is_none() {
+            // The next export page, read while this page's comments were (its cursor).
+            let mut ahead: Option<(String, Result<TicketExport>)> = None;
+            while cp.orgs_from.is_none() && cp.users_from.is_none() && cp.users_pending.is_empty() {
                 ctx.cancellation().check()?;
-                let page = walk.client.ticket_export(cp.cursor.as_deref(), start).await?;
+                let page = match ahead.take() {
+                    Some((cursor, got)) if cp.cursor.as_ref() == Some(&cursor) => got?,
+                    _ => walk.client.ticket_export(cp.cursor.as_deref(), start).await?,
+                };
                 let mut people = People::default();
                 people.add_users(page.users);
                 people.add_orgs(page.organizations);
                 let people = Arc::new(walk.complete_people(people, &page.items).await?);
                 let (items, gone, later) = walk.ticket_items(page.items, &people, window.as_ref());
-                let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
+                let next = page.after_cursor.clone().filter(|_| !page.end_of_stream);
+                let read_next = async {
+                    match &next {
+                        Some(cursor) => Some(walk.client.ticket_export(Some(cursor), start).await),
+                        None => None,
+                    }
+                };
+                let (batch, read) = futures::join!(walk.ticket_batch(&ctx, items), read_next);
+                let batch = batch?.with_deleted(gone);
+                if let (Some(cursor), Some(read)) = (next, read) {
+                    ahead = Some((cursor, read));
+                }
                 // The next incremental run lists again from the first page holding a ticket
                 // changed after this window (it is left out here), else from the end.
                 if later && !cp.held {
@@ -1008,25 +1025,37 @@ impl Walk {
                         cp.orgs_from = Some(end);
                     }
                     _ => {
+                        let ws = w.start.timestamp();
                         cp.orgs_from = None;
-                        cp.users_from = Some(w.start.timestamp());
+                        cp.users_from = Some(cp.users_backlog.map_or(ws, |b| b.min(ws)));
+                        // The users a capped run left, first.
+                        cp.users_pending = std::mem::take(&mut cp.users_owed);
                     }
                 }
                 yield CheckpointedBatch::new(Batch::default(), cp.clone());
             }
             // The users changed since the window's start (an e-mail changed): the tickets
-            // they requested, are copied on or are assigned, archived ones too, listed again.
+            // they requested, are copied on or are assigned, archived ones too, listed again;
+            // at most `user_searches` users a run, the rest carried to the next one.
+            let since = cp.users_backlog.map_or(w.start.timestamp(), |b| b.min(w.start.timestamp()));
             let mut starts = HashSet::new();
-            while let Some(from) = cp.users_from {
+            let mut budget = walk.user_searches;
+            loop {
                 ctx.cancellation().check()?;
-                let page = walk.client.user_export(from).await?;
-                for user in page.users {
-                    if user.updated_at.is_some_and(|u| u < w.start) {
-                        continue;
+                if let Some(&user) = cp.users_pending.first() {
+                    if budget == 0 {
+                        // Over the cap: the rest (these users and the export after them) is
+                        // the next run's; a resume of this run stops here too.
+                        cp.users_owed = std::mem::take(&mut cp.users_pending);
+                        cp.users_backlog = cp.users_from.take();
+                        cp.done = true;
+                        yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                        return;
                     }
+                    budget -= 1;
                     for role in ["requester", "cc", "assignee"] {
                         let mut url =
-                            Some(walk.client.ticket_search_url(&format!("{role}:{}", user.id))?.to_string());
+                            Some(walk.client.ticket_search_url(&format!("{role}:{user}"))?.to_string());
                         let mut links = HashSet::new();
                         while let Some(next) = url.take() {
                             ctx.cancellation().check()?;
@@ -1037,6 +1066,19 @@ impl Walk {
                             yield CheckpointedBatch::new(batch, cp.clone());
                         }
                     }
+                    cp.users_pending.remove(0);
+                    yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                    continue;
+                }
+                let Some(from) = cp.users_from else {
+                    break;
+                };
+                let page = walk.client.user_export(from).await?;
+                for user in page.users {
+                    let before = user.updated_at.is_some_and(|u| u.timestamp() < since);
+                    if !before && !cp.users_pending.contains(&user.id) {
+                        cp.users_pending.push(user.id);
+                    }
                 }
                 match page.end_time {
                     Some(end) if !page.end_of_stream => {
@@ -1045,13 +1087,13 @@ impl Walk {
                         }
                         cp.users_from = Some(end);
                     }
-                    _ => {
-                        cp.users_from = None;
-                        cp.done = true;
-                    }
+                    _ => cp.users_from = None,
                 }
                 yield CheckpointedBatch::new(Batch::default(), cp.clone());
             }
+            cp.users_backlog = None;
+            cp.done = true;
+            yield CheckpointedBatch::new(Batch::default(), cp.clone());
         }
         .boxed()
     }

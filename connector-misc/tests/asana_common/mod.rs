@@ -121,6 +121,9 @@ pub struct State {
     /// The events so far, each with the project it bubbled up to; a sync token is `s{n}`,
     /// the number of events when it was given.
     pub events: Vec<(String, Value)>,
+    /// Sync tokens given before this many events are forgotten (412), as Asana forgets
+    /// them after 24 hours.
+    pub forget_before: usize,
 }
 
 /// The fixture's Asana; cheap to clone.
@@ -181,6 +184,7 @@ impl AsanaApi {
                 unauthorized_downloads: false,
                 expire_every_download: false,
                 events: Vec::new(),
+                forget_before: 0,
             })),
             base: Arc::default(),
         }
@@ -339,7 +343,7 @@ impl Respond for AsanaApi {
                 .get("sync")
                 .and_then(|s| s.strip_prefix('s'))
                 .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| *n <= state.events.len());
+                .filter(|n| *n <= state.events.len() && *n >= state.forget_before);
             let Some(from) = from else {
                 return ResponseTemplate::new(412).set_body_json(json!({
                     "errors": [{"message": "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync."}],

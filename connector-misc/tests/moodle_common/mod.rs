@@ -196,6 +196,8 @@ pub struct State {
     /// The token's user may not see hidden activities (a student): Moodle sends no module
     /// its `availability` key.
     pub student_token: bool,
+    /// A discussion deleted once its posts are sent, as by a teacher while a run pages.
+    pub delete_after_read: Option<i64>,
 }
 
 /// The fixture's Moodle; cheap to clone.
@@ -710,6 +712,21 @@ impl MoodleApi {
                         "Can't find data record in database table forum_discussions.",
                     );
                 };
+                let mut st = self.state.lock().unwrap();
+                if st.delete_after_read.is_some_and(|gone| gone == d.id) {
+                    st.delete_after_read = None;
+                    for m in st
+                        .courses
+                        .iter_mut()
+                        .flat_map(|c| c.sections.iter_mut())
+                        .flat_map(|s| s.modules.iter_mut())
+                    {
+                        if let Kind::Forum { discussions } = &mut m.kind {
+                            discussions.retain(|x| x.id != d.id);
+                        }
+                    }
+                }
+                drop(st);
                 let mut posts = d.posts.clone();
                 posts.sort_by_key(|p| (p.minute, p.id));
                 if p.get("sortdirection").map(String::as_str) != Some("ASC") {
@@ -1053,20 +1070,39 @@ pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
         .expect("a valid config")
 }
 
-/// The `wsfunction`s of the web service calls the server saw, in order.
-pub async fn functions_called(server: &MockServer) -> Vec<String> {
+/// The web service calls the server saw, in order: each call's form (`wsfunction` and
+/// its parameters).
+pub async fn calls(server: &MockServer) -> Vec<HashMap<String, String>> {
     server
         .received_requests()
         .await
         .unwrap_or_default()
         .iter()
         .filter(|r| r.url.path() == "/webservice/rest/server.php")
-        .filter_map(|r| {
-            url::form_urlencoded::parse(&r.body)
-                .find(|(k, _)| k == "wsfunction")
-                .map(|(_, v)| v.into_owned())
-        })
+        .map(|r| url::form_urlencoded::parse(&r.body).into_owned().collect())
         .collect()
+}
+
+/// The `wsfunction`s of the web service calls the server saw, in order.
+pub async fn functions_called(server: &MockServer) -> Vec<String> {
+    calls(server)
+        .await
+        .into_iter()
+        .filter_map(|mut form| form.remove("wsfunction"))
+        .collect()
+}
+
+/// The discussion pages of `perpage` the server was asked for (not the one-discussion
+/// checks of a page boundary).
+pub async fn discussion_pages(server: &MockServer, perpage: u32) -> usize {
+    calls(server)
+        .await
+        .iter()
+        .filter(|form| {
+            form.get("wsfunction").map(String::as_str) == Some("mod_forum_get_forum_discussions")
+                && form.get("perpage") == Some(&perpage.to_string())
+        })
+        .count()
 }
 
 /// Requests the server saw whose path starts with `prefix`.
