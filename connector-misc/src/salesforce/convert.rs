@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::SOURCE;
-use super::client::{Describe, FieldDescribe};
+use super::client::{ChildRelationship, Describe, FieldDescribe};
 
 /// Field types that cannot be queried as one value or hold no text worth indexing: files
 /// (`base64`), compound address and geolocation fields (their parts are fields of their own),
@@ -41,6 +41,13 @@ const SELECT_BUDGET: usize = 12_000;
 /// `WHERE Id IN (…)` of [`FILL_CHUNK`] ids needs up to 28 bytes an id.
 const FILL_BUDGET: usize = 8_000;
 
+/// The most bytes one child relationship's subquery takes in the listing's URL: its fields
+/// are cut to it (key fields, the name field and long text first).
+const CHILD_BUDGET: usize = 1_500;
+
+/// Children of one relationship read per parent (the subquery's `LIMIT`).
+pub(crate) const CHILD_LIMIT: usize = 200;
+
 /// Records whose further fields one query asks for (`Id IN (…)`).
 pub(crate) const FILL_CHUNK: usize = 150;
 
@@ -56,11 +63,11 @@ const KEY_FIELDS: &[&str] = &[
 ];
 
 /// `fields` split into `SELECT` lists that each fit a query URL: the first (the listing's)
-/// within [`SELECT_BUDGET`], key fields, the name field and long text first; the others,
+/// within `budget` ([`SELECT_BUDGET`] less the children's subqueries), key fields, the name field and long text first; the others,
 /// read by id for the same records, within [`FILL_BUDGET`]. Each list keeps describe order.
-fn split_fields(object: &str, fields: &[FieldDescribe]) -> Vec<Vec<usize>> {
+fn split_fields(object: &str, fields: &[FieldDescribe], budget: usize) -> Vec<Vec<usize>> {
     let cost = |f: &FieldDescribe| f.name.len() + 4;
-    if fields.iter().map(cost).sum::<usize>() <= SELECT_BUDGET {
+    if fields.iter().map(cost).sum::<usize>() <= budget {
         return vec![(0..fields.len()).collect()];
     }
     let first = |f: &FieldDescribe| {
@@ -72,7 +79,7 @@ fn split_fields(object: &str, fields: &[FieldDescribe]) -> Vec<Vec<usize>> {
     let mut used = 0;
     for pass in [true, false] {
         for (i, f) in fields.iter().enumerate() {
-            if !keep[i] && first(f) == pass && used + cost(f) <= SELECT_BUDGET {
+            if !keep[i] && first(f) == pass && used + cost(f) <= budget {
                 keep[i] = true;
                 used += cost(f);
             }
@@ -101,6 +108,99 @@ fn split_fields(object: &str, fields: &[FieldDescribe]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// Whether a describe's field is read: scalar, visible, a plain API name, the record's own.
+fn readable(f: &FieldDescribe) -> bool {
+    !f.deprecated_and_hidden
+        && !SKIPPED_TYPES.contains(&f.kind.as_str())
+        && super::config::is_api_name(&f.name)
+        && !SKIPPED_FIELDS.contains(&f.name.as_str())
+}
+
+/// A child relationship merged into its parent's documents: the subquery and how its records
+/// render.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildView {
+    /// The relationship's name: the subquery's `FROM` and the key of its records in the
+    /// parent's.
+    pub(crate) relationship: String,
+    /// The child object.
+    pub(crate) object: String,
+    /// The child's field that names the parent (`AccountId`, `ParentId`).
+    pub(crate) field: String,
+    /// The section's heading: the child object's plural label.
+    label: String,
+    /// The child object's label, for a child without a name.
+    one: String,
+    name_field: Option<String>,
+    /// The fields shown, in describe order (the subquery reads `Id` and these).
+    fields: Vec<FieldDescribe>,
+    /// `(SELECT … FROM {relationship} ORDER BY Id ASC LIMIT n)`.
+    subquery: String,
+}
+
+impl ChildView {
+    /// The relationship `rel` of a parent, its fields by the child object's describe `d`:
+    /// key fields, the name field and long text first, within [`CHILD_BUDGET`].
+    pub(crate) fn new(rel: &ChildRelationship, relationship: &str, d: Describe) -> Self {
+        let fields: Vec<FieldDescribe> = d
+            .fields
+            .into_iter()
+            .filter(readable)
+            .filter(|f| f.name != rel.field && f.name != "IsDeleted")
+            .collect();
+        let mut keep = vec![false; fields.len()];
+        let mut used = 0;
+        let first = |f: &FieldDescribe| {
+            matches!(f.name.as_str(), "Id" | "SystemModstamp")
+                || f.name_field
+                || TEXT_TYPES.contains(&f.kind.as_str())
+        };
+        for pass in [true, false] {
+            for (i, f) in fields.iter().enumerate() {
+                if !keep[i] && first(f) == pass && used + f.name.len() + 4 <= CHILD_BUDGET {
+                    keep[i] = true;
+                    used += f.name.len() + 4;
+                }
+            }
+        }
+        let fields: Vec<FieldDescribe> = fields
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(f, k)| k.then_some(f))
+            .collect();
+        let mut names = vec!["Id"];
+        names.extend(
+            fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|n| *n != "Id"),
+        );
+        let subquery = format!(
+            "(SELECT {} FROM {relationship} ORDER BY Id ASC LIMIT {CHILD_LIMIT})",
+            names.join(", ")
+        );
+        let one = if d.label.is_empty() {
+            d.name.clone()
+        } else {
+            d.label
+        };
+        Self {
+            relationship: relationship.to_owned(),
+            label: if d.label_plural.is_empty() {
+                relationship.to_owned()
+            } else {
+                d.label_plural
+            },
+            one,
+            object: d.name,
+            field: rel.field.clone(),
+            name_field: fields.iter().find(|f| f.name_field).map(|f| f.name.clone()),
+            fields,
+            subquery,
+        }
+    }
+}
+
 /// The object as the listing and the conversion need it.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectView {
@@ -117,24 +217,34 @@ pub(crate) struct ObjectView {
     select: String,
     /// The `SELECT` lists of the fields read by id.
     more: Vec<String>,
+    /// The child relationships merged into each record's document.
+    pub(crate) children: Vec<ChildView>,
 }
 
 impl ObjectView {
     /// The view of a describe: its queryable scalar fields (the describe lists only those the
     /// user may read).
+    #[cfg(test)]
     pub(crate) fn new(d: Describe) -> Self {
-        let fields: Vec<FieldDescribe> = d
-            .fields
-            .into_iter()
-            .filter(|f| !f.deprecated_and_hidden && !SKIPPED_TYPES.contains(&f.kind.as_str()))
-            .filter(|f| super::config::is_api_name(&f.name))
-            .filter(|f| !SKIPPED_FIELDS.contains(&f.name.as_str()))
-            .collect();
-        let groups = split_fields(&d.name, &fields);
+        Self::with_children(d, Vec::new())
+    }
+
+    /// The view of a describe whose records merge these children.
+    pub(crate) fn with_children(d: Describe, children: Vec<ChildView>) -> Self {
+        let fields: Vec<FieldDescribe> = d.fields.into_iter().filter(readable).collect();
+        let subqueries: usize = children.iter().map(|c| c.subquery.len() * 3 / 2 + 4).sum();
+        let budget = SELECT_BUDGET.saturating_sub(subqueries).max(1_000);
+        let groups = split_fields(&d.name, &fields, budget);
         let name_field = fields.iter().find(|f| f.name_field).map(|f| f.name.clone());
         let mut shape = d.name.clone();
         for f in &fields {
             let _ = write!(shape, "|{}:{}:{}", f.name, f.label, f.kind);
+        }
+        for c in &children {
+            let _ = write!(shape, "|{}", c.subquery);
+            for f in &c.fields {
+                let _ = write!(shape, "|{}:{}", f.label, f.kind);
+            }
         }
         let list = |group: &[usize], keys: &[&str]| {
             let mut names: Vec<&str> = keys.to_vec();
@@ -146,7 +256,11 @@ impl ObjectView {
             );
             names.join(", ")
         };
-        let select = list(&groups[0], &["Id", "SystemModstamp"]);
+        let mut select = list(&groups[0], &["Id", "SystemModstamp"]);
+        for c in &children {
+            select.push_str(", ");
+            select.push_str(&c.subquery);
+        }
         let more = groups[1..].iter().map(|g| list(g, &["Id"])).collect();
         Self {
             label: if d.label.is_empty() {
@@ -161,6 +275,7 @@ impl ObjectView {
             name_field,
             select,
             more,
+            children,
         }
     }
 
@@ -288,6 +403,68 @@ fn plain(v: &Value) -> String {
     }
 }
 
+/// Long text as Markdown blocks: rich text through HTML to Markdown, else plain paragraphs.
+fn long_text(f: &FieldDescribe, text: &str, body: &mut Vec<Block>) {
+    let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
+    if html {
+        // Trimmed in place: no second copy of the converted text.
+        let mut md = html_to_markdown(text);
+        md.truncate(md.trim_end().len());
+        body.push(Block::Markdown(md));
+    } else {
+        body.extend(Block::plain_text(text));
+    }
+}
+
+/// A child record as `### {name}`, its short fields as labelled lines, its long text as
+/// paragraphs.
+fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, body: &mut Vec<Block>) {
+    let title = c
+        .name_field
+        .as_ref()
+        .and_then(|f| row.get(f))
+        .map(plain)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| format!("{} {id}", c.one));
+    body.push(Block::heading(3, vec![Inline::text(title)]));
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut texts: Vec<(&FieldDescribe, String)> = Vec::new();
+    for f in &c.fields {
+        if matches!(f.name.as_str(), "Id" | "SystemModstamp")
+            || Some(&f.name) == c.name_field.as_ref()
+        {
+            continue;
+        }
+        let Some(value) = row.get(&f.name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let text = plain(value);
+        if text.trim().is_empty() {
+            continue;
+        }
+        if TEXT_TYPES.contains(&f.kind.as_str()) {
+            texts.push((f, text));
+        } else {
+            let label = if f.label.is_empty() {
+                &f.name
+            } else {
+                &f.label
+            };
+            lines.push((format!("{label}:"), text));
+        }
+    }
+    if !lines.is_empty() {
+        let pairs: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|(l, v)| (l.as_str(), v.as_str()))
+            .collect();
+        body.push(Block::labelled_lines(&pairs));
+    }
+    for (f, text) in texts {
+        long_text(f, &text, body);
+    }
+}
+
 /// A record as a Markdown document whose version is `version` (its [`record_version`],
 /// computed once by the listing), or a failure naming it; `keys` are its [`keys`], read once
 /// by the listing too. The record is taken: its values move into the metadata.
@@ -357,18 +534,32 @@ pub(crate) fn record_document(
                 &f.label
             };
             body.push(Block::heading(2, vec![Inline::text(label.clone())]));
-            let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
-            if html {
-                // Trimmed in place: no second copy of the converted text.
-                let mut md = html_to_markdown(&text);
-                md.truncate(md.trim_end().len());
-                body.push(Block::Markdown(md));
-            } else {
-                body.extend(Block::plain_text(&text));
-            }
+            long_text(f, &text, &mut body);
         } else {
             meta.push(&f.name);
         }
+    }
+    // The children, a section per relationship, their ids in the metadata.
+    let mut children = Map::new();
+    for c in &view.children {
+        let rows = match record.get(&c.relationship) {
+            Some(Value::Object(rel)) => match rel.get("records") {
+                Some(Value::Array(rows)) if !rows.is_empty() => rows,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        body.push(Block::heading(2, vec![Inline::text(c.label.clone())]));
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Value::Object(row) = row else { continue };
+            let child = row.get("Id").and_then(Value::as_str).unwrap_or_default();
+            if is_record_id(child) {
+                ids.push(Value::String(child.to_owned()));
+            }
+            child_blocks(c, row, child, &mut body);
+        }
+        children.insert(c.relationship.clone(), Value::Array(ids));
     }
     let id_value = Value::String(id.clone());
     let object = Value::String(view.name.clone());
@@ -413,6 +604,10 @@ pub(crate) fn record_document(
     doc.metadata.insert("record_id".to_owned(), id_value);
     doc.metadata
         .insert("fields".to_owned(), Value::Object(fields));
+    if !children.is_empty() {
+        doc.metadata
+            .insert("children".to_owned(), Value::Object(children));
+    }
     doc.updated_at = Some(modstamp);
     doc.access = Some(access.clone());
     doc.parent_id = parent;
