@@ -153,8 +153,9 @@ pub(crate) struct QueryPage {
     pub(crate) done: bool,
     #[serde(default)]
     pub(crate) next_records_url: Option<String>,
+    /// The records, each its JSON text as sent (taken apart by [`Fields`](super::convert::Fields)).
     #[serde(default)]
-    pub(crate) records: Vec<serde_json::Value>,
+    pub(crate) records: Vec<Box<serde_json::value::RawValue>>,
 }
 
 /// A deleted record.

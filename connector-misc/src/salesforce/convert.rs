@@ -1,6 +1,7 @@
 //! Records as documents: the object's readable fields, chosen by its describe, as front
 //! matter (short values) and Markdown sections (long text).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -10,6 +11,9 @@ use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Document, ErrorKind, Failure};
+use serde::Deserialize;
+use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -357,38 +361,135 @@ pub(crate) fn soql_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// A record as Salesforce sent it, taken apart without building a JSON tree: its fields in
+/// the answer's order, each value still JSON text (borrowed from the record's), `attributes`
+/// left out.
+pub(crate) struct Fields<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Fields<'a> {
+    /// The fields of a record's JSON text.
+    pub(crate) fn parse(raw: &'a RawValue) -> Result<Self, String> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = Vec<(&'de str, &'de str)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a record object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
+                // Field names are API names: never escaped, so borrowed.
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    if key == "attributes" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else {
+                        out.push((key, map.next_value::<&'de RawValue>()?.get()));
+                    }
+                }
+                Ok(out)
+            }
+        }
+        serde_json::Deserializer::from_str(raw.get())
+            .deserialize_map(Pairs)
+            .map(Fields)
+            .map_err(|e| format!("it does not read as a record: {e}"))
+    }
+
+    /// The JSON text of the field `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    }
+
+    /// The JSON text of each of `view`'s fields (by its index in `view.fields`): the answer
+    /// lists them in the query's order, so each is found where the last one ended, mostly.
+    fn by_field(&self, view: &ObjectView) -> Vec<Option<&'a str>> {
+        let mut at = vec![None; view.fields.len()];
+        let mut next = 0;
+        for (key, value) in &self.0 {
+            let i = if view.fields.get(next).is_some_and(|f| f.name == *key) {
+                next
+            } else {
+                match view.fields.iter().position(|f| f.name == *key) {
+                    Some(i) => i,
+                    None => continue,
+                }
+            };
+            at[i] = Some(*value);
+            next = i + 1;
+        }
+        at
+    }
+}
+
+/// The string a JSON value holds, unescaped; none for any other value.
+pub(crate) fn json_str(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// A JSON value's text as a tree, strings and literals without the general parser.
+fn json_value(raw: &str) -> Value {
+    match raw {
+        "null" => Value::Null,
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => match json_str(raw) {
+            Some(s) => Value::String(s.into_owned()),
+            None => serde_json::from_str(raw).unwrap_or(Value::Null),
+        },
+    }
+}
+
+/// A value as one line of text.
+fn plain_json(raw: &str) -> Cow<'_, str> {
+    match json_str(raw) {
+        Some(s) => s,
+        None if raw == "null" => Cow::Borrowed(""),
+        None => Cow::Owned(plain(&json_value(raw))),
+    }
+}
+
 /// A record's id and `SystemModstamp`, or what is wrong with it.
-pub(crate) fn keys(record: &Map<String, Value>) -> Result<(String, DateTime<Utc>), String> {
+pub(crate) fn keys(record: &Fields<'_>) -> Result<(String, DateTime<Utc>), String> {
     let id = record
         .get("Id")
-        .and_then(Value::as_str)
+        .and_then(json_str)
         .filter(|id| is_record_id(id))
         .ok_or("it has no readable Id")?;
     let at = record
         .get("SystemModstamp")
-        .and_then(Value::as_str)
-        .and_then(parse_time)
+        .and_then(json_str)
+        .and_then(|t| parse_time(&t))
         .ok_or_else(|| format!("the record {id} has no readable SystemModstamp"))?;
-    Ok((id.to_owned(), at))
+    Ok((id.into_owned(), at))
 }
 
-/// A record's version: its fields as listed and the object's field list.
-pub(crate) fn record_version(view: &ObjectView, record: &Map<String, Value>) -> String {
-    /// The record's fields less `attributes`, serialised in the map's order without a copy
-    /// of the record (the same bytes as the map without that entry).
-    struct Fields<'a>(&'a Map<String, Value>);
-    impl serde::Serialize for Fields<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "attributes"))
-        }
-    }
+/// A record's version: its fields as listed and the object's field list. The fields are
+/// hashed as `{"name":value,…}` by name, less `attributes`, each value as Salesforce wrote
+/// it: the bytes `serde_json` writes of the record's map less `attributes` for the compact
+/// JSON Salesforce sends, so versions stay what they were when records were read as trees.
+pub(crate) fn record_version(view: &ObjectView, record: &Fields<'_>) -> String {
     thread_local! {
-        /// The serialisation of the record being hashed, its buffer kept between records.
+        /// The text being hashed, its buffer kept between records.
         static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    let mut sorted: Vec<&(&str, &str)> = record.0.iter().collect();
+    sorted.sort_unstable_by_key(|(k, _)| *k);
     let digest = TEXT.with_borrow_mut(|text| {
         text.clear();
-        let _ = serde_json::to_writer(&mut *text, &Fields(record));
+        text.push(b'{');
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut *text, k);
+            text.push(b':');
+            text.extend_from_slice(v.as_bytes());
+        }
+        text.push(b'}');
         hash128_bytes(text)
     });
     format!("{}|{digest}", view.render_key)
@@ -401,6 +502,13 @@ fn plain(v: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+/// The answer of a child relationship's subquery, as the parent's record holds it.
+#[derive(Deserialize)]
+struct ChildAnswer {
+    #[serde(default)]
+    records: Vec<Map<String, Value>>,
 }
 
 /// Long text as Markdown blocks: rich text through HTML to Markdown, else plain paragraphs.
@@ -465,66 +573,72 @@ fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, body: &mut Ve
     }
 }
 
+/// The failure of a record that does not read, named by its id where it has one.
+fn unreadable(view: &ObjectView, id: Option<&str>, why: &str, instance: &Url) -> Outcome {
+    let id = id.filter(|id| is_record_id(id));
+    let failure = Failure::new(
+        id.map(record_id),
+        ErrorKind::InvalidData,
+        format!("a record of {} cannot be read: {why}", view.name),
+    );
+    match id.and_then(|id| instance.join(&format!("/{id}")).ok()) {
+        Some(link) => failure.with_link(link),
+        None => failure,
+    }
+    .into()
+}
+
 /// A record as a Markdown document whose version is `version` (its [`record_version`],
 /// computed once by the listing), or a failure naming it; `keys` are its [`keys`], read once
-/// by the listing too. The record is taken: its values move into the metadata.
+/// by the listing too.
 pub(crate) fn record_document(
     view: &ObjectView,
-    mut record: Map<String, Value>,
+    raw: &RawValue,
     keys: Result<(String, DateTime<Utc>), String>,
     version: &str,
     instance: &Url,
     access: &Access,
 ) -> Outcome {
+    let record = match Fields::parse(raw) {
+        Ok(r) => r,
+        Err(why) => return unreadable(view, None, &why, instance),
+    };
     let (id, modstamp) = match keys {
         Ok(k) => k,
         Err(why) => {
-            let raw = record
-                .get("Id")
-                .and_then(Value::as_str)
-                .filter(|id| is_record_id(id));
-            let failure = Failure::new(
-                raw.map(record_id),
-                ErrorKind::InvalidData,
-                format!("a record of {} cannot be read: {why}", view.name),
-            );
-            return match raw.and_then(|id| instance.join(&format!("/{id}")).ok()) {
-                Some(link) => failure.with_link(link),
-                None => failure,
-            }
-            .into();
+            let id = record.get("Id").and_then(json_str);
+            return unreadable(view, id.as_deref(), &why, instance);
         }
     };
+    let at = record.by_field(view);
     let title = view
         .name_field
         .as_ref()
         .and_then(|f| record.get(f))
-        .map(plain)
+        .map(plain_json)
         .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| format!("{} {id}", view.label));
+        .map_or_else(|| format!("{} {id}", view.label), Cow::into_owned);
     // A case is named by its number; its subject says what it is about.
-    let title = match record.get("Subject").and_then(Value::as_str).map(str::trim) {
+    let subject = record.get("Subject").and_then(json_str);
+    let title = match subject.as_deref().map(str::trim) {
         Some(subject) if !subject.is_empty() && subject != title => format!("{title}: {subject}"),
         _ => title,
     };
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
-    // The front matter's fields, by name: their values move into the metadata afterwards.
-    let mut meta: Vec<&str> = Vec::new();
-    for f in &view.fields {
+    // The front matter's fields, by name, as values: they move into the metadata afterwards.
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(view.fields.len());
+    for (f, value) in view.fields.iter().zip(&at) {
         // `IsDeleted` is always false outside `queryAll`; the id and stamp are shown already.
         if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
             || Some(&f.name) == view.name_field.as_ref()
         {
             continue;
         }
-        let Some(value) = record.get(&f.name).filter(|v| !v.is_null()) else {
+        let Some(value) = value.filter(|v| *v != "null") else {
             continue;
         };
         if TEXT_TYPES.contains(&f.kind.as_str()) {
-            let text = match value {
-                Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-                other => std::borrow::Cow::Owned(plain(other)),
-            };
+            let text = plain_json(value);
             if text.trim().is_empty() {
                 continue;
             }
@@ -536,23 +650,23 @@ pub(crate) fn record_document(
             body.push(Block::heading(2, vec![Inline::text(label.clone())]));
             long_text(f, &text, &mut body);
         } else {
-            meta.push(&f.name);
+            meta.push((&f.name, json_value(value)));
         }
     }
     // The children, a section per relationship, their ids in the metadata.
     let mut children = Map::new();
     for c in &view.children {
-        let rows = match record.get(&c.relationship) {
-            Some(Value::Object(rel)) => match rel.get("records") {
-                Some(Value::Array(rows)) if !rows.is_empty() => rows,
-                _ => continue,
-            },
-            _ => continue,
+        let answer = record.get(&c.relationship).and_then(|raw| {
+            serde_json::from_str::<Option<ChildAnswer>>(raw)
+                .ok()
+                .flatten()
+        });
+        let Some(ChildAnswer { records: rows }) = answer.filter(|a| !a.records.is_empty()) else {
+            continue;
         };
         body.push(Block::heading(2, vec![Inline::text(c.label.clone())]));
         let mut ids = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Value::Object(row) = row else { continue };
+        for row in &rows {
             let child = row.get("Id").and_then(Value::as_str).unwrap_or_default();
             if is_record_id(child) {
                 ids.push(Value::String(child.to_owned()));
@@ -572,9 +686,7 @@ pub(crate) fn record_document(
             ("id", &id_value),
             ("system_modstamp", &stamp),
         ];
-        let fields = meta
-            .iter()
-            .filter_map(|name| record.get(*name).map(|v| (*name, v)));
+        let fields = meta.iter().map(|(name, v)| (*name, v));
         markdown::front_matter_into(&mut text, header.into_iter().chain(fields));
     }
     markdown::render_into(&mut text, &body);
@@ -583,9 +695,9 @@ pub(crate) fn record_document(
     // feed item's case or record.
     let parent = ["AccountId", "ParentId"]
         .iter()
-        .filter_map(|f| record.get(*f).and_then(Value::as_str))
+        .filter_map(|f| record.get(f).and_then(json_str))
         .find(|p| is_record_id(p) && *p != id)
-        .map(record_id);
+        .map(|p| record_id(&p));
     // `{instance}/{Id}`: the instance has no path, and the id is letters and digits (what
     // `join` would give, without parsing a relative URL per record).
     let link = {
@@ -596,8 +708,8 @@ pub(crate) fn record_document(
         link
     };
     let fields: Map<String, Value> = meta
-        .iter()
-        .filter_map(|name| record.remove(*name).map(|v| ((*name).to_owned(), v)))
+        .into_iter()
+        .map(|(name, v)| (name.to_owned(), v))
         .collect();
     let mut doc = Document::text(record_id(&id), SOURCE, title, text);
     doc.metadata.insert("object".to_owned(), object);
@@ -655,6 +767,11 @@ mod tests {
             {"name": "Id", "type": "id"}, {"name": "SystemModstamp", "type": "datetime"}]}))
         .unwrap_or_else(|e| panic!("{e}"));
         let view = ObjectView::new(d);
+        let version = |record: &Value| {
+            let raw = serde_json::value::to_raw_value(record).unwrap_or_else(|e| panic!("{e}"));
+            let fields = Fields::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+            record_version(&view, &fields)
+        };
         let Value::Object(record) = json!({"attributes": {"type": "Account"}, "Id": "001000000000001AAA",
             "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme \"Inc\"", "Employees": 12})
         else {
@@ -663,19 +780,23 @@ mod tests {
         let mut fields = record.clone();
         fields.remove("attributes");
         let text = serde_json::to_string(&fields).unwrap_or_else(|e| panic!("{e}"));
+        let record = Value::Object(record);
         assert_eq!(
-            record_version(&view, &record),
+            version(&record),
             format!("{}|{}", view.render_key, hash128(&text))
         );
-        let Value::Object(moved) = json!({"Id": "001000000000001AAA",
-            "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme", "Employees": 12})
-        else {
-            panic!("an object")
-        };
-        assert_ne!(
-            record_version(&view, &record),
-            record_version(&view, &moved)
-        );
+        let moved = json!({"Id": "001000000000001AAA",
+            "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme", "Employees": 12});
+        assert_ne!(version(&record), version(&moved));
+        // The fields as Salesforce orders them (the query's order), not by name: the same
+        // version.
+        let raw = RawValue::from_string(
+            r#"{"attributes":{"type":"Account"},"SystemModstamp":"2025-03-01T10:20:00.000+0000","Name":"Acme \"Inc\"","Id":"001000000000001AAA","Employees":12}"#
+                .to_owned(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let fields = Fields::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(record_version(&view, &fields), version(&record));
     }
 
     #[test]
@@ -688,12 +809,11 @@ mod tests {
         let instance =
             Url::parse("https://acme.my.salesforce.com").unwrap_or_else(|e| panic!("{e}"));
         let parent = |record: Value| {
-            let Value::Object(record) = record else {
-                panic!("an object")
-            };
-            let version = record_version(&view, &record);
-            let k = keys(&record);
-            match record_document(&view, record, k, &version, &instance, &Access::default()) {
+            let raw = serde_json::value::to_raw_value(&record).unwrap_or_else(|e| panic!("{e}"));
+            let fields = Fields::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+            let version = record_version(&view, &fields);
+            let k = keys(&fields);
+            match record_document(&view, &raw, k, &version, &instance, &Access::default()) {
                 Outcome::Document(doc) => doc.parent_id,
                 other => panic!("{other:?}"),
             }

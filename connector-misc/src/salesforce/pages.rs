@@ -13,14 +13,30 @@ use connector_core::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use super::SOURCE;
 use super::client::{Client, Session};
 use super::convert::{
-    CHILD_LIMIT, ChildView, FILL_CHUNK, ObjectView, is_record_id, keys, record_document, record_id,
-    record_version, soql_time,
+    CHILD_LIMIT, ChildView, FILL_CHUNK, Fields, ObjectView, is_record_id, json_str, keys,
+    record_document, record_id, record_version, soql_time,
 };
+
+/// A record as listed: its JSON text.
+type Raw = Box<RawValue>;
+
+/// The id of a listed record, when it has one that reads as a record id.
+fn raw_id(record: &RawValue) -> Option<String> {
+    raw_ref(record, "Id")
+}
+
+/// The field `name` of a listed record, when it is a record id.
+fn raw_ref(record: &RawValue, name: &str) -> Option<String> {
+    let fields = Fields::parse(record).ok()?;
+    let id = fields.get(name).and_then(json_str)?;
+    is_record_id(&id).then(|| id.into_owned())
+}
 
 /// How far back Salesforce lists deleted records (its limit is 30 days, and the recycle bin
 /// keeps them 15): an older window start leaves deletions to prune.
@@ -131,20 +147,24 @@ fn keyset_term(c: &Cursor) -> String {
 }
 
 /// The key of the last record of a page that has readable keys.
-fn last_cursor(records: &[Value]) -> Option<Cursor> {
+fn last_cursor(records: &[Raw]) -> Option<Cursor> {
     records.iter().rev().find_map(|r| {
-        let (id, modstamp) = keys(r.as_object()?).ok()?;
+        let (id, modstamp) = keys(&Fields::parse(r).ok()?).ok()?;
         Some(Cursor { modstamp, id })
     })
 }
 
 /// The id of the last record of a page that has one.
-fn last_id(records: &[Value]) -> Option<String> {
-    records.iter().rev().find_map(|r| {
-        r.get("Id")
-            .and_then(Value::as_str)
-            .filter(|i| is_record_id(i))
-            .map(str::to_owned)
+fn last_id(records: &[Raw]) -> Option<String> {
+    records.iter().rev().find_map(|r| raw_id(r))
+}
+
+/// A record's JSON text again, after it was changed as a map.
+fn to_raw<T: Serialize>(record: &T) -> Result<Raw> {
+    serde_json::value::to_raw_value(record).map_err(|e| {
+        Error::internal("a record could not be written as JSON")
+            .with_connector(SOURCE)
+            .with_cause(e)
     })
 }
 
@@ -322,7 +342,7 @@ impl Walk {
         &self,
         ctx: &SyncContext,
         view: &Arc<ObjectView>,
-        records: Vec<Value>,
+        records: Vec<Raw>,
         window: Option<&TimeWindow>,
         wanted: Option<&HashSet<String>>,
     ) -> Result<Batch> {
@@ -337,35 +357,43 @@ impl Walk {
         let access = Arc::new(self.access(&session));
         let instance = Arc::new(session.instance.clone());
         let mut pending = Vec::new();
-        for value in records {
-            let Value::Object(record) = value else {
-                continue;
+        for raw in records {
+            // Taken apart once here for the keys and the version, and again by the conversion
+            // (which owns the text).
+            let prepared = match Fields::parse(&raw) {
+                Err(why) => Err((None, why)),
+                Ok(fields) => match keys(&fields) {
+                    Err(why) => Err((
+                        fields.get("Id").and_then(json_str).map(|i| record_id(&i)),
+                        why,
+                    )),
+                    Ok((id, at)) => {
+                        if window.is_some_and(|w| !w.contains(at)) {
+                            continue;
+                        }
+                        let doc_id = record_id(&id);
+                        if wanted.is_some_and(|w| !w.contains(&doc_id)) {
+                            continue;
+                        }
+                        let version = record_version(view, &fields);
+                        Ok((doc_id, id, at, version))
+                    }
+                },
             };
-            let (id, at) = match keys(&record) {
-                Ok(k) => k,
-                Err(why) => {
-                    let id = record
-                        .get("Id")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
-                    pending.push(PendingItem::new(id, (record, Err(why), String::new())));
-                    continue;
+            match prepared {
+                Err((id, why)) => {
+                    let id = id.unwrap_or_else(|| format!("{SOURCE}:{}:unreadable", view.name));
+                    pending.push(PendingItem::new(id, (raw, Err(why), String::new())));
                 }
-            };
-            if window.is_some_and(|w| !w.contains(at)) {
-                continue;
+                Ok((doc_id, id, at, version)) => {
+                    // Computed once, as the keys were: the conversion reuses them.
+                    let item = PendingItem::new(doc_id, (raw, Ok((id, at)), version.clone()));
+                    pending.push(item.with_version(&version));
+                }
             }
-            let doc_id = record_id(&id);
-            if wanted.is_some_and(|w| !w.contains(&doc_id)) {
-                continue;
-            }
-            let version = record_version(view, &record);
-            // Computed once, as the keys were: the conversion reuses them.
-            let item = PendingItem::new(doc_id, (record, Ok((id, at)), version.clone()));
-            pending.push(item.with_version(&version));
         }
         let batch = fetch_items(ctx, pending, 1, |(record, keys, version)| {
-            let out = record_document(view, record, keys, &version, &instance, &access);
+            let out = record_document(view, &record, keys, &version, &instance, &access);
             std::future::ready(Ok(out))
         })
         .await?;
@@ -374,8 +402,19 @@ impl Walk {
 
     /// The rest of each record's children where the subquery's answer held only the first
     /// of them (`done` false): its `nextRecordsUrl` pages, appended to the record's.
-    async fn more_children(&self, view: &ObjectView, records: &mut [Value]) -> Result<()> {
-        for record in records.iter_mut() {
+    async fn more_children(&self, view: &ObjectView, records: &mut [Raw]) -> Result<()> {
+        for raw in records.iter_mut() {
+            if !raw.get().contains("\"nextRecordsUrl\"") {
+                continue;
+            }
+            let mut record: Map<String, Value> = serde_json::from_str(raw.get()).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidData,
+                    format!("a record of {} is not JSON", view.name),
+                )
+                .with_connector(SOURCE)
+                .with_cause(e)
+            })?;
             for c in &view.children {
                 let Some(Value::Object(rel)) = record.get_mut(&c.relationship) else {
                     continue;
@@ -385,7 +424,7 @@ impl Walk {
                         (Some(Value::Bool(false)), Some(Value::String(next))) => next.clone(),
                         _ => break,
                     };
-                    let Some(mut page) = self.client.next_page(&next).await? else {
+                    let Some(page) = self.client.next_page(&next).await? else {
                         return Err(Error::new(
                             ErrorKind::Unavailable,
                             format!(
@@ -396,7 +435,9 @@ impl Walk {
                         .with_connector(SOURCE));
                     };
                     if let Some(Value::Array(rows)) = rel.get_mut("records") {
-                        rows.append(&mut page.records);
+                        for r in &page.records {
+                            rows.push(serde_json::from_str(r.get()).unwrap_or(Value::Null));
+                        }
                     }
                     rel.insert("done".to_owned(), Value::Bool(page.done));
                     match page.next_records_url.filter(|_| !page.done) {
@@ -405,6 +446,7 @@ impl Walk {
                     };
                 }
             }
+            *raw = to_raw(&record)?;
         }
         Ok(())
     }
@@ -412,7 +454,12 @@ impl Walk {
     /// Reads the fields of `view` the listing's query had no room for
     /// ([`ObjectView::more_fields`]) for `records`, by id, and adds them to each record. A
     /// record gone meanwhile keeps the fields it was listed with.
-    async fn fill(&self, view: &ObjectView, records: &mut [Value]) -> Result<()> {
+    async fn fill(&self, view: &ObjectView, raws: &mut [Raw]) -> Result<()> {
+        // Taken apart as maps: the widest objects only.
+        let mut records: Vec<Value> = raws
+            .iter()
+            .map(|r| serde_json::from_str(r.get()).unwrap_or(Value::Null))
+            .collect();
         let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for (i, r) in records.iter().enumerate() {
             if let Some(id) = r
@@ -437,7 +484,10 @@ impl Walk {
                 let mut page = self.client.query(&q).await?;
                 for _ in 0..MAX_PAGES {
                     for more in std::mem::take(&mut page.records) {
-                        let Value::Object(more) = more else { continue };
+                        let Ok(Value::Object(more)) = serde_json::from_str::<Value>(more.get())
+                        else {
+                            continue;
+                        };
                         let target = more
                             .get("Id")
                             .and_then(Value::as_str)
@@ -467,6 +517,11 @@ impl Walk {
                         None => break,
                     }
                 }
+            }
+        }
+        for (raw, record) in raws.iter_mut().zip(&records) {
+            if record.is_object() {
+                *raw = to_raw(record)?;
             }
         }
         Ok(())
@@ -502,9 +557,8 @@ impl Walk {
             out.extend(
                 page.records
                     .iter()
-                    .filter_map(|r| r.get("Id").and_then(Value::as_str))
-                    .filter(|i| is_record_id(i))
-                    .map(record_id),
+                    .filter_map(|r| raw_id(r))
+                    .map(|i| record_id(&i)),
             );
             match page.next_records_url.take().filter(|_| !page.done) {
                 // A lost cursor: the rest are archived again by the next poll's overlap, or
@@ -533,8 +587,8 @@ impl Walk {
         limit: usize,
         from: Option<K>,
         query: Q,
-        key: fn(&[Value]) -> Option<K>,
-    ) -> BoxStream<'static, Result<(Vec<Value>, Option<K>)>>
+        key: fn(&[Raw]) -> Option<K>,
+    ) -> BoxStream<'static, Result<(Vec<Raw>, Option<K>)>>
     where
         K: Clone + Send + 'static,
         Q: Fn(Option<&K>) -> String + Send + 'static,
@@ -617,13 +671,7 @@ impl Walk {
         );
         while let Some(page) = pages.next().await {
             let (records, _) = page?;
-            into.extend(
-                records
-                    .iter()
-                    .filter_map(|r| r.get(&child.field).and_then(Value::as_str))
-                    .filter(|p| is_record_id(p))
-                    .map(str::to_owned),
-            );
+            into.extend(records.iter().filter_map(|r| raw_ref(r, &child.field)));
         }
         tracing::debug!(connector = SOURCE, object = %view.name, relationship = %child.relationship, parents = into.len(), "parents of changed children");
         Ok(())
@@ -666,7 +714,7 @@ impl Walk {
                     let (records, last) = page?;
                     after = last;
                     if poll_children {
-                        listed.extend(records.iter().filter_map(|r| r.get("Id").and_then(Value::as_str)).map(str::to_owned));
+                        listed.extend(records.iter().filter_map(|r| raw_id(r)));
                     }
                     let batch = walk.page_batch(&ctx, view, records, window.as_ref(), None).await?;
                     yield CheckpointedBatch::new(batch, SalesforceCheckpoint { object: Some(view.name.clone()), after: after.clone(), done: false });
@@ -773,11 +821,11 @@ impl Walk {
                     let (records, _) = page?;
                     let mut ids = Vec::with_capacity(records.len());
                     for r in &records {
-                        let Some(id) = r.get("Id").and_then(Value::as_str).filter(|i| is_record_id(i)) else {
+                        let Some(id) = raw_id(r) else {
                             Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
                             continue;
                         };
-                        ids.push(SlimDocument::new(record_id(id)));
+                        ids.push(SlimDocument::new(record_id(&id)));
                     }
                     yield ids;
                 }
