@@ -593,7 +593,7 @@ async fn children_are_sections_of_their_parent_read_by_relationship_subqueries()
     // A parent without children has no section and no `children`.
     let globex = doc(&batch, GLOBEX);
     assert!(!globex.content.as_text().unwrap().contains("## Contacts"));
-    assert!(globex.metadata.get("children").is_none());
+    assert!(!globex.metadata.contains_key("children"));
     // One query an object still, the children a subquery of it (describe order); the
     // comment's parent field is not asked for (it is the case).
     let queries = fake.with(|st| st.queries.clone());

@@ -707,7 +707,7 @@ impl Walk {
                 // The parents a poll lists itself: their children are read with them.
                 let mut listed: HashSet<String> = HashSet::new();
                 let poll_children = window.is_some() && !view.children.is_empty();
-                let (q_view, q_window, limit) = (Arc::clone(view), window.clone(), walk.limit);
+                let (q_view, q_window, limit) = (Arc::clone(view), window, walk.limit);
                 let query = move |after: Option<&Cursor>| soql(&q_view, q_window.as_ref(), after, limit);
                 let mut pages = walk.clone().keyset(ctx.clone(), Resource::Query, limit, after.clone(), query, last_cursor);
                 while let Some(page) = pages.next().await {
