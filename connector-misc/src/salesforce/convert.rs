@@ -574,7 +574,12 @@ fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, body: &mut Ve
 }
 
 /// The failure of a record that does not read, named by its id where it has one.
-fn unreadable(view: &ObjectView, id: Option<&str>, why: &str, instance: &Url) -> Outcome {
+pub(crate) fn unreadable(
+    view: &ObjectView,
+    id: Option<&str>,
+    why: &str,
+    instance: &Url,
+) -> Outcome {
     let id = id.filter(|id| is_record_id(id));
     let failure = Failure::new(
         id.map(record_id),
@@ -593,16 +598,12 @@ fn unreadable(view: &ObjectView, id: Option<&str>, why: &str, instance: &Url) ->
 /// by the listing too.
 pub(crate) fn record_document(
     view: &ObjectView,
-    raw: &RawValue,
+    record: &Fields<'_>,
     keys: Result<(String, DateTime<Utc>), String>,
     version: &str,
     instance: &Url,
     access: &Access,
 ) -> Outcome {
-    let record = match Fields::parse(raw) {
-        Ok(r) => r,
-        Err(why) => return unreadable(view, None, &why, instance),
-    };
     let (id, modstamp) = match keys {
         Ok(k) => k,
         Err(why) => {
@@ -813,7 +814,7 @@ mod tests {
             let fields = Fields::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
             let version = record_version(&view, &fields);
             let k = keys(&fields);
-            match record_document(&view, &raw, k, &version, &instance, &Access::default()) {
+            match record_document(&view, &fields, k, &version, &instance, &Access::default()) {
                 Outcome::Document(doc) => doc.parent_id,
                 other => panic!("{other:?}"),
             }

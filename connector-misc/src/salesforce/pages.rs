@@ -20,7 +20,7 @@ use super::SOURCE;
 use super::client::{Client, Session};
 use super::convert::{
     CHILD_LIMIT, ChildView, FILL_CHUNK, Fields, ObjectView, is_record_id, json_str, keys,
-    record_document, record_id, record_version, soql_time,
+    record_document, record_id, record_version, soql_time, unreadable,
 };
 
 /// A record as listed: its JSON text.
@@ -357,43 +357,48 @@ impl Walk {
         let access = Arc::new(self.access(&session));
         let instance = Arc::new(session.instance.clone());
         let mut pending = Vec::new();
-        for raw in records {
-            // Taken apart once here for the keys and the version, and again by the conversion
-            // (which owns the text).
-            let prepared = match Fields::parse(&raw) {
-                Err(why) => Err((None, why)),
-                Ok(fields) => match keys(&fields) {
-                    Err(why) => Err((
-                        fields.get("Id").and_then(json_str).map(|i| record_id(&i)),
-                        why,
-                    )),
-                    Ok((id, at)) => {
-                        if window.is_some_and(|w| !w.contains(at)) {
-                            continue;
-                        }
-                        let doc_id = record_id(&id);
-                        if wanted.is_some_and(|w| !w.contains(&doc_id)) {
-                            continue;
-                        }
-                        let version = record_version(view, &fields);
-                        Ok((doc_id, id, at, version))
-                    }
-                },
-            };
-            match prepared {
-                Err((id, why)) => {
-                    let id = id.unwrap_or_else(|| format!("{SOURCE}:{}:unreadable", view.name));
-                    pending.push(PendingItem::new(id, (raw, Err(why), String::new())));
+        for raw in &records {
+            // Taken apart once, without a JSON tree: the keys, the version and the document
+            // read the same fields, borrowed from the page's text.
+            let fields = match Fields::parse(raw) {
+                Ok(f) => f,
+                Err(why) => {
+                    let id = format!("{SOURCE}:{}:unreadable", view.name);
+                    pending.push(PendingItem::new(id, Err(why)));
+                    continue;
                 }
-                Ok((doc_id, id, at, version)) => {
+            };
+            match keys(&fields) {
+                Err(why) => {
+                    let id = fields.get("Id").and_then(json_str).map_or_else(
+                        || format!("{SOURCE}:{}:unreadable", view.name),
+                        |i| record_id(&i),
+                    );
+                    pending.push(PendingItem::new(id, Ok((fields, Err(why), String::new()))));
+                }
+                Ok((id, at)) => {
+                    if window.is_some_and(|w| !w.contains(at)) {
+                        continue;
+                    }
+                    let doc_id = record_id(&id);
+                    if wanted.is_some_and(|w| !w.contains(&doc_id)) {
+                        continue;
+                    }
+                    let version = record_version(view, &fields);
                     // Computed once, as the keys were: the conversion reuses them.
-                    let item = PendingItem::new(doc_id, (raw, Ok((id, at)), version.clone()));
+                    let item =
+                        PendingItem::new(doc_id, Ok((fields, Ok((id, at)), version.clone())));
                     pending.push(item.with_version(&version));
                 }
             }
         }
-        let batch = fetch_items(ctx, pending, 1, |(record, keys, version)| {
-            let out = record_document(view, &record, keys, &version, &instance, &access);
+        let batch = fetch_items(ctx, pending, 1, |item| {
+            let out = match item {
+                Ok((fields, keys, version)) => {
+                    record_document(view, &fields, keys, &version, &instance, &access)
+                }
+                Err(why) => unreadable(view, None, &why, &instance),
+            };
             std::future::ready(Ok(out))
         })
         .await?;
