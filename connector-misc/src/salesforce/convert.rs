@@ -901,6 +901,75 @@ mod tests {
     }
 
     #[test]
+    fn a_child_relationship_s_subquery_keeps_to_its_budget_and_the_parent_to_the_rest() {
+        let mut fields = vec![
+            json!({"name": "Id", "type": "id"}),
+            json!({"name": "AccountId", "type": "reference"}),
+            json!({"name": "IsDeleted", "type": "boolean"}),
+            json!({"name": "SystemModstamp", "type": "datetime"}),
+        ];
+        for i in 0..300 {
+            fields.push(json!({"name": format!("Custom_Field_{i:04}__c"), "type": "string"}));
+        }
+        fields.push(json!({"name": "Name", "type": "string", "nameField": true}));
+        let child: Describe = serde_json::from_value(
+            json!({"name": "Contact", "label": "Contact", "labelPlural": "Contacts", "fields": fields}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let rel: ChildRelationship = serde_json::from_value(
+            json!({"childSObject": "Contact", "field": "AccountId", "relationshipName": "Contacts"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let c = ChildView::new(&rel, "Contacts", child);
+        assert!(
+            c.subquery.len() <= CHILD_BUDGET + 100,
+            "{}",
+            c.subquery.len()
+        );
+        assert!(
+            c.subquery
+                .starts_with("(SELECT Id, SystemModstamp, Custom_Field_0000__c"),
+            "{}",
+            c.subquery
+        );
+        assert!(c.subquery.contains(", Name, ") || c.subquery.contains(", Name FROM"));
+        // The parent field is the parent, and `IsDeleted` always false: neither is read.
+        assert!(!c.subquery.contains("AccountId") && !c.subquery.contains("IsDeleted"));
+        assert!(
+            c.subquery
+                .ends_with(" FROM Contacts ORDER BY Id ASC LIMIT 200)")
+        );
+        assert_eq!(c.label, "Contacts");
+
+        let mut wide = vec![
+            json!({"name": "Id", "type": "id"}),
+            json!({"name": "SystemModstamp", "type": "datetime"}),
+        ];
+        for i in 0..1000 {
+            wide.push(json!({"name": format!("Custom_Field_Number_{i:04}__c"), "type": "string"}));
+        }
+        let parent = |children: Vec<ChildView>| {
+            let d: Describe =
+                serde_json::from_value(json!({"name": "Account", "fields": wide.clone()}))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            ObjectView::with_children(d, children)
+        };
+        let alone = parent(Vec::new());
+        let with = parent(vec![c.clone(), c]);
+        let mut url = Url::parse("https://acme.my.salesforce.com/services/data/v62.0/query")
+            .unwrap_or_else(|e| panic!("{e}"));
+        url.query_pairs_mut()
+            .append_pair("q", &format!("SELECT {} FROM Account", with.select_list()));
+        assert!(
+            url.as_str().len() <= SELECT_BUDGET + 200,
+            "{}",
+            url.as_str().len()
+        );
+        assert!(with.more_fields().len() >= alone.more_fields().len());
+        assert_ne!(alone.render_key, with.render_key);
+    }
+
+    #[test]
     fn the_rest_api_s_stamps_take_the_fast_path_and_others_the_general_one() {
         let at = |s: &str| {
             DateTime::parse_from_rfc3339(s)
