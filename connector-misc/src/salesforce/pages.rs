@@ -735,7 +735,8 @@ impl Walk {
                     for chunk in parents.chunks(REFETCH_CHUNK) {
                         let (q_view, ids) = (Arc::clone(view), chunk.to_vec());
                         let query = move |after: Option<&String>| by_ids(&q_view, &ids, after);
-                        let mut pages = walk.clone().keyset(ctx.clone(), Resource::Query, REFETCH_CHUNK, None, query, last_id);
+                        // Its `LIMIT` holds every id asked for: asked again only for a lost cursor.
+                        let mut pages = walk.clone().keyset(ctx.clone(), Resource::Query, chunk.len() + 1, None, query, last_id);
                         while let Some(page) = pages.next().await {
                             let (records, _) = page?;
                             let batch = walk.page_batch(&ctx, view, records, None, None).await?;
