@@ -558,3 +558,213 @@ fn the_schema_describes_every_field() {
         assert!(props[key].get("examples").is_some(), "{key}");
     }
 }
+
+/// The config of the child tests: accounts with their contacts, cases with their comments.
+fn with_children() -> Value {
+    json!({"child_relationships": {"Account": ["Contacts"], "Case": ["CaseComments"]}})
+}
+
+#[tokio::test]
+async fn children_are_sections_of_their_parent_read_by_relationship_subqueries() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), with_children());
+    let batch = load(&c).await.unwrap();
+    assert_eq!(ids(&batch), all_ids());
+    assert!(batch.failures.is_empty(), "{:?}", batch.failures);
+    let case = doc(&batch, CASE1);
+    let text = case.content.as_text().unwrap();
+    let comments = text.split_once("\n## Case Comments\n").unwrap().1;
+    assert_eq!(
+        comments,
+        format!(
+            "\n### Case Comment {COMMENT1}\n\n**Created Date:** 2025-02-28T10:35:00.000+0000  \n**Last Modified Date:** 2025-03-01T10:35:00.000+0000  \n**Published:** true\n\nCalled the customer back.\nA site visit is booked.\n\n### Case Comment {COMMENT2}\n\n**Created Date:** 2025-02-28T10:40:00.000+0000  \n**Last Modified Date:** 2025-03-01T10:40:00.000+0000  \n**Published:** false\n\nBearing ordered."
+        )
+    );
+    assert_eq!(
+        case.metadata["children"],
+        json!({"CaseComments": [COMMENT1, COMMENT2]})
+    );
+    let acme = doc(&batch, ACME).content.as_text().unwrap();
+    assert!(
+        acme.contains("\n## Contacts\n\n### Ana Silva\n\n"),
+        "{acme}"
+    );
+    assert!(acme.contains("**Email:** ana@acme.example"), "{acme}");
+    // A parent without children has no section and no `children`.
+    let globex = doc(&batch, GLOBEX);
+    assert!(!globex.content.as_text().unwrap().contains("## Contacts"));
+    assert!(!globex.metadata.contains_key("children"));
+    // One query an object still, the children a subquery of it (describe order); the
+    // comment's parent field is not asked for (it is the case).
+    let queries = fake.with(|st| st.queries.clone());
+    assert_eq!(queries.len(), 4, "{queries:?}");
+    assert!(
+        queries[0].contains(
+            ", (SELECT Id, CreatedDate, LastModifiedDate, SystemModstamp, Name, Email FROM Contacts ORDER BY Id ASC LIMIT 200) FROM Account "
+        ),
+        "{queries:?}"
+    );
+    assert!(
+        queries[2].contains(
+            "(SELECT Id, CreatedDate, LastModifiedDate, SystemModstamp, IsPublished, CommentBody FROM CaseComments ORDER BY Id ASC LIMIT 200) FROM Case "
+        ),
+        "{queries:?}"
+    );
+    // A load reads no changes of children: every parent is listed anyway.
+    assert!(fake.with(|st| st.query_alls.is_empty()));
+}
+
+#[tokio::test]
+async fn a_parent_with_more_children_than_one_answer_reads_the_rest_by_their_next_records_url() {
+    let fake = Fake::start(|st| st.child_batch = 1).await;
+    let c = build(&fake.uri(), with_children());
+    let batch = load(&c).await.unwrap();
+    assert_eq!(
+        doc(&batch, CASE1).metadata["children"],
+        json!({"CaseComments": [COMMENT1, COMMENT2]})
+    );
+    // The cases' second batch, and the first case's second comment.
+    assert_eq!(fake.with(|st| st.next_pages), 2);
+}
+
+#[tokio::test]
+async fn a_child_changed_added_or_deleted_sends_its_parent_again() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), with_children());
+    let store = MemoryStateStore::new();
+    let (sink, first) = sync(&c, &store, SyncMode::Full).await;
+    assert_eq!(sink.documents().len(), 7, "{first:?}");
+
+    // A comment edited: its case comes again, with the new text; nothing else does.
+    fake.with(|st| {
+        let comment = st.records.iter_mut().find(|r| r.id == COMMENT2).unwrap();
+        comment.fields["CommentBody"] = json!("Bearing fitted.");
+        comment.modstamp = Utc::now() - TimeDelta::minutes(1);
+    });
+    let (sink, second) = sync(&c, &store, SyncMode::Incremental).await;
+    let got: Vec<String> = sink.documents().iter().map(|d| d.id.clone()).collect();
+    assert_eq!(got, [doc_id(CASE1)], "{second:?}");
+    let text = sink.documents()[0].content.as_text().unwrap().to_owned();
+    assert!(text.ends_with("\n\nBearing fitted."), "{text}");
+    // Asked in the window by queryAll, and the case by id: one query each.
+    let alls = fake.with(|st| st.query_alls.clone());
+    assert_eq!(alls.len(), 2, "one per relationship: {alls:?}");
+    assert!(
+        alls[1].starts_with(
+            "SELECT Id, SystemModstamp, ParentId FROM CaseComment WHERE SystemModstamp >= "
+        ) && alls[1]
+            .ends_with(" AND ParentId != null ORDER BY SystemModstamp ASC, Id ASC LIMIT 50000"),
+        "{alls:?}"
+    );
+    let by_id = fake.with(|st| {
+        st.queries
+            .iter()
+            .filter(|q| q.contains("Id IN ("))
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(by_id.len(), 1, "{by_id:?}");
+    assert!(
+        by_id[0].ends_with(&format!(
+            "FROM Case WHERE Id IN ('{CASE1}') ORDER BY Id ASC LIMIT 1"
+        )),
+        "{by_id:?}"
+    );
+
+    // A comment deleted (into the recycle bin: queryAll still sees it) and one added.
+    fake.with(|st| {
+        let at = st.records.iter().position(|r| r.id == COMMENT1).unwrap();
+        let mut gone = st.records.remove(at);
+        gone.modstamp = Utc::now() - TimeDelta::minutes(1);
+        st.recycled.push(gone);
+        st.records.push(Rec {
+            object: "CaseComment".to_owned(),
+            id: "00a000000000003AAA".to_owned(),
+            modstamp: Utc::now() - TimeDelta::minutes(1),
+            fields: json!({"ParentId": CASE2, "IsPublished": true, "CommentBody": "Password reset sent."}),
+            broken: false,
+        });
+    });
+    let (sink, third) = sync(&c, &store, SyncMode::Incremental).await;
+    let got: Vec<String> = records_wire::sorted(
+        &sink
+            .documents()
+            .iter()
+            .map(|d| d.id.clone())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(got, sorted(&[CASE1, CASE2]), "{third:?}");
+    let case1 = sink
+        .documents()
+        .iter()
+        .find(|d| d.id == doc_id(CASE1))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        case1.metadata["children"],
+        json!({"CaseComments": [COMMENT2]})
+    );
+    assert!(
+        !case1
+            .content
+            .as_text()
+            .unwrap()
+            .contains("Called the customer back")
+    );
+    // And nothing more once the children are still.
+    let (sink, fourth) = sync(&c, &store, SyncMode::Reconcile).await;
+    assert!(sink.documents().is_empty(), "{fourth:?}");
+}
+
+#[tokio::test]
+async fn a_parent_listed_by_the_poll_is_not_asked_for_again_for_its_children() {
+    let now = Utc::now();
+    let fake = Fake::start(|st| {
+        for id in [ACME, ANA] {
+            st.records.iter_mut().find(|r| r.id == id).unwrap().modstamp =
+                now - TimeDelta::minutes(2);
+        }
+    })
+    .await;
+    let c = build(&fake.uri(), with_children());
+    let window = TimeWindow::new(now - TimeDelta::hours(1), now).unwrap();
+    let batch = poll(&c, window).await.unwrap();
+    assert_eq!(ids(&batch), sorted(&[ACME, ANA]));
+    assert!(
+        fake.with(|st| st.queries.iter().all(|q| !q.contains("Id IN ("))),
+        "{:?}",
+        fake.with(|st| st.queries.clone())
+    );
+    assert_eq!(fake.with(|st| st.query_alls.len()), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_child_relationship_is_an_error_naming_it() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(
+        &fake.uri(),
+        json!({"child_relationships": {"Case": ["Comments"]}}),
+    );
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.field(), Some("child_relationships.Case"));
+    assert!(err.to_string().contains("Comments"), "{err}");
+    // A relationship of an object that is not read is refused by the config.
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let err = registry
+        .build(
+            "salesforce",
+            config(
+                &fake.uri(),
+                json!({"child_relationships": {"Lead": ["Tasks"]}}),
+            ),
+        )
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(
+        err.to_string().contains("child_relationships.Lead"),
+        "{err}"
+    );
+}

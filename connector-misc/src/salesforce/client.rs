@@ -7,7 +7,7 @@
 //!   `{"error": "invalid_client", "error_description": "…"}` with 400;
 //! - `GET /services/data/vNN.N/sobjects/{Object}/describe`: the object's `fields` (`name`,
 //!   `label`, `type`, `nameField`, `deprecatedAndHidden`…) and `keyPrefix`;
-//! - `GET /services/data/vNN.N/query?q=SOQL` and the `nextRecordsUrl` it hands out while
+//! - `GET /services/data/vNN.N/query?q=SOQL` (or `queryAll`, deleted records too) and the `nextRecordsUrl` it hands out while
 //!   `done` is false: `{"totalSize", "done", "nextRecordsUrl", "records": [{"attributes",
 //!   "Id", …}]}`;
 //! - `GET /services/data/vNN.N/sobjects/{Object}/deleted/?start=&end=`: `{"deletedRecords":
@@ -110,6 +110,18 @@ pub(crate) struct FieldDescribe {
     pub(crate) html_formatted: bool,
 }
 
+/// A child relationship of an object's describe: the object whose `field` points at it,
+/// queried from the parent as the subquery `(SELECT … FROM {relationshipName})`.
+#[derive(Deserialize, Debug, Clone)]
+pub(crate) struct ChildRelationship {
+    #[serde(rename = "childSObject")]
+    pub(crate) child_object: String,
+    pub(crate) field: String,
+    /// None for relationships SOQL cannot follow from the parent.
+    #[serde(rename = "relationshipName", default)]
+    pub(crate) relationship_name: Option<String>,
+}
+
 /// An object's describe.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
@@ -117,6 +129,10 @@ pub(crate) struct Describe {
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) label: String,
+    #[serde(default)]
+    pub(crate) label_plural: String,
+    #[serde(default)]
+    pub(crate) child_relationships: Vec<ChildRelationship>,
     #[serde(default)]
     pub(crate) key_prefix: Option<String>,
     #[serde(default = "yes")]
@@ -137,8 +153,9 @@ pub(crate) struct QueryPage {
     pub(crate) done: bool,
     #[serde(default)]
     pub(crate) next_records_url: Option<String>,
+    /// The records, each its JSON text as sent (taken apart by [`Fields`](super::convert::Fields)).
     #[serde(default)]
-    pub(crate) records: Vec<serde_json::Value>,
+    pub(crate) records: Vec<Box<serde_json::value::RawValue>>,
 }
 
 /// A deleted record.
@@ -301,8 +318,15 @@ impl Client {
 
     /// The first page of `soql`.
     pub(crate) async fn query(&self, soql: &str) -> Result<QueryPage> {
+        self.query_at("query", soql).await
+    }
+
+    /// The first page of `soql` over the `query` resource, or `queryAll`, which also returns
+    /// the records in the recycle bin (`IsDeleted` true); their `nextRecordsUrl` is a
+    /// `query` one either way.
+    pub(crate) async fn query_at(&self, resource: &str, soql: &str) -> Result<QueryPage> {
         self.get_json(|s| {
-            let mut url = self.data_url(s, &["query"])?;
+            let mut url = self.data_url(s, &[resource])?;
             url.query_pairs_mut().append_pair("q", soql);
             Ok(url)
         })

@@ -1,6 +1,7 @@
 //! [`SalesforceConfig`]: which org (and the app that reads it), which objects, which API
 //! version, and how fast.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroUsize};
 
@@ -30,6 +31,10 @@ pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 10;
 
 /// Records per SOQL query (its `LIMIT`) unless configured otherwise.
 pub const DEFAULT_PAGE_SIZE: usize = 2000;
+
+/// Child relationships one object may merge: Salesforce takes at most 20 subqueries in a
+/// query.
+pub const MAX_CHILD_RELATIONSHIPS: usize = 20;
 
 /// The config field of the client secret (named by refusals of the token endpoint).
 pub(crate) const SECRET_FIELD: &str = "credentials.client_secret";
@@ -115,6 +120,14 @@ pub struct SalesforceConfig {
     #[serde(default)]
     #[schemars(example = ["Account", "Contact", "Case"])]
     pub objects: StringList,
+    /// First-level children merged into their parent's document, as Onyx does: per object,
+    /// the names of its child relationships (as SOQL's relationship subqueries name them:
+    /// `Contacts`, `Opportunities`, `Cases` of Account; `CaseComments` of Case; custom ones
+    /// end in `__r`). Each child is a section of the parent's Markdown; a poll that sees a
+    /// child changed, added or deleted sends its parent again. Empty (default): no children.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = example_child_relationships())]
+    pub child_relationships: BTreeMap<String, Vec<String>>,
     /// The REST API version, `vNN.N` (default v62.0; RAGFlow's form sends v59.0).
     #[serde(default = "default_api_version")]
     #[schemars(example = &"v62.0")]
@@ -147,6 +160,16 @@ pub struct SalesforceConfig {
     pub(crate) host_network: Option<NetworkPolicy>,
 }
 
+fn example_child_relationships() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([
+        (
+            "Account".to_owned(),
+            vec!["Contacts".to_owned(), "Opportunities".to_owned()],
+        ),
+        ("Case".to_owned(), vec!["CaseComments".to_owned()]),
+    ])
+}
+
 fn default_api_version() -> String {
     DEFAULT_API_VERSION.to_owned()
 }
@@ -177,6 +200,7 @@ impl SalesforceConfig {
                 security_token: None,
             },
             objects: StringList::default(),
+            child_relationships: BTreeMap::new(),
             api_version: default_api_version(),
             org_access: false,
             page_size: default_page_size(),
@@ -210,6 +234,7 @@ impl fmt::Debug for SalesforceConfig {
         f.debug_struct("SalesforceConfig")
             .field("credentials", &self.credentials)
             .field("objects", &self.objects.as_slice())
+            .field("child_relationships", &self.child_relationships)
             .field("api_version", &self.api_version)
             .field("org_access", &self.org_access)
             .field("page_size", &self.page_size)
@@ -283,6 +308,30 @@ impl ConnectorConfig for SalesforceConfig {
                 ));
             }
         }
+        let objects = self.object_names();
+        for (object, relationships) in &self.child_relationships {
+            let field = format!("child_relationships.{object}");
+            if !objects.iter().any(|o| o.eq_ignore_ascii_case(object)) {
+                problems.push(FieldError::new(
+                    field.clone(),
+                    format!("{object:?} is not one of the objects read"),
+                ));
+            }
+            if relationships.len() > MAX_CHILD_RELATIONSHIPS {
+                problems.push(FieldError::new(
+                    field.clone(),
+                    format!("at most {MAX_CHILD_RELATIONSHIPS} child relationships an object (Salesforce's limit of subqueries)"),
+                ));
+            }
+            for (i, r) in relationships.iter().enumerate() {
+                if !is_api_name(r) {
+                    problems.push(FieldError::new(
+                        format!("{field}[{i}]"),
+                        format!("{r:?} is not a relationship name (letters, digits, underscores)"),
+                    ));
+                }
+            }
+        }
         if !is_api_version(&self.api_version) {
             problems.push(FieldError::new(
                 "api_version",
@@ -319,6 +368,7 @@ mod tests {
     fn every_problem_is_named_by_its_field() {
         let config: SalesforceConfig = serde_json::from_value(serde_json::json!({
             "objects": ["Account", "Case; DELETE"],
+            "child_relationships": {"Account": ["Contacts", "Bad Name"], "Lead": ["Tasks"]},
             "api_version": "62",
             "credentials": {"instance_url": "ftp://x", "client_id": " ", "client_secret": "", "username": "a@b.c"},
         }))
@@ -332,6 +382,8 @@ mod tests {
                 SECRET_FIELD,
                 PASSWORD_FIELD,
                 "objects[1]",
+                "child_relationships.Account[1]",
+                "child_relationships.Lead",
                 "api_version"
             ]
         );

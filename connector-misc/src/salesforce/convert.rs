@@ -1,6 +1,7 @@
 //! Records as documents: the object's readable fields, chosen by its describe, as front
 //! matter (short values) and Markdown sections (long text).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -10,11 +11,14 @@ use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Document, ErrorKind, Failure};
+use serde::Deserialize;
+use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::SOURCE;
-use super::client::{Describe, FieldDescribe};
+use super::client::{ChildRelationship, Describe, FieldDescribe};
 
 /// Field types that cannot be queried as one value or hold no text worth indexing: files
 /// (`base64`), compound address and geolocation fields (their parts are fields of their own),
@@ -41,6 +45,13 @@ const SELECT_BUDGET: usize = 12_000;
 /// `WHERE Id IN (…)` of [`FILL_CHUNK`] ids needs up to 28 bytes an id.
 const FILL_BUDGET: usize = 8_000;
 
+/// The most bytes one child relationship's subquery takes in the listing's URL: its fields
+/// are cut to it (key fields, the name field and long text first).
+const CHILD_BUDGET: usize = 1_500;
+
+/// Children of one relationship read per parent (the subquery's `LIMIT`).
+pub(crate) const CHILD_LIMIT: usize = 200;
+
 /// Records whose further fields one query asks for (`Id IN (…)`).
 pub(crate) const FILL_CHUNK: usize = 150;
 
@@ -56,11 +67,11 @@ const KEY_FIELDS: &[&str] = &[
 ];
 
 /// `fields` split into `SELECT` lists that each fit a query URL: the first (the listing's)
-/// within [`SELECT_BUDGET`], key fields, the name field and long text first; the others,
+/// within `budget` ([`SELECT_BUDGET`] less the children's subqueries), key fields, the name field and long text first; the others,
 /// read by id for the same records, within [`FILL_BUDGET`]. Each list keeps describe order.
-fn split_fields(object: &str, fields: &[FieldDescribe]) -> Vec<Vec<usize>> {
+fn split_fields(object: &str, fields: &[FieldDescribe], budget: usize) -> Vec<Vec<usize>> {
     let cost = |f: &FieldDescribe| f.name.len() + 4;
-    if fields.iter().map(cost).sum::<usize>() <= SELECT_BUDGET {
+    if fields.iter().map(cost).sum::<usize>() <= budget {
         return vec![(0..fields.len()).collect()];
     }
     let first = |f: &FieldDescribe| {
@@ -72,7 +83,7 @@ fn split_fields(object: &str, fields: &[FieldDescribe]) -> Vec<Vec<usize>> {
     let mut used = 0;
     for pass in [true, false] {
         for (i, f) in fields.iter().enumerate() {
-            if !keep[i] && first(f) == pass && used + cost(f) <= SELECT_BUDGET {
+            if !keep[i] && first(f) == pass && used + cost(f) <= budget {
                 keep[i] = true;
                 used += cost(f);
             }
@@ -101,6 +112,99 @@ fn split_fields(object: &str, fields: &[FieldDescribe]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// Whether a describe's field is read: scalar, visible, a plain API name, the record's own.
+fn readable(f: &FieldDescribe) -> bool {
+    !f.deprecated_and_hidden
+        && !SKIPPED_TYPES.contains(&f.kind.as_str())
+        && super::config::is_api_name(&f.name)
+        && !SKIPPED_FIELDS.contains(&f.name.as_str())
+}
+
+/// A child relationship merged into its parent's documents: the subquery and how its records
+/// render.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildView {
+    /// The relationship's name: the subquery's `FROM` and the key of its records in the
+    /// parent's.
+    pub(crate) relationship: String,
+    /// The child object.
+    pub(crate) object: String,
+    /// The child's field that names the parent (`AccountId`, `ParentId`).
+    pub(crate) field: String,
+    /// The section's heading: the child object's plural label.
+    label: String,
+    /// The child object's label, for a child without a name.
+    one: String,
+    name_field: Option<String>,
+    /// The fields shown, in describe order (the subquery reads `Id` and these).
+    fields: Vec<FieldDescribe>,
+    /// `(SELECT … FROM {relationship} ORDER BY Id ASC LIMIT n)`.
+    subquery: String,
+}
+
+impl ChildView {
+    /// The relationship `rel` of a parent, its fields by the child object's describe `d`:
+    /// key fields, the name field and long text first, within [`CHILD_BUDGET`].
+    pub(crate) fn new(rel: &ChildRelationship, relationship: &str, d: Describe) -> Self {
+        let fields: Vec<FieldDescribe> = d
+            .fields
+            .into_iter()
+            .filter(readable)
+            .filter(|f| f.name != rel.field && f.name != "IsDeleted")
+            .collect();
+        let mut keep = vec![false; fields.len()];
+        let mut used = 0;
+        let first = |f: &FieldDescribe| {
+            matches!(f.name.as_str(), "Id" | "SystemModstamp")
+                || f.name_field
+                || TEXT_TYPES.contains(&f.kind.as_str())
+        };
+        for pass in [true, false] {
+            for (i, f) in fields.iter().enumerate() {
+                if !keep[i] && first(f) == pass && used + f.name.len() + 4 <= CHILD_BUDGET {
+                    keep[i] = true;
+                    used += f.name.len() + 4;
+                }
+            }
+        }
+        let fields: Vec<FieldDescribe> = fields
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(f, k)| k.then_some(f))
+            .collect();
+        let mut names = vec!["Id"];
+        names.extend(
+            fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|n| *n != "Id"),
+        );
+        let subquery = format!(
+            "(SELECT {} FROM {relationship} ORDER BY Id ASC LIMIT {CHILD_LIMIT})",
+            names.join(", ")
+        );
+        let one = if d.label.is_empty() {
+            d.name.clone()
+        } else {
+            d.label
+        };
+        Self {
+            relationship: relationship.to_owned(),
+            label: if d.label_plural.is_empty() {
+                relationship.to_owned()
+            } else {
+                d.label_plural
+            },
+            one,
+            object: d.name,
+            field: rel.field.clone(),
+            name_field: fields.iter().find(|f| f.name_field).map(|f| f.name.clone()),
+            fields,
+            subquery,
+        }
+    }
+}
+
 /// The object as the listing and the conversion need it.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectView {
@@ -117,24 +221,34 @@ pub(crate) struct ObjectView {
     select: String,
     /// The `SELECT` lists of the fields read by id.
     more: Vec<String>,
+    /// The child relationships merged into each record's document.
+    pub(crate) children: Vec<ChildView>,
 }
 
 impl ObjectView {
     /// The view of a describe: its queryable scalar fields (the describe lists only those the
     /// user may read).
+    #[cfg(test)]
     pub(crate) fn new(d: Describe) -> Self {
-        let fields: Vec<FieldDescribe> = d
-            .fields
-            .into_iter()
-            .filter(|f| !f.deprecated_and_hidden && !SKIPPED_TYPES.contains(&f.kind.as_str()))
-            .filter(|f| super::config::is_api_name(&f.name))
-            .filter(|f| !SKIPPED_FIELDS.contains(&f.name.as_str()))
-            .collect();
-        let groups = split_fields(&d.name, &fields);
+        Self::with_children(d, Vec::new())
+    }
+
+    /// The view of a describe whose records merge these children.
+    pub(crate) fn with_children(d: Describe, children: Vec<ChildView>) -> Self {
+        let fields: Vec<FieldDescribe> = d.fields.into_iter().filter(readable).collect();
+        let subqueries: usize = children.iter().map(|c| c.subquery.len() * 3 / 2 + 4).sum();
+        let budget = SELECT_BUDGET.saturating_sub(subqueries).max(1_000);
+        let groups = split_fields(&d.name, &fields, budget);
         let name_field = fields.iter().find(|f| f.name_field).map(|f| f.name.clone());
         let mut shape = d.name.clone();
         for f in &fields {
             let _ = write!(shape, "|{}:{}:{}", f.name, f.label, f.kind);
+        }
+        for c in &children {
+            let _ = write!(shape, "|{}", c.subquery);
+            for f in &c.fields {
+                let _ = write!(shape, "|{}:{}", f.label, f.kind);
+            }
         }
         let list = |group: &[usize], keys: &[&str]| {
             let mut names: Vec<&str> = keys.to_vec();
@@ -146,7 +260,11 @@ impl ObjectView {
             );
             names.join(", ")
         };
-        let select = list(&groups[0], &["Id", "SystemModstamp"]);
+        let mut select = list(&groups[0], &["Id", "SystemModstamp"]);
+        for c in &children {
+            select.push_str(", ");
+            select.push_str(&c.subquery);
+        }
         let more = groups[1..].iter().map(|g| list(g, &["Id"])).collect();
         Self {
             label: if d.label.is_empty() {
@@ -161,6 +279,7 @@ impl ObjectView {
             name_field,
             select,
             more,
+            children,
         }
     }
 
@@ -242,38 +361,135 @@ pub(crate) fn soql_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// A record as Salesforce sent it, taken apart without building a JSON tree: its fields in
+/// the answer's order, each value still JSON text (borrowed from the record's), `attributes`
+/// left out.
+pub(crate) struct Fields<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Fields<'a> {
+    /// The fields of a record's JSON text.
+    pub(crate) fn parse(raw: &'a RawValue) -> Result<Self, String> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = Vec<(&'de str, &'de str)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a record object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
+                // Field names are API names: never escaped, so borrowed.
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    if key == "attributes" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else {
+                        out.push((key, map.next_value::<&'de RawValue>()?.get()));
+                    }
+                }
+                Ok(out)
+            }
+        }
+        serde_json::Deserializer::from_str(raw.get())
+            .deserialize_map(Pairs)
+            .map(Fields)
+            .map_err(|e| format!("it does not read as a record: {e}"))
+    }
+
+    /// The JSON text of the field `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    }
+
+    /// The JSON text of each of `view`'s fields (by its index in `view.fields`): the answer
+    /// lists them in the query's order, so each is found where the last one ended, mostly.
+    fn by_field(&self, view: &ObjectView) -> Vec<Option<&'a str>> {
+        let mut at = vec![None; view.fields.len()];
+        let mut next = 0;
+        for (key, value) in &self.0 {
+            let i = if view.fields.get(next).is_some_and(|f| f.name == *key) {
+                next
+            } else {
+                match view.fields.iter().position(|f| f.name == *key) {
+                    Some(i) => i,
+                    None => continue,
+                }
+            };
+            at[i] = Some(*value);
+            next = i + 1;
+        }
+        at
+    }
+}
+
+/// The string a JSON value holds, unescaped; none for any other value.
+pub(crate) fn json_str(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// A JSON value's text as a tree, strings and literals without the general parser.
+fn json_value(raw: &str) -> Value {
+    match raw {
+        "null" => Value::Null,
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => match json_str(raw) {
+            Some(s) => Value::String(s.into_owned()),
+            None => serde_json::from_str(raw).unwrap_or(Value::Null),
+        },
+    }
+}
+
+/// A value as one line of text.
+fn plain_json(raw: &str) -> Cow<'_, str> {
+    match json_str(raw) {
+        Some(s) => s,
+        None if raw == "null" => Cow::Borrowed(""),
+        None => Cow::Owned(plain(&json_value(raw))),
+    }
+}
+
 /// A record's id and `SystemModstamp`, or what is wrong with it.
-pub(crate) fn keys(record: &Map<String, Value>) -> Result<(String, DateTime<Utc>), String> {
+pub(crate) fn keys(record: &Fields<'_>) -> Result<(String, DateTime<Utc>), String> {
     let id = record
         .get("Id")
-        .and_then(Value::as_str)
+        .and_then(json_str)
         .filter(|id| is_record_id(id))
         .ok_or("it has no readable Id")?;
     let at = record
         .get("SystemModstamp")
-        .and_then(Value::as_str)
-        .and_then(parse_time)
+        .and_then(json_str)
+        .and_then(|t| parse_time(&t))
         .ok_or_else(|| format!("the record {id} has no readable SystemModstamp"))?;
-    Ok((id.to_owned(), at))
+    Ok((id.into_owned(), at))
 }
 
-/// A record's version: its fields as listed and the object's field list.
-pub(crate) fn record_version(view: &ObjectView, record: &Map<String, Value>) -> String {
-    /// The record's fields less `attributes`, serialised in the map's order without a copy
-    /// of the record (the same bytes as the map without that entry).
-    struct Fields<'a>(&'a Map<String, Value>);
-    impl serde::Serialize for Fields<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "attributes"))
-        }
-    }
+/// A record's version: its fields as listed and the object's field list. The fields are
+/// hashed as `{"name":value,…}` by name, less `attributes`, each value as Salesforce wrote
+/// it: the bytes `serde_json` writes of the record's map less `attributes` for the compact
+/// JSON Salesforce sends, so versions stay what they were when records were read as trees.
+pub(crate) fn record_version(view: &ObjectView, record: &Fields<'_>) -> String {
     thread_local! {
-        /// The serialisation of the record being hashed, its buffer kept between records.
+        /// The text being hashed, its buffer kept between records.
         static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    let mut sorted: Vec<&(&str, &str)> = record.0.iter().collect();
+    sorted.sort_unstable_by_key(|(k, _)| *k);
     let digest = TEXT.with_borrow_mut(|text| {
         text.clear();
-        let _ = serde_json::to_writer(&mut *text, &Fields(record));
+        text.push(b'{');
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut *text, k);
+            text.push(b':');
+            text.extend_from_slice(v.as_bytes());
+        }
+        text.push(b'}');
         hash128_bytes(text)
     });
     format!("{}|{digest}", view.render_key)
@@ -288,12 +504,101 @@ fn plain(v: &Value) -> String {
     }
 }
 
+/// The answer of a child relationship's subquery, as the parent's record holds it.
+#[derive(Deserialize)]
+struct ChildAnswer {
+    #[serde(default)]
+    records: Vec<Map<String, Value>>,
+}
+
+/// Long text as Markdown blocks: rich text through HTML to Markdown, else plain paragraphs.
+fn long_text(f: &FieldDescribe, text: &str, body: &mut Vec<Block>) {
+    let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
+    if html {
+        // Trimmed in place: no second copy of the converted text.
+        let mut md = html_to_markdown(text);
+        md.truncate(md.trim_end().len());
+        body.push(Block::Markdown(md));
+    } else {
+        body.extend(Block::plain_text(text));
+    }
+}
+
+/// A child record as `### {name}`, its short fields as labelled lines, its long text as
+/// paragraphs.
+fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, body: &mut Vec<Block>) {
+    let title = c
+        .name_field
+        .as_ref()
+        .and_then(|f| row.get(f))
+        .map(plain)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| format!("{} {id}", c.one));
+    body.push(Block::heading(3, vec![Inline::text(title)]));
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut texts: Vec<(&FieldDescribe, String)> = Vec::new();
+    for f in &c.fields {
+        if matches!(f.name.as_str(), "Id" | "SystemModstamp")
+            || Some(&f.name) == c.name_field.as_ref()
+        {
+            continue;
+        }
+        let Some(value) = row.get(&f.name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let text = plain(value);
+        if text.trim().is_empty() {
+            continue;
+        }
+        if TEXT_TYPES.contains(&f.kind.as_str()) {
+            texts.push((f, text));
+        } else {
+            let label = if f.label.is_empty() {
+                &f.name
+            } else {
+                &f.label
+            };
+            lines.push((format!("{label}:"), text));
+        }
+    }
+    if !lines.is_empty() {
+        let pairs: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|(l, v)| (l.as_str(), v.as_str()))
+            .collect();
+        body.push(Block::labelled_lines(&pairs));
+    }
+    for (f, text) in texts {
+        long_text(f, &text, body);
+    }
+}
+
+/// The failure of a record that does not read, named by its id where it has one.
+pub(crate) fn unreadable(
+    view: &ObjectView,
+    id: Option<&str>,
+    why: &str,
+    instance: &Url,
+) -> Outcome {
+    let id = id.filter(|id| is_record_id(id));
+    let failure = Failure::new(
+        id.map(record_id),
+        ErrorKind::InvalidData,
+        format!("a record of {} cannot be read: {why}", view.name),
+    );
+    match id.and_then(|id| instance.join(&format!("/{id}")).ok()) {
+        Some(link) => failure.with_link(link),
+        None => failure,
+    }
+    .into()
+}
+
 /// A record as a Markdown document whose version is `version` (its [`record_version`],
 /// computed once by the listing), or a failure naming it; `keys` are its [`keys`], read once
-/// by the listing too. The record is taken: its values move into the metadata.
+/// by the listing too.
 pub(crate) fn record_document(
     view: &ObjectView,
-    mut record: Map<String, Value>,
+    record: &Fields<'_>,
     keys: Result<(String, DateTime<Utc>), String>,
     version: &str,
     instance: &Url,
@@ -302,52 +607,39 @@ pub(crate) fn record_document(
     let (id, modstamp) = match keys {
         Ok(k) => k,
         Err(why) => {
-            let raw = record
-                .get("Id")
-                .and_then(Value::as_str)
-                .filter(|id| is_record_id(id));
-            let failure = Failure::new(
-                raw.map(record_id),
-                ErrorKind::InvalidData,
-                format!("a record of {} cannot be read: {why}", view.name),
-            );
-            return match raw.and_then(|id| instance.join(&format!("/{id}")).ok()) {
-                Some(link) => failure.with_link(link),
-                None => failure,
-            }
-            .into();
+            let id = record.get("Id").and_then(json_str);
+            return unreadable(view, id.as_deref(), &why, instance);
         }
     };
+    let at = record.by_field(view);
     let title = view
         .name_field
         .as_ref()
         .and_then(|f| record.get(f))
-        .map(plain)
+        .map(plain_json)
         .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| format!("{} {id}", view.label));
+        .map_or_else(|| format!("{} {id}", view.label), Cow::into_owned);
     // A case is named by its number; its subject says what it is about.
-    let title = match record.get("Subject").and_then(Value::as_str).map(str::trim) {
+    let subject = record.get("Subject").and_then(json_str);
+    let title = match subject.as_deref().map(str::trim) {
         Some(subject) if !subject.is_empty() && subject != title => format!("{title}: {subject}"),
         _ => title,
     };
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
-    // The front matter's fields, by name: their values move into the metadata afterwards.
-    let mut meta: Vec<&str> = Vec::new();
-    for f in &view.fields {
+    // The front matter's fields, by name, as values: they move into the metadata afterwards.
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(view.fields.len());
+    for (f, value) in view.fields.iter().zip(&at) {
         // `IsDeleted` is always false outside `queryAll`; the id and stamp are shown already.
         if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
             || Some(&f.name) == view.name_field.as_ref()
         {
             continue;
         }
-        let Some(value) = record.get(&f.name).filter(|v| !v.is_null()) else {
+        let Some(value) = value.filter(|v| *v != "null") else {
             continue;
         };
         if TEXT_TYPES.contains(&f.kind.as_str()) {
-            let text = match value {
-                Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-                other => std::borrow::Cow::Owned(plain(other)),
-            };
+            let text = plain_json(value);
             if text.trim().is_empty() {
                 continue;
             }
@@ -357,18 +649,32 @@ pub(crate) fn record_document(
                 &f.label
             };
             body.push(Block::heading(2, vec![Inline::text(label.clone())]));
-            let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
-            if html {
-                // Trimmed in place: no second copy of the converted text.
-                let mut md = html_to_markdown(&text);
-                md.truncate(md.trim_end().len());
-                body.push(Block::Markdown(md));
-            } else {
-                body.extend(Block::plain_text(&text));
-            }
+            long_text(f, &text, &mut body);
         } else {
-            meta.push(&f.name);
+            meta.push((&f.name, json_value(value)));
         }
+    }
+    // The children, a section per relationship, their ids in the metadata.
+    let mut children = Map::new();
+    for c in &view.children {
+        let answer = record.get(&c.relationship).and_then(|raw| {
+            serde_json::from_str::<Option<ChildAnswer>>(raw)
+                .ok()
+                .flatten()
+        });
+        let Some(ChildAnswer { records: rows }) = answer.filter(|a| !a.records.is_empty()) else {
+            continue;
+        };
+        body.push(Block::heading(2, vec![Inline::text(c.label.clone())]));
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let child = row.get("Id").and_then(Value::as_str).unwrap_or_default();
+            if is_record_id(child) {
+                ids.push(Value::String(child.to_owned()));
+            }
+            child_blocks(c, row, child, &mut body);
+        }
+        children.insert(c.relationship.clone(), Value::Array(ids));
     }
     let id_value = Value::String(id.clone());
     let object = Value::String(view.name.clone());
@@ -381,9 +687,7 @@ pub(crate) fn record_document(
             ("id", &id_value),
             ("system_modstamp", &stamp),
         ];
-        let fields = meta
-            .iter()
-            .filter_map(|name| record.get(*name).map(|v| (*name, v)));
+        let fields = meta.iter().map(|(name, v)| (*name, v));
         markdown::front_matter_into(&mut text, header.into_iter().chain(fields));
     }
     markdown::render_into(&mut text, &body);
@@ -392,9 +696,9 @@ pub(crate) fn record_document(
     // feed item's case or record.
     let parent = ["AccountId", "ParentId"]
         .iter()
-        .filter_map(|f| record.get(*f).and_then(Value::as_str))
+        .filter_map(|f| record.get(f).and_then(json_str))
         .find(|p| is_record_id(p) && *p != id)
-        .map(record_id);
+        .map(|p| record_id(&p));
     // `{instance}/{Id}`: the instance has no path, and the id is letters and digits (what
     // `join` would give, without parsing a relative URL per record).
     let link = {
@@ -405,14 +709,18 @@ pub(crate) fn record_document(
         link
     };
     let fields: Map<String, Value> = meta
-        .iter()
-        .filter_map(|name| record.remove(*name).map(|v| ((*name).to_owned(), v)))
+        .into_iter()
+        .map(|(name, v)| (name.to_owned(), v))
         .collect();
     let mut doc = Document::text(record_id(&id), SOURCE, title, text);
     doc.metadata.insert("object".to_owned(), object);
     doc.metadata.insert("record_id".to_owned(), id_value);
     doc.metadata
         .insert("fields".to_owned(), Value::Object(fields));
+    if !children.is_empty() {
+        doc.metadata
+            .insert("children".to_owned(), Value::Object(children));
+    }
     doc.updated_at = Some(modstamp);
     doc.access = Some(access.clone());
     doc.parent_id = parent;
@@ -460,6 +768,11 @@ mod tests {
             {"name": "Id", "type": "id"}, {"name": "SystemModstamp", "type": "datetime"}]}))
         .unwrap_or_else(|e| panic!("{e}"));
         let view = ObjectView::new(d);
+        let version = |record: &Value| {
+            let raw = serde_json::value::to_raw_value(record).unwrap_or_else(|e| panic!("{e}"));
+            let fields = Fields::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+            record_version(&view, &fields)
+        };
         let Value::Object(record) = json!({"attributes": {"type": "Account"}, "Id": "001000000000001AAA",
             "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme \"Inc\"", "Employees": 12})
         else {
@@ -468,19 +781,23 @@ mod tests {
         let mut fields = record.clone();
         fields.remove("attributes");
         let text = serde_json::to_string(&fields).unwrap_or_else(|e| panic!("{e}"));
+        let record = Value::Object(record);
         assert_eq!(
-            record_version(&view, &record),
+            version(&record),
             format!("{}|{}", view.render_key, hash128(&text))
         );
-        let Value::Object(moved) = json!({"Id": "001000000000001AAA",
-            "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme", "Employees": 12})
-        else {
-            panic!("an object")
-        };
-        assert_ne!(
-            record_version(&view, &record),
-            record_version(&view, &moved)
-        );
+        let moved = json!({"Id": "001000000000001AAA",
+            "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme", "Employees": 12});
+        assert_ne!(version(&record), version(&moved));
+        // The fields as Salesforce orders them (the query's order), not by name: the same
+        // version.
+        let raw = RawValue::from_string(
+            r#"{"attributes":{"type":"Account"},"SystemModstamp":"2025-03-01T10:20:00.000+0000","Name":"Acme \"Inc\"","Id":"001000000000001AAA","Employees":12}"#
+                .to_owned(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let fields = Fields::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(record_version(&view, &fields), version(&record));
     }
 
     #[test]
@@ -493,12 +810,11 @@ mod tests {
         let instance =
             Url::parse("https://acme.my.salesforce.com").unwrap_or_else(|e| panic!("{e}"));
         let parent = |record: Value| {
-            let Value::Object(record) = record else {
-                panic!("an object")
-            };
-            let version = record_version(&view, &record);
-            let k = keys(&record);
-            match record_document(&view, record, k, &version, &instance, &Access::default()) {
+            let raw = serde_json::value::to_raw_value(&record).unwrap_or_else(|e| panic!("{e}"));
+            let fields = Fields::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+            let version = record_version(&view, &fields);
+            let k = keys(&fields);
+            match record_document(&view, &fields, k, &version, &instance, &Access::default()) {
                 Outcome::Document(doc) => doc.parent_id,
                 other => panic!("{other:?}"),
             }
@@ -582,6 +898,75 @@ mod tests {
         let v = ObjectView::new(d);
         assert_eq!(v.select_list(), "Id, SystemModstamp");
         assert!(v.more_fields().is_empty());
+    }
+
+    #[test]
+    fn a_child_relationship_s_subquery_keeps_to_its_budget_and_the_parent_to_the_rest() {
+        let mut fields = vec![
+            json!({"name": "Id", "type": "id"}),
+            json!({"name": "AccountId", "type": "reference"}),
+            json!({"name": "IsDeleted", "type": "boolean"}),
+            json!({"name": "SystemModstamp", "type": "datetime"}),
+        ];
+        for i in 0..300 {
+            fields.push(json!({"name": format!("Custom_Field_{i:04}__c"), "type": "string"}));
+        }
+        fields.push(json!({"name": "Name", "type": "string", "nameField": true}));
+        let child: Describe = serde_json::from_value(
+            json!({"name": "Contact", "label": "Contact", "labelPlural": "Contacts", "fields": fields}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let rel: ChildRelationship = serde_json::from_value(
+            json!({"childSObject": "Contact", "field": "AccountId", "relationshipName": "Contacts"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let c = ChildView::new(&rel, "Contacts", child);
+        assert!(
+            c.subquery.len() <= CHILD_BUDGET + 100,
+            "{}",
+            c.subquery.len()
+        );
+        assert!(
+            c.subquery
+                .starts_with("(SELECT Id, SystemModstamp, Custom_Field_0000__c"),
+            "{}",
+            c.subquery
+        );
+        assert!(c.subquery.contains(", Name, ") || c.subquery.contains(", Name FROM"));
+        // The parent field is the parent, and `IsDeleted` always false: neither is read.
+        assert!(!c.subquery.contains("AccountId") && !c.subquery.contains("IsDeleted"));
+        assert!(
+            c.subquery
+                .ends_with(" FROM Contacts ORDER BY Id ASC LIMIT 200)")
+        );
+        assert_eq!(c.label, "Contacts");
+
+        let mut wide = vec![
+            json!({"name": "Id", "type": "id"}),
+            json!({"name": "SystemModstamp", "type": "datetime"}),
+        ];
+        for i in 0..1000 {
+            wide.push(json!({"name": format!("Custom_Field_Number_{i:04}__c"), "type": "string"}));
+        }
+        let parent = |children: Vec<ChildView>| {
+            let d: Describe =
+                serde_json::from_value(json!({"name": "Account", "fields": wide.clone()}))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            ObjectView::with_children(d, children)
+        };
+        let alone = parent(Vec::new());
+        let with = parent(vec![c.clone(), c]);
+        let mut url = Url::parse("https://acme.my.salesforce.com/services/data/v62.0/query")
+            .unwrap_or_else(|e| panic!("{e}"));
+        url.query_pairs_mut()
+            .append_pair("q", &format!("SELECT {} FROM Account", with.select_list()));
+        assert!(
+            url.as_str().len() <= SELECT_BUDGET + 200,
+            "{}",
+            url.as_str().len()
+        );
+        assert!(with.more_fields().len() >= alone.more_fields().len());
+        assert_ne!(alone.render_key, with.render_key);
     }
 
     #[test]

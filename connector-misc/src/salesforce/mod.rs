@@ -39,6 +39,18 @@
 //!   Markdown), every other non-empty field in the front matter and `metadata.fields`; link
 //!   `{instance_url}/{Id}`; `updated_at` the record's `SystemModstamp`; parent the record's
 //!   account (`AccountId`), else its `ParentId` (an account's parent, a case comment's case).
+//! - **Children** (`child_relationships`, as Onyx merges first-level children): each
+//!   configured relationship of an object (its describe's `childRelationships`) is a subquery
+//!   of the object's query, `(SELECT … FROM Contacts ORDER BY Id LIMIT 200)`, its fields
+//!   picked by the child object's describe; a parent with more children than one answer
+//!   holds gets the rest by the subquery's own `nextRecordsUrl`. The children are `##`
+//!   sections of the parent's Markdown (`### {child}` each, fields as labelled lines, long
+//!   text as paragraphs), their ids in `metadata.children`, and part of the parent's
+//!   version. A child's change does not stamp its parent, so a poll also asks
+//!   `queryAll` (deleted records too) for the children stamped in its window, `SELECT Id,
+//!   SystemModstamp, {parent field} … WHERE {parent field} != null` by the same keyset, and
+//!   sends their parents again (`WHERE Id IN (…)`, a hundred a query) unless the listing
+//!   sent them already: one query per relationship and poll, plus one per hundred parents.
 //! - **Permissions**: Salesforce's sharing (role hierarchy, sharing rules, manual shares) is
 //!   not exposed per record at a reasonable cost, so no user is granted a document: `access`
 //!   is empty (nobody) unless `org_access` is on, which grants the group
@@ -70,7 +82,7 @@ use futures::stream::BoxStream;
 pub use client::REQUEST_LIMIT_WAIT;
 pub use config::{
     DEFAULT_API_VERSION, DEFAULT_OBJECTS, DEFAULT_PAGE_SIZE, DEFAULT_REQUESTS_PER_SECOND,
-    SalesforceConfig, SalesforceCredentials,
+    MAX_CHILD_RELATIONSHIPS, SalesforceConfig, SalesforceCredentials,
 };
 pub use pages::{Cursor, SalesforceCheckpoint};
 
@@ -143,6 +155,7 @@ impl SalesforceConnector {
             client,
             objects: config.object_names(),
             defaults: config.objects.is_empty(),
+            children: config.child_relationships.clone(),
             org_access: config.org_access,
             limit: config.page_size.get(),
         };

@@ -1,7 +1,7 @@
 //! The listing: each object's records by `SystemModstamp` and `Id` (keyset), a batch per
 //! result page, the deleted records of a poll's window, ids for prune, and refetch by id.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -13,14 +13,30 @@ use connector_core::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use super::SOURCE;
 use super::client::{Client, Session};
 use super::convert::{
-    FILL_CHUNK, ObjectView, is_record_id, keys, record_document, record_id, record_version,
-    soql_time,
+    CHILD_LIMIT, ChildView, FILL_CHUNK, Fields, ObjectView, is_record_id, json_str, keys,
+    record_document, record_id, record_version, soql_time, unreadable,
 };
+
+/// A record as listed: its JSON text.
+type Raw = Box<RawValue>;
+
+/// The id of a listed record, when it has one that reads as a record id.
+fn raw_id(record: &RawValue) -> Option<String> {
+    raw_ref(record, "Id")
+}
+
+/// The field `name` of a listed record, when it is a record id.
+fn raw_ref(record: &RawValue, name: &str) -> Option<String> {
+    let fields = Fields::parse(record).ok()?;
+    let id = fields.get(name).and_then(json_str)?;
+    is_record_id(&id).then(|| id.into_owned())
+}
 
 /// How far back Salesforce lists deleted records (its limit is 30 days, and the recycle bin
 /// keeps them 15): an older window start leaves deletions to prune.
@@ -72,12 +88,6 @@ impl SalesforceCheckpoint {
     }
 }
 
-/// A batch of a query's records as listed, or the sign that its cursor was lost.
-enum ResultPage {
-    Records(Vec<Value>),
-    Lost,
-}
-
 /// What the listing needs; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Walk {
@@ -85,6 +95,8 @@ pub(crate) struct Walk {
     pub(crate) objects: Vec<String>,
     /// Whether `objects` is the default list (an object the org lacks is passed over).
     pub(crate) defaults: bool,
+    /// The child relationships merged, by object (`child_relationships`).
+    pub(crate) children: BTreeMap<String, Vec<String>>,
     pub(crate) org_access: bool,
     pub(crate) limit: usize,
 }
@@ -97,22 +109,10 @@ pub(crate) fn conditions(
 ) -> Vec<String> {
     let mut terms = Vec::new();
     if let Some(w) = window {
-        terms.push(format!("SystemModstamp >= {}", soql_time(w.start)));
-        // Salesforce stamps in milliseconds: the end is rounded up to one (the records
-        // between it and the end proper are filtered out exactly as they are read).
-        let end = w
-            .end
-            .duration_round_up(TimeDelta::milliseconds(1))
-            .unwrap_or(w.end);
-        terms.push(format!("SystemModstamp < {}", soql_time(end)));
+        terms.extend(window_terms(w));
     }
     if let Some(c) = after {
-        // The id was checked (letters and digits) before it was saved and when it is read.
-        let t = soql_time(c.modstamp);
-        terms.push(format!(
-            "(SystemModstamp > {t} OR (SystemModstamp = {t} AND Id > '{}'))",
-            c.id
-        ));
+        terms.push(keyset_term(c));
     }
     // Knowledge article versions: the published ones (Salesforce refuses a query of them
     // without a `PublishStatus`).
@@ -120,6 +120,79 @@ pub(crate) fn conditions(
         terms.push("PublishStatus = 'Online'".to_owned());
     }
     terms
+}
+
+/// `SystemModstamp` within the window `w`.
+fn window_terms(w: &TimeWindow) -> [String; 2] {
+    // Salesforce stamps in milliseconds: the end is rounded up to one (the records between it
+    // and the end proper are filtered out exactly as they are read).
+    let end = w
+        .end
+        .duration_round_up(TimeDelta::milliseconds(1))
+        .unwrap_or(w.end);
+    [
+        format!("SystemModstamp >= {}", soql_time(w.start)),
+        format!("SystemModstamp < {}", soql_time(end)),
+    ]
+}
+
+/// The records after `c` in `(SystemModstamp, Id)` order.
+fn keyset_term(c: &Cursor) -> String {
+    // The id was checked (letters and digits) before it was saved and when it is read.
+    let t = soql_time(c.modstamp);
+    format!(
+        "(SystemModstamp > {t} OR (SystemModstamp = {t} AND Id > '{}'))",
+        c.id
+    )
+}
+
+/// The key of the last record of a page that has readable keys.
+fn last_cursor(records: &[Raw]) -> Option<Cursor> {
+    records.iter().rev().find_map(|r| {
+        let (id, modstamp) = keys(&Fields::parse(r).ok()?).ok()?;
+        Some(Cursor { modstamp, id })
+    })
+}
+
+/// The id of the last record of a page that has one.
+fn last_id(records: &[Raw]) -> Option<String> {
+    records.iter().rev().find_map(|r| raw_id(r))
+}
+
+/// A record's JSON text again, after it was changed as a map.
+fn to_raw<T: Serialize>(record: &T) -> Result<Raw> {
+    serde_json::value::to_raw_value(record).map_err(|e| {
+        Error::internal("a record could not be written as JSON")
+            .with_connector(SOURCE)
+            .with_cause(e)
+    })
+}
+
+/// Which REST resource a keyset query goes to.
+#[derive(Clone, Copy)]
+enum Resource {
+    /// `query`: live records.
+    Query,
+    /// `queryAll`: the recycle bin's records too.
+    QueryAll,
+}
+
+/// The records of `view` with these ids (letters and digits, checked), from the id `after`
+/// on, in id order.
+fn by_ids(view: &ObjectView, ids: &[String], after: Option<&String>) -> String {
+    let list: Vec<String> = ids.iter().map(|i| format!("'{i}'")).collect();
+    let mut terms = conditions(view, None, None);
+    terms.push(format!("Id IN ({})", list.join(", ")));
+    if let Some(a) = after {
+        terms.push(format!("Id > '{a}'"));
+    }
+    format!(
+        "SELECT {} FROM {} WHERE {} ORDER BY Id ASC LIMIT {}",
+        view.select_list(),
+        view.name,
+        terms.join(" AND "),
+        ids.len()
+    )
 }
 
 /// The keyset query of an object.
@@ -164,7 +237,8 @@ impl Walk {
                     .with_field("objects"));
                 }
                 Ok(d) => {
-                    let view = ObjectView::new(d);
+                    let children = self.child_views(&d).await?;
+                    let view = ObjectView::with_children(d, children);
                     if !view.has("SystemModstamp") {
                         return Err(Error::new(
                             ErrorKind::InvalidData,
@@ -194,6 +268,64 @@ impl Walk {
         Ok(out)
     }
 
+    /// The child relationships configured for the object `d` describes, each with its child
+    /// object's describe.
+    async fn child_views(&self, d: &super::client::Describe) -> Result<Vec<ChildView>> {
+        let Some(wanted) = self
+            .children
+            .iter()
+            .find(|(o, _)| o.eq_ignore_ascii_case(&d.name))
+            .map(|(_, r)| r)
+        else {
+            return Ok(Vec::new());
+        };
+        let field = || format!("child_relationships.{}", d.name);
+        let mut out = Vec::with_capacity(wanted.len());
+        for name in wanted {
+            let Some(rel) = d.child_relationships.iter().find(|r| {
+                r.relationship_name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            }) else {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("the object {} has no child relationship {name}", d.name),
+                )
+                .with_connector(SOURCE)
+                .with_field(field()));
+            };
+            let child = self.client.describe(&rel.child_object).await.map_err(|e| {
+                if e.kind() == ErrorKind::NotFound {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "the run-as user may not read {}, the object of {}'s {name}: {e}",
+                            rel.child_object, d.name
+                        ),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field(field())
+                } else {
+                    e
+                }
+            })?;
+            if !child.fields.iter().any(|f| f.name == "SystemModstamp") {
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "{} (of {}'s {name}) has no SystemModstamp the run-as user may read: its changes could not be found",
+                        rel.child_object, d.name
+                    ),
+                )
+                .with_connector(SOURCE)
+                .with_field(field()));
+            }
+            let relationship = rel.relationship_name.clone().unwrap_or_default();
+            out.push(ChildView::new(rel, &relationship, child));
+        }
+        Ok(out)
+    }
+
     fn access(&self, session: &Session) -> Access {
         match (&session.org, self.org_access) {
             (Some(org), true) => {
@@ -205,69 +337,134 @@ impl Walk {
     }
 
     /// A page of records as a batch: the documents, failures of records that do not read, and
-    /// (fingerprint) unchanged ids; with the position of the last record.
+    /// (fingerprint) unchanged ids.
     async fn page_batch(
         &self,
         ctx: &SyncContext,
         view: &Arc<ObjectView>,
-        records: Vec<Value>,
+        records: Vec<Raw>,
         window: Option<&TimeWindow>,
         wanted: Option<&HashSet<String>>,
-    ) -> Result<(Batch, Option<Cursor>)> {
+    ) -> Result<Batch> {
         let mut records = records;
         if !view.more_fields().is_empty() {
             self.fill(view, &mut records).await?;
         }
+        if !view.children.is_empty() {
+            self.more_children(view, &mut records).await?;
+        }
         let session = self.client.session().await?;
         let access = Arc::new(self.access(&session));
         let instance = Arc::new(session.instance.clone());
-        let mut last = None;
         let mut pending = Vec::new();
-        for value in records {
-            let Value::Object(record) = value else {
-                continue;
-            };
-            let (id, at) = match keys(&record) {
-                Ok(k) => k,
+        for raw in &records {
+            // Taken apart once, without a JSON tree: the keys, the version and the document
+            // read the same fields, borrowed from the page's text.
+            let fields = match Fields::parse(raw) {
+                Ok(f) => f,
                 Err(why) => {
-                    let id = record
-                        .get("Id")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
-                    pending.push(PendingItem::new(id, (record, Err(why), String::new())));
+                    let id = format!("{SOURCE}:{}:unreadable", view.name);
+                    pending.push(PendingItem::new(id, Err(why)));
                     continue;
                 }
             };
-            if window.is_some_and(|w| !w.contains(at)) {
-                last = Some(Cursor { modstamp: at, id });
-                continue;
+            match keys(&fields) {
+                Err(why) => {
+                    let id = fields.get("Id").and_then(json_str).map_or_else(
+                        || format!("{SOURCE}:{}:unreadable", view.name),
+                        |i| record_id(&i),
+                    );
+                    pending.push(PendingItem::new(id, Ok((fields, Err(why), String::new()))));
+                }
+                Ok((id, at)) => {
+                    if window.is_some_and(|w| !w.contains(at)) {
+                        continue;
+                    }
+                    let doc_id = record_id(&id);
+                    if wanted.is_some_and(|w| !w.contains(&doc_id)) {
+                        continue;
+                    }
+                    let version = record_version(view, &fields);
+                    // Computed once, as the keys were: the conversion reuses them.
+                    let item =
+                        PendingItem::new(doc_id, Ok((fields, Ok((id, at)), version.clone())));
+                    pending.push(item.with_version(&version));
+                }
             }
-            let doc_id = record_id(&id);
-            if wanted.is_some_and(|w| !w.contains(&doc_id)) {
-                last = Some(Cursor { modstamp: at, id });
-                continue;
-            }
-            last = Some(Cursor {
-                modstamp: at,
-                id: id.clone(),
-            });
-            let version = record_version(view, &record);
-            // Computed once, as the keys were: the conversion reuses them.
-            let item = PendingItem::new(doc_id, (record, Ok((id, at)), version.clone()));
-            pending.push(item.with_version(&version));
         }
-        let batch = fetch_items(ctx, pending, 1, |(record, keys, version)| {
-            let out = record_document(view, record, keys, &version, &instance, &access);
+        let batch = fetch_items(ctx, pending, 1, |item| {
+            let out = match item {
+                Ok((fields, keys, version)) => {
+                    record_document(view, &fields, keys, &version, &instance, &access)
+                }
+                Err(why) => unreadable(view, None, &why, &instance),
+            };
             std::future::ready(Ok(out))
         })
         .await?;
-        Ok((batch, last))
+        Ok(batch)
+    }
+
+    /// The rest of each record's children where the subquery's answer held only the first
+    /// of them (`done` false): its `nextRecordsUrl` pages, appended to the record's.
+    async fn more_children(&self, view: &ObjectView, records: &mut [Raw]) -> Result<()> {
+        for raw in records.iter_mut() {
+            if !raw.get().contains("\"nextRecordsUrl\"") {
+                continue;
+            }
+            let mut record: Map<String, Value> = serde_json::from_str(raw.get()).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidData,
+                    format!("a record of {} is not JSON", view.name),
+                )
+                .with_connector(SOURCE)
+                .with_cause(e)
+            })?;
+            for c in &view.children {
+                let Some(Value::Object(rel)) = record.get_mut(&c.relationship) else {
+                    continue;
+                };
+                for _ in 0..=CHILD_LIMIT {
+                    let next = match (rel.get("done"), rel.get("nextRecordsUrl")) {
+                        (Some(Value::Bool(false)), Some(Value::String(next))) => next.clone(),
+                        _ => break,
+                    };
+                    let Some(page) = self.client.next_page(&next).await? else {
+                        return Err(Error::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "Salesforce dropped the cursor of the {} of a {}",
+                                c.relationship, view.name
+                            ),
+                        )
+                        .with_connector(SOURCE));
+                    };
+                    if let Some(Value::Array(rows)) = rel.get_mut("records") {
+                        for r in &page.records {
+                            rows.push(serde_json::from_str(r.get()).unwrap_or(Value::Null));
+                        }
+                    }
+                    rel.insert("done".to_owned(), Value::Bool(page.done));
+                    match page.next_records_url.filter(|_| !page.done) {
+                        Some(n) => rel.insert("nextRecordsUrl".to_owned(), Value::String(n)),
+                        None => rel.remove("nextRecordsUrl"),
+                    };
+                }
+            }
+            *raw = to_raw(&record)?;
+        }
+        Ok(())
     }
 
     /// Reads the fields of `view` the listing's query had no room for
     /// ([`ObjectView::more_fields`]) for `records`, by id, and adds them to each record. A
     /// record gone meanwhile keeps the fields it was listed with.
-    async fn fill(&self, view: &ObjectView, records: &mut [Value]) -> Result<()> {
+    async fn fill(&self, view: &ObjectView, raws: &mut [Raw]) -> Result<()> {
+        // Taken apart as maps: the widest objects only.
+        let mut records: Vec<Value> = raws
+            .iter()
+            .map(|r| serde_json::from_str(r.get()).unwrap_or(Value::Null))
+            .collect();
         let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for (i, r) in records.iter().enumerate() {
             if let Some(id) = r
@@ -292,7 +489,10 @@ impl Walk {
                 let mut page = self.client.query(&q).await?;
                 for _ in 0..MAX_PAGES {
                     for more in std::mem::take(&mut page.records) {
-                        let Value::Object(more) = more else { continue };
+                        let Ok(Value::Object(more)) = serde_json::from_str::<Value>(more.get())
+                        else {
+                            continue;
+                        };
                         let target = more
                             .get("Id")
                             .and_then(Value::as_str)
@@ -322,6 +522,11 @@ impl Walk {
                         None => break,
                     }
                 }
+            }
+        }
+        for (raw, record) in raws.iter_mut().zip(&records) {
+            if record.is_object() {
+                *raw = to_raw(record)?;
             }
         }
         Ok(())
@@ -357,9 +562,8 @@ impl Walk {
             out.extend(
                 page.records
                     .iter()
-                    .filter_map(|r| r.get("Id").and_then(Value::as_str))
-                    .filter(|i| is_record_id(i))
-                    .map(record_id),
+                    .filter_map(|r| raw_id(r))
+                    .map(|i| record_id(&i)),
             );
             match page.next_records_url.take().filter(|_| !page.done) {
                 // A lost cursor: the rest are archived again by the next poll's overlap, or
@@ -374,32 +578,108 @@ impl Walk {
         Ok(out)
     }
 
-    /// The result pages of the query `q`: its first batch of records, then each
-    /// `nextRecordsUrl`; [`ResultPage::Lost`] last when Salesforce no longer knows the cursor.
+    /// The records of a keyset query, a result page at a time, each with the key of the last
+    /// record read so far: `query(after)` from `from`, then asked again from the last key when
+    /// Salesforce no longer holds the query's cursor (`INVALID_QUERY_LOCATOR`: 15 idle
+    /// minutes, or the user's eleventh cursor) or the query came back full (`limit` records:
+    /// there may be more). Every round reads a page first, so this ends.
     /// Not read ahead: on the loopback bench (two busy cores, batches of 2,000 records) a
     /// read-ahead task made the load 5-10% slower, not faster.
-    fn result_pages(self, q: String, ctx: SyncContext) -> BoxStream<'static, Result<ResultPage>> {
+    fn keyset<K, Q>(
+        self,
+        ctx: SyncContext,
+        resource: Resource,
+        limit: usize,
+        from: Option<K>,
+        query: Q,
+        key: fn(&[Raw]) -> Option<K>,
+    ) -> BoxStream<'static, Result<(Vec<Raw>, Option<K>)>>
+    where
+        K: Clone + Send + 'static,
+        Q: Fn(Option<&K>) -> String + Send + 'static,
+    {
         let walk = self;
+        let resource = match resource {
+            Resource::Query => "query",
+            Resource::QueryAll => "queryAll",
+        };
         async_stream::try_stream! {
-            let mut page = walk.client.query(&q).await?;
-            for _ in 0..MAX_PAGES {
-                yield ResultPage::Records(std::mem::take(&mut page.records));
-                match page.next_records_url.take().filter(|_| !page.done) {
-                    Some(next) => {
-                        ctx.cancellation().check()?;
-                        match walk.client.next_page(&next).await? {
-                            Some(p) => page = p,
-                            None => {
-                                yield ResultPage::Lost;
-                                break;
+            let mut after = from;
+            loop {
+                ctx.cancellation().check()?;
+                let q = query(after.as_ref());
+                let mut page = walk.client.query_at(resource, &q).await?;
+                let mut got = 0usize;
+                let mut lost = false;
+                for _ in 0..MAX_PAGES {
+                    let records = std::mem::take(&mut page.records);
+                    got += records.len();
+                    if let Some(k) = key(&records) {
+                        after = Some(k);
+                    }
+                    yield (records, after.clone());
+                    match page.next_records_url.take().filter(|_| !page.done) {
+                        Some(next) => {
+                            ctx.cancellation().check()?;
+                            match walk.client.next_page(&next).await? {
+                                Some(p) => page = p,
+                                None => {
+                                    lost = true;
+                                    break;
+                                }
                             }
                         }
+                        None => break,
                     }
-                    None => break,
+                }
+                if !lost && got < limit {
+                    break;
                 }
             }
         }
         .boxed()
+    }
+
+    /// The ids of the parents (of `view`) whose children of `child` were stamped within `w`:
+    /// changed, added, or deleted (`queryAll` returns the recycle bin's records, and a
+    /// deletion stamps the record).
+    async fn changed_parents(
+        &self,
+        ctx: &SyncContext,
+        view: &ObjectView,
+        child: &ChildView,
+        w: &TimeWindow,
+        into: &mut BTreeSet<String>,
+    ) -> Result<()> {
+        let [start, end] = window_terms(w);
+        let (object, field) = (child.object.clone(), child.field.clone());
+        let query = move |after: Option<&Cursor>| {
+            let mut q = format!(
+                "SELECT Id, SystemModstamp, {field} FROM {object} WHERE {start} AND {end} AND {field} != null"
+            );
+            if let Some(c) = after {
+                q.push_str(" AND ");
+                q.push_str(&keyset_term(c));
+            }
+            q.push_str(&format!(
+                " ORDER BY SystemModstamp ASC, Id ASC LIMIT {ID_QUERY_LIMIT}"
+            ));
+            q
+        };
+        let mut pages = self.clone().keyset(
+            ctx.clone(),
+            Resource::QueryAll,
+            ID_QUERY_LIMIT,
+            None,
+            query,
+            last_cursor,
+        );
+        while let Some(page) = pages.next().await {
+            let (records, _) = page?;
+            into.extend(records.iter().filter_map(|r| raw_ref(r, &child.field)));
+        }
+        tracing::debug!(connector = SOURCE, object = %view.name, relationship = %child.relationship, parents = into.len(), "parents of changed children");
+        Ok(())
     }
 
     /// The listing from `from` on, a batch per result page with the checkpoint after it.
@@ -429,31 +709,39 @@ impl Walk {
             let resumed = from.object.is_some() && views.get(first).is_some_and(|v| Some(&v.name) == from.object.as_ref());
             for (i, view) in views.iter().enumerate().skip(first) {
                 let mut after = if resumed && i == first { from.after.clone().filter(|c| is_record_id(&c.id)) } else { None };
-                loop {
-                    ctx.cancellation().check()?;
-                    let q = soql(view, window.as_ref(), after.as_ref(), walk.limit);
-                    let mut got = 0usize;
-                    // The cursor was lost midway: the query is asked again from `after` (every
-                    // round delivers a page first, so this ends).
-                    let mut lost = false;
-                    let mut pages = walk.clone().result_pages(q, ctx.clone());
-                    while let Some(page) = pages.next().await {
-                        let records = match page? {
-                            ResultPage::Records(records) => records,
-                            ResultPage::Lost => {
-                                lost = true;
-                                break;
-                            }
-                        };
-                        got += records.len();
-                        let (batch, last) = walk.page_batch(&ctx, view, records, window.as_ref(), None).await?;
-                        if last.is_some() {
-                            after = last;
-                        }
-                        yield CheckpointedBatch::new(batch, SalesforceCheckpoint { object: Some(view.name.clone()), after: after.clone(), done: false });
+                // The parents a poll lists itself: their children are read with them.
+                let mut listed: HashSet<String> = HashSet::new();
+                let poll_children = window.is_some() && !view.children.is_empty();
+                let (q_view, q_window, limit) = (Arc::clone(view), window, walk.limit);
+                let query = move |after: Option<&Cursor>| soql(&q_view, q_window.as_ref(), after, limit);
+                let mut pages = walk.clone().keyset(ctx.clone(), Resource::Query, limit, after.clone(), query, last_cursor);
+                while let Some(page) = pages.next().await {
+                    let (records, last) = page?;
+                    after = last;
+                    if poll_children {
+                        listed.extend(records.iter().filter_map(|r| raw_id(r)));
                     }
-                    if !lost && got < walk.limit {
-                        break;
+                    let batch = walk.page_batch(&ctx, view, records, window.as_ref(), None).await?;
+                    yield CheckpointedBatch::new(batch, SalesforceCheckpoint { object: Some(view.name.clone()), after: after.clone(), done: false });
+                }
+                if let Some(w) = window.as_ref().filter(|_| poll_children) {
+                    // Parents whose children changed in the window, sent again with them (a
+                    // resume lists from `after`, then asks for these again).
+                    let mut parents = BTreeSet::new();
+                    for child in &view.children {
+                        walk.changed_parents(&ctx, view, child, w, &mut parents).await?;
+                    }
+                    let parents: Vec<String> = parents.into_iter().filter(|p| !listed.contains(p)).collect();
+                    for chunk in parents.chunks(REFETCH_CHUNK) {
+                        let (q_view, ids) = (Arc::clone(view), chunk.to_vec());
+                        let query = move |after: Option<&String>| by_ids(&q_view, &ids, after);
+                        // Its `LIMIT` holds every id asked for: asked again only for a lost cursor.
+                        let mut pages = walk.clone().keyset(ctx.clone(), Resource::Query, chunk.len() + 1, None, query, last_id);
+                        while let Some(page) = pages.next().await {
+                            let (records, _) = page?;
+                            let batch = walk.page_batch(&ctx, view, records, None, None).await?;
+                            yield CheckpointedBatch::new(batch, SalesforceCheckpoint { object: Some(view.name.clone()), after: after.clone(), done: false });
+                        }
                     }
                 }
                 let mut end = Batch::default();
@@ -519,46 +807,33 @@ impl Walk {
             for view in views {
                 // A keyset by id: a query locator lost midway (15 idle minutes, or the
                 // user's eleventh cursor) is met by asking again from the last id.
-                let mut after: Option<String> = None;
-                loop {
-                    let mut terms = conditions(&view, None, None);
-                    if let Some(a) = &after {
+                let q_view = Arc::clone(&view);
+                let query = move |after: Option<&String>| {
+                    let mut terms = conditions(&q_view, None, None);
+                    if let Some(a) = after {
                         // Checked as letters and digits when it was read.
                         terms.push(format!("Id > '{a}'"));
                     }
-                    let mut q = format!("SELECT Id FROM {}", view.name);
+                    let mut q = format!("SELECT Id FROM {}", q_view.name);
                     if !terms.is_empty() {
                         q.push_str(" WHERE ");
                         q.push_str(&terms.join(" AND "));
                     }
                     q.push_str(&format!(" ORDER BY Id ASC LIMIT {ID_QUERY_LIMIT}"));
-                    ctx.cancellation().check()?;
-                    let mut got = 0usize;
-                    let mut lost = false;
-                    let mut pages = walk.clone().result_pages(q, ctx.clone());
-                    while let Some(page) = pages.next().await {
-                        let records = match page? {
-                            ResultPage::Records(records) => records,
-                            ResultPage::Lost => {
-                                lost = true;
-                                break;
-                            }
+                    q
+                };
+                let mut pages = walk.clone().keyset(ctx.clone(), Resource::Query, ID_QUERY_LIMIT, None, query, last_id);
+                while let Some(page) = pages.next().await {
+                    let (records, _) = page?;
+                    let mut ids = Vec::with_capacity(records.len());
+                    for r in &records {
+                        let Some(id) = raw_id(r) else {
+                            Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
+                            continue;
                         };
-                        let mut ids = Vec::with_capacity(records.len());
-                        for r in &records {
-                            let Some(id) = r.get("Id").and_then(Value::as_str).filter(|i| is_record_id(i)) else {
-                                Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
-                                continue;
-                            };
-                            ids.push(SlimDocument::new(record_id(id)));
-                            after = Some(id.to_owned());
-                        }
-                        got += ids.len();
-                        yield ids;
+                        ids.push(SlimDocument::new(record_id(&id)));
                     }
-                    if !lost && got < ID_QUERY_LIMIT {
-                        break;
-                    }
+                    yield ids;
                 }
             }
         }
@@ -592,7 +867,7 @@ impl Walk {
                     let mut page = walk.client.query(&q).await?;
                     for _ in 0..MAX_PAGES {
                         let records = std::mem::take(&mut page.records);
-                        let (batch, _) = walk.page_batch(&ctx, &view, records, None, Some(&wanted)).await?;
+                        let batch = walk.page_batch(&ctx, &view, records, None, Some(&wanted)).await?;
                         yield batch;
                         match page.next_records_url.take().filter(|_| !page.done) {
                             Some(next) => match walk.client.next_page(&next).await? {

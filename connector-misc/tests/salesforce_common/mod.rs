@@ -37,6 +37,8 @@ pub const CASE1: &str = "500000000000001AAA";
 pub const CASE2: &str = "500000000000002AAA";
 pub const CASE3: &str = "500000000000003AAA";
 pub const ARTICLE: &str = "ka0000000000001AAA";
+pub const COMMENT1: &str = "00a000000000001AAA";
+pub const COMMENT2: &str = "00a000000000002AAA";
 
 pub fn time(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 10, minute, 0).unwrap()
@@ -92,6 +94,13 @@ pub struct State {
     /// Custom text fields on Account beyond the standard ones (`Custom_Field_0000__c`…),
     /// each record holding a value in each: an org whose field list overflows a query URL.
     pub wide: usize,
+    /// Records deleted into the recycle bin: `queryAll` returns them (`IsDeleted` true),
+    /// `query` does not.
+    pub recycled: Vec<Rec>,
+    /// Children a relationship subquery answers with before its own `nextRecordsUrl`.
+    pub child_batch: usize,
+    /// `queryAll` queries seen.
+    pub query_alls: Vec<String>,
     /// Query results kept for `nextRecordsUrl`.
     cursors: Vec<Vec<Value>>,
 }
@@ -113,6 +122,9 @@ impl Default for State {
             revoked: Vec::new(),
             lost_cursors: 0,
             wide: 0,
+            recycled: Vec::new(),
+            child_batch: usize::MAX,
+            query_alls: Vec::new(),
             cursors: Vec::new(),
         }
     }
@@ -156,9 +168,18 @@ fn describe(object: &str) -> Option<Value> {
         field("LastModifiedDate", "Last Modified Date", "datetime"),
         field("SystemModstamp", "System Modstamp", "datetime"),
     ];
+    let mut children = Vec::new();
     let (prefix, label, more) = match object {
         "Account" => (
-            "001",
+            {
+                children = vec![
+                    json!({"childSObject": "Contact", "field": "AccountId", "relationshipName": "Contacts", "cascadeDelete": false}),
+                    json!({"childSObject": "Case", "field": "AccountId", "relationshipName": "Cases", "cascadeDelete": false}),
+                    json!({"childSObject": "AccountHistory", "field": "AccountId", "relationshipName": "Histories", "cascadeDelete": true}),
+                    json!({"childSObject": "Account", "field": "ParentId", "relationshipName": "ChildAccounts", "cascadeDelete": false}),
+                ];
+                "001"
+            },
             "Account",
             vec![
                 json!({"name": "Name", "label": "Account Name", "type": "string", "nameField": true}),
@@ -182,7 +203,13 @@ fn describe(object: &str) -> Option<Value> {
             ],
         ),
         "Case" => (
-            "500",
+            {
+                children = vec![
+                    json!({"childSObject": "CaseComment", "field": "ParentId", "relationshipName": "CaseComments", "cascadeDelete": true}),
+                    json!({"childSObject": "Case", "field": "ParentId", "relationshipName": null, "cascadeDelete": false}),
+                ];
+                "500"
+            },
             "Case",
             vec![
                 json!({"name": "CaseNumber", "label": "Case Number", "type": "string", "nameField": true}),
@@ -191,6 +218,15 @@ fn describe(object: &str) -> Option<Value> {
                 field("Status", "Status", "picklist"),
                 field("Description", "Description", "textarea"),
                 json!({"name": "Resolution__c", "label": "Resolution", "type": "textarea", "htmlFormatted": true, "extraTypeInfo": "richtextarea"}),
+            ],
+        ),
+        "CaseComment" => (
+            "00a",
+            "Case Comment",
+            vec![
+                field("ParentId", "Parent ID", "reference"),
+                field("IsPublished", "Published", "boolean"),
+                field("CommentBody", "Body", "textarea"),
             ],
         ),
         "Knowledge__kav" => (
@@ -208,7 +244,7 @@ fn describe(object: &str) -> Option<Value> {
     fields.extend(more);
     Some(
         json!({"name": object, "label": label, "labelPlural": format!("{label}s"), "keyPrefix": prefix,
-        "queryable": true, "custom": object.ends_with("__kav"), "fields": fields,
+        "queryable": true, "custom": object.ends_with("__kav"), "fields": fields, "childRelationships": children,
         "urls": {"describe": format!("/services/data/{VERSION}/sobjects/{object}/describe")}}),
     )
 }
@@ -270,6 +306,18 @@ pub fn standard() -> State {
                 json!({"CaseNumber": "00001002", "Subject": "Login help", "Status": "Working"}),
             ),
             rec(
+                "CaseComment",
+                COMMENT1,
+                35,
+                json!({"ParentId": CASE1, "IsPublished": true, "CommentBody": "Called the customer back.\nA site visit is booked."}),
+            ),
+            rec(
+                "CaseComment",
+                COMMENT2,
+                40,
+                json!({"ParentId": CASE1, "IsPublished": false, "CommentBody": "Bearing ordered."}),
+            ),
+            rec(
                 "Knowledge__kav",
                 ARTICLE,
                 10,
@@ -279,6 +327,25 @@ pub fn standard() -> State {
         ],
         ..State::default()
     }
+}
+
+/// A select list split on `, ` outside parentheses (a subquery is one item).
+fn split_top(select: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut from) = (0i32, 0);
+    for (i, c) in select.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(select[from..i].trim());
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(select[from..].trim());
+    out
 }
 
 /// The `WHERE` terms of `q`, split on `AND` outside parentheses.
@@ -354,6 +421,9 @@ fn holds(r: &Rec, term: &str) -> Result<bool, String> {
     {
         return Ok(list.split(", ").any(|i| i.trim_matches('\'') == r.id));
     }
+    if let Some(field) = term.strip_suffix(" != null") {
+        return Ok(r.fields.get(field).is_some_and(|v| !v.is_null()));
+    }
     if let Some(status) = term
         .strip_prefix("PublishStatus = '")
         .and_then(|s| s.strip_suffix('\''))
@@ -365,6 +435,10 @@ fn holds(r: &Rec, term: &str) -> Result<bool, String> {
 
 impl State {
     fn record_json(&self, r: &Rec, select: &[&str]) -> Value {
+        self.record_json_of(r, select, false)
+    }
+
+    fn record_json_of(&self, r: &Rec, select: &[&str], deleted: bool) -> Value {
         let mut out = Map::new();
         out.insert("attributes".into(), json!({"type": r.object, "url": format!("/services/data/{VERSION}/sobjects/{}/{}", r.object, r.id)}));
         for f in select {
@@ -373,7 +447,7 @@ impl State {
                 "SystemModstamp" | "LastModifiedDate" if r.broken => json!("yesterday-ish"),
                 "SystemModstamp" | "LastModifiedDate" => json!(sf_time(r.modstamp)),
                 "CreatedDate" => json!(sf_time(r.modstamp - chrono::TimeDelta::days(1))),
-                "IsDeleted" => json!(false),
+                "IsDeleted" => json!(deleted),
                 other => r.fields.get(other).cloned().unwrap_or(Value::Null),
             };
             out.insert((*f).to_owned(), v);
@@ -394,15 +468,34 @@ impl State {
         ResponseTemplate::new(200).set_body_json(body)
     }
 
-    fn query(&mut self, q: &str) -> ResponseTemplate {
-        self.queries.push(q.to_owned());
+    fn query(&mut self, q: &str, all: bool) -> ResponseTemplate {
+        if all {
+            self.query_alls.push(q.to_owned());
+        } else {
+            self.queries.push(q.to_owned());
+        }
         let malformed = || sf_error(400, "MALFORMED_QUERY", &format!("unexpected token in: {q}"));
         let Some(rest) = q.strip_prefix("SELECT ") else {
             return malformed();
         };
-        let Some((select, rest)) = rest.split_once(" FROM ") else {
+        // The select list ends at the first ` FROM ` outside a subquery's parentheses.
+        let mut depth = 0i32;
+        let mut from_at = None;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ if depth == 0 && rest[i..].starts_with(" FROM ") => {
+                    from_at = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(at) = from_at else {
             return malformed();
         };
+        let (select, rest) = (&rest[..at], &rest[at + 6..]);
         let (object, rest) = rest.split_once(' ').unwrap_or((rest, ""));
         let Some(desc) = describe_wide(object, self.wide)
             .filter(|_| object != "Knowledge__kav" || self.knowledge)
@@ -422,7 +515,64 @@ impl State {
             .map(|f| f["name"].as_str().unwrap().to_owned())
             .filter(|f| !self.hidden.contains(f) && !self.revoked.contains(f))
             .collect();
-        let select: Vec<&str> = select.split(", ").collect();
+        let mut subqueries: Vec<(Value, Vec<String>, usize)> = Vec::new();
+        let mut plain: Vec<&str> = Vec::new();
+        for item in split_top(select) {
+            let Some(sub) = item
+                .strip_prefix("(SELECT ")
+                .and_then(|s| s.strip_suffix(')'))
+            else {
+                plain.push(item);
+                continue;
+            };
+            let Some((fields, tail)) = sub.split_once(" FROM ") else {
+                return malformed();
+            };
+            let (name, tail) = tail.split_once(' ').unwrap_or((tail, ""));
+            let rel = desc["childRelationships"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["relationshipName"] == name)
+                .cloned();
+            let Some(rel) = rel else {
+                return sf_error(
+                    400,
+                    "INVALID_TYPE",
+                    &format!(
+                        "\n{q}\n^\nERROR at Row:1:Column:1\nDidn't understand relationship '{name}' in FROM part of query call. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names."
+                    ),
+                );
+            };
+            let child = rel["childSObject"].as_str().unwrap_or_default();
+            let child_known: Vec<String> = describe(child)
+                .map(|d| {
+                    d["fields"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|f| f["name"].as_str().unwrap().to_owned())
+                        .filter(|f| !self.hidden.contains(f))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let fields: Vec<String> = fields.split(", ").map(str::to_owned).collect();
+            if let Some(f) = fields.iter().find(|f| !child_known.contains(f)) {
+                return sf_error(
+                    400,
+                    "INVALID_FIELD",
+                    &format!(
+                        "\n{q}\n^\nERROR at Row:1:Column:8\nNo such column '{f}' on entity '{child}'."
+                    ),
+                );
+            }
+            let limit = tail
+                .split_once("LIMIT ")
+                .and_then(|(_, n)| n.trim().parse::<usize>().ok())
+                .unwrap_or(usize::MAX);
+            subqueries.push((rel, fields, limit));
+        }
+        let select = plain;
         for f in &select {
             if !known.iter().any(|k| k == f) {
                 return sf_error(
@@ -457,7 +607,17 @@ impl State {
             );
         }
         let mut selected: Vec<&Rec> = Vec::new();
-        for r in self.records.iter().filter(|r| r.object == object) {
+        let deleted: Vec<&Rec> = if all {
+            self.recycled.iter().collect()
+        } else {
+            Vec::new()
+        };
+        for r in self
+            .records
+            .iter()
+            .chain(deleted.iter().copied())
+            .filter(|r| r.object == object)
+        {
             let mut keep = true;
             for t in &terms {
                 match holds(r, t) {
@@ -482,10 +642,50 @@ impl State {
         {
             selected.truncate(n);
         }
-        let rows: Vec<Value> = selected
+        let recycled: Vec<bool> = selected
             .iter()
-            .map(|r| self.record_json(r, &select))
+            .map(|r| self.recycled.iter().any(|d| d.id == r.id))
             .collect();
+        let mut rows: Vec<Value> = selected
+            .iter()
+            .zip(&recycled)
+            .map(|(r, d)| self.record_json_of(r, &select, *d))
+            .collect();
+        let parents: Vec<String> = selected.iter().map(|r| r.id.clone()).collect();
+        for (row, parent) in rows.iter_mut().zip(&parents) {
+            for (rel, fields, limit) in &subqueries {
+                let child = rel["childSObject"].as_str().unwrap_or_default();
+                let field = rel["field"].as_str().unwrap_or_default();
+                let mut kids: Vec<Rec> = self
+                    .records
+                    .iter()
+                    .filter(|c| c.object == child && c.fields.get(field) == Some(&json!(parent)))
+                    .cloned()
+                    .collect();
+                kids.sort_by(|a, b| a.id.cmp(&b.id));
+                kids.truncate(*limit);
+                let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+                let kids: Vec<Value> = kids.iter().map(|c| self.record_json(c, &names)).collect();
+                let name = rel["relationshipName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                // Salesforce answers an empty relationship with null.
+                let value = if kids.is_empty() {
+                    Value::Null
+                } else if kids.len() > self.child_batch {
+                    let first = kids[..self.child_batch].to_vec();
+                    let total = kids.len();
+                    self.cursors.push(kids);
+                    let cursor = self.cursors.len() - 1;
+                    json!({"totalSize": total, "done": false, "records": first,
+                        "nextRecordsUrl": format!("/services/data/{VERSION}/query/01gD000000{cursor:06}-{}", self.child_batch)})
+                } else {
+                    json!({"totalSize": kids.len(), "done": true, "records": kids})
+                };
+                row[name] = value;
+            }
+        }
         self.cursors.push(rows);
         let cursor = self.cursors.len() - 1;
         self.page(cursor, 0)
@@ -615,7 +815,16 @@ impl Respond for Salesforce {
                     .find(|(k, _)| k == "q")
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_default();
-                st.query(&q)
+                st.query(&q, false)
+            }
+            ["queryAll"] | ["queryAll", ""] => {
+                let q = req
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "q")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                st.query(&q, true)
             }
             ["query", locator] => {
                 let parsed = locator
