@@ -57,7 +57,7 @@ pub(crate) struct Classifier<'a> {
     /// The config field named in 401/403 errors.
     pub(crate) credential_field: Option<&'a str>,
     /// The credentials sent, scrubbed from any text that comes back.
-    pub(crate) secrets: &'a [String],
+    pub(crate) secrets: &'a [&'a str],
     /// The connector's error classifier.
     pub(crate) custom: Option<&'a ErrorClassifier>,
     /// The connector's classifier of 2xx bodies.
@@ -243,10 +243,10 @@ impl Classifier<'_> {
 /// Replaces every secret in `text` (these and every live [`Secret`](crate::Secret)), then
 /// shortens it for an error message: replacing first, so no secret is cut in two and half of
 /// it kept.
-fn scrub(text: &str, secrets: &[String]) -> String {
+fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out = crate::secret::redact(text).into_owned();
     for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s.as_str(), "***");
+        out = out.replace(*s, "***");
     }
     let out: String = out.chars().take(300).collect();
     out.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -260,7 +260,7 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    fn classifier(secrets: &[String]) -> Classifier<'_> {
+    fn classifier<'a>(secrets: &'a [&'a str]) -> Classifier<'a> {
         Classifier {
             credential_field: Some("credentials.token"),
             secrets,
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn scrub_removes_secrets() {
-        let s = vec!["sekrit-token".to_owned()];
+        let s = vec!["sekrit-token"];
         assert_eq!(
             scrub("bad token sekrit-token\n here", &s),
             "bad token *** here"
@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn statuses_map_to_kinds() {
-        let secrets = vec!["tok-SECRET".to_owned()];
+        let secrets = vec!["tok-SECRET"];
         let c = classifier(&secrets);
         let h = HeaderMap::new();
         let none = || Ok(Bytes::new());

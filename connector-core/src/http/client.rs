@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use super::retry::{RetryContext, RetryPolicy};
@@ -55,15 +56,13 @@ pub enum Auth {
 }
 
 impl Auth {
-    /// The secret strings this auth sends, for scrubbing them from text that came back.
-    pub(crate) fn secrets(&self) -> Vec<&str> {
+    /// The secret string this auth sends, for scrubbing it from text that came back.
+    pub(crate) fn secret(&self) -> Option<&str> {
         match self {
-            Self::None => Vec::new(),
-            Self::Bearer(t) => vec![t.expose()],
-            Self::Basic { password, .. } | Self::Digest { password, .. } => {
-                vec![password.expose()]
-            }
-            Self::Header { value, .. } => vec![value.expose()],
+            Self::None => None,
+            Self::Bearer(t) => Some(t.expose()),
+            Self::Basic { password, .. } | Self::Digest { password, .. } => Some(password.expose()),
+            Self::Header { value, .. } => Some(value.expose()),
         }
     }
 }
@@ -133,6 +132,9 @@ pub(crate) struct Inner {
     pub(crate) connector: &'static str,
     pub(crate) credential_field: Option<String>,
     pub(crate) auth: Auth,
+    /// The header `auth` sends, built once (marked sensitive; `None` for no auth, `Digest`, or
+    /// a header that is invalid, which `send` then reports as it builds it).
+    pub(crate) auth_header: Option<(HeaderName, HeaderValue)>,
     pub(crate) policy: RetryPolicy,
     pub(crate) timeout: Duration,
     pub(crate) max_body_bytes: u64,
@@ -237,6 +239,7 @@ impl HttpClient {
             connector: inner.connector,
             credential_field: inner.credential_field.clone(),
             auth: inner.auth.clone(),
+            auth_header: inner.auth_header.clone(),
             policy: inner.policy,
             timeout: inner.timeout,
             max_body_bytes: inner.max_body_bytes,
@@ -300,14 +303,20 @@ impl HttpClient {
     ///
     /// A host that reports "rate-limited until T" looks this key up in its gate.
     pub fn rate_gate_key(&self, url: &Url) -> String {
+        self.gate_key_for(url).into_owned()
+    }
+
+    /// [`rate_gate_key`](Self::rate_gate_key), borrowed when the key is the client's (per
+    /// credential or set), so a request with a gate copies no key.
+    fn gate_key_for(&self, url: &Url) -> std::borrow::Cow<'_, str> {
         match &self.inner.gate_key {
-            Some(key) => key.clone(),
-            None => format!(
+            Some(key) => std::borrow::Cow::Borrowed(key),
+            None => std::borrow::Cow::Owned(format!(
                 "{}@{}:{}",
                 self.inner.connector,
                 url.host_str().unwrap_or(""),
                 url.port_or_known_default().unwrap_or(0)
-            ),
+            )),
         }
     }
 
@@ -323,7 +332,7 @@ impl HttpClient {
         let Some(gate) = &self.gate else {
             return Ok(());
         };
-        let key = self.rate_gate_key(url);
+        let key = self.gate_key_for(url);
         let asked = if permits.get() == 1 {
             gate.acquire(&key, self.inner.gate_interval).await
         } else {
@@ -351,7 +360,7 @@ impl HttpClient {
         let Some(gate) = &self.gate else {
             return;
         };
-        let key = self.rate_gate_key(url);
+        let key = self.gate_key_for(url);
         if let Err(e) = gate.defer(&key, wait).await {
             tracing::warn!(connector = self.inner.connector, url = %redact_url(url), error = %e, "cannot share the rate limit's wait");
         }
@@ -746,6 +755,7 @@ impl HttpClientBuilder {
                 client,
                 connector: self.connector,
                 credential_field: self.credential_field,
+                auth_header: super::request::auth_header(&self.auth).ok().flatten(),
                 auth: self.auth,
                 policy: self.policy,
                 timeout: self.timeout,

@@ -79,37 +79,46 @@ pub(crate) enum Sent {
     Denied(Error),
 }
 
-/// Sends `hop` through `client` and follows the redirects of the answer, up to the client's
+/// Sends `first` through `client` and follows the redirects of the answer, up to the client's
 /// limit, checking every hop against the client's network policy. Returns the URL of the last
-/// hop with what it came to. Each hop takes `permits` of the rate limit.
+/// hop when a redirect was followed (`None`: `first`'s URL) with what it came to. Each hop
+/// takes `permits` of the rate limit. `first` is copied only when a redirect rewrites it.
 pub(crate) async fn follow(
     client: &HttpClient,
     retry: &RetryContext,
-    mut hop: Hop,
+    first: &Hop,
     permits: NonZeroU32,
-) -> (Url, Sent) {
+) -> (Option<Url>, Sent) {
     let (connector, max) = (client.connector(), client.inner.max_redirects);
     let mut hops = 0;
+    let mut redirected: Option<Hop> = None;
     loop {
+        let hop = redirected.as_ref().unwrap_or(first);
         if let Err(denied) = client.inner.network.check_url(&hop.url) {
-            return (hop.url, Sent::Denied(denied));
+            return (redirected.map(|hop| hop.url), Sent::Denied(denied));
         }
         let resp = match client.execute(hop.to_request(), permits, retry).await {
             Ok(resp) => resp,
             Err(e) => match guard::blocked_in(&e) {
-                Some(denied) => return (hop.url, Sent::Denied(denied)),
-                None => return (hop.url, Sent::Transport(e)),
+                Some(denied) => return (redirected.map(|hop| hop.url), Sent::Denied(denied)),
+                None => return (redirected.map(|hop| hop.url), Sent::Transport(e)),
             },
         };
         let status = resp.status();
-        if hops < max
-            && let Some(from) = hop.redirect(status, resp.headers())
-        {
-            hops += 1;
-            tracing::debug!(connector, from = %redact_url(&from), to = %redact_url(&hop.url), %status, "following redirect");
-            continue;
+        if hops < max && status.is_redirection() {
+            let mut next = redirected.take().unwrap_or_else(|| first.clone());
+            if let Some(from) = next.redirect(status, resp.headers()) {
+                hops += 1;
+                tracing::debug!(connector, from = %redact_url(&from), to = %redact_url(&next.url), %status, "following redirect");
+                redirected = Some(next);
+                continue;
+            }
+            // Not a usable redirect: `next` is unchanged, the answer is this hop's.
+            let url = (hops > 0).then_some(next.url);
+            return (url, Sent::Response(resp));
         }
-        return (hop.url, Sent::Response(resp));
+        let url = redirected.map(|hop| hop.url);
+        return (url, Sent::Response(resp));
     }
 }
 

@@ -219,13 +219,30 @@ impl RequestBuilder {
         let connector = inner.connector;
         let auth = self.auth.as_ref().unwrap_or(&inner.auth);
         let mut headers = self.headers;
-        apply_auth(auth, &mut headers).map_err(|e| e.with_connector(connector))?;
+        match (&self.auth, &inner.auth_header) {
+            // The client's own credential, its header built once by the builder.
+            (None, Some((name, value))) => {
+                headers.insert(name.clone(), value.clone());
+            }
+            _ => apply_auth(auth, &mut headers).map_err(|e| e.with_connector(connector))?,
+        }
         if let Some((_, content_type)) = &self.body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
-        let secrets = sent_secrets(auth, &headers);
         let spool = self.spool;
         let permits = self.permits;
+        let idempotent = self.idempotent.unwrap_or(matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::OPTIONS
+        ));
+        let first = Hop {
+            method: self.method,
+            url: self.url,
+            headers,
+            body: self.body.map(|(body, _)| body),
+            timeout: self.timeout.unwrap_or(inner.timeout),
+        };
+        let secrets = sent_secrets(auth, &first.headers);
         let classifier = Classifier {
             credential_field: self
                 .credential_field
@@ -239,10 +256,6 @@ impl RequestBuilder {
             max_redirects: inner.max_redirects,
             rate_limited_wait: inner.rate_limited_wait,
         };
-        let idempotent = self.idempotent.unwrap_or(matches!(
-            self.method,
-            Method::GET | Method::HEAD | Method::OPTIONS
-        ));
         let mut retry = RetryContext::new(
             connector,
             inner.policy,
@@ -250,13 +263,6 @@ impl RequestBuilder {
             client.stats.clone(),
             client.cancel.clone(),
         );
-        let first = Hop {
-            method: self.method,
-            url: self.url,
-            headers,
-            body: self.body.map(|(body, _)| body),
-            timeout: self.timeout.unwrap_or(inner.timeout),
-        };
         let digest = match auth {
             Auth::Digest { username, password } => Some((username.as_str(), password.expose())),
             _ => None,
@@ -269,20 +275,26 @@ impl RequestBuilder {
                 .pass_gate(&retry, &first.url, permits)
                 .await
                 .map_err(|e| e.with_connector(connector))?;
-            let mut hop = first.clone();
+            // A digest answer is made per attempt, on a copy; otherwise `first` goes as it is.
+            let answered;
+            let mut hop = &first;
             if let Some((username, password)) = digest {
                 let answer = inner
                     .digest
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .authorization(username, password, &hop.method, &hop.url);
+                    .authorization(username, password, &first.method, &first.url);
                 if let Some(answer) = answer {
                     let (name, value) = header_pair("authorization", &answer, true)
                         .map_err(|e| e.with_connector(connector))?;
-                    hop.headers.insert(name, value);
+                    let mut copy = first.clone();
+                    copy.headers.insert(name, value);
+                    answered = copy;
+                    hop = &answered;
                 }
             }
-            let (url, sent) = redirect::follow(client, &retry, hop, permits).await;
+            let (landed, sent) = redirect::follow(client, &retry, hop, permits).await;
+            let url = landed.as_ref().unwrap_or(&first.url);
             if let (Some(_), false, Sent::Response(resp)) = (digest, challenged, &sent)
                 && resp.status() == StatusCode::UNAUTHORIZED
                 && let Some(challenge) = super::digest::challenge(resp.headers())
@@ -296,18 +308,18 @@ impl RequestBuilder {
                 continue;
             }
             let verdict = match sent {
-                Sent::Response(resp) => judge(&classifier, resp, &url, spool.as_ref()).await,
+                Sent::Response(resp) => judge(&classifier, resp, url, spool.as_ref()).await,
                 Sent::Transport(e) => Verdict::Retry(Retryable::sending(e)),
                 Sent::Denied(e) => Verdict::Fail(e),
             };
             match verdict {
                 Verdict::Accept(response) => return Ok(response),
-                Verdict::Fail(e) => return Err(e.with_connector(connector).with_url(&url)),
+                Verdict::Fail(e) => return Err(e.with_connector(connector).with_url(url)),
                 Verdict::Retry(failure) => {
                     if let Some(wait) = retry.shared_wait(&failure) {
                         client.defer_gate(&first.url, wait).await;
                     }
-                    retry.wait_or_give_up(failure, &url).await?;
+                    retry.wait_or_give_up(failure, url).await?;
                 }
             }
         }
@@ -345,14 +357,15 @@ async fn judge(
 }
 
 /// The credentials a request sends (its auth and every header marked sensitive), to scrub from
-/// text that comes back.
-fn sent_secrets(auth: &Auth, headers: &HeaderMap) -> Vec<String> {
-    let mut secrets: Vec<String> = auth.secrets().into_iter().map(str::to_owned).collect();
+/// text that comes back; borrowed, so a request copies no secret.
+fn sent_secrets<'a>(auth: &'a Auth, headers: &'a HeaderMap) -> Vec<&'a str> {
+    let mut secrets = Vec::with_capacity(1 + headers.len());
+    secrets.extend(auth.secret());
     secrets.extend(
         headers
-            .iter()
-            .filter(|(_, v)| v.is_sensitive())
-            .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned)),
+            .values()
+            .filter(|v| v.is_sensitive())
+            .filter_map(|v| v.to_str().ok()),
     );
     secrets
 }
@@ -402,29 +415,34 @@ fn header_pair(name: &str, value: &str, sensitive: bool) -> Result<(HeaderName, 
 }
 
 fn apply_auth(auth: &Auth, headers: &mut HeaderMap) -> Result<()> {
-    let (name, value) = match auth {
-        Auth::None => return Ok(()),
-        Auth::Bearer(token) => (
-            "authorization".to_owned(),
-            format!("Bearer {}", token.expose()),
-        ),
+    if let Some((n, v)) = auth_header(auth)? {
+        headers.insert(n, v);
+    }
+    Ok(())
+}
+
+/// The header `auth` sends with every request, marked sensitive; `None` for no auth and for
+/// `Digest`, which is answered per attempt once the server has sent its challenge (`send`).
+pub(crate) fn auth_header(auth: &Auth) -> Result<Option<(HeaderName, HeaderValue)>> {
+    let pair = match auth {
+        Auth::None | Auth::Digest { .. } => return Ok(None),
+        Auth::Bearer(token) => {
+            header_pair("authorization", &format!("Bearer {}", token.expose()), true)
+        }
         Auth::Basic { username, password } => {
             let raw = format!("{username}:{}", password.expose());
-            (
-                "authorization".to_owned(),
-                format!(
+            header_pair(
+                "authorization",
+                &format!(
                     "Basic {}",
                     base64::engine::general_purpose::STANDARD.encode(raw)
                 ),
+                true,
             )
         }
-        Auth::Header { name, value } => (name.clone(), value.expose().to_owned()),
-        // Answered per attempt, once the server has sent its challenge (`send`).
-        Auth::Digest { .. } => return Ok(()),
+        Auth::Header { name, value } => header_pair(name, value.expose(), true),
     };
-    let (n, v) = header_pair(&name, &value, true)?;
-    headers.insert(n, v);
-    Ok(())
+    pair.map(Some)
 }
 
 /// A response whose body has been read (up to the cap).
