@@ -882,6 +882,72 @@ async fn a_group_is_read_project_by_project_and_a_public_project_is_public() {
 }
 
 #[tokio::test]
+async fn an_archived_project_is_marked_and_left_out_when_include_archived_is_off() {
+    let mut www = Project::new(7, "acme/www", "public");
+    www.files = vec![File::new("index.md", b"# Welcome")];
+    www.issues = vec![Item::new(1, "Broken link", 3)];
+    let api = GitlabApi::new(vec![standard_project(), www], 10);
+    api.state.lock().unwrap().groups = vec!["acme".into()];
+    let server = start(api.clone()).await;
+    let uri = server.uri();
+    let group = json!({"project_owner": "acme", "project_name": null});
+    let c = build(&uri, group.clone());
+    let store = MemoryStateStore::new();
+    let first = run(&c, &store, SyncMode::Full, 30).await;
+    assert_eq!(first.ids().len(), 12 + 2);
+    assert!(
+        first
+            .documents()
+            .iter()
+            .all(|d| d.metadata.get("archived").is_none())
+    );
+    // Archiving moves no updated_at: the next incremental run reads the project whole and
+    // marks its documents; the others are untouched, and the run after is quiet.
+    api.state.lock().unwrap().projects[1].archived = true;
+    let archived = run(&c, &store, SyncMode::Incremental, 40).await;
+    let mut ids = archived.ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            format!("{uri}/acme/www/-/blob/main/index.md"),
+            format!("{uri}/acme/www/-/issues/1")
+        ]
+    );
+    for doc in archived.documents() {
+        assert_eq!(doc.metadata["archived"], json!(true), "{}", doc.id);
+    }
+    let quiet = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert!(quiet.ids().is_empty(), "{:?}", quiet.ids());
+
+    // Off: the group listing asks GitLab to leave archived projects out.
+    let mut off = group;
+    off["include_archived"] = json!(false);
+    let c = build(&uri, off);
+    assert_eq!(c.discover_partitions().await.unwrap(), ["acme/platform/api"]);
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 50).await;
+    assert_eq!(sink.ids().len(), 12);
+    assert!(sink.ids().iter().all(|id| !id.contains("/acme/www/")));
+    // A project named in the config is read for its flag alone, nothing of it listed.
+    let named = build(
+        &uri,
+        json!({"project_owner": "acme", "project_name": "www", "include_archived": false}),
+    );
+    let before = requests(&server, "/projects/7/").await;
+    let sink = MemorySink::new();
+    let report = Syncer::new(named)
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .at(time(50))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(requests(&server, "/projects/7/").await, before);
+}
+
+#[tokio::test]
 async fn several_projects_are_partitions() {
     let server = start(standard(2)).await;
     let c = build(

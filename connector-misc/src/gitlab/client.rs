@@ -72,6 +72,9 @@ pub(crate) struct Project {
     /// The older flag of `merge_requests_access_level`.
     #[serde(default)]
     pub(crate) merge_requests_enabled: Option<bool>,
+    /// The project is archived: read-only, kept for reference.
+    #[serde(default)]
+    pub(crate) archived: bool,
 }
 
 /// A feature of a project the connector reads.
@@ -456,17 +459,27 @@ impl Client {
     /// Keyset-paged (`pagination=keyset&order_by=id`: the `Link` header's next page asks
     /// `id_after`), so a project created or deleted while the list is read shifts no page
     /// under the next; an instance that refuses keyset paging for the listing (405, older
-    /// versions) is asked again by offset.
-    pub(crate) async fn namespace_projects(&self, owner: &str) -> Result<Vec<String>> {
-        match self.listed_projects(owner, true).await {
+    /// versions) is asked again by offset. Without `archived`, archived projects are left
+    /// out by GitLab (`archived=false`).
+    pub(crate) async fn namespace_projects(
+        &self,
+        owner: &str,
+        archived: bool,
+    ) -> Result<Vec<String>> {
+        match self.listed_projects(owner, true, archived).await {
             Err(e) if e.kind() == ErrorKind::InvalidData => {
-                self.listed_projects(owner, false).await
+                self.listed_projects(owner, false, archived).await
             }
             other => other,
         }
     }
 
-    async fn listed_projects(&self, owner: &str, keyset: bool) -> Result<Vec<String>> {
+    async fn listed_projects(
+        &self,
+        owner: &str,
+        keyset: bool,
+        archived: bool,
+    ) -> Result<Vec<String>> {
         #[derive(Deserialize)]
         struct Listed {
             path_with_namespace: String,
@@ -479,6 +492,9 @@ impl Client {
             }
             if keyset {
                 q.append_pair("pagination", "keyset");
+            }
+            if !archived {
+                q.append_pair("archived", "false");
             }
             q.append_pair("order_by", "id")
                 .append_pair("sort", "asc")

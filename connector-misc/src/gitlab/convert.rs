@@ -62,18 +62,32 @@ pub(crate) fn file_link(project: &Project, reference: &str, path: &str) -> Optio
 
 /// The version of an issue or merge request: its `updated_at` (GitLab touches it on every
 /// edit and every new or edited note), its comment count and who may read it.
-pub(crate) fn item_version(item: &Item, access: Option<&Access>) -> String {
+pub(crate) fn item_version(item: &Item, access: Option<&Access>, archived: bool) -> String {
     format!(
-        "{}:{}:{}",
+        "{}:{}:{}{}",
         super::client::iso(item.updated_at),
         item.user_notes_count,
-        access_token(access)
+        access_token(access),
+        archived_mark(archived)
     )
 }
 
-/// The version of a code file: its blob id and who may read it.
-pub(crate) fn file_version(entry: &TreeEntry, access: Option<&Access>) -> String {
-    format!("{}:{}", entry.id, access_token(access))
+/// The version of a code file: its blob id and who may read it (and `:archived` in an
+/// archived project).
+pub(crate) fn file_version(entry: &TreeEntry, access: Option<&Access>, archived: bool) -> String {
+    format!(
+        "{}:{}{}",
+        entry.id,
+        access_token(access),
+        archived_mark(archived)
+    )
+}
+
+/// What an archived project adds to its documents' versions: archiving moves no
+/// `updated_at`, and its documents' `archived` metadata must follow. Nothing for the others,
+/// so their versions stay what earlier runs stored.
+fn archived_mark(archived: bool) -> &'static str {
+    if archived { ":archived" } else { "" }
 }
 
 fn access_token(access: Option<&Access>) -> String {
@@ -190,7 +204,7 @@ pub(crate) fn item_document(
         .with_updated_at(item.updated_at)
         .with_parent_id(project_id(project))
         .with_owners(owners)
-        .with_version(&item_version(item, access.as_ref()))
+        .with_version(&item_version(item, access.as_ref(), project.archived))
         .with_metadata("type", kind.label())
         .with_metadata("project", project.path_with_namespace.clone())
         .with_metadata("iid", item.iid)
@@ -198,6 +212,9 @@ pub(crate) fn item_document(
         .with_metadata("labels", item.labels.clone())
         .with_metadata("web_url", item.web_url.clone())
         .with_metadata("comments", item.user_notes_count);
+    if project.archived {
+        doc = doc.with_metadata("archived", true);
+    }
     if let Some(a) = &item.author {
         doc = doc.with_metadata("author", a.username.clone());
     }
@@ -283,7 +300,7 @@ pub(crate) fn file_document(
     };
     let mut doc = doc
         .with_size(size)
-        .with_version(&file_version(entry, access.as_ref()))
+        .with_version(&file_version(entry, access.as_ref(), project.archived))
         .with_parent_id(project_id(project))
         .with_metadata("type", "CodeFile")
         .with_metadata("path", entry.path.clone())
@@ -291,6 +308,9 @@ pub(crate) fn file_document(
         .with_metadata("project", project.path_with_namespace.clone())
         .with_metadata("blob_id", entry.id.clone())
         .with_metadata("web_url", id);
+    if project.archived {
+        doc = doc.with_metadata("archived", true);
+    }
     if let Some(head) = head {
         doc = doc.with_metadata("commit", head.id.clone());
         if let Some(t) = head.committed_date {

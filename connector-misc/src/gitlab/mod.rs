@@ -59,6 +59,11 @@
 //!   and carried to the next incremental run, which reads a project whole when they changed,
 //!   or when it did not read the project before (a project new to the group), so old
 //!   documents get their new access.
+//! - **Archived projects** are read like the others, their documents marked
+//!   `archived: true` in metadata (archiving moves no `updated_at`: an archived or unarchived
+//!   project is read whole by the next incremental run, as for an access change); with
+//!   `include_archived` off they are left out: not listed for a group (`archived=false`), a
+//!   named one reads nothing, and prune removes what earlier runs read of them.
 //! - **Failures**: a disabled feature is not read; a project or a stage the token may not
 //!   read (403: a Guest's token on a private repository) is a failure naming the project and
 //!   the stage, and the walk goes on with the next.
@@ -159,6 +164,7 @@ impl GitlabConnector {
             comments: config.include_comments,
             system_notes: config.include_system_notes,
             permissions: config.include_permissions,
+            archived: config.include_archived,
             branch: config.branch.clone(),
             max: config.max_file_size.get(),
             per_page: config.page_size.get().min(100),

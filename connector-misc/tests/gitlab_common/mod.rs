@@ -156,6 +156,8 @@ pub(crate) struct Project {
     /// Listings of these (`merge_requests`, `issues`, `repository`) answer 403, as GitLab's
     /// `authorize!` does for a user below the feature's role.
     pub(crate) forbidden: Vec<&'static str>,
+    /// `archived`: a group listing asked `archived=false` leaves it out.
+    pub(crate) archived: bool,
 }
 
 impl Project {
@@ -175,6 +177,7 @@ impl Project {
             merge_requests_access_level: "enabled",
             repository_access_level: "enabled",
             forbidden: vec![],
+            archived: false,
         }
     }
 }
@@ -245,7 +248,7 @@ impl GitlabApi {
             "default_branch": if p.files.is_empty() { Value::Null } else { json!("main") },
             "tag_list": [], "topics": [], "ssh_url_to_repo": format!("git@example.com:{}.git", p.path),
             "http_url_to_repo": format!("{base}/{}.git", p.path), "web_url": format!("{base}/{}", p.path),
-            "visibility": p.visibility, "archived": false, "last_activity_at": "2025-03-01T10:00:00.000Z",
+            "visibility": p.visibility, "archived": p.archived, "last_activity_at": "2025-03-01T10:00:00.000Z",
             "namespace": {"id": 9, "name": ns, "path": ns, "kind": "group", "full_path": ns},
             "issues_enabled": p.issues_access_level != "disabled",
             "merge_requests_enabled": p.merge_requests_access_level != "disabled",
@@ -594,10 +597,13 @@ impl Api {
                 }
                 let prefix = format!("{group}/");
                 let no_keyset = st.no_keyset_projects;
+                // `archived`: limit by archived status (absent: both).
+                let archived = query(req, "archived").map(|a| a == "true");
                 let mut list: Vec<Project> = st
                     .projects
                     .iter()
                     .filter(|p| p.path.starts_with(&prefix))
+                    .filter(|p| archived.is_none_or(|a| p.archived == a))
                     .cloned()
                     .collect();
                 drop(st);
