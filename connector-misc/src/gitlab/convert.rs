@@ -8,7 +8,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
-use super::client::{Commit, Item, Note, Project, TreeEntry};
+use super::client::{Commit, Discussion, Item, Note, Project, TreeEntry};
 
 /// What an issue or merge request is, in the API path and in metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,12 +112,14 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The document of an issue or merge request with its notes (system notes only when
-/// `system_notes`, internal notes never: they are for members with Reporter access alone).
+/// The document of an issue or merge request with its threads of notes (system notes only
+/// when `system_notes`, internal notes never: they are for members with Reporter access
+/// alone). A thread's first note says whether a resolvable thread is resolved, each reply
+/// that it is one.
 pub(crate) fn item_document(
     kind: Kind,
     item: &Item,
-    notes: &[Note],
+    discussions: &[Discussion],
     project: &Project,
     access: Option<Access>,
     system_notes: bool,
@@ -163,13 +165,15 @@ pub(crate) fn item_document(
     if let Some(description) = item.description.as_deref().filter(|d| !d.trim().is_empty()) {
         blocks.push(Block::Markdown(description.to_owned()));
     }
-    let shown: Vec<&Note> = notes
-        .iter()
-        .filter(|n| !n.internal && !n.confidential && (system_notes || !n.system))
-        .collect();
-    if !shown.is_empty() {
-        blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
-        for note in shown {
+    let shown = |n: &&Note| !n.internal && !n.confidential && (system_notes || !n.system);
+    let mut heading = false;
+    for discussion in discussions {
+        let resolution = discussion.resolution();
+        for (at, note) in discussion.notes.iter().filter(shown).enumerate() {
+            if !heading {
+                blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
+                heading = true;
+            }
             let who = note
                 .author
                 .as_ref()
@@ -179,14 +183,24 @@ pub(crate) fn item_document(
                 Inline::strong(vec![Inline::text(who)]),
                 Inline::text(format!(" · {}{mark}", rfc3339(note.created_at))),
             ];
-            // A review comment on a line of the diff says which.
-            if let Some(place) = note
-                .position
-                .as_ref()
-                .and_then(super::client::Position::place)
-            {
-                head.push(Inline::text(" · on "));
-                head.push(Inline::code(place));
+            if at > 0 {
+                head.push(Inline::text(" · reply"));
+            } else {
+                // A review comment on a line of the diff says which (its replies are on
+                // the same line).
+                if let Some(place) = note
+                    .position
+                    .as_ref()
+                    .and_then(super::client::Position::place)
+                {
+                    head.push(Inline::text(" · on "));
+                    head.push(Inline::code(place));
+                }
+                match resolution {
+                    Some(true) => head.push(Inline::text(" · resolved thread")),
+                    Some(false) => head.push(Inline::text(" · unresolved thread")),
+                    None => {}
+                }
             }
             blocks.push(Block::paragraph(head));
             blocks.push(Block::Markdown(note.body.clone()));

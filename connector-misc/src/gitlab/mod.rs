@@ -20,12 +20,15 @@
 //!   what GitLab writes late (replica lag, notes of background jobs, clock skew). RAGFlow
 //!   listed merge requests newest first and returned at the first old one, which skipped the
 //!   issues of every incremental run; here each listing ends on its own.
-//! - **Comments**: each issue's and merge request's notes (`/notes?sort=asc`) are part of its
-//!   document, below its description; system notes ("added label ~bug") are left out unless
-//!   `include_system_notes`, then marked; internal notes are always left out. GitLab touches an
-//!   issue's `updated_at` on every new or edited note, so an incremental run finds new comments
-//!   on old issues. The notes are read only for an item whose version (`updated_at`, comment
-//!   count, access) the state store does not hold.
+//! - **Comments**: each issue's and merge request's notes, read by thread
+//!   (`/discussions`, 100 threads a request), are part of its document, below its
+//!   description: a thread's first note, with the file and line of a review comment on the
+//!   diff and `resolved thread` / `unresolved thread` for one that can be resolved, then its
+//!   replies, each marked `reply`. System notes ("added label ~bug") are left out unless
+//!   `include_system_notes`, then marked; internal notes are always left out. GitLab touches
+//!   an item's `updated_at` on every new, edited or resolved note, so an incremental run
+//!   finds new comments and resolved threads on old issues. The notes are read only for an
+//!   item whose version (`updated_at`, comment count, access) the state store does not hold.
 //! - **Code files**: the tree of `branch` (default: the project's default branch) by keyset
 //!   paging (`recursive=true&pagination=keyset`, the checkpoint holds the next link). A file's
 //!   version is its blob id, asked of the fingerprint lookup before the download (`GET

@@ -739,7 +739,8 @@ impl Walk {
                         continue;
                     }
                     let access = entered.item_access(kind, &item);
-                    let version = convert::item_version(&item, access.as_ref(), entered.project.archived);
+                    let version =
+                        convert::item_version(&item, access.as_ref(), entered.project.archived);
                     pending.push(
                         PendingItem::new(item.web_url.clone(), Job::Item(kind, Box::new(item)))
                             .with_version(&version),
@@ -842,8 +843,10 @@ impl Walk {
             }
             Job::Item(kind, item) => {
                 let wants_notes = self.comments && (item.user_notes_count > 0 || self.system_notes);
-                let notes = if wants_notes {
-                    self.client.notes(project.id, kind.path(), item.iid).await?
+                let threads = if wants_notes {
+                    self.client
+                        .discussions(project.id, kind.path(), item.iid)
+                        .await?
                 } else {
                     Vec::new()
                 };
@@ -851,7 +854,7 @@ impl Walk {
                 Ok(Some(convert::item_document(
                     kind,
                     &item,
-                    &notes,
+                    &threads,
                     project,
                     access,
                     self.system_notes,
