@@ -12,14 +12,14 @@
 //!   paged by value, not by offset: the next page is asked with `updated_after` set to the
 //!   last `updated_at` handed on ([`UpdatedCursor`], the checkpoint), so an item edited during
 //!   the sync moves to the end instead of shifting the rest under a page number. GitLab offers
-//!   keyset paging for the tree and for project lists, and on recent versions (2025) for a project's issues
-//!   (`cursor`, ordered by `updated_at` among others), not for merge requests: not used, as
-//!   the value cursor already reads linear pages, works on every version and for both lists,
-//!   and is resumable from what it holds (a time and ids) rather than an opaque link of the
-//!   instance's own; keyset paging would read the same issues in the same order. Polls ask `updated_after` /
-//!   `updated_before` for the window, the end rounded up to the millisecond (GitLab prints
-//!   milliseconds and compares microseconds), and keep `[start, end)` with the start widened
-//!   to its millisecond; each window starts [`MIN_OVERLAP`] before the last one ended, for
+//!   keyset paging for the tree and for project lists, and on recent versions (2025) for a
+//!   project's issues (`cursor`, ordered by `updated_at` among others), not for merge requests: not
+//!   used, as the value cursor already reads linear pages, works on every version and for both
+//!   lists, and is resumable from what it holds (a time and ids) rather than an opaque link of the
+//!   instance's own; keyset paging would read the same issues in the same order. Polls ask
+//!   `updated_after` / `updated_before` for the window, the end rounded up to the millisecond
+//!   (GitLab prints milliseconds and compares microseconds), and keep `[start, end)` with the
+//!   start widened to its millisecond; each window starts [`MIN_OVERLAP`] before the last one ended, for
 //!   what GitLab writes late (replica lag, notes of background jobs, clock skew). RAGFlow
 //!   listed merge requests newest first and returned at the first old one, which skipped the
 //!   issues of every incremental run; here each listing ends on its own.
