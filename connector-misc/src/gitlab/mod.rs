@@ -19,10 +19,10 @@
 //!   instance's own; keyset paging would read the same issues in the same order. Polls ask
 //!   `updated_after` / `updated_before` for the window, the end rounded up to the millisecond
 //!   (GitLab prints milliseconds and compares microseconds), and keep `[start, end)` with the
-//!   start widened to its millisecond; each window starts [`MIN_OVERLAP`] before the last one ended, for
-//!   what GitLab writes late (replica lag, notes of background jobs, clock skew). RAGFlow
-//!   listed merge requests newest first and returned at the first old one, which skipped the
-//!   issues of every incremental run; here each listing ends on its own.
+//!   start widened to its millisecond; each window starts [`MIN_OVERLAP`] before the last one
+//!   ended, for what GitLab writes late (replica lag, notes of background jobs, clock skew).
+//!   RAGFlow listed merge requests newest first and returned at the first old one, which
+//!   skipped the issues of every incremental run; here each listing ends on its own.
 //! - **Comments**: each issue's and merge request's notes, read by thread
 //!   (`/discussions`, 100 threads a request), are part of its document, below its
 //!   description: a thread's first note, with the file and line of a review comment on the
