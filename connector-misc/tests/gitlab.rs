@@ -253,7 +253,7 @@ async fn replies_are_marked_in_their_thread_and_a_thread_says_whether_it_is_reso
         internal: true,
         ..Note::user("carol", "internal: ship it anyway")
     });
-    // A thread started on an issue, with a reply (threads of issues are not resolvable).
+    // A thread started on an issue, with a reply, that GitLab shows as not resolvable.
     let at = p.issues[1].notes.len();
     p.issues[1].notes.push(Note::user("bob", "Which browser?"));
     p.issues[1].notes.push(Note {
