@@ -4,7 +4,8 @@
 //! (listed 100 a page by `updated_at`), read by
 //!
 //! 1. the baseline: raw `reqwest` over the same requests: the project, the head commit, every
-//!    tree page by its `Link`, every blob, every issue page by its `Link`, every issue's notes,
+//!    tree page by its `Link`, every blob, every issue page by its `Link`, every issue's threads of
+//!    notes (`/discussions`),
 //!    8 at a time, each body kept;
 //! 2. `GitlabConnector::load`: the same through core's client, each item a document;
 //! 3. a full `Syncer` run into a discarding sink.
@@ -224,7 +225,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     assert!(blobs.iter().all(|b| *b == BODY));
     let notes: Vec<usize> = futures::stream::iter(iids)
         .map(|iid| {
-            let url = format!("{api}/issues/{iid}/notes?sort=asc&order_by=created_at&per_page=100");
+            let url = format!("{api}/issues/{iid}/discussions?per_page=100");
             async move { get(client, &url).await.bytes().await.unwrap().len() }
         })
         .buffer_unordered(CONCURRENCY)
@@ -276,11 +277,13 @@ fn main() {
             .mount(&server)
             .await;
         Mock::given(method("GET"))
-            .and(path_regex("^/api/v4/projects/1/issues/[0-9]+/notes$"))
+            .and(path_regex("^/api/v4/projects/1/issues/[0-9]+/discussions$"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
-                "id": 1, "body": "Confirmed on **17.2**.", "author": {"id": 2, "username": "bob"},
+                "id": "6a9c1750b37d513a43987b574953fceb50b03ce7", "individual_note": true,
+                "notes": [{
+                "id": 1, "type": null, "body": "Confirmed on **17.2**.", "author": {"id": 2, "username": "bob"},
                 "created_at": "2025-03-01T11:00:00.000Z", "updated_at": "2025-03-01T11:00:00.000Z",
-                "system": false, "internal": false, "noteable_type": "Issue"}])))
+                "system": false, "internal": false, "noteable_type": "Issue", "resolvable": false}]}])))
             .mount(&server)
             .await;
         println!(

@@ -139,10 +139,11 @@ async fn issues_and_merge_requests_carry_their_comments_access_owners_and_links(
     assert!(logo.content.as_text().is_none());
     insta::assert_json_snapshot!("gitlab_code_file", portable(&main, &uri));
 
-    // Folders (tree entries) are walked, never downloaded; notes asked only where there are
-    // some: issue 1 (three notes, two pages of two) and merge request 1.
+    // Folders (tree entries) are walked, never downloaded; notes asked (by thread) only
+    // where there are some: issue 1 (three threads of a note, two pages of two) and merge
+    // request 1.
     assert_eq!(requests(&server, "/raw").await, 4);
-    assert_eq!(requests(&server, "/notes").await, 3);
+    assert_eq!(requests(&server, "/discussions").await, 3);
 }
 
 #[tokio::test]
@@ -157,6 +158,8 @@ async fn a_confidential_note_of_gitlab_before_15_is_left_out_odd_file_names_link
         internal: true,
         before_15: true,
         position: None,
+        reply_to: None,
+        resolved: None,
     });
     p.files.push(File::new("docs/C#.md", b"# C sharp"));
     // A Git LFS pointer, as blobs/:sha/raw returns it for an LFS-tracked file.
@@ -228,6 +231,95 @@ async fn a_review_comment_on_a_line_of_the_diff_says_which_file_and_line() {
     // A note on no line says none.
     let lgtm = text.lines().find(|l| l.starts_with("**@carol**")).unwrap();
     assert!(!lgtm.contains(" on "), "{lgtm}");
+}
+
+#[tokio::test]
+async fn replies_are_marked_in_their_thread_and_a_thread_says_whether_it_is_resolved() {
+    let mut p = standard_project();
+    // A review thread on a line, with a reply, not resolved yet; an internal reply in it is
+    // left out as any internal note.
+    let at = p.mrs[0].notes.len();
+    p.mrs[0].notes.push(Note {
+        position: Some(("src/main.rs", 2)),
+        resolved: Some(false),
+        ..Note::user("bob", "Use `eprintln!` here.")
+    });
+    p.mrs[0].notes.push(Note {
+        reply_to: Some(at),
+        ..Note::user("alice", "Done in the next commit.")
+    });
+    p.mrs[0].notes.push(Note {
+        reply_to: Some(at),
+        internal: true,
+        ..Note::user("carol", "internal: ship it anyway")
+    });
+    // A thread started on an issue, with a reply, that GitLab shows as not resolvable.
+    let at = p.issues[1].notes.len();
+    p.issues[1].notes.push(Note::user("bob", "Which browser?"));
+    p.issues[1].notes.push(Note {
+        reply_to: Some(at),
+        ..Note::user("alice", "Firefox 128.")
+    });
+    let api = GitlabApi::new(vec![p], 10);
+    let server = start(api.clone()).await;
+    let uri = server.uri();
+    let c = build(&uri, json!({}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full, 30).await;
+    let base = format!("{uri}/acme/platform/api/-");
+    let mr = sink.get(&format!("{base}/merge_requests/1")).unwrap();
+    let text = mr.content.as_text().unwrap().to_owned();
+    let line = |who: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("**@{who}**")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("bob").ends_with(" · on `src/main.rs:2` · unresolved thread"),
+        "{text}"
+    );
+    assert!(line("alice").ends_with(" · reply"), "{text}");
+    assert!(!text.contains("ship it anyway"), "{text}");
+    // A comment on its own is neither a reply nor a thread.
+    assert!(!line("carol").contains("thread") && !line("carol").contains("reply"));
+    let issue = sink.get(&format!("{base}/issues/2")).unwrap();
+    let issue_text = issue.content.as_text().unwrap();
+    assert!(
+        issue_text.contains(" · reply\n\nFirefox 128."),
+        "{issue_text}"
+    );
+    assert!(!issue_text.contains("thread"), "{issue_text}");
+    // One request a page of 100 threads per item with comments, none for the others.
+    let with_notes = sink
+        .documents()
+        .iter()
+        .filter(|d| d.metadata.get("comments").is_some_and(|c| c != 0))
+        .count();
+    assert_eq!(requests(&server, "/discussions").await, with_notes);
+    assert_eq!(requests(&server, "/notes").await, 0);
+
+    // Resolving the thread saves its notes, which touches the merge request's updated_at
+    // (GitLab's `Note#touch_noteable`): the next incremental run reads it again.
+    {
+        let mut st = api.state.lock().unwrap();
+        let mr = &mut st.projects[0].mrs[0];
+        let at = at_mr(mr);
+        mr.notes[at].resolved = Some(true);
+        mr.minute = 38;
+    }
+    let next = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert_eq!(next.ids(), [format!("{base}/merge_requests/1")]);
+    let text = next.documents()[0].content.as_text().unwrap().to_owned();
+    assert!(
+        text.contains(" · on `src/main.rs:2` · resolved thread"),
+        "{text}"
+    );
+}
+
+/// The index of the note that starts the merge request's review thread.
+fn at_mr(mr: &Item) -> usize {
+    mr.notes.iter().position(|n| n.position.is_some()).unwrap()
 }
 
 #[tokio::test]
@@ -879,6 +971,75 @@ async fn a_group_is_read_project_by_project_and_a_public_project_is_public() {
     let sink = run(&one, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert_eq!(sink.ids().len(), 2);
     assert!(c.partition("other/www").is_none());
+}
+
+#[tokio::test]
+async fn an_archived_project_is_marked_and_left_out_when_include_archived_is_off() {
+    let mut www = Project::new(7, "acme/www", "public");
+    www.files = vec![File::new("index.md", b"# Welcome")];
+    www.issues = vec![Item::new(1, "Broken link", 3)];
+    let api = GitlabApi::new(vec![standard_project(), www], 10);
+    api.state.lock().unwrap().groups = vec!["acme".into()];
+    let server = start(api.clone()).await;
+    let uri = server.uri();
+    let group = json!({"project_owner": "acme", "project_name": null});
+    let c = build(&uri, group.clone());
+    let store = MemoryStateStore::new();
+    let first = run(&c, &store, SyncMode::Full, 30).await;
+    assert_eq!(first.ids().len(), 12 + 2);
+    assert!(
+        first
+            .documents()
+            .iter()
+            .all(|d| !d.metadata.contains_key("archived"))
+    );
+    // Archiving moves no updated_at: the next incremental run reads the project whole and
+    // marks its documents; the others are untouched, and the run after is quiet.
+    api.state.lock().unwrap().projects[1].archived = true;
+    let archived = run(&c, &store, SyncMode::Incremental, 40).await;
+    let mut ids = archived.ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            format!("{uri}/acme/www/-/blob/main/index.md"),
+            format!("{uri}/acme/www/-/issues/1")
+        ]
+    );
+    for doc in archived.documents() {
+        assert_eq!(doc.metadata["archived"], json!(true), "{}", doc.id);
+    }
+    let quiet = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert!(quiet.ids().is_empty(), "{:?}", quiet.ids());
+
+    // Off: the group listing asks GitLab to leave archived projects out.
+    let mut off = group;
+    off["include_archived"] = json!(false);
+    let c = build(&uri, off);
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["acme/platform/api"]
+    );
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 50).await;
+    assert_eq!(sink.ids().len(), 12);
+    assert!(sink.ids().iter().all(|id| !id.contains("/acme/www/")));
+    // A project named in the config is read for its flag alone, nothing of it listed.
+    let named = build(
+        &uri,
+        json!({"project_owner": "acme", "project_name": "www", "include_archived": false}),
+    );
+    let before = requests(&server, "/projects/7/").await;
+    let sink = MemorySink::new();
+    let report = Syncer::new(named)
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .at(time(50))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(requests(&server, "/projects/7/").await, before);
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@
 //!   `repository_slugs`, or those of the `projects` (by key, `q=project.key="KEY"`). The
 //!   repository list is taken when a run starts and kept in the checkpoint
 //!   ([`BitbucketCheckpoint`]); repositories are the [partitions](Connector::partitions) when
-//!   several are named.
+//!   several are named. Bitbucket Cloud does not archive repositories (archiving is a Data
+//!   Center feature, with its `archived` flag), so there is no `archived` metadata and no
+//!   `include_archived` switch as GitLab's connector has.
 //! - **Listing**: `GET /2.0/repositories/{workspace}/{slug}/pullrequests` with every state
 //!   (`state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED`; the API shows only open ones
 //!   otherwise), `sort=-updated_on`, the `fields` the documents need and, for incremental runs,

@@ -10,9 +10,9 @@
 //! - `GET /projects/{id}/repository/blobs/{sha}/raw`: a file's bytes;
 //! - `GET /projects/{id}/repository/commits/{ref}`: the commit a ref points at;
 //! - `GET /projects/{id}/{issues|merge_requests}?order_by=updated_at&sort=asc&updated_after=…`
-//!   and their `/notes`, by offset `Link` header (GitLab offers keyset paging only for some
-//!   lists, not these; the walk pages them by `updated_after` instead, see
-//!   [`UpdatedCursor`](super::UpdatedCursor));
+//!   and their `/discussions` (threads of notes, 100 a page), by offset `Link` header
+//!   (GitLab offers keyset paging only for some lists, not these; the walk pages them by
+//!   `updated_after` instead, see [`UpdatedCursor`](super::UpdatedCursor));
 //! - `GET /projects/{id}/members/all`: who may read a private project;
 //! - errors as `{"message": "404 Project Not Found"}` or `{"error": "invalid_token",
 //!   "error_description": …}`; `RateLimit-Remaining` / `RateLimit-Reset` (epoch seconds) on
@@ -72,6 +72,9 @@ pub(crate) struct Project {
     /// The older flag of `merge_requests_access_level`.
     #[serde(default)]
     pub(crate) merge_requests_enabled: Option<bool>,
+    /// The project is archived: read-only, kept for reference.
+    #[serde(default)]
+    pub(crate) archived: bool,
 }
 
 /// A feature of a project the connector reads.
@@ -209,6 +212,30 @@ pub(crate) struct Note {
     /// and line it is on.
     #[serde(default)]
     pub(crate) position: Option<Position>,
+    /// A note of a thread that can be resolved (a merge request's review thread, a thread
+    /// started on an issue or merge request), and whether it is.
+    #[serde(default)]
+    pub(crate) resolvable: bool,
+    #[serde(default)]
+    pub(crate) resolved: bool,
+}
+
+/// A thread of notes (`/discussions`): a comment on its own (`individual_note`), or the
+/// note that started a thread and its replies, oldest first.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Discussion {
+    #[serde(default)]
+    pub(crate) notes: Vec<Note>,
+}
+
+impl Discussion {
+    /// Whether the thread can be resolved, and whether it is: every resolvable note of it
+    /// resolved, as GitLab's `Discussion#resolved?` reads it.
+    pub(crate) fn resolution(&self) -> Option<bool> {
+        let mut resolvable = self.notes.iter().filter(|n| n.resolvable).peekable();
+        resolvable.peek()?;
+        Some(resolvable.all(|n| n.resolved))
+    }
 }
 
 /// Where a diff note sits: the file and the line in the new version (`new_line`, none for a
@@ -456,17 +483,27 @@ impl Client {
     /// Keyset-paged (`pagination=keyset&order_by=id`: the `Link` header's next page asks
     /// `id_after`), so a project created or deleted while the list is read shifts no page
     /// under the next; an instance that refuses keyset paging for the listing (405, older
-    /// versions) is asked again by offset.
-    pub(crate) async fn namespace_projects(&self, owner: &str) -> Result<Vec<String>> {
-        match self.listed_projects(owner, true).await {
+    /// versions) is asked again by offset. Without `archived`, archived projects are left
+    /// out by GitLab (`archived=false`).
+    pub(crate) async fn namespace_projects(
+        &self,
+        owner: &str,
+        archived: bool,
+    ) -> Result<Vec<String>> {
+        match self.listed_projects(owner, true, archived).await {
             Err(e) if e.kind() == ErrorKind::InvalidData => {
-                self.listed_projects(owner, false).await
+                self.listed_projects(owner, false, archived).await
             }
             other => other,
         }
     }
 
-    async fn listed_projects(&self, owner: &str, keyset: bool) -> Result<Vec<String>> {
+    async fn listed_projects(
+        &self,
+        owner: &str,
+        keyset: bool,
+        archived: bool,
+    ) -> Result<Vec<String>> {
         #[derive(Deserialize)]
         struct Listed {
             path_with_namespace: String,
@@ -479,6 +516,9 @@ impl Client {
             }
             if keyset {
                 q.append_pair("pagination", "keyset");
+            }
+            if !archived {
+                q.append_pair("archived", "false");
             }
             q.append_pair("order_by", "id")
                 .append_pair("sort", "asc")
@@ -630,19 +670,21 @@ impl Client {
         }
     }
 
-    /// Every note of an issue or merge request, oldest first.
-    pub(crate) async fn notes(&self, project: u64, kind: &str, iid: u64) -> Result<Vec<Note>> {
+    /// Every thread of notes of an issue or merge request, oldest first, 100 a page.
+    pub(crate) async fn discussions(
+        &self,
+        project: u64,
+        kind: &str,
+        iid: u64,
+    ) -> Result<Vec<Discussion>> {
         let mut url = self.endpoint(&[
             "projects",
             &project.to_string(),
             kind,
             &iid.to_string(),
-            "notes",
+            "discussions",
         ])?;
-        url.query_pairs_mut()
-            .append_pair("sort", "asc")
-            .append_pair("order_by", "created_at")
-            .append_pair("per_page", "100");
+        url.query_pairs_mut().append_pair("per_page", "100");
         self.all(url).await
     }
 

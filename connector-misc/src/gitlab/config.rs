@@ -116,6 +116,12 @@ pub struct GitlabConfig {
     /// project) into `Document.access`: one paged request per such project. Default on.
     #[serde(default = "default_true")]
     pub include_permissions: bool,
+    /// Read archived projects (read-only ones, kept for reference), their documents marked
+    /// `archived: true` in metadata. Default on, as RAGFlow reads them; off: an archived
+    /// project, named or of the group, is left out (and prune removes what was read of it).
+    #[serde(default = "default_true")]
+    #[schemars(example = false)]
+    pub include_archived: bool,
     /// Largest code file downloaded, in bytes (the tree does not list sizes, so a larger one
     /// is stopped while it downloads); it becomes a failure and the sync goes on.
     #[serde(default = "default_max_file_size")]
@@ -178,6 +184,7 @@ impl GitlabConfig {
             include_comments: true,
             include_system_notes: false,
             include_permissions: true,
+            include_archived: true,
             max_file_size: default_max_file_size(),
             page_size: default_page_size(),
             requests_per_minute: default_requests_per_minute(),
@@ -247,6 +254,7 @@ impl fmt::Debug for GitlabConfig {
             .field("include_comments", &self.include_comments)
             .field("include_system_notes", &self.include_system_notes)
             .field("include_permissions", &self.include_permissions)
+            .field("include_archived", &self.include_archived)
             .field("max_file_size", &self.max_file_size)
             .field("page_size", &self.page_size)
             .field("requests_per_minute", &self.requests_per_minute)

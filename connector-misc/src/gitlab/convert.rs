@@ -8,7 +8,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
-use super::client::{Commit, Item, Note, Project, TreeEntry};
+use super::client::{Commit, Discussion, Item, Note, Project, TreeEntry};
 
 /// What an issue or merge request is, in the API path and in metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,18 +62,32 @@ pub(crate) fn file_link(project: &Project, reference: &str, path: &str) -> Optio
 
 /// The version of an issue or merge request: its `updated_at` (GitLab touches it on every
 /// edit and every new or edited note), its comment count and who may read it.
-pub(crate) fn item_version(item: &Item, access: Option<&Access>) -> String {
+pub(crate) fn item_version(item: &Item, access: Option<&Access>, archived: bool) -> String {
     format!(
-        "{}:{}:{}",
+        "{}:{}:{}{}",
         super::client::iso(item.updated_at),
         item.user_notes_count,
-        access_token(access)
+        access_token(access),
+        archived_mark(archived)
     )
 }
 
-/// The version of a code file: its blob id and who may read it.
-pub(crate) fn file_version(entry: &TreeEntry, access: Option<&Access>) -> String {
-    format!("{}:{}", entry.id, access_token(access))
+/// The version of a code file: its blob id and who may read it (and `:archived` in an
+/// archived project).
+pub(crate) fn file_version(entry: &TreeEntry, access: Option<&Access>, archived: bool) -> String {
+    format!(
+        "{}:{}{}",
+        entry.id,
+        access_token(access),
+        archived_mark(archived)
+    )
+}
+
+/// What an archived project adds to its documents' versions: archiving moves no
+/// `updated_at`, and its documents' `archived` metadata must follow. Nothing for the others,
+/// so their versions stay what earlier runs stored.
+fn archived_mark(archived: bool) -> &'static str {
+    if archived { ":archived" } else { "" }
 }
 
 fn access_token(access: Option<&Access>) -> String {
@@ -98,12 +112,14 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The document of an issue or merge request with its notes (system notes only when
-/// `system_notes`, internal notes never: they are for members with Reporter access alone).
+/// The document of an issue or merge request with its threads of notes (system notes only
+/// when `system_notes`, internal notes never: they are for members with Reporter access
+/// alone). A thread's first note says whether a resolvable thread is resolved, each reply
+/// that it is one.
 pub(crate) fn item_document(
     kind: Kind,
     item: &Item,
-    notes: &[Note],
+    discussions: &[Discussion],
     project: &Project,
     access: Option<Access>,
     system_notes: bool,
@@ -149,13 +165,15 @@ pub(crate) fn item_document(
     if let Some(description) = item.description.as_deref().filter(|d| !d.trim().is_empty()) {
         blocks.push(Block::Markdown(description.to_owned()));
     }
-    let shown: Vec<&Note> = notes
-        .iter()
-        .filter(|n| !n.internal && !n.confidential && (system_notes || !n.system))
-        .collect();
-    if !shown.is_empty() {
-        blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
-        for note in shown {
+    let shown = |n: &&Note| !n.internal && !n.confidential && (system_notes || !n.system);
+    let mut heading = false;
+    for discussion in discussions {
+        let resolution = discussion.resolution();
+        for (at, note) in discussion.notes.iter().filter(shown).enumerate() {
+            if !heading {
+                blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
+                heading = true;
+            }
             let who = note
                 .author
                 .as_ref()
@@ -165,14 +183,24 @@ pub(crate) fn item_document(
                 Inline::strong(vec![Inline::text(who)]),
                 Inline::text(format!(" · {}{mark}", rfc3339(note.created_at))),
             ];
-            // A review comment on a line of the diff says which.
-            if let Some(place) = note
-                .position
-                .as_ref()
-                .and_then(super::client::Position::place)
-            {
-                head.push(Inline::text(" · on "));
-                head.push(Inline::code(place));
+            if at > 0 {
+                head.push(Inline::text(" · reply"));
+            } else {
+                // A review comment on a line of the diff says which (its replies are on
+                // the same line).
+                if let Some(place) = note
+                    .position
+                    .as_ref()
+                    .and_then(super::client::Position::place)
+                {
+                    head.push(Inline::text(" · on "));
+                    head.push(Inline::code(place));
+                }
+                match resolution {
+                    Some(true) => head.push(Inline::text(" · resolved thread")),
+                    Some(false) => head.push(Inline::text(" · unresolved thread")),
+                    None => {}
+                }
             }
             blocks.push(Block::paragraph(head));
             blocks.push(Block::Markdown(note.body.clone()));
@@ -190,7 +218,7 @@ pub(crate) fn item_document(
         .with_updated_at(item.updated_at)
         .with_parent_id(project_id(project))
         .with_owners(owners)
-        .with_version(&item_version(item, access.as_ref()))
+        .with_version(&item_version(item, access.as_ref(), project.archived))
         .with_metadata("type", kind.label())
         .with_metadata("project", project.path_with_namespace.clone())
         .with_metadata("iid", item.iid)
@@ -198,6 +226,9 @@ pub(crate) fn item_document(
         .with_metadata("labels", item.labels.clone())
         .with_metadata("web_url", item.web_url.clone())
         .with_metadata("comments", item.user_notes_count);
+    if project.archived {
+        doc = doc.with_metadata("archived", true);
+    }
     if let Some(a) = &item.author {
         doc = doc.with_metadata("author", a.username.clone());
     }
@@ -283,7 +314,7 @@ pub(crate) fn file_document(
     };
     let mut doc = doc
         .with_size(size)
-        .with_version(&file_version(entry, access.as_ref()))
+        .with_version(&file_version(entry, access.as_ref(), project.archived))
         .with_parent_id(project_id(project))
         .with_metadata("type", "CodeFile")
         .with_metadata("path", entry.path.clone())
@@ -291,6 +322,9 @@ pub(crate) fn file_document(
         .with_metadata("project", project.path_with_namespace.clone())
         .with_metadata("blob_id", entry.id.clone())
         .with_metadata("web_url", id);
+    if project.archived {
+        doc = doc.with_metadata("archived", true);
+    }
     if let Some(head) = head {
         doc = doc.with_metadata("commit", head.id.clone());
         if let Some(t) = head.committed_date {

@@ -12,20 +12,26 @@
 //!   paged by value, not by offset: the next page is asked with `updated_after` set to the
 //!   last `updated_at` handed on ([`UpdatedCursor`], the checkpoint), so an item edited during
 //!   the sync moves to the end instead of shifting the rest under a page number. GitLab offers
-//!   keyset paging for the tree and for project lists (and, on recent versions, for a
-//!   project's issues), not used for these lists. Polls ask `updated_after` /
-//!   `updated_before` for the window, the end rounded up to the millisecond (GitLab prints
-//!   milliseconds and compares microseconds), and keep `[start, end)` with the start widened
-//!   to its millisecond; each window starts [`MIN_OVERLAP`] before the last one ended, for
-//!   what GitLab writes late (replica lag, notes of background jobs, clock skew). RAGFlow
-//!   listed merge requests newest first and returned at the first old one, which skipped the
-//!   issues of every incremental run; here each listing ends on its own.
-//! - **Comments**: each issue's and merge request's notes (`/notes?sort=asc`) are part of its
-//!   document, below its description; system notes ("added label ~bug") are left out unless
-//!   `include_system_notes`, then marked; internal notes are always left out. GitLab touches an
-//!   issue's `updated_at` on every new or edited note, so an incremental run finds new comments
-//!   on old issues. The notes are read only for an item whose version (`updated_at`, comment
-//!   count, access) the state store does not hold.
+//!   keyset paging for the tree and for project lists, and on recent versions (2025) for a
+//!   project's issues (`cursor`, ordered by `updated_at` among others), not for merge requests: not
+//!   used, as the value cursor already reads linear pages, works on every version and for both
+//!   lists, and is resumable from what it holds (a time and ids) rather than an opaque link of the
+//!   instance's own; keyset paging would read the same issues in the same order. Polls ask
+//!   `updated_after` / `updated_before` for the window, the end rounded up to the millisecond
+//!   (GitLab prints milliseconds and compares microseconds), and keep `[start, end)` with the
+//!   start widened to its millisecond; each window starts [`MIN_OVERLAP`] before the last one
+//!   ended, for what GitLab writes late (replica lag, notes of background jobs, clock skew).
+//!   RAGFlow listed merge requests newest first and returned at the first old one, which
+//!   skipped the issues of every incremental run; here each listing ends on its own.
+//! - **Comments**: each issue's and merge request's notes, read by thread
+//!   (`/discussions`, 100 threads a request), are part of its document, below its
+//!   description: a thread's first note, with the file and line of a review comment on the
+//!   diff and `resolved thread` / `unresolved thread` for one that can be resolved, then its
+//!   replies, each marked `reply`. System notes ("added label ~bug") are left out unless
+//!   `include_system_notes`, then marked; internal notes are always left out. GitLab touches
+//!   an item's `updated_at` on every new, edited or resolved note, so an incremental run
+//!   finds new comments and resolved threads on old issues. The notes are read only for an
+//!   item whose version (`updated_at`, comment count, access) the state store does not hold.
 //! - **Code files**: the tree of `branch` (default: the project's default branch) by keyset
 //!   paging (`recursive=true&pagination=keyset`, the checkpoint holds the next link). A file's
 //!   version is its blob id, asked of the fingerprint lookup before the download (`GET
@@ -59,6 +65,11 @@
 //!   and carried to the next incremental run, which reads a project whole when they changed,
 //!   or when it did not read the project before (a project new to the group), so old
 //!   documents get their new access.
+//! - **Archived projects** are read like the others, their documents marked
+//!   `archived: true` in metadata (archiving moves no `updated_at`: an archived or unarchived
+//!   project is read whole by the next incremental run, as for an access change); with
+//!   `include_archived` off they are left out: not listed for a group (`archived=false`), a
+//!   named one reads nothing, and prune removes what earlier runs read of them.
 //! - **Failures**: a disabled feature is not read; a project or a stage the token may not
 //!   read (403: a Guest's token on a private repository) is a failure naming the project and
 //!   the stage, and the walk goes on with the next.
@@ -159,6 +170,7 @@ impl GitlabConnector {
             comments: config.include_comments,
             system_notes: config.include_system_notes,
             permissions: config.include_permissions,
+            archived: config.include_archived,
             branch: config.branch.clone(),
             max: config.max_file_size.get(),
             per_page: config.page_size.get().min(100),

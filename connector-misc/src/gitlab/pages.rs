@@ -36,6 +36,8 @@ pub(crate) struct Walk {
     pub(crate) comments: bool,
     pub(crate) system_notes: bool,
     pub(crate) permissions: bool,
+    /// Read archived projects (`include_archived`).
+    pub(crate) archived: bool,
     /// The ref whose files are read; none: each project's default branch.
     pub(crate) branch: Option<String>,
     pub(crate) max: u64,
@@ -265,6 +267,12 @@ impl Entered {
             p.level(Feature::MergeRequests),
             p.level(Feature::Issues)
         );
+        // Archiving moves no `updated_at`: the project is then read whole, so that its
+        // documents' `archived` metadata follows (nothing added while it is not archived,
+        // so the fingerprints of earlier runs still hold).
+        if p.archived {
+            text.push_str("|archived");
+        }
         if let Some(readers) = &self.readers {
             let mut members: Vec<String> = readers
                 .members
@@ -370,7 +378,7 @@ impl Walk {
             return Ok(self.projects.clone());
         }
         self.client
-            .namespace_projects(&self.owner)
+            .namespace_projects(&self.owner, self.archived)
             .await
             .map_err(|e| self.named_owner_error(e))
     }
@@ -392,7 +400,9 @@ impl Walk {
     }
 
     /// Reads the project at `path` with what its documents need; none when a project of a
-    /// group listing is gone since.
+    /// group listing is gone since, or when it is archived and `include_archived` is off
+    /// (then nothing of it is read, listed or fetched again, so prune removes what an
+    /// earlier run read of it).
     pub(crate) async fn enter(&self, path: &str, code: bool) -> Result<Option<Entered>> {
         let project = match self.client.project(path).await {
             Ok(p) => p,
@@ -406,6 +416,14 @@ impl Walk {
             }
             Err(e) => return Err(self.named_project_error(e, path)),
         };
+        if project.archived && !self.archived {
+            tracing::debug!(
+                connector = SOURCE,
+                project = path,
+                "an archived project, skipped (include_archived is off)"
+            );
+            return Ok(None);
+        }
         let readers = if self.permissions {
             Some(self.readers(&project).await?)
         } else {
@@ -637,7 +655,7 @@ impl Walk {
             match entry {
                 Ok(entry) if entry.kind == "blob" => {
                     let id = convert::file_id(project, reference, &entry.path);
-                    let version = convert::file_version(&entry, access.as_ref());
+                    let version = convert::file_version(&entry, access.as_ref(), project.archived);
                     pending.push(PendingItem::new(id, Job::File(entry)).with_version(&version));
                 }
                 Ok(_) => {}
@@ -721,7 +739,8 @@ impl Walk {
                         continue;
                     }
                     let access = entered.item_access(kind, &item);
-                    let version = convert::item_version(&item, access.as_ref());
+                    let version =
+                        convert::item_version(&item, access.as_ref(), entered.project.archived);
                     pending.push(
                         PendingItem::new(item.web_url.clone(), Job::Item(kind, Box::new(item)))
                             .with_version(&version),
@@ -824,8 +843,10 @@ impl Walk {
             }
             Job::Item(kind, item) => {
                 let wants_notes = self.comments && (item.user_notes_count > 0 || self.system_notes);
-                let notes = if wants_notes {
-                    self.client.notes(project.id, kind.path(), item.iid).await?
+                let threads = if wants_notes {
+                    self.client
+                        .discussions(project.id, kind.path(), item.iid)
+                        .await?
                 } else {
                     Vec::new()
                 };
@@ -833,7 +854,7 @@ impl Walk {
                 Ok(Some(convert::item_document(
                     kind,
                     &item,
-                    &notes,
+                    &threads,
                     project,
                     access,
                     self.system_notes,

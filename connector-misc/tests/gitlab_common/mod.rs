@@ -46,6 +46,11 @@ pub(crate) struct Note {
     /// A merge request's review comment on a line (`type: DiffNote`): the file and its
     /// `new_line`.
     pub(crate) position: Option<(&'static str, u64)>,
+    /// A reply in the thread this note (by index among the item's notes) started.
+    pub(crate) reply_to: Option<usize>,
+    /// A resolvable thread (`type: DiscussionNote`, or a DiffNote's) and whether it is
+    /// resolved; set on the note that starts it.
+    pub(crate) resolved: Option<bool>,
 }
 
 impl Note {
@@ -57,6 +62,8 @@ impl Note {
             internal: false,
             before_15: false,
             position: None,
+            reply_to: None,
+            resolved: None,
         }
     }
 }
@@ -156,6 +163,8 @@ pub(crate) struct Project {
     /// Listings of these (`merge_requests`, `issues`, `repository`) answer 403, as GitLab's
     /// `authorize!` does for a user below the feature's role.
     pub(crate) forbidden: Vec<&'static str>,
+    /// `archived`: a group listing asked `archived=false` leaves it out.
+    pub(crate) archived: bool,
 }
 
 impl Project {
@@ -175,6 +184,7 @@ impl Project {
             merge_requests_access_level: "enabled",
             repository_access_level: "enabled",
             forbidden: vec![],
+            archived: false,
         }
     }
 }
@@ -245,7 +255,7 @@ impl GitlabApi {
             "default_branch": if p.files.is_empty() { Value::Null } else { json!("main") },
             "tag_list": [], "topics": [], "ssh_url_to_repo": format!("git@example.com:{}.git", p.path),
             "http_url_to_repo": format!("{base}/{}.git", p.path), "web_url": format!("{base}/{}", p.path),
-            "visibility": p.visibility, "archived": false, "last_activity_at": "2025-03-01T10:00:00.000Z",
+            "visibility": p.visibility, "archived": p.archived, "last_activity_at": "2025-03-01T10:00:00.000Z",
             "namespace": {"id": 9, "name": ns, "path": ns, "kind": "group", "full_path": ns},
             "issues_enabled": p.issues_access_level != "disabled",
             "merge_requests_enabled": p.merge_requests_access_level != "disabled",
@@ -493,33 +503,42 @@ impl GitlabApi {
         self.offset_page(req, values)
     }
 
-    fn notes(&self, req: &Request, p: &Project, kind: &str, iid: u64) -> ResponseTemplate {
-        let list = if kind == "issues" { &p.issues } else { &p.mrs };
-        let Some(it) = list.iter().find(|i| i.iid == iid) else {
-            return message(404, "404 Not found");
-        };
+    /// Each note as GitLab's Notes and Discussions APIs show it, by its index.
+    fn note_values(p: &Project, kind: &str, it: &Item) -> Vec<Value> {
         let noteable = if kind == "issues" {
             "Issue"
         } else {
             "MergeRequest"
         };
-        let values = it
-            .notes
+        // The thread each note is in, by the index of its first note.
+        let thread = |n: usize| it.notes[n].reply_to.unwrap_or(n);
+        it.notes
             .iter()
             .enumerate()
             .map(|(n, note)| {
-                let mut v = json!({"id": 900 + n, "type": null, "body": note.body, "attachment": null,
+                let starter = &it.notes[thread(n)];
+                let threaded = starter.resolved.is_some()
+                    || it.notes.iter().any(|o| o.reply_to == Some(thread(n)));
+                let mut v = json!({"id": 900 + n, "type": if threaded { json!("DiscussionNote") } else { Value::Null },
+                    "body": note.body, "attachment": null,
                     "author": user(note.author), "created_at": gl_time(time(it.minute) - chrono::TimeDelta::seconds(30 - n as i64)),
                     "updated_at": gl_time(time(it.minute)), "system": note.system, "noteable_id": it.iid,
                     "noteable_type": noteable, "project_id": p.id, "resolvable": false,
                     "confidential": note.internal, "internal": note.internal, "noteable_iid": it.iid});
+                if let (Some(resolved), Value::Object(m)) = (starter.resolved, &mut v) {
+                    m.insert("resolvable".into(), json!(true));
+                    m.insert("resolved".into(), json!(resolved));
+                    m.insert("resolved_by".into(), if resolved { user("alice") } else { Value::Null });
+                    m.insert("resolved_at".into(), if resolved { json!(gl_time(time(it.minute))) } else { Value::Null });
+                }
                 if note.before_15 && let Value::Object(m) = &mut v {
                     m.remove("internal");
                 }
-                if let (Some((path, line)), Value::Object(m)) = (note.position, &mut v) {
+                let position = note.position.or(starter.position);
+                if let (Some((path, line)), Value::Object(m)) = (position, &mut v) {
                     m.insert("type".into(), json!("DiffNote"));
                     m.insert("resolvable".into(), json!(true));
-                    m.insert("resolved".into(), json!(false));
+                    m.insert("resolved".into(), json!(starter.resolved.unwrap_or(false)));
                     m.insert("position".into(), json!({
                         "base_sha": "b5d6e7b1613fca24d250fa8e5bc7bcc3dd6002ef",
                         "start_sha": "7c9c2ead8a320fb7ba0b4e234bd9529a2614e306",
@@ -529,8 +548,44 @@ impl GitlabApi {
                 }
                 v
             })
+            .collect()
+    }
+
+    /// `/notes`: every note, flat.
+    fn notes(&self, req: &Request, p: &Project, kind: &str, iid: u64) -> ResponseTemplate {
+        let list = if kind == "issues" { &p.issues } else { &p.mrs };
+        let Some(it) = list.iter().find(|i| i.iid == iid) else {
+            return message(404, "404 Not found");
+        };
+        self.offset_page(req, Self::note_values(p, kind, it))
+    }
+
+    /// `/discussions`: the notes by thread, each thread in the order of its first note.
+    fn discussions(&self, req: &Request, p: &Project, kind: &str, iid: u64) -> ResponseTemplate {
+        let list = if kind == "issues" { &p.issues } else { &p.mrs };
+        let Some(it) = list.iter().find(|i| i.iid == iid) else {
+            return message(404, "404 Not found");
+        };
+        let mut values: Vec<Option<Value>> = Self::note_values(p, kind, it)
+            .into_iter()
+            .map(Some)
             .collect();
-        self.offset_page(req, values)
+        let mut threads = Vec::new();
+        for n in 0..it.notes.len() {
+            if it.notes[n].reply_to.is_some() {
+                continue;
+            }
+            let notes: Vec<Value> = (0..it.notes.len())
+                .filter(|&o| o == n || it.notes[o].reply_to == Some(n))
+                .filter_map(|o| values[o].take())
+                .collect();
+            let individual = notes.len() == 1 && notes[0]["type"].is_null();
+            threads.push(
+                json!({"id": format!("{:040x}", 0xd15c_u64 * 1000 + n as u64),
+                "individual_note": individual, "notes": notes}),
+            );
+        }
+        self.offset_page(req, threads)
     }
 }
 
@@ -594,10 +649,13 @@ impl Api {
                 }
                 let prefix = format!("{group}/");
                 let no_keyset = st.no_keyset_projects;
+                // `archived`: limit by archived status (absent: both).
+                let archived = query(req, "archived").map(|a| a == "true");
                 let mut list: Vec<Project> = st
                     .projects
                     .iter()
                     .filter(|p| p.path.starts_with(&prefix))
+                    .filter(|p| archived.is_none_or(|a| p.archived == a))
                     .cloned()
                     .collect();
                 drop(st);
@@ -716,6 +774,9 @@ impl Api {
                     [kind @ ("issues" | "merge_requests"), iid, "notes"] => {
                         self.0.notes(req, &p, kind, iid.parse().unwrap_or(0))
                     }
+                    [kind @ ("issues" | "merge_requests"), iid, "discussions"] => {
+                        self.0.discussions(req, &p, kind, iid.parse().unwrap_or(0))
+                    }
                     _ => message(404, "404 Not Found"),
                 }
             }
@@ -775,6 +836,8 @@ pub(crate) fn standard_project() -> Project {
             internal: false,
             before_15: false,
             position: None,
+            reply_to: None,
+            resolved: None,
         },
         Note {
             author: "carol",
@@ -783,6 +846,8 @@ pub(crate) fn standard_project() -> Project {
             internal: true,
             before_15: false,
             position: None,
+            reply_to: None,
+            resolved: None,
         },
     ];
     let mut i2 = Item::new(2, "Add dark mode", 2);
