@@ -35,6 +35,26 @@ pub fn hash128_bytes(bytes: &[u8]) -> String {
     hex128(xxh3_128(bytes))
 }
 
+/// XXH3-128, as 32 lower-case hex digits, of the bytes `write` puts into a buffer kept per
+/// thread: for versions hashed from text a connector assembles per record (fields by name,
+/// as they came), without a buffer made per record. A call made while another is writing on
+/// the same thread gets a buffer of its own.
+///
+/// ```
+/// use connector_core::ids::{hash128_bytes, hash128_written};
+/// let v = hash128_written(|buf| {
+///     buf.extend_from_slice(b"name");
+///     buf.push(0);
+///     buf.extend_from_slice(br#""Ana""#);
+/// });
+/// assert_eq!(v, hash128_bytes(b"name\0\"Ana\""));
+/// ```
+pub fn hash128_written(write: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut hasher = PartsHasher::new();
+    write(&mut hasher.buf);
+    hasher.finish()
+}
+
 /// `format!("{:032x}", v)` without the formatting machinery: fingerprints are computed for
 /// every document, and `LowerHex` showed up in the batch loop's profile.
 pub(crate) fn hex128(v: u128) -> String {

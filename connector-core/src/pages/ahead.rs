@@ -129,6 +129,61 @@ async fn joined<U>(converting: Converting<U>) -> Result<U> {
     }
 }
 
+/// A future run in a task of its own on the current runtime (in the caller's span), aborted
+/// when dropped: for a connector that keeps a page or two fetching while it hands on the one
+/// before, without a task that outlives the stream that started it.
+///
+/// ```
+/// use connector_core::pages::Spawned;
+/// # async fn demo() -> connector_core::Result<()> {
+/// let next = Spawned::spawn(async { 2 + 2 });
+/// // ... hand on the page before ...
+/// assert_eq!(next.join().await?, 4);
+/// # Ok(()) }
+/// ```
+pub struct Spawned<T>(tokio::task::JoinHandle<T>);
+
+impl<T> fmt::Debug for Spawned<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawned")
+            .field("finished", &self.0.is_finished())
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> Spawned<T> {
+    /// Starts `future` in a task of its own.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, as `tokio::spawn` does.
+    pub fn spawn(future: impl std::future::Future<Output = T> + Send + 'static) -> Self {
+        use tracing::Instrument as _;
+        Self(tokio::spawn(future.in_current_span()))
+    }
+}
+
+impl<T> Spawned<T> {
+    /// Its output, once it is done; a panic in it resumes here.
+    ///
+    /// # Errors
+    /// `Cancelled` when the task was stopped (the runtime shutting down).
+    pub async fn join(mut self) -> Result<T> {
+        match (&mut self.0).await {
+            Ok(t) => Ok(t),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                Err(Error::new(ErrorKind::Cancelled, "a spawned fetch was stopped").with_cause(e))
+            }
+        }
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A blocking-pool task's result: its panic resumed here, a task the shutting-down runtime
 /// dropped as `Cancelled`.
 pub(crate) async fn join_blocking<U>(task: tokio::task::JoinHandle<U>) -> Result<U> {
@@ -212,5 +267,23 @@ mod tests {
             (first, second, ahead.finish().await.unwrap())
         });
         assert_eq!(out, (None, Some(("one", 1)), Some(("two", 2))));
+    }
+
+    #[tokio::test]
+    async fn a_spawned_fetch_is_stopped_when_dropped_and_its_panic_resumes_in_the_joiner() {
+        // Dropped before it finishes: the task is aborted, so the sender is dropped unsent.
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let task = Spawned::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            let _ = tx.send(1);
+        });
+        drop(task);
+        assert!(rx.await.is_err());
+
+        assert_eq!(Spawned::spawn(async { 7 }).join().await.unwrap(), 7);
+        let broken = Spawned::spawn(async { panic!("broken fetch") });
+        let caught = tokio::spawn(async move { broken.join().await }).await;
+        let panic = caught.unwrap_err().into_panic();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"broken fetch"));
     }
 }

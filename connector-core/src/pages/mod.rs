@@ -48,7 +48,7 @@ mod slim;
 use std::collections::HashMap;
 use std::future::Future;
 
-pub use ahead::ConvertAhead;
+pub use ahead::{ConvertAhead, Spawned};
 pub use fetch::ItemFetches;
 pub use offset::{OffsetWalk, Step};
 pub use paginate::{Page, PageLimit, convert_blocking, paginate, read_ahead};

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use connector_core::Document;
-use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::ids::{hash128, hash128_written};
 use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
 use serde_json::value::RawValue;
@@ -296,20 +296,9 @@ pub(crate) fn attachment_id(record: &str, attachment: &str) -> String {
 /// which Airtable's own last-modified time does not see. The text is hashed as it came, not
 /// read and written again.
 pub(crate) fn record_version(view: &TableView, record: &str, fields: &RawFields<'_>) -> String {
-    thread_local! {
-        /// The bytes hashed, kept per thread: no buffer is made per record.
-        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     let mut order: Vec<&(Str<'_>, &RawValue)> = fields.0.iter().collect();
     order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let hash = BUF.with(|cell| {
-        let mut guard = cell.try_borrow_mut();
-        let mut own = Vec::new();
-        let buf = match &mut guard {
-            Ok(b) => &mut **b,
-            Err(_) => &mut own,
-        };
-        buf.clear();
+    let hash = hash128_written(|buf| {
         for (name, raw) in order {
             buf.extend_from_slice(name.as_bytes());
             buf.push(0);
@@ -328,11 +317,6 @@ pub(crate) fn record_version(view: &TableView, record: &str, fields: &RawFields<
             }
             buf.push(0);
         }
-        let hash = hash128_bytes(buf);
-        if buf.capacity() > 1 << 16 {
-            *buf = Vec::new();
-        }
-        hash
     });
     format!("{record}|{}|{hash}", view.render_key)
 }

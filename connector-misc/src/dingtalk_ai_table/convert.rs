@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::ids::{hash128, hash128_written};
 use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::window::Zone;
@@ -192,21 +192,10 @@ pub(crate) fn instant(ms: i64) -> Option<DateTime<Utc>> {
 /// on every run. The fields' JSON is hashed as it came (by field name), not read and written
 /// again.
 pub(crate) fn record_version(view: &SheetView, record: &Record) -> String {
-    thread_local! {
-        /// The bytes hashed, kept per thread: no buffer is made per record.
-        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     let fields = record.raw_fields();
     let mut order: Vec<&(Str<'_>, &RawValue)> = fields.0.iter().collect();
     order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let hash = BUF.with(|cell| {
-        let mut guard = cell.try_borrow_mut();
-        let mut own = Vec::new();
-        let buf = match &mut guard {
-            Ok(b) => &mut **b,
-            Err(_) => &mut own,
-        };
-        buf.clear();
+    let hash = hash128_written(|buf| {
         for (name, raw) in order {
             let name: &str = name;
             buf.extend_from_slice(name.as_bytes());
@@ -252,11 +241,6 @@ pub(crate) fn record_version(view: &SheetView, record: &Record) -> String {
             }
             buf.push(0);
         }
-        let hash = hash128_bytes(buf);
-        if buf.capacity() > 1 << 16 {
-            *buf = Vec::new();
-        }
-        hash
     });
     format!(
         "{}|{}|{}|{hash}",

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, TimeDelta, Utc};
 use connector_core::glob::PathFilter;
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::pages::{Outcome, PendingItem, Spawned, fetch_items, item_failure};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -20,7 +20,6 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::Semaphore;
-use tracing::Instrument;
 use url::Url;
 
 use super::SOURCE;
@@ -435,7 +434,7 @@ impl Walk {
             // cursor after it.
             let gate = Arc::new(Semaphore::new(CONCURRENCY));
             let walk_ref = Arc::new(walk.clone());
-            let mut in_flight: std::collections::VecDeque<(PageTask, RepoCursor)> = Default::default();
+            let mut in_flight: std::collections::VecDeque<(Spawned<Result<Batch>>, RepoCursor)> = Default::default();
             let mut listed: Option<Result<Listing>> = None;
             let pulls = !info.has_issues;
             loop {
@@ -453,7 +452,7 @@ impl Walk {
                             let (pending, next) = walk.sort_page(&info, &activity, cur, values, next, window);
                             cur = next;
                             let fetch = Arc::clone(&walk_ref).fetch_page_in(ctx.clone(), pending, Arc::clone(&gate));
-                            in_flight.push_back((PageTask::spawn(fetch), cur.clone()));
+                            in_flight.push_back((Spawned::spawn(fetch), cur.clone()));
                         }
                         Err(e) => failed = Some(e),
                     }
@@ -474,7 +473,7 @@ impl Walk {
                     }
                     None => task.join().await,
                 };
-                match batch {
+                match batch.and_then(|batch| batch) {
                     Ok(batch) => yield (batch, after),
                     Err(e) => {
                         // What was in flight after it is dropped (its tasks aborted); the
@@ -1258,32 +1257,6 @@ fn repo_failure(
         failure = failure.with_link(link);
     }
     Ok(Batch::with_parts(Vec::new(), vec![failure], Vec::new()))
-}
-
-/// A page's fetch in a task of its own, aborted when dropped.
-struct PageTask(tokio::task::JoinHandle<Result<Batch>>);
-
-impl PageTask {
-    fn spawn(fetch: impl std::future::Future<Output = Result<Batch>> + Send + 'static) -> Self {
-        Self(tokio::spawn(fetch.in_current_span()))
-    }
-
-    /// Its batch; a panic in it resumes here.
-    async fn join(mut self) -> Result<Batch> {
-        match (&mut self.0).await {
-            Ok(batch) => batch,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => {
-                Err(Error::new(ErrorKind::Cancelled, "a page's fetch was stopped").with_cause(e))
-            }
-        }
-    }
-}
-
-impl Drop for PageTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// A request slot of `gate` (never closed).

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use connector_core::Access;
-use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::ids::{hash128, hash128_written};
 use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
@@ -472,14 +472,9 @@ pub(crate) fn keys(record: &Fields<'_>) -> Result<(String, DateTime<Utc>), Strin
 /// it: the bytes `serde_json` writes of the record's map less `attributes` for the compact
 /// JSON Salesforce sends, so versions stay what they were when records were read as trees.
 pub(crate) fn record_version(view: &ObjectView, record: &Fields<'_>) -> String {
-    thread_local! {
-        /// The text being hashed, its buffer kept between records.
-        static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     let mut sorted: Vec<&(&str, &str)> = record.0.iter().collect();
     sorted.sort_unstable_by_key(|(k, _)| *k);
-    let digest = TEXT.with_borrow_mut(|text| {
-        text.clear();
+    let digest = hash128_written(|text| {
         text.push(b'{');
         for (i, (k, v)) in sorted.iter().enumerate() {
             if i > 0 {
@@ -490,7 +485,6 @@ pub(crate) fn record_version(view: &ObjectView, record: &Fields<'_>) -> String {
             text.extend_from_slice(v.as_bytes());
         }
         text.push(b'}');
-        hash128_bytes(text)
     });
     format!("{}|{digest}", view.render_key)
 }
