@@ -284,6 +284,31 @@ impl<'a, V> Members<'a, V> {
     }
 }
 
+/// The members of a record's `fields` object, each value read as `V`: the shape Airtable's
+/// and DingTalk's record listings share (`{"id": …, "fields": {…}}`), read again from the
+/// record's text when its fields are wanted. None when the record has no `fields` or does not
+/// read.
+///
+/// ```
+/// use connector_core::jsonref::{JsonRef, Members, record_fields};
+/// let record = r#"{"id": "rec1", "fields": {"Name": "Ana", "Tags": ["a"]}}"#;
+/// let fields: Members<'_, JsonRef<'_>> = record_fields(record);
+/// assert_eq!(fields.get("Name").and_then(JsonRef::as_str), Some("Ana"));
+/// assert_eq!(fields.get("Tags").and_then(JsonRef::as_array).map(<[_]>::len), Some(1));
+/// assert!(record_fields::<JsonRef<'_>>(r#"{"id": "rec2"}"#).0.is_empty());
+/// ```
+pub fn record_fields<'a, V: Deserialize<'a>>(record: &'a str) -> Members<'a, V> {
+    #[derive(serde::Deserialize)]
+    #[serde(bound(deserialize = "V: Deserialize<'de>"))]
+    struct Body<'a, V> {
+        #[serde(borrow, default = "Members::default")]
+        fields: Members<'a, V>,
+    }
+    serde_json::from_str::<Body<'a, V>>(record)
+        .map(|b| b.fields)
+        .unwrap_or_default()
+}
+
 impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct MembersVisitor<'a, V>(PhantomData<(Str<'a>, V)>);

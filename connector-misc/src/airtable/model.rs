@@ -1,7 +1,7 @@
 //! Airtable's wire types, with the API's own field names.
 
 use chrono::{DateTime, FixedOffset, Utc};
-use connector_core::jsonref::{JsonRef, Members};
+use connector_core::jsonref::{JsonRef, Members, record_fields};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -77,14 +77,6 @@ fn identity(
         None => return Err((Some(id), "the record has no createdTime".to_owned())),
     };
     Ok((id, created_time))
-}
-
-/// A record's fields, each read as `V`.
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "V: Deserialize<'de>"))]
-struct Body<'a, V> {
-    #[serde(borrow, default = "Members::default")]
-    fields: Members<'a, V>,
 }
 
 /// A record's fields as listed, values unread (their JSON text).
@@ -165,16 +157,12 @@ impl Record {
 
     /// The record's fields, values unread; none when they do not read (`take` checked them).
     pub(crate) fn raw_fields(&self) -> RawFields<'_> {
-        serde_json::from_str::<Body<'_, &RawValue>>(self.raw.get())
-            .map(|b| b.fields)
-            .unwrap_or_default()
+        record_fields(self.raw.get())
     }
 
     /// The record's fields, read (strings borrowed from the record's JSON).
     pub(crate) fn fields(&self) -> Fields<'_> {
-        serde_json::from_str::<Body<'_, JsonRef<'_>>>(self.raw.get())
-            .map(|b| b.fields)
-            .unwrap_or_default()
+        record_fields(self.raw.get())
     }
 
     /// The record in a JSON value, as a listing would give it.

@@ -1,7 +1,7 @@
 //! DingTalk's wire types, with the API's own field names (the `notable_1_0` and
 //! `oauth2_1_0` models of DingTalk's SDK).
 
-use connector_core::jsonref::{JsonRef, Members};
+use connector_core::jsonref::{JsonRef, Members, record_fields};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -90,14 +90,6 @@ pub(crate) fn listed_id(raw: &RawValue) -> Option<String> {
     }
 }
 
-/// A record's fields, each read as `V`.
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "V: Deserialize<'de>"))]
-struct Body<'a, V> {
-    #[serde(borrow, default = "Members::default")]
-    fields: Members<'a, V>,
-}
-
 /// A record's fields as listed, values unread (their JSON text).
 pub(crate) type RawFields<'a> = Members<'a, &'a RawValue>;
 
@@ -164,16 +156,12 @@ impl Record {
 
     /// The record's fields, values unread; none when they do not read (`take` checked them).
     pub(crate) fn raw_fields(&self) -> RawFields<'_> {
-        serde_json::from_str::<Body<'_, &RawValue>>(self.raw.get())
-            .map(|b| b.fields)
-            .unwrap_or_default()
+        record_fields(self.raw.get())
     }
 
     /// The record's fields, read (strings borrowed from the record's JSON).
     pub(crate) fn fields(&self) -> RecordFields<'_> {
-        serde_json::from_str::<Body<'_, JsonRef<'_>>>(self.raw.get())
-            .map(|b| b.fields)
-            .unwrap_or_default()
+        record_fields(self.raw.get())
     }
 
     /// The record in a JSON value, as a listing would give it.
