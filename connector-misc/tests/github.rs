@@ -328,6 +328,63 @@ async fn truncated_trees_are_walked_by_subtree_and_paths_filter() {
     );
 }
 
+#[tokio::test]
+async fn a_folder_truncated_alone_is_a_failure_naming_it() {
+    let mut state = standard();
+    state.repos[0].files = files();
+    state.truncated = true;
+    // `src` alone is over GitHub's limits: its listing holds `deep` only, not `lib.rs`.
+    state.truncated_folders = vec!["src".into()];
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let code = json!({"include_code_files": true, "include_issues": false,
+        "include_pull_requests": false});
+    let c = build(&uri, code.clone());
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let mut ids = sink.ids();
+    ids.sort();
+    let blob = |p: &str| format!("{uri}/acme/api/blob/main/{p}");
+    assert_eq!(
+        ids,
+        [blob("README.md"), blob("big.bin"), blob("src/deep/mod.rs")],
+        "{report:?}"
+    );
+    assert_eq!(report.failed, 1, "{report:?}");
+    let failure = &report.failures[0];
+    assert_eq!(
+        failure.id.as_deref(),
+        Some(format!("{uri}/acme/api/tree/main/src").as_str())
+    );
+    assert_eq!(failure.kind, ErrorKind::Unsupported);
+    assert!(
+        failure.message.contains("acme/api") && failure.message.contains("`src`"),
+        "{}",
+        failure.message
+    );
+
+    // The prune listing would come back short: it fails instead.
+    let slim = c.as_slim().unwrap();
+    let mut stream = slim.list_ids(SyncContext::new());
+    let mut error = None;
+    while let Some(page) = stream.next().await {
+        if let Err(e) = page {
+            error = Some(e);
+            break;
+        }
+    }
+    let error = error.expect("the listing fails");
+    assert_eq!(error.kind(), ErrorKind::Unsupported);
+    assert!(error.to_string().contains("`src`"), "{error}");
+
+    // Left out by `exclude_paths`, the folder misses nothing that would be read.
+    let mut extra = code;
+    extra["exclude_paths"] = json!(["src"]);
+    let c = build(&uri, extra);
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    assert_eq!(sink.ids().len(), 2, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+}
+
 fn epoch_in(secs: u64) -> String {
     (SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -647,6 +704,49 @@ async fn an_edited_or_deleted_comment_brings_its_issue_back() {
         .as_text()
         .unwrap()
         .to_owned();
+    assert!(!text.contains("Fixed in `main`."), "{text}");
+}
+
+#[tokio::test]
+async fn a_deleted_comment_is_seen_by_an_incremental_run_that_lists_its_issue_again() {
+    // Issue 1 was updated an hour before the full run: the next incremental runs list it
+    // again (within GitHub's three hours of listing lag).
+    let mut state = standard();
+    state.repos[0].items[0].updated = day(6) - chrono::Duration::hours(1);
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    let store = MemoryStateStore::new();
+    let run = |hours: i64| {
+        let sink = MemorySink::new();
+        let syncer = Syncer::new(c.clone())
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(day(6) + chrono::Duration::hours(hours));
+        async move {
+            let report = syncer.run(SyncMode::Incremental).await.unwrap();
+            (sink, report)
+        }
+    };
+    sync(&c, &store, SyncMode::Full, 6).await;
+    let (sink, report) = run(1).await;
+    assert!(sink.ids().is_empty(), "listed again, unchanged: {report:?}");
+    assert!(report.unchanged >= 1, "{report:?}");
+
+    // Comment 2 is deleted: `updated_at` does not move, the listed count of comments drops.
+    fake.state.lock().unwrap().repos[0].items[0]
+        .comments
+        .truncate(1);
+    let (sink, report) = run(2).await;
+    assert_eq!(sink.ids(), [item_id(&uri, 1, false)], "{report:?}");
+    let text = sink
+        .get(&item_id(&uri, 1, false))
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Seen it too."), "{text}");
     assert!(!text.contains("Fixed in `main`."), "{text}");
 }
 

@@ -35,9 +35,16 @@
 //!   window by those alone is read again after the issues listing (`GET /issues/{n}`, then
 //!   its comments and reviews). An incremental run costs up to three more requests per
 //!   repository for this.
-//! - **Fingerprint**: the latest of those times, the count of comments (a deleted comment
-//!   lowers it; a reconciling run then reads the item again) and the repository's access,
-//!   listed: an unchanged item costs no comment request. Code files: the blob SHA, listed in
+//! - **Fingerprint**: the latest of those times, the count of comments and the repository's
+//!   access, listed: an unchanged item costs no comment request.
+//! - **Deleted comments**: deleting a comment moves neither the item's `updated_at` nor any
+//!   listing with `since`, and GitHub has no feed of deletions. The listed count of comments
+//!   is the only cheap signal: an item listed again (by a reconciling run, which lists
+//!   everything, or by an incremental run while it is within the three hours of
+//!   [`min_overlap`](Connector::min_overlap) or changed otherwise) whose count dropped is read
+//!   again. Otherwise the deleted text stays until the next reconciling or full run. Deleted
+//!   review comments and reviews are not counted (the listings carry no count of them): only
+//!   a full run, or a change to the pull request, drops them. Code files: the blob SHA, listed in
 //!   the tree, so an unchanged file is never downloaded again.
 //! - **Lag**: GitHub's listings can show a change late; an incremental run starts
 //!   [`min_overlap`](Connector::min_overlap) (three hours) before the last one ended, and the
@@ -50,11 +57,16 @@
 //!   sync.
 //! - **Code files** (`include_code_files`): the tree of the head commit of `branch` (default:
 //!   the repository's default branch), fixed in the checkpoint, by
-//!   `GET /git/trees/{sha}?recursive=1`; a truncated tree is read level by level. Files through
+//!   `GET /git/trees/{sha}?recursive=1`; a truncated tree is read level by level, and a
+//!   single folder GitHub still truncates alone (over 100,000 entries or 7 MB) is an
+//!   `Unsupported` failure with the folder's web URL as id (its files past the listing cannot
+//!   be listed; an id listing for prune fails rather than come back short). Files through
 //!   `include_paths`/`exclude_paths`, then downloaded raw (`/git/blobs/{sha}`); a file over
 //!   `max_file_size` (its listed size) is a failure without a download; a Git LFS pointer
-//!   (the file is stored outside the repository) is a failure naming the file's size;
-//!   submodules and symbolic links are left out. The tree has no
+//!   (the file is stored outside the repository) is a failure naming the file's size.
+//!   Submodules (a `commit` entry: another repository's commit) and symbolic links (mode
+//!   `120000`: the blob is only the target's path) are left out, counted in a debug log line
+//!   per repository. The tree has no
 //!   modification times: every run lists it and sends the files whose blob changed.
 //! - **Ids** are RAGFlow's, the item's web URL (`…/issues/12`, `…/pull/7`), and
 //!   `…/blob/{branch}/{path}` for code files; the link is the same URL. `updated_at` is

@@ -499,18 +499,27 @@ impl Walk {
                 yield (repo_failure(&id, &full_name, "issues and pull requests", None, e)?, cur.clone());
             }
             if walk.code && window.is_none_or(|w| !w.is_empty()) {
-                let files = match walk.code_files(&info, &mut cur).await {
+                // A resumed read reported the truncated folders before it stopped.
+                let first = cur.after_path.is_none();
+                let CodeFiles { files, mut truncated } = match walk.code_files(&info, &mut cur).await {
                     Ok(files) => files,
                     Err(e) => {
                         yield (repo_failure(&id, &full_name, "code files", walk.branch.as_deref(), e)?, cur);
                         return;
                     }
                 };
+                if !first {
+                    truncated.clear();
+                }
                 for chunk in files.chunks(walk.client.per_page as usize) {
                     ctx.cancellation().check()?;
-                    let batch = walk.files_batch(&info, chunk, &ctx).await?;
+                    let mut batch = walk.files_batch(&info, chunk, &ctx).await?;
+                    batch.failures.append(&mut truncated);
                     cur.after_path = chunk.last().map(|f| f.path.clone());
                     yield (batch, cur.clone());
+                }
+                if !truncated.is_empty() {
+                    yield (Batch::with_parts(Vec::new(), truncated, Vec::new()), cur.clone());
                 }
             }
         }
@@ -716,10 +725,11 @@ impl Walk {
     }
 
     /// The code files of the repository at the commit of `cur` (fixed on first use), sorted
-    /// by path, after `cur.after_path`, through the path filter.
-    async fn code_files(&self, info: &RepoInfo, cur: &mut RepoCursor) -> Result<Vec<CodeFile>> {
+    /// by path, after `cur.after_path`, through the path filter; and the folders whose
+    /// listing GitHub cut short ([`Tree::truncated`]).
+    async fn code_files(&self, info: &RepoInfo, cur: &mut RepoCursor) -> Result<CodeFiles> {
         let Some(branch) = info.branch.clone() else {
-            return Ok(Vec::new());
+            return Ok(CodeFiles::default());
         };
         let commit = match cur.commit.clone() {
             Some(c) => c,
@@ -732,10 +742,23 @@ impl Walk {
                     cur.commit = Some(c.clone());
                     c
                 }
-                None => return Ok(Vec::new()),
+                None => return Ok(CodeFiles::default()),
             },
         };
-        let mut entries = self.tree(info, &commit).await?;
+        let Tree {
+            mut entries,
+            truncated,
+        } = self.tree(info, &commit).await?;
+        // A submodule (`commit`) is another repository's commit, a symbolic link's blob (mode
+        // `120000`) only the path it points to: neither is a file of this repository to read.
+        let submodules = entries.iter().filter(|e| e.kind == "commit").count();
+        let symlinks = entries
+            .iter()
+            .filter(|e| e.kind == "blob" && e.mode.as_deref() == Some("120000"))
+            .count();
+        if submodules + symlinks > 0 {
+            tracing::debug!(connector = SOURCE, repo = %info.full_name, submodules, symlinks, "submodules and symbolic links are left out");
+        }
         entries.retain(|e| {
             e.kind == "blob" && e.mode.as_deref() != Some("120000") && self.filter.matches(&e.path)
         });
@@ -743,7 +766,7 @@ impl Walk {
         if let Some(after) = &cur.after_path {
             entries.retain(|e| e.path.as_str() > after.as_str());
         }
-        Ok(entries
+        let files = entries
             .into_iter()
             .map(|e| CodeFile {
                 path: e.path,
@@ -752,14 +775,29 @@ impl Walk {
                 branch: branch.clone(),
                 commit: commit.clone(),
             })
-            .collect())
+            .collect();
+        // A folder the filter leaves out (it, or a folder above it, matches an `exclude`
+        // glob) misses nothing that would have been read.
+        let excluded = |path: &str| {
+            path.match_indices('/')
+                .map(|(i, _)| &path[..i])
+                .chain(std::iter::once(path))
+                .any(|p| !p.is_empty() && self.filter.is_excluded(p))
+        };
+        let truncated = truncated
+            .into_iter()
+            .filter(|(path, _)| !excluded(path))
+            .map(|(path, listed)| truncated_folder(info, &branch, &path, listed))
+            .collect();
+        Ok(CodeFiles { files, truncated })
     }
 
     /// Every entry below the tree `sha`, paths from the repository's root: one recursive
     /// request, or, when GitHub truncates it (over 100,000 entries or 7 MB), level by level,
-    /// each subtree again recursively first.
-    async fn tree(&self, info: &RepoInfo, sha: &str) -> Result<Vec<TreeEntry>> {
-        let mut out = Vec::new();
+    /// each subtree again recursively first. A single folder that is truncated even alone is
+    /// in [`Tree::truncated`]: nothing in the API lists the rest of it.
+    async fn tree(&self, info: &RepoInfo, sha: &str) -> Result<Tree> {
+        let mut out = Tree::default();
         let mut stack = vec![(String::new(), sha.to_owned(), true)];
         while let Some((prefix, sha, recursive)) = stack.pop() {
             let tree = self
@@ -772,8 +810,8 @@ impl Walk {
                 continue;
             }
             if tree.truncated {
-                // One folder over GitHub's limits (100,000 entries, 7 MB): nothing lists more.
-                tracing::warn!(connector = SOURCE, repo = %info.full_name, path = %prefix, "a folder has more entries than GitHub lists; the files past its listing are not read");
+                tracing::warn!(connector = SOURCE, repo = %info.full_name, path = %prefix, listed = tree.tree.len(), "a folder has more entries than GitHub lists; the files past its listing are not read");
+                out.truncated.push((prefix.clone(), tree.tree.len()));
             }
             for mut entry in tree.tree {
                 if !prefix.is_empty() {
@@ -782,7 +820,7 @@ impl Walk {
                 if !recursive && entry.kind == "tree" {
                     stack.push((entry.path.clone(), entry.sha.clone(), true));
                 }
-                out.push(entry);
+                out.entries.push(entry);
             }
         }
         Ok(out)
@@ -976,7 +1014,12 @@ impl Walk {
                     }
                     if walk.code {
                         let mut cur = RepoCursor::default();
-                        let files = walk.code_files(&info, &mut cur).await?;
+                        let CodeFiles { files, truncated } = walk.code_files(&info, &mut cur).await?;
+                        // The complete set or an error: files past a truncated folder's
+                        // listing exist and would be pruned.
+                        if let Some(failure) = truncated.into_iter().next() {
+                            Err(Error::new(ErrorKind::Unsupported, failure.message).with_connector(SOURCE))?;
+                        }
                         for chunk in files.chunks(1000) {
                             yield chunk.iter().map(|f| SlimDocument::new(info.file_id(&f.branch, &f.path))).collect();
                         }
@@ -1268,6 +1311,41 @@ async fn slot(gate: &Semaphore) -> Result<tokio::sync::SemaphorePermit<'_>> {
 
 fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// A repository's entries from the tree API, and the folders GitHub cut short even alone
+/// (path from the root, `""` for the root; how many entries it listed).
+#[derive(Debug, Default)]
+struct Tree {
+    entries: Vec<TreeEntry>,
+    truncated: Vec<(String, usize)>,
+}
+
+/// The code files to read, and a failure for each folder whose listing GitHub cut short.
+#[derive(Debug, Default)]
+struct CodeFiles {
+    files: Vec<CodeFile>,
+    truncated: Vec<Failure>,
+}
+
+/// The failure of a folder the tree API lists only in part (over 100,000 entries or 7 MB in
+/// that one folder): the files past its listing are not read, and no request reads them.
+/// `Unsupported`: a later run cannot repair it, so it does not hold incremental windows back;
+/// it stays reported while the folder is that large. Its id is the folder's web URL.
+fn truncated_folder(info: &RepoInfo, branch: &str, path: &str, listed: usize) -> Failure {
+    let id = if path.is_empty() {
+        format!("{}/tree/{branch}", info.html_url)
+    } else {
+        format!("{}/tree/{branch}/{path}", info.html_url)
+    };
+    let folder = if path.is_empty() { "/" } else { path };
+    let message = format!(
+        "repository {}: the folder `{folder}` has more entries than GitHub's tree API lists \
+         (100,000 entries or 7 MB); the files past the {listed} entries listed were not read \
+         (leave the folder out with exclude_paths, or split it)",
+        info.full_name
+    );
+    Failure::new(Some(id), ErrorKind::Unsupported, message)
 }
 
 fn too_large(info: &RepoInfo, file: &CodeFile, max: u64) -> Failure {

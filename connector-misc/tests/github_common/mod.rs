@@ -201,6 +201,9 @@ pub struct State {
     pub repos: Vec<RepoData>,
     /// Answer the recursive tree of the commit as `truncated`.
     pub truncated: bool,
+    /// Folders (`""`: the root) that GitHub truncates even alone: their listing, recursive
+    /// or not, holds their first entry only and says `truncated`.
+    pub truncated_folders: Vec<String>,
     /// Organisations (their repositories are those with that owner).
     pub orgs: Vec<String>,
     /// The login of the token's user (`GET /user`); none: a token of no user (`403`).
@@ -411,7 +414,13 @@ fn route(state: &State, r: &Request) -> ResponseTemplate {
                         None => error(404, "Not Found"),
                     };
                 };
-                repo_route(r, repo, rest, &base, state.truncated)
+                repo_route(
+                    r,
+                    repo,
+                    rest,
+                    &base,
+                    (state.truncated, &state.truncated_folders),
+                )
             }
             ["repositories", id, rest @ ..] => {
                 let repo = id
@@ -420,7 +429,13 @@ fn route(state: &State, r: &Request) -> ResponseTemplate {
                     .and_then(|id| id.checked_sub(1000))
                     .and_then(|i| state.repos.get(i));
                 match repo {
-                    Some(repo) => repo_route(r, repo, rest, &base, state.truncated),
+                    Some(repo) => repo_route(
+                        r,
+                        repo,
+                        rest,
+                        &base,
+                        (state.truncated, &state.truncated_folders),
+                    ),
                     None => error(404, "Not Found"),
                 }
             }
@@ -434,7 +449,7 @@ fn repo_route(
     repo: &RepoData,
     rest: &[&str],
     base: &str,
-    truncated: bool,
+    truncated: (bool, &[String]),
 ) -> ResponseTemplate {
     let item = |n: &str| repo.items.iter().find(|i| i.number.to_string() == n);
     // `commits/heads/main` and `commits/main` name the same reference.
@@ -685,13 +700,21 @@ impl RepoData {
     }
 }
 
-/// The tree of the commit (`sha` = [`COMMIT`]) or of a folder (`sha` = `tree-{folder}`).
-fn tree(r: &Request, repo: &RepoData, sha: &str, truncated: bool) -> ResponseTemplate {
+/// The tree of the commit (`sha` = [`COMMIT`]) or of a folder (`sha` = `tree-{folder}`, its
+/// `/` written `+`: a SHA is one path segment).
+/// `truncated`: the recursive tree of the commit is truncated; and the folders truncated
+/// even alone (their first entry listed).
+fn tree(
+    r: &Request,
+    repo: &RepoData,
+    sha: &str,
+    (truncated, cut): (bool, &[String]),
+) -> ResponseTemplate {
     let recursive = query(r, "recursive").is_some();
     let prefix = if sha == COMMIT {
         String::new()
     } else if let Some(folder) = sha.strip_prefix("tree-") {
-        format!("{folder}/")
+        format!("{}/", folder.replace('+', "/"))
     } else {
         return error(404, "Not Found");
     };
@@ -710,7 +733,7 @@ fn tree(r: &Request, repo: &RepoData, sha: &str, truncated: bool) -> ResponseTem
             let folder = parts[..k].join("/");
             if (recursive || k == 1) && folders.insert(folder.clone()) {
                 entries.push(json!({"path": folder, "mode": "040000", "type": "tree",
-                    "sha": format!("tree-{prefix}{folder}")}));
+                    "sha": format!("tree-{prefix}{folder}").replace('/', "+")}));
             }
         }
         if recursive || parts.len() == 1 {
@@ -719,6 +742,12 @@ fn tree(r: &Request, repo: &RepoData, sha: &str, truncated: bool) -> ResponseTem
                 "size": data.len()}),
             );
         }
+    }
+    let folder = prefix.trim_end_matches('/');
+    if cut.iter().any(|f| f == folder) {
+        entries.truncate(1);
+        return ResponseTemplate::new(200)
+            .set_body_json(json!({"sha": sha, "url": "", "tree": entries, "truncated": true}));
     }
     ResponseTemplate::new(200)
         .set_body_json(json!({"sha": sha, "url": "", "tree": entries, "truncated": false}))
@@ -749,6 +778,7 @@ pub fn standard() -> State {
     State {
         repos: vec![RepoData::new("acme", "api", true, items)],
         truncated: false,
+        truncated_folders: Vec::new(),
         orgs: vec!["acme".into()],
         me: Some("octocat".into()),
         moved: BTreeMap::new(),
