@@ -97,6 +97,9 @@ pub(crate) struct Walk {
     /// edits in quiet threads); none: off.
     pub(crate) rescan: Option<TimeDelta>,
     pub(crate) users: Arc<UserCache>,
+    /// The one channel (by id) of a discovered partition: the config's selection, narrowed
+    /// to it; none for the whole scope.
+    pub(crate) only: Option<String>,
 }
 
 /// The channels in scope, with the workspace, names for `<#C…>` and the failures of the
@@ -195,7 +198,22 @@ impl Walk {
                 .filter(|c| self.names.contains(&c.name))
                 .collect()
         };
-        let explicit = !self.names.is_empty() && self.patterns.is_empty();
+        // A discovered partition is its channel alone; one gone from the selection since
+        // (deleted, archived, renamed out of a pattern, left by the bot while private) is a
+        // failure naming it, so its job says why it holds nothing.
+        if let Some(only) = &self.only {
+            selected.retain(|c| &c.id == only);
+            if selected.is_empty() {
+                failures.push(Failure::new(
+                    None,
+                    ErrorKind::NotFound,
+                    format!(
+                        "channel {only} (a partition) is no longer among the channels `channels` selects: deleted, archived, renamed, or private without the bot in it"
+                    ),
+                ));
+            }
+        }
+        let explicit = self.only.is_some() || (!self.names.is_empty() && self.patterns.is_empty());
         selected.retain(|c| {
             if c.is_member || (self.join && !c.is_private) {
                 return true;
