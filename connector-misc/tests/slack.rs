@@ -1069,3 +1069,39 @@ async fn a_discovered_key_syncs_its_channel_alone_and_unknown_keys_are_refused()
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn a_later_pages_error_ends_the_run_after_the_pages_before_it() {
+    // Two history pages in flight: #general's second page fails (the channel was deleted
+    // meanwhile). Its first page is handed on, then the stream ends with the error (a later
+    // page's error is not the channel's failure: a resume reads from the first page's
+    // cursor).
+    let fake = Fake::start(standard()).await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/conversations.history"))
+        .and(wiremock::matchers::query_param("cursor", "dXNlcjpV2"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(slack_error("channel_not_found")),
+        )
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let c = build(&fake.uri(), json!({"channels": "general"}));
+    let mut stream = c
+        .as_load()
+        .unwrap()
+        .load(connector_core::SyncContext::new());
+    let mut ids = Vec::new();
+    let mut failed = None;
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        match batch {
+            Ok(b) => ids.extend(b.documents.into_iter().map(|d| d.id)),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(ids, [id("C01GENERAL", &ts(at(4, 0), 5))]);
+    let err = failed.expect("the second page's error ends the run");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}
