@@ -917,3 +917,123 @@ async fn mentions_are_names_embeds_keep_their_fields_and_voice_channel_chat_is_r
         serde_json::to_value(sink.get(&bucket(GENERAL, 6)).unwrap()).unwrap()
     );
 }
+
+#[tokio::test]
+async fn discovery_lists_each_readable_channel_by_server_and_channel_id() {
+    let server = start(standard()).await;
+    let key = |channel: &str| format!("{GUILD}:{channel}");
+    // Every server the bot is in: each channel with messages or threads that the bot may
+    // read (`#secret` is not), in id order.
+    let c = build(&server.uri(), json!({"server_ids": []}));
+    assert!(c.partitions().is_empty());
+    let all = [key(GENERAL), key(STAFF), key(FORUM), key(VOICE)];
+    assert_eq!(c.discover_partitions().await.unwrap(), all);
+    // The configured server: the same channels.
+    let c = build(&server.uri(), json!({}));
+    assert_eq!(c.discover_partitions().await.unwrap(), all);
+    // `channel_names` filters them (any case, `#` dropped).
+    let c = build(
+        &server.uri(),
+        json!({"channel_names": ["#General", "help-forum", "secret"]}),
+    );
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        [key(GENERAL), key(FORUM)]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_listing_fails_discovery() {
+    // A configured server the bot is not in: an error naming it, never fewer partitions.
+    let server = start(standard()).await;
+    let c = build(
+        &server.uri(),
+        json!({"server_ids": [GUILD, "999999999999999999"]}),
+    );
+    let err = c.discover_partitions().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("server_ids[1]"), "{err}");
+    // The bot's servers cannot be listed: the token's error.
+    Mock::given(method("GET"))
+        .and(path_regex("/users/@me/guilds$"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"message": "401: Unauthorized", "code": 0})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({"server_ids": []}));
+    let err = c.discover_partitions().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(err.to_string().contains("discord_bot_token"), "{err}");
+}
+
+#[tokio::test]
+async fn a_discovered_channel_syncs_alone_with_its_threads_and_unknown_keys_are_refused() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let key = format!("{GUILD}:{GENERAL}");
+    assert!(c.discover_partitions().await.unwrap().contains(&key));
+    let general = c.partition(&key).unwrap();
+    assert_eq!(general.to_string(), format!("discord:{key}"));
+    api.state.lock().unwrap().requests.clear();
+    let (sink, report) = sync_at(
+        &general,
+        &MemoryStateStore::new(),
+        SyncMode::Full,
+        time(8, 0),
+    )
+    .await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Its buckets and its thread; nothing of the other channels is read.
+    let mut want: Vec<String> = (1..=6).map(|h| bucket(GENERAL, h)).collect();
+    want.push(thread(snowflake(time(3, 0), 0)));
+    assert_eq!(sorted(sink.ids()), sorted(want));
+    let requests = api.state.lock().unwrap().requests.clone();
+    for other in [STAFF, FORUM, VOICE] {
+        assert!(
+            !requests
+                .iter()
+                .any(|r| r.contains(&format!("/channels/{other}/"))),
+            "{requests:?}"
+        );
+    }
+    // A partition does not split again.
+    assert!(general.partition(&format!("{GUILD}:{STAFF}")).is_none());
+    assert!(general.discover_partitions().await.unwrap().is_empty());
+
+    // Keys that are not `{server}:{channel}` snowflakes, or of a server not configured.
+    for k in [
+        "general",
+        "abc:def",
+        &format!("{GUILD}:"),
+        &format!(":{GENERAL}"),
+        GUILD,
+    ] {
+        assert!(c.partition(k).is_none(), "{k:?}");
+    }
+    let other = format!("999999999999999999:{GENERAL}");
+    assert!(
+        build(&server.uri(), json!({"server_ids": [GUILD]}))
+            .partition(&other)
+            .is_none()
+    );
+    // With several servers configured, a server key (no request) or a channel key.
+    let two = build(
+        &server.uri(),
+        json!({"server_ids": [GUILD, "999999999999999999"]}),
+    );
+    assert!(two.partition(GUILD).is_some());
+    assert!(two.partition(&key).is_some());
+
+    // A key whose channel is out of scope (the bot may not read `#secret`): a failure of
+    // its run, naming it.
+    let gone = c.partition(&format!("{GUILD}:{SECRET}")).unwrap();
+    let (sink, report) = sync_at(&gone, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert!(sink.is_empty());
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert_eq!(report.failures[0].kind, ErrorKind::NotFound);
+    assert!(report.failures[0].message.contains(SECRET), "{report:?}");
+}

@@ -945,3 +945,163 @@ async fn an_edited_reply_in_a_thread_older_than_the_look_back_waits_for_a_full_r
     let doc = sink.get(&id("C01GENERAL", &g1)).unwrap();
     assert!(text(&doc).contains("the ops wiki"), "{}", text(&doc));
 }
+
+/// `standard()` with two more channels: `events` (public, the bot in it) and `echo` (public,
+/// the bot not in it: the walk leaves it out unless `join_public_channels`).
+fn with_events_and_echo() -> slack_common::State {
+    let mut state = standard();
+    state.channels.push(Chan::new(
+        "C04EVENTS",
+        "events",
+        false,
+        vec![Msg::new(&ts(at(2, 0), 41), "U01ANA", "offsite in May")],
+    ));
+    state.channels.push(Chan {
+        member: false,
+        ..Chan::new(
+            "C05ECHO",
+            "echo",
+            false,
+            vec![Msg::new(&ts(at(2, 0), 42), "U02BEN", "echo")],
+        )
+    });
+    state
+}
+
+#[tokio::test]
+async fn patterns_and_every_channel_discover_channel_ids_as_partitions() {
+    let fake = Fake::start(with_events_and_echo()).await;
+    // Patterns: the channels the walk would read, by id, in name order; `echo` matches but
+    // the bot is not in it.
+    let c = build(
+        &fake.uri(),
+        json!({"channels": ["e.*"], "channel_regex_enabled": true}),
+    );
+    assert!(c.partitions().is_empty());
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["C02ENG", "C04EVENTS"]
+    );
+    // Every channel: the same filters; with joining, `echo` too.
+    let c = build(&fake.uri(), json!({}));
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["C02ENG", "C04EVENTS", "C01GENERAL"]
+    );
+    let c = build(&fake.uri(), json!({"join_public_channels": true}));
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["C05ECHO", "C02ENG", "C04EVENTS", "C01GENERAL"]
+    );
+    // Named channels: the names, as `partitions()`, without a request.
+    let before = fake.count("conversations.list");
+    let c = build(&fake.uri(), json!({"channels": "#general, eng"}));
+    assert_eq!(c.discover_partitions().await.unwrap(), ["general", "eng"]);
+    assert_eq!(fake.count("conversations.list"), before);
+}
+
+#[tokio::test]
+async fn a_failing_channel_listing_fails_discovery() {
+    let mut state = standard();
+    state
+        .always
+        .insert("conversations.list".into(), slack_error("invalid_auth"));
+    let fake = Fake::start(state).await;
+    let c = build(&fake.uri(), json!({}));
+    let err = c.discover_partitions().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(err.to_string().contains("slack_bot_token"), "{err}");
+    // A scope the token lacks (after the fallback to public channels) is an error too,
+    // never "no partitions".
+    let mut state = standard();
+    state
+        .always
+        .insert("conversations.list".into(), slack_error("missing_scope"));
+    let fake = Fake::start(state).await;
+    let c = build(
+        &fake.uri(),
+        json!({"channels": ["e.*"], "channel_regex_enabled": true}),
+    );
+    let err = c.discover_partitions().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+}
+
+#[tokio::test]
+async fn a_discovered_key_syncs_its_channel_alone_and_unknown_keys_are_refused() {
+    let fake = Fake::start(with_events_and_echo()).await;
+    let c = build(
+        &fake.uri(),
+        json!({"channels": ["e.*"], "channel_regex_enabled": true}),
+    );
+    let keys = c.discover_partitions().await.unwrap();
+    let eng = c.partition(&keys[0]).unwrap();
+    assert_eq!(eng.to_string(), "slack:C02ENG");
+    let (sink, report) = full(&eng).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(sink.len(), 2);
+    assert!(sink.ids().iter().all(|i| i.starts_with("C02ENG__")));
+    let read: Vec<String> = fake
+        .queries("conversations.history")
+        .into_iter()
+        .map(|q| q["channel"].clone())
+        .collect();
+    assert!(read.iter().all(|ch| ch == "C02ENG"), "{read:?}");
+    // A partition does not split again.
+    assert!(eng.partition("C04EVENTS").is_none());
+    assert!(eng.discover_partitions().await.unwrap().is_empty());
+
+    // Names, direct messages and junk are not channel ids; named channels take names only.
+    for key in ["eng", "D0DIRECT", "C0 2ENG", "", "C"] {
+        assert!(c.partition(key).is_none(), "{key:?}");
+    }
+    let named = build(&fake.uri(), json!({"channels": "#general, eng"}));
+    assert!(named.partition("C02ENG").is_none());
+    assert!(named.partition("random").is_none());
+
+    // A key whose channel left the selection (here: never in it) is a failure of its run.
+    let gone = c.partition("C01GENERAL").unwrap();
+    let (sink, report) = full(&gone).await;
+    assert!(sink.is_empty());
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert_eq!(report.failures[0].kind, ErrorKind::NotFound);
+    assert!(
+        report.failures[0].message.contains("C01GENERAL"),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_later_pages_error_ends_the_run_after_the_pages_before_it() {
+    // Two history pages in flight: #general's second page fails (the channel was deleted
+    // meanwhile). Its first page is handed on, then the stream ends with the error (a later
+    // page's error is not the channel's failure: a resume reads from the first page's
+    // cursor).
+    let fake = Fake::start(standard()).await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/conversations.history"))
+        .and(wiremock::matchers::query_param("cursor", "dXNlcjpV2"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(slack_error("channel_not_found")),
+        )
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let c = build(&fake.uri(), json!({"channels": "general"}));
+    let mut stream = c
+        .as_load()
+        .unwrap()
+        .load(connector_core::SyncContext::new());
+    let mut ids = Vec::new();
+    let mut failed = None;
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        match batch {
+            Ok(b) => ids.extend(b.documents.into_iter().map(|d| d.id)),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(ids, [id("C01GENERAL", &ts(at(4, 0), 5))]);
+    let err = failed.expect("the second page's error ends the run");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}

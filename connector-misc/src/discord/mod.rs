@@ -1,13 +1,18 @@
 //! The Discord connector (source `"discord"`): the messages of a bot's servers over Discord's
 //! REST API v10 only (no gateway, no websocket), as RAGFlow's `discord` source configures it.
 //!
-//! - **Scope**: `server_ids` (empty: every server the bot is in; with more than one, each
-//!   server is a [partition](Connector::partitions)), `channel_names` or the web form's
+//! - **Scope**: `server_ids` (empty: every server the bot is in), `channel_names` or the web form's
 //!   `channels` (empty: every channel). Text and announcement channels and the text chat of
 //!   voice and stage channels are read, and the public threads (active and archived) of those and of forum and media channels. A channel
 //!   the bot may not read (View Channel and Read Message History, computed from its roles and
 //!   the channel's overwrites, as RAGFlow's `permissions_for(me)`) is left out with a log
 //!   line. Private threads are not read (listing archived ones needs Manage Threads).
+//! - **Partitions**: with more than one configured server, each server is a
+//!   [partition](Connector::partitions) (no request). [Discovery](Connector::discover_partitions)
+//!   splits by channel: every channel in scope (of the configured servers, or of every server
+//!   the bot is in) is a partition keyed `{server}:{channel}` by id, its threads with it; a
+//!   rename keeps the key, the names show in the documents. Partitions share the client and
+//!   its rate limit.
 //! - **Documents**: a channel's messages are grouped into fixed time buckets
 //!   (`bucket_hours`, default one UTC day), one document each:
 //!   `discord:{guild}:{channel}:{YYYYMMDDTHHMMZ}:{hours}h`. Buckets are aligned on the clock,
@@ -160,6 +165,7 @@ impl DiscordConnector {
                 .start_date
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc()),
+            only_channel: None,
         };
         Ok(Self { config, walk })
     }
@@ -172,7 +178,9 @@ impl DiscordConnector {
 
 impl fmt::Display for DiscordConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.walk.servers.is_empty() {
+        if let (Some(channel), [server]) = (&self.walk.only_channel, self.walk.servers.as_slice()) {
+            write!(f, "{SOURCE}:{server}:{channel}")
+        } else if self.walk.servers.is_empty() {
             write!(f, "{SOURCE}:*")
         } else {
             write!(f, "{SOURCE}:{}", self.walk.servers.join(","))
@@ -224,24 +232,71 @@ impl Connector for DiscordConnector {
         Ok(())
     }
 
-    /// The configured servers when there is more than one.
+    /// The configured servers when there is more than one (no request; see
+    /// [`discover_partitions`](Connector::discover_partitions) for the split by channel).
     fn partitions(&self) -> Vec<String> {
-        if self.walk.servers.len() > 1 {
+        if self.walk.only_channel.is_none() && self.walk.servers.len() > 1 {
             self.walk.servers.clone()
         } else {
             Vec::new()
         }
     }
 
-    /// This connector reading only the server `partition`, one of
-    /// [`partitions`](Connector::partitions).
+    /// Every channel the walk would read, listed now: of each configured server, or of
+    /// every server the bot is in when `server_ids` is empty (`GET /users/@me/guilds`), its
+    /// channels with messages or threads, named in `channel_names` (when set) and readable by
+    /// the bot (`GET /guilds/{id}`, its member, `GET /guilds/{id}/channels`), each a
+    /// partition keyed `{server}:{channel}` by id: a rename keeps the key, and the names show
+    /// in the documents (`channel` and `guild` metadata, titles), read afresh each run. A
+    /// channel's threads stay in its partition. None for a partition itself.
+    ///
+    /// A channel, not a server, is the partition: one server is the common configuration,
+    /// and only a split by channel spreads it over several jobs; a channel is already the
+    /// unit of Discord's per-route message limit and of the checkpoint's cursor, and its
+    /// threads are its own. What a channel's job repeats of its server (the server with its
+    /// roles, the bot's member, the channel list, the active threads: four requests) is
+    /// small beside its messages.
+    ///
+    /// # Errors
+    /// As [`check`](Connector::check): `Unauthenticated` naming the token, `NotFound` naming
+    /// `server_ids[i]` for a server the bot is not in, `Unavailable`: never an empty list for
+    /// a listing that failed.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if self.walk.only_channel.is_some() {
+            return Ok(Vec::new());
+        }
+        self.walk.channel_keys().await
+    }
+
+    /// This connector reading only `partition`: one of [`partitions`](Connector::partitions)
+    /// (a configured server), or a `{server}:{channel}` key such as
+    /// [`discover_partitions`](Connector::discover_partitions) lists (both snowflakes; the
+    /// server one of `server_ids` when they are set), still within `channel_names`: a channel
+    /// gone from the scope since is a failure of its run. Partitions share the client and its
+    /// rate limit (Discord's global limit is per bot). `None` for any other key.
     fn partition(&self, partition: &str) -> Option<DynConnector> {
-        if !self.walk.servers.iter().any(|s| s == partition) || self.walk.servers.len() < 2 {
+        if self.walk.only_channel.is_some() {
             return None;
         }
         let mut config = self.config.clone();
-        config.server_ids = vec![partition.to_owned()].into();
-        let connector = Self::new(config).ok()?;
+        let mut only = None;
+        if self.partitions().iter().any(|s| s == partition) {
+            config.server_ids = vec![partition.to_owned()].into();
+        } else {
+            let (server, channel) = partition.split_once(':')?;
+            let snowflake = |s: &str| !s.is_empty() && s.len() <= 20 && s.parse::<u64>().is_ok();
+            if !snowflake(server)
+                || !snowflake(channel)
+                || (!self.walk.servers.is_empty() && !self.walk.servers.iter().any(|s| s == server))
+            {
+                return None;
+            }
+            config.server_ids = vec![server.to_owned()].into();
+            only = Some(channel.to_owned());
+        }
+        let mut connector = Self::new(config).ok()?;
+        connector.walk.only_channel = only;
+        connector.walk.client = self.walk.client.clone();
         Some(Arc::new(connector))
     }
 }

@@ -43,6 +43,9 @@ pub(crate) struct Walk {
     pub(crate) lookback: TimeDelta,
     pub(crate) threads: bool,
     pub(crate) start_date: Option<DateTime<Utc>>,
+    /// The one channel (by id) of a discovered partition, within the one configured
+    /// server; none for the whole scope.
+    pub(crate) only_channel: Option<String>,
 }
 
 /// A server as the walk needs it: its readable channels in scope (by id) and its active
@@ -50,6 +53,8 @@ pub(crate) struct Walk {
 struct GuildInfo {
     channels: Vec<Arc<ChannelInfo>>,
     active_threads: Vec<Channel>,
+    /// The failure of a discovered partition whose channel is gone from the scope.
+    missing: Option<Failure>,
 }
 
 /// A thread with its messages, oldest first, or the error reading them.
@@ -174,12 +179,29 @@ impl Walk {
     /// History, computed from its roles and the overwrites) and whose names are configured,
     /// each with who may read it; its active threads.
     async fn guild_info(&self, guild_id: &str) -> Result<GuildInfo> {
+        self.guild_scope(guild_id, self.threads).await
+    }
+
+    /// The channels of each server in scope, as partition keys `{server}:{channel}`, in
+    /// server then channel id order (what [`guild_info`](Self::guild_info) selects, without
+    /// the active threads, which stay with their channel).
+    pub(crate) async fn channel_keys(&self) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        for gid in self.guild_ids().await? {
+            let info = self.guild_scope(&gid, false).await?;
+            keys.extend(info.channels.iter().map(|c| format!("{gid}:{}", c.id)));
+        }
+        Ok(keys)
+    }
+
+    /// [`guild_info`](Self::guild_info), with the active threads listed when `threads`.
+    async fn guild_scope(&self, guild_id: &str, threads: bool) -> Result<GuildInfo> {
         let named = |e| self.named_guild_error(guild_id, e);
         let guild = self.client.guild(guild_id).await.map_err(named)?;
         let me = self.client.me().await?;
         let member = self.client.member(guild_id, &me.id).await.map_err(named)?;
         let mut channels: Vec<Channel> = self.client.channels(guild_id).await.map_err(named)?;
-        let active_threads = if self.threads {
+        let active_threads = if threads {
             self.client.active_threads(guild_id).await.map_err(named)?
         } else {
             Vec::new()
@@ -199,10 +221,11 @@ impl Walk {
         channels.retain(|c| c.has_messages() || c.has_threads());
         channels.sort_by_key(|c| c.id.parse::<u64>().unwrap_or(u64::MAX));
         let wanted = |c: &Channel| {
-            self.channel_names.is_empty()
-                || c.name
-                    .as_deref()
-                    .is_some_and(|n| self.channel_names.contains(&n.to_lowercase()))
+            self.only_channel.as_ref().is_none_or(|only| &c.id == only)
+                && (self.channel_names.is_empty()
+                    || c.name
+                        .as_deref()
+                        .is_some_and(|n| self.channel_names.contains(&n.to_lowercase())))
         };
         let mut out = Vec::new();
         for c in channels.iter().filter(|c| wanted(c)) {
@@ -232,9 +255,27 @@ impl Walk {
             }
         }
 
+        // A discovered partition whose channel is gone from the scope since (deleted,
+        // renamed out of `channel_names`, no longer readable by the bot): a failure naming
+        // it, so its job says why it holds nothing.
+        let missing = self
+            .only_channel
+            .as_ref()
+            .filter(|_| out.is_empty())
+            .map(|only| {
+                Failure::new(
+                    None,
+                    ErrorKind::NotFound,
+                    format!(
+                        "channel {only} of server {} (a partition) is no longer in scope: deleted, renamed out of `channel_names`, or not readable by the bot",
+                        guild.id
+                    ),
+                )
+            });
         Ok(GuildInfo {
             channels: out,
             active_threads,
+            missing,
         })
     }
 
@@ -486,6 +527,11 @@ impl Walk {
                 }
                 ctx.cancellation().check()?;
                 let info = walk.guild_info(&gid).await?;
+                if let Some(failure) = &info.missing {
+                    let mut batch = Batch::default();
+                    batch.failures.push(failure.clone());
+                    yield CheckpointedBatch::new(batch, cp.clone());
+                }
                 let mut gc = match cp.current.take() {
                     Some(c) if c.guild == gid => c,
                     _ => GuildCursor { guild: gid.clone(), ..GuildCursor::default() },

@@ -83,7 +83,8 @@ pub struct SlackConfig {
     /// Channel names to read (a leading `#` is dropped), as a list or a comma list; with
     /// `channel_regex_enabled`, regular expressions a whole name must match. Empty: every
     /// channel the bot can read. Named channels (not regexes), when more than one, are the
-    /// partitions.
+    /// partitions (by name); with patterns or empty, each channel the listing finds is one
+    /// (by id, found by partition discovery).
     #[serde(default)]
     #[schemars(example = "general, eng-announce")]
     pub channels: StringList,

@@ -7,8 +7,15 @@
 //!   in (`include_private_channels`; without `groups:read`, public ones alone, as RAGFlow).
 //!   The bot reads the channels it is a member of; a public channel it is not in is joined
 //!   (`conversations.join`) only with `join_public_channels` (RAGFlow always joined). A
-//!   named channel that is missing, or that the bot is not in, is a failure naming it. More
-//!   than one named channel: each is a [partition](Connector::partitions).
+//!   named channel that is missing, or that the bot is not in, is a failure naming it.
+//! - **Partitions**: more than one named channel: each is a
+//!   [partition](Connector::partitions), keyed by its name (what the config says). Patterns
+//!   or "every channel": [discovery](Connector::discover_partitions) lists the channels the
+//!   walk would read (`conversations.list`, the same filters), each a partition keyed by its
+//!   channel id (`C012AB3CD`: a rename keeps it; the name shows in the documents' `channel`
+//!   and titles, read afresh each run); a discovered channel gone from the selection since is
+//!   a failure of its run. Partitions share the user cache and the clients, so they keep
+//!   together to one rate per method. Threads always stay with their channel.
 //! - **Threads**: `conversations.history` lists a channel's top-level messages (Slack's
 //!   cursor, `response_metadata.next_cursor`); each thread becomes one Markdown document, the
 //!   parent and every reply (`conversations.replies`) under its author's name and time, in
@@ -176,6 +183,7 @@ impl SlackConnector {
             rescan: (config.reply_rescan_days > 0)
                 .then(|| TimeDelta::days(i64::from(config.reply_rescan_days))),
             users: Arc::new(UserCache::default()),
+            only: None,
         };
         Ok(Self { config, walk })
     }
@@ -188,7 +196,9 @@ impl SlackConnector {
 
 impl fmt::Display for SlackConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.walk.names.is_empty() {
+        if let Some(only) = &self.walk.only {
+            write!(f, "{SOURCE}:{only}")
+        } else if self.walk.names.is_empty() {
             write!(f, "{SOURCE}:*")
         } else {
             write!(f, "{SOURCE}:{}", self.walk.names.join(","))
@@ -237,30 +247,84 @@ impl Connector for SlackConnector {
         Ok(())
     }
 
-    /// The named channels when there is more than one (patterns and "every channel" need a
-    /// listing, so they do not split here).
+    /// The named channels when there is more than one, by name (no request; patterns and
+    /// "every channel" need a listing: see
+    /// [`discover_partitions`](Connector::discover_partitions)).
     fn partitions(&self) -> Vec<String> {
-        if self.walk.patterns.is_empty() && self.walk.names.len() > 1 {
+        if self.walk.only.is_none() && self.walk.patterns.is_empty() && self.walk.names.len() > 1 {
             self.walk.names.clone()
         } else {
             Vec::new()
         }
     }
 
-    /// This connector reading only `partition`, one of [`partitions`](Connector::partitions).
+    /// The named channels as [`partitions`](Connector::partitions) gives them (no request);
+    /// for patterns or "every channel", each channel the walk would read, by id, listed now
+    /// (`auth.test`, then `conversations.list` with the walk's filters: the types asked,
+    /// archived ones left out unless `include_archived`, the patterns, the bot a member or
+    /// `join_public_channels`), in name order. The key is Slack's channel id (`C012AB3CD`),
+    /// which a rename does not change; names are shown by each partition's documents
+    /// (`channel` metadata, titles), read afresh on every run. None for a partition itself.
+    ///
+    /// # Errors
+    /// As [`check`](Connector::check): `Unauthenticated` naming `credentials.slack_bot_token`,
+    /// `PermissionDenied` for a missing scope, `Unavailable`: never an empty list for a
+    /// listing that failed.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if self.walk.only.is_some() || !self.scope_is_listed() {
+            return Ok(self.partitions());
+        }
+        let scope = self.walk.scope().await?;
+        Ok(scope.channels.into_iter().map(|c| c.id).collect())
+    }
+
+    /// This connector reading only `partition`: one of [`partitions`](Connector::partitions)
+    /// (a named channel), or, for patterns or "every channel", a channel id such as
+    /// [`discover_partitions`](Connector::discover_partitions) lists (`C…` or `G…`), still
+    /// within the patterns: a channel gone from them since is a failure of its run. Each
+    /// partition shares what was learnt of users and the clients, so the partitions keep
+    /// together to one rate per method. `None` for any other key.
     fn partition(&self, partition: &str) -> Option<DynConnector> {
-        if !self.partitions().iter().any(|k| k == partition) {
+        if self.walk.only.is_some() {
             return None;
         }
-        let mut config = self.config.clone();
-        config.channels = vec![partition.to_owned()].into();
-        let mut connector = Self::new(config).ok()?;
+        let mut connector = if self.partitions().iter().any(|k| k == partition) {
+            let mut config = self.config.clone();
+            config.channels = vec![partition.to_owned()].into();
+            Self::new(config).ok()?
+        } else if self.scope_is_listed() && is_channel_id(partition) {
+            let mut connector = Self::new(self.config.clone()).ok()?;
+            connector.walk.only = Some(partition.to_owned());
+            connector
+        } else {
+            return None;
+        };
         // The partitions share what was learnt of users, and the clients: Slack counts each
         // method per workspace and app, so N partitions keep to one rate per method, not N.
         connector.walk.users = Arc::clone(&self.walk.users);
         connector.walk.client = self.walk.client.clone();
         Some(Arc::new(connector))
     }
+}
+
+impl SlackConnector {
+    /// Whether the channels in scope are known only from a listing (patterns, or every
+    /// channel): then partitions are discovered, by id.
+    fn scope_is_listed(&self) -> bool {
+        self.walk.names.is_empty() || !self.walk.patterns.is_empty()
+    }
+}
+
+/// Whether `key` has the shape of a Slack channel id: `C` (a channel) or `G` (a private
+/// channel made before 2020), then upper-case letters and digits. Direct messages (`D…`)
+/// are never read; a channel name (lower case) is not an id.
+fn is_channel_id(key: &str) -> bool {
+    key.len() >= 3
+        && key.len() <= 32
+        && matches!(key.as_bytes()[0], b'C' | b'G')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 impl CheckpointedConnector for SlackConnector {

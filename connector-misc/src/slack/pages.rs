@@ -3,11 +3,13 @@
 //! fingerprint lookup per page; an unchanged thread costs no replies request); the id
 //! listing and the refetch of named threads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items, read_ahead};
+use connector_core::pages::{
+    KnownFingerprints, Outcome, PendingItem, Spawned, fetch_items, read_ahead,
+};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -97,6 +99,9 @@ pub(crate) struct Walk {
     /// edits in quiet threads); none: off.
     pub(crate) rescan: Option<TimeDelta>,
     pub(crate) users: Arc<UserCache>,
+    /// The one channel (by id) of a discovered partition: the config's selection, narrowed
+    /// to it; none for the whole scope.
+    pub(crate) only: Option<String>,
 }
 
 /// The channels in scope, with the workspace, names for `<#C…>` and the failures of the
@@ -110,8 +115,9 @@ pub(crate) struct Scope {
 
 /// One thread of a page before its replies are fetched.
 enum Pending {
-    /// A message with no replies: its document needs no further request.
-    Lone(Box<Message>),
+    /// A message with no replies, with its version token: its document needs no further
+    /// request.
+    Lone(Box<Message>, String),
     /// A thread to read with `conversations.replies`; `window` when only a thread active in
     /// it is wanted (a reply seen in the channel whose parent is older than the listing).
     Thread {
@@ -195,7 +201,22 @@ impl Walk {
                 .filter(|c| self.names.contains(&c.name))
                 .collect()
         };
-        let explicit = !self.names.is_empty() && self.patterns.is_empty();
+        // A discovered partition is its channel alone; one gone from the selection since
+        // (deleted, archived, renamed out of a pattern, left by the bot while private) is a
+        // failure naming it, so its job says why it holds nothing.
+        if let Some(only) = &self.only {
+            selected.retain(|c| &c.id == only);
+            if selected.is_empty() {
+                failures.push(Failure::new(
+                    None,
+                    ErrorKind::NotFound,
+                    format!(
+                        "channel {only} (a partition) is no longer among the channels `channels` selects: deleted, archived, renamed, or private without the bot in it"
+                    ),
+                ));
+            }
+        }
+        let explicit = self.only.is_some() || (!self.names.is_empty() && self.patterns.is_empty());
         selected.retain(|c| {
             if c.is_member || (self.join && !c.is_private) {
                 return true;
@@ -355,49 +376,63 @@ impl Walk {
                     latest.clone(),
                     cur.cursor.clone(),
                 ));
+                // Two pages in flight, each page's fingerprint lookup and replies fetched in a
+                // task of its own, their requests within the channel's one gate of
+                // `CONCURRENCY`: the next page's threads are read while the page before is
+                // handed on (and written by the host), and while its slowest replies finish.
+                // Handed on in order, each with the cursor after it.
+                let mut in_flight: VecDeque<(Spawned<Result<Batch>>, Option<String>)> = VecDeque::new();
+                // Whether the next page listed is the channel's first (an error there is the
+                // channel's failure, not the run's).
+                let mut first = cur.cursor.is_none();
+                let mut listed_all = false;
+                let mut failed: Option<Error> = None;
                 loop {
-                    ctx.cancellation().check()?;
-                    let Some(page) = pages.next().await else { break };
-                    let page = match page {
-                        Ok(page) => page,
-                        // The channel's first page: it cannot be read at all (left, deleted,
-                        // archived, EKM); the others go on. Later pages' errors end the run.
-                        Err(e) if cur.cursor.is_none() => {
-                            let failure = channel_failure(channel, &scope.team, e)?;
-                            cp.current = None;
-                            cp.channels_done.push(channel.id.clone());
-                            let mut batch = Batch::default();
-                            batch.failures.push(failure);
-                            yield CheckpointedBatch::new(batch, cp.clone());
-                            break;
-                        }
-                        Err(e) => Err(e)?,
-                    };
-                    let (messages, next) = (page.items, page.next.flatten());
-                    let pending = walk.sort_page(&info, messages, window, remembers, &mut seen);
-                    let mut f = fetcher.clone();
-                    if remembers {
-                        let ids: Vec<String> = pending
-                            .iter()
-                            .filter(|p| matches!(p.value, Pending::Thread { .. }))
-                            .map(|p| p.id.clone())
-                            .collect();
-                        f.known = Arc::new(KnownFingerprints::lookup(&ctx, &ids).await?);
+                    while in_flight.len() < 2 && !listed_all && failed.is_none() {
+                        ctx.cancellation().check()?;
+                        let page = match pages.next().await {
+                            None => {
+                                listed_all = true;
+                                break;
+                            }
+                            Some(Ok(page)) => page,
+                            Some(Err(e)) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        };
+                        first = false;
+                        let (messages, next) = (page.items, page.next.flatten());
+                        let pending = walk.sort_page(&info, messages, window, remembers, &mut seen);
+                        listed_all = next.is_none();
+                        let fetch = fetcher.clone().fetch_page(ctx.clone(), pending, remembers);
+                        in_flight.push_back((Spawned::spawn(fetch), next));
                     }
-                    let batch = fetch_items(&ctx, pending, ITEMS_AT_ONCE, move |item| f.clone().fetch(item)).await?;
+                    let Some((task, next)) = in_flight.pop_front() else { break };
+                    let batch = task.join().await??;
                     match next {
                         Some(n) => {
                             cur.cursor = Some(n);
                             cp.current = Some(cur.clone());
-                            yield CheckpointedBatch::new(batch, cp.clone());
                         }
                         None => {
                             cp.current = None;
                             cp.channels_done.push(channel.id.clone());
-                            yield CheckpointedBatch::new(batch, cp.clone());
-                            break;
                         }
                     }
+                    yield CheckpointedBatch::new(batch, cp.clone());
+                }
+                // The channel's first page: it cannot be read at all (left, deleted,
+                // archived, EKM); the others go on. Later pages' errors end the run, after
+                // the pages listed before them are handed on.
+                if let Some(e) = failed {
+                    let e = if first { e } else { Err(e)? };
+                    let failure = channel_failure(channel, &scope.team, e)?;
+                    cp.current = None;
+                    cp.channels_done.push(channel.id.clone());
+                    let mut batch = Batch::default();
+                    batch.failures.push(failure);
+                    yield CheckpointedBatch::new(batch, cp.clone());
                 }
             }
         }
@@ -493,8 +528,8 @@ impl Walk {
                     item.with_version(&version)
                 });
             } else if !m.is_noise(self.bots) {
-                pending
-                    .push(PendingItem::new(id, Pending::Lone(Box::new(m))).with_version(&version));
+                let item = PendingItem::new(id, Pending::Lone(Box::new(m), version.clone()));
+                pending.push(item.with_version(&version));
             }
         }
         pending
@@ -643,14 +678,36 @@ impl Walk {
 }
 
 impl Fetcher {
+    /// One page's batch: its threads' fingerprints asked of the host when it remembers
+    /// earlier runs, then each thread fetched (at most [`ITEMS_AT_ONCE`] at a time, their
+    /// requests within [`Fetcher::requests`]).
+    async fn fetch_page(
+        mut self,
+        ctx: SyncContext,
+        pending: Vec<PendingItem<Pending>>,
+        remembers: bool,
+    ) -> Result<Batch> {
+        if remembers {
+            let ids: Vec<String> = pending
+                .iter()
+                .filter(|p| matches!(p.value, Pending::Thread { .. }))
+                .map(|p| p.id.clone())
+                .collect();
+            self.known = Arc::new(KnownFingerprints::lookup(&ctx, &ids).await?);
+        }
+        fetch_items(&ctx, pending, ITEMS_AT_ONCE, move |item| {
+            self.clone().fetch(item)
+        })
+        .await
+    }
+
     /// One thread's outcome: its document, its failure, or nothing (all noise, gone, or not
     /// active in the window asked).
     async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
         let channel = &self.channel;
         let (ts, window) = match item {
             Pending::Failed(f) => return Ok(Some(f.into())),
-            Pending::Lone(m) => {
-                let version = thread_version(channel, &m);
+            Pending::Lone(m, version) => {
                 let messages = vec![*m];
                 let names = self.walk.names_for(&messages, &self.names).await?;
                 let ts = messages[0].ts.clone();
