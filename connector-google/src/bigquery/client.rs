@@ -12,7 +12,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{BigQueryConfig, DEFAULT_BIGQUERY_BASE_URL};
-use super::model::{JobReference, QueryResponse};
+use super::model::{JobReference, QueryResponse, TableResource};
 use crate::auth::{BYTES_BILLED, GoogleApi, INVALID_QUERY};
 
 /// The one read-only scope both `jobs.query` and `jobs.getQueryResults` accept (their
@@ -268,6 +268,34 @@ impl BigQueryClient {
                 "the unfinished job could not be cancelled (it ends at job_timeout_ms): {e}"
             ),
         }
+    }
+
+    /// The primary key of `dataset.table` (`tables.get`, `tableConstraints.primaryKey`):
+    /// its columns in key order, empty when the table has none.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query): `NotFound` naming `table_id` for a missing table.
+    pub(crate) async fn primary_key(&self, dataset: &str, table: &str) -> Result<Vec<String>> {
+        let url = crate::endpoint(
+            &self.base,
+            &format!(
+                "projects/{}/datasets/{}/tables/{}",
+                encode(self.project()),
+                encode(dataset),
+                encode(table)
+            ),
+        )?;
+        let resource: TableResource = self
+            .api
+            .send(url, None, SCOPES, |r| r)
+            .await
+            .and_then(|r| r.json())
+            .map_err(|e| self.name_field(e))?;
+        Ok(resource
+            .table_constraints
+            .and_then(|c| c.primary_key)
+            .map(|k| k.columns)
+            .unwrap_or_default())
     }
 
     /// The page of `job`'s results at `page_token` (`jobs.getQueryResults`).

@@ -57,6 +57,29 @@ struct Cell {
     v: Json,
 }
 
+/// A `Table` resource (`tables.get`), the part read here: its primary key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TableResource {
+    #[serde(default)]
+    pub(crate) table_constraints: Option<TableConstraints>,
+}
+
+/// `TableConstraints`: the table's (unenforced) primary key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TableConstraints {
+    #[serde(default)]
+    pub(crate) primary_key: Option<PrimaryKey>,
+}
+
+/// `TableConstraints.primaryKey`: its columns, in key order.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PrimaryKey {
+    #[serde(default)]
+    pub(crate) columns: Vec<String>,
+}
+
 /// What `jobs.query` and `jobs.getQueryResults` answer (the fields read here).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
