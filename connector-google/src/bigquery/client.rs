@@ -168,7 +168,7 @@ impl BigQueryClient {
                 r.json(&body).idempotent(true)
             })
             .await
-            .and_then(|r| r.json())
+            .and_then(page)
             .map_err(|e| self.name_field(e))?;
         if response.complete() {
             return Ok(response);
@@ -351,9 +351,17 @@ impl BigQueryClient {
                 r.query(q)
             })
             .await
-            .and_then(|r| r.json())
+            .and_then(page)
             .map_err(|e| self.name_field(e))
     }
+}
+
+/// A response of `jobs.query` or `jobs.getQueryResults`: its fields read, its rows left in
+/// its text (read by [`QueryResponse::rows`]).
+fn page(response: connector_core::http::Response) -> Result<QueryResponse> {
+    let mut page: QueryResponse = response.json()?;
+    page.body = response.into_body();
+    Ok(page)
 }
 
 /// `timeoutMs` for a wait of at most `left`: [`WAIT_MS`] or less, at least a millisecond.

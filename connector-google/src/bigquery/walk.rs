@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 use super::SOURCE;
 use super::checkpoint::BigQueryCheckpoint;
 use super::client::{BigQueryClient, Query};
-use super::model::{self, Field, QueryResponse};
+use super::model::{Field, QueryResponse};
 
 /// Ids asked per refetch query.
 const REFETCH_CHUNK: usize = 500;
@@ -681,15 +681,13 @@ impl Plan {
 
     /// The rows of a response, taken out of it and read by its schema (the plan's when it
     /// has none).
-    fn rows(&self, page: &mut QueryResponse) -> Vec<Row> {
+    fn rows(&self, page: &QueryResponse) -> Result<Vec<Row>> {
         let schema = page
             .schema
             .as_ref()
             .map_or(self.schema.as_slice(), |s| s.fields.as_slice());
-        std::mem::take(&mut page.rows)
-            .into_iter()
-            .map(|r| model::row(schema, r))
-            .collect()
+        page.rows(schema)
+            .map_err(|m| Error::new(ErrorKind::InvalidData, m).with_connector(SOURCE))
     }
 }
 
@@ -735,7 +733,7 @@ fn pages(
             let before = after.clone();
             let mut read: u64 = 0;
             loop {
-                let rows = plan.rows(&mut page);
+                let rows = plan.rows(&page)?;
                 read += rows.len() as u64;
                 if ids_only && let Some(last) = rows.last() {
                     // Prune's listing holds ids only: one that does not read ends it.
@@ -881,7 +879,7 @@ pub(crate) fn refetch(
             let job = page.job_reference.clone().unwrap_or_default();
             loop {
                 let mut batch = Batch::default();
-                for row in plan.rows(&mut page) {
+                for row in plan.rows(&page)? {
                     batch.push(plan.convert(&row));
                 }
                 yield batch;
