@@ -460,6 +460,7 @@ fn ragflow_config_loads_and_validation_names_fields() {
     let bad: BigQueryConfig = serde_json::from_value(json!({
         "project_id": "Acme Analytics", "dataset_id": "shop-x", "table_id": "a`b",
         "content_columns": ["ok", "bad\u{0}"], "maximum_bytes_billed": 0, "job_timeout_ms": 5,
+        "id_column": "a`b",
         "timezone": "Mars/Olympus", "credentials": {"service_account_json": "{}"},
     }))
     .unwrap();
@@ -795,5 +796,154 @@ async fn cancelling_the_sync_while_a_job_runs_cancels_the_job() {
     assert_eq!(
         cancelled(&fake).await,
         [("job_1".to_owned(), Some("EU".to_owned()))]
+    );
+}
+
+async fn listed_ids(c: &BigQueryConnector) -> Vec<String> {
+    let mut listed = Vec::new();
+    let mut stream = c.list_ids(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        listed.extend(page.unwrap().into_iter().map(|d| d.id));
+    }
+    listed
+}
+
+async fn fetched(c: &BigQueryConnector, wanted: Vec<String>) -> Vec<Document> {
+    let mut got = Vec::new();
+    let mut stream = c.fetch(wanted, SyncContext::new());
+    while let Some(batch) = stream.next().await {
+        got.extend(batch.unwrap().documents);
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_table_without_id_column_is_keyed_by_its_primary_key() {
+    // RAGFlow's table form with `id_column` left empty: the table's primary key names rows.
+    let fake = FakeBigQuery::new(rows(5));
+    fake.state.lock().unwrap().primary_key = vec!["id".into()];
+    let s = server(&fake).await;
+    let c = connector(
+        &s.uri(),
+        json!({"id_column": "", "page_size": 2, "rows_per_query": 3}),
+    );
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    assert_eq!(ids(&all), (1..=5).map(doc_id).collect::<Vec<_>>());
+    let sql = fake.requests()[1]["query"].as_str().unwrap().to_owned();
+    assert!(sql.contains("ORDER BY src.`id` LIMIT 3"), "{sql}");
+    let tables_get = s
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.url.path() == format!("/projects/{PROJECT}/datasets/{DATASET}/tables/{TABLE}")
+        })
+        .count();
+    assert!(tables_get >= 1);
+    // The same ids for prune and refetch.
+    assert_eq!(
+        listed_ids(&c).await,
+        (1..=5).map(doc_id).collect::<Vec<_>>()
+    );
+    assert_eq!(ids(&fetched(&c, vec![doc_id(4)]).await), [doc_id(4)]);
+}
+
+#[tokio::test]
+async fn a_table_without_primary_key_or_id_column_is_refused_naming_id_column() {
+    let fake = FakeBigQuery::new(rows(2));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"id_column": ""}));
+    let e = run(&c, BigQueryCheckpoint::start(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(e.field(), Some("id_column"));
+    assert!(e.message().contains("no primary key"), "{e}");
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.field(), Some("id_column"));
+}
+
+#[tokio::test]
+async fn a_composite_primary_key_names_rows_by_its_values() {
+    let fake = FakeBigQuery::new(rows(4));
+    fake.state.lock().unwrap().primary_key = vec!["name".into(), "id".into()];
+    let s = server(&fake).await;
+    let c = connector(
+        &s.uri(),
+        json!({"id_column": "", "page_size": 1, "rows_per_query": 2, "content_columns": ""}),
+    );
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    let key = |n: i64| {
+        format!(
+            "bigquery:{PROJECT}.{DATASET}.{TABLE}:{}",
+            json!({"name": format!("Product {n}"), "id": n})
+        )
+    };
+    assert_eq!(ids(&all), (1..=4).map(key).collect::<Vec<_>>());
+    // The key's columns are no content, the computed key no column.
+    let text = all[0].content.as_text().unwrap();
+    assert!(
+        !text.contains("Product 1\n") && !text.contains("_connector_id"),
+        "{text}"
+    );
+    assert!(text.contains("Description of product 1"), "{text}");
+    let sql = fake.requests()[2]["query"].as_str().unwrap().to_owned();
+    assert!(
+        sql.contains("TO_JSON_STRING(STRUCT(src.`name`, src.`id`)) > @after_id"),
+        "{sql}"
+    );
+    assert_eq!(ids(&fetched(&c, vec![key(3)]).await), [key(3)]);
+}
+
+#[tokio::test]
+async fn a_query_without_id_column_names_rows_by_a_hash_of_their_values() {
+    // Rows 3..=6 share minute 3, so windowed job boundaries fall inside the tie.
+    let mut table = rows(8);
+    for r in &mut table[2..6] {
+        r.at = Some(micros(3));
+    }
+    let fake = FakeBigQuery::new(table.clone());
+    let s = server(&fake).await;
+    let c = connector(
+        &s.uri(),
+        json!({"dataset_id": "", "table_id": "", "id_column": "",
+               "query": "SELECT * FROM `acme-analytics.shop.products`",
+               "page_size": 1, "rows_per_query": 2}),
+    );
+    let prefix = {
+        let full = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+        assert_eq!(full.len(), 8);
+        let id = &full[0].id;
+        id[..id.rfind(':').unwrap() + 1].to_owned()
+    };
+    let hash_id = |r: &FakeRow| format!("{prefix}{}", row_hash(r));
+    let mut expected: Vec<String> = table[1..7].iter().map(hash_id).collect();
+    expected.sort();
+    // A window walks (cursor, hash): every row once, ties across jobs included.
+    let window = TimeWindow::new(time(2), time(8)).unwrap();
+    let mut got = ids(&docs(
+        &run(&c, BigQueryCheckpoint::start(), Some(window))
+            .await
+            .unwrap(),
+    ));
+    got.sort();
+    assert_eq!(got, expected);
+    // An edited row is another document; prune lists the hashes of the rows there now.
+    fake.state.lock().unwrap().rows[0].body = "Edited".into();
+    let edited = fake.state.lock().unwrap().rows[0].clone();
+    let listed = listed_ids(&c).await;
+    assert_eq!(listed.len(), 8);
+    assert!(listed.contains(&hash_id(&edited)));
+    assert!(!listed.contains(&hash_id(&table[0])));
+    let again = fetched(&c, vec![hash_id(&edited), hash_id(&table[0])]).await;
+    assert_eq!(ids(&again), [hash_id(&edited)]);
+    let sql = fake.requests().last().unwrap()["query"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        sql.contains("TO_HEX(MD5(TO_JSON_STRING(src))) IN UNNEST(@ids)"),
+        "{sql}"
     );
 }

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{BigQueryConfig, DEFAULT_BIGQUERY_BASE_URL};
-use super::model::{JobReference, QueryResponse};
+use super::model::{JobReference, QueryResponse, TableResource};
 use crate::auth::{BYTES_BILLED, GoogleApi, INVALID_QUERY};
 
 /// The one read-only scope both `jobs.query` and `jobs.getQueryResults` accept (their
@@ -168,7 +168,7 @@ impl BigQueryClient {
                 r.json(&body).idempotent(true)
             })
             .await
-            .and_then(|r| r.json())
+            .and_then(page)
             .map_err(|e| self.name_field(e))?;
         if response.complete() {
             return Ok(response);
@@ -270,6 +270,34 @@ impl BigQueryClient {
         }
     }
 
+    /// The primary key of `dataset.table` (`tables.get`, `tableConstraints.primaryKey`):
+    /// its columns in key order, empty when the table has none.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query): `NotFound` naming `table_id` for a missing table.
+    pub(crate) async fn primary_key(&self, dataset: &str, table: &str) -> Result<Vec<String>> {
+        let url = crate::endpoint(
+            &self.base,
+            &format!(
+                "projects/{}/datasets/{}/tables/{}",
+                encode(self.project()),
+                encode(dataset),
+                encode(table)
+            ),
+        )?;
+        let resource: TableResource = self
+            .api
+            .send(url, None, SCOPES, |r| r)
+            .await
+            .and_then(|r| r.json())
+            .map_err(|e| self.name_field(e))?;
+        Ok(resource
+            .table_constraints
+            .and_then(|c| c.primary_key)
+            .map(|k| k.columns)
+            .unwrap_or_default())
+    }
+
     /// The page of `job`'s results at `page_token` (`jobs.getQueryResults`).
     ///
     /// # Errors
@@ -323,9 +351,17 @@ impl BigQueryClient {
                 r.query(q)
             })
             .await
-            .and_then(|r| r.json())
+            .and_then(page)
             .map_err(|e| self.name_field(e))
     }
+}
+
+/// A response of `jobs.query` or `jobs.getQueryResults`: its fields read, its rows left in
+/// its text (read by [`QueryResponse::rows`]).
+fn page(response: connector_core::http::Response) -> Result<QueryResponse> {
+    let mut page: QueryResponse = response.json()?;
+    page.body = response.into_body();
+    Ok(page)
 }
 
 /// `timeoutMs` for a wait of at most `left`: [`WAIT_MS`] or less, at least a millisecond.

@@ -107,10 +107,15 @@ pub struct BigQueryConfig {
     #[schemars(example = &"category,price")]
     pub metadata_columns: StringList,
     /// A unique, non-NULL column (`INT64`, `STRING`, `NUMERIC` or `BIGNUMERIC`) naming each
-    /// row: the document id and the keyset order. Required: BigQuery has no enforced primary
-    /// key, and RAGFlow's fallback (a hash of the content) made every edit a new document.
-    /// A row whose id is NULL is no document: each sync reports it as a failure naming the
-    /// row (its title, cursor value and a hash of its values).
+    /// row: the document id and the keyset order. A row whose id is NULL is no document:
+    /// each sync reports it as a failure naming the row (its title, cursor value and a hash
+    /// of its values). Without it, a table's primary key (`tables.get`,
+    /// `tableConstraints.primaryKey`; a key of several columns makes ids like
+    /// `{"region":"eu","id":7}`) names the rows, and a table without one is refused naming
+    /// this field. A `query` without it is read as RAGFlow reads it: each row's id is a hash
+    /// of its values (MD5 of its JSON, computed by BigQuery, which also orders the walk by
+    /// it), so an edited row is a new document and its old one goes at the next prune
+    /// (each run logs a warning saying so). Name a unique column to keep ids stable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"id")]
     pub id_column: Option<String>,
@@ -450,19 +455,8 @@ impl ConnectorConfig for BigQueryConfig {
         {
             out.push(FieldError::new("table_id", why));
         }
-        match &self.id_column {
-            None => out.push(FieldError::new(
-                "id_column",
-                "is required: name a unique column of the rows (RAGFlow hashed the content \
-                 instead, so every edit made a new document)",
-            )),
-            Some(v) => {
-                if let Some(why) = identifier_problem(v) {
-                    out.push(FieldError::new("id_column", why));
-                }
-            }
-        }
         for (field, value) in [
+            ("id_column", &self.id_column),
             ("timestamp_column", &self.timestamp_column),
             ("title_column", &self.title_column),
         ] {

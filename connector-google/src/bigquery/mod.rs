@@ -43,6 +43,14 @@
 //!   (read in `timezone`, UTC by default), `DATE`, `TIME`, `BYTES` (noted by size), `JSON`, `GEOGRAPHY` (its WKT),
 //!   `RECORD` (a JSON object) and `REPEATED` (a JSON array). A value that cannot be read
 //!   makes its row a failure; the walk goes on.
+//! - **Ids**: `id_column`; without it, a table's primary key (`tables.get`,
+//!   `tableConstraints.primaryKey`; one of several columns is computed as
+//!   `TO_JSON_STRING(STRUCT(...))`), and a table without one is refused naming
+//!   `id_column`; a query without it names each row by a hash of its values
+//!   (`TO_HEX(MD5(TO_JSON_STRING(src)))`, computed by BigQuery), as RAGFlow does, so an edited
+//!   row is a new document and its old one goes at the next prune (each run warns once). A
+//!   computed id is selected after the row's columns and walks the same keyset, so rows
+//!   sharing a cursor value are neither lost nor repeated.
 //! - **Documents**: one per row, rendered as the database sources render theirs: id
 //!   `bigquery:{project}.{dataset}.{table}:{id}` or `bigquery:{project}.query-{hash}:{id}`
 //!   (the hash of the query: another query is another set of rows), title from

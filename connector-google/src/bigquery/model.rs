@@ -1,8 +1,12 @@
 //! BigQuery's query responses (`jobs.query`, `jobs.getQueryResults`) and their rows
 //! (`{"f": [{"v": ...}]}`) read as typed [`Value`]s by the schema's field types.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use connector_core::jsonref::JsonRef;
 use connector_core::rows::{Row, Value};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -44,20 +48,53 @@ pub(crate) struct Schema {
     pub(crate) fields: Vec<Field>,
 }
 
-/// A row: `{"f": [{"v": ...}, ...]}`.
+/// A row: `{"f": [{"v": ...}, ...]}`, its text borrowed from the page it was read from.
 #[derive(Debug, Deserialize)]
-pub(crate) struct TableRow {
-    #[serde(default)]
-    f: Vec<Cell>,
+pub(crate) struct TableRow<'a> {
+    #[serde(borrow, default)]
+    f: Vec<Cell<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Cell {
-    #[serde(default)]
-    v: Json,
+struct Cell<'a> {
+    /// `None` for NULL.
+    #[serde(borrow, default)]
+    v: Option<JsonRef<'a>>,
 }
 
-/// What `jobs.query` and `jobs.getQueryResults` answer (the fields read here).
+/// The rows of a response, read from its text on their own.
+#[derive(Debug, Default, Deserialize)]
+struct Rows<'a> {
+    #[serde(borrow, default)]
+    rows: Vec<TableRow<'a>>,
+}
+
+/// A `Table` resource (`tables.get`), the part read here: its primary key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TableResource {
+    #[serde(default)]
+    pub(crate) table_constraints: Option<TableConstraints>,
+}
+
+/// `TableConstraints`: the table's (unenforced) primary key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TableConstraints {
+    #[serde(default)]
+    pub(crate) primary_key: Option<PrimaryKey>,
+}
+
+/// `TableConstraints.primaryKey`: its columns, in key order.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PrimaryKey {
+    #[serde(default)]
+    pub(crate) columns: Vec<String>,
+}
+
+/// What `jobs.query` and `jobs.getQueryResults` answer (the fields read here). The rows stay
+/// in the response's text ([`body`](Self::body)) until [`rows`](Self::rows) reads them, each
+/// string borrowed from it: no JSON tree is built for a page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct QueryResponse {
@@ -67,8 +104,9 @@ pub(crate) struct QueryResponse {
     pub(crate) job_reference: Option<JobReference>,
     #[serde(default)]
     pub(crate) page_token: Option<String>,
-    #[serde(default)]
-    pub(crate) rows: Vec<TableRow>,
+    /// The response's text, which holds the rows.
+    #[serde(skip)]
+    pub(crate) body: Bytes,
     #[serde(default)]
     pub(crate) job_complete: Option<bool>,
     /// The bytes the query reads (a dry run's estimate), an int64 as a string.
@@ -81,23 +119,33 @@ impl QueryResponse {
     pub(crate) fn complete(&self) -> bool {
         self.job_complete.unwrap_or(true)
     }
+
+    /// The rows of the page, read by `schema`.
+    ///
+    /// # Errors
+    /// A message when the rows are not BigQuery's `{"f": [{"v": ...}]}`.
+    pub(crate) fn rows(&self, schema: &[Field]) -> Result<Vec<Row>, String> {
+        let rows: Rows<'_> = serde_json::from_slice(&self.body)
+            .map_err(|e| format!("the result page's rows do not read: {e}"))?;
+        Ok(rows.rows.into_iter().map(|r| row(schema, r)).collect())
+    }
 }
 
-/// `row` read by `schema`: each column's value, or why it cannot be read. The row's text
-/// moves into the values (no copy of each string).
-pub(crate) fn row(schema: &[Field], row: TableRow) -> Row {
+/// `row` read by `schema`: each column's value, or why it cannot be read. Only text kept
+/// as text is copied out of the page; numbers and times are read from it in place.
+pub(crate) fn row(schema: &[Field], row: TableRow<'_>) -> Row {
     let mut cells = row.f.into_iter();
     schema
         .iter()
-        .map(|field| match cells.next() {
-            Some(cell) => value(field, cell.v),
+        .map(|field| match cells.next().and_then(|c| c.v) {
+            Some(v) => value(field, v),
             None => Ok(Value::Null),
         })
         .collect()
 }
 
 /// One cell as a [`Value`].
-fn value(field: &Field, v: Json) -> Result<Value, String> {
+fn value(field: &Field, v: JsonRef<'_>) -> Result<Value, String> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -108,18 +156,21 @@ fn value(field: &Field, v: Json) -> Result<Value, String> {
 }
 
 /// The `v` of a `{"v": ...}` cell inside a record or array (NULL when absent).
-fn cell_value(cell: Json) -> Json {
+fn cell_value(cell: JsonRef<'_>) -> JsonRef<'_> {
     match cell {
-        Json::Object(mut o) => o.remove("v").unwrap_or(Json::Null),
-        _ => Json::Null,
+        JsonRef::Object(members) => members
+            .into_iter()
+            .find(|(k, _)| k == "v")
+            .map_or(JsonRef::Null, |(_, v)| v),
+        _ => JsonRef::Null,
     }
 }
 
 /// A `RECORD` or `REPEATED` cell as JSON: a record as an object of its fields, an array of
 /// its elements.
-fn nested(field: &Field, v: Json, repeated: bool) -> Result<Json, String> {
+fn nested(field: &Field, v: JsonRef<'_>, repeated: bool) -> Result<Json, String> {
     if repeated {
-        let Json::Array(items) = v else {
+        let JsonRef::Array(items) = v else {
             return Err(format!("a REPEATED `{}` is not an array", field.name));
         };
         return items
@@ -135,8 +186,8 @@ fn nested(field: &Field, v: Json, repeated: bool) -> Result<Json, String> {
         return scalar_json(&field.kind, v);
     }
     let cells = match v {
-        Json::Object(mut o) => match o.remove("f") {
-            Some(Json::Array(cells)) => cells,
+        JsonRef::Object(members) => match members.into_iter().find(|(k, _)| k == "f") {
+            Some((_, JsonRef::Array(cells))) => cells,
             _ => return Err(format!("a RECORD `{}` has no `f`", field.name)),
         },
         _ => return Err(format!("a RECORD `{}` has no `f`", field.name)),
@@ -151,10 +202,10 @@ fn nested(field: &Field, v: Json, repeated: bool) -> Result<Json, String> {
     Ok(Json::Object(object))
 }
 
-/// A scalar inside a record or array, as the JSON [`Value::json`] makes of it: text moves.
-fn scalar_json(kind: &str, v: Json) -> Result<Json, String> {
+/// A scalar inside a record or array, as the JSON [`Value::json`] makes of it.
+fn scalar_json(kind: &str, v: JsonRef<'_>) -> Result<Json, String> {
     match v {
-        Json::String(text) if is_text(kind) => Ok(Json::String(text)),
+        JsonRef::Str(text) if is_text(kind) => Ok(Json::String(text.into_owned())),
         v => Ok(scalar(kind, v)?.json().unwrap_or(Json::Null)),
     }
 }
@@ -180,23 +231,23 @@ fn is_text(kind: &str) -> bool {
 }
 
 /// A scalar cell (always a JSON string in BigQuery's answers) by its type.
-fn scalar(kind: &str, v: Json) -> Result<Value, String> {
-    let text = match v {
-        Json::String(s) => s,
-        Json::Bool(b) => return Ok(Value::Bool(b)),
-        other => return Ok(Value::Json(other)),
+fn scalar(kind: &str, v: JsonRef<'_>) -> Result<Value, String> {
+    let text: Cow<'_, str> = match v {
+        JsonRef::Str(s) => s,
+        JsonRef::Bool(b) => return Ok(Value::Bool(b)),
+        other => return Ok(Value::Json(other.to_value())),
     };
     let bad = |text: &str| format!("`{text}` is not a valid {kind}");
     Ok(match kind {
         "INTEGER" | "INT64" => Value::Int(text.parse().map_err(|_| bad(&text))?),
-        "FLOAT" | "FLOAT64" => Value::Float(match text.as_str() {
+        "FLOAT" | "FLOAT64" => Value::Float(match text.as_ref() {
             "NaN" => f64::NAN,
             "Infinity" => f64::INFINITY,
             "-Infinity" => f64::NEG_INFINITY,
             t => t.parse().map_err(|_| bad(t))?,
         }),
-        "NUMERIC" | "BIGNUMERIC" | "DECIMAL" | "BIGDECIMAL" => Value::Decimal(text),
-        "BOOLEAN" | "BOOL" => Value::Bool(match text.as_str() {
+        "NUMERIC" | "BIGNUMERIC" | "DECIMAL" | "BIGDECIMAL" => Value::Decimal(text.into_owned()),
+        "BOOLEAN" | "BOOL" => Value::Bool(match text.as_ref() {
             "true" => true,
             "false" => false,
             _ => return Err(bad(&text)),
@@ -211,13 +262,13 @@ fn scalar(kind: &str, v: Json) -> Result<Value, String> {
         }
         "BYTES" => Value::Bytes(
             base64::engine::general_purpose::STANDARD
-                .decode(&text)
+                .decode(text.as_bytes())
                 .map_err(|_| bad(&text))?
                 .len(),
         ),
         "JSON" => Value::Json(serde_json::from_str(&text).map_err(|_| bad(&text))?),
         // STRING, GEOGRAPHY (WKT), INTERVAL, RANGE: their text.
-        _ => Value::Text(text),
+        _ => Value::Text(text.into_owned()),
     })
 }
 
@@ -274,14 +325,15 @@ mod tests {
             {"name": "gone", "type": "STRING"},
         ]))
         .unwrap_or_default();
-        let r: TableRow = serde_json::from_value(json!({"f": [
+        let text = json!({"f": [
             {"v": "42"}, {"v": "1740823200123456"}, {"v": "1.7408232E9"}, {"v": "12.50"},
             {"v": [{"v": "a"}, {"v": "b"}]},
             {"v": {"f": [{"v": "2.5"}, {"v": "cm"}]}},
             {"v": "AAEC"}, {"v": "2025-03-01"}, {"v": "2025-03-01T10:00:00.5"}, {"v": "true"},
             {"v": null},
-        ]}))
-        .unwrap_or_else(|e| panic!("{e}"));
+        ]})
+        .to_string();
+        let r: TableRow<'_> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         let row = row(&schema, r);
         let get = |i: usize| row[i].clone().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(get(0), Value::Int(42));
@@ -298,7 +350,10 @@ mod tests {
         assert_eq!(get(8).text().as_deref(), Some("2025-03-01T10:00:00.500Z"));
         assert_eq!(get(9), Value::Bool(true));
         assert_eq!(get(10), Value::Null);
-        let bad = value(&field(json!({"name": "n", "type": "INTEGER"})), json!("x"));
+        let bad = value(
+            &field(json!({"name": "n", "type": "INTEGER"})),
+            JsonRef::Str("x".into()),
+        );
         assert!(bad.is_err());
     }
 }

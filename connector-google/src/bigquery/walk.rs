@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 use super::SOURCE;
 use super::checkpoint::BigQueryCheckpoint;
 use super::client::{BigQueryClient, Query};
-use super::model::{self, Field, QueryResponse};
+use super::model::{Field, QueryResponse};
 
 /// Ids asked per refetch query.
 const REFETCH_CHUNK: usize = 500;
@@ -156,6 +156,24 @@ fn quote(name: &str) -> String {
     format!("`{name}`")
 }
 
+/// A document id made of a hash of the row's values, as GoogleSQL computes it: `src` is
+/// the row as a `STRUCT`, its JSON text hashed (MD5, as RAGFlow's content hash) and written
+/// in hex.
+const ROW_HASH: &str = "TO_HEX(MD5(TO_JSON_STRING(src)))";
+
+/// The name a computed id is selected under, after the row's own columns.
+const ID_ALIAS: &str = "_connector_id";
+
+/// What names each row.
+enum IdSource {
+    /// `id_column`, or the table's one-column primary key.
+    Column(String),
+    /// The table's primary key of several columns.
+    Key(Vec<String>),
+    /// Nothing: a hash of the row's values (a query without `id_column`).
+    RowHash,
+}
+
 /// How the rows are read: the columns the config names, found in the schema.
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -166,8 +184,16 @@ pub(crate) struct Plan {
     /// `(base) AS src`, the base on lines of its own.
     from: String,
     id_index: usize,
+    /// The id column's name, or what stands for it (for messages).
     id_name: String,
     id_type: IdType,
+    /// The id as SQL: the quoted column, or the expression computing it (a composite
+    /// primary key, a hash of the row's values).
+    id_expr: String,
+    /// What a page selects: `src.*`, and the computed id after the row's columns.
+    select: String,
+    /// Documents are named by a hash of their row's values (a query without `id_column`).
+    row_hash: bool,
     cursor: Option<(usize, String, CursorType)>,
     /// The zone of zone-less cursor values (`timezone`).
     zone: Zone,
@@ -243,22 +269,73 @@ impl BigQueryClient {
                 })
                 .ok_or_else(|| self.problem(field, format!("{what} has no column `{name}`")))
         };
-        let id_index = index(
-            "id_column",
-            self.config.id_column.as_deref().unwrap_or_default(),
-        )?;
-        let id_field = &schema[id_index];
-        let id_type = match IdType::of(&id_field.kind) {
-            Some(t) if id_field.mode.as_deref() != Some("REPEATED") => t,
-            _ => {
-                return Err(self.problem(
-                    "id_column",
-                    format!(
-                        "`{}` is {}: an id must be INT64, STRING, NUMERIC or BIGNUMERIC",
-                        id_field.name, id_field.kind
-                    ),
-                ));
+        let id = match self.config.id_column.as_deref().map(str::trim) {
+            Some(c) if !c.is_empty() => IdSource::Column(c.to_owned()),
+            _ => match (
+                self.config.clean_query(),
+                self.config.dataset(),
+                self.config.table_name(),
+            ) {
+                (None, Some(d), Some(t)) => {
+                    let mut key = self.primary_key(d, t).await?;
+                    match key.len() {
+                        0 => {
+                            return Err(self.problem(
+                                "id_column",
+                                format!(
+                                    "table `{d}.{t}` has no primary key: name a unique column of its rows in `id_column`"
+                                ),
+                            ));
+                        }
+                        1 => IdSource::Column(key.remove(0)),
+                        _ => IdSource::Key(key),
+                    }
+                }
+                _ => IdSource::RowHash,
+            },
+        };
+        // The columns that make the id (left out of the default content).
+        let mut key_columns = Vec::new();
+        let (id_index, id_name, id_type, id_expr) = match &id {
+            IdSource::Column(c) => {
+                let i = index("id_column", c)?;
+                let f = &schema[i];
+                let t = match IdType::of(&f.kind) {
+                    Some(t) if f.mode.as_deref() != Some("REPEATED") => t,
+                    _ => {
+                        return Err(self.problem(
+                            "id_column",
+                            format!(
+                                "`{}` is {}: an id must be INT64, STRING, NUMERIC or BIGNUMERIC",
+                                f.name, f.kind
+                            ),
+                        ));
+                    }
+                };
+                key_columns.push(i);
+                (i, f.name.clone(), t, format!("src.{}", quote(&f.name)))
             }
+            IdSource::Key(columns) => {
+                let mut parts = Vec::new();
+                for c in columns {
+                    let i = index("id_column", c)?;
+                    key_columns.push(i);
+                    parts.push(format!("src.{}", quote(&schema[i].name)));
+                }
+                (
+                    schema.len(),
+                    format!("primary key ({})", columns.join(", ")),
+                    IdType::String,
+                    // `{"region":"eu","id":7}`: the key's values by name, one string.
+                    format!("TO_JSON_STRING(STRUCT({}))", parts.join(", ")),
+                )
+            }
+            IdSource::RowHash => (
+                schema.len(),
+                "row hash".to_owned(),
+                IdType::String,
+                ROW_HASH.to_owned(),
+            ),
         };
         // A number (RAGFlow's INT64, NUMERIC and FLOAT cursors: a version, an epoch of an
         // unknown unit) cannot be compared with a time window: such a column is left out of
@@ -290,7 +367,7 @@ impl BigQueryClient {
         };
         let mut layout = RowLayout::new(SOURCE, schema.iter().map(|f| f.name.clone()).collect());
         layout.content = if self.config.content_columns.is_empty() {
-            let mut except = vec![id_index];
+            let mut except = key_columns;
             except.extend(cursor.as_ref().map(|c| c.0));
             except.extend(numeric_cursor);
             layout.all_but(&except)
@@ -316,14 +393,31 @@ impl BigQueryClient {
             (Some(d), Some(t)) if self.config.clean_query().is_none() => Some(format!("{d}.{t}")),
             _ => None,
         };
+        let computed = id_index == schema.len();
+        let mut schema = schema;
+        let select = if computed {
+            // The computed id comes after the row's columns, read as text.
+            schema.push(Field {
+                name: ID_ALIAS.to_owned(),
+                kind: "STRING".to_owned(),
+                mode: None,
+                fields: Vec::new(),
+            });
+            format!("src.*, {id_expr} AS `{ID_ALIAS}`")
+        } else {
+            "src.*".to_owned()
+        };
         Ok(Plan {
-            id_name: schema[id_index].name.clone(),
+            id_name,
             layout,
             schema,
             prefix,
             from,
             id_index,
             id_type,
+            id_expr,
+            select,
+            row_hash: matches!(id, IdSource::RowHash),
             cursor,
             zone: self.config.zone(),
             estimate,
@@ -386,7 +480,7 @@ impl Plan {
         ids_only: bool,
         keyless: bool,
     ) -> Query {
-        let id = format!("src.{}", quote(&self.id_name));
+        let id = self.id_expr.clone();
         let mut params = Vec::new();
         let mut conditions = Vec::new();
         if ids_only || !keyless {
@@ -437,7 +531,11 @@ impl Plan {
                 id.clone()
             }
         };
-        let select = if ids_only { id.as_str() } else { "src.*" };
+        let select = if ids_only {
+            id.as_str()
+        } else {
+            self.select.as_str()
+        };
         let filter = if conditions.is_empty() {
             String::new()
         } else {
@@ -460,9 +558,8 @@ impl Plan {
             .collect();
         Query {
             sql: format!(
-                "SELECT src.* FROM {} WHERE src.{} IN UNNEST(@ids)",
-                self.from,
-                quote(&self.id_name)
+                "SELECT {} FROM {} WHERE {} IN UNNEST(@ids)",
+                self.select, self.from, self.id_expr
             ),
             params: vec![json!({
                 "name": "ids",
@@ -584,15 +681,13 @@ impl Plan {
 
     /// The rows of a response, taken out of it and read by its schema (the plan's when it
     /// has none).
-    fn rows(&self, page: &mut QueryResponse) -> Vec<Row> {
+    fn rows(&self, page: &QueryResponse) -> Result<Vec<Row>> {
         let schema = page
             .schema
             .as_ref()
             .map_or(self.schema.as_slice(), |s| s.fields.as_slice());
-        std::mem::take(&mut page.rows)
-            .into_iter()
-            .map(|r| model::row(schema, r))
-            .collect()
+        page.rows(schema)
+            .map_err(|m| Error::new(ErrorKind::InvalidData, m).with_connector(SOURCE))
     }
 }
 
@@ -638,7 +733,7 @@ fn pages(
             let before = after.clone();
             let mut read: u64 = 0;
             loop {
-                let rows = plan.rows(&mut page);
+                let rows = plan.rows(&page)?;
                 read += rows.len() as u64;
                 if ids_only && let Some(last) = rows.last() {
                     // Prune's listing holds ids only: one that does not read ends it.
@@ -704,6 +799,12 @@ pub(crate) fn checkpointed(
                 .with_field("timestamp_column"))?;
         }
         let plan = Arc::new(client.plan().await?);
+        if plan.row_hash {
+            tracing::warn!(
+                connector = SOURCE,
+                "the query has no `id_column`: each row's document id is a hash of its values, so an edited row is a new document and its old one goes at the next prune; name a unique column in `id_column` to keep ids stable"
+            );
+        }
         // A numeric `timestamp_column` bounds no window: the window reads every row.
         let window = window.filter(|_| plan.cursor.is_some());
         let mut inner = pages(client, Arc::clone(&plan), window, from.after, false, ctx);
@@ -778,7 +879,7 @@ pub(crate) fn refetch(
             let job = page.job_reference.clone().unwrap_or_default();
             loop {
                 let mut batch = Batch::default();
-                for row in plan.rows(&mut page) {
+                for row in plan.rows(&page)? {
                     batch.push(plan.convert(&row));
                 }
                 yield batch;

@@ -140,6 +140,69 @@ pub struct State {
     pub result_calls: Vec<BTreeMap<String, String>>,
     /// Every `jobs.cancel`: the job id and its `location`.
     pub cancelled: Vec<(String, Option<String>)>,
+    /// The table's primary key columns, as `tables.get` answers them (none by default).
+    pub primary_key: Vec<String>,
+}
+
+/// How the connector names rows in its SQL: `id_column`, a composite primary key
+/// (`TO_JSON_STRING(STRUCT(...))`) or a hash of the row (`TO_HEX(MD5(TO_JSON_STRING(src)))`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyMode {
+    Id,
+    NameAndId,
+    RowHash,
+}
+
+const ROW_HASH: &str = "TO_HEX(MD5(TO_JSON_STRING(src)))";
+const NAME_AND_ID: &str = "TO_JSON_STRING(STRUCT(src.`name`, src.`id`))";
+
+impl KeyMode {
+    fn of(sql: &str) -> Self {
+        if sql.contains(ROW_HASH) {
+            Self::RowHash
+        } else if sql.contains(NAME_AND_ID) {
+            Self::NameAndId
+        } else {
+            Self::Id
+        }
+    }
+
+    fn expr(self) -> &'static str {
+        match self {
+            Self::Id => "src.`id`",
+            Self::NameAndId => NAME_AND_ID,
+            Self::RowHash => ROW_HASH,
+        }
+    }
+
+    /// The row's key as BigQuery would compute it: its id, or a text compared as text.
+    fn key(self, r: &FakeRow) -> (i64, String) {
+        match self {
+            Self::Id => (r.id, String::new()),
+            Self::NameAndId => (0, json!({"name": r.name, "id": r.id}).to_string()),
+            Self::RowHash => (0, row_hash(r)),
+        }
+    }
+
+    fn parse(self, v: &Value) -> (i64, String) {
+        let s = v.as_str().unwrap();
+        match self {
+            Self::Id => (s.parse().unwrap(), String::new()),
+            _ => (0, s.to_owned()),
+        }
+    }
+
+    fn text(self, r: &FakeRow) -> String {
+        match self {
+            Self::Id => r.id.to_string(),
+            _ => self.key(r).1,
+        }
+    }
+}
+
+/// The fake's MD5 of a row's JSON: any stable hash of its values serves (32 hex digits).
+pub fn row_hash(r: &FakeRow) -> String {
+    connector_core::ids::hash128(&r.cells(true).to_string())
 }
 
 #[derive(Clone, Default)]
@@ -288,9 +351,13 @@ impl FakeBigQuery {
             }));
         }
         let params = param_values(body);
-        let ids_only = sql.starts_with("SELECT src.`id` ");
-        let windowed = sql.contains("ORDER BY src.`updated_at`, src.`id`");
-        let no_null_ids = sql.contains("src.`id` IS NOT NULL");
+        let mode = KeyMode::of(sql);
+        let id = mode.expr();
+        let ids_only = sql.starts_with(&format!("SELECT {id} FROM"));
+        let windowed = sql.contains(&format!("ORDER BY src.`updated_at`, {id}"));
+        let no_null_ids = sql.contains(&format!("{id} IS NOT NULL"));
+        // A computed key is never NULL.
+        let null_id = |r: &FakeRow| mode == KeyMode::Id && r.null_id;
         let undated_in_window = sql.contains("(src.`updated_at` IS NULL OR (");
         let int64 = body["formatOptions"]["useInt64Timestamp"] == json!(true);
         let limit: usize = sql
@@ -315,46 +382,67 @@ impl FakeBigQuery {
                 };
                 let after = match (params.get("after_cursor"), params.get("after_id")) {
                     (Some(c), Some(i)) => {
-                        let (c, i) = (
-                            timestamp_param(c),
-                            i.as_str().unwrap().parse::<i64>().unwrap(),
-                        );
-                        r.at.is_some_and(|at| at > c || (at == c && !r.null_id && r.id > i))
+                        let (c, i) = (timestamp_param(c), mode.parse(i));
+                        r.at.is_some_and(|at| at > c || (at == c && !null_id(r) && mode.key(r) > i))
                     }
                     (None, Some(i)) => {
-                        let i = i.as_str().unwrap().parse::<i64>().unwrap();
+                        let i = mode.parse(i);
                         // In a window, past the rows without a time (which come first).
-                        (windowed && r.at.is_some()) || (!r.null_id && r.id > i)
+                        (windowed && r.at.is_some()) || (!null_id(r) && mode.key(r) > i)
                     }
                     _ => true,
                 };
                 let named = params.get("ids").is_none_or(|ids| {
-                    !r.null_id
+                    !null_id(r)
                         && ids
                             .as_array()
                             .unwrap()
                             .iter()
-                            .any(|v| v.as_str() == Some(r.id.to_string().as_str()))
+                            .any(|v| v.as_str() == Some(mode.text(r).as_str()))
                 });
-                (!windowed || in_window(r)) && after && named && !(no_null_ids && r.null_id)
+                (!windowed || in_window(r)) && after && named && !(no_null_ids && null_id(r))
             })
             .collect();
         // NULLs first, as GoogleSQL sorts them in ascending order.
         if windowed {
-            rows.sort_by_key(|r| (r.at, !r.null_id, r.id));
+            rows.sort_by_key(|r| (r.at, !null_id(r), mode.key(r)));
         } else {
-            rows.sort_by_key(|r| (!r.null_id, r.id));
+            rows.sort_by_key(|r| (!null_id(r), mode.key(r)));
         }
         rows.truncate(limit);
         let (cells, job_schema): (Vec<Value>, Value) = if ids_only {
+            let field = match mode {
+                KeyMode::Id => json!({"name": "id", "type": "INTEGER", "mode": "REQUIRED"}),
+                _ => json!({"name": "f0_", "type": "STRING", "mode": "NULLABLE"}),
+            };
             (
                 rows.iter()
-                    .map(|r| json!({"f": [{"v": r.id.to_string()}]}))
+                    .map(|r| json!({"f": [{"v": mode.text(r)}]}))
                     .collect(),
-                json!({"fields": [{"name": "id", "type": "INTEGER", "mode": "REQUIRED"}]}),
+                json!({"fields": [field]}),
             )
-        } else {
+        } else if mode == KeyMode::Id {
             (rows.iter().map(|r| r.cells(int64)).collect(), schema())
+        } else {
+            // `src.*, <key> AS _connector_id`: the key after the row's columns.
+            let mut with_key = schema();
+            with_key["fields"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"name": "_connector_id", "type": "STRING", "mode": "NULLABLE"}));
+            (
+                rows.iter()
+                    .map(|r| {
+                        let mut c = r.cells(int64);
+                        c["f"]
+                            .as_array_mut()
+                            .unwrap()
+                            .push(json!({"v": mode.text(r)}));
+                        c
+                    })
+                    .collect(),
+                with_key,
+            )
         };
         let job_id = format!("job_{}", s.jobs.len() + 1);
         let slow = s.slow_jobs;
@@ -413,6 +501,33 @@ impl FakeBigQuery {
 }
 
 impl FakeBigQuery {
+    /// `tables.get` of the fake's one table: its schema and `tableConstraints.primaryKey`
+    /// when it has one.
+    fn table(&self, dataset: &str, table: &str) -> ResponseTemplate {
+        let s = self.state.lock().unwrap();
+        if dataset != DATASET || table != TABLE {
+            return ResponseTemplate::new(404).set_body_json(google_error(
+                404,
+                "notFound",
+                "NOT_FOUND",
+                &format!("Not found: Table {PROJECT}:{dataset}.{table}"),
+            ));
+        }
+        let mut body = json!({
+            "kind": "bigquery#table",
+            "id": format!("{PROJECT}:{DATASET}.{TABLE}"),
+            "tableReference": {"projectId": PROJECT, "datasetId": DATASET, "tableId": TABLE},
+            "schema": schema(),
+            "numRows": s.rows.len().to_string(),
+            "type": "TABLE",
+            "location": "EU",
+        });
+        if !s.primary_key.is_empty() {
+            body["tableConstraints"] = json!({"primaryKey": {"columns": s.primary_key}});
+        }
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+
     /// `jobs.cancel`: recorded; a job still pending is ended.
     fn cancel(&self, job_id: &str, location: Option<String>) -> ResponseTemplate {
         let mut s = self.state.lock().unwrap();
@@ -453,6 +568,17 @@ impl Respond for CancelResponder {
     }
 }
 
+struct TableResponder(FakeBigQuery);
+
+impl Respond for TableResponder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut segments = req.url.path().rsplit('/');
+        let table = segments.next().unwrap_or_default().to_owned();
+        let dataset = segments.nth(1).unwrap_or_default().to_owned();
+        self.0.table(&dataset, &table)
+    }
+}
+
 struct QueryResponder(FakeBigQuery);
 
 impl Respond for QueryResponder {
@@ -488,6 +614,13 @@ pub async fn mount_bigquery(server: &MockServer, fake: &FakeBigQuery) {
     Mock::given(method("GET"))
         .and(path_regex(format!("^/projects/{PROJECT}/queries/[^/]+$")))
         .respond_with(ResultsResponder(fake.clone()))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!(
+            "^/projects/{PROJECT}/datasets/[^/]+/tables/[^/]+$"
+        )))
+        .respond_with(TableResponder(fake.clone()))
         .mount(server)
         .await;
     Mock::given(method("POST"))

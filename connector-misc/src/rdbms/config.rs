@@ -97,8 +97,9 @@ pub struct RdbmsConfig {
     pub credentials: RdbmsCredentials,
     /// A `SELECT` whose rows become documents (a Markdown ```` ```sql ```` fence and a
     /// trailing `;` are dropped). It is run as a subquery (`SELECT … FROM (query) AS src
-    /// WHERE … ORDER BY … LIMIT n`), so it must name each column once; `id_column` is
-    /// required with it. Empty: the rows of `tables`.
+    /// WHERE … ORDER BY … LIMIT n`), so it must name each column once. Without
+    /// `id_column`, its rows are named by a hash of their values (see `id_column`). Empty:
+    /// the rows of `tables`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"SELECT id, name, description, updated_at FROM products WHERE status = 'active'")]
     pub query: Option<String>,
@@ -120,9 +121,15 @@ pub struct RdbmsConfig {
     #[schemars(example = &"category,status")]
     pub metadata_columns: StringList,
     /// A unique, non-NULL column (integer, text, UUID or numeric) naming each row: the
-    /// document id and the keyset order. Required with `query`; for tables, the table's
-    /// primary key when it has a single column. (RAGFlow hashed the content without one, so
-    /// an edited row became a new document.)
+    /// document id and the keyset order. For tables, the table's primary key when it has
+    /// a single column (a table without one, or with a key of several columns, is refused
+    /// naming this field). A `query` without it is read as RAGFlow reads it: each row's id
+    /// is an MD5 of its values, computed by the server (PostgreSQL: the row's text; MySQL:
+    /// a JSON array of its values), which also orders the walk, so rows sharing a
+    /// `timestamp_column` value are neither lost nor repeated. An edited row is then a new
+    /// document and its old one goes at the next prune (each run logs a warning saying so),
+    /// and each page sorts the query's rows by that hash: name a unique column to keep ids
+    /// stable and pages cheap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"id")]
     pub id_column: Option<String>,
@@ -329,13 +336,6 @@ impl ConnectorConfig for RdbmsConfig {
                 "give `query` or `tables`, not both",
             ));
         }
-        if query.is_some() && self.id_column.is_none() {
-            problems.push(FieldError::new(
-                "id_column",
-                "is required with `query`: name a unique column of its rows (RAGFlow hashed \
-                 the content instead, so every edit made a new document)",
-            ));
-        }
         for (i, t) in self.tables.iter().enumerate() {
             let parts: Vec<&str> = t.split('.').collect();
             if parts.len() > 2 {
@@ -433,7 +433,7 @@ mod tests {
             "host": " ", "database": "", "query": "SELECT 1", "tables": ["a.b.c"],
             "content_columns": ["ok", "bad\u{0}"], "page_size": 200000, "overlap_seconds": 90000,
             "connect_timeout": 0, "sslrootcert": "/ca.pem", "timezone": "Mars/Olympus",
-            "credentials": {"username": ""},
+            "credentials": {"username": ""}, "id_column": " ",
         }))
         .unwrap();
         let mut paths: Vec<String> = c.validate().into_iter().map(|p| p.path).collect();

@@ -93,8 +93,13 @@ pub(crate) struct Plan {
     id_select: String,
     from: String,
     pub(crate) id_name: String,
+    /// The id as SQL: the quoted column, or (a query without `id_column`) the hash of the
+    /// row's values.
+    id_expr: String,
     pub(crate) id_index: usize,
     pub(crate) id_kind: KeyKind,
+    /// Documents are named by a hash of their row's values (a query without `id_column`).
+    pub(crate) row_hash: bool,
     pub(crate) cursor: Option<Cursor>,
     /// The zone of zone-less times (`timezone`).
     pub(crate) zone: Zone,
@@ -209,27 +214,35 @@ impl Shared {
                 .ok_or_else(|| self.problem(field, format!("{what} has no column `{name}`")))
         };
         let id_name = match (&self.config.id_column, table) {
-            (Some(c), _) => c.trim().to_owned(),
-            (None, Some(t)) => self.primary_key(conn, t).await?.ok_or_else(|| {
+            (Some(c), _) => Some(c.trim().to_owned()),
+            (None, Some(t)) => Some(self.primary_key(conn, t).await?.ok_or_else(|| {
                 self.problem(
                     "id_column",
                     format!(
                         "{what} has no single-column primary key: name a unique column in `id_column`"
                     ),
                 )
-            })?,
-            (None, None) => return Err(self.problem("id_column", "is required with `query`".into())),
+            })?),
+            // A query without `id_column`: a hash of the row's values, as RAGFlow.
+            (None, None) => None,
         };
-        let id_index = index("id_column", &id_name)?;
-        let id_kind = d.key_kind(&columns[id_index].type_name).ok_or_else(|| {
-            self.problem(
-                "id_column",
-                format!(
-                    "`{id_name}` of {what} is {}: an id must be an integer, text, UUID or exact number",
-                    columns[id_index].type_name
-                ),
-            )
-        })?;
+        let (id_index, id_kind, id_expr) = match &id_name {
+            Some(id_name) => {
+                let i = index("id_column", id_name)?;
+                let kind = d.key_kind(&columns[i].type_name).ok_or_else(|| {
+                    self.problem(
+                        "id_column",
+                        format!(
+                            "`{id_name}` of {what} is {}: an id must be an integer, text, UUID or exact number",
+                            columns[i].type_name
+                        ),
+                    )
+                })?;
+                (i, kind, self.quoted_column(&columns[i].name))
+            }
+            // Selected after the row's own columns.
+            None => (columns.len(), KeyKind::Text, row_hash(d, &columns)),
+        };
         let cursor = match &self.config.timestamp_column {
             Some(c) => {
                 let i = index("timestamp_column", c.trim())?;
@@ -275,12 +288,18 @@ impl Shared {
             Some(c) => Some(index("title_column", c.trim())?),
             None => None,
         };
-        let select = columns
+        let mut select = columns
             .iter()
             .map(|c| d.select_expr(&c.name, &c.type_name))
             .collect::<Vec<_>>()
             .join(", ");
-        let id_select = d.select_expr(&columns[id_index].name, &columns[id_index].type_name);
+        let id_select = match columns.get(id_index) {
+            Some(c) => d.select_expr(&c.name, &c.type_name),
+            None => {
+                select = format!("{select}, {id_expr}");
+                id_expr.clone()
+            }
+        };
         layout.cursor = cursor.as_ref().map(|c| c.index);
         layout.table = table.map(Table::label);
         Ok(Plan {
@@ -292,12 +311,20 @@ impl Shared {
             select,
             id_select,
             from,
-            id_name: columns[id_index].name.clone(),
+            id_name: columns
+                .get(id_index)
+                .map_or_else(|| "row hash".to_owned(), |c| c.name.clone()),
+            row_hash: id_index == columns.len(),
+            id_expr,
             id_index,
             id_kind,
             cursor,
             zone: self.config.zone(),
         })
+    }
+
+    fn quoted_column(&self, name: &str) -> String {
+        format!("src.{}", self.dialect.quote(name))
     }
 
     /// The table's primary key when it is one column. Read from the catalog a read-only
@@ -339,6 +366,23 @@ impl Shared {
             [one] => Some(one.clone()),
             _ => None,
         })
+    }
+}
+
+/// The hash of a row of `src` with `columns`, as the server computes it: MD5 (RAGFlow's
+/// content hash) in hex of the row's text (PostgreSQL's text of the whole row; MySQL's JSON
+/// array of its values, which keeps NULL apart from `'NULL'`).
+fn row_hash(d: Dialect, columns: &[Column]) -> String {
+    match d {
+        Dialect::Postgres => "md5(CAST(src AS TEXT))".to_owned(),
+        Dialect::MySql => format!(
+            "MD5(JSON_ARRAY({}))",
+            columns
+                .iter()
+                .map(|c| format!("src.{}", d.quote(&c.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -388,10 +432,6 @@ impl Plan {
         }
     }
 
-    fn quoted(&self, name: &str) -> String {
-        format!("src.{}", self.dialect.quote(name))
-    }
-
     /// The next page: rows after `after` in key order (`id`, or `(cursor, id)` in a
     /// window), at most `limit`; `ids_only` selects the id column alone (a slim listing).
     pub(crate) fn page(
@@ -402,7 +442,7 @@ impl Plan {
         ids_only: bool,
     ) -> (String, Vec<Param>) {
         let d = self.dialect;
-        let id = self.quoted(&self.id_name);
+        let id = self.id_expr.clone();
         let mut params: Vec<Param> = Vec::new();
         let place = |p: Param, kind: Option<KeyKind>, params: &mut Vec<Param>| {
             params.push(p);
@@ -411,7 +451,7 @@ impl Plan {
         let mut conditions = vec![format!("{id} IS NOT NULL")];
         let order = match (window, &self.cursor) {
             (Some(w), Some(c)) => {
-                let col = self.quoted(&c.name);
+                let col = format!("src.{}", d.quote(&c.name));
                 if let Some(p) = bound(w.start, c.kind, self.zone) {
                     conditions.push(format!("{col} >= {}", place(p, None, &mut params)));
                 }
@@ -486,9 +526,9 @@ impl Plan {
                 "SELECT {} FROM {} WHERE {} IN ({}) ORDER BY {}",
                 self.select,
                 self.from,
-                self.quoted(&self.id_name),
+                self.id_expr,
                 list.join(", "),
-                self.quoted(&self.id_name)
+                self.id_expr
             ),
             params,
         )

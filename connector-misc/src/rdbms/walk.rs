@@ -162,6 +162,12 @@ fn raw_pages(
                     continue;
                 }
             };
+            if plan.row_hash {
+                tracing::warn!(
+                    connector = shared.source,
+                    "the query has no `id_column`: each row's document id is a hash of its values, so an edited row is a new document and its old one goes at the next prune; name a unique column in `id_column` to keep ids stable"
+                );
+            }
             loop {
                 ctx.cancellation().check()?;
                 let (sql, params) = plan.page(window.as_ref(), after.as_ref(), limit, false);
