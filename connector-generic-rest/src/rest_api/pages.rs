@@ -2,9 +2,10 @@
 //!
 //! An item's body is the listing itself (there is no per-item request), so a page goes
 //! straight from [`paginate`] (repeated-cursor guard, `max_pages`) through [`read_ahead`] (the
-//! next page is fetched while this one converts) to [`convert_blocking`] (conversion, HTML to
-//! Markdown above all, off the runtime thread where there are cores to spare). The slim
-//! listing walks the same pages and reads only the ids.
+//! next page is fetched while this one converts) to [`convert_spawned`] (conversion, HTML to
+//! Markdown above all, in tasks of their own, two pages at once, so the next pages convert
+//! while the sync loop writes the one before; the documents come in page order all the same).
+//! The slim listing walks the same pages and reads only the ids.
 //!
 //! # Incremental syncs
 //! A window is applied where the config can apply it: to each item's `poll_timestamp_field`
@@ -25,7 +26,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use connector_core::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};
+use connector_core::pages::{Page, PageLimit, convert_spawned, paginate, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -94,7 +95,7 @@ pub(super) fn load(
     let limit = PageLimit::stop_after(max_pages(client).saturating_sub(from.pages));
     let pages = walk(client.with_context(ctx), from, limit, since, ctx);
     let mapping = Arc::clone(mapping);
-    convert_blocking(pages, CONVERT_CONCURRENCY, move |page| {
+    convert_spawned(pages, CONVERT_CONCURRENCY, move |page| {
         CheckpointedBatch::new(
             convert_page(&mapping, &page.items, keep_within),
             RestApiCheckpoint { next: page.next },
