@@ -39,7 +39,7 @@ use super::checkpoint::{Position, RestApiCheckpoint};
 use super::client::RestClient;
 use super::convert::Mapping;
 use super::node::Node;
-use super::raw_page::{PageItems, for_each};
+use super::raw_page::{PageItems, for_each, for_each_direct};
 
 /// Pages converted at once.
 const CONVERT_CONCURRENCY: usize = 2;
@@ -126,7 +126,13 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
         }
         PageItems::Raw { body, path, .. } => {
             // The bytes were read whole when the page was fetched, so this cannot fail.
-            if !for_each(body, path, &mut |i, item| take(mapping.convert(item, i))) {
+            let read = match mapping.direct() {
+                Some(plan) => for_each_direct(body, path, plan, &mut |i, item| {
+                    take(mapping.convert(item, i));
+                }),
+                None => for_each(body, path, &mut |i, item| take(mapping.convert(item, i))),
+            };
+            if !read {
                 failures.push(Failure::new(
                     None,
                     ErrorKind::InvalidData,
@@ -216,6 +222,8 @@ mod tests {
                    "metadata_fields": ["updated_at", "tags[*]", "body"]}),
             json!({"id_field": "id", "content_fields": ["title", "body"], "metadata_fields": ["tags"],
                    "content_template": "{title}: {body} {{x}} {tags:>3}"}),
+            json!({"id_field": "id", "content_fields": ["body", "a.b"], "metadata_fields": ["tags[1]", "author", "tags[*]"],
+                   "title_field": "title", "poll_timestamp_field": "updated_at", "link_field": "link"}),
         ]
         .into_iter()
         .map(|mut m| {
@@ -253,6 +261,13 @@ mod tests {
                 page_ids(&m, &raw).map_err(|e| e.to_string())
             );
         }
+    }
+
+    #[test]
+    fn most_mappings_read_items_without_trees() {
+        let direct: Vec<bool> = mappings().iter().map(|m| m.direct().is_some()).collect();
+        // The second has no `id_field` (content ids hash the whole item).
+        assert_eq!(direct, [true, false, true, true, true]);
     }
 
     #[test]
