@@ -435,10 +435,10 @@
 //! | (d) peak RSS 100k / 10k items | 1.01x (23.9 MiB) | 1.00x (24.8 MiB) |
 //!
 //! What the figures say: the direct reader takes 11% of the allocations, a fifth of the
-//! allocated bytes and 3% of the instructions out and saves 2-5% of the task-clock where the runs are comparable; the
-//! spawned conversions cost 1-4% more CPU (each page hops to a worker and back) and cut the
-//! context switches by a sixth to a quarter (the main thread parks less), and both together
-//! gave the best medians and fastest runs, but by 5-10% at most, inside the noise of a machine
+//! allocated bytes and 3% of the instructions out, and saves 2-5% of the task-clock where
+//! the runs are comparable; the spawned conversions cost 1-4% more CPU (each page hops to a
+//! worker and back) and cut the context switches by a sixth to a quarter (the main thread
+//! parks less), and both together gave the best medians and fastest runs, but by 5-10% at most, inside the noise of a machine
 //! at load 8 on 2 cores, where the wall time is mostly the scheduler's share (the same binary
 //! took 0.22 to 0.65 s; curl's 500 pages 0.06 to 0.3 s). On this machine neither lever shows
 //! the 2x target in reach: the sync is CPU-bound at about 200 ms of task-clock against curl's
