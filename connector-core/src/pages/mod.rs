@@ -51,7 +51,7 @@ use std::future::Future;
 pub use ahead::{ConvertAhead, Spawned};
 pub use fetch::ItemFetches;
 pub use offset::{OffsetWalk, Step};
-pub use paginate::{Page, PageLimit, convert_blocking, paginate, read_ahead};
+pub use paginate::{Page, PageLimit, convert_blocking, convert_spawned, paginate, read_ahead};
 
 use crate::context::SyncContext;
 use crate::document::{Batch, Document, Failure};

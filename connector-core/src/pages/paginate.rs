@@ -254,6 +254,72 @@ where
     convert_pages(pages, concurrency, offload_conversions(), convert)
 }
 
+/// Turns each page with `convert` in a Tokio task of its own, up to `concurrency` pages at
+/// once, and yields the results in page order: [`convert_blocking`] for a caller whose own
+/// task has other work between pages (a sync loop writing the batch before), on any number of
+/// cores.
+///
+/// [`convert_blocking`] converts inline below four cores, so there a page's conversion and the
+/// caller's handling of the page before (the sink's write) take turns on one thread. Here the
+/// conversion of the next pages runs on the runtime's workers while the caller handles the one
+/// before, and two conversions can run at once. A conversion is CPU work on a worker thread
+/// between two awaits: keep a page's conversion short (a page of items, not a file). An `Err`
+/// from `pages` is passed through. Without a Tokio runtime at a page, `convert` runs inline.
+/// `convert` runs in the caller's tracing span; a panic in it resumes in the caller.
+///
+/// A page's task starts as soon as the page comes (the stream is polled for it while the
+/// results before it are awaited), so up to `concurrency` pages besides the one the caller
+/// holds are in memory.
+///
+/// # Cancel safety
+/// Dropping the stream aborts the conversions not yet yielded.
+///
+/// ```
+/// use connector_core::pages::{Page, PageLimit, convert_spawned, paginate, read_ahead};
+/// use futures::TryStreamExt;
+/// # async fn demo() -> connector_core::Result<()> {
+/// let pages = paginate(0u32, PageLimit::unbounded(), |n| async move {
+///     Ok(Page::new(vec![n; 3], (n < 4).then_some(n + 1)))
+/// });
+/// let sums: Vec<u32> = convert_spawned(read_ahead(pages), 2, |p: Page<Vec<u32>, u32>| {
+///     p.items.iter().sum::<u32>()
+/// })
+/// .try_collect()
+/// .await?;
+/// assert_eq!(sums, vec![0, 3, 6, 9, 12]);
+/// # Ok(()) }
+/// ```
+pub fn convert_spawned<T, U, F>(
+    pages: BoxStream<'static, Result<T>>,
+    concurrency: usize,
+    convert: F,
+) -> BoxStream<'static, Result<U>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> U + Send + Sync + 'static,
+{
+    let convert = std::sync::Arc::new(convert);
+    pages
+        .map(move |page| {
+            let convert = std::sync::Arc::clone(&convert);
+            // Spawned here, when the page comes, not when the caller gets to its result.
+            let task = match (page, tokio::runtime::Handle::try_current()) {
+                (Ok(page), Ok(_)) => Ok(super::Spawned::spawn(async move { convert(page) })),
+                (Ok(page), Err(_)) => Err(Ok(convert(page))),
+                (Err(e), _) => Err(Err(e)),
+            };
+            async move {
+                match task {
+                    Ok(task) => task.join().await,
+                    Err(done) => done,
+                }
+            }
+        })
+        .buffered(concurrency.max(1))
+        .boxed()
+}
+
 /// [`convert_blocking`] with the choice of pool or inline made by the caller (tests take both
 /// paths on any machine).
 fn convert_pages<T, U, F>(
@@ -442,6 +508,59 @@ mod tests {
             "offload {offload}"
         );
         assert_eq!(err.unwrap().kind(), ErrorKind::Unavailable);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn convert_spawned_keeps_order_and_passes_errors() {
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            if c == 20 {
+                Err(Error::new(ErrorKind::Unavailable, "down"))
+            } else {
+                Ok(Page::new(vec![c], Some(c + 1)))
+            }
+        });
+        let s = convert_spawned(read_ahead(pages), 3, |p: Page<Vec<u32>, u32>| {
+            // Later pages finish first, if anything.
+            std::thread::sleep(std::time::Duration::from_millis(
+                u64::from(20 - p.items[0]) / 4,
+            ));
+            p.items[0] * 10
+        });
+        let (out, err): (Vec<_>, Vec<_>) = s
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .partition(Result::is_ok);
+        let out: Vec<u32> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
+        assert_eq!(err.len(), 1);
+        assert_eq!(
+            err.into_iter().next().unwrap().unwrap_err().kind(),
+            ErrorKind::Unavailable
+        );
+    }
+
+    #[test]
+    fn convert_spawned_without_a_runtime_runs_inline() {
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            Ok(Page::new(vec![c], (c < 3).then_some(c + 1)))
+        });
+        let s = convert_spawned(pages, 2, |p: Page<Vec<u32>, u32>| p.items[0] + 1);
+        let out: Vec<u32> = futures::executor::block_on(s.try_collect()).unwrap();
+        assert_eq!(out, vec![1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "page 2")]
+    async fn convert_spawned_resumes_a_panic() {
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            Ok(Page::new(vec![c], (c < 3).then_some(c + 1)))
+        });
+        let s = convert_spawned(pages, 2, |p: Page<Vec<u32>, u32>| {
+            assert!(p.items[0] != 2, "page 2");
+            p.items[0]
+        });
+        let _: Vec<u32> = s.try_collect().await.unwrap_or_default();
     }
 
     #[test]

@@ -12,26 +12,30 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{RestApiConfig, TypeHint};
+use super::direct::{Field, Item, Plan};
 use super::model::{FieldPath, text_of};
 use super::node::Node;
 
 /// How items become documents, resolved once from the config.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    id: Option<FieldPath>,
-    content: Vec<FieldPath>,
-    metadata: Vec<FieldPath>,
-    timestamp: Option<FieldPath>,
-    title: Option<FieldPath>,
-    link: Option<FieldPath>,
+    id: Option<Field>,
+    content: Vec<Field>,
+    metadata: Vec<Field>,
+    timestamp: Option<Field>,
+    title: Option<Field>,
+    link: Option<Field>,
     hints: BTreeMap<String, TypeHint>,
     defaults: BTreeMap<String, Value>,
     template: Option<String>,
+    /// How to read items without a tree, when the paths allow it ([`super::direct`]).
+    direct: Option<Plan>,
 }
 
-fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<FieldPath>, Error> {
+fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<Field>, Error> {
     p.map(|p| {
         FieldPath::parse(p)
+            .map(Field::new)
             .map_err(|e| Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field))
     })
     .transpose()
@@ -39,17 +43,17 @@ fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<FieldPath>, 
 
 impl Mapping {
     pub(crate) fn new(cfg: &RestApiConfig) -> Result<Self, Error> {
-        let list = |field: &'static str, paths: &[String]| -> Result<Vec<FieldPath>, Error> {
+        let list = |field: &'static str, paths: &[String]| -> Result<Vec<Field>, Error> {
             paths
                 .iter()
                 .map(|p| {
-                    FieldPath::parse(p).map_err(|e| {
+                    FieldPath::parse(p).map(Field::new).map_err(|e| {
                         Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field)
                     })
                 })
                 .collect()
         };
-        Ok(Self {
+        let mut mapping = Self {
             id: parse_opt("id_field", cfg.id_field.as_deref())?,
             content: list("content_fields", cfg.content_fields.as_slice())?,
             metadata: list("metadata_fields", cfg.metadata_fields.as_slice())?,
@@ -59,7 +63,27 @@ impl Mapping {
             hints: cfg.field_type_hints.clone(),
             defaults: cfg.field_default_values.clone(),
             template: cfg.content_template.clone(),
-        })
+            direct: None,
+        };
+        // Without `id_field` an id is a hash of the whole item, which only a tree has.
+        if mapping.id.is_some() {
+            let mut fields: Vec<&mut Field> = mapping
+                .id
+                .iter_mut()
+                .chain(mapping.timestamp.iter_mut())
+                .chain(mapping.title.iter_mut())
+                .chain(mapping.link.iter_mut())
+                .chain(mapping.content.iter_mut())
+                .chain(mapping.metadata.iter_mut())
+                .collect();
+            mapping.direct = Plan::new(&mut fields);
+        }
+        Ok(mapping)
+    }
+
+    /// How to read items straight into slots, when the config's paths allow it.
+    pub(crate) fn direct(&self) -> Option<&Plan> {
+        self.direct.as_ref()
     }
 
     /// Whether items carry a modification time.
@@ -70,18 +94,18 @@ impl Mapping {
     /// The value at `path` after defaults and type hints: one value as it is, several joined
     /// with `", "`, none → the configured default. Borrowed from `item` when nothing had to
     /// change, which is the common case (no hint, one value).
-    fn typed<'a, N: Node>(&'a self, path: &FieldPath, item: &'a N) -> Option<Typed<'a, N>> {
+    fn typed<'a, I: Item>(&'a self, path: &Field, item: &'a I) -> Option<Typed<'a, I::N>> {
         let hint = if self.hints.is_empty() {
             None
         } else {
             self.hints.get(path.as_str()).copied()
         };
         if hint.is_none()
-            && let Some(Some(one)) = path.single(item)
+            && let Some(Some(one)) = item.single(path)
         {
             return Some(Typed::Node(one));
         }
-        let mut values = path.values(item);
+        let mut values = item.values(path);
         if hint.is_none() {
             match values.len() {
                 0 => {}
@@ -128,9 +152,11 @@ impl Mapping {
     ///
     /// # Errors
     /// An [`ErrorKind::InvalidData`] error when `id_field` is configured and the item lacks it.
-    pub(crate) fn id<N: Node>(&self, item: &N) -> Result<String, Error> {
+    pub(crate) fn id<I: Item>(&self, item: &I) -> Result<String, Error> {
         let Some(path) = &self.id else {
-            return Ok(hash128_concat(&[SOURCE, ":", &hash128(&item.canonical())]));
+            // Slots are read only with `id_field` set, so this is a tree's JSON.
+            let canonical = item.canonical().unwrap_or_default();
+            return Ok(hash128_concat(&[SOURCE, ":", &hash128(&canonical)]));
         };
         // A number's digits written on the stack rather than into a `String` (most ids are
         // numbers): the same text as `Number`'s `to_string`.
@@ -154,18 +180,18 @@ impl Mapping {
     }
 
     /// The item's modification time, if the config names one and it parses.
-    pub(crate) fn updated_at<N: Node>(&self, item: &N) -> Option<DateTime<Utc>> {
+    pub(crate) fn updated_at<I: Item>(&self, item: &I) -> Option<DateTime<Utc>> {
         let path = self.timestamp.as_ref()?;
-        match path.single(item) {
+        match item.single(path) {
             Some(one) => one.and_then(parse_datetime),
-            None => path.values(item).into_iter().find_map(parse_datetime),
+            None => item.values(path).into_iter().find_map(parse_datetime),
         }
     }
 
     /// `item` (entry `index` of its page) as a document, or a failure naming it.
-    pub(crate) fn convert<N: Node>(
+    pub(crate) fn convert<I: Item>(
         &self,
-        item: &N,
+        item: &I,
         index: usize,
     ) -> Result<Document, Box<Failure>> {
         if !item.is_object() {
@@ -194,7 +220,7 @@ impl Mapping {
                 let size: usize = self
                     .content
                     .iter()
-                    .filter_map(|p| p.single(item).flatten())
+                    .filter_map(|p| item.single(p).flatten())
                     .map(|n| n.str().map_or(16, str::len) + 1)
                     .sum();
                 let mut content = String::with_capacity(size);
@@ -209,9 +235,9 @@ impl Mapping {
             None => self
                 .content
                 .first()
-                .and_then(|p| match p.single(item) {
+                .and_then(|p| match item.single(p) {
                     Some(one) => one,
-                    None => p.values(item).into_iter().next(),
+                    None => item.values(p).into_iter().next(),
                 })
                 .map(Typed::Node),
         };
@@ -241,7 +267,7 @@ impl Mapping {
 
     /// Fills `{name}` placeholders (`{{`/`}}` are literal braces; a format spec after `:` is
     /// ignored); unknown names render as nothing.
-    fn render<N: Node>(&self, template: &str, item: &N) -> String {
+    fn render<I: Item>(&self, template: &str, item: &I) -> String {
         let mut values: BTreeMap<String, String> = BTreeMap::new();
         for p in self.content.iter().chain(&self.metadata) {
             let text = self

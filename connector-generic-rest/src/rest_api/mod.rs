@@ -12,6 +12,7 @@ mod checkpoint;
 mod client;
 mod config;
 mod convert;
+mod direct;
 mod model;
 mod node;
 mod pages;

@@ -16,6 +16,18 @@ enum Segment {
     All(String),
 }
 
+/// What a [`FieldPath`] whose segments before the last are all plain keys does with the value
+/// at its last key ([`FieldPath::chain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// `key`: the value itself.
+    Value,
+    /// `key[n]`: entry `n` of the list.
+    Index(usize),
+    /// `key[*]`: every entry of the list.
+    All,
+}
+
 /// A field path in RAGFlow's dot notation: segments `key`, `key[n]` or `key[*]` joined by `.`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldPath {
@@ -148,6 +160,36 @@ impl FieldPath {
         }
         current.retain(|v| !v.is_null());
         current
+    }
+
+    /// The names this path follows down from the item and what it does with the value at the
+    /// last of them: for paths that read one value (`a.b`), one entry of a list (`a.b[2]`) or
+    /// every entry (`a.tags[*]`); `None` for a path that goes on below an index or `[*]`
+    /// (`a[0].b`, `a[*].b`).
+    pub(crate) fn chain(&self) -> Option<(Vec<&str>, Tail)> {
+        let (last, init) = self.segments.split_last()?;
+        let mut names = Vec::with_capacity(self.segments.len());
+        for s in init {
+            match s {
+                Segment::Key(k) => names.push(k.as_str()),
+                Segment::Index(..) | Segment::All(_) => return None,
+            }
+        }
+        let tail = match last {
+            Segment::Key(k) => {
+                names.push(k);
+                Tail::Value
+            }
+            Segment::Index(k, n) => {
+                names.push(k);
+                Tail::Index(*n)
+            }
+            Segment::All(k) => {
+                names.push(k);
+                Tail::All
+            }
+        };
+        Some((names, tail))
     }
 
     /// The key each segment reads, whatever it does with the value.

@@ -2,9 +2,10 @@
 //!
 //! An item's body is the listing itself (there is no per-item request), so a page goes
 //! straight from [`paginate`] (repeated-cursor guard, `max_pages`) through [`read_ahead`] (the
-//! next page is fetched while this one converts) to [`convert_blocking`] (conversion, HTML to
-//! Markdown above all, off the runtime thread where there are cores to spare). The slim
-//! listing walks the same pages and reads only the ids.
+//! next page is fetched while this one converts) to [`convert_spawned`] (conversion, HTML to
+//! Markdown above all, in tasks of their own, two pages at once, so the next pages convert
+//! while the sync loop writes the one before; the documents come in page order all the same).
+//! The slim listing walks the same pages and reads only the ids.
 //!
 //! # Incremental syncs
 //! A window is applied where the config can apply it: to each item's `poll_timestamp_field`
@@ -25,7 +26,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use connector_core::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};
+use connector_core::pages::{Page, PageLimit, convert_spawned, paginate, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -38,7 +39,7 @@ use super::checkpoint::{Position, RestApiCheckpoint};
 use super::client::RestClient;
 use super::convert::Mapping;
 use super::node::Node;
-use super::raw_page::{PageItems, for_each};
+use super::raw_page::{PageItems, for_each, for_each_direct};
 
 /// Pages converted at once.
 const CONVERT_CONCURRENCY: usize = 2;
@@ -94,7 +95,7 @@ pub(super) fn load(
     let limit = PageLimit::stop_after(max_pages(client).saturating_sub(from.pages));
     let pages = walk(client.with_context(ctx), from, limit, since, ctx);
     let mapping = Arc::clone(mapping);
-    convert_blocking(pages, CONVERT_CONCURRENCY, move |page| {
+    convert_spawned(pages, CONVERT_CONCURRENCY, move |page| {
         CheckpointedBatch::new(
             convert_page(&mapping, &page.items, keep_within),
             RestApiCheckpoint { next: page.next },
@@ -125,7 +126,13 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
         }
         PageItems::Raw { body, path, .. } => {
             // The bytes were read whole when the page was fetched, so this cannot fail.
-            if !for_each(body, path, &mut |i, item| take(mapping.convert(item, i))) {
+            let read = match mapping.direct() {
+                Some(plan) => for_each_direct(body, path, plan, &mut |i, item| {
+                    take(mapping.convert(item, i));
+                }),
+                None => for_each(body, path, &mut |i, item| take(mapping.convert(item, i))),
+            };
+            if !read {
                 failures.push(Failure::new(
                     None,
                     ErrorKind::InvalidData,
@@ -215,6 +222,8 @@ mod tests {
                    "metadata_fields": ["updated_at", "tags[*]", "body"]}),
             json!({"id_field": "id", "content_fields": ["title", "body"], "metadata_fields": ["tags"],
                    "content_template": "{title}: {body} {{x}} {tags:>3}"}),
+            json!({"id_field": "id", "content_fields": ["body", "a.b"], "metadata_fields": ["tags[1]", "author", "tags[*]"],
+                   "title_field": "title", "poll_timestamp_field": "updated_at", "link_field": "link"}),
         ]
         .into_iter()
         .map(|mut m| {
@@ -252,6 +261,13 @@ mod tests {
                 page_ids(&m, &raw).map_err(|e| e.to_string())
             );
         }
+    }
+
+    #[test]
+    fn most_mappings_read_items_without_trees() {
+        let direct: Vec<bool> = mappings().iter().map(|m| m.direct().is_some()).collect();
+        // The second has no `id_field` (content ids hash the whole item).
+        assert_eq!(direct, [true, false, true, true, true]);
     }
 
     #[test]

@@ -21,11 +21,25 @@ use connector_core::reexports::Bytes;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::direct::{Plan, Slots};
 use super::model::{BodyPath, FieldPath};
 use super::node::{Json, Key};
 
 /// What is called with each item of a page, and its index.
 pub(crate) type OnItem<'f> = &'f mut dyn for<'x> FnMut(usize, &Json<'x>);
+
+/// What is called with each item of a page as a [`Plan`] read it, and its index.
+pub(crate) type OnSlots<'f> = &'f mut dyn for<'x> FnMut(usize, &Slots<'x>);
+
+/// How the items are read.
+enum Read<'f> {
+    /// Skipped, counted.
+    Skip,
+    /// As trees.
+    Trees(OnItem<'f>),
+    /// Into slots.
+    Direct(&'f Plan, OnSlots<'f>),
+}
 
 /// A page's items: [`Value`]s, or still in the body's bytes at a plain path.
 #[derive(Debug, Clone)]
@@ -57,7 +71,17 @@ impl Default for PageItems {
 /// Calls `on_item` with each item of `body` at `path`, in page order; its result is `false`
 /// when the body is not what [`locate`] read (which cannot happen for the bytes it read).
 pub(crate) fn for_each(body: &[u8], path: &[String], on_item: OnItem<'_>) -> bool {
-    walk(body, path, false, Some(on_item)).is_some()
+    walk(body, path, false, Read::Trees(on_item)).is_some()
+}
+
+/// [`for_each`] with each item read by `plan` into slots instead of a tree.
+pub(crate) fn for_each_direct(
+    body: &[u8],
+    path: &[String],
+    plan: &Plan,
+    on_item: OnSlots<'_>,
+) -> bool {
+    walk(body, path, false, Read::Direct(plan, on_item)).is_some()
 }
 
 /// Reads `body`: the body without its items (an empty list in their place) and how many
@@ -68,14 +92,14 @@ pub(crate) fn locate(
     path: &[String],
     on_item: Option<OnItem<'_>>,
 ) -> Option<(Value, usize)> {
-    walk(body, path, true, on_item)
+    walk(body, path, true, on_item.map_or(Read::Skip, Read::Trees))
 }
 
 fn walk(
     body: &[u8],
     path: &[String],
     build_rest: bool,
-    on_item: Option<OnItem<'_>>,
+    on_item: Read<'_>,
 ) -> Option<(Value, usize)> {
     if path.is_empty() {
         return None;
@@ -106,7 +130,7 @@ struct State<'f> {
     /// A name of the path appeared twice in one object.
     repeated: bool,
     build_rest: bool,
-    on_item: Option<OnItem<'f>>,
+    on_item: Read<'f>,
 }
 
 /// Follows `path` down the body; the list at its end is the items.
@@ -172,14 +196,21 @@ impl<'de> Visitor<'de> for Along<'_, '_> {
             return Err(serde::de::Error::custom("a list on the items' path"));
         }
         let mut n = 0;
-        match self.state.on_item.as_mut() {
-            Some(on_item) => {
+        match &mut self.state.on_item {
+            Read::Trees(on_item) => {
                 while let Some(item) = seq.next_element::<Json<'de>>()? {
                     on_item(n, &item);
                     n += 1;
                 }
             }
-            None => {
+            Read::Direct(plan, on_item) => {
+                let mut slots = plan.slots();
+                while seq.next_element_seed(plan.seed(&mut slots))?.is_some() {
+                    on_item(n, &slots);
+                    n += 1;
+                }
+            }
+            Read::Skip => {
                 while seq.next_element::<IgnoredAny>()?.is_some() {
                     n += 1;
                 }
