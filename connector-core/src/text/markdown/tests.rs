@@ -916,7 +916,7 @@ proptest! {
     fn safe_destinations_are_copied_as_escaping_would_write_them(
         url in "[A-Za-z0-9._~:/?#@!$'*+,;=%-]{1,40}",
     ) {
-        prop_assert_eq!(escape::destination(&url), url.clone());
-        prop_assert_eq!(escape::escaped_destination(&url), url);
+        prop_assert_eq!(&escape::destination(&url), &url);
+        prop_assert_eq!(&escape::escaped_destination(&url), &url);
     }
 }
