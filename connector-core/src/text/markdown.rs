@@ -53,8 +53,11 @@
 mod block;
 mod escape;
 mod inline;
+mod out;
 #[cfg(test)]
 mod tests;
+
+pub use out::MarkdownOut;
 
 /// A block of a Markdown document.
 #[derive(Debug, Clone, PartialEq, Eq)]

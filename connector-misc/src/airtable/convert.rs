@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use connector_core::Document;
 use connector_core::ids::{hash128, hash128_written};
 use connector_core::jsonref::{JsonRef, Str};
-use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
+use connector_core::text::markdown::{self, MarkdownOut};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -389,35 +389,46 @@ fn meta_value(value: &JsonRef<'_>) -> Value {
     }
 }
 
-/// A field's value as Markdown blocks, by its type.
-fn blocks(kind: Option<&str>, value: &JsonRef<'_>) -> Vec<Block> {
+/// A field's value as Markdown, by its type; `scratch` holds a value's text on its way.
+fn write_value(
+    md: &mut MarkdownOut<'_>,
+    kind: Option<&str>,
+    value: &JsonRef<'_>,
+    scratch: &mut String,
+) {
     match (kind, value) {
         // Airtable's rich text is Markdown already.
-        (Some("richText"), JsonRef::Str(s)) => vec![Block::Markdown(s.trim_end().to_owned())],
-        (Some("multilineText") | None, JsonRef::Str(s)) => Block::plain_text(s),
+        (Some("richText"), JsonRef::Str(s)) => md.markdown(s.trim_end()),
+        (Some("multilineText") | None, JsonRef::Str(s)) => md.plain_text(s),
         (Some("url"), JsonRef::Str(s))
             if !s.contains(char::is_whitespace) && Url::parse(s).is_ok() =>
         {
-            vec![Block::paragraph(vec![Inline::autolink(s.as_ref())])]
+            md.autolink(s);
         }
-        (_, JsonRef::Array(items)) => vec![list_of_plain(items)],
-        (_, v) => vec![Block::paragraph(vec![Inline::text(plain(v))])],
+        (_, JsonRef::Array(items)) => list_of_plain(md, items, scratch),
+        (_, v) => {
+            scratch.clear();
+            write_plain(scratch, v);
+            md.paragraph(scratch);
+        }
     }
 }
 
 /// A bullet list of the items, each as [`plain`].
-fn list_of_plain(items: &[JsonRef<'_>]) -> Block {
-    let items: Vec<ListItem> = items
-        .iter()
-        .map(|v| ListItem::new(vec![Block::paragraph(vec![Inline::text(plain(v))])]))
-        .collect();
-    Block::List(List::bullet(items))
+fn list_of_plain(md: &mut MarkdownOut<'_>, items: &[JsonRef<'_>], scratch: &mut String) {
+    for v in items {
+        scratch.clear();
+        write_plain(scratch, v);
+        md.bullet(scratch);
+    }
+    md.end_list();
 }
 
 /// A record as a Markdown document: front matter with the record's id, times and metadata
 /// fields; the primary field as the title; every other field as a `##` section, in schema
 /// order (then any field the schema does not list, by name). The fields are read from the
-/// record's JSON as listed, their text borrowed until it is written.
+/// record's JSON as listed, their text borrowed until it is written, and the Markdown is
+/// written straight into the document's buffer.
 pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -> Document {
     let fields = record.fields();
     let title = view
@@ -448,10 +459,10 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
         order.extend(extra.into_iter().map(|m| (m, None)));
     }
 
-    // In schema order for the front matter; `metadata.fields` is a map.
+    // In schema order for the front matter; `metadata.fields` is a map. The sections are
+    // noted first and written after the front matter, into the same buffer.
     let mut meta: Vec<(&str, Value)> = Vec::with_capacity(order.len());
-    let mut body = Vec::with_capacity(2 * order.len() + 1);
-    body.push(Block::heading(1, vec![Inline::text(title.clone())]));
+    let mut sections: Vec<Section<'_, '_>> = Vec::with_capacity(order.len());
     let mut files: Vec<(&str, &JsonRef<'_>)> = Vec::new();
     for (m, i) in order {
         let (name, value) = &members[m];
@@ -488,31 +499,12 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
         if Some(name) == view.primary.as_deref() {
             continue;
         }
-        body.push(Block::heading(2, vec![Inline::text(name)]));
-        match linked {
-            // Linked records as links to them (their ids: the listing holds no names).
-            Some(table) => {
-                let links = value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(JsonRef::as_str)
-                    .map(|rec| {
-                        let url = format!("https://airtable.com/{}/{table}/{rec}", view.base);
-                        ListItem::new(vec![Block::paragraph(vec![Inline::link(
-                            vec![Inline::text(rec)],
-                            url,
-                        )])])
-                    })
-                    .collect::<Vec<_>>();
-                body.push(Block::List(List::bullet(links)));
-            }
-            None => body.extend(blocks(kind, value)),
-        }
-    }
-    for (name, value) in files {
-        body.push(Block::heading(2, vec![Inline::text(name)]));
-        body.push(list_of_plain(value.as_array().unwrap_or_default()));
+        sections.push(Section {
+            name,
+            value,
+            linked,
+            kind,
+        });
     }
 
     let created = json!(record.created_time);
@@ -534,7 +526,37 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     // Front matter and body in one buffer, with no copy of either.
     let mut text = String::with_capacity(TEXT_CAPACITY);
     markdown::front_matter_into(&mut text, header);
-    markdown::render_into(&mut text, &body);
+    {
+        let mut md = MarkdownOut::new(&mut text);
+        let mut scratch = String::new();
+        md.heading(1, &title);
+        for s in sections {
+            md.heading(2, s.name);
+            match s.linked {
+                // Linked records as links to them (their ids: the listing holds no names).
+                Some(table) => {
+                    let mut url = String::new();
+                    for rec in s
+                        .value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(JsonRef::as_str)
+                    {
+                        url.clear();
+                        let _ = write!(url, "https://airtable.com/{}/{table}/{rec}", view.base);
+                        md.link_bullet(rec, &url);
+                    }
+                    md.end_list();
+                }
+                None => write_value(&mut md, s.kind, s.value, &mut scratch),
+            }
+        }
+        for (name, value) in files {
+            md.heading(2, name);
+            list_of_plain(&mut md, value.as_array().unwrap_or_default(), &mut scratch);
+        }
+    }
     // The values move into `metadata.fields` once the front matter is written: no copy.
     let meta: Map<String, Value> = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
 
@@ -552,6 +574,15 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     doc.link = link;
     doc.updated_at = updated;
     doc.with_version(version)
+}
+
+/// A field shown as a `##` section of its record's document.
+struct Section<'n, 'v> {
+    name: &'n str,
+    value: &'n JsonRef<'v>,
+    /// The table a record-links field links to.
+    linked: Option<&'n str>,
+    kind: Option<&'n str>,
 }
 
 /// An attachment as a document of raw bytes, its record as parent.

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, FixedOffset, Utc};
 use connector_core::ids::{hash128, hash128_written};
 use connector_core::jsonref::{JsonRef, Str};
-use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::text::markdown::{self, MarkdownOut};
 use connector_core::window::Zone;
 use connector_core::{Access, Document};
 use serde_json::value::RawValue;
@@ -408,23 +408,13 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
         );
 
     let mut meta: Vec<(&str, Value)> = Vec::with_capacity(order.len());
-    let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
+    // The long fields, written after the front matter into the same buffer.
+    let mut sections: Vec<(&str, Option<&FieldType>, &JsonRef<'_>)> = Vec::new();
     for (m, kind) in order {
         let (name, value) = &members[m];
         let name: &str = name;
         if is_long(kind, value) {
-            body.push(Block::heading(2, vec![Inline::text(name)]));
-            match value {
-                JsonRef::Object(_) if value.get("markdown").and_then(JsonRef::as_str).is_some() => {
-                    let md = value
-                        .get("markdown")
-                        .and_then(JsonRef::as_str)
-                        .unwrap_or_default();
-                    body.push(Block::Markdown(md.trim_end().to_owned()));
-                }
-                JsonRef::Str(s) => body.extend(Block::plain_text(s)),
-                _ => body.extend(Block::plain_text(&plain(kind, value))),
-            }
+            sections.push((name, kind, value));
         } else {
             meta.push((name, meta_value(kind, value)));
         }
@@ -463,7 +453,24 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
     // Front matter and body in one buffer, with no copy of either.
     let mut text = String::with_capacity(TEXT_CAPACITY);
     markdown::front_matter_into(&mut text, header);
-    markdown::render_into(&mut text, &body);
+    {
+        let mut md = MarkdownOut::new(&mut text);
+        md.heading(1, &title);
+        for (name, kind, value) in sections {
+            md.heading(2, name);
+            match value {
+                JsonRef::Object(_) if value.get("markdown").and_then(JsonRef::as_str).is_some() => {
+                    let md_text = value
+                        .get("markdown")
+                        .and_then(JsonRef::as_str)
+                        .unwrap_or_default();
+                    md.markdown(md_text.trim_end());
+                }
+                JsonRef::Str(s) => md.plain_text(s),
+                _ => md.plain_text(&plain(kind, value)),
+            }
+        }
+    }
     let fields: Map<String, Value> = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
 
     // Filled in place: the document is not moved in and out per field.

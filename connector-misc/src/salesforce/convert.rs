@@ -9,7 +9,7 @@ use connector_core::Access;
 use connector_core::ids::{hash128, hash128_written};
 use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
-use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::text::markdown::{self, MarkdownOut};
 use connector_core::{Document, ErrorKind, Failure};
 use serde::Deserialize;
 use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
@@ -505,22 +505,19 @@ struct ChildAnswer {
     records: Vec<Map<String, Value>>,
 }
 
-/// Long text as Markdown blocks: rich text through HTML to Markdown, else plain paragraphs.
-fn long_text(f: &FieldDescribe, text: &str, body: &mut Vec<Block>) {
+/// Long text as Markdown: rich text through HTML to Markdown, else plain paragraphs.
+fn long_text(f: &FieldDescribe, text: &str, md: &mut MarkdownOut<'_>) {
     let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
     if html {
-        // Trimmed in place: no second copy of the converted text.
-        let mut md = html_to_markdown(text);
-        md.truncate(md.trim_end().len());
-        body.push(Block::Markdown(md));
+        md.markdown(&html_to_markdown(text));
     } else {
-        body.extend(Block::plain_text(text));
+        md.plain_text(text);
     }
 }
 
 /// A child record as `### {name}`, its short fields as labelled lines, its long text as
 /// paragraphs.
-fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, body: &mut Vec<Block>) {
+fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, md: &mut MarkdownOut<'_>) {
     let title = c
         .name_field
         .as_ref()
@@ -528,7 +525,7 @@ fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, body: &mut Ve
         .map(plain)
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| format!("{} {id}", c.one));
-    body.push(Block::heading(3, vec![Inline::text(title)]));
+    md.heading(3, &title);
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut texts: Vec<(&FieldDescribe, String)> = Vec::new();
     for f in &c.fields {
@@ -560,10 +557,10 @@ fn child_blocks(c: &ChildView, row: &Map<String, Value>, id: &str, body: &mut Ve
             .iter()
             .map(|(l, v)| (l.as_str(), v.as_str()))
             .collect();
-        body.push(Block::labelled_lines(&pairs));
+        md.labelled_lines(&pairs);
     }
     for (f, text) in texts {
-        long_text(f, &text, body);
+        long_text(f, &text, md);
     }
 }
 
@@ -619,9 +616,10 @@ pub(crate) fn record_document(
         Some(subject) if !subject.is_empty() && subject != title => format!("{title}: {subject}"),
         _ => title,
     };
-    let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
     // The front matter's fields, by name, as values: they move into the metadata afterwards.
     let mut meta: Vec<(&str, Value)> = Vec::with_capacity(view.fields.len());
+    // The long text fields, written after the front matter into the same buffer.
+    let mut texts: Vec<(&FieldDescribe, &str, Cow<'_, str>)> = Vec::new();
     for (f, value) in view.fields.iter().zip(&at) {
         // `IsDeleted` is always false outside `queryAll`; the id and stamp are shown already.
         if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
@@ -642,14 +640,14 @@ pub(crate) fn record_document(
             } else {
                 &f.label
             };
-            body.push(Block::heading(2, vec![Inline::text(label.clone())]));
-            long_text(f, &text, &mut body);
+            texts.push((f, label, text));
         } else {
             meta.push((&f.name, json_value(value)));
         }
     }
     // The children, a section per relationship, their ids in the metadata.
     let mut children = Map::new();
+    let mut sections: Vec<(&ChildView, Vec<Map<String, Value>>)> = Vec::new();
     for c in &view.children {
         let answer = record.get(&c.relationship).and_then(|raw| {
             serde_json::from_str::<Option<ChildAnswer>>(raw)
@@ -659,16 +657,14 @@ pub(crate) fn record_document(
         let Some(ChildAnswer { records: rows }) = answer.filter(|a| !a.records.is_empty()) else {
             continue;
         };
-        body.push(Block::heading(2, vec![Inline::text(c.label.clone())]));
-        let mut ids = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let child = row.get("Id").and_then(Value::as_str).unwrap_or_default();
-            if is_record_id(child) {
-                ids.push(Value::String(child.to_owned()));
-            }
-            child_blocks(c, row, child, &mut body);
-        }
+        let ids = rows
+            .iter()
+            .filter_map(|row| row.get("Id").and_then(Value::as_str))
+            .filter(|child| is_record_id(child))
+            .map(|child| Value::String(child.to_owned()))
+            .collect();
         children.insert(c.relationship.clone(), Value::Array(ids));
+        sections.push((c, rows));
     }
     let id_value = Value::String(id.clone());
     let object = Value::String(view.name.clone());
@@ -684,7 +680,21 @@ pub(crate) fn record_document(
         let fields = meta.iter().map(|(name, v)| (*name, v));
         markdown::front_matter_into(&mut text, header.into_iter().chain(fields));
     }
-    markdown::render_into(&mut text, &body);
+    {
+        let mut md = MarkdownOut::new(&mut text);
+        md.heading(1, &title);
+        for (f, label, text) in texts {
+            md.heading(2, label);
+            long_text(f, &text, &mut md);
+        }
+        for (c, rows) in sections {
+            md.heading(2, &c.label);
+            for row in &rows {
+                let child = row.get("Id").and_then(Value::as_str).unwrap_or_default();
+                child_blocks(c, row, child, &mut md);
+            }
+        }
+    }
     // The record's account (a contact's, an opportunity's, a case's), else the record it
     // hangs under by `ParentId`: an account's parent, a case comment's, an e-mail's or a
     // feed item's case or record.

@@ -18,7 +18,7 @@ const MAX_START: u64 = 999_999_999;
 
 /// What a written block was, for the separator before the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Paragraph,
     Heading,
     Code,
@@ -60,17 +60,7 @@ impl Renderer {
     fn blocks_into(&self, out: &mut String, blocks: &[Block], tight: bool, depth: usize) {
         let mut before: Option<Kind> = None;
         for block in blocks {
-            // Two lists of the same kind in a row would merge: the second uses the other
-            // marker.
-            let alternate = match (before, block) {
-                (
-                    Some(Kind::List {
-                        ordered, alternate, ..
-                    }),
-                    Block::List(list),
-                ) if ordered == list.start.is_some() => !alternate,
-                _ => false,
-            };
+            let alternate = alternates(before, block);
             let Some((text, kind)) = self.block(block, alternate, depth) else {
                 continue;
             };
@@ -93,7 +83,12 @@ impl Renderer {
         }
     }
 
-    fn block(&self, block: &Block, alternate: bool, depth: usize) -> Option<(String, Kind)> {
+    pub(super) fn block(
+        &self,
+        block: &Block,
+        alternate: bool,
+        depth: usize,
+    ) -> Option<(String, Kind)> {
         if depth > MAX_DEPTH && matches!(block, Block::Quote(_) | Block::List(_) | Block::Table(_))
         {
             let mut text = String::new();
@@ -291,6 +286,20 @@ impl Renderer {
                 .replace('|', "\\|")
                 .replace('\n', "<br>"),
         }
+    }
+}
+
+/// Whether `block`, written after a block of kind `before`, uses the other list marker: two
+/// lists of the same kind in a row would merge.
+pub(super) fn alternates(before: Option<Kind>, block: &Block) -> bool {
+    match (before, block) {
+        (
+            Some(Kind::List {
+                ordered, alternate, ..
+            }),
+            Block::List(list),
+        ) if ordered == list.start.is_some() => !alternate,
+        _ => false,
     }
 }
 

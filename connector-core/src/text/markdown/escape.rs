@@ -259,6 +259,16 @@ pub(super) fn is_autolink(url: &str) -> bool {
 
 /// A link destination: as it is where Markdown allows, else in `<…>`.
 pub(super) fn destination(url: &str) -> String {
+    // Most URLs hold nothing the steps below would change (no edge whitespace, parentheses,
+    // brackets, angles, backslashes, `&` or controls): copied as they are.
+    if !url.is_empty() && url.bytes().all(|b| SAFE_DESTINATION[usize::from(b)]) {
+        return url.to_owned();
+    }
+    escaped_destination(url)
+}
+
+/// [`destination`] worked out character by character.
+pub(super) fn escaped_destination(url: &str) -> String {
     let url: String = url
         .trim()
         .chars()
@@ -319,3 +329,37 @@ pub(super) fn destination(url: &str) -> String {
     }
     out
 }
+
+/// Bytes that a link destination holds as they are, wherever they stand (see
+/// [`destination`]): ASCII letters and digits, and the URL punctuation that needs no escape
+/// nor `<…>` (non-ASCII may be whitespace or a control).
+const SAFE_DESTINATION: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'/'
+                    | b'?'
+                    | b'#'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+            );
+        b += 1;
+    }
+    t
+};

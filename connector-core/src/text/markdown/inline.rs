@@ -45,14 +45,42 @@ pub(super) fn render_per_char(content: &[Inline], context: Context, collapse: bo
 }
 
 fn render_with(content: &[Inline], context: Context, collapse: bool, bulk: bool) -> String {
+    let mut out = String::new();
+    write_with(&mut out, context, collapse, bulk, |w| w.inlines(content, 0));
+    out
+}
+
+/// Inline content fed by `feed` (text, breaks, spans, as [`InlineWriter`]'s methods write
+/// them), appended to `out` for `context`, as [`render`] would write the same content:
+/// nothing is appended when nothing visible is in it. What `out` held before is left as it
+/// is and not looked at (the content is written as if it started the output).
+pub(super) fn write_into(
+    out: &mut String,
+    context: Context,
+    collapse: bool,
+    feed: impl FnMut(&mut InlineWriter<'_>),
+) {
+    write_with(out, context, collapse, true, feed);
+}
+
+fn write_with(
+    out: &mut String,
+    context: Context,
+    collapse: bool,
+    bulk: bool,
+    mut feed: impl FnMut(&mut InlineWriter<'_>),
+) {
+    let base = out.len();
     let mut disabled: Vec<usize> = Vec::new();
     loop {
-        let mut w = InlineWriter::new(context, collapse, &disabled, bulk);
-        w.inlines(content, 0);
+        let mut w = InlineWriter::new(context, collapse, &disabled, bulk, std::mem::take(out));
+        feed(&mut w);
         w.finish();
+        *out = w.out;
         if w.failed.is_empty() {
-            return w.out;
+            return;
         }
+        out.truncate(base);
         // Each pass disables at least one more span (a disabled span writes no markers, so it
         // cannot fail again): this ends.
         disabled.extend(w.failed);
@@ -97,7 +125,7 @@ impl Style {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Break {
+pub(super) enum Break {
     Soft,
     Hard,
 }
@@ -151,8 +179,10 @@ struct CodeSpan {
     code: String,
 }
 
-struct InlineWriter<'a> {
+pub(super) struct InlineWriter<'a> {
+    /// The output; what is written starts at `base` (what comes before is someone else's).
     out: String,
+    base: usize,
     context: Context,
     collapse: bool,
     /// Spans to write as plain text (their markers failed in an earlier pass).
@@ -195,9 +225,16 @@ struct InlineWriter<'a> {
 }
 
 impl<'a> InlineWriter<'a> {
-    fn new(context: Context, collapse: bool, disabled: &'a [usize], bulk: bool) -> Self {
+    fn new(
+        context: Context,
+        collapse: bool,
+        disabled: &'a [usize],
+        bulk: bool,
+        out: String,
+    ) -> Self {
         Self {
-            out: String::new(),
+            base: out.len(),
+            out,
             context,
             collapse,
             disabled,
@@ -222,7 +259,12 @@ impl<'a> InlineWriter<'a> {
         }
     }
 
-    fn inlines(&mut self, content: &[Inline], depth: usize) {
+    /// Nothing written yet (by this writer: the output may hold text before it).
+    fn nothing_written(&self) -> bool {
+        self.out.len() == self.base
+    }
+
+    pub(super) fn inlines(&mut self, content: &[Inline], depth: usize) {
         for inline in content {
             self.inline(inline, depth);
         }
@@ -254,7 +296,7 @@ impl<'a> InlineWriter<'a> {
 
     // --- Text -----------------------------------------------------------------------------
 
-    fn text(&mut self, text: &str) {
+    pub(super) fn text(&mut self, text: &str) {
         let mut i = 0;
         while let Some(c) = text[i..].chars().next() {
             if self.settled() {
@@ -328,7 +370,7 @@ impl<'a> InlineWriter<'a> {
         }
     }
 
-    fn line_break(&mut self, kind: Break) {
+    pub(super) fn line_break(&mut self, kind: Break) {
         match (self.context, kind) {
             (Context::Heading, _) | (Context::Cell, Break::Soft) => {
                 self.pending_space.clear();
@@ -351,7 +393,7 @@ impl<'a> InlineWriter<'a> {
         self.flush_closes();
         // A break before anything visible is dropped: a paragraph cannot start with one.
         if let Some(kind) = self.pending_break.take()
-            && !self.out.is_empty()
+            && !self.nothing_written()
         {
             self.pending_space.clear();
             if self.context == Context::Cell {
@@ -378,7 +420,7 @@ impl<'a> InlineWriter<'a> {
             for open in std::mem::take(&mut self.opens) {
                 match open.style {
                     Style::Link => {
-                        if self.out.is_empty() && self.context == Context::Paragraph {
+                        if self.nothing_written() && self.context == Context::Paragraph {
                             self.para_link = Some(open.id);
                         }
                         self.markup("[");
@@ -398,7 +440,7 @@ impl<'a> InlineWriter<'a> {
     /// A character of text, escaped as its position requires.
     fn literal(&mut self, c: char) {
         let at_line_start = self.line_start && self.context == Context::Paragraph;
-        let starts_paragraph = self.out.is_empty() && self.context == Context::Paragraph;
+        let starts_paragraph = self.nothing_written() && self.context == Context::Paragraph;
         let digits = self.line_digits.take();
         let prev = self.prev;
         let at = self.emit_pos(c);
@@ -655,6 +697,21 @@ impl<'a> InlineWriter<'a> {
     // --- Spans ----------------------------------------------------------------------------
 
     fn span(&mut self, style: Style, content: &[Inline], dest: Option<&str>, depth: usize) {
+        self.span_with(style, dest, |w| w.inlines(content, depth + 1));
+    }
+
+    /// A link whose text is `text`: what [`Inline::link`] of one [`Inline::Text`] writes.
+    pub(super) fn link_text(&mut self, text: &str, destination: &str) {
+        self.span_with(Style::Link, Some(destination), |w| w.text(text));
+    }
+
+    /// Strong emphasis of `text`: what [`Inline::strong`] of one [`Inline::Text`] writes.
+    pub(super) fn strong_text(&mut self, text: &str) {
+        self.span_with(Style::Strong, None, |w| w.text(text));
+    }
+
+    /// A span of `style` whose content `content` writes.
+    fn span_with(&mut self, style: Style, dest: Option<&str>, content: impl FnOnce(&mut Self)) {
         let id = self.next_id;
         self.next_id += 1;
         let nested = self.active.iter().any(|(s, _)| *s == style);
@@ -664,7 +721,7 @@ impl<'a> InlineWriter<'a> {
             if link {
                 self.active.push((style, id));
             }
-            self.inlines(content, depth + 1);
+            content(self);
             if link {
                 self.active.pop();
             }
@@ -685,7 +742,7 @@ impl<'a> InlineWriter<'a> {
             }
         };
         self.active.push((style, id));
-        self.inlines(content, depth + 1);
+        content(self);
         self.active.pop();
         if let Some(pos) = self.opens.iter().position(|o| o.id == id) {
             // Nothing visible inside: no markers. A link still shows where it goes.
@@ -730,7 +787,10 @@ impl<'a> InlineWriter<'a> {
         if let Some(last) = self.code.take_if(|c| c.end == self.out.len()) {
             // Two code spans in a row would read as one run of backticks: one span holds both.
             self.out.truncate(last.start);
-            self.prev = self.out.chars().next_back().filter(|c| *c != '\n');
+            self.prev = self.out[self.base..]
+                .chars()
+                .next_back()
+                .filter(|c| *c != '\n');
             joined = last.code;
         }
         let code: String = joined
@@ -797,7 +857,7 @@ impl<'a> InlineWriter<'a> {
         self.markup(")");
     }
 
-    fn autolink(&mut self, url: &str) {
+    pub(super) fn autolink(&mut self, url: &str) {
         let url = url.trim();
         if url.is_empty() {
             return;
@@ -837,15 +897,18 @@ impl<'a> InlineWriter<'a> {
         match self.context {
             Context::Heading => {
                 // A heading's trailing `#`s after a space are a closing sequence, not text.
-                let body = self.out.trim_end_matches('#');
-                if body.len() < self.out.len() && (body.is_empty() || body.ends_with([' ', '\t'])) {
-                    let at = body.len();
+                let written = &self.out[self.base..];
+                let body = written.trim_end_matches('#');
+                if body.len() < written.len() && (body.is_empty() || body.ends_with([' ', '\t'])) {
+                    let at = self.base + body.len();
                     self.out.insert(at, '\\');
                 }
             }
             Context::Cell => {
-                if self.out.contains('|') {
-                    self.out = self.out.replace('|', "\\|");
+                if self.out[self.base..].contains('|') {
+                    let cell = self.out[self.base..].replace('|', "\\|");
+                    self.out.truncate(self.base);
+                    self.out.push_str(&cell);
                 }
             }
             Context::Paragraph => {}

@@ -719,3 +719,204 @@ proptest! {
         );
     }
 }
+
+// --- The direct writer ---------------------------------------------------------------------
+
+/// Text for [`MarkdownOut`]: characters and fragments that mean something in Markdown.
+fn out_text_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        text_strategy(),
+        fragments_strategy().prop_map(|i| match i {
+            Inline::Text(s) => s,
+            _ => String::new(),
+        }),
+        select(
+            &[
+                "",
+                " ",
+                "\n",
+                "# a #",
+                "1. one",
+                "- dash",
+                "|a|b|",
+                "`x`",
+                "a\r\n\r\nb"
+            ][..]
+        )
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// One call of [`MarkdownOut`].
+#[derive(Debug, Clone)]
+enum Op {
+    Heading(u8, String),
+    Paragraph(String),
+    PlainText(String),
+    Autolink(String),
+    Labelled(Vec<(String, String)>),
+    Markdown(String),
+    Bullet(String),
+    LinkBullet(String, String),
+    EndList,
+    Block(Block),
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let url = select(
+        &[
+            "https://example.com/a_(b)",
+            "a b",
+            "",
+            "mailto:x@y.example",
+            "<x>",
+        ][..],
+    )
+    .prop_map(str::to_owned);
+    prop_oneof![
+        (0u8..9, out_text_strategy()).prop_map(|(l, t)| Op::Heading(l, t)),
+        out_text_strategy().prop_map(Op::Paragraph),
+        out_text_strategy().prop_map(Op::PlainText),
+        url.clone().prop_map(Op::Autolink),
+        prop::collection::vec((out_text_strategy(), out_text_strategy()), 0..3)
+            .prop_map(Op::Labelled),
+        out_text_strategy().prop_map(Op::Markdown),
+        out_text_strategy().prop_map(Op::Bullet),
+        out_text_strategy().prop_map(Op::Bullet),
+        (out_text_strategy(), url).prop_map(|(t, u)| Op::LinkBullet(t, u)),
+        Just(Op::EndList),
+        prop::collection::vec(out_text_strategy(), 0..3).prop_map(|items| {
+            Op::Block(Block::List(List::bullet(
+                items.iter().map(|t| item(t)).collect::<Vec<_>>(),
+            )))
+        }),
+        out_text_strategy().prop_map(|t| Op::Block(Block::quote(vec![p(vec![Inline::text(t)])]))),
+    ]
+}
+
+/// The blocks the calls stand for.
+fn op_blocks(ops: &[Op]) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut items: Vec<ListItem> = Vec::new();
+    for op in ops {
+        let list_item = match op {
+            Op::Bullet(t) => Some(item(t)),
+            Op::LinkBullet(t, u) => Some(ListItem::new(vec![p(vec![Inline::link(
+                vec![Inline::text(t.as_str())],
+                u.as_str(),
+            )])])),
+            _ => None,
+        };
+        if let Some(list_item) = list_item {
+            items.push(list_item);
+            continue;
+        }
+        if !items.is_empty() {
+            blocks.push(Block::List(List::bullet(std::mem::take(&mut items))));
+        }
+        match op {
+            Op::Heading(l, t) => blocks.push(Block::heading(*l, vec![Inline::text(t.as_str())])),
+            Op::Paragraph(t) => blocks.push(p(vec![Inline::text(t.as_str())])),
+            Op::PlainText(t) => blocks.extend(Block::plain_text(t)),
+            Op::Autolink(u) => blocks.push(p(vec![Inline::autolink(u.as_str())])),
+            Op::Labelled(fields) => {
+                let pairs: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(l, v)| (l.as_str(), v.as_str()))
+                    .collect();
+                blocks.push(Block::labelled_lines(&pairs));
+            }
+            Op::Markdown(m) => blocks.push(Block::Markdown(m.clone())),
+            Op::Block(b) => blocks.push(b.clone()),
+            Op::Bullet(_) | Op::LinkBullet(..) | Op::EndList => {}
+        }
+    }
+    if !items.is_empty() {
+        blocks.push(Block::List(List::bullet(items)));
+    }
+    blocks
+}
+
+fn write_ops(writer: MarkdownWriter, out: &mut String, ops: &[Op]) {
+    let mut md = writer.out(out);
+    for op in ops {
+        match op {
+            Op::Heading(l, t) => md.heading(*l, t),
+            Op::Paragraph(t) => md.paragraph(t),
+            Op::PlainText(t) => md.plain_text(t),
+            Op::Autolink(u) => md.autolink(u),
+            Op::Labelled(fields) => {
+                let pairs: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(l, v)| (l.as_str(), v.as_str()))
+                    .collect();
+                md.labelled_lines(&pairs);
+            }
+            Op::Markdown(m) => md.markdown(m),
+            Op::Bullet(t) => md.bullet(t),
+            Op::LinkBullet(t, u) => md.link_bullet(t, u),
+            Op::EndList => md.end_list(),
+            Op::Block(b) => md.block(b),
+        }
+    }
+}
+
+#[test]
+fn the_direct_writer_writes_what_the_tree_writes() {
+    let ops = [
+        Op::Heading(1, "Title #".to_owned()),
+        Op::Heading(2, " ".to_owned()),
+        Op::Bullet("a\nb".to_owned()),
+        Op::Bullet(String::new()),
+        Op::LinkBullet(
+            "rec1".to_owned(),
+            "https://airtable.com/app/tbl/rec1".to_owned(),
+        ),
+        Op::EndList,
+        Op::Bullet("- second list".to_owned()),
+        Op::PlainText("one\r\ntwo\n\n  \nthree".to_owned()),
+        Op::Labelled(vec![("From:".to_owned(), "a@b.example".to_owned())]),
+        Op::Markdown("\n**raw**\r\n".to_owned()),
+    ];
+    let mut direct = "---\nid: 1\n---\n\n".to_owned();
+    write_ops(MarkdownWriter::new(), &mut direct, &ops);
+    assert_eq!(
+        direct,
+        "---\nid: 1\n---\n\n# Title \\#\n\n- a\n  b\n-\n- [rec1](https://airtable.com/app/tbl/rec1)\n\n\
+         * \\- second list\n\none\ntwo\n\nthree\n\n**From:** a@b.example\n\n**raw**"
+    );
+    let mut tree = "---\nid: 1\n---\n\n".to_owned();
+    render_into(&mut tree, &op_blocks(&ops));
+    assert_eq!(direct, tree);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// [`MarkdownOut`] writes byte for byte what the tree renderer writes for the blocks its
+    /// calls stand for, after whatever the buffer held, collapsing whitespace or not.
+    #[test]
+    fn the_direct_writer_matches_the_tree(
+        ops in prop::collection::vec(op_strategy(), 0..8),
+        before in select(&["", "---\nid: 1\n---\n\n", "x"][..]),
+        collapse in any::<bool>(),
+    ) {
+        let writer = MarkdownWriter::new().collapse_whitespace(collapse);
+        let mut direct = before.to_owned();
+        write_ops(writer, &mut direct, &ops);
+        let mut tree = before.to_owned();
+        writer.render_into(&mut tree, &op_blocks(&ops));
+        prop_assert_eq!(direct, tree);
+    }
+}
+
+proptest! {
+    /// A destination of bytes the fast path copies is what the escaping path writes.
+    #[test]
+    fn safe_destinations_are_copied_as_escaping_would_write_them(
+        url in "[A-Za-z0-9._~:/?#@!$'*+,;=%-]{1,40}",
+    ) {
+        prop_assert_eq!(&escape::destination(&url), &url);
+        prop_assert_eq!(&escape::escaped_destination(&url), &url);
+    }
+}
