@@ -3,8 +3,9 @@
 //! workspace, 100 per page with Asana's `next_page.offset` tokens, each with one page of three
 //! stories (two of them comments), read by
 //!
-//! 1. the baseline: raw `reqwest` over the same requests: the project list, every task page by
-//!    its offset, then every task's stories, 4 tasks at a time, each body parsed as JSON;
+//! 1. the baseline: raw `reqwest` over the same requests: the project list, each project's
+//!    events token (a first run's 412 with a fresh token) and every task page by its offset,
+//!    then every task's stories, 4 tasks at a time, each body parsed as JSON;
 //! 2. `AsanaConnector::load`: the same requests through core's client, each task a Markdown
 //!    document with front matter and comments (`include_attachments: false`: attachments
 //!    would add one listing per task to both sides alike);
@@ -173,6 +174,17 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     let mut listed = Vec::new();
     for project in projects["data"].as_array().unwrap() {
         let gid = project["gid"].as_str().unwrap().to_owned();
+        // The project's events token (a first run has none: Asana answers 412 with one),
+        // which the connector keeps to find comments edited before its next run.
+        let status = client
+            .get(format!("{base}/api/1.0/events?resource={gid}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 412);
+        requests += 1;
         let first = format!("{base}/api/1.0/tasks?project={gid}&limit={PAGE}");
         let mut url = Some(first.clone());
         while let Some(u) = url.take() {
@@ -229,6 +241,14 @@ fn main() {
                 pages: pages(n),
                 base: server.uri(),
             })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/1\\.0/events$"))
+            .respond_with(ResponseTemplate::new(412).set_body_json(json!({
+                "errors": [{"message": "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync."}],
+                "sync": "de4774f6915eae04714ca93bb2f5ee81"
+            })))
             .mount(&server)
             .await;
         Mock::given(method("GET"))

@@ -5,7 +5,8 @@
 //!
 //! 1. the baseline: raw `reqwest` over the same web service calls (`POST
 //!    /webservice/rest/server.php` with the token in the form body): site info, the user's
-//!    courses, each course's participants and contents, every discussion page (and, before
+//!    courses, each course's participants, contents and forums (their types), every
+//!    discussion page (and, before
 //!    each page after the first, the one-discussion check of the boundary the connector
 //!    makes), then every discussion's posts, 4 at a time, each body parsed as JSON;
 //! 2. `MoodleConnector::load`: the same calls through core's client, each discussion a
@@ -223,8 +224,23 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
             &[("courseid", id.clone())],
         )
         .await;
-        let sections = call(client, url, "core_course_get_contents", &[("courseid", id)]).await;
-        requests += 2;
+        let sections = call(
+            client,
+            url,
+            "core_course_get_contents",
+            &[("courseid", id.clone())],
+        )
+        .await;
+        // The forums' types (the connector reads replies by them: a Q and A forum's are
+        // hidden from who has not posted).
+        call(
+            client,
+            url,
+            "mod_forum_get_forums_by_courses",
+            &[("courseids[0]", id)],
+        )
+        .await;
+        requests += 3;
         for module in sections[0]["modules"].as_array().unwrap() {
             let forum = module["instance"].to_string();
             for page in 0.. {
