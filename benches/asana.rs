@@ -34,6 +34,15 @@
 //! but JSON string parsing); since, the document is written into one presized buffer with
 //! its front matter (core `front_matter_into`, `render_into`). After (776861e, load 4 to
 //! 5): `load` 1.86x, 1.88x, 2.33x (median 1.88x), full run 2.03x, 2.03x, 2.03x: over 1.5x.
+//! Session 38 (binary at b6c3eaa: task pages read as typed tasks from their own text, no
+//! `Value` tree; the version hashed once per document; both sides ask each project's events
+//! token; machine at load 11 to 12): `load` 1.81x, 1.39x, 1.88x (median 1.81x), full run
+//! 2.00x, 1.23x, 1.84x (median 1.84x); the binary before, alternated with it: `load` 1.31x,
+//! 2.19x against 1.47x, 1.54x. A `perf` profile (dwarf call graphs) before: `convert::document`
+//! 7% of all samples (HTML to Markdown 1.2%, rendering 0.9%, `Url::parse` of the permalink
+//! 0.7%, `format!` 0.7%, metadata 0.7%, the version 0.6%), the listing's `Value` trees 2.5%,
+//! core's request path 14%, the raw side 10%; the rest wiremock, hyper, the kernel and the
+//! allocator.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
