@@ -687,7 +687,12 @@ impl Walk {
             more.add_users(users);
             Arc::new(more)
         };
-        let title = format!("Ticket #{}: {}", ticket.id, convert::subject(&ticket));
+        // The files' parent title (the documents write their own).
+        let title = if self.attachments {
+            format!("Ticket #{}: {}", ticket.id, convert::subject(&ticket))
+        } else {
+            String::new()
+        };
         let files = if self.attachments {
             // Each file goes to the audience of the comment it came with.
             let (id, updated) = (ticket.id, ticket.updated_at);
