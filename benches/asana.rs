@@ -3,8 +3,9 @@
 //! workspace, 100 per page with Asana's `next_page.offset` tokens, each with one page of three
 //! stories (two of them comments), read by
 //!
-//! 1. the baseline: raw `reqwest` over the same requests: the project list, every task page by
-//!    its offset, then every task's stories, 4 tasks at a time, each body parsed as JSON;
+//! 1. the baseline: raw `reqwest` over the same requests: the project list, each project's
+//!    events token (a first run's 412 with a fresh token) and every task page by its offset,
+//!    then every task's stories, 4 tasks at a time, each body parsed as JSON;
 //! 2. `AsanaConnector::load`: the same requests through core's client, each task a Markdown
 //!    document with front matter and comments (`include_attachments: false`: attachments
 //!    would add one listing per task to both sides alike);
@@ -33,6 +34,15 @@
 //! but JSON string parsing); since, the document is written into one presized buffer with
 //! its front matter (core `front_matter_into`, `render_into`). After (776861e, load 4 to
 //! 5): `load` 1.86x, 1.88x, 2.33x (median 1.88x), full run 2.03x, 2.03x, 2.03x: over 1.5x.
+//! Session 38 (binary at b6c3eaa: task pages read as typed tasks from their own text, no
+//! `Value` tree; the version hashed once per document; both sides ask each project's events
+//! token; machine at load 11 to 12): `load` 1.81x, 1.39x, 1.88x (median 1.81x), full run
+//! 2.00x, 1.23x, 1.84x (median 1.84x); the binary before, alternated with it: `load` 1.31x,
+//! 2.19x against 1.47x, 1.54x. A `perf` profile (dwarf call graphs) before: `convert::document`
+//! 7% of all samples (HTML to Markdown 1.2%, rendering 0.9%, `Url::parse` of the permalink
+//! 0.7%, `format!` 0.7%, metadata 0.7%, the version 0.6%), the listing's `Value` trees 2.5%,
+//! core's request path 14%, the raw side 10%; the rest wiremock, hyper, the kernel and the
+//! allocator.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -173,6 +183,17 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     let mut listed = Vec::new();
     for project in projects["data"].as_array().unwrap() {
         let gid = project["gid"].as_str().unwrap().to_owned();
+        // The project's events token (a first run has none: Asana answers 412 with one),
+        // which the connector keeps to find comments edited before its next run.
+        let status = client
+            .get(format!("{base}/api/1.0/events?resource={gid}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 412);
+        requests += 1;
         let first = format!("{base}/api/1.0/tasks?project={gid}&limit={PAGE}");
         let mut url = Some(first.clone());
         while let Some(u) = url.take() {
@@ -229,6 +250,14 @@ fn main() {
                 pages: pages(n),
                 base: server.uri(),
             })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/1\\.0/events$"))
+            .respond_with(ResponseTemplate::new(412).set_body_json(json!({
+                "errors": [{"message": "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync."}],
+                "sync": "de4774f6915eae04714ca93bb2f5ee81"
+            })))
             .mount(&server)
             .await;
         Mock::given(method("GET"))

@@ -26,6 +26,14 @@
 //! and the next export page read while a page's comments are. After (binary at 776861e,
 //! load 4 to 5): `load` 2.99x, 1.64x, 1.75x (median 1.75x), full run 2.84x, 1.47x, 1.84x
 //! (median 1.84x): still over 1.5x on this machine.
+//! Session 38 (binary at b6c3eaa: pages read as typed items from their own text, no `Value`
+//! tree; access, version, header facts and link worked out once per ticket; machine at load
+//! 11 to 12): `load` 1.64x, 1.96x, 1.60x (median 1.64x), full run 1.71x, 2.11x, 1.81x (median
+//! 1.81x); the binary before, alternated with it: `load` 3.18x, 2.05x against 1.69x, 2.65x. A
+//! `perf` profile (dwarf call graphs) before: `ticket_documents` 14.5% of all samples
+//! (Markdown rendering 4.9%, of it text escaping 3.9%; the header 2.5%, comments 2.3% with
+//! HTML 1.6%, metadata 2.1%, the link 0.5%), the export page as `Value` trees 2%, core's
+//! request path 14%, the raw side 11%; the rest wiremock, hyper, the kernel and the allocator.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -17,3 +17,49 @@ mod html;
 #[cfg(feature = "html")]
 #[cfg_attr(docsrs, doc(cfg(feature = "html")))]
 pub use html::html_to_markdown;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
+/// `2025-03-01 10:05 UTC`: the minute a document shows beside a comment, a post or a reply
+/// (chrono's `%Y-%m-%d %H:%M UTC`), appended to `out` without parsing a format string for
+/// each of the thousands of comments a run writes.
+///
+/// ```
+/// use connector_core::text::push_utc_minute;
+/// let t: chrono::DateTime<chrono::Utc> = "2025-03-01T10:05:59Z".parse().unwrap();
+/// let mut out = String::from("Ann, ");
+/// push_utc_minute(&mut out, t);
+/// assert_eq!(out, "Ann, 2025-03-01 10:05 UTC");
+/// assert_eq!(out[5..], t.format("%Y-%m-%d %H:%M UTC").to_string());
+/// ```
+pub fn push_utc_minute(out: &mut String, t: DateTime<Utc>) {
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        // chrono writes a sign and more digits: its own format, for the odd far date.
+        use std::fmt::Write as _;
+        let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M UTC"));
+        return;
+    }
+    let digits = |out: &mut String, n: u32, width: u32| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+    };
+    digits(out, year.unsigned_abs(), 4);
+    out.push('-');
+    digits(out, t.month(), 2);
+    out.push('-');
+    digits(out, t.day(), 2);
+    out.push(' ');
+    digits(out, t.hour(), 2);
+    out.push(':');
+    digits(out, t.minute(), 2);
+    out.push_str(" UTC");
+}
+
+/// [`push_utc_minute`] as a string of its own.
+pub fn utc_minute(t: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(20);
+    push_utc_minute(&mut out, t);
+    out
+}

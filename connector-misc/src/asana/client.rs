@@ -27,7 +27,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    ApiErrors, Attachment, EventPage, Events, Membership, One, Paged, Project, Story,
+    ApiErrors, Attachment, EventPage, Events, Listed, Membership, One, Paged, Project, Story,
 };
 
 /// The task fields a listing asks for (`opt_fields`).
@@ -239,7 +239,7 @@ impl Client {
     }
 
     /// The subtasks of task `gid` (one level), with the fields of a task listing.
-    pub(crate) async fn subtasks(&self, gid: &str) -> Result<Vec<serde_json::Value>> {
+    pub(crate) async fn subtasks(&self, gid: &str) -> Result<Vec<Listed>> {
         self.subtasks_with(gid, TASK_FIELDS).await
     }
 
@@ -266,10 +266,10 @@ impl Client {
     }
 
     /// Task `gid` with the task fields.
-    pub(crate) async fn task(&self, gid: &str) -> Result<serde_json::Value> {
+    pub(crate) async fn task(&self, gid: &str) -> Result<Listed> {
         let mut url = self.endpoint(&["tasks", gid])?;
         url.query_pairs_mut().append_pair("opt_fields", TASK_FIELDS);
-        Ok(self.get::<One<serde_json::Value>>(url).await?.data)
+        Ok(self.get::<One<Listed>>(url).await?.data)
     }
 
     /// The events on `resource` (a project: they bubble up from its tasks, their stories and

@@ -64,40 +64,48 @@ pub(crate) fn with_collaborators(access: &Access, task: &Task) -> Access {
 /// assignment or a custom-field change moves, as Asana documents) and a hash of its access
 /// with its collaborators ([`with_collaborators`]).
 pub(crate) fn version(task: &Task, access: &Access) -> String {
-    let access = with_collaborators(access, task);
-    let access = connector_core::ids::hash128(&format!(
-        "{}|{}",
-        access.groups.join(","),
-        access.emails.join(",")
-    ));
-    match task.comment_edited.filter(|e| *e > task.modified_at) {
-        // A comment edited since the task's last change: the edit's time, so the task is
-        // sent again; a later change of the task supersedes it.
-        Some(edited) => format!(
-            "{}:{access}:e{}",
-            rfc3339(task.modified_at),
-            rfc3339(edited)
-        ),
-        None => format!("{}:{access}", rfc3339(task.modified_at)),
+    collaborated_version(task, &with_collaborators(access, task))
+}
+
+/// [`version`] of `task` readable by `access`, its collaborators among them already.
+fn collaborated_version(task: &Task, access: &Access) -> String {
+    // The hash of `{groups joined by ,}|{emails joined by ,}`, written without the string.
+    let access = connector_core::ids::hash128_written(|buf| {
+        join_into(buf, &access.groups);
+        buf.push(b'|');
+        join_into(buf, &access.emails);
+    });
+    let mut out = String::with_capacity(96);
+    push_rfc3339(&mut out, task.modified_at);
+    out.push(':');
+    out.push_str(&access);
+    // A comment edited since the task's last change: the edit's time, so the task is sent
+    // again; a later change of the task supersedes it.
+    if let Some(edited) = task.comment_edited.filter(|e| *e > task.modified_at) {
+        out.push_str(":e");
+        push_rfc3339(&mut out, edited);
     }
+    out
+}
+
+/// `items` joined by `,`, appended to `buf`.
+fn join_into(buf: &mut Vec<u8>, items: &[String]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(item.as_bytes());
+    }
+}
+
+/// [`rfc3339`] appended to `out`.
+fn push_rfc3339(out: &mut String, t: DateTime<Utc>) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// `2025-03-01 10:05 UTC` (chrono's `%Y-%m-%d %H:%M UTC`, without parsing a format string
-/// for each comment).
-fn day(t: DateTime<Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
 }
 
 /// The task's description as Markdown: `html_notes` converted by core when Asana sent rich
@@ -109,9 +117,13 @@ fn description(task: &Task) -> Option<String> {
         .map(str::trim)
         .filter(|h| !h.is_empty() && *h != "<body></body>");
     if let Some(html) = html {
-        let md = connector_core::text::html_to_markdown(html);
-        if !md.trim().is_empty() {
-            return Some(md.trim().to_owned());
+        let mut md = connector_core::text::html_to_markdown(html);
+        // Trimmed where it is, without a copy.
+        md.truncate(md.trim_end().len());
+        let lead = md.len() - md.trim_start().len();
+        md.drain(..lead);
+        if !md.is_empty() {
+            return Some(md);
         }
     }
     task.notes
@@ -122,52 +134,55 @@ fn description(task: &Task) -> Option<String> {
 }
 
 /// The front matter fields of a task, in the order shown.
-fn fields(task: &Task, projects: &[String]) -> Vec<(String, Value)> {
-    let mut out: Vec<(String, Value)> = Vec::new();
-    if !projects.is_empty() {
-        out.push(("projects".into(), json!(projects)));
+fn fields<'a>(task: &'a Task, projects: &Value) -> Vec<(&'a str, Value)> {
+    let mut out: Vec<(&str, Value)> = Vec::with_capacity(8 + task.custom_fields.len());
+    if projects.as_array().is_some_and(|p| !p.is_empty()) {
+        out.push(("projects", projects.clone()));
     }
-    if let Some(a) = task.assignee.as_ref().and_then(|a| a.name.clone()) {
-        out.push(("assignee".into(), json!(a)));
+    if let Some(a) = task.assignee.as_ref().and_then(|a| a.name.as_deref()) {
+        out.push(("assignee", json!(a)));
     }
-    out.push(("completed".into(), json!(task.completed)));
+    out.push(("completed", json!(task.completed)));
     if let Some(at) = task.completed_at {
-        out.push(("completed_at".into(), json!(rfc3339(at))));
+        out.push(("completed_at", json!(rfc3339(at))));
     }
     if let Some(due) = task.due_at.as_ref().or(task.due_on.as_ref()) {
-        out.push(("due".into(), json!(due)));
+        out.push(("due", json!(due)));
     }
     if let Some(start) = &task.start_on {
-        out.push(("start_on".into(), json!(start)));
+        out.push(("start_on", json!(start)));
     }
     let tags: Vec<&str> = task.tags.iter().filter_map(|t| t.name.as_deref()).collect();
     if !tags.is_empty() {
-        out.push(("tags".into(), json!(tags)));
+        out.push(("tags", json!(tags)));
     }
     for field in &task.custom_fields {
         if let (Some(name), Some(value)) = (&field.name, &field.display_value)
             && !value.is_empty()
             && !out.iter().any(|(k, _)| k == name)
         {
-            out.push((name.clone(), json!(value)));
+            out.push((name.as_str(), json!(value)));
         }
     }
     out
 }
 
 /// The Markdown document of `task` with its comments (`comment_added` stories), read under
-/// its `home` project, readable by `access`.
+/// its `home` project, readable by `access` (its collaborators among them:
+/// [`with_collaborators`]).
 pub(crate) fn document(
     task: &Task,
     home: &ProjectFrame,
     stories: &[Story],
     access: Access,
 ) -> Document {
-    let projects: Vec<String> = task
-        .projects
-        .iter()
-        .filter_map(|p| p.name.clone())
-        .collect();
+    let projects = Value::Array(
+        task.projects
+            .iter()
+            .filter_map(|p| p.name.as_deref())
+            .map(|n| Value::String(n.to_owned()))
+            .collect(),
+    );
     let fm = fields(task, &projects);
     let hint = 512
         + task.html_notes.as_ref().map_or(0, String::len)
@@ -176,7 +191,7 @@ pub(crate) fn document(
             .map(|s| s.text.as_ref().map_or(0, String::len) + 64)
             .sum::<usize>();
     let mut text = String::with_capacity(hint);
-    markdown::front_matter_into(&mut text, fm.iter().map(|(k, v)| (k.as_str(), v)));
+    markdown::front_matter_into(&mut text, fm.iter().map(|(k, v)| (*k, v)));
     let mut blocks = Vec::new();
     if let Some(d) = description(task) {
         blocks.push(Block::Markdown(d));
@@ -194,10 +209,12 @@ pub(crate) fn document(
             .as_ref()
             .and_then(|u| u.name.as_deref())
             .unwrap_or("someone");
-        let head = match c.created_at {
-            Some(at) => format!("{who}, {}", day(at)),
-            None => who.to_owned(),
-        };
+        let mut head = String::with_capacity(who.len() + 24);
+        head.push_str(who);
+        if let Some(at) = c.created_at {
+            head.push_str(", ");
+            connector_core::text::push_utc_minute(&mut head, at);
+        }
         blocks.push(Block::heading(3, vec![Inline::text(head)]));
         if let Some(t) = c.text.as_deref().filter(|t| !t.trim().is_empty()) {
             blocks.extend(Block::plain_text(t));
@@ -210,7 +227,7 @@ pub(crate) fn document(
         _ => project_id(&home.gid),
     };
     let mut doc = Document::text(doc_id(&task.gid), SOURCE, task.name.clone(), text)
-        .with_version(&version(task, &access))
+        .with_version(&collaborated_version(task, &access))
         .with_updated_at(task.modified_at)
         .with_parent_id(parent)
         .with_metadata("object_type", "Task")

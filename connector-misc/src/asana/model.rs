@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A page of a collection: `{"data": [...], "next_page": {"offset", "path", "uri"} | null}`.
 #[derive(Debug, Deserialize)]
@@ -115,7 +115,9 @@ pub(crate) struct Task {
     pub(crate) comment_edited: Option<DateTime<Utc>>,
 }
 
-/// A listed task: readable, or malformed with its gid when it has one.
+/// A listed task: readable, or malformed with its gid when it has one. Read from the item's
+/// own text (`RawValue`), so one malformed task fails alone and no `Value` tree is built for
+/// the others.
 pub(crate) enum Listed {
     Task(Box<Task>),
     Malformed {
@@ -125,15 +127,40 @@ pub(crate) enum Listed {
 }
 
 impl Listed {
-    pub(crate) fn from_value(value: Value) -> Self {
-        let gid = value.get("gid").and_then(Value::as_str).map(str::to_owned);
-        match serde_json::from_value::<Task>(value) {
+    /// The listed item whose JSON text is `raw`.
+    pub(crate) fn from_raw(raw: &RawValue) -> Self {
+        match serde_json::from_str::<Task>(raw.get()) {
             Ok(task) => Self::Task(Box::new(task)),
-            Err(e) => Self::Malformed {
-                gid,
-                message: format!("the task cannot be read: {e}"),
-            },
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct Gid {
+                    gid: Option<String>,
+                }
+                let gid = serde_json::from_str::<Gid>(raw.get())
+                    .ok()
+                    .and_then(|g| g.gid);
+                Self::Malformed {
+                    gid,
+                    message: format!("the task cannot be read: {e}"),
+                }
+            }
         }
+    }
+
+    /// Its gid, when it has one.
+    pub(crate) fn gid(&self) -> Option<&str> {
+        match self {
+            Self::Task(task) => Some(&task.gid),
+            Self::Malformed { gid, .. } => gid.as_deref(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Listed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Borrowed from the page's text: the item is read again from it as a `Task`.
+        let raw = <&RawValue>::deserialize(d)?;
+        Ok(Self::from_raw(raw))
     }
 }
 

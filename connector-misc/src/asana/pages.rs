@@ -13,7 +13,6 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use serde_json::Value;
 
 use super::SOURCE;
 use super::checkpoint::{AsanaCheckpoint, MAX_EDITED, ProjectFrame};
@@ -133,15 +132,15 @@ impl Walk {
     ) -> Result<bool> {
         let gid = &projects[index].gid;
         let url = self.client.tasks_url_sized(gid, None, PROBE_SIZE)?;
-        let page: Paged<Value> = match self.client.page(url, None).await {
+        let page: Paged<Listed> = match self.client.page(url, None).await {
             Ok(page) => page,
             // The listing proper tells what this means.
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
         let mut versions = Vec::new();
-        for value in page.data {
-            if let Listed::Task(mut task) = self.listed(value)
+        for listed in page.data {
+            if let Listed::Task(mut task) = self.listed(listed)
                 && task.modified_at < window.start
                 && let Some(access) = task_access(&task, projects, order, index)
             {
@@ -169,8 +168,7 @@ impl Walk {
     /// A listed task, with the last edit of its comments this run knows of (an edit it was
     /// modified since is forgotten: it is no part of its version any more). The project it
     /// is read under may add its re-read time ([`reread_floor`](Self::reread_floor)).
-    fn listed(&self, value: Value) -> Listed {
-        let mut listed = Listed::from_value(value);
+    fn listed(&self, mut listed: Listed) -> Listed {
         if let Listed::Task(task) = &mut listed {
             let edited = self
                 .edited
@@ -268,8 +266,8 @@ impl Walk {
         let home = Arc::new(cp.projects[index].clone());
         for (task_gid, _) in &events.tasks {
             let id = doc_id(task_gid);
-            let value = match self.client.task(task_gid).await {
-                Ok(value) => value,
+            let listed = match self.client.task(task_gid).await {
+                Ok(listed) => listed,
                 // Deleted since: prune's.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => {
@@ -277,7 +275,7 @@ impl Walk {
                     continue;
                 }
             };
-            let Listed::Task(mut task) = self.listed(value) else {
+            let Listed::Task(mut task) = self.listed(listed) else {
                 continue;
             };
             if window.is_some_and(|w| w.contains(task.modified_at)) {
@@ -464,7 +462,7 @@ impl Walk {
         projects: &[ProjectFrame],
         order: &HashMap<String, usize>,
         index: usize,
-        values: Vec<Value>,
+        values: Vec<Listed>,
         window: Option<&TimeWindow>,
         known: &KnownFingerprints,
     ) -> Vec<PendingItem<Pending>> {
@@ -519,7 +517,7 @@ impl Walk {
         projects: &[ProjectFrame],
         order: &HashMap<String, usize>,
         index: usize,
-        values: Vec<Value>,
+        values: Vec<Listed>,
         window: &TimeWindow,
     ) -> Vec<PendingItem<Pending>> {
         let home = Arc::new(projects[index].clone());
@@ -609,11 +607,7 @@ impl Walk {
                     ]);
                 }
             };
-            let ids: Vec<String> = listed
-                .iter()
-                .filter_map(|v| v.get("gid").and_then(Value::as_str))
-                .map(doc_id)
-                .collect();
+            let ids: Vec<String> = listed.iter().filter_map(Listed::gid).map(doc_id).collect();
             let known = KnownFingerprints::lookup(&run.ctx, &ids).await?;
             let mut out = Vec::new();
             for value in listed {
@@ -819,7 +813,7 @@ impl Walk {
             let mut seen: HashSet<(usize, bool, String)> = HashSet::new();
             let mut restarted: HashSet<(String, bool)> = HashSet::new();
             // The next listing page, read while this page's tasks were (its URL, its offset).
-            let mut ahead: Option<(url::Url, String, Result<Paged<Value>>)> = None;
+            let mut ahead: Option<(url::Url, String, Result<Paged<Listed>>)> = None;
             // Projects whose events this run read (an offset restart must not read them again).
             let mut events_read: HashSet<String> = HashSet::new();
             let mut held: Option<Batch> = None;
@@ -850,7 +844,7 @@ impl Walk {
                     Some((u, offset, got)) if u == url && cp.offset.as_ref() == Some(&offset) => got,
                     _ => walk.client.page(url.clone(), cp.offset.as_deref()).await,
                 };
-                let page: Paged<Value> = match got {
+                let page: Paged<Listed> = match got {
                     Ok(page) => page,
                     // Asana's offsets expire: the project's listing starts again, and the
                     // fingerprints skip the tasks already sent.
@@ -884,12 +878,7 @@ impl Walk {
                     Some(w) => (walk.sweep_pending(&cp.projects, &order, cp.index, page.data, w), Some(*w)),
                     None => {
                         // One fingerprint lookup for the page's tasks.
-                        let ids: Vec<String> = page
-                            .data
-                            .iter()
-                            .filter_map(|v| v.get("gid").and_then(Value::as_str))
-                            .map(doc_id)
-                            .collect();
+                        let ids: Vec<String> = page.data.iter().filter_map(Listed::gid).map(doc_id).collect();
                         let known = KnownFingerprints::lookup(&ctx, &ids).await?;
                         (walk.pending(&cp.projects, &order, cp.index, page.data, listing_window, &known), listing_window.copied())
                     }
@@ -905,7 +894,7 @@ impl Walk {
                 let next = page.next_page.as_ref().map(|n| n.offset.clone());
                 let read_next = async {
                     match &next {
-                        Some(offset) => Some(walk.client.page::<Value>(url.clone(), Some(offset)).await),
+                        Some(offset) => Some(walk.client.page::<Listed>(url.clone(), Some(offset)).await),
                         None => None,
                     }
                 };
@@ -978,7 +967,7 @@ impl Walk {
         };
         if let Some(first) = projects.first() {
             let url = self.client.tasks_url(&first.gid, None)?;
-            self.client.page::<Value>(url, None).await?;
+            self.client.page::<serde::de::IgnoredAny>(url, None).await?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::text::{push_utc_minute, utc_minute};
 use connector_core::{Access, Document};
 use serde_json::{Value, json};
 use url::Url;
@@ -293,10 +294,10 @@ pub(crate) fn quiz(place: &Place, quiz: &QuizText<'_>, token: &str) -> Document 
     }
     let mut facts = Vec::new();
     if let Some(o) = time(quiz.opens) {
-        facts.push(format!("- Opens: {}", o.format("%Y-%m-%d %H:%M UTC")));
+        facts.push(format!("- Opens: {}", utc_minute(o)));
     }
     if let Some(c) = time(quiz.closes) {
-        facts.push(format!("- Closes: {}", c.format("%Y-%m-%d %H:%M UTC")));
+        facts.push(format!("- Closes: {}", utc_minute(c)));
     }
     if let Some(l) = quiz.limit.filter(|l| *l > 0) {
         facts.push(format!("- Time limit: {} min", (l + 59) / 60));
@@ -456,11 +457,14 @@ pub(crate) fn discussion(
         if !authors.contains(&who) {
             authors.push(who.clone());
         }
-        let when = time(post.timecreated)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default();
-        let subject = post.subject.clone().unwrap_or_default();
-        let mut head = format!("{who}, {when}: {subject}");
+        let mut head = String::with_capacity(who.len() + 64);
+        head.push_str(&who);
+        head.push_str(", ");
+        if let Some(t) = time(post.timecreated) {
+            push_utc_minute(&mut head, t);
+        }
+        head.push_str(": ");
+        head.push_str(post.subject.as_deref().unwrap_or_default());
         if post.parentid.is_some_and(|p| p > 0) {
             head.push_str(" (reply)");
         }

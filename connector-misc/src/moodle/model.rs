@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A web service error: Moodle answers it with HTTP 200 and this body.
 #[derive(Debug, Default, Deserialize)]
@@ -212,11 +213,22 @@ pub(crate) struct Assignment {
     pub(crate) introattachments: Vec<Content>,
 }
 
-/// `mod_forum_get_forum_discussions`.
+/// `mod_forum_get_forum_discussions`: each discussion's own JSON text, read as a
+/// [`Discussion`] on its own (one malformed discussion fails alone), with no `Value` tree.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Discussions {
     #[serde(default)]
-    pub(crate) discussions: Vec<Value>,
+    pub(crate) discussions: Vec<Box<RawValue>>,
+}
+
+/// The `discussion` id of a listed discussion's JSON text, whether it reads as a
+/// [`Discussion`] or not.
+pub(crate) fn discussion_of(raw: &RawValue) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct Id {
+        discussion: Option<i64>,
+    }
+    serde_json::from_str::<Id>(raw.get()).ok()?.discussion
 }
 
 /// A discussion as listed: `id` is its first post, `discussion` the discussion.

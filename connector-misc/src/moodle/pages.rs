@@ -18,7 +18,7 @@ use super::SOURCE;
 use super::checkpoint::{CourseFrame, ForumFrame, MoodleCheckpoint};
 use super::client::Client;
 use super::convert::{self, Place};
-use super::model::{Book, Content, Course, Discussion, Module, Quiz, Section};
+use super::model::{Book, Content, Course, Discussion, Module, Quiz, Section, discussion_of};
 
 /// Items read at the same time within a page.
 const CONCURRENCY: usize = 4;
@@ -920,19 +920,15 @@ impl Walk {
             Err(e) => return Err(e),
         };
         let n = listed.len();
-        let last = listed
-            .last()
-            .and_then(|v| v.get("discussion"))
-            .and_then(Value::as_i64);
+        let last = listed.last().and_then(|raw| discussion_of(raw));
         let now = chrono::Utc::now().timestamp();
         let mut pending = Vec::new();
         let mut later = Vec::new();
-        for value in listed {
-            let raw_id = value.get("discussion").and_then(Value::as_i64);
-            let d: Discussion = match serde_json::from_value(value) {
+        for raw in listed {
+            let d: Discussion = match serde_json::from_str(raw.get()) {
                 Ok(d) => d,
                 Err(e) => {
-                    let id = raw_id.map(|d| convert::discussion_id(forum.cmid, d));
+                    let id = discussion_of(&raw).map(|d| convert::discussion_id(forum.cmid, d));
                     let f = Failure::new(
                         id.clone(),
                         ErrorKind::InvalidData,
@@ -1051,7 +1047,7 @@ impl Walk {
                                 .discussions(forum.id, cp.page * DISCUSSIONS_PER_PAGE - 1, 1)
                                 .await
                                 .ok()
-                                .and_then(|l| l.discussions.first().and_then(|v| v.get("discussion")).and_then(Value::as_i64));
+                                .and_then(|l| l.discussions.first().and_then(|raw| discussion_of(raw)));
                             if at != Some(last) {
                                 let (batch, _, _) = walk.discussions(&ctx, &course, forum, cp.page - 1, window.as_ref(), None).await?;
                                 yield CheckpointedBatch::new(batch, cp.clone());
@@ -1155,7 +1151,7 @@ impl Walk {
                     for page in 0..MAX_DISCUSSION_PAGES {
                         let listed = walk.client.discussions(forum, page, DISCUSSIONS_PER_PAGE).await?.discussions;
                         let n = listed.len();
-                        ids.extend(listed.iter().filter_map(|d| d.get("discussion").and_then(Value::as_i64)).map(|d| convert::discussion_id(cmid, d)));
+                        ids.extend(listed.iter().filter_map(|raw| discussion_of(raw)).map(|d| convert::discussion_id(cmid, d)));
                         if n != DISCUSSIONS_PER_PAGE as usize {
                             break;
                         }

@@ -14,10 +14,10 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    ApiError, ArticleAttachments, ArticleExport, ArticlePage, Attachment, Brand, BrandPage,
-    Comment, CommentPage, Me, Organization, OrganizationExport, OrganizationsAnswer, Section,
-    SectionPage, SegmentAnswer, SegmentList, TicketExport, TicketPage, TicketsAnswer, User,
-    UserExport, UserSegment, UsersAnswer,
+    ApiError, Article, ArticleAnswer, ArticleAttachments, ArticleExport, ArticlePage, Attachment,
+    Brand, BrandPage, Comment, CommentPage, Item, Me, Organization, OrganizationExport,
+    OrganizationsAnswer, Section, SectionPage, SegmentAnswer, SegmentList, TicketExport,
+    TicketPage, TicketsAnswer, User, UserExport, UserSegment, UsersAnswer,
 };
 
 /// More pages than any collection has: a loop guard beside the repeated-cursor check.
@@ -149,10 +149,10 @@ impl Client {
     }
 
     /// The article `id`; none when it is gone (or not in the locale).
-    pub(crate) async fn article(&self, id: u64) -> Result<Option<Value>> {
+    pub(crate) async fn article(&self, id: u64) -> Result<Option<Item<Article>>> {
         let url = self.help_center(&["articles", &id.to_string()])?;
-        match self.get::<Value>(url).await {
-            Ok(v) => Ok(v.get("article").cloned()),
+        match self.get::<ArticleAnswer>(url).await {
+            Ok(v) => Ok(v.article),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }

@@ -1,10 +1,11 @@
 //! Articles and tickets as Markdown documents, and who may read them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
-use connector_core::text::html_to_markdown;
+use chrono::{DateTime, Utc};
 use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::text::{html_to_markdown, push_utc_minute, utc_minute};
 use connector_core::{Access, Document};
 use url::Url;
 
@@ -122,27 +123,6 @@ pub(crate) fn attachment_document(
         doc = doc.with_link(link);
     }
     doc.with_access(parent.access)
-}
-
-/// `2025-03-01 10:05 UTC` (chrono's `%Y-%m-%d %H:%M UTC`, written without parsing a format
-/// string for each of the thousands of comments a run shows).
-fn day(t: DateTime<Utc>) -> String {
-    let mut out = String::with_capacity(20);
-    push_day(&mut out, t);
-    out
-}
-
-fn push_day(out: &mut String, t: DateTime<Utc>) {
-    use std::fmt::Write as _;
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute()
-    );
 }
 
 /// The blocks as Markdown in one buffer presized to `hint` bytes.
@@ -496,41 +476,66 @@ fn merges(ticket: &Ticket, comments: &[&Comment]) -> Merges {
     out
 }
 
+/// The header lines both documents of a ticket show, worked out once for the two.
+struct HeaderFacts<'a> {
+    /// Status, priority, type, requester, organization and assignee, in that order.
+    lines: Vec<(&'static str, Cow<'a, str>)>,
+    created: Option<String>,
+    updated: String,
+}
+
+impl<'a> HeaderFacts<'a> {
+    fn of(ticket: &'a Ticket, people: &'a People) -> Self {
+        let mut lines: Vec<(&str, Cow<'a, str>)> = Vec::with_capacity(10);
+        lines.push(("Status:", Cow::Borrowed(ticket.status.as_str())));
+        if let Some(p) = &ticket.priority {
+            lines.push(("Priority:", Cow::Borrowed(p.as_str())));
+        }
+        if let Some(k) = &ticket.kind {
+            lines.push(("Type:", Cow::Borrowed(k.as_str())));
+        }
+        if let Some(id) = ticket.requester_id {
+            lines.push(("Requester:", Cow::Owned(people.shown(id))));
+        }
+        if let Some(org) = ticket.organization_id {
+            let name = match people.orgs.get(&org).and_then(|o| o.name.as_deref()) {
+                Some(name) => Cow::Borrowed(name),
+                None => Cow::Owned(format!("organization {org}")),
+            };
+            lines.push(("Organization:", name));
+        }
+        if let Some(id) = ticket.assignee_id {
+            lines.push(("Assignee:", Cow::Owned(people.shown(id))));
+        }
+        Self {
+            lines,
+            created: ticket.created_at.map(utc_minute),
+            updated: utc_minute(ticket.updated_at),
+        }
+    }
+}
+
 /// The heading lines every document of a ticket starts with; the tags, which Zendesk shows
 /// agents only, when `agents` (the internal-notes document); the merges its comments tell.
 fn ticket_header(
     ticket: &Ticket,
-    people: &People,
+    facts: &HeaderFacts<'_>,
     heading: String,
     agents: bool,
     merged: &Merges,
 ) -> Vec<Block> {
-    let mut lines: Vec<(&str, String)> = vec![("Status:", ticket.status.clone())];
-    if let Some(p) = &ticket.priority {
-        lines.push(("Priority:", p.clone()));
-    }
-    if let Some(k) = &ticket.kind {
-        lines.push(("Type:", k.clone()));
-    }
-    if let Some(id) = ticket.requester_id {
-        lines.push(("Requester:", people.shown(id)));
-    }
-    if let Some(org) = ticket.organization_id {
-        let name = people
-            .orgs
-            .get(&org)
-            .and_then(|o| o.name.clone())
-            .unwrap_or_else(|| format!("organization {org}"));
-        lines.push(("Organization:", name));
-    }
-    if let Some(id) = ticket.assignee_id {
-        lines.push(("Assignee:", people.shown(id)));
-    }
+    let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(facts.lines.len() + 5);
+    lines.extend(
+        facts
+            .lines
+            .iter()
+            .map(|(l, v)| (*l, Cow::Borrowed(v.as_ref()))),
+    );
     if agents && !ticket.tags.is_empty() {
-        lines.push(("Tags:", ticket.tags.join(", ")));
+        lines.push(("Tags:", Cow::Owned(ticket.tags.join(", "))));
     }
     if let Some(into) = merged.into {
-        lines.push(("Merged into:", format!("Ticket #{into}")));
+        lines.push(("Merged into:", Cow::Owned(format!("Ticket #{into}"))));
     }
     if !merged.from.is_empty() {
         let from: Vec<String> = merged
@@ -538,13 +543,13 @@ fn ticket_header(
             .iter()
             .map(|id| format!("Ticket #{id}"))
             .collect();
-        lines.push(("Merged from:", from.join(", ")));
+        lines.push(("Merged from:", Cow::Owned(from.join(", "))));
     }
-    if let Some(c) = ticket.created_at {
-        lines.push(("Created:", day(c)));
+    if let Some(c) = &facts.created {
+        lines.push(("Created:", Cow::Borrowed(c.as_str())));
     }
-    lines.push(("Updated:", day(ticket.updated_at)));
-    let labelled: Vec<(&str, &str)> = lines.iter().map(|(l, v)| (*l, v.as_str())).collect();
+    lines.push(("Updated:", Cow::Borrowed(facts.updated.as_str())));
+    let labelled: Vec<(&str, &str)> = lines.iter().map(|(l, v)| (*l, v.as_ref())).collect();
     vec![
         Block::heading(1, vec![Inline::text(heading)]),
         Block::labelled_lines(&labelled),
@@ -562,7 +567,7 @@ fn comment_blocks(comments: &[&Comment], people: &People, blocks: &mut Vec<Block
         head.push_str(who);
         if let Some(at) = c.created_at {
             head.push_str(", ");
-            push_day(&mut head, at);
+            push_utc_minute(&mut head, at);
         }
         blocks.push(Block::heading(3, vec![Inline::text(head)]));
         match (&c.html_body, &c.body) {
@@ -665,9 +670,9 @@ pub(crate) fn ticket_documents(
     comments: &[Comment],
     people: &People,
     access: TicketAccess,
+    version: &str,
     internal: bool,
 ) -> Vec<Document> {
-    let version = ticket_version(ticket, &access);
     let public: Vec<&Comment> = comments.iter().filter(|c| c.public).collect();
     let notes: Vec<&Comment> = comments.iter().filter(|c| !c.public).collect();
     let title = format!("Ticket #{}: {}", ticket.id, subject(ticket));
@@ -677,7 +682,8 @@ pub(crate) fn ticket_documents(
     let public_merges = merges(ticket, &public);
     let all: Vec<&Comment> = comments.iter().collect();
     let all_merges = merges(ticket, &all);
-    let mut blocks = ticket_header(ticket, people, title.clone(), false, &public_merges);
+    let facts = HeaderFacts::of(ticket, people);
+    let mut blocks = ticket_header(ticket, &facts, title.clone(), false, &public_merges);
     if !public.is_empty() {
         blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
         comment_blocks(&public, people, &mut blocks);
@@ -688,17 +694,18 @@ pub(crate) fn ticket_documents(
         title.clone(),
         render_sized(&blocks, size_hint(&public)),
     )
-    .with_version(&version)
+    .with_version(version)
     .with_metadata("comment_count", public.len());
     doc = with_ticket_fields(doc, ticket, people, false, &public_merges);
-    if let Some(url) = ticket_link(base, ticket.id) {
-        doc = doc.with_link(url);
+    let link = ticket_link(base, ticket.id);
+    if let Some(url) = &link {
+        doc = doc.with_link(url.clone());
     }
     let mut out = vec![doc.with_access(access.public)];
 
     if internal {
         let title = format!("{title} (internal notes)");
-        let mut blocks = ticket_header(ticket, people, title.clone(), true, &all_merges);
+        let mut blocks = ticket_header(ticket, &facts, title.clone(), true, &all_merges);
         blocks.push(Block::heading(2, vec![Inline::text("Internal notes")]));
         if notes.is_empty() {
             blocks.push(Block::paragraph(vec![Inline::emphasis(vec![
@@ -717,7 +724,7 @@ pub(crate) fn ticket_documents(
         .with_metadata("comment_count", notes.len())
         .with_metadata("internal", true);
         doc = with_ticket_fields(doc, ticket, people, true, &all_merges);
-        if let Some(url) = ticket_link(base, ticket.id) {
+        if let Some(url) = link {
             doc = doc.with_link(url);
         }
         out.push(doc.with_access(access.agents));
@@ -752,7 +759,7 @@ mod tests {
             "2024-02-29T00:00:30Z",
         ] {
             let t: DateTime<Utc> = t.parse().unwrap();
-            assert_eq!(day(t), t.format("%Y-%m-%d %H:%M UTC").to_string());
+            assert_eq!(utc_minute(t), t.format("%Y-%m-%d %H:%M UTC").to_string());
         }
     }
 

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Cursor paging's `meta` (`GET …?page[size]=N`): whether there is more and the cursor after
 /// this page.
@@ -73,11 +75,11 @@ pub(crate) enum NoItems {}
 /// `GET /api/v2/help_center/{locale}/articles?page[size]=N`: one page, articles as sent
 /// (each read on its own, so one malformed article fails alone); the next page is asked by
 /// `page[after]={meta.after_cursor}` (what its `links.next` holds).
-pub(crate) type ArticlePage = ExportPage<Value>;
+pub(crate) type ArticlePage = ExportPage<Item<Article>>;
 
 /// `GET /api/v2/help_center/incremental/articles?start_time=T`: time-based paging, up to
 /// 1,000 articles, `next_page` carrying the next `start_time` (= `end_time`).
-pub(crate) type ArticleExport = ExportPage<Value>;
+pub(crate) type ArticleExport = ExportPage<Item<Article>>;
 
 /// `GET /api/v2/help_center/sections` (or `categories`) with cursor paging.
 pub(crate) type SectionPage = ExportPage<Section>;
@@ -102,14 +104,82 @@ pub(crate) type OrganizationExport = ExportPage<NoItems>;
 /// `GET /api/v2/organizations/{id}/tickets?page[size]=100&include=users,organizations`, or
 /// `GET /api/v2/search/export?query=type:ticket …&filter[type]=ticket` (its tickets in
 /// `results`, nothing sideloaded).
-pub(crate) type TicketPage = ExportPage<Value>;
+pub(crate) type TicketPage = ExportPage<Item<Ticket>>;
 
 /// `GET /api/v2/incremental/tickets/cursor.json?start_time=T&include=users,organizations`,
 /// then `?cursor=C`.
-pub(crate) type TicketExport = ExportPage<Value>;
+pub(crate) type TicketExport = ExportPage<Item<Ticket>>;
 
 /// `GET /api/v2/tickets/show_many.json?ids=…&include=users,organizations`.
-pub(crate) type TicketsAnswer = ExportPage<Value>;
+pub(crate) type TicketsAnswer = ExportPage<Item<Ticket>>;
+
+/// A listed item read as `T` from its own JSON text, or why it could not be, with its `id`
+/// when it has one: one malformed item fails alone, and the page builds no `Value` tree.
+#[derive(Debug)]
+pub(crate) enum Item<T> {
+    Read(Box<T>),
+    Malformed { id: Option<u64>, error: String },
+}
+
+impl<T> Item<T> {
+    /// Its `id`, read or not.
+    pub(crate) fn id(&self) -> Option<u64>
+    where
+        T: HasId,
+    {
+        match self {
+            Self::Read(t) => Some(t.id()),
+            Self::Malformed { id, .. } => *id,
+        }
+    }
+}
+
+/// What has a numeric `id`.
+pub(crate) trait HasId {
+    fn id(&self) -> u64;
+}
+
+impl HasId for Article {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// `GET /api/v2/help_center/articles/{id}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ArticleAnswer {
+    #[serde(default)]
+    pub(crate) article: Option<Item<Article>>,
+}
+
+impl HasId for Ticket {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Item<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Borrowed from the page's text, read again from it as `T`.
+        let raw = <&RawValue>::deserialize(d)?;
+        Ok(match serde_json::from_str::<T>(raw.get()) {
+            Ok(t) => Self::Read(Box::new(t)),
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct Id {
+                    id: Option<u64>,
+                }
+                let id = serde_json::from_str::<Id>(raw.get())
+                    .ok()
+                    .and_then(|i| i.id);
+                Self::Malformed {
+                    id,
+                    error: e.to_string(),
+                }
+            }
+        })
+    }
+}
 
 /// `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`.
 pub(crate) type CommentPage = ExportPage<Comment>;

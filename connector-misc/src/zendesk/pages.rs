@@ -15,15 +15,14 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::ZendeskCheckpoint;
 use super::client::Client;
 use super::config::{ContentType, TOKEN_FIELD};
-use super::convert::{self, AttachmentParent, Guide, People};
-use super::model::{Article, Attachment, Brand, Organization, Ticket, TicketExport, User};
+use super::convert::{self, AttachmentParent, Guide, People, TicketAccess};
+use super::model::{Article, Attachment, Brand, Item, Organization, Ticket, TicketExport, User};
 
 /// Comment listings at the same time within a ticket page.
 const CONCURRENCY: usize = 4;
@@ -82,6 +81,8 @@ enum PendingTicket {
     Ticket {
         ticket: Box<Ticket>,
         people: Arc<People>,
+        /// Who may read it, from the listing's people (its version's).
+        access: Box<TicketAccess>,
         version: String,
     },
     Failed(Failure),
@@ -93,22 +94,24 @@ enum PendingArticle {
     Failed(Failure),
 }
 
-/// A listed value read as `T`, or the failure naming it.
-fn read<T: serde::de::DeserializeOwned>(
-    value: Value,
+/// A listed item read as `T`, or the failure naming it.
+fn read<T>(
+    item: Item<T>,
     id_of: fn(u64) -> String,
     what: &str,
 ) -> std::result::Result<T, Box<Failure>> {
-    let id = value.get("id").and_then(Value::as_u64);
-    serde_json::from_value(value).map_err(|e| {
-        let doc = id.map(id_of);
-        let shown = doc.clone().unwrap_or_else(|| format!("a {what}"));
-        Box::new(Failure::new(
-            doc,
-            ErrorKind::InvalidData,
-            format!("{shown}: Zendesk sent a {what} that cannot be read: {e}"),
-        ))
-    })
+    match item {
+        Item::Read(t) => Ok(*t),
+        Item::Malformed { id, error } => {
+            let doc = id.map(id_of);
+            let shown = doc.clone().unwrap_or_else(|| format!("a {what}"));
+            Err(Box::new(Failure::new(
+                doc,
+                ErrorKind::InvalidData,
+                format!("{shown}: Zendesk sent a {what} that cannot be read: {error}"),
+            )))
+        }
+    }
 }
 
 fn repeated(what: &str) -> Error {
@@ -348,7 +351,7 @@ impl Walk {
     async fn article_batch(
         &self,
         ctx: &SyncContext,
-        values: Vec<Value>,
+        values: Vec<Item<Article>>,
         window: Option<&TimeWindow>,
         exported: bool,
         guide: &mut Arc<Guide>,
@@ -662,9 +665,14 @@ impl Walk {
 
     /// One ticket's outcomes: its documents with every comment, or its failure.
     async fn fetch_ticket(self, ctx: SyncContext, item: PendingTicket) -> Result<Vec<Outcome>> {
-        let (ticket, people) = match item {
+        let (ticket, people, access, version) = match item {
             PendingTicket::Failed(f) => return Ok(vec![f.into()]),
-            PendingTicket::Ticket { ticket, people, .. } => (ticket, people),
+            PendingTicket::Ticket {
+                ticket,
+                people,
+                access,
+                version,
+            } => (ticket, people, *access, version),
         };
         let (comments, users) = self.client.comments(ticket.id).await.map_err(|e| {
             let text = format!("the comments of ticket #{} cannot be read: {e}", ticket.id);
@@ -672,7 +680,6 @@ impl Walk {
         })?;
         // Access from the listing's people alone, as the version token the listing gave
         // was; the comments' authors only name the comments.
-        let access = convert::ticket_access(&ticket, &people);
         let people = if users.iter().all(|u| people.users.contains_key(&u.id)) {
             people
         } else {
@@ -680,7 +687,12 @@ impl Walk {
             more.add_users(users);
             Arc::new(more)
         };
-        let title = format!("Ticket #{}: {}", ticket.id, convert::subject(&ticket));
+        // The files' parent title (the documents write their own).
+        let title = if self.attachments {
+            format!("Ticket #{}: {}", ticket.id, convert::subject(&ticket))
+        } else {
+            String::new()
+        };
         let files = if self.attachments {
             // Each file goes to the audience of the comment it came with.
             let (id, updated) = (ticket.id, ticket.updated_at);
@@ -717,6 +729,7 @@ impl Walk {
             &comments,
             &people,
             access,
+            &version,
             self.internal,
         )
         .into_iter()
@@ -730,23 +743,25 @@ impl Walk {
     /// sideload left out (`users/show_many`), since they decide who may read the documents: a
     /// CC or an assignee missing from the sideload would lose a ticket they can read in
     /// Zendesk.
-    async fn complete_people(&self, mut people: People, tickets: &[Value]) -> Result<People> {
-        let mut missing: Vec<u64> = tickets
-            .iter()
+    async fn complete_people(
+        &self,
+        mut people: People,
+        tickets: &[Item<Ticket>],
+    ) -> Result<People> {
+        // A ticket that cannot be read is a failure: whom it names decides no access.
+        let read = || {
+            tickets.iter().filter_map(|t| match t {
+                Item::Read(t) => Some(t.as_ref()),
+                Item::Malformed { .. } => None,
+            })
+        };
+        let mut missing: Vec<u64> = read()
             .flat_map(|t| {
-                let ids = |key: &str| {
-                    t.get(key)
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_u64)
-                        .collect::<Vec<_>>()
-                };
-                ["requester_id", "assignee_id"]
+                [t.requester_id, t.assignee_id]
                     .into_iter()
-                    .filter_map(|key| t.get(key).and_then(Value::as_u64))
-                    .chain(ids("email_cc_ids"))
-                    .chain(ids("collaborator_ids"))
+                    .flatten()
+                    .chain(t.email_cc_ids.iter().copied())
+                    .chain(t.collaborator_ids.iter().copied())
             })
             .filter(|id| !people.users.contains_key(id))
             .collect();
@@ -757,9 +772,8 @@ impl Walk {
         }
         // A ticket search sideloads nothing: an organization left out would lose its
         // members' access (when it shares its tickets).
-        let mut orgs: Vec<u64> = tickets
-            .iter()
-            .filter_map(|t| t.get("organization_id").and_then(Value::as_u64))
+        let mut orgs: Vec<u64> = read()
+            .filter_map(|t| t.organization_id)
             .filter(|id| !people.orgs.contains_key(id))
             .collect();
         orgs.sort_unstable();
@@ -777,7 +791,7 @@ impl Walk {
     /// whether a ticket changed at or after the window's end was listed.
     fn ticket_items(
         &self,
-        values: Vec<Value>,
+        values: Vec<Item<Ticket>>,
         people: &Arc<People>,
         window: Option<&TimeWindow>,
     ) -> (Vec<PendingItem<PendingTicket>>, Vec<String>, bool) {
@@ -810,6 +824,7 @@ impl Walk {
                     let item = PendingTicket::Ticket {
                         ticket: Box::new(t),
                         people: people.clone(),
+                        access: Box::new(access),
                         version: version.clone(),
                     };
                     out.push(PendingItem::new(id, item).with_version(&version));
@@ -881,14 +896,10 @@ impl Walk {
         people.add_users(page.users);
         people.add_orgs(page.organizations);
         people.add_orgs(orgs.iter().cloned());
-        let tickets: Vec<Value> = page
+        let tickets: Vec<Item<Ticket>> = page
             .items
             .into_iter()
-            .filter(|t| {
-                t.get("id")
-                    .and_then(Value::as_u64)
-                    .is_none_or(|id| listed.insert(id))
-            })
+            .filter(|t| t.id().is_none_or(|id| listed.insert(id)))
             .collect();
         let people = Arc::new(self.complete_people(people, &tickets).await?);
         let (items, gone, _) = self.ticket_items(tickets, &people, None);
@@ -1140,9 +1151,9 @@ impl Walk {
                         let page = walk.client.article_page(cursor.as_deref()).await?;
                         for v in page.items {
                             // One that cannot be read still exists: its id is kept.
-                            match serde_json::from_value::<Article>(v.clone()) {
-                                Ok(a) if !walk.keeps_article(&a, false) => {}
-                                Ok(a) => {
+                            match v {
+                                Item::Read(a) if !walk.keeps_article(&a, false) => {}
+                                Item::Read(a) => {
                                     ids.push(convert::article_id(a.id));
                                     if walk.attachments {
                                         for att in walk.client.article_attachments(a.id).await? {
@@ -1152,7 +1163,7 @@ impl Walk {
                                         }
                                     }
                                 }
-                                Err(_) => ids.extend(v.get("id").and_then(Value::as_u64).map(convert::article_id)),
+                                Item::Malformed { id, .. } => ids.extend(id.map(convert::article_id)),
                             }
                         }
                         let more = page.meta.has_more;
@@ -1161,9 +1172,9 @@ impl Walk {
                     ContentType::Tickets => {
                         let page = walk.client.ticket_export(cursor.as_deref(), DateTime::<Utc>::UNIX_EPOCH).await?;
                         for v in page.items {
-                            match serde_json::from_value::<Ticket>(v.clone()) {
-                                Ok(t) if !walk.keeps_ticket(&t) => {}
-                                Ok(t) => {
+                            match v {
+                                Item::Read(t) if !walk.keeps_ticket(&t) => {}
+                                Item::Read(t) => {
                                     ids.push(convert::ticket_id(t.id));
                                     if walk.internal {
                                         ids.push(convert::internal_id(t.id));
@@ -1179,8 +1190,8 @@ impl Walk {
                                         }
                                     }
                                 }
-                                Err(_) => {
-                                    if let Some(id) = v.get("id").and_then(Value::as_u64) {
+                                Item::Malformed { id, .. } => {
+                                    if let Some(id) = id {
                                         ids.push(convert::ticket_id(id));
                                         if walk.internal {
                                             ids.push(convert::internal_id(id));
