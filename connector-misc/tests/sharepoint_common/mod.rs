@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 #[allow(unused_imports)] // The conformance tests' (certificate credentials, checkpoints).
 pub use graph_fake::graph_wire;
-pub use graph_fake::{FakeGraph, SECRET, Site, TENANT, time};
+pub use graph_fake::{FakeGraph, FakeList, SECRET, Site, TENANT, time};
 
 pub const ENG: &str = "contoso.sharepoint.com,1b2c3d4e-0000-4000-8000-00000000e001,7f8e9d0c-0000-4000-8000-00000000e0e1";
 pub const ENG_COLLECTION: &str = "1b2c3d4e-0000-4000-8000-00000000e001";
@@ -163,5 +163,6 @@ pub fn standard(page_size: usize) -> FakeGraph {
     g.put("b!eng-specs", "S1", "api.txt", "root", "the api", 4);
     g.put("b!hr-docs", "H1", "leave.txt", "root", "leave policy", 5);
     g.put("b!ada", "A1", "private.txt", "root", "ada's own", 5);
+    g.backdate();
     g
 }
