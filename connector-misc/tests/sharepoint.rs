@@ -910,7 +910,7 @@ async fn with_include_lists_each_list_item_is_a_document_with_its_columns_and_it
         [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
     );
     // An item shared with one person alone is read by her alone.
-    let access = sink.get(&second).unwrap().access.clone().unwrap();
+    let access = sink.get(&second).unwrap().access.unwrap();
     assert_eq!(access.emails, ["carol@contoso.com"]);
     assert!(access.groups.is_empty());
 

@@ -866,7 +866,11 @@ fn batch_member(
             None => err(404, "itemNotFound"),
         },
         ["sites", site, "lists", list, "items", item, "permissions"] => {
-            match s.lists.iter().find(|l| l.site == *site && l.list["id"] == *list) {
+            match s
+                .lists
+                .iter()
+                .find(|l| l.site == *site && l.list["id"] == *list)
+            {
                 Some(l) if l.items.iter().any(|i| i["id"] == *item) => (
                     200,
                     json!({"value": l.permissions.get(*item).cloned().unwrap_or_default()}),

@@ -11,9 +11,11 @@ use std::sync::Arc;
 use connector_core::Connector;
 use serde_json::{Value, json};
 
+#[allow(unused_imports)] // The lists tests' (sharepoint.rs), not the conformance file's.
+pub use graph_fake::FakeList;
 #[allow(unused_imports)] // The conformance tests' (certificate credentials, checkpoints).
 pub use graph_fake::graph_wire;
-pub use graph_fake::{FakeGraph, FakeList, SECRET, Site, TENANT, time};
+pub use graph_fake::{FakeGraph, SECRET, Site, TENANT, time};
 
 pub const ENG: &str = "contoso.sharepoint.com,1b2c3d4e-0000-4000-8000-00000000e001,7f8e9d0c-0000-4000-8000-00000000e0e1";
 pub const ENG_COLLECTION: &str = "1b2c3d4e-0000-4000-8000-00000000e001";

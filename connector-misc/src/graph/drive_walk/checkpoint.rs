@@ -60,12 +60,12 @@ pub struct DriveCursor {
 /// `…/drives/{drive}/root/delta?token=…` (the drive id is the key), else whole; both forms
 /// are read.
 ///
-/// **Compact form** (a walk of more than [`COMPACT_ABOVE`] drives, such as every site of a
+/// **Compact form** (a walk of more than 16 drives, such as every site of a
 /// tenant as one job: 10,000 sites of 2-3 libraries made every page's checkpoint ~10 MB of
 /// links; review-sharepoint #7). The checkpoint holds the position and no link per drive:
 /// - the drives are read in the order of their ids, and `after` is the last one finished
 ///   (or passed over): a resumed run starts past it, repeating none;
-/// - `run` is when this run started (less [`STAMP_MARGIN`](super::STAMP_MARGIN) for clock
+/// - `run` is when this run started (less ten minutes for clock
 ///   skew) and `finished` the set of drives it read to their end: their changes up to `run`
 ///   are delivered. The next run takes them as `known` with `stamp` = that time, and starts
 ///   each known drive's round from Graph's timestamp token (`delta?token={time}`, which
