@@ -28,6 +28,9 @@
 //! `$batch`) and the machine's load dominate. Peak RSS (1.1 GiB at 10,000) is wiremock's: it
 //! keeps a copy of every request it served, 180,000 here; a memory figure needs the fake in
 //! another process, as `benches/webdav.rs` does.
+//!
+//! s38 (shared drive walk with the compact checkpoint; one drive keeps its link), 10,000 files,
+//! load 6-8, three runs, median: `load()` 1.23x, full `Syncer` run 1.24x.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

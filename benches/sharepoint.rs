@@ -21,6 +21,10 @@
 //! 2026-12-05, release, the 2-core machine shared with other builds, best of 3: 10,000 files
 //! and 500 pages, raw fetch 1.146 s, `load()` 1.566 s (1.37x), full `Syncer` run 1.034 s
 //! (0.90x). Peak RSS (1.1 GiB) is wiremock's copy of every request it served.
+//!
+//! After the compact drive checkpoint, pages' sharing round and lists (s38, load 6-8, three
+//! runs, median): `load()` 1.38x, full `Syncer` run 1.32x (runs 1.72/1.38/1.30x and
+//! 1.73/1.32/1.19x; a library read by a named site keeps its link form).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

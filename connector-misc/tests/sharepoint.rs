@@ -640,3 +640,354 @@ async fn a_page_no_longer_listed_is_deleted_by_the_next_run_and_a_failed_listing
     let report = sync(63).await.unwrap();
     assert_eq!(report.deleted, 0, "{report:?}");
 }
+
+/// 500 sites of two libraries, each library with one file, made long ago.
+fn large_tenant() -> sharepoint_common::FakeGraph {
+    let graph = sharepoint_common::FakeGraph::new(50);
+    for n in 0..500 {
+        let drives = vec![format!("b!s{n:03}-a"), format!("b!s{n:03}-b")];
+        graph.site(sharepoint_common::Site {
+            id: format!(
+                "contoso.sharepoint.com,{n:08x}-0000-4000-8000-000000000000,{n:08x}-1111-4000-8000-000000000000"
+            ),
+            url: format!("https://contoso.sharepoint.com/sites/S{n:03}"),
+            name: format!("Site {n}"),
+            drives: drives.clone(),
+            pages: Vec::new(),
+            personal: false,
+            pages_drive: String::new(),
+        });
+        for d in &drives {
+            graph.put(d, "F1", "notes.txt", "root", &format!("notes of {d}"), 1);
+        }
+    }
+    graph.backdate();
+    graph
+}
+
+fn batch_ids(pages: &[(connector_core::Batch, connector_core::CheckpointJson)]) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|(b, _)| b.documents.iter().map(|d| d.id.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_thousand_libraries_in_one_job_keep_every_checkpoint_small_and_a_resume_repeats_nothing()
+{
+    // Review #7: every site of a tenant as one job (a host that does not split it into
+    // partitions) kept a delta link per library in every page's checkpoint.
+    let graph = large_tenant();
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"site_url": [], "include_site_pages": false, "include_subsites": false,
+               "include_permissions": false}),
+    );
+    let pages = connector_core::testkit::collect_checkpointed(c.as_ref(), None).await;
+    let ids = batch_ids(&pages);
+    assert_eq!(ids.len(), 1000);
+    let largest = pages
+        .iter()
+        .map(|(_, cp)| serde_json::to_string(&cp.state).unwrap().len())
+        .max()
+        .unwrap();
+    assert!(largest < 6 * 1024, "a checkpoint of {largest} bytes");
+    let last = &pages.last().unwrap().1.state;
+    assert!(
+        last.get("done").is_none() && last.get("since").is_none(),
+        "{last}"
+    );
+    // Resumed from the middle: exactly the libraries after it, none again, none left out.
+    let k = pages.len() / 2;
+    let deltas = || {
+        let s = graph.state.lock().unwrap();
+        s.log.iter().filter(|l| l.ends_with("/root/delta")).count()
+    };
+    let rounds = deltas();
+    let rest =
+        connector_core::testkit::collect_checkpointed(c.as_ref(), Some(pages[k].1.clone())).await;
+    assert_eq!(batch_ids(&rest), batch_ids(&pages[k + 1..]));
+    let read_again = deltas() - rounds;
+    assert_eq!(
+        read_again,
+        batch_ids(&pages[k + 1..]).len(),
+        "one round per library left"
+    );
+
+    // The next incremental run starts every library from the last run's time (Graph's
+    // timestamp token), not a listing of it, and finds the changes made since.
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    graph.put("b!s007-b", "F1", "notes.txt", "root", "edited", 70);
+    graph.put("b!s400-a", "F2", "new.txt", "root", "new", 70);
+    let stamped = graph.state.lock().unwrap().stamp_rounds;
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        ["sharepoint:b!s007-b:F1", "sharepoint:b!s400-a:F2"]
+    );
+    assert_eq!(graph.state.lock().unwrap().stamp_rounds - stamped, 1000);
+
+    // A checkpoint of an earlier release (a link per library) is still followed: each round
+    // from its link, and the run ends in the compact form.
+    let mut old = pages[0].1.clone();
+    let version = graph.state.lock().unwrap().version;
+    let links: serde_json::Map<String, serde_json::Value> = (0..500)
+        .flat_map(|n| [format!("b!s{n:03}-a"), format!("b!s{n:03}-b")])
+        .map(|d| (d, json!(format!("s{version}"))))
+        .collect();
+    old.state = json!({"since": links});
+    graph.put("b!s123-a", "F1", "notes.txt", "root", "edited again", 80);
+    let stamped = graph.state.lock().unwrap().stamp_rounds;
+    let changed = connector_core::testkit::collect_checkpointed(c.as_ref(), Some(old)).await;
+    assert_eq!(batch_ids(&changed), ["sharepoint:b!s123-a:F1"]);
+    assert_eq!(graph.state.lock().unwrap().stamp_rounds, stamped);
+    let end = &changed.last().unwrap().1.state;
+    assert!(
+        end.get("since").is_none() && end.get("finished").is_some(),
+        "{end}"
+    );
+}
+
+#[tokio::test]
+async fn a_page_shared_without_an_edit_reaches_the_next_windowed_run() {
+    // Review #9: a page's time does not move when its file is shared, so a window on the
+    // page listing alone left its new readers to the next full run.
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    graph.share(
+        "b!eng-pages",
+        "p-home",
+        json!({"id": "c", "roles": ["read"], "grantedToV2": {"user": {"email": "carol@contoso.com"}}}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(120))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(sink.ids(), [page_id(ENG, "p-home")], "{report:?}");
+    let page = sink.get(&page_id(ENG, "p-home")).unwrap();
+    assert!(
+        page.access
+            .as_ref()
+            .unwrap()
+            .emails
+            .contains(&"carol@contoso.com".to_owned()),
+        "{:?}",
+        page.access
+    );
+    // The Site Pages library was asked for its changes since the window's start: one
+    // round per site, no state kept.
+    assert!(graph.requests("GET /v1.0/drives/b!eng-pages/root/delta") >= 1);
+}
+
+const ISSUES: &str = "5a7f0001-0000-4000-8000-00000000a001";
+
+/// An item of the Issues list as `GET …/items?expand=fields` shows it (with the columns
+/// SharePoint adds to every item).
+fn list_item(
+    id: &str,
+    title: &str,
+    minute: i64,
+    etag: u32,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let at = time(minute).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut fields = json!({
+        "@odata.etag": format!("\"{ISSUES},{etag}\""), "id": id, "ID": id, "Title": title,
+        "ContentType": "Issue", "Modified": at, "Created": "2026-01-01T00:00:00Z",
+        "AuthorLookupId": "6", "EditorLookupId": "6", "_UIVersionString": "1.0",
+        "Attachments": false, "Edit": "", "LinkTitleNoMenu": title, "LinkTitle": title,
+        "ItemChildCount": "0", "FolderChildCount": "0", "_ComplianceFlags": "",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        fields[k.as_str()] = v.clone();
+    }
+    json!({
+        "@odata.etag": format!("\"{ISSUES},{etag}\""), "id": id,
+        "eTag": format!("\"{ISSUES},{etag}\""),
+        "createdDateTime": "2026-01-01T00:00:00Z", "lastModifiedDateTime": at,
+        "webUrl": format!("{ENG_URL}/Lists/Issues/{id}_.000"),
+        "createdBy": {"user": {"email": "ada@contoso.com", "displayName": "Ada Lovelace"}},
+        "lastModifiedBy": {"user": {"email": "bob@contoso.com", "displayName": "Bob"}},
+        "parentReference": {"id": "a1b2", "siteId": ENG},
+        "contentType": {"id": "0x0100", "name": "Issue"},
+        "fields": fields,
+    })
+}
+
+fn issues(graph: &sharepoint_common::FakeGraph) {
+    let members = json!({"id": "m", "roles": ["write"],
+        "grantedToV2": {"siteGroup": {"displayName": "Engineering Members", "id": "3", "loginName": "Engineering Members"}}});
+    let carol = json!({"id": "c", "roles": ["read"], "grantedToV2": {"user": {"email": "carol@contoso.com"}}});
+    let mut s = graph.state.lock().unwrap();
+    s.lists.push(sharepoint_common::FakeList {
+        site: ENG.into(),
+        list: json!({"id": ISSUES, "name": "Issues", "displayName": "Issue tracker",
+            "webUrl": format!("{ENG_URL}/Lists/Issues"), "lastModifiedDateTime": "2026-03-01T00:08:00Z",
+            "list": {"template": "issueTracking", "hidden": false, "contentTypesEnabled": true}}),
+        items: vec![
+            list_item("1", "VPN drops", 3, 1, json!({"Priority": "(1) High", "Status": "Active",
+                "Comment": "<div class=\"ExternalClass\"><p>Seen on <strong>Mondays</strong>.</p></div>"})),
+            list_item("2", "Printer jam", 8, 1, json!({"Priority": "(3) Low", "Status": "Closed"})),
+        ],
+        permissions: [("1".to_owned(), vec![members]), ("2".to_owned(), vec![carol])].into(),
+    });
+    // A hidden list SharePoint keeps for itself: never read.
+    s.lists.push(sharepoint_common::FakeList {
+        site: ENG.into(),
+        list: json!({"id": "0b5e0002-0000-4000-8000-00000000b002", "name": "TaxonomyHiddenList",
+            "displayName": "TaxonomyHiddenList", "list": {"template": "genericList", "hidden": true}}),
+        items: vec![list_item("1", "term", 1, 1, json!({}))],
+        permissions: std::collections::BTreeMap::new(),
+    });
+}
+
+#[tokio::test]
+async fn with_include_lists_each_list_item_is_a_document_with_its_columns_and_its_own_access() {
+    // Review #17.
+    let graph = standard(10);
+    issues(&graph);
+    let server = graph.clone().start().await;
+    // Off by default, as RAGFlow and Onyx read no lists.
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(!sink.ids().iter().any(|i| i.contains(":list:")));
+    assert_eq!(
+        graph.requests(&format!("GET /v1.0/sites/{ENG}/lists/{ISSUES}/items")),
+        0
+    );
+
+    let c = build(
+        &server.uri(),
+        json!({"include_lists": true, "include_site_documents": false, "include_site_pages": false}),
+    );
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let first = format!("sharepoint:list:{ENG}:{ISSUES}:1");
+    let second = format!("sharepoint:list:{ENG}:{ISSUES}:2");
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![first.clone(), second.clone()])
+    );
+    let doc = sink.get(&first).unwrap();
+    let text = doc.content.as_text().unwrap();
+    assert!(text.starts_with("---\nlist: \"Issue tracker\"\n"), "{text}");
+    assert!(
+        text.contains("Priority: \"(1) High\"") && text.contains("Status: \"Active\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("# VPN drops")
+            && text.contains("## Comment")
+            && text.contains("Seen on **Mondays**."),
+        "{text}"
+    );
+    for system in [
+        "AuthorLookupId",
+        "ContentType",
+        "_UIVersionString",
+        "LinkTitle",
+        "@odata",
+    ] {
+        assert!(!text.contains(system), "{system} in {text}");
+    }
+    assert_eq!(doc.title, "VPN drops");
+    assert_eq!(
+        doc.link.as_ref().unwrap().as_str(),
+        format!("{ENG_URL}/Lists/Issues/1_.000")
+    );
+    assert_eq!(doc.updated_at, Some(time(3)));
+    assert_eq!(
+        doc.access.as_ref().unwrap().groups,
+        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+    );
+    // An item shared with one person alone is read by her alone.
+    let access = sink.get(&second).unwrap().access.unwrap();
+    assert_eq!(access.emails, ["carol@contoso.com"]);
+    assert!(access.groups.is_empty());
+
+    // Prune lists the items; a refetch gives the same document.
+    let mut listing = c.as_slim().unwrap().list_ids(SyncContext::new());
+    let mut ids = Vec::new();
+    while let Some(page) = listing.next().await {
+        ids.extend(page.unwrap().into_iter().map(|d| d.id));
+    }
+    assert_eq!(sorted(ids), sorted(vec![first.clone(), second.clone()]));
+    let mut again = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![first.clone()], SyncContext::new());
+    let batch = again.next().await.unwrap().unwrap();
+    assert_eq!(batch.documents.len(), 1);
+    assert_eq!(batch.documents[0].content.as_text(), Some(text));
+
+    // A windowed run keeps the items changed in it.
+    graph.state.lock().unwrap().lists[0].items[1] = list_item(
+        "2",
+        "Printer jam",
+        100,
+        2,
+        json!({"Priority": "(3) Low", "Status": "Active"}),
+    );
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(120))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(sink.ids(), [second]);
+}
+
+#[tokio::test]
+async fn files_over_spool_above_are_spooled_to_disk() {
+    // Review #14: SharePoint held every body in memory (OneDrive spooled since 841a16c).
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"spool_above": 12, "include_site_pages": false}),
+    );
+    let spool = tempfile::tempdir().unwrap();
+    let ctx = SyncContext::new().with_spool(connector_core::spool::Spool::in_dir(spool.path()));
+    let batches: Vec<_> = c
+        .as_refetch()
+        .unwrap()
+        .fetch(
+            vec![
+                "sharepoint:b!eng-docs:E1".into(),
+                "sharepoint:b!eng-docs:E2".into(),
+            ],
+            ctx,
+        )
+        .collect()
+        .await;
+    let docs: Vec<connector_core::Document> = batches
+        .into_iter()
+        .flat_map(|b| b.unwrap().documents)
+        .collect();
+    // `# Deploy\n\nRun the pipeline.` (27 bytes) is spooled; `the design` (10) is not.
+    let big = docs
+        .iter()
+        .find(|d| d.id == "sharepoint:b!eng-docs:E1")
+        .unwrap();
+    let connector_core::Content::Spooled { body, mime, .. } = &big.content else {
+        panic!("not spooled: {:?}", big.content);
+    };
+    assert_eq!(mime, "text/plain");
+    assert_eq!(body.len(), 27);
+    let small = docs
+        .iter()
+        .find(|d| d.id == "sharepoint:b!eng-docs:E2")
+        .unwrap();
+    assert_eq!(small.content.as_text(), Some("the design"));
+}

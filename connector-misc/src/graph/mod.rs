@@ -78,7 +78,7 @@ pub use drive::{
     SharepointIds,
 };
 #[cfg(any(feature = "onedrive", feature = "sharepoint"))]
-pub use drive_walk::{DriveCheckpoint, DriveCursor, Phase};
+pub use drive_walk::{DriveCheckpoint, DriveCursor, DriveSet, Phase};
 pub use model::{Delta, Page};
 
 #[cfg(any(feature = "outlook", feature = "teams"))]

@@ -20,6 +20,21 @@ pub struct PagesCursor {
     pub bare: bool,
 }
 
+/// The list whose items are being read (`include_lists`). Sites are read in the order of
+/// their ids and a site's lists in the order of theirs, so the cursor alone says which are
+/// done: those before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ListsCursor {
+    /// The site id.
+    pub site: String,
+    /// The list id.
+    pub list: String,
+    /// The page of items to read next; absent: the list is read to its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
 /// Where a resumed SharePoint sync starts: the drive walk of the sites' document libraries
 /// (the delta link of each, [`DriveCheckpoint`], carried to the next incremental run), then
 /// the sites whose pages were read in this run and the page listing being read.
@@ -50,6 +65,9 @@ pub struct SharepointCheckpoint {
     /// The ids of the pages the listing being read ([`pages`](Self::pages)) returned so far.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub pages_listed: BTreeSet<String>,
+    /// The list being read (`include_lists`), after the libraries and the pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lists: Option<ListsCursor>,
 }
 
 impl SharepointCheckpoint {

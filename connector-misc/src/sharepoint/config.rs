@@ -56,6 +56,12 @@ graph_config! {
         /// Read the sites' modern pages (`SitePages/*.aspx`) as Markdown (default true).
         #[serde(default = "yes")]
         pub include_site_pages: bool,
+        /// Read the items of the sites' lists that are not libraries (custom lists,
+        /// announcements, issue trackers, tasks, contacts; default false, as RAGFlow and Onyx
+        /// read none): one Markdown document per item, its columns as front matter, each
+        /// item's own permissions as access.
+        #[serde(default)]
+        pub include_lists: bool,
         /// Read the subsites of each site too (`GET sites/{id}/sites`, down the tree; default
         /// true): `getAllSites` lists site collections and a named URL is one site, so without
         /// this a classic subsite (`/sites/Eng/Team`) is read by nobody unless named.
@@ -88,6 +94,14 @@ graph_config! {
         #[serde(default = "default_max_file_size")]
         #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
         pub max_file_size: NonZeroU64,
+        /// Files larger than this many bytes (up to `max_file_size`) are downloaded chunk by chunk
+        /// into the sync's spool folder and delivered as spooled bytes, never whole in memory
+        /// (text files too, as `text/plain` bytes). Absent (default): every body in memory. Only
+        /// sinks that take spooled bodies (directory, memory, NDJSON) accept such a document;
+        /// for any other it is a failure naming it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(max = connector_core::config::limits::MAX_BYTES), example = &16_777_216)]
+        pub spool_above: Option<NonZeroU64>,
     }
 }
 
@@ -119,12 +133,14 @@ impl SharepointConfig {
             sites: StringList::default(),
             include_site_documents: true,
             include_site_pages: true,
+            include_lists: false,
             include_subsites: true,
             allow_images: false,
             include_permissions: true,
             anonymous_links_public: false,
             requests_per_second: crate::graph::FILES_REQUESTS_PER_SECOND,
             max_file_size: default_max_file_size(),
+            spool_above: None,
             authority_host: None,
             graph_url: None,
             allowed_hosts: Vec::new(),
@@ -185,10 +201,10 @@ impl SharepointConfig {
                 ));
             }
         }
-        if !self.include_site_documents && !self.include_site_pages {
+        if !self.include_site_documents && !self.include_site_pages && !self.include_lists {
             problems.push(FieldError::new(
                 "include_site_documents",
-                "and include_site_pages are both false: nothing would be read",
+                "and include_site_pages are both false (and include_lists too): nothing would be read",
             ));
         }
     }

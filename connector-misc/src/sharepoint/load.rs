@@ -1,6 +1,6 @@
 //! The streams: the libraries through the shared drive walk, then the site pages.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use connector_core::pages::{PendingItem, fetch_items};
@@ -13,10 +13,12 @@ use futures::stream::BoxStream;
 use url::Url;
 
 use super::SOURCE;
-use super::checkpoint::{PagesCursor, SharepointCheckpoint};
+use super::checkpoint::{ListsCursor, PagesCursor, SharepointCheckpoint};
+use super::lists;
 use super::pages::{self, SitePage};
 use super::sites::{self, Site};
-use crate::graph::drive_walk::{self, DriveTarget, DriveWalk, Resolved, failed};
+use crate::graph::drive_walk::{self, DriveTarget, DriveWalk, Resolved, STAMP_MARGIN, failed};
+use crate::graph::{Delta, DriveItem};
 
 /// Pages converted at the same time (a page whose canvas Graph would not expand on the
 /// listing is one request).
@@ -32,6 +34,8 @@ pub(super) struct Reader {
     pub(super) documents: bool,
     /// `include_site_pages`.
     pub(super) pages: bool,
+    /// `include_lists`.
+    pub(super) lists: bool,
     /// `include_subsites`.
     pub(super) subsites: bool,
 }
@@ -111,6 +115,82 @@ async fn access_of_pages(
     }
 }
 
+/// Pages a windowed run takes whatever their `lastModifiedDateTime` (review-sharepoint #9):
+/// those whose file in the Site Pages library changed since the window's start, sharing
+/// included, which leaves the page's own time alone.
+#[derive(Debug, Default)]
+enum Touched {
+    /// A run without a window, or the library could not be asked: the window alone.
+    #[default]
+    None,
+    /// The files (by name) the library's round since the window's start listed.
+    Names(HashSet<String>),
+    /// The library's root or a folder changed its sharing: every page's access may have.
+    All,
+}
+
+impl Touched {
+    fn contains(&self, site: &Site, page: &SitePage) -> bool {
+        match self {
+            Self::None => false,
+            Self::All => true,
+            Self::Names(names) => {
+                let path = pages::library_path(site, page);
+                let name = path.rsplit('/').next().unwrap_or(&path);
+                names.contains(&name.to_lowercase())
+            }
+        }
+    }
+}
+
+/// What of the Site Pages library changed since the window's start: one delta round from
+/// Graph's timestamp token, asking for sharing changes (`Prefer: deltashowsharingchanges,
+/// hierarchicalsharing`), so a page shared or unshared reaches a windowed run though its
+/// time did not move. No state is kept: the window says since when. Graph reports every
+/// sharing change only to an app with `Sites.FullControl.All` (with `Sites.Read.All` some
+/// are left out, and those pages wait for a full run or an edit). A round that fails leaves
+/// the window alone deciding.
+async fn touched_pages(
+    walk: &DriveWalk,
+    how: &PagesAccess,
+    window: Option<TimeWindow>,
+) -> Result<Touched> {
+    let (Some(window), PagesAccess::Library(target)) = (window, how) else {
+        return Ok(Touched::None);
+    };
+    let mut names = HashSet::new();
+    let mut url = walk.stamp_link(&target.drive, window.start - STAMP_MARGIN)?;
+    loop {
+        let page = match walk.graph.drive_delta(&url).await {
+            Ok(Delta::Page(page)) => page,
+            Ok(Delta::Restart { .. }) => return Ok(Touched::None),
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    connector = SOURCE,
+                    drive = target.drive.as_str(),
+                    "the Site Pages library's changes could not be read; pages are taken by their time alone: {e}"
+                );
+                return Ok(Touched::None);
+            }
+        };
+        for value in page.value {
+            let Ok(item) = DriveItem::from_value(value) else {
+                continue;
+            };
+            if item.is_file() {
+                names.insert(item.name.to_lowercase());
+            } else if item.sharing_changed() && (item.root.is_some() || item.is_folder()) {
+                return Ok(Touched::All);
+            }
+        }
+        match page.next_link {
+            Some(next) => url = next,
+            None => return Ok(Touched::Names(names)),
+        }
+    }
+}
+
 /// A page of a listing as an item to convert: its document, or its failure.
 enum PageItem {
     Page(Box<SitePage>, Option<Access>),
@@ -129,6 +209,7 @@ async fn page_items(
     bare: bool,
     window: Option<TimeWindow>,
     how: &PagesAccess,
+    touched: &Touched,
 ) -> Result<Vec<PendingItem<PageItem>>> {
     let mut out = Vec::new();
     let mut listed = Vec::new();
@@ -150,7 +231,9 @@ async fn page_items(
                 continue;
             }
         };
-        if window.is_some_and(|w| !page.last_modified_date_time.is_some_and(|t| w.contains(t))) {
+        if window.is_some_and(|w| !page.last_modified_date_time.is_some_and(|t| w.contains(t)))
+            && !touched.contains(site, &page)
+        {
             continue;
         }
         listed.push(page);
@@ -227,12 +310,13 @@ pub(super) fn checkpointed(
             // A site no longer read (gone, or out of the config) leaves its pages to prune.
             let read: std::collections::HashSet<String> = found.iter().map(|s| s.id.clone()).collect();
             cp.pages_known.retain(|site, _| read.contains(site));
-            for site in found {
+            for site in found.clone() {
                 if cp.pages_done.contains(&site.id) {
                     continue;
                 }
                 let site = Arc::new(site);
                 let how = Arc::new(pages_access(&walk, &site).await?);
+                let touched = touched_pages(&walk, &how, window).await?;
                 let (mut url, mut bare) = match &cp.pages {
                     Some(c) if c.site == site.id => (
                         Url::parse(&c.next).map_err(|e| Error::new(ErrorKind::Checkpoint, format!("a stored page link is not a URL: {e}")).with_connector(SOURCE))?,
@@ -273,7 +357,7 @@ pub(super) fn checkpointed(
                     cp.pages_listed.extend(
                         listing.value.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str())).map(str::to_owned),
                     );
-                    let pending = page_items(&walk, &site, listing.value, bare, window, &how).await?;
+                    let pending = page_items(&walk, &site, listing.value, bare, window, &how, &touched).await?;
                     let (w, s, h) = (walk.clone(), Arc::clone(&site), Arc::clone(&how));
                     let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
                         convert(w.clone(), Arc::clone(&s), Arc::clone(&h), item)
@@ -304,8 +388,161 @@ pub(super) fn checkpointed(
                 }
             }
         }
+        if reader.lists {
+            let mut sites: Vec<Site> = found;
+            sites.sort_by(|a, b| a.id.cmp(&b.id));
+            for site in sites {
+                if cp.lists.as_ref().is_some_and(|c| site.id < c.site) {
+                    continue;
+                }
+                let site = Arc::new(site);
+                let found_lists = match lists::lists(&walk.graph, &site).await {
+                    Ok(found) => found,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) if e.kind().ends_sync() => Err(e)?,
+                    Err(e) => {
+                        let failure = Failure::new(
+                            Some(format!("{SOURCE}:lists:{}", site.id)),
+                            e.kind(),
+                            format!("the lists of site `{}` could not be listed; the next run lists them again: {e}", site.shown()),
+                        );
+                        yield CheckpointedBatch::new(failed(vec![failure]), cp.clone());
+                        continue;
+                    }
+                };
+                for list in found_lists {
+                    let resume = cp.lists.as_ref().filter(|c| c.site == site.id);
+                    let mut url = match resume {
+                        // Read before the resume.
+                        Some(c) if list.id < c.list || (list.id == c.list && c.next.is_none()) => continue,
+                        Some(c) if list.id == c.list => {
+                            let next = c.next.as_deref().unwrap_or_default();
+                            Url::parse(next).map_err(|e| Error::new(ErrorKind::Checkpoint, format!("a stored list link is not a URL: {e}")).with_connector(SOURCE))?
+                        }
+                        _ => lists::items_url(&walk.graph, &site, &list.id, false)?,
+                    };
+                    let list = Arc::new(list);
+                    loop {
+                        ctx.cancellation().check()?;
+                        let page = match walk.graph.page::<serde_json::Value>(&url).await {
+                            Ok(page) => page,
+                            Err(e) if e.kind() == ErrorKind::NotFound => break,
+                            Err(e) if e.kind().ends_sync() => Err(e)?,
+                            Err(e) => {
+                                let failure = Failure::new(
+                                    Some(format!("{SOURCE}:list:{}:{}", site.id, list.id)),
+                                    e.kind(),
+                                    format!("the items of list `{}` of site `{}` could not be read; the next run reads them again: {e}", list.id, site.shown()),
+                                );
+                                yield CheckpointedBatch::new(failed(vec![failure]), cp.clone());
+                                break;
+                            }
+                        };
+                        let pending = list_items(&walk, &site, &list, page.value, window).await?;
+                        let batch = fetch_items(&ctx, pending, CONCURRENCY, |item: ListEntry| async move {
+                            Ok::<_, Error>(Some::<connector_core::pages::Outcome>(match item {
+                                ListEntry::Item(doc) => (*doc).into(),
+                                ListEntry::Failed(f) => f.into(),
+                            }))
+                        })
+                        .await?;
+                        let next = page.next_link;
+                        cp.lists = Some(ListsCursor { site: site.id.clone(), list: list.id.clone(), next: next.as_ref().map(ToString::to_string) });
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                        match next {
+                            Some(next) => url = next,
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
     }
     .boxed()
+}
+
+/// A list item as a page item: its document, or its failure.
+enum ListEntry {
+    Item(Box<connector_core::Document>),
+    Failed(Failure),
+}
+
+/// The items of one page of `list`, in the window if there is one, as documents with their
+/// versions (for the fingerprint lookup) and their own permissions as access.
+async fn list_items(
+    walk: &DriveWalk,
+    site: &Site,
+    list: &lists::SpList,
+    values: Vec<serde_json::Value>,
+    window: Option<TimeWindow>,
+) -> Result<Vec<PendingItem<ListEntry>>> {
+    let mut out = Vec::new();
+    let mut items = Vec::new();
+    for value in values {
+        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        match serde_json::from_value::<lists::ListItem>(value) {
+            Ok(item) => {
+                if window
+                    .is_some_and(|w| !item.last_modified_date_time.is_some_and(|t| w.contains(t)))
+                {
+                    continue;
+                }
+                items.push(item);
+            }
+            Err(e) => {
+                let doc = id.map(|i| lists::item_id(&site.id, &list.id, &i));
+                let failure = Failure::new(
+                    doc.clone(),
+                    ErrorKind::InvalidData,
+                    format!(
+                        "an item of list `{}` of site `{}` cannot be read: {e}",
+                        list.id,
+                        site.shown()
+                    ),
+                );
+                out.push(PendingItem::new(
+                    doc.unwrap_or_default(),
+                    ListEntry::Failed(failure),
+                ));
+            }
+        }
+    }
+    let access = list_access(walk, site, &list.id, &items).await?;
+    for (item, access) in items.into_iter().zip(access) {
+        let version = lists::item_version(&item, access.as_ref());
+        let doc = lists::document(site, list, &item, access);
+        out.push(
+            PendingItem::new(doc.id.clone(), ListEntry::Item(Box::new(doc))).with_version(&version),
+        );
+    }
+    Ok(out)
+}
+
+/// Who may read each of `items` of list `list`: its own permissions (JSON batches), none
+/// without `include_permissions`.
+async fn list_access(
+    walk: &DriveWalk,
+    site: &Site,
+    list: &str,
+    items: &[lists::ListItem],
+) -> Result<Vec<Option<Access>>> {
+    if !walk.permissions {
+        return Ok(vec![None; items.len()]);
+    }
+    let target = DriveTarget {
+        drive: list.to_owned(),
+        owner: None,
+        site: site.collection().to_owned(),
+    };
+    let requests: Vec<String> = items
+        .iter()
+        .map(|i| lists::permissions_request(&site.id, list, &i.id))
+        .collect();
+    Ok(drive_walk::request_access(walk, &target, &requests)
+        .await?
+        .into_iter()
+        .map(Some)
+        .collect())
 }
 
 /// Every file id of a fresh listing of every library, then every page id; fails, rather than
@@ -356,6 +593,36 @@ pub(super) fn list_ids(
                 }
             }
         }
+        if reader.lists {
+            for site in &found {
+                let found_lists = match lists::lists(&walk.graph, site).await {
+                    Ok(found) => found,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => Err(e)?,
+                };
+                for list in found_lists {
+                    let mut next = Some(lists::items_url(&walk.graph, site, &list.id, true)?);
+                    while let Some(url) = next.take() {
+                        ctx.cancellation().check()?;
+                        let page = match walk.graph.page::<serde_json::Value>(&url).await {
+                            Ok(page) => page,
+                            Err(e) if e.kind() == ErrorKind::NotFound => break,
+                            Err(e) => Err(e)?,
+                        };
+                        let ids: Vec<SlimDocument> = page
+                            .value
+                            .iter()
+                            .filter_map(|v| v.get("id").and_then(|i| i.as_str()))
+                            .map(|i| SlimDocument::new(lists::item_id(&site.id, &list.id, i)))
+                            .collect();
+                        if !ids.is_empty() {
+                            yield ids;
+                        }
+                        next = page.next_link;
+                    }
+                }
+            }
+        }
     }
     .boxed()
 }
@@ -371,6 +638,8 @@ pub(super) fn refetch(
     let walk = reader.walk.with_context(&ctx);
     async_stream::try_stream! {
         let (found, _) = resolve(&walk, &reader).await?;
+        let (item_ids, ids): (Vec<String>, Vec<String>) =
+            ids.into_iter().partition(|id| lists::parse_item_id(id).is_some());
         let (page_ids, file_ids): (Vec<String>, Vec<String>) =
             ids.into_iter().partition(|id| pages::parse_page_id(id).is_some());
         if reader.documents && !file_ids.is_empty() {
@@ -382,7 +651,7 @@ pub(super) fn refetch(
         }
         if reader.pages && !page_ids.is_empty() {
             let by_id: HashMap<String, Arc<Site>> =
-                found.into_iter().map(|s| (s.id.clone(), Arc::new(s))).collect();
+                found.iter().map(|s| (s.id.clone(), Arc::new(s.clone()))).collect();
             let mut how: HashMap<String, Arc<PagesAccess>> = HashMap::new();
             let mut pending = Vec::new();
             for id in &page_ids {
@@ -403,6 +672,32 @@ pub(super) fn refetch(
             .await?;
             if !batch.is_empty() {
                 yield batch;
+            }
+        }
+        if reader.lists && !item_ids.is_empty() {
+            let by_id: HashMap<&str, &Site> = found.iter().map(|s| (s.id.as_str(), s)).collect();
+            let mut known: HashMap<String, Vec<lists::SpList>> = HashMap::new();
+            let mut docs = Vec::new();
+            for id in &item_ids {
+                ctx.cancellation().check()?;
+                let Some((site_id, list_id, item_id)) = lists::parse_item_id(id) else { continue };
+                let Some(site) = by_id.get(site_id) else { continue };
+                if !known.contains_key(site_id) {
+                    let found_lists = match lists::lists(&walk.graph, site).await {
+                        Ok(found) => found,
+                        Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                        Err(e) => Err(e)?,
+                    };
+                    known.insert(site_id.to_owned(), found_lists);
+                }
+                let Some(list) = known.get(site_id).and_then(|ls| ls.iter().find(|l| l.id == list_id)) else { continue };
+                let url = lists::item_url(&walk.graph, site_id, list_id, item_id)?;
+                let Some(item) = walk.graph.get_opt::<lists::ListItem>(&url).await? else { continue };
+                let access = list_access(&walk, site, list_id, std::slice::from_ref(&item)).await?.pop().flatten();
+                docs.push(lists::document(site, list, &item, access));
+            }
+            if !docs.is_empty() {
+                yield Batch::new(docs);
             }
         }
     }

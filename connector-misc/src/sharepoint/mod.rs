@@ -20,7 +20,8 @@
 //!   checkpoint and the next incremental run's start; `410 Gone` lists it again (unchanged
 //!   files cost no download); downloads through the content redirect, without the token,
 //!   under `max_file_size`; the `eTag` plus who may read it as the version; a library Graph
-//!   will not read is its own failure (`sharepoint:drive:{id}`). Ids:
+//!   will not read is its own failure (`sharepoint:drive:{id}`); with `spool_above`, a larger
+//!   file goes to the sync's spool folder, never whole in memory. Ids:
 //!   `sharepoint:{drive id}:{item id}`.
 //! - **Site pages**: `GET sites/{id}/pages/microsoft.graph.sitePage?$expand=canvasLayout`
 //!   (Graph v1.0), one Markdown document each: the title, the description, the text web
@@ -28,8 +29,19 @@
 //!   searchable texts. Where Graph refuses to expand canvases on the listing (`400`), each
 //!   page is asked for with its own. Version: the `eTag` (else `lastModifiedDateTime`); link:
 //!   the page's `webUrl` (relative to the site, made absolute). Pages have no delta query:
-//!   each run lists them, a windowed run keeps those changed in the window, and unchanged
-//!   versions cost nothing more. Ids: `sharepoint:page:{site id}:{page id}`.
+//!   each run lists them, a windowed run keeps those changed in the window and those whose
+//!   file in the Site Pages library changed since the window's start (one delta round from
+//!   Graph's timestamp token, sharing changes included: a page shared or unshared reaches
+//!   the next windowed run though its own time did not move), and unchanged versions cost
+//!   nothing more. Ids: `sharepoint:page:{site id}:{page id}`.
+//! - **Lists** (with `include_lists`; off by default, as RAGFlow and Onyx read none): the
+//!   items of each site's lists that are not libraries (`GET sites/{id}/lists`, hidden lists
+//!   and library templates left out; `GET …/lists/{list}/items?expand=fields`), one Markdown
+//!   document each: its columns as front matter, its title as a heading, rich-text columns
+//!   (an announcement's body) as sections; link: the item's `webUrl`; version: its `eTag`;
+//!   access: the item's own permissions (`…/items/{item}/permissions`, JSON batches). A
+//!   windowed run keeps items changed in the window; deleted items are left to prune. Ids:
+//!   `sharepoint:list:{site id}:{list id}:{item id}`.
 //! - **Access** (unless `include_permissions: false`): a file's permissions (users by e-mail,
 //!   Entra groups `aad-group:{id}`, SharePoint groups `sp-group:{site collection id}:{name}`,
 //!   organisation links and "Everyone except external users" `tenant:{tenant id}` (the
@@ -64,6 +76,7 @@
 
 mod checkpoint;
 mod config;
+mod lists;
 mod load;
 mod pages;
 mod sites;
@@ -78,7 +91,7 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 
-pub use checkpoint::{PagesCursor, SharepointCheckpoint};
+pub use checkpoint::{ListsCursor, PagesCursor, SharepointCheckpoint};
 pub use config::{DEFAULT_MAX_FILE_SIZE, SharepointConfig, SharepointCredentials};
 
 use crate::graph::{self, drive_walk::DriveWalk};
@@ -87,8 +100,7 @@ use crate::graph::{self, drive_walk::DriveWalk};
 pub const SOURCE: &str = "sharepoint";
 
 /// The application permissions a 403 asks for.
-const PERMISSIONS: &str =
-    "Sites.Read.All (Sites.FullControl.All to see every sharing change; Files.Read.All for files)";
+const PERMISSIONS: &str = "Sites.Read.All, or Sites.Selected with the read role granted on each configured site (Sites.FullControl.All to see every sharing change; Files.Read.All for files)";
 
 /// Sites `check()` tries when every site is read.
 const CHECK_SAMPLE: usize = 5;
@@ -135,7 +147,7 @@ impl SharepointConnector {
             permissions: config.include_permissions,
             anonymous_public: config.anonymous_links_public,
             tenant: config.credentials.tenant_id.trim().to_owned(),
-            spool_above: None,
+            spool_above: config.spool_above.map(std::num::NonZeroU64::get),
             spool: None,
         };
         let reader = load::Reader {
@@ -143,6 +155,7 @@ impl SharepointConnector {
             urls: Arc::new(config.site_urls()),
             documents: config.include_site_documents,
             pages: config.include_site_pages,
+            lists: config.include_lists,
             subsites: config.include_subsites,
         };
         Ok(Self { config, reader })

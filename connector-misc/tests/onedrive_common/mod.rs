@@ -115,6 +115,25 @@ pub struct State {
     pub gone: Vec<String>,
     /// Users whose drive answers a passing 404 (a drive being moved or provisioned).
     pub flaky: Vec<String>,
+    /// When each change happened (change `n` at `stamps[n - 1]`), by the clock: a delta
+    /// round from a timestamp token lists the changes at or after it.
+    pub stamps: Vec<DateTime<Utc>>,
+    /// Delta rounds asked from a timestamp token.
+    pub stamp_rounds: usize,
+    /// SharePoint lists of items (not libraries), by site id.
+    pub lists: Vec<FakeList>,
+}
+
+/// A SharePoint list of items on a site.
+#[derive(Debug, Clone)]
+pub struct FakeList {
+    pub site: String,
+    /// The list as `GET sites/{id}/lists` shows it.
+    pub list: Value,
+    /// Its items as `GET …/items?expand=fields` shows them.
+    pub items: Vec<Value>,
+    /// Each item's own permissions, by item id.
+    pub permissions: BTreeMap<String, Vec<Value>>,
 }
 
 #[derive(Clone)]
@@ -136,6 +155,7 @@ impl FakeGraph {
     pub fn put(&self, drive: &str, id: &str, name: &str, parent: &str, body: &str, minute: i64) {
         let mut s = self.state.lock().unwrap();
         s.version += 1;
+        s.stamps.push(Utc::now());
         let v = s.version;
         let d = s.drives.entry(drive.to_owned()).or_default();
         if let Some(i) = d.items.iter_mut().find(|i| i.id == id) {
@@ -179,6 +199,7 @@ impl FakeGraph {
     pub fn delete(&self, drive: &str, id: &str) {
         let mut s = self.state.lock().unwrap();
         s.version += 1;
+        s.stamps.push(Utc::now());
         let v = s.version;
         let d = s.drives.get_mut(drive).unwrap();
         let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
@@ -190,6 +211,7 @@ impl FakeGraph {
     pub fn share(&self, drive: &str, id: &str, permission: Value) {
         let mut s = self.state.lock().unwrap();
         s.version += 1;
+        s.stamps.push(Utc::now());
         let v = s.version;
         let d = s.drives.get_mut(drive).unwrap();
         let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
@@ -202,6 +224,7 @@ impl FakeGraph {
     pub fn move_to(&self, drive: &str, id: &str, parent: &str) {
         let mut s = self.state.lock().unwrap();
         s.version += 1;
+        s.stamps.push(Utc::now());
         let v = s.version;
         let d = s.drives.get_mut(drive).unwrap();
         let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
@@ -252,6 +275,15 @@ impl FakeGraph {
             .push((id.to_owned(), upn.to_owned(), drive.map(str::to_owned)));
         if let Some(d) = drive {
             s.drives.entry(d.to_owned()).or_default().owner = upn.to_owned();
+        }
+    }
+
+    /// Dates every change so far a month before [`time`]`(0)`: content made long before any
+    /// window of the tests, while changes made after this happen by the clock.
+    pub fn backdate(&self) {
+        let mut s = self.state.lock().unwrap();
+        for t in &mut s.stamps {
+            *t = time(-30 * 24 * 60);
         }
     }
 
@@ -424,8 +456,16 @@ impl FakeGraph {
                         "Resync required. Replace any local items with the server's version (including deletes) if you're sure that the service was up to date with your local changes when you last sync'd. Upload any local changes that the server doesn't know about.",
                     );
                 }
+                if token.as_deref().is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok()) {
+                    s.stamp_rounds += 1;
+                }
                 let (since, offset) = match token.as_deref() {
                     None => (0, 0),
+                    // A timestamp token (OneDrive for Business, SharePoint): the changes since.
+                    Some(t) if DateTime::parse_from_rfc3339(t).is_ok() => {
+                        let at = DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+                        (s.stamps.iter().filter(|c| **c < at).count() as u64, 0)
+                    }
                     Some(t) => {
                         let (a, b) = t.split_once('o').unwrap_or((t, "0"));
                         (
@@ -581,10 +621,40 @@ impl FakeGraph {
                         value.push(json!({"id": "list-sitepages", "name": "SitePages", "displayName": "Site Pages",
                             "list": {"template": "webPageLibrary", "hidden": false, "contentTypesEnabled": true}}));
                     }
+                    value.extend(s.lists.iter().filter(|l| l.site == *id).map(|l| l.list.clone()));
                     ResponseTemplate::new(200).set_body_json(json!({"value": value}))
                 }
                 None => graph_error(404, "itemNotFound", "Requested site could not be found"),
             },
+            ["sites", id, "lists", list, "items"] => {
+                let Some(l) = s.lists.iter().find(|l| l.site == *id && l.list["id"] == *list) else {
+                    return graph_error(404, "itemNotFound", "List does not exist.");
+                };
+                let skip: usize = query.iter().find(|(k, _)| k == "$skiptoken").map_or(0, |(_, v)| v.parse().unwrap());
+                let ids_only = query.iter().any(|(k, v)| k == "$select" && v == "id");
+                let value: Vec<Value> = l.items.iter().skip(skip).take(s.page_size).map(|i| {
+                    if ids_only { json!({"id": i["id"]}) } else { i.clone() }
+                }).collect();
+                let mut body = json!({"value": value});
+                if skip + s.page_size < l.items.len() {
+                    let select = if ids_only { "$select=id" } else { "expand=fields" };
+                    body["@odata.nextLink"] = json!(format!("{base}/v1.0/sites/{id}/lists/{list}/items?{select}&$skiptoken={}", skip + s.page_size));
+                }
+                ResponseTemplate::new(200).set_body_json(body)
+            }
+            ["sites", id, "lists", list, "items", item] => {
+                match s.lists.iter().find(|l| l.site == *id && l.list["id"] == *list).and_then(|l| l.items.iter().find(|i| i["id"] == *item)) {
+                    Some(i) => ResponseTemplate::new(200).set_body_json(i.clone()),
+                    None => graph_error(404, "itemNotFound", "Item does not exist."),
+                }
+            }
+            ["sites", id, "lists", list, "items", item, "permissions"] => {
+                match s.lists.iter().find(|l| l.site == *id && l.list["id"] == *list) {
+                    Some(l) if l.items.iter().any(|i| i["id"] == *item) => ResponseTemplate::new(200)
+                        .set_body_json(json!({"value": l.permissions.get(*item).cloned().unwrap_or_default()})),
+                    _ => graph_error(404, "itemNotFound", "Item does not exist."),
+                }
+            }
             ["sites", id, "lists", list, "drive"] => {
                 let site = s.sites.iter().find(|x| x.id == *id);
                 let drive = site.and_then(|x| {
@@ -795,6 +865,19 @@ fn batch_member(
             ),
             None => err(404, "itemNotFound"),
         },
+        ["sites", site, "lists", list, "items", item, "permissions"] => {
+            match s
+                .lists
+                .iter()
+                .find(|l| l.site == *site && l.list["id"] == *list)
+            {
+                Some(l) if l.items.iter().any(|i| i["id"] == *item) => (
+                    200,
+                    json!({"value": l.permissions.get(*item).cloned().unwrap_or_default()}),
+                ),
+                _ => err(404, "itemNotFound"),
+            }
+        }
         ["drives", drive, "items", id, "permissions"] => match permissions(&s, drive, id) {
             Some(value) => (200, json!({"value": value})),
             None => err(404, "itemNotFound"),

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use connector_core::Connector;
 use serde_json::{Value, json};
 
+#[allow(unused_imports)] // The lists tests' (sharepoint.rs), not the conformance file's.
+pub use graph_fake::FakeList;
 #[allow(unused_imports)] // The conformance tests' (certificate credentials, checkpoints).
 pub use graph_fake::graph_wire;
 pub use graph_fake::{FakeGraph, SECRET, Site, TENANT, time};
@@ -163,5 +165,6 @@ pub fn standard(page_size: usize) -> FakeGraph {
     g.put("b!eng-specs", "S1", "api.txt", "root", "the api", 4);
     g.put("b!hr-docs", "H1", "leave.txt", "root", "leave policy", 5);
     g.put("b!ada", "A1", "private.txt", "root", "ada's own", 5);
+    g.backdate();
     g
 }

@@ -31,7 +31,7 @@ use connector_core::pages::{Outcome, PendingItem};
 use connector_core::{Access, Batch, Document, Error, ErrorKind, Failure, Result, SyncContext};
 use url::Url;
 
-pub use checkpoint::{DriveCheckpoint, DriveCursor, Phase};
+pub use checkpoint::{DriveCheckpoint, DriveCursor, DriveSet, Phase};
 pub(crate) use rounds::{checkpointed, list_ids, refetch};
 
 use crate::graph::{DriveItem, GraphClient, Page};
@@ -45,6 +45,11 @@ const PAGE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// `410 Gone` answers taken in one drive before the run gives up on it.
 const MAX_RESTARTS: u32 = 3;
+
+/// How long before its start a run in the checkpoint's compact form says its drives are
+/// delivered up to: covers a clock of this host ahead of Graph's (the timestamp token is read
+/// by Graph's clock). Changes in the margin are listed again; unchanged, they cost no download.
+pub(crate) const STAMP_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// A drive to read, whose it is and where its SharePoint groups live.
 #[derive(Debug, Clone)]
@@ -468,6 +473,22 @@ impl DriveWalk {
         }
     }
 
+    /// The round of `drive`'s changes since `time`: Graph's timestamp token
+    /// (`delta?token=2026-03-01T00%3A00%3A00Z`, OneDrive for Business and SharePoint), what the
+    /// checkpoint's compact form starts a known drive from.
+    pub(crate) fn stamp_link(
+        &self,
+        drive: &str,
+        time: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Url> {
+        let mut url = self.graph.drive_delta_url(drive)?;
+        url.query_pairs_mut().append_pair(
+            "token",
+            &time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        Ok(url)
+    }
+
     /// `{api root}drives/{drive}/root/delta?token=`, the drive id as Graph writes it in links.
     fn delta_prefix(&self, drive: &str) -> String {
         format!("{}drives/{drive}/root/delta?token=", self.graph.root())
@@ -618,10 +639,23 @@ pub(crate) async fn path_access(
             )
         })
         .collect();
-    let mut out = Vec::with_capacity(paths.len());
-    for (path, answer) in paths
+    request_access(walk, target, &requests).await
+}
+
+/// Who may read each item whose permissions `requests` ask for (Graph paths of permission
+/// collections, such as `sites/{id}/lists/{list}/items/{item}/permissions`), in the order
+/// given, in JSON batches; one that cannot be read, or is not there, is readable by nobody
+/// (fail closed) until a later run reads it. `target` qualifies SharePoint groups.
+#[cfg(feature = "sharepoint")]
+pub(crate) async fn request_access(
+    walk: &DriveWalk,
+    target: &DriveTarget,
+    requests: &[String],
+) -> Result<Vec<Access>> {
+    let mut out = Vec::with_capacity(requests.len());
+    for (request, answer) in requests
         .iter()
-        .zip(walk.graph.batch_get::<Page<Permission>>(&requests).await?)
+        .zip(walk.graph.batch_get::<Page<Permission>>(requests).await?)
     {
         match answer {
             Ok(Some(page)) => out.push(access(
@@ -637,8 +671,8 @@ pub(crate) async fn path_access(
                     .map_or_else(|| "not found".to_owned(), |e| e.to_string());
                 tracing::warn!(
                     connector = walk.source,
-                    path = path.as_str(),
-                    "a page's permissions are not readable; it is readable by nobody: {why}"
+                    request = request.as_str(),
+                    "permissions not readable; readable by nobody: {why}"
                 );
                 out.push(Access::restricted(Vec::new(), Vec::new()));
             }

@@ -12,9 +12,10 @@ use connector_core::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
+use super::checkpoint::{COMPACT_ABOVE, DriveSet};
 use super::{
     CONCURRENCY, DriveCheckpoint, DriveCursor, DriveSource, DriveTarget, DriveWalk, Item,
-    MAX_RESTARTS, PAGE_BYTES, Phase, failed, fetch, last_states, remember_folders,
+    MAX_RESTARTS, PAGE_BYTES, Phase, STAMP_MARGIN, failed, fetch, last_states, remember_folders,
 };
 use crate::graph::{Delta, DriveItem};
 
@@ -30,7 +31,7 @@ pub(crate) fn checkpointed(
     let walk = walk.with_context(&ctx);
     let name = walk.source;
     async_stream::try_stream! {
-        let (targets, failures) = source.targets(&walk.graph).await?;
+        let (mut targets, failures) = source.targets(&walk.graph).await?;
         let mut cp = from;
         let resume = cp.current.take();
         cp.rekey_for(&walk.graph.tenant(&walk.tenant).await?, &walk.tenant);
@@ -40,6 +41,25 @@ pub(crate) fn checkpointed(
             cp.folders.retain(|drive, _| targets.iter().any(|t| &t.drive == drive));
             cp.rekey.retain(|drive| targets.iter().any(|t| &t.drive == drive));
         }
+        // The compact form past COMPACT_ABOVE drives (a run begun in one form ends in it):
+        // the position and one time, not a link per drive (see DriveCheckpoint).
+        let compact = cp.run.is_some()
+            || (cp.done.is_empty() && resume.is_none() && targets.len() > COMPACT_ABOVE);
+        if compact {
+            targets.sort_by(|a, b| a.drive.cmp(&b.drive));
+            if cp.run.is_none() {
+                cp.run = Some(chrono::Utc::now() - STAMP_MARGIN);
+                cp.finished = Some(DriveSet::with_capacity(targets.len()));
+            }
+        } else if let (Some(stamp), Some(known)) = (cp.stamp, cp.known.take()) {
+            // Back to links: each known drive starts from the stamp, as a link of its own.
+            for t in &targets {
+                if !cp.since.contains_key(&t.drive) && known.contains(&t.drive) {
+                    let link = walk.stamp_link(&t.drive, stamp)?;
+                    cp.since.insert(t.drive.clone(), walk.stored_link(&t.drive, &link));
+                }
+            }
+        }
         if !failures.is_empty() {
             yield CheckpointedBatch::new(failed(failures), cp.clone());
         }
@@ -47,18 +67,32 @@ pub(crate) fn checkpointed(
             if cp.done.contains_key(&target.drive) {
                 continue;
             }
+            if compact && cp.after.as_deref().is_some_and(|a| target.drive.as_str() <= a) {
+                // Finished before a resume (or passed over, or failed: those kept their start).
+                // One this run has not finished that was known keeps its start.
+                if !cp.finished.as_ref().is_some_and(|f| f.contains(&target.drive)) {
+                    keep_start(&walk, &mut cp, &target.drive)?;
+                }
+                continue;
+            }
             let first = walk.graph.drive_delta_url(&target.drive)?;
-            let (mut url, mut phase) = match (&resume, cp.since.get(&target.drive)) {
+            let start = match cp.since.get(&target.drive) {
+                Some(since) => Some(walk.link_of(&target.drive, since)?),
+                None => known_start(&walk, &cp, &target.drive)?,
+            };
+            let has_starts = !cp.since.is_empty() || cp.stamp.is_some();
+            let (mut url, mut phase) = match (&resume, start) {
                 (Some(c), _) if c.drive == target.drive && (c.phase != Phase::Changes || !cp.rekey.contains(&c.drive)) => (walk.parse_link(&c.next)?, c.phase),
                 // Its files were delivered under another tenant key: listed whole once.
                 _ if cp.rekey.contains(&target.drive) => (first.clone(), Phase::Relisting),
-                (_, Some(since)) => (walk.link_of(&target.drive, since)?, Phase::Changes),
+                (_, Some(since)) => (since, Phase::Changes),
                 // A drive the last runs never finished (new, or unreadable then) while others
                 // carry their links: its files before the window were never delivered, so it
                 // is listed whole (unchanged files cost no download), not through the window.
-                _ if !cp.since.is_empty() => (first.clone(), Phase::Relisting),
+                _ if has_starts => (first.clone(), Phase::Relisting),
                 _ => (first.clone(), Phase::Listing),
             };
+            let mut finished_now = false;
             // A drive Graph will not read to its end (locked, archived, its user deleted,
             // throttled past the retries) is that drive's failure, not the run's: the other
             // drives are read, and the next run starts it again from its last finished round.
@@ -209,7 +243,16 @@ pub(crate) fn checkpointed(
                     }
                     (None, Some(delta)) => {
                         cp.current = None;
-                        cp.done.insert(target.drive.clone(), walk.stored_link(&target.drive, &delta));
+                        if compact {
+                            if let Some(f) = cp.finished.as_mut() {
+                                f.insert(&target.drive);
+                            }
+                            cp.since.remove(&target.drive);
+                            cp.after = Some(target.drive.clone());
+                        } else {
+                            cp.done.insert(target.drive.clone(), walk.stored_link(&target.drive, &delta));
+                        }
+                        finished_now = true;
                         cp.rekey.remove(&target.drive);
                         yield CheckpointedBatch::new(rest, cp.clone());
                         break;
@@ -223,6 +266,12 @@ pub(crate) fn checkpointed(
                     }
                 }
             }
+            }
+            if compact && !finished_now {
+                // Not read to its end (a failure, or passed over): it keeps its start for the
+                // next run, and a resume does not try it again.
+                keep_start(&walk, &mut cp, &target.drive)?;
+                cp.after = Some(target.drive.clone());
             }
             if let Some(e) = drive_error {
                 if e.kind().ends_sync() {
@@ -241,6 +290,28 @@ pub(crate) fn checkpointed(
         }
     }
     .boxed()
+}
+
+/// Where a known drive's round starts in the compact form: the changes since the stamp.
+fn known_start(walk: &DriveWalk, cp: &DriveCheckpoint, drive: &str) -> Result<Option<url::Url>> {
+    match (cp.stamp, &cp.known) {
+        (Some(stamp), Some(known)) if known.contains(drive) => {
+            Ok(Some(walk.stamp_link(drive, stamp)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Keeps the start of `drive`, which this run does not finish, as an exception in `since`
+/// (compact form): a known drive's stamp would otherwise move on with the run's.
+fn keep_start(walk: &DriveWalk, cp: &mut DriveCheckpoint, drive: &str) -> Result<()> {
+    if !cp.since.contains_key(drive)
+        && let Some(link) = known_start(walk, cp, drive)?
+    {
+        cp.since
+            .insert(drive.to_owned(), walk.stored_link(drive, &link));
+    }
+    Ok(())
 }
 
 /// What the folders of a page change beyond themselves, and the folder scope kept in `cp`.
