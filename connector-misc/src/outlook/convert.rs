@@ -221,7 +221,6 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
     let date = message.received_date_time.or(message.sent_date_time);
     let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
     let (to_text, cc_text) = (to.join(", "), cc.join(", "));
-    let from_text = from.clone().unwrap_or_default();
     // A meeting message's meeting: when and where (Graph's local times, with their zone).
     let meeting = message.meeting.as_deref();
     let when = meeting.map(meeting_time).unwrap_or_default();
@@ -231,7 +230,7 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
         .map(str::trim)
         .unwrap_or_default();
     let fields: Vec<(&str, &str)> = [
-        ("From:", from_text.as_str()),
+        ("From:", from.as_deref().unwrap_or_default()),
         ("To:", to_text.as_str()),
         ("Cc:", cc_text.as_str()),
         ("Date:", date_text.as_str()),
@@ -288,8 +287,9 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
     if let Some(m) = &message.internet_message_id {
         doc = doc.with_metadata("internet_message_id", m.clone());
     }
-    if let Some(d) = date {
-        doc = doc.with_metadata("date", d.to_rfc3339());
+    if date.is_some() {
+        // The header's `Date:`, written once.
+        doc = doc.with_metadata("date", date_text);
     }
     if let Some(d) = message.sent_date_time {
         doc = doc.with_metadata("sent_at", d.to_rfc3339());

@@ -87,16 +87,22 @@ fn sort_page(
             }
         }
     }
-    let mut last = HashMap::new();
-    for (n, m) in messages.iter().enumerate() {
-        last.insert(m.id.clone(), n);
-    }
+    // Whether each message is its id's last state on the page (ids borrowed for the look).
+    let last: Vec<bool> = {
+        let mut at: HashMap<&str, usize> = HashMap::with_capacity(messages.len());
+        for (n, m) in messages.iter().enumerate() {
+            at.insert(m.id.as_str(), n);
+        }
+        (0..messages.len())
+            .map(|n| at.get(messages[n].id.as_str()) == Some(&n))
+            .collect()
+    };
     let mut removed = Vec::new();
     let kept = messages
         .into_iter()
-        .enumerate()
-        .filter(|(n, m)| last.get(&m.id) == Some(n))
-        .map(|(_, m)| m)
+        .zip(last)
+        .filter(|(_, last)| *last)
+        .map(|(m, _)| m)
         .filter_map(|m| {
             if m.removed.is_some() {
                 removed.push(m.id);
