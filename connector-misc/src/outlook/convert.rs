@@ -491,7 +491,11 @@ mod tests {
             assert_eq!(text, markdown::render(&blocks), "{md:?}");
             let mut alone = String::new();
             push_markdown(&mut alone, md);
-            assert_eq!(alone, markdown::render(&[Block::Markdown(md.to_owned())]), "{md:?}");
+            assert_eq!(
+                alone,
+                markdown::render(&[Block::Markdown(md.to_owned())]),
+                "{md:?}"
+            );
         }
     }
 

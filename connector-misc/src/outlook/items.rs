@@ -118,7 +118,8 @@ pub(super) fn pending_item(
     let id = message_doc_id(&mailbox.id, &message.id);
     let version = message.version_in(&folder.path);
     let with_attachments = reader.lists_attachments(&message);
-    let fingerprint = (!with_attachments).then(|| connector_core::Document::version_fingerprint(&version));
+    let fingerprint =
+        (!with_attachments).then(|| connector_core::Document::version_fingerprint(&version));
     let item = PendingItem::new(
         id,
         Ok(Item {
@@ -180,19 +181,17 @@ pub(super) async fn fetch(
     };
     ids.pop();
     let mut out = Vec::with_capacity(1 + wanted.len());
-    out.push(
-        if known.has_version(&id, &item.version) {
-            Outcome::Unchanged(id)
-        } else {
-            with_meeting(&reader, place.user, message).await?;
-            let mut doc = message_document(&place, message, &item.version);
-            if !references.is_empty() {
-                // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
-                doc = doc.with_metadata("reference_attachments", references);
-            }
-            doc.into()
-        },
-    );
+    out.push(if known.has_version(&id, &item.version) {
+        Outcome::Unchanged(id)
+    } else {
+        with_meeting(&reader, place.user, message).await?;
+        let mut doc = message_document(&place, message, &item.version);
+        if !references.is_empty() {
+            // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
+            doc = doc.with_metadata("reference_attachments", references);
+        }
+        doc.into()
+    });
     out.extend(attachments(&reader, &known, &place, message, wanted, ids).await?);
     Ok(out)
 }

@@ -266,7 +266,10 @@ impl Message {
                 .ok()
                 .and_then(|i| i.id)
                 .and_then(|i| i.as_str().map(str::to_owned));
-            (id, format!("Graph listed a message that cannot be read: {e}"))
+            (
+                id,
+                format!("Graph listed a message that cannot be read: {e}"),
+            )
         })
     }
 
@@ -316,7 +319,10 @@ impl Message {
         };
         text.push_str(self.subject.as_deref().unwrap_or_default());
         end(&text);
-        text.push_str(body.and_then(|b| b.content_type.as_deref()).unwrap_or_default());
+        text.push_str(
+            body.and_then(|b| b.content_type.as_deref())
+                .unwrap_or_default(),
+        );
         end(&text);
         if let Some(r) = &self.from {
             person(&mut text, r);
@@ -558,13 +564,11 @@ mod tests {
             content: Some("<p>Hi!</p>".into()),
         });
         assert_ne!(edited.version(), m.version());
-        let removed = from_json(
-            serde_json::json!({"id": "AAk2", "@removed": {"reason": "deleted"}}),
-        )
-        .unwrap();
+        let removed =
+            from_json(serde_json::json!({"id": "AAk2", "@removed": {"reason": "deleted"}}))
+                .unwrap();
         assert!(removed.removed.is_some());
-        let (id, _) =
-            from_json(serde_json::json!({"id": "AAk3", "toRecipients": 7})).unwrap_err();
+        let (id, _) = from_json(serde_json::json!({"id": "AAk3", "toRecipients": 7})).unwrap_err();
         assert_eq!(id.as_deref(), Some("AAk3"));
     }
 
@@ -613,7 +617,10 @@ mod tests {
                 .map(|p| p.as_bytes())
                 .chain([content.as_bytes()]),
         );
-        format!("{hash}|{}", m.parent_folder_id.as_deref().unwrap_or_default())
+        format!(
+            "{hash}|{}",
+            m.parent_folder_id.as_deref().unwrap_or_default()
+        )
     }
 
     #[test]
@@ -640,7 +647,10 @@ mod tests {
         };
         for m in [&full, &bare] {
             assert_eq!(m.version(), version_as_first_written(m));
-            assert_eq!(m.version_in("Inbox/x"), format!("{}|Inbox/x", version_as_first_written(m)));
+            assert_eq!(
+                m.version_in("Inbox/x"),
+                format!("{}|Inbox/x", version_as_first_written(m))
+            );
         }
     }
 

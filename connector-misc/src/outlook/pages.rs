@@ -68,10 +68,7 @@ fn mailbox_failure(mailbox: &Mailbox, e: &Error) -> Failure {
 /// A page's messages with each id's last state only, in the order of those last states, the
 /// failures of those that cannot be read, and the (message) ids Graph reports removed from the
 /// folder (deleted, or moved out).
-fn sort_page(
-    values: Vec<Box<RawValue>>,
-    user: &str,
-) -> (Vec<Message>, Vec<Failure>, Vec<String>) {
+fn sort_page(values: Vec<Box<RawValue>>, user: &str) -> (Vec<Message>, Vec<Failure>, Vec<String>) {
     let mut messages = Vec::with_capacity(values.len());
     let mut broken = Vec::new();
     for value in values {
