@@ -35,6 +35,9 @@ const ROUND_CONCURRENCY: usize = CONCURRENCY - 1;
 /// Content bytes after which a page is handed on in parts.
 const PAGE_BYTES: u64 = 32 * 1024 * 1024;
 
+/// A folder's next delta page, fetching in a task of its own, with the page size it fitted.
+type PageAhead = Spawned<(Result<Delta<Box<RawValue>>>, PageSize)>;
+
 /// `410 Gone` answers taken in one folder before the run gives up on it.
 const MAX_RESTARTS: u32 = 3;
 
@@ -220,7 +223,7 @@ pub(super) fn checkpointed(
                 let mut size = PageSize::default();
                 // The next page of the round, fetching while this one's messages are turned
                 // into documents (aborted when dropped: a folder that stops early).
-                let mut ahead: Option<Spawned<(Result<Delta<Box<RawValue>>>, PageSize)>> = None;
+                let mut ahead: Option<PageAhead> = None;
                 loop {
                     ctx.cancellation().check()?;
                     cp.current = Some(FolderCursor { folder: key.clone(), next: url.to_string(), phase });
