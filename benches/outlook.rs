@@ -28,6 +28,8 @@
 //! | Word | core fast path | 0.197 / 0.312 s | 6.18x / 3.92x | 6.53x / 2.90x | 0.583 / 0.577 s | 2.09x / 2.12x | 2.20x / 1.57x |
 //! | short head | raw pages, read-ahead | 0.080 / 0.171 / 0.151 / 0.155 s | 3.04x / 3.33x / 2.78x / 3.06x | 6.12x / 4.39x / 3.51x / 5.97x | 0.156 / 0.161 s | — | — |
 //! | Word | raw pages, read-ahead | 0.172 / 0.137 s | 4.68x / 3.34x | 2.51x / 2.78x | 0.674 / 0.414 s | — | — |
+//! | short head | same, load 5 | 0.087 s | 3.30x / 3.05x | 3.29x / 4.67x | — | — | — |
+//! | Word | same, load 5 | 0.146 s | 3.49x / 2.02x | 3.25x / 2.20x | — | — | — |
 //!
 //! "core fast path": core's HTML to Markdown taking mail bodies without a DOM (the document
 //! start and head skipped, the body rendered tree-less), under heavier load (load average 5-7
