@@ -26,6 +26,10 @@
 //! | Word | after | 0.171 / 0.202 s | 6.49x / 6.17x | 7.03x / 6.27x | 1.104 / 1.112 s | 1.00x / 1.12x | 1.09x / 1.14x |
 //! | short head | core fast path | 0.153 / 0.191 / 0.184 / 0.143 s | 2.99x / 3.64x / 3.48x / 3.53x | 3.27x / 4.40x / 3.75x / 3.78x | 0.257 / 0.208 / 0.211 / 0.232 s | 1.79x / 3.34x / 3.04x / 2.18x | 1.95x / 4.03x / 3.27x / 2.34x |
 //! | Word | core fast path | 0.197 / 0.312 s | 6.18x / 3.92x | 6.53x / 2.90x | 0.583 / 0.577 s | 2.09x / 2.12x | 2.20x / 1.57x |
+//! | short head | raw pages, read-ahead | 0.080 / 0.171 / 0.151 / 0.155 s | 3.04x / 3.33x / 2.78x / 3.06x | 6.12x / 4.39x / 3.51x / 5.97x | 0.156 / 0.161 s | — | — |
+//! | Word | raw pages, read-ahead | 0.172 / 0.137 s | 4.68x / 3.34x | 2.51x / 2.78x | 0.674 / 0.414 s | — | — |
+//! | short head | same, load 5 | 0.087 s | 3.30x / 3.05x | 3.29x / 4.67x | — | — | — |
+//! | Word | same, load 5 | 0.146 s | 3.49x / 2.02x | 3.25x / 2.20x | — | — | — |
 //!
 //! "core fast path": core's HTML to Markdown taking mail bodies without a DOM (the document
 //! start and head skipped, the body rendered tree-less), under heavier load (load average 5-7
@@ -34,6 +38,14 @@
 //! of the default run: allocator 15-20%, JSON, `message_document`; the conversion 13% of both
 //! sides together), and with Word bodies `message_document` (9%, the byte-window scans of
 //! `rendered_part` over the 7 KiB head) is its largest single cost.
+//!
+//! "raw pages, read-ahead" (load average 16-17, the 2 cores shared with 8 builds: the
+//! spread is the machine's): each message parsed from its own JSON text (no `Value` tree),
+//! its version hashed once, the next delta page fetched while the page is converted, the text
+//! written into one buffer. The perf profile before (one load run at 8.1x): allocator about
+//! 25%, `Value` parsing and its `BTreeMap`s 6%, conversion 10%; after: allocator about 20%,
+//! memmove 8% (messages and items moved through the page pipeline), conversion 10%, `Value`
+//! parsing only the raw side's.
 //!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree

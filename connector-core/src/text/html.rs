@@ -22,7 +22,7 @@ fn converter() -> &'static HtmlToMarkdown {
 /// HTML → Markdown, with `<script>`, `<style>` and `<head>` left out, content and all.
 ///
 /// The usual rich-text field, mail or chat body (paragraphs, `div`s, line breaks, emphasis,
-/// links, spans, images, headings, rules, quotes, bullet lists, comments, after a document's
+/// links, spans, images, headings, rules, quotes, lists, comments, after a document's
 /// `<html>`, `<head>` and `<body>`) takes a fast path that gives htmd's output without
 /// building a DOM; everything else goes through htmd, over a DOM that html5ever's tree builder
 /// builds from core's own byte-search tokenizer where that can read the input exactly (else

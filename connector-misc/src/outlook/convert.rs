@@ -90,7 +90,7 @@ fn subject(message: &Message) -> String {
 pub(crate) fn rendered_part(html: &str) -> &str {
     let bytes = html.as_bytes();
     let mut i = 0;
-    while let Some(lt) = memchr_lt(bytes, i) {
+    while let Some(lt) = memchr_lt(html, i) {
         let rest = &bytes[lt..];
         if rest.starts_with(b"<!--") {
             // A comment ends at the first `-->` (`<!-->` and `<!--->` end at once).
@@ -99,27 +99,27 @@ pub(crate) fn rendered_part(html: &str) -> &str {
             } else if rest.starts_with(b"<!--->") {
                 lt + 6
             } else {
-                match find(bytes, lt + 4, b"-->") {
+                match find(html, lt + 4, "-->") {
                     Some(end) => end + 3,
                     None => return html,
                 }
             };
             continue;
         }
-        if let Some(name) = ["style", "script", "title", "textarea"]
-            .into_iter()
-            .find(|n| tag_named(rest, n))
-        {
+        if let Some(name) = RAW_TEXT.into_iter().find(|n| tag_named(rest, n)) {
             // Raw text up to the closing tag.
-            let close = format!("</{name}");
-            i = match find_ignore_case(bytes, lt + 1 + name.len(), close.as_bytes()) {
+            let mut close = [0u8; 10];
+            close[..2].copy_from_slice(b"</");
+            close[2..2 + name.len()].copy_from_slice(name.as_bytes());
+            let close = &close[..2 + name.len()];
+            i = match find_ignore_case(html, lt + 1 + name.len(), close) {
                 Some(end) => end + close.len(),
                 None => return html,
             };
             continue;
         }
         if tag_named(rest, "body") {
-            return match find(bytes, lt, b">") {
+            return match find(html, lt, ">") {
                 Some(gt) => &html[gt + 1..],
                 None => html,
             };
@@ -129,29 +129,36 @@ pub(crate) fn rendered_part(html: &str) -> &str {
     html
 }
 
-/// The first `<` at or after `from`.
-fn memchr_lt(bytes: &[u8], from: usize) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .iter()
-        .position(|&b| b == b'<')
-        .map(|p| p + from)
+/// The elements whose content is raw text, where a `<body` is no tag.
+const RAW_TEXT: [&str; 4] = ["style", "script", "title", "textarea"];
+
+/// The first `<` at or after `from` (`str::find` of a char searches with `memchr`).
+fn memchr_lt(html: &str, from: usize) -> Option<usize> {
+    html.get(from..)?.find('<').map(|p| p + from)
 }
 
-fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+/// The first `needle` at or after `from`, by `str::find` (a vectorised search for short
+/// needles, not a window by window compare: Word's head is several KiB of style sheet and
+/// conditional comments). `from` is always just after ASCII markup.
+fn find(html: &str, from: usize, needle: &str) -> Option<usize> {
+    html.get(from..)?.find(needle).map(|p| p + from)
 }
 
-fn find_ignore_case(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-        .map(|p| p + from)
+/// The first `needle` (which starts `</`) at or after `from`, any case: each `</` found by
+/// [`find`], the rest compared in place.
+fn find_ignore_case(html: &str, from: usize, needle: &[u8]) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let lt = find(html, at, "</")?;
+        if html
+            .as_bytes()
+            .get(lt..lt + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        {
+            return Some(lt);
+        }
+        at = lt + 1;
+    }
 }
 
 /// Whether `rest` (starting at a `<`) opens a tag named `name`: the name, any case, then
@@ -180,8 +187,27 @@ fn meeting_time(m: &Meeting) -> String {
     out
 }
 
-/// The document of a message.
-pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document {
+/// `markdown` after the blocks written into `out`, as the writer appends a
+/// [`Block::Markdown`] at the top level: nothing when it is blank, else after a blank line
+/// (when anything comes before it), with CRLFs as LFs and without its leading and trailing
+/// line breaks and trailing whitespace; without a copy of it apart.
+fn push_markdown(out: &mut String, markdown: &str) {
+    if markdown.trim().is_empty() {
+        return;
+    }
+    let unified = if markdown.contains("\r\n") {
+        std::borrow::Cow::Owned(markdown.replace("\r\n", "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(markdown)
+    };
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+    out.push_str(unified.trim_matches(['\n', '\r']).trim_end());
+}
+
+/// The document of a message whose version (in its folder) is `version`.
+pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &str) -> Document {
     let id = message_doc_id(place.user, &message.id);
     let title = subject(message);
     let from = message
@@ -195,7 +221,6 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     let date = message.received_date_time.or(message.sent_date_time);
     let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
     let (to_text, cc_text) = (to.join(", "), cc.join(", "));
-    let from_text = from.clone().unwrap_or_default();
     // A meeting message's meeting: when and where (Graph's local times, with their zone).
     let meeting = message.meeting.as_deref();
     let when = meeting.map(meeting_time).unwrap_or_default();
@@ -205,7 +230,7 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
         .map(str::trim)
         .unwrap_or_default();
     let fields: Vec<(&str, &str)> = [
-        ("From:", from_text.as_str()),
+        ("From:", from.as_deref().unwrap_or_default()),
         ("To:", to_text.as_str()),
         ("Cc:", cc_text.as_str()),
         ("Date:", date_text.as_str()),
@@ -215,7 +240,8 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
     .collect();
-    let mut blocks = vec![Block::heading(1, vec![Inline::text(title.as_str())])];
+    let mut blocks = Vec::with_capacity(4);
+    blocks.push(Block::heading(1, vec![Inline::text(title.as_str())]));
     if !fields.is_empty() {
         blocks.push(Block::labelled_lines(&fields));
     }
@@ -223,15 +249,20 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
     let html = body.is_some_and(ItemBody::is_html);
     let body_type = if html { "html" } else { "text" };
+    // One buffer for the whole text, sized for the header and a body about as long as its
+    // source.
+    let mut text = String::with_capacity(256 + title.len() + content.len());
     if html {
-        blocks.push(Block::Markdown(html_to_markdown(rendered_part(content))));
+        markdown::render_into(&mut text, &blocks);
+        push_markdown(&mut text, &html_to_markdown(rendered_part(content)));
     } else {
         blocks.extend(Block::plain_text(content));
+        markdown::render_into(&mut text, &blocks);
     }
-    let text = markdown::render(&blocks) + "\n";
+    text.push('\n');
 
     let mut doc = Document::text(id, SOURCE, title.clone(), text)
-        .with_version(&message.version_in(place.folder))
+        .with_version(version)
         .with_owners(vec![place.owner.to_owned()])
         .with_access(place.access())
         // The text is Markdown whatever the body was; `body_type` says what Graph sent.
@@ -256,8 +287,9 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     if let Some(m) = &message.internet_message_id {
         doc = doc.with_metadata("internet_message_id", m.clone());
     }
-    if let Some(d) = date {
-        doc = doc.with_metadata("date", d.to_rfc3339());
+    if date.is_some() {
+        // The header's `Date:`, written once.
+        doc = doc.with_metadata("date", date_text);
     }
     if let Some(d) = message.sent_date_time {
         doc = doc.with_metadata("sent_at", d.to_rfc3339());
@@ -438,6 +470,36 @@ mod tests {
     }
 
     #[test]
+    fn markdown_pushed_after_the_header_is_what_the_writer_gives() {
+        let header = [
+            Block::heading(1, vec![Inline::text("Hi")]),
+            Block::labelled_lines(&[("From:", "a@b.example")]),
+        ];
+        for md in [
+            "",
+            " \n ",
+            "text",
+            "\n\n# x\n\ny  \n",
+            "a\r\nb\r\n\r\n",
+            "\r\n* a\n\t",
+        ] {
+            let mut blocks = header.to_vec();
+            blocks.push(Block::Markdown(md.to_owned()));
+            let mut text = String::with_capacity(64);
+            markdown::render_into(&mut text, &header);
+            push_markdown(&mut text, md);
+            assert_eq!(text, markdown::render(&blocks), "{md:?}");
+            let mut alone = String::new();
+            push_markdown(&mut alone, md);
+            assert_eq!(
+                alone,
+                markdown::render(&[Block::Markdown(md.to_owned())]),
+                "{md:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_text_body_is_kept_as_paragraphs() {
         let message: Message = serde_json::from_value(serde_json::json!({
             "id": "m1", "subject": "  ", "body": {"contentType": "text", "content": "*not* emphasis\n\nline two"},
@@ -453,7 +515,20 @@ mod tests {
             ],
             folder: "Inbox",
         };
-        let doc = message_document(&place, &message);
+        let doc = message_document(&place, &message, &message.version_in(place.folder));
+        assert_eq!(
+            doc.content.as_text().unwrap_or_default(),
+            markdown::render(
+                &[
+                    vec![
+                        Block::heading(1, vec![Inline::text("(no subject)")]),
+                        Block::labelled_lines(&[("From:", "ada@contoso.com")]),
+                    ],
+                    Block::plain_text("*not* emphasis\n\nline two"),
+                ]
+                .concat()
+            ) + "\n"
+        );
         assert_eq!(doc.title, "(no subject)");
         let text = doc.content.as_text().unwrap_or_default();
         assert!(text.contains("\\*not\\* emphasis"), "{text}");

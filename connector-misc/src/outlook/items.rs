@@ -27,6 +27,8 @@ pub(super) struct Item {
     mailbox: Arc<Mailbox>,
     folder: Arc<Folder>,
     message: Box<Message>,
+    /// The message's version in its folder, hashed once per listing.
+    version: String,
     /// Asked for by a refetch: delivered whatever the store holds.
     pub(super) refetch: bool,
 }
@@ -116,19 +118,21 @@ pub(super) fn pending_item(
     let id = message_doc_id(&mailbox.id, &message.id);
     let version = message.version_in(&folder.path);
     let with_attachments = reader.lists_attachments(&message);
+    let fingerprint =
+        (!with_attachments).then(|| connector_core::Document::version_fingerprint(&version));
     let item = PendingItem::new(
         id,
         Ok(Item {
             mailbox: Arc::clone(mailbox),
             folder: Arc::clone(folder),
             message: Box::new(message),
+            version,
             refetch: false,
         }),
     );
-    if with_attachments {
-        item
-    } else {
-        item.with_version(&version)
+    match fingerprint {
+        Some(fingerprint) => item.with_fingerprint(fingerprint),
+        None => item,
     }
 }
 
@@ -148,7 +152,9 @@ pub(super) async fn fetch(
     if !reader.lists_attachments(&item.message) {
         with_meeting(&reader, &item.mailbox.id, &mut item.message).await?;
         let place = place(&item.mailbox, &item.folder);
-        return Ok(vec![message_document(&place, &item.message).into()]);
+        return Ok(vec![
+            message_document(&place, &item.message, &item.version).into(),
+        ]);
     }
     let place = place(&item.mailbox, &item.folder);
     let message = &mut *item.message;
@@ -175,19 +181,17 @@ pub(super) async fn fetch(
     };
     ids.pop();
     let mut out = Vec::with_capacity(1 + wanted.len());
-    out.push(
-        if known.has_version(&id, &message.version_in(place.folder)) {
-            Outcome::Unchanged(id)
-        } else {
-            with_meeting(&reader, place.user, message).await?;
-            let mut doc = message_document(&place, message);
-            if !references.is_empty() {
-                // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
-                doc = doc.with_metadata("reference_attachments", references);
-            }
-            doc.into()
-        },
-    );
+    out.push(if known.has_version(&id, &item.version) {
+        Outcome::Unchanged(id)
+    } else {
+        with_meeting(&reader, place.user, message).await?;
+        let mut doc = message_document(&place, message, &item.version);
+        if !references.is_empty() {
+            // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
+            doc = doc.with_metadata("reference_attachments", references);
+        }
+        doc.into()
+    });
     out.extend(attachments(&reader, &known, &place, message, wanted, ids).await?);
     Ok(out)
 }

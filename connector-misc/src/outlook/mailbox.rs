@@ -394,15 +394,16 @@ impl Reader {
         )
     }
 
-    /// One page of a folder's delta round, its messages as sent (read each with
-    /// [`Message::from_value`](super::model::Message::from_value)).
+    /// One page of a folder's delta round, its messages as sent, each its JSON text (read
+    /// each with [`Message::from_raw`](super::model::Message::from_raw): one that cannot be
+    /// read is that message's failure, not the page's).
     ///
     /// A page is read whole, under the client's body cap (64 MiB): 50 messages with big
     /// HTML bodies (newsletters with `data:` images) can pass it, and that folder would then
     /// fail on the same page every run. Such a page is asked for again with fewer messages
     /// ([`SMALL_PAGES`]; `odata.maxpagesize` is read per request); only a single message
     /// over the cap fails the folder.
-    pub(crate) async fn delta(&self, url: &Url) -> Result<Delta<serde_json::Value>> {
+    pub(crate) async fn delta(&self, url: &Url) -> Result<Delta<Box<serde_json::value::RawValue>>> {
         self.delta_sized(url, &mut PageSize::default()).await
     }
 
@@ -414,7 +415,7 @@ impl Reader {
         &self,
         url: &Url,
         size: &mut PageSize,
-    ) -> Result<Delta<serde_json::Value>> {
+    ) -> Result<Delta<Box<serde_json::value::RawValue>>> {
         let start = size.next_ask();
         let mut sizes = std::iter::once(start)
             .chain(SMALL_PAGES.into_iter().filter(|s| *s < start))

@@ -250,11 +250,27 @@ impl Message {
         })
     }
 
-    /// A message of a page; `Err((its id if readable, what is wrong))` when it is not one.
-    pub(crate) fn from_value(
-        value: serde_json::Value,
+    /// A message of a page, read from its JSON text (no `Value` tree between);
+    /// `Err((its id if readable, what is wrong))` when it is not one.
+    pub(crate) fn from_raw(
+        raw: &serde_json::value::RawValue,
     ) -> std::result::Result<Self, (Option<String>, String)> {
-        crate::graph::listed(value, "a message")
+        serde_json::from_str(raw.get()).map_err(|e| {
+            /// The id alone, of a message that cannot be read whole.
+            #[derive(Deserialize)]
+            struct Id {
+                #[serde(default)]
+                id: Option<serde_json::Value>,
+            }
+            let id = serde_json::from_str::<Id>(raw.get())
+                .ok()
+                .and_then(|i| i.id)
+                .and_then(|i| i.as_str().map(str::to_owned));
+            (
+                id,
+                format!("Graph listed a message that cannot be read: {e}"),
+            )
+        })
     }
 
     /// The version token: a hash of what the document is made of (subject, body, people,
@@ -264,53 +280,96 @@ impl Message {
     /// nothing the document shows; a mailbox's delta rounds are mostly such changes, and each
     /// would deliver (and a host embed) the message again.
     pub(crate) fn version(&self) -> String {
-        let people = |r: &[Recipient]| {
-            r.iter()
-                .map(|r| {
-                    let e = &r.email_address;
-                    format!(
-                        "{}\u{1f}{}",
-                        e.name.as_deref().unwrap_or_default(),
-                        e.address.as_deref().unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\u{1e}")
-        };
-        let one = |r: Option<&Recipient>| people(r.map(std::slice::from_ref).unwrap_or_default());
-        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let mut out = self.hash();
+        out.push('|');
+        out.push_str(self.parent_folder_id.as_deref().unwrap_or_default());
+        out
+    }
+
+    /// The hash of [`version`](Self::version): its parts (each person `name` U+001F
+    /// `address`, people and categories joined by U+001E, times in RFC 3339) written into one
+    /// buffer, hashed as length-prefixed parts with the body's content last.
+    fn hash(&self) -> String {
+        fn person(out: &mut String, r: &Recipient) {
+            let e = &r.email_address;
+            out.push_str(e.name.as_deref().unwrap_or_default());
+            out.push('\u{1f}');
+            out.push_str(e.address.as_deref().unwrap_or_default());
+        }
+        fn people(out: &mut String, r: &[Recipient]) {
+            for (n, r) in r.iter().enumerate() {
+                if n > 0 {
+                    out.push('\u{1e}');
+                }
+                person(out, r);
+            }
+        }
+        fn time(out: &mut String, t: Option<DateTime<Utc>>) {
+            if let Some(t) = t {
+                out.push_str(&t.to_rfc3339());
+            }
+        }
         let body = self.body.as_ref();
-        let parts = [
-            self.subject.clone().unwrap_or_default(),
-            body.and_then(|b| b.content_type.clone())
+        let mut text = String::with_capacity(512);
+        let mut ends = [0usize; 15];
+        let mut part = 0;
+        let mut end = |text: &String| {
+            ends[part] = text.len();
+            part += 1;
+        };
+        text.push_str(self.subject.as_deref().unwrap_or_default());
+        end(&text);
+        text.push_str(
+            body.and_then(|b| b.content_type.as_deref())
                 .unwrap_or_default(),
-            one(self.from.as_ref()),
-            one(self.sender.as_ref()),
-            people(&self.to_recipients),
-            people(&self.cc_recipients),
-            people(&self.bcc_recipients),
-            time(self.received_date_time),
-            time(self.sent_date_time),
-            self.categories.join("\u{1e}"),
-            self.importance.clone().unwrap_or_default(),
-            self.is_draft.to_string(),
-            self.conversation_id.clone().unwrap_or_default(),
-            self.internet_message_id.clone().unwrap_or_default(),
-            self.web_link
-                .as_ref()
-                .map(Url::to_string)
-                .unwrap_or_default(),
-        ];
-        let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
-        let hash = connector_core::ids::hash128_parts(
-            parts
-                .iter()
-                .map(|p| p.as_bytes())
-                .chain([content.as_bytes()]),
         );
-        format!(
-            "{hash}|{}",
-            self.parent_folder_id.as_deref().unwrap_or_default()
+        end(&text);
+        if let Some(r) = &self.from {
+            person(&mut text, r);
+        }
+        end(&text);
+        if let Some(r) = &self.sender {
+            person(&mut text, r);
+        }
+        end(&text);
+        people(&mut text, &self.to_recipients);
+        end(&text);
+        people(&mut text, &self.cc_recipients);
+        end(&text);
+        people(&mut text, &self.bcc_recipients);
+        end(&text);
+        time(&mut text, self.received_date_time);
+        end(&text);
+        time(&mut text, self.sent_date_time);
+        end(&text);
+        for (n, c) in self.categories.iter().enumerate() {
+            if n > 0 {
+                text.push('\u{1e}');
+            }
+            text.push_str(c);
+        }
+        end(&text);
+        text.push_str(self.importance.as_deref().unwrap_or_default());
+        end(&text);
+        text.push_str(if self.is_draft { "true" } else { "false" });
+        end(&text);
+        text.push_str(self.conversation_id.as_deref().unwrap_or_default());
+        end(&text);
+        text.push_str(self.internet_message_id.as_deref().unwrap_or_default());
+        end(&text);
+        text.push_str(self.web_link.as_ref().map(Url::as_str).unwrap_or_default());
+        end(&text);
+        let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        connector_core::ids::hash128_parts(
+            ends.iter()
+                .map(|&e| {
+                    let part = &bytes[start..e];
+                    start = e;
+                    part
+                })
+                .chain([content.as_bytes()]),
         )
     }
 
@@ -319,7 +378,10 @@ impl Message {
     /// folder (or one above it) delivers its messages again with their new `folder`, rather
     /// than leave the old path on every message that does not change.
     pub(crate) fn version_in(&self, path: &str) -> String {
-        format!("{}|{path}", self.version())
+        let mut out = self.version();
+        out.push('|');
+        out.push_str(path);
+        out
     }
 }
 
@@ -460,9 +522,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn from_json(
+        value: serde_json::Value,
+    ) -> std::result::Result<Message, (Option<String>, String)> {
+        Message::from_raw(&serde_json::value::to_raw_value(&value).unwrap())
+    }
+
     #[test]
     fn a_message_of_graphs_wire_format_is_read() {
-        let m = Message::from_value(serde_json::json!({
+        let m = from_json(serde_json::json!({
             "@odata.type": "#microsoft.graph.message",
             "@odata.etag": "W/\"CQAAABYAAAB\"",
             "id": "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AAA==",
@@ -496,14 +564,94 @@ mod tests {
             content: Some("<p>Hi!</p>".into()),
         });
         assert_ne!(edited.version(), m.version());
-        let removed = Message::from_value(
-            serde_json::json!({"id": "AAk2", "@removed": {"reason": "deleted"}}),
-        )
-        .unwrap();
+        let removed =
+            from_json(serde_json::json!({"id": "AAk2", "@removed": {"reason": "deleted"}}))
+                .unwrap();
         assert!(removed.removed.is_some());
-        let (id, _) =
-            Message::from_value(serde_json::json!({"id": "AAk3", "toRecipients": 7})).unwrap_err();
+        let (id, _) = from_json(serde_json::json!({"id": "AAk3", "toRecipients": 7})).unwrap_err();
         assert_eq!(id.as_deref(), Some("AAk3"));
+    }
+
+    /// The version as it was first written (strings joined, then hashed): the one written
+    /// into a single buffer must give the same tokens, or every stored message would be
+    /// delivered again.
+    fn version_as_first_written(m: &Message) -> String {
+        let people = |r: &[Recipient]| {
+            r.iter()
+                .map(|r| {
+                    let e = &r.email_address;
+                    format!(
+                        "{}\u{1f}{}",
+                        e.name.as_deref().unwrap_or_default(),
+                        e.address.as_deref().unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\u{1e}")
+        };
+        let one = |r: Option<&Recipient>| people(r.map(std::slice::from_ref).unwrap_or_default());
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let body = m.body.as_ref();
+        let parts = [
+            m.subject.clone().unwrap_or_default(),
+            body.and_then(|b| b.content_type.clone())
+                .unwrap_or_default(),
+            one(m.from.as_ref()),
+            one(m.sender.as_ref()),
+            people(&m.to_recipients),
+            people(&m.cc_recipients),
+            people(&m.bcc_recipients),
+            time(m.received_date_time),
+            time(m.sent_date_time),
+            m.categories.join("\u{1e}"),
+            m.importance.clone().unwrap_or_default(),
+            m.is_draft.to_string(),
+            m.conversation_id.clone().unwrap_or_default(),
+            m.internet_message_id.clone().unwrap_or_default(),
+            m.web_link.as_ref().map(Url::to_string).unwrap_or_default(),
+        ];
+        let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
+        let hash = connector_core::ids::hash128_parts(
+            parts
+                .iter()
+                .map(|p| p.as_bytes())
+                .chain([content.as_bytes()]),
+        );
+        format!(
+            "{hash}|{}",
+            m.parent_folder_id.as_deref().unwrap_or_default()
+        )
+    }
+
+    #[test]
+    fn versions_are_those_written_before() {
+        let full: Message = serde_json::from_value(serde_json::json!({
+            "id": "AAk1", "subject": "Q3 plan",
+            "body": {"contentType": "html", "content": "<p>Hi</p>"},
+            "from": {"emailAddress": {"name": "Ada Lovelace", "address": "ada@contoso.com"}},
+            "sender": {"emailAddress": {"address": "ada@contoso.com"}},
+            "toRecipients": [{"emailAddress": {"name": "Bob", "address": "bob@contoso.com"}},
+                             {"emailAddress": {"name": "Cy"}}],
+            "ccRecipients": [{"emailAddress": {"address": "dee@contoso.com"}}],
+            "bccRecipients": [{"emailAddress": {}}],
+            "receivedDateTime": "2026-03-01T10:00:00Z", "sentDateTime": "2026-03-01T09:59:58.5Z",
+            "categories": ["Red", "Blue"], "importance": "high", "isDraft": true,
+            "conversationId": "AAQkConv", "internetMessageId": "<1@contoso.com>",
+            "parentFolderId": "AQMkInbox",
+            "webLink": "https://outlook.office365.com/owa/?ItemID=AAk&exvsurl=1"
+        }))
+        .unwrap();
+        let bare = Message {
+            id: "AAk2".into(),
+            ..Message::default()
+        };
+        for m in [&full, &bare] {
+            assert_eq!(m.version(), version_as_first_written(m));
+            assert_eq!(
+                m.version_in("Inbox/x"),
+                format!("{}|Inbox/x", version_as_first_written(m))
+            );
+        }
     }
 
     #[test]

@@ -5,13 +5,14 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use connector_core::pages::{ItemFetches, PendingItem, fetch_items};
+use connector_core::pages::{ItemFetches, PendingItem, Spawned, fetch_items};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::SOURCE;
@@ -27,8 +28,15 @@ use crate::graph::{Delta, escape};
 /// (`ApplicationThrottled`), and every request of a page goes to one mailbox.
 const CONCURRENCY: usize = 4;
 
+/// [`CONCURRENCY`] in a folder's round, where the next delta page is read ahead (one request
+/// of the mailbox's 4 in flight beside the page's).
+const ROUND_CONCURRENCY: usize = CONCURRENCY - 1;
+
 /// Content bytes after which a page is handed on in parts.
 const PAGE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A folder's next delta page, fetching in a task of its own, with the page size it fitted.
+type PageAhead = Spawned<(Result<Delta<Box<RawValue>>>, PageSize)>;
 
 /// `410 Gone` answers taken in one folder before the run gives up on it.
 const MAX_RESTARTS: u32 = 3;
@@ -63,14 +71,11 @@ fn mailbox_failure(mailbox: &Mailbox, e: &Error) -> Failure {
 /// A page's messages with each id's last state only, in the order of those last states, the
 /// failures of those that cannot be read, and the (message) ids Graph reports removed from the
 /// folder (deleted, or moved out).
-fn sort_page(
-    values: Vec<serde_json::Value>,
-    user: &str,
-) -> (Vec<Message>, Vec<Failure>, Vec<String>) {
+fn sort_page(values: Vec<Box<RawValue>>, user: &str) -> (Vec<Message>, Vec<Failure>, Vec<String>) {
     let mut messages = Vec::with_capacity(values.len());
     let mut broken = Vec::new();
     for value in values {
-        match Message::from_value(value) {
+        match Message::from_raw(&value) {
             Ok(m) => messages.push(m),
             Err((id, message)) => {
                 let id = id.map(|i| message_doc_id(user, &i));
@@ -82,16 +87,22 @@ fn sort_page(
             }
         }
     }
-    let mut last = HashMap::new();
-    for (n, m) in messages.iter().enumerate() {
-        last.insert(m.id.clone(), n);
-    }
+    // Whether each message is its id's last state on the page (ids borrowed for the look).
+    let last: Vec<bool> = {
+        let mut at: HashMap<&str, usize> = HashMap::with_capacity(messages.len());
+        for (n, m) in messages.iter().enumerate() {
+            at.insert(m.id.as_str(), n);
+        }
+        (0..messages.len())
+            .map(|n| at.get(messages[n].id.as_str()) == Some(&n))
+            .collect()
+    };
     let mut removed = Vec::new();
     let kept = messages
         .into_iter()
-        .enumerate()
-        .filter(|(n, m)| last.get(&m.id) == Some(n))
-        .map(|(_, m)| m)
+        .zip(last)
+        .filter(|(_, last)| *last)
+        .map(|(m, _)| m)
         .filter_map(|m| {
             if m.removed.is_some() {
                 removed.push(m.id);
@@ -210,10 +221,21 @@ pub(super) fn checkpointed(
                 let mut restarts = 0;
                 // The page size that fits under the body cap, kept for the folder's round.
                 let mut size = PageSize::default();
+                // The next page of the round, fetching while this one's messages are turned
+                // into documents (aborted when dropped: a folder that stops early).
+                let mut ahead: Option<PageAhead> = None;
                 loop {
                     ctx.cancellation().check()?;
                     cp.current = Some(FolderCursor { folder: key.clone(), next: url.to_string(), phase });
-                    let page = match reader.delta_sized(&url, &mut size).await {
+                    let fetched = match ahead.take() {
+                        Some(next) => {
+                            let (fetched, fitted) = next.join().await?;
+                            size = fitted;
+                            fetched
+                        }
+                        None => reader.delta_sized(&url, &mut size).await,
+                    };
+                    let page = match fetched {
                         Ok(Delta::Page(page)) => page,
                         Ok(Delta::Restart { restart_at, code }) => {
                             restarts += 1;
@@ -235,6 +257,13 @@ pub(super) fn checkpointed(
                             break;
                         }
                     };
+                    if let Some(next) = &page.next_link {
+                        let (next_reader, next, mut next_size) = (reader.clone(), next.clone(), size);
+                        ahead = Some(Spawned::spawn(async move {
+                            let fetched = next_reader.delta_sized(&next, &mut next_size).await;
+                            (fetched, next_size)
+                        }));
+                    }
                     let (messages, broken, removed) = sort_page(page.value, &mailbox.id);
                     // `@removed`: deleted, or moved to another folder. Only what left the
                     // folders this source reads is deleted; a move between them is the other
@@ -260,7 +289,7 @@ pub(super) fn checkpointed(
                         )
                         .collect::<Vec<_>>();
                     let (fetch_reader, fetch_ctx) = (reader.clone(), ctx.clone());
-                    let mut fetches = ItemFetches::start(&ctx, pending, CONCURRENCY, move |item| {
+                    let mut fetches = ItemFetches::start(&ctx, pending, ROUND_CONCURRENCY, move |item| {
                         fetch(fetch_reader.clone(), fetch_ctx.clone(), item)
                     })
                     .await?;
@@ -535,12 +564,15 @@ mod tests {
     #[test]
     fn a_page_keeps_last_states_and_counts_removals() {
         let (kept, broken, removed) = sort_page(
-            vec![
+            [
                 serde_json::json!({"id": "a", "subject": "one"}),
                 serde_json::json!({"id": "b", "@removed": {"reason": "deleted"}}),
                 serde_json::json!({"id": "c", "toRecipients": "x"}),
                 serde_json::json!({"id": "a", "subject": "two"}),
-            ],
+            ]
+            .iter()
+            .map(|v| serde_json::value::to_raw_value(v).unwrap())
+            .collect(),
             "u1",
         );
         let subjects: Vec<&str> = kept.iter().filter_map(|m| m.subject.as_deref()).collect();

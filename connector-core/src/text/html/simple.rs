@@ -1,9 +1,9 @@
 //! The fast path of [`html_to_markdown`](super::html_to_markdown): the shapes of rich-text
 //! fields, mail and chat bodies (paragraphs and `div`s, line breaks, bold, italics, links,
-//! `span`/`font`/`u` and Teams' `at`, images, `h1`-`h6`, rules, quotes, `ul`/`li` lists and
-//! comments, after a document start of `<html>`, a `<head>` of metadata and `<body>`, before
-//! a closing `</body></html>`), tokenized by a byte scan (or html5ever's tokenizer) and
-//! converted without building a DOM.
+//! `span`/`font`/`u`, Teams' `at` and Word's `o:p`, images, `h1`-`h6`, rules, quotes, `ul`
+//! and `ol` lists and comments, after a document start of `<html>`, a `<head>` of metadata
+//! and `<body>`, before a closing `</body></html>`), tokenized by a byte scan (or html5ever's
+//! tokenizer) and converted without building a DOM.
 //!
 //! htmd parses every input as a whole document (`html`, `head`, `body`, reference-counted nodes)
 //! and walks it; for a rich-text field of two short paragraphs that costs about 3 µs, most of a
@@ -12,8 +12,8 @@
 //!
 //! The output must be byte for byte what htmd gives, so that which path ran never shows. This
 //! path therefore only accepts input whose tree and rendering it can reproduce exactly and gives
-//! up (`None`) on anything else: any other tag (tables, ordered lists, `pre`, ...), a doctype
-//! other than `<!DOCTYPE html>`, a parse error, tags that do not nest cleanly or blocks inside
+//! up (`None`) on anything else: any other tag (tables, `pre`, ...), an `ol` with `start`, a
+//! doctype other than `<!DOCTYPE html>`, a parse error, tags that do not nest cleanly or blocks inside
 //! inline elements (the tree builder would repair or move them), text that htmd would escape,
 //! adjacent emphasis or inline elements of one kind (htmd merges them), a link without `href`
 //! or with a `title`, a math `span`. Property tests hold it to htmd's output on generated
@@ -173,6 +173,12 @@ fn without_document_start(html: &str) -> Option<&str> {
     Some(&html[at..])
 }
 
+/// A byte of the tag names [`kind_of`] knows: letters, digits and the colon of Word's `o:p`
+/// (the tokenizer reads a name up to whitespace, `/` or `>`).
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b':'
+}
+
 /// A byte scan that rejects most inputs this path cannot take before any tokenizing: every `<`
 /// that opens a tag must name a tag [`kind_of`] knows, and none may open a declaration. It
 /// only ever rejects; what it lets through is still checked token by token.
@@ -188,10 +194,7 @@ fn only_known_tags(html: &str) -> bool {
             return false;
         }
         let name = after.strip_prefix(b"/").unwrap_or(after);
-        let len = name
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
+        let len = name.iter().take_while(|&&b| is_name_byte(b)).count();
         if name.first().is_some_and(u8::is_ascii_alphabetic) && kind_of(&name[..len]).is_none() {
             return false;
         }
@@ -218,13 +221,17 @@ enum Kind {
     Font,
     U,
     At,
+    /// Word's `<o:p>` (html5ever's tag name `o:p`, an ordinary element): no handler in htmd
+    /// either, its children inline.
+    OfficeP,
     Img,
     Hr,
     /// `h1` to `h6`.
     H(u8),
     Blockquote,
-    /// `ul` and its `li` items (ordered lists number their items ahead: htmd's).
+    /// `ul` and `ol` (without `start`), and their `li` items.
     Ul,
+    Ol,
     Li,
 }
 
@@ -233,14 +240,29 @@ impl Kind {
     fn is_block(self) -> bool {
         matches!(
             self,
-            Kind::P | Kind::Div | Kind::Hr | Kind::H(_) | Kind::Blockquote | Kind::Ul | Kind::Li
+            Kind::P
+                | Kind::Div
+                | Kind::Hr
+                | Kind::H(_)
+                | Kind::Blockquote
+                | Kind::Ul
+                | Kind::Ol
+                | Kind::Li
         )
     }
 
     /// Blocks the tree builder lets other blocks nest in as written (a `ul` takes nothing but
     /// items, which [`render_tokens`] checks apart).
     fn is_container(self) -> bool {
-        matches!(self, Kind::Div | Kind::Blockquote | Kind::Li | Kind::Ul)
+        matches!(
+            self,
+            Kind::Div | Kind::Blockquote | Kind::Li | Kind::Ul | Kind::Ol
+        )
+    }
+
+    /// A list: it holds items only.
+    fn is_list(self) -> bool {
+        matches!(self, Kind::Ul | Kind::Ol)
     }
 
     /// Elements without content or end tag.
@@ -263,11 +285,13 @@ fn kind_of(name: &[u8]) -> Option<Kind> {
         2 if is("at") => Kind::At,
         2 if is("hr") => Kind::Hr,
         2 if is("ul") => Kind::Ul,
+        2 if is("ol") => Kind::Ol,
         2 if is("li") => Kind::Li,
         2 if matches!(name[0], b'h' | b'H') && (b'1'..=b'6').contains(&name[1]) => {
             Kind::H(name[1] - b'0')
         }
         3 if is("div") => Kind::Div,
+        3 if is("o:p") => Kind::OfficeP,
         3 if is("img") => Kind::Img,
         4 if is("span") => Kind::Span,
         4 if is("font") => Kind::Font,
@@ -312,6 +336,15 @@ fn start_token<'n, 'a>(
         Kind::Span => {
             for (name, value) in attrs {
                 if name.eq_ignore_ascii_case("class") && value.starts_with("math") {
+                    return None;
+                }
+            }
+            Some(Tok::Start(kind, None))
+        }
+        // htmd numbers from `start`; this path from 1 only.
+        Kind::Ol => {
+            for (name, _) in attrs {
+                if name.eq_ignore_ascii_case("start") {
                     return None;
                 }
             }
@@ -493,10 +526,10 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
             return None;
         }
-        // Tags written `<p>`, `</p>` or `<br/>` need no tag scanner.
+        // Tags written `<p>`, `</p>`, `<o:p>` or `<br/>` need no tag scanner.
         let name_len = bytes[name_start..]
             .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
+            .take_while(|&&b| is_name_byte(b))
             .count();
         let name_end = name_start + name_len;
         let plain = match bytes.get(name_end) {
@@ -544,7 +577,7 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
                         href.get_or_insert(value);
                     }
                     Kind::A if name.eq_ignore_ascii_case("title") => titled = true,
-                    Kind::Img | Kind::Span
+                    Kind::Img | Kind::Span | Kind::Ol
                         if kept.iter().all(|(n, _)| !n.eq_ignore_ascii_case(name)) =>
                     {
                         kept.push((name, value));
@@ -638,6 +671,9 @@ struct Open<'a> {
     /// Whether leading spaces of the next child are trimmed (htmd's `walk_children`: at the
     /// start of a block and after a block).
     trim_leading: bool,
+    /// An `ol`'s items as htmd's item handler gives them, numbered when the list ends (the
+    /// width of the numbers depends on how many there are).
+    items: Vec<String>,
 }
 
 /// The Markdown htmd gives for the tree html5ever would build from these tokens, or `None`
@@ -676,7 +712,7 @@ fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
                 };
                 let text = match open.last_mut() {
                     // Whitespace between list items: trimmed after each item's block.
-                    Some(list) if list.kind == Kind::Ul => {
+                    Some(list) if list.kind.is_list() => {
                         if text.bytes().all(|b| b.is_ascii_whitespace()) {
                             after_emphasis = false;
                             ended = None;
@@ -714,7 +750,7 @@ fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
                 }
             }
             Tok::Start(kind @ (Kind::Br | Kind::Img), markdown) => {
-                if open.last().is_some_and(|o| o.kind == Kind::Ul) {
+                if open.last().is_some_and(|o| o.kind.is_list()) {
                     return None;
                 }
                 let before = out.len();
@@ -740,7 +776,7 @@ fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
                 // the tree builder; a link in a link is closed; htmd merges adjacent emphasis
                 // and adjacent inline elements of one kind.
                 // A list holds items only, and an item goes straight in a list.
-                let in_list = open.last().is_some_and(|o| o.kind == Kind::Ul);
+                let in_list = open.last().is_some_and(|o| o.kind.is_list());
                 let outer = if kind == Kind::Li {
                     if !in_list {
                         return None;
@@ -784,6 +820,7 @@ fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
                         href,
                         at: out.len(),
                         trim_leading: is_block,
+                        items: Vec::new(),
                     });
                 }
             }
@@ -794,6 +831,17 @@ fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
                 }
                 let is_block = kind.is_block();
                 let in_item = open.last().is_some_and(|o| o.kind == Kind::Li);
+                if kind == Kind::Li
+                    && let Some(list) = open.last_mut()
+                    && list.kind == Kind::Ol
+                {
+                    // Kept apart until the list ends.
+                    list.items.push(ordered_item(&out[element.at..]));
+                    out.truncate(element.at);
+                    after_emphasis = false;
+                    ended = None;
+                    continue;
+                }
                 let (base, trim_leading) = match open.last_mut() {
                     Some(parent) => (parent.at, &mut parent.trim_leading),
                     None => {
@@ -806,6 +854,12 @@ fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
                 match kind {
                     Kind::Li => close_item(&mut out, base, at),
                     Kind::Ul => close_list(&mut out, base, at, in_item),
+                    Kind::Ol => {
+                        let list = numbered(&element.items);
+                        out.truncate(at);
+                        out.push_str(&list);
+                        close_list(&mut out, base, at, in_item);
+                    }
                     Kind::P | Kind::Div => close_block(&mut out, base, at),
                     Kind::H(level) => close_heading(&mut out, base, at, level),
                     Kind::Blockquote => close_blockquote(&mut out, base, at),
@@ -821,7 +875,9 @@ fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
                         out.replace_range(at..at + lead, "");
                         normalize_appended(&mut out, base, at);
                     }
-                    Kind::Font | Kind::U | Kind::At => normalize_appended(&mut out, base, at),
+                    Kind::Font | Kind::U | Kind::At | Kind::OfficeP => {
+                        normalize_appended(&mut out, base, at);
+                    }
                     Kind::Br | Kind::Img | Kind::Hr => return None,
                 }
                 if out.len() > at {
@@ -938,6 +994,82 @@ fn close_item(out: &mut String, base: usize, at: usize) {
     }
     out.truncate(at);
     append_normalized(out, base, &item);
+}
+
+/// htmd's item handler for an item of an `ol` on its children `content`: `\n`, the content
+/// without its leading whitespace, `\n` (the list adds the number).
+fn ordered_item(content: &str) -> String {
+    let content = content.trim_start_matches(is_document_whitespace);
+    let mut item = String::with_capacity(content.len() + 2);
+    item.push('\n');
+    item.push_str(content);
+    item.push('\n');
+    item
+}
+
+/// htmd's `ol` content (`get_ol_content`, numbering from 1): each item numbered, its number
+/// padded to the widest one's, its later lines indented past it, the items joined by
+/// `join_blocks`.
+fn numbered(items: &[String]) -> String {
+    // htmd's `digits`, float and all, so that the padding is the same for every count.
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    fn digits(n: usize) -> usize {
+        if n == 0 {
+            return 1;
+        }
+        ((n + 1) as f32).log10().ceil() as usize
+    }
+    // `ol_number_spacing`: htmd's default, 2.
+    const SPACING: usize = 2;
+    let highest = items.len();
+    let mut joined = String::with_capacity(items.iter().map(|i| i.len() + 8).sum());
+    for (n, item) in items.iter().enumerate() {
+        let index = (n + 1).to_string();
+        let spacing = SPACING + digits(highest) - index.len();
+        let content = item.trim_start_matches('\n');
+        let mut marked = String::with_capacity(content.len() + 8);
+        marked.push('\n');
+        marked.push_str(&index);
+        marked.push('.');
+        marked.extend(std::iter::repeat_n(' ', spacing));
+        indent_except_first_line(&mut marked, content, index.len() + 1 + spacing);
+        join_block(&mut joined, &marked);
+    }
+    joined
+}
+
+/// htmd's `indent_text_except_first_line` (line ends trimmed), appended to `out`.
+fn indent_except_first_line(out: &mut String, text: &str, indent: usize) {
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches(is_document_whitespace);
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.extend(std::iter::repeat_n(' ', indent));
+            }
+        }
+        out.push_str(line);
+    }
+}
+
+/// One step of htmd's `join_blocks`: `content` after `result`, the newlines between them
+/// the larger of their counts on either side, at most two.
+fn join_block(result: &mut String, content: &str) {
+    if content.is_empty() {
+        return;
+    }
+    let left = result.trim_end_matches('\n').len();
+    let right = content.trim_start_matches('\n');
+    let newlines = (result.len() - left)
+        .max(content.len() - right.len())
+        .min(2);
+    result.truncate(left);
+    result.push_str(&"\n\n"[..newlines]);
+    result.push_str(right);
 }
 
 /// htmd's list handler (a `ul`) on the items rendered at `out[at..]`: nothing when they are
@@ -1128,7 +1260,13 @@ mod tests {
             "<em></i><hr>",
             "<p><b>x</strong></b></p>",
             "<ul><li>a<li>b</ul>",
-            "<ol><li>a</li></ol>",
+            "<ol start=\"2\"><li>a</li></ol>",
+            "<ol><li>a</li></ul>",
+            "<ol>x<li>a</li></ol>",
+            "<p>a<o:p>b</p></o:p>",
+            "<o:p>a</o:p><o:p>b</o:p>",
+            "<v:shape>a</v:shape>",
+            "<o:p/>",
             "<li>a</li>",
             "<b><hr></b>",
             "<img src=\"x\"></img>",
@@ -1160,6 +1298,10 @@ mod tests {
             "<ul>\n<li>one</li>\n<li>two <b>bold</b><br>next<ul><li>inner</li></ul></li>\n</ul>",
             "<h2>Sub</h2><p>x <img src=\"https://x.example/a (1).png\" alt=\" two\n lines \" title='t \"q\"'> y</p><hr><blockquote><p>quoted</p><p>more<br>lines</p></blockquote>",
             "<p>emoji <img alt=\"\u{1f600}\" src=\"https://x.example/e.png\" itemtype=\"http://schema.skype.com/Emoji\"></p>",
+            "<ol>\n<li>one</li>\n<li>two <b>bold</b><br>next<ol><li>inner</li></ol></li>\n</ol>",
+            "<ol><li>a</li><li>b</li><li>c</li><li>d</li><li>e</li><li>f</li><li>g</li><li>h</li><li>i</li><li>j</li><li><p>k</p><p>l</p></li></ol>",
+            "<ul><li>x<ol type=\"a\"><li>y<ul><li>z</li></ul></li></ol></li></ul><ol></ol><ol> </ol>",
+            "<div class=WordSection1><p class=MsoNormal>Hello <b>team</b>,<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><P class=MsoNormal>Regards<O:P></O:P></P></div>",
         ] {
             let fast = convert(html);
             assert!(fast.is_some(), "{html:?}");
@@ -1248,6 +1390,8 @@ mod tests {
         "</",
     ];
     const ELEMENTS: &[(&str, &str)] = &[
+        ("<o:p>", "</o:p>"),
+        ("<O:P>", "</o:p>"),
         ("<b>", "</b>"),
         ("<B>", "</B>"),
         ("<strong>", "</strong>"),
@@ -1270,6 +1414,9 @@ mod tests {
         ("<h3>", "</h3>"),
         ("<blockquote>", "</blockquote>"),
         ("<sup>", "</sup>"),
+        ("<o:x>", "</o:x>"),
+        ("<o:p>", "</o:P >"),
+        ("<ol>", "</ol>"),
     ];
 
     fn inline() -> impl Strategy<Value = String> {
@@ -1390,12 +1537,25 @@ mod tests {
                     }
                     html
                 });
+            // Bullet and numbered lists, closed as opened or not.
             let list = (
-                select(&["<ul>", "<UL type=\"disc\">", "<ol>"][..]),
+                select(
+                    &[
+                        ("<ul>", "</ul>"),
+                        ("<UL type=\"disc\">", "\n</ul>"),
+                        ("<ol>", "</ol>"),
+                        ("<ol>", "</ol>"),
+                        ("<OL type=\"a\">", "\n</OL>"),
+                        ("<ol start=\"2\">", "</ol>"),
+                        ("<ul>", "</ol>"),
+                        ("<ol>", "</ul>"),
+                        ("<ol>", ""),
+                        ("<ul>", ""),
+                    ][..],
+                ),
                 prop::collection::vec(item, 0..4),
-                select(&["</ul>", "\n</ul>", "</ol>", ""][..]),
             )
-                .prop_map(|(open, items, close)| open.to_owned() + &items.concat() + close);
+                .prop_map(|((open, close), items)| open.to_owned() + &items.concat() + close);
             prop_oneof![3 => container, 1 => list]
         })
     }
@@ -1435,6 +1595,11 @@ mod tests {
         "<blockquote>",
         "</blockquote>",
         "<li>",
+        "</li>",
+        "<ol>",
+        "</ol>",
+        "<o:p>",
+        "</o:p>",
         "<table>",
         "<td>",
         "<sup>",
@@ -1467,6 +1632,7 @@ mod tests {
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let strategy = fragment();
         let (mut taken, mut new_shapes, mut lists) = (0, 0, 0);
+        let (mut ordered, mut office) = (0, 0);
         for _ in 0..1000 {
             let html = strategy.new_tree(&mut runner).unwrap().current();
             if convert(&html).is_some() {
@@ -1490,11 +1656,17 @@ mod tests {
                 if html.contains("<li") {
                     lists += 1;
                 }
+                if html.contains("<ol>") && html.contains("<li") {
+                    ordered += 1;
+                }
+                if html.to_ascii_lowercase().contains("<o:p>") {
+                    office += 1;
+                }
             }
         }
         assert!(
-            taken > 120 && new_shapes > 80 && lists > 10,
-            "{taken} taken, {new_shapes} with new shapes, {lists} with list items"
+            taken > 120 && new_shapes > 80 && lists > 10 && ordered >= 3 && office >= 10,
+            "{taken} taken, {new_shapes} with new shapes, {lists} with list items, {ordered} ordered, {office} with o:p"
         );
     }
 
@@ -1523,7 +1695,7 @@ mod tests {
 
         /// The same on markup-heavy noise.
         #[test]
-        fn plain_tokens_of_noise_are_html5evers(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}-]{0,48}") {
+        fn plain_tokens_of_noise_are_html5evers(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}:-]{0,48}") {
             if let Some(plain) = tokenize_plain(&html) {
                 prop_assert_eq!(Some(plain), tokenize_html5ever(&html), "input {:?}", html);
             }
@@ -1543,7 +1715,7 @@ mod tests {
 
         /// Markup-heavy noise neither panics nor gets an answer htmd would not give.
         #[test]
-        fn noise_is_safe(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\u{0}\u{a0}-]{0,48}") {
+        fn noise_is_safe(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\u{0}\u{a0}:-]{0,48}") {
             let _ = tokenize(&html);
             if let Some(fast) = convert(&html) {
                 prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
