@@ -835,3 +835,57 @@ async fn a_timeout_during_a_sink_write_stops_after_the_write() {
     assert_eq!(again.len(), 16, "{again:?}");
     assert!(again.iter().all(|id| !held.contains(id)));
 }
+
+/// The memory connector whose stream fails after its first `.1` pages.
+#[derive(Debug)]
+struct BreaksAfter(MemoryConnector, usize);
+
+impl std::fmt::Display for BreaksAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "breaking {}", self.0)
+    }
+}
+
+#[connector_core::reexports::async_trait]
+impl Connector for BreaksAfter {
+    fn source(&self) -> &'static str {
+        "memory"
+    }
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self).load().into()
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl LoadConnector for BreaksAfter {
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        use connector_core::reexports::futures::{StreamExt, stream};
+        let failure = stream::once(async {
+            Err(connector_core::Error::new(
+                ErrorKind::Unavailable,
+                "the listing broke",
+            ))
+        });
+        self.0.load(ctx).take(self.1).chain(failure).boxed()
+    }
+}
+
+/// Pages that came whole before the source's error are delivered, not held back in a batch
+/// that never filled: the next run need not fetch them again.
+#[tokio::test]
+async fn the_pages_before_a_source_error_are_delivered() {
+    let sink = MemorySink::new();
+    let err = Syncer::new(Arc::new(BreaksAfter(
+        MemoryConnector::numbered(9, 3, t0()),
+        2,
+    )))
+    .sink(sink.clone())
+    .options(SyncOptions::default().batch_docs(100))
+    .run(SyncMode::Full)
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(sink.len(), 6, "both whole pages reached the sink");
+}

@@ -632,7 +632,10 @@ struct Pipeline<'a> {
 impl Pipeline<'_> {
     async fn drain(&mut self, mut pages: Pages) -> Result<()> {
         while let Some(item) = pages.next().await {
-            let (batch, checkpoint) = item?;
+            let (batch, checkpoint) = match item {
+                Ok(page) => page,
+                Err(err) => return Err(self.settle_before(err).await),
+            };
             let n = self.state.progress.pages + 1;
             self.page(batch, checkpoint)
                 .instrument(tracing::debug_span!("page", n))
@@ -642,6 +645,27 @@ impl Pipeline<'_> {
             self.flush_one().await?;
         }
         self.commit_pages().await
+    }
+
+    /// The source failed after the pages before it came whole: those are delivered and
+    /// committed, so the next run resumes after them rather than fetching them again (the
+    /// pages a smaller batch would have flushed already). Not when the run is being stopped
+    /// (cancelled or out of time: no further sink write starts then). A failure to deliver
+    /// them is logged; the source's error is what the run reports.
+    async fn settle_before(&mut self, err: Error) -> Error {
+        if matches!(err.kind(), ErrorKind::Cancelled | ErrorKind::Timeout) {
+            return err;
+        }
+        while self.buffer_len > 0 {
+            if let Err(e) = self.flush_one().await {
+                tracing::warn!(error = %e, "could not deliver the pages before the source's error");
+                return err;
+            }
+        }
+        if let Err(e) = self.commit_pages().await {
+            tracing::warn!(error = %e, "could not commit the pages before the source's error");
+        }
+        err
     }
 
     async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
