@@ -18,6 +18,19 @@
 //!   `Sites.FullControl.All`; with `Files.Read.All` or `Sites.Read.All` it leaves out changes
 //!   it judges irrelevant to the caller, and those reach the documents only when the file
 //!   itself changes or the drive is listed again.
+//!
+//! **Timestamp tokens** (a walk of more than 16 drives, see [`DriveCheckpoint`]'s compact
+//! form): a drive a finished run read is resumed from Graph's timestamp token
+//! (`delta?token=2026-03-01T00%3A00%3A00Z`), which Graph documents for OneDrive for Business
+//! and SharePoint for a client that knows a drive's state up to a time but holds no delta
+//! link for it. Graph's docs advise using the delta link it returned whenever possible rather
+//! than a token the client makes; this walk keeps real links for 16 drives or fewer, and
+//! takes the timestamp only to keep the checkpoint of a many-library job small. Whether a
+//! round from a timestamp reports deletions and sharing changes as a round from a delta link
+//! does is not documented: deletions are covered by prune (the id listing reads every drive
+//! whole), and a sharing change Graph leaves out reaches a document when its file changes or
+//! its drive is listed again. A timestamp Graph no longer accepts (reported at about four
+//! months) is answered `410 resyncRequired`, and the drive is listed whole.
 
 mod access;
 mod checkpoint;
