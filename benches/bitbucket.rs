@@ -21,8 +21,8 @@
 //! (median 1.51x). The next pull-request page is read while this page's comments are, and the
 //! walk runs a page ahead of the sync; the connector's own work is a few per cent of a profile.
 //!
-//! Session 38 (release, load 7.5-8.9, before and after binaries run alternately, six runs
-//! each): before, `load` median 1.47x, full run 1.56x; after, `load` 1.14x, full run 1.17x.
+//! Session 38 (release, load 7.5-10, before and after binaries run alternately, eight runs
+//! each): before, `load` median 1.47x, full run 1.40x; after, `load` 1.07x, full run 1.13x.
 //! The gain is mostly the fetch's shape: two pages in flight, each in a task of its own, every
 //! pull request's two requests within one gate of 4 shared by both (before: 4 at a time per
 //! page in page order, so a slow one held the slots behind it and each page drained before
