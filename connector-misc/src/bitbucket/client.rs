@@ -19,16 +19,20 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use connector_core::http::{ErrorClass, HttpClient, StatusCode};
+use connector_core::http::{ErrorClass, HttpClient, Response, StatusCode};
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::RepoFrame;
-use super::model::{ActivityEntry, Comment, Paged, Repository, RepositoryPermission};
+use super::model::{
+    ActivityEntry, Comment, Listed, Paged, PrPage, RawPage, Repository, RepositoryPermission,
+    SlimPr,
+};
 
 /// The pull-request fields asked of a listing (the list's default representation lacks the
 /// description, reviewers and participants).
@@ -231,13 +235,22 @@ impl Client {
         Ok(url)
     }
 
-    /// One pull-request page: its values as sent (each read on its own) and its `next` link.
-    pub(crate) async fn pr_page(&self, url: Url) -> Result<Paged<Value>> {
+    /// One pull-request page: each value read on its own (typed, and hashed whole for its
+    /// version), and its `next` link.
+    pub(crate) async fn pr_page(&self, url: Url) -> Result<PrPage> {
+        let response = self.http.get(url).send().await?;
+        let page = serde_json::from_slice::<RawPage<'_>>(response.body())
+            .map_err(|e| not_json(&response, e))?;
+        Ok(page.into())
+    }
+
+    /// One page of prune's id listing.
+    pub(crate) async fn slim_page(&self, url: Url) -> Result<Paged<SlimPr>> {
         self.get(url).await
     }
 
     /// The pull request `id` of `slug`; none when it is gone.
-    pub(crate) async fn pull_request(&self, slug: &str, id: u64) -> Result<Option<Value>> {
+    pub(crate) async fn pull_request(&self, slug: &str, id: u64) -> Result<Option<Listed>> {
         let mut url = self.repo_endpoint(slug, &["pullrequests", &id.to_string()])?;
         url.query_pairs_mut().append_pair(
             "fields",
@@ -247,11 +260,14 @@ impl Client {
                 .collect::<Vec<_>>()
                 .join(","),
         );
-        match self.get(url).await {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        let response = match self.http.get(url).send().await {
+            Ok(response) => response,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let text = serde_json::from_slice::<&RawValue>(response.body())
+            .map_err(|e| not_json(&response, e))?;
+        Ok(Some(Listed::from_text(text.get())))
     }
 
     /// Every comment of the pull request `id`, oldest first.
@@ -301,6 +317,17 @@ impl Client {
         users.dedup();
         Ok(users)
     }
+}
+
+/// The error of a body that is not the JSON expected, as core's `Response::json` says it.
+fn not_json(response: &Response, e: serde_json::Error) -> Error {
+    let ct = response.header("content-type").unwrap_or("no content type");
+    Error::invalid_data(format!(
+        "the response is not the expected JSON ({ct}, {} bytes)",
+        response.body().len()
+    ))
+    .with_url(response.url())
+    .with_cause(e)
 }
 
 fn frame(repo: Repository) -> RepoFrame {

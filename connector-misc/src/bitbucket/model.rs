@@ -1,8 +1,12 @@
 //! What Bitbucket Cloud's REST 2.0 answers hold (the fields the connector reads).
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
+use connector_core::jsonref::JsonRef;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One page of a paginated collection: `values`, and `next`, the absolute URL of the next
 /// page (absent on the last). `pagelen`, `size` and `page` are informational.
@@ -167,11 +171,23 @@ pub(crate) enum Listed {
 }
 
 impl Listed {
-    /// Each value on its own, so one malformed pull request fails alone.
-    pub(crate) fn from_value(value: Value) -> Self {
-        let id = value.get("id").and_then(Value::as_u64);
-        let listed = connector_core::ids::hash128(&value.to_string());
-        match serde_json::from_value::<PullRequest>(value) {
+    /// One listed value from its text, on its own, so one malformed pull request fails
+    /// alone. The text is read twice, neither time into a `serde_json::Value`: borrowed
+    /// ([`JsonRef`]) for the hash of everything listed, typed for the fields the document
+    /// shows.
+    pub(crate) fn from_text(text: &str) -> Self {
+        let Ok(json) = serde_json::from_str::<JsonRef<'_>>(text) else {
+            return Self::Malformed {
+                id: None,
+                message: "the pull request is not JSON".to_owned(),
+            };
+        };
+        let id = match json.get("id") {
+            Some(JsonRef::Number(n)) => n.as_u64(),
+            _ => None,
+        };
+        let listed = connector_core::ids::hash128_written(|buf| write_canonical(buf, &json));
+        match serde_json::from_str::<PullRequest>(text) {
             Ok(mut pr) => {
                 pr.listed = listed;
                 Self::Pr(Box::new(pr))
@@ -182,6 +198,85 @@ impl Listed {
             },
         }
     }
+}
+
+/// `value` as `serde_json::Value`'s `to_string` writes the same JSON: compact, each object's
+/// members sorted by key (a later duplicate winning), strings and numbers as `serde_json`
+/// writes them. The listed hash has always been that of this text (versions stored by earlier
+/// runs stay equal), written here without building the `Value` tree and its maps.
+pub(crate) fn write_canonical(out: &mut Vec<u8>, value: &JsonRef<'_>) {
+    match value {
+        JsonRef::Null => out.extend_from_slice(b"null"),
+        JsonRef::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        // Writing into a `Vec` cannot fail.
+        JsonRef::Number(n) => serde_json::to_writer(&mut *out, n).unwrap_or_default(),
+        JsonRef::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()).unwrap_or_default(),
+        JsonRef::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(b']');
+        }
+        JsonRef::Object(members) => {
+            let mut order: Vec<&(Cow<'_, str>, JsonRef<'_>)> = members.iter().collect();
+            // Stable: of equal keys the last given stays last, and is the one written.
+            order.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push(b'{');
+            let mut first = true;
+            for (i, (key, item)) in order.iter().enumerate() {
+                if order.get(i + 1).is_some_and(|next| next.0 == *key) {
+                    continue;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                serde_json::to_writer(&mut *out, key.as_ref()).unwrap_or_default();
+                out.push(b':');
+                write_canonical(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// A pull-request page as sent: each value's text apart, and the `next` link.
+#[derive(Deserialize)]
+pub(crate) struct RawPage<'a> {
+    #[serde(borrow, default)]
+    pub(crate) values: Vec<&'a RawValue>,
+    #[serde(default)]
+    pub(crate) next: Option<String>,
+}
+
+/// A pull-request page read: its values (each read on its own) and its `next` link.
+pub(crate) struct PrPage {
+    pub(crate) values: Vec<Listed>,
+    pub(crate) next: Option<String>,
+}
+
+impl From<RawPage<'_>> for PrPage {
+    fn from(page: RawPage<'_>) -> Self {
+        Self {
+            values: page
+                .values
+                .iter()
+                .map(|v| Listed::from_text(v.get()))
+                .collect(),
+            next: page.next,
+        }
+    }
+}
+
+/// A pull request of prune's id listing: its `id`, when it is a number.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SlimPr {
+    #[serde(default)]
+    pub(crate) id: Option<Value>,
 }
 
 /// A comment's body.
@@ -263,4 +358,41 @@ pub(crate) struct Account {
     pub(crate) account_id: Option<String>,
     #[serde(default)]
     pub(crate) uuid: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listed_hash_is_that_of_the_value_as_serde_json_writes_it() {
+        // Keys out of order, nested, a later duplicate, escapes, unicode, numbers of each kind.
+        let text = r#"{"title": "Fix \"quotes\" \u00e9 \n tab\t", "id": 7, "b": {"z": [1, -2, 3.5, 1e3, null, true], "a": {}}, "dup": 1, "dup": "second", "": [], "é": "\u2028 \/"}"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        let json: JsonRef<'_> = serde_json::from_str(text).unwrap();
+        let mut written = Vec::new();
+        write_canonical(&mut written, &json);
+        assert_eq!(String::from_utf8(written).unwrap(), value.to_string());
+        let Listed::Pr(pr) = Listed::from_text(
+            r#"{"id": 3, "updated_on": "2025-03-01T10:00:00+00:00", "title": "t", "links": {"html": {"href": "x"}}}"#,
+        ) else {
+            panic!("not read");
+        };
+        let value: Value = serde_json::from_str(
+            r#"{"id": 3, "updated_on": "2025-03-01T10:00:00+00:00", "title": "t", "links": {"html": {"href": "x"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(pr.listed, connector_core::ids::hash128(&value.to_string()));
+    }
+
+    #[test]
+    fn a_malformed_pull_request_keeps_its_id() {
+        match Listed::from_text(r#"{"id": 9, "updated_on": "yesterday"}"#) {
+            Listed::Malformed { id, message } => {
+                assert_eq!(id, Some(9));
+                assert!(message.contains("cannot be read"), "{message}");
+            }
+            Listed::Pr(_) => panic!("read"),
+        }
+    }
 }

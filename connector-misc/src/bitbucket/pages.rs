@@ -7,23 +7,38 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure, read_ahead};
+use std::collections::VecDeque;
+
+use connector_core::pages::{Outcome, PendingItem, Spawned, fetch_items, item_failure, read_ahead};
 use connector_core::{
-    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
-    TimeWindow,
+    Access, Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SlimDocument,
+    SyncContext, TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use tokio::sync::Semaphore;
 
 use super::SOURCE;
 use super::checkpoint::{BitbucketCheckpoint, RepoFrame};
 use super::client::Client;
 use super::config::IndexMode;
 use super::convert::{self, doc_id};
-use super::model::{Listed, PullRequest};
+use super::model::{Listed, PrPage, PullRequest};
 
-/// Comment requests at the same time within a page.
+/// Pull requests whose requests (comments and activity, both at once) are in flight at the
+/// same time, across the pages being fetched.
 const CONCURRENCY: usize = 4;
+
+/// Pull-request pages fetched at the same time (each in a task of its own), their requests
+/// within one gate of [`CONCURRENCY`].
+const PAGES_IN_FLIGHT: usize = 2;
+
+/// A request slot of `gate` (never closed).
+async fn slot(gate: &Semaphore) -> Result<tokio::sync::SemaphorePermit<'_>> {
+    gate.acquire()
+        .await
+        .map_err(|e| Error::internal("the request slots closed").with_cause(e))
+}
 
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
@@ -50,6 +65,8 @@ enum Pending {
         repo: Arc<RepoFrame>,
         pr: Box<PullRequest>,
         access: Access,
+        /// Its version token, made once for the lookup and the document.
+        version: String,
     },
     Failed(Failure),
 }
@@ -178,25 +195,29 @@ impl Walk {
     fn pending(
         &self,
         repo: &Arc<RepoFrame>,
-        values: Vec<serde_json::Value>,
+        values: Vec<Listed>,
         window: Option<&TimeWindow>,
     ) -> Vec<PendingItem<Pending>> {
         let access = convert::access(self.workspace(), repo);
-        let mut out = Vec::new();
+        // The page's access, hashed once for every version token of the page.
+        let access_hash = convert::access_hash(&access);
+        let mut out = Vec::with_capacity(values.len());
         for value in values {
-            match Listed::from_value(value) {
+            match value {
                 Listed::Pr(pr) => {
                     if window.is_some_and(|w| !w.contains(pr.updated_on)) {
                         continue;
                     }
                     let id = doc_id(self.workspace(), &repo.slug, pr.id);
-                    let version = convert::version(&pr, &access);
-                    let item = Pending::Pr {
-                        repo: repo.clone(),
+                    let version = convert::version(&pr, &access_hash);
+                    let fingerprint = Document::version_fingerprint(&version);
+                    let value = Pending::Pr {
+                        repo: Arc::clone(repo),
                         pr,
                         access: access.clone(),
+                        version,
                     };
-                    out.push(PendingItem::new(id, item).with_version(&version));
+                    out.push(PendingItem::new(id, value).with_fingerprint(fingerprint));
                 }
                 Listed::Malformed { id, message } => {
                     let doc = id.map(|n| doc_id(self.workspace(), &repo.slug, n));
@@ -223,13 +244,19 @@ impl Walk {
         out
     }
 
-    /// One item's outcome: its document with its comments, or its failure. An error here
-    /// becomes the item's failure in [`fetch_items`] (the sync goes on) unless it concerns
-    /// the whole connector.
-    async fn fetch(&self, item: Pending) -> Result<Outcome> {
-        let (repo, pr, access) = match item {
+    /// One item's outcome: its document with its comments and activity, or its failure. Its
+    /// requests (both at once: one round trip) wait for a slot of `gate`, given back before
+    /// the conversion. An error here becomes the item's failure in [`fetch_items`] (the sync
+    /// goes on) unless it concerns the whole connector.
+    async fn fetch(&self, item: Pending, gate: &Semaphore) -> Result<Outcome> {
+        let (repo, pr, access, version) = match item {
             Pending::Failed(failure) => return Ok(failure.into()),
-            Pending::Pr { repo, pr, access } => (repo, pr, access),
+            Pending::Pr {
+                repo,
+                pr,
+                access,
+                version,
+            } => (repo, pr, access, version),
         };
         let count = pr.comment_count.unwrap_or_default();
         if self.comments && self.max_comments > 0 && count > u64::from(self.max_comments) {
@@ -248,51 +275,107 @@ impl Walk {
             };
             return Ok(failure.into());
         }
-        let comments = async {
-            if !self.comments || pr.comment_count == Some(0) {
-                return Ok(Vec::new());
-            }
-            self.client.comments(&repo.slug, pr.id).await.map_err(|e| {
-                let text = format!(
-                    "the comments of pull request #{} cannot be read: {e}",
-                    pr.id
-                );
-                Error::new(e.kind(), text).with_connector(SOURCE)
-            })
-        };
+        let wants_comments = self.comments && pr.comment_count != Some(0);
         // A pull request never touched since it was opened has nothing in its feed but that.
         let touched = pr
             .participants
             .iter()
             .any(|p| p.approved || p.state.is_some())
             || pr.created_on.is_none_or(|c| pr.updated_on > c);
-        let activity = async {
-            if !self.activity || !touched {
-                return Ok(Vec::new());
-            }
-            self.client.activity(&repo.slug, pr.id).await.map_err(|e| {
-                let text = format!(
-                    "the activity of pull request #{} cannot be read: {e}",
-                    pr.id
-                );
-                Error::new(e.kind(), text).with_connector(SOURCE)
-            })
+        let wants_activity = self.activity && touched;
+        let (comments, activity) = if wants_comments || wants_activity {
+            let _held = slot(gate).await?;
+            let comments = async {
+                if !wants_comments {
+                    return Ok(Vec::new());
+                }
+                self.client.comments(&repo.slug, pr.id).await.map_err(|e| {
+                    let text = format!(
+                        "the comments of pull request #{} cannot be read: {e}",
+                        pr.id
+                    );
+                    Error::new(e.kind(), text).with_connector(SOURCE)
+                })
+            };
+            let activity = async {
+                if !wants_activity {
+                    return Ok(Vec::new());
+                }
+                self.client.activity(&repo.slug, pr.id).await.map_err(|e| {
+                    let text = format!(
+                        "the activity of pull request #{} cannot be read: {e}",
+                        pr.id
+                    );
+                    Error::new(e.kind(), text).with_connector(SOURCE)
+                })
+            };
+            futures::try_join!(comments, activity)?
+        } else {
+            (Vec::new(), Vec::new())
         };
-        // Both at once: one pull request's two reads cost one round trip.
-        let (comments, activity) = futures::try_join!(comments, activity)?;
-        Ok(convert::document(self.workspace(), &repo, &pr, &comments, &activity, access).into())
+        let parts = convert::Parts {
+            comments: &comments,
+            activity: &activity,
+        };
+        Ok(convert::document(self.workspace(), &repo, &pr, &parts, access, version).into())
+    }
+
+    /// The batch of a page's items, in page order. Every item's fetch starts at once and at
+    /// most [`CONCURRENCY`] of them send requests at a time, through `gate` (shared by the
+    /// pages in flight): a slow pull request holds one slot, not the ones of the items after
+    /// it (core's `fetch_items` counts an item done but not yet handed on as in flight), and
+    /// the next page's requests start while this page's last ones finish.
+    async fn fetch_page(
+        self: Arc<Self>,
+        ctx: SyncContext,
+        pending: Vec<PendingItem<Pending>>,
+        gate: Arc<Semaphore>,
+    ) -> Result<Batch> {
+        let all = pending.len().max(1);
+        let (walk, gate) = (&*self, &*gate);
+        fetch_items(&ctx, pending, all, |item| walk.fetch(item, gate)).await
+    }
+
+    /// The first pull-request page of `cp`'s current repository when its listing starts
+    /// there: the repository with its access (its users read for a private one), whether it
+    /// is read whole, and the page's URL; the repository is recorded in `cp.seen`.
+    async fn start_repo(
+        &self,
+        cp: &mut BitbucketCheckpoint,
+        first: RepoFrame,
+        window: Option<&TimeWindow>,
+    ) -> Result<(RepoFrame, url::Url)> {
+        let mut repo = self.with_access(first).await?;
+        let access = convert::access_hash(&convert::access(self.workspace(), &repo));
+        // New to the scope since the last run, or its access changed: its old pull requests
+        // are outside the window, so it is read whole.
+        repo.whole = window.is_some()
+            && cp
+                .known
+                .as_ref()
+                .is_some_and(|known| known.get(&repo.slug) != Some(&access));
+        if repo.whole {
+            tracing::info!(connector = SOURCE, repo = %repo.slug, "new to the scope or its access changed: read without the window");
+        }
+        cp.seen.insert(repo.slug.clone(), access);
+        let repo_window = window.filter(|_| !repo.whole);
+        let url = self.client.first_pr_page(&repo.slug, repo_window, false)?;
+        Ok((repo, url))
     }
 
     /// The pull requests of every repository, page by page, from `from`.
+    ///
+    /// Two pages are fetched at once, each in a task of its own with its requests within one
+    /// shared gate, and handed on in order, each with the checkpoint after it; the next
+    /// pull-request page is listed while the oldest one finishes. The stream itself runs a
+    /// page ahead of its consumer (core's read-ahead).
     pub(crate) fn checkpointed(
         &self,
         from: BitbucketCheckpoint,
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<BitbucketCheckpoint>>> {
-        let walk = self.for_run(&ctx);
-        // The walk runs a page ahead of its consumer (core's read-ahead): the next page's
-        // listing and comment reads overlap what the host does with this one.
+        let walk = Arc::new(self.for_run(&ctx));
         let pages = async_stream::try_stream! {
             let mut cp = from;
             if !cp.started {
@@ -300,96 +383,109 @@ impl Walk {
                 cp.started = true;
                 cp.next = None;
             }
+            let gate = Arc::new(Semaphore::new(CONCURRENCY));
             let mut seen: HashSet<String> = HashSet::new();
-            // The pull-request page read while the one before it was fetched.
-            let mut ahead: Option<(url::Url, Result<super::model::Paged<serde_json::Value>>)> = None;
-            while let Some(first) = cp.repos.first().cloned() {
-                ctx.cancellation().check()?;
-                let (repo, url) = match &cp.next {
-                    Some(next) => (first, walk.client.next_url(next)?),
-                    None => {
-                        let mut repo = walk.with_access(first).await?;
-                        let access = convert::access_hash(&convert::access(walk.workspace(), &repo));
-                        // New to the scope since the last run, or its access changed: its
-                        // old pull requests are outside the window, so it is read whole.
-                        repo.whole = window.is_some()
-                            && cp.known.as_ref().is_some_and(|known| known.get(&repo.slug) != Some(&access));
-                        if repo.whole {
-                            tracing::info!(connector = SOURCE, repo = %repo.slug, "new to the scope or its access changed: read without the window");
+            let mut in_flight: VecDeque<(Spawned<Result<Batch>>, BitbucketCheckpoint)> = VecDeque::new();
+            // The pull-request page listed while the oldest page in flight finished.
+            let mut ahead: Option<(url::Url, Result<PrPage>)> = None;
+            // A listing error, raised once the pages before it are handed on.
+            let mut failed: Option<Error> = None;
+            loop {
+                while in_flight.len() < PAGES_IN_FLIGHT && failed.is_none() {
+                    let Some(first) = cp.repos.first().cloned() else { break };
+                    ctx.cancellation().check()?;
+                    let started = match &cp.next {
+                        Some(next) => walk.client.next_url(next).map(|url| (first, url)),
+                        None => walk.start_repo(&mut cp, first, window.as_ref()).await,
+                    };
+                    let (repo, url) = match started {
+                        Ok(started) => started,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
                         }
-                        cp.seen.insert(repo.slug.clone(), access);
-                        let repo_window = window.as_ref().filter(|_| !repo.whole);
-                        let url = walk.client.first_pr_page(&repo.slug, repo_window, false)?;
-                        (repo, url)
-                    }
-                };
-                let repo_window = window.as_ref().filter(|_| !repo.whole);
-                let read = match ahead.take() {
-                    Some((read, page)) if read == url => page,
-                    _ => walk.client.pr_page(url).await,
-                };
-                let page = match read {
-                    Ok(page) => page,
-                    // Deleted or renamed since the listing, on its first page or on a stored
-                    // `next` link: nothing of it to read (prune deals with its documents). The
-                    // walk moves past it, so a resumed run cannot fail on it for ever.
-                    Err(e) if e.kind() == ErrorKind::NotFound => {
-                        tracing::warn!(connector = SOURCE, repo = %repo.slug, "the repository is gone since the listing: {e}");
-                        cp.seen.remove(&repo.slug);
-                        cp.repos.remove(0);
-                        cp.next = None;
-                        if walk.mode == IndexMode::Repository {
-                            // A repository the config names: said once, as a failure naming
-                            // the field (a new run's listing refuses the config outright).
-                            let failure = Failure::new(
-                                None,
-                                ErrorKind::NotFound,
-                                format!(
-                                    "repository_slugs: the repository {}/{} does not exist any more, or the account cannot see it: {e}",
-                                    walk.workspace(),
-                                    repo.slug
-                                ),
-                            );
-                            let mut batch = Batch::default();
-                            batch.failures.push(failure);
-                            yield CheckpointedBatch::new(batch, cp.clone());
+                    };
+                    let repo_window = window.as_ref().filter(|_| !repo.whole);
+                    let read = match ahead.take() {
+                        Some((read, page)) if read == url => page,
+                        _ => walk.client.pr_page(url).await,
+                    };
+                    let page = match read {
+                        Ok(page) => page,
+                        // Deleted or renamed since the listing, on its first page or on a
+                        // stored `next` link: nothing of it to read (prune deals with its
+                        // documents). The walk moves past it, so a resumed run cannot fail on
+                        // it for ever.
+                        Err(e) if e.kind() == ErrorKind::NotFound => {
+                            tracing::warn!(connector = SOURCE, repo = %repo.slug, "the repository is gone since the listing: {e}");
+                            cp.seen.remove(&repo.slug);
+                            cp.repos.remove(0);
+                            cp.next = None;
+                            if walk.mode == IndexMode::Repository {
+                                // A repository the config names: said once, as a failure
+                                // naming the field (a new run's listing refuses the config
+                                // outright).
+                                let failure = Failure::new(
+                                    None,
+                                    ErrorKind::NotFound,
+                                    format!(
+                                        "repository_slugs: the repository {}/{} does not exist any more, or the account cannot see it: {e}",
+                                        walk.workspace(),
+                                        repo.slug
+                                    ),
+                                );
+                                let batch = Batch::with_parts(Vec::new(), vec![failure], Vec::new());
+                                in_flight.push_back((Spawned::spawn(async move { Ok::<_, Error>(batch) }), cp.clone()));
+                            }
+                            continue;
                         }
-                        continue;
-                    }
-                    Err(e) => Err(e)?,
-                };
-                let repo = Arc::new(repo);
-                let pending = walk.pending(&repo, page.values, repo_window);
-                // The next page is read while this one's comments are.
-                let read_next = async {
-                    let next = page.next.as_deref().filter(|n| !seen.contains(*n))?;
-                    let url = walk.client.next_url(next).ok()?;
-                    let read = walk.client.pr_page(url.clone()).await;
-                    Some((url, read))
-                };
-                let (batch, next_page) = futures::join!(
-                    fetch_items(&ctx, pending, CONCURRENCY, |item| walk.fetch(item)),
-                    read_next
-                );
-                ahead = next_page;
-                let batch = batch?;
-                match page.next {
-                    Some(next) if seen.insert(next.clone()) => {
-                        if let Some(at) = cp.repos.first_mut() {
-                            *at = (*repo).clone();
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
                         }
-                        cp.next = Some(next);
+                    };
+                    let repo = Arc::new(repo);
+                    let pending = walk.pending(&repo, page.values, repo_window);
+                    match page.next {
+                        Some(next) if seen.insert(next.clone()) => {
+                            if let Some(at) = cp.repos.first_mut() {
+                                *at = (*repo).clone();
+                            }
+                            cp.next = Some(next);
+                        }
+                        Some(_) => {
+                            failed = Some(Error::invalid_data(format!(
+                                "Bitbucket sent the same `next` link twice for the pull requests of {}/{}",
+                                walk.workspace(), repo.slug
+                            )).with_connector(SOURCE));
+                            break;
+                        }
+                        None => {
+                            cp.repos.remove(0);
+                            cp.next = None;
+                        }
                     }
-                    Some(_) => Err(Error::invalid_data(format!(
-                        "Bitbucket sent the same `next` link twice for the pull requests of {}/{}",
-                        walk.workspace(), repo.slug
-                    )).with_connector(SOURCE))?,
-                    None => {
-                        cp.repos.remove(0);
-                        cp.next = None;
-                    }
+                    let fetch = Arc::clone(&walk).fetch_page(ctx.clone(), pending, Arc::clone(&gate));
+                    in_flight.push_back((Spawned::spawn(fetch), cp.clone()));
                 }
-                yield CheckpointedBatch::new(batch, cp.clone());
+                let Some((task, after)) = in_flight.pop_front() else { break };
+                // The next page of this repository is listed while the oldest page finishes.
+                let next_url = match (&failed, &cp.next) {
+                    (None, Some(next)) => walk.client.next_url(next).ok(),
+                    _ => None,
+                };
+                let batch = match next_url {
+                    Some(url) => {
+                        let (batch, read) = futures::join!(task.join(), walk.client.pr_page(url.clone()));
+                        ahead = Some((url, read));
+                        batch
+                    }
+                    None => task.join().await,
+                };
+                yield CheckpointedBatch::new(batch??, after);
+            }
+            if let Some(e) = failed {
+                Err(e)?;
             }
         }
         .boxed();
@@ -426,7 +522,7 @@ impl Walk {
                 let mut first = true;
                 loop {
                     ctx.cancellation().check()?;
-                    let page = match walk.client.pr_page(url.clone()).await {
+                    let page = match walk.client.slim_page(url.clone()).await {
                         Ok(page) => page,
                         // Deleted since the listing: none of its ids are live.
                         Err(e) if e.kind() == ErrorKind::NotFound && first && walk.mode != IndexMode::Repository => {
@@ -439,7 +535,7 @@ impl Walk {
                     let ids: Vec<SlimDocument> = page
                         .values
                         .iter()
-                        .filter_map(|v| v.get("id").and_then(serde_json::Value::as_u64))
+                        .filter_map(|v| v.id.as_ref().and_then(serde_json::Value::as_u64))
                         .map(|n| SlimDocument::new(doc_id(walk.workspace(), &repo.slug, n)))
                         .collect();
                     if !ids.is_empty() {
@@ -484,7 +580,7 @@ impl Walk {
         ids: Vec<String>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Batch>> {
-        let walk = self.for_run(&ctx);
+        let walk = Arc::new(self.for_run(&ctx));
         async_stream::try_stream! {
             let prefix = format!("{SOURCE}:{}:", walk.workspace());
             let mut repos: HashMap<String, Option<Arc<RepoFrame>>> = HashMap::new();
@@ -504,8 +600,8 @@ impl Walk {
                         repos.insert(slug.clone(), repo);
                     }
                     let Some(Some(repo)) = repos.get(&slug).cloned() else { continue };
-                    let value = match walk.client.pull_request(&slug, n).await {
-                        Ok(Some(value)) => value,
+                    let listed = match walk.client.pull_request(&slug, n).await {
+                        Ok(Some(listed)) => listed,
                         Ok(None) => continue,
                         // One pull request that cannot be read fails alone.
                         Err(e) => {
@@ -513,9 +609,10 @@ impl Walk {
                             continue;
                         }
                     };
-                    pending.extend(walk.pending(&repo, vec![value], None));
+                    pending.extend(walk.pending(&repo, vec![listed], None));
                 }
-                let mut batch = fetch_items(&ctx, pending, CONCURRENCY, |item| walk.fetch(item)).await?;
+                let gate = Arc::new(Semaphore::new(CONCURRENCY));
+                let mut batch = Arc::clone(&walk).fetch_page(ctx.clone(), pending, gate).await?;
                 batch.failures.extend(failures);
                 if !batch.is_empty() {
                     yield batch;
