@@ -141,6 +141,31 @@ impl IdentitySet {
     }
 }
 
+/// `doc` with the `created_at`, `created_by` and `modified_by` metadata Graph gives a drive
+/// item, a list item or a site page (`createdDateTime`, `createdBy`, `lastModifiedBy`), each
+/// left out when absent.
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+pub(crate) fn with_authorship(
+    mut doc: connector_core::Document,
+    created: Option<DateTime<Utc>>,
+    created_by: Option<&IdentitySet>,
+    modified_by: Option<&IdentitySet>,
+) -> connector_core::Document {
+    if let Some(t) = created {
+        doc = doc.with_metadata(
+            "created_at",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+    }
+    if let Some(by) = created_by.and_then(IdentitySet::shown) {
+        doc = doc.with_metadata("created_by", by.to_owned());
+    }
+    if let Some(by) = modified_by.and_then(IdentitySet::shown) {
+        doc = doc.with_metadata("modified_by", by.to_owned());
+    }
+    doc
+}
+
 impl DriveItem {
     /// An item of a delta page; `Err((its id if readable, what is wrong))` when it is not a
     /// drive item.

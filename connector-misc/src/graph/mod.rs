@@ -73,6 +73,8 @@ pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
     LOW_BUDGET, SECRET_FIELD,
 };
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+pub(crate) use drive::with_authorship;
 pub use drive::{
     DELTA_PREFER, Drive, DriveItem, FileFacet, ITEM_FIELDS, Identity, IdentitySet, ParentReference,
     SharepointIds,

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::sites::{Site, site_segment};
-use crate::graph::{GraphClient, IdentitySet, escape};
+use crate::graph::{GraphClient, IdentitySet, escape, with_authorship};
 
 /// The fields of a list a sync reads.
 const LIST_FIELDS: &str = "id,name,displayName,webUrl,list,lastModifiedDateTime";
@@ -274,18 +274,12 @@ pub(crate) fn document(
     if let Some(t) = item.last_modified_date_time {
         doc = doc.with_updated_at(t);
     }
-    if let Some(t) = item.created_date_time {
-        doc = doc.with_metadata(
-            "created_at",
-            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
-    }
-    if let Some(by) = item.created_by.as_ref().and_then(|b| b.shown()) {
-        doc = doc.with_metadata("created_by", by.to_owned());
-    }
-    if let Some(by) = item.last_modified_by.as_ref().and_then(|b| b.shown()) {
-        doc = doc.with_metadata("modified_by", by.to_owned());
-    }
+    doc = with_authorship(
+        doc,
+        item.created_date_time,
+        item.created_by.as_ref(),
+        item.last_modified_by.as_ref(),
+    );
     if let Some(access) = access {
         doc = doc.with_access(access);
     }

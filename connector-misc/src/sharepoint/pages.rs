@@ -9,7 +9,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::sites::{Site, site_segment};
-use crate::graph::{GraphClient, IdentitySet, Page, escape};
+use crate::graph::{GraphClient, IdentitySet, Page, escape, with_authorship};
 
 /// A site page as Graph v1.0 lists it with its canvas.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -201,18 +201,12 @@ pub(crate) fn document(site: &Site, page: &SitePage, access: Option<Access>) -> 
     if let Some(t) = page.last_modified_date_time {
         doc = doc.with_updated_at(t);
     }
-    if let Some(t) = page.created_date_time {
-        doc = doc.with_metadata(
-            "created_at",
-            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
-    }
-    if let Some(by) = page.created_by.as_ref().and_then(|b| b.shown()) {
-        doc = doc.with_metadata("created_by", by.to_owned());
-    }
-    if let Some(by) = page.last_modified_by.as_ref().and_then(|b| b.shown()) {
-        doc = doc.with_metadata("modified_by", by.to_owned());
-    }
+    doc = with_authorship(
+        doc,
+        page.created_date_time,
+        page.created_by.as_ref(),
+        page.last_modified_by.as_ref(),
+    );
     if let Some(access) = access {
         doc = doc.with_access(access);
     }

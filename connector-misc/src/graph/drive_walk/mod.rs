@@ -47,7 +47,7 @@ use url::Url;
 pub use checkpoint::{DriveCheckpoint, DriveCursor, DriveSet, Phase};
 pub(crate) use rounds::{checkpointed, list_ids, refetch};
 
-use crate::graph::{DriveItem, GraphClient, Page};
+use crate::graph::{DriveItem, GraphClient, Page, with_authorship};
 use access::{Permission, access};
 
 /// Downloads at the same time within a page.
@@ -429,18 +429,12 @@ impl DriveWalk {
         if let Some(parent) = item.parent_id() {
             doc = doc.with_parent_id(self.doc_id(&target.drive, parent));
         }
-        if let Some(t) = item.created_date_time {
-            doc = doc.with_metadata(
-                "created_at",
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            );
-        }
-        if let Some(by) = item.created_by.as_ref().and_then(|b| b.shown()) {
-            doc = doc.with_metadata("created_by", by.to_owned());
-        }
-        if let Some(by) = item.last_modified_by.as_ref().and_then(|b| b.shown()) {
-            doc = doc.with_metadata("modified_by", by.to_owned());
-        }
+        doc = with_authorship(
+            doc,
+            item.created_date_time,
+            item.created_by.as_ref(),
+            item.last_modified_by.as_ref(),
+        );
         if let Some(mime) = item.file.as_ref().and_then(|f| f.mime_type.clone()) {
             doc = doc.with_metadata("mime_type", mime);
         }
