@@ -117,8 +117,7 @@ fn join_into(buf: &mut Vec<u8>, items: &[String]) {
 
 /// [`rfc3339`] appended to `out`.
 fn push_rfc3339(out: &mut String, t: DateTime<Utc>) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+    out.push_str(&rfc3339(t));
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -338,7 +338,7 @@ impl People {
     fn shown(&self, id: u64) -> String {
         match self.users.get(&id) {
             Some(u) => match (u.name.as_deref().filter(|n| !n.is_empty()), &u.email) {
-                (Some(n), Some(e)) => format!("{n} <{e}>"),
+                (Some(n), Some(e)) => [n, " <", e, ">"].concat(),
                 (Some(n), None) => n.to_owned(),
                 (None, Some(e)) => e.clone(),
                 (None, None) => format!("user {id}"),
