@@ -34,6 +34,14 @@
 //! (Markdown rendering 4.9%, of it text escaping 3.9%; the header 2.5%, comments 2.3% with
 //! HTML 1.6%, metadata 2.1%, the link 0.5%), the export page as `Value` trees 2%, core's
 //! request path 14%, the raw side 11%; the rest wiremock, hyper, the kernel and the allocator.
+//! request path 14%, the raw side 11%; the rest wiremock, hyper, the kernel and the allocator.
+//! Later in session 38 (binary at cb39726: both documents written through core `MarkdownOut`
+//! into one presized buffer each, no block tree; titles and versions joined without
+//! `format!`), alternated with the binary before, load 8 to 10: `load` 1.64x, 1.32x, 1.42x
+//! (median 1.42x) against 1.90x, 2.74x, 2.43x (2.43x); full run 1.72x, 1.56x, 1.40x (median
+//! 1.56x) against 2.00x, 2.50x, 3.34x (2.50x). `perf` of it (flat): kernel 45%, libc
+//! (allocator, memmove) 17%, the connector's conversion about 5% (Markdown 2.6%, HTML 1.1%,
+//! `zendesk::` 1.5%), JSON 3.9%, URL parsing 2.1%, hyper/reqwest 5%.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
