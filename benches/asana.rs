@@ -43,6 +43,16 @@
 //! 0.7%, `format!` 0.7%, metadata 0.7%, the version 0.6%), the listing's `Value` trees 2.5%,
 //! core's request path 14%, the raw side 10%; the rest wiremock, hyper, the kernel and the
 //! allocator.
+//! Later in session 38 (binary at cb39726: the document written through core `MarkdownOut`,
+//! no block tree; access with collaborators and version worked out once per changed task;
+//! ids joined without `format!`), alternated with the binary before, load 8 to 10: `load`
+//! 1.09x, 1.49x, 1.55x (median 1.49x) against 2.10x, 1.62x, 1.58x (1.62x); full run 1.92x,
+//! 1.31x, 1.52x (median 1.52x) against 2.78x, 1.70x, 1.52x (1.70x). `perf` of it (flat):
+//! kernel 52%, libc (allocator, memmove) 15%, the connector's conversion about 2.4% (HTML
+//! 0.8%, Markdown 0.5%, `asana::` 1%), JSON 3.9%, URL parsing 2.5%, hyper/reqwest 5%.
+//! Binary at d99194a (version times without a strftime parse) against the same before, load
+//! 3 to 4: `load` 1.45x, 1.92x, 1.43x (median 1.45x) against 1.55x, 1.72x, 1.54x (1.55x);
+//! full run 1.48x, 1.85x, 1.70x (median 1.70x) against 1.62x, 1.95x, 1.89x (1.89x).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

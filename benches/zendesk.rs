@@ -34,6 +34,17 @@
 //! (Markdown rendering 4.9%, of it text escaping 3.9%; the header 2.5%, comments 2.3% with
 //! HTML 1.6%, metadata 2.1%, the link 0.5%), the export page as `Value` trees 2%, core's
 //! request path 14%, the raw side 11%; the rest wiremock, hyper, the kernel and the allocator.
+//! request path 14%, the raw side 11%; the rest wiremock, hyper, the kernel and the allocator.
+//! Later in session 38 (binary at cb39726: both documents written through core `MarkdownOut`
+//! into one presized buffer each, no block tree; titles and versions joined without
+//! `format!`), alternated with the binary before, load 8 to 10: `load` 1.64x, 1.32x, 1.42x
+//! (median 1.42x) against 1.90x, 2.74x, 2.43x (2.43x); full run 1.72x, 1.56x, 1.40x (median
+//! 1.56x) against 2.00x, 2.50x, 3.34x (2.50x). `perf` of it (flat): kernel 45%, libc
+//! (allocator, memmove) 17%, the connector's conversion about 5% (Markdown 2.6%, HTML 1.1%,
+//! `zendesk::` 1.5%), JSON 3.9%, URL parsing 2.1%, hyper/reqwest 5%.
+//! Binary at d99194a against the same before, load 3 to 4: `load` 1.54x, 1.73x, 1.75x
+//! (median 1.73x) against 2.63x, 1.90x, 1.89x (1.90x); full run 1.48x, 1.79x, 1.88x (median
+//! 1.79x) against 2.45x, 1.97x, 1.93x (1.97x); `load` 0.51 to 0.64 s against 0.56 to 0.86 s.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

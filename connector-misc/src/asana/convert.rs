@@ -1,7 +1,9 @@
 //! A task and its comments as one Markdown document; an attachment as a file document.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
-use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::text::markdown::{self, MarkdownOut};
 use connector_core::{Access, Document};
 use serde_json::{Value, json};
 use url::Url;
@@ -12,17 +14,17 @@ use super::model::{Attachment, Story, Task};
 
 /// The document id of task `gid`.
 pub(crate) fn doc_id(gid: &str) -> String {
-    format!("{SOURCE}:{gid}")
+    [SOURCE, ":", gid].concat()
 }
 
 /// The document id of attachment `att` of task `task`: RAGFlow's `asana:{task}:{attachment}`.
 pub(crate) fn attachment_id(task: &str, att: &str) -> String {
-    format!("{SOURCE}:{task}:{att}")
+    [SOURCE, ":", task, ":", att].concat()
 }
 
 /// The id of a project as a parent.
 pub(crate) fn project_id(gid: &str) -> String {
-    format!("{SOURCE}:project:{gid}")
+    [SOURCE, ":project:", gid].concat()
 }
 
 /// Who may read a task in these projects: every principal of each.
@@ -67,6 +69,21 @@ pub(crate) fn version(task: &Task, access: &Access) -> String {
     collaborated_version(task, &with_collaborators(access, task))
 }
 
+/// What a changed task is sent with: who may read it, its collaborators among them
+/// ([`with_collaborators`]), and its [`version`], worked out once for the check against the
+/// store and the document.
+pub(crate) struct Seen {
+    pub(crate) access: Access,
+    pub(crate) version: String,
+}
+
+/// [`Seen`] of `task` in projects readable by `access`.
+pub(crate) fn seen(task: &Task, access: &Access) -> Seen {
+    let access = with_collaborators(access, task);
+    let version = collaborated_version(task, &access);
+    Seen { access, version }
+}
+
 /// [`version`] of `task` readable by `access`, its collaborators among them already.
 fn collaborated_version(task: &Task, access: &Access) -> String {
     // The hash of `{groups joined by ,}|{emails joined by ,}`, written without the string.
@@ -100,82 +117,80 @@ fn join_into(buf: &mut Vec<u8>, items: &[String]) {
 
 /// [`rfc3339`] appended to `out`.
 fn push_rfc3339(out: &mut String, t: DateTime<Utc>) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+    out.push_str(&rfc3339(t));
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The task's description as Markdown: `html_notes` converted by core when Asana sent rich
-/// text, else the plain `notes`.
-fn description(task: &Task) -> Option<String> {
+/// The task's description as Markdown, written to `md`: `html_notes` converted by core when
+/// Asana sent rich text, else the plain `notes`; nothing when both are blank.
+fn description(task: &Task, md: &mut MarkdownOut<'_>) {
     let html = task
         .html_notes
         .as_deref()
         .map(str::trim)
         .filter(|h| !h.is_empty() && *h != "<body></body>");
     if let Some(html) = html {
-        let mut md = connector_core::text::html_to_markdown(html);
-        // Trimmed where it is, without a copy.
-        md.truncate(md.trim_end().len());
-        let lead = md.len() - md.trim_start().len();
-        md.drain(..lead);
-        if !md.is_empty() {
-            return Some(md);
+        let converted = connector_core::text::html_to_markdown(html);
+        let trimmed = converted.trim();
+        if !trimmed.is_empty() {
+            md.markdown(trimmed);
+            return;
         }
     }
-    task.notes
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
+    if let Some(notes) = task.notes.as_deref().map(str::trim)
+        && !notes.is_empty()
+    {
+        md.markdown(notes);
+    }
 }
 
 /// The front matter fields of a task, in the order shown.
-fn fields<'a>(task: &'a Task, projects: &Value) -> Vec<(&'a str, Value)> {
-    let mut out: Vec<(&str, Value)> = Vec::with_capacity(8 + task.custom_fields.len());
+fn fields<'a>(task: &'a Task, projects: &'a Value) -> Vec<(&'a str, Cow<'a, Value>)> {
+    let mut out: Vec<(&str, Cow<'a, Value>)> = Vec::with_capacity(8 + task.custom_fields.len());
     if projects.as_array().is_some_and(|p| !p.is_empty()) {
-        out.push(("projects", projects.clone()));
+        out.push(("projects", Cow::Borrowed(projects)));
     }
     if let Some(a) = task.assignee.as_ref().and_then(|a| a.name.as_deref()) {
-        out.push(("assignee", json!(a)));
+        out.push(("assignee", Cow::Owned(json!(a))));
     }
-    out.push(("completed", json!(task.completed)));
+    out.push(("completed", Cow::Owned(json!(task.completed))));
     if let Some(at) = task.completed_at {
-        out.push(("completed_at", json!(rfc3339(at))));
+        out.push(("completed_at", Cow::Owned(json!(rfc3339(at)))));
     }
     if let Some(due) = task.due_at.as_ref().or(task.due_on.as_ref()) {
-        out.push(("due", json!(due)));
+        out.push(("due", Cow::Owned(json!(due))));
     }
     if let Some(start) = &task.start_on {
-        out.push(("start_on", json!(start)));
+        out.push(("start_on", Cow::Owned(json!(start))));
     }
     let tags: Vec<&str> = task.tags.iter().filter_map(|t| t.name.as_deref()).collect();
     if !tags.is_empty() {
-        out.push(("tags", json!(tags)));
+        out.push(("tags", Cow::Owned(json!(tags))));
     }
     for field in &task.custom_fields {
         if let (Some(name), Some(value)) = (&field.name, &field.display_value)
             && !value.is_empty()
             && !out.iter().any(|(k, _)| k == name)
         {
-            out.push((name.as_str(), json!(value)));
+            out.push((name.as_str(), Cow::Owned(json!(value))));
         }
     }
     out
 }
 
 /// The Markdown document of `task` with its comments (`comment_added` stories), read under
-/// its `home` project, readable by `access` (its collaborators among them:
-/// [`with_collaborators`]).
+/// its `home` project, by who [`seen`] names (its collaborators among them), with the version
+/// [`seen`] worked out.
 pub(crate) fn document(
     task: &Task,
     home: &ProjectFrame,
     stories: &[Story],
-    access: Access,
+    seen: Seen,
 ) -> Document {
+    let Seen { access, version } = seen;
     let projects = Value::Array(
         task.projects
             .iter()
@@ -183,7 +198,6 @@ pub(crate) fn document(
             .map(|n| Value::String(n.to_owned()))
             .collect(),
     );
-    let fm = fields(task, &projects);
     let hint = 512
         + task.html_notes.as_ref().map_or(0, String::len)
         + stories
@@ -191,43 +205,45 @@ pub(crate) fn document(
             .map(|s| s.text.as_ref().map_or(0, String::len) + 64)
             .sum::<usize>();
     let mut text = String::with_capacity(hint);
-    markdown::front_matter_into(&mut text, fm.iter().map(|(k, v)| (*k, v)));
-    let mut blocks = Vec::new();
-    if let Some(d) = description(task) {
-        blocks.push(Block::Markdown(d));
+    {
+        let fm = fields(task, &projects);
+        markdown::front_matter_into(&mut text, fm.iter().map(|(k, v)| (*k, v.as_ref())));
     }
-    let comments: Vec<&Story> = stories
+    let mut md = MarkdownOut::new(&mut text);
+    description(task, &mut md);
+    let mut comments = stories
         .iter()
         .filter(|s| s.resource_subtype.as_deref() == Some("comment_added"))
-        .collect();
-    if !comments.is_empty() {
-        blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
+        .peekable();
+    if comments.peek().is_some() {
+        md.heading(2, "Comments");
     }
+    // One buffer for every comment's heading.
+    let mut head = String::with_capacity(64);
     for c in comments {
         let who = c
             .created_by
             .as_ref()
             .and_then(|u| u.name.as_deref())
             .unwrap_or("someone");
-        let mut head = String::with_capacity(who.len() + 24);
+        head.clear();
         head.push_str(who);
         if let Some(at) = c.created_at {
             head.push_str(", ");
             connector_core::text::push_utc_minute(&mut head, at);
         }
-        blocks.push(Block::heading(3, vec![Inline::text(head)]));
+        md.heading(3, &head);
         if let Some(t) = c.text.as_deref().filter(|t| !t.trim().is_empty()) {
-            blocks.extend(Block::plain_text(t));
+            md.plain_text(t);
         }
     }
-    markdown::render_into(&mut text, &blocks);
 
     let parent = match &task.parent {
         Some(p) if !p.gid.is_empty() => doc_id(&p.gid),
         _ => project_id(&home.gid),
     };
     let mut doc = Document::text(doc_id(&task.gid), SOURCE, task.name.clone(), text)
-        .with_version(&collaborated_version(task, &access))
+        .with_version(&version)
         .with_updated_at(task.modified_at)
         .with_parent_id(parent)
         .with_metadata("object_type", "Task")

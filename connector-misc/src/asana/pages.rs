@@ -61,8 +61,9 @@ enum Pending {
         task: Box<Task>,
         home: Arc<ProjectFrame>,
         access: Access,
-        /// The store holds this version of the task already.
-        unchanged: bool,
+        /// Who reads it and its version when the store holds another version (or none);
+        /// `None`: the store holds this one already.
+        changed: Option<convert::Seen>,
     },
     /// A task outside the window whose subtasks are looked at (the sweep of an incremental
     /// run): only its subtasks' outcomes come of it.
@@ -285,7 +286,8 @@ impl Walk {
                 continue;
             };
             self.reread_floor(&mut task, &gid);
-            match self.read_one(&task, &home, &access, false).await {
+            let seen = convert::seen(&task, &access);
+            match self.read_one(&task, &home, Some(seen)).await {
                 Ok(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
                 Err(e) => batch.push(item_failure(id, e)?.into()),
             }
@@ -479,13 +481,13 @@ impl Walk {
                     };
                     self.reread_floor(&mut task, &home.gid);
                     let id = doc_id(&task.gid);
-                    let version = convert::version(&task, &access);
-                    let unchanged = known.has_version(&id, &version);
+                    let seen = convert::seen(&task, &access);
+                    let changed = (!known.has_version(&id, &seen.version)).then_some(seen);
                     let item = Pending::Task {
                         task,
                         home: home.clone(),
                         access,
-                        unchanged,
+                        changed,
                     };
                     out.push(PendingItem::new(id, item));
                 }
@@ -552,8 +554,8 @@ impl Walk {
                 task,
                 home,
                 access,
-                unchanged,
-            } => self.read(*task, home, access, unchanged, &run, 0).await,
+                changed,
+            } => self.read(*task, home, access, changed, &run, 0).await,
             Pending::Sweep { task, home, access } => {
                 self.subtasks(&task, &home, &access, &run, 0).await
             }
@@ -566,12 +568,12 @@ impl Walk {
         task: Task,
         home: Arc<ProjectFrame>,
         access: Access,
-        unchanged: bool,
+        changed: Option<convert::Seen>,
         run: &'a RunScope,
         depth: usize,
     ) -> futures::future::BoxFuture<'a, Result<Vec<Outcome>>> {
         async move {
-            let mut out = self.read_one(&task, &home, &access, unchanged).await?;
+            let mut out = self.read_one(&task, &home, changed).await?;
             if task.num_subtasks.is_none_or(|n| n > 0) && depth < MAX_DEPTH {
                 out.extend(self.subtasks(&task, &home, &access, run, depth).await?);
             }
@@ -631,16 +633,10 @@ impl Walk {
                             }
                             continue;
                         }
-                        let unchanged = known.has_version(&id, &convert::version(&sub, access));
+                        let seen = convert::seen(&sub, access);
+                        let changed = (!known.has_version(&id, &seen.version)).then_some(seen);
                         match self
-                            .read(
-                                *sub,
-                                home.clone(),
-                                access.clone(),
-                                unchanged,
-                                run,
-                                depth + 1,
-                            )
+                            .read(*sub, home.clone(), access.clone(), changed, run, depth + 1)
                             .await
                         {
                             Ok(outcomes) => out.extend(outcomes),
@@ -664,7 +660,8 @@ impl Walk {
         .boxed()
     }
 
-    /// One task's own outcomes: its document with its comments, then its attachments.
+    /// One task's own outcomes: its document with its comments, then its attachments, read
+    /// by who `changed` names.
     ///
     /// An unchanged task costs no story request and no download; with attachments on, its
     /// attachments are listed (one request) and reported unchanged too, so a reconciling
@@ -674,10 +671,9 @@ impl Walk {
         &self,
         task: &Task,
         home: &ProjectFrame,
-        access: &Access,
-        unchanged: bool,
+        changed: Option<convert::Seen>,
     ) -> Result<Vec<Outcome>> {
-        if unchanged {
+        let Some(seen) = changed else {
             let mut out = vec![Outcome::Unchanged(doc_id(&task.gid))];
             if self.attachments {
                 let listed = self.client.attachments(&task.gid).await.map_err(|e| {
@@ -696,7 +692,7 @@ impl Walk {
                 );
             }
             return Ok(out);
-        }
+        };
         let stories = async {
             if !self.comments {
                 return Ok(Vec::new());
@@ -722,9 +718,14 @@ impl Walk {
             })
         };
         let (stories, attachments) = futures::try_join!(stories, attachments)?;
-        let access = &convert::with_collaborators(access, task);
-        let mut out: Vec<Outcome> =
-            vec![convert::document(task, home, &stories, access.clone()).into()];
+        // The attachments' audience is the task's: a copy only when there are some.
+        let access = if attachments.is_empty() {
+            Access::default()
+        } else {
+            seen.access.clone()
+        };
+        let mut out: Vec<Outcome> = vec![convert::document(task, home, &stories, seen).into()];
+        let access = &access;
         for att in attachments {
             let id = convert::attachment_id(&task.gid, &att.gid);
             let name = att.name.clone().unwrap_or_else(|| att.gid.clone());

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::text::markdown::{Block, Inline, MarkdownOut};
 use connector_core::text::{html_to_markdown, push_utc_minute, utc_minute};
 use connector_core::{Access, Document};
 use url::Url;
@@ -123,13 +123,6 @@ pub(crate) fn attachment_document(
         doc = doc.with_link(link);
     }
     doc.with_access(parent.access)
-}
-
-/// The blocks as Markdown in one buffer presized to `hint` bytes.
-fn render_sized(blocks: &[Block], hint: usize) -> String {
-    let mut text = String::with_capacity(hint);
-    markdown::render_into(&mut text, blocks);
-    text
 }
 
 /// About the Markdown size of a ticket's header and `comments`.
@@ -253,23 +246,18 @@ pub(crate) fn article_document(
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| format!("Article {}", article.id));
     let body = html_to_markdown(article.body.as_deref().unwrap_or_default());
-    let blocks = vec![
-        Block::heading(1, vec![Inline::text(title.clone())]),
-        Block::Markdown(body),
-    ];
-    let mut doc = Document::text(
-        article_id(article.id),
-        SOURCE,
-        title,
-        markdown::render(&blocks),
-    )
-    .with_version(&article_version(article, &access))
-    .with_updated_at(article.updated_at)
-    .with_metadata("object_type", "Article")
-    .with_metadata("labels", article.label_names.clone())
-    .with_metadata("promoted", article.promoted)
-    .with_metadata("outdated", article.outdated)
-    .with_metadata("updated_at", rfc3339(article.updated_at));
+    let mut text = String::with_capacity(title.len() + body.len() + 8);
+    let mut md = MarkdownOut::new(&mut text);
+    md.heading(1, &title);
+    md.markdown(&body);
+    let mut doc = Document::text(article_id(article.id), SOURCE, title, text)
+        .with_version(&article_version(article, &access))
+        .with_updated_at(article.updated_at)
+        .with_metadata("object_type", "Article")
+        .with_metadata("labels", article.label_names.clone())
+        .with_metadata("promoted", article.promoted)
+        .with_metadata("outdated", article.outdated)
+        .with_metadata("updated_at", rfc3339(article.updated_at));
     if let Some(section) = article.section_id {
         doc = doc
             .with_parent_id(format!("{SOURCE}:section:{section}"))
@@ -350,7 +338,7 @@ impl People {
     fn shown(&self, id: u64) -> String {
         match self.users.get(&id) {
             Some(u) => match (u.name.as_deref().filter(|n| !n.is_empty()), &u.email) {
-                (Some(n), Some(e)) => format!("{n} <{e}>"),
+                (Some(n), Some(e)) => [n, " <", e, ">"].concat(),
                 (Some(n), None) => n.to_owned(),
                 (None, Some(e)) => e.clone(),
                 (None, None) => format!("user {id}"),
@@ -430,15 +418,35 @@ pub(crate) fn ticket_access(ticket: &Ticket, people: &People) -> TicketAccess {
 /// The version token of a ticket: `updated_at`, which a new comment (public or internal),
 /// a new group or a new assignee moves, its status, and who may read either document.
 pub(crate) fn ticket_version(ticket: &Ticket, access: &TicketAccess) -> String {
-    format!(
-        "{}|{}|{}|{}|{}|{}",
-        rfc3339(ticket.updated_at),
-        ticket.status,
-        access.public.emails.join(","),
-        access.public.groups.join(","),
-        access.agents.emails.join(","),
-        access.agents.groups.join(",")
-    )
+    // `{updated}|{status}|{public e-mails}|{public groups}|{agents' e-mails}|{agents' groups}`,
+    // each list joined by `,`.
+    let lists = [
+        &access.public.emails,
+        &access.public.groups,
+        &access.agents.emails,
+        &access.agents.groups,
+    ];
+    let mut out = String::with_capacity(
+        48 + ticket.status.len()
+            + lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(|i| i.len() + 1)
+                .sum::<usize>(),
+    );
+    out.push_str(&rfc3339(ticket.updated_at));
+    out.push('|');
+    out.push_str(&ticket.status);
+    for list in lists {
+        out.push('|');
+        for (i, item) in list.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(item);
+        }
+    }
+    out
 }
 
 /// The tag Zendesk puts on a ticket it closed by merging it into another.
@@ -515,15 +523,17 @@ impl<'a> HeaderFacts<'a> {
     }
 }
 
-/// The heading lines every document of a ticket starts with; the tags, which Zendesk shows
-/// agents only, when `agents` (the internal-notes document); the merges its comments tell.
+/// The heading lines every document of a ticket starts with, written to `md`; the tags, which
+/// Zendesk shows agents only, when `agents` (the internal-notes document); the merges its
+/// comments tell.
 fn ticket_header(
+    md: &mut MarkdownOut<'_>,
     ticket: &Ticket,
     facts: &HeaderFacts<'_>,
-    heading: String,
+    heading: &str,
     agents: bool,
     merged: &Merges,
-) -> Vec<Block> {
+) {
     let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(facts.lines.len() + 5);
     lines.extend(
         facts
@@ -550,34 +560,46 @@ fn ticket_header(
     }
     lines.push(("Updated:", Cow::Borrowed(facts.updated.as_str())));
     let labelled: Vec<(&str, &str)> = lines.iter().map(|(l, v)| (*l, v.as_ref())).collect();
-    vec![
-        Block::heading(1, vec![Inline::text(heading)]),
-        Block::labelled_lines(&labelled),
-    ]
+    md.heading(1, heading);
+    md.labelled_lines(&labelled);
 }
 
-fn comment_blocks(comments: &[&Comment], people: &People, blocks: &mut Vec<Block>) {
+/// Each of `comments` written to `md`: its author and time as a heading, then its body.
+fn comment_blocks(comments: &[&Comment], people: &People, md: &mut MarkdownOut<'_>) {
+    // One buffer for every comment's heading.
+    let mut head = String::with_capacity(64);
     for c in comments {
         let who = c
             .author_id
             .and_then(|id| people.users.get(&id))
             .and_then(User::label)
             .unwrap_or("someone");
-        let mut head = String::with_capacity(who.len() + 24);
+        head.clear();
         head.push_str(who);
         if let Some(at) = c.created_at {
             head.push_str(", ");
             push_utc_minute(&mut head, at);
         }
-        blocks.push(Block::heading(3, vec![Inline::text(head)]));
+        md.heading(3, &head);
         match (&c.html_body, &c.body) {
-            (Some(html), _) if !html.trim().is_empty() => {
-                blocks.push(Block::Markdown(html_to_markdown(html)));
-            }
-            (_, Some(body)) => blocks.extend(Block::plain_text(body)),
+            (Some(html), _) if !html.trim().is_empty() => md.markdown(&html_to_markdown(html)),
+            (_, Some(body)) => md.plain_text(body),
             _ => {}
         }
     }
+}
+
+/// `Ticket #{id}: {subject}`: the title of a ticket's public document and of its files'
+/// parent.
+pub(crate) fn ticket_title(ticket: &Ticket) -> String {
+    use std::fmt::Write as _;
+    let subject = subject(ticket);
+    let mut title = String::with_capacity(subject.len() + 32);
+    title.push_str("Ticket #");
+    let _ = write!(title, "{}", ticket.id);
+    title.push_str(": ");
+    title.push_str(subject);
+    title
 }
 
 pub(crate) fn subject(ticket: &Ticket) -> &str {
@@ -675,7 +697,7 @@ pub(crate) fn ticket_documents(
 ) -> Vec<Document> {
     let public: Vec<&Comment> = comments.iter().filter(|c| c.public).collect();
     let notes: Vec<&Comment> = comments.iter().filter(|c| !c.public).collect();
-    let title = format!("Ticket #{}: {}", ticket.id, subject(ticket));
+    let title = ticket_title(ticket);
 
     // A merge comment is private unless the agent made it public: the public document
     // tells only the merges its own comments tell.
@@ -683,19 +705,16 @@ pub(crate) fn ticket_documents(
     let all: Vec<&Comment> = comments.iter().collect();
     let all_merges = merges(ticket, &all);
     let facts = HeaderFacts::of(ticket, people);
-    let mut blocks = ticket_header(ticket, &facts, title.clone(), false, &public_merges);
+    let mut text = String::with_capacity(size_hint(&public));
+    let mut md = MarkdownOut::new(&mut text);
+    ticket_header(&mut md, ticket, &facts, &title, false, &public_merges);
     if !public.is_empty() {
-        blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
-        comment_blocks(&public, people, &mut blocks);
+        md.heading(2, "Comments");
+        comment_blocks(&public, people, &mut md);
     }
-    let mut doc = Document::text(
-        ticket_id(ticket.id),
-        SOURCE,
-        title.clone(),
-        render_sized(&blocks, size_hint(&public)),
-    )
-    .with_version(version)
-    .with_metadata("comment_count", public.len());
+    let mut doc = Document::text(ticket_id(ticket.id), SOURCE, title.clone(), text)
+        .with_version(version)
+        .with_metadata("comment_count", public.len());
     doc = with_ticket_fields(doc, ticket, people, false, &public_merges);
     let link = ticket_link(base, ticket.id);
     if let Some(url) = &link {
@@ -704,25 +723,22 @@ pub(crate) fn ticket_documents(
     let mut out = vec![doc.with_access(access.public)];
 
     if internal {
-        let title = format!("{title} (internal notes)");
-        let mut blocks = ticket_header(ticket, &facts, title.clone(), true, &all_merges);
-        blocks.push(Block::heading(2, vec![Inline::text("Internal notes")]));
+        let title = [title.as_str(), " (internal notes)"].concat();
+        let mut text = String::with_capacity(size_hint(&notes));
+        let mut md = MarkdownOut::new(&mut text);
+        ticket_header(&mut md, ticket, &facts, &title, true, &all_merges);
+        md.heading(2, "Internal notes");
         if notes.is_empty() {
-            blocks.push(Block::paragraph(vec![Inline::emphasis(vec![
+            md.block(&Block::paragraph(vec![Inline::emphasis(vec![
                 Inline::text("No internal notes."),
             ])]));
         }
-        comment_blocks(&notes, people, &mut blocks);
-        let mut doc = Document::text(
-            internal_id(ticket.id),
-            SOURCE,
-            title,
-            render_sized(&blocks, size_hint(&notes)),
-        )
-        .with_version(&format!("{version}|internal"))
-        .with_parent_id(ticket_id(ticket.id))
-        .with_metadata("comment_count", notes.len())
-        .with_metadata("internal", true);
+        comment_blocks(&notes, people, &mut md);
+        let mut doc = Document::text(internal_id(ticket.id), SOURCE, title, text)
+            .with_version(&[version, "|internal"].concat())
+            .with_parent_id(ticket_id(ticket.id))
+            .with_metadata("comment_count", notes.len())
+            .with_metadata("internal", true);
         doc = with_ticket_fields(doc, ticket, people, true, &all_merges);
         if let Some(url) = link {
             doc = doc.with_link(url);

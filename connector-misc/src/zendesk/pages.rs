@@ -689,7 +689,7 @@ impl Walk {
         };
         // The files' parent title (the documents write their own).
         let title = if self.attachments {
-            format!("Ticket #{}: {}", ticket.id, convert::subject(&ticket))
+            convert::ticket_title(&ticket)
         } else {
             String::new()
         };
