@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Document;
-use crate::text::markdown::{self, Block, Inline};
+use crate::text::markdown::MarkdownOut;
 use crate::window::Zone;
 
 /// Values at most this long, on one line, are written as `**column:** value` lines; longer
@@ -284,43 +284,38 @@ impl RowLayout {
             // A cursor that does not decode (PostgreSQL's 'infinity', MySQL's zero date).
             value(c)?;
         }
-        let mut blocks = Vec::new();
-        // Short values, borrowed from the row, waiting to be one paragraph of lines.
-        let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::new();
-        let flush = |lines: &mut Vec<(&str, Cow<'_, str>)>, blocks: &mut Vec<Block>| {
-            if !lines.is_empty() {
-                let fields: Vec<(&str, &str)> =
-                    lines.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-                blocks.push(Block::labelled_lines(&fields));
-                lines.clear();
-            }
-        };
+        let mut text = String::with_capacity(TEXT_CAPACITY);
+        let mut md = MarkdownOut::new(&mut text);
+        // Short values, borrowed from the row where they can be, waiting to be one paragraph
+        // of lines; the list is made once per row and cleared after each paragraph.
+        let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.content.len());
+        // A JSON value's pretty text, one buffer for the row's JSON columns.
+        let mut json = String::new();
         for &i in &self.content {
             let v = value(i)?;
-            let name = &self.names[i];
+            let name = self.names[i].as_str();
             match v {
                 Value::Null => {}
                 Value::Json(j) => {
-                    flush(&mut lines, &mut blocks);
-                    blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
-                    blocks.push(Block::code(
-                        Some("json"),
-                        serde_json::to_string_pretty(j).unwrap_or_default(),
-                    ));
+                    flush(&mut md, &mut lines);
+                    md.heading(2, name);
+                    json.clear();
+                    write_pretty(&mut json, j);
+                    md.code(Some("json"), &json);
                 }
                 v => {
                     let text = v.text_ref().unwrap_or_default();
                     if text.len() <= SHORT && !text.contains('\n') {
                         lines.push((self.labels[i].as_str(), text));
                     } else {
-                        flush(&mut lines, &mut blocks);
-                        blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
-                        blocks.extend(Block::plain_text(&text));
+                        flush(&mut md, &mut lines);
+                        md.heading(2, name);
+                        md.plain_text(&text);
                     }
                 }
             }
         }
-        flush(&mut lines, &mut blocks);
+        flush(&mut md, &mut lines);
         let title = match self.title {
             Some(i) => value(i)?
                 .text_ref()
@@ -339,8 +334,6 @@ impl RowLayout {
             Some(table) => format!("{table} {key}"),
             None => key.to_string(),
         });
-        let mut text = String::with_capacity(TEXT_CAPACITY);
-        markdown::render_into(&mut text, &blocks);
         // Filled in place: the document is not moved in and out per field.
         let mut doc = Document::text(id, self.source, title, text);
         for &i in &self.metadata {
@@ -356,6 +349,30 @@ impl RowLayout {
         doc.set_fields_fingerprint();
         Ok(doc)
     }
+}
+
+/// The waiting labelled lines as one paragraph, if there are any.
+fn flush(md: &mut MarkdownOut<'_>, lines: &mut Vec<(&str, Cow<'_, str>)>) {
+    if !lines.is_empty() {
+        md.labelled_lines_of(lines);
+        lines.clear();
+    }
+}
+
+/// `value` as `serde_json::to_string_pretty` writes it, appended to `out` (nothing should
+/// serialising ever fail, as with `unwrap_or_default` before).
+fn write_pretty(out: &mut String, value: &serde_json::Value) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    let mark = bytes.len();
+    if serde_json::to_writer_pretty(&mut bytes, value).is_err() {
+        bytes.truncate(mark);
+    }
+    // serde_json writes UTF-8; were it not, the text is left as it was.
+    *out = String::from_utf8(bytes).unwrap_or_else(|e| {
+        let mut bytes = e.into_bytes();
+        bytes.truncate(mark);
+        String::from_utf8(bytes).unwrap_or_default()
+    });
 }
 
 #[cfg(test)]
