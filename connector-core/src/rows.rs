@@ -422,6 +422,87 @@ mod tests {
         );
     }
 
+    /// The Markdown a row had when it was built as a block tree: what `render` writes
+    /// straight into its buffer must stay byte for byte the same (stored fingerprints hash
+    /// it).
+    fn tree_text(layout: &RowLayout, row: &[Result<Value, String>]) -> String {
+        use crate::text::markdown::{Block, Inline, render_into};
+        let mut blocks = Vec::new();
+        let mut lines: Vec<(&str, String)> = Vec::new();
+        let flush = |lines: &mut Vec<(&str, String)>, blocks: &mut Vec<Block>| {
+            if !lines.is_empty() {
+                let fields: Vec<(&str, &str)> =
+                    lines.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                blocks.push(Block::labelled_lines(&fields));
+                lines.clear();
+            }
+        };
+        for &i in &layout.content {
+            let name = layout.names[i].as_str();
+            match &row[i] {
+                Ok(Value::Null) | Err(_) => {}
+                Ok(Value::Json(j)) => {
+                    flush(&mut lines, &mut blocks);
+                    blocks.push(Block::heading(2, vec![Inline::text(name)]));
+                    blocks.push(Block::code(
+                        Some("json"),
+                        serde_json::to_string_pretty(j).unwrap_or_default(),
+                    ));
+                }
+                Ok(v) => {
+                    let text = v.text().unwrap_or_default();
+                    if text.len() <= SHORT && !text.contains('\n') {
+                        lines.push((layout.labels[i].as_str(), text));
+                    } else {
+                        flush(&mut lines, &mut blocks);
+                        blocks.push(Block::heading(2, vec![Inline::text(name)]));
+                        blocks.extend(Block::plain_text(&text));
+                    }
+                }
+            }
+        }
+        flush(&mut lines, &mut blocks);
+        let mut text = String::new();
+        render_into(&mut text, &blocks);
+        text
+    }
+
+    #[test]
+    fn the_content_is_what_the_block_tree_wrote() {
+        let names: Vec<String> = (0..8).map(|i| format!("c{i} *x*")).collect();
+        let mut layout = RowLayout::new("test", names);
+        layout.content = layout.all_but(&[]);
+        let long = "word ".repeat(60);
+        let values = [
+            Value::Null,
+            Value::Text(String::new()),
+            Value::Text("# not a heading | `code` <b>".into()),
+            Value::Text("line\r\nnext\n\n  \n1. item".into()),
+            Value::Text(long),
+            Value::Json(serde_json::json!({"a": "```", "b": [1, "~~~", {"c": null}]})),
+            Value::Json(serde_json::json!([])),
+            Value::Json(serde_json::json!("a\r\nb")),
+            Value::Int(-4),
+            Value::Float(2.5),
+            Value::Decimal("1.50".into()),
+            Value::Bytes(9),
+            Value::Bool(true),
+        ];
+        // Every value in every column, in runs that mix short lines, headings and code.
+        for shift in 0..values.len() {
+            let row: Row = (0..8)
+                .map(|c| Ok(values[(c * 3 + shift) % values.len()].clone()))
+                .collect();
+            let doc = layout
+                .render(&row, "test:1", &Key::Int(1), None)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                doc.content.as_text().unwrap_or_default(),
+                tree_text(&layout, &row)
+            );
+        }
+    }
+
     #[test]
     fn a_row_renders_content_metadata_title_and_time() {
         let mut layout = RowLayout::new(
