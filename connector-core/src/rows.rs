@@ -34,6 +34,9 @@ const TITLE_CHARS: usize = 200;
 /// doubling from a few bytes.
 const TEXT_CAPACITY: usize = 1024;
 
+/// The first size of the buffer a row's JSON values are pretty-printed into.
+const JSON_CAPACITY: usize = 256;
+
 /// A column's value, whichever database it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -300,6 +303,8 @@ impl RowLayout {
                     flush(&mut md, &mut lines);
                     md.heading(2, name);
                     json.clear();
+                    // Room for a small record or list: serialising grows it once or never.
+                    json.reserve(JSON_CAPACITY);
                     write_pretty(&mut json, j);
                     md.code(Some("json"), &json);
                 }
