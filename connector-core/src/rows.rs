@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Document;
-use crate::text::markdown::{self, Block, Inline};
+use crate::text::markdown::MarkdownOut;
 use crate::window::Zone;
 
 /// Values at most this long, on one line, are written as `**column:** value` lines; longer
@@ -33,6 +33,9 @@ const TITLE_CHARS: usize = 200;
 /// The first size of a row's text buffer: most rows fit, so it grows once or never instead of
 /// doubling from a few bytes.
 const TEXT_CAPACITY: usize = 1024;
+
+/// The first size of the buffer a row's JSON values are pretty-printed into.
+const JSON_CAPACITY: usize = 256;
 
 /// A column's value, whichever database it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,43 +287,40 @@ impl RowLayout {
             // A cursor that does not decode (PostgreSQL's 'infinity', MySQL's zero date).
             value(c)?;
         }
-        let mut blocks = Vec::new();
-        // Short values, borrowed from the row, waiting to be one paragraph of lines.
-        let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::new();
-        let flush = |lines: &mut Vec<(&str, Cow<'_, str>)>, blocks: &mut Vec<Block>| {
-            if !lines.is_empty() {
-                let fields: Vec<(&str, &str)> =
-                    lines.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-                blocks.push(Block::labelled_lines(&fields));
-                lines.clear();
-            }
-        };
+        let mut text = String::with_capacity(TEXT_CAPACITY);
+        let mut md = MarkdownOut::new(&mut text);
+        // Short values, borrowed from the row where they can be, waiting to be one paragraph
+        // of lines; the list is made once per row and cleared after each paragraph.
+        let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.content.len());
+        // A JSON value's pretty text, one buffer for the row's JSON columns.
+        let mut json = String::new();
         for &i in &self.content {
             let v = value(i)?;
-            let name = &self.names[i];
+            let name = self.names[i].as_str();
             match v {
                 Value::Null => {}
                 Value::Json(j) => {
-                    flush(&mut lines, &mut blocks);
-                    blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
-                    blocks.push(Block::code(
-                        Some("json"),
-                        serde_json::to_string_pretty(j).unwrap_or_default(),
-                    ));
+                    flush(&mut md, &mut lines);
+                    md.heading(2, name);
+                    json.clear();
+                    // Room for a small record or list: serialising grows it once or never.
+                    json.reserve(JSON_CAPACITY);
+                    write_pretty(&mut json, j);
+                    md.code(Some("json"), &json);
                 }
                 v => {
                     let text = v.text_ref().unwrap_or_default();
                     if text.len() <= SHORT && !text.contains('\n') {
                         lines.push((self.labels[i].as_str(), text));
                     } else {
-                        flush(&mut lines, &mut blocks);
-                        blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
-                        blocks.extend(Block::plain_text(&text));
+                        flush(&mut md, &mut lines);
+                        md.heading(2, name);
+                        md.plain_text(&text);
                     }
                 }
             }
         }
-        flush(&mut lines, &mut blocks);
+        flush(&mut md, &mut lines);
         let title = match self.title {
             Some(i) => value(i)?
                 .text_ref()
@@ -339,8 +339,6 @@ impl RowLayout {
             Some(table) => format!("{table} {key}"),
             None => key.to_string(),
         });
-        let mut text = String::with_capacity(TEXT_CAPACITY);
-        markdown::render_into(&mut text, &blocks);
         // Filled in place: the document is not moved in and out per field.
         let mut doc = Document::text(id, self.source, title, text);
         for &i in &self.metadata {
@@ -356,6 +354,30 @@ impl RowLayout {
         doc.set_fields_fingerprint();
         Ok(doc)
     }
+}
+
+/// The waiting labelled lines as one paragraph, if there are any.
+fn flush(md: &mut MarkdownOut<'_>, lines: &mut Vec<(&str, Cow<'_, str>)>) {
+    if !lines.is_empty() {
+        md.labelled_lines_of(lines);
+        lines.clear();
+    }
+}
+
+/// `value` as `serde_json::to_string_pretty` writes it, appended to `out` (nothing should
+/// serialising ever fail, as with `unwrap_or_default` before).
+fn write_pretty(out: &mut String, value: &serde_json::Value) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    let mark = bytes.len();
+    if serde_json::to_writer_pretty(&mut bytes, value).is_err() {
+        bytes.truncate(mark);
+    }
+    // serde_json writes UTF-8; were it not, the text is left as it was.
+    *out = String::from_utf8(bytes).unwrap_or_else(|e| {
+        let mut bytes = e.into_bytes();
+        bytes.truncate(mark);
+        String::from_utf8(bytes).unwrap_or_default()
+    });
 }
 
 #[cfg(test)]
@@ -403,6 +425,87 @@ mod tests {
             serde_json::to_value(&rk).unwrap_or_default(),
             serde_json::json!({"id": {"int": 3}})
         );
+    }
+
+    /// The Markdown a row had when it was built as a block tree: what `render` writes
+    /// straight into its buffer must stay byte for byte the same (stored fingerprints hash
+    /// it).
+    fn tree_text(layout: &RowLayout, row: &[Result<Value, String>]) -> String {
+        use crate::text::markdown::{Block, Inline, render_into};
+        let mut blocks = Vec::new();
+        let mut lines: Vec<(&str, String)> = Vec::new();
+        let flush = |lines: &mut Vec<(&str, String)>, blocks: &mut Vec<Block>| {
+            if !lines.is_empty() {
+                let fields: Vec<(&str, &str)> =
+                    lines.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                blocks.push(Block::labelled_lines(&fields));
+                lines.clear();
+            }
+        };
+        for &i in &layout.content {
+            let name = layout.names[i].as_str();
+            match &row[i] {
+                Ok(Value::Null) | Err(_) => {}
+                Ok(Value::Json(j)) => {
+                    flush(&mut lines, &mut blocks);
+                    blocks.push(Block::heading(2, vec![Inline::text(name)]));
+                    blocks.push(Block::code(
+                        Some("json"),
+                        serde_json::to_string_pretty(j).unwrap_or_default(),
+                    ));
+                }
+                Ok(v) => {
+                    let text = v.text().unwrap_or_default();
+                    if text.len() <= SHORT && !text.contains('\n') {
+                        lines.push((layout.labels[i].as_str(), text));
+                    } else {
+                        flush(&mut lines, &mut blocks);
+                        blocks.push(Block::heading(2, vec![Inline::text(name)]));
+                        blocks.extend(Block::plain_text(&text));
+                    }
+                }
+            }
+        }
+        flush(&mut lines, &mut blocks);
+        let mut text = String::new();
+        render_into(&mut text, &blocks);
+        text
+    }
+
+    #[test]
+    fn the_content_is_what_the_block_tree_wrote() {
+        let names: Vec<String> = (0..8).map(|i| format!("c{i} *x*")).collect();
+        let mut layout = RowLayout::new("test", names);
+        layout.content = layout.all_but(&[]);
+        let long = "word ".repeat(60);
+        let values = [
+            Value::Null,
+            Value::Text(String::new()),
+            Value::Text("# not a heading | `code` <b>".into()),
+            Value::Text("line\r\nnext\n\n  \n1. item".into()),
+            Value::Text(long),
+            Value::Json(serde_json::json!({"a": "```", "b": [1, "~~~", {"c": null}]})),
+            Value::Json(serde_json::json!([])),
+            Value::Json(serde_json::json!("a\r\nb")),
+            Value::Int(-4),
+            Value::Float(2.5),
+            Value::Decimal("1.50".into()),
+            Value::Bytes(9),
+            Value::Bool(true),
+        ];
+        // Every value in every column, in runs that mix short lines, headings and code.
+        for shift in 0..values.len() {
+            let row: Row = (0..8)
+                .map(|c| Ok(values[(c * 3 + shift) % values.len()].clone()))
+                .collect();
+            let doc = layout
+                .render(&row, "test:1", &Key::Int(1), None)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                doc.content.as_text().unwrap_or_default(),
+                tree_text(&layout, &row)
+            );
+        }
     }
 
     #[test]

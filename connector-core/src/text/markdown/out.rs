@@ -2,6 +2,7 @@
 //! text as the tree's renderer, for the few blocks record-shaped documents are made of.
 
 use super::block::{self, Kind, Renderer};
+use super::escape::longest_run;
 use super::inline::{self, Break, Context, InlineWriter};
 use super::{Block, MarkdownWriter};
 
@@ -17,6 +18,7 @@ use super::{Block, MarkdownWriter};
 /// | [`plain_text(t)`](Self::plain_text) | the blocks of `Block::plain_text(t)` |
 /// | [`autolink(url)`](Self::autolink) | `Block::paragraph(vec![Inline::autolink(url)])` |
 /// | [`labelled_lines(f)`](Self::labelled_lines) | `Block::labelled_lines(f)` |
+/// | [`code(language, c)`](Self::code) | `Block::code(language, c)` |
 /// | [`markdown(md)`](Self::markdown) | `Block::Markdown(md)` |
 /// | [`bullet(t)`](Self::bullet) | an item `ListItem::new(vec![Block::paragraph(vec![Inline::text(t)])])` |
 /// | [`link_bullet(t, url)`](Self::link_bullet) | an item whose paragraph is `Inline::link(vec![Inline::text(t)], url)` |
@@ -111,16 +113,49 @@ impl<'a> MarkdownOut<'a> {
 
     /// Labelled lines in one paragraph: what [`Block::labelled_lines`] writes.
     pub fn labelled_lines(&mut self, fields: &[(&str, &str)]) {
+        self.labelled_lines_of(fields);
+    }
+
+    /// [`labelled_lines`](Self::labelled_lines) of pairs held as any text (borrowed or owned
+    /// values side by side), without a slice of `&str` pairs made for the call.
+    pub fn labelled_lines_of<L: AsRef<str>, V: AsRef<str>>(&mut self, fields: &[(L, V)]) {
         self.inline_paragraph(|w| {
             for (i, (label, value)) in fields.iter().enumerate() {
                 if i > 0 {
                     w.line_break(Break::Hard);
                 }
-                w.strong_text(label);
+                w.strong_text(label.as_ref());
                 w.text(" ");
-                w.text(value);
+                w.text(value.as_ref());
             }
         });
+    }
+
+    /// A fenced code block of `code`, its info string `language`'s first line (an empty or
+    /// blank one is none): what [`Block::code`] writes, without the copies its renderer makes.
+    pub fn code(&mut self, language: Option<&str>, code: &str) {
+        if code.contains('\r') {
+            // Line endings rewritten: the tree's renderer, which copies.
+            self.block(&Block::code(language, code));
+            return;
+        }
+        self.list = None;
+        let code = code.trim_matches('\n');
+        let info = language
+            .and_then(|l| l.trim().lines().next())
+            .map_or("", str::trim);
+        let marker = if info.contains('`') { '~' } else { '`' };
+        let fence = (longest_run(code, marker) + 1).max(3);
+        self.separate();
+        self.out.extend(std::iter::repeat_n(marker, fence));
+        self.out.push_str(info);
+        self.out.push('\n');
+        if !code.is_empty() {
+            self.out.push_str(code);
+            self.out.push('\n');
+        }
+        self.out.extend(std::iter::repeat_n(marker, fence));
+        self.before = Some(Kind::Code);
     }
 
     /// Markdown that is Markdown already, written as it is (CRLFs as LFs, blank edges

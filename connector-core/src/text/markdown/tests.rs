@@ -755,6 +755,7 @@ enum Op {
     PlainText(String),
     Autolink(String),
     Labelled(Vec<(String, String)>),
+    Code(Option<String>, String),
     Markdown(String),
     Bullet(String),
     LinkBullet(String, String),
@@ -780,6 +781,15 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         url.clone().prop_map(Op::Autolink),
         prop::collection::vec((out_text_strategy(), out_text_strategy()), 0..3)
             .prop_map(Op::Labelled),
+        (
+            prop::option::of(select(&["json", " ", "a`b", "x\ny", ""][..]).prop_map(str::to_owned)),
+            prop_oneof![
+                out_text_strategy(),
+                select(&["{\n  \"a\": \"```\"\n}", "\n\nx\n", "~~~~", "a\rb"][..])
+                    .prop_map(str::to_owned),
+            ],
+        )
+            .prop_map(|(l, c)| Op::Code(l, c)),
         out_text_strategy().prop_map(Op::Markdown),
         out_text_strategy().prop_map(Op::Bullet),
         out_text_strategy().prop_map(Op::Bullet),
@@ -826,6 +836,7 @@ fn op_blocks(ops: &[Op]) -> Vec<Block> {
                     .collect();
                 blocks.push(Block::labelled_lines(&pairs));
             }
+            Op::Code(l, c) => blocks.push(Block::code(l.as_deref(), c.as_str())),
             Op::Markdown(m) => blocks.push(Block::Markdown(m.clone())),
             Op::Block(b) => blocks.push(b.clone()),
             Op::Bullet(_) | Op::LinkBullet(..) | Op::EndList => {}
@@ -852,6 +863,7 @@ fn write_ops(writer: MarkdownWriter, out: &mut String, ops: &[Op]) {
                     .collect();
                 md.labelled_lines(&pairs);
             }
+            Op::Code(l, c) => md.code(l.as_deref(), c),
             Op::Markdown(m) => md.markdown(m),
             Op::Bullet(t) => md.bullet(t),
             Op::LinkBullet(t, u) => md.link_bullet(t, u),
