@@ -82,6 +82,51 @@ impl<'a> JsonRef<'a> {
         matches!(self, Self::Null)
     }
 
+    /// Writes the value as [`Value`]'s `to_string` writes the same JSON: compact, each
+    /// object's members sorted by key (a later duplicate winning), strings and numbers as
+    /// `serde_json` writes them; without building the [`Value`] tree. For a version hashed from
+    /// what a source listed, whatever order it sent the keys in (see
+    /// [`hash128_written`](crate::ids::hash128_written)).
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Null => out.extend_from_slice(b"null"),
+            Self::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            // Writing into a `Vec` cannot fail.
+            Self::Number(n) => serde_json::to_writer(&mut *out, n).unwrap_or_default(),
+            Self::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()).unwrap_or_default(),
+            Self::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_canonical(out);
+                }
+                out.push(b']');
+            }
+            Self::Object(members) => {
+                let mut order: Vec<&(Cow<'_, str>, JsonRef<'_>)> = members.iter().collect();
+                // Stable: of equal keys the last given stays last, and is the one written.
+                order.sort_by(|a, b| a.0.cmp(&b.0));
+                out.push(b'{');
+                let mut first = true;
+                for (i, (key, item)) in order.iter().enumerate() {
+                    if order.get(i + 1).is_some_and(|next| next.0 == *key) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    serde_json::to_writer(&mut *out, key.as_ref()).unwrap_or_default();
+                    out.push(b':');
+                    item.write_canonical(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
     /// The same value as a [`Value`] (objects as its map: a later duplicate key wins, as
     /// `serde_json` reads one).
     pub fn to_value(&self) -> Value {
@@ -339,6 +384,20 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Members<'a, V> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn write_canonical_writes_what_value_to_string_writes() {
+        // Keys out of order, nested, a later duplicate, escapes, unicode, numbers of each kind.
+        let text = r#"{"title": "Fix \"quotes\" \u00e9 \n tab\t", "id": 7, "b": {"z": [1, -2, 3.5, 1e3, null, true], "a": {}}, "dup": 1, "dup": "second", "": [], "é": "\u2028 \/"}"#;
+        let value: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let json: JsonRef<'_> = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let mut written = Vec::new();
+        json.write_canonical(&mut written);
+        assert_eq!(
+            String::from_utf8(written).unwrap_or_default(),
+            value.to_string()
+        );
+    }
 
     #[test]
     fn reads_as_value_reads_and_borrows_plain_strings() {

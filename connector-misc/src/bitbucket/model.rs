@@ -1,7 +1,5 @@
 //! What Bitbucket Cloud's REST 2.0 answers hold (the fields the connector reads).
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Utc};
 use connector_core::jsonref::JsonRef;
 use serde::Deserialize;
@@ -186,7 +184,7 @@ impl Listed {
             Some(JsonRef::Number(n)) => n.as_u64(),
             _ => None,
         };
-        let listed = connector_core::ids::hash128_written(|buf| write_canonical(buf, &json));
+        let listed = connector_core::ids::hash128_written(|buf| json.write_canonical(buf));
         match serde_json::from_str::<PullRequest>(text) {
             Ok(mut pr) => {
                 pr.listed = listed;
@@ -196,50 +194,6 @@ impl Listed {
                 id,
                 message: format!("the pull request cannot be read: {e}"),
             },
-        }
-    }
-}
-
-/// `value` as `serde_json::Value`'s `to_string` writes the same JSON: compact, each object's
-/// members sorted by key (a later duplicate winning), strings and numbers as `serde_json`
-/// writes them. The listed hash has always been that of this text (versions stored by earlier
-/// runs stay equal), written here without building the `Value` tree and its maps.
-pub(crate) fn write_canonical(out: &mut Vec<u8>, value: &JsonRef<'_>) {
-    match value {
-        JsonRef::Null => out.extend_from_slice(b"null"),
-        JsonRef::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        // Writing into a `Vec` cannot fail.
-        JsonRef::Number(n) => serde_json::to_writer(&mut *out, n).unwrap_or_default(),
-        JsonRef::Str(s) => serde_json::to_writer(&mut *out, s.as_ref()).unwrap_or_default(),
-        JsonRef::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(out, item);
-            }
-            out.push(b']');
-        }
-        JsonRef::Object(members) => {
-            let mut order: Vec<&(Cow<'_, str>, JsonRef<'_>)> = members.iter().collect();
-            // Stable: of equal keys the last given stays last, and is the one written.
-            order.sort_by(|a, b| a.0.cmp(&b.0));
-            out.push(b'{');
-            let mut first = true;
-            for (i, (key, item)) in order.iter().enumerate() {
-                if order.get(i + 1).is_some_and(|next| next.0 == *key) {
-                    continue;
-                }
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                serde_json::to_writer(&mut *out, key.as_ref()).unwrap_or_default();
-                out.push(b':');
-                write_canonical(out, item);
-            }
-            out.push(b'}');
         }
     }
 }
@@ -371,7 +325,7 @@ mod tests {
         let value: Value = serde_json::from_str(text).unwrap();
         let json: JsonRef<'_> = serde_json::from_str(text).unwrap();
         let mut written = Vec::new();
-        write_canonical(&mut written, &json);
+        json.write_canonical(&mut written);
         assert_eq!(String::from_utf8(written).unwrap(), value.to_string());
         let Listed::Pr(pr) = Listed::from_text(
             r#"{"id": 3, "updated_on": "2025-03-01T10:00:00+00:00", "title": "t", "links": {"html": {"href": "x"}}}"#,
