@@ -68,7 +68,7 @@ async fn a_site_by_url_gives_its_libraries_files_and_its_pages_as_markdown() {
     // The site's group is qualified by its site collection.
     assert_eq!(
         file.access.as_ref().unwrap().groups,
-        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+        [format!("sp-group:{ENG_COLLECTION}:3")]
     );
     insta::assert_json_snapshot!("sharepoint_file", file, {".fingerprint" => "[fingerprint]", ".link" => "[the fake server]"});
     let page = sink.get(&page_id(ENG, "p-home")).unwrap();
@@ -81,7 +81,7 @@ async fn a_site_by_url_gives_its_libraries_files_and_its_pages_as_markdown() {
     // Pages read as their site: its members.
     assert_eq!(
         page.access.as_ref().unwrap().groups,
-        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+        [format!("sp-group:{ENG_COLLECTION}:3")]
     );
     insta::assert_snapshot!("sharepoint_page_markdown", page.content.as_text().unwrap());
     insta::assert_json_snapshot!("sharepoint_page", page, {".fingerprint" => "[fingerprint]", ".content" => "[markdown]"});
@@ -442,10 +442,7 @@ async fn a_page_gets_the_permissions_of_its_own_file_never_the_sites_wider_ones(
             .contains(&"tenant:contoso.onmicrosoft.com".to_owned())
     );
     let home = sink.get(&page_id(ENG, "p-home")).unwrap().access.unwrap();
-    assert_eq!(
-        home.groups,
-        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
-    );
+    assert_eq!(home.groups, [format!("sp-group:{ENG_COLLECTION}:3")]);
     assert!(home.emails.is_empty());
     let draft = sink
         .get(&page_id(ENG, "p-onboard"))
@@ -751,6 +748,91 @@ async fn a_thousand_libraries_in_one_job_keep_every_checkpoint_small_and_a_resum
     );
 }
 
+/// The id of page `p` of site `n` in [`many_sites_with_pages`], a GUID as Graph's.
+fn guid_page(n: usize, p: usize) -> String {
+    format!("{n:08x}-0000-4000-8000-{p:012x}")
+}
+
+/// `sites` sites without libraries, each with two pages.
+fn many_sites_with_pages(sites: usize) -> sharepoint_common::FakeGraph {
+    let graph = sharepoint_common::FakeGraph::new(50);
+    for n in 0..sites {
+        graph.site(sharepoint_common::Site {
+            id: format!(
+                "contoso.sharepoint.com,{n:08x}-0000-4000-8000-000000000000,{n:08x}-1111-4000-8000-000000000000"
+            ),
+            url: format!("https://contoso.sharepoint.com/sites/P{n:03}"),
+            name: format!("Site {n}"),
+            drives: Vec::new(),
+            pages: (0..2)
+                .map(|p| {
+                    sharepoint_common::page(&guid_page(n, p), &format!("P{p}.aspx"), "Page", 1, "<p>x</p>")
+                })
+                .collect(),
+            personal: false,
+            pages_drive: String::new(),
+        });
+    }
+    graph.backdate();
+    graph
+}
+
+#[tokio::test]
+async fn the_pages_of_many_sites_keep_a_packed_checkpoint_and_a_deleted_page_is_still_deleted() {
+    // s39 #1: every site of a tenant as one job carried each site's id and 37 bytes a page
+    // GUID (`pages_known`), and each site done (`pages_done`), in every page's checkpoint.
+    let graph = many_sites_with_pages(40);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"site_url": [], "include_site_documents": false, "include_subsites": false,
+               "include_permissions": false}),
+    );
+    let pages = connector_core::testkit::collect_checkpointed(c.as_ref(), None).await;
+    assert_eq!(batch_ids(&pages).len(), 80);
+    let last = &pages.last().unwrap().1.state;
+    assert!(
+        last.get("pages_known").is_none() && last.get("pages_done").is_none(),
+        "{last}"
+    );
+    assert!(last["pages_packed"].as_str().unwrap().starts_with("g16:"));
+    // 8 bytes a site and 16 a page (55 characters a site of two pages), where the text form
+    // took ~175 (~7 KB here).
+    let largest = pages
+        .iter()
+        .map(|(_, cp)| serde_json::to_string(&cp.state).unwrap().len())
+        .max()
+        .unwrap();
+    assert!(largest < 3 * 1024, "a checkpoint of {largest} bytes");
+    // Resumed from the middle: exactly the sites after it, none again, none left out.
+    let k = pages.len() / 2;
+    let rest =
+        connector_core::testkit::collect_checkpointed(c.as_ref(), Some(pages[k].1.clone())).await;
+    assert_eq!(batch_ids(&rest), batch_ids(&pages[k + 1..]));
+
+    // A page deleted since the last run is reported by its whole id from the packed GUIDs.
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert_eq!(sink.ids().len(), 80);
+    let site = "contoso.sharepoint.com,00000011-0000-4000-8000-000000000000,00000011-1111-4000-8000-000000000000";
+    {
+        let mut s = graph.state.lock().unwrap();
+        let x = s.sites.iter_mut().find(|x| x.id == site).unwrap();
+        x.pages.retain(|p| p["id"] != guid_page(17, 1));
+    }
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(61))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!((report.delivered, report.deleted), (0, 1), "{report:?}");
+    assert!(sink.get(&page_id(site, &guid_page(17, 1))).is_none());
+    assert!(sink.get(&page_id(site, &guid_page(17, 0))).is_some());
+    assert_eq!(sink.ids().len(), 79);
+}
+
 #[tokio::test]
 async fn a_library_added_since_the_last_run_is_listed_whole_even_among_a_thousand_known() {
     // The known set was a Bloom filter: a new library taken as known by mistake started from
@@ -960,7 +1042,7 @@ async fn with_include_lists_each_list_item_is_a_document_with_its_columns_and_it
     assert_eq!(doc.updated_at, Some(time(3)));
     assert_eq!(
         doc.access.as_ref().unwrap().groups,
-        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+        [format!("sp-group:{ENG_COLLECTION}:3")]
     );
     // An item shared with one person alone is read by her alone.
     let access = sink.get(&second).unwrap().access.unwrap();
@@ -1043,4 +1125,160 @@ async fn files_over_spool_above_are_spooled_to_disk() {
         .find(|d| d.id == "sharepoint:b!eng-docs:E2")
         .unwrap();
     assert_eq!(small.content.as_text(), Some("the design"));
+}
+
+#[tokio::test]
+async fn a_national_clouds_hosts_get_every_request_and_the_global_ones_none() {
+    // Review #13: the authority and Graph of a national cloud (US Government here), both
+    // configured, on a local server by their real names. Every request must go to them: the
+    // token, the sites, libraries, delta rounds, permission batches, the downloads Graph
+    // redirects to the cloud's SharePoint host, and the nextLink and deltaLink Graph writes
+    // absolute on its own host; none to graph.microsoft.com or login.microsoftonline.com.
+    let graph = standard(1);
+    let server = graph.clone().start().await;
+    let addr = *server.address();
+    let port = addr.port();
+    let login = format!("login.microsoftonline.us:{port}");
+    let api = format!("graph.microsoft.us:{port}");
+    let files = format!("contoso.sharepoint.us:{port}");
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.base = format!("http://{api}");
+        s.download_base = Some(format!("http://{files}"));
+        for site in &mut s.sites {
+            site.url = site.url.replace(".sharepoint.com", ".sharepoint.us");
+        }
+    }
+    let config = json!({
+        "credentials": {"tenant_id": sharepoint_common::TENANT, "client_id": "app-id",
+                        "client_secret": SECRET,
+                        "site_url": ["https://contoso.sharepoint.us/sites/Eng",
+                                     "https://contoso.sharepoint.us/sites/HR"]},
+        "authority_host": format!("http://{login}"),
+        "graph_url": format!("http://{api}"),
+        "allowed_hosts": ["127.0.0.1"],
+        "requests_per_second": 0,
+    });
+    let config: connector_misc::sharepoint::SharepointConfig =
+        connector_core::config::from_json(config).unwrap();
+    let c: Arc<dyn Connector> = Arc::new(
+        connector_misc::sharepoint::SharepointConnector::with_http(config, move |b| {
+            b.resolve("login.microsoftonline.us", addr)
+                .resolve("graph.microsoft.us", addr)
+                .resolve("contoso.sharepoint.us", addr)
+        })
+        .unwrap(),
+    );
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |at: i64, mode: SyncMode| {
+        let run = Syncer::new(c.clone())
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(time(at));
+        async move { run.run(mode).await.unwrap() }
+    };
+    let full = sync(60, SyncMode::Full).await;
+    assert_eq!(full.failed, 0, "{full:?}");
+    assert_eq!(
+        sink.get("sharepoint:b!eng-docs:E2")
+            .unwrap()
+            .content
+            .as_text(),
+        Some("the design")
+    );
+    assert!(sink.get(&page_id(HR, "p-hr")).is_some());
+    // The next run follows the deltaLinks the full run ended on, and a windowed listing of
+    // pages asks the Site Pages library for its changes from a timestamp token.
+    graph.put("b!hr-docs", "H2", "new.txt", "root", "new policy", 70);
+    let incremental = sync(71, SyncMode::Incremental).await;
+    assert_eq!(
+        (incremental.failed, incremental.delivered),
+        (0, 1),
+        "{incremental:?}"
+    );
+    assert_eq!(
+        sink.get("sharepoint:b!hr-docs:H2")
+            .unwrap()
+            .content
+            .as_text(),
+        Some("new policy")
+    );
+
+    let requests = server.received_requests().await.unwrap();
+    let host = |r: &wiremock::Request| {
+        r.headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let on = |wanted: &str| {
+        requests
+            .iter()
+            .filter(|r| host(r) == wanted)
+            // wiremock writes the URL on its own address: the path and query as sent.
+            .map(|r| format!("{}?{}", r.url.path(), r.url.query().unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    let (tokens, apis, downloads) = (on(&login), on(&api), on(&files));
+    assert_eq!(
+        tokens.len() + apis.len() + downloads.len(),
+        requests.len(),
+        "a request to another host: {:?}",
+        requests
+            .iter()
+            .map(host)
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    // The token comes from the cloud's authority, for the cloud's Graph.
+    assert!(!tokens.is_empty());
+    assert!(
+        tokens.iter().all(|u| u.ends_with("/oauth2/v2.0/token?")),
+        "{tokens:?}"
+    );
+    for r in requests.iter().filter(|r| host(r) == login) {
+        let form = String::from_utf8_lossy(&r.body);
+        assert!(
+            form.contains("scope=http%3A%2F%2Fgraph.microsoft.us"),
+            "{form}"
+        );
+    }
+    // Every kind of request went to the cloud's Graph, the links Graph wrote absolute
+    // followed there; a request of a kind missing here was sent elsewhere (or refused before
+    // it was sent, which the client does for a link off its Graph origin).
+    for wanted in [
+        "/v1.0/sites/contoso.sharepoint.us:/sites/Eng?",
+        "/drives?",
+        "/v1.0/$batch?",
+        // A round's first page, then its nextLink, then (next run) its deltaLink.
+        "/v1.0/drives/b!eng-docs/root/delta?%24select=",
+        "/v1.0/drives/b!eng-docs/root/delta?token=s0o1",
+        "/v1.0/drives/b!eng-docs/root/delta?token=s10",
+        // The Site Pages library, and its changes from a timestamp token (windowed run).
+        "/lists/list-sitepages/drive?",
+        "/v1.0/drives/b!eng-pages/root/delta?%24select=",
+        "&token=2026-03-01T00%3A50%3A00Z",
+        // The pages listing's nextLink.
+        "/pages/microsoft.graph.sitePage?$skiptoken=1",
+        "/v1.0/drives/b!eng-docs/items/E1/content?",
+    ] {
+        assert!(
+            apis.iter().any(|p| p.contains(wanted)),
+            "no {wanted} in {apis:#?}"
+        );
+    }
+    // Each download on the cloud's SharePoint host, where Graph's redirects sent it.
+    let contents = apis.iter().filter(|p| p.ends_with("/content?")).count();
+    assert_eq!(downloads.len(), contents, "{downloads:?}");
+    assert!(
+        downloads.iter().all(|u| u.starts_with("/download/")),
+        "{downloads:?}"
+    );
+    // Every request the connector sent reached the server: none went elsewhere and failed.
+    assert_eq!(
+        (full.requests + incremental.requests) as usize,
+        requests.len(),
+        "{full:?} {incremental:?}"
+    );
 }

@@ -278,7 +278,7 @@ impl GraphApp {
 }
 
 /// Whether `s` is a GUID (`8-4-4-4-12` hex digits).
-fn is_guid(s: &str) -> bool {
+pub(crate) fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts

@@ -47,8 +47,10 @@
 //!   owner.
 //! - **Access** (unless `include_permissions: false`): the drive's owner, and every user and
 //!   group the file's permissions grant a role (`GET items/{id}/permissions`, asked in JSON
-//!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{id}`, SharePoint
-//!   groups as `sp-group:{site collection id}:{name}` (a group belongs to one site); an organisation-wide link and "Everyone except external
+//!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{object id}` (also
+//!   when SharePoint names one by its claims login), SharePoint groups as
+//!   `sp-group:{site collection id}:{group id}` (a group belongs to one site collection; keys
+//!   are ids, never names, which a rename changes and two groups may share); an organisation-wide link and "Everyone except external
 //!   users" (`spo-grid-all-users`) add `tenant:{tenant id}` (the directory's GUID, from the
 //!   token, whichever name `tenant_id` gives), an anonymous link makes the file
 //!   public only with `anonymous_links_public` (else it adds nobody). A file whose permissions cannot be read is narrowed to the drive's owner until a

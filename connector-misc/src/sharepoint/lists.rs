@@ -8,6 +8,18 @@
 //! item's own permissions (`GET sites/{id}/lists/{list}/items/{item}/permissions`, Graph
 //! v1.0, in JSON batches like files'), so an item with unique permissions is read by those
 //! alone; an item whose permissions cannot be read is readable by nobody (fail closed).
+//!
+//! **Permission changes without an edit** (s39 #4) reach a list item's document on the next
+//! run without a window (or the item's next edit), never on a windowed run: the change
+//! leaves the item's `lastModifiedDateTime` alone, and Graph offers lists nothing like the
+//! round that finds such pages (a delta round of the Site Pages library from a timestamp
+//! token with `Prefer: deltashowsharingchanges`, a driveItem delta feature): a list that is
+//! not a library has no drive, and the list item delta (`GET
+//! sites/{id}/lists/{list}/items/delta`, v1.0) documents only a `token` of an earlier round
+//! (or `latest`), no timestamp token (a windowed run would have to keep a delta link per list,
+//! the checkpoint growing with every list of the tenant), and no `Prefer` header for sharing
+//! changes (so even that round is not said to list an item whose permissions alone changed).
+//! Reading each item's permissions on every windowed run would cost what a full run does.
 
 use chrono::{DateTime, Utc};
 use connector_core::text::markdown::{Block, Inline, front_matter_into, render_into};

@@ -17,7 +17,9 @@ use super::checkpoint::{ListsCursor, PagesCursor, SharepointCheckpoint};
 use super::lists;
 use super::pages::{self, SitePage};
 use super::sites::{self, Site};
-use crate::graph::drive_walk::{self, DriveTarget, DriveWalk, Resolved, STAMP_MARGIN, failed};
+use crate::graph::drive_walk::{
+    self, COMPACT_ABOVE, DriveTarget, DriveWalk, Resolved, STAMP_MARGIN, failed,
+};
 use crate::graph::{Delta, DriveItem};
 
 /// Pages converted at the same time (a page whose canvas Graph would not expand on the
@@ -308,10 +310,20 @@ pub(super) fn checkpointed(
         }
         if reader.pages {
             // A site no longer read (gone, or out of the config) leaves its pages to prune.
-            let read: std::collections::HashSet<String> = found.iter().map(|s| s.id.clone()).collect();
-            cp.pages_known.retain(|site, _| read.contains(site));
-            for site in found.clone() {
-                if cp.pages_done.contains(&site.id) {
+            cp.retain_sites(found.iter().map(|s| s.id.as_str()));
+            // The compact form past COMPACT_ABOVE sites (a run begun in one form ends in it):
+            // sites in the order of their ids, the position as the last one, the known pages
+            // packed (see SharepointCheckpoint).
+            let compact = cp.pages_after.is_some()
+                || (cp.pages_done.is_empty() && found.len() > COMPACT_ABOVE);
+            let mut in_order = found.clone();
+            if compact {
+                in_order.sort_by(|a, b| a.id.cmp(&b.id));
+            }
+            for site in in_order {
+                if cp.pages_done.contains(&site.id)
+                    || (compact && cp.pages_after.as_deref().is_some_and(|a| site.id.as_str() <= a))
+                {
                     continue;
                 }
                 let site = Arc::new(site);
@@ -372,9 +384,13 @@ pub(super) fn checkpointed(
                         None => {
                             // The whole listing is read: a page the last one returned and
                             // this one did not was deleted.
-                            let gone: Vec<String> = cp.end_listing(&site.id).iter().map(|p| pages::page_id(&site.id, p)).collect();
+                            let gone: Vec<String> = cp.end_listing(&site.id, compact).iter().map(|p| pages::page_id(&site.id, p)).collect();
                             cp.pages = None;
-                            cp.pages_done.insert(site.id.clone());
+                            if compact {
+                                cp.pages_after = Some(site.id.clone());
+                            } else {
+                                cp.pages_done.insert(site.id.clone());
+                            }
                             yield CheckpointedBatch::new(batch.with_deleted(gone), cp.clone());
                             break;
                         }
@@ -385,6 +401,10 @@ pub(super) fn checkpointed(
                     // and this one's known pages stay for a listing that ends.
                     cp.pages = None;
                     cp.pages_listed.clear();
+                }
+                if compact {
+                    // Read to its end, or passed over after a failure: a resume goes on past it.
+                    cp.pages_after = Some(site.id.clone());
                 }
             }
         }

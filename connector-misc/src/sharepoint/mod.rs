@@ -40,10 +40,15 @@
 //!   document each: its columns as front matter, its title as a heading, rich-text columns
 //!   (an announcement's body) as sections; link: the item's `webUrl`; version: its `eTag`;
 //!   access: the item's own permissions (`…/items/{item}/permissions`, JSON batches). A
-//!   windowed run keeps items changed in the window; deleted items are left to prune. Ids:
+//!   windowed run keeps items changed in the window; an item whose permissions alone changed
+//!   waits for a run without a window (Graph's list item delta takes no timestamp token and
+//!   documents no sharing changes: see the `lists` module); deleted items are left to prune. Ids:
 //!   `sharepoint:list:{site id}:{list id}:{item id}`.
 //! - **Access** (unless `include_permissions: false`): a file's permissions (users by e-mail,
-//!   Entra groups `aad-group:{id}`, SharePoint groups `sp-group:{site collection id}:{name}`,
+//!   Entra groups `aad-group:{object id}` (also when SharePoint names one by its claims
+//!   login), SharePoint groups `sp-group:{site collection id}:{group id}` (ids, never names: a
+//!   rename changes a name and two groups may share one; documents keyed by a group's name by
+//!   the release before are delivered once again under its id),
 //!   organisation links and "Everyone except external users" `tenant:{tenant id}` (the
 //!   directory's GUID, from the token, whichever name `tenant_id` gives), anonymous
 //!   links public only with `anonymous_links_public`), read in JSON batches; a file whose permissions cannot be read is
@@ -60,7 +65,8 @@
 //!   no delta query: the ids each site's last whole page listing returned are carried in the
 //!   checkpoint (`pages_known`), and a page listed then and not by this run's whole listing
 //!   is reported deleted when that listing ends (a listing that fails or answers 404 deletes
-//!   nothing and keeps the ids). A deleted folder's files the round does not list and a
+//!   nothing and keeps the ids); past 16 sites the ids are packed (16 bytes a page GUID, 8 a
+//!   site) and the sites read in the order of their ids ([`SharepointCheckpoint`]). A deleted folder's files the round does not list and a
 //!   whole site gone are left to prune ([`SlimConnector`], a fresh listing), which is
 //!   refused when a site or library cannot be listed.
 //! - **Limits**: `requests_per_second` (default 6, under the resource units a minute
@@ -85,13 +91,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use connector_core::http::HttpClientBuilder;
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, ErrorKind,
     Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
-pub use checkpoint::{ListsCursor, PagesCursor, SharepointCheckpoint};
+pub use checkpoint::{KnownPages, ListsCursor, PagesCursor, SharepointCheckpoint};
 pub use config::{DEFAULT_MAX_FILE_SIZE, SharepointConfig, SharepointCredentials};
 
 use crate::graph::{self, drive_walk::DriveWalk};
@@ -124,6 +131,25 @@ const CHECK_SAMPLE: usize = 5;
 pub struct SharepointConnector {
     config: SharepointConfig,
     reader: load::Reader,
+    /// The host's adjustment of the HTTP client, kept for the connectors of partitions.
+    customise: Customise,
+}
+
+/// How a host adjusts the HTTP client ([`SharepointConnector::with_http`]).
+type CustomiseFn = dyn Fn(HttpClientBuilder) -> HttpClientBuilder + Send + Sync;
+
+/// A host's adjustment of the HTTP client, or none.
+#[derive(Clone, Default)]
+struct Customise(Option<Arc<CustomiseFn>>);
+
+impl fmt::Debug for Customise {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Customised"
+        } else {
+            "Default"
+        })
+    }
 }
 
 impl SharepointConnector {
@@ -132,11 +158,30 @@ impl SharepointConnector {
     /// # Errors
     /// [`ErrorKind::Config`] listing every problem of `config`.
     pub fn new(config: SharepointConfig) -> Result<Self> {
-        let graph = config.client(
-            SOURCE,
-            PERMISSIONS,
-            crate::graph::per_second(config.requests_per_second),
-        )?;
+        Self::build(config, Customise::default())
+    }
+
+    /// As [`new`](Self::new), with the HTTP client (token requests included) adjusted by
+    /// `customise` after the connector's own settings: a DNS override for split DNS, or for a
+    /// test of a national cloud's hosts (`authority_host`, `graph_url`) on a local server.
+    /// The connectors of its partitions are adjusted the same way.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new); [`ErrorKind::Internal`] when the HTTP client cannot be built.
+    pub fn with_http(
+        config: SharepointConfig,
+        customise: impl Fn(HttpClientBuilder) -> HttpClientBuilder + Send + Sync + 'static,
+    ) -> Result<Self> {
+        Self::build(config, Customise(Some(Arc::new(customise))))
+    }
+
+    fn build(config: SharepointConfig, customise: Customise) -> Result<Self> {
+        let per_second = crate::graph::per_second(config.requests_per_second);
+        let tune = |b: HttpClientBuilder| match &customise.0 {
+            Some(f) => f(per_second(b)),
+            None => per_second(b),
+        };
+        let graph = config.client(SOURCE, PERMISSIONS, tune)?;
         let walk = DriveWalk {
             graph,
             source: SOURCE,
@@ -158,7 +203,11 @@ impl SharepointConnector {
             lists: config.include_lists,
             subsites: config.include_subsites,
         };
-        Ok(Self { config, reader })
+        Ok(Self {
+            config,
+            reader,
+            customise,
+        })
     }
 
     /// The configuration.
@@ -171,7 +220,7 @@ impl SharepointConnector {
         let mut config = self.config.clone();
         config.credentials.site_url = vec![url.to_owned()].into();
         config.sites = Vec::<String>::new().into();
-        Some(Arc::new(Self::new(config).ok()?))
+        Some(Arc::new(Self::build(config, self.customise.clone()).ok()?))
     }
 }
 

@@ -122,6 +122,9 @@ pub struct State {
     pub stamp_rounds: usize,
     /// SharePoint lists of items (not libraries), by site id.
     pub lists: Vec<FakeList>,
+    /// Where downloads are redirected (a national cloud's `*.sharepoint.us`); default: this
+    /// server by another name.
+    pub download_base: Option<String>,
 }
 
 /// A SharePoint list of items on a site.
@@ -716,7 +719,10 @@ impl FakeGraph {
                 }
                 // Graph's download URLs are on another host (`*.sharepoint.com`): here the
                 // same server by another name, so the token must not follow.
-                let other = base.replace("127.0.0.1", "localhost");
+                let other = s
+                    .download_base
+                    .clone()
+                    .unwrap_or_else(|| base.replace("127.0.0.1", "localhost"));
                 ResponseTemplate::new(302)
                     .insert_header("location", format!("{other}/download/{drive}/{id}"))
             }

@@ -57,9 +57,21 @@ struct SharingLink {
 /// external users", everyone for an anonymous link only with `anonymous_public` (without it
 /// an anonymous link adds nobody: it is a capability of whoever received it).
 ///
-/// Group keys: Entra groups `aad-group:{object id}`; SharePoint groups
-/// `sp-group:{site collection id}:{group name}`, since a SharePoint group belongs to one site
-/// collection and two sites may each have their own "Members" with other people in them.
+/// Group keys are stable ids, never names (review #11): a rename changes a name, and two
+/// groups may share one.
+/// - Entra groups: `aad-group:{object id}`, from a permission's `group`, or from a SharePoint
+///   principal whose claims login names the group (`c:0t.c|tenant|{object id}`, a security
+///   group; `c:0o.c|federateddirectoryclaimprovider|{object id}`, a Microsoft 365 group's
+///   members). A Microsoft 365 group's owners (`…|{object id}_o`) are no group of the
+///   directory's: they add nobody (fail closed).
+/// - SharePoint groups: `sp-group:{site collection id}:{group id}`, the group's number in its
+///   site collection (`siteGroup.id`, what SharePoint's `sitegroups/getbyid({id})` takes),
+///   since a SharePoint group belongs to one site collection and two sites may each have
+///   their own "Members" with other people in them. A site group without an id adds nobody.
+///
+/// Keys of the release before named SharePoint groups by their display name
+/// (`sp-group:{site collection id}:{name}`): a file or page granted to a SharePoint group gets
+/// a new version (its access hashes into it) and is delivered once again under the id key.
 pub(crate) fn access(
     permissions: &[Permission],
     target: &DriveTarget,
@@ -84,18 +96,22 @@ pub(crate) fn access(
             if let Some(id) = g.group.as_ref().and_then(|u| u.id.as_deref()) {
                 groups.insert(format!("aad-group:{id}"));
             }
-            if let Some(name) = g
+            if let Some(id) = g
                 .site_group
                 .as_ref()
-                .and_then(|u| u.display_name.as_deref())
+                .and_then(|u| u.id.as_deref())
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
             {
-                groups.insert(format!("sp-group:{}:{name}", target.site));
+                groups.insert(format!("sp-group:{}:{id}", target.site));
             }
             if let Some(user) = &g.site_user {
                 let login = user.login_name.as_deref().unwrap_or_default();
                 if login.contains("spo-grid-all-users") {
                     // Everyone except external users: the tenant's members.
                     groups.insert(format!("tenant:{tenant}"));
+                } else if let Some(group) = entra_group_of_claim(login) {
+                    groups.insert(format!("aad-group:{group}"));
                 } else if let Some(email) = user.email.as_deref().filter(|e| !e.is_empty()) {
                     emails.insert(email.to_lowercase());
                 }
@@ -108,10 +124,82 @@ pub(crate) fn access(
     Access::restricted(emails.into_iter().collect(), groups.into_iter().collect())
 }
 
+/// The Entra group a SharePoint claims login name stands for: a security group
+/// (`c:0t.c|tenant|{object id}`) or a Microsoft 365 group's members
+/// (`c:0o.c|federateddirectoryclaimprovider|{object id}`), the id in lower case. `None` for
+/// anything else, a Microsoft 365 group's owners (`…_o`) among them.
+fn entra_group_of_claim(login: &str) -> Option<String> {
+    let (kind, id) = login.rsplit_once('|')?;
+    let kind = kind.to_ascii_lowercase();
+    if !(kind.ends_with("|tenant") || kind.ends_with("|federateddirectoryclaimprovider")) {
+        return None;
+    }
+    crate::graph::client::is_guid(id).then(|| id.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn groups_of(perms: serde_json::Value) -> Vec<String> {
+        let perms: Vec<Permission> = serde_json::from_value(perms).unwrap();
+        let target = DriveTarget {
+            drive: "b!1".into(),
+            owner: None,
+            site: "site-1".into(),
+        };
+        access(&perms, &target, "t1", false).groups
+    }
+
+    #[test]
+    fn sharepoint_groups_are_keyed_by_their_id_not_their_name() {
+        let group = |name: &str, id: &str| {
+            serde_json::json!([{"roles": ["read"], "grantedToV2": {"siteGroup":
+                {"displayName": name, "id": id, "loginName": name}}}])
+        };
+        // Renamed: the same group, the same key.
+        assert_eq!(groups_of(group("Members", "7")), ["sp-group:site-1:7"]);
+        assert_eq!(
+            groups_of(group("Engineering Members", "7")),
+            ["sp-group:site-1:7"]
+        );
+        // Two groups that share a name (one renamed onto the other's old name) are two keys.
+        assert_ne!(
+            groups_of(group("Members", "7")),
+            groups_of(group("Members", "8"))
+        );
+        // Without an id it adds nobody, rather than a key a name would decide.
+        let nameless = serde_json::json!([{"roles": ["read"],
+            "grantedToV2": {"siteGroup": {"displayName": "Members"}}}]);
+        assert!(groups_of(nameless).is_empty());
+    }
+
+    #[test]
+    fn entra_groups_behind_sharepoint_claims_are_keyed_by_their_object_id() {
+        let claim = |login: &str| {
+            serde_json::json!([{"roles": ["read"], "grantedToV2": {"siteUser":
+                {"displayName": "Eng", "loginName": login}}}])
+        };
+        assert_eq!(
+            groups_of(claim("c:0t.c|tenant|4B1C6F0E-0000-4000-8000-0000000000A1")),
+            ["aad-group:4b1c6f0e-0000-4000-8000-0000000000a1"]
+        );
+        assert_eq!(
+            groups_of(claim(
+                "c:0o.c|federateddirectoryclaimprovider|4b1c6f0e-0000-4000-8000-0000000000a2"
+            )),
+            ["aad-group:4b1c6f0e-0000-4000-8000-0000000000a2"]
+        );
+        // A Microsoft 365 group's owners, and claims that are no group, add nobody.
+        for login in [
+            "c:0o.c|federateddirectoryclaimprovider|4b1c6f0e-0000-4000-8000-0000000000a2_o",
+            "c:0t.c|tenant|not-a-guid",
+            "i:0#.f|membership|ada@contoso.com",
+        ] {
+            assert!(groups_of(claim(login)).is_empty(), "{login}");
+        }
+    }
 
     #[test]
     fn access_follows_graphs_permissions() {
@@ -143,12 +231,9 @@ mod tests {
                 "owner@contoso.com"
             ]
         );
-        assert_eq!(
-            a.groups,
-            ["aad-group:g1", "sp-group:site-1:Visitors", "tenant:t1"]
-        );
+        assert_eq!(a.groups, ["aad-group:g1", "sp-group:site-1:5", "tenant:t1"]);
         assert!(!a.public);
-        // Another site's "Visitors" is another group.
+        // Another site's group 5 is another group.
         let other = DriveTarget {
             site: "site-2".into(),
             ..target.clone()
@@ -156,7 +241,7 @@ mod tests {
         assert!(
             access(&perms, &other, "t1", false)
                 .groups
-                .contains(&"sp-group:site-2:Visitors".to_owned())
+                .contains(&"sp-group:site-2:5".to_owned())
         );
         let anyone: Vec<Permission> = serde_json::from_value(
             serde_json::json!([{"roles": ["read"], "link": {"scope": "anonymous"}}]),

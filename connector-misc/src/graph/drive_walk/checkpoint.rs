@@ -148,6 +148,16 @@ pub struct DriveSet {
     hashes: Vec<u64>,
 }
 
+/// The 64-bit hash of an id in the compact checkpoints (drives here, sites in SharePoint's
+/// pages part): the first half of core's [`hash128`](connector_core::ids::hash128), XXH3-128.
+pub(crate) fn hash64(id: &str) -> u64 {
+    let hex = connector_core::ids::hash128(id);
+    // 32 hex digits: the first 16 always parse.
+    hex.get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_default()
+}
+
 /// What the JSON form of a [`DriveSet`] starts with.
 const SET_PREFIX: &str = "h64:";
 
@@ -161,11 +171,7 @@ impl DriveSet {
 
     /// The 64-bit hash of a drive id.
     fn hash(drive: &str) -> u64 {
-        let hex = connector_core::ids::hash128(drive);
-        // 32 hex digits: the first 16 always parse.
-        hex.get(..16)
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .unwrap_or_default()
+        hash64(drive)
     }
 
     /// Adds `drive`.

@@ -44,6 +44,8 @@ use connector_core::pages::{Outcome, PendingItem};
 use connector_core::{Access, Batch, Document, Error, ErrorKind, Failure, Result, SyncContext};
 use url::Url;
 
+#[cfg(feature = "sharepoint")]
+pub(crate) use checkpoint::{COMPACT_ABOVE, hash64};
 pub use checkpoint::{DriveCheckpoint, DriveCursor, DriveSet, Phase};
 pub(crate) use rounds::{checkpointed, list_ids, refetch};
 
