@@ -121,9 +121,11 @@ pub struct RdbmsConfig {
     #[schemars(example = &"category,status")]
     pub metadata_columns: StringList,
     /// A unique, non-NULL column (integer, text, UUID or numeric) naming each row: the
-    /// document id and the keyset order. For tables, the table's primary key when it has
-    /// a single column (a table without one, or with a key of several columns, is refused
-    /// naming this field). A `query` without it is read as RAGFlow reads it: each row's id
+    /// document id and the keyset order. For tables, the table's primary key: a key of one
+    /// column is that column; a key of several is the JSON array of their values in the
+    /// key's order (`[7, "eu"]`, computed by the server, which also orders the walk: each
+    /// page sorts the table's rows by it, so name a unique indexed column for a large
+    /// table); a table without one is refused naming this field. A `query` without it is read as RAGFlow reads it: each row's id
     /// is an MD5 of its values, computed by the server (PostgreSQL: the row's text; MySQL:
     /// a JSON array of its values), which also orders the walk, so rows sharing a
     /// `timestamp_column` value are neither lost nor repeated. An edited row is then a new

@@ -26,7 +26,12 @@
 //!   alone, keyset pages), so prune removes the documents of deleted rows;
 //!   [`fetch`](RefetchConnector::fetch) reads rows again by id.
 //! - **Documents**: one per row. Id `{source}:{database}:{id}` for a query (RAGFlow's),
-//!   `{source}:{database}:{table}:{id}` for tables (RAGFlow's collided across tables);
+//!   `{source}:{database}:{table}:{id}` for tables (RAGFlow's collided across tables),
+//!   where `id` is `id_column`, else the table's primary key: its column, or for a key of
+//!   several columns the JSON array of their values (`[7, "eu"]`, PostgreSQL's
+//!   `json_build_array`, MySQL's `JSON_ARRAY`), computed by the server and compared byte by
+//!   byte, which walks the same keyset (ties neither lost nor repeated) but sorts each page
+//!   without an index; a table without a primary key is refused naming `id_column`;
 //!   title from `title_column`, else the table and id; the content columns as Markdown
 //!   (`**column:** value` lines, long or multi-line text under a `## column` heading, JSON
 //!   in a code block, binary data as a note of its size, NULLs left out); the metadata

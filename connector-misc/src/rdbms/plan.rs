@@ -93,8 +93,8 @@ pub(crate) struct Plan {
     id_select: String,
     from: String,
     pub(crate) id_name: String,
-    /// The id as SQL: the quoted column, or (a query without `id_column`) the hash of the
-    /// row's values.
+    /// The id as SQL: the quoted column, the JSON array of a composite primary key's values
+    /// ([`composite_key`]), or (a query without `id_column`) the hash of the row's values.
     id_expr: String,
     pub(crate) id_index: usize,
     pub(crate) id_kind: KeyKind,
@@ -213,21 +213,30 @@ impl Shared {
                 })
                 .ok_or_else(|| self.problem(field, format!("{what} has no column `{name}`")))
         };
-        let id_name = match (&self.config.id_column, table) {
-            (Some(c), _) => Some(c.trim().to_owned()),
-            (None, Some(t)) => Some(self.primary_key(conn, t).await?.ok_or_else(|| {
-                self.problem(
-                    "id_column",
-                    format!(
-                        "{what} has no single-column primary key: name a unique column in `id_column`"
-                    ),
-                )
-            })?),
+        let id = match (&self.config.id_column, table) {
+            (Some(c), _) => IdSource::Column(c.trim().to_owned()),
+            (None, Some(t)) => {
+                let mut key = self.primary_key(conn, t).await?;
+                match key.len() {
+                    0 => {
+                        return Err(self.problem(
+                            "id_column",
+                            format!(
+                                "{what} has no primary key: name a unique column in `id_column`"
+                            ),
+                        ));
+                    }
+                    1 => IdSource::Column(key.remove(0)),
+                    _ => IdSource::Key(key),
+                }
+            }
             // A query without `id_column`: a hash of the row's values, as RAGFlow.
-            (None, None) => None,
+            (None, None) => IdSource::RowHash,
         };
-        let (id_index, id_kind, id_expr) = match &id_name {
-            Some(id_name) => {
+        // The columns that make the id (left out of the default content).
+        let mut key_columns = Vec::new();
+        let (id_index, id_kind, id_expr, id_name) = match &id {
+            IdSource::Column(id_name) => {
                 let i = index("id_column", id_name)?;
                 let kind = d.key_kind(&columns[i].type_name).ok_or_else(|| {
                     self.problem(
@@ -238,10 +247,37 @@ impl Shared {
                         ),
                     )
                 })?;
-                (i, kind, self.quoted_column(&columns[i].name))
+                key_columns.push(i);
+                (
+                    i,
+                    kind,
+                    self.quoted_column(&columns[i].name),
+                    columns[i].name.clone(),
+                )
+            }
+            // Selected after the row's own columns, as the row hash.
+            IdSource::Key(names) => {
+                for name in names {
+                    key_columns.push(index("id_column", name)?);
+                }
+                let parts: Vec<&str> = key_columns
+                    .iter()
+                    .map(|&i| columns[i].name.as_str())
+                    .collect();
+                (
+                    columns.len(),
+                    KeyKind::Text,
+                    composite_key(d, &parts),
+                    format!("primary key ({})", parts.join(", ")),
+                )
             }
             // Selected after the row's own columns.
-            None => (columns.len(), KeyKind::Text, row_hash(d, &columns)),
+            IdSource::RowHash => (
+                columns.len(),
+                KeyKind::Text,
+                row_hash(d, &columns),
+                "row hash".to_owned(),
+            ),
         };
         let cursor = match &self.config.timestamp_column {
             Some(c) => {
@@ -268,7 +304,7 @@ impl Shared {
             columns.iter().map(|c| c.name.clone()).collect(),
         );
         layout.content = if self.config.content_columns.is_empty() {
-            let mut except = vec![id_index];
+            let mut except = key_columns;
             except.extend(cursor.as_ref().map(|c| c.index));
             layout.all_but(&except)
         } else {
@@ -311,10 +347,8 @@ impl Shared {
             select,
             id_select,
             from,
-            id_name: columns
-                .get(id_index)
-                .map_or_else(|| "row hash".to_owned(), |c| c.name.clone()),
-            row_hash: id_index == columns.len(),
+            id_name,
+            row_hash: matches!(id, IdSource::RowHash),
             id_expr,
             id_index,
             id_kind,
@@ -327,23 +361,25 @@ impl Shared {
         format!("src.{}", self.dialect.quote(name))
     }
 
-    /// The table's primary key when it is one column. Read from the catalog a read-only
-    /// user can see (PostgreSQL's `information_schema.table_constraints` and MariaDB's hide
-    /// tables the user may only `SELECT`).
-    async fn primary_key(&self, conn: &mut Connection, table: &Table) -> Result<Option<String>> {
+    /// The columns of the table's primary key, in the key's order (empty without one). Read
+    /// from the catalog a read-only user can see (PostgreSQL's
+    /// `information_schema.table_constraints` and MariaDB's hide tables the user may only
+    /// `SELECT`).
+    async fn primary_key(&self, conn: &mut Connection, table: &Table) -> Result<Vec<String>> {
         let d = self.dialect;
         let (sql, params) = match d {
             Dialect::Postgres => (
                 "SELECT CAST(a.attname AS TEXT) FROM pg_index i JOIN pg_attribute a \
                  ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-                 WHERE i.indrelid = CAST($1 AS regclass) AND i.indisprimary"
+                 WHERE i.indrelid = CAST($1 AS regclass) AND i.indisprimary \
+                 ORDER BY array_position(CAST(i.indkey AS int2[]), a.attnum)"
                     .to_owned(),
                 vec![Param::Text(table.sql(d))],
             ),
             Dialect::MySql => (
                 "SELECT CAST(column_name AS CHAR) FROM information_schema.key_column_usage \
                  WHERE constraint_name = 'PRIMARY' AND table_name = ? \
-                 AND table_schema = COALESCE(?, DATABASE())"
+                 AND table_schema = COALESCE(?, DATABASE()) ORDER BY ordinal_position"
                     .to_owned(),
                 vec![
                     Param::Text(table.name.clone()),
@@ -361,11 +397,41 @@ impl Shared {
         } else {
             params
         };
-        let keys = conn.texts(sql, &params).await?;
-        Ok(match keys.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        })
+        conn.texts(sql, &params).await
+    }
+}
+
+/// Where a plan's document ids come from.
+enum IdSource {
+    /// One column: `id_column`, or a one-column primary key.
+    Column(String),
+    /// A primary key of several columns, in the key's order.
+    Key(Vec<String>),
+    /// A query without `id_column`: a hash of the row's values.
+    RowHash,
+}
+
+/// The id of a row of `src` whose primary key is the `columns`, as the server computes it:
+/// the JSON array of their values in the key's order (`[7, "eu"]`; NULL cannot be in a
+/// primary key), compared and ordered byte by byte (PostgreSQL's `"C"` collation, MySQL's
+/// `utf8mb4_bin`), so that two keys are equal only when their texts are and the keyset
+/// `(cursor, id) > (…)` is exact whatever the columns' collations.
+///
+/// The walk orders by this expression, which no index serves: each page sorts the table's
+/// rows (a top-N sort of `page_size`). A large table reads faster with `id_column` naming a
+/// unique indexed column.
+fn composite_key(d: Dialect, columns: &[&str]) -> String {
+    let parts = columns
+        .iter()
+        .map(|c| format!("src.{}", d.quote(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match d {
+        Dialect::Postgres => format!("(CAST(json_build_array({parts}) AS TEXT) COLLATE \"C\")"),
+        // MySQL's JSON_ARRAY is of type JSON (MariaDB's is text): converted to text first.
+        Dialect::MySql => {
+            format!("(CONVERT(JSON_ARRAY({parts}) USING utf8mb4) COLLATE utf8mb4_bin)")
+        }
     }
 }
 
