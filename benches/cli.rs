@@ -42,7 +42,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -449,6 +449,40 @@
 //! run of 3 rounds at load 6-8: 3.83x wall (1.84 s against 0.48 s), 2.74x CPU; the output
 //! and the journal are `fdatasync`ed already (see above), and fewer syncs than two per batch
 //! were not tried in this pass.
+//!
+//! ## (a), eighth pass (2026-12-05): where the CPU goes, by thread (measurements only)
+//!
+//! No code changed in this pass: the session's release builds took 26 minutes on the loaded
+//! machine (load 10-16 on 2 cores), which left no time to build and A/B a change. What was
+//! measured, on the binary at `main` 67d4d6e (NDJSON md5 1405c21f…, as before), against a
+//! threaded Python loopback server of the same pages (the bench binary was still building),
+//! and the bench once at the end:
+//!
+//! - `perf stat -r 5`: the sync 188.8 ms task-clock (±3%), 2,062 context switches, 1,355
+//!   page faults; curl's 500 pages 29.4 ms, 675 switches: 6.4x curl's CPU.
+//! - `perf record` by thread: the runtime's two workers 75% of the samples (HTTP, the item
+//!   reads, HTML to Markdown, fingerprints: the conversion), the main thread 25% (the sync
+//!   loop and the NDJSON sink). The blocking pool does nothing (the output is written inline).
+//! - The main thread's quarter is mostly not the NDJSON writer (write_str, write_document,
+//!   write_map about 7% of it) but `malloc`/`free` about 31% of it: the acknowledged
+//!   `Document`s are dropped there (`flush_one`), though a worker allocated them, so every
+//!   free goes to another thread's arena; and `Pipeline::stage` (a batch of 64 that spans two
+//!   100-item pages is moved into `staging`: `malloc`, `malloc_consolidate`, `memmove` 10%
+//!   of the thread) and `PageIds::of`. Task switches are another 9% of it.
+//! - `strace -c -f`: 1,577 `futex`, 746 `epoll_wait`, 1,114 `write` (782 batches, the rest
+//!   the runtime's wake-ups), 500 `writev` and 554 `recvfrom` (about one read per page, so
+//!   the socket side is already lean), and at start 158 `openat` and 300 `statx`: the TLS
+//!   roots read and parsed (`rustls_pki_types` base64) for a plain `http://` URL.
+//! - The bench itself (case (a), 5 rounds, `/dev/shm`, load 7): sync 0.190 s against curl's
+//!   0.051 s, 3.76x wall (CPU 0.15 s against 0.01 s, in `time`'s 10 ms steps).
+//!
+//! What that points at, for the next pass: (1) the sync loop's per-batch work without a
+//! state store (`stage`, `PageIds`, the checkpoint inside a page, all in `connector-core`'s
+//! `sync/`), e.g. batches cut at page ends, or documents dropped on the thread that made
+//! them; (2) fewer allocations per document (the metadata keys, in hand on `main`); (3) TLS
+//! roots loaded only when an `https` URL is first used (a fixed cost, not measured alone).
+//! The first two are about a tenth of the CPU (the main thread's allocator work is 8% of the
+//! whole); 2x of curl's wall time needs the wall time about halved (3.76x to 2x).
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
