@@ -1,17 +1,18 @@
 //! Records as documents: every field rendered readably by its type, short values in the front
 //! matter (and `metadata.fields`), long text as Markdown sections.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use connector_core::ids::{hash128, hash128_written};
 use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, MarkdownOut};
 use connector_core::window::Zone;
 use connector_core::{Access, Document};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use url::Url;
 
 use super::SOURCE;
@@ -20,9 +21,13 @@ use super::model::{Field, Record, Sheet};
 /// A text longer than this (or one with a line break) is a body section, not front matter.
 const SHORT_TEXT: usize = 200;
 
-/// The first size of a record's text buffer: most records' front matter and body fit, so it
-/// grows once or never instead of doubling from a few bytes.
-const TEXT_CAPACITY: usize = 1024;
+/// What a record's text buffer holds besides its fields' own JSON length at first: the
+/// record's facts in the front matter (id, sheet, times, users) and the title. A record's
+/// fields read shorter as Markdown than as JSON (select ids, quotes and braces go), so most
+/// records' text fits and the buffer grows once or never, rather than doubling from a few
+/// bytes; and it is sized to the record rather than a fixed kilobyte, which for a small record
+/// was glibc's large-chunk path (a `malloc_consolidate` of every small block freed since).
+const TEXT_HEADROOM: usize = 256;
 
 /// How a field's values read: its type and, for a date, how it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,34 +290,28 @@ fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &JsonRef<'_>) 
             }
         },
         JsonRef::Array(items) => write_list(out, kind, items),
-        JsonRef::Object(_) => {
-            let text = |k: &str| {
-                value
-                    .get(k)
+        JsonRef::Object(members) => {
+            let keys = ObjectKeys::of(members);
+            if let Some(ids) = keys.linked.and_then(JsonRef::as_array) {
+                return write_list(out, None, ids);
+            }
+            let text = |k: usize| {
+                keys.text[k]
                     .and_then(JsonRef::as_str)
                     .filter(|s| !s.is_empty())
             };
-            if let Some(ids) = value.get("linkedRecordIds").and_then(JsonRef::as_array) {
-                return write_list(out, None, ids);
-            }
-            if let (Some(t), Some(link)) =
-                (text("text").or(text("title")), text("link").or(text("url")))
-            {
-                let _ = write!(out, "{t} <{link}>");
+            if let (Some(t), Some(link)) = (
+                text(KEY_TEXT).or(text(KEY_TITLE)),
+                text(KEY_LINK).or(text(KEY_URL)),
+            ) {
+                out.push_str(t);
+                out.push_str(" <");
+                out.push_str(link);
+                out.push('>');
                 return;
             }
-            match text("name")
-                .or(text("filename"))
-                .or(text("text"))
-                .or(text("title"))
-                .or(text("link"))
-                .or(text("url"))
-                .or(text("unionId"))
-                .or(text("userId"))
-                .or(text("deptId"))
-                .or(text("markdown"))
-                .or(text("value"))
-            {
+            // The first of `TEXT_KEYS`, in its order, that is a non-empty string.
+            match (0..TEXT_KEYS.len()).find_map(text) {
                 Some(t) => out.push_str(t),
                 // As a map writes it: keys in order.
                 None => {
@@ -320,6 +319,43 @@ fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &JsonRef<'_>) 
                 }
             }
         }
+    }
+}
+
+/// The members of an object value that [`write_plain`] reads as its text, in the order it
+/// prefers them (the value's name first).
+const TEXT_KEYS: [&str; 11] = [
+    "name", "filename", "text", "title", "link", "url", "unionId", "userId", "deptId", "markdown",
+    "value",
+];
+/// Places in [`TEXT_KEYS`] of the members a link is written from (`text <link>`).
+const KEY_TEXT: usize = 2;
+const KEY_TITLE: usize = 3;
+const KEY_LINK: usize = 4;
+const KEY_URL: usize = 5;
+
+/// An object value's members that [`write_plain`] reads, found in one pass over its
+/// members rather than a search per name; like [`JsonRef::get`], the first member of a name.
+struct ObjectKeys<'v, 'a> {
+    linked: Option<&'v JsonRef<'a>>,
+    text: [Option<&'v JsonRef<'a>>; TEXT_KEYS.len()],
+}
+
+impl<'v, 'a> ObjectKeys<'v, 'a> {
+    fn of(members: &'v [(Cow<'a, str>, JsonRef<'a>)]) -> Self {
+        let mut keys = Self {
+            linked: None,
+            text: [None; TEXT_KEYS.len()],
+        };
+        for (k, v) in members {
+            let k: &str = k;
+            if k == "linkedRecordIds" {
+                keys.linked.get_or_insert(v);
+            } else if let Some(i) = TEXT_KEYS.iter().position(|t| *t == k) {
+                keys.text[i].get_or_insert(v);
+            }
+        }
+        keys
     }
 }
 
@@ -426,8 +462,15 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
     let id = Value::String(record.id.clone());
     let sheet = Value::String(view.sheet.name.clone());
     let sheet_id = Value::String(view.sheet.id.clone());
-    let created_json = json!(created);
-    let updated_json = json!(updated);
+    // As chrono's `Serialize` writes a time (`Z`, the fraction only when there is one), with
+    // no trip through `Display`.
+    let stamp = |t: Option<DateTime<Utc>>| {
+        t.map_or(Value::Null, |t| {
+            Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        })
+    };
+    let created_json = stamp(created);
+    let updated_json = stamp(updated);
     let creator = record.created_by.as_ref().and_then(|u| u.union_id.clone());
     let modifier = record
         .last_modified_by
@@ -451,7 +494,7 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
     }
     header.extend(meta.iter().map(|(k, v)| (*k, v)));
     // Front matter and body in one buffer, with no copy of either.
-    let mut text = String::with_capacity(TEXT_CAPACITY);
+    let mut text = String::with_capacity(record.fields_len() + TEXT_HEADROOM);
     markdown::front_matter_into(&mut text, header);
     {
         let mut md = MarkdownOut::new(&mut text);
@@ -504,6 +547,7 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn plain(kind: Option<&FieldType>, value: &Value) -> String {
         super::plain(kind, &JsonRef::from(value))

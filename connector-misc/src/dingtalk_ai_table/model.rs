@@ -1,7 +1,7 @@
 //! DingTalk's wire types, with the API's own field names (the `notable_1_0` and
 //! `oauth2_1_0` models of DingTalk's SDK).
 
-use connector_core::jsonref::{JsonRef, Members, record_fields};
+use connector_core::jsonref::{JsonRef, Members};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -55,6 +55,9 @@ pub(crate) struct Record {
     pub(crate) created_by: Option<User>,
     pub(crate) last_modified_by: Option<User>,
     raw: Box<RawValue>,
+    /// Where the record's `fields` object is in `raw` (empty when it has none): the fields
+    /// are read again from their own text, not the whole record's.
+    fields: std::ops::Range<usize>,
 }
 
 /// A record's members as `take` reads them; `fields` is only checked to be an object.
@@ -136,6 +139,10 @@ impl Record {
             let e = format!("fields is not an object: {}", fields.get());
             return Err((Some(id), e));
         }
+        let fields = head
+            .fields
+            .and_then(|f| span_in(raw.get(), f.get()))
+            .unwrap_or_default();
         let user = |v: Option<JsonRef<'_>>| {
             v.as_ref()
                 .and_then(|u| u.get("unionId"))
@@ -150,18 +157,32 @@ impl Record {
             id,
             created_time,
             last_modified_time,
+            fields,
             raw,
         })
     }
 
+    /// The length of the record's `fields` object's JSON text.
+    pub(crate) fn fields_len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// The text of the record's `fields` object as listed (`{}` when it has none).
+    fn fields_text(&self) -> &str {
+        match self.raw.get().get(self.fields.clone()) {
+            Some(text) if !text.is_empty() => text,
+            _ => "{}",
+        }
+    }
+
     /// The record's fields, values unread; none when they do not read (`take` checked them).
     pub(crate) fn raw_fields(&self) -> RawFields<'_> {
-        record_fields(self.raw.get())
+        serde_json::from_str(self.fields_text()).unwrap_or_default()
     }
 
     /// The record's fields, read (strings borrowed from the record's JSON).
     pub(crate) fn fields(&self) -> RecordFields<'_> {
-        record_fields(self.raw.get())
+        serde_json::from_str(self.fields_text()).unwrap_or_default()
     }
 
     /// The record in a JSON value, as a listing would give it.
@@ -173,6 +194,14 @@ impl Record {
         let raw = RawValue::from_string(value.to_string()).map_err(|e| e.to_string())?;
         Self::take(raw).map_err(|(_, e)| e)
     }
+}
+
+/// Where `part`, a slice of `whole` (a member's text as serde borrowed it), is in `whole`.
+fn span_in(whole: &str, part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let range = start..start + part.len();
+    // Only a true slice of `whole` is taken: the same bytes at the same place.
+    (whole.get(range.clone())?.as_ptr() == part.as_ptr()).then_some(range)
 }
 
 /// DingTalk's error body: `{"code": "…", "message": "…", "requestid": "…"}`.
