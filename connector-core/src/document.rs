@@ -773,6 +773,34 @@ mod tests {
         assert_eq!(back, doc);
     }
 
+    /// A document with metadata of every shape: static keys, a `format!` key, a key longer
+    /// than a [`MetaKey`] holds inline, a non-ASCII key, nested objects and arrays.
+    fn metadata_document() -> Document {
+        let field = "Customer Name";
+        Document::text("rec1", "demo", "Title", "body")
+            .with_metadata("space", "ENG")
+            .with_metadata("labels", serde_json::json!(["a", "b"]))
+            .with_metadata(format!("field.{field}"), 42)
+            .with_metadata(
+                "a_key_longer_than_twenty_three_bytes",
+                serde_json::json!({"z": 1, "a": [null, true, 1.5]}),
+            )
+            .with_metadata(String::from("größe"), "x\"y")
+            .with_fields_fingerprint()
+    }
+
+    #[test]
+    fn metadata_fingerprint_and_json_are_pinned() {
+        // Both computed before metadata keys became `MetaKey` (commit 67d4d6e): the key type
+        // must change neither the fingerprint nor a byte of the JSON.
+        let doc = metadata_document();
+        assert_eq!(doc.fingerprint, "d7703c851ab0b0366135bab35168956a");
+        assert_eq!(
+            serde_json::to_string(&doc.metadata).unwrap(),
+            r#"{"a_key_longer_than_twenty_three_bytes":{"a":[null,true,1.5],"z":1},"field.Customer Name":42,"größe":"x\"y","labels":["a","b"],"space":"ENG"}"#
+        );
+    }
+
     #[test]
     fn version_fingerprint_matches_with_version() {
         let doc = Document::text("a", "local", "a", "x").with_version("etag-1");
