@@ -178,6 +178,36 @@ mod base64_bytes {
     }
 }
 
+/// A key of [`Document::metadata`]: a small string that costs no allocation when it is short
+/// and no copy when it is shared.
+///
+/// It is [`smol_str::SmolStr`] (re-exported as [`SmolStr`](crate::SmolStr), so a host needs no
+/// dependency of its own): a key of up to 23 bytes is held inline, in the key itself, and a
+/// longer one in a shared `Arc<str>` that a clone only counts. So
+/// - a static key (`"space"`, `"labels"`: almost every key a connector writes) is copied into
+///   the key, with no allocation, and [`MetaKey::new_static`] holds one of any length without
+///   allocating;
+/// - a dynamic key that every document of a source repeats (a table's column names, a base's
+///   field names) is made once, by the connector, and each document takes a clone: an inline
+///   copy, or an `Arc` count for a long one, never a new string;
+/// - `String` keys (`format!(..)`) still work: a short one is copied inline and the `String`
+///   freed.
+///
+/// Chosen over `Cow<'static, str>`, which is free for static keys but allocates every dynamic
+/// key anew per document, and over `Arc<str>`, which allocates every static key.
+/// `tests/metadata_alloc.rs` holds it to that: the heap a document's metadata holds is the
+/// map's own, with no byte for a static, a long static or a shared key, nor for a row's
+/// metadata columns.
+///
+/// It reads as a `&str` everywhere a host needs one: `doc.metadata.get("space")` (it is
+/// `Borrow<str>`), `key.as_str()`, `key == "space"`, `Display`; it orders, hashes and
+/// serialises exactly as the `String` it replaced, so the JSON and the fingerprints are those
+/// of a `String`-keyed map, byte for byte.
+pub type MetaKey = smol_str::SmolStr;
+
+/// The type of [`Document::metadata`]: [`MetaKey`]s to JSON values, in key order.
+pub type Metadata = BTreeMap<MetaKey, serde_json::Value>;
+
 /// Who may see a document, for permission-aware hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -241,9 +271,10 @@ pub struct Document {
     pub updated_at: Option<DateTime<Utc>>,
     /// Size in bytes of the item at the source (may differ from the extracted text).
     pub size_bytes: u64,
-    /// Source-specific fields (space, labels, bucket, key ...).
+    /// Source-specific fields (space, labels, bucket, key ...), keyed by [`MetaKey`]s (read
+    /// them as `&str`: `doc.metadata.get("space")`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub metadata: BTreeMap<String, serde_json::Value>,
+    pub metadata: Metadata,
     /// Authors or owners, as the source names them (e-mail where known).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<String>,
@@ -350,12 +381,14 @@ impl Document {
         self
     }
 
-    /// Adds one metadata field.
+    /// Adds one metadata field. The key is anything that converts into a [`MetaKey`]: a
+    /// `&str` (a literal costs no allocation up to 23 bytes), a `String` (`format!(..)`), or a
+    /// `MetaKey` the connector made once and clones per document.
     #[must_use]
     #[inline]
     pub fn with_metadata(
         mut self,
-        key: impl Into<String>,
+        key: impl Into<MetaKey>,
         value: impl Into<serde_json::Value>,
     ) -> Self {
         self.metadata.insert(key.into(), value.into());
@@ -771,6 +804,34 @@ mod tests {
         assert!(json.contains("\"data\":\"AJ//\""), "{json}");
         let back: Document = serde_json::from_str(&json).unwrap();
         assert_eq!(back, doc);
+    }
+
+    /// A document with metadata of every shape: static keys, a `format!` key, a key longer
+    /// than a [`MetaKey`] holds inline, a non-ASCII key, nested objects and arrays.
+    fn metadata_document() -> Document {
+        let field = "Customer Name";
+        Document::text("rec1", "demo", "Title", "body")
+            .with_metadata("space", "ENG")
+            .with_metadata("labels", serde_json::json!(["a", "b"]))
+            .with_metadata(format!("field.{field}"), 42)
+            .with_metadata(
+                "a_key_longer_than_twenty_three_bytes",
+                serde_json::json!({"z": 1, "a": [null, true, 1.5]}),
+            )
+            .with_metadata(String::from("größe"), "x\"y")
+            .with_fields_fingerprint()
+    }
+
+    #[test]
+    fn metadata_fingerprint_and_json_are_pinned() {
+        // Both computed before metadata keys became `MetaKey` (commit 67d4d6e): the key type
+        // must change neither the fingerprint nor a byte of the JSON.
+        let doc = metadata_document();
+        assert_eq!(doc.fingerprint, "d7703c851ab0b0366135bab35168956a");
+        assert_eq!(
+            serde_json::to_string(&doc.metadata).unwrap(),
+            r#"{"a_key_longer_than_twenty_three_bytes":{"a":[null,true,1.5],"z":1},"field.Customer Name":42,"größe":"x\"y","labels":["a","b"],"space":"ENG"}"#
+        );
     }
 
     #[test]

@@ -4,16 +4,16 @@
 
 use serde_json::Value;
 
-pub(crate) fn write_map<'a>(
+pub(crate) fn write_map<'a, K: AsRef<str> + 'a>(
     out: &mut Vec<u8>,
-    map: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    map: impl IntoIterator<Item = (&'a K, &'a Value)>,
 ) -> serde_json::Result<()> {
     out.push(b'{');
     for (i, (key, value)) in map.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_str(out, key);
+        write_str(out, key.as_ref());
         out.push(b':');
         write_value(out, value)?;
     }

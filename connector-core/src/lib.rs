@@ -40,7 +40,8 @@ pub use connector::{
 pub use context::{Cancellation, FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 pub use credentials::{CredentialStore, DiscardCredentials, MemoryCredentials};
 pub use document::{
-    Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, SlimDocument,
+    Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, MetaKey, Metadata,
+    SlimDocument,
 };
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use futures::stream::BoxStream;
@@ -48,6 +49,8 @@ pub use partition::{PartitionContext, PartitionSpec};
 pub use registry::{Built, Registry};
 pub use roles::{Roles, RolesOf};
 pub use secret::Secret;
+/// The string type of [`MetaKey`], re-exported so a host needs no dependency of its own.
+pub use smol_str::SmolStr;
 pub use window::{CoarseWindow, TimeWindow};
 
 /// Re-exports connector crates need in their public signatures, so a third-party connector
@@ -74,8 +77,8 @@ pub mod prelude {
     pub use crate::pages::{Outcome, Page, PageLimit, paginate};
     pub use crate::{
         Access, Batch, Cancellation, CheckpointedBatch, CheckpointedConnector, Connector, Document,
-        Error, ErrorKind, Failure, LoadConnector, PollConnector, RefetchConnector, Result, Roles,
-        Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+        Error, ErrorKind, Failure, LoadConnector, MetaKey, PollConnector, RefetchConnector, Result,
+        Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
     };
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;

@@ -19,9 +19,9 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Document;
 use crate::text::markdown::MarkdownOut;
 use crate::window::Zone;
+use crate::{Document, MetaKey};
 
 /// Values at most this long, on one line, are written as `**column:** value` lines; longer
 /// ones get a heading of their own.
@@ -232,6 +232,9 @@ pub struct RowLayout {
     pub names: Vec<String>,
     /// `{name}:`, each column's label in the content's lines.
     pub labels: Vec<String>,
+    /// Each column's name as a metadata key, made once: every row's document takes a clone
+    /// (inline, or an `Arc` count), not a new `String` per row per column.
+    pub keys: Vec<MetaKey>,
     /// The columns written as content, in this order.
     pub content: Vec<usize>,
     /// The columns copied, typed, into the metadata.
@@ -249,10 +252,12 @@ impl RowLayout {
     /// A layout of `names` for `source`: no content, metadata, title, cursor or table yet.
     pub fn new(source: &'static str, names: Vec<String>) -> Self {
         let labels = names.iter().map(|n| format!("{n}:")).collect();
+        let keys = names.iter().map(MetaKey::from).collect();
         Self {
             source,
             names,
             labels,
+            keys,
             ..Self::default()
         }
     }
@@ -343,12 +348,14 @@ impl RowLayout {
         let mut doc = Document::text(id, self.source, title, text);
         for &i in &self.metadata {
             if let Some(j) = value(i)?.json() {
-                doc.metadata.insert(self.names[i].clone(), j);
+                doc.metadata.insert(self.keys[i].clone(), j);
             }
         }
         if let Some(table) = &self.table {
-            doc.metadata
-                .insert("table".to_owned(), serde_json::Value::from(table.as_str()));
+            doc.metadata.insert(
+                MetaKey::new_static("table"),
+                serde_json::Value::from(table.as_str()),
+            );
         }
         doc.updated_at = cursor;
         doc.set_fields_fingerprint();

@@ -56,7 +56,7 @@ struct ManifestLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     fingerprint: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<&'a std::collections::BTreeMap<String, serde_json::Value>>,
+    metadata: Option<&'a crate::Metadata>,
 }
 
 impl DirectorySink {

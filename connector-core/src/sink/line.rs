@@ -89,7 +89,6 @@ mod tests {
     use chrono::{DateTime, Utc};
     use proptest::prelude::*;
     use serde_json::{Value, json};
-    use std::collections::BTreeMap;
 
     fn ours(doc: &Document) -> Vec<u8> {
         let mut out = Vec::new();
@@ -198,7 +197,7 @@ mod tests {
             size in any::<u64>(),
         ) {
             let mut doc = Document::text(id, "src", title, text).with_size(size);
-            doc.metadata = metadata.into_iter().collect::<BTreeMap<_, _>>();
+            doc.metadata = metadata.into_iter().map(|(k, v)| (k.into(), v)).collect();
             doc.owners = owners;
             doc.parent_id = parent;
             doc.updated_at = secs.and_then(|s| DateTime::<Utc>::from_timestamp(s, nanos));

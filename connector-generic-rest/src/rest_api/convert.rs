@@ -256,8 +256,7 @@ impl Mapping {
             .and_then(|v| Url::parse(&v.text()).ok());
         for path in &self.metadata {
             if let Some(v) = self.typed(path, item) {
-                doc.metadata
-                    .insert(path.as_str().to_owned(), v.into_value());
+                doc.metadata.insert(path.as_str().into(), v.into_value());
             }
         }
         // Over what the document delivers, not the whole item: a change to a field the config

@@ -1,12 +1,12 @@
 //! Wire → [`Document`]: an issue as Markdown with front matter, and attachments as documents
 //! of their own.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use connector_core::Document;
+use connector_core::{Document, Metadata};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -289,17 +289,16 @@ pub(crate) fn issue_document(
         }
     }
 
-    let mut metadata: BTreeMap<String, Value> =
-        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    metadata.insert("issue_id".to_owned(), json!(issue.id));
+    let mut metadata: Metadata = fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    metadata.insert("issue_id".into(), json!(issue.id));
     if let Some(level) = &f.security {
         metadata.insert(
-            "security_level".to_owned(),
+            "security_level".into(),
             json!(level.name.clone().unwrap_or_else(|| level.id.clone())),
         );
     }
     if restricted > 0 {
-        metadata.insert("restricted_comments".to_owned(), json!(restricted));
+        metadata.insert("restricted_comments".into(), json!(restricted));
     }
     let mut doc = Document::text(id, SOURCE, format!("{}: {summary}", issue.key), text)
         .with_updated_at(updated)

@@ -563,13 +563,13 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     // Filled in place: the document is not moved in and out per field.
     let mut doc = Document::text(doc_id, SOURCE, title, text);
     let m = &mut doc.metadata;
-    m.insert("base_id".to_owned(), Value::String(view.base.clone()));
-    m.insert("table_id".to_owned(), Value::String(view.table.id.clone()));
-    m.insert("table_name".to_owned(), table);
-    m.insert("record_id".to_owned(), id);
-    m.insert("created_time".to_owned(), created);
+    m.insert("base_id".into(), Value::String(view.base.clone()));
+    m.insert("table_id".into(), Value::String(view.table.id.clone()));
+    m.insert("table_name".into(), table);
+    m.insert("record_id".into(), id);
+    m.insert("created_time".into(), created);
     if !meta.is_empty() {
-        m.insert("fields".to_owned(), Value::Object(meta));
+        m.insert("fields".into(), Value::Object(meta));
     }
     doc.link = link;
     doc.updated_at = updated;

@@ -520,19 +520,19 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
     let mut doc = Document::text(doc_id, SOURCE, title, text);
     doc.parent_id = Some(view.parent.clone());
     let m = &mut doc.metadata;
-    m.insert("table_id".to_owned(), Value::String(view.base.clone()));
-    m.insert("sheet_id".to_owned(), sheet_id);
-    m.insert("sheet_name".to_owned(), sheet);
-    m.insert("record_id".to_owned(), id);
-    m.insert("created_time".to_owned(), created_json);
+    m.insert("table_id".into(), Value::String(view.base.clone()));
+    m.insert("sheet_id".into(), sheet_id);
+    m.insert("sheet_name".into(), sheet);
+    m.insert("record_id".into(), id);
+    m.insert("created_time".into(), created_json);
     if creator.is_some() {
-        m.insert("created_by".to_owned(), creator_json);
+        m.insert("created_by".into(), creator_json);
     }
     if modifier.is_some() {
-        m.insert("last_modified_by".to_owned(), modifier_json);
+        m.insert("last_modified_by".into(), modifier_json);
     }
     if !fields.is_empty() {
-        m.insert("fields".to_owned(), Value::Object(fields));
+        m.insert("fields".into(), Value::Object(fields));
     }
     // The API shows no per-record permissions: only the configured groups, never everyone.
     doc.access = Some(Access::restricted(Vec::new(), view.groups.clone()));

@@ -433,7 +433,7 @@ pub(crate) fn issue_document(
         .with_parent_id(repo.html_url.clone())
         .with_owners(owners)
         .with_access(repo.access.clone());
-    doc.metadata = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    doc.metadata = meta.into_iter().map(|(k, v)| (k.into(), v)).collect();
     match link {
         Some(url) => doc.with_link(url),
         None => doc,

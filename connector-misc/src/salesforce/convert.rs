@@ -717,13 +717,12 @@ pub(crate) fn record_document(
         .map(|(name, v)| (name.to_owned(), v))
         .collect();
     let mut doc = Document::text(record_id(&id), SOURCE, title, text);
-    doc.metadata.insert("object".to_owned(), object);
-    doc.metadata.insert("record_id".to_owned(), id_value);
-    doc.metadata
-        .insert("fields".to_owned(), Value::Object(fields));
+    doc.metadata.insert("object".into(), object);
+    doc.metadata.insert("record_id".into(), id_value);
+    doc.metadata.insert("fields".into(), Value::Object(fields));
     if !children.is_empty() {
         doc.metadata
-            .insert("children".to_owned(), Value::Object(children));
+            .insert("children".into(), Value::Object(children));
     }
     doc.updated_at = Some(modstamp);
     doc.access = Some(access.clone());
