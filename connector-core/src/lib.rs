@@ -30,6 +30,7 @@ pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod text;
+pub mod time;
 pub mod window;
 
 pub use config::{ConnectorConfig, Ignored, IgnoredField, StringList};

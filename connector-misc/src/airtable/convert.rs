@@ -10,6 +10,7 @@ use connector_core::Document;
 use connector_core::ids::{hash128, hash128_written};
 use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, MarkdownOut};
+use connector_core::time;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -232,7 +233,14 @@ impl TableView {
                 if !record.is_empty() && record.bytes().all(|b| b.is_ascii_alphanumeric()) =>
             {
                 let mut link = table.clone();
-                link.set_path(&format!("{}/{record}", table.path()));
+                // One segment appended (letters and digits: nothing to encode), without the
+                // whole path parsed again.
+                match link.path_segments_mut() {
+                    Ok(mut path) => {
+                        path.push(record);
+                    }
+                    Err(()) => return Url::parse(&self.record_url(record)).ok(),
+                }
                 Some(link)
             }
             _ => Url::parse(&self.record_url(record)).ok(),
@@ -282,12 +290,12 @@ fn updated_of(created: DateTime<Utc>, value: Option<&JsonRef<'_>>) -> Option<Dat
 
 /// The document id of a record.
 pub(crate) fn record_id(record: &str) -> String {
-    format!("airtable:{record}")
+    ["airtable:", record].concat()
 }
 
 /// The document id of an attachment: RAGFlow's.
 pub(crate) fn attachment_id(record: &str, attachment: &str) -> String {
-    format!("airtable:{record}:{attachment}")
+    ["airtable:", record, ":", attachment].concat()
 }
 
 /// A record's version: a hash of its fields as listed (their JSON text, by field name),
@@ -318,7 +326,7 @@ pub(crate) fn record_version(view: &TableView, record: &str, fields: &RawFields<
             buf.push(0);
         }
     });
-    format!("{record}|{}|{hash}", view.render_key)
+    [record, "|", &view.render_key, "|", &hash].concat()
 }
 
 /// An attachment's version: Airtable gives a new attachment a new id; name, size and type
@@ -507,7 +515,7 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
         });
     }
 
-    let created = json!(record.created_time);
+    let created = Value::String(time::rfc3339(&record.created_time));
     let table = Value::String(view.table.name.clone());
     let link = view.record_link(&record.id);
     let doc_id = record_id(&record.id);
@@ -518,7 +526,7 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
         ("table", &table),
         ("created_time", &created),
     ]);
-    let modified = updated.map(|t| json!(t));
+    let modified = updated.map(|t| Value::String(time::rfc3339(&t)));
     if let Some(m) = &modified {
         header.push(("last_modified_time", m));
     }
@@ -544,7 +552,12 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
                         .filter_map(JsonRef::as_str)
                     {
                         url.clear();
-                        let _ = write!(url, "https://airtable.com/{}/{table}/{rec}", view.base);
+                        url.push_str("https://airtable.com/");
+                        url.push_str(&view.base);
+                        url.push('/');
+                        url.push_str(table);
+                        url.push('/');
+                        url.push_str(rec);
                         md.link_bullet(rec, &url);
                     }
                     md.end_list();

@@ -62,15 +62,19 @@ fn identity(
         None => return Err((None, "the record has no id".to_owned())),
     };
     let created_time = match created_time {
-        Some(JsonRef::Str(s)) => match s.parse::<DateTime<FixedOffset>>() {
-            Ok(t) => t.with_timezone(&Utc),
-            Err(e) => {
-                return Err((
-                    Some(id),
-                    format!("createdTime {s:?} is not an instant: {e}"),
-                ));
+        // RFC 3339 (what Airtable sends) read by its own parser first: the general one
+        // reads it to the same instant, at several times the cost.
+        Some(JsonRef::Str(s)) => {
+            match DateTime::parse_from_rfc3339(&s).or_else(|_| s.parse::<DateTime<FixedOffset>>()) {
+                Ok(t) => t.with_timezone(&Utc),
+                Err(e) => {
+                    return Err((
+                        Some(id),
+                        format!("createdTime {s:?} is not an instant: {e}"),
+                    ));
+                }
             }
-        },
+        }
         Some(other) => {
             return Err((Some(id), format!("createdTime is not a string: {other}")));
         }

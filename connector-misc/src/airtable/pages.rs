@@ -49,10 +49,10 @@ pub(crate) struct Walk {
     pub(crate) max: u64,
 }
 
-/// A page of records as listed, with the checkpoint after it.
+/// A page of records read into the items to fetch (records taken apart, their versions and
+/// attachments known), with the checkpoint after it.
 struct RawPage {
-    view: Arc<TableView>,
-    records: Vec<Box<RawValue>>,
+    pending: Vec<PendingItem<Item>>,
     checkpoint: AirtableCheckpoint,
 }
 
@@ -197,7 +197,8 @@ impl Walk {
     }
 
     /// The listing from `from` on, each page with the checkpoint after it. The next page is
-    /// asked for while this one is converted and its attachments downloaded ([`read_ahead`]).
+    /// asked for, and its records taken apart, while this one is converted and its
+    /// attachments downloaded ([`read_ahead`]).
     pub(crate) fn checkpointed(
         &self,
         from: AirtableCheckpoint,
@@ -215,11 +216,7 @@ impl Walk {
             }
             let mut pages = read_ahead(walk.clone().raw_pages(from, window, ctx.clone()));
             while let Some(page) = pages.next().await {
-                let RawPage { view, records, checkpoint } = page?;
-                let mut pending = Vec::with_capacity(records.len());
-                for value in records {
-                    walk.admit(&view, value, window.as_ref(), &mut pending);
-                }
+                let RawPage { pending, checkpoint } = page?;
                 // A record is converted at once (no request); only attachments are fetched.
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| match item {
                     Item::Record(view, record, version) => futures::future::Either::Left(
@@ -241,8 +238,10 @@ impl Walk {
         .boxed()
     }
 
-    /// The record pages from `from` on as listed, each with the checkpoint after it; an
-    /// offset Airtable no longer knows starts the listing over (a few times at most).
+    /// The record pages from `from` on, each read into its items ([`admit`](Self::admit))
+    /// with the checkpoint after it; an offset Airtable no longer knows starts the listing
+    /// over (a few times at most). Reading the records here, in the task that lists ahead,
+    /// takes that work off the conversion's path.
     fn raw_pages(
         self,
         from: AirtableCheckpoint,
@@ -286,7 +285,11 @@ impl Walk {
                     started: true,
                 };
                 let done = cp.is_done();
-                yield RawPage { view: view.clone(), records: list.records, checkpoint: cp.clone() };
+                let mut pending = Vec::with_capacity(list.records.len());
+                for value in list.records {
+                    walk.admit(&view, value, window.as_ref(), &mut pending);
+                }
+                yield RawPage { pending, checkpoint: cp.clone() };
                 if done {
                     break;
                 }

@@ -547,10 +547,38 @@ impl<'a> InlineWriter<'a> {
     }
 
     /// Markup other than emphasis delimiters.
+    ///
+    /// Character by character while a check is pending or a delimiter run is open (each
+    /// character may decide them); once neither is, and no `]` is left (which `emit` treats
+    /// on its own), the rest is appended at once: [`emit`](Self::emit) would only push each
+    /// character and note it as the last. A link's destination is written this way, not a
+    /// character at a time. Held to the per-character path with `bulk` off, as plain text is
+    /// (`bulk_text_is_written_as_per_character`).
     fn markup(&mut self, s: &str) {
-        for c in s.chars() {
+        let bulk_from = s.rfind(']').map_or(0, |at| at + 1);
+        for (i, c) in s.char_indices() {
+            if self.bulk && i >= bulk_from && self.checks.is_empty() && self.run.is_none() {
+                self.markup_rest(&s[i..]);
+                return;
+            }
             self.emit(c);
         }
+    }
+
+    /// What [`emit`](Self::emit) of each character of `rest` (no `]` in it) does when no
+    /// check is pending and no delimiter run is open: `feed` and `finish_run` have nothing
+    /// to do, so the characters are pushed and the last one noted.
+    fn markup_rest(&mut self, rest: &str) {
+        let Some(last) = rest.chars().next_back() else {
+            return;
+        };
+        self.out.push_str(rest);
+        self.prev = Some(last);
+        if rest.bytes().any(|b| b != b' ' && b != b'\t') {
+            self.line_start = false;
+        }
+        self.code = None;
+        self.line_digits = None;
     }
 
     fn delimiter(&mut self, marker: &str, id: usize, opens: bool) {
