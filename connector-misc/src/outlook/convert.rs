@@ -63,8 +63,19 @@ impl Place<'_> {
     }
 }
 
-fn joined(recipients: &[Recipient]) -> Vec<String> {
-    recipients.iter().filter_map(Recipient::shown).collect()
+/// The recipients as shown, as the JSON array their metadata is (built as it, not as a
+/// `Vec<String>` turned into one), and their header line (`a, b`).
+fn joined(recipients: &[Recipient]) -> (Vec<serde_json::Value>, String) {
+    let mut shown = Vec::with_capacity(recipients.len());
+    let mut line = String::new();
+    for r in recipients.iter().filter_map(Recipient::shown) {
+        if !shown.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&r);
+        shown.push(serde_json::Value::String(r));
+    }
+    (shown, line)
 }
 
 /// The subject, or `(no subject)`.
@@ -196,12 +207,11 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
         .as_ref()
         .or(message.sender.as_ref())
         .and_then(Recipient::shown);
-    let to = joined(&message.to_recipients);
-    let cc = joined(&message.cc_recipients);
-    let bcc = joined(&message.bcc_recipients);
+    let (to, to_text) = joined(&message.to_recipients);
+    let (cc, cc_text) = joined(&message.cc_recipients);
+    let (bcc, _) = joined(&message.bcc_recipients);
     let date = message.received_date_time.or(message.sent_date_time);
     let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
-    let (to_text, cc_text) = (to.join(", "), cc.join(", "));
     // A meeting message's meeting: when and where (Graph's local times, with their zone).
     let meeting = message.meeting.as_deref();
     let when = meeting.map(meeting_time).unwrap_or_default();
