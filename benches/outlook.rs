@@ -47,6 +47,15 @@
 //! memmove 8% (messages and items moved through the page pipeline), conversion 10%, `Value`
 //! parsing only the raw side's.
 //!
+//! Session 39 (short head, A/B against the binary at 67d4d6e, alternating, 4 runs each,
+//! load average 15-16): each fetch borrowing the round's reader and context, the text
+//! written through core's `MarkdownOut`: medians 3.55x -> 3.18x load, 3.78x -> 3.60x full. A
+//! perf profile after (3 load and 3 sync runs): `message_document` 26% of samples, of which
+//! core's HTML to Markdown 17%, `MarkdownOut::labelled_lines` (core's inline writer) 3%,
+//! `with_metadata` 2.5%; `Message::from_raw` 7.7% (body string copy, dates, `Url`). The raw
+//! side's own conversion costs more than its fetch, so 1.5x the raw fetch is out of reach
+//! while the conversion stays at about 8 µs a body.
+//!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree
 //! and the allocations of both were 60% of a perf profile), which a raw reader that wants

@@ -4,7 +4,7 @@
 //! Markdown), written by core's Markdown writer.
 
 use connector_core::text::html_to_markdown;
-use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::text::markdown::MarkdownOut;
 use connector_core::{Access, Document, ErrorKind, Failure};
 
 use super::SOURCE;
@@ -63,8 +63,19 @@ impl Place<'_> {
     }
 }
 
-fn joined(recipients: &[Recipient]) -> Vec<String> {
-    recipients.iter().filter_map(Recipient::shown).collect()
+/// The recipients as shown, as the JSON array their metadata is (built as it, not as a
+/// `Vec<String>` turned into one), and their header line (`a, b`).
+fn joined(recipients: &[Recipient]) -> (Vec<serde_json::Value>, String) {
+    let mut shown = Vec::with_capacity(recipients.len());
+    let mut line = String::new();
+    for r in recipients.iter().filter_map(Recipient::shown) {
+        if !shown.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&r);
+        shown.push(serde_json::Value::String(r));
+    }
+    (shown, line)
 }
 
 /// The subject, or `(no subject)`.
@@ -187,25 +198,6 @@ fn meeting_time(m: &Meeting) -> String {
     out
 }
 
-/// `markdown` after the blocks written into `out`, as the writer appends a
-/// [`Block::Markdown`] at the top level: nothing when it is blank, else after a blank line
-/// (when anything comes before it), with CRLFs as LFs and without its leading and trailing
-/// line breaks and trailing whitespace; without a copy of it apart.
-fn push_markdown(out: &mut String, markdown: &str) {
-    if markdown.trim().is_empty() {
-        return;
-    }
-    let unified = if markdown.contains("\r\n") {
-        std::borrow::Cow::Owned(markdown.replace("\r\n", "\n"))
-    } else {
-        std::borrow::Cow::Borrowed(markdown)
-    };
-    if !out.is_empty() {
-        out.push_str("\n\n");
-    }
-    out.push_str(unified.trim_matches(['\n', '\r']).trim_end());
-}
-
 /// The document of a message whose version (in its folder) is `version`.
 pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &str) -> Document {
     let id = message_doc_id(place.user, &message.id);
@@ -215,12 +207,11 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
         .as_ref()
         .or(message.sender.as_ref())
         .and_then(Recipient::shown);
-    let to = joined(&message.to_recipients);
-    let cc = joined(&message.cc_recipients);
-    let bcc = joined(&message.bcc_recipients);
+    let (to, to_text) = joined(&message.to_recipients);
+    let (cc, cc_text) = joined(&message.cc_recipients);
+    let (bcc, _) = joined(&message.bcc_recipients);
     let date = message.received_date_time.or(message.sent_date_time);
     let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
-    let (to_text, cc_text) = (to.join(", "), cc.join(", "));
     // A meeting message's meeting: when and where (Graph's local times, with their zone).
     let meeting = message.meeting.as_deref();
     let when = meeting.map(meeting_time).unwrap_or_default();
@@ -229,35 +220,38 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
         .and_then(|l| l.display_name.as_deref())
         .map(str::trim)
         .unwrap_or_default();
-    let fields: Vec<(&str, &str)> = [
+    // The header's lines that have a value, moved to the front (no list made for them).
+    let mut fields = [
         ("From:", from.as_deref().unwrap_or_default()),
         ("To:", to_text.as_str()),
         ("Cc:", cc_text.as_str()),
         ("Date:", date_text.as_str()),
         ("When:", when.as_str()),
         ("Where:", place_text),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .collect();
-    let mut blocks = Vec::with_capacity(4);
-    blocks.push(Block::heading(1, vec![Inline::text(title.as_str())]));
-    if !fields.is_empty() {
-        blocks.push(Block::labelled_lines(&fields));
+    ];
+    let mut shown = 0;
+    for n in 0..fields.len() {
+        if !fields[n].1.is_empty() {
+            fields.swap(shown, n);
+            shown += 1;
+        }
     }
     let body = message.body.as_ref();
     let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
     let html = body.is_some_and(ItemBody::is_html);
     let body_type = if html { "html" } else { "text" };
     // One buffer for the whole text, sized for the header and a body about as long as its
-    // source.
+    // source, written in place (no block tree).
     let mut text = String::with_capacity(256 + title.len() + content.len());
+    let mut md = MarkdownOut::new(&mut text);
+    md.heading(1, &title);
+    if shown > 0 {
+        md.labelled_lines(&fields[..shown]);
+    }
     if html {
-        markdown::render_into(&mut text, &blocks);
-        push_markdown(&mut text, &html_to_markdown(rendered_part(content)));
+        md.markdown(&html_to_markdown(rendered_part(content)));
     } else {
-        blocks.extend(Block::plain_text(content));
-        markdown::render_into(&mut text, &blocks);
+        md.plain_text(content);
     }
     text.push('\n');
 
@@ -421,6 +415,7 @@ pub(crate) fn attachment_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connector_core::text::markdown::{self, Block, Inline};
 
     #[test]
     fn ids_round_trip() {
@@ -467,36 +462,6 @@ mod tests {
         }
         assert_eq!(rendered_part("<!--><body>a"), "a");
         assert_eq!(rendered_part("<BODY\n class=x>a</BODY>"), "a</BODY>");
-    }
-
-    #[test]
-    fn markdown_pushed_after_the_header_is_what_the_writer_gives() {
-        let header = [
-            Block::heading(1, vec![Inline::text("Hi")]),
-            Block::labelled_lines(&[("From:", "a@b.example")]),
-        ];
-        for md in [
-            "",
-            " \n ",
-            "text",
-            "\n\n# x\n\ny  \n",
-            "a\r\nb\r\n\r\n",
-            "\r\n* a\n\t",
-        ] {
-            let mut blocks = header.to_vec();
-            blocks.push(Block::Markdown(md.to_owned()));
-            let mut text = String::with_capacity(64);
-            markdown::render_into(&mut text, &header);
-            push_markdown(&mut text, md);
-            assert_eq!(text, markdown::render(&blocks), "{md:?}");
-            let mut alone = String::new();
-            push_markdown(&mut alone, md);
-            assert_eq!(
-                alone,
-                markdown::render(&[Block::Markdown(md.to_owned())]),
-                "{md:?}"
-            );
-        }
     }
 
     #[test]

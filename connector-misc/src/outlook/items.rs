@@ -140,8 +140,8 @@ pub(super) fn pending_item(
 /// failures. A message whose attachments cannot be listed is the message's failure (retried
 /// whole by the next run).
 pub(super) async fn fetch(
-    reader: Reader,
-    ctx: SyncContext,
+    reader: &Reader,
+    ctx: &SyncContext,
     item: std::result::Result<Item, Failure>,
 ) -> Result<Vec<Outcome>> {
     let mut item = match item {
@@ -150,7 +150,7 @@ pub(super) async fn fetch(
     };
     let id = message_doc_id(&item.mailbox.id, &item.message.id);
     if !reader.lists_attachments(&item.message) {
-        with_meeting(&reader, &item.mailbox.id, &mut item.message).await?;
+        with_meeting(reader, &item.mailbox.id, &mut item.message).await?;
         let place = place(&item.mailbox, &item.folder);
         return Ok(vec![
             message_document(&place, &item.message, &item.version).into(),
@@ -158,7 +158,7 @@ pub(super) async fn fetch(
     }
     let place = place(&item.mailbox, &item.folder);
     let message = &mut *item.message;
-    let listed = list_attachments(&reader, &item.mailbox.id, &message.id).await?;
+    let listed = list_attachments(reader, &item.mailbox.id, &message.id).await?;
     let references: Vec<String> = listed
         .iter()
         .filter(|a| a.kind() == AttachmentKind::Reference)
@@ -177,14 +177,14 @@ pub(super) async fn fetch(
     let known = if item.refetch {
         KnownFingerprints::default()
     } else {
-        KnownFingerprints::lookup(&ctx, &ids).await?
+        KnownFingerprints::lookup(ctx, &ids).await?
     };
     ids.pop();
     let mut out = Vec::with_capacity(1 + wanted.len());
     out.push(if known.has_version(&id, &item.version) {
         Outcome::Unchanged(id)
     } else {
-        with_meeting(&reader, place.user, message).await?;
+        with_meeting(reader, place.user, message).await?;
         let mut doc = message_document(&place, message, &item.version);
         if !references.is_empty() {
             // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
@@ -192,7 +192,7 @@ pub(super) async fn fetch(
         }
         doc.into()
     });
-    out.extend(attachments(&reader, &known, &place, message, wanted, ids).await?);
+    out.extend(attachments(reader, &known, &place, message, wanted, ids).await?);
     Ok(out)
 }
 

@@ -288,9 +288,10 @@ pub(super) fn checkpointed(
                                 .map(|m| pending_item(&reader, &mailbox, &folder, m)),
                         )
                         .collect::<Vec<_>>();
-                    let (fetch_reader, fetch_ctx) = (reader.clone(), ctx.clone());
-                    let mut fetches = ItemFetches::start(&ctx, pending, ROUND_CONCURRENCY, move |item| {
-                        fetch(fetch_reader.clone(), fetch_ctx.clone(), item)
+                    // Each fetch borrows the reader and the context: no copy of either (the
+                    // reader's lists, the client's URL and `Arc`s) per message.
+                    let mut fetches = ItemFetches::start(&ctx, pending, ROUND_CONCURRENCY, |item| {
+                        fetch(&reader, &ctx, item)
                     })
                     .await?;
                     let mut rest = Batch::default();
@@ -542,12 +543,8 @@ pub(super) fn refetch(
                 }
                 pending.push(item);
             }
-            let fetch_reader = reader.clone();
-            let fetch_ctx = ctx.clone();
-            let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| {
-                fetch(fetch_reader.clone(), fetch_ctx.clone(), item)
-            })
-            .await?;
+            let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| fetch(&reader, &ctx, item))
+                .await?;
             if !batch.is_empty() {
                 yield batch;
             }
