@@ -11,8 +11,8 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::kept::{Fingerprint, Kept};
 use super::DocumentState;
+use super::kept::{Fingerprint, Kept};
 use crate::ids::{hex128_digits, parse_hex128};
 
 /// The built-in stores' map of document ids to what they keep of each, serialised as a JSON

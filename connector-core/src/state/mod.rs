@@ -529,9 +529,7 @@ impl StateData {
     }
 
     fn documents(&self, ids: &[&str]) -> Vec<Option<DocumentState>> {
-        ids.iter()
-            .map(|id| self.documents.state(id))
-            .collect()
+        ids.iter().map(|id| self.documents.state(id)).collect()
     }
 
     fn children(&self, parents: &[&str]) -> Vec<String> {

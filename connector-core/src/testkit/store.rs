@@ -195,7 +195,11 @@ pub async fn store_finds_children_by_parent<F: StoreFixture>(f: &F) {
         let store = store.clone();
         async move { store.children(parents).await.unwrap_or_default() }
     };
-    assert_eq!(children(&["m1"]).await, vec!["m1/a1", "m1/a2"], "children of m1");
+    assert_eq!(
+        children(&["m1"]).await,
+        vec!["m1/a1", "m1/a2"],
+        "children of m1"
+    );
     assert_eq!(
         children(&["m2", "m1", "nobody"]).await,
         vec!["m1/a1", "m1/a2", "m2/a1"],
@@ -205,16 +209,18 @@ pub async fn store_finds_children_by_parent<F: StoreFixture>(f: &F) {
     assert!(children(&[]).await.is_empty(), "no parents, no children");
 
     // m1/a2 moves to m3, m2/a1 loses its parent, m1/a1 is removed.
-    commit_documents(
-        &*store,
-        vec![child("m1/a2", "m3"), doc("m2/a1", "orphan")],
-    )
-    .await;
+    commit_documents(&*store, vec![child("m1/a2", "m3"), doc("m2/a1", "orphan")]).await;
     let removed = store.remove_documents(&["m1/a1".to_owned()]).await;
     assert!(removed.is_ok(), "remove_documents failed: {removed:?}");
-    assert!(children(&["m1", "m2"]).await.is_empty(), "after the moves and the removal");
+    assert!(
+        children(&["m1", "m2"]).await.is_empty(),
+        "after the moves and the removal"
+    );
     assert_eq!(children(&["m3"]).await, vec!["m1/a2"], "the moved child");
-    let states = store.documents(&["m1/a2", "m2/a1"]).await.unwrap_or_default();
+    let states = store
+        .documents(&["m1/a2", "m2/a1"])
+        .await
+        .unwrap_or_default();
     let parents: Vec<Option<String>> = states
         .into_iter()
         .map(|s| s.and_then(|s| s.parent_id))
