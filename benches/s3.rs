@@ -258,6 +258,7 @@ impl StateStore for CompactStateStore {
                 docs.get(&self.key(id)).map(|f| DocumentState {
                     fingerprint: format!("{f:032x}"),
                     updated_at: None,
+                    parent_id: None,
                 })
             })
             .collect())

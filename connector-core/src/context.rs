@@ -113,6 +113,35 @@ impl FingerprintLookup for NoFingerprints {
     }
 }
 
+/// Looks up the stored documents that are children of others (their
+/// [`parent_id`](crate::Document::parent_id) names them), so a connector can delete a deleted
+/// item's children that the source does not report deleted itself: a mail service's delta
+/// reports a message removed, not its attachments, which are documents of their own.
+///
+/// Batched, one call per page that deletes, as [`FingerprintLookup`] is; the batch loop hands
+/// connectors its state store's [`children`](crate::state::StateStore::children) in every kind
+/// of run.
+#[async_trait]
+pub trait ChildLookup: Send + Sync + 'static {
+    /// The ids of the stored documents whose parent is one of `parents`, in order, each once.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    async fn children(&self, parents: &[String]) -> Result<Vec<String>>;
+}
+
+/// A lookup that knows no document, so no child: a context without a state store (a
+/// connector's stream drained on its own) has delivered nothing that could be left behind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoChildren;
+
+#[async_trait]
+impl ChildLookup for NoChildren {
+    async fn children(&self, _parents: &[String]) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+}
+
 /// Counters the HTTP layer and connectors add to while a sync runs; the batch loop copies them
 /// into the [`SyncReport`](crate::sync::SyncReport).
 #[derive(Debug, Default)]
@@ -167,7 +196,8 @@ impl SyncStats {
     }
 }
 
-/// Cancellation, the fingerprint lookup and the run's counters, handed to every stream.
+/// Cancellation, the fingerprint and child lookups and the run's counters, handed to every
+/// stream.
 ///
 /// Cheap to clone. Streams should stop at the next page boundary once
 /// [`is_cancelled`](SyncContext::is_cancelled) is true; the batch loop also drops them.
@@ -175,6 +205,7 @@ impl SyncStats {
 pub struct SyncContext {
     cancel: Cancellation,
     fingerprints: Arc<dyn FingerprintLookup>,
+    children: Arc<dyn ChildLookup>,
     stats: Arc<SyncStats>,
     rate_gate: Option<Arc<dyn RateGate>>,
     spool: crate::spool::Spool,
@@ -186,6 +217,7 @@ impl SyncContext {
         Self {
             cancel: Cancellation::new(),
             fingerprints: Arc::new(NoFingerprints),
+            children: Arc::new(NoChildren),
             stats: Arc::new(SyncStats::default()),
             rate_gate: None,
             spool: crate::spool::Spool::new(),
@@ -203,6 +235,13 @@ impl SyncContext {
     #[must_use]
     pub fn with_fingerprints(mut self, lookup: Arc<dyn FingerprintLookup>) -> Self {
         self.fingerprints = lookup;
+        self
+    }
+
+    /// Uses `lookup` for the children of stored documents.
+    #[must_use]
+    pub fn with_children(mut self, lookup: Arc<dyn ChildLookup>) -> Self {
+        self.children = lookup;
         self
     }
 
@@ -254,6 +293,11 @@ impl SyncContext {
     /// The fingerprint lookup.
     pub fn fingerprints(&self) -> &Arc<dyn FingerprintLookup> {
         &self.fingerprints
+    }
+
+    /// The lookup of stored documents by parent.
+    pub fn children(&self) -> &Arc<dyn ChildLookup> {
+        &self.children
     }
 
     /// The run's counters.

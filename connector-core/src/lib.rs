@@ -38,7 +38,10 @@ pub use connector::{
     CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector,
     PollConnector, RefetchConnector, SlimConnector,
 };
-pub use context::{Cancellation, FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
+pub use context::{
+    Cancellation, ChildLookup, FingerprintLookup, NoChildren, NoFingerprints, SyncContext,
+    SyncStats,
+};
 pub use credentials::{CredentialStore, DiscardCredentials, MemoryCredentials};
 pub use document::{
     Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, MetaKey, Metadata,

@@ -84,6 +84,7 @@ async fn store_of(n: usize) -> MemoryStateStore {
                     DocumentState {
                         fingerprint,
                         updated_at: None,
+                        parent_id: None,
                     },
                 )
             })

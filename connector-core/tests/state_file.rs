@@ -23,6 +23,7 @@ fn commit_of(id: &str) -> Commit<'static> {
             DocumentState {
                 fingerprint: format!("fp-{id}"),
                 updated_at: None,
+                parent_id: None,
             },
         )]
         .into(),
@@ -145,14 +146,17 @@ async fn holds_the_old_state(store: &FileStateStore, runs: usize) {
             DocumentState {
                 fingerprint: "ef4fb1f3961e3b16399d8c0a6d72384e".to_owned(),
                 updated_at: Some(at("2026-12-05T00:09:03.018381298Z")),
+                parent_id: None,
             },
             DocumentState {
                 fingerprint: "0123456789abcdef0123456789abcdef".to_owned(),
                 updated_at: Some(at("2026-12-06T09:59:59.000001Z")),
+                parent_id: None,
             },
             DocumentState {
                 fingerprint: "etag-9".to_owned(),
                 updated_at: None,
+                parent_id: None,
             },
         ]
     );

@@ -42,6 +42,20 @@ impl StoreFixture for File {
 connector_core::state_store_tests!(memory_store, Memory);
 connector_core::state_store_tests!(file_store, File);
 
+#[test]
+fn memory_store_finds_children_by_parent() {
+    connector_core::testkit::run_check(Memory::setup(), |f| async move {
+        connector_core::testkit::store_finds_children_by_parent(&f).await;
+    });
+}
+
+#[test]
+fn file_store_finds_children_by_parent() {
+    connector_core::testkit::run_check(File::setup(), |f| async move {
+        connector_core::testkit::store_finds_children_by_parent(&f).await;
+    });
+}
+
 /// A store that implements only the required methods (a memory store underneath), so the
 /// provided `compare` and `begin_prune` (the collecting pass) are what run.
 struct Minimal(MemoryStateStore);

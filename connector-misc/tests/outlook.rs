@@ -229,6 +229,41 @@ async fn an_incremental_run_reads_edits_moves_and_new_mail_since_the_carried_lin
 }
 
 #[tokio::test]
+async fn a_message_deleted_for_good_takes_its_attachments_with_it() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let attachments = [
+        "outlook:u-ada:M1/attachments/AAMkA1",
+        "outlook:u-ada:M1/attachments/AAMkA2",
+    ];
+    for id in attachments {
+        assert_eq!(sink.get(id).and_then(|d| d.parent_id), Some(M1.to_owned()));
+    }
+    // Gone from the mailbox: its attachments cannot be listed any more, the state store
+    // knows them by their parent.
+    graph.delete("u-ada", "M1");
+    let asked = graph.requests("GET /v1.0/users/u-ada/messages/M1/attachments");
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(60))
+        .run(SyncMode::Incremental)
+        .await
+        .expect("the sync runs");
+    assert_eq!(report.deleted, 3, "{report:?}");
+    assert_eq!(sorted(sink.deleted()), [M1, attachments[0], attachments[1]]);
+    assert!(sink.get(M1).is_none() && attachments.iter().all(|a| sink.get(a).is_none()));
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M1/attachments"),
+        asked
+    );
+    assert_eq!(store.document_count(), sink.ids().len());
+}
+
+#[tokio::test]
 async fn reading_or_flagging_a_message_delivers_nothing_again() {
     let graph = standard(2);
     let server = graph.clone().start().await;

@@ -36,6 +36,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "gone",
         include_str!("../migrations/sqlite/0005_gone.sql"),
     ),
+    (
+        6,
+        "parent",
+        include_str!("../migrations/sqlite/0006_parent.sql"),
+    ),
 ];
 /// The same tables in PostgreSQL's dialect (`TIMESTAMPTZ`, `JSONB`, `BIGSERIAL`).
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
@@ -63,6 +68,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         5,
         "gone",
         include_str!("../migrations/postgres/0005_gone.sql"),
+    ),
+    (
+        6,
+        "parent",
+        include_str!("../migrations/postgres/0006_parent.sql"),
     ),
 ];
 
@@ -449,6 +459,16 @@ mod tests {
             "postgres",
             5,
             "e1a6b9445c181cf23ca6a98d7d230412b4dae2d8fdf422ff6dec84be42733698b5d15ef03eb99013161f9fb760f7aecc",
+        ),
+        (
+            "sqlite",
+            6,
+            "571717a143414f60621f811ad71e4bb7c4999cdc2c6303c2267fc1f8ce8b985f4914bddea37d340ad229c706bf228f90",
+        ),
+        (
+            "postgres",
+            6,
+            "1a8fa8ac89c512fabbb5934ded2a448709dfae64a6188fd8651593e6412ba5358e6cb10475d523c43d6bf5268aa10949",
         ),
     ];
 

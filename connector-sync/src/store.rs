@@ -339,14 +339,16 @@ impl SqlStateStore {
     }
 }
 
-/// `(id, fingerprint, updated_at)` of each acknowledged document, the last of an id winning
-/// (one `INSERT … ON CONFLICT` may not touch a row twice).
-fn unique_states(commit: &Commit<'_>) -> Vec<(String, String, Option<DateTime<Utc>>)> {
+/// A row of [`unique_states`]: id, fingerprint, `updated_at`, parent.
+type StateRow<'a> = (&'a str, &'a str, Option<DateTime<Utc>>, Option<&'a str>);
+
+/// `(id, fingerprint, updated_at, parent)` of each acknowledged document, borrowed, the last
+/// of an id winning (one `INSERT … ON CONFLICT` may not touch a row twice).
+fn unique_states<'a>(commit: &'a Commit<'_>) -> Vec<StateRow<'a>> {
     let mut at: HashMap<&str, usize> = HashMap::with_capacity(commit.documents.len());
-    let mut rows: Vec<(String, String, Option<DateTime<Utc>>)> =
-        Vec::with_capacity(commit.documents.len());
+    let mut rows: Vec<StateRow<'a>> = Vec::with_capacity(commit.documents.len());
     for s in commit.documents.iter() {
-        let row = (s.id.to_owned(), s.fingerprint.to_owned(), s.updated_at);
+        let row = (s.id, s.fingerprint, s.updated_at, s.parent_id);
         match at.get(s.id) {
             Some(&i) => {
                 if let Some(slot) = rows.get_mut(i) {
@@ -363,22 +365,30 @@ fn unique_states(commit: &Commit<'_>) -> Vec<(String, String, Option<DateTime<Ut
 }
 
 const UPSERT_DOCUMENTS_SQLITE: &str = "INSERT INTO document_state \
-     (connector_id, doc_id, fingerprint, updated_at, pass) \
-     SELECT $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, $3 \
+     (connector_id, doc_id, fingerprint, updated_at, parent_id, pass) \
+     SELECT $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, $3 \
      FROM json_each($2) AS e WHERE true \
      ON CONFLICT (connector_id, doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
-       updated_at = excluded.updated_at, pass = excluded.pass";
+       updated_at = excluded.updated_at, parent_id = excluded.parent_id, pass = excluded.pass";
 const UPSERT_DOCUMENTS_PG: &str = "INSERT INTO document_state \
-     (connector_id, doc_id, fingerprint, updated_at, pass) \
-     SELECT $1, e ->> 0, e ->> 1, (e ->> 2)::timestamptz, $3 \
+     (connector_id, doc_id, fingerprint, updated_at, parent_id, pass) \
+     SELECT $1, e ->> 0, e ->> 1, (e ->> 2)::timestamptz, e ->> 3, $3 \
      FROM jsonb_array_elements($2) AS e WHERE true \
      ON CONFLICT (connector_id, doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
-       updated_at = excluded.updated_at, pass = excluded.pass";
+       updated_at = excluded.updated_at, parent_id = excluded.parent_id, pass = excluded.pass";
 
-const SELECT_DOCUMENTS_SQLITE: &str = "SELECT doc_id, fingerprint, updated_at FROM document_state \
+const SELECT_DOCUMENTS_SQLITE: &str = "SELECT doc_id, fingerprint, updated_at, parent_id \
+     FROM document_state \
      WHERE connector_id = $1 AND doc_id IN (SELECT value FROM json_each($2))";
-const SELECT_DOCUMENTS_PG: &str = "SELECT doc_id, fingerprint, updated_at FROM document_state \
+const SELECT_DOCUMENTS_PG: &str = "SELECT doc_id, fingerprint, updated_at, parent_id \
+     FROM document_state \
      WHERE connector_id = $1 AND doc_id IN (SELECT jsonb_array_elements_text($2))";
+
+const SELECT_CHILDREN_SQLITE: &str = "SELECT doc_id FROM document_state \
+     WHERE connector_id = $1 AND parent_id IN (SELECT value FROM json_each($2)) ORDER BY doc_id";
+const SELECT_CHILDREN_PG: &str = "SELECT doc_id FROM document_state \
+     WHERE connector_id = $1 AND parent_id IN (SELECT jsonb_array_elements_text($2)) \
+     ORDER BY doc_id";
 
 const DELETE_DOCUMENTS_SQLITE: &str = "DELETE FROM document_state \
      WHERE connector_id = $1 AND doc_id IN (SELECT value FROM json_each($2))";
@@ -482,7 +492,7 @@ impl StateStore for SqlStateStore {
         } else {
             SELECT_DOCUMENTS_SQLITE
         };
-        let rows: Vec<(String, String, Option<DateTime<Utc>>)> = on_pool!(self.db, pool => {
+        let rows: Vec<(String, String, Option<DateTime<Utc>>, Option<String>)> = on_pool!(self.db, pool => {
             sqlx::query_as(sql)
                 .bind(&self.connector_id)
                 .bind(Json(ids))
@@ -492,12 +502,13 @@ impl StateStore for SqlStateStore {
         });
         let known: HashMap<String, DocumentState> = rows
             .into_iter()
-            .map(|(id, fingerprint, updated_at)| {
+            .map(|(id, fingerprint, updated_at, parent_id)| {
                 (
                     id,
                     DocumentState {
                         fingerprint,
                         updated_at,
+                        parent_id,
                     },
                 )
             })
@@ -513,6 +524,26 @@ impl StateStore for SqlStateStore {
             .zip(known)
             .map(|(doc, state)| Known::of(doc, state.as_ref().map(|s| s.fingerprint.as_str())))
             .collect())
+    }
+
+    async fn children(&self, parents: &[&str]) -> Result<Vec<String>> {
+        if parents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = if self.pg() {
+            SELECT_CHILDREN_PG
+        } else {
+            SELECT_CHILDREN_SQLITE
+        };
+        let rows: Vec<(String,)> = on_pool!(self.db, pool => {
+            sqlx::query_as(sql)
+                .bind(&self.connector_id)
+                .bind(Json(parents))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.err("cannot look documents up by parent", &e))?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {

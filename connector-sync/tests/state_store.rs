@@ -58,3 +58,17 @@ impl StoreFixture for Postgres {
 
 connector_core::state_store_tests!(sqlite, Sqlite);
 connector_core::state_store_tests!(postgres, Postgres);
+
+#[test]
+fn sqlite_finds_children_by_parent() {
+    connector_core::testkit::run_check(Sqlite::setup(), |f| async move {
+        connector_core::testkit::store_finds_children_by_parent(&f).await;
+    });
+}
+
+#[test]
+fn postgres_finds_children_by_parent() {
+    connector_core::testkit::run_check(Postgres::setup(), |f| async move {
+        connector_core::testkit::store_finds_children_by_parent(&f).await;
+    });
+}

@@ -1,32 +1,214 @@
 //! The documents the built-in stores know, by id.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 
+use chrono::{DateTime, Utc};
+use hashbrown::HashTable;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::kept::Kept;
+use super::DocumentState;
+use super::kept::{Fingerprint, Kept};
 use crate::ids::{hex128_digits, parse_hex128};
 
 /// The built-in stores' map of document ids to what they keep of each, serialised as a JSON
 /// object with its keys in ascending order (what a `BTreeMap<String, _>` writes).
 ///
-/// Ids that are 32 lower-case hex digits (those made with [`hash128`](crate::ids::hash128),
-/// nearly every connector's) are kept as their 128-bit value, the others as a `Box<str>`; both
-/// are looked up by `&str` without an allocation. Two hash maps rather than one ordered map:
-/// the batch loop looks each document up once to compare it and once to commit it, and an
-/// ordered map of string ids paid a string comparison at each of its ~16 levels for both
-/// (about a tenth of a `--state` sync's CPU). The order is built only when it is needed: a
-/// snapshot, [`ids`](Self::ids) and a prune pass's [`unlisted`](super::PrunePass::unlisted)
-/// sort then.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Ids that are 32 lower-case hex digits (those made with [`hash128`](crate::ids::hash128))
+/// are kept as their 128-bit value, the others as a `Box<str>`; both are looked up by `&str`
+/// without an allocation. Two hash maps rather than one ordered map: the batch loop looks each
+/// document up once to compare it and once to commit it, and an ordered map of string ids paid
+/// a string comparison at each of its ~16 levels for both (about a tenth of a `--state` sync's
+/// CPU). The order is built only when it is needed: a snapshot, [`ids`](Self::ids) and a prune
+/// pass's [`unlisted`](super::PrunePass::unlisted) sort then.
+///
+/// The hashing, per document on the batch loop's path:
+/// - a 128-bit id is hashed with a randomly seeded foldhash (a multiply or two, where SipHash
+///   took a fifth of a million-document sync's time);
+/// - any other id is text the source chose, so it keeps the standard library's seeded SipHash
+///   (no hash flooding by crafted ids), but its hash is computed once and kept beside it
+///   (hashbrown's `HashTable`): the table's growth never hashes an id again, and 8 bytes per
+///   id buy that.
+///
+/// The parent of each document that has one ([`Document::parent_id`](crate::Document)) is
+/// kept in a third table, empty for the connectors that set none (they pay nothing for it):
+/// [`children`](Self::children) lists the ids whose parent is one of a set.
+#[derive(Debug, Clone, Default)]
 pub(super) struct Docs {
-    hashed: HashMap<u128, Kept>,
-    other: HashMap<Box<str>, Kept>,
+    hashed: HashMap<u128, Kept, foldhash::fast::RandomState>,
+    other: Table<Other>,
+    parents: Table<Parent>,
 }
+
+/// A hashbrown table of entries that keep their own hash, with the seeded hasher that made it.
+#[derive(Clone)]
+struct Table<T> {
+    entries: HashTable<T>,
+    state: RandomState,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Self {
+            entries: HashTable::new(),
+            state: RandomState::new(),
+        }
+    }
+}
+
+/// An entry of [`Docs::other`].
+#[derive(Debug, Clone)]
+struct Other {
+    hash: u64,
+    id: Box<str>,
+    kept: Kept,
+}
+
+/// An entry of [`Docs::parents`]: a document and its parent's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parent {
+    hash: u64,
+    child: IdKey,
+    parent: Box<str>,
+}
+
+/// What [`Table`] needs of an entry.
+trait Hashed {
+    fn hash(&self) -> u64;
+}
+
+impl Hashed for Other {
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl Hashed for Parent {
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl<T: Hashed> Table<T> {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn find(&self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<&T> {
+        self.entries.find(hash, |e| e.hash() == hash && eq(e))
+    }
+
+    fn find_mut(&mut self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        self.entries.find_mut(hash, |e| e.hash() == hash && eq(e))
+    }
+
+    fn remove(&mut self, hash: u64, mut eq: impl FnMut(&T) -> bool) {
+        if let Ok(entry) = self.entries.find_entry(hash, |e| e.hash() == hash && eq(e)) {
+            entry.remove();
+        }
+    }
+}
+
+impl Table<Other> {
+    fn hash_of(&self, id: &str) -> u64 {
+        self.state.hash_one(id)
+    }
+
+    fn get(&self, id: &str) -> Option<&Kept> {
+        if self.is_empty() {
+            return None;
+        }
+        let hash = self.hash_of(id);
+        self.find(hash, |e| *e.id == *id).map(|e| &e.kept)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Kept> {
+        if self.is_empty() {
+            return None;
+        }
+        let hash = self.hash_of(id);
+        self.find_mut(hash, |e| *e.id == *id).map(|e| &mut e.kept)
+    }
+}
+
+impl Table<Parent> {
+    fn hash_of(&self, child: IdRef<'_>) -> u64 {
+        match child {
+            IdRef::Hash(v) => self.state.hash_one((0u8, v)),
+            IdRef::Other(s) => self.state.hash_one((1u8, s)),
+        }
+    }
+
+    fn get(&self, child: IdRef<'_>) -> Option<&str> {
+        if self.is_empty() {
+            return None;
+        }
+        let hash = self.hash_of(child);
+        self.find(hash, |e| e.child.as_ref() == child)
+            .map(|e| &*e.parent)
+    }
+
+    fn set(&mut self, child: IdRef<'_>, parent: Option<String>) {
+        match parent {
+            Some(parent) => {
+                let hash = self.hash_of(child);
+                match self.find_mut(hash, |e| e.child.as_ref() == child) {
+                    Some(e) if *e.parent == *parent => {}
+                    Some(e) => e.parent = parent.into_boxed_str(),
+                    None => {
+                        let entry = Parent {
+                            hash,
+                            child: child.to_owned_key(),
+                            parent: parent.into_boxed_str(),
+                        };
+                        self.entries.insert_unique(hash, entry, Parent::hash);
+                    }
+                }
+            }
+            None if self.is_empty() => {}
+            None => {
+                let hash = self.hash_of(child);
+                self.remove(hash, |e| e.child.as_ref() == child);
+            }
+        }
+    }
+}
+
+impl<T: Hashed + fmt::Debug> fmt::Debug for Table<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.entries.iter()).finish()
+    }
+}
+
+/// Equal when they hold the same ids with the same states and parents (the order, the seeds
+/// and the kept hashes aside).
+impl PartialEq for Docs {
+    fn eq(&self, other: &Self) -> bool {
+        self.hashed == other.hashed
+            && self.other.len() == other.other.len()
+            && self
+                .other
+                .entries
+                .iter()
+                .all(|e| other.other.get(&e.id) == Some(&e.kept))
+            && self.parents.len() == other.parents.len()
+            && self
+                .parents
+                .entries
+                .iter()
+                .all(|e| other.parents.get(e.child.as_ref()) == Some(&*e.parent))
+    }
+}
+
+impl Eq for Docs {}
 
 /// A document id as [`Docs`] keeps it, borrowed; ordered as the id's string is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +217,16 @@ pub(super) enum IdRef<'a> {
     Hash(u128),
     /// Any other id.
     Other(&'a str),
+}
+
+impl<'a> IdRef<'a> {
+    /// `id` as [`Docs`] keeps it.
+    pub(super) fn of(id: &'a str) -> Self {
+        match parse_hex128(id) {
+            Some(v) => Self::Hash(v),
+            None => Self::Other(id),
+        }
+    }
 }
 
 impl IdRef<'_> {
@@ -82,7 +274,7 @@ impl PartialOrd for IdRef<'_> {
 }
 
 /// A document id, owned, in the form [`Docs`] keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum IdKey {
     Hash(u128),
     Other(Box<str>),
@@ -127,40 +319,99 @@ impl Docs {
         }
     }
 
-    /// Keeps `kept` for `id`, replacing what was kept.
-    pub(super) fn insert(&mut self, id: String, kept: Kept) {
+    /// The state of `id` as it was committed, with its parent.
+    pub(super) fn state(&self, id: &str) -> Option<DocumentState> {
+        let key = IdRef::of(id);
+        let kept = self.get_key(key)?;
+        Some(kept.state(self.parents.get(key)))
+    }
+
+    /// The parent kept for the id `key`.
+    pub(super) fn parent(&self, key: IdRef<'_>) -> Option<&str> {
+        self.parents.get(key)
+    }
+
+    /// Keeps `kept` and `parent` for `id`, replacing what was kept.
+    pub(super) fn insert(&mut self, id: String, kept: Kept, parent: Option<String>) {
         match parse_hex128(&id) {
             Some(v) => {
                 self.hashed.insert(v, kept);
+                self.parents.set(IdRef::Hash(v), parent);
             }
             None => {
-                self.other.insert(id.into_boxed_str(), kept);
+                self.parents.set(IdRef::Other(&id), parent);
+                let hash = self.other.hash_of(&id);
+                match self.other.find_mut(hash, |e| *e.id == *id) {
+                    Some(entry) => entry.kept = kept,
+                    None => {
+                        let entry = Other {
+                            hash,
+                            id: id.into_boxed_str(),
+                            kept,
+                        };
+                        self.other.entries.insert_unique(hash, entry, Other::hash);
+                    }
+                }
             }
         }
     }
 
     /// Forgets `id`.
     pub(super) fn remove(&mut self, id: &str) {
-        match parse_hex128(id) {
-            Some(v) => self.hashed.remove(&v),
-            None => self.other.remove(id),
-        };
+        let key = IdRef::of(id);
+        match key {
+            IdRef::Hash(v) => {
+                self.hashed.remove(&v);
+            }
+            IdRef::Other(s) => {
+                let hash = self.other.hash_of(s);
+                self.other.remove(hash, |e| *e.id == *s);
+            }
+        }
+        self.parents.set(key, None);
+    }
+
+    /// The ids whose parent is one of `parents`, in order, each once. It reads every document
+    /// that has a parent (none are indexed by parent: the index would cost every such document
+    /// memory for a query a connector makes once per page of deletions).
+    pub(super) fn children(&self, parents: &[&str]) -> Vec<String> {
+        if self.parents.is_empty() || parents.is_empty() {
+            return Vec::new();
+        }
+        let wanted: HashSet<&str> = parents.iter().copied().collect();
+        let mut ids: Vec<IdRef<'_>> = self
+            .parents
+            .entries
+            .iter()
+            .filter(|e| wanted.contains(&*e.parent))
+            .map(|e| e.child.as_ref())
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter().map(IdRef::to_owned_id).collect()
     }
 
     /// Everything kept, in no order.
     pub(super) fn values(&self) -> impl Iterator<Item = &Kept> {
-        self.hashed.values().chain(self.other.values())
+        self.hashed
+            .values()
+            .chain(self.other.entries.iter().map(|e| &e.kept))
     }
 
     /// Everything kept, in no order, to change.
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Kept> {
-        self.hashed.values_mut().chain(self.other.values_mut())
+        self.hashed
+            .values_mut()
+            .chain(self.other.entries.iter_mut().map(|e| &mut e.kept))
     }
 
     /// Every id and what is kept of it, in no order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (IdRef<'_>, &Kept)> {
         let hashed = self.hashed.iter().map(|(v, k)| (IdRef::Hash(*v), k));
-        let other = self.other.iter().map(|(s, k)| (IdRef::Other(s), k));
+        let other = self
+            .other
+            .entries
+            .iter()
+            .map(|e| (IdRef::Other(&e.id), &e.kept));
         hashed.chain(other)
     }
 
@@ -183,10 +434,39 @@ impl Serialize for Docs {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.len()))?;
         for (id, kept) in self.sorted() {
-            id.with_str(|id| map.serialize_entry(id, kept))?;
+            let entry = KeptOut {
+                fingerprint: kept.fingerprint(),
+                updated_at: kept.updated_at(),
+                parent_id: self.parent(id),
+            };
+            id.with_str(|id| map.serialize_entry(id, &entry))?;
         }
         map.end()
     }
+}
+
+/// One document's JSON, as [`DocumentState`]'s `Serialize` writes it.
+#[derive(Serialize)]
+struct KeptOut<'a> {
+    fingerprint: &'a Fingerprint,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::stamp::serialize_option"
+    )]
+    updated_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<&'a str>,
+}
+
+/// One document's JSON read back (a snapshot `main` wrote before parents were kept has no
+/// `parent_id`).
+#[derive(Deserialize)]
+struct KeptIn {
+    fingerprint: String,
+    #[serde(default)]
+    updated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    parent_id: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Docs {
@@ -202,8 +482,13 @@ impl<'de> Deserialize<'de> for Docs {
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Docs, A::Error> {
                 let mut docs = Docs::default();
-                while let Some((id, kept)) = access.next_entry::<String, Kept>()? {
-                    docs.insert(id, kept);
+                while let Some((id, kept)) = access.next_entry::<String, KeptIn>()? {
+                    let state = DocumentState {
+                        fingerprint: kept.fingerprint,
+                        updated_at: kept.updated_at,
+                        parent_id: None,
+                    };
+                    docs.insert(id, Kept::new(state), kept.parent_id);
                 }
                 Ok(docs)
             }
@@ -225,6 +510,7 @@ mod tests {
         Kept::new(DocumentState {
             fingerprint: fp.to_owned(),
             updated_at: None,
+            parent_id: None,
         })
     }
 
@@ -241,29 +527,50 @@ mod tests {
     proptest! {
         #[test]
         fn behaves_as_an_ordered_map_of_strings(
-            ops in proptest::collection::vec((id_strategy(), any::<bool>()), 0..60)
+            ops in proptest::collection::vec(
+                (id_strategy(), any::<bool>(), proptest::option::of("p[0-3]")),
+                0..60,
+            )
         ) {
             let mut docs = Docs::default();
             let mut model = BTreeMap::new();
-            for (i, (id, remove)) in ops.iter().enumerate() {
+            for (i, (id, remove, parent)) in ops.iter().enumerate() {
                 if *remove {
                     docs.remove(id);
                     model.remove(id);
                 } else {
                     let k = kept(&format!("f{i}"));
-                    docs.insert(id.clone(), k.clone());
-                    model.insert(id.clone(), k);
+                    docs.insert(id.clone(), k.clone(), parent.clone());
+                    model.insert(id.clone(), k.state(parent.as_deref()));
                 }
             }
             prop_assert_eq!(docs.len(), model.len());
             prop_assert_eq!(docs.ids(), model.keys().cloned().collect::<Vec<_>>());
-            for (id, _) in &ops {
-                prop_assert_eq!(docs.get(id), model.get(id));
+            for (id, ..) in &ops {
+                prop_assert_eq!(docs.state(id), model.get(id).cloned());
+            }
+            for parents in [&["p0"][..], &["p1", "p3"], &["p2", "nobody"]] {
+                let expected: Vec<String> = model
+                    .iter()
+                    .filter(|(_, s)| s.parent_id.as_deref().is_some_and(|p| parents.contains(&p)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                prop_assert_eq!(docs.children(parents), expected);
             }
             prop_assert_eq!(
                 serde_json::to_string(&docs).ok(),
                 serde_json::to_string(&model).ok()
             );
+            // The snapshot's hand-written JSON of each document is its `Serialize`'s.
+            for (id, kept) in docs.sorted() {
+                let mut written = Vec::new();
+                prop_assert!(kept.write_json(&mut written, docs.parent(id)).is_ok());
+                let state = id.with_str(|id| model.get(id).cloned());
+                prop_assert_eq!(
+                    String::from_utf8(written).ok(),
+                    serde_json::to_string(&state).ok()
+                );
+            }
             let json = serde_json::to_string(&docs).unwrap_or_default();
             let back: Option<Docs> = serde_json::from_str(&json).ok();
             prop_assert_eq!(back, Some(docs));
@@ -274,8 +581,8 @@ mod tests {
     fn a_hash_id_and_its_other_forms_are_different_ids() {
         let id = hash128("x");
         let mut docs = Docs::default();
-        docs.insert(id.clone(), kept("a"));
-        docs.insert(id.to_uppercase(), kept("b"));
+        docs.insert(id.clone(), kept("a"), None);
+        docs.insert(id.to_uppercase(), kept("b"), None);
         assert_eq!(docs.len(), 2);
         assert_eq!(docs.get(&id), Some(&kept("a")));
         assert_eq!(docs.get(&id.to_uppercase()), Some(&kept("b")));

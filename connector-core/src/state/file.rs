@@ -167,6 +167,10 @@ impl Entry<'_> {
                         None => serde_json::to_writer(&mut out, at)?,
                     }
                 }
+                if let Some(parent) = state.parent_id {
+                    out.extend_from_slice(b",\"parent_id\":");
+                    crate::jsonw::write_str(&mut out, parent);
+                }
                 out.extend_from_slice(b"}]");
             }
             out.push(b']');
@@ -675,6 +679,10 @@ impl StateStore for FileStateStore {
         self.read_with(StateData::document_ids).await
     }
 
+    async fn children(&self, parents: &[&str]) -> Result<Vec<String>> {
+        self.read_with(|d| d.children(parents)).await
+    }
+
     async fn begin_prune(&self) -> Result<Box<dyn PrunePass + '_>> {
         Ok(Box::new(MarkingPass::begin(self).await?))
     }
@@ -771,6 +779,7 @@ mod tests {
                     DocumentState {
                         fingerprint: "f".into(),
                         updated_at: None,
+                        parent_id: None,
                     },
                 )]
                 .into(),
@@ -808,6 +817,7 @@ mod tests {
                         DocumentState {
                             fingerprint: format!("f{i}"),
                             updated_at: None,
+                            parent_id: None,
                         },
                     )]
                     .into(),
@@ -887,6 +897,7 @@ mod tests {
                     DocumentState {
                         fingerprint: "f".into(),
                         updated_at: None,
+                        parent_id: None,
                     },
                 )]
                 .into(),
@@ -991,6 +1002,7 @@ mod tests {
                         DocumentState {
                             fingerprint: "0".repeat(32),
                             updated_at: Some(DateTime::<Utc>::UNIX_EPOCH),
+                            parent_id: None,
                         },
                     )
                 })
@@ -1055,6 +1067,7 @@ mod tests {
                         DocumentState {
                             fingerprint: "0".repeat(32),
                             updated_at: None,
+                            parent_id: None,
                         },
                     )
                 })

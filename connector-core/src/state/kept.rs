@@ -56,8 +56,23 @@ impl Kept {
         }
     }
 
-    /// Appends the JSON its `Serialize` writes (`{"fingerprint":…,"updated_at":…}`).
-    pub(super) fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    /// The fingerprint.
+    pub(super) fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
+    /// The `updated_at`.
+    pub(super) fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+
+    /// Appends the JSON a [`DocumentState`] with this state and `parent` serialises as
+    /// (`{"fingerprint":…,"updated_at":…,"parent_id":…}`).
+    pub(super) fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        parent: Option<&str>,
+    ) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"fingerprint\":");
         match &self.fingerprint {
             Fingerprint::Hash(hash) => {
@@ -76,21 +91,27 @@ impl Kept {
                 None => serde_json::to_writer(&mut *out, at)?,
             }
         }
+        if let Some(parent) = parent {
+            out.extend_from_slice(b",\"parent_id\":");
+            crate::jsonw::write_str(out, parent);
+        }
         out.push(b'}');
         Ok(())
     }
 
-    /// The state as it was committed.
-    pub(super) fn state(&self) -> DocumentState {
+    /// The state as it was committed, with the `parent` kept beside it.
+    pub(super) fn state(&self, parent: Option<&str>) -> DocumentState {
         DocumentState {
             fingerprint: self.fingerprint.to_string(),
             updated_at: self.updated_at,
+            parent_id: parent.map(str::to_owned),
         }
     }
 }
 
+/// A kept fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Fingerprint {
+pub(super) enum Fingerprint {
     /// 32 lower-case hex digits, as bytes (big-endian).
     Hash([u8; 16]),
     Other(Box<str>),
@@ -151,6 +172,7 @@ mod tests {
         DocumentState {
             fingerprint: fingerprint.to_owned(),
             updated_at: None,
+            parent_id: None,
         }
     }
 
@@ -159,7 +181,7 @@ mod tests {
         let fp = hash128("hello");
         let kept = Kept::new(state(&fp));
         assert!(matches!(kept.fingerprint, Fingerprint::Hash(_)));
-        assert_eq!(kept.state(), state(&fp));
+        assert_eq!(kept.state(None), state(&fp));
         assert!(kept.has_fingerprint(&fp));
         assert!(!kept.has_fingerprint(&hash128("other")));
         assert!(!kept.has_fingerprint(&fp.to_uppercase()));
@@ -175,7 +197,7 @@ mod tests {
         ] {
             let kept = Kept::new(state(fp));
             assert!(matches!(kept.fingerprint, Fingerprint::Other(_)), "{fp}");
-            assert_eq!(kept.state(), state(fp));
+            assert_eq!(kept.state(None), state(fp));
             assert!(kept.has_fingerprint(fp));
         }
     }
@@ -189,6 +211,7 @@ mod tests {
             DocumentState {
                 fingerprint: hash128("b"),
                 updated_at: Some(at),
+                parent_id: None,
             },
         ] {
             let kept = Kept::new(s.clone());
@@ -215,7 +238,7 @@ mod tests {
         #[test]
         fn any_fingerprint_round_trips(fp in "[0-9a-fA-F]{30,34}|\\PC{0,40}") {
             let kept = Kept::new(state(&fp));
-            prop_assert_eq!(&kept.state().fingerprint, &fp);
+            prop_assert_eq!(&kept.state(None).fingerprint, &fp);
             prop_assert!(kept.has_fingerprint(&fp));
         }
     }

@@ -72,6 +72,10 @@ impl StateStore for MemoryStateStore {
         Ok(self.lock().document_ids())
     }
 
+    async fn children(&self, parents: &[&str]) -> Result<Vec<String>> {
+        Ok(self.lock().children(parents))
+    }
+
     async fn begin_prune(&self) -> Result<Box<dyn PrunePass + '_>> {
         Ok(Box::new(MarkingPass::begin(self).await?))
     }

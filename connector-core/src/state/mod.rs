@@ -47,6 +47,10 @@ pub struct DocumentState {
     /// Its `updated_at` then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Its [`parent_id`](Document::parent_id) then, which
+    /// [`StateStore::children`] looks documents up by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
 }
 
 /// How a document compares with what a [`StateStore`] knows of it.
@@ -110,16 +114,11 @@ pub struct PagePrefix {
 impl PagePrefix {
     /// The prefix of the first `documents` ids.
     pub fn of<S: AsRef<str>>(ids: &[S], documents: usize) -> Self {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut prefix = PrefixHasher::default();
         for id in ids.iter().take(documents) {
-            let id = id.as_ref().as_bytes();
-            hasher.update(&(id.len() as u64).to_le_bytes());
-            hasher.update(id);
+            prefix.push(id.as_ref());
         }
-        Self {
-            documents: documents.min(ids.len()) as u64,
-            ids_hash: hasher.digest(),
-        }
+        prefix.prefix()
     }
 
     /// How many leading documents of a page with these `ids` to skip: the prefix's length when
@@ -130,6 +129,47 @@ impl PagePrefix {
             n
         } else {
             0
+        }
+    }
+}
+
+/// A [`PagePrefix`] built an id at a time, for a prefix that grows: the batch loop asks for
+/// the prefix of a page after each sink batch inside it, and hashing the whole prefix each
+/// time cost each id once per batch after it (a page's ids hashed pages/batch times over).
+#[derive(Clone)]
+pub(crate) struct PrefixHasher {
+    hasher: xxhash_rust::xxh3::Xxh3,
+    documents: usize,
+}
+
+impl Default for PrefixHasher {
+    fn default() -> Self {
+        Self {
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            documents: 0,
+        }
+    }
+}
+
+impl PrefixHasher {
+    /// Adds the next id of the page.
+    pub(crate) fn push(&mut self, id: &str) {
+        let id = id.as_bytes();
+        self.hasher.update(&(id.len() as u64).to_le_bytes());
+        self.hasher.update(id);
+        self.documents += 1;
+    }
+
+    /// How many ids it has hashed.
+    pub(crate) fn len(&self) -> usize {
+        self.documents
+    }
+
+    /// The prefix of the ids pushed so far.
+    pub(crate) fn prefix(&self) -> PagePrefix {
+        PagePrefix {
+            documents: self.documents as u64,
+            ids_hash: self.hasher.digest(),
         }
     }
 }
@@ -302,6 +342,22 @@ pub trait StateStore: Send + Sync {
             .collect())
     }
 
+    /// The ids of the stored documents whose [`parent_id`](Document::parent_id) is one of
+    /// `parents`, in order, each once: what a connector deletes with a deleted item whose
+    /// children (a message's attachments) the source does not report deleted itself. Called
+    /// through [`ChildLookup`](crate::context::ChildLookup), once per page that deletes.
+    ///
+    /// The provided implementation knows no children (an empty list): it is right for a store
+    /// that keeps no documents, and for any other it leaves children that the source does not
+    /// report deleted to prune, as before stores kept parents. The built-in stores override it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
+    async fn children(&self, parents: &[&str]) -> Result<Vec<String>> {
+        let _ = parents;
+        Ok(Vec::new())
+    }
+
     /// Every document id the store knows, for tools, tests and the provided
     /// [`begin_prune`](StateStore::begin_prune). Prune itself does not call it.
     ///
@@ -445,7 +501,7 @@ impl StateData {
             }
             id.with_str(|id| crate::jsonw::write_str(&mut buf, id));
             buf.push(b':');
-            kept.write_json(&mut buf)?;
+            kept.write_json(&mut buf, self.documents.parent(id))?;
             if buf.len() >= PIECE {
                 out.write_all(&buf)?;
                 buf.clear();
@@ -473,9 +529,11 @@ impl StateData {
     }
 
     fn documents(&self, ids: &[&str]) -> Vec<Option<DocumentState>> {
-        ids.iter()
-            .map(|id| self.documents.get(id).map(Kept::state))
-            .collect()
+        ids.iter().map(|id| self.documents.state(id)).collect()
+    }
+
+    fn children(&self, parents: &[&str]) -> Vec<String> {
+        self.documents.children(parents)
     }
 
     fn apply(&mut self, commit: Commit<'_>) {
@@ -485,10 +543,11 @@ impl StateData {
         // A document committed during a prune pass was just produced by the source: it
         // counts as listed, so a prune racing a sync never deletes it.
         let listed = self.prune_pass.is_some();
-        for (id, state) in commit.documents.into_states() {
+        for (id, mut state) in commit.documents.into_states() {
+            let parent = state.parent_id.take();
             let mut kept = Kept::new(state);
             kept.set_listed(listed);
-            self.documents.insert(id, kept);
+            self.documents.insert(id, kept, parent);
         }
         for key in commit.resolved {
             self.failed.remove(&key);

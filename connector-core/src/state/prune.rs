@@ -322,6 +322,7 @@ mod tests {
                     DocumentState {
                         fingerprint: format!("f-{id}"),
                         updated_at: None,
+                        parent_id: None,
                     },
                 )
             })

@@ -9,7 +9,7 @@ use crate::document::Document;
 
 /// The documents a sink acknowledged, as a [`Commit`](super::Commit) hands them to a store.
 ///
-/// A store records three things of each: its id, fingerprint and `updated_at`. The batch loop
+/// A store records four things of each: its id, fingerprint, `updated_at` and parent. The batch loop
 /// lends the store the acknowledged documents themselves (they are still in the source's page)
 /// rather than copies of those fields, so a store pays only for what it keeps: one that writes
 /// them out (a journal line, SQL parameters) borrows them through [`iter`](Self::iter), one
@@ -24,7 +24,7 @@ use crate::document::Document;
 ///
 /// let states: DocumentStates = vec![(
 ///     "a".to_owned(),
-///     DocumentState { fingerprint: "f1".into(), updated_at: None },
+///     DocumentState { fingerprint: "f1".into(), updated_at: None, parent_id: None },
 /// )]
 /// .into();
 /// let first = states.iter().next().map(|s| (s.id, s.fingerprint));
@@ -61,6 +61,7 @@ impl Clone for DocumentStates<'_> {
                         DocumentState {
                             fingerprint: s.fingerprint.to_owned(),
                             updated_at: s.updated_at,
+                            parent_id: s.parent_id.map(str::to_owned),
                         },
                     )
                 })
@@ -79,6 +80,8 @@ pub struct DocumentStateRef<'a> {
     pub fingerprint: &'a str,
     /// Its `updated_at`.
     pub updated_at: Option<DateTime<Utc>>,
+    /// Its [`parent_id`](Document::parent_id).
+    pub parent_id: Option<&'a str>,
 }
 
 impl<'a> DocumentStates<'a> {
@@ -105,11 +108,13 @@ impl<'a> DocumentStates<'a> {
             id: &d.id,
             fingerprint: &d.fingerprint,
             updated_at: d.updated_at,
+            parent_id: d.parent_id.as_deref(),
         });
         let states = states.iter().map(|(id, s)| DocumentStateRef {
             id,
             fingerprint: &s.fingerprint,
             updated_at: s.updated_at,
+            parent_id: s.parent_id.as_deref(),
         });
         Chained {
             first: docs,
@@ -118,7 +123,7 @@ impl<'a> DocumentStates<'a> {
     }
 
     /// Each document's id and state, in acknowledgement order. Lent documents give up their
-    /// id and fingerprint strings (left empty): the batch loop drops them after the commit.
+    /// id, fingerprint and parent strings (left empty): the batch loop drops them after the commit.
     pub fn into_states(self) -> IntoStates<'a> {
         IntoStates(match self.0 {
             Repr::Documents(docs) => IntoStatesRepr::Documents(docs.iter_mut()),
@@ -169,6 +174,7 @@ fn take_state(doc: &mut Document) -> (String, DocumentState) {
         DocumentState {
             fingerprint: std::mem::take(&mut doc.fingerprint),
             updated_at: doc.updated_at,
+            parent_id: doc.parent_id.take(),
         },
     )
 }
@@ -239,6 +245,8 @@ impl Serialize for DocumentStates<'_> {
                 serialize_with = "super::stamp::serialize_option"
             )]
             updated_at: Option<DateTime<Utc>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            parent_id: Option<&'a str>,
         }
         let mut seq = serializer.serialize_seq(Some(self.len()))?;
         for s in self.iter() {
@@ -247,6 +255,7 @@ impl Serialize for DocumentStates<'_> {
                 StateRef {
                     fingerprint: s.fingerprint,
                     updated_at: s.updated_at,
+                    parent_id: s.parent_id,
                 },
             ))?;
         }
@@ -276,6 +285,7 @@ mod tests {
                     DocumentState {
                         fingerprint: d.fingerprint.clone(),
                         updated_at: d.updated_at,
+                        parent_id: d.parent_id.clone(),
                     },
                 )
             })

@@ -137,6 +137,7 @@ pub async fn store_compares_what_it_committed<F: StoreFixture>(f: &F) {
         DocumentState {
             fingerprint: edited.fingerprint.clone(),
             updated_at: Some(at(5)),
+            parent_id: None,
         },
     )];
     let result = store
@@ -168,6 +169,74 @@ pub async fn store_compares_what_it_committed<F: StoreFixture>(f: &F) {
         ids,
         vec!["a", "b", "c"],
         "document_ids lists every committed id once"
+    );
+}
+
+/// [`StateStore::children`]: the ids whose parent is one of those asked for, sorted, each
+/// once; a later commit that moves a document to another parent or drops its parent, and a
+/// removal, are seen; `documents` returns the parent; all of it survives a reopen. Not one of
+/// [`state_store_tests!`](crate::state_store_tests) (a store that keeps no parents, on the
+/// provided method, finds no children): a store that keeps them runs it as a test of its own.
+pub async fn store_finds_children_by_parent<F: StoreFixture>(f: &F) {
+    let store = f.open().await;
+    let child = |id: &str, parent: &str| doc(id, id).with_parent_id(parent);
+    commit_documents(
+        &*store,
+        vec![
+            doc("m1", "message"),
+            child("m1/a2", "m1"),
+            child("m1/a1", "m1"),
+            child("m2/a1", "m2"),
+            doc("x", "no parent"),
+        ],
+    )
+    .await;
+    let children = |parents: &'static [&'static str]| {
+        let store = store.clone();
+        async move { store.children(parents).await.unwrap_or_default() }
+    };
+    assert_eq!(
+        children(&["m1"]).await,
+        vec!["m1/a1", "m1/a2"],
+        "children of m1"
+    );
+    assert_eq!(
+        children(&["m2", "m1", "nobody"]).await,
+        vec!["m1/a1", "m1/a2", "m2/a1"],
+        "children of m1 and m2, sorted"
+    );
+    assert!(children(&["x"]).await.is_empty(), "x has no children");
+    assert!(children(&[]).await.is_empty(), "no parents, no children");
+
+    // m1/a2 moves to m3, m2/a1 loses its parent, m1/a1 is removed.
+    commit_documents(&*store, vec![child("m1/a2", "m3"), doc("m2/a1", "orphan")]).await;
+    let removed = store.remove_documents(&["m1/a1".to_owned()]).await;
+    assert!(removed.is_ok(), "remove_documents failed: {removed:?}");
+    assert!(
+        children(&["m1", "m2"]).await.is_empty(),
+        "after the moves and the removal"
+    );
+    assert_eq!(children(&["m3"]).await, vec!["m1/a2"], "the moved child");
+    let states = store
+        .documents(&["m1/a2", "m2/a1"])
+        .await
+        .unwrap_or_default();
+    let parents: Vec<Option<String>> = states
+        .into_iter()
+        .map(|s| s.and_then(|s| s.parent_id))
+        .collect();
+    assert_eq!(
+        parents,
+        vec![Some("m3".to_owned()), None],
+        "documents() returns the parent"
+    );
+
+    drop(store);
+    let reopened = f.open().await;
+    assert_eq!(
+        reopened.children(&["m3", "m1"]).await.unwrap_or_default(),
+        vec!["m1/a2"],
+        "parents survive a reopen"
     );
 }
 

@@ -49,9 +49,14 @@ fn place<'a>(mailbox: &'a Mailbox, folder: &'a Folder) -> Place<'a> {
 /// out), its document and its attachments' (listed, the message being still there); in a
 /// folder this source reads, nothing (that folder's round delivers it, in this run or, if
 /// that round is already done, in the next). A message whose state Graph will not say is left
-/// to prune.
+/// to prune. The attachments of a message deleted for good cannot be listed any more: they
+/// are the stored documents whose parent is its document (one [`ChildLookup`] call for the
+/// page).
+///
+/// [`ChildLookup`]: connector_core::ChildLookup
 pub(super) async fn gone(
     reader: &Reader,
+    ctx: &SyncContext,
     mailbox: &Mailbox,
     read: &HashSet<String>,
     removed: &[String],
@@ -70,13 +75,14 @@ pub(super) async fn gone(
         })
         .collect();
     let mut out = Vec::new();
+    let mut deleted = Vec::new();
     for (m, answer) in removed
         .iter()
         .zip(reader.batch_get::<Message>(&paths).await?)
     {
         let id = message_doc_id(&mailbox.id, m);
         match answer {
-            Ok(None) => out.push(id),
+            Ok(None) => deleted.push(id),
             Ok(Some(now)) => {
                 if now
                     .parent_folder_id
@@ -101,6 +107,10 @@ pub(super) async fn gone(
                 "a message removed from its folder could not be looked up; left to prune: {e}"
             ),
         }
+    }
+    if !deleted.is_empty() {
+        out.extend(ctx.children().children(&deleted).await?);
+        out.append(&mut deleted);
     }
     Ok(out)
 }

@@ -56,10 +56,12 @@
 //!   not this one (deleted, which moves it and its messages under Deleted Items; renamed or
 //!   moved out of the filters) gets no `@removed` for its messages: at the end of a run that
 //!   read its mailbox, a fresh round of it lists what it holds, and those documents are
-//!   deleted (a folder Graph no longer finds is left to prune). An attachment of a message
-//!   deleted for good cannot be listed any more: it is left to prune ([`SlimConnector`], which
-//!   lists every id by fresh rounds and is refused, an error not a short list, when a mailbox
-//!   or folder cannot be listed).
+//!   deleted (a folder Graph no longer finds is left to prune). The attachments of a message
+//!   deleted for good cannot be listed any more: they are the documents the state store holds
+//!   with the message's document as their parent ([`SyncContext::children`]), deleted with
+//!   it. What is still missed is left to prune ([`SlimConnector`], which lists every id by
+//!   fresh rounds and is refused, an error not a short list, when a mailbox or folder cannot
+//!   be listed).
 //! - **Documents**: Markdown in the IMAP source's shape (the subject as a heading,
 //!   `From`/`To`/`Cc`/`Date` lines, the body: an HTML body through core's HTML to Markdown,
 //!   a text body as paragraphs; metadata `extension: md` and `body_type`). The title is the

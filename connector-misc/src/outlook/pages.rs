@@ -268,7 +268,7 @@ pub(super) fn checkpointed(
                     // `@removed`: deleted, or moved to another folder. Only what left the
                     // folders this source reads is deleted; a move between them is the other
                     // folder's round's to deliver.
-                    let deleted = match gone(&reader, &mailbox, &read, &removed).await {
+                    let deleted = match gone(&reader, &ctx, &mailbox, &read, &removed).await {
                         Ok(deleted) => deleted,
                         Err(e) => {
                             folder_error = Some(e);
