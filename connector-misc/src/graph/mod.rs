@@ -84,7 +84,9 @@ pub use drive_walk::{DriveCheckpoint, DriveCursor, DriveSet, Phase};
 pub use model::{Delta, Page};
 
 #[cfg(any(feature = "outlook", feature = "teams"))]
-pub(crate) use model::{ItemBody, listed};
+pub(crate) use model::ItemBody;
+#[cfg(feature = "teams")]
+pub(crate) use model::listed;
 #[cfg(any(
     feature = "onedrive",
     feature = "sharepoint",
