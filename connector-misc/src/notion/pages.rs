@@ -89,15 +89,7 @@ pub(crate) struct RunPages {
 
 /// The document id of the page with 128-bit id `n`: dashed, as Notion sends ids.
 fn dashed(n: u128) -> String {
-    let hex = format!("{n:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    uuid::Uuid::from_u128(n).hyphenated().to_string()
 }
 
 /// A Notion id as a number; none when it is not one.

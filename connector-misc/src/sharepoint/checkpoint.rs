@@ -142,15 +142,7 @@ fn packed_guid(id: &str) -> Option<u128> {
 
 /// The text of a packed GUID (lower case, hyphenated).
 fn guid_text(g: u128) -> String {
-    let hex = format!("{g:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    uuid::Uuid::from_u128(g).hyphenated().to_string()
 }
 
 impl KnownPages {
