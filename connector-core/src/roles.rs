@@ -52,6 +52,7 @@ pub struct Roles<'a> {
     slim: Option<&'a dyn SlimConnector>,
     refetch: Option<&'a dyn RefetchConnector>,
     fingerprint_skip: bool,
+    children: bool,
 }
 
 impl<'a> Roles<'a> {
@@ -107,6 +108,14 @@ impl<'a> Roles<'a> {
     /// Whether the connector asks the fingerprint lookup before downloading bodies.
     pub fn skips_unchanged(&self) -> bool {
         self.fingerprint_skip
+    }
+
+    /// Whether the connector asks the state store for stored documents by parent
+    /// ([`ChildLookup`](crate::ChildLookup)). Only then does the sync keep each document's
+    /// `parent_id` in the state store: for every other connector the store keeps no parents,
+    /// which would cost a table entry and a copy of the parent's id per document.
+    pub fn asks_children(&self) -> bool {
+        self.children
     }
 }
 
@@ -189,6 +198,15 @@ impl<'a, C: Connector> RolesOf<'a, C> {
     /// and reports unchanged items without them.
     pub fn fingerprint_skip(mut self) -> Self {
         self.roles.fingerprint_skip = true;
+        self
+    }
+
+    /// Asks the [`ChildLookup`](crate::ChildLookup) for the stored documents of a parent (an
+    /// attachment of a message deleted for good): the sync then keeps each document's
+    /// `parent_id` in the state store. Connectors that never ask leave it out, and their
+    /// stores keep no parents.
+    pub fn children(mut self) -> Self {
+        self.roles.children = true;
         self
     }
 }

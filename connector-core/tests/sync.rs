@@ -889,3 +889,72 @@ async fn the_pages_before_a_source_error_are_delivered() {
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert_eq!(sink.len(), 6, "both whole pages reached the sink");
 }
+
+/// Documents that name a parent, from a connector that asks (or not) for children by parent.
+#[derive(Debug)]
+struct Parented(MemoryConnector, bool);
+
+impl std::fmt::Display for Parented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "parented {}", self.0)
+    }
+}
+
+#[connector_core::reexports::async_trait]
+impl Connector for Parented {
+    fn source(&self) -> &'static str {
+        "memory"
+    }
+    fn roles(&self) -> Roles<'_> {
+        let roles = Roles::of(self).load();
+        if self.1 { roles.children() } else { roles }.into()
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl LoadConnector for Parented {
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        use connector_core::reexports::futures::StreamExt;
+        self.0
+            .load(ctx)
+            .map(|page| {
+                page.map(|mut batch| {
+                    for doc in &mut batch.documents {
+                        doc.parent_id = Some("message-1".to_owned());
+                    }
+                    batch
+                })
+            })
+            .boxed()
+    }
+}
+
+/// The store keeps documents' parents only for a connector that asks for children by parent:
+/// for every other one they would cost an entry per document and serve nobody.
+#[tokio::test]
+async fn parents_are_kept_only_for_a_connector_that_asks_for_children() {
+    for asks in [false, true] {
+        let state = MemoryStateStore::new();
+        let sink = MemorySink::new();
+        Syncer::new(Arc::new(Parented(
+            MemoryConnector::numbered(5, 2, t0()),
+            asks,
+        )))
+        .sink(sink.clone())
+        .state(state.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+        assert_eq!(sink.len(), 5);
+        assert!(
+            sink.documents()
+                .iter()
+                .all(|d| d.parent_id.as_deref() == Some("message-1")),
+            "the sink gets every parent either way"
+        );
+        let children = state.children(&["message-1"]).await.unwrap();
+        assert_eq!(children.len(), if asks { 5 } else { 0 }, "asks: {asks}");
+    }
+}

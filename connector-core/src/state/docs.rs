@@ -35,7 +35,8 @@ use crate::ids::{hex128_digits, parse_hex128};
 ///   id buy that.
 ///
 /// The parent of each document that has one ([`Document::parent_id`](crate::Document)) is
-/// kept in a third table, empty for the connectors that set none (they pay nothing for it):
+/// kept in a third table, empty unless the connector asks for children by parent (the
+/// Syncer commits parents only then, so the others pay nothing for it):
 /// [`children`](Self::children) lists the ids whose parent is one of a set.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Docs {

@@ -346,6 +346,8 @@ pub trait StateStore: Send + Sync {
     /// `parents`, in order, each once: what a connector deletes with a deleted item whose
     /// children (a message's attachments) the source does not report deleted itself. Called
     /// through [`ChildLookup`](crate::context::ChildLookup), once per page that deletes.
+    /// The [`Syncer`](crate::sync::Syncer) commits parents only for a connector whose roles
+    /// claim [`children`](crate::RolesOf::children); for any other the store keeps none.
     ///
     /// The provided implementation knows no children (an empty list): it is right for a store
     /// that keeps no documents, and for any other it leaves children that the source does not

@@ -357,6 +357,7 @@ async fn execute(
         window,
         run_started,
         full_run,
+        keep_parents: roles.asks_children(),
         reconcile,
         buffer: VecDeque::new(),
         buffer_len: 0,
@@ -648,6 +649,9 @@ struct Pipeline<'a> {
     run_started: DateTime<Utc>,
     /// Unchanged documents are delivered too.
     full_run: bool,
+    /// The connector asks for stored documents by parent (`Roles::asks_children`): the
+    /// store keeps each document's `parent_id`. Otherwise it is left out of the commit.
+    keep_parents: bool,
     /// The run is a [`SyncMode::Reconcile`] (stored with its checkpoints).
     reconcile: bool,
     /// Documents waiting for the sink, oldest first, one queue per source page (the page's own
@@ -964,7 +968,15 @@ impl Pipeline<'_> {
             commit.checkpoint = CheckpointUpdate::Set(inside);
         }
         // The store takes what it keeps of each document straight from the acknowledged batch.
-        commit.documents = DocumentStates::from(self.batch_mut(in_page, count));
+        let keep_parents = self.keep_parents;
+        let batch = self.batch_mut(in_page, count);
+        if !keep_parents {
+            // Delivered already: what the store is not asked for, it does not keep.
+            for doc in batch.iter_mut() {
+                doc.parent_id = None;
+            }
+        }
+        commit.documents = DocumentStates::from(batch);
         syncer.state.commit(commit).await?;
         if in_page {
             if let Some(page) = self.buffer.front_mut() {

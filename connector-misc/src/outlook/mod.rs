@@ -223,6 +223,8 @@ impl Connector for OutlookConnector {
             .slim()
             .refetch()
             .fingerprint_skip()
+            // A message deleted for good: its attachments are found by parent.
+            .children()
             .into()
     }
 
