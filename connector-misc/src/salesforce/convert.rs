@@ -10,11 +10,12 @@ use connector_core::ids::{hash128, hash128_written};
 use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, MarkdownOut};
-use connector_core::{Document, ErrorKind, Failure};
+use connector_core::time;
+use connector_core::{Document, ErrorKind, Failure, MetaKey};
 use serde::Deserialize;
 use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use url::Url;
 
 use super::SOURCE;
@@ -33,8 +34,11 @@ const SKIPPED_FIELDS: &[&str] = &["LastViewedDate", "LastReferencedDate"];
 const TEXT_TYPES: &[&str] = &["textarea"];
 
 /// The first size of a record's text buffer: most records' front matter and body fit, so it
-/// grows once or never instead of doubling from a few bytes.
-const TEXT_CAPACITY: usize = 1024;
+/// grows once or never instead of doubling from a few bytes. At most 1,000: glibc takes a
+/// request of 1,001 bytes or more (a block of 1,024 with its header) as a large one and first
+/// consolidates every small block freed since: a buffer of 1,024 bytes made it do that for
+/// most records (about 1% of `record_document`'s samples).
+const TEXT_CAPACITY: usize = 1000;
 
 /// The most bytes the `SELECT` list may take in the query URL (`, ` is sent as `%2C+`):
 /// Salesforce refuses a URI and headers over 16,384 bytes (414, 431), and the `WHERE`, the
@@ -215,6 +219,10 @@ pub(crate) struct ObjectView {
     pub(crate) fields: Vec<FieldDescribe>,
     /// The field that names a record (`Name`, `CaseNumber`, `Title`…).
     pub(crate) name_field: Option<String>,
+    /// Each field's place (by its index in `fields`) in name order, the order of the
+    /// `fields` metadata map: a record's values are put in that order by these numbers
+    /// rather than by comparing names.
+    rank: Vec<usize>,
     /// A hash of the field list: part of every record's version.
     render_key: String,
     /// The listing's `SELECT` list.
@@ -240,6 +248,14 @@ impl ObjectView {
         let budget = SELECT_BUDGET.saturating_sub(subqueries).max(1_000);
         let groups = split_fields(&d.name, &fields, budget);
         let name_field = fields.iter().find(|f| f.name_field).map(|f| f.name.clone());
+        let mut by_name: Vec<usize> = (0..fields.len()).collect();
+        // Stable: should a describe name a field twice, the map keeps the later one, as
+        // collecting the pairs in describe order did.
+        by_name.sort_by(|a, b| fields[*a].name.cmp(&fields[*b].name));
+        let mut rank = vec![0; fields.len()];
+        for (r, i) in by_name.into_iter().enumerate() {
+            rank[i] = r;
+        }
         let mut shape = d.name.clone();
         for f in &fields {
             let _ = write!(shape, "|{}:{}:{}", f.name, f.label, f.kind);
@@ -277,6 +293,7 @@ impl ObjectView {
             render_key: hash128(&shape),
             fields,
             name_field,
+            rank,
             select,
             more,
             children,
@@ -302,7 +319,17 @@ impl ObjectView {
 
 /// The document id of a record: Salesforce ids are unique within an org across objects.
 pub(crate) fn record_id(id: &str) -> String {
-    format!("{SOURCE}:{id}")
+    // `format!("{SOURCE}:{id}")` without the formatting machinery: two per record.
+    join(&[SOURCE, ":", id])
+}
+
+/// `parts` one after the other in one allocation of the size they need.
+fn join(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
 }
 
 /// Whether `id` reads as a Salesforce record id (15 or 18 letters and digits).
@@ -480,13 +507,17 @@ pub(crate) fn record_version(view: &ObjectView, record: &Fields<'_>) -> String {
             if i > 0 {
                 text.push(b',');
             }
-            let _ = serde_json::to_writer(&mut *text, k);
-            text.push(b':');
+            // What serde_json writes of the key: it was borrowed from the record's text, so it
+            // holds no escape, and JSON text holds no raw control character (the parser
+            // refuses one), so there is nothing to escape.
+            text.push(b'"');
+            text.extend_from_slice(k.as_bytes());
+            text.extend_from_slice(b"\":");
             text.extend_from_slice(v.as_bytes());
         }
         text.push(b'}');
     });
-    format!("{}|{digest}", view.render_key)
+    join(&[&view.render_key, "|", &digest])
 }
 
 /// A value as one line of text.
@@ -595,6 +626,11 @@ pub(crate) fn record_document(
     instance: &Url,
     access: &Access,
 ) -> Outcome {
+    // The metadata's keys, made without a check or an allocation per document.
+    const OBJECT: MetaKey = MetaKey::new_inline("object");
+    const RECORD_ID: MetaKey = MetaKey::new_inline("record_id");
+    const FIELDS: MetaKey = MetaKey::new_inline("fields");
+    const CHILDREN: MetaKey = MetaKey::new_inline("children");
     let (id, modstamp) = match keys {
         Ok(k) => k,
         Err(why) => {
@@ -609,18 +645,19 @@ pub(crate) fn record_document(
         .and_then(|f| record.get(f))
         .map(plain_json)
         .filter(|t| !t.trim().is_empty())
-        .map_or_else(|| format!("{} {id}", view.label), Cow::into_owned);
+        .map_or_else(|| join(&[&view.label, " ", &id]), Cow::into_owned);
     // A case is named by its number; its subject says what it is about.
     let subject = record.get("Subject").and_then(json_str);
     let title = match subject.as_deref().map(str::trim) {
-        Some(subject) if !subject.is_empty() && subject != title => format!("{title}: {subject}"),
+        Some(subject) if !subject.is_empty() && subject != title => join(&[&title, ": ", subject]),
         _ => title,
     };
-    // The front matter's fields, by name, as values: they move into the metadata afterwards.
-    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(view.fields.len());
+    // The front matter's fields, by their index in `view.fields`, as values: they move into
+    // the metadata afterwards.
+    let mut meta: Vec<(usize, Value)> = Vec::with_capacity(view.fields.len());
     // The long text fields, written after the front matter into the same buffer.
     let mut texts: Vec<(&FieldDescribe, &str, Cow<'_, str>)> = Vec::new();
-    for (f, value) in view.fields.iter().zip(&at) {
+    for (i, (f, value)) in view.fields.iter().zip(&at).enumerate() {
         // `IsDeleted` is always false outside `queryAll`; the id and stamp are shown already.
         if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
             || Some(&f.name) == view.name_field.as_ref()
@@ -642,7 +679,7 @@ pub(crate) fn record_document(
             };
             texts.push((f, label, text));
         } else {
-            meta.push((&f.name, json_value(value)));
+            meta.push((i, json_value(value)));
         }
     }
     // The children, a section per relationship, their ids in the metadata.
@@ -666,35 +703,6 @@ pub(crate) fn record_document(
         children.insert(c.relationship.clone(), Value::Array(ids));
         sections.push((c, rows));
     }
-    let id_value = Value::String(id.clone());
-    let object = Value::String(view.name.clone());
-    let stamp = json!(modstamp);
-    // Front matter and body in one buffer, with no copy of either.
-    let mut text = String::with_capacity(TEXT_CAPACITY);
-    {
-        let header = [
-            ("object", &object),
-            ("id", &id_value),
-            ("system_modstamp", &stamp),
-        ];
-        let fields = meta.iter().map(|(name, v)| (*name, v));
-        markdown::front_matter_into(&mut text, header.into_iter().chain(fields));
-    }
-    {
-        let mut md = MarkdownOut::new(&mut text);
-        md.heading(1, &title);
-        for (f, label, text) in texts {
-            md.heading(2, label);
-            long_text(f, &text, &mut md);
-        }
-        for (c, rows) in sections {
-            md.heading(2, &c.label);
-            for row in &rows {
-                let child = row.get("Id").and_then(Value::as_str).unwrap_or_default();
-                child_blocks(c, row, child, &mut md);
-            }
-        }
-    }
     // The record's account (a contact's, an opportunity's, a case's), else the record it
     // hangs under by `ParentId`: an account's parent, a case comment's, an e-mail's or a
     // feed item's case or record.
@@ -712,17 +720,50 @@ pub(crate) fn record_document(
         link.set_fragment(None);
         link
     };
+    let doc_id = record_id(&id);
+    // The id moves into its value: the front matter and the metadata share it.
+    let id_value = Value::String(id);
+    let object = Value::String(view.name.clone());
+    // The text `json!(modstamp)` holds, without chrono's formatter.
+    let stamp = Value::String(time::rfc3339(&modstamp));
+    // Front matter and body in one buffer, with no copy of either.
+    let mut text = String::with_capacity(TEXT_CAPACITY);
+    {
+        let header = [
+            ("object", &object),
+            ("id", &id_value),
+            ("system_modstamp", &stamp),
+        ];
+        let fields = meta.iter().map(|(i, v)| (view.fields[*i].name.as_str(), v));
+        markdown::front_matter_into(&mut text, header.into_iter().chain(fields));
+    }
+    {
+        let mut md = MarkdownOut::new(&mut text);
+        md.heading(1, &title);
+        for (f, label, text) in texts {
+            md.heading(2, label);
+            long_text(f, &text, &mut md);
+        }
+        for (c, rows) in sections {
+            md.heading(2, &c.label);
+            for row in &rows {
+                let child = row.get("Id").and_then(Value::as_str).unwrap_or_default();
+                child_blocks(c, row, child, &mut md);
+            }
+        }
+    }
+    // In name order, the map's, by the view's ranks: the map's sort then finds them sorted.
+    meta.sort_unstable_by_key(|(i, _)| view.rank[*i]);
     let fields: Map<String, Value> = meta
         .into_iter()
-        .map(|(name, v)| (name.to_owned(), v))
+        .map(|(i, v)| (view.fields[i].name.clone(), v))
         .collect();
-    let mut doc = Document::text(record_id(&id), SOURCE, title, text);
-    doc.metadata.insert("object".into(), object);
-    doc.metadata.insert("record_id".into(), id_value);
-    doc.metadata.insert("fields".into(), Value::Object(fields));
+    let mut doc = Document::text(doc_id, SOURCE, title, text);
+    doc.metadata.insert(OBJECT, object);
+    doc.metadata.insert(RECORD_ID, id_value);
+    doc.metadata.insert(FIELDS, Value::Object(fields));
     if !children.is_empty() {
-        doc.metadata
-            .insert("children".into(), Value::Object(children));
+        doc.metadata.insert(CHILDREN, Value::Object(children));
     }
     doc.updated_at = Some(modstamp);
     doc.access = Some(access.clone());
@@ -734,6 +775,7 @@ pub(crate) fn record_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn salesforce_times_are_read() {

@@ -8,7 +8,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use connector_core::Access;
 use connector_core::pages::{PendingItem, fetch_items};
 use connector_core::{
-    Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Document, Error, ErrorKind, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -385,10 +386,11 @@ impl Walk {
                         continue;
                     }
                     let version = record_version(view, &fields);
-                    // Computed once, as the keys were: the conversion reuses them.
-                    let item =
-                        PendingItem::new(doc_id, Ok((fields, Ok((id, at)), version.clone())));
-                    pending.push(item.with_version(&version));
+                    let fingerprint = Document::version_fingerprint(&version);
+                    // Computed once, as the keys were: the conversion reuses them, and the
+                    // version moves in.
+                    let item = PendingItem::new(doc_id, Ok((fields, Ok((id, at)), version)));
+                    pending.push(item.with_fingerprint(fingerprint));
                 }
             }
         }
