@@ -38,16 +38,35 @@ impl BodyRead {
 
 /// Reads `resp`'s body (after decompression) up to `cap` bytes, refusing a larger one before
 /// reading it when its length is declared.
+///
+/// A body that arrives in one chunk (most API answers) is handed on as that chunk, without a
+/// copy; a longer one is gathered into one buffer sized by its declared length (up to the
+/// cap), so it is copied once and never regrown.
 async fn read_body(resp: &mut reqwest::Response, cap: u64) -> Result<Bytes, BodyError> {
-    if resp.content_length().is_some_and(|len| len > cap) {
+    let declared = resp.content_length();
+    if declared.is_some_and(|len| len > cap) {
         return Err(BodyError::TooLarge);
     }
-    let hint = resp
-        .content_length()
-        .unwrap_or(8 * 1024)
-        .min(cap)
-        .min(1024 * 1024);
+    let Some(first) = resp.chunk().await.map_err(BodyError::Transport)? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() as u64 > cap {
+        return Err(BodyError::TooLarge);
+    }
+    let Some(second) = resp.chunk().await.map_err(BodyError::Transport)? else {
+        return Ok(first);
+    };
+    let size = first.len() as u64 + second.len() as u64;
+    if size > cap {
+        return Err(BodyError::TooLarge);
+    }
+    // The declared length is at most the cap (checked above); without one, start at twice
+    // what has come, bounded, and grow as needed.
+    let hint = declared.unwrap_or(2 * size).max(size).min(cap);
     let mut buf = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
+    buf.extend_from_slice(&first);
+    buf.extend_from_slice(&second);
+    drop((first, second));
     while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
         if (buf.len() + chunk.len()) as u64 > cap {
             return Err(BodyError::TooLarge);

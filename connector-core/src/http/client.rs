@@ -392,15 +392,10 @@ impl HttpClient {
 /// them. More permits than the limiter's burst are taken a burst at a time, each as soon as
 /// it conforms, so the request goes out when its last permit is due.
 async fn take_permits(limiter: &Limiter, url: &Url, permits: NonZeroU32) {
-    let key = format!(
-        "{}:{}",
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    );
     let mut left = permits.get();
     let mut chunk = left;
     while let Some(take) = NonZeroU32::new(chunk.min(left)) {
-        match limiter.check_key_n(&key, take) {
+        match check_host(limiter, url, take) {
             Ok(Ok(())) => left -= take.get(),
             Ok(Err(not_until)) => {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
@@ -411,6 +406,34 @@ async fn take_permits(limiter: &Limiter, url: &Url, permits: NonZeroU32) {
             Err(governor::InsufficientCapacity(most)) => chunk = most,
         }
     }
+}
+
+/// Takes `n` permits of `limiter` for `url`'s host and port, if they conform now.
+///
+/// The key (`host:port`) is written into a buffer of the thread's: the limiter copies it only
+/// for a host it has not seen, so a request takes no allocation here.
+fn check_host(
+    limiter: &Limiter,
+    url: &Url,
+    n: NonZeroU32,
+) -> std::result::Result<
+    std::result::Result<(), governor::NotUntil<Duration>>,
+    governor::InsufficientCapacity,
+> {
+    use std::fmt::Write;
+    thread_local! {
+        static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    KEY.with_borrow_mut(|key| {
+        key.clear();
+        let _ = write!(
+            key,
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        limiter.check_key_n(key, n)
+    })
 }
 
 /// The per-host limiter, on tokio's clock.

@@ -308,12 +308,15 @@ impl RequestBuilder {
                 continue;
             }
             let verdict = match sent {
-                Sent::Response(resp) => judge(&classifier, resp, url, spool.as_ref()).await,
+                Sent::Response(resp) => judge(&classifier, resp, spool.as_ref()).await,
                 Sent::Transport(e) => Verdict::Retry(Retryable::sending(e)),
                 Sent::Denied(e) => Verdict::Fail(e),
             };
             match verdict {
-                Verdict::Accept(response) => return Ok(response),
+                Verdict::Accept(answer) => {
+                    // The answer is the last use of the request: its URL moves, no copy.
+                    return Ok(answer.into_response(landed.unwrap_or(first.url)));
+                }
                 Verdict::Fail(e) => return Err(e.with_connector(connector).with_url(url)),
                 Verdict::Retry(failure) => {
                     if let Some(wait) = retry.shared_wait(&failure) {
@@ -331,9 +334,8 @@ impl RequestBuilder {
 async fn judge(
     classifier: &Classifier<'_>,
     mut resp: reqwest::Response,
-    url: &Url,
     spool: Option<&Spool>,
-) -> Verdict<Response> {
+) -> Verdict<Answer> {
     let status = resp.status();
     let read = classifier.body_read(status);
     let (body, spooled) = match (read, spool) {
@@ -347,13 +349,32 @@ async fn judge(
     };
     classifier
         .classify(status, resp.headers(), body)
-        .map(|body| Response {
+        .map(|body| Answer {
             status,
             headers: std::mem::take(resp.headers_mut()),
-            url: url.clone(),
             body,
             spooled,
         })
+}
+
+/// An accepted answer, a [`Response`] but for the URL that answered.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    spooled: Option<SpooledBody>,
+}
+
+impl Answer {
+    fn into_response(self, url: Url) -> Response {
+        Response {
+            status: self.status,
+            headers: self.headers,
+            url,
+            body: self.body,
+            spooled: self.spooled,
+        }
+    }
 }
 
 /// The credentials a request sends (its auth and every header marked sensitive), to scrub from
