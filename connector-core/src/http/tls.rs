@@ -9,6 +9,11 @@
 //! only ever talks `http://` now never reads them; the first `https://` handshake of a client
 //! reads them once for that client (as building it did before: a client built later reads
 //! the roots afresh and so sees roots installed since).
+//!
+//! reqwest takes the configuration through `tls_backend_preconfigured`, which recognises a
+//! `rustls::ClientConfig` of its own rustls version only: `tokio-rustls` here must stay on the
+//! rustls reqwest uses (one `rustls` in `Cargo.lock`), or every client fails to build (as
+//! every HTTP test would show).
 
 use std::sync::{Arc, OnceLock};
 
@@ -22,8 +27,7 @@ use tokio_rustls::rustls::{DigitallySignedStruct, SignatureScheme};
 
 /// The client's TLS configuration and its lazily loaded roots (kept to tell whether they
 /// were read).
-pub(crate) fn client_config() -> Result<(rustls::ClientConfig, Arc<PlatformRoots>), rustls::Error>
-{
+pub(crate) fn client_config() -> Result<(rustls::ClientConfig, Arc<PlatformRoots>), rustls::Error> {
     // As reqwest: a process-wide provider if the host installed one, else aws-lc-rs.
     let provider = CryptoProvider::get_default()
         .cloned()
@@ -192,7 +196,10 @@ DyTK3FPukw0eeBDFgnNTJpK7vvEJ0sQTeY3vaDKqw30b15oUMAyxVbbE
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();
-        assert!(!client.inner.tls_roots.loaded(), "built without reading roots");
+        assert!(
+            !client.inner.tls_roots.loaded(),
+            "built without reading roots"
+        );
 
         // Plain HTTP: no certificate, no roots.
         let server = MockServer::start().await;
@@ -211,7 +218,10 @@ DyTK3FPukw0eeBDFgnNTJpK7vvEJ0sQTeY3vaDKqw30b15oUMAyxVbbE
         let addr = tls_server().await;
         let url = url::Url::parse(&format!("https://localhost:{}/", addr.port())).unwrap();
         let err = client.get(url).send().await.unwrap_err();
-        assert!(client.inner.tls_roots.loaded(), "https:// did not read the roots");
+        assert!(
+            client.inner.tls_roots.loaded(),
+            "https:// did not read the roots"
+        );
         // The rustls error is at the bottom of reqwest's chain of causes.
         let text = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
             .map(ToString::to_string)
