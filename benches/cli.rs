@@ -515,10 +515,13 @@
 //! | 50k sync: task-clock (5 runs in turn, median) | 167.8 ms (154.6-234.4) | 159.8 ms (154.8-162.4) |
 //! | 50k sync: peak RSS (3 runs) | 20.2-20.9 MiB | 19.7-20.4 MiB |
 //! | the bench, (a) sync / curl, wall (CPU), 5 rounds, twice | 3.37x (7.5x), 3.03x (8.5x) | 2.12x (7.5x), 2.21x (9.0x) |
+//! | the bench at load 3.4-4.5: (a) sync / curl, wall, 3 runs | 6.03x, 4.83x, 3.00x | 5.07x, 6.11x, 5.06x |
+//! | the same runs: (c) `--batch-size 2` / `64`, wall (CPU) | 1.08x (1.06x), 1.13x (1.14x), 1.18x (1.21x) | 1.19x (1.57x), 1.18x (1.07x), 1.13x (1.07x) |
+//! | (d) peak RSS 1M / 10k items (3 rounds) | 1.02x (20.8 MiB) | 1.03x (20.4 MiB) |
 //!
 //! The bench's wall ratios are the load's, not the change's (curl's 500 pages took 0.17-0.30 s
-//! at load 12-14, against 0.03 s on a quiet machine); the task-clock rows are the figures to
-//! trust: 2.5-3.4 ms of CPU less per run, about 2% of the 50k sync. The relocations are the
+//! at load 12-14 and 0.03-0.08 s at load 4, so its ratio swings 3-6x for either binary); the
+//! task-clock rows are the figures to trust: 2.5-3.4 ms of CPU less per run, about 2% of the 50k sync. The relocations are the
 //! next fixed cost; `-z pack-relative-relocs` (glibc 2.36 and binutils 2.40 here both support
 //! it) would shrink `.rela.dyn` to a few KB but still write the 2.4 MB of `.data.rel.ro`, and a
 //! non-PIE binary would drop them at the price of ASLR: neither tried.
