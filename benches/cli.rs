@@ -42,7 +42,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages, not merged (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -483,6 +483,64 @@
 //! roots loaded only when an `https` URL is first used (a fixed cost, not measured alone).
 //! The first two are about a tenth of the CPU (the main thread's allocator work is 8% of the
 //! whole); 2x of curl's wall time needs the wall time about halved (3.76x to 2x).
+//!
+//! ## (a), ninth pass (2026-12-06): the fixed start-up cost, the allocator's RSS
+//!
+//! **Start-up.** A sync of one 100-item page against a loopback server (the binary at `main`
+//! 1489996, NDJSON md5 of the 50k run still 1405c21f…): 8.2-10 ms task-clock, 157 `openat`,
+//! 299 `statx`, 334 `read` (`strace -c -f`). `perf record` of 40 such runs (of the eighth
+//! pass's mimalloc build, whose start-up code is the same; its own 16% below): the system's
+//! TLS roots about a fifth of the process (`load_pem_certs_from_dir`, the
+//! `statx` of each file in `/etc/ssl/certs`, `rustls_pki_types` base64 and PEM), read by
+//! `rustls_platform_verifier::Verifier::new` inside `reqwest::ClientBuilder::build` for a
+//! plain `http://` URL; the dynamic loader's relocations 11% (`_dl_relocate_object`: the PIE
+//! binary has 113,717 `R_X86_64_RELATIVE` relocations, 2.7 MB of `.rela.dyn`); the registry,
+//! config schema and parse well under 1%.
+//!
+//! What changed (`connector-core`, `http/tls.rs`): `HttpClient` hands reqwest the rustls
+//! configuration reqwest would build (aws-lc-rs or the process's installed provider, TLS 1.2
+//! and 1.3, ALPN `h2` then `http/1.1`, SNI), whose verifier makes the platform verifier (the
+//! same roots, the same checks) at the first certificate it verifies; signatures are checked
+//! with the provider's algorithms, as the platform verifier checks them. A client that only
+//! talks `http://` never reads the roots; each client still reads them afresh (once), as
+//! building one did. A test holds it: no roots read after building and after an `http://`
+//! request, read and used (a self-signed certificate refused) at the first `https://` one.
+//!
+//! | binary (`perf stat`, load 11-14 on 2 cores) | before (`main` 1489996) | after |
+//! | --- | --- | --- |
+//! | 1-page sync: `openat` / `statx` / `read` | 157 / 299 / 334 | 10 / 6 / 16 |
+//! | 1-page sync: task-clock (`-r 10`, mean) | 8.18 ms | 4.80 ms |
+//! | 1-page sync: task-clock (5 single runs in turn, median) | 9.97 ms | 7.50 ms |
+//! | 1-page sync: page faults | 1,181 | 1,118 |
+//! | 50k sync: task-clock (5 runs in turn, median) | 167.8 ms (154.6-234.4) | 159.8 ms (154.8-162.4) |
+//! | 50k sync: peak RSS (3 runs) | 20.2-20.9 MiB | 19.7-20.4 MiB |
+//! | the bench, (a) sync / curl, wall (CPU), 5 rounds, twice | 3.37x (7.5x), 3.03x (8.5x) | 2.12x (7.5x), 2.21x (9.0x) |
+//! | the bench at load 3.4-4.5: (a) sync / curl, wall, 3 runs | 6.03x, 4.83x, 3.00x | 5.07x, 6.11x, 5.06x |
+//! | the same runs: (c) `--batch-size 2` / `64`, wall (CPU) | 1.08x (1.06x), 1.13x (1.14x), 1.18x (1.21x) | 1.19x (1.57x), 1.18x (1.07x), 1.13x (1.07x) |
+//! | (d) peak RSS 1M / 10k items (3 rounds) | 1.02x (20.8 MiB) | 1.03x (20.4 MiB) |
+//!
+//! The bench's wall ratios are the load's, not the change's (curl's 500 pages took 0.17-0.30 s
+//! at load 12-14 and 0.03-0.08 s at load 4, so its ratio swings 3-6x for either binary); the
+//! task-clock rows are the figures to trust: 2.5-3.4 ms of CPU less per run, about 2% of the 50k sync. The relocations are the
+//! next fixed cost; `-z pack-relative-relocs` (glibc 2.36 and binutils 2.40 here both support
+//! it) would shrink `.rela.dyn` to a few KB but still write the 2.4 MB of `.data.rel.ro`, and a
+//! non-PIE binary would drop them at the price of ASLR: neither tried.
+//!
+//! **The allocator.** The `alloc` branch's mimalloc (v3, the crate's default) doubled the
+//! 50k sync's peak RSS because of transparent huge pages: this machine has THP in `madvise`
+//! mode, and mimalloc `madvise`s its arenas `MADV_HUGEPAGE`, so the first touch of an arena
+//! faults in and zeroes 2 MiB pages (`do_huge_pmd_anonymous_page` and `folio_zero_user` were
+//! 16% of a 1-page sync's samples). The same mimalloc binary (from the eighth pass), 3 runs
+//! each in turn: the 50k sync peaks at 36.2-36.6 MiB as built and 22.2-22.7 MiB with
+//! `MIMALLOC_ALLOW_THP=0` (a 1-page sync 32.6 against 20.9 MiB), against 20.2-21.4 MiB for
+//! glibc; `MIMALLOC_ARENA_EAGER_COMMIT=0` alone gives 21.2 MiB on the 1-page sync too.
+//! mimalloc's options can only be set from code through its `unsafe` C API (forbidden here)
+//! or the environment before the process starts, but the crate's `no_thp` feature
+//! (`MI_NO_THP`: no `madvise(MADV_HUGEPAGE)`) is the build-time form of the first. A binary
+//! with `mimalloc = { features = ["no_thp"] }` was not built in this pass (a release build of
+//! the workspace took 33 minutes at load 11-14), so (c) and (d) with it are unmeasured and
+//! mimalloc stays out of `main`; the next pass should build it, check (c) ≤ 1.5x and (d) at
+//! 1M items (flat, within +25% of 21 MiB), and merge it if both hold.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -144,6 +144,8 @@ pub(crate) struct Inner {
     /// The wait before retrying a 429 whose headers ask for none.
     pub(crate) rate_limited_wait: Option<Duration>,
     pub(crate) network: NetworkPolicy,
+    /// The system's TLS roots, read at the first `https` handshake (see [`super::tls`]).
+    pub(crate) tls_roots: Arc<super::tls::PlatformRoots>,
     limiter: Option<Arc<Limiter>>,
     /// The shared limiter's key for this client's credential (see [`gate_key`]); `None`
     /// without credentials, where the key is made per host.
@@ -248,6 +250,7 @@ impl HttpClient {
             success_classifier: inner.success_classifier.clone(),
             rate_limited_wait: inner.rate_limited_wait,
             network: inner.network.clone(),
+            tls_roots: Arc::clone(&inner.tls_roots),
             limiter: inner.limiter.clone(),
             gate_key: inner.gate_key.clone(),
             gate_interval: inner.gate_interval,
@@ -739,7 +742,14 @@ impl HttpClientBuilder {
             None => None,
             Some((requests, period)) => Some(new_limiter(requests, period)?),
         };
-        let mut client = reqwest::Client::builder();
+        // reqwest's rustls setup, but the system's roots are read at the first `https`
+        // handshake instead of here (see `tls`): a client of `http://` URLs never reads them.
+        let (tls, tls_roots) = super::tls::client_config().map_err(|e| {
+            Error::internal("cannot set up TLS for the HTTP client")
+                .with_connector(self.connector)
+                .with_cause(e)
+        })?;
+        let mut client = reqwest::Client::builder().tls_backend_preconfigured(tls);
         if self.network.is_guarded() {
             // Host names resolve through the guard, which drops denied addresses before
             // connecting: the address checked is the address connected to.
@@ -788,6 +798,7 @@ impl HttpClientBuilder {
                 success_classifier: self.success_classifier,
                 rate_limited_wait: self.rate_limited_wait,
                 network: self.network,
+                tls_roots,
                 limiter,
                 gate_key,
                 gate_interval,

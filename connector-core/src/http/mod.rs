@@ -34,6 +34,7 @@ mod redirect;
 
 mod request;
 mod retry;
+mod tls;
 
 pub use crate::net::{ALLOW_HINT, NetworkPolicy, is_public};
 pub use classify::is_body_too_large;
