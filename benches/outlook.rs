@@ -56,6 +56,11 @@
 //! side's own conversion costs more than its fetch, so 1.5x the raw fetch is out of reach
 //! while the conversion stays at about 8 µs a body.
 //!
+//! Session 40 (short head, A/B against the binary at 1489996, alternating, 5 runs each, load
+//! average 4-6, very noisy): core's HTML fast path at half the instructions a body: medians
+//! 3.01x -> 1.93x load (0.386 -> 0.294 s), 3.38x -> 2.63x full (0.434 -> 0.369 s), and the
+//! raw side's own conversion 2.07x -> 1.55x its fetch.
+//!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree
 //! and the allocations of both were 60% of a perf profile), which a raw reader that wants

@@ -16,6 +16,7 @@
 //! open at the end. Parse errors that do not change the tokens (a duplicate attribute, a
 //! missing space between attributes) are not among them where the scanner reproduces them.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use html5ever::tendril::StrTendril;
@@ -24,6 +25,7 @@ use html5ever::tokenizer::{Tag, TagKind, Token, TokenSink, TokenSinkResult};
 use html5ever::tree_builder::{TreeBuilder, TreeBuilderOpts};
 use html5ever::{Attribute, LocalName, QualName, data::NAMED_ENTITIES, local_name, ns};
 use markup5ever_rcdom::{Node, RcDom};
+use memchr::{memchr, memchr2};
 
 /// The document html5ever's `parse_document` (scripting on, as htmd parses) would build for
 /// `html`, or `None` when this scanner cannot tokenize it exactly.
@@ -31,13 +33,31 @@ pub(super) fn parse(html: &str) -> Option<Rc<Node>> {
     if html.contains('\0') {
         return None;
     }
-    // The tokenizer's input stream: a leading byte order mark dropped, CR LF and CR as LF.
+    Scanner::new(&input_stream(html)).run()
+}
+
+/// `html` as html5ever's tokenizer reads it: a leading byte order mark dropped, CR LF and CR
+/// as LF (copied only where there is a CR).
+pub(super) fn input_stream(html: &str) -> Cow<'_, str> {
     let html = html.strip_prefix('\u{feff}').unwrap_or(html);
-    if html.contains('\r') {
-        let normalized = html.replace("\r\n", "\n").replace('\r', "\n");
-        return Scanner::new(&normalized).run();
+    let bytes = html.as_bytes();
+    let Some(first) = memchr(b'\r', bytes) else {
+        return Cow::Borrowed(html);
+    };
+    let mut out = String::with_capacity(html.len());
+    let mut from = 0;
+    let mut cr = first;
+    loop {
+        out.push_str(&html[from..cr]);
+        out.push('\n');
+        from = cr + 1 + usize::from(bytes.get(cr + 1) == Some(&b'\n'));
+        match memchr(b'\r', &bytes[from..]) {
+            Some(i) => cr = from + i,
+            None => break,
+        }
     }
-    Scanner::new(html).run()
+    out.push_str(&html[from..]);
+    Cow::Owned(out)
 }
 
 struct Scanner<'a> {
@@ -216,7 +236,7 @@ impl<'a> Scanner<'a> {
 pub(super) fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)> {
     let mut attrs: Vec<Attribute> = Vec::new();
     let (name, self_closing, next) = tag_with(src, start, kind, |attr_name, raw| {
-        let value = if raw.contains('&') {
+        let value = if memchr(b'&', raw.as_bytes()).is_some() {
             let mut decoded = String::with_capacity(raw.len());
             decode(raw, &mut decoded)?;
             StrTendril::from_slice(&decoded)
@@ -433,7 +453,14 @@ pub(super) fn comment(src: &str, start: usize) -> Option<(&str, usize)> {
         return None;
     }
     let bytes = src.as_bytes();
-    let dashes = body_start + src[body_start..].find("--")?;
+    let mut from = body_start;
+    let dashes = loop {
+        let dash = from + memchr(b'-', &bytes[from..])?;
+        if bytes.get(dash + 1) == Some(&b'-') {
+            break dash;
+        }
+        from = dash + 1;
+    };
     // `--->` ends it too, the extra dashes part of the text.
     let mut close = dashes;
     while bytes.get(close + 2) == Some(&b'-') {
@@ -452,7 +479,7 @@ pub(super) fn comment(src: &str, start: usize) -> Option<(&str, usize)> {
 /// `text` onto `out`, its character references decoded; `None` where [`char_ref`] refuses one.
 pub(super) fn decode(text: &str, out: &mut String) -> Option<()> {
     let mut rest = text;
-    while let Some(amp) = rest.find('&') {
+    while let Some(amp) = memchr(b'&', rest.as_bytes()) {
         out.push_str(&rest[..amp]);
         let next = char_ref(rest, amp, out)?;
         rest = &rest[next..];
@@ -477,7 +504,18 @@ fn char_ref(src: &str, amp: usize, out: &mut String) -> Option<usize> {
             if bytes.get(end) != Some(&b';') {
                 return None;
             }
-            let &(first, second) = NAMED_ENTITIES.get(&src[start..=end])?;
+            let name = &src[start..=end];
+            // The references mail and rich text are full of, without hashing their names
+            // (the same values as the table's: a test holds them to it).
+            let (first, second) = match name {
+                "amp;" => (u32::from('&'), 0),
+                "nbsp;" => (0xA0, 0),
+                "quot;" => (u32::from('"'), 0),
+                "lt;" => (u32::from('<'), 0),
+                "gt;" => (u32::from('>'), 0),
+                "apos;" => (u32::from('\''), 0),
+                _ => *NAMED_ENTITIES.get(name)?,
+            };
             out.push(char::from_u32(first)?);
             if second != 0 {
                 out.push(char::from_u32(second)?);
@@ -513,14 +551,6 @@ fn char_ref(src: &str, amp: usize, out: &mut String) -> Option<usize> {
             Some(start)
         }
     }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
-
-fn memchr2(a: u8, b: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&x| x == a || x == b)
 }
 
 #[cfg(test)]
@@ -590,6 +620,21 @@ mod tests {
             "just text",
         ] {
             assert!(check(html), "scanner refused {html:?}");
+        }
+    }
+
+    #[test]
+    fn common_references_are_the_tables() {
+        for name in ["amp", "nbsp", "quot", "lt", "gt", "apos"] {
+            let reference = format!("&{name};");
+            let &(first, second) = NAMED_ENTITIES.get(&reference[1..]).unwrap();
+            let mut want = String::from(char::from_u32(first).unwrap());
+            if second != 0 {
+                want.push(char::from_u32(second).unwrap());
+            }
+            let mut got = String::new();
+            assert_eq!(char_ref(&reference, 0, &mut got), Some(reference.len()));
+            assert_eq!(got, want, "{reference}");
         }
     }
 

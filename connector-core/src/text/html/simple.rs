@@ -28,13 +28,12 @@ use html5ever::tokenizer::{
 
 /// Markdown for `html` when it is a simple fragment, else `None` (convert it with htmd).
 pub(super) fn convert(html: &str) -> Option<String> {
-    let html = without_document_end(html);
+    // Read as the tokenizer reads its input: CR LF and CR as LF (most mail has CR LF line
+    // ends), no byte order mark.
+    let html = super::scan::input_stream(html);
+    let html = without_document_end(&html);
     let html = without_document_start(html)?;
-    if !only_known_tags(html) {
-        return None;
-    }
-    let tokens = tokenize(html)?;
-    let mut body = render_tokens(tokens, html.len() + 16)?;
+    let mut body = render(html)?;
     // What htmd's document, `html` and `body` levels and its final trim leave of the body,
     // cut in place.
     let kept = body
@@ -73,7 +72,7 @@ fn without_document_end(html: &str) -> &str {
 /// unusual comment, raw text left open, a NUL), for htmd to read.
 fn without_document_start(html: &str) -> Option<&str> {
     let bytes = html.as_bytes();
-    if bytes.contains(&0) {
+    if memchr::memchr(0, bytes).is_some() {
         return None;
     }
     #[derive(PartialEq, PartialOrd)]
@@ -140,7 +139,7 @@ fn without_document_start(html: &str) -> Option<&str> {
                 // Raw text up to the element's end tag: `</name` and a space, `/` or `>`.
                 let mut from = after;
                 let close = loop {
-                    let lt = from + html[from..].find('<')?;
+                    let lt = from + memchr::memchr(b'<', &bytes[from..])?;
                     let tail = &bytes[lt + 1..];
                     if tail.first() == Some(&b'/')
                         && tail.len() > name_len + 1
@@ -184,8 +183,7 @@ fn is_name_byte(b: u8) -> bool {
 /// only ever rejects; what it lets through is still checked token by token.
 fn only_known_tags(html: &str) -> bool {
     let mut from = 0;
-    // `str::find` of a char searches with `memchr`, several times faster than a byte loop.
-    while let Some(i) = html[from..].find('<') {
+    while let Some(i) = memchr::memchr(b'<', &html.as_bytes()[from..]) {
         from += i + 1;
         let after = &html.as_bytes()[from..];
         if after.first() == Some(&b'?')
@@ -482,49 +480,86 @@ impl TokenSink for Collect {
     }
 }
 
-fn tokenize(html: &str) -> Option<Vec<Tok<'_>>> {
-    if let Some(tokens) = tokenize_plain(html) {
-        return Some(tokens);
-    }
-    tokenize_html5ever(html)
+/// Why [`scan_plain`] stopped before the end of its input.
+#[cfg_attr(test, derive(Debug))]
+enum Stop {
+    /// The byte scan cannot tokenize the input exactly: html5ever's tokenizer decides.
+    Scan,
+    /// The sink refused a token (the renderer: the tree builder would repair something, or
+    /// htmd would escape or merge something): htmd converts the input.
+    Refused,
 }
 
-/// The tokens of well-formed fragments without html5ever's tokenizer: tags, comments and
-/// character references read by [`scan`](super::scan)'s scanners, text without NUL or CR
-/// (which the tokenizer rewrites). html5ever's tokenizer costs most of a simple fragment's
-/// conversion (its buffer queue, tendrils and state machine for two paragraphs); the usual
-/// rich-text field of an API is tokenized here in a fraction of that. Anything else is
-/// `None`, and html5ever decides as before; the tokens are the ones [`Collect`] would build
-/// from html5ever's (a test holds the two to each other).
-fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
+/// What the tokenizers hand their tokens to, in order: the renderer, or (in tests) a list.
+trait Sink<'a> {
+    /// A text token, lent for the call (it may be decoded into a buffer the scan reuses);
+    /// `None` refuses it.
+    fn text(&mut self, text: &str) -> Option<()>;
+    /// Any other token; `None` refuses it.
+    fn token(&mut self, token: Tok<'a>) -> Option<()>;
+}
+
+/// The tokens of well-formed fragments without html5ever's tokenizer, handed to `sink` as
+/// they are found: tags, comments and character references read by [`scan`](super::scan)'s
+/// scanners, text without NUL or CR (which the tokenizer rewrites). html5ever's tokenizer
+/// costs most of a simple fragment's conversion (its buffer queue, tendrils and state machine
+/// for two paragraphs); the usual rich-text field of an API is tokenized here in a fraction of
+/// that. Where the scan cannot read the input exactly it stops with [`Stop::Scan`] and
+/// html5ever decides as before; the tokens are the ones [`Collect`] would build from
+/// html5ever's (a test holds the two to each other). Text is found with one `memchr3` pass
+/// for its end, a `>` (not this path's) and character references, and handed to the sink
+/// borrowed from the input, or decoded into one buffer reused for every text.
+fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
     let bytes = html.as_bytes();
     // The tokenizer rewrites NUL and CR wherever they are, inside tags too (`<i\n\0>` is an
     // `<i>` with a parse error to html5ever, an attribute to the tag scanner): not this path's.
-    if bytes.contains(&b'\0') || bytes.contains(&b'\r') {
-        return None;
+    if memchr::memchr2(b'\0', b'\r', bytes).is_some() {
+        return Err(Stop::Scan);
     }
-    // About one token for every dozen bytes of markup-heavy input.
-    let mut tokens = Vec::with_capacity(html.len() / 12 + 4);
+    let mut decoded = String::new();
     let mut at = 0;
     while at < bytes.len() {
-        let Some(lt) = html[at..].find('<') else {
-            push_plain_text(&mut tokens, &html[at..])?;
-            break;
+        // The text up to the next `<` (or the end); whether it has a reference to decode.
+        let mut from = at;
+        let mut references = false;
+        let lt = loop {
+            let Some(i) = memchr::memchr3(b'<', b'>', b'&', &bytes[from..]) else {
+                break bytes.len();
+            };
+            match bytes[from + i] {
+                b'<' => break from + i,
+                b'>' => return Err(Stop::Scan),
+                _ => {
+                    references = true;
+                    from += i + 1;
+                }
+            }
         };
-        if lt > 0 {
-            push_plain_text(&mut tokens, &html[at..at + lt])?;
+        if lt > at {
+            let text = &html[at..lt];
+            let text = if references {
+                decoded.clear();
+                super::scan::decode(text, &mut decoded).ok_or(Stop::Scan)?;
+                decoded.as_str()
+            } else {
+                text
+            };
+            sink.text(text).ok_or(Stop::Refused)?;
         }
-        if bytes[at + lt..].starts_with(b"<!--") {
-            let (_, next) = super::scan::comment(html, at + lt)?;
-            tokens.push(Tok::Comment);
+        if lt == bytes.len() {
+            break;
+        }
+        if bytes[lt..].starts_with(b"<!--") {
+            let (_, next) = super::scan::comment(html, lt).ok_or(Stop::Scan)?;
+            sink.token(Tok::Comment).ok_or(Stop::Refused)?;
             at = next;
             continue;
         }
-        let tag_start = at + lt + 1;
+        let tag_start = lt + 1;
         let end = bytes.get(tag_start) == Some(&b'/');
         let name_start = tag_start + usize::from(end);
         if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
-            return None;
+            return Err(Stop::Scan);
         }
         // Tags written `<p>`, `</p>`, `<o:p>` or `<br/>` need no tag scanner.
         let name_len = bytes[name_start..]
@@ -542,14 +577,17 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         if let Some((self_closing, next)) = plain
             && let Some(kind) = kind_of(&bytes[name_start..name_end])
         {
+            // What `Collect` refuses of html5ever's token for the tag: refused here too.
             if !as_written(kind, end, self_closing) {
-                return None;
+                return Err(Stop::Refused);
             }
-            tokens.push(if end {
+            let token = if end {
                 Tok::End(kind)
             } else {
-                start_token(kind, std::iter::empty::<(&str, Cow<'_, str>)>())?
-            });
+                start_token(kind, std::iter::empty::<(&str, Cow<'_, str>)>())
+                    .ok_or(Stop::Refused)?
+            };
+            sink.token(token).ok_or(Stop::Refused)?;
             at = next;
             continue;
         }
@@ -563,7 +601,7 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
             .iter()
             .take_while(|&&b| !matches!(b, b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>'))
             .count();
-        let kind = kind_of(&bytes[name_start..name_start + name_len])?;
+        let kind = kind_of(&bytes[name_start..name_start + name_len]).ok_or(Stop::Scan)?;
         // Attributes read in place: a link's `href` (the first one) borrowed from the input
         // unless it has character references; those of an image or `span` kept to look at;
         // the rest only checked.
@@ -585,33 +623,36 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
                     _ => {}
                 }
                 Some(())
-            })?;
+            })
+            .ok_or(Stop::Scan)?;
         if !as_written(kind, end, self_closing) {
-            return None;
+            return Err(Stop::Refused);
         }
-        tokens.push(if end {
+        let token = if end {
             Tok::End(kind)
         } else if kind == Kind::A {
             if titled {
-                return None;
+                return Err(Stop::Refused);
             }
-            Tok::Start(kind, Some(decoded(href?)?))
+            let href = href.ok_or(Stop::Refused)?;
+            Tok::Start(kind, Some(decoded_value(href).ok_or(Stop::Scan)?))
         } else {
             let mut attrs = Vec::with_capacity(kept.len());
             for (name, value) in kept {
-                attrs.push((name, decoded(value)?));
+                attrs.push((name, decoded_value(value).ok_or(Stop::Scan)?));
             }
-            start_token(kind, attrs.into_iter())?
-        });
+            start_token(kind, attrs.into_iter()).ok_or(Stop::Refused)?
+        };
+        sink.token(token).ok_or(Stop::Refused)?;
         at = next;
     }
-    Some(tokens)
+    Ok(())
 }
 
 /// An attribute value with its character references decoded (borrowed when it has none);
 /// `None` where [`scan`](super::scan) refuses one.
-fn decoded(raw: &str) -> Option<Cow<'_, str>> {
-    if raw.contains('&') {
+fn decoded_value(raw: &str) -> Option<Cow<'_, str>> {
+    if memchr::memchr(b'&', raw.as_bytes()).is_some() {
         let mut value = String::with_capacity(raw.len());
         super::scan::decode(raw, &mut value)?;
         Some(Cow::Owned(value))
@@ -620,33 +661,18 @@ fn decoded(raw: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// Appends text to the tokens, joined to a text token before it, its character references
-/// decoded; `None` for text the tokenizer would not pass through as it is.
-fn push_plain_text<'a>(tokens: &mut Vec<Tok<'a>>, text: &'a str) -> Option<()> {
-    // NUL and CR are refused before (the whole input).
-    if text.as_bytes().contains(&b'>') {
-        return None;
-    }
-    let text = if text.contains('&') {
-        let mut decoded = String::with_capacity(text.len());
-        super::scan::decode(text, &mut decoded)?;
-        Cow::Owned(decoded)
-    } else {
-        Cow::Borrowed(text)
-    };
-    match tokens.last_mut() {
-        Some(Tok::Text(t)) => t.to_mut().push_str(&text),
-        _ => tokens.push(Tok::Text(text)),
-    }
-    Some(())
-}
-
 fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
     let sink = Collect {
         tokens: RefCell::new(Vec::with_capacity(16)),
         ..Collect::default()
     };
-    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+    // The input is the tokenizer's input stream already ([`convert`] dropped a byte order
+    // mark at its start): another one after it is text.
+    let opts = TokenizerOpts {
+        discard_bom: false,
+        ..TokenizerOpts::default()
+    };
+    let tokenizer = Tokenizer::new(sink, opts);
     let input = BufferQueue::default();
     input.push_back(html.into());
     let _ = tokenizer.feed(&input);
@@ -661,12 +687,40 @@ fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
     Some(tokenizer.sink.tokens.take())
 }
 
-/// An element open while [`render_tokens`] renders its children.
+/// The Markdown of `html` (without its document start and end) rendered from the byte scan's
+/// tokens as they come, or else from html5ever's; `None` where either is refused.
+fn render(html: &str) -> Option<String> {
+    let capacity = html.len() + 16;
+    let mut renderer = Renderer::new(capacity);
+    match scan_plain(html, &mut renderer) {
+        Ok(()) => return renderer.finish(),
+        Err(Stop::Refused) => return None,
+        Err(Stop::Scan) => {}
+    }
+    // A cheap scan first: most inputs html5ever's tokenizer would be run on for nothing have
+    // a tag this path does not know.
+    if !only_known_tags(html) {
+        return None;
+    }
+    let mut renderer = Renderer::new(capacity);
+    for token in tokenize_html5ever(html)? {
+        match token {
+            Tok::Text(text) => renderer.text(&text)?,
+            token => renderer.token(token)?,
+        }
+    }
+    renderer.finish()
+}
+
+/// An element open while [`Renderer`] renders its children.
 struct Open<'a> {
     kind: Kind,
     /// A link's `href`.
     href: Option<Cow<'a, str>>,
-    /// Where its children's rendering starts in the output.
+    /// Where its own rendering starts in the output.
+    head: usize,
+    /// Where its children's rendering starts in the output: after `head` and what
+    /// [`Renderer::start`] wrote ahead of them.
     at: usize,
     /// Whether leading spaces of the next child are trimmed (htmd's `walk_children`: at the
     /// start of a block and after a block).
@@ -676,220 +730,257 @@ struct Open<'a> {
     items: Vec<String>,
 }
 
-/// The Markdown htmd gives for the tree html5ever would build from these tokens, or `None`
-/// where the tree builder would repair or restructure anything.
+/// The Markdown htmd gives for the tree html5ever would build from the tokens it is given, or
+/// `None` where the tree builder would repair or restructure anything.
 ///
 /// The tree is not built: each element's children are rendered in place at the end of one
 /// buffer as their tokens come (htmd renders each element's children into a string of its
 /// own), and when the element ends they are trimmed and wrapped there, and cut as
 /// [`append_normalized`] would cut them when appended to what its parent rendered before it.
-fn render_tokens<'a>(tokens: Vec<Tok<'a>>, capacity: usize) -> Option<String> {
-    let mut out = String::with_capacity(capacity);
-    let mut open: Vec<Open<'a>> = Vec::with_capacity(8);
-    // The top level: whether it has a child yet, whether the last was a block, and the
-    // leading-space trim of its next child.
-    let mut top_children = false;
-    let mut top_block = false;
-    let mut top_trim = true;
-    let mut after_emphasis = false;
-    // The inline element that ended just before (htmd merges two alike in a row).
-    let mut ended: Option<Kind> = None;
-    for token in tokens {
-        let ends_emphasis = matches!(token, Tok::End(Kind::B | Kind::Strong | Kind::I | Kind::Em));
-        let ends = match token {
-            Tok::End(kind) => Some(kind),
-            _ => None,
-        };
-        match token {
-            // Nothing in the output; the tokens around it stay apart.
-            Tok::Comment => continue,
-            Tok::Text(text) => {
-                // The tree builder drops whitespace before the document's first content.
-                let text: &str = if !top_children && open.is_empty() {
-                    text.trim_start_matches(|c: char| c.is_ascii_whitespace())
-                } else {
-                    &text
-                };
-                let text = match open.last_mut() {
-                    // Whitespace between list items: trimmed after each item's block.
-                    Some(list) if list.kind.is_list() => {
-                        if text.bytes().all(|b| b.is_ascii_whitespace()) {
-                            after_emphasis = false;
-                            ended = None;
-                            continue;
-                        }
-                        return None;
-                    }
-                    None if text.is_empty()
-                        // Whitespace after a paragraph leaves no trace in htmd's output.
-                        || (top_block && text.bytes().all(|b| b.is_ascii_whitespace())) =>
-                    {
-                        after_emphasis = false;
-                        ended = None;
-                        continue;
-                    }
-                    _ => compressed_text(text)?,
-                };
-                let (base, trim_leading) = match open.last_mut() {
-                    None => {
-                        top_children = true;
-                        top_block = false;
-                        (0, &mut top_trim)
-                    }
-                    Some(parent) => (parent.at, &mut parent.trim_leading),
-                };
-                let text = if *trim_leading || (text.starts_with(' ') && out[base..].ends_with(' '))
-                {
-                    text.trim_start_matches(' ')
-                } else {
-                    &text
-                };
-                out.push_str(text);
-                if !text.is_empty() {
-                    *trim_leading = false;
-                }
-            }
-            Tok::Start(kind @ (Kind::Br | Kind::Img), markdown) => {
-                if open.last().is_some_and(|o| o.kind.is_list()) {
-                    return None;
-                }
-                let before = out.len();
-                let (base, trim_leading) = match open.last_mut() {
-                    Some(parent) => (parent.at, &mut parent.trim_leading),
-                    None => {
-                        top_children = true;
-                        top_block = false;
-                        (0, &mut top_trim)
-                    }
-                };
-                match (kind, markdown) {
-                    (Kind::Br, _) => append_normalized(&mut out, base, "  \n"),
-                    (_, Some(markdown)) => append_normalized(&mut out, base, &markdown),
-                    (_, None) => {}
-                }
-                if out.len() > before {
-                    *trim_leading = false;
-                }
-            }
-            Tok::Start(kind, href) => {
-                // A block inside anything but a `div` or `blockquote` is closed or moved by
-                // the tree builder; a link in a link is closed; htmd merges adjacent emphasis
-                // and adjacent inline elements of one kind.
-                // A list holds items only, and an item goes straight in a list.
-                let in_list = open.last().is_some_and(|o| o.kind.is_list());
-                let outer = if kind == Kind::Li {
-                    if !in_list {
-                        return None;
-                    }
-                    &open[..open.len() - 1]
-                } else {
-                    if in_list {
-                        return None;
-                    }
-                    &open[..]
-                };
-                if (kind.is_block() && outer.iter().any(|o| !o.kind.is_container()))
-                    || (kind == Kind::A && open.iter().any(|o| o.kind == Kind::A))
-                    || (after_emphasis
-                        && matches!(kind, Kind::B | Kind::Strong | Kind::I | Kind::Em))
-                    || ended == Some(kind)
-                {
-                    return None;
-                }
-                let is_block = kind.is_block();
-                if is_block {
-                    // Trailing spaces of what the parent rendered so far go before a block.
-                    let base = open.last().map_or(0, |o| o.at);
-                    let kept = out[base..].trim_end_matches(' ').len();
-                    out.truncate(base + kept);
-                }
-                if kind == Kind::Hr {
-                    let (base, trim_leading) = match open.last_mut() {
-                        Some(parent) => (parent.at, &mut parent.trim_leading),
-                        None => {
-                            top_children = true;
-                            top_block = true;
-                            (0, &mut top_trim)
-                        }
-                    };
-                    append_normalized(&mut out, base, "\n\n* * *\n\n");
-                    *trim_leading = true;
-                } else {
-                    open.push(Open {
-                        kind,
-                        href,
-                        at: out.len(),
-                        trim_leading: is_block,
-                        items: Vec::new(),
-                    });
-                }
-            }
-            Tok::End(kind) => {
-                let element = open.pop()?;
-                if element.kind != kind {
-                    return None;
-                }
-                let is_block = kind.is_block();
-                let in_item = open.last().is_some_and(|o| o.kind == Kind::Li);
-                if kind == Kind::Li
-                    && let Some(list) = open.last_mut()
-                    && list.kind == Kind::Ol
-                {
-                    // Kept apart until the list ends.
-                    list.items.push(ordered_item(&out[element.at..]));
-                    out.truncate(element.at);
-                    after_emphasis = false;
-                    ended = None;
-                    continue;
-                }
-                let (base, trim_leading) = match open.last_mut() {
-                    Some(parent) => (parent.at, &mut parent.trim_leading),
-                    None => {
-                        top_children = true;
-                        top_block = is_block;
-                        (0, &mut top_trim)
-                    }
-                };
-                let at = element.at;
-                match kind {
-                    Kind::Li => close_item(&mut out, base, at),
-                    Kind::Ul => close_list(&mut out, base, at, in_item),
-                    Kind::Ol => {
-                        let list = numbered(&element.items);
-                        out.truncate(at);
-                        out.push_str(&list);
-                        close_list(&mut out, base, at, in_item);
-                    }
-                    Kind::P | Kind::Div => close_block(&mut out, base, at),
-                    Kind::H(level) => close_heading(&mut out, base, at, level),
-                    Kind::Blockquote => close_blockquote(&mut out, base, at),
-                    Kind::B | Kind::Strong => close_emphasis(&mut out, base, at, "**"),
-                    Kind::I | Kind::Em => close_emphasis(&mut out, base, at, "*"),
-                    Kind::A => close_link(&mut out, base, at, &element.href?),
-                    Kind::Span => {
-                        // htmd's span path trims the newlines around its children.
-                        let content = &out[at..];
-                        let kept = content.trim_end_matches('\n').len();
-                        out.truncate(at + kept);
-                        let lead = out.len() - at - out[at..].trim_start_matches('\n').len();
-                        out.replace_range(at..at + lead, "");
-                        normalize_appended(&mut out, base, at);
-                    }
-                    Kind::Font | Kind::U | Kind::At | Kind::OfficeP => {
-                        normalize_appended(&mut out, base, at);
-                    }
-                    Kind::Br | Kind::Img | Kind::Hr => return None,
-                }
-                if out.len() > at {
-                    *trim_leading = is_block;
-                }
+struct Renderer<'a> {
+    out: String,
+    open: Vec<Open<'a>>,
+    /// The top level: whether it has a child yet, whether the last was a block, and the
+    /// leading-space trim of its next child.
+    top_children: bool,
+    top_block: bool,
+    top_trim: bool,
+    /// Whether the token before ended emphasis (htmd merges two in a row).
+    after_emphasis: bool,
+    /// The inline element that ended just before (htmd merges two alike in a row).
+    ended: Option<Kind>,
+}
+
+impl<'a> Renderer<'a> {
+    fn new(capacity: usize) -> Self {
+        Renderer {
+            out: String::with_capacity(capacity),
+            open: Vec::with_capacity(8),
+            top_children: false,
+            top_block: false,
+            top_trim: true,
+            after_emphasis: false,
+            ended: None,
+        }
+    }
+
+    /// The rendering, or `None` with an element left open at the end: the tree builder
+    /// closes it, not ours to guess.
+    fn finish(self) -> Option<String> {
+        self.open.is_empty().then_some(self.out)
+    }
+
+    /// The parent's rendering start and its leading-space trim for a child that renders; at
+    /// the top level, the child is a block or not.
+    fn parent(&mut self, block: bool) -> (usize, &mut bool) {
+        match self.open.last_mut() {
+            Some(parent) => (parent.at, &mut parent.trim_leading),
+            None => {
+                self.top_children = true;
+                self.top_block = block;
+                (0, &mut self.top_trim)
             }
         }
-        after_emphasis = ends_emphasis;
-        ended = ends.filter(|k| !k.is_block() && *k != Kind::A);
     }
-    // An element left open at the end is closed by the tree builder; not ours to guess.
-    open.is_empty().then_some(out)
+
+    fn start(&mut self, kind: Kind, href: Option<Cow<'a, str>>) -> Option<()> {
+        if matches!(kind, Kind::Br | Kind::Img) {
+            if self.open.last().is_some_and(|o| o.kind.is_list()) {
+                return None;
+            }
+            let before = self.out.len();
+            let (base, _) = self.parent(false);
+            match (kind, href) {
+                (Kind::Br, _) => append_normalized(&mut self.out, base, "  \n"),
+                (_, Some(markdown)) => append_normalized(&mut self.out, base, &markdown),
+                (_, None) => {}
+            }
+            if self.out.len() > before {
+                *self.parent(false).1 = false;
+            }
+            return Some(());
+        }
+        let open = &self.open;
+        // A block inside anything but a `div` or `blockquote` is closed or moved by the tree
+        // builder; a link in a link is closed; htmd merges adjacent emphasis and adjacent
+        // inline elements of one kind. A list holds items only, and an item goes straight in
+        // a list.
+        let in_list = open.last().is_some_and(|o| o.kind.is_list());
+        let outer = if kind == Kind::Li {
+            if !in_list {
+                return None;
+            }
+            &open[..open.len() - 1]
+        } else {
+            if in_list {
+                return None;
+            }
+            &open[..]
+        };
+        if (kind.is_block() && outer.iter().any(|o| !o.kind.is_container()))
+            || (kind == Kind::A && open.iter().any(|o| o.kind == Kind::A))
+            || (self.after_emphasis && matches!(kind, Kind::B | Kind::Strong | Kind::I | Kind::Em))
+            || self.ended == Some(kind)
+        {
+            return None;
+        }
+        let is_block = kind.is_block();
+        if is_block {
+            // Trailing spaces of what the parent rendered so far go before a block.
+            let base = open.last().map_or(0, |o| o.at);
+            let kept = self.out[base..].trim_end_matches(' ').len();
+            self.out.truncate(base + kept);
+        }
+        if kind == Kind::Hr {
+            let (base, _) = self.parent(true);
+            append_normalized(&mut self.out, base, "\n\n* * *\n\n");
+            *self.parent(true).1 = true;
+        } else {
+            // What the element's rendering starts with, written now so that its children
+            // are not moved to make room for it when it ends: a paragraph's newlines (as
+            // many as what the parent rendered before it leaves room for: nothing before
+            // the paragraph changes while it is open), a link's `[`, emphasis markers.
+            let head = self.out.len();
+            match kind {
+                Kind::P | Kind::Div => {
+                    let base = self.open.last().map_or(0, |o| o.at);
+                    let newlines = if head == base {
+                        2
+                    } else {
+                        2 - trailing_newlines(&self.out[base..]).min(2)
+                    };
+                    self.out.push_str(&"\n\n"[..newlines]);
+                }
+                Kind::A => self.out.push('['),
+                Kind::B | Kind::Strong => self.out.push_str("**"),
+                Kind::I | Kind::Em => self.out.push('*'),
+                _ => {}
+            }
+            self.open.push(Open {
+                kind,
+                href,
+                head,
+                at: self.out.len(),
+                trim_leading: is_block,
+                items: Vec::new(),
+            });
+        }
+        Some(())
+    }
+
+    fn end(&mut self, kind: Kind) -> Option<()> {
+        let element = self.open.pop()?;
+        if element.kind != kind {
+            return None;
+        }
+        let is_block = kind.is_block();
+        let in_item = self.open.last().is_some_and(|o| o.kind == Kind::Li);
+        let out = &mut self.out;
+        if kind == Kind::Li
+            && let Some(list) = self.open.last_mut()
+            && list.kind == Kind::Ol
+        {
+            // Kept apart until the list ends.
+            list.items.push(ordered_item(&out[element.at..]));
+            out.truncate(element.at);
+            self.after_emphasis = false;
+            self.ended = None;
+            return Some(());
+        }
+        let base = self.open.last().map_or(0, |o| o.at);
+        let (head, at) = (element.head, element.at);
+        match kind {
+            Kind::Li => close_item(out, base, at),
+            Kind::Ul => close_list(out, base, at, in_item),
+            Kind::Ol => {
+                let list = numbered(&element.items);
+                out.truncate(at);
+                out.push_str(&list);
+                close_list(out, base, at, in_item);
+            }
+            Kind::P | Kind::Div => close_block(out, base, head, at),
+            Kind::H(level) => close_heading(out, base, at, level),
+            Kind::Blockquote => close_blockquote(out, base, at),
+            Kind::B | Kind::Strong => close_emphasis(out, base, head, at),
+            Kind::I | Kind::Em => close_emphasis(out, base, head, at),
+            Kind::A => close_link(out, at, &element.href?),
+            Kind::Span => {
+                // htmd's span path trims the newlines around its children.
+                let content = &out[at..];
+                let kept = content.trim_end_matches('\n').len();
+                out.truncate(at + kept);
+                let lead = out.len() - at - out[at..].trim_start_matches('\n').len();
+                out.replace_range(at..at + lead, "");
+                normalize_appended(out, base, at);
+            }
+            Kind::Font | Kind::U | Kind::At | Kind::OfficeP => {
+                normalize_appended(out, base, at);
+            }
+            Kind::Br | Kind::Img | Kind::Hr => return None,
+        }
+        let rendered = self.out.len() > head;
+        let (_, trim_leading) = self.parent(is_block);
+        if rendered {
+            *trim_leading = is_block;
+        }
+        self.after_emphasis = matches!(kind, Kind::B | Kind::Strong | Kind::I | Kind::Em);
+        self.ended = Some(kind).filter(|k| !k.is_block() && *k != Kind::A);
+        Some(())
+    }
+}
+
+impl<'a> Sink<'a> for Renderer<'a> {
+    fn text(&mut self, text: &str) -> Option<()> {
+        self.after_emphasis = false;
+        self.ended = None;
+        // The tree builder drops whitespace before the document's first content.
+        let text = if !self.top_children && self.open.is_empty() {
+            text.trim_start_matches(|c: char| c.is_ascii_whitespace())
+        } else {
+            text
+        };
+        let text = match self.open.last() {
+            // Whitespace between list items: trimmed after each item's block.
+            Some(list) if list.kind.is_list() => {
+                return text.bytes().all(|b| b.is_ascii_whitespace()).then_some(());
+            }
+            // Whitespace after a paragraph leaves no trace in htmd's output.
+            None if text.is_empty()
+                || (self.top_block && text.bytes().all(|b| b.is_ascii_whitespace())) =>
+            {
+                return Some(());
+            }
+            _ => compressed_text(text)?,
+        };
+        let (base, _) = self.parent(false);
+        let trim =
+            *self.parent(false).1 || (text.starts_with(' ') && self.out[base..].ends_with(' '));
+        let text = if trim {
+            text.trim_start_matches(' ')
+        } else {
+            &text
+        };
+        self.out.push_str(text);
+        if !text.is_empty() {
+            *self.parent(false).1 = false;
+        }
+        Some(())
+    }
+
+    fn token(&mut self, token: Tok<'a>) -> Option<()> {
+        match token {
+            // Nothing in the output; the tokens around it stay apart.
+            Tok::Comment => Some(()),
+            Tok::Text(text) => self.text(&text),
+            Tok::Start(kind, attr) => {
+                self.start(kind, attr)?;
+                self.after_emphasis = false;
+                self.ended = None;
+                Some(())
+            }
+            Tok::End(kind) => self.end(kind),
+        }
+    }
 }
 
 /// A text node as htmd writes it when it needs no escaping (else `None`): runs of whitespace
@@ -935,44 +1026,60 @@ fn is_plain_text(text: &str) -> bool {
     {
         return false;
     }
-    let mut after_space = false;
+    // One table look-up a byte: a space after a space, or any other class than ordinary
+    // bytes and spaces, is not plain.
+    let mut after_space = 0;
     for &byte in bytes {
-        match byte {
-            b'\\' | b'*' | b'_' | b'`' | b'[' | b']' | b'<' => return false,
-            b'\t' | b'\n' | b'\r' | 0x0B | 0x0C => return false,
-            b' ' if after_space => return false,
-            b' ' => after_space = true,
-            _ => after_space = false,
+        let class = TEXT_CLASS[usize::from(byte)];
+        if class & (NOT_PLAIN | after_space) != 0 {
+            return false;
         }
+        after_space = class;
     }
     true
 }
+
+/// [`TEXT_CLASS`] of a space.
+const SPACE: u8 = 1;
+/// [`TEXT_CLASS`] of a byte htmd escapes (`\ * _ ` [ ] <`) or whitespace it compresses.
+const NOT_PLAIN: u8 = 2;
+/// The class of each byte for [`is_plain_text`]: [`SPACE`], [`NOT_PLAIN`] or 0.
+static TEXT_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b' ' as usize] = SPACE;
+    let not_plain = [
+        b'\\', b'*', b'_', b'`', b'[', b']', b'<', b'\t', b'\n', b'\r', 0x0B, 0x0C,
+    ];
+    let mut i = 0;
+    while i < not_plain.len() {
+        table[not_plain[i] as usize] = NOT_PLAIN;
+        i += 1;
+    }
+    table
+};
 
 fn is_document_whitespace(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' ')
 }
 
 /// htmd's `p` handler (its block handler renders a `div` the same) on the children rendered
-/// at `out[at..]`, appended to `out[base..at]`.
-fn close_block(out: &mut String, base: usize, at: usize) {
+/// at `out[at..]`, appended to `out[base..head]`; `out[head..at]` holds the newlines the
+/// paragraph starts with (what normalizing `"\n\n"` after `out[base..head]` leaves of them).
+fn close_block(out: &mut String, base: usize, head: usize, at: usize) {
     let content = &out[at..];
     let inner = content.trim_matches('\n');
     if inner.is_empty() {
-        out.truncate(at);
+        out.truncate(head);
         append_normalized(out, base, "\n\n\n\n");
         return;
     }
     // `"\n\n" + inner + "\n\n"`, of which only the leading newlines take part in the
     // normalisation (`inner` starts with none).
-    let start = at + (content.len() - content.trim_start_matches('\n').len());
-    let end = start + inner.len();
-    out.truncate(end);
-    let newlines = if at == base {
-        2
-    } else {
-        2 - trailing_newlines(&out[base..at]).min(2)
-    };
-    out.replace_range(at..start, &"\n\n"[..newlines]);
+    let lead = content.len() - content.trim_start_matches('\n').len();
+    out.truncate(at + lead + inner.len());
+    if lead > 0 {
+        out.drain(at..at + lead);
+    }
     out.push_str("\n\n");
 }
 
@@ -1116,41 +1223,69 @@ fn close_blockquote(out: &mut String, base: usize, at: usize) {
     append_normalized(out, base, &quote);
 }
 
-/// htmd's emphasis on the children rendered at `out[at..]`: markers around the content, its
-/// surrounding whitespace kept outside; nothing when empty.
-fn close_emphasis(out: &mut String, base: usize, at: usize, marker: &str) {
+/// htmd's emphasis on the children rendered at `out[at..]`, the opening marker at
+/// `out[head..at]`: markers around the content, its surrounding whitespace kept outside;
+/// nothing when empty.
+fn close_emphasis(out: &mut String, base: usize, head: usize, at: usize) {
     let content = &out[at..];
     let start = content.trim_start();
     let inner = start.trim_end();
     if inner.is_empty() {
-        out.truncate(at);
+        out.truncate(head);
         return;
     }
-    let inner_start = at + (content.len() - start.len());
-    let inner_end = inner_start + inner.len();
+    let lead = content.len() - start.len();
+    let inner_end = at + lead + inner.len();
+    let marker = if at - head == 2 { "**" } else { "*" };
     out.insert_str(inner_end, marker);
-    out.insert_str(inner_start, marker);
-    normalize_appended(out, base, at);
+    if lead > 0 {
+        // Leading whitespace goes before the opening marker.
+        let space: String = out.drain(at..at + lead).collect();
+        out.insert_str(head, &space);
+    }
+    normalize_appended(out, base, head);
 }
 
-/// htmd's (inlined) link handler on the children rendered at `out[at..]`.
-fn close_link(out: &mut String, base: usize, at: usize, href: &str) {
-    let content = out[at..].trim_start_matches(is_document_whitespace);
-    let text = content.trim_end_matches(is_document_whitespace);
-    let trailing = &content[text.len()..];
-    let href: Cow<'_, str> = if href.contains(['(', ')']) {
-        Cow::Owned(href.replace('(', "\\(").replace(')', "\\)"))
+/// htmd's (inlined) link handler on the children rendered at `out[at..]`, the `[` before
+/// them, written in place: `[text](href)`, the children's leading whitespace dropped and
+/// their trailing whitespace kept after the link. (What the parent gets starts with `[`, of
+/// which [`append_normalized`] would cut nothing.)
+fn close_link(out: &mut String, at: usize, href: &str) {
+    let content = &out[at..];
+    let lead = content.len() - content.trim_start_matches(is_document_whitespace).len();
+    let text_end = at
+        + lead
+        + content[lead..]
+            .trim_end_matches(is_document_whitespace)
+            .len();
+    let trailing = (text_end < out.len()).then(|| out.split_off(text_end));
+    out.push_str("](");
+    let bytes = href.as_bytes();
+    let angled = memchr::memchr(b' ', bytes).is_some();
+    if angled {
+        out.push('<');
+    }
+    if memchr::memchr2(b'(', b')', bytes).is_some() {
+        for c in href.chars() {
+            match c {
+                '(' => out.push_str("\\("),
+                ')' => out.push_str("\\)"),
+                c => out.push(c),
+            }
+        }
     } else {
-        Cow::Borrowed(href)
-    };
-    let (open, close) = if href.contains(' ') {
-        ("<", ">")
-    } else {
-        ("", "")
-    };
-    let link = ["[", text, "](", open, &href, close, ")", trailing].concat();
-    out.truncate(at);
-    append_normalized(out, base, &link);
+        out.push_str(href);
+    }
+    if angled {
+        out.push('>');
+    }
+    out.push(')');
+    if let Some(trailing) = trailing {
+        out.push_str(&trailing);
+    }
+    if lead > 0 {
+        out.drain(at..at + lead);
+    }
 }
 
 fn trailing_newlines(s: &str) -> usize {
@@ -1207,6 +1342,52 @@ mod tests {
         super::super::converter().convert(html).unwrap()
     }
 
+    /// Tokens as a list (texts as they come: the scan never hands over two in a row, as
+    /// html5ever's joined text is one token).
+    struct Tokens<'a>(Vec<Tok<'a>>);
+
+    impl<'a> Sink<'a> for Tokens<'a> {
+        fn text(&mut self, text: &str) -> Option<()> {
+            self.0.push(Tok::Text(Cow::Owned(text.to_owned())));
+            Some(())
+        }
+        fn token(&mut self, token: Tok<'a>) -> Option<()> {
+            self.0.push(token);
+            Some(())
+        }
+    }
+
+    /// The byte scan's tokens of `html` read as [`convert`] reads it (as the tokenizer's input
+    /// stream), `None` where the scan stops.
+    fn tokenize_plain(html: &str) -> Option<Vec<Tok<'static>>> {
+        let stream = super::super::scan::input_stream(html);
+        let mut tokens = Tokens(Vec::new());
+        scan_plain(&stream, &mut tokens).ok()?;
+        let owned = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Some(
+            tokens
+                .0
+                .into_iter()
+                .map(|t| match t {
+                    Tok::Start(kind, attr) => Tok::Start(kind, attr.map(owned)),
+                    Tok::End(kind) => Tok::End(kind),
+                    Tok::Text(text) => Tok::Text(owned(text)),
+                    Tok::Comment => Tok::Comment,
+                })
+                .collect(),
+        )
+    }
+
+    /// html5ever's tokens of `html` read as [`convert`] reads it.
+    fn html5ever_tokens(html: &str) -> Option<Vec<Tok<'static>>> {
+        tokenize_html5ever(&super::super::scan::input_stream(html))
+    }
+
+    /// The tokens of either tokenizer.
+    fn tokenize(html: &str) -> Option<Vec<Tok<'static>>> {
+        tokenize_plain(html).or_else(|| html5ever_tokens(html))
+    }
+
     #[test]
     fn takes_the_rest_api_item_shape() {
         let html = "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>";
@@ -1221,10 +1402,10 @@ mod tests {
     fn the_byte_scan_takes_the_plainest_fragments_only() {
         let html = "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>";
         assert!(tokenize_plain(html).is_some());
-        assert_eq!(tokenize_plain(html), tokenize_html5ever(html));
+        assert_eq!(tokenize_plain(html), html5ever_tokens(html));
         let html = "<p class=\"c\">a &amp; <A HREF='https://x.example/?a=1&amp;b=2'>b</a></p>";
         assert!(tokenize_plain(html).is_some());
-        assert_eq!(tokenize_plain(html), tokenize_html5ever(html));
+        assert_eq!(tokenize_plain(html), html5ever_tokens(html));
         for html in [
             "<p>a &amp b</p>",
             "<a>x</a>",
@@ -1233,14 +1414,25 @@ mod tests {
             "<b/>",
             "a < b",
             "a > b",
-            "x\r\ny",
-            // NUL and CR inside a tag: the tokenizer rewrites them (found by the noise test).
+            // NUL inside a tag: the tokenizer rewrites it (found by the noise test).
             "<i\n\0>",
-            "<a\rhref=u>x</a>",
             "<p",
             "< p>",
         ] {
             assert_eq!(tokenize_plain(html), None, "{html:?}");
+        }
+        // CR, in text and inside a tag, and a byte order mark: read from the input stream as
+        // the tokenizer reads it; the scan itself never sees them.
+        for html in ["x\r\ny", "<a\rhref=u>x</a>", "\u{feff}<p>x</p>"] {
+            assert!(tokenize_plain(html).is_some(), "{html:?}");
+            assert_eq!(tokenize_plain(html), html5ever_tokens(html), "{html:?}");
+            // The raw input is not what the tokenizer reads: refused, or other tokens.
+            let mut raw = Tokens(Vec::new());
+            let scanned = scan_plain(html, &mut raw);
+            assert!(
+                scanned.is_err() || Some(raw.0) != html5ever_tokens(html),
+                "{html:?}"
+            );
         }
     }
 
@@ -1301,6 +1493,10 @@ mod tests {
             "<ol>\n<li>one</li>\n<li>two <b>bold</b><br>next<ol><li>inner</li></ol></li>\n</ol>",
             "<ol><li>a</li><li>b</li><li>c</li><li>d</li><li>e</li><li>f</li><li>g</li><li>h</li><li>i</li><li>j</li><li><p>k</p><p>l</p></li></ol>",
             "<ul><li>x<ol type=\"a\"><li>y<ul><li>z</li></ul></li></ol></li></ul><ol></ol><ol> </ol>",
+            // CR LF line ends (as most mail has them) and a byte order mark: read as the
+            // tokenizer reads them.
+            "<html><head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n<div>\r\n<p>Hello\r\n<b>team</b>,</p>\r\n<p><a href=\"https://x.example/a\">a\rlink</a></p>\r\n</div>\r\n</body>\r\n</html>\r\n",
+            "\u{feff}<p>bom</p>",
             "<div class=WordSection1><p class=MsoNormal>Hello <b>team</b>,<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><P class=MsoNormal>Regards<O:P></O:P></P></div>",
         ] {
             let fast = convert(html);
@@ -1357,6 +1553,9 @@ mod tests {
         "\n",
         "a\n b",
         " \t ",
+        "a\r\nb",
+        "\r\n",
+        "x\ry",
         "<!-- c -->",
         "<!--[if !mso]>x<![endif]-->",
         "<img src=\"https://x.example/i.png\" alt=\"pic\">",
@@ -1448,6 +1647,9 @@ mod tests {
         "",
         "",
         "<html><head><style>p { margin: 0 }</style></head><body>",
+        "<html><head>\r\n<meta charset=\"utf-8\">\r\n<style>p\r{}</style></head>\r\n<body>\r\n",
+        "\u{feff}",
+        "\u{feff}<html><body>",
         "<html>\n<head>\n<meta charset=\"utf-8\">\n<title>T</title>\n</head>\n<body dir=\"ltr\">\n",
         "<!DOCTYPE html><html lang=\"en\"><body>",
         "<!-- pre --><HTML><HEAD><!--[if gte mso 9]><xml><o:p/></xml><![endif]--><STYLE><!--\np {}\n--></STYLE></HEAD>",
@@ -1689,7 +1891,7 @@ mod tests {
         #[test]
         fn plain_tokens_are_html5evers(html in fragment()) {
             if let Some(plain) = tokenize_plain(&html) {
-                prop_assert_eq!(Some(plain), tokenize_html5ever(&html), "input {:?}", html);
+                prop_assert_eq!(Some(plain), html5ever_tokens(&html), "input {:?}", html);
             }
         }
 
@@ -1697,7 +1899,7 @@ mod tests {
         #[test]
         fn plain_tokens_of_noise_are_html5evers(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}:-]{0,48}") {
             if let Some(plain) = tokenize_plain(&html) {
-                prop_assert_eq!(Some(plain), tokenize_html5ever(&html), "input {:?}", html);
+                prop_assert_eq!(Some(plain), html5ever_tokens(&html), "input {:?}", html);
             }
         }
 
@@ -1709,13 +1911,13 @@ mod tests {
                 prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
             }
             if let Some(plain) = tokenize_plain(&html) {
-                prop_assert_eq!(Some(plain), tokenize_html5ever(&html), "input {:?}", html);
+                prop_assert_eq!(Some(plain), html5ever_tokens(&html), "input {:?}", html);
             }
         }
 
         /// Markup-heavy noise neither panics nor gets an answer htmd would not give.
         #[test]
-        fn noise_is_safe(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\u{0}\u{a0}:-]{0,48}") {
+        fn noise_is_safe(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}\u{feff}:-]{0,48}") {
             let _ = tokenize(&html);
             if let Some(fast) = convert(&html) {
                 prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
