@@ -169,7 +169,8 @@ where
 /// Order, items and errors are those of `pages`; the task stops after the first `Err`. At most
 /// one item waits for the caller besides the one being fetched, so memory stays that of two
 /// pages. Without a Tokio runtime at the first poll, `pages` is driven inline (no read-ahead).
-/// The task runs in the caller's tracing span.
+/// The task runs in the caller's tracing span; a panic in it resumes in the caller once the
+/// items before it are taken (as inline), never a silent end of the pages.
 ///
 /// The request for the next page goes out before the caller asks for it: do not read ahead where
 /// a fetch depends on what the caller did with the previous page.
@@ -191,6 +192,45 @@ where
 pub fn read_ahead<T: Send + 'static>(
     pages: BoxStream<'static, Result<T>>,
 ) -> BoxStream<'static, Result<T>> {
+    ahead(pages, Ahead::Two)
+}
+
+/// How far [`ahead`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ahead {
+    /// One item waits for the caller and the next is being made ([`read_ahead`]).
+    Two,
+    /// The next item is made while the caller holds the one before, and no further: the
+    /// memory of one item more than inline.
+    One,
+}
+
+/// [`read_ahead`], `how` far ahead.
+pub(crate) fn ahead<T: Send + 'static>(
+    pages: BoxStream<'static, Result<T>>,
+    how: Ahead,
+) -> BoxStream<'static, Result<T>> {
+    ahead_burying::<T, ()>(pages, how, None)
+}
+
+/// [`ahead`], and the task drops what the caller sends to `dead` (what it is done with of
+/// the items) before it makes each item, and after: memory the task's thread allocated is
+/// freed there, where its allocator reuses it for the next item, rather than on the caller's
+/// thread (with glibc, a free into another thread's arena, under that arena's lock). Without a
+/// runtime, or once the task is done, what is sent comes back to the caller as an error of
+/// `send`, to drop.
+pub(crate) fn ahead_burying<T: Send + 'static, D: Send + 'static>(
+    pages: BoxStream<'static, Result<T>>,
+    how: Ahead,
+    dead: Option<std::sync::mpsc::Receiver<D>>,
+) -> BoxStream<'static, Result<T>> {
+    let bury = move || {
+        if let Some(dead) = &dead {
+            while let Ok(gone) = dead.try_recv() {
+                drop(gone);
+            }
+        }
+    };
     async_stream::stream! {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             let mut pages = pages;
@@ -199,23 +239,50 @@ pub fn read_ahead<T: Send + 'static>(
             }
             return;
         };
-        // One page in the channel plus one in flight: the read-ahead the caller can overlap.
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         let task = runtime.spawn(
             async move {
                 let mut pages = pages;
-                while let Some(page) = pages.next().await {
+                loop {
+                    // `One`: a slot first (the caller took the item before), then the item.
+                    let permit = match how {
+                        Ahead::One => match tx.reserve().await {
+                            Ok(permit) => Some(permit),
+                            Err(_) => break,
+                        },
+                        Ahead::Two => None,
+                    };
+                    bury();
+                    let Some(page) = pages.next().await else {
+                        break;
+                    };
+                    bury();
                     let failed = page.is_err();
-                    if tx.send(page).await.is_err() || failed {
+                    match permit {
+                        Some(permit) => permit.send(page),
+                        None => {
+                            if tx.send(page).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    if failed {
                         break;
                     }
                 }
             }
             .instrument(tracing::Span::current()),
         );
-        let _abort = AbortOnDrop(task.abort_handle());
+        let mut task = JoinOnDrop(task);
         while let Some(page) = rx.recv().await {
             yield page;
+        }
+        // The channel closed: the task is done. A panic in it resumes here, as it would have
+        // inline: it must not read as the end of the pages (a listing cut short).
+        if let Err(e) = (&mut task.0).await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
         }
     }
     .boxed()
@@ -362,10 +429,10 @@ fn offload_conversions() -> bool {
     *OFFLOAD.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 4))
 }
 
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// A read-ahead task, aborted when the stream that started it is dropped.
+struct JoinOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for JoinOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -470,6 +537,59 @@ mod tests {
         assert_eq!(items, vec![0, 1, 2, 3, 4]);
         assert_eq!(err.unwrap().kind(), ErrorKind::Unavailable);
         assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 6);
+    }
+
+    #[tokio::test]
+    async fn one_ahead_makes_one_item_past_the_one_the_caller_holds() {
+        for (how, made) in [(Ahead::One, 2), (Ahead::Two, 3)] {
+            let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let counter = fetched.clone();
+            let mut s = ahead(
+                paginate(0u32, PageLimit::unbounded(), move |c| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async move { Ok(Page::new(vec![c], (c < 9).then_some(c + 1))) }
+                }),
+                how,
+            );
+            let first = s.next().await.map(|p| p.map(|p| p.items));
+            assert_eq!(first.and_then(Result::ok), Some(vec![0]));
+            // The caller holds item 0: the task runs as far as it may.
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(
+                fetched.load(std::sync::atomic::Ordering::SeqCst),
+                made,
+                "{how:?}"
+            );
+            let rest: Vec<u32> = s.map_ok(|p| p.items[0]).try_collect().await.unwrap();
+            assert_eq!(rest, (1..10).collect::<Vec<_>>());
+        }
+    }
+
+    #[tokio::test]
+    async fn read_ahead_resumes_a_panic_of_its_task_after_the_pages_before_it() {
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            assert!(c < 2, "page {c} broke");
+            Ok(Page::new(vec![c], Some(c + 1)))
+        });
+        let reader = tokio::spawn(async move {
+            let mut s = read_ahead(pages);
+            let mut got = Vec::new();
+            while let Some(page) = s.next().await {
+                got.push(page.map(|p| p.items[0]).ok());
+            }
+            got
+        });
+        // Without the resume, the stream ended after pages 0 and 1 as if the listing were whole.
+        let err = reader.await.expect_err("the panic of the read-ahead task must resume");
+        assert!(err.is_panic());
+        let message = err.into_panic();
+        let text = message
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(text.contains("page 2 broke"), "{text}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
