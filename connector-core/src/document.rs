@@ -873,9 +873,16 @@ mod tests {
 
     #[test]
     fn text_with_version_is_text_then_with_version() {
-        for (text, token) in [("", ""), ("body", "etag-1"), ("größe\n# x", "2024-01-01T00:00:00Z|3")] {
+        for (text, token) in [
+            ("", ""),
+            ("body", "etag-1"),
+            ("größe\n# x", "2024-01-01T00:00:00Z|3"),
+        ] {
             let made = Document::text_with_version("a", "local", "T", text, token);
-            assert_eq!(made, Document::text("a", "local", "T", text).with_version(token));
+            assert_eq!(
+                made,
+                Document::text("a", "local", "T", text).with_version(token)
+            );
             assert_eq!(made.fingerprint, Document::version_fingerprint(token));
             assert_eq!(made.size_bytes, text.len() as u64);
         }

@@ -890,60 +890,6 @@ async fn the_pages_before_a_source_error_are_delivered() {
     assert_eq!(sink.len(), 6, "both whole pages reached the sink");
 }
 
-/// The memory connector whose stream panics after its first `.1` pages.
-#[derive(Debug)]
-struct PanicsAfter(MemoryConnector, usize);
-
-impl std::fmt::Display for PanicsAfter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "panicking {}", self.0)
-    }
-}
-
-#[connector_core::reexports::async_trait]
-impl Connector for PanicsAfter {
-    fn source(&self) -> &'static str {
-        "memory"
-    }
-    fn roles(&self) -> Roles<'_> {
-        Roles::of(self).load().into()
-    }
-    async fn check(&self) -> Result<()> {
-        Ok(())
-    }
-}
-
-impl LoadConnector for PanicsAfter {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        use connector_core::reexports::futures::{StreamExt, stream};
-        let broken = stream::poll_fn(|_| -> std::task::Poll<Option<Result<Batch>>> {
-            panic!("the connector broke")
-        });
-        self.0.load(ctx).take(self.1).chain(broken).boxed()
-    }
-}
-
-/// A connector that panics stops the run with its panic, even though its pages are made in a
-/// task of their own: the run is not recorded as finished (a listing cut short must never
-/// read as the whole source, or prune would delete the rest).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connector_panic_is_the_runs_not_the_end_of_the_source() {
-    let store = MemoryStateStore::new();
-    let run = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            Syncer::new(Arc::new(PanicsAfter(MemoryConnector::numbered(9, 3, t0()), 2)))
-                .sink(MemorySink::new())
-                .state(store)
-                .run(SyncMode::Full)
-                .await
-        })
-    };
-    let err = run.await.expect_err("the connector's panic must reach the caller");
-    assert!(err.is_panic());
-    assert!(store.runs(10).await.unwrap().is_empty(), "no run was recorded as finished");
-}
-
 /// Documents that name a parent, from a connector that asks (or not) for children by parent.
 #[derive(Debug)]
 struct Parented(MemoryConnector, bool);

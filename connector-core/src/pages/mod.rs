@@ -52,7 +52,6 @@ pub use ahead::{ConvertAhead, Spawned};
 pub use fetch::ItemFetches;
 pub use offset::{OffsetWalk, Step};
 pub use paginate::{Page, PageLimit, convert_blocking, convert_spawned, paginate, read_ahead};
-pub(crate) use paginate::{Ahead, ahead_burying};
 
 use crate::context::SyncContext;
 use crate::document::{Batch, Document, Failure};

@@ -192,45 +192,6 @@ where
 pub fn read_ahead<T: Send + 'static>(
     pages: BoxStream<'static, Result<T>>,
 ) -> BoxStream<'static, Result<T>> {
-    ahead(pages, Ahead::Two)
-}
-
-/// How far [`ahead`] reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ahead {
-    /// One item waits for the caller and the next is being made ([`read_ahead`]).
-    Two,
-    /// The next item is made while the caller holds the one before, and no further: the
-    /// memory of one item more than inline.
-    One,
-}
-
-/// [`read_ahead`], `how` far ahead.
-pub(crate) fn ahead<T: Send + 'static>(
-    pages: BoxStream<'static, Result<T>>,
-    how: Ahead,
-) -> BoxStream<'static, Result<T>> {
-    ahead_burying::<T, ()>(pages, how, None)
-}
-
-/// [`ahead`], and the task drops what the caller sends to `dead` (what it is done with of
-/// the items) before it makes each item, and after: memory the task's thread allocated is
-/// freed there, where its allocator reuses it for the next item, rather than on the caller's
-/// thread (with glibc, a free into another thread's arena, under that arena's lock). Without a
-/// runtime, or once the task is done, what is sent comes back to the caller as an error of
-/// `send`, to drop.
-pub(crate) fn ahead_burying<T: Send + 'static, D: Send + 'static>(
-    pages: BoxStream<'static, Result<T>>,
-    how: Ahead,
-    dead: Option<std::sync::mpsc::Receiver<D>>,
-) -> BoxStream<'static, Result<T>> {
-    let bury = move || {
-        if let Some(dead) = &dead {
-            while let Ok(gone) = dead.try_recv() {
-                drop(gone);
-            }
-        }
-    };
     async_stream::stream! {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             let mut pages = pages;
@@ -239,34 +200,14 @@ pub(crate) fn ahead_burying<T: Send + 'static, D: Send + 'static>(
             }
             return;
         };
+        // One page in the channel plus one in flight: the read-ahead the caller can overlap.
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         let task = runtime.spawn(
             async move {
                 let mut pages = pages;
-                loop {
-                    // `One`: a slot first (the caller took the item before), then the item.
-                    let permit = match how {
-                        Ahead::One => match tx.reserve().await {
-                            Ok(permit) => Some(permit),
-                            Err(_) => break,
-                        },
-                        Ahead::Two => None,
-                    };
-                    bury();
-                    let Some(page) = pages.next().await else {
-                        break;
-                    };
-                    bury();
+                while let Some(page) = pages.next().await {
                     let failed = page.is_err();
-                    match permit {
-                        Some(permit) => permit.send(page),
-                        None => {
-                            if tx.send(page).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                    if failed {
+                    if tx.send(page).await.is_err() || failed {
                         break;
                     }
                 }
@@ -540,34 +481,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_ahead_makes_one_item_past_the_one_the_caller_holds() {
-        for (how, made) in [(Ahead::One, 2), (Ahead::Two, 3)] {
-            let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-            let counter = fetched.clone();
-            let mut s = ahead(
-                paginate(0u32, PageLimit::unbounded(), move |c| {
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    async move { Ok(Page::new(vec![c], (c < 9).then_some(c + 1))) }
-                }),
-                how,
-            );
-            let first = s.next().await.map(|p| p.map(|p| p.items));
-            assert_eq!(first.and_then(Result::ok), Some(vec![0]));
-            // The caller holds item 0: the task runs as far as it may.
-            for _ in 0..50 {
-                tokio::task::yield_now().await;
-            }
-            assert_eq!(
-                fetched.load(std::sync::atomic::Ordering::SeqCst),
-                made,
-                "{how:?}"
-            );
-            let rest: Vec<u32> = s.map_ok(|p| p.items[0]).try_collect().await.unwrap();
-            assert_eq!(rest, (1..10).collect::<Vec<_>>());
-        }
-    }
-
-    #[tokio::test]
     async fn read_ahead_resumes_a_panic_of_its_task_after_the_pages_before_it() {
         let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
             assert!(c < 2, "page {c} broke");
@@ -582,7 +495,9 @@ mod tests {
             got
         });
         // Without the resume, the stream ended after pages 0 and 1 as if the listing were whole.
-        let err = reader.await.expect_err("the panic of the read-ahead task must resume");
+        let err = reader
+            .await
+            .expect_err("the panic of the read-ahead task must resume");
         assert!(err.is_panic());
         let message = err.into_panic();
         let text = message

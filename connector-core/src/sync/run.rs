@@ -360,8 +360,6 @@ async fn execute(
         keep_parents: roles.asks_children(),
         reconcile,
         buffer: VecDeque::new(),
-        front_acked: 0,
-        graveyard: None,
         buffer_len: 0,
         buffer_bytes: 0,
         staging: Vec::new(),
@@ -435,19 +433,7 @@ async fn execute(
             }
         }
     };
-    // The connector's next page is made (fetched, converted) in a task of its own while the
-    // loop delivers and commits the one before: a run costs about the slower of the two rather
-    // than their sum, for a connector that converts inline in its stream. One page ahead, no
-    // more (the memory of one page). Order, errors and panics are the stream's; dropping the
-    // run aborts the task. A connector's lookups (fingerprints, children) may run before the
-    // commit of the page before, as they already may while a page waits in the buffer for a
-    // full sink batch.
-    // The task also drops the documents the loop is done with (see `Pipeline::bury`).
-    let (graveyard, dead) = std::sync::mpsc::channel();
-    pipeline.graveyard = Some(graveyard);
-    let pages = crate::pages::ahead_burying(pages, crate::pages::Ahead::One, Some(dead));
     pipeline.drain(pages).await?;
-    pipeline.graveyard = None;
 
     // 3. Old failures this run covered and did not see fail again are resolved.
     let covered: Vec<String> = pipeline
@@ -647,15 +633,6 @@ fn retain_flagged<T>(items: &mut Vec<T>, positions: &mut Vec<u32>, keep: &[bool]
     });
 }
 
-/// Documents the loop is done with, for [`Pipeline::bury`].
-#[expect(dead_code, reason = "held only to be dropped where they were made")]
-enum Dead {
-    /// A page all of whose documents are committed (or moved out).
-    Page(VecDeque<Document>),
-    /// A batch that spanned pages, committed.
-    Batch(Vec<Document>),
-}
-
 struct Pipeline<'a> {
     /// Held while a batch is written and committed (see [`run`]).
     gate: Arc<tokio::sync::Mutex<()>>,
@@ -679,14 +656,8 @@ struct Pipeline<'a> {
     reconcile: bool,
     /// Documents waiting for the sink, oldest first, one queue per source page (the page's own
     /// vector). A sink batch that lies within one page is lent to the sink and the store
-    /// straight from it; the committed documents stay at the front of the oldest page
-    /// (`front_acked` of them) until the whole page is committed and buried.
+    /// straight from it; the committed documents are then dropped from its front.
     buffer: VecDeque<VecDeque<Document>>,
-    /// How many leading documents of the oldest page in `buffer` are committed already.
-    front_acked: usize,
-    /// Where committed documents go to be dropped: the task that makes the pages, whose
-    /// thread allocated them (see [`Pipeline::bury`]); `None`: dropped here.
-    graveyard: Option<std::sync::mpsc::Sender<Dead>>,
     buffer_len: usize,
     buffer_bytes: u64,
     /// A batch that spans pages, moved out of them (the only documents the loop moves).
@@ -941,9 +912,8 @@ impl Pipeline<'_> {
                 known_bytes = Some(self.buffer_bytes);
             }
         } else {
-            let acked = self.front_acked;
-            'measure: for (n, part) in self.buffer.iter().enumerate() {
-                for doc in part.iter().skip(if n == 0 { acked } else { 0 }) {
+            'measure: for part in &self.buffer {
+                for doc in part {
                     let size = doc.content.len() as u64;
                     if count >= opts.batch_docs || (count > 0 && bytes + size > opts.batch_bytes) {
                         break 'measure;
@@ -960,10 +930,7 @@ impl Pipeline<'_> {
         self.buffer_len -= count;
         // A batch within the oldest page is lent from it as it is; one that spans pages is
         // moved into `staging` first.
-        let in_page = self
-            .buffer
-            .front()
-            .is_some_and(|page| page.len() - self.front_acked >= count);
+        let in_page = self.buffer.front().is_some_and(|page| page.len() >= count);
         if !in_page {
             self.stage(count);
         }
@@ -1012,38 +979,20 @@ impl Pipeline<'_> {
         commit.documents = DocumentStates::from(batch);
         syncer.state.commit(commit).await?;
         if in_page {
-            self.front_acked += count;
-            if self
-                .buffer
-                .front()
-                .is_some_and(|page| page.len() <= self.front_acked)
-                && let Some(page) = self.buffer.pop_front()
-            {
-                self.front_acked = 0;
-                self.bury(Dead::Page(page));
+            if let Some(page) = self.buffer.front_mut() {
+                page.drain(..count.min(page.len()));
+                if page.is_empty() {
+                    self.buffer.pop_front();
+                }
             }
         } else {
-            let staged = std::mem::replace(&mut self.staging, Vec::with_capacity(count));
-            self.bury(Dead::Batch(staged));
+            self.staging.clear();
         }
         self.report_progress();
         Ok(())
     }
 
-    /// Drops documents the loop is done with (committed) in the task that makes the pages,
-    /// when there is one: the thread that allocated them frees them into its own allocator
-    /// (with glibc: its arena and thread cache, reused for the next page) and the loop's thread
-    /// does not (a free into another thread's arena takes that arena's lock; in the CLI's
-    /// profile malloc and free were about a third of the loop thread's samples, the frees
-    /// mostly of documents made on the runtime's workers).
-    fn bury(&self, dead: Dead) {
-        if let Some(graveyard) = &self.graveyard {
-            // Refused once the task is done: then `dead` is dropped here.
-            let _ = graveyard.send(dead);
-        }
-    }
-
-    /// Moves the oldest `count` buffered (not yet committed) documents into `staging`.
+    /// Moves the oldest `count` buffered documents into `staging`.
     fn stage(&mut self, count: usize) {
         self.staging.clear();
         self.staging.reserve(count);
@@ -1052,16 +1001,13 @@ impl Pipeline<'_> {
                 break;
             };
             let want = count - self.staging.len();
-            let acked = self.front_acked;
-            if page.len() - acked <= want {
-                // The whole rest of a page; what is left of it is committed.
-                self.staging.extend(page.drain(acked..));
+            if page.len() <= want {
+                // The whole rest of a page: one block copy.
                 if let Some(page) = self.buffer.pop_front() {
-                    self.front_acked = 0;
-                    self.bury(Dead::Page(page));
+                    self.staging.append(&mut Vec::from(page));
                 }
             } else {
-                self.staging.extend(page.drain(acked..acked + want));
+                self.staging.extend(page.drain(..want));
             }
         }
     }
@@ -1074,12 +1020,7 @@ impl Pipeline<'_> {
         match self.buffer.front_mut() {
             // A page's queue is never pushed to, so it is contiguous already and this moves
             // nothing.
-            Some(page) => {
-                let acked = self.front_acked;
-                page.make_contiguous()
-                    .get_mut(acked..acked + count)
-                    .unwrap_or_default()
-            }
+            Some(page) => page.make_contiguous().get_mut(..count).unwrap_or_default(),
             None => &mut [],
         }
     }
