@@ -304,6 +304,33 @@ impl Document {
         )
     }
 
+    /// A document whose body is text and whose fingerprint is the source's version token:
+    /// exactly `Document::text(id, source, title, text).with_version(token)`, without hashing
+    /// the text first for a fingerprint the version then replaces (the whole body, per
+    /// document, for nothing).
+    ///
+    /// ```
+    /// use connector_core::Document;
+    ///
+    /// let a = Document::text_with_version("1", "demo", "Title", "body", "etag-7");
+    /// assert_eq!(a, Document::text("1", "demo", "Title", "body").with_version("etag-7"));
+    /// ```
+    pub fn text_with_version(
+        id: impl Into<String>,
+        source: &'static str,
+        title: impl Into<String>,
+        text: impl Into<String>,
+        token: &str,
+    ) -> Self {
+        Self::with_fingerprint(
+            id.into(),
+            source,
+            title.into(),
+            Content::Text { text: text.into() },
+            hash128(token),
+        )
+    }
+
     /// A document whose body is raw bytes for the host's own parser.
     pub fn bytes(
         id: impl Into<String>,
@@ -341,6 +368,16 @@ impl Document {
 
     fn new(id: String, source: &'static str, title: String, content: Content) -> Self {
         let fingerprint = content.content_hash();
+        Self::with_fingerprint(id, source, title, content, fingerprint)
+    }
+
+    fn with_fingerprint(
+        id: String,
+        source: &'static str,
+        title: String,
+        content: Content,
+        fingerprint: String,
+    ) -> Self {
         Self {
             id,
             source: Cow::Borrowed(source),
@@ -832,6 +869,23 @@ mod tests {
             serde_json::to_string(&doc.metadata).unwrap(),
             r#"{"a_key_longer_than_twenty_three_bytes":{"a":[null,true,1.5],"z":1},"field.Customer Name":42,"größe":"x\"y","labels":["a","b"],"space":"ENG"}"#
         );
+    }
+
+    #[test]
+    fn text_with_version_is_text_then_with_version() {
+        for (text, token) in [
+            ("", ""),
+            ("body", "etag-1"),
+            ("größe\n# x", "2024-01-01T00:00:00Z|3"),
+        ] {
+            let made = Document::text_with_version("a", "local", "T", text, token);
+            assert_eq!(
+                made,
+                Document::text("a", "local", "T", text).with_version(token)
+            );
+            assert_eq!(made.fingerprint, Document::version_fingerprint(token));
+            assert_eq!(made.size_bytes, text.len() as u64);
+        }
     }
 
     #[test]

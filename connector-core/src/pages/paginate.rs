@@ -169,7 +169,8 @@ where
 /// Order, items and errors are those of `pages`; the task stops after the first `Err`. At most
 /// one item waits for the caller besides the one being fetched, so memory stays that of two
 /// pages. Without a Tokio runtime at the first poll, `pages` is driven inline (no read-ahead).
-/// The task runs in the caller's tracing span.
+/// The task runs in the caller's tracing span; a panic in it resumes in the caller once the
+/// items before it are taken (as inline), never a silent end of the pages.
 ///
 /// The request for the next page goes out before the caller asks for it: do not read ahead where
 /// a fetch depends on what the caller did with the previous page.
@@ -213,9 +214,16 @@ pub fn read_ahead<T: Send + 'static>(
             }
             .instrument(tracing::Span::current()),
         );
-        let _abort = AbortOnDrop(task.abort_handle());
+        let mut task = JoinOnDrop(task);
         while let Some(page) = rx.recv().await {
             yield page;
+        }
+        // The channel closed: the task is done. A panic in it resumes here, as it would have
+        // inline: it must not read as the end of the pages (a listing cut short).
+        if let Err(e) = (&mut task.0).await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
         }
     }
     .boxed()
@@ -362,10 +370,10 @@ fn offload_conversions() -> bool {
     *OFFLOAD.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 4))
 }
 
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// A read-ahead task, aborted when the stream that started it is dropped.
+struct JoinOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for JoinOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -470,6 +478,33 @@ mod tests {
         assert_eq!(items, vec![0, 1, 2, 3, 4]);
         assert_eq!(err.unwrap().kind(), ErrorKind::Unavailable);
         assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 6);
+    }
+
+    #[tokio::test]
+    async fn read_ahead_resumes_a_panic_of_its_task_after_the_pages_before_it() {
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            assert!(c < 2, "page {c} broke");
+            Ok(Page::new(vec![c], Some(c + 1)))
+        });
+        let reader = tokio::spawn(async move {
+            let mut s = read_ahead(pages);
+            let mut got = Vec::new();
+            while let Some(page) = s.next().await {
+                got.push(page.map(|p| p.items[0]).ok());
+            }
+            got
+        });
+        // Without the resume, the stream ended after pages 0 and 1 as if the listing were whole.
+        let err = reader
+            .await
+            .expect_err("the panic of the read-ahead task must resume");
+        assert!(err.is_panic());
+        let message = err.into_panic();
+        let text = message
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(text.contains("page 2 broke"), "{text}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -574,7 +574,8 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     let meta: Map<String, Value> = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
 
     // Filled in place: the document is not moved in and out per field.
-    let mut doc = Document::text(doc_id, SOURCE, title, text);
+    // The version is the fingerprint: the text is not hashed for one it would replace.
+    let mut doc = Document::text_with_version(doc_id, SOURCE, title, text, version);
     let m = &mut doc.metadata;
     m.insert("base_id".into(), Value::String(view.base.clone()));
     m.insert("table_id".into(), Value::String(view.table.id.clone()));
@@ -586,7 +587,7 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     }
     doc.link = link;
     doc.updated_at = updated;
-    doc.with_version(version)
+    doc
 }
 
 /// A field shown as a `##` section of its record's document.
