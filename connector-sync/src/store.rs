@@ -506,9 +506,8 @@ impl StateStore for SqlStateStore {
                 (
                     id,
                     DocumentState {
-                        fingerprint,
-                        updated_at,
                         parent_id,
+                        ..DocumentState::new(fingerprint, updated_at)
                     },
                 )
             })

@@ -40,7 +40,15 @@ pub(crate) use stamp::Rfc3339;
 pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 
 /// What the store knows of one document.
+///
+/// `#[non_exhaustive]`: a store outside this crate (a custom [`StateStore`]'s
+/// [`documents`](StateStore::documents)) builds one with [`new`](Self::new) and sets
+/// [`parent_id`](Self::parent_id) on it (the fields stay public), so that a field added later
+/// (as `parent_id` was) breaks no such store. Struct literals written before it
+/// (`DocumentState { fingerprint, updated_at, parent_id }`) become
+/// `DocumentState { parent_id, ..DocumentState::new(fingerprint, updated_at) }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DocumentState {
     /// The document's fingerprint when it was last acknowledged.
     pub fingerprint: String,
@@ -51,6 +59,24 @@ pub struct DocumentState {
     /// [`StateStore::children`] looks documents up by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+}
+
+impl DocumentState {
+    /// A document with this `fingerprint` and `updated_at`, and no parent.
+    pub fn new(fingerprint: impl Into<String>, updated_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            fingerprint: fingerprint.into(),
+            updated_at,
+            parent_id: None,
+        }
+    }
+
+    /// With its [`parent_id`](Self::parent_id).
+    #[must_use]
+    pub fn with_parent_id(mut self, parent: impl Into<String>) -> Self {
+        self.parent_id = Some(parent.into());
+        self
+    }
 }
 
 /// How a document compares with what a [`StateStore`] knows of it.
