@@ -369,7 +369,8 @@ pub trait StateStore: Send + Sync {
     }
 
     /// The ids of the stored documents whose [`parent_id`](Document::parent_id) is one of
-    /// `parents`, in order, each once: what a connector deletes with a deleted item whose
+    /// `parents`, each once, in the ids' byte order (`str`'s `Ord`; a SQL store sorts with a
+    /// binary collation, not the database's): what a connector deletes with a deleted item whose
     /// children (a message's attachments) the source does not report deleted itself. Called
     /// through [`ChildLookup`](crate::context::ChildLookup), once per page that deletes.
     /// The [`Syncer`](crate::sync::Syncer) commits parents only for a connector whose roles
