@@ -587,9 +587,11 @@ mod tests {
     #[test]
     fn a_layout_out_of_step_is_an_error_not_a_panic() {
         let row: Row = vec![Ok(Value::Int(1)), Ok(Value::Text("Widget".into()))];
-        let mut layout = RowLayout::default();
-        layout.names = vec!["id".into(), "name".into()];
-        layout.metadata = vec![1];
+        let layout = RowLayout {
+            names: vec!["id".into(), "name".into()],
+            metadata: vec![1],
+            ..RowLayout::default()
+        };
         let e = layout
             .render(&row, "test:1", &Key::Int(1), None)
             .err()
