@@ -505,13 +505,11 @@ impl StateStore for SqlStateStore {
         let known: HashMap<String, DocumentState> = rows
             .into_iter()
             .map(|(id, fingerprint, updated_at, parent_id)| {
-                (
-                    id,
-                    DocumentState {
-                        parent_id,
-                        ..DocumentState::new(fingerprint, updated_at)
-                    },
-                )
+                (id, {
+                    let mut state = DocumentState::new(fingerprint, updated_at);
+                    state.parent_id = parent_id;
+                    state
+                })
             })
             .collect();
         Ok(ids.iter().map(|id| known.get(*id).cloned()).collect())

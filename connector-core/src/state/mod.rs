@@ -44,9 +44,11 @@ pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 /// `#[non_exhaustive]`: a store outside this crate (a custom [`StateStore`]'s
 /// [`documents`](StateStore::documents)) builds one with [`new`](Self::new) and sets
 /// [`parent_id`](Self::parent_id) on it (the fields stay public), so that a field added later
-/// (as `parent_id` was) breaks no such store. Struct literals written before it
-/// (`DocumentState { fingerprint, updated_at, parent_id }`) become
-/// `DocumentState { parent_id, ..DocumentState::new(fingerprint, updated_at) }`.
+/// (as `parent_id` was) breaks no such store. A struct literal written before it
+/// (`DocumentState { fingerprint, updated_at, parent_id }`) becomes
+/// `DocumentState::new(fingerprint, updated_at)` with `parent_id` assigned after (or
+/// [`with_parent_id`](Self::with_parent_id)); outside this crate neither a literal nor
+/// `..` update syntax builds one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DocumentState {
