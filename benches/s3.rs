@@ -255,11 +255,8 @@ impl StateStore for CompactStateStore {
         Ok(ids
             .iter()
             .map(|id| {
-                docs.get(&self.key(id)).map(|f| DocumentState {
-                    fingerprint: format!("{f:032x}"),
-                    updated_at: None,
-                    parent_id: None,
-                })
+                docs.get(&self.key(id))
+                    .map(|f| DocumentState::new(format!("{f:032x}"), None))
             })
             .collect())
     }

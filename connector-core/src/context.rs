@@ -96,6 +96,28 @@ pub trait FingerprintLookup: Send + Sync + 'static {
     fn remembers(&self) -> bool {
         true
     }
+
+    /// What the store holds of each id it knows (fingerprint and
+    /// [`parent_id`](crate::state::DocumentState::parent_id); ids unknown to the store are
+    /// absent), or `None` when the lookup keeps no parents. A connector whose children are
+    /// reported unchanged by their version alone reads it through
+    /// [`KnownFingerprints::lookup_with_parents`](crate::pages::KnownFingerprints::lookup_with_parents),
+    /// so that a child stored without its parent (before parents were kept) or under another
+    /// one is produced again and its parent recorded rather than skipped for good.
+    ///
+    /// The provided implementation returns `None`. The batch loop's lookup returns the
+    /// states for a connector whose roles claim [`children`](crate::RolesOf::children) (the
+    /// only ones whose store keeps parents), and `None` for any other.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    async fn states(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<HashMap<String, crate::state::DocumentState>>> {
+        let _ = ids;
+        Ok(None)
+    }
 }
 
 /// A lookup that knows no fingerprint: every item is downloaded.
@@ -123,7 +145,8 @@ impl FingerprintLookup for NoFingerprints {
 /// of run.
 #[async_trait]
 pub trait ChildLookup: Send + Sync + 'static {
-    /// The ids of the stored documents whose parent is one of `parents`, in order, each once.
+    /// The ids of the stored documents whose parent is one of `parents`, each once, in the
+    /// ids' byte order.
     ///
     /// # Errors
     /// When the store cannot be read.

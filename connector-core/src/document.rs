@@ -190,8 +190,12 @@ mod base64_bytes {
 /// - a dynamic key that every document of a source repeats (a table's column names, a base's
 ///   field names) is made once, by the connector, and each document takes a clone: an inline
 ///   copy, or an `Arc` count for a long one, never a new string;
-/// - `String` keys (`format!(..)`) still work: a short one is copied inline and the `String`
-///   freed.
+/// - `String` keys (`format!(..)`) still work, at a cost for a long one: a key of up to 23
+///   bytes is copied inline and the `String` freed, but a longer one is copied into a new
+///   `Arc<str>` (one allocation and copy more than the `String` key it replaced) and the
+///   `String` freed. A long `&str` key other than a `'static` one given to
+///   [`MetaKey::new_static`] allocates too. A connector that writes a long dynamic key per
+///   document makes the key once and clones it.
 ///
 /// Chosen over `Cow<'static, str>`, which is free for static keys but allocates every dynamic
 /// key anew per document, and over `Arc<str>`, which allocates every static key.
@@ -199,10 +203,17 @@ mod base64_bytes {
 /// map's own, with no byte for a static, a long static or a shared key, nor for a row's
 /// metadata columns.
 ///
-/// It reads as a `&str` everywhere a host needs one: `doc.metadata.get("space")` (it is
+/// It reads as a `&str` where a host passes one: `doc.metadata.get("space")` (it is
 /// `Borrow<str>`), `key.as_str()`, `key == "space"`, `Display`; it orders, hashes and
 /// serialises exactly as the `String` it replaced, so the JSON and the fingerprints are those
-/// of a `String`-keyed map, byte for byte.
+/// of a `String`-keyed map, byte for byte. It is not `Borrow<String>`, so host code written
+/// for the `BTreeMap<String, Value>` it replaced changes where it named a `String`:
+/// `metadata.get(&name)` with `name: String` becomes `get(name.as_str())`; `insert(name, v)`
+/// becomes `insert(name.into(), v)` (or `MetaKey::from(name)`); a
+/// `BTreeMap<String, Value>` or a `serde_json::Map` is collected with the keys mapped
+/// (`.map(|(k, v)| (k.to_string(), v))`); and `with_metadata` takes a key that is
+/// `Into<MetaKey>` (`&str`, `String`, `SmolStr`), so a host type that was only
+/// `Into<String>` is passed as a `String`.
 pub type MetaKey = smol_str::SmolStr;
 
 /// The type of [`Document::metadata`]: [`MetaKey`]s to JSON values, in key order.

@@ -54,6 +54,9 @@ pub use registry::{Built, Registry};
 pub use roles::{Roles, RolesOf};
 pub use secret::Secret;
 /// The string type of [`MetaKey`], re-exported so a host needs no dependency of its own.
+///
+/// It is smol_str 0.3's type itself, not a wrapper: a connector-core release that moves to
+/// an incompatible smol_str (0.4) changes this type, and is a breaking release for that.
 pub use smol_str::SmolStr;
 pub use window::{CoarseWindow, TimeWindow};
 

@@ -229,11 +229,17 @@ pub struct RowLayout {
     /// The documents' source name.
     pub source: &'static str,
     /// Every column's name, in row order.
+    ///
+    /// `names`, `labels` and `keys` go in step, one entry per column: [`new`](Self::new)
+    /// makes the labels and keys of the names, and code that changes `names` afterwards
+    /// builds a new layout instead. A layout whose three lengths differ renders no row (an
+    /// error saying so), rather than a panic or a column under another's label.
     pub names: Vec<String>,
-    /// `{name}:`, each column's label in the content's lines.
+    /// `{name}:`, each column's label in the content's lines (in step with `names`).
     pub labels: Vec<String>,
     /// Each column's name as a metadata key, made once: every row's document takes a clone
-    /// (inline, or an `Arc` count), not a new `String` per row per column.
+    /// (inline, or an `Arc` count), not a new `String` per row per column (in step with
+    /// `names`).
     pub keys: Vec<MetaKey>,
     /// The columns written as content, in this order.
     pub content: Vec<usize>,
@@ -280,8 +286,24 @@ impl RowLayout {
         key: &Key,
         cursor: Option<DateTime<Utc>>,
     ) -> Result<Document, String> {
+        if self.labels.len() != self.names.len() || self.keys.len() != self.names.len() {
+            return Err(format!(
+                "the row layout has {} column names, {} labels and {} metadata keys; \
+                 RowLayout::new makes one of each per name",
+                self.names.len(),
+                self.labels.len(),
+                self.keys.len()
+            ));
+        }
+        // Every column the layout uses is checked here first: past it `names[i]`, `labels[i]`
+        // and `keys[i]` are in bounds (the three lengths are equal).
         let value = |i: usize| -> Result<&Value, String> {
-            let name = self.names.get(i).map_or("?", String::as_str);
+            let Some(name) = self.names.get(i) else {
+                return Err(format!(
+                    "column {i} is not one of the layout's {} columns",
+                    self.names.len()
+                ));
+            };
             match row.get(i) {
                 Some(Ok(v)) => Ok(v),
                 Some(Err(e)) => Err(format!("column `{name}` cannot be read: {e}")),
@@ -558,5 +580,33 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(e.contains("`name`"), "{e}");
+    }
+
+    /// A layout whose names were set after `default()`, without labels and keys, or that
+    /// names a column it does not have, renders an error, not a panic.
+    #[test]
+    fn a_layout_out_of_step_is_an_error_not_a_panic() {
+        let row: Row = vec![Ok(Value::Int(1)), Ok(Value::Text("Widget".into()))];
+        let layout = RowLayout {
+            names: vec!["id".into(), "name".into()],
+            metadata: vec![1],
+            ..RowLayout::default()
+        };
+        let e = layout
+            .render(&row, "test:1", &Key::Int(1), None)
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("2 column names, 0 labels"), "{e}");
+
+        let mut layout = RowLayout::new("test", vec!["id".into()]);
+        layout.metadata = vec![1];
+        let e = layout
+            .render(&row, "test:1", &Key::Int(1), None)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            e.contains("column 1 is not one of the layout's 1 columns"),
+            "{e}"
+        );
     }
 }

@@ -79,14 +79,7 @@ async fn store_of(n: usize) -> MemoryStateStore {
             .map(|i| {
                 let id = id(i);
                 let fingerprint = hash128(&id);
-                (
-                    id,
-                    DocumentState {
-                        fingerprint,
-                        updated_at: None,
-                        parent_id: None,
-                    },
-                )
+                (id, DocumentState::new(fingerprint, None))
             })
             .collect();
         store

@@ -18,15 +18,7 @@ use proptest::prelude::*;
 
 fn commit_of(id: &str) -> Commit<'static> {
     Commit {
-        documents: vec![(
-            id.to_owned(),
-            DocumentState {
-                fingerprint: format!("fp-{id}"),
-                updated_at: None,
-                parent_id: None,
-            },
-        )]
-        .into(),
+        documents: vec![(id.to_owned(), DocumentState::new(format!("fp-{id}"), None))].into(),
         ..Commit::default()
     }
 }
@@ -143,21 +135,15 @@ async fn holds_the_old_state(store: &FileStateStore, runs: usize) {
     assert_eq!(
         states,
         [
-            DocumentState {
-                fingerprint: "ef4fb1f3961e3b16399d8c0a6d72384e".to_owned(),
-                updated_at: Some(at("2026-12-05T00:09:03.018381298Z")),
-                parent_id: None,
-            },
-            DocumentState {
-                fingerprint: "0123456789abcdef0123456789abcdef".to_owned(),
-                updated_at: Some(at("2026-12-06T09:59:59.000001Z")),
-                parent_id: None,
-            },
-            DocumentState {
-                fingerprint: "etag-9".to_owned(),
-                updated_at: None,
-                parent_id: None,
-            },
+            DocumentState::new(
+                "ef4fb1f3961e3b16399d8c0a6d72384e",
+                Some(at("2026-12-05T00:09:03.018381298Z")),
+            ),
+            DocumentState::new(
+                "0123456789abcdef0123456789abcdef",
+                Some(at("2026-12-06T09:59:59.000001Z")),
+            ),
+            DocumentState::new("etag-9", None),
         ]
     );
     let state = store.load().await.unwrap();

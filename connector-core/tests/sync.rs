@@ -890,9 +890,10 @@ async fn the_pages_before_a_source_error_are_delivered() {
     assert_eq!(sink.len(), 6, "both whole pages reached the sink");
 }
 
-/// Documents that name a parent, from a connector that asks (or not) for children by parent.
+/// Documents that name a parent (the third field), from a connector that asks (or not) for
+/// children by parent, every one produced in every run.
 #[derive(Debug)]
-struct Parented(MemoryConnector, bool);
+struct Parented(MemoryConnector, bool, &'static str);
 
 impl std::fmt::Display for Parented {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -917,12 +918,15 @@ impl Connector for Parented {
 impl LoadConnector for Parented {
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
         use connector_core::reexports::futures::StreamExt;
+        let parent = self.2;
+        // Every document is produced (the memory connector would report the unchanged ones
+        // by id), so the sync compares them itself.
         self.0
-            .load(ctx)
-            .map(|page| {
+            .load(ctx.with_fingerprints(Arc::new(connector_core::NoFingerprints)))
+            .map(move |page| {
                 page.map(|mut batch| {
                     for doc in &mut batch.documents {
-                        doc.parent_id = Some("message-1".to_owned());
+                        doc.parent_id = Some(parent.to_owned());
                     }
                     batch
                 })
@@ -941,6 +945,7 @@ async fn parents_are_kept_only_for_a_connector_that_asks_for_children() {
         Syncer::new(Arc::new(Parented(
             MemoryConnector::numbered(5, 2, t0()),
             asks,
+            "message-1",
         )))
         .sink(sink.clone())
         .state(state.clone())
@@ -957,4 +962,166 @@ async fn parents_are_kept_only_for_a_connector_that_asks_for_children() {
         let children = state.children(&["message-1"]).await.unwrap();
         assert_eq!(children.len(), if asks { 5 } else { 0 }, "asks: {asks}");
     }
+}
+
+/// A document stored without its parent (before stores kept parents, or while its connector
+/// did not ask for children) gets it recorded when it is listed again unchanged, without being
+/// delivered again; and one whose parent changed under the same fingerprint is found under its
+/// new parent only.
+#[tokio::test]
+async fn unchanged_documents_get_their_parent_recorded_without_delivery() {
+    let state = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |asks: bool, parent: &'static str, mode: SyncMode| {
+        let syncer = Syncer::new(Arc::new(Parented(
+            MemoryConnector::numbered(5, 2, t0()),
+            asks,
+            parent,
+        )))
+        .sink(sink.clone())
+        .state(state.clone());
+        async move { syncer.run(mode).await }
+    };
+    run(false, "message-1", SyncMode::Full).await.unwrap();
+    assert!(state.children(&["message-1"]).await.unwrap().is_empty());
+
+    let report = run(true, "message-1", SyncMode::Reconcile).await.unwrap();
+    assert_eq!((report.unchanged, report.delivered), (5, 0));
+    assert_eq!(state.children(&["message-1"]).await.unwrap().len(), 5);
+
+    let report = run(true, "message-2", SyncMode::Reconcile).await.unwrap();
+    assert_eq!((report.unchanged, report.delivered), (5, 0));
+    assert!(state.children(&["message-1"]).await.unwrap().is_empty());
+    assert_eq!(state.children(&["message-2"]).await.unwrap().len(), 5);
+    assert_eq!(sink.deliveries().iter().map(Vec::len).sum::<usize>(), 5);
+}
+
+/// An outlook-like source: each item has a version and a parent, and is reported unchanged by
+/// its version and stored parent ([`KnownFingerprints::lookup_with_parents`]), else produced
+/// (counted).
+#[derive(Debug, Default)]
+struct Mailbox {
+    /// Id, version token and parent of each item.
+    items: std::sync::Mutex<Vec<(String, String, Option<String>)>>,
+    asks: std::sync::atomic::AtomicBool,
+    produced: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("mailbox")
+    }
+}
+
+#[connector_core::reexports::async_trait]
+impl Connector for Mailbox {
+    fn source(&self) -> &'static str {
+        "memory"
+    }
+    fn roles(&self) -> Roles<'_> {
+        let roles = Roles::of(self).load();
+        if self.asks.load(std::sync::atomic::Ordering::Relaxed) {
+            roles.children().into()
+        } else {
+            roles.into()
+        }
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl LoadConnector for Mailbox {
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        use connector_core::Document;
+        use connector_core::pages::{KnownFingerprints, Outcome};
+        use connector_core::reexports::futures::{StreamExt, stream};
+        let items = self.items.lock().map(|i| i.clone()).unwrap_or_default();
+        let produced = Arc::clone(&self.produced);
+        stream::once(async move {
+            let ids: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
+            let known = KnownFingerprints::lookup_with_parents(&ctx, &ids).await?;
+            let mut batch = Batch::default();
+            for (id, version, parent) in items {
+                if known.has_version_under(&id, &version, parent.as_deref()) {
+                    batch.push(Outcome::Unchanged(id));
+                    continue;
+                }
+                produced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut doc = Document::text(id.clone(), "memory", &id, format!("body of {id}"))
+                    .with_version(&version);
+                if let Some(parent) = parent {
+                    doc = doc.with_parent_id(parent);
+                }
+                batch.documents.push(doc);
+            }
+            Ok(batch)
+        })
+        .boxed()
+    }
+}
+
+/// Attachments reported unchanged by their version, stored before their connector's store
+/// kept parents, are produced once more so that their parent is recorded (the connector's
+/// lookup sees the stored parent is missing), not delivered again, and found by
+/// `children()`; then they are reported unchanged again. An attachment moved to another
+/// message under the same version is found under that message only.
+#[tokio::test]
+async fn children_reported_unchanged_by_version_get_their_parent_recorded() {
+    let item = |id: &str, parent: Option<&str>| {
+        (id.to_owned(), "v1".to_owned(), parent.map(str::to_owned))
+    };
+    let mailbox = Arc::new(Mailbox::default());
+    if let Ok(mut items) = mailbox.items.lock() {
+        *items = vec![
+            item("m1", None),
+            item("m1/a1", Some("m1")),
+            item("m1/a2", Some("m1")),
+            item("m2", None),
+            item("m2/a1", Some("m2")),
+        ];
+    }
+    let produced = || mailbox.produced.load(std::sync::atomic::Ordering::Relaxed);
+    let state = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |mode: SyncMode| {
+        let syncer = Syncer::new(Arc::clone(&mailbox) as Arc<dyn Connector>)
+            .sink(sink.clone())
+            .state(state.clone());
+        async move { syncer.run(mode).await }
+    };
+    // Stored without parents, as by a binary from before they were kept.
+    run(SyncMode::Full).await.unwrap();
+    assert_eq!(produced(), 5);
+    assert!(state.children(&["m1", "m2"]).await.unwrap().is_empty());
+
+    mailbox
+        .asks
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let report = run(SyncMode::Reconcile).await.unwrap();
+    assert_eq!(produced(), 8, "the three attachments were produced again");
+    assert_eq!((report.unchanged, report.delivered), (5, 0));
+    assert_eq!(state.children(&["m1"]).await.unwrap(), ["m1/a1", "m1/a2"]);
+    assert_eq!(state.children(&["m2"]).await.unwrap(), ["m2/a1"]);
+
+    let report = run(SyncMode::Reconcile).await.unwrap();
+    assert_eq!(
+        produced(),
+        8,
+        "nothing is produced again once the parents are recorded"
+    );
+    assert_eq!((report.unchanged, report.delivered), (5, 0));
+
+    if let Ok(mut items) = mailbox.items.lock() {
+        items[4] = item("m2/a1", Some("m1"));
+    }
+    let report = run(SyncMode::Reconcile).await.unwrap();
+    assert_eq!(produced(), 9);
+    assert_eq!((report.unchanged, report.delivered), (5, 0));
+    assert_eq!(
+        state.children(&["m1"]).await.unwrap(),
+        ["m1/a1", "m1/a2", "m2/a1"]
+    );
+    assert!(state.children(&["m2"]).await.unwrap().is_empty());
+    assert_eq!(sink.deliveries().iter().map(Vec::len).sum::<usize>(), 5);
 }

@@ -9,6 +9,11 @@ use connector_core::Document;
 /// Extensions delivered as [`Content::Text`](connector_core::Content::Text): formats whose
 /// bytes are already the text a reader sees. Everything else (PDF, Office, images, and HTML,
 /// which needs its markup extracted) goes as bytes with its MIME type for the host's parser.
+// Public through `local` and `webdav`; a build without either reaches it only from inside.
+#[cfg_attr(
+    not(any(feature = "local", feature = "webdav")),
+    allow(unreachable_pub)
+)]
 pub const TEXT_EXTENSIONS: &[&str] = &[
     "txt",
     "text",

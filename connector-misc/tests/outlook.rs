@@ -263,6 +263,60 @@ async fn a_message_deleted_for_good_takes_its_attachments_with_it() {
     assert_eq!(store.document_count(), sink.ids().len());
 }
 
+/// Attachments stored before the store kept parents (a state written by an older release)
+/// get their parent recorded when their message is listed again, though nothing changed and
+/// nothing is delivered again; the message deleted for good then takes them with it.
+#[tokio::test]
+async fn attachments_stored_without_their_parent_get_it_when_their_message_is_listed_again() {
+    use connector_core::state::{DocumentState, DocumentStates, StateStore};
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let attachments = [
+        "outlook:u-ada:M1/attachments/AAMkA1",
+        "outlook:u-ada:M1/attachments/AAMkA2",
+    ];
+    // As an older release left them: the same states without parents.
+    let ids = store.document_ids().await.unwrap();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let states = store.documents(&refs).await.unwrap();
+    let bare: Vec<(String, DocumentState)> = ids
+        .iter()
+        .zip(states)
+        .map(|(id, s)| {
+            let s = s.unwrap();
+            (id.clone(), DocumentState::new(s.fingerprint, s.updated_at))
+        })
+        .collect();
+    store
+        .commit(connector_core::state::Commit {
+            documents: DocumentStates::from(bare),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(store.children(&[M1]).await.unwrap().is_empty());
+
+    // Read: the round lists M1 again, unchanged.
+    graph.mark_read("u-ada", "M1", 66);
+    let again = run(&c, &store, SyncMode::Incremental).await;
+    assert!(again.ids().is_empty(), "{:?}", again.ids());
+    assert_eq!(store.children(&[M1]).await.unwrap(), attachments);
+
+    graph.delete("u-ada", "M1");
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(60))
+        .run(SyncMode::Incremental)
+        .await
+        .expect("the sync runs");
+    assert_eq!(report.deleted, 3, "{report:?}");
+    assert_eq!(sorted(sink.deleted()), [M1, attachments[0], attachments[1]]);
+}
+
 #[tokio::test]
 async fn reading_or_flagging_a_message_delivers_nothing_again() {
     let graph = standard(2);

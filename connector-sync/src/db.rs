@@ -36,6 +36,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "gone",
         include_str!("../migrations/sqlite/0005_gone.sql"),
     ),
+    // Its comment says a row written before it gets its parent at "their next commit": that
+    // is the next time the row is listed, changed or not, for a connector that asks for
+    // children (the Syncer records the parent of an unchanged document without delivering
+    // it); a row never listed again keeps none (the README's "Upgrading and rolling back").
+    // The file cannot say so itself: its checksum is pinned.
     (
         6,
         "parent",

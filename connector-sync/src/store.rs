@@ -386,9 +386,11 @@ const SELECT_DOCUMENTS_PG: &str = "SELECT doc_id, fingerprint, updated_at, paren
 
 const SELECT_CHILDREN_SQLITE: &str = "SELECT doc_id FROM document_state \
      WHERE connector_id = $1 AND parent_id IN (SELECT value FROM json_each($2)) ORDER BY doc_id";
+// `COLLATE "C"`: the ids' byte order, which `StateStore::children` promises and the other
+// stores give, whatever the database's collation (`doc_id` has the database's default).
 const SELECT_CHILDREN_PG: &str = "SELECT doc_id FROM document_state \
      WHERE connector_id = $1 AND parent_id IN (SELECT jsonb_array_elements_text($2)) \
-     ORDER BY doc_id";
+     ORDER BY doc_id COLLATE \"C\"";
 
 const DELETE_DOCUMENTS_SQLITE: &str = "DELETE FROM document_state \
      WHERE connector_id = $1 AND doc_id IN (SELECT value FROM json_each($2))";
@@ -503,14 +505,11 @@ impl StateStore for SqlStateStore {
         let known: HashMap<String, DocumentState> = rows
             .into_iter()
             .map(|(id, fingerprint, updated_at, parent_id)| {
-                (
-                    id,
-                    DocumentState {
-                        fingerprint,
-                        updated_at,
-                        parent_id,
-                    },
-                )
+                (id, {
+                    let mut state = DocumentState::new(fingerprint, updated_at);
+                    state.parent_id = parent_id;
+                    state
+                })
             })
             .collect();
         Ok(ids.iter().map(|id| known.get(*id).cloned()).collect())

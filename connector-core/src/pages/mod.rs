@@ -173,9 +173,15 @@ impl<T> PendingItem<T> {
     }
 }
 
-/// The fingerprints the state store holds for a page's items, asked once for the page.
+/// The fingerprints the state store holds for a page's items, asked once for the page, and,
+/// from [`lookup_with_parents`](Self::lookup_with_parents), their parents.
 #[derive(Debug, Clone, Default)]
-pub struct KnownFingerprints(HashMap<String, String>);
+pub struct KnownFingerprints {
+    fingerprints: HashMap<String, String>,
+    /// The stored parent of each known id that has one; `None` when the parents were not
+    /// asked for or the lookup keeps none.
+    parents: Option<HashMap<String, String>>,
+}
 
 impl KnownFingerprints {
     /// Asks the sync's lookup for `ids` in one call (none for an empty page).
@@ -186,19 +192,65 @@ impl KnownFingerprints {
         if ids.is_empty() {
             return Ok(Self::default());
         }
-        Ok(Self(ctx.fingerprints().fingerprints(ids).await?))
+        Ok(Self {
+            fingerprints: ctx.fingerprints().fingerprints(ids).await?,
+            parents: None,
+        })
+    }
+
+    /// [`lookup`](Self::lookup) with the stored parents too, in the same one call, for a
+    /// connector that asks for children by parent and reports children unchanged by their
+    /// version: [`has_version_under`](Self::has_version_under) then also checks the parent.
+    /// A lookup that keeps no parents ([`FingerprintLookup::states`](crate::FingerprintLookup::states)
+    /// returns `None`) gives what [`lookup`](Self::lookup) gives.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn lookup_with_parents(ctx: &SyncContext, ids: &[String]) -> Result<Self> {
+        if ids.is_empty() {
+            return Ok(Self::default());
+        }
+        let Some(states) = ctx.fingerprints().states(ids).await? else {
+            return Self::lookup(ctx, ids).await;
+        };
+        let mut fingerprints = HashMap::with_capacity(states.len());
+        let mut parents = HashMap::new();
+        for (id, state) in states {
+            if let Some(parent) = state.parent_id {
+                parents.insert(id.clone(), parent);
+            }
+            fingerprints.insert(id, state.fingerprint);
+        }
+        Ok(Self {
+            fingerprints,
+            parents: Some(parents),
+        })
     }
 
     /// Whether the store holds exactly `fingerprint` for `id`.
     pub fn is_unchanged(&self, id: &str, fingerprint: &str) -> bool {
-        self.0.get(id).is_some_and(|f| f == fingerprint)
+        self.fingerprints.get(id).is_some_and(|f| f == fingerprint)
     }
 
     /// Whether the store holds the fingerprint of version `token` for `id`.
     pub fn has_version(&self, id: &str, token: &str) -> bool {
-        self.0
+        self.fingerprints
             .get(id)
             .is_some_and(|f| *f == Document::version_fingerprint(token))
+    }
+
+    /// [`has_version`](Self::has_version), and, when the parents were looked up
+    /// ([`lookup_with_parents`](Self::lookup_with_parents)), the store holds `parent` as the
+    /// id's parent. A child whose stored parent is missing (stored before parents were kept)
+    /// or another one is then not unchanged: the connector produces it again, and the batch
+    /// loop records its parent without delivering it to the sink again (its fingerprint is
+    /// unchanged).
+    pub fn has_version_under(&self, id: &str, token: &str, parent: Option<&str>) -> bool {
+        self.has_version(id, token)
+            && self
+                .parents
+                .as_ref()
+                .is_none_or(|parents| parents.get(id).map(String::as_str) == parent)
     }
 }
 

@@ -28,9 +28,15 @@ use crate::ids::{hex128_digits, parse_hex128};
 ///
 /// The hashing, per document on the batch loop's path:
 /// - a 128-bit id is hashed with a randomly seeded foldhash (a multiply or two, where SipHash
-///   took a fifth of a million-document sync's time);
+///   took a fifth of a million-document sync's time). Nearly all such ids are
+///   [`hash128`](crate::ids::hash128) output, which a source cannot steer, but any 32
+///   lower-case hex digits land here, so a connector that passes a source's id through
+///   verbatim lets the source choose them. foldhash calls itself only minimally resistant to
+///   hash flooding (no defence against an attacker who sees the hashes); the exposure is
+///   small: the seed is random per map and nothing shows a source the hashes or the
+///   table's timing per id;
 /// - any other id is text the source chose, so it keeps the standard library's seeded SipHash
-///   (no hash flooding by crafted ids), but its hash is computed once and kept beside it
+///   (resistant to hash flooding by crafted ids), but its hash is computed once and kept beside it
 ///   (hashbrown's `HashTable`): the table's growth never hashes an id again, and 8 bytes per
 ///   id buy that.
 ///
@@ -372,7 +378,7 @@ impl Docs {
         self.parents.set(key, None);
     }
 
-    /// The ids whose parent is one of `parents`, in order, each once. It reads every document
+    /// The ids whose parent is one of `parents`, each once, in the ids' byte order. It reads every document
     /// that has a parent (none are indexed by parent: the index would cost every such document
     /// memory for a query a connector makes once per page of deletions).
     pub(super) fn children(&self, parents: &[&str]) -> Vec<String> {

@@ -58,6 +58,12 @@ const COMPACT_RATIO: u64 = 2;
 /// anything else that does not parse is reported as an [`ErrorKind::State`] error naming the
 /// file and line, never silently dropped.
 ///
+/// **Older binaries.** A file written by this version opens in a release from before stores
+/// kept parents (a document's `parent_id` is a field it does not read), but its next snapshot
+/// and its journal lines leave the parents out. After upgrading again, a document gets its
+/// parent back when its connector (one that asks for children) lists it again; until then
+/// [`children`](StateStore::children) misses it.
+///
 /// **Cancel safety.** A journal line is written and synced with nothing awaited in between,
 /// either on the calling task (while the journal's syncs are quick, see `SyncGauge` in
 /// `fs.rs`) or on the blocking pool in a task that owns the files' lock, as every snapshot is:

@@ -40,7 +40,17 @@ pub(crate) use stamp::Rfc3339;
 pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 
 /// What the store knows of one document.
+///
+/// `#[non_exhaustive]`: a store outside this crate (a custom [`StateStore`]'s
+/// [`documents`](StateStore::documents)) builds one with [`new`](Self::new) and sets
+/// [`parent_id`](Self::parent_id) on it (the fields stay public), so that a field added later
+/// (as `parent_id` was) breaks no such store. A struct literal written before it
+/// (`DocumentState { fingerprint, updated_at, parent_id }`) becomes
+/// `DocumentState::new(fingerprint, updated_at)` with `parent_id` assigned after (or
+/// [`with_parent_id`](Self::with_parent_id)); outside this crate neither a literal nor
+/// `..` update syntax builds one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DocumentState {
     /// The document's fingerprint when it was last acknowledged.
     pub fingerprint: String,
@@ -51,6 +61,24 @@ pub struct DocumentState {
     /// [`StateStore::children`] looks documents up by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+}
+
+impl DocumentState {
+    /// A document with this `fingerprint` and `updated_at`, and no parent.
+    pub fn new(fingerprint: impl Into<String>, updated_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            fingerprint: fingerprint.into(),
+            updated_at,
+            parent_id: None,
+        }
+    }
+
+    /// With its [`parent_id`](Self::parent_id).
+    #[must_use]
+    pub fn with_parent_id(mut self, parent: impl Into<String>) -> Self {
+        self.parent_id = Some(parent.into());
+        self
+    }
 }
 
 /// How a document compares with what a [`StateStore`] knows of it.
@@ -343,7 +371,8 @@ pub trait StateStore: Send + Sync {
     }
 
     /// The ids of the stored documents whose [`parent_id`](Document::parent_id) is one of
-    /// `parents`, in order, each once: what a connector deletes with a deleted item whose
+    /// `parents`, each once, in the ids' byte order (`str`'s `Ord`; a SQL store sorts with a
+    /// binary collation, not the database's): what a connector deletes with a deleted item whose
     /// children (a message's attachments) the source does not report deleted itself. Called
     /// through [`ChildLookup`](crate::context::ChildLookup), once per page that deletes.
     /// The [`Syncer`](crate::sync::Syncer) commits parents only for a connector whose roles

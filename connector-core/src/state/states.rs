@@ -24,7 +24,7 @@ use crate::document::Document;
 ///
 /// let states: DocumentStates = vec![(
 ///     "a".to_owned(),
-///     DocumentState { fingerprint: "f1".into(), updated_at: None, parent_id: None },
+///     DocumentState::new("f1", None),
 /// )]
 /// .into();
 /// let first = states.iter().next().map(|s| (s.id, s.fingerprint));
@@ -72,7 +72,11 @@ impl Clone for DocumentStates<'_> {
 }
 
 /// One entry of [`DocumentStates`], borrowed.
+///
+/// `#[non_exhaustive]`: only [`DocumentStates::iter`] makes one, and a store reads its
+/// fields, so a field added later (as `parent_id` was) breaks no store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DocumentStateRef<'a> {
     /// The document's id.
     pub id: &'a str,

@@ -16,8 +16,8 @@ use crate::context::{ChildLookup, FingerprintLookup, NoFingerprints, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentStates, FailedItem, Known, PagePrefix, PrefixHasher,
-    RunRecord, RunStatus, StateStore, StoredCheckpoint, failure_key,
+    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, PagePrefix,
+    PrefixHasher, RunRecord, RunStatus, StateStore, StoredCheckpoint, failure_key,
 };
 use crate::window::TimeWindow;
 
@@ -25,18 +25,37 @@ type Pages = BoxStream<'static, Result<(Batch, Option<CheckpointJson>)>>;
 
 /// Fingerprints and children from the state store, for connectors that skip unchanged bodies
 /// and that delete a deleted item's children.
-struct StoreLookup(Arc<dyn StateStore>);
+struct StoreLookup {
+    store: Arc<dyn StateStore>,
+    /// The store keeps parents for this connector (`Roles::asks_children`): only then does
+    /// [`FingerprintLookup::states`] answer.
+    parents: bool,
+}
 
 #[async_trait]
 impl FingerprintLookup for StoreLookup {
     async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>> {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let known = self.0.documents(&refs).await?;
+        let known = self.store.documents(&refs).await?;
         Ok(ids
             .iter()
             .zip(known)
             .filter_map(|(id, state)| state.map(|s| (id.clone(), s.fingerprint)))
             .collect())
+    }
+
+    async fn states(&self, ids: &[String]) -> Result<Option<HashMap<String, DocumentState>>> {
+        if !self.parents {
+            return Ok(None);
+        }
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let known = self.store.documents(&refs).await?;
+        Ok(Some(
+            ids.iter()
+                .zip(known)
+                .filter_map(|(id, state)| state.map(|s| (id.clone(), s)))
+                .collect(),
+        ))
     }
 }
 
@@ -44,7 +63,7 @@ impl FingerprintLookup for StoreLookup {
 impl ChildLookup for StoreLookup {
     async fn children(&self, parents: &[String]) -> Result<Vec<String>> {
         let refs: Vec<&str> = parents.iter().map(String::as_str).collect();
-        self.0.children(&refs).await
+        self.store.children(&refs).await
     }
 }
 
@@ -306,15 +325,20 @@ async fn execute(
     let run_started = resume_from.as_ref().map_or(started_at, |cp| cp.started_at);
     tracing::info!(mode = %resolved, window = ?window, "sync started");
 
+    let keep_parents = roles.asks_children();
+    let store_lookup = Arc::new(StoreLookup {
+        store: syncer.state.clone(),
+        parents: keep_parents,
+    });
     let lookup: Arc<dyn FingerprintLookup> = if full_run {
         Arc::new(NoFingerprints)
     } else {
-        Arc::new(StoreLookup(syncer.state.clone()))
+        store_lookup.clone()
     };
     let ctx = syncer
         .context(cancel)
         .with_fingerprints(lookup)
-        .with_children(Arc::new(StoreLookup(syncer.state.clone())))
+        .with_children(store_lookup)
         .with_stats(stats);
 
     let known_failures: HashMap<String, FailedItem> =
@@ -357,7 +381,7 @@ async fn execute(
         window,
         run_started,
         full_run,
-        keep_parents: roles.asks_children(),
+        keep_parents,
         reconcile,
         buffer: VecDeque::new(),
         buffer_len: 0,
@@ -767,6 +791,8 @@ impl Pipeline<'_> {
         progress.pages += 1;
         let known = if batch.documents.is_empty() {
             Vec::new()
+        } else if self.keep_parents && !self.full_run {
+            self.compare_with_parents(&batch.documents).await?
         } else {
             self.syncer.state.compare(&batch.documents).await?
         };
@@ -844,6 +870,54 @@ impl Pipeline<'_> {
         }
         self.report_progress();
         Ok(())
+    }
+
+    /// [`StateStore::compare`] for a connector whose store keeps parents, in a run that skips
+    /// unchanged documents: a document whose fingerprint is unchanged but whose parent is not
+    /// the stored one (a row stored before parents were kept has none; a child moved under
+    /// an unchanged version token) is still unchanged, and is not delivered again (the sink
+    /// holds this version), but its parent is committed at once, with the stored fingerprint
+    /// and `updated_at`: otherwise [`StateStore::children`] would miss it, or find it under
+    /// the parent it left, until its fingerprint changed. It reads the stored states
+    /// ([`StateStore::documents`]) instead of comparing in place, which only such a
+    /// connector pays for.
+    async fn compare_with_parents(&mut self, documents: &[Document]) -> Result<Vec<Known>> {
+        let ids: Vec<&str> = documents.iter().map(|d| d.id.as_str()).collect();
+        let stored = self.syncer.state.documents(&ids).await?;
+        let mut known = Vec::with_capacity(documents.len());
+        let mut moved = Vec::new();
+        for (doc, state) in documents.iter().zip(stored) {
+            let k = Known::of(doc, state.as_ref().map(|s| s.fingerprint.as_str()));
+            if let Some(state) = state
+                && k == Known::Unchanged
+                && state.parent_id != doc.parent_id
+            {
+                moved.push((
+                    doc.id.clone(),
+                    DocumentState {
+                        parent_id: doc.parent_id.clone(),
+                        ..state
+                    },
+                ));
+            }
+            known.push(k);
+        }
+        if !moved.is_empty() {
+            tracing::debug!(
+                count = moved.len(),
+                "recording the parents of unchanged documents"
+            );
+            let gate = Arc::clone(&self.gate);
+            let _writing = gate.lock().await;
+            self.syncer
+                .state
+                .commit(Commit {
+                    documents: DocumentStates::from(moved),
+                    ..Commit::default()
+                })
+                .await?;
+        }
+        Ok(known)
     }
 
     /// Deletes what the source reported deleted ([`Batch::deleted`]) from the sink and the

@@ -206,6 +206,22 @@ pub async fn store_finds_children_by_parent<F: StoreFixture>(f: &F) {
         "children of m1 and m2, sorted"
     );
     assert!(children(&["x"]).await.is_empty(), "x has no children");
+    // In the ids' byte order, whatever a database's collation would say.
+    commit_documents(
+        &*store,
+        vec![
+            child("m4/a", "m4"),
+            child("m4/B", "m4"),
+            child("m4/_", "m4"),
+            child("m4/\u{e9}", "m4"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        children(&["m4"]).await,
+        vec!["m4/B", "m4/_", "m4/a", "m4/\u{e9}"],
+        "children in byte order"
+    );
     assert!(children(&[]).await.is_empty(), "no parents, no children");
 
     // m1/a2 moves to m3, m2/a1 loses its parent, m1/a1 is removed.

@@ -187,11 +187,16 @@ pub(super) async fn fetch(
     let known = if item.refetch {
         KnownFingerprints::default()
     } else {
-        KnownFingerprints::lookup(ctx, &ids).await?
+        // With the stored parents: an attachment stored before parents were kept (or the
+        // message under another conversation) is produced again so that its parent is
+        // recorded (not delivered again: its version is unchanged), else a message deleted
+        // for good would leave it in the index.
+        KnownFingerprints::lookup_with_parents(ctx, &ids).await?
     };
     ids.pop();
     let mut out = Vec::with_capacity(1 + wanted.len());
-    out.push(if known.has_version(&id, &item.version) {
+    let unchanged = known.has_version_under(&id, &item.version, message.conversation_id.as_deref());
+    out.push(if unchanged {
         Outcome::Unchanged(id)
     } else {
         with_meeting(reader, place.user, message).await?;
@@ -269,10 +274,12 @@ async fn attachments(
         escape(place.user),
         escape(&message.id)
     );
+    // What `attachment_document` gives each as its parent.
+    let parent = message_doc_id(place.user, &message.id);
     let mut slots: Vec<Option<Outcome>> = Vec::with_capacity(wanted.len());
     let mut batched: Vec<usize> = Vec::new();
     for (n, (a, id)) in wanted.iter().zip(&ids).enumerate() {
-        if known.has_version(id, &a.version_in(place.folder)) {
+        if known.has_version_under(id, &a.version_in(place.folder), Some(&parent)) {
             slots.push(Some(Outcome::Unchanged(id.clone())));
         } else if a.is_smime_content() {
             slots.push(Some(encrypted(place, message, a).into()));

@@ -36,7 +36,7 @@ struct Grantee {
 }
 
 /// A SharePoint principal by its claims login name (`c:0-.f|rolemanager|spo-grid-all-users/…`
-/// is "Everyone except external users").
+/// is "Everyone except external users", [`EVERYONE`] is "Everyone").
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SiteUser {
@@ -52,10 +52,23 @@ struct SharingLink {
     scope: Option<String>,
 }
 
+/// SharePoint's "Everyone" claim: every user who signs in to the tenant, its guests (external
+/// users) included.
+const EVERYONE: &str = "c:0(.s|true";
+
 /// Who may read a file: its drive's owner, every user and group a permission with a role
 /// names, the whole tenant (`tenant:{id}`) for an organisation link or "Everyone except
-/// external users", everyone for an anonymous link only with `anonymous_public` (without it
-/// an anonymous link adds nobody: it is a capability of whoever received it).
+/// external users", everyone ([`Access::public`]) for SharePoint's "Everyone" claim, and for
+/// an anonymous link only with `anonymous_public` (without it an anonymous link adds nobody:
+/// it is a capability of whoever received it).
+///
+/// "Everyone" ([`EVERYONE`]) is public as Onyx has it (its `_is_public_login_name`): the
+/// site's owner granted every user who can sign in, guests included, and no key of a
+/// narrower set holds the guests (`tenant:{id}` is the members'). It is an explicit grant to
+/// all, not a link someone was sent, so it needs no opt-in as an anonymous link does. "Everyone
+/// except external users" stays `tenant:{id}` (Onyx makes it public too): that is exactly
+/// the tenant's members, as an organisation link is, and a host that keys its users' tenant
+/// lets them all read it.
 ///
 /// Group keys are stable ids, never names (review #11): a rename changes a name, and two
 /// groups may share one.
@@ -107,7 +120,9 @@ pub(crate) fn access(
             }
             if let Some(user) = &g.site_user {
                 let login = user.login_name.as_deref().unwrap_or_default();
-                if login.contains("spo-grid-all-users") {
+                if login.trim().eq_ignore_ascii_case(EVERYONE) {
+                    public = true;
+                } else if login.contains("spo-grid-all-users") {
                     // Everyone except external users: the tenant's members.
                     groups.insert(format!("tenant:{tenant}"));
                 } else if let Some(group) = entra_group_of_claim(login) {
@@ -199,6 +214,44 @@ mod tests {
         ] {
             assert!(groups_of(claim(login)).is_empty(), "{login}");
         }
+    }
+
+    #[test]
+    fn sharepoints_everyone_claim_is_public() {
+        let target = DriveTarget {
+            drive: "b!1".into(),
+            owner: Some("owner@contoso.com".into()),
+            site: "site-1".into(),
+        };
+        // `GET …/items/{id}/permissions` for a file of a site shared with "Everyone".
+        let perms: Vec<Permission> = serde_json::from_value(serde_json::json!([
+            {"id": "aTowIy5mfG1lbWJlcnNoaXB8YWRh", "roles": ["write"],
+             "grantedToV2": {"user": {"email": "ada@contoso.com", "id": "u1", "displayName": "Ada"}}},
+            {"id": "Yzow", "roles": ["read"],
+             "grantedToV2": {"siteUser": {"displayName": "Everyone", "id": "4",
+                 "loginName": "c:0(.s|true"}},
+             "grantedTo": {"user": {"displayName": "Everyone"}}}
+        ]))
+        .unwrap();
+        let a = access(&perms, &target, "t1", false);
+        assert!(a.public, "{a:?}");
+        // Without a role it grants nothing.
+        let roleless: Vec<Permission> = serde_json::from_value(serde_json::json!([
+            {"id": "Yzow", "roles": [], "grantedToV2": {"siteUser": {"displayName": "Everyone",
+                "loginName": "c:0(.s|true"}}}
+        ]))
+        .unwrap();
+        assert!(!access(&roleless, &target, "t1", false).public);
+        // "Everyone except external users" is the tenant's members, not everyone.
+        let members: Vec<Permission> = serde_json::from_value(serde_json::json!([
+            {"id": "Yzow", "roles": ["read"], "grantedToV2": {"siteUser": {
+                "displayName": "Everyone except external users", "id": "11",
+                "loginName": "c:0-.f|rolemanager|spo-grid-all-users/72f988bf-86f1-41af-91ab-2d7cd011db47"}}}
+        ]))
+        .unwrap();
+        let a = access(&members, &target, "t1", false);
+        assert!(!a.public);
+        assert_eq!(a.groups, ["tenant:t1"]);
     }
 
     #[test]
