@@ -42,7 +42,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages, not merged (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -541,6 +541,20 @@
 //! the workspace took 33 minutes at load 11-14), so (c) and (d) with it are unmeasured and
 //! mimalloc stays out of `main`; the next pass should build it, check (c) ≤ 1.5x and (d) at
 //! 1M items (flat, within +25% of 21 MiB), and merge it if both hold.
+//!
+//! **mimalloc with `no_thp`, merged** (the lead, same session): built as above and measured
+//! against HEAD's glibc binary on a quiet machine (load 0.7-1.8), `CLI_BENCH_ONLY=a,c,d`, 5
+//! rounds, two alternating runs each, `/dev/shm`:
+//!
+//! | case | glibc | mimalloc `no_thp` |
+//! | --- | --- | --- |
+//! | (a) sync wall (curl 0.025-0.026 s) | 0.148 s, 0.136 s (5.74x, 5.33x) | 0.102 s, 0.110 s (4.06x, 4.43x) |
+//! | (a) sync CPU | 0.20 s, 0.19 s | 0.15 s, 0.16 s |
+//! | (c) batch 2 / 64 | 1.13x, 1.19x | 1.20x, 1.26x |
+//! | (d) peak RSS at 1M items / 10k | 21.2 MiB (1.03x), 21.1 MiB (1.03x) | 22.4 MiB (1.04x), 22.1 MiB (1.03x) |
+//!
+//! So (a) is 25-30% faster, (c) stays under 1.5x, and (d) stays flat at +5% RSS: merged.
+//! (a) is still about 4x curl, not 2x.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

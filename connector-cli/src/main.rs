@@ -28,6 +28,17 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// mimalloc rather than the system allocator: a sync allocates each document on a runtime
+/// worker and frees it on the thread that delivered it, the pattern glibc's per-thread arenas
+/// handle worst (about a third of the delivering thread's time went to `malloc`/`free` and
+/// `malloc_consolidate` in the issue-17 profile). Hosts that embed the library choose their own.
+/// Built with `no_thp` (see the workspace manifest): huge pages doubled the peak RSS. Measured
+/// with `benches/cli.rs` on a quiet machine (two alternating runs of 5 rounds): (a) 0.136-0.148 s
+/// -> 0.102-0.110 s, (c) 1.13-1.19x -> 1.20-1.26x (under the 1.5x target), (d) 21.2 -> 22.4 MiB
+/// at 1M items, still flat.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::args::{
     ApiKeyCommand, Cli, Command, ConfigArgs, DbArgs, EngineArgs, Layout, LogFormat, NetworkArgs,
     ServeArgs, SyncArgs, WorkerArgs,
