@@ -36,12 +36,24 @@ impl BodyRead {
     }
 }
 
+/// The smallest one-chunk body [`read_body`] hands on without copying it out of the
+/// connection's read buffer.
+const SHARED_CHUNK_MIN: usize = 64 * 1024;
+
+/// The largest first allocation [`read_body`] makes for a body in several chunks, whatever
+/// length the server declares.
+const FIRST_ALLOCATION_MAX: u64 = 16 * 1024 * 1024;
+
 /// Reads `resp`'s body (after decompression) up to `cap` bytes, refusing a larger one before
 /// reading it when its length is declared.
 ///
-/// A body that arrives in one chunk (most API answers) is handed on as that chunk, without a
-/// copy; a longer one is gathered into one buffer sized by its declared length (up to the
-/// cap), so it is copied once and never regrown.
+/// A body of at least [`SHARED_CHUNK_MIN`] bytes that arrives in one chunk (most API pages)
+/// is handed on as that chunk, without a copy; a smaller one is copied out, since a chunk is
+/// a slice of the connection's read buffer (up to about 400 KiB) and a small body kept as
+/// document content would keep all of it alive, unseen by the batch's byte budget. A body
+/// in several chunks is gathered into one buffer sized by its declared length (up to the
+/// cap, the first allocation at most [`FIRST_ALLOCATION_MAX`]), so it is copied once and
+/// regrown only past that size.
 async fn read_body(resp: &mut reqwest::Response, cap: u64) -> Result<Bytes, BodyError> {
     let declared = resp.content_length();
     if declared.is_some_and(|len| len > cap) {
@@ -54,6 +66,9 @@ async fn read_body(resp: &mut reqwest::Response, cap: u64) -> Result<Bytes, Body
         return Err(BodyError::TooLarge);
     }
     let Some(second) = resp.chunk().await.map_err(BodyError::Transport)? else {
+        if first.len() < SHARED_CHUNK_MIN {
+            return Ok(Bytes::copy_from_slice(&first));
+        }
         return Ok(first);
     };
     let size = first.len() as u64 + second.len() as u64;
@@ -61,8 +76,13 @@ async fn read_body(resp: &mut reqwest::Response, cap: u64) -> Result<Bytes, Body
         return Err(BodyError::TooLarge);
     }
     // The declared length is at most the cap (checked above); without one, start at twice
-    // what has come, bounded, and grow as needed.
-    let hint = declared.unwrap_or(2 * size).max(size).min(cap);
+    // what has come, bounded, and grow as needed. A declared length is the server's word:
+    // the first allocation is bounded, so a large one with little sent costs little.
+    let hint = declared
+        .unwrap_or(2 * size)
+        .max(size)
+        .min(cap)
+        .min(FIRST_ALLOCATION_MAX.max(size));
     let mut buf = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
     buf.extend_from_slice(&first);
     buf.extend_from_slice(&second);

@@ -217,6 +217,13 @@ impl RequestBuilder {
         let client = &self.client;
         let inner = &client.inner;
         let connector = inner.connector;
+        if self.url.scheme() == "https" {
+            inner.tls_roots.ready().map_err(|e| {
+                Error::internal("cannot read the system's TLS roots for an https request")
+                    .with_connector(connector)
+                    .with_cause(e)
+            })?;
+        }
         let auth = self.auth.as_ref().unwrap_or(&inner.auth);
         let mut headers = self.headers;
         match (&self.auth, &inner.auth_header) {

@@ -57,6 +57,14 @@ pub(crate) struct PlatformRoots {
 }
 
 impl PlatformRoots {
+    /// Reads the system's roots if they were not read yet: an `https` request asks this
+    /// before its first attempt, so roots that cannot be read fail it at once as the
+    /// set-up error they are, not as a connection error retried until the source counts
+    /// as unavailable.
+    pub(crate) fn ready(&self) -> Result<(), rustls::Error> {
+        self.verifier().map(|_| ())
+    }
+
     fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
         self.verifier
             .get_or_init(|| rustls_platform_verifier::Verifier::new(Arc::clone(&self.provider)))

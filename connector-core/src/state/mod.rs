@@ -346,6 +346,12 @@ pub trait StateStore: Send + Sync {
     /// What the store knows of each of these documents, in the order of `ids` (`None` for an
     /// id it does not know). Called once per source page.
     ///
+    /// Each state must carry the `parent_id` last committed for it: for a connector that asks
+    /// children ([`Roles::asks_children`](crate::Roles::asks_children)) the batch loop calls
+    /// this instead of [`compare`](StateStore::compare) in incremental runs, and records the
+    /// parent of an unchanged document whose stored parent differs (a store that drops
+    /// parents would have every such child's state committed again on every run).
+    ///
     /// # Errors
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
     async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>>;
@@ -356,7 +362,8 @@ pub trait StateStore: Send + Sync {
     ///
     /// The provided implementation asks [`documents`](StateStore::documents); a store that can
     /// compare in place, without copying each known fingerprint out, should override it (the
-    /// built-in stores do).
+    /// built-in stores do). It is not called for a connector that asks children in an
+    /// incremental run (see [`documents`](StateStore::documents)).
     ///
     /// # Errors
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.

@@ -52,8 +52,9 @@
 //!   `sp-group:{site collection id}:{group id}` (a group belongs to one site collection; keys
 //!   are ids, never names, which a rename changes and two groups may share); an organisation-wide link and "Everyone except external
 //!   users" (`spo-grid-all-users`) add `tenant:{tenant id}` (the directory's GUID, from the
-//!   token, whichever name `tenant_id` gives), SharePoint's "Everyone" (`c:0(.s|true`,
-//!   guests included) makes it public, as Onyx has it, an anonymous link makes the file
+//!   token, whichever name `tenant_id` gives), and so does SharePoint's "Everyone"
+//!   (`c:0(.s|true`, guests included, who are accounts of the tenant too; Onyx makes it
+//!   public, which would open it to every user of the host), an anonymous link makes the file
 //!   public only with `anonymous_links_public` (else it adds nobody). A file whose permissions cannot be read is narrowed to the drive's owner until a
 //!   later run reads them (fail closed).
 //!   Sharing a file moves none of its tags, so delta rounds ask for sharing changes

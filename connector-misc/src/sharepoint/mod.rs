@@ -49,9 +49,10 @@
 //!   login), SharePoint groups `sp-group:{site collection id}:{group id}` (ids, never names: a
 //!   rename changes a name and two groups may share one; documents keyed by a group's name by
 //!   the release before are delivered once again under its id),
-//!   organisation links and "Everyone except external users" `tenant:{tenant id}` (the
-//!   directory's GUID, from the token, whichever name `tenant_id` gives), "Everyone"
-//!   (`c:0(.s|true`, guests included) public as Onyx has it, anonymous
+//!   organisation links, "Everyone except external users" and "Everyone" (`c:0(.s|true`,
+//!   guests included, who are accounts of the tenant too) `tenant:{tenant id}` (the
+//!   directory's GUID, from the token, whichever name `tenant_id` gives; Onyx makes both
+//!   "Everyone" claims public, which would open them to every user of the host), anonymous
 //!   links public only with `anonymous_links_public`), read in JSON batches; a file whose permissions cannot be read is
 //!   readable by nobody until a later run reads them (fail closed). A page gets the
 //!   permissions of its own file in the site's Site Pages library (`GET sites/{id}/lists`, the

@@ -57,18 +57,18 @@ struct SharingLink {
 const EVERYONE: &str = "c:0(.s|true";
 
 /// Who may read a file: its drive's owner, every user and group a permission with a role
-/// names, the whole tenant (`tenant:{id}`) for an organisation link or "Everyone except
-/// external users", everyone ([`Access::public`]) for SharePoint's "Everyone" claim, and for
-/// an anonymous link only with `anonymous_public` (without it an anonymous link adds nobody:
-/// it is a capability of whoever received it).
+/// names, the whole tenant (`tenant:{id}`) for an organisation link, "Everyone except
+/// external users" or SharePoint's "Everyone" claim, and for an anonymous link only with
+/// `anonymous_public` (without it an anonymous link adds nobody: it is a capability of
+/// whoever received it).
 ///
-/// "Everyone" ([`EVERYONE`]) is public as Onyx has it (its `_is_public_login_name`): the
-/// site's owner granted every user who can sign in, guests included, and no key of a
-/// narrower set holds the guests (`tenant:{id}` is the members'). It is an explicit grant to
-/// all, not a link someone was sent, so it needs no opt-in as an anonymous link does. "Everyone
-/// except external users" stays `tenant:{id}` (Onyx makes it public too): that is exactly
-/// the tenant's members, as an organisation link is, and a host that keys its users' tenant
-/// lets them all read it.
+/// "Everyone" ([`EVERYONE`]) is every account that can sign in to the tenant, guests
+/// included; guest accounts are users of the tenant's directory, so it is keyed
+/// `tenant:{id}` as "Everyone except external users" and organisation links are. Onyx makes
+/// both public (its `_is_public_login_name`); that would show the file to every user of a
+/// host that indexes several tenants or serves people outside the tenant, so it is not done
+/// here (an explicit grant in one tenant is not a grant to the world). Before, the claim
+/// granted nobody.
 ///
 /// Group keys are stable ids, never names (review #11): a rename changes a name, and two
 /// groups may share one.
@@ -120,10 +120,11 @@ pub(crate) fn access(
             }
             if let Some(user) = &g.site_user {
                 let login = user.login_name.as_deref().unwrap_or_default();
-                if login.trim().eq_ignore_ascii_case(EVERYONE) {
-                    public = true;
-                } else if login.contains("spo-grid-all-users") {
-                    // Everyone except external users: the tenant's members.
+                if login.trim().eq_ignore_ascii_case(EVERYONE)
+                    || login.contains("spo-grid-all-users")
+                {
+                    // Everyone (guests included) and Everyone except external users: the
+                    // tenant's accounts (see above).
                     groups.insert(format!("tenant:{tenant}"));
                 } else if let Some(group) = entra_group_of_claim(login) {
                     groups.insert(format!("aad-group:{group}"));
@@ -217,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn sharepoints_everyone_claim_is_public() {
+    fn sharepoints_everyone_claim_is_the_tenant() {
         let target = DriveTarget {
             drive: "b!1".into(),
             owner: Some("owner@contoso.com".into()),
@@ -234,14 +235,16 @@ mod tests {
         ]))
         .unwrap();
         let a = access(&perms, &target, "t1", false);
-        assert!(a.public, "{a:?}");
+        assert!(!a.public, "{a:?}");
+        assert_eq!(a.groups, ["tenant:t1"], "{a:?}");
         // Without a role it grants nothing.
         let roleless: Vec<Permission> = serde_json::from_value(serde_json::json!([
             {"id": "Yzow", "roles": [], "grantedToV2": {"siteUser": {"displayName": "Everyone",
                 "loginName": "c:0(.s|true"}}}
         ]))
         .unwrap();
-        assert!(!access(&roleless, &target, "t1", false).public);
+        let a = access(&roleless, &target, "t1", false);
+        assert!(!a.public && a.groups.is_empty(), "{a:?}");
         // "Everyone except external users" is the tenant's members, not everyone.
         let members: Vec<Permission> = serde_json::from_value(serde_json::json!([
             {"id": "Yzow", "roles": ["read"], "grantedToV2": {"siteUser": {
