@@ -32,30 +32,34 @@ struct StoreLookup {
     parents: bool,
 }
 
-#[async_trait]
-impl FingerprintLookup for StoreLookup {
-    async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+impl StoreLookup {
+    /// What `keep` takes of the stored state of each of `ids` the store knows.
+    async fn known<T>(
+        &self,
+        ids: &[String],
+        keep: fn(DocumentState) -> T,
+    ) -> Result<HashMap<String, T>> {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let known = self.store.documents(&refs).await?;
         Ok(ids
             .iter()
             .zip(known)
-            .filter_map(|(id, state)| state.map(|s| (id.clone(), s.fingerprint)))
+            .filter_map(|(id, state)| state.map(|s| (id.clone(), keep(s))))
             .collect())
+    }
+}
+
+#[async_trait]
+impl FingerprintLookup for StoreLookup {
+    async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+        self.known(ids, |s| s.fingerprint).await
     }
 
     async fn states(&self, ids: &[String]) -> Result<Option<HashMap<String, DocumentState>>> {
         if !self.parents {
             return Ok(None);
         }
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let known = self.store.documents(&refs).await?;
-        Ok(Some(
-            ids.iter()
-                .zip(known)
-                .filter_map(|(id, state)| state.map(|s| (id.clone(), s)))
-                .collect(),
-        ))
+        Ok(Some(self.known(ids, |s| s).await?))
     }
 }
 

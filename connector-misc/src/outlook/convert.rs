@@ -255,8 +255,7 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
     }
     text.push('\n');
 
-    let mut doc = Document::text(id, SOURCE, title.clone(), text)
-        .with_version(version)
+    let mut doc = Document::text_with_version(id, SOURCE, title.clone(), text, version)
         .with_owners(vec![place.owner.to_owned()])
         .with_access(place.access())
         // The text is Markdown whatever the body was; `body_type` says what Graph sent.

@@ -758,7 +758,7 @@ pub(crate) fn record_document(
         .into_iter()
         .map(|(i, v)| (view.fields[i].name.clone(), v))
         .collect();
-    let mut doc = Document::text(doc_id, SOURCE, title, text);
+    let mut doc = Document::text_with_version(doc_id, SOURCE, title, text, version);
     doc.metadata.insert(OBJECT, object);
     doc.metadata.insert(RECORD_ID, id_value);
     doc.metadata.insert(FIELDS, Value::Object(fields));
@@ -769,7 +769,7 @@ pub(crate) fn record_document(
     doc.access = Some(access.clone());
     doc.parent_id = parent;
     doc.link = Some(link);
-    doc.with_version(version).into()
+    doc.into()
 }
 
 #[cfg(test)]
