@@ -360,8 +360,7 @@ pub(crate) fn page_document(
             owners.push(name);
         }
     }
-    let mut doc = Document::text(id, SOURCE, page.title.clone(), text)
-        .with_version(token)
+    let mut doc = Document::text_with_version(id, SOURCE, page.title.clone(), text, token)
         .with_metadata("space", space)
         .with_metadata("labels", labels)
         .with_metadata("ancestors", ancestors)

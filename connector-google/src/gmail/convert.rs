@@ -305,15 +305,20 @@ pub(crate) fn thread_document(user: &str, thread: &Thread, read: &[Read<'_>]) ->
         l.dedup();
         l
     };
-    let mut doc = Document::text(id, SOURCE, subject, text)
-        .with_version(&version(&thread.id, thread.history_id.as_deref()))
-        .with_owners(vec![user.to_owned()])
-        .with_access(mailbox_access(user))
-        .with_metadata("user", user.to_owned())
-        .with_metadata("thread_id", thread.id.clone())
-        .with_metadata("message_count", thread.messages.len())
-        .with_metadata("participants", participants)
-        .with_metadata("labels", labels);
+    let mut doc = Document::text_with_version(
+        id,
+        SOURCE,
+        subject,
+        text,
+        &version(&thread.id, thread.history_id.as_deref()),
+    )
+    .with_owners(vec![user.to_owned()])
+    .with_access(mailbox_access(user))
+    .with_metadata("user", user.to_owned())
+    .with_metadata("thread_id", thread.id.clone())
+    .with_metadata("message_count", thread.messages.len())
+    .with_metadata("participants", participants)
+    .with_metadata("labels", labels);
     if let Some(l) = last {
         doc = doc.with_updated_at(l);
     }

@@ -242,16 +242,16 @@ pub(crate) fn document(
         Some(p) if !p.gid.is_empty() => doc_id(&p.gid),
         _ => project_id(&home.gid),
     };
-    let mut doc = Document::text(doc_id(&task.gid), SOURCE, task.name.clone(), text)
-        .with_version(&version)
-        .with_updated_at(task.modified_at)
-        .with_parent_id(parent)
-        .with_metadata("object_type", "Task")
-        .with_metadata("project", home.name.clone())
-        .with_metadata("project_gid", home.gid.clone())
-        .with_metadata("projects", projects)
-        .with_metadata("completed", task.completed)
-        .with_metadata("modified_at", rfc3339(task.modified_at));
+    let mut doc =
+        Document::text_with_version(doc_id(&task.gid), SOURCE, task.name.clone(), text, &version)
+            .with_updated_at(task.modified_at)
+            .with_parent_id(parent)
+            .with_metadata("object_type", "Task")
+            .with_metadata("project", home.name.clone())
+            .with_metadata("project_gid", home.gid.clone())
+            .with_metadata("projects", projects)
+            .with_metadata("completed", task.completed)
+            .with_metadata("modified_at", rfc3339(task.modified_at));
     if let Some(kind) = &task.resource_subtype {
         // `default_task`, `milestone`, `approval`, `section`.
         doc = doc.with_metadata("resource_subtype", kind.clone());

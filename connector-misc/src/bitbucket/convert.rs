@@ -262,23 +262,28 @@ pub(crate) fn document(
     }
 
     let title = format!("{slug}#{}: {}", pr.id, pr.title);
-    let mut doc = Document::text(doc_id(workspace, slug, pr.id), SOURCE, title, text)
-        .with_version(&version)
-        .with_updated_at(pr.updated_on)
-        .with_parent_id(format!("{SOURCE}:{workspace}:{slug}"))
-        .with_metadata("object_type", "PullRequest")
-        .with_metadata("workspace", workspace.to_owned())
-        .with_metadata("repository", slug.clone())
-        .with_metadata("pr_key", format!("{repository}#{}", pr.id))
-        .with_metadata("state", state.to_owned())
-        .with_metadata("draft", draft)
-        .with_metadata("source_branch", source.to_owned())
-        .with_metadata("destination_branch", target.to_owned())
-        .with_metadata("reviewers", reviewers.clone())
-        .with_metadata("approved_by", approved)
-        .with_metadata("comment_count", pr.comment_count.unwrap_or_default())
-        .with_metadata("task_count", pr.task_count.unwrap_or_default())
-        .with_metadata("updated_on", rfc3339(pr.updated_on));
+    let mut doc = Document::text_with_version(
+        doc_id(workspace, slug, pr.id),
+        SOURCE,
+        title,
+        text,
+        &version,
+    )
+    .with_updated_at(pr.updated_on)
+    .with_parent_id(format!("{SOURCE}:{workspace}:{slug}"))
+    .with_metadata("object_type", "PullRequest")
+    .with_metadata("workspace", workspace.to_owned())
+    .with_metadata("repository", slug.clone())
+    .with_metadata("pr_key", format!("{repository}#{}", pr.id))
+    .with_metadata("state", state.to_owned())
+    .with_metadata("draft", draft)
+    .with_metadata("source_branch", source.to_owned())
+    .with_metadata("destination_branch", target.to_owned())
+    .with_metadata("reviewers", reviewers.clone())
+    .with_metadata("approved_by", approved)
+    .with_metadata("comment_count", pr.comment_count.unwrap_or_default())
+    .with_metadata("task_count", pr.task_count.unwrap_or_default())
+    .with_metadata("updated_on", rfc3339(pr.updated_on));
     if let Some(a) = &author {
         doc = doc.with_metadata("author", a.clone());
     }

@@ -821,13 +821,13 @@ fn link_document(item: &LinkItem) -> Outcome {
     if let Some(description) = meta.description.as_ref().filter(|d| !d.trim().is_empty()) {
         blocks.extend(Block::plain_text(description));
     }
-    let mut doc = Document::text(
+    let mut doc = Document::text_with_version(
         web_link_id(&meta.id),
         SOURCE,
         meta.name.clone(),
         markdown::render(&blocks),
+        &link_version(meta, &item.path, item.access.as_ref()),
     )
-    .with_version(&link_version(meta, &item.path, item.access.as_ref()))
     .with_updated_at(meta.modified_at)
     .with_parent_id(format!("box-folder:{}", item.folder))
     .with_metadata("type", "web_link")

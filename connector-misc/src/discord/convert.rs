@@ -362,13 +362,13 @@ pub(crate) fn bucket_outcome(channel: &ChannelInfo, bucket: &Bucket, buckets: Bu
         .max()
         .unwrap_or(bucket.start);
     let first = messages.first().map(|m| m.id.as_str());
-    let mut doc = Document::text(
+    let mut doc = Document::text_with_version(
         id,
         SOURCE,
         format!("#{} · {} · {span}", channel.name, channel.guild_name),
         text,
+        &bucket_version(channel, bucket),
     )
-    .with_version(&bucket_version(channel, bucket))
     .with_updated_at(updated)
     .with_parent_id(channel.doc_id())
     .with_owners(authors(&messages))
@@ -451,13 +451,13 @@ pub(crate) fn thread_outcome(
     }
     let text = markdown::render(&blocks);
     let updated = messages.iter().map(Message::changed_at).max().or(created);
-    let mut doc = Document::text(
+    let mut doc = Document::text_with_version(
         id,
         SOURCE,
         format!("{name} · #{} · {}", channel.name, channel.guild_name),
         text,
+        &thread_version(channel, thread, listed),
     )
-    .with_version(&thread_version(channel, thread, listed))
     .with_parent_id(channel.doc_id())
     .with_owners(authors(&messages))
     .with_access(channel.access.clone())

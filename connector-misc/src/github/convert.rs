@@ -427,8 +427,7 @@ pub(crate) fn issue_document(
     if repo.archived {
         meta.push(("archived", true.into()));
     }
-    let mut doc = Document::text(html_url, SOURCE, title, text)
-        .with_version(version)
+    let mut doc = Document::text_with_version(html_url, SOURCE, title, text, version)
         .with_updated_at(touched.max(updated_at))
         .with_parent_id(repo.html_url.clone())
         .with_owners(owners)

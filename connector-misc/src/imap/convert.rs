@@ -365,18 +365,23 @@ fn message_document(
     markdown::render_into(&mut text, &blocks);
     text.push('\n');
 
-    let mut doc = Document::text(listed.id.clone(), SOURCE, subject.clone(), text)
-        .with_version(&version(place, listed.uid))
-        .with_owners(vec![place.owner.to_owned()])
-        .with_access(place.access())
-        .with_metadata("mailbox", place.mailbox.to_owned())
-        .with_metadata("uid", listed.uid)
-        .with_metadata("uid_validity", place.uid_validity)
-        .with_metadata("subject", subject)
-        .with_metadata("from", from)
-        .with_metadata("to", to)
-        .with_metadata("cc", cc)
-        .with_metadata("attachment_count", attachments);
+    let mut doc = Document::text_with_version(
+        listed.id.clone(),
+        SOURCE,
+        subject.clone(),
+        text,
+        &version(place, listed.uid),
+    )
+    .with_owners(vec![place.owner.to_owned()])
+    .with_access(place.access())
+    .with_metadata("mailbox", place.mailbox.to_owned())
+    .with_metadata("uid", listed.uid)
+    .with_metadata("uid_validity", place.uid_validity)
+    .with_metadata("subject", subject)
+    .with_metadata("from", from)
+    .with_metadata("to", to)
+    .with_metadata("cc", cc)
+    .with_metadata("attachment_count", attachments);
     if let Some(m) = &listed.message_id {
         doc = doc.with_metadata("message_id", m.clone());
     }

@@ -498,13 +498,13 @@ pub(crate) fn discussion(
     }
     parts.push(forum.name.as_str());
     parts.push(name.as_str());
-    let mut doc = Document::text(
+    let mut doc = Document::text_with_version(
         discussion_id(forum.cmid, d.discussion),
         SOURCE,
         parts.join(" / "),
         text,
+        token,
     )
-    .with_version(token)
     .with_parent_id(course_id(course.id))
     .with_metadata("course", course.name.clone())
     .with_metadata("course_id", course.id)

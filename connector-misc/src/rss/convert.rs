@@ -291,8 +291,7 @@ pub(crate) fn document(feed: &FeedInfo, item: Prepared, article: Option<String>)
     } else {
         format!("{}\n\n{}", heading.trim_end(), body.trim())
     };
-    let mut doc = Document::text(id, SOURCE, title, text)
-        .with_version(&version)
+    let mut doc = Document::text_with_version(id, SOURCE, title, text, &version)
         .with_owners(owners)
         .with_metadata("feed_url", feed.key.clone());
     if let Some(t) = &feed.title {

@@ -272,14 +272,19 @@ pub(crate) fn document(
             text.push_str(md.trim());
         }
     }
-    let mut doc = Document::text(item_id(&site.id, &list.id, &item.id), SOURCE, title, text)
-        .with_version(&item_version(item, access.as_ref()))
-        .with_metadata("site_id", site.id.clone())
-        .with_metadata("site", site.shown())
-        .with_metadata("list_id", list.id.clone())
-        .with_metadata("list", list.shown().to_owned())
-        .with_metadata("item_id", item.id.clone())
-        .with_metadata("kind", "list_item");
+    let mut doc = Document::text_with_version(
+        item_id(&site.id, &list.id, &item.id),
+        SOURCE,
+        title,
+        text,
+        &item_version(item, access.as_ref()),
+    )
+    .with_metadata("site_id", site.id.clone())
+    .with_metadata("site", site.shown())
+    .with_metadata("list_id", list.id.clone())
+    .with_metadata("list", list.shown().to_owned())
+    .with_metadata("item_id", item.id.clone())
+    .with_metadata("kind", "list_item");
     if let Some(link) = item.web_url.clone() {
         doc = doc.with_link(link);
     }

@@ -184,13 +184,13 @@ pub(crate) fn page_version(page: &SitePage, access: Option<&Access>) -> String {
 
 /// The document of a page of `site`.
 pub(crate) fn document(site: &Site, page: &SitePage, access: Option<Access>) -> Document {
-    let mut doc = Document::text(
+    let mut doc = Document::text_with_version(
         page_id(&site.id, &page.id),
         SOURCE,
         page.title(),
         page.markdown(),
+        &page_version(page, access.as_ref()),
     )
-    .with_version(&page_version(page, access.as_ref()))
     .with_metadata("site_id", site.id.clone())
     .with_metadata("site", site.shown())
     .with_metadata("page_id", page.id.clone())

@@ -171,8 +171,7 @@ pub(crate) fn thread_document(
         .author_id()
         .and_then(|u| channel.emails.get(u).cloned())
         .unwrap_or_else(|| author.clone());
-    let mut doc = Document::text(id, SOURCE, title, text)
-        .with_version(version)
+    let mut doc = Document::text_with_version(id, SOURCE, title, text, version)
         .with_parent_id(channel.id())
         .with_owners(vec![owner])
         .with_metadata("team", channel.team_name.clone())

@@ -250,14 +250,19 @@ pub(crate) fn article_document(
     let mut md = MarkdownOut::new(&mut text);
     md.heading(1, &title);
     md.markdown(&body);
-    let mut doc = Document::text(article_id(article.id), SOURCE, title, text)
-        .with_version(&article_version(article, &access))
-        .with_updated_at(article.updated_at)
-        .with_metadata("object_type", "Article")
-        .with_metadata("labels", article.label_names.clone())
-        .with_metadata("promoted", article.promoted)
-        .with_metadata("outdated", article.outdated)
-        .with_metadata("updated_at", rfc3339(article.updated_at));
+    let mut doc = Document::text_with_version(
+        article_id(article.id),
+        SOURCE,
+        title,
+        text,
+        &article_version(article, &access),
+    )
+    .with_updated_at(article.updated_at)
+    .with_metadata("object_type", "Article")
+    .with_metadata("labels", article.label_names.clone())
+    .with_metadata("promoted", article.promoted)
+    .with_metadata("outdated", article.outdated)
+    .with_metadata("updated_at", rfc3339(article.updated_at));
     if let Some(section) = article.section_id {
         doc = doc
             .with_parent_id(format!("{SOURCE}:section:{section}"))
@@ -712,9 +717,9 @@ pub(crate) fn ticket_documents(
         md.heading(2, "Comments");
         comment_blocks(&public, people, &mut md);
     }
-    let mut doc = Document::text(ticket_id(ticket.id), SOURCE, title.clone(), text)
-        .with_version(version)
-        .with_metadata("comment_count", public.len());
+    let mut doc =
+        Document::text_with_version(ticket_id(ticket.id), SOURCE, title.clone(), text, version)
+            .with_metadata("comment_count", public.len());
     doc = with_ticket_fields(doc, ticket, people, false, &public_merges);
     let link = ticket_link(base, ticket.id);
     if let Some(url) = &link {
@@ -734,11 +739,16 @@ pub(crate) fn ticket_documents(
             ])]));
         }
         comment_blocks(&notes, people, &mut md);
-        let mut doc = Document::text(internal_id(ticket.id), SOURCE, title, text)
-            .with_version(&[version, "|internal"].concat())
-            .with_parent_id(ticket_id(ticket.id))
-            .with_metadata("comment_count", notes.len())
-            .with_metadata("internal", true);
+        let mut doc = Document::text_with_version(
+            internal_id(ticket.id),
+            SOURCE,
+            title,
+            text,
+            &[version, "|internal"].concat(),
+        )
+        .with_parent_id(ticket_id(ticket.id))
+        .with_metadata("comment_count", notes.len())
+        .with_metadata("internal", true);
         doc = with_ticket_fields(doc, ticket, people, true, &all_merges);
         if let Some(url) = link {
             doc = doc.with_link(url);
