@@ -170,7 +170,9 @@ where
 /// one item waits for the caller besides the one being fetched, so memory stays that of two
 /// pages. Without a Tokio runtime at the first poll, `pages` is driven inline (no read-ahead).
 /// The task runs in the caller's tracing span; a panic in it resumes in the caller once the
-/// items before it are taken (as inline), never a silent end of the pages.
+/// items before it are taken (as inline), and a task cancelled from outside (the runtime it was
+/// spawned on shut down) ends the items with an [`ErrorKind::Cancelled`] error: never a silent
+/// end of the pages.
 ///
 /// The request for the next page goes out before the caller asks for it: do not read ahead where
 /// a fetch depends on what the caller did with the previous page.
@@ -219,11 +221,16 @@ pub fn read_ahead<T: Send + 'static>(
             yield page;
         }
         // The channel closed: the task is done. A panic in it resumes here, as it would have
-        // inline: it must not read as the end of the pages (a listing cut short).
-        if let Err(e) = (&mut task.0).await
-            && e.is_panic()
-        {
-            std::panic::resume_unwind(e.into_panic());
+        // inline, and a task cancelled from outside (its runtime shut down) is an error: either
+        // must not read as the end of the pages (a listing cut short).
+        if let Err(e) = (&mut task.0).await {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+            yield Err(Error::new(
+                ErrorKind::Cancelled,
+                "the task reading pages ahead was cancelled (its runtime shut down) before the pages ended",
+            ));
         }
     }
     .boxed()
@@ -505,6 +512,37 @@ mod tests {
             .map(String::as_str)
             .unwrap_or_default();
         assert!(text.contains("page 2 broke"), "{text}");
+    }
+
+    #[test]
+    fn read_ahead_ends_with_an_error_when_its_task_is_cancelled() {
+        // Page 0 comes at once; page 1 never does, so the task is still running when its
+        // runtime shuts down.
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            if c > 0 {
+                std::future::pending::<()>().await;
+            }
+            Ok(Page::new(vec![c], Some(c + 1)))
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("a runtime");
+        let mut s = read_ahead(pages);
+        let first = {
+            let _in = runtime.enter();
+            futures::executor::block_on(s.next())
+        };
+        assert_eq!(first.and_then(|p| p.ok()).map(|p| p.items), Some(vec![0]));
+        runtime.shutdown_background();
+        // Without the error, the stream ended here as if the listing were whole.
+        let next = futures::executor::block_on(s.next());
+        let kind = match next {
+            Some(Err(e)) => Some(e.kind()),
+            _ => None,
+        };
+        assert_eq!(kind, Some(ErrorKind::Cancelled));
+        assert!(futures::executor::block_on(s.next()).is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

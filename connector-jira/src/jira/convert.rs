@@ -300,10 +300,11 @@ pub(crate) fn issue_document(
     if restricted > 0 {
         metadata.insert("restricted_comments".into(), json!(restricted));
     }
-    let mut doc = Document::text(id, SOURCE, format!("{}: {summary}", issue.key), text)
+    let version = issue_version(issue, options, Some(access));
+    let title = format!("{}: {summary}", issue.key);
+    let mut doc = Document::text_with_version(id, SOURCE, title, text, &version)
         .with_updated_at(updated)
-        .with_owners(owners)
-        .with_version(&issue_version(issue, options, Some(access)));
+        .with_owners(owners);
     doc.metadata = metadata;
     if let Ok(link) = Url::parse(&url) {
         doc = doc.with_link(link);

@@ -159,14 +159,15 @@ pub(crate) fn comment_document(
         .as_deref()
         .or(comment.created.as_deref())
         .unwrap_or_default();
-    let mut doc = Document::text(
+    let version = comment_version(updated, &comment_id, options, access);
+    let mut doc = Document::text_with_version(
         id,
         SOURCE,
         format!("{}: comment by {author}", issue.key),
         text,
+        &version,
     )
     .with_parent_id(options.ids.issue(&issue.id, &issue.key))
-    .with_version(&comment_version(updated, &comment_id, options, access))
     .with_metadata("issue_key", issue.key.clone())
     .with_metadata("comment_id", comment_id.clone())
     .with_metadata("visibility", json!(shown_to))

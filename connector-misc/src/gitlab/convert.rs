@@ -213,19 +213,25 @@ pub(crate) fn item_document(
             owners.push(u);
         }
     }
-    let mut doc = Document::text(item.web_url.clone(), SOURCE, item.title.clone(), text)
-        .with_link(link)
-        .with_updated_at(item.updated_at)
-        .with_parent_id(project_id(project))
-        .with_owners(owners)
-        .with_version(&item_version(item, access.as_ref(), project.archived))
-        .with_metadata("type", kind.label())
-        .with_metadata("project", project.path_with_namespace.clone())
-        .with_metadata("iid", item.iid)
-        .with_metadata("state", item.state.clone())
-        .with_metadata("labels", item.labels.clone())
-        .with_metadata("web_url", item.web_url.clone())
-        .with_metadata("comments", item.user_notes_count);
+    let version = item_version(item, access.as_ref(), project.archived);
+    let mut doc = Document::text_with_version(
+        item.web_url.clone(),
+        SOURCE,
+        item.title.clone(),
+        text,
+        &version,
+    )
+    .with_link(link)
+    .with_updated_at(item.updated_at)
+    .with_parent_id(project_id(project))
+    .with_owners(owners)
+    .with_metadata("type", kind.label())
+    .with_metadata("project", project.path_with_namespace.clone())
+    .with_metadata("iid", item.iid)
+    .with_metadata("state", item.state.clone())
+    .with_metadata("labels", item.labels.clone())
+    .with_metadata("web_url", item.web_url.clone())
+    .with_metadata("comments", item.user_notes_count);
     if project.archived {
         doc = doc.with_metadata("archived", true);
     }

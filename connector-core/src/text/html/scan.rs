@@ -677,6 +677,10 @@ mod tests {
         "\n",
         "\r\n",
         "\t",
+        "\x0c",
+        "a\x0bb",
+        "\u{2003}",
+        "\u{3000}x",
         "a  b",
         "1. x",
         "*",
@@ -826,7 +830,7 @@ mod tests {
 
         /// Markup-heavy noise: no panic, and html5ever's tree wherever it answers.
         #[test]
-        fn noise_agrees_with_html5ever(html in "[<>/!?pbatdrsy&#;=\"' \n\r\t-]{0,64}") {
+        fn noise_agrees_with_html5ever(html in "[<>/!?pbatdrsy&#;=\"' \n\r\t\x0b\x0c\u{2003}-]{0,64}") {
             check(&html);
         }
     }

@@ -1552,6 +1552,13 @@ mod tests {
         "\u{a0}",
         "\n",
         "a\n b",
+        "\x0c",
+        "a\x0cb",
+        "\x0b",
+        "x\u{2003}y",
+        "\u{3000}",
+        "\u{200b}",
+        "\u{2028}",
         " \t ",
         "a\r\nb",
         "\r\n",
@@ -1897,7 +1904,7 @@ mod tests {
 
         /// The same on markup-heavy noise.
         #[test]
-        fn plain_tokens_of_noise_are_html5evers(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}:-]{0,48}") {
+        fn plain_tokens_of_noise_are_html5evers(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}\x0b\x0c\u{2003}\u{3000}:-]{0,48}") {
             if let Some(plain) = tokenize_plain(&html) {
                 prop_assert_eq!(Some(plain), html5ever_tokens(&html), "input {:?}", html);
             }
@@ -1917,7 +1924,7 @@ mod tests {
 
         /// Markup-heavy noise neither panics nor gets an answer htmd would not give.
         #[test]
-        fn noise_is_safe(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}\u{feff}:-]{0,48}") {
+        fn noise_is_safe(html in "[<>/pbiaemrstongudhlfq1!?&#;=\"' \n\r\u{0}\u{a0}\u{feff}\x0b\x0c\u{2003}:-]{0,48}") {
             let _ = tokenize(&html);
             if let Some(fast) = convert(&html) {
                 prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
