@@ -635,41 +635,41 @@ pub(crate) fn ticket_link(prefix: &Url, id: u64) -> Option<Url> {
 }
 
 /// The metadata fields both documents of a ticket carry (what the listing says of it and its
-/// people), worked out once for the two: each document adds its own (comment count,
-/// merges, and for the internal notes' the tags and group, which Zendesk shows agents only)
-/// and builds its map from the pairs at once ([`document_metadata`]).
+/// people), worked out once for the two: each document takes a copy (the last the map
+/// itself) and adds its own (comment count, merges, and for the internal notes' the tags
+/// and group, which Zendesk shows agents only), [`own_fields`].
 struct SharedFields {
-    pairs: Vec<(MetaKey, Value)>,
+    map: Metadata,
     /// The submitter (RAGFlow's owner) and the assignee, by e-mail where known.
     owners: Vec<String>,
 }
 
 impl SharedFields {
     fn of(ticket: &Ticket, people: &People) -> Self {
-        let mut pairs: Vec<(MetaKey, Value)> = Vec::with_capacity(12);
-        pairs.push(("object_type".into(), "Ticket".into()));
-        pairs.push(("ticket_id".into(), ticket.id.into()));
-        pairs.push(("status".into(), ticket.status.as_str().into()));
-        pairs.push(("updated_at".into(), rfc3339(ticket.updated_at).into()));
+        let mut map = Metadata::new();
+        map.insert("object_type".into(), "Ticket".into());
+        map.insert("ticket_id".into(), ticket.id.into());
+        map.insert("status".into(), ticket.status.as_str().into());
+        map.insert("updated_at".into(), rfc3339(ticket.updated_at).into());
         if let Some(p) = &ticket.priority {
-            pairs.push(("priority".into(), p.as_str().into()));
+            map.insert("priority".into(), p.as_str().into());
         }
         if let Some(k) = &ticket.kind {
-            pairs.push(("ticket_type".into(), k.as_str().into()));
+            map.insert("ticket_type".into(), k.as_str().into());
         }
         if let Some(c) = ticket.created_at {
-            pairs.push(("created_at".into(), rfc3339(c).into()));
+            map.insert("created_at".into(), rfc3339(c).into());
         }
         if let Some(u) = people.user(ticket.requester_id).and_then(User::label) {
-            pairs.push(("requester".into(), u.into()));
+            map.insert("requester".into(), u.into());
         }
         if let Some(u) = people.user(ticket.assignee_id).and_then(User::label) {
-            pairs.push(("assignee".into(), u.into()));
+            map.insert("assignee".into(), u.into());
         }
         if let Some(org) = ticket.organization_id {
-            pairs.push(("organization_id".into(), org.into()));
+            map.insert("organization_id".into(), org.into());
             if let Some(name) = people.orgs.get(&org).and_then(|o| o.name.as_deref()) {
-                pairs.push(("organization".into(), name.into()));
+                map.insert("organization".into(), name.into());
             }
         }
         let owners: Vec<String> = [ticket.submitter_id, ticket.assignee_id]
@@ -683,14 +683,15 @@ impl SharedFields {
                 }
                 acc
             });
-        Self { pairs, owners }
+        Self { map, owners }
     }
 }
 
-/// A document's metadata: the `shared` fields and its `own`, as one map built from the pairs
-/// at once (sorted, then filled) rather than a node search per field. Every key appears once.
-fn document_metadata(shared: &SharedFields, own: Vec<(MetaKey, Value)>) -> Metadata {
-    shared.pairs.iter().cloned().chain(own).collect()
+/// A document's metadata: the `shared` fields (a copy, or the map itself for the last
+/// document) with its `own` added. Every key appears once.
+fn document_metadata(mut shared: Metadata, own: Vec<(MetaKey, Value)>) -> Metadata {
+    shared.extend(own);
+    shared
 }
 
 /// A document's own fields: its comment count, the merges its comments tell, and, for the
@@ -744,7 +745,7 @@ pub(crate) fn ticket_documents(
     let all: Vec<&Comment> = comments.iter().collect();
     let all_merges = merges(ticket, &all);
     let facts = HeaderFacts::of(ticket, people);
-    let shared = SharedFields::of(ticket, people);
+    let mut shared = SharedFields::of(ticket, people);
     let mut text = String::with_capacity(size_hint(&public));
     let mut md = MarkdownOut::new(&mut text);
     ticket_header(&mut md, ticket, &facts, &title, false, &public_merges);
@@ -755,8 +756,14 @@ pub(crate) fn ticket_documents(
     let mut doc =
         Document::text_with_version(ticket_id(ticket.id), SOURCE, title.clone(), text, version)
             .with_updated_at(ticket.updated_at);
+    // The internal notes' document, when there is one, takes the shared map itself.
+    let public_fields = if internal {
+        shared.map.clone()
+    } else {
+        std::mem::take(&mut shared.map)
+    };
     doc.metadata = document_metadata(
-        &shared,
+        public_fields,
         own_fields(ticket, public.len(), false, &public_merges),
     );
     if !shared.owners.is_empty() {
@@ -789,9 +796,8 @@ pub(crate) fn ticket_documents(
         )
         .with_parent_id(ticket_id(ticket.id))
         .with_updated_at(ticket.updated_at);
-        doc.metadata =
-            document_metadata(&shared, own_fields(ticket, notes.len(), true, &all_merges));
-        let SharedFields { owners, .. } = shared;
+        let SharedFields { map, owners } = shared;
+        doc.metadata = document_metadata(map, own_fields(ticket, notes.len(), true, &all_merges));
         if !owners.is_empty() {
             doc = doc.with_owners(owners);
         }
@@ -824,8 +830,9 @@ mod tests {
 
     /// Every field of both documents of a ticket with merges, tags, a group, people copied, a
     /// shared organization, HTML, plain and internal comments, serialised and hashed: held
-    /// to what the documents were before their metadata was built in one go and their link
-    /// from a prefix joined once (a changed document would be delivered again).
+    /// to what the documents were before their shared metadata was worked out once for both
+    /// and their link written from a prefix joined once (a changed document would be
+    /// delivered again).
     #[test]
     fn ticket_documents_are_pinned() {
         let base = Url::parse("https://acme.zendesk.com/hc/").unwrap();
