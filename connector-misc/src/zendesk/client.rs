@@ -36,6 +36,9 @@ pub(crate) struct Client {
     export: HttpClient,
     /// The account's URL (`https://acme.zendesk.com/`).
     pub(crate) base: Url,
+    /// `{base}agent/tickets/`, the prefix of the tickets' links
+    /// ([`ticket_links`](super::convert::ticket_links)).
+    pub(crate) ticket_links: Option<Url>,
     pub(crate) locale: Option<String>,
     pub(crate) page_size: u32,
 }
@@ -51,6 +54,7 @@ impl Client {
         Self {
             http,
             export,
+            ticket_links: super::convert::ticket_links(&base),
             base,
             locale,
             page_size,
@@ -255,6 +259,7 @@ impl Client {
     /// This client on another Help Center of the account (a brand's, at its `brand_url`).
     pub(crate) fn on(&self, base: Url) -> Self {
         Self {
+            ticket_links: super::convert::ticket_links(&base),
             base,
             ..self.clone()
         }

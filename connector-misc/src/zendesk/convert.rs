@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use connector_core::text::markdown::{Block, Inline, MarkdownOut};
 use connector_core::text::{html_to_markdown, push_utc_minute, utc_minute};
-use connector_core::{Access, Document};
+use connector_core::{Access, Document, MetaKey, Metadata};
+use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
@@ -615,76 +616,110 @@ pub(crate) fn subject(ticket: &Ticket) -> &str {
         .unwrap_or("No Subject")
 }
 
-pub(crate) fn ticket_link(base: &Url, id: u64) -> Option<Url> {
-    base.join(&format!("agent/tickets/{id}")).ok()
+/// `{base}agent/tickets/`, the prefix of every ticket's link ([`ticket_link`]), joined once
+/// per account: `None` when the base takes no relative path.
+pub(crate) fn ticket_links(base: &Url) -> Option<Url> {
+    base.join("agent/tickets/").ok()
 }
 
-/// The ticket's fields as metadata; its tags and group, which Zendesk shows agents only, when
-/// `agents` (the internal-notes document): the public document is read by end users.
-fn with_ticket_fields(
-    mut doc: Document,
+/// The agent's view of the ticket `id`, `base.join("agent/tickets/{id}")`, written as the id
+/// after [`ticket_links`]'s `prefix`: a copy and a segment pushed instead of a URL parsed per
+/// ticket (a test holds the two together).
+pub(crate) fn ticket_link(prefix: &Url, id: u64) -> Option<Url> {
+    let mut url = prefix.clone();
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .push(&id.to_string());
+    Some(url)
+}
+
+/// The metadata fields both documents of a ticket carry (what the listing says of it and its
+/// people), worked out once for the two: each document takes a copy (the last the map
+/// itself) and adds its own (comment count, merges, and for the internal notes' the tags
+/// and group, which Zendesk shows agents only), [`own_fields`].
+struct SharedFields {
+    map: Metadata,
+    /// The submitter (RAGFlow's owner) and the assignee, by e-mail where known.
+    owners: Vec<String>,
+}
+
+impl SharedFields {
+    fn of(ticket: &Ticket, people: &People) -> Self {
+        let mut map = Metadata::new();
+        map.insert("object_type".into(), "Ticket".into());
+        map.insert("ticket_id".into(), ticket.id.into());
+        map.insert("status".into(), ticket.status.as_str().into());
+        map.insert("updated_at".into(), rfc3339(ticket.updated_at).into());
+        if let Some(p) = &ticket.priority {
+            map.insert("priority".into(), p.as_str().into());
+        }
+        if let Some(k) = &ticket.kind {
+            map.insert("ticket_type".into(), k.as_str().into());
+        }
+        if let Some(c) = ticket.created_at {
+            map.insert("created_at".into(), rfc3339(c).into());
+        }
+        if let Some(u) = people.user(ticket.requester_id).and_then(User::label) {
+            map.insert("requester".into(), u.into());
+        }
+        if let Some(u) = people.user(ticket.assignee_id).and_then(User::label) {
+            map.insert("assignee".into(), u.into());
+        }
+        if let Some(org) = ticket.organization_id {
+            map.insert("organization_id".into(), org.into());
+            if let Some(name) = people.orgs.get(&org).and_then(|o| o.name.as_deref()) {
+                map.insert("organization".into(), name.into());
+            }
+        }
+        let owners: Vec<String> = [ticket.submitter_id, ticket.assignee_id]
+            .into_iter()
+            .flatten()
+            .filter_map(|id| people.users.get(&id))
+            .filter_map(|u| u.email.clone().or_else(|| u.name.clone()))
+            .fold(Vec::new(), |mut acc, o| {
+                if !acc.contains(&o) {
+                    acc.push(o);
+                }
+                acc
+            });
+        Self { map, owners }
+    }
+}
+
+/// A document's metadata: the `shared` fields (a copy, or the map itself for the last
+/// document) with its `own` added. Every key appears once.
+fn document_metadata(mut shared: Metadata, own: Vec<(MetaKey, Value)>) -> Metadata {
+    shared.extend(own);
+    shared
+}
+
+/// A document's own fields: its comment count, the merges its comments tell, and, for the
+/// internal notes (`agents`), that it is theirs, the ticket's tags and group, which Zendesk
+/// shows agents only (the public document is read by end users).
+fn own_fields(
     ticket: &Ticket,
-    people: &People,
+    comment_count: usize,
     agents: bool,
     merged: &Merges,
-) -> Document {
+) -> Vec<(MetaKey, Value)> {
+    let mut own: Vec<(MetaKey, Value)> = Vec::with_capacity(7);
+    own.push(("comment_count".into(), comment_count.into()));
     if let Some(into) = merged.into {
-        doc = doc
-            .with_metadata("merged_into", into)
-            .with_metadata("merged_into_id", ticket_id(into));
+        own.push(("merged_into".into(), into.into()));
+        own.push(("merged_into_id".into(), ticket_id(into).into()));
     }
     if !merged.from.is_empty() {
-        doc = doc.with_metadata("merged_from", merged.from.clone());
+        own.push(("merged_from".into(), merged.from.clone().into()));
     }
-    doc = doc
-        .with_updated_at(ticket.updated_at)
-        .with_metadata("object_type", "Ticket")
-        .with_metadata("ticket_id", ticket.id)
-        .with_metadata("status", ticket.status.clone())
-        .with_metadata("updated_at", rfc3339(ticket.updated_at));
     if agents {
-        doc = doc.with_metadata("tags", ticket.tags.clone());
+        own.push(("internal".into(), true.into()));
+        own.push(("tags".into(), ticket.tags.clone().into()));
         if let Some(g) = ticket.group_id {
-            doc = doc.with_metadata("group_id", g);
+            own.push(("group_id".into(), g.into()));
         }
     }
-    if let Some(p) = &ticket.priority {
-        doc = doc.with_metadata("priority", p.clone());
-    }
-    if let Some(k) = &ticket.kind {
-        doc = doc.with_metadata("ticket_type", k.clone());
-    }
-    if let Some(c) = ticket.created_at {
-        doc = doc.with_metadata("created_at", rfc3339(c));
-    }
-    if let Some(u) = people.user(ticket.requester_id).and_then(User::label) {
-        doc = doc.with_metadata("requester", u.to_owned());
-    }
-    if let Some(u) = people.user(ticket.assignee_id).and_then(User::label) {
-        doc = doc.with_metadata("assignee", u.to_owned());
-    }
-    if let Some(org) = ticket.organization_id {
-        doc = doc.with_metadata("organization_id", org);
-        if let Some(name) = people.orgs.get(&org).and_then(|o| o.name.clone()) {
-            doc = doc.with_metadata("organization", name);
-        }
-    }
-    // The submitter (RAGFlow's owner) and the assignee, by e-mail where known.
-    let owners: Vec<String> = [ticket.submitter_id, ticket.assignee_id]
-        .into_iter()
-        .flatten()
-        .filter_map(|id| people.users.get(&id))
-        .filter_map(|u| u.email.clone().or_else(|| u.name.clone()))
-        .fold(Vec::new(), |mut acc, o| {
-            if !acc.contains(&o) {
-                acc.push(o);
-            }
-            acc
-        });
-    if !owners.is_empty() {
-        doc = doc.with_owners(owners);
-    }
-    doc
+    own
 }
 
 /// The documents of `ticket`: its public conversation, readable by its requester, the people
@@ -692,7 +727,7 @@ fn with_ticket_fields(
 /// `internal`, its internal notes (or that it has none) in a document of their own, readable
 /// by those agents only, which alone carries what Zendesk shows agents only (tags, group).
 pub(crate) fn ticket_documents(
-    base: &Url,
+    links: Option<&Url>,
     ticket: &Ticket,
     comments: &[Comment],
     people: &People,
@@ -710,6 +745,7 @@ pub(crate) fn ticket_documents(
     let all: Vec<&Comment> = comments.iter().collect();
     let all_merges = merges(ticket, &all);
     let facts = HeaderFacts::of(ticket, people);
+    let mut shared = SharedFields::of(ticket, people);
     let mut text = String::with_capacity(size_hint(&public));
     let mut md = MarkdownOut::new(&mut text);
     ticket_header(&mut md, ticket, &facts, &title, false, &public_merges);
@@ -719,9 +755,21 @@ pub(crate) fn ticket_documents(
     }
     let mut doc =
         Document::text_with_version(ticket_id(ticket.id), SOURCE, title.clone(), text, version)
-            .with_metadata("comment_count", public.len());
-    doc = with_ticket_fields(doc, ticket, people, false, &public_merges);
-    let link = ticket_link(base, ticket.id);
+            .with_updated_at(ticket.updated_at);
+    // The internal notes' document, when there is one, takes the shared map itself.
+    let public_fields = if internal {
+        shared.map.clone()
+    } else {
+        std::mem::take(&mut shared.map)
+    };
+    doc.metadata = document_metadata(
+        public_fields,
+        own_fields(ticket, public.len(), false, &public_merges),
+    );
+    if !shared.owners.is_empty() {
+        doc = doc.with_owners(shared.owners.clone());
+    }
+    let link = links.and_then(|prefix| ticket_link(prefix, ticket.id));
     if let Some(url) = &link {
         doc = doc.with_link(url.clone());
     }
@@ -747,9 +795,12 @@ pub(crate) fn ticket_documents(
             &[version, "|internal"].concat(),
         )
         .with_parent_id(ticket_id(ticket.id))
-        .with_metadata("comment_count", notes.len())
-        .with_metadata("internal", true);
-        doc = with_ticket_fields(doc, ticket, people, true, &all_merges);
+        .with_updated_at(ticket.updated_at);
+        let SharedFields { map, owners } = shared;
+        doc.metadata = document_metadata(map, own_fields(ticket, notes.len(), true, &all_merges));
+        if !owners.is_empty() {
+            doc = doc.with_owners(owners);
+        }
         if let Some(url) = link {
             doc = doc.with_link(url);
         }
@@ -775,6 +826,99 @@ mod tests {
                 .unwrap(),
         ]);
         p
+    }
+
+    /// Every field of both documents of a ticket with merges, tags, a group, people copied, a
+    /// shared organization, HTML, plain and internal comments, serialised and hashed: held
+    /// to what the documents were before their shared metadata was worked out once for both
+    /// and their link written from a prefix joined once (a changed document would be
+    /// delivered again).
+    #[test]
+    fn ticket_documents_are_pinned() {
+        let base = Url::parse("https://acme.zendesk.com/hc/").unwrap();
+        let t = ticket(serde_json::json!({
+            "id": 42, "subject": "Printer *on* fire", "status": "closed", "priority": "high",
+            "type": "incident", "tags": ["printer", "closed_by_merge"], "requester_id": 2,
+            "submitter_id": 2, "assignee_id": 3, "organization_id": 900, "group_id": 55,
+            "email_cc_ids": [3], "collaborator_ids": [4],
+            "created_at": "2025-03-01T10:00:00Z", "updated_at": "2025-03-02T11:30:00Z"
+        }));
+        let mut people = people();
+        people.add_users([serde_json::from_value(
+            serde_json::json!({"id": 4, "name": "Dee [ops]", "email": "dee@example.com"}),
+        )
+        .unwrap()]);
+        people.add_orgs([serde_json::from_value(
+            serde_json::json!({"id": 900, "name": "Customer_Inc", "shared_tickets": true}),
+        )
+        .unwrap()]);
+        let comments: Vec<Comment> = serde_json::from_value(serde_json::json!([
+            {"author_id": 2, "public": true, "created_at": "2025-03-01T10:00:00Z",
+             "html_body": "<p>The printer is on <b>fire</b> &amp; <a href=\"https://x.test/a\">smoking</a>.</p><ul><li>one</li><li>two</li></ul>"},
+            {"author_id": 3, "public": false, "created_at": "2025-03-01T10:05:00Z",
+             "body": "Legacy plan.\n\n1. check\n- note"},
+            {"author_id": 3, "public": false, "created_at": "2025-03-02T11:00:00Z",
+             "body": "Closed and merged into request #77.",
+             "via": {"source": {"rel": "merge", "to": {"ticket_id": 77}, "from": {"ticket_id": 41}}}},
+            {"author_id": 9, "public": true, "body": "  plain *text* only  "}
+        ]))
+        .unwrap();
+        let access = ticket_access(&t, &people);
+        let version = ticket_version(&t, &access);
+        let links = ticket_links(&base);
+        let docs = ticket_documents(
+            links.as_ref(),
+            &t,
+            &comments,
+            &people,
+            access,
+            &version,
+            true,
+        );
+        assert_eq!(docs.len(), 2);
+        let json = serde_json::to_string(&docs).unwrap();
+        assert_eq!(
+            connector_core::ids::hash128(&json),
+            "9947fe60715e634ba1b345e65a707de5",
+            "{json}"
+        );
+        let docs = ticket_documents(
+            ticket_links(&Url::parse("http://127.0.0.1:8080").unwrap()).as_ref(),
+            &t,
+            &comments[..1],
+            &people,
+            ticket_access(&t, &people),
+            &version,
+            false,
+        );
+        let json = serde_json::to_string(&docs).unwrap();
+        assert_eq!(
+            connector_core::ids::hash128(&json),
+            "038ff88e45d570fe6551fd52df8ab365",
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn a_ticket_link_is_the_id_joined_to_the_base() {
+        for base in [
+            "https://acme.zendesk.com/",
+            "https://acme.zendesk.com",
+            "https://help.acme.test/support/",
+            "https://help.acme.test/support",
+            "https://help.acme.test/a/b/?q=1#top",
+            "http://127.0.0.1:8080",
+        ] {
+            let base = Url::parse(base).unwrap();
+            let prefix = ticket_links(&base).unwrap();
+            for id in [0, 7, 42, u64::MAX] {
+                assert_eq!(
+                    ticket_link(&prefix, id),
+                    base.join(&format!("agent/tickets/{id}")).ok(),
+                    "{base} {id}"
+                );
+            }
+        }
     }
 
     #[test]

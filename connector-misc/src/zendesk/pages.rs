@@ -696,7 +696,11 @@ impl Walk {
         let files = if self.attachments {
             // Each file goes to the audience of the comment it came with.
             let (id, updated) = (ticket.id, ticket.updated_at);
-            let link = convert::ticket_link(&self.client.base, id);
+            let link = self
+                .client
+                .ticket_links
+                .as_ref()
+                .and_then(|prefix| convert::ticket_link(prefix, id));
             let mut files = Vec::new();
             for c in comments.iter().filter(|c| c.public || self.internal) {
                 let (parent, audience) = if c.public {
@@ -724,7 +728,7 @@ impl Walk {
         };
         let files = self.read_files(&ctx, files).await?;
         let mut out: Vec<Outcome> = convert::ticket_documents(
-            &self.client.base,
+            self.client.ticket_links.as_ref(),
             &ticket,
             &comments,
             &people,
