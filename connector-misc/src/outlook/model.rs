@@ -125,7 +125,7 @@ impl Recipient {
             .map(str::trim)
             .filter(|a| !a.is_empty());
         match (name, address) {
-            (Some(n), Some(a)) if !n.eq_ignore_ascii_case(a) => Some(format!("{n} <{a}>")),
+            (Some(n), Some(a)) if !n.eq_ignore_ascii_case(a) => Some([n, " <", a, ">"].concat()),
             (_, Some(a)) => Some(a.to_owned()),
             (Some(n), None) => Some(n.to_owned()),
             (None, None) => None,
