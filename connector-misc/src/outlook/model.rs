@@ -187,6 +187,28 @@ pub(crate) struct Message {
     pub(crate) meeting: Option<Box<Meeting>>,
 }
 
+/// A message of a delta page as the page was read: with the page, in one pass (the usual
+/// page), or as its JSON text, to be read on its own ([`Message::from_raw`]: a page with a
+/// message that cannot be read is read message by message, so that one becomes a failure
+/// naming it and the others are read).
+#[derive(Debug)]
+pub(crate) enum Listed {
+    /// Read with its page.
+    Read(Message),
+    /// Its JSON text.
+    Raw(Box<serde_json::value::RawValue>),
+}
+
+impl Listed {
+    /// The message; `Err((its id if readable, what is wrong))` as [`Message::from_raw`].
+    pub(crate) fn read(self) -> std::result::Result<Message, (Option<String>, String)> {
+        match self {
+            Self::Read(message) => Ok(message),
+            Self::Raw(raw) => Message::from_raw(&raw),
+        }
+    }
+}
+
 /// What an `eventMessage` (`GET messages/{id}`) says of its meeting.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
