@@ -191,7 +191,10 @@ pub(crate) struct Message {
 /// page), or as its JSON text, to be read on its own ([`Message::from_raw`]: a page with a
 /// message that cannot be read is read message by message, so that one becomes a failure
 /// naming it and the others are read).
+// The message inline on purpose: nearly every page is read whole, and a box per message is
+// what the one-pass read saves.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Listed {
     /// Read with its page.
     Read(Message),
