@@ -61,6 +61,22 @@
 //! 3.01x -> 1.93x load (0.386 -> 0.294 s), 3.38x -> 2.63x full (0.434 -> 0.369 s), and the
 //! raw side's own conversion 2.07x -> 1.55x its fetch.
 //!
+//! Session 41 (short head, A/B against the binary at 276cbaa, alternating, 3 runs each, load
+//! average 5-10 from other builds: wall times very noisy, the instruction counts are the
+//! measure): callgrind (2,000 messages) showed a third of the connector's instructions
+//! outside the conversion in moves and double reads: each message's fetch future (a few KiB:
+//! every branch's HTTP exchange inline) copied four times into the page's fetches, every
+//! delta page read twice (a pass to cut it into raw messages, then each message), and
+//! `message_document` cloning what it could take. The rare requests (a meeting's,
+//! attachments') are now awaited boxed, a page is read whole in one pass (message by message
+//! only when that fails), and the message moves into its document (metadata built at once in
+//! key order). Documents byte-identical (md5 of a 500-message full run). Whole-process
+//! instructions 4.22 G -> 3.67 G (c2b2237: the future, `message_document`) -> 3.52 G
+//! (98fcf60: the one-pass page), -58k instructions per message document (about 190k before;
+//! the raw fetch's side unchanged). Wall medians at c2b2237 (load 9-10): load 2.50x -> 2.13x
+//! (0.203 -> 0.177 s), full 2.81x -> 2.37x (0.228 -> 0.196 s); at 98fcf60 (load 5-7, the raw
+//! fetch itself varying 0.08-0.15 s): load 0.285 -> 0.249 s, full 0.327 -> 0.300 s.
+//!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree
 //! and the allocations of both were 60% of a perf profile), which a raw reader that wants

@@ -571,6 +571,20 @@ impl GraphClient {
         url: &Url,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Delta<T>> {
+        self.delta_read(url, build, Response::json).await
+    }
+
+    /// [`delta_with`](Self::delta_with), a page's answer read by `read` (Outlook reads a page
+    /// whole in one pass, and message by message only when that fails).
+    ///
+    /// # Errors
+    /// As [`delta`](Self::delta), and `read`'s.
+    pub async fn delta_read<T>(
+        &self,
+        url: &Url,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+        read: impl FnOnce(&Response) -> Result<Page<T>>,
+    ) -> Result<Delta<T>> {
         let resp = self
             .send(url, |r| build(r).client_errors_as_responses())
             .await?;
@@ -586,7 +600,7 @@ impl GraphClient {
         if status.is_client_error() {
             return Err(self.client_error(status, resp.body(), url));
         }
-        Ok(Delta::Page(resp.json()?))
+        Ok(Delta::Page(read(&resp)?))
     }
 
     /// `GET` each of `paths` (relative to the API root, with their queries) in JSON batches

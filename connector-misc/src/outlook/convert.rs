@@ -5,7 +5,7 @@
 
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::MarkdownOut;
-use connector_core::{Access, Document, ErrorKind, Failure};
+use connector_core::{Access, Document, ErrorKind, Failure, MetaKey};
 
 use super::SOURCE;
 use super::model::{Attachment, DateTimeTimeZone, Meeting, Message, Recipient};
@@ -198,10 +198,17 @@ fn meeting_time(m: &Meeting) -> String {
     out
 }
 
-/// The document of a message whose version (in its folder) is `version`.
-pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &str) -> Document {
-    let id = message_doc_id(place.user, &message.id);
-    let title = subject(message);
+/// The document of a message whose version (in its folder) is `version`, under the document
+/// id `id` ([`message_doc_id`] of the place's user and the message). The message is taken:
+/// its id, folder, thread, link and categories move into the document rather than being
+/// copied (a full run builds one document per message).
+pub(crate) fn message_document(
+    place: &Place<'_>,
+    id: String,
+    message: Message,
+    version: &str,
+) -> Document {
+    let title = subject(&message);
     let from = message
         .from
         .as_ref()
@@ -255,70 +262,95 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message, version: &s
     }
     text.push('\n');
 
-    let mut doc = Document::text_with_version(id, SOURCE, title.clone(), text, version)
-        .with_owners(vec![place.owner.to_owned()])
-        .with_access(place.access())
-        // The text is Markdown whatever the body was; `body_type` says what Graph sent.
-        .with_metadata("extension", "md")
-        .with_metadata("body_type", body_type)
-        .with_metadata("mailbox", place.owner.to_owned())
-        .with_metadata("folder", place.folder.to_owned())
-        .with_metadata("subject", title)
-        .with_metadata("to", to)
-        .with_metadata("cc", cc)
-        .with_metadata("has_attachments", message.has_attachments)
-        .with_metadata("message_id", message.id.clone());
-    if let Some(from) = from {
-        doc = doc.with_metadata("from", from);
-    }
+    // What is left of the message moves into the document.
+    let Message {
+        id: message_id,
+        parent_folder_id,
+        internet_message_id,
+        categories,
+        conversation_id,
+        web_link,
+        importance,
+        sent_date_time,
+        last_modified_date_time,
+        has_attachments,
+        is_draft,
+        ..
+    } = message;
+    // The metadata in key order, made into its map at once (a bulk build of sorted entries,
+    // not a search and insert per key).
+    let mut metadata: Vec<(&'static str, serde_json::Value)> = Vec::with_capacity(24);
+    let mut meta = |key: &'static str, value: serde_json::Value| metadata.push((key, value));
     if !bcc.is_empty() {
-        doc = doc.with_metadata("bcc", bcc);
+        meta("bcc", bcc.into());
     }
-    if let Some(folder) = &message.parent_folder_id {
-        doc = doc.with_metadata("folder_id", folder.clone());
+    meta("body_type", body_type.into());
+    if !categories.is_empty() {
+        meta("categories", categories.into());
     }
-    if let Some(m) = &message.internet_message_id {
-        doc = doc.with_metadata("internet_message_id", m.clone());
+    meta("cc", cc.into());
+    if let Some(c) = &conversation_id {
+        meta("conversation_id", c.as_str().into());
     }
     if date.is_some() {
         // The header's `Date:`, written once.
-        doc = doc.with_metadata("date", date_text);
+        meta("date", date_text.into());
     }
-    if let Some(d) = message.sent_date_time {
-        doc = doc.with_metadata("sent_at", d.to_rfc3339());
+    if is_draft {
+        meta("draft", true.into());
     }
-    if let Some(i) = message.importance.as_deref().filter(|i| *i != "normal") {
-        doc = doc.with_metadata("importance", i.to_owned());
+    // The text is Markdown whatever the body was; `body_type` says what Graph sent.
+    meta("extension", "md".into());
+    meta("folder", place.folder.into());
+    if let Some(folder) = parent_folder_id {
+        meta("folder_id", folder.into());
     }
-    if !message.categories.is_empty() {
-        doc = doc.with_metadata("categories", message.categories.clone());
+    if let Some(from) = from {
+        meta("from", from.into());
     }
-    if message.is_draft {
-        doc = doc.with_metadata("draft", true);
+    meta("has_attachments", has_attachments.into());
+    if let Some(i) = importance.filter(|i| i != "normal") {
+        meta("importance", i.into());
     }
+    if let Some(m) = internet_message_id {
+        meta("internet_message_id", m.into());
+    }
+    meta("mailbox", place.owner.into());
     if let Some(m) = meeting {
-        if let Some(t) = m.meeting_message_type.as_deref().filter(|t| *t != "none") {
-            doc = doc.with_metadata("meeting_message_type", t.to_owned());
-        }
-        if let Some(start) = &m.start_date_time {
-            doc = doc.with_metadata("meeting_start", start.shown());
-        }
         if let Some(end) = &m.end_date_time {
-            doc = doc.with_metadata("meeting_end", end.shown());
+            meta("meeting_end", end.shown().into());
         }
         if !place_text.is_empty() {
-            doc = doc.with_metadata("meeting_location", place_text.to_owned());
+            meta("meeting_location", place_text.into());
+        }
+        if let Some(t) = m.meeting_message_type.as_deref().filter(|t| *t != "none") {
+            meta("meeting_message_type", t.into());
+        }
+        if let Some(start) = &m.start_date_time {
+            meta("meeting_start", start.shown().into());
         }
     }
-    if let Some(c) = &message.conversation_id {
-        doc = doc
-            .with_metadata("conversation_id", c.clone())
-            .with_parent_id(c.clone());
+    meta("message_id", message_id.into());
+    if let Some(d) = sent_date_time {
+        meta("sent_at", d.to_rfc3339().into());
     }
-    if let Some(t) = message.last_modified_date_time {
+    meta("subject", title.as_str().into());
+    meta("to", to.into());
+
+    let mut doc = Document::text_with_version(id, SOURCE, title, text, version)
+        .with_owners(vec![place.owner.to_owned()])
+        .with_access(place.access());
+    doc.metadata = metadata
+        .into_iter()
+        .map(|(k, v)| (MetaKey::new_static(k), v))
+        .collect();
+    if let Some(c) = conversation_id {
+        doc = doc.with_parent_id(c);
+    }
+    if let Some(t) = last_modified_date_time {
         doc = doc.with_updated_at(t);
     }
-    if let Some(link) = message.web_link.clone() {
+    if let Some(link) = web_link {
         doc = doc.with_link(link);
     }
     doc
@@ -479,7 +511,13 @@ mod tests {
             ],
             folder: "Inbox",
         };
-        let doc = message_document(&place, &message, &message.version_in(place.folder));
+        let version = message.version_in(place.folder);
+        let doc = message_document(
+            &place,
+            message_doc_id(place.user, &message.id),
+            message,
+            &version,
+        );
         assert_eq!(
             doc.content.as_text().unwrap_or_default(),
             markdown::render(

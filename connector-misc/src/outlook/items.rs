@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use connector_core::pages::{KnownFingerprints, Outcome, PendingItem};
-use connector_core::{ErrorKind, Failure, Result, SyncContext};
+use connector_core::pages::{IntoOutcomes, KnownFingerprints, Outcome, PendingItem};
+use connector_core::{Batch, Document, ErrorKind, Failure, Result, SyncContext};
 
 use super::SOURCE;
 use super::convert::{
@@ -24,6 +24,8 @@ const BATCHED_ATTACHMENT: u64 = 256 * 1024;
 
 /// What a message's fetch needs.
 pub(super) struct Item {
+    /// The message's document id (the pending item's, which core keeps to name a failure).
+    id: String,
     mailbox: Arc<Mailbox>,
     folder: Arc<Folder>,
     message: Box<Message>,
@@ -131,8 +133,9 @@ pub(super) fn pending_item(
     let fingerprint =
         (!with_attachments).then(|| connector_core::Document::version_fingerprint(&version));
     let item = PendingItem::new(
-        id,
+        id.clone(),
         Ok(Item {
+            id,
             mailbox: Arc::clone(mailbox),
             folder: Arc::clone(folder),
             message: Box::new(message),
@@ -149,25 +152,40 @@ pub(super) fn pending_item(
 /// One message's outcomes: its document, then its attachments' documents, unchanged ids or
 /// failures. A message whose attachments cannot be listed is the message's failure (retried
 /// whole by the next run).
+///
+/// The requests of the rarer messages (a meeting's, attachments') are awaited in boxed
+/// futures: their futures are large (an HTTP exchange each), and this one is built and moved
+/// into the page's fetches for every message of a page; unboxed, it carried all of them, a
+/// few KiB copied several times per message.
 pub(super) async fn fetch(
     reader: &Reader,
     ctx: &SyncContext,
     item: std::result::Result<Item, Failure>,
-) -> Result<Vec<Outcome>> {
+) -> Result<Fetched> {
     let mut item = match item {
         Ok(item) => item,
-        Err(failure) => return Ok(vec![failure.into()]),
+        Err(failure) => return Ok(Fetched::Many(vec![failure.into()])),
     };
-    let id = message_doc_id(&item.mailbox.id, &item.message.id);
-    if !reader.lists_attachments(&item.message) {
-        with_meeting(reader, &item.mailbox.id, &mut item.message).await?;
-        let place = place(&item.mailbox, &item.folder);
-        return Ok(vec![
-            message_document(&place, &item.message, &item.version).into(),
-        ]);
+    if reader.lists_attachments(&item.message) {
+        return Box::pin(with_attachments(reader, ctx, item)).await;
+    }
+    if needs_meeting(&item.message) {
+        Box::pin(with_meeting(reader, &item.mailbox.id, &mut item.message)).await?;
     }
     let place = place(&item.mailbox, &item.folder);
-    let message = &mut *item.message;
+    Ok(Fetched::One(message_document(
+        &place,
+        item.id,
+        *item.message,
+        &item.version,
+    )))
+}
+
+/// [`fetch`] of a message whose attachments are listed.
+async fn with_attachments(reader: &Reader, ctx: &SyncContext, item: Item) -> Result<Fetched> {
+    let id = item.id;
+    let place = place(&item.mailbox, &item.folder);
+    let mut message = *item.message;
     let listed = list_attachments(reader, &item.mailbox.id, &message.id).await?;
     let references: Vec<String> = listed
         .iter()
@@ -194,21 +212,53 @@ pub(super) async fn fetch(
         KnownFingerprints::lookup_with_parents(ctx, &ids).await?
     };
     ids.pop();
-    let mut out = Vec::with_capacity(1 + wanted.len());
     let unchanged = known.has_version_under(&id, &item.version, message.conversation_id.as_deref());
+    if !unchanged {
+        with_meeting(reader, place.user, &mut message).await?;
+    }
+    // The attachments first (the same requests in the same order: the message's document
+    // makes none), so that the message then moves into its document.
+    let rest = attachments(reader, &known, &place, &message, wanted, ids).await?;
+    let mut out = Vec::with_capacity(1 + rest.len());
     out.push(if unchanged {
         Outcome::Unchanged(id)
     } else {
-        with_meeting(reader, place.user, message).await?;
-        let mut doc = message_document(&place, message, &item.version);
+        let mut doc = message_document(&place, id, message, &item.version);
         if !references.is_empty() {
             // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
             doc = doc.with_metadata("reference_attachments", references);
         }
         doc.into()
     });
-    out.extend(attachments(reader, &known, &place, message, wanted, ids).await?);
-    Ok(out)
+    out.extend(rest);
+    Ok(Fetched::Many(out))
+}
+
+/// A message's outcomes: its document alone (the usual message, whose attachments are not
+/// listed: no vector nor box made for it), or those of a message and its attachments, or a
+/// failure.
+// The document inline on purpose: the usual message's outcome, moved once into its batch
+// (a box would be an allocation per message, the thing this type saves).
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Fetched {
+    /// The message's document.
+    One(Document),
+    /// The message's outcome, then its attachments'.
+    Many(Vec<Outcome>),
+}
+
+impl IntoOutcomes for Fetched {
+    fn push_into(self, batch: &mut Batch) {
+        match self {
+            Self::One(doc) => doc.push_into(batch),
+            Self::Many(outcomes) => outcomes.push_into(batch),
+        }
+    }
+}
+
+/// Whether `message` is a meeting message whose meeting is not read yet.
+fn needs_meeting(message: &Message) -> bool {
+    message.is_meeting_message() && message.meeting.is_none()
 }
 
 /// A meeting message (request, cancellation, response) with its meeting's time and place,
@@ -216,7 +266,7 @@ pub(super) async fn fetch(
 /// a derived type. One request per meeting message delivered; when it fails the message is
 /// delivered without them.
 async fn with_meeting(reader: &Reader, user: &str, message: &mut Message) -> Result<()> {
-    if !message.is_meeting_message() || message.meeting.is_some() {
+    if !needs_meeting(message) {
         return Ok(());
     }
     let url = reader.graph.url(

@@ -4,14 +4,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use connector_core::http::Response;
 use connector_core::{Error, ErrorKind, Failure, Result, SyncContext};
 use url::Url;
 
 use super::SOURCE;
 use super::convert::ID_PREFIX;
-use super::model::{FOLDER_FIELDS, MailFolder, PAGE_SIZE, PREFER, USER_FIELDS, User};
+use super::model::{
+    FOLDER_FIELDS, Listed, MailFolder, Message, PAGE_SIZE, PREFER, USER_FIELDS, User,
+};
 use crate::graph::users::EveryUser;
-use crate::graph::{Delta, GraphClient};
+use crate::graph::{Delta, GraphClient, Page};
 
 /// Mail folders nest; this bounds a walk over a malformed tree.
 const MAX_FOLDERS: usize = 10_000;
@@ -75,6 +78,28 @@ const ALWAYS_THERE: [&str; 6] = [
     "outbox",
     "sentitems",
 ];
+
+/// A delta page's messages, read with the page in one pass; when that fails (a message that
+/// cannot be read, or the page itself), the page is read again as before this pass existed:
+/// each message's JSON text kept, to be read on its own, and the page's own error (not
+/// JSON, a link that is not a URL) as the client reports it.
+fn read_page(resp: &Response) -> Result<Page<Listed>> {
+    match serde_json::from_slice::<Page<Message>>(resp.body()) {
+        Ok(page) => Ok(Page {
+            value: page.value.into_iter().map(Listed::Read).collect(),
+            next_link: page.next_link,
+            delta_link: page.delta_link,
+        }),
+        Err(_) => {
+            let page: Page<Box<serde_json::value::RawValue>> = resp.json()?;
+            Ok(Page {
+                value: page.value.into_iter().map(Listed::Raw).collect(),
+                next_link: page.next_link,
+                delta_link: page.delta_link,
+            })
+        }
+    }
+}
 
 /// What a sync reads and how; cheap to clone (one per stream).
 #[derive(Clone)]
@@ -403,7 +428,7 @@ impl Reader {
     /// fail on the same page every run. Such a page is asked for again with fewer messages
     /// ([`SMALL_PAGES`]; `odata.maxpagesize` is read per request); only a single message
     /// over the cap fails the folder.
-    pub(crate) async fn delta(&self, url: &Url) -> Result<Delta<Box<serde_json::value::RawValue>>> {
+    pub(crate) async fn delta(&self, url: &Url) -> Result<Delta<Listed>> {
         self.delta_sized(url, &mut PageSize::default()).await
     }
 
@@ -415,7 +440,7 @@ impl Reader {
         &self,
         url: &Url,
         size: &mut PageSize,
-    ) -> Result<Delta<Box<serde_json::value::RawValue>>> {
+    ) -> Result<Delta<Listed>> {
         let start = size.next_ask();
         let mut sizes = std::iter::once(start)
             .chain(SMALL_PAGES.into_iter().filter(|s| *s < start))
@@ -424,7 +449,7 @@ impl Reader {
             let prefer = format!("{PREFER}, odata.maxpagesize={ask}");
             match self
                 .graph
-                .delta_with(url, |r| r.header("prefer", &prefer))
+                .delta_read(url, |r| r.header("prefer", &prefer), read_page)
                 .await
             {
                 Err(e) if connector_core::http::is_body_too_large(&e) && sizes.peek().is_some() => {

@@ -125,7 +125,7 @@ impl Recipient {
             .map(str::trim)
             .filter(|a| !a.is_empty());
         match (name, address) {
-            (Some(n), Some(a)) if !n.eq_ignore_ascii_case(a) => Some(format!("{n} <{a}>")),
+            (Some(n), Some(a)) if !n.eq_ignore_ascii_case(a) => Some([n, " <", a, ">"].concat()),
             (_, Some(a)) => Some(a.to_owned()),
             (Some(n), None) => Some(n.to_owned()),
             (None, None) => None,
@@ -185,6 +185,31 @@ pub(crate) struct Message {
     /// `$select` a derived type's properties).
     #[serde(skip)]
     pub(crate) meeting: Option<Box<Meeting>>,
+}
+
+/// A message of a delta page as the page was read: with the page, in one pass (the usual
+/// page), or as its JSON text, to be read on its own ([`Message::from_raw`]: a page with a
+/// message that cannot be read is read message by message, so that one becomes a failure
+/// naming it and the others are read).
+// The message inline on purpose: nearly every page is read whole, and a box per message is
+// what the one-pass read saves.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Listed {
+    /// Read with its page.
+    Read(Message),
+    /// Its JSON text.
+    Raw(Box<serde_json::value::RawValue>),
+}
+
+impl Listed {
+    /// The message; `Err((its id if readable, what is wrong))` as [`Message::from_raw`].
+    pub(crate) fn read(self) -> std::result::Result<Message, (Option<String>, String)> {
+        match self {
+            Self::Read(message) => Ok(message),
+            Self::Raw(raw) => Message::from_raw(&raw),
+        }
+    }
 }
 
 /// What an `eventMessage` (`GET messages/{id}`) says of its meeting.

@@ -12,7 +12,6 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::value::RawValue;
 use url::Url;
 
 use super::SOURCE;
@@ -20,7 +19,7 @@ use super::checkpoint::{FolderCursor, OutlookCheckpoint, Phase, folder_key};
 use super::convert::{ID_PREFIX, attachment_doc_id, message_doc_id, parse_id};
 use super::items::{fetch, gone, list_attachments, pending_item};
 use super::mailbox::{Folder, Mailbox, PageSize, Reader};
-use super::model::{AttachmentKind, MESSAGE_FIELDS, Message};
+use super::model::{AttachmentKind, Listed, MESSAGE_FIELDS, Message};
 use crate::graph::{Delta, escape};
 
 /// Messages whose attachments are read at the same time within a page: Exchange Online
@@ -36,7 +35,7 @@ const ROUND_CONCURRENCY: usize = CONCURRENCY - 1;
 const PAGE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A folder's next delta page, fetching in a task of its own, with the page size it fitted.
-type PageAhead = Spawned<(Result<Delta<Box<RawValue>>>, PageSize)>;
+type PageAhead = Spawned<(Result<Delta<Listed>>, PageSize)>;
 
 /// `410 Gone` answers taken in one folder before the run gives up on it.
 const MAX_RESTARTS: u32 = 3;
@@ -71,11 +70,11 @@ fn mailbox_failure(mailbox: &Mailbox, e: &Error) -> Failure {
 /// A page's messages with each id's last state only, in the order of those last states, the
 /// failures of those that cannot be read, and the (message) ids Graph reports removed from the
 /// folder (deleted, or moved out).
-fn sort_page(values: Vec<Box<RawValue>>, user: &str) -> (Vec<Message>, Vec<Failure>, Vec<String>) {
+fn sort_page(values: Vec<Listed>, user: &str) -> (Vec<Message>, Vec<Failure>, Vec<String>) {
     let mut messages = Vec::with_capacity(values.len());
     let mut broken = Vec::new();
     for value in values {
-        match Message::from_raw(&value) {
+        match value.read() {
             Ok(m) => messages.push(m),
             Err((id, message)) => {
                 let id = id.map(|i| message_doc_id(user, &i));
@@ -568,7 +567,7 @@ mod tests {
                 serde_json::json!({"id": "a", "subject": "two"}),
             ]
             .iter()
-            .map(|v| serde_json::value::to_raw_value(v).unwrap())
+            .map(|v| Listed::Raw(serde_json::value::to_raw_value(v).unwrap()))
             .collect(),
             "u1",
         );
