@@ -331,6 +331,24 @@ pub(crate) struct SyncArgs {
     /// Stop the sync after this many seconds (it resumes from its last checkpoint next time).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: Option<u64>,
+    /// How the `--out` file and a `--state` file are made durable together (with a state
+    /// file and an NDJSON file output; otherwise each batch is synced on its own).
+    #[arg(long, value_enum, default_value_t = Durable::Group)]
+    pub(crate) durability: Durable,
+}
+
+/// `--durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Durable {
+    /// Group commit (the default): batches are written to the output as they come, and about
+    /// every 200 ms the output is fsynced and the state journal records the batches and how
+    /// long the output then was, with one fsync. After a kill or a power loss the next run cuts
+    /// the output back to that length and delivers what came after it again, so the file
+    /// holds every document once; a run repeats at most the last 200 ms of its work.
+    Group,
+    /// A sync of the output and one of the state journal for every batch (slower on a disk):
+    /// at most the batch in flight is delivered again after a kill, and nothing is cut.
+    Batch,
 }
 
 /// `--mode`.
