@@ -165,7 +165,7 @@ impl AppendFile {
         .await?;
         match cut {
             Cut::Nothing => {}
-            Cut::Cut(bytes) => tracing::warn!(
+            Cut::Removed(bytes) => tracing::warn!(
                 file = %path.display(),
                 bytes,
                 "cut the output back to where the state's last group commit left it: these \
@@ -368,7 +368,7 @@ enum Cut {
     /// The file ends at the mark.
     Nothing,
     /// This many bytes past the mark went.
-    Cut(u64),
+    Removed(u64),
     /// Nothing was cut, for this reason.
     Refused(String),
 }
@@ -399,7 +399,7 @@ fn cut_to_mark(file: &mut File, mark: &OutputMark) -> std::io::Result<Cut> {
     }
     if len > mark.len {
         file.set_len(mark.len)?;
-        return Ok(Cut::Cut(len - mark.len));
+        return Ok(Cut::Removed(len - mark.len));
     }
     Ok(Cut::Nothing)
 }
