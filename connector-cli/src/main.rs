@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use connector_core::Cancellation;
 use connector_core::sink::{DirectorySink, NdjsonSink, Sink};
-use connector_core::state::{EphemeralStateStore, FileStateStore, StateStore};
+use connector_core::state::{EphemeralStateStore, FileStateStore, GroupCommit, StateStore};
 use connector_core::sync::{SyncOptions, Syncer};
 use connector_core::{Error, Registry, Result};
 use connector_sync::{SqlStateStore, config_connector_id};
@@ -40,8 +40,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::args::{
-    ApiKeyCommand, Cli, Command, ConfigArgs, DbArgs, EngineArgs, Layout, LogFormat, NetworkArgs,
-    ServeArgs, SyncArgs, WorkerArgs,
+    ApiKeyCommand, Cli, Command, ConfigArgs, DbArgs, Durable, EngineArgs, Layout, LogFormat,
+    NetworkArgs, ServeArgs, SyncArgs, WorkerArgs,
 };
 use crate::progress::BarSlot;
 
@@ -201,14 +201,20 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
     // The state first: a corrupt state file stops the run before the output is touched.
     // Without `--state` the run's state is thrown away at its end, so it keeps no per-document
     // fingerprints: its memory stays flat however large the source.
-    let state: Arc<dyn StateStore> = match &args.state {
+    let (state, sink, target): (Arc<dyn StateStore>, _, _) = match &args.state {
         Some(path) => match sync_database_url(path) {
-            Some(url) => Arc::new(SqlStateStore::open(url, connector_id).await?),
-            None => Arc::new(FileStateStore::open(path).await?),
+            Some(url) => {
+                let state = Arc::new(SqlStateStore::open(url, connector_id).await?);
+                let (sink, target) = open_sink(&args).await?;
+                (state, sink, target)
+            }
+            None => open_file_state(path, &args).await?,
         },
-        None => Arc::new(EphemeralStateStore::new()),
+        None => {
+            let (sink, target) = open_sink(&args).await?;
+            (Arc::new(EphemeralStateStore::new()), sink, target)
+        }
     };
-    let (sink, target) = open_sink(&args).await?;
     let batch_docs = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
     let mut options = SyncOptions::default()
         .batch_docs(batch_docs)
@@ -252,6 +258,33 @@ fn sync_database_url(state: &Path) -> Option<&str> {
         .iter()
         .any(|p| s.starts_with(p))
         .then_some(s)
+}
+
+/// A `--state` file and the sink, group-committing together when `--durability group` and
+/// the output is an NDJSON file: the output is cut back to the state's last
+/// group point (what a killed run wrote after it is delivered again), written without a sync
+/// per batch, and made durable by the store at its group points. Otherwise (`--durability
+/// batch`, the default, `--out-dir`, `--out -`) each batch is synced on its own, as before.
+async fn open_file_state(
+    path: &Path,
+    args: &SyncArgs,
+) -> Result<(Arc<dyn StateStore>, Arc<dyn Sink>, String)> {
+    let store = FileStateStore::open(path).await?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    if args.durability == Durable::Batch || args.out_dir.is_some() || out == Path::new("-") {
+        let (sink, target) = open_sink(args).await?;
+        return Ok((Arc::new(store), sink, target));
+    }
+    let mark = store.output_mark().await?;
+    let sink = NdjsonSink::append_grouped(&out, mark).await?;
+    let output = sink
+        .durable_output()
+        .ok_or_else(|| Error::internal("an NDJSON file output has no handle to make it durable"))?;
+    let store = store.group_commit(output, GroupCommit::default()).await?;
+    Ok((Arc::new(store), Arc::new(sink), out.display().to_string()))
 }
 
 /// The sink `--out` / `--out-dir` ask for, and how the summary names it.

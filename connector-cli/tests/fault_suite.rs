@@ -241,6 +241,91 @@ fn kill9_rest_cursor_pages() {
     kill_chain(&mut ws, &args, &expected, 4, 0x17_0003);
 }
 
+/// Group commit (`--durability group`, the default with `--state` and an NDJSON file): ten
+/// runs killed at seeded points, each resumed run cutting the output back to the state's last
+/// group point first (and saying so), then a run to the end: every document there and none
+/// twice, not even the batch a kill cut short.
+#[test]
+fn kill9_group_commit_leaves_no_duplicate() {
+    let mut ws = Workspace::new();
+    local_folder(&ws, "run/src", 300, 64);
+    let config = ws.config("local.json", &json!({"path": "src", "page_size": 40}));
+    let args = sync_args("local", &config, "4");
+    let expected = reference_ids(&mut ws, &args, 300);
+    let args = with(
+        &args,
+        &[
+            "--out",
+            "out.ndjson",
+            "--state",
+            "state.json",
+            "--durability",
+            "group",
+        ],
+    );
+    let out = ws.path("run/out.ndjson");
+    let mut rng = Rng::new(0x17_0017);
+    let (mut kills, mut cuts) = (0, 0);
+    for round in 0..10 {
+        let before = complete_lines(&out);
+        let step = usize::try_from(rng.range(1, 40)).unwrap();
+        let pause = Duration::from_micros(rng.range(0, 3000));
+        let mut run = ws.spawn(&args);
+        let hit = wait_for(&mut run, || complete_lines(&out) >= before + step);
+        let done = if hit && !run.exited() {
+            std::thread::sleep(pause);
+            let done = run.kill9();
+            match done.status.code() {
+                None => kills += 1,
+                Some(_) => done.expect_code(0, "a run that ended before its kill"),
+            }
+            done
+        } else {
+            let done = run.wait();
+            done.expect_code(0, &format!("round {round}"));
+            done
+        };
+        if done.stderr.contains("cut the output back") {
+            cuts += 1;
+        }
+    }
+    let last = ws.run(&args);
+    last.expect_code(0, "the resumed run after the kills");
+    if last.stderr.contains("cut the output back") {
+        cuts += 1;
+    }
+    assert!(kills >= 5, "only {kills} of 10 runs were killed mid-sync");
+    assert!(cuts >= 1, "no resumed run cut the output back");
+    let duplicates = assert_complete(&out, &expected, 0);
+    eprintln!("{kills} kills, {cuts} cuts, {duplicates} duplicates");
+    ws.run(&args)
+        .expect_code(0, "a run on the state after the kills");
+    ws.assert_no_panic_in_logs();
+}
+
+/// The per-batch mode (`--durability batch`) keeps its promise under the same kills: at most
+/// the batch in flight repeated per kill.
+#[test]
+fn kill9_per_batch_durability() {
+    let mut ws = Workspace::new();
+    local_folder(&ws, "run/src", 300, 64);
+    let config = ws.config("local.json", &json!({"path": "src", "page_size": 40}));
+    let args = sync_args("local", &config, "4");
+    let expected = reference_ids(&mut ws, &args, 300);
+    let args = with(
+        &args,
+        &[
+            "--out",
+            "out.ndjson",
+            "--state",
+            "state.json",
+            "--durability",
+            "batch",
+        ],
+    );
+    kill_chain(&mut ws, &args, &expected, 4, 0x17_0018);
+}
+
 // --- 2. Ctrl-C and --timeout during a large batch write --------------------------------------
 
 /// A run stopped by `signal` or its timeout ended as documented (2, saying why) or finished

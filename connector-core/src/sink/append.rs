@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +25,12 @@ use crate::fs::SyncGauge;
 /// kept, and those documents would not be sent again. Without a durable state nothing claims a
 /// batch after a crash, so [`Flush`](Durability::Flush) loses nothing and costs less.
 ///
+/// With a store that [group-commits](crate::state::FileStateStore::group_commit), the output
+/// is written with [`Flush`](Durability::Flush) and made durable by the store at its group
+/// points through [`DurableOutput`], before the store's journal claims the batches: then it is
+/// the state, not the sink's acknowledgement, that covers only durable output
+/// ([`NdjsonSink::append_grouped`](super::NdjsonSink::append_grouped)).
+///
 /// Defaults: [`NdjsonSink::append`](super::NdjsonSink::append) (kept across runs, which is what
 /// a durable state store goes with) and [`DirectorySink::open`](super::DirectorySink::open)
 /// use [`Fsync`](Durability::Fsync); [`NdjsonSink::create`](super::NdjsonSink::create) (a fresh
@@ -36,6 +44,53 @@ pub enum Durability {
     /// The batch is on the disk (`fsync`, and the folder too where a file was created or
     /// renamed) before `write` returns: it survives a power loss.
     Fsync,
+}
+
+/// Where a file output stood when it was last made durable: its length then, which file it
+/// is, and a hash of its last bytes before that length.
+///
+/// A group-committing [`FileStateStore`](crate::state::FileStateStore) records one in its
+/// journal at each group point, before the journal lines of the batches it covers, so the
+/// state never claims a batch past what the output kept. When the output is opened again
+/// ([`NdjsonSink::append_grouped`](super::NdjsonSink::append_grouped)), what was written past
+/// the mark (batches acknowledged by a run that was killed before its next group point, which
+/// the state does not claim and the resumed run delivers again) is cut off, but only when the
+/// file is the same one (same device and inode, the same bytes before the mark) and longer: a
+/// rotated, replaced or shorter file is never cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputMark {
+    /// The output's length in bytes when it was made durable.
+    pub len: u64,
+    /// The device the file is on (Unix only; `None` elsewhere: such a file is never cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<u64>,
+    /// The file's inode (Unix only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ino: Option<u64>,
+    /// XXH3 of the (up to) [`OutputMark::TAIL`] bytes before `len`.
+    pub tail: u64,
+}
+
+impl OutputMark {
+    /// How many bytes before the mark its `tail` hashes.
+    pub const TAIL: u64 = 64;
+}
+
+/// An output whose writes a group-committing state store makes durable at its group points
+/// (see [`FileStateStore::group_commit`](crate::state::FileStateStore::group_commit)).
+///
+/// The sink acknowledges a batch once the operating system has it
+/// ([`Durability::Flush`]); the store calls [`make_durable`](DurableOutput::make_durable)
+/// before it writes the journal lines of the batches acknowledged since its last group point,
+/// and records the returned mark with them.
+#[async_trait]
+pub trait DurableOutput: Send + Sync + std::fmt::Debug {
+    /// Makes everything written so far durable (`fdatasync`), waiting for a write in flight,
+    /// and returns where the output stands.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Sink`] naming the file when it cannot be synced or read.
+    async fn make_durable(&self) -> Result<OutputMark>;
 }
 
 /// The largest batch [`AppendFile::append`] writes without the blocking pool (when it needs no
@@ -65,8 +120,27 @@ impl AppendFile {
     /// file whose last line has no newline (a write cut short by the end of a process) is cut
     /// back to its last complete line first, and a warning says how many bytes went.
     pub(super) async fn open(path: &Path, truncate: bool, durability: Durability) -> Result<Self> {
+        Self::open_at(path, truncate, durability, None).await
+    }
+
+    /// [`open`](AppendFile::open) for a group-committing store's output, after cutting the
+    /// file back to `mark` when it is the file the mark was taken of and longer (see
+    /// [`OutputMark`]); a warning says how many bytes went (or why nothing was cut). The file
+    /// (its size after the cut) and its folder entry are synced before anything is appended,
+    /// as a durable file's are, since the store's first mark is taken of it.
+    pub(super) async fn open_grouped(path: &Path, mark: Option<OutputMark>) -> Result<Self> {
+        Self::open_at(path, false, Durability::Flush, Some(mark)).await
+    }
+
+    /// `grouped`: `Some(mark)` for [`open_grouped`](AppendFile::open_grouped).
+    async fn open_at(
+        path: &Path,
+        truncate: bool,
+        durability: Durability,
+        grouped: Option<Option<OutputMark>>,
+    ) -> Result<Self> {
         let owned = path.to_path_buf();
-        let (file, removed) = blocking(path, "open", move || {
+        let (file, removed, cut) = blocking(path, "open", move || {
             let mut file = std::fs::OpenOptions::new()
                 .read(true)
                 .append(true)
@@ -75,16 +149,35 @@ impl AppendFile {
             if truncate {
                 file.set_len(0)?;
             }
+            let cut = match grouped {
+                Some(Some(mark)) => cut_to_mark(&mut file, &mark)?,
+                _ => Cut::Nothing,
+            };
             let removed = repair_tail(&mut file)?;
-            if durability == Durability::Fsync {
+            if durability == Durability::Fsync || grouped.is_some() {
                 // The file may be new (or just cut back): its size and its folder's entry are
                 // part of what must survive.
                 file.sync_all()?;
                 sync_folder(&owned);
             }
-            Ok((file, removed))
+            Ok((file, removed, cut))
         })
         .await?;
+        match cut {
+            Cut::Nothing => {}
+            Cut::Removed(bytes) => tracing::warn!(
+                file = %path.display(),
+                bytes,
+                "cut the output back to where the state's last group commit left it: these \
+                 bytes were written by a run that ended before its next group point, the state \
+                 does not claim them, and this run delivers them again"
+            ),
+            Cut::Refused(why) => tracing::warn!(
+                file = %path.display(),
+                "not cutting the output back to the state's last group commit: {why}; \
+                 batches written after it by an interrupted run may appear twice"
+            ),
+        }
         if removed > 0 {
             tracing::warn!(
                 file = %path.display(),
@@ -213,6 +306,104 @@ impl AppendFile {
     }
 }
 
+impl AppendFile {
+    /// `fdatasync`s the file (after any write in flight, under its lock, on the blocking pool)
+    /// and returns where it stands.
+    pub(super) async fn make_durable(&self) -> Result<OutputMark> {
+        let guard = self.file.clone().lock_owned().await;
+        let path = self.path.clone();
+        join(tokio::task::spawn_blocking(move || {
+            let mut file: OwnedMutexGuard<File> = guard;
+            file.sync_data()
+                .and_then(|()| mark_of(&mut file))
+                .map_err(|e| io_error(&path, "sync", e))
+        }))
+        .await
+    }
+}
+
+#[async_trait]
+impl DurableOutput for AppendFile {
+    async fn make_durable(&self) -> Result<OutputMark> {
+        AppendFile::make_durable(self).await
+    }
+}
+
+/// The mark of `file` as it is now. Blocking.
+fn mark_of(file: &mut File) -> std::io::Result<OutputMark> {
+    let meta = file.metadata()?;
+    let (dev, ino) = file_key(&meta);
+    let len = meta.len();
+    Ok(OutputMark {
+        len,
+        dev,
+        ino,
+        tail: tail_hash(file, len)?,
+    })
+}
+
+#[cfg(unix)]
+fn file_key(meta: &std::fs::Metadata) -> (Option<u64>, Option<u64>) {
+    use std::os::unix::fs::MetadataExt;
+    (Some(meta.dev()), Some(meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_key(_meta: &std::fs::Metadata) -> (Option<u64>, Option<u64>) {
+    (None, None)
+}
+
+/// XXH3 of the (up to) [`OutputMark::TAIL`] bytes of `file` before `len`. Blocking.
+fn tail_hash(file: &mut File, len: u64) -> std::io::Result<u64> {
+    let start = len.saturating_sub(OutputMark::TAIL);
+    let mut tail = vec![0u8; (len - start) as usize];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut tail)?;
+    Ok(xxhash_rust::xxh3::xxh3_64(&tail))
+}
+
+/// What [`cut_to_mark`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Cut {
+    /// The file ends at the mark.
+    Nothing,
+    /// This many bytes past the mark went.
+    Removed(u64),
+    /// Nothing was cut, for this reason.
+    Refused(String),
+}
+
+/// Cuts `file` back to `mark` when it is the marked file (device, inode and the bytes before
+/// the mark) and longer; never cuts another file or a shorter one. Blocking.
+fn cut_to_mark(file: &mut File, mark: &OutputMark) -> std::io::Result<Cut> {
+    let meta = file.metadata()?;
+    let len = meta.len();
+    if len == mark.len && file_key(&meta) == (mark.dev, mark.ino) {
+        return Ok(Cut::Nothing);
+    }
+    if mark.dev.is_none() || file_key(&meta) != (mark.dev, mark.ino) {
+        return Ok(Cut::Refused(
+            "it is not the file the state recorded (rotated or replaced)".to_owned(),
+        ));
+    }
+    if len < mark.len {
+        return Ok(Cut::Refused(format!(
+            "it is shorter ({len} bytes) than the state recorded ({} bytes)",
+            mark.len
+        )));
+    }
+    if len > mark.len && tail_hash(file, mark.len)? != mark.tail {
+        return Ok(Cut::Refused(
+            "its bytes before the recorded length are not the ones the state recorded".to_owned(),
+        ));
+    }
+    if len > mark.len {
+        file.set_len(mark.len)?;
+        return Ok(Cut::Removed(len - mark.len));
+    }
+    Ok(Cut::Nothing)
+}
+
 /// Cuts `file` back to its last newline; returns how many bytes went. Reads backwards from the
 /// end in blocks, so a large file is not read whole.
 fn repair_tail(file: &mut File) -> std::io::Result<u64> {
@@ -324,6 +515,80 @@ mod tests {
         assert_eq!(repaired(&long), (200_000, b"first\n".to_vec()));
         let no_newline = vec![b'y'; 150_000];
         assert_eq!(repaired(&no_newline), (150_000, Vec::new()));
+    }
+
+    /// A mark taken of the file, then the file reopened at it: cut back only when it is the
+    /// same file, longer, with the same bytes before the mark.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_reopened_output_is_cut_back_to_its_mark_only_when_it_is_the_same_longer_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("out.ndjson");
+        let read = || std::fs::read(&path).unwrap_or_default();
+        let file = AppendFile::open(&path, false, Durability::Flush)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        file.append(b"one\ntwo\n".to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mark = file.make_durable().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mark.len, 8);
+        file.append(b"three\nfour\n".to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(file);
+
+        // Longer, the same file: what came after the mark goes.
+        let file = AppendFile::open_grouped(&path, Some(mark))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(), b"one\ntwo\n");
+        // Appends go on at the mark, and a reopen at the same length cuts nothing.
+        file.append(b"five\n".to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let five = file.make_durable().await.unwrap_or_else(|e| panic!("{e}"));
+        drop(file);
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cut_to_mark(&mut f, &five).unwrap_or_else(|e| panic!("{e}")),
+            Cut::Nothing
+        );
+
+        // Shorter than the mark (the user cut it): never cut, never grown.
+        std::fs::write(&path, b"one\n").unwrap_or_else(|e| panic!("{e}"));
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(cut_to_mark(&mut f, &mark), Ok(Cut::Refused(_))));
+        assert_eq!(read(), b"one\n");
+
+        // Longer, but other bytes before the mark: not the output the mark was taken of.
+        std::fs::write(&path, b"uno\ndos\ntres\n").unwrap_or_else(|e| panic!("{e}"));
+        AppendFile::open_grouped(&path, Some(mark))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(), b"uno\ndos\ntres\n");
+
+        // Replaced (rotated: a new file under the name), with the same bytes: another inode.
+        std::fs::rename(&path, dir.path().join("old.ndjson")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, b"one\ntwo\nthree\n").unwrap_or_else(|e| panic!("{e}"));
+        AppendFile::open_grouped(&path, Some(mark))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(), b"one\ntwo\nthree\n");
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(cut_to_mark(&mut f, &mark), Ok(Cut::Refused(_))));
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //! The file sinks ([`NdjsonSink`], [`DirectorySink`]) acknowledge only what is as durable as
 //! their [`Durability`] says (by default `fsync`ed when the output is kept across runs, as a
 //! durable state store needs), write each batch whole even when the future writing it is
-//! dropped, and repair a last line torn by the end of a process before they append.
+//! dropped, and repair a last line torn by the end of a process before they append. In group
+//! mode ([`NdjsonSink::append_grouped`] with a
+//! [group-committing](crate::state::FileStateStore::group_commit) file state) the NDJSON sink
+//! acknowledges a batch once the operating system has it, and the state store makes the
+//! output durable (through [`DurableOutput`]) before its journal claims the batch.
 
 mod append;
 mod channel;
@@ -25,7 +29,7 @@ use async_trait::async_trait;
 use crate::document::Document;
 use crate::error::Result;
 
-pub use append::Durability;
+pub use append::{Durability, DurableOutput, OutputMark};
 pub use channel::{Ack, ChannelSink, SinkEvent};
 pub use directory::DirectorySink;
 pub use memory::MemorySink;

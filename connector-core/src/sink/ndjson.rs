@@ -1,6 +1,7 @@
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::Sink;
-use super::append::{AppendFile, Durability};
+use super::append::{AppendFile, Durability, DurableOutput, OutputMark};
 use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -74,15 +75,59 @@ impl NdjsonSink {
         Self::open(path.as_ref(), true, Durability::Fsync).await
     }
 
-    async fn open(path: &Path, append: bool, durability: Durability) -> Result<Self> {
-        let fail = |e: std::io::Error, what: &str| {
-            Error::new(ErrorKind::Sink, format!("cannot {what} {}", path.display())).with_cause(e)
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| fail(e, "create the folder of"))?;
+    /// Opens `path` for appending in group-commit mode, the output of a
+    /// [`FileStateStore`](crate::state::FileStateStore) that
+    /// [group-commits](crate::state::FileStateStore::group_commit): batches are acknowledged
+    /// once the operating system has them ([`Durability::Flush`]), and the store makes them
+    /// durable at its group points through [`durable_output`](NdjsonSink::durable_output).
+    ///
+    /// `mark` is the store's [`output_mark`](crate::state::FileStateStore::output_mark): when
+    /// the file is the one it was taken of and is longer, it is cut back to it first (with a
+    /// warning saying how many bytes went), since the state does not claim those batches and
+    /// the run delivers them again; a file that was rotated, replaced or is shorter is not cut
+    /// (a warning says why). A torn last line is repaired as by [`append`](NdjsonSink::append).
+    ///
+    /// This is a deviation from the sinks' contract that a file sink acknowledges only durable
+    /// output: in group mode it is the *state* that claims only durable output, which is what
+    /// crash consistency needs (after a kill or a power loss nothing the state claims is gone).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Sink`] naming the path when it cannot be opened, cut or repaired.
+    pub async fn append_grouped(path: impl AsRef<Path>, mark: Option<OutputMark>) -> Result<Self> {
+        let path = path.as_ref();
+        Self::create_parent(path).await?;
+        let file = AppendFile::open_grouped(path, mark).await?;
+        Ok(Self {
+            target: Target::File(file),
+            name: path.display().to_string(),
+            line_overhead: AtomicUsize::new(0),
+        })
+    }
+
+    /// The handle a group-committing state store makes this file durable through (see
+    /// [`append_grouped`](NdjsonSink::append_grouped)); `None` for a writer such as stdout.
+    pub fn durable_output(&self) -> Option<Arc<dyn DurableOutput>> {
+        match &self.target {
+            Target::File(file) => Some(Arc::new(file.clone())),
+            Target::Stream(_) => None,
         }
+    }
+
+    async fn create_parent(path: &Path) -> Result<()> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                Error::new(
+                    ErrorKind::Sink,
+                    format!("cannot create the folder of {}", path.display()),
+                )
+                .with_cause(e)
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn open(path: &Path, append: bool, durability: Durability) -> Result<Self> {
+        Self::create_parent(path).await?;
         let file = AppendFile::open(path, !append, durability).await?;
         Ok(Self {
             target: Target::File(file),

@@ -33,7 +33,7 @@ use crate::window::TimeWindow;
 use kept::Kept;
 
 pub use ephemeral::EphemeralStateStore;
-pub use file::FileStateStore;
+pub use file::{FileStateStore, GroupCommit};
 pub use memory::MemoryStateStore;
 pub use prune::{PruneCounts, PrunePass};
 pub(crate) use stamp::Rfc3339;
