@@ -601,6 +601,40 @@
 //! group mode now, run the binary by hand with `--durability group`; making it the default
 //! needs the start-of-run mark left out when the journal already ends with an equal one, and
 //! a first run's torn mark handled (not done in this pass).
+//!
+//! ## (a), tenth pass (2026-12-06): per-item CPU of the REST path, by instruction counts
+//!
+//! `valgrind --tool=callgrind` of the 50k sync (the release binary of `main` 276cbaa against
+//! the bench's server, `CLI_BENCH_ONLY=serve`): 1.242G instructions. By function, inclusive:
+//! HTML to Markdown 19.2% (`simple::convert`, about 4,800 instructions for the 70-byte body),
+//! the NDJSON writer 12.8% (`jsonw::write_str` alone 9.9%), the fields fingerprint 6.4% (its
+//! metadata through serde_json 3.0%), `core::str::from_utf8` 5.0% (3.8% of it serde_json's
+//! `SliceRead::parse_str` checking each borrowed key and string again: 603k calls),
+//! `title_of` 1.7%, the text hashed for a fingerprint the fields hash replaces 1.7%, the
+//! integer id's digits through `fmt` 1.1%.
+//!
+//! What changed (NDJSON md5 1405c21f… from both binaries):
+//! - `rest_api`: items read for conversion from the body checked as UTF-8 once
+//!   (`Deserializer::from_str`; a body that is not UTF-8 is read as bytes, as before);
+//!   `title_of`'s check in one pass over the bytes (was five searches); `looks_like_html` by
+//!   `memchr`; metadata keys made once per mapping; an integer id's digits without `fmt`.
+//! - core (a second commit, built too late for this pass's release A/B, measured by the
+//!   base profile only): `Document::text_with_fields` hashes the fields, not the text first
+//!   (saves `hash128_bytes`, 1.7%); the fingerprint's metadata JSON written by `jsonw` (the
+//!   same bytes) instead of serde_json's serializer (most of `PartsHasher::json`'s 3.0%).
+//!
+//! | 50k sync, no state, load 4.8-5.2 | before (276cbaa) | after (`rest_api` only) | after / before |
+//! | --- | --- | --- | --- |
+//! | instructions (`callgrind`) | 1.242G | 1.181G | 0.951x |
+//! | task-clock (`perf stat -r 3`, 5 in turn, median) | 150.2 ms | 140.9 ms | 0.94x |
+//! | the bench, 5 rounds, twice: (a) sync / curl, wall | 2.95x, 5.19x | 3.52x, 5.04x | noise |
+//!
+//! Left, by the same profile: HTML to Markdown (a fifth of the instructions: `Renderer::text`,
+//! `token`, `trim_matches` and `close_block` for two paragraphs and a `<b>`), `write_str`
+//! (2,300 instructions an item: every string's tail and every word holding a `\n` go byte
+//! by byte; a tail padded with spaces to one word, and the first byte to escape found from
+//! the word's mask, would take most of it out), `memcpy` 6%, the items' parse (serde_json's
+//! `skip_to_escape` 8%, which `from_str` does not change).
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::{hash128, hash128_concat};
 use connector_core::text::html_to_markdown;
-use connector_core::{Document, Error, ErrorKind, Failure};
+use connector_core::{Document, Error, ErrorKind, Failure, MetaKey};
 use serde_json::Value;
 use url::Url;
 
@@ -22,6 +22,10 @@ pub(crate) struct Mapping {
     id: Option<Field>,
     content: Vec<Field>,
     metadata: Vec<Field>,
+    /// The metadata fields' paths as keys, made once: a document's keys are clones (an
+    /// inline copy for a key of up to 23 bytes, a count for a longer one), not made anew from
+    /// the path's text for each document.
+    metadata_keys: Vec<MetaKey>,
     timestamp: Option<Field>,
     title: Option<Field>,
     link: Option<Field>,
@@ -63,8 +67,14 @@ impl Mapping {
             hints: cfg.field_type_hints.clone(),
             defaults: cfg.field_default_values.clone(),
             template: cfg.content_template.clone(),
+            metadata_keys: Vec::new(),
             direct: None,
         };
+        mapping.metadata_keys = mapping
+            .metadata
+            .iter()
+            .map(|p| MetaKey::from(p.as_str()))
+            .collect();
         // Without `id_field` an id is a hash of the whole item, which only a tree has.
         if mapping.id.is_some() {
             let mut fields: Vec<&mut Field> = mapping
@@ -246,22 +256,34 @@ impl Mapping {
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| id.clone());
         // Fields set in place rather than through the `with_*` builders, each of which moves
-        // the whole `Document` (a few hundred bytes) in and out: 1-2% of a sync's CPU.
-        let mut doc = Document::text(id, SOURCE, title, content);
-        doc.updated_at = self.updated_at(item);
-        doc.link = self
-            .link
-            .as_ref()
-            .and_then(|p| self.typed(p, item))
-            .and_then(|v| Url::parse(&v.text()).ok());
-        for path in &self.metadata {
-            if let Some(v) = self.typed(path, item) {
-                doc.metadata.insert(path.as_str().into(), v.into_value());
-            }
-        }
-        // Over what the document delivers, not the whole item: a change to a field the config
-        // does not map re-delivers nothing.
-        Ok(doc.with_fields_fingerprint())
+        // the whole `Document` (a few hundred bytes) in and out: 1-2% of a sync's CPU. The
+        // fingerprint is over what the document delivers, not the whole item (a change to a
+        // field the config does not map re-delivers nothing), and only that is hashed: not
+        // the text alone first, for a fingerprint the fields hash would replace.
+        // Fields set in place rather than through the `with_*` builders, each of which moves
+        // the whole `Document` (a few hundred bytes) in and out: 1-2% of a sync's CPU. The
+        // fingerprint is over what the document delivers, not the whole item (a change to a
+        // field the config does not map re-delivers nothing), and only that is hashed: not
+        // the text alone first, for a fingerprint the fields hash would replace.
+        Ok(Document::text_with_fields(
+            id,
+            SOURCE,
+            title,
+            content,
+            |doc| {
+                doc.updated_at = self.updated_at(item);
+                doc.link = self
+                    .link
+                    .as_ref()
+                    .and_then(|p| self.typed(p, item))
+                    .and_then(|v| Url::parse(&v.text()).ok());
+                for (path, key) in self.metadata.iter().zip(&self.metadata_keys) {
+                    if let Some(v) = self.typed(path, item) {
+                        doc.metadata.insert(key.clone(), v.into_value());
+                    }
+                }
+            },
+        ))
     }
 
     /// Fills `{name}` placeholders (`{{`/`}}` are literal braces; a format spec after `:` is
@@ -415,15 +437,7 @@ fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
 /// 100 characters.
 fn title_of(text: &str) -> String {
     const MAX_CHARS: usize = 100;
-    let clean = |t: &str| {
-        !t.contains('<')
-            && t.len() <= MAX_CHARS
-            && !t.starts_with(' ')
-            && !t.ends_with(' ')
-            && !t.contains("  ")
-            && !t.contains(|c: char| c.is_whitespace() && c != ' ')
-    };
-    if clean(text) {
+    if is_clean_title(text, MAX_CHARS) {
         // The usual title: nothing to strip, collapse or cut.
         return text.to_owned();
     }
@@ -449,6 +463,28 @@ fn title_of(text: &str) -> String {
     out
 }
 
+/// Whether `title_of` would give `text` back as it is: at most `max` bytes (so at most `max`
+/// characters), no `<`, no whitespace but single spaces between words. One pass over the
+/// bytes (was: five searches of the text); a whitespace character outside ASCII is looked
+/// for only when the text has a byte outside ASCII.
+fn is_clean_title(text: &str, max: usize) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() > max || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return false;
+    }
+    let mut ascii = true;
+    let mut space = false;
+    for &b in bytes {
+        match b {
+            b'<' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return false,
+            b' ' if space => return false,
+            _ => ascii &= b.is_ascii(),
+        }
+        space = b == b' ';
+    }
+    ascii || !text.chars().any(|c| c.is_whitespace() && !c.is_ascii())
+}
+
 /// Appends `text` as [`strip_html`] gives it to `content`, after a `\n` when `content` holds
 /// a part already; a part that comes out empty adds nothing.
 fn push_part(content: &mut String, text: &str) {
@@ -469,24 +505,52 @@ fn push_part(content: &mut String, text: &str) {
 }
 
 /// A number's text (`Number`'s `Display`, as `to_string` gives it) in `buf`; `None` if it does
-/// not fit.
+/// not fit. An integer's digits are written by hand (the same digits `Display` writes, without
+/// the formatting machinery: ids are mostly integers, one per item); a float goes through
+/// `Display`.
 fn number_text<'b>(n: &serde_json::Number, buf: &'b mut [u8; 40]) -> Option<&'b str> {
-    use std::io::Write as _;
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    write!(cursor, "{n}").ok()?;
-    let len = usize::try_from(cursor.position()).ok()?;
+    let (negative, magnitude) = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => (false, u),
+        (None, Some(i)) => (true, i.unsigned_abs()),
+        (None, None) => {
+            use std::io::Write as _;
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            write!(cursor, "{n}").ok()?;
+            let len = usize::try_from(cursor.position()).ok()?;
+            let buf: &'b [u8; 40] = buf;
+            return std::str::from_utf8(buf.get(..len)?).ok();
+        }
+    };
+    let mut at = buf.len();
+    let mut rest = magnitude;
+    loop {
+        at -= 1;
+        // A digit: below 10, so the cast keeps it.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (rest % 10) as u8;
+        buf[at] = b'0' + digit;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
     let buf: &'b [u8; 40] = buf;
-    std::str::from_utf8(buf.get(..len)?).ok()
+    std::str::from_utf8(buf.get(at..)?).ok()
 }
 
-/// Whether `text` looks like HTML: a `>` and a `<` followed by a letter, `/` or `!`.
+/// Whether `text` looks like HTML: a `>` and a `<` followed by a letter, `/` or `!` (all
+/// ASCII, so the byte after the `<` decides).
 fn looks_like_html(text: &str) -> bool {
-    text.contains('>')
-        && text.match_indices('<').any(|(i, _)| {
-            text[i + 1..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+    let bytes = text.as_bytes();
+    memchr::memchr(b'>', bytes).is_some()
+        && memchr::memchr_iter(b'<', bytes).any(|i| {
+            bytes
+                .get(i + 1)
+                .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'/' || c == b'!')
         })
 }
 
@@ -549,6 +613,87 @@ mod tests {
         assert!(cut.starts_with("word word"), "{cut:?}");
         assert_eq!(title_of(&"é".repeat(150)).chars().count(), 100);
         assert_eq!(title_of(""), "");
+    }
+
+    #[test]
+    fn number_text_is_display() {
+        let mut buf = [0u8; 40];
+        for n in [
+            json!(0),
+            json!(7),
+            json!(-1),
+            json!(1_767_225_600),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(1.5),
+            json!(-0.0),
+            json!(1e300),
+        ] {
+            let Value::Number(n) = n else { unreachable!() };
+            assert_eq!(number_text(&n, &mut buf), Some(n.to_string().as_str()));
+        }
+    }
+
+    /// `title_of`'s check as it was: five searches of the text.
+    fn clean_before(t: &str) -> bool {
+        !t.contains('<')
+            && t.len() <= 100
+            && !t.starts_with(' ')
+            && !t.ends_with(' ')
+            && !t.contains("  ")
+            && !t.contains(|c: char| c.is_whitespace() && c != ' ')
+    }
+
+    /// `looks_like_html` as it was, over chars.
+    fn html_before(text: &str) -> bool {
+        text.contains('>')
+            && text.match_indices('<').any(|(i, _)| {
+                text[i + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+            })
+    }
+
+    #[test]
+    fn title_and_html_checks_agree_with_their_old_forms() {
+        for t in [
+            "",
+            " ",
+            "Plain title",
+            "two  spaces",
+            " lead",
+            "trail ",
+            "tab\there",
+            "nbsp\u{a0}here",
+            "ideo\u{3000}space",
+            "größe straße",
+            "a < b and c > d",
+            "<p>x</p>",
+            "x</",
+            "<!-- c -->",
+            "<é>",
+            "1 <2> 3",
+            "\u{1c}unit sep",
+            &"x".repeat(100),
+            &"x".repeat(101),
+            &"é".repeat(50),
+            &"é".repeat(51),
+        ] {
+            assert_eq!(is_clean_title(t, 100), clean_before(t), "{t:?}");
+            assert_eq!(looks_like_html(t), html_before(t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn title_and_html_checks_agree_on_any_text(
+            t in "[ a<>/!\\t\\n\\r\u{a0}\u{3000}é]{0,12}|\\PC{0,110}",
+        ) {
+            proptest::prop_assert_eq!(is_clean_title(&t, 100), clean_before(&t));
+            proptest::prop_assert_eq!(looks_like_html(&t), html_before(&t));
+        }
     }
 
     #[test]

@@ -104,24 +104,46 @@ fn walk(
     if path.is_empty() {
         return None;
     }
+    let read_whole = !build_rest && !matches!(on_item, Read::Skip);
     let mut state = State {
         found: None,
         repeated: false,
         build_rest,
         on_item,
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let rest = Along {
-        path,
-        state: &mut state,
-    }
-    .deserialize(&mut de)
-    .ok()?;
-    de.end().ok()?;
+    // Items read for conversion: the body checked as UTF-8 once, in one pass over all of it,
+    // so that serde_json does not check each string it borrows again (a call per key and
+    // per string read, a few dozen per item). A body that is not UTF-8 (a string the read
+    // skips may hold any bytes) is read as bytes, as before, so what is read never differs.
+    // The fetch's pass skips the items unread, which checks fewer bytes than the body holds.
+    let text = read_whole.then(|| std::str::from_utf8(body).ok()).flatten();
+    let rest = match text {
+        Some(text) => read_body(
+            &mut serde_json::Deserializer::from_str(text),
+            path,
+            &mut state,
+        ),
+        None => read_body(
+            &mut serde_json::Deserializer::from_slice(body),
+            path,
+            &mut state,
+        ),
+    }?;
     if state.repeated {
         return None;
     }
     state.found.map(|n| (rest, n))
+}
+
+/// The whole body read by `de`: the rest of it as [`Along`] builds it; `None` on an error.
+fn read_body<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    path: &[String],
+    state: &mut State<'_>,
+) -> Option<Value> {
+    let rest = Along { path, state }.deserialize(&mut *de).ok()?;
+    de.end().ok()?;
+    Some(rest)
 }
 
 struct State<'f> {
@@ -341,6 +363,47 @@ mod tests {
         assert!(!reach("result.next"));
         assert!(reach("result.items[0]"));
         assert!(!reach("$.meta"));
+    }
+
+    /// Bytes that are not UTF-8 in a string the read skips: read as bytes, as before the
+    /// body was checked whole (which such a body fails); in a string it keeps: an error.
+    #[test]
+    fn bodies_that_are_not_utf8_read_as_before() {
+        let path = vec!["data".to_owned()];
+        let mut seen = Vec::new();
+        assert!(for_each(
+            b"{\"data\": [{\"id\": 1}, \"\xc3\xa9\"], \"x\": \"\xff\xfe\"}",
+            &path,
+            &mut |i, j| seen.push((i, j.to_value()))
+        ));
+        assert_eq!(
+            seen,
+            vec![
+                (0, serde_json::json!({"id": 1})),
+                (1, serde_json::json!("é"))
+            ]
+        );
+        assert!(!for_each(b"{\"data\": [\"\xff\"]}", &path, &mut |_, _| {}));
+        let cfg = ["id", "body"].map(|p| {
+            super::super::direct::Field::new(super::super::model::FieldPath::parse(p).unwrap())
+        });
+        let [mut id, mut text] = cfg;
+        let plan = Plan::new(&mut [&mut id, &mut text]).unwrap();
+        let mut ids = Vec::new();
+        assert!(for_each_direct(
+            b"{\"data\": [{\"id\": 7, \"skip\": \"\xff\", \"body\": \"b\"}]}",
+            &path,
+            &plan,
+            &mut |_, slots| {
+                use super::super::direct::Item;
+                ids.push(slots.single(&id).flatten().map(Node::to_value));
+                ids.push(slots.single(&text).flatten().map(Node::to_value));
+            }
+        ));
+        assert_eq!(
+            ids,
+            vec![Some(serde_json::json!(7)), Some(serde_json::json!("b"))]
+        );
     }
 
     #[test]
