@@ -2,6 +2,10 @@
 //! a raw reqwest fetch of the same requests, the connector's `load()` drained, and a full
 //! `Syncer` run, each the best of `rounds`, printed with rates, requests per item and the
 //! ratio to the raw fetch's time, then the process's peak RSS.
+//!
+//! `COMPARE_ONLY=load` or `COMPARE_ONLY=full` runs only that side (and the raw fetch, which
+//! the ratios need): for counting one side's instructions or allocations on its own
+//! (`perf stat -e instructions:u`), where the whole process would mix the two.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,6 +38,12 @@ impl Compare<'_> {
     {
         let (mut raw_s, mut conn, mut sync) = (f64::MAX, f64::MAX, f64::MAX);
         let (mut raw_req, mut conn_req, mut sync_req) = (0, 0, 0);
+        let only = std::env::var("COMPARE_ONLY").ok();
+        let (do_load, do_full) = match only.as_deref() {
+            Some("load") => (true, false),
+            Some("full") => (false, true),
+            _ => (true, true),
+        };
         for _ in 0..self.rounds {
             let started = Instant::now();
             let (got, requests) = raw().await;
@@ -41,17 +51,22 @@ impl Compare<'_> {
             raw_s = raw_s.min(started.elapsed().as_secs_f64());
             raw_req = requests;
 
-            let connector = make();
-            let ctx = SyncContext::new();
-            let started = Instant::now();
-            let mut docs = 0usize;
-            let mut stream = connector.load(ctx.clone());
-            while let Some(page) = stream.next().await {
-                docs += page.unwrap().documents.len();
+            if do_load {
+                let connector = make();
+                let ctx = SyncContext::new();
+                let started = Instant::now();
+                let mut docs = 0usize;
+                let mut stream = connector.load(ctx.clone());
+                while let Some(page) = stream.next().await {
+                    docs += page.unwrap().documents.len();
+                }
+                assert_eq!(docs, self.n);
+                conn = conn.min(started.elapsed().as_secs_f64());
+                conn_req = ctx.stats().requests();
             }
-            assert_eq!(docs, self.n);
-            conn = conn.min(started.elapsed().as_secs_f64());
-            conn_req = ctx.stats().requests();
+            if !do_full {
+                continue;
+            }
 
             // Built before the clock starts, as for `load` above: building a connector's
             // client loads the platform's root certificates (milliseconds), no part of a sync.

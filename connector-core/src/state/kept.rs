@@ -38,6 +38,15 @@ impl Kept {
         }
     }
 
+    /// Keeps a state given by its parts, borrowed: a hash fingerprint is read, not copied.
+    pub(super) fn of(fingerprint: &str, updated_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            fingerprint: Fingerprint::of(fingerprint),
+            updated_at,
+            listed: false,
+        }
+    }
+
     /// Whether the open prune pass marked it as listed.
     pub(super) fn listed(&self) -> bool {
         self.listed
@@ -122,6 +131,13 @@ impl Fingerprint {
         match parse_hash(&s) {
             Some(hash) => Self::Hash(hash),
             None => Self::Other(s.into_boxed_str()),
+        }
+    }
+
+    fn of(s: &str) -> Self {
+        match parse_hash(s) {
+            Some(hash) => Self::Hash(hash),
+            None => Self::Other(s.into()),
         }
     }
 }
@@ -240,6 +256,8 @@ mod tests {
             let kept = Kept::new(state(&fp));
             prop_assert_eq!(&kept.state(None).fingerprint, &fp);
             prop_assert!(kept.has_fingerprint(&fp));
+            // Kept from borrowed parts, it is the same.
+            prop_assert_eq!(Kept::of(&fp, None), kept);
         }
     }
 }

@@ -581,11 +581,13 @@ impl StateData {
         // A document committed during a prune pass was just produced by the source: it
         // counts as listed, so a prune racing a sync never deletes it.
         let listed = self.prune_pass.is_some();
-        for (id, mut state) in commit.documents.into_states() {
-            let parent = state.parent_id.take();
-            let mut kept = Kept::new(state);
+        // Read from the commit, not taken out of it: the store keeps a hash id or fingerprint
+        // as its value and a short id inline ([`docs::Docs`]), so it copies no string for
+        // them; the documents' own strings are freed with the documents.
+        for s in commit.documents.iter() {
+            let mut kept = Kept::of(s.fingerprint, s.updated_at);
             kept.set_listed(listed);
-            self.documents.insert(id, kept, parent);
+            self.documents.insert(s.id, kept, s.parent_id);
         }
         for key in commit.resolved {
             self.failed.remove(&key);

@@ -13,9 +13,11 @@ use crate::document::Document;
 /// lends the store the acknowledged documents themselves (they are still in the source's page)
 /// rather than copies of those fields, so a store pays only for what it keeps: one that writes
 /// them out (a journal line, SQL parameters) borrows them through [`iter`](Self::iter), one
-/// that keeps them in memory takes the id and fingerprint strings out with
+/// that keeps the strings in memory as they are can take them out with
 /// [`into_states`](Self::into_states) (the loop drops the documents after the commit), and
-/// nothing is copied for a store that keeps nothing.
+/// nothing is copied for a store that keeps nothing. The built-in stores read them through
+/// [`iter`](Self::iter) too: they keep a hash as its value and a short id inline, with no
+/// string of their own.
 ///
 /// Built by hand from `(id, state)` pairs, for tests and tools:
 ///
