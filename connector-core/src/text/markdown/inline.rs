@@ -1033,6 +1033,27 @@ pub(super) fn is_plain_text(text: &str) -> bool {
     !text.starts_with(' ') && plain_run(text.as_bytes()) == text.len()
 }
 
+/// Whether `value` is written as it is by [`InlineWriter::text`] after a label's closing `**`
+/// and a space: [plain](is_plain_text) runs, each followed by an autolink (`<ada@example.com>`,
+/// `<https://…>`) or a space and one (the writer copies an autolink as markup, unescaped).
+pub(super) fn is_plain_value(value: &str) -> bool {
+    if value.starts_with(' ') {
+        return false;
+    }
+    let mut rest = value;
+    loop {
+        rest = &rest[plain_run(rest.as_bytes())..];
+        if rest.is_empty() {
+            return true;
+        }
+        let link = rest.strip_prefix(' ').unwrap_or(rest);
+        match autolink_len(link) {
+            Some(len) => rest = &link[len..],
+            None => return false,
+        }
+    }
+}
+
 /// Whether `label` is written as it is, unescaped, as the whole text of strong emphasis that
 /// starts a line and is followed by a space or the line's end: [plain](is_plain_text), not
 /// empty, and its first and last characters ASCII (so neither whitespace, Unicode

@@ -123,7 +123,7 @@ impl<'a> MarkdownOut<'a> {
             && fields.iter().all(|(label, value)| {
                 let value = value.as_ref();
                 inline::is_plain_label(label.as_ref())
-                    && (value.is_empty() || inline::is_plain_text(value))
+                    && (value.is_empty() || inline::is_plain_value(value))
             });
         if plain {
             // Most header lines (names, addresses, dates, ids) need no escaping: written as

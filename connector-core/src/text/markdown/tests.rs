@@ -952,6 +952,22 @@ fn header_text_strategy() -> impl Strategy<Value = String> {
             ][..]
         )
         .prop_map(str::to_owned),
+        (
+            prop::collection::vec(select(HEADER_CHARS), 0..8),
+            select(
+                &[
+                    "<ada@example.com>",
+                    " <ada@example.com>",
+                    "  <a@b.c>",
+                    " <https://x.example/a_b?c=1&d=*e*>",
+                    "<a@b",
+                    " <not a link>",
+                    "<>"
+                ][..]
+            ),
+            prop::collection::vec(select(HEADER_CHARS), 0..4),
+        )
+            .prop_map(|(a, link, b)| a.into_iter().chain(link.chars()).chain(b).collect()),
     ]
 }
 
