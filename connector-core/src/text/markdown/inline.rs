@@ -222,6 +222,9 @@ pub(super) struct InlineWriter<'a> {
     para_link: Option<usize>,
     /// Plain text may be copied in bulk (off only to test that it changes nothing).
     bulk: bool,
+    /// An empty buffer for the next [`Run`]'s members (a run's is emptied and kept here when
+    /// it is judged, not freed).
+    spare_members: Vec<Member>,
 }
 
 impl<'a> InlineWriter<'a> {
@@ -256,6 +259,7 @@ impl<'a> InlineWriter<'a> {
             para_bracket: None,
             para_link: None,
             bulk,
+            spare_members: Vec::new(),
         }
     }
 
@@ -408,16 +412,21 @@ impl<'a> InlineWriter<'a> {
             // Whitespace after a break is dropped, as at the start of any line.
             self.line_start = true;
         }
+        // The buffers taken here are put back emptied (neither `emit`, `markup` nor
+        // `delimiter` touches them): kept for the next line instead of freed and regrown.
         if !self.pending_space.is_empty() {
-            let space = std::mem::take(&mut self.pending_space);
+            let mut space = std::mem::take(&mut self.pending_space);
             if !self.line_start {
                 for c in space.chars() {
                     self.emit(c);
                 }
             }
+            space.clear();
+            self.pending_space = space;
         }
         if !self.opens.is_empty() {
-            for open in std::mem::take(&mut self.opens) {
+            let mut opens = std::mem::take(&mut self.opens);
+            for open in opens.drain(..) {
                 match open.style {
                     Style::Link => {
                         if self.nothing_written() && self.context == Context::Paragraph {
@@ -428,6 +437,7 @@ impl<'a> InlineWriter<'a> {
                     style => self.delimiter(style.opener(), open.id, true),
                 }
             }
+            self.opens = opens;
         }
     }
 
@@ -609,7 +619,7 @@ impl<'a> InlineWriter<'a> {
                 before: self.prev,
                 start: self.out.len(),
                 end: self.out.len(),
-                members: Vec::new(),
+                members: std::mem::take(&mut self.spare_members),
             });
         }
         let enclosed = opens && {
@@ -647,7 +657,8 @@ impl<'a> InlineWriter<'a> {
         let right = !before_space && (!before_punct || after_space || after_punct);
         let both = left && right;
         let length = run.end - run.start;
-        for member in run.members {
+        let mut members = run.members;
+        for member in members.drain(..) {
             let fails = if member.opens {
                 self.opener_runs.push((member.id, length, both));
                 !left || (both && member.enclosed)
@@ -670,6 +681,8 @@ impl<'a> InlineWriter<'a> {
                 self.failed.push(member.id);
             }
         }
+        // Emptied, kept for the next run's members.
+        self.spare_members = members;
     }
 
     /// Lets the pending checks see the next character; escapes where they decide so.
@@ -794,7 +807,10 @@ impl<'a> InlineWriter<'a> {
         if self.closes.is_empty() {
             return;
         }
-        for close in std::mem::take(&mut self.closes) {
+        // Taken and put back emptied (`markup` and `delimiter` do not touch it): the buffer
+        // is kept for the next closers.
+        let mut closes = std::mem::take(&mut self.closes);
+        for close in closes.drain(..) {
             match close.dest {
                 Some(dest) => {
                     self.markup("](");
@@ -804,6 +820,7 @@ impl<'a> InlineWriter<'a> {
                 None => self.delimiter(close.style.opener(), close.id, false),
             }
         }
+        self.closes = closes;
     }
 
     fn code(&mut self, code: &str) {
@@ -984,10 +1001,11 @@ const PLAIN: [bool; 256] = {
     t
 };
 
-/// The length of the longest start of `text` made of [`PLAIN`] bytes and single spaces each
-/// followed by one, so that nothing in it is escaped, held back or collapsed. It ends on a
-/// character boundary: every byte of a multi-byte character is plain, and what ends the run
-/// is ASCII or the end.
+/// The length of the longest start of `text` made of [`PLAIN`] bytes, single spaces each
+/// followed by one, and single `_`s between two ASCII letters or digits (`snake_case` words:
+/// literal within a word, their check kept by the letter after them), so that nothing in it
+/// is escaped, held back or collapsed. It ends on a character boundary: every byte of a
+/// multi-byte character is plain, and what ends the run is ASCII or the end.
 fn plain_run(text: &[u8]) -> usize {
     let mut n = 0;
     while let Some(&b) = text.get(n) {
@@ -995,9 +1013,55 @@ fn plain_run(text: &[u8]) -> usize {
             n += 1;
         } else if b == b' ' && text.get(n + 1).is_some_and(|&b| PLAIN[usize::from(b)]) {
             n += 2;
+        } else if b == b'_'
+            && n > 0
+            && text[n - 1].is_ascii_alphanumeric()
+            && text.get(n + 1).is_some_and(u8::is_ascii_alphanumeric)
+        {
+            n += 2;
         } else {
             break;
         }
     }
     n
+}
+
+/// Whether `text` is written as it is, unescaped, by [`InlineWriter::text`] once a line has
+/// started with visible markup before it (no check pending, no run open): [`PLAIN`] bytes and
+/// single spaces between them, with no space first.
+pub(super) fn is_plain_text(text: &str) -> bool {
+    !text.starts_with(' ') && plain_run(text.as_bytes()) == text.len()
+}
+
+/// Whether `value` is written as it is by [`InlineWriter::text`] after a label's closing `**`
+/// and a space: [plain](is_plain_text) runs, each followed by an autolink (`<ada@example.com>`,
+/// `<https://…>`) or a space and one (the writer copies an autolink as markup, unescaped).
+pub(super) fn is_plain_value(value: &str) -> bool {
+    if value.starts_with(' ') {
+        return false;
+    }
+    let mut rest = value;
+    loop {
+        rest = &rest[plain_run(rest.as_bytes())..];
+        if rest.is_empty() {
+            return true;
+        }
+        let link = rest.strip_prefix(' ').unwrap_or(rest);
+        match autolink_len(link) {
+            Some(len) => rest = &link[len..],
+            None => return false,
+        }
+    }
+}
+
+/// Whether `label` is written as it is, unescaped, as the whole text of strong emphasis that
+/// starts a line and is followed by a space or the line's end: [plain](is_plain_text), not
+/// empty, and its first and last characters ASCII (so neither whitespace, Unicode
+/// whitespace nor Unicode punctuation keeps the `**` around it from opening and closing).
+pub(super) fn is_plain_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) => first.is_ascii() && last.is_ascii() && is_plain_text(label),
+        _ => false,
+    }
 }

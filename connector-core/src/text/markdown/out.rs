@@ -119,6 +119,34 @@ impl<'a> MarkdownOut<'a> {
     /// [`labelled_lines`](Self::labelled_lines) of pairs held as any text (borrowed or owned
     /// values side by side), without a slice of `&str` pairs made for the call.
     pub fn labelled_lines_of<L: AsRef<str>, V: AsRef<str>>(&mut self, fields: &[(L, V)]) {
+        let plain = !fields.is_empty()
+            && fields.iter().all(|(label, value)| {
+                let value = value.as_ref();
+                inline::is_plain_label(label.as_ref())
+                    && (value.is_empty() || inline::is_plain_value(value))
+            });
+        if plain {
+            // Most header lines (names, addresses, dates, ids) need no escaping: written as
+            // the inline writer would write them (held to its per-character path by
+            // `plain_labelled_lines_are_written_as_per_character`), without it.
+            self.list = None;
+            self.separate();
+            for (i, (label, value)) in fields.iter().enumerate() {
+                if i > 0 {
+                    self.out.push_str("  \n");
+                }
+                self.out.push_str("**");
+                self.out.push_str(label.as_ref());
+                self.out.push_str("**");
+                let value = value.as_ref();
+                if !value.is_empty() {
+                    self.out.push(' ');
+                    self.out.push_str(value);
+                }
+            }
+            self.before = Some(Kind::Paragraph);
+            return;
+        }
         self.inline_paragraph(|w| {
             for (i, (label, value)) in fields.iter().enumerate() {
                 if i > 0 {

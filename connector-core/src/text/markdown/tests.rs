@@ -932,3 +932,67 @@ proptest! {
         prop_assert_eq!(&escape::escaped_destination(&url), &url);
     }
 }
+
+/// Characters of header lines: what the plain path copies (letters, digits, the punctuation
+/// that matters only at a line start, Unicode, NBSP and other Unicode whitespace and
+/// punctuation at a label's edge) and single spaces, mixed with everything else the escaper
+/// treats specially.
+const HEADER_CHARS: &[char] = &[
+    'a', 'Z', '0', '7', ' ', ' ', ':', '.', '@', '-', '+', '#', '(', ')', ',', '/', '|', '>', '=',
+    ')', 'é', '。', '\u{a0}', '\u{2003}', '«', '»', '"', '\'', '%', '$', '?', '_', '_',
+];
+
+fn header_text_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::collection::vec(select(HEADER_CHARS), 0..16).prop_map(|v| v.into_iter().collect()),
+        text_strategy(),
+        select(
+            &[
+                "", " ", "From:", "1.", "# x", "- a", "a  b", " a", "a ", "x\ty"
+            ][..]
+        )
+        .prop_map(str::to_owned),
+        (
+            prop::collection::vec(select(HEADER_CHARS), 0..8),
+            select(
+                &[
+                    "<ada@example.com>",
+                    " <ada@example.com>",
+                    "  <a@b.c>",
+                    " <https://x.example/a_b?c=1&d=*e*>",
+                    "<a@b",
+                    " <not a link>",
+                    "<>"
+                ][..]
+            ),
+            prop::collection::vec(select(HEADER_CHARS), 0..4),
+        )
+            .prop_map(|(a, link, b)| a.into_iter().chain(link.chars()).chain(b).collect()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// [`MarkdownOut::labelled_lines`] (which copies plain labels and values without the
+    /// inline writer) writes exactly what the inline writer, character by character, writes
+    /// for [`Block::labelled_lines`]' paragraph, collapsing whitespace or not.
+    #[test]
+    fn plain_labelled_lines_are_written_as_per_character(
+        fields in prop::collection::vec((header_text_strategy(), header_text_strategy()), 0..6),
+        collapse in any::<bool>(),
+    ) {
+        let pairs: Vec<(&str, &str)> =
+            fields.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
+        let mut direct = String::new();
+        MarkdownWriter::new()
+            .collapse_whitespace(collapse)
+            .out(&mut direct)
+            .labelled_lines(&pairs);
+        let Block::Paragraph(content) = Block::labelled_lines(&pairs) else {
+            unreachable!("labelled lines are a paragraph");
+        };
+        let per_char = inline::render_per_char(&content, inline::Context::Paragraph, collapse);
+        prop_assert_eq!(direct, per_char);
+    }
+}
