@@ -1011,13 +1011,14 @@ fn plain_run(text: &[u8]) -> usize {
     while let Some(&b) = text.get(n) {
         if PLAIN[usize::from(b)] {
             n += 1;
-        } else if b == b' ' && text.get(n + 1).is_some_and(|&b| PLAIN[usize::from(b)]) {
-            n += 2;
-        } else if b == b'_'
-            && n > 0
-            && text[n - 1].is_ascii_alphanumeric()
-            && text.get(n + 1).is_some_and(u8::is_ascii_alphanumeric)
+        } else if (b == b' ' && text.get(n + 1).is_some_and(|&b| PLAIN[usize::from(b)]))
+            || (b == b'_'
+                && n > 0
+                && text.get(n - 1).is_some_and(u8::is_ascii_alphanumeric)
+                && text.get(n + 1).is_some_and(u8::is_ascii_alphanumeric))
         {
+            // A single space before a plain byte, or a `_` inside a word: taken with the
+            // byte after it.
             n += 2;
         } else {
             break;
