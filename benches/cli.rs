@@ -30,7 +30,8 @@
 //! Build the binary first: `cargo build --release -p connector-cli`; the bench looks for it
 //! beside its own executable (the same target folder), or takes `CONNECTORS_BIN=/path` (which
 //! is how two builds are compared). `CLI_BENCH_ONLY=a,b,c,d` picks cases; `CLI_BENCH_MAX_ITEMS`
-//! caps (d) (default 1,000,000); `CLI_BENCH_ONLY=serve` only starts the server and prints the
+//! caps (d) (default 1,000,000); `CLI_BENCH_DURABILITY=group` runs (b)'s durable side with
+//! `--durability group`; `CLI_BENCH_ONLY=serve` only starts the server and prints the
 //! command line, for running the binary by hand.
 //!
 //! # Results
@@ -1148,12 +1149,19 @@ fn main() {
         if let Some(ram) = &ram {
             places.push(("tmpfs", ram.path().to_path_buf()));
         }
+        // `CLI_BENCH_DURABILITY=group` (or `batch`) runs the durable side with
+        // `--durability group`: a binary from before that flag refuses it.
+        let durability = std::env::var("CLI_BENCH_DURABILITY").ok();
         for (place, files) in places {
             let state_arg = files.join("state.json").display().to_string();
+            let mut durable_args = vec!["--state", state_arg.as_str()];
+            if let Some(mode) = &durability {
+                durable_args.extend(["--durability", mode.as_str()]);
+            }
             let (mut plain, mut durable) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
                 plain.push(sync_in(&files, &[], ITEMS, false));
-                durable.push(sync_in(&files, &["--state", &state_arg], ITEMS, false));
+                durable.push(sync_in(&files, &durable_args, ITEMS, false));
             }
             reset(&files);
             let plain = Medians::of(&plain);
@@ -1164,7 +1172,10 @@ fn main() {
                 "",
             );
             Table::row(
-                &format!("(b) --state (fsync) / no --state, {place}"),
+                &format!(
+                    "(b) --state ({}) / no --state, {place}",
+                    durability.as_deref().unwrap_or("fsync")
+                ),
                 Medians::of(&durable),
                 Some(plain),
                 "<= 1.3x",

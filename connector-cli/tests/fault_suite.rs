@@ -241,7 +241,7 @@ fn kill9_rest_cursor_pages() {
     kill_chain(&mut ws, &args, &expected, 4, 0x17_0003);
 }
 
-/// Group commit (`--durability group`, the default with `--state` and an NDJSON file): ten
+/// Group commit (`--durability group`, opt-in, with `--state` and an NDJSON file): ten
 /// runs killed at seeded points, each resumed run cutting the output back to the state's last
 /// group point first (and saying so), then a run to the end: every document there and none
 /// twice, not even the batch a kill cut short.
