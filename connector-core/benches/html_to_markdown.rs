@@ -202,6 +202,11 @@ fn inputs() -> Vec<(&'static str, String)> {
         ),
         ("teams div", "<div>Looking now</div>".to_owned()),
         ("rss article", rss_article()),
+        // The CLI bench's REST items (benches/cli.rs, issue 17 (a)): 50k of these a run.
+        (
+            "rest item",
+            "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>".to_owned(),
+        ),
         ("rss summary", "<p>Summary of entry 7.</p>".to_owned()),
         ("plain text", "Just a plain text field, with no markup at all.".to_owned()),
     ]
