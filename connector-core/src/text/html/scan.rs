@@ -505,6 +505,11 @@ pub(super) fn decode(text: &str, out: &mut String) -> Option<()> {
 pub(super) fn char_ref(src: &str, amp: usize, out: &mut String) -> Option<usize> {
     let bytes = src.as_bytes();
     let start = amp + 1;
+    // The reference of nearly every text that has one.
+    if bytes[start..].starts_with(b"amp;") {
+        out.push('&');
+        return Some(start + 4);
+    }
     match bytes.get(start) {
         Some(b) if b.is_ascii_alphanumeric() => {
             let len = bytes[start..]

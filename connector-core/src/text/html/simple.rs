@@ -543,7 +543,9 @@ fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
 /// html5ever decides as before; the tokens are the ones [`Collect`] would build from
 /// html5ever's (a test holds the two to each other). Text is found with one `memchr3` pass
 /// for its end, a `>` (not this path's) and character references, and handed to the sink
-/// borrowed from the input, or decoded into one buffer reused for every text.
+/// borrowed from the input, or decoded (as each reference is found) into one buffer reused
+/// for every text. (A table-driven pass that also checked the text for htmd, in place of
+/// `memchr3` and [`is_plain_text`], cost more on the REST and Outlook bodies.)
 fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
     let bytes = html.as_bytes();
     let mut decoded = String::new();
@@ -761,11 +763,11 @@ fn render(html: &str) -> Option<String> {
     renderer.finish()
 }
 
-/// An element open while [`Renderer`] renders its children.
-struct Open<'a> {
+/// An element open while [`Renderer`] renders its children (a link's `href` and an `ol`'s
+/// items are kept apart, in [`Renderer`]: this stays small and needs no drop).
+#[derive(Clone, Copy)]
+struct Open {
     kind: Kind,
-    /// A link's `href`.
-    href: Option<Cow<'a, str>>,
     /// Where its own rendering starts in the output.
     head: usize,
     /// Where its children's rendering starts in the output: after `head` and what
@@ -774,9 +776,12 @@ struct Open<'a> {
     /// Whether leading spaces of the next child are trimmed (htmd's `walk_children`: at the
     /// start of a block and after a block).
     trim_leading: bool,
-    /// An `ol`'s items as htmd's item handler gives them, numbered when the list ends (the
-    /// width of the numbers depends on how many there are).
-    items: Vec<String>,
+}
+
+thread_local! {
+    /// A [`Renderer`]'s stack of open elements, kept for the next one on this thread: the
+    /// usual field or body is converted without allocating one (its capacity stays).
+    static OPEN: Cell<Vec<Open>> = const { Cell::new(Vec::new()) };
 }
 
 /// The Markdown htmd gives for the tree html5ever would build from the tokens it is given, or
@@ -788,7 +793,12 @@ struct Open<'a> {
 /// [`append_normalized`] would cut them when appended to what its parent rendered before it.
 struct Renderer<'a> {
     out: String,
-    open: Vec<Open<'a>>,
+    open: Vec<Open>,
+    /// The `href` of the open link (links do not nest).
+    href: Option<Cow<'a, str>>,
+    /// The items of each open `ol` (the innermost last) as htmd's item handler gives them,
+    /// numbered when the list ends (the width of the numbers depends on how many there are).
+    lists: Vec<Vec<String>>,
     /// The top level: whether it has a child yet, whether the last was a block, and the
     /// leading-space trim of its next child.
     top_children: bool,
@@ -802,9 +812,14 @@ struct Renderer<'a> {
 
 impl<'a> Renderer<'a> {
     fn new(capacity: usize) -> Self {
+        // (A thread past its thread-local storage's end allocates one.)
+        let mut open = OPEN.try_with(Cell::take).unwrap_or_default();
+        open.clear();
         Renderer {
             out: String::with_capacity(capacity),
-            open: Vec::with_capacity(8),
+            open,
+            href: None,
+            lists: Vec::new(),
             top_children: false,
             top_block: false,
             top_trim: true,
@@ -815,8 +830,8 @@ impl<'a> Renderer<'a> {
 
     /// The rendering, or `None` with an element left open at the end: the tree builder
     /// closes it, not ours to guess.
-    fn finish(self) -> Option<String> {
-        self.open.is_empty().then_some(self.out)
+    fn finish(mut self) -> Option<String> {
+        self.open.is_empty().then(|| std::mem::take(&mut self.out))
     }
 
     /// The parent's rendering start and its leading-space trim for a child that renders; at
@@ -911,13 +926,17 @@ impl<'a> Renderer<'a> {
                 Kind::I | Kind::Em => self.out.push('*'),
                 _ => {}
             }
+            match kind {
+                // A link in a link was refused above.
+                Kind::A => self.href = href,
+                Kind::Ol => self.lists.push(Vec::new()),
+                _ => {}
+            }
             self.open.push(Open {
                 kind,
-                href,
                 head,
                 at: self.out.len(),
                 trim_leading: is_block,
-                items: Vec::new(),
             });
         }
         Some(())
@@ -932,11 +951,11 @@ impl<'a> Renderer<'a> {
         let in_item = self.open.last().is_some_and(|o| o.kind == Kind::Li);
         let out = &mut self.out;
         if kind == Kind::Li
-            && let Some(list) = self.open.last_mut()
+            && let Some(list) = self.open.last()
             && list.kind == Kind::Ol
         {
             // Kept apart until the list ends.
-            list.items.push(ordered_item(&out[element.at..]));
+            self.lists.last_mut()?.push(ordered_item(&out[element.at..]));
             out.truncate(element.at);
             self.after_emphasis = false;
             self.ended = None;
@@ -948,7 +967,7 @@ impl<'a> Renderer<'a> {
             Kind::Li => close_item(out, base, at),
             Kind::Ul => close_list(out, base, at, in_item),
             Kind::Ol => {
-                let list = numbered(&element.items);
+                let list = numbered(&self.lists.pop()?);
                 out.truncate(at);
                 out.push_str(&list);
                 close_list(out, base, at, in_item);
@@ -958,7 +977,7 @@ impl<'a> Renderer<'a> {
             Kind::Blockquote => close_blockquote(out, base, at),
             Kind::B | Kind::Strong => close_emphasis(out, base, head, at),
             Kind::I | Kind::Em => close_emphasis(out, base, head, at),
-            Kind::A => close_link(out, at, &element.href?),
+            Kind::A => close_link(out, at, &self.href.take()?),
             Kind::Span => {
                 // htmd's span path trims the newlines around its children.
                 let content = &out[at..];
@@ -981,6 +1000,14 @@ impl<'a> Renderer<'a> {
         self.after_emphasis = matches!(kind, Kind::B | Kind::Strong | Kind::I | Kind::Em);
         self.ended = Some(kind).filter(|k| !k.is_block() && *k != Kind::A);
         Some(())
+    }
+}
+
+impl Drop for Renderer<'_> {
+    /// The stack of open elements goes back for the next renderer on this thread.
+    fn drop(&mut self) {
+        let open = std::mem::take(&mut self.open);
+        let _ = OPEN.try_with(|kept| kept.set(open));
     }
 }
 
@@ -1082,16 +1109,25 @@ fn is_plain_text(text: &str) -> bool {
         return false;
     }
     // One table look-up a byte: a space after a space, or any other class than ordinary
-    // bytes and spaces, is not plain.
-    let mut after_space = 0;
-    for &byte in bytes {
-        let class = TEXT_CLASS[usize::from(byte)];
-        if class & (NOT_PLAIN | after_space) != 0 {
+    // bytes and spaces, is not plain. Eight bytes at a time, one test each (the classes of a
+    // chunk or-ed), then the rest.
+    let mut before = 0;
+    let mut flagged = |chunk: &[u8]| {
+        let mut bad = 0;
+        for &byte in chunk {
+            let class = TEXT_CLASS[usize::from(byte)];
+            bad |= class & (NOT_PLAIN | before);
+            before = class;
+        }
+        bad != 0
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if flagged(chunk) {
             return false;
         }
-        after_space = class;
     }
-    true
+    !flagged(chunks.remainder())
 }
 
 /// [`TEXT_CLASS`] of a space.
