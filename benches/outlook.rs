@@ -77,6 +77,15 @@
 //! (0.203 -> 0.177 s), full 2.81x -> 2.37x (0.228 -> 0.196 s); at 98fcf60 (load 5-7, the raw
 //! fetch itself varying 0.08-0.15 s): load 0.285 -> 0.249 s, full 0.327 -> 0.300 s.
 //!
+//! Session 42 (short head, core's HTML fast path only; A/B against the binary at e39915a):
+//! callgrind, `COMPARE_ONLY=load`, 2,000 messages: the conversion 54.4k -> 43.6k
+//! instructions a body (12,000 conversions: the load and the raw + conversion sides), the
+//! whole process 2.50 G -> 2.37 G (-5%). Wall, alternating, 5 runs each at load average
+//! 10-11 (five helpers building; the raw fetch itself 0.065-0.21 s, so only the instruction
+//! counts are to be trusted): medians load 2.13x -> 1.54x (0.216 -> 0.128 s), full 2.29x ->
+//! 1.80x (0.256 -> 0.148 s). What changed is in `connector-core/benches/html_to_markdown.rs`'s
+//! header (session 42).
+//!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree
 //! and the allocations of both were 60% of a perf profile), which a raw reader that wants

@@ -71,6 +71,40 @@
 //! path too, read as the tokenizer's input stream. What is left on the short body: the
 //! renderer's text (20%, mostly the plain-text check) and other tokens (25%), the tag scanner
 //! for `<a href>` (8%), `&amp;` decoding (9%), `memchr` calls (10%).
+//!
+//! Session 42 (instructions per conversion under callgrind, `html_to_markdown` inclusive over
+//! 201 conversions, release; the Markdown of every input byte for byte the same, the
+//! `HTML_BENCH_DUMP` of both builds compared): the fast path's fixed costs cut. One search for
+//! NUL and CR before the scan (was three: the input stream, the document start, the scan); a
+//! fragment that starts with a tag other than `html`, `head` or `body` skips the document-start
+//! scan; no `memchr3` between two adjacent tags (`</p><p>`); text references decoded as the
+//! scan finds them (no second search); a tag's attribute values tell whether they hold a `&`
+//! (no second search for `decoded_value` or the DOM path's `tag`); one `memchr3` for a link's
+//! `href` (was two searches); the open-element stack small, `Copy` and reused from a
+//! thread-local (no allocation per conversion; the open link's `href` and `ol` items kept
+//! beside it); `close_block`, the final trim and the block's trailing spaces by bytes (no
+//! `trim_matches` over whole blocks); emphasis closed without `trim_start`/`trim_end` or
+//! `insert_str` when its content has no whitespace at either end; htmd's plain-text check
+//! eight bytes a test; `&amp;` without the name match. A table-driven pass finding a text's
+//! end and checking it for htmd at once (in place of `memchr3` and the check) was tried and
+//! cost more (REST item 3,857 -> 4,012, Outlook body 42.9k -> 47.5k): kept out.
+//!
+//! | input | before instr. | after instr. | ratio |
+//! | --- | --- | --- | --- |
+//! | rest item (the CLI bench's, issue 17 (a)) | 4,844 | 3,649 | 1.33x |
+//! | outlook short, body (the Outlook bench's) | 52,431 | 41,681 | 1.26x |
+//! | outlook short, whole | 54,752 | 44,145 | 1.24x |
+//! | teams raw | 8,483 | 6,830 | 1.24x |
+//! | teams rewritten | 5,820 | 4,612 | 1.26x |
+//! | teams div | 2,186 | 1,547 | 1.41x |
+//! | rss summary | 2,175 | 1,529 | 1.42x |
+//! | plain text | 1,589 | 1,081 | 1.47x |
+//! | outlook word, whole (DOM path) | 782,202 | 773,868 | 1.01x |
+//! | outlook word, body (DOM path) | 734,050 | 726,252 | 1.01x |
+//! | rss article (DOM path) | 429,819 | 427,984 | 1.00x |
+//!
+//! Tables and `pre`/`code` still go through htmd (the DOM path): see the note in
+//! `text/html/simple.rs`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -202,6 +236,11 @@ fn inputs() -> Vec<(&'static str, String)> {
         ),
         ("teams div", "<div>Looking now</div>".to_owned()),
         ("rss article", rss_article()),
+        // The CLI bench's REST items (benches/cli.rs, issue 17 (a)): 50k of these a run.
+        (
+            "rest item",
+            "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>".to_owned(),
+        ),
         ("rss summary", "<p>Summary of entry 7.</p>".to_owned()),
         ("plain text", "Just a plain text field, with no markup at all.".to_owned()),
     ]

@@ -235,8 +235,8 @@ impl<'a> Scanner<'a> {
 /// The tag whose name starts at `start` (after `<` or `</`) and the offset after its `>`.
 pub(super) fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)> {
     let mut attrs: Vec<Attribute> = Vec::new();
-    let (name, self_closing, next) = tag_with(src, start, kind, |attr_name, raw| {
-        let value = if memchr(b'&', raw.as_bytes()).is_some() {
+    let (name, self_closing, next) = tag_with(src, start, kind, |attr_name, raw, references| {
+        let value = if references {
             let mut decoded = String::with_capacity(raw.len());
             decode(raw, &mut decoded)?;
             StrTendril::from_slice(&decoded)
@@ -267,12 +267,12 @@ pub(super) fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)
 /// The tag whose name starts at `start` as [`tag`] reads it, without building it: its name
 /// as written, whether it is self-closing and the offset after its `>`; each attribute goes
 /// to `attr` as written (its name in any case, repeats included, its value with character
-/// references still in it), which may refuse it.
+/// references still in it, and whether it has a `&`), which may refuse it.
 pub(super) fn tag_with<'s>(
     src: &'s str,
     start: usize,
     kind: TagKind,
-    mut attr: impl FnMut(&'s str, &'s str) -> Option<()>,
+    mut attr: impl FnMut(&'s str, &'s str, bool) -> Option<()>,
 ) -> Option<(&'s str, bool, usize)> {
     let bytes = src.as_bytes();
     let mut i = start;
@@ -318,6 +318,7 @@ pub(super) fn tag_with<'s>(
             i += 1;
         }
         let mut raw = "";
+        let mut references = false;
         if bytes.get(i) == Some(&b'=') {
             i += 1;
             while i < bytes.len() && is_space(bytes[i]) {
@@ -325,7 +326,16 @@ pub(super) fn tag_with<'s>(
             }
             match *bytes.get(i)? {
                 quote @ (b'"' | b'\'') => {
-                    let close = i + 1 + memchr(quote, &bytes[i + 1..])?;
+                    // The closing quote, noting a `&` on the way.
+                    let mut from = i + 1;
+                    let close = loop {
+                        let found = from + memchr2(quote, b'&', &bytes[from..])?;
+                        if bytes[found] == quote {
+                            break found;
+                        }
+                        references = true;
+                        from = found + 1;
+                    };
                     raw = &src[i + 1..close];
                     i = close + 1;
                     // A quoted value must be followed by a space, `/` or `>`.
@@ -343,6 +353,7 @@ pub(super) fn tag_with<'s>(
                         if matches!(bytes[i], b'"' | b'\'' | b'<' | b'=' | b'`') {
                             return None;
                         }
+                        references |= bytes[i] == b'&';
                         i += 1;
                     }
                     raw = &src[value_start..i];
@@ -353,7 +364,7 @@ pub(super) fn tag_with<'s>(
             // Attributes of an end tag are dropped by the tokenizer; rare enough to leave.
             return None;
         }
-        attr(attr_name, raw)?;
+        attr(attr_name, raw, references)?;
     }
     if kind == TagKind::EndTag && self_closing {
         return None;
@@ -491,9 +502,14 @@ pub(super) fn decode(text: &str, out: &mut String) -> Option<()> {
 /// Decodes the character reference at `amp` into `out` and gives the offset after it. A `&`
 /// not followed by a name or `#` is a `&`; a named reference must end with `;` and be one of
 /// the standard's, a numeric one must end with `;` and name an ordinary character.
-fn char_ref(src: &str, amp: usize, out: &mut String) -> Option<usize> {
+pub(super) fn char_ref(src: &str, amp: usize, out: &mut String) -> Option<usize> {
     let bytes = src.as_bytes();
     let start = amp + 1;
+    // The reference of nearly every text that has one.
+    if bytes[start..].starts_with(b"amp;") {
+        out.push('&');
+        return Some(start + 4);
+    }
     match bytes.get(start) {
         Some(b) if b.is_ascii_alphanumeric() => {
             let len = bytes[start..]

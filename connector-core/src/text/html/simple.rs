@@ -18,6 +18,15 @@
 //! adjacent emphasis or inline elements of one kind (htmd merges them), a link without `href`
 //! or with a `title`, a math `span`. Property tests hold it to htmd's output on generated
 //! fragments, documents and tag soup.
+//!
+//! Tables and `pre`/`code` stay with htmd. The tree builder rewrites tables as it parses
+//! them (an implied `tbody`, text and other elements moved out of a table ahead of it,
+//! "foster parenting", cells and rows closed by the next one), and htmd's table handler pads
+//! every column to its widest cell and writes a cell's newlines as spaces and `|` as
+//! `&#124;`; the tree builder drops a newline right after `<pre>`, htmd keeps its whitespace
+//! and fences a code block with one more backtick than the longest run in it (at least 3). Reproducing those exactly,
+//! with property-test generators to hold them to htmd, was more than session 42 had time for
+//! (its pass cut this path's fixed costs instead: see the html bench's header).
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -29,21 +38,37 @@ use html5ever::tokenizer::{
 /// Markdown for `html` when it is a simple fragment, else `None` (convert it with htmd).
 pub(super) fn convert(html: &str) -> Option<String> {
     // Read as the tokenizer reads its input: CR LF and CR as LF (most mail has CR LF line
-    // ends), no byte order mark.
-    let html = super::scan::input_stream(html);
+    // ends), no byte order mark. A NUL anywhere is not this path's (the tokenizer rewrites
+    // it). One search finds both in the usual input, which has neither, and what follows
+    // relies on it: the stream has no NUL nor CR.
+    let html = match memchr::memchr2(b'\0', b'\r', html.as_bytes()) {
+        None => Cow::Borrowed(html.strip_prefix('\u{feff}').unwrap_or(html)),
+        Some(i) if html.as_bytes()[i] == b'\0' => return None,
+        Some(_) => {
+            let stream = super::scan::input_stream(html);
+            if memchr::memchr(b'\0', stream.as_bytes()).is_some() {
+                return None;
+            }
+            stream
+        }
+    };
     let html = without_document_end(&html);
     let html = without_document_start(html)?;
     let mut body = render(html)?;
-    // What htmd's document, `html` and `body` levels and its final trim leave of the body,
-    // cut in place.
-    let kept = body
-        .trim_matches('\n')
-        .trim_end_matches(is_document_whitespace)
-        .trim_matches('\n');
-    let start = kept.as_ptr() as usize - body.as_ptr() as usize;
-    let end = start + kept.len();
+    // What htmd's document, `html` and `body` levels and its final trim leave of the body
+    // (`trim_matches('\n')`, `trim_end_matches` of document whitespace, `trim_matches('\n')`
+    // again), cut in place: the leading newlines, and the trailing whitespace up to them.
+    let bytes = body.as_bytes();
+    let start = bytes.iter().take_while(|&&b| b == b'\n').count();
+    let end = start
+        + bytes[start..]
+            .iter()
+            .rposition(|&b| !matches!(b, b'\t' | b'\n' | b'\r' | b' '))
+            .map_or(0, |last| last + 1);
     body.truncate(end);
-    body.drain(..start);
+    if start > 0 {
+        body.drain(..start);
+    }
     Some(body)
 }
 
@@ -69,11 +94,18 @@ fn without_document_end(html: &str) -> &str {
 /// not rendered, whitespace between these tags leaves no text in the body), so the rest
 /// renders as the fragment it is. A fragment without them is taken as it is; `None` where
 /// the start has anything else before the body (a tag this scan does not know there, an
-/// unusual comment, raw text left open, a NUL), for htmd to read.
+/// unusual comment, raw text left open), for htmd to read. `html` has no NUL ([`convert`]
+/// checked).
 fn without_document_start(html: &str) -> Option<&str> {
     let bytes = html.as_bytes();
-    if memchr::memchr(0, bytes).is_some() {
-        return None;
+    // The usual fragment starts with a tag that is none of these (`html`, `head`, `body`):
+    // nothing to skip.
+    if bytes.first() == Some(&b'<')
+        && bytes
+            .get(1)
+            .is_some_and(|&b| b.is_ascii_alphabetic() && !matches!(b | 0x20, b'b' | b'h'))
+    {
+        return Some(html);
     }
     #[derive(PartialEq, PartialOrd)]
     enum Stage {
@@ -480,7 +512,7 @@ impl TokenSink for Collect {
     }
 }
 
-/// Why [`scan_plain`] stopped before the end of its input.
+/// Why [`scan_stream`] stopped before the end of its input.
 #[cfg_attr(test, derive(Debug))]
 enum Stop {
     /// The byte scan cannot tokenize the input exactly: html5ever's tokenizer decides.
@@ -499,50 +531,76 @@ trait Sink<'a> {
     fn token(&mut self, token: Tok<'a>) -> Option<()>;
 }
 
+/// [`scan_stream`] of any input: where it has a NUL or CR (which the tokenizer rewrites
+/// wherever they are, inside tags too: `<i\n\0>` is an `<i>` with a parse error to html5ever,
+/// an attribute to the tag scanner) it stops with [`Stop::Scan`].
+#[cfg(test)]
+fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
+    if memchr::memchr2(b'\0', b'\r', html.as_bytes()).is_some() {
+        return Err(Stop::Scan);
+    }
+    scan_stream(html, sink)
+}
+
 /// The tokens of well-formed fragments without html5ever's tokenizer, handed to `sink` as
 /// they are found: tags, comments and character references read by [`scan`](super::scan)'s
-/// scanners, text without NUL or CR (which the tokenizer rewrites). html5ever's tokenizer
+/// scanners, from text without NUL or CR (the tokenizer's input stream, which [`convert`]
+/// makes and checks). html5ever's tokenizer
 /// costs most of a simple fragment's conversion (its buffer queue, tendrils and state machine
 /// for two paragraphs); the usual rich-text field of an API is tokenized here in a fraction of
 /// that. Where the scan cannot read the input exactly it stops with [`Stop::Scan`] and
 /// html5ever decides as before; the tokens are the ones [`Collect`] would build from
 /// html5ever's (a test holds the two to each other). Text is found with one `memchr3` pass
 /// for its end, a `>` (not this path's) and character references, and handed to the sink
-/// borrowed from the input, or decoded into one buffer reused for every text.
-fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
+/// borrowed from the input, or decoded (as each reference is found) into one buffer reused
+/// for every text. (A table-driven pass that also checked the text for htmd, in place of
+/// `memchr3` and [`is_plain_text`], cost more on the REST and Outlook bodies.)
+fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
     let bytes = html.as_bytes();
-    // The tokenizer rewrites NUL and CR wherever they are, inside tags too (`<i\n\0>` is an
-    // `<i>` with a parse error to html5ever, an attribute to the tag scanner): not this path's.
-    if memchr::memchr2(b'\0', b'\r', bytes).is_some() {
-        return Err(Stop::Scan);
-    }
     let mut decoded = String::new();
     let mut at = 0;
     while at < bytes.len() {
-        // The text up to the next `<` (or the end); whether it has a reference to decode.
-        let mut from = at;
+        // The text up to the next `<` (or the end), its character references decoded as
+        // they are found (into `decoded`; the text is borrowed from the input without any).
+        // Between two tags there is none, and no search.
         let mut references = false;
-        let lt = loop {
-            let Some(i) = memchr::memchr3(b'<', b'>', b'&', &bytes[from..]) else {
-                break bytes.len();
-            };
-            match bytes[from + i] {
-                b'<' => break from + i,
-                b'>' => return Err(Stop::Scan),
-                _ => {
-                    references = true;
-                    from += i + 1;
+        let lt = if bytes[at] == b'<' {
+            at
+        } else {
+            let mut from = at;
+            loop {
+                let Some(i) = memchr::memchr3(b'<', b'>', b'&', &bytes[from..]) else {
+                    if references {
+                        decoded.push_str(&html[from..]);
+                    }
+                    break bytes.len();
+                };
+                let found = from + i;
+                match bytes[found] {
+                    b'<' => {
+                        if references {
+                            decoded.push_str(&html[from..found]);
+                        }
+                        break found;
+                    }
+                    b'>' => return Err(Stop::Scan),
+                    _ => {
+                        if !references {
+                            decoded.clear();
+                            references = true;
+                        }
+                        decoded.push_str(&html[from..found]);
+                        from =
+                            super::scan::char_ref(html, found, &mut decoded).ok_or(Stop::Scan)?;
+                    }
                 }
             }
         };
         if lt > at {
-            let text = &html[at..lt];
             let text = if references {
-                decoded.clear();
-                super::scan::decode(text, &mut decoded).ok_or(Stop::Scan)?;
                 decoded.as_str()
             } else {
-                text
+                &html[at..lt]
             };
             sink.text(text).ok_or(Stop::Refused)?;
         }
@@ -605,20 +663,20 @@ fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
         // Attributes read in place: a link's `href` (the first one) borrowed from the input
         // unless it has character references; those of an image or `span` kept to look at;
         // the rest only checked.
-        let mut href: Option<&str> = None;
+        let mut href: Option<(&str, bool)> = None;
         let mut titled = false;
-        let mut kept: Vec<(&str, &str)> = Vec::new();
+        let mut kept: Vec<(&str, &str, bool)> = Vec::new();
         let (_, self_closing, next) =
-            super::scan::tag_with(html, name_start, tag_kind, |name, value| {
+            super::scan::tag_with(html, name_start, tag_kind, |name, value, references| {
                 match kind {
                     Kind::A if name.eq_ignore_ascii_case("href") => {
-                        href.get_or_insert(value);
+                        href.get_or_insert((value, references));
                     }
                     Kind::A if name.eq_ignore_ascii_case("title") => titled = true,
                     Kind::Img | Kind::Span | Kind::Ol
-                        if kept.iter().all(|(n, _)| !n.eq_ignore_ascii_case(name)) =>
+                        if kept.iter().all(|(n, _, _)| !n.eq_ignore_ascii_case(name)) =>
                     {
-                        kept.push((name, value));
+                        kept.push((name, value, references));
                     }
                     _ => {}
                 }
@@ -634,12 +692,15 @@ fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
             if titled {
                 return Err(Stop::Refused);
             }
-            let href = href.ok_or(Stop::Refused)?;
-            Tok::Start(kind, Some(decoded_value(href).ok_or(Stop::Scan)?))
+            let (href, references) = href.ok_or(Stop::Refused)?;
+            Tok::Start(
+                kind,
+                Some(decoded_value(href, references).ok_or(Stop::Scan)?),
+            )
         } else {
             let mut attrs = Vec::with_capacity(kept.len());
-            for (name, value) in kept {
-                attrs.push((name, decoded_value(value).ok_or(Stop::Scan)?));
+            for (name, value, references) in kept {
+                attrs.push((name, decoded_value(value, references).ok_or(Stop::Scan)?));
             }
             start_token(kind, attrs.into_iter()).ok_or(Stop::Refused)?
         };
@@ -649,10 +710,10 @@ fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
     Ok(())
 }
 
-/// An attribute value with its character references decoded (borrowed when it has none);
-/// `None` where [`scan`](super::scan) refuses one.
-fn decoded_value(raw: &str) -> Option<Cow<'_, str>> {
-    if memchr::memchr(b'&', raw.as_bytes()).is_some() {
+/// An attribute value with its character references decoded (borrowed when it has none: no
+/// `&`, as the tag scanner found); `None` where [`scan`](super::scan) refuses one.
+fn decoded_value(raw: &str, references: bool) -> Option<Cow<'_, str>> {
+    if references {
         let mut value = String::with_capacity(raw.len());
         super::scan::decode(raw, &mut value)?;
         Some(Cow::Owned(value))
@@ -692,7 +753,7 @@ fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
 fn render(html: &str) -> Option<String> {
     let capacity = html.len() + 16;
     let mut renderer = Renderer::new(capacity);
-    match scan_plain(html, &mut renderer) {
+    match scan_stream(html, &mut renderer) {
         Ok(()) => return renderer.finish(),
         Err(Stop::Refused) => return None,
         Err(Stop::Scan) => {}
@@ -712,11 +773,11 @@ fn render(html: &str) -> Option<String> {
     renderer.finish()
 }
 
-/// An element open while [`Renderer`] renders its children.
-struct Open<'a> {
+/// An element open while [`Renderer`] renders its children (a link's `href` and an `ol`'s
+/// items are kept apart, in [`Renderer`]: this stays small and needs no drop).
+#[derive(Clone, Copy)]
+struct Open {
     kind: Kind,
-    /// A link's `href`.
-    href: Option<Cow<'a, str>>,
     /// Where its own rendering starts in the output.
     head: usize,
     /// Where its children's rendering starts in the output: after `head` and what
@@ -725,9 +786,12 @@ struct Open<'a> {
     /// Whether leading spaces of the next child are trimmed (htmd's `walk_children`: at the
     /// start of a block and after a block).
     trim_leading: bool,
-    /// An `ol`'s items as htmd's item handler gives them, numbered when the list ends (the
-    /// width of the numbers depends on how many there are).
-    items: Vec<String>,
+}
+
+thread_local! {
+    /// A [`Renderer`]'s stack of open elements, kept for the next one on this thread: the
+    /// usual field or body is converted without allocating one (its capacity stays).
+    static OPEN: Cell<Vec<Open>> = const { Cell::new(Vec::new()) };
 }
 
 /// The Markdown htmd gives for the tree html5ever would build from the tokens it is given, or
@@ -739,7 +803,12 @@ struct Open<'a> {
 /// [`append_normalized`] would cut them when appended to what its parent rendered before it.
 struct Renderer<'a> {
     out: String,
-    open: Vec<Open<'a>>,
+    open: Vec<Open>,
+    /// The `href` of the open link (links do not nest).
+    href: Option<Cow<'a, str>>,
+    /// The items of each open `ol` (the innermost last) as htmd's item handler gives them,
+    /// numbered when the list ends (the width of the numbers depends on how many there are).
+    lists: Vec<Vec<String>>,
     /// The top level: whether it has a child yet, whether the last was a block, and the
     /// leading-space trim of its next child.
     top_children: bool,
@@ -753,9 +822,14 @@ struct Renderer<'a> {
 
 impl<'a> Renderer<'a> {
     fn new(capacity: usize) -> Self {
+        // (A thread past its thread-local storage's end allocates one.)
+        let mut open = OPEN.try_with(Cell::take).unwrap_or_default();
+        open.clear();
         Renderer {
             out: String::with_capacity(capacity),
-            open: Vec::with_capacity(8),
+            open,
+            href: None,
+            lists: Vec::new(),
             top_children: false,
             top_block: false,
             top_trim: true,
@@ -766,8 +840,8 @@ impl<'a> Renderer<'a> {
 
     /// The rendering, or `None` with an element left open at the end: the tree builder
     /// closes it, not ours to guess.
-    fn finish(self) -> Option<String> {
-        self.open.is_empty().then_some(self.out)
+    fn finish(mut self) -> Option<String> {
+        self.open.is_empty().then(|| std::mem::take(&mut self.out))
     }
 
     /// The parent's rendering start and its leading-space trim for a child that renders; at
@@ -828,8 +902,14 @@ impl<'a> Renderer<'a> {
         if is_block {
             // Trailing spaces of what the parent rendered so far go before a block.
             let base = open.last().map_or(0, |o| o.at);
-            let kept = self.out[base..].trim_end_matches(' ').len();
-            self.out.truncate(base + kept);
+            let spaces = self.out.as_bytes()[base..]
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b' ')
+                .count();
+            if spaces > 0 {
+                self.out.truncate(self.out.len() - spaces);
+            }
         }
         if kind == Kind::Hr {
             let (base, _) = self.parent(true);
@@ -856,13 +936,17 @@ impl<'a> Renderer<'a> {
                 Kind::I | Kind::Em => self.out.push('*'),
                 _ => {}
             }
+            match kind {
+                // A link in a link was refused above.
+                Kind::A => self.href = href,
+                Kind::Ol => self.lists.push(Vec::new()),
+                _ => {}
+            }
             self.open.push(Open {
                 kind,
-                href,
                 head,
                 at: self.out.len(),
                 trim_leading: is_block,
-                items: Vec::new(),
             });
         }
         Some(())
@@ -877,11 +961,13 @@ impl<'a> Renderer<'a> {
         let in_item = self.open.last().is_some_and(|o| o.kind == Kind::Li);
         let out = &mut self.out;
         if kind == Kind::Li
-            && let Some(list) = self.open.last_mut()
+            && let Some(list) = self.open.last()
             && list.kind == Kind::Ol
         {
             // Kept apart until the list ends.
-            list.items.push(ordered_item(&out[element.at..]));
+            self.lists
+                .last_mut()?
+                .push(ordered_item(&out[element.at..]));
             out.truncate(element.at);
             self.after_emphasis = false;
             self.ended = None;
@@ -893,7 +979,7 @@ impl<'a> Renderer<'a> {
             Kind::Li => close_item(out, base, at),
             Kind::Ul => close_list(out, base, at, in_item),
             Kind::Ol => {
-                let list = numbered(&element.items);
+                let list = numbered(&self.lists.pop()?);
                 out.truncate(at);
                 out.push_str(&list);
                 close_list(out, base, at, in_item);
@@ -903,7 +989,7 @@ impl<'a> Renderer<'a> {
             Kind::Blockquote => close_blockquote(out, base, at),
             Kind::B | Kind::Strong => close_emphasis(out, base, head, at),
             Kind::I | Kind::Em => close_emphasis(out, base, head, at),
-            Kind::A => close_link(out, at, &element.href?),
+            Kind::A => close_link(out, at, &self.href.take()?),
             Kind::Span => {
                 // htmd's span path trims the newlines around its children.
                 let content = &out[at..];
@@ -926,6 +1012,14 @@ impl<'a> Renderer<'a> {
         self.after_emphasis = matches!(kind, Kind::B | Kind::Strong | Kind::I | Kind::Em);
         self.ended = Some(kind).filter(|k| !k.is_block() && *k != Kind::A);
         Some(())
+    }
+}
+
+impl Drop for Renderer<'_> {
+    /// The stack of open elements goes back for the next renderer on this thread.
+    fn drop(&mut self) {
+        let open = std::mem::take(&mut self.open);
+        let _ = OPEN.try_with(|kept| kept.set(open));
     }
 }
 
@@ -1027,16 +1121,25 @@ fn is_plain_text(text: &str) -> bool {
         return false;
     }
     // One table look-up a byte: a space after a space, or any other class than ordinary
-    // bytes and spaces, is not plain.
-    let mut after_space = 0;
-    for &byte in bytes {
-        let class = TEXT_CLASS[usize::from(byte)];
-        if class & (NOT_PLAIN | after_space) != 0 {
+    // bytes and spaces, is not plain. Eight bytes at a time, one test each (the classes of a
+    // chunk or-ed), then the rest.
+    let mut before = 0;
+    let mut flagged = |chunk: &[u8]| {
+        let mut bad = 0;
+        for &byte in chunk {
+            let class = TEXT_CLASS[usize::from(byte)];
+            bad |= class & (NOT_PLAIN | before);
+            before = class;
+        }
+        bad != 0
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if flagged(chunk) {
             return false;
         }
-        after_space = class;
     }
-    true
+    !flagged(chunks.remainder())
 }
 
 /// [`TEXT_CLASS`] of a space.
@@ -1066,21 +1169,27 @@ fn is_document_whitespace(c: char) -> bool {
 /// at `out[at..]`, appended to `out[base..head]`; `out[head..at]` holds the newlines the
 /// paragraph starts with (what normalizing `"\n\n"` after `out[base..head]` leaves of them).
 fn close_block(out: &mut String, base: usize, head: usize, at: usize) {
-    let content = &out[at..];
-    let inner = content.trim_matches('\n');
-    if inner.is_empty() {
+    // The children without their leading and trailing newlines: `out[at + lead..end]`.
+    let content = &out.as_bytes()[at..];
+    let lead = leading_newlines(content);
+    let end = at + lead + content[lead..].len() - trailing_newlines(&out[at + lead..]);
+    if end == at + lead {
         out.truncate(head);
         append_normalized(out, base, "\n\n\n\n");
         return;
     }
     // `"\n\n" + inner + "\n\n"`, of which only the leading newlines take part in the
     // normalisation (`inner` starts with none).
-    let lead = content.len() - content.trim_start_matches('\n').len();
-    out.truncate(at + lead + inner.len());
+    out.truncate(end);
     if lead > 0 {
         out.drain(at..at + lead);
     }
     out.push_str("\n\n");
+}
+
+/// How many newlines `bytes` starts with.
+fn leading_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|&&b| b == b'\n').count()
 }
 
 /// htmd's `li` handler (in a `ul`) on the children rendered at `out[at..]`.
@@ -1227,6 +1336,17 @@ fn close_blockquote(out: &mut String, base: usize, at: usize) {
 /// `out[head..at]`: markers around the content, its surrounding whitespace kept outside;
 /// nothing when empty.
 fn close_emphasis(out: &mut String, base: usize, head: usize, at: usize) {
+    let marker = if at - head == 2 { "**" } else { "*" };
+    // The usual content starts and ends with an ASCII character that is not whitespace
+    // (`char::is_whitespace`, which `trim_start` and `trim_end` cut): the marker goes at the
+    // end as it is.
+    let bytes = &out.as_bytes()[at..];
+    let not_space = |b: &u8| b.is_ascii() && !matches!(b, b' ' | 0x09..=0x0D);
+    if bytes.first().is_some_and(not_space) && bytes.last().is_some_and(not_space) {
+        out.push_str(marker);
+        normalize_appended(out, base, head);
+        return;
+    }
     let content = &out[at..];
     let start = content.trim_start();
     let inner = start.trim_end();
@@ -1236,7 +1356,6 @@ fn close_emphasis(out: &mut String, base: usize, head: usize, at: usize) {
     }
     let lead = content.len() - start.len();
     let inner_end = at + lead + inner.len();
-    let marker = if at - head == 2 { "**" } else { "*" };
     out.insert_str(inner_end, marker);
     if lead > 0 {
         // Leading whitespace goes before the opening marker.
@@ -1261,11 +1380,13 @@ fn close_link(out: &mut String, at: usize, href: &str) {
     let trailing = (text_end < out.len()).then(|| out.split_off(text_end));
     out.push_str("](");
     let bytes = href.as_bytes();
-    let angled = memchr::memchr(b' ', bytes).is_some();
+    // One search for the usual `href`, which has none of the three.
+    let special = memchr::memchr3(b' ', b'(', b')', bytes).is_some();
+    let angled = special && memchr::memchr(b' ', bytes).is_some();
     if angled {
         out.push('<');
     }
-    if memchr::memchr2(b'(', b')', bytes).is_some() {
+    if special && memchr::memchr2(b'(', b')', bytes).is_some() {
         for c in href.chars() {
             match c {
                 '(' => out.push_str("\\("),
@@ -1289,14 +1410,16 @@ fn close_link(out: &mut String, at: usize, href: &str) {
 }
 
 fn trailing_newlines(s: &str) -> usize {
-    s.len() - s.trim_end_matches('\n').len()
+    s.bytes().rev().take_while(|&b| b == b'\n').count()
 }
 
 /// Cuts what [`append_normalized`] would have left out of `out[at..]` had it been appended to
 /// `out[base..at]`.
 fn normalize_appended(out: &mut String, base: usize, at: usize) {
     let cut = normalized_cut(&out[base..at], &out[at..]);
-    out.replace_range(at..at + cut, "");
+    if cut > 0 {
+        out.drain(at..at + cut);
+    }
 }
 
 /// How many leading bytes of `content` [`append_normalized`] leaves out when it appends it to
@@ -1306,7 +1429,7 @@ fn normalized_cut(out: &str, content: &str) -> usize {
         return 0;
     }
     let last_newlines = trailing_newlines(out);
-    let content_newlines = content.len() - content.trim_start_matches('\n').len();
+    let content_newlines = leading_newlines(content.as_bytes());
     let total = last_newlines + content_newlines;
     // Newlines are one byte each.
     let cut = if total > 2 {
