@@ -43,7 +43,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -636,6 +636,73 @@
 //! by byte; a tail padded with spaces to one word, and the first byte to escape found from
 //! the word's mask, would take most of it out), `memcpy` 6%, the items' parse (serde_json's
 //! `skip_to_escape` 8%, which `from_str` does not change).
+//!
+//! ## (a), eleventh pass (2026-12-06): the NDJSON writer's strings, integers, relocations
+//!
+//! `valgrind --tool=callgrind` of the 50k sync (no state, the bench's server,
+//! `CLI_BENCH_ONLY=serve`, `/dev/shm`), the release binary of `main` e39915a against this
+//! pass's; the NDJSON output byte for byte the same (md5 1405c21f… from every binary, under
+//! callgrind too).
+//!
+//! What changed:
+//! - `jsonw::write_str` (core): the first byte to escape is found from the word's mask (the
+//!   lowest flagged byte is exact; the scan resumes after it), and a string's last partial word
+//!   is read whole (overlapping the word before it, or two overlapping halves under 8 bytes)
+//!   and padded with spaces: no byte-by-byte loop left. A test holds it to serde_json's
+//!   writer for every ASCII byte and seven multi-byte characters at every offset of every
+//!   length below 64 (four fillers), every pair of twelve specials in strings below 24 bytes,
+//!   and every slice of random strings (a version that takes the highest flagged byte fails
+//!   all three).
+//! - Integers' digits by `itoa` (serde_json's own; a workspace dependency now) in core's
+//!   `write_u64` and `rest_api`'s id (`integer_text`): the two hand-written digit loops gone.
+//! - `ids::hex128_digits` (core): the 32 hex digits of an id or a fingerprint made 16 at a
+//!   time in a `u128` (nibbles spread, then `'0'`/`'a'` added) instead of two table lookups
+//!   per byte.
+//! - `rest_api`: `Mapping::convert_into` pushes each document onto the page's vector where it
+//!   was a `Result<Document, _>` returned, handed to the page's closure and pushed (five
+//!   `memcpy`s of the ~400-byte `Document` per item, now one).
+//! - The `connectors` binary is linked with `-z pack-relative-relocs` (connector-cli's build
+//!   script; Linux/glibc only, `CONNECTORS_PLAIN_RELOCS=1` to opt out): its 114,696 RELA
+//!   entries (2.75 MB of `.rela.dyn`) become 40 KB of RELR, the file 2.7 MB smaller. It then
+//!   needs glibc 2.36 (README). The loader's instructions do not drop (decoding the bitmap
+//!   costs about what the RELA loop did, 1.5M → 1.7M); what it saves is reading 2.7 MB at
+//!   each start.
+//!
+//! | 50k sync, no state | HEAD e39915a | + `write_str`, `itoa`, relocs | + hex, `convert_into` |
+//! | --- | --- | --- | --- |
+//! | instructions (`callgrind`) | 1,168.4M | 1,137.4M (0.973x) | 1,123.4M (0.961x) |
+//! | `jsonw::write_str` | 145.8M | 122.7M | 122.7M |
+//! | digits (`number_text` + `write_u64` / `itoa`) | 7.9M | 3.0M | 3.0M |
+//! | `memcpy` | 70.0M | 67.4M | 61.0M |
+//! | hex digits (`hex128_digits` and its callers) | 18.1M | 18.1M | 13.2M |
+//! | task-clock, `perf stat -r 3`, 5 in turn, median (load 8-12) | 131.6 / 122.4 ms | 112.0 ms | 119.9 ms |
+//!
+//! | 1-page sync (100 items), `perf stat -r 50`, 4 in turn, load 8 | HEAD | relocs |
+//! | --- | --- | --- |
+//! | task-clock | 5.05, 4.90, 4.05, 4.09 ms | 4.65, 4.19, 3.89, 4.07 ms |
+//! | page faults | 1,237-1,267 | 1,194-1,206 |
+//!
+//! The task-clock rows are the load's more than the change's (the same binary took 109 to
+//! 164 ms at load 10-12); the instruction counts are the figures to trust: 3.9% fewer, all in
+//! the writer, the ids and the moves. `write_str` gained less than its byte-by-byte loops
+//! suggested (16%, 175 instructions a call): most of a call is now its fixed part (the
+//! `Vec`'s capacity checks around the quotes and each copied run, the `memcpy` call) for
+//! strings of 5-30 bytes, 14 of them per document (id, source, title, text, time,
+//! fingerprint, and the two metadata keys and values written twice, into the fingerprint's
+//! JSON and into the line).
+//!
+//! Left, by the same profile: the fetch's pass over each page (serde_json's `IgnoredAny`
+//! over every item, 10% of the instructions: 600k `ignore_str`, to find the next cursor
+//! behind the items and count them), which only a hand-written skipper as strict as
+//! serde_json's could cut; the conversion's parse of the items (19%, serde_json's
+//! `MapAccess` and `parse_str`); HTML to Markdown (20%, the htmlfast helper's); the metadata
+//! JSON written twice per document (4% each); the main thread's `Pipeline::stage` moves and
+//! frees (`sync/`). By thread (callgrind, inclusive), the runtime's workers run 80% of the
+//! instructions (the fetches, their pass over each page, the conversion, two pages at once)
+//! and the main thread 20% (the sync loop and the NDJSON sink): the writer is not what the
+//! workers wait on, so moving work off the main thread gains nothing; whether the two cores
+//! are kept busy all along (the quiet machine's CPU / wall, 0.15 s / 0.10 s, says about 1.5
+//! of them) needs a trace of the quiet machine, not tried.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -47,89 +47,234 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Resul
     Ok(())
 }
 
-pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[at..]);
+/// `n`'s decimal digits (the same as its `Display`, as serde_json writes a `u64`).
+pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 const LOW: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
+/// Eight spaces: the padding of a string's last, partial word (nothing to escape).
+const SPACES: u64 = LOW * 0x20;
 
-/// Whether any byte of `x` is a control character (below 0x20), `"` or `\`: the bytes JSON
-/// escapes. Exact: `has_less` and `has_zero` flag a byte only if some byte of the word
-/// qualifies (UTF-8 bytes of 0x80 and above included).
+/// The bytes of `x` (little-endian: the first byte lowest) that JSON escapes, a control
+/// character (below 0x20), `"` or `\`, each flagged by its high bit; zero when there is none.
+/// The lowest flagged byte is exact (no byte below it is flagged, UTF-8 bytes of 0x80 and above
+/// included); bytes above an escaped one may be flagged falsely (a borrow out of it), so only
+/// the lowest is read, and the scan resumes at the byte after it.
 #[inline]
-fn needs_escape(x: u64) -> bool {
-    let below_space = x.wrapping_sub(LOW * 0x20) & !x;
+fn escape_mask(x: u64) -> u64 {
+    let below_space = x.wrapping_sub(SPACES) & !x;
     let quote = x ^ (LOW * u64::from(b'"'));
     let backslash = x ^ (LOW * u64::from(b'\\'));
     let zero = |v: u64| v.wrapping_sub(LOW) & !v;
-    (below_space | zero(quote) | zero(backslash)) & HIGH != 0
+    (below_space | zero(quote) | zero(backslash)) & HIGH
+}
+
+/// The eight bytes at `bytes[at..]` as a word, the first byte lowest.
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// `bytes` (fewer than eight) as a word's low bytes, the first lowest, zeros above: read as
+/// two overlapping halves, not byte by byte.
+#[inline]
+fn short_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    if n >= 4 {
+        let half = |at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&bytes[at..at + 4]);
+            u64::from(u32::from_le_bytes(w))
+        };
+        half(0) | half(n - 4) << ((n - 4) * 8)
+    } else if n >= 2 {
+        let half = |at: usize| u64::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+        half(0) | half(n - 2) << ((n - 2) * 8)
+    } else {
+        bytes.first().map_or(0, |&b| u64::from(b))
+    }
+}
+
+/// `byte` (one `escape_mask` flags) escaped as serde_json escapes it.
+#[inline]
+fn write_escape(out: &mut Vec<u8>, byte: u8) {
+    let short = match byte {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x09 => b't',
+        0x0a => b'n',
+        0x0c => b'f',
+        0x0d => b'r',
+        _ => 0,
+    };
+    if short == 0 {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0xf)],
+        ]);
+    } else {
+        out.extend_from_slice(&[b'\\', short]);
+    }
 }
 
 /// `s` as a JSON string, escaped as serde_json escapes it: `"`, `\`, and the control
 /// characters `\b`, `\t`, `\n`, `\f`, `\r` short, the others as `\u00xx` (lower-case hex);
 /// everything else, DEL and non-ASCII included, as it is.
+///
+/// The bytes are checked a word (eight) at a time; the last partial word is read whole
+/// (overlapping the word before it, or in two halves for a string under eight bytes) and
+/// padded with spaces; the first byte to escape in a word is found from its mask, and the
+/// runs between escapes are copied in one piece each.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
+    let len = bytes.len();
+    out.reserve(len + 2);
     out.push(b'"');
+    // `start`: the first byte not yet copied; `at`: the first byte not yet checked.
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Whole words with nothing to escape are skipped eight bytes at a time.
-        if let Some(word) = bytes.get(i..i + 8) {
-            let mut chunk = [0u8; 8];
-            chunk.copy_from_slice(word);
-            if !needs_escape(u64::from_le_bytes(chunk)) {
-                i += 8;
+    let mut at = 0;
+    loop {
+        let mask = if at + 8 <= len {
+            let mask = escape_mask(word_at(bytes, at));
+            if mask == 0 {
+                at += 8;
                 continue;
             }
-        }
-        let end = (i + 8).min(bytes.len());
-        while i < end {
-            let byte = bytes[i];
-            let short: &[u8] = match byte {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                0x08 => b"\\b",
-                0x09 => b"\\t",
-                0x0a => b"\\n",
-                0x0c => b"\\f",
-                0x0d => b"\\r",
-                0x00..=0x1f => b"",
-                _ => {
-                    i += 1;
-                    continue;
-                }
-            };
-            out.extend_from_slice(&bytes[start..i]);
-            if short.is_empty() {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(byte >> 4)],
-                    HEX[usize::from(byte & 0xf)],
-                ]);
+            mask
+        } else if at < len {
+            let rest = len - at;
+            let low = if len >= 8 {
+                // The string's last word, less the bytes before `at`, which were checked.
+                word_at(bytes, len - 8) >> ((8 - rest) * 8)
             } else {
-                out.extend_from_slice(short);
+                short_word(&bytes[at..])
+            };
+            let mask = escape_mask(low | SPACES << (rest * 8));
+            if mask == 0 {
+                break;
             }
-            i += 1;
-            start = i;
-        }
+            mask
+        } else {
+            break;
+        };
+        // The lowest flagged byte: trailing_zeros is below 64, so the cast is exact.
+        at += (mask.trailing_zeros() / 8) as usize;
+        out.extend_from_slice(&bytes[start..at]);
+        write_escape(out, bytes[at]);
+        at += 1;
+        start = at;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ours(s: &str) -> Vec<u8> {
+        let mut out = b"prefix".to_vec();
+        write_str(&mut out, s);
+        out.split_off(6)
+    }
+
+    fn serde(s: &str) -> Vec<u8> {
+        serde_json::to_vec(s).unwrap_or_default()
+    }
+
+    /// Every ASCII byte (the escaped ones and their neighbours) and a few multi-byte
+    /// characters, alone at every offset of every length up to 64, between fillers of one,
+    /// two and three bytes (so the word boundaries fall on every byte of a character).
+    #[test]
+    fn one_special_anywhere_is_serde_jsons_string() {
+        let mut specials: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        specials.extend(
+            ["\u{80}", "é", "\u{7ff}", "中", "\u{2028}", "\u{ffff}", "😀"].map(String::from),
+        );
+        for fill in ["a", " ", "é", "中"] {
+            for len in 0..64 {
+                for at in 0..=len {
+                    for special in &specials {
+                        let s = format!("{}{special}{}", fill.repeat(at), fill.repeat(len - at));
+                        assert_eq!(ours(&s), serde(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Two bytes to escape at every pair of offsets: the second may sit where the first's
+    /// borrow flags a byte falsely (`"` then `#`, NUL then 0x01, `\` then `]`).
+    #[test]
+    fn two_specials_anywhere_are_serde_jsons_string() {
+        let specials = [
+            "\0", "\u{1}", "\u{1f}", "\"", "#", "\\", "]", "\n", "!", " ", "\u{7f}", "é",
+        ];
+        for len in 0..24 {
+            for first in 0..len {
+                for second in first + 1..len {
+                    for a in specials {
+                        for b in specials {
+                            let mut s = String::new();
+                            for i in 0..len {
+                                s.push_str(if i == first {
+                                    a
+                                } else if i == second {
+                                    b
+                                } else {
+                                    "x"
+                                });
+                            }
+                            assert_eq!(ours(&s), serde(&s), "{s:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn write_u64_is_display() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            1_767_225_600,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            write_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    proptest! {
+        /// Any string, and every slice of it that starts and ends on a character boundary
+        /// (so each of its bytes is read at every position of a word).
+        #[test]
+        fn any_string_and_its_slices_are_serde_jsons_string(
+            s in "\\PC{0,40}|[\\x00-\\x7f]{0,40}|[\\x00-\\x22\\\\a-c\u{e9}]{0,40}",
+        ) {
+            for a in (0..=s.len()).filter(|&i| s.is_char_boundary(i)) {
+                for b in (a..=s.len()).filter(|&i| s.is_char_boundary(i)) {
+                    prop_assert_eq!(ours(&s[a..b]), serde(&s[a..b]));
+                }
+            }
+        }
+    }
 }

@@ -170,10 +170,10 @@ impl Mapping {
         };
         // A number's digits written on the stack rather than into a `String` (most ids are
         // numbers): the same text as `Number`'s `to_string`.
-        let mut digits = [0u8; 40];
+        let mut digits = itoa::Buffer::new();
         let typed = self.typed(path, item);
         let raw = match &typed {
-            Some(Typed::Node(n)) => match n.number().and_then(|n| number_text(n, &mut digits)) {
+            Some(Typed::Node(n)) => match n.number().and_then(|n| integer_text(n, &mut digits)) {
                 Some(digits) => Cow::Borrowed(digits),
                 None => n.text(),
             },
@@ -199,11 +199,28 @@ impl Mapping {
     }
 
     /// `item` (entry `index` of its page) as a document, or a failure naming it.
+    #[cfg(test)]
     pub(crate) fn convert<I: Item>(
         &self,
         item: &I,
         index: usize,
     ) -> Result<Document, Box<Failure>> {
+        let mut one = Vec::with_capacity(1);
+        self.convert_into(item, index, &mut one)?;
+        one.pop()
+            .ok_or_else(|| Box::new(Failure::new(None, ErrorKind::InvalidData, "no document")))
+    }
+
+    /// `item` (entry `index` of its page) as a document pushed onto `out`, or a failure naming
+    /// it. The document is built in place and moved once, into `out` (a returned
+    /// `Result<Document, _>`, taken apart and pushed by the page's loop, moved its few hundred
+    /// bytes five times: 1.5% of a sync's instructions).
+    pub(crate) fn convert_into<I: Item>(
+        &self,
+        item: &I,
+        index: usize,
+        out: &mut Vec<Document>,
+    ) -> Result<(), Box<Failure>> {
         if !item.is_object() {
             return Err(Box::new(Failure::new(
                 None,
@@ -260,30 +277,21 @@ impl Mapping {
         // fingerprint is over what the document delivers, not the whole item (a change to a
         // field the config does not map re-delivers nothing), and only that is hashed: not
         // the text alone first, for a fingerprint the fields hash would replace.
-        // Fields set in place rather than through the `with_*` builders, each of which moves
-        // the whole `Document` (a few hundred bytes) in and out: 1-2% of a sync's CPU. The
-        // fingerprint is over what the document delivers, not the whole item (a change to a
-        // field the config does not map re-delivers nothing), and only that is hashed: not
-        // the text alone first, for a fingerprint the fields hash would replace.
-        Ok(Document::text_with_fields(
-            id,
-            SOURCE,
-            title,
-            content,
-            |doc| {
-                doc.updated_at = self.updated_at(item);
-                doc.link = self
-                    .link
-                    .as_ref()
-                    .and_then(|p| self.typed(p, item))
-                    .and_then(|v| Url::parse(&v.text()).ok());
-                for (path, key) in self.metadata.iter().zip(&self.metadata_keys) {
-                    if let Some(v) = self.typed(path, item) {
-                        doc.metadata.insert(key.clone(), v.into_value());
-                    }
+        let doc = Document::text_with_fields(id, SOURCE, title, content, |doc| {
+            doc.updated_at = self.updated_at(item);
+            doc.link = self
+                .link
+                .as_ref()
+                .and_then(|p| self.typed(p, item))
+                .and_then(|v| Url::parse(&v.text()).ok());
+            for (path, key) in self.metadata.iter().zip(&self.metadata_keys) {
+                if let Some(v) = self.typed(path, item) {
+                    doc.metadata.insert(key.clone(), v.into_value());
                 }
-            },
-        ))
+            }
+        });
+        out.push(doc);
+        Ok(())
     }
 
     /// Fills `{name}` placeholders (`{{`/`}}` are literal braces; a format spec after `:` is
@@ -504,42 +512,14 @@ fn push_part(content: &mut String, text: &str) {
     content.push_str(part);
 }
 
-/// A number's text (`Number`'s `Display`, as `to_string` gives it) in `buf`; `None` if it does
-/// not fit. An integer's digits are written by hand (the same digits `Display` writes, without
-/// the formatting machinery: ids are mostly integers, one per item); a float goes through
-/// `Display`.
-fn number_text<'b>(n: &serde_json::Number, buf: &'b mut [u8; 40]) -> Option<&'b str> {
-    let (negative, magnitude) = match (n.as_u64(), n.as_i64()) {
-        (Some(u), _) => (false, u),
-        (None, Some(i)) => (true, i.unsigned_abs()),
-        (None, None) => {
-            use std::io::Write as _;
-            let mut cursor = std::io::Cursor::new(&mut buf[..]);
-            write!(cursor, "{n}").ok()?;
-            let len = usize::try_from(cursor.position()).ok()?;
-            let buf: &'b [u8; 40] = buf;
-            return std::str::from_utf8(buf.get(..len)?).ok();
-        }
-    };
-    let mut at = buf.len();
-    let mut rest = magnitude;
-    loop {
-        at -= 1;
-        // A digit: below 10, so the cast keeps it.
-        #[allow(clippy::cast_possible_truncation)]
-        let digit = (rest % 10) as u8;
-        buf[at] = b'0' + digit;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+/// An integer's text (`Number`'s `Display`, as `to_string` gives it, which is `itoa`'s too) in
+/// `buf`, without the formatting machinery: ids are mostly integers, one per item. `None` for
+/// a float, whose text `Node::text` gives (`Display`).
+fn integer_text<'b>(n: &serde_json::Number, buf: &'b mut itoa::Buffer) -> Option<&'b str> {
+    match n.as_u64() {
+        Some(u) => Some(buf.format(u)),
+        None => n.as_i64().map(|i| buf.format(i)),
     }
-    if negative {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    let buf: &'b [u8; 40] = buf;
-    std::str::from_utf8(buf.get(at..)?).ok()
 }
 
 /// Whether `text` looks like HTML: a `>` and a `<` followed by a letter, `/` or `!` (all
@@ -616,8 +596,8 @@ mod tests {
     }
 
     #[test]
-    fn number_text_is_display() {
-        let mut buf = [0u8; 40];
+    fn integer_text_is_display() {
+        let mut buf = itoa::Buffer::new();
         for n in [
             json!(0),
             json!(7),
@@ -631,7 +611,9 @@ mod tests {
             json!(1e300),
         ] {
             let Value::Number(n) = n else { unreachable!() };
-            assert_eq!(number_text(&n, &mut buf), Some(n.to_string().as_str()));
+            let text = n.to_string();
+            let expected = (n.is_u64() || n.is_i64()).then_some(text.as_str());
+            assert_eq!(integer_text(&n, &mut buf), expected);
         }
     }
 

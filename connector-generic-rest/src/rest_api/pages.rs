@@ -109,28 +109,47 @@ pub(super) fn load(
 fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>) -> Batch {
     let mut documents = Vec::with_capacity(items.len());
     let mut failures = Vec::new();
-    let mut take =
-        |converted: std::result::Result<connector_core::Document, Box<Failure>>| match converted {
-            Ok(doc) => {
-                if window.is_none_or(|w| doc.updated_at.is_some_and(|t| w.contains(t))) {
-                    documents.push(doc);
+    // Each document goes from `convert_into` straight into `documents`; one outside the
+    // window is dropped there again.
+    let mut take = |converted: std::result::Result<(), Box<Failure>>,
+                    documents: &mut Vec<connector_core::Document>| {
+        match converted {
+            Ok(()) => {
+                if let Some(w) = window
+                    && !documents
+                        .last()
+                        .is_some_and(|doc| doc.updated_at.is_some_and(|t| w.contains(t)))
+                {
+                    documents.pop();
                 }
             }
             Err(f) => failures.push(*f),
-        };
+        }
+    };
     match items {
         PageItems::Values(list) => {
             for (i, item) in list.iter().enumerate() {
-                take(mapping.convert(item, i));
+                take(
+                    mapping.convert_into(item, i, &mut documents),
+                    &mut documents,
+                );
             }
         }
         PageItems::Raw { body, path, .. } => {
             // The bytes were read whole when the page was fetched, so this cannot fail.
             let read = match mapping.direct() {
                 Some(plan) => for_each_direct(body, path, plan, &mut |i, item| {
-                    take(mapping.convert(item, i));
+                    take(
+                        mapping.convert_into(item, i, &mut documents),
+                        &mut documents,
+                    );
                 }),
-                None => for_each(body, path, &mut |i, item| take(mapping.convert(item, i))),
+                None => for_each(body, path, &mut |i, item| {
+                    take(
+                        mapping.convert_into(item, i, &mut documents),
+                        &mut documents,
+                    );
+                }),
             };
             if !read {
                 failures.push(Failure::new(
