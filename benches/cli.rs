@@ -30,8 +30,9 @@
 //! Build the binary first: `cargo build --release -p connector-cli`; the bench looks for it
 //! beside its own executable (the same target folder), or takes `CONNECTORS_BIN=/path` (which
 //! is how two builds are compared). `CLI_BENCH_ONLY=a,b,c,d` picks cases; `CLI_BENCH_MAX_ITEMS`
-//! caps (d) (default 1,000,000); `CLI_BENCH_DURABILITY=group` runs (b)'s durable side with
-//! `--durability group`; `CLI_BENCH_ONLY=serve` only starts the server and prints the
+//! caps (d) (default 1,000,000); `CLI_BENCH_DURABILITY=group` (or `batch`) runs (b)'s durable
+//! side with `--durability group` (`batch`); without it the binary's default, which is group
+//! commit since the eleventh pass of (b); `CLI_BENCH_ONLY=serve` only starts the server and prints the
 //! command line, for running the binary by hand.
 //!
 //! # Results
@@ -1150,7 +1151,8 @@ fn main() {
             places.push(("tmpfs", ram.path().to_path_buf()));
         }
         // `CLI_BENCH_DURABILITY=group` (or `batch`) runs the durable side with
-        // `--durability group`: a binary from before that flag refuses it.
+        // `--durability group` (`batch`): a binary from before that flag refuses it. Without
+        // it the binary's default: group commit since the eleventh pass of (b).
         let durability = std::env::var("CLI_BENCH_DURABILITY").ok();
         for (place, files) in places {
             let state_arg = files.join("state.json").display().to_string();
@@ -1174,7 +1176,9 @@ fn main() {
             Table::row(
                 &format!(
                     "(b) --state ({}) / no --state, {place}",
-                    durability.as_deref().unwrap_or("fsync")
+                    // Group commit is the default since the eleventh pass (a binary from
+                    // before it syncs every batch).
+                    durability.as_deref().unwrap_or("default")
                 ),
                 Medians::of(&durable),
                 Some(plain),
