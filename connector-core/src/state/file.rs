@@ -303,9 +303,6 @@ impl Entry<'_> {
             return serde_json::to_vec(self);
         };
         let mut out = Vec::with_capacity(64 + documents.len() * 110);
-        // The documents of a batch were mostly updated on a few days: their dates' text is
-        // worked out once a day.
-        let mut days = super::stamp::Days::default();
         out.extend_from_slice(b"{\"op\":\"commit\",\"seq\":");
         crate::jsonw::write_u64(&mut out, *seq);
         if let Some(checkpoint) = checkpoint {
@@ -324,7 +321,7 @@ impl Entry<'_> {
                 crate::jsonw::write_str(&mut out, state.fingerprint);
                 if let Some(at) = &state.updated_at {
                     out.extend_from_slice(b",\"updated_at\":");
-                    match super::Rfc3339::of_on_day(at, &mut days) {
+                    match super::Rfc3339::of(at) {
                         Some(text) => crate::jsonw::write_str(&mut out, text.as_str()),
                         None => serde_json::to_writer(&mut out, at)?,
                     }

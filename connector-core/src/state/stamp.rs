@@ -13,16 +13,6 @@ use serde::Serializer;
 /// The longest text [`Rfc3339::of`] builds: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 const MAX: usize = 30;
 
-/// The length of its date part, `YYYY-MM-DD`.
-const DATE: usize = 10;
-
-/// The day (since the epoch) [`Rfc3339::of_on_day`] last wrote, and its date's text.
-#[derive(Debug, Default)]
-pub(crate) struct Days {
-    day: Option<i64>,
-    date: [u8; DATE],
-}
-
 /// One timestamp's RFC 3339 text, as chrono's `Serialize` writes it.
 pub(crate) struct Rfc3339 {
     buf: [u8; MAX],
@@ -52,59 +42,23 @@ impl Rfc3339 {
         out.push(b'-');
         out.digits(at.day(), 2);
         out.push(b'T');
-        out.time(at.hour(), at.minute(), sec, nano);
-        Some(out)
-    }
-
-    /// [`of`](Rfc3339::of), with the date part of the last timestamp of a day kept in `days`:
-    /// the documents of a batch were mostly updated on a few days, and their year, month and
-    /// day (most of `of`'s work) are then worked out once a day, not once a document.
-    pub(crate) fn of_on_day(at: &DateTime<Utc>, days: &mut Days) -> Option<Self> {
-        let secs = at.timestamp();
-        let day = secs.div_euclid(86_400);
-        if days.day != Some(day) {
-            let text = Self::of(at)?;
-            days.date.copy_from_slice(&text.buf[..DATE]);
-            days.day = Some(day);
-            return Some(text);
-        }
-        // Within a day, so 0..86,400; the second a leap second follows is :59, with its extra
-        // second in the fraction (as `of` reads it).
-        let of_day = u32::try_from(secs.rem_euclid(86_400)).unwrap_or_default();
-        let (mut sec, mut nano) = (of_day % 60, at.timestamp_subsec_nanos());
-        if nano >= 1_000_000_000 {
-            sec += 1;
-            nano -= 1_000_000_000;
-        }
-        let mut out = Self {
-            buf: [0; MAX],
-            len: DATE,
-        };
-        out.buf[..DATE].copy_from_slice(&days.date);
-        out.push(b'T');
-        out.time(of_day / 3600, of_day / 60 % 60, sec, nano);
-        Some(out)
-    }
-
-    /// `HH:MM:SS`, the fraction (3, 6 or 9 digits, none when 0) and `Z`.
-    fn time(&mut self, hour: u32, minute: u32, sec: u32, nano: u32) {
-        let out = self;
-        out.digits(hour, 2);
+        out.digits(at.hour(), 2);
         out.push(b':');
-        out.digits(minute, 2);
+        out.digits(at.minute(), 2);
         out.push(b':');
         out.digits(sec, 2);
         if nano != 0 {
             out.push(b'.');
-            if nano.is_multiple_of(1_000_000) {
+            if nano % 1_000_000 == 0 {
                 out.digits(nano / 1_000_000, 3);
-            } else if nano.is_multiple_of(1_000) {
+            } else if nano % 1_000 == 0 {
                 out.digits(nano / 1_000, 6);
             } else {
                 out.digits(nano, 9);
             }
         }
         out.push(b'Z');
+        Some(out)
     }
 
     /// The text.
@@ -202,78 +156,7 @@ mod tests {
         assert_eq!(ours(&leap), chrono_text(&leap));
     }
 
-    /// `of_on_day` writes what `of` writes, for timestamps on one day and across days, leap
-    /// seconds and years out of range included, whatever the day it was handed last.
-    #[test]
-    fn of_on_day_writes_what_of_writes() {
-        let day = chrono::NaiveDate::from_ymd_opt(2016, 12, 31).map(|d| d.and_hms_opt(0, 0, 0));
-        let Some(Some(day)) = day else {
-            panic!("a valid date")
-        };
-        let day = day.and_utc();
-        let mut cases: Vec<DateTime<Utc>> = Vec::new();
-        for secs in [
-            0, 1, 59, 60, 3599, 3600, 43_210, 86_399, 86_400, 86_401, -1, -86_400,
-        ] {
-            for nanos in [0, 7, 7_000, 7_000_000, 999_999_999] {
-                cases.push(
-                    day + chrono::Duration::seconds(secs) + chrono::Duration::nanoseconds(nanos),
-                );
-            }
-        }
-        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
-            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
-            .map(|n| n.and_utc());
-        cases.extend(leap);
-        cases.extend([
-            DateTime::<Utc>::UNIX_EPOCH,
-            DateTime::<Utc>::MIN_UTC,
-            DateTime::<Utc>::MAX_UTC,
-        ]);
-        let text = |t: Option<Rfc3339>| t.map(|t| t.as_str().to_owned());
-        // In order, then in reverse, then each after each other.
-        let mut days = Days::default();
-        for at in cases.iter().chain(cases.iter().rev()) {
-            assert_eq!(
-                text(Rfc3339::of_on_day(at, &mut days)),
-                text(Rfc3339::of(at)),
-                "{at:?}"
-            );
-        }
-        for a in &cases {
-            for b in &cases {
-                let mut days = Days::default();
-                let _ = Rfc3339::of_on_day(a, &mut days);
-                assert_eq!(
-                    text(Rfc3339::of_on_day(b, &mut days)),
-                    text(Rfc3339::of(b)),
-                    "{a:?} then {b:?}"
-                );
-            }
-        }
-    }
-
     proptest! {
-        #[test]
-        fn of_on_day_matches_of_for_any_pair(
-            first in -62_135_596_800i64..253_402_300_799i64,
-            apart in prop_oneof![0i64..86_400, -86_400i64..86_400, -62_135_596_800i64..62_135_596_800],
-            nanos in prop_oneof![
-                Just(0u32),
-                0u32..1_000_000_000,
-                (0u32..1000).prop_map(|m| m * 1_000_000),
-            ],
-        ) {
-            let a = DateTime::<Utc>::from_timestamp(first, 0);
-            let b = DateTime::<Utc>::from_timestamp(first.saturating_add(apart), nanos);
-            prop_assume!(a.is_some() && b.is_some());
-            let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
-            let mut days = Days::default();
-            let text = |t: Option<Rfc3339>| t.map(|t| t.as_str().to_owned());
-            prop_assert_eq!(text(Rfc3339::of_on_day(&a, &mut days)), text(Rfc3339::of(&a)));
-            prop_assert_eq!(text(Rfc3339::of_on_day(&b, &mut days)), text(Rfc3339::of(&b)));
-        }
-
         #[test]
         fn any_timestamp_reads_back_and_matches_chrono(
             secs in -62_135_596_800i64..253_402_300_799i64,
