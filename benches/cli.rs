@@ -30,8 +30,9 @@
 //! Build the binary first: `cargo build --release -p connector-cli`; the bench looks for it
 //! beside its own executable (the same target folder), or takes `CONNECTORS_BIN=/path` (which
 //! is how two builds are compared). `CLI_BENCH_ONLY=a,b,c,d` picks cases; `CLI_BENCH_MAX_ITEMS`
-//! caps (d) (default 1,000,000); `CLI_BENCH_DURABILITY=group` runs (b)'s durable side with
-//! `--durability group`; `CLI_BENCH_ONLY=serve` only starts the server and prints the
+//! caps (d) (default 1,000,000); `CLI_BENCH_DURABILITY=group` (or `batch`) runs (b)'s durable
+//! side with `--durability group` (`batch`); without it the binary's default, which is group
+//! commit since the eleventh pass of (b); `CLI_BENCH_ONLY=serve` only starts the server and prints the
 //! command line, for running the binary by hand.
 //!
 //! # Results
@@ -594,7 +595,8 @@
 //! the quiet machine; it is now bound by that CPU, not by the disk.
 //!
 //! These figures are of a build whose default was `group` (so the bench's plain `--state`
-//! measured it). The committed default is `batch`: the fault suite's `torn_journal_sequences`
+//! measured it). The committed default was `batch` (group is the default since the eleventh
+//! pass, below): the fault suite's `torn_journal_sequences`
 //! cuts a few bytes off the journal after each kill, and when a killed run had not reached
 //! its first group point, that tears its only line, the mark written at the start, so nothing
 //! cuts the output back and the killed run's batches come again (200 duplicates against 40
@@ -602,6 +604,47 @@
 //! group mode now, run the binary by hand with `--durability group`; making it the default
 //! needs the start-of-run mark left out when the journal already ends with an equal one, and
 //! a first run's torn mark handled (not done in this pass).
+//!
+//! ## (b), eleventh pass (2026-12-06): group commit is the default
+//!
+//! What changed: `connectors sync --state FILE --out FILE.ndjson` group-commits by default
+//! (`--durability batch` for the old per-batch mode), so (b) without `CLI_BENCH_DURABILITY`
+//! now measures group commit (the row says `default`). What kept it from being the default
+//! (the fault suite's `torn_journal_sequences`: a killed run's only journal line, its
+//! start-of-run mark, torn by the test, so nothing cut the output back) is fixed in the
+//! store (`state/file.rs`): the start of a run writes its mark twice, or tops a lone copy
+//! up, or writes nothing when the journal's last mark already marks the output as it is
+//! and a line follows it; a compaction leaves the mark twice. Each held commit records the
+//! output's length after its batch (`output_len`) and each group's mark what the state
+//! claimed before the group (`claimed`), so a group cut short (a kill inside its one
+//! vectored `write`, a power loss keeping part of it) or whose last line is torn cuts the
+//! output back to the last commit the journal holds: no batch twice, where before a whole
+//! group could be (both fields are read past by older releases; per-batch journals are
+//! unchanged). The fault suite's kill points count the lines a run writes from the output's
+//! low point (a resumed group run first cuts the output; counting from the length before
+//! it made short runs end before their kill: "only 4 of 10 runs were killed").
+//!
+//! Measured (load 12-13 on 2 cores, five helpers building; 50k items from the bench's
+//! server, `CLI_BENCH_ONLY=serve`, on disk): the NDJSON output is the same
+//! (`md5sum` 1405c21f… from HEAD and this build), and so are the state's documents (snapshot
+//! plus journal replayed). `callgrind` instructions: HEAD e39915a 1.169G without state,
+//! 1.348G with `--state --durability group`; this build 1.169G without, 1.346G with plain
+//! `--state`, so the default costs what group mode cost. `strace -c`: 4 `fdatasync` and 5
+//! `fsync` (HEAD's default: 1,565 and 8). `perf stat` task-clock, five of each in turn,
+//! medians: HEAD (`--durability group`) 124 ms without state, 203 ms with (1.63x); this
+//! build 122 ms, 170 ms (1.40x) (the same instructions: the difference is the load's). The
+//! bench, 3 rounds, three runs of each binary in turn, (b) on disk: HEAD with `group`
+//! 2.09x, 3.03x, 0.89x wall (1.45x, 1.64x, 1.18x CPU); this build by default 1.48x, 2.55x,
+//! 1.48x (1.42x, 1.60x, 1.62x CPU): noise at this load; the quiet machine has to say.
+//!
+//! Where the store's 179M instructions (3,600 a document) go, by the same profile: the
+//! commit path 100M (its journal line 51M, of which `Rfc3339::of` 8M and `write_str` most
+//! of the rest; applying it 41M, `Docs::insert` 24M), the snapshot at the end of the first
+//! run 62M (`Docs::sorted` 22M, `Kept::write_json` 24M), `compare` 17M. A day cache for
+//! the journal line's dates was tried and reverted: it made `Entry::line` 51M → 56M
+//! (moving the time fields out of `Rfc3339::of` slowed the NDJSON sink's timestamps too).
+//! Left: the snapshot (sorting 50k ids, which the snapshot's ascending keys need) and the
+//! insert/compare in `state/docs.rs` and `kept.rs` (fullrun2's files this session).
 //!
 //! ## (a), tenth pass (2026-12-06): per-item CPU of the REST path, by instruction counts
 //!
@@ -1217,7 +1260,8 @@ fn main() {
             places.push(("tmpfs", ram.path().to_path_buf()));
         }
         // `CLI_BENCH_DURABILITY=group` (or `batch`) runs the durable side with
-        // `--durability group`: a binary from before that flag refuses it.
+        // `--durability group` (`batch`): a binary from before that flag refuses it. Without
+        // it the binary's default: group commit since the eleventh pass of (b).
         let durability = std::env::var("CLI_BENCH_DURABILITY").ok();
         for (place, files) in places {
             let state_arg = files.join("state.json").display().to_string();
@@ -1241,7 +1285,9 @@ fn main() {
             Table::row(
                 &format!(
                     "(b) --state ({}) / no --state, {place}",
-                    durability.as_deref().unwrap_or("fsync")
+                    // Group commit is the default since the eleventh pass (a binary from
+                    // before it syncs every batch).
+                    durability.as_deref().unwrap_or("default")
                 ),
                 Medians::of(&durable),
                 Some(plain),

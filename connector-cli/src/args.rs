@@ -333,24 +333,23 @@ pub(crate) struct SyncArgs {
     pub(crate) timeout: Option<u64>,
     /// How the `--out` file and a `--state` file are made durable together (with a state
     /// file and an NDJSON file output; otherwise each batch is synced on its own).
-    #[arg(long, value_enum, default_value_t = Durable::Batch)]
+    #[arg(long, value_enum, default_value_t = Durable::Group)]
     pub(crate) durability: Durable,
 }
 
 /// `--durability`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Durable {
-    /// Group commit: batches are written to the output as they come, and about
-    /// every 200 ms the output is fsynced and the state journal records the batches and how
-    /// long the output then was, with one fsync. After a kill the next run cuts the output
-    /// back to that length and delivers what came after it again, so the file holds every
-    /// document once (after a power loss, at most the last group twice); a run repeats at
-    /// most about the last 200 ms of its work.
+    /// Group commit (the default): batches are written to the output as they come, and
+    /// about every 200 ms the output is fsynced and the state journal records the batches
+    /// and how long the output then was, with one fsync. After a kill the next run cuts the
+    /// output back to what the state recorded and delivers what came after it again, so the
+    /// file holds every document once (after a power loss or a torn journal, at most a batch
+    /// twice); a run repeats at most about the last 200 ms of its work.
     Group,
-    /// A sync of the output and one of the state journal for every batch (the default; slower
-    /// on a disk): at most the batch in flight is delivered again after a kill, and nothing is
-    /// cut. The default until group mode also keeps a journal torn by hand to one batch (see
-    /// the fault suite's `torn_journal_sequences`).
+    /// A sync of the output and one of the state journal for every batch (slower on a
+    /// disk): at most the batch in flight is delivered again after a kill, and nothing is
+    /// cut.
     Batch,
 }
 

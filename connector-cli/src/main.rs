@@ -260,11 +260,11 @@ fn sync_database_url(state: &Path) -> Option<&str> {
         .then_some(s)
 }
 
-/// A `--state` file and the sink, group-committing together when `--durability group` and
-/// the output is an NDJSON file: the output is cut back to the state's last
-/// group point (what a killed run wrote after it is delivered again), written without a sync
-/// per batch, and made durable by the store at its group points. Otherwise (`--durability
-/// batch`, the default, `--out-dir`, `--out -`) each batch is synced on its own, as before.
+/// A `--state` file and the sink, group-committing together (`--durability group`, the
+/// default) when the output is an NDJSON file: the output is cut back to what the state
+/// claims (what a killed run wrote after its last group point is delivered again), written
+/// without a sync per batch, and made durable by the store at its group points. Otherwise
+/// (`--durability batch`, `--out-dir`, `--out -`) each batch is synced on its own.
 async fn open_file_state(
     path: &Path,
     args: &SyncArgs,

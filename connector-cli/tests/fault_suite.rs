@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use fault::http::{Action, Request, Server, base64_decode, base64_encode, percent_encode};
 use fault::rclone::Rclone;
-use fault::{Rng, Workspace, assert_complete, complete_lines, read_output, wait_for};
+use fault::{Rng, Workspace, assert_complete, complete_lines, grown_by, read_output, wait_for};
 use serde_json::{Value, json};
 
 // --- sources ------------------------------------------------------------------------------
@@ -147,11 +147,11 @@ fn kill_chain(ws: &mut Workspace, args: &[&str], expected: &[String], batch: usi
     let mut rng = Rng::new(seed);
     let mut kills = 0;
     for round in 0..10 {
-        let before = complete_lines(&out);
         let step = usize::try_from(rng.range(1, 3 * batch as u64)).unwrap();
         let pause = Duration::from_micros(rng.range(0, 3000));
+        let grown = grown_by(&out, step);
         let mut run = ws.spawn(args);
-        let hit = wait_for(&mut run, || complete_lines(&out) >= before + step);
+        let hit = wait_for(&mut run, grown);
         if hit && !run.exited() {
             std::thread::sleep(pause);
             let done = run.kill9();
@@ -241,7 +241,8 @@ fn kill9_rest_cursor_pages() {
     kill_chain(&mut ws, &args, &expected, 4, 0x17_0003);
 }
 
-/// Group commit (`--durability group`, opt-in, with `--state` and an NDJSON file): ten
+/// Group commit (`--durability group`, the default with `--state` and an NDJSON file, named
+/// here so the case keeps testing it whatever the default): ten
 /// runs killed at seeded points, each resumed run cutting the output back to the state's last
 /// group point first (and saying so), then a run to the end: every document there and none
 /// twice, not even the batch a kill cut short.
@@ -267,11 +268,11 @@ fn kill9_group_commit_leaves_no_duplicate() {
     let mut rng = Rng::new(0x17_0017);
     let (mut kills, mut cuts) = (0, 0);
     for round in 0..10 {
-        let before = complete_lines(&out);
         let step = usize::try_from(rng.range(1, 40)).unwrap();
         let pause = Duration::from_micros(rng.range(0, 3000));
+        let grown = grown_by(&out, step);
         let mut run = ws.spawn(&args);
-        let hit = wait_for(&mut run, || complete_lines(&out) >= before + step);
+        let hit = wait_for(&mut run, grown);
         let done = if hit && !run.exited() {
             std::thread::sleep(pause);
             let done = run.kill9();
@@ -553,10 +554,10 @@ fn torn_journal_sequences() {
     let mut rounds = 0;
     let mut tears = 0;
     for _ in 0..5 {
-        let before = complete_lines(&out);
         let step = usize::try_from(rng.range(4, 24)).unwrap();
+        let grown = grown_by(&out, step);
         let mut run = ws.spawn(&args);
-        if wait_for(&mut run, || complete_lines(&out) >= before + step) && !run.exited() {
+        if wait_for(&mut run, grown) && !run.exited() {
             std::thread::sleep(Duration::from_micros(rng.range(0, 2000)));
             if run.kill9().status.code().is_none() {
                 rounds += 1;

@@ -305,6 +305,21 @@ pub(crate) fn wait_for(running: &mut Running, mut cond: impl FnMut() -> bool) ->
     }
 }
 
+/// A condition for [`wait_for`]: the file at `path` has `step` more complete lines than at
+/// its lowest since this was made. A run resumed in group-commit mode (the CLI's default with
+/// `--state` and an NDJSON file) first cuts the output back to what the state claims, so a
+/// count taken before it started would have it write the cut lines again first (and a short
+/// run would end before its kill); per-batch runs cut nothing, and then this is the count
+/// before the run plus `step`.
+pub(crate) fn grown_by(path: &Path, step: usize) -> impl FnMut() -> bool + '_ {
+    let mut low = complete_lines(path);
+    move || {
+        let now = complete_lines(path);
+        low = low.min(now);
+        now >= low + step
+    }
+}
+
 /// Complete lines in a file (a torn tail does not count).
 pub(crate) fn complete_lines(path: &Path) -> usize {
     std::fs::read(path)

@@ -25,11 +25,14 @@ use crate::fs::SyncGauge;
 /// kept, and those documents would not be sent again. Without a durable state nothing claims a
 /// batch after a crash, so [`Flush`](Durability::Flush) loses nothing and costs less.
 ///
-/// With a store that [group-commits](crate::state::FileStateStore::group_commit), the output
-/// is written with [`Flush`](Durability::Flush) and made durable by the store at its group
-/// points through [`DurableOutput`], before the store's journal claims the batches: then it is
-/// the state, not the sink's acknowledgement, that covers only durable output
-/// ([`NdjsonSink::append_grouped`](super::NdjsonSink::append_grouped)).
+/// With a store that [group-commits](crate::state::FileStateStore::group_commit) (the CLI's
+/// default with `--state FILE` and an NDJSON `--out` file), the output is written with
+/// [`Flush`](Durability::Flush) and made durable by the store at its group points through
+/// [`DurableOutput`], before the store's journal claims the batches: then it is the state, not
+/// the sink's acknowledgement, that covers only durable output, and a reopened output is cut
+/// back to what the state claims
+/// ([`NdjsonSink::append_grouped`](super::NdjsonSink::append_grouped)): after a kill every
+/// document is there once, none twice.
 ///
 /// Defaults: [`NdjsonSink::append`](super::NdjsonSink::append) (kept across runs, which is what
 /// a durable state store goes with) and [`DirectorySink::open`](super::DirectorySink::open)
@@ -57,10 +60,20 @@ pub enum Durability {
 /// the state does not claim and the resumed run delivers again) is cut off, but only when the
 /// file is the same one (same device and inode, the same bytes before the mark) and longer: a
 /// rotated, replaced or shorter file is never cut.
+///
+/// The store also records with each commit how long the output was once the batch was
+/// written ([`DurableOutput::written_len`]); when the journal's last group was cut short (a
+/// kill in the middle of its write, or a tear of its last line), the mark it returns carries
+/// the length the commits that survived claim, [`claimed`](OutputMark::claimed), and the
+/// output is cut back to that instead, so no batch the state forgot stays in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputMark {
     /// The output's length in bytes when it was made durable.
     pub len: u64,
+    /// Where a longer output is cut back to when it is not `len`: the length the commits the
+    /// state holds since this mark recorded (at most `len`). `None`: `len`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<u64>,
     /// The device the file is on (Unix only; `None` elsewhere: such a file is never cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<u64>,
@@ -74,6 +87,17 @@ pub struct OutputMark {
 impl OutputMark {
     /// How many bytes before the mark its `tail` hashes.
     pub const TAIL: u64 = 64;
+
+    /// Whether `other` marks the same place of the same file (`claimed` aside).
+    pub fn same_place(&self, other: &OutputMark) -> bool {
+        (self.len, self.dev, self.ino, self.tail) == (other.len, other.dev, other.ino, other.tail)
+    }
+
+    /// Where a longer file is cut back to: [`claimed`](OutputMark::claimed) when it is within
+    /// the mark, else [`len`](OutputMark::len).
+    pub fn cut_to(&self) -> u64 {
+        self.claimed.filter(|c| *c <= self.len).unwrap_or(self.len)
+    }
 }
 
 /// An output whose writes a group-committing state store makes durable at its group points
@@ -91,7 +115,18 @@ pub trait DurableOutput: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`ErrorKind::Sink`] naming the file when it cannot be synced or read.
     async fn make_durable(&self) -> Result<OutputMark>;
+
+    /// How long the output is after the writes that have returned so far (durable or not),
+    /// when it is known: the store records it with each commit, so that a group whose journal
+    /// write was cut short cuts the output back to the last batch the state still claims
+    /// rather than to the group's start. `None` (the default) records nothing.
+    fn written_len(&self) -> Option<u64> {
+        None
+    }
 }
+
+/// [`AppendFile`]'s written length when a failed write left it unknown.
+const UNKNOWN_LEN: u64 = u64::MAX;
 
 /// The largest batch [`AppendFile::append`] writes without the blocking pool (when it needs no
 /// `fsync`): small enough that copying it into the page cache never holds the runtime long.
@@ -113,6 +148,10 @@ pub(super) struct AppendFile {
     durability: Durability,
     /// Whether this file's syncs are quick enough to write small batches on the calling task.
     syncs: Arc<SyncGauge>,
+    /// The file's length after the last write that returned ([`UNKNOWN_LEN`] after a failed
+    /// one, until the next [`make_durable`](AppendFile::make_durable)); set under the file's
+    /// lock.
+    written: Arc<AtomicU64>,
 }
 
 impl AppendFile {
@@ -140,7 +179,7 @@ impl AppendFile {
         grouped: Option<Option<OutputMark>>,
     ) -> Result<Self> {
         let owned = path.to_path_buf();
-        let (file, removed, cut) = blocking(path, "open", move || {
+        let (file, removed, cut, len) = blocking(path, "open", move || {
             let mut file = std::fs::OpenOptions::new()
                 .read(true)
                 .append(true)
@@ -160,7 +199,8 @@ impl AppendFile {
                 file.sync_all()?;
                 sync_folder(&owned);
             }
-            Ok((file, removed, cut))
+            let len = file.metadata()?.len();
+            Ok((file, removed, cut, len))
         })
         .await?;
         match cut {
@@ -191,7 +231,13 @@ impl AppendFile {
             path: path.to_path_buf(),
             durability,
             syncs: Arc::new(SyncGauge::new()),
+            written: Arc::new(AtomicU64::new(len)),
         })
+    }
+
+    /// Records the outcome of a write of `bytes` (under the file's lock).
+    fn wrote(&self, bytes: usize, ok: bool) {
+        record_write(&self.written, bytes, ok);
     }
 
     pub(super) fn durability(&self) -> Durability {
@@ -214,6 +260,7 @@ impl AppendFile {
         let durability = self.durability;
         let path = self.path.clone();
         let syncs = Arc::clone(&self.syncs);
+        let written = Arc::clone(&self.written);
         join(tokio::task::spawn_blocking(move || {
             let mut file: OwnedMutexGuard<File> = guard;
             before(durability)?;
@@ -222,7 +269,9 @@ impl AppendFile {
             }
             let started = Instant::now();
             let write = |file: &mut File| -> std::io::Result<()> {
-                file.write_all(&buf)?;
+                let wrote = file.write_all(&buf);
+                record_write(&written, buf.len(), wrote.is_ok());
+                wrote?;
                 if durability == Durability::Fsync {
                     file.sync_data()?;
                 }
@@ -248,6 +297,7 @@ impl AppendFile {
         let guard = self.file.clone().lock_owned().await;
         let durability = self.durability;
         let path = self.path.clone();
+        let len = Arc::clone(&self.written);
         join(tokio::task::spawn_blocking(move || {
             let mut file: OwnedMutexGuard<File> = guard;
             let start = file
@@ -259,13 +309,19 @@ impl AppendFile {
                 write(&mut out)?;
                 out.flush().map_err(|e| io_error(&path, "write to", e))
             })();
+            // The length now: after the batch, or back at its start when it failed and was cut.
+            let now = match &written {
+                Ok(()) => file.metadata().map(|m| m.len()),
+                Err(_) => file.set_len(start).map(|()| start),
+            };
+            len.store(now.as_ref().map_or(UNKNOWN_LEN, |l| *l), Ordering::Release);
             match written {
                 Ok(()) if durability == Durability::Fsync => {
                     file.sync_data().map_err(|e| io_error(&path, "write to", e))
                 }
                 Ok(()) => Ok(()),
                 Err(e) => {
-                    if let Err(cut) = file.set_len(start) {
+                    if let Err(cut) = now {
                         tracing::warn!(file = %path.display(), error = %cut, "cannot cut back a failed batch; the next open repairs the torn line");
                     }
                     Err(e)
@@ -289,14 +345,16 @@ impl AppendFile {
     pub(super) async fn append(&self, buf: Vec<u8>) -> Result<()> {
         if self.durability == Durability::Flush && buf.len() <= DIRECT_WRITE_MAX {
             let mut file = self.file.lock().await;
-            return file
-                .write_all(&buf)
-                .map_err(|e| io_error(&self.path, "write to", e));
+            let wrote = file.write_all(&buf);
+            self.wrote(buf.len(), wrote.is_ok());
+            return wrote.map_err(|e| io_error(&self.path, "write to", e));
         }
         if self.durability == Durability::Fsync && self.syncs.inline(buf.len()) {
             let mut file = self.file.lock().await;
             let started = Instant::now();
-            file.write_all(&buf)
+            let wrote = file.write_all(&buf);
+            self.wrote(buf.len(), wrote.is_ok());
+            wrote
                 .and_then(|()| file.sync_data())
                 .map_err(|e| io_error(&self.path, "write to", e))?;
             self.syncs.record(started.elapsed());
@@ -312,20 +370,40 @@ impl AppendFile {
     pub(super) async fn make_durable(&self) -> Result<OutputMark> {
         let guard = self.file.clone().lock_owned().await;
         let path = self.path.clone();
+        let written = Arc::clone(&self.written);
         join(tokio::task::spawn_blocking(move || {
             let mut file: OwnedMutexGuard<File> = guard;
-            file.sync_data()
+            let mark = file
+                .sync_data()
                 .and_then(|()| mark_of(&mut file))
-                .map_err(|e| io_error(&path, "sync", e))
+                .map_err(|e| io_error(&path, "sync", e))?;
+            written.store(mark.len, Ordering::Release);
+            Ok(mark)
         }))
         .await
     }
+}
+
+/// Adds a write of `bytes` to the written length, or makes it unknown when the write failed
+/// (part of it may be in the file). Under the file's lock.
+fn record_write(written: &AtomicU64, bytes: usize, ok: bool) {
+    let now = written.load(Ordering::Acquire);
+    let next = if ok && now != UNKNOWN_LEN {
+        now.saturating_add(bytes as u64)
+    } else {
+        UNKNOWN_LEN
+    };
+    written.store(next, Ordering::Release);
 }
 
 #[async_trait]
 impl DurableOutput for AppendFile {
     async fn make_durable(&self) -> Result<OutputMark> {
         AppendFile::make_durable(self).await
+    }
+
+    fn written_len(&self) -> Option<u64> {
+        Some(self.written.load(Ordering::Acquire)).filter(|l| *l != UNKNOWN_LEN)
     }
 }
 
@@ -336,6 +414,7 @@ fn mark_of(file: &mut File) -> std::io::Result<OutputMark> {
     let len = meta.len();
     Ok(OutputMark {
         len,
+        claimed: None,
         dev,
         ino,
         tail: tail_hash(file, len)?,
@@ -373,12 +452,14 @@ enum Cut {
     Refused(String),
 }
 
-/// Cuts `file` back to `mark` when it is the marked file (device, inode and the bytes before
-/// the mark) and longer; never cuts another file or a shorter one. Blocking.
+/// Cuts `file` back to `mark` ([`OutputMark::cut_to`]) when it is the marked file (device,
+/// inode and the bytes before the mark's length) and longer; never cuts another file or one
+/// shorter than the mark. Blocking.
 fn cut_to_mark(file: &mut File, mark: &OutputMark) -> std::io::Result<Cut> {
     let meta = file.metadata()?;
     let len = meta.len();
-    if len == mark.len && file_key(&meta) == (mark.dev, mark.ino) {
+    let to = mark.cut_to();
+    if len == to && file_key(&meta) == (mark.dev, mark.ino) {
         return Ok(Cut::Nothing);
     }
     if mark.dev.is_none() || file_key(&meta) != (mark.dev, mark.ino) {
@@ -392,14 +473,14 @@ fn cut_to_mark(file: &mut File, mark: &OutputMark) -> std::io::Result<Cut> {
             mark.len
         )));
     }
-    if len > mark.len && tail_hash(file, mark.len)? != mark.tail {
+    if len > to && tail_hash(file, mark.len)? != mark.tail {
         return Ok(Cut::Refused(
             "its bytes before the recorded length are not the ones the state recorded".to_owned(),
         ));
     }
-    if len > mark.len {
-        file.set_len(mark.len)?;
-        return Ok(Cut::Removed(len - mark.len));
+    if len > to {
+        file.set_len(to)?;
+        return Ok(Cut::Removed(len - to));
     }
     Ok(Cut::Nothing)
 }

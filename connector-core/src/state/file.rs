@@ -45,12 +45,13 @@ const COMPACT_RATIO: u64 = 2;
 /// when there is no snapshot yet; otherwise the journal stays for the next open to replay, so
 /// a run that changes little does not rewrite the whole state.
 ///
-/// **Group commit.** By default every commit is its own journal line, synced before the
-/// call returns (per-batch mode). With [`group_commit`](FileStateStore::group_commit) the
+/// **Group commit.** A store as opened makes every commit its own journal line, synced before
+/// the call returns (per-batch mode). With [`group_commit`](FileStateStore::group_commit) the
 /// store instead holds commits' lines and writes them at group points, after making the
 /// output they describe durable and recording its length: two `fsync`s per group instead of
-/// two per batch, for a store whose only writer of output is one file (the CLI's NDJSON
-/// output); the SQL stores and other sinks stay per batch.
+/// two per batch, for a store whose only writer of output is one file. The CLI does this by
+/// default with `--state FILE` and an NDJSON `--out` file (`--durability group`); its
+/// directory output and stdout, the SQL stores and other sinks stay per batch.
 ///
 /// **One store per file.** The store holds an advisory lock on `{path}.lock` (which names the
 /// holder's process id) for as long as it lives; opening a file another store holds, in this
@@ -150,9 +151,17 @@ struct Group {
 /// sequence number of the group. It holds only while no entry in the journal goes past
 /// `upto`: an entry written after it without a mark (per-batch mode, or an older release)
 /// claims batches the mark does not cover, and then no output is cut.
+///
+/// Where the output is cut back to: `len` when the group's last entry is in the journal (or
+/// when it is not a commit); the `output_len` of the last commit when the group was cut
+/// short after it; `claimed`, the length the state claimed before the group, when nothing
+/// of the group is left after the mark (`None`: `len`, as for a mark of the output as
+/// opened).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct JournalMark {
     len: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claimed: Option<u64>,
     upto: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dev: Option<u64>,
@@ -165,6 +174,7 @@ impl JournalMark {
     fn new(mark: OutputMark, upto: u64) -> Self {
         Self {
             len: mark.len,
+            claimed: None,
             upto,
             dev: mark.dev,
             ino: mark.ino,
@@ -175,6 +185,7 @@ impl JournalMark {
     fn output(&self) -> OutputMark {
         OutputMark {
             len: self.len,
+            claimed: None,
             dev: self.dev,
             ino: self.ino,
             tail: self.tail,
@@ -203,26 +214,33 @@ struct Loaded {
     durable_seq: u64,
     /// The output's last mark, when it still holds (see [`JournalMark`]).
     mark: Option<JournalMark>,
+    /// The output length the last entry after the mark recorded, when it is a commit that
+    /// recorded one (see [`OutputMark::claimed`]).
+    claimed: Option<u64>,
+    /// How many copies of the last mark end the journal (0 when its last line is no mark).
+    tail_marks: usize,
     /// Group mode: lines applied in memory, not yet in the journal.
     held: Vec<u8>,
+    /// Group mode: the output length the last held line recorded, if it is a commit that did.
+    held_claimed: Option<u64>,
     /// Group mode: when the last group point was.
     last_group: Instant,
 }
 
 impl Loaded {
-    fn new(
-        data: StateData,
-        journal_bytes: u64,
-        snapshot_bytes: u64,
-        mark: Option<JournalMark>,
-    ) -> Self {
+    fn new(data: StateData, journal_bytes: u64, snapshot_bytes: u64, marks: Marks) -> Self {
+        // A mark holds only if nothing after it claims more (see `JournalMark`).
+        let mark = marks.last.filter(|m| m.upto >= data.seq);
         Self {
             durable_seq: data.seq,
             data,
             journal_bytes,
             snapshot_bytes,
             mark,
+            claimed: marks.claimed.filter(|_| mark.is_some()),
+            tail_marks: if mark.is_some() { marks.tail } else { 0 },
             held: Vec::new(),
+            held_claimed: None,
             last_group: Instant::now(),
         }
     }
@@ -245,6 +263,10 @@ enum Entry<'a> {
         /// The output's mark at a group point (group mode only): then the rest is empty.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output: Option<JournalMark>,
+        /// Group mode: the output's length once this commit's batch was written (see
+        /// [`OutputMark::claimed`]); a field older releases read past.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_len: Option<u64>,
     },
     Remove {
         seq: u64,
@@ -275,6 +297,7 @@ impl Entry<'_> {
             failed,
             resolved,
             output,
+            output_len,
         } = self
         else {
             return serde_json::to_vec(self);
@@ -322,6 +345,10 @@ impl Entry<'_> {
         if let Some(output) = output {
             out.extend_from_slice(b",\"output\":");
             serde_json::to_writer(&mut out, output)?;
+        }
+        if let Some(len) = output_len {
+            out.extend_from_slice(b",\"output_len\":");
+            crate::jsonw::write_u64(&mut out, *len);
         }
         out.push(b'}');
         Ok(out)
@@ -431,7 +458,21 @@ impl FileStateStore {
     /// batches again, and the output, opened with
     /// [`NdjsonSink::append_grouped`](crate::sink::NdjsonSink::append_grouped) and this
     /// store's [`output_mark`](FileStateStore::output_mark), is cut back to that point first,
-    /// so the file holds no duplicate. `commit` returning `Ok` therefore means "applied", not
+    /// so the file holds no duplicate.
+    ///
+    /// What it promises (the CLI's default): after a kill, every document is in the output
+    /// once the run is resumed, none twice, and the run fetches again at most what it
+    /// acknowledged since its last group point (about [`interval`](GroupCommit::interval) of
+    /// work). Each held commit records the output's length after its batch
+    /// ([`DurableOutput::written_len`]) and each mark what the state claimed before its
+    /// group, so a group whose journal write is cut short (a kill inside the one `write`, a
+    /// power loss keeping part of it) or whose last line is torn afterwards cuts the output
+    /// back to the last commit the journal still holds: no batch twice then either. A power
+    /// loss can lose the held batches and the output written since the last group point (they
+    /// come again; nothing the state claims is lost); a journal damaged beyond its last line
+    /// (more than one line torn) can leave a batch twice, never one missing. The start of a
+    /// run writes its mark twice when the journal does not already end in a line a tear can
+    /// take without taking the mark (see `attach`). `commit` returning `Ok` therefore means "applied", not
     /// "durable", which is a deviation from [`StateStore`]'s contract that only `output`'s
     /// writer may rely on (it stays true that what the store *claims* after a crash is durable
     /// in both files). Use it only when every batch the store commits was written to `output`
@@ -458,11 +499,64 @@ impl FileStateStore {
                 None => self.load_files().await?,
             };
             if let Some(group) = &self.group {
-                self.write_group(group, &mut loaded).await?;
+                self.attach(group, &mut loaded).await?;
             }
             *guard = Some(loaded);
         }
         Ok(self)
+    }
+
+    /// The group point of [`group_commit`](FileStateStore::group_commit): makes the output
+    /// as opened durable and leaves the journal ending in a mark of it that a tear of the
+    /// journal's last line cannot take away, so that a run killed before its next group point
+    /// has its output cut back to here.
+    ///
+    /// When the state's last mark holds and marks the output as it is (the output was cut
+    /// back to it, or the last run ended at it), it stays: nothing is written if a line comes
+    /// after it in the journal (a tear takes that line, and the mark still covers what is
+    /// left), one more copy if it is the journal's last line alone. Otherwise the new mark is
+    /// written twice. (A kill tears only the write in flight, and none is after this one
+    /// until the run writes output; the copies keep the promise against any tear of the last
+    /// line, such as the fault suite's or a file system that loses a file's last block.)
+    async fn attach(&self, group: &Group, loaded: &mut Loaded) -> Result<()> {
+        let output = group.output.make_durable().await?;
+        let (mark, copies) = match loaded.mark {
+            Some(mark)
+                if mark.output().same_place(&output)
+                    && loaded.claimed.is_none_or(|c| c == mark.len) =>
+            {
+                let copies = match loaded.tail_marks {
+                    0 => 0,
+                    n => 2usize.saturating_sub(n),
+                };
+                (mark, copies)
+            }
+            _ => (JournalMark::new(output, loaded.data.seq), 2),
+        };
+        if copies > 0 {
+            let line = self.mark_line(loaded.durable_seq, mark)?;
+            let mut lines = Vec::with_capacity(line.len() * copies);
+            for _ in 0..copies {
+                lines.extend_from_slice(&line);
+            }
+            let bytes = lines.len() as u64;
+            let mut journal = self.files.clone().lock_owned().await;
+            let journal_path = self.journal_path.clone();
+            blocking(&self.journal_path, move || {
+                append_line(&mut journal, &lines, &journal_path)
+            })
+            .await?;
+            loaded.journal_bytes += bytes;
+            loaded.tail_marks = if loaded.mark == Some(mark) {
+                loaded.tail_marks + copies
+            } else {
+                copies
+            };
+            loaded.claimed = mark.claimed;
+        }
+        loaded.mark = Some(mark);
+        loaded.last_group = Instant::now();
+        Ok(())
     }
 
     /// Where the output stood at this state's last group point, when the state claims nothing
@@ -478,7 +572,17 @@ impl FileStateStore {
         if guard.is_none() {
             *guard = Some(self.load_files().await?);
         }
-        Ok(guard.as_ref().and_then(|l| l.mark).map(|m| m.output()))
+        Ok(guard.as_ref().and_then(|l| {
+            let mark = l.mark?;
+            match l.claimed {
+                // A commit claiming past the mark it follows: nothing is cut, to be safe.
+                Some(claimed) if claimed > mark.len => None,
+                claimed => Some(OutputMark {
+                    claimed,
+                    ..mark.output()
+                }),
+            }
+        }))
     }
 
     /// Reads the snapshot and replays the journal, cutting a torn journal tail off; under the
@@ -490,11 +594,12 @@ impl FileStateStore {
         let (loaded, torn) = blocking(&self.path, move || {
             let mut journal = journal;
             let (mut data, snapshot_bytes) = read_snapshot(&path)?;
-            let (journal_bytes, torn, mark) =
+            let (journal_bytes, torn, marks) =
                 replay_journal(&journal_path, &mut journal, &mut data)?;
-            // A mark holds only if nothing after it claims more (see `JournalMark`).
-            let mark = mark.filter(|m| m.upto >= data.seq);
-            Ok((Loaded::new(data, journal_bytes, snapshot_bytes, mark), torn))
+            Ok((
+                Loaded::new(data, journal_bytes, snapshot_bytes, marks),
+                torn,
+            ))
         })
         .await?;
         if torn.cut > 0 {
@@ -530,13 +635,28 @@ impl FileStateStore {
             Some(l) => l,
             None => self.load_files().await?,
         };
-        let entry = make(loaded.data.seq + 1);
+        let mut entry = make(loaded.data.seq + 1);
+        if let (
+            Some(group),
+            Entry::Commit {
+                output_len: len @ None,
+                ..
+            },
+        ) = (&self.group, &mut entry)
+        {
+            // The batch was written before its commit: the output is at least this long.
+            *len = group.output.written_len();
+        }
         let mut line = entry.line().map_err(|e| {
             state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
         })?;
         line.push(b'\n');
         if let Some(group) = &self.group {
             let is_commit = matches!(entry, Entry::Commit { .. });
+            loaded.held_claimed = match &entry {
+                Entry::Commit { output_len, .. } => *output_len,
+                _ => None,
+            };
             entry.apply(&mut loaded.data);
             loaded.held.extend_from_slice(&line);
             let due = !is_commit
@@ -577,6 +697,8 @@ impl FileStateStore {
             loaded.durable_seq = loaded.data.seq;
             // This entry claims past any mark (see `JournalMark`).
             loaded.mark = None;
+            loaded.claimed = None;
+            loaded.tail_marks = 0;
         }
         let outgrown = loaded.journal_bytes > loaded.snapshot_bytes.saturating_mul(COMPACT_RATIO);
         let floor = if at_end { 0 } else { MIN_COMPACT_BYTES };
@@ -589,10 +711,12 @@ impl FileStateStore {
                 .filter(|_| self.group.is_some())
                 .map(|m| JournalMark {
                     upto: loaded.data.seq,
+                    claimed: loaded.claimed,
                     ..m
                 });
+            // Twice, as an attach writes it: a tear of the last line leaves one.
             let first = match mark {
-                Some(mark) => Some(self.mark_line(loaded.data.seq, mark)?),
+                Some(mark) => Some(self.mark_line(loaded.data.seq, mark)?.repeat(2)),
                 None => None,
             };
             let first_bytes = first.as_ref().map_or(0, |l| l.len() as u64);
@@ -603,6 +727,8 @@ impl FileStateStore {
             loaded.journal_bytes = first_bytes;
             loaded.durable_seq = loaded.data.seq;
             loaded.mark = mark;
+            loaded.claimed = mark.and_then(|m| m.claimed);
+            loaded.tail_marks = if mark.is_some() { 2 } else { 0 };
         }
         *guard = Some(loaded);
         Ok(())
@@ -611,10 +737,23 @@ impl FileStateStore {
     /// A group point: makes the output durable, then appends its mark and the held lines to
     /// the journal and syncs it once (on the blocking pool, in a task that finishes even if
     /// this future is dropped). The mark comes first, so whatever part of the group a
-    /// power loss keeps is preceded by the mark that covers it.
+    /// power loss keeps is preceded by the mark that covers it; each held commit carries the
+    /// output's length after its batch, so if the group is cut short after the mark the output
+    /// is cut back to the last commit that survived, not to the mark. Mark and lines go in
+    /// one `write` call (vectored: the held lines are not copied), so a kill does not fall
+    /// between them.
     async fn write_group(&self, group: &Group, loaded: &mut Loaded) -> Result<()> {
         let output = group.output.make_durable().await?;
-        let mark = JournalMark::new(output, loaded.data.seq);
+        // What the state claims until the group's lines are in: where the output is cut back
+        // to if none of them is.
+        let before = loaded
+            .mark
+            .map(|m| loaded.claimed.unwrap_or(m.len))
+            .filter(|c| *c != output.len);
+        let mark = JournalMark {
+            claimed: before,
+            ..JournalMark::new(output, loaded.data.seq)
+        };
         // The mark's own sequence number is the last one already in the journal: it is never
         // applied (replay applies only entries past the state's), and it leaves the held
         // entries' numbers as they were given.
@@ -623,12 +762,10 @@ impl FileStateStore {
         let bytes = (first.len() + held.len()) as u64;
         let mut journal = self.files.clone().lock_owned().await;
         let journal_path = self.journal_path.clone();
-        // Two writes (the held lines are not copied behind the mark), one sync.
         let mut held = blocking(&self.journal_path, move || {
-            journal
-                .write_all(&first)
+            write_all_vectored(&mut journal, &[&first, &held])
+                .and_then(|()| journal.sync_data())
                 .map_err(|e| state_error(&journal_path, "cannot write").with_cause(e))?;
-            append_line(&mut journal, &held, &journal_path)?;
             Ok(held)
         })
         .await?;
@@ -637,6 +774,8 @@ impl FileStateStore {
         loaded.journal_bytes += bytes;
         loaded.durable_seq = loaded.data.seq;
         loaded.mark = Some(mark);
+        loaded.claimed = loaded.held_claimed.take();
+        loaded.tail_marks = 0;
         loaded.last_group = Instant::now();
         Ok(())
     }
@@ -650,6 +789,7 @@ impl FileStateStore {
             failed: Vec::new(),
             resolved: Vec::new(),
             output: Some(mark),
+            output_len: None,
         };
         let mut line = entry.line().map_err(|e| {
             state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
@@ -717,6 +857,24 @@ impl FileStateStore {
             None => Err(Error::internal("state vanished while locked")),
         }
     }
+}
+
+/// Writes `parts` one after another, in as few `write` calls as the system takes (one, for
+/// a journal's group on a local file system). Blocking.
+fn write_all_vectored(file: &mut File, parts: &[&[u8]]) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice<'_>> =
+        parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+    let mut bufs = &mut slices[..];
+    std::io::IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Writes one journal line and syncs it. Blocking.
@@ -889,22 +1047,60 @@ struct Mended {
     salvaged: Vec<usize>,
 }
 
+/// The output marks a journal holds, by position (a mark is numbered like the entry before
+/// it).
+#[derive(Debug, Default)]
+struct Marks {
+    /// The last mark.
+    last: Option<JournalMark>,
+    /// The output length the journal's last entry recorded, if it is a commit after the last
+    /// mark that recorded one.
+    claimed: Option<u64>,
+    /// How many copies of the last mark end the journal.
+    tail: usize,
+}
+
+impl Marks {
+    fn read(&mut self, entry: &Entry<'_>) {
+        match entry {
+            Entry::Commit {
+                output: Some(mark), ..
+            } => {
+                self.tail = if self.last == Some(*mark) {
+                    self.tail + 1
+                } else {
+                    1
+                };
+                self.last = Some(*mark);
+                self.claimed = mark.claimed;
+            }
+            Entry::Commit { output_len, .. } => {
+                self.tail = 0;
+                self.claimed = *output_len;
+            }
+            _ => {
+                self.tail = 0;
+                self.claimed = None;
+            }
+        }
+    }
+}
+
 /// Applies the journal's entries newer than the snapshot, after cutting a torn last line (no
 /// newline) off the file, so that the next append starts a line of its own; returns the
-/// journal's size, what was mended and the last output mark in it (by position: a mark is
-/// numbered like the entry before it). Blocking.
+/// journal's size, what was mended and the output marks in it. Blocking.
 fn replay_journal(
     path: &Path,
     journal: &mut File,
     data: &mut StateData,
-) -> Result<(u64, Mended, Option<JournalMark>)> {
+) -> Result<(u64, Mended, Marks)> {
     let mut bytes = Vec::new();
     journal
         .seek(SeekFrom::Start(0))
         .and_then(|_| journal.read_to_end(&mut bytes))
         .map_err(|e| state_error(path, "cannot read").with_cause(e))?;
     let mut mended = Mended::default();
-    let mut last_mark = None;
+    let mut marks = Marks::default();
     // A crash in the middle of an append leaves a last line without its newline: that entry
     // was never acknowledged, so cutting it loses nothing, and appending after it would glue
     // the next entry to it.
@@ -940,17 +1136,12 @@ fn replay_journal(
                 }
             },
         };
-        if let Entry::Commit {
-            output: Some(mark), ..
-        } = &entry
-        {
-            last_mark = Some(*mark);
-        }
+        marks.read(&entry);
         if entry.seq() > data.seq {
             entry.apply(data);
         }
     }
-    Ok((bytes.len() as u64, mended, last_mark))
+    Ok((bytes.len() as u64, mended, marks))
 }
 
 /// The entry in a line that an older version appended right after a torn line (it did not
@@ -1021,6 +1212,7 @@ impl StateStore for FileStateStore {
                 failed: commit.failed,
                 resolved: commit.resolved,
                 output: None,
+                output_len: None,
             },
             false,
         )
@@ -1201,6 +1393,7 @@ mod tests {
                 }],
                 resolved: vec!["r\u{1}".into()],
                 output: None,
+                output_len: Some(4_000_000_000_123),
             },
             Entry::Commit {
                 seq: 0,
@@ -1210,11 +1403,13 @@ mod tests {
                 resolved: Vec::new(),
                 output: Some(JournalMark {
                     len: 123,
+                    claimed: Some(100),
                     upto: 9,
                     dev: Some(2049),
                     ino: Some(u64::MAX),
                     tail: 77,
                 }),
+                output_len: None,
             },
             Entry::Commit {
                 seq: u64::MAX,
@@ -1232,11 +1427,13 @@ mod tests {
                 resolved: Vec::new(),
                 output: Some(JournalMark {
                     len: 0,
+                    claimed: None,
                     upto: 0,
                     dev: None,
                     ino: None,
                     tail: 0,
                 }),
+                output_len: Some(0),
             },
             Entry::Remove {
                 seq: 3,
@@ -1435,6 +1632,8 @@ mod tests {
     struct ModelOutput {
         journal: PathBuf,
         inner: std::sync::Mutex<ModelInner>,
+        /// Whether it reports its written length (as the NDJSON file does).
+        lengths: bool,
     }
 
     #[derive(Debug, Default)]
@@ -1449,6 +1648,15 @@ mod tests {
             Arc::new(Self {
                 journal,
                 inner: std::sync::Mutex::default(),
+                lengths: false,
+            })
+        }
+
+        fn with_lengths(journal: PathBuf) -> Arc<Self> {
+            Arc::new(Self {
+                journal,
+                inner: std::sync::Mutex::default(),
+                lengths: true,
             })
         }
 
@@ -1478,10 +1686,16 @@ mod tests {
             inner.syncs.push((len, journal));
             Ok(OutputMark {
                 len,
+                claimed: None,
                 dev: Some(1),
                 ino: Some(1),
                 tail: 0,
             })
+        }
+
+        fn written_len(&self) -> Option<u64> {
+            self.lengths
+                .then(|| self.inner.lock().unwrap().written.len() as u64)
         }
     }
 
@@ -1643,10 +1857,25 @@ mod tests {
     /// of the one group a power loss tore more.
     #[tokio::test]
     async fn a_power_loss_at_any_point_leaves_state_and_output_agreeing() {
+        power_loss_at_any_point(false).await;
+    }
+
+    /// The same with the output's length recorded per commit (as the NDJSON file does): then
+    /// the cut output holds exactly what the state claims after any crash, a torn group too.
+    #[tokio::test]
+    async fn with_lengths_per_commit_a_power_loss_repeats_no_batch() {
+        power_loss_at_any_point(true).await;
+    }
+
+    async fn power_loss_at_any_point(lengths: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let journal = dir.path().join("state.json.journal");
-        let output = ModelOutput::new(journal.clone());
+        let output = if lengths {
+            ModelOutput::with_lengths(journal.clone())
+        } else {
+            ModelOutput::new(journal.clone())
+        };
         let store = FileStateStore::open(&path)
             .await
             .unwrap()
@@ -1692,7 +1921,7 @@ mod tests {
             }
             for cut in cuts {
                 let torn = cut != journal_before && cut != journal_after;
-                crashes.push((cut, synced, if torn { group_docs } else { 0 }));
+                crashes.push((cut, synced, if torn && !lengths { group_docs } else { 0 }));
             }
             // After it, with the next batches' unsynced output lost, kept whole, or torn.
             for kept in [synced, output_next, (synced + output_next) / 2] {
@@ -1720,7 +1949,7 @@ mod tests {
                     mark.len,
                     out.len()
                 );
-                out.truncate(mark.len as usize);
+                out.truncate(mark.cut_to() as usize);
             }
             // A torn last line is repaired on open.
             let whole = out.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
@@ -1746,5 +1975,123 @@ mod tests {
                 );
             }
         }
+    }
+    /// A tear of the journal's last line (the fault suite's torn journals; a kill tears only
+    /// the write in flight) still leaves a mark that cuts the output back to what the state
+    /// claims: the start of a run writes its mark twice (or tops a lone copy up, or writes
+    /// nothing when a line already follows the mark), and a group's mark records what the state
+    /// claimed before it.
+    #[tokio::test]
+    async fn a_torn_last_journal_line_leaves_a_mark_to_cut_the_output_back_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let held = GroupCommit::default()
+            .interval(Duration::from_secs(3600))
+            .max_held_bytes(1 << 20);
+        let tear = |bytes: u64| {
+            let len = journal_len(&journal);
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&journal)
+                .unwrap();
+            file.set_len(len - bytes).unwrap();
+        };
+        let lines = || {
+            std::fs::read(&journal)
+                .unwrap()
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count()
+        };
+        let ids = |b: usize| -> Vec<String> { (0..3).map(|i| format!("b{b}-{i}")).collect() };
+
+        // A first run killed before its first group point (its held commit is lost), and
+        // the journal's last line torn.
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), held)
+            .await
+            .unwrap();
+        output.write(&ids(0));
+        store.commit(batch_of(&ids(0))).await.unwrap();
+        drop(store);
+        tear(5);
+        let store = FileStateStore::open(&path).await.unwrap();
+        let mark = store.output_mark().await.unwrap();
+        assert_eq!(
+            mark.map(|m| m.cut_to()),
+            Some(0),
+            "no mark survived the tear"
+        );
+        assert!(store.document_ids().await.unwrap().is_empty());
+
+        // The next run (its output cut back to 0) tops the lone copy up; one at the same
+        // place after it writes nothing.
+        let output = ModelOutput::with_lengths(journal.clone());
+        let before = lines();
+        let store = store.group_commit(output.clone(), held).await.unwrap();
+        assert_eq!(lines(), before + 1);
+        drop(store);
+        let len = journal_len(&journal);
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), held)
+            .await
+            .unwrap();
+        assert_eq!(
+            journal_len(&journal),
+            len,
+            "a start at the same place wrote"
+        );
+
+        // A run to its end (a first run's end folds the journal into the snapshot, which
+        // leaves the mark twice); a run killed after it, its last line torn: the mark is
+        // still there, at the end of the finished run.
+        output.write(&ids(1));
+        store.commit(batch_of(&ids(1))).await.unwrap();
+        store.finish_run(run_record(), None).await.unwrap();
+        let end = output.written().len() as u64;
+        drop(store);
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), held)
+            .await
+            .unwrap();
+        output.write(&ids(2));
+        store.commit(batch_of(&ids(2))).await.unwrap();
+        drop(store);
+        tear(5);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(
+            store.output_mark().await.unwrap().map(|m| m.cut_to()),
+            Some(end)
+        );
+        assert_eq!(store.document_ids().await.unwrap().len(), 3);
+
+        // A group point at every commit; the last group's commit torn: the output is cut back
+        // to what the state claimed before that group, not to the group's mark.
+        let output = ModelOutput::with_lengths(journal.clone());
+        output.write(&ids(1));
+        let store = store
+            .group_commit(output.clone(), held.max_held_bytes(0))
+            .await
+            .unwrap();
+        output.write(&ids(3));
+        store.commit(batch_of(&ids(3))).await.unwrap();
+        let claimed = output.written().len() as u64;
+        output.write(&ids(4));
+        store.commit(batch_of(&ids(4))).await.unwrap();
+        drop(store);
+        tear(5);
+        let store = FileStateStore::open(&path).await.unwrap();
+        let mark = store.output_mark().await.unwrap().unwrap();
+        assert_eq!(mark.len, output.written().len() as u64);
+        assert_eq!(mark.cut_to(), claimed);
+        assert_eq!(store.document_ids().await.unwrap().len(), 6);
     }
 }
