@@ -13,6 +13,20 @@
 //! Prints records/s, requests per record and the ratios to the baseline (best of three
 //! rounds), then the process's peak RSS (`VmHWM`); run it at two sizes to see memory stay
 //! flat (`AIRTABLE_BENCH_RECORDS=2000` and `=20000`). `cargo bench --bench airtable`.
+//!
+//! Session 42 (fullrun2): nothing regressed between 276cbaa (session 41's start) and e39915a.
+//! Callgrind, 5,000 records x 3 rounds, whole process: 3,566.2 M vs 3,552.1 M instructions
+//! (-0.4%); `record_document` 1,481.4 M vs 1,462.3 M, the Syncer's `drain` 897.5 M vs
+//! 890.3 M, the raw fetch 463.5 M vs 462.9 M. The quiet-machine shift from 1.36x / 1.52x to
+//! 1.47x / 1.59x with absolute times within 3% is noise (or the raw fetch's time), not work.
+//! At e39915a the full run adds 34.6 M instructions over `load` (2,239.7 M vs 2,274.3 M,
+//! +1.5%, 2.3k per document). Pages of 100 and batches of 64 make most batches span two
+//! pages: a page's tail was moved twice into the staging batch (`Vec::from` of a page whose
+//! head had gone moved its rest to the front first); it is moved once now, and the page's id
+//! and place buffers are reused: full run 2,272.5 M (-1.8 M, memcpy -1.9 M, malloc -0.7 M).
+//! Task-clock, `COMPARE_ONLY=full`, 20,000 records, 8 alternating runs each at load average
+//! 10.5: 1,066 ms before, 1,047 ms after (a build that also grew the store's table four-fold,
+//! since left out; within the noise).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -11,6 +11,29 @@
 //!
 //! Prints records/s, requests per record and the ratios to the baseline (best of three
 //! rounds), then the process's peak RSS. `cargo bench --bench salesforce`.
+//!
+//! Session 42 (fullrun2), what the full run adds over `load` (5,000 records x 3 rounds,
+//! `COMPARE_ONLY=load|full`, instruction counts from callgrind; the VM has no hardware
+//! counters): 2,002.7 M vs 2,029.8 M instructions, +27.1 M (+1.35%, 1.8k per document: the
+//! store's hashing and fingerprint parsing, `apply`, the table's growth, the prefix hash of a
+//! checkpoint inside a page). Cache misses from cachegrind with its last level set to this
+//! CPU's 2 MiB L2 (`--LL=2097152,16,64`; its default takes the 480 MiB L3 and sees nothing):
+//! D1 misses 9.48 M vs 10.16 M (+7.2%), L2 misses 7.82 M vs 8.02 M (+2.5%). The extra L2
+//! misses are the Syncer's own first reads of a page's documents after the connector built
+//! all 2,000 of them (the page is larger than L2): `reserve_rehash`, `apply`/`Docs::insert`,
+//! `parse_hex128` of each fingerprint, `flush_one`, the page's pass, `PageIds`. Folding the
+//! page's passes into one (`Pipeline::page`), reusing the id and place buffers, and lending
+//! the batch without a pass that clears parents moved those misses to the first reader but
+//! did not remove them: full run 2,025.5 M instructions (the Syncer's own part unchanged
+//! within the allocator's run-to-run noise of about 0.5 M), L2 misses unchanged. Tried and
+//! left out: a table that grows four-fold while small (-0.3 M instructions in rehashing, but
+//! +19k L2 misses: larger, sparser tables) and a page buffer shrunk to its tail before the
+//! next page (no change in misses or task-clock). Process task-clock, `COMPARE_ONLY=full`,
+//! 20,000 records, alternating, 13 runs each at load average 10-12: HEAD 1,074 ms, the
+//! measured build (with both left-out changes still in) 1,067 ms, without the shrink 1,073 ms
+//! (the noise is about 8%). By these counts the full line's gap to `load` is the Syncer
+//! reading each document again after the page is built, not allocator work; whether that is
+//! the whole quiet-machine gap (1.38x / 1.60x) needs a quiet measure.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -39,8 +39,9 @@ pub struct DocumentStates<'a>(Repr<'a>);
 
 #[derive(Debug)]
 enum Repr<'a> {
-    /// Acknowledged documents, lent by the batch loop.
-    Documents(&'a mut [Document]),
+    /// Acknowledged documents, lent by the batch loop, and whether their parents are part of
+    /// the states (else each state has none).
+    Documents(&'a mut [Document], bool),
     States(Vec<(String, DocumentState)>),
 }
 
@@ -55,7 +56,7 @@ impl Default for Repr<'_> {
 impl Clone for DocumentStates<'_> {
     fn clone(&self) -> Self {
         match &self.0 {
-            Repr::Documents(_) => self
+            Repr::Documents(..) => self
                 .iter()
                 .map(|s| {
                     (
@@ -94,7 +95,7 @@ impl<'a> DocumentStates<'a> {
     /// How many documents.
     pub fn len(&self) -> usize {
         match &self.0 {
-            Repr::Documents(d) => d.len(),
+            Repr::Documents(d, _) => d.len(),
             Repr::States(s) => s.len(),
         }
     }
@@ -106,15 +107,19 @@ impl<'a> DocumentStates<'a> {
 
     /// Borrows each document's id, fingerprint and `updated_at`, in acknowledgement order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = DocumentStateRef<'_>> + '_ {
-        let (docs, states) = match &self.0 {
-            Repr::Documents(d) => (&**d, &[][..]),
-            Repr::States(s) => (&[][..], s.as_slice()),
+        let (docs, parents, states) = match &self.0 {
+            Repr::Documents(d, parents) => (&**d, *parents, &[][..]),
+            Repr::States(s) => (&[][..], false, s.as_slice()),
         };
-        let docs = docs.iter().map(|d| DocumentStateRef {
+        let docs = docs.iter().map(move |d| DocumentStateRef {
             id: &d.id,
             fingerprint: &d.fingerprint,
             updated_at: d.updated_at,
-            parent_id: d.parent_id.as_deref(),
+            parent_id: if parents {
+                d.parent_id.as_deref()
+            } else {
+                None
+            },
         });
         let states = states.iter().map(|(id, s)| DocumentStateRef {
             id,
@@ -132,7 +137,7 @@ impl<'a> DocumentStates<'a> {
     /// id, fingerprint and parent strings (left empty): the batch loop drops them after the commit.
     pub fn into_states(self) -> IntoStates<'a> {
         IntoStates(match self.0 {
-            Repr::Documents(docs) => IntoStatesRepr::Documents(docs.iter_mut()),
+            Repr::Documents(docs, parents) => IntoStatesRepr::Documents(docs.iter_mut(), parents),
             Repr::States(s) => IntoStatesRepr::States(s.into_iter()),
         })
     }
@@ -170,17 +175,18 @@ pub struct IntoStates<'a>(IntoStatesRepr<'a>);
 
 #[derive(Debug)]
 enum IntoStatesRepr<'a> {
-    Documents(std::slice::IterMut<'a, Document>),
+    Documents(std::slice::IterMut<'a, Document>, bool),
     States(std::vec::IntoIter<(String, DocumentState)>),
 }
 
-fn take_state(doc: &mut Document) -> (String, DocumentState) {
+/// Takes `doc`'s id and state out of it, with its parent if `parent`.
+fn take_state(doc: &mut Document, parent: bool) -> (String, DocumentState) {
     (
         std::mem::take(&mut doc.id),
         DocumentState {
             fingerprint: std::mem::take(&mut doc.fingerprint),
             updated_at: doc.updated_at,
-            parent_id: doc.parent_id.take(),
+            parent_id: if parent { doc.parent_id.take() } else { None },
         },
     )
 }
@@ -190,14 +196,16 @@ impl Iterator for IntoStates<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
-            IntoStatesRepr::Documents(docs) => docs.next().map(take_state),
+            IntoStatesRepr::Documents(docs, parents) => {
+                docs.next().map(|d| take_state(d, *parents))
+            }
             IntoStatesRepr::States(s) => s.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.0 {
-            IntoStatesRepr::Documents(docs) => docs.size_hint(),
+            IntoStatesRepr::Documents(docs, _) => docs.size_hint(),
             IntoStatesRepr::States(s) => s.size_hint(),
         }
     }
@@ -209,7 +217,17 @@ impl ExactSizeIterator for IntoStates<'_> {}
 /// takes out of them is left empty.
 impl<'a> From<&'a mut [Document]> for DocumentStates<'a> {
     fn from(documents: &'a mut [Document]) -> Self {
-        Self(Repr::Documents(documents))
+        Self(Repr::Documents(documents, true))
+    }
+}
+
+impl<'a> DocumentStates<'a> {
+    /// Lends acknowledged documents to a store as [`From`] does, with no parent in their
+    /// states unless `parents`: what the batch loop commits for a connector that does not ask
+    /// for children, whose store keeps no parents, without a pass that clears each
+    /// document's [`parent_id`](Document::parent_id) first.
+    pub(crate) fn lent(documents: &'a mut [Document], parents: bool) -> Self {
+        Self(Repr::Documents(documents, parents))
     }
 }
 
@@ -218,7 +236,7 @@ impl From<Vec<Document>> for DocumentStates<'_> {
     fn from(documents: Vec<Document>) -> Self {
         documents
             .into_iter()
-            .map(|mut d| take_state(&mut d))
+            .map(|mut d| take_state(&mut d, true))
             .collect()
     }
 }
@@ -328,6 +346,26 @@ mod tests {
         drop(states);
         assert!(docs[0].id.is_empty() && docs[0].fingerprint.is_empty());
         assert_eq!(docs[1].id, "b");
+    }
+
+    #[test]
+    fn documents_lent_without_parents_have_none_in_their_states() {
+        let mut docs = [doc("a"), doc("b")];
+        for d in &mut docs {
+            d.parent_id = Some("p".to_owned());
+        }
+        let mut bare = pairs(&docs);
+        for (_, s) in &mut bare {
+            s.parent_id = None;
+        }
+        let states = DocumentStates::lent(&mut docs[..], false);
+        assert!(states.iter().all(|s| s.parent_id.is_none()));
+        assert_eq!(states.clone(), DocumentStates::from(bare.clone()));
+        assert_eq!(states.into_states().collect::<Vec<_>>(), bare);
+        // The documents keep their parents: only the store's view leaves them out.
+        assert!(docs.iter().all(|d| d.parent_id.as_deref() == Some("p")));
+        let with = DocumentStates::lent(&mut docs[..], true);
+        assert!(with.iter().all(|s| s.parent_id == Some("p")));
     }
 
     #[test]

@@ -397,6 +397,7 @@ async fn execute(
         resolved: HashSet::new(),
         refetching: false,
         refetched: HashSet::new(),
+        spare: Vec::new(),
     };
 
     // 1. Items that failed last time, fetched again by id, before anything else (a run without
@@ -495,6 +496,10 @@ fn unreachable_auto() -> Result<(Option<TimeWindow>, DateTime<Utc>, Option<Store
     Err(Error::internal("sync mode `auto` was not resolved"))
 }
 
+/// How many acknowledged pages' id and place buffers [`Pipeline::spare`] keeps: pages are
+/// acknowledged in order, and seldom more than two are in flight.
+const SPARE_BUFFERS: usize = 2;
+
 struct PendingPage {
     checkpoint: Option<CheckpointJson>,
     /// Delivered documents not yet acknowledged.
@@ -518,14 +523,25 @@ struct PageIds {
 }
 
 impl PageIds {
+    #[cfg(test)]
     fn of(documents: &[Document]) -> Self {
-        let mut text = String::with_capacity(documents.iter().map(|d| d.id.len()).sum());
-        let mut ends = Vec::with_capacity(documents.len());
+        let mut ids = Self::default();
         for doc in documents {
-            text.push_str(&doc.id);
-            ends.push(text.len());
+            ids.push(&doc.id);
         }
-        Self { text, ends }
+        ids
+    }
+
+    /// Adds the next id of the page.
+    fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+    }
+
+    /// Empties it, keeping its buffers for the next page.
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
     }
 
     fn len(&self) -> usize {
@@ -700,6 +716,11 @@ struct Pipeline<'a> {
     /// Ids produced (or failed again) by that retry: the run's own pages skip them, so an item
     /// is counted and delivered once per run.
     refetched: HashSet<String>,
+    /// The emptied id and place buffers of acknowledged pages, for the next pages: a page of
+    /// 2,000 documents fills tens of kilobytes of each, which were allocated and freed again
+    /// for every page (large requests make the allocator consolidate the freed small chunks
+    /// of the page's documents first).
+    spare: Vec<(PageIds, Vec<u32>)>,
 }
 
 impl Pipeline<'_> {
@@ -742,14 +763,25 @@ impl Pipeline<'_> {
     }
 
     async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
-        let ids = if checkpoint.is_some() && !self.refetching {
-            PageIds::of(&batch.documents)
-        } else {
-            PageIds::default()
-        };
-        let mut positions: Vec<u32> = (0..batch.documents.len())
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-            .collect();
+        // One pass over the page's documents before the store's compare: their ids (for a
+        // checkpoint inside the page), their places, their bytes, and whether any body is
+        // spooled. A source page can be thousands of documents, more than the caches hold, so
+        // each pass over it is a pass over memory. The id and place buffers are the ones the
+        // last acknowledged page left ([`Pipeline::spare`]).
+        let (mut ids, mut positions) = self.spare.pop().unwrap_or_default();
+        let keep_ids = checkpoint.is_some() && !self.refetching;
+        positions.reserve(batch.documents.len());
+        let mut page_bytes = 0u64;
+        let mut spooled = false;
+        for (n, doc) in batch.documents.iter().enumerate() {
+            if keep_ids {
+                ids.push(&doc.id);
+            }
+            positions.push(u32::try_from(n).unwrap_or(u32::MAX));
+            page_bytes += doc.content.len() as u64;
+            spooled |= doc.content.is_spooled();
+        }
+        let listed = batch.documents.len();
         if !self.refetching
             && let Some(prefix) = self.resume_prefix.take()
         {
@@ -765,9 +797,7 @@ impl Pipeline<'_> {
                 tracing::info!("the interrupted page changed since; it is delivered again whole");
             }
         }
-        if !self.syncer.sink.takes_spooled()
-            && batch.documents.iter().any(|d| d.content.is_spooled())
-        {
+        if spooled && !self.syncer.sink.takes_spooled() {
             refuse_spooled(&mut batch, &mut positions);
         }
         if self.refetching {
@@ -812,22 +842,29 @@ impl Pipeline<'_> {
         let progress = &mut self.state.progress;
         let watch_failures = !self.known_failures.is_empty();
         let mut documents = batch.documents;
+        if documents.len() != listed {
+            // Some were left out above (a resumed prefix, spooled bodies, retried items): the
+            // bytes are those of the rest.
+            page_bytes = documents.iter().map(|d| d.content.len() as u64).sum();
+        }
         let mut skip = Vec::new();
-        let mut page_bytes = 0u64;
         let mut skipped_bytes = 0u64;
-        for (n, (doc, known)) in documents.iter().zip(known).enumerate() {
-            let size = doc.content.len() as u64;
-            page_bytes += size;
+        // The documents themselves are read again only for what needs them: a failure to
+        // resolve, or an unchanged document to leave out.
+        for (n, known) in known.into_iter().take(documents.len()).enumerate() {
             match known {
                 Known::New => progress.new += 1,
                 Known::Changed => progress.updated += 1,
                 Known::Unchanged => progress.unchanged += 1,
             }
-            if watch_failures && self.known_failures.contains_key(&doc.id) {
+            if watch_failures
+                && let Some(doc) = documents.get(n)
+                && self.known_failures.contains_key(&doc.id)
+            {
                 page.resolved.push(doc.id.clone());
             }
             if known == Known::Unchanged && !self.full_run {
-                skipped_bytes += size;
+                skipped_bytes += documents.get(n).map_or(0, |d| d.content.len() as u64);
                 skip.push(n);
             }
         }
@@ -1045,16 +1082,12 @@ impl Pipeline<'_> {
         if let Some(inside) = self.checkpoint_inside_page() {
             commit.checkpoint = CheckpointUpdate::Set(inside);
         }
-        // The store takes what it keeps of each document straight from the acknowledged batch.
+        // The store takes what it keeps of each document straight from the acknowledged batch,
+        // and no parent unless it is asked for children: what it is not asked for, it does
+        // not keep.
         let keep_parents = self.keep_parents;
         let batch = self.batch_mut(in_page, count);
-        if !keep_parents {
-            // Delivered already: what the store is not asked for, it does not keep.
-            for doc in batch.iter_mut() {
-                doc.parent_id = None;
-            }
-        }
-        commit.documents = DocumentStates::from(batch);
+        commit.documents = DocumentStates::lent(batch, keep_parents);
         syncer.state.commit(commit).await?;
         if in_page {
             if let Some(page) = self.buffer.front_mut() {
@@ -1080,9 +1113,11 @@ impl Pipeline<'_> {
             };
             let want = count - self.staging.len();
             if page.len() <= want {
-                // The whole rest of a page: one block copy.
+                // The whole rest of a page, each document moved once (a `Vec` made of the
+                // page first moved its rest to the front of its buffer when the page's head
+                // had gone with earlier batches, and then again into `staging`).
                 if let Some(page) = self.buffer.pop_front() {
-                    self.staging.append(&mut Vec::from(page));
+                    self.staging.extend(page);
                 }
             } else {
                 self.staging.extend(page.drain(..want));
@@ -1146,9 +1181,14 @@ impl Pipeline<'_> {
         let mut commit = Commit::default();
         let mut checkpoint = None;
         while self.pages.front().is_some_and(|p| p.remaining == 0) {
-            let Some(page) = self.pages.pop_front() else {
+            let Some(mut page) = self.pages.pop_front() else {
                 break;
             };
+            if self.spare.len() < SPARE_BUFFERS {
+                page.ids.clear();
+                page.positions.clear();
+                self.spare.push((page.ids, page.positions));
+            }
             if page.checkpoint.is_some() {
                 checkpoint = page.checkpoint;
             }
