@@ -77,6 +77,24 @@
 //! (0.203 -> 0.177 s), full 2.81x -> 2.37x (0.228 -> 0.196 s); at 98fcf60 (load 5-7, the raw
 //! fetch itself varying 0.08-0.15 s): load 0.285 -> 0.249 s, full 0.327 -> 0.300 s.
 //!
+//! Session 42 (what bounds the wall time; `COMPARE_THREADS=1` prints each side's per-thread
+//! CPU and run-queue wait): the raw fetch is one thread's work (main thread 55 ms CPU of a
+//! 66 ms side, the JSON `Value` parse; the server thread 7 ms), and so was the connector's:
+//! its round's task (the main thread here) built every document of a page while the
+//! read-ahead task (fetch + page parse, about 44 ms on the workers) idled; over 200 pages the
+//! round waited 1-3 ms in all for a page. Its wall time was its own CPU (75 ms, ~90k
+//! instructions a message on that thread against the raw side's ~75k), not the server or
+//! the fetch concurrency. Now the documents of a page's messages that need no request are
+//! built half in a task of their own (core's `ItemFetches::to_fetch_mut`), ids and versions
+//! are worked out in the read-ahead task, dates read through core's `parse_utc` fast path:
+//! callgrind (2,000 messages, `COMPARE_ONLY=load`) main thread 2.135 G -> 1.862 G (the
+//! round's task 90k -> 45k instructions a message), whole process 2.514 G -> 2.490 G (chrono
+//! gone from the page parse: -4k a message). On the loaded machine (load 4-7, the process
+//! got about one core: 190 ms runnable-not-running per 140 ms side) the wall times did not
+//! move (medians, 3 alternating runs: load 1.55-2.04x -> 1.57-1.97x); the gain needs the
+//! second core free, as on the lead's quiet machine. Documents byte-identical (md5 of a
+//! 500-message full run).
+//!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree
 //! and the allocations of both were 60% of a perf profile), which a raw reader that wants
