@@ -5,7 +5,6 @@
 
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::MarkdownOut;
-use connector_core::time::rfc3339_offset;
 use connector_core::{Access, Document, ErrorKind, Failure, MetaKey};
 
 use super::SOURCE;
@@ -219,7 +218,7 @@ pub(crate) fn message_document(
     let (cc, cc_text) = joined(&message.cc_recipients);
     let (bcc, _) = joined(&message.bcc_recipients);
     let date = message.received_date_time.or(message.sent_date_time);
-    let date_text = date.map(|d| rfc3339_offset(&d)).unwrap_or_default();
+    let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
     // A meeting message's meeting: when and where (Graph's local times, with their zone).
     let meeting = message.meeting.as_deref();
     let when = meeting.map(meeting_time).unwrap_or_default();
@@ -333,7 +332,7 @@ pub(crate) fn message_document(
     }
     meta("message_id", message_id.into());
     if let Some(d) = sent_date_time {
-        meta("sent_at", rfc3339_offset(&d).into());
+        meta("sent_at", d.to_rfc3339().into());
     }
     meta("subject", title.as_str().into());
     meta("to", to.into());

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use connector_core::pages::{IntoOutcomes, KnownFingerprints, Outcome, PendingItem, Spawned};
+use connector_core::pages::{IntoOutcomes, KnownFingerprints, Outcome, PendingItem};
 use connector_core::{Batch, Document, ErrorKind, Failure, Result, SyncContext};
 
 use super::SOURCE;
@@ -126,151 +126,29 @@ pub(super) fn pending_item(
     mailbox: &Arc<Mailbox>,
     folder: &Arc<Folder>,
     message: Message,
-) -> PendingItem<Pending> {
-    let listed = Versioned::new(&mailbox.id, &folder.path, message);
-    listed.into_pending(reader, mailbox, folder)
-}
-
-/// A message of a delta page with its document id and its version in its folder: what
-/// [`pending_item`] works out first, worked out where the page was read (the task that reads
-/// the next page ahead), not on the thread that builds the documents.
-pub(super) struct Versioned {
-    id: String,
-    message: Message,
-    version: String,
-}
-
-impl Versioned {
-    /// The message of user `user`'s folder at `path` (by display name).
-    pub(super) fn new(user: &str, path: &str, message: Message) -> Self {
-        Self {
-            id: message_doc_id(user, &message.id),
-            version: message.version_in(path),
-            message,
-        }
-    }
-
-    /// The message.
-    pub(super) fn message(&self) -> &Message {
-        &self.message
-    }
-
-    /// The page item ([`pending_item`]) of the message, read from `mailbox`'s `folder`.
-    pub(super) fn into_pending(
-        self,
-        reader: &Reader,
-        mailbox: &Arc<Mailbox>,
-        folder: &Arc<Folder>,
-    ) -> PendingItem<Pending> {
-        let Self {
+) -> PendingItem<std::result::Result<Item, Failure>> {
+    let id = message_doc_id(&mailbox.id, &message.id);
+    let version = message.version_in(&folder.path);
+    let with_attachments = reader.lists_attachments(&message);
+    let fingerprint =
+        (!with_attachments).then(|| connector_core::Document::version_fingerprint(&version));
+    let item = PendingItem::new(
+        id.clone(),
+        Ok(Item {
             id,
-            message,
+            mailbox: Arc::clone(mailbox),
+            folder: Arc::clone(folder),
+            message: Box::new(message),
             version,
-        } = self;
-        let with_attachments = reader.lists_attachments(&message);
-        let fingerprint =
-            (!with_attachments).then(|| connector_core::Document::version_fingerprint(&version));
-        let item = PendingItem::new(
-            id.clone(),
-            Pending::Message(Item {
-                id,
-                mailbox: Arc::clone(mailbox),
-                folder: Arc::clone(folder),
-                message: Box::new(message),
-                version,
-                refetch: false,
-            }),
-        );
-        match fingerprint {
-            Some(fingerprint) => item.with_fingerprint(fingerprint),
-            None => item,
-        }
+            refetch: false,
+        }),
+    );
+    match fingerprint {
+        Some(fingerprint) => item.with_fingerprint(fingerprint),
+        None => item,
     }
 }
 
-/// A page's item as its fetch takes it.
-// The document inline on purpose: built for nearly every message of a page, and moved once
-// into the page's batch (a box would be an allocation per message).
-#[allow(clippy::large_enum_variant)]
-pub(super) enum Pending {
-    /// A message to fetch: its document, with its attachments or its meeting when it has them.
-    Message(Item),
-    /// The document of a message that needs no request, built before the page's fetches
-    /// started ([`build_documents`]).
-    Built(Document),
-    /// A message of the page that cannot be read.
-    Broken(Failure),
-    /// Moved out while its document is being built; never left in a page whose fetches run.
-    Taken,
-}
-
-/// Messages of a page that needs no request, from which [`build_documents`] builds half of
-/// their documents on another thread: below it the hand-off costs more than it saves.
-const SPLIT_FROM: usize = 8;
-
-/// Builds the documents of a page's messages that need no request (no attachments to list,
-/// not a meeting message: nearly every message) before the page's fetches start, the later
-/// half in a task of its own while this task builds the first half.
-///
-/// A round's wall time was this task's: it builds every document of a page (the HTML to
-/// Markdown most of it) while the next page is read ahead on another thread, which then
-/// waits; on the loopback bench this task was busy all along and never waited for a page.
-/// Split in two, a page's documents take about half as long when a second core is free, and
-/// cost one task and one hand-off per page (not per message) when none is. The documents are
-/// the same, and come in page order.
-///
-/// # Errors
-/// `Cancelled` when the runtime stopped the task before it finished; a panic in it resumes
-/// here.
-pub(super) async fn build_documents<'a>(
-    reader: &Reader,
-    to_fetch: impl Iterator<Item = &'a mut Pending>,
-) -> Result<()> {
-    let mut plain: Vec<&mut Pending> = to_fetch
-        .filter(|p| {
-            matches!(p, Pending::Message(item)
-                if !reader.lists_attachments(&item.message) && !needs_meeting(&item.message))
-        })
-        .collect();
-    let half = if plain.len() >= SPLIT_FROM {
-        plain.len() / 2
-    } else {
-        plain.len()
-    };
-    let mut later = plain.split_off(half);
-    // The later half moves into a task of its own, started before this one builds the first.
-    let items: Vec<Item> = later.iter_mut().filter_map(|slot| take(slot)).collect();
-    let task = (!items.is_empty())
-        .then(|| Spawned::spawn(async move { items.into_iter().map(build).collect::<Vec<_>>() }));
-    for slot in plain {
-        if let Some(item) = take(slot) {
-            *slot = Pending::Built(build(item));
-        }
-    }
-    if let Some(task) = task {
-        for (slot, document) in later.into_iter().zip(task.join().await?) {
-            *slot = Pending::Built(document);
-        }
-    }
-    Ok(())
-}
-
-/// The message of a page item that is one, the item left [`Pending::Taken`].
-fn take(slot: &mut Pending) -> Option<Item> {
-    match std::mem::replace(slot, Pending::Taken) {
-        Pending::Message(item) => Some(item),
-        other => {
-            *slot = other;
-            None
-        }
-    }
-}
-
-/// The document of a message that needs no request.
-fn build(item: Item) -> Document {
-    let place = place(&item.mailbox, &item.folder);
-    message_document(&place, item.id, *item.message, &item.version)
-}
 /// One message's outcomes: its document, then its attachments' documents, unchanged ids or
 /// failures. A message whose attachments cannot be listed is the message's failure (retried
 /// whole by the next run).
@@ -279,16 +157,14 @@ fn build(item: Item) -> Document {
 /// futures: their futures are large (an HTTP exchange each), and this one is built and moved
 /// into the page's fetches for every message of a page; unboxed, it carried all of them, a
 /// few KiB copied several times per message.
-pub(super) async fn fetch(reader: &Reader, ctx: &SyncContext, item: Pending) -> Result<Fetched> {
+pub(super) async fn fetch(
+    reader: &Reader,
+    ctx: &SyncContext,
+    item: std::result::Result<Item, Failure>,
+) -> Result<Fetched> {
     let mut item = match item {
-        Pending::Message(item) => item,
-        Pending::Built(document) => return Ok(Fetched::One(document)),
-        Pending::Broken(failure) => return Ok(Fetched::Many(vec![failure.into()])),
-        Pending::Taken => {
-            return Err(connector_core::Error::internal(
-                "a message was fetched while its document was being built",
-            ));
-        }
+        Ok(item) => item,
+        Err(failure) => return Ok(Fetched::Many(vec![failure.into()])),
     };
     if reader.lists_attachments(&item.message) {
         return Box::pin(with_attachments(reader, ctx, item)).await;

@@ -17,9 +17,7 @@ use url::Url;
 use super::SOURCE;
 use super::checkpoint::{FolderCursor, OutlookCheckpoint, Phase, folder_key};
 use super::convert::{ID_PREFIX, attachment_doc_id, message_doc_id, parse_id};
-use super::items::{
-    Pending, Versioned, build_documents, fetch, gone, list_attachments, pending_item,
-};
+use super::items::{fetch, gone, list_attachments, pending_item};
 use super::mailbox::{Folder, Mailbox, PageSize, Reader};
 use super::model::{AttachmentKind, Listed, MESSAGE_FIELDS, Message};
 use crate::graph::{Delta, escape};
@@ -36,57 +34,8 @@ const ROUND_CONCURRENCY: usize = CONCURRENCY - 1;
 /// Content bytes after which a page is handed on in parts.
 const PAGE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// A folder's next delta page, fetching (and sorted) in a task of its own, with the page size
-/// it fitted.
-type PageAhead = Spawned<(Result<Read>, PageSize)>;
-
-/// A delta page as a folder's round takes it, or Graph's order to start the round over.
-enum Read {
-    Page(Sorted),
-    Restart {
-        restart_at: Option<Url>,
-        code: String,
-    },
-}
-
-/// A delta page's messages sorted ([`sort_page`]), each with its document id and version
-/// (hashing its body), the failures of those that cannot be read, the ids reported removed,
-/// and its links.
-struct Sorted {
-    messages: Vec<Versioned>,
-    broken: Vec<Failure>,
-    removed: Vec<String>,
-    next_link: Option<Url>,
-    delta_link: Option<Url>,
-}
-
-/// The delta page at `url` of the folder at `path` of user `user`'s mailbox, sorted and each
-/// message versioned where it was read: in the task that reads the next page ahead, that is,
-/// beside the round's own task, which builds the documents of the page before.
-async fn read_sorted(
-    reader: &Reader,
-    url: &Url,
-    size: &mut PageSize,
-    user: &str,
-    path: &str,
-) -> Result<Read> {
-    Ok(match reader.delta_sized(url, size).await? {
-        Delta::Page(page) => {
-            let (messages, broken, removed) = sort_page(page.value, user);
-            Read::Page(Sorted {
-                messages: messages
-                    .into_iter()
-                    .map(|m| Versioned::new(user, path, m))
-                    .collect(),
-                broken,
-                removed,
-                next_link: page.next_link,
-                delta_link: page.delta_link,
-            })
-        }
-        Delta::Restart { restart_at, code } => Read::Restart { restart_at, code },
-    })
-}
+/// A folder's next delta page, fetching in a task of its own, with the page size it fitted.
+type PageAhead = Spawned<(Result<Delta<Listed>>, PageSize)>;
 
 /// `410 Gone` answers taken in one folder before the run gives up on it.
 const MAX_RESTARTS: u32 = 3;
@@ -283,11 +232,11 @@ pub(super) fn checkpointed(
                             size = fitted;
                             fetched
                         }
-                        None => read_sorted(&reader, &url, &mut size, &mailbox.id, &folder.path).await,
+                        None => reader.delta_sized(&url, &mut size).await,
                     };
                     let page = match fetched {
-                        Ok(Read::Page(page)) => page,
-                        Ok(Read::Restart { restart_at, code }) => {
+                        Ok(Delta::Page(page)) => page,
+                        Ok(Delta::Restart { restart_at, code }) => {
                             restarts += 1;
                             if restarts > MAX_RESTARTS {
                                 folder_error = Some(Error::new(
@@ -309,13 +258,12 @@ pub(super) fn checkpointed(
                     };
                     if let Some(next) = &page.next_link {
                         let (next_reader, next, mut next_size) = (reader.clone(), next.clone(), size);
-                        let (user, place) = (Arc::clone(&mailbox), Arc::clone(&folder));
                         ahead = Some(Spawned::spawn(async move {
-                            let fetched = read_sorted(&next_reader, &next, &mut next_size, &user.id, &place.path).await;
+                            let fetched = next_reader.delta_sized(&next, &mut next_size).await;
                             (fetched, next_size)
                         }));
                     }
-                    let Sorted { messages, broken, removed, next_link, delta_link } = page;
+                    let (messages, broken, removed) = sort_page(page.value, &mailbox.id);
                     // `@removed`: deleted, or moved to another folder. Only what left the
                     // folders this source reads is deleted; a move between them is the other
                     // folder's round's to deliver.
@@ -331,12 +279,12 @@ pub(super) fn checkpointed(
                     let window = if phase == Phase::Listing { window } else { None };
                     let pending = broken
                         .into_iter()
-                        .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Pending::Broken(f)))
+                        .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Err(f)))
                         .chain(
                             messages
                                 .into_iter()
-                                .filter(|m| window.is_none_or(|w| m.message().last_modified_date_time.is_some_and(|t| w.contains(t))))
-                                .map(|m| m.into_pending(&reader, &mailbox, &folder)),
+                                .filter(|m| window.is_none_or(|w| m.last_modified_date_time.is_some_and(|t| w.contains(t))))
+                                .map(|m| pending_item(&reader, &mailbox, &folder, m)),
                         )
                         .collect::<Vec<_>>();
                     // Each fetch borrows the reader and the context: no copy of either (the
@@ -345,8 +293,6 @@ pub(super) fn checkpointed(
                         fetch(&reader, &ctx, item)
                     })
                     .await?;
-                    // The documents of the messages that need no request, on two threads.
-                    build_documents(&reader, fetches.to_fetch_mut()).await?;
                     let mut rest = Batch::default();
                     while let Some(part) = fetches.next_part(PAGE_BYTES).await? {
                         if fetches.is_done() {
@@ -357,7 +303,7 @@ pub(super) fn checkpointed(
                         }
                     }
                     rest.deleted.extend(deleted);
-                    match (next_link, delta_link) {
+                    match (page.next_link, page.delta_link) {
                         (Some(next), _) => {
                             cp.current = Some(FolderCursor { folder: key.clone(), next: next.to_string(), phase });
                             url = next;
@@ -591,7 +537,7 @@ pub(super) fn refetch(
                 // Asked for because it failed: fetched whatever the store holds.
                 let mut item = pending_item(&reader, mailbox, folder, message);
                 item.fingerprint = None;
-                if let Pending::Message(inner) = &mut item.value {
+                if let Ok(inner) = &mut item.value {
                     inner.refetch = true;
                 }
                 pending.push(item);
