@@ -160,41 +160,6 @@ where
         }
     }
 
-    /// The values of the items still to be fetched, in page order: those not taken yet whose
-    /// version the store does not hold. Before the first [`next_part`](Self::next_part) that
-    /// is every item the page will fetch, so a connector can prepare them first, at once
-    /// (build the documents of the items that need no request on two threads, say) and have
-    /// their fetches then hand on what was prepared.
-    ///
-    /// ```
-    /// use connector_core::pages::{ItemFetches, PendingItem};
-    /// use connector_core::{Document, SyncContext};
-    /// # async fn demo() -> connector_core::Result<()> {
-    /// let pending = (0..4u32).map(|n| PendingItem::new(format!("item-{n}"), n));
-    /// let mut fetches = ItemFetches::start(&SyncContext::new(), pending, 2, |n: u32| async move {
-    ///     Ok(Document::text(format!("item-{n}"), "items", "an item", n.to_string()))
-    /// })
-    /// .await?;
-    /// for n in fetches.to_fetch_mut() {
-    ///     *n *= 10;
-    /// }
-    /// let batch = fetches.next_part(u64::MAX).await?.unwrap_or_default();
-    /// assert_eq!(batch.documents[3].content.as_text(), Some("30"));
-    /// # Ok(()) }
-    /// ```
-    pub fn to_fetch_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        let known = &self.known;
-        self.items
-            .iter_mut()
-            .filter(move |item| {
-                !item
-                    .fingerprint
-                    .as_deref()
-                    .is_some_and(|f| known.is_unchanged(&item.id, f))
-            })
-            .map(|item| &mut item.value)
-    }
-
     /// Whether every item was handed on: [`next_part`](Self::next_part) returns `None`.
     pub fn is_done(&self) -> bool {
         self.items.is_empty() && self.queued.is_empty()
@@ -293,42 +258,6 @@ mod tests {
         let unchanged: Vec<String> = (0..40).filter(|n| n % 3 != 0).map(id).collect();
         assert_eq!(batch.unchanged, unchanged);
         assert_eq!(most.load(Ordering::SeqCst), 2);
-    }
-
-    /// `to_fetch_mut` lends exactly the items that will be fetched (not those the store
-    /// holds), in page order, and what is changed through it is what their fetches get.
-    #[tokio::test]
-    async fn the_items_to_fetch_can_be_prepared_before_their_fetches() {
-        let ctx = SyncContext::new().with_fingerprints(Arc::new(EveryThirdChanged));
-        let items = (0..10).map(|n| PendingItem::new(id(n), (n, false)).with_version("v"));
-        let mut fetches =
-            ItemFetches::start(&ctx, items, 2, |(n, prepared): (usize, bool)| async move {
-                Ok(Document::text(
-                    id(n),
-                    crate::testkit::MEMORY_SOURCE,
-                    "t",
-                    if prepared { "prepared" } else { "fetched" },
-                ))
-            })
-            .await
-            .unwrap();
-        let lent: Vec<usize> = fetches
-            .to_fetch_mut()
-            .map(|(n, prepared)| {
-                *prepared = true;
-                *n
-            })
-            .collect();
-        assert_eq!(lent, [0, 3, 6, 9]);
-        let batch = fetches.next_part(u64::MAX).await.unwrap().unwrap();
-        let docs: Vec<(String, Option<&str>)> = batch
-            .documents
-            .iter()
-            .map(|d| (d.id.clone(), d.content.as_text()))
-            .collect();
-        assert_eq!(docs, [0, 3, 6, 9].map(|n| (id(n), Some("prepared"))));
-        assert_eq!(batch.unchanged.len(), 6);
-        assert_eq!(fetches.to_fetch_mut().count(), 0);
     }
 
     #[tokio::test]
