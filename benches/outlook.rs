@@ -86,6 +86,25 @@
 //! 1.80x (0.256 -> 0.148 s). What changed is in `connector-core/benches/html_to_markdown.rs`'s
 //! header (session 42).
 //!
+//! Session 42 (what bounds the wall time; `COMPARE_THREADS=1` prints each side's per-thread
+//! CPU and run-queue wait): the raw fetch is one thread's work (main thread 55 ms CPU of a
+//! 66 ms side, the JSON `Value` parse; the server thread 7 ms), and so was the connector's:
+//! its round's task (the main thread here) built every document of a page while the
+//! read-ahead task (fetch + page parse, about 44 ms on the workers) idled; over 200 pages the
+//! round waited 1-3 ms in all for a page. Its wall time was its own CPU (75 ms, ~90k
+//! instructions a message on that thread against the raw side's ~75k), not the server or
+//! the fetch concurrency. Tried (commit 5d2cf03, reverted): the documents of a page's
+//! messages that need no request built half in a task of their own, ids and versions worked
+//! out in the read-ahead task, dates through core's `parse_utc` fast path. Instructions fell
+//! where intended (callgrind, 2,000 messages, `COMPARE_ONLY=load`: main thread 2.135 G ->
+//! 1.862 G, the round's task 90k -> 45k a message; whole process 2.514 G -> 2.490 G, chrono
+//! gone from the page parse), but the process's CPU rose (a load side 127 -> 209 ms of CPU
+//! over 1.45 cores: documents allocated on one thread and freed on another, two threads
+//! building) and on the nearly quiet machine (load 1.3) the wall got worse: load 0.117 /
+//! 0.122 s -> 0.133 / 0.143 s, full 0.125 / 0.134 s -> 0.145 / 0.154 s (alternating pairs).
+//! The wall time is the round's own CPU: what cuts it is fewer instructions on that thread,
+//! not a second thread. Core's `time::parse_utc` / `rfc3339_offset` stay for that.
+//!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree
 //! and the allocations of both were 60% of a perf profile), which a raw reader that wants

@@ -6,6 +6,11 @@
 //! `COMPARE_ONLY=load` or `COMPARE_ONLY=full` runs only that side (and the raw fetch, which
 //! the ratios need): for counting one side's instructions or allocations on its own
 //! (`perf stat -e instructions:u`), where the whole process would mix the two.
+//!
+//! `COMPARE_THREADS=1` prints, after each side of each round, its wall time and each thread's
+//! time on a CPU and waiting for one (`/proc/self/task/*/schedstat`): whether a side's wall
+//! time is one thread's work (the main thread busy all along), waits between threads, or a
+//! machine short of cores (threads runnable but not running).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,16 +49,20 @@ impl Compare<'_> {
             Some("full") => (false, true),
             _ => (true, true),
         };
+        let threads = std::env::var("COMPARE_THREADS").is_ok_and(|v| v == "1");
         for _ in 0..self.rounds {
+            let before = threads.then(thread_times);
             let started = Instant::now();
             let (got, requests) = raw().await;
             assert_eq!(got, self.n);
             raw_s = raw_s.min(started.elapsed().as_secs_f64());
             raw_req = requests;
+            report_threads("raw", started, before);
 
             if do_load {
                 let connector = make();
                 let ctx = SyncContext::new();
+                let before = threads.then(thread_times);
                 let started = Instant::now();
                 let mut docs = 0usize;
                 let mut stream = connector.load(ctx.clone());
@@ -63,6 +72,7 @@ impl Compare<'_> {
                 assert_eq!(docs, self.n);
                 conn = conn.min(started.elapsed().as_secs_f64());
                 conn_req = ctx.stats().requests();
+                report_threads("load", started, before);
             }
             if !do_full {
                 continue;
@@ -71,6 +81,7 @@ impl Compare<'_> {
             // Built before the clock starts, as for `load` above: building a connector's
             // client loads the platform's root certificates (milliseconds), no part of a sync.
             let connector = Arc::new(make());
+            let before = threads.then(thread_times);
             let started = Instant::now();
             let report = Syncer::new(connector)
                 .sink(DiscardSink)
@@ -81,6 +92,7 @@ impl Compare<'_> {
             assert_eq!(report.delivered as usize, self.n);
             sync = sync.min(started.elapsed().as_secs_f64());
             sync_req = report.requests;
+            report_threads("full", started, before);
         }
         self.line("raw reqwest (baseline)", raw_s, raw_req, None);
         self.line(&format!("{}::load", self.name), conn, conn_req, Some(raw_s));
@@ -99,6 +111,55 @@ impl Compare<'_> {
             requests as f64 / n as f64
         );
     }
+}
+
+/// Each thread's name, time on a CPU and time runnable but waiting for one (ns), by id.
+fn thread_times() -> std::collections::BTreeMap<String, (String, u64, u64)> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+        let mut f = stat
+            .split_whitespace()
+            .map(|v| v.parse::<u64>().unwrap_or(0));
+        let (run, wait) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+        out.insert(
+            task.file_name().to_string_lossy().into_owned(),
+            (name.trim().to_owned(), run, wait),
+        );
+    }
+    out
+}
+
+/// With `COMPARE_THREADS=1`: the side's wall time and, per thread that ran, its CPU and
+/// run-queue wait over it (ms).
+fn report_threads(
+    side: &str,
+    started: Instant,
+    before: Option<std::collections::BTreeMap<String, (String, u64, u64)>>,
+) {
+    let Some(before) = before else { return };
+    let wall = started.elapsed().as_secs_f64() * 1e3;
+    let mut line = format!("  {side:<4} wall {wall:6.1} ms:");
+    let (mut cpu, mut queued) = (0.0, 0.0);
+    for (tid, (name, run, wait)) in thread_times() {
+        let (r0, w0) = before.get(&tid).map_or((0, 0), |(_, r, w)| (*r, *w));
+        let (r, w) = ((run - r0) as f64 / 1e6, (wait - w0) as f64 / 1e6);
+        if r < 0.05 {
+            continue;
+        }
+        cpu += r;
+        queued += w;
+        line.push_str(&format!(" {name}/{tid} cpu {r:.1} wait {w:.1};"));
+    }
+    println!(
+        "{line} total cpu {cpu:.1} ms ({:.2} cores), runnable-not-running {queued:.1} ms",
+        cpu / wall
+    );
 }
 
 /// The process's peak resident memory (`VmHWM`), in KiB.
