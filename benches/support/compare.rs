@@ -95,8 +95,13 @@ impl Compare<'_> {
             report_threads("full", started, before);
         }
         self.line("raw reqwest (baseline)", raw_s, raw_req, None);
-        self.line(&format!("{}::load", self.name), conn, conn_req, Some(raw_s));
-        self.line("Syncer full run", sync, sync_req, Some(raw_s));
+        // A side `COMPARE_ONLY` left out has no time to print.
+        if do_load {
+            self.line(&format!("{}::load", self.name), conn, conn_req, Some(raw_s));
+        }
+        if do_full {
+            self.line("Syncer full run", sync, sync_req, Some(raw_s));
+        }
         println!("peak RSS {} KiB", peak_rss_kib().unwrap_or(0));
     }
 
