@@ -332,7 +332,8 @@ pub(crate) struct SyncArgs {
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: Option<u64>,
     /// How the `--out` file and a `--state` file are made durable together (with a state
-    /// file and an NDJSON file output; otherwise each batch is synced on its own).
+    /// file and an NDJSON file output; otherwise, a `sqlite:`/`postgres://` state or a
+    /// directory or stdout output among them, each batch is synced on its own).
     #[arg(long, value_enum, default_value_t = Durable::Group)]
     pub(crate) durability: Durable,
 }
@@ -344,12 +345,14 @@ pub(crate) enum Durable {
     /// about every 200 ms the output is fsynced and the state journal records the batches
     /// and how long the output then was, with one fsync. After a kill the next run cuts the
     /// output back to what the state recorded and delivers what came after it again, so the
-    /// file holds every document once (after a power loss or a torn journal, at most a batch
-    /// twice); a run repeats at most about the last 200 ms of its work.
+    /// file holds every document once (a power loss or a journal damaged beyond its last
+    /// line can leave a batch twice, never one missing); a run repeats about the last 200 ms
+    /// of its work (more when the source is slow: a group point comes with a commit).
     Group,
     /// A sync of the output and one of the state journal for every batch (slower on a
-    /// disk): at most the batch in flight is delivered again after a kill, and nothing is
-    /// cut.
+    /// disk): at most the batch in flight is delivered again after a kill of such a run, and
+    /// nothing is cut (after a killed group run, the batches it wrote since its last group
+    /// point come again too).
     Batch,
 }
 

@@ -109,7 +109,7 @@ impl GroupCommit {
     /// (the output's, the journal's) cost at most a few per cent of a run even on a disk whose
     /// syncs take 3 ms, and a run killed or cut by a power loss fetches at most about this
     /// much of its work again (after a kill nothing is duplicated in the output, which is cut
-    /// back; a power loss in the middle of a group's journal write can repeat that group).
+    /// back; see [`FileStateStore::group_commit`] for a power loss and a damaged journal).
     pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(200);
     /// The default bound on the journal lines held between group points: 8 MiB, about 70,000
     /// documents' states, which a fast source acknowledges in well under the interval.
@@ -463,7 +463,8 @@ impl FileStateStore {
     /// What it promises (the CLI's default): after a kill, every document is in the output
     /// once the run is resumed, none twice, and the run fetches again at most what it
     /// acknowledged since its last group point (about [`interval`](GroupCommit::interval) of
-    /// work). Each held commit records the output's length after its batch
+    /// work; the interval is checked at commits, so a slow source's group points can be
+    /// further apart). Each held commit records the output's length after its batch
     /// ([`DurableOutput::written_len`]) and each mark what the state claimed before its
     /// group, so a group whose journal write is cut short (a kill inside the one `write`, a
     /// power loss keeping part of it) or whose last line is torn afterwards cuts the output
@@ -481,7 +482,17 @@ impl FileStateStore {
     ///
     /// A file written in group mode opens in per-batch mode and in older releases (the mark
     /// is an extra field of a commit entry, which they read past); a state written since the
-    /// last mark by either makes the mark stale, and then no output is cut.
+    /// last mark by either makes the mark stale, and then no output is cut: a per-batch entry
+    /// is numbered past the last mark's group (even one whose last lines were lost), and a
+    /// commit after a mark that records no output length ends the mark's hold. (One case
+    /// stays open: an older release that removes documents, or ends a run, right after a
+    /// group whose very last line was lost numbers its entry as that line was; a prune's
+    /// delete lines written then can be cut by the next group run, so the documents stay in
+    /// the output though the state has dropped them. Nothing the state holds is lost.)
+    ///
+    /// The output of a per-batch run (`--durability batch`) is not cut back to a mark: after
+    /// a group run was killed, such a run leaves the batches written since its last group
+    /// point in the output and delivers them again.
     ///
     /// # Errors
     /// [`ErrorKind::Sink`] when `output` cannot be synced, [`ErrorKind::State`] when the
@@ -635,7 +646,16 @@ impl FileStateStore {
             Some(l) => l,
             None => self.load_files().await?,
         };
-        let mut entry = make(loaded.data.seq + 1);
+        // A per-batch entry is numbered past the last mark's group even where that group was
+        // cut short (its last entries lost to a kill or a torn line): a number the mark still
+        // covers would leave the mark holding over output this entry claims, and the next
+        // group run would cut that output away (see `JournalMark`). Numbers may skip; replay
+        // applies whatever is past the state's.
+        let next = match (&self.group, loaded.mark) {
+            (None, Some(mark)) => loaded.data.seq.max(mark.upto) + 1,
+            _ => loaded.data.seq + 1,
+        };
+        let mut entry = make(next);
         if let (
             Some(group),
             Entry::Commit {
@@ -1073,6 +1093,15 @@ impl Marks {
                 };
                 self.last = Some(*mark);
                 self.claimed = mark.claimed;
+            }
+            Entry::Commit {
+                output_len: None, ..
+            } => {
+                // A commit after the mark that records no output length is not a group's (a
+                // per-batch run, an older release, or a group run whose output write failed):
+                // it may claim output past the mark, which then no longer says where the
+                // output may be cut. Nothing is cut: at worst batches come twice.
+                *self = Self::default();
             }
             Entry::Commit { output_len, .. } => {
                 self.tail = 0;
@@ -1976,6 +2005,59 @@ mod tests {
             }
         }
     }
+    /// A group cut short (its last line torn), then a per-batch run on the same state (the
+    /// CLI's `--durability batch`, or an older release) that writes and commits a batch: the
+    /// next group run must not cut that batch away. The per-batch entry is numbered past the
+    /// torn group's mark, and a commit without an output length after a mark makes it stale.
+    #[tokio::test]
+    async fn a_per_batch_commit_after_a_torn_group_keeps_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let ids = |b: usize| -> Vec<String> { (0..3).map(|i| format!("b{b}-{i}")).collect() };
+        // Every commit its own group: [mark, commit] each.
+        let each = GroupCommit::default().interval(Duration::ZERO);
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), each)
+            .await
+            .unwrap();
+        for b in 0..2 {
+            output.write(&ids(b));
+            store.commit(batch_of(&ids(b))).await.unwrap();
+        }
+        drop(store);
+        // The last group's commit torn: its mark is left, covering a number no entry has.
+        let len = journal_len(&journal);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&journal)
+            .unwrap()
+            .set_len(len - 5)
+            .unwrap();
+
+        // A per-batch run writes and commits a batch past the mark.
+        let store = FileStateStore::open(&path).await.unwrap();
+        output.write(&ids(2));
+        store.commit(batch_of(&ids(2))).await.unwrap();
+        drop(store);
+
+        let store = FileStateStore::open(&path).await.unwrap();
+        let claimed = store.document_ids().await.unwrap();
+        assert!(ids(2).iter().all(|id| claimed.contains(id)));
+        let written = output.written().len() as u64;
+        if let Some(mark) = store.output_mark().await.unwrap() {
+            assert!(
+                mark.cut_to() >= written,
+                "the output would be cut to {} of {written} bytes: the per-batch run's batch, \
+                 which the state claims, would be lost",
+                mark.cut_to()
+            );
+        }
+    }
+
     /// A tear of the journal's last line (the fault suite's torn journals; a kill tears only
     /// the write in flight) still leaves a mark that cuts the output back to what the state
     /// claims: the start of a run writes its mark twice (or tops a lone copy up, or writes
