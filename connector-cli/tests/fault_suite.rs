@@ -539,18 +539,31 @@ fn a_second_run_names_the_holders_pid() {
 
 /// Five rounds of: a run killed mid-sync, then a few bytes cut off the state journal (a torn
 /// append); then a run to the end. A torn commit is a batch the state forgets, so up to two
-/// batches a round may come again: the one the kill cut and the one the tear forgot.
+/// batches a round may come again: the one the kill cut and the one the tear forgot. In the
+/// default mode (group commit).
 #[test]
 fn torn_journal_sequences() {
+    torn_journal_sequences_with(&[], 0x17_0004);
+}
+
+/// [`torn_journal_sequences`] with `--durability batch`, the per-batch mode (each batch's
+/// output and journal line synced before the next).
+#[test]
+fn torn_journal_sequences_per_batch() {
+    torn_journal_sequences_with(&["--durability", "batch"], 0x17_0014);
+}
+
+fn torn_journal_sequences_with(mode: &[&str], seed: u64) {
     let mut ws = Workspace::new();
     local_folder(&ws, "run/src", 300, 64);
     let config = ws.config("local.json", &json!({"path": "src", "page_size": 40}));
     let args = sync_args("local", &config, "4");
     let expected = reference_ids(&mut ws, &args, 300);
     let args = with(&args, &["--out", "out.ndjson", "--state", "state.json"]);
+    let args = with(&args, mode);
     let out = ws.path("run/out.ndjson");
     let journal = ws.path("run/state.json.journal");
-    let mut rng = Rng::new(0x17_0004);
+    let mut rng = Rng::new(seed);
     let mut rounds = 0;
     let mut tears = 0;
     for _ in 0..5 {
