@@ -31,6 +31,13 @@
 //!
 //! s38 (shared drive walk with the compact checkpoint; one drive keeps its link), 10,000 files,
 //! load 6-8, three runs, median: `load()` 1.23x, full `Syncer` run 1.24x.
+//!
+//! Session 43 (issue 23): drive items' times read through core's `time::de_utc_option` (the
+//! fast path: Graph's `…T10:00:00Z`), `created_at` written through `rfc3339_secs`; documents
+//! byte-identical. 3 alternating runs against the binary at 1dc498e under load average 18-21
+//! (noise): `load()` base 2.062 / 2.621 / 1.219 s, new 1.783 / 2.526 / 1.460 s; full run base
+//! 3.217 / 2.761 / 2.186 s, new 3.182 / 2.211 / 2.372 s. The lead re-measures on a quiet
+//! machine.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

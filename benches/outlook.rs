@@ -105,6 +105,16 @@
 //! The wall time is the round's own CPU: what cuts it is fewer instructions on that thread,
 //! not a second thread. Core's `time::parse_utc` / `rfc3339_offset` stay for that.
 //!
+//! Session 43 (issue 23): every Graph time is read through core's `time::de_utc_option` and
+//! the versions' and metadata's times written through `rfc3339_offset` (outlook's own code
+//! otherwise unchanged; documents byte-identical). The parse is the read-ahead workers' (off
+//! the round's thread, as above); the two writes per message are the round's. Wall time, 3
+//! alternating runs against the binary at 1dc498e under load average 28-29 (noise): `load()`
+//! base 0.129 / 0.185 / 0.199 s, new 0.125 / 0.164 / 0.127 s; full run base 0.149 / 0.217 /
+//! 0.147 s, new 0.140 / 0.228 / 0.209 s. callgrind, 1,000 messages, `COMPARE_ONLY=full`, whole
+//! process: 1,216.1 M -> 1,200.4 M instructions (-5.2k a message: chrono's parse, 15.5 M, and
+//! its `write_rfc3339`, 4.9 M, gone; the writes, ~1.6k a message, were on the round's thread).
+//!
 //! Both sides send the same 202 requests (0.020 per message). Nearly all of the connector's
 //! time over the raw fetch is core's HTML to Markdown (htmd over html5ever: tokenizer, tree
 //! and the allocations of both were 60% of a perf profile), which a raw reader that wants

@@ -38,6 +38,24 @@
 //! is left against the raw fetch alone (0.041 s of the 0.063 s gap); the rest is the
 //! per-thread work (Teams' tag rewriting, the per-message headers, the version hash, the
 //! document), not profiled apart.
+//!
+//! Session 43 (issue 23; A/B against the binary at 1dc498e). The full side's wall time is the
+//! main thread's CPU (`COMPARE_THREADS=1`: 110-120 ms of a 130-150 ms side, the workers 3-10
+//! ms each): the page parse, each message's parse, every thread's document and the sync all
+//! run on the one task. callgrind, 1,000 threads, `COMPARE_ONLY=full` (3 rounds of each
+//! table): `Syncer::run` on the main thread 1,748 M -> 1,515 M instructions (-13%: 291k ->
+//! 252k a thread of 3 messages); `thread_document` 101k -> 71k a thread (the first message's
+//! body was converted twice, once more for the title; Teams' tag rewriting and div
+//! flattening copied and lowercased every tag's name), the message parse 88k -> 78k (the
+//! three `…T10:00:00.000Z` times a message through core's `parse_utc` fast path, no longer
+//! chrono's parser at ~1,800 each). The raw side is unchanged (1,213 M). What is left on the
+//! thread per thread of 3 messages: the page's `RawValue` pass and each message's parse (the
+//! three `webUrl`s through `Url::parse`, 24k), core's HTML to Markdown (14k), the header
+//! paragraphs through core's Markdown renderer (15k), core's `fetch_items` and the sync.
+//! Wall time, 3 alternating runs each under load average 24-28 (other helpers' builds; the
+//! seconds are noise, each run's better of the two tables): `load()` base 0.108 / 0.160 /
+//! 0.122 s, new 0.097 / 0.106 / 0.108 s (medians 0.122 -> 0.106 s); full run base 0.123 /
+//! 0.130 / 0.208 s, new 0.101 / 0.107 / 0.114 s (medians 0.130 -> 0.107 s).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -40,10 +40,10 @@ pub struct DriveItem {
     #[serde(default)]
     pub c_tag: Option<String>,
     /// When the item was created.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub created_date_time: Option<DateTime<Utc>>,
     /// When the item (content or metadata) last changed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub last_modified_date_time: Option<DateTime<Utc>>,
     /// The item in the web UI.
     #[serde(default)]
@@ -152,10 +152,7 @@ pub(crate) fn with_authorship(
     modified_by: Option<&IdentitySet>,
 ) -> connector_core::Document {
     if let Some(t) = created {
-        doc = doc.with_metadata(
-            "created_at",
-            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
+        doc = doc.with_metadata("created_at", connector_core::time::rfc3339_secs(&t));
     }
     if let Some(by) = created_by.and_then(IdentitySet::shown) {
         doc = doc.with_metadata("created_by", by.to_owned());

@@ -218,7 +218,9 @@ pub(crate) fn message_document(
     let (cc, cc_text) = joined(&message.cc_recipients);
     let (bcc, _) = joined(&message.bcc_recipients);
     let date = message.received_date_time.or(message.sent_date_time);
-    let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
+    let date_text = date
+        .map(|d| connector_core::time::rfc3339_offset(&d))
+        .unwrap_or_default();
     // A meeting message's meeting: when and where (Graph's local times, with their zone).
     let meeting = message.meeting.as_deref();
     let when = meeting.map(meeting_time).unwrap_or_default();
@@ -332,7 +334,7 @@ pub(crate) fn message_document(
     }
     meta("message_id", message_id.into());
     if let Some(d) = sent_date_time {
-        meta("sent_at", d.to_rfc3339().into());
+        meta("sent_at", connector_core::time::rfc3339_offset(&d).into());
     }
     meta("subject", title.as_str().into());
     meta("to", to.into());

@@ -152,11 +152,11 @@ pub(crate) struct Message {
     pub(crate) cc_recipients: Vec<Recipient>,
     #[serde(default)]
     pub(crate) bcc_recipients: Vec<Recipient>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) received_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) sent_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
     #[serde(default)]
     pub(crate) conversation_id: Option<String>,
@@ -331,7 +331,7 @@ impl Message {
         }
         fn time(out: &mut String, t: Option<DateTime<Utc>>) {
             if let Some(t) = t {
-                out.push_str(&t.to_rfc3339());
+                connector_core::time::push_rfc3339_offset(out, &t);
             }
         }
         let body = self.body.as_ref();
@@ -426,7 +426,7 @@ pub(crate) struct Attachment {
     pub(crate) size: u64,
     #[serde(default)]
     pub(crate) is_inline: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
     /// A file attachment's bytes, base64; only in the answer that asks for the attachment
     /// itself.

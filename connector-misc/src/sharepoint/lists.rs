@@ -108,9 +108,9 @@ pub(crate) struct ListItem {
     e_tag: Option<String>,
     #[serde(default)]
     web_url: Option<Url>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     created_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
     #[serde(default)]
     created_by: Option<IdentitySet>,
@@ -205,7 +205,7 @@ pub(crate) fn parse_item_id(id: &str) -> Option<(&str, &str, &str)> {
 pub(crate) fn item_version(item: &ListItem, access: Option<&Access>) -> String {
     let tag = item.e_tag.clone().unwrap_or_else(|| {
         item.last_modified_date_time
-            .map(|t| t.to_rfc3339())
+            .map(|t| connector_core::time::rfc3339_offset(&t))
             .unwrap_or_default()
     });
     format!("{tag}|{}", crate::graph::drive_walk::access_hash(access))

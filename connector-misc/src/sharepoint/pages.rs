@@ -27,9 +27,9 @@ pub(crate) struct SitePage {
     web_url: Option<String>,
     #[serde(default)]
     e_tag: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     created_date_time: Option<DateTime<Utc>>,
     #[serde(default)]
     created_by: Option<IdentitySet>,
@@ -65,7 +65,7 @@ impl SitePage {
     pub(crate) fn version(&self) -> String {
         self.e_tag.clone().unwrap_or_else(|| {
             self.last_modified_date_time
-                .map(|t| t.to_rfc3339())
+                .map(|t| connector_core::time::rfc3339_offset(&t))
                 .unwrap_or_default()
         })
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Access, Document};
 
@@ -152,12 +152,18 @@ pub(crate) fn thread_document(
             )]),
         ])]));
     }
-    for m in &shown {
-        parts.push(message_markdown(m));
+    // The first shown message's body also gives the title: converted once.
+    let mut first_body = String::new();
+    for (n, m) in shown.iter().enumerate() {
+        let body = body_markdown(m);
+        parts.push(message_markdown(m, &body));
+        if n == 0 {
+            first_body = body;
+        }
     }
     let text = parts.join("\n\n");
 
-    let first_text = plain_snippet(&body_markdown(first), 60);
+    let first_text = plain_snippet(&first_body, 60);
     let title = match subject {
         Some(s) => s.to_owned(),
         None if first_text.is_empty() => {
@@ -193,7 +199,7 @@ pub(crate) fn thread_document(
         doc = doc.with_updated_at(t);
     }
     if let Some(t) = root.created_date_time {
-        doc = doc.with_metadata("created_at", t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        doc = doc.with_metadata("created_at", connector_core::time::rfc3339_secs(&t));
     }
     if let Some(s) = subject {
         doc = doc.with_metadata("subject", s.to_owned());
@@ -223,11 +229,12 @@ pub(crate) fn thread_document(
     Some(doc)
 }
 
-/// One message: its author and time, its body, the files attached to it.
-fn message_markdown(m: &ChatMessage) -> String {
+/// One message: its author and time, its `body` (its [`body_markdown`]), the files attached
+/// to it.
+fn message_markdown(m: &ChatMessage, body: &str) -> String {
     let when = m
         .created_date_time
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .map(|t| connector_core::time::rfc3339_secs(&t))
         .unwrap_or_default();
     let mut head = vec![
         Inline::strong(vec![Inline::text(m.author())]),
@@ -237,10 +244,9 @@ fn message_markdown(m: &ChatMessage) -> String {
         head.push(Inline::text(" (edited)"));
     }
     let mut out = markdown::render(&[Block::paragraph(head)]);
-    let body = body_markdown(m);
     if !body.is_empty() {
         out.push_str("\n\n");
-        out.push_str(&body);
+        out.push_str(body);
     }
     let files: Vec<Block> = m
         .attachments
@@ -397,29 +403,42 @@ pub(crate) fn rewrite_teams_tags(html: &str) -> String {
         };
         let tag = &tail[..=end];
         rest = &tail[end + 1..];
-        let name: String = tag[1..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
-            .collect::<String>()
-            .to_ascii_lowercase();
-        match name.as_str() {
-            "at" => out.push('@'),
-            "/at" | "attachment" | "/attachment" | "/emoji" | "systemeventmessage" | "span"
-            | "/span" => {}
-
-            "emoji" => out.push_str(&attribute(tag, "alt").unwrap_or_default()),
-            "img" => {
-                let src = attribute(tag, "src").unwrap_or_default();
-                let emoji = attribute(tag, "itemtype").is_some_and(|t| t.contains("Emoji"));
-                if emoji {
-                    out.push_str(&attribute(tag, "alt").unwrap_or_default());
-                } else if src.contains("/hostedContents/") {
-                    let _ = write!(out, "<a href=\"{src}\">image</a>");
-                } else {
-                    out.push_str(tag);
-                }
+        // The tag's name as written (ASCII letters, digits and `/`), compared without case
+        // and without a copy: a body has a dozen tags or more.
+        let len = tag.as_bytes()[1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'/')
+            .count();
+        let name = &tag[1..=len];
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("at") {
+            out.push('@');
+        } else if is("emoji") {
+            out.push_str(&attribute(tag, "alt").unwrap_or_default());
+        } else if is("img") {
+            let src = attribute(tag, "src").unwrap_or_default();
+            let emoji = attribute(tag, "itemtype").is_some_and(|t| t.contains("Emoji"));
+            if emoji {
+                out.push_str(&attribute(tag, "alt").unwrap_or_default());
+            } else if src.contains("/hostedContents/") {
+                let _ = write!(out, "<a href=\"{src}\">image</a>");
+            } else {
+                out.push_str(tag);
             }
-            _ => out.push_str(tag),
+        } else if ![
+            "/at",
+            "attachment",
+            "/attachment",
+            "/emoji",
+            "systemeventmessage",
+            "span",
+            "/span",
+        ]
+        .into_iter()
+        .any(is)
+        {
+            // Any other tag is kept; those named are dropped.
+            out.push_str(tag);
         }
     }
     out.push_str(rest);
@@ -440,16 +459,12 @@ fn divs_as_paragraphs(html: &str) -> Option<String> {
             let end = rest.find('>')?;
             let tag = &rest[..=end];
             let closing = after.starts_with('/');
-            let name = after
-                .trim_start_matches('/')
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if !SIMPLE.contains(&name.as_str()) {
-                return None;
-            }
-            match (name.as_str(), closing) {
+            // The name's leading letters and digits, matched without case and without a copy.
+            let bare = after.trim_start_matches('/');
+            let len = bare.bytes().take_while(u8::is_ascii_alphanumeric).count();
+            let name = &bare[..len];
+            let simple = SIMPLE.into_iter().find(|s| name.eq_ignore_ascii_case(s))?;
+            match (simple, closing) {
                 ("div", _) => {
                     if auto {
                         close(&mut out);
@@ -659,6 +674,209 @@ mod tests {
         }
         assert!(divs_as_paragraphs("<div><ul><li>a</li></ul></div>").is_none());
         assert!(divs_as_paragraphs("<p>a<p>b</p></p>").is_none());
+    }
+
+    /// The tag rewriting and the paragraph flattening as they were before they stopped
+    /// copying each tag's name (session 43): the reference their output must equal.
+    mod before {
+        pub(super) fn rewrite_teams_tags(html: &str) -> String {
+            use std::fmt::Write as _;
+            let mut out = String::with_capacity(html.len());
+            let mut rest = html;
+            while let Some(at) = rest.find('<') {
+                out.push_str(&rest[..at]);
+                let tail = &rest[at..];
+                let Some(end) = tail.find('>') else {
+                    out.push_str(tail);
+                    return out;
+                };
+                let tag = &tail[..=end];
+                rest = &tail[end + 1..];
+                let name: String = tag[1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                match name.as_str() {
+                    "at" => out.push('@'),
+                    "/at" | "attachment" | "/attachment" | "/emoji" | "systemeventmessage"
+                    | "span" | "/span" => {}
+                    "emoji" => out.push_str(&super::attribute(tag, "alt").unwrap_or_default()),
+                    "img" => {
+                        let src = super::attribute(tag, "src").unwrap_or_default();
+                        let emoji =
+                            super::attribute(tag, "itemtype").is_some_and(|t| t.contains("Emoji"));
+                        if emoji {
+                            out.push_str(&super::attribute(tag, "alt").unwrap_or_default());
+                        } else if src.contains("/hostedContents/") {
+                            let _ = write!(out, "<a href=\"{src}\">image</a>");
+                        } else {
+                            out.push_str(tag);
+                        }
+                    }
+                    _ => out.push_str(tag),
+                }
+            }
+            out.push_str(rest);
+            out
+        }
+
+        pub(super) fn divs_as_paragraphs(html: &str) -> Option<String> {
+            const SIMPLE: [&str; 8] = ["div", "p", "br", "b", "strong", "i", "em", "a"];
+            let mut out = String::with_capacity(html.len() + 16);
+            let mut rest = html;
+            let (mut auto, mut real) = (false, false);
+            while !rest.is_empty() {
+                if let Some(after) = rest.strip_prefix('<') {
+                    let end = rest.find('>')?;
+                    let tag = &rest[..=end];
+                    let closing = after.starts_with('/');
+                    let name = after
+                        .trim_start_matches('/')
+                        .split(|c: char| !c.is_ascii_alphanumeric())
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    if !SIMPLE.contains(&name.as_str()) {
+                        return None;
+                    }
+                    match (name.as_str(), closing) {
+                        ("div", _) => {
+                            if auto {
+                                super::close(&mut out);
+                                auto = false;
+                            }
+                        }
+                        ("p", false) => {
+                            if real {
+                                return None;
+                            }
+                            if auto {
+                                super::close(&mut out);
+                                auto = false;
+                            }
+                            real = true;
+                            out.push_str(tag);
+                        }
+                        ("p", true) => {
+                            real = false;
+                            out.push_str(tag);
+                        }
+                        _ => {
+                            if !real && !auto {
+                                out.push_str("<p>");
+                                auto = true;
+                            }
+                            out.push_str(tag);
+                        }
+                    }
+                    rest = &rest[end + 1..];
+                } else {
+                    let end = rest.find('<').unwrap_or(rest.len());
+                    let text = &rest[..end];
+                    if !real && !auto && !text.trim().is_empty() {
+                        out.push_str("<p>");
+                        auto = true;
+                        out.push_str(text.trim_start_matches(|c: char| c.is_ascii_whitespace()));
+                    } else if real || auto {
+                        out.push_str(text);
+                    }
+                    rest = &rest[end..];
+                }
+            }
+            if auto {
+                super::close(&mut out);
+            }
+            Some(out)
+        }
+    }
+
+    /// Bodies made of Teams' tags and the converter's (any case, attributes, broken ones,
+    /// text and non-ASCII around them) come out of the tag rewriting and the paragraph
+    /// flattening exactly as they did when each tag's name was copied and lowercased.
+    #[test]
+    fn tags_are_rewritten_as_before_without_copying_their_names() {
+        const PIECES: [&str; 54] = [
+            "<at id=\"0\">",
+            "</at>",
+            "<AT id=0>",
+            "</At>",
+            "<at>",
+            "<emoji id=\"1f680_rocket\" alt=\"🚀\" title=\"Rocket\">",
+            "</emoji>",
+            "<Emoji alt='x'>",
+            "<attachment id=\"153fa47d\">",
+            "</attachment>",
+            "<span class=\"x\">",
+            "</SPAN>",
+            "<systemEventMessage/>",
+            "<img src=\"https://graph.microsoft.com/v1.0/teams/t/messages/1/hostedContents/aWQ=/$value\" alt=\"image\">",
+            "<img itemtype=\"http://schema.skype.com/Emoji\" alt=\"😀\" src=\"https://x/e.png\">",
+            "<IMG src=\"https://x/y.png\">",
+            "<div>",
+            "</div>",
+            "<DIV class=\"x\">",
+            "<p>",
+            "</p>",
+            "<P>",
+            "</P >",
+            "<br>",
+            "<br/>",
+            "<BR />",
+            "<b>",
+            "</b>",
+            "<strong>",
+            "</STRONG>",
+            "<i>",
+            "</i>",
+            "<em>",
+            "</Em>",
+            "<a href=\"https://x/a?b=1&amp;c=2\">",
+            "</a>",
+            "<ul>",
+            "<li>",
+            "</li>",
+            "<h1>",
+            "<table>",
+            "<//div>",
+            "<div2>",
+            "<é>",
+            "< p>",
+            "<",
+            ">",
+            "text",
+            "  spaced  ",
+            "\n",
+            "Ünïcödé",
+            "&amp;",
+            "a < b",
+            "x>y",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = next() % 14;
+            let html: String = (0..len)
+                .map(|_| PIECES[usize::try_from(next() % 54).unwrap_or_default()])
+                .collect();
+            let rewritten = rewrite_teams_tags(&html);
+            assert_eq!(rewritten, before::rewrite_teams_tags(&html), "{html}");
+            assert_eq!(
+                divs_as_paragraphs(&rewritten),
+                before::divs_as_paragraphs(&rewritten),
+                "{rewritten}"
+            );
+            assert_eq!(
+                divs_as_paragraphs(&html),
+                before::divs_as_paragraphs(&html),
+                "{html}"
+            );
+        }
     }
 
     #[test]

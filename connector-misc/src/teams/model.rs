@@ -74,13 +74,13 @@ pub(crate) struct ChatMessage {
     /// `message`, `systemEventMessage`, `chatEvent`, `typing`, `unknownFutureValue`.
     #[serde(default)]
     pub(crate) message_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) created_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) last_edited_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "connector_core::time::de_utc_option")]
     pub(crate) deleted_date_time: Option<DateTime<Utc>>,
     #[serde(default)]
     pub(crate) subject: Option<String>,
@@ -254,5 +254,37 @@ mod tests {
         .unwrap();
         assert!(!system.is_message());
         assert_eq!(system.author(), "Unknown");
+    }
+
+    /// Graph's times with any fraction (none, 1 to 7 digits) or an offset read as chrono
+    /// reads them, and a time that is not one fails the message naming what it expected.
+    #[test]
+    fn message_times_read_every_form_graph_sends() {
+        for text in [
+            "2021-03-28T21:11:12Z",
+            "2021-03-28T21:11:12.3Z",
+            "2021-03-28T21:11:12.395Z",
+            "2021-03-28T21:11:12.3950000Z",
+            "2021-03-28T21:11:12.1234567Z",
+            "2021-03-28T22:11:12.395+01:00",
+            "2021-03-28T21:11:12-00:00",
+        ] {
+            let m: ChatMessage = serde_json::from_str(&format!(
+                r#"{{"id": "1", "createdDateTime": "{text}", "lastModifiedDateTime": "{text}",
+                    "lastEditedDateTime": null, "deletedDateTime": "{text}"}}"#
+            ))
+            .unwrap();
+            let chrono = text.parse::<DateTime<chrono::FixedOffset>>().unwrap();
+            let expected = Some(chrono.with_timezone(&Utc));
+            assert_eq!(m.created_date_time, expected, "{text}");
+            assert_eq!(m.last_modified_date_time, expected, "{text}");
+            assert_eq!(m.deleted_date_time, expected, "{text}");
+            assert_eq!(m.last_edited_date_time, None);
+        }
+        let bad = serde_json::from_str::<ChatMessage>(
+            r#"{"id": "1", "createdDateTime": "2021-02-30T21:11:12.395Z"}"#,
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("out of range"), "{bad}");
     }
 }

@@ -226,6 +226,9 @@ impl Reader {
     /// after `at` (a page or two) read to its `@odata.deltaLink`, from which the next run lists
     /// every change. Taken before a listing, so nothing changed during it is missed.
     async fn position(&self, team: &str, channel: &str, at: DateTime<Utc>) -> Result<String> {
+        // chrono's text to the millisecond, as Graph's `$filter` takes it: once per channel,
+        // not per message, so not one of core's `time` writers (which write to the second or
+        // as much of the fraction as there is).
         let filter = format!(
             "lastModifiedDateTime gt {}",
             at.to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -113,14 +113,22 @@ pub struct DriveCheckpoint {
     pub rekey: BTreeSet<String>,
     /// Compact form: the time the drives of [`known`](Self::known) were delivered up to (the
     /// start of the last run that finished them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "connector_core::time::de_utc_option"
+    )]
     pub stamp: Option<DateTime<Utc>>,
     /// Compact form: the drives read to their end by the run of [`stamp`](Self::stamp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known: Option<DriveSet>,
     /// Compact form: when this run started (less the margin); what its finished drives are
     /// delivered up to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "connector_core::time::de_utc_option"
+    )]
     pub run: Option<DateTime<Utc>>,
     /// Compact form: the drives this run read to their end.
     #[serde(default, skip_serializing_if = "Option::is_none")]

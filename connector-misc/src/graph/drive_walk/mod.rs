@@ -491,10 +491,8 @@ impl DriveWalk {
         time: chrono::DateTime<chrono::Utc>,
     ) -> Result<Url> {
         let mut url = self.graph.drive_delta_url(drive)?;
-        url.query_pairs_mut().append_pair(
-            "token",
-            &time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        );
+        url.query_pairs_mut()
+            .append_pair("token", &connector_core::time::rfc3339_secs(&time));
         Ok(url)
     }
 
