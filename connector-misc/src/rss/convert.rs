@@ -31,7 +31,8 @@ pub(crate) struct Listed {
     pub id: String,
     /// `updated`, else `published`.
     pub at: Option<DateTime<Utc>>,
-    /// The entry's page.
+    /// The entry's page when its id was made from it (an entry without a `guid` / `id`);
+    /// else `None`, and [`prepare`] finds it, in the page's task.
     pub link: Option<Url>,
     /// The entry, boxed: feed-rs's `Entry` is large, and a page of entries moves through
     /// several collections and futures on its way to the sink.
@@ -82,7 +83,14 @@ pub(crate) fn feed_key(url: &Url) -> String {
 /// partition whose prune must not remove what another feed still lists.
 pub(crate) fn list(feed_key: &str, entry: Entry) -> Listed {
     let at = entry.updated.or(entry.published);
-    let link = page_link(&entry);
+    // The link (a `Url` parse) only where the id needs it: the stream's thread does this for
+    // every entry before the first page is handed on.
+    let link = entry
+        .id
+        .trim()
+        .is_empty()
+        .then(|| page_link(&entry))
+        .flatten();
     let key = match entry.id.trim() {
         "" => match &link {
             Some(link) => link.to_string(),
@@ -118,6 +126,11 @@ pub(crate) fn prepare(listed: Listed, fetch_articles: bool) -> Prepared {
         link,
         entry,
     } = listed;
+    let link = if entry.id.trim().is_empty() {
+        link
+    } else {
+        page_link(&entry)
+    };
     let owners = owners(&entry);
     let enclosures = enclosures(&entry);
     let version = version_of(&entry, link.as_ref(), fetch_articles, &owners, &enclosures);
