@@ -61,6 +61,8 @@
 //! is its lenient date parsing (`parse_timestamp_lenient`, regex `replacen`), 8% `Url`
 //! parsing of links, 5% media types. Peak RSS of a full bench run: 118-121 MiB before,
 //! 128-129 MiB now (the workers' allocator arenas; `COMPARE_ONLY=load`: 122.8 / 120.3 MiB).
+//! Then each entry's link is parsed on the stream only where its id is made from it:
+//! `entries_of` 16 M -> 9 M instructions per run (callgrind, as above).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
