@@ -40,6 +40,29 @@
 //! Half the connector's time is the HTML to Markdown conversion the raw side does not do;
 //! against the raw side that does it, the connector is within the 1.5x target. Peak RSS
 //! 114 MiB (the 7 MiB feed, its parse, and wiremock's copies of what it served).
+//!
+//! 2026-12-06 (session 43, issue 24): each page of 256 entries is now looked up and converted
+//! in a task of its own, three pages at once, handed on in feed order; the version hash,
+//! owners and enclosures moved into the page's task too (ids and times stay on the stream for
+//! the dedup and window). Documents and checkpoints byte-identical (md5 of a 3,000-entry full
+//! run's documents and of each page's checkpoint, before and after). Measured on the shared
+//! machine at load average 17-18 (7 helpers building on 2 cores), old and new binaries
+//! alternated, 3 runs each, medians: `load` 0.938 s -> 0.811 s (0.86x), full run 0.926 s ->
+//! 0.852 s (0.92x); ratios to the raw side are meaningless at that load (the process got 0.3
+//! of a core). What does not depend on the load (`COMPARE_THREADS=1`): the stream's thread
+//! used 249 ms of CPU per `load` before, 115-124 ms now, against 93-107 ms for the raw
+//! fetch + parse; the two workers take 65-76 ms each; total CPU unchanged (255-268 ms).
+//! Callgrind (`COMPARE_ONLY=load`, 2,000 entries), per run: the stream's thread is the
+//! connector's feed-rs parse (176 M instructions; the raw side's parse 160 M) plus
+//! `entries_of` (16 M, of which 13 M `convert::list`, mostly the `Url` parse of each entry's
+//! link, which feed-rs parsed once already) and 3 M of stream; the workers do 267 M, 80% of it
+//! core's `html_to_markdown` (this feed's `<code>` sends every entry from core's fast path to
+//! htmd: the fast path's try, the scan and htmd's walk all run). Of feed-rs's own parse, 20%
+//! is its lenient date parsing (`parse_timestamp_lenient`, regex `replacen`), 8% `Url`
+//! parsing of links, 5% media types. Peak RSS of a full bench run: 118-121 MiB before,
+//! 128-129 MiB now (the workers' allocator arenas; `COMPARE_ONLY=load`: 122.8 / 120.3 MiB).
+//! Then each entry's link is parsed on the stream only where its id is made from it:
+//! `entries_of` 16 M -> 9 M instructions per run (callgrind, as above).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

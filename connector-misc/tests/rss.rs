@@ -705,6 +705,83 @@ async fn a_large_feed_comes_in_pages_and_resumes_after_the_last_entry_handed_on(
     );
 }
 
+/// A lookup that holds its first call (the first page's) until a later page is looked up,
+/// or five seconds pass.
+#[derive(Default)]
+struct HoldsTheFirstPage {
+    calls: std::sync::atomic::AtomicUsize,
+    later: tokio::sync::Notify,
+    released_by_a_later_page: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl connector_core::FingerprintLookup for HoldsTheFirstPage {
+    async fn fingerprints(
+        &self,
+        _ids: &[String],
+    ) -> connector_core::Result<std::collections::HashMap<String, String>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.calls.fetch_add(1, SeqCst) == 0 {
+            let wait = std::time::Duration::from_secs(5);
+            let released = tokio::time::timeout(wait, self.later.notified())
+                .await
+                .is_ok();
+            self.released_by_a_later_page.store(released, SeqCst);
+        } else {
+            self.later.notify_one();
+        }
+        Ok(std::collections::HashMap::new())
+    }
+}
+
+/// The pages of a large feed are looked up and converted a few at once, each in a task of
+/// its own (the next pages convert while the sync loop writes the one before): the second
+/// page is looked up while the first still waits for its lookup, and the documents and
+/// checkpoints still come in feed order.
+#[tokio::test]
+async fn the_pages_of_a_large_feed_convert_at_once_and_come_in_feed_order() {
+    use connector_core::{CheckpointedConnector, SyncContext};
+    use futures::StreamExt;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    let feeds = FakeFeeds::new();
+    big_feed(&feeds, None);
+    let server = feeds.start().await;
+    let c = big_connector(&server);
+    let lookup = Arc::new(HoldsTheFirstPage::default());
+    let ctx = SyncContext::new().with_fingerprints(lookup.clone());
+    let pages: Vec<_> = c
+        .load_from_checkpoint(c.initial_checkpoint(), None, ctx)
+        .map(|p| p.unwrap())
+        .collect()
+        .await;
+    assert!(
+        lookup.released_by_a_later_page.load(SeqCst),
+        "the second page was not looked up while the first waited"
+    );
+    assert_eq!(lookup.calls.load(SeqCst), 3);
+    let ids: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    let expected: Vec<String> = (0..600)
+        .map(|i| format!("rss:{}/big.xml#urn:bench:{i}", server.uri()))
+        .collect();
+    assert_eq!(ids, expected);
+    let afters: Vec<Option<String>> = pages
+        .iter()
+        .map(|p| p.checkpoint.current.as_ref().map(|c| c.after.clone()))
+        .collect();
+    assert_eq!(
+        afters,
+        [
+            Some(expected[255].clone()),
+            Some(expected[511].clone()),
+            None
+        ]
+    );
+}
+
 #[tokio::test]
 async fn check_ends_within_seconds_on_a_feed_that_rate_limits_for_an_hour() {
     let feeds = standard(SITE);
