@@ -331,9 +331,9 @@ pub(crate) struct SyncArgs {
     /// Stop the sync after this many seconds (it resumes from its last checkpoint next time).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: Option<u64>,
-    /// How the `--out` file and a `--state` file are made durable together (with a state
-    /// file and an NDJSON file output; otherwise, a `sqlite:`/`postgres://` state or a
-    /// directory or stdout output among them, each batch is synced on its own).
+    /// How the `--out` file and a `--state` file are made durable together, with a state
+    /// file and an NDJSON file output. Ignored with a `sqlite:`/`postgres://` state, an
+    /// `--out-dir` or `--out -`: each batch is synced on its own there.
     #[arg(long, value_enum, default_value_t = Durable::Group)]
     pub(crate) durability: Durable,
 }
@@ -347,12 +347,13 @@ pub(crate) enum Durable {
     /// output back to what the state recorded and delivers what came after it again, so the
     /// file holds every document once (a power loss or a journal damaged beyond its last
     /// line can leave a batch twice, never one missing); a run repeats about the last 200 ms
-    /// of its work (more when the source is slow: a group point comes with a commit).
+    /// of its work (a batch the source is slow to follow is written within about 200 ms
+    /// too).
     Group,
     /// A sync of the output and one of the state journal for every batch (slower on a
-    /// disk): at most the batch in flight is delivered again after a kill of such a run, and
-    /// nothing is cut (after a killed group run, the batches it wrote since its last group
-    /// point come again too).
+    /// disk): after a kill at most the batch in flight is delivered again. The output is
+    /// first cut back to what the state claims, as in group mode, so what a killed group run
+    /// wrote after its last group point is not kept twice.
     Batch,
 }
 

@@ -263,8 +263,10 @@ fn sync_database_url(state: &Path) -> Option<&str> {
 /// A `--state` file and the sink, group-committing together (`--durability group`, the
 /// default) when the output is an NDJSON file: the output is cut back to what the state
 /// claims (what a killed run wrote after its last group point is delivered again), written
-/// without a sync per batch, and made durable by the store at its group points. Otherwise
-/// (`--durability batch`, `--out-dir`, `--out -`) each batch is synced on its own.
+/// without a sync per batch, and made durable by the store at its group points. With
+/// `--durability batch` the output is cut back the same way (an earlier group run may have
+/// been killed), then each batch is synced on its own, as it is with `--out-dir` and
+/// `--out -` (never cut).
 async fn open_file_state(
     path: &Path,
     args: &SyncArgs,
@@ -274,11 +276,15 @@ async fn open_file_state(
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
-    if args.durability == Durable::Batch || args.out_dir.is_some() || out == Path::new("-") {
+    if args.out_dir.is_some() || out == Path::new("-") {
         let (sink, target) = open_sink(args).await?;
         return Ok((Arc::new(store), sink, target));
     }
     let mark = store.output_mark().await?;
+    if args.durability == Durable::Batch {
+        let sink = NdjsonSink::append_at_mark(&out, mark).await?;
+        return Ok((Arc::new(store), Arc::new(sink), out.display().to_string()));
+    }
     let sink = NdjsonSink::append_grouped(&out, mark).await?;
     let output = sink
         .durable_output()

@@ -327,6 +327,58 @@ fn kill9_per_batch_durability() {
     kill_chain(&mut ws, &args, &expected, 4, 0x17_0018);
 }
 
+/// The two modes on one state and output, each run killed at a seeded point: a group run
+/// killed, then a per-batch run (`--durability batch`, as when a user switches modes)
+/// killed, three times over, then a group run to the end. A per-batch run cuts the output
+/// back to what the state claims first, as a group run does, so a killed group run's
+/// batches since its last group point are not kept twice: every document there, at most
+/// the batch in flight twice per killed per-batch run, none per killed group run.
+#[test]
+fn kill9_group_and_per_batch_runs_mixed() {
+    let mut ws = Workspace::new();
+    local_folder(&ws, "run/src", 300, 64);
+    let config = ws.config("local.json", &json!({"path": "src", "page_size": 40}));
+    let args = sync_args("local", &config, "4");
+    let expected = reference_ids(&mut ws, &args, 300);
+    let args = with(&args, &["--out", "out.ndjson", "--state", "state.json"]);
+    let group = with(&args, &["--durability", "group"]);
+    let batch = with(&args, &["--durability", "batch"]);
+    let out = ws.path("run/out.ndjson");
+    let mut rng = Rng::new(0x17_0024);
+    let (mut group_kills, mut batch_kills) = (0, 0);
+    for round in 0..6 {
+        let per_batch = round % 2 == 1;
+        let args = if per_batch { &batch } else { &group };
+        // Several batches into the run: a group run's since its last group point are
+        // in the output but not claimed.
+        let step = usize::try_from(rng.range(12, 40)).unwrap();
+        let pause = Duration::from_micros(rng.range(0, 2000));
+        let grown = grown_by(&out, step);
+        let mut run = ws.spawn(args);
+        if wait_for(&mut run, grown) && !run.exited() {
+            std::thread::sleep(pause);
+            match run.kill9().status.code() {
+                None if per_batch => batch_kills += 1,
+                None => group_kills += 1,
+                Some(_) => {}
+            }
+        } else {
+            run.wait().expect_code(0, &format!("round {round}"));
+        }
+    }
+    ws.run(&group)
+        .expect_code(0, "the group run after the mixed kills");
+    assert!(
+        group_kills >= 2 && batch_kills >= 2,
+        "only {group_kills} group and {batch_kills} per-batch runs were killed mid-sync"
+    );
+    let duplicates = assert_complete(&out, &expected, 4 * batch_kills);
+    eprintln!("{group_kills} group kills, {batch_kills} per-batch kills, {duplicates} duplicates");
+    ws.run(&batch)
+        .expect_code(0, "a per-batch run on the state after the kills");
+    ws.assert_no_panic_in_logs();
+}
+
 // --- 2. Ctrl-C and --timeout during a large batch write --------------------------------------
 
 /// A run stopped by `signal` or its timeout ended as documented (2, saying why) or finished

@@ -680,4 +680,169 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.parent(), path.parent());
     }
+    /// Swaps the file an [`AppendFile`] writes to (`/dev/full`, whose writes fail with
+    /// `ENOSPC`, for a real failing write), returning the one it had.
+    #[cfg(target_os = "linux")]
+    async fn swap_file(file: &AppendFile, with: File) -> File {
+        std::mem::replace(&mut *file.file.lock().await, with)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn dev_full() -> File {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open("/dev/full")
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The written length a group-committing store records with each commit: the file's
+    /// length after every kind of write that returned (both inline paths of `append`,
+    /// `append_after` on the blocking pool, `append_streamed` succeeding, and failing, when it
+    /// cuts its batch off again), and unknown after a write that failed partway (part of it
+    /// may be in the file) until `make_durable` reads the real length.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_written_length_follows_every_write_and_is_unknown_after_a_failed_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("out.ndjson");
+        std::fs::write(&path, b"earlier\n").unwrap_or_else(|e| panic!("{e}"));
+        let on_disk = || std::fs::metadata(&path).map_or(0, |m| m.len());
+        let mut file = AppendFile::open(&path, false, Durability::Flush)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.written_len(), Some(8), "the length as opened");
+
+        // A small unsynced batch, written on the calling task.
+        file.append(b"one\n".to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.written_len(), Some(on_disk()));
+        // A batch larger than the calling task writes: on the blocking pool (`append_after`).
+        let big = vec![b'x'; DIRECT_WRITE_MAX + 1];
+        file.append([big.as_slice(), b"\n"].concat())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.written_len(), Some(on_disk()));
+        assert_eq!(on_disk(), 8 + 4 + DIRECT_WRITE_MAX as u64 + 2);
+        // `append_after` with a step before the write (the directory sink's bodies).
+        file.append_after(b"two\n".to_vec(), |_| Ok(()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.written_len(), Some(on_disk()));
+        // A small synced batch while syncs are quick: on the calling task too.
+        file.set_durability(Durability::Fsync);
+        file.syncs.assume_quick();
+        file.append(b"three\n".to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.written_len(), Some(on_disk()));
+        // A streamed batch.
+        file.append_streamed(|out| {
+            out.write_all(b"four\nfive\n")
+                .map_err(|e| io_error(Path::new("out"), "write to", e))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.written_len(), Some(on_disk()));
+        let before = on_disk();
+        // A streamed batch that fails after writing part of itself: cut off again, and the
+        // length is the real one.
+        let failed = file
+            .append_streamed(|out| {
+                out.write_all(&vec![b'y'; crate::spool::CHUNK * 2])
+                    .map_err(|e| io_error(Path::new("out"), "write to", e))?;
+                Err(Error::new(ErrorKind::Sink, "the body's file went away"))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(on_disk(), before, "the failed batch was not cut off");
+        assert_eq!(file.written_len(), Some(before));
+
+        // Writes that fail (a full disk), on each path: the length is unknown, and stays so
+        // after a write that succeeds, until `make_durable`.
+        for (durability, len) in [
+            (Durability::Flush, 4),
+            (Durability::Flush, DIRECT_WRITE_MAX + 1),
+            (Durability::Fsync, 4),
+        ] {
+            file.set_durability(durability);
+            file.syncs.assume_quick();
+            let real = swap_file(&file, dev_full()).await;
+            assert!(file.append(vec![b'z'; len]).await.is_err());
+            assert_eq!(file.written_len(), None, "{durability:?}, {len} bytes");
+            swap_file(&file, real).await;
+            file.append(b"six\n".to_vec())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(file.written_len(), None, "known again before a sync");
+            let mark = file.make_durable().await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(mark.len, on_disk());
+            assert_eq!(file.written_len(), Some(on_disk()));
+        }
+    }
+
+    /// A mark whose `claimed` is below its length (a group cut short after some of its
+    /// commits): a longer file, and one that ends at the mark, are cut back to `claimed`,
+    /// once their bytes before the mark's length match; another file is not cut.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_reopened_output_is_cut_back_to_what_the_mark_claims() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("out.ndjson");
+        let read = || std::fs::read(&path).unwrap_or_default();
+        let file = AppendFile::open(&path, false, Durability::Flush)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        file.append(b"one\ntwo\n".to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let claimed = file.written_len();
+        assert_eq!(claimed, Some(8));
+        file.append(b"three\n".to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mark = OutputMark {
+            claimed,
+            ..file.make_durable().await.unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!((mark.len, mark.cut_to()), (14, 8));
+        drop(file);
+
+        // Ends at the mark: cut back to what the state claims.
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cut_to_mark(&mut f, &mark).unwrap_or_else(|e| panic!("{e}")),
+            Cut::Removed(6)
+        );
+        assert_eq!(read(), b"one\ntwo\n");
+
+        // Longer than the mark: the same.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(b"three\nfour\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let file = AppendFile::open_grouped(&path, Some(mark))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(), b"one\ntwo\n");
+        assert_eq!(file.written_len(), Some(8));
+        drop(file);
+
+        // Other bytes before the mark's length (the bytes `claimed` keeps are the same): not
+        // the output the mark was taken of, so nothing is cut.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(b"THREE\nfour\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        AppendFile::open_grouped(&path, Some(mark))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(), b"one\ntwo\nTHREE\nfour\n");
+    }
 }

@@ -104,6 +104,24 @@ impl NdjsonSink {
         })
     }
 
+    /// [`append`](NdjsonSink::append) (each batch `fsync`ed before it is acknowledged, the
+    /// per-batch mode) for the output of a
+    /// [`FileStateStore`](crate::state::FileStateStore) that does not group-commit this run
+    /// but may have in an earlier one: the file is first cut back to `mark`, the store's
+    /// [`output_mark`](crate::state::FileStateStore::output_mark), as by
+    /// [`append_grouped`](NdjsonSink::append_grouped). So the batches a killed
+    /// group-committing run wrote after its last group point, which the state does not claim
+    /// and this run delivers again, are not kept twice. The store's first commit then makes
+    /// the mark stale (it claims output past it), and a later open cuts nothing it claims.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Sink`] naming the path when it cannot be opened, cut or repaired.
+    pub async fn append_at_mark(path: impl AsRef<Path>, mark: Option<OutputMark>) -> Result<Self> {
+        Ok(Self::append_grouped(path, mark)
+            .await?
+            .durability(Durability::Fsync))
+    }
+
     /// The handle a group-committing state store makes this file durable through (see
     /// [`append_grouped`](NdjsonSink::append_grouped)); `None` for a writer such as stdout.
     pub fn durable_output(&self) -> Option<Arc<dyn DurableOutput>> {

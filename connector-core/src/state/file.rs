@@ -85,14 +85,30 @@ pub struct FileStateStore {
     /// The journal, behind the lock every blocking task on the files holds (see
     /// [`FileStateStore`]'s cancel safety).
     files: Arc<Mutex<File>>,
-    inner: Mutex<Option<Loaded>>,
+    /// Shared with the group mode's timer (see [`FileStateStore::group_commit`]).
+    inner: Arc<Mutex<Option<Loaded>>>,
     /// Whether the journal's syncs are quick enough to append on the calling task.
     syncs: SyncGauge,
     /// The output this store group-commits with, if it does (see
     /// [`group_commit`](FileStateStore::group_commit)).
     group: Option<Group>,
+    /// Group mode: the timer task that writes held lines once they are
+    /// [`interval`](GroupCommit::interval) old and no commit came to write them; ended when
+    /// the store is dropped.
+    timer: Option<tokio::task::AbortHandle>,
+    /// Group mode: the error of a group point the timer failed at, for the next change to
+    /// return (its held lines are lost, as a failed group point's are).
+    timer_failed: Arc<std::sync::Mutex<Option<Error>>>,
     /// The advisory lock on `{path}.lock`, released when this file is closed.
     _lock: StateLock,
+}
+
+impl Drop for FileStateStore {
+    fn drop(&mut self) {
+        if let Some(timer) = &self.timer {
+            timer.abort();
+        }
+    }
 }
 
 /// When a group-committing [`FileStateStore`] writes its held journal lines: see
@@ -115,8 +131,10 @@ impl GroupCommit {
     /// documents' states, which a fast source acknowledges in well under the interval.
     pub const DEFAULT_MAX_HELD_BYTES: usize = 8 * 1024 * 1024;
 
-    /// A group point at least every `interval` (checked at each commit: a commit that comes
-    /// later than `interval` after the last group point is one).
+    /// A group point about every `interval`: a commit that comes `interval` or more after the
+    /// last group point is one, and lines still held `interval` after the last group point
+    /// (no commit came to write them: a slow source) are written then by the store's timer,
+    /// a task on the Tokio runtime. Zero: every commit is a group point (and no timer runs).
     #[must_use]
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
@@ -140,7 +158,7 @@ impl Default for GroupCommit {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Group {
     output: Arc<dyn DurableOutput>,
     options: GroupCommit,
@@ -152,10 +170,12 @@ struct Group {
 /// `upto`: an entry written after it without a mark (per-batch mode, or an older release)
 /// claims batches the mark does not cover, and then no output is cut.
 ///
-/// Where the output is cut back to: `len` when the group's last entry is in the journal (or
-/// when it is not a commit); the `output_len` of the last commit when the group was cut
-/// short after it; `claimed`, the length the state claimed before the group, when nothing
-/// of the group is left after the mark (`None`: `len`, as for a mark of the output as
+/// Where the output is cut back to: the `output_len` of the last commit after the mark that
+/// the journal holds (the group's last, or the last one a kill or a tear left); `len` when a
+/// removal comes after that (its delete lines were written before it); `claimed`, the length
+/// the state claimed before the group, when neither is left after the mark (nothing of the
+/// group survived, or the group held only the end of a run or a carried checkpoint, as the
+/// group point after a failed one does; `None`: `len`, as for a mark of the output as
 /// opened).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct JournalMark {
@@ -221,8 +241,10 @@ struct Loaded {
     tail_marks: usize,
     /// Group mode: lines applied in memory, not yet in the journal.
     held: Vec<u8>,
-    /// Group mode: the output length the last held line recorded, if it is a commit that did.
-    held_claimed: Option<u64>,
+    /// Group mode: what the held lines leave the state claiming of the output, when one of
+    /// them changes it (a commit: the output length it recorded; a removal: all of it, `None`);
+    /// `None` when they leave it as the group's mark says (see [`Marks::read`]).
+    held_claimed: Option<Option<u64>>,
     /// Group mode: when the last group point was.
     last_group: Instant,
 }
@@ -422,9 +444,11 @@ impl FileStateStore {
             path,
             journal_path,
             files: Arc::new(Mutex::new(journal)),
-            inner: Mutex::new(None),
+            inner: Arc::new(Mutex::new(None)),
             syncs: SyncGauge::new(),
             group: None,
+            timer: None,
+            timer_failed: Arc::new(std::sync::Mutex::new(None)),
             _lock: StateLock(lock),
         };
         let loaded = store.load_files().await?;
@@ -447,7 +471,9 @@ impl FileStateStore {
     /// Group points: this call (the output as opened, so that a run killed before its next
     /// group point has its output cut back to here), a commit that comes
     /// [`interval`](GroupCommit::interval) or more after the last group point or brings the
-    /// held lines to [`max_held_bytes`](GroupCommit::max_held_bytes), and every other change:
+    /// held lines to [`max_held_bytes`](GroupCommit::max_held_bytes), the store's timer when
+    /// lines are still held `interval` after the last group point (a source slow to send its
+    /// next batch), and every other change:
     /// [`finish_run`](StateStore::finish_run) (the end of every run, finished, failed or
     /// cancelled: its held lines are made durable then), [`carry`](StateStore::carry),
     /// [`remove_documents`](StateStore::remove_documents) (prune's and the source's
@@ -463,8 +489,7 @@ impl FileStateStore {
     /// What it promises (the CLI's default): after a kill, every document is in the output
     /// once the run is resumed, none twice, and the run fetches again at most what it
     /// acknowledged since its last group point (about [`interval`](GroupCommit::interval) of
-    /// work; the interval is checked at commits, so a slow source's group points can be
-    /// further apart). Each held commit records the output's length after its batch
+    /// work, a slow source's too). Each held commit records the output's length after its batch
     /// ([`DurableOutput::written_len`]) and each mark what the state claimed before its
     /// group, so a group whose journal write is cut short (a kill inside the one `write`, a
     /// power loss keeping part of it) or whose last line is torn afterwards cuts the output
@@ -490,9 +515,18 @@ impl FileStateStore {
     /// delete lines written then can be cut by the next group run, so the documents stay in
     /// the output though the state has dropped them. Nothing the state holds is lost.)
     ///
-    /// The output of a per-batch run (`--durability batch`) is not cut back to a mark: after
-    /// a group run was killed, such a run leaves the batches written since its last group
-    /// point in the output and delivers them again.
+    /// A per-batch run's output opened with
+    /// [`NdjsonSink::append_at_mark`](crate::sink::NdjsonSink::append_at_mark) (the CLI's
+    /// `--durability batch`) is cut back to the mark as well; one opened with
+    /// [`NdjsonSink::append`](crate::sink::NdjsonSink::append) (or by an older release) keeps
+    /// the batches a killed group run wrote since its last group point, and they come twice.
+    ///
+    /// A group point that fails (the output cannot be synced, the journal written: `EIO`, a
+    /// full disk) loses the held lines: the change that reached it returns the error (the
+    /// timer's, the store's next change), and the one after it reads the files again. Their
+    /// batches stay in the output, but the next group point's mark records what the state
+    /// claimed before them and the end of a run claims nothing more, so the next open cuts
+    /// them off (see `JournalMark`).
     ///
     /// # Errors
     /// [`ErrorKind::Sink`] when `output` cannot be synced, [`ErrorKind::State`] when the
@@ -503,6 +537,9 @@ impl FileStateStore {
         options: GroupCommit,
     ) -> Result<Self> {
         self.group = Some(Group { output, options });
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
         {
             let mut guard = self.inner.lock().await;
             let mut loaded = match guard.take() {
@@ -514,7 +551,71 @@ impl FileStateStore {
             }
             *guard = Some(loaded);
         }
+        self.timer = self
+            .group
+            .as_ref()
+            .and_then(|group| self.start_timer(group));
         Ok(self)
+    }
+
+    /// Starts the group mode's timer (none when every commit is a group point): a task that
+    /// wakes [`interval`](GroupCommit::interval) after each group point and, when lines are
+    /// still held then (no commit came to write them: a slow source), writes them at a group
+    /// point of its own. It holds the store only while it writes (a weak reference
+    /// otherwise), and a failure is kept for the store's next change to return.
+    fn start_timer(&self, group: &Group) -> Option<tokio::task::AbortHandle> {
+        let interval = group.options.interval;
+        if interval.is_zero() {
+            return None;
+        }
+        let inner = Arc::downgrade(&self.inner);
+        let failed = Arc::clone(&self.timer_failed);
+        let files = Arc::clone(&self.files);
+        let journal_path = self.journal_path.clone();
+        let group = group.clone();
+        let task = tokio::spawn(async move {
+            let mut wake = Instant::now() + interval;
+            loop {
+                tokio::time::sleep_until(wake.into()).await;
+                let Some(inner) = inner.upgrade() else {
+                    return;
+                };
+                let mut guard = inner.lock().await;
+                let due = match guard.as_ref() {
+                    // Held lines are due `interval` after the group point before them.
+                    Some(loaded) if !loaded.held.is_empty() => {
+                        let at = loaded.last_group + interval;
+                        wake = at;
+                        Instant::now() >= at
+                    }
+                    // Nothing held (a commit held from now on is due within an interval of
+                    // now), or the files to be read again by the next change.
+                    _ => {
+                        wake = Instant::now() + interval;
+                        false
+                    }
+                };
+                if !due {
+                    continue;
+                }
+                let Some(mut loaded) = guard.take() else {
+                    continue;
+                };
+                match Self::write_group(&files, &journal_path, &group, &mut loaded).await {
+                    Ok(()) => *guard = Some(loaded),
+                    // `guard` stays empty: the next change reads what is on disk (the held
+                    // entries are gone, and the run delivers their batches again) after
+                    // returning this error.
+                    Err(e) => {
+                        if let Ok(mut failed) = failed.lock() {
+                            *failed = Some(e);
+                        }
+                    }
+                }
+                wake = Instant::now() + interval;
+            }
+        });
+        Some(task.abort_handle())
     }
 
     /// The group point of [`group_commit`](FileStateStore::group_commit): makes the output
@@ -545,7 +646,7 @@ impl FileStateStore {
             _ => (JournalMark::new(output, loaded.data.seq), 2),
         };
         if copies > 0 {
-            let line = self.mark_line(loaded.durable_seq, mark)?;
+            let line = Self::mark_line(&self.journal_path, loaded.durable_seq, mark)?;
             let mut lines = Vec::with_capacity(line.len() * copies);
             for _ in 0..copies {
                 lines.extend_from_slice(&line);
@@ -642,6 +743,11 @@ impl FileStateStore {
     /// which every entry but a commit is.
     async fn append<'a>(&self, make: impl FnOnce(u64) -> Entry<'a>, at_end: bool) -> Result<()> {
         let mut guard = self.inner.lock().await;
+        // A group point the timer failed at lost the lines it held: this change fails as the
+        // commit that reached that group point would have.
+        if let Some(e) = self.timer_failed.lock().ok().and_then(|mut f| f.take()) {
+            return Err(e);
+        }
         let mut loaded = match guard.take() {
             Some(l) => l,
             None => self.load_files().await?,
@@ -673,10 +779,15 @@ impl FileStateStore {
         line.push(b'\n');
         if let Some(group) = &self.group {
             let is_commit = matches!(entry, Entry::Commit { .. });
-            loaded.held_claimed = match &entry {
-                Entry::Commit { output_len, .. } => *output_len,
-                _ => None,
-            };
+            // What replay makes of this line (see `Marks::read`): a commit claims the output
+            // up to the length it recorded, a removal all of it (its delete lines were
+            // written before it); the end of a run and a carried checkpoint write no output
+            // and leave the claim as it was.
+            match &entry {
+                Entry::Commit { output_len, .. } => loaded.held_claimed = Some(*output_len),
+                Entry::Remove { .. } => loaded.held_claimed = Some(None),
+                Entry::Finish { .. } | Entry::Carry { .. } => {}
+            }
             entry.apply(&mut loaded.data);
             loaded.held.extend_from_slice(&line);
             let due = !is_commit
@@ -688,7 +799,7 @@ impl FileStateStore {
             }
             // On failure `guard` stays empty: the next call reloads what is on disk (the held
             // entries are gone, and the run delivers their batches again).
-            self.write_group(group, &mut loaded).await?;
+            Self::write_group(&self.files, &self.journal_path, group, &mut loaded).await?;
         } else {
             let line_bytes = line.len() as u64;
             let mut journal = self.files.clone().lock_owned().await;
@@ -736,7 +847,9 @@ impl FileStateStore {
                 });
             // Twice, as an attach writes it: a tear of the last line leaves one.
             let first = match mark {
-                Some(mark) => Some(self.mark_line(loaded.data.seq, mark)?.repeat(2)),
+                Some(mark) => {
+                    Some(Self::mark_line(&self.journal_path, loaded.data.seq, mark)?.repeat(2))
+                }
                 None => None,
             };
             let first_bytes = first.as_ref().map_or(0, |l| l.len() as u64);
@@ -762,7 +875,12 @@ impl FileStateStore {
     /// is cut back to the last commit that survived, not to the mark. Mark and lines go in
     /// one `write` call (vectored: the held lines are not copied), so a kill does not fall
     /// between them.
-    async fn write_group(&self, group: &Group, loaded: &mut Loaded) -> Result<()> {
+    async fn write_group(
+        files: &Arc<Mutex<File>>,
+        journal_path: &Path,
+        group: &Group,
+        loaded: &mut Loaded,
+    ) -> Result<()> {
         let output = group.output.make_durable().await?;
         // What the state claims until the group's lines are in: where the output is cut back
         // to if none of them is.
@@ -777,15 +895,15 @@ impl FileStateStore {
         // The mark's own sequence number is the last one already in the journal: it is never
         // applied (replay applies only entries past the state's), and it leaves the held
         // entries' numbers as they were given.
-        let first = self.mark_line(loaded.durable_seq, mark)?;
+        let first = Self::mark_line(journal_path, loaded.durable_seq, mark)?;
         let held = std::mem::take(&mut loaded.held);
         let bytes = (first.len() + held.len()) as u64;
-        let mut journal = self.files.clone().lock_owned().await;
-        let journal_path = self.journal_path.clone();
-        let mut held = blocking(&self.journal_path, move || {
+        let mut journal = files.clone().lock_owned().await;
+        let path = journal_path.to_path_buf();
+        let mut held = blocking(journal_path, move || {
             write_all_vectored(&mut journal, &[&first, &held])
                 .and_then(|()| journal.sync_data())
-                .map_err(|e| state_error(&journal_path, "cannot write").with_cause(e))?;
+                .map_err(|e| state_error(&path, "cannot write").with_cause(e))?;
             Ok(held)
         })
         .await?;
@@ -794,14 +912,19 @@ impl FileStateStore {
         loaded.journal_bytes += bytes;
         loaded.durable_seq = loaded.data.seq;
         loaded.mark = Some(mark);
-        loaded.claimed = loaded.held_claimed.take();
+        loaded.claimed = match loaded.held_claimed.take() {
+            Some(claimed) => claimed,
+            // No held line changed the claim: what the state claimed before the group (after
+            // a failed group point, less than the output holds).
+            None => mark.claimed,
+        };
         loaded.tail_marks = 0;
         loaded.last_group = Instant::now();
         Ok(())
     }
 
     /// The journal line of `mark`, an otherwise empty commit numbered `seq`.
-    fn mark_line(&self, seq: u64, mark: JournalMark) -> Result<Vec<u8>> {
+    fn mark_line(journal_path: &Path, seq: u64, mark: JournalMark) -> Result<Vec<u8>> {
         let entry = Entry::Commit {
             seq,
             checkpoint: None,
@@ -812,7 +935,7 @@ impl FileStateStore {
             output_len: None,
         };
         let mut line = entry.line().map_err(|e| {
-            state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
+            state_error(journal_path, "cannot serialise an entry for").with_cause(e)
         })?;
         line.push(b'\n');
         Ok(line)
@@ -1073,8 +1196,9 @@ struct Mended {
 struct Marks {
     /// The last mark.
     last: Option<JournalMark>,
-    /// The output length the journal's last entry recorded, if it is a commit after the last
-    /// mark that recorded one.
+    /// What the entries since the last mark claim of the output when it is less than the
+    /// mark's length: the output length the last commit after the mark recorded, else the
+    /// mark's `claimed` (`None` after a removal: all of it).
     claimed: Option<u64>,
     /// How many copies of the last mark end the journal.
     tail: usize,
@@ -1107,10 +1231,18 @@ impl Marks {
                 self.tail = 0;
                 self.claimed = *output_len;
             }
-            _ => {
+            // Its delete lines were written to the output before it: the state claims all of
+            // the output the mark covers.
+            Entry::Remove { .. } => {
                 self.tail = 0;
                 self.claimed = None;
             }
+            // The end of a run and a carried checkpoint write no output: the claim stays what
+            // the commits (or the mark) before them left. So a group point written after a
+            // failed one, whose held commits were lost while their batches stayed in the
+            // output, cuts those batches off next time: its mark records what the state
+            // claimed before it (`claimed`), and nothing after it claims more.
+            Entry::Finish { .. } | Entry::Carry { .. } => self.tail = 0,
         }
     }
 }
@@ -1670,6 +1802,8 @@ mod tests {
         written: Vec<u8>,
         /// (output synced, journal length at that moment), one per group point.
         syncs: Vec<(u64, u64)>,
+        /// How many of the next syncs fail (an `EIO` of the output's disk).
+        failing: usize,
     }
 
     impl ModelOutput {
@@ -1697,6 +1831,11 @@ mod tests {
             }
         }
 
+        /// Makes the next `n` syncs fail.
+        fn fail_syncs(&self, n: usize) {
+            self.inner.lock().unwrap().failing = n;
+        }
+
         fn syncs(&self) -> Vec<(u64, u64)> {
             self.inner.lock().unwrap().syncs.clone()
         }
@@ -1711,6 +1850,10 @@ mod tests {
         async fn make_durable(&self) -> Result<OutputMark> {
             let journal = std::fs::metadata(&self.journal).map_or(0, |m| m.len());
             let mut inner = self.inner.lock().unwrap();
+            if inner.failing > 0 {
+                inner.failing -= 1;
+                return Err(Error::new(ErrorKind::Sink, "cannot sync the model output"));
+            }
             let len = inner.written.len() as u64;
             inner.syncs.push((len, journal));
             Ok(OutputMark {
@@ -1827,7 +1970,8 @@ mod tests {
         assert_eq!(store.output_mark().await.unwrap(), None);
     }
 
-    /// A commit that comes `interval` after the last group point is one.
+    /// A commit that comes `interval` after the last group point is one (at once, not when
+    /// the timer wakes); one right after it is held.
     #[tokio::test]
     async fn a_commit_past_the_interval_is_a_group_point() {
         let dir = tempfile::tempdir().unwrap();
@@ -1842,12 +1986,83 @@ mod tests {
             )
             .await
             .unwrap();
-        let ids = vec!["a".to_owned()];
-        store.commit(batch_of(&ids)).await.unwrap();
-        assert_eq!(output.syncs().len(), 1, "held within the interval");
+        // Nothing held meanwhile: the timer writes nothing.
         tokio::time::sleep(Duration::from_millis(60)).await;
-        store.commit(batch_of(&["b".to_owned()])).await.unwrap();
+        assert_eq!(output.syncs().len(), 1, "a group point with nothing held");
+        store.commit(batch_of(&["a".to_owned()])).await.unwrap();
         assert_eq!(output.syncs().len(), 2, "a group point past the interval");
+        store.commit(batch_of(&["b".to_owned()])).await.unwrap();
+        assert_eq!(output.syncs().len(), 2, "held within the interval");
+    }
+
+    /// A slow source: a commit held just after a group point, then no commit for a long
+    /// while. The timer writes it once it is `interval` old; it is not held until the next
+    /// commit (which may be minutes away) or the end of the run.
+    #[tokio::test]
+    async fn a_held_commit_is_written_an_interval_later_without_another_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let interval = Duration::from_millis(300);
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), GroupCommit::default().interval(interval))
+            .await
+            .unwrap();
+        let ids = vec!["slow-a".to_owned(), "slow-b".to_owned()];
+        output.write(&ids);
+        let len = journal_len(&journal);
+        store.commit(batch_of(&ids)).await.unwrap();
+        let held = journal_len(&journal) == len;
+        tokio::time::sleep(interval * 4).await;
+        let journal_text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            journal_text.contains("slow-b"),
+            "the commit is still held {:?} after it came (held at first: {held})",
+            interval * 4
+        );
+        assert_eq!(output.syncs().len(), 2, "the output made durable first");
+        // What the timer wrote is what the next open reads, and the mark claims the batch.
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 2);
+        let mark = store.output_mark().await.unwrap().unwrap();
+        assert_eq!(mark.cut_to(), output.written().len() as u64);
+    }
+
+    /// A group point the timer fails at (the output cannot be synced): the store's next
+    /// change returns the error (the run fails as it would at a commit's group point), and
+    /// the change after it reads the state again, without the lost commit.
+    #[tokio::test]
+    async fn a_group_point_the_timer_fails_at_fails_the_next_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let interval = Duration::from_millis(100);
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), GroupCommit::default().interval(interval))
+            .await
+            .unwrap();
+        let ids = vec!["lost".to_owned()];
+        output.write(&ids);
+        store.commit(batch_of(&ids)).await.unwrap();
+        output.fail_syncs(1);
+        tokio::time::sleep(interval * 5).await;
+        // The next group point's sync would succeed: only the timer's failed.
+        output.fail_syncs(0);
+        let next = vec!["next".to_owned()];
+        output.write(&next);
+        assert!(
+            store.commit(batch_of(&next)).await.is_err(),
+            "a change after the timer's failed group point succeeded"
+        );
+        store.finish_run(run_record(), None).await.unwrap();
+        assert!(store.document_ids().await.unwrap().is_empty());
     }
 
     /// A compaction keeps the mark: the emptied journal starts with it again.
@@ -2175,5 +2390,72 @@ mod tests {
         assert_eq!(mark.len, output.written().len() as u64);
         assert_eq!(mark.cut_to(), claimed);
         assert_eq!(store.document_ids().await.unwrap().len(), 6);
+    }
+    /// A group point that fails (the output's sync or the journal's write: an `EIO`, a full
+    /// disk) loses its held commits, while their batches stay in the output. The run ends
+    /// (its end is a group point of its own, after the store read the state again): the next
+    /// open must cut the output back to what the state claims, not keep the lost commits'
+    /// batches under the end's mark, where the next run would deliver them a second time.
+    #[tokio::test]
+    async fn a_failed_group_point_leaves_no_unclaimed_batch_under_a_later_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let ids = |b: usize| -> Vec<String> { (0..3).map(|i| format!("b{b}-{i}")).collect() };
+        let carried = || {
+            Some(CheckpointJson {
+                source: "test".to_owned(),
+                version: 1,
+                state: serde_json::json!({"page": 1}),
+            })
+        };
+        let held = GroupCommit::default()
+            .interval(Duration::from_secs(3600))
+            .max_held_bytes(1 << 20);
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), held)
+            .await
+            .unwrap();
+        // A batch made durable at a group point (a carried checkpoint's).
+        output.write(&ids(0));
+        store.commit(batch_of(&ids(0))).await.unwrap();
+        store.carry(carried()).await.unwrap();
+        let claimed = output.written().len() as u64;
+        // Two batches held, and the group point that would write them fails.
+        for b in 1..3 {
+            output.write(&ids(b));
+            store.commit(batch_of(&ids(b))).await.unwrap();
+        }
+        output.fail_syncs(1);
+        assert!(store.carry(carried()).await.is_err());
+        // The run ends: the state is read again (without the lost commits) and its end
+        // written at a group point of its own.
+        store.finish_run(run_record(), None).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 3);
+        drop(store);
+
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 3);
+        let mark = store.output_mark().await.unwrap().unwrap();
+        assert_eq!(mark.len, output.written().len() as u64);
+        assert_eq!(
+            mark.cut_to(),
+            claimed,
+            "the lost commits' batches would stay in the output, which the state does not claim"
+        );
+        // A removal claims all of the output, the delete lines written before it too (a
+        // batch and its commit, then the delete lines and the removal, in one group).
+        let store = store.group_commit(output.clone(), held).await.unwrap();
+        output.write(&ids(3));
+        store.commit(batch_of(&ids(3))).await.unwrap();
+        output.write(&["delete b0-0".to_owned()]);
+        store.remove_documents(&ids(0)[..1]).await.unwrap();
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        let mark = store.output_mark().await.unwrap().unwrap();
+        assert_eq!(mark.cut_to(), output.written().len() as u64);
     }
 }
