@@ -27,6 +27,14 @@
 //! Task-clock, `COMPARE_ONLY=full`, 20,000 records, 8 alternating runs each at load average
 //! 10.5: 1,066 ms before, 1,047 ms after (a build that also grew the store's table four-fold,
 //! since left out; within the noise).
+//!
+//! Session 43 (full3): the full run reads the connector's pages one ahead in a task of its own
+//! (`sync/run.rs`, `read_ahead`; the loop's compare, commit, sink write and drop were serialised
+//! with the connector's page building, see the salesforce bench's notes). Under load 17,
+//! `COMPARE_THREADS=1`, `COMPARE_ONLY=full`: the loop's thread 22 ms of CPU per round, the
+//! connector (with its own raw-page read-ahead and the loopback server) 150 ms on the workers,
+//! total CPU 178-184 ms against 171-180 ms before (200 pages of 100: 200 handoffs); wall not
+//! measurable on the loaded machine. Needs a quiet A/B.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

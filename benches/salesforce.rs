@@ -34,6 +34,19 @@
 //! (the noise is about 8%). By these counts the full line's gap to `load` is the Syncer
 //! reading each document again after the page is built, not allocator work; whether that is
 //! the whole quiet-machine gap (1.38x / 1.60x) needs a quiet measure.
+//!
+//! Session 43 (full3): where the full line's time goes, by thread (`COMPARE_THREADS=1`,
+//! `COMPARE_ONLY=load|full`, base 1dc498e, load average 0.8): `load` and the full run each ran
+//! on one thread (the main thread busy 0.91-1.00 cores, the workers idle): the loop's compare,
+//! commit, sink write and the documents' drop were serialised with the connector's fetch and
+//! page building, which waited for them (the stream was polled only after the loop was done
+//! with the page). Main-thread CPU: load 99-106 ms, full 115-129 ms per round; page faults and
+//! context switches equal. The full run now reads the connector's pages one ahead in a task
+//! of its own (`sync/run.rs`, `read_ahead`): under load 17 the loop's thread took 36 ms of
+//! CPU per round and the connector's task 117 ms on the workers, total CPU 160-165 ms against
+//! 170-184 ms before (no handoff cost visible); wall could not be measured on the loaded
+//! machine (run-queue waits of 0.5-0.9 s per round), full/load in the same process: before
+//! 2.03x, 1.54x, 1.88x, after 1.63x, 1.40x, 1.46x. Needs a quiet A/B.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

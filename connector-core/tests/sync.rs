@@ -1125,3 +1125,194 @@ async fn children_reported_unchanged_by_version_get_their_parent_recorded() {
     assert!(state.children(&["m2"]).await.unwrap().is_empty());
     assert_eq!(sink.deliveries().iter().map(Vec::len).sum::<usize>(), 5);
 }
+
+/// The memory connector's pages, counted as the connector builds them, from a stream that
+/// sets `dropped` when it is dropped.
+#[derive(Debug)]
+struct Watched {
+    inner: MemoryConnector,
+    built: Arc<std::sync::atomic::AtomicUsize>,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watched {
+    fn new(inner: MemoryConnector) -> Self {
+        Self {
+            inner,
+            built: Arc::default(),
+            dropped: Arc::default(),
+        }
+    }
+}
+
+impl std::fmt::Display for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "watched {}", self.inner)
+    }
+}
+
+#[connector_core::reexports::async_trait]
+impl Connector for Watched {
+    fn source(&self) -> &'static str {
+        "memory"
+    }
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self).load().into()
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl LoadConnector for Watched {
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        use connector_core::reexports::futures::StreamExt;
+        let built = Arc::clone(&self.built);
+        let guard = DropFlag(Arc::clone(&self.dropped));
+        self.inner
+            .load(ctx)
+            .map(move |page| {
+                let _alive = &guard;
+                built.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                page
+            })
+            .boxed()
+    }
+}
+
+/// A sink whose first write waits (up to a few seconds) until the connector has built more
+/// than one page, and records whether it saw that.
+#[derive(Clone)]
+struct WaitsForNextPage {
+    built: Arc<std::sync::atomic::AtomicUsize>,
+    writes: Arc<std::sync::atomic::AtomicUsize>,
+    saw_next: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[connector_core::reexports::async_trait]
+impl connector_core::sink::Sink for WaitsForNextPage {
+    async fn write(&self, _documents: &[connector_core::Document]) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.writes.fetch_add(1, Ordering::SeqCst) == 0 {
+            for _ in 0..300 {
+                if self.built.load(Ordering::SeqCst) > 1 {
+                    self.saw_next.store(true, Ordering::SeqCst);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _ids: &[String]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A full run reads the connector's pages ahead: the next page is built while the sink
+/// writes a batch of the one before (inline, it would be built only after the sink and the
+/// store were done with this page), and everything arrives once, in order.
+#[tokio::test]
+async fn a_full_run_builds_the_next_page_while_the_sink_writes() {
+    let source = Watched::new(MemoryConnector::numbered(30, 10, t0()));
+    let sink = WaitsForNextPage {
+        built: Arc::clone(&source.built),
+        writes: Arc::default(),
+        saw_next: Arc::default(),
+    };
+    let store = MemoryStateStore::new();
+    let report = Syncer::new(Arc::new(source))
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(5))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(
+        sink.saw_next.load(std::sync::atomic::Ordering::SeqCst),
+        "the second page was built during the first sink write"
+    );
+    assert_eq!((report.delivered, report.pages), (30, 3));
+    let ids: Vec<String> = (0..30).map(|n| format!("doc-{n:05}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let known = store.documents(&refs).await.unwrap();
+    assert!(
+        known.iter().all(Option::is_some),
+        "every document committed"
+    );
+}
+
+/// A full run that fails returns only once the connector's stream, read ahead in a task of
+/// its own, is dropped: nothing of the run outlives it.
+#[tokio::test]
+async fn a_failed_full_run_has_dropped_the_connectors_stream_when_it_returns() {
+    let source = Watched::new(MemoryConnector::numbered(50, 5, t0()));
+    let dropped = Arc::clone(&source.dropped);
+    let sink = SlowSink {
+        fail_at: Some(1),
+        ..SlowSink::default()
+    };
+    let err = Syncer::new(Arc::new(source))
+        .sink(sink)
+        .options(SyncOptions::default().batch_docs(5))
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Sink);
+    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+/// The memory connector whose stream panics after its first `.1` pages.
+#[derive(Debug)]
+struct PanicsAfter(MemoryConnector, usize);
+
+impl std::fmt::Display for PanicsAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "panicking {}", self.0)
+    }
+}
+
+#[connector_core::reexports::async_trait]
+impl Connector for PanicsAfter {
+    fn source(&self) -> &'static str {
+        "memory"
+    }
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self).load().into()
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl LoadConnector for PanicsAfter {
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        use connector_core::reexports::futures::{StreamExt, stream};
+        let panics = stream::once(async {
+            panic!("the connector panicked building a page");
+        });
+        self.0.load(ctx).take(self.1).chain(panics).boxed()
+    }
+}
+
+/// A connector that panics while its pages are read ahead in a task of their own panics the
+/// run, as it would inline: the run neither succeeds with the pages before nor hangs.
+#[tokio::test]
+#[should_panic(expected = "the connector panicked building a page")]
+async fn a_panic_in_a_connectors_pages_read_ahead_resumes_in_the_run() {
+    let source = PanicsAfter(MemoryConnector::numbered(9, 3, t0()), 2);
+    let _report = Syncer::new(Arc::new(source))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await;
+}
