@@ -40,7 +40,7 @@ use compare::Compare;
 use connectors::misc::airtable::{AirtableConfig, AirtableConnector};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PAGE: usize = 100;
 const ROUNDS: usize = 3;
@@ -161,7 +161,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = records();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("GET"))
             .and(path(format!("/v0/meta/bases/{BASE}/tables")))
             .respond_with(
