@@ -34,6 +34,23 @@
 //! (the noise is about 8%). By these counts the full line's gap to `load` is the Syncer
 //! reading each document again after the page is built, not allocator work; whether that is
 //! the whole quiet-machine gap (1.38x / 1.60x) needs a quiet measure.
+//!
+//! Session 43 (sf24), the connector's own cost per record (`COMPARE_ONLY=load`, 5,000
+//! records x 3 rounds, callgrind). `COMPARE_THREADS=1`: one thread (the runtime's `block_on`
+//! thread) does the page's parse, the conversion and the drain, with CPU equal to the wall
+//! time, so instructions per record are the load line's time. The connector's stream
+//! (`Walk::checkpointed`) 884.6 M -> 858.2 M instructions (-3.0%), `record_document` 504.7 M ->
+//! 481.8 M (-4.5%, 1.5k per record): how each field shows (a section, front matter, not at
+//! all) worked out once per object instead of by name per field of every record; a string
+//! whose escapes are all one character (long text's `\n`, quotes) unescaped without serde_json;
+//! whole numbers of up to 19 digits read as `u64` without it. The raw fetch 459.3 M -> 454.2 M
+//! (allocator noise). Documents byte-identical: 400 records with escapes of every kind, `\u`
+//! and surrogate pairs, nulls and numbers at the `u64` edge, converted by the code before and
+//! after: NDJSON md5 21670023c82605e3e9b85fe920a1eebb both. What is left per record
+//! (instructions): the page parsed twice (into one `Box<RawValue>` per record, then each record
+//! into its fields: 7.9k + 9k), the `fields` metadata map (5.1k: 11 key `String`s, 11 values,
+//! the map's nodes), the front matter (2.8k), the description's paragraphs (2.9k), the link
+//! (`Url::set_path`, 1.4k).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
