@@ -71,7 +71,7 @@ use connectors::misc::asana::{AsanaConfig, AsanaConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PROJECTS: usize = 10;
 const PAGE: usize = 100;
@@ -245,7 +245,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = tasks();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let projects: Vec<Value> = (0..PROJECTS)
             .map(|p| json!({"gid": project_gid(p), "resource_type": "project", "name": format!("Project {p}"),
                             "privacy_setting": "public_to_workspace", "public": true, "team": null}))

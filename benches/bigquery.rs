@@ -25,7 +25,7 @@ use compare::Compare;
 use connectors::google::bigquery::{BigQueryConfig, BigQueryConnector};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PAGE: usize = 1000;
 const ROUNDS: usize = 3;
@@ -153,7 +153,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = rows();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let pages = pages(n);
         Mock::given(method("POST"))
             .and(path("/token"))

@@ -43,7 +43,7 @@ use connectors::misc::bitbucket::{BitbucketConfig, BitbucketConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const REPOS: usize = 10;
 const PAGE: usize = 50;
@@ -223,7 +223,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = prs();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let repos: Vec<Value> = (0..REPOS)
             .map(|r| json!({"type": "repository", "slug": format!("r{r}"), "is_private": false, "project": {"key": "BENCH"}}))
             .collect();

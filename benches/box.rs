@@ -25,7 +25,7 @@ use connectors::misc::r#box::{BoxConfig, BoxConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const FOLDERS: usize = 10;
 const PAGE: usize = 1000;
@@ -180,7 +180,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = files();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("GET"))
             .and(path_regex("^/2\\.0/folders/[0-9]+/items$"))
             .respond_with(Listing(pages(n)))

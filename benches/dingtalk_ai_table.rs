@@ -26,7 +26,7 @@ use compare::Compare;
 use connectors::misc::dingtalk_ai_table::{DingtalkAiTableConfig, DingtalkAiTableConnector};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PAGE: usize = 100;
 const ROUNDS: usize = 3;
@@ -174,7 +174,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = records();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("POST"))
             .and(path("/v1.0/oauth2/accessToken"))
             .respond_with(

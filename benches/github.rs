@@ -26,7 +26,7 @@ use connectors::misc::github::{GithubConfig, GithubConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PAGE: usize = 100;
 const CONCURRENCY: usize = 8;
@@ -163,7 +163,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = items();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let base = server.uri();
         Mock::given(method("GET"))
             .and(path("/repos/acme/bench"))

@@ -240,10 +240,12 @@ fn main() {
     let files = n / 2;
     loopback::block_on(async {
         // Recording every request would make the server's memory grow with the items.
-        let server = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = loopback::Server::new(
+            MockServer::builder()
+                .disable_request_recording()
+                .start()
+                .await,
+        );
         let base = server.uri();
         let project = json!({"id": 1, "path_with_namespace": "acme/api", "web_url": format!("{base}/acme/api"),
             "visibility": "public", "default_branch": "main", "name": "api", "path": "api"});

@@ -23,7 +23,7 @@ use connectors::jira::{JiraConfig, JiraConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const ISSUES: usize = 10_000;
 const PAGE: usize = 100;
@@ -105,7 +105,7 @@ fn main() {
     loopback::block_on(async {
         let rendered: Vec<String> = (1..=ISSUES).map(|n| issue(n).to_string()).collect();
         let bytes: usize = rendered.iter().map(String::len).sum();
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("GET"))
             .and(path("/rest/api/2/search"))
             .respond_with(Pages(rendered))

@@ -45,7 +45,7 @@ use connectors::misc::moodle::{MoodleConfig, MoodleConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const COURSES: usize = 10;
 const PAGE: usize = 50;
@@ -313,7 +313,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = discussions();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("POST"))
             .and(path("/webservice/rest/server.php"))
             .respond_with(service(n))

@@ -27,7 +27,7 @@ use connectors::misc::notion::{NotionConfig, NotionConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PAGE: usize = 100;
 const CONCURRENCY: usize = 3;
@@ -204,7 +204,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = pages();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("POST"))
             .and(path("/v1/search"))
             .respond_with(Search(search_pages(n)))

@@ -52,7 +52,7 @@ use connectors::misc::onedrive::{OnedriveConfig, OnedriveConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, Request, ResponseTemplate};
 
 const PAGE: usize = 200;
 const BODY: usize = 1024;
@@ -162,7 +162,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = files();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
             .and(path_regex("/oauth2/v2\\.0/token$"))

@@ -137,7 +137,7 @@ use compare::Compare;
 use connectors::misc::outlook::{OutlookConfig, OutlookConnector};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PAGE: usize = 50;
 const ROUNDS: usize = 3;
@@ -324,7 +324,7 @@ async fn raw_with(client: &reqwest::Client, base: &str, convert: bool) -> (usize
 fn main() {
     let n = messages();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
             .and(path_regex("/oauth2/v2\\.0/token$"))

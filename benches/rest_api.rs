@@ -48,7 +48,7 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(50_000usize);
-        let server = start_server(items).await;
+        let server = loopback::Server::new(start_server(items).await);
         let c = connector(&server.uri());
         println!(
             "rest_api loopback: {items} items, {} cursor pages of {PAGE}, best of {ROUNDS}",

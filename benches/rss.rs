@@ -80,7 +80,7 @@ use connectors::core::sink::DiscardSink;
 use connectors::core::state::MemoryStateStore;
 use connectors::core::sync::{SyncMode, Syncer};
 use connectors::misc::rss::{RssConfig, RssConnector};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const ROUNDS: usize = 3;
 const ETAG: &str = "\"bench-1\"";
@@ -146,7 +146,7 @@ fn main() {
         let n = entries();
         let body = feed(n).into_bytes();
         let size = body.len();
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(wiremock::matchers::any())
             .respond_with(Feed { body })
             .mount(&server)

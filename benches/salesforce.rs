@@ -47,6 +47,23 @@
 //! 170-184 ms before (no handoff cost visible); wall could not be measured on the loaded
 //! machine (run-queue waits of 0.5-0.9 s per round), full/load in the same process: before
 //! 2.03x, 1.54x, 1.88x, after 1.63x, 1.40x, 1.46x. Needs a quiet A/B.
+//!
+//! Session 43 (sf24), the connector's own cost per record (`COMPARE_ONLY=load`, 5,000
+//! records x 3 rounds, callgrind). `COMPARE_THREADS=1`: one thread (the runtime's `block_on`
+//! thread) does the page's parse, the conversion and the drain, with CPU equal to the wall
+//! time, so instructions per record are the load line's time. The connector's stream
+//! (`Walk::checkpointed`) 884.6 M -> 858.2 M instructions (-3.0%), `record_document` 504.7 M ->
+//! 481.8 M (-4.5%, 1.5k per record): how each field shows (a section, front matter, not at
+//! all) worked out once per object instead of by name per field of every record; a string
+//! whose escapes are all one character (long text's `\n`, quotes) unescaped without serde_json;
+//! whole numbers of up to 19 digits read as `u64` without it. The raw fetch 459.3 M -> 454.2 M
+//! (allocator noise). Documents byte-identical: 400 records with escapes of every kind, `\u`
+//! and surrogate pairs, nulls and numbers at the `u64` edge, converted by the code before and
+//! after: NDJSON md5 21670023c82605e3e9b85fe920a1eebb both. What is left per record
+//! (instructions): the page parsed twice (into one `Box<RawValue>` per record, then each record
+//! into its fields: 7.9k + 9k), the `fields` metadata map (5.1k: 11 key `String`s, 11 values,
+//! the map's nodes), the front matter (2.8k), the description's paragraphs (2.9k), the link
+//! (`Url::set_path`, 1.4k).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -60,7 +77,7 @@ use compare::Compare;
 use connectors::misc::salesforce::{SalesforceConfig, SalesforceConnector};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const BATCH: usize = 2000;
 const ROUNDS: usize = 3;
@@ -183,7 +200,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = records();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("POST"))
             .and(path("/services/oauth2/token"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({

@@ -25,7 +25,7 @@ use connector_core::sync::{SyncMode, Syncer};
 use connector_misc::seafile::{SeafileConfig, SeafileConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const FILES: usize = 2_000;
 const FOLDERS: usize = 20;
@@ -113,7 +113,7 @@ impl Respond for Seafile {
 #[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's main.
 fn main() {
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let root: Vec<Value> = (0..FOLDERS)
             .map(|f| json!({"type": "dir", "id": "04f3fb2b992c7aa1eb897a4e2c46b3212def1028",
                             "name": format!("folder-{f:03}"), "mtime": 1_741_770_000, "permission": "rw"}))

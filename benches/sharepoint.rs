@@ -47,7 +47,7 @@ use connectors::misc::sharepoint::{SharepointConfig, SharepointConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, Request, ResponseTemplate};
 
 const PAGE: usize = 200;
 const SITE_PAGES_PER_LISTING: usize = 100;
@@ -246,7 +246,7 @@ fn main() {
     let n = files();
     let n_pages = n / 20;
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
             .and(path_regex("/oauth2/v2\\.0/token$"))

@@ -32,7 +32,7 @@ use connectors::misc::slack::{SlackConfig, SlackConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const CHANNELS: usize = 10;
 const PAGE: usize = 200;
@@ -233,7 +233,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = threads();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(any())
             .respond_with(Server(Arc::new(build(n))))
             .mount(&server)

@@ -69,7 +69,7 @@ use compare::Compare;
 use connectors::misc::teams::{TeamsConfig, TeamsConnector};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 const PAGE: usize = 50;
 const ROUNDS: usize = 3;
@@ -198,7 +198,7 @@ async fn raw(client: &reqwest::Client, base: &str, convert: bool) -> (usize, u64
 fn main() {
     let n = threads();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
             .and(path_regex("/oauth2/v2\\.0/token$"))

@@ -68,7 +68,7 @@ use connectors::misc::zendesk::{ZendeskConfig, ZendeskConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const PAGE: usize = 1000;
 const CONCURRENCY: usize = 4;
@@ -204,7 +204,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = tickets();
     loopback::block_on(async {
-        let server = MockServer::start().await;
+        let server = loopback::Server::start().await;
         Mock::given(method("GET"))
             .and(path("/api/v2/incremental/tickets/cursor.json"))
             .respond_with(Export { pages: pages(n) })

@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use connector_core::Document;
 use connector_core::ids::{hash128, hash128_written};
 use connector_core::jsonref::{JsonRef, Str};
 use connector_core::text::markdown::{self, MarkdownOut};
 use connector_core::time;
+use connector_core::{Document, MetaKey};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -575,15 +575,22 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
 
     // Filled in place: the document is not moved in and out per field.
     // The version is the fingerprint: the text is not hashed for one it would replace.
+    // The metadata's keys, made without a check or an allocation per document.
+    const BASE_ID: MetaKey = MetaKey::new_inline("base_id");
+    const TABLE_ID: MetaKey = MetaKey::new_inline("table_id");
+    const TABLE_NAME: MetaKey = MetaKey::new_inline("table_name");
+    const RECORD_ID: MetaKey = MetaKey::new_inline("record_id");
+    const CREATED_TIME: MetaKey = MetaKey::new_inline("created_time");
+    const FIELDS: MetaKey = MetaKey::new_inline("fields");
     let mut doc = Document::text_with_version(doc_id, SOURCE, title, text, version);
     let m = &mut doc.metadata;
-    m.insert("base_id".into(), Value::String(view.base.clone()));
-    m.insert("table_id".into(), Value::String(view.table.id.clone()));
-    m.insert("table_name".into(), table);
-    m.insert("record_id".into(), id);
-    m.insert("created_time".into(), created);
+    m.insert(BASE_ID, Value::String(view.base.clone()));
+    m.insert(TABLE_ID, Value::String(view.table.id.clone()));
+    m.insert(TABLE_NAME, table);
+    m.insert(RECORD_ID, id);
+    m.insert(CREATED_TIME, created);
     if !meta.is_empty() {
-        m.insert("fields".into(), Value::Object(meta));
+        m.insert(FIELDS, Value::Object(meta));
     }
     doc.link = link;
     doc.updated_at = updated;

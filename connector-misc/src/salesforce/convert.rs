@@ -209,6 +209,19 @@ impl ChildView {
     }
 }
 
+/// How a field of the object shows in a record's document: worked out once per object, not
+/// compared by name for every field of every record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// `Id`, `SystemModstamp` (shown already), `IsDeleted` (always false outside `queryAll`)
+    /// and the name field (the title).
+    Not,
+    /// Long text: a Markdown section.
+    Text,
+    /// A short value: front matter and metadata.
+    Meta,
+}
+
 /// The object as the listing and the conversion need it.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectView {
@@ -223,6 +236,8 @@ pub(crate) struct ObjectView {
     /// `fields` metadata map: a record's values are put in that order by these numbers
     /// rather than by comparing names.
     rank: Vec<usize>,
+    /// How each field of `fields` shows, in the same order.
+    shown: Vec<Shown>,
     /// A hash of the field list: part of every record's version.
     render_key: String,
     /// The listing's `SELECT` list.
@@ -256,6 +271,20 @@ impl ObjectView {
         for (r, i) in by_name.into_iter().enumerate() {
             rank[i] = r;
         }
+        let shown = fields
+            .iter()
+            .map(|f| {
+                if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
+                    || Some(&f.name) == name_field.as_ref()
+                {
+                    Shown::Not
+                } else if TEXT_TYPES.contains(&f.kind.as_str()) {
+                    Shown::Text
+                } else {
+                    Shown::Meta
+                }
+            })
+            .collect();
         let mut shape = d.name.clone();
         for f in &fields {
             let _ = write!(shape, "|{}:{}:{}", f.name, f.label, f.kind);
@@ -294,6 +323,7 @@ impl ObjectView {
             fields,
             name_field,
             rank,
+            shown,
             select,
             more,
             children,
@@ -442,11 +472,41 @@ impl<'a> Fields<'a> {
 /// The string a JSON value holds, unescaped; none for any other value.
 pub(crate) fn json_str(raw: &str) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
-    } else {
-        Some(Cow::Borrowed(inner))
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
     }
+    // Long text's line breaks and quotes without the general parser; `\u` escapes (and
+    // what is not JSON) go to serde_json.
+    if let Some(text) = unescape_short(inner) {
+        return Some(Cow::Owned(text));
+    }
+    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+}
+
+/// The text of a JSON string's inside (`inner`, as a parsed JSON text holds it) whose escapes
+/// are all of one character (`\n`, `\"`, `\\`, `\/`, `\t`, `\r`, `\b`, `\f`): what serde_json
+/// reads of it. None for a `\u` escape or anything else, left to serde_json.
+fn unescape_short(inner: &str) -> Option<String> {
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        out.push(match rest.as_bytes().get(at + 1)? {
+            b'n' => '\n',
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            _ => return None,
+        });
+        // The escape is two ASCII bytes: a character boundary follows.
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// A JSON value's text as a tree, strings and literals without the general parser.
@@ -455,6 +515,10 @@ fn json_value(raw: &str) -> Value {
         "null" => Value::Null,
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
+        // A whole number of at most 19 digits fits a `u64`: serde_json reads it as one.
+        _ if !raw.is_empty() && raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit()) => {
+            raw.parse::<u64>().map_or(Value::Null, Value::from)
+        }
         _ => match json_str(raw) {
             Some(s) => Value::String(s.into_owned()),
             None => serde_json::from_str(raw).unwrap_or(Value::Null),
@@ -654,17 +718,14 @@ pub(crate) fn record_document(
     let mut meta: Vec<(usize, Value)> = Vec::with_capacity(view.fields.len());
     // The long text fields, written after the front matter into the same buffer.
     let mut texts: Vec<(&FieldDescribe, &str, Cow<'_, str>)> = Vec::new();
-    for (i, (f, value)) in view.fields.iter().zip(&at).enumerate() {
-        // `IsDeleted` is always false outside `queryAll`; the id and stamp are shown already.
-        if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
-            || Some(&f.name) == view.name_field.as_ref()
-        {
+    for (i, ((f, value), shown)) in view.fields.iter().zip(&at).zip(&view.shown).enumerate() {
+        if *shown == Shown::Not {
             continue;
         }
         let Some(value) = value.filter(|v| *v != "null") else {
             continue;
         };
-        if TEXT_TYPES.contains(&f.kind.as_str()) {
+        if *shown == Shown::Text {
             let text = plain_json(value);
             if text.trim().is_empty() {
                 continue;
@@ -773,6 +834,54 @@ pub(crate) fn record_document(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn strings_and_whole_numbers_read_as_serde_json_reads_them() {
+        // As serde_json writes them (one-character escapes, `\u` for control characters).
+        for text in [
+            "plain",
+            "two\nlines",
+            "a \"quoted\" word",
+            "back\\slash \\",
+            "tab\t, return\r, \u{8}\u{c} and /",
+            "caf\u{e9} \u{2603} \u{1F600}",
+            "end \"",
+            "\\",
+            "bell \u{7} inside",
+            "",
+        ] {
+            let raw = serde_json::to_string(text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json_str(&raw).as_deref(), Some(text), "{raw}");
+            assert_eq!(json_value(&raw), Value::String(text.to_owned()), "{raw}");
+        }
+        // As other writers write them: `\/`, `\u` escapes, surrogate pairs.
+        for raw in [
+            r#""a\/b""#,
+            r#""caf\u00e9 \ud83d\ude00 \n""#,
+            r#""\"\\\/\b\f\n\r\t""#,
+        ] {
+            let expected: String = serde_json::from_str(raw).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json_str(raw).as_deref(), Some(expected.as_str()), "{raw}");
+        }
+        for raw in [
+            "0",
+            "7",
+            "120",
+            "9999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "123456789012345678901234",
+            "-3",
+            "-0",
+            "1.5",
+            "1e3",
+            "1250000.0",
+        ] {
+            let expected: Value = serde_json::from_str(raw).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json_value(raw), expected, "{raw}");
+            assert_eq!(plain_json(raw), expected.to_string(), "{raw}");
+        }
+    }
 
     #[test]
     fn salesforce_times_are_read() {
