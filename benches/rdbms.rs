@@ -31,7 +31,7 @@
 //! | after | 108.8 M | 322.2 M (2.96x raw) | 323.1 M |
 //!
 //! Per row beyond the fixed cost (20k less 2k rows): raw 3.9k instructions, load 19.1k before,
-//! 14.5k after. MariaDB, 2k rows: raw 24.0 M, load 54.7 M before, 46.2 M after. Of a loaded
+//! 14.5k after. MariaDB, 20k rows: raw 229.4 M, load 541.2 M before, 453.6 M after. Of a loaded
 //! row's instructions after: reading and decoding it (the read-ahead task) about 5k, building
 //! its document about 7k (the fields fingerprint 1.4k, the body's plain-run scan 2k, the
 //! document's allocations), the bench dropping it about 1.4k. Where the time went before:
