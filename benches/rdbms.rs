@@ -6,13 +6,46 @@
 //! `(updated_at, id)`, at `RDBMS_BENCH_ROWS` (default 1,000,000) rows and a tenth of that.
 //! Each side runs in a child process of its own, so its peak RSS (`VmHWM`) is its own:
 //! - `raw`: one `SELECT * FROM items` streamed through sqlx (`fetch`), every column decoded;
-//! - `load`: the connector's full load (keyset pages of 1,000 on `id`), drained;
+//! - `load`: the connector's full load (keyset pages of `page_size` on `id`), drained;
 //! - `poll`: the connector's poll of a window holding every row (keyset pages on
 //!   `(updated_at, id)`), drained.
 //!
-//! Printed: seconds, rows/s, the ratio to `raw`, and peak RSS at both sizes (flat from 100k
-//! to 1M is the point: the connector holds one page). Then the plan of a window page
-//! (`EXPLAIN`) on both servers, to show the keyset spelling uses the index.
+//! Printed: seconds, rows/s, the ratio to `raw`, peak RSS at both sizes (flat from 100k
+//! to 1M is the point: the connector holds one page) and the side's own CPU time (user and
+//! system, the server's not counted: what a loaded machine changes least). Then the plan of a
+//! window page (`EXPLAIN`) on both servers, to show the keyset spelling uses the index.
+//! `RDBMS_BENCH_SERVERS=pg` (or `my`) runs one server only; `RDBMS_BENCH_PAGE` sets the
+//! connector's `page_size` (default 1,000).
+
+//!
+//! # Results
+//!
+//! Session 43 (branch rdbms24, against main 1dc498e), two cores shared by eight helpers (load
+//! average 17-28): wall times were noise (MariaDB's `load` came out at 0.47-0.97x its `raw` in
+//! the baseline's own rounds), so the comparison is in instructions (`valgrind --tool=callgrind
+//! --trace-children=yes`, each side's own process, `RDBMS_BENCH_ROWS=20000`):
+//!
+//! | PostgreSQL, 20k rows | raw | load | poll |
+//! | --- | --- | --- | --- |
+//! | before | 108.9 M | 414.7 M (3.81x raw) | 414.5 M |
+//! | after | 108.8 M | 322.2 M (2.96x raw) | 323.1 M |
+//!
+//! Per row beyond the fixed cost (20k less 2k rows): raw 3.9k instructions, load 19.1k before,
+//! 14.5k after. MariaDB, 20k rows: raw 229.4 M, load 541.2 M before, 453.6 M after. Of a loaded
+//! row's instructions after: reading and decoding it (the read-ahead task) about 5k, building
+//! its document about 7k (the fields fingerprint 1.4k, the body's plain-run scan 2k, the
+//! document's allocations), the bench dropping it about 1.4k. Where the time went before:
+//! building documents on the consumer's thread (the Markdown writer's per-character path for
+//! a plain body 3.7k, the text hashed twice 1.3k, titles walked char by char 0.8k, `format!`
+//! of the id 1.1k); the next page's query already went out while a page was converted
+//! ([`read_ahead`](connector_core::pages::read_ahead)), and the costs do not grow with the
+//! table (per row the same at 100k and 1M; the ratio grows because `raw`'s fixed cost, the
+//! connection's SCRAM, is spread over more rows). `poll` costs the client what `load` does:
+//! its extra wall time is the server's (a range scan of the `(updated_at, id)` index with a
+//! heap or, on MariaDB, a primary-key lookup per row).
+//!
+//! Documents byte-identical: `rdbms` tests `*_ten_thousand_rows_are_pinned` (digests of a 10k
+//! load and poll on both servers, pinned from main). Peak RSS 12-14 MiB, as before.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -36,6 +69,21 @@ fn peak_rss_kib() -> u64 {
         })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// This process's CPU time (user and system), in seconds: from `/proc/self/stat`, in clock
+/// ticks of 1/100 s (Linux's `USER_HZ`).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command's `)`: state is the 3rd field, utime the 14th.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 fn url(kind: &str, port: u16, db: &str) -> String {
@@ -87,6 +135,12 @@ async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
             let mut config = rdbms_common::config(port, db);
             config.timestamp_column = Some("updated_at".into());
             config.title_column = Some("title".into());
+            if let Some(n) = std::env::var("RDBMS_BENCH_PAGE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                config.page_size = n;
+            }
             let connector: Box<dyn Connector> = if kind == "pg" {
                 Box::new(connector_misc::postgresql::connector(config).unwrap())
             } else {
@@ -141,7 +195,7 @@ async fn seed(kind: &str, rows: usize) -> String {
     }
 }
 
-fn run_child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64, u64) {
+fn run_child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64, u64, f64) {
     let out = Command::new(std::env::current_exe().unwrap())
         .env("RDBMS_BENCH_CHILD", format!("{kind} {port} {db} {mode}"))
         .output()
@@ -161,6 +215,7 @@ fn run_child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64, u64) {
         f[1].parse().unwrap(),
         f[2].parse().unwrap(),
         f[3].parse().unwrap(),
+        f[4].parse().unwrap(),
     )
 }
 
@@ -230,7 +285,7 @@ async fn main() {
     if let Ok(spec) = std::env::var("RDBMS_BENCH_CHILD") {
         let f: Vec<&str> = spec.split_whitespace().collect();
         let (rows, secs) = child(f[0], f[1].parse().unwrap(), f[2], f[3]).await;
-        println!("RESULT {rows} {secs} {}", peak_rss_kib());
+        println!("RESULT {rows} {secs} {} {}", peak_rss_kib(), cpu_seconds());
         return;
     }
     let big: usize = std::env::var("RDBMS_BENCH_ROWS")
@@ -267,7 +322,7 @@ async fn main() {
             let mut raw_best = f64::MAX;
             let mut results = Vec::new();
             for mode in ["raw", "load", "poll"] {
-                let mut best = (0usize, f64::MAX, 0u64);
+                let mut best = (0usize, f64::MAX, 0u64, 0.0f64);
                 for _ in 0..2 {
                     let r = run_child(kind, port, db, mode);
                     assert_eq!(r.0, *rows, "{mode} read every row");
@@ -280,9 +335,9 @@ async fn main() {
                 }
                 results.push((mode, best));
             }
-            for (mode, (n, secs, rss)) in results {
+            for (mode, (n, secs, rss, cpu)) in results {
                 println!(
-                    "{name} {rows:>8} rows  {mode:<4} {secs:>7.3} s  {:>9.0} rows/s  ({:.2}x raw)  peak RSS {} MiB",
+                    "{name} {rows:>8} rows  {mode:<4} {secs:>7.3} s  {:>9.0} rows/s  ({:.2}x raw)  peak RSS {} MiB  client CPU {cpu:.2} s",
                     n as f64 / secs,
                     secs / raw_best,
                     rss / 1024

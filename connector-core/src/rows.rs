@@ -351,14 +351,7 @@ impl RowLayout {
         let title = match self.title {
             Some(i) => value(i)?
                 .text_ref()
-                .map(|t| {
-                    t.lines()
-                        .next()
-                        .unwrap_or("")
-                        .chars()
-                        .take(TITLE_CHARS)
-                        .collect()
-                })
+                .map(|t| title_of(&t))
                 .filter(|t: &String| !t.trim().is_empty()),
             None => None,
         }
@@ -366,23 +359,52 @@ impl RowLayout {
             Some(table) => format!("{table} {key}"),
             None => key.to_string(),
         });
-        // Filled in place: the document is not moved in and out per field.
-        let mut doc = Document::text(id, self.source, title, text);
+        // Checked before the document is made: a column that cannot be read is an error.
         for &i in &self.metadata {
-            if let Some(j) = value(i)?.json() {
-                doc.metadata.insert(self.keys[i].clone(), j);
-            }
+            value(i)?;
         }
-        if let Some(table) = &self.table {
-            doc.metadata.insert(
-                MetaKey::new_static("table"),
-                serde_json::Value::from(table.as_str()),
-            );
-        }
-        doc.updated_at = cursor;
-        doc.set_fields_fingerprint();
-        Ok(doc)
+        // Filled in place, and the text hashed once, for the fields fingerprint (not first for
+        // a content fingerprint the fields one replaces).
+        Ok(Document::text_with_fields(
+            id,
+            self.source,
+            title,
+            text,
+            |doc| {
+                for &i in &self.metadata {
+                    if let Some(j) = row
+                        .get(i)
+                        .and_then(|v| v.as_ref().ok())
+                        .and_then(Value::json)
+                    {
+                        doc.metadata.insert(self.keys[i].clone(), j);
+                    }
+                }
+                if let Some(table) = &self.table {
+                    doc.metadata.insert(
+                        MetaKey::new_static("table"),
+                        serde_json::Value::from(table.as_str()),
+                    );
+                }
+                doc.updated_at = cursor;
+            },
+        ))
     }
+}
+
+/// A title from a column's text: its first line, at most [`TITLE_CHARS`] characters. Text of
+/// one line and at most that many bytes (most titles) is copied whole, without a walk of its
+/// characters.
+fn title_of(text: &str) -> String {
+    if text.len() <= TITLE_CHARS && !text.contains(['\n', '\r']) {
+        return text.to_owned();
+    }
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(TITLE_CHARS)
+        .collect()
 }
 
 /// The waiting labelled lines as one paragraph, if there are any.
@@ -534,6 +556,35 @@ mod tests {
                 doc.content.as_text().unwrap_or_default(),
                 tree_text(&layout, &row)
             );
+        }
+    }
+
+    /// `title_of`'s copy of a short line is what the walk of the first line's characters
+    /// makes.
+    #[test]
+    fn titles_are_the_first_line_cut_to_length() {
+        let long = "é".repeat(150);
+        let exact = "x".repeat(TITLE_CHARS);
+        for text in [
+            "",
+            "Widget",
+            "a\r",
+            "a\rb",
+            "a\r\nb",
+            "first\nsecond",
+            "\nsecond",
+            " spaced ",
+            long.as_str(),
+            exact.as_str(),
+        ] {
+            let walked: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(TITLE_CHARS)
+                .collect();
+            assert_eq!(title_of(text), walked, "{text:?}");
         }
     }
 

@@ -53,11 +53,13 @@ pub(crate) fn bind<'q>(
     }
 }
 
+/// Column `i` as `T`, which [`decode`] chose by the column's type name: the driver's check
+/// that the types match again is left out (it cost as much as the decoding).
 fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row: &'r PgRow,
     i: usize,
 ) -> Result<T, String> {
-    row.try_get::<T, _>(i).map_err(|e| e.to_string())
+    row.try_get_unchecked::<T, _>(i).map_err(|e| e.to_string())
 }
 
 /// Each column by its type; [`Dialect::select_expr`](crate::rdbms::db::Dialect::select_expr)

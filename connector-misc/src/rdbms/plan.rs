@@ -487,7 +487,19 @@ fn cursor_param(t: DateTime<Utc>, kind: CursorKind, zone: Zone) -> Option<Param>
 impl Plan {
     /// A document id from a key.
     pub(crate) fn doc_id(&self, key: &Key) -> String {
-        format!("{}{key}", self.prefix)
+        let mut id = String::with_capacity(self.prefix.len() + 20);
+        id.push_str(&self.prefix);
+        // Written into the buffer made for them, as `{key}` formats: no second `String`.
+        use std::fmt::Write as _;
+        let _ = match key {
+            Key::Text(s) => {
+                id.push_str(s);
+                Ok(())
+            }
+            Key::Int(i) => write!(id, "{i}"),
+            Key::UInt(u) => write!(id, "{u}"),
+        };
+        id
     }
 
     /// This plan for rows of the id column alone (a slim listing's).

@@ -1034,6 +1034,24 @@ pub(super) fn is_plain_text(text: &str) -> bool {
     !text.starts_with(' ') && plain_run(text.as_bytes()) == text.len()
 }
 
+/// Whether `text`, alone in a paragraph or a heading (one line, nothing before it on the line),
+/// is written as it is by [`InlineWriter::text`]: an ASCII letter first (neither escaped nor
+/// checked at a line start, and no start of a list number), then a [plain](plain_run) rest,
+/// which the writer copies in bulk once that letter is written. A heading's text must not end
+/// with `#` either (a closing sequence). Held to the per-character path by
+/// `plain_lines_are_written_as_per_character`.
+pub(super) fn is_plain_line(text: &str, context: Context) -> bool {
+    let bytes = text.as_bytes();
+    match bytes.split_first() {
+        Some((first, rest)) => {
+            first.is_ascii_alphabetic()
+                && plain_run(rest) == rest.len()
+                && !(context == Context::Heading && bytes.last() == Some(&b'#'))
+        }
+        None => false,
+    }
+}
+
 /// Whether `value` is written as it is by [`InlineWriter::text`] after a label's closing `**`
 /// and a space: [plain](is_plain_text) runs, each followed by an autolink (`<ada@example.com>`,
 /// `<https://…>`) or a space and one (the writer copies an autolink as markup, unescaped).

@@ -74,7 +74,12 @@ impl<'a> MarkdownOut<'a> {
         let level = usize::from(level.clamp(1, 6));
         self.out.push_str(&"###### "[6 - level..]);
         let body = self.out.len();
-        inline::write_into(self.out, Context::Heading, self.collapse, |w| w.text(text));
+        if inline::is_plain_line(text, Context::Heading) {
+            // A column name, a subject: nothing to escape, written as the writer would.
+            self.out.push_str(text);
+        } else {
+            inline::write_into(self.out, Context::Heading, self.collapse, |w| w.text(text));
+        }
         self.written(mark, body, Kind::Heading);
     }
 
@@ -88,6 +93,15 @@ impl<'a> MarkdownOut<'a> {
     /// paragraphs, other line breaks are soft breaks.
     pub fn plain_text(&mut self, text: &str) {
         self.list = None;
+        if inline::is_plain_line(text, Context::Paragraph) {
+            // One line of words (a row's text column, a description; a plain line holds no
+            // line break): one paragraph with nothing to escape, written as the writer would,
+            // without it.
+            self.separate();
+            self.out.push_str(text);
+            self.before = Some(Kind::Paragraph);
+            return;
+        }
         let mut group: Option<(usize, usize)> = None;
         for line in text.lines() {
             // `lines` hands out slices of `text`: where this one starts in it.

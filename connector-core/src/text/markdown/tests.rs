@@ -996,3 +996,45 @@ proptest! {
         prop_assert_eq!(direct, per_char);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// [`MarkdownOut::plain_text`] and [`MarkdownOut::heading`] copy a plain line (an ASCII
+    /// letter, then what the writer copies in bulk) as it is: what the inline writer writes
+    /// for it character by character, and, as a whole, what the tree renderer writes.
+    #[test]
+    fn plain_lines_are_written_as_per_character(
+        first in select(&['a', 'Z', '0', '#', '-', ' ', '_', '\u{e9}', '>'][..]),
+        rest in header_text_strategy(),
+        tail in select(&["", " #", "#", " ", "_", "\n", "\r", " x"][..]),
+        level in 1u8..7,
+        collapse in any::<bool>(),
+    ) {
+        let text = format!("{first}{rest}{tail}");
+        let writer = MarkdownWriter::new().collapse_whitespace(collapse);
+        for context in [inline::Context::Paragraph, inline::Context::Heading] {
+            let mut direct = String::new();
+            let mut md = writer.out(&mut direct);
+            let block = if context == inline::Context::Paragraph {
+                md.plain_text(&text);
+                Block::plain_text(&text)
+            } else {
+                md.heading(level, &text);
+                vec![Block::heading(level, vec![Inline::text(&text)])]
+            };
+            let mut tree = String::new();
+            writer.render_into(&mut tree, &block);
+            prop_assert_eq!(&direct, &tree);
+            if inline::is_plain_line(&text, context) {
+                let per_char = inline::render_per_char(&[Inline::text(&text)], context, collapse);
+                let prefix = if context == inline::Context::Heading {
+                    &"###### "[6 - usize::from(level)..]
+                } else {
+                    ""
+                };
+                prop_assert_eq!(direct, format!("{prefix}{per_char}"));
+            }
+        }
+    }
+}
