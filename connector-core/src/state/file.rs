@@ -667,18 +667,27 @@ impl FileStateStore {
             // The batch was written before its commit: the output is at least this long.
             *len = group.output.written_len();
         }
-        let mut line = entry.line().map_err(|e| {
-            state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
-        })?;
-        line.push(b'\n');
+        let line = |entry: &Entry<'_>| {
+            let mut line = entry.line().map_err(|e| {
+                state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
+            })?;
+            line.push(b'\n');
+            Ok::<_, Error>(line)
+        };
         if let Some(group) = &self.group {
+            // With no snapshot yet, the next group point writes one (below), which holds the
+            // held entries: their journal lines would never be written, so none is made (a
+            // first run's whole state, about a third of what the store costs it).
+            let to_snapshot = loaded.snapshot_bytes == 0;
+            if !to_snapshot {
+                loaded.held.extend_from_slice(&line(&entry)?);
+            }
             let is_commit = matches!(entry, Entry::Commit { .. });
             loaded.held_claimed = match &entry {
                 Entry::Commit { output_len, .. } => *output_len,
                 _ => None,
             };
             entry.apply(&mut loaded.data);
-            loaded.held.extend_from_slice(&line);
             let due = !is_commit
                 || loaded.held.len() >= group.options.max_held_bytes
                 || loaded.last_group.elapsed() >= group.options.interval;
@@ -688,8 +697,19 @@ impl FileStateStore {
             }
             // On failure `guard` stays empty: the next call reloads what is on disk (the held
             // entries are gone, and the run delivers their batches again).
+            let after = loaded.journal_bytes + loaded.held.len() as u64;
+            if to_snapshot || outgrown(after, loaded.snapshot_bytes, at_end) {
+                // The journal would be folded into the snapshot right after the group's lines
+                // were written and synced (every first run's end did this), or there is no
+                // snapshot yet (a state as small as a first group's, or one a journal alone
+                // held): the snapshot takes the held entries instead.
+                self.compact_group(group, &mut loaded).await?;
+                *guard = Some(loaded);
+                return Ok(());
+            }
             self.write_group(group, &mut loaded).await?;
         } else {
+            let line = line(&entry)?;
             let line_bytes = line.len() as u64;
             let mut journal = self.files.clone().lock_owned().await;
             // One buffer, one `write_all`, either here with nothing awaited until it is
@@ -720,9 +740,7 @@ impl FileStateStore {
             loaded.claimed = None;
             loaded.tail_marks = 0;
         }
-        let outgrown = loaded.journal_bytes > loaded.snapshot_bytes.saturating_mul(COMPACT_RATIO);
-        let floor = if at_end { 0 } else { MIN_COMPACT_BYTES };
-        if outgrown && loaded.journal_bytes > floor {
+        if outgrown(loaded.journal_bytes, loaded.snapshot_bytes, at_end) {
             // Group mode: the emptied journal starts with the mark again (at the snapshot's
             // sequence number, so it covers exactly what the snapshot holds), or the next open
             // would have none to cut the output back to.
@@ -796,6 +814,43 @@ impl FileStateStore {
         loaded.mark = Some(mark);
         loaded.claimed = loaded.held_claimed.take();
         loaded.tail_marks = 0;
+        loaded.last_group = Instant::now();
+        Ok(())
+    }
+
+    /// A group point that a compaction follows at once (see [`outgrown`]): makes the output
+    /// durable, then writes the state, held entries and all (they are applied already), as
+    /// the snapshot, and leaves the emptied journal holding the output's mark twice, as
+    /// [`write_group`](Self::write_group) and a compaction after it would, without writing
+    /// and syncing the held lines into a journal that is emptied a moment later (a first
+    /// run's whole state, at its end).
+    ///
+    /// A crash before the snapshot's rename leaves the files of the last group point (their
+    /// mark cuts the output back to it); one after it, before the journal is emptied, leaves
+    /// the new snapshot with a journal of older entries, which replay skips, and whose marks
+    /// no longer hold: nothing is cut, and the output, synced first, holds just what the
+    /// snapshot claims (the batch loop writes no batch while a commit is in progress).
+    async fn compact_group(&self, group: &Group, loaded: &mut Loaded) -> Result<()> {
+        let output = group.output.make_durable().await?;
+        let claimed = loaded.held_claimed.take();
+        let mark = JournalMark {
+            claimed,
+            ..JournalMark::new(output, loaded.data.seq)
+        };
+        // Twice, as an attach writes it: a tear of the last line leaves one.
+        let first = self.mark_line(loaded.data.seq, mark)?.repeat(2);
+        let first_bytes = first.len() as u64;
+        loaded.held.clear();
+        let (data, written) = self
+            .compact(std::mem::take(&mut loaded.data), Some(first))
+            .await;
+        loaded.data = data;
+        loaded.snapshot_bytes = written?;
+        loaded.journal_bytes = first_bytes;
+        loaded.durable_seq = loaded.data.seq;
+        loaded.mark = Some(mark);
+        loaded.claimed = claimed;
+        loaded.tail_marks = 2;
         loaded.last_group = Instant::now();
         Ok(())
     }
@@ -877,6 +932,14 @@ impl FileStateStore {
             None => Err(Error::internal("state vanished while locked")),
         }
     }
+}
+
+/// Whether a journal of `journal` bytes is folded into a snapshot of `snapshot` bytes: once it
+/// is past [`COMPACT_RATIO`] times the snapshot and, during a run, past [`MIN_COMPACT_BYTES`]
+/// (`at_end`, the end of a run, has no floor).
+fn outgrown(journal: u64, snapshot: u64, at_end: bool) -> bool {
+    let floor = if at_end { 0 } else { MIN_COMPACT_BYTES };
+    journal > snapshot.saturating_mul(COMPACT_RATIO) && journal > floor
 }
 
 /// Writes `parts` one after another, in as few `write` calls as the system takes (one, for
@@ -1738,6 +1801,17 @@ mod tests {
         }
     }
 
+    /// A store at `path` with a snapshot (a finished run's, of no documents), so that its group
+    /// points write the journal: a store with no snapshot yet writes one at each group point
+    /// instead (see `a_group_point_with_no_snapshot_yet_writes_one`).
+    async fn with_snapshot(path: &Path) -> FileStateStore {
+        let store = FileStateStore::open(path).await.unwrap();
+        store.finish_run(run_record(), None).await.unwrap();
+        drop(store);
+        assert!(path.exists(), "no snapshot to start from");
+        FileStateStore::open(path).await.unwrap()
+    }
+
     fn journal_len(path: &Path) -> u64 {
         std::fs::metadata(path).map_or(0, |m| m.len())
     }
@@ -1754,9 +1828,8 @@ mod tests {
         let options = GroupCommit::default()
             .interval(Duration::from_secs(3600))
             .max_held_bytes(1000);
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(output.clone(), options)
             .await
             .unwrap();
@@ -1833,9 +1906,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let output = ModelOutput::new(dir.path().join("state.json.journal"));
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(
                 output.clone(),
                 GroupCommit::default().interval(Duration::from_millis(50)),
@@ -1848,6 +1920,51 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         store.commit(batch_of(&["b".to_owned()])).await.unwrap();
         assert_eq!(output.syncs().len(), 2, "a group point past the interval");
+    }
+
+    /// A group point of a store with no snapshot yet (a first run) writes the snapshot, with
+    /// the held entries in it, rather than their journal lines, and leaves the journal holding
+    /// the output's mark; the group points after it write the journal.
+    #[tokio::test]
+    async fn a_group_point_with_no_snapshot_yet_writes_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::ZERO),
+            )
+            .await
+            .unwrap();
+        let ids = |b: usize| -> Vec<String> { (0..3).map(|i| format!("b{b}-{i}")).collect() };
+        output.write(&ids(0));
+        store.commit(batch_of(&ids(0))).await.unwrap();
+        assert_eq!(output.syncs().len(), 2, "no group point");
+        assert!(path.exists(), "the group point wrote no snapshot");
+        let lines = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            lines.lines().all(|l| l.contains("\"output\":{")) && lines.lines().count() == 2,
+            "the journal holds more than the mark: {lines}"
+        );
+        // The next group point, with a snapshot there, writes the journal.
+        output.write(&ids(1));
+        store.commit(batch_of(&ids(1))).await.unwrap();
+        assert!(
+            std::fs::read_to_string(&journal)
+                .unwrap()
+                .contains("\"b1-0\"")
+        );
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 6);
+        assert_eq!(
+            store.output_mark().await.unwrap().map(|m| m.cut_to()),
+            Some(output.written().len() as u64)
+        );
     }
 
     /// A compaction keeps the mark: the emptied journal starts with it again.
@@ -1905,9 +2022,8 @@ mod tests {
         } else {
             ModelOutput::new(journal.clone())
         };
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(
                 output.clone(),
                 GroupCommit::default()
@@ -2018,9 +2134,8 @@ mod tests {
         // Every commit its own group: [mark, commit] each.
         let each = GroupCommit::default().interval(Duration::ZERO);
         let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(output.clone(), each)
             .await
             .unwrap();
@@ -2091,9 +2206,8 @@ mod tests {
         // A first run killed before its first group point (its held commit is lost), and
         // the journal's last line torn.
         let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(output.clone(), held)
             .await
             .unwrap();
