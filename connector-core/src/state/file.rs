@@ -123,7 +123,9 @@ impl GroupCommit {
         self
     }
 
-    /// A group point once the held journal lines reach `bytes`.
+    /// A group point once the held journal lines reach `bytes`. (A store with no snapshot yet
+    /// holds no lines: its next group point writes the snapshot, see
+    /// [`FileStateStore::group_commit`].)
     #[must_use]
     pub fn max_held_bytes(mut self, bytes: usize) -> Self {
         self.max_held_bytes = bytes;
@@ -452,6 +454,12 @@ impl FileStateStore {
     /// cancelled: its held lines are made durable then), [`carry`](StateStore::carry),
     /// [`remove_documents`](StateStore::remove_documents) (prune's and the source's
     /// deletions). A compaction writes only what a group point made durable.
+    ///
+    /// A group point after which the journal would be folded into the snapshot at once (see
+    /// [`FileStateStore`]), and every group point of a store with no snapshot yet (a first
+    /// run), writes the snapshot instead of the held lines, leaving the journal holding the
+    /// output's mark twice: the held lines are not written and synced into a journal about to
+    /// be emptied, and a store with no snapshot makes no journal lines at all.
     ///
     /// What is held when the process ends (`kill -9`, a second Ctrl-C, a power loss) is not
     /// in the journal: the next run resumes from the last group point and delivers those
