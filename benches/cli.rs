@@ -646,6 +646,33 @@
 //! Left: the snapshot (sorting 50k ids, which the snapshot's ascending keys need) and the
 //! insert/compare in `state/docs.rs` and `kept.rs` (fullrun2's files this session).
 //!
+//! ## (b), twelfth pass (2026-12-06): a first run's state goes to the snapshot only
+//!
+//! Where the durable run's extra time is (`perf record -e task-clock`, HEAD 1dc498e, the 50k
+//! sync on disk, load 1-2): the batch loop runs on the main thread, which is the critical
+//! path (about 70 ms of CPU without state, 114 ms with: compare, apply, the journal line),
+//! and the end-of-run snapshot runs alone on a blocking thread (about 20 ms, the other core
+//! idle) after the output's and the journal's `fdatasync`s. `callgrind`: 1.057G instructions
+//! without state, 1.237G with (the store 180M: `commit` 100M, of which `Entry::line` 52M and
+//! `apply` 40M; the snapshot 62M, `Docs::sorted` 29M of it).
+//!
+//! What changed (`state/file.rs`): a group point after which the journal would be folded
+//! into the snapshot at once (every first run's end) writes the snapshot instead of the held
+//! lines, leaving the journal holding the output's mark twice, as before; and a store with
+//! no snapshot yet makes no journal lines at all, its next group point writing the snapshot.
+//! So a first run no longer serialises a line per document, nor writes and syncs its whole
+//! state into a journal that is emptied a moment later. The files are those of HEAD (the
+//! same snapshot and marks; the NDJSON output byte for byte the same, `md5sum` 1405c21f…).
+//! And (`fs.rs`, `sink/append.rs`) the write-back of a group-committed output is started
+//! every MiB written, and a snapshot's as it is written (`posix_fadvise(DONTNEED)` through
+//! `rustix`, already in the tree: `sync_file_range` has no safe binding and the workspace
+//! forbids `unsafe`), so the `fdatasync` at the group point has less left to write.
+//!
+//! Not measured with the new binary in this pass: its release build (connector-misc with all
+//! connectors, at load 15-19) did not finish before the session's deadline. Expected from the
+//! profile: about 52M fewer instructions (`Entry::line`) on the main thread of a first run,
+//! and the journal's 5.5 MB write and sync gone from its end; the lead measures.
+//!
 //! ## (a), tenth pass (2026-12-06): per-item CPU of the REST path, by instruction counts
 //!
 //! `valgrind --tool=callgrind` of the 50k sync (the release binary of `main` 276cbaa against

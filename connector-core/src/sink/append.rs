@@ -152,6 +152,11 @@ pub(super) struct AppendFile {
     /// one, until the next [`make_durable`](AppendFile::make_durable)); set under the file's
     /// lock.
     written: Arc<AtomicU64>,
+    /// A group-committed output's length up to which write-back has been started (see
+    /// [`crate::fs::start_write_back`]), so that the group point's `fdatasync` finds most of
+    /// the bytes on their way to the disk already; `None` for other outputs (a plain one is
+    /// never synced, a durable one is synced after each write).
+    write_back: Option<Arc<AtomicU64>>,
 }
 
 impl AppendFile {
@@ -232,12 +237,29 @@ impl AppendFile {
             durability,
             syncs: Arc::new(SyncGauge::new()),
             written: Arc::new(AtomicU64::new(len)),
+            write_back: grouped.map(|_| Arc::new(AtomicU64::new(len))),
         })
     }
 
     /// Records the outcome of a write of `bytes` (under the file's lock).
     fn wrote(&self, bytes: usize, ok: bool) {
         record_write(&self.written, bytes, ok);
+    }
+
+    /// After a write (under the file's lock): starts the write-back of what a group-committed
+    /// output holds past where it was last started, once that is a step's worth.
+    fn write_back(file: &File, written: &AtomicU64, started: Option<&AtomicU64>) {
+        let Some(started) = started else {
+            return;
+        };
+        let (now, from) = (
+            written.load(Ordering::Acquire),
+            started.load(Ordering::Acquire),
+        );
+        if now != UNKNOWN_LEN && now >= from.saturating_add(crate::fs::WRITE_BACK_STEP) {
+            crate::fs::start_write_back(file, from, now - from);
+            started.store(now, Ordering::Release);
+        }
     }
 
     pub(super) fn durability(&self) -> Durability {
@@ -261,6 +283,7 @@ impl AppendFile {
         let path = self.path.clone();
         let syncs = Arc::clone(&self.syncs);
         let written = Arc::clone(&self.written);
+        let write_back = self.write_back.clone();
         join(tokio::task::spawn_blocking(move || {
             let mut file: OwnedMutexGuard<File> = guard;
             before(durability)?;
@@ -281,6 +304,7 @@ impl AppendFile {
             if durability == Durability::Fsync {
                 syncs.record(started.elapsed());
             }
+            Self::write_back(&file, &written, write_back.as_deref());
             Ok(())
         }))
         .await
@@ -298,6 +322,7 @@ impl AppendFile {
         let durability = self.durability;
         let path = self.path.clone();
         let len = Arc::clone(&self.written);
+        let write_back = self.write_back.clone();
         join(tokio::task::spawn_blocking(move || {
             let mut file: OwnedMutexGuard<File> = guard;
             let start = file
@@ -315,6 +340,9 @@ impl AppendFile {
                 Err(_) => file.set_len(start).map(|()| start),
             };
             len.store(now.as_ref().map_or(UNKNOWN_LEN, |l| *l), Ordering::Release);
+            if written.is_ok() {
+                Self::write_back(&file, &len, write_back.as_deref());
+            }
             match written {
                 Ok(()) if durability == Durability::Fsync => {
                     file.sync_data().map_err(|e| io_error(&path, "write to", e))
@@ -347,7 +375,9 @@ impl AppendFile {
             let mut file = self.file.lock().await;
             let wrote = file.write_all(&buf);
             self.wrote(buf.len(), wrote.is_ok());
-            return wrote.map_err(|e| io_error(&self.path, "write to", e));
+            wrote.map_err(|e| io_error(&self.path, "write to", e))?;
+            Self::write_back(&file, &self.written, self.write_back.as_deref());
+            return Ok(());
         }
         if self.durability == Durability::Fsync && self.syncs.inline(buf.len()) {
             let mut file = self.file.lock().await;
@@ -371,6 +401,7 @@ impl AppendFile {
         let guard = self.file.clone().lock_owned().await;
         let path = self.path.clone();
         let written = Arc::clone(&self.written);
+        let write_back = self.write_back.clone();
         join(tokio::task::spawn_blocking(move || {
             let mut file: OwnedMutexGuard<File> = guard;
             let mark = file
@@ -378,6 +409,10 @@ impl AppendFile {
                 .and_then(|()| mark_of(&mut file))
                 .map_err(|e| io_error(&path, "sync", e))?;
             written.store(mark.len, Ordering::Release);
+            if let Some(started) = write_back {
+                // All of it is on the disk now.
+                started.store(mark.len, Ordering::Release);
+            }
             Ok(mark)
         }))
         .await

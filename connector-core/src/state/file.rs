@@ -141,7 +141,9 @@ impl GroupCommit {
         self
     }
 
-    /// A group point once the held journal lines reach `bytes`.
+    /// A group point once the held journal lines reach `bytes`. (A store with no snapshot yet
+    /// holds no lines: its next group point writes the snapshot, see
+    /// [`FileStateStore::group_commit`].)
     #[must_use]
     pub fn max_held_bytes(mut self, bytes: usize) -> Self {
         self.max_held_bytes = bytes;
@@ -479,6 +481,12 @@ impl FileStateStore {
     /// [`remove_documents`](StateStore::remove_documents) (prune's and the source's
     /// deletions). A compaction writes only what a group point made durable.
     ///
+    /// A group point after which the journal would be folded into the snapshot at once (see
+    /// [`FileStateStore`]), and every group point of a store with no snapshot yet (a first
+    /// run), writes the snapshot instead of the held lines, leaving the journal holding the
+    /// output's mark twice: the held lines are not written and synced into a journal about to
+    /// be emptied, and a store with no snapshot makes no journal lines at all.
+    ///
     /// What is held when the process ends (`kill -9`, a second Ctrl-C, a power loss) is not
     /// in the journal: the next run resumes from the last group point and delivers those
     /// batches again, and the output, opened with
@@ -561,7 +569,7 @@ impl FileStateStore {
     /// Starts the group mode's timer (none when every commit is a group point): a task that
     /// wakes [`interval`](GroupCommit::interval) after each group point and, when lines are
     /// still held then (no commit came to write them: a slow source), writes them at a group
-    /// point of its own. It holds the store only while it writes (a weak reference
+    /// point of its own (with no snapshot yet, the snapshot that holds them). It holds the store only while it writes (a weak reference
     /// otherwise), and a failure is kept for the store's next change to return.
     fn start_timer(&self, group: &Group) -> Option<tokio::task::AbortHandle> {
         let interval = group.options.interval;
@@ -571,6 +579,7 @@ impl FileStateStore {
         let inner = Arc::downgrade(&self.inner);
         let failed = Arc::clone(&self.timer_failed);
         let files = Arc::clone(&self.files);
+        let path = self.path.clone();
         let journal_path = self.journal_path.clone();
         let group = group.clone();
         let task = tokio::spawn(async move {
@@ -582,8 +591,14 @@ impl FileStateStore {
                 };
                 let mut guard = inner.lock().await;
                 let due = match guard.as_ref() {
-                    // Held lines are due `interval` after the group point before them.
-                    Some(loaded) if !loaded.held.is_empty() => {
+                    // Held lines are due `interval` after the group point before them, and so
+                    // are entries applied with no line made (no snapshot yet: the group point
+                    // writes one).
+                    Some(loaded)
+                        if !loaded.held.is_empty()
+                            || (loaded.snapshot_bytes == 0
+                                && loaded.durable_seq < loaded.data.seq) =>
+                    {
                         let at = loaded.last_group + interval;
                         wake = at;
                         Instant::now() >= at
@@ -601,7 +616,12 @@ impl FileStateStore {
                 let Some(mut loaded) = guard.take() else {
                     continue;
                 };
-                match Self::write_group(&files, &journal_path, &group, &mut loaded).await {
+                let written = if loaded.snapshot_bytes == 0 {
+                    Self::compact_group(&files, &path, &journal_path, &group, &mut loaded).await
+                } else {
+                    Self::write_group(&files, &journal_path, &group, &mut loaded).await
+                };
+                match written {
                     Ok(()) => *guard = Some(loaded),
                     // `guard` stays empty: the next change reads what is on disk (the held
                     // entries are gone, and the run delivers their batches again) after
@@ -773,11 +793,21 @@ impl FileStateStore {
             // The batch was written before its commit: the output is at least this long.
             *len = group.output.written_len();
         }
-        let mut line = entry.line().map_err(|e| {
-            state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
-        })?;
-        line.push(b'\n');
+        let line = |entry: &Entry<'_>| {
+            let mut line = entry.line().map_err(|e| {
+                state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
+            })?;
+            line.push(b'\n');
+            Ok::<_, Error>(line)
+        };
         if let Some(group) = &self.group {
+            // With no snapshot yet, the next group point writes one (below), which holds the
+            // held entries: their journal lines would never be written, so none is made (a
+            // first run's whole state, about a third of what the store costs it).
+            let to_snapshot = loaded.snapshot_bytes == 0;
+            if !to_snapshot {
+                loaded.held.extend_from_slice(&line(&entry)?);
+            }
             let is_commit = matches!(entry, Entry::Commit { .. });
             // What replay makes of this line (see `Marks::read`): a commit claims the output
             // up to the length it recorded, a removal all of it (its delete lines were
@@ -789,7 +819,6 @@ impl FileStateStore {
                 Entry::Finish { .. } | Entry::Carry { .. } => {}
             }
             entry.apply(&mut loaded.data);
-            loaded.held.extend_from_slice(&line);
             let due = !is_commit
                 || loaded.held.len() >= group.options.max_held_bytes
                 || loaded.last_group.elapsed() >= group.options.interval;
@@ -799,8 +828,26 @@ impl FileStateStore {
             }
             // On failure `guard` stays empty: the next call reloads what is on disk (the held
             // entries are gone, and the run delivers their batches again).
+            let after = loaded.journal_bytes + loaded.held.len() as u64;
+            if to_snapshot || outgrown(after, loaded.snapshot_bytes, at_end) {
+                // The journal would be folded into the snapshot right after the group's lines
+                // were written and synced (every first run's end did this), or there is no
+                // snapshot yet (a state as small as a first group's, or one a journal alone
+                // held): the snapshot takes the held entries instead.
+                Self::compact_group(
+                    &self.files,
+                    &self.path,
+                    &self.journal_path,
+                    group,
+                    &mut loaded,
+                )
+                .await?;
+                *guard = Some(loaded);
+                return Ok(());
+            }
             Self::write_group(&self.files, &self.journal_path, group, &mut loaded).await?;
         } else {
+            let line = line(&entry)?;
             let line_bytes = line.len() as u64;
             let mut journal = self.files.clone().lock_owned().await;
             // One buffer, one `write_all`, either here with nothing awaited until it is
@@ -831,9 +878,7 @@ impl FileStateStore {
             loaded.claimed = None;
             loaded.tail_marks = 0;
         }
-        let outgrown = loaded.journal_bytes > loaded.snapshot_bytes.saturating_mul(COMPACT_RATIO);
-        let floor = if at_end { 0 } else { MIN_COMPACT_BYTES };
-        if outgrown && loaded.journal_bytes > floor {
+        if outgrown(loaded.journal_bytes, loaded.snapshot_bytes, at_end) {
             // Group mode: the emptied journal starts with the mark again (at the snapshot's
             // sequence number, so it covers exactly what the snapshot holds), or the next open
             // would have none to cut the output back to.
@@ -923,6 +968,61 @@ impl FileStateStore {
         Ok(())
     }
 
+    /// A group point that a compaction follows at once (see [`outgrown`]): makes the output
+    /// durable, then writes the state, held entries and all (they are applied already), as
+    /// the snapshot, and leaves the emptied journal holding the output's mark twice, as
+    /// [`write_group`](Self::write_group) and a compaction after it would, without writing
+    /// and syncing the held lines into a journal that is emptied a moment later (a first
+    /// run's whole state, at its end).
+    ///
+    /// A crash before the snapshot's rename leaves the files of the last group point (their
+    /// mark cuts the output back to it); one after it, before the journal is emptied, leaves
+    /// the new snapshot with a journal of older entries, which replay skips, and whose marks
+    /// no longer hold: nothing is cut, and the output, synced first, holds just what the
+    /// snapshot claims (the batch loop writes no batch while a commit is in progress).
+    async fn compact_group(
+        files: &Arc<Mutex<File>>,
+        path: &Path,
+        journal_path: &Path,
+        group: &Group,
+        loaded: &mut Loaded,
+    ) -> Result<()> {
+        let output = group.output.make_durable().await?;
+        // What the state claims once the held entries are in the snapshot: what they changed
+        // it to (see `Marks::read`), else what it claimed before them.
+        let before = loaded.mark.map(|m| loaded.claimed.unwrap_or(m.len));
+        let claimed = match loaded.held_claimed.take() {
+            Some(claimed) => claimed,
+            None => before,
+        }
+        .filter(|c| *c != output.len);
+        let mark = JournalMark {
+            claimed,
+            ..JournalMark::new(output, loaded.data.seq)
+        };
+        // Twice, as an attach writes it: a tear of the last line leaves one.
+        let first = Self::mark_line(journal_path, loaded.data.seq, mark)?.repeat(2);
+        let first_bytes = first.len() as u64;
+        loaded.held.clear();
+        let (data, written) = Self::compact_at(
+            files,
+            path,
+            journal_path,
+            std::mem::take(&mut loaded.data),
+            Some(first),
+        )
+        .await;
+        loaded.data = data;
+        loaded.snapshot_bytes = written?;
+        loaded.journal_bytes = first_bytes;
+        loaded.durable_seq = loaded.data.seq;
+        loaded.mark = Some(mark);
+        loaded.claimed = claimed;
+        loaded.tail_marks = 2;
+        loaded.last_group = Instant::now();
+        Ok(())
+    }
+
     /// The journal line of `mark`, an otherwise empty commit numbered `seq`.
     fn mark_line(journal_path: &Path, seq: u64, mark: JournalMark) -> Result<Vec<u8>> {
         let entry = Entry::Commit {
@@ -947,9 +1047,22 @@ impl FileStateStore {
     /// emptied), streaming the snapshot to its file rather than building it in memory first;
     /// hands the data back with the snapshot's size.
     async fn compact(&self, data: StateData, first: Option<Vec<u8>>) -> (StateData, Result<u64>) {
-        let journal = self.files.clone().lock_owned().await;
-        let path = self.path.clone();
-        let journal_path = self.journal_path.clone();
+        Self::compact_at(&self.files, &self.path, &self.journal_path, data, first).await
+    }
+
+    /// [`compact`](Self::compact) of the files at `path` and `journal_path`, for a caller
+    /// without the store (the group mode's timer).
+    async fn compact_at(
+        files: &Arc<Mutex<File>>,
+        path: &Path,
+        journal_path: &Path,
+        data: StateData,
+        first: Option<Vec<u8>>,
+    ) -> (StateData, Result<u64>) {
+        let journal = files.clone().lock_owned().await;
+        let snapshot_path = path.to_path_buf();
+        let path = path.to_path_buf();
+        let journal_path = journal_path.to_path_buf();
         let joined = tokio::task::spawn_blocking(move || {
             let mut journal = journal;
             let written = write_snapshot(&path, &data)
@@ -973,7 +1086,7 @@ impl FileStateStore {
             // The task panicked (a bug) and took the data with it: the caller reloads from disk.
             Err(e) => (
                 StateData::new(),
-                Err(state_error(&self.path, "cannot write").with_cause(e)),
+                Err(state_error(&snapshot_path, "cannot write").with_cause(e)),
             ),
         }
     }
@@ -1000,6 +1113,14 @@ impl FileStateStore {
             None => Err(Error::internal("state vanished while locked")),
         }
     }
+}
+
+/// Whether a journal of `journal` bytes is folded into a snapshot of `snapshot` bytes: once it
+/// is past [`COMPACT_RATIO`] times the snapshot and, during a run, past [`MIN_COMPACT_BYTES`]
+/// (`at_end`, the end of a run, has no floor).
+fn outgrown(journal: u64, snapshot: u64, at_end: bool) -> bool {
+    let floor = if at_end { 0 } else { MIN_COMPACT_BYTES };
+    journal > snapshot.saturating_mul(COMPACT_RATIO) && journal > floor
 }
 
 /// Writes `parts` one after another, in as few `write` calls as the system takes (one, for
@@ -1881,6 +2002,17 @@ mod tests {
         }
     }
 
+    /// A store at `path` with a snapshot (a finished run's, of no documents), so that its group
+    /// points write the journal: a store with no snapshot yet writes one at each group point
+    /// instead (see `a_group_point_with_no_snapshot_yet_writes_one`).
+    async fn with_snapshot(path: &Path) -> FileStateStore {
+        let store = FileStateStore::open(path).await.unwrap();
+        store.finish_run(run_record(), None).await.unwrap();
+        drop(store);
+        assert!(path.exists(), "no snapshot to start from");
+        FileStateStore::open(path).await.unwrap()
+    }
+
     fn journal_len(path: &Path) -> u64 {
         std::fs::metadata(path).map_or(0, |m| m.len())
     }
@@ -1897,9 +2029,8 @@ mod tests {
         let options = GroupCommit::default()
             .interval(Duration::from_secs(3600))
             .max_held_bytes(1000);
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(output.clone(), options)
             .await
             .unwrap();
@@ -1977,9 +2108,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let output = ModelOutput::new(dir.path().join("state.json.journal"));
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(
                 output.clone(),
                 GroupCommit::default().interval(Duration::from_millis(50)),
@@ -1997,17 +2127,32 @@ mod tests {
 
     /// A slow source: a commit held just after a group point, then no commit for a long
     /// while. The timer writes it once it is `interval` old; it is not held until the next
-    /// commit (which may be minutes away) or the end of the run.
+    /// commit (which may be minutes away) or the end of the run. With a snapshot there, as
+    /// journal lines.
     #[tokio::test]
     async fn a_held_commit_is_written_an_interval_later_without_another_commit() {
+        held_commit_is_written_by_the_timer(true).await;
+    }
+
+    /// The same in a first run (no snapshot yet, so no journal lines are made): the timer's
+    /// group point writes the snapshot.
+    #[tokio::test]
+    async fn a_first_runs_held_commit_is_written_an_interval_later_as_a_snapshot() {
+        held_commit_is_written_by_the_timer(false).await;
+    }
+
+    async fn held_commit_is_written_by_the_timer(from_snapshot: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let journal = dir.path().join("state.json.journal");
         let output = ModelOutput::with_lengths(journal.clone());
         let interval = Duration::from_millis(300);
-        let store = FileStateStore::open(&path)
-            .await
-            .unwrap()
+        let store = if from_snapshot {
+            with_snapshot(&path).await
+        } else {
+            FileStateStore::open(&path).await.unwrap()
+        };
+        let store = store
             .group_commit(output.clone(), GroupCommit::default().interval(interval))
             .await
             .unwrap();
@@ -2015,14 +2160,21 @@ mod tests {
         output.write(&ids);
         let len = journal_len(&journal);
         store.commit(batch_of(&ids)).await.unwrap();
-        let held = journal_len(&journal) == len;
+        let held = journal_len(&journal) == len && (from_snapshot || !path.exists());
         tokio::time::sleep(interval * 4).await;
-        let journal_text = std::fs::read_to_string(&journal).unwrap();
+        let written = if from_snapshot {
+            std::fs::read_to_string(&journal)
+                .unwrap()
+                .contains("slow-b")
+        } else {
+            path.exists()
+        };
         assert!(
-            journal_text.contains("slow-b"),
+            written,
             "the commit is still held {:?} after it came (held at first: {held})",
             interval * 4
         );
+        assert!(held, "the commit was not held at first");
         assert_eq!(output.syncs().len(), 2, "the output made durable first");
         // What the timer wrote is what the next open reads, and the mark claims the batch.
         drop(store);
@@ -2063,6 +2215,51 @@ mod tests {
         );
         store.finish_run(run_record(), None).await.unwrap();
         assert!(store.document_ids().await.unwrap().is_empty());
+    }
+
+    /// A group point of a store with no snapshot yet (a first run) writes the snapshot, with
+    /// the held entries in it, rather than their journal lines, and leaves the journal holding
+    /// the output's mark; the group points after it write the journal.
+    #[tokio::test]
+    async fn a_group_point_with_no_snapshot_yet_writes_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::ZERO),
+            )
+            .await
+            .unwrap();
+        let ids = |b: usize| -> Vec<String> { (0..3).map(|i| format!("b{b}-{i}")).collect() };
+        output.write(&ids(0));
+        store.commit(batch_of(&ids(0))).await.unwrap();
+        assert_eq!(output.syncs().len(), 2, "no group point");
+        assert!(path.exists(), "the group point wrote no snapshot");
+        let lines = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            lines.lines().all(|l| l.contains("\"output\":{")) && lines.lines().count() == 2,
+            "the journal holds more than the mark: {lines}"
+        );
+        // The next group point, with a snapshot there, writes the journal.
+        output.write(&ids(1));
+        store.commit(batch_of(&ids(1))).await.unwrap();
+        assert!(
+            std::fs::read_to_string(&journal)
+                .unwrap()
+                .contains("\"b1-0\"")
+        );
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 6);
+        assert_eq!(
+            store.output_mark().await.unwrap().map(|m| m.cut_to()),
+            Some(output.written().len() as u64)
+        );
     }
 
     /// A compaction keeps the mark: the emptied journal starts with it again.
@@ -2120,9 +2317,8 @@ mod tests {
         } else {
             ModelOutput::new(journal.clone())
         };
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(
                 output.clone(),
                 GroupCommit::default()
@@ -2233,9 +2429,8 @@ mod tests {
         // Every commit its own group: [mark, commit] each.
         let each = GroupCommit::default().interval(Duration::ZERO);
         let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(output.clone(), each)
             .await
             .unwrap();
@@ -2306,9 +2501,8 @@ mod tests {
         // A first run killed before its first group point (its held commit is lost), and
         // the journal's last line torn.
         let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
+        let store = with_snapshot(&path)
             .await
-            .unwrap()
             .group_commit(output.clone(), held)
             .await
             .unwrap();
