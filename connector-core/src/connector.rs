@@ -173,6 +173,10 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
 ///   safe: dropping it at any `.await` loses nothing, because nothing is committed until the
 ///   sink acknowledged it.
 /// - The same item yields the same [`Document::id`](crate::Document::id) on every run.
+/// - Fetching a page changes nothing at the source (no acknowledgement, no delete, no "mark
+///   as read"): the sync may ask for the next page before the one before it is committed
+///   (a full run reads one page ahead, see [`sync`](crate::sync)'s "Reading ahead"), so a
+///   kill between the two must leave the earlier page to be fetched again.
 pub trait LoadConnector: Connector {
     /// Every document of the source, page by page.
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>>;

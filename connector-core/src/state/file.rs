@@ -978,8 +978,14 @@ impl FileStateStore {
     /// A crash before the snapshot's rename leaves the files of the last group point (their
     /// mark cuts the output back to it); one after it, before the journal is emptied, leaves
     /// the new snapshot with a journal of older entries, which replay skips, and whose marks
-    /// no longer hold: nothing is cut, and the output, synced first, holds just what the
-    /// snapshot claims (the batch loop writes no batch while a commit is in progress).
+    /// no longer hold: nothing is cut. That is right when the output, synced first, holds
+    /// just what the snapshot claims (a batch the loop wrote since, the timer's case, comes
+    /// again: at most one). When it holds more (batches of commits a failed group point lost,
+    /// or a batch written and never committed), the mark goes into the old journal first,
+    /// synced, covering the new snapshot's sequence number so that it holds over either
+    /// snapshot, and claiming what the new snapshot claims: a crash before the rename then keeps the
+    /// batches past the old state's claim (they come again, none is lost), one after it cuts
+    /// the output to just what the snapshot claims.
     async fn compact_group(
         files: &Arc<Mutex<File>>,
         path: &Path,
@@ -1000,6 +1006,19 @@ impl FileStateStore {
             claimed,
             ..JournalMark::new(output, loaded.data.seq)
         };
+        if claimed.is_some() {
+            // The output holds more than the snapshot will claim: a crash between its rename
+            // and the journal's new mark must still cut it back (see above).
+            let line = Self::mark_line(journal_path, loaded.durable_seq, mark)?;
+            let mut journal = files.clone().lock_owned().await;
+            let path = journal_path.to_path_buf();
+            blocking(journal_path, move || {
+                write_all_vectored(&mut journal, &[&line])
+                    .and_then(|()| journal.sync_data())
+                    .map_err(|e| state_error(&path, "cannot write").with_cause(e))
+            })
+            .await?;
+        }
         // Twice, as an attach writes it: a tear of the last line leaves one.
         let first = Self::mark_line(journal_path, loaded.data.seq, mark)?.repeat(2);
         let first_bytes = first.len() as u64;
@@ -1068,6 +1087,8 @@ impl FileStateStore {
             let written = write_snapshot(&path, &data)
                 .map_err(|e| state_error(&path, "cannot write").with_cause(e))
                 .and_then(|size| {
+                    #[cfg(test)]
+                    tests::crash_after_rename(&path)?;
                     journal
                         .set_len(0)
                         .and_then(|()| match &first {
@@ -2182,6 +2203,67 @@ mod tests {
         assert_eq!(store.document_ids().await.unwrap().len(), 2);
         let mark = store.output_mark().await.unwrap().unwrap();
         assert_eq!(mark.cut_to(), output.written().len() as u64);
+    }
+
+    /// Snapshot paths whose next compaction stops right after the snapshot's rename, before
+    /// the journal is emptied, as a crash there would leave the files.
+    static CRASH_AFTER_RENAME: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn crash_after_rename(path: &Path) -> Result<()> {
+        let mut paths = CRASH_AFTER_RENAME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(i) = paths.iter().position(|p| p == path) {
+            paths.swap_remove(i);
+            return Err(state_error(
+                path,
+                "stopped (a test's crash) after the rename of",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A first run's group point fails (its held commit is lost, its batch stays in the
+    /// output), then the run's end writes the first snapshot, and a crash comes right after
+    /// the snapshot's rename, before the journal is emptied: the next open still cuts the
+    /// output back to what the snapshot claims (nothing), so the lost commit's batch comes
+    /// again once, not twice. (The journal's older marks do not hold over the new snapshot.)
+    #[tokio::test]
+    async fn a_crash_after_the_first_snapshots_rename_still_cuts_a_failed_groups_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        let ids = vec!["lost-a".to_owned(), "lost-b".to_owned()];
+        output.write(&ids);
+        store.commit(batch_of(&ids)).await.unwrap();
+        output.fail_syncs(1);
+        assert!(store.finish_run(run_record(), None).await.is_err());
+        output.fail_syncs(0);
+        CRASH_AFTER_RENAME.lock().unwrap().push(path.clone());
+        assert!(
+            store.finish_run(run_record(), None).await.is_err(),
+            "the compaction did not stop"
+        );
+        assert!(path.exists(), "no snapshot was renamed");
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert!(store.document_ids().await.unwrap().is_empty());
+        let mark = store
+            .output_mark()
+            .await
+            .unwrap()
+            .expect("no mark holds: the lost commit's batch stays and comes twice");
+        assert_eq!(mark.cut_to(), 0);
     }
 
     /// A group point the timer fails at (the output cannot be synced): the store's next

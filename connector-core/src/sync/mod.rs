@@ -40,7 +40,8 @@
 //! fetched and built while the loop writes, compares and commits this one (on a second core,
 //! or overlapping a fetch's wait on one). Pages, order and checkpoints are unchanged; the next
 //! page is only requested earlier, and one more page is held in memory. The run stops that
-//! task and waits for it before it returns.
+//! task and waits for it before it returns. This is why fetching a page must change nothing
+//! at the source ([`LoadConnector`](crate::LoadConnector)'s contract).
 //!
 //! # Cancel safety
 //! [`Syncer::run`] may be dropped at any `.await`: nothing unacknowledged was committed, so the

@@ -538,8 +538,9 @@ impl Drop for Reader {
 /// Order, items and errors are those of `pages`; the task stops after the first `Err`. A
 /// panic in the task resumes in the loop once the pages before it are taken (as inline), and
 /// a task cancelled from outside (its runtime shut down) ends the pages with a `Cancelled`
-/// error, never as the end of the source. One page waits in the channel and one is being
-/// built besides the one the loop holds: memory of one page more than inline. Only for full
+/// error, never as the end of the source. One page is being built or waits in the channel
+/// besides the one the loop holds (the channel's slot is taken before the page is built):
+/// memory of one page more than inline. Only for full
 /// runs of a connector that asks the store nothing (no fingerprints, no stored parents): a
 /// lookup for the next page would otherwise come before the loop committed what it has (as
 /// it already may for a page's tail waiting for a full sink batch). Without a Tokio runtime
@@ -554,9 +555,15 @@ fn read_ahead(pages: Pages, reader: &mut Option<Reader>) -> Pages {
         async move {
             let _alive = alive;
             let mut pages = pages;
-            while let Some(page) = pages.next().await {
+            // The channel's slot is taken before the next page is built, so one page at most
+            // is built or waiting beside the one the loop holds.
+            while let Ok(slot) = tx.reserve().await {
+                let Some(page) = pages.next().await else {
+                    break;
+                };
                 let failed = page.is_err();
-                if tx.send(page).await.is_err() || failed {
+                slot.send(page);
+                if failed {
                     break;
                 }
             }

@@ -25,6 +25,8 @@ const ARTICLE_CONCURRENCY: usize = 4;
 
 /// Pages looked up and converted at once, each in a task of its own ([`convert_page`]): the
 /// one being handed on and two after it, so two workers convert while the sync loop writes.
+/// One with `fetch_articles`: a page's article requests, [`ARTICLE_CONCURRENCY`] at once,
+/// usually go to the feed's one host, and three pages would triple them.
 const PAGES_IN_FLIGHT: usize = 3;
 
 /// One configured feed.
@@ -279,10 +281,11 @@ pub(super) fn checkpointed(
                 client: reader.client.clone(),
                 fetch_articles: reader.fetch_articles,
             };
+            let at_once = if reader.fetch_articles { 1 } else { PAGES_IN_FLIGHT };
             let mut pages = pages.into_iter().peekable();
             let mut in_flight: VecDeque<(Spawned<Result<Batch>>, Option<String>)> = VecDeque::new();
             loop {
-                while in_flight.len() < PAGES_IN_FLIGHT && let Some(page) = pages.next() {
+                while in_flight.len() < at_once && let Some(page) = pages.next() {
                     let last_id = page.last().map(|p| p.id.clone());
                     in_flight.push_back((Spawned::spawn(convert_page(converter.clone(), page)), last_id));
                 }
