@@ -63,6 +63,16 @@
 //! 128-129 MiB now (the workers' allocator arenas; `COMPARE_ONLY=load`: 122.8 / 120.3 MiB).
 //! Then each entry's link is parsed on the stream only where its id is made from it:
 //! `entries_of` 16 M -> 9 M instructions per run (callgrind, as above).
+//!
+//! **Reverted the same session.** On the quiet machine (load 0.7-1.2), the binary with the
+//! pages converted in tasks against the one before, alternating: `load` 0.211-0.213 s before,
+//! 0.246-0.258 s with it; full run 0.213-0.217 s before, 0.288-0.297 s with it (and the raw
+//! side in the same process 0.083-0.084 s against 0.094-0.098 s). On two cores the workers'
+//! conversions compete with the loopback server and the stream's parse, and documents built
+//! on a worker and freed on another thread cost glibc's allocator more than the split saves
+//! (outlook's split build measured the same, session 42). What would help instead: core's
+//! HTML fast path taking inline `<code>` (every entry of this feed leaves it), and feed-rs's
+//! lenient date parsing (20% of its parse).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

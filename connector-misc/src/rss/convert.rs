@@ -23,22 +23,6 @@ pub(crate) struct FeedInfo {
     pub title: Option<String>,
 }
 
-/// One entry as the feed's walk first sees it: its id and time, what the walk needs to drop
-/// repeated ids and entries outside the window, on the stream's thread.
-#[derive(Debug)]
-pub(crate) struct Listed {
-    /// The document id.
-    pub id: String,
-    /// `updated`, else `published`.
-    pub at: Option<DateTime<Utc>>,
-    /// The entry's page when its id was made from it (an entry without a `guid` / `id`);
-    /// else `None`, and [`prepare`] finds it, in the page's task.
-    pub link: Option<Url>,
-    /// The entry, boxed: feed-rs's `Entry` is large, and a page of entries moves through
-    /// several collections and futures on its way to the sink.
-    pub entry: Box<Entry>,
-}
-
 /// One entry, ready to be looked up by its version and converted.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -74,23 +58,16 @@ pub(crate) fn feed_key(url: &Url) -> String {
     }
 }
 
-/// The id and time of `entry` of the feed `feed_key`.
+/// The id, version and time of `entry` of the feed `feed_key`.
 ///
 /// The id is `rss:{feed}#{key}`, the key being the entry's `guid` (RSS 2.0) or `id` (Atom,
 /// JSON Feed); without one, its link; without a link, `hash:` and a hash of its title and
 /// date (of its text when it has neither). The same entry in two feeds is two documents: a
 /// `guid` is unique within its feed only (RSS 2.0 and JSON Feed say so), and each feed is a
 /// partition whose prune must not remove what another feed still lists.
-pub(crate) fn list(feed_key: &str, entry: Entry) -> Listed {
+pub(crate) fn prepare(feed_key: &str, entry: Entry, fetch_articles: bool) -> Prepared {
     let at = entry.updated.or(entry.published);
-    // The link (a `Url` parse) only where the id needs it: the stream's thread does this for
-    // every entry before the first page is handed on.
-    let link = entry
-        .id
-        .trim()
-        .is_empty()
-        .then(|| page_link(&entry))
-        .flatten();
+    let link = page_link(&entry);
     let key = match entry.id.trim() {
         "" => match &link {
             Some(link) => link.to_string(),
@@ -109,39 +86,17 @@ pub(crate) fn list(feed_key: &str, entry: Entry) -> Listed {
         },
         id => id.to_owned(),
     };
-    Listed {
-        id: format!("rss:{feed_key}#{key}"),
-        at,
-        link,
-        entry: Box::new(entry),
-    }
-}
-
-/// The version token, owners and enclosures of a listed entry: the per-entry work before the
-/// fingerprint lookup, done in the task that converts the entry's page.
-pub(crate) fn prepare(listed: Listed, fetch_articles: bool) -> Prepared {
-    let Listed {
-        id,
-        at,
-        link,
-        entry,
-    } = listed;
-    let link = if entry.id.trim().is_empty() {
-        link
-    } else {
-        page_link(&entry)
-    };
     let owners = owners(&entry);
     let enclosures = enclosures(&entry);
     let version = version_of(&entry, link.as_ref(), fetch_articles, &owners, &enclosures);
     Prepared {
-        id,
+        id: format!("rss:{feed_key}#{key}"),
         version,
         at,
         link,
         owners,
         enclosures,
-        entry,
+        entry: Box::new(entry),
     }
 }
 
@@ -403,7 +358,7 @@ mod tests {
         let ids: Vec<String> = feed
             .entries
             .into_iter()
-            .map(|e| list("https://x.example/feed", e).id)
+            .map(|e| prepare("https://x.example/feed", e, false).id)
             .collect();
         assert_eq!(ids[0], "rss:https://x.example/feed#g-1");
         assert_eq!(ids[1], "rss:https://x.example/feed#https://x.example/2");

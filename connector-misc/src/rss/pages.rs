@@ -1,12 +1,12 @@
 //! The feed walk: each feed fetched (conditionally), parsed, windowed and handed on in pages
 //! of entries, with the checkpoint after each.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use connector_core::pages::{PendingItem, Spawned, fetch_items, skip_handed_on};
+use connector_core::pages::{PendingItem, fetch_items, skip_handed_on};
 use connector_core::{
-    Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -15,19 +15,13 @@ use url::Url;
 use super::SOURCE;
 use super::checkpoint::{FeedCursor, FeedState, RssCheckpoint};
 use super::client::{self, FeedClient, Fetched};
-use super::convert::{self, FeedInfo, Listed, Prepared};
+use super::convert::{self, FeedInfo, Prepared};
 
 /// Entries per source page: the unit of one fingerprint lookup and one checkpoint.
 pub(crate) const PAGE: usize = 256;
 
 /// Article pages fetched at the same time within a page (with `fetch_articles`).
 const ARTICLE_CONCURRENCY: usize = 4;
-
-/// Pages looked up and converted at once, each in a task of its own ([`convert_page`]): the
-/// one being handed on and two after it, so two workers convert while the sync loop writes.
-/// One with `fetch_articles`: a page's article requests, [`ARTICLE_CONCURRENCY`] at once,
-/// usually go to the feed's one host, and three pages would triple them.
-const PAGES_IN_FLIGHT: usize = 3;
 
 /// One configured feed.
 #[derive(Clone)]
@@ -104,15 +98,12 @@ impl Reader {
 /// often shows up in its feed after its date (a static site deployed hours after the date in
 /// its front matter, a cached feed, a zone-less time read as UTC by a site west of it, a
 /// backdated post), and would fall before the window of the first run that sees it.
-///
-/// Only ids and times here, on the stream's thread; the version hash and the rest of each
-/// entry's preparation run in its page's task ([`convert_page`]).
 fn entries_of(
     reader: &Reader,
     feed: &Feed,
     parsed: feed_rs::model::Feed,
     window: Option<TimeWindow>,
-) -> Vec<Listed> {
+) -> Vec<Prepared> {
     let total = parsed.entries.len();
     if total > reader.max_entries {
         tracing::warn!(
@@ -133,7 +124,7 @@ fn entries_of(
     entries
         .into_iter()
         .take(reader.max_entries)
-        .map(|e| convert::list(&feed.key, e))
+        .map(|e| convert::prepare(&feed.key, e, reader.fetch_articles))
         .filter(|p| seen.insert(p.id.clone()))
         .filter(|p| match (window, p.at) {
             (None, _) => true,
@@ -141,55 +132,6 @@ fn entries_of(
             (Some(_), None) => true,
         })
         .collect()
-}
-
-/// What the task converting a page of entries needs; cheap to clone (one per page).
-#[derive(Clone)]
-struct PageConverter {
-    ctx: SyncContext,
-    info: Arc<FeedInfo>,
-    client: FeedClient,
-    fetch_articles: bool,
-}
-
-/// One page of a feed's entries as a batch, in feed order: each entry prepared (version,
-/// owners, enclosures), the page looked up in the fingerprint store in one call, and each
-/// entry the store lacks converted (with `fetch_articles`, its linked page fetched first).
-///
-/// It runs in a task of its own ([`Spawned`]), a few pages at once: the HTML to Markdown of
-/// a large feed's entries then runs on the runtime's workers, beside the stream and the sync
-/// loop that writes the page before, instead of on the stream's one thread after the parse.
-async fn convert_page(page: PageConverter, entries: Vec<Listed>) -> Result<Batch> {
-    let PageConverter {
-        ctx,
-        info,
-        client,
-        fetch_articles,
-    } = page;
-    let pending = entries.into_iter().map(|listed| {
-        let item = convert::prepare(listed, fetch_articles);
-        let fingerprint = Document::version_fingerprint(&item.version);
-        PendingItem::new(item.id.clone(), item).with_fingerprint(fingerprint)
-    });
-    let (info, client) = (&info, &client);
-    fetch_items(&ctx, pending, ARTICLE_CONCURRENCY, |item: Prepared| async move {
-        let article = match (&item.link, fetch_articles) {
-            (Some(link), true) => match client.article(link).await {
-                Ok(page) => Some(page),
-                // A link to a PDF, an image or a podcast file will never be a page: the
-                // entry's own text, not a failure every run (which would also keep its feed
-                // from every 304).
-                Err(e) if e.kind() == ErrorKind::Unsupported => {
-                    tracing::debug!(connector = SOURCE, entry = item.id.as_str(), error = %e, "linked page is no HTML; the entry's own text is delivered");
-                    None
-                }
-                Err(e) => return Err(e),
-            },
-            _ => None,
-        };
-        Ok(convert::document(info, item, article))
-    })
-    .await
 }
 
 /// Every feed after `from`, each as pages of entries with the checkpoint after each.
@@ -263,35 +205,37 @@ pub(super) fn checkpointed(
             }
             // An entry that failed before an interruption still keeps the feed from a 304.
             let mut entry_failed = resume.as_ref().is_some_and(|c| c.feed == feed.key && c.entry_failed);
-            // Pages of `PAGE` entries (one, empty, for a feed with none), each looked up and
-            // converted in a task of its own, `PAGES_IN_FLIGHT` at once: the pages after the
-            // one handed on convert on the runtime's workers while the sync loop writes it.
-            // Handed on in feed order, each with the checkpoint after it.
-            let mut pages: Vec<Vec<Listed>> = Vec::with_capacity(items.len().div_ceil(PAGE).max(1));
             let mut rest = items.into_iter().peekable();
             loop {
-                pages.push(rest.by_ref().take(PAGE).collect());
-                if rest.peek().is_none() {
-                    break;
-                }
-            }
-            let converter = PageConverter {
-                ctx: ctx.clone(),
-                info,
-                client: reader.client.clone(),
-                fetch_articles: reader.fetch_articles,
-            };
-            let at_once = if reader.fetch_articles { 1 } else { PAGES_IN_FLIGHT };
-            let mut pages = pages.into_iter().peekable();
-            let mut in_flight: VecDeque<(Spawned<Result<Batch>>, Option<String>)> = VecDeque::new();
-            loop {
-                while in_flight.len() < at_once && let Some(page) = pages.next() {
-                    let last_id = page.last().map(|p| p.id.clone());
-                    in_flight.push_back((Spawned::spawn(convert_page(converter.clone(), page)), last_id));
-                }
-                let Some((task, last_id)) = in_flight.pop_front() else { break };
-                let last = in_flight.is_empty() && pages.peek().is_none();
-                let batch = task.join().await??;
+                let chunk: Vec<Prepared> = rest.by_ref().take(PAGE).collect();
+                let last = rest.peek().is_none();
+                let last_id = chunk.last().map(|p| p.id.clone());
+                let pending = chunk.into_iter().map(|p| {
+                    let version = p.version.clone();
+                    PendingItem::new(p.id.clone(), p).with_version(&version)
+                });
+                let (info, client) = (&info, &reader.client);
+                let fetch_articles = reader.fetch_articles;
+                let batch = fetch_items(&ctx, pending, ARTICLE_CONCURRENCY, |item: Prepared| {
+                    async move {
+                        let article = match (&item.link, fetch_articles) {
+                            (Some(link), true) => match client.article(link).await {
+                                Ok(page) => Some(page),
+                                // A link to a PDF, an image or a podcast file will never be
+                                // a page: the entry's own text, not a failure every run
+                                // (which would also keep its feed from every 304).
+                                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                                    tracing::debug!(connector = SOURCE, entry = item.id.as_str(), error = %e, "linked page is no HTML; the entry's own text is delivered");
+                                    None
+                                }
+                                Err(e) => return Err(e),
+                            },
+                            _ => None,
+                        };
+                        Ok(convert::document(info, item, article))
+                    }
+                })
+                .await?;
                 entry_failed |= !batch.failures.is_empty();
                 match (last, last_id) {
                     (false, Some(after)) => {
@@ -306,6 +250,9 @@ pub(super) fn checkpointed(
                     }
                 }
                 yield CheckpointedBatch::new(batch, cp.clone());
+                if last {
+                    break;
+                }
             }
         }
     }
