@@ -48,6 +48,10 @@
 //! buffer of 1,000 bytes (Salesforce's, below glibc's large requests) changes nothing here:
 //! its 1,024-byte blocks come from glibc's per-thread cache (which takes up to 1,032), and the
 //! process's `malloc_consolidate` calls come from the HTTP reads, not from the conversion.
+//!
+//! Session 43, the lead on the quiet machine: full3's read-ahead took this bench's full run
+//! from 0.136 s to 0.192 s (1.68x -> 2.18x of the raw fetch, medians of 3 alternating; load
+//! unchanged at 0.126 s), so it was reverted (see the salesforce bench's notes).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -64,6 +64,15 @@
 //! into its fields: 7.9k + 9k), the `fields` metadata map (5.1k: 11 key `String`s, 11 values,
 //! the map's nodes), the front matter (2.8k), the description's paragraphs (2.9k), the link
 //! (`Url::set_path`, 1.4k).
+//!
+//! Session 43, the lead on the quiet machine (load 0.7-1.2), HEAD with full3 and sf24 against
+//! 1dc498e: load 0.110 -> 0.098 s (sf24's per-record cuts), full run 0.126 -> 0.100 s (full3's
+//! read-ahead), medians 1.44x / 1.71x -> 1.28x / 1.48x of the raw fetch (3 alternating runs).
+//! full3's read-ahead was **reverted** all the same: the same binaries took airtable's full run
+//! from 0.136 to 0.192 s and zendesk's from 0.284 to 0.331 s (documents built on a worker and
+//! dropped on the loop's thread, and for airtable a second read-ahead stacked on its own). A
+//! next pass can make it a connector's choice, or move the drops to where documents are built;
+//! sf24's per-record cuts stay.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

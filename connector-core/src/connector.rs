@@ -174,9 +174,9 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
 ///   sink acknowledged it.
 /// - The same item yields the same [`Document::id`](crate::Document::id) on every run.
 /// - Fetching a page changes nothing at the source (no acknowledgement, no delete, no "mark
-///   as read"): the sync may ask for the next page before the one before it is committed
-///   (a full run reads one page ahead, see [`sync`](crate::sync)'s "Reading ahead"), so a
-///   kill between the two must leave the earlier page to be fetched again.
+///   as read"): the sync may ask for the next page before the one before it is committed (a
+///   page's tail waits for a full sink batch), so a kill between the two must leave the
+///   earlier page to be fetched again.
 pub trait LoadConnector: Connector {
     /// Every document of the source, page by page.
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>>;

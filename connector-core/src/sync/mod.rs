@@ -34,15 +34,6 @@
 //! Only a batch that spans two pages is moved into a vector of its own first. The loop's cost
 //! over draining the connector's stream is a few percent (`cargo bench --bench sync_loop`).
 //!
-//! # Reading ahead
-//! A full run of a connector that asks the store nothing (no fingerprints, no stored parents)
-//! drives the connector's pages one page ahead in a task of their own: the next page is
-//! fetched and built while the loop writes, compares and commits this one (on a second core,
-//! or overlapping a fetch's wait on one). Pages, order and checkpoints are unchanged; the next
-//! page is only requested earlier, and one more page is held in memory. The run stops that
-//! task and waits for it before it returns. This is why fetching a page must change nothing
-//! at the source ([`LoadConnector`](crate::LoadConnector)'s contract).
-//!
 //! # Cancel safety
 //! [`Syncer::run`] may be dropped at any `.await`: nothing unacknowledged was committed, so the
 //! next run resumes cleanly. Cancelled through its token or stopped by its timeout, it stops

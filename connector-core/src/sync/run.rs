@@ -82,9 +82,6 @@ struct RunState {
     /// What a completed run leaves for the next incremental one (`Some(None)`: forget what
     /// was kept); `None` when the run did not complete or the connector has no checkpoints.
     carried: Option<Option<CheckpointJson>>,
-    /// The task reading the connector's pages ahead ([`read_ahead`]), while it may run: the
-    /// run stops it and waits for it before it returns, so no stream of the run outlives it.
-    reader: Option<Reader>,
 }
 
 pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
@@ -101,7 +98,6 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         progress: Progress::default(),
         failures: Vec::new(),
         carried: None,
-        reader: None,
     };
 
     // Held by the loop while a sink batch is written and committed; a cancelled or timed-out
@@ -164,11 +160,7 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         }
         other => other,
     };
-    // The body future is gone here: every stream it opened has been dropped, once the task
-    // reading pages ahead (still running when the run failed or was stopped) has ended.
-    if let Some(reader) = state.reader.take() {
-        reader.stop().await;
-    }
+    // The body future is gone here: every stream it opened has been dropped.
     cancel.cancel();
 
     let failed = state.progress.failed;
@@ -470,13 +462,6 @@ async fn execute(
             }
         }
     };
-    // A full run reads the connector's pages one ahead of the loop: the connector fetches
-    // and builds the next page while the loop writes, compares and commits this one.
-    let pages = if full_run && !keep_parents {
-        read_ahead(pages, &mut pipeline.state.reader)
-    } else {
-        pages
-    };
     pipeline.drain(pages).await?;
 
     // 3. Old failures this run covered and did not see fail again are resolved.
@@ -505,95 +490,6 @@ async fn execute(
         });
     }
     Ok(())
-}
-
-/// The task of [`read_ahead`], for the run to stop; dropping it aborts the task.
-struct Reader {
-    task: tokio::task::AbortHandle,
-    /// Closed when the task's future is gone (done, or dropped after an abort).
-    ended: tokio::sync::oneshot::Receiver<()>,
-}
-
-impl Reader {
-    /// Stops the task and waits until it has dropped the connector's stream (it stops at its
-    /// next `.await`).
-    async fn stop(mut self) {
-        self.task.abort();
-        let _closed = (&mut self.ended).await;
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// `pages` driven one page ahead in a task of its own, which `reader` gets to stop: the
-/// connector fetches and builds the next page (the request, the parse, each document's
-/// rendering) while the loop delivers, compares and commits the one before, so a full run
-/// costs about the slower of the two instead of their sum (on a second core; on a
-/// current-thread runtime, a fetch's wait still overlaps the loop's sink writes).
-///
-/// Order, items and errors are those of `pages`; the task stops after the first `Err`. A
-/// panic in the task resumes in the loop once the pages before it are taken (as inline), and
-/// a task cancelled from outside (its runtime shut down) ends the pages with a `Cancelled`
-/// error, never as the end of the source. One page is being built or waits in the channel
-/// besides the one the loop holds (the channel's slot is taken before the page is built):
-/// memory of one page more than inline. Only for full
-/// runs of a connector that asks the store nothing (no fingerprints, no stored parents): a
-/// lookup for the next page would otherwise come before the loop committed what it has (as
-/// it already may for a page's tail waiting for a full sink batch). Without a Tokio runtime
-/// the pages are driven inline.
-fn read_ahead(pages: Pages, reader: &mut Option<Reader>) -> Pages {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return pages;
-    };
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let (alive, ended) = tokio::sync::oneshot::channel::<()>();
-    let task = runtime.spawn(
-        async move {
-            let _alive = alive;
-            let mut pages = pages;
-            // The channel's slot is taken before the next page is built, so one page at most
-            // is built or waiting beside the one the loop holds.
-            while let Ok(slot) = tx.reserve().await {
-                let Some(page) = pages.next().await else {
-                    break;
-                };
-                let failed = page.is_err();
-                slot.send(page);
-                if failed {
-                    break;
-                }
-            }
-        }
-        .instrument(tracing::Span::current()),
-    );
-    *reader = Some(Reader {
-        task: task.abort_handle(),
-        ended,
-    });
-    futures::stream::unfold((rx, Some(task)), |(mut rx, task)| async move {
-        if let Some(page) = rx.recv().await {
-            return Some((page, (rx, task)));
-        }
-        // The channel closed: the task is done. A panic in it resumes here, and a task
-        // cancelled from outside is an error: neither must read as the end of the pages.
-        match task?.await {
-            Ok(()) => None,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Some((
-                Err(Error::new(
-                    ErrorKind::Cancelled,
-                    "the task reading the connector's pages ahead was cancelled (its runtime \
-                     shut down) before the pages ended",
-                )),
-                (rx, None),
-            )),
-        }
-    })
-    .boxed()
 }
 
 fn unreachable_auto() -> Result<(Option<TimeWindow>, DateTime<Utc>, Option<StoredCheckpoint>)> {
