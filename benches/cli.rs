@@ -673,6 +673,12 @@
 //! profile: about 52M fewer instructions (`Entry::line`) on the main thread of a first run,
 //! and the journal's 5.5 MB write and sync gone from its end; the lead measures.
 //!
+//! The lead's measure (quiet machine, load 0.2-1.9, the release CLI at 50110a3 against
+//! 1dc498e's, `CLI_BENCH_ONLY=b CLI_BENCH_ROUNDS=3`, two runs each in turn): on disk the
+//! `--state` run took 0.171-0.172 s before and 0.143-0.145 s now, against 0.101-0.110 s
+//! without state: 1.55x and 1.67x before, **1.41x and 1.43x** now (CPU ratio 1.38x -> 1.21-1.23x);
+//! on tmpfs 1.44x, 1.41x -> 1.31x, 1.23x. Still above the 1.3x target on disk.
+//!
 //! ## (a), tenth pass (2026-12-06): per-item CPU of the REST path, by instruction counts
 //!
 //! `valgrind --tool=callgrind` of the 50k sync (the release binary of `main` 276cbaa against
