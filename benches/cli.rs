@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -779,6 +779,58 @@
 //! workers wait on, so moving work off the main thread gains nothing; whether the two cores
 //! are kept busy all along (the quiet machine's CPU / wall, 0.15 s / 0.10 s, says about 1.5
 //! of them) needs a trace of the quiet machine, not tried.
+//!
+//! ## (a), thirteenth pass (2026-12-06): SIMD JSON crates measured; `write_str`'s loop
+//!
+//! **SIMD JSON crates for the page reads: measured, not used.** The two reads of a page (the
+//! fetch's pass that skips the items to count them and reach the cursor, and conversion's
+//! read of each item into borrowed values) were tried outside the workspace with the bench's
+//! own 500 pages (`render_page`), counting instructions with callgrind over a run that only
+//! renders them (the experiment's source: the lead's notes, `s44/rest17d/`):
+//!
+//! | 500 pages, 50k items | serde_json 1.0.154 (what the code does) | sonic-rs 0.5.12 | simd-json 0.19.0 |
+//! | --- | --- | --- | --- |
+//! | skip the items, count them, the rest read | 123.0M (`IgnoredAny`) | 249.4M (`get_from_slice` + `to_array_iter`, strict), 152.3M (its serde `Deserializer`, the same visitor) | 142.0M (`to_tape` on a copy, AVX2 picked at run time), 174.9M (its serde) |
+//! | items into borrowed fields (6 kept) | 328.6M (`from_str`) | 346.3M | 320.1M (with the page's copy) |
+//! | the same, built with `-C target-feature=+avx2,+pclmulqdq` (not allowed for the release) | 123.0M / 327.0M | 230.3M / 330.4M | - |
+//!
+//! Wall time agreed (20 passes, load 10): skipping 14.2-14.5 ms per 500 pages with
+//! serde_json, 38-41 ms with sonic-rs, 19-22.5 ms with simd-json's tape. The items are ~230
+//! bytes with a dozen strings of 2-70 bytes each: what SIMD gains over a long string, the
+//! per-value work (a structural character every 6 bytes) takes back. sonic-rs's SIMD module
+//! needs `avx2` and `pclmulqdq` at compile time (else a scalar fallback, the figures above);
+//! its checked skip is also laxer than serde_json in one place that matters here: a `\uZZZZ`
+//! escape in a skipped string passes (serde_json: "invalid escape"), while simd-json refuses
+//! what serde_json's `IgnoredAny` takes (a lone surrogate, `1e400`) and so would need
+//! serde_json again for such pages. With no instruction to gain, neither was wired in.
+//!
+//! **`jsonw::write_str` (core).** The bytes not yet written are checked a word at a time by
+//! `chunks_exact` (no bounds check, no index bookkeeping in the loop), the last partial word
+//! read as before; the same bytes (its tests hold it to serde_json's writer for every byte at
+//! every offset; a version that leaves a last single byte unchecked fails three of them).
+//! callgrind of the 50k sync (the release binary of `main` 17895e8 against this pass's, the
+//! bench's server, `CLI_BENCH_ONLY=serve`, `/dev/shm`; NDJSON md5 1405c21f… from both):
+//!
+//! | 50k sync, no state | HEAD 17895e8 | `write_str` by words | after / before |
+//! | --- | --- | --- | --- |
+//! | instructions | 1,054.8M | 1,024.9M | 0.972x |
+//! | `write_str` (exclusive) | 122.7M | 92.8M | 0.757x |
+//! | `write_document` (inclusive) | 139.4M | 114.7M | 0.823x |
+//! | `set_fields_fingerprint` (inclusive) | 79.6M | 74.4M | 0.935x |
+//! | task-clock, `perf stat -r 3`, 5 in turn, median (load 10-12) | 102.9 ms | 102.0 ms | noise |
+//! | wall, `perf stat -r 5`, 5 in turn, median of the means | 0.192 s | 0.177 s | noise |
+//!
+//! The bench's (a), 6 runs of 5 rounds each in turn at load 9.5-13: the sync 0.110-0.215 s
+//! (HEAD) and 0.102-0.244 s (this pass), curl 0.028-0.240 s: the load's figures, not the code's.
+//!
+//! Left, by this profile: the two serde_json reads of each page (a third of the
+//! instructions; serde_json's `skip_to_escape` alone 9.6%, ~84 instructions a string, most of
+//! them its byte-by-byte tail for strings under 8 bytes), HTML to Markdown (17%), the
+//! metadata JSON written twice per document (the fingerprint's and the line's, ~3% each:
+//! sharing it needs the `Document` to carry the bytes, a contract change), `write_map`'s
+//! `BTreeMap` walk (1.6%). Core's workspace forbids `unsafe`, and a `core::arch` SSE2
+//! intrinsic is callable without it only from a function marked `#[target_feature]`, whose
+//! callers then need `unsafe`: a 16-byte `write_str` is not possible in safe code today.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -127,54 +127,62 @@ fn write_escape(out: &mut Vec<u8>, byte: u8) {
     }
 }
 
+/// The last `n` (1 to 7) bytes of `rest` as a word's low bytes, padded with spaces (which
+/// need no escape): read as the word ending where `rest` ends when there is one (its first
+/// bytes shifted out), else in two overlapping halves.
+#[inline]
+fn tail_word(rest: &[u8], n: usize) -> u64 {
+    let low = if rest.len() >= 8 {
+        word_at(rest, rest.len() - 8) >> ((8 - n) * 8)
+    } else {
+        short_word(&rest[rest.len() - n..])
+    };
+    low | SPACES << (n * 8)
+}
+
 /// `s` as a JSON string, escaped as serde_json escapes it: `"`, `\`, and the control
 /// characters `\b`, `\t`, `\n`, `\f`, `\r` short, the others as `\u00xx` (lower-case hex);
 /// everything else, DEL and non-ASCII included, as it is.
 ///
-/// The bytes are checked a word (eight) at a time; the last partial word is read whole
-/// (overlapping the word before it, or in two halves for a string under eight bytes) and
-/// padded with spaces; the first byte to escape in a word is found from its mask, and the
-/// runs between escapes are copied in one piece each.
+/// The bytes not yet written (`rest`) are checked a word (eight) at a time by
+/// `chunks_exact`, which leaves the loop no bounds check; their last partial word is read
+/// whole (see [`tail_word`]) and padded with spaces. The first byte to escape in a word is
+/// found from its mask; the run before it is copied in one piece, the byte escaped, and the
+/// check starts again right after it. Most strings have nothing to escape: one pass over
+/// their words, one copy.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    let len = bytes.len();
-    out.reserve(len + 2);
+    let mut rest = s.as_bytes();
+    out.reserve(rest.len() + 2);
     out.push(b'"');
-    // `start`: the first byte not yet copied; `at`: the first byte not yet checked.
-    let mut start = 0;
-    let mut at = 0;
     loop {
-        let mask = if at + 8 <= len {
-            let mask = escape_mask(word_at(bytes, at));
-            if mask == 0 {
-                at += 8;
-                continue;
-            }
-            mask
-        } else if at < len {
-            let rest = len - at;
-            let low = if len >= 8 {
-                // The string's last word, less the bytes before `at`, which were checked.
-                word_at(bytes, len - 8) >> ((8 - rest) * 8)
-            } else {
-                short_word(&bytes[at..])
-            };
-            let mask = escape_mask(low | SPACES << (rest * 8));
-            if mask == 0 {
+        let mut words = rest.chunks_exact(8);
+        let mut checked = 0;
+        let mut mask = 0;
+        for word in &mut words {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            mask = escape_mask(u64::from_le_bytes(w));
+            if mask != 0 {
                 break;
             }
-            mask
-        } else {
+            checked += 8;
+        }
+        if mask == 0 {
+            let n = words.remainder().len();
+            if n > 0 {
+                mask = escape_mask(tail_word(rest, n));
+            }
+        }
+        if mask == 0 {
+            out.extend_from_slice(rest);
             break;
-        };
+        }
         // The lowest flagged byte: trailing_zeros is below 64, so the cast is exact.
-        at += (mask.trailing_zeros() / 8) as usize;
-        out.extend_from_slice(&bytes[start..at]);
-        write_escape(out, bytes[at]);
-        at += 1;
-        start = at;
+        let at = checked + (mask.trailing_zeros() / 8) as usize;
+        out.extend_from_slice(&rest[..at]);
+        write_escape(out, rest[at]);
+        rest = &rest[at + 1..];
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
