@@ -52,6 +52,21 @@
 //! Session 43, the lead on the quiet machine: full3's read-ahead took this bench's full run
 //! from 0.136 s to 0.192 s (1.68x -> 2.18x of the raw fetch, medians of 3 alternating; load
 //! unchanged at 0.126 s), so it was reverted (see the salesforce bench's notes).
+//!
+//! Session 44 (sf24b), where the time goes (nothing changed here this session).
+//! `COMPARE_THREADS=1`, load average 10: the main thread 95-106 ms of CPU per round for
+//! `load`, 109-123 ms for the full run, the other threads (the worker reading pages ahead:
+//! fetch, page parse, `admit`; the loopback server) about 55-60 ms together: the main
+//! thread's conversion bounds the line. Callgrind
+//! (`COMPARE_ONLY=load`, 5,000 x 3) of `record_document`, 46.5k instructions per record: the
+//! fields read as values (`record_fields`, core's `jsonref`) 10.7k, core's Markdown (plain
+//! text 5.3k, front matter 4.9k, the link bullet 3.5k, headings 0.7k), the `fields` metadata
+//! map 4k (`BTreeMap::from_iter`: key `String`s, sort, nodes), the document's six metadata
+//! inserts 2k, `record_link`'s `PathSegmentsMut::push` 1.4k, five `String` clones for
+//! metadata values 1.1k. The raw read of the fields (`admit`: version, window, attachments)
+//! runs on the read-ahead worker, so reading the fields once would not shorten the main
+//! thread; salesforce's one-pass page read (`salesforce/records.rs`) would apply to the
+//! worker's page parse only.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -73,6 +73,27 @@
 //! dropped on the loop's thread, and for airtable a second read-ahead stacked on its own). A
 //! next pass can make it a connector's choice, or move the drops to where documents are built;
 //! sf24's per-record cuts stay.
+//!
+//! Session 44 (sf24b): a result page is read in one pass (`salesforce/records.rs`): the
+//! page's text is kept whole and each record's fields are found as spans of it, instead of
+//! one `Box<RawValue>` per record (a copy and a scan) parsed again into its fields.
+//! Callgrind, `COMPARE_ONLY=load`, 5,000 x 3: the connector's stream 849.6 M -> 790.6 M
+//! instructions (-6.9%, 56.6k -> 52.7k per record); page parse and field split together
+//! 252.7 M (page to `RawValue`s 118.2 M + `Fields::parse` 134.5 M) -> 197.0 M (one pass
+//! 167.6 M with the HTTP, + `Records::fields` 29.4 M: 2k per record to hand the spans out as
+//! `&str` pairs, left to cut); stream + the documents' drop 954 M -> 894 M (-6.3%); the raw
+//! fetch 454.2 M both. `COMPARE_THREADS=1`, 9 runs each alternating at load average 9-10:
+//! main-thread CPU per round, load median 117.3 -> 108.0 ms (-8%), full 158.5 -> 143.9 ms (-9%).
+//! Documents, failures and checkpoints byte-identical (md5 of a varied org's NDJSON: children
+//! with `nextRecordsUrl` pages, escapes and odd values, broken records, a wide object read by
+//! `fill`). Tried and left out: the listing's keyset pages through core's `read_ahead` (the
+//! next page fetched and parsed on a worker while this one converts): main-thread CPU load
+//! 108.0 -> 103.2 ms, full 143.9 -> 142.0 ms, but total CPU +15% (load 119.5 -> 137.9 ms,
+//! full 156.4 -> 179.0 ms), and on two cores the worker competes with the loopback server and
+//! the conversion; wall could not be measured at load 10 (same-binary spread 0.10-0.62 s).
+//! The quiet-machine A/B for both: `/work/rt/sf24b/new/salesforce` (read-ahead on unless
+//! `SF24B_NO_READ_AHEAD=1` is set; with it set, the committed code) against
+//! `/work/notes/s44/base/salesforce`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

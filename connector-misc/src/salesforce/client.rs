@@ -20,7 +20,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use connector_core::http::{ErrorClass, HttpClient, OAuthToken, StatusCode};
+use connector_core::http::{ErrorClass, HttpClient, OAuthToken, Response, StatusCode};
 use connector_core::{Error, ErrorKind, FieldError, Result, SyncContext};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -29,6 +29,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{PASSWORD_FIELD, SECRET_FIELD, SalesforceCredentials};
+pub(crate) use super::records::QueryPage;
 
 /// How long every request waits after `REQUEST_LIMIT_EXCEEDED`: the org's allowance is
 /// counted over 24 hours and frees up slowly.
@@ -143,19 +144,6 @@ pub(crate) struct Describe {
 
 fn yes() -> bool {
     true
-}
-
-/// A page of query results.
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct QueryPage {
-    #[serde(default = "yes")]
-    pub(crate) done: bool,
-    #[serde(default)]
-    pub(crate) next_records_url: Option<String>,
-    /// The records, each its JSON text as sent (taken apart by [`Fields`](super::convert::Fields)).
-    #[serde(default)]
-    pub(crate) records: Vec<Box<serde_json::value::RawValue>>,
 }
 
 /// A deleted record.
@@ -283,6 +271,17 @@ impl Client {
         &self,
         path: impl Fn(&Session) -> Result<Url>,
     ) -> Result<T> {
+        self.get(path).await?.json()
+    }
+
+    /// A query's result page at the URL `path` makes of the session, read in one pass
+    /// ([`QueryPage::read`]).
+    async fn get_page(&self, path: impl Fn(&Session) -> Result<Url>) -> Result<QueryPage> {
+        QueryPage::read(self.get(path).await?)
+    }
+
+    /// The answer of a GET of the URL `path` makes of the session.
+    async fn get(&self, path: impl Fn(&Session) -> Result<Url>) -> Result<Response> {
         let url = path(&self.session().await?)?;
         let field = self.field;
         let resp = self
@@ -294,7 +293,7 @@ impl Client {
         if let Some(usage) = resp.header("Sforce-Limit-Info") {
             note_usage(usage);
         }
-        resp.json()
+        Ok(resp)
     }
 
     /// `{instance}/services/data/{version}/{segments…}`.
@@ -325,7 +324,7 @@ impl Client {
     /// the records in the recycle bin (`IsDeleted` true); their `nextRecordsUrl` is a
     /// `query` one either way.
     pub(crate) async fn query_at(&self, resource: &str, soql: &str) -> Result<QueryPage> {
-        self.get_json(|s| {
+        self.get_page(|s| {
             let mut url = self.data_url(s, &[resource])?;
             url.query_pairs_mut().append_pair("q", soql);
             Ok(url)
@@ -338,7 +337,7 @@ impl Client {
     /// and a user's eleventh open cursor releases the oldest), so the caller queries again.
     pub(crate) async fn next_page(&self, next: &str) -> Result<Option<QueryPage>> {
         let page = self
-            .get_json(|s| {
+            .get_page(|s| {
                 let url = s.instance.join(next).map_err(|e| {
                     Error::new(ErrorKind::InvalidData, "the nextRecordsUrl is not a path")
                         .with_connector(SOURCE)

@@ -13,7 +13,7 @@ use connector_core::text::markdown::{self, MarkdownOut};
 use connector_core::time;
 use connector_core::{Document, ErrorKind, Failure, MetaKey};
 use serde::Deserialize;
-use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+#[cfg(test)]
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use url::Url;
@@ -411,13 +411,20 @@ pub(crate) fn soql_time(t: DateTime<Utc>) -> String {
 }
 
 /// A record as Salesforce sent it, taken apart without building a JSON tree: its fields in
-/// the answer's order, each value still JSON text (borrowed from the record's), `attributes`
+/// the answer's order, each value still JSON text (borrowed from the page's), `attributes`
 /// left out.
 pub(crate) struct Fields<'a>(Vec<(&'a str, &'a str)>);
 
 impl<'a> Fields<'a> {
+    /// A record of these `(name, value)` pairs, `attributes` left out.
+    pub(crate) fn new(pairs: Vec<(&'a str, &'a str)>) -> Self {
+        Self(pairs)
+    }
+
     /// The fields of a record's JSON text.
+    #[cfg(test)]
     pub(crate) fn parse(raw: &'a RawValue) -> Result<Self, String> {
+        use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
         struct Pairs;
         impl<'de> Visitor<'de> for Pairs {
             type Value = Vec<(&'de str, &'de str)>;

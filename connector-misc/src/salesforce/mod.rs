@@ -67,6 +67,7 @@ mod client;
 mod config;
 mod convert;
 mod pages;
+mod records;
 
 use std::fmt;
 use std::time::Duration;

@@ -14,7 +14,6 @@ use connector_core::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::SOURCE;
@@ -23,19 +22,16 @@ use super::convert::{
     CHILD_LIMIT, ChildView, FILL_CHUNK, Fields, ObjectView, is_record_id, json_str, keys,
     record_document, record_id, record_version, soql_time, unreadable,
 };
+use super::records::Records;
 
-/// A record as listed: its JSON text.
-type Raw = Box<RawValue>;
-
-/// The id of a listed record, when it has one that reads as a record id.
-fn raw_id(record: &RawValue) -> Option<String> {
+/// The id of a listed record, when it reads and has one that reads as a record id.
+fn raw_id(record: std::result::Result<Fields<'_>, &str>) -> Option<String> {
     raw_ref(record, "Id")
 }
 
-/// The field `name` of a listed record, when it is a record id.
-fn raw_ref(record: &RawValue, name: &str) -> Option<String> {
-    let fields = Fields::parse(record).ok()?;
-    let id = fields.get(name).and_then(json_str)?;
+/// The field `name` of a listed record, when the record reads and the field is a record id.
+fn raw_ref(record: std::result::Result<Fields<'_>, &str>, name: &str) -> Option<String> {
+    let id = record.ok()?.get(name).and_then(json_str)?;
     is_record_id(&id).then(|| id.into_owned())
 }
 
@@ -148,21 +144,21 @@ fn keyset_term(c: &Cursor) -> String {
 }
 
 /// The key of the last record of a page that has readable keys.
-fn last_cursor(records: &[Raw]) -> Option<Cursor> {
+fn last_cursor(records: &Records) -> Option<Cursor> {
     records.iter().rev().find_map(|r| {
-        let (id, modstamp) = keys(&Fields::parse(r).ok()?).ok()?;
+        let (id, modstamp) = keys(&r.ok()?).ok()?;
         Some(Cursor { modstamp, id })
     })
 }
 
 /// The id of the last record of a page that has one.
-fn last_id(records: &[Raw]) -> Option<String> {
-    records.iter().rev().find_map(|r| raw_id(r))
+fn last_id(records: &Records) -> Option<String> {
+    records.iter().rev().find_map(raw_id)
 }
 
-/// A record's JSON text again, after it was changed as a map.
-fn to_raw<T: Serialize>(record: &T) -> Result<Raw> {
-    serde_json::value::to_raw_value(record).map_err(|e| {
+/// Record `i` of `records` written again from `record`, after it was changed as a map.
+fn replace(records: &mut Records, i: usize, record: &Map<String, Value>) -> Result<()> {
+    records.replace(i, record).map_err(|e| {
         Error::internal("a record could not be written as JSON")
             .with_connector(SOURCE)
             .with_cause(e)
@@ -343,7 +339,7 @@ impl Walk {
         &self,
         ctx: &SyncContext,
         view: &Arc<ObjectView>,
-        records: Vec<Raw>,
+        records: Records,
         window: Option<&TimeWindow>,
         wanted: Option<&HashSet<String>>,
     ) -> Result<Batch> {
@@ -358,14 +354,14 @@ impl Walk {
         let access = Arc::new(self.access(&session));
         let instance = Arc::new(session.instance.clone());
         let mut pending = Vec::new();
-        for raw in &records {
-            // Taken apart once, without a JSON tree: the keys, the version and the document
-            // read the same fields, borrowed from the page's text.
-            let fields = match Fields::parse(raw) {
+        for fields in records.iter() {
+            // Taken apart with the page, without a JSON tree: the keys, the version and the
+            // document read the same fields, borrowed from the page's text.
+            let fields = match fields {
                 Ok(f) => f,
                 Err(why) => {
                     let id = format!("{SOURCE}:{}:unreadable", view.name);
-                    pending.push(PendingItem::new(id, Err(why)));
+                    pending.push(PendingItem::new(id, Err(why.to_owned())));
                     continue;
                 }
             };
@@ -409,19 +405,15 @@ impl Walk {
 
     /// The rest of each record's children where the subquery's answer held only the first
     /// of them (`done` false): its `nextRecordsUrl` pages, appended to the record's.
-    async fn more_children(&self, view: &ObjectView, records: &mut [Raw]) -> Result<()> {
-        for raw in records.iter_mut() {
-            if !raw.get().contains("\"nextRecordsUrl\"") {
+    async fn more_children(&self, view: &ObjectView, records: &mut Records) -> Result<()> {
+        for i in 0..records.len() {
+            if !records.value_holds(i, "\"nextRecordsUrl\"") {
                 continue;
             }
-            let mut record: Map<String, Value> = serde_json::from_str(raw.get()).map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidData,
-                    format!("a record of {} is not JSON", view.name),
-                )
-                .with_connector(SOURCE)
-                .with_cause(e)
-            })?;
+            // A record that does not read stays as it is: it fails as unreadable.
+            let Some(mut record) = records.to_map(i) else {
+                continue;
+            };
             for c in &view.children {
                 let Some(Value::Object(rel)) = record.get_mut(&c.relationship) else {
                     continue;
@@ -442,8 +434,8 @@ impl Walk {
                         .with_connector(SOURCE));
                     };
                     if let Some(Value::Array(rows)) = rel.get_mut("records") {
-                        for r in &page.records {
-                            rows.push(serde_json::from_str(r.get()).unwrap_or(Value::Null));
+                        for r in 0..page.records.len() {
+                            rows.push(page.records.to_map(r).map_or(Value::Null, Value::Object));
                         }
                     }
                     rel.insert("done".to_owned(), Value::Bool(page.done));
@@ -453,7 +445,7 @@ impl Walk {
                     };
                 }
             }
-            *raw = to_raw(&record)?;
+            replace(records, i, &record)?;
         }
         Ok(())
     }
@@ -461,11 +453,10 @@ impl Walk {
     /// Reads the fields of `view` the listing's query had no room for
     /// ([`ObjectView::more_fields`]) for `records`, by id, and adds them to each record. A
     /// record gone meanwhile keeps the fields it was listed with.
-    async fn fill(&self, view: &ObjectView, raws: &mut [Raw]) -> Result<()> {
+    async fn fill(&self, view: &ObjectView, raws: &mut Records) -> Result<()> {
         // Taken apart as maps: the widest objects only.
-        let mut records: Vec<Value> = raws
-            .iter()
-            .map(|r| serde_json::from_str(r.get()).unwrap_or(Value::Null))
+        let mut records: Vec<Value> = (0..raws.len())
+            .map(|i| raws.to_map(i).map_or(Value::Null, Value::Object))
             .collect();
         let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for (i, r) in records.iter().enumerate() {
@@ -490,9 +481,9 @@ impl Walk {
                 );
                 let mut page = self.client.query(&q).await?;
                 for _ in 0..MAX_PAGES {
-                    for more in std::mem::take(&mut page.records) {
-                        let Ok(Value::Object(more)) = serde_json::from_str::<Value>(more.get())
-                        else {
+                    let listed = std::mem::take(&mut page.records);
+                    for more in 0..listed.len() {
+                        let Some(more) = listed.to_map(more) else {
                             continue;
                         };
                         let target = more
@@ -526,9 +517,9 @@ impl Walk {
                 }
             }
         }
-        for (raw, record) in raws.iter_mut().zip(&records) {
-            if record.is_object() {
-                *raw = to_raw(record)?;
+        for (i, record) in records.iter().enumerate() {
+            if let Value::Object(record) = record {
+                replace(raws, i, record)?;
             }
         }
         Ok(())
@@ -564,7 +555,7 @@ impl Walk {
             out.extend(
                 page.records
                     .iter()
-                    .filter_map(|r| raw_id(r))
+                    .filter_map(raw_id)
                     .map(|i| record_id(&i)),
             );
             match page.next_records_url.take().filter(|_| !page.done) {
@@ -586,7 +577,9 @@ impl Walk {
     /// minutes, or the user's eleventh cursor) or the query came back full (`limit` records:
     /// there may be more). Every round reads a page first, so this ends.
     /// Not read ahead: on the loopback bench (two busy cores, batches of 2,000 records) a
-    /// read-ahead task made the load 5-10% slower, not faster.
+    /// read-ahead task made the load 5-10% slower, not faster; measured again with the page
+    /// read in one pass (session 44), it took 1-4% off the converting thread's CPU and added
+    /// 15% to the process's.
     fn keyset<K, Q>(
         self,
         ctx: SyncContext,
@@ -594,8 +587,8 @@ impl Walk {
         limit: usize,
         from: Option<K>,
         query: Q,
-        key: fn(&[Raw]) -> Option<K>,
-    ) -> BoxStream<'static, Result<(Vec<Raw>, Option<K>)>>
+        key: fn(&Records) -> Option<K>,
+    ) -> BoxStream<'static, Result<(Records, Option<K>)>>
     where
         K: Clone + Send + 'static,
         Q: Fn(Option<&K>) -> String + Send + 'static,
@@ -721,7 +714,7 @@ impl Walk {
                     let (records, last) = page?;
                     after = last;
                     if poll_children {
-                        listed.extend(records.iter().filter_map(|r| raw_id(r)));
+                        listed.extend(records.iter().filter_map(raw_id));
                     }
                     let batch = walk.page_batch(&ctx, view, records, window.as_ref(), None).await?;
                     yield CheckpointedBatch::new(batch, SalesforceCheckpoint { object: Some(view.name.clone()), after: after.clone(), done: false });
@@ -828,7 +821,7 @@ impl Walk {
                 while let Some(page) = pages.next().await {
                     let (records, _) = page?;
                     let mut ids = Vec::with_capacity(records.len());
-                    for r in &records {
+                    for r in records.iter() {
                         let Some(id) = raw_id(r) else {
                             Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
                             continue;

@@ -1,0 +1,499 @@
+//! A query's result page read in one pass: the page's JSON text is kept whole, and each
+//! record's fields are found as spans of it (name and value), so a record is never copied
+//! into a JSON text of its own and parsed a second time.
+
+use std::fmt;
+
+use connector_core::http::Response;
+use connector_core::{Error, Result};
+use serde::Deserialize;
+use serde::de::{
+    DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
+};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::convert::Fields;
+
+/// Where a part of the page's text starts and ends (byte offsets).
+type Span = (usize, usize);
+
+/// A page of query results.
+#[derive(Debug)]
+pub(crate) struct QueryPage {
+    /// Whether the query has no further page.
+    pub(crate) done: bool,
+    /// The path of the next page while `done` is false.
+    pub(crate) next_records_url: Option<String>,
+    /// The page's records.
+    pub(crate) records: Records,
+}
+
+impl QueryPage {
+    /// The page a query answered with.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidData`](connector_core::ErrorKind::InvalidData) naming the URL
+    /// when the body is not a result page (as core's [`Response::json`] words it).
+    pub(crate) fn read(resp: Response) -> Result<Self> {
+        let ct = resp
+            .header("content-type")
+            .unwrap_or("no content type")
+            .to_owned();
+        let url = resp.url().clone();
+        let body = resp.into_body();
+        let len = body.len();
+        let fail = |e: Box<dyn std::error::Error + Send + Sync>| {
+            Error::invalid_data(format!(
+                "the response is not the expected JSON ({ct}, {len} bytes)"
+            ))
+            .with_url(&url)
+            .with_cause(e)
+        };
+        // Moved, not copied, when the body is one buffer of its own.
+        let text = String::from_utf8(Vec::from(body)).map_err(|e| fail(Box::new(e)))?;
+        Self::parse(text).map_err(|e| fail(Box::new(e)))
+    }
+
+    /// The page of the JSON text `text`: `done` (true when absent), `nextRecordsUrl` and
+    /// `records`, other keys passed over.
+    pub(crate) fn parse(text: String) -> serde_json::Result<Self> {
+        let mut records = Vec::new();
+        let mut fields = Vec::new();
+        let (done, next_records_url) = {
+            let mut de = serde_json::Deserializer::from_str(&text);
+            let head = de.deserialize_map(PageVisitor {
+                base: &text,
+                records: &mut records,
+                fields: &mut fields,
+            })?;
+            de.end()?;
+            head
+        };
+        Ok(Self {
+            done,
+            next_records_url,
+            records: Records {
+                text,
+                records,
+                fields,
+            },
+        })
+    }
+}
+
+/// The records of a result page.
+#[derive(Default)]
+pub(crate) struct Records {
+    /// The page's JSON text, then the text of each record written again ([`Records::replace`]).
+    text: String,
+    /// Each record: the range of its fields in `fields`, or why it does not read.
+    records: Vec<std::result::Result<(usize, usize), String>>,
+    /// Every record's fields (`attributes` too), in the answer's order.
+    fields: Vec<(Span, Span)>,
+}
+
+impl fmt::Debug for Records {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Records")
+            .field("len", &self.records.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Records {
+    /// How many records the page holds.
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the page holds no record.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The text of a span.
+    fn at(&self, (from, to): Span) -> &str {
+        self.text.get(from..to).unwrap_or_default()
+    }
+
+    /// Every field of record `i` (`attributes` too), or why it does not read.
+    fn pairs(&self, i: usize) -> std::result::Result<&[(Span, Span)], &str> {
+        match self.records.get(i) {
+            Some(Ok((from, to))) => Ok(self.fields.get(*from..*to).unwrap_or_default()),
+            Some(Err(why)) => Err(why),
+            None => Err("there is no such record"),
+        }
+    }
+
+    /// The fields of record `i`, `attributes` left out, or why it does not read.
+    pub(crate) fn fields(&self, i: usize) -> std::result::Result<Fields<'_>, &str> {
+        let pairs = self.pairs(i)?;
+        let mut out = Vec::with_capacity(pairs.len());
+        out.extend(
+            pairs
+                .iter()
+                .map(|(k, v)| (self.at(*k), self.at(*v)))
+                .filter(|(k, _)| *k != "attributes"),
+        );
+        Ok(Fields::new(out))
+    }
+
+    /// The fields of each record, in order.
+    pub(crate) fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = std::result::Result<Fields<'_>, &str>> + '_ {
+        (0..self.len()).map(|i| self.fields(i))
+    }
+
+    /// Whether a value of record `i` holds `needle` (in its JSON text).
+    pub(crate) fn value_holds(&self, i: usize, needle: &str) -> bool {
+        self.pairs(i)
+            .is_ok_and(|pairs| pairs.iter().any(|(_, v)| self.at(*v).contains(needle)))
+    }
+
+    /// Record `i` as a map (`attributes` too), what its JSON text reads as; none when it does
+    /// not read.
+    pub(crate) fn to_map(&self, i: usize) -> Option<Map<String, Value>> {
+        let pairs = self.pairs(i).ok()?;
+        let mut map = Map::new();
+        for (k, v) in pairs {
+            map.insert(
+                self.at(*k).to_owned(),
+                serde_json::from_str(self.at(*v)).ok()?,
+            );
+        }
+        Some(map)
+    }
+
+    /// Replaces record `i` by `record`, written as JSON text.
+    ///
+    /// # Errors
+    /// When `record` cannot be written as JSON.
+    pub(crate) fn replace(
+        &mut self,
+        i: usize,
+        record: &Map<String, Value>,
+    ) -> serde_json::Result<()> {
+        let written = serde_json::to_string(record)?;
+        let from = self.text.len();
+        self.text.push_str(&written);
+        let Self {
+            text,
+            records,
+            fields,
+        } = self;
+        let mut de = serde_json::Deserializer::from_str(text.get(from..).unwrap_or_default());
+        let read = RecordSeed { base: text, fields }.deserialize(&mut de)?;
+        de.end()?;
+        if let Some(slot) = records.get_mut(i) {
+            *slot = read;
+        }
+        Ok(())
+    }
+}
+
+/// The span of `part`, a slice of `base`.
+fn span(base: &str, part: &str) -> Span {
+    let from = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+    (from, from.wrapping_add(part.len()))
+}
+
+/// The keys of a result page read.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum PageKey {
+    Done,
+    NextRecordsUrl,
+    Records,
+    #[serde(other)]
+    Other,
+}
+
+/// A result page: `done` and `nextRecordsUrl` returned, the records pushed.
+struct PageVisitor<'a, 'de> {
+    base: &'de str,
+    records: &'a mut Vec<std::result::Result<(usize, usize), String>>,
+    fields: &'a mut Vec<(Span, Span)>,
+}
+
+impl<'de> Visitor<'de> for PageVisitor<'_, 'de> {
+    type Value = (bool, Option<String>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a query result page")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let (mut done, mut next) = (true, None);
+        while let Some(key) = map.next_key::<PageKey>()? {
+            match key {
+                PageKey::Done => done = map.next_value()?,
+                PageKey::NextRecordsUrl => next = map.next_value()?,
+                PageKey::Records => {
+                    self.records.clear();
+                    self.fields.clear();
+                    map.next_value_seed(RecordsSeed {
+                        base: self.base,
+                        records: &mut *self.records,
+                        fields: &mut *self.fields,
+                    })?;
+                }
+                PageKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((done, next))
+    }
+}
+
+/// The `records` array of a page.
+struct RecordsSeed<'a, 'de> {
+    base: &'de str,
+    records: &'a mut Vec<std::result::Result<(usize, usize), String>>,
+    fields: &'a mut Vec<(Span, Span)>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        if let Some(n) = seq.size_hint() {
+            self.records.reserve(n);
+        }
+        while let Some(read) = seq.next_element_seed(RecordSeed {
+            base: self.base,
+            fields: &mut *self.fields,
+        })? {
+            self.records.push(read);
+        }
+        Ok(())
+    }
+}
+
+/// One record: the range of its fields pushed, or why it does not read (it is not an object,
+/// or a field's name is escaped). Either way the rest of the page reads on.
+struct RecordSeed<'a, 'de> {
+    base: &'de str,
+    fields: &'a mut Vec<(Span, Span)>,
+}
+
+type Read = std::result::Result<(usize, usize), String>;
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, 'de> {
+    type Value = Read;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Read, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// What a record that is not an object reads as.
+fn not_a_record(what: Unexpected<'_>) -> Read {
+    Err(format!(
+        "it does not read as a record: invalid type: {what}, expected a record object"
+    ))
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_, 'de> {
+    type Value = Read;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Read, A::Error> {
+        let from = self.fields.len();
+        let mut why = None;
+        while let Some(name) = map.next_key_seed(Name)? {
+            match name {
+                Ok(name) if why.is_none() => {
+                    let value = map.next_value::<&'de RawValue>()?;
+                    self.fields
+                        .push((span(self.base, name), span(self.base, value.get())));
+                }
+                Ok(_) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Err(e) => {
+                    why.get_or_insert(e);
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        match why {
+            None => Ok(Ok((from, self.fields.len()))),
+            Some(why) => {
+                self.fields.truncate(from);
+                Ok(Err(why))
+            }
+        }
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Read, E> {
+        Ok(not_a_record(Unexpected::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Read, E> {
+        Ok(not_a_record(Unexpected::Signed(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Read, E> {
+        Ok(not_a_record(Unexpected::Unsigned(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Read, E> {
+        Ok(not_a_record(Unexpected::Float(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Read, E> {
+        Ok(not_a_record(Unexpected::Str(v)))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Read, E> {
+        // As serde_json names it.
+        Ok(not_a_record(Unexpected::Other("null")))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Read, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(not_a_record(Unexpected::Seq))
+    }
+}
+
+/// A field's name: borrowed from the page's text (API names hold no escape), else why the
+/// record does not read.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = std::result::Result<&'de str, String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = std::result::Result<&'de str, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Ok(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Err(format!(
+            "it does not read as a record: invalid type: {}, expected a borrowed string",
+            Unexpected::Str(v)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(text: &str) -> QueryPage {
+        QueryPage::parse(text.to_owned()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_page_s_records_read_as_their_fields_in_one_pass() {
+        let p = page(
+            r#"{"totalSize": 4, "done": false, "nextRecordsUrl": "/services/data/v62.0/query/01g-2",
+            "records": [
+              {"attributes": {"type": "Account", "url": "/x"}, "Id": "001000000000001AAA", "Name": "A \"b\"\n", "N": 1.5, "C": {"records": [{"Id": "x"}]}},
+              null,
+              {"Id": "001000000000002AAA", "Na\u006de": "escaped"},
+              [1, {"a": 2}],
+              {}
+            ], "extra": {"records": 5}}"#,
+        );
+        assert!(!p.done);
+        assert_eq!(
+            p.next_records_url.as_deref(),
+            Some("/services/data/v62.0/query/01g-2")
+        );
+        let r = &p.records;
+        assert_eq!(r.len(), 5);
+        let first = r.fields(0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.get("Id"), Some("\"001000000000001AAA\""));
+        assert_eq!(first.get("Name"), Some(r#""A \"b\"\n""#));
+        assert_eq!(first.get("N"), Some("1.5"));
+        assert_eq!(first.get("C"), Some(r#"{"records": [{"Id": "x"}]}"#));
+        assert_eq!(first.get("attributes"), None);
+        assert_eq!(
+            r.fields(1).err(),
+            Some("it does not read as a record: invalid type: null, expected a record object")
+        );
+        assert!(
+            r.fields(2)
+                .err()
+                .is_some_and(|e| e.contains("expected a borrowed string")),
+            "{:?}",
+            r.fields(2).err()
+        );
+        assert!(r.fields(3).is_err());
+        assert!(r.fields(4).is_ok_and(|f| f.get("Id").is_none()));
+        assert!(r.fields(5).is_err());
+        assert!(r.value_holds(0, "\"records\""));
+        assert!(!r.value_holds(1, "null"));
+        // A record's map is what its text reads as.
+        let map = r.to_map(0).unwrap_or_else(|| panic!("a map"));
+        let whole: Value = serde_json::from_str(
+            r#"{"attributes": {"type": "Account", "url": "/x"}, "Id": "001000000000001AAA", "Name": "A \"b\"\n", "N": 1.5, "C": {"records": [{"Id": "x"}]}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Value::Object(map), whole);
+        // An answer without `done` is the last page; one that is not a page is an error.
+        assert!(page(r#"{"records": []}"#).done);
+        assert!(page(r#"{"records": []}"#).records.is_empty());
+        assert!(QueryPage::parse("[]".to_owned()).is_err());
+        assert!(QueryPage::parse(r#"{"records": [{"Id": }]}"#.to_owned()).is_err());
+        assert!(QueryPage::parse(r#"{"records": null}"#.to_owned()).is_err());
+    }
+
+    #[test]
+    fn a_replaced_record_reads_as_its_new_fields() {
+        let mut p = page(
+            r#"{"done": true, "records": [{"Id": "001000000000001AAA", "A": 1}, {"Id": "001000000000002AAA"}]}"#,
+        );
+        let mut map = p.records.to_map(0).unwrap_or_else(|| panic!("a map"));
+        map.insert("B".to_owned(), Value::String("two\nlines".to_owned()));
+        p.records.replace(0, &map).unwrap_or_else(|e| panic!("{e}"));
+        let first = p.records.fields(0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.get("A"), Some("1"));
+        assert_eq!(first.get("B"), Some(r#""two\nlines""#));
+        let second = p.records.fields(1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(second.get("Id"), Some("\"001000000000002AAA\""));
+    }
+}
