@@ -758,7 +758,7 @@ mod tests {
         for n in [0, 1, 2, 63, 64, 65, 127, 128, 129, 1000, 5000, 70_000] {
             let spread: Vec<u128> = (0..n).map(|_| next()).collect();
             let crowded: Vec<u128> = spread.iter().map(|k| k >> 100).collect();
-            let repeated: Vec<u128> = spread.iter().map(|k| k % 7 << 120).collect();
+            let repeated: Vec<u128> = spread.iter().map(|k| (k % 7) << 120).collect();
             for keys in [spread, crowded, repeated] {
                 let items: Vec<(u128, usize)> = keys.iter().copied().zip(0..).collect();
                 let sorted = sort_by_key128(items);
