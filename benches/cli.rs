@@ -45,7 +45,7 @@
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
 //! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below) |
-//! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below) |
+//! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
 //! | (d) peak RSS 100k / 10k items | 0.9-1.1x | 1.72x | 1.03x; sixth pass 0.98-1.00x |
@@ -678,6 +678,61 @@
 //! `--state` run took 0.171-0.172 s before and 0.143-0.145 s now, against 0.101-0.110 s
 //! without state: 1.55x and 1.67x before, **1.41x and 1.43x** now (CPU ratio 1.38x -> 1.21-1.23x);
 //! on tmpfs 1.44x, 1.41x -> 1.31x, 1.23x. Still above the 1.3x target on disk.
+//!
+//! ## (b), thirteenth pass (2026-12-06): the store's CPU on the batch loop and in the snapshot
+//!
+//! Where the durable run's extra CPU was (HEAD 17895e8, `callgrind` of the 50k sync on disk,
+//! `CLI_BENCH_ONLY=serve`): 1.055G instructions without state, 1.237G with. Under valgrind
+//! the run is slow enough to reach its first group point mid-run (a snapshot, then journal
+//! lines), so the store's share there (about 180M) is more than a quiet run's. By function:
+//! `parse_hex128` 40M (three calls a document: the compare's lookup, the apply's id and
+//! fingerprint, 266 instructions each through a table), the snapshot's comparison sort of
+//! `IdRef`s (`IdRef::cmp` 12.8M, quicksort 15M), `write_str` of ids and dates that need no
+//! escaping, `Rfc3339::of` 13.7M, `Docs::insert` 6.4M, `reserve_rehash` 2.8M.
+//!
+//! What changed (`connector-core`): `ids::parse_hex128` reads eight digits at a time in a
+//! `u64` (SWAR, about 170 instructions a call); `Docs::sorted` sorts the 128-bit ids by
+//! value (a counting sort into buckets by their top bits, then each bucket of one or two
+//! keys by comparison; ids crowded into few buckets fall back to a comparison sort there)
+//! and the other ids by text, and merges the two, no `IdRef` compared; a snapshot writes a
+//! hash id's digits and a date's text without the escaping scan. The files are the same:
+//! the NDJSON output `md5sum` 1405c21f… from both binaries, the snapshot of a first run
+//! byte for byte the same in its documents (6,100,318 bytes, documents section `md5sum`
+//! 2a327af9… from both). Also (review F4, F6, no effect on this bench): the state's lock
+//! is held by the journal's blocking writes, so a store dropped while its timer writes
+//! keeps the state locked until the write is done; a group-committed output's write-back
+//! hint runs on the blocking pool, never on the worker that writes a small batch itself.
+//!
+//! Measured (load 11-12 on 2 cores, five helpers building; the release CLI of this pass
+//! against HEAD's, `/work/notes/s44/base/connectors`): `callgrind` of the `--state` run
+//! 1.2365G → 1.1868G instructions (-50M: `parse_hex128` -14M, the comparison sort -28M
+//! for the counting sort's +2.3M, `write_str` -12M, `IdRef::with_str` -3.8M; new
+//! `IdRef::write_json` +4.3M, `Sorted::next` +1.6M). `perf stat` task-clock, runs
+//! alternating on disk, medians: eight `--state` runs each, 146.5 → 135.3 ms (0.92x); six
+//! of each kind, without state 100.4 and 106.0 ms (the same code), with state 143.9 →
+//! 133.7 ms: task-clock ratio of the durable run 1.43x → about 1.26-1.33x. The bench
+//! (`CLI_BENCH_ONLY=b CLI_BENCH_ROUNDS=3`, three runs of each binary in turn) gave wall
+//! ratios on disk of 2.10x, 2.37x, 1.81x (HEAD) and 1.61x, 1.79x, 1.75x (this pass): noise
+//! at this load. The quiet machine has to say whether (b) on disk is within 1.3x now.
+//!
+//! Later, at load 3-4, the release CLI of this branch with F4 and F6 (the NDJSON output and
+//! the first run's snapshot documents the same again): wall of the 50k sync on disk, ten
+//! runs of each kind and binary in turn, medians: HEAD 97.7 ms without state, 135.9 ms with
+//! (1.39x); this pass 94.5 ms, 126.2 ms (1.34x; 1.31x against the mean of both runs without
+//! state), the `--state` run 0.93x of HEAD's. Task-clock, six of each: HEAD 140.4 and
+//! 177.9 ms (1.27x), this pass 138.8 and 164.2 ms (1.18x). The bench, 3 rounds, two runs of
+//! each binary in turn, on disk: HEAD 1.34x, 1.41x; this pass 1.43x, 1.31x (its state run
+//! 0.136-0.141 s against HEAD's 0.139-0.141 s): within its noise.
+//!
+//! Left, from `perf record` of the new binary (task-clock samples, which see memory stalls
+//! that instruction counts do not): `StateData::apply` about 4% of the run's samples,
+//! nearly all on one instruction of the loop that builds each document's kept state (what
+//! stalls there is unclear with this VM's sampling skid; a cache miss of the table's
+//! insert is the likely cause); `Kept::write_json` 1.8%, reading each kept state in id order, a random access into
+//! the table per document (copying the states into the sort's vector in table order would
+//! turn those reads sequential); `Docs::get` 1.3%; `reserve_rehash` 0.6% (no count to
+//! reserve from in a first run). A `parse_hex128` without branches (its `&&`s compile to
+//! jumps) would save perhaps 50 instructions a call more.
 //!
 //! ## (a), tenth pass (2026-12-06): per-item CPU of the REST path, by instruction counts
 //!

@@ -135,12 +135,20 @@ impl SyncGauge {
 /// would say it more directly, but no safe binding of it is in the dependency tree and the
 /// workspace forbids `unsafe`. Elsewhere, and on any error, it does nothing.
 pub(crate) fn start_write_back(file: &std::fs::File, offset: u64, len: u64) {
+    #[cfg(test)]
+    WRITE_BACKS_STARTED.with(|n| n.set(n.get() + 1));
     #[cfg(target_os = "linux")]
     if let Some(len) = std::num::NonZeroU64::new(len) {
         let _ = rustix::fs::fadvise(file, offset, Some(len), rustix::fs::Advice::DontNeed);
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, offset, len);
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many write-backs ([`start_write_back`]) this thread started: tests of where they run.
+    pub(crate) static WRITE_BACKS_STARTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// How many bytes a writer lets pile up before it starts their write-back

@@ -73,8 +73,6 @@ pub(crate) fn set_hex128(out: &mut String, v: u128) {
     out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
 
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
 /// The 32 lower-case hex digits of `v`, big-endian, as [`hash128`] prints them.
 pub(crate) fn hex128_digits(v: u128) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -106,33 +104,51 @@ fn hex64_digits(x: u64) -> [u8; 16] {
     (n + ONES * u128::from(b'0') + letters * 39).to_le_bytes()
 }
 
-/// The value of each lower-case hex digit byte; 0xff for any other byte.
-static HEX_VALUES: [u8; 256] = {
-    let mut table = [0xff; 256];
-    let mut i = 0;
-    while i < 16 {
-        table[HEX_DIGITS[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
-
 /// The inverse of [`hex128_digits`]: the value of `s` if it is exactly 32 lower-case hex
-/// digits (so that printing it back gives `s` again), else `None`. Byte pairs are decoded
-/// independently through a table, as this runs once per document a store keeps.
+/// digits (so that printing it back gives `s` again), else `None`. Eight digits at a time in
+/// a `u64` ([`hex8`]) rather than a table lookup per digit: this runs up to three times per
+/// document a store keeps (its id looked up to compare it, its id and fingerprint to keep
+/// it), and the table's 32 lookups took about 270 instructions a call.
 pub(crate) fn parse_hex128(s: &str) -> Option<u128> {
-    let digits: &[u8; 32] = s.as_bytes().try_into().ok()?;
-    let mut bytes = [0u8; 16];
-    let mut invalid = 0u8;
-    for (byte, pair) in bytes.iter_mut().zip(digits.as_chunks::<2>().0) {
-        let (hi, lo) = (
-            HEX_VALUES[usize::from(pair[0])],
-            HEX_VALUES[usize::from(pair[1])],
-        );
-        invalid |= (hi | lo) & 0xf0;
-        *byte = (hi << 4) | (lo & 0x0f);
+    parse_hex128_bytes(s.as_bytes().try_into().ok()?)
+}
+
+/// [`parse_hex128`] of 32 bytes.
+fn parse_hex128_bytes(digits: &[u8; 32]) -> Option<u128> {
+    let mut value = 0u128;
+    let mut valid = true;
+    for chunk in digits.as_chunks::<8>().0 {
+        let (v, ok) = hex8(u64::from_le_bytes(*chunk));
+        value = value << 32 | u128::from(v);
+        valid &= ok;
     }
-    (invalid == 0).then_some(u128::from_be_bytes(bytes))
+    valid.then_some(value)
+}
+
+/// The value of the 8 bytes of `x` (the first, its lowest byte, the most significant digit)
+/// read as lower-case hex digits, and whether they all are such digits (the value is
+/// meaningless when not).
+fn hex8(x: u64) -> (u32, bool) {
+    const ONES: u64 = u64::MAX / 0xff;
+    const HIGH: u64 = ONES * 0x80;
+    const LOW_NIBBLES: u64 = ONES * 0x0f;
+    // With every byte below 0x80, adding `0x80 - c` to each sets a byte's high bit exactly
+    // when it is at least `c`, and carries into no other byte (0x7f + 0x80 < 0x100). A
+    // byte at 0x80 or above is no digit: then the rest is not looked at.
+    let at_least = |c: u8| x.wrapping_add(ONES * u64::from(0x80 - c));
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    let valid = x & HIGH == 0 && (digit | letter) & HIGH == HIGH;
+    // A digit's value is its low nibble; a letter's is its low nibble (1-6) plus 9.
+    let n = (x & LOW_NIBBLES) + ((letter & HIGH) >> 7) * 9;
+    // Nibbles to bytes (digit 2i high, 2i + 1 low into byte 2i), then the four bytes
+    // together: the lowest byte of `packed` is the most significant byte of the value.
+    let pairs = (n << 4 | n >> 8) & (ONES / 0x101 * 0xff);
+    let quads = (pairs | pairs >> 8) & (u64::MAX / 0xffff_ffff * 0xffff);
+    // The low 32 bits are the four bytes: the cast keeps them.
+    #[allow(clippy::cast_possible_truncation)]
+    let packed = (quads | quads >> 16) as u32;
+    (packed.swap_bytes(), valid)
 }
 
 /// [`hash128`] of the concatenation of `parts`, without building it: ids of the form
@@ -267,6 +283,51 @@ mod tests {
         for v in values {
             assert_eq!(hex128_digits(v), format!("{v:032x}").as_bytes(), "{v:#x}");
         }
+    }
+
+    /// The value of 32 bytes by the definition: each a lower-case hex digit, in order.
+    fn parse_by_digits(digits: &[u8; 32]) -> Option<u128> {
+        digits.iter().try_fold(0u128, |v, &b| {
+            let d = b"0123456789abcdef".iter().position(|&h| h == b)?;
+            Some(v << 4 | d as u128)
+        })
+    }
+
+    /// Every byte value at every position of valid digits, and printed values read back.
+    #[test]
+    fn parse_hex128_reads_lower_case_hex_digits_only() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834_u128;
+        for _ in 0..200 {
+            x = x
+                .wrapping_mul(0x2545_f491_4f6c_dd1d)
+                .wrapping_add(0x1405_7b7e_f767_814f);
+            let digits = hex128_digits(x);
+            assert_eq!(parse_hex128_bytes(&digits), Some(x), "{x:#x}");
+            let text = std::str::from_utf8(&digits).unwrap_or_default();
+            assert_eq!(parse_hex128(text), Some(x));
+            assert_eq!(parse_hex128(&text[1..]), None);
+            assert_eq!(parse_hex128(&format!("{text}0")), None);
+        }
+        for at in 0..32 {
+            for byte in 0..=255u8 {
+                let mut digits = hex128_digits(x);
+                digits[at] = byte;
+                assert_eq!(
+                    parse_hex128_bytes(&digits),
+                    parse_by_digits(&digits),
+                    "{byte:#x} at {at}"
+                );
+                // The same byte everywhere: no digit's carry reaches another.
+                let same = [byte; 32];
+                assert_eq!(
+                    parse_hex128_bytes(&same),
+                    parse_by_digits(&same),
+                    "{byte:#x}"
+                );
+            }
+        }
+        assert_eq!(parse_hex128(&"F".repeat(32)), None);
+        assert_eq!(parse_hex128(&"é".repeat(16)), None);
     }
 
     #[test]

@@ -262,6 +262,19 @@ impl AppendFile {
         }
     }
 
+    /// Whether a write of `bytes` brings a group-committed output a write-back step past where
+    /// its write-back was last started (see [`write_back`](Self::write_back)).
+    fn write_back_due(&self, bytes: usize) -> bool {
+        self.write_back.as_deref().is_some_and(|started| {
+            let now = self.written.load(Ordering::Acquire);
+            now != UNKNOWN_LEN
+                && now.saturating_add(bytes as u64)
+                    >= started
+                        .load(Ordering::Acquire)
+                        .saturating_add(crate::fs::WRITE_BACK_STEP)
+        })
+    }
+
     pub(super) fn durability(&self) -> Durability {
         self.durability
     }
@@ -365,18 +378,24 @@ impl AppendFile {
     /// file's lock: a buffered write of a few KiB into the page cache takes microseconds, less
     /// than the hop to the blocking pool and back (two thread wake-ups), which was most of the
     /// time of a run with tiny batches. Nothing is awaited between taking the lock and the end
-    /// of the write, so a dropped future cannot leave the batch half written either.
+    /// of the write, so a dropped future cannot leave the batch half written either. Except
+    /// the batch of a group-committed output that brings it a write-back step past where its
+    /// write-back was last started: that one goes to the blocking pool, which starts the
+    /// write-back there ([`crate::fs::start_write_back`] can sleep while a congested device
+    /// takes the requests, which must not stall a runtime worker); once a MiB or so.
     ///
     /// So is a small batch to be synced while the file's syncs are quick (tmpfs, a write cache
     /// that survives power loss; see `SyncGauge` in `fs.rs`); otherwise the write and its sync
     /// run on the blocking pool, where they are timed.
     pub(super) async fn append(&self, buf: Vec<u8>) -> Result<()> {
-        if self.durability == Durability::Flush && buf.len() <= DIRECT_WRITE_MAX {
+        if self.durability == Durability::Flush
+            && buf.len() <= DIRECT_WRITE_MAX
+            && !self.write_back_due(buf.len())
+        {
             let mut file = self.file.lock().await;
             let wrote = file.write_all(&buf);
             self.wrote(buf.len(), wrote.is_ok());
             wrote.map_err(|e| io_error(&self.path, "write to", e))?;
-            Self::write_back(&file, &self.written, self.write_back.as_deref());
             return Ok(());
         }
         if self.durability == Durability::Fsync && self.syncs.inline(buf.len()) {
@@ -728,6 +747,43 @@ mod tests {
             .append(true)
             .open("/dev/full")
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A group-committed output's write-back hints (`posix_fadvise`, which can sleep on a
+    /// congested device) start on the blocking pool, never on the task that writes a small
+    /// batch itself: the batch that crosses a step goes to the pool.
+    #[tokio::test]
+    async fn small_batches_start_no_write_back_on_the_calling_task() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("out.ndjson");
+        let file = AppendFile::open_grouped(&path, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let here = || crate::fs::WRITE_BACKS_STARTED.with(std::cell::Cell::get);
+        let before = here();
+        let mut line = vec![b'x'; 4095];
+        line.push(b'\n');
+        let steps = 3;
+        for _ in 0..steps * crate::fs::WRITE_BACK_STEP / 4096 {
+            file.append(line.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // A current-thread runtime: the calling task ran on this thread, the pool elsewhere.
+        assert_eq!(
+            here(),
+            before,
+            "a write-back was started on the calling task"
+        );
+        let started = file
+            .write_back
+            .as_ref()
+            .map_or(0, |s| s.load(Ordering::Acquire));
+        assert!(
+            started >= (steps - 1) * crate::fs::WRITE_BACK_STEP,
+            "write-back started up to {started} only"
+        );
+        assert_eq!(file.written_len(), Some(steps * crate::fs::WRITE_BACK_STEP));
     }
 
     /// The written length a group-committing store records with each commit: the file's

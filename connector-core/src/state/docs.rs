@@ -305,6 +305,19 @@ impl IdRef<'_> {
         }
     }
 
+    /// Appends the id as a JSON string (a hash's digits need no escaping, so they are not
+    /// scanned for any).
+    pub(super) fn write_json(self, out: &mut Vec<u8>) {
+        match self {
+            Self::Hash(v) => {
+                out.push(b'"');
+                out.extend_from_slice(&hex128_digits(v));
+                out.push(b'"');
+            }
+            Self::Other(s) => crate::jsonw::write_str(out, s),
+        }
+    }
+
     /// The id as a `String`.
     pub(super) fn to_owned_id(self) -> String {
         self.with_str(str::to_owned)
@@ -479,19 +492,105 @@ impl Docs {
         hashed.chain(other)
     }
 
-    /// Every id and what is kept of it, in the ids' order.
-    pub(super) fn sorted(&self) -> Vec<(IdRef<'_>, &Kept)> {
-        let mut all: Vec<_> = self.iter().collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        all
+    /// Every id and what is kept of it, in the ids' order: the 128-bit ids sorted by value
+    /// ([`sort_by_key128`], no string compared), the others by their text, the two merged.
+    /// (A snapshot writes every document in this order, at the end of a first run on the
+    /// critical path: the comparison sort of [`IdRef`]s this replaces was about a sixth of
+    /// the store's instructions in a 50k-document first run.)
+    pub(super) fn sorted(&self) -> Sorted<'_> {
+        let hashed = sort_by_key128(self.hashed.iter().map(|(v, k)| (*v, k)).collect());
+        let mut other: Vec<(&str, &Kept)> = self
+            .other
+            .entries
+            .iter()
+            .map(|e| (e.id.as_str(), &e.kept))
+            .collect();
+        other.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Sorted {
+            hashed: hashed.into_iter().peekable(),
+            other: other.into_iter().peekable(),
+        }
     }
 
     /// Every id, in order.
     pub(super) fn ids(&self) -> Vec<String> {
-        let mut ids: Vec<IdRef<'_>> = self.iter().map(|(id, _)| id).collect();
-        ids.sort_unstable();
-        ids.into_iter().map(IdRef::to_owned_id).collect()
+        self.sorted()
+            .map(|(id, _)| IdRef::to_owned_id(id))
+            .collect()
     }
+}
+
+/// [`Docs::sorted`]: the two kinds of ids, each sorted, merged into the ids' order.
+pub(super) struct Sorted<'a> {
+    hashed: std::iter::Peekable<std::vec::IntoIter<(u128, &'a Kept)>>,
+    other: std::iter::Peekable<std::vec::IntoIter<(&'a str, &'a Kept)>>,
+}
+
+impl<'a> Iterator for Sorted<'a> {
+    type Item = (IdRef<'a>, &'a Kept);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let hash_first = match (self.hashed.peek(), self.other.peek()) {
+            (Some((v, _)), Some((s, _))) => IdRef::Hash(*v) < IdRef::Other(s),
+            (hashed, _) => hashed.is_some(),
+        };
+        if hash_first {
+            self.hashed.next().map(|(v, k)| (IdRef::Hash(v), k))
+        } else {
+            self.other.next().map(|(s, k)| (IdRef::Other(s), k))
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.hashed.len() + self.other.len();
+        (n, Some(n))
+    }
+}
+
+/// `items` sorted by their keys: a counting sort into buckets by the keys' top bits (about
+/// two keys a bucket when they are spread as hashes are, which nearly all are), then each
+/// bucket sorted by comparison. Keys that crowd into few buckets (ids a source chose) are
+/// sorted by comparison there, as a plain sort would sort them: never slower than that by
+/// more than the two passes.
+fn sort_by_key128<T: Copy>(mut items: Vec<(u128, T)>) -> Vec<(u128, T)> {
+    /// Below this many keys a comparison sort is as quick.
+    const SMALL: usize = 64;
+    /// At most 2^16 buckets (512 KiB of counts).
+    const MAX_BITS: u32 = 16;
+    let n = items.len();
+    let Some(&filler) = items.first().filter(|_| n >= SMALL) else {
+        items.sort_unstable_by_key(|e| e.0);
+        return items;
+    };
+    // 2^bits buckets for n keys: between one and two keys a bucket.
+    let bits = (usize::BITS - 1 - n.leading_zeros()).min(MAX_BITS);
+    let shift = 128 - bits;
+    // The top `bits` bits of a key: below 2^16, so the cast keeps them.
+    #[allow(clippy::cast_possible_truncation)]
+    let bucket = |key: u128| (key >> shift) as usize;
+    // `at[b]`: where bucket `b` starts, then (as it is filled) where its next key goes.
+    let mut at = vec![0usize; (1 << bits) + 1];
+    for (key, _) in &items {
+        at[bucket(*key) + 1] += 1;
+    }
+    for b in 1..at.len() {
+        at[b] += at[b - 1];
+    }
+    let mut out = vec![filler; n];
+    for item in items {
+        let slot = &mut at[bucket(item.0)];
+        out[*slot] = item;
+        *slot += 1;
+    }
+    // Now `at[b]` is where bucket `b` ends.
+    let mut start = 0;
+    for &end in &at[..1 << bits] {
+        if end - start > 1 {
+            out[start..end].sort_unstable_by_key(|e| e.0);
+        }
+        start = end;
+    }
+    out
 }
 
 impl Serialize for Docs {
@@ -643,6 +742,61 @@ mod tests {
             let back: Option<Docs> = serde_json::from_str(&json).ok();
             prop_assert_eq!(back, Some(docs));
         }
+    }
+
+    /// Sizes around the counting sort's floor and bucket counts, with keys spread as hashes
+    /// are, crowded into one bucket, and repeated.
+    #[test]
+    fn keys_sort_as_a_comparison_sort_sorts_them() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u128;
+        let mut next = || {
+            x = x
+                .wrapping_mul(0x2545_f491_4f6c_dd1d_f39c_c060_5ced_c835)
+                .wrapping_add(0x1405_7b7e_f767_814f);
+            x
+        };
+        for n in [0, 1, 2, 63, 64, 65, 127, 128, 129, 1000, 5000, 70_000] {
+            let spread: Vec<u128> = (0..n).map(|_| next()).collect();
+            let crowded: Vec<u128> = spread.iter().map(|k| k >> 100).collect();
+            let repeated: Vec<u128> = spread.iter().map(|k| (k % 7) << 120).collect();
+            for keys in [spread, crowded, repeated] {
+                let items: Vec<(u128, usize)> = keys.iter().copied().zip(0..).collect();
+                let sorted = sort_by_key128(items);
+                let mut expected = keys.clone();
+                expected.sort_unstable();
+                assert_eq!(
+                    sorted.iter().map(|e| e.0).collect::<Vec<_>>(),
+                    expected,
+                    "{n}"
+                );
+                // Each item once, with its own key.
+                let mut seen = vec![false; n];
+                for (key, i) in sorted {
+                    assert_eq!(key, keys[i]);
+                    assert!(!std::mem::replace(&mut seen[i], true));
+                }
+            }
+        }
+    }
+
+    /// Enough hash ids for the counting sort, merged with other ids on both sides of them.
+    #[test]
+    fn many_ids_come_out_in_string_order() {
+        let mut docs = Docs::default();
+        let mut model = BTreeMap::new();
+        for i in 0..3000 {
+            let id = match i % 5 {
+                0 => format!("{:x}-other-{i}", i % 16),
+                1 => format!("{}{i}", "f".repeat(32)),
+                _ => hash128(&i.to_string()),
+            };
+            docs.insert(&id, kept(&format!("f{i}")), None);
+            model.insert(id, ());
+        }
+        assert_eq!(docs.ids(), model.keys().cloned().collect::<Vec<_>>());
+        let sorted: Vec<String> = docs.sorted().map(|(id, _)| id.to_owned_id()).collect();
+        assert_eq!(sorted, docs.ids());
+        assert_eq!(docs.sorted().size_hint(), (3000, Some(3000)));
     }
 
     #[test]

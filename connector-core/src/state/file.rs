@@ -77,14 +77,17 @@ const COMPACT_RATIO: u64 = 2;
 /// either on the calling task (while the journal's syncs are quick, see `SyncGauge` in
 /// `fs.rs`) or on the blocking pool in a task that owns the files' lock, as every snapshot is:
 /// a call whose future is dropped still finishes its write (or its snapshot) whole, and the
-/// next call waits for it and reads the files again.
+/// next call waits for it and reads the files again. That task holds the state's advisory
+/// lock too: a store dropped while one runs (its group mode's timer writing, say) keeps the
+/// state locked until the write is done, so a store opened again meanwhile waits for it.
 #[derive(Debug)]
 pub struct FileStateStore {
     path: PathBuf,
     journal_path: PathBuf,
-    /// The journal, behind the lock every blocking task on the files holds (see
-    /// [`FileStateStore`]'s cancel safety).
-    files: Arc<Mutex<File>>,
+    /// The journal and the state's advisory lock, behind the mutex every blocking task on
+    /// the files holds (see [`FileStateStore`]'s cancel safety): the lock is released only
+    /// when the last of them is done, this store or a write it left running.
+    files: Arc<Mutex<Journal>>,
     /// Shared with the group mode's timer (see [`FileStateStore::group_commit`]).
     inner: Arc<Mutex<Option<Loaded>>>,
     /// Whether the journal's syncs are quick enough to append on the calling task.
@@ -99,8 +102,31 @@ pub struct FileStateStore {
     /// Group mode: the error of a group point the timer failed at, for the next change to
     /// return (its held lines are lost, as a failed group point's are).
     timer_failed: Arc<std::sync::Mutex<Option<Error>>>,
-    /// The advisory lock on `{path}.lock`, released when this file is closed.
+}
+
+/// The journal's file, with the advisory lock on `{path}.lock` that every write of the files
+/// holds: a blocking task writing them (a snapshot, a group of journal lines) holds this
+/// behind the files' mutex, so a store dropped while the task runs (its timer's group point,
+/// a call whose future was dropped) keeps the state locked until the write is done, and
+/// nothing reopens the files halfway through it.
+#[derive(Debug)]
+struct Journal {
+    file: File,
     _lock: StateLock,
+}
+
+impl std::ops::Deref for Journal {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        &self.file
+    }
+}
+
+impl std::ops::DerefMut for Journal {
+    fn deref_mut(&mut self) -> &mut File {
+        &mut self.file
+    }
 }
 
 impl Drop for FileStateStore {
@@ -445,13 +471,15 @@ impl FileStateStore {
         let store = Self {
             path,
             journal_path,
-            files: Arc::new(Mutex::new(journal)),
+            files: Arc::new(Mutex::new(Journal {
+                file: journal,
+                _lock: StateLock(lock),
+            })),
             inner: Arc::new(Mutex::new(None)),
             syncs: SyncGauge::new(),
             group: None,
             timer: None,
             timer_failed: Arc::new(std::sync::Mutex::new(None)),
-            _lock: StateLock(lock),
         };
         let loaded = store.load_files().await?;
         *store.inner.lock().await = Some(loaded);
@@ -578,7 +606,8 @@ impl FileStateStore {
         }
         let inner = Arc::downgrade(&self.inner);
         let failed = Arc::clone(&self.timer_failed);
-        let files = Arc::clone(&self.files);
+        // Weak, as `inner`: an idle timer of a dropped store keeps nothing locked.
+        let files = Arc::downgrade(&self.files);
         let path = self.path.clone();
         let journal_path = self.journal_path.clone();
         let group = group.clone();
@@ -613,6 +642,9 @@ impl FileStateStore {
                 if !due {
                     continue;
                 }
+                let Some(files) = files.upgrade() else {
+                    return;
+                };
                 let Some(mut loaded) = guard.take() else {
                     continue;
                 };
@@ -921,7 +953,7 @@ impl FileStateStore {
     /// one `write` call (vectored: the held lines are not copied), so a kill does not fall
     /// between them.
     async fn write_group(
-        files: &Arc<Mutex<File>>,
+        files: &Arc<Mutex<Journal>>,
         journal_path: &Path,
         group: &Group,
         loaded: &mut Loaded,
@@ -946,6 +978,8 @@ impl FileStateStore {
         let mut journal = files.clone().lock_owned().await;
         let path = journal_path.to_path_buf();
         let mut held = blocking(journal_path, move || {
+            #[cfg(test)]
+            tests::pause_in_group_write(&path);
             write_all_vectored(&mut journal, &[&first, &held])
                 .and_then(|()| journal.sync_data())
                 .map_err(|e| state_error(&path, "cannot write").with_cause(e))?;
@@ -987,7 +1021,7 @@ impl FileStateStore {
     /// batches past the old state's claim (they come again, none is lost), one after it cuts
     /// the output to just what the snapshot claims.
     async fn compact_group(
-        files: &Arc<Mutex<File>>,
+        files: &Arc<Mutex<Journal>>,
         path: &Path,
         journal_path: &Path,
         group: &Group,
@@ -1072,7 +1106,7 @@ impl FileStateStore {
     /// [`compact`](Self::compact) of the files at `path` and `journal_path`, for a caller
     /// without the store (the group mode's timer).
     async fn compact_at(
-        files: &Arc<Mutex<File>>,
+        files: &Arc<Mutex<Journal>>,
         path: &Path,
         journal_path: &Path,
         data: StateData,
@@ -2207,6 +2241,87 @@ mod tests {
 
     /// Snapshot paths whose next compaction stops right after the snapshot's rename, before
     /// the journal is emptied, as a crash there would leave the files.
+    /// Journals whose next group write (in `write_group`'s blocking task) says it has begun
+    /// and then waits until the test lets it go.
+    #[allow(clippy::type_complexity)]
+    static PAUSE_GROUP_WRITE: std::sync::Mutex<
+        Vec<(
+            PathBuf,
+            std::sync::mpsc::Sender<()>,
+            std::sync::mpsc::Receiver<()>,
+        )>,
+    > = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn pause_in_group_write(journal: &Path) {
+        let pause = {
+            let mut pauses = PAUSE_GROUP_WRITE
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pauses
+                .iter()
+                .position(|p| p.0 == journal)
+                .map(|i| pauses.swap_remove(i))
+        };
+        if let Some((_, begun, go)) = pause {
+            let _ = begun.send(());
+            let _ = go.recv();
+        }
+    }
+
+    /// Review F4: a store dropped while its timer's group point writes on the blocking pool
+    /// keeps the state locked until that write is done, so a store opened again meanwhile
+    /// waits for it rather than reading or writing the files halfway through it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_dropped_during_its_timers_write_keeps_the_lock_until_it_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = with_snapshot(&path)
+            .await
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::from_millis(20)),
+            )
+            .await
+            .unwrap();
+        let (begun_tx, begun) = std::sync::mpsc::channel();
+        let (go, go_rx) = std::sync::mpsc::channel();
+        PAUSE_GROUP_WRITE
+            .lock()
+            .unwrap()
+            .push((journal.clone(), begun_tx, go_rx));
+        let ids = vec!["late-a".to_owned(), "late-b".to_owned()];
+        output.write(&ids);
+        store.commit(batch_of(&ids)).await.unwrap();
+        // The timer's group point reaches its write and waits there.
+        tokio::task::spawn_blocking(move || begun.recv_timeout(Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .expect("the timer's group point began its write");
+        drop(store);
+        let lock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.path().join("state.json.lock"))
+            .unwrap();
+        assert!(
+            matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            "the state was unlocked while the dropped store's write was still in flight"
+        );
+        go.send(()).unwrap();
+        // Once the write is done the lock is free, and the files hold the group.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock)) {
+            assert!(Instant::now() < deadline, "the lock was never released");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        lock.unlock().unwrap();
+        drop(lock);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap(), ids);
+    }
+
     static CRASH_AFTER_RENAME: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
     pub(super) fn crash_after_rename(path: &Path) -> Result<()> {

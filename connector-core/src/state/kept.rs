@@ -96,7 +96,12 @@ impl Kept {
         if let Some(at) = &self.updated_at {
             out.extend_from_slice(b",\"updated_at\":");
             match super::Rfc3339::of(at) {
-                Some(text) => crate::jsonw::write_str(out, text.as_str()),
+                // Digits and `-:.TZ`: nothing to escape.
+                Some(text) => {
+                    out.push(b'"');
+                    out.extend_from_slice(text.as_str().as_bytes());
+                    out.push(b'"');
+                }
                 None => serde_json::to_writer(&mut *out, at)?,
             }
         }

@@ -533,11 +533,11 @@ impl StateData {
             serde_json::to_writer(&mut buf, carried)?;
         }
         buf.extend_from_slice(b",\"documents\":{");
-        for (i, (id, kept)) in self.documents.sorted().into_iter().enumerate() {
+        for (i, (id, kept)) in self.documents.sorted().enumerate() {
             if i > 0 {
                 buf.push(b',');
             }
-            id.with_str(|id| crate::jsonw::write_str(&mut buf, id));
+            id.write_json(&mut buf);
             buf.push(b':');
             kept.write_json(&mut buf, self.documents.parent(id))?;
             if buf.len() >= PIECE {
