@@ -285,4 +285,74 @@ mod tests {
             }
         }
     }
+
+    /// Review: random strings of 0 to 40 characters over an alphabet dense in bytes to escape,
+    /// their neighbours and multi-byte characters, at every offset (each also sliced).
+    #[test]
+    fn review_random_strings_are_serde_jsons_string() {
+        let alphabet = [
+            "\0",
+            "\u{1}",
+            "\u{8}",
+            "\t",
+            "\n",
+            "\u{b}",
+            "\u{c}",
+            "\r",
+            "\u{1f}",
+            " ",
+            "!",
+            "\"",
+            "#",
+            "[",
+            "\\",
+            "]",
+            "\u{7f}",
+            "a",
+            "\u{80}",
+            "é",
+            "\u{7ff}",
+            "\u{800}",
+            "中",
+            "\u{2028}",
+            "\u{ffff}",
+            "😀",
+            "\u{10ffff}",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..200_000 {
+            let len = next(41);
+            let dense = next(4);
+            let mut s = String::new();
+            for _ in 0..len {
+                if dense == 0 || next(dense + 1) == 0 {
+                    s.push_str(alphabet[next(alphabet.len() as u64) as usize]);
+                } else {
+                    s.push('x');
+                }
+            }
+            assert_eq!(ours(&s), serde(&s), "{s:?}");
+        }
+        // Every string of up to 17 bytes from {a, ", \, \n, é's two bytes} reached by length.
+        fn all(prefix: &mut String, left: usize) {
+            assert_eq!(ours(prefix), serde(prefix), "{prefix:?}");
+            if left == 0 {
+                return;
+            }
+            for c in ['a', '"', '\n', 'é'] {
+                if c.len_utf8() <= left {
+                    prefix.push(c);
+                    all(prefix, left - c.len_utf8());
+                    prefix.pop();
+                }
+            }
+        }
+        all(&mut String::new(), 11);
+    }
 }

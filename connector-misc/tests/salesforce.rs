@@ -628,6 +628,34 @@ async fn a_parent_with_more_children_than_one_answer_reads_the_rest_by_their_nex
 }
 
 #[tokio::test]
+async fn a_parent_whose_further_children_cannot_be_added_fails_alone() {
+    // A value past f64 (`1e400`) reads as a field's text but not as a JSON value: the
+    // parent whose further children must be added to it fails, the rest is delivered;
+    // likewise a parent one of whose further child rows holds such a value.
+    for (from, to) in [
+        ("\"Turbine noise\"", "1e400"),
+        ("\"Bearing ordered.\"", "1e400"),
+    ] {
+        let fake = Fake::start(|st| {
+            st.child_batch = 1;
+            st.body_edits = vec![(from.to_owned(), to.to_owned())];
+        })
+        .await;
+        let c = build(&fake.uri(), with_children());
+        let batch = load(&c).await.unwrap();
+        let mut want = all_ids();
+        want.retain(|id| !id.ends_with(CASE1));
+        assert_eq!(ids(&batch), want, "{from}");
+        assert_eq!(batch.failures.len(), 1, "{from}: {:?}", batch.failures);
+        assert!(
+            batch.failures[0].message.contains("Case"),
+            "{from}: {:?}",
+            batch.failures
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_child_changed_added_or_deleted_sends_its_parent_again() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), with_children());

@@ -410,10 +410,16 @@ impl Walk {
             if !records.value_holds(i, "\"nextRecordsUrl\"") {
                 continue;
             }
-            // A record that does not read stays as it is: it fails as unreadable.
+            // A record whose fields read but whose values do not all read as JSON (a number
+            // past f64, say) fails alone as unreadable, as one the page's read refused does,
+            // rather than going on with only the first page of its children.
             let Some(mut record) = records.to_map(i) else {
+                if records.fields(i).is_ok() {
+                    records.fail(i, "a value of it does not read as JSON");
+                }
                 continue;
             };
+            let mut unread_row = None;
             for c in &view.children {
                 let Some(Value::Object(rel)) = record.get_mut(&c.relationship) else {
                     continue;
@@ -435,7 +441,15 @@ impl Walk {
                     };
                     if let Some(Value::Array(rows)) = rel.get_mut("records") {
                         for r in 0..page.records.len() {
-                            rows.push(page.records.to_map(r).map_or(Value::Null, Value::Object));
+                            match page.records.to_map(r) {
+                                Some(row) => rows.push(Value::Object(row)),
+                                // A child row that does not read would lose the whole
+                                // relationship (its rows no longer read as records): the
+                                // parent fails instead, naming the relationship.
+                                None => {
+                                    unread_row.get_or_insert_with(|| c.relationship.clone());
+                                }
+                            }
                         }
                     }
                     rel.insert("done".to_owned(), Value::Bool(page.done));
@@ -445,7 +459,13 @@ impl Walk {
                     };
                 }
             }
-            replace(records, i, &record)?;
+            match unread_row {
+                Some(relationship) => records.fail(
+                    i,
+                    &format!("a further page of its {relationship} holds a row that does not read"),
+                ),
+                None => replace(records, i, &record)?,
+            }
         }
         Ok(())
     }

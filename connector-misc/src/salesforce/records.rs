@@ -167,6 +167,14 @@ impl Records {
         Some(map)
     }
 
+    /// Marks record `i` as one that does not read, for `why` (it then fails alone as
+    /// unreadable, as a record the page's read refused does).
+    pub(crate) fn fail(&mut self, i: usize, why: &str) {
+        if let Some(slot) = self.records.get_mut(i) {
+            *slot = Err(why.to_owned());
+        }
+    }
+
     /// Replaces record `i` by `record`, written as JSON text.
     ///
     /// # Errors

@@ -101,6 +101,9 @@ pub struct State {
     pub child_batch: usize,
     /// `queryAll` queries seen.
     pub query_alls: Vec<String>,
+    /// Text replacements made in every query result page's JSON text (a value no JSON
+    /// number type holds, say, which a `Value` cannot carry).
+    pub body_edits: Vec<(String, String)>,
     /// Query results kept for `nextRecordsUrl`.
     cursors: Vec<Vec<Value>>,
 }
@@ -125,6 +128,7 @@ impl Default for State {
             recycled: Vec::new(),
             child_batch: usize::MAX,
             query_alls: Vec::new(),
+            body_edits: Vec::new(),
             cursors: Vec::new(),
         }
     }
@@ -465,7 +469,14 @@ impl State {
                 "/services/data/{VERSION}/query/01gD000000{cursor:06}-{end}"
             ));
         }
-        ResponseTemplate::new(200).set_body_json(body)
+        if self.body_edits.is_empty() {
+            return ResponseTemplate::new(200).set_body_json(body);
+        }
+        let mut text = body.to_string();
+        for (from, to) in &self.body_edits {
+            text = text.replace(from, to);
+        }
+        ResponseTemplate::new(200).set_body_raw(text, "application/json")
     }
 
     fn query(&mut self, q: &str, all: bool) -> ResponseTemplate {
