@@ -557,11 +557,12 @@ fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
 /// for two paragraphs); the usual rich-text field of an API is tokenized here in a fraction of
 /// that. Where the scan cannot read the input exactly it stops with [`Stop::Scan`] and
 /// html5ever decides as before; the tokens are the ones [`Collect`] would build from
-/// html5ever's (a test holds the two to each other). Text is found with one `memchr3` pass
-/// for its end, a `>` (not this path's) and character references, and handed to the sink
-/// borrowed from the input, or decoded (as each reference is found) into one buffer reused
-/// for every text. (A table-driven pass that also checked the text for htmd, in place of
-/// `memchr3` and [`is_plain_text`], cost more on the REST and Outlook bodies.)
+/// html5ever's (a test holds the two to each other). Text is found with one `memchr2` pass
+/// for its end and character references (a `>` in text is text to the tokenizer too: `a -> b`
+/// in code), and handed to the sink borrowed from the input, or decoded (as each reference is
+/// found) into one buffer reused for every text. (A table-driven pass that also checked the
+/// text for htmd, in place of the search and [`is_plain_text`], cost more on the REST and
+/// Outlook bodies.)
 fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
     let bytes = html.as_bytes();
     let mut decoded = String::new();
@@ -576,7 +577,7 @@ fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> 
         } else {
             let mut from = at;
             loop {
-                let Some(i) = memchr::memchr3(b'<', b'>', b'&', &bytes[from..]) else {
+                let Some(i) = memchr::memchr2(b'<', b'&', &bytes[from..]) else {
                     if references {
                         decoded.push_str(&html[from..]);
                     }
@@ -590,7 +591,6 @@ fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> 
                         }
                         break found;
                     }
-                    b'>' => return Err(Stop::Scan),
                     _ => {
                         if !references {
                             decoded.clear();
@@ -1614,13 +1614,22 @@ mod tests {
             "<p>x</br></p>",
             "<b/>",
             "a < b",
-            "a > b",
             // NUL inside a tag: the tokenizer rewrites it (found by the noise test).
             "<i\n\0>",
             "<p",
             "< p>",
         ] {
             assert_eq!(tokenize_plain(html), None, "{html:?}");
+        }
+        // A `>` in text is text.
+        for html in [
+            "a > b",
+            "<p>a -&gt; b > c</p>",
+            "<p>>x</p>",
+            "<code>a -> b</code>>",
+        ] {
+            assert!(tokenize_plain(html).is_some(), "{html:?}");
+            assert_eq!(tokenize_plain(html), html5ever_tokens(html), "{html:?}");
         }
         // CR, in text and inside a tag, and a byte order mark: read from the input stream as
         // the tokenizer reads it; the scan itself never sees them.
@@ -1674,6 +1683,7 @@ mod tests {
             "<p>x</br></p>",
             "<p>x</p><!-- c",
             "<p>x</p><b",
+            "<p>> not a quote</p>",
         ] {
             assert_eq!(convert(html), None, "{html:?}");
         }
@@ -1752,6 +1762,7 @@ mod tests {
                 "`` <b> && ` ``",
             ),
             ("<p><code>a -&gt; b</code></p>", "`a -> b`"),
+            ("<p><code>a -> b</code> > c</p>", "`a -> b` > c"),
             // Backticks inside: the shortest fence no run inside has; at an edge, one longer
             // than the longest run, and a space inside each fence.
             ("<p><code>a`b</code></p>", "``a`b``"),
