@@ -280,9 +280,11 @@ mod tests {
         "1704207845",
     ];
 
+    type Date = Option<DateTime<Utc>>;
+
     /// Each date through feed-rs's default parser and through one with [`timestamp`], as
     /// the `pubDate` of an item (XML-escaped) and an Atom entry's `updated`.
-    fn both(dates: &[String]) -> (Vec<Option<DateTime<Utc>>>, Vec<Option<DateTime<Utc>>>) {
+    fn both(dates: &[String]) -> (Vec<Date>, Vec<Date>) {
         let escape = |d: &str| d.replace('&', "&amp;").replace('<', "&lt;");
         let mut rss = String::from("<rss version=\"2.0\"><channel><title>t</title>");
         let mut atom =
