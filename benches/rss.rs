@@ -90,6 +90,15 @@
 //! per `load` before, 157-164 ms with the code span, against 94-108 ms for the raw fetch +
 //! parse. Wall (alternating, 3 runs each, load average 8-10, medians): `load` 1.018 s ->
 //! 0.905 s, 2.88x -> 1.64x the raw side's time.
+//!
+//! All three together, on a quiet moment (load average 1.9-2.2, the base binary of 17895e8,
+//! the code span alone (b2) and all three (b3) alternating, `COMPARE_THREADS=1
+//! COMPARE_ONLY=load`, 3 runs each, medians of the best-of-3 `load`): base 0.227 s (2.35x the
+//! raw fetch + parse), b2 0.149 s (1.53x), b3 0.132 s (1.38x); the stream's thread 215-233 ms
+//! of CPU per `load` at base, 137-169 ms with b2, 119-132 ms with b3 (the raw side 82-101 ms).
+//! Whole runs, alternating, 2 each: base `load` 2.41x / 2.52x and full run 2.55x / 2.52x; b3
+//! `load` 1.32x / 1.25x and full run 1.55x / 1.31x. Peak RSS 125-130 MiB base, 123-125 MiB
+//! b3. The raw side with conversion went 0.172 s -> 0.093-0.109 s (core's fast path).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
