@@ -256,7 +256,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Relative links resolve against `base`, the URL that answered. Entries without an id keep an empty one
 /// (feed-rs would make up a random UUID, which changes every run); the connector gives them
 /// one of its own. Content is not sanitised here: it is converted to Markdown, which drops
-/// scripts and styles.
+/// scripts and styles. Dates are read as feed-rs reads them, the usual forms without its
+/// regex fixes ([`timestamp`](super::dates::timestamp)).
 ///
 /// # Errors
 /// `InvalidData` naming the feed when the body is not a feed of any of these formats.
@@ -265,6 +266,7 @@ pub(crate) fn parse(body: &[u8], base: &Url, name: &str) -> Result<feed_rs::mode
         .base_uri(Some(base.as_str()))
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
+        .timestamp_parser(super::dates::timestamp)
         .build()
         .parse(body)
         .map_err(|e| {

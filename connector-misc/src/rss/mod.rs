@@ -49,6 +49,7 @@ mod checkpoint;
 mod client;
 mod config;
 mod convert;
+mod dates;
 mod pages;
 
 use std::fmt;

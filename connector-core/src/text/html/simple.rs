@@ -1,9 +1,9 @@
 //! The fast path of [`html_to_markdown`](super::html_to_markdown): the shapes of rich-text
 //! fields, mail and chat bodies (paragraphs and `div`s, line breaks, bold, italics, links,
 //! `span`/`font`/`u`, Teams' `at` and Word's `o:p`, images, `h1`-`h6`, rules, quotes, `ul`
-//! and `ol` lists and comments, after a document start of `<html>`, a `<head>` of metadata
-//! and `<body>`, before a closing `</body></html>`), tokenized by a byte scan (or html5ever's
-//! tokenizer) and converted without building a DOM.
+//! and `ol` lists, inline `code` of text, and comments, after a document start of `<html>`, a
+//! `<head>` of metadata and `<body>`, before a closing `</body></html>`), tokenized by a byte
+//! scan (or html5ever's tokenizer) and converted without building a DOM.
 //!
 //! htmd parses every input as a whole document (`html`, `head`, `body`, reference-counted nodes)
 //! and walks it; for a rich-text field of two short paragraphs that costs about 3 µs, most of a
@@ -16,10 +16,14 @@
 //! doctype other than `<!DOCTYPE html>`, a parse error, tags that do not nest cleanly or blocks inside
 //! inline elements (the tree builder would repair or move them), text that htmd would escape,
 //! adjacent emphasis or inline elements of one kind (htmd merges them), a link without `href`
-//! or with a `title`, a math `span`. Property tests hold it to htmd's output on generated
-//! fragments, documents and tag soup.
+//! or with a `title`, a math `span`, an element inside `code` (htmd renders it preformatted).
+//! Property tests hold it to htmd's output on generated fragments, documents and tag soup.
 //!
-//! Tables and `pre`/`code` stay with htmd. The tree builder rewrites tables as it parses
+//! Inline `code` (blogs and feeds use it a lot) is a code span as htmd writes it: the text as
+//! it is (entities decoded, nothing escaped, inner whitespace kept), trimmed, between fences of
+//! the backtick run length it lacks (see [`close_code`]).
+//!
+//! Tables and `pre` stay with htmd. The tree builder rewrites tables as it parses
 //! them (an implied `tbody`, text and other elements moved out of a table ahead of it,
 //! "foster parenting", cells and rows closed by the next one), and htmd's table handler pads
 //! every column to its widest cell and writes a cell's newlines as spaces and `|` as
@@ -263,6 +267,8 @@ enum Kind {
     Ul,
     Ol,
     Li,
+    /// Inline `code` (outside `pre`), of text only: htmd's inline code, a code span.
+    Code,
 }
 
 impl Kind {
@@ -325,6 +331,7 @@ fn kind_of(name: &[u8]) -> Option<Kind> {
         3 if is("img") => Kind::Img,
         4 if is("span") => Kind::Span,
         4 if is("font") => Kind::Font,
+        4 if is("code") => Kind::Code,
         6 if is("strong") => Kind::Strong,
         10 if is("blockquote") => Kind::Blockquote,
         _ => return None,
@@ -550,11 +557,12 @@ fn scan_plain<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
 /// for two paragraphs); the usual rich-text field of an API is tokenized here in a fraction of
 /// that. Where the scan cannot read the input exactly it stops with [`Stop::Scan`] and
 /// html5ever decides as before; the tokens are the ones [`Collect`] would build from
-/// html5ever's (a test holds the two to each other). Text is found with one `memchr3` pass
-/// for its end, a `>` (not this path's) and character references, and handed to the sink
-/// borrowed from the input, or decoded (as each reference is found) into one buffer reused
-/// for every text. (A table-driven pass that also checked the text for htmd, in place of
-/// `memchr3` and [`is_plain_text`], cost more on the REST and Outlook bodies.)
+/// html5ever's (a test holds the two to each other). Text is found with one `memchr2` pass
+/// for its end and character references (a `>` in text is text to the tokenizer too: `a -> b`
+/// in code), and handed to the sink borrowed from the input, or decoded (as each reference is
+/// found) into one buffer reused for every text. (A table-driven pass that also checked the
+/// text for htmd, in place of the search and [`is_plain_text`], cost more on the REST and
+/// Outlook bodies.)
 fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> {
     let bytes = html.as_bytes();
     let mut decoded = String::new();
@@ -569,7 +577,7 @@ fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> 
         } else {
             let mut from = at;
             loop {
-                let Some(i) = memchr::memchr3(b'<', b'>', b'&', &bytes[from..]) else {
+                let Some(i) = memchr::memchr2(b'<', b'&', &bytes[from..]) else {
                     if references {
                         decoded.push_str(&html[from..]);
                     }
@@ -583,7 +591,6 @@ fn scan_stream<'a>(html: &'a str, sink: &mut impl Sink<'a>) -> Result<(), Stop> 
                         }
                         break found;
                     }
-                    b'>' => return Err(Stop::Scan),
                     _ => {
                         if !references {
                             decoded.clear();
@@ -858,6 +865,11 @@ impl<'a> Renderer<'a> {
     }
 
     fn start(&mut self, kind: Kind, href: Option<Cow<'a, str>>) -> Option<()> {
+        // A `code` holds text only here: htmd renders elements inside it as preformatted
+        // (its text unescaped, spaces kept), which this path does not reproduce.
+        if self.open.last().is_some_and(|o| o.kind == Kind::Code) {
+            return None;
+        }
         if matches!(kind, Kind::Br | Kind::Img) {
             if self.open.last().is_some_and(|o| o.kind.is_list()) {
                 return None;
@@ -1002,6 +1014,8 @@ impl<'a> Renderer<'a> {
             Kind::Font | Kind::U | Kind::At | Kind::OfficeP => {
                 normalize_appended(out, base, at);
             }
+            // A code span starts with a backtick: [`normalize_appended`] would cut nothing.
+            Kind::Code => close_code(out, at)?,
             Kind::Br | Kind::Img | Kind::Hr => return None,
         }
         let rendered = self.out.len() > head;
@@ -1027,6 +1041,13 @@ impl<'a> Sink<'a> for Renderer<'a> {
     fn text(&mut self, text: &str) -> Option<()> {
         self.after_emphasis = false;
         self.ended = None;
+        if self.open.last().is_some_and(|o| o.kind == Kind::Code) {
+            // htmd walks a `code`'s children as preformatted: its text as it is, nothing
+            // escaped, whitespace neither compressed nor trimmed ([`close_code`] trims the
+            // whole).
+            self.out.push_str(text);
+            return Some(());
+        }
         // The tree builder drops whitespace before the document's first content.
         let text = if !self.top_children && self.open.is_empty() {
             text.trim_start_matches(|c: char| c.is_ascii_whitespace())
@@ -1365,6 +1386,63 @@ fn close_emphasis(out: &mut String, base: usize, head: usize, at: usize) {
     normalize_appended(out, base, head);
 }
 
+/// htmd's inline code handler (`handle_inline_code`, code outside `pre`) on the text rendered
+/// at `out[at..]`, in place: the text without its surrounding document whitespace, between
+/// backtick fences one longer than the longest run of backticks in it where it starts or ends
+/// with one (then a space inside each fence too), else as long as the shortest run length it
+/// lacks. `None` (left to htmd) in the one case the run lengths are not all below 128: the
+/// text has runs of every length from 1 to 127.
+fn close_code(out: &mut String, at: usize) -> Option<()> {
+    let content = &out[at..];
+    let lead = content.len() - content.trim_start_matches(is_document_whitespace).len();
+    let end = at
+        + content
+            .trim_end_matches(is_document_whitespace)
+            .len()
+            .max(lead);
+    let code = &out.as_bytes()[at + lead..end];
+    let padded = code.first() == Some(&b'`') || code.last() == Some(&b'`');
+    let fence = if memchr::memchr(b'`', code).is_none() {
+        1
+    } else {
+        // The lengths of the runs of backticks (bit n: a run of n), and the longest.
+        let (mut runs, mut longest, mut run) = (0u128, 0, 0);
+        for &b in code.iter().chain(std::iter::once(&b'\0')) {
+            if b == b'`' {
+                run += 1;
+            } else if run > 0 {
+                if run < 128 {
+                    runs |= 1 << run;
+                }
+                longest = longest.max(run);
+                run = 0;
+            }
+        }
+        if padded {
+            longest + 1
+        } else {
+            // The shortest length no run has (bit 0 is never set).
+            let lacking = (!(runs | 1)).trailing_zeros() as usize;
+            if lacking >= 128 {
+                return None;
+            }
+            lacking
+        }
+    };
+    out.truncate(end);
+    let mut open = String::with_capacity(fence + 1);
+    open.extend(std::iter::repeat_n('`', fence));
+    if padded {
+        open.push(' ');
+    }
+    out.replace_range(at..at + lead, &open);
+    if padded {
+        out.push(' ');
+    }
+    out.extend(std::iter::repeat_n('`', fence));
+    Some(())
+}
+
 /// htmd's (inlined) link handler on the children rendered at `out[at..]`, the `[` before
 /// them, written in place: `[text](href)`, the children's leading whitespace dropped and
 /// their trailing whitespace kept after the link. (What the parent gets starts with `[`, of
@@ -1536,13 +1614,22 @@ mod tests {
             "<p>x</br></p>",
             "<b/>",
             "a < b",
-            "a > b",
             // NUL inside a tag: the tokenizer rewrites it (found by the noise test).
             "<i\n\0>",
             "<p",
             "< p>",
         ] {
             assert_eq!(tokenize_plain(html), None, "{html:?}");
+        }
+        // A `>` in text is text.
+        for html in [
+            "a > b",
+            "<p>a -&gt; b > c</p>",
+            "<p>>x</p>",
+            "<code>a -> b</code>>",
+        ] {
+            assert!(tokenize_plain(html).is_some(), "{html:?}");
+            assert_eq!(tokenize_plain(html), html5ever_tokens(html), "{html:?}");
         }
         // CR, in text and inside a tag, and a byte order mark: read from the input stream as
         // the tokenizer reads it; the scan itself never sees them.
@@ -1596,6 +1683,7 @@ mod tests {
             "<p>x</br></p>",
             "<p>x</p><!-- c",
             "<p>x</p><b",
+            "<p>> not a quote</p>",
         ] {
             assert_eq!(convert(html), None, "{html:?}");
         }
@@ -1654,6 +1742,78 @@ mod tests {
             let fast = convert(&html);
             assert!(fast.is_some(), "{html:?}");
             assert_eq!(fast.as_deref(), Some(htmd(&html).as_str()), "{html:?}");
+        }
+    }
+
+    #[test]
+    fn takes_inline_code_as_htmd_renders_it() {
+        for (html, want) in [
+            ("<p>A <code>x</code> b.</p>", "A `x` b."),
+            ("<p><code>first</code> then</p>", "`first` then"),
+            ("<p>then <code>last</code></p>", "then `last`"),
+            ("<code>alone</code>", "`alone`"),
+            // Markdown and HTML specials inside: as they are, entities decoded.
+            (
+                "<p><code>*a_b* [c] \\ # 1.</code></p>",
+                "`*a_b* [c] \\ # 1.`",
+            ),
+            (
+                "<p><code>&lt;b&gt; &amp;&amp; &#96;</code></p>",
+                "`` <b> && ` ``",
+            ),
+            ("<p><code>a -&gt; b</code></p>", "`a -> b`"),
+            ("<p><code>a -> b</code> > c</p>", "`a -> b` > c"),
+            // Backticks inside: the shortest fence no run inside has; at an edge, one longer
+            // than the longest run, and a space inside each fence.
+            ("<p><code>a`b</code></p>", "``a`b``"),
+            ("<p><code>a`b``c</code></p>", "```a`b``c```"),
+            ("<p><code>a``b</code></p>", "`a``b`"),
+            ("<p><code>`a</code></p>", "`` `a ``"),
+            ("<p><code>a``</code></p>", "``` a`` ```"),
+            ("<p><code>`</code></p>", "`` ` ``"),
+            // Whitespace at the edges trimmed, inside kept; nothing inside: empty fences.
+            ("<p>a<code>  x  y\n</code>b</p>", "a`x  y`b"),
+            ("<p>a <code>x\n\ty</code> b</p>", "a `x\n\ty` b"),
+            ("<p>a<code> </code>b</p>", "a``b"),
+            ("<p>a<code></code>b</p>", "a``b"),
+            ("<p><code>a<!-- c -->b</code></p>", "`ab`"),
+            ("<p><code>x\r\ny</code></p>", "`x\ny`"),
+            // In list items, headings, links, emphasis and quotes.
+            (
+                "<ul><li><code>a</code></li><li>b <code>c</code></li></ul>",
+                "*   `a`\n*   b `c`",
+            ),
+            ("<ol><li><code>a\nb</code></li></ol>", "1.  `a\n    b`"),
+            ("<h2><code>Title</code></h2>", "## `Title`"),
+            (
+                "<p><a href=\"https://x.example/\"><code>api</code></a></p>",
+                "[`api`](https://x.example/)",
+            ),
+            (
+                "<p><b><code>x</code></b> <em> <code>y</code> </em></p>",
+                "**`x`** *`y`*",
+            ),
+            ("<blockquote><p><code>q</code></p></blockquote>", "> `q`"),
+            (
+                "<p><code class=\"language-rust\">let x = 1;</code></p>",
+                "`let x = 1;`",
+            ),
+        ] {
+            let fast = convert(html);
+            assert_eq!(fast.as_deref(), Some(want), "{html:?}");
+            assert_eq!(htmd(html), want, "{html:?}");
+        }
+        // Left to htmd: elements inside code, two in a row (htmd joins them), code in `pre`.
+        for html in [
+            "<p><code>a <b>b</b></code></p>",
+            "<p><code>a<br>b</code></p>",
+            "<p><code><a href=\"u\">x</a></code></p>",
+            "<p><code>a</code><code>b</code></p>",
+            "<p><code>a</code><!-- c --><code>b</code></p>",
+            "<pre><code>x</code></pre>",
+            "<p><code>open</p>",
+        ] {
+            assert_eq!(convert(html), None, "{html:?}");
         }
     }
 
@@ -1748,11 +1908,68 @@ mod tests {
         ("<ol>", "</ol>"),
     ];
 
+    /// What goes inside an inline `code`: backticks (runs of every length, at the edges and
+    /// inside), Markdown and HTML specials, entities, whitespace, comments, and (for htmd)
+    /// elements.
+    const CODE_TEXTS: &[&str] = &[
+        "x",
+        "a b",
+        "`",
+        "``",
+        "a`b",
+        "a``b",
+        "a`b``c",
+        "`a",
+        "a`",
+        "` `",
+        "```x```",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        " pad ",
+        "x  y",
+        "a\nb",
+        "*_[]\\#",
+        "1. x",
+        "-",
+        "a -> b",
+        "=> y",
+        "&lt;b&gt;",
+        "&amp;&amp;",
+        "&#96;",
+        "&nbsp;",
+        "x\r\ny",
+        "<!-- c -->",
+        "<b>x</b>",
+        "<span>s</span>",
+        "<br>",
+        "<a href=\"u\">l</a>",
+        "<code>n</code>",
+    ];
+
+    /// An inline `code` of the pieces above.
+    fn code() -> impl Strategy<Value = String> {
+        (
+            select(&["<code>", "<CODE>", "<code class=\"language-rust\">"][..]),
+            prop::collection::vec(select(CODE_TEXTS), 0..4),
+            prop::bool::weighted(0.97),
+        )
+            .prop_map(|(open, texts, closed)| {
+                let mut html = open.to_owned() + &texts.concat();
+                if closed {
+                    html.push_str("</code>");
+                }
+                html
+            })
+    }
+
     fn inline() -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
             12 => select(TEXTS).prop_map(str::to_owned),
             1 => select(HARD_TEXTS).prop_map(str::to_owned),
             3 => select(&["<br>", "<br/>", "<hr>"][..]).prop_map(str::to_owned),
+            3 => code(),
         ];
         leaf.prop_recursive(3, 32, 4, |inner| {
             (
@@ -1935,6 +2152,9 @@ mod tests {
         "<table>",
         "<td>",
         "<sup>",
+        "<code>",
+        "</code>",
+        "`",
         "<!-- c -->",
         "<body>",
         "</body>",
@@ -1964,7 +2184,7 @@ mod tests {
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let strategy = fragment();
         let (mut taken, mut new_shapes, mut lists) = (0, 0, 0);
-        let (mut ordered, mut office) = (0, 0);
+        let (mut ordered, mut office, mut code) = (0, 0, 0);
         for _ in 0..1000 {
             let html = strategy.new_tree(&mut runner).unwrap().current();
             if convert(&html).is_some() {
@@ -1994,11 +2214,19 @@ mod tests {
                 if html.to_ascii_lowercase().contains("<o:p>") {
                     office += 1;
                 }
+                if html.to_ascii_lowercase().contains("<code") {
+                    code += 1;
+                }
             }
         }
         assert!(
-            taken > 120 && new_shapes > 80 && lists > 10 && ordered >= 3 && office >= 10,
-            "{taken} taken, {new_shapes} with new shapes, {lists} with list items, {ordered} ordered, {office} with o:p"
+            taken > 120
+                && new_shapes > 80
+                && lists > 10
+                && ordered >= 3
+                && office >= 10
+                && code >= 10,
+            "{taken} taken, {new_shapes} with new shapes, {lists} with list items, {ordered} ordered, {office} with o:p, {code} with code"
         );
     }
 
