@@ -42,13 +42,17 @@ pub(crate) fn convert(plan: &Plan, row: &Row, batch: &mut Batch) -> Result<(), S
         },
         _ => None,
     };
-    match plan.layout.render(row, &id, &key, cursor) {
+    // The id moves into the document; a row that fails (rare) writes it again.
+    match plan.layout.render(row, id, &key, cursor) {
         Ok(d) => batch.documents.push(d),
-        Err(message) => batch.failures.push(Failure::new(
-            Some(id.clone()),
-            ErrorKind::InvalidData,
-            format!("row {id}: {message}"),
-        )),
+        Err(message) => {
+            let id = plan.doc_id(&key);
+            batch.failures.push(Failure::new(
+                Some(id.clone()),
+                ErrorKind::InvalidData,
+                format!("row {id}: {message}"),
+            ));
+        }
     }
     Ok(())
 }
