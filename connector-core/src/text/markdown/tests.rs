@@ -1039,10 +1039,10 @@ proptest! {
     }
 }
 
-// --- The word-at-a-time scan of plain runs -------------------------------------------------
+// --- The scan of plain runs -----------------------------------------------------------------
 
-/// `plain_run` as a loop over single bytes (how it was written before it took eight at a
-/// time): the reference its word-at-a-time scan must match.
+/// `plain_run`'s rule spelled without its table: the reference it must match (and any faster
+/// scan of it, such as the word-at-a-time one that was tried).
 fn plain_run_bytewise(text: &[u8]) -> usize {
     // What Markdown may give a meaning to within a line, controls, and the space.
     const SPECIAL: &[u8] = b"!&*<[\\]_`~\x7f";
@@ -1089,9 +1089,9 @@ fn plain_bases() -> Vec<Vec<u8>> {
     bases
 }
 
-/// The word-at-a-time [`inline::plain_run`] ends where the byte loop ends, with every byte
-/// value (and pairs of the bytes that depend on their neighbours) at every offset of texts
-/// whose spaces fall at every offset of a word, from every start.
+/// [`inline::plain_run`] ends where the reference ends, with every byte value (and pairs of
+/// the bytes that depend on their neighbours) at every offset of texts whose spaces fall at
+/// every offset of an eight-byte word, from several starts and cut after the byte.
 #[test]
 fn plain_run_is_the_byte_loop() {
     let mut checked = 0usize;
