@@ -49,7 +49,8 @@
 //!
 //! Session 44 (branch rdbms24b, against main 17895e8; callgrind as above, PostgreSQL 20k rows):
 //! load 322.9 M -> 297.0 M instructions (2.97x -> 2.73x raw's 108.9 M); per row beyond the
-//! fixed cost 14.5k -> 13.2k. Where it came from: the read-ahead task's decode chose each
+//! fixed cost 14.5k -> 13.2k; MariaDB 20k rows: load 454.3 M -> 427.0 M (1.98x -> 1.86x raw's
+//! 229.4 M), per row 22.7k -> 21.3k. Where it came from: the read-ahead task's decode chose each
 //! column's type by comparing its name with a dozen literals per row and column (now once per
 //! result: 2.5k -> 2.2k a row there); the page's batch grew by doubling (now reserved); each
 //! document went through a boxed `Outcome` (now pushed straight in); the id was written twice
