@@ -46,6 +46,24 @@
 //!
 //! Documents byte-identical: `rdbms` tests `*_ten_thousand_rows_are_pinned` (digests of a 10k
 //! load and poll on both servers, pinned from main). Peak RSS 12-14 MiB, as before.
+//!
+//! Session 44 (branch rdbms24b, against main 17895e8; callgrind as above, PostgreSQL 20k rows):
+//! load 322.9 M -> 297.0 M instructions (2.97x -> 2.73x raw's 108.9 M); per row beyond the
+//! fixed cost 14.5k -> 13.2k; MariaDB 20k rows: load 454.3 M -> 427.0 M (1.98x -> 1.86x raw's
+//! 229.4 M), per row 22.7k -> 21.3k. Where it came from: the read-ahead task's decode chose each
+//! column's type by comparing its name with a dozen literals per row and column (now once per
+//! result: 2.5k -> 2.2k a row there); the page's batch grew by doubling (now reserved); each
+//! document went through a boxed `Outcome` (now pushed straight in); the id was written twice
+//! (once by `fmt`, then copied by `Document`: now written once and moved in). Tried and left
+//! out: an eight-byte SWAR scan in `plain_run` (the body's Markdown check) cost more, not less
+//! (2.09k -> 2.55k instructions a body; 64-bit masks are a `movabs` each on x86-64 and the
+//! body has a space every few bytes). Wall time, 300k rows, base and new alternating at load
+//! average 2-5 (11 rounds PostgreSQL, 5 MariaDB), medians: PostgreSQL load 0.661 -> 0.624 s,
+//! poll 0.719 -> 0.689 s (raw 0.25 s; runs are bimodal, 0.40 or 0.66 s, on either binary);
+//! MariaDB load 0.855 -> 0.616 s, poll 0.852 -> 0.732 s (raw 0.31-0.33 s). Left per loaded
+//! row on the consumer: Markdown plain check of the body 2.1k, the fields fingerprint 1.4k
+//! (a third of it `jsonw::write_map` of the one `table` entry), seven allocations (id, title,
+//! text, fingerprint, the `table` value, the metadata node, the row's short-lines list).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

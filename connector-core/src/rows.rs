@@ -275,14 +275,15 @@ impl RowLayout {
             .collect()
     }
 
-    /// The row as a document with `id`, its key `key` and its cursor value `cursor`.
+    /// The row as a document with `id`, its key `key` and its cursor value `cursor`. An owned
+    /// `id` becomes the document's as it is, without a copy.
     ///
     /// # Errors
     /// A message naming the column when one the layout uses cannot be read.
     pub fn render(
         &self,
         row: &[Result<Value, String>],
-        id: &str,
+        id: impl Into<String>,
         key: &Key,
         cursor: Option<DateTime<Utc>>,
     ) -> Result<Document, String> {

@@ -7,7 +7,7 @@ use sqlx::mysql::{
     MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlRow, MySqlSslMode,
 };
 use sqlx::query::Query;
-use sqlx::{MySql, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Column as _, MySql, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param, Row};
@@ -64,53 +64,86 @@ fn get<'r, T: sqlx::Decode<'r, MySql> + sqlx::Type<MySql>>(
     row.try_get_unchecked::<T, _>(i).map_err(|e| e.to_string())
 }
 
-/// Each column by the type the server names.
-pub(crate) fn decode(row: &MySqlRow) -> Row {
+/// How a column is read into a [`Value`], by the type the server names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Bool,
+    Int,
+    UInt,
+    Float,
+    Double,
+    Decimal,
+    Timestamp,
+    DateTime,
+    Date,
+    Time,
+    Json,
+    Text,
+    /// BLOB, BINARY ... and text in a `_bin` collation (MariaDB's JSON is LONGTEXT in
+    /// utf8mb4_bin), which the protocol flags the same: text when it reads as text, else a
+    /// note of its size.
+    Bytes,
+}
+
+/// Each column's [`Kind`], by the name the driver gives its type: the same for every row of a
+/// result, so chosen once per result rather than by comparing names per row and column.
+pub(crate) fn kinds(row: &MySqlRow) -> Vec<Kind> {
+    row.columns()
+        .iter()
+        .map(|c| {
+            // The driver names its types in capitals.
+            match c.type_info().name().to_ascii_uppercase().as_str() {
+                "BOOLEAN" => Kind::Bool,
+                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Kind::Int,
+                t if t.ends_with(" UNSIGNED") => Kind::UInt,
+                "FLOAT" => Kind::Float,
+                "DOUBLE" => Kind::Double,
+                "DECIMAL" => Kind::Decimal,
+                "TIMESTAMP" => Kind::Timestamp,
+                "DATETIME" => Kind::DateTime,
+                "DATE" => Kind::Date,
+                "TIME" => Kind::Time,
+                "JSON" => Kind::Json,
+                "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
+                | "SET" => Kind::Text,
+                _ => Kind::Bytes,
+            }
+        })
+        .collect()
+}
+
+/// Each column as its [`Kind`] says (`kinds` of this result; a column past them is read as
+/// bytes, text when it is text).
+pub(crate) fn decode(row: &MySqlRow, kinds: &[Kind]) -> Row {
     (0..row.len())
         .map(|i| {
             let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
             if raw.is_null() {
                 return Ok(Value::Null);
             }
-            // The driver names its types in capitals: no copy per column and row.
-            let info = raw.type_info();
-            let name = info.name();
-            let upper;
-            let ty = if name.bytes().any(|b| b.is_ascii_lowercase()) {
-                upper = name.to_ascii_uppercase();
-                upper.as_str()
-            } else {
-                name
-            };
-            Ok(match ty {
-                "BOOLEAN" => Value::Bool(get::<i64>(row, i)? != 0),
-                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
-                    Value::Int(get(row, i)?)
-                }
-                t if t.ends_with(" UNSIGNED") => Value::UInt(get(row, i)?),
-                "FLOAT" => Value::Float(widen(get::<f32>(row, i)?)),
-                "DOUBLE" => Value::Float(get(row, i)?),
-                "DECIMAL" => Value::Decimal(get(row, i)?),
-                "TIMESTAMP" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
-                "DATETIME" => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
-                "DATE" => Value::Date(get::<NaiveDate>(row, i)?),
-                "TIME" => match get::<NaiveTime>(row, i) {
+            Ok(match kinds.get(i).copied().unwrap_or(Kind::Bytes) {
+                Kind::Bool => Value::Bool(get::<i64>(row, i)? != 0),
+                Kind::Int => Value::Int(get(row, i)?),
+                Kind::UInt => Value::UInt(get(row, i)?),
+                Kind::Float => Value::Float(widen(get::<f32>(row, i)?)),
+                Kind::Double => Value::Float(get(row, i)?),
+                Kind::Decimal => Value::Decimal(get(row, i)?),
+                Kind::Timestamp => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
+                Kind::DateTime => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
+                Kind::Date => Value::Date(get::<NaiveDate>(row, i)?),
+                Kind::Time => match get::<NaiveTime>(row, i) {
                     Ok(t) => Value::Time(t),
                     // A TIME past a day or below zero (a duration): its text.
                     Err(_) => {
                         Value::Text(get::<sqlx::mysql::types::MySqlTime>(row, i)?.to_string())
                     }
                 },
-                "JSON" => {
+                Kind::Json => {
                     let s: String = get(row, i)?;
                     serde_json::from_str(&s).map_or(Value::Text(s), Value::Json)
                 }
-                "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
-                | "SET" => Value::Text(get(row, i)?),
-                // BLOB, BINARY ... and text in a `_bin` collation (MariaDB's JSON is LONGTEXT
-                // in utf8mb4_bin), which the protocol flags the same: text when it reads as
-                // text, else a note of its size.
-                _ => {
+                Kind::Text => Value::Text(get(row, i)?),
+                Kind::Bytes => {
                     let bytes = get::<&[u8]>(row, i)?;
                     match std::str::from_utf8(bytes) {
                         Ok(s)

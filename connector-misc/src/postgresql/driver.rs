@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use connector_core::{Error, ErrorKind};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow, PgSslMode};
 use sqlx::query::Query;
-use sqlx::{Postgres, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Column as _, Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param, Row};
@@ -53,7 +53,7 @@ pub(crate) fn bind<'q>(
     }
 }
 
-/// Column `i` as `T`, which [`decode`] chose by the column's type name: the driver's check
+/// Column `i` as `T`, which [`kinds`] chose by the column's type name: the driver's check
 /// that the types match again is left out (it cost as much as the decoding).
 fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row: &'r PgRow,
@@ -62,42 +62,75 @@ fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row.try_get_unchecked::<T, _>(i).map_err(|e| e.to_string())
 }
 
-/// Each column by its type; [`Dialect::select_expr`](crate::rdbms::db::Dialect::select_expr)
-/// has made every other type text.
-pub(crate) fn decode(row: &PgRow) -> Row {
+/// How a column is read into a [`Value`], by its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    TimestampTz,
+    Timestamp,
+    Date,
+    Time,
+    Json,
+    Bytes,
+    /// Text, and every other type, which
+    /// [`Dialect::select_expr`](crate::rdbms::db::Dialect::select_expr) has made text.
+    Text,
+}
+
+/// Each column's [`Kind`], by the name the driver gives its type: the same for every row of a
+/// result, so chosen once per result rather than by comparing names per row and column.
+pub(crate) fn kinds(row: &PgRow) -> Vec<Kind> {
+    row.columns()
+        .iter()
+        .map(|c| {
+            // The driver names its types in capitals.
+            match c.type_info().name().to_ascii_uppercase().as_str() {
+                "BOOL" => Kind::Bool,
+                "INT2" => Kind::Int2,
+                "INT4" => Kind::Int4,
+                "INT8" => Kind::Int8,
+                "FLOAT4" => Kind::Float4,
+                "FLOAT8" => Kind::Float8,
+                "TIMESTAMPTZ" => Kind::TimestampTz,
+                "TIMESTAMP" => Kind::Timestamp,
+                "DATE" => Kind::Date,
+                "TIME" => Kind::Time,
+                "JSON" | "JSONB" => Kind::Json,
+                "BYTEA" => Kind::Bytes,
+                _ => Kind::Text,
+            }
+        })
+        .collect()
+}
+
+/// Each column as its [`Kind`] says (`kinds` of this result; a column past them is read as
+/// text).
+pub(crate) fn decode(row: &PgRow, kinds: &[Kind]) -> Row {
     (0..row.len())
         .map(|i| {
             let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
             if raw.is_null() {
                 return Ok(Value::Null);
             }
-            // The driver names its types in capitals: no copy per column and row.
-            let info = raw.type_info();
-            let name = info.name();
-            let upper;
-            let ty = if name.bytes().any(|b| b.is_ascii_lowercase()) {
-                upper = name.to_ascii_uppercase();
-                upper.as_str()
-            } else {
-                name
-            };
-            Ok(match ty {
-                "BOOL" => Value::Bool(get(row, i)?),
-                "INT2" => Value::Int(get::<i16>(row, i)?.into()),
-                "INT4" => Value::Int(get::<i32>(row, i)?.into()),
-                "INT8" => Value::Int(get(row, i)?),
-                "FLOAT4" => Value::Float(widen(get::<f32>(row, i)?)),
-                "FLOAT8" => Value::Float(get(row, i)?),
-                "TIMESTAMPTZ" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
-                "TIMESTAMP" => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
-                "DATE" => Value::Date(get::<NaiveDate>(row, i)?),
-                "TIME" => Value::Time(get::<NaiveTime>(row, i)?),
-                "JSON" | "JSONB" => Value::Json(get::<serde_json::Value>(row, i)?),
-                "BYTEA" => Value::Bytes(get::<&[u8]>(row, i)?.len()),
-                _ => Value::Text(
-                    row.try_get_unchecked::<String, _>(i)
-                        .map_err(|e| e.to_string())?,
-                ),
+            Ok(match kinds.get(i).copied().unwrap_or(Kind::Text) {
+                Kind::Bool => Value::Bool(get(row, i)?),
+                Kind::Int2 => Value::Int(get::<i16>(row, i)?.into()),
+                Kind::Int4 => Value::Int(get::<i32>(row, i)?.into()),
+                Kind::Int8 => Value::Int(get(row, i)?),
+                Kind::Float4 => Value::Float(widen(get::<f32>(row, i)?)),
+                Kind::Float8 => Value::Float(get(row, i)?),
+                Kind::TimestampTz => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
+                Kind::Timestamp => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
+                Kind::Date => Value::Date(get::<NaiveDate>(row, i)?),
+                Kind::Time => Value::Time(get::<NaiveTime>(row, i)?),
+                Kind::Json => Value::Json(get::<serde_json::Value>(row, i)?),
+                Kind::Bytes => Value::Bytes(get::<&[u8]>(row, i)?.len()),
+                Kind::Text => Value::Text(get::<String>(row, i)?),
             })
         })
         .collect()

@@ -1,8 +1,7 @@
 //! A row → a document, rendered by [`connector_core::rows::RowLayout`]: the key, the id and
 //! the cursor read here.
 
-use connector_core::pages::Outcome;
-use connector_core::{ErrorKind, Failure};
+use connector_core::{Batch, ErrorKind, Failure};
 
 use super::db::Row;
 use super::plan::Plan;
@@ -22,12 +21,13 @@ pub(crate) fn key(plan: &Plan, row: &Row) -> Result<Key, String> {
     }
 }
 
-/// Converts one row.
+/// Converts one row into `batch`: its document, or a [`Failure`] when a column it uses cannot
+/// be read (pushed straight in, not boxed as an `Outcome` to be unboxed again).
 ///
 /// # Errors
 /// A message when the key cannot be read (the walk cannot go on past such a row); any other
 /// column that cannot be read makes the row a [`Failure`].
-pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Outcome, String> {
+pub(crate) fn convert(plan: &Plan, row: &Row, batch: &mut Batch) -> Result<(), String> {
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
     let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
@@ -42,12 +42,17 @@ pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Outcome, String> {
         },
         _ => None,
     };
-    Ok(match plan.layout.render(row, &id, &key, cursor) {
-        Ok(d) => Outcome::from(d),
-        Err(message) => Outcome::from(Failure::new(
-            Some(id.clone()),
-            ErrorKind::InvalidData,
-            format!("row {id}: {message}"),
-        )),
-    })
+    // The id moves into the document; a row that fails (rare) writes it again.
+    match plan.layout.render(row, id, &key, cursor) {
+        Ok(d) => batch.documents.push(d),
+        Err(message) => {
+            let id = plan.doc_id(&key);
+            batch.failures.push(Failure::new(
+                Some(id.clone()),
+                ErrorKind::InvalidData,
+                format!("row {id}: {message}"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -279,8 +279,11 @@ impl Connection {
                     q = driver::bind(q, p);
                 }
                 let mut rows = q.fetch(&mut *c);
+                // Every row of the result has the columns of the first.
+                let mut kinds = None;
                 while let Some(row) = rows.try_next().await.map_err(driver::error)? {
-                    each(driver::decode(&row))?;
+                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
+                    each(driver::decode(&row, kinds))?;
                 }
                 Ok(())
             }
@@ -292,8 +295,11 @@ impl Connection {
                     q = driver::bind(q, p);
                 }
                 let mut rows = q.fetch(&mut *c);
+                // Every row of the result has the columns of the first.
+                let mut kinds = None;
                 while let Some(row) = rows.try_next().await.map_err(driver::error)? {
-                    each(driver::decode(&row))?;
+                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
+                    each(driver::decode(&row, kinds))?;
                 }
                 Ok(())
             }

@@ -489,16 +489,18 @@ impl Plan {
     pub(crate) fn doc_id(&self, key: &Key) -> String {
         let mut id = String::with_capacity(self.prefix.len() + 20);
         id.push_str(&self.prefix);
-        // Written into the buffer made for them, as `{key}` formats: no second `String`.
-        use std::fmt::Write as _;
-        let _ = match key {
-            Key::Text(s) => {
-                id.push_str(s);
-                Ok(())
+        // Written into the buffer made for them, as `{key}` formats: no second `String`, and
+        // integers without the formatting machinery (a tenth of a row's instructions).
+        match key {
+            Key::Text(s) => id.push_str(s),
+            Key::Int(i) => {
+                if *i < 0 {
+                    id.push('-');
+                }
+                push_decimal(&mut id, i.unsigned_abs());
             }
-            Key::Int(i) => write!(id, "{i}"),
-            Key::UInt(u) => write!(id, "{u}"),
-        };
+            Key::UInt(u) => push_decimal(&mut id, *u),
+        }
         id
     }
 
@@ -610,5 +612,57 @@ impl Plan {
             ),
             params,
         )
+    }
+}
+
+/// `v` in decimal, as `{v}` writes it, appended to `out`.
+fn push_decimal(out: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // A digit: `v % 10` is below 10.
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are the prefix and the key as `{key}` writes it.
+    #[test]
+    fn doc_ids_are_the_prefix_and_the_key_as_display_writes_it() {
+        let plan = Plan {
+            source: "postgresql",
+            dialect: Dialect::Postgres,
+            prefix: "postgresql:db:public.t:".into(),
+            label: None,
+            layout: RowLayout::default(),
+            select: String::new(),
+            id_select: String::new(),
+            from: String::new(),
+            id_name: "id".into(),
+            id_expr: String::new(),
+            id_index: 0,
+            id_kind: KeyKind::Int,
+            row_hash: false,
+            cursor: None,
+            zone: Zone::utc(),
+        };
+        let keys = [i64::MIN, -10, -1, 0, 7, 10, 99, 100, 12_345, i64::MAX]
+            .map(Key::Int)
+            .into_iter()
+            .chain([0, 9, 10, u64::from(u32::MAX), u64::MAX - 1, u64::MAX].map(Key::UInt))
+            .chain(["", "a-b", "[7, \"eu\"]"].map(|s| Key::Text(s.into())));
+        for key in keys {
+            assert_eq!(plan.doc_id(&key), format!("postgresql:db:public.t:{key}"));
+        }
     }
 }

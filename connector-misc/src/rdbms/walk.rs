@@ -102,9 +102,10 @@ pub(crate) fn checkpointed(
                     done,
                 } => {
                     let mut batch = Batch::default();
+                    // Room for the page's documents at once, not doubled up to it.
+                    batch.documents.reserve_exact(rows.len());
                     for row in &rows {
-                        let c = convert(&plan, row).map_err(|m| listing_error(&plan, m))?;
-                        batch.push(c);
+                        convert(&plan, row, &mut batch).map_err(|m| listing_error(&plan, m))?;
                     }
                     Ok(CheckpointedBatch::new(
                         batch,
@@ -293,9 +294,8 @@ pub(crate) fn refetch(
                 let mut broken = None;
                 conn.each_row(sql, &params, |mut row| {
                     localize(&mut row, plan.zone);
-                    match convert(&plan, &row) {
-                        Ok(c) => batch.push(c),
-                        Err(m) => broken = Some(m),
+                    if let Err(m) = convert(&plan, &row, &mut batch) {
+                        broken = Some(m);
                     }
                     Ok(())
                 })

@@ -1038,3 +1038,168 @@ proptest! {
         }
     }
 }
+
+// --- The scan of plain runs -----------------------------------------------------------------
+
+/// `plain_run`'s rule spelled without its table: the reference it must match (and any faster
+/// scan of it, such as the word-at-a-time one that was tried).
+fn plain_run_bytewise(text: &[u8]) -> usize {
+    // What Markdown may give a meaning to within a line, controls, and the space.
+    const SPECIAL: &[u8] = b"!&*<[\\]_`~\x7f";
+    let plain = |b: u8| b >= 0x80 || (b > b' ' && !SPECIAL.contains(&b));
+    let mut n = 0;
+    while let Some(&b) = text.get(n) {
+        if plain(b) {
+            n += 1;
+        } else if (b == b' ' && text.get(n + 1).is_some_and(|&b| plain(b)))
+            || (b == b'_'
+                && n > 0
+                && text.get(n - 1).is_some_and(u8::is_ascii_alphanumeric)
+                && text.get(n + 1).is_some_and(u8::is_ascii_alphanumeric))
+        {
+            n += 2;
+        } else {
+            break;
+        }
+    }
+    n
+}
+
+/// Long texts of plain words and single spaces (spaces at every phase of an eight-byte word),
+/// for the scans below.
+fn plain_bases() -> Vec<Vec<u8>> {
+    let mut bases = vec![
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".to_vec(),
+        "Größe und Länge — 東京 «x» a,b.c:d;e=f+g-h/i?j@k^l{m|n}o\"p#q$r%s'(t)>u".into(),
+    ];
+    for gap in 1..=9 {
+        for phase in 0..gap {
+            let base: Vec<u8> = (0..64)
+                .map(|i| {
+                    if i >= phase && (i - phase) % (gap + 1) == gap {
+                        b' '
+                    } else {
+                        b"body text row"[i % 13]
+                    }
+                })
+                .collect();
+            bases.push(base);
+        }
+    }
+    bases
+}
+
+/// [`inline::plain_run`] ends where the reference ends, with every byte value (and pairs of
+/// the bytes that depend on their neighbours) at every offset of texts whose spaces fall at
+/// every offset of an eight-byte word, from several starts and cut after the byte.
+#[test]
+fn plain_run_is_the_byte_loop() {
+    let mut checked = 0usize;
+    for base in plain_bases() {
+        for at in 0..base.len() {
+            for b in 0..=255u8 {
+                let mut text = base.clone();
+                text[at] = b;
+                for from in [0, 1, 3, 7, 8, 9].into_iter().filter(|&f| f <= at) {
+                    assert_eq!(
+                        inline::plain_run(&text[from..]),
+                        plain_run_bytewise(&text[from..]),
+                        "byte {b:#04x} at {at} from {from} of {:?}",
+                        String::from_utf8_lossy(&text)
+                    );
+                    checked += 1;
+                }
+                // Cut right after the byte: a space or `_` last, with nothing after it.
+                assert_eq!(
+                    inline::plain_run(&text[..=at]),
+                    plain_run_bytewise(&text[..=at])
+                );
+            }
+            for (x, y) in [
+                (b' ', b' '),
+                (b' ', b'_'),
+                (b'_', b'_'),
+                (b'_', b' '),
+                (b' ', b'!'),
+                (b'_', b'a'),
+                (b'a', b'_'),
+                (b' ', 0xc3),
+                (b'_', 0xc3),
+            ] {
+                let mut text = base.clone();
+                text[at] = x;
+                if let Some(next) = text.get_mut(at + 1) {
+                    *next = y;
+                }
+                assert_eq!(
+                    inline::plain_run(&text),
+                    plain_run_bytewise(&text),
+                    "{x:#04x} {y:#04x} at {at} of {:?}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+    }
+    assert!(checked > 100_000, "{checked}");
+}
+
+/// Every character that is not plain, and the plain ones next to which the writer decides
+/// something, at every offset (so every offset in an eight-byte word) of long plain lines:
+/// [`MarkdownOut::plain_text`] and the bulk inline writer write what the per-character writer
+/// writes.
+#[test]
+fn long_plain_lines_are_written_as_per_character() {
+    let specials: Vec<String> = (0u8..0x80)
+        .map(char::from)
+        .filter(|c| !c.is_ascii_alphanumeric())
+        .map(String::from)
+        .chain(
+            [
+                "é",
+                "\u{a0}",
+                "東",
+                "a_b",
+                "  ",
+                " _",
+                "_ ",
+                "<a@b.example>",
+                "\r\n",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    let bases = [
+        "Body text of a row body text of a row body text of a row 12".to_owned(),
+        "Words,words.words-words:(words) 'words' words/words words".to_owned(),
+        "Größe der Länge größer als die Länge der Größe".to_owned(),
+    ];
+    for base in &bases {
+        for at in 1..base.len() {
+            if !base.is_char_boundary(at) {
+                continue;
+            }
+            for special in &specials {
+                let text = format!("{}{special}{}", &base[..at], &base[at..]);
+                for collapse in [false, true] {
+                    let writer = MarkdownWriter::new().collapse_whitespace(collapse);
+                    let mut direct = String::new();
+                    writer.out(&mut direct).plain_text(&text);
+                    let mut tree = String::new();
+                    writer.render_into(&mut tree, &Block::plain_text(&text));
+                    assert_eq!(direct, tree, "{text:?}");
+                    let content = [Inline::text(&text)];
+                    let per_char =
+                        inline::render_per_char(&content, inline::Context::Paragraph, collapse);
+                    assert_eq!(
+                        inline::render(&content, inline::Context::Paragraph, collapse),
+                        per_char,
+                        "{text:?}"
+                    );
+                    if inline::is_plain_line(&text, inline::Context::Paragraph) {
+                        assert_eq!(direct, per_char, "{text:?}");
+                    }
+                }
+            }
+        }
+    }
+}
