@@ -134,6 +134,41 @@ impl Drop for FileStateStore {
         if let Some(timer) = &self.timer {
             timer.abort();
         }
+        // A write still running holds the files (and the state's lock): a store opened
+        // again in this process waits for it (see `wait_for_dropped`).
+        if Arc::strong_count(&self.files) > 1 {
+            let mut dropped = DROPPED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            dropped.retain(|(_, files)| files.strong_count() > 0);
+            dropped.push((self.path.clone(), Arc::downgrade(&self.files)));
+        }
+    }
+}
+
+/// The files of stores dropped while a write of theirs was still running, by state path.
+static DROPPED: std::sync::Mutex<Vec<(PathBuf, std::sync::Weak<Mutex<Journal>>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits until every write a dropped store of `path` left running is done, so its lock is
+/// released: without it, a store opened again in the same process would give up after
+/// `lock_state`'s short retry while a long write (a big snapshot, a slow disk) still runs.
+async fn wait_for_dropped(path: &Path) {
+    let pending: Vec<Arc<Mutex<Journal>>> = {
+        let mut dropped = DROPPED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        dropped.retain(|(_, files)| files.strong_count() > 0);
+        dropped
+            .iter()
+            .filter(|(p, _)| p == path)
+            .filter_map(|(_, files)| files.upgrade())
+            .collect()
+    };
+    for files in pending {
+        // The write holds the files' mutex until it is done; this was the last reference
+        // then, so the journal and the lock close as it goes.
+        drop(files.lock().await);
     }
 }
 
@@ -210,6 +245,11 @@ struct JournalMark {
     len: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     claimed: Option<u64>,
+    /// A mark written into the old journal before a snapshot's rename: what the state
+    /// claimed before that snapshot, for when the snapshot read is older than `upto` and no
+    /// entry follows the mark (the rename never happened); `claimed` is the new snapshot's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claimed_before: Option<u64>,
     upto: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dev: Option<u64>,
@@ -223,6 +263,7 @@ impl JournalMark {
         Self {
             len: mark.len,
             claimed: None,
+            claimed_before: None,
             upto,
             dev: mark.dev,
             ino: mark.ino,
@@ -281,13 +322,21 @@ impl Loaded {
     fn new(data: StateData, journal_bytes: u64, snapshot_bytes: u64, marks: Marks) -> Self {
         // A mark holds only if nothing after it claims more (see `JournalMark`).
         let mark = marks.last.filter(|m| m.upto >= data.seq);
+        let claimed = match mark {
+            // A compaction's mark in the old journal, the snapshot not renamed.
+            Some(m) if marks.tail > 0 && data.seq < m.upto && m.claimed_before.is_some() => {
+                m.claimed_before
+            }
+            Some(_) => marks.claimed,
+            None => None,
+        };
         Self {
             durable_seq: data.seq,
             data,
             journal_bytes,
             snapshot_bytes,
             mark,
-            claimed: marks.claimed.filter(|_| mark.is_some()),
+            claimed,
             tail_marks: if mark.is_some() { marks.tail } else { 0 },
             held: Vec::new(),
             held_claimed: None,
@@ -451,6 +500,7 @@ impl FileStateStore {
         tokio::fs::create_dir_all(parent_of(&path))
             .await
             .map_err(|e| state_error(&path, "cannot create the folder of").with_cause(e))?;
+        wait_for_dropped(&path).await;
         let (lock, journal) = blocking(&path, {
             let (path, journal_path) = (path.clone(), journal_path.clone());
             move || {
@@ -1017,9 +1067,12 @@ impl FileStateStore {
     /// again: at most one). When it holds more (batches of commits a failed group point lost,
     /// or a batch written and never committed), the mark goes into the old journal first,
     /// synced, covering the new snapshot's sequence number so that it holds over either
-    /// snapshot, and claiming what the new snapshot claims: a crash before the rename then keeps the
-    /// batches past the old state's claim (they come again, none is lost), one after it cuts
-    /// the output to just what the snapshot claims.
+    /// snapshot. It claims what the new snapshot claims and, as `claimed_before`, what the
+    /// old state claimed: read over the old state (a crash, or a failed write, before the
+    /// rename), it cuts the output back to the old state's claim, so the held batches, which
+    /// the old state does not hold, come again as the unacknowledged work they are and are
+    /// not repeated; read over the new snapshot (a crash after the rename) it cuts the output
+    /// to just what the snapshot claims.
     async fn compact_group(
         files: &Arc<Mutex<Journal>>,
         path: &Path,
@@ -1043,7 +1096,11 @@ impl FileStateStore {
         if claimed.is_some() {
             // The output holds more than the snapshot will claim: a crash between its rename
             // and the journal's new mark must still cut it back (see above).
-            let line = Self::mark_line(journal_path, loaded.durable_seq, mark)?;
+            let early = JournalMark {
+                claimed_before: Some(before.unwrap_or(output.len)),
+                ..mark
+            };
+            let line = Self::mark_line(journal_path, loaded.durable_seq, early)?;
             let mut journal = files.clone().lock_owned().await;
             let path = journal_path.to_path_buf();
             blocking(journal_path, move || {
@@ -1741,6 +1798,7 @@ mod tests {
                 output: Some(JournalMark {
                     len: 123,
                     claimed: Some(100),
+                    claimed_before: None,
                     upto: 9,
                     dev: Some(2049),
                     ino: Some(u64::MAX),
@@ -1765,6 +1823,7 @@ mod tests {
                 output: Some(JournalMark {
                     len: 0,
                     claimed: None,
+                    claimed_before: None,
                     upto: 0,
                     dev: None,
                     ino: None,
@@ -2239,8 +2298,6 @@ mod tests {
         assert_eq!(mark.cut_to(), output.written().len() as u64);
     }
 
-    /// Snapshot paths whose next compaction stops right after the snapshot's rename, before
-    /// the journal is emptied, as a crash there would leave the files.
     /// Journals whose next group write (in `write_group`'s blocking task) says it has begun
     /// and then waits until the test lets it go.
     #[allow(clippy::type_complexity)]
@@ -2322,6 +2379,50 @@ mod tests {
         assert_eq!(store.document_ids().await.unwrap(), ids);
     }
 
+    /// Review 44 F2: the store's doc says a store opened again while a dropped store's
+    /// blocking write runs waits for it; `lock_state` retries for 500 ms and then refuses
+    /// ("in use by another store in this process").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_opened_again_during_a_dropped_stores_write_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = with_snapshot(&path)
+            .await
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::from_millis(20)),
+            )
+            .await
+            .unwrap();
+        let (begun_tx, begun) = std::sync::mpsc::channel();
+        let (go, go_rx) = std::sync::mpsc::channel();
+        PAUSE_GROUP_WRITE
+            .lock()
+            .unwrap()
+            .push((journal.clone(), begun_tx, go_rx));
+        let ids = vec!["late-a".to_owned()];
+        output.write(&ids);
+        store.commit(batch_of(&ids)).await.unwrap();
+        tokio::task::spawn_blocking(move || begun.recv_timeout(Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .expect("the timer's group point began its write");
+        drop(store);
+        // The write takes a second (a large snapshot, a slow disk).
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            go.send(()).unwrap();
+        });
+        let reopened = FileStateStore::open(&path).await;
+        release.await.unwrap();
+        let store = reopened.expect("the reopen waited for the dropped store's write");
+        assert_eq!(store.document_ids().await.unwrap(), ids);
+    }
+
+    /// Snapshot paths whose next compaction stops right after the snapshot's rename, before
+    /// the journal is emptied, as a crash there would leave the files.
     static CRASH_AFTER_RENAME: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
     pub(super) fn crash_after_rename(path: &Path) -> Result<()> {
@@ -2379,6 +2480,118 @@ mod tests {
             .unwrap()
             .expect("no mark holds: the lost commit's batch stays and comes twice");
         assert_eq!(mark.cut_to(), 0);
+    }
+
+    /// Review 44 F1: the end of a first run whose output holds a batch past its last held
+    /// commit (the timer's race, a batch written and not committed) writes the mark into the
+    /// old journal first, claiming what the new snapshot will claim. When the snapshot is then
+    /// not renamed (a kill while it is written, a full disk), that mark holds over the old
+    /// (empty) state and keeps the held commits' batches in the output, which the state does
+    /// not claim: every one of them comes again.
+    #[tokio::test]
+    async fn a_snapshot_not_renamed_after_the_old_journals_mark_repeats_no_held_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        for b in 0..3 {
+            let ids = vec![format!("held-{b}")];
+            output.write(&ids);
+            store.commit(batch_of(&ids)).await.unwrap();
+        }
+        // A batch written whose commit has not come (the batch loop waits for the store).
+        output.write(&["unclaimed".to_owned()]);
+        // The snapshot's rename fails (a directory in its place): as a kill during the
+        // snapshot's write would, it leaves the old files with whatever the journal got.
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("x"), b"x").unwrap();
+        assert!(store.finish_run(run_record(), None).await.is_err());
+        drop(store);
+        std::fs::remove_dir_all(&path).unwrap();
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert!(store.document_ids().await.unwrap().is_empty());
+        let mark = store.output_mark().await.unwrap().expect("a mark holds");
+        assert_eq!(
+            mark.cut_to(),
+            0,
+            "the output keeps the held batches the state does not claim: they come twice"
+        );
+    }
+
+    /// The same end of a first run stopped right after the snapshot's rename: the new
+    /// snapshot claims the held batches and the output keeps them (only the unclaimed one goes).
+    #[tokio::test]
+    async fn a_snapshot_renamed_before_the_journals_new_mark_keeps_the_held_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::from_secs(3600)),
+            )
+            .await
+            .unwrap();
+        for b in 0..3 {
+            let ids = vec![format!("held-{b}")];
+            output.write(&ids);
+            store.commit(batch_of(&ids)).await.unwrap();
+        }
+        output.write(&["unclaimed".to_owned()]);
+        CRASH_AFTER_RENAME.lock().unwrap().push(path.clone());
+        assert!(store.finish_run(run_record(), None).await.is_err());
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 3);
+        let mark = store.output_mark().await.unwrap().expect("a mark holds");
+        assert_eq!(mark.cut_to(), 21);
+    }
+
+    /// Review 44 F1, the timer's route: a first run's group point made by the timer while the
+    /// batch loop has written a batch and waits to commit it.
+    #[tokio::test]
+    async fn a_timers_first_snapshot_not_renamed_repeats_no_held_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let output = ModelOutput::with_lengths(journal.clone());
+        let store = FileStateStore::open(&path)
+            .await
+            .unwrap()
+            .group_commit(
+                output.clone(),
+                GroupCommit::default().interval(Duration::from_millis(200)),
+            )
+            .await
+            .unwrap();
+        for b in 0..3 {
+            let ids = vec![format!("held-{b}")];
+            output.write(&ids);
+            store.commit(batch_of(&ids)).await.unwrap();
+        }
+        output.write(&["unclaimed".to_owned()]);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("x"), b"x").unwrap();
+        // The timer's group point (its snapshot's rename fails, as a kill would stop it).
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        drop(store);
+        std::fs::remove_dir_all(&path).unwrap();
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert!(store.document_ids().await.unwrap().is_empty());
+        let mark = store.output_mark().await.unwrap().expect("a mark holds");
+        assert_eq!(mark.cut_to(), 0, "the held batches stay and come twice");
     }
 
     /// A group point the timer fails at (the output cannot be synced): the store's next
