@@ -734,6 +734,15 @@
 //! reserve from in a first run). A `parse_hex128` without branches (its `&&`s compile to
 //! jumps) would save perhaps 50 instructions a call more.
 //!
+//! The lead's quiet-machine A/B (load average 1.5-2.0; `/work/notes/s44/base/connectors`
+//! against main's release CLI at 831f00b, which has this pass, the (a) thirteenth pass and
+//! review2's F1/F2 fixes; `CLI_BENCH_ONLY=b CLI_BENCH_ROUNDS=3`, on disk, five runs of each
+//! binary in turn): the `--state` run 0.134-0.143 s (median 0.139 s) -> 0.125-0.136 s (median
+//! 0.131 s, 0.94x); the ratio to the run without state 1.22-1.43x (median 1.41x) -> 1.28-1.39x
+//! (median 1.32x); on tmpfs 1.33x, 1.33x -> 1.30x, 1.30x. (a) in the same minutes: 3.58x,
+//! 3.66x -> 3.83x, 3.87x of curl (0.089-0.098 s against 0.092-0.098 s: unchanged); (c)
+//! 1.21x, 1.27x -> 1.26x, 1.29x.
+//!
 //! ## (a), tenth pass (2026-12-06): per-item CPU of the REST path, by instruction counts
 //!
 //! `valgrind --tool=callgrind` of the 50k sync (the release binary of `main` 276cbaa against

@@ -99,6 +99,9 @@
 //! Whole runs, alternating, 2 each: base `load` 2.41x / 2.52x and full run 2.55x / 2.52x; b3
 //! `load` 1.32x / 1.25x and full run 1.55x / 1.31x. Peak RSS 125-130 MiB base, 123-125 MiB
 //! b3. The raw side with conversion went 0.172 s -> 0.093-0.109 s (core's fast path).
+//! The lead's quiet-machine A/B (load average 1.6, the base binary of 17895e8 and main's at
+//! 0e81dbb alternating, 3 runs each, medians): `load` 2.46x -> 1.34x and full run 2.57x ->
+//! 1.38x of the raw fetch + parse (single runs 1.32-1.35x and 1.36-1.42x): both under 1.5x.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -94,6 +94,9 @@
 //! The quiet-machine A/B for both: `/work/rt/sf24b/new/salesforce` (read-ahead on unless
 //! `SF24B_NO_READ_AHEAD=1` is set; with it set, the committed code) against
 //! `/work/notes/s44/base/salesforce`.
+//! The lead's quiet-machine A/B (load average 1.2, the base binary of 17895e8 and main's at
+//! 0e81dbb alternating, 3 runs each, medians): `load` 1.42x -> 1.31x, full run 1.71x -> 1.53x
+//! of the raw fetch (single runs 1.51-1.58x): the full line is still just above 1.5x.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
