@@ -490,16 +490,11 @@ impl Plan {
         let mut id = String::with_capacity(self.prefix.len() + 20);
         id.push_str(&self.prefix);
         // Written into the buffer made for them, as `{key}` formats: no second `String`, and
-        // integers without the formatting machinery (a tenth of a row's instructions).
+        // integers by `itoa`, not the formatting machinery (a tenth of a row's instructions).
         match key {
             Key::Text(s) => id.push_str(s),
-            Key::Int(i) => {
-                if *i < 0 {
-                    id.push('-');
-                }
-                push_decimal(&mut id, i.unsigned_abs());
-            }
-            Key::UInt(u) => push_decimal(&mut id, *u),
+            Key::Int(i) => id.push_str(itoa::Buffer::new().format(*i)),
+            Key::UInt(u) => id.push_str(itoa::Buffer::new().format(*u)),
         }
         id
     }
@@ -613,23 +608,6 @@ impl Plan {
             params,
         )
     }
-}
-
-/// `v` in decimal, as `{v}` writes it, appended to `out`.
-fn push_decimal(out: &mut String, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // A digit: `v % 10` is below 10.
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    // ASCII digits: always UTF-8.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 #[cfg(test)]
