@@ -753,3 +753,64 @@ async fn an_app_grant_builds_its_form_per_request_and_caches_the_token() {
     assert_eq!(e.kind(), ErrorKind::Config);
     assert_eq!(e.field(), Some("credentials.box_jwt_config"));
 }
+
+#[tokio::test]
+async fn a_body_read_its_own_way_fails_as_json_does() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("[1, 2]", "application/json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/html"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw("<html>maintenance</html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/latin1"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(vec![b'"', 0xe9, b'"'], "text/plain"))
+        .mount(&server)
+        .await;
+    let get = |p: &'static str| {
+        let u = url(&server, p);
+        async move { client().get(u).send().await.unwrap() }
+    };
+    // The owned text reaches the reader whole.
+    let text = get("/ok")
+        .await
+        .into_json_with(Ok::<_, std::fmt::Error>)
+        .unwrap();
+    assert_eq!(text, "[1, 2]");
+    // A reader's error, invalid UTF-8, and `json_error` all say what `json` says.
+    let want = get("/html")
+        .await
+        .json::<Vec<u8>>()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        want.contains("the response is not the expected JSON (text/html, 24 bytes)")
+            && want.contains("/html"),
+        "{want}"
+    );
+    let by_reader = get("/html")
+        .await
+        .into_json_with(|t| serde_json::from_str::<Vec<u8>>(&t))
+        .unwrap_err();
+    assert_eq!(by_reader.to_string(), want);
+    assert_eq!(by_reader.kind(), ErrorKind::InvalidData);
+    let resp = get("/html").await;
+    let e = serde_json::from_slice::<Vec<u8>>(resp.body()).unwrap_err();
+    assert_eq!(resp.json_error(e).to_string(), want);
+    let latin1 = get("/latin1")
+        .await
+        .into_json_with(Ok::<_, std::fmt::Error>)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        latin1.contains("the response is not the expected JSON (text/plain, 3 bytes)"),
+        "{latin1}"
+    );
+}

@@ -535,15 +535,33 @@ impl Response {
     /// [`ErrorKind::InvalidData`] naming the URL (without query) when the body is not JSON of
     /// that shape.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            let ct = self.header("content-type").unwrap_or("no content type");
-            Error::invalid_data(format!(
-                "the response is not the expected JSON ({ct}, {} bytes)",
-                self.body.len()
-            ))
-            .with_url(&self.url)
-            .with_cause(e)
-        })
+        serde_json::from_slice(&self.body).map_err(|e| self.json_error(e))
+    }
+
+    /// The body, owned as text (moved, not copied, when it is one buffer of its own), read by
+    /// `read`: for a connector that keeps the text and reads it its own way (spans of it, a
+    /// seed). Invalid UTF-8 or `read`'s error is the error [`json`](Self::json) gives.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidData`] naming the URL (without query), as [`json`](Self::json).
+    pub fn into_json_with<T, E>(
+        self,
+        read: impl FnOnce(String) -> std::result::Result<T, E>,
+    ) -> Result<T>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let len = self.body.len();
+        match String::from_utf8(Vec::from(self.body)) {
+            Ok(text) => read(text).map_err(|e| not_json(&self.headers, &self.url, len, e)),
+            Err(e) => Err(not_json(&self.headers, &self.url, len, e)),
+        }
+    }
+
+    /// The error [`json`](Self::json) gives for this body, with `cause`: for a connector that
+    /// reads the body its own way.
+    pub fn json_error(&self, cause: impl std::error::Error + Send + Sync + 'static) -> Error {
+        not_json(&self.headers, &self.url, self.body.len(), cause)
     }
 
     /// The `rel="next"` target of the RFC 8288 `Link` headers, resolved against the URL.
@@ -569,6 +587,24 @@ impl fmt::Debug for Response {
             .field("body_len", &self.body.len())
             .finish_non_exhaustive()
     }
+}
+
+/// A body of `len` bytes that is not the JSON expected, naming the URL (without query).
+fn not_json(
+    headers: &HeaderMap,
+    url: &Url,
+    len: usize,
+    cause: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type");
+    Error::invalid_data(format!(
+        "the response is not the expected JSON ({ct}, {len} bytes)"
+    ))
+    .with_url(url)
+    .with_cause(cause)
 }
 
 #[cfg(test)]

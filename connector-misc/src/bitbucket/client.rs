@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use connector_core::http::{ErrorClass, HttpClient, Response, StatusCode};
+use connector_core::http::{ErrorClass, HttpClient, StatusCode};
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -240,7 +240,7 @@ impl Client {
     pub(crate) async fn pr_page(&self, url: Url) -> Result<PrPage> {
         let response = self.http.get(url).send().await?;
         let page = serde_json::from_slice::<RawPage<'_>>(response.body())
-            .map_err(|e| not_json(&response, e))?;
+            .map_err(|e| response.json_error(e))?;
         Ok(page.into())
     }
 
@@ -266,7 +266,7 @@ impl Client {
             Err(e) => return Err(e),
         };
         let text = serde_json::from_slice::<&RawValue>(response.body())
-            .map_err(|e| not_json(&response, e))?;
+            .map_err(|e| response.json_error(e))?;
         Ok(Some(Listed::from_text(text.get())))
     }
 
@@ -317,17 +317,6 @@ impl Client {
         users.dedup();
         Ok(users)
     }
-}
-
-/// The error of a body that is not the JSON expected, as core's `Response::json` says it.
-fn not_json(response: &Response, e: serde_json::Error) -> Error {
-    let ct = response.header("content-type").unwrap_or("no content type");
-    Error::invalid_data(format!(
-        "the response is not the expected JSON ({ct}, {} bytes)",
-        response.body().len()
-    ))
-    .with_url(response.url())
-    .with_cause(e)
 }
 
 fn frame(repo: Repository) -> RepoFrame {

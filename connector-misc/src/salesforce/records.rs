@@ -4,8 +4,8 @@
 
 use std::fmt;
 
+use connector_core::Result;
 use connector_core::http::Response;
-use connector_core::{Error, Result};
 use serde::Deserialize;
 use serde::de::{
     DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
@@ -36,23 +36,7 @@ impl QueryPage {
     /// [`ErrorKind::InvalidData`](connector_core::ErrorKind::InvalidData) naming the URL
     /// when the body is not a result page (as core's [`Response::json`] words it).
     pub(crate) fn read(resp: Response) -> Result<Self> {
-        let ct = resp
-            .header("content-type")
-            .unwrap_or("no content type")
-            .to_owned();
-        let url = resp.url().clone();
-        let body = resp.into_body();
-        let len = body.len();
-        let fail = |e: Box<dyn std::error::Error + Send + Sync>| {
-            Error::invalid_data(format!(
-                "the response is not the expected JSON ({ct}, {len} bytes)"
-            ))
-            .with_url(&url)
-            .with_cause(e)
-        };
-        // Moved, not copied, when the body is one buffer of its own.
-        let text = String::from_utf8(Vec::from(body)).map_err(|e| fail(Box::new(e)))?;
-        Self::parse(text).map_err(|e| fail(Box::new(e)))
+        resp.into_json_with(Self::parse)
     }
 
     /// The page of the JSON text `text`: `done` (true when absent), `nextRecordsUrl` and
