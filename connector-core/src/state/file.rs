@@ -2482,6 +2482,26 @@ mod tests {
         assert_eq!(mark.cut_to(), 0);
     }
 
+    /// A first run's store (no snapshot yet) group-committing to an output that holds three
+    /// committed batches and, after them, one written whose commit has not come (the batch
+    /// loop waits for the store), with the timer's `interval`.
+    async fn first_run_with_an_unclaimed_batch(path: &Path, interval: Duration) -> FileStateStore {
+        let output = ModelOutput::with_lengths(crate::fs::with_suffix(path, ".journal"));
+        let store = FileStateStore::open(path)
+            .await
+            .unwrap()
+            .group_commit(output.clone(), GroupCommit::default().interval(interval))
+            .await
+            .unwrap();
+        for b in 0..3 {
+            let ids = vec![format!("held-{b}")];
+            output.write(&ids);
+            store.commit(batch_of(&ids)).await.unwrap();
+        }
+        output.write(&["unclaimed".to_owned()]);
+        store
+    }
+
     /// Review 44 F1: the end of a first run whose output holds a batch past its last held
     /// commit (the timer's race, a batch written and not committed) writes the mark into the
     /// old journal first, claiming what the new snapshot will claim. When the snapshot is then
@@ -2492,24 +2512,7 @@ mod tests {
     async fn a_snapshot_not_renamed_after_the_old_journals_mark_repeats_no_held_batch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        let journal = dir.path().join("state.json.journal");
-        let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
-            .await
-            .unwrap()
-            .group_commit(
-                output.clone(),
-                GroupCommit::default().interval(Duration::from_secs(3600)),
-            )
-            .await
-            .unwrap();
-        for b in 0..3 {
-            let ids = vec![format!("held-{b}")];
-            output.write(&ids);
-            store.commit(batch_of(&ids)).await.unwrap();
-        }
-        // A batch written whose commit has not come (the batch loop waits for the store).
-        output.write(&["unclaimed".to_owned()]);
+        let store = first_run_with_an_unclaimed_batch(&path, Duration::from_secs(3600)).await;
         // The snapshot's rename fails (a directory in its place): as a kill during the
         // snapshot's write would, it leaves the old files with whatever the journal got.
         std::fs::create_dir(&path).unwrap();
@@ -2533,23 +2536,7 @@ mod tests {
     async fn a_snapshot_renamed_before_the_journals_new_mark_keeps_the_held_batches() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        let journal = dir.path().join("state.json.journal");
-        let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
-            .await
-            .unwrap()
-            .group_commit(
-                output.clone(),
-                GroupCommit::default().interval(Duration::from_secs(3600)),
-            )
-            .await
-            .unwrap();
-        for b in 0..3 {
-            let ids = vec![format!("held-{b}")];
-            output.write(&ids);
-            store.commit(batch_of(&ids)).await.unwrap();
-        }
-        output.write(&["unclaimed".to_owned()]);
+        let store = first_run_with_an_unclaimed_batch(&path, Duration::from_secs(3600)).await;
         CRASH_AFTER_RENAME.lock().unwrap().push(path.clone());
         assert!(store.finish_run(run_record(), None).await.is_err());
         drop(store);
@@ -2565,23 +2552,7 @@ mod tests {
     async fn a_timers_first_snapshot_not_renamed_repeats_no_held_batch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        let journal = dir.path().join("state.json.journal");
-        let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
-            .await
-            .unwrap()
-            .group_commit(
-                output.clone(),
-                GroupCommit::default().interval(Duration::from_millis(200)),
-            )
-            .await
-            .unwrap();
-        for b in 0..3 {
-            let ids = vec![format!("held-{b}")];
-            output.write(&ids);
-            store.commit(batch_of(&ids)).await.unwrap();
-        }
-        output.write(&["unclaimed".to_owned()]);
+        let store = first_run_with_an_unclaimed_batch(&path, Duration::from_millis(200)).await;
         std::fs::create_dir(&path).unwrap();
         std::fs::write(path.join("x"), b"x").unwrap();
         // The timer's group point (its snapshot's rename fails, as a kill would stop it).
