@@ -2325,16 +2325,19 @@ mod tests {
         }
     }
 
-    /// Review F4: a store dropped while its timer's group point writes on the blocking pool
-    /// keeps the state locked until that write is done, so a store opened again meanwhile
-    /// waits for it rather than reading or writing the files halfway through it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_store_dropped_during_its_timers_write_keeps_the_lock_until_it_is_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let journal = dir.path().join("state.json.journal");
+    /// A store with a snapshot, group-committing with a 20 ms timer whose next group write
+    /// says it has begun (`begun`) and then waits until `go`.
+    async fn with_a_paused_timer_write(
+        path: &Path,
+    ) -> (
+        FileStateStore,
+        Arc<ModelOutput>,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let journal = crate::fs::with_suffix(path, ".journal");
         let output = ModelOutput::with_lengths(journal.clone());
-        let store = with_snapshot(&path)
+        let store = with_snapshot(path)
             .await
             .group_commit(
                 output.clone(),
@@ -2347,7 +2350,18 @@ mod tests {
         PAUSE_GROUP_WRITE
             .lock()
             .unwrap()
-            .push((journal.clone(), begun_tx, go_rx));
+            .push((journal, begun_tx, go_rx));
+        (store, output, begun, go)
+    }
+
+    /// Review F4: a store dropped while its timer's group point writes on the blocking pool
+    /// keeps the state locked until that write is done, so a store opened again meanwhile
+    /// waits for it rather than reading or writing the files halfway through it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_dropped_during_its_timers_write_keeps_the_lock_until_it_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let (store, output, begun, go) = with_a_paused_timer_write(&path).await;
         let ids = vec!["late-a".to_owned(), "late-b".to_owned()];
         output.write(&ids);
         store.commit(batch_of(&ids)).await.unwrap();
@@ -2386,22 +2400,7 @@ mod tests {
     async fn a_store_opened_again_during_a_dropped_stores_write_waits_for_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        let journal = dir.path().join("state.json.journal");
-        let output = ModelOutput::with_lengths(journal.clone());
-        let store = with_snapshot(&path)
-            .await
-            .group_commit(
-                output.clone(),
-                GroupCommit::default().interval(Duration::from_millis(20)),
-            )
-            .await
-            .unwrap();
-        let (begun_tx, begun) = std::sync::mpsc::channel();
-        let (go, go_rx) = std::sync::mpsc::channel();
-        PAUSE_GROUP_WRITE
-            .lock()
-            .unwrap()
-            .push((journal.clone(), begun_tx, go_rx));
+        let (store, output, begun, go) = with_a_paused_timer_write(&path).await;
         let ids = vec!["late-a".to_owned()];
         output.write(&ids);
         store.commit(batch_of(&ids)).await.unwrap();
