@@ -2447,17 +2447,7 @@ mod tests {
     async fn a_crash_after_the_first_snapshots_rename_still_cuts_a_failed_groups_batches() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        let journal = dir.path().join("state.json.journal");
-        let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
-            .await
-            .unwrap()
-            .group_commit(
-                output.clone(),
-                GroupCommit::default().interval(Duration::from_secs(3600)),
-            )
-            .await
-            .unwrap();
+        let (store, output) = first_run_store(&path, Duration::from_secs(3600)).await;
         let ids = vec!["lost-a".to_owned(), "lost-b".to_owned()];
         output.write(&ids);
         store.commit(batch_of(&ids)).await.unwrap();
@@ -2481,10 +2471,12 @@ mod tests {
         assert_eq!(mark.cut_to(), 0);
     }
 
-    /// A first run's store (no snapshot yet) group-committing to an output that holds three
-    /// committed batches and, after them, one written whose commit has not come (the batch
-    /// loop waits for the store), with the timer's `interval`.
-    async fn first_run_with_an_unclaimed_batch(path: &Path, interval: Duration) -> FileStateStore {
+    /// A first run's store (no snapshot yet) group-committing to a model output of its
+    /// journal's lengths, with the timer's `interval`.
+    async fn first_run_store(
+        path: &Path,
+        interval: Duration,
+    ) -> (FileStateStore, Arc<ModelOutput>) {
         let output = ModelOutput::with_lengths(crate::fs::with_suffix(path, ".journal"));
         let store = FileStateStore::open(path)
             .await
@@ -2492,6 +2484,14 @@ mod tests {
             .group_commit(output.clone(), GroupCommit::default().interval(interval))
             .await
             .unwrap();
+        (store, output)
+    }
+
+    /// A first run's store (no snapshot yet) group-committing to an output that holds three
+    /// committed batches and, after them, one written whose commit has not come (the batch
+    /// loop waits for the store), with the timer's `interval`.
+    async fn first_run_with_an_unclaimed_batch(path: &Path, interval: Duration) -> FileStateStore {
+        let (store, output) = first_run_store(path, interval).await;
         for b in 0..3 {
             let ids = vec![format!("held-{b}")];
             output.write(&ids);
@@ -2605,16 +2605,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let journal = dir.path().join("state.json.journal");
-        let output = ModelOutput::with_lengths(journal.clone());
-        let store = FileStateStore::open(&path)
-            .await
-            .unwrap()
-            .group_commit(
-                output.clone(),
-                GroupCommit::default().interval(Duration::ZERO),
-            )
-            .await
-            .unwrap();
+        let (store, output) = first_run_store(&path, Duration::ZERO).await;
         let ids = |b: usize| -> Vec<String> { (0..3).map(|i| format!("b{b}-{i}")).collect() };
         output.write(&ids(0));
         store.commit(batch_of(&ids(0))).await.unwrap();
