@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -895,6 +895,42 @@
 //! `BTreeMap` walk (1.6%). Core's workspace forbids `unsafe`, and a `core::arch` SSE2
 //! intrinsic is callable without it only from a function marked `#[target_feature]`, whose
 //! callers then need `unsafe`: a 16-byte `write_str` is not possible in safe code today.
+//!
+//! ## (a), fourteenth pass (2026-12-06): each page's items read once
+//!
+//! Before: the fetch read each page with its items skipped (`IgnoredAny`, counted, for the
+//! cursor), and conversion read every item again with the mapping's `Plan`. Now, for a
+//! cursor or link walk whose mapping has a `Plan` (the bench's config), the fetch's pass reads
+//! each item with the plan (`raw_page::keep`): what conversion needs of it goes into a
+//! `KeptPage` (per item its kind and each slot's value: strings as byte spans of the body,
+//! strings with escapes decoded once into one per-page buffer, numbers as `Number`s, lists'
+//! entries in one per-page `Vec`, objects owned), and conversion builds each item's `Slots`
+//! from it, reading no JSON. A body that is not UTF-8, or an item the plan cannot read (a
+//! number out of range), goes the old way, so errors come where and as before; numbered
+//! walks (which read trees in the fetch for the repeat guard) are unchanged. NDJSON md5
+//! 1405c21f… from both. callgrind of the 50k sync (main's release CLI at ca425b0 against this
+//! pass's, the bench's server, `CLI_BENCH_ONLY=serve`, `/dev/shm`, two runs each):
+//!
+//! | 50k sync, no state | HEAD ca425b0 | items read once | after / before |
+//! | --- | --- | --- | --- |
+//! | instructions | 1,023.5M, 1,023.7M | 943.3M, 943.5M | 0.922x |
+//! | `skip_to_escape` + `ignore_str` (exclusive) | 101.5M + 20.4M | 50.8M + 0 | |
+//! | reading the items (fetch + conversion, less `convert_into`) | 370.8M | 237.4M + 50.5M | 0.78x |
+//! | the two runtime workers' instructions (`--separate-threads`) | 417.5M + 428.2M | 381.6M + 384.1M | 0.91x |
+//! | the main thread's (the writer) | 177.7M | 178.2M | 1.00x |
+//! | task-clock, `perf stat -r 5`, 6 in turn, median (load 9-10) | 108.5 ms | 108.0 ms | noise |
+//!
+//! No work moved onto the main thread: both workers lost instructions, the writer's thread
+//! is unchanged. Tried and dropped: copying the page's text into the
+//! `KeptPage` so that conversion need not check it as UTF-8 again (+5M under callgrind, whose
+//! count of `rep movsb` is per byte), and building the lists with an explicit loop (+3M).
+//!
+//! Left: the metadata JSON written twice per document, once into the fingerprint's hash
+//! (`PartsHasher::json_map`) and once into the line (`write_document`): `write_map` is
+//! 33.95M a side (3.6%, ~680 instructions a document). Sharing it needs the `Document` to carry
+//! the bytes, written when the fingerprint is set and reused by the line writer, which is only
+//! sound if `metadata` cannot change in between: `metadata` is a public field today, so that
+//! is a contract change (an accessor that drops the cached bytes on a write), for the lead.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

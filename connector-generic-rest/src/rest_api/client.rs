@@ -13,9 +13,10 @@ use super::SOURCE;
 use super::auth::AuthType;
 use super::checkpoint::{At, Position};
 use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
+use super::direct::Plan;
 use super::model::{BodyPath, FieldPath, Items, ItemsPath, find_items, text_of, text_ref};
 use super::node::{Json, Node};
-use super::raw_page::{OnItem, PageItems, locate, may_reach, simple_names};
+use super::raw_page::{OnItem, PageItems, keep, locate, may_reach, simple_names};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -69,6 +70,9 @@ fn is_credential_param(name: &str) -> bool {
 pub(crate) struct RestClient {
     pub(crate) endpoint: std::sync::Arc<Endpoint>,
     http: HttpClient,
+    /// The mapping's plan, when it has one: a cursor or link walk's pages are read by it in
+    /// the fetch's pass ([`keep`]), once.
+    plan: Option<std::sync::Arc<Plan>>,
 }
 
 /// What a response says about the pages left, where it says anything: a top-level `has_more`,
@@ -335,7 +339,14 @@ impl RestClient {
         Ok(Self {
             endpoint: std::sync::Arc::new(endpoint),
             http: builder.build()?,
+            plan: None,
         })
+    }
+
+    /// This client reading pages with `plan`, the mapping's ([`keep`]).
+    pub(crate) fn with_plan(mut self, plan: Option<std::sync::Arc<Plan>>) -> Self {
+        self.plan = plan;
+        self
     }
 
     /// This client counting into `ctx`.
@@ -343,6 +354,7 @@ impl RestClient {
         Self {
             endpoint: self.endpoint.clone(),
             http: self.http.with_context(ctx),
+            plan: self.plan.clone(),
         }
     }
 
@@ -535,26 +547,34 @@ impl RestClient {
             }
             return Err(self.client_error(code, resp.url()));
         }
-        // With plain item names, the items are skipped here (only counted, and their ids
-        // hashed for a numbered walk's repeat guard) and read where they are converted.
+        // With plain item names, a cursor or link walk's items are read here by the mapping's
+        // plan, once, and conversion takes what was kept of them. Otherwise they are skipped
+        // here (only counted, and their ids hashed for a numbered walk's repeat guard) and
+        // read where they are converted.
         let mut raw_ids = (numbered && self.endpoint.plain_items.is_some()).then(Vec::new);
-        let located = e.plain_items.as_ref().and_then(|names| {
+        let kept = match (&e.plain_items, &self.plan) {
+            (Some(names), Some(plan)) if !numbered => keep(resp.body(), names, plan)
+                .map(|(rest, kept)| (rest, kept.len(), names.clone(), Some(kept))),
+            _ => None,
+        };
+        let located = kept.or_else(|| {
+            let names = e.plain_items.as_ref()?;
             let mut on_item = |_: usize, item: &Json<'_>| {
                 if let Some(ids) = raw_ids.as_mut() {
                     ids.push(self.item_id(item));
                 }
             };
             let on_item: Option<OnItem<'_>> = if numbered { Some(&mut on_item) } else { None };
-            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone()))
+            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone(), None))
         });
         let (mut body, found, raw) = match located {
-            Some((rest, n, names)) => (
+            Some((rest, n, names, kept)) => (
                 rest,
                 Items::List {
                     pointer: String::new(),
                     len: n,
                 },
-                Some(names),
+                Some((names, kept)),
             ),
             None => {
                 raw_ids = None;
@@ -630,7 +650,11 @@ impl RestClient {
             }
         };
         let items = match raw {
-            Some(path) => PageItems::Raw {
+            Some((_, Some(kept))) => PageItems::Kept {
+                body: resp.body().clone(),
+                kept,
+            },
+            Some((path, None)) => PageItems::Raw {
                 body: resp.body().clone(),
                 path,
                 len: found.len(),
@@ -642,7 +666,9 @@ impl RestClient {
             (PageItems::Values(list), _) => {
                 page_hash(&list.iter().map(|i| self.item_id(i)).collect::<Vec<_>>())
             }
-            (PageItems::Raw { .. }, None) => String::new(),
+            // A numbered walk's pages are not kept.
+            (PageItems::Raw { .. } | PageItems::Kept { .. }, None)
+            | (PageItems::Kept { .. }, Some(_)) => String::new(),
         });
         if ids.is_some() && ids == pos.prev {
             tracing::info!(

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::{hash128, hash128_concat};
@@ -33,7 +34,7 @@ pub(crate) struct Mapping {
     defaults: BTreeMap<String, Value>,
     template: Option<String>,
     /// How to read items without a tree, when the paths allow it ([`super::direct`]).
-    direct: Option<Plan>,
+    direct: Option<Arc<Plan>>,
 }
 
 fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<Field>, Error> {
@@ -86,14 +87,19 @@ impl Mapping {
                 .chain(mapping.content.iter_mut())
                 .chain(mapping.metadata.iter_mut())
                 .collect();
-            mapping.direct = Plan::new(&mut fields);
+            mapping.direct = Plan::new(&mut fields).map(Arc::new);
         }
         Ok(mapping)
     }
 
     /// How to read items straight into slots, when the config's paths allow it.
     pub(crate) fn direct(&self) -> Option<&Plan> {
-        self.direct.as_ref()
+        self.direct.as_deref()
+    }
+
+    /// [`direct`](Self::direct), shared: the fetch reads pages with it.
+    pub(crate) fn plan(&self) -> Option<Arc<Plan>> {
+        self.direct.clone()
     }
 
     /// Whether items carry a modification time.

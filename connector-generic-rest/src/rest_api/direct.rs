@@ -15,13 +15,15 @@
 //! goes on below an index or `[*]` (`a[0].b`), a path that is a prefix of another (`a` and
 //! `a.b`), no `id_field` (the id is a hash of the whole item).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
 
 use super::model::{FieldPath, Tail};
-use super::node::{Json, Key, Node};
+use super::node::{Json, JsonVisitor, Key, Node};
 
 /// A mapped path and where [`Slots`] keep its value.
 #[derive(Debug)]
@@ -182,9 +184,73 @@ impl Plan {
     }
 
     /// Reads one item into `slots`, emptied first.
-    pub(crate) fn seed<'p, 's, 'a>(&'p self, slots: &'s mut Slots<'a>) -> ItemSeed<'p, 's, 'a> {
-        slots.values.iter_mut().for_each(|v| *v = None);
-        ItemSeed { plan: self, slots }
+    pub(crate) fn seed<'p, 's, 'a>(
+        &'p self,
+        slots: &'s mut Slots<'a>,
+    ) -> ItemSeed<'p, 's, Slots<'a>> {
+        ItemSeed {
+            plan: self,
+            sink: slots,
+        }
+    }
+
+    /// What a page's items keep, read from `text` (the page's text, which the items are
+    /// read from) by [`Plan::keep`].
+    pub(crate) fn kept_page(&self, text: &str) -> KeptWriter {
+        KeptWriter {
+            start: text.as_ptr() as usize,
+            len: text.len(),
+            page: KeptPage {
+                slots: self.slots,
+                ..KeptPage::default()
+            },
+        }
+    }
+
+    /// Reads one item into `page`, as a new item after those read before.
+    pub(crate) fn keep<'p, 's>(&'p self, page: &'s mut KeptWriter) -> ItemSeed<'p, 's, KeptWriter> {
+        ItemSeed {
+            plan: self,
+            sink: page,
+        }
+    }
+}
+
+/// Where an item's values go as a [`Plan`] reads them: into [`Slots`] (borrowed from the
+/// text being read), or into a [`KeptWriter`] (kept past the read, for conversion later).
+pub(crate) trait Sink<'de> {
+    /// An item begins: nothing of it read yet.
+    fn begin(&mut self);
+    /// The item's kind (`"object"`, `"list"`, ...).
+    fn set_kind(&mut self, kind: &'static str);
+    /// Empties `slot`: a name on its path came again, and only its last occurrence counts.
+    fn clear(&mut self, slot: usize);
+    /// Reads the next value of `map`, the end of the path of `slot`, into it.
+    fn capture<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<(), A::Error>;
+}
+
+impl<'de> Sink<'de> for Slots<'de> {
+    fn begin(&mut self) {
+        self.kind = "null";
+        self.values.iter_mut().for_each(|v| *v = None);
+    }
+
+    fn set_kind(&mut self, kind: &'static str) {
+        self.kind = kind;
+    }
+
+    fn clear(&mut self, slot: usize) {
+        if let Some(v) = self.values.get_mut(slot) {
+            *v = None;
+        }
+    }
+
+    fn capture<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<(), A::Error> {
+        let value = map.next_value::<Json<'de>>()?;
+        if let Some(v) = self.values.get_mut(slot) {
+            *v = Some(value);
+        }
+        Ok(())
     }
 }
 
@@ -235,21 +301,270 @@ impl<'a> Item for Slots<'a> {
     }
 }
 
-/// Reads an item into [`Slots`].
-pub(crate) struct ItemSeed<'p, 's, 'a> {
-    plan: &'p Plan,
-    slots: &'s mut Slots<'a>,
+/// A value a [`Plan`] kept of an item in the fetch's pass: the value, or where it is.
+#[derive(Debug, Clone)]
+enum Kept {
+    Null,
+    Bool(bool),
+    Number(Number),
+    /// A string without escapes: `text[start..end]` of the page.
+    Text(usize, usize),
+    /// A string with escapes, decoded: `decoded[start..end]` of the [`KeptPage`].
+    Decoded(usize, usize),
+    /// A list of scalars and [`Kept::Tree`]s: `values[start..end]` of the [`KeptPage`].
+    List(usize, usize),
+    /// An object, or a list in a list: `trees[n]` of the [`KeptPage`] (rare in a mapping).
+    Tree(usize),
 }
 
-impl<'de> DeserializeSeed<'de> for ItemSeed<'_, '_, 'de> {
-    type Value = ();
+/// What conversion needs of a page's items, read in the fetch's pass by a [`Plan`], so that
+/// conversion does not read the items again: each item's kind and the value of each slot,
+/// strings as spans of the page's text (or decoded once into `decoded` when they have
+/// escapes). Conversion builds the item's [`Slots`] from them ([`KeptPage::for_each`]),
+/// parsing nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeptPage {
+    /// Slots per item.
+    slots: usize,
+    /// Each item's kind.
+    kinds: Vec<&'static str>,
+    /// Each item's slots, `slots` a item.
+    kept: Vec<Option<Kept>>,
+    /// The entries of kept lists.
+    values: Vec<Kept>,
+    /// Strings with escapes, decoded.
+    decoded: String,
+    /// Objects (and lists in lists) kept whole.
+    trees: Vec<Json<'static>>,
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+impl KeptPage {
+    /// How many items were kept.
+    pub(crate) fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Calls `on_item` with each item's slots (values borrowed from `text`, the page's text
+    /// the items were read from, and from this page), and its index; `false` when a span
+    /// does not lie in `text` (when `text` is not the page's text).
+    pub(crate) fn for_each(
+        &self,
+        text: &str,
+        plan: &Plan,
+        on_item: &mut dyn for<'x> FnMut(usize, &Slots<'x>),
+    ) -> bool {
+        if self.slots != plan.slots {
+            return false;
+        }
+        let mut slots = plan.slots();
+        for (i, kind) in self.kinds.iter().enumerate() {
+            slots.kind = kind;
+            let Some(kept) = self.kept.get(i * self.slots..(i + 1) * self.slots) else {
+                return false;
+            };
+            for (slot, kept) in slots.values.iter_mut().zip(kept) {
+                *slot = match kept {
+                    Some(k) => match self.json(text, k) {
+                        Some(json) => Some(json),
+                        None => return false,
+                    },
+                    None => None,
+                };
+            }
+            on_item(i, &slots);
+        }
+        true
+    }
+
+    fn json<'a>(&'a self, text: &'a str, kept: &Kept) -> Option<Json<'a>> {
+        Some(match kept {
+            Kept::Null => Json::Null,
+            Kept::Bool(b) => Json::Bool(*b),
+            Kept::Number(n) => Json::Number(n.clone()),
+            Kept::Text(start, end) => Json::String(Cow::Borrowed(text.get(*start..*end)?)),
+            Kept::Decoded(start, end) => {
+                Json::String(Cow::Borrowed(self.decoded.get(*start..*end)?))
+            }
+            Kept::List(start, end) => Json::Array(
+                self.values
+                    .get(*start..*end)?
+                    .iter()
+                    .map(|v| self.json(text, v))
+                    .collect::<Option<_>>()?,
+            ),
+            Kept::Tree(n) => self.trees.get(*n)?.clone(),
+        })
+    }
+}
+
+/// A [`KeptPage`] being read from a text.
+pub(crate) struct KeptWriter {
+    /// The text's address, and its length.
+    start: usize,
+    len: usize,
+    page: KeptPage,
+}
+
+impl KeptWriter {
+    /// The page, read.
+    pub(crate) fn finish(self) -> KeptPage {
+        self.page
+    }
+
+    /// Where `s` lies in the text: `None` when it is not a part of it.
+    fn span(&self, s: &str) -> Option<(usize, usize)> {
+        let start = (s.as_ptr() as usize).checked_sub(self.start)?;
+        let end = start.checked_add(s.len())?;
+        (end <= self.len).then_some((start, end))
+    }
+
+    fn decoded(&mut self, s: &str) -> Kept {
+        let start = self.page.decoded.len();
+        self.page.decoded.push_str(s);
+        Kept::Decoded(start, self.page.decoded.len())
+    }
+}
+
+impl<'de> Sink<'de> for KeptWriter {
+    fn begin(&mut self) {
+        self.page.kinds.push("null");
+        let slots = self.page.slots;
+        self.page.kept.extend((0..slots).map(|_| None));
+    }
+
+    fn set_kind(&mut self, kind: &'static str) {
+        if let Some(k) = self.page.kinds.last_mut() {
+            *k = kind;
+        }
+    }
+
+    fn clear(&mut self, slot: usize) {
+        let at = self.page.kept.len().saturating_sub(self.page.slots) + slot;
+        if let Some(v) = self.page.kept.get_mut(at) {
+            *v = None;
+        }
+    }
+
+    fn capture<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<(), A::Error> {
+        let value = map.next_value_seed(KeptSeed {
+            page: &mut *self,
+            in_list: false,
+        })?;
+        let at = self.page.kept.len().saturating_sub(self.page.slots) + slot;
+        if let Some(v) = self.page.kept.get_mut(at) {
+            *v = Some(value);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a value to keep; a list's entries go into the page's `values`, unless the list is
+/// in a list (then it is a [`Kept::Tree`], as an object is).
+struct KeptSeed<'s> {
+    page: &'s mut KeptWriter,
+    in_list: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for KeptSeed<'_> {
+    type Value = Kept;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Kept, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ItemSeed<'_, '_, 'de> {
+impl<'de> Visitor<'de> for KeptSeed<'_> {
+    type Value = Kept;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    // The same values from the same calls as `Json`'s visitor.
+    fn visit_bool<E>(self, b: bool) -> Result<Kept, E> {
+        Ok(Kept::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Kept, E> {
+        Ok(Kept::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Kept, E> {
+        Ok(Kept::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Kept, E> {
+        Ok(Number::from_f64(f).map_or(Kept::Null, Kept::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Kept, E> {
+        Ok(match self.page.span(s) {
+            Some((start, end)) => Kept::Text(start, end),
+            None => self.page.decoded(s),
+        })
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Kept, E> {
+        Ok(self.page.decoded(s))
+    }
+
+    fn visit_none<E>(self) -> Result<Kept, E> {
+        Ok(Kept::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Kept, E> {
+        Ok(Kept::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Kept, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kept, A::Error> {
+        if self.in_list {
+            let tree = JsonVisitor.visit_seq(seq)?;
+            return Ok(self.tree(tree));
+        }
+        // Each entry is a scalar or a tree, so nothing else goes into `values` meanwhile.
+        let start = self.page.page.values.len();
+        while let Some(v) = seq.next_element_seed(KeptSeed {
+            page: &mut *self.page,
+            in_list: true,
+        })? {
+            self.page.page.values.push(v);
+        }
+        Ok(Kept::List(start, self.page.page.values.len()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Kept, A::Error> {
+        let tree = JsonVisitor.visit_map(map)?;
+        Ok(self.tree(tree))
+    }
+}
+
+impl KeptSeed<'_> {
+    fn tree(self, tree: Json<'_>) -> Kept {
+        self.page.page.trees.push(tree.into_owned());
+        Kept::Tree(self.page.page.trees.len() - 1)
+    }
+}
+
+/// Reads an item into a [`Sink`].
+pub(crate) struct ItemSeed<'p, 's, S> {
+    plan: &'p Plan,
+    sink: &'s mut S,
+}
+
+impl<'de, S: Sink<'de>> DeserializeSeed<'de> for ItemSeed<'_, '_, S> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.sink.begin();
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -257,42 +572,43 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_, 'de> {
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        self.slots.kind = "boolean";
+        self.sink.set_kind("boolean");
         Ok(())
     }
 
     fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        self.slots.kind = "number";
+        self.sink.set_kind("number");
         Ok(())
     }
 
     fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        self.slots.kind = "number";
+        self.sink.set_kind("number");
         Ok(())
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<(), E> {
         // As `Json` reads it: a number that is no `Number` is null.
-        self.slots.kind = if serde_json::Number::from_f64(f).is_some() {
-            "number"
-        } else {
-            "null"
-        };
+        self.sink
+            .set_kind(if serde_json::Number::from_f64(f).is_some() {
+                "number"
+            } else {
+                "null"
+            });
         Ok(())
     }
 
     fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        self.slots.kind = "string";
+        self.sink.set_kind("string");
         Ok(())
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
-        self.slots.kind = "null";
+        self.sink.set_kind("null");
         Ok(())
     }
 
     fn visit_none<E>(self) -> Result<(), E> {
-        self.slots.kind = "null";
+        self.sink.set_kind("null");
         Ok(())
     }
 
@@ -301,41 +617,34 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_, 'de> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.slots.kind = "list";
+        self.sink.set_kind("list");
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        self.slots.kind = "object";
-        read_level(&self.plan.root, map, &mut self.slots.values)
+        self.sink.set_kind("object");
+        read_level(&self.plan.root, map, self.sink)
     }
 }
 
 /// An object's members: those on a path descended into or kept, the rest skipped.
-fn read_level<'de, A: MapAccess<'de>>(
+fn read_level<'de, A: MapAccess<'de>, S: Sink<'de>>(
     level: &Level,
     mut map: A,
-    values: &mut [Option<Json<'de>>],
+    sink: &mut S,
 ) -> Result<(), A::Error> {
     while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
         match level.find(&name) {
-            Some(Entry::Capture(slot)) => {
-                let value = map.next_value::<Json<'de>>()?;
-                if let Some(v) = values.get_mut(*slot) {
-                    *v = Some(value);
-                }
-            }
+            Some(Entry::Capture(slot)) => sink.capture(*slot, &mut map)?,
             Some(Entry::Inner { level, slots }) => {
                 // The last occurrence of a name counts: what an earlier one left goes.
                 for slot in slots {
-                    if let Some(v) = values.get_mut(*slot) {
-                        *v = None;
-                    }
+                    sink.clear(*slot);
                 }
                 map.next_value_seed(LevelSeed {
                     level,
-                    values: &mut *values,
+                    sink: &mut *sink,
                 })?;
             }
             None => {
@@ -348,12 +657,12 @@ fn read_level<'de, A: MapAccess<'de>>(
 
 /// A value on the way down a path: an object is read on, anything else leaves the paths
 /// below it missing.
-struct LevelSeed<'p, 's, 'a> {
+struct LevelSeed<'p, 's, S> {
     level: &'p Level,
-    values: &'s mut [Option<Json<'a>>],
+    sink: &'s mut S,
 }
 
-impl<'de> DeserializeSeed<'de> for LevelSeed<'_, '_, 'de> {
+impl<'de, S: Sink<'de>> DeserializeSeed<'de> for LevelSeed<'_, '_, S> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -361,7 +670,7 @@ impl<'de> DeserializeSeed<'de> for LevelSeed<'_, '_, 'de> {
     }
 }
 
-impl<'de> Visitor<'de> for LevelSeed<'_, '_, 'de> {
+impl<'de, S: Sink<'de>> Visitor<'de> for LevelSeed<'_, '_, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -406,7 +715,7 @@ impl<'de> Visitor<'de> for LevelSeed<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        read_level(self.level, map, self.values)
+        read_level(self.level, map, self.sink)
     }
 }
 
@@ -452,6 +761,52 @@ mod tests {
         for f in &fields {
             assert_eq!(slots.single(f), tree.single(f), "{text} {}", f.as_str());
             assert_eq!(slots.values(f), tree.values(f), "{text} {}", f.as_str());
+        }
+    }
+
+    /// Every field read from a page's kept items as from each item's tree.
+    fn same_kept(paths: &[&str], text: &str) {
+        let (plan, fields) = plan(paths).unwrap();
+        let tree: Json<'_> = serde_json::from_str(text).unwrap();
+        let body = format!(r#"{{"before": "x\"y", "data": [{text}, {text}], "n": 1}}"#);
+        let (_, kept) =
+            super::super::raw_page::keep(body.as_bytes(), &["data".to_owned()], &plan).unwrap();
+        assert_eq!(kept.len(), 2);
+        let mut seen = Vec::new();
+        assert!(kept.for_each(&body, &plan, &mut |i, slots| {
+            seen.push(i);
+            assert_eq!(Item::kind(slots), Item::kind(&tree), "{text}");
+            assert_eq!(Item::is_object(slots), Item::is_object(&tree), "{text}");
+            for f in &fields {
+                assert_eq!(slots.single(f), tree.single(f), "{text} {}", f.as_str());
+                assert_eq!(slots.values(f), tree.values(f), "{text} {}", f.as_str());
+            }
+        }));
+        assert_eq!(seen, [0, 1]);
+    }
+
+    /// Kept values that are strings with and without escapes, lists with lists and objects in
+    /// them, objects, repeated names and non-objects on a path: as the tree answers.
+    #[test]
+    fn kept_items_answer_as_trees_do() {
+        let paths = ["id", "title", "author.name", "tags[*]", "tags[1]", "a.b.c"];
+        for text in [
+            r#"{"id": 1, "title": "T", "author": {"name": "A"}, "tags": ["x", null, 2], "x": [1]}"#,
+            r#"{"author": {"name": "A"}, "author": {"email": "e"}, "id": 1, "id": "2"}"#,
+            r#"{"author": "plain", "tags": "one", "a": {"b": {"c": null}}}"#,
+            r#"{"a": {"b": {"c": 1}, "b": 2}, "title": {"k": [1]}, "tags": [[1, "q\""], {"z": "\u00e9"}]}"#,
+            r#"{"\u0061": {"b": {"c": "esc"}}, "id": null, "title": "t\"i\\tle\n\u00e9 ok"}"#,
+            r#"{"title": "é plain", "tags": ["\\", "a\"b", "é"], "author": {"name": "x", "name": "y\u0041"}}"#,
+            r#"{"tags": ["a", "b"], "tags": [true, 1.5, -2, 18446744073709551615], "id": 1e3}"#,
+            r#"{"title": "", "author": {"name": ""}, "tags": [], "a": {"b": {"c": {}}}}"#,
+            "{}",
+            "[1, 2]",
+            "\"s\"",
+            "null",
+            "3.5",
+            "true",
+        ] {
+            same_kept(&paths, text);
         }
     }
 

@@ -77,7 +77,7 @@ impl RestApiConnector {
         }
         let mapping = Arc::new(Mapping::new(&config).map_err(|e| e.with_connector(SOURCE))?);
         Ok(Self {
-            client: RestClient::new(config)?,
+            client: RestClient::new(config)?.with_plan(mapping.plan()),
             mapping,
         })
     }

@@ -159,6 +159,26 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
                 ));
             }
         }
+        PageItems::Kept { body, kept } => {
+            // The fetch read the items with this plan from this UTF-8 text, so this cannot
+            // fail.
+            let read = match (mapping.direct(), std::str::from_utf8(body)) {
+                (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |i, item| {
+                    take(
+                        mapping.convert_into(item, i, &mut documents),
+                        &mut documents,
+                    );
+                }),
+                _ => false,
+            };
+            if !read {
+                failures.push(Failure::new(
+                    None,
+                    ErrorKind::InvalidData,
+                    format!("{SOURCE}: the page's items could not be read again"),
+                ));
+            }
+        }
     }
     Batch::with_parts(documents, failures, Vec::new())
 }
@@ -215,6 +235,30 @@ fn page_ids(mapping: &Mapping, items: &PageItems) -> Result<Vec<SlimDocument>> {
                 );
             }
         }
+        PageItems::Kept { body, kept } => {
+            let mut first_error = None;
+            let read = match (mapping.direct(), std::str::from_utf8(body)) {
+                (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |_, item| {
+                    if first_error.is_some() || !super::direct::Item::is_object(item) {
+                        return;
+                    }
+                    match mapping.id(item) {
+                        Ok(id) => ids.push(SlimDocument::new(id)),
+                        Err(e) => first_error = Some(e.with_connector(SOURCE)),
+                    }
+                }),
+                _ => false,
+            };
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+            if !read {
+                return Err(
+                    Error::invalid_data("the page's items could not be read again")
+                        .with_connector(SOURCE),
+                );
+            }
+        }
     }
     Ok(ids)
 }
@@ -224,7 +268,7 @@ mod tests {
     use super::*;
     use crate::rest_api::config::RestApiConfig;
     use crate::rest_api::model::{Items, ItemsPath, find_items};
-    use crate::rest_api::raw_page::locate;
+    use crate::rest_api::raw_page::{keep, locate};
     use connector_core::reexports::Bytes;
     use proptest::prelude::*;
     use serde_json::{Value, json};
@@ -253,7 +297,8 @@ mod tests {
         .collect()
     }
 
-    /// The page through the `Value` path and the raw one: the same batch, the same ids.
+    /// The page through the `Value` path, the raw one and, for a mapping with a plan, the
+    /// items kept in the fetch's pass: the same batch, the same ids.
     fn same_both_ways(body: &[u8]) {
         let path = ["data".to_owned()];
         let (_, n) = locate(body, &path, None).expect("a page the raw path reads");
@@ -263,7 +308,7 @@ mod tests {
         let values = PageItems::Values(found.take(&mut value));
         let raw = PageItems::Raw {
             body: Bytes::copy_from_slice(body),
-            path: path.into(),
+            path: path.clone().into(),
             len: n,
         };
         for m in mappings() {
@@ -278,6 +323,23 @@ mod tests {
             assert_eq!(
                 page_ids(&m, &values).map_err(|e| e.to_string()),
                 page_ids(&m, &raw).map_err(|e| e.to_string())
+            );
+            let Some(plan) = m.direct() else {
+                continue;
+            };
+            let (rest, kept) = keep(body, &path, plan).expect("a page the plan reads");
+            assert_eq!(rest, locate(body, &path, None).map(|r| r.0).unwrap());
+            let kept = PageItems::Kept {
+                body: Bytes::copy_from_slice(body),
+                kept,
+            };
+            assert_eq!(kept.len(), n);
+            for w in [None, Some(window)] {
+                assert_eq!(convert_page(&m, &values, w), convert_page(&m, &kept, w));
+            }
+            assert_eq!(
+                page_ids(&m, &values).map_err(|e| e.to_string()),
+                page_ids(&m, &kept).map_err(|e| e.to_string())
             );
         }
     }

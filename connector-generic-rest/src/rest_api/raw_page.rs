@@ -7,6 +7,13 @@
 //! bytes, and conversion reads them there one at a time into borrowed [`Json`] trees,
 //! dropped as soon as each is a document.
 //!
+//! Where the mapping has a [`Plan`] and the walk is by cursor or link (a numbered walk reads
+//! trees in the fetch for its repeat guard), the fetch's pass reads each item with the plan
+//! instead of skipping it ([`keep`]): what conversion needs of it (the slots' values, strings
+//! as spans of the body) goes into a [`KeptPage`], so each page's items are read once. A
+//! body that is not UTF-8, or an item the plan cannot read, leaves the page to [`locate`]
+//! and conversion as above, so every error comes where and as it came before.
+//!
 //! Everything else takes the [`Value`] path of [`find_items`](super::model::find_items), so
 //! nothing any response gives changes: an `items_path` with filters, wildcards or indexes; a
 //! match that is not a list; a name repeated along the path (serde_json keeps the last, which
@@ -21,7 +28,7 @@ use connector_core::reexports::Bytes;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::direct::{Plan, Slots};
+use super::direct::{KeptPage, KeptWriter, Plan, Slots};
 use super::model::{BodyPath, FieldPath};
 use super::node::{Json, Key};
 
@@ -33,6 +40,8 @@ pub(crate) type OnSlots<'f> = &'f mut dyn for<'x> FnMut(usize, &Slots<'x>);
 
 /// How the items are read.
 enum Read<'f> {
+    /// Into what conversion needs of them.
+    Keep(&'f Plan, &'f mut KeptWriter),
     /// Skipped, counted.
     Skip,
     /// As trees.
@@ -50,6 +59,12 @@ pub(crate) enum PageItems {
         path: Arc<[String]>,
         len: usize,
     },
+    /// Read by the mapping's plan in the fetch's pass ([`keep`]): conversion reads what was
+    /// kept of each item, and `body` only where a kept string lies.
+    Kept {
+        body: Bytes,
+        kept: KeptPage,
+    },
 }
 
 impl PageItems {
@@ -58,6 +73,7 @@ impl PageItems {
         match self {
             Self::Values(list) => list.len(),
             Self::Raw { len, .. } => *len,
+            Self::Kept { kept, .. } => kept.len(),
         }
     }
 }
@@ -93,6 +109,34 @@ pub(crate) fn locate(
     on_item: Option<OnItem<'_>>,
 ) -> Option<(Value, usize)> {
     walk(body, path, true, on_item.map_or(Read::Skip, Read::Trees))
+}
+
+/// [`locate`] without `on_item`, with each item read by `plan` into a [`KeptPage`] instead
+/// of skipped, so that conversion does not read the items again. `None` where [`locate`]
+/// gives `None`, and also for a body that is not UTF-8 or an item the plan cannot read
+/// (a number out of range, nesting too deep): the caller then reads the page with [`locate`],
+/// which reads it as before (the same error, or the items read again at conversion, where
+/// such an item fails as it did).
+pub(crate) fn keep(body: &[u8], path: &[String], plan: &Plan) -> Option<(Value, KeptPage)> {
+    if path.is_empty() {
+        return None;
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    let mut page = plan.kept_page(text);
+    let mut state = State {
+        found: None,
+        repeated: false,
+        build_rest: true,
+        on_item: Read::Keep(plan, &mut page),
+    };
+    let rest = read_body(
+        &mut serde_json::Deserializer::from_str(text),
+        path,
+        &mut state,
+    )?;
+    let (found, repeated) = (state.found, state.repeated);
+    let kept = page.finish();
+    (!repeated && found == Some(kept.len())).then_some((rest, kept))
 }
 
 fn walk(
@@ -222,6 +266,11 @@ impl<'de> Visitor<'de> for Along<'_, '_> {
             Read::Trees(on_item) => {
                 while let Some(item) = seq.next_element::<Json<'de>>()? {
                     on_item(n, &item);
+                    n += 1;
+                }
+            }
+            Read::Keep(plan, page) => {
+                while seq.next_element_seed(plan.keep(page))?.is_some() {
                     n += 1;
                 }
             }
@@ -404,6 +453,42 @@ mod tests {
             ids,
             vec![Some(serde_json::json!(7)), Some(serde_json::json!("b"))]
         );
+    }
+
+    /// `keep` reads what `locate` reads, and leaves to `locate` (`None`) a body that is not
+    /// UTF-8 and an item its plan cannot read, which `locate` skips unread.
+    #[test]
+    fn keep_reads_as_locate_does_or_leaves_the_page_to_it() {
+        let path = vec!["data".to_owned()];
+        let mut fields = ["id", "body"].map(|p| {
+            super::super::direct::Field::new(super::super::model::FieldPath::parse(p).unwrap())
+        });
+        let [id, text] = &mut fields;
+        let plan = Plan::new(&mut [id, text]).unwrap();
+        let body = br#"{"meta": {"next": "c1"}, "data": [{"id": 1}, 2, null], "total": 3}"#;
+        let (rest, kept) = keep(body, &path, &plan).unwrap();
+        assert_eq!(kept.len(), 3);
+        assert_eq!(Some((rest, 3)), locate(body, &path, None));
+        for body in [
+            &b"{\"data\": [{\"id\": 7, \"skip\": \"\xff\", \"body\": \"b\"}]}"[..],
+            br#"{"data": [{"id": 1e400, "body": "b"}]}"#,
+            br#"{"data": [{"id": 1, "body": [[[[1e400]]]]}]}"#,
+        ] {
+            assert_eq!(keep(body, &path, &plan).map(|r| r.0), None, "{body:?}");
+            assert!(locate(body, &path, None).is_some(), "{body:?}");
+        }
+        for body in [
+            &br#"{"data": {"id": 1}}"#[..],
+            br#"{"data": [], "data": []}"#,
+            br#"{"meta": 1}"#,
+            br#"[{"id": 1}]"#,
+            br#"{"data": [1]} x"#,
+            br#"{"data": [1"#,
+            br#"{"data": [{"id": "1}]}"#,
+        ] {
+            assert_eq!(keep(body, &path, &plan).map(|r| r.0), None, "{body:?}");
+            assert_eq!(locate(body, &path, None), None, "{body:?}");
+        }
     }
 
     #[test]
