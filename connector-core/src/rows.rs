@@ -287,6 +287,47 @@ impl RowLayout {
         key: &Key,
         cursor: Option<DateTime<Utc>>,
     ) -> Result<Document, String> {
+        let text = self.content_text(row)?;
+        let title = self.title_text(row, key)?;
+        self.document(row, id, title, text, cursor)
+    }
+
+    /// [`render`](Self::render) of a row the caller is done with: the same document, with
+    /// the title column's text moved out of the row rather than copied when it is the title
+    /// as it is (one line of at most [`TITLE_CHARS`] bytes, and no metadata column). The row
+    /// is left with that column's text emptied.
+    ///
+    /// # Errors
+    /// As [`render`](Self::render).
+    pub fn render_taking(
+        &self,
+        row: &mut [Result<Value, String>],
+        id: impl Into<String>,
+        key: &Key,
+        cursor: Option<DateTime<Utc>>,
+    ) -> Result<Document, String> {
+        let text = self.content_text(row)?;
+        let whole = self.title.filter(|i| !self.metadata.contains(i)).and_then(|i| {
+            match row.get_mut(i) {
+                Some(Ok(Value::Text(t)))
+                    if t.len() <= TITLE_CHARS
+                        && !t.contains(['\n', '\r'])
+                        && !t.trim().is_empty() =>
+                {
+                    Some(std::mem::take(t))
+                }
+                _ => None,
+            }
+        });
+        let title = match whole {
+            Some(title) => title,
+            None => self.title_text(row, key)?,
+        };
+        self.document(row, id, title, text, cursor)
+    }
+
+    /// Checks the layout and the cursor, and writes the content columns as the row's text.
+    fn content_text(&self, row: &[Result<Value, String>]) -> Result<String, String> {
         if self.labels.len() != self.names.len() || self.keys.len() != self.names.len() {
             return Err(format!(
                 "the row layout has {} column names, {} labels and {} metadata keys; \
@@ -296,39 +337,24 @@ impl RowLayout {
                 self.keys.len()
             ));
         }
-        // Every column the layout uses is checked here first: past it `names[i]`, `labels[i]`
-        // and `keys[i]` are in bounds (the three lengths are equal).
-        let value = |i: usize| -> Result<&Value, String> {
-            let Some(name) = self.names.get(i) else {
-                return Err(format!(
-                    "column {i} is not one of the layout's {} columns",
-                    self.names.len()
-                ));
-            };
-            match row.get(i) {
-                Some(Ok(v)) => Ok(v),
-                Some(Err(e)) => Err(format!("column `{name}` cannot be read: {e}")),
-                None => Err(format!("column `{name}` is not in the row")),
-            }
-        };
         if let Some(c) = self.cursor {
             // A cursor that does not decode (PostgreSQL's 'infinity', MySQL's zero date).
-            value(c)?;
+            self.value(row, c)?;
         }
         let mut text = String::with_capacity(TEXT_CAPACITY);
         let mut md = MarkdownOut::new(&mut text);
         // Short values, borrowed from the row where they can be, waiting to be one paragraph
-        // of lines; the list is made once per row and cleared after each paragraph.
-        let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.content.len());
+        // of lines; held on the stack (most rows have a few), cleared after each paragraph.
+        let mut lines = Lines::default();
         // A JSON value's pretty text, one buffer for the row's JSON columns.
         let mut json = String::new();
         for &i in &self.content {
-            let v = value(i)?;
+            let v = self.value(row, i)?;
             let name = self.names[i].as_str();
             match v {
                 Value::Null => {}
                 Value::Json(j) => {
-                    flush(&mut md, &mut lines);
+                    lines.flush(&mut md);
                     md.heading(2, name);
                     json.clear();
                     // Room for a small record or list: serialising grows it once or never.
@@ -341,28 +367,46 @@ impl RowLayout {
                     if text.len() <= SHORT && !text.contains('\n') {
                         lines.push((self.labels[i].as_str(), text));
                     } else {
-                        flush(&mut md, &mut lines);
+                        lines.flush(&mut md);
                         md.heading(2, name);
                         md.plain_text(&text);
                     }
                 }
             }
         }
-        flush(&mut md, &mut lines);
+        lines.flush(&mut md);
+        Ok(text)
+    }
+
+    /// The title: the title column's first line, else the table and the key.
+    fn title_text(&self, row: &[Result<Value, String>], key: &Key) -> Result<String, String> {
         let title = match self.title {
-            Some(i) => value(i)?
+            Some(i) => self
+                .value(row, i)?
                 .text_ref()
                 .map(|t| title_of(&t))
                 .filter(|t: &String| !t.trim().is_empty()),
             None => None,
-        }
-        .unwrap_or_else(|| match &self.table {
+        };
+        Ok(title.unwrap_or_else(|| match &self.table {
             Some(table) => format!("{table} {key}"),
             None => key.to_string(),
-        });
+        }))
+    }
+
+    /// The document of the row's `text` and `title`: its metadata columns, the table, the
+    /// cursor, the fields fingerprint.
+    fn document(
+        &self,
+        row: &[Result<Value, String>],
+        id: impl Into<String>,
+        title: String,
+        text: String,
+        cursor: Option<DateTime<Utc>>,
+    ) -> Result<Document, String> {
         // Checked before the document is made: a column that cannot be read is an error.
         for &i in &self.metadata {
-            value(i)?;
+            self.value(row, i)?;
         }
         // Filled in place, and the text hashed once, for the fields fingerprint (not first for
         // a content fingerprint the fields one replaces).
@@ -391,6 +435,82 @@ impl RowLayout {
             },
         ))
     }
+
+    /// Column `i`'s value, or a message naming the column. Every column the layout uses is
+    /// looked up here: past it `names[i]`, `labels[i]` and `keys[i]` are in bounds (the three
+    /// lengths are equal, as `content_text` checks first).
+    fn value<'r>(&self, row: &'r [Result<Value, String>], i: usize) -> Result<&'r Value, String> {
+        let Some(name) = self.names.get(i) else {
+            return Err(format!(
+                "column {i} is not one of the layout's {} columns",
+                self.names.len()
+            ));
+        };
+        match row.get(i) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(format!("column `{name}` cannot be read: {e}")),
+            None => Err(format!("column `{name}` is not in the row")),
+        }
+    }
+}
+
+/// How many labelled lines wait on the stack before [`Lines`] moves them to the heap.
+const STACK_LINES: usize = 4;
+
+/// A row's short values waiting to be one paragraph of `**label:** value` lines: up to
+/// [`STACK_LINES`] on the stack (a row's few short columns, with no allocation per row), more
+/// in a `Vec`.
+struct Lines<'r> {
+    stack: [(&'r str, Cow<'r, str>); STACK_LINES],
+    len: usize,
+    heap: Vec<(&'r str, Cow<'r, str>)>,
+}
+
+impl Default for Lines<'_> {
+    fn default() -> Self {
+        Self {
+            stack: std::array::from_fn(|_| ("", Cow::Borrowed(""))),
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl<'r> Lines<'r> {
+    fn push(&mut self, line: (&'r str, Cow<'r, str>)) {
+        if self.heap.is_empty() {
+            if let Some(slot) = self.stack.get_mut(self.len) {
+                *slot = line;
+                self.len += 1;
+                return;
+            }
+            // Past the stack's room: every line of the paragraph to the heap, in order.
+            self.heap.reserve(self.len + 1);
+            for slot in &mut self.stack[..self.len] {
+                self.heap
+                    .push(std::mem::replace(slot, ("", Cow::Borrowed(""))));
+            }
+            self.len = 0;
+        }
+        self.heap.push(line);
+    }
+
+    /// The waiting lines as one paragraph, if there are any.
+    fn flush(&mut self, md: &mut MarkdownOut<'_>) {
+        if !self.heap.is_empty() {
+            md.labelled_lines_of(&self.heap);
+            self.heap.clear();
+        } else if let Some(lines) = self.stack.get(..self.len)
+            && !lines.is_empty()
+        {
+            md.labelled_lines_of(lines);
+            for slot in &mut self.stack[..self.len] {
+                // An owned value (a number's text) is freed now, as the list's clear did.
+                *slot = ("", Cow::Borrowed(""));
+            }
+            self.len = 0;
+        }
+    }
 }
 
 /// A title from a column's text: its first line, at most [`TITLE_CHARS`] characters. Text of
@@ -406,14 +526,6 @@ fn title_of(text: &str) -> String {
         .chars()
         .take(TITLE_CHARS)
         .collect()
-}
-
-/// The waiting labelled lines as one paragraph, if there are any.
-fn flush(md: &mut MarkdownOut<'_>, lines: &mut Vec<(&str, Cow<'_, str>)>) {
-    if !lines.is_empty() {
-        md.labelled_lines_of(lines);
-        lines.clear();
-    }
 }
 
 /// `value` as `serde_json::to_string_pretty` writes it, appended to `out` (nothing should
@@ -558,6 +670,69 @@ mod tests {
                 tree_text(&layout, &row)
             );
         }
+    }
+
+    /// `render_taking` makes the document `render` makes, whatever the title column holds
+    /// (a short line it moves, long, multi-line or blank text, a number, NULL, an error) and
+    /// whether it is also a metadata column; it empties only a title it moved. Rows of more
+    /// short columns than the stack holds write the same lines too.
+    #[test]
+    fn render_taking_makes_what_render_makes() {
+        let names: Vec<String> = (0..7).map(|i| format!("c{i}")).collect();
+        let long = "t".repeat(TITLE_CHARS + 1);
+        let titles = [
+            Ok(Value::Text("Widget".into())),
+            Ok(Value::Text(" spaced ".into())),
+            Ok(Value::Text(String::new())),
+            Ok(Value::Text("   ".into())),
+            Ok(Value::Text("first\nsecond".into())),
+            Ok(Value::Text("a\rb".into())),
+            Ok(Value::Text(long.clone())),
+            Ok(Value::Text("x".repeat(TITLE_CHARS))),
+            Ok(Value::Text("é".repeat(150))),
+            Ok(Value::Decimal("1.50".into())),
+            Ok(Value::Int(7)),
+            Ok(Value::Null),
+            Err("bad".to_owned()),
+        ];
+        let mut moved = 0;
+        for content in [vec![1, 2], vec![0, 1, 2, 3, 4, 5, 6], vec![2, 3]] {
+            for metadata in [vec![], vec![1], vec![2, 4]] {
+                let mut layout = RowLayout::new("test", names.clone());
+                layout.content = content.clone();
+                layout.metadata = metadata.clone();
+                layout.title = Some(1);
+                layout.table = Some("t".into());
+                for title in &titles {
+                    let row: Row = vec![
+                        Ok(Value::Int(1)),
+                        title.clone(),
+                        Ok(Value::Text("short".into())),
+                        Ok(Value::Int(-3)),
+                        Ok(Value::Text(long.clone())),
+                        Ok(Value::Float(2.5)),
+                        Ok(Value::Bool(false)),
+                    ];
+                    let want = layout.render(&row, "test:1", &Key::Int(1), None);
+                    let mut taken = row.clone();
+                    let got = layout.render_taking(&mut taken, "test:1", &Key::Int(1), None);
+                    assert_eq!(got, want, "{title:?} {content:?} {metadata:?}");
+                    if taken == row {
+                        continue;
+                    }
+                    // Only a title moved out whole.
+                    moved += 1;
+                    assert!(!metadata.contains(&1), "{title:?}");
+                    assert_eq!(taken[1], Ok(Value::Text(String::new())));
+                    assert_eq!(
+                        Ok(want.map(|d| d.title).unwrap_or_default()),
+                        row[1].as_ref().map(|v| v.text().unwrap_or_default())
+                    );
+                    assert_eq!(taken[2..], row[2..]);
+                }
+            }
+        }
+        assert!(moved >= 6, "{moved}");
     }
 
     /// `title_of`'s copy of a short line is what the walk of the first line's characters
