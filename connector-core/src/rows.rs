@@ -307,8 +307,10 @@ impl RowLayout {
         cursor: Option<DateTime<Utc>>,
     ) -> Result<Document, String> {
         let text = self.content_text(row)?;
-        let whole = self.title.filter(|i| !self.metadata.contains(i)).and_then(|i| {
-            match row.get_mut(i) {
+        let whole = self
+            .title
+            .filter(|i| !self.metadata.contains(i))
+            .and_then(|i| match row.get_mut(i) {
                 Some(Ok(Value::Text(t)))
                     if t.len() <= TITLE_CHARS
                         && !t.contains(['\n', '\r'])
@@ -317,8 +319,7 @@ impl RowLayout {
                     Some(std::mem::take(t))
                 }
                 _ => None,
-            }
-        });
+            });
         let title = match whole {
             Some(title) => title,
             None => self.title_text(row, key)?,

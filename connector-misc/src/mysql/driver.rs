@@ -61,7 +61,10 @@ pub(crate) fn bind<'q>(
 /// driver's check that the types match again is left out (it cost as much as the decoding),
 /// and so is a second look-up of the column (`try_get_unchecked` would make its `raw` again).
 /// An error reads as `try_get_unchecked`'s.
-fn get<'r, T: sqlx::Decode<'r, MySql>>(raw: sqlx::mysql::MySqlValueRef<'r>, i: usize) -> Result<T, String> {
+fn get<'r, T: sqlx::Decode<'r, MySql>>(
+    raw: sqlx::mysql::MySqlValueRef<'r>,
+    i: usize,
+) -> Result<T, String> {
     T::decode(raw).map_err(|source| {
         sqlx::Error::ColumnDecode {
             index: format!("{i:?}"),

@@ -105,7 +105,8 @@ pub(crate) fn checkpointed(
                     // Room for the page's documents at once, not doubled up to it.
                     batch.documents.reserve_exact(rows.len());
                     for mut row in rows {
-                        convert(&plan, &mut row, &mut batch).map_err(|m| listing_error(&plan, m))?;
+                        convert(&plan, &mut row, &mut batch)
+                            .map_err(|m| listing_error(&plan, m))?;
                     }
                     Ok(CheckpointedBatch::new(
                         batch,

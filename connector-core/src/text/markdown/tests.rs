@@ -1243,7 +1243,10 @@ fn check_items(text: &str, url: &str, collapse: bool) -> Result<(), String> {
         ),
         (
             "paragraph",
-            vec![Op::Heading(2, "h".to_owned()), Op::Paragraph(text.to_owned())],
+            vec![
+                Op::Heading(2, "h".to_owned()),
+                Op::Paragraph(text.to_owned()),
+            ],
             vec![
                 Block::heading(2, vec![Inline::text("h")]),
                 p(vec![Inline::text(text)]),
@@ -1264,12 +1267,13 @@ fn check_items(text: &str, url: &str, collapse: bool) -> Result<(), String> {
         let mut tree = String::new();
         writer.render_into(&mut tree, &blocks);
         if direct != tree {
-            return Err(format!("{what} of {text:?} {url:?}: {direct:?} != {tree:?}"));
+            return Err(format!(
+                "{what} of {text:?} {url:?}: {direct:?} != {tree:?}"
+            ));
         }
     }
-    let per_char = |content: &[Inline]| {
-        inline::render_per_char(content, inline::Context::Paragraph, collapse)
-    };
+    let per_char =
+        |content: &[Inline]| inline::render_per_char(content, inline::Context::Paragraph, collapse);
     if inline::is_plain_link_text(text) && escape::is_plain_destination(url) {
         let mut direct = String::new();
         writer.out(&mut direct).link_bullet(text, url);
@@ -1278,7 +1282,9 @@ fn check_items(text: &str, url: &str, collapse: bool) -> Result<(), String> {
             per_char(&[Inline::link(vec![Inline::text(text)], url)])
         );
         if direct != want {
-            return Err(format!("link bullet {text:?} {url:?}: {direct:?} != {want:?}"));
+            return Err(format!(
+                "link bullet {text:?} {url:?}: {direct:?} != {want:?}"
+            ));
         }
     }
     if inline::is_plain_line(text, inline::Context::Paragraph) {
@@ -1308,7 +1314,19 @@ fn plain_link_bullets_are_written_as_per_character() {
         .map(char::from)
         .filter(|c| !c.is_ascii_alphanumeric())
         .map(String::from)
-        .chain(["é", "\u{a0}", "東", "a_b", "_a", "  ", "<a@b.example>", "1."].map(String::from))
+        .chain(
+            [
+                "é",
+                "\u{a0}",
+                "東",
+                "a_b",
+                "_a",
+                "  ",
+                "<a@b.example>",
+                "1.",
+            ]
+            .map(String::from),
+        )
         .collect();
     let mut checked = 0;
     for base in ["rec00000000000042", "Task 7 (q3)", "9 lives"] {
@@ -1345,4 +1363,73 @@ proptest! {
         let text = format!("{first}{rest}");
         prop_assert_eq!(check_items(&text, &url, collapse), Ok(()));
     }
+}
+
+/// `is_plain_key` (a byte table for ASCII keys, the word list only for short ones) decides as
+/// the rule spelled by characters does, for every ASCII character and a few others at every
+/// place of keys around the words YAML reads otherwise: its table or its length cut-off
+/// wrong, this fails.
+#[test]
+fn front_matter_keys_are_plain_by_the_rule() {
+    fn by_rule(key: &str) -> bool {
+        key.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && !key.ends_with(' ')
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ' ' || c == '-')
+            && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"]
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(key))
+    }
+    let inserts: Vec<String> = (0u8..0x80)
+        .map(|b| char::from(b).to_string())
+        .chain(["é", "\u{a0}", "東", "Ⅻ", "٣", "  "].map(String::from))
+        .collect();
+    let bases = [
+        "",
+        "n",
+        "N",
+        "y",
+        "no",
+        "On",
+        "off",
+        "TRUE",
+        "False",
+        "null",
+        "yes",
+        "fals",
+        "nulls",
+        "Due",
+        "record_id",
+        "last modified",
+        "a-b",
+        "_x",
+        "Status",
+    ];
+    let mut plain = 0;
+    for base in bases {
+        for at in 0..=base.len() {
+            for insert in &inserts {
+                for key in [
+                    format!("{}{insert}{}", &base[..at], &base[at..]),
+                    base.to_owned(),
+                ] {
+                    let want = by_rule(&key);
+                    assert_eq!(is_plain_key(&key), want, "{key:?}");
+                    plain += usize::from(want);
+                    let value = serde_json::json!(1);
+                    let fm = front_matter([(key.as_str(), &value)]);
+                    let written = if want {
+                        key.clone()
+                    } else {
+                        serde_json::to_string(&key).unwrap_or_default()
+                    };
+                    assert_eq!(fm, format!("---\n{written}: 1\n---\n\n"), "{key:?}");
+                }
+            }
+        }
+    }
+    assert!(plain > 1000, "{plain}");
 }
