@@ -292,41 +292,6 @@ impl RowLayout {
         self.document(row, id, title, text, cursor)
     }
 
-    /// [`render`](Self::render) of a row the caller is done with: the same document, with
-    /// the title column's text moved out of the row rather than copied when it is the title
-    /// as it is (one line of at most [`TITLE_CHARS`] bytes, and no metadata column). The row
-    /// is left with that column's text emptied.
-    ///
-    /// # Errors
-    /// As [`render`](Self::render).
-    pub fn render_taking(
-        &self,
-        row: &mut [Result<Value, String>],
-        id: impl Into<String>,
-        key: &Key,
-        cursor: Option<DateTime<Utc>>,
-    ) -> Result<Document, String> {
-        let text = self.content_text(row)?;
-        let whole = self
-            .title
-            .filter(|i| !self.metadata.contains(i))
-            .and_then(|i| match row.get_mut(i) {
-                Some(Ok(Value::Text(t)))
-                    if t.len() <= TITLE_CHARS
-                        && !t.contains(['\n', '\r'])
-                        && !t.trim().is_empty() =>
-                {
-                    Some(std::mem::take(t))
-                }
-                _ => None,
-            });
-        let title = match whole {
-            Some(title) => title,
-            None => self.title_text(row, key)?,
-        };
-        self.document(row, id, title, text, cursor)
-    }
-
     /// Checks the layout and the cursor, and writes the content columns as the row's text.
     fn content_text(&self, row: &[Result<Value, String>]) -> Result<String, String> {
         if self.labels.len() != self.names.len() || self.keys.len() != self.names.len() {
@@ -673,67 +638,47 @@ mod tests {
         }
     }
 
-    /// `render_taking` makes the document `render` makes, whatever the title column holds
-    /// (a short line it moves, long, multi-line or blank text, a number, NULL, an error) and
-    /// whether it is also a metadata column; it empties only a title it moved. Rows of more
-    /// short columns than the stack holds write the same lines too.
+    /// Runs of short values longer than the stack holds (up to ten lines, a long value or
+    /// a JSON one breaking them anywhere) write the lines the block tree wrote, in order.
     #[test]
-    fn render_taking_makes_what_render_makes() {
-        let names: Vec<String> = (0..7).map(|i| format!("c{i}")).collect();
-        let long = "t".repeat(TITLE_CHARS + 1);
-        let titles = [
-            Ok(Value::Text("Widget".into())),
-            Ok(Value::Text(" spaced ".into())),
-            Ok(Value::Text(String::new())),
-            Ok(Value::Text("   ".into())),
-            Ok(Value::Text("first\nsecond".into())),
-            Ok(Value::Text("a\rb".into())),
-            Ok(Value::Text(long.clone())),
-            Ok(Value::Text("x".repeat(TITLE_CHARS))),
-            Ok(Value::Text("é".repeat(150))),
-            Ok(Value::Decimal("1.50".into())),
-            Ok(Value::Int(7)),
-            Ok(Value::Null),
-            Err("bad".to_owned()),
-        ];
-        let mut moved = 0;
-        for content in [vec![1, 2], vec![0, 1, 2, 3, 4, 5, 6], vec![2, 3]] {
-            for metadata in [vec![], vec![1], vec![2, 4]] {
-                let mut layout = RowLayout::new("test", names.clone());
-                layout.content = content.clone();
-                layout.metadata = metadata.clone();
-                layout.title = Some(1);
-                layout.table = Some("t".into());
-                for title in &titles {
-                    let row: Row = vec![
-                        Ok(Value::Int(1)),
-                        title.clone(),
-                        Ok(Value::Text("short".into())),
-                        Ok(Value::Int(-3)),
-                        Ok(Value::Text(long.clone())),
-                        Ok(Value::Float(2.5)),
-                        Ok(Value::Bool(false)),
-                    ];
-                    let want = layout.render(&row, "test:1", &Key::Int(1), None);
-                    let mut taken = row.clone();
-                    let got = layout.render_taking(&mut taken, "test:1", &Key::Int(1), None);
-                    assert_eq!(got, want, "{title:?} {content:?} {metadata:?}");
-                    if taken == row {
-                        continue;
-                    }
-                    // Only a title moved out whole.
-                    moved += 1;
-                    assert!(!metadata.contains(&1), "{title:?}");
-                    assert_eq!(taken[1], Ok(Value::Text(String::new())));
+    fn long_runs_of_short_lines_are_what_the_block_tree_wrote() {
+        let names: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+        let mut layout = RowLayout::new("test", names);
+        layout.content = layout.all_but(&[]);
+        let long = "word ".repeat(60);
+        let mut rows = 0;
+        for len in 0..=10 {
+            for brk in 0..=len {
+                for breaker in [
+                    Value::Text(long.clone()),
+                    Value::Json(serde_json::json!([1])),
+                ] {
+                    let row: Row = (0..10)
+                        .map(|c| {
+                            Ok(if c >= len {
+                                Value::Null
+                            } else if c == brk {
+                                breaker.clone()
+                            } else if c % 3 == 0 {
+                                Value::Int(c as i64)
+                            } else {
+                                Value::Text(format!("v{c} *x*"))
+                            })
+                        })
+                        .collect();
+                    let doc = layout
+                        .render(&row, "test:1", &Key::Int(1), None)
+                        .unwrap_or_else(|e| panic!("{e}"));
                     assert_eq!(
-                        Ok(want.map(|d| d.title).unwrap_or_default()),
-                        row[1].as_ref().map(|v| v.text().unwrap_or_default())
+                        doc.content.as_text().unwrap_or_default(),
+                        tree_text(&layout, &row),
+                        "{len} {brk}"
                     );
-                    assert_eq!(taken[2..], row[2..]);
+                    rows += 1;
                 }
             }
         }
-        assert!(moved >= 6, "{moved}");
+        assert!(rows > 100, "{rows}");
     }
 
     /// `title_of`'s copy of a short line is what the walk of the first line's characters

@@ -22,14 +22,12 @@ pub(crate) fn key(plan: &Plan, row: &Row) -> Result<Key, String> {
 }
 
 /// Converts one row into `batch`: its document, or a [`Failure`] when a column it uses cannot
-/// be read (pushed straight in, not boxed as an `Outcome` to be unboxed again). The row is
-/// done with after it: its title's text moves into the document
-/// ([`RowLayout::render_taking`](connector_core::rows::RowLayout::render_taking)).
+/// be read (pushed straight in, not boxed as an `Outcome` to be unboxed again).
 ///
 /// # Errors
 /// A message when the key cannot be read (the walk cannot go on past such a row); any other
 /// column that cannot be read makes the row a [`Failure`].
-pub(crate) fn convert(plan: &Plan, row: &mut Row, batch: &mut Batch) -> Result<(), String> {
+pub(crate) fn convert(plan: &Plan, row: &Row, batch: &mut Batch) -> Result<(), String> {
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
     let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
@@ -45,7 +43,7 @@ pub(crate) fn convert(plan: &Plan, row: &mut Row, batch: &mut Batch) -> Result<(
         _ => None,
     };
     // The id moves into the document; a row that fails (rare) writes it again.
-    match plan.layout.render_taking(row, id, &key, cursor) {
+    match plan.layout.render(row, id, &key, cursor) {
         Ok(d) => batch.documents.push(d),
         Err(message) => {
             let id = plan.doc_id(&key);

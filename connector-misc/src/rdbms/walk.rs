@@ -104,9 +104,8 @@ pub(crate) fn checkpointed(
                     let mut batch = Batch::default();
                     // Room for the page's documents at once, not doubled up to it.
                     batch.documents.reserve_exact(rows.len());
-                    for mut row in rows {
-                        convert(&plan, &mut row, &mut batch)
-                            .map_err(|m| listing_error(&plan, m))?;
+                    for row in &rows {
+                        convert(&plan, row, &mut batch).map_err(|m| listing_error(&plan, m))?;
                     }
                     Ok(CheckpointedBatch::new(
                         batch,
@@ -295,7 +294,7 @@ pub(crate) fn refetch(
                 let mut broken = None;
                 conn.each_row(sql, &params, |mut row| {
                     localize(&mut row, plan.zone);
-                    if let Err(m) = convert(&plan, &mut row, &mut batch) {
+                    if let Err(m) = convert(&plan, &row, &mut batch) {
                         broken = Some(m);
                     }
                     Ok(())
