@@ -67,6 +67,19 @@
 //! runs on the read-ahead worker, so reading the fields once would not shorten the main
 //! thread; salesforce's one-pass page read (`salesforce/records.rs`) would apply to the
 //! worker's page parse only.
+//!
+//! Session 45 (rows24, core's Markdown writer; callgrind, `COMPARE_ONLY=load`, 5,000 x 3):
+//! `record_document` 690.3 M -> 643.7 M instructions (46.0k -> 42.9k a record, -6.8%), the
+//! whole process 2,187.1 M -> 2,141.1 M. The linked record's bullet (3.5k) is now a few
+//! pushes: `link_bullet` of a plain id and a destination that needs no escaping writes
+//! `[id](url)` without the inline writer (its state, three `Vec`s and two copies of the
+//! destination); the front matter 4.56k -> 4.32k (ASCII keys checked through a byte table, the
+//! YAML word list only for keys of five bytes or fewer). Documents byte-identical: md5 of the
+//! 3,000 documents of this bench's records (a temporary test, NDJSON) is the same before and
+//! after (`0a3a5863...`). `COMPARE_ONLY=load COMPARE_THREADS=1`, 5 alternating runs of 3
+//! rounds each at load average 6-6.7: a round's wall median 209.5 -> 197.9 ms, the main
+//! thread's CPU median 91.4 -> 87.1 ms, best-of-3 ratio to the raw fetch 2.08x -> 2.02x (on
+//! the loaded machine; needs the quiet A/B).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -68,6 +68,18 @@
 //! branch alternating, 2 runs each): PostgreSQL load 0.381/0.394 -> 0.372/0.374 s (raw
 //! 0.136-0.146 s: about 2.6x), poll 0.442/0.453 -> 0.405/0.409 s; MariaDB load 0.637/0.655 ->
 //! 0.588/0.615 s (raw 0.305-0.340 s: about 1.9x), poll 0.757/0.774 -> 0.710/0.721 s.
+//!
+//! Session 45 (rows24, against main ca425b0; callgrind as above, 20k rows, each side's own
+//! process): PostgreSQL load 292.0/292.4 M -> 284.9/284.4 M instructions (2.68x -> 2.61x raw's
+//! 108.9 M; -365 a row), poll 292.1/292.2 M -> 285.1/284.7 M; MariaDB load 422.6/422.7 M ->
+//! 417.9/417.9 M (1.84x -> 1.82x raw's 229.3 M), poll 423.0/422.9 M -> 418.1/418.2 M. Where:
+//! each column decoded from the one raw value the decode looks up (`try_get_unchecked` looked
+//! it up a second time, cloning its type info), and a row's short `**column:** value` lines
+//! held on the stack (no `Vec` a row). Tried and taken back: moving the title's text out of the
+//! row instead of copying it (`title_of`) cost more than it saved (PostgreSQL load 287.9 M with
+//! it): glibc's slow path (`_int_malloc`) +410 instructions a row, as the row's freed title no
+//! longer refilled the consumer thread's tcache for the next row's small strings. Documents
+//! byte-identical (the pinned ten-thousand-row digests hold on both servers).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -287,6 +287,13 @@ impl RowLayout {
         key: &Key,
         cursor: Option<DateTime<Utc>>,
     ) -> Result<Document, String> {
+        let text = self.content_text(row)?;
+        let title = self.title_text(row, key)?;
+        self.document(row, id, title, text, cursor)
+    }
+
+    /// Checks the layout and the cursor, and writes the content columns as the row's text.
+    fn content_text(&self, row: &[Result<Value, String>]) -> Result<String, String> {
         if self.labels.len() != self.names.len() || self.keys.len() != self.names.len() {
             return Err(format!(
                 "the row layout has {} column names, {} labels and {} metadata keys; \
@@ -296,39 +303,24 @@ impl RowLayout {
                 self.keys.len()
             ));
         }
-        // Every column the layout uses is checked here first: past it `names[i]`, `labels[i]`
-        // and `keys[i]` are in bounds (the three lengths are equal).
-        let value = |i: usize| -> Result<&Value, String> {
-            let Some(name) = self.names.get(i) else {
-                return Err(format!(
-                    "column {i} is not one of the layout's {} columns",
-                    self.names.len()
-                ));
-            };
-            match row.get(i) {
-                Some(Ok(v)) => Ok(v),
-                Some(Err(e)) => Err(format!("column `{name}` cannot be read: {e}")),
-                None => Err(format!("column `{name}` is not in the row")),
-            }
-        };
         if let Some(c) = self.cursor {
             // A cursor that does not decode (PostgreSQL's 'infinity', MySQL's zero date).
-            value(c)?;
+            self.value(row, c)?;
         }
         let mut text = String::with_capacity(TEXT_CAPACITY);
         let mut md = MarkdownOut::new(&mut text);
         // Short values, borrowed from the row where they can be, waiting to be one paragraph
-        // of lines; the list is made once per row and cleared after each paragraph.
-        let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(self.content.len());
+        // of lines; held on the stack (most rows have a few), cleared after each paragraph.
+        let mut lines = Lines::default();
         // A JSON value's pretty text, one buffer for the row's JSON columns.
         let mut json = String::new();
         for &i in &self.content {
-            let v = value(i)?;
+            let v = self.value(row, i)?;
             let name = self.names[i].as_str();
             match v {
                 Value::Null => {}
                 Value::Json(j) => {
-                    flush(&mut md, &mut lines);
+                    lines.flush(&mut md);
                     md.heading(2, name);
                     json.clear();
                     // Room for a small record or list: serialising grows it once or never.
@@ -341,28 +333,46 @@ impl RowLayout {
                     if text.len() <= SHORT && !text.contains('\n') {
                         lines.push((self.labels[i].as_str(), text));
                     } else {
-                        flush(&mut md, &mut lines);
+                        lines.flush(&mut md);
                         md.heading(2, name);
                         md.plain_text(&text);
                     }
                 }
             }
         }
-        flush(&mut md, &mut lines);
+        lines.flush(&mut md);
+        Ok(text)
+    }
+
+    /// The title: the title column's first line, else the table and the key.
+    fn title_text(&self, row: &[Result<Value, String>], key: &Key) -> Result<String, String> {
         let title = match self.title {
-            Some(i) => value(i)?
+            Some(i) => self
+                .value(row, i)?
                 .text_ref()
                 .map(|t| title_of(&t))
                 .filter(|t: &String| !t.trim().is_empty()),
             None => None,
-        }
-        .unwrap_or_else(|| match &self.table {
+        };
+        Ok(title.unwrap_or_else(|| match &self.table {
             Some(table) => format!("{table} {key}"),
             None => key.to_string(),
-        });
+        }))
+    }
+
+    /// The document of the row's `text` and `title`: its metadata columns, the table, the
+    /// cursor, the fields fingerprint.
+    fn document(
+        &self,
+        row: &[Result<Value, String>],
+        id: impl Into<String>,
+        title: String,
+        text: String,
+        cursor: Option<DateTime<Utc>>,
+    ) -> Result<Document, String> {
         // Checked before the document is made: a column that cannot be read is an error.
         for &i in &self.metadata {
-            value(i)?;
+            self.value(row, i)?;
         }
         // Filled in place, and the text hashed once, for the fields fingerprint (not first for
         // a content fingerprint the fields one replaces).
@@ -391,6 +401,82 @@ impl RowLayout {
             },
         ))
     }
+
+    /// Column `i`'s value, or a message naming the column. Every column the layout uses is
+    /// looked up here: past it `names[i]`, `labels[i]` and `keys[i]` are in bounds (the three
+    /// lengths are equal, as `content_text` checks first).
+    fn value<'r>(&self, row: &'r [Result<Value, String>], i: usize) -> Result<&'r Value, String> {
+        let Some(name) = self.names.get(i) else {
+            return Err(format!(
+                "column {i} is not one of the layout's {} columns",
+                self.names.len()
+            ));
+        };
+        match row.get(i) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(format!("column `{name}` cannot be read: {e}")),
+            None => Err(format!("column `{name}` is not in the row")),
+        }
+    }
+}
+
+/// How many labelled lines wait on the stack before [`Lines`] moves them to the heap.
+const STACK_LINES: usize = 4;
+
+/// A row's short values waiting to be one paragraph of `**label:** value` lines: up to
+/// [`STACK_LINES`] on the stack (a row's few short columns, with no allocation per row), more
+/// in a `Vec`.
+struct Lines<'r> {
+    stack: [(&'r str, Cow<'r, str>); STACK_LINES],
+    len: usize,
+    heap: Vec<(&'r str, Cow<'r, str>)>,
+}
+
+impl Default for Lines<'_> {
+    fn default() -> Self {
+        Self {
+            stack: std::array::from_fn(|_| ("", Cow::Borrowed(""))),
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl<'r> Lines<'r> {
+    fn push(&mut self, line: (&'r str, Cow<'r, str>)) {
+        if self.heap.is_empty() {
+            if let Some(slot) = self.stack.get_mut(self.len) {
+                *slot = line;
+                self.len += 1;
+                return;
+            }
+            // Past the stack's room: every line of the paragraph to the heap, in order.
+            self.heap.reserve(self.len + 1);
+            for slot in &mut self.stack[..self.len] {
+                self.heap
+                    .push(std::mem::replace(slot, ("", Cow::Borrowed(""))));
+            }
+            self.len = 0;
+        }
+        self.heap.push(line);
+    }
+
+    /// The waiting lines as one paragraph, if there are any.
+    fn flush(&mut self, md: &mut MarkdownOut<'_>) {
+        if !self.heap.is_empty() {
+            md.labelled_lines_of(&self.heap);
+            self.heap.clear();
+        } else if let Some(lines) = self.stack.get(..self.len)
+            && !lines.is_empty()
+        {
+            md.labelled_lines_of(lines);
+            for slot in &mut self.stack[..self.len] {
+                // An owned value (a number's text) is freed now, as the list's clear did.
+                *slot = ("", Cow::Borrowed(""));
+            }
+            self.len = 0;
+        }
+    }
 }
 
 /// A title from a column's text: its first line, at most [`TITLE_CHARS`] characters. Text of
@@ -406,14 +492,6 @@ fn title_of(text: &str) -> String {
         .chars()
         .take(TITLE_CHARS)
         .collect()
-}
-
-/// The waiting labelled lines as one paragraph, if there are any.
-fn flush(md: &mut MarkdownOut<'_>, lines: &mut Vec<(&str, Cow<'_, str>)>) {
-    if !lines.is_empty() {
-        md.labelled_lines_of(lines);
-        lines.clear();
-    }
 }
 
 /// `value` as `serde_json::to_string_pretty` writes it, appended to `out` (nothing should
@@ -558,6 +636,49 @@ mod tests {
                 tree_text(&layout, &row)
             );
         }
+    }
+
+    /// Runs of short values longer than the stack holds (up to ten lines, a long value or
+    /// a JSON one breaking them anywhere) write the lines the block tree wrote, in order.
+    #[test]
+    fn long_runs_of_short_lines_are_what_the_block_tree_wrote() {
+        let names: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+        let mut layout = RowLayout::new("test", names);
+        layout.content = layout.all_but(&[]);
+        let long = "word ".repeat(60);
+        let mut rows = 0;
+        for len in 0..=10 {
+            for brk in 0..=len {
+                for breaker in [
+                    Value::Text(long.clone()),
+                    Value::Json(serde_json::json!([1])),
+                ] {
+                    let row: Row = (0..10)
+                        .map(|c| {
+                            Ok(if c >= len {
+                                Value::Null
+                            } else if c == brk {
+                                breaker.clone()
+                            } else if c % 3 == 0 {
+                                Value::Int(c as i64)
+                            } else {
+                                Value::Text(format!("v{c} *x*"))
+                            })
+                        })
+                        .collect();
+                    let doc = layout
+                        .render(&row, "test:1", &Key::Int(1), None)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    assert_eq!(
+                        doc.content.as_text().unwrap_or_default(),
+                        tree_text(&layout, &row),
+                        "{len} {brk}"
+                    );
+                    rows += 1;
+                }
+            }
+        }
+        assert!(rows > 100, "{rows}");
     }
 
     /// `title_of`'s copy of a short line is what the walk of the first line's characters

@@ -440,14 +440,57 @@ pub fn front_matter<'a>(
     out
 }
 
+/// Words YAML reads as other things than strings (`true`, `no`, `null`), in any case.
+const YAML_WORDS: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
+
+/// The longest of [`YAML_WORDS`]: a longer key is none of them.
+const YAML_WORD_LEN: usize = 5;
+
+/// Bytes of a plain front-matter key: ASCII letters, digits, `_`, space and `-`.
+const KEY_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b' ' | b'-');
+        b += 1;
+    }
+    t
+};
+
+/// Whether [`front_matter`] writes `key` as it is rather than as a JSON string: a letter or
+/// `_` first, then letters, digits, `_`, spaces and `-`, no space last, and not a word YAML
+/// reads as something else. An ASCII key (most are: field names) is checked a byte at a time
+/// through a table, the word list only for keys short enough to be one; any other by its
+/// characters. Held to the rule as first written by `front_matter_keys_are_plain_by_the_rule`.
+fn is_plain_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return false;
+    };
+    if key.is_ascii() {
+        return (first.is_ascii_alphabetic() || first == b'_')
+            && bytes.last() != Some(&b' ')
+            && bytes.iter().all(|&b| KEY_BYTES[usize::from(b)])
+            && (bytes.len() > YAML_WORD_LEN
+                || !YAML_WORDS.iter().any(|w| w.eq_ignore_ascii_case(key)));
+    }
+    key.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && !key.ends_with(' ')
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == ' ' || c == '-')
+        && !YAML_WORDS.iter().any(|w| w.eq_ignore_ascii_case(key))
+}
+
 /// [`front_matter`], appended to `out`: the Markdown body can follow in the same buffer
 /// ([`render_into`]). Nothing is appended for no fields.
 pub fn front_matter_into<'a>(
     out: &mut String,
     fields: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
 ) {
-    // YAML would read `true`, `no`, `null` or `12` as other things than strings.
-    const WORDS: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
     // The JSON is written as bytes, straight into the buffer.
     let mut bytes = std::mem::take(out).into_bytes();
     let start = bytes.len();
@@ -455,16 +498,7 @@ pub fn front_matter_into<'a>(
         if bytes.len() == start {
             bytes.extend_from_slice(b"---\n");
         }
-        let plain = key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_')
-            && !key.ends_with(' ')
-            && key
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == ' ' || c == '-')
-            && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(key));
-        if plain {
+        if is_plain_key(key) {
             bytes.extend_from_slice(key.as_bytes());
         } else {
             crate::jsonw::write_str(&mut bytes, key);

@@ -57,11 +57,21 @@ pub(crate) fn bind<'q>(
     }
 }
 
-fn get<'r, T: sqlx::Decode<'r, MySql> + sqlx::Type<MySql>>(
-    row: &'r MySqlRow,
+/// Column `i`'s value `raw` as `T`, which [`kinds`] chose by the column's type name: the
+/// driver's check that the types match again is left out (it cost as much as the decoding),
+/// and so is a second look-up of the column (`try_get_unchecked` would make its `raw` again).
+/// An error reads as `try_get_unchecked`'s.
+fn get<'r, T: sqlx::Decode<'r, MySql>>(
+    raw: sqlx::mysql::MySqlValueRef<'r>,
     i: usize,
 ) -> Result<T, String> {
-    row.try_get_unchecked::<T, _>(i).map_err(|e| e.to_string())
+    T::decode(raw).map_err(|source| {
+        sqlx::Error::ColumnDecode {
+            index: format!("{i:?}"),
+            source,
+        }
+        .to_string()
+    })
 }
 
 /// How a column is read into a [`Value`], by the type the server names.
@@ -122,29 +132,29 @@ pub(crate) fn decode(row: &MySqlRow, kinds: &[Kind]) -> Row {
                 return Ok(Value::Null);
             }
             Ok(match kinds.get(i).copied().unwrap_or(Kind::Bytes) {
-                Kind::Bool => Value::Bool(get::<i64>(row, i)? != 0),
-                Kind::Int => Value::Int(get(row, i)?),
-                Kind::UInt => Value::UInt(get(row, i)?),
-                Kind::Float => Value::Float(widen(get::<f32>(row, i)?)),
-                Kind::Double => Value::Float(get(row, i)?),
-                Kind::Decimal => Value::Decimal(get(row, i)?),
-                Kind::Timestamp => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
-                Kind::DateTime => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
-                Kind::Date => Value::Date(get::<NaiveDate>(row, i)?),
-                Kind::Time => match get::<NaiveTime>(row, i) {
+                Kind::Bool => Value::Bool(get::<i64>(raw, i)? != 0),
+                Kind::Int => Value::Int(get(raw, i)?),
+                Kind::UInt => Value::UInt(get(raw, i)?),
+                Kind::Float => Value::Float(widen(get::<f32>(raw, i)?)),
+                Kind::Double => Value::Float(get(raw, i)?),
+                Kind::Decimal => Value::Decimal(get(raw, i)?),
+                Kind::Timestamp => Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?),
+                Kind::DateTime => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
+                Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
+                Kind::Time => match get::<NaiveTime>(raw.clone(), i) {
                     Ok(t) => Value::Time(t),
                     // A TIME past a day or below zero (a duration): its text.
                     Err(_) => {
-                        Value::Text(get::<sqlx::mysql::types::MySqlTime>(row, i)?.to_string())
+                        Value::Text(get::<sqlx::mysql::types::MySqlTime>(raw, i)?.to_string())
                     }
                 },
                 Kind::Json => {
-                    let s: String = get(row, i)?;
+                    let s: String = get(raw, i)?;
                     serde_json::from_str(&s).map_or(Value::Text(s), Value::Json)
                 }
-                Kind::Text => Value::Text(get(row, i)?),
+                Kind::Text => Value::Text(get(raw, i)?),
                 Kind::Bytes => {
-                    let bytes = get::<&[u8]>(row, i)?;
+                    let bytes = get::<&[u8]>(raw, i)?;
                     match std::str::from_utf8(bytes) {
                         Ok(s)
                             if !s

@@ -53,13 +53,21 @@ pub(crate) fn bind<'q>(
     }
 }
 
-/// Column `i` as `T`, which [`kinds`] chose by the column's type name: the driver's check
-/// that the types match again is left out (it cost as much as the decoding).
-fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
-    row: &'r PgRow,
+/// Column `i`'s value `raw` as `T`, which [`kinds`] chose by the column's type name: the
+/// driver's check that the types match again is left out (it cost as much as the decoding),
+/// and so is a second look-up of the column (`try_get_unchecked` would make its `raw` again).
+/// An error reads as `try_get_unchecked`'s.
+fn get<'r, T: sqlx::Decode<'r, Postgres>>(
+    raw: sqlx::postgres::PgValueRef<'r>,
     i: usize,
 ) -> Result<T, String> {
-    row.try_get_unchecked::<T, _>(i).map_err(|e| e.to_string())
+    T::decode(raw).map_err(|source| {
+        sqlx::Error::ColumnDecode {
+            index: format!("{i:?}"),
+            source,
+        }
+        .to_string()
+    })
 }
 
 /// How a column is read into a [`Value`], by its type.
@@ -118,19 +126,19 @@ pub(crate) fn decode(row: &PgRow, kinds: &[Kind]) -> Row {
                 return Ok(Value::Null);
             }
             Ok(match kinds.get(i).copied().unwrap_or(Kind::Text) {
-                Kind::Bool => Value::Bool(get(row, i)?),
-                Kind::Int2 => Value::Int(get::<i16>(row, i)?.into()),
-                Kind::Int4 => Value::Int(get::<i32>(row, i)?.into()),
-                Kind::Int8 => Value::Int(get(row, i)?),
-                Kind::Float4 => Value::Float(widen(get::<f32>(row, i)?)),
-                Kind::Float8 => Value::Float(get(row, i)?),
-                Kind::TimestampTz => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
-                Kind::Timestamp => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
-                Kind::Date => Value::Date(get::<NaiveDate>(row, i)?),
-                Kind::Time => Value::Time(get::<NaiveTime>(row, i)?),
-                Kind::Json => Value::Json(get::<serde_json::Value>(row, i)?),
-                Kind::Bytes => Value::Bytes(get::<&[u8]>(row, i)?.len()),
-                Kind::Text => Value::Text(get::<String>(row, i)?),
+                Kind::Bool => Value::Bool(get(raw, i)?),
+                Kind::Int2 => Value::Int(get::<i16>(raw, i)?.into()),
+                Kind::Int4 => Value::Int(get::<i32>(raw, i)?.into()),
+                Kind::Int8 => Value::Int(get(raw, i)?),
+                Kind::Float4 => Value::Float(widen(get::<f32>(raw, i)?)),
+                Kind::Float8 => Value::Float(get(raw, i)?),
+                Kind::TimestampTz => Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?),
+                Kind::Timestamp => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
+                Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
+                Kind::Time => Value::Time(get::<NaiveTime>(raw, i)?),
+                Kind::Json => Value::Json(get::<serde_json::Value>(raw, i)?),
+                Kind::Bytes => Value::Bytes(get::<&[u8]>(raw, i)?.len()),
+                Kind::Text => Value::Text(get::<String>(raw, i)?),
             })
         })
         .collect()

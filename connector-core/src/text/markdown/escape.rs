@@ -261,10 +261,16 @@ pub(super) fn is_autolink(url: &str) -> bool {
 pub(super) fn destination(url: &str) -> String {
     // Most URLs hold nothing the steps below would change (no edge whitespace, parentheses,
     // brackets, angles, backslashes, `&` or controls): copied as they are.
-    if !url.is_empty() && url.bytes().all(|b| SAFE_DESTINATION[usize::from(b)]) {
+    if is_plain_destination(url) {
         return url.to_owned();
     }
     escaped_destination(url)
+}
+
+/// Whether [`destination`] writes `url` as it is: not empty, and only bytes that need
+/// neither a backslash nor `<…>` wherever they stand.
+pub(super) fn is_plain_destination(url: &str) -> bool {
+    !url.is_empty() && url.bytes().all(|b| SAFE_DESTINATION[usize::from(b)])
 }
 
 /// [`destination`] worked out character by character.

@@ -1058,6 +1058,20 @@ pub(super) fn is_plain_line(text: &str, context: Context) -> bool {
     }
 }
 
+/// Whether `text`, the whole text of a link that starts a paragraph or a list item (after its
+/// `[`), is written as it is by [`InlineWriter::text`]: an ASCII [`PLAIN`] byte first (which
+/// no rule looks at once the `[` is written, nor escapes in a link), then a
+/// [plain](plain_run) rest, which the writer copies in bulk once that byte is written. Held to
+/// the per-character path by `plain_link_bullets_are_written_as_per_character`.
+pub(super) fn is_plain_link_text(text: &str) -> bool {
+    match text.as_bytes().split_first() {
+        Some((&first, rest)) => {
+            first.is_ascii() && PLAIN[usize::from(first)] && plain_run(rest) == rest.len()
+        }
+        None => false,
+    }
+}
+
 /// Whether `value` is written as it is by [`InlineWriter::text`] after a label's closing `**`
 /// and a space: [plain](is_plain_text) runs, each followed by an autolink (`<ada@example.com>`,
 /// `<https://…>`) or a space and one (the writer copies an autolink as markup, unescaped).

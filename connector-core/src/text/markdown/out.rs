@@ -2,7 +2,7 @@
 //! text as the tree's renderer, for the few blocks record-shaped documents are made of.
 
 use super::block::{self, Kind, Renderer};
-use super::escape::longest_run;
+use super::escape::{is_plain_destination, longest_run};
 use super::inline::{self, Break, Context, InlineWriter};
 use super::{Block, MarkdownWriter};
 
@@ -86,6 +86,11 @@ impl<'a> MarkdownOut<'a> {
     /// A paragraph of `text` (a line break in it is a soft break); left out when nothing
     /// visible is in it.
     pub fn paragraph(&mut self, text: &str) {
+        if inline::is_plain_line(text, Context::Paragraph) {
+            // Nothing to escape: written as the inline writer would (as `plain_text` does).
+            self.plain_paragraph(text);
+            return;
+        }
         self.inline_paragraph(|w| w.text(text));
     }
 
@@ -97,9 +102,7 @@ impl<'a> MarkdownOut<'a> {
             // One line of words (a row's text column, a description; a plain line holds no
             // line break): one paragraph with nothing to escape, written as the writer would,
             // without it.
-            self.separate();
-            self.out.push_str(text);
-            self.before = Some(Kind::Paragraph);
+            self.plain_paragraph(text);
             return;
         }
         let mut group: Option<(usize, usize)> = None;
@@ -222,12 +225,23 @@ impl<'a> MarkdownOut<'a> {
     /// An item of plain text in the bullet list being written (a new list if the last call
     /// was not a bullet).
     pub fn bullet(&mut self, text: &str) {
-        self.item(|w| w.text(text));
+        let plain = inline::is_plain_line(text, Context::Paragraph);
+        // A plain line is the item's text as it is (an item's text is written as a
+        // paragraph's).
+        self.item(plain.then_some(&[text][..]), |w| w.text(text));
     }
 
     /// An item of the bullet list being written that links `text` to `destination`.
     pub fn link_bullet(&mut self, text: &str, destination: &str) {
-        self.item(|w| w.link_text(text, destination));
+        // A record's id or name linked to where it is: text with nothing to escape in a
+        // link, a destination written as it is. The link is `[text](destination)` then, as
+        // the inline writer would write it (held to it by
+        // `plain_link_bullets_are_written_as_per_character`), without the writer.
+        let plain = inline::is_plain_link_text(text) && is_plain_destination(destination);
+        let parts = ["[", text, "](", destination, ")"];
+        self.item(plain.then_some(&parts[..]), |w| {
+            w.link_text(text, destination);
+        });
     }
 
     /// Ends the bullet list being written: the next [`bullet`](Self::bullet) starts another
@@ -289,7 +303,18 @@ impl<'a> MarkdownOut<'a> {
         });
     }
 
-    fn item(&mut self, feed: impl FnMut(&mut InlineWriter<'_>)) {
+    /// A paragraph of `text`, a [plain line](inline::is_plain_line): written as it is.
+    fn plain_paragraph(&mut self, text: &str) {
+        self.list = None;
+        self.separate();
+        self.out.push_str(text);
+        self.before = Some(Kind::Paragraph);
+    }
+
+    /// An item of the bullet list: its text `plain`, the parts of text the inline writer
+    /// would write for it as they are, when the caller knows them (one line, not empty), else
+    /// what `feed` writes through the inline writer.
+    fn item(&mut self, plain: Option<&[&str]>, feed: impl FnMut(&mut InlineWriter<'_>)) {
         let marker = match self.list {
             Some(marker) => {
                 self.out.push('\n');
@@ -319,6 +344,13 @@ impl<'a> MarkdownOut<'a> {
         };
         self.out.push_str(marker);
         self.out.push(' ');
+        if let Some(parts) = plain {
+            // One line of visible text: no empty item, no lines to indent.
+            for part in parts {
+                self.out.push_str(part);
+            }
+            return;
+        }
         let body = self.out.len();
         inline::write_into(self.out, Context::Paragraph, self.collapse, feed);
         if self.out.len() == body {

@@ -1203,3 +1203,233 @@ fn long_plain_lines_are_written_as_per_character() {
         }
     }
 }
+
+/// Link texts and destinations around what the direct writer copies as they are.
+const LINK_URLS: &[&str] = &[
+    "https://airtable.com/app/tbl/rec1",
+    "mailto:x@y.example",
+    "a",
+    "",
+    " https://x.example",
+    "https://x.example/a_(b)",
+    "https://x.example/a b",
+    "https://x.example/[x]",
+    "https://x.example/?a=1&amp;b",
+    "https://x.example/a\\b",
+    "<x>",
+    "https://x.example/\u{e9}",
+    "https://x.example/a\nb",
+];
+
+/// What a bullet, a link bullet and a paragraph of `text` write (after whatever came
+/// before), against the tree renderer; and, when the direct writer copies the text as it
+/// is, against the inline writer character by character.
+fn check_items(text: &str, url: &str, collapse: bool) -> Result<(), String> {
+    let writer = MarkdownWriter::new().collapse_whitespace(collapse);
+    let link = || ListItem::new(vec![p(vec![Inline::link(vec![Inline::text(text)], url)])]);
+    let cases: [(&str, Vec<Op>, Vec<Block>); 4] = [
+        (
+            "link bullets",
+            vec![
+                Op::LinkBullet(text.to_owned(), url.to_owned()),
+                Op::LinkBullet(text.to_owned(), url.to_owned()),
+            ],
+            vec![Block::List(List::bullet(vec![link(), link()]))],
+        ),
+        (
+            "bullets",
+            vec![Op::Bullet(text.to_owned()), Op::Bullet("x".to_owned())],
+            vec![Block::List(List::bullet(vec![item(text), item("x")]))],
+        ),
+        (
+            "paragraph",
+            vec![
+                Op::Heading(2, "h".to_owned()),
+                Op::Paragraph(text.to_owned()),
+            ],
+            vec![
+                Block::heading(2, vec![Inline::text("h")]),
+                p(vec![Inline::text(text)]),
+            ],
+        ),
+        (
+            "paragraph after a list",
+            vec![Op::Bullet("x".to_owned()), Op::Paragraph(text.to_owned())],
+            vec![
+                Block::List(List::bullet(vec![item("x")])),
+                p(vec![Inline::text(text)]),
+            ],
+        ),
+    ];
+    for (what, ops, blocks) in cases {
+        let mut direct = String::new();
+        write_ops(writer, &mut direct, &ops);
+        let mut tree = String::new();
+        writer.render_into(&mut tree, &blocks);
+        if direct != tree {
+            return Err(format!(
+                "{what} of {text:?} {url:?}: {direct:?} != {tree:?}"
+            ));
+        }
+    }
+    let per_char =
+        |content: &[Inline]| inline::render_per_char(content, inline::Context::Paragraph, collapse);
+    if inline::is_plain_link_text(text) && escape::is_plain_destination(url) {
+        let mut direct = String::new();
+        writer.out(&mut direct).link_bullet(text, url);
+        let want = format!(
+            "- {}",
+            per_char(&[Inline::link(vec![Inline::text(text)], url)])
+        );
+        if direct != want {
+            return Err(format!(
+                "link bullet {text:?} {url:?}: {direct:?} != {want:?}"
+            ));
+        }
+    }
+    if inline::is_plain_line(text, inline::Context::Paragraph) {
+        let mut direct = String::new();
+        writer.out(&mut direct).bullet(text);
+        let want = format!("- {}", per_char(&[Inline::text(text)]));
+        if direct != want {
+            return Err(format!("bullet {text:?}: {direct:?} != {want:?}"));
+        }
+        let mut direct = String::new();
+        writer.out(&mut direct).paragraph(text);
+        let want = per_char(&[Inline::text(text)]);
+        if direct != want {
+            return Err(format!("paragraph {text:?}: {direct:?} != {want:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every ASCII character, and a few others, first, last and at every offset of a record's
+/// id and name: [`MarkdownOut::link_bullet`], [`MarkdownOut::bullet`] and
+/// [`MarkdownOut::paragraph`] (which copy plain text as it is) write what the tree renderer
+/// writes, and, where they copy, what the inline writer writes character by character.
+#[test]
+fn plain_link_bullets_are_written_as_per_character() {
+    let specials: Vec<String> = (0u8..0x80)
+        .map(char::from)
+        .filter(|c| !c.is_ascii_alphanumeric())
+        .map(String::from)
+        .chain(
+            [
+                "é",
+                "\u{a0}",
+                "東",
+                "a_b",
+                "_a",
+                "  ",
+                "<a@b.example>",
+                "1.",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    let mut checked = 0;
+    for base in ["rec00000000000042", "Task 7 (q3)", "9 lives"] {
+        for at in 0..=base.len() {
+            for special in &specials {
+                let text = format!("{}{special}{}", &base[..at], &base[at..]);
+                for url in LINK_URLS {
+                    for collapse in [false, true] {
+                        check_items(&text, url, collapse).unwrap_or_else(|e| panic!("{e}"));
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 50_000, "{checked}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// As `plain_link_bullets_are_written_as_per_character`, on header-like text and
+    /// destinations of the bytes a destination may hold as they are.
+    #[test]
+    fn link_bullets_and_plain_items_match_the_tree(
+        first in select(&['a', 'Z', '0', '#', '-', ' ', '_', '\u{e9}', '>', '[', '!', '*'][..]),
+        rest in header_text_strategy(),
+        url in prop_oneof![
+            select(LINK_URLS).prop_map(str::to_owned),
+            "[A-Za-z0-9._~:/?#@!$'*+,;=%()<>&\\\\ -]{0,24}",
+        ],
+        collapse in any::<bool>(),
+    ) {
+        let text = format!("{first}{rest}");
+        prop_assert_eq!(check_items(&text, &url, collapse), Ok(()));
+    }
+}
+
+/// `is_plain_key` (a byte table for ASCII keys, the word list only for short ones) decides as
+/// the rule spelled by characters does, for every ASCII character and a few others at every
+/// place of keys around the words YAML reads otherwise: its table or its length cut-off
+/// wrong, this fails.
+#[test]
+fn front_matter_keys_are_plain_by_the_rule() {
+    fn by_rule(key: &str) -> bool {
+        key.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && !key.ends_with(' ')
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ' ' || c == '-')
+            && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"]
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(key))
+    }
+    let inserts: Vec<String> = (0u8..0x80)
+        .map(|b| char::from(b).to_string())
+        .chain(["é", "\u{a0}", "東", "Ⅻ", "٣", "  "].map(String::from))
+        .collect();
+    let bases = [
+        "",
+        "n",
+        "N",
+        "y",
+        "no",
+        "On",
+        "off",
+        "TRUE",
+        "False",
+        "null",
+        "yes",
+        "fals",
+        "nulls",
+        "Due",
+        "record_id",
+        "last modified",
+        "a-b",
+        "_x",
+        "Status",
+    ];
+    let mut plain = 0;
+    for base in bases {
+        for at in 0..=base.len() {
+            for insert in &inserts {
+                for key in [
+                    format!("{}{insert}{}", &base[..at], &base[at..]),
+                    base.to_owned(),
+                ] {
+                    let want = by_rule(&key);
+                    assert_eq!(is_plain_key(&key), want, "{key:?}");
+                    plain += usize::from(want);
+                    let value = serde_json::json!(1);
+                    let fm = front_matter([(key.as_str(), &value)]);
+                    let written = if want {
+                        key.clone()
+                    } else {
+                        serde_json::to_string(&key).unwrap_or_default()
+                    };
+                    assert_eq!(fm, format!("---\n{written}: 1\n---\n\n"), "{key:?}");
+                }
+            }
+        }
+    }
+    assert!(plain > 1000, "{plain}");
+}
