@@ -12,7 +12,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DocumentState;
-use super::kept::{Fingerprint, Kept};
+use super::kept::{FingerprintRef, Kept, KeptRef};
 use crate::ids::{hex128_digits, parse_hex128};
 
 /// The built-in stores' map of document ids to what they keep of each, serialised as a JSON
@@ -492,18 +492,20 @@ impl Docs {
         hashed.chain(other)
     }
 
-    /// Every id and what is kept of it, in the ids' order: the 128-bit ids sorted by value
+    /// Every id and what is written of it, in the ids' order: the 128-bit ids sorted by value
     /// ([`sort_by_key128`], no string compared), the others by their text, the two merged.
     /// (A snapshot writes every document in this order, at the end of a first run on the
     /// critical path: the comparison sort of [`IdRef`]s this replaces was about a sixth of
-    /// the store's instructions in a 50k-document first run.)
+    /// the store's instructions in a 50k-document first run.) What is kept of each is copied
+    /// ([`Kept::view`]) as the tables are read, in their own order, so the caller reads the
+    /// sorted documents from one vector front to back, not each from its table at random.
     pub(super) fn sorted(&self) -> Sorted<'_> {
-        let hashed = sort_by_key128(self.hashed.iter().map(|(v, k)| (*v, k)).collect());
-        let mut other: Vec<(&str, &Kept)> = self
+        let hashed = sort_by_key128(self.hashed.iter().map(|(v, k)| (*v, k.view())).collect());
+        let mut other: Vec<(&str, KeptRef<'_>)> = self
             .other
             .entries
             .iter()
-            .map(|e| (e.id.as_str(), &e.kept))
+            .map(|e| (e.id.as_str(), e.kept.view()))
             .collect();
         other.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Sorted {
@@ -522,16 +524,34 @@ impl Docs {
 
 /// [`Docs::sorted`]: the two kinds of ids, each sorted, merged into the ids' order.
 pub(super) struct Sorted<'a> {
-    hashed: std::iter::Peekable<std::vec::IntoIter<(u128, &'a Kept)>>,
-    other: std::iter::Peekable<std::vec::IntoIter<(&'a str, &'a Kept)>>,
+    hashed: std::iter::Peekable<std::vec::IntoIter<(u128, KeptRef<'a>)>>,
+    other: std::iter::Peekable<std::vec::IntoIter<(&'a str, KeptRef<'a>)>>,
+}
+
+/// Whether the 128-bit id `v` comes before the other id `s` in the ids' order: by the first
+/// digit of `v` against the first byte of `s` (one digit printed, not all 32), and only when
+/// they are the same by the whole text.
+fn hash_before(v: u128, s: &str) -> bool {
+    // The top nibble: below 16, so the cast keeps it.
+    #[allow(clippy::cast_possible_truncation)]
+    let nibble = (v >> 124) as u8;
+    let first = if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'a' + nibble - 10
+    };
+    match s.as_bytes().first() {
+        Some(&byte) if byte != first => first < byte,
+        _ => IdRef::Hash(v) < IdRef::Other(s),
+    }
 }
 
 impl<'a> Iterator for Sorted<'a> {
-    type Item = (IdRef<'a>, &'a Kept);
+    type Item = (IdRef<'a>, KeptRef<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
         let hash_first = match (self.hashed.peek(), self.other.peek()) {
-            (Some((v, _)), Some((s, _))) => IdRef::Hash(*v) < IdRef::Other(s),
+            (Some((v, _)), Some((s, _))) => hash_before(*v, s),
             (hashed, _) => hashed.is_some(),
         };
         if hash_first {
@@ -611,7 +631,7 @@ impl Serialize for Docs {
 /// One document's JSON, as [`DocumentState`]'s `Serialize` writes it.
 #[derive(Serialize)]
 struct KeptOut<'a> {
-    fingerprint: &'a Fingerprint,
+    fingerprint: FingerprintRef<'a>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "super::stamp::serialize_option"
@@ -785,9 +805,11 @@ mod tests {
         let mut docs = Docs::default();
         let mut model = BTreeMap::new();
         for i in 0..3000 {
-            let id = match i % 5 {
+            let id = match i % 6 {
                 0 => format!("{:x}-other-{i}", i % 16),
                 1 => format!("{}{i}", "f".repeat(32)),
+                // First bytes below, between and above the digits, and none.
+                2 => ["", "-", "A", "_", "g", "é"][i / 6 % 6].to_owned() + &i.to_string(),
                 _ => hash128(&i.to_string()),
             };
             docs.insert(&id, kept(&format!("f{i}")), None);
