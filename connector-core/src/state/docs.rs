@@ -500,7 +500,10 @@ impl Docs {
     /// ([`Kept::view`]) as the tables are read, in their own order, so the caller reads the
     /// sorted documents from one vector front to back, not each from its table at random.
     pub(super) fn sorted(&self) -> Sorted<'_> {
-        let hashed = sort_by_key128(self.hashed.iter().map(|(v, k)| (*v, k.view())).collect());
+        let hashed = sort_by_key128(
+            self.hashed.iter().map(|(v, k)| (*v, k.view())),
+            self.hashed.len(),
+        );
         let mut other: Vec<(&str, KeptRef<'_>)> = self
             .other
             .entries
@@ -567,18 +570,24 @@ impl<'a> Iterator for Sorted<'a> {
     }
 }
 
-/// `items` sorted by their keys: a counting sort into buckets by the keys' top bits (about
-/// two keys a bucket when they are spread as hashes are, which nearly all are), then each
-/// bucket sorted by comparison. Keys that crowd into few buckets (ids a source chose) are
-/// sorted by comparison there, as a plain sort would sort them: never slower than that by
-/// more than the two passes.
-fn sort_by_key128<T: Copy>(mut items: Vec<(u128, T)>) -> Vec<(u128, T)> {
+/// The `n` `items` sorted by their keys: a counting sort into buckets by the keys' top bits
+/// (about two keys a bucket when they are spread as hashes are, which nearly all are), then
+/// each bucket sorted by comparison. Keys that crowd into few buckets (ids a source chose)
+/// are sorted by comparison there, as a plain sort would sort them: never slower than that by
+/// more than the two passes. The items are read twice (counted, then placed), straight from
+/// where they are, so only the sorted vector is allocated.
+fn sort_by_key128<T: Copy>(
+    items: impl Iterator<Item = (u128, T)> + Clone,
+    n: usize,
+) -> Vec<(u128, T)> {
     /// Below this many keys a comparison sort is as quick.
     const SMALL: usize = 64;
     /// At most 2^16 buckets (512 KiB of counts).
     const MAX_BITS: u32 = 16;
-    let n = items.len();
-    let Some(&filler) = items.first().filter(|_| n >= SMALL) else {
+    let mut first = items.clone();
+    let filler = first.next().filter(|_| n >= SMALL);
+    let Some(filler) = filler else {
+        let mut items: Vec<_> = items.collect();
         items.sort_unstable_by_key(|e| e.0);
         return items;
     };
@@ -590,8 +599,8 @@ fn sort_by_key128<T: Copy>(mut items: Vec<(u128, T)>) -> Vec<(u128, T)> {
     let bucket = |key: u128| (key >> shift) as usize;
     // `at[b]`: where bucket `b` starts, then (as it is filled) where its next key goes.
     let mut at = vec![0usize; (1 << bits) + 1];
-    for (key, _) in &items {
-        at[bucket(*key) + 1] += 1;
+    for (key, _) in items.clone() {
+        at[bucket(key) + 1] += 1;
     }
     for b in 1..at.len() {
         at[b] += at[b - 1];
@@ -781,7 +790,7 @@ mod tests {
             let repeated: Vec<u128> = spread.iter().map(|k| (k % 7) << 120).collect();
             for keys in [spread, crowded, repeated] {
                 let items: Vec<(u128, usize)> = keys.iter().copied().zip(0..).collect();
-                let sorted = sort_by_key128(items);
+                let sorted = sort_by_key128(items.iter().copied(), n);
                 let mut expected = keys.clone();
                 expected.sort_unstable();
                 assert_eq!(
