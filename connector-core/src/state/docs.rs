@@ -766,6 +766,18 @@ mod tests {
                     String::from_utf8(written).ok(),
                     serde_json::to_string(&state).ok()
                 );
+                // And as an entry of the snapshot's map.
+                let mut entry = Vec::new();
+                prop_assert!(kept.write_entry(&mut entry, id, docs.parent(id)).is_ok());
+                let expected = id.with_str(|id| {
+                    let mut map = serde_json::Map::new();
+                    map.insert(id.to_owned(), serde_json::to_value(&state).unwrap_or_default());
+                    serde_json::to_string(&map).unwrap_or_default()
+                });
+                prop_assert_eq!(
+                    format!("{{{}}}", String::from_utf8_lossy(&entry)),
+                    expected
+                );
             }
             let json = serde_json::to_string(&docs).unwrap_or_default();
             let back: Option<Docs> = serde_json::from_str(&json).ok();

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DocumentState;
+use super::docs::IdRef;
 use crate::ids::{hex128_digits, parse_hex128};
 
 /// A [`DocumentState`] as the built-in stores hold it, serialised exactly like one.
@@ -107,6 +108,49 @@ impl<'a> KeptRef<'a> {
         self.updated_at
     }
 
+    /// Appends the snapshot's entry of the document `id` with this state and `parent`:
+    /// `"id":` and [`write_json`](Self::write_json)'s JSON. A hash id with a hash fingerprint
+    /// and no parent (nearly every document of most connectors) is put together in a buffer
+    /// on the stack, each piece copied at a known size, and appended in one copy: the pieces
+    /// appended one by one each paid the vector's capacity check, and the date a `memcpy`
+    /// call (about a fifth of the snapshot's instructions).
+    pub(super) fn write_entry(
+        self,
+        out: &mut Vec<u8>,
+        id: IdRef<'_>,
+        parent: Option<&str>,
+    ) -> serde_json::Result<()> {
+        if let (IdRef::Hash(id), FingerprintRef::Hash(fingerprint), None) =
+            (id, self.fingerprint, parent)
+        {
+            let at = match &self.updated_at {
+                Some(at) => super::Rfc3339::of(at),
+                None => None,
+            };
+            if at.is_some() || self.updated_at.is_none() {
+                let mut entry = EntryBuf::default();
+                entry.put(b"\"");
+                entry.put(&hex128_digits(id));
+                entry.put(b"\":{\"fingerprint\":\"");
+                entry.put(&hex128_digits(u128::from_be_bytes(fingerprint)));
+                entry.put(b"\"");
+                if let Some(text) = &at {
+                    // Digits and `-:.TZ`: nothing to escape.
+                    entry.put(b",\"updated_at\":\"");
+                    let (padded, len) = text.padded();
+                    entry.put_first(padded, len);
+                    entry.put(b"\"");
+                }
+                entry.put(b"}");
+                out.extend_from_slice(entry.as_bytes());
+                return Ok(());
+            }
+        }
+        id.write_json(out);
+        out.push(b':');
+        self.write_json(out, parent)
+    }
+
     /// Appends the JSON a [`DocumentState`] with this state and `parent` serialises as
     /// (`{"fingerprint":…,"updated_at":…,"parent_id":…}`).
     pub(super) fn write_json(
@@ -131,7 +175,7 @@ impl<'a> KeptRef<'a> {
                 // Digits and `-:.TZ`: nothing to escape.
                 Some(text) => {
                     out.push(b'"');
-                    out.extend_from_slice(text.as_str().as_bytes());
+                    out.extend_from_slice(text.as_bytes());
                     out.push(b'"');
                 }
                 None => serde_json::to_writer(&mut *out, at)?,
@@ -143,6 +187,41 @@ impl<'a> KeptRef<'a> {
         }
         out.push(b'}');
         Ok(())
+    }
+}
+
+/// [`KeptRef::write_entry`]'s buffer: room for the longest entry it puts together (34 bytes
+/// of id, 17 + 34 of fingerprint, 15 + 32 of date, the braces).
+struct EntryBuf {
+    buf: [u8; 136],
+    len: usize,
+}
+
+impl Default for EntryBuf {
+    fn default() -> Self {
+        Self {
+            buf: [0; 136],
+            len: 0,
+        }
+    }
+}
+
+impl EntryBuf {
+    /// Appends `bytes` (nothing if they do not fit, which the sizes above rule out).
+    fn put(&mut self, bytes: &[u8]) {
+        self.put_first(bytes, bytes.len());
+    }
+
+    /// Appends `bytes`, then keeps only the first `len` of them.
+    fn put_first(&mut self, bytes: &[u8], len: usize) {
+        if let Some(to) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            to.copy_from_slice(bytes);
+            self.len += len.min(bytes.len());
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
     }
 }
 
