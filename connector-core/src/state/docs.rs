@@ -496,19 +496,17 @@ impl Docs {
     /// ([`sort_by_key128`], no string compared), the others by their text, the two merged.
     /// (A snapshot writes every document in this order, at the end of a first run on the
     /// critical path: the comparison sort of [`IdRef`]s this replaces was about a sixth of
-    /// the store's instructions in a 50k-document first run.) What is kept of each is copied
-    /// ([`Kept::view`]) as the tables are read, in their own order, so the caller reads the
-    /// sorted documents from one vector front to back, not each from its table at random.
+    /// the store's instructions in a 50k-document first run.) The sort's vector holds a
+    /// reference to each kept state, 32 bytes an item: copies of the states ([`Kept::view`])
+    /// would make the reads that follow sequential, but they doubled the vector, and its
+    /// fresh pages' faults cost what the table's random reads did.
     pub(super) fn sorted(&self) -> Sorted<'_> {
-        let hashed = sort_by_key128(
-            self.hashed.iter().map(|(v, k)| (*v, k.view())),
-            self.hashed.len(),
-        );
-        let mut other: Vec<(&str, KeptRef<'_>)> = self
+        let hashed = sort_by_key128(self.hashed.iter().map(|(v, k)| (*v, k)), self.hashed.len());
+        let mut other: Vec<(&str, &Kept)> = self
             .other
             .entries
             .iter()
-            .map(|e| (e.id.as_str(), e.kept.view()))
+            .map(|e| (e.id.as_str(), &e.kept))
             .collect();
         other.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Sorted {
@@ -527,8 +525,8 @@ impl Docs {
 
 /// [`Docs::sorted`]: the two kinds of ids, each sorted, merged into the ids' order.
 pub(super) struct Sorted<'a> {
-    hashed: std::iter::Peekable<std::vec::IntoIter<(u128, KeptRef<'a>)>>,
-    other: std::iter::Peekable<std::vec::IntoIter<(&'a str, KeptRef<'a>)>>,
+    hashed: std::iter::Peekable<std::vec::IntoIter<(u128, &'a Kept)>>,
+    other: std::iter::Peekable<std::vec::IntoIter<(&'a str, &'a Kept)>>,
 }
 
 /// Whether the 128-bit id `v` comes before the other id `s` in the ids' order: by the first
@@ -558,9 +556,9 @@ impl<'a> Iterator for Sorted<'a> {
             (hashed, _) => hashed.is_some(),
         };
         if hash_first {
-            self.hashed.next().map(|(v, k)| (IdRef::Hash(v), k))
+            self.hashed.next().map(|(v, k)| (IdRef::Hash(v), k.view()))
         } else {
-            self.other.next().map(|(s, k)| (IdRef::Other(s), k))
+            self.other.next().map(|(s, k)| (IdRef::Other(s), k.view()))
         }
     }
 

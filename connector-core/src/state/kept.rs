@@ -66,10 +66,7 @@ impl Kept {
         }
     }
 
-    /// What is written of it, by value: [`Docs::sorted`](super::docs::Docs::sorted) copies it
-    /// into its sort vector as it reads the table in the table's order, so that writing the
-    /// documents in the ids' order reads that vector from start to end rather than the
-    /// table at random (a cache miss a document, about 60 bytes of entry for the ~40 read).
+    /// What is written of it, by value.
     pub(super) fn view(&self) -> KeptRef<'_> {
         KeptRef {
             fingerprint: match &self.fingerprint {
