@@ -287,9 +287,11 @@ fn parse_hash(s: &str) -> Option<Hash128> {
 /// The value of a 128-bit hash fingerprint, in two halves that keep it 8-byte aligned in
 /// [`Fingerprint`] (after the enum's tag, beside the `Box<str>` of the other variant). As a
 /// `[u8; 16]` it sat right after the tag, at offset 1, and every fingerprint kept was moved
-/// into place a byte off through the stack: a load that overlapped two earlier stores, which
-/// the CPU cannot forward, so it waited for them (nearly all of a first run's
-/// `StateData::apply` samples were on that one move).
+/// into place a byte off through the stack, a load overlapping two earlier stores, which
+/// cannot be forwarded: it waited for every store before it, the table's entry of the
+/// previous document included (nearly all of a first run's `StateData::apply` samples
+/// were on that move). Aligned, the wait is where it belongs, on the table's store (a cache
+/// miss per new document, which this does not remove).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Hash128([u64; 2]);
 
