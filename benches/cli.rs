@@ -795,7 +795,10 @@
 //! other) against 3,939-4,039; the runs without state 107-116 ms on both. The bench
 //! (`CLI_BENCH_ONLY=b CLI_BENCH_ROUNDS=3`, three runs of each binary in turn) gave the
 //! `--state` run on disk 0.165-0.217 s (HEAD) and 0.188-0.292 s, the runs without state
-//! 0.115-0.429 s: noise at this load, no conclusion. The quiet machine has to say.
+//! 0.115-0.429 s: noise at this load, no conclusion. Later, at load 3-4: task-clock of the
+//! `--state` run 145.8 ms (HEAD) against 138.8 ms (0.95x; ten runs each in turn, medians), the
+//! bench's on-disk ratios 1.76x, 2.12x, 1.32x (HEAD) and 1.50x, 2.14x, 1.43x (this disk's
+//! syncs were slow that day). The quiet machine has to say.
 //!
 //! Left: the table's store per new document (about 3.5% of samples, the largest single
 //! cost of the store on the batch loop: an index table of `u32`s over entries appended in
