@@ -45,7 +45,7 @@
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
 //! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below) |
-//! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below) |
+//! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; wall not measurable at load 5-9 (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
 //! | (d) peak RSS 100k / 10k items | 0.9-1.1x | 1.72x | 1.03x; sixth pass 0.98-1.00x |
@@ -742,6 +742,72 @@
 //! (median 1.32x); on tmpfs 1.33x, 1.33x -> 1.30x, 1.30x. (a) in the same minutes: 3.58x,
 //! 3.66x -> 3.83x, 3.87x of curl (0.089-0.098 s against 0.092-0.098 s: unchanged); (c)
 //! 1.21x, 1.27x -> 1.26x, 1.29x.
+//!
+//! ## (b), fourteenth pass (2026-12-06): the store's per-document work, by instructions and samples
+//!
+//! Where the durable run's extra time was (main ca425b0, the 50k sync with `--state` on disk,
+//! `CLI_BENCH_ONLY=serve`): `perf record -e task-clock` put about 3% of the run's samples on
+//! one instruction of `StateData::apply` (a load from the stack overlapping two earlier
+//! stores: the hash fingerprint, a `[u8; 16]` at offset 1 of its enum, moved into place a
+//! byte off), `Docs::insert` 0.8% (the table entry's store), `Docs::get` 1% (the control
+//! group's load), `Kept::write_json` 0.5-1.7% (its first read of each kept state, in id
+//! order, a random access into the table). `callgrind`, instructions a document: the
+//! snapshot 818 (`Kept::write_json` 465, of which `Rfc3339::of` 164 and `from_utf8` 66 on
+//! the date it had just printed; `IdRef::write_json` 133; `Docs::sorted` 102; the merge 50;
+//! the parent lookup 20), `apply` 631 (`Docs::insert` 382, the fingerprint's parse 173),
+//! `parse_hex128` 173 a call.
+//!
+//! What changed (`connector-core`, `state/{docs,kept,stamp,mod}.rs`, `ids.rs`):
+//! - a snapshot entry of a hash id with a hash fingerprint and no parent is put together in
+//!   a stack buffer (each piece copied at a known size, the date's 30-byte buffer copied
+//!   whole and its length kept) and appended in one copy; the date's bytes go out without a
+//!   UTF-8 check (`Rfc3339::as_bytes`);
+//! - the counting sort reads the table twice (count, then place) instead of collecting it
+//!   into a vector first: one 32-byte-item vector allocated, not two. Copying each kept state
+//!   into the sort's vector in table order (so the writes read it front to back) was tried
+//!   and dropped: 64-byte items, about 400 more page faults a run, and `Docs::sorted` 102 →
+//!   118 instructions a document, for the random reads it saved (0.6% of samples);
+//! - the merge of hash ids with other ids compares the hash's first digit with the other
+//!   id's first byte and prints the digits only on a tie (review2 F4);
+//! - `parse_hex128` gathers the four groups' validity in one mask (no branch per group):
+//!   173 → 156 instructions a call;
+//! - a hash fingerprint is kept as two `u64` halves (`Hash128`, 8-byte aligned after the
+//!   tag; `Kept` stays 40 bytes): the byte-shifted move is gone. The samples it held moved
+//!   to `Docs::insert`'s store into the table (3.2-3.9% of samples there, apply + insert
+//!   together about what they were): the wait is the table's cache miss on a new
+//!   document's entry, which this pass does not remove.
+//!
+//! Files: the NDJSON output `md5sum` 1405c21f… and the first run's snapshot 6,100,318 bytes
+//! with the same documents section (`md5sum` 6f379f53… of the bytes from `"documents":{` to
+//! `},"failed"`) from HEAD's binary and this pass's; runs that reached a mid-run group point
+//! give the same 50,000 documents with the journal replayed (`md5sum` 3a7fc01b… of them as
+//! sorted JSON). The snapshot test now covers hash ids with and without dates, fractions of
+//! each length, a year chrono writes itself, etags and parents.
+//!
+//! Measured (load 5-9 on 2 cores, four helpers building; release CLI of this pass against
+//! `/work/notes/s45/base/connectors`): `callgrind` instructions a document, snapshot 818 →
+//! 696 (`Docs::sorted` 102 → 92, the entry 598 → 474, the merge 50 → 60), `apply` 631 → 575,
+//! `compare` 12.37M → 11.51M for the run; about 10M fewer a 50k first run (-0.8%). Whole-run
+//! counts under valgrind differ by where the 200 ms group point falls (1.147G HEAD, 1.150G
+//! this pass, with 24k and 47k documents in its mid-run snapshot). `perf stat`, runs in
+//! turn, `--state` runs without a mid-run group point only: task-clock 137.8-141.3 ms (HEAD)
+//! against 130.3-136.0 ms, page faults 3,746-3,762 (HEAD's low mode; 4,458-4,514 in its
+//! other) against 3,939-4,039; the runs without state 107-116 ms on both. The bench
+//! (`CLI_BENCH_ONLY=b CLI_BENCH_ROUNDS=3`, three runs of each binary in turn) gave the
+//! `--state` run on disk 0.165-0.217 s (HEAD) and 0.188-0.292 s, the runs without state
+//! 0.115-0.429 s: noise at this load, no conclusion. Later, at load 3-4: task-clock of the
+//! `--state` run 145.8 ms (HEAD) against 138.8 ms (0.95x; ten runs each in turn, medians), the
+//! bench's on-disk ratios 1.76x, 2.12x, 1.32x (HEAD) and 1.50x, 2.14x, 1.43x (this disk's
+//! syncs were slow that day). The quiet machine has to say.
+//!
+//! Left: the table's store per new document (about 3.5% of samples, the largest single
+//! cost of the store on the batch loop: an index table of `u32`s over entries appended in
+//! order would make that store sequential; measured alone, 50k inserts with an `IndexMap`
+//! took 3.8 ms cold against 4.2 ms, no gain warm); the first run's growth (a table reserved
+//! up front inserted 50k in 1.7 ms cold against 4.2 ms (medians of 12-15 processes, mimalloc); there is no count to reserve from,
+//! and growing four times at once was no better); the extra ~200 page faults of this
+//! pass's runs (not traced); `Rfc3339::of` (164 instructions, shared with the NDJSON sink,
+//! so a faster one would cut the run without state as much).
 //!
 //! ## (a), tenth pass (2026-12-06): per-item CPU of the REST path, by instruction counts
 //!

@@ -12,7 +12,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DocumentState;
-use super::kept::{Fingerprint, Kept};
+use super::kept::{FingerprintRef, Kept, KeptRef};
 use crate::ids::{hex128_digits, parse_hex128};
 
 /// The built-in stores' map of document ids to what they keep of each, serialised as a JSON
@@ -492,13 +492,16 @@ impl Docs {
         hashed.chain(other)
     }
 
-    /// Every id and what is kept of it, in the ids' order: the 128-bit ids sorted by value
+    /// Every id and what is written of it, in the ids' order: the 128-bit ids sorted by value
     /// ([`sort_by_key128`], no string compared), the others by their text, the two merged.
     /// (A snapshot writes every document in this order, at the end of a first run on the
     /// critical path: the comparison sort of [`IdRef`]s this replaces was about a sixth of
-    /// the store's instructions in a 50k-document first run.)
+    /// the store's instructions in a 50k-document first run.) The sort's vector holds a
+    /// reference to each kept state, 32 bytes an item: copies of the states ([`Kept::view`])
+    /// would make the reads that follow sequential, but they doubled the vector, and its
+    /// fresh pages' faults cost what the table's random reads did.
     pub(super) fn sorted(&self) -> Sorted<'_> {
-        let hashed = sort_by_key128(self.hashed.iter().map(|(v, k)| (*v, k)).collect());
+        let hashed = sort_by_key128(self.hashed.iter().map(|(v, k)| (*v, k)), self.hashed.len());
         let mut other: Vec<(&str, &Kept)> = self
             .other
             .entries
@@ -526,18 +529,36 @@ pub(super) struct Sorted<'a> {
     other: std::iter::Peekable<std::vec::IntoIter<(&'a str, &'a Kept)>>,
 }
 
+/// Whether the 128-bit id `v` comes before the other id `s` in the ids' order: by the first
+/// digit of `v` against the first byte of `s` (one digit printed, not all 32), and only when
+/// they are the same by the whole text.
+fn hash_before(v: u128, s: &str) -> bool {
+    // The top nibble: below 16, so the cast keeps it.
+    #[allow(clippy::cast_possible_truncation)]
+    let nibble = (v >> 124) as u8;
+    let first = if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'a' + nibble - 10
+    };
+    match s.as_bytes().first() {
+        Some(&byte) if byte != first => first < byte,
+        _ => IdRef::Hash(v) < IdRef::Other(s),
+    }
+}
+
 impl<'a> Iterator for Sorted<'a> {
-    type Item = (IdRef<'a>, &'a Kept);
+    type Item = (IdRef<'a>, KeptRef<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
         let hash_first = match (self.hashed.peek(), self.other.peek()) {
-            (Some((v, _)), Some((s, _))) => IdRef::Hash(*v) < IdRef::Other(s),
+            (Some((v, _)), Some((s, _))) => hash_before(*v, s),
             (hashed, _) => hashed.is_some(),
         };
         if hash_first {
-            self.hashed.next().map(|(v, k)| (IdRef::Hash(v), k))
+            self.hashed.next().map(|(v, k)| (IdRef::Hash(v), k.view()))
         } else {
-            self.other.next().map(|(s, k)| (IdRef::Other(s), k))
+            self.other.next().map(|(s, k)| (IdRef::Other(s), k.view()))
         }
     }
 
@@ -547,18 +568,24 @@ impl<'a> Iterator for Sorted<'a> {
     }
 }
 
-/// `items` sorted by their keys: a counting sort into buckets by the keys' top bits (about
-/// two keys a bucket when they are spread as hashes are, which nearly all are), then each
-/// bucket sorted by comparison. Keys that crowd into few buckets (ids a source chose) are
-/// sorted by comparison there, as a plain sort would sort them: never slower than that by
-/// more than the two passes.
-fn sort_by_key128<T: Copy>(mut items: Vec<(u128, T)>) -> Vec<(u128, T)> {
+/// The `n` `items` sorted by their keys: a counting sort into buckets by the keys' top bits
+/// (about two keys a bucket when they are spread as hashes are, which nearly all are), then
+/// each bucket sorted by comparison. Keys that crowd into few buckets (ids a source chose)
+/// are sorted by comparison there, as a plain sort would sort them: never slower than that by
+/// more than the two passes. The items are read twice (counted, then placed), straight from
+/// where they are, so only the sorted vector is allocated.
+fn sort_by_key128<T: Copy>(
+    items: impl Iterator<Item = (u128, T)> + Clone,
+    n: usize,
+) -> Vec<(u128, T)> {
     /// Below this many keys a comparison sort is as quick.
     const SMALL: usize = 64;
     /// At most 2^16 buckets (512 KiB of counts).
     const MAX_BITS: u32 = 16;
-    let n = items.len();
-    let Some(&filler) = items.first().filter(|_| n >= SMALL) else {
+    let mut first = items.clone();
+    let filler = first.next().filter(|_| n >= SMALL);
+    let Some(filler) = filler else {
+        let mut items: Vec<_> = items.collect();
         items.sort_unstable_by_key(|e| e.0);
         return items;
     };
@@ -570,8 +597,8 @@ fn sort_by_key128<T: Copy>(mut items: Vec<(u128, T)>) -> Vec<(u128, T)> {
     let bucket = |key: u128| (key >> shift) as usize;
     // `at[b]`: where bucket `b` starts, then (as it is filled) where its next key goes.
     let mut at = vec![0usize; (1 << bits) + 1];
-    for (key, _) in &items {
-        at[bucket(*key) + 1] += 1;
+    for (key, _) in items.clone() {
+        at[bucket(key) + 1] += 1;
     }
     for b in 1..at.len() {
         at[b] += at[b - 1];
@@ -611,7 +638,7 @@ impl Serialize for Docs {
 /// One document's JSON, as [`DocumentState`]'s `Serialize` writes it.
 #[derive(Serialize)]
 struct KeptOut<'a> {
-    fingerprint: &'a Fingerprint,
+    fingerprint: FingerprintRef<'a>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "super::stamp::serialize_option"
@@ -737,6 +764,18 @@ mod tests {
                     String::from_utf8(written).ok(),
                     serde_json::to_string(&state).ok()
                 );
+                // And as an entry of the snapshot's map.
+                let mut entry = Vec::new();
+                prop_assert!(kept.write_entry(&mut entry, id, docs.parent(id)).is_ok());
+                let expected = id.with_str(|id| {
+                    let mut map = serde_json::Map::new();
+                    map.insert(id.to_owned(), serde_json::to_value(&state).unwrap_or_default());
+                    serde_json::to_string(&map).unwrap_or_default()
+                });
+                prop_assert_eq!(
+                    format!("{{{}}}", String::from_utf8_lossy(&entry)),
+                    expected
+                );
             }
             let json = serde_json::to_string(&docs).unwrap_or_default();
             let back: Option<Docs> = serde_json::from_str(&json).ok();
@@ -761,7 +800,7 @@ mod tests {
             let repeated: Vec<u128> = spread.iter().map(|k| (k % 7) << 120).collect();
             for keys in [spread, crowded, repeated] {
                 let items: Vec<(u128, usize)> = keys.iter().copied().zip(0..).collect();
-                let sorted = sort_by_key128(items);
+                let sorted = sort_by_key128(items.iter().copied(), n);
                 let mut expected = keys.clone();
                 expected.sort_unstable();
                 assert_eq!(
@@ -785,9 +824,11 @@ mod tests {
         let mut docs = Docs::default();
         let mut model = BTreeMap::new();
         for i in 0..3000 {
-            let id = match i % 5 {
+            let id = match i % 6 {
                 0 => format!("{:x}-other-{i}", i % 16),
                 1 => format!("{}{i}", "f".repeat(32)),
+                // First bytes below, between and above the digits, and none.
+                2 => ["", "-", "A", "_", "g", "é"][i / 6 % 6].to_owned() + &i.to_string(),
                 _ => hash128(&i.to_string()),
             };
             docs.insert(&id, kept(&format!("f{i}")), None);

@@ -1872,6 +1872,26 @@ mod tests {
             })
             .collect();
         docs.push(Document::text("old", "t", "T", "x").with_updated_at(DateTime::<Utc>::MIN_UTC));
+        // Hash ids (the snapshot's entries put together on the stack), with whole seconds,
+        // fractions of each length, no date, a fingerprint that is no hash, a parent.
+        let whole = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        for i in 0..3000u32 {
+            let doc = Document::text(
+                crate::ids::hash128(&i.to_string()),
+                "t",
+                "T",
+                format!("{i}"),
+            );
+            docs.push(match i % 7 {
+                0 => doc.with_updated_at(at),
+                1 => doc.with_updated_at(whole + chrono::Duration::seconds(i64::from(i))),
+                2 => doc.with_updated_at(whole + chrono::Duration::nanoseconds(i64::from(i) + 1)),
+                3 => doc.with_version(&format!("etag-{i}")),
+                4 => doc.with_updated_at(DateTime::<Utc>::MAX_UTC),
+                5 => doc.with_parent_id(format!("p{}", i % 3)),
+                _ => doc,
+            });
+        }
         data.apply(Commit {
             checkpoint: CheckpointUpdate::Set(StoredCheckpoint {
                 checkpoint: CheckpointJson {

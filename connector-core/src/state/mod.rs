@@ -537,9 +537,7 @@ impl StateData {
             if i > 0 {
                 buf.push(b',');
             }
-            id.write_json(&mut buf);
-            buf.push(b':');
-            kept.write_json(&mut buf, self.documents.parent(id))?;
+            kept.write_entry(&mut buf, id, self.documents.parent(id))?;
             if buf.len() >= PIECE {
                 out.write_all(&buf)?;
                 buf.clear();

@@ -64,7 +64,18 @@ impl Rfc3339 {
     /// The text.
     pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation were pushed.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The text's bytes (ASCII), with no UTF-8 check.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// The whole buffer, the text first, and the text's length: a copy of a fixed size,
+    /// then the length kept, is cheaper than a copy of the text's own length.
+    pub(super) fn padded(&self) -> (&[u8; MAX], usize) {
+        (&self.buf, self.len)
     }
 
     fn push(&mut self, byte: u8) {
