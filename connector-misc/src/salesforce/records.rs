@@ -18,6 +18,9 @@ use super::convert::Fields;
 /// Where a part of the page's text starts and ends (byte offsets).
 type Span = (usize, usize);
 
+/// A member of a record: where its name and its value are.
+type Pair = (Span, Span);
+
 /// Where a record's members are: its fields' range in [`Records`]' `fields`, its
 /// `attributes`' range in `attributes`.
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +121,7 @@ impl Records {
 
     /// The fields of record `i` but `attributes`, and its `attributes` (normally one), or
     /// why it does not read.
-    fn pairs(&self, i: usize) -> std::result::Result<(&[(Span, Span)], &[(Span, Span)]), &str> {
+    fn pairs(&self, i: usize) -> std::result::Result<(&[Pair], &[Pair]), &str> {
         match self.lists.records.get(i) {
             Some(Ok(Members {
                 fields: (from, to),
