@@ -79,10 +79,6 @@ pub(crate) struct TableView {
     /// How each field of `table.fields` shows in a record's document, in the same order:
     /// worked out once, not looked up per field of every record.
     roles: Vec<Role>,
-    /// Each field's place (by its index in `table.fields`) in name order, the order of the
-    /// `fields` metadata map: a record's values are put in that order by these numbers
-    /// rather than by comparing names.
-    rank: Vec<usize>,
     /// A hash of what shapes a record's document besides the record: the table's name, its
     /// fields' names and types, the metadata switch. Part of every record's version, so a
     /// renamed field or a changed setting renders the records anew.
@@ -114,19 +110,10 @@ impl TableView {
         let table_link = Url::parse(&table_text)
             .ok()
             .filter(|u| u.as_str() == table_text);
-        let mut in_name_order: Vec<usize> = (0..table.fields.len()).collect();
-        // Stable: should the schema name a field twice, the map keeps the later one, as
-        // collecting the pairs in schema order did.
-        in_name_order.sort_by(|a, b| table.fields[*a].name.cmp(&table.fields[*b].name));
-        let mut rank = vec![0; table.fields.len()];
-        for (r, i) in in_name_order.into_iter().enumerate() {
-            rank[i] = r;
-        }
         let mut view = Self {
             base: base.to_owned(),
             table_link,
             roles: Vec::new(),
-            rank,
             render_key: hash128(&shape),
             table,
             by_name,
@@ -482,10 +469,9 @@ pub(crate) fn record_document(view: &TableView, mut record: Record, version: &st
         order.extend(extra.into_iter().map(|m| (m, None)));
     }
 
-    // In schema order for the front matter (each with its field's index in the schema, none
-    // for a member the schema does not list); `metadata.fields` is a map. The sections are
+    // In schema order for the front matter; `metadata.fields` is a map. The sections are
     // noted first and written after the front matter, into the same buffer.
-    let mut meta: Vec<(&str, Option<usize>, Value)> = Vec::with_capacity(order.len());
+    let mut meta: Vec<(&str, Value)> = Vec::with_capacity(order.len());
     let mut sections: Vec<Section<'_, '_>> = Vec::with_capacity(order.len());
     let mut files: Vec<(&str, &JsonRef<'_>)> = Vec::new();
     for (m, i) in order {
@@ -517,7 +503,7 @@ pub(crate) fn record_document(view: &TableView, mut record: Record, version: &st
             continue;
         }
         if metadata {
-            meta.push((name, i, meta_value(value)));
+            meta.push((name, meta_value(value)));
             continue;
         }
         if Some(name) == view.primary.as_deref() {
@@ -546,7 +532,7 @@ pub(crate) fn record_document(view: &TableView, mut record: Record, version: &st
     if let Some(m) = &modified {
         header.push(("last_modified_time", m));
     }
-    header.extend(meta.iter().map(|(k, _, v)| (*k, v)));
+    header.extend(meta.iter().map(|(k, v)| (*k, v)));
     // Front matter and body in one buffer, with no copy of either.
     let mut text = String::with_capacity(TEXT_CAPACITY);
     markdown::front_matter_into(&mut text, header);
@@ -587,24 +573,7 @@ pub(crate) fn record_document(view: &TableView, mut record: Record, version: &st
         }
     }
     // The values move into `metadata.fields` once the front matter is written: no copy.
-    // The schema's fields are put in from the last name to the first, by the view's ranks:
-    // each goes before every name already in, found after one comparison, where collecting
-    // the pairs compared each name with its neighbours twice (the sort, then the check for a
-    // repeated name). A name the schema gives twice keeps its later field's value, as
-    // collecting did. The members the schema does not list (by name, after the schema's
-    // fields, never one of their names) go in last; of a name given twice, the later wins.
-    meta.sort_by_key(|(_, i, _)| std::cmp::Reverse(i.map(|i| view.rank[i])));
-    let meta = {
-        let mut map = Map::new();
-        for (k, i, v) in meta {
-            if i.is_some() {
-                map.entry(k).or_insert(v);
-            } else {
-                map.insert(k.to_owned(), v);
-            }
-        }
-        map
-    };
+    let meta: Map<String, Value> = meta.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
 
     // Filled in place: the document is not moved in and out per field.
     // The version is the fingerprint: the text is not hashed for one it would replace.

@@ -820,15 +820,12 @@ pub(crate) fn record_document(
             }
         }
     }
-    // Put in from the last name to the first, by the view's ranks: each goes before every
-    // name already in, found after one comparison, where collecting the pairs compared each
-    // name with its neighbours twice (the sort, then the check for a repeated name). A name
-    // the describe gives twice keeps the value of its later field, as collecting did.
-    meta.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(view.rank[*i]));
-    let mut fields = Map::new();
-    for (i, v) in meta {
-        fields.entry(view.fields[i].name.as_str()).or_insert(v);
-    }
+    // In name order, the map's, by the view's ranks: the map's sort then finds them sorted.
+    meta.sort_unstable_by_key(|(i, _)| view.rank[*i]);
+    let fields: Map<String, Value> = meta
+        .into_iter()
+        .map(|(i, v)| (view.fields[i].name.clone(), v))
+        .collect();
     let mut doc = Document::text_with_version(doc_id, SOURCE, title, text, version);
     doc.metadata.insert(OBJECT, object);
     doc.metadata.insert(RECORD_ID, id_value);
