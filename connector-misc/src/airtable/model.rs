@@ -48,15 +48,14 @@ fn span(base: &str, part: &str) -> Span {
 /// Where each member of `fields` (read from `base`) is in `base`; none when a name is not
 /// borrowed from it (it holds an escape).
 fn spans(base: &str, fields: &RawFields<'_>) -> Option<Vec<(Span, Span)>> {
-    // Sized at once: collecting into an `Option` would grow the list from nothing.
-    let mut out = Vec::with_capacity(fields.0.len());
-    for (name, raw) in &fields.0 {
-        match &name.0 {
-            Cow::Borrowed(name) => out.push((span(base, name), span(base, raw.get()))),
-            Cow::Owned(_) => return None,
-        }
-    }
-    Some(out)
+    fields
+        .0
+        .iter()
+        .map(|(name, raw)| match &name.0 {
+            Cow::Borrowed(name) => Some((span(base, name), span(base, raw.get()))),
+            Cow::Owned(_) => None,
+        })
+        .collect()
 }
 
 /// A record's members as `take` reads them; `fields` is only checked to be an object.
