@@ -198,10 +198,7 @@ impl Record {
 
     /// The record's fields, read (strings borrowed from the record's JSON): each value from
     /// where the listing's read found it, else (or should one not read alone) the whole
-    /// record read again, which gives the same members. One difference is left, out of
-    /// Airtable's reach (its values nest three deep at most): a value nested 127 or 128
-    /// deep reads alone, where the whole record's read (two levels more) refused it and
-    /// gave no fields at all.
+    /// record read again, which gives the same members.
     pub(crate) fn fields(&self) -> Fields<'_> {
         let text = self.raw.get();
         let Some(members) = &self.members else {
