@@ -1,9 +1,7 @@
 //! Airtable's wire types, with the API's own field names.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, FixedOffset, Utc};
-use connector_core::jsonref::{JsonRef, Members, Str, record_fields};
+use connector_core::jsonref::{JsonRef, Members, record_fields};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -29,33 +27,6 @@ pub(crate) struct Record {
     pub(crate) id: String,
     pub(crate) created_time: DateTime<Utc>,
     raw: Box<RawValue>,
-    /// Where each field's name and value are in `raw`, as [`take_with`](Self::take_with)
-    /// found them (none when a name is escaped, or the record was read by
-    /// [`take`](Self::take)): [`fields`](Self::fields) then reads each value from its place
-    /// instead of reading the whole record again.
-    members: Option<Vec<(Span, Span)>>,
-}
-
-/// Where a part of a record's JSON text starts and ends (byte offsets).
-type Span = (usize, usize);
-
-/// The span of `part`, a slice of `base`.
-fn span(base: &str, part: &str) -> Span {
-    let from = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
-    (from, from.wrapping_add(part.len()))
-}
-
-/// Where each member of `fields` (read from `base`) is in `base`; none when a name is not
-/// borrowed from it (it holds an escape).
-fn spans(base: &str, fields: &RawFields<'_>) -> Option<Vec<(Span, Span)>> {
-    fields
-        .0
-        .iter()
-        .map(|(name, raw)| match &name.0 {
-            Cow::Borrowed(name) => Some((span(base, name), span(base, raw.get()))),
-            Cow::Owned(_) => None,
-        })
-        .collect()
 }
 
 /// A record's members as `take` reads them; `fields` is only checked to be an object.
@@ -146,7 +117,6 @@ impl Record {
             id,
             created_time,
             raw,
-            members: None,
         })
     }
 
@@ -164,19 +134,17 @@ impl Record {
             Ok(head) => {
                 let (id, created_time) = identity(head.id, head.created_time)?;
                 let fields = head.fields.unwrap_or_default();
-                let members = spans(raw.get(), &fields);
                 f.take()
-                    .map(|f| (f(&id, created_time, &fields), id, created_time, members))
+                    .map(|f| (f(&id, created_time, &fields), id, created_time))
             }
             Err(_) => None,
         };
         match (read, f) {
-            (Some((out, id, created_time, members)), _) => Ok((
+            (Some((out, id, created_time)), _) => Ok((
                 Self {
                     id,
                     created_time,
                     raw,
-                    members,
                 },
                 out,
             )),
@@ -196,26 +164,9 @@ impl Record {
         record_fields(self.raw.get())
     }
 
-    /// The record's fields, read (strings borrowed from the record's JSON): each value from
-    /// where the listing's read found it, else (or should one not read alone) the whole
-    /// record read again, which gives the same members.
+    /// The record's fields, read (strings borrowed from the record's JSON).
     pub(crate) fn fields(&self) -> Fields<'_> {
-        let text = self.raw.get();
-        let Some(members) = &self.members else {
-            return record_fields(text);
-        };
-        let mut out = Vec::with_capacity(members.len());
-        for ((name_from, name_to), (from, to)) in members {
-            let (Some(name), Some(value)) = (text.get(*name_from..*name_to), text.get(*from..*to))
-            else {
-                return record_fields(text);
-            };
-            match serde_json::from_str::<JsonRef<'_>>(value) {
-                Ok(value) => out.push((Str(Cow::Borrowed(name)), value)),
-                Err(_) => return record_fields(text),
-            }
-        }
-        Members(out)
+        record_fields(self.raw.get())
     }
 
     /// The record in a JSON value, as a listing would give it.
@@ -318,61 +269,5 @@ impl ErrorBody {
             Self::Bare(kind) => (kind, ""),
             Self::None => ("", ""),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_listed_record_s_fields_read_from_where_the_listing_found_them() {
-        let texts = [
-            // (the record, whether its fields are read from their places)
-            (
-                r#"{"id": "recA1b2C3d4E5f6G7", "createdTime": "2025-03-01T10:00:00.000Z", "fields": {"Name": "A \"b\"\n", "Tags": ["x", "y"], "Owner": {"id": "usr1", "name": "Ana"}, "N": 1.5, "Big": 18446744073709551615, "Neg": -3, "Done": true, "Empty": "", "Nothing": null, "Nested": [[{"a": [1, {"b": "\u00e9"}]}]]}}"#,
-                true,
-            ),
-            (
-                r#"{"fields": {"B": 1, "A": 2, "B": 3}, "createdTime": "2025-03-01T10:00:00.000Z", "id": "recA1b2C3d4E5f6G7"}"#,
-                true,
-            ),
-            (
-                r#"{"id": "recA1b2C3d4E5f6G7", "createdTime": "2025-03-01T10:00:00.000Z", "fields": {}}"#,
-                true,
-            ),
-            (
-                r#"{"id": "recA1b2C3d4E5f6G7", "createdTime": "2025-03-01T10:00:00.000Z"}"#,
-                true,
-            ),
-            // A value the whole read refuses (out of range): no fields either way.
-            (
-                r#"{"id": "recA1b2C3d4E5f6G7", "createdTime": "2025-03-01T10:00:00.000Z", "fields": {"A": "x", "Far": 1e400}}"#,
-                true,
-            ),
-            // An escaped name: the whole record is read again.
-            (
-                r#"{"id": "recA1b2C3d4E5f6G7", "createdTime": "2025-03-01T10:00:00.000Z", "fields": {"Odd \"name\"": 1, "Na\u006de": "x"}}"#,
-                false,
-            ),
-        ];
-        for (text, placed) in texts {
-            let raw = RawValue::from_string(text.to_owned()).unwrap_or_else(|e| panic!("{e}"));
-            let (record, ()) =
-                Record::take_with(raw, |_, _, _| ()).unwrap_or_else(|(_, e)| panic!("{e}"));
-            assert_eq!(record.members.is_some(), placed, "{text}");
-            assert_eq!(
-                record.fields(),
-                record_fields::<JsonRef<'_>>(text),
-                "{text}"
-            );
-        }
-        // A record read by `take` reads its fields whole.
-        let text = r#"{"id": "recA1b2C3d4E5f6G7", "createdTime": "2025-03-01T10:00:00.000Z", "fields": {"A": [1]}}"#;
-        let raw = RawValue::from_string(text.to_owned()).unwrap_or_else(|e| panic!("{e}"));
-        let record = Record::take(raw).unwrap_or_else(|(_, e)| panic!("{e}"));
-        assert!(record.members.is_none());
-        assert_eq!(record.fields(), record_fields::<JsonRef<'_>>(text));
-        assert_eq!(record.fields().0.len(), 1);
     }
 }
