@@ -80,6 +80,30 @@
 //! rounds each at load average 6-6.7: a round's wall median 209.5 -> 197.9 ms, the main
 //! thread's CPU median 91.4 -> 87.1 ms, best-of-3 ratio to the raw fetch 2.08x -> 2.02x (on
 //! the loaded machine; needs the quiet A/B).
+//!
+//! Session 45 (sfat24c): the record's id moves into its metadata value (one `String` copy
+//! fewer) and the document's six metadata keys go in from the last to the first (one
+//! comparison each): callgrind (5,000 x 3, base = HEAD ca425b0) String clones 16.3 M ->
+//! 12.4 M, the metadata inserts 29.9 M -> 27.5 M. Tried and reverted, both measured:
+//! - the conversion reading each field's value from where the read-ahead worker's `admit`
+//!   found it (spans kept on the `Record`) instead of reading the whole record again:
+//!   `record_document` 689.7 M -> 659.3 M instructions (-2.0k a record on the main thread),
+//!   `admit` on the worker 257.9 M -> 266.2 M, whole process -20.8 M; yet wall was slower,
+//!   4 alternating pairs at load average 5.8-6.1 (raw fetch 0.065-0.076 s): load 0.178 /
+//!   0.145 / 0.140 / 0.142 s against base 0.171 / 0.143 / 0.138 / 0.137 s, and main-thread
+//!   CPU did not fall (`COMPARE_THREADS=1`: 95-99 ms a round both). A list allocated on
+//!   the worker and freed on the main thread per record, for a cut within the noise.
+//! - filling the `fields` metadata map from the last name to the first (one comparison a
+//!   name) instead of collecting it: no cheaper here (59.4 M before, about 59 M after) and
+//!   dearer in salesforce's.
+//! Wall of what is kept, 10 alternating pairs at load average 2.8-5.5 (medians): load
+//! 0.158 -> 0.156 s, full run 0.184 -> 0.178 s, within the noise (the raw fetch's own
+//! medians were 0.093 and 0.067 s). Needs the quiet A/B: `/work/rt/sfat24c/new/airtable`
+//! against `/work/notes/s45/base/airtable`.
+//! What is left on the main thread is core's: the fields read as values (`record_fields`,
+//! 10.7k a record), the Markdown writer, the metadata map's key `String`s and nodes;
+//! `record_link`'s `PathSegmentsMut::push` (1.4k) stays: a `Url` is only made by parsing,
+//! and one segment pushed onto a parsed table link is the least parsing there is.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -97,6 +97,26 @@
 //! The lead's quiet-machine A/B (load average 1.2, the base binary of 17895e8 and main's at
 //! 0e81dbb alternating, 3 runs each, medians): `load` 1.42x -> 1.31x, full run 1.71x -> 1.53x
 //! of the raw fetch (single runs 1.51-1.58x): the full line is still just above 1.5x.
+//!
+//! Session 45 (sfat24c): a record's `attributes` are kept apart when the page is read, so
+//! `Records::fields` hands the fields out as a plain mapped copy (no filter per field), and a
+//! record's link skips `set_query`/`set_fragment` when the instance URL has neither.
+//! Callgrind, 5,000 x 3, base = HEAD ca425b0: `COMPARE_ONLY=load` whole process 1,896.8 M ->
+//! 1,889.3 M, the connector's stream 780.4 M -> 772.5 M (-1.0%, -0.53k a record);
+//! `COMPARE_ONLY=full` whole process 1,927.7 M -> 1,916.6 M, the Syncer's `drain` 915.5 M ->
+//! 904.2 M (-1.2%), the stream 789.9 M -> 778.2 M (-1.5%). Documents, failures and
+//! checkpoints byte-identical (sf24b's varied-org NDJSON md5s, children/plain/wide, unchanged).
+//! Tried and reverted: filling the `fields` metadata map from the last name to the first
+//! (`entry().or_insert`, one comparison a name) instead of collecting it: `record_document`
+//! +23.0 M (+1.5k a record): a search and a leaf insert per name cost more than collect's
+//! sort and bulk build, whose sort already finds the pairs in order. What is left per record
+//! in `record_document` (30.7k): the front matter (6.1k, core), the map (5.0k, mostly its 11
+//! key `String`s), the values (`json_value` 4.1k), the description's paragraphs (3.2k, core),
+//! the link (`Url::set_path` 1.4k: a `Url` is only made by parsing). Wall, 8 alternating
+//! runs each at load average 5.0-5.6 (medians; the raw fetch 0.0785 s both): base load
+//! 0.103 s / full 0.129 s (1.31x / 1.64x), new 0.098 s / 0.115 s (1.25x / 1.46x); a first
+//! batch at load 8 was noise (the raw fetch ranged 0.069-0.191 s). Needs the quiet A/B:
+//! `/work/rt/sfat24c/new/salesforce` against `/work/notes/s45/base/salesforce`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -437,7 +437,9 @@ fn list_of_plain(md: &mut MarkdownOut<'_>, items: &[JsonRef<'_>], scratch: &mut 
 /// order (then any field the schema does not list, by name). The fields are read from the
 /// record's JSON as listed, their text borrowed until it is written, and the Markdown is
 /// written straight into the document's buffer.
-pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -> Document {
+pub(crate) fn record_document(view: &TableView, mut record: Record, version: &str) -> Document {
+    // The id moves out: it ends in the metadata, with no copy.
+    let rec_id = std::mem::take(&mut record.id);
     let fields = record.fields();
     let title = view
         .primary
@@ -445,7 +447,7 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
         .and_then(|p| fields.get(p))
         .map(plain)
         .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| format!("{} {}", view.table.name, record.id));
+        .unwrap_or_else(|| format!("{} {}", view.table.name, rec_id));
     let updated = view
         .modified
         .as_ref()
@@ -517,9 +519,9 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
 
     let created = Value::String(time::rfc3339(&record.created_time));
     let table = Value::String(view.table.name.clone());
-    let link = view.record_link(&record.id);
-    let doc_id = record_id(&record.id);
-    let id = Value::String(record.id.clone());
+    let link = view.record_link(&rec_id);
+    let doc_id = record_id(&rec_id);
+    let id = Value::String(rec_id);
     let mut header: Vec<(&str, &Value)> = Vec::with_capacity(4 + meta.len());
     header.extend([
         ("record_id", &id),
@@ -584,14 +586,15 @@ pub(crate) fn record_document(view: &TableView, record: Record, version: &str) -
     const FIELDS: MetaKey = MetaKey::new_inline("fields");
     let mut doc = Document::text_with_version(doc_id, SOURCE, title, text, version);
     let m = &mut doc.metadata;
-    m.insert(BASE_ID, Value::String(view.base.clone()));
-    m.insert(TABLE_ID, Value::String(view.table.id.clone()));
+    // From the last key to the first: each goes in after one comparison.
     m.insert(TABLE_NAME, table);
+    m.insert(TABLE_ID, Value::String(view.table.id.clone()));
     m.insert(RECORD_ID, id);
-    m.insert(CREATED_TIME, created);
     if !meta.is_empty() {
         m.insert(FIELDS, Value::Object(meta));
     }
+    m.insert(CREATED_TIME, created);
+    m.insert(BASE_ID, Value::String(view.base.clone()));
     doc.link = link;
     doc.updated_at = updated;
     doc

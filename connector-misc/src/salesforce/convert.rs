@@ -781,8 +781,11 @@ pub(crate) fn record_document(
     let link = {
         let mut link = instance.clone();
         link.set_path(&id);
-        link.set_query(None);
-        link.set_fragment(None);
+        // An instance URL has neither query nor fragment: nothing to take off then.
+        if link.query().is_some() || link.fragment().is_some() {
+            link.set_query(None);
+            link.set_fragment(None);
+        }
         link
     };
     let doc_id = record_id(&id);

@@ -18,6 +18,28 @@ use super::convert::Fields;
 /// Where a part of the page's text starts and ends (byte offsets).
 type Span = (usize, usize);
 
+/// A member of a record: where its name and its value are.
+type Pair = (Span, Span);
+
+/// Where a record's members are: its fields' range in [`Records`]' `fields`, its
+/// `attributes`' range in `attributes`.
+#[derive(Debug, Clone, Copy)]
+struct Members {
+    fields: (usize, usize),
+    attributes: (usize, usize),
+}
+
+/// A record as read: where its members are, or why it does not read.
+type Read = std::result::Result<Members, String>;
+
+/// The lists a page's records are read into.
+#[derive(Default)]
+struct Lists {
+    records: Vec<Read>,
+    fields: Vec<(Span, Span)>,
+    attributes: Vec<(Span, Span)>,
+}
+
 /// A page of query results.
 #[derive(Debug)]
 pub(crate) struct QueryPage {
@@ -42,14 +64,12 @@ impl QueryPage {
     /// The page of the JSON text `text`: `done` (true when absent), `nextRecordsUrl` and
     /// `records`, other keys passed over.
     pub(crate) fn parse(text: String) -> serde_json::Result<Self> {
-        let mut records = Vec::new();
-        let mut fields = Vec::new();
+        let mut lists = Lists::default();
         let (done, next_records_url) = {
             let mut de = serde_json::Deserializer::from_str(&text);
             let head = de.deserialize_map(PageVisitor {
                 base: &text,
-                records: &mut records,
-                fields: &mut fields,
+                lists: &mut lists,
             })?;
             de.end()?;
             head
@@ -57,11 +77,7 @@ impl QueryPage {
         Ok(Self {
             done,
             next_records_url,
-            records: Records {
-                text,
-                records,
-                fields,
-            },
+            records: Records { text, lists },
         })
     }
 }
@@ -71,16 +87,17 @@ impl QueryPage {
 pub(crate) struct Records {
     /// The page's JSON text, then the text of each record written again ([`Records::replace`]).
     text: String,
-    /// Each record: the range of its fields in `fields`, or why it does not read.
-    records: Vec<std::result::Result<(usize, usize), String>>,
-    /// Every record's fields (`attributes` too), in the answer's order.
-    fields: Vec<(Span, Span)>,
+    /// Each record (where its members are in `fields` and `attributes`, or why it does not
+    /// read), every record's fields but `attributes` in the answer's order, and every
+    /// record's `attributes` apart: [`fields`](Records::fields) hands the fields out as they
+    /// are, with no member to leave out.
+    lists: Lists,
 }
 
 impl fmt::Debug for Records {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Records")
-            .field("len", &self.records.len())
+            .field("len", &self.lists.records.len())
             .finish_non_exhaustive()
     }
 }
@@ -88,13 +105,13 @@ impl fmt::Debug for Records {
 impl Records {
     /// How many records the page holds.
     pub(crate) fn len(&self) -> usize {
-        self.records.len()
+        self.lists.records.len()
     }
 
     /// Whether the page holds no record.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.lists.records.is_empty()
     }
 
     /// The text of a span.
@@ -102,10 +119,20 @@ impl Records {
         self.text.get(from..to).unwrap_or_default()
     }
 
-    /// Every field of record `i` (`attributes` too), or why it does not read.
-    fn pairs(&self, i: usize) -> std::result::Result<&[(Span, Span)], &str> {
-        match self.records.get(i) {
-            Some(Ok((from, to))) => Ok(self.fields.get(*from..*to).unwrap_or_default()),
+    /// The fields of record `i` but `attributes`, and its `attributes` (normally one), or
+    /// why it does not read.
+    fn pairs(&self, i: usize) -> std::result::Result<(&[Pair], &[Pair]), &str> {
+        match self.lists.records.get(i) {
+            Some(Ok(Members {
+                fields: (from, to),
+                attributes: (a_from, a_to),
+            })) => Ok((
+                self.lists.fields.get(*from..*to).unwrap_or_default(),
+                self.lists
+                    .attributes
+                    .get(*a_from..*a_to)
+                    .unwrap_or_default(),
+            )),
             Some(Err(why)) => Err(why),
             None => Err("there is no such record"),
         }
@@ -113,15 +140,13 @@ impl Records {
 
     /// The fields of record `i`, `attributes` left out, or why it does not read.
     pub(crate) fn fields(&self, i: usize) -> std::result::Result<Fields<'_>, &str> {
-        let pairs = self.pairs(i)?;
-        let mut out = Vec::with_capacity(pairs.len());
-        out.extend(
+        let (pairs, _) = self.pairs(i)?;
+        Ok(Fields::new(
             pairs
                 .iter()
                 .map(|(k, v)| (self.at(*k), self.at(*v)))
-                .filter(|(k, _)| *k != "attributes"),
-        );
-        Ok(Fields::new(out))
+                .collect(),
+        ))
     }
 
     /// The fields of each record, in order.
@@ -133,16 +158,21 @@ impl Records {
 
     /// Whether a value of record `i` holds `needle` (in its JSON text).
     pub(crate) fn value_holds(&self, i: usize, needle: &str) -> bool {
-        self.pairs(i)
-            .is_ok_and(|pairs| pairs.iter().any(|(_, v)| self.at(*v).contains(needle)))
+        self.pairs(i).is_ok_and(|(fields, attributes)| {
+            fields
+                .iter()
+                .chain(attributes)
+                .any(|(_, v)| self.at(*v).contains(needle))
+        })
     }
 
     /// Record `i` as a map (`attributes` too), what its JSON text reads as; none when it does
     /// not read.
     pub(crate) fn to_map(&self, i: usize) -> Option<Map<String, Value>> {
-        let pairs = self.pairs(i).ok()?;
+        let (fields, attributes) = self.pairs(i).ok()?;
         let mut map = Map::new();
-        for (k, v) in pairs {
+        // A map: the members' order does not matter, only which of a name's comes last.
+        for (k, v) in fields.iter().chain(attributes) {
             map.insert(
                 self.at(*k).to_owned(),
                 serde_json::from_str(self.at(*v)).ok()?,
@@ -154,7 +184,7 @@ impl Records {
     /// Marks record `i` as one that does not read, for `why` (it then fails alone as
     /// unreadable, as a record the page's read refused does).
     pub(crate) fn fail(&mut self, i: usize, why: &str) {
-        if let Some(slot) = self.records.get_mut(i) {
+        if let Some(slot) = self.lists.records.get_mut(i) {
             *slot = Err(why.to_owned());
         }
     }
@@ -171,15 +201,16 @@ impl Records {
         let written = serde_json::to_string(record)?;
         let from = self.text.len();
         self.text.push_str(&written);
-        let Self {
-            text,
-            records,
-            fields,
-        } = self;
+        let Self { text, lists } = self;
         let mut de = serde_json::Deserializer::from_str(text.get(from..).unwrap_or_default());
-        let read = RecordSeed { base: text, fields }.deserialize(&mut de)?;
+        let read = RecordSeed {
+            base: text,
+            fields: &mut lists.fields,
+            attributes: &mut lists.attributes,
+        }
+        .deserialize(&mut de)?;
         de.end()?;
-        if let Some(slot) = records.get_mut(i) {
+        if let Some(slot) = lists.records.get_mut(i) {
             *slot = read;
         }
         Ok(())
@@ -206,8 +237,7 @@ enum PageKey {
 /// A result page: `done` and `nextRecordsUrl` returned, the records pushed.
 struct PageVisitor<'a, 'de> {
     base: &'de str,
-    records: &'a mut Vec<std::result::Result<(usize, usize), String>>,
-    fields: &'a mut Vec<(Span, Span)>,
+    lists: &'a mut Lists,
 }
 
 impl<'de> Visitor<'de> for PageVisitor<'_, 'de> {
@@ -227,12 +257,10 @@ impl<'de> Visitor<'de> for PageVisitor<'_, 'de> {
                 PageKey::Done => done = map.next_value()?,
                 PageKey::NextRecordsUrl => next = map.next_value()?,
                 PageKey::Records => {
-                    self.records.clear();
-                    self.fields.clear();
+                    *self.lists = Lists::default();
                     map.next_value_seed(RecordsSeed {
                         base: self.base,
-                        records: &mut *self.records,
-                        fields: &mut *self.fields,
+                        lists: &mut *self.lists,
                     })?;
                 }
                 PageKey::Other => {
@@ -247,8 +275,7 @@ impl<'de> Visitor<'de> for PageVisitor<'_, 'de> {
 /// The `records` array of a page.
 struct RecordsSeed<'a, 'de> {
     base: &'de str,
-    records: &'a mut Vec<std::result::Result<(usize, usize), String>>,
-    fields: &'a mut Vec<(Span, Span)>,
+    lists: &'a mut Lists,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, 'de> {
@@ -270,27 +297,33 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, 'de> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        let Lists {
+            records,
+            fields,
+            attributes,
+        } = self.lists;
         if let Some(n) = seq.size_hint() {
-            self.records.reserve(n);
+            records.reserve(n);
         }
         while let Some(read) = seq.next_element_seed(RecordSeed {
             base: self.base,
-            fields: &mut *self.fields,
+            fields: &mut *fields,
+            attributes: &mut *attributes,
         })? {
-            self.records.push(read);
+            records.push(read);
         }
         Ok(())
     }
 }
 
-/// One record: the range of its fields pushed, or why it does not read (it is not an object,
-/// or a field's name is escaped). Either way the rest of the page reads on.
+/// One record: its fields (`attributes` apart) pushed and their ranges returned, or why it
+/// does not read (it is not an object, or a field's name is escaped). Either way the rest of
+/// the page reads on.
 struct RecordSeed<'a, 'de> {
     base: &'de str,
     fields: &'a mut Vec<(Span, Span)>,
+    attributes: &'a mut Vec<(Span, Span)>,
 }
-
-type Read = std::result::Result<(usize, usize), String>;
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_, 'de> {
     type Value = Read;
@@ -319,13 +352,18 @@ impl<'de> Visitor<'de> for RecordSeed<'_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Read, A::Error> {
         let from = self.fields.len();
+        let a_from = self.attributes.len();
         let mut why = None;
         while let Some(name) = map.next_key_seed(Name)? {
             match name {
                 Ok(name) if why.is_none() => {
                     let value = map.next_value::<&'de RawValue>()?;
-                    self.fields
-                        .push((span(self.base, name), span(self.base, value.get())));
+                    let pair = (span(self.base, name), span(self.base, value.get()));
+                    if name == "attributes" {
+                        self.attributes.push(pair);
+                    } else {
+                        self.fields.push(pair);
+                    }
                 }
                 Ok(_) => {
                     map.next_value::<IgnoredAny>()?;
@@ -337,9 +375,13 @@ impl<'de> Visitor<'de> for RecordSeed<'_, 'de> {
             }
         }
         match why {
-            None => Ok(Ok((from, self.fields.len()))),
+            None => Ok(Ok(Members {
+                fields: (from, self.fields.len()),
+                attributes: (a_from, self.attributes.len()),
+            })),
             Some(why) => {
                 self.fields.truncate(from);
+                self.attributes.truncate(a_from);
                 Ok(Err(why))
             }
         }
