@@ -603,7 +603,9 @@ fn sort_by_key128<T: Copy>(
     for b in 1..at.len() {
         at[b] += at[b - 1];
     }
-    let mut out = vec![filler; n];
+    // The output is as long as the keys counted, whatever `n` said: `n` only sizes the
+    // buckets, so a wrong one costs time, never a panic or a filler copy left in the output.
+    let mut out = vec![filler; at[1 << bits]];
     for item in items {
         let slot = &mut at[bucket(item.0)];
         out[*slot] = item;
@@ -815,6 +817,26 @@ mod tests {
                     assert!(!std::mem::replace(&mut seen[i], true));
                 }
             }
+        }
+    }
+
+    /// A count that is not the number of items (review4 F2) changes nothing but the
+    /// buckets: every item comes out once, sorted, and nothing else does.
+    #[test]
+    fn a_wrong_count_sorts_the_items_all_the_same() {
+        let keys: Vec<u128> = (0..500u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) << 64)
+            .collect();
+        let items: Vec<(u128, usize)> = keys.iter().copied().zip(0..).collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        for n in [64, 100, 499, 501, 5000] {
+            let sorted = sort_by_key128(items.iter().copied(), n);
+            assert_eq!(
+                sorted.iter().map(|e| e.0).collect::<Vec<_>>(),
+                expected,
+                "{n}"
+            );
         }
     }
 

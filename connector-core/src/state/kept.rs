@@ -187,17 +187,22 @@ impl<'a> KeptRef<'a> {
     }
 }
 
+/// The longest entry [`KeptRef::write_entry`] puts together: `"`, the id's 32 digits,
+/// `":{"fingerprint":"`, 32 digits, `"`, `,"updated_at":"`, the date's whole buffer (copied
+/// at its fixed size), `"}`. Derived from the pieces, so that a longer date cannot be cut.
+const ENTRY_MAX: usize = 1 + 32 + 18 + 32 + 1 + 15 + super::stamp::MAX + 2;
+
 /// [`KeptRef::write_entry`]'s buffer: room for the longest entry it puts together (34 bytes
 /// of id, 17 + 34 of fingerprint, 15 + 32 of date, the braces).
 struct EntryBuf {
-    buf: [u8; 136],
+    buf: [u8; ENTRY_MAX],
     len: usize,
 }
 
 impl Default for EntryBuf {
     fn default() -> Self {
         Self {
-            buf: [0; 136],
+            buf: [0; ENTRY_MAX],
             len: 0,
         }
     }
@@ -403,6 +408,68 @@ mod tests {
             prop_assert!(kept.has_fingerprint(&fp));
             // Kept from borrowed parts, it is the same.
             prop_assert_eq!(Kept::of(&fp, None), kept);
+        }
+    }
+}
+
+/// The stack-built snapshot entry held to what serde writes for the same state.
+#[cfg(test)]
+mod stack_entries {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn serde_entry(id: &str, state: &DocumentState) -> String {
+        format!(
+            "{{{}:{}}}",
+            serde_json::to_string(id).unwrap_or_default(),
+            serde_json::to_string(state).unwrap_or_default()
+        )
+    }
+
+    fn date() -> impl Strategy<Value = Option<DateTime<Utc>>> {
+        prop_oneof![
+            Just(None),
+            (
+                prop_oneof![
+                    -62_135_596_800i64..253_402_300_799i64,
+                    any::<i64>(),
+                    (-100i64..100).prop_map(|d| 253_402_300_799 + d),
+                    (-100i64..100).prop_map(|d| -62_167_219_200 + d),
+                ],
+                prop_oneof![
+                    Just(0u32),
+                    0u32..2_000_000_000,
+                    (0u32..1000).prop_map(|m| m * 1_000_000),
+                    (0u32..1000).prop_map(|m| m * 1_000),
+                ],
+            )
+                .prop_map(|(s, n)| DateTime::<Utc>::from_timestamp(s, n)),
+            (0i64..1000, 0u32..1_000_000_000).prop_map(|(d, n)| {
+                // A leap second (second 59 with a fraction past 1e9).
+                DateTime::<Utc>::from_timestamp(d * 86_400 + 86_399, 1_000_000_000 + n)
+            }),
+            Just(Some(DateTime::<Utc>::MIN_UTC)),
+            Just(Some(DateTime::<Utc>::MAX_UTC)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn a_stack_entry_is_what_serde_writes(
+            id in any::<u128>(),
+            fp in prop_oneof![any::<u128>().prop_map(|v| format!("{v:032x}")), "[0-9a-fA-F]{31,33}", "\\PC{0,8}"],
+            at in date(),
+            parent in proptest::option::of("\\PC{0,4}"),
+        ) {
+            let state = DocumentState { fingerprint: fp, updated_at: at, parent_id: parent.clone() };
+            let kept = Kept::new(state.clone());
+            let mut out = Vec::new();
+            prop_assert!(kept.view().write_entry(&mut out, IdRef::Hash(id), parent.as_deref()).is_ok());
+            prop_assert_eq!(
+                format!("{{{}}}", String::from_utf8_lossy(&out)),
+                serde_entry(&format!("{id:032x}"), &state)
+            );
         }
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Serializer;
 
 /// The longest text [`Rfc3339::of`] builds: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
-const MAX: usize = 30;
+pub(super) const MAX: usize = 30;
 
 /// One timestamp's RFC 3339 text, as chrono's `Serialize` writes it.
 pub(crate) struct Rfc3339 {
