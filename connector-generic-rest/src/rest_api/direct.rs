@@ -203,6 +203,7 @@ impl Plan {
             start: text.as_ptr() as usize,
             len: text.len(),
             item: 0,
+            at: vec![0; self.slots],
             scratch: Vec::new(),
             page: KeptPage {
                 slots: self.slots,
@@ -225,8 +226,8 @@ impl Plan {
 pub(crate) trait Sink<'de> {
     /// An item begins: nothing of it read yet.
     fn begin(&mut self);
-    /// The item's kind (`"object"`, `"list"`, ...).
-    fn set_kind(&mut self, kind: &'static str);
+    /// The item's kind: an index of [`KINDS`] ([`kind`]).
+    fn set_kind(&mut self, kind: u8);
     /// Empties `slot`: a name on its path came again, and only its last occurrence counts.
     fn clear(&mut self, slot: usize);
     /// Reads the next value of `map`, the end of the path of `slot`, into it.
@@ -239,8 +240,8 @@ impl<'de> Sink<'de> for Slots<'de> {
         self.values.iter_mut().for_each(|v| *v = None);
     }
 
-    fn set_kind(&mut self, kind: &'static str) {
-        self.kind = kind;
+    fn set_kind(&mut self, kind: u8) {
+        self.kind = KINDS.get(usize::from(kind)).copied().unwrap_or("null");
     }
 
     fn clear(&mut self, slot: usize) {
@@ -327,8 +328,18 @@ enum Kept {
     Object(u32, u32),
 }
 
-/// The item kinds a [`KeptPage`] keeps, by their index.
+/// The item kinds' names, by their index ([`kind`]), which [`Sink::set_kind`] takes.
 const KINDS: [&str; 6] = ["null", "boolean", "number", "string", "list", "object"];
+
+/// The indexes of [`KINDS`].
+mod kind {
+    pub(super) const NULL: u8 = 0;
+    pub(super) const BOOLEAN: u8 = 1;
+    pub(super) const NUMBER: u8 = 2;
+    pub(super) const STRING: u8 = 3;
+    pub(super) const LIST: u8 = 4;
+    pub(super) const OBJECT: u8 = 5;
+}
 
 /// `n` as a span or index of a [`KeptPage`]: never above `u32::MAX`, as the text is not
 /// ([`Plan::kept_page`]) and nothing kept counts more than the text's bytes.
@@ -464,6 +475,9 @@ pub(crate) struct KeptWriter {
     len: usize,
     /// Where the current item's entries of `set` begin.
     item: usize,
+    /// Per slot, where in `set` its entry was last put: the current item's entry when it
+    /// lies at `item` or after and names the slot.
+    at: Vec<usize>,
     /// The entries of the lists and objects being read, moved into the page's `values` as
     /// each ends (so that each one's entries are together there, with no `Vec` of its own).
     scratch: Vec<Kept>,
@@ -503,10 +517,10 @@ impl KeptWriter {
     }
 
     /// The current item's entry for `slot`, if it set one.
-    fn entry(&mut self, slot: usize) -> Option<usize> {
-        let slot = idx(slot);
-        let set = self.page.set.get(self.item..)?;
-        Some(self.item + set.iter().position(|(s, _)| *s == slot)?)
+    fn entry(&self, slot: usize) -> Option<usize> {
+        let at = *self.at.get(slot)?;
+        let (s, _) = self.page.set.get(at)?;
+        (at >= self.item && *s as usize == slot).then_some(at)
     }
 
     /// The list or object whose entries are `scratch[mark..]`, moved into `values`.
@@ -531,10 +545,9 @@ impl<'de> Sink<'de> for KeptWriter {
         self.page.ends.push(idx(self.item));
     }
 
-    fn set_kind(&mut self, kind: &'static str) {
-        let code = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+    fn set_kind(&mut self, kind: u8) {
         if let Some(k) = self.page.kinds.last_mut() {
-            *k = u8::try_from(code).unwrap_or(0);
+            *k = kind;
         }
     }
 
@@ -542,6 +555,11 @@ impl<'de> Sink<'de> for KeptWriter {
         if let Some(at) = self.entry(slot) {
             // The item's entries are the last of `set`, so the one moved in stays in it.
             self.page.set.swap_remove(at);
+            if let Some((moved, _)) = self.page.set.get(at)
+                && let Some(a) = self.at.get_mut(*moved as usize)
+            {
+                *a = at;
+            }
             if let Some(end) = self.page.ends.last_mut() {
                 *end = idx(self.page.set.len());
             }
@@ -557,6 +575,9 @@ impl<'de> Sink<'de> for KeptWriter {
                 }
             }
             None => {
+                if let Some(a) = self.at.get_mut(slot) {
+                    *a = self.page.set.len();
+                }
                 self.page.set.push((idx(slot), value));
                 if let Some(end) = self.page.ends.last_mut() {
                     *end = idx(self.page.set.len());
@@ -684,17 +705,17 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        self.sink.set_kind("boolean");
+        self.sink.set_kind(kind::BOOLEAN);
         Ok(())
     }
 
     fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        self.sink.set_kind("number");
+        self.sink.set_kind(kind::NUMBER);
         Ok(())
     }
 
     fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        self.sink.set_kind("number");
+        self.sink.set_kind(kind::NUMBER);
         Ok(())
     }
 
@@ -702,25 +723,25 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
         // As `Json` reads it: a number that is no `Number` is null.
         self.sink
             .set_kind(if serde_json::Number::from_f64(f).is_some() {
-                "number"
+                kind::NUMBER
             } else {
-                "null"
+                kind::NULL
             });
         Ok(())
     }
 
     fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        self.sink.set_kind("string");
+        self.sink.set_kind(kind::STRING);
         Ok(())
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
-        self.sink.set_kind("null");
+        self.sink.set_kind(kind::NULL);
         Ok(())
     }
 
     fn visit_none<E>(self) -> Result<(), E> {
-        self.sink.set_kind("null");
+        self.sink.set_kind(kind::NULL);
         Ok(())
     }
 
@@ -729,13 +750,13 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.sink.set_kind("list");
+        self.sink.set_kind(kind::LIST);
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        self.sink.set_kind("object");
+        self.sink.set_kind(kind::OBJECT);
         read_level(&self.plan.root, map, self.sink)
     }
 }
