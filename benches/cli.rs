@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; wall not measurable at load 5-9 (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -997,6 +997,27 @@
 //! the bytes, written when the fingerprint is set and reused by the line writer, which is only
 //! sound if `metadata` cannot change in between: `metadata` is a public field today, so that
 //! is a contract change (an accessor that drops the cached bytes on a write), for the lead.
+//!
+//! ### (a), fifteenth pass: review3's fixes to the kept pages
+//!
+//! review3 found that a kept object (or a list in a list) was built as a borrowed tree, copied
+//! owned and cloned at every conversion (a GitHub-like mapping's item reading 1.83x its
+//! instructions at ca425b0), and that a kept page could hold up to 90x its body (pages of tiny
+//! items). Now every kept list and object is a range of one per-page arena (keys and strings
+//! as spans), and conversion builds the borrowed tree from it once. A kept value is 12 bytes
+//! (`u32` spans), and an item stores only the slots it sets. A page that would hold more than
+//! twice its body and 256 KiB is read the old way. Item reading, a scratch callgrind harness
+//! (release, 10 pages of 1,000 items, harness subtracted; before = `locate`, then the plan at
+//! conversion, as at ca425b0):
+//!
+//! | items | before | kept | kept / before |
+//! | --- | --- | --- | --- |
+//! | strings (`id, title, body, tags[*]`) | 72.3M | 59.9M | 0.83x |
+//! | GitHub-like (`id, title, user` (an object), `labels[*]` (objects)) | 143.3M | 130.5M | 0.91x (allocations 1.005x: +43 a page; at b755485 +30 an item) |
+//!
+//! The 50k sync (callgrind, the bench's server, `/dev/shm`, NDJSON md5 1405c21f… from all runs):
+//! 948.8M and 949.6M against ca425b0's 1,023.5M and 1,024.1M, 0.927x (the fourteenth pass:
+//! 0.922x; the per-slot entry index and kind codes won back 6M of the 12M the arena first cost).
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -666,9 +666,15 @@ impl RestClient {
             (PageItems::Values(list), _) => {
                 page_hash(&list.iter().map(|i| self.item_id(i)).collect::<Vec<_>>())
             }
-            // A numbered walk's pages are not kept.
-            (PageItems::Raw { .. } | PageItems::Kept { .. }, None)
-            | (PageItems::Kept { .. }, Some(_)) => String::new(),
+            (PageItems::Raw { .. }, None) => String::new(),
+            (PageItems::Kept { .. }, _) => {
+                // Not reached: only a walk that is not numbered keeps its pages (`keep`
+                // above), and only numbered walks hash theirs. Were a numbered walk's pages
+                // kept, each would hash to "" and the repeat guard would end the listing
+                // after the first page: hash them from their ids (the slots) first.
+                debug_assert!(!numbered, "a numbered walk's page was kept");
+                String::new()
+            }
         });
         if ids.is_some() && ids == pos.prev {
             tracing::info!(

@@ -23,7 +23,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::Number;
 
 use super::model::{FieldPath, Tail};
-use super::node::{Json, JsonVisitor, Key, Node};
+use super::node::{Json, Key, Node};
 
 /// A mapped path and where [`Slots`] keep its value.
 #[derive(Debug)]
@@ -196,15 +196,20 @@ impl Plan {
 
     /// What a page's items keep, read from `text` (the page's text, which the items are
     /// read from) by [`Plan::keep`].
-    pub(crate) fn kept_page(&self, text: &str) -> KeptWriter {
-        KeptWriter {
+    /// `None` for a text of more than `u32::MAX` bytes (a [`KeptPage`]'s spans are `u32`).
+    pub(crate) fn kept_page(&self, text: &str) -> Option<KeptWriter> {
+        u32::try_from(text.len()).ok()?;
+        Some(KeptWriter {
             start: text.as_ptr() as usize,
             len: text.len(),
+            item: 0,
+            at: vec![0; self.slots],
+            scratch: Vec::new(),
             page: KeptPage {
                 slots: self.slots,
                 ..KeptPage::default()
             },
-        }
+        })
     }
 
     /// Reads one item into `page`, as a new item after those read before.
@@ -221,8 +226,8 @@ impl Plan {
 pub(crate) trait Sink<'de> {
     /// An item begins: nothing of it read yet.
     fn begin(&mut self);
-    /// The item's kind (`"object"`, `"list"`, ...).
-    fn set_kind(&mut self, kind: &'static str);
+    /// The item's kind: an index of [`KINDS`] ([`kind`]).
+    fn set_kind(&mut self, kind: u8);
     /// Empties `slot`: a name on its path came again, and only its last occurrence counts.
     fn clear(&mut self, slot: usize);
     /// Reads the next value of `map`, the end of the path of `slot`, into it.
@@ -235,8 +240,8 @@ impl<'de> Sink<'de> for Slots<'de> {
         self.values.iter_mut().for_each(|v| *v = None);
     }
 
-    fn set_kind(&mut self, kind: &'static str) {
-        self.kind = kind;
+    fn set_kind(&mut self, kind: u8) {
+        self.kind = KINDS.get(usize::from(kind)).copied().unwrap_or("null");
     }
 
     fn clear(&mut self, slot: usize) {
@@ -301,41 +306,78 @@ impl<'a> Item for Slots<'a> {
     }
 }
 
-/// A value a [`Plan`] kept of an item in the fetch's pass: the value, or where it is.
-#[derive(Debug, Clone)]
+/// A value a [`Plan`] kept of an item in the fetch's pass: the value, or where it is. 12
+/// bytes: spans and ranges are `u32` ([`Plan::kept_page`] takes texts of up to `u32::MAX`
+/// bytes, and nothing kept of a text counts more entries or bytes than the text has).
+#[derive(Debug, Clone, Copy)]
 enum Kept {
     Null,
     Bool(bool),
-    Number(Number),
+    /// A number `Json` reads as a `u64`, `i64` or finite `f64`: its 64 bits, high then low.
+    U64(u32, u32),
+    I64(u32, u32),
+    F64(u32, u32),
     /// A string without escapes: `text[start..end]` of the page.
-    Text(usize, usize),
+    Text(u32, u32),
     /// A string with escapes, decoded: `decoded[start..end]` of the [`KeptPage`].
-    Decoded(usize, usize),
-    /// A list of scalars and [`Kept::Tree`]s: `values[start..end]` of the [`KeptPage`].
-    List(usize, usize),
-    /// An object, or a list in a list: `trees[n]` of the [`KeptPage`] (rare in a mapping).
-    Tree(usize),
+    Decoded(u32, u32),
+    /// A list: its entries are `values[start..end]` of the [`KeptPage`].
+    List(u32, u32),
+    /// An object: its keys ([`Kept::Text`] or [`Kept::Decoded`]) and values in turn, in the
+    /// order written, are `values[start..end]` of the [`KeptPage`].
+    Object(u32, u32),
+}
+
+/// The item kinds' names, by their index ([`kind`]), which [`Sink::set_kind`] takes.
+const KINDS: [&str; 6] = ["null", "boolean", "number", "string", "list", "object"];
+
+/// The indexes of [`KINDS`].
+mod kind {
+    pub(super) const NULL: u8 = 0;
+    pub(super) const BOOLEAN: u8 = 1;
+    pub(super) const NUMBER: u8 = 2;
+    pub(super) const STRING: u8 = 3;
+    pub(super) const LIST: u8 = 4;
+    pub(super) const OBJECT: u8 = 5;
+}
+
+/// `n` as a span or index of a [`KeptPage`]: never above `u32::MAX`, as the text is not
+/// ([`Plan::kept_page`]) and nothing kept counts more than the text's bytes.
+fn idx(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn bits(n: u64) -> (u32, u32) {
+    (idx((n >> 32) as usize), idx((n & 0xffff_ffff) as usize))
+}
+
+fn unbits(hi: u32, lo: u32) -> u64 {
+    (u64::from(hi) << 32) | u64::from(lo)
 }
 
 /// What conversion needs of a page's items, read in the fetch's pass by a [`Plan`], so that
-/// conversion does not read the items again: each item's kind and the value of each slot,
-/// strings as spans of the page's text (or decoded once into `decoded` when they have
-/// escapes). Conversion builds the item's [`Slots`] from them ([`KeptPage::for_each`]),
-/// parsing nothing.
+/// conversion does not read the items again: each item's kind and the values of the slots
+/// it sets, strings as spans of the page's text (or decoded once into `decoded` when they
+/// have escapes), lists and objects as ranges of `values`. Conversion builds the item's
+/// [`Slots`] from them ([`KeptPage::for_each`]), parsing nothing; a list or object becomes
+/// a [`Json`] borrowing its strings, as reading the item at conversion built it.
+///
+/// Its size is bounded by its text's: about 5 bytes an item, 16 a slot set, 12 an entry of
+/// a kept list or object, and the decoded strings ([`KeptWriter::over_budget`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeptPage {
     /// Slots per item.
     slots: usize,
-    /// Each item's kind.
-    kinds: Vec<&'static str>,
-    /// Each item's slots, `slots` a item.
-    kept: Vec<Option<Kept>>,
-    /// The entries of kept lists.
+    /// Each item's kind, an index of [`KINDS`].
+    kinds: Vec<u8>,
+    /// Where each item's entries of `set` end (they begin where the item before's end).
+    ends: Vec<u32>,
+    /// The slots the items set, and their values: at most one entry a slot in an item.
+    set: Vec<(u32, Kept)>,
+    /// The entries of kept lists and objects.
     values: Vec<Kept>,
     /// Strings with escapes, decoded.
     decoded: String,
-    /// Objects (and lists in lists) kept whole.
-    trees: Vec<Json<'static>>,
 }
 
 impl KeptPage {
@@ -353,46 +395,75 @@ impl KeptPage {
         plan: &Plan,
         on_item: &mut dyn for<'x> FnMut(usize, &Slots<'x>),
     ) -> bool {
-        if self.slots != plan.slots {
-            return false;
-        }
-        let mut slots = plan.slots();
-        for (i, kind) in self.kinds.iter().enumerate() {
-            slots.kind = kind;
-            let Some(kept) = self.kept.get(i * self.slots..(i + 1) * self.slots) else {
-                return false;
-            };
-            for (slot, kept) in slots.values.iter_mut().zip(kept) {
-                *slot = match kept {
-                    Some(k) => match self.json(text, k) {
-                        Some(json) => Some(json),
-                        None => return false,
-                    },
-                    None => None,
-                };
-            }
-            on_item(i, &slots);
-        }
-        true
+        self.try_for_each(text, plan, on_item).is_some()
     }
 
-    fn json<'a>(&'a self, text: &'a str, kept: &Kept) -> Option<Json<'a>> {
+    fn try_for_each(
+        &self,
+        text: &str,
+        plan: &Plan,
+        on_item: &mut dyn for<'x> FnMut(usize, &Slots<'x>),
+    ) -> Option<()> {
+        if self.slots != plan.slots || self.kinds.len() != self.ends.len() {
+            return None;
+        }
+        let mut slots = plan.slots();
+        let mut from = 0;
+        for (i, (kind, end)) in self.kinds.iter().zip(&self.ends).enumerate() {
+            slots.kind = KINDS.get(usize::from(*kind))?;
+            slots.values.iter_mut().for_each(|v| *v = None);
+            let end = *end as usize;
+            for (slot, kept) in self.set.get(from..end)? {
+                *slots.values.get_mut(*slot as usize)? = Some(self.json(text, *kept)?);
+            }
+            from = end;
+            on_item(i, &slots);
+        }
+        Some(())
+    }
+
+    fn json<'a>(&'a self, text: &'a str, kept: Kept) -> Option<Json<'a>> {
+        let range = |start: u32, end: u32| self.values.get(start as usize..end as usize);
         Some(match kept {
             Kept::Null => Json::Null,
-            Kept::Bool(b) => Json::Bool(*b),
-            Kept::Number(n) => Json::Number(n.clone()),
-            Kept::Text(start, end) => Json::String(Cow::Borrowed(text.get(*start..*end)?)),
-            Kept::Decoded(start, end) => {
-                Json::String(Cow::Borrowed(self.decoded.get(*start..*end)?))
+            Kept::Bool(b) => Json::Bool(b),
+            Kept::U64(hi, lo) => Json::Number(unbits(hi, lo).into()),
+            Kept::I64(hi, lo) => {
+                Json::Number(i64::from_ne_bytes(unbits(hi, lo).to_ne_bytes()).into())
             }
+            Kept::F64(hi, lo) => {
+                Number::from_f64(f64::from_bits(unbits(hi, lo))).map_or(Json::Null, Json::Number)
+            }
+            Kept::Text(start, end) => {
+                Json::String(Cow::Borrowed(text.get(start as usize..end as usize)?))
+            }
+            Kept::Decoded(start, end) => Json::String(Cow::Borrowed(
+                self.decoded.get(start as usize..end as usize)?,
+            )),
             Kept::List(start, end) => Json::Array(
-                self.values
-                    .get(*start..*end)?
+                range(start, end)?
                     .iter()
-                    .map(|v| self.json(text, v))
+                    .map(|v| self.json(text, *v))
                     .collect::<Option<_>>()?,
             ),
-            Kept::Tree(n) => self.trees.get(*n)?.clone(),
+            Kept::Object(start, end) => {
+                let entries = range(start, end)?;
+                if entries.len() % 2 != 0 {
+                    return None;
+                }
+                Json::Object(
+                    entries
+                        .chunks_exact(2)
+                        .map(|kv| match kv {
+                            [k, v] => match self.json(text, *k)? {
+                                Json::String(k) => Some((k, self.json(text, *v)?)),
+                                _ => None,
+                            },
+                            _ => None,
+                        })
+                        .collect::<Option<_>>()?,
+                )
+            }
         })
     }
 }
@@ -402,6 +473,14 @@ pub(crate) struct KeptWriter {
     /// The text's address, and its length.
     start: usize,
     len: usize,
+    /// Where the current item's entries of `set` begin.
+    item: usize,
+    /// Per slot, where in `set` its entry was last put: the current item's entry when it
+    /// lies at `item` or after and names the slot.
+    at: Vec<usize>,
+    /// The entries of the lists and objects being read, moved into the page's `values` as
+    /// each ends (so that each one's entries are together there, with no `Vec` of its own).
+    scratch: Vec<Kept>,
     page: KeptPage,
 }
 
@@ -411,58 +490,107 @@ impl KeptWriter {
         self.page
     }
 
+    /// Whether the page holds more than twice its text's size and 256 KiB: pages of many
+    /// tiny items or values, which the fetch then leaves to [`super::raw_page::locate`],
+    /// whose conversion holds one item's values at a time (as before pages were kept).
+    pub(crate) fn over_budget(&self) -> bool {
+        let p = &self.page;
+        let held = p.kinds.len()
+            + p.ends.len() * size_of::<u32>()
+            + p.set.len() * size_of::<(u32, Kept)>()
+            + (p.values.len() + self.scratch.len()) * size_of::<Kept>()
+            + p.decoded.len();
+        held > 2 * self.len + (1 << 18)
+    }
+
     /// Where `s` lies in the text: `None` when it is not a part of it.
-    fn span(&self, s: &str) -> Option<(usize, usize)> {
+    fn span(&self, s: &str) -> Option<(u32, u32)> {
         let start = (s.as_ptr() as usize).checked_sub(self.start)?;
         let end = start.checked_add(s.len())?;
-        (end <= self.len).then_some((start, end))
+        (end <= self.len).then(|| (idx(start), idx(end)))
     }
 
     fn decoded(&mut self, s: &str) -> Kept {
-        let start = self.page.decoded.len();
+        let start = idx(self.page.decoded.len());
         self.page.decoded.push_str(s);
-        Kept::Decoded(start, self.page.decoded.len())
+        Kept::Decoded(start, idx(self.page.decoded.len()))
+    }
+
+    /// The current item's entry for `slot`, if it set one.
+    fn entry(&self, slot: usize) -> Option<usize> {
+        let at = *self.at.get(slot)?;
+        let (s, _) = self.page.set.get(at)?;
+        (at >= self.item && *s as usize == slot).then_some(at)
+    }
+
+    /// The list or object whose entries are `scratch[mark..]`, moved into `values`.
+    fn close<E: serde::de::Error>(
+        &mut self,
+        mark: usize,
+        kind: fn(u32, u32) -> Kept,
+    ) -> Result<Kept, E> {
+        let start = self.page.values.len();
+        self.page.values.extend(self.scratch.drain(mark..));
+        if self.over_budget() {
+            return Err(E::custom("the page's items hold too much"));
+        }
+        Ok(kind(idx(start), idx(self.page.values.len())))
     }
 }
 
 impl<'de> Sink<'de> for KeptWriter {
     fn begin(&mut self) {
-        self.page.kinds.push("null");
-        let slots = self.page.slots;
-        self.page.kept.extend((0..slots).map(|_| None));
+        self.page.kinds.push(0);
+        self.item = self.page.set.len();
+        self.page.ends.push(idx(self.item));
     }
 
-    fn set_kind(&mut self, kind: &'static str) {
+    fn set_kind(&mut self, kind: u8) {
         if let Some(k) = self.page.kinds.last_mut() {
             *k = kind;
         }
     }
 
     fn clear(&mut self, slot: usize) {
-        let at = self.page.kept.len().saturating_sub(self.page.slots) + slot;
-        if let Some(v) = self.page.kept.get_mut(at) {
-            *v = None;
+        if let Some(at) = self.entry(slot) {
+            // The item's entries are the last of `set`, so the one moved in stays in it.
+            self.page.set.swap_remove(at);
+            if let Some((moved, _)) = self.page.set.get(at)
+                && let Some(a) = self.at.get_mut(*moved as usize)
+            {
+                *a = at;
+            }
+            if let Some(end) = self.page.ends.last_mut() {
+                *end = idx(self.page.set.len());
+            }
         }
     }
 
     fn capture<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<(), A::Error> {
-        let value = map.next_value_seed(KeptSeed {
-            page: &mut *self,
-            in_list: false,
-        })?;
-        let at = self.page.kept.len().saturating_sub(self.page.slots) + slot;
-        if let Some(v) = self.page.kept.get_mut(at) {
-            *v = Some(value);
+        let value = map.next_value_seed(KeptSeed { page: &mut *self })?;
+        match self.entry(slot) {
+            Some(at) => {
+                if let Some(e) = self.page.set.get_mut(at) {
+                    e.1 = value;
+                }
+            }
+            None => {
+                if let Some(a) = self.at.get_mut(slot) {
+                    *a = self.page.set.len();
+                }
+                self.page.set.push((idx(slot), value));
+                if let Some(end) = self.page.ends.last_mut() {
+                    *end = idx(self.page.set.len());
+                }
+            }
         }
         Ok(())
     }
 }
 
-/// Reads a value to keep; a list's entries go into the page's `values`, unless the list is
-/// in a list (then it is a [`Kept::Tree`], as an object is).
+/// Reads a value to keep; a list's or object's entries go into the page's `values`.
 struct KeptSeed<'s> {
     page: &'s mut KeptWriter,
-    in_list: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for KeptSeed<'_> {
@@ -486,15 +614,22 @@ impl<'de> Visitor<'de> for KeptSeed<'_> {
     }
 
     fn visit_i64<E>(self, n: i64) -> Result<Kept, E> {
-        Ok(Kept::Number(n.into()))
+        let (hi, lo) = bits(u64::from_ne_bytes(n.to_ne_bytes()));
+        Ok(Kept::I64(hi, lo))
     }
 
     fn visit_u64<E>(self, n: u64) -> Result<Kept, E> {
-        Ok(Kept::Number(n.into()))
+        let (hi, lo) = bits(n);
+        Ok(Kept::U64(hi, lo))
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<Kept, E> {
-        Ok(Number::from_f64(f).map_or(Kept::Null, Kept::Number))
+        Ok(if Number::from_f64(f).is_some() {
+            let (hi, lo) = bits(f.to_bits());
+            Kept::F64(hi, lo)
+        } else {
+            Kept::Null
+        })
     }
 
     fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Kept, E> {
@@ -521,31 +656,29 @@ impl<'de> Visitor<'de> for KeptSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kept, A::Error> {
-        if self.in_list {
-            let tree = JsonVisitor.visit_seq(seq)?;
-            return Ok(self.tree(tree));
-        }
-        // Each entry is a scalar or a tree, so nothing else goes into `values` meanwhile.
-        let start = self.page.page.values.len();
+        let mark = self.page.scratch.len();
         while let Some(v) = seq.next_element_seed(KeptSeed {
             page: &mut *self.page,
-            in_list: true,
         })? {
-            self.page.page.values.push(v);
+            self.page.scratch.push(v);
         }
-        Ok(Kept::List(start, self.page.page.values.len()))
+        self.page.close(mark, Kept::List)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Kept, A::Error> {
-        let tree = JsonVisitor.visit_map(map)?;
-        Ok(self.tree(tree))
-    }
-}
-
-impl KeptSeed<'_> {
-    fn tree(self, tree: Json<'_>) -> Kept {
-        self.page.page.trees.push(tree.into_owned());
-        Kept::Tree(self.page.page.trees.len() - 1)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kept, A::Error> {
+        let mark = self.page.scratch.len();
+        // Keys are strings, read as `Json`'s visitor reads them ([`Key`]): borrowed when
+        // they have no escapes.
+        while let Some(k) = map.next_key_seed(KeptSeed {
+            page: &mut *self.page,
+        })? {
+            self.page.scratch.push(k);
+            let v = map.next_value_seed(KeptSeed {
+                page: &mut *self.page,
+            })?;
+            self.page.scratch.push(v);
+        }
+        self.page.close(mark, Kept::Object)
     }
 }
 
@@ -572,17 +705,17 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        self.sink.set_kind("boolean");
+        self.sink.set_kind(kind::BOOLEAN);
         Ok(())
     }
 
     fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        self.sink.set_kind("number");
+        self.sink.set_kind(kind::NUMBER);
         Ok(())
     }
 
     fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        self.sink.set_kind("number");
+        self.sink.set_kind(kind::NUMBER);
         Ok(())
     }
 
@@ -590,25 +723,25 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
         // As `Json` reads it: a number that is no `Number` is null.
         self.sink
             .set_kind(if serde_json::Number::from_f64(f).is_some() {
-                "number"
+                kind::NUMBER
             } else {
-                "null"
+                kind::NULL
             });
         Ok(())
     }
 
     fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        self.sink.set_kind("string");
+        self.sink.set_kind(kind::STRING);
         Ok(())
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
-        self.sink.set_kind("null");
+        self.sink.set_kind(kind::NULL);
         Ok(())
     }
 
     fn visit_none<E>(self) -> Result<(), E> {
-        self.sink.set_kind("null");
+        self.sink.set_kind(kind::NULL);
         Ok(())
     }
 
@@ -617,13 +750,13 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.sink.set_kind("list");
+        self.sink.set_kind(kind::LIST);
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        self.sink.set_kind("object");
+        self.sink.set_kind(kind::OBJECT);
         read_level(&self.plan.root, map, self.sink)
     }
 }
@@ -807,6 +940,77 @@ mod tests {
             "true",
         ] {
             same_kept(&paths, text);
+        }
+    }
+
+    /// The bytes a kept page holds besides the body: its vectors' entries and the decoded
+    /// strings.
+    fn kept_bytes(page: &KeptPage) -> usize {
+        page.kinds.len() * size_of::<u8>()
+            + page.ends.len() * size_of::<u32>()
+            + page.set.len() * size_of::<(u32, Kept)>()
+            + page.values.len() * size_of::<Kept>()
+            + page.decoded.len()
+    }
+
+    /// A page the fetch keeps holds little more than its body, however small its items or
+    /// their values (the read path before kept one item's values at a time): a page that
+    /// would hold more is left to `locate`, and read at conversion as before.
+    #[test]
+    fn kept_pages_stay_within_twice_their_body_and_a_little() {
+        let (plan, _) = plan(&[
+            "id",
+            "title",
+            "body",
+            "updated_at",
+            "link",
+            "author.name",
+            "tags[*]",
+            "meta",
+        ])
+        .unwrap();
+        let usual = r#"{"id": 12345, "title": "A title", "body": "<p>Some text with <b>markup<\/b> and more text, more text, more text, more text.<\/p>", "updated_at": "2026-01-02T03:04:05Z", "link": "https://example.com/items/12345", "author": {"name": "Jane"}, "tags": ["alpha", "beta"]}"#;
+        let zeros = format!(r#"{{"id":1,"tags":[{}]}}"#, ["0"; 2000].join(","));
+        let lists = format!(r#"{{"id":1,"tags":[{}]}}"#, ["[]"; 2000].join(","));
+        let object = format!(
+            r#"{{"id":1,"meta":{{{}}}}}"#,
+            (0..2000)
+                .map(|i| format!(r#""k{i}":0"#))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let nested = format!("[{}1{}]", "[".repeat(100), "]".repeat(100));
+        let deep = format!(
+            r#"{{"id":1,"tags":[{}]}}"#,
+            vec![nested.as_str(); 20].join(",")
+        );
+        for (item, n, kept_whole) in [
+            (usual, 5_000, true),
+            ("{}", 200_000, false),
+            (r#"{"id":1}"#, 200_000, false),
+            (zeros.as_str(), 200, false),
+            (lists.as_str(), 200, false),
+            (object.as_str(), 200, false),
+            (deep.as_str(), 200, false),
+        ] {
+            let body = format!(r#"{{"data":[{}]}}"#, vec![item; n].join(","));
+            let path = ["data".to_owned()];
+            match super::super::raw_page::keep(body.as_bytes(), &path, &plan) {
+                Some((_, kept)) => {
+                    let held = kept_bytes(&kept);
+                    assert!(
+                        held <= 2 * body.len() + (1 << 18),
+                        "{} items of {:.40}: {held} bytes kept for a body of {}",
+                        n,
+                        item,
+                        body.len()
+                    );
+                }
+                None => {
+                    assert!(!kept_whole, "a usual page is kept: {item:.40}");
+                    assert!(super::super::raw_page::locate(body.as_bytes(), &path, None).is_some());
+                }
+            }
         }
     }
 

@@ -219,25 +219,6 @@ impl Node for Json<'_> {
     }
 }
 
-impl Json<'_> {
-    /// The same value with every string owned.
-    pub(crate) fn into_owned(self) -> Json<'static> {
-        match self {
-            Json::Null => Json::Null,
-            Json::Bool(b) => Json::Bool(b),
-            Json::Number(n) => Json::Number(n),
-            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
-            Json::Array(list) => Json::Array(list.into_iter().map(Json::into_owned).collect()),
-            Json::Object(entries) => Json::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
-                    .collect(),
-            ),
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for Json<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(JsonVisitor)

@@ -205,6 +205,18 @@ pub(super) fn list_ids(
 }
 
 /// The ids of a page's items that are objects.
+///
+/// Each kind of page is read as its conversion reads it ([`convert_page`]), so prune lists
+/// the ids the sync delivers:
+/// - a kept page (a cursor or link walk, [`PageItems::Kept`]) with the mapping's plan: only
+///   the mapped paths of each item were read, so a member outside them that no tree can hold
+///   (`1e400`, a lone surrogate `"\ud800"`) does not fail the listing, and an item without a
+///   readable id fails it with the mapping's own error. (Before pages were kept, such a page
+///   was read whole here and failed with "the page's items could not be read again", so
+///   nothing was pruned; prune deletes only what is not listed, so listing what the sync
+///   delivered is safe.)
+/// - a raw page (a numbered walk, [`PageItems::Raw`]) item by item as whole trees: such a
+///   member anywhere fails the listing, as before.
 fn page_ids(mapping: &Mapping, items: &PageItems) -> Result<Vec<SlimDocument>> {
     let mut ids = Vec::with_capacity(items.len());
     match items {
@@ -351,6 +363,34 @@ mod tests {
         assert_eq!(direct, [true, false, true, true, true]);
     }
 
+    /// Prune on a kept page reads the items as conversion does, with the plan: a member
+    /// outside the mapped paths that no tree can hold (`1e400`, a lone surrogate) no longer
+    /// fails the listing, as it still does on a raw page (numbered walks), whose prune reads
+    /// each item whole.
+    #[test]
+    fn kept_pages_list_the_ids_conversion_reads() {
+        let m = &mappings()[0];
+        let path = ["data".to_owned()];
+        for body in [
+            &br#"{"data": [{"id": 1, "x": 1e400}, {"id": 2}]}"#[..],
+            br#"{"data": [{"id": 1, "x": "\ud800"}, {"id": 2}]}"#,
+        ] {
+            let (_, kept) = keep(body, &path, m.direct().unwrap()).expect("kept");
+            let kept = PageItems::Kept {
+                body: Bytes::copy_from_slice(body),
+                kept,
+            };
+            let raw = PageItems::Raw {
+                body: Bytes::copy_from_slice(body),
+                path: path.clone().into(),
+                len: 2,
+            };
+            assert_eq!(page_ids(m, &kept).map(|ids| ids.len()).ok(), Some(2));
+            assert!(page_ids(m, &raw).is_err());
+            assert_eq!(convert_page(m, &kept, None), convert_page(m, &raw, None));
+        }
+    }
+
     #[test]
     fn raw_pages_convert_as_values_do() {
         same_both_ways(
@@ -441,6 +481,119 @@ mod tests {
                 prop::collection::vec((key.clone(), inner), 0..6).prop_map(Gen::Object),
             ]
         })
+    }
+
+    /// The fetch as before (`locate`, items read at conversion) and as now (`keep`, else
+    /// `locate`): the same batch and the same ids.
+    fn old_and_new(body: &[u8]) {
+        let path = ["data".to_owned()];
+        let Some((old_rest, n)) = locate(body, &path, None) else {
+            return;
+        };
+        let raw = PageItems::Raw {
+            body: Bytes::copy_from_slice(body),
+            path: path.clone().into(),
+            len: n,
+        };
+        for m in mappings() {
+            let Some(plan) = m.direct() else { continue };
+            let new = match keep(body, &path, plan) {
+                Some((rest, kept)) => {
+                    assert_eq!(rest, old_rest);
+                    PageItems::Kept {
+                        body: Bytes::copy_from_slice(body),
+                        kept,
+                    }
+                }
+                None => raw.clone(),
+            };
+            assert_eq!(new.len(), n);
+            assert_eq!(
+                convert_page(&m, &raw, None),
+                convert_page(&m, &new, None),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            let old_ids = page_ids(&m, &raw).map_err(|e| e.to_string());
+            let new_ids = page_ids(&m, &new).map_err(|e| e.to_string());
+            if old_ids
+                .as_ref()
+                .is_err_and(|e| e.contains("could not be read again"))
+                && new_ids != old_ids
+            {
+                continue;
+            }
+            assert_eq!(old_ids, new_ids, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    /// Raw JSON text: tokens serde_json's writer never writes.
+    fn raw_value() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "\"id\"",
+            "\"\\u0069d\"",
+            "\"title\"",
+            "\"body\"",
+            "\"author\"",
+            "\"name\"",
+            "\"tags\"",
+            "\"updated_at\"",
+            "\"a\"",
+            "\"b\"",
+            "\"link\"",
+            "\"x\"",
+        ]);
+        let leaf = prop::sample::select(vec![
+            "null",
+            "true",
+            "false",
+            "0",
+            "-0",
+            "-0.0",
+            "1e3",
+            "1E+2",
+            "1.5e-3",
+            "-1e-400",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "1e400",
+            "\"\"",
+            "\"\\/\"",
+            "\"\\u00e9\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\ud800\"",
+            "\"x\\udc00\"",
+            "\"é\"",
+            "\"a\\\"b\"",
+            "\"<p>x <b>y</b></p>\"",
+            "\"2026-01-02T03:04:05Z\"",
+            "\"12\"",
+            "\"\\u0000\"",
+            "\"😀\"",
+            "\"\\t\\r\\b\\f\"",
+        ])
+        .prop_map(str::to_owned);
+        leaf.prop_recursive(4, 32, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((key.clone(), inner), 0..7).prop_map(|v| {
+                    let e: Vec<String> = v.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                    format!("{{{}}}", e.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn old_and_new_fetch_convert_alike(items in prop::collection::vec(raw_value(), 0..5)) {
+            let body = format!("{{\"m\":\"\\u00e9\",\"data\":[{}],\"z\":\"é\"}}", items.join(","));
+            old_and_new(body.as_bytes());
+        }
     }
 
     proptest! {

@@ -114,7 +114,9 @@ pub(crate) fn locate(
 /// [`locate`] without `on_item`, with each item read by `plan` into a [`KeptPage`] instead
 /// of skipped, so that conversion does not read the items again. `None` where [`locate`]
 /// gives `None`, and also for a body that is not UTF-8 or an item the plan cannot read
-/// (a number out of range, nesting too deep): the caller then reads the page with [`locate`],
+/// (a number out of range, nesting too deep), or whose kept values would hold more than
+/// about twice the body ([`super::direct::KeptWriter::over_budget`]: many tiny items or
+/// values): the caller then reads the page with [`locate`],
 /// which reads it as before (the same error, or the items read again at conversion, where
 /// such an item fails as it did).
 pub(crate) fn keep(body: &[u8], path: &[String], plan: &Plan) -> Option<(Value, KeptPage)> {
@@ -122,7 +124,7 @@ pub(crate) fn keep(body: &[u8], path: &[String], plan: &Plan) -> Option<(Value, 
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;
-    let mut page = plan.kept_page(text);
+    let mut page = plan.kept_page(text)?;
     let mut state = State {
         found: None,
         repeated: false,
@@ -272,6 +274,9 @@ impl<'de> Visitor<'de> for Along<'_, '_> {
             Read::Keep(plan, page) => {
                 while seq.next_element_seed(plan.keep(page))?.is_some() {
                     n += 1;
+                    if page.over_budget() {
+                        return Err(serde::de::Error::custom("the page's items hold too much"));
+                    }
                 }
             }
             Read::Direct(plan, on_item) => {
