@@ -117,6 +117,10 @@
 //! 0.103 s / full 0.129 s (1.31x / 1.64x), new 0.098 s / 0.115 s (1.25x / 1.46x); a first
 //! batch at load 8 was noise (the raw fetch ranged 0.069-0.191 s). Needs the quiet A/B:
 //! `/work/rt/sfat24c/new/salesforce` against `/work/notes/s45/base/salesforce`.
+//! The lead's quiet A/B (load 0.6-1.6, no build running; `/work/rt/sfat24c/new/salesforce`
+//! against ca425b0's, 10 alternating runs each, medians): load 1.23x -> 1.22x, full Syncer run
+//! 1.50x -> **1.46x** of the raw fetch (single runs 1.37-1.62x both ways: the full line is
+//! now just under 1.5x by its median, not by every run).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
