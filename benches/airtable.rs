@@ -96,14 +96,17 @@
 //! - filling the `fields` metadata map from the last name to the first (one comparison a
 //!   name) instead of collecting it: no cheaper here (59.4 M before, about 59 M after) and
 //!   dearer in salesforce's.
+//!
 //! Wall of what is kept, 10 alternating pairs at load average 2.8-5.5 (medians): load
 //! 0.158 -> 0.156 s, full run 0.184 -> 0.178 s, within the noise (the raw fetch's own
 //! medians were 0.093 and 0.067 s). Needs the quiet A/B: `/work/rt/sfat24c/new/airtable`
 //! against `/work/notes/s45/base/airtable`.
+//!
 //! What is left on the main thread is core's: the fields read as values (`record_fields`,
 //! 10.7k a record), the Markdown writer, the metadata map's key `String`s and nodes;
 //! `record_link`'s `PathSegmentsMut::push` (1.4k) stays: a `Url` is only made by parsing,
 //! and one segment pushed onto a parsed table link is the least parsing there is.
+//!
 //! The lead's quiet A/B (load 1.3-2.3; 5 alternating runs each, medians of the ratios to the
 //! raw fetch): rows24's binary against ca425b0's, load 1.35x -> 1.32x, full 1.49x -> **1.42x**;
 //! sfat24c's alone, 1.34x / 1.45x -> 1.35x / 1.45x (no measurable change).

@@ -828,7 +828,7 @@ mod tests {
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) << 64)
             .collect();
         let items: Vec<(u128, usize)> = keys.iter().copied().zip(0..).collect();
-        let mut expected = keys.clone();
+        let mut expected = keys;
         expected.sort_unstable();
         for n in [64, 100, 499, 501, 5000] {
             let sorted = sort_by_key128(items.iter().copied(), n);
