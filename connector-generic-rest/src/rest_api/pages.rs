@@ -38,6 +38,7 @@ use super::SOURCE;
 use super::checkpoint::{Position, RestApiCheckpoint};
 use super::client::RestClient;
 use super::convert::Mapping;
+use super::direct::Item;
 use super::node::Node;
 use super::raw_page::{PageItems, for_each, for_each_direct};
 
@@ -225,54 +226,66 @@ fn page_ids(mapping: &Mapping, items: &PageItems) -> Result<Vec<SlimDocument>> {
                 let id = mapping.id(item).map_err(|e| e.with_connector(SOURCE))?;
                 ids.push(SlimDocument::new(id));
             }
+            Ok(ids)
         }
         PageItems::Raw { body, path, .. } => {
-            let mut first_error = None;
-            let read = for_each(body, path, &mut |_, item| {
-                if first_error.is_some() || !item.is_object() {
-                    return;
-                }
-                match mapping.id(item) {
-                    Ok(id) => ids.push(SlimDocument::new(id)),
-                    Err(e) => first_error = Some(e.with_connector(SOURCE)),
-                }
-            });
-            if let Some(e) = first_error {
-                return Err(e);
-            }
-            if !read {
-                return Err(
-                    Error::invalid_data("the page's items could not be read again")
-                        .with_connector(SOURCE),
-                );
-            }
+            let mut of = IdsOf::new(mapping, ids);
+            let read = for_each(body, path, &mut |_, item| of.push(item));
+            of.finish(read)
         }
         PageItems::Kept { body, kept } => {
-            let mut first_error = None;
+            let mut of = IdsOf::new(mapping, ids);
             let read = match (mapping.direct(), std::str::from_utf8(body)) {
-                (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |_, item| {
-                    if first_error.is_some() || !super::direct::Item::is_object(item) {
-                        return;
-                    }
-                    match mapping.id(item) {
-                        Ok(id) => ids.push(SlimDocument::new(id)),
-                        Err(e) => first_error = Some(e.with_connector(SOURCE)),
-                    }
-                }),
+                (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |_, item| of.push(item)),
                 _ => false,
             };
-            if let Some(e) = first_error {
-                return Err(e);
-            }
-            if !read {
-                return Err(
-                    Error::invalid_data("the page's items could not be read again")
-                        .with_connector(SOURCE),
-                );
-            }
+            of.finish(read)
         }
     }
-    Ok(ids)
+}
+
+/// The ids of a page's object items as a raw or kept page's reader hands them over one at a
+/// time ([`page_ids`]): the first item whose id does not read stops the listing.
+struct IdsOf<'m> {
+    mapping: &'m Mapping,
+    ids: Vec<SlimDocument>,
+    first_error: Option<Error>,
+}
+
+impl<'m> IdsOf<'m> {
+    fn new(mapping: &'m Mapping, ids: Vec<SlimDocument>) -> Self {
+        Self {
+            mapping,
+            ids,
+            first_error: None,
+        }
+    }
+
+    /// Lists `item`'s id if it is an object, until an id fails to read.
+    fn push<I: Item>(&mut self, item: &I) {
+        if self.first_error.is_some() || !item.is_object() {
+            return;
+        }
+        match self.mapping.id(item) {
+            Ok(id) => self.ids.push(SlimDocument::new(id)),
+            Err(e) => self.first_error = Some(e.with_connector(SOURCE)),
+        }
+    }
+
+    /// The ids listed, the first id's error, or an error when the reader could not read the
+    /// page's items (`read` false).
+    fn finish(self, read: bool) -> Result<Vec<SlimDocument>> {
+        if let Some(e) = self.first_error {
+            return Err(e);
+        }
+        if !read {
+            return Err(
+                Error::invalid_data("the page's items could not be read again")
+                    .with_connector(SOURCE),
+            );
+        }
+        Ok(self.ids)
+    }
 }
 
 #[cfg(test)]
