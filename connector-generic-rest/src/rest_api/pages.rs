@@ -39,7 +39,6 @@ use super::checkpoint::{Position, RestApiCheckpoint};
 use super::client::RestClient;
 use super::convert::Mapping;
 use super::direct::Item;
-use super::node::Node;
 use super::raw_page::{PageItems, for_each, for_each_direct};
 
 /// Pages converted at once.
