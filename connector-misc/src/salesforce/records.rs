@@ -530,4 +530,54 @@ mod tests {
         let second = p.records.fields(1).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(second.get("Id"), Some("\"001000000000002AAA\""));
     }
+
+    /// `attributes` is kept apart however a record holds it (first, last, repeated, not an
+    /// object, missing, only in a relationship's record): the fields are the record's members
+    /// but `attributes` (as `Fields::parse` reads them), the map is the whole record, and a
+    /// needle only in `attributes` is still found; a record failing after its `attributes`
+    /// leaves nothing of them to the next.
+    #[test]
+    fn attributes_are_kept_apart_wherever_a_record_holds_them() {
+        let records = [
+            r#"{"Id": "001000000000001AAA", "Name": "n", "attributes": {"type": "Account", "url": "/needle-1"}}"#,
+            r#"{"attributes": {"type": "A"}, "Id": "001000000000002AAA", "attributes": {"type": "B", "url": "/needle-2"}, "X": 1}"#,
+            r#"{"Id": "001000000000003AAA", "attributes": "plain /needle-3", "Y": [1]}"#,
+            r#"{"Id": "001000000000004AAA", "Owner": {"attributes": {"type": "User"}, "Name": "o"}}"#,
+            r#"{"Id": "001000000000005AAA", "attributes": null, "attributes": [1, "/needle-5"]}"#,
+        ];
+        let names = ["Id", "Name", "X", "Y", "Owner", "attributes"];
+        let text = format!(
+            r#"{{"done": true, "records": [{}, {{"attributes": {{"type": "Z"}}, "Na\u006de": 1}}, {{"Id": "001000000000006AAA"}}]}}"#,
+            records.join(", ")
+        );
+        let p = page(&text);
+        let r = &p.records;
+        assert_eq!(r.len(), records.len() + 2);
+        for (i, raw) in records.iter().enumerate() {
+            let raw_value: Box<RawValue> =
+                serde_json::from_str(raw).unwrap_or_else(|e| panic!("{e}"));
+            let want = Fields::parse(&raw_value).unwrap_or_else(|e| panic!("{e}"));
+            let got = r.fields(i).unwrap_or_else(|e| panic!("{e}"));
+            for name in names {
+                assert_eq!(got.get(name), want.get(name), "{raw} {name}");
+            }
+            let whole: Value = serde_json::from_str(raw).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.to_map(i).map(Value::Object), Some(whole), "{raw}");
+            assert_eq!(
+                r.value_holds(i, &format!("/needle-{}", i + 1)),
+                i != 3,
+                "{raw}"
+            );
+        }
+        assert!(r.fields(records.len()).is_err());
+        assert!(r.to_map(records.len()).is_none());
+        let last = r
+            .fields(records.len() + 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(last.get("Id"), Some("\"001000000000006AAA\""));
+        let map = r
+            .to_map(records.len() + 1)
+            .unwrap_or_else(|| panic!("a map"));
+        assert_eq!(map.len(), 1);
+    }
 }
