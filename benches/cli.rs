@@ -1032,6 +1032,14 @@
 //! curl. The instructions saved are on the runtime's workers; what bounds the wall is not
 //! only their CPU (the main thread's writer, 178M, is unchanged, and the fetch's critical
 //! path now carries the item read).
+//!
+//! Why (the lead, quiet machine, the same server): `perf stat -r 8` task-clock 148 ms
+//! (ca425b0) against 146 ms (this pass), so 7% of the instructions were 2% of the CPU time;
+//! `perf record` by thread: the two runtime workers 37% and 35% of the samples, the main
+//! thread 27%; the bench's server about 10 ms of CPU a sync. The sync keeps both cores busy
+//! (about 156 ms of CPU in a 90 ms wall), so its wall is its total CPU time over two cores:
+//! 2x curl (about 50 ms) needs about 90 ms of task-clock, 38% less CPU time. The next pass
+//! should profile cycles (cache misses, allocation), not instruction counts.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
