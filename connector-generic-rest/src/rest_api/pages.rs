@@ -126,7 +126,9 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
             Err(f) => failures.push(*f),
         }
     };
-    match items {
+    // `false` when a page's items, read whole at the fetch, cannot be read again (which
+    // cannot happen for the bytes the fetch read).
+    let read = match items {
         PageItems::Values(list) => {
             for (i, item) in list.iter().enumerate() {
                 take(
@@ -134,35 +136,25 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
                     &mut documents,
                 );
             }
+            true
         }
-        PageItems::Raw { body, path, .. } => {
-            // The bytes were read whole when the page was fetched, so this cannot fail.
-            let read = match mapping.direct() {
-                Some(plan) => for_each_direct(body, path, plan, &mut |i, item| {
-                    take(
-                        mapping.convert_into(item, i, &mut documents),
-                        &mut documents,
-                    );
-                }),
-                None => for_each(body, path, &mut |i, item| {
-                    take(
-                        mapping.convert_into(item, i, &mut documents),
-                        &mut documents,
-                    );
-                }),
-            };
-            if !read {
-                failures.push(Failure::new(
-                    None,
-                    ErrorKind::InvalidData,
-                    format!("{SOURCE}: the page's items could not be read again"),
-                ));
-            }
-        }
+        PageItems::Raw { body, path, .. } => match mapping.direct() {
+            Some(plan) => for_each_direct(body, path, plan, &mut |i, item| {
+                take(
+                    mapping.convert_into(item, i, &mut documents),
+                    &mut documents,
+                );
+            }),
+            None => for_each(body, path, &mut |i, item| {
+                take(
+                    mapping.convert_into(item, i, &mut documents),
+                    &mut documents,
+                );
+            }),
+        },
         PageItems::Kept { body, kept } => {
-            // The fetch read the items with this plan from this UTF-8 text, so this cannot
-            // fail.
-            let read = match (mapping.direct(), std::str::from_utf8(body)) {
+            // The fetch read the items with this plan from this UTF-8 text.
+            match (mapping.direct(), std::str::from_utf8(body)) {
                 (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |i, item| {
                     take(
                         mapping.convert_into(item, i, &mut documents),
@@ -170,15 +162,15 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
                     );
                 }),
                 _ => false,
-            };
-            if !read {
-                failures.push(Failure::new(
-                    None,
-                    ErrorKind::InvalidData,
-                    format!("{SOURCE}: the page's items could not be read again"),
-                ));
             }
         }
+    };
+    if !read {
+        failures.push(Failure::new(
+            None,
+            ErrorKind::InvalidData,
+            format!("{SOURCE}: the page's items could not be read again"),
+        ));
     }
     Batch::with_parts(documents, failures, Vec::new())
 }
