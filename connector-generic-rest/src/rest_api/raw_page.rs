@@ -19,10 +19,13 @@
 //! that cannot be read where it lies (a number out of range, such as `1e400`, where it is
 //! read; a lone surrogate; nesting too deep; a string that is not UTF-8) must not take the
 //! items after it with it. So when a pass ends at an item, the body is split into its items'
-//! bytes ([`item_spans`](super::syntax::item_spans), which reads only the syntax, as [`IgnoredAny`] does, accepting any
+//! bytes ([`item_spans`], which reads only the syntax, as [`IgnoredAny`] does, accepting any
 //! number), and each item from that one on is read alone from its own bytes: those that
 //! read go on as before, and one that does not is handed over as [`Unread`] (its bytes and
-//! why), to fail alone. Pages whose items all read take the one pass, as before.
+//! why), to fail alone, named ([`Mapping::unread_failure`]). Pages whose items all read take
+//! the one pass, as before: the good path costs nothing more.
+//!
+//! [`Mapping::unread_failure`]: super::convert::Mapping::unread_failure
 //!
 //! Everything else takes the [`Value`] path of [`find_items`](super::model::find_items), so
 //! nothing any response gives changes: an `items_path` with filters, wildcards or indexes; a

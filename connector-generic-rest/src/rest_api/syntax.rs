@@ -84,9 +84,9 @@ pub(crate) fn path_at(text: &[u8], at: usize, path: &mut String) {
 }
 
 /// The bytes of each item of `body` at `path`, in page order: read from the JSON's syntax
-/// alone (any number is a number, any string a string, as [`IgnoredAny`] reads them), for a
-/// body whose syntax was read before; `None` for a body that is not a list at `path`, a name
-/// of the path repeated in an object on it, or syntax that does not close.
+/// alone (any number is a number, any string a string, as serde's `IgnoredAny` reads them),
+/// for a body whose syntax was read before; `None` for a body that is not a list at `path`,
+/// a name of the path repeated in an object on it, or syntax that does not close.
 pub(crate) fn item_spans(body: &[u8], path: &[String]) -> Option<Vec<std::ops::Range<usize>>> {
     let top = skip_ws(body, 0);
     if skip_ws(body, value_end(body, top)?) != body.len() {
