@@ -1040,6 +1040,22 @@
 //! (about 156 ms of CPU in a 90 ms wall), so its wall is its total CPU time over two cores:
 //! 2x curl (about 50 ms) needs about 90 ms of task-clock, 38% less CPU time. The next pass
 //! should profile cycles (cache misses, allocation), not instruction counts.
+//!
+//! ## (a), `rest_api` items that cannot be read fail alone (2026-12-06, issue 17, review3 N1)
+//!
+//! A raw page's item that cannot be read (`1e400`, a lone surrogate, nesting too deep) now
+//! fails alone and the page's later items convert (`raw_page.rs`, "An item that cannot be
+//! read"); a page whose items all read takes the one pass as before, and kept pages (this
+//! bench's cursor walk) are untouched. The 50k sync (callgrind, the bench's server,
+//! `/dev/shm`, `main` 19ca800's binary against this change's, 3 alternating runs each):
+//! 953.7M / 954.1M / 953.2M against 952.1M / 952.1M / 952.6M instructions, 0.998x; NDJSON md5
+//! 1405c21f… from every run. `perf stat -e task-clock` (load 3.4-3.7, 7 alternating blocks of 5
+//! or 10 runs): median 95.6 ms (base) against 89.4 ms, wall 0.129 s against 0.116 s: noise,
+//! no change. A numbered walk (`page`, 200 pages of 100 items from a local server, with and
+//! without a plan) writes byte-identical NDJSON; with `1e400` in one item's mapped `score`,
+//! base fails the sync at that page (200 of 20,000 documents; the by-cursor walk: 19,950 and
+//! an unnamed page failure), this change delivers 19,999 and one failure naming the item's id
+//! and `$.data[50].score`.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -16,7 +16,7 @@ use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_s
 use super::direct::Plan;
 use super::model::{BodyPath, FieldPath, Items, ItemsPath, find_items, text_of, text_ref};
 use super::node::{Json, Node};
-use super::raw_page::{OnItem, PageItems, keep, locate, may_reach, simple_names};
+use super::raw_page::{OnItem, PageItems, Unread, keep, locate, may_reach, simple_names};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -559,9 +559,14 @@ impl RestClient {
         };
         let located = kept.or_else(|| {
             let names = e.plain_items.as_ref()?;
-            let mut on_item = |_: usize, item: &Json<'_>| {
+            let mut on_item = |_: usize, item: Result<&Json<'_>, Unread<'_>>| {
                 if let Some(ids) = raw_ids.as_mut() {
-                    ids.push(self.item_id(item));
+                    ids.push(match item {
+                        Ok(item) => self.item_id(item),
+                        // An item no tree can hold (conversion fails it alone): its bytes
+                        // stand for it, as alike on a repeated page as its id would be.
+                        Err(unread) => hash128(&String::from_utf8_lossy(unread.text)),
+                    });
                 }
             };
             let on_item: Option<OnItem<'_>> = if numbered { Some(&mut on_item) } else { None };

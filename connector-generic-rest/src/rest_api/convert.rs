@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::{hash128, hash128_concat};
 use connector_core::text::html_to_markdown;
 use connector_core::{Document, Error, ErrorKind, Failure, MetaKey};
+use serde::de::DeserializeSeed;
 use serde_json::Value;
 use url::Url;
 
@@ -16,6 +17,7 @@ use super::config::{RestApiConfig, TypeHint};
 use super::direct::{Field, Item, Plan};
 use super::model::{FieldPath, text_of};
 use super::node::Node;
+use super::raw_page::Unread;
 
 /// How items become documents, resolved once from the config.
 #[derive(Debug)]
@@ -35,6 +37,9 @@ pub(crate) struct Mapping {
     template: Option<String>,
     /// How to read items without a tree, when the paths allow it ([`super::direct`]).
     direct: Option<Arc<Plan>>,
+    /// How to read the id alone, when its path allows it: the id of an item that cannot be
+    /// read whole ([`Mapping::unread_id`]).
+    id_alone: Option<(Plan, Field)>,
 }
 
 fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<Field>, Error> {
@@ -70,6 +75,7 @@ impl Mapping {
             template: cfg.content_template.clone(),
             metadata_keys: Vec::new(),
             direct: None,
+            id_alone: None,
         };
         mapping.metadata_keys = mapping
             .metadata
@@ -89,6 +95,10 @@ impl Mapping {
                 .collect();
             mapping.direct = Plan::new(&mut fields).map(Arc::new);
         }
+        mapping.id_alone = mapping.id.as_ref().and_then(|id| {
+            let mut field = Field::new(FieldPath::clone(id));
+            Plan::new(&mut [&mut field]).map(|plan| (plan, field))
+        });
         Ok(mapping)
     }
 
@@ -169,11 +179,56 @@ impl Mapping {
     /// # Errors
     /// An [`ErrorKind::InvalidData`] error when `id_field` is configured and the item lacks it.
     pub(crate) fn id<I: Item>(&self, item: &I) -> Result<String, Error> {
-        let Some(path) = &self.id else {
-            // Slots are read only with `id_field` set, so this is a tree's JSON.
-            let canonical = item.canonical().unwrap_or_default();
-            return Ok(hash128_concat(&[SOURCE, ":", &hash128(&canonical)]));
-        };
+        match &self.id {
+            Some(path) => self.id_at(path, item),
+            None => {
+                // Slots are read only with `id_field` set, so this is a tree's JSON.
+                let canonical = item.canonical().unwrap_or_default();
+                Ok(hash128_concat(&[SOURCE, ":", &hash128(&canonical)]))
+            }
+        }
+    }
+
+    /// The id of an item that could not be read ([`Unread`]), read from its bytes by the
+    /// id's path alone, as [`id`](Self::id) reads it of the whole item; `None` without
+    /// `id_field`, for an id path that is not a plain chain of names ([`Plan`]), an item that
+    /// is not an object, and an id that cannot be read either (the id itself `1e400`).
+    pub(crate) fn unread_id(&self, unread: &Unread<'_>) -> Option<String> {
+        let (plan, field) = self.id_alone.as_ref()?;
+        let mut slots = plan.slots();
+        let mut de = serde_json::Deserializer::from_slice(unread.text);
+        plan.seed(&mut slots).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        if !slots.is_object() {
+            return None;
+        }
+        self.id_at(field, &slots).ok()
+    }
+
+    /// The failure of entry `index` of a page, whose items are the list at `items`, that
+    /// could not be read ([`Unread`]): named by its id where that can still be read
+    /// ([`unread_id`](Self::unread_id)), by its index and JSON path always, with the reason
+    /// and where in the item it lies, as "entry 2 of the page could not be read: number out
+    /// of range at `$.data[2].score`".
+    pub(crate) fn unread_failure(
+        &self,
+        index: usize,
+        items: &[String],
+        unread: &Unread<'_>,
+    ) -> Failure {
+        Failure::new(
+            self.unread_id(unread),
+            ErrorKind::InvalidData,
+            format!(
+                "{SOURCE}: entry {index} of the page could not be read: {}",
+                unread.reason(items, index)
+            ),
+        )
+    }
+
+    /// [`id`](Self::id) read at `path` (the mapping's `id_field`, or the same path with the
+    /// slot of [`Mapping::id_alone`]'s plan).
+    fn id_at<I: Item>(&self, path: &Field, item: &I) -> Result<String, Error> {
         // A number's digits written on the stack rather than into a `String` (most ids are
         // numbers): the same text as `Number`'s `to_string`.
         let mut digits = itoa::Buffer::new();

@@ -17,6 +17,7 @@ mod model;
 mod node;
 mod pages;
 mod raw_page;
+mod syntax;
 
 use std::fmt;
 use std::sync::Arc;

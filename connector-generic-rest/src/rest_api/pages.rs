@@ -39,7 +39,7 @@ use super::checkpoint::{Position, RestApiCheckpoint};
 use super::client::RestClient;
 use super::convert::Mapping;
 use super::direct::Item;
-use super::raw_page::{PageItems, for_each, for_each_direct};
+use super::raw_page::{PageItems, Unread, for_each, for_each_direct};
 
 /// Pages converted at once.
 const CONVERT_CONCURRENCY: usize = 2;
@@ -138,18 +138,22 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
             }
             true
         }
+        // An item that cannot be read fails alone, named ([`Mapping::unread_failure`]), and
+        // the items after it convert as usual.
         PageItems::Raw { body, path, .. } => match mapping.direct() {
             Some(plan) => for_each_direct(body, path, plan, &mut |i, item| {
-                take(
-                    mapping.convert_into(item, i, &mut documents),
-                    &mut documents,
-                );
+                let converted = match item {
+                    Ok(item) => mapping.convert_into(item, i, &mut documents),
+                    Err(unread) => Err(Box::new(mapping.unread_failure(i, path, &unread))),
+                };
+                take(converted, &mut documents);
             }),
             None => for_each(body, path, &mut |i, item| {
-                take(
-                    mapping.convert_into(item, i, &mut documents),
-                    &mut documents,
-                );
+                let converted = match item {
+                    Ok(item) => mapping.convert_into(item, i, &mut documents),
+                    Err(unread) => Err(Box::new(mapping.unread_failure(i, path, &unread))),
+                };
+                take(converted, &mut documents);
             }),
         },
         PageItems::Kept { body, kept } => {
@@ -207,8 +211,11 @@ pub(super) fn list_ids(
 ///   was read whole here and failed with "the page's items could not be read again", so
 ///   nothing was pruned; prune deletes only what is not listed, so listing what the sync
 ///   delivered is safe.)
-/// - a raw page (a numbered walk, [`PageItems::Raw`]) item by item as whole trees: such a
-///   member anywhere fails the listing, as before.
+/// - a raw page (a numbered walk, [`PageItems::Raw`]) item by item as whole trees. An item
+///   no tree can hold (such a member anywhere) is listed by its id read alone
+///   ([`Mapping::unread_id`]), as conversion names its failure; one whose id cannot be read
+///   that way fails the listing (before, any such item failed it, as "the page's items could
+///   not be read again").
 fn page_ids(mapping: &Mapping, items: &PageItems) -> Result<Vec<SlimDocument>> {
     let mut ids = Vec::with_capacity(items.len());
     match items {
@@ -221,7 +228,10 @@ fn page_ids(mapping: &Mapping, items: &PageItems) -> Result<Vec<SlimDocument>> {
         }
         PageItems::Raw { body, path, .. } => {
             let mut of = IdsOf::new(mapping, ids);
-            let read = for_each(body, path, &mut |_, item| of.push(item));
+            let read = for_each(body, path, &mut |i, item| match item {
+                Ok(item) => of.push(item),
+                Err(unread) => of.push_unread(i, path, &unread),
+            });
             of.finish(read)
         }
         PageItems::Kept { body, kept } => {
@@ -260,6 +270,29 @@ impl<'m> IdsOf<'m> {
         match self.mapping.id(item) {
             Ok(id) => self.ids.push(SlimDocument::new(id)),
             Err(e) => self.first_error = Some(e.with_connector(SOURCE)),
+        }
+    }
+
+    /// Lists the id of entry `index` (of the list at `items`), which could not be read
+    /// whole, if it is an object: its id read alone ([`Mapping::unread_id`]), else the
+    /// listing fails, naming it, as prune must not delete a document it cannot tell is gone.
+    fn push_unread(&mut self, index: usize, items: &[String], unread: &Unread<'_>) {
+        // An entry that is not an object is no document (`push`); its bytes begin with
+        // the value's first byte.
+        if self.first_error.is_some() || unread.text.first() != Some(&b'{') {
+            return;
+        }
+        match self.mapping.unread_id(unread) {
+            Some(id) => self.ids.push(SlimDocument::new(id)),
+            None => {
+                self.first_error = Some(
+                    Error::invalid_data(format!(
+                        "entry {index} of the page could not be read, nor its id: {}",
+                        unread.reason(items, index)
+                    ))
+                    .with_connector(SOURCE),
+                );
+            }
         }
     }
 
@@ -368,9 +401,9 @@ mod tests {
     }
 
     /// Prune on a kept page reads the items as conversion does, with the plan: a member
-    /// outside the mapped paths that no tree can hold (`1e400`, a lone surrogate) no longer
-    /// fails the listing, as it still does on a raw page (numbered walks), whose prune reads
-    /// each item whole.
+    /// outside the mapped paths that no tree can hold (`1e400`, a lone surrogate) does not
+    /// fail the listing; on a raw page (numbered walks), whose prune reads each item whole,
+    /// such an item is listed by its id read alone.
     #[test]
     fn kept_pages_list_the_ids_conversion_reads() {
         let m = &mappings()[0];
@@ -390,7 +423,11 @@ mod tests {
                 len: 2,
             };
             assert_eq!(page_ids(m, &kept).map(|ids| ids.len()).ok(), Some(2));
-            assert!(page_ids(m, &raw).is_err());
+            // The raw page's first item is no tree: listed by its id read alone.
+            assert_eq!(
+                page_ids(m, &raw).map_err(|e| e.to_string()),
+                page_ids(m, &kept).map_err(|e| e.to_string())
+            );
             assert_eq!(convert_page(m, &kept, None), convert_page(m, &raw, None));
         }
     }
@@ -494,12 +531,28 @@ mod tests {
         let Some((old_rest, n)) = locate(body, &path, None) else {
             return;
         };
+        // The syntax alone splits the body into the same items, each one value: what an item
+        // that cannot be read where it lies is read alone from.
+        let spans = crate::rest_api::syntax::item_spans(body, &path).expect("split");
+        assert_eq!(spans.len(), n);
+        for span in spans {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&body[span]).expect("one value");
+        }
         let raw = PageItems::Raw {
             body: Bytes::copy_from_slice(body),
             path: path.clone().into(),
             len: n,
         };
         for m in mappings() {
+            let batch = convert_page(&m, &raw, None);
+            // Nothing lost: each entry is a document or a failure, one that cannot be read
+            // included.
+            assert_eq!(
+                batch.documents.len() + batch.failures.len(),
+                n,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
             let Some(plan) = m.direct() else { continue };
             let new = match keep(body, &path, plan) {
                 Some((rest, kept)) => {
@@ -513,18 +566,20 @@ mod tests {
             };
             assert_eq!(new.len(), n);
             assert_eq!(
-                convert_page(&m, &raw, None),
+                batch,
                 convert_page(&m, &new, None),
                 "{}",
                 String::from_utf8_lossy(body)
             );
             let old_ids = page_ids(&m, &raw).map_err(|e| e.to_string());
             let new_ids = page_ids(&m, &new).map_err(|e| e.to_string());
+            // An entry the raw page cannot read whole, nor its id alone, fails the listing,
+            // as the kept page's read of that id does (with the mapping's own error).
             if old_ids
                 .as_ref()
-                .is_err_and(|e| e.contains("could not be read again"))
-                && new_ids != old_ids
+                .is_err_and(|e| e.contains("could not be read, nor its id"))
             {
+                assert!(new_ids.is_err(), "{}", String::from_utf8_lossy(body));
                 continue;
             }
             assert_eq!(old_ids, new_ids, "{}", String::from_utf8_lossy(body));

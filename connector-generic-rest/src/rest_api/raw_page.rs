@@ -14,6 +14,19 @@
 //! body that is not UTF-8, or an item the plan cannot read, leaves the page to [`locate`]
 //! and conversion as above, so every error comes where and as it came before.
 //!
+//! # An item that cannot be read
+//! A page's items are read in one pass over the body, where an error ends the pass. An item
+//! that cannot be read where it lies (a number out of range, such as `1e400`, where it is
+//! read; a lone surrogate; nesting too deep; a string that is not UTF-8) must not take the
+//! items after it with it. So when a pass ends at an item, the body is split into its items'
+//! bytes ([`item_spans`], which reads only the syntax, as [`IgnoredAny`] does, accepting any
+//! number), and each item from that one on is read alone from its own bytes: those that
+//! read go on as before, and one that does not is handed over as [`Unread`] (its bytes and
+//! why), to fail alone, named ([`Mapping::unread_failure`]). Pages whose items all read take
+//! the one pass, as before: the good path costs nothing more.
+//!
+//! [`Mapping::unread_failure`]: super::convert::Mapping::unread_failure
+//!
 //! Everything else takes the [`Value`] path of [`find_items`](super::model::find_items), so
 //! nothing any response gives changes: an `items_path` with filters, wildcards or indexes; a
 //! match that is not a list; a name repeated along the path (serde_json keeps the last, which
@@ -25,18 +38,32 @@ use std::fmt;
 use std::sync::Arc;
 
 use connector_core::reexports::Bytes;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Map, Value};
 
 use super::direct::{KeptPage, KeptWriter, Plan, Slots};
 use super::model::{BodyPath, FieldPath};
 use super::node::{Json, Key};
+use super::syntax::{item_spans, path_at, push_name};
 
-/// What is called with each item of a page, and its index.
-pub(crate) type OnItem<'f> = &'f mut dyn for<'x> FnMut(usize, &Json<'x>);
+/// What is called with each item of a page (or the item, [`Unread`]), and its index.
+pub(crate) type OnItem<'f> = &'f mut dyn for<'x, 'i> FnMut(usize, Result<&'i Json<'x>, Unread<'i>>);
 
-/// What is called with each item of a page as a [`Plan`] read it, and its index.
-pub(crate) type OnSlots<'f> = &'f mut dyn for<'x> FnMut(usize, &Slots<'x>);
+/// What is called with each item of a page as a [`Plan`] read it (or the item, [`Unread`]),
+/// and its index.
+pub(crate) type OnSlots<'f> =
+    &'f mut dyn for<'x, 'i> FnMut(usize, Result<&'i Slots<'x>, Unread<'i>>);
+
+/// An item of a page that could not be read, even alone from its own bytes (module docs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unread<'i> {
+    /// The item's bytes in the body.
+    pub(crate) text: &'i [u8],
+    /// Why it could not be read; its line and column are in `text`.
+    pub(crate) error: &'i serde_json::Error,
+}
 
 /// How the items are read.
 enum Read<'f> {
@@ -84,10 +111,16 @@ impl Default for PageItems {
     }
 }
 
-/// Calls `on_item` with each item of `body` at `path`, in page order; its result is `false`
-/// when the body is not what [`locate`] read (which cannot happen for the bytes it read).
+/// Calls `on_item` with each item of `body` at `path`, in page order, an item that cannot be
+/// read as [`Unread`] (module docs); its result is `false` when the body is not what
+/// [`locate`] read (which cannot happen for the bytes it read), and `on_item` may then not
+/// have seen every item.
 pub(crate) fn for_each(body: &[u8], path: &[String], on_item: OnItem<'_>) -> bool {
-    walk(body, path, false, Read::Trees(on_item)).is_some()
+    match walk(body, path, false, Read::Trees(&mut *on_item)) {
+        Ok(_) => true,
+        // Not in one pass: from the item it ended at, each item alone (module docs).
+        Err(handed) => for_each_from(body, path, handed, on_item),
+    }
 }
 
 /// [`for_each`] with each item read by `plan` into slots instead of a tree.
@@ -97,18 +130,122 @@ pub(crate) fn for_each_direct(
     plan: &Plan,
     on_item: OnSlots<'_>,
 ) -> bool {
-    walk(body, path, false, Read::Direct(plan, on_item)).is_some()
+    // Not in one pass: from the item it ended at, each item alone (module docs).
+    let Err(from) = walk(body, path, false, Read::Direct(plan, &mut *on_item)) else {
+        return true;
+    };
+    each_alone(body, path, from, &mut |i, text| {
+        let mut slots = plan.slots();
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let read = plan
+            .seed(&mut slots)
+            .deserialize(&mut de)
+            .and_then(|()| de.end());
+        match read {
+            Ok(()) => on_item(i, Ok(&slots)),
+            Err(error) => on_item(
+                i,
+                Err(Unread {
+                    text,
+                    error: &error,
+                }),
+            ),
+        }
+    })
 }
 
 /// Reads `body`: the body without its items (an empty list in their place) and how many
-/// there are, with `on_item` called on each; `None` when the fast path does not apply
-/// (module docs), and the [`Value`] path must read the body instead.
+/// there are, with `on_item` called on each (an item that cannot be read as [`Unread`], as
+/// [`for_each`] hands it over); `None` when the fast path does not apply (module docs), and
+/// the [`Value`] path must read the body instead.
 pub(crate) fn locate(
     body: &[u8],
     path: &[String],
     on_item: Option<OnItem<'_>>,
 ) -> Option<(Value, usize)> {
-    walk(body, path, true, on_item.map_or(Read::Skip, Read::Trees))
+    let Some(on_item) = on_item else {
+        return walk(body, path, true, Read::Skip).ok();
+    };
+    let from = match walk(body, path, true, Read::Trees(&mut *on_item)) {
+        Ok(read) => return Some(read),
+        Err(handed) => handed,
+    };
+    // An item did not read as a tree: the rest of the body read again, the items skipped,
+    // and those from that item on read alone.
+    let located = walk(body, path, true, Read::Skip).ok()?;
+    for_each_from(body, path, from, on_item).then_some(located)
+}
+
+/// [`for_each`]'s items from entry `from` on, each read alone.
+fn for_each_from(body: &[u8], path: &[String], from: usize, on_item: OnItem<'_>) -> bool {
+    each_alone(body, path, from, &mut |i, text| {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let read = Json::deserialize(&mut de).and_then(|item| de.end().map(|()| item));
+        match read {
+            Ok(item) => on_item(i, Ok(&item)),
+            Err(error) => on_item(
+                i,
+                Err(Unread {
+                    text,
+                    error: &error,
+                }),
+            ),
+        }
+    })
+}
+
+/// Calls `on_text` with the bytes of each item of `body` at `path` from entry `from` on, to
+/// be read alone; `false` when the body cannot be split into its items ([`item_spans`]),
+/// which a body [`locate`] read always can.
+fn each_alone(
+    body: &[u8],
+    path: &[String],
+    from: usize,
+    on_text: &mut dyn FnMut(usize, &[u8]),
+) -> bool {
+    let Some(spans) = item_spans(body, path) else {
+        return false;
+    };
+    for (i, span) in spans.into_iter().enumerate().skip(from) {
+        let Some(text) = body.get(span) else {
+            return false;
+        };
+        on_text(i, text);
+    }
+    true
+}
+
+impl Unread<'_> {
+    /// Why the item (entry `index` of the list at `items`) could not be read, and where:
+    /// serde_json's reason and the JSON path in the body of the value it stopped at, as in
+    /// "number out of range at `$.data[2].score`".
+    pub(crate) fn reason(&self, items: &[String], index: usize) -> String {
+        let message = self.error.to_string();
+        let (line, column) = (self.error.line(), self.error.column());
+        // serde_json writes the position after its reason; the path below says it better.
+        let reason = message
+            .strip_suffix(&format!(" at line {line} column {column}"))
+            .unwrap_or(&message);
+        let mut at = String::from("$");
+        for name in items {
+            push_name(&mut at, name);
+        }
+        at.push_str(&format!("[{index}]"));
+        // The error's offset in the item's bytes: its line's start, then the column.
+        let start_of_line = (line > 1)
+            .then(|| {
+                self.text
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .nth(line - 2)
+                    .map(|(i, _)| i + 1)
+            })
+            .flatten()
+            .unwrap_or(0);
+        path_at(self.text, start_of_line + column, &mut at);
+        format!("{reason} at `{at}`")
+    }
 }
 
 /// [`locate`] without `on_item`, with each item read by `plan` into a [`KeptPage`] instead
@@ -118,7 +255,7 @@ pub(crate) fn locate(
 /// about twice the body ([`super::direct::KeptWriter::over_budget`]: many tiny items or
 /// values): the caller then reads the page with [`locate`],
 /// which reads it as before (the same error, or the items read again at conversion, where
-/// such an item fails as it did).
+/// such an item fails alone, [`Unread`]).
 pub(crate) fn keep(body: &[u8], path: &[String], plan: &Plan) -> Option<(Value, KeptPage)> {
     if path.is_empty() {
         return None;
@@ -129,32 +266,38 @@ pub(crate) fn keep(body: &[u8], path: &[String], plan: &Plan) -> Option<(Value, 
         found: None,
         repeated: false,
         build_rest: true,
+        handed: 0,
         on_item: Read::Keep(plan, &mut page),
     };
     let rest = read_body(
         &mut serde_json::Deserializer::from_str(text),
         path,
         &mut state,
-    )?;
+    )
+    .ok()?;
     let (found, repeated) = (state.found, state.repeated);
     let kept = page.finish();
     (!repeated && found == Some(kept.len())).then_some((rest, kept))
 }
 
+/// The rest of the body and how many items it has; else how many items were handed to
+/// `on_item` before the pass ended (at an item that did not read, or for a body the fast path
+/// does not take).
 fn walk(
     body: &[u8],
     path: &[String],
     build_rest: bool,
     on_item: Read<'_>,
-) -> Option<(Value, usize)> {
+) -> Result<(Value, usize), usize> {
     if path.is_empty() {
-        return None;
+        return Err(0);
     }
     let read_whole = !build_rest && !matches!(on_item, Read::Skip);
     let mut state = State {
         found: None,
         repeated: false,
         build_rest,
+        handed: 0,
         on_item,
     };
     // Items read for conversion: the body checked as UTF-8 once, in one pass over all of it,
@@ -174,22 +317,22 @@ fn walk(
             path,
             &mut state,
         ),
-    }?;
-    if state.repeated {
-        return None;
+    };
+    match (rest, state.found) {
+        (Ok(rest), Some(n)) if !state.repeated => Ok((rest, n)),
+        _ => Err(state.handed),
     }
-    state.found.map(|n| (rest, n))
 }
 
-/// The whole body read by `de`: the rest of it as [`Along`] builds it; `None` on an error.
+/// The whole body read by `de`: the rest of it as [`Along`] builds it.
 fn read_body<'de, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
     path: &[String],
     state: &mut State<'_>,
-) -> Option<Value> {
-    let rest = Along { path, state }.deserialize(&mut *de).ok()?;
-    de.end().ok()?;
-    Some(rest)
+) -> serde_json::Result<Value> {
+    let rest = Along { path, state }.deserialize(&mut *de)?;
+    de.end()?;
+    Ok(rest)
 }
 
 struct State<'f> {
@@ -198,6 +341,8 @@ struct State<'f> {
     /// A name of the path appeared twice in one object.
     repeated: bool,
     build_rest: bool,
+    /// Items handed to `on_item` so far.
+    handed: usize,
     on_item: Read<'f>,
 }
 
@@ -264,11 +409,15 @@ impl<'de> Visitor<'de> for Along<'_, '_> {
             return Err(serde::de::Error::custom("a list on the items' path"));
         }
         let mut n = 0;
-        match &mut self.state.on_item {
+        let State {
+            on_item, handed, ..
+        } = &mut *self.state;
+        match on_item {
             Read::Trees(on_item) => {
                 while let Some(item) = seq.next_element::<Json<'de>>()? {
-                    on_item(n, &item);
+                    on_item(n, Ok(&item));
                     n += 1;
+                    *handed = n;
                 }
             }
             Read::Keep(plan, page) => {
@@ -282,8 +431,9 @@ impl<'de> Visitor<'de> for Along<'_, '_> {
             Read::Direct(plan, on_item) => {
                 let mut slots = plan.slots();
                 while seq.next_element_seed(plan.seed(&mut slots))?.is_some() {
-                    on_item(n, &slots);
+                    on_item(n, Ok(&slots));
                     n += 1;
+                    *handed = n;
                 }
             }
             Read::Skip => {
@@ -419,6 +569,124 @@ mod tests {
         assert!(!reach("$.meta"));
     }
 
+    /// Each entry of the page at `path` as trees (`plan` `None`) or slots read it (the kind
+    /// and the field's value), an entry that cannot be read as its reason; with trees, also
+    /// checks that `locate` hands over the same.
+    fn entries(
+        body: &[u8],
+        path: &[String],
+        plan: Option<(&Plan, &super::super::direct::Field)>,
+    ) -> Vec<Result<Value, String>> {
+        use super::super::direct::Item;
+        let mut seen = Vec::new();
+        let mut on = |i: usize, r: Result<Value, Unread<'_>>| {
+            assert_eq!(i, seen.len());
+            seen.push(r.map_err(|u| u.reason(path, i)));
+        };
+        let read = match plan {
+            None => for_each(body, path, &mut |i, item| on(i, item.map(Node::to_value))),
+            Some((plan, field)) => for_each_direct(body, path, plan, &mut |i, item| {
+                on(
+                    i,
+                    item.map(|s| {
+                        let value = s.single(field).flatten().map(Node::to_value);
+                        serde_json::json!([s.kind(), value])
+                    }),
+                );
+            }),
+        };
+        assert!(read);
+        if plan.is_none() {
+            let mut located = Vec::new();
+            let (_, n) = locate(
+                body,
+                path,
+                Some(&mut |i, item| {
+                    located.push(item.map(Node::to_value).map_err(|u| u.reason(path, i)));
+                }),
+            )
+            .expect("located");
+            assert_eq!(n, seen.len());
+            assert_eq!(located, seen);
+        }
+        seen
+    }
+
+    /// An item that cannot be read where it lies (a number out of range, a lone surrogate,
+    /// nesting too deep, bytes that are not UTF-8) fails alone, named by where it stopped,
+    /// and the items after it are read as usual, as trees and as slots.
+    #[test]
+    fn an_item_that_cannot_be_read_fails_alone() {
+        let path = vec!["data".to_owned()];
+        let mut score = super::super::direct::Field::new(
+            super::super::model::FieldPath::parse("score").unwrap(),
+        );
+        let plan = Plan::new(&mut [&mut score]).unwrap();
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        for (bad, reason) in [
+            (
+                r#"{"id": 3, "score": 1e400}"#.to_owned(),
+                "number out of range at `$.data[2].score`",
+            ),
+            (
+                r#"{"id": 3, "score": ["a", "\ud800"]}"#.to_owned(),
+                "unexpected end of hex escape at `$.data[2].score[1]`",
+            ),
+            (
+                format!(r#"{{"id": 3, "score": {deep}}}"#),
+                "recursion limit exceeded at `$.data[2].score[0][0]",
+            ),
+        ] {
+            let body = format!(
+                r#"{{"meta": {{"next": "c"}}, "data": [{{"id": 1, "score": 1}}, {{"id": 2, "t": "]\"[{{"}}, {bad}, 4, {{"id": 5, "score": [1e2]}}], "n": 5}}"#
+            );
+            let got = entries(body.as_bytes(), &path, Some((&plan, &score)));
+            assert_eq!(got.len(), 5, "{bad}");
+            assert_eq!(got[0], Ok(serde_json::json!(["object", 1])));
+            assert_eq!(got[1], Ok(serde_json::json!(["object", null])));
+            let Err(why) = &got[2] else {
+                panic!("{bad} read")
+            };
+            assert!(why.starts_with(reason), "{why}");
+            assert!(why.len() < 300, "{why}");
+            assert_eq!(got[3], Ok(serde_json::json!(["number", null])));
+            assert_eq!(got[4], Ok(serde_json::json!(["object", [100.0]])));
+            let trees = entries(body.as_bytes(), &path, None);
+            assert_eq!(trees.len(), 5);
+            assert!(
+                matches!(&trees[2], Err(why) if why.starts_with(reason)),
+                "{trees:?}"
+            );
+            assert_eq!(trees[4], Ok(serde_json::json!({"id": 5, "score": [100.0]})));
+        }
+        // A member no tree holds, outside what the plan reads: the slots read it, trees not.
+        let body = br#"{"data": [{"x": 1e400, "score": 2}, {"score": 3}]}"#;
+        assert_eq!(
+            entries(body, &path, Some((&plan, &score))),
+            [
+                Ok(serde_json::json!(["object", 2])),
+                Ok(serde_json::json!(["object", 3]))
+            ]
+        );
+        assert_eq!(
+            entries(body, &path, None),
+            [
+                Err("number out of range at `$.data[0].x`".to_owned()),
+                Ok(serde_json::json!({"score": 3}))
+            ]
+        );
+        // Every item unreadable, names with escapes on the path, whitespace everywhere.
+        let body = br#" { "\u0064ata" : [ 1e400 , -1e999 , {"a b": {"\u00e9": 1E+400}} ] } "#;
+        assert_eq!(
+            entries(body, &path, None),
+            [
+                Err("number out of range at `$.data[0]`".to_owned()),
+                Err("number out of range at `$.data[1]`".to_owned()),
+                Err("number out of range at `$.data[2][\"a b\"][\"é\"]`".to_owned()),
+            ]
+        );
+    }
+
     /// Bytes that are not UTF-8 in a string the read skips: read as bytes, as before the
     /// body was checked whole (which such a body fails); in a string it keeps: an error.
     #[test]
@@ -428,7 +696,7 @@ mod tests {
         assert!(for_each(
             b"{\"data\": [{\"id\": 1}, \"\xc3\xa9\"], \"x\": \"\xff\xfe\"}",
             &path,
-            &mut |i, j| seen.push((i, j.to_value()))
+            &mut |i, j| seen.push((i, j.unwrap().to_value()))
         ));
         assert_eq!(
             seen,
@@ -437,7 +705,14 @@ mod tests {
                 (1, serde_json::json!("é"))
             ]
         );
-        assert!(!for_each(b"{\"data\": [\"\xff\"]}", &path, &mut |_, _| {}));
+        // An item that is not UTF-8 where it is read fails alone.
+        assert_eq!(
+            entries(b"{\"data\": [\"\xff\", 2]}", &path, None),
+            [
+                Err("invalid unicode code point at `$.data[0]`".to_owned()),
+                Ok(serde_json::json!(2))
+            ]
+        );
         let cfg = ["id", "body"].map(|p| {
             super::super::direct::Field::new(super::super::model::FieldPath::parse(p).unwrap())
         });
@@ -450,6 +725,7 @@ mod tests {
             &plan,
             &mut |_, slots| {
                 use super::super::direct::Item;
+                let slots = slots.unwrap();
                 ids.push(slots.single(&id).flatten().map(Node::to_value));
                 ids.push(slots.single(&text).flatten().map(Node::to_value));
             }
@@ -514,7 +790,7 @@ mod tests {
         assert!(for_each(
             br#"{"data": [{"id": 1}, "x"], "x": [1]}"#,
             &path,
-            &mut |i, j| seen.push((i, j.to_value()))
+            &mut |i, j| seen.push((i, j.unwrap().to_value()))
         ));
         assert_eq!(
             seen,
