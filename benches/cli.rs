@@ -1070,7 +1070,8 @@
 //! | `convert_into` (inclusive) | 425.2M | 420.6M | 0.989x |
 //! | `mi_malloc_aligned` + `mi_free` (inclusive) | 45.5M | 41.9M | 0.93x |
 //! | task-clock, 40 single runs in turn, median (quartiles), load 8.3-8.5 | 98.3 ms (94.7-104.3) | 98.7 ms (93.1-102.9) | noise |
-//! | context switches, same runs, median | 2,183 | 2,211 | |
+//! | task-clock, 50 more in turn, load 6.6-7.5 | 101.5 ms (96.6-105.3) | 98.6 ms (96.1-102.1) | 0.97x, quartiles overlap |
+//! | context switches, same runs, median | 2,183; 2,224 | 2,211; 2,217 | |
 //! | the bench's (a), 3 runs each in turn, 5 rounds, load 9.2-9.5: sync / curl, wall | 0.55x, 2.88x, 3.03x | 7.02x, 4.38x, 3.09x | noise |
 //!
 //! The HTML micro bench's "rest item" (`html_to_markdown`, which now allocates its `String`
