@@ -2402,12 +2402,19 @@ mod tests {
 
         /// Whenever the fast path answers, it answers what htmd would.
         #[test]
-        fn agrees_with_htmd(html in fragment()) {
+        fn agrees_with_htmd(html in fragment(), before in "[a-z \n]{0,6}") {
             // The tokenizing on its own too, for the inputs the byte scan turns away.
             let _ = tokenize(&html);
-            if let Some(fast) = convert(&html) {
-                prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
+            let fast = convert(&html);
+            if let Some(fast) = &fast {
+                prop_assert_eq!(fast, &htmd(&html), "input {:?}", html);
             }
+            // Appended after what a buffer holds: the same Markdown after it, or the buffer
+            // as it was.
+            let mut out = before.clone();
+            let taken = convert_into(&html, &mut out);
+            prop_assert_eq!(taken, fast.is_some(), "input {:?}", html);
+            prop_assert_eq!(out, format!("{before}{}", fast.unwrap_or_default()), "input {:?} after {:?}", html, before);
         }
 
         /// The byte scan, where it answers, gives html5ever's tokens.
@@ -2429,10 +2436,15 @@ mod tests {
         /// Tags in any order, after any document start: the fast path answers as htmd or not
         /// at all.
         #[test]
-        fn soup_is_safe(html in soup()) {
-            if let Some(fast) = convert(&html) {
-                prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
+        fn soup_is_safe(html in soup(), before in "[a-z \n]{0,6}") {
+            let fast = convert(&html);
+            if let Some(fast) = &fast {
+                prop_assert_eq!(fast, &htmd(&html), "input {:?}", html);
             }
+            let mut out = before.clone();
+            let taken = convert_into(&html, &mut out);
+            prop_assert_eq!(taken, fast.is_some(), "input {:?}", html);
+            prop_assert_eq!(out, format!("{before}{}", fast.unwrap_or_default()), "input {:?} after {:?}", html, before);
             if let Some(plain) = tokenize_plain(&html) {
                 prop_assert_eq!(Some(plain), html5ever_tokens(&html), "input {:?}", html);
             }
