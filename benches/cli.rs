@@ -1056,6 +1056,51 @@
 //! base fails the sync at that page (200 of 20,000 documents; the by-cursor walk: 19,950 and
 //! an unnamed page failure), this change delivers 19,999 and one failure naming the item's id
 //! and `$.data[50].score`.
+//!
+//! ## (a), sixteenth pass (workers, 2026-12-06): the REST item's HTML part rendered in place
+//!
+//! The per-item work on the runtime workers (`rest_api`'s mapping and core's HTML fast path),
+//! callgrind of the 50k sync (the bench's server, `CLI_BENCH_ONLY=serve`, `/dev/shm`), the
+//! release CLI of `main` 19ca800 against this pass's: by function, inclusive, per item, the
+//! mapping (`convert_into`) about 8,500 instructions, of which HTML to Markdown about 3,600
+//! (`simple::convert` 1,100 exclusive: the scan's per-tag loop ~78 and per-text ~42, the
+//! renderer's `token` ~112 a tag and `text` ~188 a text, `kind_of` 25 a tag, `memchr2` ~80 a
+//! text), the fingerprint 1,480, `title_of` 250, the `Vec`s of `Slots::values` and
+//! `KeptPage::json` one allocation each; allocations 11.8 a document, of which 7 cross to the
+//! main thread with the `Document` (id, title, content, fingerprint, the metadata map's node,
+//! two metadata strings) and fixed by its owned types.
+//!
+//! What changed (NDJSON md5 1405c21f… from both binaries, under callgrind too):
+//! - core `text::html_to_markdown_into` (additive): the fast path renders at the end of the
+//!   caller's buffer (the renderer's top level starts at the buffer's length; a refusal leaves
+//!   it as it was), and `rest_api`'s `push_part` converts each HTML part straight into the
+//!   content buffer and trims it there: no `String` per part to allocate, copy, trim and free;
+//! - `kind_of` matches names of one and two bytes by their lower-case bytes (a test holds it
+//!   to the old form over every such name); `without_document_end` looks at the last two bytes
+//!   before it trims.
+//!
+//! | 50k sync, no state | `main` 19ca800 | this pass | after / before |
+//! | --- | --- | --- | --- |
+//! | instructions (`callgrind`) | 953.4M | 948.7M | 0.995x |
+//! | allocations (`__rust_alloc` + `__rust_realloc` calls) | 591.6k | 541.8k | 0.916x |
+//! | `convert_into` (inclusive) | 425.2M | 420.6M | 0.989x |
+//! | `mi_malloc_aligned` + `mi_free` (inclusive) | 45.5M | 41.9M | 0.93x |
+//! | task-clock, 40 single runs in turn, median (quartiles), load 8.3-8.5 | 98.3 ms (94.7-104.3) | 98.7 ms (93.1-102.9) | noise |
+//! | task-clock, 50 more in turn, load 6.6-7.5 | 101.5 ms (96.6-105.3) | 98.6 ms (96.1-102.1) | 0.97x, quartiles overlap |
+//! | context switches, same runs, median | 2,183; 2,224 | 2,211; 2,217 | |
+//! | the bench's (a), 3 runs each in turn, 5 rounds, load 9.2-9.5: sync / curl, wall | 0.55x, 2.88x, 3.03x | 7.02x, 4.38x, 3.09x | noise |
+//!
+//! The HTML micro bench's "rest item" (`html_to_markdown`, which now allocates its `String`
+//! and renders into it) is 3,598 → 3,619 instructions a conversion: the renderer's relative
+//! top level costs ~10 a token, which `kind_of` and the ending check win back; the gain is the
+//! caller's (the allocation, the copy and the trim of the part), about 90 instructions and
+//! one allocation an item in the sync. At 0.5% of the instructions it is below what the
+//! loaded machine's task-clock can show; the lead's quiet A/B should decide whether it stays.
+//! What is left on the workers per item is spread thin: HTML's fixed costs per token (the
+//! `Tok` built and matched, the open-element checks, the plain-text table per byte), the
+//! fingerprint's metadata JSON (~700 instructions, `write_str`'s ~100 fixed per string), two
+//! `memcpy`s of the 416-byte `Document` at the end of `convert_into` (`text_with_fields`'s
+//! return, then the push); none is more than 1-2% of the CPU alone.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

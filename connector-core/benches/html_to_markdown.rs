@@ -103,6 +103,14 @@
 //! | outlook word, body (DOM path) | 734,050 | 726,252 | 1.01x |
 //! | rss article (DOM path) | 429,819 | 427,984 | 1.00x |
 //!
+//! Session 46: `html_to_markdown_into` (additive) renders the fast path at the end of a
+//! caller's buffer, so `rest_api` converts an item's HTML part straight into its content (no
+//! `String` per part); `kind_of` by lower-case bytes for names of one and two bytes. The rest
+//! item here 3,598 → 3,619 instructions a conversion (this bench's `html_to_markdown` still
+//! allocates its `String`; the renderer's relative top level costs ~10 a token); the CLI's
+//! 50k sync 0.995x instructions, one allocation an item fewer (`benches/cli.rs`, sixteenth
+//! pass). The Markdown of every input here is byte for byte the same (`HTML_BENCH_DUMP`).
+//!
 //! Tables and `pre`/`code` still go through htmd (the DOM path): see the note in
 //! `text/html/simple.rs`.
 

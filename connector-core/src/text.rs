@@ -16,7 +16,7 @@ mod html;
 
 #[cfg(feature = "html")]
 #[cfg_attr(docsrs, doc(cfg(feature = "html")))]
-pub use html::html_to_markdown;
+pub use html::{html_to_markdown, html_to_markdown_into};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 

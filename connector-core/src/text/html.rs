@@ -39,9 +39,31 @@ fn converter() -> &'static HtmlToMarkdown {
 /// assert_eq!(md, "# Title\n\nSome **bold** text.");
 /// ```
 pub fn html_to_markdown(html: &str) -> String {
-    if let Some(markdown) = simple::convert(html) {
+    let mut markdown = String::with_capacity(html.len() + 16);
+    if simple::convert_into(html, &mut markdown) {
         return markdown;
     }
+    with_htmd(html)
+}
+
+/// [`html_to_markdown`] of `html` appended to `out`, for a caller that gathers several parts
+/// into one buffer (a REST item's content fields): the usual fragment is rendered in place,
+/// with no `String` of its own to allocate, copy and free. What `out` held before stays as
+/// it is, and what is appended is byte for byte what [`html_to_markdown`] returns.
+///
+/// ```
+/// let mut text = String::from("Title\n");
+/// connector_core::text::html_to_markdown_into("<p>Some <b>bold</b> text.</p>", &mut text);
+/// assert_eq!(text, "Title\nSome **bold** text.");
+/// ```
+pub fn html_to_markdown_into(html: &str, out: &mut String) {
+    if !simple::convert_into(html, out) {
+        out.push_str(&with_htmd(html));
+    }
+}
+
+/// htmd's Markdown of `html`, over core's tokenizer where it reads the input exactly.
+fn with_htmd(html: &str) -> String {
     if let Some(tree) = scan::parse(html) {
         return converter().tree_to_markdown(&tree);
     }

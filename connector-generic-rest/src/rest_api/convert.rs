@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::{hash128, hash128_concat};
-use connector_core::text::html_to_markdown;
+use connector_core::text::{html_to_markdown, html_to_markdown_into};
 use connector_core::{Document, Error, ErrorKind, Failure, MetaKey};
 use serde::de::DeserializeSeed;
 use serde_json::Value;
@@ -556,21 +556,37 @@ fn is_clean_title(text: &str, max: usize) -> bool {
 
 /// Appends `text` as [`strip_html`] gives it to `content`, after a `\n` when `content` holds
 /// a part already; a part that comes out empty adds nothing.
+///
+/// HTML is converted straight into `content` ([`html_to_markdown_into`]) and trimmed there:
+/// no `String` per part to allocate, copy and free on the runtime's worker.
 fn push_part(content: &mut String, text: &str) {
-    let markdown;
-    let part = if looks_like_html(text) {
-        markdown = html_to_markdown(text);
-        markdown.trim()
-    } else {
-        text.trim()
-    };
-    if part.is_empty() {
+    if !looks_like_html(text) {
+        let part = text.trim();
+        if part.is_empty() {
+            return;
+        }
+        if !content.is_empty() {
+            content.push('\n');
+        }
+        content.push_str(part);
         return;
     }
-    if !content.is_empty() {
+    let before = content.len();
+    if before > 0 {
         content.push('\n');
     }
-    content.push_str(part);
+    let at = content.len();
+    html_to_markdown_into(text, content);
+    // `str::trim` of the part, in place.
+    let end = at + content[at..].trim_end().len();
+    content.truncate(end);
+    let lead = end - at - content[at..].trim_start().len();
+    if lead > 0 {
+        content.drain(at..at + lead);
+    }
+    if content.len() == at {
+        content.truncate(before);
+    }
 }
 
 /// An integer's text (`Number`'s `Display`, as `to_string` gives it, which is `itoa`'s too) in
@@ -765,6 +781,52 @@ mod tests {
             base,
             fp(json!({"id": 1, "body": "text", "tag": "b", "views": 1}))
         );
+    }
+
+    /// `push_part` as it was: the part converted into a `String` of its own, trimmed, copied.
+    fn push_part_before(content: &mut String, text: &str) {
+        let markdown;
+        let part = if looks_like_html(text) {
+            markdown = html_to_markdown(text);
+            markdown.trim()
+        } else {
+            text.trim()
+        };
+        if part.is_empty() {
+            return;
+        }
+        if !content.is_empty() {
+            content.push('\n');
+        }
+        content.push_str(part);
+    }
+
+    #[test]
+    fn parts_are_appended_as_before() {
+        let parts = [
+            "Article 7",
+            "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>",
+            "  padded  ",
+            "",
+            "<p> </p>",
+            "<p>&nbsp;x&nbsp;</p>",
+            "<b>a</b>\u{3000}",
+            "<table><tr><td>cell</td></tr></table>",
+            "<p>open <i>x",
+            "a < b and c > d",
+            "<!-- only a comment -->",
+            "<br>",
+        ];
+        for first in parts {
+            for second in parts {
+                let (mut new, mut old) = (String::new(), String::new());
+                for part in [first, second] {
+                    push_part(&mut new, part);
+                    push_part_before(&mut old, part);
+                }
+                assert_eq!(new, old, "{first:?} then {second:?}");
+            }
+        }
     }
 
     #[test]

@@ -40,40 +40,55 @@ use html5ever::tokenizer::{
 };
 
 /// Markdown for `html` when it is a simple fragment, else `None` (convert it with htmd).
+#[cfg(test)]
 pub(super) fn convert(html: &str) -> Option<String> {
+    let mut out = String::new();
+    convert_into(html, &mut out).then_some(out)
+}
+
+/// [`convert`] appended to `out`: whether `html` is a simple fragment, its Markdown after
+/// what `out` held; else `false` and `out` as it was (convert it with htmd). Rendered in
+/// place, so that a caller that gathers parts (a REST item's content fields) makes no
+/// `String` per part and copies nothing.
+pub(super) fn convert_into(html: &str, out: &mut String) -> bool {
     // Read as the tokenizer reads its input: CR LF and CR as LF (most mail has CR LF line
     // ends), no byte order mark. A NUL anywhere is not this path's (the tokenizer rewrites
     // it). One search finds both in the usual input, which has neither, and what follows
     // relies on it: the stream has no NUL nor CR.
     let html = match memchr::memchr2(b'\0', b'\r', html.as_bytes()) {
         None => Cow::Borrowed(html.strip_prefix('\u{feff}').unwrap_or(html)),
-        Some(i) if html.as_bytes()[i] == b'\0' => return None,
+        Some(i) if html.as_bytes()[i] == b'\0' => return false,
         Some(_) => {
             let stream = super::scan::input_stream(html);
             if memchr::memchr(b'\0', stream.as_bytes()).is_some() {
-                return None;
+                return false;
             }
             stream
         }
     };
     let html = without_document_end(&html);
-    let html = without_document_start(html)?;
-    let mut body = render(html)?;
+    let Some(html) = without_document_start(html) else {
+        return false;
+    };
+    let top = out.len();
+    if render(html, out).is_none() {
+        return false;
+    }
     // What htmd's document, `html` and `body` levels and its final trim leave of the body
     // (`trim_matches('\n')`, `trim_end_matches` of document whitespace, `trim_matches('\n')`
     // again), cut in place: the leading newlines, and the trailing whitespace up to them.
-    let bytes = body.as_bytes();
+    let bytes = &out.as_bytes()[top..];
     let start = bytes.iter().take_while(|&&b| b == b'\n').count();
     let end = start
         + bytes[start..]
             .iter()
             .rposition(|&b| !matches!(b, b'\t' | b'\n' | b'\r' | b' '))
             .map_or(0, |last| last + 1);
-    body.truncate(end);
+    out.truncate(top + end);
     if start > 0 {
-        body.drain(..start);
+        out.drain(top..top + start);
     }
-    Some(body)
+    true
 }
 
 /// `html` without a closing `</body>` and `</html>` (and the whitespace after either), as the
@@ -81,6 +96,13 @@ pub(super) fn convert(html: &str) -> Option<String> {
 /// not closed in a fragment this path takes, and whitespace after them goes to the end of the
 /// body, where htmd trims it.
 fn without_document_end(html: &str) -> &str {
+    // The usual fragment ends in neither tag, nor in whitespace: its last two bytes tell.
+    if let [.., before, last] = html.as_bytes()
+        && !matches!(last, b'\t' | b'\n' | b'\r' | b' ')
+        && !(*last == b'>' && matches!(before | 0x20, b'l' | b'y'))
+    {
+        return html;
+    }
     let mut rest = html;
     for tag in ["</html>", "</body>"] {
         let trimmed = rest.trim_end_matches(is_document_whitespace);
@@ -308,33 +330,41 @@ impl Kind {
 }
 
 /// The kind of a tag by its name (any case); `None` for the tags this path does not take.
+/// Names of one and two bytes (most tags of a rich-text field) by their lower-case bytes in
+/// one `match`; longer ones by comparison.
 fn kind_of(name: &[u8]) -> Option<Kind> {
     let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    Some(match name.len() {
-        1 if is("p") => Kind::P,
-        1 if is("b") => Kind::B,
-        1 if is("i") => Kind::I,
-        1 if is("a") => Kind::A,
-        1 if is("u") => Kind::U,
-        2 if is("br") => Kind::Br,
-        2 if is("em") => Kind::Em,
-        2 if is("at") => Kind::At,
-        2 if is("hr") => Kind::Hr,
-        2 if is("ul") => Kind::Ul,
-        2 if is("ol") => Kind::Ol,
-        2 if is("li") => Kind::Li,
-        2 if matches!(name[0], b'h' | b'H') && (b'1'..=b'6').contains(&name[1]) => {
-            Kind::H(name[1] - b'0')
-        }
-        3 if is("div") => Kind::Div,
-        3 if is("o:p") => Kind::OfficeP,
-        3 if is("img") => Kind::Img,
-        4 if is("span") => Kind::Span,
-        4 if is("font") => Kind::Font,
-        4 if is("code") => Kind::Code,
-        6 if is("strong") => Kind::Strong,
-        10 if is("blockquote") => Kind::Blockquote,
-        _ => return None,
+    Some(match *name {
+        [a] => match a.to_ascii_lowercase() {
+            b'p' => Kind::P,
+            b'b' => Kind::B,
+            b'i' => Kind::I,
+            b'a' => Kind::A,
+            b'u' => Kind::U,
+            _ => return None,
+        },
+        [a, b] => match (a.to_ascii_lowercase(), b.to_ascii_lowercase()) {
+            (b'b', b'r') => Kind::Br,
+            (b'e', b'm') => Kind::Em,
+            (b'a', b't') => Kind::At,
+            (b'h', b'r') => Kind::Hr,
+            (b'u', b'l') => Kind::Ul,
+            (b'o', b'l') => Kind::Ol,
+            (b'l', b'i') => Kind::Li,
+            (b'h', level @ b'1'..=b'6') => Kind::H(level - b'0'),
+            _ => return None,
+        },
+        _ => match name.len() {
+            3 if is("div") => Kind::Div,
+            3 if is("o:p") => Kind::OfficeP,
+            3 if is("img") => Kind::Img,
+            4 if is("span") => Kind::Span,
+            4 if is("font") => Kind::Font,
+            4 if is("code") => Kind::Code,
+            6 if is("strong") => Kind::Strong,
+            10 if is("blockquote") => Kind::Blockquote,
+            _ => return None,
+        },
     })
 }
 
@@ -756,28 +786,41 @@ fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
 }
 
 /// The Markdown of `html` (without its document start and end) rendered from the byte scan's
-/// tokens as they come, or else from html5ever's; `None` where either is refused.
-fn render(html: &str) -> Option<String> {
-    let capacity = html.len() + 16;
-    let mut renderer = Renderer::new(capacity);
-    match scan_stream(html, &mut renderer) {
-        Ok(()) => return renderer.finish(),
-        Err(Stop::Refused) => return None,
-        Err(Stop::Scan) => {}
-    }
-    // A cheap scan first: most inputs html5ever's tokenizer would be run on for nothing have
-    // a tag this path does not know.
-    if !only_known_tags(html) {
+/// tokens as they come, or else from html5ever's, appended to `out`; `None` (and `out` as it
+/// was) where either is refused.
+fn render(html: &str, out: &mut String) -> Option<()> {
+    let top = out.len();
+    // The Markdown of the usual fragment is no longer than its HTML (a caller sizes `out`
+    // for that).
+    out.reserve(html.len());
+    let mut renderer = Renderer::new(std::mem::take(out));
+    let scanned = scan_stream(html, &mut renderer);
+    let refused = match scanned {
+        Ok(()) => return renderer.finish(out),
+        Err(Stop::Refused) => true,
+        // A cheap scan first: most inputs html5ever's tokenizer would be run on for nothing
+        // have a tag this path does not know.
+        Err(Stop::Scan) => !only_known_tags(html),
+    };
+    *out = renderer.into_out();
+    out.truncate(top);
+    if refused {
         return None;
     }
-    let mut renderer = Renderer::new(capacity);
-    for token in tokenize_html5ever(html)? {
-        match token {
-            Tok::Text(text) => renderer.text(&text)?,
-            token => renderer.token(token)?,
+    let tokens = tokenize_html5ever(html)?;
+    let mut renderer = Renderer::new(std::mem::take(out));
+    for token in tokens {
+        let rendered = match token {
+            Tok::Text(text) => renderer.text(&text),
+            token => renderer.token(token),
+        };
+        if rendered.is_none() {
+            *out = renderer.into_out();
+            out.truncate(top);
+            return None;
         }
     }
-    renderer.finish()
+    renderer.finish(out)
 }
 
 /// An element open while [`Renderer`] renders its children (a link's `href` and an `ol`'s
@@ -809,7 +852,10 @@ thread_local! {
 /// own), and when the element ends they are trimmed and wrapped there, and cut as
 /// [`append_normalized`] would cut them when appended to what its parent rendered before it.
 struct Renderer<'a> {
+    /// What was there before the rendering, then the rendering (from `top`).
     out: String,
+    /// Where the rendering starts in `out`: the top level's start.
+    top: usize,
     open: Vec<Open>,
     /// The `href` of the open link (links do not nest).
     href: Option<Cow<'a, str>>,
@@ -828,12 +874,14 @@ struct Renderer<'a> {
 }
 
 impl<'a> Renderer<'a> {
-    fn new(capacity: usize) -> Self {
+    /// A renderer that appends to `out` (what it holds stays as it is).
+    fn new(out: String) -> Self {
         // (A thread past its thread-local storage's end allocates one.)
         let mut open = OPEN.try_with(Cell::take).unwrap_or_default();
         open.clear();
         Renderer {
-            out: String::with_capacity(capacity),
+            top: out.len(),
+            out,
             open,
             href: None,
             lists: Vec::new(),
@@ -845,10 +893,21 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// The rendering, or `None` with an element left open at the end: the tree builder
-    /// closes it, not ours to guess.
-    fn finish(mut self) -> Option<String> {
-        self.open.is_empty().then(|| std::mem::take(&mut self.out))
+    /// The rendering put back in `out`, or `None` (and `out` as it was) with an element left
+    /// open at the end: the tree builder closes it, not ours to guess.
+    fn finish(self, out: &mut String) -> Option<()> {
+        let complete = self.open.is_empty();
+        let top = self.top;
+        *out = self.into_out();
+        if !complete {
+            out.truncate(top);
+        }
+        complete.then_some(())
+    }
+
+    /// The buffer, with what was rendered so far.
+    fn into_out(mut self) -> String {
+        std::mem::take(&mut self.out)
     }
 
     /// The parent's rendering start and its leading-space trim for a child that renders; at
@@ -859,7 +918,7 @@ impl<'a> Renderer<'a> {
             None => {
                 self.top_children = true;
                 self.top_block = block;
-                (0, &mut self.top_trim)
+                (self.top, &mut self.top_trim)
             }
         }
     }
@@ -913,7 +972,7 @@ impl<'a> Renderer<'a> {
         let is_block = kind.is_block();
         if is_block {
             // Trailing spaces of what the parent rendered so far go before a block.
-            let base = open.last().map_or(0, |o| o.at);
+            let base = open.last().map_or(self.top, |o| o.at);
             let spaces = self.out.as_bytes()[base..]
                 .iter()
                 .rev()
@@ -935,7 +994,7 @@ impl<'a> Renderer<'a> {
             let head = self.out.len();
             match kind {
                 Kind::P | Kind::Div => {
-                    let base = self.open.last().map_or(0, |o| o.at);
+                    let base = self.open.last().map_or(self.top, |o| o.at);
                     let newlines = if head == base {
                         2
                     } else {
@@ -985,7 +1044,7 @@ impl<'a> Renderer<'a> {
             self.ended = None;
             return Some(());
         }
-        let base = self.open.last().map_or(0, |o| o.at);
+        let base = self.open.last().map_or(self.top, |o| o.at);
         let (head, at) = (element.head, element.at);
         match kind {
             Kind::Li => close_item(out, base, at),
@@ -1541,6 +1600,112 @@ mod tests {
 
     fn htmd(html: &str) -> String {
         super::super::converter().convert(html).unwrap()
+    }
+
+    /// `kind_of` as it was: a comparison per name.
+    fn kind_of_before(name: &[u8]) -> Option<Kind> {
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        Some(match name.len() {
+            1 if is("p") => Kind::P,
+            1 if is("b") => Kind::B,
+            1 if is("i") => Kind::I,
+            1 if is("a") => Kind::A,
+            1 if is("u") => Kind::U,
+            2 if is("br") => Kind::Br,
+            2 if is("em") => Kind::Em,
+            2 if is("at") => Kind::At,
+            2 if is("hr") => Kind::Hr,
+            2 if is("ul") => Kind::Ul,
+            2 if is("ol") => Kind::Ol,
+            2 if is("li") => Kind::Li,
+            2 if matches!(name[0], b'h' | b'H') && (b'1'..=b'6').contains(&name[1]) => {
+                Kind::H(name[1] - b'0')
+            }
+            3 if is("div") => Kind::Div,
+            3 if is("o:p") => Kind::OfficeP,
+            3 if is("img") => Kind::Img,
+            4 if is("span") => Kind::Span,
+            4 if is("font") => Kind::Font,
+            4 if is("code") => Kind::Code,
+            6 if is("strong") => Kind::Strong,
+            10 if is("blockquote") => Kind::Blockquote,
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn kind_of_agrees_with_its_old_form() {
+        // Every name of one and two bytes, and the longer names in mixed case and near them.
+        for a in 0..=u8::MAX {
+            assert_eq!(kind_of(&[a]), kind_of_before(&[a]), "{a}");
+            for b in 0..=u8::MAX {
+                assert_eq!(kind_of(&[a, b]), kind_of_before(&[a, b]), "{a} {b}");
+            }
+        }
+        for name in [
+            "div",
+            "DiV",
+            "o:p",
+            "O:P",
+            "img",
+            "span",
+            "SPAN",
+            "font",
+            "code",
+            "strong",
+            "Strong",
+            "blockquote",
+            "BlockQuote",
+            "h7",
+            "h0",
+            "dir",
+            "spam",
+            "strongs",
+            "",
+            "pre",
+            "table",
+        ] {
+            assert_eq!(
+                kind_of(name.as_bytes()),
+                kind_of_before(name.as_bytes()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn appended_markdown_is_what_convert_gives() {
+        for html in [
+            "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>",
+            "<p>a</p>\n\n",
+            " <b>x</b> ",
+            "<ul><li>one</li><li>two</li></ul>",
+            "<ol><li>one</li><li>two</li></ol><p>after</p>",
+            "<blockquote><p>q</p></blockquote>",
+            "<h2>T</h2><hr><p><a href=\"https://x.example/\">l</a> <code>c</code></p>",
+            "<html><body><p>x</p></body></html>\n",
+            "x<br>y",
+            "",
+            // Refused by the fast path: `out` stays as it was.
+            "<table><tr><td>x</td></tr></table>",
+            "<p>open",
+            "<b>a</b><b>b</b>",
+        ] {
+            for before in ["", "Title\n", "\n\n", "x "] {
+                let mut out = String::from(before);
+                let taken = convert_into(html, &mut out);
+                match convert(html) {
+                    Some(alone) => {
+                        assert!(taken, "{html:?}");
+                        assert_eq!(out, format!("{before}{alone}"), "{html:?} after {before:?}");
+                    }
+                    None => {
+                        assert!(!taken, "{html:?}");
+                        assert_eq!(out, before, "{html:?}");
+                    }
+                }
+            }
+        }
     }
 
     /// Tokens as a list (texts as they come: the scan never hands over two in a row, as
@@ -2237,12 +2402,19 @@ mod tests {
 
         /// Whenever the fast path answers, it answers what htmd would.
         #[test]
-        fn agrees_with_htmd(html in fragment()) {
+        fn agrees_with_htmd(html in fragment(), before in "[a-z \n]{0,6}") {
             // The tokenizing on its own too, for the inputs the byte scan turns away.
             let _ = tokenize(&html);
-            if let Some(fast) = convert(&html) {
-                prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
+            let fast = convert(&html);
+            if let Some(fast) = &fast {
+                prop_assert_eq!(fast, &htmd(&html), "input {:?}", html);
             }
+            // Appended after what a buffer holds: the same Markdown after it, or the buffer
+            // as it was.
+            let mut out = before.clone();
+            let taken = convert_into(&html, &mut out);
+            prop_assert_eq!(taken, fast.is_some(), "input {:?}", html);
+            prop_assert_eq!(out, format!("{before}{}", fast.unwrap_or_default()), "input {:?} after {:?}", html, before);
         }
 
         /// The byte scan, where it answers, gives html5ever's tokens.
@@ -2264,10 +2436,15 @@ mod tests {
         /// Tags in any order, after any document start: the fast path answers as htmd or not
         /// at all.
         #[test]
-        fn soup_is_safe(html in soup()) {
-            if let Some(fast) = convert(&html) {
-                prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
+        fn soup_is_safe(html in soup(), before in "[a-z \n]{0,6}") {
+            let fast = convert(&html);
+            if let Some(fast) = &fast {
+                prop_assert_eq!(fast, &htmd(&html), "input {:?}", html);
             }
+            let mut out = before.clone();
+            let taken = convert_into(&html, &mut out);
+            prop_assert_eq!(taken, fast.is_some(), "input {:?}", html);
+            prop_assert_eq!(out, format!("{before}{}", fast.unwrap_or_default()), "input {:?} after {:?}", html, before);
             if let Some(plain) = tokenize_plain(&html) {
                 prop_assert_eq!(Some(plain), html5ever_tokens(&html), "input {:?}", html);
             }
