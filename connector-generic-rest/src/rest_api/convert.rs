@@ -201,7 +201,7 @@ impl Mapping {
     /// is not an object, and an id that cannot be read either (the id itself `1e400`).
     pub(crate) fn unread_id(&self, unread: &Unread<'_>) -> Option<String> {
         let (plan, field) = self.id_alone.as_ref()?;
-        let slots = read_alone(plan, unread)?;
+        let slots = slots_alone(plan, unread)?;
         self.id_at(field, &slots).ok()
     }
 
@@ -213,7 +213,7 @@ impl Mapping {
     /// be read either.
     pub(crate) fn unread_time(&self, unread: &Unread<'_>) -> Option<Option<DateTime<Utc>>> {
         let (plan, field) = self.time_alone.as_ref()?;
-        let slots = read_alone(plan, unread)?;
+        let slots = slots_alone(plan, unread)?;
         Some(time_at(field, &slots))
     }
 
@@ -278,9 +278,9 @@ impl Mapping {
     }
 
     /// `item` (the entry `at` of a page, as "page 3 (cursor c2), entry 2") as a document
-    /// pushed onto `out`, or a failure naming it. The document is built in place and moved once, into `out` (a returned
-    /// `Result<Document, _>`, taken apart and pushed by the page's loop, moved its few hundred
-    /// bytes five times: 1.5% of a sync's instructions).
+    /// pushed onto `out`, or a failure naming it. The document is built in place and moved
+    /// once, into `out` (a returned `Result<Document, _>`, taken apart and pushed by the
+    /// page's loop, moved its few hundred bytes five times: 1.5% of a sync's instructions).
     pub(crate) fn convert_into<I: Item>(
         &self,
         item: &I,
@@ -463,7 +463,7 @@ fn time_at<I: Item>(path: &Field, item: &I) -> Option<DateTime<Utc>> {
 /// The slots `plan` (of one path, [`Mapping::id_alone`] or [`Mapping::time_alone`]) reads of
 /// an item that could not be read whole; `None` when that path cannot be read either, or the
 /// item is not an object.
-fn read_alone<'a>(plan: &Plan, unread: &Unread<'a>) -> Option<Slots<'a>> {
+fn slots_alone<'a>(plan: &Plan, unread: &Unread<'a>) -> Option<Slots<'a>> {
     let mut slots = plan.slots();
     let mut de = serde_json::Deserializer::from_slice(unread.text);
     plan.seed(&mut slots).deserialize(&mut de).ok()?;
