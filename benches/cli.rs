@@ -1101,6 +1101,22 @@
 //! fingerprint's metadata JSON (~700 instructions, `write_str`'s ~100 fixed per string), two
 //! `memcpy`s of the 416-byte `Document` at the end of `convert_into` (`text_with_fields`'s
 //! return, then the push); none is more than 1-2% of the CPU alone.
+//!
+//! ## (a), `rest_api`: the `Value` path's unreadable items, failures named by page (2026-12-06, issue 17)
+//!
+//! A body the `Value` parse cannot hold (an `items_path` with filters or wildcards, or none)
+//! is read again leniently (`lenient.rs`) only when that parse fails; item failures carry
+//! their page ("page 3 (cursor 2), entry 50 ..."), built only on failure; an unreadable
+//! item's time is read alone in a window. The 50k sync (callgrind, the bench's server,
+//! `/dev/shm`, base `main` 304965a against this change, 3 alternating runs each): 953.8M /
+//! 954.1M / 954.2M against 954.7M / 954.6M / 954.6M instructions, median 1.0005x (noise: the
+//! page's position is cloned once a page); NDJSON md5 1405c21f… from every run. `perf stat -e
+//! task-clock` (load 8.5, 5 alternating runs): median 104.0 ms against 95.2 ms, noise. The
+//! `Value` path on the same server (`$.data[*]`, a filter, no `items_path`; 100 pages)
+//! writes byte-identical NDJSON. With `1e400` in item 250's `score` and `items_path`
+//! `$.data[*]` (200 cursor pages of 100 from a local server), base stops the sync at page 3
+//! with 200 documents, on every run; this change delivers 19,999 and one failure, "page 3
+//! (cursor 2), entry 50 could not be read: number out of range at `$.data[50].score`".
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

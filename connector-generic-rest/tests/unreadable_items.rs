@@ -10,14 +10,20 @@ use std::sync::Arc;
 
 use common::build;
 use connector_core::ids::hash128;
-use connector_core::{Connector, Document, Error, Failure, SyncContext};
+use connector_core::{Connector, Document, Error, Failure, SyncContext, TimeWindow};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn load(c: &Arc<dyn Connector>) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
-    let mut s = c.as_load().expect("load").load(SyncContext::new());
+    drain(c.as_load().expect("load").load(SyncContext::new())).await
+}
+
+/// The documents, failures and error of a sync's batches.
+async fn drain(
+    mut s: futures::stream::BoxStream<'static, connector_core::Result<connector_core::Batch>>,
+) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
     let (mut docs, mut fails) = (Vec::new(), Vec::new());
     while let Some(page) = s.next().await {
         match page {
@@ -51,13 +57,18 @@ fn item(i: usize) -> String {
 /// Pages 1 and 2 of five items and one: the third item of page 1 is `third`.
 async fn serve(server: &MockServer, third: &str, numbered: bool) {
     let page1 = format!(
-        r#"{{"data": [{}, {}, {third}, {}, {}], "meta": {{"next": "c2"}}}}"#,
+        r#"{{"data": [{}, {}, {third}, {}, {}], "meta": {{"next": "c2"}}, "total_pages": 2}}"#,
         item(1),
         item(2),
         item(4),
         item(5)
     );
-    let page2 = format!(r#"{{"data": [{}], "meta": {{"next": null}}}}"#, item(6));
+    // `total_pages` ends a numbered walk here (an `items_path` with a wildcard matches
+    // nothing in an empty page, which fails it).
+    let page2 = format!(
+        r#"{{"data": [{}], "meta": {{"next": null}}, "total_pages": 2}}"#,
+        item(6)
+    );
     let (first, second) = if numbered {
         (query_param("page", "1"), query_param("page", "2"))
     } else {
@@ -135,7 +146,7 @@ async fn one_fails_alone(cfg: Value, id: Option<&str>, reason: &str) {
     assert_eq!(fails[0].id, id.map(doc_id), "{cfg}: {fails:?}");
     let message = &fails[0].message;
     assert!(
-        message.starts_with("rest_api: entry 2 of the page could not be read: ")
+        message.starts_with("rest_api: page 1, entry 2 could not be read: ")
             && message.contains(reason),
         "{cfg}: {message}"
     );
@@ -221,7 +232,7 @@ async fn prune_lists_an_unreadable_item_by_its_id_or_fails() {
         let err = list_ids(&c).await.unwrap_err();
         assert!(
             err.to_string()
-                .contains("entry 2 of the page could not be read, nor its id"),
+                .contains("page 1, entry 2 could not be read, nor its id"),
             "{err}"
         );
 
@@ -231,7 +242,7 @@ async fn prune_lists_an_unreadable_item_by_its_id_or_fails() {
         let err = list_ids(&c).await.unwrap_err();
         assert!(
             err.to_string().contains(
-                "entry 2 of the page could not be read, nor its id: number out of range at `$.data[2].id`"
+                "page 1, entry 2 could not be read, nor its id: number out of range at `$.data[2].id`"
             ),
             "{err}"
         );
@@ -241,5 +252,303 @@ async fn prune_lists_an_unreadable_item_by_its_id_or_fails() {
         assert_eq!(docs.len(), 5);
         assert_eq!(fails.len(), 1);
         assert_eq!(fails[0].id, None);
+    }
+}
+
+/// The items' list found on the `Value` path (an `items_path` with a wildcard or a filter,
+/// or none: the list found by its name): an item that holds a value no tree can hold fails
+/// alone, named, and the others are delivered, where the whole page failed on every run.
+#[tokio::test]
+async fn on_the_value_path_an_item_that_cannot_be_read_fails_alone() {
+    for (third, reason) in [
+        (
+            r#"{"id": 3, "title": "Item 3", "score": 1e400}"#,
+            "number out of range at `$.data[2].score`",
+        ),
+        (
+            r#"{"id": 3, "title": "Item 3", "score": ["\ud800"]}"#,
+            "at `$.data[2].score[0]`",
+        ),
+    ] {
+        for numbered in [false, true] {
+            let server = MockServer::start().await;
+            serve(&server, third, numbered).await;
+            for path in [json!("$.data[*]"), json!("$.data[?@.id > 0]"), Value::Null] {
+                one_fails_alone(
+                    config(&server, numbered, json!({"items_path": path})),
+                    Some("3"),
+                    reason,
+                )
+                .await;
+                // Without a plan nor an `id_field`.
+                one_fails_alone(
+                    config(
+                        &server,
+                        numbered,
+                        json!({"items_path": path, "id_field": null, "metadata_fields": ["tags[*].label"]}),
+                    ),
+                    None,
+                    reason,
+                )
+                .await;
+            }
+            // A filter that leaves item 1 out: the failure is the second match's, at its
+            // place in the body.
+            let c = build(config(
+                &server,
+                numbered,
+                json!({"items_path": "$.data[?@.id != 1]"}),
+            ));
+            let (docs, fails, err) = load(&c).await;
+            assert!(err.is_none(), "{err:?}");
+            assert_eq!(docs.len(), 4);
+            assert_eq!(fails.len(), 1, "{fails:?}");
+            assert!(
+                fails[0]
+                    .message
+                    .starts_with("rest_api: page 1, entry 1 could not be read: ")
+                    && fails[0].message.contains(reason),
+                "{}",
+                fails[0].message
+            );
+            // Prune lists it by its id.
+            let all: Vec<String> = (1..=6).map(|i| doc_id(&i.to_string())).collect();
+            let c = build(config(
+                &server,
+                numbered,
+                json!({"items_path": "$.data[*]"}),
+            ));
+            assert_eq!(list_ids(&c).await.unwrap(), all);
+        }
+    }
+    // An id that cannot be read: the sync fails the item with no id, prune fails naming it.
+    for numbered in [false, true] {
+        let server = MockServer::start().await;
+        serve(&server, r#"{"id": 1e400, "title": "Item 3"}"#, numbered).await;
+        let c = build(config(
+            &server,
+            numbered,
+            json!({"items_path": "$.data[*]"}),
+        ));
+        let (docs, fails, err) = load(&c).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!((docs.len(), fails.len()), (5, 1));
+        assert_eq!(fails[0].id, None);
+        let err = list_ids(&c).await.unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "page 1, entry 2 could not be read, nor its id: number out of range at `$.data[2].id`"
+            ),
+            "{err}"
+        );
+    }
+}
+
+/// Outside the items, a value no tree can hold fails the page only where the page reads it
+/// (the next cursor, a total): what comes next cannot be told. Elsewhere it changes nothing.
+#[tokio::test]
+async fn outside_the_items_a_value_that_cannot_be_read_fails_the_page_where_read() {
+    let body = |b: String| ResponseTemplate::new(200).set_body_raw(b, "application/json");
+    let page = |meta: &str| format!(r#"{{"data": [{}, {}], "meta": {meta}}}"#, item(1), item(2));
+    for path in ["$.data", "$.data[*]"] {
+        // The cursor itself.
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(body(page(r#"{"next": 1e400}"#)))
+            .mount(&server)
+            .await;
+        let c = build(config(&server, false, json!({"items_path": path})));
+        let (docs, _, err) = load(&c).await;
+        let err = err.expect("the page fails");
+        assert!(docs.is_empty());
+        assert!(
+            err.to_string()
+                .contains("the next cursor could not be read: number out of range"),
+            "{err}"
+        );
+        // A total.
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(body(format!(
+                r#"{{"data": [{}], "total": 1e400}}"#,
+                item(1)
+            )))
+            .mount(&server)
+            .await;
+        let c = build(config(&server, true, json!({"items_path": path})));
+        let (_, _, err) = load(&c).await;
+        let err = err.expect("the page fails");
+        assert!(
+            err.to_string()
+                .contains("the `total` could not be read: number out of range"),
+            "{err}"
+        );
+        // A member no one reads.
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(query_param_is_missing("after"))
+            .respond_with(body(page(r#"{"next": "c2", "debug": [1e400, "\ud800"]}"#)))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(query_param("after", "c2"))
+            .respond_with(body(format!(r#"{{"data": [{}], "meta": {{}}}}"#, item(3))))
+            .mount(&server)
+            .await;
+        let c = build(config(&server, false, json!({"items_path": path})));
+        let (docs, fails, err) = load(&c).await;
+        assert!(err.is_none() && fails.is_empty(), "{err:?} {fails:?}");
+        assert_eq!(docs.len(), 3);
+    }
+    // A body that is not JSON fails as before.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(body(r#"{"data": [1e400, tru]}"#.to_owned()))
+        .mount(&server)
+        .await;
+    let c = build(config(&server, false, json!({"items_path": "$.data[*]"})));
+    let (_, _, err) = load(&c).await;
+    assert!(err.is_some());
+}
+
+/// A failure names its page: the page number sent, else its place in the run and the
+/// cursor or URL (a credential in the URL redacted).
+#[tokio::test]
+async fn item_failures_name_their_page() {
+    let body = |b: String| ResponseTemplate::new(200).set_body_raw(b, "application/json");
+    let page2 = format!(
+        r#"{{"data": [{{"id": 7, "score": 1e400}}, {{"title": "no id"}}, "x", {}], "meta": {{"next": null}}, "links": {{"next": null}}}}"#,
+        item(8)
+    );
+    for style in ["cursor", "page", "next_url"] {
+        let server = MockServer::start().await;
+        let mut cfg = config(&server, style == "page", json!({}));
+        let named = match style {
+            "cursor" => {
+                Mock::given(method("GET"))
+                    .and(query_param_is_missing("after"))
+                    .respond_with(body(format!(
+                        r#"{{"data": [{}], "meta": {{"next": "c2"}}}}"#,
+                        item(1)
+                    )))
+                    .mount(&server)
+                    .await;
+                "page 2 (cursor c2)".to_owned()
+            }
+            "page" => {
+                Mock::given(method("GET"))
+                    .and(query_param("page", "1"))
+                    .respond_with(body(format!(r#"{{"data": [{}]}}"#, item(1))))
+                    .mount(&server)
+                    .await;
+                Mock::given(method("GET"))
+                    .and(query_param("page", "3"))
+                    .respond_with(body(r#"{"data": []}"#.to_owned()))
+                    .mount(&server)
+                    .await;
+                "page 2".to_owned()
+            }
+            _ => {
+                cfg["url"] = json!(format!("{}/items?api_key=k-5ecret-77", server.uri()));
+                cfg["pagination_type"] = json!("next_url_path");
+                cfg["pagination_config"] = json!({"next_url_path": "links.next"});
+                Mock::given(method("GET"))
+                    .and(query_param_is_missing("p"))
+                    .respond_with(body(format!(
+                        r#"{{"data": [{}], "links": {{"next": "/items?api_key=k-5ecret-77&p=2"}}}}"#,
+                        item(1)
+                    )))
+                    .mount(&server)
+                    .await;
+                format!("page 2 ({}/items?api_key=***&p=2)", server.uri())
+            }
+        };
+        let second = match style {
+            "cursor" => query_param("after", "c2"),
+            "page" => query_param("page", "2"),
+            _ => query_param("p", "2"),
+        };
+        Mock::given(method("GET"))
+            .and(second)
+            .respond_with(body(page2.clone()))
+            .mount(&server)
+            .await;
+        let c = build(cfg.clone());
+        let (docs, fails, err) = load(&c).await;
+        assert!(err.is_none(), "{style}: {err:?}");
+        assert_eq!(docs.len(), 2, "{style}");
+        let messages: Vec<&str> = fails.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                format!(
+                    "rest_api: {named}, entry 0 could not be read: number out of range at `$.data[0].score`"
+                ),
+                format!("rest_api: {named}, entry 1: item has no `id`"),
+                format!("rest_api: {named}, entry 2 is a string, not an object"),
+            ],
+            "{style}"
+        );
+        // Prune names the entry whose id it cannot read alike.
+        let err = list_ids(&c).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("{named}, entry 1: item has no `id`")),
+            "{style}: {err}"
+        );
+    }
+}
+
+/// In an incremental run, an item that cannot be read is skipped, like any other, when its
+/// time, read alone, lies outside the window, and fails when it lies in it (or cannot be
+/// read).
+#[tokio::test]
+async fn an_unreadable_item_outside_the_window_is_skipped() {
+    const T0: i64 = 1_767_225_600;
+    let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap();
+    let window = TimeWindow::new(at(T0), at(T0 + 100)).unwrap();
+    let item = |id: u32, t: &str| {
+        format!(r#"{{"id": {id}, "title": "Item {id}", "x": 1e400, "updated_at": {t}}}"#)
+    };
+    let page = format!(
+        r#"{{"data": [{}, {}, {}, {}, {}, {{"id": 6, "title": "Item 6", "updated_at": {}}}]}}"#,
+        item(1, &(T0 - 10).to_string()),
+        item(2, &(T0 + 10).to_string()),
+        item(3, "1e400"),
+        item(4, "\"2026-01-01T00:00:50Z\""),
+        item(5, "null"),
+        T0 + 20,
+    );
+    for path in ["$.data", "$.data[*]"] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(page.clone(), "application/json"))
+            .mount(&server)
+            .await;
+        let c = build(json!({
+            "url": format!("{}/items", server.uri()),
+            "items_path": path,
+            "id_field": "id",
+            "content_fields": "title",
+            // Trees: each item with `x` fails alone.
+            "metadata_fields": ["x"],
+            "poll_timestamp_field": "updated_at",
+        }));
+        let (docs, fails, err) =
+            drain(c.as_poll().expect("poll").poll(window, SyncContext::new())).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].title, "Item 6");
+        // Items 2 and 4 are in the window; item 3's time cannot be read. Item 1 lies before
+        // it and item 5 has no time: skipped, as items that read are.
+        let ids: Vec<Option<String>> = fails.iter().map(|f| f.id.clone()).collect();
+        assert_eq!(
+            ids,
+            [Some(doc_id("2")), Some(doc_id("3")), Some(doc_id("4"))],
+            "{path}: {fails:?}"
+        );
+        // A full run fails all five.
+        let (_, fails, _) = load(&c).await;
+        assert_eq!(fails.len(), 5, "{path}");
     }
 }

@@ -14,6 +14,7 @@ use super::auth::AuthType;
 use super::checkpoint::{At, Position};
 use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
 use super::direct::Plan;
+use super::lenient::{Held, Lenient};
 use super::model::{BodyPath, FieldPath, Items, ItemsPath, find_items, text_of, text_ref};
 use super::node::{Json, Node};
 use super::raw_page::{OnItem, PageItems, Unread, keep, locate, may_reach, simple_names};
@@ -48,7 +49,7 @@ pub(crate) struct Endpoint {
 }
 
 /// Whether a query parameter's name says it carries a credential.
-fn is_credential_param(name: &str) -> bool {
+pub(crate) fn is_credential_param(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     [
         "key",
@@ -86,6 +87,9 @@ struct Totals {
 }
 
 impl Totals {
+    /// The body's names [`Totals::read`] reads.
+    const NAMES: [&str; 5] = ["has_more", "hasMore", "total_pages", "totalPages", "total"];
+
     fn read(body: &Value, header: impl Fn(&str) -> Option<u64>) -> Self {
         let field = |names: &[&str]| names.iter().find_map(|n| body.get(*n));
         let number = |v: &Value| {
@@ -552,6 +556,7 @@ impl RestClient {
         // here (only counted, and their ids hashed for a numbered walk's repeat guard) and
         // read where they are converted.
         let mut raw_ids = (numbered && self.endpoint.plain_items.is_some()).then(Vec::new);
+        let mut lenient: Option<(Lenient, Error)> = None;
         let kept = match (&e.plain_items, &self.plan) {
             (Some(names), Some(plan)) if !numbered => keep(resp.body(), names, plan)
                 .map(|(rest, kept)| (rest, kept.len(), names.clone(), Some(kept))),
@@ -583,7 +588,19 @@ impl RestClient {
             ),
             None => {
                 raw_ids = None;
-                let body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;
+                let body = match resp.json::<Value>() {
+                    Ok(body) => body,
+                    // A value no `Value` holds: the body read again, leniently, so that an
+                    // item holding it fails alone (`lenient`).
+                    Err(err) => {
+                        let Some(mut read) = Lenient::read(resp.body()) else {
+                            return Err(err.with_connector(SOURCE));
+                        };
+                        let body = std::mem::take(&mut read.value);
+                        lenient = Some((read, err));
+                        body
+                    }
+                };
                 let found = find_items(&body, e.items_path.as_ref(), resp.body());
                 (body, found, None)
             }
@@ -598,6 +615,30 @@ impl RestClient {
         }
         let n = found.len() as u64;
         let items_after = pos.items + n;
+        // What the page reads of a body read leniently must be there to read: the page fails
+        // on a value it reads that no `Value` holds (`lenient`).
+        if let Some((read, _)) = &lenient {
+            let fail = |msg: String| {
+                Error::invalid_data(msg)
+                    .with_url(resp.url())
+                    .with_connector(SOURCE)
+            };
+            for name in Totals::NAMES {
+                read.check(body.get(name), &format!("`{name}`"))
+                    .map_err(fail)?;
+            }
+            let next = match (&pos.at, e.cfg.pagination_type) {
+                (At::Cursor { .. }, _) => Some((&e.next_cursor, "next cursor")),
+                (At::Url { .. }, PaginationType::NextUrlPath) => {
+                    Some((&e.next_url, "next-page URL"))
+                }
+                _ => None,
+            };
+            if let Some((path, what)) = next {
+                read.check(path.as_ref().and_then(|p| p.first(&body)), what)
+                    .map_err(fail)?;
+            }
+        }
         let totals = Totals::read(&body, |name| {
             resp.header(name).and_then(|v| v.trim().parse().ok())
         });
@@ -664,7 +705,19 @@ impl RestClient {
                 path,
                 len: found.len(),
             },
-            None => PageItems::Values(found.take(&mut body)),
+            None => match lenient {
+                None => PageItems::Values(found.take(&mut body)),
+                Some((mut read, err)) => {
+                    read.value = body;
+                    match read.items(found, e.items_path.as_ref(), resp.body()) {
+                        Some(items) => PageItems::Lenient {
+                            body: resp.body().clone(),
+                            items,
+                        },
+                        None => return Err(err.with_connector(SOURCE)),
+                    }
+                }
+            },
         };
         let ids = (numbered && n > 0).then(|| match (&items, raw_ids) {
             (PageItems::Raw { .. }, Some(ids)) => page_hash(&ids),
@@ -672,6 +725,18 @@ impl RestClient {
                 page_hash(&list.iter().map(|i| self.item_id(i)).collect::<Vec<_>>())
             }
             (PageItems::Raw { .. }, None) => String::new(),
+            (PageItems::Lenient { body, items }, _) => page_hash(
+                &items
+                    .iter()
+                    .map(|held| match held {
+                        Held::Value(item) => self.item_id(item),
+                        // As on a raw page: its bytes stand for it.
+                        Held::Unread { span, .. } => hash128(&String::from_utf8_lossy(
+                            body.get(span.clone()).unwrap_or_default(),
+                        )),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
             (PageItems::Kept { .. }, _) => {
                 // Not reached: only a walk that is not numbered keeps its pages (`keep`
                 // above), and only numbered walks hash theirs. Were a numbered walk's pages

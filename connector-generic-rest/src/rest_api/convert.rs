@@ -14,7 +14,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{RestApiConfig, TypeHint};
-use super::direct::{Field, Item, Plan};
+use super::direct::{Field, Item, Plan, Slots};
 use super::model::{FieldPath, text_of};
 use super::node::Node;
 use super::raw_page::Unread;
@@ -40,6 +40,9 @@ pub(crate) struct Mapping {
     /// How to read the id alone, when its path allows it: the id of an item that cannot be
     /// read whole ([`Mapping::unread_id`]).
     id_alone: Option<(Plan, Field)>,
+    /// How to read `poll_timestamp_field` alone, when its path allows it: the time of an item
+    /// that cannot be read whole ([`Mapping::unread_time`]).
+    time_alone: Option<(Plan, Field)>,
 }
 
 fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<Field>, Error> {
@@ -76,6 +79,7 @@ impl Mapping {
             metadata_keys: Vec::new(),
             direct: None,
             id_alone: None,
+            time_alone: None,
         };
         mapping.metadata_keys = mapping
             .metadata
@@ -95,10 +99,12 @@ impl Mapping {
                 .collect();
             mapping.direct = Plan::new(&mut fields).map(Arc::new);
         }
-        mapping.id_alone = mapping.id.as_ref().and_then(|id| {
-            let mut field = Field::new(FieldPath::clone(id));
+        let alone = |path: &Option<Field>| {
+            let mut field = Field::new(FieldPath::clone(path.as_ref()?));
             Plan::new(&mut [&mut field]).map(|plan| (plan, field))
-        });
+        };
+        mapping.id_alone = alone(&mapping.id);
+        mapping.time_alone = alone(&mapping.timestamp);
         Ok(mapping)
     }
 
@@ -195,34 +201,37 @@ impl Mapping {
     /// is not an object, and an id that cannot be read either (the id itself `1e400`).
     pub(crate) fn unread_id(&self, unread: &Unread<'_>) -> Option<String> {
         let (plan, field) = self.id_alone.as_ref()?;
-        let mut slots = plan.slots();
-        let mut de = serde_json::Deserializer::from_slice(unread.text);
-        plan.seed(&mut slots).deserialize(&mut de).ok()?;
-        de.end().ok()?;
-        if !slots.is_object() {
-            return None;
-        }
+        let slots = slots_alone(plan, unread)?;
         self.id_at(field, &slots).ok()
     }
 
-    /// The failure of entry `index` of a page, whose items are the list at `items`, that
-    /// could not be read ([`Unread`]): named by its id where that can still be read
-    /// ([`unread_id`](Self::unread_id)), by its index and JSON path always, with the reason
-    /// and where in the item it lies, as "entry 2 of the page could not be read: number out
-    /// of range at `$.data[2].score`".
+    /// The modification time of an item that could not be read ([`Unread`]), read from its
+    /// bytes by `poll_timestamp_field`'s path alone, as [`updated_at`](Self::updated_at)
+    /// reads it of the whole item (`Some(None)`: no time, as an item without one has);
+    /// `None` when it cannot be told: without `poll_timestamp_field`, for a path that is not a
+    /// plain chain of names ([`Plan`]), an item that is not an object, and a time that cannot
+    /// be read either.
+    pub(crate) fn unread_time(&self, unread: &Unread<'_>) -> Option<Option<DateTime<Utc>>> {
+        let (plan, field) = self.time_alone.as_ref()?;
+        let slots = slots_alone(plan, unread)?;
+        Some(time_at(field, &slots))
+    }
+
+    /// The failure of an entry `at` of a page ("page 3 (cursor c2), entry 2") that could not
+    /// be read ([`Unread`]), at the JSON path `item`: named by its id where that can still be
+    /// read ([`unread_id`](Self::unread_id)), by its page, index and JSON path always, with
+    /// the reason and where in the item it lies, as "page 3 (cursor c2), entry 2 could not be
+    /// read: number out of range at `$.data[2].score`".
     pub(crate) fn unread_failure(
         &self,
-        index: usize,
-        items: &[String],
+        at: &impl std::fmt::Display,
+        item: &str,
         unread: &Unread<'_>,
     ) -> Failure {
         Failure::new(
             self.unread_id(unread),
             ErrorKind::InvalidData,
-            format!(
-                "{SOURCE}: entry {index} of the page could not be read: {}",
-                unread.reason(items, index)
-            ),
+            format!("{SOURCE}: {at} could not be read: {}", unread.reason(item)),
         )
     }
 
@@ -252,11 +261,7 @@ impl Mapping {
 
     /// The item's modification time, if the config names one and it parses.
     pub(crate) fn updated_at<I: Item>(&self, item: &I) -> Option<DateTime<Utc>> {
-        let path = self.timestamp.as_ref()?;
-        match item.single(path) {
-            Some(one) => one.and_then(parse_datetime),
-            None => item.values(path).into_iter().find_map(parse_datetime),
-        }
+        time_at(self.timestamp.as_ref()?, item)
     }
 
     /// `item` (entry `index` of its page) as a document, or a failure naming it.
@@ -267,36 +272,33 @@ impl Mapping {
         index: usize,
     ) -> Result<Document, Box<Failure>> {
         let mut one = Vec::with_capacity(1);
-        self.convert_into(item, index, &mut one)?;
+        self.convert_into(item, &format!("entry {index}"), &mut one)?;
         one.pop()
             .ok_or_else(|| Box::new(Failure::new(None, ErrorKind::InvalidData, "no document")))
     }
 
-    /// `item` (entry `index` of its page) as a document pushed onto `out`, or a failure naming
-    /// it. The document is built in place and moved once, into `out` (a returned
-    /// `Result<Document, _>`, taken apart and pushed by the page's loop, moved its few hundred
-    /// bytes five times: 1.5% of a sync's instructions).
+    /// `item` (the entry `at` of a page, as "page 3 (cursor c2), entry 2") as a document
+    /// pushed onto `out`, or a failure naming it. The document is built in place and moved
+    /// once, into `out` (a returned `Result<Document, _>`, taken apart and pushed by the
+    /// page's loop, moved its few hundred bytes five times: 1.5% of a sync's instructions).
     pub(crate) fn convert_into<I: Item>(
         &self,
         item: &I,
-        index: usize,
+        at: &impl std::fmt::Display,
         out: &mut Vec<Document>,
     ) -> Result<(), Box<Failure>> {
         if !item.is_object() {
             return Err(Box::new(Failure::new(
                 None,
                 ErrorKind::InvalidData,
-                format!(
-                    "{SOURCE}: entry {index} of the page is a {}, not an object",
-                    item.kind()
-                ),
+                format!("{SOURCE}: {at} is a {}, not an object", item.kind()),
             )));
         }
         let id = self.id(item).map_err(|e| {
             Box::new(Failure::new(
                 None,
                 ErrorKind::InvalidData,
-                format!("{SOURCE}: entry {index} of the page: {}", e.message()),
+                format!("{SOURCE}: {at}: {}", e.message()),
             ))
         })?;
         let content = match &self.template {
@@ -447,6 +449,26 @@ fn apply_hint(hint: TypeHint, v: Value) -> Option<Value> {
         }
         TypeHint::Date => parse_datetime(&v).map(|d| Value::String(d.to_rfc3339())),
     }
+}
+
+/// [`Mapping::updated_at`] read at `path` (the mapping's `poll_timestamp_field`, or the same
+/// path with the slot of [`Mapping::time_alone`]'s plan).
+fn time_at<I: Item>(path: &Field, item: &I) -> Option<DateTime<Utc>> {
+    match item.single(path) {
+        Some(one) => one.and_then(parse_datetime),
+        None => item.values(path).into_iter().find_map(parse_datetime),
+    }
+}
+
+/// The slots `plan` (of one path, [`Mapping::id_alone`] or [`Mapping::time_alone`]) reads of
+/// an item that could not be read whole; `None` when that path cannot be read either, or the
+/// item is not an object.
+fn slots_alone<'a>(plan: &Plan, unread: &Unread<'a>) -> Option<Slots<'a>> {
+    let mut slots = plan.slots();
+    let mut de = serde_json::Deserializer::from_slice(unread.text);
+    plan.seed(&mut slots).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    slots.is_object().then_some(slots)
 }
 
 /// Parses a timestamp: RFC 3339 / ISO 8601 (with or without zone, `T` or space), a date, or an

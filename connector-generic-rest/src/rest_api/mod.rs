@@ -13,6 +13,7 @@ mod client;
 mod config;
 mod convert;
 mod direct;
+mod lenient;
 mod model;
 mod node;
 mod pages;

@@ -236,6 +236,15 @@ impl ItemsPath {
     pub(crate) fn query<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
         self.path.query(value).all()
     }
+
+    /// Where each match lies, as JSON pointers, in the order of [`find_items`]'s matches.
+    pub(crate) fn locations(&self, value: &Value) -> Vec<String> {
+        self.path
+            .query_located(value)
+            .locations()
+            .map(|l| l.to_json_pointer())
+            .collect()
+    }
 }
 
 /// The items of a response, located but not yet taken out of it.

@@ -23,6 +23,7 @@
 //! items are found by prune alone. Without `id_field` an item's id comes from its content, so
 //! an edited item arrives as a new document and the old one stays until prune.
 
+use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -35,17 +36,103 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use super::SOURCE;
-use super::checkpoint::{Position, RestApiCheckpoint};
-use super::client::RestClient;
+use super::checkpoint::{At, Position, RestApiCheckpoint};
+use super::client::{RestClient, is_credential_param};
 use super::convert::Mapping;
 use super::direct::Item;
-use super::raw_page::{PageItems, Unread, for_each, for_each_direct};
+use super::lenient::{Held, read_alone};
+use super::raw_page::{PageItems, Unread, for_each, for_each_direct, item_path, read_slots};
 
 /// Pages converted at once.
 const CONVERT_CONCURRENCY: usize = 2;
 
 fn max_pages(client: &RestClient) -> u64 {
     client.endpoint.cfg.max_pages
+}
+
+/// Which page of a walk a fetch read, as the failures of its items name it: "page 3" (the
+/// page number sent), else the page's place in the run and what was sent for it: "page 4
+/// (cursor c2)", "page 2 (offset 100)", `page 5 (https://api.example.com/items?page=5)`.
+#[derive(Debug, Clone)]
+pub(super) struct PageAt {
+    at: At,
+    /// The page's place in the run (from 1, counted across a resume).
+    number: u64,
+}
+
+/// The longest cursor a failure shows whole; a longer one is cut (an opaque token of a few
+/// hundred bytes would drown the message).
+const CURSOR_SHOWN: usize = 48;
+
+impl PageAt {
+    fn new(pos: &Position) -> Self {
+        Self {
+            at: pos.at.clone(),
+            number: pos.pages.saturating_add(1),
+        }
+    }
+}
+
+impl fmt::Display for PageAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.number;
+        match &self.at {
+            At::Page { page } => write!(f, "page {page}"),
+            At::Single | At::Cursor { cursor: None } => write!(f, "page {n}"),
+            At::Offset { offset } => write!(f, "page {n} (offset {offset})"),
+            At::Cursor { cursor: Some(c) } => match c.char_indices().nth(CURSOR_SHOWN) {
+                Some((cut, _)) => write!(f, "page {n} (cursor {}…)", &c[..cut]),
+                None => write!(f, "page {n} (cursor {c})"),
+            },
+            At::Url { url } => write!(f, "page {n} ({})", shown_url(url)),
+        }
+    }
+}
+
+/// A next-page URL as a failure may show it: without user and password, and with the
+/// value of each query parameter that carries a credential `***` (as the redactor leaves a
+/// live secret's value in any message, [`Failure::new`]).
+fn shown_url(url: &str) -> String {
+    let Ok(mut url) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    // Both calls fail only for URLs that cannot carry credentials in the first place.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    if url.query_pairs().any(|(k, _)| is_credential_param(&k)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_credential_param(&k) {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// An entry of a page, as its failure names it: "page 3 (cursor c2), entry 50" (from 0).
+struct Entry<'p> {
+    page: &'p PageAt,
+    index: usize,
+}
+
+impl fmt::Display for Entry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, entry {}", self.page, self.index)
+    }
+}
+
+/// A fetched page's items and which page it was.
+pub(super) struct Fetched {
+    at: PageAt,
+    items: PageItems,
 }
 
 /// The pages from `from` (after `pos.pages` of this run, with `limit` counting from there).
@@ -59,7 +146,7 @@ fn walk(
     limit: PageLimit,
     since: Option<DateTime<Utc>>,
     ctx: &SyncContext,
-) -> BoxStream<'static, Result<Page<PageItems, Position>>> {
+) -> BoxStream<'static, Result<Page<Fetched, Position>>> {
     let cancellation = ctx.cancellation().clone();
     // Each fetch depends only on the position the previous one returned, so reading ahead is
     // safe.
@@ -68,7 +155,15 @@ fn walk(
         let cancelled = cancellation.check();
         async move {
             cancelled?;
-            client.fetch_page(pos, since).await
+            let at = PageAt::new(&pos);
+            let page = client.fetch_page(pos, since).await?;
+            Ok(Page::new(
+                Fetched {
+                    at,
+                    items: page.items,
+                },
+                page.next,
+            ))
         }
     }))
 }
@@ -97,18 +192,25 @@ pub(super) fn load(
     let mapping = Arc::clone(mapping);
     convert_spawned(pages, CONVERT_CONCURRENCY, move |page| {
         CheckpointedBatch::new(
-            convert_page(&mapping, &page.items, keep_within),
+            convert_page(&mapping, &page.items.items, &page.items.at, keep_within),
             RestApiCheckpoint { next: page.next },
         )
     })
     .boxed()
 }
 
-/// One page's items as a batch, in page order; with `window`, only documents whose time lies
-/// in it.
-fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>) -> Batch {
+/// One page's items (of the page `at`) as a batch, in page order; with `window`, only
+/// documents whose time lies in it, and failures of items that cannot be read whose time,
+/// read alone, does ([`unread_failure`]).
+fn convert_page(
+    mapping: &Mapping,
+    items: &PageItems,
+    at: &PageAt,
+    window: Option<TimeWindow>,
+) -> Batch {
     let mut documents = Vec::with_capacity(items.len());
     let mut failures = Vec::new();
+    let entry = |index| Entry { page: at, index };
     // Each document goes from `convert_into` straight into `documents`; one outside the
     // window is dropped there again.
     let mut take = |converted: std::result::Result<(), Box<Failure>>,
@@ -126,34 +228,45 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
             Err(f) => failures.push(*f),
         }
     };
+    // An item that cannot be read fails alone, named, and the items after it convert as
+    // usual.
+    let unread = |index: usize, item: &str, unread: &Unread<'_>| {
+        unread_failure(mapping, window, &entry(index), item, unread).map(Box::new)
+    };
     // `false` when a page's items, read whole at the fetch, cannot be read again (which
     // cannot happen for the bytes the fetch read).
     let read = match items {
         PageItems::Values(list) => {
             for (i, item) in list.iter().enumerate() {
                 take(
-                    mapping.convert_into(item, i, &mut documents),
+                    mapping.convert_into(item, &entry(i), &mut documents),
                     &mut documents,
                 );
             }
             true
         }
-        // An item that cannot be read fails alone, named ([`Mapping::unread_failure`]), and
-        // the items after it convert as usual.
         PageItems::Raw { body, path, .. } => match mapping.direct() {
-            Some(plan) => for_each_direct(body, path, plan, &mut |i, item| {
-                let converted = match item {
-                    Ok(item) => mapping.convert_into(item, i, &mut documents),
-                    Err(unread) => Err(Box::new(mapping.unread_failure(i, path, &unread))),
-                };
-                take(converted, &mut documents);
+            Some(plan) => for_each_direct(body, path, plan, &mut |i, item| match item {
+                Ok(item) => take(
+                    mapping.convert_into(item, &entry(i), &mut documents),
+                    &mut documents,
+                ),
+                Err(u) => {
+                    if let Some(f) = unread(i, &item_path(path, i), &u) {
+                        take(Err(f), &mut documents);
+                    }
+                }
             }),
-            None => for_each(body, path, &mut |i, item| {
-                let converted = match item {
-                    Ok(item) => mapping.convert_into(item, i, &mut documents),
-                    Err(unread) => Err(Box::new(mapping.unread_failure(i, path, &unread))),
-                };
-                take(converted, &mut documents);
+            None => for_each(body, path, &mut |i, item| match item {
+                Ok(item) => take(
+                    mapping.convert_into(item, &entry(i), &mut documents),
+                    &mut documents,
+                ),
+                Err(u) => {
+                    if let Some(f) = unread(i, &item_path(path, i), &u) {
+                        take(Err(f), &mut documents);
+                    }
+                }
             }),
         },
         PageItems::Kept { body, kept } => {
@@ -161,22 +274,77 @@ fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>
             match (mapping.direct(), std::str::from_utf8(body)) {
                 (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |i, item| {
                     take(
-                        mapping.convert_into(item, i, &mut documents),
+                        mapping.convert_into(item, &entry(i), &mut documents),
                         &mut documents,
                     );
                 }),
                 _ => false,
             }
         }
+        PageItems::Lenient { body, items } => {
+            for (i, held) in items.iter().enumerate() {
+                match held {
+                    Held::Value(item) => take(
+                        mapping.convert_into(item, &entry(i), &mut documents),
+                        &mut documents,
+                    ),
+                    // Read alone as a raw page's item is: by the plan, which reads only
+                    // what is mapped, else as a tree (which the fetch found it is not).
+                    Held::Unread { span, at } => {
+                        let text = body.get(span.clone()).unwrap_or_default();
+                        let read = match mapping.direct() {
+                            Some(plan) => read_slots(plan, text).map(|slots| {
+                                mapping.convert_into(&slots, &entry(i), &mut documents)
+                            }),
+                            None => read_alone(text)
+                                .map(|item| mapping.convert_into(&item, &entry(i), &mut documents)),
+                        };
+                        match read {
+                            Ok(converted) => take(converted, &mut documents),
+                            Err(error) => {
+                                let u = Unread {
+                                    text,
+                                    error: &error,
+                                };
+                                if let Some(f) = unread(i, at, &u) {
+                                    take(Err(f), &mut documents);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            true
+        }
     };
     if !read {
         failures.push(Failure::new(
             None,
             ErrorKind::InvalidData,
-            format!("{SOURCE}: the page's items could not be read again"),
+            format!("{SOURCE}: {at}: the page's items could not be read again"),
         ));
     }
     Batch::with_parts(documents, failures, Vec::new())
+}
+
+/// The failure of the entry `at` of a page, at the JSON path `item`, that could not be read
+/// ([`Mapping::unread_failure`]); with `window`, `None` when its time, read alone
+/// ([`Mapping::unread_time`]), lies outside it or it has none, as an item that reads is left
+/// out then. An item whose time cannot be told fails whatever the window.
+fn unread_failure(
+    mapping: &Mapping,
+    window: Option<TimeWindow>,
+    at: &Entry<'_>,
+    item: &str,
+    unread: &Unread<'_>,
+) -> Option<Failure> {
+    if let Some(w) = window
+        && let Some(time) = mapping.unread_time(unread)
+        && !time.is_some_and(|t| w.contains(t))
+    {
+        return None;
+    }
+    Some(mapping.unread_failure(at, item, unread))
 }
 
 /// Every id, page by page; fails rather than list a partial set (an item without `id_field`,
@@ -196,7 +364,9 @@ pub(super) fn list_ids(
         ctx,
     );
     pages
-        .and_then(move |page| futures::future::ready(page_ids(&mapping, &page.items)))
+        .and_then(move |page| {
+            futures::future::ready(page_ids(&mapping, &page.items.items, &page.items.at))
+        })
         .boxed()
 }
 
@@ -216,67 +386,103 @@ pub(super) fn list_ids(
 ///   ([`Mapping::unread_id`]), as conversion names its failure; one whose id cannot be read
 ///   that way fails the listing (before, any such item failed it, as "the page's items could
 ///   not be read again").
-fn page_ids(mapping: &Mapping, items: &PageItems) -> Result<Vec<SlimDocument>> {
-    let mut ids = Vec::with_capacity(items.len());
-    match items {
+/// - a page read leniently (the `Value` path, [`PageItems::Lenient`]) as a raw page: an item
+///   kept in its bytes is listed by its id read alone, or fails the listing.
+///
+/// An entry whose id does not read is named with its page, as conversion names it.
+fn page_ids(mapping: &Mapping, items: &PageItems, at: &PageAt) -> Result<Vec<SlimDocument>> {
+    let mut of = IdsOf::new(mapping, at, Vec::with_capacity(items.len()));
+    let read = match items {
         PageItems::Values(list) => {
-            for item in list.iter().filter(|v| v.is_object()) {
-                let id = mapping.id(item).map_err(|e| e.with_connector(SOURCE))?;
-                ids.push(SlimDocument::new(id));
+            for (i, item) in list.iter().enumerate() {
+                of.push(i, item);
             }
-            Ok(ids)
+            true
         }
-        PageItems::Raw { body, path, .. } => {
-            let mut of = IdsOf::new(mapping, ids);
-            let read = for_each(body, path, &mut |i, item| match item {
-                Ok(item) => of.push(item),
-                Err(unread) => of.push_unread(i, path, &unread),
-            });
-            of.finish(read)
+        PageItems::Raw { body, path, .. } => for_each(body, path, &mut |i, item| match item {
+            Ok(item) => of.push(i, item),
+            Err(unread) => of.push_unread(i, &item_path(path, i), &unread),
+        }),
+        PageItems::Kept { body, kept } => match (mapping.direct(), std::str::from_utf8(body)) {
+            (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |i, item| of.push(i, item)),
+            _ => false,
+        },
+        PageItems::Lenient { body, items } => {
+            for (i, held) in items.iter().enumerate() {
+                match held {
+                    Held::Value(item) => of.push(i, item),
+                    Held::Unread { span, at } => {
+                        let text = body.get(span.clone()).unwrap_or_default();
+                        match read_alone(text) {
+                            Ok(item) => of.push(i, &item),
+                            Err(error) => of.push_unread(
+                                i,
+                                at,
+                                &Unread {
+                                    text,
+                                    error: &error,
+                                },
+                            ),
+                        }
+                    }
+                }
+            }
+            true
         }
-        PageItems::Kept { body, kept } => {
-            let mut of = IdsOf::new(mapping, ids);
-            let read = match (mapping.direct(), std::str::from_utf8(body)) {
-                (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |_, item| of.push(item)),
-                _ => false,
-            };
-            of.finish(read)
-        }
-    }
+    };
+    of.finish(read)
 }
 
-/// The ids of a page's object items as a raw or kept page's reader hands them over one at a
-/// time ([`page_ids`]): the first item whose id does not read stops the listing.
+/// The ids of a page's object items as its reader hands them over one at a time
+/// ([`page_ids`]): the first item whose id does not read stops the listing.
 struct IdsOf<'m> {
     mapping: &'m Mapping,
+    /// The page, to name an entry whose id does not read.
+    at: &'m PageAt,
     ids: Vec<SlimDocument>,
     first_error: Option<Error>,
 }
 
 impl<'m> IdsOf<'m> {
-    fn new(mapping: &'m Mapping, ids: Vec<SlimDocument>) -> Self {
+    fn new(mapping: &'m Mapping, at: &'m PageAt, ids: Vec<SlimDocument>) -> Self {
         Self {
             mapping,
+            at,
             ids,
             first_error: None,
         }
     }
 
-    /// Lists `item`'s id if it is an object, until an id fails to read.
-    fn push<I: Item>(&mut self, item: &I) {
+    fn entry(&self, index: usize) -> Entry<'m> {
+        Entry {
+            page: self.at,
+            index,
+        }
+    }
+
+    /// Lists the id of entry `index`, `item`, if it is an object, until an id fails to read.
+    fn push<I: Item>(&mut self, index: usize, item: &I) {
         if self.first_error.is_some() || !item.is_object() {
             return;
         }
         match self.mapping.id(item) {
             Ok(id) => self.ids.push(SlimDocument::new(id)),
-            Err(e) => self.first_error = Some(e.with_connector(SOURCE)),
+            Err(e) => {
+                // Named as conversion names it: "page 3, entry 1: item has no `id`".
+                let mut named =
+                    Error::new(e.kind(), format!("{}: {}", self.entry(index), e.message()));
+                if let Some(field) = e.field() {
+                    named = named.with_field(field.to_owned());
+                }
+                self.first_error = Some(named.with_connector(SOURCE));
+            }
         }
     }
 
-    /// Lists the id of entry `index` (of the list at `items`), which could not be read
+    /// Lists the id of entry `index` (at the JSON path `item`), which could not be read
     /// whole, if it is an object: its id read alone ([`Mapping::unread_id`]), else the
     /// listing fails, naming it, as prune must not delete a document it cannot tell is gone.
-    fn push_unread(&mut self, index: usize, items: &[String], unread: &Unread<'_>) {
+    fn push_unread(&mut self, index: usize, item: &str, unread: &Unread<'_>) {
         // An entry that is not an object is no document (`push`); its bytes begin with
         // the value's first byte.
         if self.first_error.is_some() || unread.text.first() != Some(&b'{') {
@@ -287,8 +493,9 @@ impl<'m> IdsOf<'m> {
             None => {
                 self.first_error = Some(
                     Error::invalid_data(format!(
-                        "entry {index} of the page could not be read, nor its id: {}",
-                        unread.reason(items, index)
+                        "{} could not be read, nor its id: {}",
+                        self.entry(index),
+                        unread.reason(item)
                     ))
                     .with_connector(SOURCE),
                 );
@@ -303,10 +510,11 @@ impl<'m> IdsOf<'m> {
             return Err(e);
         }
         if !read {
-            return Err(
-                Error::invalid_data("the page's items could not be read again")
-                    .with_connector(SOURCE),
-            );
+            return Err(Error::invalid_data(format!(
+                "{}: the page's items could not be read again",
+                self.at
+            ))
+            .with_connector(SOURCE));
         }
         Ok(self.ids)
     }
@@ -316,11 +524,18 @@ impl<'m> IdsOf<'m> {
 mod tests {
     use super::*;
     use crate::rest_api::config::RestApiConfig;
+    use crate::rest_api::lenient::Lenient;
     use crate::rest_api::model::{Items, ItemsPath, find_items};
     use crate::rest_api::raw_page::{keep, locate};
     use connector_core::reexports::Bytes;
     use proptest::prelude::*;
     use serde_json::{Value, json};
+
+    /// The page the tests' pages are.
+    const AT: PageAt = PageAt {
+        at: At::Single,
+        number: 1,
+    };
 
     /// Configs that read every kind of path: plain keys, nested keys, indexes, `[*]`, type
     /// hints, defaults, a template, no `id_field` (content ids).
@@ -367,11 +582,14 @@ mod tests {
             )
             .unwrap();
             for w in [None, Some(window)] {
-                assert_eq!(convert_page(&m, &values, w), convert_page(&m, &raw, w));
+                assert_eq!(
+                    convert_page(&m, &values, &AT, w),
+                    convert_page(&m, &raw, &AT, w)
+                );
             }
             assert_eq!(
-                page_ids(&m, &values).map_err(|e| e.to_string()),
-                page_ids(&m, &raw).map_err(|e| e.to_string())
+                page_ids(&m, &values, &AT).map_err(|e| e.to_string()),
+                page_ids(&m, &raw, &AT).map_err(|e| e.to_string())
             );
             let Some(plan) = m.direct() else {
                 continue;
@@ -384,11 +602,14 @@ mod tests {
             };
             assert_eq!(kept.len(), n);
             for w in [None, Some(window)] {
-                assert_eq!(convert_page(&m, &values, w), convert_page(&m, &kept, w));
+                assert_eq!(
+                    convert_page(&m, &values, &AT, w),
+                    convert_page(&m, &kept, &AT, w)
+                );
             }
             assert_eq!(
-                page_ids(&m, &values).map_err(|e| e.to_string()),
-                page_ids(&m, &kept).map_err(|e| e.to_string())
+                page_ids(&m, &values, &AT).map_err(|e| e.to_string()),
+                page_ids(&m, &kept, &AT).map_err(|e| e.to_string())
             );
         }
     }
@@ -422,13 +643,16 @@ mod tests {
                 path: path.clone().into(),
                 len: 2,
             };
-            assert_eq!(page_ids(m, &kept).map(|ids| ids.len()).ok(), Some(2));
+            assert_eq!(page_ids(m, &kept, &AT).map(|ids| ids.len()).ok(), Some(2));
             // The raw page's first item is no tree: listed by its id read alone.
             assert_eq!(
-                page_ids(m, &raw).map_err(|e| e.to_string()),
-                page_ids(m, &kept).map_err(|e| e.to_string())
+                page_ids(m, &raw, &AT).map_err(|e| e.to_string()),
+                page_ids(m, &kept, &AT).map_err(|e| e.to_string())
             );
-            assert_eq!(convert_page(m, &kept, None), convert_page(m, &raw, None));
+            assert_eq!(
+                convert_page(m, &kept, &AT, None),
+                convert_page(m, &raw, &AT, None)
+            );
         }
     }
 
@@ -543,8 +767,46 @@ mod tests {
             path: path.clone().into(),
             len: n,
         };
+        // The `Value` path, by the list and by a wildcard (whose one match, or none, is not
+        // the same items): the same items, where serde_json cannot hold the body read
+        // leniently (`lenient`).
+        let by_value: Vec<PageItems> = ["$.data", "$.data[*]"]
+            .into_iter()
+            .take(if n > 1 { 2 } else { 1 })
+            .map(|p| {
+                let p = ItemsPath::parse(p).unwrap();
+                match serde_json::from_slice::<Value>(body) {
+                    Ok(mut value) => {
+                        PageItems::Values(find_items(&value, Some(&p), body).take(&mut value))
+                    }
+                    Err(_) => {
+                        let mut read = Lenient::read(body).expect("read leniently");
+                        let found = find_items(&read.value, Some(&p), body);
+                        PageItems::Lenient {
+                            body: Bytes::copy_from_slice(body),
+                            items: read.items(found, Some(&p), body).expect("items"),
+                        }
+                    }
+                }
+            })
+            .collect();
         for m in mappings() {
-            let batch = convert_page(&m, &raw, None);
+            let batch = convert_page(&m, &raw, &AT, None);
+            for values in &by_value {
+                assert_eq!(values.len(), n);
+                assert_eq!(
+                    batch,
+                    convert_page(&m, values, &AT, None),
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+                assert_eq!(
+                    page_ids(&m, &raw, &AT).map_err(|e| e.to_string()),
+                    page_ids(&m, values, &AT).map_err(|e| e.to_string()),
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+            }
             // Nothing lost: each entry is a document or a failure, one that cannot be read
             // included.
             assert_eq!(
@@ -567,12 +829,12 @@ mod tests {
             assert_eq!(new.len(), n);
             assert_eq!(
                 batch,
-                convert_page(&m, &new, None),
+                convert_page(&m, &new, &AT, None),
                 "{}",
                 String::from_utf8_lossy(body)
             );
-            let old_ids = page_ids(&m, &raw).map_err(|e| e.to_string());
-            let new_ids = page_ids(&m, &new).map_err(|e| e.to_string());
+            let old_ids = page_ids(&m, &raw, &AT).map_err(|e| e.to_string());
+            let new_ids = page_ids(&m, &new, &AT).map_err(|e| e.to_string());
             // An entry the raw page cannot read whole, nor its id alone, fails the listing,
             // as the kept page's read of that id does (with the mapping's own error).
             if old_ids

@@ -32,7 +32,9 @@
 //! match that is not a list; a name repeated along the path (serde_json keeps the last, which
 //! a single pass cannot know in advance); a cursor or next-URL path that could read into the
 //! items (its first names follow the items'); a body that is not JSON (the `Value` parse
-//! reports it as before).
+//! reports it as before). There, a body the `Value` parse cannot hold (`1e400` anywhere) is
+//! read again leniently, and an item that holds such a value fails alone likewise
+//! ([`super::lenient`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,6 +46,7 @@ use serde::de::{
 use serde_json::{Map, Value};
 
 use super::direct::{KeptPage, KeptWriter, Plan, Slots};
+use super::lenient::Held;
 use super::model::{BodyPath, FieldPath};
 use super::node::{Json, Key};
 use super::syntax::{item_spans, path_at, push_name};
@@ -92,6 +95,12 @@ pub(crate) enum PageItems {
         body: Bytes,
         kept: KeptPage,
     },
+    /// Read from a body serde_json could not hold whole ([`super::lenient`]): each item a
+    /// [`Value`], or in the body's bytes when it cannot be read.
+    Lenient {
+        body: Bytes,
+        items: Vec<Held>,
+    },
 }
 
 impl PageItems {
@@ -101,6 +110,7 @@ impl PageItems {
             Self::Values(list) => list.len(),
             Self::Raw { len, .. } => *len,
             Self::Kept { kept, .. } => kept.len(),
+            Self::Lenient { items, .. } => items.len(),
         }
     }
 }
@@ -134,15 +144,12 @@ pub(crate) fn for_each_direct(
     let Err(from) = walk(body, path, false, Read::Direct(plan, &mut *on_item)) else {
         return true;
     };
-    each_alone(body, path, from, &mut |i, text| {
-        let mut slots = plan.slots();
-        let mut de = serde_json::Deserializer::from_slice(text);
-        let read = plan
-            .seed(&mut slots)
-            .deserialize(&mut de)
-            .and_then(|()| de.end());
-        match read {
-            Ok(()) => on_item(i, Ok(&slots)),
+    each_alone(
+        body,
+        path,
+        from,
+        &mut |i, text| match read_slots(plan, text) {
+            Ok(slots) => on_item(i, Ok(&slots)),
             Err(error) => on_item(
                 i,
                 Err(Unread {
@@ -150,8 +157,20 @@ pub(crate) fn for_each_direct(
                     error: &error,
                 }),
             ),
-        }
-    })
+        },
+    )
+}
+
+/// The item `text` read alone by `plan` into slots.
+///
+/// # Errors
+/// serde_json's, for an item the plan cannot read.
+pub(crate) fn read_slots<'a>(plan: &Plan, text: &'a [u8]) -> serde_json::Result<Slots<'a>> {
+    let mut slots = plan.slots();
+    let mut de = serde_json::Deserializer::from_slice(text);
+    plan.seed(&mut slots).deserialize(&mut de)?;
+    de.end()?;
+    Ok(slots)
 }
 
 /// Reads `body`: the body without its items (an empty list in their place) and how many
@@ -215,22 +234,28 @@ fn each_alone(
     true
 }
 
+/// The JSON path of entry `index` of the list at `items`, as in `$.data[2]`.
+pub(crate) fn item_path(items: &[String], index: usize) -> String {
+    let mut at = String::from("$");
+    for name in items {
+        push_name(&mut at, name);
+    }
+    at.push_str(&format!("[{index}]"));
+    at
+}
+
 impl Unread<'_> {
-    /// Why the item (entry `index` of the list at `items`) could not be read, and where:
+    /// Why the item (at the JSON path `item`, [`item_path`]) could not be read, and where:
     /// serde_json's reason and the JSON path in the body of the value it stopped at, as in
     /// "number out of range at `$.data[2].score`".
-    pub(crate) fn reason(&self, items: &[String], index: usize) -> String {
+    pub(crate) fn reason(&self, item: &str) -> String {
         let message = self.error.to_string();
         let (line, column) = (self.error.line(), self.error.column());
         // serde_json writes the position after its reason; the path below says it better.
         let reason = message
             .strip_suffix(&format!(" at line {line} column {column}"))
             .unwrap_or(&message);
-        let mut at = String::from("$");
-        for name in items {
-            push_name(&mut at, name);
-        }
-        at.push_str(&format!("[{index}]"));
+        let mut at = item.to_owned();
         // The error's offset in the item's bytes: its line's start, then the column.
         let start_of_line = (line > 1)
             .then(|| {
@@ -581,7 +606,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut on = |i: usize, r: Result<Value, Unread<'_>>| {
             assert_eq!(i, seen.len());
-            seen.push(r.map_err(|u| u.reason(path, i)));
+            seen.push(r.map_err(|u| u.reason(&item_path(path, i))));
         };
         let read = match plan {
             None => for_each(body, path, &mut |i, item| on(i, item.map(Node::to_value))),
@@ -602,7 +627,10 @@ mod tests {
                 body,
                 path,
                 Some(&mut |i, item| {
-                    located.push(item.map(Node::to_value).map_err(|u| u.reason(path, i)));
+                    located.push(
+                        item.map(Node::to_value)
+                            .map_err(|u| u.reason(&item_path(path, i))),
+                    );
                 }),
             )
             .expect("located");

@@ -138,7 +138,7 @@ pub(crate) fn item_spans(body: &[u8], path: &[String]) -> Option<Vec<std::ops::R
 }
 
 /// The first byte from `i` on that is not JSON whitespace (or the end).
-fn skip_ws(text: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_ws(text: &[u8], mut i: usize) -> usize {
     while text
         .get(i)
         .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
@@ -149,7 +149,7 @@ fn skip_ws(text: &[u8], mut i: usize) -> usize {
 }
 
 /// Where the string that begins at `i` ends (after its closing quote).
-fn string_end(text: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn string_end(text: &[u8], i: usize) -> Option<usize> {
     if text.get(i) != Some(&b'"') {
         return None;
     }
@@ -165,7 +165,7 @@ fn string_end(text: &[u8], i: usize) -> Option<usize> {
 
 /// Where the value that begins at `i` ends: after a string's closing quote, a list's or
 /// object's closing bracket, or a scalar's last byte.
-fn value_end(text: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn value_end(text: &[u8], i: usize) -> Option<usize> {
     match text.get(i)? {
         b'"' => string_end(text, i),
         b'[' | b'{' => {

@@ -1,0 +1,556 @@
+//! A body on the [`Value`] path that serde_json cannot hold whole: its items read one by one,
+//! so that an item holding what no [`Value`] can hold fails alone.
+//!
+//! The [`Value`] path ([`find_items`](super::model::find_items): an `items_path` with
+//! filters, wildcards or indexes, and any body [`raw_page`](super::raw_page) does not take)
+//! parses the whole body into a [`Value`], where one value serde_json cannot hold (a number
+//! out of range, such as `1e400`; a lone surrogate `"\ud800"`; a string that is not UTF-8;
+//! nesting deeper than its recursion limit) fails the parse, and so the page, on every run.
+//! When that parse fails, the body is read again by [`Lenient::read`], from its syntax:
+//! every value that parse would have built comes out the same, and each value it cannot hold
+//! becomes a marker string (unique to the body) that [`Lenient`] knows again. Then:
+//! - the items are found in that tree by the same [`find_items`](super::model::find_items),
+//!   a filter seeing a marker string where the value could not be read;
+//! - an item that holds a marker is read again alone, from its own bytes (found by its
+//!   location, [`span_at`]): one that reads (nesting that is too deep only below the page)
+//!   is an item as any other; one that does not is handed over as [`Held::Unread`], and
+//!   conversion reads it as a raw page's item that did not read in place: by the mapping's
+//!   plan where it has one (which reads only the mapped paths, so a `1e400` elsewhere in the
+//!   item changes nothing), else as a tree, which fails it alone, named
+//!   ([`super::raw_page::Unread`]);
+//! - a value the page itself reads (the next cursor or URL, `has_more`, `total_pages`,
+//!   `total`) that holds a marker fails the page ([`Lenient::check`]): what comes next cannot
+//!   be told. A marker anywhere else (a field no one reads) changes nothing.
+//!
+//! A body whose syntax is not JSON (the lenient read finds no value it cannot hold, or syntax
+//! that does not close) fails as before, with serde_json's error. Inside a string the read
+//! takes any bytes, so a string with a control character or a bad escape in an item is that
+//! item's failure, as on a raw page ([`super::syntax::item_spans`]).
+//!
+//! Only pages whose parse failed take this path: a page that parses costs nothing more.
+
+use std::ops::Range;
+
+use connector_core::ids::hash128;
+use serde_json::{Map, Value};
+
+use super::model::{Items, ItemsPath};
+use super::syntax::{push_name, skip_ws, string_end, value_end};
+
+/// The deepest a list or object lies (the body's top value at depth 1) that serde_json's
+/// recursion limit lets it read.
+const DEEPEST: usize = 127;
+
+/// A value of the body that no [`Value`] holds: why.
+#[derive(Debug)]
+struct Hole {
+    reason: String,
+}
+
+/// A body read leniently ([`Lenient::read`]).
+#[derive(Debug)]
+pub(crate) struct Lenient {
+    /// The body as a [`Value`], each value no [`Value`] holds replaced by `mark` and its
+    /// number in `holes` (as a string, or an object key).
+    pub(crate) value: Value,
+    mark: String,
+    holes: Vec<Hole>,
+}
+
+/// An item of a page read leniently.
+#[derive(Debug, Clone)]
+pub(crate) enum Held {
+    /// An item as serde_json reads it.
+    Value(Value),
+    /// An item that holds what no [`Value`] can hold: its bytes in the body, and its JSON
+    /// path (`$.data[2]`) to name it by.
+    Unread { span: Range<usize>, at: String },
+}
+
+impl Lenient {
+    /// Reads `body`, a JSON text that serde_json could not parse into a [`Value`] (module
+    /// docs); `None` when no value of it is one serde_json cannot hold, or its syntax is not
+    /// JSON: the parse's error stands.
+    pub(crate) fn read(body: &[u8]) -> Option<Self> {
+        let mut read = Reader {
+            text: body,
+            // A marker no string of this body holds: the body would have to hold its own
+            // hash.
+            mark: format!(
+                "\u{fdd0}rest_api:unreadable:{}:",
+                hash128(&String::from_utf8_lossy(body))
+            ),
+            holes: Vec::new(),
+        };
+        let start = skip_ws(body, 0);
+        let (value, end) = read.value(start, 1)?;
+        if skip_ws(body, end) != body.len() || read.holes.is_empty() {
+            return None;
+        }
+        Some(Self {
+            value,
+            mark: read.mark,
+            holes: read.holes,
+        })
+    }
+
+    /// Why the first value in `value` (a part of [`Lenient::value`]) that no [`Value`] holds
+    /// could not be read; `None` when it holds none.
+    pub(crate) fn hole_in(&self, value: &Value) -> Option<&str> {
+        hole_in(&self.mark, &self.holes, value)
+    }
+
+    /// `Err` with why, when `value` (read by the page, `what` names it) holds a value no
+    /// [`Value`] holds (module docs).
+    ///
+    /// # Errors
+    /// "the {what} could not be read: {reason}".
+    pub(crate) fn check(&self, value: Option<&Value>, what: &str) -> Result<(), String> {
+        match value.and_then(|v| self.hole_in(v)) {
+            Some(reason) => Err(format!("the {what} could not be read: {reason}")),
+            None => Ok(()),
+        }
+    }
+
+    /// The items `found` in [`Lenient::value`] by `path`, taken out of it, each one that holds
+    /// a value no [`Value`] holds read alone from `body`'s bytes (module docs); `None` when
+    /// one cannot be found in the bytes (which a body this read cannot give).
+    pub(crate) fn items(
+        &mut self,
+        found: Items,
+        path: Option<&ItemsPath>,
+        body: &[u8],
+    ) -> Option<Vec<Held>> {
+        // Where each item lies, for those that hold a hole: JSON pointers in `value`.
+        let holding: Vec<usize> = match &found {
+            Items::List { pointer, .. } => self
+                .value
+                .pointer(pointer)
+                .and_then(Value::as_array)
+                .map(|list| self.holding(list.iter()))
+                .unwrap_or_default(),
+            Items::Matches(list) => self.holding(list.iter()),
+            Items::Missing => Vec::new(),
+        };
+        let mut unread = Vec::with_capacity(holding.len());
+        if !holding.is_empty() {
+            let pointers: Vec<String> = match &found {
+                Items::List { pointer, .. } => {
+                    holding.iter().map(|i| format!("{pointer}/{i}")).collect()
+                }
+                _ => {
+                    let all = path.map(|p| p.locations(&self.value)).unwrap_or_default();
+                    holding
+                        .iter()
+                        .map(|i| all.get(*i).cloned())
+                        .collect::<Option<_>>()?
+                }
+            };
+            for (i, pointer) in holding.iter().zip(pointers) {
+                let span = span_at(body, &pointer)?;
+                unread.push((*i, span, json_path(&self.value, &pointer)));
+            }
+        }
+        let mut unread = unread.into_iter().peekable();
+        let items = found.take(&mut self.value);
+        Some(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| match unread.next_if(|(n, ..)| *n == i) {
+                    Some((_, span, at)) => match body.get(span.clone()).map(read_alone) {
+                        // Too deep only below the page.
+                        Some(Ok(item)) => Held::Value(item),
+                        _ => Held::Unread { span, at },
+                    },
+                    None => Held::Value(item),
+                })
+                .collect(),
+        )
+    }
+
+    /// The indexes of the values that hold a hole.
+    fn holding<'v>(&self, values: impl Iterator<Item = &'v Value>) -> Vec<usize> {
+        values
+            .enumerate()
+            .filter(|(_, v)| self.hole_in(v).is_some())
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// [`Lenient::hole_in`], of `holes` marked by `mark`.
+fn hole_in<'h>(mark: &str, holes: &'h [Hole], value: &Value) -> Option<&'h str> {
+    let hole = |s: &str| {
+        let n: usize = s.strip_prefix(mark)?.parse().ok()?;
+        holes.get(n).map(|h| h.reason.as_str())
+    };
+    // Iterative: a body's values nest at most `DEEPEST` levels, but a stack costs nothing.
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::String(s) => {
+                if let Some(reason) = hole(s) {
+                    return Some(reason);
+                }
+            }
+            Value::Array(list) => todo.extend(list.iter().rev()),
+            Value::Object(map) => {
+                for (k, v) in map.iter().rev() {
+                    if let Some(reason) = hole(k) {
+                        return Some(reason);
+                    }
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// An item's bytes read alone into a [`Value`], as the body's parse would have read it.
+///
+/// # Errors
+/// serde_json's, for an item that holds what no [`Value`] can hold.
+pub(crate) fn read_alone(text: &[u8]) -> serde_json::Result<Value> {
+    serde_json::from_slice(text)
+}
+
+/// serde_json's reason, without the line and column it adds (they count from where the read
+/// began, not in the body).
+fn reason(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    message
+        .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
+        .map_or(message.clone(), str::to_owned)
+}
+
+/// The JSON path (`$.data[2]`) of the value at JSON `pointer` in `root`.
+fn json_path(root: &Value, pointer: &str) -> String {
+    let mut at = String::from("$");
+    let mut v = Some(root);
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        match v {
+            Some(Value::Array(list)) => {
+                let n: usize = token.parse().unwrap_or(usize::MAX);
+                at.push_str(&format!("[{n}]"));
+                v = list.get(n);
+            }
+            _ => {
+                push_name(&mut at, &token);
+                v = v.and_then(|v| v.get(&token));
+            }
+        }
+    }
+    at
+}
+
+/// The bytes of the value at JSON `pointer` in the JSON text `body`, found by its syntax
+/// alone: an object's last entry of a name (the one serde_json keeps), a list's entry of an
+/// index; `None` when there is none.
+pub(crate) fn span_at(body: &[u8], pointer: &str) -> Option<Range<usize>> {
+    let mut i = skip_ws(body, 0);
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        let mut found = None;
+        match body.get(i)? {
+            b'{' => {
+                i = skip_ws(body, i + 1);
+                while body.get(i) != Some(&b'}') {
+                    let key_end = string_end(body, i)?;
+                    let key = body.get(i..key_end)?;
+                    i = skip_ws(body, key_end);
+                    if body.get(i) != Some(&b':') {
+                        return None;
+                    }
+                    i = skip_ws(body, i + 1);
+                    let end = value_end(body, i)?;
+                    if serde_json::from_slice::<String>(key).is_ok_and(|k| k == token) {
+                        found = Some(i);
+                    }
+                    i = skip_ws(body, end);
+                    if body.get(i) == Some(&b',') {
+                        i = skip_ws(body, i + 1);
+                    }
+                }
+            }
+            b'[' => {
+                let n: usize = token.parse().ok()?;
+                i = skip_ws(body, i + 1);
+                let mut k = 0;
+                while body.get(i) != Some(&b']') {
+                    let end = value_end(body, i)?;
+                    if k == n {
+                        found = Some(i);
+                        break;
+                    }
+                    k += 1;
+                    i = skip_ws(body, end);
+                    if body.get(i) == Some(&b',') {
+                        i = skip_ws(body, i + 1);
+                    }
+                }
+            }
+            _ => return None,
+        }
+        i = found?;
+    }
+    Some(i..value_end(body, i)?)
+}
+
+/// Reads a JSON text into a [`Value`] as serde_json does, with each value it cannot hold a
+/// marker ([`Lenient`]).
+struct Reader<'b> {
+    text: &'b [u8],
+    mark: String,
+    holes: Vec<Hole>,
+}
+
+impl Reader<'_> {
+    /// The marker of a value no [`Value`] holds, for `reason`.
+    fn hole(&mut self, reason: String) -> String {
+        self.holes.push(Hole { reason });
+        format!("{}{}", self.mark, self.holes.len() - 1)
+    }
+
+    /// The value at `i`, at `depth` (the top value at 1), and where it ends; `None` for
+    /// syntax that is not JSON.
+    fn value(&mut self, i: usize, depth: usize) -> Option<(Value, usize)> {
+        let text = self.text;
+        match text.get(i)? {
+            b'{' | b'[' if depth > DEEPEST => {
+                let end = value_end(text, i)?;
+                let hole = self.hole("recursion limit exceeded".to_owned());
+                Some((Value::String(hole), end))
+            }
+            b'{' => self.object(i, depth),
+            b'[' => self.list(i, depth),
+            b'"' => {
+                let end = string_end(text, i)?;
+                let value = match serde_json::from_slice::<String>(text.get(i..end)?) {
+                    Ok(s) => Value::String(s),
+                    Err(e) => Value::String(self.hole(reason(&e))),
+                };
+                Some((value, end))
+            }
+            _ => {
+                let rest = text.get(i..)?;
+                let len = rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len());
+                let token = rest.get(..len)?;
+                let value = match serde_json::from_slice::<Value>(token) {
+                    Ok(v) => v,
+                    Err(e) if is_number(token) => Value::String(self.hole(reason(&e))),
+                    Err(_) => return None,
+                };
+                Some((value, i + len))
+            }
+        }
+    }
+
+    fn object(&mut self, i: usize, depth: usize) -> Option<(Value, usize)> {
+        let text = self.text;
+        let mut map = Map::new();
+        let mut j = skip_ws(text, i + 1);
+        if text.get(j) == Some(&b'}') {
+            return Some((Value::Object(map), j + 1));
+        }
+        loop {
+            let key_end = string_end(text, j)?;
+            let key = match serde_json::from_slice::<String>(text.get(j..key_end)?) {
+                Ok(key) => key,
+                Err(e) => self.hole(reason(&e)),
+            };
+            j = skip_ws(text, key_end);
+            if text.get(j) != Some(&b':') {
+                return None;
+            }
+            let (value, end) = self.value(skip_ws(text, j + 1), depth + 1)?;
+            // As serde_json's map: a repeated key keeps its last value. One before it that
+            // held a hole stays known by a marked key: serde_json would have failed there.
+            if let Some(old) = map.insert(key, value)
+                && let Some(reason) = hole_in(&self.mark, &self.holes, &old)
+            {
+                let key = self.hole(reason.to_owned());
+                map.insert(key, Value::Null);
+            }
+            j = skip_ws(text, end);
+            match text.get(j)? {
+                b',' => j = skip_ws(text, j + 1),
+                b'}' => return Some((Value::Object(map), j + 1)),
+                _ => return None,
+            }
+        }
+    }
+
+    fn list(&mut self, i: usize, depth: usize) -> Option<(Value, usize)> {
+        let text = self.text;
+        let mut list = Vec::new();
+        let mut j = skip_ws(text, i + 1);
+        if text.get(j) == Some(&b']') {
+            return Some((Value::Array(list), j + 1));
+        }
+        loop {
+            let (value, end) = self.value(j, depth + 1)?;
+            list.push(value);
+            j = skip_ws(text, end);
+            match text.get(j)? {
+                b',' => j = skip_ws(text, j + 1),
+                b']' => return Some((Value::Array(list), j + 1)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// Whether `token` is a JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`),
+/// whatever its size.
+fn is_number(token: &[u8]) -> bool {
+    let digits = |t: &[u8]| t.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut t = token.strip_prefix(b"-").unwrap_or(token);
+    match digits(t) {
+        0 => return false,
+        n if n > 1 && t[0] == b'0' => return false,
+        n => t = &t[n..],
+    }
+    if let Some(rest) = t.strip_prefix(b".") {
+        let n = digits(rest);
+        if n == 0 {
+            return false;
+        }
+        t = &rest[n..];
+    }
+    if let Some(rest) = t.strip_prefix(b"e").or_else(|| t.strip_prefix(b"E")) {
+        let rest = rest
+            .strip_prefix(b"+")
+            .or_else(|| rest.strip_prefix(b"-"))
+            .unwrap_or(rest);
+        let n = digits(rest);
+        if n == 0 {
+            return false;
+        }
+        t = &rest[n..];
+    }
+    t.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A body read leniently: its value with each marker written `<why>`.
+    fn read(body: &str) -> Option<Value> {
+        let lenient = Lenient::read(body.as_bytes())?;
+        fn unmark(v: &mut Value, l: &Lenient) {
+            match v {
+                Value::String(s) => {
+                    if let Some(r) = l.hole_in(&Value::String(s.clone())) {
+                        *s = format!("<{r}>");
+                    }
+                }
+                Value::Array(list) => list.iter_mut().for_each(|v| unmark(v, l)),
+                Value::Object(map) => {
+                    let entries = std::mem::take(map);
+                    for (k, mut v) in entries {
+                        unmark(&mut v, l);
+                        let k = l
+                            .hole_in(&Value::String(k.clone()))
+                            .map_or(k, |r| format!("<{r}>"));
+                        map.insert(k, v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut value = lenient.value.clone();
+        unmark(&mut value, &lenient);
+        Some(value)
+    }
+
+    #[test]
+    fn values_no_tree_holds_become_markers_and_the_rest_reads_as_serde_json_reads_it() {
+        assert_eq!(
+            read(
+                r#" {"a": [1, -0.5e2, "x\u00e9", true, null, {}, []], "b": 1e400, "a": [2, "\ud800"], "\udc00": 3} "#
+            ),
+            Some(json!({
+                "a": [2, "<unexpected end of hex escape>"],
+                "b": "<number out of range>",
+                "<lone leading surrogate in hex escape>": 3,
+            }))
+        );
+        // Not UTF-8.
+        let mut body = br#"{"a": "x"#.to_vec();
+        body.extend([0xff, b'"', b'}']);
+        let l = Lenient::read(&body).expect("read");
+        assert_eq!(l.hole_in(&l.value), Some("invalid unicode code point"));
+        // What serde_json reads, or syntax that is not JSON: no lenient read.
+        for body in [
+            r#"{"a": 1}"#,
+            r#"{"a": 1e400"#,
+            r#"{"a": 1e400,}"#,
+            r#"[1e400 2]"#,
+            r#"[1e400,]"#,
+            r#"{"a" 1e400}"#,
+            r#"[1e400] x"#,
+            r#"[1e400, 01]"#,
+            r#"[1e400, tru]"#,
+            r#"[1e400, 1.]"#,
+            "",
+        ] {
+            assert!(read(body).is_none(), "{body}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_cut_where_serde_json_cuts_it() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(serde_json::from_str::<Value>(&nested(DEEPEST)).is_ok());
+        assert!(serde_json::from_str::<Value>(&nested(DEEPEST + 1)).is_err());
+        let body = format!("[1e400, {}]", nested(DEEPEST + 5));
+        let l = Lenient::read(body.as_bytes()).expect("read");
+        let mut v = &l.value[1];
+        for _ in 1..DEEPEST - 1 {
+            v = &v[0];
+        }
+        assert_eq!(l.hole_in(v), Some("recursion limit exceeded"));
+        assert!(matches!(&v[0], Value::String(_)));
+    }
+
+    #[test]
+    fn spans_are_found_by_pointer() {
+        let body = br#"{"a": {"x~/y": [10, {"b": 1e400}], "z": 1}, "a": {"x~/y": [1, {"b": 2}]}}"#;
+        let at = |p: &str| span_at(body, p).map(|r| String::from_utf8_lossy(&body[r]).into_owned());
+        assert_eq!(at("/a/x~0~1y/1").as_deref(), Some(r#"{"b": 2}"#));
+        assert_eq!(at("").as_deref(), Some(std::str::from_utf8(body).unwrap()));
+        assert_eq!(at("/a/x~0~1y/2"), None);
+        assert_eq!(at("/b"), None);
+        let root = json!({"a": {"x~/y": [1, {"b": 2}]}, "q": {"1": 0}});
+        assert_eq!(json_path(&root, "/a/x~0~1y/1/b"), r#"$.a["x~/y"][1].b"#);
+        assert_eq!(json_path(&root, "/q/1"), r#"$.q["1"]"#);
+    }
+
+    #[test]
+    fn numbers_are_told_from_other_tokens() {
+        for t in [
+            "0",
+            "-0",
+            "1e400",
+            "-1.5E+3",
+            "12345678901234567890123",
+            "0.0e-0",
+        ] {
+            assert!(is_number(t.as_bytes()), "{t}");
+        }
+        for t in [
+            "", "-", "01", "1.", ".5", "1e", "1e+", "+1", "0x1", "NaN", "tru",
+        ] {
+            assert!(!is_number(t.as_bytes()), "{t}");
+        }
+    }
+}
