@@ -816,4 +816,38 @@ mod tests {
             Some((serde_json::json!({"a": {"b": [], "c": 2}}), 1))
         );
     }
+
+    /// review6: the JSON path in a failure is said to be capped at about 200 bytes; a single
+    /// long name (a map keyed by content) goes in whole.
+    #[test]
+    fn review6_the_path_of_a_long_name_is_capped() {
+        let path = vec!["data".to_owned()];
+        let key = "k".repeat(10_000);
+        let body = format!(r#"{{"data": [{{"{key}": 1e400}}, 2]}}"#);
+        let got = entries(body.as_bytes(), &path, None);
+        let Err(why) = &got[0] else { panic!("read") };
+        assert!(why.len() < 300, "{} bytes: {}...", why.len(), &why[..80]);
+    }
+
+    /// review6: the cost of naming where a deep, large item failed (`path_at` is O(depth x
+    /// size)): prints the time of `reason` for one item of `size` bytes nested `depth` deep.
+    #[test]
+    #[ignore = "a measurement, run by hand"]
+    fn review6_path_at_cost() {
+        let path = vec!["data".to_owned()];
+        for (depth, size) in [(1usize, 4_000_000usize), (60, 4_000_000)] {
+            let filler = format!("[{}1e400]", "1,".repeat(size / 2));
+            let item = format!("{}{filler}{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+            let body = format!(r#"{{"data": [{item}]}}"#);
+            let t = std::time::Instant::now();
+            let got = entries(body.as_bytes(), &path, None);
+            let spent = t.elapsed();
+            let Err(why) = &got[0] else { panic!("read") };
+            eprintln!(
+                "depth {depth}, item {} bytes: {spent:?} ({} bytes of reason)",
+                item.len(),
+                why.len()
+            );
+        }
+    }
 }
