@@ -779,6 +779,38 @@ mod tests {
                 .collect();
             assert_eq!(got_fails, fails, "{}", String::from_utf8_lossy(body));
         }
+        // With a plan: each item as a page of its own, kept (the fetch's reader) where the
+        // plan reads it, else as a `Value` where one holds it, else a failure.
+        for m in mappings().iter().filter(|m| m.direct().is_some()) {
+            let got = convert_page(m, &raw, None);
+            let mut docs = Vec::new();
+            let mut fails = Vec::new();
+            for (i, span) in spans.iter().enumerate() {
+                let one = [b"{\"data\":[".as_slice(), &body[span.clone()], b"]}"].concat();
+                let batch = match keep(&one, &path, m.direct().unwrap()) {
+                    Some((_, kept)) => convert_page(
+                        m,
+                        &PageItems::Kept {
+                            body: Bytes::from(one.clone()),
+                            kept,
+                        },
+                        None,
+                    ),
+                    None => match serde_json::from_slice::<Value>(&body[span.clone()]) {
+                        Ok(v) => convert_page(m, &PageItems::Values(vec![v]), None),
+                        Err(_) => {
+                            fails.push(i);
+                            continue;
+                        }
+                    },
+                };
+                docs.extend(batch.documents);
+                fails.extend(batch.failures.iter().map(|_| i));
+            }
+            assert_eq!(got.documents, docs, "{}", String::from_utf8_lossy(body));
+            let got_fails: Vec<usize> = got.failures.iter().map(|f| entry_of(&f.message)).collect();
+            assert_eq!(got_fails, fails, "{}", String::from_utf8_lossy(body));
+        }
     }
 
     /// `raw_value`'s tokens with whitespace of every JSON kind around the structure.
