@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use connector_core::http::{Auth, HttpClient, Page, RequestBuilder};
-use connector_core::ids::hash128;
+use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::{Error, ErrorKind, Result, Secret, SyncContext};
 use serde_json::{Map, Value};
 use url::Url;
@@ -13,11 +13,13 @@ use super::SOURCE;
 use super::auth::AuthType;
 use super::checkpoint::{At, Position};
 use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
-use super::direct::Plan;
+use super::direct::{Field, Item, Plan};
 use super::lenient::{Held, Lenient};
 use super::model::{BodyPath, FieldPath, Items, ItemsPath, find_items, text_of, text_ref};
 use super::node::{Json, Node};
-use super::raw_page::{OnItem, PageItems, Unread, keep, locate, may_reach, simple_names};
+use super::raw_page::{
+    OnItem, PageItems, Unread, keep, locate, may_reach, read_alone_by, simple_names,
+};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -40,6 +42,9 @@ pub(crate) struct Endpoint {
     page_size: Option<u64>,
     /// `id_field`, for the repeated-page guard.
     id_path: Option<FieldPath>,
+    /// How to read `id_field` alone, when its path allows it: the id of an item that cannot
+    /// be read whole, for the repeated-page guard ([`RestClient::unread_id`]).
+    id_alone: Option<(Plan, Field)>,
     /// The config field named when a later page answers 401/403.
     credential_field: Option<&'static str>,
     /// Query parameters that carry a credential (`api_key`, `token`, ...), as secrets: the
@@ -207,6 +212,10 @@ impl Endpoint {
             .as_deref()
             .filter(|f| !f.trim().is_empty())
             .and_then(|f| FieldPath::parse(f).ok());
+        let id_alone = id_path.as_ref().and_then(|id| {
+            let mut field = Field::new(FieldPath::clone(id));
+            Plan::new(&mut [&mut field]).map(|plan| (plan, field))
+        });
         // Pages are read without their items' DOM when the items sit at plain names and no
         // path read from the body may lead into them.
         let plain_items = items_path
@@ -237,6 +246,7 @@ impl Endpoint {
             next_url,
             page_size,
             id_path,
+            id_alone,
             credential_field: None,
         })
     }
@@ -568,9 +578,8 @@ impl RestClient {
                 if let Some(ids) = raw_ids.as_mut() {
                     ids.push(match item {
                         Ok(item) => self.item_id(item),
-                        // An item no tree can hold (conversion fails it alone): its bytes
-                        // stand for it, as alike on a repeated page as its id would be.
-                        Err(unread) => hash128(&String::from_utf8_lossy(unread.text)),
+                        // An item no tree can hold (conversion fails it alone).
+                        Err(unread) => self.unread_id(&unread),
                     });
                 }
             };
@@ -730,10 +739,10 @@ impl RestClient {
                     .iter()
                     .map(|held| match held {
                         Held::Value(item) => self.item_id(item),
-                        // As on a raw page: its bytes stand for it.
-                        Held::Unread { span, .. } => hash128(&String::from_utf8_lossy(
-                            body.get(span.clone()).unwrap_or_default(),
-                        )),
+                        // As on a raw page: its id read alone, else its bytes.
+                        Held::Unread { span, .. } => {
+                            self.unread_text_id(body.get(span.clone()).unwrap_or_default())
+                        }
                     })
                     .collect::<Vec<_>>(),
             ),
@@ -776,6 +785,25 @@ impl RestClient {
             .and_then(|p| p.values(item).into_iter().next())
             .map_or_else(|| item.canonical(), |v| v.text().into_owned());
         hash128(&id)
+    }
+
+    /// [`item_id`](Self::item_id) of an item that cannot be read whole ([`Unread`]): its
+    /// `id_field` read alone from its bytes, hashed as `item_id` hashes a readable item's, so
+    /// that a repeated page is seen whatever else in the item changes per response (a signed
+    /// URL, a fetch time). Its bytes stand for it only without an id to read: no `id_field`,
+    /// a path that is not a chain of names, the id missing or itself what cannot be read.
+    fn unread_id(&self, unread: &Unread<'_>) -> String {
+        self.unread_text_id(unread.text)
+    }
+
+    /// [`unread_id`](Self::unread_id) of an item's bytes (a lenient page's item that cannot
+    /// be read holds no serde error, only its span).
+    fn unread_text_id(&self, text: &[u8]) -> String {
+        let id = self.endpoint.id_alone.as_ref().and_then(|(plan, field)| {
+            let slots = read_alone_by(text, plan)?;
+            slots.values(field).first().map(|v| hash128(&v.text()))
+        });
+        id.unwrap_or_else(|| hash128_bytes(text))
     }
 
     /// The error of a 4xx answer other than 400/404 to a later page (those the client hands

@@ -8,7 +8,6 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::{hash128, hash128_concat};
 use connector_core::text::{html_to_markdown, html_to_markdown_into};
 use connector_core::{Document, Error, ErrorKind, Failure, MetaKey};
-use serde::de::DeserializeSeed;
 use serde_json::Value;
 use url::Url;
 
@@ -17,7 +16,7 @@ use super::config::{RestApiConfig, TypeHint};
 use super::direct::{Field, Item, Plan, Slots};
 use super::model::{FieldPath, text_of};
 use super::node::Node;
-use super::raw_page::Unread;
+use super::raw_page::{Unread, read_alone_by};
 
 /// How items become documents, resolved once from the config.
 #[derive(Debug)]
@@ -464,11 +463,7 @@ fn time_at<I: Item>(path: &Field, item: &I) -> Option<DateTime<Utc>> {
 /// an item that could not be read whole; `None` when that path cannot be read either, or the
 /// item is not an object.
 fn slots_alone<'a>(plan: &Plan, unread: &Unread<'a>) -> Option<Slots<'a>> {
-    let mut slots = plan.slots();
-    let mut de = serde_json::Deserializer::from_slice(unread.text);
-    plan.seed(&mut slots).deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    slots.is_object().then_some(slots)
+    read_alone_by(unread.text, plan).filter(Slots::is_object)
 }
 
 /// Parses a timestamp: RFC 3339 / ISO 8601 (with or without zone, `T` or space), a date, or an

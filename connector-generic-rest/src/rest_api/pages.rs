@@ -537,6 +537,8 @@ mod tests {
         number: 1,
     };
 
+    mod each_item_alone;
+
     /// Configs that read every kind of path: plain keys, nested keys, indexes, `[*]`, type
     /// hints, defaults, a template, no `id_field` (content ids).
     fn mappings() -> Vec<Mapping> {

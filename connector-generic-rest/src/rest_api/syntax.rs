@@ -16,77 +16,163 @@ use super::node::Key;
 /// path to its first levels.
 const PATH_LIMIT: usize = 200;
 
-/// Appends `name` to a JSON path: `.name` for a plain name, else `["name"]`.
+/// The most bytes of a name [`push_name`] writes: names are body content too (a map keyed by
+/// e-mail addresses or tokens), which a failure's message should not carry whole.
+const NAME_LIMIT: usize = 40;
+
+/// Appends `name` to a JSON path: `.name` for a plain name, else `["name"]`; a name of more
+/// than [`NAME_LIMIT`] bytes cut to them (on a char boundary), with `…`.
 pub(crate) fn push_name(path: &mut String, name: &str) {
-    let plain = !name.is_empty()
-        && name
+    let shown = &name[..name.floor_char_boundary(NAME_LIMIT)];
+    let more = if shown.len() < name.len() { "…" } else { "" };
+    let plain = !shown.is_empty()
+        && shown
             .chars()
             .enumerate()
             .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
     if plain {
         path.push('.');
-        path.push_str(name);
+        path.push_str(shown);
+        path.push_str(more);
     } else {
         path.push('[');
-        path.push_str(&Value::from(name).to_string());
+        path.push_str(&Value::from(format!("{shown}{more}")).to_string());
         path.push(']');
     }
 }
 
 /// Appends to `path` the path, inside the value `text` holds, of the innermost value whose
 /// bytes reach `at` (an error's offset: in the value, or just after it); up to
-/// [`PATH_LIMIT`] bytes of path.
+/// [`PATH_LIMIT`] bytes of path: it ends before a name or index that would pass them.
 pub(crate) fn path_at(text: &[u8], at: usize, path: &mut String) {
+    for level in levels_at(text, at) {
+        let mut segment = String::new();
+        match level.name {
+            Some(span) => match text.get(span).map(serde_json::from_slice::<String>) {
+                Some(Ok(name)) => push_name(&mut segment, &name),
+                _ => return,
+            },
+            None => segment = format!("[{}]", level.index),
+        }
+        if path.len() + segment.len() > PATH_LIMIT {
+            return;
+        }
+        path.push_str(&segment);
+    }
+}
+
+/// A list or object open at a point of [`levels_at`]'s scan, and its entry being read.
+struct Open {
+    /// Whether it is an object.
+    object: bool,
+    /// The entry's index.
+    index: usize,
+    /// In an object, the span of the entry's name (its JSON string).
+    name: Option<std::ops::Range<usize>>,
+}
+
+/// Where [`levels_at`]'s scan is.
+enum Scan {
+    /// At the first byte of a value: the item, or the entry of the last open level.
+    Value,
+    /// At an entry of the last open level (its name in an object), or at its closing bracket.
+    Entry,
+    /// Just after a value.
+    After,
+}
+
+/// The lists and objects, from the item down, whose entries lead to the innermost value of
+/// `text` whose bytes reach `at` ([`path_at`]), each with that entry. One forward scan of
+/// `text` that ends at the value reaching `at` (or the first value past it), with the levels
+/// open there on a stack: each byte is read once, whatever the depth, with no recursion.
+fn levels_at(text: &[u8], at: usize) -> Vec<Open> {
+    let mut open: Vec<Open> = Vec::new();
     let mut i = skip_ws(text, 0);
-    'down: while path.len() < PATH_LIMIT {
-        let (object, close) = match text.get(i) {
-            Some(b'{') => (true, b'}'),
-            Some(b'[') => (false, b']'),
-            _ => return,
-        };
-        let mut n = 0;
-        i = skip_ws(text, i + 1);
-        while text.get(i).is_some_and(|b| *b != close) {
-            let mut key = None;
-            if object {
-                let Some(end) = string_end(text, i) else {
-                    return;
+    let mut scan = Scan::Value;
+    loop {
+        match scan {
+            Scan::Value => {
+                if at < i {
+                    // The value is past `at`: the innermost is the level it is an entry of.
+                    open.pop();
+                    return open;
+                }
+                let end = match text.get(i) {
+                    Some(b @ (b'{' | b'[')) => {
+                        open.push(Open {
+                            object: *b == b'{',
+                            index: 0,
+                            name: None,
+                        });
+                        i = skip_ws(text, i + 1);
+                        scan = Scan::Entry;
+                        continue;
+                    }
+                    Some(b'"') => string_end(text, i),
+                    Some(_) => scalar_end(text, i),
+                    None => None,
                 };
-                key = text.get(i..end);
-                i = skip_ws(text, end);
-                if text.get(i) != Some(&b':') {
-                    return;
+                let Some(end) = end else {
+                    return open;
+                };
+                if at <= end {
+                    return open;
                 }
-                i = skip_ws(text, i + 1);
+                i = end;
+                scan = Scan::After;
             }
-            let Some(end) = value_end(text, i) else {
-                return;
-            };
-            if i <= at && at <= end {
-                match key.map(serde_json::from_slice::<String>) {
-                    Some(Ok(name)) => push_name(path, &name),
-                    Some(Err(_)) => return,
-                    None => path.push_str(&format!("[{n}]")),
+            Scan::Entry => {
+                let Some(level) = open.last_mut() else {
+                    return open;
+                };
+                if matches!(text.get(i), Some(b'}' | b']')) {
+                    // The level closes: it is the innermost if its bytes reach `at`.
+                    open.pop();
+                    i += 1;
+                    if at <= i {
+                        return open;
+                    }
+                    scan = Scan::After;
+                    continue;
                 }
-                continue 'down;
+                if level.object {
+                    let Some(end) = string_end(text, i) else {
+                        return open;
+                    };
+                    level.name = Some(i..end);
+                    i = skip_ws(text, end);
+                    if text.get(i) != Some(&b':') {
+                        return open;
+                    }
+                    i = skip_ws(text, i + 1);
+                }
+                scan = Scan::Value;
             }
-            if at < i {
-                return;
-            }
-            n += 1;
-            i = skip_ws(text, end);
-            if text.get(i) == Some(&b',') {
-                i = skip_ws(text, i + 1);
+            Scan::After => {
+                let Some(level) = open.last_mut() else {
+                    // The item ended before `at`.
+                    return open;
+                };
+                i = skip_ws(text, i);
+                if text.get(i) == Some(&b',') {
+                    level.index += 1;
+                    i = skip_ws(text, i + 1);
+                }
+                scan = Scan::Entry;
             }
         }
-        return;
     }
 }
 
 /// The bytes of each item of `body` at `path`, in page order: read from the JSON's syntax
-/// alone (any number is a number, any string a string, as serde's `IgnoredAny` reads them),
-/// for a body whose syntax was read before; `None` for a body that is not a list at `path`,
-/// a name of the path repeated in an object on it, or syntax that does not close.
+/// alone (any number is a number, any string a string, as serde's `IgnoredAny` reads them);
+/// `None` for a body that is not a list at `path`, or with a name of the path repeated in an
+/// object on it.
+///
+/// It trusts the syntax: it runs only on bodies serde_json has read whole before, so it
+/// checks no more than it needs to find the items. On other text it may split what serde
+/// rejects (`[1 2]`, `[1,]`, `{"a":1 "b":2}`), or give `None` where brackets or quotes do
+/// not close; it never panics.
 pub(crate) fn item_spans(body: &[u8], path: &[String]) -> Option<Vec<std::ops::Range<usize>>> {
     let top = skip_ws(body, 0);
     if skip_ws(body, value_end(body, top)?) != body.len() {
@@ -189,20 +275,209 @@ pub(crate) fn value_end(text: &[u8], i: usize) -> Option<usize> {
                 j += 1;
             }
         }
-        _ => {
-            let rest = text.get(i..)?;
-            let len = rest
-                .iter()
-                .position(|b| matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
-                .unwrap_or(rest.len());
-            (len > 0).then_some(i + len)
-        }
+        _ => scalar_end(text, i),
     }
+}
+
+/// Where the number, `true`, `false` or `null` that begins at `i` ends (after its last byte).
+fn scalar_end(text: &[u8], i: usize) -> Option<usize> {
+    let rest = text.get(i..)?;
+    let len = rest
+        .iter()
+        .position(|b| matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(rest.len());
+    (len > 0).then_some(i + len)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A level of a path: an object's entry by the span of its name, a list's by its index.
+    type Level = Result<std::ops::Range<usize>, usize>;
+
+    /// [`levels_at`] as it was first written, an oracle for its one forward scan: at each
+    /// level, the end of every entry before the one that reaches `at` is found by
+    /// [`value_end`], and the scan goes down into that entry (O(depth x size)).
+    fn levels_by_value_ends(text: &[u8], at: usize) -> Vec<Level> {
+        let mut levels = Vec::new();
+        let mut i = skip_ws(text, 0);
+        'down: loop {
+            let (object, close) = match text.get(i) {
+                Some(b'{') => (true, b'}'),
+                Some(b'[') => (false, b']'),
+                _ => return levels,
+            };
+            let mut n = 0;
+            i = skip_ws(text, i + 1);
+            while text.get(i).is_some_and(|b| *b != close) {
+                let mut key = None;
+                if object {
+                    let Some(end) = string_end(text, i) else {
+                        return levels;
+                    };
+                    key = Some(i..end);
+                    i = skip_ws(text, end);
+                    if text.get(i) != Some(&b':') {
+                        return levels;
+                    }
+                    i = skip_ws(text, i + 1);
+                }
+                let Some(end) = value_end(text, i) else {
+                    return levels;
+                };
+                if i <= at && at <= end {
+                    levels.push(key.ok_or(n));
+                    continue 'down;
+                }
+                if at < i {
+                    return levels;
+                }
+                n += 1;
+                i = skip_ws(text, end);
+                if text.get(i) == Some(&b',') {
+                    i = skip_ws(text, i + 1);
+                }
+            }
+            return levels;
+        }
+    }
+
+    fn levels(text: &[u8], at: usize) -> Vec<Level> {
+        levels_at(text, at)
+            .into_iter()
+            .map(|l| l.name.ok_or(l.index))
+            .collect()
+    }
+
+    /// JSON texts with strings that hold brackets, quotes and escapes, and whitespace of
+    /// every kind between tokens.
+    fn json_text() -> impl Strategy<Value = String> {
+        let ws = || prop::sample::select(vec!["", " ", "\n", "\t ", "\r\n"]);
+        let key = prop::sample::select(vec![
+            r#""id""#,
+            r#""a""#,
+            r#""q\"]""#,
+            r#""\\""#,
+            r#""}""#,
+            r#""\u0069d""#,
+            r#""""#,
+        ]);
+        let leaf = prop::sample::select(vec![
+            "null",
+            "true",
+            "-0.5",
+            "1e400",
+            "7",
+            r#""""#,
+            r#""\\""#,
+            r#""\"]}""#,
+            r#""[{,:""#,
+            r#""\ud800""#,
+            r#""é""#,
+        ])
+        .prop_map(str::to_owned);
+        leaf.prop_recursive(5, 32, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec((ws(), inner.clone(), ws()), 0..4).prop_map(|v| {
+                    let e: Vec<String> = v
+                        .into_iter()
+                        .map(|(a, x, b)| format!("{a}{x}{b}"))
+                        .collect();
+                    format!("[{}]", e.join(","))
+                }),
+                prop::collection::vec((ws(), key.clone(), ws(), ws(), inner, ws()), 0..4).prop_map(
+                    |v| {
+                        let e: Vec<String> = v
+                            .into_iter()
+                            .map(|(a, k, b, c, x, d)| format!("{a}{k}{b}:{c}{x}{d}"))
+                            .collect();
+                        format!("{{{}}}", e.join(","))
+                    }
+                ),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// The one forward scan finds, for every byte of a text (and just past it), the levels
+        /// that going down entry by entry finds.
+        #[test]
+        fn one_scan_finds_the_levels_going_down_finds(text in json_text(), ws in "[ \n]{0,2}") {
+            let text = format!("{ws}{text}{ws}");
+            let text = text.as_bytes();
+            for at in 0..=text.len() + 1 {
+                prop_assert_eq!(
+                    levels(text, at),
+                    levels_by_value_ends(text, at),
+                    "at {} of {}", at, String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+
+    /// The cost of finding the levels of an error at the end of a 4 MB item nested `depth`
+    /// deep: the one scan against going down entry by entry (O(depth x size)).
+    #[test]
+    #[ignore = "a measurement, run by hand"]
+    fn levels_cost_by_depth() {
+        for depth in [1usize, 60] {
+            let filler = format!("[{}1e400]", "1,".repeat(2_000_000));
+            let text = format!("{}{filler}{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+            let at = text.find("1e400").unwrap_or_default() + 5;
+            let t = std::time::Instant::now();
+            let one = levels(text.as_bytes(), at);
+            let scan = t.elapsed();
+            let t = std::time::Instant::now();
+            let down = levels_by_value_ends(text.as_bytes(), at);
+            let by_ends = t.elapsed();
+            assert_eq!(one, down);
+            eprintln!("depth {depth}: one scan {scan:?}, entry by entry {by_ends:?}");
+        }
+    }
+
+    fn path(text: &str, at: usize) -> String {
+        let mut path = String::from("$");
+        path_at(text.as_bytes(), at, &mut path);
+        path
+    }
+
+    /// A name is written up to [`NAME_LIMIT`] bytes, cut on a char boundary, with `…`; the
+    /// path ends before a name or index that would take it past [`PATH_LIMIT`] bytes.
+    #[test]
+    fn paths_stay_short() {
+        let long = "k".repeat(10_000);
+        let text = format!(r#"{{"{long}": [1, 1e400]}}"#);
+        let at = text.find("1e400").unwrap() + 5;
+        assert_eq!(path(&text, at), format!("$.{}…[1]", "k".repeat(40)));
+        // Cut inside a two-byte char: at the char before it; a name that needs quotes.
+        let name = format!("a{}", "é".repeat(30));
+        let text = format!(r#"{{"x y {name}": 1e400}}"#);
+        let at = text.len() - 1;
+        assert_eq!(path(&text, at), format!(r#"$["x y a{}…"]"#, "é".repeat(17)));
+        // A name of exactly the limit is written whole.
+        let name = "n".repeat(NAME_LIMIT);
+        assert_eq!(
+            path(&format!(r#"{{"{name}": 1e400}}"#), NAME_LIMIT + 10),
+            format!("$.{name}")
+        );
+        // Nested names and indexes: whole ones only, up to the limit.
+        let text = format!(
+            "{}1e400{}",
+            r#"{"abcdefghij": ["#.repeat(30),
+            "]}".repeat(30)
+        );
+        let got = path(&text, text.find("1e400").unwrap() + 5);
+        assert!(got.len() <= PATH_LIMIT, "{got}");
+        assert!(got.len() > PATH_LIMIT - ".abcdefghij[0]".len(), "{got}");
+        assert!(
+            got.ends_with(".abcdefghij[0]") || got.ends_with(".abcdefghij"),
+            "{got}"
+        );
+        assert!(got.starts_with("$.abcdefghij[0].abcdefghij[0]"), "{got}");
+    }
 
     /// The items' bytes as the syntax alone splits them; `None` where the fast path does not
     /// take the body.
