@@ -554,3 +554,97 @@ mod tests {
         }
     }
 }
+
+/// review7: findings pinned (the first two fail on 4ead346; the third prints the cost).
+#[cfg(test)]
+mod review7 {
+    use super::*;
+    use crate::rest_api::model::find_items;
+
+    /// F1: without `items_path`, the list is the first list-valued key in the body's order
+    /// (`first_list_key`, a serde visitor over the raw bytes). On a body read leniently that
+    /// visitor fails (a raw control character or bad escape anywhere, a top-level value no
+    /// `Value` holds), and the fallback takes serde_json's sorted map order: here `errors`,
+    /// an empty list, so the page's users are silently dropped.
+    #[test]
+    fn without_items_path_a_lenient_page_takes_the_list_the_body_names_first() {
+        let mut wrong = Vec::new();
+        for body in [
+            "{\"users\":[{\"id\":1,\"n\":\"a\tb\"},{\"id\":2}],\"errors\":[]}",
+            r#"{"users":[{"id":1,"n":"a\qb"},{"id":2}],"errors":[]}"#,
+            r#"{"users":[{"id":1},{"id":2}],"errors":[],"meta":1e400}"#,
+        ] {
+            assert!(serde_json::from_str::<Value>(body).is_err());
+            let read = Lenient::read(body.as_bytes()).expect("read leniently");
+            let found = find_items(&read.value, None, body.as_bytes());
+            let pointer = match &found {
+                Items::List { pointer, .. } => pointer.clone(),
+                _ => "not a list".to_owned(),
+            };
+            if pointer != "/users" {
+                wrong.push(format!("{body} -> {pointer}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    /// N (syntax below the depth cut): a list deeper than the cut is skipped by bracket count
+    /// (`value_end`), so bytes that are not JSON there (`1 2`, a `}` closing a `[`) are taken;
+    /// the item holding them fails alone (never delivered) and the page's other items are.
+    #[test]
+    fn syntax_below_the_depth_cut_is_not_checked() {
+        let deep = format!("{}1 2}}{}", "[".repeat(130), "]".repeat(129));
+        let body = format!(r#"{{"data":[{{"id":1,"x":{deep}}},{{"id":2}}]}}"#);
+        assert!(serde_json::from_str::<Value>(&body).is_err());
+        assert!(serde_json::from_str::<serde::de::IgnoredAny>(&body).is_err());
+        // Expected None (the body is not JSON); actual Some.
+        assert!(Lenient::read(body.as_bytes()).is_none());
+    }
+
+    /// F3 (documented in the module, pinned here): a filter that compares an unreadable value
+    /// sees the marker string, so the item is neither matched nor failed: silently left out
+    /// of the batch, and of prune's listing (prune would delete it).
+    #[test]
+    fn a_filter_on_an_unreadable_value_neither_matches_nor_fails_the_item() {
+        let body = br#"{"data":[{"id":1,"score":1e400},{"id":2,"score":9}]}"#;
+        let mut read = Lenient::read(body).expect("read leniently");
+        let path = ItemsPath::parse("$.data[?@.score > 5]").unwrap();
+        let found = find_items(&read.value, Some(&path), body);
+        let items = read.items(found, Some(&path), body).expect("items");
+        // Expected: item 1 is delivered or fails alone (2 items); actual: 1 item, no failure.
+        assert_eq!(items.len(), 2);
+    }
+
+    /// F2: `span_at` walks from the body's start for every item that holds a marker, so a page
+    /// whose items all hold one costs O(items x body). Prints the time; asserts nothing.
+    #[test]
+    #[ignore = "a measurement: cargo test ... review7 -- --ignored --nocapture"]
+    fn cost_of_many_marked_items() {
+        for n in [1_000usize, 2_000, 4_000, 8_000] {
+            let mut body = String::from("{\"data\":[");
+            for i in 0..n {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&format!(
+                    "{{\"id\":{i},\"t\":\"a\tb\",\"pad\":\"{}\"}}",
+                    "x".repeat(150)
+                ));
+            }
+            body.push_str("]}");
+            let b = body.as_bytes();
+            let start = std::time::Instant::now();
+            let mut read = Lenient::read(b).expect("read leniently");
+            let t_read = start.elapsed();
+            let path = ItemsPath::parse("$.data[*]").unwrap();
+            let found = find_items(&read.value, Some(&path), b);
+            let items = read.items(found, Some(&path), b).expect("items");
+            eprintln!(
+                "n={n} body={} KB read={t_read:?} total={:?} items={}",
+                b.len() / 1024,
+                start.elapsed(),
+                items.len()
+            );
+        }
+    }
+}
