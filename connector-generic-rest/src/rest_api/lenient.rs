@@ -31,10 +31,10 @@
 
 use std::ops::Range;
 
-use connector_core::ids::hash128;
+use connector_core::ids::hash128_bytes;
 use serde_json::{Map, Value};
 
-use super::model::{Items, ItemsPath};
+use super::model::{Items, ItemsPath, find_items, items_told, list_at};
 use super::syntax::{push_name, skip_ws, string_end, value_end};
 
 /// The deepest a list or object lies (the body's top value at depth 1) that serde_json's
@@ -55,6 +55,9 @@ pub(crate) struct Lenient {
     pub(crate) value: Value,
     mark: String,
     holes: Vec<Hole>,
+    /// The root object's first list-valued key in the body's order (a marker when the key
+    /// itself could not be read); `None` when it has none.
+    first_list: Option<String>,
 }
 
 /// An item of a page read leniently.
@@ -76,11 +79,9 @@ impl Lenient {
             text: body,
             // A marker no string of this body holds: the body would have to hold its own
             // hash.
-            mark: format!(
-                "\u{fdd0}rest_api:unreadable:{}:",
-                hash128(&String::from_utf8_lossy(body))
-            ),
+            mark: format!("\u{fdd0}rest_api:unreadable:{}:", hash128_bytes(body)),
             holes: Vec::new(),
+            first_list: None,
         };
         let start = skip_ws(body, 0);
         let (value, end) = read.value(start, 1)?;
@@ -91,7 +92,29 @@ impl Lenient {
             value,
             mark: read.mark,
             holes: read.holes,
+            first_list: read.first_list,
         })
+    }
+
+    /// [`find_items`] in `body` ([`Lenient::value`]), the first list-valued key taken in the
+    /// body's order as the read found it (serde_json's visitor over the bytes fails where the
+    /// parse failed, and the tree's map is sorted); `None` when that key cannot be told (it
+    /// could not be read itself, or a repeat of it holds no list): the page fails.
+    pub(crate) fn find_items(&self, body: &Value, path: Option<&ItemsPath>) -> Option<Items> {
+        if path.is_some() {
+            return Some(find_items(body, path, b""));
+        }
+        match items_told(body) {
+            Ok(items) => Some(items),
+            Err(map) => match &self.first_list {
+                None => Some(Items::Missing),
+                Some(key) if key.starts_with(&self.mark) => None,
+                Some(key) => map
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .map(|list| list_at(key, list)),
+            },
+        }
     }
 
     /// Why the first value in `value` (a part of [`Lenient::value`]) that no [`Value`] holds
@@ -306,6 +329,8 @@ struct Reader<'b> {
     text: &'b [u8],
     mark: String,
     holes: Vec<Hole>,
+    /// [`Lenient::first_list`].
+    first_list: Option<String>,
 }
 
 impl Reader<'_> {
@@ -370,6 +395,9 @@ impl Reader<'_> {
                 return None;
             }
             let (value, end) = self.value(skip_ws(text, j + 1), depth + 1)?;
+            if depth == 1 && self.first_list.is_none() && value.is_array() {
+                self.first_list = Some(key.clone());
+            }
             // As serde_json's map: a repeated key keeps its last value. One before it that
             // held a hole stays known by a marked key: serde_json would have failed there.
             if let Some(old) = map.insert(key, value)
@@ -557,15 +585,16 @@ mod tests {
 
 /// review7: findings pinned (the first two fail on 4ead346; the third prints the cost).
 #[cfg(test)]
-mod review7 {
+mod pinned {
+    //! Review7's findings, pinned.
     use super::*;
     use crate::rest_api::model::find_items;
 
-    /// F1: without `items_path`, the list is the first list-valued key in the body's order
-    /// (`first_list_key`, a serde visitor over the raw bytes). On a body read leniently that
-    /// visitor fails (a raw control character or bad escape anywhere, a top-level value no
-    /// `Value` holds), and the fallback takes serde_json's sorted map order: here `errors`,
-    /// an empty list, so the page's users are silently dropped.
+    /// F1: without `items_path`, the list is the first list-valued key in the body's order.
+    /// On a body read leniently serde's visitor over the raw bytes (`first_list_key`) fails (a
+    /// raw control character or bad escape anywhere, a top-level value no `Value` holds), and
+    /// its fallback, serde_json's sorted map order, would take `errors`, an empty list: the
+    /// page's users silently dropped. The read's own record of the key is taken instead.
     #[test]
     fn without_items_path_a_lenient_page_takes_the_list_the_body_names_first() {
         let mut wrong = Vec::new();
@@ -576,14 +605,22 @@ mod review7 {
         ] {
             assert!(serde_json::from_str::<Value>(body).is_err());
             let read = Lenient::read(body.as_bytes()).expect("read leniently");
-            let found = find_items(&read.value, None, body.as_bytes());
+            let found = read.find_items(&read.value, None);
             let pointer = match &found {
-                Items::List { pointer, .. } => pointer.clone(),
+                Some(Items::List { pointer, .. }) => pointer.clone(),
                 _ => "not a list".to_owned(),
             };
             if pointer != "/users" {
                 wrong.push(format!("{body} -> {pointer}"));
             }
+        }
+        // A first list key that cannot be told fails the page.
+        for body in [
+            r#"{"a\qb":[1],"errors":[]}"#,
+            r#"{"users":[1],"errors":[],"users":2,"x":1e400}"#,
+        ] {
+            let read = Lenient::read(body.as_bytes()).expect("read leniently");
+            assert!(read.find_items(&read.value, None).is_none(), "{body}");
         }
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
