@@ -597,8 +597,11 @@ impl RestClient {
             ),
             None => {
                 raw_ids = None;
-                let body = match resp.json::<Value>() {
-                    Ok(body) => body,
+                let (body, found) = match resp.json::<Value>() {
+                    Ok(body) => {
+                        let found = find_items(&body, e.items_path.as_ref(), resp.body());
+                        (body, found)
+                    }
                     // A value no `Value` holds: the body read again, leniently, so that an
                     // item holding it fails alone (`lenient`).
                     Err(err) => {
@@ -606,11 +609,13 @@ impl RestClient {
                             return Err(err.with_connector(SOURCE));
                         };
                         let body = std::mem::take(&mut read.value);
+                        let Some(found) = read.find_items(&body, e.items_path.as_ref()) else {
+                            return Err(err.with_connector(SOURCE));
+                        };
                         lenient = Some((read, err));
-                        body
+                        (body, found)
                     }
                 };
-                let found = find_items(&body, e.items_path.as_ref(), resp.body());
                 (body, found, None)
             }
         };

@@ -10,7 +10,11 @@
 //! every value that parse would have built comes out the same, and each value it cannot hold
 //! becomes a marker string (unique to the body) that [`Lenient`] knows again. Then:
 //! - the items are found in that tree by the same [`find_items`](super::model::find_items),
-//!   a filter seeing a marker string where the value could not be read;
+//!   a filter seeing a marker string where the value could not be read (so an entry of a
+//!   filtered list that holds a marker and that the filter left out fails alone, where the
+//!   filter is the path's last segment: whether it matches cannot be told); without
+//!   `items_path`, the root's first list-valued key is the first in the body's order as the
+//!   read found it ([`Lenient::find_items`]);
 //! - an item that holds a marker is read again alone, from its own bytes (found by its
 //!   location, [`span_at`]): one that reads (nesting that is too deep only below the page)
 //!   is an item as any other; one that does not is handed over as [`Held::Unread`], and
@@ -22,8 +26,9 @@
 //!   `total`) that holds a marker fails the page ([`Lenient::check`]): what comes next cannot
 //!   be told. A marker anywhere else (a field no one reads) changes nothing.
 //!
-//! A body whose syntax is not JSON (the lenient read finds no value it cannot hold, or syntax
-//! that does not close) fails as before, with serde_json's error. Inside a string the read
+//! A body whose syntax is not JSON (serde_json's own syntax check fails past the strings'
+//! bytes, the lenient read finds no value it cannot hold, or syntax that does not close)
+//! fails as before, with serde_json's error. Inside a string the read
 //! takes any bytes, so a string with a control character or a bad escape in an item is that
 //! item's failure, as on a raw page ([`super::syntax::item_spans`]).
 //!
@@ -31,10 +36,10 @@
 
 use std::ops::Range;
 
-use connector_core::ids::hash128;
+use connector_core::ids::hash128_bytes;
 use serde_json::{Map, Value};
 
-use super::model::{Items, ItemsPath};
+use super::model::{Items, ItemsPath, find_items, items_told, list_at};
 use super::syntax::{push_name, skip_ws, string_end, value_end};
 
 /// The deepest a list or object lies (the body's top value at depth 1) that serde_json's
@@ -55,6 +60,9 @@ pub(crate) struct Lenient {
     pub(crate) value: Value,
     mark: String,
     holes: Vec<Hole>,
+    /// The root object's first list-valued key in the body's order (a marker when the key
+    /// itself could not be read); `None` when it has none.
+    first_list: Option<String>,
 }
 
 /// An item of a page read leniently.
@@ -72,15 +80,20 @@ impl Lenient {
     /// docs); `None` when no value of it is one serde_json cannot hold, or its syntax is not
     /// JSON: the parse's error stands.
     pub(crate) fn read(body: &[u8]) -> Option<Self> {
+        // serde_json's own syntax check (iterative, no range or depth limit), of the body
+        // with its strings' bad bytes made good (which the read takes, as a raw page's split
+        // does): a body it rejects is not JSON, however the read below would take it (below
+        // its depth cut the read only counts brackets).
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&strings_made_good(body)).is_err() {
+            return None;
+        }
         let mut read = Reader {
             text: body,
             // A marker no string of this body holds: the body would have to hold its own
             // hash.
-            mark: format!(
-                "\u{fdd0}rest_api:unreadable:{}:",
-                hash128(&String::from_utf8_lossy(body))
-            ),
+            mark: format!("\u{fdd0}rest_api:unreadable:{}:", hash128_bytes(body)),
             holes: Vec::new(),
+            first_list: None,
         };
         let start = skip_ws(body, 0);
         let (value, end) = read.value(start, 1)?;
@@ -91,7 +104,29 @@ impl Lenient {
             value,
             mark: read.mark,
             holes: read.holes,
+            first_list: read.first_list,
         })
+    }
+
+    /// [`find_items`] in `body` ([`Lenient::value`]), the first list-valued key taken in the
+    /// body's order as the read found it (serde_json's visitor over the bytes fails where the
+    /// parse failed, and the tree's map is sorted); `None` when that key cannot be told (it
+    /// could not be read itself, or a repeat of it holds no list): the page fails.
+    pub(crate) fn find_items(&self, body: &Value, path: Option<&ItemsPath>) -> Option<Items> {
+        if path.is_some() {
+            return Some(find_items(body, path, b""));
+        }
+        match items_told(body) {
+            Ok(items) => Some(items),
+            Err(map) => match &self.first_list {
+                None => Some(Items::Missing),
+                Some(key) if key.starts_with(&self.mark) => None,
+                Some(key) => map
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .map(|list| list_at(key, list)),
+            },
+        }
     }
 
     /// Why the first value in `value` (a part of [`Lenient::value`]) that no [`Value`] holds
@@ -132,41 +167,94 @@ impl Lenient {
             Items::Matches(list) => self.holding(list.iter()),
             Items::Missing => Vec::new(),
         };
+        let (mut located, left_out) = match (&found, path) {
+            (Items::Matches(_), Some(path)) => {
+                let located = path.locations(&self.value);
+                let left_out = self.left_out(path, &located);
+                (located, left_out)
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
         let mut unread = Vec::with_capacity(holding.len());
         if !holding.is_empty() {
             let pointers: Vec<String> = match &found {
                 Items::List { pointer, .. } => {
                     holding.iter().map(|i| format!("{pointer}/{i}")).collect()
                 }
-                _ => {
-                    let all = path.map(|p| p.locations(&self.value)).unwrap_or_default();
-                    holding
-                        .iter()
-                        .map(|i| all.get(*i).cloned())
-                        .collect::<Option<_>>()?
-                }
+                _ => holding
+                    .iter()
+                    .map(|i| located.get(*i).cloned())
+                    .collect::<Option<_>>()?,
             };
-            for (i, pointer) in holding.iter().zip(pointers) {
-                let span = span_at(body, &pointer)?;
+            let spans = spans_at(body, &pointers)?;
+            for ((i, pointer), span) in holding.iter().zip(pointers).zip(spans) {
                 unread.push((*i, span, json_path(&self.value, &pointer)));
             }
         }
         let mut unread = unread.into_iter().peekable();
         let items = found.take(&mut self.value);
-        Some(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| match unread.next_if(|(n, ..)| *n == i) {
-                    Some((_, span, at)) => match body.get(span.clone()).map(read_alone) {
-                        // Too deep only below the page.
-                        Some(Ok(item)) => Held::Value(item),
-                        _ => Held::Unread { span, at },
-                    },
-                    None => Held::Value(item),
-                })
-                .collect(),
-        )
+        let mut held: Vec<Held> = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match unread.next_if(|(n, ..)| *n == i) {
+                Some((_, span, at)) => match body.get(span.clone()).map(read_alone) {
+                    // Too deep only below the page.
+                    Some(Ok(item)) => Held::Value(item),
+                    _ => Held::Unread { span, at },
+                },
+                None => Held::Value(item),
+            })
+            .collect();
+        if !left_out.is_empty() {
+            // Each entry a filter left out that holds a hole: whether it matches cannot be
+            // told, so it fails alone (unread), in its place in the body's order.
+            let spans = spans_at(body, &left_out)?;
+            for (pointer, span) in left_out.into_iter().zip(spans) {
+                let at = json_path(&self.value, &pointer);
+                located.push(pointer);
+                held.push(Held::Unread { span, at });
+            }
+            let mut order: Vec<usize> = (0..held.len()).collect();
+            order.sort_by(|a, b| body_order(&located[*a], &located[*b]));
+            let mut held: Vec<Option<Held>> = held.into_iter().map(Some).collect();
+            return order.into_iter().map(|i| held[i].take()).collect();
+        }
+        Some(held)
+    }
+
+    /// With `path` ending in a filter (`$.data[?@.score > 5]`): the JSON pointers of the
+    /// entries of the filtered lists (or objects) that hold a hole and that the filter did
+    /// not take. A filter that compared a marker string cannot tell whether the entry
+    /// matches; left out silently, a listing would be partial (and prune would delete it).
+    fn left_out(&self, path: &ItemsPath, taken: &[String]) -> Vec<String> {
+        let Some(filtered) = filtered_lists(path.as_str()) else {
+            return Vec::new();
+        };
+        let taken: std::collections::HashSet<&str> = taken.iter().map(String::as_str).collect();
+        let mut out = Vec::new();
+        for pointer in filtered.locations(&self.value) {
+            let entries: Vec<(String, &Value)> = match self.value.pointer(&pointer) {
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{pointer}/{i}"), v))
+                    .collect(),
+                Some(Value::Object(map)) => map
+                    .iter()
+                    .map(|(k, v)| {
+                        let k = k.replace('~', "~0").replace('/', "~1");
+                        (format!("{pointer}/{k}"), v)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (at, entry) in entries {
+                if !taken.contains(at.as_str()) && self.hole_in(entry).is_some() {
+                    out.push(at);
+                }
+            }
+        }
+        out
     }
 
     /// The indexes of the values that hold a hole.
@@ -177,6 +265,193 @@ impl Lenient {
             .map(|(i, _)| i)
             .collect()
     }
+}
+
+/// `body` with, inside its strings (as [`string_end`] bounds them), each control character
+/// a space and each escape that is not JSON's one that is (`\q` as `\n`, a `\u`'s
+/// non-hex digit `0`), so that serde_json's syntax check sees past them.
+fn strings_made_good(body: &[u8]) -> Vec<u8> {
+    let mut out = body.to_vec();
+    let mut in_string = false;
+    let mut i = 0;
+    while let Some(&b) = out.get(i) {
+        if !in_string {
+            in_string = b == b'"';
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = false,
+            b'\\' => {
+                match out.get(i + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                    Some(b'u') => {
+                        for d in out.iter_mut().skip(i + 2).take(4) {
+                            if !d.is_ascii_hexdigit() && *d != b'"' && *d != b'\\' {
+                                *d = b'0';
+                            }
+                        }
+                    }
+                    _ => {
+                        if let Some(c) = out.get_mut(i + 1) {
+                            *c = b'n';
+                        }
+                    }
+                }
+                i += 1;
+            }
+            0..0x20 => {
+                if let Some(c) = out.get_mut(i) {
+                    *c = b' ';
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The path to the lists (or objects) that `path`'s last segment filters, when that segment
+/// is a filter alone (`$.data[?@.score > 5]` gives `$.data`); `None` otherwise.
+fn filtered_lists(path: &str) -> Option<ItemsPath> {
+    let text = path.trim_end();
+    if !text.ends_with(']') {
+        return None;
+    }
+    // The last top-level `[`, outside quotes.
+    let (mut depth, mut quote, mut escaped, mut last) = (0usize, None, false, None);
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' => {
+                if depth == 0 {
+                    last = Some(i);
+                }
+                depth += 1;
+            }
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    let start = last?;
+    let segment = text.get(start + 1..)?.trim_start();
+    let prefix = text.get(..start)?;
+    if !segment.starts_with('?') || prefix.ends_with("..") {
+        return None;
+    }
+    ItemsPath::parse(prefix).ok()
+}
+
+/// The order of two JSON pointers' values in a body: token by token, list indexes as
+/// numbers.
+fn body_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let mut a = a.split('/');
+    let mut b = b.split('/');
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => {
+                let o = match (x.parse::<usize>(), y.parse::<usize>()) {
+                    (Ok(x), Ok(y)) => x.cmp(&y),
+                    _ => x.cmp(y),
+                };
+                if o.is_ne() {
+                    return o;
+                }
+            }
+        }
+    }
+}
+
+/// The spans ([`span_at`]) of the values at `pointers`; `None` when one is not there.
+///
+/// One [`span_at`] a parent list or object, then one walk of its entries: linear in the
+/// body for the items of one list, where a [`span_at`] an item walked the body from its
+/// start each time (quadratic in the items that hold a hole).
+fn spans_at(body: &[u8], pointers: &[String]) -> Option<Vec<Range<usize>>> {
+    use std::collections::{BTreeMap, HashMap};
+    // By parent: each wanted token and where its span goes.
+    let mut parents: BTreeMap<&str, HashMap<String, Vec<usize>>> = BTreeMap::new();
+    for (n, pointer) in pointers.iter().enumerate() {
+        let (parent, token) = pointer.rsplit_once('/')?;
+        let token = token.replace("~1", "/").replace("~0", "~");
+        parents
+            .entry(parent)
+            .or_default()
+            .entry(token)
+            .or_default()
+            .push(n);
+    }
+    let mut spans: Vec<Option<Range<usize>>> = vec![None; pointers.len()];
+    for (parent, wanted) in parents {
+        let mut i = span_at(body, parent)?.start;
+        let mut found = |token: &str, span: Range<usize>| {
+            if let Some(ns) = wanted.get(token) {
+                for n in ns {
+                    if let Some(s) = spans.get_mut(*n) {
+                        *s = Some(span.clone());
+                    }
+                }
+            }
+        };
+        match body.get(i)? {
+            b'{' => {
+                // Every entry: a name's last one is the one serde_json keeps.
+                i = skip_ws(body, i + 1);
+                while body.get(i) != Some(&b'}') {
+                    let key_end = string_end(body, i)?;
+                    let key = body.get(i..key_end)?;
+                    i = skip_ws(body, key_end);
+                    if body.get(i) != Some(&b':') {
+                        return None;
+                    }
+                    i = skip_ws(body, i + 1);
+                    let end = value_end(body, i)?;
+                    if let Ok(k) = serde_json::from_slice::<String>(key) {
+                        found(&k, i..end);
+                    }
+                    i = skip_ws(body, end);
+                    if body.get(i) == Some(&b',') {
+                        i = skip_ws(body, i + 1);
+                    }
+                }
+            }
+            b'[' => {
+                let last = wanted
+                    .keys()
+                    .map(|k| k.parse::<usize>().ok())
+                    .collect::<Option<Vec<_>>>()?
+                    .into_iter()
+                    .max()?;
+                i = skip_ws(body, i + 1);
+                let mut k = 0;
+                while body.get(i) != Some(&b']') && k <= last {
+                    let end = value_end(body, i)?;
+                    found(&k.to_string(), i..end);
+                    k += 1;
+                    i = skip_ws(body, end);
+                    if body.get(i) == Some(&b',') {
+                        i = skip_ws(body, i + 1);
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
+    spans.into_iter().collect()
 }
 
 /// [`Lenient::hole_in`], of `holes` marked by `mark`.
@@ -306,6 +581,8 @@ struct Reader<'b> {
     text: &'b [u8],
     mark: String,
     holes: Vec<Hole>,
+    /// [`Lenient::first_list`].
+    first_list: Option<String>,
 }
 
 impl Reader<'_> {
@@ -370,6 +647,9 @@ impl Reader<'_> {
                 return None;
             }
             let (value, end) = self.value(skip_ws(text, j + 1), depth + 1)?;
+            if depth == 1 && self.first_list.is_none() && value.is_array() {
+                self.first_list = Some(key.clone());
+            }
             // As serde_json's map: a repeated key keeps its last value. One before it that
             // held a hole stays known by a marked key: serde_json would have failed there.
             if let Some(old) = map.insert(key, value)
@@ -551,6 +831,157 @@ mod tests {
             "", "-", "01", "1.", ".5", "1e", "1e+", "+1", "0x1", "NaN", "tru",
         ] {
             assert!(!is_number(t.as_bytes()), "{t}");
+        }
+    }
+}
+
+/// Review7's findings, pinned (F1, N2 and F3 fail on 4ead346; the cost probe prints F2's
+/// times).
+#[cfg(test)]
+mod pinned {
+    use super::*;
+    use crate::rest_api::model::find_items;
+
+    /// F1: without `items_path`, the list is the first list-valued key in the body's order.
+    /// On a body read leniently serde's visitor over the raw bytes (`first_list_key`) fails (a
+    /// raw control character or bad escape anywhere, a top-level value no `Value` holds), and
+    /// its fallback, serde_json's sorted map order, would take `errors`, an empty list: the
+    /// page's users silently dropped. The read's own record of the key is taken instead.
+    #[test]
+    fn without_items_path_a_lenient_page_takes_the_list_the_body_names_first() {
+        let mut wrong = Vec::new();
+        for body in [
+            "{\"users\":[{\"id\":1,\"n\":\"a\tb\"},{\"id\":2}],\"errors\":[]}",
+            r#"{"users":[{"id":1,"n":"a\qb"},{"id":2}],"errors":[]}"#,
+            r#"{"users":[{"id":1},{"id":2}],"errors":[],"meta":1e400}"#,
+        ] {
+            assert!(serde_json::from_str::<Value>(body).is_err());
+            let read = Lenient::read(body.as_bytes()).expect("read leniently");
+            let found = read.find_items(&read.value, None);
+            let pointer = match &found {
+                Some(Items::List { pointer, .. }) => pointer.clone(),
+                _ => "not a list".to_owned(),
+            };
+            if pointer != "/users" {
+                wrong.push(format!("{body} -> {pointer}"));
+            }
+        }
+        // A first list key that cannot be told fails the page.
+        for body in [
+            r#"{"a\qb":[1],"errors":[]}"#,
+            r#"{"users":[1],"errors":[],"users":2,"x":1e400}"#,
+        ] {
+            let read = Lenient::read(body.as_bytes()).expect("read leniently");
+            assert!(read.find_items(&read.value, None).is_none(), "{body}");
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    /// N2: a list deeper than the read's cut is skipped by bracket count (`value_end`), so
+    /// bytes that are not JSON there (`1 2`, a `}` closing a `[`) would be taken; serde_json's
+    /// own syntax check (`IgnoredAny`) rejects the body first, and the page fails as before.
+    #[test]
+    fn syntax_below_the_depth_cut_is_checked_by_serde_json() {
+        let deep = format!("{}1 2}}{}", "[".repeat(130), "]".repeat(129));
+        let body = format!(r#"{{"data":[{{"id":1,"x":{deep}}},{{"id":2}}]}}"#);
+        assert!(serde_json::from_str::<Value>(&body).is_err());
+        assert!(serde_json::from_str::<serde::de::IgnoredAny>(&body).is_err());
+        assert!(Lenient::read(body.as_bytes()).is_none());
+        // A string's bad bytes before it do not let it through.
+        let body = format!("{{\"data\":[{{\"id\":1,\"t\":\"a\tb\"}},{{\"id\":1,\"x\":{deep}}}]}}");
+        assert!(Lenient::read(body.as_bytes()).is_none());
+    }
+
+    /// F3: a filter that compares an unreadable value sees the marker string, so the item
+    /// would be neither matched nor failed: silently left out of the batch, and of prune's
+    /// listing (prune would delete it). An entry the filter left out that holds one fails
+    /// alone, in its place.
+    #[test]
+    fn an_entry_a_filter_left_out_that_holds_an_unreadable_value_fails_alone() {
+        let body = br#"{"data":[{"id":1,"score":1e400},{"id":2,"score":9}]}"#;
+        let mut read = Lenient::read(body).expect("read leniently");
+        let path = ItemsPath::parse("$.data[?@.score > 5]").unwrap();
+        let found = find_items(&read.value, Some(&path), body);
+        let items = read.items(found, Some(&path), body).expect("items");
+        assert_eq!(items.len(), 2);
+        assert!(
+            matches!(&items[0], Held::Unread { at, .. } if at == "$.data[0]"),
+            "{items:?}"
+        );
+        assert!(
+            matches!(&items[1], Held::Value(v) if v["id"] == 2),
+            "{items:?}"
+        );
+        // Entries without a hole that the filter left out stay out; a filter that is not the
+        // path's last segment is not looked at.
+        let body = br#"{"data":[{"id":1,"score":1},{"id":2,"score":9},{"id":3,"s":1e400}]}"#;
+        let mut read = Lenient::read(body).expect("read leniently");
+        let path = ItemsPath::parse("$.data[?@.score > 5]").unwrap();
+        let found = find_items(&read.value, Some(&path), body);
+        let items = read.items(found, Some(&path), body).expect("items");
+        let ats: Vec<String> = items
+            .iter()
+            .map(|h| match h {
+                Held::Value(v) => v["id"].to_string(),
+                Held::Unread { at, .. } => at.clone(),
+            })
+            .collect();
+        assert_eq!(ats, ["2", "$.data[2]"]);
+        assert!(filtered_lists("$.data[?@.a > 1].x").is_none());
+        assert!(filtered_lists("$..[?@.a > 1]").is_none());
+        assert_eq!(
+            filtered_lists("$.a['x]'][?@.b == ']']").map(|p| p.as_str().to_owned()),
+            Some("$.a['x]']".to_owned())
+        );
+    }
+
+    /// F2: the spans of many values are found in one walk of each parent, as `span_at` finds
+    /// each: an object's last entry of a name, a list's entry of an index.
+    #[test]
+    fn spans_of_many_values_are_found_in_one_walk_of_each_parent() {
+        let body = br#"{"a": {"x": 1, "y": 2, "x": 3}, "b": [10, 20, 30], "c~/": [4]}"#;
+        let pointers = ["/b/2", "/a/x", "/b/0", "/c~0~1/0", "/b/2"].map(str::to_owned);
+        let spans = spans_at(body, &pointers).expect("spans");
+        let texts: Vec<&[u8]> = spans.iter().map(|s| &body[s.clone()]).collect();
+        assert_eq!(texts, [&b"30"[..], b"3", b"10", b"4", b"30"]);
+        for (p, s) in pointers.iter().zip(&spans) {
+            assert_eq!(span_at(body, p).as_ref(), Some(s));
+        }
+        assert!(spans_at(body, &["/b/3".to_owned()]).is_none());
+        assert!(spans_at(body, &["/a/z".to_owned()]).is_none());
+    }
+
+    /// F2: a page whose items all hold a marker. A `span_at` an item (from the body's start)
+    /// cost O(items x body): 1k/2k/4k/8k items 1.5/5.8/22/110 s (debug); `spans_at`'s one walk
+    /// is linear: 15/29/59/121 ms (debug, load 2.3). Prints the times; asserts nothing.
+    #[test]
+    #[ignore = "a measurement: cargo test ... pinned -- --ignored --nocapture"]
+    fn cost_of_many_marked_items() {
+        for n in [1_000usize, 2_000, 4_000, 8_000] {
+            let mut body = String::from("{\"data\":[");
+            for i in 0..n {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&format!(
+                    "{{\"id\":{i},\"t\":\"a\tb\",\"pad\":\"{}\"}}",
+                    "x".repeat(150)
+                ));
+            }
+            body.push_str("]}");
+            let b = body.as_bytes();
+            let start = std::time::Instant::now();
+            let mut read = Lenient::read(b).expect("read leniently");
+            let t_read = start.elapsed();
+            let path = ItemsPath::parse("$.data[*]").unwrap();
+            let found = find_items(&read.value, Some(&path), b);
+            let items = read.items(found, Some(&path), b).expect("items");
+            eprintln!(
+                "n={n} body={} KB read={t_read:?} total={:?} items={}",
+                b.len() / 1024,
+                start.elapsed(),
+                items.len()
+            );
         }
     }
 }

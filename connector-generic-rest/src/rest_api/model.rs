@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
 use super::node::Node;
@@ -303,36 +303,46 @@ pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>, raw: &[u8]) -> 
             _ => Items::Matches(matches.nodes().cloned().collect()),
         };
     }
-    let list_at = |key: &str, list: &Vec<Value>| Items::List {
-        pointer: format!("/{}", key.replace('~', "~0").replace('/', "~1")),
-        len: list.len(),
-    };
+    match items_told(body) {
+        Ok(items) => items,
+        // serde_json's map is sorted by key, so `map.iter()` would pick `{"users": [..],
+        // "errors": []}`'s `errors`: the response's own order comes from the raw body.
+        Err(map) => first_list_key(raw)
+            .and_then(|k| {
+                map.get(&k)
+                    .and_then(Value::as_array)
+                    .map(|l| list_at(&k, l))
+            })
+            .or_else(|| {
+                map.iter()
+                    .find_map(|(k, v)| v.as_array().map(|l| list_at(k, l)))
+            })
+            .unwrap_or(Items::Missing),
+    }
+}
+
+/// The items of `body` (no `items_path`) as far as the body's tree tells them: the root
+/// list, else `items`, `results`, `data`, `records`; `Err` with the root object when its
+/// first list-valued key in the body's order has to tell ([`find_items`]).
+pub(crate) fn items_told(body: &Value) -> Result<Items, &Map<String, Value>> {
     match body {
-        Value::Array(list) => Items::List {
+        Value::Array(list) => Ok(Items::List {
             pointer: String::new(),
             len: list.len(),
-        },
-        Value::Object(map) => {
-            let known = ["items", "results", "data", "records"]
-                .iter()
-                .find_map(|k| map.get(*k).and_then(Value::as_array).map(|l| list_at(k, l)));
-            // serde_json's map is sorted by key, so `map.iter()` would pick `{"users": [..],
-            // "errors": []}`'s `errors`: the response's own order comes from the raw body.
-            known
-                .or_else(|| {
-                    first_list_key(raw).and_then(|k| {
-                        map.get(&k)
-                            .and_then(Value::as_array)
-                            .map(|l| list_at(&k, l))
-                    })
-                })
-                .or_else(|| {
-                    map.iter()
-                        .find_map(|(k, v)| v.as_array().map(|l| list_at(k, l)))
-                })
-                .unwrap_or(Items::Missing)
-        }
-        _ => Items::Missing,
+        }),
+        Value::Object(map) => ["items", "results", "data", "records"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(Value::as_array).map(|l| list_at(k, l)))
+            .ok_or(map),
+        _ => Ok(Items::Missing),
+    }
+}
+
+/// The list `list` at the root object's `key`.
+pub(crate) fn list_at(key: &str, list: &[Value]) -> Items {
+    Items::List {
+        pointer: format!("/{}", key.replace('~', "~0").replace('/', "~1")),
+        len: list.len(),
     }
 }
 

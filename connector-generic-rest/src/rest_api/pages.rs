@@ -27,6 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use connector_core::error::redact_url;
 use connector_core::pages::{Page, PageLimit, convert_spawned, paginate, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
@@ -38,6 +39,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::SOURCE;
 use super::checkpoint::{At, Position, RestApiCheckpoint};
 use super::client::{RestClient, is_credential_param};
+use super::config::PaginationConfig;
 use super::convert::Mapping;
 use super::direct::Item;
 use super::lenient::{Held, read_alone};
@@ -52,7 +54,7 @@ fn max_pages(client: &RestClient) -> u64 {
 
 /// Which page of a walk a fetch read, as the failures of its items name it: "page 3" (the
 /// page number sent), else the page's place in the run and what was sent for it: "page 4
-/// (cursor c2)", "page 2 (offset 100)", `page 5 (https://api.example.com/items?page=5)`.
+/// (cursor c2)", "page 2 (offset 100)", `page 5 (https://api.example.com/items, page=5)`.
 #[derive(Debug, Clone)]
 pub(super) struct PageAt {
     at: At,
@@ -60,14 +62,22 @@ pub(super) struct PageAt {
     number: u64,
 }
 
-/// The longest cursor a failure shows whole; a longer one is cut (an opaque token of a few
-/// hundred bytes would drown the message).
-const CURSOR_SHOWN: usize = 48;
+/// How much of a cursor a failure shows: its first characters and a `…` (a cursor can be a
+/// signed token).
+const CURSOR_SHOWN: usize = 8;
 
 impl PageAt {
-    fn new(pos: &Position) -> Self {
+    /// The page `pos`, its URL (a link or next-URL walk's) as [`shown_url`] shows it by
+    /// `paging`'s parameters.
+    fn new(pos: &Position, paging: &PaginationConfig) -> Self {
+        let at = match &pos.at {
+            At::Url { url } => At::Url {
+                url: shown_url(url, paging),
+            },
+            at => at.clone(),
+        };
         Self {
-            at: pos.at.clone(),
+            at,
             number: pos.pages.saturating_add(1),
         }
     }
@@ -80,41 +90,53 @@ impl fmt::Display for PageAt {
             At::Page { page } => write!(f, "page {page}"),
             At::Single | At::Cursor { cursor: None } => write!(f, "page {n}"),
             At::Offset { offset } => write!(f, "page {n} (offset {offset})"),
-            At::Cursor { cursor: Some(c) } => match c.char_indices().nth(CURSOR_SHOWN) {
-                Some((cut, _)) => write!(f, "page {n} (cursor {}…)", &c[..cut]),
-                None => write!(f, "page {n} (cursor {c})"),
-            },
-            At::Url { url } => write!(f, "page {n} ({})", shown_url(url)),
+            At::Cursor { cursor: Some(c) } => write!(f, "page {n} (cursor {})", cut(c)),
+            // Shown when made (`PageAt::new`).
+            At::Url { url } => write!(f, "page {n} ({url})"),
         }
     }
 }
 
-/// A next-page URL as a failure may show it: without user and password, and with the
-/// value of each query parameter that carries a credential `***` (as the redactor leaves a
-/// live secret's value in any message, [`Failure::new`]).
-fn shown_url(url: &str) -> String {
-    let Ok(mut url) = url::Url::parse(url) else {
-        return url.to_owned();
-    };
-    // Both calls fail only for URLs that cannot carry credentials in the first place.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_fragment(None);
-    if url.query_pairs().any(|(k, _)| is_credential_param(&k)) {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if is_credential_param(&k) {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(pairs);
+/// A cursor as a failure shows it: its first [`CURSOR_SHOWN`] characters, and a `…` when
+/// there are more.
+fn cut(cursor: &str) -> String {
+    match cursor.char_indices().nth(CURSOR_SHOWN) {
+        Some((end, _)) => format!("{}…", &cursor[..end]),
+        None => cursor.to_owned(),
     }
-    url.to_string()
+}
+
+/// A next-page URL as a failure may show it: as core shows a URL ([`redact_url`]: no user,
+/// password, query or fragment), then the values of the query's paging parameters (`paging`'s
+/// page, size, offset, limit and cursor parameters; a cursor [`cut`]), as
+/// `https://api.example.com/items, page=5`. Any other parameter may be a server-issued token.
+fn shown_url(url: &str, paging: &PaginationConfig) -> String {
+    let Ok(url) = url::Url::parse(url) else {
+        return "a URL that does not parse".to_owned();
+    };
+    let mut shown = redact_url(&url);
+    let named = |k: &str| {
+        [
+            &paging.page_param,
+            &paging.offset_param,
+            &paging.cursor_param,
+        ]
+        .into_iter()
+        .chain(&paging.page_size_param)
+        .chain(&paging.limit_param)
+        .any(|p| p == k)
+    };
+    for (k, v) in url.query_pairs() {
+        if named(&k) && !is_credential_param(&k) {
+            let v = if k == paging.cursor_param {
+                cut(&v)
+            } else {
+                v.into_owned()
+            };
+            shown.push_str(&format!(", {k}={v}"));
+        }
+    }
+    shown
 }
 
 /// An entry of a page, as its failure names it: "page 3 (cursor c2), entry 50" (from 0).
@@ -155,7 +177,7 @@ fn walk(
         let cancelled = cancellation.check();
         async move {
             cancelled?;
-            let at = PageAt::new(&pos);
+            let at = PageAt::new(&pos, &client.endpoint.cfg.pagination_config);
             let page = client.fetch_page(pos, since).await?;
             Ok(Page::new(
                 Fetched {
@@ -538,6 +560,34 @@ mod tests {
     };
 
     mod each_item_alone;
+
+    /// Review7 F5: a page's URL is shown as core shows a URL (no query), then only the paging
+    /// parameters' values; a cursor, anywhere, by its first 8 characters.
+    #[test]
+    fn page_names_show_a_url_as_core_does_and_only_the_paging_values() {
+        let mut paging: PaginationConfig = serde_json::from_value(json!({})).unwrap();
+        paging.page_size_param = Some("per_page".to_owned());
+        let url = "https://u:pw@api.example.com/items?session=s3cr3t&page=5&per_page=50\
+                   &cursor=0123456789abcdef&api_key=k&jwt=eyJ#frag";
+        assert_eq!(
+            shown_url(url, &paging),
+            "https://api.example.com/items, page=5, per_page=50, cursor=01234567…"
+        );
+        assert_eq!(shown_url("not a url", &paging), "a URL that does not parse");
+        let at = |at: At| PageAt { at, number: 2 }.to_string();
+        assert_eq!(
+            at(At::Cursor {
+                cursor: Some("eyJhbGciOiJIUzI1NiJ9.x".to_owned())
+            }),
+            "page 2 (cursor eyJhbGci…)"
+        );
+        assert_eq!(
+            at(At::Cursor {
+                cursor: Some("c2".to_owned())
+            }),
+            "page 2 (cursor c2)"
+        );
+    }
 
     /// Configs that read every kind of path: plain keys, nested keys, indexes, `[*]`, type
     /// hints, defaults, a template, no `id_field` (content ids).
