@@ -87,6 +87,40 @@
 //! change does not touch) slower in the new binary's runs too: no wall change this run can
 //! tell from the binary's layout; the instruction cut (above) is kept. Still about 2.6x
 //! (PostgreSQL) and 2.0x (MariaDB) of the raw SELECT.
+//!
+//! Session 46 (rdbms46, against main 19ca800; callgrind as above, 20k rows, each side's own
+//! process): PostgreSQL load 285.8/285.9 M -> 242.4/241.6 M instructions (2.62x -> 2.22x
+//! raw's 108.9 M; per row beyond the fixed cost 12.6k -> 10.4k, raw 3.9k), poll 285.7/286.1 M
+//! -> 242.8/242.0 M; MariaDB load 418.8/418.9 M -> 375.8/375.6 M (1.82x -> 1.64x raw's
+//! 229.5 M; per row 20.9k -> 18.7k, raw 11.4k), poll 418.9/419.1 M -> 376.2/376.2 M. Where:
+//!
+//! - a page of rows is read into a few page-wide buffers (`rdbms::page::Rows`: one cell a
+//!   column, every text column's text in one `String`) and rendered from borrowed values
+//!   (`connector_core::rows::{ValueRef, RowValues}`): no `Row` vector and no `String` per
+//!   text column per row, made on the read-ahead task's thread and freed on the consumer's
+//!   (glibc's slow path both ways);
+//! - the Markdown plain check of the body (`plain_run`) passes over 16-byte blocks with
+//!   vector compares (plain bytes and single spaces, no table look-up): 2.1k -> 1.0k a
+//!   253-byte body;
+//! - a row's text buffer is sized from its values (about 300 bytes here) instead of a fixed
+//!   1 KiB, which glibc takes as a "large" request and answers by sorting its free chunks
+//!   (`malloc_consolidate`; `_int_malloc` 25.8 M -> 16.0 M);
+//! - the fingerprint's `{"table":…}` written as it is rather than by walking the metadata
+//!   map (`jsonw::write_map` 357 -> 152 a row), and `PartsHasher::part` kept inline (the
+//!   closure-taking fingerprint had left it out of line: 135 a row).
+//!
+//! Client CPU time fell more than the instructions did (cross-thread frees cost time that
+//! callgrind does not count). 300k rows, base and branch alternating, 3 runs each at load
+//! average 4.2-4.8, medians: PostgreSQL raw 0.329 / 0.264 s, load 1.067 -> 0.691 s (3.2x ->
+//! 2.6x), poll 0.880 -> 0.777 s, client CPU load 0.52 -> 0.38 s, poll 0.52 -> 0.39 s (raw
+//! 0.13-0.15 s); MariaDB raw 0.413 / 0.407 s, load 0.899 -> 0.623 s (2.2x -> 1.5x), poll 1.139
+//! -> 0.885 s, client CPU load 0.66 -> 0.43 s, poll 0.68 -> 0.43 s (raw 0.29 s). An earlier
+//! run of the branch without the inline `part` (load 7.7-9.1) gave the same client CPU cut
+//! (PostgreSQL 0.51 -> 0.33 s, MariaDB 0.68 -> 0.44 s). Page size (`RDBMS_BENCH_PAGE`, one
+//! run each at load 7.5): client CPU 0.30 s at 250 rows a page, 0.35 s at 1,000, 0.42 s at
+//! 5,000 (the page's buffers and documents past the caches); the default is unchanged.
+//! Documents byte-identical: the pinned ten-thousand-row digests hold on both servers. Peak
+//! RSS 11-12 MiB (12-13 before).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

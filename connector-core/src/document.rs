@@ -379,6 +379,47 @@ impl Document {
         doc
     }
 
+    /// [`text_with_fields`](Self::text_with_fields) for a caller that knows the JSON of the
+    /// metadata `fill` leaves (a row's one `table` entry): `metadata_json` writes it, exactly
+    /// the bytes `jsonw::write_map` writes of the map (checked in debug builds), so the
+    /// fingerprint is the same without the map walked and its keys escaped per document. It
+    /// is not called when the map is empty.
+    pub(crate) fn text_with_fields_json(
+        id: String,
+        source: &'static str,
+        title: String,
+        text: String,
+        fill: impl FnOnce(&mut Self),
+        metadata_json: impl FnOnce(&mut Vec<u8>),
+    ) -> Self {
+        let mut doc = Self::with_fingerprint(
+            id,
+            source,
+            title,
+            Content::Text { text },
+            String::with_capacity(32),
+        );
+        fill(&mut doc);
+        doc.fingerprint_fields(|doc, h| {
+            if !doc.metadata.is_empty() {
+                h.json_written(|out| {
+                    let mark = out.len();
+                    metadata_json(out);
+                    if cfg!(debug_assertions) {
+                        let mut want = Vec::new();
+                        let _ = crate::jsonw::write_map(&mut want, &doc.metadata);
+                        assert_eq!(
+                            String::from_utf8_lossy(&out[mark..]),
+                            String::from_utf8_lossy(&want),
+                            "the metadata JSON written for the fingerprint is not the map's"
+                        );
+                    }
+                });
+            }
+        });
+        doc
+    }
+
     /// A document whose body is raw bytes for the host's own parser.
     pub fn bytes(
         id: impl Into<String>,
@@ -542,6 +583,15 @@ impl Document {
     /// [`with_fields_fingerprint`](Self::with_fields_fingerprint) in place: the same
     /// fingerprint, without moving the document in and out.
     pub fn set_fields_fingerprint(&mut self) {
+        self.fingerprint_fields(|doc, h| {
+            if !doc.metadata.is_empty() {
+                h.json_map(&doc.metadata);
+            }
+        });
+    }
+
+    /// The fields fingerprint, the metadata's part written by `metadata`.
+    fn fingerprint_fields(&mut self, metadata: impl FnOnce(&Self, &mut crate::ids::PartsHasher)) {
         let mut h = crate::ids::PartsHasher::new();
         match &self.content {
             // The hash taken while the file was written stands for the bytes: no read.
@@ -557,9 +607,7 @@ impl Document {
         let at = self.updated_at.map_or(i64::MIN, |t| t.timestamp_micros());
         h.part(&at.to_le_bytes());
         h.part(&self.size_bytes.to_le_bytes());
-        if !self.metadata.is_empty() {
-            h.json_map(&self.metadata);
-        }
+        metadata(self, &mut h);
         h.part(&(self.owners.len() as u64).to_le_bytes());
         for owner in &self.owners {
             h.part(owner.as_bytes());
@@ -960,6 +1008,32 @@ mod tests {
         });
         assert_eq!(made.fingerprint, "d7703c851ab0b0366135bab35168956a");
         assert_eq!(made, want);
+    }
+
+    /// The fingerprint with the metadata's JSON written by the caller is the one of the map
+    /// walked, for table names that need escaping too.
+    #[test]
+    fn written_metadata_json_is_the_map_s() {
+        for table in ["items", "a\"b\\c", "größe\n\u{1}", ""] {
+            let fill = |doc: &mut Document| {
+                doc.metadata
+                    .insert(MetaKey::new_static("table"), serde_json::json!(table));
+            };
+            let walked = Document::text_with_fields("a", "demo", "T", "body", fill);
+            let written = Document::text_with_fields_json(
+                "a".into(),
+                "demo",
+                "T".into(),
+                "body".into(),
+                fill,
+                |out| {
+                    out.extend_from_slice(b"{\"table\":");
+                    crate::jsonw::write_str(out, table);
+                    out.push(b'}');
+                },
+            );
+            assert_eq!(written, walked, "{table:?}");
+        }
     }
 
     #[test]

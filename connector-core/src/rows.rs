@@ -1,6 +1,8 @@
 //! Rows of a table as documents, whatever database or warehouse they come from: the value of
 //! a column ([`Value`]), the key of a keyset walk ([`Key`], [`RowKey`]) and the rendering of
-//! one row as a [`Document`] ([`RowLayout::render`]).
+//! one row as a [`Document`] ([`RowLayout::render`]). A row is rendered from its values
+//! borrowed ([`ValueRef`]): a [`Row`] of owned values, or any row a source keeps its own way
+//! ([`RowValues`]: a page whose text columns share one buffer, say).
 //!
 //! The SQL sources (PostgreSQL, MySQL, BigQuery) read rows in keyset pages ordered by
 //! `(cursor, id)`: each page asks for `WHERE cursor > c OR (cursor = c AND id > i)`, so rows
@@ -30,9 +32,14 @@ const SHORT: usize = 200;
 /// Text of at most this many characters becomes a title.
 const TITLE_CHARS: usize = 200;
 
-/// The first size of a row's text buffer: most rows fit, so it grows once or never instead of
-/// doubling from a few bytes.
-const TEXT_CAPACITY: usize = 1024;
+/// The room a content column takes in a row's text besides its value and name (`**`, `:`,
+/// the separators, a heading's `## `): the row's text buffer is sized from its values with
+/// this much more per column, so that it is made once at about its size.
+const COLUMN_ROOM: usize = 16;
+
+/// The room guessed for a value that is not text (a number, a time: its text is written
+/// later).
+const SCALAR_ROOM: usize = 32;
 
 /// The first size of the buffer a row's JSON values are pretty-printed into.
 const JSON_CAPACITY: usize = 256;
@@ -70,47 +77,39 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value borrowed, as [`RowLayout::render`] reads it.
+    pub fn as_value_ref(&self) -> ValueRef<'_> {
+        match self {
+            Self::Null => ValueRef::Null,
+            Self::Bool(b) => ValueRef::Bool(*b),
+            Self::Int(i) => ValueRef::Int(*i),
+            Self::UInt(u) => ValueRef::UInt(*u),
+            Self::Float(f) => ValueRef::Float(*f),
+            Self::Decimal(s) => ValueRef::Decimal(s),
+            Self::Text(s) => ValueRef::Text(s),
+            Self::Json(v) => ValueRef::Json(v),
+            Self::Date(d) => ValueRef::Date(*d),
+            Self::Time(t) => ValueRef::Time(*t),
+            Self::Timestamp(t) => ValueRef::Timestamp(*t),
+            Self::TimestampTz(t) => ValueRef::TimestampTz(*t),
+            Self::Bytes(n) => ValueRef::Bytes(*n),
+        }
+    }
+
     /// The value as the text of a document, `None` for NULL.
     pub fn text(&self) -> Option<String> {
-        Some(match self {
-            Self::Null => return None,
-            Self::Bool(b) => b.to_string(),
-            Self::Int(i) => i.to_string(),
-            Self::UInt(u) => u.to_string(),
-            Self::Float(f) => f.to_string(),
-            Self::Decimal(s) | Self::Text(s) => s.clone(),
-            Self::Json(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
-            Self::Date(d) => d.to_string(),
-            Self::Time(t) => t.to_string(),
-            Self::Timestamp(t) => t
-                .and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            Self::TimestampTz(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            Self::Bytes(n) => format!("(binary data, {n} bytes)"),
-        })
+        self.as_value_ref().text_ref().map(Cow::into_owned)
     }
 
     /// As [`text`](Self::text), borrowing text and exact numbers (most columns) instead of
     /// copying them.
     pub fn text_ref(&self) -> Option<Cow<'_, str>> {
-        match self {
-            Self::Decimal(s) | Self::Text(s) => Some(Cow::Borrowed(s)),
-            other => other.text().map(Cow::Owned),
-        }
+        self.as_value_ref().text_ref()
     }
 
     /// The value as metadata (typed JSON), `None` for NULL.
     pub fn json(&self) -> Option<serde_json::Value> {
-        use serde_json::Value as J;
-        Some(match self {
-            Self::Null => return None,
-            Self::Bool(b) => J::Bool(*b),
-            Self::Int(i) => J::from(*i),
-            Self::UInt(u) => J::from(*u),
-            Self::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            Self::Json(v) => v.clone(),
-            other => J::String(other.text().unwrap_or_default()),
-        })
+        self.as_value_ref().json()
     }
 
     /// The value as an instant, for a cursor column: `None` for NULL, `Err` for a value that
@@ -120,24 +119,130 @@ impl Value {
     /// # Errors
     /// The value is neither NULL nor a date or time.
     pub fn instant(&self, zone: Zone) -> Result<Option<DateTime<Utc>>, NotATime> {
+        self.as_value_ref().instant(zone)
+    }
+
+    /// The value as a key of the walk: `None` for NULL or a type that cannot be one.
+    pub fn key(&self) -> Option<Key> {
+        self.as_value_ref().key()
+    }
+}
+
+/// A column's value as [`Value`] holds it, with text, exact numbers and JSON borrowed from
+/// wherever the row is kept: a [`Value`] ([`Value::as_value_ref`]), or a source's page of rows
+/// whose text columns share one buffer (no `String` per column per row). What
+/// [`RowLayout::render`] reads, through [`RowValues`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    /// SQL NULL: left out of the content and the metadata.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer (MySQL's `UNSIGNED`).
+    UInt(u64),
+    /// A floating-point number.
+    Float(f64),
+    /// An exact number (`DECIMAL`, `NUMERIC`), as the database writes it.
+    Decimal(&'a str),
+    /// Text (and any type read as its text).
+    Text(&'a str),
+    /// A JSON document, or a nested value.
+    Json(&'a serde_json::Value),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// A time of day.
+    Time(NaiveTime),
+    /// A time without a zone, read in the configured zone (UTC by default).
+    Timestamp(NaiveDateTime),
+    /// An instant.
+    TimestampTz(DateTime<Utc>),
+    /// Binary data: only its length is kept, written as a note.
+    Bytes(usize),
+}
+
+impl<'a> ValueRef<'a> {
+    /// The value as the text of a document, `None` for NULL: text and exact numbers borrowed,
+    /// the others written (as [`Value::text`] writes them).
+    pub fn text_ref(self) -> Option<Cow<'a, str>> {
+        Some(Cow::Owned(match self {
+            Self::Null => return None,
+            Self::Decimal(s) | Self::Text(s) => return Some(Cow::Borrowed(s)),
+            Self::Bool(b) => b.to_string(),
+            Self::Int(i) => i.to_string(),
+            Self::UInt(u) => u.to_string(),
+            Self::Float(f) => f.to_string(),
+            Self::Json(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+            Self::Date(d) => d.to_string(),
+            Self::Time(t) => t.to_string(),
+            Self::Timestamp(t) => t
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Self::TimestampTz(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Self::Bytes(n) => format!("(binary data, {n} bytes)"),
+        }))
+    }
+
+    /// The value as metadata (typed JSON), `None` for NULL.
+    pub fn json(self) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match self {
+            Self::Null => return None,
+            Self::Bool(b) => J::Bool(b),
+            Self::Int(i) => J::from(i),
+            Self::UInt(u) => J::from(u),
+            Self::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+            Self::Json(v) => v.clone(),
+            other => J::String(other.text_ref().map(Cow::into_owned).unwrap_or_default()),
+        })
+    }
+
+    /// As [`Value::instant`].
+    ///
+    /// # Errors
+    /// The value is neither NULL nor a date or time.
+    pub fn instant(self, zone: Zone) -> Result<Option<DateTime<Utc>>, NotATime> {
         match self {
             Self::Null => Ok(None),
             Self::Timestamp(t) if zone == Zone::utc() => Ok(Some(t.and_utc())),
-            Self::Timestamp(t) => Ok(zone.instant(*t)),
-            Self::TimestampTz(t) => Ok(Some(*t)),
+            Self::Timestamp(t) => Ok(zone.instant(t)),
+            Self::TimestampTz(t) => Ok(Some(t)),
             Self::Date(d) => Ok(d.and_hms_opt(0, 0, 0).and_then(|t| zone.instant(t))),
             _ => Err(NotATime),
         }
     }
 
-    /// The value as a key of the walk: `None` for NULL or a type that cannot be one.
-    pub fn key(&self) -> Option<Key> {
+    /// As [`Value::key`].
+    pub fn key(self) -> Option<Key> {
         match self {
-            Self::Int(i) => Some(Key::Int(*i)),
-            Self::UInt(u) => Some(Key::UInt(*u)),
-            Self::Text(s) | Self::Decimal(s) => Some(Key::Text(s.clone())),
+            Self::Int(i) => Some(Key::Int(i)),
+            Self::UInt(u) => Some(Key::UInt(u)),
+            Self::Text(s) | Self::Decimal(s) => Some(Key::Text(s.to_owned())),
             _ => None,
         }
+    }
+}
+
+/// A row whose columns [`RowLayout::render`] reads by index: a [`Row`] of owned values, or a
+/// source's own view of a row kept elsewhere (a page of rows in shared buffers).
+pub trait RowValues {
+    /// Column `i`: its value, or why it could not be read; `None` past the row's end.
+    fn value(&self, i: usize) -> Option<Result<ValueRef<'_>, &str>>;
+}
+
+impl RowValues for [Result<Value, String>] {
+    fn value(&self, i: usize) -> Option<Result<ValueRef<'_>, &str>> {
+        self.get(i).map(|v| match v {
+            Ok(v) => Ok(v.as_value_ref()),
+            Err(e) => Err(e.as_str()),
+        })
+    }
+}
+
+impl RowValues for Vec<Result<Value, String>> {
+    fn value(&self, i: usize) -> Option<Result<ValueRef<'_>, &str>> {
+        self.as_slice().value(i)
     }
 }
 
@@ -276,13 +381,14 @@ impl RowLayout {
     }
 
     /// The row as a document with `id`, its key `key` and its cursor value `cursor`. An owned
-    /// `id` becomes the document's as it is, without a copy.
+    /// `id` becomes the document's as it is, without a copy. `row` is a [`Row`] or any other
+    /// [`RowValues`]: the same values make the same document, byte for byte.
     ///
     /// # Errors
     /// A message naming the column when one the layout uses cannot be read.
-    pub fn render(
+    pub fn render<R: RowValues + ?Sized>(
         &self,
-        row: &[Result<Value, String>],
+        row: &R,
         id: impl Into<String>,
         key: &Key,
         cursor: Option<DateTime<Utc>>,
@@ -293,7 +399,7 @@ impl RowLayout {
     }
 
     /// Checks the layout and the cursor, and writes the content columns as the row's text.
-    fn content_text(&self, row: &[Result<Value, String>]) -> Result<String, String> {
+    fn content_text<R: RowValues + ?Sized>(&self, row: &R) -> Result<String, String> {
         if self.labels.len() != self.names.len() || self.keys.len() != self.names.len() {
             return Err(format!(
                 "the row layout has {} column names, {} labels and {} metadata keys; \
@@ -307,7 +413,23 @@ impl RowLayout {
             // A cursor that does not decode (PostgreSQL's 'infinity', MySQL's zero date).
             self.value(row, c)?;
         }
-        let mut text = String::with_capacity(TEXT_CAPACITY);
+        // Sized from the row, not a fixed 1 KiB: a buffer of a kilobyte or more is a "large"
+        // request to glibc's allocator, which sorts its free chunks (`malloc_consolidate`) on
+        // each, and a row's text is mostly far smaller (about 300 bytes on the `rdbms` bench).
+        // Text that needs escaping grows it, once or twice.
+        let room: usize = self
+            .content
+            .iter()
+            .map(|&i| {
+                let value = match row.value(i) {
+                    Some(Ok(ValueRef::Text(s) | ValueRef::Decimal(s))) => s.len(),
+                    Some(Ok(ValueRef::Json(_))) => JSON_CAPACITY,
+                    _ => SCALAR_ROOM,
+                };
+                value + self.names.get(i).map_or(0, String::len) + COLUMN_ROOM
+            })
+            .sum();
+        let mut text = String::with_capacity(room);
         let mut md = MarkdownOut::new(&mut text);
         // Short values, borrowed from the row where they can be, waiting to be one paragraph
         // of lines; held on the stack (most rows have a few), cleared after each paragraph.
@@ -318,8 +440,8 @@ impl RowLayout {
             let v = self.value(row, i)?;
             let name = self.names[i].as_str();
             match v {
-                Value::Null => {}
-                Value::Json(j) => {
+                ValueRef::Null => {}
+                ValueRef::Json(j) => {
                     lines.flush(&mut md);
                     md.heading(2, name);
                     json.clear();
@@ -345,7 +467,7 @@ impl RowLayout {
     }
 
     /// The title: the title column's first line, else the table and the key.
-    fn title_text(&self, row: &[Result<Value, String>], key: &Key) -> Result<String, String> {
+    fn title_text<R: RowValues + ?Sized>(&self, row: &R, key: &Key) -> Result<String, String> {
         let title = match self.title {
             Some(i) => self
                 .value(row, i)?
@@ -362,9 +484,9 @@ impl RowLayout {
 
     /// The document of the row's `text` and `title`: its metadata columns, the table, the
     /// cursor, the fields fingerprint.
-    fn document(
+    fn document<R: RowValues + ?Sized>(
         &self,
-        row: &[Result<Value, String>],
+        row: &R,
         id: impl Into<String>,
         title: String,
         text: String,
@@ -376,43 +498,49 @@ impl RowLayout {
         }
         // Filled in place, and the text hashed once, for the fields fingerprint (not first for
         // a content fingerprint the fields one replaces).
-        Ok(Document::text_with_fields(
-            id,
-            self.source,
-            title,
-            text,
-            |doc| {
-                for &i in &self.metadata {
-                    if let Some(j) = row
-                        .get(i)
-                        .and_then(|v| v.as_ref().ok())
-                        .and_then(Value::json)
-                    {
-                        doc.metadata.insert(self.keys[i].clone(), j);
-                    }
+        let fill = |doc: &mut Document| {
+            for &i in &self.metadata {
+                if let Some(j) = row.value(i).and_then(Result::ok).and_then(ValueRef::json) {
+                    doc.metadata.insert(self.keys[i].clone(), j);
                 }
-                if let Some(table) = &self.table {
-                    doc.metadata.insert(
-                        MetaKey::new_static("table"),
-                        serde_json::Value::from(table.as_str()),
-                    );
-                }
-                doc.updated_at = cursor;
-            },
-        ))
+            }
+            if let Some(table) = &self.table {
+                doc.metadata.insert(
+                    MetaKey::new_static("table"),
+                    serde_json::Value::from(table.as_str()),
+                );
+            }
+            doc.updated_at = cursor;
+        };
+        Ok(match &self.table {
+            // The metadata is the `table` entry alone: its JSON written as it is for the
+            // fingerprint, not by walking the map (a third of the fingerprint's cost).
+            Some(table) if self.metadata.is_empty() => {
+                Document::text_with_fields_json(id.into(), self.source, title, text, fill, |out| {
+                    out.extend_from_slice(b"{\"table\":");
+                    crate::jsonw::write_str(out, table);
+                    out.push(b'}');
+                })
+            }
+            _ => Document::text_with_fields(id, self.source, title, text, fill),
+        })
     }
 
     /// Column `i`'s value, or a message naming the column. Every column the layout uses is
     /// looked up here: past it `names[i]`, `labels[i]` and `keys[i]` are in bounds (the three
     /// lengths are equal, as `content_text` checks first).
-    fn value<'r>(&self, row: &'r [Result<Value, String>], i: usize) -> Result<&'r Value, String> {
+    fn value<'r, R: RowValues + ?Sized>(
+        &self,
+        row: &'r R,
+        i: usize,
+    ) -> Result<ValueRef<'r>, String> {
         let Some(name) = self.names.get(i) else {
             return Err(format!(
                 "column {i} is not one of the layout's {} columns",
                 self.names.len()
             ));
         };
-        match row.get(i) {
+        match row.value(i) {
             Some(Ok(v)) => Ok(v),
             Some(Err(e)) => Err(format!("column `{name}` cannot be read: {e}")),
             None => Err(format!("column `{name}` is not in the row")),
@@ -635,6 +763,108 @@ mod tests {
                 doc.content.as_text().unwrap_or_default(),
                 tree_text(&layout, &row)
             );
+        }
+    }
+
+    /// A row kept as a source keeps a page (text in one shared buffer, values borrowed from
+    /// it) renders the document its `Row` of owned values renders, byte for byte.
+    #[test]
+    fn any_row_values_render_what_the_row_renders() {
+        struct Shared {
+            text: String,
+            cells: Vec<Result<(usize, usize, Value), String>>,
+        }
+        impl RowValues for Shared {
+            fn value(&self, i: usize) -> Option<Result<ValueRef<'_>, &str>> {
+                Some(match self.cells.get(i)? {
+                    Ok((start, end, Value::Text(_))) => {
+                        Ok(ValueRef::Text(&self.text[*start..*end]))
+                    }
+                    Ok((_, _, v)) => Ok(v.as_value_ref()),
+                    Err(e) => Err(e.as_str()),
+                })
+            }
+        }
+        let names: Vec<String> = ["id", "name", "body", "tags", "n", "at"]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let mut layout = RowLayout::new("test", names);
+        layout.content = layout.all_but(&[0, 4]);
+        layout.metadata = vec![4, 5];
+        layout.title = Some(1);
+        layout.table = Some("t".into());
+        let at = NaiveDate::from_ymd_opt(2025, 3, 1)
+            .and_then(|d| d.and_hms_opt(10, 0, 0))
+            .unwrap_or_default();
+        let rows: Vec<Row> = vec![
+            vec![
+                Ok(Value::Int(1)),
+                Ok(Value::Text("Widget *one*".into())),
+                Ok(Value::Text("line one\nline two ".repeat(20))),
+                Ok(Value::Json(serde_json::json!(["a", "b"]))),
+                Ok(Value::Float(1.5)),
+                Ok(Value::Timestamp(at)),
+            ],
+            vec![
+                Ok(Value::Int(2)),
+                Ok(Value::Null),
+                Ok(Value::Text(String::new())),
+                Ok(Value::Null),
+                Ok(Value::Decimal("2.50".into())),
+                Ok(Value::Null),
+            ],
+            vec![Ok(Value::Int(3)), Err("bad".into())],
+        ];
+        for row in &rows {
+            let mut shared = Shared {
+                text: String::new(),
+                cells: Vec::new(),
+            };
+            for v in row {
+                shared.cells.push(v.clone().map(|v| {
+                    let start = shared.text.len();
+                    if let Value::Text(s) = &v {
+                        shared.text.push_str(s);
+                    }
+                    (start, shared.text.len(), v)
+                }));
+            }
+            let owned = layout.render(row, "test:1", &Key::Int(1), Some(at.and_utc()));
+            let borrowed = layout.render(&shared, "test:1", &Key::Int(1), Some(at.and_utc()));
+            assert_eq!(owned, borrowed);
+        }
+    }
+
+    /// A row's text buffer is made at about the size of its text, not a fixed kilobyte (a
+    /// "large" request to glibc's allocator, which sorts its free chunks on each), and a long
+    /// one still fits the text it holds.
+    #[test]
+    fn a_row_s_text_is_sized_from_its_values() {
+        let mut layout = RowLayout::new("test", vec!["title".into(), "body".into()]);
+        layout.content = layout.all_but(&[]);
+        for body in [
+            "body text of a row ".repeat(13),
+            "x *y* ".repeat(400),
+            String::new(),
+        ] {
+            let row: Row = vec![Ok(Value::Text("Item 7".into())), Ok(Value::Text(body))];
+            let doc = layout
+                .render(&row, "test:7", &Key::Int(7), None)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let crate::Content::Text { text } = &doc.content else {
+                panic!("not text")
+            };
+            assert_eq!(*text, tree_text(&layout, &row));
+            assert!(
+                text.capacity() <= 2 * text.len().max(256),
+                "{} for {}",
+                text.capacity(),
+                text.len()
+            );
+            if text.len() < 512 {
+                assert!(text.capacity() < 1024, "{}", text.capacity());
+            }
         }
     }
 

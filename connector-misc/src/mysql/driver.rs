@@ -10,7 +10,8 @@ use sqlx::query::Query;
 use sqlx::{Column as _, MySql, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
-use crate::rdbms::db::{CursorKind, Param, Row};
+use crate::rdbms::db::{CursorKind, Param};
+use crate::rdbms::page::Rows;
 use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
 
@@ -123,52 +124,77 @@ pub(crate) fn kinds(row: &MySqlRow) -> Vec<Kind> {
 }
 
 /// Each column as its [`Kind`] says (`kinds` of this result; a column past them is read as
-/// bytes, text when it is text).
-pub(crate) fn decode(row: &MySqlRow, kinds: &[Kind]) -> Row {
-    (0..row.len())
-        .map(|i| {
-            let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
-            if raw.is_null() {
-                return Ok(Value::Null);
+/// bytes, text when it is text), pushed as the next row of `out`; a column that cannot be
+/// read is pushed as why.
+pub(crate) fn decode(row: &MySqlRow, kinds: &[Kind], out: &mut Rows) {
+    for i in 0..row.len() {
+        let kind = kinds.get(i).copied().unwrap_or(Kind::Bytes);
+        if let Err(e) = decode_column(row, i, kind, out) {
+            out.push_error(e);
+        }
+    }
+    out.end_row();
+}
+
+/// Column `i` of `row` pushed into `out`, read as `kind`: text borrowed from the driver's row
+/// and copied into the page's buffer, with no `String` of its own. Nothing is pushed on an
+/// error.
+fn decode_column(row: &MySqlRow, i: usize, kind: Kind, out: &mut Rows) -> Result<(), String> {
+    let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if raw.is_null() {
+        out.push(Value::Null);
+        return Ok(());
+    }
+    let value = match kind {
+        Kind::Text => {
+            out.push_text(get::<&str>(raw, i)?);
+            return Ok(());
+        }
+        Kind::Decimal => {
+            out.push_decimal(get::<&str>(raw, i)?);
+            return Ok(());
+        }
+        Kind::Bool => Value::Bool(get::<i64>(raw, i)? != 0),
+        Kind::Int => Value::Int(get(raw, i)?),
+        Kind::UInt => Value::UInt(get(raw, i)?),
+        Kind::Float => Value::Float(widen(get::<f32>(raw, i)?)),
+        Kind::Double => Value::Float(get(raw, i)?),
+        Kind::Timestamp => Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?),
+        Kind::DateTime => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
+        Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
+        Kind::Time => match get::<NaiveTime>(raw.clone(), i) {
+            Ok(t) => Value::Time(t),
+            // A TIME past a day or below zero (a duration): its text.
+            Err(_) => Value::Text(get::<sqlx::mysql::types::MySqlTime>(raw, i)?.to_string()),
+        },
+        Kind::Json => {
+            let s: &str = get(raw, i)?;
+            match serde_json::from_str(s) {
+                Ok(j) => Value::Json(j),
+                // Not JSON after all: its text.
+                Err(_) => {
+                    out.push_text(s);
+                    return Ok(());
+                }
             }
-            Ok(match kinds.get(i).copied().unwrap_or(Kind::Bytes) {
-                Kind::Bool => Value::Bool(get::<i64>(raw, i)? != 0),
-                Kind::Int => Value::Int(get(raw, i)?),
-                Kind::UInt => Value::UInt(get(raw, i)?),
-                Kind::Float => Value::Float(widen(get::<f32>(raw, i)?)),
-                Kind::Double => Value::Float(get(raw, i)?),
-                Kind::Decimal => Value::Decimal(get(raw, i)?),
-                Kind::Timestamp => Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?),
-                Kind::DateTime => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
-                Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
-                Kind::Time => match get::<NaiveTime>(raw.clone(), i) {
-                    Ok(t) => Value::Time(t),
-                    // A TIME past a day or below zero (a duration): its text.
-                    Err(_) => {
-                        Value::Text(get::<sqlx::mysql::types::MySqlTime>(raw, i)?.to_string())
-                    }
-                },
-                Kind::Json => {
-                    let s: String = get(raw, i)?;
-                    serde_json::from_str(&s).map_or(Value::Text(s), Value::Json)
+        }
+        Kind::Bytes => {
+            let bytes = get::<&[u8]>(raw, i)?;
+            match std::str::from_utf8(bytes) {
+                Ok(s)
+                    if !s
+                        .chars()
+                        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+                {
+                    out.push_text(s);
+                    return Ok(());
                 }
-                Kind::Text => Value::Text(get(raw, i)?),
-                Kind::Bytes => {
-                    let bytes = get::<&[u8]>(raw, i)?;
-                    match std::str::from_utf8(bytes) {
-                        Ok(s)
-                            if !s
-                                .chars()
-                                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
-                        {
-                            Value::Text(s.to_owned())
-                        }
-                        _ => Value::Bytes(bytes.len()),
-                    }
-                }
-            })
-        })
-        .collect()
+                _ => Value::Bytes(bytes.len()),
+            }
+        }
+    };
+    out.push(value);
+    Ok(())
 }
 
 /// An error of the driver as the connector's, by MySQL's error number.

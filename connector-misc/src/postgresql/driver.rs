@@ -8,7 +8,8 @@ use sqlx::query::Query;
 use sqlx::{Column as _, Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
-use crate::rdbms::db::{CursorKind, Param, Row};
+use crate::rdbms::db::{CursorKind, Param};
+use crate::rdbms::page::Rows;
 use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
 
@@ -117,31 +118,46 @@ pub(crate) fn kinds(row: &PgRow) -> Vec<Kind> {
 }
 
 /// Each column as its [`Kind`] says (`kinds` of this result; a column past them is read as
-/// text).
-pub(crate) fn decode(row: &PgRow, kinds: &[Kind]) -> Row {
-    (0..row.len())
-        .map(|i| {
-            let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
-            if raw.is_null() {
-                return Ok(Value::Null);
-            }
-            Ok(match kinds.get(i).copied().unwrap_or(Kind::Text) {
-                Kind::Bool => Value::Bool(get(raw, i)?),
-                Kind::Int2 => Value::Int(get::<i16>(raw, i)?.into()),
-                Kind::Int4 => Value::Int(get::<i32>(raw, i)?.into()),
-                Kind::Int8 => Value::Int(get(raw, i)?),
-                Kind::Float4 => Value::Float(widen(get::<f32>(raw, i)?)),
-                Kind::Float8 => Value::Float(get(raw, i)?),
-                Kind::TimestampTz => Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?),
-                Kind::Timestamp => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
-                Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
-                Kind::Time => Value::Time(get::<NaiveTime>(raw, i)?),
-                Kind::Json => Value::Json(get::<serde_json::Value>(raw, i)?),
-                Kind::Bytes => Value::Bytes(get::<&[u8]>(raw, i)?.len()),
-                Kind::Text => Value::Text(get::<String>(raw, i)?),
-            })
-        })
-        .collect()
+/// text), pushed as the next row of `out`; a column that cannot be read is pushed as why.
+pub(crate) fn decode(row: &PgRow, kinds: &[Kind], out: &mut Rows) {
+    for i in 0..row.len() {
+        let kind = kinds.get(i).copied().unwrap_or(Kind::Text);
+        if let Err(e) = decode_column(row, i, kind, out) {
+            out.push_error(e);
+        }
+    }
+    out.end_row();
+}
+
+/// Column `i` of `row` pushed into `out`, read as `kind`: text borrowed from the driver's row
+/// and copied into the page's buffer, with no `String` of its own. Nothing is pushed on an
+/// error.
+fn decode_column(row: &PgRow, i: usize, kind: Kind, out: &mut Rows) -> Result<(), String> {
+    let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if raw.is_null() {
+        out.push(Value::Null);
+        return Ok(());
+    }
+    let value = match kind {
+        Kind::Text => {
+            out.push_text(get::<&str>(raw, i)?);
+            return Ok(());
+        }
+        Kind::Bool => Value::Bool(get(raw, i)?),
+        Kind::Int2 => Value::Int(get::<i16>(raw, i)?.into()),
+        Kind::Int4 => Value::Int(get::<i32>(raw, i)?.into()),
+        Kind::Int8 => Value::Int(get(raw, i)?),
+        Kind::Float4 => Value::Float(widen(get::<f32>(raw, i)?)),
+        Kind::Float8 => Value::Float(get(raw, i)?),
+        Kind::TimestampTz => Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?),
+        Kind::Timestamp => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
+        Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
+        Kind::Time => Value::Time(get::<NaiveTime>(raw, i)?),
+        Kind::Json => Value::Json(get::<serde_json::Value>(raw, i)?),
+        Kind::Bytes => Value::Bytes(get::<&[u8]>(raw, i)?.len()),
+    };
+    out.push(value);
+    Ok(())
 }
 
 /// An error of the driver as the connector's, by SQLSTATE.

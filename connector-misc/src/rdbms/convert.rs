@@ -3,7 +3,7 @@
 
 use connector_core::{Batch, ErrorKind, Failure};
 
-use super::db::Row;
+use super::page::RowRef;
 use super::plan::Plan;
 use super::value::Key;
 
@@ -11,7 +11,7 @@ use super::value::Key;
 ///
 /// # Errors
 /// A message when the id is NULL or of a type that cannot be a key.
-pub(crate) fn key(plan: &Plan, row: &Row) -> Result<Key, String> {
+pub(crate) fn key(plan: &Plan, row: &RowRef<'_>) -> Result<Key, String> {
     match row.get(plan.id_index) {
         Some(Ok(v)) => v
             .key()
@@ -27,7 +27,7 @@ pub(crate) fn key(plan: &Plan, row: &Row) -> Result<Key, String> {
 /// # Errors
 /// A message when the key cannot be read (the walk cannot go on past such a row); any other
 /// column that cannot be read makes the row a [`Failure`].
-pub(crate) fn convert(plan: &Plan, row: &Row, batch: &mut Batch) -> Result<(), String> {
+pub(crate) fn convert(plan: &Plan, row: &RowRef<'_>, batch: &mut Batch) -> Result<(), String> {
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
     let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {

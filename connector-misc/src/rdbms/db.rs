@@ -4,11 +4,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use connector_core::rows::ValueRef;
+use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result};
 use futures::TryStreamExt;
 use sqlx::{AssertSqlSafe, Executor as _, SqlSafeStr as _, Statement as _, TypeInfo as _};
 
-use super::value::{Key, KeyKind, Value};
+use super::page::Rows;
+use super::value::{Key, KeyKind};
 
 /// One column of a result, as the server describes it before any row is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,9 +176,6 @@ pub(crate) enum Connection {
     MySql(sqlx::MySqlConnection),
 }
 
-/// A row as values, one per column; a column that cannot be decoded is `Err` naming why.
-pub(crate) type Row = Vec<std::result::Result<Value, String>>;
-
 impl Connection {
     /// Connects within `timeout`.
     ///
@@ -261,13 +261,13 @@ impl Connection {
         }
     }
 
-    /// Runs `sql` with `params` and hands each row to `each` as it arrives (the driver
-    /// streams them; nothing is collected here).
-    pub(crate) async fn each_row(
+    /// Runs `sql` with `params` and appends its rows to `out` as they arrive (the driver
+    /// streams them; each is decoded into `out`'s buffers and let go).
+    pub(crate) async fn fetch_rows(
         &mut self,
         sql: String,
         params: &[Param],
-        mut each: impl FnMut(Row) -> Result<()> + Send,
+        out: &mut Rows,
     ) -> Result<()> {
         let sql = AssertSqlSafe(sql);
         match self {
@@ -283,7 +283,7 @@ impl Connection {
                 let mut kinds = None;
                 while let Some(row) = rows.try_next().await.map_err(driver::error)? {
                     let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
-                    each(driver::decode(&row, kinds))?;
+                    driver::decode(&row, kinds, out);
                 }
                 Ok(())
             }
@@ -299,7 +299,7 @@ impl Connection {
                 let mut kinds = None;
                 while let Some(row) = rows.try_next().await.map_err(driver::error)? {
                     let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
-                    each(driver::decode(&row, kinds))?;
+                    driver::decode(&row, kinds, out);
                 }
                 Ok(())
             }
@@ -308,15 +308,15 @@ impl Connection {
 
     /// The first column of every row of `sql`, as text (catalog lookups).
     pub(crate) async fn texts(&mut self, sql: String, params: &[Param]) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        self.each_row(sql, params, |row| {
-            if let Some(Ok(Value::Text(s))) = row.into_iter().next() {
-                out.push(s);
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        let mut rows = Rows::new(Zone::utc());
+        self.fetch_rows(sql, params, &mut rows).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| match row.get(0) {
+                Some(Ok(ValueRef::Text(s))) => Some(s.to_owned()),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Closes the connection politely (a dropped one is closed too, abruptly).

@@ -2,7 +2,7 @@
 //! sources), and how an id column's key is bound ([`KeyKind`]).
 
 pub use connector_core::rows::Key;
-pub(crate) use connector_core::rows::{Value, localize, widen};
+pub(crate) use connector_core::rows::{Value, widen};
 
 /// The SQL type family of the id column, which says how a [`Key`] is bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,9 +14,9 @@ use futures::stream::BoxStream;
 
 use super::checkpoint::{RdbmsCheckpoint, RowKey};
 use super::convert::{convert, key};
-use super::db::Row;
+use super::page::Rows;
 use super::plan::{Plan, Shared, Table};
-use super::value::{Key, localize};
+use super::value::Key;
 
 /// Ids asked per refetch query.
 const REFETCH_CHUNK: usize = 500;
@@ -57,7 +57,7 @@ enum RawPage {
     /// the source's last page.
     Rows {
         plan: Arc<Plan>,
-        rows: Vec<Row>,
+        rows: Rows,
         after: Option<RowKey>,
         done: bool,
     },
@@ -104,8 +104,8 @@ pub(crate) fn checkpointed(
                     let mut batch = Batch::default();
                     // Room for the page's documents at once, not doubled up to it.
                     batch.documents.reserve_exact(rows.len());
-                    for row in &rows {
-                        convert(&plan, row, &mut batch).map_err(|m| listing_error(&plan, m))?;
+                    for row in rows.iter() {
+                        convert(&plan, &row, &mut batch).map_err(|m| listing_error(&plan, m))?;
                     }
                     Ok(CheckpointedBatch::new(
                         batch,
@@ -145,6 +145,9 @@ fn raw_pages(
         for table in shared.sources(&mut conn).await? {
             let label = table.as_ref().map(Table::label);
             let mut after = None;
+            // The cells and text bytes of the last page: the next page's room, with an eighth
+            // more so that a page a little larger does not double its buffers.
+            let mut room = (0, 0);
             if let (Some(at), Some(l)) = (&from.table, &label) {
                 if l < at || (l == at && from.done) {
                     continue;
@@ -172,16 +175,19 @@ fn raw_pages(
             loop {
                 ctx.cancellation().check()?;
                 let (sql, params) = plan.page(window.as_ref(), after.as_ref(), limit, false);
-                let mut rows: Vec<Row> = Vec::with_capacity(limit.min(10_000) as usize);
-                conn.each_row(sql, &params, |mut row| {
-                    localize(&mut row, plan.zone);
-                    rows.push(row);
-                    Ok(())
-                })
-                .await?;
+                // Room for a page like the last one (the first is sized as it comes).
+                let (cells, text) = room;
+                let mut rows = Rows::with_capacity(
+                    plan.zone,
+                    limit.min(10_000) as usize,
+                    cells + cells / 8,
+                    text + text / 8,
+                );
+                conn.fetch_rows(sql, &params, &mut rows).await?;
+                room = rows.size();
                 // The next page starts after this one's last row.
                 if let Some(last) = rows.last() {
-                    let id = key(&plan, last).map_err(|m| listing_error(&plan, m))?;
+                    let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
                     let cursor = match (&window, &plan.cursor) {
                         (Some(_), Some(c)) => match last.get(c.index) {
                             Some(Ok(v)) => v.instant(plan.zone).ok().flatten(),
@@ -222,22 +228,14 @@ pub(crate) fn list_ids(
             loop {
                 ctx.cancellation().check()?;
                 let (sql, params) = plan.page(None, after.as_ref(), limit, true);
-                let mut ids = Vec::new();
+                let mut rows = Rows::new(plan.zone);
+                conn.fetch_rows(sql, &params, &mut rows).await?;
+                let mut ids = Vec::with_capacity(rows.len());
                 let mut last = None;
-                let mut broken = None;
-                conn.each_row(sql, &params, |row| {
-                    match key(&one, &row) {
-                        Ok(k) => {
-                            ids.push(SlimDocument { id: plan.doc_id(&k) });
-                            last = Some(k);
-                        }
-                        Err(m) => broken = Some(m),
-                    }
-                    Ok(())
-                })
-                .await?;
-                if let Some(message) = broken {
-                    Err(listing_error(&plan, message))?;
+                for row in rows.iter() {
+                    let k = key(&one, &row).map_err(|m| listing_error(&plan, m))?;
+                    ids.push(SlimDocument { id: plan.doc_id(&k) });
+                    last = Some(k);
                 }
                 let done = ids.len() < limit as usize;
                 if !ids.is_empty() {
@@ -290,18 +288,11 @@ pub(crate) fn refetch(
             let keys: Vec<Key> = keys.iter().filter_map(|k| plan.id_kind.parse(k)).collect();
             for chunk in keys.chunks(REFETCH_CHUNK) {
                 let (sql, params) = plan.by_ids(chunk);
+                let mut rows = Rows::new(plan.zone);
+                conn.fetch_rows(sql, &params, &mut rows).await?;
                 let mut batch = Batch::default();
-                let mut broken = None;
-                conn.each_row(sql, &params, |mut row| {
-                    localize(&mut row, plan.zone);
-                    if let Err(m) = convert(&plan, &row, &mut batch) {
-                        broken = Some(m);
-                    }
-                    Ok(())
-                })
-                .await?;
-                if let Some(message) = broken {
-                    Err(listing_error(&plan, message))?;
+                for row in rows.iter() {
+                    convert(&plan, &row, &mut batch).map_err(|m| listing_error(&plan, m))?;
                 }
                 yield batch;
             }
