@@ -1087,8 +1087,21 @@
 //! same bytes (NDJSON md5 1405c21f… from both binaries); a test writes a large batch, a small
 //! one and a third from the same sink, flushed and synced.
 //!
-//! Left for a quiet machine (the load hid what this pass set out to cut): run the knobs
-//! binary in `s46/xfer46/` (`X46_WORKERS`, `X46_EVENT` for `event_interval`, `X46_GQI` for
+//! **Two modes, whatever the binary.** At load 2-3 (one other build), the means of `perf stat
+//! -r 10` land near 88-98 ms or 128-153 ms of task-clock, in stretches of seconds, for every
+//! binary and switch above; single runs of the base binary took 125-135 ms at 1.30-1.48 CPUs
+//! (wall 0.085-0.10 s, the lead's quiet figures) or, while another process held a core,
+//! 114-145 ms at 0.82-1.10 CPUs (wall 0.125-0.155 s). The cause is not pinned down: the
+//! likely one is the documents made on one core and written on the other, and the wake-ups
+//! between them, when the threads spread over both cores (not the vCPUs sharing a core: two
+//! `sha256sum`s at once took 0.84 s of user time each, one alone 0.82 s). One worker, which
+//! keeps two busy threads for two cores (`TOKIO_WORKER_THREADS=1` on the base binary, six in
+//! turn): 104.7-142.8 ms, median 121.9 ms, against 112.0-145.0 ms, median 126.5 ms; wall
+//! medians 0.119 and 0.126 s; `--batch-size 2` 112-158 ms against 120-155 ms: within the
+//! noise, and one environment variable away from a quiet-machine A/B with the base binary.
+//!
+//! Left for a quiet machine (the load hid what this pass set out to cut): `TOKIO_WORKER_THREADS=1`
+//! against the default, and the knobs binary in `s46/xfer46/` (`X46_WORKERS`, `X46_EVENT` for `event_interval`, `X46_GQI` for
 //! `global_queue_interval`, `X46_SPAWN`) against base with `perf stat -r 10`; where the idle
 //! cores' 50-60 ms go (`perf record` of the workers' park and steal paths on the quiet
 //! machine); dropping the acknowledged documents on a worker (7% of the samples are mimalloc's
