@@ -1117,6 +1117,73 @@
 //! `$.data[*]` (200 cursor pages of 100 from a local server), base stops the sync at page 3
 //! with 200 documents, on every run; this change delivers 19,999 and one failure, "page 3
 //! (cursor 2), entry 50 could not be read: number out of range at `$.data[50].score`".
+//!
+//! ## (a), sixteenth pass (2026-12-06): the hand-offs between threads (xfer46)
+//!
+//! The machine was shared with four helpers' builds all along (load 2-10 on 2 cores), so no
+//! figure below is a quiet-machine one; every A/B took turns, `perf stat -r 10` per side.
+//!
+//! **What the sync costs depends on the load, not only on its work.** The base binary
+//! (`main` 19ca800) at load 2: 90.0, 91.2 and 89.9 ms of task-clock (0.87-0.92 CPUs used,
+//! 2,127-2,307 context switches, wall 0.099-0.104 s); one run a moment later 128.5 ms (1.42
+//! CPUs); the lead's quiet machine 146-156 ms. The same work takes 50-60 ms more CPU when
+//! cores are idle: that is the price of the pipeline's shape (workers searching for work and
+//! parking, threads woken on idle cores), and it is what (a) on a quiet machine has to cut.
+//!
+//! Where the hand-offs show (`perf record -e task-clock --call-graph dwarf`, 3 syncs, base):
+//! threads woken by the runtime's workers (`try_to_wake_up` 3.1%, two thirds of it a page's
+//! conversion task ending and waking the main thread's `block_on`), the main thread parked in
+//! `block_on` 3.0%, task switches 3.6% (workers) and 2.6% (main thread); mimalloc's frees of
+//! the workers' documents on the main thread (`mi_free` 3.1%, `drop_in_place<Document>` in
+//! `flush_one`) and their collection on the workers (`_mi_page_free_collect` 3.5%); the
+//! output's `write`s into tmpfs 6.7%, nearly all of it per byte (page-cache folios, the
+//! copy), not per call. `strace -c -f` of one sync: 1,061-1,792 `futex`, 580-852
+//! `epoll_wait`, 1,091-1,232 `write` (782 batches, the rest eventfd wake-ups of a worker
+//! parked in the I/O driver), 500 `writev` and 502 `recvfrom` (one of each per page).
+//!
+//! Tried (measure-only switches in one binary each, removed; patches and binaries in the
+//! lead's notes, `s46/xfer46/`):
+//!
+//! | change | task-clock (ms, `-r 10` per run) | context switches | syscalls (`strace -c -f`) | verdict |
+//! | --- | --- | --- | --- | --- |
+//! | base (load 10) | 105.6, 98.2, 98.9 | 2,115-2,278 | `futex` 1,792, `epoll_wait` 580, `write` 1,091 | |
+//! | the sync loop spawned onto a worker (the main thread only waits) | 102.9, 107.9, 108.7 | 766-3,947 | 397 / 955 / 1,378 | wall 0.20-0.27 s against 0.10-0.11 s (`/usr/bin/time`, 3 in turn): dropped |
+//! | the same, one worker | 107.5, 91.2, 105.5 | 95-521 | 23 / 518 / 790 | one thread does all: no overlap with the server's latency |
+//! | one worker, loop on the main thread | 99.1, 90.2, 99.6 | 2,268-2,315 | 1,297 / 513 / 815 | as the sixth pass: no gain |
+//! | base (load 4-5) | 103.8, 104.9, 104.8, 107.0 | 2,240-2,316 | 1,735 / 626 / 1,133 | |
+//! | `convert_spawned` through a task of its own (the pages taken, conversions spawned from a worker, converted pages sent to the caller: the main thread woken once a page, not twice) | 98.6, 96.0, 134.2, 108.3 | 2,386-3,745 | 1,475 / 1,216 / 1,627 | more switches: each page taken by the caller frees the task's slot and wakes a parked worker from the main thread; reverted |
+//! | the NDJSON sink's buffer reused from batch to batch (committed) | 100.6, 91.6, 100.0, 94.3 (base 102.2, 98.4, 93.8, 99.2; load 5-6) | 1,875-2,368 (base 1,926-2,172) | unchanged | no measurable change; page faults 1,503-1,596 against 1,525-1,574; `--batch-size 2` 116.0, 116.3, 116.5, 144.7 against 116.5, 167.3, 116.0, 158.6 ms |
+//!
+//! The bench in the same minutes (`CLI_BENCH_ONLY=a,c`, 5 rounds, 3 runs of each in turn,
+//! load 6): (a) 1.60x, 2.16x, 4.43x (base) and 3.81x, 5.70x, 2.96x of curl (curl's 500 pages
+//! took 0.024-0.164 s); (c) 1.33x, 1.77x, 1.14x against 1.43x, 1.22x, 1.23x: the load's.
+//!
+//! Committed: `NdjsonSink` serialises each batch into the buffer the batch before was written
+//! from, when the file took it in place (a flushed batch up to 64 KiB, or a synced one while
+//! syncs are quick), up to 1 MiB kept: one allocation per run instead of one per batch, the
+//! same bytes (NDJSON md5 1405c21f… from both binaries); a test writes a large batch, a small
+//! one and a third from the same sink, flushed and synced.
+//!
+//! **Two modes, whatever the binary.** At load 2-3 (one other build), the means of `perf stat
+//! -r 10` land near 88-98 ms or 128-153 ms of task-clock, in stretches of seconds, for every
+//! binary and switch above; single runs of the base binary took 125-135 ms at 1.30-1.48 CPUs
+//! (wall 0.085-0.10 s, the lead's quiet figures) or, while another process held a core,
+//! 114-145 ms at 0.82-1.10 CPUs (wall 0.125-0.155 s). The cause is not pinned down: the
+//! likely one is the documents made on one core and written on the other, and the wake-ups
+//! between them, when the threads spread over both cores (not the vCPUs sharing a core: two
+//! `sha256sum`s at once took 0.84 s of user time each, one alone 0.82 s). One worker, which
+//! keeps two busy threads for two cores (`TOKIO_WORKER_THREADS=1` on the base binary, six in
+//! turn): 104.7-142.8 ms, median 121.9 ms, against 112.0-145.0 ms, median 126.5 ms; wall
+//! medians 0.119 and 0.126 s; `--batch-size 2` 112-158 ms against 120-155 ms: within the
+//! noise, and one environment variable away from a quiet-machine A/B with the base binary.
+//!
+//! Left for a quiet machine (the load hid what this pass set out to cut): `TOKIO_WORKER_THREADS=1`
+//! against the default, and the knobs binary in `s46/xfer46/` (`X46_WORKERS`, `X46_EVENT` for `event_interval`, `X46_GQI` for
+//! `global_queue_interval`, `X46_SPAWN`) against base with `perf stat -r 10`; where the idle
+//! cores' 50-60 ms go (`perf record` of the workers' park and steal paths on the quiet
+//! machine); dropping the acknowledged documents on a worker (7% of the samples are mimalloc's
+//! cross-thread frees and their collection), which needs a hand-off that does not wake a
+//! thread, or the NDJSON line written where the document is made (a `Sink` contract change).
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

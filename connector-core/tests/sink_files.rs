@@ -247,3 +247,31 @@ async fn durability_defaults_follow_what_the_output_goes_with() {
     flushed.write(&[doc("a", "alpha")]).await.unwrap();
     assert_eq!(ids_of(&dir.path().join("flushed.ndjson")), ["a"]);
 }
+
+/// Each batch's lines are serialised into the buffer the batch before was written from: a
+/// smaller batch after a larger one (or one of other documents) carries none of its bytes over,
+/// whether the file is flushed or synced.
+#[tokio::test]
+async fn ndjson_batches_written_one_after_another_hold_only_their_own_lines() {
+    for durability in [Durability::Flush, Durability::Fsync] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        let sink = NdjsonSink::create(&path)
+            .await
+            .unwrap()
+            .durability(durability);
+        let big: Vec<Document> = (0..40)
+            .map(|n| doc(&format!("big-{n}"), &"long body ".repeat(50)))
+            .collect();
+        sink.write(&big).await.unwrap();
+        sink.write(&[doc("small", "x")]).await.unwrap();
+        sink.write(&big[..2]).await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut expected = String::new();
+        for d in big.iter().chain([&doc("small", "x")]).chain(&big[..2]) {
+            expected.push_str(&serde_json::to_string(d).unwrap());
+            expected.push('\n');
+        }
+        assert_eq!(text, expected, "{durability:?}");
+    }
+}

@@ -387,7 +387,10 @@ impl AppendFile {
     /// So is a small batch to be synced while the file's syncs are quick (tmpfs, a write cache
     /// that survives power loss; see `SyncGauge` in `fs.rs`); otherwise the write and its sync
     /// run on the blocking pool, where they are timed.
-    pub(super) async fn append(&self, buf: Vec<u8>) -> Result<()> {
+    ///
+    /// Returns `buf` when it was written in place, for the caller's next batch (a batch of the
+    /// NDJSON sink is tens of KiB, allocated once per run instead of once per batch).
+    pub(super) async fn append(&self, buf: Vec<u8>) -> Result<Option<Vec<u8>>> {
         if self.durability == Durability::Flush
             && buf.len() <= DIRECT_WRITE_MAX
             && !self.write_back_due(buf.len())
@@ -396,7 +399,7 @@ impl AppendFile {
             let wrote = file.write_all(&buf);
             self.wrote(buf.len(), wrote.is_ok());
             wrote.map_err(|e| io_error(&self.path, "write to", e))?;
-            return Ok(());
+            return Ok(Some(buf));
         }
         if self.durability == Durability::Fsync && self.syncs.inline(buf.len()) {
             let mut file = self.file.lock().await;
@@ -407,9 +410,9 @@ impl AppendFile {
                 .and_then(|()| file.sync_data())
                 .map_err(|e| io_error(&self.path, "write to", e))?;
             self.syncs.record(started.elapsed());
-            return Ok(());
+            return Ok(Some(buf));
         }
-        self.append_after(buf, |_| Ok(())).await
+        self.append_after(buf, |_| Ok(())).await.map(|()| None)
     }
 }
 

@@ -14,6 +14,10 @@ use super::append::{AppendFile, Durability, DurableOutput, OutputMark};
 use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
+/// The largest buffer [`NdjsonSink`] keeps for its next batch: batches are usually tens of
+/// KiB; one batch of a few large bodies should not pin its buffer for the rest of the run.
+const SPARE_MAX: usize = 1 << 20;
+
 enum Target {
     File(AppendFile),
     Stream(Mutex<Box<dyn AsyncWrite + Send + Unpin>>),
@@ -43,6 +47,9 @@ pub struct NdjsonSink {
     name: String,
     /// Bytes per line past the body in the last batch: the next batch's buffer is sized by it.
     line_overhead: AtomicUsize,
+    /// The last batch's buffer, emptied, when it came back from a write in place: the next
+    /// batch is serialised into it (the batches of a run are written one after another).
+    spare: std::sync::Mutex<Vec<u8>>,
 }
 
 #[derive(Serialize)]
@@ -101,6 +108,7 @@ impl NdjsonSink {
             target: Target::File(file),
             name: path.display().to_string(),
             line_overhead: AtomicUsize::new(0),
+            spare: std::sync::Mutex::default(),
         })
     }
 
@@ -151,6 +159,7 @@ impl NdjsonSink {
             target: Target::File(file),
             name: path.display().to_string(),
             line_overhead: AtomicUsize::new(0),
+            spare: std::sync::Mutex::default(),
         })
     }
 
@@ -168,6 +177,7 @@ impl NdjsonSink {
             target: Target::Stream(Mutex::new(Box::new(writer))),
             name: name.into(),
             line_overhead: AtomicUsize::new(0),
+            spare: std::sync::Mutex::default(),
         }
     }
 
@@ -195,7 +205,15 @@ impl NdjsonSink {
 
     async fn write_bytes(&self, bytes: Vec<u8>) -> Result<()> {
         match &self.target {
-            Target::File(file) => file.append(bytes).await,
+            Target::File(file) => {
+                if let Some(mut back) = file.append(bytes).await?
+                    && back.capacity() <= SPARE_MAX
+                {
+                    back.clear();
+                    *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = back;
+                }
+                Ok(())
+            }
             Target::Stream(w) => {
                 let fail = |e: std::io::Error| {
                     Error::new(ErrorKind::Sink, format!("cannot write to {}", self.name))
@@ -314,7 +332,10 @@ impl Sink for NdjsonSink {
         // is not grown (and copied) while the lines are written.
         let content: usize = documents.iter().map(|d| d.content.len()).sum();
         let overhead = self.line_overhead.load(Ordering::Relaxed).max(256);
-        let mut buf = Vec::with_capacity(content + (overhead + overhead / 8) * documents.len());
+        let want = content + (overhead + overhead / 8) * documents.len();
+        let mut buf = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+        buf.clear();
+        buf.reserve(want);
         for doc in documents {
             super::line::write_document(&mut buf, doc).map_err(|e| {
                 Error::new(ErrorKind::Sink, "cannot serialise document")
