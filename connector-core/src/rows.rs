@@ -424,7 +424,10 @@ impl RowLayout {
                 let value = match row.value(i) {
                     Some(Ok(ValueRef::Text(s) | ValueRef::Decimal(s))) => s.len(),
                     Some(Ok(ValueRef::Json(_))) => JSON_CAPACITY,
-                    _ => SCALAR_ROOM,
+                    // A NULL writes nothing (nor does a column that fails the row or is not
+                    // there): no room, so a wide row of mostly NULLs stays small (review8 F1).
+                    Some(Ok(ValueRef::Null) | Err(_)) | None => return 0,
+                    Some(Ok(_)) => SCALAR_ROOM,
                 };
                 value + self.names.get(i).map_or(0, String::len) + COLUMN_ROOM
             })
@@ -866,6 +869,31 @@ mod tests {
                 assert!(text.capacity() < 1024, "{}", text.capacity());
             }
         }
+        // A wide row of mostly NULLs (ERP and CRM tables): sized from the values it has, not
+        // from every column (review8 F1: 200 columns took 12.6 KB for 60 bytes of text).
+        let names: Vec<String> = (0..200).map(|i| format!("column_number_{i:03}")).collect();
+        let mut layout = RowLayout::new("test", names);
+        layout.content = layout.all_but(&[]);
+        let row: Row = (0..200)
+            .map(|i| match i {
+                0 => Ok(Value::Text("Item 7".into())),
+                50 | 150 => Ok(Value::Text("a short value".into())),
+                _ => Ok(Value::Null),
+            })
+            .collect();
+        let doc = layout
+            .render(&row, "test:7", &Key::Int(7), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let crate::Content::Text { text } = &doc.content else {
+            panic!("not text")
+        };
+        assert_eq!(*text, tree_text(&layout, &row));
+        assert!(
+            text.capacity() <= 2 * text.len().max(256),
+            "{} for {}",
+            text.capacity(),
+            text.len()
+        );
     }
 
     /// Runs of short values longer than the stack holds (up to ten lines, a long value or
