@@ -5,33 +5,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use common::{FakeApi, Style, T0, TOKEN, build, cursor_config};
-use connector_core::ids::hash128;
+use common::{FakeApi, Style, T0, TOKEN, build, cursor_config, doc_id, load};
 use connector_core::sink::MemorySink;
 use connector_core::sync::{SyncMode, Syncer};
-use connector_core::{Connector, Document, Error, ErrorKind, Failure, SyncContext, TimeWindow};
+use connector_core::{Document, ErrorKind, SyncContext, TimeWindow};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-async fn load(c: &Arc<dyn Connector>) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
-    let mut s = c.as_load().expect("load").load(SyncContext::new());
-    let (mut docs, mut fails) = (Vec::new(), Vec::new());
-    while let Some(page) = s.next().await {
-        match page {
-            Ok(b) => {
-                docs.extend(b.documents);
-                fails.extend(b.failures);
-            }
-            Err(e) => return (docs, fails, Some(e)),
-        }
-    }
-    (docs, fails, None)
-}
 
 fn raw_ids(docs: &[Document]) -> Vec<String> {
     docs.iter()
@@ -43,10 +26,6 @@ fn raw_ids(docs: &[Document]) -> Vec<String> {
                 .to_owned()
         })
         .collect()
-}
-
-fn doc_id(raw: &str) -> String {
-    hash128(&format!("rest_api:{raw}"))
 }
 
 fn expect_ids(docs: &[Document], n: usize) {

@@ -6,49 +6,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::build;
-use connector_core::ids::hash128;
-use connector_core::{Connector, Document, Error, Failure, SyncContext, TimeWindow};
-use futures::StreamExt;
+use common::{build, doc_id, drain, items_config, list_ids, load};
+use connector_core::{SyncContext, TimeWindow};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-async fn load(c: &Arc<dyn Connector>) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
-    drain(c.as_load().expect("load").load(SyncContext::new())).await
-}
-
-/// The documents, failures and error of a sync's batches.
-async fn drain(
-    mut s: futures::stream::BoxStream<'static, connector_core::Result<connector_core::Batch>>,
-) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
-    let (mut docs, mut fails) = (Vec::new(), Vec::new());
-    while let Some(page) = s.next().await {
-        match page {
-            Ok(b) => {
-                docs.extend(b.documents);
-                fails.extend(b.failures);
-            }
-            Err(e) => return (docs, fails, Some(e)),
-        }
-    }
-    (docs, fails, None)
-}
-
-async fn list_ids(c: &Arc<dyn Connector>) -> Result<Vec<String>, Error> {
-    let mut s = c.as_slim().expect("slim").list_ids(SyncContext::new());
-    let mut ids = Vec::new();
-    while let Some(page) = s.next().await {
-        ids.extend(page?.into_iter().map(|d| d.id));
-    }
-    Ok(ids)
-}
-
-fn doc_id(raw: &str) -> String {
-    hash128(&format!("rest_api:{raw}"))
-}
 
 fn item(i: usize) -> String {
     format!(r#"{{"id": {i}, "title": "Item {i}", "score": {i}, "tags": [{{"label": "t{i}"}}]}}"#)
@@ -109,24 +71,18 @@ async fn serve(server: &MockServer, third: &str, numbered: bool) {
 /// A config for `server`: numbered (`page`) or by cursor; `fields` adds to or overrides the
 /// mapping.
 fn config(server: &MockServer, numbered: bool, fields: Value) -> Value {
-    let mut cfg = json!({
-        "url": format!("{}/items", server.uri()),
-        "items_path": "$.data",
-        "id_field": "id",
-        "content_fields": "title",
-        "metadata_fields": ["score"],
-    });
-    if numbered {
-        cfg["pagination_type"] = json!("page");
+    let mut paging = if numbered {
+        json!({"pagination_type": "page"})
     } else {
-        cfg["pagination_type"] = json!("cursor");
-        cfg["pagination_config"] =
-            json!({"cursor_param": "after", "next_cursor_path": "$.meta.next"});
-    }
+        json!({
+            "pagination_type": "cursor",
+            "pagination_config": {"cursor_param": "after", "next_cursor_path": "$.meta.next"},
+        })
+    };
     for (k, v) in fields.as_object().unwrap() {
-        cfg[k] = v.clone();
+        paging[k] = v.clone();
     }
-    cfg
+    items_config(&server.uri(), &paging)
 }
 
 /// The sync of a page whose third item cannot be read: items 1, 2, 4, 5 and the next

@@ -8,52 +8,17 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::build;
-use connector_core::ids::hash128;
-use connector_core::{Connector, Document, Error, Failure, SyncContext};
-use futures::StreamExt;
+use common::{build, doc_id, items_config, list_ids, load};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-async fn load(c: &Arc<dyn Connector>) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
-    let mut s = c.as_load().expect("load").load(SyncContext::new());
-    let (mut docs, mut fails) = (Vec::new(), Vec::new());
-    while let Some(page) = s.next().await {
-        match page {
-            Ok(b) => {
-                docs.extend(b.documents);
-                fails.extend(b.failures);
-            }
-            Err(e) => return (docs, fails, Some(e)),
-        }
-    }
-    (docs, fails, None)
-}
-
-async fn list_ids(c: &Arc<dyn Connector>) -> Result<Vec<String>, Error> {
-    let mut s = c.as_slim().expect("slim").list_ids(SyncContext::new());
-    let mut ids = Vec::new();
-    while let Some(page) = s.next().await {
-        ids.extend(page?.into_iter().map(|d| d.id));
-    }
-    Ok(ids)
-}
-
 fn config(server: &MockServer, fields: &Value) -> Value {
-    let mut cfg = json!({
-        "url": format!("{}/items", server.uri()),
-        "items_path": "$.data",
-        "id_field": "id",
-        "content_fields": "title",
-        "metadata_fields": ["score"],
-        "pagination_type": "page",
-        "max_pages": 20,
-    });
+    let mut cfg = json!({"pagination_type": "page", "max_pages": 20});
     for (k, v) in fields.as_object().unwrap() {
         cfg[k] = v.clone();
     }
-    cfg
+    items_config(&server.uri(), &cfg)
 }
 
 /// A sync against an API that ignores `page` and answers the two items `second(n)` gives
@@ -136,11 +101,7 @@ async fn prune_skips_an_unreadable_entry_that_is_no_object() {
             .await;
         let c = build(config(&server, &json!({})));
         let ids = list_ids(&c).await.unwrap_or_else(|e| panic!("{bad}: {e}"));
-        assert_eq!(
-            ids,
-            ["1", "3"].map(|i| hash128(&format!("rest_api:{i}"))),
-            "{bad}"
-        );
+        assert_eq!(ids, ["1", "3"].map(doc_id), "{bad}");
         let (docs, fails, err) = load(&c).await;
         assert!(err.is_none(), "{bad}: {err:?}");
         assert_eq!((docs.len(), fails.len()), (2, 1), "{bad}");

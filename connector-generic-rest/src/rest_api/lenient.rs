@@ -40,7 +40,7 @@ use connector_core::ids::hash128_bytes;
 use serde_json::{Map, Value};
 
 use super::model::{Items, ItemsPath, find_items, items_told, list_at};
-use super::syntax::{push_name, skip_ws, string_end, value_end};
+use super::syntax::{object_entries, push_name, skip_ws, string_end, value_end};
 
 /// The deepest a list or object lies (the body's top value at depth 1) that serde_json's
 /// recursion limit lets it read.
@@ -410,24 +410,12 @@ fn spans_at(body: &[u8], pointers: &[String]) -> Option<Vec<Range<usize>>> {
         match body.get(i)? {
             b'{' => {
                 // Every entry: a name's last one is the one serde_json keeps.
-                i = skip_ws(body, i + 1);
-                while body.get(i) != Some(&b'}') {
-                    let key_end = string_end(body, i)?;
-                    let key = body.get(i..key_end)?;
-                    i = skip_ws(body, key_end);
-                    if body.get(i) != Some(&b':') {
-                        return None;
-                    }
-                    i = skip_ws(body, i + 1);
-                    let end = value_end(body, i)?;
+                object_entries(body, i, |key, value| {
                     if let Ok(k) = serde_json::from_slice::<String>(key) {
-                        found(&k, i..end);
+                        found(&k, value);
                     }
-                    i = skip_ws(body, end);
-                    if body.get(i) == Some(&b',') {
-                        i = skip_ws(body, i + 1);
-                    }
-                }
+                    Some(())
+                })?;
             }
             b'[' => {
                 let last = wanted
@@ -532,24 +520,12 @@ pub(crate) fn span_at(body: &[u8], pointer: &str) -> Option<Range<usize>> {
         let mut found = None;
         match body.get(i)? {
             b'{' => {
-                i = skip_ws(body, i + 1);
-                while body.get(i) != Some(&b'}') {
-                    let key_end = string_end(body, i)?;
-                    let key = body.get(i..key_end)?;
-                    i = skip_ws(body, key_end);
-                    if body.get(i) != Some(&b':') {
-                        return None;
-                    }
-                    i = skip_ws(body, i + 1);
-                    let end = value_end(body, i)?;
+                object_entries(body, i, |key, value| {
                     if serde_json::from_slice::<String>(key).is_ok_and(|k| k == token) {
-                        found = Some(i);
+                        found = Some(value.start);
                     }
-                    i = skip_ws(body, end);
-                    if body.get(i) == Some(&b',') {
-                        i = skip_ws(body, i + 1);
-                    }
-                }
+                    Some(())
+                })?;
             }
             b'[' => {
                 let n: usize = token.parse().ok()?;

@@ -8,6 +8,8 @@
 //! are not UTF-8). The texts are bodies serde_json has read whole before, so their syntax is
 //! valid; anything else gives `None` or a shorter path, never a panic.
 
+use std::ops::Range;
+
 use serde_json::Value;
 
 use super::node::Key;
@@ -68,7 +70,7 @@ struct Open {
     /// The entry's index.
     index: usize,
     /// In an object, the span of the entry's name (its JSON string).
-    name: Option<std::ops::Range<usize>>,
+    name: Option<Range<usize>>,
 }
 
 /// Where [`levels_at`]'s scan is.
@@ -173,7 +175,7 @@ fn levels_at(text: &[u8], at: usize) -> Vec<Open> {
 /// checks no more than it needs to find the items. On other text it may split what serde
 /// rejects (`[1 2]`, `[1,]`, `{"a":1 "b":2}`), or give `None` where brackets or quotes do
 /// not close; it never panics.
-pub(crate) fn item_spans(body: &[u8], path: &[String]) -> Option<Vec<std::ops::Range<usize>>> {
+pub(crate) fn item_spans(body: &[u8], path: &[String]) -> Option<Vec<Range<usize>>> {
     let top = skip_ws(body, 0);
     if skip_ws(body, value_end(body, top)?) != body.len() {
         return None;
@@ -183,28 +185,16 @@ pub(crate) fn item_spans(body: &[u8], path: &[String]) -> Option<Vec<std::ops::R
         if body.get(i) != Some(&b'{') {
             return None;
         }
-        i = skip_ws(body, i + 1);
         let mut found = None;
-        while body.get(i) != Some(&b'}') {
-            let key_end = string_end(body, i)?;
-            let key = body.get(i..key_end)?;
-            i = skip_ws(body, key_end);
-            if body.get(i) != Some(&b':') {
-                return None;
-            }
-            i = skip_ws(body, i + 1);
-            let end = value_end(body, i)?;
+        object_entries(body, i, |key, value| {
             if serde_json::from_slice::<Key<'_>>(key).ok()?.0 == name.as_str() {
                 if found.is_some() {
                     return None;
                 }
-                found = Some(i);
+                found = Some(value.start);
             }
-            i = skip_ws(body, end);
-            if body.get(i) == Some(&b',') {
-                i = skip_ws(body, i + 1);
-            }
-        }
+            Some(())
+        })?;
         i = found?;
     }
     if body.get(i) != Some(&b'[') {
@@ -221,6 +211,34 @@ pub(crate) fn item_spans(body: &[u8], path: &[String]) -> Option<Vec<std::ops::R
         }
     }
     Some(spans)
+}
+
+/// Walks the entries of the object whose `{` is at `open`, in the text's order: calls `each`
+/// with each entry's key (the bytes of its JSON string, quotes and escapes as written) and the
+/// span of its value. `None` when the object's syntax breaks off, or as soon as `each` gives
+/// `None`.
+pub(crate) fn object_entries(
+    text: &[u8],
+    open: usize,
+    mut each: impl FnMut(&[u8], Range<usize>) -> Option<()>,
+) -> Option<()> {
+    let mut i = skip_ws(text, open + 1);
+    while text.get(i) != Some(&b'}') {
+        let key_end = string_end(text, i)?;
+        let key = text.get(i..key_end)?;
+        i = skip_ws(text, key_end);
+        if text.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(text, i + 1);
+        let end = value_end(text, i)?;
+        each(key, i..end)?;
+        i = skip_ws(text, end);
+        if text.get(i) == Some(&b',') {
+            i = skip_ws(text, i + 1);
+        }
+    }
+    Some(())
 }
 
 /// The first byte from `i` on that is not JSON whitespace (or the end).
@@ -295,7 +313,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// A level of a path: an object's entry by the span of its name, a list's by its index.
-    type Level = Result<std::ops::Range<usize>, usize>;
+    type Level = Result<Range<usize>, usize>;
 
     /// [`levels_at`] as it was first written, an oracle for its one forward scan: at each
     /// level, the end of every entry before the one that reaches `at` is found by
@@ -436,6 +454,30 @@ mod tests {
             assert_eq!(one, down);
             eprintln!("depth {depth}: one scan {scan:?}, entry by entry {by_ends:?}");
         }
+    }
+
+    /// Every entry in the text's order, a repeated name each time, with the span of its
+    /// value; `None` where the syntax breaks off or `each` says stop.
+    #[test]
+    fn object_entries_walks_every_entry() {
+        let text = br#"{ "a" : 1, "b":[2, {"c": 3}] ,"a":"x\"y" }"#;
+        let mut seen = Vec::new();
+        let walked = object_entries(text, 0, |key, value| {
+            seen.push((key.to_vec(), text.get(value).unwrap_or_default().to_vec()));
+            Some(())
+        });
+        assert_eq!(walked, Some(()));
+        let seen: Vec<(&[u8], &[u8])> = seen.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let want: [(&[u8], &[u8]); 3] = [
+            (br#""a""#, b"1"),
+            (br#""b""#, br#"[2, {"c": 3}]"#),
+            (br#""a""#, br#""x\"y""#),
+        ];
+        assert_eq!(seen, want);
+        assert_eq!(object_entries(b"{}", 0, |_, _| None), Some(()));
+        assert_eq!(object_entries(text, 0, |_, _| None), None);
+        assert_eq!(object_entries(br#"{"a" 1}"#, 0, |_, _| Some(())), None);
+        assert_eq!(object_entries(br#"{"a": 1"#, 0, |_, _| Some(())), None);
     }
 
     fn path(text: &str, at: usize) -> String {

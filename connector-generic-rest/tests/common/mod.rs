@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use connector_core::Connector;
+use connector_core::ids::hash128;
+use connector_core::{Batch, Connector, Document, Error, Failure, SyncContext};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -197,4 +200,57 @@ pub fn cursor_config(uri: &str) -> Value {
         "pagination_config": {"cursor_param": "after", "next_cursor_path": "$.meta.next_cursor"},
         "max_retries": 4
     })
+}
+
+/// A config for `{uri}/items`, whose pages hold their items under `data`: each item's `id`,
+/// `title` and `score` mapped; `fields` adds to or overrides it.
+pub fn items_config(uri: &str, fields: &Value) -> Value {
+    let mut cfg = json!({
+        "url": format!("{uri}/items"),
+        "items_path": "$.data",
+        "id_field": "id",
+        "content_fields": "title",
+        "metadata_fields": ["score"],
+    });
+    for (k, v) in fields.as_object().expect("fields: an object") {
+        cfg[k] = v.clone();
+    }
+    cfg
+}
+
+/// The documents, failures and error of a full load.
+pub async fn load(c: &Arc<dyn Connector>) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
+    drain(c.as_load().expect("load").load(SyncContext::new())).await
+}
+
+/// The documents, failures and error of a sync's batches.
+pub async fn drain(
+    mut s: BoxStream<'static, connector_core::Result<Batch>>,
+) -> (Vec<Document>, Vec<Failure>, Option<Error>) {
+    let (mut docs, mut fails) = (Vec::new(), Vec::new());
+    while let Some(page) = s.next().await {
+        match page {
+            Ok(b) => {
+                docs.extend(b.documents);
+                fails.extend(b.failures);
+            }
+            Err(e) => return (docs, fails, Some(e)),
+        }
+    }
+    (docs, fails, None)
+}
+
+/// The ids prune lists, or its error.
+pub async fn list_ids(c: &Arc<dyn Connector>) -> Result<Vec<String>, Error> {
+    let mut s = c.as_slim().expect("slim").list_ids(SyncContext::new());
+    let mut ids = Vec::new();
+    while let Some(page) = s.next().await {
+        ids.extend(page?.into_iter().map(|d| d.id));
+    }
+    Ok(ids)
+}
+
+/// The document id of the item whose id field is `raw`.
+pub fn doc_id(raw: &str) -> String {
+    hash128(&format!("rest_api:{raw}"))
 }

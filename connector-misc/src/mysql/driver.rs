@@ -127,13 +127,9 @@ pub(crate) fn kinds(row: &MySqlRow) -> Vec<Kind> {
 /// bytes, text when it is text), pushed as the next row of `out`; a column that cannot be
 /// read is pushed as why.
 pub(crate) fn decode(row: &MySqlRow, kinds: &[Kind], out: &mut Rows) {
-    for i in 0..row.len() {
-        let kind = kinds.get(i).copied().unwrap_or(Kind::Bytes);
-        if let Err(e) = decode_column(row, i, kind, out) {
-            out.push_error(e);
-        }
-    }
-    out.end_row();
+    out.push_row(row.len(), |out, i| {
+        decode_column(row, i, kinds.get(i).copied().unwrap_or(Kind::Bytes), out)
+    });
 }
 
 /// Column `i` of `row` pushed into `out`, read as `kind`: text borrowed from the driver's row

@@ -120,13 +120,9 @@ pub(crate) fn kinds(row: &PgRow) -> Vec<Kind> {
 /// Each column as its [`Kind`] says (`kinds` of this result; a column past them is read as
 /// text), pushed as the next row of `out`; a column that cannot be read is pushed as why.
 pub(crate) fn decode(row: &PgRow, kinds: &[Kind], out: &mut Rows) {
-    for i in 0..row.len() {
-        let kind = kinds.get(i).copied().unwrap_or(Kind::Text);
-        if let Err(e) = decode_column(row, i, kind, out) {
-            out.push_error(e);
-        }
-    }
-    out.end_row();
+    out.push_row(row.len(), |out, i| {
+        decode_column(row, i, kinds.get(i).copied().unwrap_or(Kind::Text), out)
+    });
 }
 
 /// Column `i` of `row` pushed into `out`, read as `kind`: text borrowed from the driver's row

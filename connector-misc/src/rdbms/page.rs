@@ -99,6 +99,21 @@ impl Rows {
         (0..self.len()).filter_map(|i| self.row(i))
     }
 
+    /// Pushes the next row of `columns` columns, each as `column` pushes it (given the column's
+    /// index), or, where it gives an error (having pushed nothing), why it could not be read.
+    pub(crate) fn push_row(
+        &mut self,
+        columns: usize,
+        mut column: impl FnMut(&mut Self, usize) -> Result<(), String>,
+    ) {
+        for i in 0..columns {
+            if let Err(e) = column(self, i) {
+                self.push_error(e);
+            }
+        }
+        self.end_row();
+    }
+
     /// Ends the row whose cells were pushed since the last.
     pub(crate) fn end_row(&mut self) {
         self.ends.push(self.cells.len());
