@@ -926,38 +926,4 @@ mod pinned {
         assert!(spans_at(body, &["/b/3".to_owned()]).is_none());
         assert!(spans_at(body, &["/a/z".to_owned()]).is_none());
     }
-
-    /// F2: a page whose items all hold a marker. A `span_at` an item (from the body's start)
-    /// cost O(items x body): 1k/2k/4k/8k items 1.5/5.8/22/110 s (debug); `spans_at`'s one walk
-    /// is linear: 15/29/59/121 ms (debug, load 2.3). Prints the times; asserts nothing.
-    #[test]
-    #[ignore = "a measurement: cargo test ... pinned -- --ignored --nocapture"]
-    fn cost_of_many_marked_items() {
-        for n in [1_000usize, 2_000, 4_000, 8_000] {
-            let mut body = String::from("{\"data\":[");
-            for i in 0..n {
-                if i > 0 {
-                    body.push(',');
-                }
-                body.push_str(&format!(
-                    "{{\"id\":{i},\"t\":\"a\tb\",\"pad\":\"{}\"}}",
-                    "x".repeat(150)
-                ));
-            }
-            body.push_str("]}");
-            let b = body.as_bytes();
-            let start = std::time::Instant::now();
-            let mut read = Lenient::read(b).expect("read leniently");
-            let t_read = start.elapsed();
-            let path = ItemsPath::parse("$.data[*]").unwrap();
-            let found = find_items(&read.value, Some(&path), b);
-            let items = read.items(found, Some(&path), b).expect("items");
-            eprintln!(
-                "n={n} body={} KB read={t_read:?} total={:?} items={}",
-                b.len() / 1024,
-                start.elapsed(),
-                items.len()
-            );
-        }
-    }
 }

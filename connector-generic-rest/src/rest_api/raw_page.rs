@@ -866,27 +866,4 @@ mod tests {
         let Err(why) = &got[0] else { panic!("read") };
         assert!(why.len() < 300, "{} bytes: {}...", why.len(), &why[..80]);
     }
-
-    /// The cost of naming where a deep, large item failed: prints the time of `reason` for
-    /// one item of `size` bytes nested `depth` deep. `path_at` reads the item once whatever
-    /// the depth (it was O(depth x size)).
-    #[test]
-    #[ignore = "a measurement, run by hand"]
-    fn path_at_cost_by_depth() {
-        let path = vec!["data".to_owned()];
-        for (depth, size) in [(1usize, 4_000_000usize), (60, 4_000_000)] {
-            let filler = format!("[{}1e400]", "1,".repeat(size / 2));
-            let item = format!("{}{filler}{}", "{\"a\":".repeat(depth), "}".repeat(depth));
-            let body = format!(r#"{{"data": [{item}]}}"#);
-            let t = std::time::Instant::now();
-            let got = entries(body.as_bytes(), &path, None);
-            let spent = t.elapsed();
-            let Err(why) = &got[0] else { panic!("read") };
-            eprintln!(
-                "depth {depth}, item {} bytes: {spent:?} ({} bytes of reason)",
-                item.len(),
-                why.len()
-            );
-        }
-    }
 }

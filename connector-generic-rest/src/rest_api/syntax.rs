@@ -436,26 +436,6 @@ mod tests {
         }
     }
 
-    /// The cost of finding the levels of an error at the end of a 4 MB item nested `depth`
-    /// deep: the one scan against going down entry by entry (O(depth x size)).
-    #[test]
-    #[ignore = "a measurement, run by hand"]
-    fn levels_cost_by_depth() {
-        for depth in [1usize, 60] {
-            let filler = format!("[{}1e400]", "1,".repeat(2_000_000));
-            let text = format!("{}{filler}{}", "{\"a\":".repeat(depth), "}".repeat(depth));
-            let at = text.find("1e400").unwrap_or_default() + 5;
-            let t = std::time::Instant::now();
-            let one = levels(text.as_bytes(), at);
-            let scan = t.elapsed();
-            let t = std::time::Instant::now();
-            let down = levels_by_value_ends(text.as_bytes(), at);
-            let by_ends = t.elapsed();
-            assert_eq!(one, down);
-            eprintln!("depth {depth}: one scan {scan:?}, entry by entry {by_ends:?}");
-        }
-    }
-
     /// Every entry in the text's order, a repeated name each time, with the span of its
     /// value; `None` where the syntax breaks off or `each` says stop.
     #[test]
