@@ -619,14 +619,23 @@ impl RestClient {
                 (body, found, None)
             }
         };
-        if matches!(found, Items::Missing) && e.items_path.is_some() {
-            return Err(
-                Error::invalid_data("`items_path` matches nothing in the response")
+        // No match: an empty page when the path leads to lists that are empty (or `null`),
+        // else the body's shape is not the path's (`ItemsPath::why_none`).
+        let found = match (found, e.items_path.as_ref()) {
+            (Items::Missing, Some(path)) => match path.why_none(&body) {
+                Ok(()) => Items::Matches(Vec::new()),
+                Err(why) => {
+                    return Err(Error::invalid_data(format!(
+                        "`items_path` `{}` matches nothing in the response: {why}",
+                        path.as_str()
+                    ))
                     .with_field("items_path")
                     .with_url(resp.url())
-                    .with_connector(SOURCE),
-            );
-        }
+                    .with_connector(SOURCE));
+                }
+            },
+            (found, _) => found,
+        };
         let n = found.len() as u64;
         let items_after = pos.items + n;
         // What the page reads of a body read leniently must be there to read: the page fails
