@@ -7,13 +7,14 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::{hash128, hash128_bytes, hash128_concat};
 use connector_core::text::{html_to_markdown, html_to_markdown_into};
-use connector_core::{Document, Error, ErrorKind, Failure, MetaKey};
+use connector_core::{Document, Error, ErrorKind, Failure, MetaKey, TimeWindow};
 use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
 use super::config::{RestApiConfig, TypeHint};
 use super::direct::{Field, Item, Plan, Slots};
+use super::lenient::read_alone;
 use super::model::{FieldPath, text_of};
 use super::node::Node;
 use super::raw_page::{Unread, read_alone_by};
@@ -248,6 +249,47 @@ impl Mapping {
             ),
         )
         .at(format_args!("{at} (`{item}`)"))
+    }
+
+    /// The failure of the entry `at` of a page, at the JSON path `item`, whose bytes are
+    /// `text`, that `items_path`'s filter may or may not take (`why`, [`super::lenient`]): it
+    /// is never delivered, as the filter may leave it out, nor lost, as it may take it. Named
+    /// by its id where that reads, else by a hash of its bytes; with `window`, `None` when its
+    /// time lies outside it or it has none, as for an item that cannot be read.
+    pub(crate) fn undecided_failure(
+        &self,
+        window: Option<TimeWindow>,
+        at: &impl std::fmt::Display,
+        item: &str,
+        text: &[u8],
+        why: &str,
+    ) -> Option<Failure> {
+        let (id, time) = match read_alone(text) {
+            Ok(tree) => (
+                self.id(&tree).ok(),
+                self.timestamp.as_ref().map(|_| self.updated_at(&tree)),
+            ),
+            Err(error) => {
+                let unread = Unread {
+                    text,
+                    error: &error,
+                };
+                (self.unread_id(&unread), self.unread_time(&unread))
+            }
+        };
+        if let Some(w) = window
+            && let Some(time) = time
+            && !time.is_some_and(|t| w.contains(t))
+        {
+            return None;
+        }
+        let tell = if id.is_some() {
+            String::new()
+        } else {
+            told(&hash128_bytes(text))
+        };
+        let failure = Failure::new(id, ErrorKind::InvalidData, format!("{SOURCE}: {why}{tell}"));
+        Some(failure.at(format_args!("{at} (`{item}`)")))
     }
 
     /// A hash of `item`'s content, which tells an item without an id from others in its
