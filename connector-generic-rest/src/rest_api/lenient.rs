@@ -1,7 +1,7 @@
 //! A body on the [`Value`] path that serde_json cannot hold whole: its items read one by one,
 //! so that an item holding what no [`Value`] can hold fails alone.
 //!
-//! The [`Value`] path ([`find_items`](super::model::find_items): an `items_path` with
+//! The [`Value`] path ([`find_items`]: an `items_path` with
 //! filters, wildcards or indexes, and any body [`raw_page`](super::raw_page) does not take)
 //! parses the whole body into a [`Value`], where one value serde_json cannot hold (a number
 //! out of range, such as `1e400`; a lone surrogate `"\ud800"`; a string that is not UTF-8;
@@ -9,7 +9,7 @@
 //! When that parse fails, the body is read again by [`Lenient::read`], from its syntax:
 //! every value that parse would have built comes out the same, and each value it cannot hold
 //! becomes a marker string (unique to the body) that [`Lenient`] knows again. Then:
-//! - the items are found in that tree by the same [`find_items`](super::model::find_items);
+//! - the items are found in that tree by the same [`find_items`];
 //!   without `items_path`, the root's first list-valued key is the first in the body's order
 //!   as the read found it ([`Lenient::find_items`]);
 //! - an `items_path` with a filter, wherever it lies in the path, is run again with values
