@@ -727,6 +727,40 @@ impl Failure {
         self.link = Some(link);
         self
     }
+
+    /// What separates, in a [`message`](Failure::message), what failed from where it was met
+    /// ([`Failure::at`]).
+    pub const PLACE: &'static str = " \u{2014} at ";
+
+    /// This failure with `place` (where its item was met: a page, a position in a listing)
+    /// after its message, past [`Failure::PLACE`]: "rest_api: item has no `id` (...) — at
+    /// page 3 (cursor c2…), entry 2".
+    ///
+    /// A failure without an [`id`](Failure::id) is keyed in the state store by its message
+    /// ([`failure_key`](crate::state::failure_key)); the place is left out of that key, so
+    /// such an item keeps its key when the place it is met at moves (a new cursor each run,
+    /// items inserted before it), and is seen as still failing rather than resolved and
+    /// failing anew. The message before the place must then tell the item from others
+    /// without an id (its content, or a hash of it). A place is redacted as the message is.
+    #[must_use]
+    pub fn at(mut self, place: impl std::fmt::Display) -> Self {
+        let place = place.to_string();
+        let place = match crate::secret::redact(&place) {
+            Cow::Borrowed(_) => place,
+            Cow::Owned(redacted) => redacted,
+        };
+        self.message.push_str(Self::PLACE);
+        self.message.push_str(&place);
+        self
+    }
+
+    /// The message up to [`Failure::PLACE`]: what failed, without where ([`Failure::at`]);
+    /// the whole message when it names no place.
+    pub fn what(&self) -> &str {
+        self.message
+            .split_once(Self::PLACE)
+            .map_or(self.message.as_str(), |(what, _)| what)
+    }
 }
 
 /// One source page: documents, per-item failures, the ids the connector saw but did not
@@ -922,6 +956,33 @@ impl Capabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failure without an id is keyed by what failed, not where it was met; a message
+    /// without a place keeps the key it had before places existed.
+    #[test]
+    fn a_place_is_shown_but_not_keyed() {
+        use crate::state::failure_key;
+        let fail = |what: &str| Failure::new(None, ErrorKind::InvalidData, what);
+        let old = fail("rest_api: entry 2: item has no `id`");
+        assert_eq!(
+            failure_key(&old),
+            format!("~{}", hash128("rest_api: entry 2: item has no `id`"))
+        );
+        assert_eq!(old.what(), old.message);
+        let on_page_3 = fail("no `id` (item 1f)").at("page 3 (cursor c2), entry 2");
+        let on_page_4 = fail("no `id` (item 1f)").at("page 4 (cursor c9), entry 0");
+        assert_eq!(
+            on_page_3.message,
+            "no `id` (item 1f) \u{2014} at page 3 (cursor c2), entry 2"
+        );
+        assert_eq!(on_page_3.what(), "no `id` (item 1f)");
+        assert_eq!(failure_key(&on_page_3), failure_key(&on_page_4));
+        let other = fail("no `id` (item 2e)").at("page 3 (cursor c2), entry 2");
+        assert_ne!(failure_key(&on_page_3), failure_key(&other));
+        // A failure with an id keeps it as its key.
+        let with_id = Failure::new(Some("d1".into()), ErrorKind::InvalidData, "x").at("page 1");
+        assert_eq!(failure_key(&with_id), "d1");
+    }
 
     #[test]
     fn bytes_round_trip_as_base64() {

@@ -101,9 +101,12 @@ async fn one_fails_alone(cfg: Value, id: Option<&str>, reason: &str) {
     assert_eq!(fails.len(), 1, "{cfg}: {fails:?}");
     assert_eq!(fails[0].id, id.map(doc_id), "{cfg}: {fails:?}");
     let message = &fails[0].message;
+    // What failed, told by a hash of its bytes without an id; then where.
     assert!(
-        message.starts_with("rest_api: page 1, entry 2 could not be read: ")
-            && message.contains(reason),
+        message.starts_with("rest_api: item could not be read: ")
+            && message.contains(reason)
+            && message.contains(" (content hash ") == id.is_none()
+            && message.ends_with(" \u{2014} at page 1, entry 2 (`$.data[2]`)"),
         "{cfg}: {message}"
     );
 }
@@ -118,7 +121,7 @@ async fn a_mapped_value_the_plan_cannot_read_fails_its_item_alone() {
         one_fails_alone(
             config(&server, numbered, json!({})),
             Some("3"),
-            "number out of range at `$.data[2].score`",
+            "number out of range at `item.score`",
         )
         .await;
         // Without one (a path below `[*]`): trees, which hold no `1e400` either.
@@ -129,14 +132,14 @@ async fn a_mapped_value_the_plan_cannot_read_fails_its_item_alone() {
                 json!({"metadata_fields": ["score", "tags[*].label"]}),
             ),
             Some("3"),
-            "number out of range at `$.data[2].score`",
+            "number out of range at `item.score`",
         )
         .await;
         // Without `id_field` the id is the whole item's hash: the failure names its index.
         one_fails_alone(
             config(&server, numbered, json!({"id_field": null})),
             None,
-            "number out of range at `$.data[2].score`",
+            "number out of range at `item.score`",
         )
         .await;
     }
@@ -162,7 +165,7 @@ async fn an_unmapped_value_no_tree_holds_fails_only_where_trees_read() {
                 json!({"metadata_fields": ["tags[*].label"]}),
             ),
             Some("3"),
-            "at `$.data[2].x`",
+            "at `item.x`",
         )
         .await;
     }
@@ -219,11 +222,11 @@ async fn on_the_value_path_an_item_that_cannot_be_read_fails_alone() {
     for (third, reason) in [
         (
             r#"{"id": 3, "title": "Item 3", "score": 1e400}"#,
-            "number out of range at `$.data[2].score`",
+            "number out of range at `item.score`",
         ),
         (
             r#"{"id": 3, "title": "Item 3", "score": ["\ud800"]}"#,
-            "at `$.data[2].score[0]`",
+            "at `item.score[0]`",
         ),
     ] {
         for numbered in [false, true] {
@@ -262,8 +265,11 @@ async fn on_the_value_path_an_item_that_cannot_be_read_fails_alone() {
             assert!(
                 fails[0]
                     .message
-                    .starts_with("rest_api: page 1, entry 1 could not be read: ")
-                    && fails[0].message.contains(reason),
+                    .starts_with("rest_api: item could not be read: ")
+                    && fails[0].message.contains(reason)
+                    && fails[0]
+                        .message
+                        .ends_with(" \u{2014} at page 1, entry 1 (`$.data[2]`)"),
                 "{}",
                 fails[0].message
             );
@@ -436,17 +442,26 @@ async fn item_failures_name_their_page() {
         assert!(err.is_none(), "{style}: {err:?}");
         assert_eq!(docs.len(), 2, "{style}");
         let messages: Vec<&str> = fails.iter().map(|f| f.message.as_str()).collect();
+        // What failed (told by a hash of its content where it has no id), then where.
+        assert_eq!(messages.len(), 3, "{style}: {messages:?}");
         assert_eq!(
-            messages,
-            [
-                format!(
-                    "rest_api: {named}, entry 0 could not be read: number out of range at `$.data[0].score`"
-                ),
-                format!("rest_api: {named}, entry 1: item has no `id`"),
-                format!("rest_api: {named}, entry 2 is a string, not an object"),
-            ],
+            messages[0],
+            format!(
+                "rest_api: item could not be read: number out of range at `item.score` \u{2014} at {named}, entry 0 (`$.data[0]`)"
+            ),
             "{style}"
         );
+        for (message, what, entry) in [
+            (messages[1], "item has no `id`", 1),
+            (messages[2], "item is a string, not an object", 2),
+        ] {
+            let (told, place) = message.split_once(" (content hash ").unwrap();
+            assert_eq!(told, format!("rest_api: {what}"), "{style}");
+            assert!(
+                place.ends_with(&format!(") \u{2014} at {named}, entry {entry}")),
+                "{style}: {message}"
+            );
+        }
         // Prune names the entry whose id it cannot read alike.
         let err = list_ids(&c).await.unwrap_err();
         assert!(

@@ -226,12 +226,15 @@ impl FailedItem {
     }
 }
 
-/// The key of a failure: its id, or `~` and a hash of its message.
+/// The key of a failure: its id, or `~` and a hash of its message up to the place it names
+/// ([`Failure::what`]): an item without an id keeps its key when it is met at another place
+/// ([`Failure::at`]). A message without a place is hashed whole, so keys stored before places
+/// existed are unchanged.
 pub fn failure_key(failure: &Failure) -> String {
     failure
         .id
         .clone()
-        .unwrap_or_else(|| format!("~{}", hash128(&failure.message)))
+        .unwrap_or_else(|| format!("~{}", hash128(failure.what())))
 }
 
 /// What to do with the stored checkpoint in a [`Commit`].

@@ -64,7 +64,9 @@ pub struct RestApiConfig {
     pub credentials: Credentials,
     /// JSONPath (RFC 9535) to the item list, e.g. `$.data.items`. Without it the list is
     /// found: the root if it is a list, else `items`, `results`, `data`, `records`, else the
-    /// first list-valued key.
+    /// first list-valued key. A path that leads to empty lists or `null` matches an empty
+    /// page; one whose names the body lacks, or that meets a scalar where it needs a list,
+    /// fails the page.
     #[serde(default)]
     pub items_path: Option<String>,
     /// Field path of each item's id (dot notation, `[n]`, `[*]`). Without it, the id is a hash

@@ -5,18 +5,24 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use connector_core::ids::{hash128, hash128_concat};
+use connector_core::ids::{hash128, hash128_bytes, hash128_concat};
 use connector_core::text::{html_to_markdown, html_to_markdown_into};
-use connector_core::{Document, Error, ErrorKind, Failure, MetaKey};
+use connector_core::{Document, Error, ErrorKind, Failure, MetaKey, TimeWindow};
 use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
 use super::config::{RestApiConfig, TypeHint};
 use super::direct::{Field, Item, Plan, Slots};
+use super::lenient::read_alone;
 use super::model::{FieldPath, text_of};
 use super::node::Node;
 use super::raw_page::{Unread, read_alone_by};
+
+/// " (content hash …)": a content hash as a failure shows it, 16 digits of it.
+fn told(hash: &str) -> String {
+    format!(" (content hash {})", hash.get(..16).unwrap_or(hash))
+}
 
 /// How items become documents, resolved once from the config.
 #[derive(Debug)]
@@ -218,20 +224,92 @@ impl Mapping {
 
     /// The failure of an entry `at` of a page ("page 3 (cursor c2), entry 2") that could not
     /// be read ([`Unread`]), at the JSON path `item`: named by its id where that can still be
-    /// read ([`unread_id`](Self::unread_id)), by its page, index and JSON path always, with
-    /// the reason and where in the item it lies, as "page 3 (cursor c2), entry 2 could not be
-    /// read: number out of range at `$.data[2].score`".
+    /// read ([`unread_id`](Self::unread_id)), else by a hash of its bytes; with the reason
+    /// and where in the item it lies; then, as its place ([`Failure::at`]), its page, index
+    /// and JSON path: "item could not be read: number out of range at `item.score` (content
+    /// hash …) — at page 3 (cursor c2), entry 2 (`$.data[2]`)".
     pub(crate) fn unread_failure(
         &self,
         at: &impl std::fmt::Display,
         item: &str,
         unread: &Unread<'_>,
     ) -> Failure {
+        let id = self.unread_id(unread);
+        let tell = if id.is_some() {
+            String::new()
+        } else {
+            told(&hash128_bytes(unread.text))
+        };
         Failure::new(
-            self.unread_id(unread),
+            id,
             ErrorKind::InvalidData,
-            format!("{SOURCE}: {at} could not be read: {}", unread.reason(item)),
+            format!(
+                "{SOURCE}: item could not be read: {}{tell}",
+                unread.reason("item")
+            ),
         )
+        .at(format_args!("{at} (`{item}`)"))
+    }
+
+    /// The failure of the entry `at` of a page, at the JSON path `item`, whose bytes are
+    /// `text`, that `items_path`'s filter may or may not take (`why`, [`super::lenient`]): it
+    /// is never delivered, as the filter may leave it out, nor lost, as it may take it. Named
+    /// by its id where that reads, else by a hash of its bytes; with `window`, `None` when its
+    /// time lies outside it or it has none, as for an item that cannot be read.
+    pub(crate) fn undecided_failure(
+        &self,
+        window: Option<TimeWindow>,
+        at: &impl std::fmt::Display,
+        item: &str,
+        text: &[u8],
+        why: &str,
+    ) -> Option<Failure> {
+        let (id, time) = match read_alone(text) {
+            Ok(tree) => (
+                self.id(&tree).ok(),
+                self.timestamp.as_ref().map(|_| self.updated_at(&tree)),
+            ),
+            Err(error) => {
+                let unread = Unread {
+                    text,
+                    error: &error,
+                };
+                (self.unread_id(&unread), self.unread_time(&unread))
+            }
+        };
+        if let Some(w) = window
+            && let Some(time) = time
+            && !time.is_some_and(|t| w.contains(t))
+        {
+            return None;
+        }
+        let tell = if id.is_some() {
+            String::new()
+        } else {
+            told(&hash128_bytes(text))
+        };
+        let failure = Failure::new(id, ErrorKind::InvalidData, format!("{SOURCE}: {why}{tell}"));
+        Some(failure.at(format_args!("{at} (`{item}`)")))
+    }
+
+    /// A hash of `item`'s content, which tells an item without an id from others in its
+    /// failure's key ([`Failure::at`]): of its kind and the values of the fields the mapping
+    /// reads (what its document would have held), which an item read by the plan
+    /// ([`Slots`]) and the same item read as a tree give alike. Items whose kind and mapped
+    /// values are the same (entries that are not objects, of one kind) share it: they would
+    /// be the same document.
+    fn content_hash<I: Item>(&self, item: &I) -> String {
+        let mut text = item.kind().to_owned();
+        let fields = (self.title.iter().chain(&self.content).chain(&self.metadata))
+            .chain(self.link.iter().chain(&self.timestamp));
+        for field in fields {
+            for value in item.values(field) {
+                text.push_str(&Node::canonical(value));
+                text.push('\u{1f}');
+            }
+            text.push('\u{1e}');
+        }
+        hash128(&text)
     }
 
     /// [`id`](Self::id) read at `path` (the mapping's `id_field`, or the same path with the
@@ -286,19 +364,35 @@ impl Mapping {
         at: &impl std::fmt::Display,
         out: &mut Vec<Document>,
     ) -> Result<(), Box<Failure>> {
+        // Failures without an id: told apart by a hash of the item's content, their page and
+        // position only shown (`Failure::at`), so that each keeps its key when it moves.
         if !item.is_object() {
-            return Err(Box::new(Failure::new(
-                None,
-                ErrorKind::InvalidData,
-                format!("{SOURCE}: {at} is a {}, not an object", item.kind()),
-            )));
+            return Err(Box::new(
+                Failure::new(
+                    None,
+                    ErrorKind::InvalidData,
+                    format!(
+                        "{SOURCE}: item is a {}, not an object{}",
+                        item.kind(),
+                        told(&self.content_hash(item))
+                    ),
+                )
+                .at(at),
+            ));
         }
         let id = self.id(item).map_err(|e| {
-            Box::new(Failure::new(
-                None,
-                ErrorKind::InvalidData,
-                format!("{SOURCE}: {at}: {}", e.message()),
-            ))
+            Box::new(
+                Failure::new(
+                    None,
+                    ErrorKind::InvalidData,
+                    format!(
+                        "{SOURCE}: {}{}",
+                        e.message(),
+                        told(&self.content_hash(item))
+                    ),
+                )
+                .at(at),
+            )
         })?;
         let content = match &self.template {
             Some(t) => strip_html(&self.render(t, item)),

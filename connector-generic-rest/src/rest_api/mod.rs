@@ -111,7 +111,8 @@ impl Connector for RestApiConnector {
     }
 
     /// Fetches the first page: 401/403 stay auth errors, 404 and other 4xx, a non-JSON body
-    /// and an `items_path` that matches nothing become
+    /// and an `items_path` the body's shape does not fit (a name it requires missing, a
+    /// scalar where it needs a list; an empty or `null` list is an empty page) become
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) errors naming the field, and
     /// connection failures stay [`ErrorKind::Unavailable`](connector_core::ErrorKind::Unavailable).
     async fn check(&self) -> Result<()> {

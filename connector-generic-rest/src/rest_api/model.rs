@@ -237,6 +237,59 @@ impl ItemsPath {
         self.path.query(value).all()
     }
 
+    /// Why `body` holds no match: `Ok` when the path leads to lists (or objects) that are
+    /// empty, whose entries its filters all left out, or to `null` (an API's empty list, as
+    /// Go writes a nil slice): an empty page; `Err` naming where the body's shape is not the
+    /// path's: a name the object does not hold, or a scalar where a list or object is needed.
+    ///
+    /// The path is walked one segment at a time (each prefix queried again: this runs only
+    /// for a page with no match); at the first segment that matches nothing, each value the
+    /// path had reached decides. A name segment (`.data`, `['data']`) on an object that does
+    /// not hold it fails: a name the config requires is missing, which an empty listing does
+    /// not explain (a wrong path, or an API that answers an error in a shape of its own). Any
+    /// other segment (a wildcard, a filter, an index or slice, a union, a descendant search)
+    /// on a list or object is an empty match.
+    ///
+    /// # Errors
+    /// "`$.data` has no `items`", "`$.data` is a string, not a list or object".
+    pub(crate) fn why_none(&self, body: &Value) -> Result<(), String> {
+        let mut reached = vec![body];
+        let mut at = "$";
+        for (end, kind) in segments(&self.raw) {
+            let prefix = &self.raw[..end];
+            let next = match JsonPath::parse(prefix) {
+                Ok(path) => path.query(body).all(),
+                // Not reached: every prefix of a path at a segment's end is a path.
+                Err(_) => return Ok(()),
+            };
+            if next.is_empty() {
+                for value in reached {
+                    let kind_of = match value {
+                        Value::Null => continue,
+                        Value::Object(_) if kind == SegmentKind::Name => {
+                            let name = &self.raw[at.len()..end];
+                            let name = name.trim_start_matches('.');
+                            return Err(format!("`{at}` has no `{name}`"));
+                        }
+                        Value::Object(_) | Value::Array(_) if kind == SegmentKind::Other => {
+                            continue;
+                        }
+                        Value::Array(_) => "a list, not an object",
+                        Value::Object(_) => "an object",
+                        Value::String(_) => "a string, not a list or object",
+                        Value::Number(_) => "a number, not a list or object",
+                        Value::Bool(_) => "a boolean, not a list or object",
+                    };
+                    return Err(format!("`{at}` is {kind_of}"));
+                }
+                return Ok(());
+            }
+            reached = next;
+            at = prefix;
+        }
+        Ok(())
+    }
+
     /// Where each match lies, as JSON pointers, in the order of [`find_items`]'s matches.
     pub(crate) fn locations(&self, value: &Value) -> Vec<String> {
         self.path
@@ -245,6 +298,90 @@ impl ItemsPath {
             .map(|l| l.to_json_pointer())
             .collect()
     }
+}
+
+/// What a segment of a JSONPath selects ([`segments`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SegmentKind {
+    /// One name of an object: `.data`, `['data']`.
+    Name,
+    /// Anything else: a wildcard, a filter, an index or slice, a union, a descendant search.
+    Other,
+}
+
+/// The end (in bytes) and kind of each segment of `path` (a JSONPath that parses, with its
+/// `$`), read outside quotes and brackets.
+fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < bytes.len() {
+        let start = i;
+        let descendant = bytes[i..].starts_with(b"..");
+        if descendant {
+            i += 2;
+        } else if bytes[i] == b'.' {
+            i += 1;
+        }
+        let bracket = bytes.get(i) == Some(&b'[');
+        if bracket {
+            // To the `]` that closes it, outside quotes (a filter may hold brackets).
+            let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+            while let Some(&c) = bytes.get(i) {
+                i += 1;
+                if let Some(q) = quote {
+                    if escaped {
+                        escaped = false;
+                    } else if c == b'\\' {
+                        escaped = true;
+                    } else if c == q {
+                        quote = None;
+                    }
+                    continue;
+                }
+                match c {
+                    b'\'' | b'"' => quote = Some(c),
+                    b'[' => depth += 1,
+                    b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            while i < bytes.len() && !matches!(bytes[i], b'.' | b'[') {
+                i += 1;
+            }
+        }
+        let text = path[start..i].trim_start_matches('.');
+        let name = !descendant
+            && if bracket {
+                let inner = text.trim_start_matches('[').trim_end_matches(']').trim();
+                let quoted = |q: char| {
+                    inner.len() >= 2
+                        && inner.starts_with(q)
+                        && inner.ends_with(q)
+                        && !inner[1..inner.len() - 1].contains(q)
+                };
+                quoted('\'') || quoted('"')
+            } else {
+                text != "*"
+            };
+        let kind = if name {
+            SegmentKind::Name
+        } else {
+            SegmentKind::Other
+        };
+        out.push((i, kind));
+        if i == start {
+            // Not reached for a path that parses; a guard against a loop.
+            break;
+        }
+    }
+    out
 }
 
 /// The items of a response, located but not yet taken out of it.

@@ -310,9 +310,26 @@ fn convert_page(
                         mapping.convert_into(item, &entry(i), &mut documents),
                         &mut documents,
                     ),
+                    // An entry the filter may or may not take: it fails alone, never
+                    // delivered.
+                    Held::Unread {
+                        span,
+                        at,
+                        undecided: Some(why),
+                    } => {
+                        let text = body.get(span.clone()).unwrap_or_default();
+                        if let Some(f) = mapping.undecided_failure(window, &entry(i), at, text, why)
+                        {
+                            take(Err(Box::new(f)), &mut documents);
+                        }
+                    }
                     // Read alone as a raw page's item is: by the plan, which reads only
                     // what is mapped, else as a tree (which the fetch found it is not).
-                    Held::Unread { span, at } => {
+                    Held::Unread {
+                        span,
+                        at,
+                        undecided: None,
+                    } => {
                         let text = body.get(span.clone()).unwrap_or_default();
                         let read = match mapping.direct() {
                             Some(plan) => read_slots(plan, text).map(|slots| {
@@ -433,7 +450,9 @@ fn page_ids(mapping: &Mapping, items: &PageItems, at: &PageAt) -> Result<Vec<Sli
             for (i, held) in items.iter().enumerate() {
                 match held {
                     Held::Value(item) => of.push(i, item),
-                    Held::Unread { span, at } => {
+                    // An entry the filter may or may not take is listed where its id
+                    // reads: prune keeps what it cannot tell is gone.
+                    Held::Unread { span, at, .. } => {
                         let text = body.get(span.clone()).unwrap_or_default();
                         match read_alone(text) {
                             Ok(item) => of.push(i, &item),

@@ -1,0 +1,364 @@
+//! One page fetched: the response read (raw, kept by the plan, or as a tree; leniently where
+//! serde_json cannot hold it), its items found, what it says of the pages left, and the
+//! position after it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_core::http::Page;
+use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::{Error, Result};
+use serde_json::Value;
+
+use super::RestClient;
+use crate::rest_api::SOURCE;
+use crate::rest_api::checkpoint::{At, Position};
+use crate::rest_api::config::PaginationType;
+use crate::rest_api::direct::Item;
+use crate::rest_api::lenient::{Held, Lenient};
+use crate::rest_api::model::{BodyPath, Items, find_items, text_ref};
+use crate::rest_api::node::{Json, Node};
+use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
+
+/// What a response says about the pages left, where it says anything: a top-level `has_more`,
+/// `total_pages` or `total` in the body, or the `X-WP-TotalPages`, `X-WP-Total` (WordPress) and
+/// `X-Total-Count` (JSON Server, many Rails and Node APIs) headers.
+#[derive(Debug, Default)]
+struct Totals {
+    has_more: Option<bool>,
+    total_pages: Option<u64>,
+    total: Option<u64>,
+}
+
+impl Totals {
+    /// The body's names [`Totals::read`] reads.
+    const NAMES: [&str; 5] = ["has_more", "hasMore", "total_pages", "totalPages", "total"];
+
+    fn read(body: &Value, header: impl Fn(&str) -> Option<u64>) -> Self {
+        let field = |names: &[&str]| names.iter().find_map(|n| body.get(*n));
+        let number = |v: &Value| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        };
+        Self {
+            has_more: field(&["has_more", "hasMore"]).and_then(Value::as_bool),
+            total_pages: header("x-wp-totalpages")
+                .or_else(|| field(&["total_pages", "totalPages"]).and_then(number)),
+            total: header("x-wp-total")
+                .or_else(|| header("x-total-count"))
+                .or_else(|| field(&["total"]).and_then(number)),
+        }
+    }
+}
+
+impl RestClient {
+    /// Fetches the page at `pos`: its items (any JSON values) and the position after it.
+    ///
+    /// # When page and offset pagination stop
+    /// After an empty page; after a page whose item ids repeat the previous page's (an API
+    /// that ignores the page parameter: the repeat is dropped, not delivered twice); when the
+    /// response says so (`has_more: false`, the last of `total_pages`/`X-WP-TotalPages`, or
+    /// `total`/`X-WP-Total`/`X-Total-Count` items listed); else after a page shorter than the
+    /// size asked, once a full page showed the server honours that size. A short first page
+    /// is confirmed by one more request, since a server may cap the size below what was asked:
+    /// that page ends the listing when it is empty, repeats the first, or is refused.
+    ///
+    /// A 400 or 404 on a page after the first of a run ends the listing (logged), with no
+    /// error: that is how WordPress (`rest_post_invalid_page_number`) and others answer a page
+    /// past the last, which a client reaches when the last page was full and no total was
+    /// given. The same status on a run's first page is an error, since then no page was ever
+    /// valid (a wrong URL or parameter). The cost: a 400 or 404 that really is a fault, on a
+    /// later page, ends the listing early rather than the sync.
+    pub(crate) async fn fetch_page(
+        &self,
+        pos: Position,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Page<PageItems, Position>> {
+        let e = &*self.endpoint;
+        if pos.pages > 0 && e.cfg.request_delay > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(e.cfg.request_delay)).await;
+        }
+        let numbered = matches!(pos.at, At::Page { .. } | At::Offset { .. });
+        let past_end_possible = numbered && pos.pages > 0;
+        let mut req = self.request(&pos, since)?;
+        if past_end_possible {
+            req = req.client_errors_as_responses();
+        }
+        let resp = req.send().await?;
+        if resp.status().is_client_error() {
+            let code = resp.status().as_u16();
+            if matches!(code, 400 | 404) {
+                tracing::info!(
+                    connector = SOURCE,
+                    status = code,
+                    pages = pos.pages,
+                    "the API refused the page after the last one; the listing ends here"
+                );
+                return Ok(Page::last(PageItems::default()));
+            }
+            return Err(self.client_error(code, resp.url()));
+        }
+        // With plain item names, a cursor or link walk's items are read here by the mapping's
+        // plan, once, and conversion takes what was kept of them. Otherwise they are skipped
+        // here (only counted, and their ids hashed for a numbered walk's repeat guard) and
+        // read where they are converted.
+        let mut raw_ids = (numbered && self.endpoint.plain_items.is_some()).then(Vec::new);
+        let mut lenient: Option<(Lenient, Error)> = None;
+        let kept = match (&e.plain_items, &self.plan) {
+            (Some(names), Some(plan)) if !numbered => keep(resp.body(), names, plan)
+                .map(|(rest, kept)| (rest, kept.len(), names.clone(), Some(kept))),
+            _ => None,
+        };
+        let located = kept.or_else(|| {
+            let names = e.plain_items.as_ref()?;
+            let mut on_item = |_: usize, item: Result<&Json<'_>, Unread<'_>>| {
+                if let Some(ids) = raw_ids.as_mut() {
+                    ids.push(match item {
+                        Ok(item) => self.item_id(item),
+                        // An item no tree can hold (conversion fails it alone).
+                        Err(unread) => self.unread_id(&unread),
+                    });
+                }
+            };
+            let on_item: Option<OnItem<'_>> = if numbered { Some(&mut on_item) } else { None };
+            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone(), None))
+        });
+        let (mut body, found, raw) = match located {
+            Some((rest, n, names, kept)) => (
+                rest,
+                Items::List {
+                    pointer: String::new(),
+                    len: n,
+                },
+                Some((names, kept)),
+            ),
+            None => {
+                raw_ids = None;
+                let (body, found) = match resp.json::<Value>() {
+                    Ok(body) => {
+                        let found = find_items(&body, e.items_path.as_ref(), resp.body());
+                        (body, found)
+                    }
+                    // A value no `Value` holds: the body read again, leniently, so that an
+                    // item holding it fails alone (`lenient`).
+                    Err(err) => {
+                        let Some(mut read) = Lenient::read(resp.body()) else {
+                            return Err(err.with_connector(SOURCE));
+                        };
+                        let body = std::mem::take(&mut read.value);
+                        let Some(found) = read.find_items(&body, e.items_path.as_ref()) else {
+                            return Err(err.with_connector(SOURCE));
+                        };
+                        lenient = Some((read, err));
+                        (body, found)
+                    }
+                };
+                (body, found, None)
+            }
+        };
+        // No match: an empty page when the path leads to lists that are empty (or `null`),
+        // else the body's shape is not the path's (`ItemsPath::why_none`).
+        let found = match (found, e.items_path.as_ref()) {
+            (Items::Missing, Some(path)) => match path.why_none(&body) {
+                Ok(()) => Items::Matches(Vec::new()),
+                Err(why) => {
+                    return Err(Error::invalid_data(format!(
+                        "`items_path` `{}` matches nothing in the response: {why}",
+                        path.as_str()
+                    ))
+                    .with_field("items_path")
+                    .with_url(resp.url())
+                    .with_connector(SOURCE));
+                }
+            },
+            (found, _) => found,
+        };
+        let n = found.len() as u64;
+        let items_after = pos.items + n;
+        // What the page reads of a body read leniently must be there to read: the page fails
+        // on a value it reads that no `Value` holds (`lenient`).
+        if let Some((read, _)) = &lenient {
+            let fail = |msg: String| {
+                Error::invalid_data(msg)
+                    .with_url(resp.url())
+                    .with_connector(SOURCE)
+            };
+            for name in Totals::NAMES {
+                read.check(body.get(name), &format!("`{name}`"))
+                    .map_err(fail)?;
+            }
+            let next = match (&pos.at, e.cfg.pagination_type) {
+                (At::Cursor { .. }, _) => Some((&e.next_cursor, "next cursor")),
+                (At::Url { .. }, PaginationType::NextUrlPath) => {
+                    Some((&e.next_url, "next-page URL"))
+                }
+                _ => None,
+            };
+            if let Some((path, what)) = next {
+                read.check(path.as_ref().and_then(|p| p.first(&body)), what)
+                    .map_err(fail)?;
+            }
+        }
+        let totals = Totals::read(&body, |name| {
+            resp.header(name).and_then(|v| v.trim().parse().ok())
+        });
+        let full = pos.full || e.page_size.is_some_and(|size| n >= size);
+        // A short page ends the listing once the server has shown it honours the size (a
+        // server capping the size below what was asked returns short pages all along).
+        let short = e.page_size.is_some_and(|size| full && n < size);
+        let pages = pos.pages + 1;
+        let text_at = |path: Option<&BodyPath>| {
+            path.and_then(|p| p.first(&body))
+                .map(|v| text_ref(v).into_owned())
+                .filter(|s| !s.is_empty())
+        };
+        // What the response says, where it says it; it overrides the page-length guess.
+        let told_done = match &pos.at {
+            At::Page { page } => {
+                let by_pages = totals
+                    .total_pages
+                    .map(|t| page.saturating_sub(e.cfg.pagination_config.start_page) + 1 >= t);
+                let by_items = totals.total.map(|t| items_after >= t);
+                by_pages.or(by_items)
+            }
+            At::Offset { offset } => totals.total.map(|t| offset + n >= t),
+            _ => None,
+        };
+        let last = totals.has_more == Some(false)
+            || told_done == Some(true)
+            || (totals.has_more.is_none() && told_done.is_none() && short);
+        // The next position is read before the items are moved out: a cursor path may point
+        // into them.
+        let next_at = match &pos.at {
+            At::Single => None,
+            // An empty numbered page is past the end whatever else the response says.
+            At::Page { .. } | At::Offset { .. } if n == 0 || last => None,
+            At::Page { page } => Some(At::Page { page: page + 1 }),
+            At::Offset { offset } => Some(At::Offset { offset: offset + n }),
+            // A cursor or link walk follows the service's next pointer, even past an empty
+            // page (a filtered page may be empty with more behind it), unless it says no more.
+            _ if totals.has_more == Some(false) => None,
+            At::Cursor { .. } => {
+                text_at(e.next_cursor.as_ref()).map(|c| At::Cursor { cursor: Some(c) })
+            }
+            At::Url { .. } => {
+                let next = match e.cfg.pagination_type {
+                    PaginationType::NextUrlPath => text_at(e.next_url.as_ref())
+                        .map(|s| resp.url().join(&s))
+                        .transpose()
+                        .map_err(|err| {
+                            Error::invalid_data(format!("the next-page URL is invalid: {err}"))
+                                .with_connector(SOURCE)
+                        })?,
+                    _ => resp.next_link(),
+                };
+                next.map(|u| At::Url { url: u.to_string() })
+            }
+        };
+        let items = match raw {
+            Some((_, Some(kept))) => PageItems::Kept {
+                body: resp.body().clone(),
+                kept,
+            },
+            Some((path, None)) => PageItems::Raw {
+                body: resp.body().clone(),
+                path,
+                len: found.len(),
+            },
+            None => match lenient {
+                None => PageItems::Values(found.take(&mut body)),
+                Some((mut read, err)) => {
+                    read.value = body;
+                    match read.items(found, e.items_path.as_ref(), resp.body()) {
+                        Some(items) => PageItems::Lenient {
+                            body: resp.body().clone(),
+                            items,
+                        },
+                        None => return Err(err.with_connector(SOURCE)),
+                    }
+                }
+            },
+        };
+        let ids = (numbered && n > 0).then(|| match (&items, raw_ids) {
+            (PageItems::Raw { .. }, Some(ids)) => page_hash(&ids),
+            (PageItems::Values(list), _) => {
+                page_hash(&list.iter().map(|i| self.item_id(i)).collect::<Vec<_>>())
+            }
+            (PageItems::Raw { .. }, None) => String::new(),
+            (PageItems::Lenient { body, items }, _) => page_hash(
+                &items
+                    .iter()
+                    .map(|held| match held {
+                        Held::Value(item) => self.item_id(item),
+                        // As on a raw page: its id read alone, else its bytes.
+                        Held::Unread { span, .. } => {
+                            self.unread_text_id(body.get(span.clone()).unwrap_or_default())
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            (PageItems::Kept { .. }, _) => {
+                // Not reached: only a walk that is not numbered keeps its pages (`keep`
+                // above), and only numbered walks hash theirs. Were a numbered walk's pages
+                // kept, each would hash to "" and the repeat guard would end the listing
+                // after the first page: hash them from their ids (the slots) first.
+                debug_assert!(!numbered, "a numbered walk's page was kept");
+                String::new()
+            }
+        });
+        if ids.is_some() && ids == pos.prev {
+            tracing::info!(
+                connector = SOURCE,
+                pages = pos.pages,
+                "the page repeats the previous page's items (does the API ignore the page parameter?); the listing ends here"
+            );
+            return Ok(Page::last(PageItems::default()));
+        }
+        Ok(Page::new(
+            items,
+            next_at.map(|at| Position {
+                at,
+                pages,
+                full,
+                items: items_after,
+                prev: ids,
+            }),
+        ))
+    }
+
+    /// The hash of an item's id for the repeated-page guard: of `id_field` where configured,
+    /// else of the content.
+    fn item_id<N: Node>(&self, item: &N) -> String {
+        let id = self
+            .endpoint
+            .id_path
+            .as_ref()
+            .and_then(|p| p.values(item).into_iter().next())
+            .map_or_else(|| item.canonical(), |v| v.text().into_owned());
+        hash128(&id)
+    }
+
+    /// [`item_id`](Self::item_id) of an item that cannot be read whole ([`Unread`]): its
+    /// `id_field` read alone from its bytes, hashed as `item_id` hashes a readable item's, so
+    /// that a repeated page is seen whatever else in the item changes per response (a signed
+    /// URL, a fetch time). Its bytes stand for it only without an id to read: no `id_field`,
+    /// a path that is not a chain of names, the id missing or itself what cannot be read.
+    fn unread_id(&self, unread: &Unread<'_>) -> String {
+        self.unread_text_id(unread.text)
+    }
+
+    /// [`unread_id`](Self::unread_id) of an item's bytes (a lenient page's item that cannot
+    /// be read holds no serde error, only its span).
+    fn unread_text_id(&self, text: &[u8]) -> String {
+        let id = self.endpoint.id_alone.as_ref().and_then(|(plan, field)| {
+            let slots = read_alone_by(text, plan)?;
+            slots.values(field).first().map(|v| hash128(&v.text()))
+        });
+        id.unwrap_or_else(|| hash128_bytes(text))
+    }
+}
+
+/// A hash of a page's item id hashes ([`RestClient::item_id`]).
+fn page_hash(ids: &[String]) -> String {
+    hash128(&ids.concat())
+}

@@ -1,0 +1,143 @@
+//! A page whose `items_path` matches nothing: an empty page where the path leads to an empty
+//! list (or `null`), so that a numbered walk ends there and a cursor walk goes on; an error
+//! naming the path where the body's shape is not the path's.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
+
+mod common;
+
+use common::{build, items_config, load};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A numbered walk (`page`) with `items_path`: page 1 holds items 1 and 2 under `data` (or
+/// `result.data`, for a path through `result`), page
+/// 2 is `last`; the documents, the error's text and the requests made.
+async fn walk(items_path: &str, last: Value) -> (usize, Option<String>, usize) {
+    let data = json!([{"id": 1, "title": "one"}, {"id": 2, "title": "two"}]);
+    let first = if items_path.contains("result") {
+        json!({"result": {"data": data}})
+    } else {
+        json!({"data": data})
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(last))
+        .mount(&server)
+        .await;
+    let cfg = items_config(
+        &server.uri(),
+        &json!({"items_path": items_path, "pagination_type": "page", "max_pages": 5}),
+    );
+    let (docs, fails, err) = load(&build(cfg)).await;
+    assert!(fails.is_empty(), "{fails:?}");
+    let requests = server.received_requests().await.unwrap().len();
+    (docs.len(), err.map(|e| e.to_string()), requests)
+}
+
+/// Before, every form but `$.data` failed the walk at its last page with "`items_path`
+/// matches nothing in the response": a numbered walk over `$.data[*]` could not end without
+/// a total.
+#[tokio::test]
+async fn an_empty_or_null_list_is_an_empty_page_that_ends_a_numbered_walk() {
+    let empty = [
+        ("$.data[*]", json!({"data": []})),
+        ("$.data[*]", json!({"data": null})),
+        ("$.data.*", json!({"data": {}})),
+        ("$.data[?@.id > 0]", json!({"data": []})),
+        // Every entry left out by the filter: no match either.
+        ("$.data[?@.id > 0]", json!({"data": [{"id": -1}]})),
+        ("$.data[0:10]", json!({"data": []})),
+        ("$['data'][*]", json!({"data": []})),
+        ("$..data[*]", json!({"data": []})),
+        ("$..[?@.title]", json!({"data": []})),
+        ("$.result.data[*]", json!({"result": {"data": []}})),
+        ("$.result.data[*]", json!({"result": null})),
+        ("$.result.data", json!({"result": {"data": []}})),
+    ];
+    for (path, last) in empty {
+        assert_eq!(
+            walk(path, last.clone()).await,
+            (2, None, 2),
+            "{path} on {last}"
+        );
+    }
+}
+
+/// A body whose shape is not the path's fails, naming the path and where: a name the path
+/// requires that the object does not hold, a scalar where a list or object is needed.
+#[tokio::test]
+async fn a_body_of_another_shape_fails_naming_the_path() {
+    let wrong = [
+        ("$.data[*]", json!({}), "`$` has no `data`"),
+        ("$.data[*]", json!({"error": "busy"}), "`$` has no `data`"),
+        ("$.data", json!({"items": []}), "`$` has no `data`"),
+        ("$.data[*]", json!({"data": "none"}), "`$.data` is a string"),
+        (
+            "$.data[?@.id > 0]",
+            json!({"data": 0}),
+            "`$.data` is a number",
+        ),
+        (
+            "$.result.data[*]",
+            json!({"result": {}}),
+            "`$.result` has no `data`",
+        ),
+        (
+            "$.result.data[*]",
+            json!({"result": []}),
+            "`$.result` is a list",
+        ),
+        ("$['data'][*]", json!({}), "`$` has no `['data']`"),
+    ];
+    for (path, last, why) in wrong {
+        let (docs, err, _) = walk(path, last.clone()).await;
+        let err = err.unwrap_or_else(|| panic!("{path} on {last}: no error"));
+        assert_eq!(docs, 2, "{path} on {last}");
+        assert!(
+            err.contains(&format!("`items_path` `{path}` matches nothing")) && err.contains(why),
+            "{path} on {last}: {err}"
+        );
+    }
+}
+
+/// A cursor walk goes on past an empty page that names a next cursor.
+#[tokio::test]
+async fn a_cursor_walk_goes_on_past_an_empty_list() {
+    let server = MockServer::start().await;
+    let page = |data: Value, next: Value| {
+        ResponseTemplate::new(200).set_body_json(json!({"data": data, "next": next}))
+    };
+    Mock::given(method("GET"))
+        .and(query_param("cursor", "c2"))
+        .respond_with(page(Value::Null, json!("c3")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("cursor", "c3"))
+        .respond_with(page(json!([{"id": 3, "title": "three"}]), Value::Null))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(page(json!([{"id": 1, "title": "one"}]), json!("c2")))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let cfg = items_config(
+        &server.uri(),
+        &json!({
+            "items_path": "$.data[*]",
+            "pagination_type": "cursor",
+            "pagination_config": {"cursor_param": "cursor", "next_cursor_path": "$.next"},
+        }),
+    );
+    let (docs, fails, err) = load(&build(cfg)).await;
+    assert!(err.is_none() && fails.is_empty(), "{err:?} {fails:?}");
+    assert_eq!(docs.len(), 2);
+}
