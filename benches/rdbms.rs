@@ -121,6 +121,35 @@
 //! 5,000 (the page's buffers and documents past the caches); the default is unchanged.
 //! Documents byte-identical: the pinned ten-thousand-row digests hold on both servers. Peak
 //! RSS 11-12 MiB (12-13 before).
+//!
+//! Session 47 (pg47, against main 2986485; the children run on servers kept between runs,
+//! 300k rows, base and branch alternating). Where the wall goes on PostgreSQL (`perf sched`
+//! per thread, base, load average 3-6): the consumer (converting) ran 235-258 ms and waited
+//! for its next page a median 0.9 ms each page (it is not the bottleneck); the read-ahead
+//! task 145-190 ms, split between both Tokio workers; the server's backend 167-193 ms
+//! (`EXPLAIN ANALYZE`: 300 index-scan pages 0.32 ms each, about the 100 ms of one index scan
+//! of the table; a raw seq scan 55 ms); raw: client 152 ms, server 126 ms. The two cores are
+//! shared by the three threads (and by other sessions' builds), so the wall follows the total
+//! CPU: about 0.55 s against raw's 0.28 s. MariaDB: consumer 185-202 ms, read-ahead task
+//! 310-360 ms (the bottleneck), server 160-260 ms; raw client 327 ms, server 167 ms.
+//!
+//! - Pages read four ahead ([`read_ahead_by`](connector_core::pages::read_ahead_by)) rather
+//!   than one: the consumer's thread 235-241 -> 171-175 ms of CPU (its page faults, 7% of its
+//!   samples, gone). 9 runs a side at load 5.3-6.0, medians: PostgreSQL load client CPU 0.38
+//!   -> 0.30 s, wall 0.661 -> 0.476 s; MariaDB 0.50 -> 0.48 s, 0.923 -> 0.849 s (two ahead:
+//!   0.32 s / 0.497 s, eight: 0.30 s / 0.487 s on PostgreSQL). The final binary, 7 runs a
+//!   side at load 8.0-8.4: PostgreSQL raw 0.401 / 0.381 s, load 1.033 -> 0.919 s (CPU 0.46
+//!   -> 0.37 s; 2.4x raw), poll 1.373 -> 1.079 s (0.45 -> 0.37 s); MariaDB load CPU 0.54-0.55
+//!   s either way (its wall at that load noise: 1.14 / 1.23 s medians, raw 0.71 s). 1M rows,
+//!   PostgreSQL load CPU 1.45-1.63 -> 1.23-1.27 s; peak RSS 12-14 MiB (12 before).
+//! - Page size (base, `RDBMS_BENCH_PAGE`, 7 runs at load 5.7): PostgreSQL client CPU 0.31 s
+//!   at 250 rows, 0.36 s at 500, 0.38 s at 1,000 and 2,000; MariaDB the other way, 0.55 s at
+//!   250, 0.50 s at 500, 0.46 s at 1,000, 0.51 s at 2,000. No size wins on both: the default
+//!   stays 1,000.
+//! - Tried and left out: handing a converted page's buffers back to the reading task for the
+//!   next page (no change: PostgreSQL CPU 0.37 / 0.38 s, MariaDB 0.48 / 0.50 s). Not tried:
+//!   converting a page's rows on both cores (the consumer waits for pages and no core is
+//!   idle), the consumer's per-row work.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -51,7 +51,9 @@ use std::future::Future;
 pub use ahead::{ConvertAhead, Spawned};
 pub use fetch::ItemFetches;
 pub use offset::{OffsetWalk, Step};
-pub use paginate::{Page, PageLimit, convert_blocking, convert_spawned, paginate, read_ahead};
+pub use paginate::{
+    Page, PageLimit, convert_blocking, convert_spawned, paginate, read_ahead, read_ahead_by,
+};
 
 use crate::context::SyncContext;
 use crate::document::{Batch, Document, Failure};

@@ -2,7 +2,7 @@
 //! page: each column's value a small cell, the text of every text column in one `String`.
 //!
 //! The rows are read on the read-ahead task and made documents on the caller's
-//! ([`read_ahead`](connector_core::pages::read_ahead)): a `String` per text column per row
+//! ([`read_ahead_by`](connector_core::pages::read_ahead_by)): a `String` per text column per row
 //! was two allocations a row made on one thread and freed on the other (glibc's slow path
 //! both ways), where the page's buffers are a handful of allocations a page.
 

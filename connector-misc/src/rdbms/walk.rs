@@ -2,9 +2,10 @@
 //! listing for prune, and the refetch of rows by id.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use connector_core::pages::read_ahead;
+use connector_core::pages::read_ahead_by;
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -20,6 +21,13 @@ use super::value::Key;
 
 /// Ids asked per refetch query.
 const REFETCH_CHUNK: usize = 500;
+
+/// Pages read and waiting for conversion at most (besides the one being read and the one
+/// being converted): with one, the reading task blocked on every page and the load cost more
+/// client CPU (`rdbms` bench, 300k rows, PostgreSQL: 0.37-0.41 s against 0.30-0.32 s with
+/// four, wall 0.66 -> 0.48 s median at load average 5-6; MariaDB 0.50 -> 0.48 s, wall 0.92 ->
+/// 0.85 s). Two did about as well, eight no better; peak RSS stayed 11-13 MiB.
+const PAGES_AHEAD: NonZeroUsize = NonZeroUsize::new(4).unwrap();
 
 fn listing_error(plan: &Plan, message: String) -> Error {
     Error::new(ErrorKind::InvalidData, message)
@@ -70,15 +78,16 @@ enum RawPage {
 
 /// Every row after `from`, in pages of `page_size`, each with the checkpoint after it.
 ///
-/// The queries run in a task of their own one page ahead ([`read_ahead`]): the server
-/// prepares and sends the next page while this one is converted.
+/// The queries run in a task of their own up to [`PAGES_AHEAD`] pages ahead
+/// ([`read_ahead_by`]): the server prepares and sends the next pages while this one is
+/// converted.
 pub(crate) fn checkpointed(
     shared: Arc<Shared>,
     from: RdbmsCheckpoint,
     window: Option<TimeWindow>,
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<CheckpointedBatch<RdbmsCheckpoint>>> {
-    let pages = read_ahead(raw_pages(shared, from, window, ctx));
+    let pages = read_ahead_by(raw_pages(shared, from, window, ctx), PAGES_AHEAD);
     pages
         .map(|page| {
             let page = page?;
