@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; on the quiet machine the `--state` run 0.94x and the ratio's median 1.355x → 1.29x (1.20-1.37x) (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -1190,6 +1190,74 @@
 //! alternations): task-clock 140 / 149 / 137 ms against 138 / 143 / 134 ms, context switches
 //! 1,160-1,414 against 1,881-1,942, wall 0.133 / 0.126 / 0.118 s against 0.095 / 0.100 /
 //! 0.102 s. Fewer switches, the same CPU and a slower wall: the runtime stays as it is.
+//!
+//! ## (a), seventeenth pass (2026-12-06): the critical path, page by page (measurements only)
+//!
+//! A measure-only build of `main` 2986485 (removed again; patch, binaries and the analysis
+//! script in the lead's notes, `s47/wire47/`) stamped each page of one sync: request sent
+//! (`f0`), response read (`f1`), items kept and cursor known (`f2`), handed to the channel of
+//! `read_ahead` (`s0`/`s1`), conversion start/end and its thread (`c0`/`c1`), the sync loop's
+//! `page()` start/end (`m0`/`m1`), each `flush_one`. The machine was never quiet (other
+//! helpers' release builds, load 2.8-4 for the traces, 6-9 later), so the figures are the
+//! shape of the path, not quiet-machine times. NDJSON md5 1405c21f… from every run and switch.
+//!
+//! **The fetch chain is the critical path, and its time is waiting, not work.** Seven traced
+//! syncs of the committed path (wall 93-183 ms): a fetch was in progress 86-94% of the wall;
+//! the sync loop idle 75-86% (its `page()` 50-59 µs a page, median); no conversion running
+//! 59-77% of the wall, two at once under 2.5% (a page's conversion 71-99 µs). The read-ahead
+//! was ahead of the loop by one page (median) and hardly ever waited for the channel (1-5 µs),
+//! so the two-in-flight conversion limit and the channel's depth do not bind. Per page of the
+//! chain: `f0`→`f1` 133-205 µs median (p10 30-130 µs), `f1`→`f2` (the kept items, the cursor)
+//! 24-33 µs. Syscall tracepoints of both processes (`perf record -a -e syscalls:…`, the base
+//! binary) say where `f0`→`f1` goes: the bench's server reads the request within 5 µs of the
+//! client's `writev` and has answered some 10 µs later, but the worker that sent it enters
+//! `epoll_wait` 100-270 µs after its `writev` (it ran another task, a conversion, or shared its
+//! core with the sync loop) and finds the response waiting; `recvfrom` to the next `writev`
+//! (keep, cursor, the next request's build) is 38-62 µs. So the response waits for a runtime
+//! worker to come back to the I/O driver: the fetch chain shares two workers with the
+//! conversions, which hold a worker 70-100 µs each without yielding.
+//!
+//! Switches, one traced sync each (load 2.8-3.2; wall of the committed path 93 ms in the same
+//! minutes):
+//!
+//! | switch | `f0`→`f1` median | page waits for its conversion (`s1`→`c0`) | loop woken after it (`c1`→`m0`) | wall |
+//! | --- | --- | --- | --- | --- |
+//! | committed path | 133 µs | 34 µs (load 4) | 8 µs (load 4) | 93 ms |
+//! | the fetch on a thread of its own (a `current_thread` runtime, pages over the channel) | 35-58 µs | 190-220 µs | 50-258 µs | 89-97 ms |
+//! | conversions on the blocking pool (`spawn_blocking`) | 43 µs | | | 102 ms |
+//! | both | 103 µs | | | 101 ms |
+//! | own thread, 4 conversions in flight, channel of 4 | 35-121 µs | 220-260 µs | 124-258 µs | 92-100 ms |
+//!
+//! With the fetch on its own thread the round trip is 3-4x shorter, but the wall does not move:
+//! the chain then waits on the channel (50-70 µs a page) because the conversions start only when
+//! the sync loop polls the page stream (`convert_spawned`'s `buffered` is driven by the loop's
+//! task), so page *n + 1* starts converting once the loop is done with page *n − 1*, and the
+//! loop is woken 50 µs or more after each conversion ends: conversion and loop take turns
+//! instead of overlapping. More conversions in flight or a deeper channel change nothing while
+//! the loop starts them. Two other switches, same build: the fetch skipping the items (read at
+//! conversion, the path before the fourteenth pass) shortens `f1`→`f2` 27 → 15 µs and lengthens
+//! each conversion by 25 µs; each page's NDJSON lines written and its documents slimmed on the
+//! converting worker (the `Sink` encoder of the brief, faked through a global queue) takes the
+//! loop's `page()` 50-59 → 33 µs a page and adds 20 µs to the conversion. Neither moves the
+//! wall while the chain waits as above. `perf stat -r 10` A/Bs of these switches at load 8-9
+//! (base 0.30-0.33 s wall) were noise and are not given.
+//!
+//! A third build spawned each page's conversion in the read-ahead task as the page arrived
+//! (its handle sent over the channel, the loop awaiting handles in order), load 5.9: a page
+//! waited 14 µs for its conversion instead of 90 µs, the loop was woken 30 µs after it ended
+//! instead of 80 µs, wall 139 ms against 137 and 163 ms of the committed path in the same
+//! minutes (the chain's round trip, 221 µs, still the bound); with the fetch also on a thread
+//! of its own, 230-288 ms: at that load the extra thread competes for busy cores and runs late.
+//! These switches need a quiet machine to be judged; no wall figure above is one.
+//!
+//! What the path says to build, in order (not built in this pass): (1) the fetch chain off the
+//! runtime's workers (a thread of its own, or a runtime whose workers run no conversion), so a
+//! response is read when it comes; (2) each page's conversion started where the page arrives
+//! (spawned by the read-ahead, bounded by the channel), not when the sync loop polls, and the
+//! loop handed converted pages without a wake-up per page (several per hand-off when it is
+//! behind); (3) then the loop's own 50 µs a page (the encoder on the worker: -20 µs) and the
+//! kept items off the chain. 2x of curl is 100 µs a page; the chain alone can do about 65 µs
+//! (35 µs round trip, 25 µs keep, 5 µs request) once nothing delays it.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
