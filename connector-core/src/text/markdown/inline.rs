@@ -318,10 +318,13 @@ impl<'a> InlineWriter<'a> {
             let mut next = i + c.len_utf8();
             match c {
                 // An autolink in text renders as the link it spells; escapes inside it would
-                // show. Inside a link's text it would break the link: escaped there.
+                // show. Inside a link's text it would break the link: escaped there. In a cell
+                // one that holds a `|` too, whose `\|` would show (see `keeps_autolink`).
                 '<' if !self.in_link() => {
                     self.visible();
-                    if let Some(len) = autolink_len(&text[i..]) {
+                    if let Some(len) = autolink_len(&text[i..])
+                        && self.keeps_autolink(&text[i..i + len])
+                    {
                         self.markup(&text[i..i + len]);
                         next = i + len;
                     } else {
@@ -912,7 +915,7 @@ impl<'a> InlineWriter<'a> {
             self.text(url);
             return;
         }
-        if is_autolink(url) {
+        if is_autolink(url) && self.keeps_autolink(url) {
             self.visible();
             self.markup("<");
             self.markup(url);
@@ -929,6 +932,15 @@ impl<'a> InlineWriter<'a> {
             self.markup(&destination(url));
             self.markup(")");
         }
+    }
+
+    /// Whether `autolink`, written as it is, reads back as itself here. A cell's `|`s are all
+    /// escaped when it ends (the row would split at them otherwise), and inside an autolink a
+    /// backslash is literal: `<aa:\|>` would read as the URL `aa:\|`. There the text is
+    /// written as text (its `<` escaped) or the link as a link (`\|` is an escape in a link's
+    /// text and destination).
+    fn keeps_autolink(&self, autolink: &str) -> bool {
+        self.context != Context::Cell || !autolink.contains('|')
     }
 
     // --- The end ----------------------------------------------------------------------------
