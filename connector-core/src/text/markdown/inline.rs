@@ -177,6 +177,9 @@ struct CodeSpan {
     start: usize,
     end: usize,
     code: String,
+    /// The link that starts the paragraph whose label this span's last character, its first
+    /// `]`, ends: a span joined to it must not start with `:` (`[`]:`](u)` is a definition).
+    ends_label: Option<usize>,
 }
 
 pub(super) struct InlineWriter<'a> {
@@ -839,6 +842,11 @@ impl<'a> InlineWriter<'a> {
                 .chars()
                 .next_back()
                 .filter(|c| *c != '\n');
+            if code.starts_with(':')
+                && let Some(link) = last.ends_label
+            {
+                self.failed.push(link);
+            }
             joined = last.code;
         }
         let code: String = joined
@@ -850,12 +858,17 @@ impl<'a> InlineWriter<'a> {
                 c => c,
             })
             .collect();
+        let mut ends_label = None;
         if let Some(i) = code.find(']') {
             if code[i..].starts_with("]:")
                 && let Some(link) = self.para_link
             {
                 // `[`…`]:` at a paragraph's start is a link reference definition.
                 self.failed.push(link);
+            }
+            if i + 1 == code.len() {
+                // What follows the `]` is the next span's, if one joins this.
+                ends_label = self.para_link;
             }
             self.bracket_in_markup();
         }
@@ -876,6 +889,7 @@ impl<'a> InlineWriter<'a> {
             start,
             end: self.out.len(),
             code,
+            ends_label,
         });
     }
 

@@ -165,6 +165,29 @@ fn code_spans_survive_backticks() {
     assert_eq!(two, "``a`b``");
 }
 
+/// Code spans in a row are written as one, so `]` then `:` is the `]:` of one span: in a link
+/// that starts the paragraph, `[`]:`](u)` would be a link reference definition (its label ends
+/// at the first `]`, code or not). Found by `inline_content_reads_back` at 10x cases.
+#[test]
+fn joined_code_spans_do_not_make_a_definition() {
+    for content in [
+        vec![Inline::code("]"), Inline::code(":")],
+        vec![Inline::strong(vec![Inline::code("]"), Inline::code(":")])],
+        vec![Inline::code("a]"), Inline::code(":b")],
+    ] {
+        let joined = vec![Inline::link(content, "u")];
+        let md = render(&[p(joined.clone())]);
+        let got = read_back(&md).unwrap_or_else(|e| panic!("{e} in {md:?}"));
+        same_reading(&got, &expected(&joined)).unwrap_or_else(|e| panic!("{e} in {md:?}"));
+    }
+    let one = render(&[p(vec![Inline::link(vec![Inline::code("]:")], "u")])]);
+    let two = render(&[p(vec![Inline::link(
+        vec![Inline::code("]"), Inline::code(":")],
+        "u",
+    )])]);
+    assert_eq!(two, one);
+}
+
 #[test]
 fn links_and_images() {
     let link = |label: &str, dest: &str| render(&[p(vec![Inline::link(vec![t(label)], dest)])]);
