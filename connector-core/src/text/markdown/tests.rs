@@ -412,9 +412,8 @@ fn body_cells(md: &str) -> (Vec<String>, Vec<String>) {
                 links.push(dest_url.into_string());
             }
             Event::End(TagEnd::Link) => {
-                if open.pop() == Some(true) {
-                    push(&mut cells, ">");
-                }
+                let close = if open.pop() == Some(true) { ">" } else { "" };
+                push(&mut cells, close);
             }
             Event::End(TagEnd::TableHead) => in_body = true,
             Event::Start(Tag::TableCell) if in_body => cells.push(String::new()),
