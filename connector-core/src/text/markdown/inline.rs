@@ -177,6 +177,9 @@ struct CodeSpan {
     start: usize,
     end: usize,
     code: String,
+    /// The link that starts the paragraph whose label this span's last character, its first
+    /// `]`, ends: a span joined to it must not start with `:` (`[`]:`](u)` is a definition).
+    ends_label: Option<usize>,
 }
 
 pub(super) struct InlineWriter<'a> {
@@ -318,10 +321,13 @@ impl<'a> InlineWriter<'a> {
             let mut next = i + c.len_utf8();
             match c {
                 // An autolink in text renders as the link it spells; escapes inside it would
-                // show. Inside a link's text it would break the link: escaped there.
+                // show. Inside a link's text it would break the link: escaped there. In a cell
+                // one that holds a `|` too, whose `\|` would show (see `keeps_autolink`).
                 '<' if !self.in_link() => {
                     self.visible();
-                    if let Some(len) = autolink_len(&text[i..]) {
+                    if let Some(len) = autolink_len(&text[i..])
+                        && self.keeps_autolink(&text[i..i + len])
+                    {
                         self.markup(&text[i..i + len]);
                         next = i + len;
                     } else {
@@ -836,6 +842,11 @@ impl<'a> InlineWriter<'a> {
                 .chars()
                 .next_back()
                 .filter(|c| *c != '\n');
+            if code.starts_with(':')
+                && let Some(link) = last.ends_label
+            {
+                self.failed.push(link);
+            }
             joined = last.code;
         }
         let code: String = joined
@@ -847,12 +858,17 @@ impl<'a> InlineWriter<'a> {
                 c => c,
             })
             .collect();
+        let mut ends_label = None;
         if let Some(i) = code.find(']') {
             if code[i..].starts_with("]:")
                 && let Some(link) = self.para_link
             {
                 // `[`…`]:` at a paragraph's start is a link reference definition.
                 self.failed.push(link);
+            }
+            if i + 1 == code.len() {
+                // What follows the `]` is the next span's, if one joins this.
+                ends_label = self.para_link;
             }
             self.bracket_in_markup();
         }
@@ -873,6 +889,7 @@ impl<'a> InlineWriter<'a> {
             start,
             end: self.out.len(),
             code,
+            ends_label,
         });
     }
 
@@ -912,7 +929,7 @@ impl<'a> InlineWriter<'a> {
             self.text(url);
             return;
         }
-        if is_autolink(url) {
+        if is_autolink(url) && self.keeps_autolink(url) {
             self.visible();
             self.markup("<");
             self.markup(url);
@@ -929,6 +946,15 @@ impl<'a> InlineWriter<'a> {
             self.markup(&destination(url));
             self.markup(")");
         }
+    }
+
+    /// Whether `autolink`, written as it is, reads back as itself here. A cell's `|`s are all
+    /// escaped when it ends (the row would split at them otherwise), and inside an autolink a
+    /// backslash is literal: `<aa:\|>` would read as the URL `aa:\|`. There the text is
+    /// written as text (its `<` escaped) or the link as a link (`\|` is an escape in a link's
+    /// text and destination).
+    fn keeps_autolink(&self, autolink: &str) -> bool {
+        self.context != Context::Cell || !autolink.contains('|')
     }
 
     // --- The end ----------------------------------------------------------------------------

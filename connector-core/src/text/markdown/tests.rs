@@ -165,6 +165,29 @@ fn code_spans_survive_backticks() {
     assert_eq!(two, "``a`b``");
 }
 
+/// Code spans in a row are written as one, so `]` then `:` is the `]:` of one span: in a link
+/// that starts the paragraph, `[`]:`](u)` would be a link reference definition (its label ends
+/// at the first `]`, code or not). Found by `inline_content_reads_back` at 10x cases.
+#[test]
+fn joined_code_spans_do_not_make_a_definition() {
+    for content in [
+        vec![Inline::code("]"), Inline::code(":")],
+        vec![Inline::strong(vec![Inline::code("]"), Inline::code(":")])],
+        vec![Inline::code("a]"), Inline::code(":b")],
+    ] {
+        let joined = vec![Inline::link(content, "u")];
+        let md = render(&[p(joined.clone())]);
+        let got = read_back(&md).unwrap_or_else(|e| panic!("{e} in {md:?}"));
+        same_reading(&got, &expected(&joined)).unwrap_or_else(|e| panic!("{e} in {md:?}"));
+    }
+    let one = render(&[p(vec![Inline::link(vec![Inline::code("]:")], "u")])]);
+    let two = render(&[p(vec![Inline::link(
+        vec![Inline::code("]"), Inline::code(":")],
+        "u",
+    )])]);
+    assert_eq!(two, one);
+}
+
 #[test]
 fn links_and_images() {
     let link = |label: &str, dest: &str| render(&[p(vec![Inline::link(vec![t(label)], dest)])]);
@@ -317,6 +340,90 @@ fn tables_escape_pipes_and_join_blocks() {
     );
     let headless = Table::new(vec![], vec![vec![cell("x")]]);
     assert_eq!(render(&[Block::Table(headless)]), "|  |\n| --- |\n| x |");
+}
+
+/// In a cell every `|` is written `\\|`, but a backslash inside an autolink is literal
+/// (`<aa:\\|>` reads as the URL `aa:\\|`): an autolink in text that holds a `|` is written as
+/// text, and an [`Inline::Autolink`] that does as a link whose text is its URL. Found by
+/// `table_cells_read_back` (the text `<aa:|>`).
+#[test]
+fn autolinks_with_pipes_in_cells_read_back() {
+    for (content, want, reads) in [
+        (t("<aa:|>"), "\\<aa:\\|>", "<aa:|>"),
+        (
+            t("<a|b@c.de> and <https://x.io/?q=a|b>"),
+            "\\<a\\|b@c.de> and \\<https://x.io/?q=a\\|b>",
+            "<a|b@c.de> and <https://x.io/?q=a|b>",
+        ),
+        (
+            Inline::autolink("https://x.io/?q=a|b"),
+            "[https://x.io/?q=a\\|b](https://x.io/?q=a\\|b)",
+            "https://x.io/?q=a|b",
+        ),
+        // Without a `|`, autolinks stay autolinks.
+        (
+            t("<https://x.io/a> |"),
+            "<https://x.io/a> \\|",
+            "<https://x.io/a> |",
+        ),
+        (
+            Inline::autolink("https://x.io/a"),
+            "<https://x.io/a>",
+            "<https://x.io/a>",
+        ),
+    ] {
+        let table = Table::new(vec![], vec![vec![vec![p(vec![content.clone()])]]]);
+        let md = render(&[Block::Table(table)]);
+        assert_eq!(md, format!("|  |\n| --- |\n| {want} |"), "{content:?}");
+        let (cells, links) = body_cells(&md);
+        assert_eq!(cells, [reads], "{md:?}");
+        assert!(
+            links.iter().all(|l| !l.contains('\\')),
+            "{links:?} in {md:?}"
+        );
+    }
+}
+
+/// The text of each cell of a rendered table's body rows, autolinks in `<…>` (as their text
+/// was written), and the destinations of its links.
+fn body_cells(md: &str) -> (Vec<String>, Vec<String>) {
+    let mut cells: Vec<String> = Vec::new();
+    let mut links = Vec::new();
+    // Whether each open link is an autolink.
+    let mut open: Vec<bool> = Vec::new();
+    let mut in_body = false;
+    let push = |cells: &mut Vec<String>, s: &str| {
+        if let Some(last) = cells.last_mut() {
+            last.push_str(s);
+        }
+    };
+    for event in parse(md) {
+        match event {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            }) => {
+                let auto = matches!(link_type, LinkType::Autolink | LinkType::Email);
+                if auto {
+                    push(&mut cells, "<");
+                }
+                open.push(auto);
+                links.push(dest_url.into_string());
+            }
+            Event::End(TagEnd::Link) => {
+                let close = if open.pop() == Some(true) { ">" } else { "" };
+                push(&mut cells, close);
+            }
+            Event::End(TagEnd::TableHead) => in_body = true,
+            Event::Start(Tag::TableCell) if in_body => cells.push(String::new()),
+            Event::Text(s) | Event::Code(s) | Event::Html(s) | Event::InlineHtml(s) if in_body => {
+                push(&mut cells, &s);
+            }
+            _ => {}
+        }
+    }
+    (cells, links)
 }
 
 #[test]
@@ -612,25 +719,7 @@ proptest! {
             .map(|(s, code)| vec![p(vec![if *code { Inline::code(s.clone()) } else { t(s) }])])
             .collect();
         let md = render(&[Block::Table(Table::new(vec![], vec![row]))]);
-        let mut got: Vec<String> = Vec::new();
-        let mut in_body = false;
-        let push = |got: &mut Vec<String>, s: &str| {
-            if let Some(last) = got.last_mut() {
-                last.push_str(s);
-            }
-        };
-        for event in parse(&md) {
-            match event {
-                Event::Start(Tag::Link { link_type: LinkType::Autolink | LinkType::Email, .. }) => push(&mut got, "<"),
-                Event::End(TagEnd::Link) => push(&mut got, ">"),
-                Event::End(TagEnd::TableHead) => in_body = true,
-                Event::Start(Tag::TableCell) if in_body => got.push(String::new()),
-                Event::Text(s) | Event::Code(s) | Event::Html(s) | Event::InlineHtml(s) if in_body => {
-                    push(&mut got, &s);
-                }
-                _ => {}
-            }
-        }
+        let (got, _) = body_cells(&md);
         let want: Vec<String> = cells
             .iter()
             .map(|(s, code)| {
