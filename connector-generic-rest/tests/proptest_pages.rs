@@ -1,5 +1,6 @@
 //! Any item count, requested page size and server cap yields every item exactly once, also
-//! against a WordPress-style server that answers 400 past the last page.
+//! against a WordPress-style server that answers 400 past the last page, and through a
+//! filtering `items_path` every item it keeps.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
@@ -26,6 +27,35 @@ fn run(n: usize, asked: usize, cap: usize, style: Style) -> Vec<String> {
         };
         let c = build(json!({"url": format!("{}/items", server.uri()), "id_field": "id", "content_fields": "title",
             "pagination_type": kind, "pagination_config": pc}));
+        let mut s = c.as_load().unwrap().load(SyncContext::new());
+        let mut titles = Vec::new();
+        while let Some(p) = s.next().await {
+            titles.extend(p.unwrap().documents.into_iter().map(|d| d.title));
+        }
+        titles
+    })
+}
+
+/// As [`run`], over items that are `kept` or not, read through a filter that takes the kept
+/// ones (`items_path` `$.data[?@.kept == true]`, `$.results[...]` for offsets).
+fn run_filtered(kept: &[bool], asked: usize, cap: usize, style: Style) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let mut api = FakeApi::new(kept.len(), style).cap(cap);
+        for (item, kept) in api.items.iter_mut().zip(kept) {
+            item["kept"] = json!(kept);
+        }
+        api.mount(&server, "/items").await;
+        let (kind, list, pc) = match style {
+            Style::Page => ("page", "data", json!({"page_size_param": "per_page", "page_size": asked})),
+            _ => ("offset", "results", json!({"limit_param": "limit", "limit": asked})),
+        };
+        let c = build(json!({"url": format!("{}/items", server.uri()), "id_field": "id", "content_fields": "title",
+            "items_path": format!("$.{list}[?@.kept == true]"), "pagination_type": kind, "pagination_config": pc}));
         let mut s = c.as_load().unwrap().load(SyncContext::new());
         let mut titles = Vec::new();
         while let Some(p) = s.next().await {
@@ -100,6 +130,16 @@ proptest! {
         let style = if page { Style::Page } else { Style::Offset };
         let titles = run(n, asked, cap, style);
         let want: Vec<String> = (0..n).map(|i| format!("Article {i}")).collect();
+        prop_assert_eq!(titles, want);
+    }
+
+    /// A filter never ends a walk early: every kept item arrives, whichever pages the filter
+    /// empties or leaves short.
+    #[test]
+    fn filtered_walks_deliver_every_kept_item(kept in prop::collection::vec(any::<bool>(), 0..40), asked in 1usize..15, cap in 1usize..15, page in any::<bool>()) {
+        let style = if page { Style::Page } else { Style::Offset };
+        let titles = run_filtered(&kept, asked, cap, style);
+        let want: Vec<String> = kept.iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| format!("Article {i}")).collect();
         prop_assert_eq!(titles, want);
     }
 

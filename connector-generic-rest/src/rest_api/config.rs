@@ -66,7 +66,9 @@ pub struct RestApiConfig {
     /// found: the root if it is a list, else `items`, `results`, `data`, `records`, else the
     /// first list-valued key. A path that leads to empty lists or `null` matches an empty
     /// page; one whose names the body lacks, or that meets a scalar where it needs a list,
-    /// fails the page.
+    /// fails the page. A `page` or `offset` walk measures a page by its entries before the
+    /// path's filters (`$.data[?@.status == 'published']`: every entry of `data`), so a page
+    /// the filter empties or leaves short does not end the walk.
     #[serde(default)]
     pub items_path: Option<String>,
     /// Field path of each item's id (dot notation, `[n]`, `[*]`). Without it, the id is a hash

@@ -208,6 +208,9 @@ pub(crate) struct ItemsPath {
     path: JsonPath,
     /// The path as parsed (with its `$`).
     raw: String,
+    /// The path with each filter's segment a wildcard, for a path with filters
+    /// ([`ItemsPath::listing`]).
+    listing: Option<JsonPath>,
 }
 
 impl ItemsPath {
@@ -222,9 +225,27 @@ impl ItemsPath {
         } else {
             format!("$.{p}")
         };
-        JsonPath::parse(&full)
-            .map(|path| Self { path, raw: full })
-            .map_err(|e| format!("is not a valid JSONPath: {e}"))
+        let path = JsonPath::parse(&full).map_err(|e| format!("is not a valid JSONPath: {e}"))?;
+        let listing = unfiltered(&full).and_then(|p| JsonPath::parse(&p).ok());
+        Ok(Self {
+            path,
+            raw: full,
+            listing,
+        })
+    }
+
+    /// The entries of the listing a page holds, before the path's filters: what the path
+    /// matches with each segment that holds a filter read as a wildcard (`$.data[?@.status
+    /// == 'published']` lists every entry of `data`; `$.groups[?@.open].items[*]` every item
+    /// of every group; a union holding a filter, `$.data[?@.a, 0]`, every entry once).
+    /// `None` for a path without filters, whose listing is its matches, and for a filter in a
+    /// descendant search (`$..[?@.kind == 'doc']`): read as a wildcard that would list every
+    /// value of the body, so such a path's matches count as its listing.
+    ///
+    /// A numbered walk measures a page by its listing (where it ends, how far an offset
+    /// moves): a filter that leaves a page's entries out does not make it empty or short.
+    pub(crate) fn listing<'a>(&self, body: &'a Value) -> Option<Vec<&'a Value>> {
+        self.listing.as_ref().map(|p| p.query(body).all())
     }
 
     /// The path as parsed, with its leading `$`.
@@ -298,6 +319,57 @@ impl ItemsPath {
             .map(|l| l.to_json_pointer())
             .collect()
     }
+}
+
+/// `path` (a JSONPath that parses, with its `$`) with each segment that holds a filter
+/// selector written `[*]` ([`ItemsPath::listing`]); `None` when it has no filter, or one in a
+/// descendant segment (`..[?…]`).
+fn unfiltered(path: &str) -> Option<String> {
+    let mut out = String::with_capacity(path.len());
+    let mut start = 1;
+    let mut filtered = false;
+    out.push_str(&path[..start]);
+    for (end, _) in segments(path) {
+        let text = &path[start..end];
+        let bracket = text.trim_start_matches('.');
+        if bracket.starts_with('[') && has_filter(bracket) {
+            if text.starts_with("..") {
+                return None;
+            }
+            filtered = true;
+            out.push_str("[*]");
+        } else {
+            out.push_str(text);
+        }
+        start = end;
+    }
+    filtered.then_some(out)
+}
+
+/// Whether a bracketed segment (`[...]`) holds a filter selector: a `?` in it outside quotes
+/// and nested brackets (a filter's own brackets and strings may hold any character).
+fn has_filter(bracket: &str) -> bool {
+    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+    for c in bracket.bytes() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            b'\'' | b'"' => quote = Some(c),
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            b'?' if depth == 1 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// What a segment of a JSONPath selects ([`segments`]).
@@ -656,6 +728,41 @@ pub(crate) fn canonical_json(value: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn listings_read_filters_as_wildcards() {
+        let cases = [
+            ("$.data[?@.status == 'published']", Some("$.data[*]")),
+            ("data[?@.status == 'published']", Some("$.data[*]")),
+            ("$.groups[?@.open].items[*]", Some("$.groups[*].items[*]")),
+            (
+                "$.groups[?@.open].items[?@.id > 1]",
+                Some("$.groups[*].items[*]"),
+            ),
+            ("$['data'][?@.a, 0]", Some("$['data'][*]")),
+            ("$.data[?@.tags[?@ == 'x']]", Some("$.data[*]")),
+            ("$.data[?@.t == '?]' || @.u == \"]?\"]", Some("$.data[*]")),
+            ("$[?@.id]", Some("$[*]")),
+            ("$..items[?@.id]", Some("$..items[*]")),
+            ("$..[?@.id]", None),
+            ("$.data[*]", None),
+            ("$.data", None),
+            ("$['a?'][0]", None),
+        ];
+        for (path, want) in cases {
+            let p = ItemsPath::parse(path).unwrap();
+            assert_eq!(
+                p.listing.as_ref().map(ToString::to_string),
+                want.map(|w| JsonPath::parse(w).unwrap().to_string()),
+                "{path}"
+            );
+        }
+        let body = json!({"data": [{"status": "draft"}, {"status": "published"}, 3]});
+        let p = ItemsPath::parse("$.data[?@.status == 'published']").unwrap();
+        assert_eq!(p.query(&body).len(), 1);
+        assert_eq!(p.listing(&body).map(|l| l.len()), Some(3));
+        assert_eq!(ItemsPath::parse("$.data[*]").unwrap().listing(&body), None);
+    }
 
     #[test]
     fn field_paths() {

@@ -63,6 +63,13 @@ impl RestClient {
     /// is confirmed by one more request, since a server may cap the size below what was asked:
     /// that page ends the listing when it is empty, repeats the first, or is refused.
     ///
+    /// A page's length, for all of these and for how far an offset moves, is its listing's:
+    /// with filters in `items_path`, the entries the path matches with each filter read as a
+    /// wildcard ([`ItemsPath::listing`](crate::rest_api::model::ItemsPath::listing)), since
+    /// the server paged those; a page the filters empty or leave short is not the last. Its
+    /// repeat guard hashes the listing's ids. Without filters (or with one in a descendant
+    /// search, `$..[?…]`), the listing is the path's matches.
+    ///
     /// A 400 or 404 on a page after the first of a run ends the listing (logged), with no
     /// error: that is how WordPress (`rest_post_invalid_page_number`) and others answer a page
     /// past the last, which a client reaches when the last page was full and no total was
@@ -173,7 +180,19 @@ impl RestClient {
             },
             (found, _) => found,
         };
-        let n = found.len() as u64;
+        // A numbered walk measures a page by its listing, the entries before the path's
+        // filters (`ItemsPath::listing`): a page whose entries a filter leaves out is neither
+        // empty nor short, and an offset moves past all of them. Its repeat guard hashes the
+        // listing's ids for the same reason: two pages the filter empties would hash alike.
+        let listing = e
+            .items_path
+            .as_ref()
+            .filter(|_| numbered)
+            .and_then(|p| p.listing(&body));
+        let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
+        let listing_ids = listing
+            .filter(|l| !l.is_empty())
+            .map(|l| page_hash(&l.into_iter().map(|i| self.item_id(i)).collect::<Vec<_>>()));
         let items_after = pos.items + n;
         // What the page reads of a body read leniently must be there to read: the page fails
         // on a value it reads that no `Value` holds (`lenient`).
@@ -279,7 +298,8 @@ impl RestClient {
                 }
             },
         };
-        let ids = (numbered && n > 0).then(|| match (&items, raw_ids) {
+        // Hashed from the matches where the listing is not hashed.
+        let ids = (listing_ids.is_none() && numbered && n > 0).then(|| match (&items, raw_ids) {
             (PageItems::Raw { .. }, Some(ids)) => page_hash(&ids),
             (PageItems::Values(list), _) => {
                 page_hash(&list.iter().map(|i| self.item_id(i)).collect::<Vec<_>>())
@@ -306,6 +326,7 @@ impl RestClient {
                 String::new()
             }
         });
+        let ids = listing_ids.or(ids);
         if ids.is_some() && ids == pos.prev {
             tracing::info!(
                 connector = SOURCE,
