@@ -1,4 +1,5 @@
-//! review9 F7: `Failure::PLACE` (" — at ") is found in the message text, where a message
+//! review9 F7 (fixed by fix9: the place is now `Failure::place`, out of the message):
+//! `Failure::PLACE` (" — at ") was found in the message text, where a message
 //! without a place may hold it too (a title, a file or course name, a serde error quoting a
 //! value): such a failure is keyed by a cut of its message, so two different failures share
 //! a key, and a stored failure's key is not the one it had before `Failure::at` existed.
