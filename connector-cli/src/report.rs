@@ -33,11 +33,7 @@ pub(crate) fn summary(report: &SyncReport, target: &str) -> String {
     }
     for failure in report.failures.iter().take(LISTED_FAILURES) {
         let id = failure.id.as_deref().unwrap_or("(no id)");
-        let _ = write!(
-            out,
-            "\n  failed: {id} [{}]: {}",
-            failure.kind, failure.message
-        );
+        let _ = write!(out, "\n  failed: {id} [{}]: {failure}", failure.kind);
     }
     if report.failures.len() > LISTED_FAILURES {
         let _ = write!(

@@ -678,6 +678,26 @@ pub struct Failure {
     pub message: String,
     /// Whether trying again may help.
     pub retryable: bool,
+    /// Where the item was met (a page, a position in a listing), when that was recorded
+    /// ([`Failure::at`]). Shown after the message ([`Failure`]'s `Display`), never part of
+    /// the failure's key ([`failure_key`](crate::state::failure_key)): an item without an id
+    /// keeps its key when the place it is met at moves. Absent in state files written before
+    /// it existed, and left out of those written without one, so they read the same either
+    /// way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+}
+
+impl std::fmt::Display for Failure {
+    /// The message, then the place where there is one: "rest_api: item has no `id` (...) —
+    /// at page 3 (cursor c2…), entry 2".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(place) = &self.place {
+            write!(f, " \u{2014} at {place}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Failure {
@@ -695,6 +715,7 @@ impl Failure {
             kind,
             retryable: kind.is_retryable(),
             message,
+            place: None,
         }
     }
 
@@ -706,6 +727,7 @@ impl Failure {
             kind: error.kind(),
             message: error.to_string(),
             retryable: error.is_retryable(),
+            place: None,
         }
     }
 
@@ -728,13 +750,9 @@ impl Failure {
         self
     }
 
-    /// What separates, in a [`message`](Failure::message), what failed from where it was met
-    /// ([`Failure::at`]).
-    pub const PLACE: &'static str = " \u{2014} at ";
-
-    /// This failure with `place` (where its item was met: a page, a position in a listing)
-    /// after its message, past [`Failure::PLACE`]: "rest_api: item has no `id` (...) — at
-    /// page 3 (cursor c2…), entry 2".
+    /// This failure with `place` (where its item was met: a page, a position in a listing),
+    /// kept apart from its message ([`Failure::place`]) and shown after it: "rest_api: item
+    /// has no `id` (...) — at page 3 (cursor c2…), entry 2".
     ///
     /// A failure without an [`id`](Failure::id) is keyed in the state store by its message
     /// ([`failure_key`](crate::state::failure_key)); the place is left out of that key, so
@@ -749,17 +767,8 @@ impl Failure {
             Cow::Borrowed(_) => place,
             Cow::Owned(redacted) => redacted,
         };
-        self.message.push_str(Self::PLACE);
-        self.message.push_str(&place);
+        self.place = Some(place);
         self
-    }
-
-    /// The message up to [`Failure::PLACE`]: what failed, without where ([`Failure::at`]);
-    /// the whole message when it names no place.
-    pub fn what(&self) -> &str {
-        self.message
-            .split_once(Self::PLACE)
-            .map_or(self.message.as_str(), |(what, _)| what)
     }
 }
 
@@ -968,14 +977,26 @@ mod tests {
             failure_key(&old),
             format!("~{}", hash128("rest_api: entry 2: item has no `id`"))
         );
-        assert_eq!(old.what(), old.message);
+        assert_eq!(old.to_string(), old.message);
         let on_page_3 = fail("no `id` (item 1f)").at("page 3 (cursor c2), entry 2");
         let on_page_4 = fail("no `id` (item 1f)").at("page 4 (cursor c9), entry 0");
         assert_eq!(
-            on_page_3.message,
+            on_page_3.to_string(),
             "no `id` (item 1f) \u{2014} at page 3 (cursor c2), entry 2"
         );
-        assert_eq!(on_page_3.what(), "no `id` (item 1f)");
+        assert_eq!(on_page_3.message, "no `id` (item 1f)");
+        // A message holding the separator is keyed whole (review9 F7).
+        let titled = fail("notes: `Lunch \u{2014} at noon.md` is not UTF-8");
+        assert_eq!(
+            failure_key(&titled),
+            format!("~{}", hash128(&titled.message))
+        );
+        // State files without a place read the same; one with a place keeps it.
+        let json = serde_json::to_string(&old).unwrap();
+        assert!(!json.contains("place"), "{json}");
+        let back: Failure =
+            serde_json::from_str(&serde_json::to_string(&on_page_3).unwrap()).unwrap();
+        assert_eq!(back, on_page_3);
         assert_eq!(failure_key(&on_page_3), failure_key(&on_page_4));
         let other = fail("no `id` (item 2e)").at("page 3 (cursor c2), entry 2");
         assert_ne!(failure_key(&on_page_3), failure_key(&other));

@@ -11,12 +11,16 @@ use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A numbered walk (`page`) with `items_path`: page 1 holds items 1 and 2 under `data` (or
-/// `result.data`, for a path through `result`), page
+/// `result.data`, `it's` or `data.items` for a path through them), page
 /// 2 is `last`; the documents, the error's text and the requests made.
 async fn walk(items_path: &str, last: Value) -> (usize, Option<String>, usize) {
     let data = json!([{"id": 1, "title": "one"}, {"id": 2, "title": "two"}]);
     let first = if items_path.contains("result") {
         json!({"result": {"data": data}})
+    } else if items_path.contains("it\\'s") {
+        json!({"it's": data})
+    } else if items_path.contains("data.items") {
+        json!({"data": {"items": data}})
     } else {
         json!({"data": data})
     };
@@ -54,10 +58,11 @@ async fn an_empty_or_null_list_is_an_empty_page_that_ends_a_numbered_walk() {
         ("$.data[0:10]", json!({"data": []})),
         ("$['data'][*]", json!({"data": []})),
         ("$..data[*]", json!({"data": []})),
-        ("$..[?@.title]", json!({"data": []})),
+        ("$..[?@.title]", json!({})),
         ("$.result.data[*]", json!({"result": {"data": []}})),
-        ("$.result.data[*]", json!({"result": null})),
         ("$.result.data", json!({"result": {"data": []}})),
+        ("$ .data [*]", json!({"data": []})),
+        ("$['it\\'s'][*]", json!({"it's": null})),
     ];
     for (path, last) in empty {
         assert_eq!(
@@ -97,7 +102,39 @@ async fn a_body_of_another_shape_fails_naming_the_path() {
             json!({"result": []}),
             "`$.result` is a list",
         ),
-        ("$['data'][*]", json!({}), "`$` has no `['data']`"),
+        ("$['data'][*]", json!({}), "`$` has no `data`"),
+        // An error body answered with 200 (review9 F2, F5): never an empty page.
+        (
+            "$.result.data[*]",
+            json!({"result": null}),
+            "`$.result` is null",
+        ),
+        (
+            "$.data.items[*]",
+            json!({"data": null, "errors": [{"message": "busy"}]}),
+            "`$.data` is null",
+        ),
+        (
+            "$.data[?@.id > 0]",
+            json!({"data": {"message": "rate limited"}}),
+            "`$.data` is an object with members, none of which `[?@.id > 0]` takes",
+        ),
+        (
+            "$..[?@.title]",
+            json!({"data": []}),
+            "`$` is an object with members",
+        ),
+        (
+            "$..data[*]",
+            json!({"error": "busy"}),
+            "`$` holds no `data` at any depth",
+        ),
+        (
+            "$['it\\'s'][*]",
+            json!({"error": "busy"}),
+            "`$` has no `it's`",
+        ),
+        ("$ .data [*]", json!({"error": "busy"}), "`$` has no `data`"),
     ];
     for (path, last, why) in wrong {
         let (docs, err, _) = walk(path, last.clone()).await;

@@ -456,7 +456,7 @@ async fn missing_id_is_a_failure_and_missing_title_is_the_id() {
     assert_eq!(docs[0].content.as_text(), Some("one\n\ntwo"));
     assert_eq!(fails.len(), 2);
     assert!(
-        fails[0].message.contains("entry 1") && fails[0].message.contains("`id`"),
+        fails[0].to_string().contains("entry 1") && fails[0].message.contains("`id`"),
         "{fails:?}"
     );
     // Without id_field, ids hash the canonical JSON: key order does not matter.

@@ -33,7 +33,7 @@ async fn run(
     let ids = list_ids(&c).await.map_err(|e| e.to_string());
     (
         docs.into_iter().map(|d| d.title).collect(),
-        fails.into_iter().map(|f| f.message).collect(),
+        fails.iter().map(ToString::to_string).collect(),
         ids,
     )
 }

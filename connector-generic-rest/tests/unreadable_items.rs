@@ -100,7 +100,7 @@ async fn one_fails_alone(cfg: Value, id: Option<&str>, reason: &str) {
     );
     assert_eq!(fails.len(), 1, "{cfg}: {fails:?}");
     assert_eq!(fails[0].id, id.map(doc_id), "{cfg}: {fails:?}");
-    let message = &fails[0].message;
+    let message = &fails[0].to_string();
     // What failed, told by a hash of its bytes without an id; then where.
     assert!(
         message.starts_with("rest_api: item could not be read: ")
@@ -268,7 +268,7 @@ async fn on_the_value_path_an_item_that_cannot_be_read_fails_alone() {
                     .starts_with("rest_api: item could not be read: ")
                     && fails[0].message.contains(reason)
                     && fails[0]
-                        .message
+                        .to_string()
                         .ends_with(" \u{2014} at page 1, entry 1 (`$.data[2]`)"),
                 "{}",
                 fails[0].message
@@ -441,7 +441,8 @@ async fn item_failures_name_their_page() {
         let (docs, fails, err) = load(&c).await;
         assert!(err.is_none(), "{style}: {err:?}");
         assert_eq!(docs.len(), 2, "{style}");
-        let messages: Vec<&str> = fails.iter().map(|f| f.message.as_str()).collect();
+        let shown: Vec<String> = fails.iter().map(ToString::to_string).collect();
+        let messages: Vec<&str> = shown.iter().map(String::as_str).collect();
         // What failed (told by a hash of its content where it has no id), then where.
         assert_eq!(messages.len(), 3, "{style}: {messages:?}");
         assert_eq!(

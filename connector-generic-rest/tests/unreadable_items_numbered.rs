@@ -106,8 +106,8 @@ async fn prune_skips_an_unreadable_entry_that_is_no_object() {
         assert!(err.is_none(), "{bad}: {err:?}");
         assert_eq!((docs.len(), fails.len()), (2, 1), "{bad}");
         assert!(
-            fails[0].message.ends_with("at page 1, entry 1")
-                || fails[0].message.contains("at page 1, entry 1 "),
+            fails[0].to_string().ends_with("at page 1, entry 1")
+                || fails[0].to_string().contains("at page 1, entry 1 "),
             "{fails:?}"
         );
         // Without `id_field` (an id is a hash of the whole item, which this one has not).

@@ -226,15 +226,14 @@ impl FailedItem {
     }
 }
 
-/// The key of a failure: its id, or `~` and a hash of its message up to the place it names
-/// ([`Failure::what`]): an item without an id keeps its key when it is met at another place
-/// ([`Failure::at`]). A message without a place is hashed whole, so keys stored before places
-/// existed are unchanged.
+/// The key of a failure: its id, or `~` and a hash of its message. The place it was met at
+/// ([`Failure::place`]) is left out, so an item without an id keeps its key when it is met at
+/// another place ([`Failure::at`]); keys stored before places existed are unchanged.
 pub fn failure_key(failure: &Failure) -> String {
     failure
         .id
         .clone()
-        .unwrap_or_else(|| format!("~{}", hash128(failure.what())))
+        .unwrap_or_else(|| format!("~{}", hash128(&failure.message)))
 }
 
 /// What to do with the stored checkpoint in a [`Commit`].

@@ -64,11 +64,14 @@ pub struct RestApiConfig {
     pub credentials: Credentials,
     /// JSONPath (RFC 9535) to the item list, e.g. `$.data.items`. Without it the list is
     /// found: the root if it is a list, else `items`, `results`, `data`, `records`, else the
-    /// first list-valued key. A path that leads to empty lists or `null` matches an empty
-    /// page; one whose names the body lacks, or that meets a scalar where it needs a list,
-    /// fails the page. A `page` or `offset` walk measures a page by its entries before the
-    /// path's filters (`$.data[?@.status == 'published']`: every entry of `data`), so a page
-    /// the filter empties or leaves short does not end the walk.
+    /// first list-valued key. A path that leads to empty lists, to an empty object or to
+    /// `null` where the list stands matches an empty page; anything else fails the page (a
+    /// name the body lacks or holds as `null`, a descendant name found nowhere, a non-empty
+    /// object a wildcard or filter drops whole, a scalar where a list is needed), because an
+    /// error body answered with status 200 must not end the listing. A `page` or `offset` walk
+    /// measures a page by its entries before the path's filters (`$.data[?@.status ==
+    /// 'published']`: every entry of `data`), so a page the filter empties or leaves short
+    /// does not end the walk.
     #[serde(default)]
     pub items_path: Option<String>,
     /// Field path of each item's id (dot notation, `[n]`, `[*]`). Without it, the id is a hash

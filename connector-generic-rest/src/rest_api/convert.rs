@@ -296,10 +296,18 @@ impl Mapping {
     /// failure's key ([`Failure::at`]): of its kind and the values of the fields the mapping
     /// reads (what its document would have held), which an item read by the plan
     /// ([`Slots`]) and the same item read as a tree give alike. Items whose kind and mapped
-    /// values are the same (entries that are not objects, of one kind) share it: they would
-    /// be the same document.
+    /// values are the same share it: they would be the same document. An entry that is not
+    /// an object is hashed whole, kind and value ([`Item::canonical`]).
     fn content_hash<I: Item>(&self, item: &I) -> String {
         let mut text = item.kind().to_owned();
+        // An entry that is not an object is its own content (both reads give it alike).
+        if !item.is_object()
+            && let Some(whole) = item.canonical()
+        {
+            text.push('\u{1e}');
+            text.push_str(&whole);
+            return hash128(&text);
+        }
         let fields = (self.title.iter().chain(&self.content).chain(&self.metadata))
             .chain(self.link.iter().chain(&self.timestamp));
         for field in fields {

@@ -57,8 +57,9 @@ pub(crate) trait Item {
     fn is_object(&self) -> bool;
     /// The kind's name, for messages.
     fn kind(&self) -> &'static str;
-    /// JSON of the whole item, keys sorted; `None` for [`Slots`], which a [`Plan`] reads only
-    /// for configs with `id_field` (the only use of it).
+    /// JSON of the whole item, keys sorted; `None` for [`Slots`] of an object, which a
+    /// [`Plan`] reads only for configs with `id_field` (the use of it for objects); an entry
+    /// that is not an object has it either way (its failure's key tells it by it).
     fn canonical(&self) -> Option<String>;
     /// [`FieldPath::single`] of `field`.
     fn single(&self, field: &Field) -> Option<Option<&Self::N>>;
@@ -180,6 +181,7 @@ impl Plan {
         Slots {
             kind: "null",
             values: (0..self.slots).map(|_| None).collect(),
+            whole: None,
         }
     }
 
@@ -232,12 +234,17 @@ pub(crate) trait Sink<'de> {
     fn clear(&mut self, slot: usize);
     /// Reads the next value of `map`, the end of the path of `slot`, into it.
     fn capture<A: MapAccess<'de>>(&mut self, slot: usize, map: &mut A) -> Result<(), A::Error>;
+    /// Sets the item's canonical JSON ([`Item::canonical`]): an entry that is not an object,
+    /// whose whole value is what tells it from others (it is no document: this is read only
+    /// for its failure).
+    fn set_whole(&mut self, canonical: String);
 }
 
 impl<'de> Sink<'de> for Slots<'de> {
     fn begin(&mut self) {
         self.kind = "null";
         self.values.iter_mut().for_each(|v| *v = None);
+        self.whole = None;
     }
 
     fn set_kind(&mut self, kind: u8) {
@@ -257,6 +264,10 @@ impl<'de> Sink<'de> for Slots<'de> {
         }
         Ok(())
     }
+
+    fn set_whole(&mut self, canonical: String) {
+        self.whole = Some(canonical);
+    }
 }
 
 /// One item as its [`Plan`] read it: its kind, and the value at the end of each path.
@@ -264,6 +275,8 @@ impl<'de> Sink<'de> for Slots<'de> {
 pub(crate) struct Slots<'a> {
     kind: &'static str,
     values: Vec<Option<Json<'a>>>,
+    /// The canonical JSON of an entry that is not an object ([`Sink::set_whole`]).
+    whole: Option<String>,
 }
 
 impl<'a> Item for Slots<'a> {
@@ -278,7 +291,7 @@ impl<'a> Item for Slots<'a> {
     }
 
     fn canonical(&self) -> Option<String> {
-        None
+        self.whole.clone()
     }
 
     fn single(&self, field: &Field) -> Option<Option<&Json<'a>>> {
@@ -378,6 +391,9 @@ pub(crate) struct KeptPage {
     values: Vec<Kept>,
     /// Strings with escapes, decoded.
     decoded: String,
+    /// The canonical JSON of the entries that are not objects, by item index
+    /// ([`Sink::set_whole`]).
+    wholes: Vec<(u32, String)>,
 }
 
 impl KeptPage {
@@ -409,9 +425,13 @@ impl KeptPage {
         }
         let mut slots = plan.slots();
         let mut from = 0;
+        let mut wholes = self.wholes.iter().peekable();
         for (i, (kind, end)) in self.kinds.iter().zip(&self.ends).enumerate() {
             slots.kind = KINDS.get(usize::from(*kind))?;
             slots.values.iter_mut().for_each(|v| *v = None);
+            slots.whole = wholes
+                .next_if(|(n, _)| *n as usize == i)
+                .map(|(_, c)| c.clone());
             let end = *end as usize;
             for (slot, kept) in self.set.get(from..end)? {
                 *slots.values.get_mut(*slot as usize)? = Some(self.json(text, *kept)?);
@@ -564,6 +584,11 @@ impl<'de> Sink<'de> for KeptWriter {
         if let Some(k) = self.page.kinds.last_mut() {
             *k = kind;
         }
+    }
+
+    fn set_whole(&mut self, canonical: String) {
+        let item = idx(self.page.kinds.len().saturating_sub(1));
+        self.page.wholes.push((item, canonical));
     }
 
     fn clear(&mut self, slot: usize) {
@@ -719,44 +744,55 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
         f.write_str("an item")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
         self.sink.set_kind(kind::BOOLEAN);
+        self.sink.set_whole(Node::canonical(&Json::Bool(b)));
         Ok(())
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+    fn visit_i64<E>(self, n: i64) -> Result<(), E> {
         self.sink.set_kind(kind::NUMBER);
+        self.sink
+            .set_whole(Node::canonical(&Json::Number(n.into())));
         Ok(())
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+    fn visit_u64<E>(self, n: u64) -> Result<(), E> {
         self.sink.set_kind(kind::NUMBER);
+        self.sink
+            .set_whole(Node::canonical(&Json::Number(n.into())));
         Ok(())
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<(), E> {
         // As `Json` reads it: a number that is no `Number` is null.
-        self.sink
-            .set_kind(if serde_json::Number::from_f64(f).is_some() {
-                kind::NUMBER
-            } else {
-                kind::NULL
-            });
+        let number = serde_json::Number::from_f64(f);
+        self.sink.set_kind(if number.is_some() {
+            kind::NUMBER
+        } else {
+            kind::NULL
+        });
+        let json = number.map_or(Json::Null, Json::Number);
+        self.sink.set_whole(Node::canonical(&json));
         Ok(())
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+    fn visit_str<E>(self, text: &str) -> Result<(), E> {
         self.sink.set_kind(kind::STRING);
+        self.sink
+            .set_whole(Node::canonical(&Json::String(Cow::Borrowed(text))));
         Ok(())
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
         self.sink.set_kind(kind::NULL);
+        self.sink.set_whole(Node::canonical(&Json::Null));
         Ok(())
     }
 
     fn visit_none<E>(self) -> Result<(), E> {
         self.sink.set_kind(kind::NULL);
+        self.sink.set_whole(Node::canonical(&Json::Null));
         Ok(())
     }
 
@@ -766,7 +802,11 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ItemSeed<'_, '_, S> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         self.sink.set_kind(kind::LIST);
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        let mut list = Vec::new();
+        while let Some(entry) = seq.next_element::<Json<'de>>()? {
+            list.push(entry);
+        }
+        self.sink.set_whole(Node::canonical(&Json::Array(list)));
         Ok(())
     }
 

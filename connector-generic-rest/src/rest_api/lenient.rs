@@ -37,6 +37,7 @@
 //!
 //! Only pages whose parse failed take this path: a page that parses costs nothing more.
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use connector_core::ids::hash128_bytes;
@@ -272,7 +273,11 @@ impl Lenient {
         let mut all: Vec<&String> = sets.iter().flatten().collect();
         all.sort_by(|a, b| body_order(a, b));
         all.dedup();
-        let decided = |p: &str| sets.iter().all(|set| set.iter().any(|q| q == p));
+        let lookup: Vec<HashSet<&str>> = sets
+            .iter()
+            .map(|set| set.iter().map(String::as_str).collect())
+            .collect();
+        let decided = |p: &str| lookup.iter().all(|set| set.contains(p));
         // The list whose entries are the items: the one match of every round where that is a
         // list, else the one the body's own read found.
         let one_list = match (all.as_slice(), found) {
@@ -400,7 +405,43 @@ fn read_held(body: &[u8], span: Range<usize>, at: String) -> Held {
 
 /// Whether two lists of locations hold the same ones.
 fn same_set(a: &[String], b: &[String]) -> bool {
-    a.len() == b.len() && a.iter().all(|p| b.contains(p))
+    if a.len() != b.len() {
+        return false;
+    }
+    let b: HashSet<&str> = b.iter().map(String::as_str).collect();
+    a.iter().all(|p| b.contains(p.as_str()))
+}
+
+/// A string's stand-ins ([`Hole::stand_ins`]): its text as near as it reads
+/// ([`text_stand_in`]), then another non-empty string. A string that does not read holds at
+/// least the character that does not, so it is never `""`: both stand-ins agree on every
+/// "non-empty" test (`!= ''`, `length(@.x) > 0`, `match(@.x, '.+')`), and differ on the rest.
+fn string_stand_ins(raw: &[u8]) -> Vec<Value> {
+    let near = text_stand_in(raw);
+    let other = if near == "\u{FFFD}" {
+        "\u{FFFD}\u{FFFD}"
+    } else {
+        "\u{FFFD}"
+    };
+    let near = if near.is_empty() {
+        "\u{FFFD}\u{FFFD}".to_owned()
+    } else {
+        near
+    };
+    vec![near.into(), other.into()]
+}
+
+/// A value nested too deep's stand-ins ([`Hole::stand_ins`]), by its first byte: an empty
+/// object (list), then one with one member (entry). Its kind is known and it is never `null`,
+/// so `@.x != null` is decided; its size is not, so a test on it is not.
+fn too_deep_stand_ins(first: u8) -> Vec<Value> {
+    if first == b'[' {
+        vec![Value::Array(Vec::new()), Value::Array(vec![Value::Null])]
+    } else {
+        let mut one = Map::new();
+        one.insert(String::new(), Value::Null);
+        vec![Value::Object(Map::new()), Value::Object(one)]
+    }
 }
 
 /// A string's stand-in ([`Hole::stand_ins`]): its text `raw` (with its quotes) read with
@@ -644,7 +685,7 @@ impl Reader<'_> {
                 let end = value_end(text, i)?;
                 let hole = self.hole(
                     "recursion limit exceeded".to_owned(),
-                    vec![Value::Null, Value::Object(Map::new())],
+                    too_deep_stand_ins(text[i]),
                 );
                 Some((Value::String(hole), end))
             }
@@ -656,7 +697,7 @@ impl Reader<'_> {
                 let value = match serde_json::from_slice::<String>(raw) {
                     Ok(s) => Value::String(s),
                     Err(e) => {
-                        let stand_ins = vec![text_stand_in(raw).into(), String::new().into()];
+                        let stand_ins = string_stand_ins(raw);
                         Value::String(self.hole(reason(&e), stand_ins))
                     }
                 };
@@ -779,6 +820,27 @@ fn is_number(token: &[u8]) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A string that does not read stands in as two different non-empty strings; a value
+    /// nested too deep as an empty and a one-member value of its own kind, never `null`
+    /// (review9 F3).
+    #[test]
+    fn stand_ins_agree_on_what_is_known() {
+        let strings = string_stand_ins(br#""x\ud800y""#);
+        assert_eq!(strings.len(), 2);
+        assert_ne!(strings[0], strings[1]);
+        assert!(
+            strings
+                .iter()
+                .all(|s| s.as_str().is_some_and(|s| !s.is_empty()))
+        );
+        assert_ne!(
+            string_stand_ins(br#""\ud800""#)[0],
+            string_stand_ins(br#""\ud800""#)[1]
+        );
+        assert_eq!(too_deep_stand_ins(b'['), [json!([]), json!([null])]);
+        assert_eq!(too_deep_stand_ins(b'{'), [json!({}), json!({"": null})]);
+    }
 
     /// A body read leniently: its value with each marker written `<why>`.
     fn read(body: &str) -> Option<Value> {

@@ -258,48 +258,72 @@ impl ItemsPath {
         self.path.query(value).all()
     }
 
-    /// Why `body` holds no match: `Ok` when the path leads to lists (or objects) that are
-    /// empty, whose entries its filters all left out, or to `null` (an API's empty list, as
-    /// Go writes a nil slice): an empty page; `Err` naming where the body's shape is not the
-    /// path's: a name the object does not hold, or a scalar where a list or object is needed.
+    /// Why `body` holds no match: `Ok` when the path leads to lists that are empty or whose
+    /// entries its filters all left out, to an empty object, or to `null` where it stands for
+    /// a list (an API's empty list, as Go writes a nil slice): an empty page; `Err` naming
+    /// where the body's shape is not the path's.
     ///
     /// The path is walked one segment at a time (each prefix queried again: this runs only
     /// for a page with no match); at the first segment that matches nothing, each value the
-    /// path had reached decides. A name segment (`.data`, `['data']`) on an object that does
-    /// not hold it fails: a name the config requires is missing, which an empty listing does
-    /// not explain (a wrong path, or an API that answers an error in a shape of its own). Any
-    /// other segment (a wildcard, a filter, an index or slice, a union, a descendant search)
-    /// on a list or object is an empty match.
+    /// path had reached decides. A 200 answer may be an error body (`{"data": null,
+    /// "errors": [..]}`, `{"error": "busy"}`), which must never read as an empty listing (a
+    /// walk that ends early, then a prune of the tail), so anything but an empty list fails:
+    /// - a name segment (`.data`, `['data']`) on an object that does not hold it, or on
+    ///   `null`: a name the config requires is missing;
+    /// - a descendant name (`..data`) found nowhere;
+    /// - a wildcard, filter, index, slice or union on a **non-empty object**: an object
+    ///   whose members it all drops looks like an error object, not a listing;
+    /// - a scalar where a list or object is needed.
+    ///
+    /// A path whose prefix cannot be read back (not expected: every segment's end is a path)
+    /// fails too ("cannot tell"): the page fails, as any page with no match did before.
     ///
     /// # Errors
-    /// "`$.data` has no `items`", "`$.data` is a string, not a list or object".
+    /// "`$.data` has no `items`", "`$.data` is null", "`$.data` is a string, not a list or
+    /// object", "`$.data` is an object with members, none of which `[*]` takes".
     pub(crate) fn why_none(&self, body: &Value) -> Result<(), String> {
+        let cannot_tell = || {
+            "where the response's shape leaves the path cannot be told, so the page is not \
+             taken for an empty one"
+                .to_owned()
+        };
+        let whole = self.path.to_string();
         let mut reached = vec![body];
         let mut at = "$";
         for (end, kind) in segments(&self.raw) {
-            let prefix = &self.raw[..end];
-            let next = match JsonPath::parse(prefix) {
-                Ok(path) => path.query(body).all(),
-                // Not reached: every prefix of a path at a segment's end is a path.
-                Err(_) => return Ok(()),
+            let prefix = self.raw[..end].trim_end();
+            let Ok(path) = JsonPath::parse(prefix) else {
+                return Err(cannot_tell());
             };
+            // The split must be the parser's: its canonical text a prefix of the whole path's.
+            if !whole.starts_with(&path.to_string()) {
+                return Err(cannot_tell());
+            }
+            let next = path.query(body).all();
             if next.is_empty() {
+                let segment = self.raw[at.len()..prefix.len()].trim();
                 for value in reached {
-                    let kind_of = match value {
-                        Value::Null => continue,
-                        Value::Object(_) if kind == SegmentKind::Name => {
-                            let name = &self.raw[at.len()..end];
-                            let name = name.trim_start_matches('.');
+                    let kind_of = match (value, &kind) {
+                        (Value::Null, SegmentKind::Other) => continue,
+                        (Value::Null, _) => "null",
+                        (Value::Object(_), SegmentKind::Name(name)) => {
                             return Err(format!("`{at}` has no `{name}`"));
                         }
-                        Value::Object(_) | Value::Array(_) if kind == SegmentKind::Other => {
-                            continue;
+                        (Value::Object(_) | Value::Array(_), SegmentKind::Descendant(name)) => {
+                            return Err(format!("`{at}` holds no `{name}` at any depth"));
                         }
-                        Value::Array(_) => "a list, not an object",
-                        Value::Object(_) => "an object",
-                        Value::String(_) => "a string, not a list or object",
-                        Value::Number(_) => "a number, not a list or object",
-                        Value::Bool(_) => "a boolean, not a list or object",
+                        (Value::Array(_), SegmentKind::Other) => continue,
+                        (Value::Object(o), SegmentKind::Other) if o.is_empty() => continue,
+                        (Value::Object(_), SegmentKind::Other) => {
+                            return Err(format!(
+                                "`{at}` is an object with members, none of which `{segment}` \
+                                 takes"
+                            ));
+                        }
+                        (Value::Array(_), _) => "a list, not an object",
+                        (Value::String(_), _) => "a string, not a list or object",
+                        (Value::Number(_), _) => "a number, not a list or object",
+                        (Value::Bool(_), _) => "a boolean, not a list or object",
                     };
                     return Err(format!("`{at}` is {kind_of}"));
                 }
@@ -373,26 +397,33 @@ fn has_filter(bracket: &str) -> bool {
 }
 
 /// What a segment of a JSONPath selects ([`segments`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum SegmentKind {
-    /// One name of an object: `.data`, `['data']`.
-    Name,
-    /// Anything else: a wildcard, a filter, an index or slice, a union, a descendant search.
+    /// One name of an object: `.data`, `['data']` (the name, unescaped).
+    Name(String),
+    /// A name at any depth: `..data`, `..['data']`.
+    Descendant(String),
+    /// Anything else: a wildcard, a filter, an index or slice, a union, a descendant search
+    /// of anything but one name.
     Other,
 }
 
 /// The end (in bytes) and kind of each segment of `path` (a JSONPath that parses, with its
-/// `$`), read outside quotes and brackets.
+/// `$`), read outside quotes and brackets; blank space between segments is left at the end
+/// of the segment before it.
 fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
     let bytes = path.as_bytes();
     let mut out = Vec::new();
     let mut i = 1;
     while i < bytes.len() {
         let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
         let descendant = bytes[i..].starts_with(b"..");
         if descendant {
             i += 2;
-        } else if bytes[i] == b'.' {
+        } else if bytes.get(i) == Some(&b'.') {
             i += 1;
         }
         let bracket = bytes.get(i) == Some(&b'[');
@@ -428,24 +459,18 @@ fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
                 i += 1;
             }
         }
-        let text = path[start..i].trim_start_matches('.');
-        let name = !descendant
-            && if bracket {
-                let inner = text.trim_start_matches('[').trim_end_matches(']').trim();
-                let quoted = |q: char| {
-                    inner.len() >= 2
-                        && inner.starts_with(q)
-                        && inner.ends_with(q)
-                        && !inner[1..inner.len() - 1].contains(q)
-                };
-                quoted('\'') || quoted('"')
-            } else {
-                text != "*"
-            };
-        let kind = if name {
-            SegmentKind::Name
+        let text = path[start..i].trim().trim_start_matches('.').trim();
+        let name = if bracket {
+            text.strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|inner| string_literal(inner.trim()))
         } else {
-            SegmentKind::Other
+            (text != "*").then(|| text.to_owned())
+        };
+        let kind = match name {
+            Some(name) if descendant => SegmentKind::Descendant(name),
+            Some(name) => SegmentKind::Name(name),
+            None => SegmentKind::Other,
         };
         out.push((i, kind));
         if i == start {
@@ -454,6 +479,44 @@ fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
         }
     }
     out
+}
+
+/// The string a JSONPath string literal (`'it\\'s'`, `"data"`) stands for, when `text` is
+/// exactly one; `None` for anything else (a union of names, a filter, an index).
+fn string_literal(text: &str) -> Option<String> {
+    let quote = text.chars().next().filter(|&q| q == '\'' || q == '"')?;
+    let mut json = String::from("\"");
+    let mut chars = text[1..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                '\'' => json.push('\''),
+                e => {
+                    json.push('\\');
+                    json.push(e);
+                }
+            },
+            '"' if quote == '"' => {
+                json.push('"');
+                return if chars.next().is_none() {
+                    serde_json::from_str(&json).ok()
+                } else {
+                    None
+                };
+            }
+            '\'' if quote == '\'' => {
+                json.push('"');
+                return if chars.next().is_none() {
+                    serde_json::from_str(&json).ok()
+                } else {
+                    None
+                };
+            }
+            '"' => json.push_str("\\\""),
+            c => json.push(c),
+        }
+    }
+    None
 }
 
 /// The items of a response, located but not yet taken out of it.
@@ -728,6 +791,33 @@ pub(crate) fn canonical_json(value: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Segments split as the parser reads them (review9 F5): blank space between segments,
+    /// bracket names with escaped quotes, unions and filters holding quotes and brackets.
+    #[test]
+    fn segments_read_names_as_the_parser_does() {
+        let kinds =
+            |p: &str| -> Vec<SegmentKind> { segments(p).into_iter().map(|(_, k)| k).collect() };
+        let name = |n: &str| SegmentKind::Name(n.to_owned());
+        assert_eq!(kinds("$.data [*]"), [name("data"), SegmentKind::Other]);
+        assert_eq!(kinds("$['it\\'s'][*]"), [name("it's"), SegmentKind::Other]);
+        assert_eq!(kinds("$[\"a\\\"b\"]"), [name("a\"b")]);
+        assert_eq!(kinds("$['a','b']"), [SegmentKind::Other]);
+        assert_eq!(
+            kinds("$..data[?@.t == ']']"),
+            [
+                SegmentKind::Descendant("data".to_owned()),
+                SegmentKind::Other
+            ]
+        );
+        assert_eq!(string_literal("'a'b'"), None);
+        assert_eq!(string_literal("'\\u00e9'").as_deref(), Some("\u{e9}"));
+        // Every prefix of these paths parses, trimmed; each why_none answers, never panics.
+        for path in ["$.data [*]", "$ ['it\\'s'] [*]", "$..data[?@.t == ']'].x"] {
+            let p = ItemsPath::parse(path).unwrap();
+            assert!(p.why_none(&json!({"error": "busy"})).is_err(), "{path}");
+        }
+    }
 
     #[test]
     fn listings_read_filters_as_wildcards() {

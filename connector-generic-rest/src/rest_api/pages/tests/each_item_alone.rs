@@ -119,7 +119,7 @@ fn per_item_oracle(body: &[u8]) {
         let got_fails: Vec<(Option<String>, usize)> = got
             .failures
             .iter()
-            .map(|f| (f.id.clone(), entry_of(&f.message)))
+            .map(|f| (f.id.clone(), entry_of(&f.to_string())))
             .collect();
         assert_eq!(got_fails, fails, "{}", String::from_utf8_lossy(body));
     }
@@ -153,7 +153,11 @@ fn per_item_oracle(body: &[u8]) {
             fails.extend(batch.failures.iter().map(|_| i));
         }
         assert_eq!(got.documents, docs, "{}", String::from_utf8_lossy(body));
-        let got_fails: Vec<usize> = got.failures.iter().map(|f| entry_of(&f.message)).collect();
+        let got_fails: Vec<usize> = got
+            .failures
+            .iter()
+            .map(|f| entry_of(&f.to_string()))
+            .collect();
         assert_eq!(got_fails, fails, "{}", String::from_utf8_lossy(body));
     }
 }
