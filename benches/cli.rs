@@ -1258,6 +1258,16 @@
 //! behind); (3) then the loop's own 50 µs a page (the encoder on the worker: -20 µs) and the
 //! kept items off the chain. 2x of curl is 100 µs a page; the chain alone can do about 65 µs
 //! (35 µs round trip, 25 µs keep, 5 µs request) once nothing delays it.
+//!
+//! The lead's A/B of the third build on the quieter machine (load 1.3-1.6, the bench's server
+//! in serve mode, `perf stat -r 10`, three rounds in turn; NDJSON md5 1405c21f… from every run):
+//! base (`main` 2986485) task-clock 158 / 164 / 168 ms, wall 0.128 / 0.115 / 0.128 s; the
+//! conversions started at arrival with the fetch on its own thread 158 / 161 / 166 ms, 0.120 /
+//! 0.125 / 0.118 s; the same with a channel of three 130 / 156 / 152 ms, 0.099 / 0.119 /
+//! 0.116 s. At load 2.9-3.4 (one helper building) the same three: base 0.137-0.167 s, the pair
+//! 0.111-0.145 s, with three 0.114-0.137 s. So (1) and (2) gain about 5-10% of wall, not the
+//! half that 2x curl needs: worth building as a core read-ahead for what it gives, but the
+//! sync's CPU (about 120 ms on one core, against curl's 25 ms wall) stays the bound.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -373,27 +373,46 @@ fn unfiltered(path: &str) -> Option<String> {
 /// Whether a bracketed segment (`[...]`) holds a filter selector: a `?` in it outside quotes
 /// and nested brackets (a filter's own brackets and strings may hold any character).
 fn has_filter(bracket: &str) -> bool {
-    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
-    for c in bracket.bytes() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
+    let mut scan = Scan::default();
+    bracket
+        .bytes()
+        .any(|c| scan.take(c) == Some(b'?') && scan.depth == 1)
+}
+
+/// A quote- and bracket-aware reading of a JSONPath's text, a byte at a time: a filter's own
+/// brackets and strings may hold any character ([`has_filter`], [`segments`]).
+#[derive(Default)]
+struct Scan {
+    /// Brackets open outside quotes.
+    depth: usize,
+    /// The quote of the string being read, if any.
+    quote: Option<u8>,
+    /// Whether the byte before was a backslash inside a string.
+    escaped: bool,
+}
+
+impl Scan {
+    /// Takes the next byte: `Some(c)` when it lies outside quotes (brackets counted, quotes
+    /// opened), `None` inside a string or at its closing quote.
+    fn take(&mut self, c: u8) -> Option<u8> {
+        if let Some(q) = self.quote {
+            if self.escaped {
+                self.escaped = false;
             } else if c == b'\\' {
-                escaped = true;
+                self.escaped = true;
             } else if c == q {
-                quote = None;
+                self.quote = None;
             }
-            continue;
+            return None;
         }
         match c {
-            b'\'' | b'"' => quote = Some(c),
-            b'[' => depth += 1,
-            b']' => depth = depth.saturating_sub(1),
-            b'?' if depth == 1 => return true,
+            b'\'' | b'"' => self.quote = Some(c),
+            b'[' => self.depth += 1,
+            b']' => self.depth = self.depth.saturating_sub(1),
             _ => {}
         }
+        Some(c)
     }
-    false
 }
 
 /// What a segment of a JSONPath selects ([`segments`]).
@@ -429,29 +448,11 @@ fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
         let bracket = bytes.get(i) == Some(&b'[');
         if bracket {
             // To the `]` that closes it, outside quotes (a filter may hold brackets).
-            let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+            let mut scan = Scan::default();
             while let Some(&c) = bytes.get(i) {
                 i += 1;
-                if let Some(q) = quote {
-                    if escaped {
-                        escaped = false;
-                    } else if c == b'\\' {
-                        escaped = true;
-                    } else if c == q {
-                        quote = None;
-                    }
-                    continue;
-                }
-                match c {
-                    b'\'' | b'"' => quote = Some(c),
-                    b'[' => depth += 1,
-                    b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
+                if scan.take(c) == Some(b']') && scan.depth == 0 {
+                    break;
                 }
             }
         } else {
