@@ -271,13 +271,15 @@ async fn a_filter_that_picks_one_list_measures_its_entries() {
 }
 
 /// review10 F5: blank space before the filter's bracket (valid RFC 9535) gets the same
-/// listing. Before, it got none, and page 2 (all drafts) ended the walk.
+/// listing. Before, a bracket segment's leading blank hid the filter (after a name the blank
+/// ended up in the name's segment, so `$.data [?…]` was read right): no listing, and page 2
+/// (all drafts) ended the walk.
 #[tokio::test]
 async fn a_filter_after_blank_space_is_measured_by_its_listing() {
     let server = MockServer::start().await;
     serve(&server, "page", 1, 1, &three_pages()).await;
     let fields = json!({
-        "items_path": "$.data [?@.status == 'published']",
+        "items_path": "$['data'] [?@.status == 'published']",
         "pagination_type": "page",
         "pagination_config": {"page_size_param": "per_page", "page_size": 3},
     });

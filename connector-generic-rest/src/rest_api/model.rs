@@ -922,6 +922,7 @@ mod tests {
             // Blank space before a segment (review10 F5).
             ("$.data [?@.status == 'published']", Some("$.data [*]")),
             ("$ .data [?@.x]", Some("$.data[*]")),
+            ("$['data'] [?@.x]", Some("$['data'][*]")),
             ("$['data'][?@.a, 0]", Some("$['data'][*]")),
             ("$.data[?@.tags[?@ == 'x']]", Some("$.data[*]")),
             ("$.data[?@.t == '?]' || @.u == \"]?\"]", Some("$.data[*]")),
