@@ -21,6 +21,8 @@ async fn walk(items_path: &str, last: Value) -> (usize, Option<String>, usize) {
         json!({"it's": data})
     } else if items_path.contains("data.items") {
         json!({"data": {"items": data}})
+    } else if items_path.contains("data.posts") {
+        json!({"data": {"posts": data}})
     } else {
         json!({"data": data})
     };
@@ -63,6 +65,13 @@ async fn an_empty_or_null_list_is_an_empty_page_that_ends_a_numbered_walk() {
         ("$.result.data", json!({"result": {"data": []}})),
         ("$ .data [*]", json!({"data": []})),
         ("$['it\\'s'][*]", json!({"it's": null})),
+        // review10 F2: a nameless descendant filter over a body that holds a list.
+        ("$..[?@.title]", json!({"data": []})),
+        // No error said: `error`/`errors` unset as APIs write it.
+        ("$.data[*]", json!({"data": [], "errors": []})),
+        ("$.data[*]", json!({"data": [], "error": null})),
+        ("$.data[*]", json!({"data": [], "error": false})),
+        ("$.data", json!({"data": [], "error": ""})),
     ];
     for (path, last) in empty {
         assert_eq!(
@@ -121,8 +130,14 @@ async fn a_body_of_another_shape_fails_naming_the_path() {
         ),
         (
             "$..[?@.title]",
-            json!({"data": []}),
-            "`$` is an object with members",
+            json!({"data": {"message": "rate limited"}}),
+            "`$` is an object with members, none of which `..[?@.title]` takes",
+        ),
+        // A filter over an object whose members are not all objects: an error object.
+        (
+            "$.data[?@.id > 0]",
+            json!({"data": {"a1": {"id": -1}, "code": 429}}),
+            "`$.data` is an object with members",
         ),
         (
             "$..data[*]",
@@ -180,4 +195,108 @@ async fn a_cursor_walk_goes_on_past_an_empty_list() {
     let (docs, fails, err) = load(&build(cfg)).await;
     assert!(err.is_none() && fails.is_empty(), "{err:?} {fails:?}");
     assert_eq!(docs.len(), 2);
+}
+
+/// review10 F4: a body with no items whose root says it is an error (GraphQL's partial error on
+/// a list field, `{"data": {"posts": null}, "errors": [..]}`; an `error` member) is never an
+/// empty page: before, each of these ended the walk silently, and prune deleted the tail.
+#[tokio::test]
+async fn a_body_that_says_error_is_never_an_empty_page() {
+    let errors = json!([{"message": "timeout", "path": ["posts"]}]);
+    let wrong = [
+        (
+            "$.data.posts[*]",
+            json!({"data": {"posts": null}, "errors": errors}),
+            "errors",
+        ),
+        (
+            "$.data.posts[*]",
+            json!({"data": {"posts": []}, "errors": errors}),
+            "errors",
+        ),
+        (
+            "$.data.posts",
+            json!({"data": {"posts": []}, "errors": errors}),
+            "errors",
+        ),
+        ("$.data[*]", json!({"data": [], "error": "busy"}), "error"),
+        (
+            "$..[?@.title]",
+            json!({"data": [], "error": {"code": 503}}),
+            "error",
+        ),
+    ];
+    for (path, last, member) in wrong {
+        let (docs, err, _) = walk(path, last.clone()).await;
+        let err = err.unwrap_or_else(|| panic!("{path} on {last}: no error"));
+        assert_eq!(docs, 2, "{path} on {last}");
+        assert!(
+            err.contains(&format!("holds no items and its `{member}` is set")),
+            "{path} on {last}: {err}"
+        );
+    }
+}
+
+/// A cursor walk over `pages` (the first without a cursor, then `c2`, `c3`...; each names the
+/// next or `null`): the documents' titles, or the error.
+async fn cursor_walk(items_path: &str, pages: &[Value]) -> Result<Vec<String>, String> {
+    let server = MockServer::start().await;
+    for (i, page) in pages.iter().enumerate() {
+        let mock = Mock::given(method("GET"));
+        let mock = if i == 0 {
+            mock.respond_with(ResponseTemplate::new(200).set_body_json(page))
+                .with_priority(10)
+        } else {
+            mock.and(query_param("cursor", format!("c{}", i + 1)))
+                .respond_with(ResponseTemplate::new(200).set_body_json(page))
+        };
+        mock.mount(&server).await;
+    }
+    let cfg = items_config(
+        &server.uri(),
+        &json!({
+            "items_path": items_path,
+            "pagination_type": "cursor",
+            "pagination_config": {"cursor_param": "cursor", "next_cursor_path": "$.next"},
+        }),
+    );
+    let (docs, fails, err) = load(&build(cfg)).await;
+    assert!(fails.is_empty(), "{fails:?}");
+    match err {
+        Some(e) => Err(e.to_string()),
+        None => Ok(docs.into_iter().map(|d| d.title).collect()),
+    }
+}
+
+/// review10 F2: a nameless descendant filter (`$..[?@.title]`) on a page it empties, mid-walk:
+/// an empty page, and the walk follows `next`. Before, the page failed the run.
+#[tokio::test]
+async fn a_descendant_filter_goes_on_past_a_page_it_empties() {
+    let pages = [
+        json!({"data": [{"id": 1, "title": "one"}], "next": "c2"}),
+        json!({"data": [{"id": 2}], "next": "c3"}),
+        json!({"data": [{"id": 3, "title": "three"}], "next": null}),
+    ];
+    assert_eq!(
+        cursor_walk("$..[?@.title]", &pages).await.unwrap(),
+        ["one", "three"]
+    );
+}
+
+/// review10 F3: a filter over records keyed by id (Firebase's REST answer) that leaves every
+/// record out: an empty page, and the walk follows `next`. Before, the page failed the run.
+#[tokio::test]
+async fn a_filter_over_a_record_map_goes_on_past_a_page_it_empties() {
+    let record = |id: &str, status: &str| json!({"id": id, "title": id, "status": status});
+    let pages = [
+        json!({"data": {"a1": record("a1", "published")}, "next": "c2"}),
+        json!({"data": {"a2": record("a2", "draft"), "b2": record("b2", "draft")}, "next": "c3"}),
+        json!({"data": {"a3": record("a3", "published")}, "next": null}),
+    ];
+    assert_eq!(
+        cursor_walk("$.data[?@.status == 'published']", &pages)
+            .await
+            .unwrap(),
+        ["a1", "a3"]
+    );
 }

@@ -169,16 +169,17 @@ async fn a_repeated_filtered_page_ends_the_walk() {
     assert_eq!(sent, ["1", "2"]);
 }
 
-/// A filter before the last segment: the listing is every item of every group, as the path
-/// without its filter would list them.
+/// A filter before the last segment: the listing is the groups, the level the server pages
+/// (review10 F1), not every item of every group. Before, page 2 (closed groups, one without
+/// `items`) counted no items and ended the walk, and page 3's items were lost.
 #[tokio::test]
-async fn a_filter_before_the_last_segment_measures_the_unfiltered_items() {
+async fn a_filter_before_the_last_segment_measures_the_entries_the_server_pages() {
     let server = MockServer::start().await;
     let group = |open: bool, ids: &[u64]| json!({"open": open, "items": ids.iter().map(|i| entry(*i, true)).collect::<Vec<_>>()});
     let pages = [
         json!([group(true, &[1]), group(false, &[2])]),
-        json!([group(false, &[3, 4])]),
-        json!([group(true, &[5])]),
+        json!([{"open": false}, group(false, &[])]),
+        json!([group(true, &[5, 6, 7])]),
     ];
     serve(&server, "page", 1, 1, &pages).await;
     let fields = json!({
@@ -187,7 +188,103 @@ async fn a_filter_before_the_last_segment_measures_the_unfiltered_items() {
         "pagination_config": {"page_size_param": "per_page", "page_size": 2},
     });
     let (titles, sent) = walk(&server, &fields, "page").await;
-    assert_eq!(titles, ["t1", "t5"]);
+    assert_eq!(titles, ["t1", "t5", "t6", "t7"]);
+    // Page 3 holds one group of the two asked: short, the last.
+    assert_eq!(sent, ["1", "2", "3"]);
+}
+
+/// Serves whole bodies by the value of `param` (from `first`, stepping by `step`); any other
+/// value is a 404.
+async fn serve_bodies(server: &MockServer, param: &str, first: u64, step: u64, bodies: &[Value]) {
+    for (i, body) in bodies.iter().enumerate() {
+        let at = first + step * i as u64;
+        Mock::given(method("GET"))
+            .and(query_param(param, at.to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+}
+
+/// review10 F1 (a): a filter below the list the server pages (`data[*].versions[?…]`): an
+/// offset moves by the entries of `data`, and `total` counts them. Before, the listing was
+/// every version: 4 on the first page, so `total` (4) ended the walk there and entries 3
+/// and 4 were never fetched; without `total`, the next offset was 4.
+#[tokio::test]
+async fn an_offset_walk_with_a_deeper_filter_moves_by_the_paged_entries() {
+    let doc = |id: u64| {
+        json!({"id": id, "versions": [
+            {"id": format!("{id}.1"), "title": format!("v{id}.1")},
+            {"id": format!("{id}.2"), "title": format!("v{id}.2"), "latest": true},
+        ]})
+    };
+    let fields = json!({
+        "items_path": "$.data[*].versions[?@.latest == true]",
+        "pagination_type": "offset",
+        "pagination_config": {"offset_param": "offset", "limit_param": "limit", "limit": 2},
+    });
+    for total in [Some(4), None] {
+        let server = MockServer::start().await;
+        let body = |ids: [u64; 2]| {
+            let mut b = json!({"data": ids.map(doc)});
+            if let Some(t) = total {
+                b["total"] = json!(t);
+            }
+            b
+        };
+        serve_bodies(&server, "offset", 0, 2, &[body([1, 2]), body([3, 4])]).await;
+        let (titles, sent) = walk(&server, &fields, "offset").await;
+        assert_eq!(titles, ["v1.2", "v2.2", "v3.2", "v4.2"], "total {total:?}");
+        // With `total`, it ends the walk; without, offset 4's 404 does.
+        let want: &[&str] = if total.is_some() {
+            &["0", "2"]
+        } else {
+            &["0", "2", "4"]
+        };
+        assert_eq!(sent, want, "total {total:?}");
+    }
+}
+
+/// review10 F1 (b): a filter that picks one list (`result[?@.name == 'docs'].items`): the
+/// list's entries are the page, as before walk47. Walk47's listing counted the groups (2), so
+/// the offset moved by 2 while 3 items came, and the walk's end page (an empty `docs`) was
+/// not empty.
+#[tokio::test]
+async fn a_filter_that_picks_one_list_measures_its_entries() {
+    let server = MockServer::start().await;
+    let body = |ids: &[u64]| {
+        json!({"result": [
+            {"name": "docs", "items": ids.iter().map(|i| entry(*i, true)).collect::<Vec<_>>()},
+            {"name": "meta", "items": []},
+        ]})
+    };
+    let bodies = [body(&[1, 2, 3]), body(&[4, 5, 6]), body(&[])];
+    serve_bodies(&server, "offset", 0, 3, &bodies).await;
+    let fields = json!({
+        "items_path": "$.result[?@.name == 'docs'].items",
+        "pagination_type": "offset",
+        "pagination_config": {"offset_param": "offset", "limit_param": "limit", "limit": 3},
+    });
+    let (titles, sent) = walk(&server, &fields, "offset").await;
+    assert_eq!(titles, ["t1", "t2", "t3", "t4", "t5", "t6"]);
+    assert_eq!(sent, ["0", "3", "6"]);
+}
+
+/// review10 F5: blank space before the filter's bracket (valid RFC 9535) gets the same
+/// listing. Before, a bracket segment's leading blank hid the filter (after a name the blank
+/// ended up in the name's segment, so `$.data [?…]` was read right): no listing, and page 2
+/// (all drafts) ended the walk.
+#[tokio::test]
+async fn a_filter_after_blank_space_is_measured_by_its_listing() {
+    let server = MockServer::start().await;
+    serve(&server, "page", 1, 1, &three_pages()).await;
+    let fields = json!({
+        "items_path": "$['data'] [?@.status == 'published']",
+        "pagination_type": "page",
+        "pagination_config": {"page_size_param": "per_page", "page_size": 3},
+    });
+    let (titles, sent) = walk(&server, &fields, "page").await;
+    assert_eq!(titles, ["t1", "t3", "t7"]);
     assert_eq!(sent, ["1", "2", "3"]);
 }
 

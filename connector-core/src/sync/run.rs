@@ -892,7 +892,8 @@ impl Pipeline<'_> {
         }
         progress.failed += page.failures.len() as u64;
         for failure in &page.failures {
-            tracing::warn!(item = failure.id.as_deref().unwrap_or("-"), kind = %failure.kind, "{}", failure.message);
+            // Its `Display`: the message and, where there is one, the place ("— at page 3 …").
+            tracing::warn!(item = failure.id.as_deref().unwrap_or("-"), kind = %failure.kind, "{failure}");
             self.reported.insert(failure_key(failure));
             self.state.failures.push(failure.clone());
         }
@@ -1196,6 +1197,12 @@ impl Pipeline<'_> {
                 // Stored on disk: no live secret in it, however the connector built it.
                 if let std::borrow::Cow::Owned(m) = crate::secret::redact(&failure.message) {
                     failure.message = m;
+                }
+                // `place` too: `Failure::at` redacts it, but the field is public.
+                if let Some(std::borrow::Cow::Owned(p)) =
+                    failure.place.as_deref().map(crate::secret::redact)
+                {
+                    failure.place = Some(p);
                 }
                 let key = failure_key(&failure);
                 let previous = self.known_failures.get(&key);

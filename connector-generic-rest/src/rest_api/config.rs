@@ -65,13 +65,16 @@ pub struct RestApiConfig {
     /// JSONPath (RFC 9535) to the item list, e.g. `$.data.items`. Without it the list is
     /// found: the root if it is a list, else `items`, `results`, `data`, `records`, else the
     /// first list-valued key. A path that leads to empty lists, to an empty object or to
-    /// `null` where the list stands matches an empty page; anything else fails the page (a
-    /// name the body lacks or holds as `null`, a descendant name found nowhere, a non-empty
-    /// object a wildcard or filter drops whole, a scalar where a list is needed), because an
-    /// error body answered with status 200 must not end the listing. A `page` or `offset` walk
-    /// measures a page by its entries before the path's filters (`$.data[?@.status ==
-    /// 'published']`: every entry of `data`), so a page the filter empties or leaves short
-    /// does not end the walk.
+    /// `null` where the list stands matches an empty page, as do a filter that drops every
+    /// member of an object of objects (records keyed by id) and a `$..[?…]` filter over a body
+    /// holding a list; anything else fails the page (a name the body lacks or holds as
+    /// `null`, a descendant name found nowhere, a non-empty object a wildcard or filter drops
+    /// whole, a scalar where a list is needed), as does a page with no items whose root holds
+    /// a non-empty `errors` or a set `error`, because an error body answered with status 200
+    /// must not end the listing. A `page` or `offset` walk measures a page by the entries the
+    /// server paged: the path up to its first segment that selects many, a filter there read
+    /// as `[*]` (`$.data[?@.status == 'published']` and `$.data[*].versions[?@.latest]`: every
+    /// entry of `data`), so a page the filter empties or leaves short does not end the walk.
     #[serde(default)]
     pub items_path: Option<String>,
     /// Field path of each item's id (dot notation, `[n]`, `[*]`). Without it, the id is a hash

@@ -235,12 +235,14 @@ impl ItemsPath {
     }
 
     /// The entries of the listing a page holds, before the path's filters: what the path
-    /// matches with each segment that holds a filter read as a wildcard (`$.data[?@.status
-    /// == 'published']` lists every entry of `data`; `$.groups[?@.open].items[*]` every item
-    /// of every group; a union holding a filter, `$.data[?@.a, 0]`, every entry once).
-    /// `None` for a path without filters, whose listing is its matches, and for a filter in a
-    /// descendant search (`$..[?@.kind == 'doc']`): read as a wildcard that would list every
-    /// value of the body, so such a path's matches count as its listing.
+    /// matches up to its first segment that selects many, a filter there read as a wildcard
+    /// (`$.data[?@.status == 'published']` lists every entry of `data`;
+    /// `$.data[*].versions[?@.latest]` and `$.groups[?@.open].items[*]` every entry of `data`
+    /// or `groups`, the level the server pages; a union holding a filter, `$.data[?@.a, 0]`,
+    /// every entry once). `None` for a path without filters, whose listing is its matches,
+    /// and for a filter in a nameless descendant search (`$..[?@.kind == 'doc']`): read as a
+    /// wildcard that would list every value of the body, so such a path's matches count as
+    /// its listing.
     ///
     /// A numbered walk measures a page by its listing (where it ends, how far an offset
     /// moves): a filter that leaves a page's entries out does not make it empty or short.
@@ -272,7 +274,9 @@ impl ItemsPath {
     ///   `null`: a name the config requires is missing;
     /// - a descendant name (`..data`) found nowhere;
     /// - a wildcard, filter, index, slice or union on a **non-empty object**: an object
-    ///   whose members it all drops looks like an error object, not a listing;
+    ///   whose members it all drops looks like an error object, not a listing; except a
+    ///   filter over an object whose members are all objects (a record map keyed by id), and
+    ///   a nameless descendant search (`$..[?…]`) over a body that holds a list somewhere;
     /// - a scalar where a list or object is needed.
     ///
     /// A path whose prefix cannot be read back (not expected: every segment's end is a path)
@@ -303,18 +307,26 @@ impl ItemsPath {
             if next.is_empty() {
                 let segment = self.raw[at.len()..prefix.len()].trim();
                 for value in reached {
+                    use SegmentKind::{Descendant, Filter, Index, Many, Name, Search};
                     let kind_of = match (value, &kind) {
-                        (Value::Null, SegmentKind::Other) => continue,
+                        (Value::Null, Index | Filter | Many | Search { .. }) => continue,
                         (Value::Null, _) => "null",
-                        (Value::Object(_), SegmentKind::Name(name)) => {
+                        (Value::Object(_), Name(name)) => {
                             return Err(format!("`{at}` has no `{name}`"));
                         }
-                        (Value::Object(_) | Value::Array(_), SegmentKind::Descendant(name)) => {
+                        (Value::Object(_) | Value::Array(_), Descendant(name)) => {
                             return Err(format!("`{at}` holds no `{name}` at any depth"));
                         }
-                        (Value::Array(_), SegmentKind::Other) => continue,
-                        (Value::Object(o), SegmentKind::Other) if o.is_empty() => continue,
-                        (Value::Object(_), SegmentKind::Other) => {
+                        (Value::Array(_), Index | Filter | Many | Search { .. }) => continue,
+                        (Value::Object(o), _) if o.is_empty() => continue,
+                        // A record map (`{"a1": {..}, "b2": {..}}`, Firebase's listing): a
+                        // filter that drops every record empties it. An error object holds
+                        // scalars (`message`, `code`).
+                        (Value::Object(o), Filter) if o.values().all(Value::is_object) => continue,
+                        // A search over a body that holds a list somewhere (`{"data": []}`):
+                        // a listing its filter emptied, not an error object.
+                        (Value::Object(_), Search { .. }) if holds_list(value) => continue,
+                        (Value::Object(_), _) => {
                             return Err(format!(
                                 "`{at}` is an object with members, none of which `{segment}` \
                                  takes"
@@ -345,29 +357,45 @@ impl ItemsPath {
     }
 }
 
-/// `path` (a JSONPath that parses, with its `$`) with each segment that holds a filter
-/// selector written `[*]` ([`ItemsPath::listing`]); `None` when it has no filter, or one in a
-/// descendant segment (`..[?…]`).
+/// The listing of `path` (a JSONPath that parses, with its `$`) that has a filter
+/// ([`ItemsPath::listing`]): the path cut after its first segment that selects many entries
+/// (a wildcard, filter, slice or union), a filter there written `[*]`; the level the server
+/// pages. Names, indexes and descendant names (`..docs`, which picks lists, not entries)
+/// before it are kept as written. `None` when the path has no filter, or when a descendant
+/// search of anything but a name (`..[?…]`, `..*`) comes first: read as a wildcard it would
+/// list every value of the body.
 fn unfiltered(path: &str) -> Option<String> {
+    let cuts = segments(path);
+    if !cuts.iter().any(|(_, k)| {
+        matches!(
+            k,
+            SegmentKind::Filter | SegmentKind::Search { filter: true }
+        )
+    }) {
+        return None;
+    }
     let mut out = String::with_capacity(path.len());
+    out.push('$');
     let mut start = 1;
-    let mut filtered = false;
-    out.push_str(&path[..start]);
-    for (end, _) in segments(path) {
-        let text = &path[start..end];
-        let bracket = text.trim_start_matches('.');
-        if bracket.starts_with('[') && has_filter(bracket) {
-            if text.starts_with("..") {
-                return None;
+    for (end, kind) in cuts {
+        match kind {
+            SegmentKind::Name(_) | SegmentKind::Descendant(_) | SegmentKind::Index => {
+                out.push_str(&path[start..end]);
             }
-            filtered = true;
-            out.push_str("[*]");
-        } else {
-            out.push_str(text);
+            SegmentKind::Many => {
+                out.push_str(&path[start..end]);
+                return Some(out);
+            }
+            SegmentKind::Filter => {
+                out.push_str("[*]");
+                return Some(out);
+            }
+            SegmentKind::Search { .. } => return None,
         }
         start = end;
     }
-    filtered.then_some(out)
+    // Not reached: a path with a filter has a segment that selects many.
+    None
 }
 
 /// Whether a bracketed segment (`[...]`) holds a filter selector: a `?` in it outside quotes
@@ -422,9 +450,15 @@ enum SegmentKind {
     Name(String),
     /// A name at any depth: `..data`, `..['data']`.
     Descendant(String),
-    /// Anything else: a wildcard, a filter, an index or slice, a union, a descendant search
-    /// of anything but one name.
-    Other,
+    /// One index of a list: `[0]`, `[-1]`.
+    Index,
+    /// A filter, alone or in a union: `[?@.id > 0]`, `[?@.pinned, 0]`.
+    Filter,
+    /// A wildcard, slice or union without a filter: `[*]`, `.*`, `[0:10]`, `['a','b']`.
+    Many,
+    /// A descendant search of anything but one name: `..[?@.kind == 'doc']`, `..*`, `..[0]`;
+    /// `filter` when it holds a filter.
+    Search { filter: bool },
 }
 
 /// The end (in bytes) and kind of each segment of `path` (a JSONPath that parses, with its
@@ -461,17 +495,22 @@ fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
             }
         }
         let text = path[start..i].trim().trim_start_matches('.').trim();
-        let name = if bracket {
-            text.strip_prefix('[')
-                .and_then(|t| t.strip_suffix(']'))
-                .and_then(|inner| string_literal(inner.trim()))
-        } else {
-            (text != "*").then(|| text.to_owned())
+        let inner = text
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .map(str::trim);
+        let name = match inner {
+            Some(inner) if bracket => string_literal(inner),
+            _ => (!bracket && text != "*").then(|| text.to_owned()),
         };
+        let filter = bracket && has_filter(text);
         let kind = match name {
             Some(name) if descendant => SegmentKind::Descendant(name),
             Some(name) => SegmentKind::Name(name),
-            None => SegmentKind::Other,
+            None if descendant => SegmentKind::Search { filter },
+            None if filter => SegmentKind::Filter,
+            None if inner.is_some_and(is_index) => SegmentKind::Index,
+            None => SegmentKind::Many,
         };
         out.push((i, kind));
         if i == start {
@@ -480,6 +519,40 @@ fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
         }
     }
     out
+}
+
+/// Whether `value` is a list or holds one at any depth.
+fn holds_list(value: &Value) -> bool {
+    match value {
+        Value::Array(_) => true,
+        Value::Object(o) => o.values().any(holds_list),
+        _ => false,
+    }
+}
+
+/// The member of a body's root that says it is an error: a non-empty `errors` (GraphQL's
+/// partial errors, `{"data": {"posts": null}, "errors": [..]}`) or an `error` that is set
+/// (not `null`, `false`, `0`, `""`, `[]` or `{}`, which APIs write for "no error"). Such a
+/// body is never an empty page: an error answered with status 200 would end the listing early
+/// and let prune delete the rest.
+pub(crate) fn error_member(body: &Value) -> Option<&'static str> {
+    let set = |v: &Value| match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(l) => !l.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Bool(true) => true,
+    };
+    ["errors", "error"]
+        .into_iter()
+        .find(|name| body.get(name).is_some_and(set))
+}
+
+/// Whether a bracket's inner text is one index (`0`, `-1`): it selects one entry, not many.
+fn is_index(inner: &str) -> bool {
+    let digits = inner.strip_prefix('-').unwrap_or(inner);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The string a JSONPath string literal (`'it\\'s'`, `"data"`) stands for, when `text` is
@@ -800,15 +873,28 @@ mod tests {
         let kinds =
             |p: &str| -> Vec<SegmentKind> { segments(p).into_iter().map(|(_, k)| k).collect() };
         let name = |n: &str| SegmentKind::Name(n.to_owned());
-        assert_eq!(kinds("$.data [*]"), [name("data"), SegmentKind::Other]);
-        assert_eq!(kinds("$['it\\'s'][*]"), [name("it's"), SegmentKind::Other]);
+        assert_eq!(kinds("$.data [*]"), [name("data"), SegmentKind::Many]);
+        assert_eq!(kinds("$['it\\'s'][*]"), [name("it's"), SegmentKind::Many]);
         assert_eq!(kinds("$[\"a\\\"b\"]"), [name("a\"b")]);
-        assert_eq!(kinds("$['a','b']"), [SegmentKind::Other]);
+        assert_eq!(kinds("$['a','b']"), [SegmentKind::Many]);
         assert_eq!(
             kinds("$..data[?@.t == ']']"),
             [
                 SegmentKind::Descendant("data".to_owned()),
-                SegmentKind::Other
+                SegmentKind::Filter
+            ]
+        );
+        assert_eq!(
+            kinds("$.a[0][ -1 ][0:2].*[?@.x, 0] ..[?@.y]..*"),
+            [
+                name("a"),
+                SegmentKind::Index,
+                SegmentKind::Index,
+                SegmentKind::Many,
+                SegmentKind::Many,
+                SegmentKind::Filter,
+                SegmentKind::Search { filter: true },
+                SegmentKind::Search { filter: false },
             ]
         );
         assert_eq!(string_literal("'a'b'"), None);
@@ -825,17 +911,25 @@ mod tests {
         let cases = [
             ("$.data[?@.status == 'published']", Some("$.data[*]")),
             ("data[?@.status == 'published']", Some("$.data[*]")),
-            ("$.groups[?@.open].items[*]", Some("$.groups[*].items[*]")),
-            (
-                "$.groups[?@.open].items[?@.id > 1]",
-                Some("$.groups[*].items[*]"),
-            ),
+            // Cut after the first segment that selects many (review10 F1): the level the
+            // server pages.
+            ("$.groups[?@.open].items[*]", Some("$.groups[*]")),
+            ("$.groups[?@.open].items[?@.id > 1]", Some("$.groups[*]")),
+            ("$.data[*].versions[?@.latest == true]", Some("$.data[*]")),
+            ("$.data[0:5].versions[?@.latest]", Some("$.data[0:5]")),
+            ("$.result[0].items[?@.id]", Some("$.result[0].items[*]")),
+            ("$.result[?@.name == 'docs'].items", Some("$.result[*]")),
+            // Blank space before a segment (review10 F5).
+            ("$.data [?@.status == 'published']", Some("$.data [*]")),
+            ("$ .data [?@.x]", Some("$.data[*]")),
+            ("$['data'] [?@.x]", Some("$['data'][*]")),
             ("$['data'][?@.a, 0]", Some("$['data'][*]")),
             ("$.data[?@.tags[?@ == 'x']]", Some("$.data[*]")),
             ("$.data[?@.t == '?]' || @.u == \"]?\"]", Some("$.data[*]")),
             ("$[?@.id]", Some("$[*]")),
             ("$..items[?@.id]", Some("$..items[*]")),
             ("$..[?@.id]", None),
+            ("$..*[?@.id]", None),
             ("$.data[*]", None),
             ("$.data", None),
             ("$['a?'][0]", None),

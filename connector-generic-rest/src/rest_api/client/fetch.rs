@@ -16,7 +16,7 @@ use crate::rest_api::checkpoint::{At, Position};
 use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
-use crate::rest_api::model::{BodyPath, Items, find_items, text_ref};
+use crate::rest_api::model::{BodyPath, Items, error_member, find_items, text_ref};
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
 
@@ -64,11 +64,16 @@ impl RestClient {
     /// that page ends the listing when it is empty, repeats the first, or is refused.
     ///
     /// A page's length, for all of these and for how far an offset moves, is its listing's:
-    /// with filters in `items_path`, the entries the path matches with each filter read as a
-    /// wildcard ([`ItemsPath::listing`](crate::rest_api::model::ItemsPath::listing)), since
-    /// the server paged those; a page the filters empty or leave short is not the last. Its
+    /// with filters in `items_path`, the entries the path matches up to its first segment
+    /// that selects many, a filter there read as a wildcard
+    /// ([`ItemsPath::listing`](crate::rest_api::model::ItemsPath::listing)), since the
+    /// server paged those; a page the filters empty or leave short is not the last. Its
     /// repeat guard hashes the listing's ids. Without filters (or with one in a descendant
-    /// search, `$..[?…]`), the listing is the path's matches.
+    /// search, `$..[?…]`), and where the path's one match is a list (a filter chose the list,
+    /// `$.result[?@.name == 'docs'].items`), the listing is the path's matches.
+    ///
+    /// A page with no items whose root holds a non-empty `errors` or a set `error`
+    /// ([`error_member`]) fails: an error answered with status 200, not an empty page.
     ///
     /// A 400 or 404 on a page after the first of a run ends the listing (logged), with no
     /// error: that is how WordPress (`rest_post_invalid_page_number`) and others answer a page
@@ -184,12 +189,34 @@ impl RestClient {
         // filters (`ItemsPath::listing`): a page whose entries a filter leaves out is neither
         // empty nor short, and an offset moves past all of them. Its repeat guard hashes the
         // listing's ids for the same reason: two pages the filter empties would hash alike.
+        // One list match expanded (`$.result[?@.name == 'docs'].items`): a filter chose the
+        // list, and the list's entries are the listing.
+        let one_list = matches!(found, Items::List { .. });
         let listing = e
             .items_path
             .as_ref()
-            .filter(|_| numbered)
+            .filter(|_| numbered && !one_list)
             .and_then(|p| p.listing(&body));
         let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
+        // No items, and nothing the filters left out (a cursor walk's listing is read here
+        // only): a body that says it is an error is not an empty page.
+        if found.len() == 0
+            && listing.as_ref().is_none_or(Vec::is_empty)
+            && let Some(member) = error_member(&body)
+        {
+            let listed = (!numbered && !one_list)
+                .then(|| e.items_path.as_ref().and_then(|p| p.listing(&body)))
+                .flatten()
+                .is_some_and(|l| !l.is_empty());
+            if !listed {
+                return Err(Error::invalid_data(format!(
+                    "the response holds no items and its `{member}` is set: an error, not an \
+                     empty page"
+                ))
+                .with_url(resp.url())
+                .with_connector(SOURCE));
+            }
+        }
         let listing_ids = listing
             .filter(|l| !l.is_empty())
             .map(|l| page_hash(&l.into_iter().map(|i| self.item_id(i)).collect::<Vec<_>>()));
