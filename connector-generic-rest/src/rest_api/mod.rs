@@ -13,6 +13,8 @@ mod client;
 mod config;
 mod convert;
 mod direct;
+#[cfg(test)]
+mod json_gen;
 mod lenient;
 mod model;
 mod node;

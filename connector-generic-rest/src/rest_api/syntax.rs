@@ -310,6 +310,7 @@ fn scalar_end(text: &[u8], i: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rest_api::json_gen::nested;
     use proptest::prelude::*;
 
     /// A level of a path: an object's entry by the span of its name, a list's by its index.
@@ -396,26 +397,12 @@ mod tests {
             r#""é""#,
         ])
         .prop_map(str::to_owned);
-        leaf.prop_recursive(5, 32, 5, move |inner| {
-            prop_oneof![
-                prop::collection::vec((ws(), inner.clone(), ws()), 0..4).prop_map(|v| {
-                    let e: Vec<String> = v
-                        .into_iter()
-                        .map(|(a, x, b)| format!("{a}{x}{b}"))
-                        .collect();
-                    format!("[{}]", e.join(","))
-                }),
-                prop::collection::vec((ws(), key.clone(), ws(), ws(), inner, ws()), 0..4).prop_map(
-                    |v| {
-                        let e: Vec<String> = v
-                            .into_iter()
-                            .map(|(a, k, b, c, x, d)| format!("{a}{k}{b}:{c}{x}{d}"))
-                            .collect();
-                        format!("{{{}}}", e.join(","))
-                    }
-                ),
-            ]
-        })
+        nested(
+            leaf.boxed(),
+            key.prop_map(str::to_owned).boxed(),
+            move || ws().prop_map(str::to_owned).boxed(),
+            (5, 32, 5, 4),
+        )
     }
 
     proptest! {

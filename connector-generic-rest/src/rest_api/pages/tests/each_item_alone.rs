@@ -3,6 +3,7 @@
 //! done by serde_json alone, and a raw page's batch against each of its items converted alone.
 
 use super::*;
+use crate::rest_api::json_gen::nested;
 
 /// The items' spans found with serde_json alone: each value's end is where a
 /// `StreamDeserializer<IgnoredAny>` (which accepts `1e400`, lone surrogates, bytes that
@@ -200,26 +201,12 @@ fn raw_value_ws() -> impl Strategy<Value = String> {
         "\"a,b:c\"",
     ])
     .prop_map(str::to_owned);
-    leaf.prop_recursive(5, 40, 6, move |inner| {
-        prop_oneof![
-            prop::collection::vec((ws(), inner.clone(), ws()), 0..4).prop_map(|v| {
-                let e: Vec<String> = v
-                    .into_iter()
-                    .map(|(a, x, b)| format!("{a}{x}{b}"))
-                    .collect();
-                format!("[{}]", e.join(","))
-            }),
-            prop::collection::vec((ws(), key.clone(), ws(), ws(), inner, ws()), 0..5).prop_map(
-                |v| {
-                    let e: Vec<String> = v
-                        .into_iter()
-                        .map(|(a, k, b, c, x, d)| format!("{a}{k}{b}:{c}{x}{d}"))
-                        .collect();
-                    format!("{{{}}}", e.join(","))
-                }
-            ),
-        ]
-    })
+    nested(
+        leaf.boxed(),
+        key.prop_map(str::to_owned).boxed(),
+        move || ws().prop_map(str::to_owned).boxed(),
+        (5, 40, 6, 5),
+    )
 }
 
 proptest! {
