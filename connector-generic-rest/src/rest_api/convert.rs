@@ -4,9 +4,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use connector_core::ids::{hash128, hash128_bytes, hash128_concat};
-use connector_core::text::{html_to_markdown, html_to_markdown_into};
 use connector_core::{Document, Error, ErrorKind, Failure, MetaKey, TimeWindow};
 use serde_json::Value;
 use url::Url;
@@ -18,6 +17,12 @@ use super::lenient::read_alone;
 use super::model::{FieldPath, text_of};
 use super::node::Node;
 use super::raw_page::{Unread, read_alone_by};
+
+mod text;
+mod time;
+
+use text::{integer_text, push_part, strip_html, title_of};
+use time::{parse_datetime, time_at};
 
 /// " (content hash …)": a content hash as a failure shows it, 16 digits of it.
 fn told(hash: &str) -> String {
@@ -552,15 +557,6 @@ fn apply_hint(hint: TypeHint, v: Value) -> Option<Value> {
     }
 }
 
-/// [`Mapping::updated_at`] read at `path` (the mapping's `poll_timestamp_field`, or the same
-/// path with the slot of [`Mapping::time_alone`]'s plan).
-fn time_at<I: Item>(path: &Field, item: &I) -> Option<DateTime<Utc>> {
-    match item.single(path) {
-        Some(one) => one.and_then(parse_datetime),
-        None => item.values(path).into_iter().find_map(parse_datetime),
-    }
-}
-
 /// The slots `plan` (of one path, [`Mapping::id_alone`] or [`Mapping::time_alone`]) reads of
 /// an item that could not be read whole; `None` when that path cannot be read either, or the
 /// item is not an object.
@@ -568,311 +564,10 @@ fn slots_alone<'a>(plan: &Plan, unread: &Unread<'a>) -> Option<Slots<'a>> {
     read_alone_by(unread.text, plan).filter(Slots::is_object)
 }
 
-/// Parses a timestamp: RFC 3339 / ISO 8601 (with or without zone, `T` or space), a date, or an
-/// epoch number (or numeric string) in seconds, or milliseconds when it is past 10^11 (which
-/// as seconds would be the year 5138), or microseconds past 10^14.
-pub(crate) fn parse_datetime<N: Node>(v: &N) -> Option<DateTime<Utc>> {
-    if let Some(s) = v.str() {
-        let s = s.trim();
-        if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-            return Some(d.with_timezone(&Utc));
-        }
-        for fmt in [
-            "%Y-%m-%dT%H:%M:%S%.f%:z",
-            "%Y-%m-%d %H:%M:%S%.f%:z",
-            "%Y-%m-%dT%H:%M:%S%.f%z",
-            "%Y-%m-%d %H:%M:%S%.f%z",
-        ] {
-            if let Ok(d) = DateTime::parse_from_str(s, fmt) {
-                return Some(d.with_timezone(&Utc));
-            }
-        }
-        let naive = s.strip_suffix('Z').unwrap_or(s);
-        for fmt in [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M",
-        ] {
-            if let Ok(d) = NaiveDateTime::parse_from_str(naive, fmt) {
-                return Some(Utc.from_utc_datetime(&d));
-            }
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            return d.and_hms_opt(0, 0, 0).map(|d| Utc.from_utc_datetime(&d));
-        }
-        return s.parse::<f64>().ok().and_then(from_epoch);
-    }
-    v.f64().and_then(from_epoch)
-}
-
-fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
-    if !n.is_finite() {
-        return None;
-    }
-    let micros = if n.abs() >= 1e14 {
-        n
-    } else if n.abs() >= 1e11 {
-        n * 1e3
-    } else {
-        n * 1e6
-    };
-    #[allow(clippy::cast_possible_truncation)] // bounded by the range check
-    let micros = (micros.abs() < 9.0e18).then_some(micros.round() as i64)?;
-    DateTime::from_timestamp_micros(micros)
-}
-
-/// A title: the text without markup, its whitespace runs collapsed to single spaces, at most
-/// 100 characters.
-fn title_of(text: &str) -> String {
-    const MAX_CHARS: usize = 100;
-    if is_clean_title(text, MAX_CHARS) {
-        // The usual title: nothing to strip, collapse or cut.
-        return text.to_owned();
-    }
-    let stripped = strip_html(text);
-    let mut out = String::with_capacity(stripped.len().min(MAX_CHARS * 4));
-    let mut chars = 0;
-    for word in stripped.split_whitespace() {
-        if !out.is_empty() {
-            if chars == MAX_CHARS {
-                break;
-            }
-            out.push(' ');
-            chars += 1;
-        }
-        for c in word.chars() {
-            if chars == MAX_CHARS {
-                break;
-            }
-            out.push(c);
-            chars += 1;
-        }
-    }
-    out
-}
-
-/// Whether `title_of` would give `text` back as it is: at most `max` bytes (so at most `max`
-/// characters), no `<`, no whitespace but single spaces between words. One pass over the
-/// bytes (was: five searches of the text); a whitespace character outside ASCII is looked
-/// for only when the text has a byte outside ASCII.
-fn is_clean_title(text: &str, max: usize) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.len() > max || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
-        return false;
-    }
-    let mut ascii = true;
-    let mut space = false;
-    for &b in bytes {
-        match b {
-            b'<' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return false,
-            b' ' if space => return false,
-            _ => ascii &= b.is_ascii(),
-        }
-        space = b == b' ';
-    }
-    ascii || !text.chars().any(|c| c.is_whitespace() && !c.is_ascii())
-}
-
-/// Appends `text` as [`strip_html`] gives it to `content`, after a `\n` when `content` holds
-/// a part already; a part that comes out empty adds nothing.
-///
-/// HTML is converted straight into `content` ([`html_to_markdown_into`]) and trimmed there:
-/// no `String` per part to allocate, copy and free on the runtime's worker.
-fn push_part(content: &mut String, text: &str) {
-    if !looks_like_html(text) {
-        let part = text.trim();
-        if part.is_empty() {
-            return;
-        }
-        if !content.is_empty() {
-            content.push('\n');
-        }
-        content.push_str(part);
-        return;
-    }
-    let before = content.len();
-    if before > 0 {
-        content.push('\n');
-    }
-    let at = content.len();
-    html_to_markdown_into(text, content);
-    // `str::trim` of the part, in place.
-    let end = at + content[at..].trim_end().len();
-    content.truncate(end);
-    let lead = end - at - content[at..].trim_start().len();
-    if lead > 0 {
-        content.drain(at..at + lead);
-    }
-    if content.len() == at {
-        content.truncate(before);
-    }
-}
-
-/// An integer's text (`Number`'s `Display`, as `to_string` gives it, which is `itoa`'s too) in
-/// `buf`, without the formatting machinery: ids are mostly integers, one per item. `None` for
-/// a float, whose text `Node::text` gives (`Display`).
-fn integer_text<'b>(n: &serde_json::Number, buf: &'b mut itoa::Buffer) -> Option<&'b str> {
-    match n.as_u64() {
-        Some(u) => Some(buf.format(u)),
-        None => n.as_i64().map(|i| buf.format(i)),
-    }
-}
-
-/// Whether `text` looks like HTML: a `>` and a `<` followed by a letter, `/` or `!` (all
-/// ASCII, so the byte after the `<` decides).
-fn looks_like_html(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    memchr::memchr(b'>', bytes).is_some()
-        && memchr::memchr_iter(b'<', bytes).any(|i| {
-            bytes
-                .get(i + 1)
-                .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'/' || c == b'!')
-        })
-}
-
-/// HTML → Markdown when the text looks like HTML, keeping paragraph and line breaks (RAGFlow
-/// replaced every tag with a space and collapsed all whitespace, newlines included).
-pub(crate) fn strip_html(text: &str) -> String {
-    if !looks_like_html(text) {
-        return text.trim().to_owned();
-    }
-    // On a converter failure this is the input, trimmed like any other text.
-    let markdown = html_to_markdown(text);
-    if markdown.trim().len() == markdown.len() {
-        markdown
-    } else {
-        markdown.trim().to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn epoch_seconds_millis_and_strings() {
-        let want = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
-        let secs = want.timestamp();
-        assert_eq!(parse_datetime(&json!(secs)), Some(want));
-        assert_eq!(parse_datetime(&json!(secs * 1000)), Some(want));
-        assert_eq!(parse_datetime(&json!(secs.to_string())), Some(want));
-        assert_eq!(
-            parse_datetime(&json!((secs * 1000).to_string())),
-            Some(want)
-        );
-        for s in [
-            "2026-01-02T03:04:05Z",
-            "2026-01-02T03:04:05.000Z",
-            "2026-01-02 03:04:05",
-            "2026-01-02T05:04:05+02:00",
-            "2026-01-02T03:04:05",
-        ] {
-            assert_eq!(parse_datetime(&json!(s)), Some(want), "{s}");
-        }
-        assert_eq!(
-            parse_datetime(&json!("2026-01-02")),
-            Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).single()
-        );
-        assert_eq!(parse_datetime(&json!("yesterday")), None);
-        assert_eq!(parse_datetime(&json!(null)), None);
-    }
-
-    #[test]
-    fn titles_are_collapsed_stripped_and_cut() {
-        assert_eq!(title_of("Plain title"), "Plain title");
-        assert_eq!(title_of("  Two\n lines\there "), "Two lines here");
-        assert_eq!(title_of("<b>Bold</b> <i>move</i>"), "**Bold** *move*");
-        let long = "word ".repeat(40);
-        let cut = title_of(&long);
-        assert_eq!(cut.chars().count(), 100);
-        assert!(cut.starts_with("word word"), "{cut:?}");
-        assert_eq!(title_of(&"é".repeat(150)).chars().count(), 100);
-        assert_eq!(title_of(""), "");
-    }
-
-    #[test]
-    fn integer_text_is_display() {
-        let mut buf = itoa::Buffer::new();
-        for n in [
-            json!(0),
-            json!(7),
-            json!(-1),
-            json!(1_767_225_600),
-            json!(u64::MAX),
-            json!(i64::MIN),
-            json!(i64::MAX),
-            json!(1.5),
-            json!(-0.0),
-            json!(1e300),
-        ] {
-            let Value::Number(n) = n else { unreachable!() };
-            let text = n.to_string();
-            let expected = (n.is_u64() || n.is_i64()).then_some(text.as_str());
-            assert_eq!(integer_text(&n, &mut buf), expected);
-        }
-    }
-
-    /// `title_of`'s check as it was: five searches of the text.
-    fn clean_before(t: &str) -> bool {
-        !t.contains('<')
-            && t.len() <= 100
-            && !t.starts_with(' ')
-            && !t.ends_with(' ')
-            && !t.contains("  ")
-            && !t.contains(|c: char| c.is_whitespace() && c != ' ')
-    }
-
-    /// `looks_like_html` as it was, over chars.
-    fn html_before(text: &str) -> bool {
-        text.contains('>')
-            && text.match_indices('<').any(|(i, _)| {
-                text[i + 1..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
-            })
-    }
-
-    #[test]
-    fn title_and_html_checks_agree_with_their_old_forms() {
-        for t in [
-            "",
-            " ",
-            "Plain title",
-            "two  spaces",
-            " lead",
-            "trail ",
-            "tab\there",
-            "nbsp\u{a0}here",
-            "ideo\u{3000}space",
-            "größe straße",
-            "a < b and c > d",
-            "<p>x</p>",
-            "x</",
-            "<!-- c -->",
-            "<é>",
-            "1 <2> 3",
-            "\u{1c}unit sep",
-            &"x".repeat(100),
-            &"x".repeat(101),
-            &"é".repeat(50),
-            &"é".repeat(51),
-        ] {
-            assert_eq!(is_clean_title(t, 100), clean_before(t), "{t:?}");
-            assert_eq!(looks_like_html(t), html_before(t), "{t:?}");
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn title_and_html_checks_agree_on_any_text(
-            t in "[ a<>/!\\t\\n\\r\u{a0}\u{3000}é]{0,12}|\\PC{0,110}",
-        ) {
-            proptest::prop_assert_eq!(is_clean_title(&t, 100), clean_before(&t));
-            proptest::prop_assert_eq!(looks_like_html(&t), html_before(&t));
-        }
-    }
 
     #[test]
     fn fingerprint_follows_what_is_delivered() {
@@ -900,62 +595,5 @@ mod tests {
             base,
             fp(json!({"id": 1, "body": "text", "tag": "b", "views": 1}))
         );
-    }
-
-    /// `push_part` as it was: the part converted into a `String` of its own, trimmed, copied.
-    fn push_part_before(content: &mut String, text: &str) {
-        let markdown;
-        let part = if looks_like_html(text) {
-            markdown = html_to_markdown(text);
-            markdown.trim()
-        } else {
-            text.trim()
-        };
-        if part.is_empty() {
-            return;
-        }
-        if !content.is_empty() {
-            content.push('\n');
-        }
-        content.push_str(part);
-    }
-
-    #[test]
-    fn parts_are_appended_as_before() {
-        let parts = [
-            "Article 7",
-            "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>",
-            "  padded  ",
-            "",
-            "<p> </p>",
-            "<p>&nbsp;x&nbsp;</p>",
-            "<b>a</b>\u{3000}",
-            "<table><tr><td>cell</td></tr></table>",
-            "<p>open <i>x",
-            "a < b and c > d",
-            "<!-- only a comment -->",
-            "<br>",
-        ];
-        for first in parts {
-            for second in parts {
-                let (mut new, mut old) = (String::new(), String::new());
-                for part in [first, second] {
-                    push_part(&mut new, part);
-                    push_part_before(&mut old, part);
-                }
-                assert_eq!(new, old, "{first:?} then {second:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn html_keeps_paragraphs() {
-        let md = strip_html(
-            "<h1>Title</h1><p>First para with <b>bold</b>.</p><p>Second<br>line</p><script>x()</script>",
-        );
-        assert!(md.contains("Title"), "{md}");
-        assert!(md.contains("First para with **bold**.\n\nSecond"), "{md}");
-        assert!(!md.contains("x()"), "{md}");
-        assert_eq!(strip_html("  a < b and c > d  "), "a < b and c > d");
     }
 }
