@@ -244,6 +244,15 @@ async fn an_error_unlike_the_usual_one_still_fails() {
             json!({"errors": [{"message": "deprecated", "extensions": {"level": "warning"}}]}),
             json!({"data": [], "errors": [{"message": "timeout", "path": ["data"]}]}),
         ),
+        // A partial error on the pages with items, another one on the itemless page.
+        (
+            json!({"errors": [{"message": "timeout", "path": ["data", 1]}]}),
+            json!({"data": [], "errors": [{"message": "timeout", "path": ["data", 0]}]}),
+        ),
+        (
+            json!({"error": {"code": 7, "message": "partial"}}),
+            json!({"data": [], "error": {"code": 429, "message": "partial"}}),
+        ),
     ] {
         let w = walk(
             json!({"items_path": "$.data"}),
@@ -333,6 +342,14 @@ async fn error_path_says_where_errors_are() {
         json!({"data": [], "error": "busy"}),
     ];
     let w = walk(json!({"error_path": false}), &bodies).await;
+    assert_eq!((w.titles.len(), w.requests, w.err), (1, 2, None));
+    // Nor is the object the path went through read for an error.
+    let bodies = [
+        json!({"result": {"data": [hit(1, true)]}}),
+        json!({"result": {"data": {}, "error": "busy"}}),
+    ];
+    let fields = json!({"items_path": "$.result.data[?@.public]", "error_path": false});
+    let w = walk(fields, &bodies).await;
     assert_eq!((w.titles.len(), w.requests, w.err), (1, 2, None));
 }
 

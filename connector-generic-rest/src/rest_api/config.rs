@@ -94,7 +94,7 @@ pub struct RestApiConfig {
     /// `code` of 0 or 200) fails, naming the value. `false` turns the check off. Without it, a
     /// page with no items whose root (or the object `items_path` reached) holds a set `error`
     /// or a non-empty `errors` fails, unless the run's pages with items carried the same
-    /// member (same value, or an object or list with the same keys).
+    /// member (the same value, or an object with the same keys and `code`).
     #[serde(default)]
     pub error_path: Option<ErrorPath>,
     /// Field path of each item's id (dot notation, `[n]`, `[*]`). Without it, the id is a hash

@@ -180,6 +180,7 @@ impl RestClient {
         let seen = Seen {
             place: pos.place.as_deref(),
             usual: &pos.usual,
+            guess_errors: e.error_path.is_none(),
         };
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).

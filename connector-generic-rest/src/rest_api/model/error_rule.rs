@@ -39,26 +39,21 @@ pub(crate) fn error_member(body: &Value) -> Option<(&'static str, &Value)> {
 }
 
 /// What an error member looks like, to tell it again on a later page: its name and value for
-/// a scalar, its keys for an object, its entries' keys for a list (GraphQL warnings carry
-/// `message` and `extensions` on every answer); hashed, since it may hold anything.
+/// a scalar or a list (GraphQL warnings repeat the same entries on every answer, while a
+/// partial error names its own `path`), its keys and its `code`, `status` or `type` for an
+/// object (a status envelope whose message varies); hashed, since it may hold anything.
 pub(crate) fn usual_sign(name: &str, value: &Value) -> String {
-    let keys = |o: &serde_json::Map<String, Value>| {
-        let mut k: Vec<&str> = o.keys().map(String::as_str).collect();
-        k.sort_unstable();
-        k.join(",")
-    };
     let shape = match value {
-        Value::Object(o) => format!("{{{}}}", keys(o)),
-        Value::Array(l) => {
-            let mut all: Vec<String> = l
+        Value::Object(o) => {
+            let mut k: Vec<&str> = o.keys().map(String::as_str).collect();
+            k.sort_unstable();
+            let told: Vec<String> = ["code", "status", "type"]
                 .iter()
-                .map(|e| e.as_object().map_or_else(|| "-".to_owned(), keys))
+                .filter_map(|t| o.get(*t).map(|v| format!("{t}={v}")))
                 .collect();
-            all.sort_unstable();
-            all.dedup();
-            format!("[{}]", all.join(";"))
+            format!("{{{}}}{}", k.join(","), told.join(","))
         }
-        scalar => scalar.to_string(),
+        other => super::canonical_json(other),
     };
     connector_core::ids::hash128(&format!("{name}\u{0}{shape}"))
 }
@@ -109,21 +104,27 @@ mod tests {
         let sign = |v: Value| usual_sign("error", &v);
         assert_eq!(sign(json!("none")), sign(json!("none")));
         assert_ne!(sign(json!("none")), sign(json!("busy")));
+        // An envelope: its keys and code, whatever its message says.
         assert_eq!(
             sign(json!({"code": 1, "message": "a"})),
-            sign(json!({"message": "b", "code": 2}))
+            sign(json!({"message": "b", "code": 1}))
+        );
+        assert_ne!(
+            sign(json!({"code": 1, "message": "a"})),
+            sign(json!({"code": 429, "message": "a"}))
         );
         assert_ne!(
             sign(json!({"code": 1})),
             sign(json!({"code": 1, "retry": 3}))
         );
+        // A list: its entries exactly (GraphQL warnings repeat; partial errors name a path).
         assert_eq!(
-            sign(json!([{"message": "a", "extensions": {}}])),
-            sign(json!([{"message": "b", "extensions": {}}, {"extensions": {}, "message": "c"}]))
+            sign(json!([{"message": "deprecated", "extensions": {}}])),
+            sign(json!([{"extensions": {}, "message": "deprecated"}]))
         );
         assert_ne!(
-            sign(json!([{"message": "a", "extensions": {}}])),
-            sign(json!([{"message": "a", "path": []}]))
+            sign(json!([{"message": "a", "path": ["posts", 1]}])),
+            sign(json!([{"message": "a", "path": ["posts", 2]}]))
         );
         assert_ne!(
             usual_sign("error", &json!("x")),

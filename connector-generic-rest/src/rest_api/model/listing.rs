@@ -230,7 +230,7 @@ impl ItemsPath {
                 }
                 // The objects the path went through may say it is an error where the root
                 // does not (`{"result": {"data": {}, "error": "busy"}}`).
-                for (pointer, _) in &reached {
+                for (pointer, _) in reached.iter().filter(|_| seen.guess_errors) {
                     let mut up = pointer.as_str();
                     while !up.is_empty() {
                         if let Some((name, v)) = body.pointer(up).and_then(error_member)
@@ -452,13 +452,26 @@ fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
 /// What the run learned before this page, for [`ItemsPath::why_none`] and the error rule:
 /// where the items sat on its first page with items, and the error members its pages with
 /// items carried (review11 F3-F5).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Seen<'a> {
     /// The parent of the first item of the run's first page with items, its indexes written
     /// `*`, after `{` or `[` ([`place_of`]).
     pub(crate) place: Option<&'a str>,
     /// [`usual_sign`]s of error members a page with items carried: normal for this API.
     pub(crate) usual: &'a [String],
+    /// Whether `error`/`errors` members are read as errors (no `error_path` set).
+    pub(crate) guess_errors: bool,
+}
+
+impl Default for Seen<'_> {
+    /// Nothing learned yet, and the `error`/`errors` members read as errors.
+    fn default() -> Self {
+        Self {
+            place: None,
+            usual: &[],
+            guess_errors: true,
+        }
+    }
 }
 
 /// The members whose lists are never a listing: an error's own (`{"errors": []}`,
@@ -741,7 +754,7 @@ mod tests {
         assert_eq!(at_place(&body, "/groups/*/items").len(), 1);
         let seen = |place| Seen {
             place: Some(place),
-            usual: &[],
+            ..Seen::default()
         };
         let p = ItemsPath::parse("$..[?@.title]").unwrap();
         assert!(p.why_none(&json!({"data": []}), &seen("[/data")).is_ok());
