@@ -690,11 +690,13 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     /// The message, then the place where there is one: "rest_api: item has no `id` (...) —
-    /// at page 3 (cursor c2…), entry 2".
+    /// at page 3 (cursor c2…), entry 2". Both without any live secret
+    /// ([`redact`](crate::secret::redact)): they are public fields a connector may set to
+    /// anything, and this is what logs print.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)?;
+        f.write_str(&crate::secret::redact(&self.message))?;
         if let Some(place) = &self.place {
-            write!(f, " \u{2014} at {place}")?;
+            write!(f, " \u{2014} at {}", crate::secret::redact(place))?;
         }
         Ok(())
     }

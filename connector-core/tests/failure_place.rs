@@ -55,6 +55,7 @@ async fn the_place_is_logged_and_stored_redacted() {
     let mut failure = Failure::new(None, ErrorKind::InvalidData, "item has no `id`");
     // Set directly, as a connector may (the field is public): `Failure::at` is not used.
     failure.place = Some("page 3 (cursor tok-5f2a9c81), entry 2".to_owned());
+    failure.message.push_str(" (key tok-5f2a9c81)");
     let store = MemoryStateStore::new();
     let (logs, guard) = LogCapture::start();
     Syncer::new(Arc::new(Failing(failure)))
@@ -65,14 +66,18 @@ async fn the_place_is_logged_and_stored_redacted() {
     drop(guard);
     let logged = logs.contents();
     assert!(
-        logged.contains("item has no `id` \u{2014} at page 3 (cursor"),
+        logged.contains("item has no `id` (key ***) \u{2014} at page 3 (cursor ***)"),
         "{logged}"
     );
+    // Review11 F6: the warn line held the secret; only a process-wide redacting writer,
+    // which a library's embedder need not install, kept it out of the log.
+    assert!(!logged.contains("tok-5f2a9c81"), "{logged}");
     let stored = store.load().await.unwrap().failed;
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].failure.place.as_deref(),
         Some("page 3 (cursor ***), entry 2")
     );
+    assert!(stored[0].failure.message.ends_with("(key ***)"));
     drop(token);
 }

@@ -891,7 +891,10 @@ impl Pipeline<'_> {
             }
         }
         progress.failed += page.failures.len() as u64;
-        for failure in &page.failures {
+        for failure in &mut page.failures {
+            // No live secret in what is logged, keyed, kept and stored, however the connector
+            // built it (the key taken after, so that it is the stored failure's).
+            redact_failure(failure);
             // Its `Display`: the message and, where there is one, the place ("— at page 3 …").
             tracing::warn!(item = failure.id.as_deref().unwrap_or("-"), kind = %failure.kind, "{failure}");
             self.reported.insert(failure_key(failure));
@@ -1194,16 +1197,8 @@ impl Pipeline<'_> {
                 checkpoint = page.checkpoint;
             }
             for mut failure in page.failures {
-                // Stored on disk: no live secret in it, however the connector built it.
-                if let std::borrow::Cow::Owned(m) = crate::secret::redact(&failure.message) {
-                    failure.message = m;
-                }
-                // `place` too: `Failure::at` redacts it, but the field is public.
-                if let Some(std::borrow::Cow::Owned(p)) =
-                    failure.place.as_deref().map(crate::secret::redact)
-                {
-                    failure.place = Some(p);
-                }
+                // Stored on disk: redacted again (a secret made live since it was taken in).
+                redact_failure(&mut failure);
                 let key = failure_key(&failure);
                 let previous = self.known_failures.get(&key);
                 commit.failed.push(FailedItem {
@@ -1256,6 +1251,17 @@ impl Pipeline<'_> {
         if let Some(f) = &self.syncer.progress {
             f(&self.state.progress);
         }
+    }
+}
+
+/// Removes every live secret from a failure's `message` and `place` (both public fields: a
+/// connector may set them directly, bypassing `Failure::at`'s redaction).
+fn redact_failure(failure: &mut crate::Failure) {
+    if let std::borrow::Cow::Owned(m) = crate::secret::redact(&failure.message) {
+        failure.message = m;
+    }
+    if let Some(std::borrow::Cow::Owned(p)) = failure.place.as_deref().map(crate::secret::redact) {
+        failure.place = Some(p);
     }
 }
 

@@ -51,6 +51,23 @@ pub struct Position {
     /// repeats it (an API that ignores the page parameter) ends the listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<String>,
+    /// Where the run's first page with items held them (the parent of its first item, list
+    /// indexes written `*`), for a path with filters: a later page with no match is an empty
+    /// page only where a list (or record map) stands there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// Hashes of the `error`/`errors` members the run's pages with items carried: normal for
+    /// this API, so a page with no items that carries one of them is not failed for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usual: Vec<String>,
+    /// Pages in a row, before this one, with no items and the same entries under the path's
+    /// last filter (a filtered page or offset walk), and a hash of those entries: a walk
+    /// whose pages stay so ends, since nothing tells it where the listing ends.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub idle: u64,
+    /// The hash of the entries under the last filter of the page before, when it had no items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_hash: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

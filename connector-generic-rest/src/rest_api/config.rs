@@ -67,16 +67,36 @@ pub struct RestApiConfig {
     /// first list-valued key. A path that leads to empty lists, to an empty object or to
     /// `null` where the list stands matches an empty page, as do a filter that drops every
     /// member of an object of objects (records keyed by id) and a `$..[?…]` filter over a body
-    /// holding a list; anything else fails the page (a name the body lacks or holds as
-    /// `null`, a descendant name found nowhere, a non-empty object a wildcard or filter drops
-    /// whole, a scalar where a list is needed), as does a page with no items whose root holds
-    /// a non-empty `errors` or a set `error`, because an error body answered with status 200
-    /// must not end the listing. A `page` or `offset` walk measures a page by the entries the
-    /// server paged: the path up to its first segment that selects many, a filter there read
-    /// as `[*]` (`$.data[?@.status == 'published']` and `$.data[*].versions[?@.latest]`: every
-    /// entry of `data`), so a page the filter empties or leaves short does not end the walk.
+    /// holding a list where the run's items sat; anything else fails the page (a name the
+    /// body lacks or holds as `null`, a descendant name found nowhere, a non-empty object a
+    /// wildcard or filter drops whole, a scalar where a list is needed), as does a page with
+    /// no items whose root holds a non-empty `errors` or a set `error` (see `error_path`),
+    /// because an error body answered with status 200 must not end the listing. A `page` or
+    /// `offset` walk measures a page by the entries the server paged: the path up to its
+    /// first segment that selects many, a filter there read as `[*]`
+    /// (`$.data[?@.status == 'published']` and `$.data[*].versions[?@.latest]`: every entry
+    /// of `data`), so a page the filter empties or leaves short does not end the walk; a page
+    /// whose entries under the last filter are empty does (see `listing_path`). A path ending
+    /// in a name after its filter (`$.result[?@.name == 'docs'].items`) picks one list, whose
+    /// entries are the items.
     #[serde(default)]
     pub items_path: Option<String>,
+    /// JSONPath whose matches are a page's entries, for a `page` or `offset` walk: how many
+    /// there are is the page's length (the empty, short and `total` ends, how far an offset
+    /// moves) and their ids are its repeat guard, in place of what `items_path` implies. Set
+    /// it where that guess is wrong: `$.results[0].hits[*]` for
+    /// `$.results[*].hits[?@.public]`, `$.data[*]` for `$.data[*].versions[?@.latest]` when
+    /// an entry's versions may all be missing.
+    #[serde(default)]
+    pub listing_path: Option<String>,
+    /// Where a response says it failed: a JSONPath, and a page where it matches a set value
+    /// (not `null`, `false`, `0`, `""`, an empty list, nor an object with nothing set or a
+    /// `code` of 0 or 200) fails, naming the value. `false` turns the check off. Without it, a
+    /// page with no items whose root (or the object `items_path` reached) holds a set `error`
+    /// or a non-empty `errors` fails, unless the run's pages with items carried the same
+    /// member (the same value, or an object with the same keys and `code`).
+    #[serde(default)]
+    pub error_path: Option<ErrorPath>,
     /// Field path of each item's id (dot notation, `[n]`, `[*]`). Without it, the id is a hash
     /// of the item's canonical JSON: content-derived, so an edited item becomes a new document.
     #[serde(default)]
@@ -451,6 +471,16 @@ pub(crate) fn is_secret_header(name: &str) -> bool {
         || n.contains("auth")
 }
 
+/// `error_path`: where a response says it failed, or `false` for nowhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ErrorPath {
+    /// `false`: no member of a response is read as an error (`true` is refused).
+    Off(bool),
+    /// A JSONPath (RFC 9535); without a leading `$`, relative to the root.
+    Path(String),
+}
+
 impl RestApiConfig {
     /// This config with the host's network policy, in place of the connector's own (public
     /// addresses plus `allowed_hosts`): every request, the next-page URLs a response names
@@ -583,8 +613,21 @@ impl ConnectorConfig for RestApiConfig {
                 out.push(FieldError::new(join_path("field_type_hints", p), e));
             }
         }
+        match &self.error_path {
+            Some(ErrorPath::Off(true)) => out.push(FieldError::new(
+                "error_path",
+                "is a JSONPath, or `false` to read no member as an error",
+            )),
+            Some(ErrorPath::Path(p)) => {
+                if let Err(e) = ItemsPath::parse(p) {
+                    out.push(FieldError::new("error_path", e));
+                }
+            }
+            _ => {}
+        }
         for (field, path) in [
             ("items_path", self.items_path.as_deref()),
+            ("listing_path", self.listing_path.as_deref()),
             (
                 "pagination_config.next_cursor_path",
                 self.pagination_config.next_cursor_path.as_deref(),
@@ -703,6 +746,8 @@ impl fmt::Debug for RestApiConfig {
             .field("query_params", &names(&self.query_params))
             .field("auth_type", &self.auth_type)
             .field("items_path", &self.items_path)
+            .field("listing_path", &self.listing_path)
+            .field("error_path", &self.error_path)
             .field("id_field", &self.id_field)
             .field("content_fields", &self.content_fields)
             .field("pagination_type", &self.pagination_type)

@@ -35,7 +35,7 @@ use futures::stream::BoxStream;
 pub use auth::{AuthConfig, AuthType, Credentials};
 pub use checkpoint::{At, Position, RestApiCheckpoint};
 pub use config::{
-    HttpMethod, KeyValues, PaginationConfig, PaginationType, RestApiConfig, SinceConfig,
+    ErrorPath, HttpMethod, KeyValues, PaginationConfig, PaginationType, RestApiConfig, SinceConfig,
     SinceFormat, TypeHint,
 };
 

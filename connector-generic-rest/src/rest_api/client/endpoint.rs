@@ -9,7 +9,7 @@ use url::Url;
 use crate::rest_api::SOURCE;
 use crate::rest_api::auth::AuthType;
 use crate::rest_api::checkpoint::{At, Position};
-use crate::rest_api::config::{PaginationType, RestApiConfig};
+use crate::rest_api::config::{ErrorPath, PaginationType, RestApiConfig};
 use crate::rest_api::direct::{Field, Plan};
 use crate::rest_api::model::{BodyPath, FieldPath, ItemsPath};
 use crate::rest_api::raw_page::{may_reach, simple_names};
@@ -25,6 +25,10 @@ pub(crate) struct Endpoint {
     pub(super) params: Vec<(String, String)>,
     pub(super) headers: Vec<(String, String)>,
     pub(super) items_path: Option<ItemsPath>,
+    /// `listing_path`: a numbered page's entries, in place of what `items_path` implies.
+    pub(super) listing_path: Option<ItemsPath>,
+    /// `error_path`: `None` for the `error`/`errors` rule, `Some(None)` for no check.
+    pub(super) error_path: Option<Option<ItemsPath>>,
     /// The names of `items_path` when pages can be read without a DOM of their items
     /// ([`raw_page`](crate::rest_api::raw_page)).
     pub(super) plain_items: Option<std::sync::Arc<[String]>>,
@@ -141,6 +145,23 @@ impl Endpoint {
                     .map_err(|e| config_error("items_path", format!("items_path {e}")))
             })
             .transpose()?;
+        let listing_path = cfg
+            .listing_path
+            .as_deref()
+            .map(|p| {
+                ItemsPath::parse(p)
+                    .map_err(|e| config_error("listing_path", format!("listing_path {e}")))
+            })
+            .transpose()?;
+        let error_path = match &cfg.error_path {
+            None => None,
+            Some(ErrorPath::Off(_)) => Some(None),
+            Some(ErrorPath::Path(p)) => {
+                Some(Some(ItemsPath::parse(p).map_err(|e| {
+                    config_error("error_path", format!("error_path {e}"))
+                })?))
+            }
+        };
         let pc = &cfg.pagination_config;
         let size_param = match cfg.pagination_type {
             PaginationType::Offset => pc.limit_param.as_deref().or(pc.page_size_param.as_deref()),
@@ -174,8 +195,10 @@ impl Endpoint {
         });
         // Pages are read without their items' DOM when the items sit at plain names and no
         // path read from the body may lead into them.
+        // A `listing_path` is read from the page's tree.
         let plain_items = items_path
             .as_ref()
+            .filter(|_| listing_path.is_none())
             .and_then(|p| simple_names(p.as_str()))
             .filter(|names| !names.is_empty())
             .filter(|names| {
@@ -197,6 +220,8 @@ impl Endpoint {
             params,
             headers,
             items_path,
+            listing_path,
+            error_path,
             plain_items,
             next_cursor,
             next_url,
@@ -231,6 +256,10 @@ impl Endpoint {
             full: false,
             items: 0,
             prev: None,
+            place: None,
+            usual: Vec::new(),
+            idle: 0,
+            idle_hash: None,
         }
     }
 

@@ -16,7 +16,10 @@ use crate::rest_api::checkpoint::{At, Position};
 use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
-use crate::rest_api::model::{BodyPath, Items, error_member, find_items, text_ref};
+use crate::rest_api::model::{
+    BodyPath, Items, ItemsPath, Seen, error_member, find_items, is_set, place_of, shown, text_ref,
+    usual_sign,
+};
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
 
@@ -69,11 +72,17 @@ impl RestClient {
     /// ([`ItemsPath::listing`](crate::rest_api::model::ItemsPath::listing)), since the
     /// server paged those; a page the filters empty or leave short is not the last. Its
     /// repeat guard hashes the listing's ids. Without filters (or with one in a descendant
-    /// search, `$..[?…]`), and where the path's one match is a list (a filter chose the list,
-    /// `$.result[?@.name == 'docs'].items`), the listing is the path's matches.
+    /// search, `$..[?…]`), and where the path ends in a name after its filter (a filter chose
+    /// the list, `$.result[?@.name == 'docs'].items`), the listing is the path's matches.
+    /// `listing_path` replaces all of this. Without it, a page with no items whose entries
+    /// under the path's last filter are empty is empty too
+    /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)), and three such
+    /// pages in a row whose entries there do not change end the walk.
     ///
     /// A page with no items whose root holds a non-empty `errors` or a set `error`
-    /// ([`error_member`]) fails: an error answered with status 200, not an empty page.
+    /// ([`error_member`]) fails: an error answered with status 200, not an empty page; unless
+    /// the run's pages with items carried the same member, or `error_path` says where errors
+    /// are (a set value there fails any page) or `false`.
     ///
     /// A 400 or 404 on a page after the first of a run ends the listing (logged), with no
     /// error: that is how WordPress (`rest_post_invalid_page_number`) and others answer a page
@@ -168,10 +177,15 @@ impl RestClient {
                 (body, found, None)
             }
         };
+        let seen = Seen {
+            place: pos.place.as_deref(),
+            usual: &pos.usual,
+            guess_errors: e.error_path.is_none(),
+        };
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
         let found = match (found, e.items_path.as_ref()) {
-            (Items::Missing, Some(path)) => match path.why_none(&body) {
+            (Items::Missing, Some(path)) => match path.why_none(&body, &seen) {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(why) => {
                     return Err(Error::invalid_data(format!(
@@ -185,37 +199,106 @@ impl RestClient {
             },
             (found, _) => found,
         };
-        // A numbered walk measures a page by its listing, the entries before the path's
-        // filters (`ItemsPath::listing`): a page whose entries a filter leaves out is neither
-        // empty nor short, and an offset moves past all of them. Its repeat guard hashes the
-        // listing's ids for the same reason: two pages the filter empties would hash alike.
-        // One list match expanded (`$.result[?@.name == 'docs'].items`): a filter chose the
-        // list, and the list's entries are the listing.
-        let one_list = matches!(found, Items::List { .. });
-        let listing = e
-            .items_path
-            .as_ref()
-            .filter(|_| numbered && !one_list)
-            .and_then(|p| p.listing(&body));
-        let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
-        // No items, and nothing the filters left out (a cursor walk's listing is read here
-        // only): a body that says it is an error is not an empty page.
-        if found.len() == 0
-            && listing.as_ref().is_none_or(Vec::is_empty)
-            && let Some(member) = error_member(&body)
+        // `error_path`: a set value there fails the page, whatever else it holds.
+        if let Some(Some(path)) = &e.error_path
+            && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
         {
-            let listed = (!numbered && !one_list)
-                .then(|| e.items_path.as_ref().and_then(|p| p.listing(&body)))
+            return Err(Error::invalid_data(format!(
+                "the response's `error_path` `{}` is set: {}",
+                path.as_str(),
+                shown(v)
+            ))
+            .with_field("error_path")
+            .with_url(resp.url())
+            .with_connector(SOURCE));
+        }
+        // A numbered walk measures a page by its listing, the entries before the path's
+        // filters (`ItemsPath::listing`), or `listing_path`'s: a page whose entries a filter
+        // leaves out is neither empty nor short, and an offset moves past all of them. Its
+        // repeat guard hashes the listing's ids for the same reason: two pages the filter
+        // empties would hash alike. Where a filter chose one list
+        // (`$.result[?@.name == 'docs'].items`), told by the path, never by the page: the
+        // list's entries are the listing, and a page without it holds none.
+        let path = e.items_path.as_ref();
+        let one_list = path.is_some_and(ItemsPath::one_list);
+        let listing = match &e.listing_path {
+            Some(lp) if numbered => Some(lp.query(&body)),
+            _ => path
+                .filter(|_| numbered && !one_list)
+                .and_then(|p| p.listing(&body)),
+        };
+        let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
+        // The entries under the path's last filter (review11 F1): a page whose listing is
+        // full of wrappers (`$.results[*]` of `$.results[*].hits[?…]`) is still empty when
+        // these are.
+        let uncut = path
+            .filter(|_| numbered && !one_list && e.listing_path.is_none())
+            .and_then(|p| p.uncut(&body));
+        let uncut_empty = found.len() == 0 && uncut.as_ref().is_some_and(Vec::is_empty);
+        // No items, and nothing the filters left out (a cursor walk's listing is read here
+        // only): a body that says it is an error is not an empty page, unless the run's pages
+        // with items carried the same member.
+        if e.error_path.is_none()
+            && found.len() == 0
+            && (listing.as_ref().is_none_or(Vec::is_empty) || uncut_empty)
+            && let Some((member, value)) = error_member(&body)
+            && !pos.usual.contains(&usual_sign(member, value))
+        {
+            let listed = (!numbered && !one_list && e.listing_path.is_none())
+                .then(|| path.and_then(|p| p.listing(&body)))
                 .flatten()
                 .is_some_and(|l| !l.is_empty());
             if !listed {
                 return Err(Error::invalid_data(format!(
                     "the response holds no items and its `{member}` is set: an error, not an \
-                     empty page"
+                     empty page ({}; `error_path` says where this API reports errors, `false` \
+                     turns this check off)",
+                    shown(value)
                 ))
                 .with_url(resp.url())
                 .with_connector(SOURCE));
             }
+        }
+        // What the run learns from a page with items: the error member it carried is this
+        // API's normal (a status envelope), and where a filtered path's items sit.
+        let mut usual = pos.usual.clone();
+        let mut place = pos.place.clone();
+        if found.len() > 0 {
+            if e.error_path.is_none()
+                && let Some((member, value)) = error_member(&body)
+            {
+                let sign = usual_sign(member, value);
+                if !usual.contains(&sign) && usual.len() < 8 {
+                    usual.push(sign);
+                }
+            }
+            if place.is_none()
+                && let Some(path) = path.filter(|p| p.filtered())
+            {
+                place = path.locations(&body).first().map(|l| place_of(&body, l));
+            }
+        }
+        // Backstop: pages with no items whose entries under the last filter do not change
+        // end the walk after `IDLE_PAGES` (nothing else would: an API that ignores the page
+        // parameter behind a wrapper that does change).
+        let idle_hash = (found.len() == 0)
+            .then_some(uncut.as_ref())
+            .flatten()
+            .filter(|u| !u.is_empty())
+            .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>()));
+        let idle = match &idle_hash {
+            Some(h) if pos.idle_hash.as_ref() == Some(h) => pos.idle + 1,
+            _ => 0,
+        };
+        if idle + 1 >= IDLE_PAGES {
+            tracing::warn!(
+                connector = SOURCE,
+                pages = pos.pages,
+                "{IDLE_PAGES} pages in a row held no items and the same entries under \
+                 `items_path`'s last filter; the listing ends here (`listing_path` tells the \
+                 walk what a page lists)"
+            );
+            return Ok(Page::last(PageItems::default()));
         }
         let listing_ids = listing
             .filter(|l| !l.is_empty())
@@ -278,7 +361,7 @@ impl RestClient {
         let next_at = match &pos.at {
             At::Single => None,
             // An empty numbered page is past the end whatever else the response says.
-            At::Page { .. } | At::Offset { .. } if n == 0 || last => None,
+            At::Page { .. } | At::Offset { .. } if n == 0 || uncut_empty || last => None,
             At::Page { page } => Some(At::Page { page: page + 1 }),
             At::Offset { offset } => Some(At::Offset { offset: offset + n }),
             // A cursor or link walk follows the service's next pointer, even past an empty
@@ -370,6 +453,10 @@ impl RestClient {
                 full,
                 items: items_after,
                 prev: ids,
+                place,
+                usual,
+                idle,
+                idle_hash,
             }),
         ))
     }
@@ -405,6 +492,10 @@ impl RestClient {
         id.unwrap_or_else(|| hash128_bytes(text))
     }
 }
+
+/// Pages in a row with no items and the same entries under the path's last filter that end
+/// a walk (review11 F1's backstop).
+const IDLE_PAGES: u64 = 3;
 
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).
 fn page_hash(ids: &[String]) -> String {

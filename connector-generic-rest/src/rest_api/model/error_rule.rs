@@ -1,0 +1,135 @@
+//! The error rule: whether a response's member says it failed (`error`, `errors`, or
+//! `error_path`'s value), what such a member looks like (to tell a status envelope the run's
+//! pages with items carried), and how its value is shown in an error message.
+
+use serde_json::Value;
+
+/// Whether a value says "error": not `null`, `false`, `0`, `""`, an empty list, nor an object
+/// none of whose members is set or whose `code` is 0 or 200 (`{"code": 0, "message": "OK"}`,
+/// a status envelope on every answer: review11 F3).
+pub(crate) fn is_set(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::Bool(true) => true,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(l) => !l.is_empty(),
+        Value::Object(o) => {
+            let ok = o.get("code").is_some_and(|c| {
+                let n = c
+                    .as_f64()
+                    .or_else(|| c.as_str().and_then(|s| s.trim().parse().ok()));
+                matches!(n, Some(x) if x == 0.0 || x == 200.0)
+            });
+            !ok && o.values().any(is_set)
+        }
+    }
+}
+
+/// The member of `body` (a response's root, or the object the path reached) that says it is
+/// an error, and its value: a non-empty `errors` (GraphQL's partial errors,
+/// `{"data": {"posts": null}, "errors": [..]}`) or an `error` that is set ([`is_set`]). Such
+/// a body is never an empty page: an error answered with status 200 would end the listing
+/// early and let prune delete the rest, unless the run's pages with items carried the same
+/// member ([`usual_sign`]).
+pub(crate) fn error_member(body: &Value) -> Option<(&'static str, &Value)> {
+    ["errors", "error"]
+        .into_iter()
+        .find_map(|name| body.get(name).filter(|v| is_set(v)).map(|v| (name, v)))
+}
+
+/// What an error member looks like, to tell it again on a later page: its name and value for
+/// a scalar or a list (GraphQL warnings repeat the same entries on every answer, while a
+/// partial error names its own `path`), its keys and its `code`, `status` or `type` for an
+/// object (a status envelope whose message varies); hashed, since it may hold anything.
+pub(crate) fn usual_sign(name: &str, value: &Value) -> String {
+    let shape = match value {
+        Value::Object(o) => {
+            let mut k: Vec<&str> = o.keys().map(String::as_str).collect();
+            k.sort_unstable();
+            let told: Vec<String> = ["code", "status", "type"]
+                .iter()
+                .filter_map(|t| o.get(*t).map(|v| format!("{t}={v}")))
+                .collect();
+            format!("{{{}}}{}", k.join(","), told.join(","))
+        }
+        other => super::canonical_json(other),
+    };
+    connector_core::ids::hash128(&format!("{name}\u{0}{shape}"))
+}
+
+/// A value shown in an error message: shortened, and with every live secret removed.
+pub(crate) fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    let short: String = text.chars().take(120).collect();
+    let more = if short.len() < text.len() { "…" } else { "" };
+    connector_core::secret::redact(&format!("{short}{more}")).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_reads_objects_by_their_members() {
+        for unset in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(""),
+            json!([]),
+            json!({}),
+            json!({"code": 0, "message": "OK"}),
+            json!({"code": "200", "message": "fine"}),
+            json!({"message": "", "detail": null}),
+        ] {
+            assert!(!is_set(&unset), "{unset}");
+        }
+        for set in [
+            json!(true),
+            json!("none"),
+            json!([{}]),
+            json!({"code": 429}),
+            json!({"message": "slow down"}),
+        ] {
+            assert!(is_set(&set), "{set}");
+        }
+        let body = json!({"errors": [], "error": {"code": 1}});
+        assert_eq!(error_member(&body).map(|(n, _)| n), Some("error"));
+    }
+
+    #[test]
+    fn usual_signs_compare_values_or_keys() {
+        let sign = |v: Value| usual_sign("error", &v);
+        assert_eq!(sign(json!("none")), sign(json!("none")));
+        assert_ne!(sign(json!("none")), sign(json!("busy")));
+        // An envelope: its keys and code, whatever its message says.
+        assert_eq!(
+            sign(json!({"code": 1, "message": "a"})),
+            sign(json!({"message": "b", "code": 1}))
+        );
+        assert_ne!(
+            sign(json!({"code": 1, "message": "a"})),
+            sign(json!({"code": 429, "message": "a"}))
+        );
+        assert_ne!(
+            sign(json!({"code": 1})),
+            sign(json!({"code": 1, "retry": 3}))
+        );
+        // A list: its entries exactly (GraphQL warnings repeat; partial errors name a path).
+        assert_eq!(
+            sign(json!([{"message": "deprecated", "extensions": {}}])),
+            sign(json!([{"extensions": {}, "message": "deprecated"}]))
+        );
+        assert_ne!(
+            sign(json!([{"message": "a", "path": ["posts", 1]}])),
+            sign(json!([{"message": "a", "path": ["posts", 2]}]))
+        );
+        assert_ne!(
+            usual_sign("error", &json!("x")),
+            usual_sign("errors", &json!("x"))
+        );
+        assert!(shown(&json!("x".repeat(500))).ends_with('…'));
+    }
+}

@@ -1,0 +1,778 @@
+//! [`ItemsPath`]: the JSONPath to the item list, and what a page's listing and emptiness
+//! are read from: the path's segments, its listing before the filters, why a page holds no
+//! match, and whether its body says it is an error.
+
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use super::error_rule::{error_member, shown, usual_sign};
+
+/// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
+/// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
+#[derive(Debug, Clone)]
+pub(crate) struct ItemsPath {
+    pub(super) path: JsonPath,
+    /// The path as parsed (with its `$`).
+    raw: String,
+    /// The path with each filter's segment a wildcard, for a path with filters
+    /// ([`ItemsPath::listing`]).
+    listing: Option<JsonPath>,
+    /// The path up to its last filter, every filter a wildcard, where that differs from
+    /// `listing` ([`ItemsPath::uncut`]).
+    uncut: Option<JsonPath>,
+    /// What the path's matches are, from its syntax alone ([`Shape`]).
+    shape: Shape,
+}
+
+/// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
+/// one match and a page with several must be measured in the same units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// No filter: one match that is a list is the list of items, as always.
+    Plain,
+    /// A filter, and the path ends in a segment that selects many (a filter, wildcard, slice,
+    /// union or search): each match is an item, a list included.
+    Entries,
+    /// A filter, and the path ends in a name or index below it
+    /// (`$.result[?@.name == 'docs'].items`): the filter chose a list, and one list match is
+    /// the list of items.
+    OneList,
+}
+
+impl ItemsPath {
+    /// Parses `path`.
+    ///
+    /// # Errors
+    /// The parser's message.
+    pub(crate) fn parse(path: &str) -> Result<Self, String> {
+        let p = path.trim();
+        let full = if p.starts_with('$') {
+            p.to_owned()
+        } else {
+            format!("$.{p}")
+        };
+        let path = JsonPath::parse(&full).map_err(|e| format!("is not a valid JSONPath: {e}"))?;
+        let listing = unfiltered(&full).and_then(|p| JsonPath::parse(&p).ok());
+        let cuts = segments(&full);
+        let filtered = cuts.iter().any(|(_, k)| {
+            matches!(
+                k,
+                SegmentKind::Filter | SegmentKind::Search { filter: true }
+            )
+        });
+        let shape = match cuts.last().map(|(_, k)| k) {
+            _ if !filtered => Shape::Plain,
+            Some(SegmentKind::Name(_) | SegmentKind::Index | SegmentKind::Descendant(_)) => {
+                Shape::OneList
+            }
+            _ => Shape::Entries,
+        };
+        let uncut = (shape == Shape::Entries)
+            .then(|| up_to_last_filter(&full))
+            .flatten()
+            .and_then(|p| JsonPath::parse(&p).ok())
+            .filter(|u| {
+                listing
+                    .as_ref()
+                    .is_some_and(|l| l.to_string() != u.to_string())
+            });
+        Ok(Self {
+            path,
+            raw: full,
+            listing,
+            uncut,
+            shape,
+        })
+    }
+
+    /// Whether one match that is a list stands for its entries: a path without filters, or
+    /// one that ends in a name or index below its filter (`$.result[?@.name == 'docs'].items`).
+    /// A filtered path that ends in a segment selecting many (`$.values[?@[2] == 'x']`) takes
+    /// each match as an item, whatever a page holds.
+    pub(crate) fn expands_one_list(&self) -> bool {
+        self.shape != Shape::Entries
+    }
+
+    /// Whether the path holds a filter.
+    pub(crate) fn filtered(&self) -> bool {
+        self.shape != Shape::Plain
+    }
+
+    /// Whether a filter chose the list whose entries are the items
+    /// (`$.result[?@.name == 'docs'].items`): a page is measured by that list's entries, and
+    /// a page without the list holds none.
+    pub(crate) fn one_list(&self) -> bool {
+        self.shape == Shape::OneList
+    }
+
+    /// The entries the path's last filter chose among, every filter read as a wildcard
+    /// (`$.results[*].hits[?@.public]` lists every entry of every `hits`), where that is not
+    /// [`ItemsPath::listing`] already: a page whose listing stays full of wrappers (Algolia's
+    /// `results[0]`, holding the page's number) is still empty when this is (review11 F1).
+    pub(crate) fn uncut<'a>(&self, body: &'a Value) -> Option<Vec<&'a Value>> {
+        self.uncut.as_ref().map(|p| p.query(body).all())
+    }
+
+    /// The entries of the listing a page holds, before the path's filters: what the path
+    /// matches up to its first segment that selects many, a filter there read as a wildcard
+    /// (`$.data[?@.status == 'published']` lists every entry of `data`;
+    /// `$.data[*].versions[?@.latest]` and `$.groups[?@.open].items[*]` every entry of `data`
+    /// or `groups`, the level the server pages; a union holding a filter, `$.data[?@.a, 0]`,
+    /// every entry once). `None` for a path without filters, whose listing is its matches,
+    /// and for a filter in a nameless descendant search (`$..[?@.kind == 'doc']`): read as a
+    /// wildcard that would list every value of the body, so such a path's matches count as
+    /// its listing.
+    ///
+    /// A numbered walk measures a page by its listing (where it ends, how far an offset
+    /// moves): a filter that leaves a page's entries out does not make it empty or short.
+    pub(crate) fn listing<'a>(&self, body: &'a Value) -> Option<Vec<&'a Value>> {
+        self.listing.as_ref().map(|p| p.query(body).all())
+    }
+
+    /// The path as parsed, with its leading `$`.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Every match.
+    pub(crate) fn query<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
+        self.path.query(value).all()
+    }
+
+    /// Why `body` holds no match: `Ok` when the path leads to lists that are empty or whose
+    /// entries its filters all left out, to an empty object, or to `null` where it stands for
+    /// a list (an API's empty list, as Go writes a nil slice): an empty page; `Err` naming
+    /// where the body's shape is not the path's.
+    ///
+    /// The path is walked one segment at a time (each prefix queried again: this runs only
+    /// for a page with no match); at the first segment that matches nothing, each value the
+    /// path had reached decides. A 200 answer may be an error body (`{"data": null,
+    /// "errors": [..]}`, `{"error": "busy"}`), which must never read as an empty listing (a
+    /// walk that ends early, then a prune of the tail), so anything but an empty list fails:
+    /// - a name segment (`.data`, `['data']`) on an object that does not hold it, or on
+    ///   `null`: a name the config requires is missing;
+    /// - a descendant name (`..data`) found nowhere;
+    /// - a wildcard, filter, index, slice or union on a **non-empty object**: an object
+    ///   whose members it all drops looks like an error object, not a listing; except a
+    ///   filter over an object whose members are all objects (a record map keyed by id), and
+    ///   a nameless descendant search (`$..[?…]`) over a body that holds a list somewhere;
+    /// - a scalar where a list or object is needed.
+    ///
+    /// A path whose prefix cannot be read back (not expected: every segment's end is a path)
+    /// fails too ("cannot tell"): the page fails, as any page with no match did before.
+    ///
+    /// # Errors
+    /// "`$.data` has no `items`", "`$.data` is null", "`$.data` is a string, not a list or
+    /// object", "`$.data` is an object with members, none of which `[*]` takes".
+    pub(crate) fn why_none(&self, body: &Value, seen: &Seen<'_>) -> Result<(), String> {
+        let cannot_tell = || {
+            "where the response's shape leaves the path cannot be told, so the page is not \
+             taken for an empty one"
+                .to_owned()
+        };
+        let whole = self.path.to_string();
+        let mut reached = vec![(String::new(), body)];
+        let mut at = "$";
+        for (end, kind) in segments(&self.raw) {
+            let prefix = self.raw[..end].trim_end();
+            let Ok(path) = JsonPath::parse(prefix) else {
+                return Err(cannot_tell());
+            };
+            // The split must be the parser's: its canonical text a prefix of the whole path's.
+            if !whole.starts_with(&path.to_string()) {
+                return Err(cannot_tell());
+            }
+            let next: Vec<(String, &Value)> = path
+                .query_located(body)
+                .into_iter()
+                .map(|m| (m.location().to_json_pointer(), m.node()))
+                .collect();
+            if next.is_empty() {
+                let segment = self.raw[at.len()..prefix.len()].trim();
+                for (pointer, value) in &reached {
+                    let value = *value;
+                    use SegmentKind::{Descendant, Filter, Index, Many, Name, Search};
+                    let kind_of = match (value, &kind) {
+                        (Value::Null, Index | Filter | Many | Search { .. }) => continue,
+                        (Value::Null, _) => "null",
+                        (Value::Object(_), Name(name)) => {
+                            return Err(format!("`{at}` has no `{name}`"));
+                        }
+                        (Value::Object(_) | Value::Array(_), Descendant(name)) => {
+                            return Err(format!("`{at}` holds no `{name}` at any depth"));
+                        }
+                        (Value::Array(_), Index | Filter | Many | Search { .. }) => continue,
+                        (Value::Object(o), _) if o.is_empty() => continue,
+                        // A record map (`{"a1": {..}, "b2": {..}}`, Firebase's listing): a
+                        // filter that drops every record empties it. An error object holds
+                        // scalars (`message`, `code`), or an object under a word
+                        // (`{"error": {..}}`, `{"meta": {"status": ..}}`: review11 F5).
+                        (Value::Object(o), Filter) if record_map(o, pointer, seen) => continue,
+                        // A search over a body that holds a list where the run's items sat
+                        // (`{"data": []}`), or anywhere but under an error's members before
+                        // any page had items: a listing its filter emptied, not an error
+                        // object (review11 F4).
+                        (Value::Object(_), Search { .. }) if lists_at_place(value, seen) => {
+                            continue;
+                        }
+                        (Value::Object(_), _) => {
+                            return Err(format!(
+                                "`{at}` is an object with members, none of which `{segment}` \
+                                 takes"
+                            ));
+                        }
+                        (Value::Array(_), _) => "a list, not an object",
+                        (Value::String(_), _) => "a string, not a list or object",
+                        (Value::Number(_), _) => "a number, not a list or object",
+                        (Value::Bool(_), _) => "a boolean, not a list or object",
+                    };
+                    return Err(format!("`{at}` is {kind_of}"));
+                }
+                // The objects the path went through may say it is an error where the root
+                // does not (`{"result": {"data": {}, "error": "busy"}}`).
+                for (pointer, _) in reached.iter().filter(|_| seen.guess_errors) {
+                    let mut up = pointer.as_str();
+                    while !up.is_empty() {
+                        if let Some((name, v)) = body.pointer(up).and_then(error_member)
+                            && !seen.usual.contains(&usual_sign(name, v))
+                        {
+                            return Err(format!(
+                                "the response's `{up}/{name}` is set: {}",
+                                shown(v)
+                            ));
+                        }
+                        up = up.rsplit_once('/').map_or("", |(parent, _)| parent);
+                    }
+                }
+                return Ok(());
+            }
+            reached = next;
+            at = prefix;
+        }
+        Ok(())
+    }
+
+    /// Where each match lies, as JSON pointers, in the order of [`find_items`]'s matches.
+    pub(crate) fn locations(&self, value: &Value) -> Vec<String> {
+        self.path
+            .query_located(value)
+            .locations()
+            .map(|l| l.to_json_pointer())
+            .collect()
+    }
+}
+
+/// The listing of `path` (a JSONPath that parses, with its `$`) that has a filter
+/// ([`ItemsPath::listing`]): the path cut after its first segment that selects many entries
+/// (a wildcard, filter, slice or union), a filter there written `[*]`; the level the server
+/// pages. Names, indexes and descendant names (`..docs`, which picks lists, not entries)
+/// before it are kept as written. `None` when the path has no filter, or when a descendant
+/// search of anything but a name (`..[?…]`, `..*`) comes first: read as a wildcard it would
+/// list every value of the body.
+fn unfiltered(path: &str) -> Option<String> {
+    let cuts = segments(path);
+    if !cuts.iter().any(|(_, k)| {
+        matches!(
+            k,
+            SegmentKind::Filter | SegmentKind::Search { filter: true }
+        )
+    }) {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    out.push('$');
+    let mut start = 1;
+    for (end, kind) in cuts {
+        match kind {
+            SegmentKind::Name(_) | SegmentKind::Descendant(_) | SegmentKind::Index => {
+                out.push_str(&path[start..end]);
+            }
+            SegmentKind::Many => {
+                out.push_str(&path[start..end]);
+                return Some(out);
+            }
+            SegmentKind::Filter => {
+                out.push_str("[*]");
+                return Some(out);
+            }
+            SegmentKind::Search { .. } => return None,
+        }
+        start = end;
+    }
+    // Not reached: a path with a filter has a segment that selects many.
+    None
+}
+
+/// `path` (a JSONPath that parses, with its `$`, holding a filter) up to its last filter,
+/// every filter written `[*]` ([`ItemsPath::uncut`]): `$.results[*].hits[?@.x].tags[*]` →
+/// `$.results[*].hits[*]`. What follows the last filter is the items' own inside, not a level
+/// that is paged. `None` when a descendant search comes first (as [`unfiltered`]).
+fn up_to_last_filter(path: &str) -> Option<String> {
+    let cuts = segments(path);
+    let last = cuts
+        .iter()
+        .rposition(|(_, k)| matches!(k, SegmentKind::Filter))?;
+    let mut out = String::with_capacity(path.len());
+    out.push('$');
+    let mut start = 1;
+    for (end, kind) in &cuts[..=last] {
+        match kind {
+            SegmentKind::Search { .. } => return None,
+            SegmentKind::Filter => out.push_str("[*]"),
+            _ => out.push_str(&path[start..*end]),
+        }
+        start = *end;
+    }
+    Some(out)
+}
+
+/// Whether a bracketed segment (`[...]`) holds a filter selector: a `?` in it outside quotes
+/// and nested brackets (a filter's own brackets and strings may hold any character).
+fn has_filter(bracket: &str) -> bool {
+    let mut scan = Scan::default();
+    bracket
+        .bytes()
+        .any(|c| scan.take(c) == Some(b'?') && scan.depth == 1)
+}
+
+/// A quote- and bracket-aware reading of a JSONPath's text, a byte at a time: a filter's own
+/// brackets and strings may hold any character ([`has_filter`], [`segments`]).
+#[derive(Default)]
+struct Scan {
+    /// Brackets open outside quotes.
+    depth: usize,
+    /// The quote of the string being read, if any.
+    quote: Option<u8>,
+    /// Whether the byte before was a backslash inside a string.
+    escaped: bool,
+}
+
+impl Scan {
+    /// Takes the next byte: `Some(c)` when it lies outside quotes (brackets counted, quotes
+    /// opened), `None` inside a string or at its closing quote.
+    fn take(&mut self, c: u8) -> Option<u8> {
+        if let Some(q) = self.quote {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == b'\\' {
+                self.escaped = true;
+            } else if c == q {
+                self.quote = None;
+            }
+            return None;
+        }
+        match c {
+            b'\'' | b'"' => self.quote = Some(c),
+            b'[' => self.depth += 1,
+            b']' => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+        Some(c)
+    }
+}
+
+/// What a segment of a JSONPath selects ([`segments`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SegmentKind {
+    /// One name of an object: `.data`, `['data']` (the name, unescaped).
+    Name(String),
+    /// A name at any depth: `..data`, `..['data']`.
+    Descendant(String),
+    /// One index of a list: `[0]`, `[-1]`.
+    Index,
+    /// A filter, alone or in a union: `[?@.id > 0]`, `[?@.pinned, 0]`.
+    Filter,
+    /// A wildcard, slice or union without a filter: `[*]`, `.*`, `[0:10]`, `['a','b']`.
+    Many,
+    /// A descendant search of anything but one name: `..[?@.kind == 'doc']`, `..*`, `..[0]`;
+    /// `filter` when it holds a filter.
+    Search { filter: bool },
+}
+
+/// The end (in bytes) and kind of each segment of `path` (a JSONPath that parses, with its
+/// `$`), read outside quotes and brackets; blank space between segments is left at the end
+/// of the segment before it.
+fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < bytes.len() {
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        let descendant = bytes[i..].starts_with(b"..");
+        if descendant {
+            i += 2;
+        } else if bytes.get(i) == Some(&b'.') {
+            i += 1;
+        }
+        let bracket = bytes.get(i) == Some(&b'[');
+        if bracket {
+            // To the `]` that closes it, outside quotes (a filter may hold brackets).
+            let mut scan = Scan::default();
+            while let Some(&c) = bytes.get(i) {
+                i += 1;
+                if scan.take(c) == Some(b']') && scan.depth == 0 {
+                    break;
+                }
+            }
+        } else {
+            while i < bytes.len() && !matches!(bytes[i], b'.' | b'[') {
+                i += 1;
+            }
+        }
+        let text = path[start..i].trim().trim_start_matches('.').trim();
+        let inner = text
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .map(str::trim);
+        let name = match inner {
+            Some(inner) if bracket => string_literal(inner),
+            _ => (!bracket && text != "*").then(|| text.to_owned()),
+        };
+        let filter = bracket && has_filter(text);
+        let kind = match name {
+            Some(name) if descendant => SegmentKind::Descendant(name),
+            Some(name) => SegmentKind::Name(name),
+            None if descendant => SegmentKind::Search { filter },
+            None if filter => SegmentKind::Filter,
+            None if inner.is_some_and(is_index) => SegmentKind::Index,
+            None => SegmentKind::Many,
+        };
+        out.push((i, kind));
+        if i == start {
+            // Not reached for a path that parses; a guard against a loop.
+            break;
+        }
+    }
+    out
+}
+
+/// What the run learned before this page, for [`ItemsPath::why_none`] and the error rule:
+/// where the items sat on its first page with items, and the error members its pages with
+/// items carried (review11 F3-F5).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen<'a> {
+    /// The parent of the first item of the run's first page with items, its indexes written
+    /// `*`, after `{` or `[` ([`place_of`]).
+    pub(crate) place: Option<&'a str>,
+    /// [`usual_sign`]s of error members a page with items carried: normal for this API.
+    pub(crate) usual: &'a [String],
+    /// Whether `error`/`errors` members are read as errors (no `error_path` set).
+    pub(crate) guess_errors: bool,
+}
+
+impl Default for Seen<'_> {
+    /// Nothing learned yet, and the `error`/`errors` members read as errors.
+    fn default() -> Self {
+        Self {
+            place: None,
+            usual: &[],
+            guess_errors: true,
+        }
+    }
+}
+
+/// The members whose lists are never a listing: an error's own (`{"errors": []}`,
+/// `{"details": []}`).
+const ERROR_NAMES: [&str; 3] = ["error", "errors", "details"];
+
+/// Whether `value` is a list or holds one at any depth, outside [`ERROR_NAMES`].
+fn holds_list(value: &Value) -> bool {
+    match value {
+        Value::Array(_) => true,
+        Value::Object(o) => o
+            .iter()
+            .any(|(k, v)| !ERROR_NAMES.contains(&k.as_str()) && holds_list(v)),
+        _ => false,
+    }
+}
+
+/// Whether a search that matched nothing in `value` (the root) met a listing: a list where
+/// the run's items sat ([`Seen::place`]), else, before any page had items, a list anywhere
+/// outside an error's members.
+fn lists_at_place(value: &Value, seen: &Seen<'_>) -> bool {
+    match seen.place {
+        Some(place) => at_place(value, &place[1..])
+            .iter()
+            .any(|v| v.is_array() || v.as_object().is_some_and(|o| o.is_empty())),
+        None => holds_list(value),
+    }
+}
+
+/// Whether `map` (at `pointer`) reads as a record map keyed by id: every member an object,
+/// none named as an error's or a status's part, and its keys not words (`a1`, `-NaB3x`), or
+/// the run's items sat in it before.
+fn record_map(map: &serde_json::Map<String, Value>, pointer: &str, seen: &Seen<'_>) -> bool {
+    const NOT_RECORDS: [&str; 4] = ["error", "errors", "meta", "status"];
+    let word = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    map.values().all(Value::is_object)
+        && !map.keys().any(|k| NOT_RECORDS.contains(&k.as_str()))
+        && (!map.keys().any(|k| word(k))
+            || seen.place == Some(format!("{{{}", normalised(pointer)).as_str()))
+}
+
+/// The values of `root` at `place` (a JSON pointer whose `*` tokens stand for any entry).
+fn at_place<'a>(root: &'a Value, place: &str) -> Vec<&'a Value> {
+    let mut here = vec![root];
+    for token in place.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        here = here
+            .into_iter()
+            .flat_map(|v| -> Vec<&Value> {
+                match (v, token.as_str()) {
+                    (Value::Array(l), "*") => l.iter().collect(),
+                    (Value::Object(o), "*") => o.values().collect(),
+                    (Value::Object(o), t) => o.get(t).into_iter().collect(),
+                    _ => Vec::new(),
+                }
+            })
+            .collect();
+    }
+    here
+}
+
+/// A JSON pointer with its list indexes written `*`: where, not which.
+fn normalised(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .map(|t| {
+            if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+                "*"
+            } else {
+                t
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Where a page's items sat ([`Seen::place`]): the parent of the first item's pointer in
+/// `body`, normalised (`/data/3` → `/data`, `/groups/0/items/2` → `/groups/*/items`), after
+/// `{` when the parent is an object (a record map) and `[` otherwise.
+pub(crate) fn place_of(body: &Value, first_item: &str) -> String {
+    let parent = first_item.rsplit_once('/').map_or("", |(p, _)| p);
+    let kind = if body.pointer(parent).is_some_and(Value::is_object) {
+        '{'
+    } else {
+        '['
+    };
+    format!("{kind}{}", normalised(parent))
+}
+
+/// Whether a bracket's inner text is one index (`0`, `-1`): it selects one entry, not many.
+fn is_index(inner: &str) -> bool {
+    let digits = inner.strip_prefix('-').unwrap_or(inner);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The string a JSONPath string literal (`'it\\'s'`, `"data"`) stands for, when `text` is
+/// exactly one; `None` for anything else (a union of names, a filter, an index).
+fn string_literal(text: &str) -> Option<String> {
+    let quote = text.chars().next().filter(|&q| q == '\'' || q == '"')?;
+    let mut json = String::from("\"");
+    let mut chars = text[1..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                '\'' => json.push('\''),
+                e => {
+                    json.push('\\');
+                    json.push(e);
+                }
+            },
+            '"' if quote == '"' => {
+                json.push('"');
+                return if chars.next().is_none() {
+                    serde_json::from_str(&json).ok()
+                } else {
+                    None
+                };
+            }
+            '\'' if quote == '\'' => {
+                json.push('"');
+                return if chars.next().is_none() {
+                    serde_json::from_str(&json).ok()
+                } else {
+                    None
+                };
+            }
+            '"' => json.push_str("\\\""),
+            c => json.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Segments split as the parser reads them (review9 F5): blank space between segments,
+    /// bracket names with escaped quotes, unions and filters holding quotes and brackets.
+    #[test]
+    fn segments_read_names_as_the_parser_does() {
+        let kinds =
+            |p: &str| -> Vec<SegmentKind> { segments(p).into_iter().map(|(_, k)| k).collect() };
+        let name = |n: &str| SegmentKind::Name(n.to_owned());
+        assert_eq!(kinds("$.data [*]"), [name("data"), SegmentKind::Many]);
+        assert_eq!(kinds("$['it\\'s'][*]"), [name("it's"), SegmentKind::Many]);
+        assert_eq!(kinds("$[\"a\\\"b\"]"), [name("a\"b")]);
+        assert_eq!(kinds("$['a','b']"), [SegmentKind::Many]);
+        assert_eq!(
+            kinds("$..data[?@.t == ']']"),
+            [
+                SegmentKind::Descendant("data".to_owned()),
+                SegmentKind::Filter
+            ]
+        );
+        assert_eq!(
+            kinds("$.a[0][ -1 ][0:2].*[?@.x, 0] ..[?@.y]..*"),
+            [
+                name("a"),
+                SegmentKind::Index,
+                SegmentKind::Index,
+                SegmentKind::Many,
+                SegmentKind::Many,
+                SegmentKind::Filter,
+                SegmentKind::Search { filter: true },
+                SegmentKind::Search { filter: false },
+            ]
+        );
+        assert_eq!(string_literal("'a'b'"), None);
+        assert_eq!(string_literal("'\\u00e9'").as_deref(), Some("\u{e9}"));
+        // Every prefix of these paths parses, trimmed; each why_none answers, never panics.
+        for path in ["$.data [*]", "$ ['it\\'s'] [*]", "$..data[?@.t == ']'].x"] {
+            let p = ItemsPath::parse(path).unwrap();
+            assert!(
+                p.why_none(&json!({"error": "busy"}), &Seen::default())
+                    .is_err(),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn listings_read_filters_as_wildcards() {
+        let cases = [
+            ("$.data[?@.status == 'published']", Some("$.data[*]")),
+            ("data[?@.status == 'published']", Some("$.data[*]")),
+            // Cut after the first segment that selects many (review10 F1): the level the
+            // server pages.
+            ("$.groups[?@.open].items[*]", Some("$.groups[*]")),
+            ("$.groups[?@.open].items[?@.id > 1]", Some("$.groups[*]")),
+            ("$.data[*].versions[?@.latest == true]", Some("$.data[*]")),
+            ("$.data[0:5].versions[?@.latest]", Some("$.data[0:5]")),
+            ("$.result[0].items[?@.id]", Some("$.result[0].items[*]")),
+            ("$.result[?@.name == 'docs'].items", Some("$.result[*]")),
+            // Blank space before a segment (review10 F5).
+            ("$.data [?@.status == 'published']", Some("$.data [*]")),
+            ("$ .data [?@.x]", Some("$.data[*]")),
+            ("$['data'] [?@.x]", Some("$['data'][*]")),
+            ("$['data'][?@.a, 0]", Some("$['data'][*]")),
+            ("$.data[?@.tags[?@ == 'x']]", Some("$.data[*]")),
+            ("$.data[?@.t == '?]' || @.u == \"]?\"]", Some("$.data[*]")),
+            ("$[?@.id]", Some("$[*]")),
+            ("$..items[?@.id]", Some("$..items[*]")),
+            ("$..[?@.id]", None),
+            ("$..*[?@.id]", None),
+            ("$.data[*]", None),
+            ("$.data", None),
+            ("$['a?'][0]", None),
+        ];
+        for (path, want) in cases {
+            let p = ItemsPath::parse(path).unwrap();
+            assert_eq!(
+                p.listing.as_ref().map(ToString::to_string),
+                want.map(|w| JsonPath::parse(w).unwrap().to_string()),
+                "{path}"
+            );
+        }
+        let body = json!({"data": [{"status": "draft"}, {"status": "published"}, 3]});
+        let p = ItemsPath::parse("$.data[?@.status == 'published']").unwrap();
+        assert_eq!(p.query(&body).len(), 1);
+        assert_eq!(p.listing(&body).map(|l| l.len()), Some(3));
+        assert_eq!(ItemsPath::parse("$.data[*]").unwrap().listing(&body), None);
+    }
+
+    /// review11 F1, F2: what the path's syntax says of its matches and of the entries under
+    /// its last filter.
+    #[test]
+    fn shapes_and_uncut_listings_come_from_the_path() {
+        let cases = [
+            ("$.data[*]", Shape::Plain, None),
+            ("$.data", Shape::Plain, None),
+            ("$.data[?@.x]", Shape::Entries, None),
+            ("$.values[?@[2] == 'p']", Shape::Entries, None),
+            (
+                "$.results[*].hits[?@.public]",
+                Shape::Entries,
+                Some("$.results[*].hits[*]"),
+            ),
+            (
+                "$.data[*].versions[?@.latest]",
+                Shape::Entries,
+                Some("$.data[*].versions[*]"),
+            ),
+            // After the last filter, the items' own inside: the groups are the listing.
+            ("$.groups[?@.open].items[*]", Shape::Entries, None),
+            (
+                "$.a[?@.x].b[*].c[?@.y]",
+                Shape::Entries,
+                Some("$.a[*].b[*].c[*]"),
+            ),
+            ("$.result[?@.name == 'docs'].items", Shape::OneList, None),
+            ("$.result[?@.name == 'docs'].items[0]", Shape::OneList, None),
+            ("$..[?@.title]", Shape::Entries, None),
+        ];
+        for (path, shape, uncut) in cases {
+            let p = ItemsPath::parse(path).unwrap();
+            assert_eq!(p.shape, shape, "{path}");
+            assert_eq!(
+                p.uncut.as_ref().map(ToString::to_string),
+                uncut.map(|u| JsonPath::parse(u).unwrap().to_string()),
+                "{path}"
+            );
+        }
+        // One row matched: the row, never its cells.
+        let body = json!({"values": [["1", "a", "p"], ["2", "b", "d"]]});
+        let p = ItemsPath::parse("$.values[?@[2] == 'p']").unwrap();
+        let found = super::super::find_items(&body, Some(&p), b"");
+        assert!(matches!(found, super::super::Items::Matches(ref m) if m.len() == 1));
+    }
+
+    /// review11 F4, F5: where the items sat, and what a later page must hold there.
+    #[test]
+    fn places_and_record_maps() {
+        let body =
+            json!({"data": [{"id": 1}], "groups": [{"items": [{"id": 2}]}], "map": {"a1": {}}});
+        assert_eq!(place_of(&body, "/data/0"), "[/data");
+        assert_eq!(place_of(&body, "/groups/0/items/0"), "[/groups/*/items");
+        assert_eq!(place_of(&body, "/map/a1"), "{/map");
+        assert_eq!(at_place(&body, "/groups/*/items").len(), 1);
+        let seen = |place| Seen {
+            place: Some(place),
+            ..Seen::default()
+        };
+        let p = ItemsPath::parse("$..[?@.title]").unwrap();
+        assert!(p.why_none(&json!({"data": []}), &seen("[/data")).is_ok());
+        assert!(p.why_none(&json!({"other": []}), &seen("[/data")).is_err());
+        assert!(
+            p.why_none(&json!({"m": "x", "errors": []}), &Seen::default())
+                .is_err()
+        );
+        let p = ItemsPath::parse("$.data[?@.ok]").unwrap();
+        let words = json!({"data": {"throttle": {"a": 1}}});
+        assert!(p.why_none(&words, &Seen::default()).is_err());
+        assert!(p.why_none(&words, &seen("{/data")).is_ok());
+        assert!(p.why_none(&words, &seen("[/data")).is_err());
+        let status = json!({"data": {"k1": {"a": 1}, "status": {"s": "busy"}}});
+        assert!(p.why_none(&status, &seen("{/data")).is_err());
+        assert!(
+            p.why_none(&json!({"data": {"k1": {}, "k2": {}}}), &Seen::default())
+                .is_ok()
+        );
+    }
+}
