@@ -121,3 +121,14 @@ async fn an_entry_the_filter_leaves_out_is_never_delivered() {
     let (titles, _, _) = run("$.data[?@.id < 3]", body).await;
     assert_eq!(titles, ["one", "two"]);
 }
+
+/// A filter that ends the path and selects array rows (`$.values[?…]`), where the one row it
+/// takes holds the value that cannot be read: the row is one item, as on a page read whole
+/// (review11 F2's rule). Before, the stand-ins' rounds agreeing on that one row made it "the
+/// list the path leads to", and its three cells were delivered as three items.
+#[tokio::test]
+async fn a_filter_over_array_rows_takes_an_unreadable_row_whole() {
+    let body = r#"{"values": [["1", "t1", 1], ["2", "t2", 1e400], ["3", "t3", 2]]}"#;
+    let (titles, fails, _) = run("$.values[?@[2] > 5]", body).await;
+    assert_eq!(titles.len() + fails.len(), 1, "{titles:?} {fails:?}");
+}

@@ -191,7 +191,7 @@ impl Lenient {
             let sets = self.stand_in_locations(path);
             let base = path.locations(&self.value);
             if sets.iter().any(|set| !same_set(set, &base)) {
-                return self.items_by_stand_ins(&found, &sets, body);
+                return self.items_by_stand_ins(&found, &sets, path.expands_one_list(), body);
             }
         }
         let located = match (&found, path) {
@@ -267,11 +267,14 @@ impl Lenient {
     /// round of stand-ins takes is an item (read alone where it holds a hole); one that some
     /// take and some do not fails alone (`undecided`), never delivered nor lost; one none
     /// takes is left out. A list the path leads to (`found` a list: one match, a list) gives
-    /// its entries, as [`find_items`] takes them, undecided all when it is.
+    /// its entries, as [`find_items`] takes them, undecided all when it is; only where the
+    /// path's shape expands one list match (`expands`, [`ItemsPath::expands_one_list`]), so a
+    /// filter over array rows takes a row whole here as on a page read whole.
     fn items_by_stand_ins(
         &self,
         found: &Items,
         sets: &[Vec<String>],
+        expands: bool,
         body: &[u8],
     ) -> Option<Vec<Held>> {
         let mut all: Vec<&String> = sets.iter().flatten().collect();
@@ -285,7 +288,7 @@ impl Lenient {
         // The list whose entries are the items: the one match of every round where that is a
         // list, else the one the body's own read found.
         let one_list = match (all.as_slice(), found) {
-            ([only], _) if self.value.pointer(only).is_some_and(Value::is_array) => {
+            ([only], _) if expands && self.value.pointer(only).is_some_and(Value::is_array) => {
                 Some(only.as_str())
             }
             (_, Items::List { pointer, .. }) => Some(pointer.as_str()),
