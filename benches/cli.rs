@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; on the quiet machine the `--state` run 0.94x and the ratio's median 1.355x → 1.29x (1.20-1.37x) (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -1268,6 +1268,44 @@
 //! 0.111-0.145 s, with three 0.114-0.137 s. So (1) and (2) gain about 5-10% of wall, not the
 //! half that 2x curl needs: worth building as a core read-ahead for what it gives, but the
 //! sync's CPU (about 120 ms on one core, against curl's 25 ms wall) stays the bound.
+//!
+//! ## (a), eighteenth pass (2026-12-07): the fetch chain on a thread of its own
+//!
+//! Built from the seventeenth pass's path: core's `pages::read_ahead_converting` drives the
+//! page walk on a thread of its own with a `current_thread` runtime (so a response is read when
+//! it comes, not when a worker is done converting) and spawns each page's conversion on the
+//! caller's runtime as the page comes (so the sync loop only awaits finished pages); `rest_api`'s
+//! load walks through it, one page converted ahead besides the one the loop awaits (two at
+//! once, as before), and its slim listing through `read_ahead_on_thread`. A connection the walk
+//! opens is driven by that thread's runtime (hyper spawns each connection's task on the runtime
+//! current at the connect) and closes with it. NDJSON md5 1405c21f… from every run below.
+//!
+//! Measured against `main` 52fe629 (`s48/base`), alternating, the bench's server in serve mode,
+//! `perf stat -r 10 -e task-clock` of `connectors sync rest_api`, medians of the rounds:
+//!
+//! | runs (load) | wall base → this | task-clock base → this |
+//! | --- | --- | --- |
+//! | both cores, 10 rounds (5.0-5.3) | 0.164 → 0.147 s | 155 → 129 ms |
+//! | both cores, 8 rounds (5.0-5.2) | 0.135 → 0.111 s | 140.5 → 126.2 ms |
+//! | both cores, 6 rounds (2.6) | 0.100 → 0.105 s | 145.2 → 136.7 ms |
+//! | both cores, 10 rounds (3.0-3.6) | 0.131 → 0.115 s | 102.6 → 111.6 ms |
+//! | all 34 rounds on both cores | 0.134 → 0.111 s (0.83x) | |
+//! | `taskset -c 0`, 6 rounds (2.6-2.9) | 0.124 → 0.135 s | 115.4 → 120.6 ms |
+//! | `taskset -c 0`, 10 rounds (3.5-3.9) | 0.133 → 0.140 s | 107.8 → 105.7 ms |
+//!
+//! The bench, `CLI_BENCH_ONLY=a`, 5 rounds, nine runs a side in turn (load 4.9-5.2): the
+//! sync's median 0.163 → 0.139 s; curl's median over the 18 runs 0.044 s (0.031-0.171 s, the
+//! server's process shared the cores), so 3.7x → 3.2x curl's wall. The `rest_api` bench (load
+//! 2.3-2.8, three runs a side in turn): `RestApiConnector::load` 0.085 / 0.085 / 0.098 →
+//! 0.073 / 0.065 / 0.065 s, the full Syncer run 0.110 / 0.110 / 0.109 → 0.092 / 0.097 /
+//! 0.093 s; with `COMPARE_THREADS=1` 0.099 → 0.063 s and 0.115 → 0.089 s.
+//!
+//! So: the wall gains 10-20% on two cores where a build runs beside it (the bench's server and
+//! the sync share the cores), about nothing at load 2.6, and one core loses up to 5-10% (the
+//! fetch thread and the worker take turns on it, a context switch a hand-off). The task-clock
+//! moves within the noise. 2x of curl is still away: the loop's `page()` (50-59 µs a page, the
+//! `Sink` encoder on the worker of the seventeenth pass's fake took it to 33 µs) is next; it was
+//! not built in this pass.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

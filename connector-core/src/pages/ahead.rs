@@ -160,6 +160,16 @@ impl<T: Send + 'static> Spawned<T> {
         use tracing::Instrument as _;
         Self(tokio::spawn(future.in_current_span()))
     }
+
+    /// [`spawn`](Self::spawn) on `runtime`, from any thread (a read-ahead thread starting
+    /// conversions on its caller's runtime).
+    pub(crate) fn spawn_on(
+        runtime: &tokio::runtime::Handle,
+        future: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Self {
+        use tracing::Instrument as _;
+        Self(runtime.spawn(future.in_current_span()))
+    }
 }
 
 impl<T> Spawned<T> {

@@ -44,6 +44,7 @@ mod fetch;
 mod offset;
 mod paginate;
 mod slim;
+mod thread;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,6 +55,7 @@ pub use offset::{OffsetWalk, Step};
 pub use paginate::{
     Page, PageLimit, convert_blocking, convert_spawned, paginate, read_ahead, read_ahead_by,
 };
+pub use thread::{read_ahead_converting, read_ahead_on_thread};
 
 use crate::context::SyncContext;
 use crate::document::{Batch, Document, Failure};

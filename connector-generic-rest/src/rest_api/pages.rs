@@ -1,11 +1,15 @@
 //! The page walk, through core's page pipeline: one [`Batch`] per response page.
 //!
 //! An item's body is the listing itself (there is no per-item request), so a page goes
-//! straight from [`paginate`] (repeated-cursor guard, `max_pages`) through [`read_ahead`] (the
-//! next page is fetched while this one converts) to [`convert_spawned`] (conversion, HTML to
-//! Markdown above all, in tasks of their own, two pages at once, so the next pages convert
-//! while the sync loop writes the one before; the documents come in page order all the same).
-//! The slim listing walks the same pages and reads only the ids.
+//! straight from [`paginate`] (repeated-cursor guard, `max_pages`) through
+//! [`read_ahead_converting`]: the next page is fetched on a thread of its own while this one
+//! converts, and each page's conversion (HTML to Markdown above all) starts in a task of its
+//! own as the page comes, two pages at once, so the next pages convert while the sync loop
+//! writes the one before; the documents come in page order all the same. The fetches on their
+//! own thread read each response as it comes: on the runtime's workers a response waited
+//! 100-270 µs for a worker busy converting (the `benches/cli.rs` header, seventeenth and
+//! eighteenth passes). The slim listing walks the same pages through
+//! [`read_ahead_on_thread`] and reads only the ids.
 //!
 //! # Incremental syncs
 //! A window is applied where the config can apply it: to each item's `poll_timestamp_field`
@@ -28,7 +32,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use connector_core::error::redact_url;
-use connector_core::pages::{Page, PageLimit, convert_spawned, paginate, read_ahead};
+use connector_core::pages::{
+    Page, PageLimit, paginate, read_ahead_converting, read_ahead_on_thread,
+};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -45,8 +51,8 @@ use super::direct::Item;
 use super::lenient::{Held, read_alone};
 use super::raw_page::{PageItems, Unread, for_each, for_each_direct, item_path, read_slots};
 
-/// Pages converted at once.
-const CONVERT_CONCURRENCY: usize = 2;
+/// Pages converted ahead of the sync loop besides the one it awaits: two convert at once.
+const CONVERTING_AHEAD: std::num::NonZeroUsize = std::num::NonZeroUsize::MIN;
 
 fn max_pages(client: &RestClient) -> u64 {
     client.endpoint.cfg.max_pages
@@ -170,9 +176,9 @@ fn walk(
     ctx: &SyncContext,
 ) -> BoxStream<'static, Result<Page<Fetched, Position>>> {
     let cancellation = ctx.cancellation().clone();
-    // Each fetch depends only on the position the previous one returned, so reading ahead is
-    // safe.
-    read_ahead(paginate(from, limit, move |pos| {
+    // Each fetch depends only on the position the previous one returned, so the callers read
+    // ahead.
+    paginate(from, limit, move |pos| {
         let client = client.clone();
         let cancelled = cancellation.check();
         async move {
@@ -187,7 +193,7 @@ fn walk(
                 page.next,
             ))
         }
-    }))
+    })
 }
 
 /// Pages from `from.next`, converted: documents in the window (all without one, or when the
@@ -212,7 +218,7 @@ pub(super) fn load(
     let limit = PageLimit::stop_after(max_pages(client).saturating_sub(from.pages));
     let pages = walk(client.with_context(ctx), from, limit, since, ctx);
     let mapping = Arc::clone(mapping);
-    convert_spawned(pages, CONVERT_CONCURRENCY, move |page| {
+    read_ahead_converting(pages, CONVERTING_AHEAD, move |page| {
         CheckpointedBatch::new(
             convert_page(&mapping, &page.items.items, &page.items.at, keep_within),
             RestApiCheckpoint { next: page.next },
@@ -395,12 +401,17 @@ pub(super) fn list_ids(
     ctx: &SyncContext,
 ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
     let mapping = Arc::clone(mapping);
-    let pages = walk(
-        client.with_context(ctx),
-        client.endpoint.start(),
-        PageLimit::fail_after(max_pages(client)),
-        None,
-        ctx,
+    // On a thread of its own as the load's walk: a connection the walk opens is driven there,
+    // not by a runtime worker a later load's fetches would wait for.
+    let pages = read_ahead_on_thread(
+        walk(
+            client.with_context(ctx),
+            client.endpoint.start(),
+            PageLimit::fail_after(max_pages(client)),
+            None,
+            ctx,
+        ),
+        std::num::NonZeroUsize::MIN,
     );
     pages
         .and_then(move |page| {
