@@ -15,7 +15,8 @@
 //! system, the server's not counted: what a loaded machine changes least). Then the plan of a
 //! window page (`EXPLAIN`) on both servers, to show the keyset spelling uses the index.
 //! `RDBMS_BENCH_SERVERS=pg` (or `my`) runs one server only; `RDBMS_BENCH_PAGE` sets the
-//! connector's `page_size` (default 1,000).
+//! connector's `page_size` (default 1,000); `RDBMS_BENCH_RAW_CAST` makes MariaDB's `raw`
+//! select the time as its text, as the connector does (session 48, below).
 
 //!
 //! # Results
@@ -150,6 +151,36 @@
 //!   next page (no change: PostgreSQL CPU 0.37 / 0.38 s, MariaDB 0.48 / 0.50 s). Not tried:
 //!   converting a page's rows on both cores (the consumer waits for pages and no core is
 //!   idle), the consumer's per-row work.
+//!
+//! Session 48 (pg48, against main 52fe629's rdbms code, pg47's binary as the base; callgrind as
+//! above, 20k rows, each side's own process). The reading task, where sqlx's decode costs
+//! more than the value:
+//!
+//! - MariaDB: sqlx-mysql 0.9.1 formats each `DATE`, `DATETIME`, `TIMESTAMP` and `TIME`
+//!   column's description with `{:?}` for every row it reads (`BinaryRow::decode_with`: an
+//!   error message made with `ok_or` rather than `ok_or_else`, then dropped), 7.4k
+//!   instructions a row for the bench's one `DATETIME`, more than the rest of a loaded row.
+//!   The connector now selects dates and times as their text (`CAST(... AS CHAR)`) and reads
+//!   them back by hand (`rdbms::decode::my_datetime`: the zero date a NULL, an impossible date
+//!   the driver's message, as before). `raw` (`SELECT *`) still pays it: 229.6 M
+//!   instructions; with the time cast as the connector does (`RDBMS_BENCH_RAW_CAST`) 80.4 M.
+//!   Load 376.3 M -> 227.6 M (the reading task 227.0 M -> 79.7 M), poll -> 227.9 M.
+//! - PostgreSQL: text checked as UTF-8 by `simdutf8` (396 -> 296 instructions a row) and the
+//!   `timestamp` read from its eight bytes (337 -> 155): load 244.8 M -> 238.4 M, poll
+//!   239.1 M; raw 108.9 M.
+//!
+//! Wall and client CPU, 300k rows, 7 alternating rounds of raw / base / new at load average
+//! 4.9-5.3, medians: MariaDB raw 0.607 s (CPU 0.31 s), raw with the time cast 0.485 s (0.16
+//! s), load 0.830 -> 0.671 s (CPU 0.50 -> 0.34 s): 1.1x raw by wall and by CPU (1.4x and
+//! 2.1x the cast raw's); poll (4 rounds) 1.266 -> 0.952 s (0.49 -> 0.33 s). PostgreSQL raw
+//! 0.262 s (0.14 s), load 0.511 / 0.516 s (CPU 0.32 / 0.31 s): about 2.0x raw by wall,
+//! 2.2x by CPU, the 3% fewer instructions not visible at this load. 1M rows (2 rounds,
+//! load 5.3-5.9): MariaDB load CPU 1.69-1.76 -> 1.22-1.24 s (raw 1.08-1.09, cast raw 0.60-0.68),
+//! PostgreSQL 1.16-1.18 -> 1.03-1.12 s (raw 0.50); peak RSS 11-14 MiB as before (flat from
+//! 300k). Per thread (`perf sched`, MariaDB load, 300k): the reading worker 290-315 -> 147-150
+//! ms, the consumer 171-177 ms either way, the server 147-157 -> 192-202 ms (the cast costs it
+//! about 0.15 µs a row). Documents byte-identical: the pinned ten-thousand-row digests hold
+//! on both servers.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -226,11 +257,23 @@ async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
                 let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db))
                     .await
                     .unwrap();
-                let mut rows = sqlx::query("SELECT * FROM items").fetch(&mut c);
-                while let Some(r) = rows.try_next().await.unwrap() {
-                    let _: (i32, String, String, chrono::NaiveDateTime) =
-                        (r.get(0), r.get(1), r.get(2), r.get(3));
-                    n += 1;
+                if std::env::var_os("RDBMS_BENCH_RAW_CAST").is_some() {
+                    // The time as its text, as the connector selects it (sqlx-mysql 0.9.1
+                    // formats a temporal column's description for every row it reads).
+                    let sql = "SELECT id, title, body, CAST(updated_at AS CHAR) FROM items";
+                    let mut rows = sqlx::query(sql).fetch(&mut c);
+                    while let Some(r) = rows.try_next().await.unwrap() {
+                        let _: (i32, String, String, String) =
+                            (r.get(0), r.get(1), r.get(2), r.get(3));
+                        n += 1;
+                    }
+                } else {
+                    let mut rows = sqlx::query("SELECT * FROM items").fetch(&mut c);
+                    while let Some(r) = rows.try_next().await.unwrap() {
+                        let _: (i32, String, String, chrono::NaiveDateTime) =
+                            (r.get(0), r.get(1), r.get(2), r.get(3));
+                        n += 1;
+                    }
                 }
             }
             n

@@ -396,6 +396,69 @@ async fn mysql_types_convert() {
     assert_eq!(again.documents, vec![d.clone()]);
 }
 
+/// MySQL dates and times are selected as their text and read back (sqlx-mysql's binary read
+/// of them is slow): every fraction, the zero date (a NULL to the driver) and a date that
+/// does not exist read as the driver's binary read gave them, values and failures alike
+/// (this test passed on the binary read before).
+#[tokio::test]
+async fn mysql_dates_read_as_the_driver_read_them() {
+    let name = Db::My
+        .database(&[
+            "CREATE TABLE t (id INT PRIMARY KEY, d DATE, at TIMESTAMP(6) NULL, naive DATETIME(3), \
+             whole DATETIME, note TEXT)",
+            "SET sql_mode = 'ALLOW_INVALID_DATES'",
+            "INSERT INTO t VALUES (1, '2025-03-01', '2025-03-01 10:00:00.000001', \
+             '2025-03-01 10:00:00.5', '2025-03-01 10:00:00', 'fine')",
+            "INSERT INTO t VALUES (2, '2025-02-30', NULL, NULL, NULL, 'no such day')",
+            "INSERT INTO t VALUES (3, NULL, NULL, '2025-02-30 10:00:00', NULL, 'no such day')",
+            "SET sql_mode = ''",
+            "INSERT INTO t VALUES (4, '0000-00-00', NULL, NULL, '0000-00-00 00:00:00', 'zero')",
+            "INSERT INTO t VALUES (5, NULL, '0000-00-00 00:00:00', NULL, NULL, 'zero')",
+        ])
+        .await;
+    let mut config = Db::My.config(&name);
+    config.metadata_columns = vec!["d", "at", "naive", "whole"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .into();
+    let c = Db::My.connector(config);
+    let (docs, failures) = collect_load(&*c).await;
+    assert_eq!(docs.len(), 3, "{failures:?}");
+    let m = &doc(&docs, ":1").metadata;
+    assert_eq!(m["d"], "2025-03-01");
+    assert_eq!(m["at"], "2025-03-01T10:00:00.000001Z");
+    assert_eq!(m["naive"], "2025-03-01T10:00:00.500Z");
+    assert_eq!(m["whole"], "2025-03-01T10:00:00Z");
+    // Zero dates read as the NULLs next to them.
+    let m = &doc(&docs, ":4").metadata;
+    assert_eq!((m.get("d"), m.get("whole")), (m.get("at"), m.get("naive")));
+    let m = &doc(&docs, ":5").metadata;
+    assert_eq!(m.get("at"), m.get("d"));
+    let mut messages: Vec<String> = failures
+        .iter()
+        .map(|f| {
+            let id = f.id.as_deref().unwrap_or("");
+            format!("{}: {}", &id[id.len() - 1..], f.message)
+        })
+        .collect();
+    messages.sort();
+    let column = |row: u32, name: &str, i: u32, why: &str| {
+        format!(
+            "{row}: row mysql:{name}:t:{row}: column `{}` cannot be read: error occurred while \
+             decoding column {i}: {why}",
+            ["d", "at", "naive", "whole"][i as usize - 1]
+        )
+    };
+    assert_eq!(
+        messages,
+        vec![
+            column(2, &name, 1, "server returned invalid date: 2025/2/30"),
+            column(3, &name, 3, "server returned invalid date: 2025/2/30"),
+        ]
+    );
+}
+
 async fn query_mode(db: Db) {
     let name = db
         .database(&[

@@ -11,6 +11,7 @@ use sqlx::{Column as _, MySql, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param};
+use crate::rdbms::decode;
 use crate::rdbms::page::Rows;
 use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
@@ -66,13 +67,50 @@ fn get<'r, T: sqlx::Decode<'r, MySql>>(
     raw: sqlx::mysql::MySqlValueRef<'r>,
     i: usize,
 ) -> Result<T, String> {
-    T::decode(raw).map_err(|source| {
-        sqlx::Error::ColumnDecode {
-            index: format!("{i:?}"),
-            source,
-        }
-        .to_string()
-    })
+    T::decode(raw).map_err(|source| decode_error(i, source))
+}
+
+/// Why column `i` could not be decoded, as `try_get_unchecked` says it.
+fn decode_error(i: usize, source: sqlx::error::BoxDynError) -> String {
+    sqlx::Error::ColumnDecode {
+        index: format!("{i:?}"),
+        source,
+    }
+    .to_string()
+}
+
+/// Column `i`'s text: its bytes checked as UTF-8 by [`decode::text`] (a third of the
+/// instructions of sqlx's `&str` decode, which checks with std's), with sqlx's error when
+/// they are not.
+fn text(raw: sqlx::mysql::MySqlValueRef<'_>, i: usize) -> Result<&str, String> {
+    let bytes = get::<&[u8]>(raw, i)?;
+    match decode::text(bytes) {
+        Some(s) => Ok(s),
+        None => std::str::from_utf8(bytes).map_err(|e| decode_error(i, e.into())),
+    }
+}
+
+/// Column `i`, a date or time selected as its text ([`temporal_as_text`]), read as the
+/// binary value would be ([`decode::my_datetime`]; `None`: the zero date, which sqlx reads as
+/// a NULL).
+fn datetime(
+    raw: sqlx::mysql::MySqlValueRef<'_>,
+    i: usize,
+) -> Result<Option<NaiveDateTime>, String> {
+    decode::my_datetime(get::<&[u8]>(raw, i)?).map_err(|e| decode_error(i, e.into()))
+}
+
+/// Whether a column of type `type_name` is selected as its text
+/// ([`Dialect::select_expr`](crate::rdbms::db::Dialect::select_expr)) and read back by
+/// [`decode::my_datetime`]: sqlx-mysql 0.9.1 formats the description of every `DATE`,
+/// `DATETIME`, `TIMESTAMP` and `TIME` column with `{:?}` for each row it reads (an error
+/// message made eagerly, `ok_or` for `ok_or_else`, then dropped): ~7.4k instructions a row,
+/// more than the rest of a row's reading and converting. A `TIME` (a duration of up to 838
+/// hours, or negative) stays as it is.
+pub(crate) fn temporal_as_text(type_name: &str) -> bool {
+    ["DATE", "DATETIME", "TIMESTAMP"]
+        .iter()
+        .any(|t| type_name.eq_ignore_ascii_case(t))
 }
 
 /// How a column is read into a [`Value`], by the type the server names.
@@ -87,6 +125,10 @@ pub(crate) enum Kind {
     Timestamp,
     DateTime,
     Date,
+    /// A `TIMESTAMP`, `DATETIME` or `DATE` selected as its text ([`temporal_as_text`]).
+    TimestampText,
+    DateTimeText,
+    DateText,
     Time,
     Json,
     Text,
@@ -97,30 +139,48 @@ pub(crate) enum Kind {
 }
 
 /// Each column's [`Kind`], by the name the driver gives its type: the same for every row of a
-/// result, so chosen once per result rather than by comparing names per row and column.
-pub(crate) fn kinds(row: &MySqlRow) -> Vec<Kind> {
+/// result, so chosen once per result rather than by comparing names per row and column. A
+/// column that `described` (the plan's type names, by position) names a date or time and the
+/// result gives as text was selected as its text ([`temporal_as_text`]) and is read back as
+/// that date or time.
+pub(crate) fn kinds(row: &MySqlRow, described: &[String]) -> Vec<Kind> {
     row.columns()
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             // The driver names its types in capitals.
-            match c.type_info().name().to_ascii_uppercase().as_str() {
-                "BOOLEAN" => Kind::Bool,
-                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Kind::Int,
-                t if t.ends_with(" UNSIGNED") => Kind::UInt,
-                "FLOAT" => Kind::Float,
-                "DOUBLE" => Kind::Double,
-                "DECIMAL" => Kind::Decimal,
-                "TIMESTAMP" => Kind::Timestamp,
-                "DATETIME" => Kind::DateTime,
-                "DATE" => Kind::Date,
-                "TIME" => Kind::Time,
-                "JSON" => Kind::Json,
-                "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
-                | "SET" => Kind::Text,
-                _ => Kind::Bytes,
+            let got = kind(&c.type_info().name().to_ascii_uppercase());
+            match (got, described.get(i).map(|t| t.to_ascii_uppercase())) {
+                (Kind::Text | Kind::Bytes, Some(t)) if temporal_as_text(&t) => match kind(&t) {
+                    Kind::Timestamp => Kind::TimestampText,
+                    Kind::DateTime => Kind::DateTimeText,
+                    _ => Kind::DateText,
+                },
+                _ => got,
             }
         })
         .collect()
+}
+
+/// The [`Kind`] of a type the driver names `t` (in capitals).
+fn kind(t: &str) -> Kind {
+    match t {
+        "BOOLEAN" => Kind::Bool,
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Kind::Int,
+        t if t.ends_with(" UNSIGNED") => Kind::UInt,
+        "FLOAT" => Kind::Float,
+        "DOUBLE" => Kind::Double,
+        "DECIMAL" => Kind::Decimal,
+        "TIMESTAMP" => Kind::Timestamp,
+        "DATETIME" => Kind::DateTime,
+        "DATE" => Kind::Date,
+        "TIME" => Kind::Time,
+        "JSON" => Kind::Json,
+        "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
+            Kind::Text
+        }
+        _ => Kind::Bytes,
+    }
 }
 
 /// Each column as its [`Kind`] says (`kinds` of this result; a column past them is read as
@@ -143,11 +203,11 @@ fn decode_column(row: &MySqlRow, i: usize, kind: Kind, out: &mut Rows) -> Result
     }
     let value = match kind {
         Kind::Text => {
-            out.push_text(get::<&str>(raw, i)?);
+            out.push_text(text(raw, i)?);
             return Ok(());
         }
         Kind::Decimal => {
-            out.push_decimal(get::<&str>(raw, i)?);
+            out.push_decimal(text(raw, i)?);
             return Ok(());
         }
         Kind::Bool => Value::Bool(get::<i64>(raw, i)? != 0),
@@ -158,6 +218,11 @@ fn decode_column(row: &MySqlRow, i: usize, kind: Kind, out: &mut Rows) -> Result
         Kind::Timestamp => Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?),
         Kind::DateTime => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
         Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
+        Kind::TimestampText => {
+            datetime(raw, i)?.map_or(Value::Null, |t| Value::TimestampTz(t.and_utc()))
+        }
+        Kind::DateTimeText => datetime(raw, i)?.map_or(Value::Null, Value::Timestamp),
+        Kind::DateText => datetime(raw, i)?.map_or(Value::Null, |t| Value::Date(t.date())),
         Kind::Time => match get::<NaiveTime>(raw.clone(), i) {
             Ok(t) => Value::Time(t),
             // A TIME past a day or below zero (a duration): its text.

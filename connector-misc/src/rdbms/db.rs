@@ -111,12 +111,17 @@ impl Dialect {
         }
     }
 
-    /// How column `name` of type `type_name` is selected from `src`: as it is, or (PostgreSQL
-    /// types the driver does not decode: numeric, uuid, interval, inet, arrays, enums ...) as
-    /// its text.
+    /// How column `name` of type `type_name` is selected from `src`: as it is, or as its
+    /// text: PostgreSQL types the driver does not decode (numeric, uuid, interval, inet,
+    /// arrays, enums ...), MySQL dates and times the driver reads slowly (read back as dates
+    /// and times: `mysql::driver::temporal_as_text`).
     pub(crate) fn select_expr(self, name: &str, type_name: &str) -> String {
         let q = self.quote(name);
         match self {
+            #[cfg(feature = "mysql")]
+            Self::MySql if crate::mysql::driver::temporal_as_text(type_name) => {
+                format!("CAST(src.{q} AS CHAR) AS {q}")
+            }
             Self::MySql => format!("src.{q}"),
             Self::Postgres => {
                 const NATIVE: &[&str] = &[
@@ -262,11 +267,15 @@ impl Connection {
     }
 
     /// Runs `sql` with `params` and appends its rows to `out` as they arrive (the driver
-    /// streams them; each is decoded into `out`'s buffers and let go).
+    /// streams them; each is decoded into `out`'s buffers and let go). `described`: the type
+    /// names of the selected columns as the plan described them (before
+    /// [`Dialect::select_expr`] made some text), by position; empty when the columns are
+    /// read as they come.
     pub(crate) async fn fetch_rows(
         &mut self,
         sql: String,
         params: &[Param],
+        described: &[String],
         out: &mut Rows,
     ) -> Result<()> {
         let sql = AssertSqlSafe(sql);
@@ -285,6 +294,8 @@ impl Connection {
                     let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
                     driver::decode(&row, kinds, out);
                 }
+                // Nothing of PostgreSQL's is selected as text to be read back otherwise.
+                let _ = described;
                 Ok(())
             }
             #[cfg(feature = "mysql")]
@@ -298,7 +309,7 @@ impl Connection {
                 // Every row of the result has the columns of the first.
                 let mut kinds = None;
                 while let Some(row) = rows.try_next().await.map_err(driver::error)? {
-                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
+                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row, described));
                     driver::decode(&row, kinds, out);
                 }
                 Ok(())
@@ -309,7 +320,7 @@ impl Connection {
     /// The first column of every row of `sql`, as text (catalog lookups).
     pub(crate) async fn texts(&mut self, sql: String, params: &[Param]) -> Result<Vec<String>> {
         let mut rows = Rows::new(Zone::utc());
-        self.fetch_rows(sql, params, &mut rows).await?;
+        self.fetch_rows(sql, params, &[], &mut rows).await?;
         Ok(rows
             .iter()
             .filter_map(|row| match row.get(0) {

@@ -53,6 +53,7 @@ mod checkpoint;
 mod config;
 mod convert;
 pub(crate) mod db;
+pub(crate) mod decode;
 pub(crate) mod page;
 pub(crate) mod plan;
 pub(crate) mod value;

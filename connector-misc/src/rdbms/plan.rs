@@ -103,6 +103,9 @@ pub(crate) struct Plan {
     pub(crate) cursor: Option<Cursor>,
     /// The zone of zone-less times (`timezone`).
     pub(crate) zone: Zone,
+    /// Each column's type name as described, in row order (what the driver reads back a
+    /// column selected as text as: [`Dialect::select_expr`]).
+    pub(crate) types: Vec<String>,
 }
 
 impl Shared {
@@ -354,6 +357,7 @@ impl Shared {
             id_kind,
             cursor,
             zone: self.config.zone(),
+            types: columns.iter().map(|c| c.type_name.clone()).collect(),
         })
     }
 
@@ -633,6 +637,7 @@ mod tests {
             row_hash: false,
             cursor: None,
             zone: Zone::utc(),
+            types: Vec::new(),
         };
         let keys = [i64::MIN, -10, -1, 0, 7, 10, 99, 100, 12_345, i64::MAX]
             .map(Key::Int)

@@ -192,7 +192,7 @@ fn raw_pages(
                     cells + cells / 8,
                     text + text / 8,
                 );
-                conn.fetch_rows(sql, &params, &mut rows).await?;
+                conn.fetch_rows(sql, &params, &plan.types, &mut rows).await?;
                 room = rows.size();
                 // The next page starts after this one's last row.
                 if let Some(last) = rows.last() {
@@ -238,7 +238,8 @@ pub(crate) fn list_ids(
                 ctx.cancellation().check()?;
                 let (sql, params) = plan.page(None, after.as_ref(), limit, true);
                 let mut rows = Rows::new(plan.zone);
-                conn.fetch_rows(sql, &params, &mut rows).await?;
+                // The id alone, never a date or time.
+                conn.fetch_rows(sql, &params, &[], &mut rows).await?;
                 let mut ids = Vec::with_capacity(rows.len());
                 let mut last = None;
                 for row in rows.iter() {
@@ -298,7 +299,7 @@ pub(crate) fn refetch(
             for chunk in keys.chunks(REFETCH_CHUNK) {
                 let (sql, params) = plan.by_ids(chunk);
                 let mut rows = Rows::new(plan.zone);
-                conn.fetch_rows(sql, &params, &mut rows).await?;
+                conn.fetch_rows(sql, &params, &plan.types, &mut rows).await?;
                 let mut batch = Batch::default();
                 for row in rows.iter() {
                     convert(&plan, &row, &mut batch).map_err(|m| listing_error(&plan, m))?;
