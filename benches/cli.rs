@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below); nineteenth pass: one process-wide I/O thread instead of a runtime per walk, a task on the caller's runtime below two cores, two pages converted ahead: wall 0.90x of `s48/base` over 26 rounds at load 2.8-4.7 (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; on the quiet machine the `--state` run 0.94x and the ratio's median 1.355x → 1.29x (1.20-1.37x) (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -1306,6 +1306,38 @@
 //! moves within the noise. 2x of curl is still away: the loop's `page()` (50-59 µs a page, the
 //! `Sink` encoder on the worker of the seventeenth pass's fake took it to 33 µs) is next; it was
 //! not built in this pass.
+//!
+//! ## (a), nineteenth pass (2026-12-07): one I/O thread for the process, one core, the depth
+//!
+//! review13 found the runtime per walk binding what a walk opens (hyper's connections and its
+//! pool's reaper, DNS threads, a rate gate's pooled database connection) to a runtime dropped
+//! at the walk's end. The walks now run on one process-wide `current_thread` runtime driven by
+//! a thread named `connectors-io` and never dropped; below two cores (`available_parallelism`,
+//! which counts the affinity mask: `taskset -c 0` gives 1) the driver is a task on the
+//! caller's runtime instead. `CONVERTING_AHEAD` went from 1 to 2. NDJSON md5 1405c21f… from
+//! every run below. Alternating rounds of `perf stat -r 10 -e task-clock`, the bench's server
+//! in serve mode; `base` is `s48/base` (52fe629), `w48` the eighteenth pass's binary, `aN`
+//! this pass with N pages converted ahead (a temporary switch), medians of the rounds, wall s
+//! / task-clock ms:
+//!
+//! | set (load) | base | w48 | a1 | a2 | a3 |
+//! | --- | --- | --- | --- | --- | --- |
+//! | 8 rounds, runtime per walk (2.8-4.5) | 0.134 / 107 | 0.121 / 118 | 0.121 / 112 | 0.108 / 108 | 0.113 / 111 |
+//! | 8 rounds, I/O thread (3.7-4.6) | 0.120 / 130 | 0.113 / 104 | 0.114 / 108 | 0.117 / 108 | 0.119 / 105 |
+//! | 10 rounds, I/O thread (3.7-4.7) | 0.128 / 112 | 0.124 / 117 | 0.127 / 119 | 0.122 / 115 | 0.127 / 112 |
+//! | all 26 rounds | 0.130 / 112 | 0.120 / 114 | 0.121 / 114 | 0.117 / 109 | 0.120 / 110 |
+//!
+//! So two ahead takes 0.97x the wall and 0.96x the task-clock of one (three: 0.99x and
+//! 0.96x); a marginal gain, two sets of three, kept for one page more in memory. The I/O
+//! thread costs nothing against the eighteenth pass's thread per walk (a1 against w48, 1.01x
+//! wall over the last 18 rounds). The bench, `CLI_BENCH_ONLY=a`, 5 rounds, three runs a side
+//! in turn at load 4.4-4.5, sync medians base 0.172 / 0.108 / 0.116 s, a1 0.103 / 0.131 /
+//! 0.103 s, a2 0.107 / 0.125 / 0.110 s, curl 0.026-0.095 s: noise-bound at this load.
+//!
+//! On `taskset -c 0` (12 rounds in two sets, load 2.0-3.8), the task on the caller's runtime
+//! against the thread: wall 0.128 against 0.130 s (base 0.126, w48 0.126), task-clock 102.7
+//! against 107.9 ms (base 104.7, w48 109.5): 0.98x wall, 0.95x task-clock, so the fallback
+//! brings one core back to about `s48/base`.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -161,7 +161,7 @@ impl<T: Send + 'static> Spawned<T> {
         Self(tokio::spawn(future.in_current_span()))
     }
 
-    /// [`spawn`](Self::spawn) on `runtime`, from any thread (a read-ahead thread starting
+    /// [`spawn`](Self::spawn) on `runtime`, from any thread (the I/O thread starting
     /// conversions on its caller's runtime).
     pub(crate) fn spawn_on(
         runtime: &tokio::runtime::Handle,

@@ -1,46 +1,56 @@
 //! [`read_ahead_on_thread`] and [`read_ahead_converting`]: the read-ahead of
-//! [`read_ahead`](super::read_ahead) with the fetch chain on a thread of its own, so a response
-//! is read as soon as it comes instead of when a runtime worker is done converting.
+//! [`read_ahead`](super::read_ahead) with the fetch chain on the process's I/O thread, so a
+//! response is read as soon as it comes instead of when a runtime worker is done converting.
 
 use std::any::Any;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
+use std::sync::OnceLock;
 
 use futures::stream::BoxStream;
 use futures::{FutureExt as _, StreamExt as _};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
+use tracing::instrument::WithSubscriber as _;
 
 use super::Spawned;
 use crate::error::{Error, ErrorKind, Result};
 
-/// [`read_ahead_by`](super::read_ahead_by) whose fetching runs on a thread of its own, with a
-/// single-threaded Tokio runtime, instead of in a task on the caller's runtime.
+/// [`read_ahead_by`](super::read_ahead_by) whose fetching runs on the process's I/O thread
+/// (`connectors-io`, a single-threaded Tokio runtime started at the first use and kept for the
+/// life of the process) instead of in a task on the caller's runtime.
 ///
 /// On the caller's runtime the fetch chain shares the workers with whatever else runs there:
 /// a response that has come waits until a worker is back at the I/O driver, and a worker
-/// converting a page does not come back for the conversion's length. Here nothing but the
-/// fetches runs on the fetching thread. For a listing whose pages are many and quick to fetch
-/// and whose conversions are CPU work on the same runtime (the REST API walk); where a fetch
-/// takes far longer than a conversion, [`read_ahead`](super::read_ahead) does as well without
-/// a thread.
+/// converting a page does not come back for the conversion's length. On the I/O thread
+/// nothing but fetches runs. For a listing whose pages are many and quick to fetch and whose
+/// conversions are CPU work on the same runtime (the REST API walk); where a fetch takes far
+/// longer than a conversion, [`read_ahead`](super::read_ahead) does as well. With fewer than
+/// two cores (`available_parallelism`, which counts the affinity mask on Linux), or when the
+/// I/O thread could not be started, the fetching is a task on the caller's runtime, as
+/// [`read_ahead_by`](super::read_ahead_by)'s.
 ///
 /// The contracts are [`read_ahead_by`](super::read_ahead_by)'s: the items, their order and
 /// their errors are those of `pages`, and the fetching stops after the first `Err`; up to
 /// `waiting` items wait for the caller besides the one being fetched; without a Tokio runtime
-/// at the first poll, `pages` is driven inline. The fetching runs in the caller's tracing span;
-/// a panic in it resumes in the caller once the items before it are taken; a fetching thread
-/// that ends early (its runtime could not be built) ends the items with an error, never a
-/// silent end of the pages.
+/// at the first poll, `pages` is driven inline. The fetching runs in the caller's tracing span
+/// and with its subscriber; a panic in it resumes in the caller once the items before it are
+/// taken; a fetching stopped from outside (its runtime shut down) ends the items with a
+/// [`ErrorKind::Cancelled`] error, never a silent end of the pages.
 ///
-/// What `pages` awaits runs on the fetching thread's runtime: its timers, and the connections
-/// an HTTP client opens there (hyper drives each connection in a task of the runtime that
-/// opened it). Those connections close with the thread when the stream is done; a connection
-/// opened before on the caller's runtime and taken from the pool is still driven there.
+/// What `pages` awaits runs on the I/O runtime: its timers, and what it opens there, such as
+/// an HTTP client's connections (hyper drives each connection in a task of the runtime that
+/// opened it) or a pooled database connection a rate gate opens. The I/O runtime is never
+/// dropped, so these outlive the stream and serve the next walks, and items may hold them; a
+/// host query on a pooled connection first opened there is driven by the I/O thread too. A
+/// connection opened before on the caller's runtime and taken from a pool is still driven
+/// there. What `pages` awaits must not call `block_in_place` (it panics on a single-threaded
+/// runtime, and resumes in the caller), is not given the caller's task-locals, and does not
+/// see a paused test clock (`tokio::time::pause`): its sleeps take real time.
 ///
 /// # Cancel safety
-/// Dropping the stream stops the fetching thread at its next wake-up: the fetch in flight (and
-/// its request) is dropped there, and the thread's runtime with it.
+/// Dropping the stream aborts the fetching: the fetch in flight (and its request) is dropped
+/// at the I/O runtime's next turn.
 ///
 /// ```
 /// use std::num::NonZeroUsize;
@@ -61,7 +71,23 @@ pub fn read_ahead_on_thread<T: Send + 'static>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
 ) -> BoxStream<'static, Result<T>> {
-    on_thread(pages, waiting, |page, _| Slot::Ready(Ok(page)), |page| page)
+    ahead_on_thread(pages, waiting, fetch_on_thread())
+}
+
+/// [`read_ahead_on_thread`] with the choice of a thread made: `own_thread` false drives the
+/// fetching in a task on the caller's runtime.
+fn ahead_on_thread<T: Send + 'static>(
+    pages: BoxStream<'static, Result<T>>,
+    waiting: NonZeroUsize,
+    own_thread: bool,
+) -> BoxStream<'static, Result<T>> {
+    on_thread(
+        pages,
+        waiting,
+        own_thread,
+        |page, _| Slot::Ready(Ok(page)),
+        |page| page,
+    )
 }
 
 /// [`read_ahead_on_thread`] that also turns each page with `convert`, in a task of its own on
@@ -70,14 +96,15 @@ pub fn read_ahead_on_thread<T: Send + 'static>(
 ///
 /// [`convert_spawned`](super::convert_spawned) starts a page's conversion when the caller
 /// polls for a result, so the next page's conversion waits for the caller to be done with the
-/// page before it. Here the fetching thread starts it. At most `waiting + 1` pages are
+/// page before it. Here the fetching starts it. At most `waiting + 1` pages are
 /// converting or converted at once (`waiting` ready for the caller and the one it awaits), and
 /// a fetched page waits for room before its conversion starts, so memory stays that of
 /// `waiting + 3` pages. A conversion is CPU work on a worker thread between two awaits: keep a
 /// page's conversion short (a page of items, not a file).
 ///
 /// The contracts are [`read_ahead_on_thread`]'s; `convert` also runs in the caller's tracing
-/// span, and a panic in it resumes in the caller. A conversion stopped from outside (the
+/// span (with the worker's default subscriber, not a subscriber set for the caller's thread
+/// alone), and a panic in it resumes in the caller. A conversion stopped from outside (the
 /// caller's runtime shut down) is a [`ErrorKind::Cancelled`] error. Without a Tokio runtime at
 /// the first poll, pages are fetched and converted inline.
 ///
@@ -111,11 +138,27 @@ where
     U: Send + 'static,
     F: Fn(T) -> U + Send + Sync + 'static,
 {
+    ahead_converting(pages, waiting, convert, fetch_on_thread())
+}
+
+/// [`read_ahead_converting`] with the choice of a thread made, as [`ahead_on_thread`].
+fn ahead_converting<T, U, F>(
+    pages: BoxStream<'static, Result<T>>,
+    waiting: NonZeroUsize,
+    convert: F,
+    own_thread: bool,
+) -> BoxStream<'static, Result<U>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> U + Send + Sync + 'static,
+{
     let convert = std::sync::Arc::new(convert);
     let inline = std::sync::Arc::clone(&convert);
     on_thread(
         pages,
         waiting,
+        own_thread,
         move |page, runtime| {
             let convert = std::sync::Arc::clone(&convert);
             // In the span the fetching runs in: the caller's.
@@ -137,18 +180,61 @@ enum Slot<U> {
     End,
 }
 
-/// The fetching thread: each page of `pages` handed on through `start` (a conversion started,
-/// or the page itself), and `inline` for a caller without a runtime.
+/// Whether the fetching goes to the I/O thread: only with a second core for it. On one core
+/// the I/O thread and the runtime's worker take turns, a context switch per page handed over
+/// (measured on `taskset -c 0`: 1.02x the wall and 1.05x the task-clock of a task), and the
+/// fetching is a task on the caller's runtime instead. `available_parallelism` counts the
+/// cores of the process's affinity mask and cgroup quota on Linux (`taskset -c 0` gives 1).
+fn fetch_on_thread() -> bool {
+    static ON_THREAD: OnceLock<bool> = OnceLock::new();
+    *ON_THREAD.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
+}
+
+/// The process's I/O runtime: a single-threaded Tokio runtime driven by a thread of its own
+/// (`connectors-io`) and never dropped, so what a walk opens on it (an HTTP client's
+/// connections and its pool's tasks, DNS lookups' threads, a host's pooled database connection
+/// opened by a rate gate) outlives the walk and serves the next one. One thread whatever the
+/// number of walks. `None` when the thread or its runtime could not be started: the walks are
+/// then driven on their caller's runtime.
+fn io_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static IO: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+    IO.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        // Built on its thread: a runtime that failed to start is dropped there, not in the
+        // caller's runtime (where dropping one panics).
+        std::thread::Builder::new()
+            .name("connectors-io".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .thread_name("connectors-io-blocking")
+                    .build();
+                let _ = tx.send(runtime.as_ref().ok().map(|r| r.handle().clone()));
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(std::future::pending::<()>());
+                }
+            })
+            .ok()?;
+        // Once a process, for the length of a thread's start.
+        rx.recv().ok().flatten()
+    })
+    .as_ref()
+}
+
+/// The fetching, on the I/O runtime ([`io_runtime`], with `own_thread`) or in a task on the
+/// caller's runtime: each page of `pages` handed on through `start` (a conversion started, or
+/// the page itself), and `inline` for a caller without a runtime.
 fn on_thread<T, U, S, I>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
+    own_thread: bool,
     start: S,
     inline: I,
 ) -> BoxStream<'static, Result<U>>
 where
     T: Send + 'static,
     U: Send + 'static,
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<U> + Send + 'static,
+    S: Fn(T, &tokio::runtime::Handle) -> Slot<U> + Send + Sync + 'static,
     I: Fn(T) -> U + Send + 'static,
 {
     async_stream::stream! {
@@ -160,21 +246,15 @@ where
             return;
         };
         let (tx, mut rx) = mpsc::channel(waiting.get());
-        // The caller's span and subscriber: a thread has neither of its own (a subscriber set
-        // for the caller's thread alone would miss the fetches' events).
-        let span = tracing::Span::current();
+        let on = own_thread.then(io_runtime).flatten().unwrap_or(&runtime).clone();
+        // In the caller's span and with its subscriber: a task on another thread has neither
+        // (a subscriber set for the caller's thread alone would miss the fetches' events).
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
-        let thread = std::thread::Builder::new()
-            .name("read-ahead".to_owned())
-            .spawn(move || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    fetch(pages, &tx, &start, &runtime, span);
-                });
-            });
-        if let Err(e) = thread {
-            yield Err(Error::new(ErrorKind::Internal, "could not start the read-ahead thread").with_cause(e));
-            return;
-        }
+        let driver = run(pages, tx, start, runtime)
+            .in_current_span()
+            .with_subscriber(dispatch);
+        // Aborted with the stream: the fetch in flight is dropped at once.
+        let _driver = Spawned::spawn_on(&on, driver);
         loop {
             match rx.recv().await {
                 Some(Slot::Ready(page)) => {
@@ -195,12 +275,13 @@ where
                 }
                 Some(Slot::Panicked(panic)) => std::panic::resume_unwind(panic),
                 Some(Slot::End) => return,
-                // Every end of the thread but the caller leaving sends a slot first; this is
-                // a guard against reading a cut listing as whole.
+                // Every end of the driver but the caller leaving sends a slot first; this is
+                // a guard against reading a cut listing as whole (the driver's runtime shut
+                // down under it).
                 None => {
                     yield Err(Error::new(
                         ErrorKind::Cancelled,
-                        "the read-ahead thread stopped before the pages ended",
+                        "the read-ahead stopped before the pages ended",
                     ));
                     return;
                 }
@@ -210,44 +291,22 @@ where
     .boxed()
 }
 
-/// The fetching thread's body: its own runtime driving `pages` into `tx` until the pages end,
-/// the first error, or the caller leaves.
-fn fetch<T, U, S>(
+/// `pages` driven into `tx` until the pages end, the first error, or the caller leaves; a
+/// panic in the fetching is handed on to resume in the caller. Conversions start on `caller`.
+async fn run<T, U, S>(
     pages: BoxStream<'static, Result<T>>,
-    tx: &mpsc::Sender<Slot<U>>,
-    start: &S,
-    caller: &tokio::runtime::Handle,
-    span: tracing::Span,
+    tx: mpsc::Sender<Slot<U>>,
+    start: S,
+    caller: tokio::runtime::Handle,
 ) where
     S: Fn(T, &tokio::runtime::Handle) -> Slot<U>,
 {
-    let own = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(own) => own,
-        Err(e) => {
-            let e = Error::new(
-                ErrorKind::Internal,
-                "could not build the read-ahead thread's runtime",
-            )
-            .with_cause(e);
-            // Outside any runtime: this thread has none.
-            let _ = tx.blocking_send(Slot::Ready(Err(e)));
-            return;
-        }
-    };
-    own.block_on(
-        async move {
-            let driven = AssertUnwindSafe(drive(pages, tx, start, caller))
-                .catch_unwind()
-                .await;
-            if let Err(panic) = driven {
-                let _ = tx.send(Slot::Panicked(panic)).await;
-            }
-        }
-        .instrument(span),
-    );
+    let driven = AssertUnwindSafe(drive(pages, &tx, &start, &caller))
+        .catch_unwind()
+        .await;
+    if let Err(panic) = driven {
+        let _ = tx.send(Slot::Panicked(panic)).await;
+    }
 }
 
 async fn drive<T, U, S>(
@@ -259,7 +318,7 @@ async fn drive<T, U, S>(
     S: Fn(T, &tokio::runtime::Handle) -> Slot<U>,
 {
     loop {
-        // The caller leaving wakes this thread and drops the fetch in flight.
+        // The caller leaving wakes the driver and drops the fetch in flight.
         let page = tokio::select! {
             biased;
             () = tx.closed() => return,
@@ -295,6 +354,10 @@ mod tests {
     use crate::pages::{Page, PageLimit, paginate};
 
     type Pages = BoxStream<'static, Result<Page<Vec<u32>, u32>>>;
+
+    /// Both ways of driving: on the I/O thread (`true`) and, as on one core, in a task on the
+    /// caller's runtime.
+    const BOTH: [bool; 2] = [true, false];
 
     /// Pages 0.. until `fail_at` (an error) or forever, counting the fetches begun.
     fn counted(fail_at: Option<u32>) -> (Pages, Arc<AtomicU32>) {
@@ -333,66 +396,194 @@ mod tests {
         p.items[0]
     }
 
-    #[tokio::test]
-    async fn keeps_order_and_stops_at_the_first_error() {
-        let (pages, fetched) = counted(Some(5));
-        let (out, err) = items(read_ahead_on_thread(pages, NonZeroUsize::MIN)).await;
-        assert_eq!(
-            out.into_iter().map(first).collect::<Vec<_>>(),
-            [0, 1, 2, 3, 4]
-        );
-        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
-        assert_eq!(fetched.load(Ordering::SeqCst), 6);
-
-        let (pages, fetched) = counted(Some(20));
-        let s = read_ahead_converting(pages, NonZeroUsize::MIN, |p: Page<Vec<u32>, u32>| {
-            // Later pages finish first, if anything.
-            std::thread::sleep(Duration::from_millis(u64::from(20 - p.items[0]) / 4));
-            p.items[0] * 10
-        });
-        let (out, err) = items(s).await;
-        assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
-        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
-        assert_eq!(fetched.load(Ordering::SeqCst), 21);
+    /// The pages as bare firsts or converted, driven as `own_thread` says.
+    fn ahead(
+        pages: Pages,
+        waiting: usize,
+        convert: bool,
+        own_thread: bool,
+    ) -> BoxStream<'static, Result<u32>> {
+        let waiting = NonZeroUsize::new(waiting).expect("not zero");
+        if convert {
+            ahead_converting(pages, waiting, first, own_thread)
+        } else {
+            ahead_on_thread(pages, waiting, own_thread)
+                .map_ok(first)
+                .boxed()
+        }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn fetches_on_another_thread_and_converts_on_the_callers_runtime() {
+    /// Waits (up to 5 s) until `count` reaches `want`, then a little more so that a count going
+    /// past it would show.
+    async fn reaches(count: &AtomicU32, want: u32) -> u32 {
+        let reached = async {
+            while count.load(Ordering::SeqCst) < want {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), reached).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        count.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn keeps_order_and_stops_at_the_first_error() {
+        for own in BOTH {
+            let (pages, fetched) = counted(Some(5));
+            let (out, err) = items(ahead(pages, 1, false, own)).await;
+            assert_eq!(out, [0, 1, 2, 3, 4]);
+            assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
+            assert_eq!(fetched.load(Ordering::SeqCst), 6);
+
+            let (pages, fetched) = counted(Some(20));
+            let s = ahead_converting(
+                pages,
+                NonZeroUsize::MIN,
+                |p: Page<Vec<u32>, u32>| {
+                    // Later pages finish first, if anything.
+                    std::thread::sleep(Duration::from_millis(u64::from(20 - p.items[0]) / 4));
+                    p.items[0] * 10
+                },
+                own,
+            );
+            let (out, err) = items(s).await;
+            assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
+            assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
+            assert_eq!(fetched.load(Ordering::SeqCst), 21);
+        }
+    }
+
+    /// The choice of one core: the fetching on the I/O thread, or in the caller's runtime; the
+    /// conversions always on the caller's.
+    #[tokio::test]
+    async fn fetches_on_the_io_thread_or_in_the_callers_runtime() {
         let caller = std::thread::current().id();
-        let pages = paginate(0u32, PageLimit::unbounded(), move |c| async move {
-            let here = std::thread::current();
-            Ok(Page::new(
-                (here.id() != caller && here.name() == Some("read-ahead"), c),
-                (c < 3).then_some(c + 1),
-            ))
-        });
-        let s = read_ahead_converting(pages, NonZeroUsize::MIN, |p| {
-            let here = std::thread::current();
-            (p.items.0, here.name() != Some("read-ahead"), p.items.1)
-        });
-        let (out, err) = items(s).await;
-        assert!(err.is_none());
+        for own in BOTH {
+            let pages = paginate(0u32, PageLimit::unbounded(), move |c| async move {
+                let here = std::thread::current();
+                let io = here.id() != caller && here.name() == Some("connectors-io");
+                Ok(Page::new((io, c), (c < 3).then_some(c + 1)))
+            });
+            let s = ahead_converting(
+                pages,
+                NonZeroUsize::MIN,
+                move |p| (p.items.0, std::thread::current().id() == caller, p.items.1),
+                own,
+            );
+            let (out, err) = items(s).await;
+            assert!(err.is_none());
+            assert_eq!(
+                out,
+                (0..4).map(|c| (own, true, c)).collect::<Vec<_>>(),
+                "(fetched on the I/O thread, converted on the caller's, page)"
+            );
+        }
         assert_eq!(
-            out,
-            (0..4).map(|c| (true, true, c)).collect::<Vec<_>>(),
-            "(fetched on the read-ahead thread, converted off it, page)"
+            fetch_on_thread(),
+            std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
         );
+    }
+
+    /// A resource a walk opens on the I/O runtime (a pooled connection) still works once the
+    /// walk is done: the runtime is the process's, not the walk's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_a_walk_opens_outlives_it() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        type Pair = (tokio::net::TcpStream, tokio::net::TcpStream);
+        let open = || {
+            paginate(0u32, PageLimit::unbounded(), |_| async move {
+                let pair = async {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                    let near = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+                    let (far, _) = listener.accept().await?;
+                    std::io::Result::Ok((near, far))
+                };
+                let (near, far) = pair
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Unavailable, e.to_string()))?;
+                Ok(Page::new(Some((near, far)), None))
+            })
+        };
+        let walk: Vec<Page<Option<Pair>, u32>> = read_ahead_on_thread(open(), NonZeroUsize::MIN)
+            .try_collect()
+            .await
+            .expect("a walk");
+        let (mut near, mut far) = walk
+            .into_iter()
+            .next()
+            .and_then(|p| p.items)
+            .expect("a pair");
+        // Time for a walk's own runtime to be dropped, as before.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        near.write_all(b"ping")
+            .await
+            .expect("written after the walk");
+        let mut got = [0; 4];
+        far.read_exact(&mut got).await.expect("read after the walk");
+        assert_eq!(&got, b"ping");
+    }
+
+    /// Two walks on one HTTP client share its one connection: a runtime per walk dropped the
+    /// connection's task with the first walk, and the second opened another.
+    #[cfg(feature = "http")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn walks_on_one_client_reuse_its_connection() {
+        use std::io::{BufRead as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let url = format!("http://{}/", listener.local_addr().expect("an address"));
+        let accepted = Arc::new(AtomicU32::new(0));
+        let count = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(conn.try_clone().expect("a clone"));
+                    let mut conn = conn;
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        if line == "\r\n" {
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n[]";
+                            if conn.write_all(ok).is_err() {
+                                return;
+                            }
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        let client = reqwest::Client::new();
+        for _ in 0..2 {
+            let (client, url) = (client.clone(), url.clone());
+            let pages = paginate(0u32, PageLimit::unbounded(), move |c| {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    let get = async { client.get(url).send().await?.bytes().await };
+                    let body = get
+                        .await
+                        .map_err(|e| Error::new(ErrorKind::Unavailable, e.to_string()))?;
+                    Ok(Page::new(body.len(), (c < 1).then_some(c + 1)))
+                }
+            });
+            let sizes: Vec<usize> = ahead_on_thread(pages, NonZeroUsize::MIN, true)
+                .map_ok(|p| p.items)
+                .try_collect()
+                .await
+                .expect("pages");
+            assert_eq!(sizes, [2, 2]);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
     async fn resumes_a_panic_of_the_fetching_after_the_pages_before_it() {
-        for convert in [false, true] {
+        for (convert, own) in [(false, true), (true, true), (false, false), (true, false)] {
             let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
                 assert!(c < 2, "page {c} broke");
                 Ok(Page::new(vec![c], Some(c + 1)))
             });
-            let s = if convert {
-                read_ahead_converting(pages, NonZeroUsize::MIN, first)
-            } else {
-                read_ahead_on_thread(pages, NonZeroUsize::MIN)
-                    .map_ok(first)
-                    .boxed()
-            };
+            let s = ahead(pages.boxed(), 1, convert, own);
             let got = Arc::new(std::sync::Mutex::new(Vec::new()));
             let seen = Arc::clone(&got);
             let reader = tokio::spawn(async move {
@@ -439,8 +630,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dropping_the_stream_stops_the_thread_and_the_fetch_in_flight() {
-        for convert in [false, true] {
+    async fn dropping_the_stream_stops_the_fetching_and_the_fetch_in_flight() {
+        for (convert, own) in [(false, true), (true, true), (false, false), (true, false)] {
             let aborted = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&aborted);
             let fetched = Arc::new(AtomicU32::new(0));
@@ -457,16 +648,10 @@ mod tests {
                     Ok(Page::new(vec![c], Some(c + 1)))
                 }
             });
-            let mut s = if convert {
-                read_ahead_converting(pages, NonZeroUsize::MIN, first)
-            } else {
-                read_ahead_on_thread(pages, NonZeroUsize::MIN)
-                    .map_ok(first)
-                    .boxed()
-            };
+            let mut s = ahead(pages, 1, convert, own);
             assert_eq!(s.try_next().await.ok().flatten(), Some(0));
             aborted.store(false, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(reaches(&fetched, 2).await, 2);
             assert!(
                 !aborted.load(Ordering::SeqCst),
                 "page 1 is still being fetched"
@@ -484,22 +669,47 @@ mod tests {
         }
     }
 
+    /// The fetching waiting for room ends with the stream too (its pages are dropped).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn conversions_stay_bounded_and_stop_with_the_stream() {
-        let started = Arc::new(AtomicU32::new(0));
-        let counter = Arc::clone(&started);
-        let (pages, _) = counted(None);
-        let mut s = read_ahead_converting(pages, NonZeroUsize::MIN, move |p| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            first(p)
-        });
-        assert_eq!(s.try_next().await.ok().flatten(), Some(0));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        // Page 0 taken and page 1 converted for the channel; page 2 waits for room unconverted.
-        assert_eq!(started.load(Ordering::SeqCst), 2);
-        drop(s);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(started.load(Ordering::SeqCst), 2);
+        for own in BOTH {
+            let started = Arc::new(AtomicU32::new(0));
+            let counter = Arc::clone(&started);
+            let dropped = Arc::new(AtomicBool::new(false));
+            let guard = Aborted(Arc::clone(&dropped));
+            let (pages, _) = counted(None);
+            // Dropped with the pages, when the fetching ends.
+            let pages = pages
+                .map(move |p| {
+                    let _ = &guard;
+                    p
+                })
+                .boxed();
+            let mut s = ahead_converting(
+                pages,
+                NonZeroUsize::MIN,
+                move |p| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    first(p)
+                },
+                own,
+            );
+            assert_eq!(s.try_next().await.ok().flatten(), Some(0));
+            // Page 0 taken and page 1 converted for the channel; page 2 waits for room
+            // unconverted.
+            assert_eq!(reaches(&started, 2).await, 2);
+            assert!(!dropped.load(Ordering::SeqCst));
+            drop(s);
+            let ended = async {
+                while !dropped.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(5), ended)
+                .await
+                .expect("the fetching ends with the stream");
+            assert_eq!(started.load(Ordering::SeqCst), 2);
+        }
     }
 
     /// `waiting` pages ready (converted) and one more fetched, waiting for room, as
@@ -507,17 +717,11 @@ mod tests {
     #[tokio::test]
     async fn keeps_that_many_pages_waiting() {
         for (waiting, most) in [(1, 3), (3, 5)] {
-            for convert in [false, true] {
+            for (convert, own) in [(false, true), (true, true), (false, false), (true, false)] {
                 let (pages, fetched) = counted(None);
-                let waiting = NonZeroUsize::new(waiting).expect("not zero");
-                let mut s = if convert {
-                    read_ahead_converting(pages, waiting, first)
-                } else {
-                    read_ahead_on_thread(pages, waiting).map_ok(first).boxed()
-                };
+                let mut s = ahead(pages, waiting, convert, own);
                 assert_eq!(s.try_next().await.ok().flatten(), Some(0));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                assert_eq!(fetched.load(Ordering::SeqCst), most, "convert {convert}");
+                assert_eq!(reaches(&fetched, most).await, most, "convert {convert}");
                 for want in 1..8 {
                     assert_eq!(s.try_next().await.ok().flatten(), Some(want));
                 }
@@ -542,51 +746,56 @@ mod tests {
 
     #[test]
     fn a_conversion_stopped_by_the_callers_runtime_is_cancelled() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .build()
-            .expect("a runtime");
-        let (pages, _) = counted(None);
-        let mut s = read_ahead_converting(pages, NonZeroUsize::MIN, first);
-        let got = {
-            let _in = runtime.enter();
-            futures::executor::block_on(s.next())
-        };
-        assert_eq!(got.and_then(Result::ok), Some(0));
-        runtime.shutdown_background();
-        // A page converted before the shutdown may still come; then the conversions started
-        // on the stopped runtime end the pages with an error, never a silent end.
-        let mut after = Vec::new();
-        while let Some(page) = futures::executor::block_on(s.next()) {
-            after.push(page.map_err(|e| e.kind()));
-            assert!(after.len() < 4, "{after:?}");
+        for own in BOTH {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .build()
+                .expect("a runtime");
+            let (pages, _) = counted(None);
+            let mut s = ahead_converting(pages, NonZeroUsize::MIN, first, own);
+            let got = {
+                let _in = runtime.enter();
+                futures::executor::block_on(s.next())
+            };
+            assert_eq!(got.and_then(Result::ok), Some(0));
+            runtime.shutdown_background();
+            // A page converted before the shutdown may still come; then the conversions (and,
+            // on one core, the fetching) started on the stopped runtime end the pages with an
+            // error, never a silent end.
+            let mut after = Vec::new();
+            while let Some(page) = futures::executor::block_on(s.next()) {
+                after.push(page.map_err(|e| e.kind()));
+                assert!(after.len() < 4, "{after:?}");
+            }
+            assert_eq!(after.last(), Some(&Err(ErrorKind::Cancelled)), "{after:?}");
         }
-        assert_eq!(after.last(), Some(&Err(ErrorKind::Cancelled)), "{after:?}");
     }
 
     #[tokio::test]
     async fn the_fetching_and_its_events_run_in_the_callers_span_and_subscriber() {
         use tracing_subscriber::layer::SubscriberExt as _;
-        let events = Arc::new(AtomicU32::new(0));
-        let _subscriber = tracing::subscriber::set_default(
-            tracing_subscriber::registry().with(Counted(Arc::clone(&events))),
-        );
-        let span = tracing::info_span!("walk");
-        let id = span.id().map(|i| i.into_u64());
-        assert!(id.is_some());
-        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
-            tracing::info!(page = c, "fetched");
-            Ok(Page::new(
-                vec![tracing::Span::current().id().map(|i| i.into_u64())],
-                (c < 1).then_some(c + 1),
-            ))
-        });
-        let (out, _) = items(read_ahead_on_thread(pages, NonZeroUsize::MIN))
-            .instrument(span)
-            .await;
-        let ids: Vec<_> = out.into_iter().map(|p| p.items[0]).collect();
-        assert_eq!(ids, vec![id; 2]);
-        assert_eq!(events.load(Ordering::SeqCst), 2);
+        for own in BOTH {
+            let events = Arc::new(AtomicU32::new(0));
+            let _subscriber = tracing::subscriber::set_default(
+                tracing_subscriber::registry().with(Counted(Arc::clone(&events))),
+            );
+            let span = tracing::info_span!("walk");
+            let id = span.id().map(|i| i.into_u64());
+            assert!(id.is_some());
+            let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+                tracing::info!(page = c, "fetched");
+                Ok(Page::new(
+                    vec![tracing::Span::current().id().map(|i| i.into_u64())],
+                    (c < 1).then_some(c + 1),
+                ))
+            });
+            let (out, _) = items(ahead_on_thread(pages, NonZeroUsize::MIN, own))
+                .instrument(span)
+                .await;
+            let ids: Vec<_> = out.into_iter().map(|p| p.items[0]).collect();
+            assert_eq!(ids, vec![id; 2]);
+            assert_eq!(events.load(Ordering::SeqCst), 2);
+        }
     }
 
     /// Counts the events it is given.

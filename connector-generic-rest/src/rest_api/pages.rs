@@ -2,14 +2,14 @@
 //!
 //! An item's body is the listing itself (there is no per-item request), so a page goes
 //! straight from [`paginate`] (repeated-cursor guard, `max_pages`) through
-//! [`read_ahead_converting`]: the next page is fetched on a thread of its own while this one
-//! converts, and each page's conversion (HTML to Markdown above all) starts in a task of its
-//! own as the page comes, two pages at once, so the next pages convert while the sync loop
-//! writes the one before; the documents come in page order all the same. The fetches on their
-//! own thread read each response as it comes: on the runtime's workers a response waited
-//! 100-270 µs for a worker busy converting (the `benches/cli.rs` header, seventeenth and
-//! eighteenth passes). The slim listing walks the same pages through
-//! [`read_ahead_on_thread`] and reads only the ids.
+//! [`read_ahead_converting`]: the next page is fetched on core's I/O thread while this one
+//! converts (in a task of the caller's runtime on one core), and each page's conversion (HTML
+//! to Markdown above all) starts in a task of its own as the page comes, up to three pages at
+//! once, so the next pages convert while the sync loop writes the one before; the documents
+//! come in page order all the same. The fetches on the I/O thread read each response as it
+//! comes: on the runtime's workers a response waited 100-270 µs for a worker busy converting
+//! (the `benches/cli.rs` header, seventeenth to nineteenth passes). The slim listing walks the
+//! same pages through [`read_ahead_on_thread`] and reads only the ids.
 //!
 //! # Incremental syncs
 //! A window is applied where the config can apply it: to each item's `poll_timestamp_field`
@@ -51,8 +51,10 @@ use super::direct::Item;
 use super::lenient::{Held, read_alone};
 use super::raw_page::{PageItems, Unread, for_each, for_each_direct, item_path, read_slots};
 
-/// Pages converted ahead of the sync loop besides the one it awaits: two convert at once.
-const CONVERTING_AHEAD: std::num::NonZeroUsize = std::num::NonZeroUsize::MIN;
+/// Pages converted ahead of the sync loop besides the one it awaits: three convert at once.
+/// Two ahead took 0.97x the wall of one over 26 alternating rounds on two cores (three: 0.99x),
+/// for one page more in memory (the `benches/cli.rs` header, nineteenth pass).
+const CONVERTING_AHEAD: std::num::NonZeroUsize = std::num::NonZeroUsize::new(2).unwrap();
 
 fn max_pages(client: &RestClient) -> u64 {
     client.endpoint.cfg.max_pages
@@ -224,7 +226,6 @@ pub(super) fn load(
             RestApiCheckpoint { next: page.next },
         )
     })
-    .boxed()
 }
 
 /// One page's items (of the page `at`) as a batch, in page order; with `window`, only
@@ -401,8 +402,8 @@ pub(super) fn list_ids(
     ctx: &SyncContext,
 ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
     let mapping = Arc::clone(mapping);
-    // On a thread of its own as the load's walk: a connection the walk opens is driven there,
-    // not by a runtime worker a later load's fetches would wait for.
+    // On the I/O thread as the load's walk: a connection the walk opens is driven there, not
+    // by a runtime worker a later load's fetches would wait for.
     let pages = read_ahead_on_thread(
         walk(
             client.with_context(ctx),
