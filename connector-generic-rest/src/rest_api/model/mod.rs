@@ -260,6 +260,17 @@ pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>, raw: &[u8]) -> 
                 },
                 None => Items::Missing,
             },
+            // A filter that chose several lists (`$.groups[?@.open].items`, two open groups):
+            // their entries are the items, in the same units as one list's (review12 F2).
+            _ if path.one_list() => Items::Matches(
+                matches
+                    .nodes()
+                    .flat_map(|v| match v {
+                        Value::Array(list) => list.clone(),
+                        other => vec![other.clone()],
+                    })
+                    .collect(),
+            ),
             _ => Items::Matches(matches.nodes().cloned().collect()),
         };
     }

@@ -1,0 +1,142 @@
+//! Review12's inputs: uncut-empty pages that the response says are not the last, a filter
+//! that chose no list on a paged level, and error members the run must tell from a status
+//! envelope. Each walk is served page by page; any other page is a 404, which ends a walk
+//! after its first page.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
+
+mod common;
+
+use common::{build, items_config, load};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// What a load did: the titles delivered, the items failed alone, the error's text, and the
+/// requests made.
+struct Walked {
+    titles: Vec<String>,
+    failed: usize,
+    err: Option<String>,
+    requests: usize,
+}
+
+/// Serves `bodies` as pages 1, 2, … of a `page` walk configured by `fields` (over
+/// [`items_config`]), and loads it.
+async fn walk(fields: Value, bodies: &[Value]) -> Walked {
+    let server = MockServer::start().await;
+    for (i, body) in bodies.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(query_param("page", (i + 1).to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    let mut fields = fields;
+    if fields.get("pagination_type").is_none() {
+        fields["pagination_type"] = json!("page");
+    }
+    if fields.get("max_pages").is_none() {
+        fields["max_pages"] = json!(20);
+    }
+    let (docs, fails, err) = load(&build(items_config(&server.uri(), &fields))).await;
+    Walked {
+        titles: docs.into_iter().map(|d| d.title).collect(),
+        failed: fails.len(),
+        err: err.map(|e| e.to_string()),
+        requests: server.received_requests().await.unwrap().len(),
+    }
+}
+
+/// A package and its versions, `latest` marking the one to take.
+fn package(name: &str, latest: Option<&str>) -> Value {
+    let versions: Vec<Value> = latest
+        .map(|v| json!({"id": format!("{name}@{v}"), "title": format!("{name}@{v}"), "latest": true}))
+        .into_iter()
+        .collect();
+    json!({"name": name, "versions": versions})
+}
+
+/// review12 F1: page 2 lists two packages with no versions. Its entries under the filter
+/// (`$.data[*].versions[*]`) are empty, which ended the walk although the response said
+/// `has_more: true` (or `total` was not reached): page 3 was never asked for, and prune
+/// would delete `d`. An uncut-empty page is now a short one: it ends only a walk the
+/// response says nothing about, and never a full page.
+#[tokio::test]
+async fn an_uncut_empty_page_does_not_override_the_response_or_a_full_page() {
+    let pages = |tell: &dyn Fn(usize) -> Value| {
+        let data = [
+            vec![package("a", Some("1"))],
+            vec![package("b", None), package("c", None)],
+            vec![package("d", Some("2"))],
+        ];
+        data.iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut body = json!({"data": d});
+                for (k, v) in tell(i).as_object().unwrap() {
+                    body[k] = v.clone();
+                }
+                body
+            })
+            .collect::<Vec<_>>()
+    };
+    let path = json!({"items_path": "$.data[*].versions[?@.latest == true]"});
+    // `has_more`.
+    let w = walk(path.clone(), &pages(&|i| json!({"has_more": i < 2}))).await;
+    assert_eq!(w.err, None);
+    assert_eq!(
+        (w.titles.clone(), w.requests),
+        (vec!["a@1".to_owned(), "d@2".into()], 3)
+    );
+    // `total`, counted in the listing's entries (four packages).
+    let w = walk(path.clone(), &pages(&|_| json!({"total": 4}))).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.requests), (2, 3));
+    // A full page (2 of 2) is a real page; page 3's one entry is short.
+    let mut sized = path.clone();
+    sized["pagination_config"] = json!({"page_size_param": "per_page", "page_size": 2});
+    let w = walk(sized, &pages(&|_| json!({}))).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.requests), (2, 3));
+    // Told nothing and not full: the uncut-empty page is the last, as before.
+    let w = walk(path, &pages(&|_| json!({}))).await;
+    assert_eq!((w.titles.len(), w.requests, w.err), (1, 2, None));
+}
+
+/// Ten groups a page, each with one item; `open` lists the open groups and their items.
+fn groups(open: &[(usize, &[u64])]) -> Value {
+    let hit = |id: u64| json!({"id": id, "title": format!("t{id}")});
+    let list: Vec<Value> = (0..10)
+        .map(|g| match open.iter().find(|(at, _)| *at == g) {
+            Some((_, ids)) => {
+                json!({"open": true, "items": ids.iter().map(|i| hit(*i)).collect::<Vec<_>>()})
+            }
+            None => json!({"open": false, "items": [hit(100 + g as u64)]}),
+        })
+        .collect();
+    json!({"groups": list})
+}
+
+/// review12 F2: `$.groups[?@.open == true].items`, where `groups` is the paged level. A page
+/// with only closed groups ended the walk (n = 0, its listing skipped), losing the pages
+/// after it; a page with one open group of 12 items was full and one with 3 short. Now a
+/// page where the filter chose no list is measured by `$.groups[*]`, no `OneList` page is
+/// full or short by its count, and several open groups give their entries.
+#[tokio::test]
+async fn a_filter_that_chose_no_list_on_a_paged_level_is_no_end() {
+    let twelve: Vec<u64> = (1..=12).collect();
+    let bodies = [
+        groups(&[(3, &twelve)]),
+        groups(&[]),
+        groups(&[(2, &[20, 21, 22])]),
+        groups(&[(1, &[30, 31]), (4, &[32])]),
+        json!({"groups": []}),
+    ];
+    let fields = json!({
+        "items_path": "$.groups[?@.open == true].items",
+        "pagination_config": {"page_size_param": "per_page", "page_size": 10},
+    });
+    let w = walk(fields, &bodies).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.failed, w.requests), (18, 0, 5));
+}
