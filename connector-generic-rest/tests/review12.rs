@@ -140,3 +140,104 @@ async fn a_filter_that_chose_no_list_on_a_paged_level_is_no_end() {
     assert_eq!(w.err, None);
     assert_eq!((w.titles.len(), w.failed, w.requests), (18, 0, 5));
 }
+
+/// Three pages with items, then an empty one, each the items under `result` beside `extra`.
+fn nested(path_items: &str, extra: &Value, last_items: Value) -> Vec<Value> {
+    (0..4u64)
+        .map(|p| {
+            let items = match p {
+                3 => last_items.clone(),
+                _ => json!([
+                    {"id": 2 * p + 1, "title": format!("t{}", 2 * p + 1), "public": true},
+                    {"id": 2 * p + 2, "title": format!("t{}", 2 * p + 2), "public": true},
+                ]),
+            };
+            let mut result = json!({ path_items: items });
+            for (k, v) in extra.as_object().unwrap() {
+                result[k] = v.clone();
+            }
+            json!({ "result": result })
+        })
+        .collect()
+}
+
+/// review12 F3: a status envelope nested above the list (`result.error`), carried on every
+/// page. fix11's end page check walked up from the list and failed it ("`/result/error` is
+/// set"), since only the root's member was learned: every run failed on its last page. A
+/// path without a filter is no longer checked there (as at aae9163), and a filtered path
+/// learns the envelopes above its matches on pages with items.
+#[tokio::test]
+async fn an_envelope_nested_above_the_list_does_not_fail_the_last_page() {
+    for extra in [
+        json!({"error": "none"}),
+        json!({"error": "OK"}),
+        json!({"error": {"message": "success"}}),
+        json!({"errors": [{"message": "deprecated field"}]}),
+    ] {
+        for path in ["$.result.items[*]", "$.result.items[?@.public == true]"] {
+            let bodies = nested("items", &extra, json!([]));
+            let w = walk(json!({ "items_path": path }), &bodies).await;
+            assert_eq!(
+                (w.titles.len(), w.requests, &w.err),
+                (6, 4, &None),
+                "{extra} {path}"
+            );
+        }
+        // The first page already empty: nothing to learn from, and no filter: as before.
+        let bodies = &nested("items", &extra, json!([]))[3..];
+        let w = walk(json!({"items_path": "$.result.items[*]"}), bodies).await;
+        assert_eq!(
+            (w.titles.len(), w.requests, &w.err),
+            (0, 1, &None),
+            "{extra}"
+        );
+    }
+    // A filtered path still fails an envelope unlike the usual one.
+    let mut bodies = nested("items", &json!({"error": "none"}), json!([]));
+    bodies[3]["result"]["error"] = json!("busy");
+    let w = walk(
+        json!({"items_path": "$.result.items[?@.public == true]"}),
+        &bodies,
+    )
+    .await;
+    let err = w.err.expect("an error");
+    assert!(err.contains("`/result/error` is set: \"busy\""), "{err}");
+}
+
+/// review12 F3, records: a cursor walk over jobs' artifacts where page 2's jobs have none
+/// and one job records its own `"error": "timeout"`. The walk up from `/jobs/1/artifacts`
+/// went through the job (a list entry, a record, not an envelope) and failed the page. It
+/// now stops at list entries, and the walk goes on to page 3.
+#[tokio::test]
+async fn a_records_own_error_does_not_fail_a_page_without_matches() {
+    let server = MockServer::start().await;
+    let art = |id: u64, kind: &str| json!({"id": id, "title": format!("a{id}"), "kind": kind});
+    let pages = [
+        json!({"jobs": [{"name": "j1", "artifacts": [art(1, "log")]}], "next": "p2"}),
+        json!({"jobs": [{"name": "j2", "artifacts": []}, {"name": "j3", "artifacts": [], "error": "timeout"}], "next": "p3"}),
+        json!({"jobs": [{"name": "j4", "artifacts": [art(2, "log")]}], "next": null}),
+    ];
+    for (i, body) in pages.iter().enumerate() {
+        let m = Mock::given(method("GET"));
+        let m = match i {
+            0 => m.and(wiremock::matchers::query_param_is_missing("after")),
+            _ => m.and(query_param("after", format!("p{}", i + 1))),
+        };
+        m.respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    for path in [
+        "$.jobs[*].artifacts[*]",
+        "$.jobs[*].artifacts[?@.kind == 'log']",
+    ] {
+        let fields = json!({
+            "items_path": path,
+            "pagination_type": "cursor",
+            "pagination_config": {"cursor_param": "after", "next_cursor_path": "$.next"},
+        });
+        let (docs, _, err) = load(&build(items_config(&server.uri(), &fields))).await;
+        assert_eq!(err.map(|e| e.to_string()), None, "{path}");
+        assert_eq!(docs.len(), 2, "{path}");
+    }
+}

@@ -17,8 +17,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, error_member, find_items, is_set, place_of, shown, text_ref,
-    usual_sign,
+    BodyPath, Items, ItemsPath, Seen, envelopes, error_member, find_items, is_set, place_of, shown,
+    text_ref, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -271,12 +271,37 @@ impl RestClient {
         let mut usual = pos.usual.clone();
         let mut place = pos.place.clone();
         if found.len() > 0 {
-            if e.error_path.is_none()
-                && let Some((member, value)) = error_member(&body)
-            {
+            let mut learn = |member, value| {
                 let sign = usual_sign(member, value);
                 if !usual.contains(&sign) && usual.len() < 8 {
                     usual.push(sign);
+                }
+            };
+            if e.error_path.is_none() {
+                if let Some((member, value)) = error_member(&body) {
+                    learn(member, value);
+                }
+                // And those of the envelopes above a filtered path's first match, which its
+                // end page checks (`why_none`, review12 F3): `{"result": {"items": [..],
+                // "error": "none"}}`. The first match's list stands for the page's.
+                if let Some(path) = path.filter(|p| p.filtered()) {
+                    let first = match &found {
+                        Items::List { pointer, .. } => Some(pointer.clone()),
+                        // A list's entry stands for its list (`envelopes` stops at entries).
+                        _ => path.locations(&body).into_iter().next().map(|l| {
+                            match l.rsplit_once('/') {
+                                Some((up, _)) if body.pointer(up).is_some_and(Value::is_array) => {
+                                    up.to_owned()
+                                }
+                                _ => l,
+                            }
+                        }),
+                    };
+                    for (_, value) in first.iter().flat_map(|p| envelopes(&body, p)) {
+                        if let Some((member, value)) = error_member(value) {
+                            learn(member, value);
+                        }
+                    }
                 }
             }
             if place.is_none()

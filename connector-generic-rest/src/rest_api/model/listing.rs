@@ -228,12 +228,16 @@ impl ItemsPath {
                     };
                     return Err(format!("`{at}` is {kind_of}"));
                 }
-                // The objects the path went through may say it is an error where the root
-                // does not (`{"result": {"data": {}, "error": "busy"}}`).
-                for (pointer, _) in reached.iter().filter(|_| seen.guess_errors) {
-                    let mut up = pointer.as_str();
-                    while !up.is_empty() {
-                        if let Some((name, v)) = body.pointer(up).and_then(error_member)
+                // The objects a filtered path went through may say it is an error where the
+                // root does not (`{"result": {"data": {}, "error": "busy"}}`), up to the
+                // first list entry: a record's `error` is its own (review12 F3). A path
+                // without a filter is not checked here, as before fix11: its end page
+                // (`{"result": {"items": [], "error": "none"}}`) may come before any page
+                // taught the run that envelope.
+                let check = seen.guess_errors && self.filtered();
+                for (pointer, _) in reached.iter().filter(|_| check) {
+                    for (up, value) in envelopes(body, pointer) {
+                        if let Some((name, v)) = error_member(value)
                             && !seen.usual.contains(&usual_sign(name, v))
                         {
                             return Err(format!(
@@ -241,7 +245,6 @@ impl ItemsPath {
                                 shown(v)
                             ));
                         }
-                        up = up.rsplit_once('/').map_or("", |(parent, _)| parent);
                     }
                 }
                 return Ok(());
@@ -260,6 +263,26 @@ impl ItemsPath {
             .map(|l| l.to_json_pointer())
             .collect()
     }
+}
+
+/// The values at `pointer` and above it in `body`, each with its pointer, the root left out,
+/// up to the first that is a list's entry (left out too): the envelopes around a list, whose
+/// `error` speaks for the response, not a record's own `error` (review12 F3).
+pub(crate) fn envelopes<'a, 'p>(
+    body: &'a Value,
+    pointer: &'p str,
+) -> impl Iterator<Item = (&'p str, &'a Value)> {
+    let mut up = Some(pointer);
+    std::iter::from_fn(move || {
+        let at = up.filter(|p| !p.is_empty())?;
+        let (parent, _) = at.rsplit_once('/')?;
+        if body.pointer(parent).is_none_or(Value::is_array) {
+            up = None;
+            return None;
+        }
+        up = Some(parent);
+        body.pointer(at).map(|v| (at, v))
+    })
 }
 
 /// The listing of `path` (a JSONPath that parses, with its `$`) that has a filter

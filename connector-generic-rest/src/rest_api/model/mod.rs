@@ -11,7 +11,7 @@ mod error_rule;
 mod listing;
 
 pub(crate) use error_rule::{error_member, is_set, shown, usual_sign};
-pub(crate) use listing::{ItemsPath, Seen, place_of};
+pub(crate) use listing::{ItemsPath, Seen, envelopes, place_of};
 
 /// One segment of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
