@@ -241,3 +241,39 @@ async fn a_records_own_error_does_not_fail_a_page_without_matches() {
         assert_eq!(docs.len(), 2, "{path}");
     }
 }
+
+/// review12 F4: a descendant search's learned place (a pointer from the root) was read
+/// against the value the path reached, and a place below an empty list reached nothing, and
+/// a `OneList` path learned the list's parent: each clean last page failed every run.
+#[tokio::test]
+async fn a_search_s_place_is_read_from_the_root() {
+    let doc = |id: u64| json!({"id": id, "title": format!("t{id}")});
+    let cases = [
+        // a) a search that is not the first segment.
+        (
+            "$.data..[?@.title]",
+            json!({"data": {"items": [doc(1)]}}),
+            json!({"data": {"items": []}}),
+        ),
+        // b) the first items below the top list.
+        (
+            "$..[?@.title]",
+            json!({"folders": [{"name": "A", "files": [doc(1)]}]}),
+            json!({"folders": []}),
+        ),
+        // c) a `OneList` path's list.
+        (
+            "$..[?@.name == 'docs'].items",
+            json!({"sections": [{"name": "docs", "items": [doc(1)]}]}),
+            json!({"sections": []}),
+        ),
+    ];
+    for (path, first, end) in cases {
+        let w = walk(json!({ "items_path": path }), &[first, end]).await;
+        assert_eq!(
+            (w.titles.len(), w.requests, &w.err),
+            (1, 2, &None),
+            "{path}"
+        );
+    }
+}

@@ -307,7 +307,15 @@ impl RestClient {
             if place.is_none()
                 && let Some(path) = path.filter(|p| p.filtered())
             {
-                place = path.locations(&body).first().map(|l| place_of(&body, l));
+                // A `OneList` path's match is the list itself: its place is the list's own
+                // pointer, as an entry's parent is (review12 F4).
+                place = path
+                    .locations(&body)
+                    .first()
+                    .map(|l| match path.one_list() {
+                        true => place_of(&body, &format!("{l}/0")),
+                        false => place_of(&body, l),
+                    });
             }
         }
         let listing_ids = listing

@@ -212,7 +212,7 @@ impl ItemsPath {
                         // (`{"data": []}`), or anywhere but under an error's members before
                         // any page had items: a listing its filter emptied, not an error
                         // object (review11 F4).
-                        (Value::Object(_), Search { .. }) if lists_at_place(value, seen) => {
+                        (Value::Object(_), Search { .. }) if lists_at_place(body, value, seen) => {
                             continue;
                         }
                         (Value::Object(_), _) => {
@@ -515,13 +515,32 @@ fn holds_list(value: &Value) -> bool {
 /// Whether a search that matched nothing in `value` (the root) met a listing: a list where
 /// the run's items sat ([`Seen::place`]), else, before any page had items, a list anywhere
 /// outside an error's members.
-fn lists_at_place(value: &Value, seen: &Seen<'_>) -> bool {
+fn lists_at_place(root: &Value, value: &Value, seen: &Seen<'_>) -> bool {
     match seen.place {
-        Some(place) => at_place(value, &place[1..])
-            .iter()
-            .any(|v| v.is_array() || v.as_object().is_some_and(|o| o.is_empty())),
+        // The place is a pointer from the root (review12 F4).
+        Some(place) => empty_at_place(root, &place[1..]),
         None => holds_list(value),
     }
+}
+
+/// Whether `root` holds a list (or an empty object) at `place` (a JSON pointer whose `*`
+/// tokens stand for any entry), or an empty list or object on the way there: `{"folders":
+/// []}` holds no `/folders/*/files`, since no folder is listed (review12 F4).
+fn empty_at_place(root: &Value, place: &str) -> bool {
+    let empty = |v: &Value| match v {
+        Value::Array(l) => l.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    let mut here = vec![root];
+    for token in place.split('/').skip(1) {
+        if here.iter().any(|v| empty(v)) {
+            return true;
+        }
+        here = at_place_step(here, token);
+    }
+    here.iter()
+        .any(|v| v.is_array() || v.as_object().is_some_and(|o| o.is_empty()))
 }
 
 /// Whether `map` (at `pointer`) reads as a record map keyed by id: every member an object,
@@ -536,24 +555,19 @@ fn record_map(map: &serde_json::Map<String, Value>, pointer: &str, seen: &Seen<'
             || seen.place == Some(format!("{{{}", normalised(pointer)).as_str()))
 }
 
-/// The values of `root` at `place` (a JSON pointer whose `*` tokens stand for any entry).
-fn at_place<'a>(root: &'a Value, place: &str) -> Vec<&'a Value> {
-    let mut here = vec![root];
-    for token in place.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        here = here
-            .into_iter()
-            .flat_map(|v| -> Vec<&Value> {
-                match (v, token.as_str()) {
-                    (Value::Array(l), "*") => l.iter().collect(),
-                    (Value::Object(o), "*") => o.values().collect(),
-                    (Value::Object(o), t) => o.get(t).into_iter().collect(),
-                    _ => Vec::new(),
-                }
-            })
-            .collect();
-    }
-    here
+/// The values one pointer token (`*`: any entry) below `here` ([`empty_at_place`]).
+fn at_place_step<'a>(here: Vec<&'a Value>, token: &str) -> Vec<&'a Value> {
+    let token = token.replace("~1", "/").replace("~0", "~");
+    here.into_iter()
+        .flat_map(|v| -> Vec<&Value> {
+            match (v, token.as_str()) {
+                (Value::Array(l), "*") => l.iter().collect(),
+                (Value::Object(o), "*") => o.values().collect(),
+                (Value::Object(o), t) => o.get(t).into_iter().collect(),
+                _ => Vec::new(),
+            }
+        })
+        .collect()
 }
 
 /// A JSON pointer with its list indexes written `*`: where, not which.
@@ -774,7 +788,12 @@ mod tests {
         assert_eq!(place_of(&body, "/data/0"), "[/data");
         assert_eq!(place_of(&body, "/groups/0/items/0"), "[/groups/*/items");
         assert_eq!(place_of(&body, "/map/a1"), "{/map");
-        assert_eq!(at_place(&body, "/groups/*/items").len(), 1);
+        assert!(empty_at_place(&body, "/groups/*/items"));
+        assert!(empty_at_place(&json!({"groups": []}), "/groups/*/items"));
+        assert!(!empty_at_place(
+            &json!({"groups": [{"n": 1}]}),
+            "/groups/*/items"
+        ));
         let seen = |place| Seen {
             place: Some(place),
             ..Seen::default()
