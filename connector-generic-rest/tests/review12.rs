@@ -277,3 +277,22 @@ async fn a_search_s_place_is_read_from_the_root() {
         );
     }
 }
+
+/// review12 F5: what a run learns of the API's usual envelope is not kept past the run, so a
+/// quiet run (nothing new, no page with items) fails on a status envelope: the message says
+/// so and names the setting that fixes it.
+#[tokio::test]
+async fn a_run_that_learned_nothing_names_error_path() {
+    let w = walk(
+        json!({"items_path": "$.data"}),
+        &[json!({"data": [], "error": "none"})],
+    )
+    .await;
+    let err = w.err.expect("an error");
+    assert!(
+        err.contains("no page of this run had items")
+            && err.contains("set `error_path`")
+            && err.contains("(or `error_path: false`)"),
+        "{err}"
+    );
+}

@@ -17,8 +17,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, envelopes, error_member, find_items, is_set, place_of, shown,
-    text_ref, usual_sign,
+    BodyPath, Items, ItemsPath, Seen, envelopes, error_member, error_path_hint, find_items, is_set,
+    place_of, shown, text_ref, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -258,9 +258,9 @@ impl RestClient {
             if !listed {
                 return Err(Error::invalid_data(format!(
                     "the response holds no items and its `{member}` is set: an error, not an \
-                     empty page ({}; `error_path` says where this API reports errors, `false` \
-                     turns this check off)",
-                    shown(value)
+                     empty page ({}; {})",
+                    shown(value),
+                    error_path_hint(&pos.usual),
                 ))
                 .with_url(resp.url())
                 .with_connector(SOURCE));

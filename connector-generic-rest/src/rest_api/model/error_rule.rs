@@ -58,12 +58,35 @@ pub(crate) fn usual_sign(name: &str, value: &Value) -> String {
     connector_core::ids::hash128(&format!("{name}\u{0}{shape}"))
 }
 
+/// What an error message about an `error`/`errors` member tells the user to do: set
+/// `error_path`. When the run learned nothing of this API's usual members (an incremental run
+/// with nothing new, or a run resumed at its last page: what a run learns is not kept past
+/// it, review12 F5), it says so, since then a status envelope on every answer fails too.
+pub(crate) fn error_path_hint(usual: &[String]) -> &'static str {
+    if usual.is_empty() {
+        "no page of this run had items to show whether this API carries that member on every \
+         answer: set `error_path` to where it reports errors (or `error_path: false`)"
+    } else {
+        "set `error_path` to where this API reports errors (or `error_path: false`)"
+    }
+}
+
 /// A value shown in an error message: shortened, and with every live secret removed.
+/// Redacted whole, then cut (review12 F6: a secret cut in two is no longer recognised, and
+/// its first part would be shown), never inside a `***`.
 pub(crate) fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    let short: String = text.chars().take(120).collect();
-    let more = if short.len() < text.len() { "…" } else { "" };
-    connector_core::secret::redact(&format!("{short}{more}")).into_owned()
+    let whole = value.to_string();
+    let text = connector_core::secret::redact(&whole);
+    let mut cut = text
+        .char_indices()
+        .nth(120)
+        .map_or(text.len(), |(at, _)| at);
+    while cut < text.len() && cut > 0 && text[..cut].ends_with('*') && text[cut..].starts_with('*')
+    {
+        cut += 1;
+    }
+    let more = if cut < text.len() { "…" } else { "" };
+    format!("{}{more}", &text[..cut])
 }
 
 #[cfg(test)]
@@ -131,5 +154,21 @@ mod tests {
             usual_sign("errors", &json!("x"))
         );
         assert!(shown(&json!("x".repeat(500))).ends_with('…'));
+    }
+
+    /// review12 F6: a live secret across the cut is redacted before it is cut: no part of it
+    /// is shown.
+    #[test]
+    fn a_secret_across_the_cut_is_never_shown() {
+        let key = "sk-live-0a1b2c3d4e5f6a7b8c9d";
+        let secret = connector_core::Secret::new(key);
+        for at in 60..125 {
+            let v = json!({"error": {"message": format!("{}api_key={key}&x=1", "m".repeat(at))}});
+            let out = shown(&v);
+            for part in 0..key.len() - 6 {
+                assert!(!out.contains(&key[part..part + 6]), "{at}: {out}");
+            }
+        }
+        drop(secret);
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::error_rule::{error_member, shown, usual_sign};
+use super::error_rule::{error_member, error_path_hint, shown, usual_sign};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -241,8 +241,9 @@ impl ItemsPath {
                             && !seen.usual.contains(&usual_sign(name, v))
                         {
                             return Err(format!(
-                                "the response's `{up}/{name}` is set: {}",
-                                shown(v)
+                                "the response's `{up}/{name}` is set: {} ({})",
+                                shown(v),
+                                error_path_hint(seen.usual),
                             ));
                         }
                     }
