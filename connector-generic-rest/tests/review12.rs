@@ -296,3 +296,41 @@ async fn a_run_that_learned_nothing_names_error_path() {
         "{err}"
     );
 }
+
+/// review12 F7: the learned sign hid an error. GraphQL warnings in `errors` on every page
+/// hid a new `error` beside them (only the first set member was compared), and an `error`
+/// object with the same keys passed whatever of its members were set.
+#[tokio::test]
+async fn a_usual_member_hides_no_other() {
+    let page = |items: Value, extra: Value| {
+        let mut b = json!({ "data": items });
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let doc = json!([{"id": 1, "title": "t1"}]);
+    let warn = json!([{"message": "deprecated"}]);
+    let cases = [
+        (
+            json!({ "errors": warn }),
+            json!({ "errors": warn, "error": "rate limited" }),
+            "rate limited",
+        ),
+        (
+            json!({"error": {"message": "", "request_id": "r1"}}),
+            json!({"error": {"message": "Too many requests", "request_id": "r2"}}),
+            "Too many requests",
+        ),
+    ];
+    for (usual, bad, says) in cases {
+        let bodies = [page(doc.clone(), usual.clone()), page(json!([]), bad)];
+        let w = walk(json!({"items_path": "$.data"}), &bodies).await;
+        let err = w.err.expect("an error");
+        assert!(err.contains(says), "{err}");
+        // The usual member alone still ends the walk cleanly.
+        let bodies = [page(doc.clone(), usual.clone()), page(json!([]), usual)];
+        let w = walk(json!({"items_path": "$.data"}), &bodies).await;
+        assert_eq!((w.titles.len(), w.err), (1, None));
+    }
+}

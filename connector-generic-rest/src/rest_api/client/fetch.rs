@@ -17,8 +17,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, envelopes, error_member, error_path_hint, find_items, is_set,
-    place_of, shown, text_ref, usual_sign,
+    BodyPath, Items, ItemsPath, Seen, envelopes, error_members, error_path_hint, find_items,
+    is_set, place_of, shown, text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -84,7 +84,7 @@ impl RestClient {
     /// end it.
     ///
     /// A page with no items whose root holds a non-empty `errors` or a set `error`
-    /// ([`error_member`]) fails: an error answered with status 200, not an empty page; unless
+    /// ([`error_members`]) fails: an error answered with status 200, not an empty page; unless
     /// the run's pages with items carried the same member, or `error_path` says where errors
     /// are (a set value there fails any page) or `false`.
     ///
@@ -248,8 +248,7 @@ impl RestClient {
         if e.error_path.is_none()
             && found.len() == 0
             && (listing.as_ref().is_none_or(Vec::is_empty) || uncut_empty)
-            && let Some((member, value)) = error_member(&body)
-            && !pos.usual.contains(&usual_sign(member, value))
+            && let Some((member, value)) = unusual_error(&body, &pos.usual)
         {
             let listed = (!numbered && !one_list && e.listing_path.is_none())
                 .then(|| path.and_then(|p| p.listing(&body)))
@@ -278,7 +277,7 @@ impl RestClient {
                 }
             };
             if e.error_path.is_none() {
-                if let Some((member, value)) = error_member(&body) {
+                for (member, value) in error_members(&body) {
                     learn(member, value);
                 }
                 // And those of the envelopes above a filtered path's first match, which its
@@ -298,7 +297,7 @@ impl RestClient {
                         }),
                     };
                     for (_, value) in first.iter().flat_map(|p| envelopes(&body, p)) {
-                        if let Some((member, value)) = error_member(value) {
+                        for (member, value) in error_members(value) {
                             learn(member, value);
                         }
                     }

@@ -26,16 +26,26 @@ pub(crate) fn is_set(v: &Value) -> bool {
     }
 }
 
-/// The member of `body` (a response's root, or the object the path reached) that says it is
-/// an error, and its value: a non-empty `errors` (GraphQL's partial errors,
+/// The members of `body` (a response's root, or an object above the list) that say it is an
+/// error, and their values: a non-empty `errors` (GraphQL's partial errors,
 /// `{"data": {"posts": null}, "errors": [..]}`) or an `error` that is set ([`is_set`]). Such
 /// a body is never an empty page: an error answered with status 200 would end the listing
 /// early and let prune delete the rest, unless the run's pages with items carried the same
-/// member ([`usual_sign`]).
-pub(crate) fn error_member(body: &Value) -> Option<(&'static str, &Value)> {
+/// member ([`usual_sign`]). `errors` first, then `error`.
+pub(crate) fn error_members(body: &Value) -> impl Iterator<Item = (&'static str, &Value)> {
     ["errors", "error"]
         .into_iter()
-        .find_map(|name| body.get(name).filter(|v| is_set(v)).map(|v| (name, v)))
+        .filter_map(|name| body.get(name).filter(|v| is_set(v)).map(|v| (name, v)))
+}
+
+/// The first member of `body` that says it is an error and is not one of the run's `usual`
+/// members ([`usual_sign`]): every set member must be usual (review12 F7: GraphQL warnings
+/// in `errors` on every answer must not hide a new `"error": "rate limited"`).
+pub(crate) fn unusual_error<'a>(
+    body: &'a Value,
+    usual: &[String],
+) -> Option<(&'static str, &'a Value)> {
+    error_members(body).find(|(name, v)| !usual.contains(&usual_sign(name, v)))
 }
 
 /// What an error member looks like, to tell it again on a later page: its name and value for
@@ -51,7 +61,15 @@ pub(crate) fn usual_sign(name: &str, value: &Value) -> String {
                 .iter()
                 .filter_map(|t| o.get(*t).map(|v| format!("{t}={v}")))
                 .collect();
-            format!("{{{}}}{}", k.join(","), told.join(","))
+            // Which members are set, too: `{"message": "", "request_id": "r1"}` on every
+            // answer is not `{"message": "Too many requests", …}` (review12 F7).
+            let mut set: Vec<&str> = o
+                .iter()
+                .filter(|(_, v)| is_set(v))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            set.sort_unstable();
+            format!("{{{}}}{}|{}", k.join(","), told.join(","), set.join(","))
         }
         other => super::canonical_json(other),
     };
@@ -119,7 +137,7 @@ mod tests {
             assert!(is_set(&set), "{set}");
         }
         let body = json!({"errors": [], "error": {"code": 1}});
-        assert_eq!(error_member(&body).map(|(n, _)| n), Some("error"));
+        assert_eq!(error_members(&body).map(|(n, _)| n).next(), Some("error"));
     }
 
     #[test]
@@ -139,6 +157,15 @@ mod tests {
         assert_ne!(
             sign(json!({"code": 1})),
             sign(json!({"code": 1, "retry": 3}))
+        );
+        // review12 F7: the same keys, another member set.
+        assert_ne!(
+            sign(json!({"message": "", "request_id": "r1"})),
+            sign(json!({"message": "Too many requests", "request_id": "r2"}))
+        );
+        assert_eq!(
+            sign(json!({"message": "", "request_id": "r1"})),
+            sign(json!({"message": "", "request_id": "r2"}))
         );
         // A list: its entries exactly (GraphQL warnings repeat; partial errors name a path).
         assert_eq!(

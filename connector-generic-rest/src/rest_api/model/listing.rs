@@ -5,7 +5,7 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::error_rule::{error_member, error_path_hint, shown, usual_sign};
+use super::error_rule::{error_path_hint, shown, unusual_error};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -237,9 +237,7 @@ impl ItemsPath {
                 let check = seen.guess_errors && self.filtered();
                 for (pointer, _) in reached.iter().filter(|_| check) {
                     for (up, value) in envelopes(body, pointer) {
-                        if let Some((name, v)) = error_member(value)
-                            && !seen.usual.contains(&usual_sign(name, v))
-                        {
+                        if let Some((name, v)) = unusual_error(value, seen.usual) {
                             return Err(format!(
                                 "the response's `{up}/{name}` is set: {} ({})",
                                 shown(v),

@@ -10,7 +10,9 @@ use super::node::Node;
 mod error_rule;
 mod listing;
 
-pub(crate) use error_rule::{error_member, error_path_hint, is_set, shown, usual_sign};
+pub(crate) use error_rule::{
+    error_members, error_path_hint, is_set, shown, unusual_error, usual_sign,
+};
 pub(crate) use listing::{ItemsPath, Seen, envelopes, place_of};
 
 /// One segment of a [`FieldPath`].
