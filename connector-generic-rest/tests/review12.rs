@@ -334,3 +334,37 @@ async fn a_usual_member_hides_no_other() {
         assert_eq!((w.titles.len(), w.err), (1, None));
     }
 }
+
+/// review12 F8: a web form sends `error_path` as a string: `"true"` was read as the path
+/// `$.true` (silently turning the check off) and is now refused naming the field; `"false"`
+/// and `"off"` turn the check off as `false` does. And `error_path` is read before the
+/// items: an error body without them is named for it, not for `items_path`.
+#[tokio::test]
+async fn error_path_spellings_and_order() {
+    for spelled in ["true", " TRUE ", "on"] {
+        let mut cfg = items_config("http://127.0.0.1:1", &json!({ "error_path": spelled }));
+        cfg["allowed_hosts"] = json!(["127.0.0.1"]);
+        let mut registry = connector_core::Registry::new();
+        connector_generic_rest::register(&mut registry);
+        let err = registry.build("rest_api", cfg).expect_err("refused");
+        assert!(err.to_string().contains("error_path"), "{spelled}: {err}");
+    }
+    let bodies = [
+        json!({"data": [{"id": 1, "title": "t1"}]}),
+        json!({"data": [], "error": "busy"}),
+    ];
+    for off in ["false", "off"] {
+        let w = walk(json!({ "error_path": off }), &bodies).await;
+        assert_eq!((w.titles.len(), w.requests, &w.err), (1, 2, &None), "{off}");
+    }
+    let w = walk(
+        json!({"error_path": "$.status.error"}),
+        &[json!({"status": {"error": "quota exceeded"}})],
+    )
+    .await;
+    let err = w.err.expect("an error");
+    assert!(
+        err.contains("`error_path`") && err.contains("quota exceeded"),
+        "{err}"
+    );
+}

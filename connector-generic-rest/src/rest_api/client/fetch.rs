@@ -186,6 +186,20 @@ impl RestClient {
             usual: &pos.usual,
             guess_errors: e.error_path.is_none(),
         };
+        // `error_path`: a set value there fails the page, whatever else it holds; read first,
+        // so that an error body without the items is named for it (review12 F8).
+        if let Some(Some(path)) = &e.error_path
+            && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
+        {
+            return Err(Error::invalid_data(format!(
+                "the response's `error_path` `{}` is set: {}",
+                path.as_str(),
+                shown(v)
+            ))
+            .with_field("error_path")
+            .with_url(resp.url())
+            .with_connector(SOURCE));
+        }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
         let no_match = matches!(found, Items::Missing);
@@ -204,19 +218,6 @@ impl RestClient {
             },
             (found, _) => found,
         };
-        // `error_path`: a set value there fails the page, whatever else it holds.
-        if let Some(Some(path)) = &e.error_path
-            && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
-        {
-            return Err(Error::invalid_data(format!(
-                "the response's `error_path` `{}` is set: {}",
-                path.as_str(),
-                shown(v)
-            ))
-            .with_field("error_path")
-            .with_url(resp.url())
-            .with_connector(SOURCE));
-        }
         // A numbered walk measures a page by its listing, the entries before the path's
         // filters (`ItemsPath::listing`), or `listing_path`'s: a page whose entries a filter
         // leaves out is neither empty nor short, and an offset moves past all of them. Its
