@@ -290,7 +290,7 @@ async fn a_run_that_learned_nothing_names_error_path() {
     .await;
     let err = w.err.expect("an error");
     assert!(
-        err.contains("no page of this run had items")
+        err.contains("no page of this run with items carried such a member")
             && err.contains("set `error_path`")
             && err.contains("(or `error_path: false`)"),
         "{err}"
@@ -367,4 +367,39 @@ async fn error_path_spellings_and_order() {
         err.contains("`error_path`") && err.contains("quota exceeded"),
         "{err}"
     );
+}
+
+/// review12 F9: `listing_path` measures page and offset walks only, yet on a cursor walk it
+/// turned off the "entries the filter dropped" exception of the error rule: the same pages
+/// completed without it and failed with it.
+#[tokio::test]
+async fn listing_path_does_nothing_on_a_cursor_walk() {
+    let server = MockServer::start().await;
+    let pages = [
+        json!({"data": [{"id": 1, "title": "t1", "public": true}], "error": "", "next": "p2"}),
+        json!({"data": [{"id": 2, "title": "t2", "public": false}], "error": "partial", "next": null}),
+    ];
+    for (i, body) in pages.iter().enumerate() {
+        let m = Mock::given(method("GET"));
+        let m = match i {
+            0 => m.and(wiremock::matchers::query_param_is_missing("after")),
+            _ => m.and(query_param("after", "p2")),
+        };
+        m.respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    for listing in [None, Some("$.data[*]")] {
+        let mut fields = json!({
+            "items_path": "$.data[?@.public == true]",
+            "pagination_type": "cursor",
+            "pagination_config": {"cursor_param": "after", "next_cursor_path": "$.next"},
+        });
+        if let Some(l) = listing {
+            fields["listing_path"] = json!(l);
+        }
+        let (docs, _, err) = load(&build(items_config(&server.uri(), &fields))).await;
+        assert_eq!(err.map(|e| e.to_string()), None, "{listing:?}");
+        assert_eq!(docs.len(), 1, "{listing:?}");
+    }
 }

@@ -251,7 +251,9 @@ impl RestClient {
             && (listing.as_ref().is_none_or(Vec::is_empty) || uncut_empty)
             && let Some((member, value)) = unusual_error(&body, &pos.usual)
         {
-            let listed = (!numbered && !one_list && e.listing_path.is_none())
+            // `listing_path` measures numbered walks only: a cursor walk ignores it here too
+            // (review12 F9).
+            let listed = (!numbered && !one_list)
                 .then(|| path.and_then(|p| p.listing(&body)))
                 .flatten()
                 .is_some_and(|l| !l.is_empty());

@@ -82,8 +82,9 @@ pub(crate) fn usual_sign(name: &str, value: &Value) -> String {
 /// it, review12 F5), it says so, since then a status envelope on every answer fails too.
 pub(crate) fn error_path_hint(usual: &[String]) -> &'static str {
     if usual.is_empty() {
-        "no page of this run had items to show whether this API carries that member on every \
-         answer: set `error_path` to where it reports errors (or `error_path: false`)"
+        "no page of this run with items carried such a member to compare it with (a run \
+         whose pages hold no items learns none): set `error_path` to where this API reports \
+         errors (or `error_path: false`)"
     } else {
         "set `error_path` to where this API reports errors (or `error_path: false`)"
     }
