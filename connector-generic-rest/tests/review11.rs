@@ -135,27 +135,26 @@ fn groups(open: &[(usize, &[u64])]) -> Value {
 /// review11 F2: whether a filter picked one list was decided per page. Page 1 (two open
 /// groups) was measured in groups (10 of 10: full), page 2 (one open group) in its 3 items:
 /// short, the last, and page 3 was never asked for. Now the path decides: it ends in a name
-/// after its filter, so each page is measured by its matches, and page 3 (no open group)
-/// ends the walk.
+/// after its filter, so each page is measured by its matches' entries (several open groups
+/// flattened, review12 F2), never full or short by them; a page with no open group is
+/// measured by its groups (review12 F2: not the end), and `{"groups": []}` ends the walk.
 #[tokio::test]
 async fn a_filter_picks_one_list_or_several_in_the_same_units() {
     let bodies = [
         groups(&[(1, &[1, 2]), (4, &[3])]),
+        groups(&[]),
         groups(&[(2, &[4, 5, 6])]),
         groups(&[(0, &[7])]),
-        groups(&[]),
+        json!({"groups": []}),
     ];
     let fields = json!({
         "items_path": "$.groups[?@.open == true].items",
         "pagination_config": {"page_size_param": "per_page", "page_size": 10},
-        "content_template": "group",
-        "id_field": null,
     });
     let w = walk(fields, &bodies).await;
     assert_eq!(w.err, None);
-    // Page 1's two lists fail alone (a list is no document), as before.
-    assert_eq!((w.titles.len(), w.failed), (4, 2));
-    assert_eq!(w.requests, 4);
+    assert_eq!((w.titles.len(), w.failed), (7, 0));
+    assert_eq!(w.requests, 5);
 }
 
 /// review11 F2, rows written as arrays: a page where one row matches took the row's cells

@@ -481,6 +481,24 @@ pub enum ErrorPath {
     Path(String),
 }
 
+impl ErrorPath {
+    /// The switch this value spells, if it spells one: `false`, or a string `"false"`/`"off"`
+    /// (a web form sends strings, and core's reader keeps a string where the schema takes
+    /// one) for no check; `true`, `"true"` or `"on"` (refused: the check is on without it).
+    /// `None` for a path (review12 F8: `"false"` read as the path `$.false` silently turned
+    /// the `error`/`errors` guess off).
+    pub fn switch(&self) -> Option<bool> {
+        match self {
+            Self::Off(on) => Some(*on),
+            Self::Path(p) => match p.trim().to_ascii_lowercase().as_str() {
+                "false" | "off" => Some(false),
+                "true" | "on" => Some(true),
+                _ => None,
+            },
+        }
+    }
+}
+
 impl RestApiConfig {
     /// This config with the host's network policy, in place of the connector's own (public
     /// addresses plus `allowed_hosts`): every request, the next-page URLs a response names
@@ -614,11 +632,12 @@ impl ConnectorConfig for RestApiConfig {
             }
         }
         match &self.error_path {
-            Some(ErrorPath::Off(true)) => out.push(FieldError::new(
+            Some(e) if e.switch() == Some(true) => out.push(FieldError::new(
                 "error_path",
-                "is a JSONPath, or `false` to read no member as an error",
+                "is a JSONPath, or `false` to read no member as an error (`true` is not a \
+                 setting: the `error`/`errors` check is on without `error_path`)",
             )),
-            Some(ErrorPath::Path(p)) => {
+            Some(e @ ErrorPath::Path(p)) if e.switch().is_none() => {
                 if let Err(e) = ItemsPath::parse(p) {
                     out.push(FieldError::new("error_path", e));
                 }

@@ -155,6 +155,13 @@ impl Endpoint {
             .transpose()?;
         let error_path = match &cfg.error_path {
             None => None,
+            Some(e) if e.switch() == Some(true) => {
+                return Err(config_error(
+                    "error_path",
+                    "error_path is a JSONPath, or `false` to read no member as an error".to_owned(),
+                ));
+            }
+            Some(e) if e.switch() == Some(false) => Some(None),
             Some(ErrorPath::Off(_)) => Some(None),
             Some(ErrorPath::Path(p)) => {
                 Some(Some(ItemsPath::parse(p).map_err(|e| {

@@ -17,8 +17,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, error_member, find_items, is_set, place_of, shown, text_ref,
-    usual_sign,
+    BodyPath, Items, ItemsPath, Seen, envelopes, error_members, error_path_hint, find_items,
+    is_set, place_of, shown, text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -74,13 +74,17 @@ impl RestClient {
     /// repeat guard hashes the listing's ids. Without filters (or with one in a descendant
     /// search, `$..[?…]`), and where the path ends in a name after its filter (a filter chose
     /// the list, `$.result[?@.name == 'docs'].items`), the listing is the path's matches.
+    /// A page where such a filter chose no list is measured by the level it filtered, and no
+    /// such page is full or short by its count (the server may count that level).
     /// `listing_path` replaces all of this. Without it, a page with no items whose entries
-    /// under the path's last filter are empty is empty too
-    /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)), and three such
-    /// pages in a row whose entries there do not change end the walk.
+    /// under the path's last filter are empty
+    /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)) ends the walk as a
+    /// short page does (where the response says nothing of the pages left and the listing is
+    /// not full), and three pages in a row with no items whose entries there do not change
+    /// end it.
     ///
     /// A page with no items whose root holds a non-empty `errors` or a set `error`
-    /// ([`error_member`]) fails: an error answered with status 200, not an empty page; unless
+    /// ([`error_members`]) fails: an error answered with status 200, not an empty page; unless
     /// the run's pages with items carried the same member, or `error_path` says where errors
     /// are (a set value there fails any page) or `false`.
     ///
@@ -182,8 +186,23 @@ impl RestClient {
             usual: &pos.usual,
             guess_errors: e.error_path.is_none(),
         };
+        // `error_path`: a set value there fails the page, whatever else it holds; read first,
+        // so that an error body without the items is named for it (review12 F8).
+        if let Some(Some(path)) = &e.error_path
+            && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
+        {
+            return Err(Error::invalid_data(format!(
+                "the response's `error_path` `{}` is set: {}",
+                path.as_str(),
+                shown(v)
+            ))
+            .with_field("error_path")
+            .with_url(resp.url())
+            .with_connector(SOURCE));
+        }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
+        let no_match = matches!(found, Items::Missing);
         let found = match (found, e.items_path.as_ref()) {
             (Items::Missing, Some(path)) => match path.why_none(&body, &seen) {
                 Ok(()) => Items::Matches(Vec::new()),
@@ -199,32 +218,21 @@ impl RestClient {
             },
             (found, _) => found,
         };
-        // `error_path`: a set value there fails the page, whatever else it holds.
-        if let Some(Some(path)) = &e.error_path
-            && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
-        {
-            return Err(Error::invalid_data(format!(
-                "the response's `error_path` `{}` is set: {}",
-                path.as_str(),
-                shown(v)
-            ))
-            .with_field("error_path")
-            .with_url(resp.url())
-            .with_connector(SOURCE));
-        }
         // A numbered walk measures a page by its listing, the entries before the path's
         // filters (`ItemsPath::listing`), or `listing_path`'s: a page whose entries a filter
         // leaves out is neither empty nor short, and an offset moves past all of them. Its
         // repeat guard hashes the listing's ids for the same reason: two pages the filter
         // empties would hash alike. Where a filter chose one list
         // (`$.result[?@.name == 'docs'].items`), told by the path, never by the page: the
-        // list's entries are the listing, and a page without it holds none.
+        // list's entries are the listing; a page where the filter chose no list is measured by
+        // the level it filtered (`$.groups[*]`), since that may be the paged level (review12
+        // F2): not empty while it lists anything, bounded by the repeat guard.
         let path = e.items_path.as_ref();
         let one_list = path.is_some_and(ItemsPath::one_list);
         let listing = match &e.listing_path {
             Some(lp) if numbered => Some(lp.query(&body)),
             _ => path
-                .filter(|_| numbered && !one_list)
+                .filter(|_| numbered && (!one_list || no_match))
                 .and_then(|p| p.listing(&body)),
         };
         let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
@@ -241,19 +249,20 @@ impl RestClient {
         if e.error_path.is_none()
             && found.len() == 0
             && (listing.as_ref().is_none_or(Vec::is_empty) || uncut_empty)
-            && let Some((member, value)) = error_member(&body)
-            && !pos.usual.contains(&usual_sign(member, value))
+            && let Some((member, value)) = unusual_error(&body, &pos.usual)
         {
-            let listed = (!numbered && !one_list && e.listing_path.is_none())
+            // `listing_path` measures numbered walks only: a cursor walk ignores it here too
+            // (review12 F9).
+            let listed = (!numbered && !one_list)
                 .then(|| path.and_then(|p| p.listing(&body)))
                 .flatten()
                 .is_some_and(|l| !l.is_empty());
             if !listed {
                 return Err(Error::invalid_data(format!(
                     "the response holds no items and its `{member}` is set: an error, not an \
-                     empty page ({}; `error_path` says where this API reports errors, `false` \
-                     turns this check off)",
-                    shown(value)
+                     empty page ({}; {})",
+                    shown(value),
+                    error_path_hint(&pos.usual),
                 ))
                 .with_url(resp.url())
                 .with_connector(SOURCE));
@@ -264,41 +273,52 @@ impl RestClient {
         let mut usual = pos.usual.clone();
         let mut place = pos.place.clone();
         if found.len() > 0 {
-            if e.error_path.is_none()
-                && let Some((member, value)) = error_member(&body)
-            {
+            let mut learn = |member, value| {
                 let sign = usual_sign(member, value);
                 if !usual.contains(&sign) && usual.len() < 8 {
                     usual.push(sign);
+                }
+            };
+            if e.error_path.is_none() {
+                for (member, value) in error_members(&body) {
+                    learn(member, value);
+                }
+                // And those of the envelopes above a filtered path's first match, which its
+                // end page checks (`why_none`, review12 F3): `{"result": {"items": [..],
+                // "error": "none"}}`. The first match's list stands for the page's.
+                if let Some(path) = path.filter(|p| p.filtered()) {
+                    let first = match &found {
+                        Items::List { pointer, .. } => Some(pointer.clone()),
+                        // A list's entry stands for its list (`envelopes` stops at entries).
+                        _ => path.locations(&body).into_iter().next().map(|l| {
+                            match l.rsplit_once('/') {
+                                Some((up, _)) if body.pointer(up).is_some_and(Value::is_array) => {
+                                    up.to_owned()
+                                }
+                                _ => l,
+                            }
+                        }),
+                    };
+                    for (_, value) in first.iter().flat_map(|p| envelopes(&body, p)) {
+                        for (member, value) in error_members(value) {
+                            learn(member, value);
+                        }
+                    }
                 }
             }
             if place.is_none()
                 && let Some(path) = path.filter(|p| p.filtered())
             {
-                place = path.locations(&body).first().map(|l| place_of(&body, l));
+                // A `OneList` path's match is the list itself: its place is the list's own
+                // pointer, as an entry's parent is (review12 F4).
+                place = path
+                    .locations(&body)
+                    .first()
+                    .map(|l| match path.one_list() {
+                        true => place_of(&body, &format!("{l}/0")),
+                        false => place_of(&body, l),
+                    });
             }
-        }
-        // Backstop: pages with no items whose entries under the last filter do not change
-        // end the walk after `IDLE_PAGES` (nothing else would: an API that ignores the page
-        // parameter behind a wrapper that does change).
-        let idle_hash = (found.len() == 0)
-            .then_some(uncut.as_ref())
-            .flatten()
-            .filter(|u| !u.is_empty())
-            .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>()));
-        let idle = match &idle_hash {
-            Some(h) if pos.idle_hash.as_ref() == Some(h) => pos.idle + 1,
-            _ => 0,
-        };
-        if idle + 1 >= IDLE_PAGES {
-            tracing::warn!(
-                connector = SOURCE,
-                pages = pos.pages,
-                "{IDLE_PAGES} pages in a row held no items and the same entries under \
-                 `items_path`'s last filter; the listing ends here (`listing_path` tells the \
-                 walk what a page lists)"
-            );
-            return Ok(Page::last(PageItems::default()));
         }
         let listing_ids = listing
             .filter(|l| !l.is_empty())
@@ -331,10 +351,16 @@ impl RestClient {
         let totals = Totals::read(&body, |name| {
             resp.header(name).and_then(|v| v.trim().parse().ok())
         });
-        let full = pos.full || e.page_size.is_some_and(|size| n >= size);
+        // A `OneList` page's matches are one list's entries while the server may count the
+        // level its filter chose among: without `listing_path`, no page is full or short by
+        // its count (review12 F2); the empty, totals and repeat ends stay.
+        let size = e
+            .page_size
+            .filter(|_| !(one_list && e.listing_path.is_none()));
+        let full = pos.full || size.is_some_and(|size| n >= size);
         // A short page ends the listing once the server has shown it honours the size (a
         // server capping the size below what was asked returns short pages all along).
-        let short = e.page_size.is_some_and(|size| full && n < size);
+        let short = size.is_some_and(|size| full && n < size);
         let pages = pos.pages + 1;
         let text_at = |path: Option<&BodyPath>| {
             path.and_then(|p| p.first(&body))
@@ -353,15 +379,46 @@ impl RestClient {
             At::Offset { offset } => totals.total.map(|t| offset + n >= t),
             _ => None,
         };
+        // A page whose entries under the last filter are empty ends the walk as a short page
+        // does (review12 F1): only where the response says nothing of the pages left, and
+        // never when the listing is full (a page of 100 wrappers is a real page).
+        let untold = totals.has_more.is_none() && told_done.is_none();
+        let uncut_end = uncut_empty && size.is_none_or(|size| n < size);
         let last = totals.has_more == Some(false)
             || told_done == Some(true)
-            || (totals.has_more.is_none() && told_done.is_none() && short);
+            || (untold && (short || uncut_end));
+        // Backstop: pages with no items whose entries under the last filter do not change
+        // end the walk after `IDLE_PAGES` (nothing else would: an API that ignores the page
+        // parameter behind a wrapper that does change).
+        // An uncut-empty page that does not end the walk (the response says more, or the
+        // listing is full) is not counted: three Jira pages of issues without open subtasks in
+        // a row are real pages, and the response's word or the listing's repeat guard bounds
+        // the walk (review12 F1; losing pages costs documents, walking on costs requests).
+        let idle_hash = (found.len() == 0)
+            .then_some(uncut.as_ref())
+            .flatten()
+            .filter(|u| !u.is_empty())
+            .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>()));
+        let idle = match &idle_hash {
+            Some(h) if pos.idle_hash.as_ref() == Some(h) => pos.idle + 1,
+            _ => 0,
+        };
+        if idle + 1 >= IDLE_PAGES {
+            tracing::warn!(
+                connector = SOURCE,
+                pages = pos.pages,
+                "{IDLE_PAGES} pages in a row held no items and the same entries under \
+                 `items_path`'s last filter; the listing ends here (`listing_path` tells the \
+                 walk what a page lists)"
+            );
+            return Ok(Page::last(PageItems::default()));
+        }
         // The next position is read before the items are moved out: a cursor path may point
         // into them.
         let next_at = match &pos.at {
             At::Single => None,
             // An empty numbered page is past the end whatever else the response says.
-            At::Page { .. } | At::Offset { .. } if n == 0 || uncut_empty || last => None,
+            At::Page { .. } | At::Offset { .. } if n == 0 || last => None,
             At::Page { page } => Some(At::Page { page: page + 1 }),
             At::Offset { offset } => Some(At::Offset { offset: offset + n }),
             // A cursor or link walk follows the service's next pointer, even past an empty

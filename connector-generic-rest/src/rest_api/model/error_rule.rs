@@ -26,16 +26,26 @@ pub(crate) fn is_set(v: &Value) -> bool {
     }
 }
 
-/// The member of `body` (a response's root, or the object the path reached) that says it is
-/// an error, and its value: a non-empty `errors` (GraphQL's partial errors,
+/// The members of `body` (a response's root, or an object above the list) that say it is an
+/// error, and their values: a non-empty `errors` (GraphQL's partial errors,
 /// `{"data": {"posts": null}, "errors": [..]}`) or an `error` that is set ([`is_set`]). Such
 /// a body is never an empty page: an error answered with status 200 would end the listing
 /// early and let prune delete the rest, unless the run's pages with items carried the same
-/// member ([`usual_sign`]).
-pub(crate) fn error_member(body: &Value) -> Option<(&'static str, &Value)> {
+/// member ([`usual_sign`]). `errors` first, then `error`.
+pub(crate) fn error_members(body: &Value) -> impl Iterator<Item = (&'static str, &Value)> {
     ["errors", "error"]
         .into_iter()
-        .find_map(|name| body.get(name).filter(|v| is_set(v)).map(|v| (name, v)))
+        .filter_map(|name| body.get(name).filter(|v| is_set(v)).map(|v| (name, v)))
+}
+
+/// The first member of `body` that says it is an error and is not one of the run's `usual`
+/// members ([`usual_sign`]): every set member must be usual (review12 F7: GraphQL warnings
+/// in `errors` on every answer must not hide a new `"error": "rate limited"`).
+pub(crate) fn unusual_error<'a>(
+    body: &'a Value,
+    usual: &[String],
+) -> Option<(&'static str, &'a Value)> {
+    error_members(body).find(|(name, v)| !usual.contains(&usual_sign(name, v)))
 }
 
 /// What an error member looks like, to tell it again on a later page: its name and value for
@@ -51,19 +61,51 @@ pub(crate) fn usual_sign(name: &str, value: &Value) -> String {
                 .iter()
                 .filter_map(|t| o.get(*t).map(|v| format!("{t}={v}")))
                 .collect();
-            format!("{{{}}}{}", k.join(","), told.join(","))
+            // Which members are set, too: `{"message": "", "request_id": "r1"}` on every
+            // answer is not `{"message": "Too many requests", …}` (review12 F7).
+            let mut set: Vec<&str> = o
+                .iter()
+                .filter(|(_, v)| is_set(v))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            set.sort_unstable();
+            format!("{{{}}}{}|{}", k.join(","), told.join(","), set.join(","))
         }
         other => super::canonical_json(other),
     };
     connector_core::ids::hash128(&format!("{name}\u{0}{shape}"))
 }
 
+/// What an error message about an `error`/`errors` member tells the user to do: set
+/// `error_path`. When the run learned nothing of this API's usual members (an incremental run
+/// with nothing new, or a run resumed at its last page: what a run learns is not kept past
+/// it, review12 F5), it says so, since then a status envelope on every answer fails too.
+pub(crate) fn error_path_hint(usual: &[String]) -> &'static str {
+    if usual.is_empty() {
+        "no page of this run with items carried such a member to compare it with (a run \
+         whose pages hold no items learns none): set `error_path` to where this API reports \
+         errors (or `error_path: false`)"
+    } else {
+        "set `error_path` to where this API reports errors (or `error_path: false`)"
+    }
+}
+
 /// A value shown in an error message: shortened, and with every live secret removed.
+/// Redacted whole, then cut (review12 F6: a secret cut in two is no longer recognised, and
+/// its first part would be shown), never inside a `***`.
 pub(crate) fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    let short: String = text.chars().take(120).collect();
-    let more = if short.len() < text.len() { "…" } else { "" };
-    connector_core::secret::redact(&format!("{short}{more}")).into_owned()
+    let whole = value.to_string();
+    let text = connector_core::secret::redact(&whole);
+    let mut cut = text
+        .char_indices()
+        .nth(120)
+        .map_or(text.len(), |(at, _)| at);
+    while cut < text.len() && cut > 0 && text[..cut].ends_with('*') && text[cut..].starts_with('*')
+    {
+        cut += 1;
+    }
+    let more = if cut < text.len() { "…" } else { "" };
+    format!("{}{more}", &text[..cut])
 }
 
 #[cfg(test)]
@@ -96,7 +138,7 @@ mod tests {
             assert!(is_set(&set), "{set}");
         }
         let body = json!({"errors": [], "error": {"code": 1}});
-        assert_eq!(error_member(&body).map(|(n, _)| n), Some("error"));
+        assert_eq!(error_members(&body).map(|(n, _)| n).next(), Some("error"));
     }
 
     #[test]
@@ -117,6 +159,15 @@ mod tests {
             sign(json!({"code": 1})),
             sign(json!({"code": 1, "retry": 3}))
         );
+        // review12 F7: the same keys, another member set.
+        assert_ne!(
+            sign(json!({"message": "", "request_id": "r1"})),
+            sign(json!({"message": "Too many requests", "request_id": "r2"}))
+        );
+        assert_eq!(
+            sign(json!({"message": "", "request_id": "r1"})),
+            sign(json!({"message": "", "request_id": "r2"}))
+        );
         // A list: its entries exactly (GraphQL warnings repeat; partial errors name a path).
         assert_eq!(
             sign(json!([{"message": "deprecated", "extensions": {}}])),
@@ -131,5 +182,21 @@ mod tests {
             usual_sign("errors", &json!("x"))
         );
         assert!(shown(&json!("x".repeat(500))).ends_with('…'));
+    }
+
+    /// review12 F6: a live secret across the cut is redacted before it is cut: no part of it
+    /// is shown.
+    #[test]
+    fn a_secret_across_the_cut_is_never_shown() {
+        let key = "sk-live-0a1b2c3d4e5f6a7b8c9d";
+        let secret = connector_core::Secret::new(key);
+        for at in 60..125 {
+            let v = json!({"error": {"message": format!("{}api_key={key}&x=1", "m".repeat(at))}});
+            let out = shown(&v);
+            for part in 0..key.len() - 6 {
+                assert!(!out.contains(&key[part..part + 6]), "{at}: {out}");
+            }
+        }
+        drop(secret);
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::error_rule::{error_member, shown, usual_sign};
+use super::error_rule::{error_path_hint, shown, unusual_error};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -212,7 +212,7 @@ impl ItemsPath {
                         // (`{"data": []}`), or anywhere but under an error's members before
                         // any page had items: a listing its filter emptied, not an error
                         // object (review11 F4).
-                        (Value::Object(_), Search { .. }) if lists_at_place(value, seen) => {
+                        (Value::Object(_), Search { .. }) if lists_at_place(body, value, seen) => {
                             continue;
                         }
                         (Value::Object(_), _) => {
@@ -228,20 +228,22 @@ impl ItemsPath {
                     };
                     return Err(format!("`{at}` is {kind_of}"));
                 }
-                // The objects the path went through may say it is an error where the root
-                // does not (`{"result": {"data": {}, "error": "busy"}}`).
-                for (pointer, _) in reached.iter().filter(|_| seen.guess_errors) {
-                    let mut up = pointer.as_str();
-                    while !up.is_empty() {
-                        if let Some((name, v)) = body.pointer(up).and_then(error_member)
-                            && !seen.usual.contains(&usual_sign(name, v))
-                        {
+                // The objects a filtered path went through may say it is an error where the
+                // root does not (`{"result": {"data": {}, "error": "busy"}}`), up to the
+                // first list entry: a record's `error` is its own (review12 F3). A path
+                // without a filter is not checked here, as before fix11: its end page
+                // (`{"result": {"items": [], "error": "none"}}`) may come before any page
+                // taught the run that envelope.
+                let check = seen.guess_errors && self.filtered();
+                for (pointer, _) in reached.iter().filter(|_| check) {
+                    for (up, value) in envelopes(body, pointer) {
+                        if let Some((name, v)) = unusual_error(value, seen.usual) {
                             return Err(format!(
-                                "the response's `{up}/{name}` is set: {}",
-                                shown(v)
+                                "the response's `{up}/{name}` is set: {} ({})",
+                                shown(v),
+                                error_path_hint(seen.usual),
                             ));
                         }
-                        up = up.rsplit_once('/').map_or("", |(parent, _)| parent);
                     }
                 }
                 return Ok(());
@@ -260,6 +262,26 @@ impl ItemsPath {
             .map(|l| l.to_json_pointer())
             .collect()
     }
+}
+
+/// The values at `pointer` and above it in `body`, each with its pointer, the root left out,
+/// up to the first that is a list's entry (left out too): the envelopes around a list, whose
+/// `error` speaks for the response, not a record's own `error` (review12 F3).
+pub(crate) fn envelopes<'a, 'p>(
+    body: &'a Value,
+    pointer: &'p str,
+) -> impl Iterator<Item = (&'p str, &'a Value)> {
+    let mut up = Some(pointer);
+    std::iter::from_fn(move || {
+        let at = up.filter(|p| !p.is_empty())?;
+        let (parent, _) = at.rsplit_once('/')?;
+        if body.pointer(parent).is_none_or(Value::is_array) {
+            up = None;
+            return None;
+        }
+        up = Some(parent);
+        body.pointer(at).map(|v| (at, v))
+    })
 }
 
 /// The listing of `path` (a JSONPath that parses, with its `$`) that has a filter
@@ -492,13 +514,32 @@ fn holds_list(value: &Value) -> bool {
 /// Whether a search that matched nothing in `value` (the root) met a listing: a list where
 /// the run's items sat ([`Seen::place`]), else, before any page had items, a list anywhere
 /// outside an error's members.
-fn lists_at_place(value: &Value, seen: &Seen<'_>) -> bool {
+fn lists_at_place(root: &Value, value: &Value, seen: &Seen<'_>) -> bool {
     match seen.place {
-        Some(place) => at_place(value, &place[1..])
-            .iter()
-            .any(|v| v.is_array() || v.as_object().is_some_and(|o| o.is_empty())),
+        // The place is a pointer from the root (review12 F4).
+        Some(place) => empty_at_place(root, &place[1..]),
         None => holds_list(value),
     }
+}
+
+/// Whether `root` holds a list (or an empty object) at `place` (a JSON pointer whose `*`
+/// tokens stand for any entry), or an empty list or object on the way there: `{"folders":
+/// []}` holds no `/folders/*/files`, since no folder is listed (review12 F4).
+fn empty_at_place(root: &Value, place: &str) -> bool {
+    let empty = |v: &Value| match v {
+        Value::Array(l) => l.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    let mut here = vec![root];
+    for token in place.split('/').skip(1) {
+        if here.iter().any(|v| empty(v)) {
+            return true;
+        }
+        here = at_place_step(here, token);
+    }
+    here.iter()
+        .any(|v| v.is_array() || v.as_object().is_some_and(|o| o.is_empty()))
 }
 
 /// Whether `map` (at `pointer`) reads as a record map keyed by id: every member an object,
@@ -513,24 +554,19 @@ fn record_map(map: &serde_json::Map<String, Value>, pointer: &str, seen: &Seen<'
             || seen.place == Some(format!("{{{}", normalised(pointer)).as_str()))
 }
 
-/// The values of `root` at `place` (a JSON pointer whose `*` tokens stand for any entry).
-fn at_place<'a>(root: &'a Value, place: &str) -> Vec<&'a Value> {
-    let mut here = vec![root];
-    for token in place.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        here = here
-            .into_iter()
-            .flat_map(|v| -> Vec<&Value> {
-                match (v, token.as_str()) {
-                    (Value::Array(l), "*") => l.iter().collect(),
-                    (Value::Object(o), "*") => o.values().collect(),
-                    (Value::Object(o), t) => o.get(t).into_iter().collect(),
-                    _ => Vec::new(),
-                }
-            })
-            .collect();
-    }
-    here
+/// The values one pointer token (`*`: any entry) below `here` ([`empty_at_place`]).
+fn at_place_step<'a>(here: Vec<&'a Value>, token: &str) -> Vec<&'a Value> {
+    let token = token.replace("~1", "/").replace("~0", "~");
+    here.into_iter()
+        .flat_map(|v| -> Vec<&Value> {
+            match (v, token.as_str()) {
+                (Value::Array(l), "*") => l.iter().collect(),
+                (Value::Object(o), "*") => o.values().collect(),
+                (Value::Object(o), t) => o.get(t).into_iter().collect(),
+                _ => Vec::new(),
+            }
+        })
+        .collect()
 }
 
 /// A JSON pointer with its list indexes written `*`: where, not which.
@@ -751,7 +787,12 @@ mod tests {
         assert_eq!(place_of(&body, "/data/0"), "[/data");
         assert_eq!(place_of(&body, "/groups/0/items/0"), "[/groups/*/items");
         assert_eq!(place_of(&body, "/map/a1"), "{/map");
-        assert_eq!(at_place(&body, "/groups/*/items").len(), 1);
+        assert!(empty_at_place(&body, "/groups/*/items"));
+        assert!(empty_at_place(&json!({"groups": []}), "/groups/*/items"));
+        assert!(!empty_at_place(
+            &json!({"groups": [{"n": 1}]}),
+            "/groups/*/items"
+        ));
         let seen = |place| Seen {
             place: Some(place),
             ..Seen::default()

@@ -10,8 +10,10 @@ use super::node::Node;
 mod error_rule;
 mod listing;
 
-pub(crate) use error_rule::{error_member, is_set, shown, usual_sign};
-pub(crate) use listing::{ItemsPath, Seen, place_of};
+pub(crate) use error_rule::{
+    error_members, error_path_hint, is_set, shown, unusual_error, usual_sign,
+};
+pub(crate) use listing::{ItemsPath, Seen, envelopes, place_of};
 
 /// One segment of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,6 +262,17 @@ pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>, raw: &[u8]) -> 
                 },
                 None => Items::Missing,
             },
+            // A filter that chose several lists (`$.groups[?@.open].items`, two open groups):
+            // their entries are the items, in the same units as one list's (review12 F2).
+            _ if path.one_list() => Items::Matches(
+                matches
+                    .nodes()
+                    .flat_map(|v| match v {
+                        Value::Array(list) => list.clone(),
+                        other => vec![other.clone()],
+                    })
+                    .collect(),
+            ),
             _ => Items::Matches(matches.nodes().cloned().collect()),
         };
     }
