@@ -141,6 +141,29 @@ async fn a_filter_that_chose_no_list_on_a_paged_level_is_no_end() {
     assert_eq!((w.titles.len(), w.failed, w.requests), (18, 0, 5));
 }
 
+/// review15 N1: a page where the filter chose lists that are all empty (a group just opened)
+/// ended the walk (n = 0) and prune deleted the pages after it; with two empty open groups this
+/// was new in fix12 (the flattening). Now such a page is measured by the groups it lists.
+#[tokio::test]
+async fn a_filter_that_chose_only_empty_lists_is_no_end() {
+    let twelve: Vec<u64> = (1..=12).collect();
+    for second in [groups(&[(2, &[])]), groups(&[(1, &[]), (4, &[])])] {
+        let bodies = [
+            groups(&[(3, &twelve)]),
+            second,
+            groups(&[(0, &[30])]),
+            json!({"groups": []}),
+        ];
+        let fields = json!({
+            "items_path": "$.groups[?@.open == true].items",
+            "pagination_config": {"page_size_param": "per_page", "page_size": 10},
+        });
+        let w = walk(fields, &bodies).await;
+        assert_eq!(w.err, None);
+        assert_eq!((w.titles.len(), w.failed, w.requests), (13, 0, 4));
+    }
+}
+
 /// Three pages with items, then an empty one, each the items under `result` beside `extra`.
 fn nested(path_items: &str, extra: &Value, last_items: Value) -> Vec<Value> {
     (0..4u64)

@@ -202,7 +202,9 @@ impl RestClient {
         }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
-        let no_match = matches!(found, Items::Missing);
+        // No items, whether the filter chose no list or lists that are empty: a `OneList`
+        // page is then measured by the level it filtered (below; review15 N1).
+        let no_items = found.len() == 0;
         let found = match (found, e.items_path.as_ref()) {
             (Items::Missing, Some(path)) => match path.why_none(&body, &seen) {
                 Ok(()) => Items::Matches(Vec::new()),
@@ -224,15 +226,16 @@ impl RestClient {
         // repeat guard hashes the listing's ids for the same reason: two pages the filter
         // empties would hash alike. Where a filter chose one list
         // (`$.result[?@.name == 'docs'].items`), told by the path, never by the page: the
-        // list's entries are the listing; a page where the filter chose no list is measured by
-        // the level it filtered (`$.groups[*]`), since that may be the paged level (review12
-        // F2): not empty while it lists anything, bounded by the repeat guard.
+        // list's entries are the listing; a page where the filter chose no list, or only empty
+        // ones, is measured by the level it filtered (`$.groups[*]`), since that may be the
+        // paged level (review12 F2, review15 N1): not empty while it lists anything, bounded by
+        // the repeat guard.
         let path = e.items_path.as_ref();
         let one_list = path.is_some_and(ItemsPath::one_list);
         let listing = match &e.listing_path {
             Some(lp) if numbered => Some(lp.query(&body)),
             _ => path
-                .filter(|_| numbered && (!one_list || no_match))
+                .filter(|_| numbered && (!one_list || no_items))
                 .and_then(|p| p.listing(&body)),
         };
         let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
