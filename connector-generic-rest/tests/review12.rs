@@ -426,3 +426,67 @@ async fn listing_path_does_nothing_on_a_cursor_walk() {
         assert_eq!(docs.len(), 1, "{listing:?}");
     }
 }
+
+/// review15 N2: a `OneList` path's pages count one list's entries while the server's `total`
+/// counts groups: 12 + 20 entries reached a `total` of 30 groups at page 2 of 3, and page 3
+/// was lost (then pruned). Without `listing_path` such a `total` is not compared.
+#[tokio::test]
+async fn a_total_in_other_units_does_not_end_a_one_list_walk() {
+    let twelve: Vec<u64> = (1..=12).collect();
+    let twenty: Vec<u64> = (40..60).collect();
+    let mut bodies = vec![
+        groups(&[(3, &twelve)]),
+        groups(&[(5, &twenty)]),
+        groups(&[(0, &[30])]),
+        json!({"groups": []}),
+    ];
+    for b in &mut bodies {
+        b["total"] = json!(30);
+    }
+    let fields = json!({"items_path": "$.groups[?@.open == true].items"});
+    let w = walk(fields, &bodies).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.failed), (33, 0));
+}
+
+/// review15 N6: the idle backstop (three itemless pages with the same entries under the last
+/// filter) ended a walk the response said goes on (`has_more: true`), and prune followed.
+/// Now only an untold walk ends there.
+#[tokio::test]
+async fn the_idle_backstop_does_not_override_has_more() {
+    // Posts differ from page to page (no repeat); their tags, without ids, do not.
+    let post = |n: u64, tag: &str| json!({"name": format!("post {n}"), "tags": [{"name": tag}]});
+    let page = |n: u64, tag: &str, more: bool| json!({"posts": [post(n, tag)], "has_more": more});
+    let bodies = [
+        page(1, "draft", true),
+        page(2, "draft", true),
+        page(3, "draft", true),
+        page(4, "draft", true),
+        page(5, "release", false),
+    ];
+    let fields = json!({
+        "items_path": "$.posts[*].tags[?@.name == 'release']",
+        "id_field": "name",
+        "title_field": "name",
+    });
+    let w = walk(fields, &bodies).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.requests), (1, 5));
+}
+
+/// review15 N8: a `OneList` page where the filter chose no list, whose root carries a GraphQL
+/// partial error, was measured by the level it filtered and passed as a page with no items
+/// (its docs then pruned). An unusual error member fails it, as on any other itemless page.
+#[tokio::test]
+async fn a_one_list_page_without_a_match_still_reads_the_error_member() {
+    let section = |ids: &[u64]| json!({"name": "docs", "items": ids.iter().map(|i| json!({"id": i, "title": format!("t{i}")})).collect::<Vec<_>>()});
+    let bodies = [
+        json!({"data": {"result": [section(&[1, 2]), {"name": "stats"}]}}),
+        json!({"data": {"result": [{"name": "stats"}]}, "errors": [{"message": "docs: timeout", "path": ["result", 0]}]}),
+        json!({"data": {"result": [section(&[]), {"name": "stats"}]}}),
+    ];
+    let fields = json!({"items_path": "$.data.result[?@.name == 'docs'].items"});
+    let w = walk(fields, &bodies).await;
+    let err = w.err.expect("the partial error fails the page");
+    assert!(err.contains("errors"), "{err}");
+}

@@ -251,7 +251,7 @@ impl RestClient {
         // with items carried the same member.
         if e.error_path.is_none()
             && found.len() == 0
-            && (listing.as_ref().is_none_or(Vec::is_empty) || uncut_empty)
+            && (listing.as_ref().is_none_or(Vec::is_empty) || uncut_empty || one_list)
             && let Some((member, value)) = unusual_error(&body, &pos.usual)
         {
             // `listing_path` measures numbered walks only: a cursor walk ignores it here too
@@ -370,16 +370,23 @@ impl RestClient {
                 .map(|v| text_ref(v).into_owned())
                 .filter(|s| !s.is_empty())
         };
-        // What the response says, where it says it; it overrides the page-length guess.
+        // What the response says, where it says it; it overrides the page-length guess. A
+        // `OneList` path's count is one list's entries while `total` may count the level its
+        // filter chose among (groups): without `listing_path` its `total` is not compared, so it
+        // cannot end the walk early (review15 N2: 12 + 20 entries reached a `total` of 30
+        // groups at page 2 of 3); `has_more` and `total_pages` still speak.
+        let total = totals
+            .total
+            .filter(|_| !(one_list && e.listing_path.is_none()));
         let told_done = match &pos.at {
             At::Page { page } => {
                 let by_pages = totals
                     .total_pages
                     .map(|t| page.saturating_sub(e.cfg.pagination_config.start_page) + 1 >= t);
-                let by_items = totals.total.map(|t| items_after >= t);
+                let by_items = total.map(|t| items_after >= t);
                 by_pages.or(by_items)
             }
-            At::Offset { offset } => totals.total.map(|t| offset + n >= t),
+            At::Offset { offset } => total.map(|t| offset + n >= t),
             _ => None,
         };
         // A page whose entries under the last filter are empty ends the walk as a short page
@@ -406,7 +413,9 @@ impl RestClient {
             Some(h) if pos.idle_hash.as_ref() == Some(h) => pos.idle + 1,
             _ => 0,
         };
-        if idle + 1 >= IDLE_PAGES {
+        // Only where the response says nothing of the pages left: its word and `max_pages`
+        // bound the walk otherwise (review15 N6).
+        if untold && idle + 1 >= IDLE_PAGES {
             tracing::warn!(
                 connector = SOURCE,
                 pages = pos.pages,
