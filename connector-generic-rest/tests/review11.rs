@@ -6,44 +6,10 @@
 
 mod common;
 
-use common::{build, items_config, load};
+use common::{build, items_config, load, walk};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// What a load did: the titles delivered, the items failed alone, the error's text, and the
-/// requests made.
-struct Walked {
-    titles: Vec<String>,
-    failed: usize,
-    err: Option<String>,
-    requests: usize,
-}
-
-/// Serves `bodies` as pages 1, 2, … of a `page` walk configured by `fields` (over
-/// [`items_config`]), and loads it.
-async fn walk(fields: Value, bodies: &[Value]) -> Walked {
-    let server = MockServer::start().await;
-    for (i, body) in bodies.iter().enumerate() {
-        Mock::given(method("GET"))
-            .and(query_param("page", (i + 1).to_string()))
-            .respond_with(ResponseTemplate::new(200).set_body_json(body))
-            .mount(&server)
-            .await;
-    }
-    let mut fields = fields;
-    fields["pagination_type"] = json!("page");
-    if fields.get("max_pages").is_none() {
-        fields["max_pages"] = json!(20);
-    }
-    let (docs, fails, err) = load(&build(items_config(&server.uri(), &fields))).await;
-    Walked {
-        titles: docs.into_iter().map(|d| d.title).collect(),
-        failed: fails.len(),
-        err: err.map(|e| e.to_string()),
-        requests: server.received_requests().await.unwrap().len(),
-    }
-}
 
 fn hit(id: u64, public: bool) -> Value {
     json!({"id": id, "title": format!("t{id}"), "public": public})

@@ -9,6 +9,7 @@ use connector_core::{Batch, Connector, Document, Error, Failure, SyncContext};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
+use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const TOKEN: &str = "tok-5ecret-value";
@@ -253,4 +254,40 @@ pub async fn list_ids(c: &Arc<dyn Connector>) -> Result<Vec<String>, Error> {
 /// The document id of the item whose id field is `raw`.
 pub fn doc_id(raw: &str) -> String {
     hash128(&format!("rest_api:{raw}"))
+}
+
+/// What a load did: the titles delivered, the items failed alone, the error's text, and the
+/// requests made.
+pub struct Walked {
+    pub titles: Vec<String>,
+    pub failed: usize,
+    pub err: Option<String>,
+    pub requests: usize,
+}
+
+/// Serves `bodies` as pages 1, 2, … of a walk (`page` unless `fields` says otherwise) configured by `fields` (over
+/// [`items_config`]), and loads it.
+pub async fn walk(fields: Value, bodies: &[Value]) -> Walked {
+    let server = MockServer::start().await;
+    for (i, body) in bodies.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(query_param("page", (i + 1).to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    let mut fields = fields;
+    if fields.get("pagination_type").is_none() {
+        fields["pagination_type"] = json!("page");
+    }
+    if fields.get("max_pages").is_none() {
+        fields["max_pages"] = json!(20);
+    }
+    let (docs, fails, err) = load(&build(items_config(&server.uri(), &fields))).await;
+    Walked {
+        titles: docs.into_iter().map(|d| d.title).collect(),
+        failed: fails.len(),
+        err: err.map(|e| e.to_string()),
+        requests: server.received_requests().await.unwrap().len(),
+    }
 }
