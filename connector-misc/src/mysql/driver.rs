@@ -67,16 +67,7 @@ fn get<'r, T: sqlx::Decode<'r, MySql>>(
     raw: sqlx::mysql::MySqlValueRef<'r>,
     i: usize,
 ) -> Result<T, String> {
-    T::decode(raw).map_err(|source| decode_error(i, source))
-}
-
-/// Why column `i` could not be decoded, as `try_get_unchecked` says it.
-fn decode_error(i: usize, source: sqlx::error::BoxDynError) -> String {
-    sqlx::Error::ColumnDecode {
-        index: format!("{i:?}"),
-        source,
-    }
-    .to_string()
+    T::decode(raw).map_err(|source| decode::column_error(i, source))
 }
 
 /// Column `i`'s text: its bytes checked as UTF-8 by [`decode::text`] (a third of the
@@ -86,7 +77,7 @@ fn text(raw: sqlx::mysql::MySqlValueRef<'_>, i: usize) -> Result<&str, String> {
     let bytes = get::<&[u8]>(raw, i)?;
     match decode::text(bytes) {
         Some(s) => Ok(s),
-        None => std::str::from_utf8(bytes).map_err(|e| decode_error(i, e.into())),
+        None => std::str::from_utf8(bytes).map_err(|e| decode::column_error(i, e.into())),
     }
 }
 
@@ -97,7 +88,7 @@ fn datetime(
     raw: sqlx::mysql::MySqlValueRef<'_>,
     i: usize,
 ) -> Result<Option<NaiveDateTime>, String> {
-    decode::my_datetime(get::<&[u8]>(raw, i)?).map_err(|e| decode_error(i, e.into()))
+    decode::my_datetime(get::<&[u8]>(raw, i)?).map_err(|e| decode::column_error(i, e.into()))
 }
 
 /// Whether a column of type `type_name` is selected as its text

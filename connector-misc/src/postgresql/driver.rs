@@ -63,26 +63,17 @@ fn get<'r, T: sqlx::Decode<'r, Postgres>>(
     raw: sqlx::postgres::PgValueRef<'r>,
     i: usize,
 ) -> Result<T, String> {
-    T::decode(raw).map_err(|source| decode_error(i, source))
-}
-
-/// Why column `i` could not be decoded, as `try_get_unchecked` says it.
-fn decode_error(i: usize, source: sqlx::error::BoxDynError) -> String {
-    sqlx::Error::ColumnDecode {
-        index: format!("{i:?}"),
-        source,
-    }
-    .to_string()
+    T::decode(raw).map_err(|source| decode::column_error(i, source))
 }
 
 /// Column `i`'s text: its bytes checked as UTF-8 by [`decode::text`] (a third of the
 /// instructions of sqlx's `&str` decode, which checks with std's), with sqlx's error when
 /// they are not.
 fn text(raw: sqlx::postgres::PgValueRef<'_>, i: usize) -> Result<&str, String> {
-    let bytes = raw.as_bytes().map_err(|e| decode_error(i, e))?;
+    let bytes = raw.as_bytes().map_err(|e| decode::column_error(i, e))?;
     match decode::text(bytes) {
         Some(s) => Ok(s),
-        None => std::str::from_utf8(bytes).map_err(|e| decode_error(i, e.into())),
+        None => std::str::from_utf8(bytes).map_err(|e| decode::column_error(i, e.into())),
     }
 }
 

@@ -8,6 +8,16 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
+/// Why column `i` could not be decoded, as sqlx's `try_get_unchecked` says it (both drivers'
+/// messages).
+pub(crate) fn column_error(i: usize, source: sqlx::error::BoxDynError) -> String {
+    sqlx::Error::ColumnDecode {
+        index: format!("{i:?}"),
+        source,
+    }
+    .to_string()
+}
+
 /// `bytes` as text when they are UTF-8: the same answer as `std::str::from_utf8`, checked by
 /// `simdutf8` (vector instructions where the CPU has them), a third of std's instructions on
 /// a 250-byte body. `None`: let the caller's own decode say why.
