@@ -18,7 +18,35 @@ mod html;
 #[cfg_attr(docsrs, doc(cfg(feature = "html")))]
 pub use html::{html_to_markdown, html_to_markdown_into};
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Datelike, Timelike, Utc};
+
+/// `text` as an error message or a log line shows a value that may be long (a response body,
+/// a cursor, a JSON member): its first `max` characters, and a `…` when there were more.
+///
+/// A cut never falls inside a run of `*`, so a [`REDACTED`](crate::secret::REDACTED) mark is
+/// kept whole: redact first ([`redact`](crate::secret::redact)), then clip, and no part of a
+/// secret stays on either side of the cut.
+///
+/// ```
+/// use connector_core::text::clip;
+/// assert_eq!(clip("short", 8), "short");
+/// assert_eq!(clip("a-signed-token", 8), "a-signed…");
+/// assert_eq!(clip("ab***cd", 3), "ab***…");
+/// ```
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    let Some((mut cut, _)) = text.char_indices().nth(max) else {
+        return Cow::Borrowed(text);
+    };
+    while cut > 0 && text[..cut].ends_with('*') && text[cut..].starts_with('*') {
+        cut += 1;
+    }
+    if cut == text.len() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!("{}…", &text[..cut]))
+}
 
 /// `2025-03-01 10:05 UTC`: the minute a document shows beside a comment, a post or a reply
 /// (chrono's `%Y-%m-%d %H:%M UTC`), appended to `out` without parsing a format string for

@@ -248,8 +248,10 @@ fn scrub(text: &str, secrets: &[&str]) -> String {
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         out = out.replace(*s, "***");
     }
-    let out: String = out.chars().take(300).collect();
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::clip(&out, 300)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

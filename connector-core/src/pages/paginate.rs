@@ -153,7 +153,7 @@ where
                     ErrorKind::InvalidData,
                     format!(
                         "the service returned the cursor {} again after page {pages}; stopping to avoid a loop",
-                        shorten(&repeated)
+                        crate::text::clip(&repeated, 80)
                     ),
                 ));
                 break;
@@ -409,14 +409,6 @@ fn cursor_hash<C: Hash>(c: &C) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     c.hash(&mut h);
     h.finish()
-}
-
-fn shorten(s: &str) -> String {
-    if s.chars().count() <= 80 {
-        s.to_owned()
-    } else {
-        format!("{}...", s.chars().take(77).collect::<String>())
-    }
 }
 
 #[cfg(test)]

@@ -108,10 +108,7 @@ impl fmt::Display for PageAt {
 /// A cursor as a failure shows it: its first [`CURSOR_SHOWN`] characters, and a `…` when
 /// there are more.
 fn cut(cursor: &str) -> String {
-    match cursor.char_indices().nth(CURSOR_SHOWN) {
-        Some((end, _)) => format!("{}…", &cursor[..end]),
-        None => cursor.to_owned(),
-    }
+    connector_core::text::clip(cursor, CURSOR_SHOWN).into_owned()
 }
 
 /// A next-page URL as a failure may show it: as core shows a URL ([`redact_url`]: no user,

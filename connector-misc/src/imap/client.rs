@@ -399,10 +399,7 @@ fn status_text(text: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    match one_line.char_indices().nth(STATUS_TEXT_MAX) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None => one_line,
-    }
+    connector_core::text::clip(&one_line, STATUS_TEXT_MAX).into_owned()
 }
 
 /// What a `NO`/`BAD` status text says, by its response code (RFC 5530) or by the words real

@@ -176,7 +176,7 @@ impl Client {
                     .await?;
                 if !response.status().is_success() {
                     let otp = response.header("x-seafile-otp").is_some();
-                    let said = String::from_utf8_lossy(response.body()).chars().take(300).collect::<String>();
+                    let said = connector_core::text::clip(&String::from_utf8_lossy(response.body()), 300).into_owned();
                     let message = if otp {
                         format!("SeaFile refused the login of `{}`: the account has two-factor authentication; use credentials.seafile_token", login.username)
                     } else {

@@ -95,17 +95,7 @@ pub(crate) fn error_path_hint(usual: &[String]) -> &'static str {
 /// its first part would be shown), never inside a `***`.
 pub(crate) fn shown(value: &Value) -> String {
     let whole = value.to_string();
-    let text = connector_core::secret::redact(&whole);
-    let mut cut = text
-        .char_indices()
-        .nth(120)
-        .map_or(text.len(), |(at, _)| at);
-    while cut < text.len() && cut > 0 && text[..cut].ends_with('*') && text[cut..].starts_with('*')
-    {
-        cut += 1;
-    }
-    let more = if cut < text.len() { "…" } else { "" };
-    format!("{}{more}", &text[..cut])
+    connector_core::text::clip(&connector_core::secret::redact(&whole), 120).into_owned()
 }
 
 #[cfg(test)]
