@@ -498,7 +498,19 @@ mod tests {
                 .all(|(name, id)| name.as_deref() == Some("host-io") && *id != caller),
             "{fetched:?}"
         );
+        // The host's runtime gone, its walks end with an error, never a silent end.
+        let handle = host.handle().clone();
         host.shutdown_background();
+        let (pages, _) = counted(None);
+        let walk = items(ahead_on_thread(
+            pages,
+            NonZeroUsize::MIN,
+            On::Runtime(handle),
+        ));
+        let (_, err) = tokio::time::timeout(Duration::from_secs(5), walk)
+            .await
+            .expect("the walk ends");
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Cancelled));
     }
 
     /// Walks take a pool's runtimes in turn, each walk staying on its own: two walks under a
