@@ -1338,6 +1338,20 @@
 //! against the thread: wall 0.128 against 0.130 s (base 0.126, w48 0.126), task-clock 102.7
 //! against 107.9 ms (base 104.7, w48 109.5): 0.98x wall, 0.95x task-clock, so the fallback
 //! brings one core back to about `s48/base`.
+//!
+//! ## (a), twentieth pass (2026-12-07): the host's choice and a pool of I/O runtimes (io49)
+//!
+//! review14 G1: `pages::set_io_runtime(IoRuntime::{Auto, Caller, Handle})`, and `Auto` a pool
+//! of `clamp(cores / 4, 1, 4)` `connectors-io` runtimes with walks pinned in turn: on two
+//! cores still one, so what runs where is unchanged; each runtime also starts one blocking
+//! thread at once and keeps it (G7). Against `68d8548`, NDJSON md5 1405c21f… in every run,
+//! alternating rounds of `perf stat -r 10 -e task-clock` as above, 58 rounds a side at load
+//! 6.0-9.3: wall 0.163 s base against 0.160 s (0.98x; paired by round 1.01x), task-clock 125.2
+//! against 124.6 ms (1.00x; paired 0.99x), within this load's noise (the six sets of 8-10
+//! went from 0.91x to 1.20x); callgrind, two runs a side: 956.29M against 956.65M
+//! instructions (+0.04%: a blocking thread started, a lock and a `getpid` a walk).
+//! `taskset -c 0`, 6 rounds at load 6.7-8.6: wall 0.292 against 0.272 s, task-clock 124.7
+//! against 118.5 ms.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

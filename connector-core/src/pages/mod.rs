@@ -41,6 +41,7 @@
 
 mod ahead;
 mod fetch;
+mod io;
 mod offset;
 mod paginate;
 mod slim;
@@ -51,6 +52,7 @@ use std::future::Future;
 
 pub use ahead::{ConvertAhead, Spawned};
 pub use fetch::ItemFetches;
+pub use io::{IoRuntime, set_io_runtime};
 pub use offset::{OffsetWalk, Step};
 pub use paginate::{
     Page, PageLimit, convert_blocking, convert_spawned, paginate, read_ahead, read_ahead_by,

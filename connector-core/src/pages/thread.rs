@@ -1,11 +1,10 @@
 //! [`read_ahead_on_thread`] and [`read_ahead_converting`]: the read-ahead of
-//! [`read_ahead`](super::read_ahead) with the fetch chain on the process's I/O thread, so a
-//! response is read as soon as it comes instead of when a runtime worker is done converting.
+//! [`read_ahead`](super::read_ahead) with the fetch chain on an I/O runtime, so a response is
+//! read as soon as it comes instead of when a runtime worker is done converting.
 
 use std::any::Any;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
-use std::sync::OnceLock;
 
 use futures::stream::BoxStream;
 use futures::{FutureExt as _, StreamExt as _};
@@ -14,21 +13,30 @@ use tracing::Instrument as _;
 use tracing::instrument::WithSubscriber as _;
 
 use super::Spawned;
+use super::io::On;
 use crate::error::{Error, ErrorKind, Result};
 
-/// [`read_ahead_by`](super::read_ahead_by) whose fetching runs on the process's I/O thread
-/// (`connectors-io`, a single-threaded Tokio runtime started at the first use and kept for the
-/// life of the process) instead of in a task on the caller's runtime.
+/// [`read_ahead_by`](super::read_ahead_by) whose fetching runs on an I/O runtime instead of in
+/// a task on the caller's runtime: by default
+/// ([`IoRuntime::Auto`](super::IoRuntime::Auto)) one of the process's single-threaded runtimes
+/// (`connectors-io`, each on a thread of its own, started at the first use and kept for the
+/// life of the process), or where the host chose with [`set_io_runtime`](super::set_io_runtime).
 ///
 /// On the caller's runtime the fetch chain shares the workers with whatever else runs there:
 /// a response that has come waits until a worker is back at the I/O driver, and a worker
-/// converting a page does not come back for the conversion's length. On the I/O thread
+/// converting a page does not come back for the conversion's length. On an I/O thread
 /// nothing but fetches runs. For a listing whose pages are many and quick to fetch and whose
 /// conversions are CPU work on the same runtime (the REST API walk); where a fetch takes far
 /// longer than a conversion, [`read_ahead`](super::read_ahead) does as well. With fewer than
-/// two cores (`available_parallelism`, which counts the affinity mask on Linux), or when the
-/// I/O thread could not be started, the fetching is a task on the caller's runtime, as
-/// [`read_ahead_by`](super::read_ahead_by)'s.
+/// two cores, or when an I/O thread could not be started (warned, tried again a minute later),
+/// the fetching is a task on the caller's runtime, as [`read_ahead_by`](super::read_ahead_by)'s.
+///
+/// **Must not block.** Each walk is pinned to one I/O runtime, and the walks on one runtime
+/// take turns on its thread (every walk in the process on two to seven cores): the fetch chain,
+/// including a page's synchronous parse, is serialized with theirs. A `pages` that blocks (a
+/// `std::sync::Mutex` held, synchronous I/O, a long synchronous call) stalls every walk on its
+/// runtime, their timers and the connections it drives, not only its own; a host whose walks
+/// need more than that chooses [`IoRuntime::Handle`](super::IoRuntime::Handle).
 ///
 /// The contracts are [`read_ahead_by`](super::read_ahead_by)'s: the items, their order and
 /// their errors are those of `pages`, and the fetching stops after the first `Err`; up to
@@ -36,21 +44,30 @@ use crate::error::{Error, ErrorKind, Result};
 /// at the first poll, `pages` is driven inline. The fetching runs in the caller's tracing span
 /// and with its subscriber; a panic in it resumes in the caller once the items before it are
 /// taken; a fetching stopped from outside (its runtime shut down) ends the items with a
-/// [`ErrorKind::Cancelled`] error, never a silent end of the pages.
+/// [`ErrorKind::Cancelled`] error, never a silent end of the pages, and so does a panic that
+/// escapes the fetching's own catch (in the tracing layers around it, say), its payload lost.
 ///
 /// What `pages` awaits runs on the I/O runtime: its timers, and what it opens there, such as
 /// an HTTP client's connections (hyper drives each connection in a task of the runtime that
-/// opened it) or a pooled database connection a rate gate opens. The I/O runtime is never
-/// dropped, so these outlive the stream and serve the next walks, and items may hold them; a
-/// host query on a pooled connection first opened there is driven by the I/O thread too. A
-/// connection opened before on the caller's runtime and taken from a pool is still driven
-/// there. What `pages` awaits must not call `block_in_place` (it panics on a single-threaded
-/// runtime, and resumes in the caller), is not given the caller's task-locals, and does not
-/// see a paused test clock (`tokio::time::pause`): its sleeps take real time.
+/// opened it) or a pooled database connection a rate gate opens. The process's I/O runtimes
+/// are never dropped, so these outlive the stream and serve the next walks, and items may hold
+/// them; a host query on a pooled connection first opened there is driven by the I/O thread
+/// too. A connection opened before on the caller's runtime and taken from a pool is still
+/// driven there. What `pages` awaits must not call `block_in_place` (it panics on a
+/// single-threaded runtime, and resumes in the caller), is not given the caller's task-locals,
+/// and does not see a paused test clock (`tokio::time::pause`): its sleeps take real time, and
+/// a clock made on the caller's paused runtime and read there (an HTTP client's rate limiter)
+/// reads real time against the test's: once the test advances its clock past real time, it
+/// sees no time pass until real time catches up, so its waits take real time too.
+///
+/// # Fork
+/// A child process `fork`ed after a walk starts I/O runtimes of its own at its first walk (the
+/// parent's have no thread there); a `fork` while another thread is starting one can leave
+/// the child waiting on its lock, as for any lock.
 ///
 /// # Cancel safety
 /// Dropping the stream aborts the fetching: the fetch in flight (and its request) is dropped
-/// at the I/O runtime's next turn.
+/// at the I/O runtime's next turn, after any synchronous section of another walk on it.
 ///
 /// ```
 /// use std::num::NonZeroUsize;
@@ -71,20 +88,19 @@ pub fn read_ahead_on_thread<T: Send + 'static>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
 ) -> BoxStream<'static, Result<T>> {
-    ahead_on_thread(pages, waiting, fetch_on_thread())
+    ahead_on_thread(pages, waiting, On::chosen())
 }
 
-/// [`read_ahead_on_thread`] with the choice of a thread made: `own_thread` false drives the
-/// fetching in a task on the caller's runtime.
+/// [`read_ahead_on_thread`] with the choice of a runtime made.
 fn ahead_on_thread<T: Send + 'static>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
-    own_thread: bool,
+    on: On,
 ) -> BoxStream<'static, Result<T>> {
     on_thread(
         pages,
         waiting,
-        own_thread,
+        on,
         |page, _| Slot::Ready(Ok(page)),
         |page| page,
     )
@@ -92,7 +108,8 @@ fn ahead_on_thread<T: Send + 'static>(
 
 /// [`read_ahead_on_thread`] that also turns each page with `convert`, in a task of its own on
 /// the caller's runtime started as soon as the page comes: the caller only awaits finished
-/// pages, in page order.
+/// pages, in page order. The caller's runtime is the one that first polls the stream: a stream
+/// later polled on another runtime still converts on the first.
 ///
 /// [`convert_spawned`](super::convert_spawned) starts a page's conversion when the caller
 /// polls for a result, so the next page's conversion waits for the caller to be done with the
@@ -138,7 +155,7 @@ where
     U: Send + 'static,
     F: Fn(T) -> U + Send + Sync + 'static,
 {
-    ahead_converting(pages, waiting, convert, fetch_on_thread())
+    ahead_converting(pages, waiting, convert, On::chosen())
 }
 
 /// [`read_ahead_converting`] with the choice of a thread made, as [`ahead_on_thread`].
@@ -146,7 +163,7 @@ fn ahead_converting<T, U, F>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
     convert: F,
-    own_thread: bool,
+    on: On,
 ) -> BoxStream<'static, Result<U>>
 where
     T: Send + 'static,
@@ -158,7 +175,7 @@ where
     on_thread(
         pages,
         waiting,
-        own_thread,
+        on,
         move |page, runtime| {
             let convert = std::sync::Arc::clone(&convert);
             // In the span the fetching runs in: the caller's.
@@ -180,54 +197,13 @@ enum Slot<U> {
     End,
 }
 
-/// Whether the fetching goes to the I/O thread: only with a second core for it. On one core
-/// the I/O thread and the runtime's worker take turns, a context switch per page handed over
-/// (measured on `taskset -c 0`: 1.02x the wall and 1.05x the task-clock of a task), and the
-/// fetching is a task on the caller's runtime instead. `available_parallelism` counts the
-/// cores of the process's affinity mask and cgroup quota on Linux (`taskset -c 0` gives 1).
-fn fetch_on_thread() -> bool {
-    static ON_THREAD: OnceLock<bool> = OnceLock::new();
-    *ON_THREAD.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
-}
-
-/// The process's I/O runtime: a single-threaded Tokio runtime driven by a thread of its own
-/// (`connectors-io`) and never dropped, so what a walk opens on it (an HTTP client's
-/// connections and its pool's tasks, DNS lookups' threads, a host's pooled database connection
-/// opened by a rate gate) outlives the walk and serves the next one. One thread whatever the
-/// number of walks. `None` when the thread or its runtime could not be started: the walks are
-/// then driven on their caller's runtime.
-fn io_runtime() -> Option<&'static tokio::runtime::Handle> {
-    static IO: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
-    IO.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        // Built on its thread: a runtime that failed to start is dropped there, not in the
-        // caller's runtime (where dropping one panics).
-        std::thread::Builder::new()
-            .name("connectors-io".to_owned())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .thread_name("connectors-io-blocking")
-                    .build();
-                let _ = tx.send(runtime.as_ref().ok().map(|r| r.handle().clone()));
-                if let Ok(runtime) = runtime {
-                    runtime.block_on(std::future::pending::<()>());
-                }
-            })
-            .ok()?;
-        // Once a process, for the length of a thread's start.
-        rx.recv().ok().flatten()
-    })
-    .as_ref()
-}
-
-/// The fetching, on the I/O runtime ([`io_runtime`], with `own_thread`) or in a task on the
-/// caller's runtime: each page of `pages` handed on through `start` (a conversion started, or
-/// the page itself), and `inline` for a caller without a runtime.
+/// The fetching, on the runtime `on` gives for the caller's: each page of `pages` handed on
+/// through `start` (a conversion started, or the page itself), and `inline` for a caller
+/// without a runtime.
 fn on_thread<T, U, S, I>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
-    own_thread: bool,
+    on: On,
     start: S,
     inline: I,
 ) -> BoxStream<'static, Result<U>>
@@ -246,7 +222,7 @@ where
             return;
         };
         let (tx, mut rx) = mpsc::channel(waiting.get());
-        let on = own_thread.then(io_runtime).flatten().unwrap_or(&runtime).clone();
+        let on = on.runtime(&runtime);
         // In the caller's span and with its subscriber: a task on another thread has neither
         // (a subscriber set for the caller's thread alone would miss the fetches' events).
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
@@ -351,6 +327,7 @@ mod tests {
     use futures::TryStreamExt as _;
 
     use super::*;
+    use crate::pages::io::{Pool, io_pool, io_runtime};
     use crate::pages::{Page, PageLimit, paginate};
 
     type Pages = BoxStream<'static, Result<Page<Vec<u32>, u32>>>;
@@ -358,6 +335,11 @@ mod tests {
     /// Both ways of driving: on the I/O thread (`true`) and, as on one core, in a task on the
     /// caller's runtime.
     const BOTH: [bool; 2] = [true, false];
+
+    /// The process's pool of I/O runtimes (whatever the cores), or the caller's runtime.
+    fn on(own: bool) -> On {
+        if own { On::Pool(io_pool()) } else { On::Caller }
+    }
 
     /// Pages 0.. until `fail_at` (an error) or forever, counting the fetches begun.
     fn counted(fail_at: Option<u32>) -> (Pages, Arc<AtomicU32>) {
@@ -396,18 +378,18 @@ mod tests {
         p.items[0]
     }
 
-    /// The pages as bare firsts or converted, driven as `own_thread` says.
+    /// The pages as bare firsts or converted, driven as `own` says ([`on`]).
     fn ahead(
         pages: Pages,
         waiting: usize,
         convert: bool,
-        own_thread: bool,
+        own: bool,
     ) -> BoxStream<'static, Result<u32>> {
         let waiting = NonZeroUsize::new(waiting).expect("not zero");
         if convert {
-            ahead_converting(pages, waiting, first, own_thread)
+            ahead_converting(pages, waiting, first, on(own))
         } else {
-            ahead_on_thread(pages, waiting, own_thread)
+            ahead_on_thread(pages, waiting, on(own))
                 .map_ok(first)
                 .boxed()
         }
@@ -444,7 +426,7 @@ mod tests {
                     std::thread::sleep(Duration::from_millis(u64::from(20 - p.items[0]) / 4));
                     p.items[0] * 10
                 },
-                own,
+                on(own),
             );
             let (out, err) = items(s).await;
             assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
@@ -468,7 +450,7 @@ mod tests {
                 pages,
                 NonZeroUsize::MIN,
                 move |p| (p.items.0, std::thread::current().id() == caller, p.items.1),
-                own,
+                on(own),
             );
             let (out, err) = items(s).await;
             assert!(err.is_none());
@@ -478,10 +460,92 @@ mod tests {
                 "(fetched on the I/O thread, converted on the caller's, page)"
             );
         }
-        assert_eq!(
-            fetch_on_thread(),
-            std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(matches!(On::chosen(), On::Pool(_)), cores > 1);
+    }
+
+    /// The threads a walk's fetches ran on (name, id), the walk driven as `on` says.
+    async fn fetched_on(on: On) -> Vec<(Option<String>, std::thread::ThreadId)> {
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            let here = std::thread::current();
+            let on = (here.name().map(str::to_owned), here.id());
+            Ok(Page::new(on, (c < 1).then_some(c + 1)))
+        });
+        let (out, err) = items(ahead_on_thread(pages, NonZeroUsize::MIN, on)).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(out.len(), 2);
+        out.into_iter().map(|p| p.items).collect()
+    }
+
+    /// The host's choices ([`set_io_runtime`](super::super::set_io_runtime)): the caller's
+    /// runtime, or a runtime of the host's.
+    #[tokio::test]
+    async fn fetches_where_the_host_chose() {
+        let caller = std::thread::current().id();
+        let fetched = fetched_on(On::Caller).await;
+        assert!(fetched.iter().all(|(_, id)| *id == caller), "{fetched:?}");
+
+        let host = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("host-io")
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let fetched = fetched_on(On::Runtime(host.handle().clone())).await;
+        assert!(
+            fetched
+                .iter()
+                .all(|(name, id)| name.as_deref() == Some("host-io") && *id != caller),
+            "{fetched:?}"
         );
+        // The host's runtime gone, its walks end with an error, never a silent end.
+        let handle = host.handle().clone();
+        host.shutdown_background();
+        let (pages, _) = counted(None);
+        let walk = items(ahead_on_thread(
+            pages,
+            NonZeroUsize::MIN,
+            On::Runtime(handle),
+        ));
+        let (_, err) = tokio::time::timeout(Duration::from_secs(5), walk)
+            .await
+            .expect("the walk ends");
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Cancelled));
+    }
+
+    /// Walks take a pool's runtimes in turn, each walk staying on its own: two walks under a
+    /// pool of two fetch on two threads.
+    #[tokio::test]
+    async fn walks_take_a_pools_runtimes_in_turn() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(2, io_runtime)));
+        let mut threads = Vec::new();
+        for _ in 0..3 {
+            let fetched = fetched_on(On::Pool(pool)).await;
+            assert!(
+                fetched
+                    .iter()
+                    .all(|(name, id)| name.as_deref() == Some("connectors-io")
+                        && *id == fetched[0].1),
+                "{fetched:?}"
+            );
+            threads.push(fetched[0].1);
+        }
+        assert_ne!(threads[0], threads[1]);
+        assert_eq!(threads[0], threads[2]);
+    }
+
+    /// An I/O runtime that could not start: the walk is fetched on the caller's runtime.
+    #[tokio::test]
+    async fn without_an_io_runtime_fetches_on_the_callers() {
+        fn failing() -> std::io::Result<tokio::runtime::Runtime> {
+            Err(std::io::Error::other("no epoll"))
+        }
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, failing)));
+        let caller = std::thread::current().id();
+        for _ in 0..2 {
+            let fetched = fetched_on(On::Pool(pool)).await;
+            assert!(fetched.iter().all(|(_, id)| *id == caller), "{fetched:?}");
+        }
     }
 
     /// A resource a walk opens on the I/O runtime (a pooled connection) still works once the
@@ -504,10 +568,12 @@ mod tests {
                 Ok(Page::new(Some((near, far)), None))
             })
         };
-        let walk: Vec<Page<Option<Pair>, u32>> = read_ahead_on_thread(open(), NonZeroUsize::MIN)
-            .try_collect()
-            .await
-            .expect("a walk");
+        // On an I/O runtime whatever the cores: the caller's outlives the walk anyway.
+        let walk: Vec<Page<Option<Pair>, u32>> =
+            ahead_on_thread(open(), NonZeroUsize::MIN, on(true))
+                .try_collect()
+                .await
+                .expect("a walk");
         let (mut near, mut far) = walk
             .into_iter()
             .next()
@@ -565,7 +631,7 @@ mod tests {
                     Ok(Page::new(body.len(), (c < 1).then_some(c + 1)))
                 }
             });
-            let sizes: Vec<usize> = ahead_on_thread(pages, NonZeroUsize::MIN, true)
+            let sizes: Vec<usize> = ahead_on_thread(pages, NonZeroUsize::MIN, on(true))
                 .map_ok(|p| p.items)
                 .try_collect()
                 .await
@@ -692,7 +758,7 @@ mod tests {
                     counter.fetch_add(1, Ordering::SeqCst);
                     first(p)
                 },
-                own,
+                on(own),
             );
             assert_eq!(s.try_next().await.ok().flatten(), Some(0));
             // Page 0 taken and page 1 converted for the channel; page 2 waits for room
@@ -752,7 +818,7 @@ mod tests {
                 .build()
                 .expect("a runtime");
             let (pages, _) = counted(None);
-            let mut s = ahead_converting(pages, NonZeroUsize::MIN, first, own);
+            let mut s = ahead_converting(pages, NonZeroUsize::MIN, first, on(own));
             let got = {
                 let _in = runtime.enter();
                 futures::executor::block_on(s.next())
@@ -789,7 +855,7 @@ mod tests {
                     (c < 1).then_some(c + 1),
                 ))
             });
-            let (out, _) = items(ahead_on_thread(pages, NonZeroUsize::MIN, own))
+            let (out, _) = items(ahead_on_thread(pages, NonZeroUsize::MIN, on(own)))
                 .instrument(span)
                 .await;
             let ids: Vec<_> = out.into_iter().map(|p| p.items[0]).collect();
