@@ -232,7 +232,6 @@ pub struct SyncContext {
     stats: Arc<SyncStats>,
     rate_gate: Option<Arc<dyn RateGate>>,
     spool: crate::spool::Spool,
-    encoder: Option<Arc<dyn crate::sink::Encoder>>,
 }
 
 impl SyncContext {
@@ -245,7 +244,6 @@ impl SyncContext {
             stats: Arc::new(SyncStats::default()),
             rate_gate: None,
             spool: crate::spool::Spool::new(),
-            encoder: None,
         }
     }
 
@@ -293,50 +291,6 @@ impl SyncContext {
     pub fn with_spool(mut self, spool: crate::spool::Spool) -> Self {
         self.spool = spool;
         self
-    }
-
-    /// Encodes documents with `encoder` in [`encode`](SyncContext::encode). The batch loop
-    /// sets its sink's [`Sink::encoder`](crate::sink::Sink::encoder) here.
-    #[must_use]
-    pub fn with_encoder(mut self, encoder: Arc<dyn crate::sink::Encoder>) -> Self {
-        self.encoder = Some(encoder);
-        self
-    }
-
-    /// Serialises `batch`'s documents with the sink's [`Encoder`](crate::sink::Encoder), if
-    /// the sink has one, so that the batch loop hands the sink those bytes
-    /// ([`Sink::write_encoded`](crate::sink::Sink::write_encoded)) instead of serialising
-    /// them itself. For a connector that converts its pages away from the batch loop (on a
-    /// runtime worker, as [`read_ahead_converting`](crate::pages::read_ahead_converting)
-    /// does): called there, last, once the page is made, it moves each document's
-    /// serialisation off the loop, which every page passes through in turn. Optional: a page
-    /// not encoded goes to [`Sink::write`](crate::sink::Sink::write) as before.
-    ///
-    /// The encoding is of the documents as they are now: a batch whose documents are changed
-    /// afterwards must not be encoded before. Moving the documents out (into another batch)
-    /// leaves the encoding behind, and [`Batch::append`](crate::Batch::append) drops it.
-    ///
-    /// Nothing is encoded (and the page goes to `write`) when the sink has no encoder, when
-    /// the encoder declines or fails on any document of the page, or when the page has no
-    /// documents.
-    pub fn encode(&self, batch: &mut crate::document::Batch) {
-        batch.encoded = None;
-        let Some(encoder) = &self.encoder else {
-            return;
-        };
-        if batch.documents.is_empty() {
-            return;
-        }
-        let content: usize = batch.documents.iter().map(|d| d.content.len()).sum();
-        let mut bytes = Vec::with_capacity(content + 320 * batch.documents.len());
-        let mut ends = Vec::with_capacity(batch.documents.len());
-        for doc in &batch.documents {
-            match encoder.encode(doc, &mut bytes) {
-                Ok(true) => ends.push(bytes.len()),
-                Ok(false) | Err(_) => return,
-            }
-        }
-        batch.encoded = Some(Box::new(crate::document::Encoded { bytes, ends }));
     }
 
     /// Where bodies too large for memory are spooled.
@@ -388,7 +342,6 @@ impl fmt::Debug for SyncContext {
             .field("stats", &self.stats)
             .field("rate_gate", &self.rate_gate)
             .field("spool", &self.spool)
-            .field("encoder", &self.encoder.is_some())
             .finish_non_exhaustive()
     }
 }

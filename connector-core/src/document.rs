@@ -796,29 +796,6 @@ pub struct Batch {
     /// never held are harmless. Prune still catches what a source deletes silently.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted: Vec<String>,
-    /// The documents' bytes as the sink writes them, when
-    /// [`SyncContext::encode`](crate::SyncContext::encode) encoded them where they were made.
-    #[serde(skip)]
-    pub(crate) encoded: Option<Box<Encoded>>,
-}
-
-/// A page's documents encoded by the sink's [`Encoder`](crate::sink::Encoder): their bytes,
-/// one after the other, and where each document's bytes end.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Encoded {
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) ends: Vec<usize>,
-}
-
-impl Encoded {
-    /// The bytes of the page's `n`th document.
-    pub(crate) fn range(&self, n: usize) -> std::ops::Range<usize> {
-        let start = match n.checked_sub(1) {
-            Some(before) => self.ends[before],
-            None => 0,
-        };
-        start..self.ends[n]
-    }
 }
 
 impl Batch {
@@ -829,7 +806,6 @@ impl Batch {
             failures: Vec::new(),
             unchanged: Vec::new(),
             deleted: Vec::new(),
-            encoded: None,
         }
     }
 
@@ -844,7 +820,6 @@ impl Batch {
             failures,
             unchanged,
             deleted: Vec::new(),
-            encoded: None,
         }
     }
 

@@ -131,9 +131,6 @@ impl Batch {
 
     /// Moves everything of `other` to the end of this batch.
     pub fn append(&mut self, mut other: Batch) {
-        // Documents encoded ahead are encoded page by page: a joined page goes to the sink's
-        // `write`.
-        self.encoded = None;
         self.documents.append(&mut other.documents);
         self.failures.append(&mut other.failures);
         self.unchanged.append(&mut other.unchanged);

@@ -107,45 +107,6 @@ pub trait Sink: Send + Sync {
     fn takes_spooled(&self) -> bool {
         false
     }
-
-    /// This sink's [`Encoder`], if it writes each document as bytes of its own (a line of a
-    /// file, a request body). Default `None`: every batch goes through
-    /// [`write`](Sink::write), as before.
-    ///
-    /// With one, a connector that supports it ([`SyncContext::encode`](crate::SyncContext::encode))
-    /// serialises each page's documents on the worker that converted the page, and the batch
-    /// loop hands those bytes to [`write_encoded`](Sink::write_encoded): the loop, the one
-    /// task every page passes through, then only moves bytes.
-    fn encoder(&self) -> Option<Arc<dyn Encoder>> {
-        None
-    }
-
-    /// Stores `documents`, one batch, whose bytes `encoded` holds already: the concatenation,
-    /// in order, of what this sink's [`encoder`](Sink::encoder) wrote for each of them.
-    /// Called only for batches every document of which the encoder encoded; every other batch
-    /// goes to [`write`](Sink::write). The contract is `write`'s. Default: `write(documents)`,
-    /// so a sink that writes what its encoder wrote overrides both.
-    ///
-    /// # Errors
-    /// As [`write`](Sink::write).
-    async fn write_encoded(&self, documents: &[Document], encoded: &[u8]) -> Result<()> {
-        let _ = encoded;
-        self.write(documents).await
-    }
-}
-
-/// Serialises one document into the bytes a [`Sink`] writes for it, wherever the document
-/// was made (see [`Sink::encoder`]). Must write exactly what the sink's own
-/// [`write`](Sink::write) would, since a batch goes one way or the other.
-pub trait Encoder: Send + Sync {
-    /// Appends `doc`'s bytes to `out`. `Ok(false)` (with `out` as it was): this document is
-    /// not encoded ahead (a spooled body, say), and its page goes through
-    /// [`Sink::write`].
-    ///
-    /// # Errors
-    /// Any error: the page is not encoded ahead either, and `write` meets (and reports) the
-    /// same document.
-    fn encode(&self, doc: &Document, out: &mut Vec<u8>) -> Result<bool>;
 }
 
 #[async_trait]
@@ -160,12 +121,6 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     fn takes_spooled(&self) -> bool {
         (**self).takes_spooled()
     }
-    fn encoder(&self) -> Option<Arc<dyn Encoder>> {
-        (**self).encoder()
-    }
-    async fn write_encoded(&self, documents: &[Document], encoded: &[u8]) -> Result<()> {
-        (**self).write_encoded(documents, encoded).await
-    }
 }
 
 #[async_trait]
@@ -179,12 +134,6 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn takes_spooled(&self) -> bool {
         (**self).takes_spooled()
-    }
-    fn encoder(&self) -> Option<Arc<dyn Encoder>> {
-        (**self).encoder()
-    }
-    async fn write_encoded(&self, documents: &[Document], encoded: &[u8]) -> Result<()> {
-        (**self).write_encoded(documents, encoded).await
     }
 }
 

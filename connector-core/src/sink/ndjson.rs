@@ -9,8 +9,8 @@ use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
+use super::Sink;
 use super::append::{AppendFile, Durability, DurableOutput, OutputMark};
-use super::{Encoder, Sink};
 use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -308,26 +308,6 @@ impl NdjsonSink {
     }
 }
 
-/// [`NdjsonSink`]'s [`Encoder`]: one document, one line.
-struct LineEncoder;
-
-impl Encoder for LineEncoder {
-    fn encode(&self, doc: &Document, out: &mut Vec<u8>) -> Result<bool> {
-        if doc.content.is_spooled() {
-            return Ok(false);
-        }
-        let start = out.len();
-        if let Err(e) = super::line::write_document(out, doc) {
-            out.truncate(start);
-            return Err(Error::new(ErrorKind::Sink, "cannot serialise document")
-                .with_item(doc.id.clone())
-                .with_cause(e));
-        }
-        out.push(b'\n');
-        Ok(true)
-    }
-}
-
 impl fmt::Debug for NdjsonSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut f = f.debug_struct("NdjsonSink");
@@ -371,22 +351,6 @@ impl Sink for NdjsonSink {
 
     fn takes_spooled(&self) -> bool {
         true
-    }
-
-    /// Lines encoded where the documents are made: exactly the lines `write` writes, a
-    /// spooled body excepted (its base64 is streamed from its file by `write`).
-    fn encoder(&self) -> Option<Arc<dyn Encoder>> {
-        Some(Arc::new(LineEncoder))
-    }
-
-    async fn write_encoded(&self, documents: &[Document], encoded: &[u8]) -> Result<()> {
-        if documents.is_empty() || encoded.is_empty() {
-            return self.write(documents).await;
-        }
-        let mut buf = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
-        buf.clear();
-        buf.extend_from_slice(encoded);
-        self.write_bytes(buf).await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {

@@ -339,14 +339,11 @@ async fn execute(
     } else {
         store_lookup.clone()
     };
-    let mut ctx = syncer
+    let ctx = syncer
         .context(cancel)
         .with_fingerprints(lookup)
         .with_children(store_lookup)
         .with_stats(stats);
-    if let Some(encoder) = syncer.sink.encoder() {
-        ctx = ctx.with_encoder(encoder);
-    }
 
     let known_failures: HashMap<String, FailedItem> =
         stored.failed.iter().map(|f| (f.key(), f.clone())).collect();
@@ -391,8 +388,6 @@ async fn execute(
         keep_parents,
         reconcile,
         buffer: VecDeque::new(),
-        lines: VecDeque::new(),
-        line_staging: Vec::new(),
         buffer_len: 0,
         buffer_bytes: 0,
         staging: Vec::new(),
@@ -682,49 +677,6 @@ fn retain_flagged<T>(items: &mut Vec<T>, positions: &mut Vec<u32>, keep: &[bool]
     });
 }
 
-/// One buffered page's encoded documents: the page's bytes, and the range of each of its
-/// documents still waiting for the sink, in order.
-struct PageLines {
-    bytes: Vec<u8>,
-    ranges: VecDeque<(usize, usize)>,
-}
-
-impl PageLines {
-    /// The lines of the documents at `positions` of the page `encoded` encoded; `None` if a
-    /// position is not one of its documents.
-    fn of(encoded: crate::document::Encoded, positions: &[u32]) -> Option<Self> {
-        let mut ranges = VecDeque::with_capacity(positions.len());
-        for &n in positions {
-            let n = n as usize;
-            if n >= encoded.ends.len() {
-                return None;
-            }
-            let range = encoded.range(n);
-            ranges.push_back((range.start, range.end));
-        }
-        Some(Self {
-            bytes: encoded.bytes,
-            ranges,
-        })
-    }
-
-    /// Appends the bytes of the first `count` waiting documents to `out`.
-    fn copy_to(&self, out: &mut Vec<u8>, count: usize) {
-        for &(start, end) in self.ranges.iter().take(count) {
-            out.extend_from_slice(self.bytes.get(start..end).unwrap_or_default());
-        }
-    }
-}
-
-/// Where a sink batch's encoded bytes are (see [`Pipeline::batch_and_bytes`]).
-#[derive(Clone, Copy)]
-enum Encoded {
-    /// `start..end` of the oldest page's bytes.
-    Range(usize, usize),
-    /// In `line_staging`.
-    Staged,
-}
-
 struct Pipeline<'a> {
     /// Held while a batch is written and committed (see [`run`]).
     gate: Arc<tokio::sync::Mutex<()>>,
@@ -750,13 +702,6 @@ struct Pipeline<'a> {
     /// vector). A sink batch that lies within one page is lent to the sink and the store
     /// straight from it; the committed documents are then dropped from its front.
     buffer: VecDeque<VecDeque<Document>>,
-    /// For each page of `buffer`, its documents' bytes when the connector encoded them with
-    /// the sink's encoder ([`SyncContext::encode`](crate::SyncContext::encode)); the batch
-    /// loop then hands the sink those bytes rather than having it serialise the documents.
-    lines: VecDeque<Option<PageLines>>,
-    /// The bytes of a batch whose documents' bytes do not lie one after the other in one
-    /// page's: a batch that spans pages, or one with unchanged documents left out between.
-    line_staging: Vec<u8>,
     buffer_len: usize,
     buffer_bytes: u64,
     /// A batch that spans pages, moved out of them (the only documents the loop moves).
@@ -818,10 +763,6 @@ impl Pipeline<'_> {
     }
 
     async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
-        let encoded = batch
-            .encoded
-            .take()
-            .filter(|e| e.ends.len() == batch.documents.len());
         // One pass over the page's documents before the store's compare: their ids (for a
         // checkpoint inside the page), their places, their bytes, and whether any body is
         // spooled. A source page can be thousands of documents, more than the caches hold, so
@@ -937,14 +878,12 @@ impl Pipeline<'_> {
             retain_flagged(&mut documents, &mut positions, &keep);
         }
         page.remaining = documents.len();
+        page.positions = positions;
         self.buffer_len += documents.len();
         self.buffer_bytes += page_bytes - skipped_bytes;
         if !documents.is_empty() {
-            let lines = encoded.and_then(|e| PageLines::of(*e, &positions));
             self.buffer.push_back(VecDeque::from(documents));
-            self.lines.push_back(lines);
         }
-        page.positions = positions;
         progress.unchanged += batch.unchanged.len() as u64;
         for id in batch.unchanged {
             if self.known_failures.contains_key(&id) {
@@ -1114,22 +1053,13 @@ impl Pipeline<'_> {
         if !in_page {
             self.stage(count);
         }
-        let encoded = if in_page {
-            self.encoded_in_page(count)
-        } else {
-            self.line_staging_holds(count)
-        };
         let gate = Arc::clone(&self.gate);
         let _writing = gate.lock().await;
-        let (batch, encoded) = self.batch_and_bytes(in_page, count, encoded);
+        let batch = self.batch_mut(in_page, count);
         let bytes =
             known_bytes.unwrap_or_else(|| batch.iter().map(|d| d.content.len() as u64).sum());
         let source = syncer.connector.source();
-        let written = match encoded {
-            Some(encoded) => syncer.sink.write_encoded(batch, encoded).await,
-            None => syncer.sink.write(batch).await,
-        };
-        written.map_err(|e| {
+        syncer.sink.write(batch).await.map_err(|e| {
             if e.kind() == ErrorKind::Sink {
                 e.with_connector(source)
             } else {
@@ -1166,12 +1096,8 @@ impl Pipeline<'_> {
         if in_page {
             if let Some(page) = self.buffer.front_mut() {
                 page.drain(..count.min(page.len()));
-                if let Some(Some(lines)) = self.lines.front_mut() {
-                    lines.ranges.drain(..count.min(lines.ranges.len()));
-                }
                 if page.is_empty() {
                     self.buffer.pop_front();
-                    self.lines.pop_front();
                 }
             }
         } else {
@@ -1182,13 +1108,9 @@ impl Pipeline<'_> {
     }
 
     /// Moves the oldest `count` buffered documents into `staging`.
-    /// Moves the oldest `count` buffered documents into `staging`, and their encoded bytes,
-    /// if every page they come from has them, into `line_staging` (else it is left empty).
     fn stage(&mut self, count: usize) {
         self.staging.clear();
         self.staging.reserve(count);
-        self.line_staging.clear();
-        let mut encoded = true;
         while self.staging.len() < count {
             let Some(page) = self.buffer.front_mut() else {
                 break;
@@ -1201,84 +1123,23 @@ impl Pipeline<'_> {
                 if let Some(page) = self.buffer.pop_front() {
                     self.staging.extend(page);
                 }
-                match self.lines.pop_front().flatten() {
-                    Some(lines) if encoded => lines.copy_to(&mut self.line_staging, usize::MAX),
-                    _ => encoded = false,
-                }
             } else {
                 self.staging.extend(page.drain(..want));
-                match self.lines.front_mut() {
-                    Some(Some(lines)) => {
-                        if encoded {
-                            lines.copy_to(&mut self.line_staging, want);
-                        }
-                        lines.ranges.drain(..want.min(lines.ranges.len()));
-                    }
-                    _ => encoded = false,
-                }
             }
         }
-        if !encoded {
-            self.line_staging.clear();
-        }
-    }
-
-    /// Where the encoded bytes of the oldest page's first `count` documents are: one range
-    /// of the page's bytes when they lie one after the other, else `line_staging` (copied
-    /// there); `None` when the page was not encoded.
-    fn encoded_in_page(&mut self, count: usize) -> Option<Encoded> {
-        let lines = self.lines.front()?.as_ref()?;
-        let (first, _) = *lines.ranges.front()?;
-        let mut end = first;
-        for &(start, stop) in lines.ranges.iter().take(count) {
-            if start != end {
-                self.line_staging.clear();
-                lines.copy_to(&mut self.line_staging, count);
-                return Some(Encoded::Staged);
-            }
-            end = stop;
-        }
-        Some(Encoded::Range(first, end))
-    }
-
-    /// `Some(Encoded::Staged)` when [`stage`](Self::stage) staged the bytes of a batch.
-    fn line_staging_holds(&self, count: usize) -> Option<Encoded> {
-        (count > 0 && !self.line_staging.is_empty()).then_some(Encoded::Staged)
-    }
-
-    /// The batch of `count` documents that [`flush_one`](Self::flush_one) is sending, and its
-    /// encoded bytes when `encoded` says where they are.
-    fn batch_and_bytes(
-        &mut self,
-        in_page: bool,
-        count: usize,
-        encoded: Option<Encoded>,
-    ) -> (&mut [Document], Option<&[u8]>) {
-        let bytes = match encoded {
-            None => None,
-            Some(Encoded::Staged) => Some(self.line_staging.as_slice()),
-            Some(Encoded::Range(start, end)) => self
-                .lines
-                .front()
-                .and_then(Option::as_ref)
-                .and_then(|lines| lines.bytes.get(start..end)),
-        };
-        let batch = if in_page {
-            match self.buffer.front_mut() {
-                // A page's queue is never pushed to, so it is contiguous already and this
-                // moves nothing.
-                Some(page) => page.make_contiguous().get_mut(..count).unwrap_or_default(),
-                None => &mut [],
-            }
-        } else {
-            &mut self.staging
-        };
-        (batch, bytes)
     }
 
     /// The batch of `count` documents that [`flush_one`](Self::flush_one) is sending.
     fn batch_mut(&mut self, in_page: bool, count: usize) -> &mut [Document] {
-        self.batch_and_bytes(in_page, count, None).0
+        if !in_page {
+            return &mut self.staging;
+        }
+        match self.buffer.front_mut() {
+            // A page's queue is never pushed to, so it is contiguous already and this moves
+            // nothing.
+            Some(page) => page.make_contiguous().get_mut(..count).unwrap_or_default(),
+            None => &mut [],
+        }
     }
 
     /// Commits every leading page all of whose documents are acknowledged, if there is one.

@@ -268,8 +268,6 @@ impl MemoryConnector {
                             .with_metadata("version", item.version),
                     );
                 }
-                // Encoded for the sink where the page is made, as a converting connector does.
-                ctx.encode(&mut batch);
                 let checkpoint = MemoryCheckpoint { after: chunk.last().map(|i| i.id.clone()) };
                 yield CheckpointedBatch::new(batch, checkpoint);
             }

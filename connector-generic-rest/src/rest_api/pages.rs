@@ -6,9 +6,7 @@
 //! converts (in a task of the caller's runtime on one core), and each page's conversion (HTML
 //! to Markdown above all) starts in a task of its own as the page comes, up to three pages at
 //! once, so the next pages convert while the sync loop writes the one before; the documents
-//! come in page order all the same. With a sink that has an encoder (the NDJSON file's lines),
-//! each page's documents are also serialised for it there ([`SyncContext::encode`]), so the
-//! sync loop only hands the sink bytes. The fetches on the I/O thread read each response as it
+//! come in page order all the same. The fetches on the I/O thread read each response as it
 //! comes: on the runtime's workers a response waited 100-270 µs for a worker busy converting
 //! (the `benches/cli.rs` header, seventeenth to nineteenth passes). The slim listing walks the
 //! same pages through [`read_ahead_on_thread`] and reads only the ids.
@@ -222,12 +220,11 @@ pub(super) fn load(
     let limit = PageLimit::stop_after(max_pages(client).saturating_sub(from.pages));
     let pages = walk(client.with_context(ctx), from, limit, since, ctx);
     let mapping = Arc::clone(mapping);
-    let encoding = ctx.clone();
     read_ahead_converting(pages, CONVERTING_AHEAD, move |page| {
-        let mut batch = convert_page(&mapping, &page.items.items, &page.items.at, keep_within);
-        // The sink's bytes made here too, on the converting worker, not in the batch loop.
-        encoding.encode(&mut batch);
-        CheckpointedBatch::new(batch, RestApiCheckpoint { next: page.next })
+        CheckpointedBatch::new(
+            convert_page(&mapping, &page.items.items, &page.items.at, keep_within),
+            RestApiCheckpoint { next: page.next },
+        )
     })
 }
 
