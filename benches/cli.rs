@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below); nineteenth pass: one process-wide I/O thread instead of a runtime per walk, a task on the caller's runtime below two cores, two pages converted ahead: wall 0.90x of `s48/base` over 26 rounds at load 2.8-4.7 (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below); nineteenth pass: one process-wide I/O thread instead of a runtime per walk, a task on the caller's runtime below two cores, two pages converted ahead: wall 0.90x of `s48/base` over 26 rounds at load 2.8-4.7 (below); twentieth pass: the NDJSON lines made on the converting worker (an optional `Sink` encoder), the sync loop's instructions 0.47x, the process's 1.029x, wall even at load 6-8.9: reverted, patch kept (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; on the quiet machine the `--state` run 0.94x and the ratio's median 1.355x → 1.29x (1.20-1.37x) (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -1352,6 +1352,62 @@
 //! instructions (+0.04%: a blocking thread started, a lock and a `getpid` a walk).
 //! `taskset -c 0`, 6 rounds at load 6.7-8.6: wall 0.292 against 0.272 s, task-clock 124.7
 //! against 118.5 ms.
+//!
+//! ## (a), twenty-first pass (2026-12-07): the sink's lines made on the converting worker (reverted)
+//!
+//! Measured first (HEAD 68d8548, `s49/base`), where each thread's CPU goes now that the fetch chain
+//! has its own thread: `perf record -e task-clock -c 250000` of single syncs against the serve-mode
+//! server (load 3-7, so ±20%), and `valgrind --tool=callgrind --separate-threads=yes` of one sync
+//! each (instructions, load-proof):
+//!
+//! | thread | task-clock (perf) | instructions, HEAD | this pass |
+//! | --- | --- | --- | --- |
+//! | sync loop (main; start-up included) | 43-54 ms | 177.7M (355k a page) | 84.2M (168k a page) |
+//! | `connectors-io` (request, keep, cursor) | 55-75 ms | 294.1M (588k a page) | 294.6M |
+//! | two runtime workers (conversions) | 55-70 ms together | 484.2M | 605.4M |
+//! | whole process | 136 ms (`perf stat`) | 956.1M | 984.2M (1.029x) |
+//!
+//! ("This pass" is the change below, measured from its release build.) No thread is saturated (the
+//! I/O thread, the busiest, is on the CPU for about 40% of the sync's wall), so the wall is the
+//! chain's latency: the I/O thread's ~100 µs a page of its own CPU (the keep parse of the items
+//! about a third of it, hyper and reqwest, the URL, the kernel) plus the server's answer, while the
+//! loop's `page()` and the two conversions run beside it. This pass built wire47's `W47_ENC` lever
+//! as a contract, an optional `Sink` capability: `Sink::encoder` (default `None`) gives an
+//! `Encoder`, `SyncContext::encode` serialises a page's documents with it on the worker that
+//! converted the page (`rest_api` calls it in its conversion, the memory connector where it makes
+//! each page), and the loop hands the sink each batch's bytes (`Sink::write_encoded`; a batch
+//! within a page is a range of the page's bytes, one across pages or with unchanged documents left
+//! out is copied together). `NdjsonSink`'s encoder writes the lines `write` writes; sinks without
+//! one, and pages not encoded, go to `write` as before. The loop's instructions fell by 93.5M (53%,
+//! 187k a page); the workers' rose by 121M; the process's by 28M (+2.9%), of which 19.7M is
+//! `memcpy` (the batch's bytes copied into the sink's buffer, and the staged batches: about 1.5
+//! copies of the 17.5 MB output, which valgrind counts byte by byte for `rep movsb`). NDJSON md5
+//! 1405c21f… from every run (both binaries, every round).
+//!
+//! It did not measure better where the target is: the load was 6-8.9 through every A/B (other
+//! helpers' release builds). Alternating `perf stat -r 10` rounds, medians, wall s / task-clock ms:
+//! both cores, 8 rounds at load 6.1-8.6, base 0.260 / 132.2, this pass 0.264 / 136.2, and 6 more at
+//! load 8.5-8.9, base 0.177 / 125.2, this pass 0.169 / 130.3 (wall even within the noise,
+//! task-clock 1.02-1.04x, as the instructions say); one core (`taskset -c 0`), 6 rounds at load
+//! 6.6-8.0, base 0.286 / 135.3, this pass 0.387 / 141.3 (rounds spread 0.27-0.45 s on both sides).
+//! Per thread (`perf record`, 8 syncs a side, medians): the loop 47.4 → 39.2 ms, the I/O thread
+//! 55.6 → 57.7 ms, the workers 60.1 → 71.0 ms. The bench, `CLI_BENCH_ONLY=a,c,d`, 3 rounds, base /
+//! this / base in turn at load 7.7-8.6: (a) 4.49x, 4.40x, 3.91x of curl (curl 0.034-0.079 s); (c)
+//! 1.57x, 1.05x, 1.36x (this pass's first run, alone before, 1.86x); (d) 1.03-1.05x for both, this
+//! pass's peak RSS about 0.8 MiB higher (the encoded bytes of the pages waiting in the loop's
+//! buffer). So the loop got lighter, as wire47's fake said, but the loop is not the bound, and the
+//! whole costs 3% more CPU, which on a loaded or one-core machine is what the wall follows: the
+//! change was reverted, its patch (with its tests) and the measured binary kept for a quiet-machine
+//! A/B (`/work/notes/s49/enc49/encoder.patch`, `connectors-enc`). Its extra CPU is mostly the copy
+//! of each batch's bytes into the sink's buffer, which a sink taking the page's bytes by range
+//! would not need. What the path names instead is the I/O thread's own work, serial on the chain:
+//! in its 294M instructions (callgrind, HEAD) the items kept in the same pass that finds the cursor
+//! are about 85% (serde_json's string scan and parse 27%, `KeptSeed` and `KeptWriter::capture` 19%,
+//! `read_level` 8%, keys 11%, integers 5%), some 500k instructions a page, and hyper, reqwest and
+//! the URL the rest. Keeping the items off the chain (wire47's `W47_SKIP`: the fetch only skips
+//! them to the cursor, the converting worker reads them; keep + cursor 27 → 15 µs a page for +25 µs
+//! of conversion, measured before the I/O thread) or finding the cursor without reading the items
+//! is the next lever.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
