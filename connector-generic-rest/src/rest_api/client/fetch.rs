@@ -18,7 +18,7 @@ use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
     BodyPath, Items, ItemsPath, Seen, envelopes, error_members, error_path_hint, find_items,
-    is_set, place_of, shown, text_ref, unusual_error, usual_sign,
+    is_set, shown, text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -312,15 +312,11 @@ impl RestClient {
             if place.is_none()
                 && let Some(path) = path.filter(|p| p.filtered())
             {
-                // A `OneList` path's match is the list itself: its place is the list's own
-                // pointer, as an entry's parent is (review12 F4).
+                // A `OneList` path's place is that of what its filter chose (review15 N3).
                 place = path
                     .locations(&body)
                     .first()
-                    .map(|l| match path.one_list() {
-                        true => place_of(&body, &format!("{l}/0")),
-                        false => place_of(&body, l),
-                    });
+                    .map(|l| path.place(&body, l));
             }
         }
         let listing_ids = listing

@@ -6,7 +6,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::error_rule::{error_path_hint, shown, unusual_error};
-use super::place::{Seen, lists_at_place, record_map};
+use super::place::{Seen, lists_at_place, place_of, record_map};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -23,6 +23,9 @@ pub(crate) struct ItemsPath {
     uncut: Option<JsonPath>,
     /// What the path's matches are, from its syntax alone ([`Shape`]).
     shape: Shape,
+    /// For a [`Shape::OneList`] path, the path up to its last filter, as written: what the
+    /// filter chose among, whose place a run learns ([`ItemsPath::place`]).
+    chooser: Option<JsonPath>,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -77,12 +80,23 @@ impl ItemsPath {
                     .as_ref()
                     .is_some_and(|l| l.to_string() != u.to_string())
             });
+        let chooser = cuts
+            .iter()
+            .rfind(|(_, k)| {
+                matches!(
+                    k,
+                    SegmentKind::Filter | SegmentKind::Search { filter: true }
+                )
+            })
+            .filter(|_| shape == Shape::OneList)
+            .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
         Ok(Self {
             path,
             raw: full,
             listing,
             uncut,
             shape,
+            chooser,
         })
     }
 
@@ -253,6 +267,29 @@ impl ItemsPath {
             at = prefix;
         }
         Ok(())
+    }
+
+    /// Where a page's items sat ([`Seen::place`]), from its first match's pointer `first`:
+    /// the match's parent; for a [`Shape::OneList`] path, the parent of what its filter chose
+    /// (`/sections/0` of `/sections/0/items` gives `[/sections`), since the match itself may
+    /// not be a list (`$..[?@.type == 'articles'].attributes`) and a later page's chosen
+    /// entries may not hold it (review15 N3).
+    pub(crate) fn place(&self, body: &Value, first: &str) -> String {
+        let chosen = self.chooser.as_ref().and_then(|c| {
+            c.query_located(body)
+                .locations()
+                .map(|l| l.to_json_pointer())
+                .filter(|c| {
+                    first
+                        .strip_prefix(c.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+                .max_by_key(String::len)
+        });
+        match chosen {
+            Some(c) => place_of(body, &c),
+            None => place_of(body, first),
+        }
     }
 
     /// Where each match lies, as JSON pointers, in the order of [`find_items`]'s matches.
@@ -518,7 +555,7 @@ fn string_literal(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::place::{empty_at_place, place_of};
+    use super::super::place::empty_at_place;
     use super::*;
     use serde_json::json;
 

@@ -15,7 +15,7 @@ pub(crate) use error_rule::{
     error_members, error_path_hint, is_set, shown, unusual_error, usual_sign,
 };
 pub(crate) use listing::{ItemsPath, envelopes};
-pub(crate) use place::{Seen, place_of};
+pub(crate) use place::Seen;
 
 /// One segment of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
