@@ -82,3 +82,106 @@ async fn a_one_list_place_is_where_its_filter_chose() {
         assert_eq!((w.titles.len(), w.failed, w.requests), (2, 0, 3), "{path}");
     }
 }
+
+/// Ten groups a page, each with one item; `open` lists the open groups and their items.
+fn groups(open: &[(usize, &[u64])]) -> Value {
+    let list: Vec<Value> = (0..10)
+        .map(|g| match open.iter().find(|(at, _)| *at == g) {
+            Some((_, ids)) => {
+                json!({"open": true, "items": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()})
+            }
+            None => json!({"open": false, "items": [doc(100 + g as u64)]}),
+        })
+        .collect();
+    json!({"groups": list})
+}
+
+/// Serves `bodies` at offsets 0, 10, 20, … (`limit` 10) and loads them with `fields`: what
+/// the load did, and the offsets asked.
+async fn offset_walk(fields: Value, bodies: &[Value]) -> (Walked, Vec<String>) {
+    let server = MockServer::start().await;
+    for (i, body) in bodies.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(query_param("offset", (10 * i).to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    let mut fields = fields;
+    fields["pagination_type"] = json!("offset");
+    fields["pagination_config"] =
+        json!({"offset_param": "offset", "limit_param": "limit", "limit": 10});
+    let (docs, fails, err) = load(&build(items_config(&server.uri(), &fields))).await;
+    let requests = server.received_requests().await.unwrap();
+    let sent = requests
+        .iter()
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "offset")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    let w = Walked {
+        titles: docs.into_iter().map(|d| d.title).collect(),
+        failed: fails.len(),
+        err: err.map(|e| e.to_string()),
+        requests: requests.len(),
+    };
+    (w, sent)
+}
+
+/// review15 N2: an offset walk over a path that picks a list after its filter moved by the
+/// list's entries while the server may count the level the filter chose among (12 entries
+/// of one open group skipped groups 10 and 11), and by the matches where they are not lists
+/// (`$.data[?@.x].attributes`: 1 entry a page, 25 times the requests). The path cannot say
+/// what the server counts, so such a walk is refused without `listing_path`, which names it.
+#[tokio::test]
+async fn an_offset_walk_over_a_one_list_path_says_what_the_offset_counts() {
+    let mut registry = connector_core::Registry::new();
+    connector_generic_rest::register(&mut registry);
+    for path in [
+        "$.groups[?@.open == true].items",
+        "$.data[?@.x].attributes",
+    ] {
+        let fields = json!({"items_path": path, "pagination_type": "offset"});
+        let err = registry
+            .build("rest_api", items_config("http://127.0.0.1:9", &fields))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("listing_path"), "{err}");
+        // A page walk's number does not depend on what a page counts.
+        let fields = json!({"items_path": path, "pagination_type": "page"});
+        assert!(registry.build("rest_api", items_config("http://127.0.0.1:9", &fields)).is_ok());
+    }
+    // Told: every group's items delivered, the offset moving by ten groups.
+    let twelve: Vec<u64> = (1..=12).collect();
+    let twenty: Vec<u64> = (40..60).collect();
+    let bodies = [
+        groups(&[(3, &twelve)]),
+        groups(&[(5, &twenty)]),
+        groups(&[(0, &[30])]),
+        json!({"groups": []}),
+    ];
+    let fields = json!({
+        "items_path": "$.groups[?@.open == true].items",
+        "listing_path": "$.groups[*]",
+    });
+    let (w, sent) = offset_walk(fields, &bodies).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.failed), (33, 0));
+    assert_eq!(sent, ["0", "10", "20", "30"]);
+    // One match in ten entries, not a list: the offset moves by ten.
+    let data = |n: u64| {
+        let mut entries: Vec<Value> = (0..10).map(|i| json!({"attributes": doc(1000 + i)})).collect();
+        entries[3] = json!({"x": true, "attributes": doc(n)});
+        json!({"data": entries})
+    };
+    let bodies = [data(1), data(2), data(3), json!({"data": []})];
+    let fields = json!({"items_path": "$.data[?@.x].attributes", "listing_path": "$.data[*]"});
+    let (w, sent) = offset_walk(fields, &bodies).await;
+    assert_eq!(w.err, None);
+    assert_eq!(w.titles, ["t1", "t2", "t3"]);
+    assert_eq!(sent, ["0", "10", "20", "30"]);
+}

@@ -91,7 +91,10 @@ pub struct RestApiConfig {
     /// moves) and their ids are its repeat guard, in place of what `items_path` implies. Set
     /// it where that guess is wrong: `$.results[0].hits[*]` for
     /// `$.results[*].hits[?@.public]`, `$.data[*]` for `$.data[*].versions[?@.latest]` when
-    /// an entry's versions may all be missing.
+    /// an entry's versions may all be missing. Required for an `offset` walk whose
+    /// `items_path` picks a list after its filter (`$.groups[?@.open].items`): `$.groups[*]`
+    /// where the server's offset counts groups, `$.groups[?@.open].items[*]` where it counts
+    /// their items.
     #[serde(default)]
     pub listing_path: Option<String>,
     /// Where a response says it failed: a JSONPath, and a page where it matches a set value
@@ -503,6 +506,26 @@ impl ConnectorConfig for RestApiConfig {
             {
                 out.push(FieldError::new(field, e));
             }
+        }
+        // An offset walk moves by what a page lists, and a path that picks a list after its
+        // filter cannot say whether the server counts that list's entries or the level the
+        // filter chose among: one guess skips entries, the other repeats them (review15 N2).
+        if self.pagination_type == PaginationType::Offset
+            && self.listing_path.is_none()
+            && let Some(p) = self.items_path.as_deref().and_then(|p| ItemsPath::parse(p).ok())
+            && p.one_list()
+        {
+            out.push(FieldError::new(
+                "listing_path",
+                format!(
+                    "is required for an `offset` walk whose `items_path` picks a list after its \
+                     filter (`{}`): the entries the server's offset counts, `{}` (the level the \
+                     filter chose among) or `{}[*]` (the list's entries)",
+                    p.as_str(),
+                    p.listing_text().unwrap_or_default(),
+                    p.as_str(),
+                ),
+            ));
         }
         match self.auth_type {
             AuthType::None => {}

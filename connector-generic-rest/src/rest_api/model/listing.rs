@@ -144,6 +144,11 @@ impl ItemsPath {
         self.listing.as_ref().map(|p| p.query(body).all())
     }
 
+    /// [`ItemsPath::listing`]'s path, as text.
+    pub(crate) fn listing_text(&self) -> Option<String> {
+        self.listing.as_ref().map(ToString::to_string)
+    }
+
     /// The path as parsed, with its leading `$`.
     pub(crate) fn as_str(&self) -> &str {
         &self.raw
