@@ -185,3 +185,32 @@ async fn an_offset_walk_over_a_one_list_path_says_what_the_offset_counts() {
     assert_eq!(w.titles, ["t1", "t2", "t3"]);
     assert_eq!(sent, ["0", "10", "20", "30"]);
 }
+
+/// review15 N4: a lenient page (a number no `Value` holds) whose filter chose several lists:
+/// the item holding the hole was located by list, not by entry, so a hole in the second
+/// list's entry failed the whole page, and one in the first list's second entry replaced
+/// that item by the second list. Now each entry is located, and the item holding the hole
+/// is read alone from its bytes (its `n` is no field the mapping reads, so it is delivered).
+#[tokio::test]
+async fn a_hole_in_a_flattened_list_is_located_by_entry() {
+    let bodies = [
+        r#"{"groups": [{"open": true, "items": [{"id": 1, "title": "t1"}, {"id": 2, "title": "t2"}]}, {"open": true, "items": [{"id": 3, "title": "t3", "n": 1e400}]}]}"#,
+        r#"{"groups": [{"open": true, "items": [{"id": 1, "title": "t1"}, {"id": 2, "title": "t2", "n": 1e400}]}, {"open": true, "items": [{"id": 3, "title": "t3"}]}]}"#,
+    ];
+    for body in bodies {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(&server)
+            .await;
+        let fields = json!({
+            "items_path": "$.groups[?@.open == true].items",
+            "pagination_type": "none",
+        });
+        let (docs, fails, err) = load(&build(items_config(&server.uri(), &fields))).await;
+        assert_eq!(err.map(|e| e.to_string()), None, "{body}");
+        let titles: Vec<String> = docs.into_iter().map(|d| d.title).collect();
+        assert_eq!(titles, ["t1", "t2", "t3"], "{body}");
+        assert_eq!(fails.len(), 0, "{body}");
+    }
+}

@@ -297,6 +297,30 @@ impl ItemsPath {
         }
     }
 
+    /// Where each item of [`find_items`]'s [`Items::Matches`] lies, as JSON pointers: each
+    /// match's, and for a [`Shape::OneList`] path that matched several lists, each entry's of
+    /// every list, as `find_items` flattens them (review15 N4: one pointer per list put an
+    /// entry's hole on the wrong item, or on none).
+    ///
+    /// [`find_items`]: super::find_items
+    /// [`Items::Matches`]: super::Items::Matches
+    pub(crate) fn item_locations(&self, value: &Value) -> Vec<String> {
+        let located = self.path.query_located(value);
+        let flatten = self.one_list() && located.len() > 1;
+        located
+            .into_iter()
+            .flat_map(|m| {
+                let at = m.location().to_json_pointer();
+                match m.node() {
+                    Value::Array(list) if flatten => {
+                        (0..list.len()).map(|i| format!("{at}/{i}")).collect()
+                    }
+                    _ => vec![at],
+                }
+            })
+            .collect::<Vec<_>>()
+    }
+
     /// Where each match lies, as JSON pointers, in the order of [`find_items`]'s matches.
     pub(crate) fn locations(&self, value: &Value) -> Vec<String> {
         self.path
