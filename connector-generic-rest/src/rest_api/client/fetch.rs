@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::RestClient;
 use crate::rest_api::SOURCE;
-use crate::rest_api::checkpoint::{At, Position};
+use crate::rest_api::checkpoint::{At, Learned, Position};
 use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
@@ -55,7 +55,9 @@ impl Totals {
 }
 
 impl RestClient {
-    /// Fetches the page at `pos`: its items (any JSON values) and the position after it.
+    /// Fetches the page at `pos`: its items (any JSON values) and the position after it; with
+    /// the last page, what the run learned of the API ([`Learned`], carried to the next
+    /// incremental run), else an empty [`Learned`] (the position holds it).
     ///
     /// # When page and offset pagination stop
     /// After an empty page; after a page whose item ids repeat the previous page's (an API
@@ -98,7 +100,7 @@ impl RestClient {
         &self,
         pos: Position,
         since: Option<DateTime<Utc>>,
-    ) -> Result<Page<PageItems, Position>> {
+    ) -> Result<(Page<PageItems, Position>, Learned)> {
         let e = &*self.endpoint;
         if pos.pages > 0 && e.cfg.request_delay > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(e.cfg.request_delay)).await;
@@ -119,7 +121,7 @@ impl RestClient {
                     pages = pos.pages,
                     "the API refused the page after the last one; the listing ends here"
                 );
-                return Ok(Page::last(PageItems::default()));
+                return Ok((Page::last(PageItems::default()), Learned::of(&pos)));
             }
             return Err(self.client_error(code, resp.url()));
         }
@@ -419,7 +421,7 @@ impl RestClient {
                  `items_path`'s last filter; the listing ends here (`listing_path` tells the \
                  walk what a page lists)"
             );
-            return Ok(Page::last(PageItems::default()));
+            return Ok((Page::last(PageItems::default()), Learned { place, usual }));
         }
         // The next position is read before the items are moved out: a cursor path may point
         // into them.
@@ -508,9 +510,16 @@ impl RestClient {
                 pages = pos.pages,
                 "the page repeats the previous page's items (does the API ignore the page parameter?); the listing ends here"
             );
-            return Ok(Page::last(PageItems::default()));
+            return Ok((Page::last(PageItems::default()), Learned { place, usual }));
         }
-        Ok(Page::new(
+        let learned = match next_at {
+            Some(_) => Learned::default(),
+            None => Learned {
+                place: place.clone(),
+                usual: usual.clone(),
+            },
+        };
+        let page = Page::new(
             items,
             next_at.map(|at| Position {
                 at,
@@ -523,7 +532,8 @@ impl RestClient {
                 idle,
                 idle_hash,
             }),
-        ))
+        );
+        Ok((page, learned))
     }
 
     /// The hash of an item's id for the repeated-page guard: of `id_field` where configured,
