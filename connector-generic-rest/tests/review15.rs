@@ -302,3 +302,30 @@ async fn a_fix11_sign_in_an_old_checkpoint_still_passes() {
         assert_eq!(err.is_none(), ok, "{err:?}");
     }
 }
+
+/// review15 N9: the objects above a filtered path's lists were checked for a set `error` up
+/// to the first list entry, but not past a record map's entry: `/jobs/j2` (a job keyed by
+/// id) is a listing's entry, and its `error` is its own; the page failed every run. Only the
+/// objects the path's opening names reach (`/jobs`) speak for the response.
+#[tokio::test]
+async fn a_record_map_entry_s_error_is_its_own() {
+    let log = |id: u64| json!({"kind": "log", "id": id, "title": format!("t{id}")});
+    let bodies = [
+        json!({"jobs": {"j1": {"artifacts": [log(1)]}}}),
+        json!({"jobs": {"j1": {"artifacts": []}, "j2": {"artifacts": [], "error": "timeout"}}}),
+        json!({"jobs": {"j3": {"artifacts": [log(3)]}}}),
+    ];
+    let fields = json!({"items_path": "$.jobs.*.artifacts[?@.kind == 'log']"});
+    let w = cursor_walk(fields, &bodies).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.requests), (2, 3));
+    // The envelope the names reach still speaks.
+    let bodies = [
+        json!({"result": {"jobs": {"j1": {"artifacts": [log(1)]}}}}),
+        json!({"result": {"jobs": {}, "error": "busy"}}),
+    ];
+    let fields = json!({"items_path": "$.result.jobs.*.artifacts[?@.kind == 'log']"});
+    let w = cursor_walk(fields, &bodies).await;
+    let err = w.err.expect("the envelope's error fails the page");
+    assert!(err.contains("busy"), "{err}");
+}

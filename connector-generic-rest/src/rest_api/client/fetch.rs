@@ -17,7 +17,7 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, envelopes, error_members, error_path_hint, find_items,
+    BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, find_items,
     is_set, shown, text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
@@ -304,7 +304,7 @@ impl RestClient {
                             }
                         }),
                     };
-                    for (_, value) in first.iter().flat_map(|p| envelopes(&body, p)) {
+                    for (_, value) in first.iter().flat_map(|p| path.envelopes(&body, p)) {
                         for (member, value) in error_members(value) {
                             learn(member, value);
                         }

@@ -26,6 +26,9 @@ pub(crate) struct ItemsPath {
     /// For a [`Shape::OneList`] path, the path up to its last filter, as written: what the
     /// filter chose among, whose place a run learns ([`ItemsPath::place`]).
     chooser: Option<JsonPath>,
+    /// How many segments the path opens with that select one value (names, indexes): the
+    /// objects they reach are the response's envelopes ([`ItemsPath::envelopes`]).
+    chain: usize,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -90,6 +93,10 @@ impl ItemsPath {
             })
             .filter(|_| shape == Shape::OneList)
             .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
+        let chain = cuts
+            .iter()
+            .take_while(|(_, k)| matches!(k, SegmentKind::Name(_) | SegmentKind::Index))
+            .count();
         Ok(Self {
             path,
             raw: full,
@@ -97,6 +104,7 @@ impl ItemsPath {
             uncut,
             shape,
             chooser,
+            chain,
         })
     }
 
@@ -256,7 +264,7 @@ impl ItemsPath {
                 // taught the run that envelope.
                 let check = seen.guess_errors && self.filtered();
                 for (pointer, _) in reached.iter().filter(|_| check) {
-                    for (up, value) in envelopes(body, pointer) {
+                    for (up, value) in self.envelopes(body, pointer) {
                         if let Some((name, v)) = unusual_error(value, seen.usual) {
                             return Err(format!(
                                 "the response's `{up}/{name}` is set: {} ({})",
@@ -297,6 +305,19 @@ impl ItemsPath {
         }
     }
 
+    /// [`envelopes`] at `pointer` that the path's opening names and indexes reach (`/jobs` of
+    /// `$.jobs.*.artifacts[?…]`): below its first segment that selects many, an object is an
+    /// entry of a listing, a record map's too (`/jobs/j2`), and its `error` is its own
+    /// (review15 N9).
+    pub(crate) fn envelopes<'a, 'p>(
+        &self,
+        body: &'a Value,
+        pointer: &'p str,
+    ) -> impl Iterator<Item = (&'p str, &'a Value)> {
+        let chain = self.chain;
+        envelopes(body, pointer).filter(move |(at, _)| at.matches('/').count() <= chain)
+    }
+
     /// Where each item of [`find_items`]'s [`Items::Matches`] lies, as JSON pointers: each
     /// match's, and for a [`Shape::OneList`] path that matched several lists, each entry's of
     /// every list, as `find_items` flattens them (review15 N4: one pointer per list put an
@@ -334,7 +355,7 @@ impl ItemsPath {
 /// The values at `pointer` and above it in `body`, each with its pointer, the root left out,
 /// up to the first that is a list's entry (left out too): the envelopes around a list, whose
 /// `error` speaks for the response, not a record's own `error` (review12 F3).
-pub(crate) fn envelopes<'a, 'p>(
+fn envelopes<'a, 'p>(
     body: &'a Value,
     pointer: &'p str,
 ) -> impl Iterator<Item = (&'p str, &'a Value)> {

@@ -14,7 +14,7 @@ mod place;
 pub(crate) use error_rule::{
     error_members, error_path_hint, is_set, shown, unusual_error, usual_sign,
 };
-pub(crate) use listing::{ItemsPath, envelopes};
+pub(crate) use listing::ItemsPath;
 pub(crate) use place::Seen;
 
 /// One segment of a [`FieldPath`].
