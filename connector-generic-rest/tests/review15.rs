@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Walked, build, items_config, load};
+use common::{Walked, build, items_config, load, walk};
 use connector_core::SyncContext;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
@@ -328,4 +328,26 @@ async fn a_record_map_entry_s_error_is_its_own() {
     let w = cursor_walk(fields, &bodies).await;
     let err = w.err.expect("the envelope's error fails the page");
     assert!(err.contains("busy"), "{err}");
+}
+
+/// review15 N7: past a fixed set of sections the server dropped `docs` and echoed a sibling
+/// that changes on every page: its listing never repeated and nothing else bounded a
+/// `OneList` page with no match, so the walk ran to `max_pages` (the load stopped there and
+/// `list_ids` failed, so no prune, every run). Three such pages in a row, where no section
+/// holds `items`, end it with a warning.
+#[tokio::test]
+async fn pages_past_a_fixed_set_of_sections_end() {
+    let docs = |ids: &[u64]| {
+        json!({"name": "docs", "items": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()})
+    };
+    let stats = |n: u64| json!({"name": "stats", "took_ms": 7 + n, "page": n});
+    let mut bodies = vec![
+        json!({"result": [docs(&[1, 2]), stats(1)]}),
+        json!({"result": [docs(&[3]), stats(2)]}),
+    ];
+    bodies.extend((3..13).map(|n| json!({"result": [stats(n)]})));
+    let fields = json!({"items_path": "$.result[?@.name == 'docs'].items"});
+    let w = walk(fields, &bodies).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles.len(), w.requests), (3, 5));
 }

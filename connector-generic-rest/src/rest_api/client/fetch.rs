@@ -402,11 +402,20 @@ impl RestClient {
         // listing is full) is not counted: three Jira pages of issues without open subtasks in
         // a row are real pages, and the response's word or the listing's repeat guard bounds
         // the walk (review12 F1; losing pages costs documents, walking on costs requests).
-        let idle_hash = (found.len() == 0)
-            .then_some(uncut.as_ref())
-            .flatten()
-            .filter(|u| !u.is_empty())
-            .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>()));
+        // A `OneList` page where no entry the filter chose among holds the name after it (a
+        // fixed set of sections past its end, `{"result": [{"name": "stats", "took_ms": 7}]}`)
+        // counts too, whatever those entries hold (review15 N7).
+        let bare = path
+            .filter(|_| one_list && no_items && numbered && e.listing_path.is_none())
+            .and_then(|p| p.bare(&body));
+        let idle_hash = match bare {
+            Some(_) => Some(BARE.to_owned()),
+            None => (found.len() == 0)
+                .then_some(uncut.as_ref())
+                .flatten()
+                .filter(|u| !u.is_empty())
+                .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>())),
+        };
         let idle = match &idle_hash {
             Some(h) if pos.idle_hash.as_ref() == Some(h) => pos.idle + 1,
             _ => 0,
@@ -414,13 +423,22 @@ impl RestClient {
         // Only where the response says nothing of the pages left: its word and `max_pages`
         // bound the walk otherwise (review15 N6).
         if untold && idle + 1 >= IDLE_PAGES {
-            tracing::warn!(
-                connector = SOURCE,
-                pages = pos.pages,
-                "{IDLE_PAGES} pages in a row held no items and the same entries under \
-                 `items_path`'s last filter; the listing ends here (`listing_path` tells the \
-                 walk what a page lists)"
-            );
+            match bare {
+                Some(name) => tracing::warn!(
+                    connector = SOURCE,
+                    pages = pos.pages,
+                    "{IDLE_PAGES} pages in a row held no items and no entry `items_path`'s \
+                     filter chose among holds `{name}`; the listing ends here (`listing_path` \
+                     tells the walk what a page lists)"
+                ),
+                None => tracing::warn!(
+                    connector = SOURCE,
+                    pages = pos.pages,
+                    "{IDLE_PAGES} pages in a row held no items and the same entries under \
+                     `items_path`'s last filter; the listing ends here (`listing_path` tells \
+                     the walk what a page lists)"
+                ),
+            }
             return Ok((Page::last(PageItems::default()), Learned { place, usual }));
         }
         // The next position is read before the items are moved out: a cursor path may point
@@ -571,6 +589,10 @@ impl RestClient {
 /// Pages in a row with no items and the same entries under the path's last filter that end
 /// a walk (review11 F1's backstop).
 const IDLE_PAGES: u64 = 3;
+
+/// The idle hash of a `OneList` page whose filtered level holds no entry with the path's
+/// name ([`ItemsPath::bare`]): such pages in a row count alike.
+const BARE: &str = "bare";
 
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).
 fn page_hash(ids: &[String]) -> String {

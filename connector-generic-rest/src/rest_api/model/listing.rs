@@ -29,6 +29,9 @@ pub(crate) struct ItemsPath {
     /// How many segments the path opens with that select one value (names, indexes): the
     /// objects they reach are the response's envelopes ([`ItemsPath::envelopes`]).
     chain: usize,
+    /// For a [`Shape::OneList`] path whose filter is followed by a name: the path up to its
+    /// last filter, every filter a wildcard, and that name ([`ItemsPath::bare`]).
+    among: Option<(JsonPath, String)>,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -93,6 +96,18 @@ impl ItemsPath {
             })
             .filter(|_| shape == Shape::OneList)
             .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
+        let among = cuts
+            .iter()
+            .rposition(|(_, k)| matches!(k, SegmentKind::Filter))
+            .and_then(|last| match cuts.get(last + 1) {
+                Some((_, SegmentKind::Name(name))) => Some(name.clone()),
+                _ => None,
+            })
+            .filter(|_| shape == Shape::OneList)
+            .and_then(|name| {
+                let up = up_to_last_filter(&full)?;
+                Some((JsonPath::parse(&up).ok()?, name))
+            });
         let chain = cuts
             .iter()
             .take_while(|(_, k)| matches!(k, SegmentKind::Name(_) | SegmentKind::Index))
@@ -105,6 +120,7 @@ impl ItemsPath {
             shape,
             chooser,
             chain,
+            among,
         })
     }
 
@@ -303,6 +319,20 @@ impl ItemsPath {
             Some(c) => place_of(body, &c),
             None => place_of(body, first),
         }
+    }
+
+    /// For a [`Shape::OneList`] path whose filter is followed by a name
+    /// (`$.result[?@.name == 'docs'].items`): the name, when no entry its filter chose among
+    /// (`$.result[*]`) holds it: a page past a fixed set of sections, which the level's
+    /// changing entries (`took_ms`) keep from repeating; `None` otherwise. Closed groups
+    /// holding `items` are no such page (review15 N7).
+    pub(crate) fn bare(&self, body: &Value) -> Option<&str> {
+        let (among, name) = self.among.as_ref()?;
+        let entries = among.query(body).all();
+        entries
+            .iter()
+            .all(|e| e.get(name).is_none())
+            .then_some(name.as_str())
     }
 
     /// [`envelopes`] at `pointer` that the path's opening names and indexes reach (`/jobs` of
