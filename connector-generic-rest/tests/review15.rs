@@ -58,9 +58,7 @@ async fn cursor_walk(fields: Value, bodies: &[Value]) -> Walked {
 #[tokio::test]
 async fn a_one_list_place_is_where_its_filter_chose() {
     let article = |id: u64| json!({"type": "articles", "attributes": doc(id)});
-    let docs = |ids: &[u64]| {
-        json!({"name": "docs", "items": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()})
-    };
+    let docs = |ids: &[u64]| json!({"name": "docs", "items": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()});
     let cases = [
         // a) The match is not a list.
         (
@@ -145,10 +143,7 @@ async fn offset_walk(fields: Value, bodies: &[Value]) -> (Walked, Vec<String>) {
 async fn an_offset_walk_over_a_one_list_path_says_what_the_offset_counts() {
     let mut registry = connector_core::Registry::new();
     connector_generic_rest::register(&mut registry);
-    for path in [
-        "$.groups[?@.open == true].items",
-        "$.data[?@.x].attributes",
-    ] {
+    for path in ["$.groups[?@.open == true].items", "$.data[?@.x].attributes"] {
         let fields = json!({"items_path": path, "pagination_type": "offset"});
         let err = registry
             .build("rest_api", items_config("http://127.0.0.1:9", &fields))
@@ -158,7 +153,11 @@ async fn an_offset_walk_over_a_one_list_path_says_what_the_offset_counts() {
         assert!(err.contains("listing_path"), "{err}");
         // A page walk's number does not depend on what a page counts.
         let fields = json!({"items_path": path, "pagination_type": "page"});
-        assert!(registry.build("rest_api", items_config("http://127.0.0.1:9", &fields)).is_ok());
+        assert!(
+            registry
+                .build("rest_api", items_config("http://127.0.0.1:9", &fields))
+                .is_ok()
+        );
     }
     // Told: every group's items delivered, the offset moving by ten groups.
     let twelve: Vec<u64> = (1..=12).collect();
@@ -179,7 +178,9 @@ async fn an_offset_walk_over_a_one_list_path_says_what_the_offset_counts() {
     assert_eq!(sent, ["0", "10", "20", "30"]);
     // One match in ten entries, not a list: the offset moves by ten.
     let data = |n: u64| {
-        let mut entries: Vec<Value> = (0..10).map(|i| json!({"attributes": doc(1000 + i)})).collect();
+        let mut entries: Vec<Value> = (0..10)
+            .map(|i| json!({"attributes": doc(1000 + i)}))
+            .collect();
         entries[3] = json!({"x": true, "attributes": doc(n)});
         json!({"data": entries})
     };
@@ -233,9 +234,7 @@ fn notice() -> Value {
 #[tokio::test]
 async fn a_finished_run_s_learning_reaches_the_next_incremental_run() {
     let server = MockServer::start().await;
-    let page = |ids: &[u64]| {
-        json!({"data": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>(), "error": notice()})
-    };
+    let page = |ids: &[u64]| json!({"data": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>(), "error": notice()});
     for (n, body) in [(1, page(&[1, 2])), (2, page(&[]))] {
         Mock::given(method("GET"))
             .and(query_param("page", n.to_string()))
@@ -279,7 +278,9 @@ async fn a_fix11_sign_in_an_old_checkpoint_still_passes() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(query_param("page", "2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [], "error": notice()})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [], "error": notice()})),
+        )
         .mount(&server)
         .await;
     let fields = json!({"items_path": "$.data", "pagination_type": "page", "max_pages": 20});
@@ -288,7 +289,8 @@ async fn a_fix11_sign_in_an_old_checkpoint_still_passes() {
     let fix11 = connector_core::ids::hash128("error\u{0}{message,type}type=\"notice\"");
     let from = |usual: Vec<String>| {
         let mut from = cp.initial_checkpoint_json().unwrap();
-        from.state = json!({"next": {"at": {"kind": "page", "page": 2}, "pages": 1, "usual": usual}});
+        from.state =
+            json!({"next": {"at": {"kind": "page", "page": 2}, "pages": 1, "usual": usual}});
         from
     };
     for (usual, ok) in [(vec![fix11], true), (vec!["other".to_owned()], false)] {
@@ -337,9 +339,7 @@ async fn a_record_map_entry_s_error_is_its_own() {
 /// holds `items`, end it with a warning.
 #[tokio::test]
 async fn pages_past_a_fixed_set_of_sections_end() {
-    let docs = |ids: &[u64]| {
-        json!({"name": "docs", "items": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()})
-    };
+    let docs = |ids: &[u64]| json!({"name": "docs", "items": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()});
     let stats = |n: u64| json!({"name": "stats", "took_ms": 7 + n, "page": n});
     let mut bodies = vec![
         json!({"result": [docs(&[1, 2]), stats(1)]}),
@@ -350,4 +350,37 @@ async fn pages_past_a_fixed_set_of_sections_end() {
     let w = walk(fields, &bodies).await;
     assert_eq!(w.err, None);
     assert_eq!((w.titles.len(), w.requests), (3, 5));
+}
+
+/// review15 N11: `error_path` spellings a web form may send for "off" (`"no"`, `"none"`,
+/// `"disabled"`, `"null"`) were read as paths (`$.none`) that never match, turning the
+/// `error`/`errors` guess off silently; they now read as off, as `"false"` does, and the
+/// schema's bool form takes only `false`.
+#[tokio::test]
+async fn error_path_spellings_of_off() {
+    let mut registry = connector_core::Registry::new();
+    connector_generic_rest::register(&mut registry);
+    let schema = registry.schema("rest_api").unwrap();
+    let text = schema.to_string();
+    assert!(text.contains(r#""const":false"#), "{text}");
+    // An error body with no items: off means the page is an empty one, not an error.
+    let body = json!({"data": [], "error": "busy"});
+    for off in ["no", "None", "disabled", "null", "false"] {
+        let fields = json!({"error_path": off});
+        let w = walk(fields, std::slice::from_ref(&body)).await;
+        assert_eq!(w.err, None, "{off}");
+    }
+    for on in ["yes", "enabled", "on"] {
+        let fields = json!({"error_path": on, "pagination_type": "page"});
+        let err = registry
+            .build("rest_api", items_config("http://127.0.0.1:9", &fields))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("error_path"), "{on}: {err}");
+    }
+    // A one-word path that is a real member still reads as a path.
+    let fields = json!({"error_path": "problem"});
+    let w = walk(fields, &[json!({"data": [], "problem": "busy"})]).await;
+    assert!(w.err.is_some_and(|e| e.contains("busy")));
 }

@@ -512,7 +512,10 @@ impl ConnectorConfig for RestApiConfig {
         // filter chose among: one guess skips entries, the other repeats them (review15 N2).
         if self.pagination_type == PaginationType::Offset
             && self.listing_path.is_none()
-            && let Some(p) = self.items_path.as_deref().and_then(|p| ItemsPath::parse(p).ok())
+            && let Some(p) = self
+                .items_path
+                .as_deref()
+                .and_then(|p| ItemsPath::parse(p).ok())
             && p.one_list()
         {
             out.push(FieldError::new(

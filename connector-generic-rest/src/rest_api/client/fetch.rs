@@ -17,8 +17,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, find_items,
-    is_set, shown, text_ref, unusual_error, usual_sign,
+    BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, find_items, is_set, shown,
+    text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -80,9 +80,9 @@ impl RestClient {
     /// such page is full or short by its count (the server may count that level).
     /// `listing_path` replaces all of this. Without it, a page with no items whose entries
     /// under the path's last filter are empty
-    /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)) ends the walk as a
-    /// short page does (where the response says nothing of the pages left and the listing is
-    /// not full), and three pages in a row with no items whose entries there do not change
+    /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)) ends the walk where
+    /// the response told nothing of the pages left and the listing is not full (no full page
+    /// is needed before it, unlike a short page's end), and three pages in a row with no items whose entries there do not change
     /// end it.
     ///
     /// A page with no items whose root holds a non-empty `errors` or a set `error`
@@ -315,10 +315,7 @@ impl RestClient {
                 && let Some(path) = path.filter(|p| p.filtered())
             {
                 // A `OneList` path's place is that of what its filter chose (review15 N3).
-                place = path
-                    .locations(&body)
-                    .first()
-                    .map(|l| path.place(&body, l));
+                place = path.locations(&body).first().map(|l| path.place(&body, l));
             }
         }
         let listing_ids = listing

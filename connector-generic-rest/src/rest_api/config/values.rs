@@ -146,26 +146,33 @@ pub(crate) fn is_secret_header(name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ErrorPath {
-    /// `false`: no member of a response is read as an error (`true` is refused).
-    Off(bool),
+    /// `false`: no member of a response is read as an error (`true` is refused, and the
+    /// schema takes only `false`).
+    Off(#[schemars(schema_with = "false_only")] bool),
     /// A JSONPath (RFC 9535); without a leading `$`, relative to the root.
     Path(String),
 }
 
 impl ErrorPath {
-    /// The switch this value spells, if it spells one: `false`, or a string `"false"`/`"off"`
-    /// (a web form sends strings, and core's reader keeps a string where the schema takes
-    /// one) for no check; `true`, `"true"` or `"on"` (refused: the check is on without it).
-    /// `None` for a path (review12 F8: `"false"` read as the path `$.false` silently turned
-    /// the `error`/`errors` guess off).
+    /// The switch this value spells, if it spells one: `false`, or a string `"false"`,
+    /// `"off"`, `"no"`, `"none"`, `"disabled"` or `"null"` (a web form sends strings, and
+    /// core's reader keeps a string where the schema takes one) for no check; `true`,
+    /// `"true"`, `"on"`, `"yes"` or `"enabled"` (refused: the check is on without it). `None`
+    /// for a path (review12 F8, review15 N11: `"false"` or `"none"` read as the path `$.false`,
+    /// `$.none` silently turned the `error`/`errors` guess off).
     pub fn switch(&self) -> Option<bool> {
         match self {
             Self::Off(on) => Some(*on),
             Self::Path(p) => match p.trim().to_ascii_lowercase().as_str() {
-                "false" | "off" => Some(false),
-                "true" | "on" => Some(true),
+                "false" | "off" | "no" | "none" | "disabled" | "null" => Some(false),
+                "true" | "on" | "yes" | "enabled" => Some(true),
                 _ => None,
             },
         }
     }
+}
+
+/// `error_path`'s switch in the JSON Schema: only `false` is a setting (review15 N11).
+fn false_only(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"const": false})
 }

@@ -83,7 +83,11 @@ pub(super) fn empty_at_place(root: &Value, place: &str) -> bool {
 /// Whether `map` (at `pointer`) reads as a record map keyed by id: every member an object,
 /// none named as an error's or a status's part, and its keys not words (`a1`, `-NaB3x`), or
 /// the run's items sat in it before.
-pub(super) fn record_map(map: &serde_json::Map<String, Value>, pointer: &str, seen: &Seen<'_>) -> bool {
+pub(super) fn record_map(
+    map: &serde_json::Map<String, Value>,
+    pointer: &str,
+    seen: &Seen<'_>,
+) -> bool {
     const NOT_RECORDS: [&str; 4] = ["error", "errors", "meta", "status"];
     let word = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
     map.values().all(Value::is_object)
