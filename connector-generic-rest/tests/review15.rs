@@ -147,8 +147,7 @@ async fn an_offset_walk_over_a_one_list_path_says_what_the_offset_counts() {
         let fields = json!({"items_path": path, "pagination_type": "offset"});
         let err = registry
             .build("rest_api", items_config("http://127.0.0.1:9", &fields))
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(err.contains("listing_path"), "{err}");
         // A page walk's number does not depend on what a page counts.
@@ -374,8 +373,7 @@ async fn error_path_spellings_of_off() {
         let fields = json!({"error_path": on, "pagination_type": "page"});
         let err = registry
             .build("rest_api", items_config("http://127.0.0.1:9", &fields))
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(err.contains("error_path"), "{on}: {err}");
     }
