@@ -86,4 +86,36 @@ impl Hash for Position {
 pub struct RestApiCheckpoint {
     /// The next page; `None` when every page was delivered.
     pub next: Option<Position>,
+    /// With `next` `None`: what the finished run learned of the API, which the next
+    /// incremental run starts with (`carry_over`): a quiet run, whose pages hold no items,
+    /// learns nothing itself (review15 N5). Empty while `next` holds it.
+    #[serde(default, skip_serializing_if = "Learned::is_empty")]
+    pub learned: Learned,
+}
+
+/// What a run learned of the API from its pages with items ([`Position::place`],
+/// [`Position::usual`]), carried past the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Learned {
+    /// [`Position::place`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// [`Position::usual`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usual: Vec<String>,
+}
+
+impl Learned {
+    /// What `pos` holds.
+    pub(crate) fn of(pos: &Position) -> Self {
+        Self {
+            place: pos.place.clone(),
+            usual: pos.usual.clone(),
+        }
+    }
+
+    /// Whether nothing was learned.
+    pub fn is_empty(&self) -> bool {
+        self.place.is_none() && self.usual.is_empty()
+    }
 }

@@ -195,7 +195,7 @@ impl Lenient {
             }
         }
         let located = match (&found, path) {
-            (Items::Matches(_), Some(path)) => path.locations(&self.value),
+            (Items::Matches(_), Some(path)) => path.item_locations(&self.value),
             _ => Vec::new(),
         };
         let mut unread = Vec::with_capacity(holding.len());

@@ -33,7 +33,7 @@ use connector_core::{
 use futures::stream::BoxStream;
 
 pub use auth::{AuthConfig, AuthType, Credentials};
-pub use checkpoint::{At, Position, RestApiCheckpoint};
+pub use checkpoint::{At, Learned, Position, RestApiCheckpoint};
 pub use config::{
     ErrorPath, HttpMethod, KeyValues, PaginationConfig, PaginationType, RestApiConfig, SinceConfig,
     SinceFormat, TypeHint,
@@ -128,7 +128,29 @@ impl CheckpointedConnector for RestApiConnector {
     fn initial_checkpoint(&self) -> RestApiCheckpoint {
         RestApiCheckpoint {
             next: Some(self.client.endpoint.start()),
+            learned: Learned::default(),
         }
+    }
+
+    /// The initial checkpoint with what the finished run learned of the API (where its items
+    /// sit, the error members its pages with items carried): an incremental run that finds
+    /// nothing new learns none itself, and would fail a page with a status envelope it
+    /// cannot tell from an error (review15 N5). `None` when nothing was learned.
+    fn carry_over(&self, last: &RestApiCheckpoint) -> Option<RestApiCheckpoint> {
+        let learned = match &last.next {
+            Some(pos) => Learned::of(pos),
+            None => last.learned.clone(),
+        };
+        if learned.is_empty() {
+            return None;
+        }
+        let mut start = self.client.endpoint.start();
+        start.place = learned.place;
+        start.usual = learned.usual;
+        Some(RestApiCheckpoint {
+            next: Some(start),
+            learned: Learned::default(),
+        })
     }
 
     fn load_from_checkpoint(

@@ -43,7 +43,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use super::SOURCE;
-use super::checkpoint::{At, Position, RestApiCheckpoint};
+use super::checkpoint::{At, Learned, Position, RestApiCheckpoint};
 use super::client::{RestClient, is_credential_param};
 use super::config::PaginationConfig;
 use super::convert::Mapping;
@@ -156,10 +156,11 @@ impl fmt::Display for Entry<'_> {
     }
 }
 
-/// A fetched page's items and which page it was.
+/// A fetched page's items and which page it was; the last page's, what the run learned.
 pub(super) struct Fetched {
     at: PageAt,
     items: PageItems,
+    learned: Learned,
 }
 
 /// The pages from `from` (after `pos.pages` of this run, with `limit` counting from there).
@@ -183,11 +184,12 @@ fn walk(
         async move {
             cancelled?;
             let at = PageAt::new(&pos, &client.endpoint.cfg.pagination_config);
-            let page = client.fetch_page(pos, since).await?;
+            let (page, learned) = client.fetch_page(pos, since).await?;
             Ok(Page::new(
                 Fetched {
                     at,
                     items: page.items,
+                    learned,
                 },
                 page.next,
             ))
@@ -220,7 +222,10 @@ pub(super) fn load(
     read_ahead_converting(pages, CONVERTING_AHEAD, move |page| {
         CheckpointedBatch::new(
             convert_page(&mapping, &page.items.items, &page.items.at, keep_within),
-            RestApiCheckpoint { next: page.next },
+            RestApiCheckpoint {
+                next: page.next,
+                learned: page.items.learned,
+            },
         )
     })
 }

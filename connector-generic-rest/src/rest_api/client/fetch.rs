@@ -12,13 +12,13 @@ use serde_json::Value;
 
 use super::RestClient;
 use crate::rest_api::SOURCE;
-use crate::rest_api::checkpoint::{At, Position};
+use crate::rest_api::checkpoint::{At, Learned, Position};
 use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, envelopes, error_members, error_path_hint, find_items,
-    is_set, place_of, shown, text_ref, unusual_error, usual_sign,
+    BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, find_items, is_set, shown,
+    text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -55,7 +55,9 @@ impl Totals {
 }
 
 impl RestClient {
-    /// Fetches the page at `pos`: its items (any JSON values) and the position after it.
+    /// Fetches the page at `pos`: its items (any JSON values) and the position after it; with
+    /// the last page, what the run learned of the API ([`Learned`], carried to the next
+    /// incremental run), else an empty [`Learned`] (the position holds it).
     ///
     /// # When page and offset pagination stop
     /// After an empty page; after a page whose item ids repeat the previous page's (an API
@@ -78,9 +80,9 @@ impl RestClient {
     /// such page is full or short by its count (the server may count that level).
     /// `listing_path` replaces all of this. Without it, a page with no items whose entries
     /// under the path's last filter are empty
-    /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)) ends the walk as a
-    /// short page does (where the response says nothing of the pages left and the listing is
-    /// not full), and three pages in a row with no items whose entries there do not change
+    /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)) ends the walk where
+    /// the response told nothing of the pages left and the listing is not full (no full page
+    /// is needed before it, unlike a short page's end), and three pages in a row with no items whose entries there do not change
     /// end it.
     ///
     /// A page with no items whose root holds a non-empty `errors` or a set `error`
@@ -98,7 +100,7 @@ impl RestClient {
         &self,
         pos: Position,
         since: Option<DateTime<Utc>>,
-    ) -> Result<Page<PageItems, Position>> {
+    ) -> Result<(Page<PageItems, Position>, Learned)> {
         let e = &*self.endpoint;
         if pos.pages > 0 && e.cfg.request_delay > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(e.cfg.request_delay)).await;
@@ -119,7 +121,7 @@ impl RestClient {
                     pages = pos.pages,
                     "the API refused the page after the last one; the listing ends here"
                 );
-                return Ok(Page::last(PageItems::default()));
+                return Ok((Page::last(PageItems::default()), Learned::of(&pos)));
             }
             return Err(self.client_error(code, resp.url()));
         }
@@ -302,7 +304,7 @@ impl RestClient {
                             }
                         }),
                     };
-                    for (_, value) in first.iter().flat_map(|p| envelopes(&body, p)) {
+                    for (_, value) in first.iter().flat_map(|p| path.envelopes(&body, p)) {
                         for (member, value) in error_members(value) {
                             learn(member, value);
                         }
@@ -312,15 +314,8 @@ impl RestClient {
             if place.is_none()
                 && let Some(path) = path.filter(|p| p.filtered())
             {
-                // A `OneList` path's match is the list itself: its place is the list's own
-                // pointer, as an entry's parent is (review12 F4).
-                place = path
-                    .locations(&body)
-                    .first()
-                    .map(|l| match path.one_list() {
-                        true => place_of(&body, &format!("{l}/0")),
-                        false => place_of(&body, l),
-                    });
+                // A `OneList` path's place is that of what its filter chose (review15 N3).
+                place = path.locations(&body).first().map(|l| path.place(&body, l));
             }
         }
         let listing_ids = listing
@@ -404,11 +399,20 @@ impl RestClient {
         // listing is full) is not counted: three Jira pages of issues without open subtasks in
         // a row are real pages, and the response's word or the listing's repeat guard bounds
         // the walk (review12 F1; losing pages costs documents, walking on costs requests).
-        let idle_hash = (found.len() == 0)
-            .then_some(uncut.as_ref())
-            .flatten()
-            .filter(|u| !u.is_empty())
-            .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>()));
+        // A `OneList` page where no entry the filter chose among holds the name after it (a
+        // fixed set of sections past its end, `{"result": [{"name": "stats", "took_ms": 7}]}`)
+        // counts too, whatever those entries hold (review15 N7).
+        let bare = path
+            .filter(|_| one_list && no_items && numbered && e.listing_path.is_none())
+            .and_then(|p| p.bare(&body));
+        let idle_hash = match bare {
+            Some(_) => Some(BARE.to_owned()),
+            None => (found.len() == 0)
+                .then_some(uncut.as_ref())
+                .flatten()
+                .filter(|u| !u.is_empty())
+                .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>())),
+        };
         let idle = match &idle_hash {
             Some(h) if pos.idle_hash.as_ref() == Some(h) => pos.idle + 1,
             _ => 0,
@@ -416,14 +420,23 @@ impl RestClient {
         // Only where the response says nothing of the pages left: its word and `max_pages`
         // bound the walk otherwise (review15 N6).
         if untold && idle + 1 >= IDLE_PAGES {
-            tracing::warn!(
-                connector = SOURCE,
-                pages = pos.pages,
-                "{IDLE_PAGES} pages in a row held no items and the same entries under \
-                 `items_path`'s last filter; the listing ends here (`listing_path` tells the \
-                 walk what a page lists)"
-            );
-            return Ok(Page::last(PageItems::default()));
+            match bare {
+                Some(name) => tracing::warn!(
+                    connector = SOURCE,
+                    pages = pos.pages,
+                    "{IDLE_PAGES} pages in a row held no items and no entry `items_path`'s \
+                     filter chose among holds `{name}`; the listing ends here (`listing_path` \
+                     tells the walk what a page lists)"
+                ),
+                None => tracing::warn!(
+                    connector = SOURCE,
+                    pages = pos.pages,
+                    "{IDLE_PAGES} pages in a row held no items and the same entries under \
+                     `items_path`'s last filter; the listing ends here (`listing_path` tells \
+                     the walk what a page lists)"
+                ),
+            }
+            return Ok((Page::last(PageItems::default()), Learned { place, usual }));
         }
         // The next position is read before the items are moved out: a cursor path may point
         // into them.
@@ -512,9 +525,16 @@ impl RestClient {
                 pages = pos.pages,
                 "the page repeats the previous page's items (does the API ignore the page parameter?); the listing ends here"
             );
-            return Ok(Page::last(PageItems::default()));
+            return Ok((Page::last(PageItems::default()), Learned { place, usual }));
         }
-        Ok(Page::new(
+        let learned = match next_at {
+            Some(_) => Learned::default(),
+            None => Learned {
+                place: place.clone(),
+                usual: usual.clone(),
+            },
+        };
+        let page = Page::new(
             items,
             next_at.map(|at| Position {
                 at,
@@ -527,7 +547,8 @@ impl RestClient {
                 idle,
                 idle_hash,
             }),
-        ))
+        );
+        Ok((page, learned))
     }
 
     /// The hash of an item's id for the repeated-page guard: of `id_field` where configured,
@@ -565,6 +586,10 @@ impl RestClient {
 /// Pages in a row with no items and the same entries under the path's last filter that end
 /// a walk (review11 F1's backstop).
 const IDLE_PAGES: u64 = 3;
+
+/// The idle hash of a `OneList` page whose filtered level holds no entry with the path's
+/// name ([`ItemsPath::bare`]): such pages in a row count alike.
+const BARE: &str = "bare";
 
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).
 fn page_hash(ids: &[String]) -> String {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::error_rule::{error_path_hint, shown, unusual_error};
+use super::place::{Seen, lists_at_place, place_of, record_map};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -22,6 +23,15 @@ pub(crate) struct ItemsPath {
     uncut: Option<JsonPath>,
     /// What the path's matches are, from its syntax alone ([`Shape`]).
     shape: Shape,
+    /// For a [`Shape::OneList`] path, the path up to its last filter, as written: what the
+    /// filter chose among, whose place a run learns ([`ItemsPath::place`]).
+    chooser: Option<JsonPath>,
+    /// How many segments the path opens with that select one value (names, indexes): the
+    /// objects they reach are the response's envelopes ([`ItemsPath::envelopes`]).
+    chain: usize,
+    /// For a [`Shape::OneList`] path whose filter is followed by a name: the path up to its
+    /// last filter, every filter a wildcard, and that name ([`ItemsPath::bare`]).
+    among: Option<(JsonPath, String)>,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -76,12 +86,41 @@ impl ItemsPath {
                     .as_ref()
                     .is_some_and(|l| l.to_string() != u.to_string())
             });
+        let chooser = cuts
+            .iter()
+            .rfind(|(_, k)| {
+                matches!(
+                    k,
+                    SegmentKind::Filter | SegmentKind::Search { filter: true }
+                )
+            })
+            .filter(|_| shape == Shape::OneList)
+            .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
+        let among = cuts
+            .iter()
+            .rposition(|(_, k)| matches!(k, SegmentKind::Filter))
+            .and_then(|last| match cuts.get(last + 1) {
+                Some((_, SegmentKind::Name(name))) => Some(name.clone()),
+                _ => None,
+            })
+            .filter(|_| shape == Shape::OneList)
+            .and_then(|name| {
+                let up = up_to_last_filter(&full)?;
+                Some((JsonPath::parse(&up).ok()?, name))
+            });
+        let chain = cuts
+            .iter()
+            .take_while(|(_, k)| matches!(k, SegmentKind::Name(_) | SegmentKind::Index))
+            .count();
         Ok(Self {
             path,
             raw: full,
             listing,
             uncut,
             shape,
+            chooser,
+            chain,
+            among,
         })
     }
 
@@ -127,6 +166,11 @@ impl ItemsPath {
     /// moves): a filter that leaves a page's entries out does not make it empty or short.
     pub(crate) fn listing<'a>(&self, body: &'a Value) -> Option<Vec<&'a Value>> {
         self.listing.as_ref().map(|p| p.query(body).all())
+    }
+
+    /// [`ItemsPath::listing`]'s path, as text.
+    pub(crate) fn listing_text(&self) -> Option<String> {
+        self.listing.as_ref().map(ToString::to_string)
     }
 
     /// The path as parsed, with its leading `$`.
@@ -236,7 +280,7 @@ impl ItemsPath {
                 // taught the run that envelope.
                 let check = seen.guess_errors && self.filtered();
                 for (pointer, _) in reached.iter().filter(|_| check) {
-                    for (up, value) in envelopes(body, pointer) {
+                    for (up, value) in self.envelopes(body, pointer) {
                         if let Some((name, v)) = unusual_error(value, seen.usual) {
                             return Err(format!(
                                 "the response's `{up}/{name}` is set: {} ({})",
@@ -254,6 +298,80 @@ impl ItemsPath {
         Ok(())
     }
 
+    /// Where a page's items sat ([`Seen::place`]), from its first match's pointer `first`:
+    /// the match's parent; for a [`Shape::OneList`] path, the parent of what its filter chose
+    /// (`/sections/0` of `/sections/0/items` gives `[/sections`), since the match itself may
+    /// not be a list (`$..[?@.type == 'articles'].attributes`) and a later page's chosen
+    /// entries may not hold it (review15 N3).
+    pub(crate) fn place(&self, body: &Value, first: &str) -> String {
+        let chosen = self.chooser.as_ref().and_then(|c| {
+            c.query_located(body)
+                .locations()
+                .map(|l| l.to_json_pointer())
+                .filter(|c| {
+                    first
+                        .strip_prefix(c.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+                .max_by_key(String::len)
+        });
+        match chosen {
+            Some(c) => place_of(body, &c),
+            None => place_of(body, first),
+        }
+    }
+
+    /// For a [`Shape::OneList`] path whose filter is followed by a name
+    /// (`$.result[?@.name == 'docs'].items`): the name, when no entry its filter chose among
+    /// (`$.result[*]`) holds it: a page past a fixed set of sections, which the level's
+    /// changing entries (`took_ms`) keep from repeating; `None` otherwise. Closed groups
+    /// holding `items` are no such page (review15 N7).
+    pub(crate) fn bare(&self, body: &Value) -> Option<&str> {
+        let (among, name) = self.among.as_ref()?;
+        let entries = among.query(body).all();
+        entries
+            .iter()
+            .all(|e| e.get(name).is_none())
+            .then_some(name.as_str())
+    }
+
+    /// [`envelopes`] at `pointer` that the path's opening names and indexes reach (`/jobs` of
+    /// `$.jobs.*.artifacts[?…]`): below its first segment that selects many, an object is an
+    /// entry of a listing, a record map's too (`/jobs/j2`), and its `error` is its own
+    /// (review15 N9).
+    pub(crate) fn envelopes<'a, 'p>(
+        &self,
+        body: &'a Value,
+        pointer: &'p str,
+    ) -> impl Iterator<Item = (&'p str, &'a Value)> {
+        let chain = self.chain;
+        envelopes(body, pointer).filter(move |(at, _)| at.matches('/').count() <= chain)
+    }
+
+    /// Where each item of [`find_items`]'s [`Items::Matches`] lies, as JSON pointers: each
+    /// match's, and for a [`Shape::OneList`] path that matched several lists, each entry's of
+    /// every list, as `find_items` flattens them (review15 N4: one pointer per list put an
+    /// entry's hole on the wrong item, or on none).
+    ///
+    /// [`find_items`]: super::find_items
+    /// [`Items::Matches`]: super::Items::Matches
+    pub(crate) fn item_locations(&self, value: &Value) -> Vec<String> {
+        let located = self.path.query_located(value);
+        let flatten = self.one_list() && located.len() > 1;
+        located
+            .into_iter()
+            .flat_map(|m| {
+                let at = m.location().to_json_pointer();
+                match m.node() {
+                    Value::Array(list) if flatten => {
+                        (0..list.len()).map(|i| format!("{at}/{i}")).collect()
+                    }
+                    _ => vec![at],
+                }
+            })
+            .collect::<Vec<_>>()
+    }
+
     /// Where each match lies, as JSON pointers, in the order of [`find_items`]'s matches.
     pub(crate) fn locations(&self, value: &Value) -> Vec<String> {
         self.path
@@ -267,7 +385,7 @@ impl ItemsPath {
 /// The values at `pointer` and above it in `body`, each with its pointer, the root left out,
 /// up to the first that is a list's entry (left out too): the envelopes around a list, whose
 /// `error` speaks for the response, not a record's own `error` (review12 F3).
-pub(crate) fn envelopes<'a, 'p>(
+fn envelopes<'a, 'p>(
     body: &'a Value,
     pointer: &'p str,
 ) -> impl Iterator<Item = (&'p str, &'a Value)> {
@@ -471,132 +589,6 @@ fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
     out
 }
 
-/// What the run learned before this page, for [`ItemsPath::why_none`] and the error rule:
-/// where the items sat on its first page with items, and the error members its pages with
-/// items carried (review11 F3-F5).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Seen<'a> {
-    /// The parent of the first item of the run's first page with items, its indexes written
-    /// `*`, after `{` or `[` ([`place_of`]).
-    pub(crate) place: Option<&'a str>,
-    /// [`usual_sign`]s of error members a page with items carried: normal for this API.
-    pub(crate) usual: &'a [String],
-    /// Whether `error`/`errors` members are read as errors (no `error_path` set).
-    pub(crate) guess_errors: bool,
-}
-
-impl Default for Seen<'_> {
-    /// Nothing learned yet, and the `error`/`errors` members read as errors.
-    fn default() -> Self {
-        Self {
-            place: None,
-            usual: &[],
-            guess_errors: true,
-        }
-    }
-}
-
-/// The members whose lists are never a listing: an error's own (`{"errors": []}`,
-/// `{"details": []}`).
-const ERROR_NAMES: [&str; 3] = ["error", "errors", "details"];
-
-/// Whether `value` is a list or holds one at any depth, outside [`ERROR_NAMES`].
-fn holds_list(value: &Value) -> bool {
-    match value {
-        Value::Array(_) => true,
-        Value::Object(o) => o
-            .iter()
-            .any(|(k, v)| !ERROR_NAMES.contains(&k.as_str()) && holds_list(v)),
-        _ => false,
-    }
-}
-
-/// Whether a search that matched nothing in `value` (the root) met a listing: a list where
-/// the run's items sat ([`Seen::place`]), else, before any page had items, a list anywhere
-/// outside an error's members.
-fn lists_at_place(root: &Value, value: &Value, seen: &Seen<'_>) -> bool {
-    match seen.place {
-        // The place is a pointer from the root (review12 F4).
-        Some(place) => empty_at_place(root, &place[1..]),
-        None => holds_list(value),
-    }
-}
-
-/// Whether `root` holds a list (or an empty object) at `place` (a JSON pointer whose `*`
-/// tokens stand for any entry), or an empty list or object on the way there: `{"folders":
-/// []}` holds no `/folders/*/files`, since no folder is listed (review12 F4).
-fn empty_at_place(root: &Value, place: &str) -> bool {
-    let empty = |v: &Value| match v {
-        Value::Array(l) => l.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    };
-    let mut here = vec![root];
-    for token in place.split('/').skip(1) {
-        if here.iter().any(|v| empty(v)) {
-            return true;
-        }
-        here = at_place_step(here, token);
-    }
-    here.iter()
-        .any(|v| v.is_array() || v.as_object().is_some_and(|o| o.is_empty()))
-}
-
-/// Whether `map` (at `pointer`) reads as a record map keyed by id: every member an object,
-/// none named as an error's or a status's part, and its keys not words (`a1`, `-NaB3x`), or
-/// the run's items sat in it before.
-fn record_map(map: &serde_json::Map<String, Value>, pointer: &str, seen: &Seen<'_>) -> bool {
-    const NOT_RECORDS: [&str; 4] = ["error", "errors", "meta", "status"];
-    let word = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    map.values().all(Value::is_object)
-        && !map.keys().any(|k| NOT_RECORDS.contains(&k.as_str()))
-        && (!map.keys().any(|k| word(k))
-            || seen.place == Some(format!("{{{}", normalised(pointer)).as_str()))
-}
-
-/// The values one pointer token (`*`: any entry) below `here` ([`empty_at_place`]).
-fn at_place_step<'a>(here: Vec<&'a Value>, token: &str) -> Vec<&'a Value> {
-    let token = token.replace("~1", "/").replace("~0", "~");
-    here.into_iter()
-        .flat_map(|v| -> Vec<&Value> {
-            match (v, token.as_str()) {
-                (Value::Array(l), "*") => l.iter().collect(),
-                (Value::Object(o), "*") => o.values().collect(),
-                (Value::Object(o), t) => o.get(t).into_iter().collect(),
-                _ => Vec::new(),
-            }
-        })
-        .collect()
-}
-
-/// A JSON pointer with its list indexes written `*`: where, not which.
-fn normalised(pointer: &str) -> String {
-    pointer
-        .split('/')
-        .map(|t| {
-            if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-                "*"
-            } else {
-                t
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Where a page's items sat ([`Seen::place`]): the parent of the first item's pointer in
-/// `body`, normalised (`/data/3` → `/data`, `/groups/0/items/2` → `/groups/*/items`), after
-/// `{` when the parent is an object (a record map) and `[` otherwise.
-pub(crate) fn place_of(body: &Value, first_item: &str) -> String {
-    let parent = first_item.rsplit_once('/').map_or("", |(p, _)| p);
-    let kind = if body.pointer(parent).is_some_and(Value::is_object) {
-        '{'
-    } else {
-        '['
-    };
-    format!("{kind}{}", normalised(parent))
-}
-
 /// Whether a bracket's inner text is one index (`0`, `-1`): it selects one entry, not many.
 fn is_index(inner: &str) -> bool {
     let digits = inner.strip_prefix('-').unwrap_or(inner);
@@ -643,6 +635,7 @@ fn string_literal(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::place::empty_at_place;
     use super::*;
     use serde_json::json;
 

@@ -9,11 +9,13 @@ use super::node::Node;
 
 mod error_rule;
 mod listing;
+mod place;
 
 pub(crate) use error_rule::{
     error_members, error_path_hint, is_set, shown, unusual_error, usual_sign,
 };
-pub(crate) use listing::{ItemsPath, Seen, envelopes, place_of};
+pub(crate) use listing::ItemsPath;
+pub(crate) use place::Seen;
 
 /// One segment of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
