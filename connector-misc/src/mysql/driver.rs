@@ -26,8 +26,8 @@ pub(crate) fn options(config: &RdbmsConfig) -> MySqlConnectOptions {
         .database(config.database.trim())
         .username(config.credentials.username.trim())
         .charset("utf8mb4")
-        // TIMESTAMP columns are read and compared in UTC; DATETIME has no zone and is read
-        // as UTC too.
+        // TIMESTAMP columns are read and compared in UTC; a DATETIME has no zone and is read
+        // in `timezone` (UTC when unset: `plan::Shared::zone_warning` says so once a run).
         .timezone(Some("+00:00".to_owned()))
         .ssl_mode(match config.sslmode {
             SslMode::Disable => MySqlSslMode::Disabled,

@@ -185,6 +185,8 @@ fn raw_pages(
         }
         let limit = shared.config.page_size.get();
         let mut conn = shared.connect().await?;
+        // The zone-less cursor's warning is given once a run, not once a table.
+        let mut zone_warned = false;
         for table in shared.sources(&mut conn).await? {
             let label = table.as_ref().map(Table::label);
             let mut after = None;
@@ -209,6 +211,10 @@ fn raw_pages(
                     continue;
                 }
             };
+            if !zone_warned && let Some(w) = shared.zone_warning(&mut conn, &plan).await {
+                zone_warned = true;
+                tracing::warn!(connector = shared.source, "{w}");
+            }
             if plan.row_hash {
                 tracing::warn!(
                     connector = shared.source,
