@@ -11,7 +11,7 @@ use sqlx::{Column as _, MySql, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param};
-use crate::rdbms::decode;
+use crate::rdbms::decode::{self, MyTemporal};
 use crate::rdbms::page::Rows;
 use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
@@ -26,8 +26,8 @@ pub(crate) fn options(config: &RdbmsConfig) -> MySqlConnectOptions {
         .database(config.database.trim())
         .username(config.credentials.username.trim())
         .charset("utf8mb4")
-        // TIMESTAMP columns are read and compared in UTC; DATETIME has no zone and is read
-        // as UTC too.
+        // TIMESTAMP columns are read and compared in UTC; a DATETIME has no zone and is read
+        // in `timezone` (UTC when unset: `plan::Shared::zone_warning` says so once a run).
         .timezone(Some("+00:00".to_owned()))
         .ssl_mode(match config.sslmode {
             SslMode::Disable => MySqlSslMode::Disabled,
@@ -81,14 +81,25 @@ fn text(raw: sqlx::mysql::MySqlValueRef<'_>, i: usize) -> Result<&str, String> {
     }
 }
 
-/// Column `i`, a date or time selected as its text ([`temporal_as_text`]), read as the
-/// binary value would be ([`decode::my_datetime`]; `None`: the zero date, which sqlx reads as
-/// a NULL).
+/// Column `i`, a date or time selected as its text ([`temporal_as_text`]), pushed into `out`
+/// as the binary value would read ([`decode::my_datetime`]: the zero date, which sqlx reads as
+/// a NULL, is [`Value::Null`]), with `at` making the value of a date and time; a value the
+/// server holds that names no day of the calendar (`2025-01-00`) is pushed as the server's
+/// text, which a cursor reads as no time.
 fn datetime(
     raw: sqlx::mysql::MySqlValueRef<'_>,
     i: usize,
-) -> Result<Option<NaiveDateTime>, String> {
-    decode::my_datetime(get::<&[u8]>(raw, i)?).map_err(|e| decode::column_error(i, e.into()))
+    out: &mut Rows,
+    at: impl FnOnce(NaiveDateTime) -> Value,
+) -> Result<(), String> {
+    let bytes = get::<&[u8]>(raw, i)?;
+    match decode::my_datetime(bytes).map_err(|e| decode::column_error(i, e.into()))? {
+        MyTemporal::Zero => out.push(Value::Null),
+        MyTemporal::At(t) => out.push(at(t)),
+        // Digits and separators: ASCII.
+        MyTemporal::NoDay => out.push_text(&String::from_utf8_lossy(bytes)),
+    }
+    Ok(())
 }
 
 /// Whether a column of type `type_name` is selected as its text
@@ -210,10 +221,10 @@ fn decode_column(row: &MySqlRow, i: usize, kind: Kind, out: &mut Rows) -> Result
         Kind::DateTime => Value::Timestamp(get::<NaiveDateTime>(raw, i)?),
         Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
         Kind::TimestampText => {
-            datetime(raw, i)?.map_or(Value::Null, |t| Value::TimestampTz(t.and_utc()))
+            return datetime(raw, i, out, |t| Value::TimestampTz(t.and_utc()));
         }
-        Kind::DateTimeText => datetime(raw, i)?.map_or(Value::Null, Value::Timestamp),
-        Kind::DateText => datetime(raw, i)?.map_or(Value::Null, |t| Value::Date(t.date())),
+        Kind::DateTimeText => return datetime(raw, i, out, Value::Timestamp),
+        Kind::DateText => return datetime(raw, i, out, |t| Value::Date(t.date())),
         Kind::Time => match get::<NaiveTime>(raw.clone(), i) {
             Ok(t) => Value::Time(t),
             // A TIME past a day or below zero (a duration): its text.

@@ -79,14 +79,36 @@ fn text(raw: sqlx::postgres::PgValueRef<'_>, i: usize) -> Result<&str, String> {
 
 /// Column `i`'s `timestamp` (or `timestamptz`, as UTC): from its eight binary bytes
 /// ([`decode::pg_timestamp`]: sqlx's decode spent ~240 instructions a row on a chrono sum),
-/// else (text format, `infinity`, out of chrono's range) as sqlx decodes it.
-fn timestamp(raw: sqlx::postgres::PgValueRef<'_>, i: usize) -> Result<NaiveDateTime, String> {
+/// else (text format, out of chrono's range) as sqlx decodes it; `Err`: PostgreSQL's
+/// `infinity` or `-infinity` ([`infinity`]), which chrono cannot hold.
+fn timestamp(
+    raw: sqlx::postgres::PgValueRef<'_>,
+    i: usize,
+) -> Result<Result<NaiveDateTime, &'static str>, String> {
     if raw.format() == PgValueFormat::Binary
         && let Some(t) = raw.as_bytes().ok().and_then(decode::pg_timestamp)
     {
-        return Ok(t);
+        return Ok(Ok(t));
     }
-    get::<NaiveDateTime>(raw, i)
+    if let Some(inf) = infinity(&raw) {
+        return Ok(Err(inf));
+    }
+    get::<NaiveDateTime>(raw, i).map(Ok)
+}
+
+/// `infinity` or `-infinity` when the `timestamp`, `timestamptz` or `date` in `raw` is one
+/// ([`decode::pg_infinity`], or the text format's own word): values chrono cannot hold,
+/// kept as PostgreSQL's text, which a cursor reads as no time.
+fn infinity(raw: &sqlx::postgres::PgValueRef<'_>) -> Option<&'static str> {
+    let bytes = raw.as_bytes().ok()?;
+    match raw.format() {
+        PgValueFormat::Binary => decode::pg_infinity(bytes),
+        PgValueFormat::Text => match bytes {
+            b"infinity" => Some("infinity"),
+            b"-infinity" => Some("-infinity"),
+            _ => None,
+        },
+    }
 }
 
 /// How a column is read into a [`Value`], by its type.
@@ -163,13 +185,30 @@ fn decode_column(row: &PgRow, i: usize, kind: Kind, out: &mut Rows) -> Result<()
         Kind::Int8 => Value::Int(get(raw, i)?),
         Kind::Float4 => Value::Float(widen(get::<f32>(raw, i)?)),
         Kind::Float8 => Value::Float(get(raw, i)?),
-        Kind::TimestampTz => Value::TimestampTz(match raw.format() {
-            // The same microseconds, read as UTC (sqlx reads them as `+00:00`, then UTC).
-            PgValueFormat::Binary => timestamp(raw, i)?.and_utc(),
-            PgValueFormat::Text => get::<DateTime<Utc>>(raw, i)?,
-        }),
-        Kind::Timestamp => Value::Timestamp(timestamp(raw, i)?),
-        Kind::Date => Value::Date(get::<NaiveDate>(raw, i)?),
+        Kind::TimestampTz | Kind::Timestamp | Kind::Date => {
+            let t = match (kind, raw.format()) {
+                // The same microseconds, read as UTC (sqlx reads them as `+00:00`, then UTC).
+                (Kind::TimestampTz, PgValueFormat::Binary) => {
+                    timestamp(raw, i)?.map(|t| Value::TimestampTz(t.and_utc()))
+                }
+                (Kind::Timestamp, _) => timestamp(raw, i)?.map(Value::Timestamp),
+                (Kind::Date, _) => match infinity(&raw) {
+                    Some(inf) => Err(inf),
+                    None => Ok(Value::Date(get::<NaiveDate>(raw, i)?)),
+                },
+                _ => match infinity(&raw) {
+                    Some(inf) => Err(inf),
+                    None => Ok(Value::TimestampTz(get::<DateTime<Utc>>(raw, i)?)),
+                },
+            };
+            match t {
+                Ok(v) => v,
+                Err(inf) => {
+                    out.push_text(inf);
+                    return Ok(());
+                }
+            }
+        }
         Kind::Time => Value::Time(get::<NaiveTime>(raw, i)?),
         Kind::Json => Value::Json(get::<serde_json::Value>(raw, i)?),
         Kind::Bytes => Value::Bytes(get::<&[u8]>(raw, i)?.len()),

@@ -1,6 +1,8 @@
 //! A row → a document, rendered by [`connector_core::rows::RowLayout`]: the key, the id and
 //! the cursor read here.
 
+use chrono::{DateTime, Utc};
+use connector_core::rows::ValueRef;
 use connector_core::{Batch, ErrorKind, Failure};
 
 use super::page::RowRef;
@@ -21,6 +23,27 @@ pub(crate) fn key(plan: &Plan, row: &RowRef<'_>) -> Result<Key, String> {
     }
 }
 
+/// The row's `timestamp_column` as an instant: `None` without one, for a NULL, for a value
+/// that cannot be read (the row is then a failure), and for a date the server holds that
+/// has no instant, which the driver gave as the server's text (MariaDB's `2025-01-00`,
+/// PostgreSQL's `infinity`: the plan takes only a date or time as the cursor, so text there
+/// is such a value): its document comes without `updated_at`.
+///
+/// # Errors
+/// A message when the value is of another kind (none the drivers give for a date or time).
+pub(crate) fn cursor(plan: &Plan, row: &RowRef<'_>) -> Result<Option<DateTime<Utc>>, String> {
+    match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
+        Some(Ok(ValueRef::Text(_))) => Ok(None),
+        Some(Ok(v)) => v.instant(plan.zone).map_err(|_| {
+            format!(
+                "`timestamp_column` `{}` holds {v:?}, not a date or time",
+                plan.cursor.as_ref().map_or("", |c| c.name.as_str())
+            )
+        }),
+        _ => Ok(None),
+    }
+}
+
 /// Converts one row into `batch`: its document, or a [`Failure`] when a column it uses cannot
 /// be read (pushed straight in, not boxed as an `Outcome` to be unboxed again).
 ///
@@ -30,18 +53,7 @@ pub(crate) fn key(plan: &Plan, row: &RowRef<'_>) -> Result<Key, String> {
 pub(crate) fn convert(plan: &Plan, row: &RowRef<'_>, batch: &mut Batch) -> Result<(), String> {
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
-    let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
-        Some(Ok(v)) => match v.instant(plan.zone) {
-            Ok(t) => t,
-            Err(_) => {
-                return Err(format!(
-                    "`timestamp_column` `{}` holds {v:?}, not a date or time",
-                    plan.cursor.as_ref().map_or("", |c| c.name.as_str())
-                ));
-            }
-        },
-        _ => None,
-    };
+    let cursor = cursor(plan, row)?;
     // The id moves into the document; a row that fails (rare) writes it again.
     match plan.layout.render(row, id, &key, cursor) {
         Ok(d) => batch.documents.push(d),

@@ -26,9 +26,9 @@ pub(crate) struct Column {
 pub(crate) enum CursorKind {
     /// `timestamptz`, MySQL `TIMESTAMP`: an instant.
     Instant,
-    /// `timestamp`, `DATETIME`: a wall-clock time, read as UTC.
+    /// `timestamp`, `DATETIME`: a wall-clock time, read in `timezone` (UTC when unset).
     Naive,
-    /// `date`: midnight UTC.
+    /// `date`: midnight in `timezone`.
     Date,
 }
 

@@ -3,8 +3,9 @@
 //! timestamps, and MySQL's dates and times selected as their text (sqlx-mysql 0.9.1 formats
 //! a temporal column's description with `{:?}` for every row it reads, a message built for
 //! an error it then drops: ~7k instructions a row a column; a column selected as text is not
-//! described that way). Each gives `None` (or the error sqlx gives) where sqlx would decide
-//! otherwise, so a row reads as it read through sqlx.
+//! described that way). Each reads a value as sqlx reads it, except the dates and times the
+//! server holds that chrono cannot (MySQL's `2025-01-00`, PostgreSQL's `infinity`), which
+//! sqlx fails on and the connector keeps as the server's text (review16 F1, F2).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
@@ -41,15 +42,31 @@ pub(crate) fn pg_timestamp(bytes: &[u8]) -> Option<NaiveDateTime> {
     DateTime::from_timestamp_micros(micros.checked_add(PG_EPOCH_MICROS)?).map(|t| t.naive_utc())
 }
 
+/// What a MySQL `DATE`, `DATETIME` or `TIMESTAMP` selected as its text holds
+/// ([`my_datetime`]).
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MyTemporal {
+    /// An all-zero value (MySQL's zero date, which the server sends in the binary format as
+    /// no bytes): sqlx takes it for a NULL, and so does the connector.
+    Zero,
+    /// A date and time of the calendar.
+    At(NaiveDateTime),
+    /// A value the server holds that names no day of the calendar (review16 F1): a day or
+    /// month 0 (`2025-01-00`, accepted by MariaDB's default `sql_mode`), a day past its
+    /// month's end (`2025-02-30` under `ALLOW_INVALID_DATES`), the zero date with a time
+    /// (`0000-00-00 10:00:00`). sqlx's binary read fails on them ("server returned invalid
+    /// date"); the connector keeps the server's text instead, and such a value is no time as
+    /// a cursor.
+    NoDay,
+}
+
 /// A MySQL `DATE`, `DATETIME` or `TIMESTAMP` selected as its text (`YYYY-MM-DD`, then
 /// ` hh:mm:ss` and up to six digits of a second's fraction after a `.`), as sqlx reads the
-/// same value in the binary format: an all-zero value (MySQL's zero date, which the server
-/// sends as no bytes) is `None`, as sqlx takes it for a NULL; a date that does not exist
-/// (`2025-02-30` where the server allows it, or a zero date with a time) is its "server
-/// returned invalid date". `Err` carries the message sqlx's error would show; text of another
-/// shape (none the server writes) is an error of its own.
+/// same value in the binary format where sqlx reads it at all ([`MyTemporal`]). `Err`: text of
+/// another shape (none the server writes).
 #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-pub(crate) fn my_datetime(text: &[u8]) -> Result<Option<NaiveDateTime>, String> {
+pub(crate) fn my_datetime(text: &[u8]) -> Result<MyTemporal, String> {
     let shape = || {
         format!(
             "expected a date and time as `YYYY-MM-DD hh:mm:ss.ffffff`, got `{}`",
@@ -98,17 +115,29 @@ pub(crate) fn my_datetime(text: &[u8]) -> Result<Option<NaiveDateTime>, String> 
         (h, m, s, micros)
     };
     if (year, month, day, hour, minute, second, micros) == (0, 0, 0, 0, 0, 0, 0) {
-        return Ok(None);
+        return Ok(MyTemporal::Zero);
     }
-    let date = NaiveDate::from_ymd_opt(year as i32, month, day)
-        .ok_or_else(|| format!("server returned invalid date: {year}/{month}/{day}"))?;
-    date.and_hms_micro_opt(hour, minute, second, micros)
-        .map(Some)
-        .ok_or_else(|| {
-            format!(
-                "server returned invalid time: {hour:02}:{minute:02}:{second:02}; micros: {micros}"
-            )
-        })
+    Ok(NaiveDate::from_ymd_opt(year as i32, month, day)
+        .and_then(|d| d.and_hms_micro_opt(hour, minute, second, micros))
+        .map_or(MyTemporal::NoDay, MyTemporal::At))
+}
+
+/// PostgreSQL's `infinity` or `-infinity` (its own spelling) when `bytes` are a binary
+/// `timestamp`, `timestamptz` (eight bytes, `i64::MAX` / `i64::MIN`) or `date` (four bytes,
+/// `i32::MAX` / `i32::MIN`) holding one: values chrono cannot hold, which sqlx's decode
+/// fails on (review16 F2); the connector keeps them as that text.
+#[cfg_attr(not(feature = "postgresql"), allow(dead_code))]
+pub(crate) fn pg_infinity(bytes: &[u8]) -> Option<&'static str> {
+    const INFINITY: &[(&[u8], &str)] = &[
+        (&i64::MAX.to_be_bytes(), "infinity"),
+        (&i64::MIN.to_be_bytes(), "-infinity"),
+        (&i32::MAX.to_be_bytes(), "infinity"),
+        (&i32::MIN.to_be_bytes(), "-infinity"),
+    ];
+    INFINITY
+        .iter()
+        .find(|(b, _)| *b == bytes)
+        .map(|(_, text)| *text)
 }
 
 #[cfg(test)]
@@ -176,7 +205,8 @@ mod tests {
         assert_eq!(pg_timestamp(&[0; 9]), None);
     }
 
-    /// The text of every shape the server writes, read as the binary value would be.
+    /// The text of every shape the server writes, read as the binary value would be (a value
+    /// sqlx could not read: [`MyTemporal::NoDay`]).
     #[test]
     fn my_datetimes_read_as_the_binary_values() {
         let at = |y, mo, d, h, mi, s, us| {
@@ -199,31 +229,33 @@ mod tests {
             ("1000-01-01 00:00:00.000000", at(1000, 1, 1, 0, 0, 0, 0)),
         ];
         for (text, want) in ok {
-            assert_eq!(my_datetime(text.as_bytes()), Ok(Some(want)), "{text}");
+            assert_eq!(
+                my_datetime(text.as_bytes()),
+                Ok(MyTemporal::At(want)),
+                "{text}"
+            );
         }
         for zero in [
             "0000-00-00",
             "0000-00-00 00:00:00",
             "0000-00-00 00:00:00.000",
         ] {
-            assert_eq!(my_datetime(zero.as_bytes()), Ok(None), "{zero}");
+            assert_eq!(my_datetime(zero.as_bytes()), Ok(MyTemporal::Zero), "{zero}");
         }
-        let errors = [
-            (
-                "0000-00-00 10:00:00.000000",
-                "server returned invalid date: 0/0/0".to_owned(),
-            ),
-            (
-                "2025-00-00",
-                "server returned invalid date: 2025/0/0".to_owned(),
-            ),
-            (
-                "2025-02-30 01:00:00",
-                "server returned invalid date: 2025/2/30".to_owned(),
-            ),
-        ];
-        for (text, want) in errors {
-            assert_eq!(my_datetime(text.as_bytes()), Err(want), "{text}");
+        // Where sqlx's binary read said "server returned invalid date": no day.
+        for no_day in [
+            "0000-00-00 10:00:00.000000",
+            "2025-00-00",
+            "2025-01-00",
+            "2025-01-00 10:00:00",
+            "2025-02-30 01:00:00",
+            "2024-13-01",
+        ] {
+            assert_eq!(
+                my_datetime(no_day.as_bytes()),
+                Ok(MyTemporal::NoDay),
+                "{no_day}"
+            );
         }
         for bad in [
             "",
@@ -242,6 +274,24 @@ mod tests {
                 e.as_ref().is_err_and(|m| m.starts_with("expected a date")),
                 "{bad}: {e:?}"
             );
+        }
+    }
+
+    /// PostgreSQL's infinities in both widths, and nothing else.
+    #[test]
+    fn pg_infinities() {
+        assert_eq!(pg_infinity(&i64::MAX.to_be_bytes()), Some("infinity"));
+        assert_eq!(pg_infinity(&i64::MIN.to_be_bytes()), Some("-infinity"));
+        assert_eq!(pg_infinity(&i32::MAX.to_be_bytes()), Some("infinity"));
+        assert_eq!(pg_infinity(&i32::MIN.to_be_bytes()), Some("-infinity"));
+        for other in [
+            &(i64::MAX - 1).to_be_bytes()[..],
+            &0i64.to_be_bytes(),
+            &0i32.to_be_bytes(),
+            &i32::MAX.to_be_bytes()[..3],
+            &[],
+        ] {
+            assert_eq!(pg_infinity(other), None, "{other:?}");
         }
     }
 }

@@ -361,6 +361,32 @@ impl Shared {
         })
     }
 
+    /// The warning a run gives once when `plan`'s cursor is a time without a zone and
+    /// `timezone` is unset (review16 F4): its values are read as UTC, and where the
+    /// application writes local times west of UTC an edit carries a time before the window
+    /// it was made in and no incremental run finds it. MySQL names the server's zones
+    /// (`@@global.time_zone`, `@@system_time_zone`); PostgreSQL's is not visible to the
+    /// session (sqlx sets `TimeZone` to UTC). `None`: nothing to warn of.
+    pub(crate) async fn zone_warning(&self, conn: &mut Connection, plan: &Plan) -> Option<String> {
+        let cursor = plan.cursor.as_ref()?;
+        if cursor.kind != CursorKind::Naive || self.config.timezone.is_some() {
+            return None;
+        }
+        let server = match self.dialect {
+            Dialect::MySql => conn
+                .texts(
+                    "SELECT CONCAT(@@global.time_zone, ', system time zone ', @@system_time_zone)"
+                        .to_owned(),
+                    &[],
+                )
+                .await
+                .ok()
+                .and_then(|zones| zones.into_iter().next()),
+            Dialect::Postgres => None,
+        };
+        Some(zone_warning(self.dialect, &cursor.name, server.as_deref()))
+    }
+
     fn quoted_column(&self, name: &str) -> String {
         format!("src.{}", self.dialect.quote(name))
     }
@@ -403,6 +429,29 @@ impl Shared {
         };
         conn.texts(sql, &params).await
     }
+}
+
+/// [`Shared::zone_warning`]'s text for cursor column `name`, with the server's time zones
+/// where MySQL said them.
+fn zone_warning(dialect: Dialect, name: &str, server: Option<&str>) -> String {
+    let (what, zone) = match dialect {
+        Dialect::MySql => (
+            "a DATETIME",
+            format!(
+                "; the server's time zone is {} (`@@global.time_zone`, then the system's)",
+                server.unwrap_or("unknown")
+            ),
+        ),
+        Dialect::Postgres => (
+            "a `timestamp` without time zone",
+            String::from(
+                "; PostgreSQL's own `TimeZone` setting is not used (the session reads in UTC)",
+            ),
+        ),
+    };
+    format!(
+        "`timestamp_column` `{name}` is {what}, which carries no zone, and `timezone` is not set: its values are read as UTC{zone}. If the application writes local times (NOW() on a server not in UTC), set `timezone` to their zone: read as UTC, an edit west of UTC carries a time before the window it was made in and no incremental run finds it"
+    )
 }
 
 /// Where a plan's document ids come from.
@@ -647,5 +696,34 @@ mod tests {
         for key in keys {
             assert_eq!(plan.doc_id(&key), format!("postgresql:db:public.t:{key}"));
         }
+    }
+
+    /// review16 F4: the warning names `timezone`, MySQL's zones as the server said them,
+    /// and PostgreSQL's UTC reading.
+    #[test]
+    fn zone_warnings_name_timezone() {
+        let my = zone_warning(
+            Dialect::MySql,
+            "updated_at",
+            Some("SYSTEM, system time zone CST"),
+        );
+        assert!(
+            my.contains("`timestamp_column` `updated_at` is a DATETIME"),
+            "{my}"
+        );
+        assert!(my.contains("`timezone` is not set"), "{my}");
+        assert!(
+            my.contains("the server's time zone is SYSTEM, system time zone CST"),
+            "{my}"
+        );
+        let unknown = zone_warning(Dialect::MySql, "at", None);
+        assert!(unknown.contains("time zone is unknown"), "{unknown}");
+        let pg = zone_warning(Dialect::Postgres, "changed", None);
+        assert!(
+            pg.contains("`changed` is a `timestamp` without time zone"),
+            "{pg}"
+        );
+        assert!(pg.contains("read as UTC"), "{pg}");
+        assert!(pg.contains("set `timezone`"), "{pg}");
     }
 }

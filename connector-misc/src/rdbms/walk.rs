@@ -14,7 +14,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::checkpoint::{RdbmsCheckpoint, RowKey};
-use super::convert::{convert, key};
+use super::convert::{convert, cursor, key};
 use super::page::Rows;
 use super::plan::{Plan, Shared, Table};
 use super::value::Key;
@@ -33,6 +33,40 @@ fn listing_error(plan: &Plan, message: String) -> Error {
     Error::new(ErrorKind::InvalidData, message)
         .with_connector(plan.source)
         .with_field("id_column")
+}
+
+/// The key after which the page of a window that follows `rows` starts: the last row's, or,
+/// where its cursor is no time (a date the server holds that has none: MariaDB's
+/// `2025-01-00`; review16 F1), the last row's whose cursor reads. The next page then reads
+/// the rows after it again (their documents come twice, with the same fingerprints) rather
+/// than the walk stopping there on every run. `None`: no row of the page has a readable
+/// cursor (nor any row at all).
+///
+/// # Errors
+/// The key of the row cannot be read.
+fn window_after(plan: &Plan, rows: &Rows) -> Result<Option<RowKey>> {
+    for i in (0..rows.len()).rev() {
+        let Some(row) = rows.row(i) else { continue };
+        if let Some(t) = cursor(plan, &row).ok().flatten() {
+            let id = key(plan, &row).map_err(|m| listing_error(plan, m))?;
+            return Ok(Some(RowKey::new(id, Some(t))));
+        }
+    }
+    Ok(None)
+}
+
+/// A full page of a window none of whose rows has a readable `timestamp_column`: the next
+/// page has nowhere to start.
+fn cursor_error(plan: &Plan, rows: usize) -> Error {
+    let name = plan.cursor.as_ref().map_or("", |c| c.name.as_str());
+    Error::new(
+        ErrorKind::InvalidData,
+        format!(
+            "none of the {rows} rows of a page has a readable `{name}` (a date the server holds that names no day, like `2025-01-00`), so the next page has nowhere to start: raise `page_size` or correct the values"
+        ),
+    )
+    .with_connector(plan.source)
+    .with_field("timestamp_column")
 }
 
 /// A table that cannot be read as configured is a failure of its own when there are several
@@ -151,6 +185,8 @@ fn raw_pages(
         }
         let limit = shared.config.page_size.get();
         let mut conn = shared.connect().await?;
+        // The zone-less cursor's warning is given once a run, not once a table.
+        let mut zone_warned = false;
         for table in shared.sources(&mut conn).await? {
             let label = table.as_ref().map(Table::label);
             let mut after = None;
@@ -175,6 +211,10 @@ fn raw_pages(
                     continue;
                 }
             };
+            if !zone_warned && let Some(w) = shared.zone_warning(&mut conn, &plan).await {
+                zone_warned = true;
+                tracing::warn!(connector = shared.source, "{w}");
+            }
             if plan.row_hash {
                 tracing::warn!(
                     connector = shared.source,
@@ -194,22 +234,18 @@ fn raw_pages(
                 );
                 conn.fetch_rows(sql, &params, &plan.types, &mut rows).await?;
                 room = rows.size();
-                // The next page starts after this one's last row.
-                if let Some(last) = rows.last() {
-                    let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
-                    let cursor = match (&window, &plan.cursor) {
-                        (Some(_), Some(c)) => match last.get(c.index) {
-                            Some(Ok(v)) => v.instant(plan.zone).ok().flatten(),
-                            _ => None,
-                        },
-                        _ => None,
-                    };
-                    if window.is_some() && cursor.is_none() {
-                        Err(listing_error(&plan, format!("the last row of a page has no readable `{}`", plan.cursor.as_ref().map_or("", |c| c.name.as_str()))))?;
-                    }
-                    after = Some(RowKey::new(id, cursor));
-                }
                 let done = (rows.len() as u64) < u64::from(limit);
+                // The next page starts after this one's last row.
+                if window.is_none() {
+                    if let Some(last) = rows.last() {
+                        let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
+                        after = Some(RowKey::new(id, None));
+                    }
+                } else if let Some(at) = window_after(&plan, &rows)? {
+                    after = Some(at);
+                } else if !done {
+                    Err(cursor_error(&plan, rows.len()))?;
+                }
                 yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
                 if done {
                     break;
