@@ -21,7 +21,7 @@ use crate::rest_api::model::{
     is_set, place_of, shown, text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
-use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
+use crate::rest_api::raw_page::{OnItem, PageItems, Unread, locate, read_alone_by};
 
 /// What a response says about the pages left, where it says anything: a top-level `has_more`,
 /// `total_pages` or `total` in the body, or the `X-WP-TotalPages`, `X-WP-Total` (WordPress) and
@@ -123,19 +123,15 @@ impl RestClient {
             }
             return Err(self.client_error(code, resp.url()));
         }
-        // With plain item names, a cursor or link walk's items are read here by the mapping's
-        // plan, once, and conversion takes what was kept of them. Otherwise they are skipped
-        // here (only counted, and their ids hashed for a numbered walk's repeat guard) and
-        // read where they are converted.
+        // With plain item names, the items are skipped here (only counted, and their ids
+        // hashed for a numbered walk's repeat guard) and read where they are converted. A
+        // cursor or link walk needs nothing else of them, so where the mapping has a plan its
+        // page is `Planned`: the chain reads only what the next request needs, and the
+        // converting worker reads the items by the plan.
         let mut raw_ids = (numbered && self.endpoint.plain_items.is_some()).then(Vec::new);
         let mut lenient: Option<(Lenient, Error)> = None;
-        let kept = match (&e.plain_items, &self.plan) {
-            (Some(names), Some(plan)) if !numbered => keep(resp.body(), names, plan)
-                .map(|(rest, kept)| (rest, kept.len(), names.clone(), Some(kept))),
-            _ => None,
-        };
-        let located = kept.or_else(|| {
-            let names = e.plain_items.as_ref()?;
+        let planned = !numbered && self.plan.is_some();
+        let located = e.plain_items.as_ref().and_then(|names| {
             let mut on_item = |_: usize, item: Result<&Json<'_>, Unread<'_>>| {
                 if let Some(ids) = raw_ids.as_mut() {
                     ids.push(match item {
@@ -146,16 +142,16 @@ impl RestClient {
                 }
             };
             let on_item: Option<OnItem<'_>> = if numbered { Some(&mut on_item) } else { None };
-            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone(), None))
+            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone()))
         });
         let (mut body, found, raw) = match located {
-            Some((rest, n, names, kept)) => (
+            Some((rest, n, names)) => (
                 rest,
                 Items::List {
                     pointer: String::new(),
                     len: n,
                 },
-                Some((names, kept)),
+                Some(names),
             ),
             None => {
                 raw_ids = None;
@@ -454,11 +450,12 @@ impl RestClient {
             }
         };
         let items = match raw {
-            Some((_, Some(kept))) => PageItems::Kept {
+            Some(path) if planned => PageItems::Planned {
                 body: resp.body().clone(),
-                kept,
+                path,
+                len: found.len(),
             },
-            Some((path, None)) => PageItems::Raw {
+            Some(path) => PageItems::Raw {
                 body: resp.body().clone(),
                 path,
                 len: found.len(),
@@ -496,12 +493,12 @@ impl RestClient {
                     })
                     .collect::<Vec<_>>(),
             ),
-            (PageItems::Kept { .. }, _) => {
-                // Not reached: only a walk that is not numbered keeps its pages (`keep`
+            (PageItems::Planned { .. } | PageItems::Kept { .. }, _) => {
+                // Not reached: only a walk that is not numbered plans its pages (`planned`
                 // above), and only numbered walks hash theirs. Were a numbered walk's pages
-                // kept, each would hash to "" and the repeat guard would end the listing
+                // planned, each would hash to "" and the repeat guard would end the listing
                 // after the first page: hash them from their ids (the slots) first.
-                debug_assert!(!numbered, "a numbered walk's page was kept");
+                debug_assert!(!numbered, "a numbered walk's page was planned");
                 String::new()
             }
         });
