@@ -26,8 +26,8 @@ pub(crate) use endpoint::{Endpoint, is_credential_param};
 pub(crate) struct RestClient {
     pub(crate) endpoint: std::sync::Arc<Endpoint>,
     http: HttpClient,
-    /// The mapping's plan, when it has one: a cursor or link walk's pages are then
-    /// [`Planned`](super::raw_page::PageItems::Planned), their items read by it at conversion.
+    /// The mapping's plan, when it has one: a cursor or link walk's pages are read by it in
+    /// the fetch's pass ([`keep`](super::raw_page::keep)), once.
     plan: Option<std::sync::Arc<Plan>>,
 }
 

@@ -123,7 +123,7 @@ impl Mapping {
         self.direct.as_deref()
     }
 
-    /// [`direct`](Self::direct), shared: the fetch tells a cursor or link walk's planned pages by it.
+    /// [`direct`](Self::direct), shared: the fetch reads pages with it.
     pub(crate) fn plan(&self) -> Option<Arc<Plan>> {
         self.direct.clone()
     }

@@ -49,7 +49,7 @@ use super::config::PaginationConfig;
 use super::convert::Mapping;
 use super::direct::Item;
 use super::lenient::{Held, read_alone};
-use super::raw_page::{PageItems, Unread, for_each, for_each_direct, item_path, keep, read_slots};
+use super::raw_page::{PageItems, Unread, for_each, for_each_direct, item_path, read_slots};
 
 /// Pages converted ahead of the sync loop besides the one it awaits: three convert at once.
 /// Two ahead took 0.97x the wall of one over 26 alternating rounds on two cores (three: 0.99x),
@@ -234,9 +234,6 @@ fn convert_page(
     at: &PageAt,
     window: Option<TimeWindow>,
 ) -> Batch {
-    if let Some(raw) = items.planned_as_raw() {
-        return convert_page(mapping, &raw, at, window);
-    }
     let mut documents = Vec::with_capacity(items.len());
     let mut failures = Vec::new();
     let entry = |index| Entry { page: at, index };
@@ -298,8 +295,6 @@ fn convert_page(
                 }
             }),
         },
-        // Converted as a raw page (above).
-        PageItems::Planned { .. } => false,
         PageItems::Kept { body, kept } => {
             // The fetch read the items with this plan from this UTF-8 text.
             match (mapping.direct(), std::str::from_utf8(body)) {
@@ -427,8 +422,7 @@ pub(super) fn list_ids(
 ///
 /// Each kind of page is read as its conversion reads it ([`convert_page`]), so prune lists
 /// the ids the sync delivers:
-/// - a kept page (a cursor or link walk's, [`PageItems::Planned`], kept here first, and
-///   [`PageItems::Kept`]) with the mapping's plan: only
+/// - a kept page (a cursor or link walk, [`PageItems::Kept`]) with the mapping's plan: only
 ///   the mapped paths of each item were read, so a member outside them that no tree can hold
 ///   (`1e400`, a lone surrogate `"\ud800"`) does not fail the listing, and an item without a
 ///   readable id fails it with the mapping's own error. (Before pages were kept, such a page
@@ -457,20 +451,6 @@ fn page_ids(mapping: &Mapping, items: &PageItems, at: &PageAt) -> Result<Vec<Sli
             Ok(item) => of.push(i, item),
             Err(unread) => of.push_unread(i, &item_path(path, i), &unread),
         }),
-        PageItems::Planned { body, path, len } => {
-            let items = match mapping.direct().and_then(|plan| keep(body, path, plan)) {
-                Some((_, kept)) => PageItems::Kept {
-                    body: body.clone(),
-                    kept,
-                },
-                None => PageItems::Raw {
-                    body: body.clone(),
-                    path: path.clone(),
-                    len: *len,
-                },
-            };
-            return page_ids(mapping, &items, at);
-        }
         PageItems::Kept { body, kept } => match (mapping.direct(), std::str::from_utf8(body)) {
             (Some(plan), Ok(text)) => kept.for_each(text, plan, &mut |i, item| of.push(i, item)),
             _ => false,
@@ -596,7 +576,7 @@ mod tests {
     use crate::rest_api::config::RestApiConfig;
     use crate::rest_api::lenient::Lenient;
     use crate::rest_api::model::{Items, ItemsPath, find_items};
-    use crate::rest_api::raw_page::locate;
+    use crate::rest_api::raw_page::{keep, locate};
     use connector_core::reexports::Bytes;
     use proptest::prelude::*;
     use serde_json::{Value, json};
@@ -608,7 +588,6 @@ mod tests {
     };
 
     mod each_item_alone;
-    mod planned;
 
     /// Review7 F5: a page's URL is shown as core shows a URL (no query), then only the paging
     /// parameters' values; a cursor, anywhere, by its first 8 characters.
@@ -1015,7 +994,6 @@ mod tests {
         fn old_and_new_fetch_convert_alike(items in prop::collection::vec(raw_value(), 0..5)) {
             let body = format!("{{\"m\":\"\\u00e9\",\"data\":[{}],\"z\":\"é\"}}", items.join(","));
             old_and_new(body.as_bytes());
-            planned::planned_as_before(body.as_bytes());
         }
     }
 

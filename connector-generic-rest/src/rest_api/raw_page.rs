@@ -7,14 +7,12 @@
 //! bytes, and conversion reads them there one at a time into borrowed [`Json`] trees,
 //! dropped as soon as each is a document.
 //!
-//! Where the mapping has a [`Plan`], conversion reads the items with it, into slots
-//! ([`for_each_direct`]). A cursor or link walk's page ([`PageItems::Planned`]) needs nothing
-//! of its items in the fetch but their count, so the fetch chain (serial with the requests)
-//! only skips them, and the converting worker reads them once. [`keep`] reads each item with
-//! the plan in the body's pass instead: what conversion needs of it (the slots' values,
-//! strings as spans of the body) goes into a [`KeptPage`]; the prune listing of a planned page
-//! lists it so (a body that is not UTF-8, or an item the plan cannot read, leaves it to be
-//! read as a raw page).
+//! Where the mapping has a [`Plan`] and the walk is by cursor or link (a numbered walk reads
+//! trees in the fetch for its repeat guard), the fetch's pass reads each item with the plan
+//! instead of skipping it ([`keep`]): what conversion needs of it (the slots' values, strings
+//! as spans of the body) goes into a [`KeptPage`], so each page's items are read once. A
+//! body that is not UTF-8, or an item the plan cannot read, leaves the page to [`locate`]
+//! and conversion as above, so every error comes where and as it came before.
 //!
 //! # An item that cannot be read
 //! A page's items are read in one pass over the body, where an error ends the pass. An item
@@ -91,18 +89,8 @@ pub(crate) enum PageItems {
         path: Arc<[String]>,
         len: usize,
     },
-    /// A cursor or link walk's page whose mapping has a plan: the fetch skipped the items
-    /// ([`locate`], counted), so that the fetch chain reads only what the next request needs,
-    /// and the converting worker reads them by the plan ([`for_each_direct`]); the prune
-    /// listing keeps them first ([`keep`]) and lists them as a [`PageItems::Kept`] page, or as
-    /// a [`PageItems::Raw`] one where they do not keep, as when the fetch kept them.
-    Planned {
-        body: Bytes,
-        path: Arc<[String]>,
-        len: usize,
-    },
-    /// Read by the mapping's plan in one pass ([`keep`]): conversion reads what was kept of
-    /// each item, and `body` only where a kept string lies.
+    /// Read by the mapping's plan in the fetch's pass ([`keep`]): conversion reads what was
+    /// kept of each item, and `body` only where a kept string lies.
     Kept {
         body: Bytes,
         kept: KeptPage,
@@ -120,24 +108,9 @@ impl PageItems {
     pub(crate) fn len(&self) -> usize {
         match self {
             Self::Values(list) => list.len(),
-            Self::Raw { len, .. } | Self::Planned { len, .. } => *len,
+            Self::Raw { len, .. } => *len,
             Self::Kept { kept, .. } => kept.len(),
             Self::Lenient { items, .. } => items.len(),
-        }
-    }
-}
-
-impl PageItems {
-    /// A [`PageItems::Planned`] page as the [`PageItems::Raw`] one it converts as: its items
-    /// read by the mapping's plan from its body, where the fetch skipped them.
-    pub(crate) fn planned_as_raw(&self) -> Option<Self> {
-        match self {
-            Self::Planned { body, path, len } => Some(Self::Raw {
-                body: body.clone(),
-                path: path.clone(),
-                len: *len,
-            }),
-            _ => None,
         }
     }
 }

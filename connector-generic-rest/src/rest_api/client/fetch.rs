@@ -21,7 +21,7 @@ use crate::rest_api::model::{
     is_set, place_of, shown, text_ref, unusual_error, usual_sign,
 };
 use crate::rest_api::node::{Json, Node};
-use crate::rest_api::raw_page::{OnItem, PageItems, Unread, locate, read_alone_by};
+use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
 
 /// What a response says about the pages left, where it says anything: a top-level `has_more`,
 /// `total_pages` or `total` in the body, or the `X-WP-TotalPages`, `X-WP-Total` (WordPress) and
@@ -123,15 +123,19 @@ impl RestClient {
             }
             return Err(self.client_error(code, resp.url()));
         }
-        // With plain item names, the items are skipped here (only counted, and their ids
-        // hashed for a numbered walk's repeat guard) and read where they are converted. A
-        // cursor or link walk needs nothing else of them, so where the mapping has a plan its
-        // page is `Planned`: the chain reads only what the next request needs, and the
-        // converting worker reads the items by the plan.
+        // With plain item names, a cursor or link walk's items are read here by the mapping's
+        // plan, once, and conversion takes what was kept of them. Otherwise they are skipped
+        // here (only counted, and their ids hashed for a numbered walk's repeat guard) and
+        // read where they are converted.
         let mut raw_ids = (numbered && self.endpoint.plain_items.is_some()).then(Vec::new);
         let mut lenient: Option<(Lenient, Error)> = None;
-        let planned = !numbered && self.plan.is_some();
-        let located = e.plain_items.as_ref().and_then(|names| {
+        let kept = match (&e.plain_items, &self.plan) {
+            (Some(names), Some(plan)) if !numbered => keep(resp.body(), names, plan)
+                .map(|(rest, kept)| (rest, kept.len(), names.clone(), Some(kept))),
+            _ => None,
+        };
+        let located = kept.or_else(|| {
+            let names = e.plain_items.as_ref()?;
             let mut on_item = |_: usize, item: Result<&Json<'_>, Unread<'_>>| {
                 if let Some(ids) = raw_ids.as_mut() {
                     ids.push(match item {
@@ -142,16 +146,16 @@ impl RestClient {
                 }
             };
             let on_item: Option<OnItem<'_>> = if numbered { Some(&mut on_item) } else { None };
-            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone()))
+            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone(), None))
         });
         let (mut body, found, raw) = match located {
-            Some((rest, n, names)) => (
+            Some((rest, n, names, kept)) => (
                 rest,
                 Items::List {
                     pointer: String::new(),
                     len: n,
                 },
-                Some(names),
+                Some((names, kept)),
             ),
             None => {
                 raw_ids = None;
@@ -450,12 +454,11 @@ impl RestClient {
             }
         };
         let items = match raw {
-            Some(path) if planned => PageItems::Planned {
+            Some((_, Some(kept))) => PageItems::Kept {
                 body: resp.body().clone(),
-                path,
-                len: found.len(),
+                kept,
             },
-            Some(path) => PageItems::Raw {
+            Some((path, None)) => PageItems::Raw {
                 body: resp.body().clone(),
                 path,
                 len: found.len(),
@@ -493,12 +496,12 @@ impl RestClient {
                     })
                     .collect::<Vec<_>>(),
             ),
-            (PageItems::Planned { .. } | PageItems::Kept { .. }, _) => {
-                // Not reached: only a walk that is not numbered plans its pages (`planned`
+            (PageItems::Kept { .. }, _) => {
+                // Not reached: only a walk that is not numbered keeps its pages (`keep`
                 // above), and only numbered walks hash theirs. Were a numbered walk's pages
-                // planned, each would hash to "" and the repeat guard would end the listing
+                // kept, each would hash to "" and the repeat guard would end the listing
                 // after the first page: hash them from their ids (the slots) first.
-                debug_assert!(!numbered, "a numbered walk's page was planned");
+                debug_assert!(!numbered, "a numbered walk's page was kept");
                 String::new()
             }
         });

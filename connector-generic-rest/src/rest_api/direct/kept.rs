@@ -1,6 +1,5 @@
-//! What a [`Plan`] keeps of a page's items in one pass over the body ([`KeptPage`]), written
-//! by a [`KeptWriter`] as the items are read, for conversion to read without parsing them
-//! again.
+//! What a [`Plan`] keeps of a page's items in the fetch's pass ([`KeptPage`]), written by a
+//! [`KeptWriter`] as the items are read, for conversion to read without parsing them again.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,7 +10,7 @@ use serde_json::Number;
 use super::super::node::Json;
 use super::{ItemSeed, KINDS, Plan, Sink, Slots};
 
-/// A value a [`Plan`] kept of an item in that pass: the value, or where it is. 12
+/// A value a [`Plan`] kept of an item in the fetch's pass: the value, or where it is. 12
 /// bytes: spans and ranges are `u32` ([`Plan::kept_page`] takes texts of up to `u32::MAX`
 /// bytes, and nothing kept of a text counts more entries or bytes than the text has).
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +46,7 @@ fn unbits(hi: u32, lo: u32) -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
-/// What conversion needs of a page's items, read in one pass by a [`Plan`], so that
+/// What conversion needs of a page's items, read in the fetch's pass by a [`Plan`], so that
 /// conversion does not read the items again: each item's kind and the values of the slots
 /// it sets, strings as spans of the page's text (or decoded once into `decoded` when they
 /// have escapes), lists and objects as ranges of `values`. Conversion builds the item's
@@ -190,9 +189,8 @@ impl KeptWriter {
     }
 
     /// Whether the page holds more than twice its text's size and 256 KiB: pages of many
-    /// tiny items or values, which [`keep`](super::super::raw_page::keep) then leaves to
-    /// [`super::super::raw_page::locate`], whose conversion holds one item's values at a time
-    /// (as before pages were kept).
+    /// tiny items or values, which the fetch then leaves to [`super::super::raw_page::locate`],
+    /// whose conversion holds one item's values at a time (as before pages were kept).
     ///
     /// Entries are counted, not the vectors' spare capacity: a kept page may sit on up to
     /// twice what is counted (review5 N1), about four times its text at the worst. Counting
