@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below); nineteenth pass: one process-wide I/O thread instead of a runtime per walk, a task on the caller's runtime below two cores, two pages converted ahead: wall 0.90x of `s48/base` over 26 rounds at load 2.8-4.7 (below); twentieth pass: the NDJSON lines made on the converting worker (an optional `Sink` encoder), the sync loop's instructions 0.47x, the process's 1.029x, wall even at load 6-8.9: reverted, patch kept (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below); nineteenth pass: one process-wide I/O thread instead of a runtime per walk, a task on the caller's runtime below two cores, two pages converted ahead: wall 0.90x of `s48/base` over 26 rounds at load 2.8-4.7 (below); twentieth pass: the NDJSON lines made on the converting worker (an optional `Sink` encoder), the sync loop's instructions 0.47x, the process's 1.029x, wall even at load 6-8.9: reverted, patch kept (below); twenty-second pass: the items' read off the fetch chain (`W47_SKIP` as a page kind), the I/O thread's instructions 0.58x, its CPU 0.85x, the process's instructions 1.076x, wall 1.02x on two cores and one at load 2.4-4.3: reverted, patch kept (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; on the quiet machine the `--state` run 0.94x and the ratio's median 1.355x → 1.29x (1.20-1.37x) (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -1408,6 +1408,50 @@
 //! them to the cursor, the converting worker reads them; keep + cursor 27 → 15 µs a page for +25 µs
 //! of conversion, measured before the I/O thread) or finding the cursor without reading the items
 //! is the next lever.
+//!
+//! ## (a), twenty-second pass (2026-12-07): the items' read taken off the fetch chain (reverted)
+//!
+//! Built (wire47's `W47_SKIP` route, as a page kind): a cursor or link walk's page whose mapping
+//! has a plan became `PageItems::Planned`. The fetch only skipped its items (`locate`, counted:
+//! all a cursor or link walk decides from them is their count), and the converting worker read
+//! them by the plan (`for_each_direct`, as a raw page). Prune's listing kept them first (`keep`)
+//! and listed them as the kept page or the raw page the fetch made before, so documents,
+//! failures and listings were unchanged (a proptest of 2,000 raw-token pages and the unusual
+//! bodies, against the fetch's old page). Numbered walks and mappings without a plan were
+//! untouched. NDJSON md5 1405c21f… from every run below (both binaries).
+//!
+//! callgrind, `--separate-threads=yes`, one sync a side (HEAD `s49/base` → this):
+//!
+//! | thread | instructions, HEAD | this pass |
+//! | --- | --- | --- |
+//! | `connectors-io` (request, items, cursor) | 294.1M (588k a page) | 170.2M (340k a page; 133M of it serde's skip) |
+//! | two runtime workers (conversions) | 484.3M | 681.3M |
+//! | sync loop | 177.7M | 177.6M |
+//! | whole process | 956.2M | 1,029.2M (1.076x) |
+//!
+//! So the chain lost 42% of its instructions, but only about 15% of its CPU: `perf record -e
+//! task-clock -c 250000`, 6 syncs a side in turn (load 2.4-3), medians: the I/O thread 48.9 →
+//! 41.4 ms, the workers 55.1 → 68.2 ms, the loop 44.9 → 44.0 ms. The keep parse was cheap
+//! instructions (about 15 µs a page, as wire47 measured), while the chain's ~240 µs a page is
+//! waiting (the server's answer, the wake-ups of the threads that share the two cores).
+//! Alternating `perf stat -r 10 -e task-clock` rounds, the bench's server in serve mode, medians,
+//! wall s / task-clock ms:
+//!
+//! | set (load) | HEAD | this pass | paired ratio (wall / task-clock) |
+//! | --- | --- | --- | --- |
+//! | both cores, 31 rounds in 4 sets, both orders (2.4-4.3) | 0.121 / 115.3 | 0.125 / 118.7 | 1.023x / 1.063x (this pass faster in 11) |
+//! | `taskset -c 0`, 12 rounds in 2 sets, both orders (3.1-3.3) | 0.113 / 101.9 | 0.116 / 107.8 | 1.027x / 1.053x (faster in 4) |
+//!
+//! The bench, `CLI_BENCH_ONLY=a`, 5 rounds, HEAD / this / this / HEAD at load 3.3-3.9: the sync
+//! 0.114, 0.140 s (HEAD; 4.17x, 3.85x curl) against 0.128, 0.145 s (4.46x, 4.17x). Not better:
+//! reverted, its patch (tests included) kept in the lead's notes (`s49/skip49/planned.patch`).
+//! Context switches fell from about 2,100 to 1,600 a sync (the fetch thread's shorter turns),
+//! which did not show in the wall either. Removing the chain's ~15 µs a page can gain at most
+//! ~6% of a 240 µs page, and it costs the process 7.6% more instructions (the items read at
+//! conversion in a second pass, as before the fourteenth pass), which at this load is what the
+//! wall follows. A byte scan that finds the items' end and the cursor without serde (brief option
+//! (b)) would make the fetch's skip cheaper still, but it must refuse what serde_json refuses
+//! (escapes, control characters, numbers) or the failures change; not built.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
