@@ -273,3 +273,58 @@ async fn an_envelope_above_a_descendant_name_is_checked() {
         assert!(err.contains("/result/error"), "{path}: {err}");
     }
 }
+
+/// review18 R5: the offset refusal named an empty level (``) for a search path, and offered
+/// `…attributes[*]` as the list's entries where a match is an object (its values).
+#[tokio::test]
+async fn the_offset_refusal_names_a_level_for_every_path() {
+    let mut registry = connector_core::Registry::new();
+    connector_generic_rest::register(&mut registry);
+    let refused = |path: &str| {
+        let fields = json!({"items_path": path, "pagination_type": "offset"});
+        registry
+            .build("rest_api", items_config("http://127.0.0.1:9", &fields))
+            .expect_err("refused")
+            .to_string()
+    };
+    let err = refused("$..[?@.type == 'articles'].attributes");
+    assert!(!err.contains("``"), "{err}");
+    assert!(err.contains("e.g. `$.data[*]`"), "{err}");
+    let err = refused("$.data[?(@.type == 'articles')].attributes");
+    assert!(err.contains("`$.data[*]` (the level"), "{err}");
+    assert!(err.contains("if each match is the list"), "{err}");
+}
+
+/// review18 R7: the error members a run learned were kept up to 8 and carried run after
+/// run: once 8 were held, a new status envelope could never be learned, and its quiet page
+/// failed every run until a full one. The 8 most recently met are kept.
+#[tokio::test]
+async fn the_most_recent_error_signs_are_kept() {
+    let server = MockServer::start().await;
+    let notice = json!({"type": "notice", "message": "API v1 is deprecated"});
+    for (n, body) in [
+        (2, json!({"data": [doc(1)], "error": notice.clone()})),
+        (3, json!({"data": [], "error": notice.clone()})),
+    ] {
+        Mock::given(method("GET"))
+            .and(query_param("page", n.to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    let fields = json!({"items_path": "$.data", "pagination_type": "page", "max_pages": 20});
+    let c = build(items_config(&server.uri(), &fields));
+    let cp = c.as_checkpointed().unwrap();
+    let old: Vec<String> = (0..8).map(|i| format!("old{i}")).collect();
+    let mut from = cp.initial_checkpoint_json().unwrap();
+    from.state = json!({"next": {"at": {"kind": "page", "page": 2}, "pages": 1, "usual": old}});
+    let mut s = cp.load_from_checkpoint_json(from, None, SyncContext::new());
+    let (mut n, mut err) = (0, None);
+    while let Some(p) = s.next().await {
+        match p {
+            Ok(b) => n += b.batch.documents.len(),
+            Err(e) => err = Some(e.to_string()),
+        }
+    }
+    assert_eq!((n, err), (1, None));
+}

@@ -303,9 +303,15 @@ impl RestClient {
         };
         if found.len() > 0 {
             let mut learn = |member, value| {
+                // The 8 most recently met: a carried list is not frozen once full, and a
+                // sign no page carries any more leaves it (review18 R7).
                 let sign = usual_sign(member, value);
-                if !usual.contains(&sign) && usual.len() < 8 {
+                if usual.last() != Some(&sign) {
+                    usual.retain(|s| s != &sign);
                     usual.push(sign);
+                    if usual.len() > 8 {
+                        usual.remove(0);
+                    }
                 }
             };
             if e.error_path.is_none() {
