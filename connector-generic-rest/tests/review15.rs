@@ -335,7 +335,8 @@ async fn a_record_map_entry_s_error_is_its_own() {
 /// that changes on every page: its listing never repeated and nothing else bounded a
 /// `OneList` page with no match, so the walk ran to `max_pages` (the load stopped there and
 /// `list_ids` failed, so no prune, every run). Three such pages in a row, where no section
-/// holds `items`, end it with a warning.
+/// holds `items`, end it with a warning, while that level is not full (`page_size`, review18
+/// R1).
 #[tokio::test]
 async fn pages_past_a_fixed_set_of_sections_end() {
     let docs = |ids: &[u64]| json!({"name": "docs", "items": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()});
@@ -345,7 +346,8 @@ async fn pages_past_a_fixed_set_of_sections_end() {
         json!({"result": [docs(&[3]), stats(2)]}),
     ];
     bodies.extend((3..13).map(|n| json!({"result": [stats(n)]})));
-    let fields = json!({"items_path": "$.result[?@.name == 'docs'].items"});
+    let fields = json!({"items_path": "$.result[?@.name == 'docs'].items",
+        "pagination_config": {"page_param": "page", "page_size_param": "per_page", "page_size": 2}});
     let w = walk(fields, &bodies).await;
     assert_eq!(w.err, None);
     assert_eq!((w.titles.len(), w.requests), (3, 5));

@@ -56,6 +56,16 @@ pub struct Position {
     /// page only where a list (or record map) stands there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<String>,
+    /// A place carried from the run before ([`Learned::place`]): read as `place` until this
+    /// run learns its own from its first page with items (review18 R3: the API's layout may
+    /// have changed since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<String>,
+    /// The `items_path` (with its `$`) that `place` or `carried` was learned for: a place
+    /// learned for another path, or written before it was kept (fix11/fix12's formats), is
+    /// dropped where a run starts or resumes (review18 R3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_for: Option<String>,
     /// Hashes of the `error`/`errors` members the run's pages with items carried: normal for
     /// this API, so a page with no items that carries one of them is not failed for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -100,6 +110,9 @@ pub struct Learned {
     /// [`Position::place`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<String>,
+    /// [`Position::place_for`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_for: Option<String>,
     /// [`Position::usual`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub usual: Vec<String>,
@@ -108,8 +121,10 @@ pub struct Learned {
 impl Learned {
     /// What `pos` holds.
     pub(crate) fn of(pos: &Position) -> Self {
+        let place = pos.place.clone().or_else(|| pos.carried.clone());
         Self {
-            place: pos.place.clone(),
+            place_for: place.as_ref().and(pos.place_for.clone()),
+            place,
             usual: pos.usual.clone(),
         }
     }

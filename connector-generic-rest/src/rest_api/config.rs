@@ -518,14 +518,19 @@ impl ConnectorConfig for RestApiConfig {
                 .and_then(|p| ItemsPath::parse(p).ok())
             && p.one_list()
         {
+            // A search has no level to name, and a match may be an object (JSON:API's
+            // `attributes`), whose `[*]` is its values (review18 R5).
+            let level = match p.listing_text() {
+                Some(l) => format!("`{l}` (the level the filter chose among)"),
+                None => "the list the server pages (e.g. `$.data[*]`)".to_owned(),
+            };
             out.push(FieldError::new(
                 "listing_path",
                 format!(
                     "is required for an `offset` walk whose `items_path` picks a list after its \
-                     filter (`{}`): the entries the server's offset counts, `{}` (the level the \
-                     filter chose among) or `{}[*]` (the list's entries)",
+                     filter (`{}`): the entries the server's offset counts, {level}, or `{}[*]` \
+                     if each match is the list of those entries",
                     p.as_str(),
-                    p.listing_text().unwrap_or_default(),
                     p.as_str(),
                 ),
             ));

@@ -85,6 +85,12 @@ impl RestApiConnector {
             mapping,
         })
     }
+
+    /// `items_path` as parsed, with its `$`: what a learned place is kept with
+    /// ([`Position::place_for`]).
+    fn items_path_text(&self) -> Option<&str> {
+        self.client.endpoint.items_path.as_ref().map(|p| p.as_str())
+    }
 }
 
 impl fmt::Display for RestApiConnector {
@@ -144,21 +150,45 @@ impl CheckpointedConnector for RestApiConnector {
         if learned.is_empty() {
             return None;
         }
+        // Only what was learned: the start's `at` is the current config's where the run
+        // starts (`load_from_checkpoint`), and the place is a hint until that run learns its
+        // own, dropped when it was learned for another `items_path` (review18 R2, R3).
         let mut start = self.client.endpoint.start();
-        start.place = learned.place;
+        if learned.place_for.as_deref() == self.items_path_text() {
+            start.carried = learned.place;
+            start.place_for = learned.place_for.filter(|_| start.carried.is_some());
+        }
         start.usual = learned.usual;
+        if start.carried.is_none() && start.usual.is_empty() {
+            return None;
+        }
         Some(RestApiCheckpoint {
             next: Some(start),
             learned: Learned::default(),
         })
     }
 
+    /// A position no page was fetched from (`pages` 0: an initial or carried checkpoint)
+    /// starts where the current config starts: a carried checkpoint holds only what was
+    /// learned, never the previous config's URL, page or cursor (review18 R2).
     fn load_from_checkpoint(
         &self,
-        from: RestApiCheckpoint,
+        mut from: RestApiCheckpoint,
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<RestApiCheckpoint>>> {
+        if let Some(pos) = from.next.as_mut() {
+            if pos.pages == 0 {
+                pos.at = self.client.endpoint.start().at;
+            }
+            // A place learned for another path, or before the path was kept with it (fix11's
+            // and fix12's formats), is learned again (review18 R3).
+            if pos.place_for.as_deref() != self.items_path_text() {
+                pos.place = None;
+                pos.carried = None;
+                pos.place_for = None;
+            }
+        }
         pages::load(&self.client, &self.mapping, from, window, &ctx)
     }
 }

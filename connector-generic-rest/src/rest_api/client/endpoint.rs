@@ -24,7 +24,7 @@ pub(crate) struct Endpoint {
     pub(super) base: Url,
     pub(super) params: Vec<(String, String)>,
     pub(super) headers: Vec<(String, String)>,
-    pub(super) items_path: Option<ItemsPath>,
+    pub(crate) items_path: Option<ItemsPath>,
     /// `listing_path`: a numbered page's entries, in place of what `items_path` implies.
     pub(super) listing_path: Option<ItemsPath>,
     /// `error_path`: `None` for the `error`/`errors` rule, `Some(None)` for no check.
@@ -264,6 +264,8 @@ impl Endpoint {
             items: 0,
             prev: None,
             place: None,
+            carried: None,
+            place_for: None,
             usual: Vec::new(),
             idle: 0,
             idle_hash: None,

@@ -184,7 +184,7 @@ impl RestClient {
             }
         };
         let seen = Seen {
-            place: pos.place.as_deref(),
+            place: pos.place.as_deref().or(pos.carried.as_deref()),
             usual: &pos.usual,
             guess_errors: e.error_path.is_none(),
         };
@@ -208,7 +208,19 @@ impl RestClient {
         // page is then measured by the level it filtered (below; review15 N1).
         let no_items = found.len() == 0;
         let found = match (found, e.items_path.as_ref()) {
-            (Items::Missing, Some(path)) => match path.why_none(&body, &seen) {
+            // A carried place is a hint: the page is also read as a run's first would be, as
+            // the API's layout may have changed since (review18 R3).
+            (Items::Missing, Some(path)) => match path.why_none(&body, &seen).or_else(|why| {
+                if pos.place.is_none() && pos.carried.is_some() {
+                    let fresh = Seen {
+                        place: None,
+                        ..seen
+                    };
+                    path.why_none(&body, &fresh).map_err(|_| why)
+                } else {
+                    Err(why)
+                }
+            }) {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(why) => {
                     return Err(Error::invalid_data(format!(
@@ -241,6 +253,7 @@ impl RestClient {
                 .and_then(|p| p.listing(&body)),
         };
         let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
+        let level = listing.is_some();
         // The entries under the path's last filter (review11 F1): a page whose listing is
         // full of wrappers (`$.results[*]` of `$.results[*].hits[?…]`) is still empty when
         // these are.
@@ -277,11 +290,28 @@ impl RestClient {
         // API's normal (a status envelope), and where a filtered path's items sit.
         let mut usual = pos.usual.clone();
         let mut place = pos.place.clone();
+        // What the run learned, up to this page: its place, else the one it carried, with the
+        // path it was learned for (review18 R3).
+        let place_for = |place: Option<&String>| place.and(path).map(|p| p.as_str().to_owned());
+        let learned_of = |place: Option<String>, usual: Vec<String>| {
+            let place = place.or_else(|| pos.carried.clone());
+            Learned {
+                place_for: place_for(place.as_ref()),
+                place,
+                usual,
+            }
+        };
         if found.len() > 0 {
             let mut learn = |member, value| {
+                // The 8 most recently met: a carried list is not frozen once full, and a
+                // sign no page carries any more leaves it (review18 R7).
                 let sign = usual_sign(member, value);
-                if !usual.contains(&sign) && usual.len() < 8 {
+                if usual.last() != Some(&sign) {
+                    usual.retain(|s| s != &sign);
                     usual.push(sign);
+                    if usual.len() > 8 {
+                        usual.remove(0);
+                    }
                 }
             };
             if e.error_path.is_none() {
@@ -401,10 +431,15 @@ impl RestClient {
         // the walk (review12 F1; losing pages costs documents, walking on costs requests).
         // A `OneList` page where no entry the filter chose among holds the name after it (a
         // fixed set of sections past its end, `{"result": [{"name": "stats", "took_ms": 7}]}`)
-        // counts too, whatever those entries hold (review15 N7).
+        // counts too, whatever those entries hold (review15 N7), and so does one whose chosen
+        // lists are empty (review18 R6), but only while that level is not full: APIs leave an
+        // absent member out (`omitempty`), so a full page of posts without `attachments` is a
+        // real page (review18 R1, review12 F1's rule). Without `page_size` none counts, and
+        // `max_pages` bounds the walk.
         let bare = path
             .filter(|_| one_list && no_items && numbered && e.listing_path.is_none())
-            .and_then(|p| p.bare(&body));
+            .filter(|_| level && e.page_size.is_some_and(|s| n < s))
+            .map(|p| p.bare(&body));
         let idle_hash = match bare {
             Some(_) => Some(BARE.to_owned()),
             None => (found.len() == 0)
@@ -421,12 +456,19 @@ impl RestClient {
         // bound the walk otherwise (review15 N6).
         if untold && idle + 1 >= IDLE_PAGES {
             match bare {
-                Some(name) => tracing::warn!(
+                Some(Some(name)) => tracing::warn!(
                     connector = SOURCE,
                     pages = pos.pages,
                     "{IDLE_PAGES} pages in a row held no items and no entry `items_path`'s \
                      filter chose among holds `{name}`; the listing ends here (`listing_path` \
                      tells the walk what a page lists)"
+                ),
+                Some(None) => tracing::warn!(
+                    connector = SOURCE,
+                    pages = pos.pages,
+                    "{IDLE_PAGES} pages in a row held no items and fewer entries than \
+                     `page_size` where `items_path`'s filter chooses; the listing ends here \
+                     (`listing_path` tells the walk what a page lists)"
                 ),
                 None => tracing::warn!(
                     connector = SOURCE,
@@ -436,7 +478,7 @@ impl RestClient {
                      the walk what a page lists)"
                 ),
             }
-            return Ok((Page::last(PageItems::default()), Learned { place, usual }));
+            return Ok((Page::last(PageItems::default()), learned_of(place, usual)));
         }
         // The next position is read before the items are moved out: a cursor path may point
         // into them.
@@ -525,14 +567,11 @@ impl RestClient {
                 pages = pos.pages,
                 "the page repeats the previous page's items (does the API ignore the page parameter?); the listing ends here"
             );
-            return Ok((Page::last(PageItems::default()), Learned { place, usual }));
+            return Ok((Page::last(PageItems::default()), learned_of(place, usual)));
         }
         let learned = match next_at {
             Some(_) => Learned::default(),
-            None => Learned {
-                place: place.clone(),
-                usual: usual.clone(),
-            },
+            None => learned_of(place.clone(), usual.clone()),
         };
         let page = Page::new(
             items,
@@ -542,6 +581,8 @@ impl RestClient {
                 full,
                 items: items_after,
                 prev: ids,
+                carried: pos.carried.clone().filter(|_| place.is_none()),
+                place_for: place_for(place.as_ref().or(pos.carried.as_ref())),
                 place,
                 usual,
                 idle,

@@ -26,9 +26,10 @@ pub(crate) struct ItemsPath {
     /// For a [`Shape::OneList`] path, the path up to its last filter, as written: what the
     /// filter chose among, whose place a run learns ([`ItemsPath::place`]).
     chooser: Option<JsonPath>,
-    /// How many segments the path opens with that select one value (names, indexes): the
-    /// objects they reach are the response's envelopes ([`ItemsPath::envelopes`]).
-    chain: usize,
+    /// The segments the path opens with that select no entry of a listing (names, indexes,
+    /// descendant names), where there are any: what they reach and its ancestors are the
+    /// response's envelopes ([`ItemsPath::envelopes`]).
+    opening: Option<JsonPath>,
     /// For a [`Shape::OneList`] path whose filter is followed by a name: the path up to its
     /// last filter, every filter a wildcard, and that name ([`ItemsPath::bare`]).
     among: Option<(JsonPath, String)>,
@@ -108,10 +109,16 @@ impl ItemsPath {
                 let up = up_to_last_filter(&full)?;
                 Some((JsonPath::parse(&up).ok()?, name))
             });
-        let chain = cuts
+        let opening = cuts
             .iter()
-            .take_while(|(_, k)| matches!(k, SegmentKind::Name(_) | SegmentKind::Index))
-            .count();
+            .take_while(|(_, k)| {
+                matches!(
+                    k,
+                    SegmentKind::Name(_) | SegmentKind::Index | SegmentKind::Descendant(_)
+                )
+            })
+            .last()
+            .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
         Ok(Self {
             path,
             raw: full,
@@ -119,7 +126,7 @@ impl ItemsPath {
             uncut,
             shape,
             chooser,
-            chain,
+            opening,
             among,
         })
     }
@@ -335,17 +342,28 @@ impl ItemsPath {
             .then_some(name.as_str())
     }
 
-    /// [`envelopes`] at `pointer` that the path's opening names and indexes reach (`/jobs` of
-    /// `$.jobs.*.artifacts[?…]`): below its first segment that selects many, an object is an
-    /// entry of a listing, a record map's too (`/jobs/j2`), and its `error` is its own
-    /// (review15 N9).
+    /// [`envelopes`] at `pointer` that the path's opening names, indexes and descendant names
+    /// reach, or that hold what they reach (`/jobs` of `$.jobs.*.artifacts[?…]`, `/result/data`
+    /// and `/result` of `$..data[?…]`, review18 R4): below its first segment that selects
+    /// many, an object is an entry of a listing, a record map's too (`/jobs/j2`), and its
+    /// `error` is its own (review15 N9).
     pub(crate) fn envelopes<'a, 'p>(
         &self,
         body: &'a Value,
         pointer: &'p str,
     ) -> impl Iterator<Item = (&'p str, &'a Value)> {
-        let chain = self.chain;
-        envelopes(body, pointer).filter(move |(at, _)| at.matches('/').count() <= chain)
+        let reached: Vec<String> = self.opening.as_ref().map_or_else(Vec::new, |o| {
+            o.query_located(body)
+                .locations()
+                .map(|l| l.to_json_pointer())
+                .collect()
+        });
+        envelopes(body, pointer).filter(move |(at, _)| {
+            reached.iter().any(|r| {
+                r.strip_prefix(*at)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        })
     }
 
     /// Where each item of [`find_items`]'s [`Items::Matches`] lies, as JSON pointers: each
