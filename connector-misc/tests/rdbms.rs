@@ -473,6 +473,8 @@ async fn mysql_dates_without_a_day_keep_their_text() {
              (6, 'f', '2025-02-28', '2025-02-28 12:00:00')",
             "SET sql_mode = ''",
             "INSERT INTO w VALUES (7, 'g', '0000-00-00', '0000-00-00 10:00:00')",
+            "CREATE TABLE x (id INT PRIMARY KEY, body TEXT, d DATE, updated_at DATETIME NOT NULL)",
+            "INSERT INTO x VALUES (1, 'x', NULL, '2025-01-01 00:30:00')",
         ])
         .await;
     let mut config = Db::My.config(&name);
@@ -517,26 +519,85 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     };
     let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
     let w = TimeWindow::new(day(2024, 12, 31), day(2025, 1, 2)).unwrap();
-    assert_eq!(ids(&poll(&*c, w).await), ["1", "2", "2", "3", "4"]);
+    // The first page hands on row 1 alone (review19 R5: once rows 1 and 2, then 2 again).
+    assert_eq!(ids(&poll(&*c, w).await), ["1", "2", "3", "4"]);
     // 30 February falls after 28 February, the last row of a page again; the page after
     // row 6 is the window's last.
     let w = TimeWindow::new(day(2025, 2, 28), day(2025, 3, 2)).unwrap();
-    assert_eq!(ids(&poll(&*c, w).await), ["5", "5", "6"]);
-    // Pages of one: the page of row 2 alone has no cursor to go on from.
+    assert_eq!(ids(&poll(&*c, w).await), ["5", "6"]);
+    // Pages of one: the page of row 2 alone has no cursor to go on from. That is a failure
+    // of table `w`, and table `x` after it is still read (review19 R2: once the error ended
+    // the poll, on every run, and no table after `w` was polled again).
     config.page_size = NonZeroU32::new(1).unwrap();
+    config.tables = vec!["w".to_owned(), "x".to_owned()].into();
     let c = Db::My.connector(config);
     let w = TimeWindow::new(day(2024, 12, 31), day(2025, 1, 2)).unwrap();
     let mut s = c.as_poll().unwrap().poll(w, SyncContext::new());
-    let mut error = None;
+    let (mut docs, mut failures) = (Vec::new(), Vec::new());
     while let Some(b) = s.next().await {
-        if let Err(e) = b {
-            error = Some(e);
-            break;
-        }
+        let b = b.expect("a table's failure does not end the poll");
+        docs.extend(b.documents);
+        failures.extend(b.failures);
     }
-    let e = error.expect("a page of one row without a cursor stops the window");
-    assert_eq!(e.field(), Some("timestamp_column"), "{e}");
-    assert!(e.message().contains("`updated_at`"), "{e}");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let f = &failures[0];
+    assert_eq!(f.kind, ErrorKind::InvalidData, "{f:?}");
+    assert_eq!(f.id, None, "{f:?}");
+    assert!(f.message.contains("table `w`"), "{f:?}");
+    assert!(f.message.contains("`updated_at`"), "{f:?}");
+    let read: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert!(read.iter().any(|id| id.ends_with(":w:1")), "{read:?}");
+    assert!(read.iter().any(|id| id.ends_with(":x:1")), "{read:?}");
+}
+
+/// review19 R5/R6: a window page whose tail is two rows without a cursor, after a fallback
+/// row that ties with the row before it: each row is handed on once, and a resume from the
+/// checkpoint of the page that fell back reads the tail (and nothing before it) again.
+#[tokio::test]
+async fn mysql_window_fallback_hands_each_row_on_once() {
+    let name = Db::My
+        .database(&[
+            "CREATE TABLE t (id INT PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL, \
+             KEY (updated_at, id))",
+            "INSERT INTO t VALUES (1, 'a', '2024-12-31 23:00:00'), (6, 'f', '2024-12-31 23:00:00'), \
+             (2, 'b', '2025-01-00 10:00:00'), (3, 'c', '2025-01-00 11:00:00'), \
+             (4, 'd', '2025-01-01 01:00:00'), (5, 'e', '2025-01-01 02:00:00')",
+        ])
+        .await;
+    let mut config = Db::My.config(&name);
+    config.tables = vec!["t".to_owned()].into();
+    config.timestamp_column = Some("updated_at".into());
+    config.page_size = NonZeroU32::new(4).unwrap();
+    let c = Db::My.connector(config);
+    let start = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    let w = TimeWindow::new(
+        Utc.with_ymd_and_hms(2024, 12, 31, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    let short = |ids: &[String]| {
+        ids.iter()
+            .map(|id| id.rsplit(':').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let pages = pages_of(&*c, start, Some(w)).await;
+    let walked: Vec<Vec<String>> = pages.iter().map(|(ids, _)| short(ids)).collect();
+    // Page 1 is 1, 6, 2, 3: 2 and 3 name no day; it hands on 1 and 6 and the next page
+    // starts after row 6 (`updated_at >= 23:00 AND (updated_at > 23:00 OR id > 6)`).
+    assert_eq!(walked[0], ["1", "6"], "{walked:?}");
+    assert_eq!(
+        walked.concat(),
+        ["1", "6", "2", "3", "4", "5"],
+        "{walked:?}"
+    );
+    // Resuming from the first page's checkpoint: the tail and the rest, once.
+    let resumed = pages_of(&*c, pages[0].1.clone(), Some(w)).await;
+    let resumed: Vec<String> = resumed.iter().flat_map(|(ids, _)| short(ids)).collect();
+    assert_eq!(resumed, ["2", "3", "4", "5"]);
 }
 
 /// review16 F2: PostgreSQL's `infinity` and `-infinity` in `timestamp`, `timestamptz` and
@@ -657,6 +718,53 @@ async fn mysql_timestamp_and_date_cursors_in_windows() {
         walk(pages_of(&*c, start, Some(w)).await),
         ["5", "1", "2", "3"]
     );
+}
+
+/// review19 R1: a `DATE` cursor in windows whose edges are not midnights. A window holds
+/// every day it overlaps: an edit dated today is found by each poll of the day (once the
+/// start was rounded up to the next midnight, so `[09:55, 10:15)` was empty and a row
+/// dated the 7th was in no window but the first after its midnight).
+async fn date_cursor_windows(db: Db) {
+    let name = db
+        .database(&[
+            "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT, changed DATE NOT NULL)",
+            "INSERT INTO notes VALUES (1, 'a', '2026-12-06'), (2, 'b', '2026-12-07'), \
+             (3, 'c', '2026-12-07'), (4, 'd', '2026-12-08')",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.tables = vec!["notes".to_owned()].into();
+    config.timestamp_column = Some("changed".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let t = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap();
+    let ids = |docs: Vec<Document>| {
+        let mut ids: Vec<String> = docs
+            .iter()
+            .map(|d| d.id.rsplit(':').next().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let w = TimeWindow::new(t(7, 9, 55), t(7, 10, 15)).unwrap();
+    assert_eq!(ids(poll(&*c, w).await), ["2", "3"]);
+    let w = TimeWindow::new(t(7, 23, 55), t(8, 0, 5)).unwrap();
+    assert_eq!(ids(poll(&*c, w).await), ["2", "3", "4"]);
+    // Edges at midnight, as before.
+    let w = TimeWindow::new(t(7, 0, 0), t(8, 0, 0)).unwrap();
+    assert_eq!(ids(poll(&*c, w).await), ["2", "3"]);
+    let w = TimeWindow::new(t(6, 12, 0), t(7, 0, 0)).unwrap();
+    assert_eq!(ids(poll(&*c, w).await), ["1"]);
+}
+
+#[tokio::test]
+async fn postgresql_date_cursor_windows() {
+    date_cursor_windows(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_date_cursor_windows() {
+    date_cursor_windows(Db::My).await;
 }
 
 async fn query_mode(db: Db) {

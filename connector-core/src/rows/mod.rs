@@ -129,7 +129,8 @@ impl RowLayout {
             ));
         }
         if let Some(c) = self.cursor {
-            // A cursor that does not decode (PostgreSQL's 'infinity', MySQL's zero date).
+            // A cursor the driver could not read (the row is a failure); PostgreSQL's
+            // infinities and MySQL's dates without a day reach here as text, no time.
             self.value(row, c)?;
         }
         // Sized from the row, not a fixed 1 KiB: a buffer of a kilobyte or more is a "large"

@@ -40,7 +40,8 @@
 //! - **Time zones**: PostgreSQL `timestamptz` and MySQL `TIMESTAMP` (read in a `+00:00`
 //!   session) are instants; PostgreSQL `timestamp` and MySQL `DATETIME` carry no zone and
 //!   are read in `timezone`, UTC when unset (as RAGFlow does; a run with such a cursor and
-//!   no `timezone` warns once, naming MySQL's server zones); a `date` is its midnight there.
+//!   no `timezone` warns once, naming MySQL's server zones, unless MySQL reports UTC); a
+//!   `date` is its midnight there, and a window holds every day it overlaps.
 //!   A query mixing a `TIMESTAMP` into a `DATETIME` yields UTC wall-clock times, which
 //!   `timezone` shifts (`CONVERT_TZ` them, or leave `timezone` unset).
 //! - **Types**: integers, floats, exact numbers (as their text), text, booleans, dates,
@@ -48,7 +49,9 @@
 //!   is noted by size. MySQL's zero date reads as NULL (as the driver reads it). A date the
 //!   server holds that names no day (MySQL's `2025-01-00`, `2025-02-30`) and PostgreSQL's
 //!   `infinity` / `-infinity` are the server's text, and no time as the cursor (no
-//!   `updated_at`; a window page goes on from its last row whose cursor reads). PostgreSQL
+//!   `updated_at`; a window page hands on its rows up to the last whose cursor reads and
+//!   the next page goes on from there; a full page with none is a failure of its table).
+//!   PostgreSQL
 //!   BC dates are astronomical years (`-0043` for 44 BC). Any other value that cannot be
 //!   read makes its row a failure; the walk goes on.
 //! - **Errors**: a rejected user or password is `Unauthenticated` (naming `credentials`), a

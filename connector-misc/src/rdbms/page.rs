@@ -89,6 +89,19 @@ impl Rows {
         })
     }
 
+    /// Only the first `rows` rows (their text stays, unused, until the rows are dropped).
+    pub(crate) fn truncate(&mut self, rows: usize) {
+        if rows >= self.len() {
+            return;
+        }
+        let end = rows
+            .checked_sub(1)
+            .and_then(|last| self.ends.get(last).copied())
+            .unwrap_or(0);
+        self.ends.truncate(rows);
+        self.cells.truncate(end);
+    }
+
     /// The last row.
     pub(crate) fn last(&self) -> Option<RowRef<'_>> {
         self.row(self.len().checked_sub(1)?)

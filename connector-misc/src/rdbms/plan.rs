@@ -366,7 +366,8 @@ impl Shared {
     /// application writes local times west of UTC an edit carries a time before the window
     /// it was made in and no incremental run finds it. MySQL names the server's zones
     /// (`@@global.time_zone`, `@@system_time_zone`); PostgreSQL's is not visible to the
-    /// session (sqlx sets `TimeZone` to UTC). `None`: nothing to warn of.
+    /// session (sqlx sets `TimeZone` to UTC). `None`: nothing to warn of, as where MySQL
+    /// reports UTC (the reading is then right; review19 R3: said at debug level only).
     pub(crate) async fn zone_warning(&self, conn: &mut Connection, plan: &Plan) -> Option<String> {
         let cursor = plan.cursor.as_ref()?;
         if cursor.kind != CursorKind::Naive || self.config.timezone.is_some() {
@@ -384,6 +385,15 @@ impl Shared {
                 .and_then(|zones| zones.into_iter().next()),
             Dialect::Postgres => None,
         };
+        if server.as_deref().is_some_and(mysql_utc) {
+            tracing::debug!(
+                connector = self.source,
+                "`timestamp_column` `{}` carries no zone and `timezone` is not set: read as UTC, which the server's zone is ({})",
+                cursor.name,
+                server.as_deref().unwrap_or_default()
+            );
+            return None;
+        }
         Some(zone_warning(self.dialect, &cursor.name, server.as_deref()))
     }
 
@@ -431,6 +441,26 @@ impl Shared {
     }
 }
 
+/// Whether MySQL's `@@global.time_zone, system time zone @@system_time_zone` (as
+/// [`Shared::zone_warning`] reads them) say UTC: the global zone is UTC, or `SYSTEM` on a
+/// system in UTC.
+fn mysql_utc(server: &str) -> bool {
+    let utc = |z: &str| {
+        matches!(
+            z.trim().to_ascii_uppercase().as_str(),
+            "UTC" | "+00:00" | "-00:00" | "ETC/UTC" | "GMT" | "ETC/GMT" | "UCT" | "Z" | "ZULU"
+        )
+    };
+    let (global, system) = server
+        .split_once(", system time zone ")
+        .unwrap_or((server, ""));
+    if global.trim().eq_ignore_ascii_case("SYSTEM") {
+        utc(system)
+    } else {
+        utc(global)
+    }
+}
+
 /// [`Shared::zone_warning`]'s text for cursor column `name`, with the server's time zones
 /// where MySQL said them.
 fn zone_warning(dialect: Dialect, name: &str, server: Option<&str>) -> String {
@@ -450,7 +480,7 @@ fn zone_warning(dialect: Dialect, name: &str, server: Option<&str>) -> String {
         ),
     };
     format!(
-        "`timestamp_column` `{name}` is {what}, which carries no zone, and `timezone` is not set: its values are read as UTC{zone}. If the application writes local times (NOW() on a server not in UTC), set `timezone` to their zone: read as UTC, an edit west of UTC carries a time before the window it was made in and no incremental run finds it"
+        "`timestamp_column` `{name}` is {what}, which carries no zone, and `timezone` is not set: its values are read as UTC{zone}. If the application writes local times (NOW() on a server not in UTC), set `timezone` to their zone: read as UTC, an edit west of UTC carries a time before the window it was made in and no incremental run finds it. Setting `timezone` (`UTC` if they are UTC) silences this warning"
     )
 }
 
@@ -507,9 +537,13 @@ fn row_hash(d: Dialect, columns: &[Column]) -> String {
 
 /// `t` as a bound for a `kind` column, or `None` outside what the column can hold (a
 /// window from the epoch, or to the far future, is then open on that side). A zone-less
-/// column compares with `t`'s wall-clock time in `zone`; a date column with the first
-/// midnight at or after it: a row's instant is its midnight.
-fn bound(t: DateTime<Utc>, kind: CursorKind, zone: Zone) -> Option<Param> {
+/// column compares with `t`'s wall-clock time in `zone`. A date column holds every day the
+/// window overlaps: its `start` is the midnight of `t`'s day, its end the first midnight at
+/// or after `t`. Rounding the start up too (review19 R1) made `[10:00, 10:15)` the empty
+/// `[tomorrow, tomorrow)`: a row dated today was found only by the first poll after
+/// midnight, so an edit made later the same day by no poll. Today's rows are read by each
+/// poll of the day (unchanged fingerprints are skipped).
+fn bound(t: DateTime<Utc>, kind: CursorKind, zone: Zone, start: bool) -> Option<Param> {
     if !(1000..=9999).contains(&t.year()) {
         return None;
     }
@@ -517,12 +551,12 @@ fn bound(t: DateTime<Utc>, kind: CursorKind, zone: Zone) -> Option<Param> {
     Some(match (p, kind) {
         (Param::Cursor(local, CursorKind::Date), _) => {
             let midnight = local.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
-            let first = if midnight == local {
-                local
+            let edge = if midnight == local || start {
+                midnight
             } else {
                 midnight + TimeDelta::days(1)
             };
-            Param::Cursor(first, CursorKind::Date)
+            Param::Cursor(edge, CursorKind::Date)
         }
         (p, _) => p,
     })
@@ -562,13 +596,17 @@ impl Plan {
 
     /// The next page: rows after `after` in key order (`id`, or `(cursor, id)` in a
     /// window), at most `limit`; `ids_only` selects the id column alone (a slim listing).
+    ///
+    /// # Errors
+    /// In a window, `after` has no cursor, or one the column cannot hold: the page would
+    /// start again at the window's start (review19 R7c; the walk never makes such a key).
     pub(crate) fn page(
         &self,
         window: Option<&TimeWindow>,
         after: Option<&RowKey>,
         limit: u32,
         ids_only: bool,
-    ) -> (String, Vec<Param>) {
+    ) -> Result<(String, Vec<Param>)> {
         let d = self.dialect;
         let id = self.id_expr.clone();
         let mut params: Vec<Param> = Vec::new();
@@ -580,40 +618,42 @@ impl Plan {
         let order = match (window, &self.cursor) {
             (Some(w), Some(c)) => {
                 let col = format!("src.{}", d.quote(&c.name));
-                if let Some(p) = bound(w.start, c.kind, self.zone) {
+                if let Some(p) = bound(w.start, c.kind, self.zone, true) {
                     conditions.push(format!("{col} >= {}", place(p, None, &mut params)));
                 }
-                if let Some(p) = bound(w.end, c.kind, self.zone) {
+                if let Some(p) = bound(w.end, c.kind, self.zone, false) {
                     conditions.push(format!("{col} < {}", place(p, None, &mut params)));
                 }
                 if let Some(a) = after {
                     let at = a.cursor.and_then(|t| cursor_param(t, c.kind, self.zone));
-                    if let Some(at) = at {
-                        match d {
-                            // A row comparison: one index range scan on (cursor, id).
-                            Dialect::Postgres => {
-                                let pc = place(at, None, &mut params);
-                                let pi = place(
-                                    Param::Key(a.id.clone()),
-                                    Some(self.id_kind),
-                                    &mut params,
-                                );
-                                conditions.push(format!("({col}, {id}) > ({pc}, {pi})"));
-                            }
-                            // MariaDB does not range-scan a row comparison; this spelling
-                            // starts the index range at the cursor and filters the ties.
-                            Dialect::MySql => {
-                                let p1 = place(at.clone(), None, &mut params);
-                                let p2 = place(at, None, &mut params);
-                                let pi = place(
-                                    Param::Key(a.id.clone()),
-                                    Some(self.id_kind),
-                                    &mut params,
-                                );
-                                conditions.push(format!(
-                                    "{col} >= {p1} AND ({col} > {p2} OR {id} > {pi})"
-                                ));
-                            }
+                    let Some(at) = at else {
+                        return Err(Error::new(
+                            ErrorKind::InvalidData,
+                            format!(
+                                "a page of the window starts after id `{}` with no `{}` to start from (a checkpoint of another walk?)",
+                                a.id, c.name
+                            ),
+                        )
+                        .with_connector(self.source)
+                        .with_field("timestamp_column"));
+                    };
+                    match d {
+                        // A row comparison: one index range scan on (cursor, id).
+                        Dialect::Postgres => {
+                            let pc = place(at, None, &mut params);
+                            let pi =
+                                place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
+                            conditions.push(format!("({col}, {id}) > ({pc}, {pi})"));
+                        }
+                        // MariaDB does not range-scan a row comparison; this spelling
+                        // starts the index range at the cursor and filters the ties.
+                        Dialect::MySql => {
+                            let p1 = place(at.clone(), None, &mut params);
+                            let p2 = place(at, None, &mut params);
+                            let pi =
+                                place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
+                            conditions
+                                .push(format!("{col} >= {p1} AND ({col} > {p2} OR {id} > {pi})"));
                         }
                     }
                 }
@@ -632,14 +672,14 @@ impl Plan {
         } else {
             &self.select
         };
-        (
+        Ok((
             format!(
                 "SELECT {select} FROM {} WHERE {} ORDER BY {order} LIMIT {limit}",
                 self.from,
                 conditions.join(" AND ")
             ),
             params,
-        )
+        ))
     }
 
     /// The rows whose ids are `keys`.
@@ -665,6 +705,8 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
 
     /// Ids are the prefix and the key as `{key}` writes it.
@@ -725,5 +767,60 @@ mod tests {
         );
         assert!(pg.contains("read as UTC"), "{pg}");
         assert!(pg.contains("set `timezone`"), "{pg}");
+        assert!(
+            my.contains("Setting `timezone` (`UTC` if they are UTC) silences this warning"),
+            "{my}"
+        );
+    }
+
+    /// review19 R3: a MySQL server in UTC is no reason to warn.
+    #[test]
+    fn mysql_utc_zones() {
+        for utc in [
+            "+00:00, system time zone CST",
+            "UTC, system time zone CET",
+            "SYSTEM, system time zone UTC",
+            "SYSTEM, system time zone GMT",
+            "SYSTEM, system time zone Etc/UTC",
+        ] {
+            assert!(mysql_utc(utc), "{utc}");
+        }
+        for local in [
+            "SYSTEM, system time zone CST",
+            "+02:00, system time zone UTC",
+            "Europe/Paris, system time zone UTC",
+            "SYSTEM, system time zone ",
+            "",
+        ] {
+            assert!(!mysql_utc(local), "{local}");
+        }
+    }
+
+    /// review19 R1: a `DATE` window holds every day it overlaps: its start is floored to
+    /// its day's midnight, its end rounded up to the next.
+    #[test]
+    fn date_bounds_hold_every_day_the_window_overlaps() {
+        let t = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap();
+        let at = |p: Option<Param>| match p {
+            Some(Param::Cursor(t, CursorKind::Date)) => t,
+            other => panic!("{other:?}"),
+        };
+        let utc = Zone::utc();
+        assert_eq!(
+            at(bound(t(7, 9, 55), CursorKind::Date, utc, true)),
+            t(7, 0, 0)
+        );
+        assert_eq!(
+            at(bound(t(7, 10, 15), CursorKind::Date, utc, false)),
+            t(8, 0, 0)
+        );
+        assert_eq!(
+            at(bound(t(7, 0, 0), CursorKind::Date, utc, true)),
+            t(7, 0, 0)
+        );
+        assert_eq!(
+            at(bound(t(7, 0, 0), CursorKind::Date, utc, false)),
+            t(7, 0, 0)
+        );
     }
 }

@@ -35,21 +35,21 @@ fn listing_error(plan: &Plan, message: String) -> Error {
         .with_field("id_column")
 }
 
-/// The key after which the page of a window that follows `rows` starts: the last row's, or,
-/// where its cursor is no time (a date the server holds that has none: MariaDB's
-/// `2025-01-00`; review16 F1), the last row's whose cursor reads. The next page then reads
-/// the rows after it again (their documents come twice, with the same fingerprints) rather
-/// than the walk stopping there on every run. `None`: no row of the page has a readable
-/// cursor (nor any row at all).
+/// Where the page of a window that follows `rows` starts: after the last row, or, where its
+/// cursor is no time (a date the server holds that has none: MariaDB's `2025-01-00`;
+/// review16 F1), after the last row whose cursor reads, rather than the walk stopping there
+/// on every run. With that row's index: the next page reads the rows after it again, so a
+/// full page hands on only the rows up to it (review19 R5: no document comes twice). `None`:
+/// no row of the page has a readable cursor (nor any row at all).
 ///
 /// # Errors
 /// The key of the row cannot be read.
-fn window_after(plan: &Plan, rows: &Rows) -> Result<Option<RowKey>> {
+fn window_after(plan: &Plan, rows: &Rows) -> Result<Option<(usize, RowKey)>> {
     for i in (0..rows.len()).rev() {
         let Some(row) = rows.row(i) else { continue };
         if let Some(t) = cursor(plan, &row).ok().flatten() {
             let id = key(plan, &row).map_err(|m| listing_error(plan, m))?;
-            return Ok(Some(RowKey::new(id, Some(t))));
+            return Ok(Some((i, RowKey::new(id, Some(t)))));
         }
     }
     Ok(None)
@@ -223,7 +223,7 @@ fn raw_pages(
             }
             loop {
                 ctx.cancellation().check()?;
-                let (sql, params) = plan.page(window.as_ref(), after.as_ref(), limit, false);
+                let (sql, params) = plan.page(window.as_ref(), after.as_ref(), limit, false)?;
                 // Room for a page like the last one (the first is sized as it comes).
                 let (cells, text) = room;
                 let mut rows = Rows::with_capacity(
@@ -241,10 +241,20 @@ fn raw_pages(
                         let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
                         after = Some(RowKey::new(id, None));
                     }
-                } else if let Some(at) = window_after(&plan, &rows)? {
+                } else if let Some((i, at)) = window_after(&plan, &rows)? {
+                    if !done {
+                        // The next page reads the rest.
+                        rows.truncate(i + 1);
+                    }
                     after = Some(at);
                 } else if !done {
-                    Err(cursor_error(&plan, rows.len()))?;
+                    // A failure of this table (held back to be tried again by the next
+                    // window, review19 R2); the next table is still read. A query has
+                    // nothing else to read: its walk ends here.
+                    let failure =
+                        table_failure(&shared, table.as_ref(), cursor_error(&plan, rows.len()))?;
+                    yield RawPage::Failed { table: label, failure };
+                    break;
                 }
                 yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
                 if done {
@@ -272,7 +282,7 @@ pub(crate) fn list_ids(
             let mut after: Option<RowKey> = None;
             loop {
                 ctx.cancellation().check()?;
-                let (sql, params) = plan.page(None, after.as_ref(), limit, true);
+                let (sql, params) = plan.page(None, after.as_ref(), limit, true)?;
                 let mut rows = Rows::new(plan.zone);
                 // The id alone, never a date or time.
                 conn.fetch_rows(sql, &params, &[], &mut rows).await?;
