@@ -2,7 +2,7 @@
 //! pool of I/O runtimes (`connectors-io`) that [`IoRuntime::Auto`] uses.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, Runtime};
@@ -287,6 +287,8 @@ pub(super) struct Pool {
     size: usize,
     build: fn() -> std::io::Result<Runtime>,
     slots: Mutex<Slots>,
+    /// Told when a slot's start is done, for the walks that wait for it.
+    started: Condvar,
     /// Each slot's live walks, counted down by their [`Walking`] guards (not with one slot).
     walks: Box<[AtomicUsize]>,
 }
@@ -311,6 +313,10 @@ enum Started {
         pid: u32,
         at: Instant,
     },
+    /// A walk is starting it, the pool's lock released meanwhile.
+    Starting {
+        pid: u32,
+    },
 }
 
 /// What a walk does with a slot.
@@ -319,6 +325,8 @@ enum Reuse {
     Use(Handle),
     /// Its start failed less than [`RETRY_AFTER`] ago: the caller's runtime.
     Fallback,
+    /// Another walk is starting it.
+    Wait,
     Start,
 }
 
@@ -334,6 +342,7 @@ fn reuse(started: Option<&Started>, pid: u32, now: Instant) -> Reuse {
             alive,
         }) if *by == pid && alive.load(Ordering::Relaxed) => Reuse::Use(handle.clone()),
         Some(failed) if resting(Some(failed), pid, now) => Reuse::Fallback,
+        Some(Started::Starting { pid: by }) if *by == pid => Reuse::Wait,
         _ => Reuse::Start,
     }
 }
@@ -342,6 +351,13 @@ fn reuse(started: Option<&Started>, pid: u32, now: Instant) -> Reuse {
 fn resting(started: Option<&Started>, pid: u32, now: Instant) -> bool {
     matches!(started, Some(Started::Failed { pid: by, at })
         if *by == pid && now.saturating_duration_since(*at) < RETRY_AFTER)
+}
+
+/// Whether a walk would not be driven on the slot now: its start failed a moment ago, or is
+/// under way in another walk.
+fn unready(started: Option<&Started>, pid: u32, now: Instant) -> bool {
+    resting(started, pid, now)
+        || matches!(started, Some(Started::Starting { pid: by }) if *by == pid)
 }
 
 impl Pool {
@@ -355,62 +371,86 @@ impl Pool {
                 next: 0,
                 started: vec![None; size],
             }),
+            started: Condvar::new(),
             walks: (0..size).map(|_| AtomicUsize::new(0)).collect(),
         }
     }
 
     /// The runtime of the slot with the fewest live walks (the first from the last one taken,
     /// so ties go round and periodic arrivals do not all land on one; a slot whose start
-    /// failed within [`RETRY_AFTER`] only when all did), started if it is not
-    /// (once per slot and process, the length of a thread's start, blocking the caller: other
-    /// walks wait on the lock meanwhile), with the walk counted in it; `None` when it could not
-    /// start.
+    /// failed within [`RETRY_AFTER`], or is under way, only when all are), started if it is
+    /// not (once per slot and process, the length of a thread's start, blocking the caller
+    /// with the pool's lock released: walks that need that slot wait for it), with the walk
+    /// counted in it; `None` when it could not start.
     fn pick(&'static self) -> Option<(Handle, Option<Walking>)> {
         let pid = std::process::id();
-        let now = Instant::now();
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let i = (0..self.size)
-            .map(|k| (slots.next + k) % self.size)
-            .min_by_key(|&i| {
-                (
-                    resting(slots.started[i].as_ref(), pid, now),
-                    self.walks[i].load(Ordering::Relaxed),
-                )
-            })
-            .unwrap_or(0);
-        slots.next = (i + 1) % self.size;
-        let handle = match reuse(slots.started[i].as_ref(), pid, now) {
-            Reuse::Use(handle) => handle,
-            Reuse::Fallback => return None,
-            Reuse::Start => match start(self.build) {
-                Ok((handle, alive)) => {
-                    slots.started[i] = Some(Started::Running {
-                        pid,
-                        handle: handle.clone(),
-                        alive,
-                    });
-                    handle
+        let (i, handle) = loop {
+            let now = Instant::now();
+            let i = (0..self.size)
+                .map(|k| (slots.next + k) % self.size)
+                .min_by_key(|&i| {
+                    (
+                        unready(slots.started[i].as_ref(), pid, now),
+                        self.walks[i].load(Ordering::Relaxed),
+                    )
+                })
+                .unwrap_or(0);
+            match reuse(slots.started[i].as_ref(), pid, now) {
+                Reuse::Use(handle) => {
+                    slots.next = (i + 1) % self.size;
+                    break (i, handle);
                 }
-                Err(error) => {
-                    slots.started[i] = Some(Started::Failed {
-                        pid,
-                        at: Instant::now(),
-                    });
-                    drop(slots);
-                    // After the lock: a host's layer may do anything.
-                    tracing::warn!(
-                        %error,
-                        "the I/O runtime could not start: walks run on their callers' runtimes, tried again in a minute"
-                    );
+                Reuse::Fallback => {
+                    slots.next = (i + 1) % self.size;
                     return None;
                 }
-            },
+                Reuse::Wait => {
+                    slots = self
+                        .started
+                        .wait(slots)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Reuse::Start => {
+                    slots.next = (i + 1) % self.size;
+                    slots.started[i] = Some(Started::Starting { pid });
+                    drop(slots);
+                    let started = start(self.build);
+                    slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+                    slots.started[i] = Some(match &started {
+                        Ok((handle, alive)) => Started::Running {
+                            pid,
+                            handle: handle.clone(),
+                            alive: Arc::clone(alive),
+                        },
+                        Err(_) => Started::Failed {
+                            pid,
+                            at: Instant::now(),
+                        },
+                    });
+                    self.started.notify_all();
+                    match started {
+                        Ok((handle, _)) => break (i, handle),
+                        Err(error) => {
+                            drop(slots);
+                            // After the lock: a host's layer may do anything.
+                            tracing::warn!(
+                                %error,
+                                "the I/O runtime could not start: walks run on their callers' runtimes, tried again in a minute"
+                            );
+                            return None;
+                        }
+                    }
+                }
+            }
         };
-        // One slot: nothing to balance, the walk's work as before.
+        // Counted under the lock, so the next walk sees it. One slot: nothing to balance, the
+        // walk's work as before.
         let walking = (self.size > 1).then(|| {
             self.walks[i].fetch_add(1, Ordering::Relaxed);
             Walking(&self.walks[i])
         });
+        drop(slots);
         Some((handle, walking))
     }
 
@@ -636,6 +676,31 @@ mod tests {
         assert_eq!(pool.walks(0), 2);
         drop(walking);
         assert_eq!(pool.walks(0), 1);
+    }
+
+    static UNDER_TEST: OnceLock<&'static Pool> = OnceLock::new();
+    static FREE_WHILE_STARTING: AtomicBool = AtomicBool::new(false);
+
+    fn checking() -> std::io::Result<Runtime> {
+        let free = UNDER_TEST.get().is_some_and(|p| p.slots.try_lock().is_ok());
+        FREE_WHILE_STARTING.store(free, Ordering::SeqCst);
+        io_runtime()
+    }
+
+    /// A slot starts with the pool's lock released (other walks are not held behind it, and a
+    /// `fork` meanwhile does not leave the child a lock held), and a second walk meanwhile
+    /// waits for it rather than starting it twice.
+    #[test]
+    fn a_slot_starts_with_the_lock_released() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, checking)));
+        UNDER_TEST.set(pool).expect("one pool");
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| pool.pick().map(|(h, _)| h.id()));
+            let b = s.spawn(|| pool.pick().map(|(h, _)| h.id()));
+            (a.join().expect("a"), b.join().expect("b"))
+        });
+        assert!(a.is_some() && a == b, "{a:?} {b:?}");
+        assert!(FREE_WHILE_STARTING.load(Ordering::SeqCst));
     }
 
     static BUILDS: AtomicU32 = AtomicU32::new(0);

@@ -70,9 +70,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// a runtime of its own and chooses it again. What the parent made stays bound to the parent's
 /// threads, which the child does not have: a connector's HTTP client and its pooled
 /// connections (a request sent on one waits for its timeout), a rate gate's database pool, a
-/// stream begun before the `fork` (it waits forever). Build connectors in the child. A `fork`
-/// while another thread is starting an I/O runtime can leave the child waiting on the pool's
-/// lock, as for any lock.
+/// stream begun before the `fork` (it waits forever). Build connectors in the child. The pool's
+/// lock is held for a few instructions per walk (not while a runtime starts); a `fork` in that
+/// moment can leave the child waiting on it, as for any lock.
 ///
 /// # Cancel safety
 /// Dropping the stream aborts the fetching: the fetch in flight (and its request) is dropped
