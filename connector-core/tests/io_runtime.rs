@@ -1,45 +1,69 @@
 //! `pages::set_io_runtime`, the host's choice of where walks' fetch chains run: a process of its
-//! own, since the choice is the process's and made once.
+//! own, since the choice is the process's.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code.
 
 use std::num::NonZeroUsize;
 
-use connector_core::ErrorKind;
 use connector_core::pages::{
     IoRuntime, Page, PageLimit, paginate, read_ahead_on_thread, set_io_runtime,
 };
+use connector_core::{ErrorKind, Result};
 use futures::TryStreamExt as _;
 
-#[test]
-fn walks_fetch_on_the_runtime_the_host_chose_once() {
-    let host = tokio::runtime::Builder::new_multi_thread()
+fn host(name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .thread_name("host-io")
+        .thread_name(name)
         .enable_all()
         .build()
-        .expect("the host's I/O runtime");
-    set_io_runtime(IoRuntime::Handle(host.handle().clone())).expect("the first choice");
-    let again = set_io_runtime(IoRuntime::Caller).expect_err("a second choice is refused");
-    assert_eq!(again.kind(), ErrorKind::Config);
+        .expect("the host's I/O runtime")
+}
 
-    let caller = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("the caller's runtime");
+/// The names of the threads a walk's three pages were fetched on.
+fn walk(caller: &tokio::runtime::Runtime) -> Result<Vec<Option<String>>> {
     let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
         let name = std::thread::current().name().map(str::to_owned);
         Ok(Page::new(name, (c < 2).then_some(c + 1)))
     });
-    let names: Vec<Option<String>> = caller
-        .block_on(
-            read_ahead_on_thread(pages, NonZeroUsize::MIN)
-                .map_ok(|p| p.items)
-                .try_collect(),
-        )
-        .expect("pages");
-    assert_eq!(names, vec![Some("host-io".to_owned()); 3]);
-    assert!(
-        set_io_runtime(IoRuntime::Auto).is_err(),
-        "still the host's after a walk"
+    caller.block_on(
+        read_ahead_on_thread(pages, NonZeroUsize::MIN)
+            .map_ok(|p| p.items)
+            .try_collect(),
+    )
+}
+
+#[test]
+fn walks_fetch_on_the_runtime_the_host_chose_and_chooses_again() {
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the caller's runtime");
+    let first = host("host-first");
+    set_io_runtime(IoRuntime::Handle(first.handle().clone())).expect("the first choice");
+    let io = host("host-io");
+    set_io_runtime(IoRuntime::Handle(io.handle().clone())).expect("a Handle is replaced");
+    assert_eq!(
+        walk(&caller).expect("pages"),
+        vec![Some("host-io".to_owned()); 3]
     );
+
+    // The host restarts its runtime: walks on the old one say why they stop, and the new
+    // choice serves the next walks.
+    io.shutdown_background();
+    let err = walk(&caller).expect_err("the host's runtime is gone");
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert!(err.to_string().contains("set_io_runtime"), "{err}");
+    let again = host("host-again");
+    set_io_runtime(IoRuntime::Handle(again.handle().clone())).expect("chosen again");
+    assert_eq!(
+        walk(&caller).expect("pages"),
+        vec![Some("host-again".to_owned()); 3]
+    );
+
+    // `Caller` (or `Auto`) is made once.
+    set_io_runtime(IoRuntime::Caller).expect("a Handle is replaced");
+    let late = set_io_runtime(IoRuntime::Auto).expect_err("Caller is made once");
+    assert_eq!(late.kind(), ErrorKind::Config);
+    first.shutdown_background();
+    again.shutdown_background();
 }

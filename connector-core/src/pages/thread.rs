@@ -13,7 +13,7 @@ use tracing::Instrument as _;
 use tracing::instrument::WithSubscriber as _;
 
 use super::Spawned;
-use super::io::On;
+use super::io::{On, Walking};
 use crate::error::{Error, ErrorKind, Result};
 
 /// [`read_ahead_by`](super::read_ahead_by) whose fetching runs on an I/O runtime instead of in
@@ -31,12 +31,15 @@ use crate::error::{Error, ErrorKind, Result};
 /// two cores, or when an I/O thread could not be started (warned, tried again a minute later),
 /// the fetching is a task on the caller's runtime, as [`read_ahead_by`](super::read_ahead_by)'s.
 ///
-/// **Must not block.** Each walk is pinned to one I/O runtime, and the walks on one runtime
-/// take turns on its thread (every walk in the process on two to seven cores): the fetch chain,
-/// including a page's synchronous parse, is serialized with theirs. A `pages` that blocks (a
-/// `std::sync::Mutex` held, synchronous I/O, a long synchronous call) stalls every walk on its
-/// runtime, their timers and the connections it drives, not only its own; a host whose walks
-/// need more than that chooses [`IoRuntime::Handle`](super::IoRuntime::Handle).
+/// **Must not block.** Each walk is pinned to one I/O runtime (the one with the fewest live
+/// walks), and the walks on one runtime take turns on its thread (every walk in the process on
+/// two to seven cores): the fetch chain, including a page's synchronous parse, is serialized
+/// with theirs. A `pages` that blocks (a `std::sync::Mutex` held, synchronous I/O, a long
+/// synchronous call) stalls every walk on its runtime, their timers and the connections it
+/// drives, not only its own; a connection is driven by the runtime of the walk that opened it,
+/// so other walks that reuse it from the same HTTP client wait too, wherever they are pinned.
+/// A host whose walks need more than that chooses
+/// [`IoRuntime::Handle`](super::IoRuntime::Handle).
 ///
 /// The contracts are [`read_ahead_by`](super::read_ahead_by)'s: the items, their order and
 /// their errors are those of `pages`, and the fetching stops after the first `Err`; up to
@@ -62,8 +65,14 @@ use crate::error::{Error, ErrorKind, Result};
 ///
 /// # Fork
 /// A child process `fork`ed after a walk starts I/O runtimes of its own at its first walk (the
-/// parent's have no thread there); a `fork` while another thread is starting one can leave
-/// the child waiting on its lock, as for any lock.
+/// parent's have no thread there); with [`IoRuntime::Handle`](super::IoRuntime::Handle)
+/// chosen in the parent, the child's walks run as with `Auto` (warned) until the child builds
+/// a runtime of its own and chooses it again. What the parent made stays bound to the parent's
+/// threads, which the child does not have: a connector's HTTP client and its pooled
+/// connections (a request sent on one waits for its timeout), a rate gate's database pool, a
+/// stream begun before the `fork` (it waits forever). Build connectors in the child. The pool's
+/// lock is held for a few instructions per walk (not while a runtime starts); a `fork` in that
+/// moment can leave the child waiting on it, as for any lock.
 ///
 /// # Cancel safety
 /// Dropping the stream aborts the fetching: the fetch in flight (and its request) is dropped
@@ -222,11 +231,12 @@ where
             return;
         };
         let (tx, mut rx) = mpsc::channel(waiting.get());
-        let on = on.runtime(&runtime);
+        let stopped = on.stopped();
+        let (on, walking) = on.runtime(&runtime);
         // In the caller's span and with its subscriber: a task on another thread has neither
         // (a subscriber set for the caller's thread alone would miss the fetches' events).
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
-        let driver = run(pages, tx, start, runtime)
+        let driver = run(pages, tx, start, runtime, walking)
             .in_current_span()
             .with_subscriber(dispatch);
         // Aborted with the stream: the fetch in flight is dropped at once.
@@ -255,10 +265,7 @@ where
                 // a guard against reading a cut listing as whole (the driver's runtime shut
                 // down under it).
                 None => {
-                    yield Err(Error::new(
-                        ErrorKind::Cancelled,
-                        "the read-ahead stopped before the pages ended",
-                    ));
+                    yield Err(Error::new(ErrorKind::Cancelled, stopped));
                     return;
                 }
             }
@@ -269,14 +276,17 @@ where
 
 /// `pages` driven into `tx` until the pages end, the first error, or the caller leaves; a
 /// panic in the fetching is handed on to resume in the caller. Conversions start on `caller`.
+/// The walk stays counted in its pool slot (`walking`) until the driver ends or is dropped.
 async fn run<T, U, S>(
     pages: BoxStream<'static, Result<T>>,
     tx: mpsc::Sender<Slot<U>>,
     start: S,
     caller: tokio::runtime::Handle,
+    walking: Option<Walking>,
 ) where
     S: Fn(T, &tokio::runtime::Handle) -> Slot<U>,
 {
+    let _walking = walking;
     let driven = AssertUnwindSafe(drive(pages, &tx, &start, &caller))
         .catch_unwind()
         .await;
@@ -510,7 +520,13 @@ mod tests {
         let (_, err) = tokio::time::timeout(Duration::from_secs(5), walk)
             .await
             .expect("the walk ends");
-        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Cancelled));
+        let err = err.expect("an error");
+        assert_eq!(err.kind(), ErrorKind::Cancelled);
+        // Says why, so the host knows to choose again.
+        assert!(
+            err.to_string().contains("`set_io_runtime` is shut down"),
+            "{err}"
+        );
     }
 
     /// Walks take a pool's runtimes in turn, each walk staying on its own: two walks under a
@@ -532,6 +548,37 @@ mod tests {
         }
         assert_ne!(threads[0], threads[1]);
         assert_eq!(threads[0], threads[2]);
+    }
+
+    /// A walk takes the pool's runtime with the fewest live walks, not the next in turn: with
+    /// one walk still open on the first runtime and another done on the second, a third walk
+    /// goes to the second.
+    #[tokio::test]
+    async fn walks_take_the_pools_least_loaded_runtime() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(2, io_runtime)));
+        let thread = || {
+            futures::stream::once(async { Ok(std::thread::current().id()) })
+                .chain(futures::stream::pending())
+                .boxed()
+        };
+        let mut open = ahead_on_thread(thread(), NonZeroUsize::MIN, On::Pool(pool));
+        let first = open.next().await.expect("an item").expect("fetched");
+
+        let done = fetched_on(On::Pool(pool)).await[0].1;
+        assert_ne!(done, first);
+        // The done walk's count falls when its driver ends, on its runtime's thread.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while pool.walks(1) > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the done walk is no longer counted");
+        assert_eq!(pool.walks(0), 1);
+
+        let third = fetched_on(On::Pool(pool)).await[0].1;
+        assert_eq!(third, done, "the idle runtime, not the next in turn");
+        drop(open);
     }
 
     /// An I/O runtime that could not start: the walk is fetched on the caller's runtime.
