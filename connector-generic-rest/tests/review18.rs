@@ -54,6 +54,22 @@ async fn full_pages_without_the_member_do_not_end_the_walk() {
     let w = walk(fields, &five_pages(post, "posts")).await;
     assert_eq!(w.err, None);
     assert_eq!((w.titles, w.requests), (vec!["t1".into(), "t2".into()], 6));
+    // review20 F1: a server that caps the page size below what was asked (10 asked, 5 sent)
+    // makes every level "not full": fix14's rule ended this walk at page 4 too.
+    let capped: Vec<Value> = five_pages(post, "posts")
+        .into_iter()
+        .map(|mut page| {
+            if let Some(list) = page["posts"].as_array_mut() {
+                list.truncate(5);
+            }
+            page
+        })
+        .collect();
+    let fields = json!({"items_path": "$.posts[?@.attachments].attachments",
+        "pagination_config": {"page_param": "page", "page_size_param": "per_page", "page_size": 10}});
+    let w = walk(fields, &capped).await;
+    assert_eq!(w.err, None);
+    assert_eq!((w.titles, w.requests), (vec!["t1".into(), "t2".into()], 6));
     // Closed groups without `items`, no `page_size`.
     let group = |g: u64, open: Option<u64>| match open {
         Some(id) => json!({"gid": g, "open": true, "items": [doc(id)]}),
@@ -66,10 +82,11 @@ async fn full_pages_without_the_member_do_not_end_the_walk() {
 }
 
 /// review18 R6: past a fixed set of sections the chosen list was present but empty, with a
-/// sibling that changes on every page: nothing bounded the walk but `max_pages`. Such pages
-/// count as the bare ones do, while the level is not full.
+/// sibling that changes on every page. Such pages cannot be told from real ones (review20
+/// F1), so no count of them ends the walk: it goes on to the server's own end (here the 404
+/// past the last body), every document delivered.
 #[tokio::test]
-async fn empty_chosen_lists_past_the_end_end_the_walk() {
+async fn empty_chosen_lists_past_the_end_go_on_to_the_servers_end() {
     let posts = |ids: &[u64], n: u64| {
         json!({"results": [{"index": "posts", "page": n, "processingTimeMS": n,
             "hits": ids.iter().map(|i| doc(*i)).collect::<Vec<_>>()}]})
@@ -80,7 +97,7 @@ async fn empty_chosen_lists_past_the_end_end_the_walk() {
         "pagination_config": {"page_param": "page", "page_size_param": "per_page", "page_size": 2}});
     let w = walk(fields, &bodies).await;
     assert_eq!(w.err, None);
-    assert_eq!((w.titles.len(), w.requests), (3, 5));
+    assert_eq!((w.titles.len(), w.requests), (3, 13));
 }
 
 /// review18 R2: the checkpoint carried to the next incremental run held the finishing run's

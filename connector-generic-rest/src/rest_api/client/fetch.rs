@@ -253,7 +253,6 @@ impl RestClient {
                 .and_then(|p| p.listing(&body)),
         };
         let n = listing.as_ref().map_or(found.len(), Vec::len) as u64;
-        let level = listing.is_some();
         // The entries under the path's last filter (review11 F1): a page whose listing is
         // full of wrappers (`$.results[*]` of `$.results[*].hits[?…]`) is still empty when
         // these are.
@@ -429,25 +428,19 @@ impl RestClient {
         // listing is full) is not counted: three Jira pages of issues without open subtasks in
         // a row are real pages, and the response's word or the listing's repeat guard bounds
         // the walk (review12 F1; losing pages costs documents, walking on costs requests).
-        // A `OneList` page where no entry the filter chose among holds the name after it (a
-        // fixed set of sections past its end, `{"result": [{"name": "stats", "took_ms": 7}]}`)
-        // counts too, whatever those entries hold (review15 N7), and so does one whose chosen
-        // lists are empty (review18 R6), but only while that level is not full: APIs leave an
-        // absent member out (`omitempty`), so a full page of posts without `attachments` is a
-        // real page (review18 R1, review12 F1's rule). Without `page_size` none counts, and
-        // `max_pages` bounds the walk.
-        let bare = path
-            .filter(|_| one_list && no_items && numbered && e.listing_path.is_none())
-            .filter(|_| level && e.page_size.is_some_and(|s| n < s))
-            .map(|p| p.bare(&body));
-        let idle_hash = match bare {
-            Some(_) => Some(BARE.to_owned()),
-            None => (found.len() == 0)
-                .then_some(uncut.as_ref())
-                .flatten()
-                .filter(|u| !u.is_empty())
-                .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>())),
-        };
+        // A `OneList` page with no items is never counted, whatever its filtered level holds:
+        // whether that level is past its end cannot be told from one page (a fixed set of
+        // sections echoing a changing sibling, `{"result": [{"name": "stats", "took_ms": 7}]}`,
+        // looks like a page of posts none of which has `attachments`, an absent member being
+        // left out by `omitempty` APIs). Counting such pages ended real walks twice (review18
+        // R1, review20 F1: silent loss, then prune); the repeat guard, the server's own end
+        // (an empty level, a 404) and `max_pages` bound them, and `listing_path` says what a
+        // page lists (review15 N7 is left to those).
+        let idle_hash = (found.len() == 0)
+            .then_some(uncut.as_ref())
+            .flatten()
+            .filter(|u| !u.is_empty())
+            .map(|u| page_hash(&u.iter().map(|i| self.item_id(*i)).collect::<Vec<_>>()));
         let idle = match &idle_hash {
             Some(h) if pos.idle_hash.as_ref() == Some(h) => pos.idle + 1,
             _ => 0,
@@ -455,29 +448,13 @@ impl RestClient {
         // Only where the response says nothing of the pages left: its word and `max_pages`
         // bound the walk otherwise (review15 N6).
         if untold && idle + 1 >= IDLE_PAGES {
-            match bare {
-                Some(Some(name)) => tracing::warn!(
-                    connector = SOURCE,
-                    pages = pos.pages,
-                    "{IDLE_PAGES} pages in a row held no items and no entry `items_path`'s \
-                     filter chose among holds `{name}`; the listing ends here (`listing_path` \
-                     tells the walk what a page lists)"
-                ),
-                Some(None) => tracing::warn!(
-                    connector = SOURCE,
-                    pages = pos.pages,
-                    "{IDLE_PAGES} pages in a row held no items and fewer entries than \
-                     `page_size` where `items_path`'s filter chooses; the listing ends here \
-                     (`listing_path` tells the walk what a page lists)"
-                ),
-                None => tracing::warn!(
-                    connector = SOURCE,
-                    pages = pos.pages,
-                    "{IDLE_PAGES} pages in a row held no items and the same entries under \
-                     `items_path`'s last filter; the listing ends here (`listing_path` tells \
-                     the walk what a page lists)"
-                ),
-            }
+            tracing::warn!(
+                connector = SOURCE,
+                pages = pos.pages,
+                "{IDLE_PAGES} pages in a row held no items and the same entries under \
+                 `items_path`'s last filter; the listing ends here (`listing_path` tells \
+                 the walk what a page lists)"
+            );
             return Ok((Page::last(PageItems::default()), learned_of(place, usual)));
         }
         // The next position is read before the items are moved out: a cursor path may point
@@ -627,10 +604,6 @@ impl RestClient {
 /// Pages in a row with no items and the same entries under the path's last filter that end
 /// a walk (review11 F1's backstop).
 const IDLE_PAGES: u64 = 3;
-
-/// The idle hash of a `OneList` page whose filtered level holds no entry with the path's
-/// name ([`ItemsPath::bare`]): such pages in a row count alike.
-const BARE: &str = "bare";
 
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).
 fn page_hash(ids: &[String]) -> String {

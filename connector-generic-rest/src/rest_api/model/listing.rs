@@ -30,9 +30,6 @@ pub(crate) struct ItemsPath {
     /// descendant names), where there are any: what they reach and its ancestors are the
     /// response's envelopes ([`ItemsPath::envelopes`]).
     opening: Option<JsonPath>,
-    /// For a [`Shape::OneList`] path whose filter is followed by a name: the path up to its
-    /// last filter, every filter a wildcard, and that name ([`ItemsPath::bare`]).
-    among: Option<(JsonPath, String)>,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -97,18 +94,6 @@ impl ItemsPath {
             })
             .filter(|_| shape == Shape::OneList)
             .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
-        let among = cuts
-            .iter()
-            .rposition(|(_, k)| matches!(k, SegmentKind::Filter))
-            .and_then(|last| match cuts.get(last + 1) {
-                Some((_, SegmentKind::Name(name))) => Some(name.clone()),
-                _ => None,
-            })
-            .filter(|_| shape == Shape::OneList)
-            .and_then(|name| {
-                let up = up_to_last_filter(&full)?;
-                Some((JsonPath::parse(&up).ok()?, name))
-            });
         let opening = cuts
             .iter()
             .take_while(|(_, k)| {
@@ -127,7 +112,6 @@ impl ItemsPath {
             shape,
             chooser,
             opening,
-            among,
         })
     }
 
@@ -326,20 +310,6 @@ impl ItemsPath {
             Some(c) => place_of(body, &c),
             None => place_of(body, first),
         }
-    }
-
-    /// For a [`Shape::OneList`] path whose filter is followed by a name
-    /// (`$.result[?@.name == 'docs'].items`): the name, when no entry its filter chose among
-    /// (`$.result[*]`) holds it: a page past a fixed set of sections, which the level's
-    /// changing entries (`took_ms`) keep from repeating; `None` otherwise. Closed groups
-    /// holding `items` are no such page (review15 N7).
-    pub(crate) fn bare(&self, body: &Value) -> Option<&str> {
-        let (among, name) = self.among.as_ref()?;
-        let entries = among.query(body).all();
-        entries
-            .iter()
-            .all(|e| e.get(name).is_none())
-            .then_some(name.as_str())
     }
 
     /// [`envelopes`] at `pointer` that the path's opening names, indexes and descendant names
