@@ -41,7 +41,9 @@
 //!   session) are instants; PostgreSQL `timestamp` and MySQL `DATETIME` carry no zone and
 //!   are read in `timezone`, UTC when unset (as RAGFlow does; a run with such a cursor and
 //!   no `timezone` warns once, naming MySQL's server zones, unless MySQL reports UTC); a
-//!   `date` is its midnight there, and a window holds every day it overlaps.
+//!   `date` is its midnight there, and a window holds every day it overlaps and the day
+//!   before its start (a date names no instant: an application in another zone than
+//!   `timezone` dates its edits up to a day apart).
 //!   A query mixing a `TIMESTAMP` into a `DATETIME` yields UTC wall-clock times, which
 //!   `timezone` shifts (`CONVERT_TZ` them, or leave `timezone` unset).
 //! - **Types**: integers, floats, exact numbers (as their text), text, booleans, dates,

@@ -455,7 +455,9 @@ fn mysql_utc(server: &str) -> bool {
         .split_once(", system time zone ")
         .unwrap_or((server, ""));
     if global.trim().eq_ignore_ascii_case("SYSTEM") {
-        utc(system)
+        // The system zone is an abbreviation fixed when the server started: "GMT" is also
+        // London's or Dublin's in winter (review22 F4), so it does not say UTC.
+        utc(system) && !system.trim().eq_ignore_ascii_case("GMT")
     } else {
         utc(global)
     }
@@ -538,11 +540,14 @@ fn row_hash(d: Dialect, columns: &[Column]) -> String {
 /// `t` as a bound for a `kind` column, or `None` outside what the column can hold (a
 /// window from the epoch, or to the far future, is then open on that side). A zone-less
 /// column compares with `t`'s wall-clock time in `zone`. A date column holds every day the
-/// window overlaps: its `start` is the midnight of `t`'s day, its end the first midnight at
-/// or after `t`. Rounding the start up too (review19 R1) made `[10:00, 10:15)` the empty
-/// `[tomorrow, tomorrow)`: a row dated today was found only by the first poll after
-/// midnight, so an edit made later the same day by no poll. Today's rows are read by each
-/// poll of the day (unchanged fingerprints are skipped).
+/// window overlaps, and the day before its start: its `start` is the midnight before `t`'s
+/// day, its end the first midnight at or after `t`. Rounding the start up (review19 R1) made
+/// `[10:00, 10:15)` the empty `[tomorrow, tomorrow)`, so an edit dated today was found by no
+/// poll; flooring it to `t`'s own day still lost, every day, the edits an application west
+/// of `zone` dates with its local day after `zone`'s midnight (review22 F1: Los Angeles with
+/// `timezone` unset, about 8 hours a day). A date names no instant, and every zone is within
+/// a day of `zone`, so the day before covers them all. Each poll reads two days' rows again
+/// (unchanged fingerprints are skipped).
 fn bound(t: DateTime<Utc>, kind: CursorKind, zone: Zone, start: bool) -> Option<Param> {
     if !(1000..=9999).contains(&t.year()) {
         return None;
@@ -551,7 +556,9 @@ fn bound(t: DateTime<Utc>, kind: CursorKind, zone: Zone, start: bool) -> Option<
     Some(match (p, kind) {
         (Param::Cursor(local, CursorKind::Date), _) => {
             let midnight = local.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
-            let edge = if midnight == local || start {
+            let edge = if start {
+                midnight - TimeDelta::days(1)
+            } else if midnight == local {
                 midnight
             } else {
                 midnight + TimeDelta::days(1)
@@ -780,13 +787,14 @@ mod tests {
             "+00:00, system time zone CST",
             "UTC, system time zone CET",
             "SYSTEM, system time zone UTC",
-            "SYSTEM, system time zone GMT",
             "SYSTEM, system time zone Etc/UTC",
+            "GMT, system time zone CET",
         ] {
             assert!(mysql_utc(utc), "{utc}");
         }
         for local in [
             "SYSTEM, system time zone CST",
+            "SYSTEM, system time zone GMT",
             "+02:00, system time zone UTC",
             "Europe/Paris, system time zone UTC",
             "SYSTEM, system time zone ",
@@ -796,8 +804,9 @@ mod tests {
         }
     }
 
-    /// review19 R1: a `DATE` window holds every day it overlaps: its start is floored to
-    /// its day's midnight, its end rounded up to the next.
+    /// review19 R1 and review22 F1: a `DATE` window holds every day it overlaps and the day
+    /// before its start: its start is the midnight before its day, its end rounded up to the
+    /// next midnight.
     #[test]
     fn date_bounds_hold_every_day_the_window_overlaps() {
         let t = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap();
@@ -808,7 +817,7 @@ mod tests {
         let utc = Zone::utc();
         assert_eq!(
             at(bound(t(7, 9, 55), CursorKind::Date, utc, true)),
-            t(7, 0, 0)
+            t(6, 0, 0)
         );
         assert_eq!(
             at(bound(t(7, 10, 15), CursorKind::Date, utc, false)),
@@ -816,7 +825,7 @@ mod tests {
         );
         assert_eq!(
             at(bound(t(7, 0, 0), CursorKind::Date, utc, true)),
-            t(7, 0, 0)
+            t(6, 0, 0)
         );
         assert_eq!(
             at(bound(t(7, 0, 0), CursorKind::Date, utc, false)),
