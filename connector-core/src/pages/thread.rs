@@ -545,6 +545,16 @@ mod tests {
                 "{fetched:?}"
             );
             threads.push(fetched[0].1);
+            // A walk's count falls after its last page is sent (review21 N5): wait for it, so
+            // the next pick sees both runtimes idle.
+            let idle = async {
+                while pool.walks(0) + pool.walks(1) > 0 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(5), idle)
+                .await
+                .expect("the walks end");
         }
         assert_ne!(threads[0], threads[1]);
         assert_eq!(threads[0], threads[2]);
