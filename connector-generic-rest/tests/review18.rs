@@ -291,6 +291,37 @@ async fn an_envelope_above_a_descendant_name_is_checked() {
     }
 }
 
+/// review20 F4: under a descendant name at the list level (`$..artifacts[?…]`), what holds
+/// the lists it reaches counted as envelopes, a record map's entries (`/jobs/j2`) included, so
+/// one job's own `error` failed every run; `$.jobs.*.artifacts[?…]` passed the same body. A
+/// record map's entry, as a list's, is a record.
+#[tokio::test]
+async fn a_record_map_entry_under_a_descendant_name_is_a_record() {
+    let artifact =
+        |id: u64, public: bool| json!({"id": id, "public": public, "title": format!("t{id}")});
+    let bodies = [
+        json!({"jobs": {"j1": {"artifacts": [artifact(1, true)]}, "j2": {"artifacts": []}}}),
+        json!({"jobs": {"j1": {"artifacts": [artifact(2, false)]},
+            "j2": {"artifacts": [], "error": "build failed"}}}),
+        json!({"jobs": {"j1": {"artifacts": [artifact(3, true)]}, "j2": {"artifacts": []}}}),
+    ];
+    for path in [
+        "$..artifacts[?@.public == true]",
+        "$.jobs.*.artifacts[?@.public == true]",
+    ] {
+        let server = MockServer::start().await;
+        mount_cursor_walk(&server, &bodies).await;
+        let c = build(items_config(
+            &server.uri(),
+            &cursor_fields(json!({"items_path": path})),
+        ));
+        let (docs, _, err) = common::load(&c).await;
+        assert_eq!(err.map(|e| e.to_string()), None, "{path}");
+        let titles: Vec<String> = docs.into_iter().map(|d| d.title).collect();
+        assert_eq!(titles, ["t1", "t3"], "{path}");
+    }
+}
+
 /// review18 R5: the offset refusal named an empty level (``) for a search path, and offered
 /// `…attributes[*]` as the list's entries where a match is an object (its values).
 #[tokio::test]

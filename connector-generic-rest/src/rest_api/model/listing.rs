@@ -6,7 +6,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::error_rule::{error_path_hint, shown, unusual_error};
-use super::place::{Seen, lists_at_place, place_of, record_map};
+use super::place::{Seen, lists_at_place, place_of, record_map, records_by_shape, word};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -381,7 +381,16 @@ fn envelopes<'a, 'p>(
     std::iter::from_fn(move || {
         let at = up.filter(|p| !p.is_empty())?;
         let (parent, _) = at.rsplit_once('/')?;
-        if body.pointer(parent).is_none_or(Value::is_array) {
+        // A list's entry, or a record map's (ids for keys: `{"j1": {…}, "j2": {…}}`), is a
+        // record: its `error` is its own (review15 N9, review20 F4 under `$..artifacts[?…]`).
+        let record = match body.pointer(parent) {
+            None | Some(Value::Array(_)) => true,
+            Some(Value::Object(map)) => {
+                records_by_shape(map) && map.len() > 1 && !map.keys().any(|k| word(k))
+            }
+            Some(_) => false,
+        };
+        if record {
             up = None;
             return None;
         }

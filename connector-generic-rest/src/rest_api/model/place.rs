@@ -88,12 +88,21 @@ pub(super) fn record_map(
     pointer: &str,
     seen: &Seen<'_>,
 ) -> bool {
-    const NOT_RECORDS: [&str; 4] = ["error", "errors", "meta", "status"];
-    let word = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    map.values().all(Value::is_object)
-        && !map.keys().any(|k| NOT_RECORDS.contains(&k.as_str()))
+    records_by_shape(map)
         && (!map.keys().any(|k| word(k))
             || seen.place == Some(format!("{{{}", normalised(pointer)).as_str()))
+}
+
+/// Whether `map` could be a record map by its shape alone: every value an object, and no
+/// member a response's own (`error`, `meta`, …). [`record_map`] adds the keys' test.
+pub(super) fn records_by_shape(map: &serde_json::Map<String, Value>) -> bool {
+    const NOT_RECORDS: [&str; 4] = ["error", "errors", "meta", "status"];
+    map.values().all(Value::is_object) && !map.keys().any(|k| NOT_RECORDS.contains(&k.as_str()))
+}
+
+/// A key that reads as a member's name (`result`, `data_items`), not a record's id.
+pub(super) fn word(k: &str) -> bool {
+    !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// The values one pointer token (`*`: any entry) below `here` ([`empty_at_place`]).
