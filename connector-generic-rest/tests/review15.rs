@@ -6,14 +6,14 @@
 
 mod common;
 
-use common::{Walked, build, items_config, load, walk};
+use common::{Walked, build, cursor_fields, items_config, load, mount_cursor_walk, walk, walked};
 use connector_core::SyncContext;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, query_param, query_param_is_missing};
+use wiremock::matchers::{method, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// An item with its id and title.
@@ -21,34 +21,12 @@ fn doc(id: u64) -> Value {
     json!({"id": id, "title": format!("t{id}")})
 }
 
-/// Serves `bodies` as a cursor walk (`after`, `$.next`): body `i` says `next: p{i+2}` unless
-/// it is the last, and loads it with `fields` over [`items_config`].
+/// Serves `bodies` as a cursor walk (`after`, `$.next`), and loads it with `fields` over
+/// [`items_config`].
 async fn cursor_walk(fields: Value, bodies: &[Value]) -> Walked {
     let server = MockServer::start().await;
-    for (i, body) in bodies.iter().enumerate() {
-        let mut body = body.clone();
-        if i + 1 < bodies.len() {
-            body["next"] = json!(format!("p{}", i + 2));
-        }
-        let mock = Mock::given(method("GET"));
-        let mock = match i {
-            0 => mock.and(query_param_is_missing("after")),
-            _ => mock.and(query_param("after", format!("p{}", i + 1))),
-        };
-        mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
-            .mount(&server)
-            .await;
-    }
-    let mut fields = fields;
-    fields["pagination_type"] = json!("cursor");
-    fields["pagination_config"] = json!({"cursor_param": "after", "next_cursor_path": "$.next"});
-    let (docs, fails, err) = load(&build(items_config(&server.uri(), &fields))).await;
-    Walked {
-        titles: docs.into_iter().map(|d| d.title).collect(),
-        failed: fails.len(),
-        err: err.map(|e| e.to_string()),
-        requests: server.received_requests().await.unwrap().len(),
-    }
+    mount_cursor_walk(&server, bodies).await;
+    walked(&server, &cursor_fields(fields)).await
 }
 
 /// review15 N3: a `OneList` path learned the place of its match (`/data/*/attributes`,

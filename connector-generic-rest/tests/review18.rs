@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{build, items_config, walk};
+use common::{build, cursor_fields, items_config, mount_cursor_walk, walk};
 use connector_core::SyncContext;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
@@ -143,33 +143,6 @@ async fn a_carried_checkpoint_starts_where_the_current_config_does() {
         .collect();
     assert_eq!(paths, ["/v2/items"]);
     assert_eq!(r.new, 1);
-}
-
-/// Mounts `bodies` as a cursor walk (`after`, `$.next`) on `server`: body `i` says
-/// `next: p{i+2}` unless it is the last.
-async fn mount_cursor_walk(server: &MockServer, bodies: &[Value]) {
-    for (i, body) in bodies.iter().enumerate() {
-        let mut body = body.clone();
-        if i + 1 < bodies.len() {
-            body["next"] = json!(format!("p{}", i + 2));
-        }
-        let mock = Mock::given(method("GET"));
-        let mock = match i {
-            0 => mock.and(query_param_is_missing("after")),
-            _ => mock.and(query_param("after", format!("p{}", i + 1))),
-        };
-        mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
-            .mount(server)
-            .await;
-    }
-}
-
-/// `fields` as a cursor walk's (`after`, `$.next`) over [`items_config`].
-fn cursor_fields(fields: Value) -> Value {
-    let mut fields = fields;
-    fields["pagination_type"] = json!("cursor");
-    fields["pagination_config"] = json!({"cursor_param": "after", "next_cursor_path": "$.next"});
-    fields
 }
 
 /// review18 R3: a carried place was never learned again, so after the API moved its list

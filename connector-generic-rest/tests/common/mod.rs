@@ -9,7 +9,7 @@ use connector_core::{Batch, Connector, Document, Error, Failure, SyncContext};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, query_param};
+use wiremock::matchers::{method, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const TOKEN: &str = "tok-5ecret-value";
@@ -283,11 +283,43 @@ pub async fn walk(fields: Value, bodies: &[Value]) -> Walked {
     if fields.get("max_pages").is_none() {
         fields["max_pages"] = json!(20);
     }
-    let (docs, fails, err) = load(&build(items_config(&server.uri(), &fields))).await;
+    walked(&server, &fields).await
+}
+
+/// Loads `fields` over [`items_config`] against `server`, and says what the load did.
+pub async fn walked(server: &MockServer, fields: &Value) -> Walked {
+    let (docs, fails, err) = load(&build(items_config(&server.uri(), fields))).await;
     Walked {
         titles: docs.into_iter().map(|d| d.title).collect(),
         failed: fails.len(),
         err: err.map(|e| e.to_string()),
         requests: server.received_requests().await.unwrap().len(),
     }
+}
+
+/// Mounts `bodies` as a cursor walk (`after`, `$.next`) on `server`: body `i` says
+/// `next: p{i+2}` unless it is the last.
+pub async fn mount_cursor_walk(server: &MockServer, bodies: &[Value]) {
+    for (i, body) in bodies.iter().enumerate() {
+        let mut body = body.clone();
+        if i + 1 < bodies.len() {
+            body["next"] = json!(format!("p{}", i + 2));
+        }
+        let mock = Mock::given(method("GET"));
+        let mock = match i {
+            0 => mock.and(query_param_is_missing("after")),
+            _ => mock.and(query_param("after", format!("p{}", i + 1))),
+        };
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+}
+
+/// `fields` as a cursor walk's (`after`, `$.next`), as [`mount_cursor_walk`] serves it.
+pub fn cursor_fields(fields: Value) -> Value {
+    let mut fields = fields;
+    fields["pagination_type"] = json!("cursor");
+    fields["pagination_config"] = json!({"cursor_param": "after", "next_cursor_path": "$.next"});
+    fields
 }
