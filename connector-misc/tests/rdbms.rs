@@ -525,29 +525,156 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     // row 6 is the window's last.
     let w = TimeWindow::new(day(2025, 2, 28), day(2025, 3, 2)).unwrap();
     assert_eq!(ids(&poll(&*c, w).await), ["5", "6"]);
-    // Pages of one: the page of row 2 alone has no cursor to go on from. That is a failure
-    // of table `w`, and table `x` after it is still read (review19 R2: once the error ended
-    // the poll, on every run, and no table after `w` was polled again).
+    // Pages of one: the page of row 2 alone has no cursor to go on from. The next page
+    // starts after the value row 2 holds, read by the server (review19 R2.2, review22 F2:
+    // once a failure of table `w` on every run, which in one job held back every table's
+    // window for good), and table `x` after it is read too.
     config.page_size = NonZeroU32::new(1).unwrap();
     config.tables = vec!["w".to_owned(), "x".to_owned()].into();
-    let c = Db::My.connector(config);
+    let c = Db::My.connector(config.clone());
     let w = TimeWindow::new(day(2024, 12, 31), day(2025, 1, 2)).unwrap();
-    let mut s = c.as_poll().unwrap().poll(w, SyncContext::new());
+    let start = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    let pages = pages_of(&*c, start, Some(w)).await;
+    let walked: Vec<String> = pages.iter().flat_map(|(ids, _)| ids.clone()).collect();
+    let short: Vec<&str> = walked.iter().map(|id| &id[id.len() - 3..]).collect();
+    assert_eq!(short, ["w:1", "w:2", "w:3", "w:4", "x:1"], "{walked:?}");
+    // The checkpoint after row 2 has no cursor; a resume from it reads on after row 2.
+    assert_eq!(
+        pages[1].1.state,
+        serde_json::json!({"table": "w", "after": {"id": {"int": 2}}})
+    );
+    let resumed: Vec<String> = pages_of(&*c, pages[1].1.clone(), Some(w))
+        .await
+        .into_iter()
+        .flat_map(|(ids, _)| ids)
+        .collect();
+    assert_eq!(resumed.len(), 3, "{resumed:?}");
+    assert!(resumed[0].ends_with(":w:3"), "{resumed:?}");
+    // Row 2 deleted (or edited) between pages: the server's `(SELECT updated_at … WHERE id =
+    // 2)` is NULL and the page empty. That is a failure of `w`, never its silent end; `x` is
+    // still read.
+    Db::My.exec(&name, &["DELETE FROM w WHERE id = 2"]).await;
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(pages[1].1.clone(), Some(w), SyncContext::new());
     let (mut docs, mut failures) = (Vec::new(), Vec::new());
-    while let Some(b) = s.next().await {
-        let b = b.expect("a table's failure does not end the poll");
-        docs.extend(b.documents);
-        failures.extend(b.failures);
+    while let Some(p) = s.next().await {
+        let p = p.expect("a table's failure does not end the poll");
+        docs.extend(p.batch.documents);
+        failures.extend(p.batch.failures);
     }
     assert_eq!(failures.len(), 1, "{failures:?}");
     let f = &failures[0];
-    assert_eq!(f.kind, ErrorKind::InvalidData, "{f:?}");
-    assert_eq!(f.id, None, "{f:?}");
+    assert_eq!(
+        (f.kind, f.id.as_deref()),
+        (ErrorKind::InvalidData, None),
+        "{f:?}"
+    );
     assert!(f.message.contains("table `w`"), "{f:?}");
-    assert!(f.message.contains("`updated_at`"), "{f:?}");
+    assert!(f.message.contains("id `2`"), "{f:?}");
+    assert!(f.message.contains("deleted or changed"), "{f:?}");
     let read: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
-    assert!(read.iter().any(|id| id.ends_with(":w:1")), "{read:?}");
-    assert!(read.iter().any(|id| id.ends_with(":x:1")), "{read:?}");
+    assert!(read.iter().all(|id| id.contains(":x:")), "{read:?}");
+    assert_eq!(read.len(), 1, "{read:?}");
+    // A query's rows have no place to be read from again: its poll fails there, and says
+    // how a full sync resolves it.
+    Db::My
+        .exec(
+            &name,
+            &["INSERT INTO w VALUES (8, 'h', NULL, '2025-01-00 11:00:00')"],
+        )
+        .await;
+    config.tables = Vec::new().into();
+    config.query = Some("SELECT id, body, updated_at FROM w".into());
+    config.id_column = Some("id".into());
+    config.metadata_columns = Vec::new().into();
+    let c = Db::My.connector(config);
+    let mut s = c.as_poll().unwrap().poll(w, SyncContext::new());
+    let mut error = None;
+    while let Some(b) = s.next().await {
+        if let Err(e) = b {
+            error = Some(e);
+            break;
+        }
+    }
+    let e = error.expect("the query's poll fails");
+    assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+    assert!(
+        e.message()
+            .contains("the row of a page has no readable `updated_at`"),
+        "{e}"
+    );
+    assert!(
+        e.message().contains(
+            "run a full sync: it reads by id, resolves this failure, and the next window starts after it"
+        ),
+        "{e}"
+    );
+}
+
+/// review22 F6: what a run does with a table's failure in one job (the CLI's): the next
+/// incremental window starts where the failed one did, for every table (the end moves on);
+/// a full run reads by id, resolves the failure, and the next window starts after it (the
+/// remedy the failure messages give).
+#[tokio::test]
+async fn a_table_failure_holds_the_window_until_a_full_run() {
+    use connector_core::sink::MemorySink;
+    use connector_core::state::MemoryStateStore;
+    use connector_core::sync::{SyncMode, Syncer};
+    use std::sync::Arc;
+    let name = Db::My
+        .database(&[
+            "CREATE TABLE a (id INT PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
+            "INSERT INTO a VALUES (1, 'a', '2025-03-01 10:00:00')",
+            "CREATE TABLE b (id INT PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
+            "INSERT INTO b VALUES (1, 'b', '2025-03-01 10:00:00')",
+        ])
+        .await;
+    let mut config = Db::My.config(&name);
+    config.tables = vec!["a".to_owned(), "b".to_owned()].into();
+    config.timestamp_column = Some("updated_at".into());
+    config.timezone = Some("UTC".into());
+    let c: Arc<dyn Connector> = Arc::from(Db::My.connector(config));
+    let (state, sink) = (MemoryStateStore::new(), MemorySink::new());
+    let run = |mode, now| {
+        let syncer = Syncer::new(Arc::clone(&c))
+            .sink(sink.clone())
+            .state(state.clone())
+            .at(now);
+        async move { syncer.run(mode).await }
+    };
+    let overlap = chrono::TimeDelta::seconds(300);
+    let full = run(SyncMode::Full, at(11, 0)).await.unwrap();
+    assert_eq!((full.new, full.failed), (2, 0), "{full:?}");
+    // Table `a` cannot be read for a while: a failure of `a`; `b` is still read.
+    Db::My.exec(&name, &["RENAME TABLE a TO a_away"]).await;
+    let first = run(SyncMode::Incremental, at(12, 0)).await.unwrap();
+    assert_eq!(first.failed, 1, "{first:?}");
+    assert!(first.failures[0].message.contains("table `a`"), "{first:?}");
+    assert_eq!(
+        first.window,
+        Some(TimeWindow::new(at(11, 0) - overlap, at(12, 0)).unwrap())
+    );
+    // The next window starts where the failed one did: `b`'s edits of 11:55 are read again.
+    let second = run(SyncMode::Incremental, at(13, 0)).await.unwrap();
+    assert_eq!(second.failed, 1, "{second:?}");
+    assert_eq!(
+        second.window,
+        Some(TimeWindow::new(at(11, 0) - overlap, at(13, 0)).unwrap())
+    );
+    // A full run reads every table by id and resolves the failure.
+    Db::My.exec(&name, &["RENAME TABLE a_away TO a"]).await;
+    let full = run(SyncMode::Full, at(14, 0)).await.unwrap();
+    assert_eq!(full.failed, 0, "{full:?}");
+    let after = run(SyncMode::Incremental, at(15, 0)).await.unwrap();
+    assert_eq!(after.failed, 0, "{after:?}");
+    assert_eq!(
+        after.window,
+        Some(TimeWindow::new(at(14, 0) - overlap, at(15, 0)).unwrap())
+    );
 }
 
 /// review19 R5/R6: a window page whose tail is two rows without a cursor, after a fallback
@@ -624,7 +751,7 @@ async fn postgresql_infinity_keeps_its_text() {
         .map(str::to_owned)
         .collect::<Vec<_>>()
         .into();
-    let c = Db::Pg.connector(config);
+    let c = Db::Pg.connector(config.clone());
     let (docs, failures) = collect_load(&*c).await;
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(docs.len(), 4);
@@ -651,6 +778,19 @@ async fn postgresql_infinity_keeps_its_text() {
     ids.sort();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids[0].ends_with(":1") && ids[1].ends_with(":3"), "{ids:?}");
+    // A window open past 9999 holds `infinity`, last: in pages of one, the page after it
+    // starts after the value row 2 holds, read by the server in PostgreSQL's row comparison
+    // (review19 R2.2; once a failure of the table).
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = Db::Pg.connector(config);
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    let ids: Vec<String> = poll(&*c, TimeWindow::new(at(9, 0), far).unwrap())
+        .await
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids[2].ends_with(":2"), "{ids:?}");
 }
 
 /// review16 F3: a MySQL `TIMESTAMP(3)` cursor (written in a `+02:00` session, read as UTC
@@ -737,7 +877,7 @@ async fn date_cursor_windows(db: Db) {
     config.tables = vec!["notes".to_owned()].into();
     config.timestamp_column = Some("changed".into());
     config.page_size = NonZeroU32::new(1).unwrap();
-    let c = db.connector(config);
+    let c = db.connector(config.clone());
     let t = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap();
     let ids = |docs: Vec<Document>| {
         let mut ids: Vec<String> = docs
@@ -761,6 +901,14 @@ async fn date_cursor_windows(db: Db) {
     // Floored to its own day (12-08) that poll missed rows 2 and 3 for good.
     let w = TimeWindow::new(t(8, 1, 0), t(8, 1, 15)).unwrap();
     assert_eq!(ids(poll(&*c, w).await), ["2", "3", "4"]);
+    // review22 F6: with `timezone` set, days are New York's: [12-08 03:00Z, 03:15Z) is
+    // [12-07 22:00, 22:15) there, and reads the rows dated 12-07 (and the day before), not
+    // 12-08, which the same window reads in UTC.
+    let w = TimeWindow::new(t(8, 3, 0), t(8, 3, 15)).unwrap();
+    assert_eq!(ids(poll(&*c, w).await), ["2", "3", "4"]);
+    config.timezone = Some("America/New_York".into());
+    let c = db.connector(config);
+    assert_eq!(ids(poll(&*c, w).await), ["1", "2", "3"]);
 }
 
 #[tokio::test]

@@ -20,8 +20,8 @@
 //!   ([`min_overlap`](Connector::min_overlap)): a row committed late with a time inside a
 //!   closed window (PostgreSQL's `now()` is the transaction's start; an application clock
 //!   behind this host's) is found by the next. Rows with a NULL `timestamp_column` fall in
-//!   no window; full runs read them. Without one, every
-//!   run reads every row; an unchanged row costs no delivery (same fingerprint).
+//!   no window; full runs read them. Without one, every run reads every row; an unchanged
+//!   row costs no delivery (same fingerprint).
 //! - **Deleted rows**: [`list_ids`](SlimConnector::list_ids) lists every id (the id column
 //!   alone, keyset pages), so prune removes the documents of deleted rows;
 //!   [`fetch`](RefetchConnector::fetch) reads rows again by id.
@@ -40,10 +40,11 @@
 //! - **Time zones**: PostgreSQL `timestamptz` and MySQL `TIMESTAMP` (read in a `+00:00`
 //!   session) are instants; PostgreSQL `timestamp` and MySQL `DATETIME` carry no zone and
 //!   are read in `timezone`, UTC when unset (as RAGFlow does; a run with such a cursor and
-//!   no `timezone` warns once, naming MySQL's server zones, unless MySQL reports UTC); a
-//!   `date` is its midnight there, and a window holds every day it overlaps and the day
-//!   before its start (a date names no instant: an application in another zone than
-//!   `timezone` dates its edits up to a day apart).
+//!   no `timezone` warns once a process for each database and column, naming MySQL's server
+//!   zones, unless MySQL reports UTC; a window across a fall-back starts an hour earlier on
+//!   the clock); a `date` is its midnight there, and a window holds every day it overlaps
+//!   and the day before its start (a date names no instant: an application in another zone
+//!   than `timezone` dates its edits up to a day apart).
 //!   A query mixing a `TIMESTAMP` into a `DATETIME` yields UTC wall-clock times, which
 //!   `timezone` shifts (`CONVERT_TZ` them, or leave `timezone` unset).
 //! - **Types**: integers, floats, exact numbers (as their text), text, booleans, dates,
@@ -52,10 +53,10 @@
 //!   server holds that names no day (MySQL's `2025-01-00`, `2025-02-30`) and PostgreSQL's
 //!   `infinity` / `-infinity` are the server's text, and no time as the cursor (no
 //!   `updated_at`; a window page hands on its rows up to the last whose cursor reads and
-//!   the next page goes on from there; a full page with none is a failure of its table).
-//!   PostgreSQL
-//!   BC dates are astronomical years (`-0043` for 44 BC). Any other value that cannot be
-//!   read makes its row a failure; the walk goes on.
+//!   the next page goes on from there; after a full page with none, a table's next page
+//!   starts after the value its last row holds, read by the server, and a query's poll
+//!   fails). PostgreSQL BC dates are astronomical years (`-0043` for 44 BC). Any other
+//!   value that cannot be read makes its row a failure; the walk goes on.
 //! - **Errors**: a rejected user or password is `Unauthenticated` (naming `credentials`), a
 //!   server that cannot be reached `Unavailable` or `Timeout` (naming `host`,
 //!   `connect_timeout`), a missing database or table `NotFound` (naming `database` or

@@ -239,6 +239,55 @@ impl RowValues for RowRef<'_> {
 mod tests {
     use super::*;
 
+    /// review22 F6: a cut at 0, in the middle and at (or past) the end keeps exactly the
+    /// rows before it, text, JSON and error cells included, and rows pushed after it follow
+    /// on.
+    #[test]
+    fn truncate_keeps_the_rows_before_the_cut() {
+        let page = || {
+            let mut rows = Rows::new(Zone::utc());
+            for i in 0..3 {
+                rows.push(Value::Int(i));
+                rows.push(Value::Text(format!("t{i}")));
+                rows.push(Value::Json(serde_json::json!([i])));
+                rows.push_error(format!("e{i}"));
+                rows.end_row();
+            }
+            rows
+        };
+        fn first(rows: &Rows, i: usize) -> Option<Result<ValueRef<'_>, &str>> {
+            rows.row(i).and_then(|r| r.get(0))
+        }
+        let mut rows = page();
+        rows.truncate(0);
+        assert_eq!((rows.len(), rows.size().0), (0, 0));
+        assert!(rows.row(0).is_none() && rows.last().is_none());
+        let mut rows = page();
+        rows.truncate(2);
+        assert_eq!((rows.len(), rows.size().0), (2, 8));
+        let last = rows.last().unwrap();
+        assert_eq!(last.get(0), Some(Ok(ValueRef::Int(1))));
+        assert_eq!(last.get(1), Some(Ok(ValueRef::Text("t1"))));
+        assert_eq!(
+            last.get(2),
+            Some(Ok(ValueRef::Json(&serde_json::json!([1]))))
+        );
+        assert_eq!(last.get(3), Some(Err("e1")));
+        assert_eq!(last.get(4), None);
+        assert!(rows.row(2).is_none());
+        rows.push(Value::Int(9));
+        rows.end_row();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.last().map(|r| r.len()), Some(1));
+        assert_eq!(first(&rows, 2), Some(Ok(ValueRef::Int(9))));
+        for cut in [3, 4] {
+            let mut rows = page();
+            rows.truncate(cut);
+            assert_eq!((rows.len(), rows.size().0), (3, 12));
+            assert_eq!(first(&rows, 2), Some(Ok(ValueRef::Int(2))));
+        }
+    }
+
     /// Every kind of value comes back as the `Value` pushed would read, row by row, and a
     /// zone-less time is read in the page's zone as `localize` reads it.
     #[test]

@@ -368,33 +368,43 @@ impl Shared {
     /// (`@@global.time_zone`, `@@system_time_zone`); PostgreSQL's is not visible to the
     /// session (sqlx sets `TimeZone` to UTC). `None`: nothing to warn of, as where MySQL
     /// reports UTC (the reading is then right; review19 R3: said at debug level only).
-    pub(crate) async fn zone_warning(&self, conn: &mut Connection, plan: &Plan) -> Option<String> {
+    /// `server`: MySQL's answer, asked once and kept there for the walk's other tables
+    /// (review22 F5: asked again for each table where it said UTC).
+    pub(crate) async fn zone_warning(
+        &self,
+        conn: &mut Connection,
+        plan: &Plan,
+        server: &mut Option<Option<String>>,
+    ) -> Option<String> {
         let cursor = plan.cursor.as_ref()?;
         if cursor.kind != CursorKind::Naive || self.config.timezone.is_some() {
             return None;
         }
-        let server = match self.dialect {
-            Dialect::MySql => conn
-                .texts(
-                    "SELECT CONCAT(@@global.time_zone, ', system time zone ', @@system_time_zone)"
-                        .to_owned(),
-                    &[],
-                )
-                .await
-                .ok()
-                .and_then(|zones| zones.into_iter().next()),
-            Dialect::Postgres => None,
-        };
-        if server.as_deref().is_some_and(mysql_utc) {
+        if server.is_none() {
+            *server = Some(match self.dialect {
+                Dialect::MySql => conn
+                    .texts(
+                        "SELECT CONCAT(@@global.time_zone, ', system time zone ', @@system_time_zone)"
+                            .to_owned(),
+                        &[],
+                    )
+                    .await
+                    .ok()
+                    .and_then(|zones| zones.into_iter().next()),
+                Dialect::Postgres => None,
+            });
+        }
+        let server = server.as_ref().and_then(Option::as_deref);
+        if server.is_some_and(mysql_utc) {
             tracing::debug!(
                 connector = self.source,
                 "`timestamp_column` `{}` carries no zone and `timezone` is not set: read as UTC, which the server's zone is ({})",
                 cursor.name,
-                server.as_deref().unwrap_or_default()
+                server.unwrap_or_default()
             );
             return None;
         }
-        Some(zone_warning(self.dialect, &cursor.name, server.as_deref()))
+        Some(zone_warning(self.dialect, &cursor.name, server))
     }
 
     fn quoted_column(&self, name: &str) -> String {
@@ -569,6 +579,26 @@ fn bound(t: DateTime<Utc>, kind: CursorKind, zone: Zone, start: bool) -> Option<
     })
 }
 
+/// The bounds of `window` for a `kind` column ([`bound`]), start and end. A zone-less
+/// column's start reaches back by however much `zone`'s offset falls within the window
+/// (review22 F3): across a fall-back, `[05:55Z, 06:10Z)` in New York is the wall-clock
+/// `[01:55, 01:10)`, empty, and the rows written at 06:00-06:05Z (wall 01:00-01:05 EST)
+/// were in no window; with the start an hour earlier, `[00:55, 01:10)` holds them.
+fn bounds(window: &TimeWindow, kind: CursorKind, zone: Zone) -> (Option<Param>, Option<Param>) {
+    let start = bound(window.start, kind, zone, true).map(|p| match p {
+        Param::Cursor(wall, CursorKind::Naive) => {
+            let offset = |t: DateTime<Utc>| zone.wall_clock(t).map(|w| w - t.naive_utc());
+            let fall = match (offset(window.start), offset(window.end)) {
+                (Some(a), Some(b)) => (a - b).max(TimeDelta::zero()),
+                _ => TimeDelta::zero(),
+            };
+            Param::Cursor(wall - fall, CursorKind::Naive)
+        }
+        p => p,
+    });
+    (start, bound(window.end, kind, zone, false))
+}
+
 /// A cursor value as bound: an instant as it is, a zone-less time as its wall-clock time
 /// in `zone` (carried as if it were UTC: the drivers bind its naive UTC reading).
 fn cursor_param(t: DateTime<Utc>, kind: CursorKind, zone: Zone) -> Option<Param> {
@@ -625,15 +655,33 @@ impl Plan {
         let order = match (window, &self.cursor) {
             (Some(w), Some(c)) => {
                 let col = format!("src.{}", d.quote(&c.name));
-                if let Some(p) = bound(w.start, c.kind, self.zone, true) {
+                let (start, end) = bounds(w, c.kind, self.zone);
+                if let Some(p) = start {
                     conditions.push(format!("{col} >= {}", place(p, None, &mut params)));
                 }
-                if let Some(p) = bound(w.end, c.kind, self.zone, false) {
+                if let Some(p) = end {
                     conditions.push(format!("{col} < {}", place(p, None, &mut params)));
                 }
                 if let Some(a) = after {
-                    let at = a.cursor.and_then(|t| cursor_param(t, c.kind, self.zone));
-                    let Some(at) = at else {
+                    // The cursor to start after: the key's, bound; or, for a key without one
+                    // (its row's cursor names no time, review19 R2.2), the value the row
+                    // holds, read by the server, in a table (a query's rows have no place to
+                    // be read from again).
+                    let mut at = || match a.cursor {
+                        Some(t) => {
+                            cursor_param(t, c.kind, self.zone).map(|p| place(p, None, &mut params))
+                        }
+                        None if self.label.is_some() => {
+                            let pi =
+                                place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
+                            Some(format!(
+                                "(SELECT {col} FROM {} WHERE {id} = {pi})",
+                                self.from
+                            ))
+                        }
+                        None => None,
+                    };
+                    let Some(pc) = at() else {
                         return Err(Error::new(
                             ErrorKind::InvalidData,
                             format!(
@@ -647,7 +695,6 @@ impl Plan {
                     match d {
                         // A row comparison: one index range scan on (cursor, id).
                         Dialect::Postgres => {
-                            let pc = place(at, None, &mut params);
                             let pi =
                                 place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
                             conditions.push(format!("({col}, {id}) > ({pc}, {pi})"));
@@ -655,12 +702,11 @@ impl Plan {
                         // MariaDB does not range-scan a row comparison; this spelling
                         // starts the index range at the cursor and filters the ties.
                         Dialect::MySql => {
-                            let p1 = place(at.clone(), None, &mut params);
-                            let p2 = place(at, None, &mut params);
+                            let p2 = at().unwrap_or_default();
                             let pi =
                                 place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
                             conditions
-                                .push(format!("{col} >= {p1} AND ({col} > {p2} OR {id} > {pi})"));
+                                .push(format!("{col} >= {pc} AND ({col} > {p2} OR {id} > {pi})"));
                         }
                     }
                 }
@@ -716,27 +762,118 @@ mod tests {
 
     use super::*;
 
-    /// Ids are the prefix and the key as `{key}` writes it.
-    #[test]
-    fn doc_ids_are_the_prefix_and_the_key_as_display_writes_it() {
-        let plan = Plan {
+    /// A plan of table `t` (`label`) or of a query (`None`), cursor `c` of `kind`.
+    fn plan_of(d: Dialect, label: Option<&str>, kind: CursorKind, zone: Zone) -> Plan {
+        Plan {
             source: "postgresql",
-            dialect: Dialect::Postgres,
+            dialect: d,
             prefix: "postgresql:db:public.t:".into(),
-            label: None,
+            label: label.map(str::to_owned),
             layout: RowLayout::default(),
-            select: String::new(),
-            id_select: String::new(),
-            from: String::new(),
+            select: "src.id, src.c".into(),
+            id_select: "src.id".into(),
+            from: "t AS src".into(),
             id_name: "id".into(),
-            id_expr: String::new(),
+            id_expr: "src.id".into(),
             id_index: 0,
             id_kind: KeyKind::Int,
             row_hash: false,
-            cursor: None,
-            zone: Zone::utc(),
+            cursor: Some(Cursor {
+                name: "c".into(),
+                index: 1,
+                kind,
+            }),
+            zone,
             types: Vec::new(),
-        };
+        }
+    }
+
+    /// review19 R2.2 / review22 F2: a window page after a key without a cursor (its row's
+    /// names no day) starts after the value the row holds, read by the server, in a table;
+    /// a query's page has nowhere to start and says so (once the table failed every run).
+    #[test]
+    fn a_key_without_a_cursor_starts_after_the_rows_stored_value() {
+        let w = TimeWindow::new(
+            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap(),
+        )
+        .unwrap();
+        let after = RowKey::new(Key::Int(7), None);
+        let my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
+        let (sql, params) = my.page(Some(&w), Some(&after), 10, false).unwrap();
+        let stored = "(SELECT src.`c` FROM t AS src WHERE src.id = ?)";
+        assert!(
+            sql.contains(&format!(
+                "src.`c` >= {stored} AND (src.`c` > {stored} OR src.id > ?)"
+            )),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 5, "{params:?}");
+        assert_eq!(params[2..], [7, 7, 7].map(|i| Param::Key(Key::Int(i))));
+        let pg = plan_of(Dialect::Postgres, Some("t"), CursorKind::Naive, Zone::utc());
+        let (sql, params) = pg.page(Some(&w), Some(&after), 10, false).unwrap();
+        assert!(
+            sql.contains(
+                r#"(src."c", src.id) > ((SELECT src."c" FROM t AS src WHERE src.id = $3), $4)"#
+            ),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 4, "{params:?}");
+        let query = plan_of(Dialect::MySql, None, CursorKind::Naive, Zone::utc());
+        let e = query.page(Some(&w), Some(&after), 10, false).unwrap_err();
+        assert!(e.message().contains("no `c` to start from"), "{e}");
+        // A full run's page goes on by id alone, as before.
+        let (sql, _) = my.page(None, Some(&after), 10, false).unwrap();
+        assert!(
+            sql.contains("WHERE src.id IS NOT NULL AND src.id > ?"),
+            "{sql}"
+        );
+    }
+
+    /// review22 F3: a zone-less window across New York's fall-back (2025-11-02 06:00Z,
+    /// 02:00 EDT back to 01:00 EST) starts an hour earlier in wall-clock time, so the rows
+    /// written in the repeated hour's first minutes are in it (once `[01:55, 01:10)`, empty).
+    /// A window without a fall-back, and spring forward, keep their wall-clock start.
+    #[test]
+    fn a_naive_window_across_a_fall_back_reaches_back_an_hour() {
+        let ny = Zone::named("America/New_York").unwrap();
+        let t = |d, h, m| Utc.with_ymd_and_hms(2025, 11, d, h, m, 0).unwrap();
+        let wall = |d, h, m| Param::Cursor(t(d, h, m), CursorKind::Naive);
+        let plan = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, ny);
+        let w = TimeWindow::new(t(2, 5, 55), t(2, 6, 10)).unwrap();
+        let (sql, params) = plan.page(Some(&w), None, 10, false).unwrap();
+        assert!(sql.contains("src.`c` >= ? AND src.`c` < ?"), "{sql}");
+        assert_eq!(params, [wall(2, 0, 55), wall(2, 1, 10)]);
+        // Rows written at 06:00-06:05Z carry 01:00-01:05: inside.
+        let (start, end) = bounds(&w, CursorKind::Naive, ny);
+        assert_eq!((start, end), (Some(wall(2, 0, 55)), Some(wall(2, 1, 10))));
+        // The window after it, and one on another day: the wall clock as it is.
+        let w = TimeWindow::new(t(2, 6, 5), t(2, 6, 20)).unwrap();
+        let (start, _) = bounds(&w, CursorKind::Naive, ny);
+        assert_eq!(start, Some(wall(2, 1, 5)));
+        let w = TimeWindow::new(t(3, 5, 55), t(3, 6, 10)).unwrap();
+        assert_eq!(bounds(&w, CursorKind::Naive, ny).0, Some(wall(3, 0, 55)));
+        let spring = |h, m| Utc.with_ymd_and_hms(2025, 3, 9, h, m, 0).unwrap();
+        let w = TimeWindow::new(spring(6, 55), spring(7, 10)).unwrap();
+        assert_eq!(
+            bounds(&w, CursorKind::Naive, ny),
+            (
+                Some(Param::Cursor(spring(1, 55), CursorKind::Naive)),
+                Some(Param::Cursor(spring(3, 10), CursorKind::Naive))
+            )
+        );
+        // Instants are bound as they are.
+        let w = TimeWindow::new(t(2, 5, 55), t(2, 6, 10)).unwrap();
+        assert_eq!(
+            bounds(&w, CursorKind::Instant, ny).0,
+            Some(Param::Cursor(t(2, 5, 55), CursorKind::Instant))
+        );
+    }
+
+    /// Ids are the prefix and the key as `{key}` writes it.
+    #[test]
+    fn doc_ids_are_the_prefix_and_the_key_as_display_writes_it() {
+        let plan = plan_of(Dialect::Postgres, None, CursorKind::Instant, Zone::utc());
         let keys = [i64::MIN, -10, -1, 0, 7, 10, 99, 100, 12_345, i64::MAX]
             .map(Key::Int)
             .into_iter()

@@ -1,11 +1,12 @@
 //! The walks: keyset pages of each table (or of the query) as checkpointed batches, the id
 //! listing for prune, and the refetch of rows by id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use connector_core::pages::read_ahead_by;
+use connector_core::rows::ValueRef;
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -15,6 +16,7 @@ use futures::stream::BoxStream;
 
 use super::checkpoint::{RdbmsCheckpoint, RowKey};
 use super::convert::{convert, cursor, key};
+use super::db::Connection;
 use super::page::Rows;
 use super::plan::{Plan, Shared, Table};
 use super::value::Key;
@@ -55,18 +57,79 @@ fn window_after(plan: &Plan, rows: &Rows) -> Result<Option<(usize, RowKey)>> {
     Ok(None)
 }
 
-/// A full page of a window none of whose rows has a readable `timestamp_column`: the next
-/// page has nowhere to start.
+/// A full page of the query's rows in a window none of which has a readable
+/// `timestamp_column`: the next page has nowhere to start (a table's goes on from the value
+/// its last row holds, which a query's rows have no place to be read from again).
 fn cursor_error(plan: &Plan, rows: usize) -> Error {
     let name = plan.cursor.as_ref().map_or("", |c| c.name.as_str());
+    let rows = match rows {
+        1 => "the row of a page has no readable".to_owned(),
+        n => format!("none of the {n} rows of a page has a readable"),
+    };
     Error::new(
         ErrorKind::InvalidData,
         format!(
-            "none of the {rows} rows of a page has a readable `{name}` (a date the server holds that names no day, like `2025-01-00`), so the next page has nowhere to start: raise `page_size` or correct the values"
+            "{rows} `{name}` (a date the server holds that names no day, like `2025-01-00`), so the next page of the query has nowhere to start: raise `page_size`, correct the values, or run a full sync: it reads by id, resolves this failure, and the next window starts after it"
         ),
     )
     .with_connector(plan.source)
     .with_field("timestamp_column")
+}
+
+/// Whether the row a page started after by its stored cursor (a key without one) still holds
+/// a cursor that names no time: deleted, the server's `(SELECT c … WHERE id = ?)` was NULL
+/// and the page empty; edited, the page started after its new value. Either would end the
+/// table silently or skip rows, so the page is not handed on.
+///
+/// # Errors
+/// The server's.
+async fn key_row_holds(conn: &mut Connection, plan: &Plan, at: &RowKey) -> Result<bool> {
+    let (sql, params) = plan.by_ids(std::slice::from_ref(&at.id));
+    let mut rows = Rows::new(plan.zone);
+    conn.fetch_rows(sql, &params, &plan.types, &mut rows)
+        .await?;
+    let index = plan.cursor.as_ref().map(|c| c.index);
+    Ok(rows.row(0).is_some_and(|row| {
+        index.is_some_and(|i| matches!(row.get(i), Some(Ok(ValueRef::Text(_)))))
+    }))
+}
+
+/// The failure of a table whose page started after a row by its stored cursor, when that
+/// row was deleted or changed meanwhile ([`key_row_holds`]).
+fn key_row_error(plan: &Plan, at: &RowKey) -> Error {
+    let name = plan.cursor.as_ref().map_or("", |c| c.name.as_str());
+    Error::new(
+        ErrorKind::InvalidData,
+        format!(
+            "the page went on after the row with id `{}` by its stored `{name}` (which names no day), and that row was deleted or changed meanwhile, so the page may have skipped rows: the next run reads the window again",
+            at.id
+        ),
+    )
+    .with_connector(plan.source)
+    .with_field("timestamp_column")
+}
+
+/// The zone-less cursors already warned of in this process, by source, host, database and
+/// column (review22 F5): connector-sync runs each named table as its own job every cycle, and
+/// a warning per job per cycle was thousands a day.
+static ZONE_WARNED: OnceLock<Mutex<HashSet<ZoneWarned>>> = OnceLock::new();
+
+/// A zone warning's source, host, database and column.
+type ZoneWarned = (String, String, String, String);
+
+/// Whether the zone warning for `column` of `database` on `host` has not been given yet in
+/// this process (and now is).
+fn first_zone_warning(source: &str, host: &str, database: &str, column: &str) -> bool {
+    let key = (
+        source.to_owned(),
+        host.to_owned(),
+        database.to_owned(),
+        column.to_owned(),
+    );
+    ZONE_WARNED
+        .get_or_init(Mutex::default)
+        .lock()
+        .map_or(true, |mut warned| warned.insert(key))
 }
 
 /// A table that cannot be read as configured is a failure of its own when there are several
@@ -185,8 +248,8 @@ fn raw_pages(
         }
         let limit = shared.config.page_size.get();
         let mut conn = shared.connect().await?;
-        // The zone-less cursor's warning is given once a run, not once a table.
-        let mut zone_warned = false;
+        // The server's zone answer, asked once a walk (review22 F5).
+        let mut zone = None;
         for table in shared.sources(&mut conn).await? {
             let label = table.as_ref().map(Table::label);
             let mut after = None;
@@ -211,8 +274,12 @@ fn raw_pages(
                     continue;
                 }
             };
-            if !zone_warned && let Some(w) = shared.zone_warning(&mut conn, &plan).await {
-                zone_warned = true;
+            if let Some(w) = shared.zone_warning(&mut conn, &plan, &mut zone).await
+                && plan.cursor.as_ref().is_some_and(|c| {
+                    let at = &shared.config;
+                    first_zone_warning(shared.source, &at.host, &at.database, &c.name)
+                })
+            {
                 tracing::warn!(connector = shared.source, "{w}");
             }
             if plan.row_hash {
@@ -235,6 +302,15 @@ fn raw_pages(
                 conn.fetch_rows(sql, &params, &plan.types, &mut rows).await?;
                 room = rows.size();
                 let done = (rows.len() as u64) < u64::from(limit);
+                // A page after a row's stored cursor: that row must still be there as it was.
+                if let Some(at) = after.as_ref().filter(|a| window.is_some() && a.cursor.is_none())
+                    && !key_row_holds(&mut conn, &plan, at).await?
+                {
+                    let failure =
+                        table_failure(&shared, table.as_ref(), key_row_error(&plan, at))?;
+                    yield RawPage::Failed { table: label, failure };
+                    break;
+                }
                 // The next page starts after this one's last row.
                 if window.is_none() {
                     if let Some(last) = rows.last() {
@@ -247,14 +323,18 @@ fn raw_pages(
                         rows.truncate(i + 1);
                     }
                     after = Some(at);
+                } else if !done && plan.label.is_some() {
+                    // No row's cursor reads: a table's next page starts after the last row
+                    // by the value it holds, read by the server (review19 R2.2; once a
+                    // failure of the table on every run, which held back every table's
+                    // window in one job, review22 F2).
+                    if let Some(last) = rows.last() {
+                        let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
+                        after = Some(RowKey::new(id, None));
+                    }
                 } else if !done {
-                    // A failure of this table (held back to be tried again by the next
-                    // window, review19 R2); the next table is still read. A query has
-                    // nothing else to read: its walk ends here.
-                    let failure =
-                        table_failure(&shared, table.as_ref(), cursor_error(&plan, rows.len()))?;
-                    yield RawPage::Failed { table: label, failure };
-                    break;
+                    // A query has nothing to read such a row again from: its walk ends here.
+                    Err(cursor_error(&plan, rows.len()))?;
                 }
                 yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
                 if done {
@@ -356,4 +436,28 @@ pub(crate) fn refetch(
         conn.close().await;
     }
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// review22 F5: the zone warning is given once per process per source, host, database
+    /// and column, whatever number of walks (connector-sync's table jobs, every cycle).
+    #[test]
+    fn the_zone_warning_is_given_once_a_process() {
+        let first = |host, column| first_zone_warning("mysql", host, "walk_test_db", column);
+        assert!(first("h1", "updated_at"));
+        assert!(!first("h1", "updated_at"));
+        assert!(!first("h1", "updated_at"));
+        assert!(first("h1", "changed"));
+        assert!(first("h2", "updated_at"));
+        assert!(!first("h2", "updated_at"));
+        assert!(first_zone_warning(
+            "postgresql",
+            "h1",
+            "walk_test_db",
+            "updated_at"
+        ));
+    }
 }
