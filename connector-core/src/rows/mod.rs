@@ -112,17 +112,13 @@ impl RowLayout {
         key: &Key,
         cursor: Option<DateTime<Utc>>,
     ) -> Result<Document, String> {
-        let (text, title) = self.content_text(row)?;
-        let title = self.title_text(row, key, title)?;
+        let text = self.content_text(row)?;
+        let title = self.title_text(row, key)?;
         self.document(row, id, title, text, cursor)
     }
 
-    /// Checks the layout and the cursor, and writes the content columns as the row's text;
-    /// with it, the title column's value when it is one of the content values kept.
-    fn content_text<'r, R: RowValues + ?Sized>(
-        &self,
-        row: &'r R,
-    ) -> Result<(String, Option<ValueRef<'r>>), String> {
+    /// Checks the layout and the cursor, and writes the content columns as the row's text.
+    fn content_text<R: RowValues + ?Sized>(&self, row: &R) -> Result<String, String> {
         if self.labels.len() != self.names.len() || self.keys.len() != self.names.len() {
             return Err(format!(
                 "the row layout has {} column names, {} labels and {} metadata keys; \
@@ -137,35 +133,25 @@ impl RowLayout {
             // infinities and MySQL's dates without a day reach here as text, no time.
             self.value(row, c)?;
         }
-        // Each content column's value, looked up once for the room and again for the text
-        // only past the first few (two look-ups of every column were a few per cent of a
-        // row): a column that cannot be read fails the row here, the first in content order
-        // as before.
-        let mut values = [ValueRef::Null; STACK_VALUES];
         // Sized from the row, not a fixed 1 KiB: a buffer of a kilobyte or more is a "large"
         // request to glibc's allocator, which sorts its free chunks (`malloc_consolidate`) on
         // each, and a row's text is mostly far smaller (about 300 bytes on the `rdbms` bench).
         // Text that needs escaping grows it, once or twice.
-        let mut room = 0;
-        let mut title = None;
-        for (n, &i) in self.content.iter().enumerate() {
-            let v = self.value(row, i)?;
-            if let Some(slot) = values.get_mut(n) {
-                *slot = v;
-                if self.title == Some(i) {
-                    title = Some(v);
-                }
-            }
-            let value = match v {
-                ValueRef::Text(s) | ValueRef::Decimal(s) => s.len(),
-                ValueRef::Json(_) => JSON_CAPACITY,
-                // A NULL writes nothing: no room, so a wide row of mostly NULLs stays small
-                // (review8 F1).
-                ValueRef::Null => continue,
-                _ => SCALAR_ROOM,
-            };
-            room += value + self.names[i].len() + COLUMN_ROOM;
-        }
+        let room: usize = self
+            .content
+            .iter()
+            .map(|&i| {
+                let value = match row.value(i) {
+                    Some(Ok(ValueRef::Text(s) | ValueRef::Decimal(s))) => s.len(),
+                    Some(Ok(ValueRef::Json(_))) => JSON_CAPACITY,
+                    // A NULL writes nothing (nor does a column that fails the row or is not
+                    // there): no room, so a wide row of mostly NULLs stays small (review8 F1).
+                    Some(Ok(ValueRef::Null) | Err(_)) | None => return 0,
+                    Some(Ok(_)) => SCALAR_ROOM,
+                };
+                value + self.names.get(i).map_or(0, String::len) + COLUMN_ROOM
+            })
+            .sum();
         let mut text = String::with_capacity(room);
         let mut md = MarkdownOut::new(&mut text);
         // Short values, borrowed from the row where they can be, waiting to be one paragraph
@@ -173,11 +159,8 @@ impl RowLayout {
         let mut lines = Lines::default();
         // A JSON value's pretty text, one buffer for the row's JSON columns.
         let mut json = String::new();
-        for (n, &i) in self.content.iter().enumerate() {
-            let v = match values.get(n) {
-                Some(&v) => v,
-                None => self.value(row, i)?,
-            };
+        for &i in &self.content {
+            let v = self.value(row, i)?;
             let name = self.names[i].as_str();
             match v {
                 ValueRef::Null => {}
@@ -203,25 +186,17 @@ impl RowLayout {
             }
         }
         lines.flush(&mut md);
-        Ok((text, title))
+        Ok(text)
     }
 
-    /// The title: the title column's first line (`value`, when the content read it), else the
-    /// table and the key.
-    fn title_text<R: RowValues + ?Sized>(
-        &self,
-        row: &R,
-        key: &Key,
-        value: Option<ValueRef<'_>>,
-    ) -> Result<String, String> {
+    /// The title: the title column's first line, else the table and the key.
+    fn title_text<R: RowValues + ?Sized>(&self, row: &R, key: &Key) -> Result<String, String> {
         let title = match self.title {
-            Some(i) => match value {
-                Some(v) => v,
-                None => self.value(row, i)?,
-            }
-            .text_ref()
-            .map(|t| title_of(&t))
-            .filter(|t: &String| !t.trim().is_empty()),
+            Some(i) => self
+                .value(row, i)?
+                .text_ref()
+                .map(|t| title_of(&t))
+                .filter(|t: &String| !t.trim().is_empty()),
             None => None,
         };
         Ok(title.unwrap_or_else(|| match &self.table {
@@ -295,10 +270,6 @@ impl RowLayout {
         }
     }
 }
-
-/// How many content values a row keeps on the stack between sizing its text and writing it;
-/// past them a value is looked up again.
-const STACK_VALUES: usize = 8;
 
 /// How many labelled lines wait on the stack before [`Lines`] moves them to the heap.
 const STACK_LINES: usize = 4;
