@@ -204,7 +204,11 @@
 //!   0.34 / 0.32 -> 0.28 s (raw 0.338 / 0.319 s, CPU 0.15 s: 2.1x -> 2.1x by wall, 2.1x ->
 //!   1.9x by CPU); MariaDB load 1.001 / 0.954 s -> 0.739 / 0.650 s, CPU 0.41 / 0.38 -> 0.31 /
 //!   0.30 s (cast raw 0.619 / 0.567 s, CPU 0.16 s: 1.5x -> 1.15x by wall, 2.4x -> 1.9x by
-//!   CPU). PostgreSQL is still about 2x raw either way; MariaDB within 1.5x under mimalloc.
+//!   CPU). Two more rounds at load 4.3-5.3 (s49's, then s50's base binary): PostgreSQL load
+//!   0.485 / 0.442 -> 0.430 / 0.422 s, CPU 0.31 / 0.30 -> 0.27 s (raw 0.27-0.29 s: 1.8x /
+//!   1.7x -> 1.5x); MariaDB 0.613 / 0.567 -> 0.494 / 0.498 s, CPU 0.37 / 0.36 -> 0.30 / 0.29 s
+//!   (cast raw 0.30-0.34 s: 1.8x -> 1.6x). Under glibc neither is within 1.5x; under
+//!   mimalloc both are near it on a lightly loaded machine, 1.9x raw's client CPU.
 //! - Tried and reverted: a row's content values looked up once in `RowLayout::render` (sized,
 //!   then written from the same values): the converting thread 148.1 M -> 147.4 M.
 
