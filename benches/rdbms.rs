@@ -181,6 +181,36 @@
 //! ms, the consumer 171-177 ms either way, the server 147-157 -> 192-202 ms (the cast costs it
 //! about 0.15 µs a row). Documents byte-identical: the pinned ten-thousand-row digests hold
 //! on both servers.
+//!
+//! Session 50 (pg51, main 858c497; callgrind `--separate-threads=yes`, 20k rows, s49's base
+//! binary). Per thread, PostgreSQL load 239.1 M: the converting thread 148.1 M (7.4k a row:
+//! conversion 5.9k, the bench dropping the page 1.4k), the reading task 59.8 M (3.0k), SCRAM
+//! 31.1 M; raw 108.9 M (3.9k a row past SCRAM). MariaDB load 228.2 M: converting 148.0 M,
+//! reading 80.0 M; the cast raw 80.4 M. The reading side costs what `raw` does on both
+//! servers: the excess is the converting thread, and a third of it is glibc's allocator
+//! (`_int_malloc` 16.0 M, `_int_free` 19.3 M, `malloc_consolidate` 7.2 M, `malloc`/`free`
+//! 8.9 M): a document is six allocations (id, title, text, fingerprint, the `table` value,
+//! the metadata map's node) made a page at a time and freed a page later, more than glibc's
+//! per-thread cache (seven chunks a size) holds. With a cache of any size
+//! (`GLIBC_TUNABLES=glibc.malloc.tcache_count=65535`) the converting thread takes 119.4 M.
+//! Smaller pages do not help (`RDBMS_BENCH_PAGE=125`: 147.3 M).
+//!
+//! - `rdbms_mimalloc`: this bench under the allocator the `connectors` binary ships (mimalloc,
+//!   `no_thp`): PostgreSQL load 239.1 M -> 197.0 M (converting 111.0 M), raw 106.5 M; MariaDB
+//!   load 189.2 M (converting 110.9 M), cast raw 74.5 M (the mimalloc binary carried the
+//!   reverted change below: 0.7 M of its 37 M). 300k rows, children on servers kept between
+//!   runs, glibc and mimalloc binaries alternating, 7 rounds twice at load average 6.9-7.6,
+//!   medians (wall, client CPU): PostgreSQL load 0.788 / 0.716 s -> 0.582 / 0.661 s, CPU
+//!   0.34 / 0.32 -> 0.28 s (raw 0.338 / 0.319 s, CPU 0.15 s: 2.1x -> 2.1x by wall, 2.1x ->
+//!   1.9x by CPU); MariaDB load 1.001 / 0.954 s -> 0.739 / 0.650 s, CPU 0.41 / 0.38 -> 0.31 /
+//!   0.30 s (cast raw 0.619 / 0.567 s, CPU 0.16 s: 1.5x -> 1.15x by wall, 2.4x -> 1.9x by
+//!   CPU). Two more rounds at load 4.3-5.3 (s49's, then s50's base binary): PostgreSQL load
+//!   0.485 / 0.442 -> 0.430 / 0.422 s, CPU 0.31 / 0.30 -> 0.27 s (raw 0.27-0.29 s: 1.8x /
+//!   1.7x -> 1.5x); MariaDB 0.613 / 0.567 -> 0.494 / 0.498 s, CPU 0.37 / 0.36 -> 0.30 / 0.29 s
+//!   (cast raw 0.30-0.34 s: 1.8x -> 1.6x). Under glibc neither is within 1.5x; under
+//!   mimalloc both are near it on a lightly loaded machine, 1.9x raw's client CPU.
+//! - Tried and reverted: a row's content values looked up once in `RowLayout::render` (sized,
+//!   then written from the same values): the converting thread 148.1 M -> 147.4 M.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -428,7 +458,7 @@ async fn explain(kind: &str, port: u16, db: &str) {
 }
 
 #[tokio::main]
-async fn main() {
+pub(crate) async fn main() {
     if let Ok(spec) = std::env::var("RDBMS_BENCH_CHILD") {
         let f: Vec<&str> = spec.split_whitespace().collect();
         let (rows, secs) = child(f[0], f[1].parse().unwrap(), f[2], f[3]).await;
