@@ -1,0 +1,87 @@
+//! Review20's open findings on fix14's merge: places written before `place_for` existed, a
+//! record map with word keys under a descendant name, and the message when both readings of
+//! a page fail. Each walk is served page by page; any other request is a 404.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
+
+mod common;
+
+use common::{build, cursor_fields, items_config, mount_cursor_walk};
+use connector_core::CheckpointJson;
+use connector_core::SyncContext;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::MockServer;
+
+/// A record with its id, title and whether it is public.
+fn record(id: u64, public: bool) -> Value {
+    json!({"id": id, "public": public, "title": format!("t{id}")})
+}
+
+/// The documents a load from `from` delivered, its last checkpoint, and its error's text.
+async fn drain_from(
+    c: &std::sync::Arc<dyn connector_core::Connector>,
+    from: CheckpointJson,
+) -> (usize, Option<CheckpointJson>, Option<String>) {
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(from, None, SyncContext::new());
+    let (mut n, mut last, mut err) = (0, None, None);
+    while let Some(p) = s.next().await {
+        match p {
+            Ok(b) => {
+                n += b.batch.documents.len();
+                last = Some(b.checkpoint);
+            }
+            Err(e) => err = Some(e.to_string()),
+        }
+    }
+    (n, last, err)
+}
+
+/// review20 F3: a place written by fix11-fix13 (no `place_for`) was dropped where a run
+/// started or resumed, so a record map with word keys, which only the place tells from an
+/// error object, failed every run after the upgrade (its carried start, and Auto's resume
+/// of its mid-run checkpoint). Such a place is read as a carried hint.
+#[tokio::test]
+async fn a_place_written_before_place_for_is_a_hint() {
+    let private = json!({"data": {"intro": record(1, false), "drafts": record(2, false)}});
+    let fields = cursor_fields(json!({"items_path": "$.data[?@.public == true]"}));
+    // fix13's carried start (`carry_over`), and its mid-run checkpoint before `p2`.
+    let fix13 = [
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0, "full": false,
+            "place": "{/data"}}),
+        json!({"next": {"at": {"kind": "cursor", "cursor": "p2"}, "pages": 1, "place": "{/data"}}),
+    ];
+    for state in fix13 {
+        let server = MockServer::start().await;
+        // p1 and p2 both hold no public record.
+        mount_cursor_walk(&server, &[private.clone(), private.clone()]).await;
+        let c = build(items_config(&server.uri(), &fields));
+        let cp = c.as_checkpointed().unwrap();
+        let mut from = cp.initial_checkpoint_json().unwrap();
+        from.state = state.clone();
+        let (n, last, err) = drain_from(&c, from).await;
+        assert_eq!((n, err), (0, None), "{state}");
+        // The place is carried on to the run after, tagged with the path.
+        let carried = cp.carry_over_json(&last.unwrap()).unwrap().unwrap();
+        assert_eq!(
+            carried.state["next"]["place_for"],
+            json!("$.data[?@.public == true]"),
+            "{state}"
+        );
+        let (n, _, err) = drain_from(&c, carried).await;
+        assert_eq!((n, err), (0, None), "{state}");
+    }
+    // A place learned for another path is still dropped: the same page fails.
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, &[private]).await;
+    let c = build(items_config(&server.uri(), &fields));
+    let mut from = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    from.state = json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+        "carried": "{/data", "place_for": "$.data[?@.open]"}});
+    let (_, _, err) = drain_from(&c, from).await;
+    assert!(err.is_some_and(|e| e.contains("none of which")));
+}
