@@ -333,7 +333,8 @@ impl RestClient {
                             }
                         }),
                     };
-                    for (_, value) in first.iter().flat_map(|p| path.envelopes(&body, p)) {
+                    let opened = path.opened(&body);
+                    for (_, value) in first.iter().flat_map(|p| path.envelopes(&body, p, &opened)) {
                         for (member, value) in error_members(value) {
                             learn(member, value);
                         }

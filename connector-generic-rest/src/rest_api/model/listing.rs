@@ -269,9 +269,12 @@ impl ItemsPath {
                 // without a filter is not checked here, as before fix11: its end page
                 // (`{"result": {"items": [], "error": "none"}}`) may come before any page
                 // taught the run that envelope.
+                // What the opening reaches is queried once for the page, not once per
+                // reached value (review20 F5: a descendant opening over 1,000 entries).
                 let check = seen.guess_errors && self.filtered();
+                let opened = if check { self.opened(body) } else { Vec::new() };
                 for (pointer, _) in reached.iter().filter(|_| check) {
-                    for (up, value) in self.envelopes(body, pointer) {
+                    for (up, value) in self.envelopes(body, pointer, &opened) {
                         if let Some((name, v)) = unusual_error(value, seen.usual) {
                             return Err(format!(
                                 "the response's `{up}/{name}` is set: {} ({})",
@@ -312,22 +315,29 @@ impl ItemsPath {
         }
     }
 
-    /// [`envelopes`] at `pointer` that the path's opening names, indexes and descendant names
-    /// reach, or that hold what they reach (`/jobs` of `$.jobs.*.artifacts[?…]`, `/result/data`
-    /// and `/result` of `$..data[?…]`, review18 R4): below its first segment that selects
-    /// many, an object is an entry of a listing, a record map's too (`/jobs/j2`), and its
-    /// `error` is its own (review15 N9).
-    pub(crate) fn envelopes<'a, 'p>(
-        &self,
-        body: &'a Value,
-        pointer: &'p str,
-    ) -> impl Iterator<Item = (&'p str, &'a Value)> {
-        let reached: Vec<String> = self.opening.as_ref().map_or_else(Vec::new, |o| {
+    /// Where the path's opening names, indexes and descendant names reach in `body`, as JSON
+    /// pointers ([`ItemsPath::envelopes`]'s `opened`): one query of the page.
+    pub(crate) fn opened(&self, body: &Value) -> Vec<String> {
+        self.opening.as_ref().map_or_else(Vec::new, |o| {
             o.query_located(body)
                 .locations()
                 .map(|l| l.to_json_pointer())
                 .collect()
-        });
+        })
+    }
+
+    /// [`envelopes`] at `pointer` that the path's opening names, indexes and descendant names
+    /// reach (`opened`, [`ItemsPath::opened`] of the same body), or that hold what they reach
+    /// (`/jobs` of `$.jobs.*.artifacts[?…]`, `/result/data` and `/result` of `$..data[?…]`,
+    /// review18 R4): below its first segment that selects many, an object is an entry of a
+    /// listing, a record map's too (`/jobs/j2`), and its `error` is its own (review15 N9).
+    pub(crate) fn envelopes<'a, 'p>(
+        &self,
+        body: &'a Value,
+        pointer: &'p str,
+        opened: &'p [String],
+    ) -> impl Iterator<Item = (&'p str, &'a Value)> {
+        let reached = opened;
         envelopes(body, pointer).filter(move |(at, _)| {
             reached.iter().any(|r| {
                 r.strip_prefix(*at)
