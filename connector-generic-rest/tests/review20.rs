@@ -85,3 +85,58 @@ async fn a_place_written_before_place_for_is_a_hint() {
     let (_, _, err) = drain_from(&c, from).await;
     assert!(err.is_some_and(|e| e.contains("none of which")));
 }
+
+/// review20 F4's remainder: under a descendant name at the list level (`$..artifacts[?…]`),
+/// a record map with word keys (`build`, `test`) was taken for an envelope, so one entry's
+/// own `error` failed the run. The place the run learned (its items sat below `build`)
+/// and every entry holding the list tell it for a record map. A response's own `error`, and
+/// an envelope beside an object that does not hold the list, still fail.
+#[tokio::test]
+async fn a_word_keyed_record_map_under_a_descendant_name_is_read_with_the_place() {
+    let jobs = |build: Value, test: Value| json!({"jobs": {"build": build, "test": test}});
+    let bodies = [
+        jobs(
+            json!({"artifacts": [record(1, true)]}),
+            json!({"artifacts": []}),
+        ),
+        jobs(
+            json!({"artifacts": [record(2, false)]}),
+            json!({"artifacts": [], "error": "tests failed"}),
+        ),
+        jobs(
+            json!({"artifacts": [record(3, true)]}),
+            json!({"artifacts": []}),
+        ),
+    ];
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, &bodies).await;
+    let fields = cursor_fields(json!({"items_path": "$..artifacts[?@.public == true]"}));
+    let (docs, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
+    assert_eq!(err.map(|e| e.to_string()), None);
+    let titles: Vec<String> = docs.into_iter().map(|d| d.title).collect();
+    assert_eq!(titles, ["t1", "t3"]);
+
+    // Still loud: an envelope whose sibling does not hold the list, and the response's own
+    // top-level `error` (review18 probe E).
+    let fields = cursor_fields(json!({"items_path": "$..data[?@.public == true]"}));
+    let cases = [
+        (
+            json!({"result": {"data": [], "error": "busy"}, "stats": {"took": 4}}),
+            "/result/error",
+        ),
+        (
+            json!({"result": {"data": []}, "error": {"message": "backend timeout"}}),
+            "`error` is set",
+        ),
+    ];
+    for (end, says) in cases {
+        let server = MockServer::start().await;
+        let first = json!({"result": {"data": [record(1, true)]}, "stats": {"took": 3}});
+        mount_cursor_walk(&server, &[first, end.clone()]).await;
+        let (_, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
+        let err = err
+            .expect("the response's error fails the page")
+            .to_string();
+        assert!(err.contains(says), "{end}: {err}");
+    }
+}

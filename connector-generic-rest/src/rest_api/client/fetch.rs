@@ -313,6 +313,12 @@ impl RestClient {
                     }
                 }
             };
+            if place.is_none()
+                && let Some(path) = path.filter(|p| p.filtered())
+            {
+                // A `OneList` path's place is that of what its filter chose (review15 N3).
+                place = path.locations(&body).first().map(|l| path.place(&body, l));
+            }
             if e.error_path.is_none() {
                 for (member, value) in error_members(&body) {
                     learn(member, value);
@@ -333,19 +339,21 @@ impl RestClient {
                             }
                         }),
                     };
+                    // Read with the place this page taught, as a later page is read.
                     let opened = path.opened(&body);
-                    for (_, value) in first.iter().flat_map(|p| path.envelopes(&body, p, &opened)) {
+                    let seen = Seen {
+                        place: place.as_deref().or(pos.carried.as_deref()),
+                        ..seen
+                    };
+                    let envelopes = first
+                        .iter()
+                        .flat_map(|p| path.envelopes(&body, p, &opened, &seen));
+                    for (_, value) in envelopes {
                         for (member, value) in error_members(value) {
                             learn(member, value);
                         }
                     }
                 }
-            }
-            if place.is_none()
-                && let Some(path) = path.filter(|p| p.filtered())
-            {
-                // A `OneList` path's place is that of what its filter chose (review15 N3).
-                place = path.locations(&body).first().map(|l| path.place(&body, l));
             }
         }
         let listing_ids = listing

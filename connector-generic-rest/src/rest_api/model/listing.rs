@@ -6,7 +6,9 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::error_rule::{error_path_hint, shown, unusual_error};
-use super::place::{Seen, lists_at_place, place_of, record_map, records_by_shape, word};
+use super::place::{
+    Seen, lists_at_place, place_of, record_map, records_by_shape, word, word_keyed_records,
+};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -274,7 +276,7 @@ impl ItemsPath {
                 let check = seen.guess_errors && self.filtered();
                 let opened = if check { self.opened(body) } else { Vec::new() };
                 for (pointer, _) in reached.iter().filter(|_| check) {
-                    for (up, value) in self.envelopes(body, pointer, &opened) {
+                    for (up, value) in self.envelopes(body, pointer, &opened, seen) {
                         if let Some((name, v)) = unusual_error(value, seen.usual) {
                             return Err(format!(
                                 "the response's `{up}/{name}` is set: {} ({})",
@@ -330,16 +332,18 @@ impl ItemsPath {
     /// reach (`opened`, [`ItemsPath::opened`] of the same body), or that hold what they reach
     /// (`/jobs` of `$.jobs.*.artifacts[?…]`, `/result/data` and `/result` of `$..data[?…]`,
     /// review18 R4): below its first segment that selects many, an object is an entry of a
-    /// listing, a record map's too (`/jobs/j2`), and its `error` is its own (review15 N9).
+    /// listing, a record map's too (`/jobs/j2`; with word keys, `/jobs/build`, where `seen`'s
+    /// place says the items came from one of its entries: [`word_keyed_records`]), and its
+    /// `error` is its own (review15 N9, review20 F4).
     pub(crate) fn envelopes<'a, 'p>(
         &self,
         body: &'a Value,
         pointer: &'p str,
         opened: &'p [String],
+        seen: &Seen<'p>,
     ) -> impl Iterator<Item = (&'p str, &'a Value)> {
-        let reached = opened;
-        envelopes(body, pointer).filter(move |(at, _)| {
-            reached.iter().any(|r| {
+        envelopes(body, pointer, opened, seen.place).filter(move |(at, _)| {
+            opened.iter().any(|r| {
                 r.strip_prefix(*at)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
@@ -382,10 +386,13 @@ impl ItemsPath {
 
 /// The values at `pointer` and above it in `body`, each with its pointer, the root left out,
 /// up to the first that is a list's entry (left out too): the envelopes around a list, whose
-/// `error` speaks for the response, not a record's own `error` (review12 F3).
+/// `error` speaks for the response, not a record's own `error` (review12 F3). `opened` and
+/// `place` tell a record map with word keys ([`word_keyed_records`]).
 fn envelopes<'a, 'p>(
     body: &'a Value,
     pointer: &'p str,
+    opened: &'p [String],
+    place: Option<&'p str>,
 ) -> impl Iterator<Item = (&'p str, &'a Value)> {
     let mut up = Some(pointer);
     std::iter::from_fn(move || {
@@ -396,7 +403,10 @@ fn envelopes<'a, 'p>(
         let record = match body.pointer(parent) {
             None | Some(Value::Array(_)) => true,
             Some(Value::Object(map)) => {
-                records_by_shape(map) && map.len() > 1 && !map.keys().any(|k| word(k))
+                records_by_shape(map)
+                    && map.len() > 1
+                    && (!map.keys().any(|k| word(k))
+                        || word_keyed_records(map, parent, opened, place))
             }
             Some(_) => false,
         };
