@@ -140,3 +140,28 @@ async fn a_word_keyed_record_map_under_a_descendant_name_is_read_with_the_place(
         assert!(err.contains(says), "{end}: {err}");
     }
 }
+
+/// review20 F6 (review18 R3's note): a page that fails under the carried place and as a
+/// first run's page did not say a carried place was read, nor that a full sync starts
+/// without it.
+#[tokio::test]
+async fn a_page_failing_both_readings_names_the_carried_place() {
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, &[json!({"data": {"message": "rate limited"}})]).await;
+    let path = "$.data[?@.public == true]";
+    let c = build(items_config(
+        &server.uri(),
+        &cursor_fields(json!({"items_path": path})),
+    ));
+    let mut from = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    from.state = json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+        "carried": "{/data", "place_for": path}});
+    let (_, _, err) = drain_from(&c, from).await;
+    let err = err.expect("an error object is no empty page");
+    assert!(err.contains("`{/data` carried"), "{err}");
+    assert!(err.contains("full sync"), "{err}");
+}
