@@ -62,8 +62,9 @@ pub struct Position {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carried: Option<String>,
     /// The `items_path` (with its `$`) that `place` or `carried` was learned for: a place
-    /// learned for another path, or written before it was kept (fix11/fix12's formats), is
-    /// dropped where a run starts or resumes (review18 R3).
+    /// learned for another path is dropped where a run starts or resumes (review18 R3); one
+    /// written before it was kept (fix11-fix13's formats) is read there as `carried`, a hint
+    /// (review20 F3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place_for: Option<String>,
     /// Hashes of the `error`/`errors` members the run's pages with items carried: normal for

@@ -154,9 +154,11 @@ impl CheckpointedConnector for RestApiConnector {
         // starts (`load_from_checkpoint`), and the place is a hint until that run learns its
         // own, dropped when it was learned for another `items_path` (review18 R2, R3).
         let mut start = self.client.endpoint.start();
-        if learned.place_for.as_deref() == self.items_path_text() {
+        // An untagged place (fix11-fix13) is the current path's hint, as where a run starts.
+        let path = self.items_path_text();
+        if learned.place_for.as_deref().is_none_or(|p| Some(p) == path) {
             start.carried = learned.place;
-            start.place_for = learned.place_for.filter(|_| start.carried.is_some());
+            start.place_for = path.filter(|_| start.carried.is_some()).map(str::to_owned);
         }
         start.usual = learned.usual;
         if start.carried.is_none() && start.usual.is_empty() {
@@ -181,9 +183,16 @@ impl CheckpointedConnector for RestApiConnector {
             if pos.pages == 0 {
                 pos.at = self.client.endpoint.start().at;
             }
-            // A place learned for another path, or before the path was kept with it (fix11's
-            // and fix12's formats), is learned again (review18 R3).
-            if pos.place_for.as_deref() != self.items_path_text() {
+            // A place written before the path was kept with it (fix11-fix13's formats) is
+            // a hint, as a carried one (review20 F3: dropped, a record map with word keys
+            // failed every run after the upgrade); one learned for another path is learned
+            // again (review18 R3).
+            let path = self.items_path_text();
+            if pos.place_for.is_none() {
+                pos.carried = pos.place.take().or(pos.carried.take());
+                pos.place_for = path.filter(|_| pos.carried.is_some()).map(str::to_owned);
+            }
+            if pos.place_for.as_deref() != path {
                 pos.place = None;
                 pos.carried = None;
                 pos.place_for = None;

@@ -82,8 +82,12 @@ impl RestClient {
     /// under the path's last filter are empty
     /// ([`ItemsPath::uncut`](crate::rest_api::model::ItemsPath::uncut)) ends the walk where
     /// the response told nothing of the pages left and the listing is not full (no full page
-    /// is needed before it, unlike a short page's end), and three pages in a row with no items whose entries there do not change
-    /// end it.
+    /// is needed before it, unlike a short page's end), and so do three pages in a row with
+    /// no items whose entries there are the same. A page where a filter chose no list, or only
+    /// empty ones (`$.result[?@.name == 'docs'].items`), never counts toward either, whatever
+    /// its level holds: such a walk goes on to the server's own end (an empty level, a 400 or
+    /// 404, `has_more`, `total_pages`), a repeated page or `max_pages`, which costs requests,
+    /// never documents (review18 R1, review20 F1).
     ///
     /// A page with no items whose root holds a non-empty `errors` or a set `error`
     /// ([`error_members`]) fails: an error answered with status 200, not an empty page; unless
@@ -223,8 +227,16 @@ impl RestClient {
             }) {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(why) => {
+                    // Both readings failed: say the carried place was one (review20 F6).
+                    let carried = match (&pos.place, &pos.carried) {
+                        (None, Some(c)) => format!(
+                            " (nor under the place `{c}` carried from an earlier run, which a \
+                             full sync starts without)"
+                        ),
+                        _ => String::new(),
+                    };
                     return Err(Error::invalid_data(format!(
-                        "`items_path` `{}` matches nothing in the response: {why}",
+                        "`items_path` `{}` matches nothing in the response: {why}{carried}",
                         path.as_str()
                     ))
                     .with_field("items_path")
@@ -313,6 +325,12 @@ impl RestClient {
                     }
                 }
             };
+            if place.is_none()
+                && let Some(path) = path.filter(|p| p.filtered())
+            {
+                // A `OneList` path's place is that of what its filter chose (review15 N3).
+                place = path.locations(&body).first().map(|l| path.place(&body, l));
+            }
             if e.error_path.is_none() {
                 for (member, value) in error_members(&body) {
                     learn(member, value);
@@ -333,18 +351,21 @@ impl RestClient {
                             }
                         }),
                     };
-                    for (_, value) in first.iter().flat_map(|p| path.envelopes(&body, p)) {
+                    // Read with the place this page taught, as a later page is read.
+                    let opened = path.opened(&body);
+                    let seen = Seen {
+                        place: place.as_deref().or(pos.carried.as_deref()),
+                        ..seen
+                    };
+                    let envelopes = first
+                        .iter()
+                        .flat_map(|p| path.envelopes(&body, p, &opened, &seen));
+                    for (_, value) in envelopes {
                         for (member, value) in error_members(value) {
                             learn(member, value);
                         }
                     }
                 }
-            }
-            if place.is_none()
-                && let Some(path) = path.filter(|p| p.filtered())
-            {
-                // A `OneList` path's place is that of what its filter chose (review15 N3).
-                place = path.locations(&body).first().map(|l| path.place(&body, l));
             }
         }
         let listing_ids = listing

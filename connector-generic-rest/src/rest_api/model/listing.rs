@@ -6,7 +6,12 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::error_rule::{error_path_hint, shown, unusual_error};
-use super::place::{Seen, lists_at_place, place_of, record_map, records_by_shape, word};
+use super::place::{
+    Seen, lists_at_place, place_of, record_map, records_by_shape, word, word_keyed_records,
+};
+#[cfg(test)]
+use super::segments::string_literal;
+use super::segments::{SegmentKind, segments, unfiltered, up_to_last_filter};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -269,9 +274,12 @@ impl ItemsPath {
                 // without a filter is not checked here, as before fix11: its end page
                 // (`{"result": {"items": [], "error": "none"}}`) may come before any page
                 // taught the run that envelope.
+                // What the opening reaches is queried once for the page, not once per
+                // reached value (review20 F5: a descendant opening over 1,000 entries).
                 let check = seen.guess_errors && self.filtered();
+                let opened = if check { self.opened(body) } else { Vec::new() };
                 for (pointer, _) in reached.iter().filter(|_| check) {
-                    for (up, value) in self.envelopes(body, pointer) {
+                    for (up, value) in self.envelopes(body, pointer, &opened, seen) {
                         if let Some((name, v)) = unusual_error(value, seen.usual) {
                             return Err(format!(
                                 "the response's `{up}/{name}` is set: {} ({})",
@@ -312,24 +320,33 @@ impl ItemsPath {
         }
     }
 
-    /// [`envelopes`] at `pointer` that the path's opening names, indexes and descendant names
-    /// reach, or that hold what they reach (`/jobs` of `$.jobs.*.artifacts[?…]`, `/result/data`
-    /// and `/result` of `$..data[?…]`, review18 R4): below its first segment that selects
-    /// many, an object is an entry of a listing, a record map's too (`/jobs/j2`), and its
-    /// `error` is its own (review15 N9).
-    pub(crate) fn envelopes<'a, 'p>(
-        &self,
-        body: &'a Value,
-        pointer: &'p str,
-    ) -> impl Iterator<Item = (&'p str, &'a Value)> {
-        let reached: Vec<String> = self.opening.as_ref().map_or_else(Vec::new, |o| {
+    /// Where the path's opening names, indexes and descendant names reach in `body`, as JSON
+    /// pointers ([`ItemsPath::envelopes`]'s `opened`): one query of the page.
+    pub(crate) fn opened(&self, body: &Value) -> Vec<String> {
+        self.opening.as_ref().map_or_else(Vec::new, |o| {
             o.query_located(body)
                 .locations()
                 .map(|l| l.to_json_pointer())
                 .collect()
-        });
-        envelopes(body, pointer).filter(move |(at, _)| {
-            reached.iter().any(|r| {
+        })
+    }
+
+    /// [`envelopes`] at `pointer` that the path's opening names, indexes and descendant names
+    /// reach (`opened`, [`ItemsPath::opened`] of the same body), or that hold what they reach
+    /// (`/jobs` of `$.jobs.*.artifacts[?…]`, `/result/data` and `/result` of `$..data[?…]`,
+    /// review18 R4): below its first segment that selects many, an object is an entry of a
+    /// listing, a record map's too (`/jobs/j2`; with word keys, `/jobs/build`, where `seen`'s
+    /// place says the items came from one of its entries: [`word_keyed_records`]), and its
+    /// `error` is its own (review15 N9, review20 F4).
+    pub(crate) fn envelopes<'a, 'p>(
+        &self,
+        body: &'a Value,
+        pointer: &'p str,
+        opened: &'p [String],
+        seen: &Seen<'p>,
+    ) -> impl Iterator<Item = (&'p str, &'a Value)> {
+        envelopes(body, pointer, opened, seen.place).filter(move |(at, _)| {
+            opened.iter().any(|r| {
                 r.strip_prefix(*at)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
@@ -372,10 +389,13 @@ impl ItemsPath {
 
 /// The values at `pointer` and above it in `body`, each with its pointer, the root left out,
 /// up to the first that is a list's entry (left out too): the envelopes around a list, whose
-/// `error` speaks for the response, not a record's own `error` (review12 F3).
+/// `error` speaks for the response, not a record's own `error` (review12 F3). `opened` and
+/// `place` tell a record map with word keys ([`word_keyed_records`]).
 fn envelopes<'a, 'p>(
     body: &'a Value,
     pointer: &'p str,
+    opened: &'p [String],
+    place: Option<&'p str>,
 ) -> impl Iterator<Item = (&'p str, &'a Value)> {
     let mut up = Some(pointer);
     std::iter::from_fn(move || {
@@ -386,7 +406,10 @@ fn envelopes<'a, 'p>(
         let record = match body.pointer(parent) {
             None | Some(Value::Array(_)) => true,
             Some(Value::Object(map)) => {
-                records_by_shape(map) && map.len() > 1 && !map.keys().any(|k| word(k))
+                records_by_shape(map)
+                    && map.len() > 1
+                    && (!map.keys().any(|k| word(k))
+                        || word_keyed_records(map, parent, opened, place))
             }
             Some(_) => false,
         };
@@ -397,237 +420,6 @@ fn envelopes<'a, 'p>(
         up = Some(parent);
         body.pointer(at).map(|v| (at, v))
     })
-}
-
-/// The listing of `path` (a JSONPath that parses, with its `$`) that has a filter
-/// ([`ItemsPath::listing`]): the path cut after its first segment that selects many entries
-/// (a wildcard, filter, slice or union), a filter there written `[*]`; the level the server
-/// pages. Names, indexes and descendant names (`..docs`, which picks lists, not entries)
-/// before it are kept as written. `None` when the path has no filter, or when a descendant
-/// search of anything but a name (`..[?…]`, `..*`) comes first: read as a wildcard it would
-/// list every value of the body.
-fn unfiltered(path: &str) -> Option<String> {
-    let cuts = segments(path);
-    if !cuts.iter().any(|(_, k)| {
-        matches!(
-            k,
-            SegmentKind::Filter | SegmentKind::Search { filter: true }
-        )
-    }) {
-        return None;
-    }
-    let mut out = String::with_capacity(path.len());
-    out.push('$');
-    let mut start = 1;
-    for (end, kind) in cuts {
-        match kind {
-            SegmentKind::Name(_) | SegmentKind::Descendant(_) | SegmentKind::Index => {
-                out.push_str(&path[start..end]);
-            }
-            SegmentKind::Many => {
-                out.push_str(&path[start..end]);
-                return Some(out);
-            }
-            SegmentKind::Filter => {
-                out.push_str("[*]");
-                return Some(out);
-            }
-            SegmentKind::Search { .. } => return None,
-        }
-        start = end;
-    }
-    // Not reached: a path with a filter has a segment that selects many.
-    None
-}
-
-/// `path` (a JSONPath that parses, with its `$`, holding a filter) up to its last filter,
-/// every filter written `[*]` ([`ItemsPath::uncut`]): `$.results[*].hits[?@.x].tags[*]` →
-/// `$.results[*].hits[*]`. What follows the last filter is the items' own inside, not a level
-/// that is paged. `None` when a descendant search comes first (as [`unfiltered`]).
-fn up_to_last_filter(path: &str) -> Option<String> {
-    let cuts = segments(path);
-    let last = cuts
-        .iter()
-        .rposition(|(_, k)| matches!(k, SegmentKind::Filter))?;
-    let mut out = String::with_capacity(path.len());
-    out.push('$');
-    let mut start = 1;
-    for (end, kind) in &cuts[..=last] {
-        match kind {
-            SegmentKind::Search { .. } => return None,
-            SegmentKind::Filter => out.push_str("[*]"),
-            _ => out.push_str(&path[start..*end]),
-        }
-        start = *end;
-    }
-    Some(out)
-}
-
-/// Whether a bracketed segment (`[...]`) holds a filter selector: a `?` in it outside quotes
-/// and nested brackets (a filter's own brackets and strings may hold any character).
-fn has_filter(bracket: &str) -> bool {
-    let mut scan = Scan::default();
-    bracket
-        .bytes()
-        .any(|c| scan.take(c) == Some(b'?') && scan.depth == 1)
-}
-
-/// A quote- and bracket-aware reading of a JSONPath's text, a byte at a time: a filter's own
-/// brackets and strings may hold any character ([`has_filter`], [`segments`]).
-#[derive(Default)]
-struct Scan {
-    /// Brackets open outside quotes.
-    depth: usize,
-    /// The quote of the string being read, if any.
-    quote: Option<u8>,
-    /// Whether the byte before was a backslash inside a string.
-    escaped: bool,
-}
-
-impl Scan {
-    /// Takes the next byte: `Some(c)` when it lies outside quotes (brackets counted, quotes
-    /// opened), `None` inside a string or at its closing quote.
-    fn take(&mut self, c: u8) -> Option<u8> {
-        if let Some(q) = self.quote {
-            if self.escaped {
-                self.escaped = false;
-            } else if c == b'\\' {
-                self.escaped = true;
-            } else if c == q {
-                self.quote = None;
-            }
-            return None;
-        }
-        match c {
-            b'\'' | b'"' => self.quote = Some(c),
-            b'[' => self.depth += 1,
-            b']' => self.depth = self.depth.saturating_sub(1),
-            _ => {}
-        }
-        Some(c)
-    }
-}
-
-/// What a segment of a JSONPath selects ([`segments`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum SegmentKind {
-    /// One name of an object: `.data`, `['data']` (the name, unescaped).
-    Name(String),
-    /// A name at any depth: `..data`, `..['data']`.
-    Descendant(String),
-    /// One index of a list: `[0]`, `[-1]`.
-    Index,
-    /// A filter, alone or in a union: `[?@.id > 0]`, `[?@.pinned, 0]`.
-    Filter,
-    /// A wildcard, slice or union without a filter: `[*]`, `.*`, `[0:10]`, `['a','b']`.
-    Many,
-    /// A descendant search of anything but one name: `..[?@.kind == 'doc']`, `..*`, `..[0]`;
-    /// `filter` when it holds a filter.
-    Search { filter: bool },
-}
-
-/// The end (in bytes) and kind of each segment of `path` (a JSONPath that parses, with its
-/// `$`), read outside quotes and brackets; blank space between segments is left at the end
-/// of the segment before it.
-fn segments(path: &str) -> Vec<(usize, SegmentKind)> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 1;
-    while i < bytes.len() {
-        let start = i;
-        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        let descendant = bytes[i..].starts_with(b"..");
-        if descendant {
-            i += 2;
-        } else if bytes.get(i) == Some(&b'.') {
-            i += 1;
-        }
-        let bracket = bytes.get(i) == Some(&b'[');
-        if bracket {
-            // To the `]` that closes it, outside quotes (a filter may hold brackets).
-            let mut scan = Scan::default();
-            while let Some(&c) = bytes.get(i) {
-                i += 1;
-                if scan.take(c) == Some(b']') && scan.depth == 0 {
-                    break;
-                }
-            }
-        } else {
-            while i < bytes.len() && !matches!(bytes[i], b'.' | b'[') {
-                i += 1;
-            }
-        }
-        let text = path[start..i].trim().trim_start_matches('.').trim();
-        let inner = text
-            .strip_prefix('[')
-            .and_then(|t| t.strip_suffix(']'))
-            .map(str::trim);
-        let name = match inner {
-            Some(inner) if bracket => string_literal(inner),
-            _ => (!bracket && text != "*").then(|| text.to_owned()),
-        };
-        let filter = bracket && has_filter(text);
-        let kind = match name {
-            Some(name) if descendant => SegmentKind::Descendant(name),
-            Some(name) => SegmentKind::Name(name),
-            None if descendant => SegmentKind::Search { filter },
-            None if filter => SegmentKind::Filter,
-            None if inner.is_some_and(is_index) => SegmentKind::Index,
-            None => SegmentKind::Many,
-        };
-        out.push((i, kind));
-        if i == start {
-            // Not reached for a path that parses; a guard against a loop.
-            break;
-        }
-    }
-    out
-}
-
-/// Whether a bracket's inner text is one index (`0`, `-1`): it selects one entry, not many.
-fn is_index(inner: &str) -> bool {
-    let digits = inner.strip_prefix('-').unwrap_or(inner);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The string a JSONPath string literal (`'it\\'s'`, `"data"`) stands for, when `text` is
-/// exactly one; `None` for anything else (a union of names, a filter, an index).
-fn string_literal(text: &str) -> Option<String> {
-    let quote = text.chars().next().filter(|&q| q == '\'' || q == '"')?;
-    let mut json = String::from("\"");
-    let mut chars = text[1..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next()? {
-                '\'' => json.push('\''),
-                e => {
-                    json.push('\\');
-                    json.push(e);
-                }
-            },
-            '"' if quote == '"' => {
-                json.push('"');
-                return if chars.next().is_none() {
-                    serde_json::from_str(&json).ok()
-                } else {
-                    None
-                };
-            }
-            '\'' if quote == '\'' => {
-                json.push('"');
-                return if chars.next().is_none() {
-                    serde_json::from_str(&json).ok()
-                } else {
-                    None
-                };
-            }
-            '"' => json.push_str("\\\""),
-            c => json.push(c),
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::node::Node;
 mod error_rule;
 mod listing;
 mod place;
+mod segments;
 
 pub(crate) use error_rule::{
     error_members, error_path_hint, is_set, shown, unusual_error, usual_sign,
