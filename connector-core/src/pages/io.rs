@@ -23,15 +23,15 @@ use crate::error::{Error, ErrorKind, Result};
 pub enum IoRuntime {
     /// With two cores or more (`available_parallelism`), a pool of `N` single-threaded
     /// runtimes, each on a thread of its own named `connectors-io`, started as walks need them
-    /// and never dropped, with `N` a quarter of the cores between 1 and 4 (1 on up to 7 cores,
-    /// 4 from 16). Each walk is pinned to the one with the fewest live walks (blind to their
-    /// weight), and the walks on one runtime take turns on its thread: past `N` cores' worth
-    /// of fetching the walks wait for each other, and a host that needs more chooses
-    /// [`Handle`](Self::Handle). A connection is driven by the runtime of the walk that
-    /// opened it: walks on one HTTP client that reuse its pooled connections (or share one
-    /// HTTP/2 connection) have their transport done by that runtime's thread, whichever
-    /// runtime their own fetch chain is pinned to. Below two cores, as
-    /// [`Caller`](Self::Caller). The default.
+    /// and kept for the life of the process (one whose thread ended is started again), with
+    /// `N` a quarter of the cores between 1 and 4 (1 on up to 7 cores, 4 from 16). Each walk
+    /// is pinned to the one with the fewest live walks (blind to their weight), and the walks
+    /// on one runtime take turns on its thread: past `N` cores' worth of fetching the walks
+    /// wait for each other, and a host that needs more chooses [`Handle`](Self::Handle). A
+    /// connection is driven by the runtime of the walk that opened it: walks on one HTTP
+    /// client that reuse its pooled connections (or share one HTTP/2 connection) have their
+    /// transport done by that runtime's thread, whichever runtime their own fetch chain is
+    /// pinned to. Below two cores, as [`Caller`](Self::Caller). The default.
     ///
     /// On Linux `available_parallelism` counts the calling thread's affinity mask (the thread
     /// that builds the first walk) and the cgroup's CPU quota, rounded down (a quota of 1.5
@@ -51,14 +51,20 @@ pub enum IoRuntime {
     /// thread is inside its `block_on`: give one that a thread drives for the life of the
     /// process (`std::thread::spawn(move || rt.block_on(std::future::pending::<()>()))`), or
     /// the caller's own (then as [`Caller`](Self::Caller)); one that nothing drives leaves
-    /// every walk waiting, with no error ([`set_io_runtime`] warns when given one).
+    /// every walk waiting, with no error. [`set_io_runtime`] warns (once) when given a
+    /// single-threaded one, since it cannot tell whether a thread drives it.
     ///
     /// What the walks open there (connections, their pools' tasks) lives as long as that
     /// runtime; once it is shut down, walks on it end with an [`ErrorKind::Cancelled`] error
-    /// that says so, until the host chooses again ([`set_io_runtime`] replaces a `Handle`;
-    /// walks already built keep theirs). In a child process `fork`ed after the choice, the
-    /// handle has no thread: walks there run as [`Auto`](Self::Auto) (warned once) until the
-    /// child chooses again, with a runtime it built.
+    /// that says so, until the host chooses its next runtime with [`replace_io_runtime`]
+    /// (walks already built keep theirs).
+    ///
+    /// In a child process `fork`ed after the choice, the handle has no thread: walks there
+    /// run as [`Caller`](Self::Caller) (warned once; no thread is started for them) until the
+    /// child chooses with [`set_io_runtime`], with a runtime it built. Keep the parent's
+    /// runtime in the child (`std::mem::forget` it, or leave it in its `static`): dropping it
+    /// waits for its worker and blocking threads, which the child does not have, so the
+    /// child would hang in the drop.
     Handle(Handle),
 }
 
@@ -73,28 +79,30 @@ impl IoRuntime {
     }
 }
 
-/// Chooses where walks' fetch chains run, for the whole process (see [`IoRuntime`]), from the
-/// next walk built on; a walk keeps the runtime it was built with. Call it before the first
-/// walk: the first call to [`read_ahead_on_thread`](super::read_ahead_on_thread) or
+/// Chooses where walks' fetch chains run, for the whole process (see [`IoRuntime`]), once,
+/// before the first walk: the first call to
+/// [`read_ahead_on_thread`](super::read_ahead_on_thread) or
 /// [`read_ahead_converting`](super::read_ahead_converting) fixes the choice, to
-/// [`IoRuntime::Auto`] when none was set.
+/// [`IoRuntime::Auto`] when none was set. A host that set a choice too late, or twice,
+/// learns it from the error rather than from walks split between two runtimes. A host that
+/// shuts its runtime down and builds another (a reload, a restart) chooses the new one with
+/// [`replace_io_runtime`].
 ///
-/// [`IoRuntime::Auto`] and [`IoRuntime::Caller`] are made once per process: a walk may
-/// already have taken them, and a host that sets a choice too late learns it from the error
-/// rather than from walks split between two runtimes. An [`IoRuntime::Handle`] can be replaced
-/// (by any choice), so a host that shuts its runtime down and builds another (a reload, a
-/// restart) chooses again; walks built before keep the old one and end with an
-/// [`ErrorKind::Cancelled`] error once it is shut down. A choice made in another process (the
-/// parent, before a `fork`) can be replaced in the child.
+/// A choice made in another process (the parent, before a `fork`) is the child's until the
+/// child chooses: the child may call this once over it, even after its walks ran on the
+/// inherited choice.
 ///
 /// The choice is the process's: in a test binary, where tests share the process, choose a
-/// runtime that outlives every test (a `static` `LazyLock<Runtime>`) or run the test in a
-/// binary of its own; a test's own runtime is shut down at its end, and later walks of other
-/// tests on it would end `Cancelled`.
+/// runtime that outlives every test (a `static` `LazyLock<Runtime>`, chosen once) or run the
+/// test in a binary of its own; a test's own runtime is shut down at its end, and later walks
+/// of other tests on it would end `Cancelled`.
+///
+/// Warns once per process when given a single-threaded `Handle` (see
+/// [`IoRuntime::Handle`]).
 ///
 /// # Errors
-/// [`ErrorKind::Config`] when [`IoRuntime::Auto`] or [`IoRuntime::Caller`] was already chosen
-/// in this process, by an earlier call or by a walk; the choice in force is kept.
+/// [`ErrorKind::Config`] when a choice was already made in this process, by an earlier call or
+/// by a walk (the error names it); the choice in force is kept.
 ///
 /// ```
 /// use connector_core::pages::{IoRuntime, set_io_runtime};
@@ -103,14 +111,59 @@ impl IoRuntime {
 /// # Ok(()) }
 /// ```
 pub fn set_io_runtime(choice: IoRuntime) -> Result<()> {
-    if let IoRuntime::Handle(handle) = &choice
-        && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
-    {
+    let pid = std::process::id();
+    let single = single_threaded(&choice);
+    CHOICE.set(choice, pid)?;
+    warn_single_threaded(single, pid);
+    Ok(())
+}
+
+/// Replaces the host's runtime chosen with [`set_io_runtime`] by `handle`, for the next walks
+/// built: for a host that shuts its runtime down and builds another (a reload, a restart).
+/// Walks built before keep the old runtime, and end with an [`ErrorKind::Cancelled`] error
+/// once it is shut down. With no choice made yet (or one made in a parent process, before a
+/// `fork`), the same as `set_io_runtime(IoRuntime::Handle(handle))`.
+///
+/// # Errors
+/// [`ErrorKind::Config`] when [`IoRuntime::Auto`] or [`IoRuntime::Caller`] was chosen in this
+/// process, by [`set_io_runtime`] or by a walk: walks may have taken it, and replacing it
+/// would split them between two runtimes. The choice in force is kept.
+///
+/// ```
+/// use connector_core::pages::{IoRuntime, replace_io_runtime, set_io_runtime};
+/// # use tokio::runtime::Runtime;
+/// # fn demo(old: Runtime, new: Runtime) -> connector_core::Result<()> {
+/// set_io_runtime(IoRuntime::Handle(old.handle().clone()))?;
+/// // ... the host restarts its runtime:
+/// old.shutdown_background();
+/// replace_io_runtime(new.handle().clone())?;
+/// # std::mem::forget(new);
+/// # Ok(()) }
+/// ```
+pub fn replace_io_runtime(handle: Handle) -> Result<()> {
+    let pid = std::process::id();
+    let choice = IoRuntime::Handle(handle);
+    let single = single_threaded(&choice);
+    CHOICE.replace(choice, pid)?;
+    warn_single_threaded(single, pid);
+    Ok(())
+}
+
+/// Whether `choice` is a `current_thread` runtime, which runs walks only inside `block_on`.
+fn single_threaded(choice: &IoRuntime) -> bool {
+    matches!(choice, IoRuntime::Handle(handle)
+        if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
+/// Warns, once in process `pid`, that a single-threaded runtime was chosen (after the choice
+/// was taken, and after the lock: a host's layer may do anything).
+fn warn_single_threaded(single: bool, pid: u32) {
+    static WARNED_IN: AtomicU32 = AtomicU32::new(0);
+    if single && WARNED_IN.swap(pid, Ordering::Relaxed) != pid {
         tracing::warn!(
             "the I/O runtime chosen is single-threaded: it runs walks only while a thread is inside its `block_on`, keep one there for the life of the process"
         );
     }
-    CHOICE.set(choice, std::process::id())
 }
 
 static CHOICE: Choice = Choice(Mutex::new(None));
@@ -124,52 +177,75 @@ impl Choice {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `choice` from now on in process `pid`, unless `Auto` or `Caller` is already chosen in it.
+    /// `choice` from now on in process `pid`, unless a choice is already made in it.
     fn set(&self, choice: IoRuntime, pid: u32) -> Result<()> {
         let mut chosen = self.chosen();
-        match &*chosen {
-            Some((by, made @ (IoRuntime::Auto | IoRuntime::Caller))) if *by == pid => {
-                Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "the I/O runtime is already chosen ({}): choose it once, before the first walk (only a Handle can be replaced)",
-                        made.name()
-                    ),
-                ))
-            }
-            _ => {
-                *chosen = Some((pid, choice));
-                Ok(())
-            }
+        if let Some((by, made)) = &*chosen
+            && *by == pid
+        {
+            let replace = match made {
+                IoRuntime::Handle(_) => " (`replace_io_runtime` replaces a Handle)",
+                IoRuntime::Auto | IoRuntime::Caller => "",
+            };
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the I/O runtime is already chosen ({}): choose it once, before the first walk{replace}",
+                    made.name()
+                ),
+            ));
         }
+        // The parent's record, dropped after the lock.
+        let _parents = chosen.replace((pid, choice));
+        drop(chosen);
+        Ok(())
     }
 
-    /// The choice for a walk built now in process `pid` (read only when needed: `getpid` is
-    /// a system call), [`IoRuntime::Auto`] from now on if none was made. A `Handle` chosen in
-    /// another process (before a `fork`) has no thread here (a task spawned on it would wait
-    /// forever): `Auto`, whose pool starts runtimes of the child's, until the child chooses.
+    /// `choice` (a `Handle`) from now on in process `pid`, unless `Auto` or `Caller` is chosen
+    /// in it. The replaced handle is dropped after the lock.
+    fn replace(&self, choice: IoRuntime, pid: u32) -> Result<()> {
+        let mut chosen = self.chosen();
+        if let Some((by, made @ (IoRuntime::Auto | IoRuntime::Caller))) = &*chosen
+            && *by == pid
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the I/O runtime chosen is {}, not a Handle: walks may have taken it, choose once",
+                    made.name()
+                ),
+            ));
+        }
+        let _replaced = chosen.replace((pid, choice));
+        drop(chosen);
+        Ok(())
+    }
+
+    /// The choice for a walk built now in process `pid` (read only when needed, and not under
+    /// the lock where it can be: `getpid` is a system call), [`IoRuntime::Auto`] from now on
+    /// if none was made. A `Handle` chosen in another process (before a `fork`) has no thread
+    /// here (a task spawned on it would wait forever): `Caller`, which starts no thread, until
+    /// the child chooses.
     fn get(&self, pid: fn() -> u32) -> IoRuntime {
-        let choice = match &mut *self.chosen() {
-            Some((by, IoRuntime::Handle(handle))) => {
-                let pid = pid();
-                if *by == pid {
-                    return IoRuntime::Handle(handle.clone());
-                }
-                pid
-            }
+        let (by, handle) = match &mut *self.chosen() {
+            Some((by, IoRuntime::Handle(handle))) => (*by, handle.clone()),
             Some((_, choice)) => return choice.clone(),
             chosen @ None => {
+                // Once per process: the first walk.
                 *chosen = Some((pid(), IoRuntime::Auto));
                 return IoRuntime::Auto;
             }
         };
-        // After the lock: a host's layer may do anything.
-        if WARNED_IN.swap(choice, Ordering::Relaxed) != choice {
+        let pid = pid();
+        if by == pid {
+            return IoRuntime::Handle(handle);
+        }
+        if WARNED_IN.swap(pid, Ordering::Relaxed) != pid {
             tracing::warn!(
-                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process: walks run on the default (Auto) until the child chooses again"
+                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process: walks run on their callers' runtimes until the child chooses"
             );
         }
-        IoRuntime::Auto
+        IoRuntime::Caller
     }
 }
 
@@ -207,11 +283,16 @@ impl On {
         }
     }
 
-    /// Why a walk's driver ended without a word: its runtime shut down under it.
-    pub(super) fn stopped(&self) -> &'static str {
+    /// Why a walk's driver ended without a word, the walk driven on `driven` for a caller on
+    /// runtime `caller`: its runtime shut down under it (a pool's runtime only when its
+    /// thread ended), or a panic escaped the fetching's catch.
+    pub(super) fn stopped(&self, driven: &Handle, caller: tokio::runtime::Id) -> &'static str {
         match self {
             Self::Runtime(_) => {
-                "the I/O runtime chosen with `set_io_runtime` is shut down: the read-ahead stopped before the pages ended (choose a running one)"
+                "the I/O runtime chosen with `set_io_runtime` is shut down (or the fetching's task was lost): the read-ahead stopped before the pages ended (choose a running one with `replace_io_runtime`)"
+            }
+            Self::Pool(pool) if driven.id() != caller && !pool.serves(driven) => {
+                "an I/O runtime's thread (`connectors-io`) ended: the read-ahead stopped before the pages ended"
             }
             Self::Pool(_) | Self::Caller => "the read-ahead stopped before the pages ended",
         }
@@ -224,7 +305,11 @@ pub(super) struct Walking(&'static AtomicUsize);
 
 impl Drop for Walking {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        // Saturating: a count is zeroed in a forked child (no guard of the parent drops there),
+        // and a mistake must not wrap it to the most walks.
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }
 
@@ -257,7 +342,8 @@ const IO_BLOCKING: &str = "connectors-io-b";
 /// The most blocking threads (DNS lookups) an I/O runtime keeps.
 const MAX_BLOCKING: usize = 16;
 
-/// How long a failed start keeps walks on their callers' runtimes before the next try.
+/// How long a failed start, or a thread that ended less than this after its start, keeps
+/// walks off its slot (on the others, or on their callers' runtimes) before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// An I/O runtime: single-threaded, with one blocking thread started at once and kept (its
@@ -279,9 +365,10 @@ pub(super) fn io_runtime() -> std::io::Result<Runtime> {
     Ok(runtime)
 }
 
-/// Runtimes started as walks need them, each on a thread of its own and never dropped, so what
-/// a walk opens on one (an HTTP client's connections and its pool's tasks, a host's pooled
-/// database connection opened by a rate gate) outlives the walk and serves the next ones.
+/// Runtimes started as walks need them, each on a thread of its own and kept for the life of
+/// the process (one whose thread ended is started again), so what a walk opens on one (an HTTP
+/// client's connections and its pool's tasks, a host's pooled database connection opened by a
+/// rate gate) outlives the walk and serves the next ones.
 #[derive(Debug)]
 pub(super) struct Pool {
     size: usize,
@@ -289,12 +376,16 @@ pub(super) struct Pool {
     slots: Mutex<Slots>,
     /// Told when a slot's start is done, for the walks that wait for it.
     started: Condvar,
-    /// Each slot's live walks, counted down by their [`Walking`] guards (not with one slot).
+    /// Each slot's live walks in process `Slots::pid`, counted down by their [`Walking`]
+    /// guards (not with one slot).
     walks: Box<[AtomicUsize]>,
 }
 
 #[derive(Debug, Default)]
 struct Slots {
+    /// The process the walk counts are of: a forked child inherits the parent's, whose
+    /// guards never drop there, and zeroes them.
+    pid: u32,
     /// Where the search for the slot with the fewest walks starts, so ties go round.
     next: usize,
     started: Vec<Option<Started>>,
@@ -303,20 +394,18 @@ struct Slots {
 /// A slot's last start, in the process it was made in.
 #[derive(Clone, Debug)]
 enum Started {
-    /// `alive` until the runtime's thread ends (a panic of tokio's driver).
+    /// Started `at`, `alive` until the runtime's thread ends (a panic of tokio's driver).
     Running {
         pid: u32,
         handle: Handle,
         alive: Arc<AtomicBool>,
-    },
-    Failed {
-        pid: u32,
         at: Instant,
     },
+    /// Its start failed `at`, or its thread ended then, less than [`RETRY_AFTER`] after its
+    /// start.
+    Failed { pid: u32, at: Instant },
     /// A walk is starting it, the pool's lock released meanwhile.
-    Starting {
-        pid: u32,
-    },
+    Starting { pid: u32 },
 }
 
 /// What a walk does with a slot.
@@ -327,20 +416,32 @@ enum Reuse {
     Fallback,
     /// Another walk is starting it.
     Wait,
+    /// Its thread ended less than [`RETRY_AFTER`] after its start: it rests as a failed
+    /// start from now, rather than being started again at every walk.
+    Rest,
     Start,
 }
 
 /// Whether the slot's last start serves process `pid` at `now`. A runtime started before a
 /// `fork` has no thread in the child (a task spawned there would wait forever), so the child
-/// starts its own; so does a slot whose thread ended (its runtime shut down with it); a
-/// failure is tried again after [`RETRY_AFTER`].
+/// starts its own; so does a slot whose thread ended (its runtime shut down with it) at least
+/// [`RETRY_AFTER`] after its start; a failure is tried again after [`RETRY_AFTER`].
 fn reuse(started: Option<&Started>, pid: u32, now: Instant) -> Reuse {
     match started {
         Some(Started::Running {
             pid: by,
             handle,
             alive,
-        }) if *by == pid && alive.load(Ordering::Relaxed) => Reuse::Use(handle.clone()),
+            at,
+        }) if *by == pid => {
+            if alive.load(Ordering::Acquire) {
+                Reuse::Use(handle.clone())
+            } else if now.saturating_duration_since(*at) < RETRY_AFTER {
+                Reuse::Rest
+            } else {
+                Reuse::Start
+            }
+        }
         Some(failed) if resting(Some(failed), pid, now) => Reuse::Fallback,
         Some(Started::Starting { pid: by }) if *by == pid => Reuse::Wait,
         _ => Reuse::Start,
@@ -368,6 +469,7 @@ impl Pool {
             size,
             build,
             slots: Mutex::new(Slots {
+                pid: 0,
                 next: 0,
                 started: vec![None; size],
             }),
@@ -381,10 +483,17 @@ impl Pool {
     /// failed within [`RETRY_AFTER`], or is under way, only when all are), started if it is
     /// not (once per slot and process, the length of a thread's start, blocking the caller
     /// with the pool's lock released: walks that need that slot wait for it), with the walk
-    /// counted in it; `None` when it could not start.
+    /// counted in it; `None` when it could not start, or rests.
     fn pick(&'static self) -> Option<(Handle, Option<Walking>)> {
         let pid = std::process::id();
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.pid != pid {
+            // The first pick of this process: a forked child's counts are its parent's.
+            slots.pid = pid;
+            for walks in &self.walks {
+                walks.store(0, Ordering::Relaxed);
+            }
+        }
         let (i, handle) = loop {
             let now = Instant::now();
             let i = (0..self.size)
@@ -411,22 +520,27 @@ impl Pool {
                         .wait(slots)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
+                // Its thread warned; choose again with the slot resting.
+                Reuse::Rest => slots.started[i] = Some(Started::Failed { pid, at: now }),
                 Reuse::Start => {
                     slots.next = (i + 1) % self.size;
                     slots.started[i] = Some(Started::Starting { pid });
                     drop(slots);
-                    let started = start(self.build);
+                    // An unwind here would leave the slot `Starting` and its waiters waiting
+                    // for ever: a failed start instead (there is no panic in `start` today).
+                    let build = self.build;
+                    let started = std::panic::catch_unwind(move || start(build))
+                        .unwrap_or_else(|_| Err("its start panicked".to_owned()));
                     slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+                    let at = Instant::now();
                     slots.started[i] = Some(match &started {
                         Ok((handle, alive)) => Started::Running {
                             pid,
                             handle: handle.clone(),
                             alive: Arc::clone(alive),
+                            at,
                         },
-                        Err(_) => Started::Failed {
-                            pid,
-                            at: Instant::now(),
-                        },
+                        Err(_) => Started::Failed { pid, at },
                     });
                     self.started.notify_all();
                     match started {
@@ -454,6 +568,16 @@ impl Pool {
         Some((handle, walking))
     }
 
+    /// Whether `handle` is one of this pool's runtimes with its thread running: not once the
+    /// thread ended (read when a walk on it stopped, so not per walk).
+    fn serves(&self, handle: &Handle) -> bool {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.started.iter().any(|started| {
+            matches!(started, Some(Started::Running { handle: h, alive, .. })
+                if h.id() == handle.id() && alive.load(Ordering::Acquire))
+        })
+    }
+
     /// Slot `i`'s live walks.
     #[cfg(test)]
     pub(super) fn walks(&self, i: usize) -> usize {
@@ -472,7 +596,7 @@ fn start(
     let alive = Arc::new(AtomicBool::new(true));
     let ends = Ends {
         alive: Arc::clone(&alive),
-        running: false,
+        runtime: None,
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
@@ -487,8 +611,9 @@ fn start(
                     .map_err(|e| e.to_string()),
             );
             if let Ok(runtime) = runtime {
-                ends.running = true;
-                runtime.block_on(std::future::pending::<()>());
+                ends.runtime
+                    .insert(runtime)
+                    .block_on(std::future::pending::<()>());
             }
         });
     match spawned {
@@ -501,21 +626,26 @@ fn start(
     }
 }
 
-/// Marks an I/O thread's end, so its slot is started again at the next walk.
+/// Marks an I/O thread's end, so its slot is started again (or rests), and owns the runtime
+/// it drives so the mark comes first: the runtime's drop waits for its blocking threads (a DNS
+/// lookup in flight), and meanwhile a slot still marked alive with no walk left would take
+/// every new walk, only to have it refused.
 struct Ends {
     alive: Arc<AtomicBool>,
-    /// Its runtime was built and driven (a failed start is warned by the caller).
-    running: bool,
+    /// The runtime built and driven (a failed start is warned by the caller).
+    runtime: Option<Runtime>,
 }
 
 impl Drop for Ends {
     fn drop(&mut self) {
-        self.alive.store(false, Ordering::Relaxed);
-        if self.running && std::thread::panicking() {
+        self.alive.store(false, Ordering::Release);
+        if self.runtime.is_some() && std::thread::panicking() {
             tracing::warn!(
-                "an I/O runtime's thread ended: its walks end Cancelled, and the next walk starts it again"
+                "an I/O runtime's thread ended: its walks end Cancelled, and the next walks go to the other I/O runtimes or their callers' runtimes, for a minute if it ran for less"
             );
         }
+        // Its tasks (the walks' drivers) are dropped here, after the mark.
+        drop(self.runtime.take());
     }
 }
 
@@ -540,31 +670,39 @@ mod tests {
     }
 
     #[test]
-    fn auto_and_caller_are_chosen_once() {
+    fn a_choice_is_made_once_in_a_process() {
         let choice = Choice(Mutex::new(None));
         choice.set(IoRuntime::Caller, 7).expect("the first choice");
         let err = choice
             .set(IoRuntime::Auto, 7)
             .expect_err("a second choice is refused");
         assert_eq!(err.kind(), ErrorKind::Config);
-        assert!(err.to_string().contains("Caller"), "{err}");
+        assert!(err.to_string().contains("(Caller)"), "{err}");
+        let err = choice
+            .replace(IoRuntime::Caller, 7)
+            .expect_err("only a Handle is replaced");
+        assert!(err.to_string().contains("Caller, not a Handle"), "{err}");
         assert!(matches!(choice.get(seven), IoRuntime::Caller));
 
         // A walk's first use fixes the default.
         let walked = Choice(Mutex::new(None));
         assert!(matches!(walked.get(seven), IoRuntime::Auto));
         assert!(walked.set(IoRuntime::Caller, 7).is_err());
-        // A child of that process chooses again.
+        assert!(walked.replace(IoRuntime::Caller, 7).is_err());
+        // A child of that process chooses again, once.
         walked
             .set(IoRuntime::Caller, 8)
             .expect("the child's choice");
         assert!(matches!(walked.get(eight), IoRuntime::Caller));
+        assert!(walked.set(IoRuntime::Auto, 8).is_err());
     }
 
-    /// A host's runtime is replaced after a restart; in a child process (after a `fork`) the
-    /// parent's is not used (it has no thread there) until the child chooses again.
+    /// A host's runtime is chosen once (a second `set_io_runtime`, say of a parallel test,
+    /// fails by name rather than taking the first one's walks) and replaced on purpose after
+    /// a restart; in a child process (after a `fork`) the parent's is not used (it has no
+    /// thread there): the walks run on their callers' runtimes until the child chooses.
     #[tokio::test]
-    async fn a_hosts_runtime_is_chosen_again_after_a_restart_or_a_fork() {
+    async fn a_hosts_runtime_is_chosen_once_and_replaced_after_a_restart_or_a_fork() {
         let choice = Choice(Mutex::new(None));
         choice
             .set(IoRuntime::Handle(Handle::current()), 7)
@@ -573,23 +711,31 @@ mod tests {
             .build()
             .expect("a runtime");
         let id = restarted.handle().id();
-        choice
+        let err = choice
             .set(IoRuntime::Handle(restarted.handle().clone()), 7)
+            .expect_err("a second choice is refused");
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("(Handle)"), "{err}");
+        assert!(err.to_string().contains("`replace_io_runtime`"), "{err}");
+        let current = Handle::current().id();
+        assert!(matches!(choice.get(seven), IoRuntime::Handle(h) if h.id() == current));
+        choice
+            .replace(IoRuntime::Handle(restarted.handle().clone()), 7)
             .expect("a Handle is replaced");
         assert!(matches!(choice.get(seven), IoRuntime::Handle(h) if h.id() == id));
 
-        // The child: the default, the choice still open to it.
-        assert!(matches!(choice.get(eight), IoRuntime::Auto));
-        assert!(matches!(choice.get(eight), IoRuntime::Auto));
+        // The child: its callers' runtimes (no thread started), the choice still open to it.
+        assert!(matches!(choice.get(eight), IoRuntime::Caller));
+        assert!(matches!(choice.get(eight), IoRuntime::Caller));
         choice
             .set(IoRuntime::Handle(Handle::current()), 8)
-            .expect("the child chooses again");
-        let current = Handle::current().id();
+            .expect("the child chooses");
         assert!(matches!(choice.get(eight), IoRuntime::Handle(h) if h.id() == current));
+        assert!(choice.set(IoRuntime::Caller, 8).is_err());
         choice
-            .set(IoRuntime::Caller, 8)
-            .expect("a Handle is replaced");
-        assert!(choice.set(IoRuntime::Auto, 8).is_err());
+            .replace(IoRuntime::Handle(restarted.handle().clone()), 8)
+            .expect("the child's Handle is replaced");
+        assert!(matches!(choice.get(eight), IoRuntime::Handle(h) if h.id() == id));
         drop(choice);
         // Not in the caller's runtime: dropping a runtime there panics.
         std::thread::spawn(move || drop(restarted))
@@ -604,17 +750,23 @@ mod tests {
         let handle = Handle::current();
         let now = Instant::now();
         let alive = Arc::new(AtomicBool::new(true));
-        let running = Started::Running {
+        let running = |at| Started::Running {
             pid: 7,
-            handle,
+            handle: handle.clone(),
             alive: Arc::clone(&alive),
+            at,
         };
-        assert!(matches!(reuse(Some(&running), 7, now), Reuse::Use(_)));
-        assert!(matches!(reuse(Some(&running), 8, now), Reuse::Start));
+        let young = running(now);
+        assert!(matches!(reuse(Some(&young), 7, now), Reuse::Use(_)));
+        assert!(matches!(reuse(Some(&young), 8, now), Reuse::Start));
         assert!(matches!(reuse(None, 7, now), Reuse::Start));
-        // Its thread ended (its runtime shut down with it): started again.
+        // Its thread ended (its runtime shut down with it): started again, unless it ended
+        // within a minute of its start, when it rests first.
         alive.store(false, Ordering::Relaxed);
-        assert!(matches!(reuse(Some(&running), 7, now), Reuse::Start));
+        assert!(matches!(reuse(Some(&young), 7, now), Reuse::Rest));
+        let old = running(now.checked_sub(RETRY_AFTER).expect("up for a minute"));
+        assert!(matches!(reuse(Some(&old), 7, now), Reuse::Start));
+        assert!(matches!(reuse(Some(&young), 8, now), Reuse::Start));
 
         let failed = Started::Failed { pid: 7, at: now };
         assert!(matches!(reuse(Some(&failed), 7, now), Reuse::Fallback));
@@ -640,24 +792,115 @@ mod tests {
     }
 
     /// A started runtime's flag stands while its thread drives it, and falls when the thread
-    /// ends (an unwind out of its `block_on`), so its slot is started again.
+    /// ends (an unwind out of its `block_on`), so its slot is started again: before the
+    /// runtime's drop, which waits for its blocking threads (a DNS lookup in flight), so that
+    /// meanwhile the slot, alive with no walk left, does not take every new walk.
     #[test]
-    fn an_io_thread_that_ended_is_marked() {
+    fn an_io_thread_that_ended_is_marked_before_its_runtime_drops() {
         let (_, running) = start(io_runtime).expect("started");
         assert!(running.load(Ordering::Relaxed));
 
+        let runtime = io_runtime().expect("a runtime");
+        let (looking_up, looks_up) = std::sync::mpsc::channel();
+        let (answer, answered) = std::sync::mpsc::channel::<()>();
+        drop(runtime.spawn_blocking(move || {
+            let _ = looking_up.send(());
+            // Bounded, so a regression fails rather than hangs.
+            let _ = answered.recv_timeout(Duration::from_secs(30));
+        }));
+        looks_up
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the lookup runs");
         let alive = Arc::new(AtomicBool::new(true));
         let ends = Ends {
             alive: Arc::clone(&alive),
-            running: true,
+            runtime: Some(runtime),
         };
         let ended = std::thread::spawn(move || {
             let _ends = ends;
             panic!("as if tokio's driver failed");
-        })
-        .join();
-        assert!(ended.is_err());
-        assert!(!alive.load(Ordering::Relaxed));
+        });
+        // With the runtime dropped first, the flag would stand until the lookup ends.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive.load(Ordering::Acquire) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            !alive.load(Ordering::Acquire),
+            "marked while the lookup runs"
+        );
+        answer.send(()).expect("the lookup waits");
+        assert!(ended.join().is_err());
+    }
+
+    /// A slot whose thread ended within a minute of its start rests as a failed start, from
+    /// when a walk saw it: walks go to another slot, or to their callers with one slot, instead
+    /// of starting a thread that may die again at every walk; past its first minute it is
+    /// started again at once.
+    #[test]
+    fn a_slot_whose_thread_ended_soon_after_its_start_rests() {
+        let dead = |at| Started::Running {
+            pid: std::process::id(),
+            handle: io_runtime().expect("a runtime").handle().clone(),
+            alive: Arc::new(AtomicBool::new(false)),
+            at,
+        };
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(2, io_runtime)));
+        pool.slots.lock().expect("not poisoned").started[0] = Some(dead(Instant::now()));
+        let (_, _walking) = pool.pick().expect("the other slot");
+        let slots = pool.slots.lock().expect("not poisoned");
+        assert!(matches!(slots.started[0], Some(Started::Failed { .. })));
+        assert!(matches!(slots.started[1], Some(Started::Running { .. })));
+        drop(slots);
+        assert_eq!((pool.walks(0), pool.walks(1)), (0, 1));
+
+        let alone: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
+        alone.slots.lock().expect("not poisoned").started[0] = Some(dead(Instant::now()));
+        assert!(alone.pick().is_none(), "the caller's runtime");
+        assert!(alone.pick().is_none(), "still resting");
+        let long_ago = Instant::now()
+            .checked_sub(RETRY_AFTER)
+            .expect("up for a minute");
+        alone.slots.lock().expect("not poisoned").started[0] = Some(dead(long_ago));
+        assert!(alone.pick().is_some(), "started again");
+    }
+
+    /// A forked child's pool holds the parent's walk counts, whose guards never drop there:
+    /// its first pick zeroes them (a pid that is not this process's stands for the parent).
+    /// A guard never takes a count below zero.
+    #[test]
+    fn a_forked_child_does_not_count_its_parents_walks() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(2, io_runtime)));
+        pool.slots.lock().expect("not poisoned").pid = std::process::id().wrapping_add(1);
+        pool.walks[0].store(5, Ordering::Relaxed);
+        pool.walks[1].store(3, Ordering::Relaxed);
+        let (_, walking) = pool.pick().expect("started");
+        assert_eq!((pool.walks(0), pool.walks(1)), (1, 0));
+        pool.walks[0].store(0, Ordering::Relaxed);
+        drop(walking);
+        assert_eq!(pool.walks(0), 0);
+    }
+
+    /// A walk that stopped without a word on a pool's runtime says an I/O thread ended when
+    /// it did: not for a runtime that still serves, nor for a walk on its caller's runtime.
+    #[tokio::test]
+    async fn a_walk_stopped_by_an_ended_io_thread_says_so() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
+        let (serving, _) = pool.pick().expect("started");
+        let caller = Handle::current();
+        let on = On::Pool(pool);
+        let generic = "the read-ahead stopped before the pages ended";
+        assert_eq!(on.stopped(&serving, caller.id()), generic);
+        assert_eq!(on.stopped(&caller, caller.id()), generic);
+        if let Some(Some(Started::Running { alive, .. })) =
+            pool.slots.lock().expect("not poisoned").started.first()
+        {
+            alive.store(false, Ordering::Release);
+        }
+        assert!(
+            on.stopped(&serving, caller.id())
+                .contains("I/O runtime's thread (`connectors-io`) ended"),
+        );
     }
 
     /// A slot whose start failed a moment ago is passed over while another slot serves, even
