@@ -158,8 +158,8 @@ fn single_threaded(choice: &IoRuntime) -> bool {
 /// Warns, once in process `pid`, that a single-threaded runtime was chosen (after the choice
 /// was taken, and after the lock: a host's layer may do anything).
 fn warn_single_threaded(single: bool, pid: u32) {
-    static WARNED_IN: AtomicU32 = AtomicU32::new(0);
-    if single && WARNED_IN.swap(pid, Ordering::Relaxed) != pid {
+    static WARNED_SINGLE_IN: AtomicU32 = AtomicU32::new(0);
+    if single && WARNED_SINGLE_IN.swap(pid, Ordering::Relaxed) != pid {
         tracing::warn!(
             "the I/O runtime chosen is single-threaded: it runs walks only while a thread is inside its `block_on`, keep one there for the life of the process"
         );

@@ -60,12 +60,13 @@ use crate::error::{Error, ErrorKind, Result};
 /// they opened there end with it), so these outlive the stream and serve the next walks, and
 /// items may hold them; a host query on a pooled connection first opened there is driven by
 /// the I/O thread too. A connection opened before on the caller's runtime and taken from a
-/// pool is still driven there. What `pages` awaits must not call `block_in_place` (it panics on a
-/// single-threaded runtime, and resumes in the caller), is not given the caller's task-locals,
-/// and does not see a paused test clock (`tokio::time::pause`): its sleeps take real time, and
-/// a clock made on the caller's paused runtime and read there (an HTTP client's rate limiter)
-/// reads real time against the test's: once the test advances its clock past real time, it
-/// sees no time pass until real time catches up, so its waits take real time too.
+/// pool is still driven there. What `pages` awaits must not call `block_in_place` (it panics
+/// on a single-threaded runtime, and resumes in the caller), is not given the caller's
+/// task-locals, and does not see a paused test clock (`tokio::time::pause`): its sleeps take
+/// real time, and a clock made on the caller's paused runtime and read there (an HTTP client's
+/// rate limiter) reads real time against the test's: once the test advances its clock past
+/// real time, it sees no time pass until real time catches up, so its waits take real time
+/// too.
 ///
 /// # Fork
 /// A child process `fork`ed after a walk starts I/O runtimes of its own at its first walk (the
