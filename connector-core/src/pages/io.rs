@@ -1,6 +1,8 @@
 //! Where walks' fetch chains run: [`set_io_runtime`], the host's choice, and the process's
 //! pool of I/O runtimes (`connectors-io`) that [`IoRuntime::Auto`] uses.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,7 +25,8 @@ use crate::error::{Error, ErrorKind, Result};
 pub enum IoRuntime {
     /// With two cores or more (`available_parallelism`), a pool of `N` single-threaded
     /// runtimes, each on a thread of its own named `connectors-io`, started as walks need them
-    /// and kept for the life of the process (one whose thread ended is started again), with
+    /// and kept for the life of the process (one whose thread ended is started again, after a
+    /// minute's rest if it ended within a minute of its start), with
     /// `N` a quarter of the cores between 1 and 4 (1 on up to 7 cores, 4 from 16). Each walk
     /// is pinned to the one with the fewest live walks (blind to their weight), and the walks
     /// on one runtime take turns on its thread: past `N` cores' worth of fetching the walks
@@ -59,12 +62,17 @@ pub enum IoRuntime {
     /// that says so, until the host chooses its next runtime with [`replace_io_runtime`]
     /// (walks already built keep theirs).
     ///
-    /// In a child process `fork`ed after the choice, the handle has no thread: walks there
-    /// run as [`Caller`](Self::Caller) (warned once; no thread is started for them) until the
-    /// child chooses with [`set_io_runtime`], with a runtime it built. Keep the parent's
-    /// runtime in the child (`std::mem::forget` it, or leave it in its `static`): dropping it
-    /// waits for its worker and blocking threads, which the child does not have, so the
-    /// child would hang in the drop.
+    /// In a child process `fork`ed after the choice, that runtime has no thread, and its I/O
+    /// driver shares its epoll instance with the parent's (warned once), until the child
+    /// chooses with [`set_io_runtime`], with a runtime it built. Meanwhile a walk polled on
+    /// that inherited runtime (a binding's `static` runtime, its `block_on` called in the
+    /// child) runs on the child's own pool, as [`Auto`](Self::Auto) (even on one core): an
+    /// inherited multi-threaded runtime's `block_on` runs none of its tasks, so a walk driven
+    /// there would wait for ever. A walk polled on another runtime runs there, as
+    /// [`Caller`](Self::Caller), which must then be one the child built and drives. Keep the
+    /// parent's runtime in the child (`std::mem::forget` it, or leave it in its `static`):
+    /// dropping it waits for its worker and blocking threads, which the child does not have,
+    /// so the child would hang in the drop.
     Handle(Handle),
 }
 
@@ -92,17 +100,22 @@ impl IoRuntime {
 /// child chooses: the child may call this once over it, even after its walks ran on the
 /// inherited choice.
 ///
+/// Choosing the same again (a `Handle` of the same runtime, by [`Handle::id`], or the same
+/// `Auto` or `Caller`) is `Ok` and changes nothing; only a different choice is refused.
+///
 /// The choice is the process's: in a test binary, where tests share the process, choose a
-/// runtime that outlives every test (a `static` `LazyLock<Runtime>`, chosen once) or run the
-/// test in a binary of its own; a test's own runtime is shut down at its end, and later walks
-/// of other tests on it would end `Cancelled`.
+/// runtime that outlives every test (a `static` `LazyLock<Runtime>`) in one function that
+/// every walking test calls before its first walk, or run the test in a binary of its own. A
+/// test's own runtime is shut down at its end, and later walks of other tests on it would end
+/// `Cancelled`; and a test that walks before any test chose fixes [`IoRuntime::Auto`], so the
+/// choosing tests that run after it fail.
 ///
 /// Warns once per process when given a single-threaded `Handle` (see
 /// [`IoRuntime::Handle`]).
 ///
 /// # Errors
-/// [`ErrorKind::Config`] when a choice was already made in this process, by an earlier call or
-/// by a walk (the error names it); the choice in force is kept.
+/// [`ErrorKind::Config`] when a different choice was already made in this process, by an
+/// earlier call or by a walk (the error names it); the choice in force is kept.
 ///
 /// ```
 /// use connector_core::pages::{IoRuntime, set_io_runtime};
@@ -118,16 +131,21 @@ pub fn set_io_runtime(choice: IoRuntime) -> Result<()> {
     Ok(())
 }
 
-/// Replaces the host's runtime chosen with [`set_io_runtime`] by `handle`, for the next walks
-/// built: for a host that shuts its runtime down and builds another (a reload, a restart).
-/// Walks built before keep the old runtime, and end with an [`ErrorKind::Cancelled`] error
-/// once it is shut down. With no choice made yet (or one made in a parent process, before a
-/// `fork`), the same as `set_io_runtime(IoRuntime::Handle(handle))`.
+/// Replaces the host's runtime chosen with [`set_io_runtime`] ([`IoRuntime::Handle`]) by
+/// `choice`, for the next walks built: for a host that shuts its runtime down and builds
+/// another (a reload, a restart), or that goes back to [`IoRuntime::Auto`] or
+/// [`IoRuntime::Caller`]. Walks built before keep the old runtime, and end with an
+/// [`ErrorKind::Cancelled`] error once it is shut down. With no choice made yet (or one made
+/// in a parent process, before a `fork`), the same as `set_io_runtime(choice)`.
+///
+/// Not for tests that each have a runtime of their own: the last call takes the walks of
+/// every test running, which then end `Cancelled` (or stall) when that test ends, in another
+/// test. A test binary chooses one runtime for all its tests (see [`set_io_runtime`]).
 ///
 /// # Errors
 /// [`ErrorKind::Config`] when [`IoRuntime::Auto`] or [`IoRuntime::Caller`] was chosen in this
-/// process, by [`set_io_runtime`] or by a walk: walks may have taken it, and replacing it
-/// would split them between two runtimes. The choice in force is kept.
+/// process, by [`set_io_runtime`] or by a walk, and `choice` is different: walks may have taken
+/// it, and replacing it would split them between two runtimes. The choice in force is kept.
 ///
 /// ```
 /// use connector_core::pages::{IoRuntime, replace_io_runtime, set_io_runtime};
@@ -136,13 +154,12 @@ pub fn set_io_runtime(choice: IoRuntime) -> Result<()> {
 /// set_io_runtime(IoRuntime::Handle(old.handle().clone()))?;
 /// // ... the host restarts its runtime:
 /// old.shutdown_background();
-/// replace_io_runtime(new.handle().clone())?;
+/// replace_io_runtime(IoRuntime::Handle(new.handle().clone()))?;
 /// # std::mem::forget(new);
 /// # Ok(()) }
 /// ```
-pub fn replace_io_runtime(handle: Handle) -> Result<()> {
+pub fn replace_io_runtime(choice: IoRuntime) -> Result<()> {
     let pid = std::process::id();
-    let choice = IoRuntime::Handle(handle);
     let single = single_threaded(&choice);
     CHOICE.replace(choice, pid)?;
     warn_single_threaded(single, pid);
@@ -177,20 +194,26 @@ impl Choice {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `choice` from now on in process `pid`, unless a choice is already made in it.
+    /// `choice` from now on in process `pid`, unless a different choice is already made in it
+    /// (the same again is `Ok`, and changes nothing).
     fn set(&self, choice: IoRuntime, pid: u32) -> Result<()> {
         let mut chosen = self.chosen();
         if let Some((by, made)) = &*chosen
             && *by == pid
         {
+            if same(made, &choice) {
+                return Ok(());
+            }
             let replace = match made {
-                IoRuntime::Handle(_) => " (`replace_io_runtime` replaces a Handle)",
+                IoRuntime::Handle(_) => {
+                    "; a host that shut its runtime down and built another replaces it with `replace_io_runtime`"
+                }
                 IoRuntime::Auto | IoRuntime::Caller => "",
             };
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
-                    "the I/O runtime is already chosen ({}): choose it once, before the first walk{replace}",
+                    "the I/O runtime is already chosen ({}), differently: choose one, before the first walk (a test binary chooses one runtime for all its tests, the same choice again is Ok){replace}",
                     made.name()
                 ),
             ));
@@ -201,12 +224,13 @@ impl Choice {
         Ok(())
     }
 
-    /// `choice` (a `Handle`) from now on in process `pid`, unless `Auto` or `Caller` is chosen
+    /// `choice` from now on in process `pid`, unless a different `Auto` or `Caller` is chosen
     /// in it. The replaced handle is dropped after the lock.
     fn replace(&self, choice: IoRuntime, pid: u32) -> Result<()> {
         let mut chosen = self.chosen();
         if let Some((by, made @ (IoRuntime::Auto | IoRuntime::Caller))) = &*chosen
             && *by == pid
+            && !same(made, &choice)
         {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -224,29 +248,50 @@ impl Choice {
     /// The choice for a walk built now in process `pid` (read only when needed, and not under
     /// the lock where it can be: `getpid` is a system call), [`IoRuntime::Auto`] from now on
     /// if none was made. A `Handle` chosen in another process (before a `fork`) has no thread
-    /// here (a task spawned on it would wait forever): `Caller`, which starts no thread, until
-    /// the child chooses.
-    fn get(&self, pid: fn() -> u32) -> IoRuntime {
+    /// here (a task spawned on it would wait forever): [`Read::Parents`], until the child
+    /// chooses.
+    fn get(&self, pid: fn() -> u32) -> Read {
         let (by, handle) = match &mut *self.chosen() {
             Some((by, IoRuntime::Handle(handle))) => (*by, handle.clone()),
-            Some((_, choice)) => return choice.clone(),
+            Some((_, choice)) => return Read::Is(choice.clone()),
             chosen @ None => {
                 // Once per process: the first walk.
                 *chosen = Some((pid(), IoRuntime::Auto));
-                return IoRuntime::Auto;
+                return Read::Is(IoRuntime::Auto);
             }
         };
         let pid = pid();
         if by == pid {
-            return IoRuntime::Handle(handle);
+            return Read::Is(IoRuntime::Handle(handle));
         }
-        if WARNED_IN.swap(pid, Ordering::Relaxed) != pid {
+        // A load first: no read-modify-write per walk once warned.
+        if WARNED_IN.load(Ordering::Relaxed) != pid && WARNED_IN.swap(pid, Ordering::Relaxed) != pid
+        {
             tracing::warn!(
-                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process: walks run on their callers' runtimes until the child chooses"
+                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process: until the child chooses, walks polled on that runtime run on the child's own I/O runtimes (`connectors-io`), others on their callers' runtimes"
             );
         }
-        IoRuntime::Caller
+        Read::Parents(handle.id())
     }
+}
+
+/// Whether two choices are the same: the same runtime (by [`Handle::id`], unique in the
+/// process), or the same `Auto` or `Caller`.
+fn same(a: &IoRuntime, b: &IoRuntime) -> bool {
+    match (a, b) {
+        (IoRuntime::Handle(a), IoRuntime::Handle(b)) => a.id() == b.id(),
+        (IoRuntime::Auto, IoRuntime::Auto) | (IoRuntime::Caller, IoRuntime::Caller) => true,
+        _ => false,
+    }
+}
+
+/// The choice as read for a walk.
+#[derive(Debug)]
+enum Read {
+    /// Made in this process, or an `Auto` or `Caller` made in the parent (before a `fork`).
+    Is(IoRuntime),
+    /// A `Handle` chosen in the parent (before a `fork`): that runtime's id.
+    Parents(tokio::runtime::Id),
 }
 
 /// The process last warned that it is a child of the process that chose a `Handle`.
@@ -261,15 +306,26 @@ pub(super) enum On {
     Caller,
     /// This runtime.
     Runtime(Handle),
+    /// In a forked child of a process that chose a `Handle`: a walk polled on that runtime
+    /// (`parent`, inherited: its tasks have no thread here) on one of `pool`'s runtimes (or the
+    /// caller's when it has none), any other on the caller's.
+    Inherited {
+        parent: tokio::runtime::Id,
+        pool: &'static Pool,
+    },
 }
 
 impl On {
     /// The process's choice ([`set_io_runtime`]).
     pub(super) fn chosen() -> Self {
         match CHOICE.get(std::process::id) {
-            IoRuntime::Auto if cores() >= 2 => Self::Pool(io_pool()),
-            IoRuntime::Auto | IoRuntime::Caller => Self::Caller,
-            IoRuntime::Handle(handle) => Self::Runtime(handle),
+            Read::Is(IoRuntime::Auto) if cores() >= 2 => Self::Pool(io_pool()),
+            Read::Is(IoRuntime::Auto | IoRuntime::Caller) => Self::Caller,
+            Read::Is(IoRuntime::Handle(handle)) => Self::Runtime(handle),
+            Read::Parents(parent) => Self::Inherited {
+                parent,
+                pool: io_pool(),
+            },
         }
     }
 
@@ -278,7 +334,10 @@ impl On {
     pub(super) fn runtime(&self, caller: &Handle) -> (Handle, Option<Walking>) {
         match self {
             Self::Pool(pool) => pool.pick().unwrap_or_else(|| (caller.clone(), None)),
-            Self::Caller => (caller.clone(), None),
+            Self::Inherited { parent, pool } if caller.id() == *parent => {
+                pool.pick().unwrap_or_else(|| (caller.clone(), None))
+            }
+            Self::Inherited { .. } | Self::Caller => (caller.clone(), None),
             Self::Runtime(handle) => (handle.clone(), None),
         }
     }
@@ -291,10 +350,14 @@ impl On {
             Self::Runtime(_) => {
                 "the I/O runtime chosen with `set_io_runtime` is shut down (or the fetching's task was lost): the read-ahead stopped before the pages ended (choose a running one with `replace_io_runtime`)"
             }
-            Self::Pool(pool) if driven.id() != caller && !pool.serves(driven) => {
+            Self::Pool(pool) | Self::Inherited { pool, .. }
+                if driven.id() != caller && !pool.serves(driven) =>
+            {
                 "an I/O runtime's thread (`connectors-io`) ended: the read-ahead stopped before the pages ended"
             }
-            Self::Pool(_) | Self::Caller => "the read-ahead stopped before the pages ended",
+            Self::Pool(_) | Self::Inherited { .. } | Self::Caller => {
+                "the read-ahead stopped before the pages ended"
+            }
         }
     }
 }
@@ -412,7 +475,8 @@ enum Started {
 #[derive(Debug)]
 enum Reuse {
     Use(Handle),
-    /// Its start failed less than [`RETRY_AFTER`] ago: the caller's runtime.
+    /// Its start failed, or its thread ended soon after its start (see `Rest`), less than
+    /// [`RETRY_AFTER`] ago: the caller's runtime.
     Fallback,
     /// Another walk is starting it.
     Wait,
@@ -529,8 +593,10 @@ impl Pool {
                     // An unwind here would leave the slot `Starting` and its waiters waiting
                     // for ever: a failed start instead (there is no panic in `start` today).
                     let build = self.build;
-                    let started = std::panic::catch_unwind(move || start(build))
-                        .unwrap_or_else(|_| Err("its start panicked".to_owned()));
+                    let started =
+                        std::panic::catch_unwind(move || start(build)).unwrap_or_else(|panic| {
+                            Err(format!("its start panicked: {}", panic_message(&*panic)))
+                        });
                     slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
                     let at = Instant::now();
                     slots.started[i] = Some(match &started {
@@ -594,15 +660,12 @@ fn start(
     build: fn() -> std::io::Result<Runtime>,
 ) -> std::result::Result<(Handle, Arc<AtomicBool>), String> {
     let alive = Arc::new(AtomicBool::new(true));
-    let ends = Ends {
-        alive: Arc::clone(&alive),
-        runtime: None,
-    };
+    let ends = Ends(Arc::clone(&alive));
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name(IO_THREAD.to_owned())
         .spawn(move || {
-            let mut ends = ends;
+            let ends = ends;
             let runtime = build();
             let _ = tx.send(
                 runtime
@@ -611,9 +674,7 @@ fn start(
                     .map_err(|e| e.to_string()),
             );
             if let Ok(runtime) = runtime {
-                ends.runtime
-                    .insert(runtime)
-                    .block_on(std::future::pending::<()>());
+                drive(ends, runtime, std::future::pending());
             }
         });
     match spawned {
@@ -626,26 +687,49 @@ fn start(
     }
 }
 
-/// Marks an I/O thread's end, so its slot is started again (or rests), and owns the runtime
-/// it drives so the mark comes first: the runtime's drop waits for its blocking threads (a DNS
-/// lookup in flight), and meanwhile a slot still marked alive with no walk left would take
-/// every new walk, only to have it refused.
-struct Ends {
-    alive: Arc<AtomicBool>,
-    /// The runtime built and driven (a failed start is warned by the caller).
-    runtime: Option<Runtime>,
+/// Drives `runtime` on this thread until `until` ends (never, for an I/O thread) or a panic
+/// comes out of its `block_on` (tokio's driver failing), which is caught here; then, not
+/// unwinding, in this order: the end is marked (`ends`, so the slot is started again or rests),
+/// the panic is warned with its payload (a panic in the warn, a host's layer's, is caught too),
+/// and the runtime is dropped. The flag comes before the
+/// drop because the drop waits for the runtime's blocking threads (a DNS lookup in flight):
+/// meanwhile a slot still marked alive with no walk left would take every new walk, only to
+/// have it refused. The drop is not made while unwinding because it drops every task (the
+/// walks' drivers, in the callers' spans, and what they opened: a host's layers and futures
+/// run there): a panic escaping it then would abort the process; here it ends this thread.
+fn drive(ends: Ends, runtime: Runtime, until: impl Future<Output = ()>) {
+    let ended = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(until)));
+    drop(ends);
+    if let Err(panic) = &ended {
+        // A host's layer that panics here is not let unwind into the runtime's drop either.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            tracing::warn!(
+                panic = panic_message(&**panic),
+                "an I/O runtime's thread ended: its walks end Cancelled, and the next walks go to the other I/O runtimes or their callers' runtimes, for a minute if it ran for less"
+            );
+        }));
+    }
+    // Its tasks (the walks' drivers) are dropped here, after the mark.
+    drop(runtime);
 }
+
+/// A panic's message, when it has one (`panic!`'s payload is a `&str` or a `String`).
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a message)")
+}
+
+/// Marks an I/O thread's end when dropped: at the end of [`drive`], or when the thread ends
+/// before (its runtime failed to build, or `build` panicked), so its slot is started again (or
+/// rests).
+struct Ends(Arc<AtomicBool>);
 
 impl Drop for Ends {
     fn drop(&mut self) {
-        self.alive.store(false, Ordering::Release);
-        if self.runtime.is_some() && std::thread::panicking() {
-            tracing::warn!(
-                "an I/O runtime's thread ended: its walks end Cancelled, and the next walks go to the other I/O runtimes or their callers' runtimes, for a minute if it ran for less"
-            );
-        }
-        // Its tasks (the walks' drivers) are dropped here, after the mark.
-        drop(self.runtime.take());
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -669,44 +753,61 @@ mod tests {
         8
     }
 
+    /// Once: a different choice is refused by name (the hint for a test binary, no word of
+    /// `replace_io_runtime`, which does not replace these), the same again is `Ok`.
     #[test]
     fn a_choice_is_made_once_in_a_process() {
         let choice = Choice(Mutex::new(None));
         choice.set(IoRuntime::Caller, 7).expect("the first choice");
+        choice.set(IoRuntime::Caller, 7).expect("the same again");
         let err = choice
             .set(IoRuntime::Auto, 7)
-            .expect_err("a second choice is refused");
+            .expect_err("a different choice is refused");
         assert_eq!(err.kind(), ErrorKind::Config);
-        assert!(err.to_string().contains("(Caller)"), "{err}");
+        assert!(err.to_string().contains("(Caller), differently"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("a test binary chooses one runtime for all its tests"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("replace_io_runtime"), "{err}");
         let err = choice
-            .replace(IoRuntime::Caller, 7)
+            .replace(IoRuntime::Auto, 7)
             .expect_err("only a Handle is replaced");
         assert!(err.to_string().contains("Caller, not a Handle"), "{err}");
-        assert!(matches!(choice.get(seven), IoRuntime::Caller));
+        choice
+            .replace(IoRuntime::Caller, 7)
+            .expect("the same again");
+        assert!(matches!(choice.get(seven), Read::Is(IoRuntime::Caller)));
 
         // A walk's first use fixes the default.
         let walked = Choice(Mutex::new(None));
-        assert!(matches!(walked.get(seven), IoRuntime::Auto));
+        assert!(matches!(walked.get(seven), Read::Is(IoRuntime::Auto)));
         assert!(walked.set(IoRuntime::Caller, 7).is_err());
         assert!(walked.replace(IoRuntime::Caller, 7).is_err());
+        walked.set(IoRuntime::Auto, 7).expect("the same again");
         // A child of that process chooses again, once.
         walked
             .set(IoRuntime::Caller, 8)
             .expect("the child's choice");
-        assert!(matches!(walked.get(eight), IoRuntime::Caller));
+        assert!(matches!(walked.get(eight), Read::Is(IoRuntime::Caller)));
         assert!(walked.set(IoRuntime::Auto, 8).is_err());
     }
 
-    /// A host's runtime is chosen once (a second `set_io_runtime`, say of a parallel test,
-    /// fails by name rather than taking the first one's walks) and replaced on purpose after
-    /// a restart; in a child process (after a `fork`) the parent's is not used (it has no
-    /// thread there): the walks run on their callers' runtimes until the child chooses.
+    /// A host's runtime is chosen once (a second `set_io_runtime` of another runtime, say of
+    /// a parallel test, fails by name rather than taking the first one's walks; of the same
+    /// runtime, say each test choosing a shared one, is `Ok`) and replaced on purpose after a
+    /// restart, by a runtime or by `Auto` or `Caller`; in a child process (after a `fork`) the
+    /// parent's is not used (it has no thread there) until the child chooses.
     #[tokio::test]
     async fn a_hosts_runtime_is_chosen_once_and_replaced_after_a_restart_or_a_fork() {
         let choice = Choice(Mutex::new(None));
         choice
             .set(IoRuntime::Handle(Handle::current()), 7)
             .expect("the first choice");
+        choice
+            .set(IoRuntime::Handle(Handle::current()), 7)
+            .expect("the same runtime again");
         let restarted = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a runtime");
@@ -715,27 +816,47 @@ mod tests {
             .set(IoRuntime::Handle(restarted.handle().clone()), 7)
             .expect_err("a second choice is refused");
         assert_eq!(err.kind(), ErrorKind::Config);
-        assert!(err.to_string().contains("(Handle)"), "{err}");
-        assert!(err.to_string().contains("`replace_io_runtime`"), "{err}");
+        assert!(err.to_string().contains("(Handle), differently"), "{err}");
+        // The tests' way first; `replace_io_runtime` for a host that restarted only.
+        let message = err.to_string();
+        let tests = message
+            .find("a test binary chooses one runtime for all its tests")
+            .expect("the tests' way");
+        let restarted_host = message
+            .find("a host that shut its runtime down and built another replaces it with `replace_io_runtime`")
+            .expect("the restart's way");
+        assert!(tests < restarted_host, "{err}");
         let current = Handle::current().id();
-        assert!(matches!(choice.get(seven), IoRuntime::Handle(h) if h.id() == current));
+        assert!(matches!(choice.get(seven), Read::Is(IoRuntime::Handle(h)) if h.id() == current));
         choice
             .replace(IoRuntime::Handle(restarted.handle().clone()), 7)
             .expect("a Handle is replaced");
-        assert!(matches!(choice.get(seven), IoRuntime::Handle(h) if h.id() == id));
+        assert!(matches!(choice.get(seven), Read::Is(IoRuntime::Handle(h)) if h.id() == id));
 
-        // The child: its callers' runtimes (no thread started), the choice still open to it.
-        assert!(matches!(choice.get(eight), IoRuntime::Caller));
-        assert!(matches!(choice.get(eight), IoRuntime::Caller));
+        // The child: the parent's runtime named (no thread started here), the choice still open
+        // to it.
+        assert!(matches!(choice.get(eight), Read::Parents(parent) if parent == id));
+        assert!(matches!(choice.get(eight), Read::Parents(parent) if parent == id));
         choice
             .set(IoRuntime::Handle(Handle::current()), 8)
             .expect("the child chooses");
-        assert!(matches!(choice.get(eight), IoRuntime::Handle(h) if h.id() == current));
+        assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == current));
         assert!(choice.set(IoRuntime::Caller, 8).is_err());
         choice
             .replace(IoRuntime::Handle(restarted.handle().clone()), 8)
             .expect("the child's Handle is replaced");
-        assert!(matches!(choice.get(eight), IoRuntime::Handle(h) if h.id() == id));
+        assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == id));
+
+        // A way back from a Handle, and then no Handle over it.
+        choice
+            .replace(IoRuntime::Caller, 8)
+            .expect("back to the callers' runtimes");
+        assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Caller)));
+        assert!(
+            choice
+                .replace(IoRuntime::Handle(Handle::current()), 8)
+                .is_err()
+        );
         drop(choice);
         // Not in the caller's runtime: dropping a runtime there panics.
         std::thread::spawn(move || drop(restarted))
@@ -781,6 +902,37 @@ mod tests {
         assert!(matches!(reuse(Some(&failed), 8, now), Reuse::Start));
     }
 
+    /// In a forked child of a process that chose a `Handle`, a walk polled on that inherited
+    /// runtime (whose tasks have no thread there: a multi-threaded one's `block_on` runs none)
+    /// is driven on the child's own pool; a walk polled on any other runtime on that one.
+    #[tokio::test]
+    async fn a_forked_childs_walk_polled_on_the_inherited_runtime_runs_on_its_pool() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
+        let inherited = Handle::current();
+        let on = On::Inherited {
+            parent: inherited.id(),
+            pool,
+        };
+        let (driven, _) = on.runtime(&inherited);
+        assert_ne!(driven.id(), inherited.id());
+        assert!(pool.serves(&driven), "the pool's runtime");
+
+        let built = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("the child's runtime");
+        let (driven, walking) = on.runtime(built.handle());
+        assert_eq!(driven.id(), built.handle().id(), "the caller's");
+        assert!(walking.is_none());
+        assert_eq!(
+            on.stopped(&driven, built.handle().id()),
+            "the read-ahead stopped before the pages ended"
+        );
+        // Not in the caller's runtime: dropping a runtime there panics.
+        std::thread::spawn(move || drop(built))
+            .join()
+            .expect("dropped");
+    }
+
     /// The I/O runtime's blocking threads (DNS lookups) carry a name Linux shows whole.
     #[test]
     fn its_blocking_threads_are_named_within_fifteen_characters() {
@@ -792,9 +944,11 @@ mod tests {
     }
 
     /// A started runtime's flag stands while its thread drives it, and falls when the thread
-    /// ends (an unwind out of its `block_on`), so its slot is started again: before the
+    /// ends (a panic out of its `block_on`, caught), so its slot is started again: before the
     /// runtime's drop, which waits for its blocking threads (a DNS lookup in flight), so that
-    /// meanwhile the slot, alive with no walk left, does not take every new walk.
+    /// meanwhile the slot, alive with no walk left, does not take every new walk. The runtime
+    /// is dropped after the catch, not while unwinding: a panic in a task's drop there, or in a
+    /// layer's warn, cannot abort the process; the warn carries the panic's message.
     #[test]
     fn an_io_thread_that_ended_is_marked_before_its_runtime_drops() {
         let (_, running) = start(io_runtime).expect("started");
@@ -811,14 +965,22 @@ mod tests {
         looks_up
             .recv_timeout(Duration::from_secs(10))
             .expect("the lookup runs");
+        // A task whose drop panics in the teardown, and a layer that panics on the warn.
+        drop(runtime.spawn(async {
+            let _panics = PanicsOnDrop;
+            std::future::pending::<()>().await;
+        }));
         let alive = Arc::new(AtomicBool::new(true));
-        let ends = Ends {
-            alive: Arc::clone(&alive),
-            runtime: Some(runtime),
-        };
+        let ends = Ends(Arc::clone(&alive));
+        let warned = Arc::new(Mutex::new(String::new()));
+        let layer = Panicking(Arc::clone(&warned));
         let ended = std::thread::spawn(move || {
-            let _ends = ends;
-            panic!("as if tokio's driver failed");
+            use tracing_subscriber::layer::SubscriberExt as _;
+            let _subscriber =
+                tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+            drive(ends, runtime, async {
+                panic!("as if tokio's driver failed")
+            });
         });
         // With the runtime dropped first, the flag would stand until the lookup ends.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -830,7 +992,36 @@ mod tests {
             "marked while the lookup runs"
         );
         answer.send(()).expect("the lookup waits");
-        assert!(ended.join().is_err());
+        // The driver's panic, the layer's and the task's drop's are caught: the thread ends as
+        // itself, and the process lives on.
+        ended.join().expect("no panic escapes the teardown");
+        let warned = warned.lock().expect("not poisoned").clone();
+        assert!(warned.contains("as if tokio's driver failed"), "{warned}");
+    }
+
+    /// Keeps the fields of the events it is given, then panics (a host's layer gone wrong).
+    struct Panicking(Arc<Mutex<String>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Panicking {
+        fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            struct Fields<'a>(&'a mut String);
+            impl tracing::field::Visit for Fields<'_> {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    self.0.push_str(&format!("{}={v:?} ", f.name()));
+                }
+            }
+            e.record(&mut Fields(&mut self.0.lock().expect("not poisoned")));
+            panic!("a host's layer panicked");
+        }
+    }
+
+    /// Panics when dropped.
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("a task's drop panicked");
+        }
     }
 
     /// A slot whose thread ended within a minute of its start rests as a failed start, from

@@ -71,11 +71,17 @@ use crate::error::{Error, ErrorKind, Result};
 /// # Fork
 /// A child process `fork`ed after a walk starts I/O runtimes of its own at its first walk (the
 /// parent's have no thread there), its walks counted afresh. With
-/// [`IoRuntime::Handle`](super::IoRuntime::Handle) chosen in the parent, the child's walks run
-/// on their callers' runtimes (warned, no thread started) until the child builds a runtime of
-/// its own and chooses it with [`set_io_runtime`](super::set_io_runtime); keep the parent's
-/// runtime in the child (`std::mem::forget` it): dropping it waits for threads the child does
-/// not have, for ever. An inherited `Auto` or `Caller` is the child's until it chooses, once.
+/// [`IoRuntime::Handle`](super::IoRuntime::Handle) chosen in the parent (warned), until the
+/// child builds a runtime of its own and chooses it with
+/// [`set_io_runtime`](super::set_io_runtime), a walk polled on that inherited runtime runs on
+/// the child's own I/O runtimes (an inherited multi-threaded runtime's `block_on` runs none of
+/// its tasks, and its I/O driver shares its epoll with the parent's), and a walk polled on
+/// another runtime runs there, as [`IoRuntime::Caller`](super::IoRuntime::Caller): one the
+/// child built and drives. Keep the parent's runtime in the child (`std::mem::forget` it):
+/// dropping it waits for threads the child does not have, for ever; polling a converting walk
+/// on it ([`read_ahead_converting`](super::read_ahead_converting) converts on the caller's
+/// runtime) waits for ever too. An inherited `Auto` or `Caller` is the child's until it
+/// chooses, once.
 /// What the parent made stays bound to the parent's threads, which the child does not have: a
 /// connector's HTTP client and its pooled connections (a request sent on one waits for its
 /// timeout), a rate gate's database pool, a stream begun before the `fork`, or built before it
