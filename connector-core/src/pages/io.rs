@@ -63,12 +63,12 @@ pub enum IoRuntime {
     /// (walks already built keep theirs).
     ///
     /// In a child process `fork`ed after the choice, that runtime has no thread, and its I/O
-    /// driver shares its epoll instance with the parent's (warned once), until the child
-    /// chooses with [`set_io_runtime`], with a runtime it built. Meanwhile a walk polled on
-    /// that inherited runtime (a binding's `static` runtime, its `block_on` called in the
-    /// child) runs on the child's own pool, as [`Auto`](Self::Auto) (even on one core): an
-    /// inherited multi-threaded runtime's `block_on` runs none of its tasks, so a walk driven
-    /// there would wait for ever. A walk polled on another runtime runs there, as
+    /// driver shares its epoll instance with the parent's. Until the child chooses with
+    /// [`set_io_runtime`] a runtime it built (warned once), a walk polled on that inherited
+    /// runtime (a binding's `static` runtime, its `block_on` called in the child) runs on the
+    /// child's own pool, as [`Auto`](Self::Auto) (even on one core): an inherited
+    /// multi-threaded runtime's `block_on` runs none of its tasks, so a walk driven there
+    /// would wait for ever. A walk polled on another runtime runs there, as
     /// [`Caller`](Self::Caller), which must then be one the child built and drives. Keep the
     /// parent's runtime in the child (`std::mem::forget` it, or leave it in its `static`):
     /// dropping it waits for its worker and blocking threads, which the child does not have,
