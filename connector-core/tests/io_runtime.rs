@@ -5,7 +5,7 @@
 use std::num::NonZeroUsize;
 
 use connector_core::pages::{
-    IoRuntime, Page, PageLimit, paginate, read_ahead_on_thread, set_io_runtime,
+    IoRuntime, Page, PageLimit, paginate, read_ahead_on_thread, replace_io_runtime, set_io_runtime,
 };
 use connector_core::{ErrorKind, Result};
 use futures::TryStreamExt as _;
@@ -33,37 +33,40 @@ fn walk(caller: &tokio::runtime::Runtime) -> Result<Vec<Option<String>>> {
 }
 
 #[test]
-fn walks_fetch_on_the_runtime_the_host_chose_and_chooses_again() {
+fn walks_fetch_on_the_runtime_the_host_chose_once_and_replaced() {
     let caller = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("the caller's runtime");
-    let first = host("host-first");
-    set_io_runtime(IoRuntime::Handle(first.handle().clone())).expect("the first choice");
     let io = host("host-io");
-    set_io_runtime(IoRuntime::Handle(io.handle().clone())).expect("a Handle is replaced");
+    set_io_runtime(IoRuntime::Handle(io.handle().clone())).expect("the first choice");
+    // A second choice (a parallel test's, say) fails by name instead of taking the walks.
+    let other = host("host-other");
+    let twice = set_io_runtime(IoRuntime::Handle(other.handle().clone())).expect_err("chosen once");
+    assert_eq!(twice.kind(), ErrorKind::Config);
+    assert!(twice.to_string().contains("replace_io_runtime"), "{twice}");
+    // Each test choosing the one runtime they share: the same again is no error.
+    set_io_runtime(IoRuntime::Handle(io.handle().clone())).expect("the same runtime again");
     assert_eq!(
         walk(&caller).expect("pages"),
         vec![Some("host-io".to_owned()); 3]
     );
 
-    // The host restarts its runtime: walks on the old one say why they stop, and the new
-    // choice serves the next walks.
+    // The host restarts its runtime: walks on the old one say why they stop, and the one
+    // replacing it serves the next walks.
     io.shutdown_background();
     let err = walk(&caller).expect_err("the host's runtime is gone");
     assert_eq!(err.kind(), ErrorKind::Cancelled);
-    assert!(err.to_string().contains("set_io_runtime"), "{err}");
+    assert!(err.to_string().contains("replace_io_runtime"), "{err}");
     let again = host("host-again");
-    set_io_runtime(IoRuntime::Handle(again.handle().clone())).expect("chosen again");
+    replace_io_runtime(IoRuntime::Handle(again.handle().clone())).expect("replaced");
     assert_eq!(
         walk(&caller).expect("pages"),
         vec![Some("host-again".to_owned()); 3]
     );
 
-    // `Caller` (or `Auto`) is made once.
-    set_io_runtime(IoRuntime::Caller).expect("a Handle is replaced");
-    let late = set_io_runtime(IoRuntime::Auto).expect_err("Caller is made once");
-    assert_eq!(late.kind(), ErrorKind::Config);
-    first.shutdown_background();
+    // Chosen once: no other variant over it either.
+    assert!(set_io_runtime(IoRuntime::Caller).is_err());
+    other.shutdown_background();
     again.shutdown_background();
 }

@@ -52,7 +52,7 @@ use std::future::Future;
 
 pub use ahead::{ConvertAhead, Spawned};
 pub use fetch::ItemFetches;
-pub use io::{IoRuntime, set_io_runtime};
+pub use io::{IoRuntime, replace_io_runtime, set_io_runtime};
 pub use offset::{OffsetWalk, Step};
 pub use paginate::{
     Page, PageLimit, convert_blocking, convert_spawned, paginate, read_ahead, read_ahead_by,

@@ -28,8 +28,10 @@ use crate::error::{Error, ErrorKind, Result};
 /// nothing but fetches runs. For a listing whose pages are many and quick to fetch and whose
 /// conversions are CPU work on the same runtime (the REST API walk); where a fetch takes far
 /// longer than a conversion, [`read_ahead`](super::read_ahead) does as well. With fewer than
-/// two cores, or when an I/O thread could not be started (warned, tried again a minute later),
-/// the fetching is a task on the caller's runtime, as [`read_ahead_by`](super::read_ahead_by)'s.
+/// two cores, or when no I/O runtime can take the walk (one that could not be started or whose
+/// thread ended within a minute of its start rests a minute, warned, and walks go to the
+/// others; to the caller when all rest), the fetching is a task on the caller's runtime, as
+/// [`read_ahead_by`](super::read_ahead_by)'s.
 ///
 /// **Must not block.** Each walk is pinned to one I/O runtime (the one with the fewest live
 /// walks), and the walks on one runtime take turns on its thread (every walk in the process on
@@ -48,31 +50,45 @@ use crate::error::{Error, ErrorKind, Result};
 /// and with its subscriber; a panic in it resumes in the caller once the items before it are
 /// taken; a fetching stopped from outside (its runtime shut down) ends the items with a
 /// [`ErrorKind::Cancelled`] error, never a silent end of the pages, and so does a panic that
-/// escapes the fetching's own catch (in the tracing layers around it, say), its payload lost.
+/// escapes the fetching's own catch (in the tracing layers around it, say), its payload lost;
+/// the error says when the walk's I/O thread ended.
 ///
 /// What `pages` awaits runs on the I/O runtime: its timers, and what it opens there, such as
 /// an HTTP client's connections (hyper drives each connection in a task of the runtime that
 /// opened it) or a pooled database connection a rate gate opens. The process's I/O runtimes
-/// are never dropped, so these outlive the stream and serve the next walks, and items may hold
-/// them; a host query on a pooled connection first opened there is driven by the I/O thread
-/// too. A connection opened before on the caller's runtime and taken from a pool is still
-/// driven there. What `pages` awaits must not call `block_in_place` (it panics on a
-/// single-threaded runtime, and resumes in the caller), is not given the caller's task-locals,
-/// and does not see a paused test clock (`tokio::time::pause`): its sleeps take real time, and
-/// a clock made on the caller's paused runtime and read there (an HTTP client's rate limiter)
-/// reads real time against the test's: once the test advances its clock past real time, it
-/// sees no time pass until real time catches up, so its waits take real time too.
+/// are kept for the life of the process (unless a runtime's thread ends: its walks and what
+/// they opened there end with it), so these outlive the stream and serve the next walks, and
+/// items may hold them; a host query on a pooled connection first opened there is driven by
+/// the I/O thread too. A connection opened before on the caller's runtime and taken from a
+/// pool is still driven there. What `pages` awaits must not call `block_in_place` (it panics
+/// on a single-threaded runtime, and resumes in the caller), is not given the caller's
+/// task-locals, and does not see a paused test clock (`tokio::time::pause`): its sleeps take
+/// real time, and a clock made on the caller's paused runtime and read there (an HTTP client's
+/// rate limiter) reads real time against the test's: once the test advances its clock past
+/// real time, it sees no time pass until real time catches up, so its waits take real time
+/// too.
 ///
 /// # Fork
 /// A child process `fork`ed after a walk starts I/O runtimes of its own at its first walk (the
-/// parent's have no thread there); with [`IoRuntime::Handle`](super::IoRuntime::Handle)
-/// chosen in the parent, the child's walks run as with `Auto` (warned) until the child builds
-/// a runtime of its own and chooses it again. What the parent made stays bound to the parent's
-/// threads, which the child does not have: a connector's HTTP client and its pooled
-/// connections (a request sent on one waits for its timeout), a rate gate's database pool, a
-/// stream begun before the `fork` (it waits forever). Build connectors in the child. The pool's
-/// lock is held for a few instructions per walk (not while a runtime starts); a `fork` in that
-/// moment can leave the child waiting on it, as for any lock.
+/// parent's have no thread there), its walks counted afresh. With
+/// [`IoRuntime::Handle`](super::IoRuntime::Handle) chosen in the parent (warned), until the
+/// child builds a runtime of its own and chooses it with
+/// [`set_io_runtime`](super::set_io_runtime), a walk polled on that inherited runtime runs on
+/// the child's own I/O runtimes (an inherited multi-threaded runtime's `block_on` runs none of
+/// its tasks, and its I/O driver shares its epoll with the parent's), and a walk polled on
+/// another runtime runs there, as [`IoRuntime::Caller`](super::IoRuntime::Caller): one the
+/// child built and drives. Keep the parent's runtime in the child (`std::mem::forget` it):
+/// dropping it waits for threads the child does not have, for ever; polling a converting walk
+/// on it ([`read_ahead_converting`](super::read_ahead_converting) converts on the caller's
+/// runtime) waits for ever too. An inherited `Auto` or `Caller` is the child's until it
+/// chooses, once.
+/// What the parent made stays bound to the parent's threads, which the child does not have: a
+/// connector's HTTP client and its pooled connections (a request sent on one waits for its
+/// timeout), a rate gate's database pool, a stream begun before the `fork`, or built before it
+/// with a `Handle` chosen (it waits forever). Build connectors in the child. Two locks are held
+/// for a few instructions per walk, the choice's (as a walk is built) and the pool's (at its
+/// first poll; not while a runtime starts): a `fork` in that moment can leave the child
+/// waiting on it, as for any lock.
 ///
 /// # Cancel safety
 /// Dropping the stream aborts the fetching: the fetch in flight (and its request) is dropped
@@ -231,8 +247,8 @@ where
             return;
         };
         let (tx, mut rx) = mpsc::channel(waiting.get());
-        let stopped = on.stopped();
-        let (on, walking) = on.runtime(&runtime);
+        let (driven, walking) = on.runtime(&runtime);
+        let caller = runtime.id();
         // In the caller's span and with its subscriber: a task on another thread has neither
         // (a subscriber set for the caller's thread alone would miss the fetches' events).
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
@@ -240,7 +256,7 @@ where
             .in_current_span()
             .with_subscriber(dispatch);
         // Aborted with the stream: the fetch in flight is dropped at once.
-        let _driver = Spawned::spawn_on(&on, driver);
+        let _driver = Spawned::spawn_on(&driven, driver);
         loop {
             match rx.recv().await {
                 Some(Slot::Ready(page)) => {
@@ -265,7 +281,7 @@ where
                 // a guard against reading a cut listing as whole (the driver's runtime shut
                 // down under it).
                 None => {
-                    yield Err(Error::new(ErrorKind::Cancelled, stopped));
+                    yield Err(Error::new(ErrorKind::Cancelled, on.stopped(&driven, caller)));
                     return;
                 }
             }
