@@ -1469,11 +1469,16 @@
 //! alike); `rest_api`'s `typed` joins a `[*]` list read into slots in place (no `Vec` of its
 //! values) into a string sized once. Workers 9,686 → 9,485 an item (0.979x; the fingerprint's
 //! metadata JSON 699 → 605, `typed` 655 → 526), the loop 3,553 → 3,481 (0.980x; `write_map`
-//! 679 → 585, `write_str` 1,591 → 1,509). Alternating `perf stat -r 10` rounds at load 5-6:
-//! within the noise (two sets of 6: task-clock 0.97x and 1.01x of `s49/base`, which also differs
-//! on the fetch). 2% of the per-item work is what is left to take without a contract change:
-//! the rest is the `Document`'s owned form (a dozen allocations, a `BTreeMap` node built, hashed
-//! as JSON, written as JSON and dropped across threads) and HTML to Markdown's per-token cost.
+//! 679 → 585, `write_str` 1,591 → 1,509). Alternating `perf stat -r 10` rounds against
+//! `s49/base` (which also differs on the fetch; `s50/base` was not built yet): at load 5-6, two
+//! sets of 6, task-clock 0.97x and 1.01x; at load 1.8-3.1, 8 and 10 rounds, paired medians wall
+//! 0.98x and 0.975x, task-clock 0.99x and 0.95x: within the noise. The bench's (a), 5 rounds,
+//! base / this / base / this: 3.26x, 3.87x, 3.59x, 3.19x of curl at load 5.5 and 3.15x, 2.83x,
+//! 3.62x, 3.76x at load 3 (curl 0.030-0.036 s). Kept as instruction cuts with the same bytes.
+//! What is left per item is spread thin: HTML to Markdown's per-token and per-call costs, and
+//! the `Document`'s owned form (about 9 allocations, a metadata `BTreeMap` node built, hashed
+//! as JSON, written as JSON again and dropped on another thread: about 3,000 instructions
+//! across the two sides), which only a contract change would cut.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
