@@ -1474,7 +1474,10 @@
 //! sets of 6, task-clock 0.97x and 1.01x; at load 1.8-3.1, 8 and 10 rounds, paired medians wall
 //! 0.98x and 0.975x, task-clock 0.99x and 0.95x: within the noise. The bench's (a), 5 rounds,
 //! base / this / base / this: 3.26x, 3.87x, 3.59x, 3.19x of curl at load 5.5 and 3.15x, 2.83x,
-//! 3.62x, 3.76x at load 3 (curl 0.030-0.036 s). Kept as instruction cuts with the same bytes.
+//! 3.62x, 3.76x at load 3 (curl 0.030-0.036 s). Against `s50/base` (858c497, ready at the
+//! end): workers 9,711 → 9,485 and the loop 3,562 → 3,481 an item (0.977x each); 2 sets of 10
+//! alternating rounds at load 1.8-3.1, paired medians wall 0.99x and 1.01x, task-clock 1.09x
+//! and 1.01x: no wall gain. Kept as instruction cuts with the same bytes.
 //! What is left per item is spread thin: HTML to Markdown's per-token and per-call costs, and
 //! the `Document`'s owned form (about 9 allocations, a metadata `BTreeMap` node built, hashed
 //! as JSON, written as JSON again and dropped on another thread: about 3,000 instructions
