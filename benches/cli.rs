@@ -1452,6 +1452,36 @@
 //! wall follows. A byte scan that finds the items' end and the cursor without serde (brief option
 //! (b)) would make the fetch's skip cheaper still, but it must refuse what serde_json refuses
 //! (escapes, control characters, numbers) or the failures change; not built.
+//!
+//! ## (a), twenty-third pass (2026-12-07): per-item instructions of conversion and the loop
+//!
+//! callgrind `--separate-threads=yes` of the 50k sync (`s49/base`, the conversion path as at
+//! `858c497`), per item, inclusive: on the two workers 9,686 instructions, of which HTML to
+//! Markdown 3,529, the fields fingerprint 1,506 (its metadata JSON 699, XXH3 and hex 479), the
+//! metadata (`typed`, `KeptPage::json`, `BTreeMap::insert`, `to_value`, the `Json` drops) about
+//! 1,900, the id 596 (`hash128_concat` 436), `title_of` 314, the time 212; on the loop 3,553,
+//! of which the NDJSON line 2,295 (`write_str` 1,591, `write_map` 679), the `Document`'s drop
+//! 542 (its metadata map 339), `Rfc3339::of` 164, the checkpoint inside a page 148 and the
+//! acknowledged pages 109. What changed (NDJSON md5 1405c21f… from every run): core's
+//! `jsonw::write_str` writes a string of 1-16 bytes with nothing to escape as one fixed-size
+//! copy from the stack with its closing quote, cut to its length (no word loop, `memcpy` call
+//! and push: metadata keys and values, titles, the source, for the line and the fingerprint
+//! alike); `rest_api`'s `typed` joins a `[*]` list read into slots in place (no `Vec` of its
+//! values) into a string sized once. Workers 9,686 → 9,485 an item (0.979x; the fingerprint's
+//! metadata JSON 699 → 605, `typed` 655 → 526), the loop 3,553 → 3,481 (0.980x; `write_map`
+//! 679 → 585, `write_str` 1,591 → 1,509). Alternating `perf stat -r 10` rounds against
+//! `s49/base` (which also differs on the fetch; `s50/base` was not built yet): at load 5-6, two
+//! sets of 6, task-clock 0.97x and 1.01x; at load 1.8-3.1, 8 and 10 rounds, paired medians wall
+//! 0.98x and 0.975x, task-clock 0.99x and 0.95x: within the noise. The bench's (a), 5 rounds,
+//! base / this / base / this: 3.26x, 3.87x, 3.59x, 3.19x of curl at load 5.5 and 3.15x, 2.83x,
+//! 3.62x, 3.76x at load 3 (curl 0.030-0.036 s). Against `s50/base` (858c497, ready at the
+//! end): workers 9,711 → 9,485 and the loop 3,562 → 3,481 an item (0.977x each); 2 sets of 10
+//! alternating rounds at load 1.8-3.1, paired medians wall 0.99x and 1.01x, task-clock 1.09x
+//! and 1.01x: no wall gain. Kept as instruction cuts with the same bytes.
+//! What is left per item is spread thin: HTML to Markdown's per-token and per-call costs, and
+//! the `Document`'s owned form (about 9 allocations, a metadata `BTreeMap` node built, hashed
+//! as JSON, written as JSON again and dropped on another thread: about 3,000 instructions
+//! across the two sides), which only a contract change would cut.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

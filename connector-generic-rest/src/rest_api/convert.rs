@@ -142,27 +142,29 @@ impl Mapping {
         } else {
             self.hints.get(path.as_str()).copied()
         };
-        if hint.is_none()
-            && let Some(Some(one)) = item.single(path)
-        {
-            return Some(Typed::Node(one));
+        if hint.is_none() {
+            if let Some(Some(one)) = item.single(path) {
+                return Some(Typed::Node(one));
+            }
+            // A list read in place (a `[*]` path of a planned item): its values without a
+            // `Vec` of them. None, one or several, as `values` below would give them.
+            if let Some(list) = item.all(path) {
+                let mut present = list.iter().filter(|v| !v.is_null());
+                match (present.next(), present.next()) {
+                    (None, _) => {}
+                    (Some(one), None) => return Some(Typed::Node(one)),
+                    (Some(_), Some(_)) => {
+                        return Some(Typed::Value(joined(list.iter().filter(|v| !v.is_null()))));
+                    }
+                }
+            }
         }
         let mut values = item.values(path);
         if hint.is_none() {
             match values.len() {
                 0 => {}
                 1 => return values.pop().map(Typed::Node),
-                // Joined as the owned values below would be, without making them first.
-                _ => {
-                    let mut joined = String::new();
-                    for (i, v) in values.iter().enumerate() {
-                        if i > 0 {
-                            joined.push_str(", ");
-                        }
-                        joined.push_str(&v.text());
-                    }
-                    return Some(Typed::Value(Value::String(joined)));
-                }
+                _ => return Some(Typed::Value(joined(values.into_iter()))),
             }
         }
         let mut converted: Vec<Value> = if values.is_empty() {
@@ -509,6 +511,23 @@ impl Mapping {
         }
         out
     }
+}
+
+/// Several values joined with `", "` as one string, as the owned values would be joined,
+/// without making them first; sized from their text (one allocation, not regrown per value).
+fn joined<'a, N: Node + 'a>(values: impl Iterator<Item = &'a N> + Clone) -> Value {
+    let size: usize = values
+        .clone()
+        .map(|v| v.str().map_or(16, str::len) + 2)
+        .sum();
+    let mut joined = String::with_capacity(size);
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            joined.push_str(", ");
+        }
+        joined.push_str(&v.text());
+    }
+    Value::String(joined)
 }
 
 /// A mapped value: borrowed from the item, or made (a default, a type hint's result, several

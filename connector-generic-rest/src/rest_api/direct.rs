@@ -70,6 +70,12 @@ pub(crate) trait Item {
     fn single(&self, field: &Field) -> Option<Option<&Self::N>>;
     /// [`FieldPath::values`] of `field`.
     fn values(&self, field: &Field) -> Vec<&Self::N>;
+    /// The list whose entries that are not null are [`values`](Self::values) of `field`, where
+    /// the item holds one (a path ending in `[*]` read into [`Slots`]): read in place, with
+    /// no `Vec` made; `None` where only `values` tells.
+    fn all(&self, _field: &Field) -> Option<&[Self::N]> {
+        None
+    }
 }
 
 impl<N: Node> Item for N {
@@ -287,14 +293,24 @@ impl<'a> Item for Slots<'a> {
         if let Some(one) = self.single(field) {
             return one.into_iter().collect();
         }
-        self.values
-            .get(field.slot)
-            .and_then(Option::as_ref)
-            .and_then(Node::list)
+        self.all(field)
             .unwrap_or_default()
             .iter()
             .filter(|v| !v.is_null())
             .collect()
+    }
+
+    fn all(&self, field: &Field) -> Option<&[Json<'a>]> {
+        if field.tail != Tail::All {
+            return None;
+        }
+        Some(
+            self.values
+                .get(field.slot)
+                .and_then(Option::as_ref)
+                .and_then(Node::list)
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -354,6 +370,17 @@ mod tests {
         for f in &fields {
             assert_eq!(slots.single(f), tree.single(f), "{text} {}", f.as_str());
             assert_eq!(slots.values(f), tree.values(f), "{text} {}", f.as_str());
+            // A `[*]` list read in place gives the same values, its nulls left out.
+            if let Some(list) = slots.all(f) {
+                let present: Vec<_> = list.iter().filter(|v| !v.is_null()).collect();
+                assert_eq!(present, tree.values(f), "{text} {}", f.as_str());
+            }
+            assert_eq!(
+                slots.all(f).is_some(),
+                f.tail == Tail::All,
+                "{}",
+                f.as_str()
+            );
         }
     }
 
