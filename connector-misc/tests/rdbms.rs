@@ -656,7 +656,7 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     config.query = None;
     config.tables = vec!["u".to_owned(), "x".to_owned()].into();
     config.id_column = Some("id".into());
-    let c = Db::My.connector(config);
+    let c = Db::My.connector(config.clone());
     let mut s = c.as_poll().unwrap().poll(w, SyncContext::new());
     let (mut read, mut failures) = (Vec::new(), Vec::new());
     while let Some(b) = s.next().await {
@@ -673,6 +673,34 @@ async fn mysql_dates_without_a_day_keep_their_text() {
         "{failures:?}"
     );
     assert!(read.iter().any(|id| id.ends_with(":x:1")), "{read:?}");
+    // review24 F9: two rows with the same date that names no day, across pages of one: the
+    // `c > (S) OR id > ?` branch takes the tie with the larger id, once.
+    Db::My
+        .exec(
+            &name,
+            &[
+                "CREATE TABLE tie (id INT PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
+                "SET sql_mode = ''",
+                "INSERT INTO tie VALUES (1, 'a', '2024-12-31 23:00:00'), \
+                 (2, 'b', '2025-01-00 10:00:00'), (9, 'c', '2025-01-00 10:00:00'), \
+                 (3, 'd', '2025-01-01 01:00:00')",
+            ],
+        )
+        .await;
+    config.tables = vec!["tie".to_owned()].into();
+    let c = Db::My.connector(config);
+    let start = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    let walked: Vec<String> = pages_of(&*c, start, Some(w))
+        .await
+        .into_iter()
+        .flat_map(|(ids, _)| ids)
+        .collect();
+    let short: Vec<&str> = walked.iter().map(|id| &id[id.len() - 5..]).collect();
+    assert_eq!(short, ["tie:1", "tie:2", "tie:9", "tie:3"], "{walked:?}");
 }
 
 /// review22 F6: what a run does with a table's failure in one job (the CLI's): the next
