@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 /// "2025-03-01T10:00:00Z"}}`. Tables are read in name order, each in key order (`id`, or
 /// `(timestamp_column, id)` in a window), so the next page is `WHERE key > after`: rows
 /// added or removed meanwhile shift nothing, and rows sharing a timestamp are neither lost
-/// nor read twice. With a `query`, `table` is absent.
+/// nor read twice. With a `query`, `table` is absent. In a window, an `after` without
+/// `cursor` starts after the value its row holds, read by the server (the row's cursor names
+/// no time, like MariaDB's `2025-01-00`); binaries before that reject such a checkpoint, so
+/// after a downgrade an interrupted incremental run may need a full sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RdbmsCheckpoint {

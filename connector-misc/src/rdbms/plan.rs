@@ -514,7 +514,10 @@ enum IdSource {
 ///
 /// The walk orders by this expression, which no index serves: each page sorts the table's
 /// rows (a top-N sort of `page_size`). A large table reads faster with `id_column` naming a
-/// unique indexed column.
+/// unique indexed column. A window page after a row's stored cursor (a full page of dates
+/// that name no day) finds that row by this expression, in its subquery and in the walk's
+/// check of the row: a scan each, on that fallback only (review24 F2; binding the key's
+/// columns from its JSON text would let the primary key serve them).
 fn composite_key(d: Dialect, columns: &[&str]) -> String {
     let parts = columns
         .iter()
@@ -588,8 +591,16 @@ fn bounds(window: &TimeWindow, kind: CursorKind, zone: Zone) -> (Option<Param>, 
     let start = bound(window.start, kind, zone, true).map(|p| match p {
         Param::Cursor(wall, CursorKind::Naive) => {
             let offset = |t: DateTime<Utc>| zone.wall_clock(t).map(|w| w - t.naive_utc());
-            let fall = match (offset(window.start), offset(window.end)) {
-                (Some(a), Some(b)) => (a - b).max(TimeDelta::zero()),
+            // The lowest offset in the window, from its ends and the point two hours in
+            // (review24 F6): a window that starts within an hour of a fall-back and ends
+            // after the next spring-forward has the same offset at both ends, and the rows
+            // written in the hour after the fall-back hold wall times below its start. Two
+            // hours covers the largest step (Troll's); a fall-back later than that sets
+            // its rows' wall times at or after the start's. A window holding two falls
+            // (over a year) reaches back one step, not two.
+            let soon = window.end.min(window.start + TimeDelta::hours(2));
+            let fall = match (offset(window.start), offset(soon), offset(window.end)) {
+                (Some(a), Some(b), Some(c)) => (a - b.min(c)).max(TimeDelta::zero()),
                 _ => TimeDelta::zero(),
             };
             Param::Cursor(wall - fall, CursorKind::Naive)
@@ -633,10 +644,12 @@ impl Plan {
 
     /// The next page: rows after `after` in key order (`id`, or `(cursor, id)` in a
     /// window), at most `limit`; `ids_only` selects the id column alone (a slim listing).
+    /// In a window, a key without a cursor starts after the value its row holds, read by the
+    /// server (review19 R2.2).
     ///
     /// # Errors
-    /// In a window, `after` has no cursor, or one the column cannot hold: the page would
-    /// start again at the window's start (review19 R7c; the walk never makes such a key).
+    /// In a window, `after` has a cursor the column cannot hold: the page would start again
+    /// at the window's start (review19 R7c; the walk never makes such a key).
     pub(crate) fn page(
         &self,
         window: Option<&TimeWindow>,
@@ -665,27 +678,35 @@ impl Plan {
                 if let Some(a) = after {
                     // The cursor to start after: the key's, bound; or, for a key without one
                     // (its row's cursor names no time, review19 R2.2), the value the row
-                    // holds, read by the server, in a table (a query's rows have no place to
-                    // be read from again).
+                    // holds, read by the server from the table, or from the query run again
+                    // as the derived table `by_ids` reads (review24 F1). `LIMIT 1`: an
+                    // `id_column` that is not unique (against the docs) would make the scalar
+                    // subquery a server error ending the walk on every resume (review24 F4);
+                    // the walk's check of the key row makes it a failure of the table instead.
+                    // Cost: with a single-column id, a lookup by the id's index (evaluated
+                    // once, and the index range starts at it); with a composite key
+                    // ([`composite_key`]) or a query's row hash, which no index serves, each
+                    // subquery is a scan of the table or a run of the query (review24 F2),
+                    // and MariaDB may then start the range at the window's start; only pages
+                    // of this fallback pay it.
                     let mut at = || match a.cursor {
                         Some(t) => {
                             cursor_param(t, c.kind, self.zone).map(|p| place(p, None, &mut params))
                         }
-                        None if self.label.is_some() => {
+                        None => {
                             let pi =
                                 place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
                             Some(format!(
-                                "(SELECT {col} FROM {} WHERE {id} = {pi})",
+                                "(SELECT {col} FROM {} WHERE {id} = {pi} LIMIT 1)",
                                 self.from
                             ))
                         }
-                        None => None,
                     };
                     let Some(pc) = at() else {
                         return Err(Error::new(
                             ErrorKind::InvalidData,
                             format!(
-                                "a page of the window starts after id `{}` with no `{}` to start from (a checkpoint of another walk?)",
+                                "a page of the window starts after id `{}` with a `{}` the column cannot hold (a checkpoint of another walk?)",
                                 a.id, c.name
                             ),
                         )
@@ -801,7 +822,7 @@ mod tests {
         let after = RowKey::new(Key::Int(7), None);
         let my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
         let (sql, params) = my.page(Some(&w), Some(&after), 10, false).unwrap();
-        let stored = "(SELECT src.`c` FROM t AS src WHERE src.id = ?)";
+        let stored = "(SELECT src.`c` FROM t AS src WHERE src.id = ? LIMIT 1)";
         assert!(
             sql.contains(&format!(
                 "src.`c` >= {stored} AND (src.`c` > {stored} OR src.id > ?)"
@@ -814,14 +835,23 @@ mod tests {
         let (sql, params) = pg.page(Some(&w), Some(&after), 10, false).unwrap();
         assert!(
             sql.contains(
-                r#"(src."c", src.id) > ((SELECT src."c" FROM t AS src WHERE src.id = $3), $4)"#
+                r#"(src."c", src.id) > ((SELECT src."c" FROM t AS src WHERE src.id = $3 LIMIT 1), $4)"#
             ),
             "{sql}"
         );
         assert_eq!(params.len(), 4, "{params:?}");
-        let query = plan_of(Dialect::MySql, None, CursorKind::Naive, Zone::utc());
-        let e = query.page(Some(&w), Some(&after), 10, false).unwrap_err();
-        assert!(e.message().contains("no `c` to start from"), "{e}");
+        // A query's too (review24 F1): its rows are read again from the query, as `by_ids`
+        // reads them.
+        let mut query = plan_of(Dialect::MySql, None, CursorKind::Naive, Zone::utc());
+        query.from = "(SELECT * FROM t) AS src".into();
+        let (sql, params) = query.page(Some(&w), Some(&after), 10, false).unwrap();
+        assert!(
+            sql.contains(
+                "src.`c` >= (SELECT src.`c` FROM (SELECT * FROM t) AS src WHERE src.id = ? LIMIT 1)"
+            ),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 5, "{params:?}");
         // A full run's page goes on by id alone, as before.
         let (sql, _) = my.page(None, Some(&after), 10, false).unwrap();
         assert!(
@@ -861,6 +891,24 @@ mod tests {
                 Some(Param::Cursor(spring(1, 55), CursorKind::Naive)),
                 Some(Param::Cursor(spring(3, 10), CursorKind::Naive))
             )
+        );
+        // review24 F6: a window from half an hour before Paris's fall-back (2025-10-26
+        // 01:00Z, 03:00 CEST back to 02:00 CET) to after the next spring-forward has +2 at
+        // both ends; the rows written at 01:00-01:30Z carry 02:00-02:30, below the start's
+        // 02:30, so the start reaches back the hour.
+        let paris = Zone::named("Europe/Paris").unwrap();
+        let at = |y, mo, d, h, m| Utc.with_ymd_and_hms(y, mo, d, h, m, 0).unwrap();
+        let w = TimeWindow::new(at(2025, 10, 26, 0, 30), at(2026, 4, 1, 0, 0)).unwrap();
+        assert_eq!(
+            bounds(&w, CursorKind::Naive, paris).0,
+            Some(Param::Cursor(at(2025, 10, 26, 1, 30), CursorKind::Naive))
+        );
+        // Starting three hours before it: no row written after the fall-back is below the
+        // start's wall time, and the start is kept.
+        let w = TimeWindow::new(at(2025, 10, 25, 22, 0), at(2026, 4, 1, 0, 0)).unwrap();
+        assert_eq!(
+            bounds(&w, CursorKind::Naive, paris).0,
+            Some(Param::Cursor(at(2025, 10, 26, 0, 0), CursorKind::Naive))
         );
         // Instants are bound as they are.
         let w = TimeWindow::new(t(2, 5, 55), t(2, 6, 10)).unwrap();

@@ -17,7 +17,7 @@ use futures::stream::BoxStream;
 use super::checkpoint::{RdbmsCheckpoint, RowKey};
 use super::convert::{convert, cursor, key};
 use super::db::Connection;
-use super::page::Rows;
+use super::page::{RowRef, Rows};
 use super::plan::{Plan, Shared, Table};
 use super::value::Key;
 
@@ -57,72 +57,93 @@ fn window_after(plan: &Plan, rows: &Rows) -> Result<Option<(usize, RowKey)>> {
     Ok(None)
 }
 
-/// A full page of the query's rows in a window none of which has a readable
-/// `timestamp_column`: the next page has nowhere to start (a table's goes on from the value
-/// its last row holds, which a query's rows have no place to be read from again).
-fn cursor_error(plan: &Plan, rows: usize) -> Error {
-    let name = plan.cursor.as_ref().map_or("", |c| c.name.as_str());
-    let rows = match rows {
-        1 => "the row of a page has no readable".to_owned(),
-        n => format!("none of the {n} rows of a page has a readable"),
-    };
-    Error::new(
-        ErrorKind::InvalidData,
-        format!(
-            "{rows} `{name}` (a date the server holds that names no day, like `2025-01-00`), so the next page of the query has nowhere to start: raise `page_size`, correct the values, or run a full sync: it reads by id, resolves this failure, and the next window starts after it"
-        ),
-    )
-    .with_connector(plan.source)
-    .with_field("timestamp_column")
+/// The cursor cell (at `cursor`) of the row a page started after by its stored value: the
+/// server's text of a time that names none (`Some`), or a value the server orders but that
+/// cannot be decoded (`None`: PostgreSQL's years past chrono's 262143; review24 F5: once
+/// "deleted or changed" on every run). `None` for any other cell.
+fn held(cursor: Option<usize>, row: &RowRef<'_>) -> Option<Option<String>> {
+    match row.get(cursor?)? {
+        Ok(ValueRef::Text(t)) => Some(Some(t.to_owned())),
+        Err(_) => Some(None),
+        Ok(_) => None,
+    }
 }
 
-/// Whether the row a page started after by its stored cursor (a key without one) still holds
-/// a cursor that names no time: deleted, the server's `(SELECT c … WHERE id = ?)` was NULL
-/// and the page empty; edited, the page started after its new value. Either would end the
-/// table silently or skip rows, so the page is not handed on.
+/// Why the row a page started after by its stored cursor (a key without one) no longer
+/// holds what the page started after, or `None` when it does. `kept`: the cell the page
+/// before saw ([`held`]), unknown after a resume. Deleted, the server's `(SELECT c … WHERE id
+/// = ? LIMIT 1)` was NULL and the page empty; edited (review24 F3: to another date that
+/// names no day too), the page started after its new value; another row with the same id
+/// (review24 F4), the subquery may have read either. Each would end the table silently or
+/// skip rows, so the page is not handed on.
 ///
 /// # Errors
 /// The server's.
-async fn key_row_holds(conn: &mut Connection, plan: &Plan, at: &RowKey) -> Result<bool> {
+async fn key_row_lost(
+    conn: &mut Connection,
+    plan: &Plan,
+    at: &RowKey,
+    kept: Option<&Option<String>>,
+) -> Result<Option<&'static str>> {
     let (sql, params) = plan.by_ids(std::slice::from_ref(&at.id));
     let mut rows = Rows::new(plan.zone);
     conn.fetch_rows(sql, &params, &plan.types, &mut rows)
         .await?;
-    let index = plan.cursor.as_ref().map(|c| c.index);
-    Ok(rows.row(0).is_some_and(|row| {
-        index.is_some_and(|i| matches!(row.get(i), Some(Ok(ValueRef::Text(_)))))
-    }))
+    Ok(lost(plan.cursor.as_ref().map(|c| c.index), &rows, kept))
 }
 
-/// The failure of a table whose page started after a row by its stored cursor, when that
-/// row was deleted or changed meanwhile ([`key_row_holds`]).
-fn key_row_error(plan: &Plan, at: &RowKey) -> Error {
+/// [`key_row_lost`] once the rows with the key row's id are read.
+fn lost(cursor: Option<usize>, rows: &Rows, kept: Option<&Option<String>>) -> Option<&'static str> {
+    match (rows.len(), rows.row(0).and_then(|r| held(cursor, &r))) {
+        (0, _) => Some("was deleted meanwhile"),
+        (1, Some(now)) if kept.is_none_or(|k| *k == now) => None,
+        (1, _) => Some("was changed meanwhile"),
+        _ => Some("is not the only row with that id (`id_column` must name a unique column)"),
+    }
+}
+
+/// The failure of a table (or of the query) whose page started after a row by its stored
+/// cursor, when that row `lost` what the page started after ([`key_row_lost`]). It holds no
+/// id, so the next incremental window starts where this one did and reads the rows again;
+/// the walk goes on with the next table.
+fn key_row_failure(plan: &Plan, at: &RowKey, lost: &str) -> Failure {
     let name = plan.cursor.as_ref().map_or("", |c| c.name.as_str());
-    Error::new(
+    let what = plan
+        .label
+        .as_ref()
+        .map_or_else(|| "the query".to_owned(), |l| format!("table `{l}`"));
+    Failure::new(
+        None,
         ErrorKind::InvalidData,
         format!(
-            "the page went on after the row with id `{}` by its stored `{name}` (which names no day), and that row was deleted or changed meanwhile, so the page may have skipped rows: the next run reads the window again",
+            "{what} cannot be read: the page went on after the row with id `{}` by its stored `{name}` (which names no day, or cannot be read), and that row {lost}, so the page may have skipped rows: the next run reads the window again",
             at.id
         ),
     )
-    .with_connector(plan.source)
-    .with_field("timestamp_column")
 }
 
-/// The zone-less cursors already warned of in this process, by source, host, database and
-/// column (review22 F5): connector-sync runs each named table as its own job every cycle, and
-/// a warning per job per cycle was thousands a day.
+/// The zone-less cursors already warned of in this process, by source, host, port, database
+/// and column (review22 F5; the port since review24 F7: two servers on one host may have
+/// different zones): connector-sync runs each named table as its own job every cycle, and a
+/// warning per job per cycle was thousands a day.
 static ZONE_WARNED: OnceLock<Mutex<HashSet<ZoneWarned>>> = OnceLock::new();
 
-/// A zone warning's source, host, database and column.
-type ZoneWarned = (String, String, String, String);
+/// A zone warning's source, host, port (as configured), database and column.
+type ZoneWarned = (String, String, Option<u16>, String, String);
 
-/// Whether the zone warning for `column` of `database` on `host` has not been given yet in
-/// this process (and now is).
-fn first_zone_warning(source: &str, host: &str, database: &str, column: &str) -> bool {
+/// Whether the zone warning for `column` of `database` on `host:port` has not been given yet
+/// in this process (and now is).
+fn first_zone_warning(
+    source: &str,
+    host: &str,
+    port: Option<u16>,
+    database: &str,
+    column: &str,
+) -> bool {
     let key = (
         source.to_owned(),
         host.to_owned(),
+        port,
         database.to_owned(),
         column.to_owned(),
     );
@@ -253,6 +274,9 @@ fn raw_pages(
         for table in shared.sources(&mut conn).await? {
             let label = table.as_ref().map(Table::label);
             let mut after = None;
+            // The cursor cell of the row `after` names when it has no cursor, as its page saw
+            // it ([`held`]; unknown after a resume).
+            let mut kept = None;
             // The cells and text bytes of the last page: the next page's room, with an eighth
             // more so that a page a little larger does not double its buffers.
             let mut room = (0, 0);
@@ -277,7 +301,7 @@ fn raw_pages(
             if let Some(w) = shared.zone_warning(&mut conn, &plan, &mut zone).await
                 && plan.cursor.as_ref().is_some_and(|c| {
                     let at = &shared.config;
-                    first_zone_warning(shared.source, &at.host, &at.database, &c.name)
+                    first_zone_warning(shared.source, &at.host, at.port, &at.database, &c.name)
                 })
             {
                 tracing::warn!(connector = shared.source, "{w}");
@@ -303,14 +327,15 @@ fn raw_pages(
                 room = rows.size();
                 let done = (rows.len() as u64) < u64::from(limit);
                 // A page after a row's stored cursor: that row must still be there as it was.
-                if let Some(at) = after.as_ref().filter(|a| window.is_some() && a.cursor.is_none())
-                    && !key_row_holds(&mut conn, &plan, at).await?
-                {
-                    let failure =
-                        table_failure(&shared, table.as_ref(), key_row_error(&plan, at))?;
-                    yield RawPage::Failed { table: label, failure };
-                    break;
+                if let Some(at) = after.as_ref().filter(|a| window.is_some() && a.cursor.is_none()) {
+                    let lost = key_row_lost(&mut conn, &plan, at, kept.as_ref()).await?;
+                    if let Some(lost) = lost {
+                        let failure = key_row_failure(&plan, at, lost);
+                        yield RawPage::Failed { table: label, failure };
+                        break;
+                    }
                 }
+                kept = None;
                 // The next page starts after this one's last row.
                 if window.is_none() {
                     if let Some(last) = rows.last() {
@@ -323,18 +348,17 @@ fn raw_pages(
                         rows.truncate(i + 1);
                     }
                     after = Some(at);
-                } else if !done && plan.label.is_some() {
-                    // No row's cursor reads: a table's next page starts after the last row
-                    // by the value it holds, read by the server (review19 R2.2; once a
-                    // failure of the table on every run, which held back every table's
-                    // window in one job, review22 F2).
+                } else if !done {
+                    // No row's cursor reads: the next page starts after the last row by the
+                    // value it holds, read by the server from the table or the query
+                    // (review19 R2.2; once a failure of the table on every run, which held
+                    // back every table's window in one job, review22 F2; a query's too,
+                    // review24 F1).
                     if let Some(last) = rows.last() {
                         let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
                         after = Some(RowKey::new(id, None));
+                        kept = held(plan.cursor.as_ref().map(|c| c.index), &last);
                     }
-                } else if !done {
-                    // A query has nothing to read such a row again from: its walk ends here.
-                    Err(cursor_error(&plan, rows.len()))?;
                 }
                 yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
                 if done {
@@ -442,20 +466,80 @@ pub(crate) fn refetch(
 mod tests {
     use super::*;
 
-    /// review22 F5: the zone warning is given once per process per source, host, database
-    /// and column, whatever number of walks (connector-sync's table jobs, every cycle).
+    /// review24 F3, F4, F5: the key row a page started after holds when it is the only row
+    /// with its id and its cursor cell is the one the page before saw (any text, or an
+    /// undecodable value, after a resume); deleted, edited (to a readable time, or to another
+    /// date that names no day) or sharing its id, it does not.
+    #[test]
+    fn the_key_row_holds_only_as_the_page_saw_it() {
+        use connector_core::rows::Value;
+        let rows = |cells: &[Result<&str, &str>]| {
+            let mut rows = Rows::new(connector_core::window::Zone::utc());
+            for c in cells {
+                rows.push(Value::Int(2));
+                match c {
+                    Ok("now") => rows.push(Value::Int(1)),
+                    Ok(t) => rows.push(Value::Text((*t).to_owned())),
+                    Err(e) => rows.push_error((*e).to_owned()),
+                }
+                rows.end_row();
+            }
+            rows
+        };
+        let day0 = Some("2025-01-00 10:00:00".to_owned());
+        let same = rows(&[Ok("2025-01-00 10:00:00")]);
+        assert_eq!(lost(Some(1), &same, Some(&day0)), None);
+        assert_eq!(lost(Some(1), &same, None), None, "after a resume");
+        let other = rows(&[Ok("2025-06-00 00:00:00")]);
+        assert_eq!(
+            lost(Some(1), &other, Some(&day0)),
+            Some("was changed meanwhile")
+        );
+        assert_eq!(
+            lost(Some(1), &other, None),
+            None,
+            "after a resume: any text"
+        );
+        let readable = rows(&[Ok("now")]);
+        assert_eq!(
+            lost(Some(1), &readable, None),
+            Some("was changed meanwhile")
+        );
+        assert_eq!(
+            lost(Some(1), &rows(&[]), None),
+            Some("was deleted meanwhile")
+        );
+        let undecodable = rows(&[Err("year 263000")]);
+        assert_eq!(lost(Some(1), &undecodable, None), None);
+        assert_eq!(lost(Some(1), &undecodable, Some(&None)), None);
+        assert_eq!(
+            lost(Some(1), &undecodable, Some(&day0)),
+            Some("was changed meanwhile")
+        );
+        let two = rows(&[Ok("2025-01-00 10:00:00"), Ok("2025-01-00 10:00:00")]);
+        assert!(lost(Some(1), &two, Some(&day0)).is_some_and(|m| m.contains("unique")));
+    }
+
+    /// review22 F5: the zone warning is given once per process per source, host, port,
+    /// database and column, whatever number of walks (connector-sync's table jobs, every
+    /// cycle); review24 F7: a second server on the same host (another port) is warned of.
     #[test]
     fn the_zone_warning_is_given_once_a_process() {
-        let first = |host, column| first_zone_warning("mysql", host, "walk_test_db", column);
+        let first = |host, column| first_zone_warning("mysql", host, None, "walk_test_db", column);
         assert!(first("h1", "updated_at"));
         assert!(!first("h1", "updated_at"));
         assert!(!first("h1", "updated_at"));
         assert!(first("h1", "changed"));
         assert!(first("h2", "updated_at"));
         assert!(!first("h2", "updated_at"));
+        let port = |port| first_zone_warning("mysql", "h1", port, "walk_test_db", "updated_at");
+        assert!(port(Some(3307)));
+        assert!(!port(Some(3307)));
+        assert!(port(Some(3306)), "the default port, named");
         assert!(first_zone_warning(
             "postgresql",
             "h1",
+            None,
             "walk_test_db",
             "updated_at"
         ));
