@@ -341,7 +341,7 @@ impl RestClient {
                 if let Some(path) = path.filter(|p| p.filtered()) {
                     let first = match &found {
                         Items::List { pointer, .. } => Some(pointer.clone()),
-                        // A list's entry stands for its list (`envelopes` stops at entries).
+                        // A list's entry stands for its list (`Envelopes` leaves entries out).
                         _ => path.locations(&body).into_iter().next().map(|l| {
                             match l.rsplit_once('/') {
                                 Some((up, _)) if body.pointer(up).is_some_and(Value::is_array) => {
@@ -352,14 +352,9 @@ impl RestClient {
                         }),
                     };
                     // Read with the place this page taught, as a later page is read.
-                    let opened = path.opened(&body);
-                    let seen = Seen {
-                        place: place.as_deref().or(pos.carried.as_deref()),
-                        ..seen
-                    };
-                    let envelopes = first
-                        .iter()
-                        .flat_map(|p| path.envelopes(&body, p, &opened, &seen));
+                    let place = place.as_deref().or(pos.carried.as_deref());
+                    let mut envelopes = path.envelopes(&body, place);
+                    let envelopes = first.iter().flat_map(|p| envelopes.above(p));
                     for (_, value) in envelopes {
                         for (member, value) in error_members(value) {
                             learn(member, value);

@@ -1,0 +1,87 @@
+//! Review25's findings on fix15's merge: an envelope above a record (a list's or a record
+//! map's entry) went unchecked. Each walk is served page by page; any other request is a 404.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
+
+mod common;
+
+use common::{build, cursor_fields, items_config, mount_cursor_walk};
+use serde_json::{Value, json};
+use wiremock::MockServer;
+
+/// A record with its id, title and whether it is public.
+fn record(id: u64, public: bool) -> Value {
+    json!({"id": id, "public": public, "title": format!("t{id}")})
+}
+
+/// The titles a cursor walk over `bodies` under `items_path` delivered, and its error's text.
+async fn walk(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<String>) {
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, bodies).await;
+    let fields = cursor_fields(json!({"items_path": items_path}));
+    let (docs, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
+    let titles = docs.into_iter().map(|d| d.title).collect();
+    (titles, err.map(|e| e.to_string()))
+}
+
+/// review25 F1: the walk up from what a filtered path reached stopped at the first record
+/// (a list's entry, a record map's), so an envelope above it, which holds the records and an
+/// `error`, was never checked: a partial failure that keeps the layout and empties the lists
+/// read as the last, empty page (fix14 failed it on `/pipeline/error` for a word-keyed map).
+/// Only the record is left out now; the walk goes on above it.
+#[tokio::test]
+async fn an_envelope_above_a_record_is_checked() {
+    let path = "$..artifacts[?@.public == true]";
+    let jobs = |build: Value, test: Value| json!({"build": build, "test": test});
+    // review25's pages: a word-keyed record map under a wrapper.
+    let p1 = json!({"pipeline": {"jobs": jobs(
+        json!({"artifacts": [record(1, true)]}),
+        json!({"artifacts": []}),
+    )}});
+    let mut p2 = json!({"pipeline": {"jobs": jobs(
+        json!({"artifacts": []}),
+        json!({"artifacts": []}),
+    )}});
+    p2["pipeline"]["error"] = json!("artifact store unavailable");
+    let (titles, err) = walk(path, &[p1.clone(), p2.clone()]).await;
+    assert_eq!(titles, ["t1"]);
+    let err = err.expect("the wrapper's error fails the page");
+    assert!(err.contains("`/pipeline/error` is set"), "{err}");
+    assert!(err.contains("artifact store unavailable"), "{err}");
+
+    // An entry's own `error` is still its own, and a status envelope above the map that the
+    // pages with items carried is this API's normal.
+    let mut p3 = p2.clone();
+    p3["pipeline"]["jobs"]["test"]["error"] = json!("tests failed");
+    let mut with_status = [p1, p2, p3];
+    for page in &mut with_status {
+        page["pipeline"]["error"] = json!("none");
+    }
+    let (titles, err) = walk(path, &with_status).await;
+    assert_eq!((titles, err), (vec!["t1".to_owned()], None));
+
+    // The same above a list's entries and above a record map keyed by ids, under a
+    // descendant name and under names and wildcards.
+    let jobs_as = [
+        (
+            json!([{"artifacts": [record(1, true)]}, {"artifacts": []}]),
+            json!([{"artifacts": []}, {"artifacts": []}]),
+        ),
+        (
+            json!({"j1": {"artifacts": [record(1, true)]}, "j2": {"artifacts": []}}),
+            json!({"j1": {"artifacts": []}, "j2": {"artifacts": []}}),
+        ),
+    ];
+    for (first, end) in jobs_as {
+        for path in [path, "$.result.jobs.*.artifacts[?@.public == true]"] {
+            let p1 = json!({"result": {"jobs": first.clone()}});
+            let p2 = json!({"result": {"jobs": end.clone(), "error": "busy"}});
+            let (titles, err) = walk(path, &[p1, p2]).await;
+            assert_eq!(titles, ["t1"], "{path} {first}");
+            let err = err.expect("the wrapper's error fails the page");
+            assert!(
+                err.contains("`/result/error` is set"),
+                "{path} {first}: {err}"
+            );
+        }
+    }
+}
