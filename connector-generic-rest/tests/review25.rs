@@ -1,16 +1,41 @@
 //! Review25's findings on fix15's merge: an envelope above a record (a list's or a record
-//! map's entry) went unchecked. Each walk is served page by page; any other request is a 404.
+//! map's entry) went unchecked, the message when both readings of a page fail, an untagged
+//! place under a plain path, and `carry_over` of fix13's bytes. Each walk is served page by
+//! page; any other request is a 404.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
 
 use common::{build, cursor_fields, items_config, mount_cursor_walk};
+use connector_core::CheckpointJson;
+use connector_core::SyncContext;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
 /// A record with its id, title and whether it is public.
 fn record(id: u64, public: bool) -> Value {
     json!({"id": id, "public": public, "title": format!("t{id}")})
+}
+
+/// The documents a load from `from` delivered, its checkpoints, and its error's text.
+async fn drain_from(
+    c: &std::sync::Arc<dyn connector_core::Connector>,
+    from: CheckpointJson,
+) -> (usize, Vec<CheckpointJson>, Option<String>) {
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(from, None, SyncContext::new());
+    let (mut n, mut all, mut err) = (0, Vec::new(), None);
+    while let Some(p) = s.next().await {
+        match p {
+            Ok(b) => {
+                n += b.batch.documents.len();
+                all.push(b.checkpoint);
+            }
+            Err(e) => err = Some(e.to_string()),
+        }
+    }
+    (n, all, err)
 }
 
 /// The titles a cursor walk over `bodies` under `items_path` delivered, and its error's text.
@@ -84,4 +109,51 @@ async fn an_envelope_above_a_record_is_checked() {
             );
         }
     }
+}
+
+/// review25 F4: when a page failed under the carried place and as a first run's page, the
+/// message gave the carried reading's reason as if it were the page's, then said the place
+/// was the other reading. The fresh reading's reason (what a full sync meets) comes first,
+/// the carried place's after it.
+#[tokio::test]
+async fn a_page_failing_both_readings_gives_the_fresh_reason_first() {
+    // Under the carried place `jobs` is a record map, so `audit`'s `error` is its own and the
+    // wrapper's fails the page; read afresh, `audit` is an envelope and fails it first.
+    let jobs = json!({"audit": {"artifacts": [], "error": "tests failed"},
+        "build": {"artifacts": []}});
+    let page = json!({"pipeline": {"jobs": jobs, "error": "artifact store unavailable"}});
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, &[page]).await;
+    let path = "$..artifacts[?@.public == true]";
+    let c = build(items_config(
+        &server.uri(),
+        &cursor_fields(json!({"items_path": path})),
+    ));
+    let mut from = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    from.state = json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+        "carried": "[/pipeline/jobs/build/artifacts", "place_for": path}});
+    let (_, _, err) = drain_from(&c, from).await;
+    let err = err.expect("an error object is no empty page");
+    let (fresh, carried) = err
+        .split_once(
+            " (and under the place `[/pipeline/jobs/build/artifacts` kept from before, which a \
+             full sync does not use: ",
+        )
+        .unwrap_or_else(|| panic!("{err}"));
+    let fresh = fresh
+        .split_once("matches nothing in the response: ")
+        .unwrap()
+        .1;
+    assert!(
+        fresh.starts_with("the response's `/pipeline/jobs/audit/error` is set"),
+        "{err}"
+    );
+    assert!(
+        carried.starts_with("the response's `/pipeline/error` is set"),
+        "{err}"
+    );
 }

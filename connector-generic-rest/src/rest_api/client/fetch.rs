@@ -215,28 +215,28 @@ impl RestClient {
             // A carried place is a hint: the page is also read as a run's first would be, as
             // the API's layout may have changed since (review18 R3).
             (Items::Missing, Some(path)) => match path.why_none(&body, &seen).or_else(|why| {
-                if pos.place.is_none() && pos.carried.is_some() {
-                    let fresh = Seen {
-                        place: None,
-                        ..seen
-                    };
-                    path.why_none(&body, &fresh).map_err(|_| why)
-                } else {
-                    Err(why)
+                match (&pos.place, &pos.carried) {
+                    // Both readings failed: the fresh one's reason is what a full sync meets,
+                    // then the carried place's (review20 F6, review25 F4).
+                    (None, Some(c)) => {
+                        let fresh = Seen {
+                            place: None,
+                            ..seen
+                        };
+                        path.why_none(&body, &fresh).map_err(|fresh| {
+                            format!(
+                                "{fresh} (and under the place `{c}` kept from before, which a \
+                                 full sync does not use: {why})"
+                            )
+                        })
+                    }
+                    _ => Err(why),
                 }
             }) {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(why) => {
-                    // Both readings failed: say the carried place was one (review20 F6).
-                    let carried = match (&pos.place, &pos.carried) {
-                        (None, Some(c)) => format!(
-                            " (nor under the place `{c}` carried from an earlier run, which a \
-                             full sync starts without)"
-                        ),
-                        _ => String::new(),
-                    };
                     return Err(Error::invalid_data(format!(
-                        "`items_path` `{}` matches nothing in the response: {why}{carried}",
+                        "`items_path` `{}` matches nothing in the response: {why}",
                         path.as_str()
                     ))
                     .with_field("items_path")
