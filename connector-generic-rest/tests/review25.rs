@@ -157,3 +157,44 @@ async fn a_page_failing_both_readings_gives_the_fresh_reason_first() {
         "{err}"
     );
 }
+
+/// review25 F5: a place written before `place_for` existed, under an `items_path` edited at
+/// the upgrade to one without a filter, was kept as a hint that no page replaces, and so was
+/// written into every checkpoint of that plain walk and carried on forever. A plain path
+/// holds no place.
+#[tokio::test]
+async fn a_plain_path_drops_an_untagged_place() {
+    let server = MockServer::start().await;
+    let bodies = [
+        json!({"items": [record(1, true)]}),
+        json!({"items": [record(2, false)]}),
+    ];
+    mount_cursor_walk(&server, &bodies).await;
+    let c = build(items_config(
+        &server.uri(),
+        &cursor_fields(json!({"items_path": "$.items"})),
+    ));
+    let cp = c.as_checkpointed().unwrap();
+    for state in [
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0, "full": false,
+            "place": "{/data"}}),
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0, "full": false,
+            "carried": "{/data"}}),
+    ] {
+        let mut from = cp.initial_checkpoint_json().unwrap();
+        from.state = state.clone();
+        let (n, all, err) = drain_from(&c, from).await;
+        assert_eq!((n, err), (2, None), "{state}");
+        for checkpoint in &all {
+            let text = checkpoint.state.to_string();
+            assert!(!text.contains("/data"), "{state}: {text}");
+        }
+        let carried = cp.carry_over_json(all.last().unwrap()).unwrap();
+        assert_eq!(carried.map(|c| c.state), None, "{state}");
+        // Core hands back the untouched start when a run acknowledged no batch.
+        let mut start = cp.initial_checkpoint_json().unwrap();
+        start.state = state.clone();
+        let carried = cp.carry_over_json(&start).unwrap();
+        assert_eq!(carried.map(|c| c.state), None, "{state}");
+    }
+}
