@@ -198,3 +198,40 @@ async fn a_plain_path_drops_an_untagged_place() {
         assert_eq!(carried.map(|c| c.state), None, "{state}");
     }
 }
+
+/// review25 F6: `carry_over` of fix13's own bytes (its carried start and a mid-run
+/// checkpoint, no `place_for`), as core hands back a start no batch moved: the place is
+/// carried as the current path's hint, tagged with it, and the start is the current config's.
+#[tokio::test]
+async fn fix13s_checkpoints_carry_over_as_a_tagged_hint() {
+    let path = "$.data[?@.public == true]";
+    let c = build(items_config(
+        "http://127.0.0.1:9",
+        &cursor_fields(json!({"items_path": path})),
+    ));
+    let cp = c.as_checkpointed().unwrap();
+    for state in [
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0, "full": false,
+            "place": "{/data"}}),
+        json!({"next": {"at": {"kind": "cursor", "cursor": "p2"}, "pages": 1, "place": "{/data",
+            "usual": ["5f0c4a1e9d2b7c3a8e6f1d0b4c9a2e7f"]}}),
+    ] {
+        let mut last = cp.initial_checkpoint_json().unwrap();
+        last.state = state.clone();
+        let carried = cp
+            .carry_over_json(&last)
+            .unwrap()
+            .expect("a place is carried");
+        let next = &carried.state["next"];
+        assert_eq!(next["carried"], json!("{/data"), "{state}");
+        assert_eq!(next["place_for"], json!(path), "{state}");
+        assert_eq!(next.get("place"), None, "{state}");
+        assert_eq!(
+            next["at"],
+            json!({"kind": "cursor", "cursor": null}),
+            "{state}"
+        );
+        assert_eq!(next["pages"], json!(0), "{state}");
+        assert_eq!(next["usual"], state["next"]["usual"], "{state}");
+    }
+}
