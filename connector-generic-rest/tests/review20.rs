@@ -162,7 +162,7 @@ async fn a_page_failing_both_readings_names_the_carried_place() {
         "carried": "{/data", "place_for": path}});
     let (_, _, err) = drain_from(&c, from).await;
     let err = err.expect("an error object is no empty page");
-    assert!(err.contains("`{/data` carried"), "{err}");
+    assert!(err.contains("`{/data` kept from before"), "{err}");
     assert!(err.contains("full sync"), "{err}");
 }
 

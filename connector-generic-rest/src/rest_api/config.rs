@@ -187,7 +187,8 @@ pub struct RestApiConfig {
     host_network: Option<NetworkPolicy>,
 }
 
-// RAGFlow's defaults (`rest_api_connector.py`: `_DEFAULT_MAX_PAGES`, `pagination_config.get(..)`).
+// RAGFlow's default (`rest_api_connector.py`: `_DEFAULT_MAX_PAGES`); `pagination_config`'s
+// are in `config/pagination.rs`.
 fn default_max_pages() -> u64 {
     1000
 }

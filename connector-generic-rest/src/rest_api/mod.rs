@@ -87,9 +87,11 @@ impl RestApiConnector {
     }
 
     /// `items_path` as parsed, with its `$`: what a learned place is kept with
-    /// ([`Position::place_for`]).
-    fn items_path_text(&self) -> Option<&str> {
-        self.client.endpoint.items_path.as_ref().map(|p| p.as_str())
+    /// ([`Position::place_for`]). `None` for a path without a filter, which never reads a
+    /// place and holds none (review25 F5).
+    fn place_path(&self) -> Option<&str> {
+        let path = self.client.endpoint.items_path.as_ref();
+        path.filter(|p| p.filtered()).map(|p| p.as_str())
     }
 }
 
@@ -154,9 +156,10 @@ impl CheckpointedConnector for RestApiConnector {
         // starts (`load_from_checkpoint`), and the place is a hint until that run learns its
         // own, dropped when it was learned for another `items_path` (review18 R2, R3).
         let mut start = self.client.endpoint.start();
-        // An untagged place (fix11-fix13) is the current path's hint, as where a run starts.
-        let path = self.items_path_text();
-        if learned.place_for.as_deref().is_none_or(|p| Some(p) == path) {
+        // An untagged place (fix11-fix13) is the current path's hint, as where a run starts;
+        // a plain path carries none.
+        let path = self.place_path();
+        if path.is_some() && learned.place_for.as_deref().is_none_or(|p| Some(p) == path) {
             start.carried = learned.place;
             start.place_for = path.filter(|_| start.carried.is_some()).map(str::to_owned);
         }
@@ -186,13 +189,14 @@ impl CheckpointedConnector for RestApiConnector {
             // A place written before the path was kept with it (fix11-fix13's formats) is
             // a hint, as a carried one (review20 F3: dropped, a record map with word keys
             // failed every run after the upgrade); one learned for another path is learned
-            // again (review18 R3).
-            let path = self.items_path_text();
+            // again (review18 R3); a plain path holds none, else no page would replace an
+            // untagged one (review25 F5).
+            let path = self.place_path();
             if pos.place_for.is_none() {
                 pos.carried = pos.place.take().or(pos.carried.take());
                 pos.place_for = path.filter(|_| pos.carried.is_some()).map(str::to_owned);
             }
-            if pos.place_for.as_deref() != path {
+            if path.is_none() || pos.place_for.as_deref() != path {
                 pos.place = None;
                 pos.carried = None;
                 pos.place_for = None;

@@ -215,28 +215,28 @@ impl RestClient {
             // A carried place is a hint: the page is also read as a run's first would be, as
             // the API's layout may have changed since (review18 R3).
             (Items::Missing, Some(path)) => match path.why_none(&body, &seen).or_else(|why| {
-                if pos.place.is_none() && pos.carried.is_some() {
-                    let fresh = Seen {
-                        place: None,
-                        ..seen
-                    };
-                    path.why_none(&body, &fresh).map_err(|_| why)
-                } else {
-                    Err(why)
+                match (&pos.place, &pos.carried) {
+                    // Both readings failed: the fresh one's reason is what a full sync meets,
+                    // then the carried place's (review20 F6, review25 F4).
+                    (None, Some(c)) => {
+                        let fresh = Seen {
+                            place: None,
+                            ..seen
+                        };
+                        path.why_none(&body, &fresh).map_err(|fresh| {
+                            format!(
+                                "{fresh} (and under the place `{c}` kept from before, which a \
+                                 full sync does not use: {why})"
+                            )
+                        })
+                    }
+                    _ => Err(why),
                 }
             }) {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(why) => {
-                    // Both readings failed: say the carried place was one (review20 F6).
-                    let carried = match (&pos.place, &pos.carried) {
-                        (None, Some(c)) => format!(
-                            " (nor under the place `{c}` carried from an earlier run, which a \
-                             full sync starts without)"
-                        ),
-                        _ => String::new(),
-                    };
                     return Err(Error::invalid_data(format!(
-                        "`items_path` `{}` matches nothing in the response: {why}{carried}",
+                        "`items_path` `{}` matches nothing in the response: {why}",
                         path.as_str()
                     ))
                     .with_field("items_path")
@@ -341,7 +341,7 @@ impl RestClient {
                 if let Some(path) = path.filter(|p| p.filtered()) {
                     let first = match &found {
                         Items::List { pointer, .. } => Some(pointer.clone()),
-                        // A list's entry stands for its list (`envelopes` stops at entries).
+                        // A list's entry stands for its list (`Envelopes` leaves entries out).
                         _ => path.locations(&body).into_iter().next().map(|l| {
                             match l.rsplit_once('/') {
                                 Some((up, _)) if body.pointer(up).is_some_and(Value::is_array) => {
@@ -352,14 +352,9 @@ impl RestClient {
                         }),
                     };
                     // Read with the place this page taught, as a later page is read.
-                    let opened = path.opened(&body);
-                    let seen = Seen {
-                        place: place.as_deref().or(pos.carried.as_deref()),
-                        ..seen
-                    };
-                    let envelopes = first
-                        .iter()
-                        .flat_map(|p| path.envelopes(&body, p, &opened, &seen));
+                    let place = place.as_deref().or(pos.carried.as_deref());
+                    let mut envelopes = path.envelopes(&body, place);
+                    let envelopes = first.iter().flat_map(|p| envelopes.above(p));
                     for (_, value) in envelopes {
                         for (member, value) in error_members(value) {
                             learn(member, value);

@@ -4,6 +4,8 @@
 //!
 //! [`ItemsPath::why_none`]: super::ItemsPath::why_none
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 /// What the run learned before this page, for [`ItemsPath::why_none`] and the error rule:
@@ -97,30 +99,27 @@ pub(super) fn record_map(
 /// no response member ([`records_by_shape`]), is a record map rather than an envelope beside
 /// others, under a descendant name at the list level (`$..artifacts[?…]`, review20 F4): the
 /// run's items sat below one of its entries (`place`, [`Seen::place`]), and what the path's
-/// opening reaches (`opened`) lies below every entry, each holding the list. Without a place
-/// this cannot be told (`{"result": {"data": []}, "stats": {"data": []}}` reads the same), so
-/// such a map is an envelope, and an entry's `error` fails the page.
+/// opening reaches lies below every entry, each holding the list (`held`: those pointers and
+/// every one above them). Without a place this cannot be told (`{"result": {"data": []},
+/// "stats": {"data": []}}` reads the same), so such a map is an envelope, and an entry's
+/// `error` fails the page.
 pub(super) fn word_keyed_records(
     map: &serde_json::Map<String, Value>,
     pointer: &str,
-    opened: &[String],
+    held: &HashSet<String>,
     place: Option<&str>,
 ) -> bool {
     let Some(place) = place.and_then(|p| p.get(1..)) else {
         return false;
     };
-    let below = |p: &str, at: &str| {
-        p.strip_prefix(at)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .map(|rest| rest.split('/').next().unwrap_or(rest).to_owned())
-    };
-    if below(place, &normalised(pointer)).is_none() {
-        return false;
-    }
-    let held: std::collections::HashSet<String> =
-        opened.iter().filter_map(|r| below(r, pointer)).collect();
-    map.keys()
-        .all(|k| held.contains(&k.replace('~', "~0").replace('/', "~1")))
+    let below = place
+        .strip_prefix(normalised(pointer).as_str())
+        .is_some_and(|rest| rest.starts_with('/'));
+    below
+        && map.keys().all(|k| {
+            let entry = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+            held.contains(&entry)
+        })
 }
 
 /// Whether `map` could be a record map by its shape alone: every value an object, and no
