@@ -1487,28 +1487,28 @@
 //!
 //! `perf sched record` works here. `perf sched timehist` (6.1) books a preempted thread's wait as
 //! sleep, so the figures come from the raw `sched_switch` (`prev_state` R or S) and `sched_waking`
-//! events. Twelve 50k syncs of `s50/base` (858c497) against the serve-mode server, load 1.5-3.7,
+//! events. Eighteen 50k syncs of `s50/base` (858c497) against the serve-mode server, load 1.5-3.7,
 //! NDJSON md5 1405c21f… from each; traces and scripts in the lead's notes (`s50/sched51/`).
 //! Run-queue = woken or preempted until on a CPU.
 //!
-//! **Where the sync ran.** In 8 of the 12 another helper's compiler thread held one vCPU all along,
-//! and the sync's threads and the bench's server shared the other, busy 95-100%: the wall (202-292
-//! µs a page) is then the sum of their CPU (104-143 ms), and a run-queue wait is a turn on that
+//! **Where the sync ran.** In 14 of the 18 another helper's rustc thread held one vCPU all along,
+//! and the sync's threads and the bench's server shared the other, busy 95-100%: the wall (200-292
+//! µs a page) is then the sum of their CPU (99-143 ms), and a run-queue wait is a turn on that
 //! core. In 2 the threads split, `connectors-io` and the server on one vCPU, the loop and the
 //! workers on the other: the fastest (151-181 µs a page). Once both were free: 202 µs a page, 150
 //! ms of CPU in 2 × 101 ms. Per sync, medians, CPU / run-queue (per entry):
 //!
-//! | thread | one vCPU taken (8) | split (2) | both free (1) |
+//! | thread | one vCPU taken (14) | split (2) | both free (1) |
 //! | --- | --- | --- | --- |
-//! | `connectors-io` | 28.9 / 53.7 ms (80 µs) | 31.7 / 11.4 ms (16 µs) | 37.8 / 29.6 ms (48 µs) |
-//! | main (the loop) | 31.9 / 47.5 ms (127 µs) | 33.8 / 35.4 ms (140 µs) | 38.3 / 28.1 ms (56 µs) |
-//! | two workers | 43.6 / 81.4 ms (120 µs) | 41.2 / 61.9 ms (164 µs) | 60.0 / 46.0 ms (50 µs) |
-//! | the bench's server | 6.4 / 21.9 ms (43 µs) | 6.0 / 3.7 ms (7 µs) | 13.8 / 24.0 ms (46 µs) |
+//! | `connectors-io` | 26.4 / 51.1 ms (75 µs) | 31.7 / 11.4 ms (16 µs) | 37.8 / 29.6 ms (48 µs) |
+//! | main (the loop) | 30.9 / 45.3 ms (116 µs) | 33.8 / 35.4 ms (140 µs) | 38.3 / 28.1 ms (56 µs) |
+//! | two workers | 43.1 / 81.4 ms (119 µs) | 41.2 / 61.9 ms (164 µs) | 60.0 / 46.0 ms (50 µs) |
+//! | the bench's server | 5.9 / 20.6 ms (41 µs) | 6.0 / 3.7 ms (7 µs) | 13.8 / 24.0 ms (46 µs) |
 //!
-//! **The I/O thread's page**, one vCPU taken: 52-84 µs on the CPU, 95-162 µs in the run-queue
-//! (390-700 preemptions a sync, about 100 µs each: its request wakes the server, which preempts it,
-//! and the loop or a worker runs before it gets the core back), 23-57 µs asleep, of which the
-//! server works 3-8 µs and waits for the core 16-42 µs. So of the 140-200 µs a page the chain
+//! **The I/O thread's page**, one vCPU taken: 50-84 µs on the CPU, 91-162 µs in the run-queue
+//! (370-700 preemptions a sync, about 100 µs each: its request wakes the server, which preempts it,
+//! and the loop or a worker runs before it gets the core back), 23-68 µs asleep, of which the
+//! server works 3-8 µs and waits for the core 16-51 µs. So of the 135-200 µs a page the chain
 //! waits, the server's answer is under 10 µs; the rest is waiting for a core, its own or the
 //! server's. Both vCPUs free: 76 µs CPU, 59 µs run-queue (a wake-up onto an idle vCPU takes 25-35
 //! µs in this VM, 292 of them, 10.5 ms; most of the rest behind a worker on its vCPU), 59 µs asleep
@@ -1535,9 +1535,10 @@
 //! At nice 10 (3 traced syncs) the I/O thread's run-queue fell to 21-24 ms and the server's to 4-8
 //! ms (3 µs a wake-up), but the chain then slept 57-66 ms on the channel (woken by the loop about
 //! 470 times), the loop waited 94-103 ms for the core, and other processes ran more (148-191 ms
-//! against 101-121 in 7 of the base's 8 one-vCPU syncs): once the chain is served first, the bound
+//! against 101-133 in 13 of the base's 14 one-vCPU syncs): once the chain is served first, the bound
 //! is the sync's total CPU. Pinning loses whenever another process sits on the pinned core. Nothing
-//! was built: no lever paid.
+//! was built: no lever paid. The bench's (a), 5 rounds, base, load 1.6: sync 0.098 s, curl
+//! 0.025 s, 3.99x.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
