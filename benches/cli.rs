@@ -44,7 +44,7 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below); nineteenth pass: one process-wide I/O thread instead of a runtime per walk, a task on the caller's runtime below two cores, two pages converted ahead: wall 0.90x of `s48/base` over 26 rounds at load 2.8-4.7 (below); twentieth pass: the NDJSON lines made on the converting worker (an optional `Sink` encoder), the sync loop's instructions 0.47x, the process's 1.029x, wall even at load 6-8.9: reverted, patch kept (below); twenty-second pass: the items' read off the fetch chain (`W47_SKIP` as a page kind), the I/O thread's instructions 0.58x, its CPU 0.85x, the process's instructions 1.076x, wall 1.02x on two cores and one at load 2.4-4.3: reverted, patch kept (below) |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below; fifth pass: CPU 0.95x, instructions -6%, allocations -27%, still about 4-5x; sixth pass: allocations -18%, instructions -2.7%, task-clock 3.4-6x of curl's (runtime flavours measured, below); seventh pass: allocations -11%, task-clock 0.93-1.01x, still 5.7-6.4x curl's task-clock, wall 3.8-4.5x (noise-bound at load 8-9); eighth pass: measured only, task-clock 6.4x curl's (189 ms against 29 ms), by thread below; ninth pass: TLS roots read at the first `https` handshake, a 1-page sync's task-clock 8.2 → 4.8 ms, the 50k sync's 168 → 160 ms (0.95x, load 11-14); mimalloc's RSS traced to transparent huge pages; with `no_thp` merged: 5.3-5.7x → 4.1-4.4x wall, RSS +5% (below); eleventh pass: instructions 0.961x (the NDJSON writer's strings, hex digits, moves), a 1-page start about 0.92x task-clock with packed relocations (below); thirteenth pass: SIMD JSON crates measured, none reads these pages in fewer instructions than serde_json; `write_str` by `chunks_exact`, instructions 0.972x (below); fourteenth pass: each page's items read once (the fetch keeps what conversion needs), instructions 0.922x (below); fifteenth pass: kept objects in an arena, kept pages bounded by their body, 0.927x; quiet wall unchanged, 3.7-3.8x curl (below); seventeenth pass: measured only, the fetch chain is the critical path and waits on the runtime's workers (below); eighteenth pass: the fetches on a thread of their own and conversions started as pages come, wall 0.83x at load 2.6-5.3 (sync 3.7x → 3.2x curl's in the bench at load 5), one core 1.05x (below); nineteenth pass: one process-wide I/O thread instead of a runtime per walk, a task on the caller's runtime below two cores, two pages converted ahead: wall 0.90x of `s48/base` over 26 rounds at load 2.8-4.7 (below); twentieth pass: the NDJSON lines made on the converting worker (an optional `Sink` encoder), the sync loop's instructions 0.47x, the process's 1.029x, wall even at load 6-8.9: reverted, patch kept (below); twenty-second pass: the items' read off the fetch chain (`W47_SKIP` as a page kind), the I/O thread's instructions 0.58x, its CPU 0.85x, the process's instructions 1.076x, wall 1.02x on two cores and one at load 2.4-4.3: reverted, patch kept (below); twenty-fourth pass: measured only, the chain's wait is waiting for a core (the server's work under 10 µs a page), the wall the sum of the threads' CPU on the one core the sync mostly gets here; nice, `SCHED_BATCH` and pinning lose 1.1-1.7x (below) |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below); sixth pass 8.4-9.6x (this day's disk: 2.1-2.9 s of `fsync`s); tenth pass (`--durability group`, opt-in): `fdatasync`s 1,565 → 8, task-clock 2.97x → 1.38x of the run without state, wall 5.9x → 1.41x at load 11 (below); thirteenth pass: instructions -50M (4%), the `--state` run's task-clock 0.92x and wall 0.93x of HEAD's, wall ratio 1.39x → 1.34x at load 3 (below); fourteenth pass: the snapshot's instructions a document 818 → 696, `apply`'s 631 → 575; on the quiet machine the `--state` run 0.94x and the ratio's median 1.355x → 1.29x (1.20-1.37x) (below) |
 //! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x; fifth pass CPU 1.49x → 1.24-1.31x; sixth pass 1.03-1.24x wall, 1.21-1.33x CPU (store untouched) |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x; sixth pass 1.32-1.41x wall, 1.42-1.53x CPU (both binaries) |
@@ -1482,6 +1482,63 @@
 //! the `Document`'s owned form (about 9 allocations, a metadata `BTreeMap` node built, hashed
 //! as JSON, written as JSON again and dropped on another thread: about 3,000 instructions
 //! across the two sides), which only a contract change would cut.
+//!
+//! ## (a), twenty-fourth pass (2026-12-07): who holds the cores while the chain waits (measurements only)
+//!
+//! `perf sched record` works here. `perf sched timehist` (6.1) books a preempted thread's wait as
+//! sleep, so the figures come from the raw `sched_switch` (`prev_state` R or S) and `sched_waking`
+//! events. Eighteen 50k syncs of `s50/base` (858c497) against the serve-mode server, load 1.5-3.7,
+//! NDJSON md5 1405c21f… from each; traces and scripts in the lead's notes (`s50/sched51/`).
+//! Run-queue = woken or preempted until on a CPU.
+//!
+//! **Where the sync ran.** In 14 of the 18 another helper's rustc thread held one vCPU all along,
+//! and the sync's threads and the bench's server shared the other, busy 95-100%: the wall (200-292
+//! µs a page) is then the sum of their CPU (99-143 ms), and a run-queue wait is a turn on that
+//! core. In 2 the threads split, `connectors-io` and the server on one vCPU, the loop and the
+//! workers on the other: the fastest (151-181 µs a page). Once both were free: 202 µs a page, 150
+//! ms of CPU in 2 × 101 ms. Per sync, medians, CPU / run-queue (per entry):
+//!
+//! | thread | one vCPU taken (14) | split (2) | both free (1) |
+//! | --- | --- | --- | --- |
+//! | `connectors-io` | 26.4 / 51.1 ms (75 µs) | 31.7 / 11.4 ms (16 µs) | 37.8 / 29.6 ms (48 µs) |
+//! | main (the loop) | 30.9 / 45.3 ms (116 µs) | 33.8 / 35.4 ms (140 µs) | 38.3 / 28.1 ms (56 µs) |
+//! | two workers | 43.1 / 81.4 ms (119 µs) | 41.2 / 61.9 ms (164 µs) | 60.0 / 46.0 ms (50 µs) |
+//! | the bench's server | 5.9 / 20.6 ms (41 µs) | 6.0 / 3.7 ms (7 µs) | 13.8 / 24.0 ms (46 µs) |
+//!
+//! **The I/O thread's page**, one vCPU taken: 50-84 µs on the CPU, 91-162 µs in the run-queue
+//! (370-700 preemptions a sync, about 100 µs each: its request wakes the server, which preempts it,
+//! and the loop or a worker runs before it gets the core back), 23-68 µs asleep, of which the
+//! server works 3-8 µs and waits for the core 16-51 µs. So of the 135-200 µs a page the chain
+//! waits, the server's answer is under 10 µs; the rest is waiting for a core, its own or the
+//! server's. Both vCPUs free: 76 µs CPU, 59 µs run-queue (a wake-up onto an idle vCPU takes 25-35
+//! µs in this VM, 292 of them, 10.5 ms; most of the rest behind a worker on its vCPU), 59 µs asleep
+//! (the server waiting 39, working 14). Split: run-queue 22-24 µs, the server answers in 2 µs, and
+//! the chain sleeps 51-53 µs a page on the read-ahead's channel: the loop's and workers' vCPU is
+//! the bound. curl against the same server (30-42 ms): curl 21-22 ms of CPU, the server 4 ms, and
+//! curl never sleeps (its request wakes the server on its core, which preempts it and answers in
+//! about 8 µs). The sync and the server spend 104-150 ms of CPU against curl's and the server's 25:
+//! on one core 2x curl (60-84 ms) needs 40% of that CPU gone; on two free cores the loop and
+//! workers alone are about 75 ms of one.
+//!
+//! Levers from outside, base binary (a watcher set each thread's nice, policy or affinity once
+//! `connectors-io` appeared; base ran the watcher too), alternating rounds of 5 syncs, medians:
+//!
+//! | lever | rounds (load) | base → lever | paired |
+//! | --- | --- | --- | --- |
+//! | loop and workers at nice 10, I/O thread 0 | 4 (2.5-2.6); 8 (3.2-4.5) | 110.7 → 121.4; 154.0 → 187.8 ms | 1.17x; 1.43x |
+//! | `SCHED_BATCH`, I/O thread normal | 4 (2.5-2.6) | 110.7 → 127.5 ms | 1.15x |
+//! | I/O thread at nice -5 | 4 (2.8) | 106.1 → 121.7 ms | 1.21x |
+//! | I/O thread at nice -10 | 4 (2.8); 8 (3.2-4.5) | 106.1 → 112.1; 154.0 → 149.9 ms | 1.11x; 1.03x |
+//! | I/O thread on cpu 1, all else on cpu 0 | 4 (2.8) | 106.1 → 202.2 ms | 1.67x |
+//! | `taskset -c 0` (no I/O thread) | 8 (3.2-4.5) | 154.0 → 139.4 ms | 0.94x |
+//!
+//! At nice 10 (3 traced syncs) the I/O thread's run-queue fell to 21-24 ms and the server's to 4-8
+//! ms (3 µs a wake-up), but the chain then slept 57-66 ms on the channel (woken by the loop about
+//! 470 times), the loop waited 94-103 ms for the core, and other processes ran more (148-191 ms
+//! against 101-133 in 13 of the base's 14 one-vCPU syncs): once the chain is served first, the bound
+//! is the sync's total CPU. Pinning loses whenever another process sits on the pinned core. Nothing
+//! was built: no lever paid. The bench's (a), 5 rounds, base, load 1.6: sync 0.098 s, curl
+//! 0.025 s, 3.99x.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
