@@ -68,15 +68,15 @@ pub enum IoRuntime {
     ///
     /// In a child process `fork`ed after the choice, that runtime has no thread, and its I/O
     /// driver shares its epoll instance with the parent's. Until the child chooses with
-    /// [`set_io_runtime`] a runtime it built (warned once), a walk polled on that inherited
-    /// runtime (a binding's `static` runtime, its `block_on` called in the child) runs on the
-    /// child's own pool, as [`Auto`](Self::Auto) (even on one core): an inherited
-    /// multi-threaded runtime's `block_on` runs none of its tasks, so a walk driven there
-    /// would wait for ever. A walk polled on another runtime runs there, as
-    /// [`Caller`](Self::Caller), which must then be one the child built and drives. Keep the
-    /// parent's runtime in the child (`std::mem::forget` it, or leave it in its `static`):
-    /// dropping it waits for its worker and blocking threads, which the child does not have,
-    /// so the child would hang in the drop.
+    /// [`set_io_runtime`] a runtime it built (warned once), its walks run on its own pool, as
+    /// [`Auto`](Self::Auto) (even on one core), their conversions too, whatever runtime polls
+    /// them: an inherited multi-threaded runtime's `block_on` runs none of its tasks, so a walk
+    /// or a conversion spawned there would wait for ever, and no runtime tells whether it was
+    /// built before the `fork`. Choosing the inherited runtime again in the child (a binding
+    /// that calls `set_io_runtime` before every sync) changes nothing: it stays the parent's.
+    /// Keep the parent's runtime in the child (`std::mem::forget` it, or leave it in its
+    /// `static`): dropping it waits for its worker and blocking threads, which the child does
+    /// not have, so the child would hang in the drop.
     Handle(Handle),
 }
 
@@ -102,10 +102,13 @@ impl IoRuntime {
 ///
 /// A choice made in another process (the parent, before a `fork`) is the child's until the
 /// child chooses: the child may call this once over it, even after its walks ran on the
-/// inherited choice.
+/// inherited choice. Over a parent's `Handle`, the same runtime again is `Ok` and changes
+/// nothing (that runtime has no thread in the child, see [`IoRuntime::Handle`]); choose one
+/// built in the child.
 ///
 /// Choosing the same again (a `Handle` of the same runtime, by [`Handle::id`], or the same
-/// `Auto` or `Caller`) is `Ok` and changes nothing; only a different choice is refused.
+/// `Auto` or `Caller`) is `Ok` and leaves the choice as it is (a `Handle` given is stored in
+/// place of the one before); only a different choice is refused.
 ///
 /// The choice is the process's: in a test binary, where tests share the process, choose a
 /// runtime that outlives every test (a `static` `LazyLock<Runtime>`) in one function that
@@ -130,8 +133,8 @@ impl IoRuntime {
 pub fn set_io_runtime(choice: IoRuntime) -> Result<()> {
     let pid = std::process::id();
     let single = single_threaded(&choice);
-    CHOICE.set(choice, pid)?;
-    warn_single_threaded(single, pid);
+    let stored = CHOICE.set(choice, pid)?;
+    warn_single_threaded(single && stored, pid);
     Ok(())
 }
 
@@ -148,8 +151,10 @@ pub fn set_io_runtime(choice: IoRuntime) -> Result<()> {
 ///
 /// # Errors
 /// [`ErrorKind::Config`] when [`IoRuntime::Auto`] or [`IoRuntime::Caller`] was chosen in this
-/// process, by [`set_io_runtime`] or by a walk, and `choice` is different: walks may have taken
-/// it, and replacing it would split them between two runtimes. The choice in force is kept.
+/// process, by [`set_io_runtime`], by a walk or by this function, and `choice` is different:
+/// walks may have taken it, and replacing it would split them between two runtimes. The choice
+/// in force is kept: going back from a `Handle` to `Auto` or `Caller` is for the rest of the
+/// process.
 ///
 /// ```
 /// use connector_core::pages::{IoRuntime, replace_io_runtime, set_io_runtime};
@@ -165,8 +170,8 @@ pub fn set_io_runtime(choice: IoRuntime) -> Result<()> {
 pub fn replace_io_runtime(choice: IoRuntime) -> Result<()> {
     let pid = std::process::id();
     let single = single_threaded(&choice);
-    CHOICE.replace(choice, pid)?;
-    warn_single_threaded(single, pid);
+    let stored = CHOICE.replace(choice, pid)?;
+    warn_single_threaded(single && stored, pid);
     Ok(())
 }
 
@@ -198,55 +203,32 @@ impl Choice {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `choice` from now on in process `pid`, unless a different choice is already made in it
-    /// (the same again is `Ok`, and changes nothing).
-    fn set(&self, choice: IoRuntime, pid: u32) -> Result<()> {
-        let mut chosen = self.chosen();
-        if let Some((by, made)) = &*chosen
-            && *by == pid
-        {
-            if same(made, &choice) {
-                return Ok(());
-            }
-            let replace = match made {
-                IoRuntime::Handle(_) => {
-                    "; a host that shut its runtime down and built another replaces it with `replace_io_runtime`"
-                }
-                IoRuntime::Auto | IoRuntime::Caller => "",
-            };
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "the I/O runtime is already chosen ({}), differently: choose one, before the first walk (a test binary chooses one runtime for all its tests, the same choice again is Ok){replace}",
-                    made.name()
-                ),
-            ));
-        }
-        // The parent's record, dropped after the lock.
-        let _parents = chosen.replace((pid, choice));
-        drop(chosen);
-        Ok(())
+    /// `choice` from now on in process `pid`, unless a different choice is already made in it;
+    /// whether it was stored (not over a parent's runtime chosen again, see [`take`]).
+    fn set(&self, choice: IoRuntime, pid: u32) -> Result<bool> {
+        self.make(choice, pid, false)
     }
 
     /// `choice` from now on in process `pid`, unless a different `Auto` or `Caller` is chosen
-    /// in it. The replaced handle is dropped after the lock.
-    fn replace(&self, choice: IoRuntime, pid: u32) -> Result<()> {
+    /// in it; whether it was stored, as [`set`](Self::set).
+    fn replace(&self, choice: IoRuntime, pid: u32) -> Result<bool> {
+        self.make(choice, pid, true)
+    }
+
+    /// [`set`](Self::set), or [`replace`](Self::replace) when `replacing`. The record replaced
+    /// (a parent's, or a handle of the same runtime or of the one replaced) is dropped after
+    /// the lock.
+    fn make(&self, choice: IoRuntime, pid: u32, replacing: bool) -> Result<bool> {
         let mut chosen = self.chosen();
-        if let Some((by, made @ (IoRuntime::Auto | IoRuntime::Caller))) = &*chosen
-            && *by == pid
-            && !same(made, &choice)
-        {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "the I/O runtime chosen is {}, not a Handle: walks may have taken it, choose once",
-                    made.name()
-                ),
-            ));
+        // Refused, or kept: `choice` is dropped after the lock (parameters drop last).
+        match take(chosen.as_ref(), &choice, pid, replacing)? {
+            Take::Store => {
+                let _replaced = chosen.replace((pid, choice));
+                drop(chosen);
+                Ok(true)
+            }
+            Take::Keep => Ok(false),
         }
-        let _replaced = chosen.replace((pid, choice));
-        drop(chosen);
-        Ok(())
     }
 
     /// The choice for a walk built now in process `pid` (read only when needed, and not under
@@ -256,6 +238,7 @@ impl Choice {
     /// chooses.
     fn get(&self, pid: fn() -> u32) -> Read {
         let (by, handle) = match &mut *self.chosen() {
+            // Cloned under the lock, the pid read after it: dropped in a child.
             Some((by, IoRuntime::Handle(handle))) => (*by, handle.clone()),
             Some((_, choice)) => return Read::Is(choice.clone()),
             chosen @ None => {
@@ -272,15 +255,16 @@ impl Choice {
         if WARNED_IN.load(Ordering::Relaxed) != pid && WARNED_IN.swap(pid, Ordering::Relaxed) != pid
         {
             tracing::warn!(
-                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process: until the child chooses, walks polled on that runtime run on the child's own I/O runtimes (`connectors-io`), others on their callers' runtimes"
+                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process, with no thread here: until the child chooses one it built, its walks and their conversions run on its own I/O runtimes (`connectors-io`)"
             );
         }
-        Read::Parents(handle.id())
+        Read::Parents
     }
 }
 
-/// Whether two choices are the same: the same runtime (by [`Handle::id`], unique in the
-/// process), or the same `Auto` or `Caller`.
+/// Whether two choices are the same: the same runtime (by [`Handle::id`], unique among running
+/// runtimes: tokio's contract; 1.54 never reuses one, and a forked child's new runtimes take
+/// ids after every inherited one), or the same `Auto` or `Caller`.
 fn same(a: &IoRuntime, b: &IoRuntime) -> bool {
     match (a, b) {
         (IoRuntime::Handle(a), IoRuntime::Handle(b)) => a.id() == b.id(),
@@ -289,13 +273,79 @@ fn same(a: &IoRuntime, b: &IoRuntime) -> bool {
     }
 }
 
+/// What a choice accepted does to the record.
+#[derive(Debug)]
+enum Take {
+    /// The choice from now on. A `Handle` of the runtime already chosen is stored too: tokio
+    /// documents a runtime's id as unique among running runtimes only, so a later one might
+    /// take the id of one shut down (1.54 never reuses one).
+    Store,
+    /// The parent's runtime, inherited and chosen again in a child: it has no thread there, so
+    /// it stays the parent's ([`Read::Parents`]), whose walks run on the child's pool.
+    Keep,
+}
+
+/// What a choice made in process `pid` does to the `record` (the choice made, and the process
+/// it was made in), by [`set_io_runtime`] or, `replacing`, by [`replace_io_runtime`]: refused
+/// over a different choice made in this process (for `replacing`, an `Auto` or `Caller`).
+fn take(
+    record: Option<&(u32, IoRuntime)>,
+    choice: &IoRuntime,
+    pid: u32,
+    replacing: bool,
+) -> Result<Take> {
+    let Some((by, made)) = record else {
+        return Ok(Take::Store);
+    };
+    let same = same(made, choice);
+    let handle = matches!(made, IoRuntime::Handle(_));
+    if *by != pid {
+        return Ok(if same && handle {
+            Take::Keep
+        } else {
+            Take::Store
+        });
+    }
+    if same || (replacing && handle) {
+        Ok(Take::Store)
+    } else {
+        Err(refused(made, replacing))
+    }
+}
+
+/// Why a choice over `made` is refused.
+fn refused(made: &IoRuntime, replacing: bool) -> Error {
+    if replacing {
+        return Error::new(
+            ErrorKind::Config,
+            format!(
+                "the I/O runtime chosen is {}, not a Handle: walks may have taken it, choose once",
+                made.name()
+            ),
+        );
+    }
+    let replace = match made {
+        IoRuntime::Handle(_) => {
+            "; a host that shut its runtime down and built another replaces it with `replace_io_runtime`"
+        }
+        IoRuntime::Auto | IoRuntime::Caller => "",
+    };
+    Error::new(
+        ErrorKind::Config,
+        format!(
+            "a different I/O runtime ({}) is already chosen: choose one, before the first walk (a test binary chooses one runtime for all its tests, the same choice again is Ok){replace}",
+            made.name()
+        ),
+    )
+}
+
 /// The choice as read for a walk.
 #[derive(Debug)]
 enum Read {
     /// Made in this process, or an `Auto` or `Caller` made in the parent (before a `fork`).
     Is(IoRuntime),
-    /// A `Handle` chosen in the parent (before a `fork`): that runtime's id.
-    Parents(tokio::runtime::Id),
+    /// A `Handle` chosen in the parent (before a `fork`).
+    Parents,
 }
 
 /// The process last warned that it is a child of the process that chose a `Handle`.
@@ -310,40 +360,67 @@ pub(super) enum On {
     Caller,
     /// This runtime.
     Runtime(Handle),
-    /// In a forked child of a process that chose a `Handle`: a walk polled on that runtime
-    /// (`parent`, inherited: its tasks have no thread here) on one of `pool`'s runtimes (or the
-    /// caller's when it has none), any other on the caller's.
-    Inherited {
-        parent: tokio::runtime::Id,
-        pool: &'static Pool,
-    },
+    /// In a forked child of a process that chose a `Handle`, until it chooses: one of the
+    /// pool's runtimes, the conversions too, whatever the caller's runtime (it may be
+    /// inherited, its tasks with no thread here); an error when the pool has none.
+    Inherited(&'static Pool),
+}
+
+/// Where a walk runs, for a caller on a runtime: its fetching (`driven`), the conversions
+/// [`read_ahead_converting`](super::read_ahead_converting) starts (`converting`), and the
+/// count of the pool slot's walks it is in (the driver keeps the guard until it ends).
+pub(super) struct Runs {
+    pub(super) driven: Handle,
+    pub(super) converting: Handle,
+    pub(super) walking: Option<Walking>,
 }
 
 impl On {
     /// The process's choice ([`set_io_runtime`]).
     pub(super) fn chosen() -> Self {
-        match CHOICE.get(std::process::id) {
+        Self::of(CHOICE.get(std::process::id))
+    }
+
+    /// Where walks go for the choice as `read`.
+    fn of(read: Read) -> Self {
+        match read {
             Read::Is(IoRuntime::Auto) if cores() >= 2 => Self::Pool(io_pool()),
             Read::Is(IoRuntime::Auto | IoRuntime::Caller) => Self::Caller,
             Read::Is(IoRuntime::Handle(handle)) => Self::Runtime(handle),
-            Read::Parents(parent) => Self::Inherited {
-                parent,
-                pool: io_pool(),
-            },
+            Read::Parents => Self::Inherited(io_pool()),
         }
     }
 
-    /// The runtime a walk polled first on `caller` is driven on, and the count of the pool
-    /// slot's walks it is in: the driver keeps the guard until it ends.
-    pub(super) fn runtime(&self, caller: &Handle) -> (Handle, Option<Walking>) {
-        match self {
+    /// Where a walk polled first on `caller` runs.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Cancelled`] in a forked child of a `Handle` host when no runtime of the
+    /// pool can take the walk (one could not start, or rests): the caller's runtime may be the
+    /// parent's, where the walk would wait for ever.
+    pub(super) fn runtime(&self, caller: Handle) -> Result<Runs> {
+        let (driven, walking) = match self {
             Self::Pool(pool) => pool.pick().unwrap_or_else(|| (caller.clone(), None)),
-            Self::Inherited { parent, pool } if caller.id() == *parent => {
-                pool.pick().unwrap_or_else(|| (caller.clone(), None))
-            }
-            Self::Inherited { .. } | Self::Caller => (caller.clone(), None),
+            Self::Caller => (caller.clone(), None),
             Self::Runtime(handle) => (handle.clone(), None),
-        }
+            Self::Inherited(pool) => {
+                let (driven, walking) = pool.pick().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Cancelled,
+                        "no I/O runtime (`connectors-io`) could start in this forked child, and the runtime chosen with `set_io_runtime` is the parent's, with no thread here: the walk did not start (tried again in a minute; choose a runtime built in the child with `set_io_runtime`)",
+                    )
+                })?;
+                return Ok(Runs {
+                    converting: driven.clone(),
+                    driven,
+                    walking,
+                });
+            }
+        };
+        Ok(Runs {
+            driven,
+            converting: caller,
+            walking,
+        })
     }
 
     /// Why a walk's driver ended without a word, the walk driven on `driven` for a caller on
@@ -354,12 +431,12 @@ impl On {
             Self::Runtime(_) => {
                 "the I/O runtime chosen with `set_io_runtime` is shut down (or the fetching's task was lost): the read-ahead stopped before the pages ended (choose a running one with `replace_io_runtime`)"
             }
-            Self::Pool(pool) | Self::Inherited { pool, .. }
+            Self::Pool(pool) | Self::Inherited(pool)
                 if driven.id() != caller && !pool.serves(driven) =>
             {
                 "an I/O runtime's thread (`connectors-io`) ended: the read-ahead stopped before the pages ended"
             }
-            Self::Pool(_) | Self::Inherited { .. } | Self::Caller => {
+            Self::Pool(_) | Self::Inherited(_) | Self::Caller => {
                 "the read-ahead stopped before the pages ended"
             }
         }
@@ -389,7 +466,11 @@ mod tests {
             .set(IoRuntime::Auto, 7)
             .expect_err("a different choice is refused");
         assert_eq!(err.kind(), ErrorKind::Config);
-        assert!(err.to_string().contains("(Caller), differently"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("a different I/O runtime (Caller) is already chosen"),
+            "{err}"
+        );
         assert!(
             err.to_string()
                 .contains("a test binary chooses one runtime for all its tests"),
@@ -441,7 +522,11 @@ mod tests {
             .set(IoRuntime::Handle(restarted.handle().clone()), 7)
             .expect_err("a second choice is refused");
         assert_eq!(err.kind(), ErrorKind::Config);
-        assert!(err.to_string().contains("(Handle), differently"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("a different I/O runtime (Handle) is already chosen"),
+            "{err}"
+        );
         // The tests' way first; `replace_io_runtime` for a host that restarted only.
         let message = err.to_string();
         let tests = message
@@ -458,10 +543,10 @@ mod tests {
             .expect("a Handle is replaced");
         assert!(matches!(choice.get(seven), Read::Is(IoRuntime::Handle(h)) if h.id() == id));
 
-        // The child: the parent's runtime named (no thread started here), the choice still open
-        // to it.
-        assert!(matches!(choice.get(eight), Read::Parents(parent) if parent == id));
-        assert!(matches!(choice.get(eight), Read::Parents(parent) if parent == id));
+        // The child: the parent's runtime not taken (no thread started here), the choice still
+        // open to it.
+        assert!(matches!(choice.get(eight), Read::Parents));
+        assert!(matches!(choice.get(eight), Read::Parents));
         choice
             .set(IoRuntime::Handle(Handle::current()), 8)
             .expect("the child chooses");
@@ -489,31 +574,118 @@ mod tests {
             .expect("dropped");
     }
 
-    /// In a forked child of a process that chose a `Handle`, a walk polled on that inherited
-    /// runtime (whose tasks have no thread there: a multi-threaded one's `block_on` runs none)
-    /// is driven on the child's own pool; a walk polled on any other runtime on that one.
+    /// In a forked child, the parent's `Handle` chosen again (a binding that chooses its
+    /// `static` runtime before every sync) stays the parent's: walks still go to the child's
+    /// pool, rather than to a runtime with no thread in the child. The child's choice is still
+    /// open, and its own runtime is taken.
     #[tokio::test]
-    async fn a_forked_childs_walk_polled_on_the_inherited_runtime_runs_on_its_pool() {
-        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
-        let inherited = Handle::current();
-        let on = On::Inherited {
-            parent: inherited.id(),
-            pool,
-        };
-        let (driven, _) = on.runtime(&inherited);
-        assert_ne!(driven.id(), inherited.id());
-        assert!(pool.serves(&driven), "the pool's runtime");
+    async fn a_forked_child_choosing_the_inherited_runtime_again_keeps_the_parents_record() {
+        let inherited = || IoRuntime::Handle(Handle::current());
+        let choice = Choice(Mutex::new(None));
+        assert!(choice.set(inherited(), 7).expect("the parent's choice"));
+        assert!(!choice.set(inherited(), 8).expect("the same again"));
+        assert!(matches!(choice.get(eight), Read::Parents));
+        assert!(!choice.replace(inherited(), 8).expect("the same again"));
+        assert!(matches!(choice.get(eight), Read::Parents));
+        assert!(matches!(On::of(choice.get(eight)), On::Inherited(_)));
 
         let built = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("the child's runtime");
-        let (driven, walking) = on.runtime(built.handle());
-        assert_eq!(driven.id(), built.handle().id(), "the caller's");
-        assert!(walking.is_none());
-        assert_eq!(
-            on.stopped(&driven, built.handle().id()),
-            "the read-ahead stopped before the pages ended"
+        let id = built.handle().id();
+        assert!(
+            choice
+                .set(IoRuntime::Handle(built.handle().clone()), 8)
+                .expect("the child's choice")
         );
+        assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == id));
+        assert!(
+            choice.set(inherited(), 8).is_err(),
+            "chosen once in the child"
+        );
+        drop(choice);
+        // Not in the caller's runtime: dropping a runtime there panics.
+        std::thread::spawn(move || drop(built))
+            .join()
+            .expect("dropped");
+    }
+
+    /// The same runtime chosen again in its process stores the new handle (tokio's ids are
+    /// unique among running runtimes only: a runtime built after one shut down might take its
+    /// id), and so does a same `Auto` or `Caller`; over the parent's `Handle` the record stays.
+    #[tokio::test]
+    async fn the_same_runtime_chosen_again_stores_its_new_handle() {
+        let record = |pid| Some((pid, IoRuntime::Handle(Handle::current())));
+        let again = IoRuntime::Handle(Handle::current());
+        for replacing in [false, true] {
+            let took = |record: Option<(u32, IoRuntime)>, choice: &IoRuntime| {
+                take(record.as_ref(), choice, 7, replacing).map_err(|e| e.kind())
+            };
+            assert!(matches!(took(record(7), &again), Ok(Take::Store)));
+            assert!(matches!(took(record(8), &again), Ok(Take::Keep)));
+            assert!(matches!(
+                took(record(8), &IoRuntime::Caller),
+                Ok(Take::Store)
+            ));
+            assert!(matches!(took(None, &again), Ok(Take::Store)));
+            for same in [IoRuntime::Auto, IoRuntime::Caller] {
+                assert!(matches!(
+                    took(Some((7, same.clone())), &same),
+                    Ok(Take::Store)
+                ));
+                assert!(matches!(
+                    took(Some((8, same.clone())), &same),
+                    Ok(Take::Store)
+                ));
+                assert!(matches!(
+                    took(Some((7, same.clone())), &again),
+                    Err(ErrorKind::Config)
+                ));
+            }
+        }
+        assert!(matches!(
+            take(record(7).as_ref(), &IoRuntime::Caller, 7, false),
+            Err(e) if e.kind() == ErrorKind::Config
+        ));
+        assert!(matches!(
+            take(record(7).as_ref(), &IoRuntime::Caller, 7, true),
+            Ok(Take::Store)
+        ));
+    }
+
+    /// In a forked child of a process that chose a `Handle`, every walk (whatever runtime polls
+    /// it: the inherited one's tasks have no thread there, and a runtime does not say whether
+    /// it is inherited) is driven on the child's own pool, and its conversions with it; with
+    /// no runtime in the pool, the walk is refused rather than sent to its caller's runtime.
+    #[tokio::test]
+    async fn a_forked_childs_walks_run_on_its_pool_whatever_their_caller() {
+        fn failing() -> std::io::Result<tokio::runtime::Runtime> {
+            Err(std::io::Error::other("no thread"))
+        }
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
+        let on = On::Inherited(pool);
+        let built = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("the child's runtime");
+        for caller in [Handle::current(), built.handle().clone()] {
+            let id = caller.id();
+            let runs = on.runtime(caller).expect("the pool's runtime");
+            assert_ne!(runs.driven.id(), id);
+            assert!(pool.serves(&runs.driven), "the pool's runtime");
+            assert_eq!(
+                runs.converting.id(),
+                runs.driven.id(),
+                "converted there too"
+            );
+        }
+        assert!(matches!(On::of(Read::Parents), On::Inherited(p) if std::ptr::eq(p, io_pool())));
+
+        let none: &'static Pool = Box::leak(Box::new(Pool::new(1, failing)));
+        let Err(err) = On::Inherited(none).runtime(Handle::current()) else {
+            panic!("no runtime for the walk");
+        };
+        assert_eq!(err.kind(), ErrorKind::Cancelled);
+        assert!(err.to_string().contains("forked child"), "{err}");
         // Not in the caller's runtime: dropping a runtime there panics.
         std::thread::spawn(move || drop(built))
             .join()

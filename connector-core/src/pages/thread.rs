@@ -73,15 +73,25 @@ use crate::error::{Error, ErrorKind, Result};
 /// parent's have no thread there), its walks counted afresh. With
 /// [`IoRuntime::Handle`](super::IoRuntime::Handle) chosen in the parent (warned), until the
 /// child builds a runtime of its own and chooses it with
-/// [`set_io_runtime`](super::set_io_runtime), a walk polled on that inherited runtime runs on
-/// the child's own I/O runtimes (an inherited multi-threaded runtime's `block_on` runs none of
-/// its tasks, and its I/O driver shares its epoll with the parent's), and a walk polled on
-/// another runtime runs there, as [`IoRuntime::Caller`](super::IoRuntime::Caller): one the
-/// child built and drives. Keep the parent's runtime in the child (`std::mem::forget` it):
-/// dropping it waits for threads the child does not have, for ever; polling a converting walk
-/// on it ([`read_ahead_converting`](super::read_ahead_converting) converts on the caller's
-/// runtime) waits for ever too. An inherited `Auto` or `Caller` is the child's until it
-/// chooses, once.
+/// [`set_io_runtime`](super::set_io_runtime) (the parent's runtime chosen again stays the
+/// parent's), every walk runs on the child's own I/O runtimes, and so do
+/// [`read_ahead_converting`](super::read_ahead_converting)'s conversions, whatever runtime
+/// polls the walk: a runtime inherited from the parent has no thread in the child (a
+/// multi-threaded one's `block_on` runs only the future it is given, none of its tasks, and
+/// any one's I/O driver shares its epoll with the parent's), and no runtime tells whether it
+/// was inherited. When none of
+/// those can take the walk (a thread could not start, or one rests a minute), the walk ends at
+/// once with an [`ErrorKind::Cancelled`] error that says so, rather than wait for ever on an
+/// inherited runtime. Keep the parent's runtime in the child (`std::mem::forget` it):
+/// dropping it waits for threads the child does not have, for ever.
+///
+/// With [`IoRuntime::Auto`](super::IoRuntime::Auto) or
+/// [`IoRuntime::Caller`](super::IoRuntime::Caller) inherited (the child's until it chooses,
+/// once), poll walks in the child only on a runtime built in the child: a walk polled on an
+/// inherited runtime starts tasks there (its fetching with `Caller`, or with `Auto` on one
+/// core; its conversions with either), which never run, and the walk waits for ever, with no
+/// error. A child that chooses `Handle` of a runtime it built is served as a parent is.
+///
 /// What the parent made stays bound to the parent's threads, which the child does not have: a
 /// connector's HTTP client and its pooled connections (a request sent on one waits for its
 /// timeout), a rate gate's database pool, a stream begun before the `fork`, or built before it
@@ -134,7 +144,10 @@ fn ahead_on_thread<T: Send + 'static>(
 /// [`read_ahead_on_thread`] that also turns each page with `convert`, in a task of its own on
 /// the caller's runtime started as soon as the page comes: the caller only awaits finished
 /// pages, in page order. The caller's runtime is the one that first polls the stream: a stream
-/// later polled on another runtime still converts on the first.
+/// later polled on another runtime still converts on the first. In a forked child of a process
+/// that chose [`IoRuntime::Handle`](super::IoRuntime::Handle), until the child chooses, the
+/// conversions run on the walk's I/O runtime instead, with its fetches (see
+/// [`read_ahead_on_thread`]'s `# Fork`).
 ///
 /// [`convert_spawned`](super::convert_spawned) starts a page's conversion when the caller
 /// polls for a result, so the next page's conversion waits for the caller to be done with the
@@ -214,7 +227,7 @@ where
 enum Slot<U> {
     /// A page, or the error that ends the pages.
     Ready(Result<U>),
-    /// A page being converted on the caller's runtime.
+    /// A page being converted (on the caller's runtime, but in a forked child).
     Converting(Spawned<U>),
     /// The fetching panicked: resumed in the caller.
     Panicked(Box<dyn Any + Send>),
@@ -246,13 +259,20 @@ where
             }
             return;
         };
-        let (tx, mut rx) = mpsc::channel(waiting.get());
-        let (driven, walking) = on.runtime(&runtime);
         let caller = runtime.id();
+        let runs = match on.runtime(runtime) {
+            Ok(runs) => runs,
+            Err(e) => {
+                yield Err(e);
+                return;
+            }
+        };
+        let driven = runs.driven;
+        let (tx, mut rx) = mpsc::channel(waiting.get());
         // In the caller's span and with its subscriber: a task on another thread has neither
         // (a subscriber set for the caller's thread alone would miss the fetches' events).
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
-        let driver = run(pages, tx, start, runtime, walking)
+        let driver = run(pages, tx, start, runs.converting, runs.walking)
             .in_current_span()
             .with_subscriber(dispatch);
         // Aborted with the stream: the fetch in flight is dropped at once.
@@ -291,19 +311,20 @@ where
 }
 
 /// `pages` driven into `tx` until the pages end, the first error, or the caller leaves; a
-/// panic in the fetching is handed on to resume in the caller. Conversions start on `caller`.
+/// panic in the fetching is handed on to resume in the caller. Conversions start on
+/// `converting`.
 /// The walk stays counted in its pool slot (`walking`) until the driver ends or is dropped.
 async fn run<T, U, S>(
     pages: BoxStream<'static, Result<T>>,
     tx: mpsc::Sender<Slot<U>>,
     start: S,
-    caller: tokio::runtime::Handle,
+    converting: tokio::runtime::Handle,
     walking: Option<Walking>,
 ) where
     S: Fn(T, &tokio::runtime::Handle) -> Slot<U>,
 {
     let _walking = walking;
-    let driven = AssertUnwindSafe(drive(pages, &tx, &start, &caller))
+    let driven = AssertUnwindSafe(drive(pages, &tx, &start, &converting))
         .catch_unwind()
         .await;
     if let Err(panic) = driven {
@@ -315,7 +336,7 @@ async fn drive<T, U, S>(
     mut pages: BoxStream<'static, Result<T>>,
     tx: &mpsc::Sender<Slot<U>>,
     start: &S,
-    caller: &tokio::runtime::Handle,
+    converting: &tokio::runtime::Handle,
 ) where
     S: Fn(T, &tokio::runtime::Handle) -> Slot<U>,
 {
@@ -335,7 +356,7 @@ async fn drive<T, U, S>(
             return;
         };
         match page {
-            Ok(page) => permit.send(start(page, caller)),
+            Ok(page) => permit.send(start(page, converting)),
             Err(e) => {
                 permit.send(Slot::Ready(Err(e)));
                 return;
@@ -543,6 +564,55 @@ mod tests {
             err.to_string().contains("`set_io_runtime` is shut down"),
             "{err}"
         );
+    }
+
+    /// A forked child of a process that chose a `Handle`, as it is there: the caller's runtime
+    /// runs none of its tasks (entered, never driven, as an inherited multi-threaded runtime's
+    /// `block_on` runs none). Its walks run on the child's pool, converting ones with their
+    /// conversions (on the caller's runtime they waited for ever); with no runtime in the
+    /// pool, a walk ends with an error at once instead.
+    #[test]
+    fn a_forked_childs_walks_do_not_wait_on_a_runtime_with_no_thread() {
+        fn failing() -> std::io::Result<tokio::runtime::Runtime> {
+            Err(std::io::Error::other("no thread"))
+        }
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
+        let none: &'static Pool = Box::leak(Box::new(Pool::new(1, failing)));
+        let walks = move || {
+            let inherited = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a runtime");
+            let _in = inherited.enter();
+            let (pages, _) = counted(Some(3));
+            let here = |p| (first(p), std::thread::current().name().map(str::to_owned));
+            let s = ahead_converting(pages, NonZeroUsize::MIN, here, On::Inherited(pool));
+            let converted = futures::executor::block_on(items(s));
+            let (pages, _) = counted(Some(3));
+            let s = ahead_on_thread(pages, NonZeroUsize::MIN, On::Inherited(pool)).map_ok(first);
+            let fetched = futures::executor::block_on(items(s.boxed()));
+            let (pages, _) = counted(None);
+            let s = ahead_on_thread(pages, NonZeroUsize::MIN, On::Inherited(none));
+            let refused = futures::executor::block_on(items(s));
+            (converted, fetched, refused.1)
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(walks()));
+        // A bound on a failure only: the walks end at once, or wait for ever.
+        let ((converted, err), (fetched, fetch_err), refused) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the walks end");
+        let io = Some("connectors-io".to_owned());
+        assert_eq!(
+            converted,
+            (0..3).map(|c| (c, io.clone())).collect::<Vec<_>>(),
+            "converted on the I/O runtime"
+        );
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
+        assert_eq!(fetched, [0, 1, 2]);
+        assert_eq!(fetch_err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
+        let refused = refused.expect("an error");
+        assert_eq!(refused.kind(), ErrorKind::Cancelled);
+        assert!(refused.to_string().contains("forked child"), "{refused}");
     }
 
     /// Walks take a pool's runtimes in turn, each walk staying on its own: two walks under a

@@ -77,7 +77,8 @@ pub(in crate::pages) fn io_runtime() -> std::io::Result<Runtime> {
 }
 
 /// Runtimes started as walks need them, each on a thread of its own and kept for the life of
-/// the process (one whose thread ended is started again), so what a walk opens on one (an HTTP
+/// the process (one whose thread ended is started again, after a minute's rest if it ended
+/// within a minute of its start), so what a walk opens on one (an HTTP
 /// client's connections and its pool's tasks, a host's pooled database connection opened by a
 /// rate gate) outlives the walk and serves the next ones.
 #[derive(Debug)]
