@@ -27,7 +27,7 @@ impl Drop for Walking {
 /// `available_parallelism`, read once (1 when unknown). On one core the I/O thread and the
 /// runtime's worker take turns, a context switch per page handed over (measured on
 /// `taskset -c 0`: 1.02x the wall and 1.05x the task-clock of a task), so
-/// [`IoRuntime::Auto`] drives walks on their caller's runtime there.
+/// [`IoRuntime::Auto`](super::IoRuntime::Auto) drives walks on their caller's runtime there.
 pub(super) fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
@@ -35,11 +35,11 @@ pub(super) fn cores() -> usize {
 
 /// The pool's size on `cores` cores: a quarter of them, between 1 and 4. Two cores keep the one
 /// thread measured there; a many-core host running many walks is not held to one.
-pub(in crate::pages) fn pool_size(cores: usize) -> usize {
+fn pool_size(cores: usize) -> usize {
     (cores / 4).clamp(1, 4)
 }
 
-/// The process's pool ([`IoRuntime::Auto`]).
+/// The process's pool ([`IoRuntime::Auto`](super::IoRuntime::Auto)).
 pub(in crate::pages) fn io_pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool::new(pool_size(cores()), io_runtime))
@@ -47,7 +47,7 @@ pub(in crate::pages) fn io_pool() -> &'static Pool {
 
 /// The name of an I/O runtime's thread, and of its blocking threads (DNS lookups): Linux
 /// keeps 15 characters of a thread's name.
-pub(in crate::pages) const IO_THREAD: &str = "connectors-io";
+const IO_THREAD: &str = "connectors-io";
 const IO_BLOCKING: &str = "connectors-io-b";
 
 /// The most blocking threads (DNS lookups) an I/O runtime keeps.
