@@ -542,10 +542,12 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     let walked: Vec<String> = pages.iter().flat_map(|(ids, _)| ids.clone()).collect();
     let short: Vec<&str> = walked.iter().map(|id| &id[id.len() - 3..]).collect();
     assert_eq!(short, ["w:1", "w:2", "w:3", "w:4", "x:1"], "{walked:?}");
-    // The checkpoint after row 2 has no cursor; a resume from it reads on after row 2.
+    // The checkpoint after row 2 has no cursor, but the text row 2 held (review28 F3); a
+    // resume from it reads on after row 2.
     assert_eq!(
         pages[1].1.state,
-        serde_json::json!({"table": "w", "after": {"id": {"int": 2}}})
+        serde_json::json!({"table": "w", "after": {"id": {"int": 2}},
+            "after_text": "2025-01-00 10:00:00"})
     );
     let resumed: Vec<String> = pages_of(&*c, pages[1].1.clone(), Some(w))
         .await
@@ -554,6 +556,53 @@ async fn mysql_dates_without_a_day_keep_their_text() {
         .collect();
     assert_eq!(resumed.len(), 3, "{resumed:?}");
     assert!(resumed[0].ends_with(":w:3"), "{resumed:?}");
+    // review28 F3: row 2 edited to another date that names no day before the resume. The
+    // resumed page starts after `2025-06-00`, past rows 3 and 4 (once skipped silently: the
+    // check knew no text after a resume); the checkpoint's text shows the edit.
+    Db::My
+        .exec(
+            &name,
+            &[
+                "SET sql_mode = ''",
+                "UPDATE w SET updated_at = '2025-06-00 00:00:00' WHERE id = 2",
+            ],
+        )
+        .await;
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(pages[1].1.clone(), Some(w), SyncContext::new());
+    let mut failures = Vec::new();
+    while let Some(p) = s.next().await {
+        failures.extend(p.expect("a table's failure").batch.failures);
+    }
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0]
+            .message
+            .contains("that row was changed meanwhile"),
+        "{failures:?}"
+    );
+    // An older checkpoint (no text) takes any value, as before.
+    let mut old = pages[1].1.clone();
+    old.state
+        .as_object_mut()
+        .unwrap()
+        .remove("after_text")
+        .unwrap();
+    let skipped: Vec<String> = pages_of(&*c, old, Some(w))
+        .await
+        .into_iter()
+        .flat_map(|(ids, _)| ids)
+        .collect();
+    assert!(skipped.iter().all(|id| id.contains(":x:")), "{skipped:?}");
+    Db::My
+        .exec(
+            &name,
+            &[
+                "SET sql_mode = ''",
+                "UPDATE w SET updated_at = '2025-01-00 10:00:00' WHERE id = 2",
+            ],
+        )
+        .await;
     // Row 2 deleted (or edited) between pages: the server's `(SELECT updated_at … WHERE id =
     // 2)` is NULL and the page empty. That is a failure of `w`, never its silent end; `x` is
     // still read.
@@ -605,7 +654,7 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     let pages = pages_of(&*c, start, Some(w)).await;
     assert_eq!(
         pages[1].1.state,
-        serde_json::json!({"after": {"id": {"int": 8}}})
+        serde_json::json!({"after": {"id": {"int": 8}}, "after_text": "2025-01-00 11:00:00"})
     );
     // Row 8 deleted before a resume after it: a failure of the query without an id (its
     // window is read again next run), not an error every resume repeats.
@@ -673,6 +722,52 @@ async fn mysql_dates_without_a_day_keep_their_text() {
         "{failures:?}"
     );
     assert!(read.iter().any(|id| id.ends_with(":x:1")), "{read:?}");
+    // review28 F1: rows that share the id and the date that names no day (a duplicate row,
+    // a one-to-many join's rows) give the subquery one value: the page after one of them
+    // skips their tie, as after a readable time (once "not the only row with that id" on
+    // every run, which held the window for good). The same under a row hash.
+    Db::My
+        .exec(
+            &name,
+            &[
+                "CREATE TABLE v (id INT, body TEXT, updated_at DATETIME NOT NULL)",
+                "SET sql_mode = ''",
+                "INSERT INTO v VALUES (1, 'a', '2024-12-31 23:00:00'), \
+                 (2, 'b', '2025-01-00 10:00:00'), (2, 'b', '2025-01-00 10:00:00'), \
+                 (3, 'd', '2025-01-01 01:00:00')",
+            ],
+        )
+        .await;
+    config.tables = vec!["v".to_owned(), "x".to_owned()].into();
+    let c = Db::My.connector(config.clone());
+    let start = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    let walked: Vec<String> = pages_of(&*c, start, Some(w))
+        .await
+        .into_iter()
+        .flat_map(|(ids, _)| ids)
+        .collect();
+    let short: Vec<&str> = walked.iter().map(|id| &id[id.len() - 3..]).collect();
+    assert_eq!(short, ["v:1", "v:2", "v:3", "x:1"], "{walked:?}");
+    let mut hashed = config.clone();
+    hashed.tables = Vec::new().into();
+    hashed.id_column = None;
+    hashed.query = Some("SELECT body, updated_at FROM v".into());
+    let c = Db::My.connector(hashed);
+    let start = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    let pages = pages_of(&*c, start, Some(w)).await;
+    assert_eq!(
+        pages.iter().map(|(ids, _)| ids.len()).sum::<usize>(),
+        3,
+        "{pages:?}"
+    );
     // review24 F9: two rows with the same date that names no day, across pages of one: the
     // `c > (S) OR id > ?` branch takes the tie with the larger id, once.
     Db::My
@@ -870,7 +965,7 @@ async fn postgresql_infinity_keeps_its_text() {
     // starts after the value row 2 holds, read by the server in PostgreSQL's row comparison
     // (review19 R2.2; once a failure of the table).
     config.page_size = NonZeroU32::new(1).unwrap();
-    let c = Db::Pg.connector(config);
+    let c = Db::Pg.connector(config.clone());
     let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
     let ids: Vec<String> = poll(&*c, TimeWindow::new(at(9, 0), far).unwrap())
         .await
@@ -908,6 +1003,34 @@ async fn postgresql_infinity_keeps_its_text() {
             .is_some_and(|id| id.ends_with(":5")),
         "the row's own failure: {failures:?}"
     );
+    // review28 F8: a query on the same path (the page after `infinity` starts after the value
+    // the query's row 2 holds), with `id_column` and with a row hash; review28 F1: under the
+    // row hash (`md5(CAST(src AS TEXT))`), a `UNION ALL` repeats row 2, and the two equal rows
+    // hold (once "not the only row with that id", a failure on every run).
+    let window = TimeWindow::new(at(9, 0), far).unwrap();
+    config.metadata_columns = Vec::new().into();
+    config.query = Some("SELECT id, body, updated_at FROM p WHERE id < 5".into());
+    config.id_column = Some("id".into());
+    let ids: Vec<String> = poll(&*Db::Pg.connector(config.clone()), window)
+        .await
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids[2].ends_with(":2"), "{ids:?}");
+    config.query = Some(
+        "SELECT body, updated_at FROM p WHERE id < 5 \
+         UNION ALL SELECT body, updated_at FROM p WHERE id = 2"
+            .into(),
+    );
+    config.id_column = None;
+    let docs = poll(&*Db::Pg.connector(config), window).await;
+    let bodies: Vec<&str> = docs
+        .iter()
+        .map(|d| d.content.as_text().unwrap_or_default())
+        .collect();
+    assert_eq!(docs.len(), 3, "{bodies:?}");
+    assert!(bodies[2].contains("forever"), "{bodies:?}");
 }
 
 /// review16 F3: a MySQL `TIMESTAMP(3)` cursor (written in a `+02:00` session, read as UTC

@@ -685,10 +685,11 @@ impl Plan {
                     // the walk's check of the key row makes it a failure of the table instead.
                     // Cost: with a single-column id, a lookup by the id's index (evaluated
                     // once, and the index range starts at it); with a composite key
-                    // ([`composite_key`]) or a query's row hash, which no index serves, each
-                    // subquery is a scan of the table or a run of the query (review24 F2),
-                    // and MariaDB may then start the range at the window's start; only pages
-                    // of this fallback pay it.
+                    // ([`composite_key`]) or a query's row hash, which no index serves, or a
+                    // query the server materializes (`LIMIT`, `GROUP BY`, `UNION`: review28
+                    // F2), each subquery is a scan of the table or a run of the query
+                    // (review24 F2), two in MySQL's page, and MariaDB may then start the range
+                    // at the window's start; only pages of this fallback pay it.
                     let mut at = || match a.cursor {
                         Some(t) => {
                             cursor_param(t, c.kind, self.zone).map(|p| place(p, None, &mut params))

@@ -71,11 +71,14 @@ fn held(cursor: Option<usize>, row: &RowRef<'_>) -> Option<Option<String>> {
 
 /// Why the row a page started after by its stored cursor (a key without one) no longer
 /// holds what the page started after, or `None` when it does. `kept`: the cell the page
-/// before saw ([`held`]), unknown after a resume. Deleted, the server's `(SELECT c … WHERE id
-/// = ? LIMIT 1)` was NULL and the page empty; edited (review24 F3: to another date that
-/// names no day too), the page started after its new value; another row with the same id
-/// (review24 F4), the subquery may have read either. Each would end the table silently or
-/// skip rows, so the page is not handed on.
+/// before saw ([`held`]; after a resume, the checkpoint's `after_text`, else unknown).
+/// Deleted, the server's `(SELECT c … WHERE id = ? LIMIT 1)` was NULL and the page empty;
+/// edited (review24 F3: to another date that names no day too), the page started after its
+/// new value; another row with the same id and another cursor (review24 F4), the subquery may
+/// have read either. Each would end the table silently or skip rows, so the page is not
+/// handed on. Rows that share the id and hold the same cell (a row hash's duplicate rows, a
+/// one-to-many join's rows: review28 F1) give the subquery one value, and the page skips just
+/// their `(c, id)` tie, as a page after a readable cursor does: they hold.
 ///
 /// # Errors
 /// The server's.
@@ -89,16 +92,40 @@ async fn key_row_lost(
     let mut rows = Rows::new(plan.zone);
     conn.fetch_rows(sql, &params, &plan.types, &mut rows)
         .await?;
-    Ok(lost(plan.cursor.as_ref().map(|c| c.index), &rows, kept))
+    Ok(lost(
+        plan.cursor.as_ref().map(|c| c.index),
+        &rows,
+        kept,
+        plan.row_hash,
+    ))
 }
 
-/// [`key_row_lost`] once the rows with the key row's id are read.
-fn lost(cursor: Option<usize>, rows: &Rows, kept: Option<&Option<String>>) -> Option<&'static str> {
-    match (rows.len(), rows.row(0).and_then(|r| held(cursor, &r))) {
-        (0, _) => Some("was deleted meanwhile"),
-        (1, Some(now)) if kept.is_none_or(|k| *k == now) => None,
-        (1, _) => Some("was changed meanwhile"),
-        _ => Some("is not the only row with that id (`id_column` must name a unique column)"),
+/// [`key_row_lost`] once the rows with the key row's id are read. `row_hash`: the id is a
+/// hash of the row's values, so an edited row reads as gone and no `id_column` is to blame.
+fn lost(
+    cursor: Option<usize>,
+    rows: &Rows,
+    kept: Option<&Option<String>>,
+    row_hash: bool,
+) -> Option<&'static str> {
+    let mut cells = (0..rows.len()).filter_map(|i| rows.row(i).map(|r| held(cursor, &r)));
+    let Some(first) = cells.next() else {
+        return Some(if row_hash {
+            "was deleted or changed meanwhile"
+        } else {
+            "was deleted meanwhile"
+        });
+    };
+    if cells.any(|c| c != first) {
+        return Some(if row_hash {
+            "shares its row hash with another row that differs in that column"
+        } else {
+            "is not the only row with that id, and the rows differ in that column (`id_column` must name a unique column)"
+        });
+    }
+    match first {
+        Some(now) if kept.is_none_or(|k| *k == now) => None,
+        _ => Some("was changed meanwhile"),
     }
 }
 
@@ -179,12 +206,14 @@ fn table_failure(shared: &Shared, table: Option<&Table>, e: Error) -> Result<Fai
 
 /// One page as the server sent it, before conversion.
 enum RawPage {
-    /// The rows of a page of `plan`'s source, the key of its last row, and whether it was
+    /// The rows of a page of `plan`'s source, the key of its last row (with its cursor's
+    /// text when the key has no cursor: [`RdbmsCheckpoint::after_text`]), and whether it was
     /// the source's last page.
     Rows {
         plan: Arc<Plan>,
         rows: Rows,
         after: Option<RowKey>,
+        after_text: Option<String>,
         done: bool,
     },
     /// A table that cannot be read as configured.
@@ -218,6 +247,7 @@ pub(crate) fn checkpointed(
                         RdbmsCheckpoint {
                             table,
                             after: None,
+                            after_text: None,
                             done: true,
                         },
                     ))
@@ -226,6 +256,7 @@ pub(crate) fn checkpointed(
                     plan,
                     rows,
                     after,
+                    after_text,
                     done,
                 } => {
                     let mut batch = Batch::default();
@@ -239,6 +270,7 @@ pub(crate) fn checkpointed(
                         RdbmsCheckpoint {
                             table: plan.label.clone(),
                             after,
+                            after_text,
                             done,
                         },
                     ))
@@ -275,7 +307,7 @@ fn raw_pages(
             let label = table.as_ref().map(Table::label);
             let mut after = None;
             // The cursor cell of the row `after` names when it has no cursor, as its page saw
-            // it ([`held`]; unknown after a resume).
+            // it ([`held`]; after a resume, the checkpoint's `after_text`: review28 F3).
             let mut kept = None;
             // The cells and text bytes of the last page: the next page's room, with an eighth
             // more so that a page a little larger does not double its buffers.
@@ -286,9 +318,11 @@ fn raw_pages(
                 }
                 if l == at {
                     after.clone_from(&from.after);
+                    kept = from.after_text.clone().map(Some);
                 }
             } else if label.is_none() {
                 after.clone_from(&from.after);
+                kept = from.after_text.clone().map(Some);
             }
             let plan = match shared.plan(&mut conn, table.as_ref()).await {
                 Ok(p) => Arc::new(p),
@@ -360,7 +394,14 @@ fn raw_pages(
                         kept = held(plan.cursor.as_ref().map(|c| c.index), &last);
                     }
                 }
-                yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
+                let after_text = kept.clone().flatten();
+                yield RawPage::Rows {
+                    plan: Arc::clone(&plan),
+                    rows,
+                    after: after.clone(),
+                    after_text,
+                    done,
+                };
                 if done {
                     break;
                 }
@@ -488,36 +529,55 @@ mod tests {
         };
         let day0 = Some("2025-01-00 10:00:00".to_owned());
         let same = rows(&[Ok("2025-01-00 10:00:00")]);
-        assert_eq!(lost(Some(1), &same, Some(&day0)), None);
-        assert_eq!(lost(Some(1), &same, None), None, "after a resume");
+        assert_eq!(lost(Some(1), &same, Some(&day0), false), None);
+        assert_eq!(lost(Some(1), &same, None, false), None, "after a resume");
         let other = rows(&[Ok("2025-06-00 00:00:00")]);
         assert_eq!(
-            lost(Some(1), &other, Some(&day0)),
+            lost(Some(1), &other, Some(&day0), false),
             Some("was changed meanwhile")
         );
         assert_eq!(
-            lost(Some(1), &other, None),
+            lost(Some(1), &other, None, false),
             None,
             "after a resume: any text"
         );
         let readable = rows(&[Ok("now")]);
         assert_eq!(
-            lost(Some(1), &readable, None),
+            lost(Some(1), &readable, None, false),
             Some("was changed meanwhile")
         );
         assert_eq!(
-            lost(Some(1), &rows(&[]), None),
+            lost(Some(1), &rows(&[]), None, false),
             Some("was deleted meanwhile")
         );
         let undecodable = rows(&[Err("year 263000")]);
-        assert_eq!(lost(Some(1), &undecodable, None), None);
-        assert_eq!(lost(Some(1), &undecodable, Some(&None)), None);
+        assert_eq!(lost(Some(1), &undecodable, None, false), None);
+        assert_eq!(lost(Some(1), &undecodable, Some(&None), false), None);
         assert_eq!(
-            lost(Some(1), &undecodable, Some(&day0)),
+            lost(Some(1), &undecodable, Some(&day0), false),
             Some("was changed meanwhile")
         );
+        // review28 F1: rows that share the id and the cell (duplicates under a row hash, a
+        // join's rows) hold, but not rows that differ in it, nor ones all edited.
         let two = rows(&[Ok("2025-01-00 10:00:00"), Ok("2025-01-00 10:00:00")]);
-        assert!(lost(Some(1), &two, Some(&day0)).is_some_and(|m| m.contains("unique")));
+        assert_eq!(lost(Some(1), &two, Some(&day0), false), None);
+        assert_eq!(lost(Some(1), &two, None, true), None);
+        let moved = rows(&[Ok("2025-06-00 00:00:00"), Ok("2025-06-00 00:00:00")]);
+        assert_eq!(
+            lost(Some(1), &moved, Some(&day0), false),
+            Some("was changed meanwhile")
+        );
+        let apart = rows(&[Ok("2025-01-00 10:00:00"), Ok("2025-01-00 11:00:00")]);
+        assert!(lost(Some(1), &apart, Some(&day0), false).is_some_and(|m| m.contains("unique")));
+        assert!(lost(Some(1), &apart, None, false).is_some_and(|m| m.contains("unique")));
+        let half = rows(&[Ok("2025-01-00 10:00:00"), Ok("now")]);
+        assert!(lost(Some(1), &half, None, false).is_some_and(|m| m.contains("unique")));
+        // A row hash names no `id_column`; an edited row's hash names no row.
+        assert!(lost(Some(1), &apart, None, true).is_some_and(|m| !m.contains("id_column")));
+        assert_eq!(
+            lost(Some(1), &rows(&[]), None, true),
+            Some("was deleted or changed meanwhile")
+        );
     }
 
     /// review22 F5: the zone warning is given once per process per source, host, port,
