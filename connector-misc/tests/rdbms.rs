@@ -533,11 +533,7 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     config.tables = vec!["w".to_owned(), "x".to_owned()].into();
     let c = Db::My.connector(config.clone());
     let w = TimeWindow::new(day(2024, 12, 31), day(2025, 1, 2)).unwrap();
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
+    let start = start_of(&*c);
     let pages = pages_of(&*c, start, Some(w)).await;
     let walked: Vec<String> = pages.iter().flat_map(|(ids, _)| ids.clone()).collect();
     let short: Vec<&str> = walked.iter().map(|id| &id[id.len() - 3..]).collect();
@@ -549,11 +545,7 @@ async fn mysql_dates_without_a_day_keep_their_text() {
         serde_json::json!({"table": "w", "after": {"id": {"int": 2}},
             "after_text": "2025-01-00 10:00:00"})
     );
-    let resumed: Vec<String> = pages_of(&*c, pages[1].1.clone(), Some(w))
-        .await
-        .into_iter()
-        .flat_map(|(ids, _)| ids)
-        .collect();
+    let resumed = ids_of(pages_of(&*c, pages[1].1.clone(), Some(w)).await);
     assert_eq!(resumed.len(), 3, "{resumed:?}");
     assert!(resumed[0].ends_with(":w:3"), "{resumed:?}");
     // review28 F3: row 2 edited to another date that names no day before the resume. The
@@ -588,11 +580,7 @@ async fn mysql_dates_without_a_day_keep_their_text() {
         .unwrap()
         .remove("after_text")
         .unwrap();
-    let skipped: Vec<String> = pages_of(&*c, old, Some(w))
-        .await
-        .into_iter()
-        .flat_map(|(ids, _)| ids)
-        .collect();
+    let skipped = ids_of(pages_of(&*c, old, Some(w)).await);
     assert!(skipped.iter().all(|id| id.contains(":x:")), "{skipped:?}");
     Db::My
         .exec(
@@ -646,11 +634,7 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     config.metadata_columns = Vec::new().into();
     let c = Db::My.connector(config.clone());
     assert_eq!(ids(&poll(&*c, w).await), ["1", "3", "4", "8"]);
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
+    let start = start_of(&*c);
     let pages = pages_of(&*c, start, Some(w)).await;
     assert_eq!(
         pages[1].1.state,
@@ -740,16 +724,8 @@ async fn mysql_dates_without_a_day_keep_their_text() {
         .await;
     config.tables = vec!["v".to_owned(), "x".to_owned()].into();
     let c = Db::My.connector(config.clone());
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
-    let walked: Vec<String> = pages_of(&*c, start, Some(w))
-        .await
-        .into_iter()
-        .flat_map(|(ids, _)| ids)
-        .collect();
+    let start = start_of(&*c);
+    let walked = ids_of(pages_of(&*c, start, Some(w)).await);
     let short: Vec<&str> = walked.iter().map(|id| &id[id.len() - 3..]).collect();
     assert_eq!(short, ["v:1", "v:2", "v:3", "x:1"], "{walked:?}");
     let mut hashed = config.clone();
@@ -757,11 +733,7 @@ async fn mysql_dates_without_a_day_keep_their_text() {
     hashed.id_column = None;
     hashed.query = Some("SELECT body, updated_at FROM v".into());
     let c = Db::My.connector(hashed);
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
+    let start = start_of(&*c);
     let pages = pages_of(&*c, start, Some(w)).await;
     assert_eq!(
         pages.iter().map(|(ids, _)| ids.len()).sum::<usize>(),
@@ -784,16 +756,8 @@ async fn mysql_dates_without_a_day_keep_their_text() {
         .await;
     config.tables = vec!["tie".to_owned()].into();
     let c = Db::My.connector(config);
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
-    let walked: Vec<String> = pages_of(&*c, start, Some(w))
-        .await
-        .into_iter()
-        .flat_map(|(ids, _)| ids)
-        .collect();
+    let start = start_of(&*c);
+    let walked = ids_of(pages_of(&*c, start, Some(w)).await);
     let short: Vec<&str> = walked.iter().map(|id| &id[id.len() - 5..]).collect();
     assert_eq!(short, ["tie:1", "tie:2", "tie:9", "tie:3"], "{walked:?}");
 }
@@ -879,11 +843,7 @@ async fn mysql_window_fallback_hands_each_row_on_once() {
     config.timestamp_column = Some("updated_at".into());
     config.page_size = NonZeroU32::new(4).unwrap();
     let c = Db::My.connector(config);
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
+    let start = start_of(&*c);
     let w = TimeWindow::new(
         Utc.with_ymd_and_hms(2024, 12, 31, 0, 0, 0).unwrap(),
         Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap(),
@@ -1071,11 +1031,7 @@ async fn mysql_timestamp_and_date_cursors_in_windows() {
         Utc.with_ymd_and_hms(2025, 3, 1, 9, 59, s).unwrap() + chrono::TimeDelta::milliseconds(ms)
     };
     let c = connector("ts", "at");
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
+    let start = start_of(&*c);
     // [09:59:59.999, 10:00:00.125) in UTC: 5, then the ties, then 4; not 6 nor 7.
     let w = TimeWindow::new(ms(59, 999), ms(59, 1_125)).unwrap();
     assert_eq!(
@@ -1087,11 +1043,7 @@ async fn mysql_timestamp_and_date_cursors_in_windows() {
     old.state = serde_json::json!({"table": "ts", "after": {"id": {"int": 2}, "cursor": "2025-03-01T10:00:00.123Z"}});
     assert_eq!(walk(pages_of(&*c, old, Some(w)).await), ["3", "4"]);
     let c = connector("dd", "day");
-    let start = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
+    let start = start_of(&*c);
     let day = |d| Utc.with_ymd_and_hms(2025, 2, d, 0, 0, 0).unwrap();
     // The days the window overlaps and the day before its start (review22 F1).
     let w = TimeWindow::new(day(28), day(28) + chrono::TimeDelta::days(2)).unwrap();
@@ -1371,6 +1323,19 @@ async fn mysql_naive_times_in_timezone() {
 }
 
 /// Every document of a checkpointed walk in `window`, page by page with its checkpoint.
+/// A connector's first checkpoint.
+fn start_of(c: &dyn Connector) -> connector_core::CheckpointJson {
+    c.as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap()
+}
+
+/// The ids of a walk's pages ([`pages_of`]), in order.
+fn ids_of(pages: Vec<(Vec<String>, connector_core::CheckpointJson)>) -> Vec<String> {
+    pages.into_iter().flat_map(|(ids, _)| ids).collect()
+}
+
 async fn pages_of(
     c: &dyn Connector,
     from: connector_core::CheckpointJson,
@@ -1437,11 +1402,7 @@ async fn query_without_id(db: Db) {
             .iter()
             .flat_map(|(ids, _)| ids.clone())
             .collect();
-        let again: Vec<String> = pages_of(&*c, pages[k].1.clone(), w)
-            .await
-            .into_iter()
-            .flat_map(|(ids, _)| ids)
-            .collect();
+        let again = ids_of(pages_of(&*c, pages[k].1.clone(), w).await);
         assert_eq!(again, rest, "resume after page {k}");
     }
     // A full run reads every row once, the same ids as the window.
@@ -1558,11 +1519,7 @@ async fn composite_primary_key(db: Db) {
             .iter()
             .flat_map(|(ids, _)| ids.clone())
             .collect();
-        let again: Vec<String> = pages_of(&*c, pages[k].1.clone(), Some(w))
-            .await
-            .into_iter()
-            .flat_map(|(ids, _)| ids)
-            .collect();
+        let again = ids_of(pages_of(&*c, pages[k].1.clone(), Some(w)).await);
         assert_eq!(again, rest, "resume after page {k}");
     }
     // A full run: every row once, in id order, the window's ids among them; the listing
