@@ -624,35 +624,6 @@ mod tests {
         );
     }
 
-    /// Throwaway (review25 F2): a no-match page over a word-keyed map of 1,000 named entries.
-    #[test]
-    #[ignore]
-    fn f2_named_map_cost() {
-        let name = |mut i: usize| {
-            let mut s = String::from("job_");
-            for _ in 0..3 {
-                s.push((b'a' + (i % 26) as u8) as char);
-                i /= 26;
-            }
-            s
-        };
-        let jobs: serde_json::Map<String, Value> = (0..1000)
-            .map(|i| (name(i), json!({"artifacts": []})))
-            .collect();
-        let body = json!({"pipeline": {"jobs": jobs}});
-        let p = ItemsPath::parse("$..artifacts[?@.public == true]").unwrap();
-        let place = format!("[/pipeline/jobs/{}/artifacts", name(0));
-        let seen = Seen {
-            place: Some(&place),
-            ..Seen::default()
-        };
-        let t = std::time::Instant::now();
-        for _ in 0..5 {
-            assert!(p.why_none(&body, &seen).is_ok());
-        }
-        eprintln!("F2 5 calls: {:?}", t.elapsed());
-    }
-
     /// review25 F1/F2: a page's envelopes leave out a record map's entries but not what holds
     /// them, and a walk up from each of many reached values reads each map once and gives
     /// each envelope once (300 named entries: not 300 readings of `jobs`).
