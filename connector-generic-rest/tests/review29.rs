@@ -1,12 +1,15 @@
 //! Review29's findings on fix16's merge: under a descendant name, a record's own object that
-//! holds an inner list and an `error` was read as the response's envelope, and learning read
-//! only the first match's branch while a no-match page is checked on every branch. Each walk
-//! is served page by page; any other request is a 404.
+//! holds an inner list and an `error` was read as the response's envelope; learning read only
+//! the first match's branch while a no-match page is checked on every branch; and a page
+//! failing both readings alike said its reason twice. Each walk is served page by page; any
+//! other request is a 404.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
 
 use common::{build, cursor_fields, items_config, mount_cursor_walk};
+use connector_core::SyncContext;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
@@ -95,4 +98,37 @@ async fn a_sibling_branchs_usual_member_is_learned() {
     assert_eq!(titles, ["t1"]);
     let err = err.expect("an unlearned error fails the page");
     assert!(err.contains("`/data/archived/error` is set"), "{err}");
+}
+
+/// review29 F3: when the page failed the same way under the carried place and as a first
+/// run's page, the message said the reason, hint included, twice.
+#[tokio::test]
+async fn a_page_failing_both_readings_alike_says_it_once() {
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, &[json!({"error": "rate limited"})]).await;
+    let path = "$.data[?@.public == true]";
+    let c = build(items_config(
+        &server.uri(),
+        &cursor_fields(json!({"items_path": path})),
+    ));
+    let cp = c.as_checkpointed().unwrap();
+    let mut from = cp.initial_checkpoint_json().unwrap();
+    from.state = json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+        "carried": "{/data", "place_for": path}});
+    let mut s = cp.load_from_checkpoint_json(from, None, SyncContext::new());
+    let mut err = None;
+    while let Some(p) = s.next().await {
+        if let Err(e) = p {
+            err = Some(e.to_string());
+        }
+    }
+    let err = err.expect("an error object is no empty page");
+    assert!(
+        err.contains(
+            "`$` has no `data` (the same under the place `{/data` kept from before, which a \
+             full sync does not use)"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("has no `data`").count(), 1, "{err}");
 }

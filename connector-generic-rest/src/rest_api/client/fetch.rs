@@ -224,10 +224,18 @@ impl RestClient {
                             ..seen
                         };
                         path.why_none(&body, &fresh).map_err(|fresh| {
-                            format!(
-                                "{fresh} (and under the place `{c}` kept from before, which a \
-                                 full sync does not use: {why})"
-                            )
+                            // Said once where both readings fail alike (review29 F3).
+                            if fresh == why {
+                                format!(
+                                    "{fresh} (the same under the place `{c}` kept from before, \
+                                     which a full sync does not use)"
+                                )
+                            } else {
+                                format!(
+                                    "{fresh} (and under the place `{c}` kept from before, which \
+                                     a full sync does not use: {why})"
+                                )
+                            }
                         })
                     }
                     _ => Err(why),
