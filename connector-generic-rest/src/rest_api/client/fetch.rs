@@ -224,10 +224,18 @@ impl RestClient {
                             ..seen
                         };
                         path.why_none(&body, &fresh).map_err(|fresh| {
-                            format!(
-                                "{fresh} (and under the place `{c}` kept from before, which a \
-                                 full sync does not use: {why})"
-                            )
+                            // Said once where both readings fail alike (review29 F3).
+                            if fresh == why {
+                                format!(
+                                    "{fresh} (the same under the place `{c}` kept from before, \
+                                     which a full sync does not use)"
+                                )
+                            } else {
+                                format!(
+                                    "{fresh} (and under the place `{c}` kept from before, which \
+                                     a full sync does not use: {why})"
+                                )
+                            }
                         })
                     }
                     _ => Err(why),
@@ -335,9 +343,9 @@ impl RestClient {
                 for (member, value) in error_members(&body) {
                     learn(member, value);
                 }
-                // And those of the envelopes above a filtered path's first match, which its
-                // end page checks (`why_none`, review12 F3): `{"result": {"items": [..],
-                // "error": "none"}}`. The first match's list stands for the page's.
+                // And those of the envelopes above what a filtered path's opening reached,
+                // which its end page checks (`why_none`, review12 F3): `{"result": {"items":
+                // [..], "error": "none"}}`, the first match's list's first.
                 if let Some(path) = path.filter(|p| p.filtered()) {
                     let first = match &found {
                         Items::List { pointer, .. } => Some(pointer.clone()),
@@ -354,8 +362,15 @@ impl RestClient {
                     // Read with the place this page taught, as a later page is read.
                     let place = place.as_deref().or(pos.carried.as_deref());
                     let mut envelopes = path.envelopes(&body, place);
-                    let envelopes = first.iter().flat_map(|p| envelopes.above(p));
-                    for (_, value) in envelopes {
+                    let mut met: Vec<&Value> = first
+                        .iter()
+                        .flat_map(|p| envelopes.above(p))
+                        .map(|(_, value)| value)
+                        .collect();
+                    // And every other branch's, as a later page is checked on each
+                    // (review29 F2: a sibling's status envelope).
+                    met.extend(envelopes.all());
+                    for value in met {
                         for (member, value) in error_members(value) {
                             learn(member, value);
                         }

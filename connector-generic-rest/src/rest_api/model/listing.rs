@@ -329,10 +329,12 @@ impl ItemsPath {
     /// ([`Seen::place`]): what the path's opening reaches is queried once.
     pub(crate) fn envelopes<'a>(&self, body: &'a Value, place: Option<&'a str>) -> Envelopes<'a> {
         let mut held = HashSet::new();
+        let mut opened = Vec::new();
         if let Some(opening) = &self.opening {
             for at in opening.query_located(body).locations() {
                 // Each pointer with those above it; where one is held, so are those above.
                 let mut at = at.to_json_pointer();
+                opened.push(at.clone());
                 while held.insert(at.clone()) {
                     match at.rfind('/') {
                         Some(i) => at.truncate(i),
@@ -344,9 +346,13 @@ impl ItemsPath {
         Envelopes {
             body,
             place,
+            opened,
             held,
             records: HashMap::new(),
+            in_record: HashMap::new(),
+            walked_below: HashSet::new(),
             walked: HashSet::new(),
+            given: HashSet::new(),
         }
     }
 
@@ -392,17 +398,28 @@ impl ItemsPath {
 /// `/jobs/build`, where the run's place says the items came from one of its entries:
 /// [`word_keyed_records`]), whose `error` is its own (review12 F3, review15 N9, review20
 /// F4); what holds the records is (`{"pipeline": {"jobs": {..}, "error": ..}}`, review25 F1).
-/// Each map is read once a page, and each envelope met once (review25 F2).
+/// Nor is an object inside a record the opening went through, above the innermost such
+/// record: `/runs/0/result` of `$..logs[?…]` over `{"runs": [{"result": {"error": ..,
+/// "steps": [{"logs": []}]}}]}` is the run's own, as it is for `$.runs[*].result…`
+/// (review29 F1). Each map is read once a page, and each envelope met once (review25 F2).
 pub(crate) struct Envelopes<'a> {
     body: &'a Value,
     /// The run's place ([`Seen::place`]).
     place: Option<&'a str>,
+    /// What the opening reaches.
+    opened: Vec<String>,
     /// What the opening reaches, and every pointer above it.
     held: HashSet<String>,
     /// Whether the value at each pointer met holds records.
     records: HashMap<String, bool>,
-    /// The pointers walked: what is above them was walked too.
+    /// Whether each pointer met lies in a record (is one, or is below one).
+    in_record: HashMap<String, bool>,
+    /// The pointers walked below a record the opening went through, and above one: what is
+    /// above them was walked too, the same way.
+    walked_below: HashSet<String>,
     walked: HashSet<String>,
+    /// The envelopes given.
+    given: HashSet<String>,
 }
 
 impl<'a> Envelopes<'a> {
@@ -411,12 +428,29 @@ impl<'a> Envelopes<'a> {
     pub(crate) fn above<'p>(&mut self, pointer: &'p str) -> Vec<(&'p str, &'a Value)> {
         let mut found = Vec::new();
         let mut at = pointer;
-        while !at.is_empty() && self.walked.insert(at.to_owned()) {
+        // Whether no record the opening went through was met yet: then what is met is read,
+        // as fix15 did; above one, only what lies in no record.
+        let mut below = true;
+        while !at.is_empty() {
             let Some((parent, _)) = at.rsplit_once('/') else {
                 break;
             };
-            if self.held.contains(at)
-                && !self.holds_records(parent)
+            let held = self.held.contains(at);
+            let record = self.holds_records(parent);
+            below &= !(record && held);
+            // Where this walk is, in the same state, an earlier one went on to the root.
+            let walked = if below {
+                &mut self.walked_below
+            } else {
+                &mut self.walked
+            };
+            if !walked.insert(at.to_owned()) {
+                break;
+            }
+            if held
+                && !record
+                && (below || !self.in_record(parent))
+                && self.given.insert(at.to_owned())
                 && let Some(value) = self.body.pointer(at)
             {
                 found.push((at, value));
@@ -424,6 +458,48 @@ impl<'a> Envelopes<'a> {
             at = parent;
         }
         found
+    }
+
+    /// The envelopes above everything the opening reaches, left out those an earlier call
+    /// gave: all a no-match page is checked on, for a page with items to learn from
+    /// (review29 F2: not only its first match's).
+    pub(crate) fn all(&mut self) -> Vec<&'a Value> {
+        let opened = std::mem::take(&mut self.opened);
+        let found = opened
+            .iter()
+            .flat_map(|at| {
+                self.above(at)
+                    .into_iter()
+                    .map(|(_, value)| value)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.opened = opened;
+        found
+    }
+
+    /// Whether `pointer` is a record (an entry of what holds records) or lies below one.
+    fn in_record(&mut self, pointer: &str) -> bool {
+        let mut met = Vec::new();
+        let mut at = pointer;
+        let inside = loop {
+            if let Some(&inside) = self.in_record.get(at) {
+                break inside;
+            }
+            let Some((parent, _)) = at.rsplit_once('/') else {
+                break false;
+            };
+            met.push(at);
+            if self.holds_records(parent) {
+                break true;
+            }
+            at = parent;
+        };
+        // Each met lies below the last: in a record if that is, else in none.
+        for at in met {
+            self.in_record.insert(at.to_owned(), inside);
+        }
+        inside
     }
 
     /// Whether the value at `pointer` holds records: a list, or a record map (ids for keys,
@@ -624,33 +700,32 @@ mod tests {
         );
     }
 
-    /// Throwaway (review25 F2): a no-match page over a word-keyed map of 1,000 named entries.
+    /// review29 F1/F2: above an entry the opening went through, only what lies in no entry is
+    /// given (`/runs/0/result` is the run's own); [`Envelopes::all`] walks from everything
+    /// the opening reached, and gives an envelope met in both states of a walk once.
     #[test]
-    #[ignore]
-    fn f2_named_map_cost() {
-        let name = |mut i: usize| {
-            let mut s = String::from("job_");
-            for _ in 0..3 {
-                s.push((b'a' + (i % 26) as u8) as char);
-                i /= 26;
-            }
-            s
-        };
-        let jobs: serde_json::Map<String, Value> = (0..1000)
-            .map(|i| (name(i), json!({"artifacts": []})))
+    fn envelopes_inside_an_outer_record_are_its_own() {
+        let p = ItemsPath::parse("$..logs[?@.level == 'error']").unwrap();
+        let body = json!({"data": {"runs": [{"result": {"error": "exit code 1",
+            "steps": [{"logs": []}]}}], "error": "busy"}});
+        let mut envelopes = p.envelopes(&body, None);
+        let given: Vec<&str> = envelopes
+            .above("/data/runs/0/result/steps/0/logs")
+            .into_iter()
+            .map(|(at, _)| at)
             .collect();
-        let body = json!({"pipeline": {"jobs": jobs}});
-        let p = ItemsPath::parse("$..artifacts[?@.public == true]").unwrap();
-        let place = format!("[/pipeline/jobs/{}/artifacts", name(0));
-        let seen = Seen {
-            place: Some(&place),
-            ..Seen::default()
-        };
-        let t = std::time::Instant::now();
-        for _ in 0..5 {
-            assert!(p.why_none(&body, &seen).is_ok());
-        }
-        eprintln!("F2 5 calls: {:?}", t.elapsed());
+        assert_eq!(
+            given,
+            ["/data/runs/0/result/steps/0/logs", "/data/runs", "/data"]
+        );
+        let why = p.why_none(&body, &Seen::default()).unwrap_err();
+        assert!(why.contains("`/data/error` is set"), "{why}");
+        // `/a/logs` is met below an entry from itself, above one from `/a/logs/0/logs`.
+        let body = json!({"a": {"logs": [{"logs": []}], "error": null}});
+        let mut envelopes = p.envelopes(&body, None);
+        let all = envelopes.all();
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(envelopes.all().is_empty());
     }
 
     /// review25 F1/F2: a page's envelopes leave out a record map's entries but not what holds
