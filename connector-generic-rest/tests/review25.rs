@@ -6,47 +6,11 @@
 
 mod common;
 
-use common::{build, cursor_fields, items_config, mount_cursor_walk};
-use connector_core::CheckpointJson;
-use connector_core::SyncContext;
-use futures::StreamExt;
+use common::{
+    build, cursor_fields, cursor_walk, drain_from, items_config, mount_cursor_walk, record,
+};
 use serde_json::{Value, json};
 use wiremock::MockServer;
-
-/// A record with its id, title and whether it is public.
-fn record(id: u64, public: bool) -> Value {
-    json!({"id": id, "public": public, "title": format!("t{id}")})
-}
-
-/// The documents a load from `from` delivered, its checkpoints, and its error's text.
-async fn drain_from(
-    c: &std::sync::Arc<dyn connector_core::Connector>,
-    from: CheckpointJson,
-) -> (usize, Vec<CheckpointJson>, Option<String>) {
-    let cp = c.as_checkpointed().unwrap();
-    let mut s = cp.load_from_checkpoint_json(from, None, SyncContext::new());
-    let (mut n, mut all, mut err) = (0, Vec::new(), None);
-    while let Some(p) = s.next().await {
-        match p {
-            Ok(b) => {
-                n += b.batch.documents.len();
-                all.push(b.checkpoint);
-            }
-            Err(e) => err = Some(e.to_string()),
-        }
-    }
-    (n, all, err)
-}
-
-/// The titles a cursor walk over `bodies` under `items_path` delivered, and its error's text.
-async fn walk(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<String>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
-    let fields = cursor_fields(json!({"items_path": items_path}));
-    let (docs, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
-    let titles = docs.into_iter().map(|d| d.title).collect();
-    (titles, err.map(|e| e.to_string()))
-}
 
 /// review25 F1: the walk up from what a filtered path reached stopped at the first record
 /// (a list's entry, a record map's), so an envelope above it, which holds the records and an
@@ -67,7 +31,7 @@ async fn an_envelope_above_a_record_is_checked() {
         json!({"artifacts": []}),
     )}});
     p2["pipeline"]["error"] = json!("artifact store unavailable");
-    let (titles, err) = walk(path, &[p1.clone(), p2.clone()]).await;
+    let (titles, err) = cursor_walk(path, &[p1.clone(), p2.clone()]).await;
     assert_eq!(titles, ["t1"]);
     let err = err.expect("the wrapper's error fails the page");
     assert!(err.contains("`/pipeline/error` is set"), "{err}");
@@ -81,7 +45,7 @@ async fn an_envelope_above_a_record_is_checked() {
     for page in &mut with_status {
         page["pipeline"]["error"] = json!("none");
     }
-    let (titles, err) = walk(path, &with_status).await;
+    let (titles, err) = cursor_walk(path, &with_status).await;
     assert_eq!((titles, err), (vec!["t1".to_owned()], None));
 
     // The same above a list's entries and above a record map keyed by ids, under a
@@ -100,7 +64,7 @@ async fn an_envelope_above_a_record_is_checked() {
         for path in [path, "$.result.jobs.*.artifacts[?@.public == true]"] {
             let p1 = json!({"result": {"jobs": first.clone()}});
             let p2 = json!({"result": {"jobs": end.clone(), "error": "busy"}});
-            let (titles, err) = walk(path, &[p1, p2]).await;
+            let (titles, err) = cursor_walk(path, &[p1, p2]).await;
             assert_eq!(titles, ["t1"], "{path} {first}");
             let err = err.expect("the wrapper's error fails the page");
             assert!(

@@ -7,21 +7,11 @@
 
 mod common;
 
-use common::{build, cursor_fields, items_config, mount_cursor_walk};
+use common::{build, cursor_fields, cursor_walk, items_config, mount_cursor_walk};
 use connector_core::SyncContext;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::MockServer;
-
-/// The titles a cursor walk over `bodies` under `items_path` delivered, and its error's text.
-async fn walk(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<String>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
-    let fields = cursor_fields(json!({"items_path": items_path}));
-    let (docs, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
-    let titles = docs.into_iter().map(|d| d.title).collect();
-    (titles, err.map(|e| e.to_string()))
-}
 
 /// A run whose result holds `error` and one step's logs.
 fn run(id: u64, error: Value, logs: Value) -> Value {
@@ -44,7 +34,7 @@ async fn a_records_own_object_above_an_inner_list_is_its_own() {
         "$..logs[?@.level == 'error']",
         "$.runs[*].result.steps[*].logs[?@.level == 'error']",
     ] {
-        let (titles, err) = walk(path, &pages).await;
+        let (titles, err) = cursor_walk(path, &pages).await;
         assert_eq!(
             (titles, err),
             (vec!["t11".into(), "t31".into()], None),
@@ -62,13 +52,13 @@ async fn a_records_own_object_above_an_inner_list_is_its_own() {
         "$..logs[?@.level == 'error']",
         "$.data.runs[*].result.steps[*].logs[?@.level == 'error']",
     ] {
-        let (titles, err) = walk(path, &wrapped).await;
+        let (titles, err) = cursor_walk(path, &wrapped).await;
         assert_eq!(
             (titles, err),
             (vec!["t11".into(), "t31".into()], None),
             "{path}"
         );
-        let (titles, err) = walk(path, &failed).await;
+        let (titles, err) = cursor_walk(path, &failed).await;
         assert_eq!(titles, ["t11"], "{path}");
         let err = err.expect("the wrapper's error fails the page");
         assert!(err.contains("`/data/error` is set"), "{path}: {err}");
@@ -90,11 +80,11 @@ async fn a_sibling_branchs_usual_member_is_learned() {
     let first = json!([{"id": 1, "public": true, "title": "t1"}]);
     let p1 = page("2026-12-01", first.clone(), "retention expired");
     let p2 = page("2026-12-02", json!([]), "retention expired");
-    let (titles, err) = walk(path, &[p1.clone(), p2]).await;
+    let (titles, err) = cursor_walk(path, &[p1.clone(), p2]).await;
     assert_eq!((titles, err), (vec!["t1".to_owned()], None));
     // Another value there is still an error.
     let p2 = page("2026-12-02", json!([]), "db timeout");
-    let (titles, err) = walk(path, &[p1, p2]).await;
+    let (titles, err) = cursor_walk(path, &[p1, p2]).await;
     assert_eq!(titles, ["t1"]);
     let err = err.expect("an unlearned error fails the page");
     assert!(err.contains("`/data/archived/error` is set"), "{err}");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use connector_core::ids::hash128;
-use connector_core::{Batch, Connector, Document, Error, Failure, SyncContext};
+use connector_core::{Batch, CheckpointJson, Connector, Document, Error, Failure, SyncContext};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
@@ -322,4 +322,40 @@ pub fn cursor_fields(fields: Value) -> Value {
     fields["pagination_type"] = json!("cursor");
     fields["pagination_config"] = json!({"cursor_param": "after", "next_cursor_path": "$.next"});
     fields
+}
+
+/// A record with its id, title and whether it is public (a filtered path's item).
+pub fn record(id: u64, public: bool) -> Value {
+    json!({"id": id, "public": public, "title": format!("t{id}")})
+}
+
+/// The documents a load from `from` delivered, its checkpoints, and its error's text.
+pub async fn drain_from(
+    c: &Arc<dyn Connector>,
+    from: CheckpointJson,
+) -> (usize, Vec<CheckpointJson>, Option<String>) {
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(from, None, SyncContext::new());
+    let (mut n, mut all, mut err) = (0, Vec::new(), None);
+    while let Some(p) = s.next().await {
+        match p {
+            Ok(b) => {
+                n += b.batch.documents.len();
+                all.push(b.checkpoint);
+            }
+            Err(e) => err = Some(e.to_string()),
+        }
+    }
+    (n, all, err)
+}
+
+/// The titles a cursor walk over `bodies` ([`mount_cursor_walk`]) under `items_path`
+/// delivered, and its error's text.
+pub async fn cursor_walk(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<String>) {
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, bodies).await;
+    let fields = cursor_fields(json!({"items_path": items_path}));
+    let (docs, _, err) = load(&build(items_config(&server.uri(), &fields))).await;
+    let titles = docs.into_iter().map(|d| d.title).collect();
+    (titles, err.map(|e| e.to_string()))
 }
