@@ -53,9 +53,8 @@
 //!   server holds that names no day (MySQL's `2025-01-00`, `2025-02-30`) and PostgreSQL's
 //!   `infinity` / `-infinity` are the server's text, and no time as the cursor (no
 //!   `updated_at`; a window page hands on its rows up to the last whose cursor reads and
-//!   the next page goes on from there; after a full page with none, a table's next page
-//!   starts after the value its last row holds, read by the server, and a query's poll
-//!   fails). PostgreSQL BC dates are astronomical years (`-0043` for 44 BC). Any other
+//!   the next page goes on from there; after a full page with none, the next page of a
+//!   table or a query starts after the value its last row holds, read by the server). PostgreSQL BC dates are astronomical years (`-0043` for 44 BC). Any other
 //!   value that cannot be read makes its row a failure; the walk goes on.
 //! - **Errors**: a rejected user or password is `Unauthenticated` (naming `credentials`), a
 //!   server that cannot be reached `Unavailable` or `Timeout` (naming `host`,

@@ -507,10 +507,11 @@ pub(crate) fn refetch(
 mod tests {
     use super::*;
 
-    /// review24 F3, F4, F5: the key row a page started after holds when it is the only row
-    /// with its id and its cursor cell is the one the page before saw (any text, or an
-    /// undecodable value, after a resume); deleted, edited (to a readable time, or to another
-    /// date that names no day) or sharing its id, it does not.
+    /// review24 F3, F4, F5 and review28 F1: the key row a page started after holds when every
+    /// row with its id holds the cursor cell the page before saw (the checkpoint's
+    /// `after_text` after a resume; any text, or an undecodable value, when an older
+    /// checkpoint has none); deleted, edited (to a readable time, or to another date that
+    /// names no day) or sharing its id with a row that holds another value, it does not.
     #[test]
     fn the_key_row_holds_only_as_the_page_saw_it() {
         use connector_core::rows::Value;
