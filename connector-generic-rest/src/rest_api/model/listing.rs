@@ -419,9 +419,10 @@ pub(crate) struct Envelopes<'a> {
     records: HashMap<String, bool>,
     /// Whether each pointer met lies in a record (is one, or is below one).
     in_record: HashMap<String, bool>,
-    /// The pointers walked below a record the opening went through, and above one: what is
-    /// above them was walked too, the same way.
+    /// The pointers walked below every record the opening went through: what is above them
+    /// was walked too, the same way.
     walked_below: HashSet<String>,
+    /// The pointers walked above such a record, likewise (review32 F6).
     walked: HashSet<String>,
     /// The envelopes given.
     given: HashSet<String>,
