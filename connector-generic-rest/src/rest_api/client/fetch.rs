@@ -18,7 +18,7 @@ use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
     BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, find_items, is_set, shown,
-    text_ref, unusual_error, usual_sign,
+    text_ref, unusual_error, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -286,7 +286,7 @@ impl RestClient {
         if e.error_path.is_none()
             && found.len() == 0
             && (listing.as_ref().is_none_or(Vec::is_empty) || uncut_empty || one_list)
-            && let Some((member, value)) = unusual_error(&body, &pos.usual)
+            && let Some((member, value)) = unusual_error(&body, "", &pos.usual)
         {
             // `listing_path` measures numbered walks only: a cursor walk ignores it here too
             // (review12 F9).
@@ -321,10 +321,11 @@ impl RestClient {
             }
         };
         if found.len() > 0 {
-            let mut learn = |member, value| {
+            // Each sign with where it was met (review32 F1).
+            let mut learn = |at: &str, member, value| {
                 // The 8 most recently met: a carried list is not frozen once full, and a
                 // sign no page carries any more leaves it (review18 R7).
-                let sign = usual_sign(member, value);
+                let sign = usual_sign_at(at, member, value);
                 if usual.last() != Some(&sign) {
                     usual.retain(|s| s != &sign);
                     usual.push(sign);
@@ -340,12 +341,12 @@ impl RestClient {
                 place = path.locations(&body).first().map(|l| path.place(&body, l));
             }
             if e.error_path.is_none() {
-                for (member, value) in error_members(&body) {
-                    learn(member, value);
-                }
-                // And those of the envelopes above what a filtered path's opening reached,
-                // which its end page checks (`why_none`, review12 F3): `{"result": {"items":
-                // [..], "error": "none"}}`, the first match's list's first.
+                // The envelopes above what a filtered path's opening reached, which its end
+                // page checks (`why_none`, review12 F3): `{"result": {"items": [..], "error":
+                // "none"}}`. Every branch's (review29 F2: a sibling's status envelope), then
+                // the first match's list's, then the root's last: a page whose records each
+                // carry their own `error` must not push the API's own status out of the 8
+                // (review32 F2).
                 if let Some(path) = path.filter(|p| p.filtered()) {
                     let first = match &found {
                         Items::List { pointer, .. } => Some(pointer.clone()),
@@ -362,19 +363,30 @@ impl RestClient {
                     // Read with the place this page taught, as a later page is read.
                     let place = place.as_deref().or(pos.carried.as_deref());
                     let mut envelopes = path.envelopes(&body, place);
-                    let mut met: Vec<&Value> = first
+                    let chain: Vec<(String, &Value)> = first
                         .iter()
-                        .flat_map(|p| envelopes.above(p))
-                        .map(|(_, value)| value)
+                        .flat_map(|p| {
+                            envelopes
+                                .above(p)
+                                .into_iter()
+                                .map(|(up, value)| (up.to_owned(), value))
+                                .collect::<Vec<_>>()
+                        })
                         .collect();
-                    // And every other branch's, as a later page is checked on each
-                    // (review29 F2: a sibling's status envelope).
-                    met.extend(envelopes.all());
-                    for value in met {
+                    let mut met = envelopes.all();
+                    met.extend(chain);
+                    for (up, value) in met {
+                        if error_members(value).next().is_none() {
+                            continue;
+                        }
+                        let at = envelopes.located(&up);
                         for (member, value) in error_members(value) {
-                            learn(member, value);
+                            learn(&at, member, value);
                         }
                     }
+                }
+                for (member, value) in error_members(&body) {
+                    learn("", member, value);
                 }
             }
         }

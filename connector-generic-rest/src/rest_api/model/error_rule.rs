@@ -38,17 +38,49 @@ pub(crate) fn error_members(body: &Value) -> impl Iterator<Item = (&'static str,
         .filter_map(|name| body.get(name).filter(|v| is_set(v)).map(|v| (name, v)))
 }
 
-/// The first member of `body` that says it is an error and is not one of the run's `usual`
-/// members ([`usual_sign`]): every set member must be usual (review12 F7: GraphQL warnings
-/// in `errors` on every answer must not hide a new `"error": "rate limited"`).
+/// The first member of `body` (at `at`, a pointer [`located`] gives; `""` for the root) that
+/// says it is an error and is not one of the run's `usual` members met there
+/// ([`usual_sign_at`]): every set member must be usual (review12 F7: GraphQL warnings in
+/// `errors` on every answer must not hide a new `"error": "rate limited"`). A sign learned
+/// elsewhere does not count (review32 F1: a sibling branch's `"error": "rate limited"` on a
+/// page with items hid the same error on the response's envelope later, and prune deleted
+/// the rest). A sign a checkpoint of an older binary holds ([`usual_sign`], [`fix11_sign`])
+/// says nowhere, and counts where those binaries read it: at the root and every envelope.
 pub(crate) fn unusual_error<'a>(
     body: &'a Value,
+    at: &str,
     usual: &[String],
 ) -> Option<(&'static str, &'a Value)> {
     error_members(body).find(|(name, v)| {
-        !usual.contains(&usual_sign(name, v))
+        !usual.contains(&usual_sign_at(at, name, v))
+            && !usual.contains(&usual_sign(name, v))
             && !fix11_sign(name, v).is_some_and(|old| usual.contains(&old))
     })
+}
+
+/// Where an error member was met, as a learned sign tells it: its object's JSON pointer
+/// with each record's index or key (the entries of what holds records, `holds`) written `*`,
+/// as a place is (`/data/archived`, `/runs/*/result`; the root is `""`): a later page's
+/// envelope is the same one whichever record it lies in.
+pub(crate) fn located(pointer: &str, mut holds: impl FnMut(&str) -> bool) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    let starts = pointer.match_indices('/').map(|(i, _)| i);
+    for (i, token) in starts.zip(pointer.split('/').skip(1)) {
+        out.push('/');
+        out.push_str(if holds(&pointer[..i]) { "*" } else { token });
+    }
+    out
+}
+
+/// [`usual_sign`] of a member met at `at` ([`located`]): a later page's member counts as
+/// usual only there (review32 F1). `@` first, so that an older binary's sign, which holds
+/// no place, is told apart; an older binary never matches this one, and fails loudly.
+pub(crate) fn usual_sign_at(at: &str, name: &str, value: &Value) -> String {
+    let sign = usual_sign(name, value);
+    format!(
+        "@{}",
+        connector_core::ids::hash128(&format!("{at}\u{0}{sign}"))
+    )
 }
 
 /// [`usual_sign`] of an object as fix11 wrote it, without which of its members are set: a
@@ -151,6 +183,28 @@ mod tests {
         }
         let body = json!({"errors": [], "error": {"code": 1}});
         assert_eq!(error_members(&body).map(|(n, _)| n).next(), Some("error"));
+    }
+
+    #[test]
+    fn a_sign_is_tied_to_where_it_was_met() {
+        // Entries of what holds records are written `*`; the root is "".
+        let holds = |p: &str| p == "/runs" || p == "/jobs";
+        assert_eq!(located("/runs/3/result", holds), "/runs/*/result");
+        assert_eq!(located("/jobs/j2", holds), "/jobs/*");
+        assert_eq!(located("/data/archived", holds), "/data/archived");
+        assert_eq!(located("", holds), "");
+        let v = json!("rate limited");
+        let at = |p| usual_sign_at(p, "error", &v);
+        assert_ne!(at("/data/archived"), at("/data"));
+        assert_ne!(at(""), at("/data"));
+        assert_ne!(at(""), usual_sign("error", &v));
+        // A sign met at `/data/archived` does not count at `/data` nor the root; an older
+        // binary's, without a place, counts anywhere.
+        let body = json!({"error": "rate limited"});
+        assert!(unusual_error(&body, "/data", &[at("/data/archived")]).is_some());
+        assert!(unusual_error(&body, "", &[at("/data/archived")]).is_some());
+        assert!(unusual_error(&body, "/data", &[at("/data")]).is_none());
+        assert!(unusual_error(&body, "/data", &[usual_sign("error", &v)]).is_none());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::error_rule::{error_path_hint, shown, unusual_error};
+use super::error_rule::{error_members, error_path_hint, located, shown, unusual_error};
 use super::place::{
     Seen, lists_at_place, place_of, record_map, records_by_shape, word, word_keyed_records,
 };
@@ -284,7 +284,12 @@ impl ItemsPath {
                     let mut envelopes = self.envelopes(body, seen.place);
                     for (pointer, _) in &reached {
                         for (up, value) in envelopes.above(pointer) {
-                            if let Some((name, v)) = unusual_error(value, seen.usual) {
+                            // Where it lies, told only for what may say it failed.
+                            if error_members(value).next().is_none() {
+                                continue;
+                            }
+                            let at = envelopes.located(up);
+                            if let Some((name, v)) = unusual_error(value, &at, seen.usual) {
                                 return Err(format!(
                                     "the response's `{up}/{name}` is set: {} ({})",
                                     shown(v),
@@ -414,9 +419,10 @@ pub(crate) struct Envelopes<'a> {
     records: HashMap<String, bool>,
     /// Whether each pointer met lies in a record (is one, or is below one).
     in_record: HashMap<String, bool>,
-    /// The pointers walked below a record the opening went through, and above one: what is
-    /// above them was walked too, the same way.
+    /// The pointers walked below every record the opening went through: what is above them
+    /// was walked too, the same way.
     walked_below: HashSet<String>,
+    /// The pointers walked above such a record, likewise (review32 F6).
     walked: HashSet<String>,
     /// The envelopes given.
     given: HashSet<String>,
@@ -463,19 +469,25 @@ impl<'a> Envelopes<'a> {
     /// The envelopes above everything the opening reaches, left out those an earlier call
     /// gave: all a no-match page is checked on, for a page with items to learn from
     /// (review29 F2: not only its first match's).
-    pub(crate) fn all(&mut self) -> Vec<&'a Value> {
+    pub(crate) fn all(&mut self) -> Vec<(String, &'a Value)> {
         let opened = std::mem::take(&mut self.opened);
         let found = opened
             .iter()
             .flat_map(|at| {
                 self.above(at)
                     .into_iter()
-                    .map(|(_, value)| value)
+                    .map(|(up, value)| (up.to_owned(), value))
                     .collect::<Vec<_>>()
             })
             .collect();
         self.opened = opened;
         found
+    }
+
+    /// Where the envelope at `pointer` lies, each record's index or key written `*`
+    /// ([`located`]): what a learned sign is tied to (review32 F1).
+    pub(crate) fn located(&mut self, pointer: &str) -> String {
+        located(pointer, |parent| self.holds_records(parent))
     }
 
     /// Whether `pointer` is a record (an entry of what holds records) or lies below one.

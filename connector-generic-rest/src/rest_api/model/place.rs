@@ -13,13 +13,14 @@ use serde_json::Value;
 /// items carried (review11 F3-F5).
 ///
 /// [`ItemsPath::why_none`]: super::ItemsPath::why_none
-/// [`usual_sign`]: super::usual_sign
+/// [`usual_sign_at`]: super::usual_sign_at
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seen<'a> {
     /// The parent of the first item of the run's first page with items, its indexes written
     /// `*`, after `{` or `[` ([`place_of`]).
     pub(crate) place: Option<&'a str>,
-    /// [`usual_sign`]s of error members a page with items carried: normal for this API.
+    /// [`usual_sign_at`]s of error members a page with items carried: normal for this API where
+    /// they were met (older binaries' signs, without a place, anywhere checked).
     pub(crate) usual: &'a [String],
     /// Whether `error`/`errors` members are read as errors (no `error_path` set).
     pub(crate) guess_errors: bool,
