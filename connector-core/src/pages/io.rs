@@ -10,15 +10,17 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod pool;
 
-use pool::cores;
 #[cfg(test)]
 pub(super) use pool::io_runtime;
 pub(super) use pool::{Pool, Walking, io_pool};
+use pool::{RETRY_AFTER, cores};
 
 /// Where [`read_ahead_on_thread`](super::read_ahead_on_thread) and
 /// [`read_ahead_converting`](super::read_ahead_converting) run a walk's fetch chain (the
 /// requests, the responses' parse, the timers and connections these open); chosen for the
-/// process with [`set_io_runtime`]. A page's conversion always runs on the caller's runtime.
+/// process with [`set_io_runtime`]. A page's conversion runs on the caller's runtime (in a
+/// forked child of a `Handle` host, on the thread that polls the stream: see
+/// [`Handle`](Self::Handle)).
 ///
 /// Whatever the choice, a runtime runs every walk it is given on its threads: a fetch chain
 /// must not block (no `std::sync::Mutex` held across a wait, no synchronous file or network
@@ -69,10 +71,14 @@ pub enum IoRuntime {
     /// In a child process `fork`ed after the choice, that runtime has no thread, and its I/O
     /// driver shares its epoll instance with the parent's. Until the child chooses with
     /// [`set_io_runtime`] a runtime it built (warned once), its walks run on its own pool, as
-    /// [`Auto`](Self::Auto) (even on one core), their conversions too, whatever runtime polls
-    /// them: an inherited multi-threaded runtime's `block_on` runs none of its tasks, so a walk
-    /// or a conversion spawned there would wait for ever, and no runtime tells whether it was
-    /// built before the `fork`. Choosing the inherited runtime again in the child (a binding
+    /// [`Auto`](Self::Auto) (even on one core), whatever runtime polls them, and their
+    /// conversions are done by the thread that polls the stream (not on the pool's thread,
+    /// whose fetches they would stall): an inherited multi-threaded runtime's `block_on` runs
+    /// none of its tasks, so a walk or a conversion spawned there would wait for ever, and no
+    /// runtime tells whether it was built before the `fork`. This rescues walks only: nothing
+    /// else polled on an inherited runtime runs (its timers, tasks and I/O: a sync's timeout
+    /// never fires, a task spawned there never starts), so a child builds a runtime of its
+    /// own, runs its syncs on it and chooses it. Choosing the inherited runtime again in the child (a binding
     /// that calls `set_io_runtime` before every sync) changes nothing: it stays the parent's.
     /// Keep the parent's runtime in the child (`std::mem::forget` it, or leave it in its
     /// `static`): dropping it waits for its worker and blocking threads, which the child does
@@ -255,7 +261,7 @@ impl Choice {
         if WARNED_IN.load(Ordering::Relaxed) != pid && WARNED_IN.swap(pid, Ordering::Relaxed) != pid
         {
             tracing::warn!(
-                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process, with no thread here: until the child chooses one it built, its walks and their conversions run on its own I/O runtimes (`connectors-io`)"
+                "the I/O runtime chosen with `set_io_runtime` belongs to the parent process, with no thread here: until the child chooses one it built, its walks run on its own I/O runtimes (`connectors-io`), their conversions on the threads polling them"
             );
         }
         Read::Parents
@@ -361,17 +367,19 @@ pub(super) enum On {
     /// This runtime.
     Runtime(Handle),
     /// In a forked child of a process that chose a `Handle`, until it chooses: one of the
-    /// pool's runtimes, the conversions too, whatever the caller's runtime (it may be
-    /// inherited, its tasks with no thread here); an error when the pool has none.
+    /// pool's runtimes, whatever the caller's runtime (it may be inherited, its tasks with no
+    /// thread here), the conversions done by the thread polling the stream; an error when the
+    /// pool has none.
     Inherited(&'static Pool),
 }
 
 /// Where a walk runs, for a caller on a runtime: its fetching (`driven`), the conversions
-/// [`read_ahead_converting`](super::read_ahead_converting) starts (`converting`), and the
+/// [`read_ahead_converting`](super::read_ahead_converting) starts (`converting`; `None`: none
+/// is started, the thread polling the stream converts), and the
 /// count of the pool slot's walks it is in (the driver keeps the guard until it ends).
 pub(super) struct Runs {
     pub(super) driven: Handle,
-    pub(super) converting: Handle,
+    pub(super) converting: Option<Handle>,
     pub(super) walking: Option<Walking>,
 }
 
@@ -394,9 +402,9 @@ impl On {
     /// Where a walk polled first on `caller` runs.
     ///
     /// # Errors
-    /// [`ErrorKind::Cancelled`] in a forked child of a `Handle` host when no runtime of the
-    /// pool can take the walk (one could not start, or rests): the caller's runtime may be the
-    /// parent's, where the walk would wait for ever.
+    /// [`ErrorKind::Unavailable`] (retry after a minute) in a forked child of a `Handle` host
+    /// when no runtime of the pool can take the walk (one could not start, or rests): the
+    /// caller's runtime may be the parent's, where the walk would wait for ever.
     pub(super) fn runtime(&self, caller: Handle) -> Result<Runs> {
         let (driven, walking) = match self {
             Self::Pool(pool) => pool.pick().unwrap_or_else(|| (caller.clone(), None)),
@@ -405,20 +413,23 @@ impl On {
             Self::Inherited(pool) => {
                 let (driven, walking) = pool.pick().ok_or_else(|| {
                     Error::new(
-                        ErrorKind::Cancelled,
-                        "no I/O runtime (`connectors-io`) could start in this forked child, and the runtime chosen with `set_io_runtime` is the parent's, with no thread here: the walk did not start (tried again in a minute; choose a runtime built in the child with `set_io_runtime`)",
+                        ErrorKind::Unavailable,
+                        "no I/O runtime (`connectors-io`) could start in this forked child, and the runtime chosen with `set_io_runtime` is the parent's, with no thread here: the walk did not start (its start is tried again after a minute's rest; or choose a runtime built in the child with `set_io_runtime`)",
                     )
+                    .with_retry_after(RETRY_AFTER)
                 })?;
+                // Converted by the thread polling the stream, live here by construction: not
+                // on the walk's I/O thread, whose fetches and timers it would stall.
                 return Ok(Runs {
-                    converting: driven.clone(),
                     driven,
+                    converting: None,
                     walking,
                 });
             }
         };
         Ok(Runs {
             driven,
-            converting: caller,
+            converting: Some(caller),
             walking,
         })
     }
@@ -655,8 +666,9 @@ mod tests {
 
     /// In a forked child of a process that chose a `Handle`, every walk (whatever runtime polls
     /// it: the inherited one's tasks have no thread there, and a runtime does not say whether
-    /// it is inherited) is driven on the child's own pool, and its conversions with it; with
-    /// no runtime in the pool, the walk is refused rather than sent to its caller's runtime.
+    /// it is inherited) is driven on the child's own pool, its conversions started nowhere
+    /// (the thread polling the stream turns the pages); with no runtime in the pool, the walk
+    /// is refused, retryable, rather than sent to its caller's runtime.
     #[tokio::test]
     async fn a_forked_childs_walks_run_on_its_pool_whatever_their_caller() {
         fn failing() -> std::io::Result<tokio::runtime::Runtime> {
@@ -672,11 +684,7 @@ mod tests {
             let runs = on.runtime(caller).expect("the pool's runtime");
             assert_ne!(runs.driven.id(), id);
             assert!(pool.serves(&runs.driven), "the pool's runtime");
-            assert_eq!(
-                runs.converting.id(),
-                runs.driven.id(),
-                "converted there too"
-            );
+            assert!(runs.converting.is_none(), "converted by the polling thread");
         }
         assert!(matches!(On::of(Read::Parents), On::Inherited(p) if std::ptr::eq(p, io_pool())));
 
@@ -684,7 +692,9 @@ mod tests {
         let Err(err) = On::Inherited(none).runtime(Handle::current()) else {
             panic!("no runtime for the walk");
         };
-        assert_eq!(err.kind(), ErrorKind::Cancelled);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert!(err.is_retryable(), "a temporary unavailability");
+        assert_eq!(err.retry_after(), Some(RETRY_AFTER));
         assert!(err.to_string().contains("forked child"), "{err}");
         // Not in the caller's runtime: dropping a runtime there panics.
         std::thread::spawn(move || drop(built))

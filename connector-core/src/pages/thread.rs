@@ -31,7 +31,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// two cores, or when no I/O runtime can take the walk (one that could not be started or whose
 /// thread ended within a minute of its start rests a minute, warned, and walks go to the
 /// others; to the caller when all rest), the fetching is a task on the caller's runtime, as
-/// [`read_ahead_by`](super::read_ahead_by)'s.
+/// [`read_ahead_by`](super::read_ahead_by)'s (in a forked child of a `Handle` host, an error
+/// instead when none can take it: see `# Fork`).
 ///
 /// **Must not block.** Each walk is pinned to one I/O runtime (the one with the fewest live
 /// walks), and the walks on one runtime take turns on its thread (every walk in the process on
@@ -74,16 +75,20 @@ use crate::error::{Error, ErrorKind, Result};
 /// [`IoRuntime::Handle`](super::IoRuntime::Handle) chosen in the parent (warned), until the
 /// child builds a runtime of its own and chooses it with
 /// [`set_io_runtime`](super::set_io_runtime) (the parent's runtime chosen again stays the
-/// parent's), every walk runs on the child's own I/O runtimes, and so do
-/// [`read_ahead_converting`](super::read_ahead_converting)'s conversions, whatever runtime
-/// polls the walk: a runtime inherited from the parent has no thread in the child (a
-/// multi-threaded one's `block_on` runs only the future it is given, none of its tasks, and
-/// any one's I/O driver shares its epoll with the parent's), and no runtime tells whether it
-/// was inherited. When none of
-/// those can take the walk (a thread could not start, or one rests a minute), the walk ends at
-/// once with an [`ErrorKind::Cancelled`] error that says so, rather than wait for ever on an
-/// inherited runtime. Keep the parent's runtime in the child (`std::mem::forget` it):
-/// dropping it waits for threads the child does not have, for ever.
+/// parent's), every walk runs on the child's own I/O runtimes, whatever runtime polls it, and
+/// [`read_ahead_converting`](super::read_ahead_converting)'s conversions are done by the thread
+/// that polls the stream, as it takes each page (it is live: it is polling), not on an I/O
+/// thread, whose fetches and timers they would stall: a runtime inherited from the parent has
+/// no thread in the child (a multi-threaded one's `block_on` runs only the future it is given,
+/// none of its tasks, and any one's I/O driver shares its epoll with the parent's), and no
+/// runtime tells whether it was inherited. When none of those can take the walk (a thread
+/// could not start, or one rests a minute), the walk ends at once with an
+/// [`ErrorKind::Unavailable`] error that says so (retryable, with a minute's
+/// [`retry_after`](crate::Error::retry_after)), rather than wait for ever on an inherited
+/// runtime. This rescues walks only: nothing else polled on an inherited runtime runs (its
+/// timers, tasks and I/O: a sync's timeout never fires), so a child builds a runtime of its
+/// own, runs its syncs on it and chooses it. Keep the parent's runtime in the child
+/// (`std::mem::forget` it): dropping it waits for threads the child does not have, for ever.
 ///
 /// With [`IoRuntime::Auto`](super::IoRuntime::Auto) or
 /// [`IoRuntime::Caller`](super::IoRuntime::Caller) inherited (the child's until it chooses,
@@ -145,8 +150,8 @@ fn ahead_on_thread<T: Send + 'static>(
 /// the caller's runtime started as soon as the page comes: the caller only awaits finished
 /// pages, in page order. The caller's runtime is the one that first polls the stream: a stream
 /// later polled on another runtime still converts on the first. In a forked child of a process
-/// that chose [`IoRuntime::Handle`](super::IoRuntime::Handle), until the child chooses, the
-/// conversions run on the walk's I/O runtime instead, with its fetches (see
+/// that chose [`IoRuntime::Handle`](super::IoRuntime::Handle), until the child chooses, no task
+/// is started: the thread that polls the stream converts each page as it takes it instead (see
 /// [`read_ahead_on_thread`]'s `# Fork`).
 ///
 /// [`convert_spawned`](super::convert_spawned) starts a page's conversion when the caller
@@ -154,12 +159,14 @@ fn ahead_on_thread<T: Send + 'static>(
 /// page before it. Here the fetching starts it. At most `waiting + 1` pages are
 /// converting or converted at once (`waiting` ready for the caller and the one it awaits), and
 /// a fetched page waits for room before its conversion starts, so memory stays that of
-/// `waiting + 3` pages. A conversion is CPU work on a worker thread between two awaits: keep a
-/// page's conversion short (a page of items, not a file).
+/// `waiting + 3` pages. A conversion is CPU work on a worker thread (in such a child, the
+/// polling thread) between two awaits: keep a page's conversion short (a page of items, not a
+/// file).
 ///
 /// The contracts are [`read_ahead_on_thread`]'s; `convert` also runs in the caller's tracing
 /// span (with the worker's default subscriber, not a subscriber set for the caller's thread
-/// alone), and a panic in it resumes in the caller. A conversion stopped from outside (the
+/// alone; in such a child, the polling thread's span and subscriber), and a panic in it
+/// resumes in the caller. A conversion stopped from outside (the
 /// caller's runtime shut down) is a [`ErrorKind::Cancelled`] error. Without a Tokio runtime at
 /// the first poll, pages are fetched and converted inline.
 ///
@@ -224,11 +231,15 @@ where
 }
 
 /// What the fetching thread hands the caller, in page order.
-enum Slot<U> {
+enum Slot<T, U> {
     /// A page, or the error that ends the pages.
     Ready(Result<U>),
-    /// A page being converted (on the caller's runtime, but in a forked child).
+    /// A page being converted on the caller's runtime.
     Converting(Spawned<U>),
+    /// A page the caller turns itself, with `inline` (in a forked child of a `Handle` host:
+    /// [`Runs::converting`](super::io::Runs) `None`). Boxed: the slot stays the size it is
+    /// elsewhere.
+    Raw(Box<T>),
     /// The fetching panicked: resumed in the caller.
     Panicked(Box<dyn Any + Send>),
     /// The pages ended.
@@ -248,7 +259,7 @@ fn on_thread<T, U, S, I>(
 where
     T: Send + 'static,
     U: Send + 'static,
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<U> + Send + Sync + 'static,
+    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U> + Send + Sync + 'static,
     I: Fn(T) -> U + Send + 'static,
 {
     async_stream::stream! {
@@ -272,11 +283,23 @@ where
         // In the caller's span and with its subscriber: a task on another thread has neither
         // (a subscriber set for the caller's thread alone would miss the fetches' events).
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
-        let driver = run(pages, tx, start, runs.converting, runs.walking)
-            .in_current_span()
-            .with_subscriber(dispatch);
         // Aborted with the stream: the fetch in flight is dropped at once.
-        let _driver = Spawned::spawn_on(&driven, driver);
+        let _driver = match runs.converting {
+            Some(converting) => Spawned::spawn_on(
+                &driven,
+                run(pages, tx, start, converting, runs.walking)
+                    .in_current_span()
+                    .with_subscriber(dispatch),
+            ),
+            // Each page handed on as it is, for this thread to turn (a forked child's walk:
+            // its I/O thread must not block on conversions, and this thread is live).
+            None => Spawned::spawn_on(
+                &driven,
+                run(pages, tx, |page, _| Slot::Raw(Box::new(page)), driven.clone(), runs.walking)
+                    .in_current_span()
+                    .with_subscriber(dispatch),
+            ),
+        };
         loop {
             match rx.recv().await {
                 Some(Slot::Ready(page)) => {
@@ -295,6 +318,7 @@ where
                         return;
                     }
                 }
+                Some(Slot::Raw(page)) => yield Ok(inline(*page)),
                 Some(Slot::Panicked(panic)) => std::panic::resume_unwind(panic),
                 Some(Slot::End) => return,
                 // Every end of the driver but the caller leaving sends a slot first; this is
@@ -316,12 +340,12 @@ where
 /// The walk stays counted in its pool slot (`walking`) until the driver ends or is dropped.
 async fn run<T, U, S>(
     pages: BoxStream<'static, Result<T>>,
-    tx: mpsc::Sender<Slot<U>>,
+    tx: mpsc::Sender<Slot<T, U>>,
     start: S,
     converting: tokio::runtime::Handle,
     walking: Option<Walking>,
 ) where
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<U>,
+    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U>,
 {
     let _walking = walking;
     let driven = AssertUnwindSafe(drive(pages, &tx, &start, &converting))
@@ -334,11 +358,11 @@ async fn run<T, U, S>(
 
 async fn drive<T, U, S>(
     mut pages: BoxStream<'static, Result<T>>,
-    tx: &mpsc::Sender<Slot<U>>,
+    tx: &mpsc::Sender<Slot<T, U>>,
     start: &S,
     converting: &tokio::runtime::Handle,
 ) where
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<U>,
+    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U>,
 {
     loop {
         // The caller leaving wakes the driver and drops the fetch in flight.
@@ -568,9 +592,10 @@ mod tests {
 
     /// A forked child of a process that chose a `Handle`, as it is there: the caller's runtime
     /// runs none of its tasks (entered, never driven, as an inherited multi-threaded runtime's
-    /// `block_on` runs none). Its walks run on the child's pool, converting ones with their
-    /// conversions (on the caller's runtime they waited for ever); with no runtime in the
-    /// pool, a walk ends with an error at once instead.
+    /// `block_on` runs none). Its walks run on the child's pool, and the thread polling a
+    /// converting one converts its pages (on the caller's runtime they waited for ever; on the
+    /// I/O thread they stalled its fetches, review30 F1); with no runtime in the pool, a walk
+    /// ends at once with a retryable error instead (review30 F2).
     #[test]
     fn a_forked_childs_walks_do_not_wait_on_a_runtime_with_no_thread() {
         fn failing() -> std::io::Result<tokio::runtime::Runtime> {
@@ -596,22 +621,27 @@ mod tests {
             (converted, fetched, refused.1)
         };
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(walks()));
+        std::thread::Builder::new()
+            .name("child".to_owned())
+            .spawn(move || tx.send(walks()))
+            .expect("a thread");
         // A bound on a failure only: the walks end at once, or wait for ever.
         let ((converted, err), (fetched, fetch_err), refused) = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("the walks end");
-        let io = Some("connectors-io".to_owned());
+        let polling = Some("child".to_owned());
         assert_eq!(
             converted,
-            (0..3).map(|c| (c, io.clone())).collect::<Vec<_>>(),
-            "converted on the I/O runtime"
+            (0..3).map(|c| (c, polling.clone())).collect::<Vec<_>>(),
+            "converted by the thread polling the stream, not on the I/O thread"
         );
         assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
         assert_eq!(fetched, [0, 1, 2]);
         assert_eq!(fetch_err.map(|e| e.kind()), Some(ErrorKind::Unavailable));
         let refused = refused.expect("an error");
-        assert_eq!(refused.kind(), ErrorKind::Cancelled);
+        assert_eq!(refused.kind(), ErrorKind::Unavailable);
+        assert!(refused.is_retryable(), "a temporary unavailability");
+        assert_eq!(refused.retry_after(), Some(Duration::from_secs(60)));
         assert!(refused.to_string().contains("forked child"), "{refused}");
     }
 

@@ -55,7 +55,7 @@ const MAX_BLOCKING: usize = 16;
 
 /// How long a failed start, or a thread that ended less than this after its start, keeps
 /// walks off its slot (on the others, or on their callers' runtimes) before the next try.
-const RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(super) const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// An I/O runtime: single-threaded, with one blocking thread started at once and kept (its
 /// idle threads live a year), so a DNS lookup when the process is out of threads (at
@@ -265,7 +265,7 @@ impl Pool {
                             // After the lock: a host's layer may do anything.
                             tracing::warn!(
                                 %error,
-                                "the I/O runtime could not start: walks run on their callers' runtimes, tried again in a minute"
+                                "the I/O runtime could not start: walks run on their callers' runtimes (in a forked child of a `Handle` host that has not chosen, they end with a retryable error), tried again in a minute"
                             );
                             return None;
                         }
@@ -354,7 +354,7 @@ fn drive(ends: Ends, runtime: Runtime, until: impl Future<Output = ()>) {
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
             tracing::warn!(
                 panic = panic_message(&**panic),
-                "an I/O runtime's thread ended: its walks end Cancelled, and the next walks go to the other I/O runtimes or their callers' runtimes, for a minute if it ran for less"
+                "an I/O runtime's thread ended: its walks end Cancelled, and the next walks go to the other I/O runtimes or their callers' runtimes (in a forked child of a `Handle` host that has not chosen: a retryable error), for a minute if it ran for less"
             );
         }));
     }
