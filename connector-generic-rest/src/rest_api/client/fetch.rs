@@ -18,7 +18,7 @@ use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
     BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, find_items, is_set, shown,
-    text_ref, unusual_error, usual_sign_at,
+    text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -326,8 +326,12 @@ impl RestClient {
                 // The 8 most recently met: a carried list is not frozen once full, and a
                 // sign no page carries any more leaves it (review18 R7).
                 let sign = usual_sign_at(at, member, value);
-                if usual.last() != Some(&sign) {
-                    usual.retain(|s| s != &sign);
+                // An older binary's plain sign of the same member counts anywhere: once met
+                // again, only its place's does (review33 F3: a fix17 checkpoint kept
+                // review32 F1's masking for good).
+                let plain = usual_sign(member, value);
+                if usual.last() != Some(&sign) || usual.contains(&plain) {
+                    usual.retain(|s| s != &sign && s != &plain);
                     usual.push(sign);
                     if usual.len() > 8 {
                         usual.remove(0);
@@ -373,13 +377,24 @@ impl RestClient {
                                 .collect::<Vec<_>>()
                         })
                         .collect();
-                    let mut met = envelopes.all();
-                    met.extend(chain);
-                    for (up, value) in met {
+                    let mut met: Vec<_> = envelopes
+                        .all()
+                        .into_iter()
+                        .map(|(up, value)| (up, value, true))
+                        .collect();
+                    met.extend(chain.into_iter().map(|(up, value)| (up, value, false)));
+                    for (up, value, any_branch) in met {
                         if error_members(value).next().is_none() {
                             continue;
                         }
                         let at = envelopes.located(&up);
+                        // A record's envelope counts for every record later (`*`): learned
+                        // only where that record's list has entries, a status next to data,
+                        // not an error instead of it (review33 F1: a later page throttled
+                        // whole read as the empty last one, then prune).
+                        if any_branch && at.contains('*') && !envelopes.feeds(&up) {
+                            continue;
+                        }
                         for (member, value) in error_members(value) {
                             learn(&at, member, value);
                         }

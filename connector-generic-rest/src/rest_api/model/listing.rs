@@ -484,10 +484,33 @@ impl<'a> Envelopes<'a> {
         found
     }
 
+    /// Whether something the opening reaches below `pointer` holds entries (a non-empty list
+    /// or object): an envelope that carried its status next to its data, not instead of it
+    /// (review33 F1).
+    pub(crate) fn feeds(&self, pointer: &str) -> bool {
+        self.opened.iter().any(|at| {
+            at.strip_prefix(pointer)
+                .is_some_and(|rest| rest.starts_with('/'))
+                && match self.body.pointer(at) {
+                    Some(Value::Array(list)) => !list.is_empty(),
+                    Some(Value::Object(map)) => !map.is_empty(),
+                    _ => false,
+                }
+        })
+    }
+
     /// Where the envelope at `pointer` lies, each record's index or key written `*`
     /// ([`located`]): what a learned sign is tied to (review32 F1).
+    /// A map of ids counts as records here whatever its size (review33 F2: else the same
+    /// envelope was `/jobs/*/result` on a page of two jobs and `/jobs/j3/result` on a page
+    /// of one, and a sign learned on one failed the other).
     pub(crate) fn located(&mut self, pointer: &str) -> String {
-        located(pointer, |parent| self.holds_records(parent))
+        let body = self.body;
+        located(pointer, |parent| {
+            self.holds_records(parent)
+                || matches!(body.pointer(parent), Some(Value::Object(map))
+                    if !map.is_empty() && records_by_shape(map) && !map.keys().any(|k| word(k)))
+        })
     }
 
     /// Whether `pointer` is a record (an entry of what holds records) or lies below one.

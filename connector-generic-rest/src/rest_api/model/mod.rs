@@ -13,7 +13,7 @@ mod place;
 mod segments;
 
 pub(crate) use error_rule::{
-    error_members, error_path_hint, is_set, shown, unusual_error, usual_sign_at,
+    error_members, error_path_hint, is_set, shown, unusual_error, usual_sign, usual_sign_at,
 };
 pub(crate) use listing::ItemsPath;
 pub(crate) use place::Seen;
