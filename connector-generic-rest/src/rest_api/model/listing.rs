@@ -503,13 +503,20 @@ impl<'a> Envelopes<'a> {
     /// ([`located`]): what a learned sign is tied to (review32 F1).
     /// A map of ids counts as records here whatever its size (review33 F2: else the same
     /// envelope was `/jobs/*/result` on a page of two jobs and `/jobs/j3/result` on a page
-    /// of one, and a sign learned on one failed the other).
+    /// of one, and a sign learned on one failed the other); below the root only, and a map
+    /// of one only where its key holds a digit, as ids do (review34 N1: `{"Result": {…}}`
+    /// of a last page without its `NextToken` became `/*`, and a sign learned at `/Result`
+    /// failed it on every run).
     pub(crate) fn located(&mut self, pointer: &str) -> String {
         let body = self.body;
         located(pointer, |parent| {
             self.holds_records(parent)
-                || matches!(body.pointer(parent), Some(Value::Object(map))
-                    if !map.is_empty() && records_by_shape(map) && !map.keys().any(|k| word(k)))
+                || (!parent.is_empty()
+                    && matches!(body.pointer(parent), Some(Value::Object(map))
+                        if !map.is_empty() && records_by_shape(map)
+                            && !map.keys().any(|k| word(k))
+                            && (map.len() > 1
+                                || map.keys().all(|k| k.bytes().any(|b| b.is_ascii_digit())))))
         })
     }
 
@@ -761,6 +768,26 @@ mod tests {
         let all = envelopes.all();
         assert_eq!(all.len(), 3, "{all:?}");
         assert!(envelopes.all().is_empty());
+    }
+
+    /// review34 N1: a map of one is records for a sign's place only below the root and
+    /// keyed by an id (`/jobs/*/result` on a page of one job, as on a page of two), so a
+    /// last page's `{"Result": {…}}` keeps its place `/Result`.
+    #[test]
+    fn a_map_of_one_is_records_only_below_the_root_and_by_an_id() {
+        let p = ItemsPath::parse("$..rows[?@.ok]").unwrap();
+        let one = json!({"jobs": {"j3": {"result": {"rows": []}}}});
+        assert_eq!(
+            p.envelopes(&one, None).located("/jobs/j3/result"),
+            "/jobs/*/result"
+        );
+        let last = json!({"Result": {"rows": []}});
+        assert_eq!(p.envelopes(&last, None).located("/Result"), "/Result");
+        let named = json!({"data": {"Build": {"result": {"rows": []}}}});
+        assert_eq!(
+            p.envelopes(&named, None).located("/data/Build/result"),
+            "/data/Build/result"
+        );
     }
 
     /// review25 F1/F2: a page's envelopes leave out a record map's entries but not what holds
