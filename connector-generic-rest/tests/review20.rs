@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{build, cursor_fields, drain_from, items_config, mount_cursor_walk, record};
+use common::{
+    build, cursor_fields, drain_from, items_config, mount_cursor_walk, record, start_with,
+};
 use connector_core::SyncContext;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -50,13 +52,11 @@ async fn a_place_written_before_place_for_is_a_hint() {
     let server = MockServer::start().await;
     mount_cursor_walk(&server, &[private]).await;
     let c = build(items_config(&server.uri(), &fields));
-    let mut from = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
-    from.state = json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
-        "carried": "{/data", "place_for": "$.data[?@.open]"}});
+    let from = start_with(
+        &c,
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+        "carried": "{/data", "place_for": "$.data[?@.open]"}}),
+    );
     let (_, _, err) = drain_from(&c, from).await;
     assert!(err.is_some_and(|e| e.contains("none of which")));
 }
@@ -128,13 +128,11 @@ async fn a_page_failing_both_readings_names_the_carried_place() {
         &server.uri(),
         &cursor_fields(json!({"items_path": path})),
     ));
-    let mut from = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
-    from.state = json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
-        "carried": "{/data", "place_for": path}});
+    let from = start_with(
+        &c,
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+        "carried": "{/data", "place_for": path}}),
+    );
     let (_, _, err) = drain_from(&c, from).await;
     let err = err.expect("an error object is no empty page");
     assert!(err.contains("`{/data` kept from before"), "{err}");

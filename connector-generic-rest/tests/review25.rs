@@ -8,6 +8,7 @@ mod common;
 
 use common::{
     build, cursor_fields, cursor_walk, drain_from, items_config, mount_cursor_walk, record,
+    start_with,
 };
 use serde_json::{Value, json};
 use wiremock::MockServer;
@@ -93,13 +94,11 @@ async fn a_page_failing_both_readings_gives_the_fresh_reason_first() {
         &server.uri(),
         &cursor_fields(json!({"items_path": path})),
     ));
-    let mut from = c
-        .as_checkpointed()
-        .unwrap()
-        .initial_checkpoint_json()
-        .unwrap();
-    from.state = json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
-        "carried": "[/pipeline/jobs/build/artifacts", "place_for": path}});
+    let from = start_with(
+        &c,
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+        "carried": "[/pipeline/jobs/build/artifacts", "place_for": path}}),
+    );
     let (_, _, err) = drain_from(&c, from).await;
     let err = err.expect("an error object is no empty page");
     let (fresh, carried) = err

@@ -359,3 +359,14 @@ pub async fn cursor_walk(items_path: &str, bodies: &[Value]) -> (Vec<String>, Op
     let titles = docs.into_iter().map(|d| d.title).collect();
     (titles, err.map(|e| e.to_string()))
 }
+
+/// `c`'s first checkpoint with `state` as its state (a checkpoint an earlier binary or run wrote).
+pub fn start_with(c: &Arc<dyn Connector>, state: Value) -> CheckpointJson {
+    let mut from = c
+        .as_checkpointed()
+        .unwrap()
+        .initial_checkpoint_json()
+        .unwrap();
+    from.state = state;
+    from
+}
