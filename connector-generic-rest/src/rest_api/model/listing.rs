@@ -13,7 +13,7 @@ use super::place::{
 };
 #[cfg(test)]
 use super::segments::string_literal;
-use super::segments::{SegmentKind, segments, unfiltered, up_to_last_filter};
+use super::segments::{SegmentKind, before_last_filter, segments, unfiltered, up_to_last_filter};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -37,6 +37,13 @@ pub(crate) struct ItemsPath {
     /// descendant names), where there are any: what they reach and its ancestors are the
     /// response's envelopes ([`Envelopes`]).
     opening: Option<JsonPath>,
+    /// For a path with a filter, what it walks before its last filter, every earlier filter a
+    /// wildcard, where that goes past `opening` (`$.results[*].report.rows` of
+    /// `$.results[*].report.rows[?…]`, [`before_last_filter`]): what it reaches is read as
+    /// what the opening reaches, so an object the path names below its records (`report`)
+    /// is an envelope as `$..rows[?…]` reads it (review34: a page on which every record's
+    /// report failed read as the empty last page, then prune).
+    through: Option<JsonPath>,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -111,6 +118,14 @@ impl ItemsPath {
             })
             .last()
             .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
+        let through = before_last_filter(&full)
+            .filter(|_| filtered)
+            .and_then(|p| JsonPath::parse(&p).ok())
+            .filter(|t| {
+                opening
+                    .as_ref()
+                    .is_none_or(|o| o.to_string() != t.to_string())
+            });
         Ok(Self {
             path,
             raw: full,
@@ -119,6 +134,7 @@ impl ItemsPath {
             shape,
             chooser,
             opening,
+            through,
         })
     }
 
@@ -335,7 +351,7 @@ impl ItemsPath {
     pub(crate) fn envelopes<'a>(&self, body: &'a Value, place: Option<&'a str>) -> Envelopes<'a> {
         let mut held = HashSet::new();
         let mut opened = Vec::new();
-        if let Some(opening) = &self.opening {
+        for opening in self.opening.iter().chain(&self.through) {
             for at in opening.query_located(body).locations() {
                 // Each pointer with those above it; where one is held, so are those above.
                 let mut at = at.to_json_pointer();
@@ -393,6 +409,17 @@ impl ItemsPath {
             .map(|l| l.to_json_pointer())
             .collect()
     }
+}
+
+/// Whether an item of the page (`items`, [`ItemsPath::item_locations`]) lies below
+/// `pointer`: an envelope that carried its status next to the items it delivered, not instead
+/// of them (review33 F1). A list whose entries the path's filter all left out delivered none
+/// (review34 N2: a record cut off partway, its rows all private, taught its error as usual).
+pub(crate) fn feeds(items: &[String], pointer: &str) -> bool {
+    items.iter().any(|at| {
+        at.strip_prefix(pointer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// A page's envelopes, for a path with a filter ([`ItemsPath::envelopes`]): the objects
@@ -482,21 +509,6 @@ impl<'a> Envelopes<'a> {
             .collect();
         self.opened = opened;
         found
-    }
-
-    /// Whether something the opening reaches below `pointer` holds entries (a non-empty list
-    /// or object): an envelope that carried its status next to its data, not instead of it
-    /// (review33 F1).
-    pub(crate) fn feeds(&self, pointer: &str) -> bool {
-        self.opened.iter().any(|at| {
-            at.strip_prefix(pointer)
-                .is_some_and(|rest| rest.starts_with('/'))
-                && match self.body.pointer(at) {
-                    Some(Value::Array(list)) => !list.is_empty(),
-                    Some(Value::Object(map)) => !map.is_empty(),
-                    _ => false,
-                }
-        })
     }
 
     /// Where the envelope at `pointer` lies, each record's index or key written `*`
@@ -702,6 +714,34 @@ mod tests {
         let p = ItemsPath::parse("$.values[?@[2] == 'p']").unwrap();
         let found = super::super::find_items(&body, Some(&p), b"");
         assert!(matches!(found, super::super::Items::Matches(ref m) if m.len() == 1));
+    }
+
+    /// review34: what a filtered path walks before its last filter, where that goes past its
+    /// opening, is read as the opening is.
+    #[test]
+    fn a_path_is_read_through_to_its_last_filter() {
+        let cases = [
+            (
+                "$.results[*].report.rows[?@.public]",
+                Some("$.results[*].report.rows"),
+            ),
+            ("$.a[?@.x].b[*].c[?@.y]", Some("$.a[*].b[*].c")),
+            ("$.jobs.*.artifacts[?@.x]", Some("$.jobs.*.artifacts")),
+            ("$..rows[?@.public]", None),
+            ("$.data[?@.x]", None),
+            ("$.result[?@.name == 'docs'].items", None),
+            ("$..[?@.title]", None),
+            ("$.data..[?@.title]", None),
+            ("$.data[*]", None),
+        ];
+        for (path, through) in cases {
+            let p = ItemsPath::parse(path).unwrap();
+            assert_eq!(
+                p.through.as_ref().map(ToString::to_string),
+                through.map(|t| JsonPath::parse(t).unwrap().to_string()),
+                "{path}"
+            );
+        }
     }
 
     /// review11 F4, F5: where the items sat, and what a later page must hold there.
