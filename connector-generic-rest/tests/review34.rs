@@ -110,3 +110,21 @@ async fn a_one_key_envelope_keeps_its_place_without_its_token() {
         );
     }
 }
+
+/// review33 F5: a sibling envelope's status met before nine records' own distinct errors was
+/// pushed out of the 8 signs kept, and the end page carrying it failed. Records' errors are
+/// learned before what lies beside them.
+#[tokio::test]
+async fn records_own_errors_do_not_push_out_a_siblings_status() {
+    let archived = json!({"logs": [], "error": "archived is read-only"});
+    let runs: Vec<Value> = (0..9)
+        .map(|i| {
+            json!({"result": {"error": format!("exit code {i}"),
+                "logs": [{"id": i, "level": "error", "title": format!("t{i}")}]}})
+        })
+        .collect();
+    let p1 = json!({"data": {"archived": archived, "runs": runs}});
+    let p2 = json!({"data": {"archived": archived, "runs": []}});
+    let (titles, err) = cursor_walk("$..logs[?@.level == 'error']", &[p1, p2]).await;
+    assert_eq!((titles.len(), err), (9, None));
+}

@@ -385,22 +385,35 @@ impl RestClient {
                     met.extend(chain.into_iter().map(|(up, value)| (up, value, false)));
                     // Where the page's items lie, read once where a record's envelope asks.
                     let mut kept: Option<Vec<String>> = None;
+                    let mut records = Vec::new();
+                    let mut envelope = Vec::new();
                     for (up, value, any_branch) in met {
                         if error_members(value).next().is_none() {
                             continue;
                         }
                         let at = envelopes.located(&up);
+                        let record = at.contains('*');
                         // A record's envelope counts for every record later (`*`): learned
                         // only where that record delivered items, a status next to data, not
                         // an error instead of it (review33 F1: a later page throttled whole
                         // read as the empty last one, then prune); entries the filter left
                         // out are not items (review34 N2).
                         if any_branch
-                            && at.contains('*')
+                            && record
                             && !feeds(kept.get_or_insert_with(|| path.item_locations(&body)), &up)
                         {
                             continue;
                         }
+                        if record {
+                            records.push((at, value));
+                        } else {
+                            envelope.push((at, value));
+                        }
+                    }
+                    // Records' own errors first: however many distinct ones a page holds,
+                    // they do not push out a status met beside them (review33 F5: a sibling
+                    // envelope met before nine records' errors was gone by the end page).
+                    for (at, value) in records.into_iter().chain(envelope) {
                         for (member, value) in error_members(value) {
                             learn(&at, member, value);
                         }
