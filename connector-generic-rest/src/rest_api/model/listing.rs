@@ -516,7 +516,8 @@ impl<'a> Envelopes<'a> {
     /// A map of ids counts as records here whatever its size (review33 F2: else the same
     /// envelope was `/jobs/*/result` on a page of two jobs and `/jobs/j3/result` on a page
     /// of one, and a sign learned on one failed the other); below the root only, and a map
-    /// of one only where its key holds a digit, as ids do (review34 N1: `{"Result": {…}}`
+    /// of one only where its key holds a digit or starts with `-` (Firebase's push ids), as
+    /// ids do (review34 N1: `{"Result": {…}}`
     /// of a last page without its `NextToken` became `/*`, and a sign learned at `/Result`
     /// failed it on every run).
     pub(crate) fn located(&mut self, pointer: &str) -> String {
@@ -525,10 +526,12 @@ impl<'a> Envelopes<'a> {
             self.holds_records(parent)
                 || (!parent.is_empty()
                     && matches!(body.pointer(parent), Some(Value::Object(map))
-                        if !map.is_empty() && records_by_shape(map)
-                            && !map.keys().any(|k| word(k))
-                            && (map.len() > 1
-                                || map.keys().all(|k| k.bytes().any(|b| b.is_ascii_digit())))))
+                    if !map.is_empty() && records_by_shape(map)
+                        && !map.keys().any(|k| word(k))
+                        && (map.len() > 1
+                            || map.keys().all(|k| {
+                                k.starts_with('-') || k.bytes().any(|b| b.is_ascii_digit())
+                            }))))
         })
     }
 
@@ -819,6 +822,11 @@ mod tests {
         let one = json!({"jobs": {"j3": {"result": {"rows": []}}}});
         assert_eq!(
             p.envelopes(&one, None).located("/jobs/j3/result"),
+            "/jobs/*/result"
+        );
+        let pushed = json!({"jobs": {"-NaBxQz": {"result": {"rows": []}}}});
+        assert_eq!(
+            p.envelopes(&pushed, None).located("/jobs/-NaBxQz/result"),
             "/jobs/*/result"
         );
         let last = json!({"Result": {"rows": []}});
