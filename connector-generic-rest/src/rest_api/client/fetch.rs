@@ -17,8 +17,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, find_items, is_set, shown,
-    text_ref, unusual_error, usual_sign, usual_sign_at,
+    BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, feeds, find_items, is_set,
+    shown, text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -383,18 +383,37 @@ impl RestClient {
                         .map(|(up, value)| (up, value, true))
                         .collect();
                     met.extend(chain.into_iter().map(|(up, value)| (up, value, false)));
+                    // Where the page's items lie, read once where a record's envelope asks.
+                    let mut kept: Option<Vec<String>> = None;
+                    let mut records = Vec::new();
+                    let mut envelope = Vec::new();
                     for (up, value, any_branch) in met {
                         if error_members(value).next().is_none() {
                             continue;
                         }
                         let at = envelopes.located(&up);
+                        let record = at.contains('*');
                         // A record's envelope counts for every record later (`*`): learned
-                        // only where that record's list has entries, a status next to data,
-                        // not an error instead of it (review33 F1: a later page throttled
-                        // whole read as the empty last one, then prune).
-                        if any_branch && at.contains('*') && !envelopes.feeds(&up) {
+                        // only where that record delivered items, a status next to data, not
+                        // an error instead of it (review33 F1: a later page throttled whole
+                        // read as the empty last one, then prune); entries the filter left
+                        // out are not items (review34 N2).
+                        if any_branch
+                            && record
+                            && !feeds(kept.get_or_insert_with(|| path.item_locations(&body)), &up)
+                        {
                             continue;
                         }
+                        if record {
+                            records.push((at, value));
+                        } else {
+                            envelope.push((at, value));
+                        }
+                    }
+                    // Records' own errors first: however many distinct ones a page holds,
+                    // they do not push out a status met beside them (review33 F5: a sibling
+                    // envelope met before nine records' errors was gone by the end page).
+                    for (at, value) in records.into_iter().chain(envelope) {
                         for (member, value) in error_members(value) {
                             learn(&at, member, value);
                         }

@@ -77,6 +77,8 @@ pub(crate) fn located(pointer: &str, mut holds: impl FnMut(&str) -> bool) -> Str
 /// no place, is told apart; an older binary never matches this one, and fails loudly.
 pub(crate) fn usual_sign_at(at: &str, name: &str, value: &Value) -> String {
     let sign = usual_sign(name, value);
+    // `sign` is 32 hex digits: read from the end, the joined text gives back both parts, a
+    // NUL in a key of `at` included (review33 F6).
     format!(
         "@{}",
         connector_core::ids::hash128(&format!("{at}\u{0}{sign}"))

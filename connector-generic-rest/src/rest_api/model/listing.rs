@@ -13,7 +13,7 @@ use super::place::{
 };
 #[cfg(test)]
 use super::segments::string_literal;
-use super::segments::{SegmentKind, segments, unfiltered, up_to_last_filter};
+use super::segments::{SegmentKind, before_last_filter, segments, unfiltered, up_to_last_filter};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -37,6 +37,13 @@ pub(crate) struct ItemsPath {
     /// descendant names), where there are any: what they reach and its ancestors are the
     /// response's envelopes ([`Envelopes`]).
     opening: Option<JsonPath>,
+    /// For a path with a filter, what it walks before its last filter, every earlier filter a
+    /// wildcard, where that goes past `opening` (`$.results[*].report.rows` of
+    /// `$.results[*].report.rows[?…]`, [`before_last_filter`]): what it reaches is read as
+    /// what the opening reaches, so an object the path names below its records (`report`)
+    /// is an envelope as `$..rows[?…]` reads it (review34: a page on which every record's
+    /// report failed read as the empty last page, then prune).
+    through: Option<JsonPath>,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -111,6 +118,14 @@ impl ItemsPath {
             })
             .last()
             .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
+        let through = before_last_filter(&full)
+            .filter(|_| filtered)
+            .and_then(|p| JsonPath::parse(&p).ok())
+            .filter(|t| {
+                opening
+                    .as_ref()
+                    .is_none_or(|o| o.to_string() != t.to_string())
+            });
         Ok(Self {
             path,
             raw: full,
@@ -119,6 +134,7 @@ impl ItemsPath {
             shape,
             chooser,
             opening,
+            through,
         })
     }
 
@@ -335,7 +351,7 @@ impl ItemsPath {
     pub(crate) fn envelopes<'a>(&self, body: &'a Value, place: Option<&'a str>) -> Envelopes<'a> {
         let mut held = HashSet::new();
         let mut opened = Vec::new();
-        if let Some(opening) = &self.opening {
+        for opening in self.opening.iter().chain(&self.through) {
             for at in opening.query_located(body).locations() {
                 // Each pointer with those above it; where one is held, so are those above.
                 let mut at = at.to_json_pointer();
@@ -393,6 +409,17 @@ impl ItemsPath {
             .map(|l| l.to_json_pointer())
             .collect()
     }
+}
+
+/// Whether an item of the page (`items`, [`ItemsPath::item_locations`]) lies below
+/// `pointer`: an envelope that carried its status next to the items it delivered, not instead
+/// of them (review33 F1). A list whose entries the path's filter all left out delivered none
+/// (review34 N2: a record cut off partway, its rows all private, taught its error as usual).
+pub(crate) fn feeds(items: &[String], pointer: &str) -> bool {
+    items.iter().any(|at| {
+        at.strip_prefix(pointer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// A page's envelopes, for a path with a filter ([`ItemsPath::envelopes`]): the objects
@@ -484,27 +511,13 @@ impl<'a> Envelopes<'a> {
         found
     }
 
-    /// Whether something the opening reaches below `pointer` holds entries (a non-empty list
-    /// or object): an envelope that carried its status next to its data, not instead of it
-    /// (review33 F1).
-    pub(crate) fn feeds(&self, pointer: &str) -> bool {
-        self.opened.iter().any(|at| {
-            at.strip_prefix(pointer)
-                .is_some_and(|rest| rest.starts_with('/'))
-                && match self.body.pointer(at) {
-                    Some(Value::Array(list)) => !list.is_empty(),
-                    Some(Value::Object(map)) => !map.is_empty(),
-                    _ => false,
-                }
-        })
-    }
-
     /// Where the envelope at `pointer` lies, each record's index or key written `*`
     /// ([`located`]): what a learned sign is tied to (review32 F1).
     /// A map of ids counts as records here whatever its size (review33 F2: else the same
     /// envelope was `/jobs/*/result` on a page of two jobs and `/jobs/j3/result` on a page
     /// of one, and a sign learned on one failed the other); below the root only, and a map
-    /// of one only where its key holds a digit, as ids do (review34 N1: `{"Result": {…}}`
+    /// of one only where its key holds a digit or starts with `-` (Firebase's push ids), as
+    /// ids do (review34 N1: `{"Result": {…}}`
     /// of a last page without its `NextToken` became `/*`, and a sign learned at `/Result`
     /// failed it on every run).
     pub(crate) fn located(&mut self, pointer: &str) -> String {
@@ -513,10 +526,12 @@ impl<'a> Envelopes<'a> {
             self.holds_records(parent)
                 || (!parent.is_empty()
                     && matches!(body.pointer(parent), Some(Value::Object(map))
-                        if !map.is_empty() && records_by_shape(map)
-                            && !map.keys().any(|k| word(k))
-                            && (map.len() > 1
-                                || map.keys().all(|k| k.bytes().any(|b| b.is_ascii_digit())))))
+                    if !map.is_empty() && records_by_shape(map)
+                        && !map.keys().any(|k| word(k))
+                        && (map.len() > 1
+                            || map.keys().all(|k| {
+                                k.starts_with('-') || k.bytes().any(|b| b.is_ascii_digit())
+                            }))))
         })
     }
 
@@ -704,6 +719,34 @@ mod tests {
         assert!(matches!(found, super::super::Items::Matches(ref m) if m.len() == 1));
     }
 
+    /// review34: what a filtered path walks before its last filter, where that goes past its
+    /// opening, is read as the opening is.
+    #[test]
+    fn a_path_is_read_through_to_its_last_filter() {
+        let cases = [
+            (
+                "$.results[*].report.rows[?@.public]",
+                Some("$.results[*].report.rows"),
+            ),
+            ("$.a[?@.x].b[*].c[?@.y]", Some("$.a[*].b[*].c")),
+            ("$.jobs.*.artifacts[?@.x]", Some("$.jobs.*.artifacts")),
+            ("$..rows[?@.public]", None),
+            ("$.data[?@.x]", None),
+            ("$.result[?@.name == 'docs'].items", None),
+            ("$..[?@.title]", None),
+            ("$.data..[?@.title]", None),
+            ("$.data[*]", None),
+        ];
+        for (path, through) in cases {
+            let p = ItemsPath::parse(path).unwrap();
+            assert_eq!(
+                p.through.as_ref().map(ToString::to_string),
+                through.map(|t| JsonPath::parse(t).unwrap().to_string()),
+                "{path}"
+            );
+        }
+    }
+
     /// review11 F4, F5: where the items sat, and what a later page must hold there.
     #[test]
     fn places_and_record_maps() {
@@ -779,6 +822,11 @@ mod tests {
         let one = json!({"jobs": {"j3": {"result": {"rows": []}}}});
         assert_eq!(
             p.envelopes(&one, None).located("/jobs/j3/result"),
+            "/jobs/*/result"
+        );
+        let pushed = json!({"jobs": {"-NaBxQz": {"result": {"rows": []}}}});
+        assert_eq!(
+            p.envelopes(&pushed, None).located("/jobs/-NaBxQz/result"),
             "/jobs/*/result"
         );
         let last = json!({"Result": {"rows": []}});

@@ -67,6 +67,36 @@ pub(super) fn up_to_last_filter(path: &str) -> Option<String> {
     Some(out)
 }
 
+/// What `path` (a JSONPath that parses, with its `$`, holding a filter) walks through before
+/// its last filter, every filter before it written `[*]`: `$.results[*].report.rows[?@.x]` →
+/// `$.results[*].report.rows`, the lists the filter chose among and, above them, the objects
+/// the path names below its records ([`ItemsPath`](super::ItemsPath)'s opening). `None` when
+/// that is the root, or a descendant search (`..[?…]`, `..*`) comes first.
+pub(super) fn before_last_filter(path: &str) -> Option<String> {
+    let cuts = segments(path);
+    let last = cuts.iter().rposition(|(_, k)| {
+        matches!(
+            k,
+            SegmentKind::Filter | SegmentKind::Search { filter: true }
+        )
+    })?;
+    if last == 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    out.push('$');
+    let mut start = 1;
+    for (end, kind) in &cuts[..last] {
+        match kind {
+            SegmentKind::Search { .. } => return None,
+            SegmentKind::Filter => out.push_str("[*]"),
+            _ => out.push_str(&path[start..*end]),
+        }
+        start = *end;
+    }
+    Some(out)
+}
+
 /// Whether a bracketed segment (`[...]`) holds a filter selector: a `?` in it outside quotes
 /// and nested brackets (a filter's own brackets and strings may hold any character).
 fn has_filter(bracket: &str) -> bool {
