@@ -217,7 +217,8 @@ impl Pool {
     /// once a minute.
     pub(super) fn pick(&'static self, eager: bool) -> Option<(Handle, Option<Walking>)> {
         let pid = std::process::id();
-        let began = Instant::now();
+        // Read only when eager: a parent's walks pay nothing for it.
+        let began = eager.then(Instant::now);
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if slots.pid != pid {
             // The first pick of this process: a forked child's counts are its parent's.
@@ -240,7 +241,7 @@ impl Pool {
                 .unwrap_or(0);
             let reuse = match reuse(slots.started[i].as_ref(), pid, now) {
                 Reuse::Fallback | Reuse::Rest
-                    if eager && !failed_since(slots.started[i].as_ref(), began) =>
+                    if began.is_some_and(|t| !failed_since(slots.started[i].as_ref(), t)) =>
                 {
                     Reuse::Start
                 }
