@@ -59,7 +59,11 @@ pub struct WorkerOptions {
     /// not a stall). Its lease is then no longer renewed, so a hung source stream or a sink
     /// write stuck on a dead mount never holds its connector's pending slot for good.
     pub stall_timeout: Duration,
-    /// The wait before the first retry (default 10 s), doubled after each failed attempt.
+    /// The wait before the first retry (default 10 s), doubled after each failed attempt. A
+    /// retryable error that asks for a longer wait ([`Error::retry_after`]: a service's
+    /// `Retry-After`, or core's "no I/O runtime in this forked child") is retried after that
+    /// wait instead, whole, and the attempt is not counted as a stalled resume of its
+    /// checkpoint.
     pub backoff: Duration,
     /// The longest wait between retries (default 10 min).
     pub max_backoff: Duration,
@@ -106,6 +110,13 @@ impl WorkerOptions {
         self.backoff
             .saturating_mul(1u32 << doublings)
             .min(self.max_backoff)
+    }
+
+    /// The wait before the retry that follows failed attempt `attempt`, when the error asked
+    /// for `asked`: the longer of the two (not capped by `max_backoff`: the service, or the
+    /// process, said when trying again may help).
+    fn retry_wait(&self, attempt: u32, asked: Option<Duration>) -> Duration {
+        self.backoff_after(attempt).max(asked.unwrap_or_default())
     }
 
     fn worker_id(&self) -> String {
@@ -519,6 +530,9 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 return;
             }
             let rate_limited = e.kind() == ErrorKind::RateLimited;
+            // The wait a retryable error asks for, whatever its kind (review33 F4): a 503's
+            // `Retry-After`, or core's "no I/O runtime could start in this forked child".
+            let asked = e.retry_after().filter(|_| e.is_retryable());
             if rate_limited {
                 let wait = e.retry_after().unwrap_or(ctx.options.backoff);
                 let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
@@ -532,7 +546,9 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             } else {
                 claimed.job.attempts_without_progress.max(1)
             };
-            if !progressed && claimed.job.kind == JobKind::Sync {
+            // An attempt told to wait says nothing about the checkpoint it resumed: not a stall
+            // (three would drop it, and a wait of a minute outlasts the first backoffs).
+            if !progressed && claimed.job.kind == JobKind::Sync && asked.is_none() {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());
                 if let Err(e) = state.count_stall().await {
@@ -543,7 +559,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 && (rate_limited || fruitless < ctx.options.max_attempts);
             let retry_at = retry.then(|| {
                 Utc::now()
-                    + chrono::Duration::from_std(ctx.options.backoff_after(fruitless.max(1)))
+                    + chrono::Duration::from_std(ctx.options.retry_wait(fruitless.max(1), asked))
                         .unwrap_or_default()
             });
             tracing::warn!(job = job_id, attempt, fruitless, error = %e, retry = retry_at.is_some(), "job attempt failed");

@@ -78,9 +78,16 @@ pub enum IoRuntime {
     /// runtime tells whether it was built before the `fork`. This rescues walks only: nothing
     /// else polled on an inherited runtime runs (its timers, tasks and I/O: a sync's timeout
     /// never fires, a task spawned there never starts), so a child builds a runtime of its
-    /// own, runs its syncs on it and chooses it. Choosing the inherited runtime again in the child (a binding
-    /// that calls `set_io_runtime` before every sync) changes nothing: it stays the parent's.
-    /// Keep the parent's runtime in the child (`std::mem::forget` it, or leave it in its
+    /// own, runs its syncs on it and chooses it. Choosing the inherited runtime again in the
+    /// child (a binding that calls `set_io_runtime` or [`replace_io_runtime`] before every
+    /// sync) changes nothing, before or after the child chose: it is never taken there, nor in
+    /// the child's own children. A `current_thread` runtime whose core no thread held at the
+    /// `fork` (one the host only `block_on`s now and then) is driven by the child's `block_on`
+    /// on the epoll instance it shares with the parent, where tokio's I/O driver (mio,
+    /// edge-triggered) and its eventfd waker are registered: either process may take the
+    /// other's readiness events and wake-ups (lost in the one that waits for them, and
+    /// dispatched by the taker to an address that is the other's), so poll nothing on it in
+    /// the child. Keep the parent's runtime in the child (`std::mem::forget` it, or leave it in its
     /// `static`): dropping it waits for its worker and blocking threads, which the child does
     /// not have, so the child would hang in the drop.
     Handle(Handle),
@@ -110,7 +117,9 @@ impl IoRuntime {
 /// child chooses: the child may call this once over it, even after its walks ran on the
 /// inherited choice. Over a parent's `Handle`, the same runtime again is `Ok` and changes
 /// nothing (that runtime has no thread in the child, see [`IoRuntime::Handle`]); choose one
-/// built in the child.
+/// built in the child. Once the child chose over it, the parent's runtime chosen again (here
+/// or with [`replace_io_runtime`], in the child or in its children) is still `Ok` and changes
+/// nothing.
 ///
 /// Choosing the same again (a `Handle` of the same runtime, by [`Handle::id`], or the same
 /// `Auto` or `Caller`) is `Ok` and leaves the choice as it is (a `Handle` given is stored in
@@ -149,7 +158,9 @@ pub fn set_io_runtime(choice: IoRuntime) -> Result<()> {
 /// another (a reload, a restart), or that goes back to [`IoRuntime::Auto`] or
 /// [`IoRuntime::Caller`]. Walks built before keep the old runtime, and end with an
 /// [`ErrorKind::Cancelled`] error once it is shut down. With no choice made yet (or one made
-/// in a parent process, before a `fork`), the same as `set_io_runtime(choice)`.
+/// in a parent process, before a `fork`), the same as `set_io_runtime(choice)`. A parent's
+/// runtime that the child chose over is not taken back: `Ok`, and the choice stays (see
+/// [`set_io_runtime`]).
 ///
 /// Not for tests that each have a runtime of their own: the last call takes the walks of
 /// every test running, which then end `Cancelled` (or stall) when that test ends, in another
@@ -198,13 +209,32 @@ fn warn_single_threaded(single: bool, pid: u32) {
     }
 }
 
-static CHOICE: Choice = Choice(Mutex::new(None));
+static CHOICE: Choice = Choice::new();
 
-/// The process's choice, and the process it was made in.
-struct Choice(Mutex<Option<(u32, IoRuntime)>>);
+/// The process's choice.
+struct Choice(Mutex<Chosen>);
+
+/// The choice made, and the runtimes its process must not take.
+struct Chosen {
+    /// The choice, and the process it was made in.
+    made: Option<(u32, IoRuntime)>,
+    /// The ids of the `Handle`s chosen in an ancestor process (before a `fork`) that a child
+    /// chose over: they have no thread in this process, so chosen again here they are kept out
+    /// ([`Take::Keep`]), even after the child chose (a binding that calls
+    /// [`replace_io_runtime`] with its `static` runtime before every sync). Inherited in turn
+    /// by the child's children. One per generation that chose a `Handle`.
+    inherited: Vec<tokio::runtime::Id>,
+}
 
 impl Choice {
-    fn chosen(&self) -> MutexGuard<'_, Option<(u32, IoRuntime)>> {
+    const fn new() -> Self {
+        Self(Mutex::new(Chosen {
+            made: None,
+            inherited: Vec::new(),
+        }))
+    }
+
+    fn chosen(&self) -> MutexGuard<'_, Chosen> {
         // Nothing is left half-written under the lock.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -223,14 +253,27 @@ impl Choice {
 
     /// [`set`](Self::set), or [`replace`](Self::replace) when `replacing`. The record replaced
     /// (a parent's, or a handle of the same runtime or of the one replaced) is dropped after
-    /// the lock.
+    /// the lock; a parent's `Handle` is remembered ([`Chosen::inherited`]).
     fn make(&self, choice: IoRuntime, pid: u32, replacing: bool) -> Result<bool> {
         let mut chosen = self.chosen();
         // Refused, or kept: `choice` is dropped after the lock (parameters drop last).
-        match take(chosen.as_ref(), &choice, pid, replacing)? {
+        match take(
+            chosen.made.as_ref(),
+            &chosen.inherited,
+            &choice,
+            pid,
+            replacing,
+        )? {
             Take::Store => {
-                let _replaced = chosen.replace((pid, choice));
+                let replaced = chosen.made.replace((pid, choice));
+                if let Some((by, IoRuntime::Handle(parents))) = &replaced
+                    && *by != pid
+                    && !chosen.inherited.contains(&parents.id())
+                {
+                    chosen.inherited.push(parents.id());
+                }
                 drop(chosen);
+                drop(replaced);
                 Ok(true)
             }
             Take::Keep => Ok(false),
@@ -243,7 +286,7 @@ impl Choice {
     /// here (a task spawned on it would wait forever): [`Read::Parents`], until the child
     /// chooses.
     fn get(&self, pid: fn() -> u32) -> Read {
-        let (by, handle) = match &mut *self.chosen() {
+        let (by, handle) = match &mut self.chosen().made {
             // Cloned under the lock, the pid read after it: dropped in a child.
             Some((by, IoRuntime::Handle(handle))) => (*by, handle.clone()),
             Some((_, choice)) => return Read::Is(choice.clone()),
@@ -286,20 +329,28 @@ enum Take {
     /// documents a runtime's id as unique among running runtimes only, so a later one might
     /// take the id of one shut down (1.54 never reuses one).
     Store,
-    /// The parent's runtime, inherited and chosen again in a child: it has no thread there, so
-    /// it stays the parent's ([`Read::Parents`]), whose walks run on the child's pool.
+    /// A parent's runtime, inherited and chosen again in a child: it has no thread there, so
+    /// the record stays as it is: the parent's ([`Read::Parents`], whose walks run on the
+    /// child's pool), or, once the child chose over it, the child's choice.
     Keep,
 }
 
 /// What a choice made in process `pid` does to the `record` (the choice made, and the process
 /// it was made in), by [`set_io_runtime`] or, `replacing`, by [`replace_io_runtime`]: refused
-/// over a different choice made in this process (for `replacing`, an `Auto` or `Caller`).
+/// over a different choice made in this process (for `replacing`, an `Auto` or `Caller`);
+/// kept out when it is a runtime `inherited` from an ancestor that a child chose over.
 fn take(
     record: Option<&(u32, IoRuntime)>,
+    inherited: &[tokio::runtime::Id],
     choice: &IoRuntime,
     pid: u32,
     replacing: bool,
 ) -> Result<Take> {
+    if let IoRuntime::Handle(handle) = choice
+        && inherited.contains(&handle.id())
+    {
+        return Ok(Take::Keep);
+    }
     let Some((by, made)) = record else {
         return Ok(Take::Store);
     };
@@ -369,7 +420,7 @@ pub(super) enum On {
     /// In a forked child of a process that chose a `Handle`, until it chooses: one of the
     /// pool's runtimes, whatever the caller's runtime (it may be inherited, its tasks with no
     /// thread here), the conversions done by the thread polling the stream; an error when the
-    /// pool has none.
+    /// pool has none (each walk tries the start: no rest, see [`Pool::pick`]).
     Inherited(&'static Pool),
 }
 
@@ -403,19 +454,24 @@ impl On {
     ///
     /// # Errors
     /// [`ErrorKind::Unavailable`] (retry after a minute) in a forked child of a `Handle` host
-    /// when no runtime of the pool can take the walk (one could not start, or rests): the
-    /// caller's runtime may be the parent's, where the walk would wait for ever.
+    /// when no runtime of the pool can take the walk (this walk's start of one failed, or one
+    /// it waited for): the caller's runtime may be the parent's, where the walk would wait for
+    /// ever.
     pub(super) fn runtime(&self, caller: Handle) -> Result<Runs> {
         let (driven, walking) = match self {
-            Self::Pool(pool) => pool.pick().unwrap_or_else(|| (caller.clone(), None)),
+            Self::Pool(pool) => pool.pick(false).unwrap_or_else(|| (caller.clone(), None)),
             Self::Caller => (caller.clone(), None),
             Self::Runtime(handle) => (handle.clone(), None),
             Self::Inherited(pool) => {
-                let (driven, walking) = pool.pick().ok_or_else(|| {
+                // No rest: with no runtime to fall back on, each walk tries the start afresh.
+                let (driven, walking) = pool.pick(true).ok_or_else(|| {
                     Error::new(
                         ErrorKind::Unavailable,
-                        "no I/O runtime (`connectors-io`) could start in this forked child, and the runtime chosen with `set_io_runtime` is the parent's, with no thread here: the walk did not start (its start is tried again after a minute's rest; or choose a runtime built in the child with `set_io_runtime`)",
+                        "no I/O runtime (`connectors-io`) could start in this forked child, and the runtime chosen with `set_io_runtime` is the parent's, with no thread here: the walk did not start (the next walk tries the start again; or choose a runtime built in the child with `set_io_runtime`)",
                     )
+                    // A hint for the host's retry (connector-sync waits it out): the limit that
+                    // failed the start (threads, file descriptors) rarely lifts at once. A walk
+                    // built sooner tries all the same.
                     .with_retry_after(RETRY_AFTER)
                 })?;
                 // Converted by the thread polling the stream, live here by construction: not
@@ -466,11 +522,15 @@ mod tests {
         8
     }
 
+    fn nine() -> u32 {
+        9
+    }
+
     /// Once: a different choice is refused by name (the hint for a test binary, no word of
     /// `replace_io_runtime`, which does not replace these), the same again is `Ok`.
     #[test]
     fn a_choice_is_made_once_in_a_process() {
-        let choice = Choice(Mutex::new(None));
+        let choice = Choice::new();
         choice.set(IoRuntime::Caller, 7).expect("the first choice");
         choice.set(IoRuntime::Caller, 7).expect("the same again");
         let err = choice
@@ -498,7 +558,7 @@ mod tests {
         assert!(matches!(choice.get(seven), Read::Is(IoRuntime::Caller)));
 
         // A walk's first use fixes the default.
-        let walked = Choice(Mutex::new(None));
+        let walked = Choice::new();
         assert!(matches!(walked.get(seven), Read::Is(IoRuntime::Auto)));
         assert!(walked.set(IoRuntime::Caller, 7).is_err());
         assert!(walked.replace(IoRuntime::Caller, 7).is_err());
@@ -518,7 +578,7 @@ mod tests {
     /// parent's is not used (it has no thread there) until the child chooses.
     #[tokio::test]
     async fn a_hosts_runtime_is_chosen_once_and_replaced_after_a_restart_or_a_fork() {
-        let choice = Choice(Mutex::new(None));
+        let choice = Choice::new();
         choice
             .set(IoRuntime::Handle(Handle::current()), 7)
             .expect("the first choice");
@@ -563,10 +623,16 @@ mod tests {
             .expect("the child chooses");
         assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == current));
         assert!(choice.set(IoRuntime::Caller, 8).is_err());
+        // Replaced by a runtime the child built (not by the parent's, see
+        // `a_forked_child_that_chose_keeps_the_parents_runtime_out`).
+        let childs = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let childs_id = childs.handle().id();
         choice
-            .replace(IoRuntime::Handle(restarted.handle().clone()), 8)
+            .replace(IoRuntime::Handle(childs.handle().clone()), 8)
             .expect("the child's Handle is replaced");
-        assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == id));
+        assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == childs_id));
 
         // A way back from a Handle, and then no Handle over it.
         choice
@@ -580,7 +646,7 @@ mod tests {
         );
         drop(choice);
         // Not in the caller's runtime: dropping a runtime there panics.
-        std::thread::spawn(move || drop(restarted))
+        std::thread::spawn(move || drop((restarted, childs)))
             .join()
             .expect("dropped");
     }
@@ -592,7 +658,7 @@ mod tests {
     #[tokio::test]
     async fn a_forked_child_choosing_the_inherited_runtime_again_keeps_the_parents_record() {
         let inherited = || IoRuntime::Handle(Handle::current());
-        let choice = Choice(Mutex::new(None));
+        let choice = Choice::new();
         assert!(choice.set(inherited(), 7).expect("the parent's choice"));
         assert!(!choice.set(inherited(), 8).expect("the same again"));
         assert!(matches!(choice.get(eight), Read::Parents));
@@ -611,12 +677,64 @@ mod tests {
         );
         assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == id));
         assert!(
-            choice.set(inherited(), 8).is_err(),
+            choice.set(IoRuntime::Caller, 8).is_err(),
             "chosen once in the child"
         );
         drop(choice);
         // Not in the caller's runtime: dropping a runtime there panics.
         std::thread::spawn(move || drop(built))
+            .join()
+            .expect("dropped");
+    }
+
+    /// A forked child that chose a runtime it built keeps the parent's out (review30 F5): a
+    /// binding that chooses its `static` runtime, the parent's, before every sync, with
+    /// `replace_io_runtime` (or `set_io_runtime`), leaves the child's choice in place rather
+    /// than send its walks to a runtime with no thread. Its own restart still replaces, and in
+    /// its child neither its runtime nor the grandparent's is taken.
+    #[tokio::test]
+    async fn a_forked_child_that_chose_keeps_the_parents_runtime_out() {
+        let inherited = || IoRuntime::Handle(Handle::current());
+        let choice = Choice::new();
+        assert!(choice.set(inherited(), 7).expect("the parent's choice"));
+        let built = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("the child's runtime");
+        let id = built.handle().id();
+        assert!(
+            choice
+                .set(IoRuntime::Handle(built.handle().clone()), 8)
+                .expect("the child's choice")
+        );
+        let childs = |choice: &Choice, id| matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == id);
+        assert!(!choice.replace(inherited(), 8).expect("kept out"));
+        assert!(childs(&choice, id), "the child's runtime still");
+        assert!(!choice.set(inherited(), 8).expect("kept out"));
+        assert!(childs(&choice, id), "the child's runtime still");
+
+        let restarted = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("the child's next runtime");
+        let next = restarted.handle().id();
+        assert!(
+            choice
+                .replace(IoRuntime::Handle(restarted.handle().clone()), 8)
+                .expect("the child's restart")
+        );
+        assert!(childs(&choice, next));
+
+        // The child's child.
+        assert!(!choice.set(inherited(), 9).expect("the grandparent's"));
+        assert!(matches!(choice.get(nine), Read::Parents));
+        assert!(
+            !choice
+                .replace(IoRuntime::Handle(restarted.handle().clone()), 9)
+                .expect("the parent's")
+        );
+        assert!(matches!(choice.get(nine), Read::Parents));
+        drop(choice);
+        // Not in the caller's runtime: dropping a runtime there panics.
+        std::thread::spawn(move || drop((built, restarted)))
             .join()
             .expect("dropped");
     }
@@ -630,7 +748,7 @@ mod tests {
         let again = IoRuntime::Handle(Handle::current());
         for replacing in [false, true] {
             let took = |record: Option<(u32, IoRuntime)>, choice: &IoRuntime| {
-                take(record.as_ref(), choice, 7, replacing).map_err(|e| e.kind())
+                take(record.as_ref(), &[], choice, 7, replacing).map_err(|e| e.kind())
             };
             assert!(matches!(took(record(7), &again), Ok(Take::Store)));
             assert!(matches!(took(record(8), &again), Ok(Take::Keep)));
@@ -655,11 +773,11 @@ mod tests {
             }
         }
         assert!(matches!(
-            take(record(7).as_ref(), &IoRuntime::Caller, 7, false),
+            take(record(7).as_ref(), &[], &IoRuntime::Caller, 7, false),
             Err(e) if e.kind() == ErrorKind::Config
         ));
         assert!(matches!(
-            take(record(7).as_ref(), &IoRuntime::Caller, 7, true),
+            take(record(7).as_ref(), &[], &IoRuntime::Caller, 7, true),
             Ok(Take::Store)
         ));
     }
@@ -671,7 +789,9 @@ mod tests {
     /// is refused, retryable, rather than sent to its caller's runtime.
     #[tokio::test]
     async fn a_forked_childs_walks_run_on_its_pool_whatever_their_caller() {
+        static BUILDS: AtomicU32 = AtomicU32::new(0);
         fn failing() -> std::io::Result<tokio::runtime::Runtime> {
+            BUILDS.fetch_add(1, Ordering::SeqCst);
             Err(std::io::Error::other("no thread"))
         }
         let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
@@ -696,6 +816,13 @@ mod tests {
         assert!(err.is_retryable(), "a temporary unavailability");
         assert_eq!(err.retry_after(), Some(RETRY_AFTER));
         assert!(err.to_string().contains("forked child"), "{err}");
+        // No minute's rest here: the next walk tries the start again (review30 F2(b)).
+        assert!(On::Inherited(none).runtime(Handle::current()).is_err());
+        assert_eq!(
+            BUILDS.load(Ordering::SeqCst),
+            2,
+            "each walk tries the start"
+        );
         // Not in the caller's runtime: dropping a runtime there panics.
         std::thread::spawn(move || drop(built))
             .join()

@@ -82,10 +82,11 @@ use crate::error::{Error, ErrorKind, Result};
 /// no thread in the child (a multi-threaded one's `block_on` runs only the future it is given,
 /// none of its tasks, and any one's I/O driver shares its epoll with the parent's), and no
 /// runtime tells whether it was inherited. When none of those can take the walk (a thread
-/// could not start, or one rests a minute), the walk ends at once with an
+/// could not start: there is no minute's rest here, each walk tries the start afresh, and the
+/// failure is warned once a minute), the walk ends at once with an
 /// [`ErrorKind::Unavailable`] error that says so (retryable, with a minute's
-/// [`retry_after`](crate::Error::retry_after)), rather than wait for ever on an inherited
-/// runtime. This rescues walks only: nothing else polled on an inherited runtime runs (its
+/// [`retry_after`](crate::Error::retry_after) as the host's hint), rather than wait for ever on
+/// an inherited runtime. This rescues walks only: nothing else polled on an inherited runtime runs (its
 /// timers, tasks and I/O: a sync's timeout never fires), so a child builds a runtime of its
 /// own, runs its syncs on it and chooses it. Keep the parent's runtime in the child
 /// (`std::mem::forget` it): dropping it waits for threads the child does not have, for ever.

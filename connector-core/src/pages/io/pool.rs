@@ -101,6 +101,9 @@ struct Slots {
     /// Where the search for the slot with the fewest walks starts, so ties go round.
     next: usize,
     started: Vec<Option<Started>>,
+    /// When a failed start was last warned in process `pid`: once a minute, since in a forked
+    /// child of a `Handle` host every walk tries the start (see [`Pool::pick`]).
+    warned: Option<Instant>,
 }
 
 /// A slot's last start, in the process it was made in.
@@ -167,6 +170,12 @@ fn resting(started: Option<&Started>, pid: u32, now: Instant) -> bool {
         if *by == pid && now.saturating_duration_since(*at) < RETRY_AFTER)
 }
 
+/// Whether the slot's last start failed at `since` or later (while a walk that began then
+/// waited for it).
+fn failed_since(started: Option<&Started>, since: Instant) -> bool {
+    matches!(started, Some(Started::Failed { at, .. }) if *at >= since)
+}
+
 /// Whether a walk would not be driven on the slot now: its start failed a moment ago, or is
 /// under way in another walk.
 fn unready(started: Option<&Started>, pid: u32, now: Instant) -> bool {
@@ -185,6 +194,7 @@ impl Pool {
                 pid: 0,
                 next: 0,
                 started: vec![None; size],
+                warned: None,
             }),
             started: Condvar::new(),
             walks: (0..size).map(|_| AtomicUsize::new(0)).collect(),
@@ -197,12 +207,23 @@ impl Pool {
     /// not (once per slot and process, the length of a thread's start, blocking the caller
     /// with the pool's lock released: walks that need that slot wait for it), with the walk
     /// counted in it; `None` when it could not start, or rests.
-    pub(super) fn pick(&'static self) -> Option<(Handle, Option<Walking>)> {
+    ///
+    /// `eager` (a forked child of a `Handle` host that has not chosen, whose walks have no
+    /// runtime to fall back on): no rest, a slot that failed or whose thread ended young is
+    /// started again by this walk, unless a start failed while this walk waited for it (that
+    /// failure is this walk's answer too: the walks waiting on one start do not each start it
+    /// again in turn). At `pids.max` a thread's start fails in microseconds; a thread that dies
+    /// young again fails only a walk that would have failed anyway. A failed start is warned
+    /// once a minute.
+    pub(super) fn pick(&'static self, eager: bool) -> Option<(Handle, Option<Walking>)> {
         let pid = std::process::id();
+        // Read only when eager: a parent's walks pay nothing for it.
+        let began = eager.then(Instant::now);
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if slots.pid != pid {
             // The first pick of this process: a forked child's counts are its parent's.
             slots.pid = pid;
+            slots.warned = None;
             for walks in &self.walks {
                 walks.store(0, Ordering::Relaxed);
             }
@@ -218,7 +239,15 @@ impl Pool {
                     )
                 })
                 .unwrap_or(0);
-            match reuse(slots.started[i].as_ref(), pid, now) {
+            let reuse = match reuse(slots.started[i].as_ref(), pid, now) {
+                Reuse::Fallback | Reuse::Rest
+                    if began.is_some_and(|t| !failed_since(slots.started[i].as_ref(), t)) =>
+                {
+                    Reuse::Start
+                }
+                reuse => reuse,
+            };
+            match reuse {
                 Reuse::Use(handle) => {
                     slots.next = (i + 1) % self.size;
                     break (i, handle);
@@ -261,12 +290,25 @@ impl Pool {
                     match started {
                         Ok((handle, _)) => break (i, handle),
                         Err(error) => {
+                            let warn = slots
+                                .warned
+                                .is_none_or(|t| at.saturating_duration_since(t) >= RETRY_AFTER);
+                            if warn {
+                                slots.warned = Some(at);
+                            }
                             drop(slots);
                             // After the lock: a host's layer may do anything.
-                            tracing::warn!(
-                                %error,
-                                "the I/O runtime could not start: walks run on their callers' runtimes (in a forked child of a `Handle` host that has not chosen, they end with a retryable error), tried again in a minute"
-                            );
+                            if warn && eager {
+                                tracing::warn!(
+                                    %error,
+                                    "the I/O runtime could not start: in this forked child of a `Handle` host that has not chosen, the walk ends with a retryable error and the next walk tries the start again (warned once a minute)"
+                                );
+                            } else if warn {
+                                tracing::warn!(
+                                    %error,
+                                    "the I/O runtime could not start: walks run on their callers' runtimes, tried again in a minute"
+                                );
+                            }
                             return None;
                         }
                     }
@@ -354,7 +396,7 @@ fn drive(ends: Ends, runtime: Runtime, until: impl Future<Output = ()>) {
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
             tracing::warn!(
                 panic = panic_message(&**panic),
-                "an I/O runtime's thread ended: its walks end Cancelled, and the next walks go to the other I/O runtimes or their callers' runtimes (in a forked child of a `Handle` host that has not chosen: a retryable error), for a minute if it ran for less"
+                "an I/O runtime's thread ended: its walks end Cancelled, and the next walks go to the other I/O runtimes or their callers' runtimes, for a minute if it ran for less (in a forked child of a `Handle` host that has not chosen, the next walk starts it again)"
             );
         }));
     }
@@ -538,7 +580,7 @@ mod tests {
         };
         let pool: &'static Pool = Box::leak(Box::new(Pool::new(2, io_runtime)));
         pool.slots.lock().expect("not poisoned").started[0] = Some(dead(Instant::now()));
-        let (_, _walking) = pool.pick().expect("the other slot");
+        let (_, _walking) = pool.pick(false).expect("the other slot");
         let slots = pool.slots.lock().expect("not poisoned");
         assert!(matches!(slots.started[0], Some(Started::Failed { .. })));
         assert!(matches!(slots.started[1], Some(Started::Running { .. })));
@@ -547,13 +589,13 @@ mod tests {
 
         let alone: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
         alone.slots.lock().expect("not poisoned").started[0] = Some(dead(Instant::now()));
-        assert!(alone.pick().is_none(), "the caller's runtime");
-        assert!(alone.pick().is_none(), "still resting");
+        assert!(alone.pick(false).is_none(), "the caller's runtime");
+        assert!(alone.pick(false).is_none(), "still resting");
         let long_ago = Instant::now()
             .checked_sub(RETRY_AFTER)
             .expect("up for a minute");
         alone.slots.lock().expect("not poisoned").started[0] = Some(dead(long_ago));
-        assert!(alone.pick().is_some(), "started again");
+        assert!(alone.pick(false).is_some(), "started again");
     }
 
     /// A forked child's pool holds the parent's walk counts, whose guards never drop there:
@@ -565,7 +607,7 @@ mod tests {
         pool.slots.lock().expect("not poisoned").pid = std::process::id().wrapping_add(1);
         pool.walks[0].store(5, Ordering::Relaxed);
         pool.walks[1].store(3, Ordering::Relaxed);
-        let (_, walking) = pool.pick().expect("started");
+        let (_, walking) = pool.pick(false).expect("started");
         assert_eq!((pool.walks(0), pool.walks(1)), (1, 0));
         pool.walks[0].store(0, Ordering::Relaxed);
         drop(walking);
@@ -577,7 +619,7 @@ mod tests {
     #[tokio::test]
     async fn a_walk_stopped_by_an_ended_io_thread_says_so() {
         let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
-        let (serving, _) = pool.pick().expect("started");
+        let (serving, _) = pool.pick(false).expect("started");
         let caller = Handle::current();
         let on = On::Pool(pool);
         let generic = "the read-ahead stopped before the pages ended";
@@ -599,13 +641,13 @@ mod tests {
     #[test]
     fn walks_pass_a_slot_that_failed_to_start() {
         let pool: &'static Pool = Box::leak(Box::new(Pool::new(2, io_runtime)));
-        let (first, walking) = pool.pick().expect("the first slot started");
+        let (first, walking) = pool.pick(false).expect("the first slot started");
         assert_eq!((pool.walks(0), pool.walks(1)), (1, 0));
         pool.slots.lock().expect("not poisoned").started[1] = Some(Started::Failed {
             pid: std::process::id(),
             at: Instant::now(),
         });
-        let (second, _also) = pool.pick().expect("the running slot, busier");
+        let (second, _also) = pool.pick(false).expect("the running slot, busier");
         assert_eq!(second.id(), first.id());
         assert_eq!(pool.walks(0), 2);
         drop(walking);
@@ -642,8 +684,8 @@ mod tests {
         let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, checking)));
         UNDER_TEST.set(pool).expect("one pool");
         let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| pool.pick().map(|(h, _)| h.id()));
-            let b = s.spawn(|| pool.pick().map(|(h, _)| h.id()));
+            let a = s.spawn(|| pool.pick(false).map(|(h, _)| h.id()));
+            let b = s.spawn(|| pool.pick(false).map(|(h, _)| h.id()));
             (a.join().expect("a"), b.join().expect("b"))
         });
         assert!(a.is_some() && a == b, "{a:?} {b:?}");
@@ -671,8 +713,8 @@ mod tests {
 
         let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, failing)));
         let before = BUILDS.load(Ordering::SeqCst);
-        assert!(pool.pick().is_none());
-        assert!(pool.pick().is_none());
+        assert!(pool.pick(false).is_none());
+        assert!(pool.pick(false).is_none());
         assert_eq!(
             BUILDS.load(Ordering::SeqCst) - before,
             1,
@@ -682,14 +724,67 @@ mod tests {
         // Warned with the pool's lock released.
         assert!(pool.slots.try_lock().is_ok());
         // A minute later.
-        let mut slots = pool.slots.lock().expect("not poisoned");
-        if let Some(Some(Started::Failed { at, .. })) = slots.started.first_mut() {
-            *at = at.checked_sub(RETRY_AFTER).expect("up for a minute");
-        }
-        drop(slots);
-        assert!(pool.pick().is_none());
+        a_minute_ago(pool);
+        assert!(pool.pick(false).is_none());
         assert_eq!(BUILDS.load(Ordering::SeqCst) - before, 2);
         assert_eq!(warned.load(Ordering::SeqCst), 2);
+    }
+
+    /// Moves `pool`'s failed starts and its last warn a minute back.
+    fn a_minute_ago(pool: &Pool) {
+        let mut slots = pool.slots.lock().expect("not poisoned");
+        let back = |t: Instant| t.checked_sub(RETRY_AFTER).expect("up for a minute");
+        if let Some(Some(Started::Failed { at, .. })) = slots.started.first_mut() {
+            *at = back(*at);
+        }
+        slots.warned = slots.warned.map(back);
+    }
+
+    static FLAKY_BUILDS: AtomicU32 = AtomicU32::new(0);
+
+    /// Fails its first two builds (a process at its thread or file limit), then builds.
+    fn flaky() -> std::io::Result<Runtime> {
+        if FLAKY_BUILDS.fetch_add(1, Ordering::SeqCst) < 2 {
+            return Err(std::io::Error::other("no thread"));
+        }
+        io_runtime()
+    }
+
+    /// In a forked child of a `Handle` host that has not chosen (`eager`: its walks have no
+    /// runtime to fall back on), a failed start does not rest a minute: each walk tries the
+    /// start again, so the limit lifting serves the next walk, and the failure is warned once
+    /// a minute, not at every walk. A walk that is not eager still finds the slot resting; a
+    /// slot whose thread ended young is started again at once too.
+    #[test]
+    fn a_forked_childs_walks_try_a_failed_start_again_at_once() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let warned = std::sync::Arc::new(AtomicU32::new(0));
+        let _subscriber = tracing::subscriber::set_default(
+            tracing_subscriber::registry().with(Warned(std::sync::Arc::clone(&warned))),
+        );
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, flaky)));
+        assert!(pool.pick(true).is_none(), "the first start fails");
+        assert!(
+            pool.pick(false).is_none(),
+            "resting for a walk with a fallback"
+        );
+        assert_eq!(FLAKY_BUILDS.load(Ordering::SeqCst), 1);
+        assert!(pool.pick(true).is_none(), "tried again at once, and fails");
+        assert_eq!(FLAKY_BUILDS.load(Ordering::SeqCst), 2);
+        assert_eq!(warned.load(Ordering::SeqCst), 1, "warned once a minute");
+        let (handle, _) = pool.pick(true).expect("the limit lifted: started");
+        assert_eq!(FLAKY_BUILDS.load(Ordering::SeqCst), 3);
+        assert!(pool.serves(&handle));
+
+        let dead = Started::Running {
+            pid: std::process::id(),
+            handle: io_runtime().expect("a runtime").handle().clone(),
+            alive: Arc::new(AtomicBool::new(false)),
+            at: Instant::now(),
+        };
+        let alone: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
+        alone.slots.lock().expect("not poisoned").started[0] = Some(dead);
+        assert!(alone.pick(true).is_some(), "started again at once");
     }
 
     /// Counts the warnings it is given.
