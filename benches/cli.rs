@@ -1569,7 +1569,9 @@
 //!
 //! The bench's (a), alternating, 5 rounds each: load 4.8, base 0.096-0.107 s (3.48x, 1.67x,
 //! 3.84x curl's), this pass 0.096-0.112 s (3.46x, 3.21x, 3.84x); load 6.2-6.4 against
-//! `s51/base`: base 0.103-0.267 s (median 0.217), this pass 0.110-0.165 s (median 0.145). No
+//! `s51/base`: base 0.103-0.267 s (median 0.217), this pass 0.110-0.165 s (median 0.145); load
+//! 2.7-3.2, 4 each: base 0.113-0.120 s (median 0.117; 3.39-4.00x curl's), this pass
+//! 0.099-0.116 s (median 0.103, 0.88x; 3.62-4.11x, curl's own runs swinging). No
 //! idle machine was seen in the window, so the idle two-core A/B (where the wake-ups onto idle
 //! vCPUs cost 25-35 µs each) is still to do; on the one core the sync mostly gets here the
 //! wall follows the CPU, which fell about 9%. Still short of 2x.
