@@ -1539,6 +1539,42 @@
 //! is the sync's total CPU. Pinning loses whenever another process sits on the pinned core. Nothing
 //! was built: no lever paid. The bench's (a), 5 rounds, base, load 1.6: sync 0.098 s, curl
 //! 0.025 s, 3.99x.
+//!
+//! ## (a), twenty-sixth pass (2026-12-07): fewer hand-offs a page in `read_ahead_converting`
+//!
+//! What changed (connector-core `pages/thread.rs`): below four cores a page that finds room in
+//! the read-ahead's channel goes to the caller unconverted, and the caller converts it as it
+//! takes it (no worker woken, no join to wake the caller); a page that finds the channel full
+//! (the caller behind) is converted by the fetching thread while it would only wait for room,
+//! when that thread is the caller's runtime or an I/O runtime with no other walk (the pool now
+//! counts walks with one slot too); never on a host's `Handle`. Four cores or more: a task per
+//! page that finds room, as before. Per sync the runtime's workers go from 20-27 ms of CPU each
+//! to about 2 ms (start-up); the loop runs 49-68 ms (was 33-44) and `connectors-io` 39-41 ms.
+//!
+//! Measured against `s50/base` (858c497, same pipeline code as `s51/base`), the machine busy
+//! (load 3.5-6, other helpers' builds); NDJSON md5 1405c21f… from every sync. Experiment
+//! binary with a switch (`raw`: every page to the caller, nothing converted by the fetching
+//! thread), removed before the commit; the default path is the committed code.
+//!
+//! | 50k sync | base | this pass | `raw` only |
+//! | --- | --- | --- | --- |
+//! | context switches (`perf stat`, 6 × 5 syncs, median) | 1,790 (1,729-2,582) | 1,025 (965-1,031) | 1,357 (1,288-1,385) |
+//! | task-clock, median (range) | 103.8 ms (94-135) | 94.1 ms (88-110) | 91.9 ms (88-111) |
+//! | wall of those syncs, median | 0.127 s | 0.126 s | 0.144 s |
+//! | wake-ups of our threads (`perf sched`, 3 syncs) | 1,149-2,017 | 732-792 | 799-841 |
+//! | switches out of our threads (same) | 1,673-2,668 | 1,010-1,054 | 1,219-1,395 |
+//! | against `s51/base`, load 5.8-6.2, 4 × 5 syncs: context switches | 1,626-1,664 | 1,025-1,088 | |
+//! | task-clock, median (range) | 103.8 ms (94-121) | 93.1 ms (92-103) | |
+//! | wall, median (range) | 0.163 s (0.143-0.264) | 0.148 s (0.134-0.163) | |
+//!
+//! The bench's (a), alternating, 5 rounds each: load 4.8, base 0.096-0.107 s (3.48x, 1.67x,
+//! 3.84x curl's), this pass 0.096-0.112 s (3.46x, 3.21x, 3.84x); load 6.2-6.4 against
+//! `s51/base`: base 0.103-0.267 s (median 0.217), this pass 0.110-0.165 s (median 0.145); load
+//! 2.7-3.2, 4 each: base 0.113-0.120 s (median 0.117; 3.39-4.00x curl's), this pass
+//! 0.099-0.116 s (median 0.103, 0.88x; 3.62-4.11x, curl's own runs swinging). No
+//! idle machine was seen in the window, so the idle two-core A/B (where the wake-ups onto idle
+//! vCPUs cost 25-35 µs each) is still to do; on the one core the sync mostly gets here the
+//! wall follows the CPU, which fell about 9%. Still short of 2x.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -391,7 +391,7 @@ where
 }
 
 /// Whether [`convert_blocking`] hands pages to the blocking pool: with four cores or more.
-fn offload_conversions() -> bool {
+pub(super) fn offload_conversions() -> bool {
     static OFFLOAD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *OFFLOAD.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 4))
 }

@@ -14,6 +14,14 @@ use tokio::runtime::{Handle, Runtime};
 #[derive(Debug)]
 pub(in crate::pages) struct Walking(&'static AtomicUsize);
 
+impl Walking {
+    /// Whether this is the only live walk on its runtime: its driver may then do CPU work
+    /// while it would otherwise wait (a page's conversion), stalling no other walk's fetches.
+    pub(in crate::pages) fn alone(&self) -> bool {
+        self.0.load(Ordering::Relaxed) <= 1
+    }
+}
+
 impl Drop for Walking {
     fn drop(&mut self) {
         // Saturating: a count is zeroed in a forked child (no guard of the parent drops there),
@@ -89,7 +97,7 @@ pub(in crate::pages) struct Pool {
     /// Told when a slot's start is done, for the walks that wait for it.
     started: Condvar,
     /// Each slot's live walks in process `Slots::pid`, counted down by their [`Walking`]
-    /// guards (not with one slot).
+    /// guards.
     walks: Box<[AtomicUsize]>,
 }
 
@@ -315,12 +323,10 @@ impl Pool {
                 }
             }
         };
-        // Counted under the lock, so the next walk sees it. One slot: nothing to balance, the
-        // walk's work as before.
-        let walking = (self.size > 1).then(|| {
-            self.walks[i].fetch_add(1, Ordering::Relaxed);
-            Walking(&self.walks[i])
-        });
+        // Counted under the lock, so the next walk sees it; with one slot too, where nothing is
+        // balanced but a walk's driver asks whether it is alone ([`Walking::alone`]).
+        self.walks[i].fetch_add(1, Ordering::Relaxed);
+        let walking = Some(Walking(&self.walks[i]));
         drop(slots);
         Some((handle, walking))
     }
