@@ -1812,7 +1812,7 @@ async fn postgresql_times_past_chrono_compare_as_their_text() {
     );
 }
 
-/// rdbms53 F5: MySQL's zero date (`0000-00-00 10:00:00`, a NULL to the driver) as the last
+/// rdbms53 F5: MySQL's zero date (`0000-00-00 00:00:00`, a NULL to the driver) as the last
 /// row of a full page, in a window set by hand from before year 1000: the next page goes on
 /// after the value the row holds, and the check compares the server's text (once "was
 /// changed meanwhile", a failure of the table on every run).
@@ -1822,7 +1822,7 @@ async fn mysql_zero_dates_hold_as_their_text() {
         .database(&[
             "CREATE TABLE z (id INT PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
             "SET sql_mode = ''",
-            "INSERT INTO z VALUES (1, 'a', '0000-00-00 10:00:00'), (2, 'b', '0000-00-00 10:00:00'), \
+            "INSERT INTO z VALUES (1, 'a', '0000-00-00 00:00:00'), (2, 'b', '0000-00-00 00:00:00'), \
              (3, 'c', '0000-00-00 11:00:00'), (4, 'd', '2025-01-01 01:00:00')",
         ])
         .await;
@@ -1841,7 +1841,7 @@ async fn mysql_zero_dates_hold_as_their_text() {
     assert_eq!(
         pages[0].1.state,
         serde_json::json!({"table": "z", "after": {"id": {"int": 1}},
-            "after_text": "0000-00-00 10:00:00"})
+            "after_text": "0000-00-00 00:00:00"})
     );
     let ids = ids_of(pages);
     let keys: Vec<&str> = ids
