@@ -1661,3 +1661,192 @@ async fn mysql_ten_thousand_rows_are_pinned() {
     )
     .await;
 }
+
+/// The rows MariaDB's handlers read from `db.table` so far (`userstat`'s
+/// `TABLE_STATISTICS`, which this turns on: a count per table, so other tests' reads of the
+/// shared server do not blur it).
+async fn my_rows_read(db: &str, table: &str) -> i64 {
+    use sqlx::{Connection as _, Row as _};
+    common::my_exec(None, &["SET GLOBAL userstat = 1"]).await;
+    let url = format!("mysql://root@127.0.0.1:{}/{db}", common::mariadb().port);
+    let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "SELECT CAST(COALESCE(SUM(ROWS_READ), 0) AS SIGNED) FROM information_schema.TABLE_STATISTICS \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+    )
+    .bind(db)
+    .bind(table)
+    .fetch_one(&mut c)
+    .await
+    .unwrap()
+    .get::<i64, _>(0)
+}
+
+/// review24 F2: a composite primary key's rows after a full page of dates that name no day
+/// (pages of two here): each page after one goes on from the value the key row holds, read
+/// by its key's columns bound from the key's JSON text (an escaped quote and an accent among
+/// them), so the primary key finds it. Once by the key's JSON expression alone, which no
+/// index serves: each page's two subqueries and its check scanned the table's 2000 other
+/// rows. The walk reads each row once.
+#[tokio::test]
+async fn mysql_composite_key_rows_after_a_stored_value_are_looked_up() {
+    let name = Db::My
+        .database(&[
+            "CREATE TABLE ev (tenant INT, code VARCHAR(20), seq BIGINT, body TEXT, \
+             updated_at DATETIME NOT NULL, PRIMARY KEY (tenant, code, seq), KEY (updated_at))",
+            "INSERT INTO ev SELECT seq MOD 7, CONCAT('k', seq), seq, 'old', '2024-06-01 00:00:00' \
+             FROM seq_1_to_2000",
+            "SET sql_mode = ''",
+            "INSERT INTO ev VALUES (1, 'a', 1, 'x', '2025-01-00 10:00:00'), \
+             (1, 'a', 2, 'x', '2025-01-00 10:00:00'), (1, 'q\"x', 3, 'x', '2025-01-00 10:00:00'), \
+             (2, 'é', 4, 'x', '2025-01-00 10:00:00'), (2, 'É', 5, 'x', '2025-01-00 10:00:00'), \
+             (3, 'b', 6, 'x', '2025-01-00 10:00:00'), (3, 'b', 7, 'x', '2025-01-00 11:00:00'), \
+             (9, 'z', 8, 'x', '2025-01-01 01:00:00')",
+        ])
+        .await;
+    let mut config = Db::My.config(&name);
+    config.tables = vec!["ev".to_owned()].into();
+    config.timestamp_column = Some("updated_at".into());
+    config.timezone = Some("UTC".into());
+    config.page_size = NonZeroU32::new(2).unwrap();
+    let c = Db::My.connector(config);
+    let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+    let w = TimeWindow::new(day(2024, 12, 31), day(2025, 1, 2)).unwrap();
+    let before = my_rows_read(&name, "ev").await;
+    let pages = pages_of(&*c, start_of(&*c), Some(w)).await;
+    let read = my_rows_read(&name, "ev").await - before;
+    let ids = ids_of(pages);
+    let keys: Vec<&str> = ids
+        .iter()
+        .map(|id| id.rsplit(":ev:").next().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            r#"[1, "a", 1]"#,
+            r#"[1, "a", 2]"#,
+            r#"[1, "q\"x", 3]"#,
+            r#"[2, "É", 5]"#,
+            r#"[2, "é", 4]"#,
+            r#"[3, "b", 6]"#,
+            r#"[3, "b", 7]"#,
+            r#"[9, "z", 8]"#,
+        ]
+    );
+    // The pages read the window's rows by the `updated_at` index, and the key rows by the
+    // primary key: tens of rows, where a scan of the table per look-up read tens of thousands.
+    assert!(read < 500, "{read} rows read");
+}
+
+/// review31 G3: PostgreSQL times past chrono's years (which no page reads: each row is a
+/// failure of its own) compare as the server's text in the check of the key row. Two rows
+/// that share a non-unique `id_column` and hold two such times are two rows that differ
+/// (once equal as "undecodable", and the row between them was skipped silently); the key
+/// row's text is in the checkpoint, so an edit from one such time to another before a resume
+/// is a change (once taken, and the rows between skipped).
+#[tokio::test]
+async fn postgresql_times_past_chrono_compare_as_their_text() {
+    let name = Db::Pg
+        .database(&[
+            "CREATE TABLE ev (account_id BIGINT, body TEXT, at TIMESTAMP NOT NULL)",
+            "INSERT INTO ev VALUES (7, 'a', '263000-01-01 00:00:00'), \
+             (8, 'b', '265000-01-01 00:00:00'), (7, 'c', '270000-01-01 00:00:00')",
+            "CREATE TABLE one (id INT PRIMARY KEY, body TEXT, at TIMESTAMP NOT NULL)",
+            "INSERT INTO one VALUES (1, 'a', '263000-01-01 00:00:00'), \
+             (2, 'b', '264000-01-01 00:00:00'), (3, 'c', '2025-03-01 10:00:00')",
+        ])
+        .await;
+    let mut config = Db::Pg.config(&name);
+    config.tables = vec!["ev".to_owned()].into();
+    config.id_column = Some("account_id".into());
+    config.timestamp_column = Some("at".into());
+    config.timezone = Some("UTC".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    let w = TimeWindow::new(at(9, 0), far).unwrap();
+    let failures_of = |c: Box<dyn Connector>, from: Option<connector_core::CheckpointJson>| async move {
+        let cp = c.as_checkpointed().unwrap();
+        let from = from.unwrap_or_else(|| cp.initial_checkpoint_json().unwrap());
+        let mut s = cp.load_from_checkpoint_json(from, Some(w), SyncContext::new());
+        let mut failures = Vec::new();
+        while let Some(p) = s.next().await {
+            failures.extend(p.unwrap().batch.failures);
+        }
+        failures
+    };
+    let failures = failures_of(Db::Pg.connector(config.clone()), None).await;
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.id.is_none() && f.message.contains("not the only row with that id")),
+        "{failures:?}"
+    );
+    // A unique id: the page of row 1 (263000) keeps its text; row 1 edited before a resume.
+    config.tables = vec!["one".to_owned()].into();
+    config.id_column = None;
+    let c = Db::Pg.connector(config.clone());
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(start_of(&*c), Some(w), SyncContext::new());
+    let mut checkpoints = Vec::new();
+    while let Some(p) = s.next().await {
+        let p = p.unwrap();
+        assert!(p.batch.failures.iter().all(|f| f.id.is_some()), "{p:?}");
+        checkpoints.push(p.checkpoint);
+    }
+    assert_eq!(checkpoints.len(), 4, "{checkpoints:?}");
+    assert_eq!(
+        checkpoints[1].state,
+        serde_json::json!({"table": "one", "after": {"id": {"int": 1}},
+            "after_text": "263000-01-01 00:00:00"})
+    );
+    Db::Pg
+        .exec(&name, &["UPDATE one SET at = '290000-01-01' WHERE id = 1"])
+        .await;
+    let failures = failures_of(Db::Pg.connector(config), Some(checkpoints[1].clone())).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0]
+            .message
+            .contains("that row was changed meanwhile"),
+        "{failures:?}"
+    );
+}
+
+/// rdbms53 F5: MySQL's zero date (`0000-00-00 00:00:00`, a NULL to the driver) as the last
+/// row of a full page, in a window set by hand from before year 1000: the next page goes on
+/// after the value the row holds, and the check compares the server's text (once "was
+/// changed meanwhile", a failure of the table on every run).
+#[tokio::test]
+async fn mysql_zero_dates_hold_as_their_text() {
+    let name = Db::My
+        .database(&[
+            "CREATE TABLE z (id INT PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
+            "SET sql_mode = ''",
+            "INSERT INTO z VALUES (1, 'a', '0000-00-00 00:00:00'), (2, 'b', '0000-00-00 00:00:00'), \
+             (3, 'c', '0000-00-00 11:00:00'), (4, 'd', '2025-01-01 01:00:00')",
+        ])
+        .await;
+    let mut config = Db::My.config(&name);
+    config.tables = vec!["z".to_owned()].into();
+    config.timestamp_column = Some("updated_at".into());
+    config.timezone = Some("UTC".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = Db::My.connector(config);
+    let w = TimeWindow::new(
+        Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    let pages = pages_of(&*c, start_of(&*c), Some(w)).await;
+    assert_eq!(
+        pages[0].1.state,
+        serde_json::json!({"table": "z", "after": {"id": {"int": 1}},
+            "after_text": "0000-00-00 00:00:00"})
+    );
+    let ids = ids_of(pages);
+    let keys: Vec<&str> = ids
+        .iter()
+        .map(|id| id.rsplit(':').next().unwrap())
+        .collect();
+    assert_eq!(keys, ["1", "2", "3", "4"]);
+}

@@ -78,6 +78,15 @@ pub(crate) struct Cursor {
     pub(crate) kind: CursorKind,
 }
 
+/// A column of a composite primary key as [`Plan::key_match`] binds it from the key's JSON
+/// text: the column as SQL, how its value is bound, and its type as described.
+#[derive(Debug, Clone)]
+struct KeyPart {
+    sql: String,
+    kind: KeyKind,
+    type_name: String,
+}
+
 /// How one table (or the query) is read.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
@@ -96,6 +105,9 @@ pub(crate) struct Plan {
     /// The id as SQL: the quoted column, the JSON array of a composite primary key's values
     /// ([`composite_key`]), or (a query without `id_column`) the hash of the row's values.
     id_expr: String,
+    /// A composite primary key's columns, in the key's order, as [`Plan::key_match`] binds
+    /// them (empty for any other id).
+    key_parts: Vec<Option<KeyPart>>,
     pub(crate) id_index: usize,
     pub(crate) id_kind: KeyKind,
     /// Documents are named by a hash of their row's values (a query without `id_column`).
@@ -238,6 +250,7 @@ impl Shared {
         };
         // The columns that make the id (left out of the default content).
         let mut key_columns = Vec::new();
+        let mut key_parts = Vec::new();
         let (id_index, id_kind, id_expr, id_name) = match &id {
             IdSource::Column(id_name) => {
                 let i = index("id_column", id_name)?;
@@ -261,7 +274,18 @@ impl Shared {
             // Selected after the row's own columns, as the row hash.
             IdSource::Key(names) => {
                 for name in names {
-                    key_columns.push(index("id_column", name)?);
+                    let i = index("id_column", name)?;
+                    key_columns.push(i);
+                    // A type whose JSON text binds back exactly (not a float's, a date's).
+                    key_parts.push(
+                        d.key_kind(&columns[i].type_name)
+                            .filter(|k| *k != KeyKind::Numeric)
+                            .map(|kind| KeyPart {
+                                sql: self.quoted_column(&columns[i].name),
+                                kind,
+                                type_name: columns[i].type_name.clone(),
+                            }),
+                    );
                 }
                 let parts: Vec<&str> = key_columns
                     .iter()
@@ -353,6 +377,7 @@ impl Shared {
             id_name,
             row_hash: matches!(id, IdSource::RowHash),
             id_expr,
+            key_parts,
             id_index,
             id_kind,
             cursor,
@@ -515,9 +540,9 @@ enum IdSource {
 /// The walk orders by this expression, which no index serves: each page sorts the table's
 /// rows (a top-N sort of `page_size`). A large table reads faster with `id_column` naming a
 /// unique indexed column. A window page after a row's stored cursor (a full page of dates
-/// that name no day) finds that row by this expression, in its subquery and in the walk's
-/// check of the row: a scan each, on that fallback only (review24 F2; binding the key's
-/// columns from its JSON text would let the primary key serve them).
+/// that name no day) finds that row by its key's columns bound from this JSON text, and by
+/// this expression too ([`Plan::key_match`]): the primary key serves the lookup (review24 F2:
+/// once a scan of the table each).
 fn composite_key(d: Dialect, columns: &[&str]) -> String {
     let parts = columns
         .iter()
@@ -683,25 +708,22 @@ impl Plan {
                     // `id_column` that is not unique (against the docs) would make the scalar
                     // subquery a server error ending the walk on every resume (review24 F4);
                     // the walk's check of the key row makes it a failure of the table instead.
-                    // Cost: with a single-column id, a lookup by the id's index (evaluated
-                    // once, and the index range starts at it); with a composite key
-                    // ([`composite_key`]) or a query's row hash, which no index serves, or a
-                    // query the server materializes (`LIMIT`, `GROUP BY`, `UNION`: review28
-                    // F2), each subquery is a scan of the table or a run of the query
-                    // (review24 F2), two in MySQL's page, and MariaDB may then start the range
-                    // at the window's start; only pages of this fallback pay it.
+                    // Cost: with a single-column id or a composite primary key (its columns
+                    // bound: [`Plan::key_match`], review24 F2), a lookup by the key's index
+                    // (evaluated once, and the index range starts at it); with a query's row
+                    // hash, which no index serves, or a query the server materializes
+                    // (`LIMIT`, `GROUP BY`, `UNION`: review28 F2), each subquery is a run of
+                    // the query, two in MySQL's page, and MariaDB may then start the range at
+                    // the window's start; only pages of this fallback pay it.
                     let mut at = || match a.cursor {
                         Some(t) => {
                             cursor_param(t, c.kind, self.zone).map(|p| place(p, None, &mut params))
                         }
-                        None => {
-                            let pi =
-                                place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
-                            Some(format!(
-                                "(SELECT {col} FROM {} WHERE {id} = {pi} LIMIT 1)",
-                                self.from
-                            ))
-                        }
+                        None => Some(format!(
+                            "(SELECT {col} FROM {} WHERE {} LIMIT 1)",
+                            self.from,
+                            self.key_match(&a.id, &mut params)
+                        )),
                     };
                     let Some(pc) = at() else {
                         return Err(Error::new(
@@ -757,6 +779,74 @@ impl Plan {
         ))
     }
 
+    /// The condition that holds for the rows with id `key`, its values pushed onto `params`:
+    /// `{id} = ?`, after, for a composite primary key, each column of the key whose value its
+    /// JSON text gives (`src.tenant = ? AND src.seq = ?`; review24 F2: the id's expression
+    /// alone, which no index serves, made each look-up a scan of the table). The id's own
+    /// expression stays, so the match is exact whatever the columns' collations.
+    fn key_match(&self, key: &Key, params: &mut Vec<Param>) -> String {
+        let d = self.dialect;
+        let mut conditions = Vec::new();
+        let values = match key {
+            Key::Text(json) if !self.key_parts.is_empty() => {
+                serde_json::from_str::<Vec<serde_json::Value>>(json).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        if values.len() == self.key_parts.len() {
+            for (part, value) in self.key_parts.iter().zip(values) {
+                let Some(part) = part else { continue };
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    _ => continue,
+                };
+                let Some(k) = part.kind.parse(&text) else {
+                    continue;
+                };
+                params.push(Param::Key(k));
+                let p = d.placeholder(params.len(), Some(part.kind));
+                // Bound as text, compared as the column's own type (`bpchar` pads).
+                let p = match (d, part.kind) {
+                    (Dialect::Postgres, KeyKind::Text) => {
+                        format!("CAST({p} AS {})", part.type_name)
+                    }
+                    _ => p,
+                };
+                conditions.push(format!("{} = {p}", part.sql));
+            }
+        }
+        params.push(Param::Key(key.clone()));
+        let p = d.placeholder(params.len(), Some(self.id_kind));
+        conditions.push(format!("{} = {p}", self.id_expr));
+        conditions.join(" AND ")
+    }
+
+    /// The walk's check of the row a page started after by its stored cursor (review31
+    /// G2: once every column of every row with the id): the cursor cell of the rows with id
+    /// `key`, as a page reads it and as the server's text (review31 G3: a PostgreSQL time past
+    /// chrono's years is read by no page; MySQL's zero date is a NULL to the driver, rdbms53
+    /// F5), each distinct pair once and two at most; with the type names to read them by.
+    /// `None` without a cursor.
+    pub(crate) fn key_row(&self, key: &Key) -> Option<(String, Vec<Param>, Vec<String>)> {
+        let d = self.dialect;
+        let c = self.cursor.as_ref()?;
+        let type_name = self.types.get(c.index).cloned().unwrap_or_default();
+        let text = match d {
+            Dialect::Postgres => "TEXT",
+            Dialect::MySql => "CHAR",
+        };
+        let mut params = Vec::new();
+        let sql = format!(
+            "SELECT DISTINCT {}, CAST(src.{} AS {text}) FROM {} WHERE {} LIMIT 2",
+            d.select_expr(&c.name, &type_name),
+            d.quote(&c.name),
+            self.from,
+            self.key_match(key, &mut params)
+        );
+        Some((sql, params, vec![type_name]))
+    }
+
     /// The rows whose ids are `keys`.
     pub(crate) fn by_ids(&self, keys: &[Key]) -> (String, Vec<Param>) {
         let d = self.dialect;
@@ -797,6 +887,7 @@ mod tests {
             from: "t AS src".into(),
             id_name: "id".into(),
             id_expr: "src.id".into(),
+            key_parts: Vec::new(),
             id_index: 0,
             id_kind: KeyKind::Int,
             row_hash: false,
@@ -859,6 +950,68 @@ mod tests {
             sql.contains("WHERE src.id IS NOT NULL AND src.id > ?"),
             "{sql}"
         );
+    }
+
+    /// review24 F2: a composite primary key's row is found by its columns, bound from the
+    /// key's JSON text (cast to the column's type on PostgreSQL), and by the key's own
+    /// expression; a column whose type does not bind back (a float), or a key that is not
+    /// such a text, leaves the expression alone. The check reads the cursor cell and its text.
+    #[test]
+    fn a_composite_key_row_is_found_by_its_columns() {
+        let part = |sql: &str, kind, type_name: &str| {
+            Some(KeyPart {
+                sql: sql.into(),
+                kind,
+                type_name: type_name.into(),
+            })
+        };
+        let mut pg = plan_of(Dialect::Postgres, Some("t"), CursorKind::Naive, Zone::utc());
+        pg.id_expr = "(k)".into();
+        pg.id_kind = KeyKind::Text;
+        pg.types = vec!["INT4".into(), "TIMESTAMP".into()];
+        pg.key_parts = vec![
+            part("src.\"a\"", KeyKind::Int, "INT4"),
+            None,
+            part("src.\"c\"", KeyKind::Text, "BPCHAR"),
+        ];
+        let key = Key::Text(r#"[7, 1.5, "q\"x"]"#.into());
+        let mut params = Vec::new();
+        assert_eq!(
+            pg.key_match(&key, &mut params),
+            r#"src."a" = $1 AND src."c" = CAST($2 AS BPCHAR) AND (k) = $3"#
+        );
+        assert_eq!(
+            params,
+            [
+                Param::Key(Key::Int(7)),
+                Param::Key(Key::Text("q\"x".into())),
+                Param::Key(key.clone())
+            ]
+        );
+        let mut params = Vec::new();
+        assert_eq!(
+            pg.key_match(&Key::Text("[7]".into()), &mut params),
+            "(k) = $1"
+        );
+        let (sql, params, types) = pg.key_row(&key).unwrap();
+        assert_eq!(
+            sql,
+            r#"SELECT DISTINCT src."c", CAST(src."c" AS TEXT) FROM t AS src WHERE src."a" = $1 AND src."c" = CAST($2 AS BPCHAR) AND (k) = $3 LIMIT 2"#
+        );
+        assert_eq!((params.len(), types), (3, vec!["TIMESTAMP".to_owned()]));
+        let mut my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
+        my.key_parts = vec![part("src.`a`", KeyKind::UInt, "BIGINT UNSIGNED")];
+        my.id_expr = "(k)".into();
+        my.types = vec!["INT".into(), "DATETIME".into()];
+        let (sql, params, types) = my
+            .key_row(&Key::Text("[18446744073709551615]".into()))
+            .unwrap();
+        assert_eq!(
+            sql,
+            "SELECT DISTINCT CAST(src.`c` AS CHAR) AS `c`, CAST(src.`c` AS CHAR) FROM t AS src WHERE src.`a` = ? AND (k) = ? LIMIT 2"
+        );
+        assert_eq!(params[0], Param::Key(Key::UInt(u64::MAX)));
+        assert_eq!(types, ["DATETIME"]);
     }
 
     /// review22 F3: a zone-less window across New York's fall-back (2025-11-02 06:00Z,

@@ -17,7 +17,7 @@ use futures::stream::BoxStream;
 use super::checkpoint::{RdbmsCheckpoint, RowKey};
 use super::convert::{convert, cursor, key};
 use super::db::Connection;
-use super::page::{RowRef, Rows};
+use super::page::Rows;
 use super::plan::{Plan, Shared, Table};
 use super::value::Key;
 
@@ -57,80 +57,76 @@ fn window_after(plan: &Plan, rows: &Rows) -> Result<Option<(usize, RowKey)>> {
     Ok(None)
 }
 
-/// The cursor cell (at `cursor`) of the row a page started after by its stored value: the
-/// server's text of a time that names none (`Some`), or a value the server orders but that
-/// cannot be decoded (`None`: PostgreSQL's years past chrono's 262143; review24 F5: once
-/// "deleted or changed" on every run). `None` for any other cell.
-fn held(cursor: Option<usize>, row: &RowRef<'_>) -> Option<Option<String>> {
-    match row.get(cursor?)? {
-        Ok(ValueRef::Text(t)) => Some(Some(t.to_owned())),
-        Err(_) => Some(None),
-        Ok(_) => None,
+/// The rows with `id`, as [`Plan::key_row`] reads them: the cursor cell of each, as a page
+/// reads it and as the server's text, each distinct pair once and two at most.
+///
+/// # Errors
+/// The server's.
+async fn key_rows(conn: &mut Connection, plan: &Plan, id: &Key) -> Result<Rows> {
+    let mut rows = Rows::new(plan.zone);
+    if let Some((sql, params, types)) = plan.key_row(id) {
+        conn.fetch_rows(sql, &params, &types, &mut rows).await?;
+    }
+    Ok(rows)
+}
+
+/// The server's text of the cursor cell of the one row [`key_rows`] read, when no page can
+/// read that cell as a time: a date that names none (MariaDB's `2025-01-00`), MySQL's zero
+/// date (a NULL to the driver: rdbms53 F5), a PostgreSQL time past chrono's years (review31
+/// G3). `None` for a readable time, a NULL, or two rows.
+fn stored_text(rows: &Rows) -> Option<String> {
+    if rows.len() != 1 {
+        return None;
+    }
+    let row = rows.row(0)?;
+    let readable =
+        matches!(row.get(0), Some(Ok(v)) if !matches!(v, ValueRef::Text(_) | ValueRef::Null));
+    match row.get(1) {
+        Some(Ok(ValueRef::Text(t))) if !readable => Some(t.to_owned()),
+        _ => None,
     }
 }
 
 /// Why the row a page started after by its stored cursor (a key without one) no longer
-/// holds what the page started after, or `None` when it does. `kept`: the cell the page
-/// before saw ([`held`]; after a resume, the checkpoint's `after_text`, else unknown).
+/// holds what the page started after, or `None` when it does. `rows`: the rows with its id
+/// ([`key_rows`]); `kept`: the server's text of the cell the page before saw (after a
+/// resume, the checkpoint's `after_text`; `None`: unknown, as after an older checkpoint).
 /// Deleted, the server's `(SELECT c … WHERE id = ? LIMIT 1)` was NULL and the page empty;
-/// edited (review24 F3: to another date that names no day too), the page started after its
-/// new value; another row with the same id and another cursor (review24 F4), the subquery may
-/// have read either. Each would end the table silently or skip rows, so the page is not
-/// handed on. Rows that share the id and hold the same cell (a row hash's duplicate rows, a
-/// one-to-many join's rows: review28 F1) give the subquery one value, and the page skips just
-/// their `(c, id)` tie, as a page after a readable cursor does: they hold.
-///
-/// # Errors
-/// The server's.
-async fn key_row_lost(
-    conn: &mut Connection,
-    plan: &Plan,
-    at: &RowKey,
-    kept: Option<&Option<String>>,
-) -> Result<Option<&'static str>> {
-    let (sql, params) = plan.by_ids(std::slice::from_ref(&at.id));
-    let mut rows = Rows::new(plan.zone);
-    conn.fetch_rows(sql, &params, &plan.types, &mut rows)
-        .await?;
-    Ok(lost(
-        plan.cursor.as_ref().map(|c| c.index),
-        &rows,
-        kept,
-        plan.row_hash,
-    ))
-}
-
-/// [`key_row_lost`] once the rows with the key row's id are read. `row_hash`: the id is a
-/// hash of the row's values, so an edited row reads as gone and no `id_column` is to blame.
-fn lost(
-    cursor: Option<usize>,
-    rows: &Rows,
-    kept: Option<&Option<String>>,
-    row_hash: bool,
-) -> Option<&'static str> {
-    let mut cells = (0..rows.len()).filter_map(|i| rows.row(i).map(|r| held(cursor, &r)));
-    let Some(first) = cells.next() else {
+/// edited (review24 F3: to another date that names no day too; review31 G3: from one
+/// PostgreSQL time past chrono's years to another), the page started after its new value;
+/// another row with the same id and another cursor (review24 F4; review31 G3: two such
+/// PostgreSQL times, once equal as "undecodable"), the subquery may have read either. Each
+/// would end the table silently or skip rows, so the page is not handed on. Rows that share
+/// the id and hold the same cell (a row hash's duplicate rows, a one-to-many join's rows:
+/// review28 F1) are one row of `rows`, and the page skips just their `(c, id)` tie, as a
+/// page after a readable cursor does: they hold. A NULL holds no place to start after.
+fn lost(rows: &Rows, kept: Option<&str>, row_hash: bool) -> Option<&'static str> {
+    if rows.len() == 0 {
         return Some(if row_hash {
             "was deleted or changed meanwhile"
         } else {
             "was deleted meanwhile"
         });
-    };
-    if cells.any(|c| c != first) {
+    }
+    if rows.len() > 1 {
         return Some(if row_hash {
             "shares its row hash with another row that differs in that column"
         } else {
             "is not the only row with that id, and the rows differ in that column (`id_column` must name a unique column)"
         });
     }
-    match first {
-        Some(now) if kept.is_none_or(|k| *k == now) => None,
+    let null = rows
+        .row(0)
+        .is_some_and(|r| matches!(r.get(1), Some(Ok(ValueRef::Null))));
+    match stored_text(rows) {
+        Some(now) if kept.is_none_or(|k| k == now) => None,
+        None if null => Some("holds NULL there, which no page can start after"),
         _ => Some("was changed meanwhile"),
     }
 }
 
 /// The failure of a table (or of the query) whose page started after a row by its stored
-/// cursor, when that row `lost` what the page started after ([`key_row_lost`]). It holds no
+/// cursor, when that row `lost` what the page started after ([`lost`]). It holds no
 /// id, so the next incremental window starts where this one did and reads the rows again;
 /// the walk goes on with the next table.
 fn key_row_failure(plan: &Plan, at: &RowKey, lost: &str) -> Failure {
@@ -306,9 +302,10 @@ fn raw_pages(
         for table in shared.sources(&mut conn).await? {
             let label = table.as_ref().map(Table::label);
             let mut after = None;
-            // The cursor cell of the row `after` names when it has no cursor, as its page saw
-            // it ([`held`]; after a resume, the checkpoint's `after_text`: review28 F3).
-            let mut kept = None;
+            // The server's text of the cursor cell of the row `after` names when it has no
+            // cursor, as its page saw it ([`lost`]; after a resume, the checkpoint's
+            // `after_text`: review28 F3).
+            let mut kept: Option<String> = None;
             // The cells and text bytes of the last page: the next page's room, with an eighth
             // more so that a page a little larger does not double its buffers.
             let mut room = (0, 0);
@@ -318,11 +315,11 @@ fn raw_pages(
                 }
                 if l == at {
                     after.clone_from(&from.after);
-                    kept = from.after_text.clone().map(Some);
+                    kept.clone_from(&from.after_text);
                 }
             } else if label.is_none() {
                 after.clone_from(&from.after);
-                kept = from.after_text.clone().map(Some);
+                kept.clone_from(&from.after_text);
             }
             let plan = match shared.plan(&mut conn, table.as_ref()).await {
                 Ok(p) => Arc::new(p),
@@ -362,8 +359,8 @@ fn raw_pages(
                 let done = (rows.len() as u64) < u64::from(limit);
                 // A page after a row's stored cursor: that row must still be there as it was.
                 if let Some(at) = after.as_ref().filter(|a| window.is_some() && a.cursor.is_none()) {
-                    let lost = key_row_lost(&mut conn, &plan, at, kept.as_ref()).await?;
-                    if let Some(lost) = lost {
+                    let held = key_rows(&mut conn, &plan, &at.id).await?;
+                    if let Some(lost) = lost(&held, kept.as_deref(), plan.row_hash) {
                         let failure = key_row_failure(&plan, at, lost);
                         yield RawPage::Failed { table: label, failure };
                         break;
@@ -388,13 +385,27 @@ fn raw_pages(
                     // (review19 R2.2; once a failure of the table on every run, which held
                     // back every table's window in one job, review22 F2; a query's too,
                     // review24 F1).
-                    if let Some(last) = rows.last() {
-                        let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
+                    // Its cell's text, as the page read it or, where the page read none (a
+                    // zero date, a PostgreSQL time past chrono's years), as the server
+                    // writes it, asked now (review31 G3, rdbms53 F5): the check of the next
+                    // page compares the text with the server's again.
+                    let last = rows.last().map(|last| {
+                        let text = match plan.cursor.as_ref().and_then(|c| last.get(c.index)) {
+                            Some(Ok(ValueRef::Text(t))) => Some(t.to_owned()),
+                            _ => None,
+                        };
+                        key(&plan, &last).map(|id| (id, text))
+                    });
+                    if let Some(last) = last {
+                        let (id, text) = last.map_err(|m| listing_error(&plan, m))?;
+                        kept = match text {
+                            Some(t) => Some(t),
+                            None => stored_text(&key_rows(&mut conn, &plan, &id).await?),
+                        };
                         after = Some(RowKey::new(id, None));
-                        kept = held(plan.cursor.as_ref().map(|c| c.index), &last);
                     }
                 }
-                let after_text = kept.clone().flatten();
+                let after_text = kept.clone();
                 yield RawPage::Rows {
                     plan: Arc::clone(&plan),
                     rows,
@@ -507,76 +518,78 @@ pub(crate) fn refetch(
 mod tests {
     use super::*;
 
-    /// review24 F3, F4, F5 and review28 F1: the key row a page started after holds when every
-    /// row with its id holds the cursor cell the page before saw (the checkpoint's
-    /// `after_text` after a resume; any text, or an undecodable value, when an older
-    /// checkpoint has none); deleted, edited (to a readable time, or to another date that
-    /// names no day) or sharing its id with a row that holds another value, it does not.
+    /// review24 F3, F4, F5, review28 F1 and review31 G3: the key row a page started after
+    /// holds when the rows with its id hold one cell, not a readable time nor NULL, whose
+    /// server's text is the one the page before saw (the checkpoint's `after_text` after a
+    /// resume; any, when an older checkpoint has none); deleted, edited (to a readable time,
+    /// to another date that names no day, or from one undecodable time to another) or sharing
+    /// its id with a row that holds another value, it does not. `rows`: each distinct cell as
+    /// a page reads it (`now` a readable time, `null`, `err` undecodable, else text) and its
+    /// server's text.
     #[test]
     fn the_key_row_holds_only_as_the_page_saw_it() {
         use connector_core::rows::Value;
-        let rows = |cells: &[Result<&str, &str>]| {
+        let rows = |cells: &[(&str, Option<&str>)]| {
             let mut rows = Rows::new(connector_core::window::Zone::utc());
-            for c in cells {
-                rows.push(Value::Int(2));
-                match c {
-                    Ok("now") => rows.push(Value::Int(1)),
-                    Ok(t) => rows.push(Value::Text((*t).to_owned())),
-                    Err(e) => rows.push_error((*e).to_owned()),
+            for (cell, text) in cells {
+                match *cell {
+                    "now" => rows.push(Value::Int(1)),
+                    "null" => rows.push(Value::Null),
+                    "err" => rows.push_error("year 263000".to_owned()),
+                    t => rows.push(Value::Text(t.to_owned())),
                 }
+                rows.push(text.map_or(Value::Null, |t| Value::Text(t.to_owned())));
                 rows.end_row();
             }
             rows
         };
-        let day0 = Some("2025-01-00 10:00:00".to_owned());
-        let same = rows(&[Ok("2025-01-00 10:00:00")]);
-        assert_eq!(lost(Some(1), &same, Some(&day0), false), None);
-        assert_eq!(lost(Some(1), &same, None, false), None, "after a resume");
-        let other = rows(&[Ok("2025-06-00 00:00:00")]);
+        let day0 = "2025-01-00 10:00:00";
+        let same = rows(&[(day0, Some(day0))]);
+        assert_eq!(stored_text(&same).as_deref(), Some(day0));
+        assert_eq!(lost(&same, Some(day0), false), None);
+        assert_eq!(lost(&same, None, false), None, "after a resume");
+        let other = rows(&[("2025-06-00 00:00:00", Some("2025-06-00 00:00:00"))]);
         assert_eq!(
-            lost(Some(1), &other, Some(&day0), false),
+            lost(&other, Some(day0), false),
             Some("was changed meanwhile")
         );
+        assert_eq!(lost(&other, None, false), None, "after a resume: any text");
+        let readable = rows(&[("now", Some("2025-01-05 10:00:00"))]);
+        assert_eq!(stored_text(&readable), None);
+        assert_eq!(lost(&readable, None, false), Some("was changed meanwhile"));
+        assert_eq!(lost(&rows(&[]), None, false), Some("was deleted meanwhile"));
+        // review31 G3: times past chrono's years compare as the server's text, as MySQL's
+        // zero date does (rdbms53 F5: once "changed" on every run); a NULL holds no place.
+        let far = "263000-01-01 00:00:00";
+        let undecodable = rows(&[("err", Some(far))]);
+        assert_eq!(stored_text(&undecodable).as_deref(), Some(far));
+        assert_eq!(lost(&undecodable, None, false), None);
+        assert_eq!(lost(&undecodable, Some(far), false), None);
         assert_eq!(
-            lost(Some(1), &other, None, false),
-            None,
-            "after a resume: any text"
-        );
-        let readable = rows(&[Ok("now")]);
-        assert_eq!(
-            lost(Some(1), &readable, None, false),
+            lost(&undecodable, Some("265000-01-01 00:00:00"), false),
             Some("was changed meanwhile")
         );
-        assert_eq!(
-            lost(Some(1), &rows(&[]), None, false),
-            Some("was deleted meanwhile")
-        );
-        let undecodable = rows(&[Err("year 263000")]);
-        assert_eq!(lost(Some(1), &undecodable, None, false), None);
-        assert_eq!(lost(Some(1), &undecodable, Some(&None), false), None);
-        assert_eq!(
-            lost(Some(1), &undecodable, Some(&day0), false),
-            Some("was changed meanwhile")
-        );
+        let zero = rows(&[("null", Some("0000-00-00 10:00:00"))]);
+        assert_eq!(lost(&zero, Some("0000-00-00 10:00:00"), false), None);
+        let null = rows(&[("null", None)]);
+        assert_eq!(stored_text(&null), None);
+        assert!(lost(&null, None, false).is_some_and(|m| m.contains("NULL")));
         // review28 F1: rows that share the id and the cell (duplicates under a row hash, a
-        // join's rows) hold, but not rows that differ in it, nor ones all edited.
-        let two = rows(&[Ok("2025-01-00 10:00:00"), Ok("2025-01-00 10:00:00")]);
-        assert_eq!(lost(Some(1), &two, Some(&day0), false), None);
-        assert_eq!(lost(Some(1), &two, None, true), None);
-        let moved = rows(&[Ok("2025-06-00 00:00:00"), Ok("2025-06-00 00:00:00")]);
-        assert_eq!(
-            lost(Some(1), &moved, Some(&day0), false),
-            Some("was changed meanwhile")
-        );
-        let apart = rows(&[Ok("2025-01-00 10:00:00"), Ok("2025-01-00 11:00:00")]);
-        assert!(lost(Some(1), &apart, Some(&day0), false).is_some_and(|m| m.contains("unique")));
-        assert!(lost(Some(1), &apart, None, false).is_some_and(|m| m.contains("unique")));
-        let half = rows(&[Ok("2025-01-00 10:00:00"), Ok("now")]);
-        assert!(lost(Some(1), &half, None, false).is_some_and(|m| m.contains("unique")));
+        // join's rows) are one distinct row and hold, but not rows that differ in it (review31
+        // G3: two undecodable times too), nor ones all edited.
+        let apart = rows(&[
+            (day0, Some(day0)),
+            ("2025-01-00 11:00:00", Some("2025-01-00 11:00:00")),
+        ]);
+        assert!(lost(&apart, Some(day0), false).is_some_and(|m| m.contains("unique")));
+        assert!(lost(&apart, None, false).is_some_and(|m| m.contains("unique")));
+        let two_far = rows(&[("err", Some(far)), ("err", Some("270000-01-01 00:00:00"))]);
+        assert_eq!(stored_text(&two_far), None);
+        assert!(lost(&two_far, None, false).is_some_and(|m| m.contains("unique")));
         // A row hash names no `id_column`; an edited row's hash names no row.
-        assert!(lost(Some(1), &apart, None, true).is_some_and(|m| !m.contains("id_column")));
+        assert!(lost(&apart, None, true).is_some_and(|m| !m.contains("id_column")));
         assert_eq!(
-            lost(Some(1), &rows(&[]), None, true),
+            lost(&rows(&[]), None, true),
             Some("was deleted or changed meanwhile")
         );
     }
