@@ -289,10 +289,15 @@ impl RestClient {
             && let Some((member, value)) = unusual_error(&body, "", &pos.usual)
         {
             // `listing_path` measures numbered walks only: a cursor walk ignores it here too
-            // (review12 F9).
+            // (review12 F9). Wrappers whose entries under the last filter are all empty
+            // (`{"results": [{"hits": []}], "error": "rate limited"}`) list nothing, as on a
+            // numbered walk (review11 F7, review35 S1: a cursor walk read such a page as the
+            // empty last one, then prune).
             let listed = (!numbered && !one_list)
-                .then(|| path.and_then(|p| p.listing(&body)))
+                .then_some(path)
                 .flatten()
+                .filter(|p| p.uncut(&body).is_none_or(|u| !u.is_empty()))
+                .and_then(|p| p.listing(&body))
                 .is_some_and(|l| !l.is_empty());
             if !listed {
                 return Err(Error::invalid_data(format!(
@@ -397,7 +402,9 @@ impl RestClient {
                         // only where that record delivered items, a status next to data, not
                         // an error instead of it (review33 F1: a later page throttled whole
                         // read as the empty last one, then prune); entries the filter left
-                        // out are not items (review34 N2).
+                        // out are not items (review34 N2). The first match's chain is not
+                        // gated: it lies above a kept item by construction (its first
+                        // match), so what it met fed that item (review34 N5).
                         if any_branch
                             && record
                             && !feeds(kept.get_or_insert_with(|| path.item_locations(&body)), &up)
@@ -410,8 +417,9 @@ impl RestClient {
                             envelope.push((at, value));
                         }
                     }
-                    // Records' own errors first: however many distinct ones a page holds,
-                    // they do not push out a status met beside them (review33 F5: a sibling
+                    // The errors of records' objects (`/runs/*/result`; a record's own member
+                    // is never read) first: however many distinct ones a page holds, they do
+                    // not push out a status met beside them (review33 F5: a sibling
                     // envelope met before nine records' errors was gone by the end page).
                     for (at, value) in records.into_iter().chain(envelope) {
                         for (member, value) in error_members(value) {

@@ -44,6 +44,12 @@ pub(crate) struct ItemsPath {
     /// is an envelope as `$..rows[?…]` reads it (review34: a page on which every record's
     /// report failed read as the empty last page, then prune).
     through: Option<JsonPath>,
+    /// `through` cut after each of its wildcards and filters (`$.jobs.*` of
+    /// `$.jobs.*.artifacts[?…]`): what each selects is a record, and what holds it holds
+    /// records, whatever its size, keys or shape (review35 R1: a page of one job, or of jobs
+    /// keyed by words before the run had a place, read its job as an envelope, and the job's
+    /// own `error` failed the page on every run).
+    entries: Vec<JsonPath>,
 }
 
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
@@ -118,14 +124,22 @@ impl ItemsPath {
             })
             .last()
             .and_then(|(end, _)| JsonPath::parse(full[..*end].trim_end()).ok());
-        let through = before_last_filter(&full)
+        let (through, entries) = before_last_filter(&full)
             .filter(|_| filtered)
-            .and_then(|p| JsonPath::parse(&p).ok())
-            .filter(|t| {
+            .and_then(|(p, entries)| Some((JsonPath::parse(&p).ok()?, entries)))
+            .filter(|(t, _)| {
                 opening
                     .as_ref()
                     .is_none_or(|o| o.to_string() != t.to_string())
-            });
+            })
+            .map(|(t, entries)| {
+                let entries = entries
+                    .iter()
+                    .filter_map(|e| JsonPath::parse(e).ok())
+                    .collect();
+                (Some(t), entries)
+            })
+            .unwrap_or_default();
         Ok(Self {
             path,
             raw: full,
@@ -135,6 +149,7 @@ impl ItemsPath {
             chooser,
             opening,
             through,
+            entries,
         })
     }
 
@@ -231,6 +246,9 @@ impl ItemsPath {
         let whole = self.path.to_string();
         let mut reached = vec![(String::new(), body)];
         let mut at = "$";
+        // What the path went past because the object lacks the name it needs, where the
+        // object is an error's (review35 S2).
+        let mut bare = Vec::new();
         for (end, kind) in segments(&self.raw) {
             let prefix = self.raw[..end].trim_end();
             let Ok(path) = JsonPath::parse(prefix) else {
@@ -245,6 +263,16 @@ impl ItemsPath {
                 .into_iter()
                 .map(|m| (m.location().to_json_pointer(), m.node()))
                 .collect();
+            if let SegmentKind::Name(name) = &kind
+                && seen.guess_errors
+                && self.filtered()
+            {
+                bare.extend(reached.iter().filter_map(|(pointer, value)| {
+                    let object = value.as_object()?;
+                    (!object.contains_key(name) && error_object(object))
+                        .then(|| (pointer.clone(), *value, name.clone()))
+                }));
+            }
             if next.is_empty() {
                 let segment = self.raw[at.len()..prefix.len()].trim();
                 for (pointer, value) in &reached {
@@ -293,32 +321,103 @@ impl ItemsPath {
                 // without a filter is not checked here, as before fix11: its end page
                 // (`{"result": {"items": [], "error": "none"}}`) may come before any page
                 // taught the run that envelope.
-                // What the opening reaches is queried once for the page, and each map met is
-                // read once, not once per reached value (review20 F5, review25 F2: a
-                // descendant opening over 1,000 entries).
                 if seen.guess_errors && self.filtered() {
-                    let mut envelopes = self.envelopes(body, seen.place);
-                    for (pointer, _) in &reached {
-                        for (up, value) in envelopes.above(pointer) {
-                            // Where it lies, told only for what may say it failed.
-                            if error_members(value).next().is_none() {
-                                continue;
-                            }
-                            let at = envelopes.located(up);
-                            if let Some((name, v)) = unusual_error(value, &at, seen.usual) {
-                                return Err(format!(
-                                    "the response's `{up}/{name}` is set: {} ({})",
-                                    shown(v),
-                                    error_path_hint(seen.usual),
-                                ));
-                            }
-                        }
-                    }
+                    return self.failed_envelopes(body, seen, &reached, &bare);
                 }
                 return Ok(());
             }
             reached = next;
             at = prefix;
+        }
+        Ok(())
+    }
+
+    /// The check of [`ItemsPath::why_none`] on a filtered path's page with no match, once
+    /// the path's segments led to lists (`reached`) that hold none: whether an object it went
+    /// through says the page is an error ([`Envelopes`]), or an error object stands where
+    /// the path needed a name (`bare`).
+    ///
+    /// - An object the opening reaches (`/result` of `$.result.data[?…]`, `/results/0/report`
+    ///   of `$..rows[?…]`) fails the page on its own set `error` or `errors`.
+    /// - An object the path names below its records, reached only by the segments before its
+    ///   last filter (`/runs/0/result` of `$.runs[*].result.logs[?…]`), fails it only where
+    ///   every record's object there does: one record's `result.error` is the record's own,
+    ///   a field of its data (a run that failed), beside records whose logs the filter left
+    ///   out (review35 R2); a page on which every record's report failed is an error
+    ///   (review34).
+    /// - An error object where a record's object lacks the name the path needs
+    ///   (`{"report": {"error": "quota exceeded"}}` with no `rows`, an Elasticsearch
+    ///   `_msearch` answer's `{"error": {…}, "status": 429}`, a Microsoft Graph `$batch`
+    ///   answer's `"body": {"error": {…}}`), holding nothing but a response's own members
+    ///   ([`error_object`]), fails it (review35 S2: else the page read as an empty one
+    ///   beside records whose rows the filter left out).
+    ///
+    /// What the opening reaches is queried once for the page, and each map met is read once,
+    /// not once per reached value (review20 F5, review25 F2: a descendant opening over 1,000
+    /// entries).
+    fn failed_envelopes(
+        &self,
+        body: &Value,
+        seen: &Seen<'_>,
+        reached: &[(String, &Value)],
+        bare: &[(String, &Value, String)],
+    ) -> Result<(), String> {
+        let hint = || error_path_hint(seen.usual);
+        let mut envelopes = self.envelopes(body, seen.place);
+        // Per place below the records (`/runs/*/result`), in the order met: how many objects
+        // the page holds there, how many say they failed, and the first that does.
+        let mut records: Vec<(String, usize, usize, Option<String>)> = Vec::new();
+        for (pointer, _) in reached {
+            for (up, value) in envelopes.above(pointer) {
+                let named = envelopes.named(up);
+                // Where it lies, told only for what may say it failed or is counted.
+                if named && error_members(value).next().is_none() {
+                    continue;
+                }
+                let at = envelopes.located(up);
+                let why = unusual_error(value, &at, seen.usual).map(|(name, v)| {
+                    format!(
+                        "the response's `{up}/{name}` is set: {} ({})",
+                        shown(v),
+                        hint()
+                    )
+                });
+                if named || !at.contains('*') {
+                    match why {
+                        Some(why) => return Err(why),
+                        None => continue,
+                    }
+                }
+                let i = match records.iter().position(|(a, ..)| *a == at) {
+                    Some(i) => i,
+                    None => {
+                        records.push((at, 0, 0, None));
+                        records.len() - 1
+                    }
+                };
+                let (_, objects, failed, first) = &mut records[i];
+                *objects += 1;
+                if let Some(why) = why {
+                    *failed += 1;
+                    first.get_or_insert(why);
+                }
+            }
+        }
+        if let Some((.., Some(why))) = records
+            .into_iter()
+            .find(|(_, objects, failed, _)| failed == objects)
+        {
+            return Err(why);
+        }
+        for (pointer, value, needed) in bare {
+            let at = envelopes.located(pointer);
+            if let Some((name, v)) = unusual_error(value, &at, seen.usual) {
+                return Err(format!(
+                    "`{pointer}` holds no `{needed}` and its `{name}` is set: {} ({})",
+                    shown(v),
+                    hint()
+                ));
+            }
         }
         Ok(())
     }
@@ -351,8 +450,8 @@ impl ItemsPath {
     pub(crate) fn envelopes<'a>(&self, body: &'a Value, place: Option<&'a str>) -> Envelopes<'a> {
         let mut held = HashSet::new();
         let mut opened = Vec::new();
-        for opening in self.opening.iter().chain(&self.through) {
-            for at in opening.query_located(body).locations() {
+        let mut hold = |path: &JsonPath, held: &mut HashSet<String>| {
+            for at in path.query_located(body).locations() {
                 // Each pointer with those above it; where one is held, so are those above.
                 let mut at = at.to_json_pointer();
                 opened.push(at.clone());
@@ -363,13 +462,36 @@ impl ItemsPath {
                     }
                 }
             }
+        };
+        if let Some(opening) = &self.opening {
+            hold(opening, &mut held);
+        }
+        // What the opening alone holds; without `through`, all that is held.
+        let named = match &self.through {
+            Some(through) => {
+                let named = held.clone();
+                hold(through, &mut held);
+                Some(named)
+            }
+            None => None,
+        };
+        // What the path's wildcards and filters select are records (review35 R1).
+        let mut records = HashMap::new();
+        for entries in &self.entries {
+            for at in entries.query_located(body).locations() {
+                let at = at.to_json_pointer();
+                if let Some((parent, _)) = at.rsplit_once('/') {
+                    records.insert(parent.to_owned(), true);
+                }
+            }
         }
         Envelopes {
             body,
             place,
             opened,
             held,
-            records: HashMap::new(),
+            named,
+            records,
             in_record: HashMap::new(),
             walked_below: HashSet::new(),
             walked: HashSet::new(),
@@ -411,6 +533,15 @@ impl ItemsPath {
     }
 }
 
+/// Whether `object` is an error object, all its members a response's own
+/// (`{"error": {…}, "status": 429}`): one that stands where a record's object should, not a
+/// record's data that happens to hold an `error` field beside others (an Elastic Common
+/// Schema log document's `error.message`, review35 S2).
+fn error_object(object: &serde_json::Map<String, Value>) -> bool {
+    const MEMBERS: [&str; 6] = ["error", "errors", "details", "status", "code", "message"];
+    !object.is_empty() && object.keys().all(|k| MEMBERS.contains(&k.as_str()))
+}
+
 /// Whether an item of the page (`items`, [`ItemsPath::item_locations`]) lies below
 /// `pointer`: an envelope that carried its status next to the items it delivered, not instead
 /// of them (review33 F1). A list whose entries the path's filter all left out delivered none
@@ -442,6 +573,11 @@ pub(crate) struct Envelopes<'a> {
     opened: Vec<String>,
     /// What the opening reaches, and every pointer above it.
     held: HashSet<String>,
+    /// What the path's opening alone (its names, indexes and descendant names) reaches, and
+    /// every pointer above it: `held` without what the path walks below its records before
+    /// its last filter (`/results/0/report` of `$.results[*].report.rows[?…]`); `None` where
+    /// that is `held`.
+    named: Option<HashSet<String>>,
     /// Whether the value at each pointer met holds records.
     records: HashMap<String, bool>,
     /// Whether each pointer met lies in a record (is one, or is below one).
@@ -509,6 +645,15 @@ impl<'a> Envelopes<'a> {
             .collect();
         self.opened = opened;
         found
+    }
+
+    /// Whether the path's opening reaches `pointer` or what lies below it: an envelope its
+    /// names, indexes and descendant names lead to, not one only the path's segments below
+    /// its records do (`/results/0/report` of `$.results[*].report.rows[?…]`).
+    fn named(&self, pointer: &str) -> bool {
+        self.named
+            .as_ref()
+            .map_or_else(|| self.held.contains(pointer), |n| n.contains(pointer))
     }
 
     /// Where the envelope at `pointer` lies, each record's index or key written `*`
@@ -744,6 +889,23 @@ mod tests {
                 through.map(|t| JsonPath::parse(t).unwrap().to_string()),
                 "{path}"
             );
+        }
+        // review35 R1: the levels whose entries the path's wildcards and filters select.
+        let cases: [(&str, &[&str]); 5] = [
+            ("$.jobs.*.artifacts[?@.x]", &["$.jobs.*"]),
+            ("$.*.comments[?@.x]", &["$.*"]),
+            ("$.a[?@.x].b [ * ].c[?@.y]", &["$.a[*]", "$.a[*].b[*]"]),
+            ("$.a['x','y'].b[0:2].c[?@.y]", &[]),
+            ("$..rows[?@.public]", &[]),
+        ];
+        for (path, entries) in cases {
+            let p = ItemsPath::parse(path).unwrap();
+            let got: Vec<String> = p.entries.iter().map(ToString::to_string).collect();
+            let want: Vec<String> = entries
+                .iter()
+                .map(|e| JsonPath::parse(e).unwrap().to_string())
+                .collect();
+            assert_eq!(got, want, "{path}");
         }
     }
 

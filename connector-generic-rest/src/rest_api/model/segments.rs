@@ -70,9 +70,12 @@ pub(super) fn up_to_last_filter(path: &str) -> Option<String> {
 /// What `path` (a JSONPath that parses, with its `$`, holding a filter) walks through before
 /// its last filter, every filter before it written `[*]`: `$.results[*].report.rows[?@.x]` →
 /// `$.results[*].report.rows`, the lists the filter chose among and, above them, the objects
-/// the path names below its records ([`ItemsPath`](super::ItemsPath)'s opening). `None` when
-/// that is the root, or a descendant search (`..[?…]`, `..*`) comes first.
-pub(super) fn before_last_filter(path: &str) -> Option<String> {
+/// the path names below its records ([`ItemsPath`](super::ItemsPath)'s opening). With it,
+/// that text cut after each of its wildcards and filters (`$.results[*]`; `$.jobs.*` of
+/// `$.jobs.*.artifacts[?@.x]`): what those select are records by the path's own word, an
+/// object's entries included whatever the page holds (review35 R1). `None` when that is the
+/// root, or a descendant search (`..[?…]`, `..*`) comes first.
+pub(super) fn before_last_filter(path: &str) -> Option<(String, Vec<String>)> {
     let cuts = segments(path);
     let last = cuts.iter().rposition(|(_, k)| {
         matches!(
@@ -84,17 +87,36 @@ pub(super) fn before_last_filter(path: &str) -> Option<String> {
         return None;
     }
     let mut out = String::with_capacity(path.len());
+    let mut entries = Vec::new();
     out.push('$');
     let mut start = 1;
     for (end, kind) in &cuts[..last] {
         match kind {
             SegmentKind::Search { .. } => return None,
-            SegmentKind::Filter => out.push_str("[*]"),
+            SegmentKind::Filter => {
+                out.push_str("[*]");
+                entries.push(out.clone());
+            }
+            SegmentKind::Many if wildcard(&path[start..*end]) => {
+                out.push_str(&path[start..*end]);
+                entries.push(out.clone());
+            }
             _ => out.push_str(&path[start..*end]),
         }
         start = *end;
     }
-    Some(out)
+    Some((out, entries))
+}
+
+/// Whether a segment's text (`.*`, `[*]`, ` [ * ]`) is a wildcard: it selects every entry,
+/// not those a union or slice names.
+fn wildcard(segment: &str) -> bool {
+    let text = segment.trim().trim_start_matches('.').trim();
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    inner.trim() == "*"
 }
 
 /// Whether a bracketed segment (`[...]`) holds a filter selector: a `?` in it outside quotes
