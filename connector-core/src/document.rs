@@ -576,12 +576,19 @@ impl Document {
 
     /// [`with_fields_fingerprint`](Self::with_fields_fingerprint) in place: the same
     /// fingerprint, without moving the document in and out.
+    ///
+    /// The metadata's JSON, written here for the fingerprint, is kept with the metadata until
+    /// the map next changes, so an NDJSON sink copies it rather than writing it again.
     pub fn set_fields_fingerprint(&mut self) {
+        let mut json = None;
         self.fingerprint_fields(|doc, h| {
             if !doc.metadata.is_empty() {
-                h.json_map(&doc.metadata);
+                json = h.json_map(&doc.metadata).map(Box::<[u8]>::from);
             }
         });
+        if let Some(json) = json {
+            self.metadata.keep_json(json);
+        }
     }
 
     /// The fields fingerprint, the metadata's part written by `metadata`.

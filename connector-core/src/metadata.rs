@@ -59,10 +59,24 @@ use crate::MetaKey;
 /// assert_eq!(meta.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["labels", "space"]);
 /// assert_eq!(serde_json::to_string(&meta).unwrap(), r#"{"labels":["a","b"],"space":"ENG"}"#);
 /// ```
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Metadata {
     /// Sorted by key (byte order), no two keys equal.
     entries: Vec<(MetaKey, Value)>,
+    /// The JSON of `entries`, exactly as `jsonw::write_map` writes it, when the fields
+    /// fingerprint wrote it ([`Document::set_fields_fingerprint`](crate::Document::set_fields_fingerprint))
+    /// and nothing changed the entries since: the NDJSON line copies it rather than writing
+    /// the map a second time (issue 17 (a)). Every `&mut self` method clears it (through
+    /// [`entries_mut`](Self::entries_mut)), so it is never stale: the entries are private,
+    /// and no `&mut Value` outlives the call that cleared it.
+    json: Option<Box<[u8]>>,
+}
+
+impl PartialEq for Metadata {
+    /// The entries alike (the kept JSON is theirs, or absent).
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
 }
 
 impl Metadata {
@@ -70,6 +84,7 @@ impl Metadata {
     pub const fn new() -> Self {
         Self {
             entries: Vec::new(),
+            json: None,
         }
     }
 
@@ -77,6 +92,7 @@ impl Metadata {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Vec::with_capacity(capacity),
+            json: None,
         }
     }
 
@@ -92,7 +108,26 @@ impl Metadata {
 
     /// Removes every entry, keeping the allocation.
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.entries_mut().clear();
+    }
+
+    /// The entries to change: the kept JSON is dropped first. Every `&mut self` method
+    /// reaches the entries through here.
+    fn entries_mut(&mut self) -> &mut Vec<(MetaKey, Value)> {
+        self.json = None;
+        &mut self.entries
+    }
+
+    /// The entries' JSON as `jsonw::write_map` writes it, if the fields fingerprint kept it
+    /// and nothing changed since.
+    pub(crate) fn kept_json(&self) -> Option<&[u8]> {
+        self.json.as_deref()
+    }
+
+    /// Keeps `json`, which the caller has just written of these entries with
+    /// `jsonw::write_map`.
+    pub(crate) fn keep_json(&mut self, json: Box<[u8]>) {
+        self.json = Some(json);
     }
 
     /// Where `key` is, or where it would go.
@@ -104,6 +139,7 @@ impl Metadata {
     /// key already in the map is kept). A key greater than every key in the map is appended;
     /// any other costs a binary search and, when new, a shift of the greater entries: O(n).
     pub fn insert(&mut self, key: MetaKey, value: Value) -> Option<Value> {
+        self.json = None;
         match self.entries.last() {
             Some((last, _)) if last.as_str() < key.as_str() => {}
             None => {}
@@ -136,7 +172,8 @@ impl Metadata {
 
     /// The value of `key`, to change in place. O(log n).
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.find(key).ok().map(|at| &mut self.entries[at].1)
+        let at = self.find(key).ok()?;
+        Some(&mut self.entries_mut()[at].1)
     }
 
     /// Whether `key` has a value. O(log n).
@@ -151,12 +188,13 @@ impl Metadata {
 
     /// Removes `key` and returns its stored key and value. O(n), as [`remove`](Self::remove).
     pub fn remove_entry(&mut self, key: &str) -> Option<(MetaKey, Value)> {
-        self.find(key).ok().map(|at| self.entries.remove(at))
+        let at = self.find(key).ok()?;
+        Some(self.entries_mut().remove(at))
     }
 
     /// Keeps only the entries for which `keep` returns `true`, in key order. O(n).
     pub fn retain(&mut self, mut keep: impl FnMut(&MetaKey, &mut Value) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
+        self.entries_mut().retain_mut(|(k, v)| keep(k, v));
     }
 
     /// The entry with the least key.
@@ -176,7 +214,7 @@ impl Metadata {
 
     /// The entries in key order, the values mutable.
     pub fn iter_mut(&mut self) -> IterMut<'_> {
-        IterMut(self.entries.iter_mut())
+        IterMut(self.entries_mut().iter_mut())
     }
 
     /// The keys in order.
@@ -191,7 +229,7 @@ impl Metadata {
 
     /// The values in key order, mutable.
     pub fn values_mut(&mut self) -> ValuesMut<'_> {
-        ValuesMut(self.entries.iter_mut())
+        ValuesMut(self.entries_mut().iter_mut())
     }
 
     /// The keys in order, consuming the map.
@@ -223,7 +261,10 @@ impl Metadata {
                 same
             });
         }
-        Self { entries }
+        Self {
+            entries,
+            json: None,
+        }
     }
 }
 
@@ -264,7 +305,7 @@ impl Extend<(MetaKey, Value)> for Metadata {
     /// sorted once at the end: O((n + m) log(n + m)), not one O(n) insert per entry.
     fn extend<I: IntoIterator<Item = (MetaKey, Value)>>(&mut self, iter: I) {
         let start = self.entries.len();
-        self.entries.extend(iter);
+        self.entries_mut().extend(iter);
         let in_order = self.entries[start.saturating_sub(1)..]
             .windows(2)
             .all(|pair| pair[0].0.as_str() < pair[1].0.as_str());
@@ -286,6 +327,7 @@ impl From<BTreeMap<MetaKey, Value>> for Metadata {
     fn from(map: BTreeMap<MetaKey, Value>) -> Self {
         Self {
             entries: map.into_iter().collect(),
+            json: None,
         }
     }
 }
