@@ -211,6 +211,18 @@
 //!   mimalloc both are near it on a lightly loaded machine, 1.9x raw's client CPU.
 //! - Tried and reverted: a row's content values looked up once in `RowLayout::render` (sized,
 //!   then written from the same values): the converting thread 148.1 M -> 147.4 M.
+//!
+//! Session 51 (meta52, `rdbms_mimalloc`, callgrind as above, 20k rows, against `s51/base`):
+//! `Document::metadata` a sorted `Vec` map of core's own instead of a `BTreeMap`. The converting
+//! thread, PostgreSQL 111.94 M -> 111.35 M, MariaDB 111.91 M -> 111.33 M: 30 instructions a row
+//! of 5.6k. The map's drop fell (`BTreeMap` drop 210 a row -> 98, the `Document`'s 373 -> 260),
+//! but the one `table` entry's insert rose 196 -> 279: the `Vec`'s first push goes through
+//! `RawVec::grow_one` and mimalloc's generic aligned path for its 224 bytes (230 of the 279),
+//! where the `BTreeMap`'s 640-byte node took the fast path. 300k rows, 5 alternating rounds at
+//! load 2.9-3.1, medians (wall, client CPU): PostgreSQL load 0.396 -> 0.363 s, CPU 0.25 s both
+//! (raw 0.247 / 0.257 s); MariaDB load 0.414 -> 0.440 s, CPU 0.27 -> 0.26 s (cast raw 0.273 /
+//! 0.288 s): within the noise, about 1.4-1.6x raw either way. Next: the row's one entry made with
+//! `Metadata::with_capacity(1)` (a direct allocation of 56 bytes), not measured.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -1,7 +1,6 @@
 //! The model: what a connector hands to the batch loop.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -10,6 +9,7 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind};
 use crate::ids::{hash128, hash128_bytes};
+use crate::metadata::Metadata;
 use crate::spool::SpooledBody;
 
 /// The body of a [`Document`].
@@ -203,21 +203,15 @@ mod base64_bytes {
 /// map's own, with no byte for a static, a long static or a shared key, nor for a row's
 /// metadata columns.
 ///
-/// It reads as a `&str` where a host passes one: `doc.metadata.get("space")` (it is
-/// `Borrow<str>`), `key.as_str()`, `key == "space"`, `Display`; it orders, hashes and
-/// serialises exactly as the `String` it replaced, so the JSON and the fingerprints are those
-/// of a `String`-keyed map, byte for byte. It is not `Borrow<String>`, so host code written
-/// for the `BTreeMap<String, Value>` it replaced changes where it named a `String`:
-/// `metadata.get(&name)` with `name: String` becomes `get(name.as_str())`; `insert(name, v)`
-/// becomes `insert(name.into(), v)` (or `MetaKey::from(name)`); a
-/// `BTreeMap<String, Value>` or a `serde_json::Map` is collected with the keys mapped
-/// (`.map(|(k, v)| (k.to_string(), v))`); and `with_metadata` takes a key that is
-/// `Into<MetaKey>` (`&str`, `String`, `SmolStr`), so a host type that was only
+/// It reads as a `&str` where a host passes one: `doc.metadata.get("space")`, `key.as_str()`,
+/// `key == "space"`, `Display`; it orders, hashes and serialises exactly as the `String` it
+/// replaced, so the JSON and the fingerprints are those of a `String`-keyed map, byte for
+/// byte. [`Metadata`]'s lookups take a `&str` (`get(&name)` with `name: String` works), its
+/// `insert` a `MetaKey` (`insert(name.into(), v)`) and [`Document::with_metadata`] any
+/// `Into<MetaKey>` (`&str`, `String`, `SmolStr`); a `BTreeMap<String, Value>` or a `serde_json::Map` is collected into it with
+/// the keys mapped (`.map(|(k, v)| (k.into(), v))`), and a host type that was only
 /// `Into<String>` is passed as a `String`.
 pub type MetaKey = smol_str::SmolStr;
-
-/// The type of [`Document::metadata`]: [`MetaKey`]s to JSON values, in key order.
-pub type Metadata = BTreeMap<MetaKey, serde_json::Value>;
 
 /// Who may see a document, for permission-aware hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,7 +278,7 @@ pub struct Document {
     pub size_bytes: u64,
     /// Source-specific fields (space, labels, bucket, key ...), keyed by [`MetaKey`]s (read
     /// them as `&str`: `doc.metadata.get("space")`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
     /// Authors or owners, as the source names them (e-mail where known).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -475,7 +469,7 @@ impl Document {
             size_bytes: content.len() as u64,
             content,
             updated_at: None,
-            metadata: BTreeMap::new(),
+            metadata: Metadata::new(),
             owners: Vec::new(),
             access: None,
             parent_id: None,
@@ -582,12 +576,19 @@ impl Document {
 
     /// [`with_fields_fingerprint`](Self::with_fields_fingerprint) in place: the same
     /// fingerprint, without moving the document in and out.
+    ///
+    /// The metadata's JSON, written here for the fingerprint, is kept with the metadata until
+    /// the map next changes, so an NDJSON sink copies it rather than writing it again.
     pub fn set_fields_fingerprint(&mut self) {
+        let mut json = None;
         self.fingerprint_fields(|doc, h| {
             if !doc.metadata.is_empty() {
-                h.json_map(&doc.metadata);
+                json = h.json_map(&doc.metadata).map(Box::<[u8]>::from);
             }
         });
+        if let Some(json) = json {
+            self.metadata.keep_json(json);
+        }
     }
 
     /// The fields fingerprint, the metadata's part written by `metadata`.

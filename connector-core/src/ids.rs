@@ -234,13 +234,17 @@ impl PartsHasher {
     }
 
     /// [`json`](Self::json) of a map of JSON values (a document's metadata): the same bytes
-    /// (property-tested, `jsonw`), written without serde_json's serializer.
+    /// (property-tested, `jsonw`), written without serde_json's serializer. Returns them, for
+    /// a caller that keeps them (`None` if writing failed part way).
     pub(crate) fn json_map<'a, K: AsRef<str> + 'a>(
         &mut self,
         map: impl IntoIterator<Item = (&'a K, &'a serde_json::Value)>,
-    ) {
+    ) -> Option<&[u8]> {
         self.buf.extend_from_slice(b"\xffjson");
-        let _ = crate::jsonw::write_map(&mut self.buf, map);
+        let mark = self.buf.len();
+        crate::jsonw::write_map(&mut self.buf, map)
+            .ok()
+            .map(|()| &self.buf[mark..])
     }
 
     /// [`json`](Self::json) of JSON its caller writes into the buffer (`write` appends it).

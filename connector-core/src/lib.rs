@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod jsonref;
 mod jsonw;
+pub mod metadata;
 pub mod net;
 pub mod pages;
 pub mod partition;
@@ -44,11 +45,12 @@ pub use context::{
 };
 pub use credentials::{CredentialStore, DiscardCredentials, MemoryCredentials};
 pub use document::{
-    Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, MetaKey, Metadata,
+    Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, MetaKey,
     SlimDocument,
 };
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use futures::stream::BoxStream;
+pub use metadata::Metadata;
 pub use partition::{PartitionContext, PartitionSpec};
 pub use registry::{Built, Registry};
 pub use roles::{Roles, RolesOf};

@@ -50,7 +50,11 @@ pub(super) fn write_document(out: &mut Vec<u8>, doc: &Document) -> serde_json::R
     write_u64(out, doc.size_bytes);
     if !doc.metadata.is_empty() {
         out.extend_from_slice(b",\"metadata\":");
-        write_map(out, &doc.metadata)?;
+        // Kept by the fields fingerprint when it wrote the same bytes: copied, not rewritten.
+        match doc.metadata.kept_json() {
+            Some(json) => out.extend_from_slice(json),
+            None => write_map(out, &doc.metadata)?,
+        }
     }
     if !doc.owners.is_empty() {
         out.extend_from_slice(b",\"owners\":[");
@@ -123,6 +127,37 @@ mod tests {
             let mut out = Vec::new();
             write_str(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap_or_default(), "{s:?}");
+        }
+    }
+
+    /// The metadata JSON the fields fingerprint keeps is never written stale: a host that
+    /// changes the map after fingerprinting, by any `&mut` method, gets the map's JSON.
+    #[test]
+    fn metadata_changed_after_fingerprinting_is_written_as_it_is() {
+        let changes: [fn(&mut crate::Metadata); 9] = [
+            |m| drop(m.insert("b".into(), json!(2))),
+            |m| drop(m.insert("0".into(), json!(0))),
+            |m| drop(m.remove("a")),
+            |m| m.retain(|k, _| k != "z"),
+            |m| *m.get_mut("a").unwrap_or(&mut Value::Null) = json!("changed"),
+            |m| m.values_mut().for_each(|v| *v = json!([])),
+            |m| m.iter_mut().for_each(|(_, v)| *v = json!(null)),
+            |m| m.extend([("c".into(), json!(3))]),
+            crate::Metadata::clear,
+        ];
+        for change in changes {
+            let mut doc = Document::text("1", "src", "T", "body")
+                .with_metadata("a", 1)
+                .with_metadata("z", "last")
+                .with_fields_fingerprint();
+            assert!(doc.metadata.kept_json().is_some());
+            same(&doc);
+            change(&mut doc.metadata);
+            same(&doc);
+            // A clone and a replaced map are written as they are too.
+            same(&doc.clone());
+            doc.metadata = [("n".into(), json!(1))].into();
+            same(&doc);
         }
     }
 
