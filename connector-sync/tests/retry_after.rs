@@ -219,7 +219,7 @@ async fn setup(backend: Backend, shared: &Arc<Shared>) -> Setup {
     let url = fresh_url(backend, dir.path()).await;
     let db = ok("connect", SyncDb::connect(&url).await);
     let sink = Recorder::default();
-    let service = SyncService::new(ConnectorStore::new(db, registry(&shared)), sink.factory());
+    let service = SyncService::new(ConnectorStore::new(db, registry(shared)), sink.factory());
     let c = ok(
         "create",
         service
