@@ -54,7 +54,9 @@ const IO_BLOCKING: &str = "connectors-io-b";
 const MAX_BLOCKING: usize = 16;
 
 /// How long a failed start, or a thread that ended less than this after its start, keeps
-/// walks off its slot (on the others, or on their callers' runtimes) before the next try.
+/// walks off its slot (on the others, or on their callers' runtimes) before the next try; not
+/// in a forked child of a `Handle` host that has not chosen (`Pool::pick`'s `eager`), whose
+/// walks have no runtime to fall back on.
 pub(super) const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// An I/O runtime: single-threaded, with one blocking thread started at once and kept (its
@@ -78,7 +80,8 @@ pub(in crate::pages) fn io_runtime() -> std::io::Result<Runtime> {
 
 /// Runtimes started as walks need them, each on a thread of its own and kept for the life of
 /// the process (one whose thread ended is started again, after a minute's rest if it ended
-/// within a minute of its start), so what a walk opens on one (an HTTP
+/// within a minute of its start, except in a forked child of a `Handle` host: see
+/// [`pick`](Self::pick)), so what a walk opens on one (an HTTP
 /// client's connections and its pool's tasks, a host's pooled database connection opened by a
 /// rate gate) outlives the walk and serves the next ones.
 #[derive(Debug)]
@@ -216,8 +219,12 @@ impl Pool {
     /// started again by this walk, unless a start failed while this walk waited for it (that
     /// failure is this walk's answer too: the walks waiting on one start do not each start it
     /// again in turn). At `pids.max` a thread's start fails in microseconds; a thread that dies
-    /// young again fails only a walk that would have failed anyway. A failed start is warned
-    /// once a minute.
+    /// young again fails only a walk that would have failed anyway (a healthy slot is chosen
+    /// before one whose thread ended young). A failed start is warned once a minute; but at
+    /// the `pids.max` margin, where the runtime's thread starts and its first blocking thread
+    /// does not, tokio's `spawn_blocking` panics in the new thread, and that panic reaches the
+    /// panic hook (stderr, a host's reporter) at each walk's try, not once a minute; under
+    /// `panic = "abort"` it aborts the child (review36 F4, left as documented).
     pub(super) fn pick(&'static self, eager: bool) -> Option<(Handle, Option<Walking>)> {
         let pid = std::process::id();
         // Read only when eager: a parent's walks pay nothing for it.
