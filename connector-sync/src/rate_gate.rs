@@ -62,7 +62,8 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 ///   under the row's lock, so N workers reserve N distinct slots `interval` apart and together
 ///   stay under the rate. PostgreSQL's clock is used, so the workers' clocks need not agree.
 /// - [`defer`](RateGate::defer) (a 429's `Retry-After`) pushes `next_at` to at least now plus
-///   the wait: every worker's next request of that credential waits it out.
+///   the wait, cut to [`max_wait`](Self::max_wait) (1 h by default): every worker's next
+///   request of that credential waits it out.
 /// - [`limited_until`](Self::limited_until) is the end of the last wait this gate handed out,
 ///   while it is in the future, and [`next_free`](Self::next_free) reads a key's next free
 ///   slot: what a job reports as "rate-limited until T".
@@ -80,7 +81,11 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 pub struct SqlRateGate {
     db: SyncDb,
     last: Mutex<Option<DateTime<Utc>>>,
+    max_wait: Duration,
 }
+
+/// The longest wait [`SqlRateGate::max_wait`] accepts: a year, which both databases store.
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 impl SqlRateGate {
     /// A gate on `db`'s `rate_limit` table. Gates on one database share their limits; make
@@ -89,7 +94,18 @@ impl SqlRateGate {
         Self {
             db,
             last: Mutex::new(None),
+            max_wait: Duration::from_secs(3600),
         }
+    }
+
+    /// The longest wait a service's `Retry-After` puts on a key (default 1 h, at most a
+    /// year): a longer one is cut to it, so a bogus `Retry-After: 86400` does not stop every
+    /// worker's requests of that credential for a day. A worker's gates take its
+    /// [`WorkerOptions::max_retry_after`](crate::WorkerOptions::max_retry_after).
+    #[must_use]
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait.min(LONGEST_WAIT);
+        self
     }
 
     /// When the latest wait this gate handed out ends, if that is still to come: the job
@@ -113,17 +129,18 @@ impl SqlRateGate {
                 .await
                 .map_err(|e| self.db.error("cannot read the rate limit of", &e))?
         });
-        Ok(ms
-            .map(|(ms,)| ms)
-            .filter(|ms| *ms > 0.0)
-            .map(|ms| Utc::now() + millis(ms)))
+        Ok(ms.map(|(ms,)| ms).filter(|ms| *ms > 0.0).map(|ms| {
+            Utc::now()
+                .checked_add_signed(millis(ms))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        }))
     }
 
     fn note_wait(&self, wait: Duration) {
         if wait.is_zero() {
             return;
         }
-        let until = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+        let until = crate::worker::later(wait);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|l| l < until) {
             *last = Some(until);
@@ -131,10 +148,10 @@ impl SqlRateGate {
     }
 }
 
-/// `ms` as a duration, zero when negative or not a number.
+/// `ms` as a duration, zero when negative or not a number, the longest one past that.
 fn millis(ms: f64) -> chrono::TimeDelta {
     let d = Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default();
-    chrono::TimeDelta::from_std(d).unwrap_or_default()
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
 }
 
 #[async_trait]
@@ -176,6 +193,7 @@ impl RateGate for SqlRateGate {
     }
 
     async fn defer(&self, key: &str, wait: Duration) -> Result<()> {
+        let wait = wait.min(self.max_wait);
         let done = match &self.db.pool {
             Pool::Sqlite(pool) => sqlx::query(DEFER_SQLITE)
                 .bind(key)

@@ -272,7 +272,8 @@ impl SqlStateStore {
         Ok(row.and_then(|(id,)| id))
     }
 
-    /// Attempts in a row that resumed the stored checkpoint and failed without a commit.
+    /// Attempts in a row that resumed the stored checkpoint and failed without a commit, each
+    /// weighed as [`count_stall`](Self::count_stall) was told.
     pub(crate) async fn checkpoint_stalls(&self) -> Result<u32> {
         let row: Option<(i64,)> = on_pool!(self.db, pool => {
             sqlx::query_as(
@@ -288,15 +289,17 @@ impl SqlStateStore {
         Ok(row.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
-    /// Counts one more attempt that resumed the stored checkpoint and got nowhere.
-    pub(crate) async fn count_stall(&self) -> Result<()> {
+    /// Counts one more attempt that resumed the stored checkpoint and got nowhere, as
+    /// `weight` (the worker weighs an attempt whose error asked for a wait half as much).
+    pub(crate) async fn count_stall(&self, weight: u32) -> Result<()> {
         on_pool!(self.db, pool => {
             sqlx::query(
-                "UPDATE checkpoint SET stalls = stalls + 1 \
+                "UPDATE checkpoint SET stalls = stalls + $3 \
                  WHERE connector_id = $1 AND partition_key = $2 AND checkpoint IS NOT NULL",
             )
             .bind(&self.connector_id)
             .bind(&self.partition)
+            .bind(i64::from(weight))
             .execute(pool)
             .await
             .map_err(|e| self.err("cannot count a stalled resume", &e))?;

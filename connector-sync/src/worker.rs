@@ -27,6 +27,29 @@ use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
 /// blocks its connector for good.
 const MAX_CHECKPOINT_STALLS: u32 = 3;
 
+/// The weight of a stalled resume in the checkpoint's `stalls` count: [`STALL`] for one whose
+/// error asked for no wait, [`WAITED_STALL`] for one that did. An attempt told to wait says
+/// little about the checkpoint (review33 F4: resumes made inside a minute's asked wait were
+/// certain failures), but a resume the service throttles for ever must still restart its run
+/// (review36 F2, above all for `RateLimited`, whose attempts are not counted against
+/// `max_attempts`): twice [`MAX_CHECKPOINT_STALLS`] such resumes in a row drop it.
+const STALL: u32 = 2;
+/// See [`STALL`].
+const WAITED_STALL: u32 = 1;
+
+/// The longest wait an error may ask for, whatever `max_retry_after` says: a year, which
+/// both databases store and `chrono` adds without overflow.
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Now plus `wait`, without overflow for any duration (the latest time `chrono` holds past
+/// that; callers cut `wait` to [`LONGEST_WAIT`] first).
+pub(crate) fn later(wait: Duration) -> chrono::DateTime<Utc> {
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|d| Utc::now().checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
+}
+
 /// How a worker runs (see [`SyncService::run_workers`](crate::SyncService::run_workers)).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -62,11 +85,22 @@ pub struct WorkerOptions {
     /// The wait before the first retry (default 10 s), doubled after each failed attempt. A
     /// retryable error that asks for a longer wait ([`Error::retry_after`]: a service's
     /// `Retry-After`, or core's "no I/O runtime in this forked child") is retried after that
-    /// wait instead, whole, and the attempt is not counted as a stalled resume of its
-    /// checkpoint.
+    /// wait instead, up to [`max_retry_after`](Self::max_retry_after), and the attempt is not
+    /// counted as a whole stalled resume of its checkpoint: three plain stalled resumes in a
+    /// row drop the checkpoint and the run starts over, or six whose errors asked for a wait
+    /// (so a resume the service throttles at every try still restarts its run).
     pub backoff: Duration,
-    /// The longest wait between retries (default 10 min).
+    /// The longest backoff between retries (default 10 min); a wait the error asks for may be
+    /// longer, up to [`max_retry_after`](Self::max_retry_after).
     pub max_backoff: Duration,
+    /// The longest wait a service or the process may ask for and get (default 1 h, at most a
+    /// year): a retryable error's [`Error::retry_after`] and a 429's wait on its connector
+    /// (and on the shared rate limits, [`shared_rate_limits`](Self::shared_rate_limits)) are
+    /// cut to it. A `Retry-After: 86400` from an endpoint in maintenance retries after an
+    /// hour, not a day. While a job waits to retry, a trigger of its connector and partition
+    /// (the scheduler's, or a manual "sync now") is merged into it and runs when it does:
+    /// cancel the job to run at once.
+    pub max_retry_after: Duration,
     /// The batch loop's options (batch size, overlap…); the timeout is each connector's
     /// `timeout_secs`.
     pub sync: SyncOptions,
@@ -96,6 +130,7 @@ impl Default for WorkerOptions {
             stall_timeout: Duration::from_secs(30 * 60),
             backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(600),
+            max_retry_after: Duration::from_secs(3600),
             sync: SyncOptions::default(),
             shared_rate_limits: true,
             job_webhooks: true,
@@ -114,9 +149,16 @@ impl WorkerOptions {
 
     /// The wait before the retry that follows failed attempt `attempt`, when the error asked
     /// for `asked`: the longer of the two (not capped by `max_backoff`: the service, or the
-    /// process, said when trying again may help).
+    /// process, said when trying again may help; `asked` is already cut to
+    /// [`longest_asked`](Self::longest_asked)).
     fn retry_wait(&self, attempt: u32, asked: Option<Duration>) -> Duration {
         self.backoff_after(attempt).max(asked.unwrap_or_default())
+    }
+
+    /// [`max_retry_after`](Self::max_retry_after), at most [`LONGEST_WAIT`]: the longest wait
+    /// an error may ask for and get.
+    pub(crate) fn longest_asked(&self) -> Duration {
+        self.max_retry_after.min(LONGEST_WAIT)
     }
 
     fn worker_id(&self) -> String {
@@ -382,10 +424,9 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
     let activity = Arc::new(Mutex::new(tokio::time::Instant::now()));
     let lost = Cancellation::new();
     let stalled = Cancellation::new();
-    let gate = ctx
-        .options
-        .shared_rate_limits
-        .then(|| Arc::new(SqlRateGate::new(ctx.db().clone())));
+    let gate = ctx.options.shared_rate_limits.then(|| {
+        Arc::new(SqlRateGate::new(ctx.db().clone()).max_wait(ctx.options.longest_asked()))
+    });
 
     // The heartbeat: renews the lease and stores the counters; stops the run when the job is
     // no longer ours (cancelled, or taken over after our lease expired).
@@ -532,10 +573,16 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             let rate_limited = e.kind() == ErrorKind::RateLimited;
             // The wait a retryable error asks for, whatever its kind (review33 F4): a 503's
             // `Retry-After`, or core's "no I/O runtime could start in this forked child".
-            let asked = e.retry_after().filter(|_| e.is_retryable());
+            // Cut to `max_retry_after` (review36 F1): a `Retry-After` of a day, or of 3 000
+            // years, holds the job (and every trigger merged into it) an hour at most.
+            let longest = ctx.options.longest_asked();
+            let asked = e
+                .retry_after()
+                .filter(|_| e.is_retryable())
+                .map(|d| d.min(longest));
             if rate_limited {
-                let wait = e.retry_after().unwrap_or(ctx.options.backoff);
-                let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                let wait = e.retry_after().unwrap_or(ctx.options.backoff).min(longest);
+                let until = later(wait);
                 if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, until).await {
                     tracing::warn!(job = job_id, error = %e, "cannot record the rate limit");
                 }
@@ -546,22 +593,20 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             } else {
                 claimed.job.attempts_without_progress.max(1)
             };
-            // An attempt told to wait says nothing about the checkpoint it resumed: not a stall
-            // (three would drop it, and a wait of a minute outlasts the first backoffs).
-            if !progressed && claimed.job.kind == JobKind::Sync && asked.is_none() {
+            // An attempt told to wait says little about the checkpoint it resumed: half a stall
+            // (three plain ones drop it, and a wait of a minute outlasts the first backoffs),
+            // so six in a row still restart a run the service throttles at every resume.
+            if !progressed && claimed.job.kind == JobKind::Sync {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());
-                if let Err(e) = state.count_stall().await {
+                let weight = if asked.is_some() { WAITED_STALL } else { STALL };
+                if let Err(e) = state.count_stall(weight).await {
                     tracing::warn!(job = job_id, error = %e, "cannot count the stalled resume");
                 }
             }
             let retry = worth_retrying(claimed.job.kind, &e)
                 && (rate_limited || fruitless < ctx.options.max_attempts);
-            let retry_at = retry.then(|| {
-                Utc::now()
-                    + chrono::Duration::from_std(ctx.options.retry_wait(fruitless.max(1), asked))
-                        .unwrap_or_default()
-            });
+            let retry_at = retry.then(|| later(ctx.options.retry_wait(fruitless.max(1), asked)));
             tracing::warn!(job = job_id, attempt, fruitless, error = %e, retry = retry_at.is_some(), "job attempt failed");
             Finish::Failed {
                 error: e.to_string(),
@@ -731,13 +776,13 @@ async fn attempt_job(
         );
     }
     // A checkpoint that attempt after attempt could not be resumed from is dropped.
-    let stalls = state.checkpoint_stalls().await?;
+    let stalls = state.checkpoint_stalls().await? / STALL;
     if stalls >= MAX_CHECKPOINT_STALLS {
         tracing::warn!(
             job = job.id,
             connector = %job.connector_id,
             stalls,
-            "the last {stalls} attempts that resumed the stored checkpoint made no progress: it is dropped and the run starts over"
+            "the last {stalls} attempts that resumed the stored checkpoint made no progress (one whose error asked for a wait counted as half): it is dropped and the run starts over"
         );
         state.drop_checkpoint().await?;
     }

@@ -316,3 +316,49 @@ async fn a_syncer_lends_its_gate_to_the_connectors_http_client() {
     );
     assert!(!keys[0].contains(&token));
 }
+
+/// A hostile wait given to `defer` (a `Retry-After` of `u64::MAX` seconds, or `Duration::MAX`,
+/// from a client whose own cap was raised) is cut to the gate's `max_wait` (1 h by default):
+/// no error from the database, no panic, and the key is free again an hour later, not in
+/// year 30 000 (review36 F1).
+async fn a_huge_wait_is_cut_to_max_wait(db: SyncDb) {
+    use connector_core::rate::RateGate;
+    for (wait, gate) in [
+        (Duration::from_secs(86_400), SqlRateGate::new(db.clone())),
+        (Duration::from_secs(u64::MAX), SqlRateGate::new(db.clone())),
+        (
+            Duration::MAX,
+            SqlRateGate::new(db.clone()).max_wait(Duration::MAX),
+        ),
+    ] {
+        let key = support::unique_id("huge");
+        gate.defer(&key, wait).await.unwrap();
+        let free = gate.next_free(&key).await.unwrap().expect("held back");
+        let cap = if wait == Duration::MAX {
+            chrono::Duration::days(365)
+        } else {
+            chrono::Duration::hours(1)
+        };
+        let now = chrono::Utc::now();
+        let slack = chrono::Duration::seconds(5);
+        assert!(
+            free > now + cap - slack && free < now + cap + slack,
+            "{wait:?}: free at {free}, now {now}"
+        );
+        let until = gate.limited_until().expect("noted");
+        assert!(until > now + cap - slack && until < now + cap + slack);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_a_huge_wait_is_cut_to_max_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = sqlite_pair(&dir).await;
+    a_huge_wait_is_cut_to_max_wait(a).await;
+}
+
+#[tokio::test]
+async fn postgres_a_huge_wait_is_cut_to_max_wait() {
+    let (a, _b) = postgres_pair().await;
+    a_huge_wait_is_cut_to_max_wait(a).await;
+}

@@ -3,6 +3,12 @@
 //! forked child") is retried after that wait, not after the shorter backoff, and a resumed
 //! attempt that failed so is not a stalled resume of its checkpoint (review33 F4), on SQLite
 //! and on PostgreSQL.
+//!
+//! That wait is cut to `WorkerOptions::max_retry_after` (review36 F1): a day's, or a hostile
+//! `u64::MAX` seconds', holds the job an hour by default and never panics; a trigger during
+//! the wait is merged into the waiting job. A resume the service throttles at every try still
+//! drops its checkpoint after six (review36 F2), and a non-retryable error's `retry_after` is
+//! ignored.
 
 #[macro_use]
 mod support;
@@ -20,11 +26,18 @@ use connector_core::{
     ErrorKind, Registry, Result, Roles, SyncContext, TimeWindow,
 };
 use connector_sync::{
-    ConnectorStore, JobStatus, NewConnector, SyncDb, SyncService, Trigger, TriggerMode,
+    ConnectorStore, JobRecord, JobStatus, NewConnector, SyncDb, SyncService, Trigger, TriggerMode,
+    WorkerOptions,
 };
 use support::engine::{Backend, Recorder, fast_worker, fresh_url, ok};
 
-on_both!(a_retry_after_is_waited_and_not_counted_as_a_stall);
+on_both!(
+    a_retry_after_is_waited_and_not_counted_as_a_stall,
+    a_huge_retry_after_is_cut_to_max_retry_after,
+    a_hostile_retry_after_is_waited_only_up_to_the_cap,
+    a_resume_throttled_at_every_try_still_restarts_its_run,
+    a_non_retryable_errors_retry_after_is_ignored,
+);
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
 /// doubled, at most 1 s).
@@ -47,6 +60,32 @@ struct Shared {
     failures: AtomicUsize,
     /// Each load: when it started, and whether it resumed a checkpoint.
     loads: Mutex<Vec<(Instant, bool)>>,
+    /// The error's kind and asked wait, when not `Unavailable` and [`WAIT`].
+    error: Mutex<Option<(ErrorKind, Duration)>>,
+}
+
+impl Shared {
+    fn new(failures: usize, error: Option<(ErrorKind, Duration)>) -> Arc<Self> {
+        let shared = Self::default();
+        shared.failures.store(failures, Ordering::SeqCst);
+        *shared.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+        Arc::new(shared)
+    }
+
+    fn error(&self) -> Error {
+        let (kind, wait) = self
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or((ErrorKind::Unavailable, WAIT));
+        Error::new(kind, "down for maintenance").with_retry_after(wait)
+    }
+
+    /// Whether each load resumed a checkpoint.
+    fn resumed(&self) -> Vec<bool> {
+        let loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
+        loads.iter().map(|(_, r)| *r).collect()
+    }
 }
 
 /// A memory source whose pages after the listing's first fail, `Unavailable` asking for
@@ -110,8 +149,7 @@ impl CheckpointedConnector for Flaky {
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                         .is_ok()
                 {
-                    return Err(Error::new(ErrorKind::Unavailable, "down for maintenance")
-                        .with_retry_after(WAIT));
+                    return Err(shared.error());
                 }
                 page
             })
@@ -137,16 +175,51 @@ fn registry(shared: &Arc<Shared>) -> Arc<Registry> {
 /// fifth still resumes from the checkpoint (three stalled resumes would have dropped it, and
 /// that attempt would have started over from the first page).
 async fn a_retry_after_is_waited_and_not_counted_as_a_stall(backend: Backend) {
+    let shared = Shared::new(4, None);
+    let (done, sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(done.attempt, 5, "{done:#?}");
+    assert_eq!(sink.deliveries().len(), 6);
+    assert!(sink.deliveries().values().all(|n| *n == 1));
+
+    let loads = shared
+        .loads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "every retry resumes the checkpoint"
+    );
+    // 50 ms spared for the rounding of the database's clock, which times the retry.
+    for pair in loads.windows(2) {
+        let waited = pair[1].0.duration_since(pair[0].0);
+        assert!(
+            waited >= WAIT - Duration::from_millis(50),
+            "retried {waited:?} after an error asking for {WAIT:?}"
+        );
+    }
+}
+
+/// A service (the test's `flaky`), its connector and one full job, on a fresh database.
+struct Setup {
+    _dir: tempfile::TempDir,
+    service: SyncService,
+    sink: Recorder,
+    connector: String,
+    job: i64,
+}
+
+async fn setup(backend: Backend, shared: &Arc<Shared>) -> Setup {
     let dir = ok(
         "tempdir",
         tempfile::tempdir().map_err(|e| Error::internal(e.to_string())),
     );
-    let shared = Arc::new(Shared::default());
-    shared.failures.store(4, Ordering::SeqCst);
     let url = fresh_url(backend, dir.path()).await;
     let db = ok("connect", SyncDb::connect(&url).await);
     let sink = Recorder::default();
-    let service = SyncService::new(ConnectorStore::new(db, registry(&shared)), sink.factory());
+    let service = SyncService::new(ConnectorStore::new(db, registry(shared)), sink.factory());
     let c = ok(
         "create",
         service
@@ -164,21 +237,30 @@ async fn a_retry_after_is_waited_and_not_counted_as_a_stall(backend: Backend) {
             .await,
     )[0]
     .job_id;
-    let stop = connector_core::Cancellation::new();
-    let worker = {
-        let service = service.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { service.run_workers(fast_worker("w"), stop).await })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let record = ok("job", service.job(job).await);
-        if let Some(record) = record.filter(|j| j.status.is_finished()) {
-            break record;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never finished");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    Setup {
+        _dir: dir,
+        service,
+        sink,
+        connector: c.id,
+        job,
+    }
+}
+
+/// A worker with `options` running on `service` until `stop`.
+fn worker(
+    service: &SyncService,
+    options: WorkerOptions,
+    stop: &connector_core::Cancellation,
+) -> tokio::task::JoinHandle<Result<()>> {
+    let service = service.clone();
+    let stop = stop.clone();
+    tokio::spawn(async move { service.run_workers(options, stop).await })
+}
+
+async fn stop_worker(
+    stop: &connector_core::Cancellation,
+    worker: tokio::task::JoinHandle<Result<()>>,
+) {
     stop.cancel();
     ok(
         "worker",
@@ -187,28 +269,150 @@ async fn a_retry_after_is_waited_and_not_counted_as_a_stall(backend: Backend) {
             .map_err(|e| Error::internal(e.to_string()))
             .and_then(|r| r),
     );
-    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
-    assert_eq!(done.attempt, 5, "{done:#?}");
-    assert_eq!(sink.deliveries().len(), 6);
-    assert!(sink.deliveries().values().all(|n| *n == 1));
+}
 
+/// Job `job` once `until` holds of it, failing the test after a minute.
+async fn wait_for(
+    service: &SyncService,
+    job: i64,
+    until: impl Fn(&JobRecord) -> bool,
+) -> JobRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let record = ok("job", service.job(job).await);
+        if let Some(record) = record.filter(&until) {
+            return record;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never got there");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Runs a full job of `flaky` with a worker of `options` until it ends.
+async fn run_to_the_end(
+    backend: Backend,
+    shared: &Arc<Shared>,
+    options: WorkerOptions,
+) -> (JobRecord, Recorder) {
+    let Setup {
+        _dir,
+        service,
+        sink,
+        job,
+        ..
+    } = setup(backend, shared).await;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let done = wait_for(&service, job, |j| j.status.is_finished()).await;
+    stop_worker(&stop, worker).await;
+    (done, sink)
+}
+
+/// Waits a service asks for, from a day's to hostile ones that overflowed `chrono` (past about
+/// 8.2e12 s: a panic) or `TimeDelta` (past about 9.2e15 s: no wait at all), and that SQLite
+/// could not store (past about 2.5e11 s), retry after `max_retry_after` (1 h by default), for
+/// `Unavailable` and `RateLimited` alike. A manual trigger during the wait is merged into the
+/// waiting job and does not run it.
+async fn a_huge_retry_after_is_cut_to_max_retry_after(backend: Backend) {
+    let cap = WorkerOptions::default().max_retry_after;
+    assert_eq!(cap, Duration::from_secs(3600));
+    for kind in [ErrorKind::Unavailable, ErrorKind::RateLimited] {
+        for asked in [
+            Duration::from_secs(86_400),
+            Duration::from_secs(100_000_000_000_000),
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+        ] {
+            let shared = Shared::new(1, Some((kind, asked)));
+            let Setup {
+                _dir,
+                service,
+                connector,
+                job,
+                ..
+            } = setup(backend, &shared).await;
+            let stop = connector_core::Cancellation::new();
+            let worker = worker(&service, fast_worker("w"), &stop);
+            let failed = wait_for(&service, job, |j| {
+                j.status == JobStatus::Queued && j.error.is_some()
+            })
+            .await;
+            let now = chrono::Utc::now();
+            let cap = chrono::Duration::from_std(cap).expect("an hour");
+            let slack = chrono::Duration::seconds(5);
+            assert!(
+                failed.run_after > now + cap - slack && failed.run_after < now + cap + slack,
+                "{kind:?} asking for {asked:?}: retries at {}, not an hour from {now}",
+                failed.run_after
+            );
+            // "Sync now" during the wait: merged into the waiting job, which still waits.
+            let again = ok(
+                "trigger",
+                service
+                    .trigger(&connector, Trigger::new(TriggerMode::Full))
+                    .await,
+            );
+            assert_eq!(again.len(), 1);
+            assert!(!again[0].created, "{again:?}");
+            assert_eq!(again[0].job_id, job);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let still = ok("job", service.job(job).await).expect("the job");
+            assert_eq!(still.status, JobStatus::Queued, "{still:#?}");
+            assert_eq!(still.run_after, failed.run_after);
+            assert_eq!(shared.resumed(), [false], "no attempt ran during the wait");
+            stop_worker(&stop, worker).await;
+        }
+    }
+}
+
+/// With `max_retry_after` at [`WAIT`], a hostile `Retry-After` of `Duration::MAX` is waited
+/// out that long, and the job ends well.
+async fn a_hostile_retry_after_is_waited_only_up_to_the_cap(backend: Backend) {
+    let shared = Shared::new(2, Some((ErrorKind::Unavailable, Duration::MAX)));
+    let mut options = fast_worker("w");
+    options.max_retry_after = WAIT;
+    let (done, _sink) = run_to_the_end(backend, &shared, options).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(shared.resumed(), [false, true, true]);
     let loads = shared
         .loads
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let resumed: Vec<bool> = loads.iter().map(|(_, r)| *r).collect();
-    assert_eq!(
-        resumed,
-        [false, true, true, true, true],
-        "every retry resumes the checkpoint"
-    );
-    // 50 ms spared for the rounding of the database's clock, which times the retry.
     for pair in loads.windows(2) {
         let waited = pair[1].0.duration_since(pair[0].0);
         assert!(
             waited >= WAIT - Duration::from_millis(50),
-            "retried {waited:?} after an error asking for {WAIT:?}"
+            "retried {waited:?} after an error asking for more than {WAIT:?}"
         );
     }
+}
+
+/// `RateLimited` attempts are not counted against `max_attempts`, so before review36 F2 a
+/// resume throttled at every try (each asking for a wait, hence no stall) looped for ever.
+/// Now six waited stalled resumes drop the checkpoint: the eighth load starts over.
+async fn a_resume_throttled_at_every_try_still_restarts_its_run(backend: Backend) {
+    let shared = Shared::new(
+        7,
+        Some((ErrorKind::RateLimited, Duration::from_millis(150))),
+    );
+    let (done, _sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true, true, true, false],
+        "six throttled resumes, then the run starts over"
+    );
+}
+
+/// A `retry_after` on an error that is not retryable (`InvalidData`, retried by the worker all
+/// the same) is not honoured: the retry comes after the fast worker's backoff, not a day.
+async fn a_non_retryable_errors_retry_after_is_ignored(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::InvalidData, Duration::from_secs(86_400))),
+    );
+    let (done, _sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(shared.resumed(), [false, true]);
 }

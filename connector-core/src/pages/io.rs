@@ -32,7 +32,8 @@ pub enum IoRuntime {
     /// With two cores or more (`available_parallelism`), a pool of `N` single-threaded
     /// runtimes, each on a thread of its own named `connectors-io`, started as walks need them
     /// and kept for the life of the process (one whose thread ended is started again, after a
-    /// minute's rest if it ended within a minute of its start), with
+    /// minute's rest if it ended within a minute of its start; no rest in a forked child of a
+    /// `Handle` host: [`read_ahead_on_thread`](super::read_ahead_on_thread), `# Fork`), with
     /// `N` a quarter of the cores between 1 and 4 (1 on up to 7 cores, 4 from 16). Each walk
     /// is pinned to the one with the fewest live walks (blind to their weight), and the walks
     /// on one runtime take turns on its thread: past `N` cores' worth of fetching the walks
@@ -86,8 +87,10 @@ pub enum IoRuntime {
     /// on the epoll instance it shares with the parent, where tokio's I/O driver (mio,
     /// edge-triggered) and its eventfd waker are registered: either process may take the
     /// other's readiness events and wake-ups (lost in the one that waits for them, and
-    /// dispatched by the taker to an address that is the other's), so poll nothing on it in
-    /// the child. Keep the parent's runtime in the child (`std::mem::forget` it, or leave it in its
+    /// dispatched by the taker to an address that is the other's, corrupting memory in the
+    /// parent as well as the child: a child's fd registered there can be dispatched in the
+    /// parent), so poll nothing on it in the child (core never does: its walks there go to
+    /// the child's own pool). Keep the parent's runtime in the child (`std::mem::forget` it, or leave it in its
     /// `static`): dropping it waits for its worker and blocking threads, which the child does
     /// not have, so the child would hang in the drop.
     Handle(Handle),

@@ -62,7 +62,9 @@ const IO_BLOCKING: &str = "connectors-io-b";
 const MAX_BLOCKING: usize = 16;
 
 /// How long a failed start, or a thread that ended less than this after its start, keeps
-/// walks off its slot (on the others, or on their callers' runtimes) before the next try.
+/// walks off its slot (on the others, or on their callers' runtimes) before the next try; not
+/// in a forked child of a `Handle` host that has not chosen (`Pool::pick`'s `eager`), whose
+/// walks have no runtime to fall back on.
 pub(super) const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// An I/O runtime: single-threaded, with one blocking thread started at once and kept (its
@@ -86,7 +88,8 @@ pub(in crate::pages) fn io_runtime() -> std::io::Result<Runtime> {
 
 /// Runtimes started as walks need them, each on a thread of its own and kept for the life of
 /// the process (one whose thread ended is started again, after a minute's rest if it ended
-/// within a minute of its start), so what a walk opens on one (an HTTP
+/// within a minute of its start, except in a forked child of a `Handle` host: see
+/// [`pick`](Self::pick)), so what a walk opens on one (an HTTP
 /// client's connections and its pool's tasks, a host's pooled database connection opened by a
 /// rate gate) outlives the walk and serves the next ones.
 #[derive(Debug)]
@@ -185,10 +188,13 @@ fn failed_since(started: Option<&Started>, since: Instant) -> bool {
 }
 
 /// Whether a walk would not be driven on the slot now: its start failed a moment ago, or is
-/// under way in another walk.
-fn unready(started: Option<&Started>, pid: u32, now: Instant) -> bool {
+/// under way in another walk; or, for an `eager` walk (which starts a resting slot itself
+/// rather than marking it failed and choosing again), its thread ended young (review36 F3: a
+/// healthy slot is then chosen first, and only a pool with no other slot restarts it).
+fn unready(started: Option<&Started>, pid: u32, now: Instant, eager: bool) -> bool {
     resting(started, pid, now)
         || matches!(started, Some(Started::Starting { pid: by }) if *by == pid)
+        || (eager && matches!(reuse(started, pid, now), Reuse::Rest))
 }
 
 impl Pool {
@@ -221,8 +227,12 @@ impl Pool {
     /// started again by this walk, unless a start failed while this walk waited for it (that
     /// failure is this walk's answer too: the walks waiting on one start do not each start it
     /// again in turn). At `pids.max` a thread's start fails in microseconds; a thread that dies
-    /// young again fails only a walk that would have failed anyway. A failed start is warned
-    /// once a minute.
+    /// young again fails only a walk that would have failed anyway (a healthy slot is chosen
+    /// before one whose thread ended young). A failed start is warned once a minute; but at
+    /// the `pids.max` margin, where the runtime's thread starts and its first blocking thread
+    /// does not, tokio's `spawn_blocking` panics in the new thread, and that panic reaches the
+    /// panic hook (stderr, a host's reporter) at each walk's try, not once a minute; under
+    /// `panic = "abort"` it aborts the child (review36 F4, left as documented).
     pub(super) fn pick(&'static self, eager: bool) -> Option<(Handle, Option<Walking>)> {
         let pid = std::process::id();
         // Read only when eager: a parent's walks pay nothing for it.
@@ -242,7 +252,7 @@ impl Pool {
                 .map(|k| (slots.next + k) % self.size)
                 .min_by_key(|&i| {
                     (
-                        unready(slots.started[i].as_ref(), pid, now),
+                        unready(slots.started[i].as_ref(), pid, now, began.is_some()),
                         self.walks[i].load(Ordering::Relaxed),
                     )
                 })
@@ -791,6 +801,79 @@ mod tests {
         let alone: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
         alone.slots.lock().expect("not poisoned").started[0] = Some(dead);
         assert!(alone.pick(true).is_some(), "started again at once");
+    }
+
+    static COUNTED_BUILDS: AtomicU32 = AtomicU32::new(0);
+
+    /// Builds, counting.
+    fn counted() -> std::io::Result<Runtime> {
+        COUNTED_BUILDS.fetch_add(1, Ordering::SeqCst);
+        io_runtime()
+    }
+
+    /// Fails every build.
+    fn never() -> std::io::Result<Runtime> {
+        Err(std::io::Error::other("no thread"))
+    }
+
+    /// The waiter rule of an eager walk (review36 F5): a start that failed after this walk
+    /// began (here recorded a second ahead, as a start another walk made while this one
+    /// waited) is this walk's answer too, with no start of its own; a failure older than a
+    /// minute is started again.
+    #[test]
+    fn an_eager_walk_takes_a_start_that_failed_while_it_waited_as_its_answer() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, counted)));
+        let pid = std::process::id();
+        pool.slots.lock().expect("not poisoned").started[0] = Some(Started::Failed {
+            pid,
+            at: Instant::now() + Duration::from_secs(1),
+        });
+        assert!(
+            pool.pick(true).is_none(),
+            "the start that failed is its answer"
+        );
+        assert_eq!(
+            COUNTED_BUILDS.load(Ordering::SeqCst),
+            0,
+            "no start of its own"
+        );
+        pool.slots.lock().expect("not poisoned").started[0] = Some(Started::Failed {
+            pid,
+            at: Instant::now(),
+        });
+        a_minute_ago(pool);
+        let (handle, _) = pool.pick(true).expect("a minute later: started");
+        assert_eq!(COUNTED_BUILDS.load(Ordering::SeqCst), 1);
+        assert!(pool.serves(&handle));
+    }
+
+    /// An eager walk does not restart a slot whose thread ended young while another slot is
+    /// healthy (review36 F3), though the dead one has fewer walks: it goes to the healthy one
+    /// and builds nothing (`never` would fail the walk).
+    #[test]
+    fn an_eager_walk_prefers_a_healthy_slot_to_one_that_died_young() {
+        let live = io_runtime().expect("a runtime");
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(2, never)));
+        let pid = std::process::id();
+        {
+            let mut slots = pool.slots.lock().expect("not poisoned");
+            slots.pid = pid;
+            slots.started[0] = Some(Started::Running {
+                pid,
+                handle: live.handle().clone(),
+                alive: Arc::new(AtomicBool::new(true)),
+                at: Instant::now(),
+            });
+            slots.started[1] = Some(Started::Running {
+                pid,
+                handle: io_runtime().expect("a runtime").handle().clone(),
+                alive: Arc::new(AtomicBool::new(false)),
+                at: Instant::now(),
+            });
+        }
+        pool.walks[0].store(3, Ordering::Relaxed);
+        let (handle, _walking) = pool.pick(true).expect("the healthy slot");
+        assert_eq!(handle.id(), live.handle().id());
     }
 
     /// Counts the warnings it is given.
