@@ -289,8 +289,8 @@ impl SqlStateStore {
         Ok(row.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
-    /// Counts one more attempt that resumed the stored checkpoint and got nowhere, as
-    /// `weight` (the worker weighs an attempt whose error asked for a wait half as much).
+    /// Counts `weight` more attempts that resumed the stored checkpoint and got nowhere (the
+    /// worker counts one at a time, and none whose error asked for a wait).
     pub(crate) async fn count_stall(&self, weight: u32) -> Result<()> {
         on_pool!(self.db, pool => {
             sqlx::query(

@@ -27,15 +27,6 @@ use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
 /// blocks its connector for good.
 const MAX_CHECKPOINT_STALLS: u32 = 3;
 
-/// The weight of a stalled resume in the checkpoint's `stalls` count: [`STALL`] for one whose
-/// error asked for no wait, [`WAITED_STALL`] for one that did. An attempt told to wait says
-/// little about the checkpoint (review33 F4: resumes made inside a minute's asked wait were
-/// certain failures), but a resume the service throttles for ever must still restart its run
-/// (review36 F2, above all for `RateLimited`, whose attempts are not counted against
-/// `max_attempts`): twice [`MAX_CHECKPOINT_STALLS`] such resumes in a row drop it.
-const STALL: u32 = 2;
-/// See [`STALL`].
-const WAITED_STALL: u32 = 1;
 
 /// The longest wait an error may ask for, whatever `max_retry_after` says: a year, which
 /// both databases store and `chrono` adds without overflow.
@@ -86,9 +77,10 @@ pub struct WorkerOptions {
     /// retryable error that asks for a longer wait ([`Error::retry_after`]: a service's
     /// `Retry-After`, or core's "no I/O runtime in this forked child") is retried after that
     /// wait instead, up to [`max_retry_after`](Self::max_retry_after), and the attempt is not
-    /// counted as a whole stalled resume of its checkpoint: three plain stalled resumes in a
-    /// row drop the checkpoint and the run starts over, or six whose errors asked for a wait
-    /// (so a resume the service throttles at every try still restarts its run).
+    /// counted as a stalled resume of its checkpoint (three stalled resumes in a row drop the
+    /// checkpoint and the run starts over): a resume the service throttles keeps its
+    /// checkpoint. Such attempts count against `max_attempts`, except `RateLimited` ones,
+    /// which resume after each wait for as long as the service asks.
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
     /// longer, up to [`max_retry_after`](Self::max_retry_after).
@@ -593,14 +585,15 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             } else {
                 claimed.job.attempts_without_progress.max(1)
             };
-            // An attempt told to wait says little about the checkpoint it resumed: half a stall
-            // (three plain ones drop it, and a wait of a minute outlasts the first backoffs),
-            // so six in a row still restart a run the service throttles at every resume.
-            if !progressed && claimed.job.kind == JobKind::Sync {
+            // An attempt told to wait says nothing about the checkpoint it resumed (review41
+            // R1: counting it, even as half, dropped a good checkpoint after a day's quota and
+            // the run started over, delivering every batch again): it is not a stall. Such a
+            // loop is bounded by `max_attempts` (a `RateLimited` one is not: it resumes, with
+            // its checkpoint, after each wait the service asks for, as documented).
+            if !progressed && claimed.job.kind == JobKind::Sync && asked.is_none() {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());
-                let weight = if asked.is_some() { WAITED_STALL } else { STALL };
-                if let Err(e) = state.count_stall(weight).await {
+                if let Err(e) = state.count_stall(1).await {
                     tracing::warn!(job = job_id, error = %e, "cannot count the stalled resume");
                 }
             }
@@ -776,13 +769,13 @@ async fn attempt_job(
         );
     }
     // A checkpoint that attempt after attempt could not be resumed from is dropped.
-    let stalls = state.checkpoint_stalls().await? / STALL;
+    let stalls = state.checkpoint_stalls().await?;
     if stalls >= MAX_CHECKPOINT_STALLS {
         tracing::warn!(
             job = job.id,
             connector = %job.connector_id,
             stalls,
-            "the last {stalls} attempts that resumed the stored checkpoint made no progress (one whose error asked for a wait counted as half): it is dropped and the run starts over"
+            "the last {stalls} attempts that resumed the stored checkpoint made no progress: it is dropped and the run starts over"
         );
         state.drop_checkpoint().await?;
     }

@@ -6,9 +6,8 @@
 //!
 //! That wait is cut to `WorkerOptions::max_retry_after` (review36 F1): a day's, or a hostile
 //! `u64::MAX` seconds', holds the job an hour by default and never panics; a trigger during
-//! the wait is merged into the waiting job. A resume the service throttles at every try still
-//! drops its checkpoint after six (review36 F2), and a non-retryable error's `retry_after` is
-//! ignored.
+//! the wait is merged into the waiting job. A resume the service throttles at every try keeps
+//! its checkpoint (review41 R1), and a non-retryable error's `retry_after` is ignored.
 
 #[macro_use]
 mod support;
@@ -35,7 +34,7 @@ on_both!(
     a_retry_after_is_waited_and_not_counted_as_a_stall,
     a_huge_retry_after_is_cut_to_max_retry_after,
     a_hostile_retry_after_is_waited_only_up_to_the_cap,
-    a_resume_throttled_at_every_try_still_restarts_its_run,
+    a_resume_throttled_at_every_try_keeps_its_checkpoint,
     a_non_retryable_errors_retry_after_is_ignored,
 );
 
@@ -388,10 +387,11 @@ async fn a_hostile_retry_after_is_waited_only_up_to_the_cap(backend: Backend) {
     }
 }
 
-/// `RateLimited` attempts are not counted against `max_attempts`, so before review36 F2 a
-/// resume throttled at every try (each asking for a wait, hence no stall) looped for ever.
-/// Now six waited stalled resumes drop the checkpoint: the eighth load starts over.
-async fn a_resume_throttled_at_every_try_still_restarts_its_run(backend: Backend) {
+/// A resume throttled at every try (each asking for a wait) is not a stalled resume: the
+/// checkpoint is kept through seven throttled attempts, and the eighth load still resumes it
+/// (review41 R1: fix21 counted each as half a stall, so the sixth dropped the checkpoint and the
+/// run started over, delivering every batch again).
+async fn a_resume_throttled_at_every_try_keeps_its_checkpoint(backend: Backend) {
     let shared = Shared::new(
         7,
         Some((ErrorKind::RateLimited, Duration::from_millis(150))),
@@ -400,8 +400,8 @@ async fn a_resume_throttled_at_every_try_still_restarts_its_run(backend: Backend
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(
         shared.resumed(),
-        [false, true, true, true, true, true, true, false],
-        "six throttled resumes, then the run starts over"
+        [false, true, true, true, true, true, true, true],
+        "seven throttled resumes, and the checkpoint is still resumed"
     );
 }
 
