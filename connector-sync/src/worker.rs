@@ -27,7 +27,6 @@ use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
 /// blocks its connector for good.
 const MAX_CHECKPOINT_STALLS: u32 = 3;
 
-
 /// The longest wait an error may ask for, whatever `max_retry_after` says: a year, which
 /// both databases store and `chrono` adds without overflow.
 const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
