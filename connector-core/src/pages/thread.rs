@@ -143,7 +143,7 @@ fn ahead_on_thread<T: Send + 'static>(
         pages,
         waiting,
         on,
-        |page, _| Slot::Ready(Ok(page)),
+        |page, _, _| Slot::Ready(Ok(page)),
         None::<fn(T) -> T>,
         |page| page,
     )
@@ -240,15 +240,18 @@ where
         pages,
         waiting,
         on,
-        move |page, runtime| {
-            if !offload {
+        move |page, runtime, behind| {
+            // A page that found room goes to the caller, who is about to wait for it anyway;
+            // one the caller is behind on converts in a task meanwhile, as on four cores.
+            if !offload && !behind {
                 return Slot::Raw(Box::new(page));
             }
             let convert = std::sync::Arc::clone(&convert);
             // In the span the fetching runs in: the caller's.
             Slot::Converting(Spawned::spawn_on(runtime, async move { convert(page) }))
         },
-        Some(move |page| (*here)(page)),
+        // On four cores or more the driver converts nothing: every page has a task, as before.
+        (!offload).then_some(move |page| (*here)(page)),
         move |page| (*inline)(page),
     )
 }
@@ -283,7 +286,7 @@ fn on_thread<T, U, S, H, I>(
 where
     T: Send + 'static,
     U: Send + 'static,
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U> + Send + Sync + 'static,
+    S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U> + Send + Sync + 'static,
     H: Fn(T) -> U + Send + Sync + 'static,
     I: Fn(T) -> U + Send + 'static,
 {
@@ -323,7 +326,7 @@ where
                 run(
                     pages,
                     tx,
-                    |page, _| Slot::Raw(Box::new(page)),
+                    |page, _, _| Slot::Raw(Box::new(page)),
                     None::<fn(T) -> U>,
                     driven.clone(),
                     runs.walking,
@@ -378,7 +381,7 @@ async fn run<T, U, S, H>(
     converting: tokio::runtime::Handle,
     walking: Option<Walking>,
 ) where
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U>,
+    S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U>,
     H: Fn(T) -> U,
 {
     let handing = Handing {
@@ -397,7 +400,8 @@ async fn run<T, U, S, H>(
 
 /// How the driver hands each fetched page on.
 struct Handing<'a, S, H> {
-    /// A page handed on (a conversion started, or the page itself), once there is room.
+    /// A page handed on (a conversion started, or the page itself), once there is room;
+    /// `true` when it found none at first (the caller is behind).
     start: &'a S,
     /// The conversion the driver does itself on a page that finds no room, while it waits
     /// for some; `None`: it only waits.
@@ -426,7 +430,7 @@ async fn drive<T, U, S, H>(
     tx: &mpsc::Sender<Slot<T, U>>,
     handing: Handing<'_, S, H>,
 ) where
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U>,
+    S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U>,
     H: Fn(T) -> U,
 {
     loop {
@@ -451,7 +455,7 @@ async fn drive<T, U, S, H>(
         };
         let slot = match tx.try_reserve() {
             Ok(permit) => {
-                permit.send((handing.start)(page, handing.converting));
+                permit.send((handing.start)(page, handing.converting, false));
                 continue;
             }
             Err(mpsc::error::TrySendError::Closed(())) => return,
@@ -459,7 +463,12 @@ async fn drive<T, U, S, H>(
             // page itself meanwhile (no other thread woken for it), when no other walk's
             // fetches share its thread.
             Err(mpsc::error::TrySendError::Full(())) => match handing.here {
-                Some(convert) if handing.may_convert() => Ok(Slot::Ready(Ok(convert(page)))),
+                Some(convert) if handing.may_convert() => {
+                    // In the caller's runtime: what `convert` spawns or asks `Handle::current`
+                    // for is the caller's, as when a task converts, not the I/O runtime's.
+                    let _caller = handing.converting.enter();
+                    Ok(Slot::Ready(Ok(convert(page))))
+                }
                 _ => Err(page),
             },
         };
@@ -469,7 +478,8 @@ async fn drive<T, U, S, H>(
         };
         permit.send(match slot {
             Ok(slot) => slot,
-            Err(page) => (handing.start)(page, handing.converting),
+            // Behind: a task converts it, not the caller's poll.
+            Err(page) => (handing.start)(page, handing.converting, true),
         });
     }
 }
@@ -1050,10 +1060,10 @@ mod tests {
             assert_eq!(s.try_next().await.ok().flatten(), Some(0));
             // Page 0 taken and page 1 in the channel (converted in a task when `offload`;
             // else by the driver if it found page 0 still there, or left to the caller); page
-            // 2 converted by the driver (alone on its runtime) while it waits for room. No
-            // more: `waiting + 2`.
-            let most = reaches(&started, 3).await;
-            assert!(most == 3 || !offload && most == 2, "{most} converted");
+            // 2 converted by the driver (alone on its runtime, below four cores) while it
+            // waits for room, or held unconverted (four cores or more). No more: `waiting + 2`.
+            let most = reaches(&started, if offload { 2 } else { 3 }).await;
+            assert!(most == 2 || !offload && most == 3, "{most} converted");
             assert!(!dropped.load(Ordering::SeqCst));
             drop(s);
             let ended = async {
@@ -1077,26 +1087,135 @@ mod tests {
         }
     }
 
-    /// Where each page was converted: `true` on the walk's I/O thread.
+    /// Where a page was converted.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum By {
+        /// The walk's I/O thread.
+        Io,
+        /// The thread polling the stream.
+        Poll,
+        /// Another thread: a worker of the caller's runtime.
+        Worker,
+    }
+
+    /// A converted page: its number, where it was converted, and whether `Handle::current()`
+    /// there was the caller's runtime.
+    type Converted = (u32, By, bool);
+
+    /// The pages converted as `offload` says, each saying where ([`By`]); `handed` counts the
+    /// pages handed to the driver (each just before it looks for room), `done` the highest
+    /// page converted, plus one.
     fn converted_where(
-        pages: Pages,
         on: On,
         offload: bool,
-    ) -> BoxStream<'static, Result<(u32, bool)>> {
-        ahead_converting(
+    ) -> (
+        BoxStream<'static, Result<Converted>>,
+        Arc<AtomicU32>,
+        Arc<AtomicU32>,
+    ) {
+        let (pages, _) = counted(None);
+        let handed = Arc::new(AtomicU32::new(0));
+        let count = Arc::clone(&handed);
+        let pages = pages
+            .map(move |p| {
+                count.fetch_add(1, Ordering::SeqCst);
+                p
+            })
+            .boxed();
+        let done = Arc::new(AtomicU32::new(0));
+        let highest = Arc::clone(&done);
+        let poll = std::thread::current().id();
+        let caller = tokio::runtime::Handle::current().id();
+        let s = ahead_converting(
             pages,
             NonZeroUsize::MIN,
-            |p| {
-                let io = std::thread::current().name() == Some("connectors-io");
-                (first(p), io)
+            move |p| {
+                let here = std::thread::current();
+                let by = if here.name() == Some("connectors-io") {
+                    By::Io
+                } else if here.id() == poll {
+                    By::Poll
+                } else {
+                    By::Worker
+                };
+                let same = tokio::runtime::Handle::try_current().is_ok_and(|h| h.id() == caller);
+                let c = first(p);
+                highest.fetch_max(c + 1, Ordering::SeqCst);
+                (c, by, same)
             },
             on,
             offload,
-        )
+        );
+        (s, handed, done)
+    }
+
+    /// Waits (up to 5 s) until `count` reaches `want`.
+    async fn until(count: &AtomicU32, want: u32) {
+        let reached = async {
+            while count.load(Ordering::SeqCst) < want {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), reached).await;
+    }
+
+    /// Takes `n` pages, each only once the driver has converted the page after it (a caller
+    /// behind its pages, whatever the machine's load): the driver then waits for room with it.
+    async fn behind_converted(
+        mut s: BoxStream<'static, Result<Converted>>,
+        done: &AtomicU32,
+        n: u32,
+    ) -> Vec<Converted> {
+        let mut out = started(&mut s).await;
+        for i in out.len() as u32..n {
+            until(done, i + 2).await;
+            out.push(s.try_next().await.expect("a page").expect("more pages"));
+        }
+        out
+    }
+
+    /// The stream polled once, so that its driver starts: the page it gave, if any.
+    async fn started(s: &mut BoxStream<'static, Result<Converted>>) -> Vec<Converted> {
+        match futures::poll!(s.next()) {
+            std::task::Poll::Ready(page) => vec![page.expect("a page").expect("more pages")],
+            std::task::Poll::Pending => Vec::new(),
+        }
+    }
+
+    /// A caller behind its pages gets them in order. Below four cores (`!offload`), page 0
+    /// (it found room) is converted by the caller as it takes it, and every later page (each
+    /// found the channel full) by the driver while it waited for room: on the I/O thread,
+    /// which had nothing else to do, in the caller's runtime context; or on the caller's
+    /// runtime. On four cores or more, every page in a task on the caller's runtime, as before
+    /// (F3 of review37: the driver converts nothing there).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_behind_gets_pages_the_driver_converted() {
+        for (own, offload) in [(true, true), (true, false), (false, true), (false, false)] {
+            let (s, _, done) = converted_where(alone(own), offload);
+            let out = if offload {
+                // The driver converts nothing: take each page once its task is started.
+                slowly(s, 8).await
+            } else {
+                behind_converted(s, &done, 8).await
+            };
+            let order: Vec<u32> = out.iter().map(|p| p.0).collect();
+            assert_eq!(order, (0..8).collect::<Vec<_>>());
+            assert!(out.iter().all(|p| p.2), "the caller's runtime: {out:?}");
+            let by: Vec<By> = out.iter().map(|p| p.1).collect();
+            if offload {
+                assert!(!by.contains(&By::Io), "{out:?}");
+            } else if own {
+                assert_eq!(by[0], By::Poll, "{out:?}");
+                assert!(by[1..].iter().all(|b| *b == By::Io), "{out:?}");
+            } else {
+                assert_eq!(by[0], By::Poll, "{out:?}");
+                assert!(!by.contains(&By::Io), "{out:?}");
+            }
+        }
     }
 
     /// Takes `n` pages slowly (a caller behind its pages).
-    async fn slowly(mut s: BoxStream<'static, Result<(u32, bool)>>, n: u32) -> Vec<(u32, bool)> {
+    async fn slowly(mut s: BoxStream<'static, Result<Converted>>, n: u32) -> Vec<Converted> {
         let mut out = Vec::new();
         for _ in 0..n {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1105,28 +1224,10 @@ mod tests {
         out
     }
 
-    /// A caller behind its pages gets them in order, those that found the channel full
-    /// converted by the driver while it waited for room (on the I/O thread, which had nothing
-    /// else to do), the others as `offload` says (in a task, or by the caller).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_caller_behind_gets_pages_the_driver_converted() {
-        for (own, offload) in [(true, true), (true, false), (false, true), (false, false)] {
-            let (pages, _) = counted(None);
-            let out = slowly(converted_where(pages, alone(own), offload), 8).await;
-            let order: Vec<u32> = out.iter().map(|p| p.0).collect();
-            assert_eq!(order, (0..8).collect::<Vec<_>>());
-            let on_io = out.iter().filter(|p| p.1).count();
-            if own {
-                // Page 0 found room; from page 2 on each waits for the slow caller.
-                assert!((5..8).contains(&on_io), "{out:?}");
-            } else {
-                assert_eq!(on_io, 0, "{out:?}");
-            }
-        }
-    }
-
     /// Beside another walk on its I/O runtime, the driver converts nothing: that walk's
-    /// fetches would wait for it.
+    /// fetches would wait for it. A page the caller is behind on is then converted in a task on
+    /// the caller's runtime meanwhile, not by the caller's poll once it takes it (F1 of
+    /// review37: below four cores, conversions still overlap the caller's own work).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_driver_converts_nothing_beside_another_walk() {
         for offload in [true, false] {
@@ -1141,9 +1242,26 @@ mod tests {
             let mut other =
                 ahead_converting(stuck, NonZeroUsize::MIN, first, On::Pool(pool), offload);
             assert_eq!(other.try_next().await.ok().flatten(), Some(0));
-            let (pages, _) = counted(None);
-            let out = slowly(converted_where(pages, On::Pool(pool), offload), 6).await;
-            assert_eq!(out, (0..6).map(|c| (c, false)).collect::<Vec<_>>());
+            let (mut s, handed, _) = converted_where(On::Pool(pool), offload);
+            let mut out = started(&mut s).await;
+            for i in out.len() as u32..6 {
+                // Page i + 1 handed to the driver, which found no room for it (page i waits).
+                until(&handed, i + 2).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                out.push(s.try_next().await.expect("a page").expect("more pages"));
+            }
+            let by: Vec<By> = out.iter().map(|p| p.1).collect();
+            let want = if offload {
+                vec![By::Worker; 6]
+            } else {
+                // Page 0 found room: the caller converts it as it takes it.
+                [By::Poll].into_iter().chain([By::Worker; 5]).collect()
+            };
+            assert_eq!(by, want, "{out:?}");
+            assert_eq!(
+                out.iter().map(|p| p.0).collect::<Vec<_>>(),
+                (0..6).collect::<Vec<_>>()
+            );
             drop(other);
         }
     }
