@@ -26,7 +26,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// On the caller's runtime the fetch chain shares the workers with whatever else runs there:
 /// a response that has come waits until a worker is back at the I/O driver, and a worker
 /// converting a page does not come back for the conversion's length. On an I/O thread
-/// nothing but fetches runs. For a listing whose pages are many and quick to fetch and whose
+/// nothing but fetches runs (and, below four cores, the conversions of a
+/// [`read_ahead_converting`] walk alone there whose caller is behind). For a listing whose pages are many and quick to fetch and whose
 /// conversions are CPU work on the same runtime (the REST API walk); where a fetch takes far
 /// longer than a conversion, [`read_ahead`](super::read_ahead) does as well. With fewer than
 /// two cores, or when no I/O runtime can take the walk (one that could not be started or whose
@@ -96,7 +97,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// [`IoRuntime::Caller`](super::IoRuntime::Caller) inherited (the child's until it chooses,
 /// once), poll walks in the child only on a runtime built in the child: a walk polled on an
 /// inherited runtime starts tasks there (its fetching with `Caller`, or with `Auto` on one
-/// core; its conversions with either), which never run, and the walk waits for ever, with no
+/// core; its conversions with either, on four cores or more or for a page the caller is
+/// behind on), which never run, and the walk waits for ever, with no
 /// error. A child that chooses `Handle` of a runtime it built is served as a parent is.
 ///
 /// What the parent made stays bound to the parent's threads, which the child does not have: a
@@ -109,7 +111,8 @@ use crate::error::{Error, ErrorKind, Result};
 ///
 /// # Cancel safety
 /// Dropping the stream aborts the fetching: the fetch in flight (and its request) is dropped
-/// at the I/O runtime's next turn, after any synchronous section of another walk on it.
+/// at the I/O runtime's next turn, after any synchronous section of another walk on it (or
+/// of this walk's own conversion in progress, for [`read_ahead_converting`]).
 ///
 /// ```
 /// use std::num::NonZeroUsize;
@@ -157,14 +160,27 @@ fn ahead_on_thread<T: Send + 'static>(
 ///   the caller's runtime, started at once, which the caller awaits; below four cores, the
 ///   caller, as it takes the page (there a task's worker has no core to itself, and waking it
 ///   and then the caller costs two hand-offs a page).
-/// - A page that finds no room (the caller is behind): the thread that fetched it, while it
+/// - A page that finds no room (the caller is behind): on four cores or more, a task of its
+///   own once there is room, as above. Below four cores, the thread that fetched it, while it
 ///   waits for room anyway, when the fetching runs on the caller's runtime or on an I/O runtime
-///   of the pool that drives no other walk (whose fetches would wait for it); else it waits
-///   for room unconverted and goes on as above. Never on a runtime the host chose for I/O
+///   of the pool that drives no other walk (whose fetches would wait for it; the count is of
+///   walks, not of what else the I/O thread drives: connections other walks of the same
+///   client reuse, a rate gate's database connections, which wait for the conversion too);
+///   else a task of its own on the caller's runtime once there is room, so that the
+///   conversion overlaps the caller's own work. Never on a runtime the host chose for I/O
 ///   with [`IoRuntime::Handle`](super::IoRuntime::Handle) (unless it is the caller's).
 ///
+/// **`convert` may run on the walk's I/O thread** (the fetching thread's conversion above):
+/// it must not block (no synchronous I/O, no `std::sync::Mutex` held long) and must not call
+/// `block_in_place` (it panics on a single-threaded runtime, resumed in the caller). It runs
+/// there with the caller's runtime entered: `tokio::spawn` and `Handle::current()` in it are
+/// the caller's runtime's, as in a task. A page the caller converts as it takes it converts
+/// inside the caller's poll: a `--timeout`, a cancellation or a watchdog selected in the same
+/// task sees it only once that page's conversion ends.
+///
 /// The caller's runtime is the one that first polls the stream: a stream later polled on
-/// another runtime still converts on the first. In a forked child of a process
+/// another runtime still starts its tasks and converts on the fetching thread with the first
+/// (a page the caller converts as it takes it converts on the polling thread). In a forked child of a process
 /// that chose [`IoRuntime::Handle`](super::IoRuntime::Handle), until the child chooses, no task
 /// is started and the fetching thread converts nothing: the thread that polls the stream
 /// converts each page as it takes it instead (see [`read_ahead_on_thread`]'s `# Fork`).
@@ -179,10 +195,14 @@ fn ahead_on_thread<T: Send + 'static>(
 /// conversion short (a page of items, not a file).
 ///
 /// The contracts are [`read_ahead_on_thread`]'s; `convert` also runs in the caller's tracing
-/// span (with the worker's default subscriber, not a subscriber set for the caller's thread
-/// alone; in such a child, the polling thread's span and subscriber), and a panic in it
-/// resumes in the caller. A conversion stopped from outside (the
-/// caller's runtime shut down) is a [`ErrorKind::Cancelled`] error. Without a Tokio runtime at
+/// span, and a panic in it resumes in the caller. Its subscriber depends on who converts: in
+/// a task, the worker's default subscriber; on the fetching thread, the caller's (captured at
+/// the first poll); by the caller as it takes the page (and in such a child), the polling
+/// thread's. A subscriber set for the caller's thread alone so sees some conversions' events
+/// and not others. A conversion stopped from outside (the caller's runtime shut down) is a
+/// [`ErrorKind::Cancelled`] error; below four cores, a walk on an I/O thread whose caller's
+/// runtime was shut down and whose stream is still polled may instead go on yielding pages
+/// (converted on the I/O thread or by the polling thread), never a silent end. Without a Tokio runtime at
 /// the first poll, pages are fetched and converted inline.
 ///
 /// # Cancel safety
@@ -370,7 +390,8 @@ where
 }
 
 /// `pages` driven into `tx` until the pages end, the first error, or the caller leaves; a
-/// panic in the fetching is handed on to resume in the caller. Conversions start on
+/// panic in the fetching (or in a conversion the driver does itself) is handed on to resume
+/// in the caller. Conversions start on
 /// `converting`.
 /// The walk stays counted in its pool slot (`walking`) until the driver ends or is dropped.
 async fn run<T, U, S, H>(
