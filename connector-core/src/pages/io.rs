@@ -18,9 +18,11 @@ use pool::{RETRY_AFTER, cores};
 /// Where [`read_ahead_on_thread`](super::read_ahead_on_thread) and
 /// [`read_ahead_converting`](super::read_ahead_converting) run a walk's fetch chain (the
 /// requests, the responses' parse, the timers and connections these open); chosen for the
-/// process with [`set_io_runtime`]. A page's conversion runs on the caller's runtime (in a
-/// forked child of a `Handle` host, on the thread that polls the stream: see
-/// [`Handle`](Self::Handle)).
+/// process with [`set_io_runtime`]. A page's conversion runs on the caller's runtime, except
+/// below four cores, where the caller may convert a page as it takes it and the fetching
+/// thread one the caller is behind on, when that thread is the caller's or a pool's I/O thread
+/// driving no other walk, with the caller's runtime entered (in a forked child of a `Handle`
+/// host, on the thread that polls the stream: see [`Handle`](Self::Handle)).
 ///
 /// Whatever the choice, a runtime runs every walk it is given on its threads: a fetch chain
 /// must not block (no `std::sync::Mutex` held across a wait, no synchronous file or network

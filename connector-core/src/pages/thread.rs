@@ -26,7 +26,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// On the caller's runtime the fetch chain shares the workers with whatever else runs there:
 /// a response that has come waits until a worker is back at the I/O driver, and a worker
 /// converting a page does not come back for the conversion's length. On an I/O thread
-/// nothing but fetches runs. For a listing whose pages are many and quick to fetch and whose
+/// nothing but fetches runs (and, below four cores, the conversions of a
+/// [`read_ahead_converting`] walk alone there whose caller is behind). For a listing whose pages are many and quick to fetch and whose
 /// conversions are CPU work on the same runtime (the REST API walk); where a fetch takes far
 /// longer than a conversion, [`read_ahead`](super::read_ahead) does as well. With fewer than
 /// two cores, or when no I/O runtime can take the walk (one that could not be started or whose
@@ -96,7 +97,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// [`IoRuntime::Caller`](super::IoRuntime::Caller) inherited (the child's until it chooses,
 /// once), poll walks in the child only on a runtime built in the child: a walk polled on an
 /// inherited runtime starts tasks there (its fetching with `Caller`, or with `Auto` on one
-/// core; its conversions with either), which never run, and the walk waits for ever, with no
+/// core; its conversions with either, on four cores or more or for a page the caller is
+/// behind on), which never run, and the walk waits for ever, with no
 /// error. A child that chooses `Handle` of a runtime it built is served as a parent is.
 ///
 /// What the parent made stays bound to the parent's threads, which the child does not have: a
@@ -109,7 +111,8 @@ use crate::error::{Error, ErrorKind, Result};
 ///
 /// # Cancel safety
 /// Dropping the stream aborts the fetching: the fetch in flight (and its request) is dropped
-/// at the I/O runtime's next turn, after any synchronous section of another walk on it.
+/// at the I/O runtime's next turn, after any synchronous section of another walk on it (or
+/// of this walk's own conversion in progress, for [`read_ahead_converting`]).
 ///
 /// ```
 /// use std::num::NonZeroUsize;
@@ -143,7 +146,7 @@ fn ahead_on_thread<T: Send + 'static>(
         pages,
         waiting,
         on,
-        |page, _| Slot::Ready(Ok(page)),
+        |page, _, _| Slot::Ready(Ok(page)),
         None::<fn(T) -> T>,
         |page| page,
     )
@@ -157,14 +160,27 @@ fn ahead_on_thread<T: Send + 'static>(
 ///   the caller's runtime, started at once, which the caller awaits; below four cores, the
 ///   caller, as it takes the page (there a task's worker has no core to itself, and waking it
 ///   and then the caller costs two hand-offs a page).
-/// - A page that finds no room (the caller is behind): the thread that fetched it, while it
+/// - A page that finds no room (the caller is behind): on four cores or more, a task of its
+///   own once there is room, as above. Below four cores, the thread that fetched it, while it
 ///   waits for room anyway, when the fetching runs on the caller's runtime or on an I/O runtime
-///   of the pool that drives no other walk (whose fetches would wait for it); else it waits
-///   for room unconverted and goes on as above. Never on a runtime the host chose for I/O
+///   of the pool that drives no other walk (whose fetches would wait for it; the count is of
+///   walks, not of what else the I/O thread drives: connections other walks of the same
+///   client reuse, a rate gate's database connections, which wait for the conversion too);
+///   else a task of its own on the caller's runtime once there is room, so that the
+///   conversion overlaps the caller's own work. Never on a runtime the host chose for I/O
 ///   with [`IoRuntime::Handle`](super::IoRuntime::Handle) (unless it is the caller's).
 ///
+/// **`convert` may run on the walk's I/O thread** (the fetching thread's conversion above):
+/// it must not block (no synchronous I/O, no `std::sync::Mutex` held long) and must not call
+/// `block_in_place` (it panics on a single-threaded runtime, resumed in the caller). It runs
+/// there with the caller's runtime entered: `tokio::spawn` and `Handle::current()` in it are
+/// the caller's runtime's, as in a task. A page the caller converts as it takes it converts
+/// inside the caller's poll: a `--timeout`, a cancellation or a watchdog selected in the same
+/// task sees it only once that page's conversion ends.
+///
 /// The caller's runtime is the one that first polls the stream: a stream later polled on
-/// another runtime still converts on the first. In a forked child of a process
+/// another runtime still starts its tasks and converts on the fetching thread with the first
+/// (a page the caller converts as it takes it converts on the polling thread). In a forked child of a process
 /// that chose [`IoRuntime::Handle`](super::IoRuntime::Handle), until the child chooses, no task
 /// is started and the fetching thread converts nothing: the thread that polls the stream
 /// converts each page as it takes it instead (see [`read_ahead_on_thread`]'s `# Fork`).
@@ -179,10 +195,14 @@ fn ahead_on_thread<T: Send + 'static>(
 /// conversion short (a page of items, not a file).
 ///
 /// The contracts are [`read_ahead_on_thread`]'s; `convert` also runs in the caller's tracing
-/// span (with the worker's default subscriber, not a subscriber set for the caller's thread
-/// alone; in such a child, the polling thread's span and subscriber), and a panic in it
-/// resumes in the caller. A conversion stopped from outside (the
-/// caller's runtime shut down) is a [`ErrorKind::Cancelled`] error. Without a Tokio runtime at
+/// span, and a panic in it resumes in the caller. Its subscriber depends on who converts: in
+/// a task, the worker's default subscriber; on the fetching thread, the caller's (captured at
+/// the first poll); by the caller as it takes the page (and in such a child), the polling
+/// thread's. A subscriber set for the caller's thread alone so sees some conversions' events
+/// and not others. A conversion stopped from outside (the caller's runtime shut down) is a
+/// [`ErrorKind::Cancelled`] error; below four cores, a walk on an I/O thread whose caller's
+/// runtime was shut down and whose stream is still polled may instead go on yielding pages
+/// (converted on the I/O thread or by the polling thread), never a silent end. Without a Tokio runtime at
 /// the first poll, pages are fetched and converted inline.
 ///
 /// # Cancel safety
@@ -240,15 +260,18 @@ where
         pages,
         waiting,
         on,
-        move |page, runtime| {
-            if !offload {
+        move |page, runtime, behind| {
+            // A page that found room goes to the caller, who is about to wait for it anyway;
+            // one the caller is behind on converts in a task meanwhile, as on four cores.
+            if !offload && !behind {
                 return Slot::Raw(Box::new(page));
             }
             let convert = std::sync::Arc::clone(&convert);
             // In the span the fetching runs in: the caller's.
             Slot::Converting(Spawned::spawn_on(runtime, async move { convert(page) }))
         },
-        Some(move |page| (*here)(page)),
+        // On four cores or more the driver converts nothing: every page has a task, as before.
+        (!offload).then_some(move |page| (*here)(page)),
         move |page| (*inline)(page),
     )
 }
@@ -283,7 +306,7 @@ fn on_thread<T, U, S, H, I>(
 where
     T: Send + 'static,
     U: Send + 'static,
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U> + Send + Sync + 'static,
+    S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U> + Send + Sync + 'static,
     H: Fn(T) -> U + Send + Sync + 'static,
     I: Fn(T) -> U + Send + 'static,
 {
@@ -323,7 +346,7 @@ where
                 run(
                     pages,
                     tx,
-                    |page, _| Slot::Raw(Box::new(page)),
+                    |page, _, _| Slot::Raw(Box::new(page)),
                     None::<fn(T) -> U>,
                     driven.clone(),
                     runs.walking,
@@ -367,7 +390,8 @@ where
 }
 
 /// `pages` driven into `tx` until the pages end, the first error, or the caller leaves; a
-/// panic in the fetching is handed on to resume in the caller. Conversions start on
+/// panic in the fetching (or in a conversion the driver does itself) is handed on to resume
+/// in the caller. Conversions start on
 /// `converting`.
 /// The walk stays counted in its pool slot (`walking`) until the driver ends or is dropped.
 async fn run<T, U, S, H>(
@@ -378,7 +402,7 @@ async fn run<T, U, S, H>(
     converting: tokio::runtime::Handle,
     walking: Option<Walking>,
 ) where
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U>,
+    S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U>,
     H: Fn(T) -> U,
 {
     let handing = Handing {
@@ -397,7 +421,8 @@ async fn run<T, U, S, H>(
 
 /// How the driver hands each fetched page on.
 struct Handing<'a, S, H> {
-    /// A page handed on (a conversion started, or the page itself), once there is room.
+    /// A page handed on (a conversion started, or the page itself), once there is room;
+    /// `true` when it found none at first (the caller is behind).
     start: &'a S,
     /// The conversion the driver does itself on a page that finds no room, while it waits
     /// for some; `None`: it only waits.
@@ -426,7 +451,7 @@ async fn drive<T, U, S, H>(
     tx: &mpsc::Sender<Slot<T, U>>,
     handing: Handing<'_, S, H>,
 ) where
-    S: Fn(T, &tokio::runtime::Handle) -> Slot<T, U>,
+    S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U>,
     H: Fn(T) -> U,
 {
     loop {
@@ -451,7 +476,7 @@ async fn drive<T, U, S, H>(
         };
         let slot = match tx.try_reserve() {
             Ok(permit) => {
-                permit.send((handing.start)(page, handing.converting));
+                permit.send((handing.start)(page, handing.converting, false));
                 continue;
             }
             Err(mpsc::error::TrySendError::Closed(())) => return,
@@ -459,7 +484,12 @@ async fn drive<T, U, S, H>(
             // page itself meanwhile (no other thread woken for it), when no other walk's
             // fetches share its thread.
             Err(mpsc::error::TrySendError::Full(())) => match handing.here {
-                Some(convert) if handing.may_convert() => Ok(Slot::Ready(Ok(convert(page)))),
+                Some(convert) if handing.may_convert() => {
+                    // In the caller's runtime: what `convert` spawns or asks `Handle::current`
+                    // for is the caller's, as when a task converts, not the I/O runtime's.
+                    let _caller = handing.converting.enter();
+                    Ok(Slot::Ready(Ok(convert(page))))
+                }
                 _ => Err(page),
             },
         };
@@ -469,7 +499,8 @@ async fn drive<T, U, S, H>(
         };
         permit.send(match slot {
             Ok(slot) => slot,
-            Err(page) => (handing.start)(page, handing.converting),
+            // Behind: a task converts it, not the caller's poll.
+            Err(page) => (handing.start)(page, handing.converting, true),
         });
     }
 }
@@ -1050,10 +1081,10 @@ mod tests {
             assert_eq!(s.try_next().await.ok().flatten(), Some(0));
             // Page 0 taken and page 1 in the channel (converted in a task when `offload`;
             // else by the driver if it found page 0 still there, or left to the caller); page
-            // 2 converted by the driver (alone on its runtime) while it waits for room. No
-            // more: `waiting + 2`.
-            let most = reaches(&started, 3).await;
-            assert!(most == 3 || !offload && most == 2, "{most} converted");
+            // 2 converted by the driver (alone on its runtime, below four cores) while it
+            // waits for room, or held unconverted (four cores or more). No more: `waiting + 2`.
+            let most = reaches(&started, if offload { 2 } else { 3 }).await;
+            assert!(most == 2 || !offload && most == 3, "{most} converted");
             assert!(!dropped.load(Ordering::SeqCst));
             drop(s);
             let ended = async {
@@ -1077,26 +1108,135 @@ mod tests {
         }
     }
 
-    /// Where each page was converted: `true` on the walk's I/O thread.
+    /// Where a page was converted.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum By {
+        /// The walk's I/O thread.
+        Io,
+        /// The thread polling the stream.
+        Poll,
+        /// Another thread: a worker of the caller's runtime.
+        Worker,
+    }
+
+    /// A converted page: its number, where it was converted, and whether `Handle::current()`
+    /// there was the caller's runtime.
+    type Converted = (u32, By, bool);
+
+    /// The pages converted as `offload` says, each saying where ([`By`]); `handed` counts the
+    /// pages handed to the driver (each just before it looks for room), `done` the highest
+    /// page converted, plus one.
     fn converted_where(
-        pages: Pages,
         on: On,
         offload: bool,
-    ) -> BoxStream<'static, Result<(u32, bool)>> {
-        ahead_converting(
+    ) -> (
+        BoxStream<'static, Result<Converted>>,
+        Arc<AtomicU32>,
+        Arc<AtomicU32>,
+    ) {
+        let (pages, _) = counted(None);
+        let handed = Arc::new(AtomicU32::new(0));
+        let count = Arc::clone(&handed);
+        let pages = pages
+            .map(move |p| {
+                count.fetch_add(1, Ordering::SeqCst);
+                p
+            })
+            .boxed();
+        let done = Arc::new(AtomicU32::new(0));
+        let highest = Arc::clone(&done);
+        let poll = std::thread::current().id();
+        let caller = tokio::runtime::Handle::current().id();
+        let s = ahead_converting(
             pages,
             NonZeroUsize::MIN,
-            |p| {
-                let io = std::thread::current().name() == Some("connectors-io");
-                (first(p), io)
+            move |p| {
+                let here = std::thread::current();
+                let by = if here.name() == Some("connectors-io") {
+                    By::Io
+                } else if here.id() == poll {
+                    By::Poll
+                } else {
+                    By::Worker
+                };
+                let same = tokio::runtime::Handle::try_current().is_ok_and(|h| h.id() == caller);
+                let c = first(p);
+                highest.fetch_max(c + 1, Ordering::SeqCst);
+                (c, by, same)
             },
             on,
             offload,
-        )
+        );
+        (s, handed, done)
+    }
+
+    /// Waits (up to 5 s) until `count` reaches `want`.
+    async fn until(count: &AtomicU32, want: u32) {
+        let reached = async {
+            while count.load(Ordering::SeqCst) < want {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), reached).await;
+    }
+
+    /// Takes `n` pages, each only once the driver has converted the page after it (a caller
+    /// behind its pages, whatever the machine's load): the driver then waits for room with it.
+    async fn behind_converted(
+        mut s: BoxStream<'static, Result<Converted>>,
+        done: &AtomicU32,
+        n: u32,
+    ) -> Vec<Converted> {
+        let mut out = started(&mut s).await;
+        for i in out.len() as u32..n {
+            until(done, i + 2).await;
+            out.push(s.try_next().await.expect("a page").expect("more pages"));
+        }
+        out
+    }
+
+    /// The stream polled once, so that its driver starts: the page it gave, if any.
+    async fn started(s: &mut BoxStream<'static, Result<Converted>>) -> Vec<Converted> {
+        match futures::poll!(s.next()) {
+            std::task::Poll::Ready(page) => vec![page.expect("a page").expect("more pages")],
+            std::task::Poll::Pending => Vec::new(),
+        }
+    }
+
+    /// A caller behind its pages gets them in order. Below four cores (`!offload`), page 0
+    /// (it found room) is converted by the caller as it takes it, and every later page (each
+    /// found the channel full) by the driver while it waited for room: on the I/O thread,
+    /// which had nothing else to do, in the caller's runtime context; or on the caller's
+    /// runtime. On four cores or more, every page in a task on the caller's runtime, as before
+    /// (F3 of review37: the driver converts nothing there).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_behind_gets_pages_the_driver_converted() {
+        for (own, offload) in [(true, true), (true, false), (false, true), (false, false)] {
+            let (s, _, done) = converted_where(alone(own), offload);
+            let out = if offload {
+                // The driver converts nothing: take each page once its task is started.
+                slowly(s, 8).await
+            } else {
+                behind_converted(s, &done, 8).await
+            };
+            let order: Vec<u32> = out.iter().map(|p| p.0).collect();
+            assert_eq!(order, (0..8).collect::<Vec<_>>());
+            assert!(out.iter().all(|p| p.2), "the caller's runtime: {out:?}");
+            let by: Vec<By> = out.iter().map(|p| p.1).collect();
+            if offload {
+                assert!(!by.contains(&By::Io), "{out:?}");
+            } else if own {
+                assert_eq!(by[0], By::Poll, "{out:?}");
+                assert!(by[1..].iter().all(|b| *b == By::Io), "{out:?}");
+            } else {
+                assert_eq!(by[0], By::Poll, "{out:?}");
+                assert!(!by.contains(&By::Io), "{out:?}");
+            }
+        }
     }
 
     /// Takes `n` pages slowly (a caller behind its pages).
-    async fn slowly(mut s: BoxStream<'static, Result<(u32, bool)>>, n: u32) -> Vec<(u32, bool)> {
+    async fn slowly(mut s: BoxStream<'static, Result<Converted>>, n: u32) -> Vec<Converted> {
         let mut out = Vec::new();
         for _ in 0..n {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1105,28 +1245,10 @@ mod tests {
         out
     }
 
-    /// A caller behind its pages gets them in order, those that found the channel full
-    /// converted by the driver while it waited for room (on the I/O thread, which had nothing
-    /// else to do), the others as `offload` says (in a task, or by the caller).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_caller_behind_gets_pages_the_driver_converted() {
-        for (own, offload) in [(true, true), (true, false), (false, true), (false, false)] {
-            let (pages, _) = counted(None);
-            let out = slowly(converted_where(pages, alone(own), offload), 8).await;
-            let order: Vec<u32> = out.iter().map(|p| p.0).collect();
-            assert_eq!(order, (0..8).collect::<Vec<_>>());
-            let on_io = out.iter().filter(|p| p.1).count();
-            if own {
-                // Page 0 found room; from page 2 on each waits for the slow caller.
-                assert!((5..8).contains(&on_io), "{out:?}");
-            } else {
-                assert_eq!(on_io, 0, "{out:?}");
-            }
-        }
-    }
-
     /// Beside another walk on its I/O runtime, the driver converts nothing: that walk's
-    /// fetches would wait for it.
+    /// fetches would wait for it. A page the caller is behind on is then converted in a task on
+    /// the caller's runtime meanwhile, not by the caller's poll once it takes it (F1 of
+    /// review37: below four cores, conversions still overlap the caller's own work).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_driver_converts_nothing_beside_another_walk() {
         for offload in [true, false] {
@@ -1141,9 +1263,26 @@ mod tests {
             let mut other =
                 ahead_converting(stuck, NonZeroUsize::MIN, first, On::Pool(pool), offload);
             assert_eq!(other.try_next().await.ok().flatten(), Some(0));
-            let (pages, _) = counted(None);
-            let out = slowly(converted_where(pages, On::Pool(pool), offload), 6).await;
-            assert_eq!(out, (0..6).map(|c| (c, false)).collect::<Vec<_>>());
+            let (mut s, handed, _) = converted_where(On::Pool(pool), offload);
+            let mut out = started(&mut s).await;
+            for i in out.len() as u32..6 {
+                // Page i + 1 handed to the driver, which found no room for it (page i waits).
+                until(&handed, i + 2).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                out.push(s.try_next().await.expect("a page").expect("more pages"));
+            }
+            let by: Vec<By> = out.iter().map(|p| p.1).collect();
+            let want = if offload {
+                vec![By::Worker; 6]
+            } else {
+                // Page 0 found room: the caller converts it as it takes it.
+                [By::Poll].into_iter().chain([By::Worker; 5]).collect()
+            };
+            assert_eq!(by, want, "{out:?}");
+            assert_eq!(
+                out.iter().map(|p| p.0).collect::<Vec<_>>(),
+                (0..6).collect::<Vec<_>>()
+            );
             drop(other);
         }
     }

@@ -3,9 +3,12 @@
 //! An item's body is the listing itself (there is no per-item request), so a page goes
 //! straight from [`paginate`] (repeated-cursor guard, `max_pages`) through
 //! [`read_ahead_converting`]: the next page is fetched on core's I/O thread while this one
-//! converts (in a task of the caller's runtime on one core), and each page's conversion (HTML
-//! to Markdown above all) starts in a task of its own as the page comes, up to three pages at
-//! once, so the next pages convert while the sync loop writes the one before; the documents
+//! converts (in a task of the caller's runtime on one core). On four cores or more each page's
+//! conversion (HTML to Markdown above all) starts in a task of its own as the page comes, up
+//! to three pages at once, so the next pages convert while the sync loop writes the one
+//! before. Below four cores the sync loop converts a page that found it waiting as it takes
+//! it, and one it is behind on is converted meanwhile by the I/O thread (the walk alone
+//! there) or in a task of its own, so conversions still overlap its writes; the documents
 //! come in page order all the same. The fetches on the I/O thread read each response as it
 //! comes: on the runtime's workers a response waited 100-270 µs for a worker busy converting
 //! (the `benches/cli.rs` header, seventeenth to nineteenth passes). The slim listing walks the
@@ -51,7 +54,8 @@ use super::direct::Item;
 use super::lenient::{Held, read_alone};
 use super::raw_page::{PageItems, Unread, for_each, for_each_direct, item_path, read_slots};
 
-/// Pages converted ahead of the sync loop besides the one it awaits: three convert at once.
+/// Pages converted ahead of the sync loop besides the one it awaits: up to three convert at
+/// once (on four cores or more; below, as `read_ahead_converting` says).
 /// Two ahead took 0.97x the wall of one over 26 alternating rounds on two cores (three: 0.99x),
 /// for one page more in memory (the `benches/cli.rs` header, nineteenth pass).
 const CONVERTING_AHEAD: std::num::NonZeroUsize = std::num::NonZeroUsize::new(2).unwrap();

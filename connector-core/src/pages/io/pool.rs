@@ -16,7 +16,10 @@ pub(in crate::pages) struct Walking(&'static AtomicUsize);
 
 impl Walking {
     /// Whether this is the only live walk on its runtime: its driver may then do CPU work
-    /// while it would otherwise wait (a page's conversion), stalling no other walk's fetches.
+    /// while it would otherwise wait (a page's conversion), stalling no other walk's fetches
+    /// on it; what else the thread drives (connections other walks reuse, a rate gate's
+    /// database connections) still waits, and a walk picked just after the check waits for
+    /// that one conversion.
     pub(in crate::pages) fn alone(&self) -> bool {
         self.0.load(Ordering::Relaxed) <= 1
     }
