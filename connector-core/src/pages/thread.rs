@@ -1349,8 +1349,10 @@ mod tests {
             assert_eq!(pages, want, "{after:?}");
             match last {
                 Err(kind) => assert_eq!(*kind, ErrorKind::Cancelled),
-                // Still going: fetched on the I/O thread, converted there or here.
-                Ok(_) => assert!(own && after.len() == 40, "{after:?}"),
+                // Still going: fetched on the I/O thread and converted there or here, or (on the
+                // caller's runtime) fetched by a task its worker polls again before it sees the
+                // shutdown (tokio checks for it between batches of polls) and converted here.
+                Ok(_) => assert_eq!(after.len(), 40, "{after:?}"),
             }
         }
     }
