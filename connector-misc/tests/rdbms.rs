@@ -1155,6 +1155,41 @@ async fn query_mode(db: Db) {
     assert_eq!(collect_load(&*c).await.0.len(), 2, "items still there");
 }
 
+/// review38 N2: a one-column key in a `_bin` collation (sqlx names it `VARBINARY`) is text,
+/// walked in the collation's byte order; a real `VARBINARY` key is still refused.
+#[tokio::test]
+async fn mysql_bin_collated_text_key_is_text() {
+    let db = Db::My;
+    let name = db
+        .database(&[
+            "CREATE TABLE slugs (sha VARCHAR(40) COLLATE utf8mb4_bin PRIMARY KEY, body TEXT, \
+             updated_at DATETIME)",
+            "INSERT INTO slugs VALUES ('b', 'x', '2025-03-01 10:00:00'), \
+             ('A', 'y', '2025-03-01 10:00:00'), ('a', 'z', '2025-03-01 10:00:00'), \
+             ('\u{e9}', 'w', '2025-03-01 10:00:00')",
+            "CREATE TABLE raw (id VARBINARY(16) PRIMARY KEY, body TEXT)",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.tables = vec!["slugs".to_owned()].into();
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let ids: Vec<String> = collect_checkpointed(&*c, None)
+        .await
+        .iter()
+        .flat_map(|(b, _)| b.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    let source = c.source();
+    assert_eq!(
+        ids,
+        ["A", "a", "b", "\u{e9}"].map(|k| format!("{source}:{name}:slugs:{k}"))
+    );
+    let mut config = db.config(&name);
+    config.tables = vec!["raw".to_owned()].into();
+    let e = db.connector(config).check().await.unwrap_err();
+    assert!(e.to_string().contains("VARBINARY"), "{e}");
+}
+
 #[tokio::test]
 async fn postgresql_query_mode() {
     query_mode(Db::Pg).await;

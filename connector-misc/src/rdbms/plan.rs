@@ -254,7 +254,7 @@ impl Shared {
         let (id_index, id_kind, id_expr, id_name) = match &id {
             IdSource::Column(id_name) => {
                 let i = index("id_column", id_name)?;
-                let kind = d.key_kind(&columns[i].type_name).ok_or_else(|| {
+                let kind = d.key_kind(columns[i].key_type()).ok_or_else(|| {
                     self.problem(
                         "id_column",
                         format!(
@@ -278,7 +278,7 @@ impl Shared {
                     key_columns.push(i);
                     // A type whose JSON text binds back exactly (not a float's, a date's).
                     key_parts.push(
-                        d.key_kind(&columns[i].type_name)
+                        d.key_kind(columns[i].key_type())
                             .filter(|k| *k != KeyKind::Numeric)
                             .map(|kind| KeyPart {
                                 sql: self.quoted_column(&columns[i].name),
