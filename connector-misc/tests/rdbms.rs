@@ -1190,6 +1190,47 @@ async fn mysql_bin_collated_text_key_is_text() {
     assert!(e.to_string().contains("VARBINARY"), "{e}");
 }
 
+/// review38 N1: a MySQL DECIMAL id past 35 integer digits, which `CAST(? AS DECIMAL(65,30))`
+/// would clip (a walk reading one page for ever), fails the table naming the column.
+#[tokio::test]
+async fn mysql_decimal_ids_too_wide_to_bind_fail_loudly() {
+    let db = Db::My;
+    let big = format!("1{}", "0".repeat(36));
+    let name = db
+        .database(&[
+            "CREATE TABLE wide (id DECIMAL(40,0) PRIMARY KEY, body TEXT)",
+            &format!(
+                "INSERT INTO wide VALUES (5, 'a'), ({big}1, 'b'), ({big}2, 'c'), ({big}3, 'd')"
+            ),
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.tables = vec!["wide".to_owned()].into();
+    config.page_size = NonZeroU32::new(2).unwrap();
+    let c = db.connector(config);
+    let cp = c.as_checkpointed().unwrap();
+    let mut stream = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        None,
+        SyncContext::new(),
+    );
+    let e = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(page) = stream.next().await {
+            if let Err(e) = page {
+                return e;
+            }
+        }
+        panic!("the walk ended without a failure");
+    })
+    .await
+    .expect("the walk ends");
+    let e = e.to_string();
+    assert!(
+        e.contains("`id` holds 1000") && e.contains("35 integer digits"),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn postgresql_query_mode() {
     query_mode(Db::Pg).await;
