@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use connector_core::rows::ValueRef;
 use connector_core::{Batch, ErrorKind, Failure};
 
+use super::db::Dialect;
 use super::page::RowRef;
 use super::plan::Plan;
-use super::db::Dialect;
 use super::value::{Key, KeyKind};
 
 /// The row's key alone (a slim listing, or a row whose other columns do not matter).

@@ -392,7 +392,9 @@ mod bin_text_tests {
     #[test]
     fn bin_collated_text_is_told_from_binary_by_its_collation() {
         let debug = |c: u16| {
-            format!("MySqlTypeInfo {{ type: VarString, flags: ColumnFlags(BINARY), collation: Collation({c}), max_size: Some(160) }}")
+            format!(
+                "MySqlTypeInfo {{ type: VarString, flags: ColumnFlags(BINARY), collation: Collation({c}), max_size: Some(160) }}"
+            )
         };
         assert!(bin_text("VARBINARY", &debug(46)));
         assert!(bin_text("BINARY", &debug(65)));
