@@ -22,16 +22,16 @@ pub(crate) fn key(plan: &Plan, row: &RowRef<'_>) -> Result<Key, String> {
         Some(Err(e)) => Err(format!("`{}` cannot be read: {e}", plan.id_name)),
         None => Err(format!("`{}` is not in the row", plan.id_name)),
     }?;
-    if plan.dialect == Dialect::MySql && plan.id_kind == KeyKind::Numeric {
-        if let Key::Text(t) = &key {
-            if too_wide_for_mysql(t) {
-                return Err(format!(
-                    "`{}` holds {t}, more than the 35 integer digits MySQL's \
-                     `CAST(? AS DECIMAL(65,30))` keeps: the walk could not start after it",
-                    plan.id_name
-                ));
-            }
-        }
+    if plan.dialect == Dialect::MySql
+        && plan.id_kind == KeyKind::Numeric
+        && let Key::Text(t) = &key
+        && too_wide_for_mysql(t)
+    {
+        return Err(format!(
+            "`{}` holds {t}, more than the 35 integer digits MySQL's \
+             `CAST(? AS DECIMAL(65,30))` keeps: the walk could not start after it",
+            plan.id_name
+        ));
     }
     Ok(key)
 }
