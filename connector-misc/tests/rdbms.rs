@@ -1155,6 +1155,82 @@ async fn query_mode(db: Db) {
     assert_eq!(collect_load(&*c).await.0.len(), 2, "items still there");
 }
 
+/// review38 N2: a one-column key in a `_bin` collation (sqlx names it `VARBINARY`) is text,
+/// walked in the collation's byte order; a real `VARBINARY` key is still refused.
+#[tokio::test]
+async fn mysql_bin_collated_text_key_is_text() {
+    let db = Db::My;
+    let name = db
+        .database(&[
+            "CREATE TABLE slugs (sha VARCHAR(40) COLLATE utf8mb4_bin PRIMARY KEY, body TEXT, \
+             updated_at DATETIME)",
+            "INSERT INTO slugs VALUES ('b', 'x', '2025-03-01 10:00:00'), \
+             ('A', 'y', '2025-03-01 10:00:00'), ('a', 'z', '2025-03-01 10:00:00'), \
+             ('\u{e9}', 'w', '2025-03-01 10:00:00')",
+            "CREATE TABLE raw (id VARBINARY(16) PRIMARY KEY, body TEXT)",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.tables = vec!["slugs".to_owned()].into();
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let ids: Vec<String> = collect_checkpointed(&*c, None)
+        .await
+        .iter()
+        .flat_map(|(b, _)| b.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    let source = c.source();
+    assert_eq!(
+        ids,
+        ["A", "a", "b", "\u{e9}"].map(|k| format!("{source}:{name}:slugs:{k}"))
+    );
+    let mut config = db.config(&name);
+    config.tables = vec!["raw".to_owned()].into();
+    let e = db.connector(config).check().await.unwrap_err();
+    assert!(e.to_string().contains("VARBINARY"), "{e}");
+}
+
+/// review38 N1: a MySQL DECIMAL id past 35 integer digits, which `CAST(? AS DECIMAL(65,30))`
+/// would clip (a walk reading one page for ever), fails the table naming the column.
+#[tokio::test]
+async fn mysql_decimal_ids_too_wide_to_bind_fail_loudly() {
+    let db = Db::My;
+    let big = format!("1{}", "0".repeat(36));
+    let name = db
+        .database(&[
+            "CREATE TABLE wide (id DECIMAL(40,0) PRIMARY KEY, body TEXT)",
+            &format!(
+                "INSERT INTO wide VALUES (5, 'a'), ({big}1, 'b'), ({big}2, 'c'), ({big}3, 'd')"
+            ),
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.tables = vec!["wide".to_owned()].into();
+    config.page_size = NonZeroU32::new(2).unwrap();
+    let c = db.connector(config);
+    let cp = c.as_checkpointed().unwrap();
+    let mut stream = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        None,
+        SyncContext::new(),
+    );
+    let e = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(page) = stream.next().await {
+            if let Err(e) = page {
+                return e;
+            }
+        }
+        panic!("the walk ended without a failure");
+    })
+    .await
+    .expect("the walk ends");
+    let e = e.to_string();
+    assert!(
+        e.contains("`id` holds 1000") && e.contains("35 integer digits"),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn postgresql_query_mode() {
     query_mode(Db::Pg).await;

@@ -19,6 +19,36 @@ pub(crate) struct Column {
     pub(crate) name: String,
     /// The driver's type name (`INT8`, `TIMESTAMPTZ`, `BIGINT UNSIGNED`, `DATETIME`).
     pub(crate) type_name: String,
+    /// A MySQL `BINARY`/`VARBINARY` (as sqlx names it) that is text in a `_bin` collation:
+    /// the protocol flags both binary, and only the result's character set (not `binary`)
+    /// tells them apart (sqlx issue 3387).
+    pub(crate) bin_text: bool,
+}
+
+impl Column {
+    /// The type name an id or key part is judged by: `VARCHAR`/`CHAR` for text in a `_bin`
+    /// collation, else the driver's name.
+    pub(crate) fn key_type(&self) -> &str {
+        match (self.bin_text, self.type_name.as_str()) {
+            (true, "VARBINARY") => "VARCHAR",
+            (true, "BINARY") => "CHAR",
+            _ => &self.type_name,
+        }
+    }
+}
+
+/// Whether a MySQL column that sqlx names `BINARY`/`VARBINARY` is text in a `_bin` collation:
+/// its type information (`Debug`, the only place sqlx shows it) carries a collation other
+/// than `binary` (63).
+fn bin_text(type_name: &str, debug: &str) -> bool {
+    if !matches!(type_name, "BINARY" | "VARBINARY") {
+        return false;
+    }
+    let Some((_, rest)) = debug.split_once("collation: Collation(") else {
+        return false;
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse::<u16>().is_ok_and(|c| c != 63)
 }
 
 /// How a `timestamp_column` is compared, by its type.
@@ -344,9 +374,32 @@ impl Connection {
 
 fn columns<C: sqlx::Column>(cols: &[C]) -> Vec<Column> {
     cols.iter()
-        .map(|c| Column {
-            name: c.name().to_owned(),
-            type_name: c.type_info().name().to_owned(),
+        .map(|c| {
+            let type_name = c.type_info().name().to_owned();
+            Column {
+                name: c.name().to_owned(),
+                bin_text: bin_text(&type_name, &format!("{:?}", c.type_info())),
+                type_name,
+            }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod bin_text_tests {
+    use super::bin_text;
+
+    #[test]
+    fn bin_collated_text_is_told_from_binary_by_its_collation() {
+        let debug = |c: u16| {
+            format!(
+                "MySqlTypeInfo {{ type: VarString, flags: ColumnFlags(BINARY), collation: Collation({c}), max_size: Some(160) }}"
+            )
+        };
+        assert!(bin_text("VARBINARY", &debug(46)));
+        assert!(bin_text("BINARY", &debug(65)));
+        assert!(!bin_text("VARBINARY", &debug(63)));
+        assert!(!bin_text("VARCHAR", &debug(46)));
+        assert!(!bin_text("VARBINARY", "PgTypeInfo(Text)"));
+    }
 }

@@ -254,7 +254,7 @@ impl Shared {
         let (id_index, id_kind, id_expr, id_name) = match &id {
             IdSource::Column(id_name) => {
                 let i = index("id_column", id_name)?;
-                let kind = d.key_kind(&columns[i].type_name).ok_or_else(|| {
+                let kind = d.key_kind(columns[i].key_type()).ok_or_else(|| {
                     self.problem(
                         "id_column",
                         format!(
@@ -278,7 +278,7 @@ impl Shared {
                     key_columns.push(i);
                     // A type whose JSON text binds back exactly (not a float's, a date's).
                     key_parts.push(
-                        d.key_kind(&columns[i].type_name)
+                        d.key_kind(columns[i].key_type())
                             .filter(|k| *k != KeyKind::Numeric)
                             .map(|kind| KeyPart {
                                 sql: self.quoted_column(&columns[i].name),
@@ -541,8 +541,10 @@ enum IdSource {
 /// rows (a top-N sort of `page_size`). A large table reads faster with `id_column` naming a
 /// unique indexed column. A window page after a row's stored cursor (a full page of dates
 /// that name no day) finds that row by its key's columns bound from this JSON text, and by
-/// this expression too ([`Plan::key_match`]): the primary key serves the lookup (review24 F2:
-/// once a scan of the table each).
+/// this expression too ([`Plan::key_match`]): the primary key serves the lookup when its
+/// leading columns are integer, text or UUID (review24 F2: once a scan of the table each); a
+/// key that starts with a date, decimal or binary column is still a scan per lookup (review38
+/// R1).
 fn composite_key(d: Dialect, columns: &[&str]) -> String {
     let parts = columns
         .iter()
@@ -710,7 +712,9 @@ impl Plan {
                     // the walk's check of the key row makes it a failure of the table instead.
                     // Cost: with a single-column id or a composite primary key (its columns
                     // bound: [`Plan::key_match`], review24 F2), a lookup by the key's index
-                    // (evaluated once, and the index range starts at it); with a query's row
+                    // (evaluated once, and the index range starts at it) when the key leads
+                    // with integer, text or UUID columns, else a scan (review38 R1); with a
+                    // query's row
                     // hash, which no index serves, or a query the server materializes
                     // (`LIMIT`, `GROUP BY`, `UNION`: review28 F2), each subquery is a run of
                     // the query, two in MySQL's page, and MariaDB may then start the range at
