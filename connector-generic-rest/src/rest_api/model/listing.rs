@@ -344,7 +344,8 @@ impl ItemsPath {
     ///   every record's object there does: one record's `result.error` is the record's own,
     ///   a field of its data (a run that failed), beside records whose logs the filter left
     ///   out (review35 R2); a page on which every record's report failed is an error
-    ///   (review34).
+    ///   (review34), and so is one where a record's report failed and no list under the
+    ///   last filter holds an entry (review39 F2).
     /// - An error object where a record's object lacks the name the path needs
     ///   (`{"report": {"error": "quota exceeded"}}` with no `rows`, an Elasticsearch
     ///   `_msearch` answer's `{"error": {…}, "status": 429}`, a Microsoft Graph `$batch`
@@ -403,11 +404,23 @@ impl ItemsPath {
                 }
             }
         }
-        if let Some((.., Some(why))) = records
-            .into_iter()
-            .find(|(_, objects, failed, _)| failed == objects)
-        {
-            return Err(why);
+        // Where no record listed anything (every list under the last filter empty), one
+        // object that failed is enough: nothing shows the others' lists were cut by the
+        // filter rather than left empty (review39 F2: one failed report beside reports whose
+        // rows were really empty read as the empty last page, then prune). Queried only for a
+        // page where some, not all, such objects failed.
+        let mut listed = None;
+        for (_, objects, failed, first) in records {
+            let Some(why) = first else { continue };
+            if failed == objects
+                || !*listed.get_or_insert_with(|| {
+                    self.uncut(body)
+                        .or_else(|| self.listing(body))
+                        .is_some_and(|entries| !entries.is_empty())
+                })
+            {
+                return Err(why);
+            }
         }
         for (pointer, value, needed) in bare {
             let at = envelopes.located(pointer);
