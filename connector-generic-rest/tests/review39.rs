@@ -30,3 +30,29 @@ async fn one_failed_report_beside_empty_lists_fails_the_page() {
         (vec!["t1".to_owned()], None)
     );
 }
+
+/// A run whose result failed, its logs all left out by the filter.
+fn failed_run(id: u64) -> serde_json::Value {
+    json!({"id": id, "result": {"error": "exit code 1",
+        "logs": [{"id": id * 10 + 1, "level": "info", "title": "x"}]}})
+}
+
+/// review39 F3: "every record's object failed" counted the objects met, so one failed run
+/// beside runs with no `result` (queued) failed the page on every run. The records are
+/// counted; a page of one record stays loud (it cannot be told from every report failing).
+#[tokio::test]
+async fn records_without_the_object_are_counted() {
+    const PATH: &str = "$.runs[*].result.logs[?@.level == 'error']";
+    let p1 = json!({"runs": [{"id": 1, "result": {"logs": [
+        {"id": 11, "level": "error", "title": "t11"}]}}]});
+    let p2 = json!({"runs": [failed_run(2), {"id": 3, "status": "queued"}]});
+    assert_eq!(
+        cursor_walk(PATH, &[p1.clone(), p2]).await,
+        (vec!["t11".to_owned()], None)
+    );
+    let p2 = json!({"runs": [failed_run(9)]});
+    let (titles, err) = cursor_walk(PATH, &[p1, p2]).await;
+    assert_eq!(titles, ["t11"]);
+    let err = err.expect("a page of one failed record fails");
+    assert!(err.contains("`/runs/0/result/error` is set"), "{err}");
+}
