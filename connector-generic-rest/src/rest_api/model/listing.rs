@@ -344,7 +344,8 @@ impl ItemsPath {
     ///   every record's object there does: one record's `result.error` is the record's own,
     ///   a field of its data (a run that failed), beside records whose logs the filter left
     ///   out (review35 R2); a page on which every record's report failed is an error
-    ///   (review34).
+    ///   (review34), and so is one where a record's report failed and no list under the
+    ///   last filter holds an entry (review39 F2).
     /// - An error object where a record's object lacks the name the path needs
     ///   (`{"report": {"error": "quota exceeded"}}` with no `rows`, an Elasticsearch
     ///   `_msearch` answer's `{"error": {…}, "status": 429}`, a Microsoft Graph `$batch`
@@ -365,8 +366,9 @@ impl ItemsPath {
         let hint = || error_path_hint(seen.usual);
         let mut envelopes = self.envelopes(body, seen.place);
         // Per place below the records (`/runs/*/result`), in the order met: how many objects
-        // the page holds there, how many say they failed, and the first that does.
-        let mut records: Vec<(String, usize, usize, Option<String>)> = Vec::new();
+        // the page holds there, how many say they failed, the first that does, and where
+        // they lie.
+        let mut records: Vec<Group> = Vec::new();
         for (pointer, _) in reached {
             for (up, value) in envelopes.above(pointer) {
                 let named = envelopes.named(up);
@@ -391,23 +393,37 @@ impl ItemsPath {
                 let i = match records.iter().position(|(a, ..)| *a == at) {
                     Some(i) => i,
                     None => {
-                        records.push((at, 0, 0, None));
+                        records.push((at, 0, 0, None, Vec::new()));
                         records.len() - 1
                     }
                 };
-                let (_, objects, failed, first) = &mut records[i];
+                let (_, objects, failed, first, ups) = &mut records[i];
                 *objects += 1;
+                ups.push(up.to_owned());
                 if let Some(why) = why {
                     *failed += 1;
                     first.get_or_insert(why);
                 }
             }
         }
-        if let Some((.., Some(why))) = records
-            .into_iter()
-            .find(|(_, objects, failed, _)| failed == objects)
-        {
-            return Err(why);
+        // Where no record listed anything (every list under the last filter empty), one
+        // object that failed is enough: nothing shows the others' lists were cut by the
+        // filter rather than left empty (review39 F2: one failed report beside reports whose
+        // rows were really empty read as the empty last page, then prune). Queried only for a
+        // page where some, not all, such objects failed.
+        let mut listed = None;
+        for (_, objects, failed, first, ups) in records {
+            let Some(why) = first else { continue };
+            let listed = *listed.get_or_insert_with(|| {
+                self.uncut(body)
+                    .or_else(|| self.listing(body))
+                    .is_some_and(|entries| !entries.is_empty())
+            });
+            // Every object met failed: the records counted, not the objects, where some
+            // record lacks the object (a queued run with no `result`, review39 F3).
+            if !listed || (failed == objects && !self.records_without(body, &ups)) {
+                return Err(why);
+            }
         }
         for (pointer, value, needed) in bare {
             let at = envelopes.located(pointer);
@@ -420,6 +436,35 @@ impl ItemsPath {
             }
         }
         Ok(())
+    }
+
+    /// Whether some record the path's last wildcard or filter selects (`/runs/1` of
+    /// `$.runs[*].result.logs[?…]`) holds none of `objects` (`/runs/0/result`), where each
+    /// of them lies in such a record; `false` where one does not (nothing to count by).
+    fn records_without(&self, body: &Value, objects: &[String]) -> bool {
+        let Some(last) = self.entries.last() else {
+            return false;
+        };
+        let records: HashSet<String> = last
+            .query_located(body)
+            .locations()
+            .map(|l| l.to_json_pointer())
+            .collect();
+        let mut holding = HashSet::new();
+        for object in objects {
+            let mut at = object.as_str();
+            loop {
+                let Some((up, _)) = at.rsplit_once('/') else {
+                    return false;
+                };
+                if records.contains(up) {
+                    holding.insert(up);
+                    break;
+                }
+                at = up;
+            }
+        }
+        holding.len() < records.len()
     }
 
     /// Where a page's items sat ([`Seen::place`]), from its first match's pointer `first`:
@@ -532,6 +577,11 @@ impl ItemsPath {
             .collect()
     }
 }
+
+/// Objects at one place below a page's records ([`ItemsPath::failed_envelopes`]): the place
+/// (`/runs/*/result`), how many the page holds, how many say they failed, the first that
+/// does, and where each lies.
+type Group = (String, usize, usize, Option<String>, Vec<String>);
 
 /// Whether `object` is an error object, all its members a response's own
 /// (`{"error": {…}, "status": 429}`): one that stands where a record's object should, not a
