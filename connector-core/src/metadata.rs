@@ -800,6 +800,19 @@ mod tests {
         assert_eq!(owned, [("a".into(), json!(10)), ("b".into(), json!(20))]);
     }
 
+    /// As with the `BTreeMap`: a `&String` and a `&MetaKey` look up and index (the doc test
+    /// shows it too).
+    #[test]
+    fn string_and_key_references_look_up_and_index() {
+        let meta = Metadata::from([("space".into(), json!("ENG"))]);
+        let string = String::from("space");
+        let key = MetaKey::from("space");
+        assert_eq!(meta[&string], json!("ENG"));
+        assert_eq!(meta[&key], json!("ENG"));
+        assert_eq!(meta.get(&string), Some(&json!("ENG")));
+        assert_eq!(meta.get(&key), Some(&json!("ENG")));
+    }
+
     #[test]
     fn not_a_map_is_an_error() {
         assert!(serde_json::from_str::<Metadata>("[1]").is_err());
