@@ -40,13 +40,24 @@ use crate::MetaKey;
 /// with [`FromIterator`] (`collect`) or [`Extend`], which sort once: O(n log n). Lookups are
 /// O(log n).
 ///
-/// **From a `BTreeMap`.** Code written for the `BTreeMap` it was mostly compiles unchanged
-/// (`get("space")`, `insert`, `iter`, `len`, `retain`, `collect`, indexing); there are
-/// `From` conversions both ways for the rest (`range`, `entry`, ... are not offered).
-/// [`insert`](Self::insert) takes a [`MetaKey`], as the `BTreeMap` did, so the keys written
-/// `"space".into()` or `name.into()` for it still infer their type (an `impl Into<MetaKey>`
-/// key would leave them ambiguous); [`Document::with_metadata`](crate::Document::with_metadata)
-/// takes any `Into<MetaKey>`.
+/// **Migrating from `BTreeMap<MetaKey, Value>`.** Until this type, `Document::metadata` was
+/// that `BTreeMap`; it changed for the cost above (issues 17 and 24), not its behaviour: the
+/// order, the JSON and the fingerprints are the same. Code written for the `BTreeMap` mostly
+/// compiles unchanged: `get("space")`, `get(&string)`, `insert`, `remove`, `iter`, `keys`,
+/// `values(_mut)`, `len`, `retain`, `collect`, `extend`, `append`, `pop_first`/`pop_last`,
+/// `first_key_value`/`last_key_value`, indexing (`meta["space"]`, `meta[&string]`), `Eq`,
+/// `Hash`, `Debug` and serde. Not offered: `entry`, `range`, `split_off`,
+/// `first_entry`/`last_entry`, and naming `btree_map::{Iter, Keys, IntoIter}` or passing
+/// `&doc.metadata` where a `&BTreeMap` is expected: convert with the `From` impls both ways
+/// (`BTreeMap::from(meta)`, `Metadata::from(btree)`, O(n), no sort), or use
+/// `get_mut`/`insert` for what `entry` did. [`insert`](Self::insert) takes a [`MetaKey`], as
+/// the `BTreeMap` did, so the keys written `"space".into()` or `name.into()` for it still
+/// infer their type (an `impl Into<MetaKey>` key would leave them ambiguous);
+/// [`Document::with_metadata`](crate::Document::with_metadata) takes any `Into<MetaKey>`.
+///
+/// **Kept JSON.** After [`Document::set_fields_fingerprint`](crate::Document::set_fields_fingerprint)
+/// the map also holds the JSON it wrote, so the NDJSON line copies it; any `&mut` access
+/// (even `get_mut` or `iter_mut` used only to read) drops it.
 ///
 /// ```
 /// use connector_core::Metadata;
@@ -58,6 +69,11 @@ use crate::MetaKey;
 /// assert_eq!(meta.get("space"), Some(&json!("ENG")));
 /// assert_eq!(meta.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["labels", "space"]);
 /// assert_eq!(serde_json::to_string(&meta).unwrap(), r#"{"labels":["a","b"],"space":"ENG"}"#);
+///
+/// // As with the `BTreeMap`: lookups and indexing by a `&String`.
+/// let key = String::from("space");
+/// assert_eq!(meta[&key], json!("ENG"));
+/// assert!(meta.get(&key).is_some());
 /// ```
 #[derive(Clone, Default)]
 pub struct Metadata {
@@ -76,6 +92,19 @@ impl PartialEq for Metadata {
     /// The entries alike (the kept JSON is theirs, or absent).
     fn eq(&self, other: &Self) -> bool {
         self.entries == other.entries
+    }
+}
+
+impl Eq for Metadata {}
+
+impl std::hash::Hash for Metadata {
+    /// As a `BTreeMap` hashes: the length, then each key and value in order (the kept JSON is
+    /// not hashed, as it is not compared).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.entries.len());
+        for entry in &self.entries {
+            entry.hash(state);
+        }
     }
 }
 
@@ -112,7 +141,8 @@ impl Metadata {
     }
 
     /// The entries to change: the kept JSON is dropped first. Every `&mut self` method
-    /// reaches the entries through here.
+    /// reaches the entries through here (the NDJSON line checks the kept JSON against a fresh
+    /// write in debug builds, so one that does not is caught by any test writing a line).
     fn entries_mut(&mut self) -> &mut Vec<(MetaKey, Value)> {
         self.json = None;
         &mut self.entries
@@ -138,23 +168,58 @@ impl Metadata {
     /// Sets `key` to `value` and returns the value it had, as `BTreeMap::insert` does (the
     /// key already in the map is kept). A key greater than every key in the map is appended;
     /// any other costs a binary search and, when new, a shift of the greater entries: O(n).
+    ///
+    /// Insert keys in order, or build a large map with `collect` or [`Extend`]: inserting n
+    /// keys in random order one at a time is O(n²) (see the type's docs).
     pub fn insert(&mut self, key: MetaKey, value: Value) -> Option<Value> {
-        self.json = None;
-        match self.entries.last() {
+        let entries = self.entries_mut();
+        match entries.last() {
             Some((last, _)) if last.as_str() < key.as_str() => {}
             None => {}
             Some(_) => {
-                return match self.find(&key) {
-                    Ok(at) => Some(std::mem::replace(&mut self.entries[at].1, value)),
+                return match entries.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+                    Ok(at) => Some(std::mem::replace(&mut entries[at].1, value)),
                     Err(at) => {
-                        self.entries.insert(at, (key, value));
+                        entries.insert(at, (key, value));
                         None
                     }
                 };
             }
         }
-        self.entries.push((key, value));
+        entries.push((key, value));
         None
+    }
+
+    /// Reserves room for at least `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
+    /// Removes and returns the entry with the least key. O(n): the others shift down.
+    pub fn pop_first(&mut self) -> Option<(MetaKey, Value)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        Some(self.entries_mut().remove(0))
+    }
+
+    /// Removes and returns the entry with the greatest key. O(1).
+    pub fn pop_last(&mut self) -> Option<(MetaKey, Value)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.entries_mut().pop()
+    }
+
+    /// Moves every entry of `other` into this map, leaving `other` empty; of a key in both,
+    /// `other`'s value is kept, as `BTreeMap::append` keeps it. O((n + m) log(n + m)) at most,
+    /// O(m) when `other`'s keys all come after this map's.
+    pub fn append(&mut self, other: &mut Self) {
+        if other.entries.is_empty() {
+            return;
+        }
+        let taken = std::mem::take(other.entries_mut());
+        self.extend(taken);
     }
 
     /// The value of `key`. O(log n).
@@ -304,8 +369,14 @@ impl Extend<(MetaKey, Value)> for Metadata {
     /// that come after the map's greatest key, in order, are appended; otherwise the map is
     /// sorted once at the end: O((n + m) log(n + m)), not one O(n) insert per entry.
     fn extend<I: IntoIterator<Item = (MetaKey, Value)>>(&mut self, iter: I) {
+        // Collected first, so an iterator that panics leaves the map as it was (sorted, no
+        // duplicates) rather than with an unsorted tail.
+        let new: Vec<(MetaKey, Value)> = iter.into_iter().collect();
+        if new.is_empty() {
+            return;
+        }
         let start = self.entries.len();
-        self.entries_mut().extend(iter);
+        self.entries_mut().extend(new);
         let in_order = self.entries[start.saturating_sub(1)..]
             .windows(2)
             .all(|pair| pair[0].0.as_str() < pair[1].0.as_str());
@@ -474,6 +545,9 @@ mod tests {
         Extend(Vec<(String, i64)>),
         DoubleAll,
         Clear,
+        PopFirst,
+        PopLast,
+        Append(Vec<(String, i64)>),
     }
 
     fn key() -> impl Strategy<Value = String> {
@@ -502,6 +576,9 @@ mod tests {
             1 => prop::collection::vec((key(), any::<i64>()), 0..6).prop_map(Op::Extend),
             1 => Just(Op::DoubleAll),
             1 => Just(Op::Clear),
+            1 => Just(Op::PopFirst),
+            1 => Just(Op::PopLast),
+            1 => prop::collection::vec((key(), any::<i64>()), 0..6).prop_map(Op::Append),
         ]
     }
 
@@ -547,6 +624,19 @@ mod tests {
                 ours.clear();
                 theirs.clear();
             }
+            Op::PopFirst => assert_eq!(ours.pop_first(), theirs.pop_first()),
+            Op::PopLast => assert_eq!(ours.pop_last(), theirs.pop_last()),
+            Op::Append(entries) => {
+                let entries: Vec<(MetaKey, Value)> = entries
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), json!(v)))
+                    .collect();
+                let mut other: Metadata = entries.iter().cloned().collect();
+                let mut other_theirs: BTreeMap<MetaKey, Value> = entries.into_iter().collect();
+                ours.append(&mut other);
+                theirs.append(&mut other_theirs);
+                assert!(other.is_empty());
+            }
         }
     }
 
@@ -574,6 +664,12 @@ mod tests {
         assert_eq!(ours.last_key_value(), theirs.last_key_value());
         assert_eq!(&BTreeMap::from(ours.clone()), theirs);
         assert_eq!(&Metadata::from(theirs.clone()), ours);
+        assert_eq!(hash_of(ours), hash_of(theirs));
+    }
+
+    fn hash_of(value: &impl std::hash::Hash) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(value)
     }
 
     proptest! {
@@ -617,6 +713,76 @@ mod tests {
         }
     }
 
+    /// Many keys inserted out of order, one at a time, and removed again: still the
+    /// `BTreeMap`'s entries (the large-map path).
+    #[test]
+    fn large_out_of_order_inserts_behave_as_a_btree_map() {
+        let mut ours = Metadata::new();
+        let mut theirs = BTreeMap::new();
+        // A fixed permutation of 0..2000 (7 is coprime with 2000), in decimal: neither numeric
+        // nor byte order.
+        for i in 0..2000_u64 {
+            let k = MetaKey::from(((i * 7 + 3) % 2000).to_string());
+            assert_eq!(ours.insert(k.clone(), json!(i)), theirs.insert(k, json!(i)));
+        }
+        for i in (0..2000_u64).step_by(3) {
+            let k = (i * 11 % 2000).to_string();
+            assert_eq!(
+                ours.insert(k.as_str().into(), json!(-1)),
+                theirs.insert(k.into(), json!(-1))
+            );
+        }
+        assert_same(&ours, &theirs);
+        for i in (0..2000_u64).step_by(2) {
+            let k = (i * 13 % 2000).to_string();
+            assert_eq!(ours.remove(&k), theirs.remove(k.as_str()));
+        }
+        assert_same(&ours, &theirs);
+    }
+
+    /// An iterator that panics part way leaves `extend` with the map it had: sorted, no
+    /// duplicate, its kept JSON gone only if the entries changed.
+    #[test]
+    fn extend_that_panics_leaves_the_map_sorted() {
+        let mut meta = Metadata::from([("b".into(), json!(1)), ("d".into(), json!(2))]);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            meta.extend((0..3).map(|i| match i {
+                0 => ("a".into(), json!(0)),
+                1 => ("b".into(), json!(0)),
+                _ => panic!("a malformed field"),
+            }));
+        }));
+        assert!(result.is_err());
+        assert_eq!(
+            meta.keys().map(MetaKey::as_str).collect::<Vec<_>>(),
+            ["b", "d"]
+        );
+        assert_eq!(meta.get("b"), Some(&json!(1)));
+        assert!(meta.contains_key("d"));
+    }
+
+    #[test]
+    fn equal_maps_hash_alike_and_pops_drop_the_kept_json() {
+        let mut meta = Metadata::from([("a".into(), json!(1)), ("b".into(), json!(2))]);
+        let same = meta.clone();
+        assert_eq!(hash_of(&meta), hash_of(&same));
+        let set: std::collections::HashSet<Metadata> = [meta.clone(), same].into_iter().collect();
+        assert_eq!(set.len(), 1);
+        meta.keep_json(b"{}".to_vec().into_boxed_slice());
+        assert_eq!(meta.pop_last(), Some(("b".into(), json!(2))));
+        assert!(meta.kept_json().is_none());
+        meta.keep_json(b"{}".to_vec().into_boxed_slice());
+        assert_eq!(meta.pop_first(), Some(("a".into(), json!(1))));
+        assert!(meta.kept_json().is_none());
+        meta.keep_json(b"{}".to_vec().into_boxed_slice());
+        assert_eq!(meta.pop_first(), None);
+        assert!(meta.kept_json().is_some(), "nothing changed");
+        let mut other = Metadata::from([("c".into(), json!(3))]);
+        meta.append(&mut other);
+        assert!(meta.kept_json().is_none());
+        assert!(other.is_empty());
+    }
+
     #[test]
     fn owned_and_borrowed_iteration() {
         let mut meta = Metadata::from([("b".into(), json!(2)), ("a".into(), json!(1))]);
@@ -632,6 +798,19 @@ mod tests {
         );
         let owned: Vec<_> = meta.into_iter().collect();
         assert_eq!(owned, [("a".into(), json!(10)), ("b".into(), json!(20))]);
+    }
+
+    /// As with the `BTreeMap`: a `&String` and a `&MetaKey` look up and index (the doc test
+    /// shows it too).
+    #[test]
+    fn string_and_key_references_look_up_and_index() {
+        let meta = Metadata::from([("space".into(), json!("ENG"))]);
+        let string = String::from("space");
+        let key = MetaKey::from("space");
+        assert_eq!(meta[&string], json!("ENG"));
+        assert_eq!(meta[&key], json!("ENG"));
+        assert_eq!(meta.get(&string), Some(&json!("ENG")));
+        assert_eq!(meta.get(&key), Some(&json!("ENG")));
     }
 
     #[test]

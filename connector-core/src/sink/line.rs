@@ -52,7 +52,20 @@ pub(super) fn write_document(out: &mut Vec<u8>, doc: &Document) -> serde_json::R
         out.extend_from_slice(b",\"metadata\":");
         // Kept by the fields fingerprint when it wrote the same bytes: copied, not rewritten.
         match doc.metadata.kept_json() {
-            Some(json) => out.extend_from_slice(json),
+            Some(json) => {
+                // The cache is cleared by every `&mut` method of `Metadata` by convention;
+                // debug builds check each line so a new method that forgets cannot pass.
+                if cfg!(debug_assertions) {
+                    let mut fresh = Vec::new();
+                    write_map(&mut fresh, &doc.metadata)?;
+                    assert_eq!(
+                        String::from_utf8_lossy(json),
+                        String::from_utf8_lossy(&fresh),
+                        "the kept metadata JSON is stale"
+                    );
+                }
+                out.extend_from_slice(json);
+            }
             None => write_map(out, &doc.metadata)?,
         }
     }
