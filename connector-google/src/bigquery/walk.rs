@@ -384,6 +384,8 @@ impl BigQueryClient {
             .iter()
             .map(|c| index("metadata_columns", c))
             .collect::<Result<Vec<_>>>()?;
+        // Each row's metadata then fills by appends (a user may list many columns).
+        layout.sort_metadata();
         layout.title = match &self.config.title_column {
             Some(c) => Some(index("title_column", c)?),
             None => None,
