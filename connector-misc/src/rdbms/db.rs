@@ -44,6 +44,15 @@ fn bin_text(type_name: &str, debug: &str) -> bool {
     if !matches!(type_name, "BINARY" | "VARBINARY") {
         return false;
     }
+    // An ENUM or SET in a `_bin` collation arrives as `BINARY` too, but the server orders it
+    // by its index, not its text: as an id, `>` would end the walk early (review43 F4).
+    let flags = debug
+        .split_once("flags: ColumnFlags(")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map_or("", |(flags, _)| flags);
+    if flags.split('|').any(|f| matches!(f.trim(), "ENUM" | "SET")) {
+        return false;
+    }
     let Some((_, rest)) = debug.split_once("collation: Collation(") else {
         return false;
     };
@@ -401,5 +410,12 @@ mod bin_text_tests {
         assert!(!bin_text("VARBINARY", &debug(63)));
         assert!(!bin_text("VARCHAR", &debug(46)));
         assert!(!bin_text("VARBINARY", "PgTypeInfo(Text)"));
+        // review43 F4: an ENUM or SET in a `_bin` collation sorts by its index.
+        for flags in ["BINARY | ENUM", "SET | BINARY"] {
+            let enumerated = format!(
+                "MySqlTypeInfo {{ type: String, flags: ColumnFlags({flags}), collation: Collation(46), max_size: Some(20) }}"
+            );
+            assert!(!bin_text("BINARY", &enumerated), "{enumerated}");
+        }
     }
 }
