@@ -584,12 +584,14 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             } else {
                 claimed.job.attempts_without_progress.max(1)
             };
-            // An attempt told to wait says nothing about the checkpoint it resumed (review41
-            // R1: counting it, even as half, dropped a good checkpoint after a day's quota and
-            // the run started over, delivering every batch again): it is not a stall. Such a
-            // loop is bounded by `max_attempts` (a `RateLimited` one is not: it resumes, with
-            // its checkpoint, after each wait the service asks for, as documented).
-            if !progressed && claimed.job.kind == JobKind::Sync && asked.is_none() {
+            // An attempt told to wait, or throttled, says nothing about the checkpoint it
+            // resumed (review41 R1: counting it, even as half, dropped a good checkpoint after
+            // a day's quota and the run started over, delivering every batch again; review45
+            // E1: a bare 429 or a quota error without a wait counted whole): it is not a stall.
+            // Such a loop is bounded by `max_attempts` (a `RateLimited` one is not: it resumes,
+            // with its checkpoint, after each wait, as documented).
+            if !progressed && claimed.job.kind == JobKind::Sync && asked.is_none() && !rate_limited
+            {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());
                 if let Err(e) = state.count_stall(1).await {

@@ -6,8 +6,8 @@
 //!
 //! That wait is cut to `WorkerOptions::max_retry_after` (review36 F1): a day's, or a hostile
 //! `u64::MAX` seconds', holds the job an hour by default and never panics; a trigger during
-//! the wait is merged into the waiting job. A resume the service throttles at every try keeps
-//! its checkpoint (review41 R1), and a non-retryable error's `retry_after` is ignored.
+//! the wait is merged into the waiting job. A resume the service throttles at every try, with a
+//! wait or without, keeps its checkpoint (review41 R1, review45 E1), and a non-retryable error's `retry_after` is ignored.
 
 #[macro_use]
 mod support;
@@ -35,6 +35,7 @@ on_both!(
     a_huge_retry_after_is_cut_to_max_retry_after,
     a_hostile_retry_after_is_waited_only_up_to_the_cap,
     a_resume_throttled_at_every_try_keeps_its_checkpoint,
+    a_resume_throttled_without_a_wait_keeps_its_checkpoint,
     a_non_retryable_errors_retry_after_is_ignored,
 );
 
@@ -77,7 +78,13 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .unwrap_or((ErrorKind::Unavailable, WAIT));
-        Error::new(kind, "down for maintenance").with_retry_after(wait)
+        let e = Error::new(kind, "down for maintenance");
+        // A zero wait stands for an error that asks for none (a bare 429).
+        if wait.is_zero() {
+            e
+        } else {
+            e.with_retry_after(wait)
+        }
     }
 
     /// Whether each load resumed a checkpoint.
@@ -402,6 +409,19 @@ async fn a_resume_throttled_at_every_try_keeps_its_checkpoint(backend: Backend) 
         shared.resumed(),
         [false, true, true, true, true, true, true, true],
         "seven throttled resumes, and the checkpoint is still resumed"
+    );
+}
+
+/// A `RateLimited` error that asks for no wait (a bare 429, a quota error) is not a stalled
+/// resume either (review45 E1: three in a row dropped the checkpoint within minutes).
+async fn a_resume_throttled_without_a_wait_keeps_its_checkpoint(backend: Backend) {
+    let shared = Shared::new(5, Some((ErrorKind::RateLimited, Duration::ZERO)));
+    let (done, _sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true, true],
+        "five bare rate limits, and the checkpoint is still resumed"
     );
 }
 
