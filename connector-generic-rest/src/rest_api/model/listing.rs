@@ -28,6 +28,14 @@ pub(crate) struct ItemsPath {
     /// The path up to its last filter, every filter a wildcard, where that differs from
     /// `listing` ([`ItemsPath::uncut`]).
     uncut: Option<JsonPath>,
+    /// For a path with a filter, the path up to its last filter, every filter a wildcard,
+    /// whatever its shape (`$.results[*].report.sections[*]` of
+    /// `$.results[*].report.sections[?@.name == 'rows'].items`): what the last filter chose
+    /// among, by which a no-match page tells whether any record listed something
+    /// ([`ItemsPath::failed_envelopes`]); `None` where a descendant search comes first or
+    /// last (review44 N2: `uncut`, kept for numbered walks, is none for a
+    /// [`Shape::OneList`] path, and `listing` is the records).
+    chosen_among: Option<JsonPath>,
     /// What the path's matches are, from its syntax alone ([`Shape`]).
     shape: Shape,
     /// For a [`Shape::OneList`] path, the path up to its last filter, as written: what the
@@ -104,6 +112,10 @@ impl ItemsPath {
                     .as_ref()
                     .is_some_and(|l| l.to_string() != u.to_string())
             });
+        let chosen_among = (shape != Shape::Plain)
+            .then(|| up_to_last_filter(&full))
+            .flatten()
+            .and_then(|p| JsonPath::parse(&p).ok());
         let chooser = cuts
             .iter()
             .rfind(|(_, k)| {
@@ -145,6 +157,7 @@ impl ItemsPath {
             raw: full,
             listing,
             uncut,
+            chosen_among,
             shape,
             chooser,
             opening,
@@ -406,22 +419,26 @@ impl ItemsPath {
                 }
             }
         }
-        // Where no record listed anything (every list under the last filter empty), one
-        // object that failed is enough: nothing shows the others' lists were cut by the
-        // filter rather than left empty (review39 F2: one failed report beside reports whose
-        // rows were really empty read as the empty last page, then prune). Queried only for a
-        // page where some, not all, such objects failed.
+        // Where no record listed anything (every list under the last filter empty, or for a
+        // path ending in a descendant search, no list with an entry below what it went
+        // over), one object that failed is enough: nothing shows the others' lists were cut
+        // by the filter rather than left empty (review39 F2: one failed report beside
+        // reports whose rows were really empty read as the empty last page, then prune;
+        // review44 N2: the same under a path that ends in a name below its filter). Queried
+        // only for a page where such an object failed.
         let mut listed = None;
         for (_, objects, failed, first, ups) in records {
             let Some(why) = first else { continue };
-            let listed = *listed.get_or_insert_with(|| {
-                self.uncut(body)
-                    .or_else(|| self.listing(body))
-                    .is_some_and(|entries| !entries.is_empty())
+            let listed = *listed.get_or_insert_with(|| match &self.chosen_among {
+                Some(among) => !among.query(body).is_empty(),
+                None => reached.iter().any(|(_, value)| lists_below(value)),
             });
             // Every object met failed: the records counted, not the objects, where some
             // record lacks the object (a queued run with no `result`, review39 F3).
-            if !listed || (failed == objects && !self.records_without(body, &ups)) {
+            if !listed
+                || (failed == objects
+                    && !self.records_without(body, &ups, seen.usual, &mut envelopes))
+            {
                 return Err(why);
             }
         }
@@ -439,9 +456,24 @@ impl ItemsPath {
     }
 
     /// Whether some record the path's last wildcard or filter selects (`/runs/1` of
-    /// `$.runs[*].result.logs[?…]`) holds none of `objects` (`/runs/0/result`), where each
-    /// of them lies in such a record; `false` where one does not (nothing to count by).
-    fn records_without(&self, body: &Value, objects: &[String]) -> bool {
+    /// `$.runs[*].result.logs[?…]`) holds none of `objects` (`/runs/0/result`) and says
+    /// nothing failed, where each of them lies in such a record; `false` where one does not
+    /// (nothing to count by).
+    ///
+    /// Such a record counts as without the object only where, at the objects' place inside
+    /// it (`/runs/1/result`), there is nothing (a queued run), `null`, or a value with no
+    /// unusual error; where nothing is there, the record and what lies between must not
+    /// carry one either (`{"id": 7, "error": "quota exceeded"}`). A failed object that lacks
+    /// the list (`{"report": {"error": "quota exceeded", "report_id": "r2"}}` with no
+    /// `rows`) was not reached, yet counts as failed (review44 N1: else a page on which
+    /// every report failed read as the empty last page, then prune).
+    fn records_without(
+        &self,
+        body: &Value,
+        objects: &[String],
+        usual: &[String],
+        envelopes: &mut Envelopes<'_>,
+    ) -> bool {
         let Some(last) = self.entries.last() else {
             return false;
         };
@@ -451,6 +483,8 @@ impl ItemsPath {
             .map(|l| l.to_json_pointer())
             .collect();
         let mut holding = HashSet::new();
+        // Where the objects lie inside their records (`/result`).
+        let mut inside = HashSet::new();
         for object in objects {
             let mut at = object.as_str();
             loop {
@@ -459,12 +493,36 @@ impl ItemsPath {
                 };
                 if records.contains(up) {
                     holding.insert(up);
+                    inside.insert(&object[up.len()..]);
                     break;
                 }
                 at = up;
             }
         }
-        holding.len() < records.len()
+        records
+            .iter()
+            .filter(|record| !holding.contains(record.as_str()))
+            .any(|record| {
+                inside.iter().all(|rest| {
+                    let place = format!("{record}{rest}");
+                    match body.pointer(&place) {
+                        // The record and what lies below it, down to where the object
+                        // would be.
+                        Some(Value::Null) | None => std::iter::once(0)
+                            .chain(rest.match_indices('/').skip(1).map(|(i, _)| i))
+                            .all(|end| {
+                                let pointer = &place[..record.len() + end];
+                                body.pointer(pointer).is_none_or(|value| {
+                                    unusual_error(value, &envelopes.located(pointer), usual)
+                                        .is_none()
+                                })
+                            }),
+                        Some(value) => {
+                            unusual_error(value, &envelopes.located(&place), usual).is_none()
+                        }
+                    }
+                })
+            })
     }
 
     /// Where a page's items sat ([`Seen::place`]), from its first match's pointer `first`:
@@ -590,6 +648,19 @@ type Group = (String, usize, usize, Option<String>, Vec<String>);
 fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     const MEMBERS: [&str; 6] = ["error", "errors", "details", "status", "code", "message"];
     !object.is_empty() && object.keys().all(|k| MEMBERS.contains(&k.as_str()))
+}
+
+/// Whether `value` is, or holds below it outside its `error` and `errors`, a list with an
+/// entry: what a descendant search that matched nothing under it went over
+/// (`$.results[*].report..[?…]`), where the path gives no cut of its own (review44 N2).
+fn lists_below(value: &Value) -> bool {
+    match value {
+        Value::Array(list) => !list.is_empty(),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k != "error" && k != "errors" && lists_below(v)),
+        _ => false,
+    }
 }
 
 /// Whether an item of the page (`items`, [`ItemsPath::item_locations`]) lies below
@@ -904,6 +975,26 @@ mod tests {
             assert_eq!(
                 p.uncut.as_ref().map(ToString::to_string),
                 uncut.map(|u| JsonPath::parse(u).unwrap().to_string()),
+                "{path}"
+            );
+        }
+        // What the last filter chose among, for every shape (review44 N2).
+        let among = [
+            ("$.data[*]", None),
+            ("$.data[?@.x]", Some("$.data[*]")),
+            (
+                "$.results[*].report.sections[?@.name == 'rows'].items",
+                Some("$.results[*].report.sections[*]"),
+            ),
+            ("$.groups[?@.open].items[*]", Some("$.groups[*]")),
+            ("$.results[*].report..[?@.public]", None),
+            ("$..[?@.title]", None),
+        ];
+        for (path, chosen_among) in among {
+            let p = ItemsPath::parse(path).unwrap();
+            assert_eq!(
+                p.chosen_among.as_ref().map(ToString::to_string),
+                chosen_among.map(|u| JsonPath::parse(u).unwrap().to_string()),
                 "{path}"
             );
         }

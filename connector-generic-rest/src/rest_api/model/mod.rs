@@ -394,10 +394,11 @@ fn first_list_key(raw: &[u8]) -> Option<String> {
 }
 
 /// A cursor or next-URL path, parsed once: a JSONPath when it starts with `$`, else a field
-/// path.
+/// path. The JSONPath is boxed: an [`ItemsPath`] holds several parsed cuts of its path, and
+/// a field path is small (clippy's `large_enum_variant`).
 #[derive(Debug, Clone)]
 pub(crate) enum BodyPath {
-    Json(ItemsPath),
+    Json(Box<ItemsPath>),
     Field(FieldPath),
 }
 
@@ -406,7 +407,7 @@ impl BodyPath {
     pub(crate) fn parse(path: &str) -> Option<Self> {
         let p = path.trim();
         if p.starts_with('$') {
-            ItemsPath::parse(p).ok().map(Self::Json)
+            ItemsPath::parse(p).ok().map(|p| Self::Json(Box::new(p)))
         } else {
             FieldPath::parse(p).ok().map(Self::Field)
         }
