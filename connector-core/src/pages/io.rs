@@ -671,15 +671,7 @@ mod tests {
         assert!(matches!(choice.get(eight), Read::Parents));
         assert!(matches!(On::of(choice.get(eight)), On::Inherited(_)));
 
-        let built = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("the child's runtime");
-        let id = built.handle().id();
-        assert!(
-            choice
-                .set(IoRuntime::Handle(built.handle().clone()), 8)
-                .expect("the child's choice")
-        );
+        let (built, id) = child_chooses_its_own(&choice);
         assert!(matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == id));
         assert!(
             choice.set(IoRuntime::Caller, 8).is_err(),
@@ -692,6 +684,21 @@ mod tests {
             .expect("dropped");
     }
 
+    /// In forked child 8, a current-thread runtime of its own, chosen (the first choice there),
+    /// and its id.
+    fn child_chooses_its_own(choice: &Choice) -> (tokio::runtime::Runtime, tokio::runtime::Id) {
+        let built = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("the child's runtime");
+        let id = built.handle().id();
+        assert!(
+            choice
+                .set(IoRuntime::Handle(built.handle().clone()), 8)
+                .expect("the child's choice")
+        );
+        (built, id)
+    }
+
     /// A forked child that chose a runtime it built keeps the parent's out (review30 F5): a
     /// binding that chooses its `static` runtime, the parent's, before every sync, with
     /// `replace_io_runtime` (or `set_io_runtime`), leaves the child's choice in place rather
@@ -702,15 +709,7 @@ mod tests {
         let inherited = || IoRuntime::Handle(Handle::current());
         let choice = Choice::new();
         assert!(choice.set(inherited(), 7).expect("the parent's choice"));
-        let built = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("the child's runtime");
-        let id = built.handle().id();
-        assert!(
-            choice
-                .set(IoRuntime::Handle(built.handle().clone()), 8)
-                .expect("the child's choice")
-        );
+        let (built, id) = child_chooses_its_own(&choice);
         let childs = |choice: &Choice, id| matches!(choice.get(eight), Read::Is(IoRuntime::Handle(h)) if h.id() == id);
         assert!(!choice.replace(inherited(), 8).expect("kept out"));
         assert!(childs(&choice, id), "the child's runtime still");
