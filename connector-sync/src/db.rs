@@ -46,6 +46,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "parent",
         include_str!("../migrations/sqlite/0006_parent.sql"),
     ),
+    (
+        7,
+        "throttle",
+        include_str!("../migrations/sqlite/0007_throttle.sql"),
+    ),
 ];
 /// The same tables in PostgreSQL's dialect (`TIMESTAMPTZ`, `JSONB`, `BIGSERIAL`).
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
@@ -78,6 +83,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         6,
         "parent",
         include_str!("../migrations/postgres/0006_parent.sql"),
+    ),
+    (
+        7,
+        "throttle",
+        include_str!("../migrations/postgres/0007_throttle.sql"),
     ),
 ];
 
@@ -474,6 +484,16 @@ mod tests {
             "postgres",
             6,
             "1a8fa8ac89c512fabbb5934ded2a448709dfae64a6188fd8651593e6412ba5358e6cb10475d523c43d6bf5268aa10949",
+        ),
+        (
+            "sqlite",
+            7,
+            "8c861331b1522034d32def1d628a6932414a9080a13522b7cce2e7b67d60902b769d030f788340cfac9ed9628221efdc",
+        ),
+        (
+            "postgres",
+            7,
+            "808cdca4d1409d7bc0c8e5aef19d7271f66eb0d14af2cec0c067bad4ae01555203192febd35c7eb59a94064d14b112e9",
         ),
     ];
 

@@ -185,6 +185,12 @@ pub struct JobRecord {
     /// The job's last commit (its last progress), by the database's clock.
     #[serde(default)]
     pub last_progress_at: Option<DateTime<Utc>>,
+    /// Attempts that ended rate-limited since the job's last commit (a commit resets it): a
+    /// rate limit that states no wait is retried after
+    /// [`backoff_after`](crate::WorkerOptions::backoff_after) of this count, so a throttling
+    /// service is asked less and less often.
+    #[serde(default)]
+    pub throttled_attempts: u32,
     /// Not claimed before this time (schedule, backoff).
     pub run_after: DateTime<Utc>,
     /// The worker that holds it.
@@ -204,7 +210,8 @@ pub struct JobRecord {
 pub(crate) const JOB_COLUMNS: &str = "id, connector_id, kind, mode, partition_key, status, \
      refetch_ids, window_start, window_end, docs_new, docs_updated, docs_unchanged, docs_failed, \
      docs_deleted, error, wait_reason, attempt, run_after, lease_owner, lease_expires_at, \
-     heartbeat_at, created_at, started_at, finished_at, fruitless, last_progress_at, docs_gone";
+     heartbeat_at, created_at, started_at, finished_at, fruitless, last_progress_at, docs_gone, \
+     throttled";
 
 /// A [`JobRecord`] from a row of [`JOB_COLUMNS`] (a macro: the row type differs per backend).
 macro_rules! job_from_row {
@@ -221,6 +228,7 @@ macro_rules! job_from_row {
             let status: String = row.try_get(5)?;
             let attempt: i64 = row.try_get(16)?;
             let fruitless: i64 = row.try_get(24)?;
+            let throttled: i64 = row.try_get(27)?;
             Ok(JobRecord {
                 id: row.try_get(0)?,
                 connector_id: row.try_get(1)?,
@@ -251,6 +259,7 @@ macro_rules! job_from_row {
                 finished_at: row.try_get(23)?,
                 attempts_without_progress: u32::try_from(fruitless).unwrap_or(u32::MAX),
                 last_progress_at: row.try_get(25)?,
+                throttled_attempts: u32::try_from(throttled).unwrap_or(u32::MAX),
             })
         })()
     }};
@@ -331,6 +340,12 @@ pub(crate) enum Merged {
 /// when that job is still queued: the stronger mode wins (a full trigger upgrades a queued
 /// auto or incremental job) and the ids to fetch again are merged. A trigger is never dropped
 /// while its caller believes it was taken.
+///
+/// A queued job waiting to retry is due now (review41 R3): only a host's trigger merges (the
+/// scheduler queues with [`enqueue`], which leaves a pending job alone), and someone asking to
+/// sync now (after fixing an endpoint that answered `503 Retry-After: 86400`, say) should not
+/// wait out the hour. A wait a service's rate limit asked for still holds: `claim` skips a
+/// connector with a live `rate_limit` row whatever the job's `run_after`.
 pub(crate) async fn merge_into_pending(db: &SyncDb, job: &NewJob<'_>) -> Result<Merged> {
     let pg = db.is_postgres();
     let union = if pg {
@@ -342,11 +357,13 @@ pub(crate) async fn merge_into_pending(db: &SyncDb, job: &NewJob<'_>) -> Result<
     };
     let sql = format!(
         "UPDATE job SET mode = CASE WHEN {new} > {old} THEN $4 ELSE mode END, \
-         refetch_ids = CASE WHEN $5 IS NULL THEN refetch_ids ELSE {union} END \
+         refetch_ids = CASE WHEN $5 IS NULL THEN refetch_ids ELSE {union} END, \
+         run_after = CASE WHEN run_after > {now} THEN {now} ELSE run_after END \
          WHERE connector_id = $1 AND kind = $2 AND partition_key = $3 AND status = 'queued' \
          RETURNING id",
         new = mode_rank("$4"),
         old = mode_rank("mode"),
+        now = sql_now(pg),
     );
     let fail = |e: sqlx::Error| {
         db.error(
@@ -654,14 +671,15 @@ pub(crate) enum Finish {
         counters: JobCounters,
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     },
-    /// Failed; queued again at `retry_at`, or failed for good when `None`. `counted: false`
+    /// Failed; queued again at `retry_at`, or failed for good when `None`. `rate_limited`
     /// for a failure that says nothing about the job (its service asked it to slow down):
-    /// the attempt is not counted against the retry limit.
+    /// the attempt is not counted against the retry limit, and counts as one more
+    /// rate-limited attempt ([`JobRecord::throttled_attempts`]).
     Failed {
         error: String,
         counters: JobCounters,
         retry_at: Option<DateTime<Utc>>,
-        counted: bool,
+        rate_limited: bool,
     },
     /// Given back unfinished (the worker stops): queued again at once, the attempt not
     /// counted against the retry limit.
@@ -683,7 +701,7 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
             error,
             counters,
             retry_at: Some(at),
-            counted,
+            rate_limited,
         } => (
             "queued",
             Some(error.as_str()),
@@ -694,7 +712,7 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
                 "retrying at {} after a failed attempt: {error}",
                 at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )),
-            !counted,
+            *rate_limited,
         ),
         Finish::Failed {
             error,
@@ -721,6 +739,13 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
         ),
         Finish::Cancelled => ("cancelled", None, None, None, None, None, false),
     };
+    let throttle = matches!(
+        &how,
+        Finish::Failed {
+            rate_limited: true,
+            ..
+        }
+    );
     let c = counters.unwrap_or_default();
     // A job that ends well keeps no error of an earlier attempt.
     let sql = format!(
@@ -730,6 +755,7 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
          run_after = CASE WHEN $5 THEN {retry} ELSE run_after END, wait_reason = $7, \
          lease_owner = NULL, lease_expires_at = NULL, \
          fruitless = CASE WHEN $16 AND fruitless > 0 THEN fruitless - 1 ELSE fruitless END, \
+         throttled = CASE WHEN $18 THEN throttled + 1 ELSE throttled END, \
          window_start = COALESCE($8, window_start), window_end = COALESCE($9, window_end), \
          docs_new = CASE WHEN $10 THEN $11 ELSE docs_new END, \
          docs_updated = CASE WHEN $10 THEN $12 ELSE docs_updated END, \
@@ -760,6 +786,7 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
         .bind(i64::try_from(c.deleted).unwrap_or(i64::MAX))
         .bind(uncount)
         .bind(i64::try_from(c.gone).unwrap_or(i64::MAX))
+        .bind(throttle)
         .execute(pool)
         .await
         .map_err(|e| db.error(&format!("cannot finish job {id} in"), &e))?

@@ -255,7 +255,9 @@ impl SyncService {
 
     /// Queues a sync of connector `id` now: one job per partition of the connector (one for
     /// a connector that does not split), unless one is pending already (then its id comes
-    /// back with `created: false`). A paused connector's job waits until it is resumed.
+    /// back with `created: false`, and a queued one waiting to retry after a failed attempt
+    /// is due at once; a rate limit's wait still holds it). A paused connector's job waits
+    /// until it is resumed.
     ///
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::Config`] for ids with

@@ -100,10 +100,14 @@ pub(crate) fn secs(d: chrono::Duration) -> f64 {
 }
 
 /// Renews a running job's lease if it is still `owner`'s (`$3`: the lease in seconds); with
-/// `progress`, also records a commit: the job's last progress, and no fruitless attempt.
+/// `progress`, also records a commit: the job's last progress, and no fruitless or
+/// rate-limited attempt.
 pub(crate) fn renew_lease_sql(pg: bool, progress: bool) -> String {
     let progress = if progress {
-        format!(", last_progress_at = {}, fruitless = 0", sql_now(pg))
+        format!(
+            ", last_progress_at = {}, fruitless = 0, throttled = 0",
+            sql_now(pg)
+        )
     } else {
         String::new()
     };
@@ -272,8 +276,8 @@ impl SqlStateStore {
         Ok(row.and_then(|(id,)| id))
     }
 
-    /// Attempts in a row that resumed the stored checkpoint and failed without a commit, each
-    /// weighed as [`count_stall`](Self::count_stall) was told.
+    /// Attempts in a row that resumed the stored checkpoint and failed without a commit in a
+    /// way that may be the checkpoint's fault ([`count_stall`](Self::count_stall)).
     pub(crate) async fn checkpoint_stalls(&self) -> Result<u32> {
         let row: Option<(i64,)> = on_pool!(self.db, pool => {
             sqlx::query_as(
@@ -289,17 +293,16 @@ impl SqlStateStore {
         Ok(row.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
-    /// Counts `weight` more attempts that resumed the stored checkpoint and got nowhere (the
-    /// worker counts one at a time, and none whose error asked for a wait).
-    pub(crate) async fn count_stall(&self, weight: u32) -> Result<()> {
+    /// Counts one more attempt that resumed the stored checkpoint and got nowhere (the worker
+    /// decides which count: none that was told to wait or never reached its source).
+    pub(crate) async fn count_stall(&self) -> Result<()> {
         on_pool!(self.db, pool => {
             sqlx::query(
-                "UPDATE checkpoint SET stalls = stalls + $3 \
+                "UPDATE checkpoint SET stalls = stalls + 1 \
                  WHERE connector_id = $1 AND partition_key = $2 AND checkpoint IS NOT NULL",
             )
             .bind(&self.connector_id)
             .bind(&self.partition)
-            .bind(i64::from(weight))
             .execute(pool)
             .await
             .map_err(|e| self.err("cannot count a stalled resume", &e))?;

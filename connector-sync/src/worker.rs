@@ -74,24 +74,48 @@ pub struct WorkerOptions {
     pub stall_timeout: Duration,
     /// The wait before the first retry (default 10 s), doubled after each failed attempt. A
     /// retryable error that asks for a longer wait ([`Error::retry_after`]: a service's
-    /// `Retry-After`, or core's "no I/O runtime in this forked child") is retried after that
-    /// wait instead, up to [`max_retry_after`](Self::max_retry_after), and the attempt is not
-    /// counted as a stalled resume of its checkpoint (three stalled resumes in a row drop the
-    /// checkpoint and the run starts over): a resume the service throttles keeps its
-    /// checkpoint. Such attempts count against `max_attempts`, except `RateLimited` ones,
-    /// which resume after each wait for as long as the service asks.
+    /// `Retry-After`, or core's "no I/O runtime in this forked child"; a zero one asks for
+    /// none) is retried after that wait instead, up to
+    /// [`max_retry_after`](Self::max_retry_after) (a `RateLimited` one up to
+    /// [`max_rate_limit_wait`](Self::max_rate_limit_wait)). A `RateLimited` error that states
+    /// no wait (a bare 429, a quota error) holds its connector for this backoff doubled with
+    /// each rate-limited attempt since the job's last commit (10 s, 20 s, 40 s… up to
+    /// `max_backoff`).
+    ///
+    /// Three attempts in a row that resume the stored checkpoint and fail without a commit
+    /// drop the checkpoint, and the run starts over, but only attempts whose error may be the
+    /// checkpoint's fault count: not one told to wait or rate-limited (a resume the service
+    /// throttles keeps its checkpoint), not a connection or 5xx failure before the first
+    /// source page (a resume during an outage keeps it), not a sink, database, credential or
+    /// config error. Failed attempts count against `max_attempts`, except `RateLimited` ones,
+    /// which resume after each wait until [`max_throttled`](Self::max_throttled).
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
     /// longer, up to [`max_retry_after`](Self::max_retry_after).
     pub max_backoff: Duration,
     /// The longest wait a service or the process may ask for and get (default 1 h, at most a
-    /// year): a retryable error's [`Error::retry_after`] and a 429's wait on its connector
-    /// (and on the shared rate limits, [`shared_rate_limits`](Self::shared_rate_limits)) are
-    /// cut to it. A `Retry-After: 86400` from an endpoint in maintenance retries after an
-    /// hour, not a day. While a job waits to retry, a trigger of its connector and partition
-    /// (the scheduler's, or a manual "sync now") is merged into it and runs when it does:
-    /// cancel the job to run at once.
+    /// year), for a retryable error other than `RateLimited` ([`Error::retry_after`]: a 503's
+    /// `Retry-After`, core's forked-child wait) and on the shared rate limits
+    /// ([`shared_rate_limits`](Self::shared_rate_limits), which core's HTTP layer defers by
+    /// at most its own `retry_after_cap`, 5 min by default). A `Retry-After: 86400` from an
+    /// endpoint in maintenance retries after an hour, not a day; zero ignores the waits
+    /// services ask for. A manual trigger ([`SyncService::trigger`](crate::SyncService::trigger))
+    /// of a job waiting to retry is merged into it and makes it due at once, except for a
+    /// rate limit's wait, which holds the connector's jobs until it ends; a scheduled run is
+    /// not queued while the job waits.
     pub max_retry_after: Duration,
+    /// The longest wait a `RateLimited` error may ask for and get (default 24 h, at most a
+    /// year): its job and every job of its connector wait that long (review41 R2: a 429's
+    /// `Retry-After`, or a daily quota's reset, is usually honest, and a service may penalise
+    /// requests sent inside the window it announced; cutting it to `max_retry_after` brought
+    /// every job of the connector back hourly to be refused again).
+    pub max_rate_limit_wait: Duration,
+    /// How long a job may go without a commit and still be retried after a `RateLimited`
+    /// attempt (default 24 h; `None`: as long as the service throttles). Past it the job ends
+    /// failed, saying so, with its checkpoint kept: the connector's next scheduled (or manual)
+    /// run resumes it once the rate limit's wait is over. Each throttled attempt is logged
+    /// (warn) with its wait, and the job's `wait_reason` says "rate-limited until T".
+    pub max_throttled: Option<Duration>,
     /// The batch loop's options (batch size, overlap…); the timeout is each connector's
     /// `timeout_secs`.
     pub sync: SyncOptions,
@@ -122,6 +146,8 @@ impl Default for WorkerOptions {
             backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(600),
             max_retry_after: Duration::from_secs(3600),
+            max_rate_limit_wait: Duration::from_secs(24 * 3600),
+            max_throttled: Some(Duration::from_secs(24 * 3600)),
             sync: SyncOptions::default(),
             shared_rate_limits: true,
             job_webhooks: true,
@@ -150,6 +176,11 @@ impl WorkerOptions {
     /// an error may ask for and get.
     pub(crate) fn longest_asked(&self) -> Duration {
         self.max_retry_after.min(LONGEST_WAIT)
+    }
+
+    /// [`max_rate_limit_wait`](Self::max_rate_limit_wait), at most [`LONGEST_WAIT`].
+    fn longest_rate_limit_wait(&self) -> Duration {
+        self.max_rate_limit_wait.min(LONGEST_WAIT)
     }
 
     fn worker_id(&self) -> String {
@@ -387,6 +418,61 @@ fn plus(base: JobCounters, this: JobCounters) -> JobCounters {
     }
 }
 
+/// What an attempt did, as its progress reports it.
+struct Activity {
+    /// Its last source page or sink batch, for the stall watchdog.
+    last: Mutex<tokio::time::Instant>,
+    /// Whether it read a source page: it reached its source.
+    paged: AtomicBool,
+}
+
+/// Whether a failed sync attempt that committed nothing counts as a stalled resume of the
+/// stored checkpoint (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only when its error
+/// may be the checkpoint's fault, that is when the source was reached and answered other than
+/// with a wait.
+///
+/// Not counted (review45 E2, review41 R1): an error that asked for a wait (`asked`, already
+/// without a zero one) and any `RateLimited` one, the service throttles the credential;
+/// `Unavailable` before the attempt read a source page (a refused connection, DNS, TLS, a 5xx
+/// or a timeout after the HTTP layer's retries: the source may just be down, and a 2-minute
+/// outage after a resume dropped the checkpoint); `Sink` and `State` (the destination or the
+/// sync database failed, not the source); `Unauthenticated`, `PermissionDenied` and `Config`
+/// (a credential or config to fix: such a job fails at once, so three scheduled runs with a
+/// revoked token dropped the checkpoint the fixed token would have resumed); `Cancelled`.
+/// Counted: the source's answer could not be used (`InvalidData`, `NotFound`: an expired
+/// cursor's 400 or 410), the resume hung (`Timeout`), `Internal`, `Unsupported`, and
+/// `Unavailable` after a page (the source answered, then failed the resume).
+///
+/// A cursor that the source answers with a 5xx at every resume, before any page, is therefore
+/// never dropped by this rule: each job fails after `max_attempts`, saying why, and a full
+/// sync (or a rebuild) starts over.
+fn stalls_checkpoint(e: &Error, asked: Option<Duration>, paged: bool) -> bool {
+    if asked.is_some() {
+        return false;
+    }
+    match e.kind() {
+        ErrorKind::RateLimited
+        | ErrorKind::Sink
+        | ErrorKind::State
+        | ErrorKind::Unauthenticated
+        | ErrorKind::PermissionDenied
+        | ErrorKind::Config
+        | ErrorKind::Cancelled => false,
+        ErrorKind::Unavailable => paged,
+        _ => true,
+    }
+}
+
+/// How long job `job` has gone without a commit (since its first attempt when it never
+/// committed), by the database's clock (this machine's when the database cannot say).
+async fn since_progress(db: &SyncDb, job: &jobs::JobRecord) -> Duration {
+    let Some(since) = job.last_progress_at.or(job.started_at) else {
+        return Duration::ZERO;
+    };
+    let now = jobs::db_now(db).await.unwrap_or_else(|_| Utc::now());
+    (now - since).to_std().unwrap_or_default()
+}
+
 /// Aborts its task when dropped: a job's heartbeat ends with the job, also when the job's
 /// own task is aborted (its worker stopped without waiting).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -412,7 +498,10 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
     ));
     let progress: Arc<Mutex<Option<JobCounters>>> = Arc::new(Mutex::new(None));
     let progressed = Arc::new(AtomicBool::new(false));
-    let activity = Arc::new(Mutex::new(tokio::time::Instant::now()));
+    let activity = Arc::new(Activity {
+        last: Mutex::new(tokio::time::Instant::now()),
+        paged: AtomicBool::new(false),
+    });
     let lost = Cancellation::new();
     let stalled = Cancellation::new();
     let gate = ctx.options.shared_rate_limits.then(|| {
@@ -504,12 +593,16 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 )
                 .await;
                 if gate.as_ref().and_then(|g| g.limited_until()).is_some() {
-                    if let Ok(mut at) = activity.lock() {
+                    if let Ok(mut at) = activity.last.lock() {
                         *at = tokio::time::Instant::now();
                     }
                     continue;
                 }
-                let idle = activity.lock().map(|at| at.elapsed()).unwrap_or_default();
+                let idle = activity
+                    .last
+                    .lock()
+                    .map(|at| at.elapsed())
+                    .unwrap_or_default();
                 if idle >= limit {
                     break;
                 }
@@ -565,48 +658,113 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // The wait a retryable error asks for, whatever its kind (review33 F4): a 503's
             // `Retry-After`, or core's "no I/O runtime could start in this forked child".
             // Cut to `max_retry_after` (review36 F1): a `Retry-After` of a day, or of 3 000
-            // years, holds the job (and every trigger merged into it) an hour at most.
-            let longest = ctx.options.longest_asked();
+            // years, holds the job (and every trigger merged into it) an hour at most; a
+            // rate limit's to `max_rate_limit_wait` (review41 R2: a 429's wait is usually
+            // honest, a daily quota's runs to midnight). A zero wait (`Retry-After: 0`, a
+            // past HTTP-date, a cap of zero) asks for none (review45 E6).
+            let cap = if rate_limited {
+                ctx.options.longest_rate_limit_wait()
+            } else {
+                ctx.options.longest_asked()
+            };
             let asked = e
                 .retry_after()
                 .filter(|_| e.is_retryable())
-                .map(|d| d.min(longest));
-            if rate_limited {
-                let wait = e.retry_after().unwrap_or(ctx.options.backoff).min(longest);
-                let until = later(wait);
-                if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, until).await {
-                    tracing::warn!(job = job_id, error = %e, "cannot record the rate limit");
-                }
-            }
+                .map(|d| d.min(cap))
+                .filter(|d| !d.is_zero());
             // Attempts in a row without progress, this one included: what the limit counts.
             let fruitless = if progressed {
                 0
             } else {
                 claimed.job.attempts_without_progress.max(1)
             };
-            // An attempt told to wait, or throttled, says nothing about the checkpoint it
-            // resumed (review41 R1: counting it, even as half, dropped a good checkpoint after
-            // a day's quota and the run started over, delivering every batch again; review45
-            // E1: a bare 429 or a quota error without a wait counted whole): it is not a stall.
-            // Such a loop is bounded by `max_attempts` (a `RateLimited` one is not: it resumes,
-            // with its checkpoint, after each wait, as documented).
-            if !progressed && claimed.job.kind == JobKind::Sync && asked.is_none() && !rate_limited
+            // Rate-limited attempts since the last commit, this one included: a rate limit
+            // that states no wait (a bare 429, a quota error) is waited out for the backoff
+            // doubled with each (review45 E1), not 10 s forever.
+            let throttled = if progressed {
+                1
+            } else {
+                claimed.job.throttled_attempts.saturating_add(1)
+            };
+            let throttle_wait =
+                rate_limited.then(|| asked.unwrap_or_else(|| ctx.options.backoff_after(throttled)));
+            let mut until = None;
+            if let Some(wait) = throttle_wait {
+                let at = later(wait);
+                until = Some(at);
+                if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, at).await {
+                    tracing::warn!(job = job_id, error = %e, "cannot record the rate limit");
+                }
+            }
+            // An attempt told to wait, or throttled, or that never reached its source, says
+            // nothing about the checkpoint it resumed: it is not a stall (see
+            // `stalls_checkpoint`). Such a loop is bounded by `max_attempts`, a `RateLimited`
+            // one by `max_throttled`.
+            let paged = activity.paged.load(Ordering::Relaxed);
+            if !progressed
+                && claimed.job.kind == JobKind::Sync
+                && stalls_checkpoint(&e, asked, paged)
             {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());
-                if let Err(e) = state.count_stall(1).await {
+                if let Err(e) = state.count_stall().await {
                     tracing::warn!(job = job_id, error = %e, "cannot count the stalled resume");
                 }
             }
+            // A job throttled without a commit for `max_throttled` ends failed, its
+            // checkpoint kept: the next scheduled job resumes it (review45 E5).
+            let throttled_for = if rate_limited && !progressed {
+                since_progress(db, &claimed.job).await
+            } else {
+                Duration::ZERO
+            };
+            let too_long = ctx
+                .options
+                .max_throttled
+                .is_some_and(|limit| throttled_for >= limit);
             let retry = worth_retrying(claimed.job.kind, &e)
-                && (rate_limited || fruitless < ctx.options.max_attempts);
-            let retry_at = retry.then(|| later(ctx.options.retry_wait(fruitless.max(1), asked)));
-            tracing::warn!(job = job_id, attempt, fruitless, error = %e, retry = retry_at.is_some(), "job attempt failed");
+                && if rate_limited {
+                    !too_long
+                } else {
+                    fruitless < ctx.options.max_attempts
+                };
+            let wait = ctx
+                .options
+                .retry_wait(fruitless.max(1), asked)
+                .max(throttle_wait.unwrap_or_default());
+            let retry_at = retry.then(|| later(wait));
+            let error = if rate_limited && too_long {
+                format!(
+                    "{e}; rate-limited without a commit for {}s (max_throttled): the job \
+                     stops, its checkpoint is kept and the next run resumes it",
+                    throttled_for.as_secs()
+                )
+            } else {
+                e.to_string()
+            };
+            if rate_limited {
+                tracing::warn!(
+                    job = job_id,
+                    connector = %claimed.job.connector_id,
+                    partition = %claimed.job.partition,
+                    attempt,
+                    throttled,
+                    wait_secs = throttle_wait.unwrap_or_default().as_secs_f64(),
+                    until = ?until,
+                    stated = asked.is_some(),
+                    throttled_for_secs = throttled_for.as_secs(),
+                    retry = retry_at.is_some(),
+                    error = %e,
+                    "job rate-limited: its connector's jobs wait until then, the checkpoint is kept"
+                );
+            } else {
+                tracing::warn!(job = job_id, attempt, fruitless, error = %e, retry = retry_at.is_some(), wait_secs = wait.as_secs_f64(), "job attempt failed");
+            }
             Finish::Failed {
-                error: e.to_string(),
+                error,
                 counters,
                 retry_at,
-                counted: !rate_limited,
+                rate_limited,
             }
         }
     };
@@ -658,7 +816,7 @@ async fn attempt_job(
     progress: Arc<Mutex<Option<JobCounters>>>,
     gate: Option<Arc<SqlRateGate>>,
     progressed: &Arc<AtomicBool>,
-    activity: Arc<Mutex<tokio::time::Instant>>,
+    activity: Arc<Activity>,
 ) -> Result<(Finish, Option<RunStats>)> {
     let job = &claimed.job;
     let store = &ctx.store;
@@ -724,8 +882,11 @@ async fn attempt_job(
             if let Ok(mut slot) = counters.lock() {
                 *slot = Some(plus(base, counters_of(p)));
             }
-            if let Ok(mut at) = activity.lock() {
+            if let Ok(mut at) = activity.last.lock() {
                 *at = tokio::time::Instant::now();
+            }
+            if p.pages > 0 {
+                activity.paged.store(true, Ordering::Relaxed);
             }
         });
 
@@ -879,4 +1040,63 @@ async fn request_refetch(
             ..Default::default()
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which failed resumes count against the checkpoint (review45 E2): the integration tests
+    /// in `tests/retry_after.rs` run an outage, a refusing source and the throttles; this is
+    /// the whole table.
+    #[test]
+    fn only_errors_that_may_be_the_checkpoints_fault_are_stalls() {
+        let wait = Some(Duration::from_secs(1));
+        for (kind, before_a_page, after_a_page) in [
+            (ErrorKind::Unavailable, false, true),
+            (ErrorKind::RateLimited, false, false),
+            (ErrorKind::Sink, false, false),
+            (ErrorKind::State, false, false),
+            (ErrorKind::Unauthenticated, false, false),
+            (ErrorKind::PermissionDenied, false, false),
+            (ErrorKind::Config, false, false),
+            (ErrorKind::Cancelled, false, false),
+            (ErrorKind::InvalidData, true, true),
+            (ErrorKind::NotFound, true, true),
+            (ErrorKind::Timeout, true, true),
+            (ErrorKind::Internal, true, true),
+            (ErrorKind::Unsupported, true, true),
+            (ErrorKind::Checkpoint, true, true),
+        ] {
+            let e = Error::new(kind, "no");
+            assert_eq!(
+                stalls_checkpoint(&e, None, false),
+                before_a_page,
+                "{kind:?}"
+            );
+            assert_eq!(stalls_checkpoint(&e, None, true), after_a_page, "{kind:?}");
+            // An error that asked for a wait never is.
+            assert!(!stalls_checkpoint(&e, wait, true), "{kind:?}");
+        }
+    }
+
+    /// A bare rate limit's wait grows with the rate-limited attempts in a row, up to
+    /// `max_backoff`; the caps are a year at most.
+    #[test]
+    fn waits_grow_and_caps_hold() {
+        let o = WorkerOptions::default();
+        let waits: Vec<u64> = (1..=8).map(|n| o.backoff_after(n).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 600, 600]);
+        let o = WorkerOptions {
+            max_rate_limit_wait: Duration::MAX,
+            max_retry_after: Duration::MAX,
+            ..WorkerOptions::default()
+        };
+        assert_eq!(o.longest_rate_limit_wait(), LONGEST_WAIT);
+        assert_eq!(o.longest_asked(), LONGEST_WAIT);
+        assert_eq!(
+            WorkerOptions::default().longest_rate_limit_wait(),
+            Duration::from_secs(86_400)
+        );
+    }
 }

@@ -4,17 +4,23 @@
 //! attempt that failed so is not a stalled resume of its checkpoint (review33 F4), on SQLite
 //! and on PostgreSQL.
 //!
-//! That wait is cut to `WorkerOptions::max_retry_after` (review36 F1): a day's, or a hostile
-//! `u64::MAX` seconds', holds the job an hour by default and never panics; a trigger during
-//! the wait is merged into the waiting job. A resume the service throttles at every try, with a
-//! wait or without, keeps its checkpoint (review41 R1, review45 E1), and a non-retryable error's `retry_after` is ignored.
+//! That wait is cut to `WorkerOptions::max_retry_after` (review36 F1), a rate limit's to
+//! `max_rate_limit_wait` (review41 R2): a day's, or a hostile `u64::MAX` seconds', holds the job
+//! an hour (a rate-limited one a day) by default and never panics; a manual trigger during the
+//! wait makes the waiting job due at once, except for a rate limit's wait (review41 R3). A
+//! resume the service throttles at every try, with a wait or without, keeps its checkpoint
+//! (review41 R1, review45 E1), and so does one during an outage (review45 E2), while three
+//! resumes the source refuses drop it (E4); a rate limit without a wait, or with a zero one
+//! (E6), is waited out longer each time, and a job throttled past `max_throttled` fails with its
+//! checkpoint kept (E5). A non-retryable error's `retry_after` is ignored.
 
 #[macro_use]
 mod support;
 
 use std::fmt;
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use connector_core::reexports::futures::StreamExt as _;
@@ -37,11 +43,56 @@ on_both!(
     a_resume_throttled_at_every_try_keeps_its_checkpoint,
     a_resume_throttled_without_a_wait_keeps_its_checkpoint,
     a_non_retryable_errors_retry_after_is_ignored,
+    an_outage_after_a_resume_keeps_its_checkpoint,
+    resumes_the_source_refuses_drop_the_checkpoint,
+    a_rate_limit_without_a_wait_is_waited_out_longer_each_time,
+    a_job_throttled_past_max_throttled_fails_and_keeps_its_checkpoint,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
 /// doubled, at most 1 s).
 const WAIT: Duration = Duration::from_millis(1500);
+
+/// Every line the tests' code logs (review45 E5: a throttled wait is logged).
+fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(sink.clone()))
+            .try_init();
+        buffer
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The logged lines that mention `needle`.
+fn logged_with(needle: &str) -> Vec<String> {
+    let logs = logs().lock().unwrap_or_else(|p| p.into_inner());
+    String::from_utf8_lossy(&logs)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
 
 /// The config of the test source `flaky`.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
@@ -60,12 +111,13 @@ struct Shared {
     failures: AtomicUsize,
     /// Each load: when it started, and whether it resumed a checkpoint.
     loads: Mutex<Vec<(Instant, bool)>>,
-    /// The error's kind and asked wait, when not `Unavailable` and [`WAIT`].
-    error: Mutex<Option<(ErrorKind, Duration)>>,
+    /// The error's kind and asked wait (`None`: none asked), when not `Unavailable` and
+    /// [`WAIT`].
+    error: Mutex<Option<(ErrorKind, Option<Duration>)>>,
 }
 
 impl Shared {
-    fn new(failures: usize, error: Option<(ErrorKind, Duration)>) -> Arc<Self> {
+    fn new(failures: usize, error: Option<(ErrorKind, Option<Duration>)>) -> Arc<Self> {
         let shared = Self::default();
         shared.failures.store(failures, Ordering::SeqCst);
         *shared.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
@@ -77,14 +129,21 @@ impl Shared {
             .error
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .unwrap_or((ErrorKind::Unavailable, WAIT));
+            .unwrap_or((ErrorKind::Unavailable, Some(WAIT)));
         let e = Error::new(kind, "down for maintenance");
-        // A zero wait stands for an error that asks for none (a bare 429).
-        if wait.is_zero() {
-            e
-        } else {
-            e.with_retry_after(wait)
+        match wait {
+            Some(wait) => e.with_retry_after(wait),
+            None => e,
         }
+    }
+
+    /// How long after the one before each load started.
+    fn gaps(&self) -> Vec<Duration> {
+        let loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
+        loads
+            .windows(2)
+            .map(|pair| pair[1].0.duration_since(pair[0].0))
+            .collect()
     }
 
     /// Whether each load resumed a checkpoint.
@@ -316,20 +375,27 @@ async fn run_to_the_end(
 
 /// Waits a service asks for, from a day's to hostile ones that overflowed `chrono` (past about
 /// 8.2e12 s: a panic) or `TimeDelta` (past about 9.2e15 s: no wait at all), and that SQLite
-/// could not store (past about 2.5e11 s), retry after `max_retry_after` (1 h by default), for
-/// `Unavailable` and `RateLimited` alike. A manual trigger during the wait is merged into the
-/// waiting job and does not run it.
+/// could not store (past about 2.5e11 s), retry after `max_retry_after` (1 h by default) for
+/// `Unavailable`, after `max_rate_limit_wait` (a day) for `RateLimited`, whose connector is
+/// held as long (review41 R2, R5). A manual trigger during the wait is merged into the waiting
+/// job: an `Unavailable` one runs at once (review41 R3), a rate-limited one still waits.
 async fn a_huge_retry_after_is_cut_to_max_retry_after(backend: Backend) {
-    let cap = WorkerOptions::default().max_retry_after;
-    assert_eq!(cap, Duration::from_secs(3600));
+    let defaults = WorkerOptions::default();
+    assert_eq!(defaults.max_retry_after, Duration::from_secs(3600));
+    assert_eq!(defaults.max_rate_limit_wait, Duration::from_secs(86_400));
     for kind in [ErrorKind::Unavailable, ErrorKind::RateLimited] {
+        let cap = match kind {
+            ErrorKind::RateLimited => defaults.max_rate_limit_wait,
+            _ => defaults.max_retry_after,
+        };
+        let cap = chrono::Duration::from_std(cap).expect("a day at most");
         for asked in [
             Duration::from_secs(86_400),
             Duration::from_secs(100_000_000_000_000),
             Duration::from_secs(u64::MAX),
             Duration::MAX,
         ] {
-            let shared = Shared::new(1, Some((kind, asked)));
+            let shared = Shared::new(1, Some((kind, Some(asked))));
             let Setup {
                 _dir,
                 service,
@@ -344,14 +410,15 @@ async fn a_huge_retry_after_is_cut_to_max_retry_after(backend: Backend) {
             })
             .await;
             let now = chrono::Utc::now();
-            let cap = chrono::Duration::from_std(cap).expect("an hour");
             let slack = chrono::Duration::seconds(5);
+            let near =
+                |t: chrono::DateTime<chrono::Utc>| t > now + cap - slack && t < now + cap + slack;
             assert!(
-                failed.run_after > now + cap - slack && failed.run_after < now + cap + slack,
-                "{kind:?} asking for {asked:?}: retries at {}, not an hour from {now}",
+                near(failed.run_after),
+                "{kind:?} asking for {asked:?}: retries at {}, not {cap} from {now}",
                 failed.run_after
             );
-            // "Sync now" during the wait: merged into the waiting job, which still waits.
+            // "Sync now" during the wait: merged into the waiting job.
             let again = ok(
                 "trigger",
                 service
@@ -361,11 +428,27 @@ async fn a_huge_retry_after_is_cut_to_max_retry_after(backend: Backend) {
             assert_eq!(again.len(), 1);
             assert!(!again[0].created, "{again:?}");
             assert_eq!(again[0].job_id, job);
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let still = ok("job", service.job(job).await).expect("the job");
-            assert_eq!(still.status, JobStatus::Queued, "{still:#?}");
-            assert_eq!(still.run_after, failed.run_after);
-            assert_eq!(shared.resumed(), [false], "no attempt ran during the wait");
+            if kind == ErrorKind::RateLimited {
+                // The rate limit's wait holds the connector's jobs, trigger or not.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let still = ok("job", service.job(job).await).expect("the job");
+                assert_eq!(still.status, JobStatus::Queued, "{still:#?}");
+                assert_eq!(shared.resumed(), [false], "no attempt ran during the wait");
+                let reason = still.wait_reason.clone().unwrap_or_default();
+                let until = reason
+                    .strip_prefix("rate-limited until ")
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&chrono::Utc));
+                assert!(
+                    until.is_some_and(near),
+                    "{asked:?}: {reason}, not rate-limited until {cap} from {now}"
+                );
+            } else {
+                // Due at once: it runs, resumes and ends.
+                let done = wait_for(&service, job, |j| j.status.is_finished()).await;
+                assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+                assert_eq!(shared.resumed(), [false, true]);
+            }
             stop_worker(&stop, worker).await;
         }
     }
@@ -374,7 +457,7 @@ async fn a_huge_retry_after_is_cut_to_max_retry_after(backend: Backend) {
 /// With `max_retry_after` at [`WAIT`], a hostile `Retry-After` of `Duration::MAX` is waited
 /// out that long, and the job ends well.
 async fn a_hostile_retry_after_is_waited_only_up_to_the_cap(backend: Backend) {
-    let shared = Shared::new(2, Some((ErrorKind::Unavailable, Duration::MAX)));
+    let shared = Shared::new(2, Some((ErrorKind::Unavailable, Some(Duration::MAX))));
     let mut options = fast_worker("w");
     options.max_retry_after = WAIT;
     let (done, _sink) = run_to_the_end(backend, &shared, options).await;
@@ -401,7 +484,7 @@ async fn a_hostile_retry_after_is_waited_only_up_to_the_cap(backend: Backend) {
 async fn a_resume_throttled_at_every_try_keeps_its_checkpoint(backend: Backend) {
     let shared = Shared::new(
         7,
-        Some((ErrorKind::RateLimited, Duration::from_millis(150))),
+        Some((ErrorKind::RateLimited, Some(Duration::from_millis(150)))),
     );
     let (done, _sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
@@ -415,7 +498,7 @@ async fn a_resume_throttled_at_every_try_keeps_its_checkpoint(backend: Backend) 
 /// A `RateLimited` error that asks for no wait (a bare 429, a quota error) is not a stalled
 /// resume either (review45 E1: three in a row dropped the checkpoint within minutes).
 async fn a_resume_throttled_without_a_wait_keeps_its_checkpoint(backend: Backend) {
-    let shared = Shared::new(5, Some((ErrorKind::RateLimited, Duration::ZERO)));
+    let shared = Shared::new(5, Some((ErrorKind::RateLimited, None)));
     let (done, _sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(
@@ -430,9 +513,125 @@ async fn a_resume_throttled_without_a_wait_keeps_its_checkpoint(backend: Backend
 async fn a_non_retryable_errors_retry_after_is_ignored(backend: Backend) {
     let shared = Shared::new(
         1,
-        Some((ErrorKind::InvalidData, Duration::from_secs(86_400))),
+        Some((ErrorKind::InvalidData, Some(Duration::from_secs(86_400)))),
     );
     let (done, _sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(shared.resumed(), [false, true]);
+}
+
+/// Four failed attempts in a row (the first after a committed page, the next three resumed
+/// from it) whose source cannot be reached and asks for no wait: a resume during an outage
+/// is not a stalled resume, so the fifth still resumes the checkpoint (review45 E2: each
+/// counted, and the fifth attempt, two minutes into an outage with the default backoff, had
+/// dropped it and started over), and nothing is delivered twice.
+async fn an_outage_after_a_resume_keeps_its_checkpoint(backend: Backend) {
+    let shared = Shared::new(4, Some((ErrorKind::Unavailable, None)));
+    let (done, sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three resumes during the outage, and the checkpoint is still resumed"
+    );
+    assert_eq!(sink.deliveries().len(), 6);
+    assert!(sink.deliveries().values().all(|n| *n == 1));
+}
+
+/// Three resumes in a row that the source answers with an error that may be the checkpoint's
+/// fault (`InvalidData`: a cursor it no longer takes) drop the checkpoint, and the next attempt
+/// starts the run over (review45 E4: this path had no test left).
+async fn resumes_the_source_refuses_drop_the_checkpoint(backend: Backend) {
+    let shared = Shared::new(4, Some((ErrorKind::InvalidData, None)));
+    let (done, sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, false],
+        "three refused resumes, then a run from the start"
+    );
+    // The run started over: the first page's documents were delivered again.
+    assert_eq!(sink.deliveries().len(), 6);
+    assert!(sink.deliveries().values().any(|n| *n == 2));
+}
+
+/// A rate limit that states no wait, or a zero one (`Retry-After: 0`, review45 E6), holds the
+/// job for the backoff doubled with each rate-limited attempt since its last commit (100,
+/// 200, 400, 800 ms with the fast worker), not the first backoff every time (review45 E1's
+/// growing wait), and keeps the checkpoint. Each wait is logged with its job (review45 E5).
+async fn a_rate_limit_without_a_wait_is_waited_out_longer_each_time(backend: Backend) {
+    logs();
+    for asked in [None, Some(Duration::ZERO)] {
+        let shared = Shared::new(4, Some((ErrorKind::RateLimited, asked)));
+        let options = fast_worker("w");
+        let (done, _sink) = run_to_the_end(backend, &shared, options.clone()).await;
+        assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+        assert_eq!(done.throttled_attempts, 0, "the last attempt committed");
+        assert_eq!(shared.resumed(), [false, true, true, true, true]);
+        // The first throttled attempt had committed a page: one in a row; the next three
+        // resumed without a commit: two, three and four. 50 ms spared for the database's clock.
+        for (n, gap) in (1u32..).zip(shared.gaps()) {
+            let floor = options.backoff_after(n);
+            assert!(
+                gap >= floor - Duration::from_millis(50),
+                "{asked:?}: retry {n} came {gap:?} after, not at least {floor:?}"
+            );
+        }
+        let lines = logged_with(&format!("connector={}", done.connector_id));
+        let throttled: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("job rate-limited") && l.contains("WARN"))
+            .collect();
+        assert_eq!(throttled.len(), 4, "{lines:#?}");
+        for (n, wait) in [(1, "0.1"), (4, "0.8")] {
+            assert!(
+                throttled
+                    .iter()
+                    .any(|l| l.contains(&format!("throttled={n} "))
+                        && l.contains(&format!("wait_secs={wait} "))
+                        && l.contains(&format!("job={}", done.id))),
+                "no throttled={n} wait_secs={wait}: {throttled:#?}"
+            );
+        }
+    }
+}
+
+/// A job rate-limited at every try without a commit for `max_throttled` ends failed, saying
+/// so, with its checkpoint kept: the next run resumes it (review45 E5: the loop was unbounded).
+async fn a_job_throttled_past_max_throttled_fails_and_keeps_its_checkpoint(backend: Backend) {
+    let shared = Shared::new(
+        1_000,
+        Some((ErrorKind::RateLimited, Some(Duration::from_millis(100)))),
+    );
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let mut options = fast_worker("w");
+    options.max_throttled = Some(Duration::from_millis(700));
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let failed = wait_for(&service, job, |j| j.status.is_finished()).await;
+    assert_eq!(failed.status, JobStatus::Failed, "{failed:#?}");
+    let error = failed.error.clone().unwrap_or_default();
+    assert!(error.contains("max_throttled"), "{error}");
+    let resumed = shared.resumed();
+    assert!(resumed.len() >= 3, "{resumed:?}");
+    assert!(resumed[1..].iter().all(|r| *r), "{resumed:?}");
+    // The service lets it through again: the next run resumes the checkpoint.
+    shared.failures.store(0, Ordering::SeqCst);
+    let next = ok(
+        "trigger",
+        service
+            .trigger(&connector, Trigger::new(TriggerMode::Auto))
+            .await,
+    );
+    assert!(next[0].created, "{next:?}");
+    let done = wait_for(&service, next[0].job_id, |j| j.status.is_finished()).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(shared.resumed().last(), Some(&true), "the new job resumed");
+    stop_worker(&stop, worker).await;
 }
