@@ -1986,6 +1986,65 @@ async fn postgresql_times_past_chrono_compare_as_their_text() {
     );
 }
 
+/// review38 R4: a PostgreSQL composite primary key of `int2`, `char(5)` and `uuid` columns,
+/// its rows `infinity` in the cursor (a time no page reads), in pages of one: each page goes
+/// on from the row's stored value, found by the key's columns bound from its JSON text (the
+/// `int2` against an `int8` parameter, `CAST($n AS BPCHAR)` with its padding, `CAST($n AS
+/// uuid)`), and the walk reads each row once, in order, resumable from every page.
+#[tokio::test]
+async fn postgresql_composite_key_rows_after_a_stored_value_are_looked_up() {
+    let u = |n: u32| format!("00000000-0000-0000-0000-{n:012}");
+    let name = Db::Pg
+        .database(&[
+            "CREATE TABLE ev (a int2, c char(5), u uuid, body TEXT, at TIMESTAMP NOT NULL, \
+             PRIMARY KEY (a, c, u))",
+            &format!(
+                "INSERT INTO ev VALUES (1, 'ab', '{}', 'x', 'infinity'), \
+                 (1, 'ab', '{}', 'x', 'infinity'), (1, 'b', '{}', 'x', 'infinity'), \
+                 (2, 'ab', '{}', 'x', '2025-03-01 10:00:00'), (2, 'q\"x', '{}', 'x', 'infinity'), \
+                 (-3, 'ab', '{}', 'x', 'infinity')",
+                u(1),
+                u(2),
+                u(1),
+                u(1),
+                u(3),
+                u(1)
+            ),
+        ])
+        .await;
+    let mut config = Db::Pg.config(&name);
+    config.tables = vec!["ev".to_owned()].into();
+    config.timestamp_column = Some("at".into());
+    config.timezone = Some("UTC".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = Db::Pg.connector(config);
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    let w = TimeWindow::new(at(9, 0), far).unwrap();
+    let pages = ids_within_a_minute(&*c, None, Some(w)).await;
+    let ids = ids_of(pages.clone());
+    let keys: Vec<&str> = ids
+        .iter()
+        .map(|id| id.rsplit(":ev:").next().unwrap())
+        .collect();
+    let key = |a: i32, c: &str, n: u32| format!(r#"[{a}, "{c}", "{}"]"#, u(n));
+    assert_eq!(
+        keys,
+        [
+            key(2, "ab   ", 1),
+            key(-3, "ab   ", 1),
+            key(1, "ab   ", 1),
+            key(1, "ab   ", 2),
+            key(1, "b    ", 1),
+            key(2, r#"q\"x  "#, 3),
+        ]
+    );
+    for k in 0..pages.len() {
+        let rest = ids_of(pages[k + 1..].to_vec());
+        let again = ids_within_a_minute(&*c, Some(pages[k].1.clone()), Some(w)).await;
+        assert_eq!(ids_of(again), rest, "after page {k}");
+    }
+}
+
 /// rdbms53 F5: MySQL's zero date (`0000-00-00 00:00:00`, a NULL to the driver) as the last
 /// row of a full page, in a window set by hand from before year 1000: the next page goes on
 /// after the value the row holds, and the check compares the server's text (once "was
