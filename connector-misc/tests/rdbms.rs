@@ -1168,6 +1168,9 @@ async fn mysql_bin_collated_text_key_is_text() {
              ('A', 'y', '2025-03-01 10:00:00'), ('a', 'z', '2025-03-01 10:00:00'), \
              ('\u{e9}', 'w', '2025-03-01 10:00:00')",
             "CREATE TABLE raw (id VARBINARY(16) PRIMARY KEY, body TEXT)",
+            // review43 F5: TEXT in a `_bin` collation, which sqlx names BLOB.
+            "CREATE TABLE notes (slug TEXT COLLATE utf8mb4_bin NOT NULL, body TEXT)",
+            "INSERT INTO notes VALUES ('b', 'x'), ('A', 'y'), ('a', 'z'), ('\u{e9}', 'w')",
         ])
         .await;
     let mut config = db.config(&name);
@@ -1188,47 +1191,142 @@ async fn mysql_bin_collated_text_key_is_text() {
     config.tables = vec!["raw".to_owned()].into();
     let e = db.connector(config).check().await.unwrap_err();
     assert!(e.to_string().contains("VARBINARY"), "{e}");
+    let mut config = db.config(&name);
+    config.tables = vec!["notes".to_owned()].into();
+    config.id_column = Some("slug".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let ids = ids_of(ids_within_a_minute(&*c, None, None).await);
+    assert_eq!(
+        ids,
+        ["A", "a", "b", "\u{e9}"].map(|k| format!("{source}:{name}:notes:{k}"))
+    );
 }
 
-/// review38 N1: a MySQL DECIMAL id past 35 integer digits, which `CAST(? AS DECIMAL(65,30))`
-/// would clip (a walk reading one page for ever), fails the table naming the column.
+/// The ids of a walk from `from` (the start when `None`), within 60 s: a walk that reads
+/// one page for ever fails the test instead of hanging it.
+async fn ids_within_a_minute(
+    c: &dyn Connector,
+    from: Option<connector_core::CheckpointJson>,
+    w: Option<TimeWindow>,
+) -> Vec<(Vec<String>, connector_core::CheckpointJson)> {
+    let from = from.unwrap_or_else(|| start_of(c));
+    tokio::time::timeout(std::time::Duration::from_secs(60), pages_of(c, from, w))
+        .await
+        .expect("the walk ends")
+}
+
+/// review43 F1-F3 (review38 N1): MySQL DECIMAL ids past 35 integer digits (`DECIMAL(40,0)`,
+/// 128-bit ids as numbers) and past 30 decimals (MariaDB's `DECIMAL(40,38)`, three ids alike
+/// in their first 30) page, resume and refetch exactly, in pages of one and two, in full runs
+/// and in a window where each page goes on from its last row's stored value; the table after
+/// them is read. Bound as `CAST(? AS DECIMAL(65,30))` they were clipped (a walk reading one
+/// page for ever) or rounded (rows skipped, or "deleted meanwhile"), then refused, which
+/// failed the whole load on every run.
 #[tokio::test]
-async fn mysql_decimal_ids_too_wide_to_bind_fail_loudly() {
+async fn mysql_wide_decimal_ids_page_and_refetch() {
     let db = Db::My;
     let big = format!("1{}", "0".repeat(36));
+    let pre = "0.123456789012345678901234567890";
+    let no_day = "'2025-01-00 10:00:00'";
     let name = db
         .database(&[
-            "CREATE TABLE wide (id DECIMAL(40,0) PRIMARY KEY, body TEXT)",
+            "CREATE TABLE wide (id DECIMAL(40,0) PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
+            "CREATE TABLE fine (id DECIMAL(40,38) PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
+            "CREATE TABLE zlast (id INT PRIMARY KEY, body TEXT, updated_at DATETIME NOT NULL)",
+            "SET sql_mode = ''",
             &format!(
-                "INSERT INTO wide VALUES (5, 'a'), ({big}1, 'b'), ({big}2, 'c'), ({big}3, 'd')"
+                "INSERT INTO wide VALUES (5, 'a', {no_day}), ({big}1, 'b', {no_day}), \
+                 ({big}2, 'c', {no_day}), ({big}3, 'd', {no_day})"
             ),
+            &format!(
+                "INSERT INTO fine VALUES ({pre}60000000, 'a', {no_day}), \
+                 ({pre}61000000, 'b', {no_day}), ({pre}62000000, 'c', {no_day}), \
+                 (1.5, 'd', {no_day})"
+            ),
+            "INSERT INTO zlast VALUES (1, 'z', '2025-01-01 10:00:00')",
         ])
         .await;
-    let mut config = db.config(&name);
-    config.tables = vec!["wide".to_owned()].into();
-    config.page_size = NonZeroU32::new(2).unwrap();
-    let c = db.connector(config);
-    let cp = c.as_checkpointed().unwrap();
-    let mut stream = cp.load_from_checkpoint_json(
-        cp.initial_checkpoint_json().unwrap(),
-        None,
-        SyncContext::new(),
-    );
-    let e = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while let Some(page) = stream.next().await {
-            if let Err(e) = page {
-                return e;
+    let source = "mysql";
+    let fine = |k: &str| format!("{source}:{name}:fine:{k}");
+    let wide = |k: &str| format!("{source}:{name}:wide:{k}");
+    let want = vec![
+        fine(&format!("{pre}60000000")),
+        fine(&format!("{pre}61000000")),
+        fine(&format!("{pre}62000000")),
+        fine(&format!("1.5{}", "0".repeat(37))),
+        wide("5"),
+        wide(&format!("{big}1")),
+        wide(&format!("{big}2")),
+        wide(&format!("{big}3")),
+        format!("{source}:{name}:zlast:1"),
+    ];
+    let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+    let w = TimeWindow::new(day(2024, 12, 31), day(2025, 1, 2)).unwrap();
+    for size in [1, 2] {
+        let mut config = db.config(&name);
+        config.timestamp_column = Some("updated_at".into());
+        config.timezone = Some("UTC".into());
+        config.page_size = NonZeroU32::new(size).unwrap();
+        let c = db.connector(config);
+        for window in [None, Some(w)] {
+            let pages = ids_within_a_minute(&*c, None, window).await;
+            assert_eq!(ids_of(pages.clone()), want, "pages of {size}, {window:?}");
+            // Resuming from every page's checkpoint gives exactly the rest.
+            for k in 0..pages.len() {
+                let rest: Vec<String> = ids_of(pages[k + 1..].to_vec());
+                let again = ids_within_a_minute(&*c, Some(pages[k].1.clone()), window).await;
+                assert_eq!(
+                    ids_of(again),
+                    rest,
+                    "pages of {size}, {window:?}, after {k}"
+                );
             }
         }
-        panic!("the walk ended without a failure");
-    })
-    .await
-    .expect("the walk ends");
-    let e = e.to_string();
-    assert!(
-        e.contains("`id` holds 1000") && e.contains("35 integer digits"),
-        "{e}"
-    );
+        let mut s = c.as_refetch().unwrap().fetch(
+            vec![want[1].clone(), want[6].clone(), wide(&format!("{big}9"))],
+            SyncContext::new(),
+        );
+        let mut ids = Vec::new();
+        while let Some(batch) = s.next().await {
+            ids.extend(batch.unwrap().documents.into_iter().map(|d| d.id));
+        }
+        assert_eq!(ids, [want[1].clone(), want[6].clone()]);
+    }
+}
+
+/// review43 F4, review46 S1/S2/T1: an ENUM or SET id (the server orders it by its index or
+/// bits, so `>` would end a walk early, silently) is refused naming ENUM or SET, in a `_bin`
+/// collation (sqlx names both `BINARY`) and in a normal one (sqlx names a SET `CHAR`). Its
+/// detection reads sqlx's `Debug` text of the column's type: this pins it against a change
+/// of that format.
+#[tokio::test]
+async fn mysql_enum_and_set_ids_are_refused() {
+    let db = Db::My;
+    let name = db
+        .database(&[
+            "CREATE TABLE e_bin (stage ENUM('zeta','alpha','mid') COLLATE utf8mb4_bin PRIMARY KEY, body TEXT)",
+            "CREATE TABLE e_ci (stage ENUM('zeta','alpha','mid') PRIMARY KEY, body TEXT)",
+            "CREATE TABLE s_bin (tags SET('b','a','c') COLLATE utf8mb4_bin PRIMARY KEY, body TEXT)",
+            "CREATE TABLE s_ci (tags SET('b','a','c') PRIMARY KEY, body TEXT)",
+            "INSERT INTO s_ci VALUES ('b', 'x'), ('a', 'y'), ('c', 'z')",
+        ])
+        .await;
+    for (table, column, what) in [
+        ("e_bin", "stage", "ENUM"),
+        ("e_ci", "stage", "ENUM"),
+        ("s_bin", "tags", "SET"),
+        ("s_ci", "tags", "SET"),
+    ] {
+        let mut config = db.config(&name);
+        config.tables = vec![table.to_owned()].into();
+        let e = db.connector(config).check().await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("`{column}` of table `{table}` is {what}:")),
+            "{table}: {e}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1886,6 +1984,65 @@ async fn postgresql_times_past_chrono_compare_as_their_text() {
             .contains("that row was changed meanwhile"),
         "{failures:?}"
     );
+}
+
+/// review38 R4: a PostgreSQL composite primary key of `int2`, `char(5)` and `uuid` columns,
+/// its rows `infinity` in the cursor (a time no page reads), in pages of one: each page goes
+/// on from the row's stored value, found by the key's columns bound from its JSON text (the
+/// `int2` against an `int8` parameter, `CAST($n AS BPCHAR)` with its padding, `CAST($n AS
+/// uuid)`), and the walk reads each row once, in order, resumable from every page.
+#[tokio::test]
+async fn postgresql_composite_key_rows_after_a_stored_value_are_looked_up() {
+    let u = |n: u32| format!("00000000-0000-0000-0000-{n:012}");
+    let name = Db::Pg
+        .database(&[
+            "CREATE TABLE ev (a int2, c char(5), u uuid, body TEXT, at TIMESTAMP NOT NULL, \
+             PRIMARY KEY (a, c, u))",
+            &format!(
+                "INSERT INTO ev VALUES (1, 'ab', '{}', 'x', 'infinity'), \
+                 (1, 'ab', '{}', 'x', 'infinity'), (1, 'b', '{}', 'x', 'infinity'), \
+                 (2, 'ab', '{}', 'x', '2025-03-01 10:00:00'), (2, 'q\"x', '{}', 'x', 'infinity'), \
+                 (-3, 'ab', '{}', 'x', 'infinity')",
+                u(1),
+                u(2),
+                u(1),
+                u(1),
+                u(3),
+                u(1)
+            ),
+        ])
+        .await;
+    let mut config = Db::Pg.config(&name);
+    config.tables = vec!["ev".to_owned()].into();
+    config.timestamp_column = Some("at".into());
+    config.timezone = Some("UTC".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = Db::Pg.connector(config);
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    let w = TimeWindow::new(at(9, 0), far).unwrap();
+    let pages = ids_within_a_minute(&*c, None, Some(w)).await;
+    let ids = ids_of(pages.clone());
+    let keys: Vec<&str> = ids
+        .iter()
+        .map(|id| id.rsplit(":ev:").next().unwrap())
+        .collect();
+    let key = |a: i32, c: &str, n: u32| format!(r#"[{a}, "{c}", "{}"]"#, u(n));
+    assert_eq!(
+        keys,
+        [
+            key(2, "ab   ", 1),
+            key(-3, "ab   ", 1),
+            key(1, "ab   ", 1),
+            key(1, "ab   ", 2),
+            key(1, "b    ", 1),
+            key(2, r#"q\"x  "#, 3),
+        ]
+    );
+    for k in 0..pages.len() {
+        let rest = ids_of(pages[k + 1..].to_vec());
+        let again = ids_within_a_minute(&*c, Some(pages[k].1.clone()), Some(w)).await;
+        assert_eq!(ids_of(again), rest, "after page {k}");
+    }
 }
 
 /// rdbms53 F5: MySQL's zero date (`0000-00-00 00:00:00`, a NULL to the driver) as the last

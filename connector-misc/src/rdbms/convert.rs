@@ -5,45 +5,22 @@ use chrono::{DateTime, Utc};
 use connector_core::rows::ValueRef;
 use connector_core::{Batch, ErrorKind, Failure};
 
-use super::db::Dialect;
 use super::page::RowRef;
 use super::plan::Plan;
-use super::value::{Key, KeyKind};
+use super::value::Key;
 
 /// The row's key alone (a slim listing, or a row whose other columns do not matter).
 ///
 /// # Errors
 /// A message when the id is NULL or of a type that cannot be a key.
 pub(crate) fn key(plan: &Plan, row: &RowRef<'_>) -> Result<Key, String> {
-    let key = match row.get(plan.id_index) {
+    match row.get(plan.id_index) {
         Some(Ok(v)) => v
             .key()
             .ok_or_else(|| format!("`{}` is NULL or not a key: {v:?}", plan.id_name)),
         Some(Err(e)) => Err(format!("`{}` cannot be read: {e}", plan.id_name)),
         None => Err(format!("`{}` is not in the row", plan.id_name)),
-    }?;
-    if plan.dialect == Dialect::MySql
-        && plan.id_kind == KeyKind::Numeric
-        && let Key::Text(t) = &key
-        && too_wide_for_mysql(t)
-    {
-        return Err(format!(
-            "`{}` holds {t}, more than the 35 integer digits MySQL's \
-             `CAST(? AS DECIMAL(65,30))` keeps: the walk could not start after it",
-            plan.id_name
-        ));
     }
-    Ok(key)
-}
-
-/// Whether a MySQL DECIMAL id's text has more integer digits than `DECIMAL(65,30)`, the
-/// type its key is bound as ([`super::db::Dialect::placeholder`]), holds (35): bound, it
-/// would be clipped to 99…9, and a walk after it would read its page again for ever
-/// (review38 N1).
-fn too_wide_for_mysql(text: &str) -> bool {
-    let int = text.trim_start_matches(['-', '+']);
-    let int = int.split('.').next().unwrap_or("").trim_start_matches('0');
-    int.len() > 35
 }
 
 /// The row's `timestamp_column` as an instant: `None` without one, for a NULL, for a value
@@ -90,19 +67,4 @@ pub(crate) fn convert(plan: &Plan, row: &RowRef<'_>, batch: &mut Batch) -> Resul
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod wide_decimal_tests {
-    use super::too_wide_for_mysql;
-
-    #[test]
-    fn decimal_ids_past_35_integer_digits_are_too_wide_for_mysql() {
-        let n35 = "9".repeat(35);
-        assert!(!too_wide_for_mysql(&n35));
-        assert!(!too_wide_for_mysql(&format!("-{n35}.{}", "9".repeat(30))));
-        assert!(!too_wide_for_mysql(&format!("000{n35}")));
-        assert!(too_wide_for_mysql(&format!("1{n35}")));
-        assert!(too_wide_for_mysql(&format!("-1{n35}.5")));
-    }
 }

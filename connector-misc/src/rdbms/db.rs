@@ -19,45 +19,71 @@ pub(crate) struct Column {
     pub(crate) name: String,
     /// The driver's type name (`INT8`, `TIMESTAMPTZ`, `BIGINT UNSIGNED`, `DATETIME`).
     pub(crate) type_name: String,
-    /// A MySQL `BINARY`/`VARBINARY` (as sqlx names it) that is text in a `_bin` collation:
-    /// the protocol flags both binary, and only the result's character set (not `binary`)
-    /// tells them apart (sqlx issue 3387).
-    pub(crate) bin_text: bool,
+    /// The type an id or key part is judged by where the driver's name misleads
+    /// ([`mysql_key_type`]): text in a `_bin` collation, an ENUM or a SET.
+    pub(crate) key_type: Option<&'static str>,
 }
 
 impl Column {
-    /// The type name an id or key part is judged by: `VARCHAR`/`CHAR` for text in a `_bin`
-    /// collation, else the driver's name.
+    /// The type name an id or key part is judged by: `VARCHAR`/`CHAR`/`TEXT`… for text in a
+    /// `_bin` collation, `ENUM`/`SET` for those, else the driver's name.
     pub(crate) fn key_type(&self) -> &str {
-        match (self.bin_text, self.type_name.as_str()) {
-            (true, "VARBINARY") => "VARCHAR",
-            (true, "BINARY") => "CHAR",
-            _ => &self.type_name,
-        }
+        self.key_type.unwrap_or(&self.type_name)
     }
 }
 
-/// Whether a MySQL column that sqlx names `BINARY`/`VARBINARY` is text in a `_bin` collation:
-/// its type information (`Debug`, the only place sqlx shows it) carries a collation other
-/// than `binary` (63).
-fn bin_text(type_name: &str, debug: &str) -> bool {
-    if !matches!(type_name, "BINARY" | "VARBINARY") {
-        return false;
-    }
-    // An ENUM or SET in a `_bin` collation arrives as `BINARY` too, but the server orders it
-    // by its index, not its text: as an id, `>` would end the walk early (review43 F4).
+/// What a MySQL column that sqlx names `type_name` is as an id, where that name misleads,
+/// from its type information (`debug`: `MySqlTypeInfo`'s `Debug`, the only place sqlx shows
+/// the flags and the collation; sqlx issue 3387):
+/// - an ENUM or a SET (the flags say so) is `ENUM`/`SET`, whatever its name: the server
+///   orders it by its index (or bits), not its text, so as an id `>` would end the walk early
+///   (review43 F4). sqlx names an ENUM in a `_bin` collation `BINARY` and a SET `CHAR` or
+///   `BINARY` (review46 S1, S2);
+/// - text in a `_bin` collation, which the protocol flags binary as it does real binary
+///   (`BINARY`, `VARBINARY`, `BLOB`…), is text when its collation is not `binary` (63).
+///
+/// `None`: the name is right (and every PostgreSQL type). If a sqlx update changes the
+/// `Debug` text, the override is lost: a `_bin` text id is refused again (loud), and an
+/// ENUM/SET is refused by its name or, named `CHAR`/`BINARY`, is taken as text; the
+/// real-server test `mysql_enum_and_set_ids_are_refused` catches that (review46 T1).
+fn mysql_key_type(type_name: &str, debug: &str) -> Option<&'static str> {
     let flags = debug
         .split_once("flags: ColumnFlags(")
         .and_then(|(_, rest)| rest.split_once(')'))
         .map_or("", |(flags, _)| flags);
-    if flags.split('|').any(|f| matches!(f.trim(), "ENUM" | "SET")) {
-        return false;
+    for f in flags.split('|') {
+        match f.trim() {
+            "ENUM" => return Some("ENUM"),
+            "SET" => return Some("SET"),
+            _ => {}
+        }
     }
-    let Some((_, rest)) = debug.split_once("collation: Collation(") else {
-        return false;
+    let text = match type_name {
+        "VARBINARY" => "VARCHAR",
+        "BINARY" => "CHAR",
+        "TINYBLOB" => "TINYTEXT",
+        "BLOB" => "TEXT",
+        "MEDIUMBLOB" => "MEDIUMTEXT",
+        "LONGBLOB" => "LONGTEXT",
+        _ => return None,
     };
+    let (_, rest) = debug.split_once("collation: Collation(")?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse::<u16>().is_ok_and(|c| c != 63)
+    digits.parse::<u16>().is_ok_and(|c| c != 63).then_some(text)
+}
+
+/// The scale a MySQL DECIMAL key is bound with: the fraction digits of its text. The server
+/// writes every value of a DECIMAL(M,D) column (or expression) with exactly D of them, so a
+/// column's keys share one SQL text; and `DECIMAL(65, D)` holds every such value exactly
+/// (M ≤ 65, so at most 65 − D integer digits; MariaDB's D goes to 38). The fixed
+/// `DECIMAL(65,30)` this replaces clipped an id past 35 integer digits (review38 N1: the walk
+/// read one page for ever) and rounded one past 30 decimals (review43 F2: rows skipped), and
+/// the loud refusal of such ids that followed failed the whole load on every run (review43
+/// F1, F3).
+fn decimal_scale(text: &str) -> usize {
+    text.split_once('.').map_or(0, |(_, fraction)| {
+        fraction.bytes().take_while(u8::is_ascii_digit).count()
+    })
 }
 
 /// How a `timestamp_column` is compared, by its type.
@@ -98,9 +124,10 @@ impl Dialect {
         }
     }
 
-    /// The placeholder of the `n`th parameter (from 1), cast to the id column's type where
-    /// the bound text must become a UUID or an exact number.
-    pub(crate) fn placeholder(self, n: usize, kind: Option<KeyKind>) -> String {
+    /// The placeholder of the `n`th parameter (from 1), `bound`, cast to the id column's type
+    /// where the bound text must become a UUID or an exact number. MySQL's exact number is
+    /// `DECIMAL(65, d)` with `d` the fraction digits of the key's text ([`decimal_scale`]).
+    pub(crate) fn placeholder(self, n: usize, kind: Option<KeyKind>, bound: &Param) -> String {
         let p = match self {
             Self::Postgres => format!("${n}"),
             Self::MySql => "?".to_owned(),
@@ -108,7 +135,13 @@ impl Dialect {
         match (self, kind) {
             (Self::Postgres, Some(KeyKind::Uuid)) => format!("CAST({p} AS uuid)"),
             (Self::Postgres, Some(KeyKind::Numeric)) => format!("CAST({p} AS numeric)"),
-            (Self::MySql, Some(KeyKind::Numeric)) => format!("CAST({p} AS DECIMAL(65,30))"),
+            (Self::MySql, Some(KeyKind::Numeric)) => {
+                let d = match bound {
+                    Param::Key(Key::Text(t)) => decimal_scale(t),
+                    _ => 0,
+                };
+                format!("CAST({p} AS DECIMAL(65,{d}))")
+            }
             _ => p,
         }
     }
@@ -387,7 +420,7 @@ fn columns<C: sqlx::Column>(cols: &[C]) -> Vec<Column> {
             let type_name = c.type_info().name().to_owned();
             Column {
                 name: c.name().to_owned(),
-                bin_text: bin_text(&type_name, &format!("{:?}", c.type_info())),
+                key_type: mysql_key_type(&type_name, &format!("{:?}", c.type_info())),
                 type_name,
             }
         })
@@ -395,27 +428,52 @@ fn columns<C: sqlx::Column>(cols: &[C]) -> Vec<Column> {
 }
 
 #[cfg(test)]
-mod bin_text_tests {
-    use super::bin_text;
+mod key_type_tests {
+    use super::mysql_key_type;
+
+    /// sqlx 0.9.1's `Debug` of a `MySqlTypeInfo`.
+    fn debug(ty: &str, flags: &str, collation: u16) -> String {
+        format!(
+            "MySqlTypeInfo {{ type: {ty}, flags: ColumnFlags({flags}), collation: Collation({collation}), max_size: Some(160) }}"
+        )
+    }
 
     #[test]
     fn bin_collated_text_is_told_from_binary_by_its_collation() {
-        let debug = |c: u16| {
-            format!(
-                "MySqlTypeInfo {{ type: VarString, flags: ColumnFlags(BINARY), collation: Collation({c}), max_size: Some(160) }}"
-            )
-        };
-        assert!(bin_text("VARBINARY", &debug(46)));
-        assert!(bin_text("BINARY", &debug(65)));
-        assert!(!bin_text("VARBINARY", &debug(63)));
-        assert!(!bin_text("VARCHAR", &debug(46)));
-        assert!(!bin_text("VARBINARY", "PgTypeInfo(Text)"));
-        // review43 F4: an ENUM or SET in a `_bin` collation sorts by its index.
-        for flags in ["BINARY | ENUM", "SET | BINARY"] {
-            let enumerated = format!(
-                "MySqlTypeInfo {{ type: String, flags: ColumnFlags({flags}), collation: Collation(46), max_size: Some(20) }}"
-            );
-            assert!(!bin_text("BINARY", &enumerated), "{enumerated}");
+        let bin = |c| debug("VarString", "BINARY", c);
+        assert_eq!(mysql_key_type("VARBINARY", &bin(46)), Some("VARCHAR"));
+        assert_eq!(mysql_key_type("BINARY", &bin(65)), Some("CHAR"));
+        assert_eq!(mysql_key_type("VARBINARY", &bin(63)), None);
+        assert_eq!(mysql_key_type("VARCHAR", &bin(46)), None);
+        assert_eq!(mysql_key_type("VARBINARY", "PgTypeInfo(Text)"), None);
+        // review43 F5: TEXT in a `_bin` collation is named BLOB.
+        let blob = |c| debug("Blob", "BINARY | NO_DEFAULT_VALUE", c);
+        assert_eq!(mysql_key_type("BLOB", &blob(46)), Some("TEXT"));
+        assert_eq!(mysql_key_type("LONGBLOB", &blob(46)), Some("LONGTEXT"));
+        assert_eq!(mysql_key_type("BLOB", &blob(63)), None);
+    }
+
+    /// review43 F4, review46 S1/S2: an ENUM or SET sorts by its index, whatever sqlx names it.
+    #[test]
+    fn enum_and_set_are_named_by_their_flags() {
+        let cases = [
+            ("BINARY", "BINARY | ENUM", 46, "ENUM"),
+            ("BINARY", "SET | BINARY", 46, "SET"),
+            ("ENUM", "ENUM", 45, "ENUM"),
+            // A SET in a normal collation: sqlx names it CHAR.
+            ("CHAR", "SET", 255, "SET"),
+            (
+                "CHAR",
+                "NOT_NULL | PRIMARY_KEY | SET | NO_DEFAULT_VALUE",
+                255,
+                "SET",
+            ),
+        ];
+        for (name, flags, collation, want) in cases {
+            let d = debug("String", flags, collation);
+            assert_eq!(mysql_key_type(name, &d), Some(want), "{d}");
         }
+        let plain = debug("String", "NOT_NULL | PRIMARY_KEY", 255);
+        assert_eq!(mysql_key_type("CHAR", &plain), None);
     }
 }

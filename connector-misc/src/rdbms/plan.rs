@@ -259,7 +259,7 @@ impl Shared {
                         "id_column",
                         format!(
                             "`{id_name}` of {what} is {}: an id must be an integer, text, UUID or exact number",
-                            columns[i].type_name
+                            columns[i].key_type()
                         ),
                     )
                 })?;
@@ -690,8 +690,9 @@ impl Plan {
         let id = self.id_expr.clone();
         let mut params: Vec<Param> = Vec::new();
         let place = |p: Param, kind: Option<KeyKind>, params: &mut Vec<Param>| {
+            let sql = d.placeholder(params.len() + 1, kind, &p);
             params.push(p);
-            d.placeholder(params.len(), kind)
+            sql
         };
         let mut conditions = vec![format!("{id} IS NOT NULL")];
         let order = match (window, &self.cursor) {
@@ -810,8 +811,9 @@ impl Plan {
                 let Some(k) = part.kind.parse(&text) else {
                     continue;
                 };
-                params.push(Param::Key(k));
-                let p = d.placeholder(params.len(), Some(part.kind));
+                let k = Param::Key(k);
+                let p = d.placeholder(params.len() + 1, Some(part.kind), &k);
+                params.push(k);
                 // Bound as text, compared as the column's own type (`bpchar` pads).
                 let p = match (d, part.kind) {
                     (Dialect::Postgres, KeyKind::Text) => {
@@ -822,8 +824,9 @@ impl Plan {
                 conditions.push(format!("{} = {p}", part.sql));
             }
         }
-        params.push(Param::Key(key.clone()));
-        let p = d.placeholder(params.len(), Some(self.id_kind));
+        let k = Param::Key(key.clone());
+        let p = d.placeholder(params.len() + 1, Some(self.id_kind), &k);
+        params.push(k);
         conditions.push(format!("{} = {p}", self.id_expr));
         conditions.join(" AND ")
     }
@@ -857,8 +860,10 @@ impl Plan {
     pub(crate) fn by_ids(&self, keys: &[Key]) -> (String, Vec<Param>) {
         let d = self.dialect;
         let params: Vec<Param> = keys.iter().cloned().map(Param::Key).collect();
-        let list: Vec<String> = (1..=params.len())
-            .map(|n| d.placeholder(n, Some(self.id_kind)))
+        let list: Vec<String> = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| d.placeholder(i + 1, Some(self.id_kind), p))
             .collect();
         (
             format!(
@@ -1018,6 +1023,46 @@ mod tests {
         );
         assert_eq!(params[0], Param::Key(Key::UInt(u64::MAX)));
         assert_eq!(types, ["DATETIME"]);
+    }
+
+    /// review43 F1-F3: a MySQL DECIMAL key is bound with the scale of its own text, so an
+    /// id past 35 integer digits or 30 decimals is neither clipped nor rounded (the page
+    /// after it, the look-up of its row, a refetch); PostgreSQL's `numeric` is unbounded.
+    #[test]
+    fn mysql_decimal_keys_bind_with_their_own_scale() {
+        let mut my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
+        my.id_kind = KeyKind::Numeric;
+        let wide = Key::Text(format!("1{}", "0".repeat(39)));
+        let after = RowKey::new(wide.clone(), None);
+        let (sql, _) = my.page(None, Some(&after), 10, false).unwrap();
+        assert!(sql.contains("src.id > CAST(? AS DECIMAL(65,0))"), "{sql}");
+        let fine = Key::Text(format!("0.{}", "1".repeat(38)));
+        let w = TimeWindow::new(
+            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap(),
+        )
+        .unwrap();
+        let (sql, _) = my
+            .page(Some(&w), Some(&RowKey::new(fine.clone(), None)), 10, false)
+            .unwrap();
+        assert_eq!(
+            sql.matches("src.id = CAST(? AS DECIMAL(65,38))").count(),
+            2,
+            "{sql}"
+        );
+        assert!(sql.contains("src.id > CAST(? AS DECIMAL(65,38))"), "{sql}");
+        let (sql, params) = my.by_ids(&[wide, Key::Text("-12.50".into()), fine]);
+        assert!(
+            sql.contains(
+                "IN (CAST(? AS DECIMAL(65,0)), CAST(? AS DECIMAL(65,2)), CAST(? AS DECIMAL(65,38)))"
+            ),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 3);
+        let mut pg = plan_of(Dialect::Postgres, Some("t"), CursorKind::Naive, Zone::utc());
+        pg.id_kind = KeyKind::Numeric;
+        let (sql, _) = pg.page(None, Some(&after), 10, false).unwrap();
+        assert!(sql.contains("src.id > CAST($1 AS numeric)"), "{sql}");
     }
 
     /// review22 F3: a zone-less window across New York's fall-back (2025-11-02 06:00Z,

@@ -87,6 +87,31 @@ fn stored_text(rows: &Rows) -> Option<String> {
     }
 }
 
+/// The server's text of the cursor cell of a page's last row that the page read no text of
+/// (`null`: it read a NULL, MySQL's zero date; else a cell it could not read, a PostgreSQL
+/// time past chrono's years), from the look-up of that row right after the page ([`key_rows`],
+/// as [`stored_text`] reads it).
+///
+/// # Errors
+/// What the row [`lost`] when the looked-up cell is not of the kind the page read: the row was
+/// edited between the page and the look-up, and its new text (a date that names no day)
+/// taken as the page's would skip the rows between (review38 R2). No row or two rows are left
+/// to the next page's check, which tells them apart.
+fn text_as_the_page_read(rows: &Rows, null: bool) -> Result<Option<String>, &'static str> {
+    if rows.len() == 1 {
+        let cell = rows.row(0).and_then(|r| r.get(0));
+        let same = match cell {
+            Some(Ok(ValueRef::Null)) => null,
+            Some(Err(_)) => !null,
+            _ => false,
+        };
+        if !same {
+            return Err("was changed meanwhile");
+        }
+    }
+    Ok(stored_text(rows))
+}
+
 /// Why the row a page started after by its stored cursor (a key without one) no longer
 /// holds what the page started after, or `None` when it does. `rows`: the rows with its id
 /// ([`key_rows`]); `kept`: the server's text of the cell the page before saw (after a
@@ -389,20 +414,34 @@ fn raw_pages(
                     // zero date, a PostgreSQL time past chrono's years), as the server
                     // writes it, asked now (review31 G3, rdbms53 F5): the check of the next
                     // page compares the text with the server's again.
+                    // The look-up must find the cell as the page read it (a NULL, or one it
+                    // could not read), else the row was edited in between (review38 R2).
                     let last = rows.last().map(|last| {
                         let text = match plan.cursor.as_ref().and_then(|c| last.get(c.index)) {
-                            Some(Ok(ValueRef::Text(t))) => Some(t.to_owned()),
-                            _ => None,
+                            Some(Ok(ValueRef::Text(t))) => Ok(t.to_owned()),
+                            Some(Ok(ValueRef::Null)) => Err(true),
+                            _ => Err(false),
                         };
                         key(&plan, &last).map(|id| (id, text))
                     });
                     if let Some(last) = last {
                         let (id, text) = last.map_err(|m| listing_error(&plan, m))?;
+                        let at = RowKey::new(id, None);
                         kept = match text {
-                            Some(t) => Some(t),
-                            None => stored_text(&key_rows(&mut conn, &plan, &id).await?),
+                            Ok(t) => Some(t),
+                            Err(null) => {
+                                let held = key_rows(&mut conn, &plan, &at.id).await?;
+                                match text_as_the_page_read(&held, null) {
+                                    Ok(text) => text,
+                                    Err(lost) => {
+                                        let failure = key_row_failure(&plan, &at, lost);
+                                        yield RawPage::Failed { table: label, failure };
+                                        break;
+                                    }
+                                }
+                            }
                         };
-                        after = Some(RowKey::new(id, None));
+                        after = Some(at);
                     }
                 }
                 let after_text = kept.clone();
@@ -592,6 +631,62 @@ mod tests {
             lost(&rows(&[]), None, true),
             Some("was deleted or changed meanwhile")
         );
+    }
+
+    /// review38 R2: the text looked up right after a page that read no text of its last row's
+    /// cursor cell is kept only when the cell is still of the kind the page read: a zero date
+    /// (a NULL) edited in that moment to a date that names no day is a change, not the page's
+    /// text (the rows between were skipped).
+    #[test]
+    fn the_text_looked_up_after_a_page_is_of_the_cell_it_read() {
+        use connector_core::rows::Value;
+        let one = |cell: Value, text: Option<&str>| {
+            let mut rows = Rows::new(connector_core::window::Zone::utc());
+            rows.push(cell);
+            rows.push(text.map_or(Value::Null, |t| Value::Text(t.to_owned())));
+            rows.end_row();
+            rows
+        };
+        let zero = "0000-00-00 00:00:00";
+        assert_eq!(
+            text_as_the_page_read(&one(Value::Null, Some(zero)), true),
+            Ok(Some(zero.to_owned()))
+        );
+        // A real NULL: no text; the next page's check says so.
+        assert_eq!(
+            text_as_the_page_read(&one(Value::Null, None), true),
+            Ok(None)
+        );
+        let no_day = "2025-01-00 09:00:00";
+        let edited = one(Value::Text(no_day.to_owned()), Some(no_day));
+        assert_eq!(
+            text_as_the_page_read(&edited, true),
+            Err("was changed meanwhile")
+        );
+        assert_eq!(
+            text_as_the_page_read(&one(Value::Int(1), Some("2025-01-05 10:00:00")), true),
+            Err("was changed meanwhile")
+        );
+        assert_eq!(
+            text_as_the_page_read(&one(Value::Null, Some(zero)), false),
+            Err("was changed meanwhile")
+        );
+        let far = "263000-01-01 00:00:00";
+        let mut undecodable = Rows::new(connector_core::window::Zone::utc());
+        undecodable.push_error("year 263000".to_owned());
+        undecodable.push(Value::Text(far.to_owned()));
+        undecodable.end_row();
+        assert_eq!(
+            text_as_the_page_read(&undecodable, false),
+            Ok(Some(far.to_owned()))
+        );
+        assert_eq!(
+            text_as_the_page_read(&undecodable, true),
+            Err("was changed meanwhile")
+        );
+        // Deleted meanwhile: the next page's check says so.
+        let none = Rows::new(connector_core::window::Zone::utc());
+        assert_eq!(text_as_the_page_read(&none, true), Ok(None));
     }
 
     /// review22 F5: the zone warning is given once per process per source, host, port,
