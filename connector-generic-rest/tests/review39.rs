@@ -56,3 +56,71 @@ async fn records_without_the_object_are_counted() {
     let err = err.expect("a page of one failed record fails");
     assert!(err.contains("`/runs/0/result/error` is set"), "{err}");
 }
+
+/// review39 F1 (and review44 F1): a sub-response that is a throttled or failed error object
+/// where the path needs a name fails the page, with items beside it or not, under a plain
+/// path as under a filtered one: Elasticsearch `_msearch`, Microsoft Graph `$batch`, Google's
+/// streamed array. Before, the page read as delivering the other sub-responses' items only,
+/// then prune deleted every document of the failed one.
+#[tokio::test]
+async fn a_failed_sub_response_fails_the_page_beside_items() {
+    let msearch_429 = json!({"error": {"type": "es_rejected_execution_exception",
+        "reason": "queue full"}, "status": 429});
+    let cases = [
+        (
+            "$.responses[*].hits.hits[*]",
+            json!({"responses": [{"hits": {"hits": [record(1, true)]}, "status": 200},
+                msearch_429]}),
+            "`/responses/1` holds no `hits` and its `error` is set",
+        ),
+        (
+            "$.responses[*].hits.hits[?@.public == true]",
+            json!({"responses": [{"hits": {"hits": [record(1, true)]}, "status": 200},
+                msearch_429]}),
+            "`/responses/1` holds no `hits` and its `error` is set",
+        ),
+        // A plain path's page with no items at all.
+        (
+            "$.responses[*].hits.hits[*]",
+            json!({"responses": [{"hits": {"hits": []}, "status": 200},
+                {"error": {"type": "search_phase_execution_exception"}, "status": 503}]}),
+            "`/responses/1` holds no `hits` and its `error` is set",
+        ),
+        (
+            "$.responses[*].body.value[*]",
+            json!({"responses": [{"id": "1", "status": 200, "body": {"value": [record(1, true)]}},
+                {"id": "2", "status": 429, "body": {"error": {"code": "TooManyRequests",
+                    "message": "Too many requests"}}}]}),
+            "`/responses/1/body` holds no `value` and its `error` is set",
+        ),
+        (
+            "$[*].results[*]",
+            json!([{"results": [record(1, true)]},
+                {"error": {"code": 429, "message": "Resource has been exhausted",
+                    "status": "RESOURCE_EXHAUSTED"}}]),
+            "`/1` holds no `results` and its `error` is set",
+        ),
+    ];
+    for (path, page, want) in cases {
+        let (titles, err) = cursor_walk(path, &[page]).await;
+        assert!(titles.is_empty(), "{path}: {titles:?}");
+        let err = err.expect("the failed sub-response fails the page");
+        assert!(err.contains(want), "{path}: {err}");
+        assert!(err.contains("status"), "{path}: {err}");
+    }
+}
+
+/// A sub-response that failed for its own request (404: an index rolled off, a user deleted)
+/// is not read on a page with items: what it named is gone. Nor is an entry that holds the
+/// name beside its own `status` and `error`.
+#[tokio::test]
+async fn a_missing_sub_response_is_its_own() {
+    let page = json!({"responses": [
+        {"hits": {"hits": [record(1, true)]}, "status": 200},
+        {"error": {"type": "index_not_found_exception"}, "status": 404},
+        {"hits": {"hits": [record(2, true)]}, "status": 500, "error": "partial"}]});
+    assert_eq!(
+        cursor_walk("$.responses[*].hits.hits[*]", &[page]).await,
+        (vec!["t1".to_owned(), "t2".to_owned()], None)
+    );
+}

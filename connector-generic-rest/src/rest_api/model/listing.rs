@@ -63,6 +63,12 @@ pub(crate) struct ItemsPath {
     /// is an envelope as `$..rows[?…]` reads it (review34: a page on which every record's
     /// report failed read as the empty last page, then prune).
     through: Option<JsonPath>,
+    /// Each name the path needs below a wildcard or filter, with the path up to it (every
+    /// filter a wildcard): `($.responses[*], hits)` and `($.responses[*].hits, hits)` of
+    /// `$.responses[*].hits.hits[*]`, `($.responses[*].body, value)` of
+    /// `$.responses[*].body.value[?…]` ([`ItemsPath::failed_sub_response`]). Empty where the
+    /// path has no such name, or a descendant search comes first.
+    needs: Vec<(JsonPath, String)>,
     /// `through` cut after each of its wildcards and filters (`$.jobs.*` of
     /// `$.jobs.*.artifacts[?…]`): what each selects is a record, and what holds it holds
     /// records, whatever its size, keys or shape (review35 R1: a page of one job, or of jobs
@@ -179,6 +185,27 @@ impl ItemsPath {
                 (Some(t), entries)
             })
             .unwrap_or_default();
+        let mut needs = Vec::new();
+        let mut cut = String::from("$");
+        let mut many = false;
+        let mut start = 1;
+        for (end, kind) in &cuts {
+            match kind {
+                SegmentKind::Search { .. } => break,
+                SegmentKind::Name(name) if many => {
+                    if let Ok(p) = JsonPath::parse(&cut) {
+                        needs.push((p, name.clone()));
+                    }
+                }
+                SegmentKind::Filter | SegmentKind::Many => many = true,
+                _ => {}
+            }
+            match kind {
+                SegmentKind::Filter => cut.push_str("[*]"),
+                _ => cut.push_str(&full[start..*end]),
+            }
+            start = *end;
+        }
         Ok(Self {
             path,
             raw: full,
@@ -191,7 +218,58 @@ impl ItemsPath {
             opening,
             through,
             entries,
+            needs,
         })
+    }
+
+    /// Where an entry the path goes through lacks the name the path needs next and is an
+    /// error object ([`error_object`]) with a status that says it was throttled or failed
+    /// (429, or 500 to 599; its numeric `status` or `code`, its `error`'s, or the one its
+    /// parent holds): an Elasticsearch `_msearch` answer's `{"error": {…}, "status": 429}`
+    /// under `$.responses[*].hits.hits[*]`, a Microsoft Graph `$batch` answer's `"body":
+    /// {"error": {…}}` beside `"status": 429`, Google's streamed `{"error": {"code": 429,
+    /// …}}` under `$[*].results[*]`. Read on every page, with items or not, whatever the path's
+    /// filters (review39 F1, review44 F1: beside a sub-response that delivered items, or
+    /// under a plain path, such a page read as delivering none, then prune). A 404 or other
+    /// client error is the entry's own and is not read here ([`ItemsPath::why_none`] reads
+    /// a filtered path's no-match page). The message, where one does; each cut is queried
+    /// once, and again with locations only where an entry lacks its name.
+    pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<String> {
+        let failed = |object: &serde_json::Map<String, Value>, name: &str, up: Option<&Value>| {
+            !object.contains_key(name)
+                && error_object(object)
+                && sub_status(object, up).is_some_and(|s| s == 429 || (500..600).contains(&s))
+        };
+        for (cut, name) in &self.needs {
+            if !cut
+                .query(body)
+                .all()
+                .iter()
+                .any(|v| v.as_object().is_some_and(|o| !o.contains_key(name)))
+            {
+                continue;
+            }
+            for m in cut.query_located(body) {
+                let Some(object) = m.node().as_object() else {
+                    continue;
+                };
+                let pointer = m.location().to_json_pointer();
+                let up = pointer
+                    .rsplit_once('/')
+                    .and_then(|(up, _)| body.pointer(up));
+                if failed(object, name, up)
+                    && let Some((member, v)) = error_members(m.node()).next()
+                {
+                    let status = sub_status(object, up).unwrap_or_default();
+                    return Some(format!(
+                        "`{pointer}` holds no `{name}` and its `{member}` is set: {} (status \
+                         {status}: a sub-response that failed, not one that holds none)",
+                        shown(v)
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// Whether one match that is a list stands for its entries: a path without filters, or
@@ -675,6 +753,20 @@ type Group = (String, usize, usize, Option<String>, Vec<String>);
 fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     const MEMBERS: [&str; 6] = ["error", "errors", "details", "status", "code", "message"];
     !object.is_empty() && object.keys().all(|k| MEMBERS.contains(&k.as_str()))
+}
+
+/// The numeric status of an error object standing for a sub-response: its `status` or
+/// `code`, else its `error`'s (Google's `{"error": {"code": 429, …}}`), else that of the
+/// object holding it, `up` (a Microsoft Graph `$batch` answer's `status` beside its `body`).
+fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Option<u64> {
+    let of = |o: &serde_json::Map<String, Value>| {
+        ["status", "code"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_u64))
+    };
+    of(object)
+        .or_else(|| object.get("error").and_then(Value::as_object).and_then(of))
+        .or_else(|| up.and_then(Value::as_object).and_then(of))
 }
 
 /// Whether `value` is, or holds below it outside its `error` and `errors`, a list with an
