@@ -124,3 +124,46 @@ async fn a_missing_sub_response_is_its_own() {
         (vec!["t1".to_owned(), "t2".to_owned()], None)
     );
 }
+
+/// review39 F4: an error object in place of a record's object that says its state in a
+/// `status` word (`{"status": "failed", "error": "exit code 1"}`, a job's result) is the
+/// record's data: beside a run whose logs the filter left out the page is an empty one; on a
+/// page where every run failed it still fails. A sub-response whose request named nothing
+/// (404) is its own, and what it named is gone; a throttled one still fails.
+#[tokio::test]
+async fn error_objects_that_are_data_or_gone_are_the_records_own() {
+    const RUNS: &str = "$.runs[*].result.logs[?@.level == 'error']";
+    let p1 = json!({"runs": [{"id": 1, "result": {"logs": [
+        {"id": 11, "level": "error", "title": "t11"}]}}]});
+    let p2 = json!({"runs": [{"id": 2, "result": {"status": "failed", "error": "exit code 1"}},
+        {"id": 3, "result": {"status": "ok", "logs": [{"id": 31, "level": "info"}]}}]});
+    assert_eq!(
+        cursor_walk(RUNS, &[p1.clone(), p2]).await,
+        (vec!["t11".to_owned()], None)
+    );
+    let p2 = json!({"runs": [{"id": 2, "result": {"status": "failed", "error": "exit code 1"}},
+        {"id": 3, "result": {"status": "failed", "error": "exit code 2", "logs": []}}]});
+    let (titles, err) = cursor_walk(RUNS, &[p1, p2]).await;
+    assert_eq!(titles, ["t11"]);
+    assert!(err.expect("every run failed").contains("exit code"));
+
+    const BATCH: &str = "$.responses[*].body.value[?@.public == true]";
+    let p1 = json!({"responses": [{"id": "1", "status": 200,
+        "body": {"value": [record(1, true)]}}]});
+    let gone = json!({"id": "2", "status": 404, "body": {"error": {"code": "ResourceNotFound",
+        "message": "Resource 'u2' does not exist"}}});
+    let p2 = json!({"responses": [{"id": "1", "status": 200,
+        "body": {"value": [record(2, false)]}}, gone]});
+    assert_eq!(
+        cursor_walk(BATCH, &[p1.clone(), p2]).await,
+        (vec!["t1".to_owned()], None)
+    );
+    const MSEARCH: &str = "$.responses[*].hits.hits[?@.public == true]";
+    let p1 = json!({"responses": [{"hits": {"hits": [record(1, true)]}, "status": 200}]});
+    let p2 = json!({"responses": [{"hits": {"hits": [record(2, false)]}, "status": 200},
+        {"error": {"type": "index_not_found_exception"}, "status": 404}]});
+    assert_eq!(
+        cursor_walk(MSEARCH, &[p1, p2]).await,
+        (vec!["t1".to_owned()], None)
+    );
+}

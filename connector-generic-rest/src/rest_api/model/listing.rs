@@ -470,7 +470,9 @@ impl ItemsPath {
     ///   `_msearch` answer's `{"error": {…}, "status": 429}`, a Microsoft Graph `$batch`
     ///   answer's `"body": {"error": {…}}`), holding nothing but a response's own members
     ///   ([`error_object`]), fails it (review35 S2: else the page read as an empty one
-    ///   beside records whose rows the filter left out).
+    ///   beside records whose rows the filter left out); except one whose status is 404 or
+    ///   410, and one with a `status` word beside its error, a record's state, counted with
+    ///   the objects at its place as above (review39 F4).
     ///
     /// What the opening reaches is queried once for the page, and each map met is read once,
     /// not once per reached value (review20 F5, review25 F2: a descendant opening over 1,000
@@ -525,6 +527,48 @@ impl ItemsPath {
                 }
             }
         }
+        // An error object in place of a record's object that says its own state in a
+        // `status` word (`{"result": {"status": "failed", "error": "exit code 1"}}`) is that
+        // record's data, as a run's `result.error` beside its logs is: counted with the
+        // objects at its place (review39 F4: it failed every page beside runs whose logs the
+        // filter left out). One that says its request named nothing (404, 410: a deleted
+        // user in a static `$batch` body, a rolled-off index in `_msearch`) is the record's
+        // own, and what it named is gone.
+        let mut own = vec![false; bare.len()];
+        for ((pointer, value, _), own) in bare.iter().zip(&mut own) {
+            let Some(object) = value.as_object() else {
+                continue;
+            };
+            let up = pointer
+                .rsplit_once('/')
+                .and_then(|(up, _)| body.pointer(up));
+            if sub_status(object, up).is_some_and(|s| s == 404 || s == 410) {
+                *own = true;
+                continue;
+            }
+            let at = envelopes.located(pointer);
+            if !object.get("status").is_some_and(Value::is_string) || !at.contains('*') {
+                continue;
+            }
+            let Some((name, v)) = unusual_error(value, &at, seen.usual) else {
+                continue;
+            };
+            *own = true;
+            let why = format!(
+                "the response's `{pointer}/{name}` is set: {} ({})",
+                shown(v),
+                hint()
+            );
+            match records.iter_mut().find(|(a, ..)| *a == at) {
+                Some((_, objects, failed, first, ups)) => {
+                    *objects += 1;
+                    *failed += 1;
+                    first.get_or_insert(why);
+                    ups.push(pointer.clone());
+                }
+                None => records.push((at, 1, 1, Some(why), vec![pointer.clone()])),
+            }
+        }
         // Where no record listed anything (every list under the last filter empty, or for a
         // path ending in a descendant search, no list with an entry below what it went
         // over), one object that failed is enough: nothing shows the others' lists were cut
@@ -550,7 +594,7 @@ impl ItemsPath {
                 return Err(why);
             }
         }
-        for (pointer, value, needed) in bare {
+        for ((pointer, value, needed), _) in bare.iter().zip(own).filter(|(_, own)| !own) {
             let at = envelopes.located(pointer);
             if let Some((name, v)) = unusual_error(value, &at, seen.usual) {
                 return Err(format!(
