@@ -86,7 +86,8 @@ async fn a_queued_run_beside_a_failed_run_still_passes() {
 
 /// review44 N2: under a path that ends in a name below its filter, one failed report beside
 /// reports whose `sections` are empty fails the page; a section the filter dropped
-/// (`summary`) shows the others were cut, and the page is an empty one.
+/// (`summary`) that lists something shows the reports listed, and the page is an empty one
+/// (review46 R1: its list empty, it shows nothing).
 #[tokio::test]
 async fn one_list_paths_tell_when_nothing_was_listed() {
     const PATH: &str = "$.results[*].report.sections[?@.name == 'rows'].items";
@@ -99,7 +100,7 @@ async fn one_list_paths_tell_when_nothing_was_listed() {
     let err = err.expect("a failed report beside empty sections fails the page");
     assert!(err.contains("`/results/0/report/error` is set"), "{err}");
     let p2 = json!({"results": [{"report": {"error": "quota exceeded", "sections": []}},
-        {"report": {"sections": [{"name": "summary", "items": []}]}}]});
+        {"report": {"sections": [{"name": "summary", "items": [{"total": 0}]}]}}]});
     assert_eq!(
         cursor_walk(PATH, &[p1, p2]).await,
         (vec!["t1".to_owned()], None)
@@ -124,4 +125,40 @@ async fn search_paths_tell_when_nothing_was_listed() {
         cursor_walk(PATH, &[first_page(), p2]).await,
         (vec!["t1".to_owned()], None)
     );
+}
+
+/// review44 N4's page: under a deeper wildcard (`steps[*]`), a failed run beside a queued
+/// run reads as an empty page. It did before rest57 too: the run's `result` lies in the run,
+/// above a deeper entry (a step), so it is the run's own and not read at all (review29 F1),
+/// never counted in a group; this keeps it so.
+#[tokio::test]
+async fn a_queued_run_counts_under_a_deeper_wildcard() {
+    const PATH: &str = "$.runs[*].result.steps[*].logs[?@.level == 'error']";
+    let p1 = json!({"runs": [{"id": 1, "result": {"steps": [{"logs": [
+        {"id": 11, "level": "error", "title": "t11"}]}]}}]});
+    let p2 = json!({"runs": [{"id": 2, "result": {"error": "exit code 1",
+        "steps": [{"logs": [{"id": 21, "level": "info", "title": "x"}]}]}},
+        {"id": 3, "status": "queued"}]});
+    assert_eq!(
+        cursor_walk(PATH, &[p1, p2]).await,
+        (vec!["t11".to_owned()], None)
+    );
+}
+
+/// review44 N5: a scalar or `null` beside the records (a `total` counter in a record map, a
+/// `null` entry) is not a record without the object: the page of one failed job fails as it
+/// does without it.
+#[tokio::test]
+async fn scalar_and_null_entries_are_not_records() {
+    const PATH: &str = "$.jobs.*.result.logs[?@.level == 'error']";
+    let p1 = json!({"jobs": {"j0": {"result": {"logs": [
+        {"id": 11, "level": "error", "title": "t11"}]}}}});
+    let failed = json!({"result": {"error": "quota exceeded", "logs": [{"level": "info"}]}});
+    for other in [json!(1), json!(null)] {
+        let p2 = json!({"jobs": {"j1": failed, "total": other}});
+        let (titles, err) = cursor_walk(PATH, &[p1.clone(), p2]).await;
+        assert_eq!(titles, ["t11"], "{other}");
+        let err = err.expect("the page's one job failed");
+        assert!(err.contains("quota exceeded"), "{err}");
+    }
 }

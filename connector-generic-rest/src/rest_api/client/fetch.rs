@@ -206,6 +206,24 @@ impl RestClient {
             .with_url(resp.url())
             .with_connector(SOURCE));
         }
+        // An entry the path goes through that is a throttled or failed sub-response where
+        // the path needs a name (`_msearch`'s `{"error": {…}, "status": 429}`): on any page,
+        // with items or not (review39 F1). Only a path with a name below a wildcard or filter
+        // queries anything.
+        if e.error_path.is_none()
+            && let Some(why) = e
+                .items_path
+                .as_ref()
+                .and_then(|path| path.failed_sub_response(&body))
+        {
+            return Err(Error::invalid_data(format!(
+                "the response's {why} ({})",
+                error_path_hint(&pos.usual)
+            ))
+            .with_field("items_path")
+            .with_url(resp.url())
+            .with_connector(SOURCE));
+        }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
         // No items, whether the filter chose no list or lists that are empty: a `OneList`

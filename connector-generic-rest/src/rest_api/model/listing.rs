@@ -13,7 +13,10 @@ use super::place::{
 };
 #[cfg(test)]
 use super::segments::string_literal;
-use super::segments::{SegmentKind, before_last_filter, segments, unfiltered, up_to_last_filter};
+use super::segments::{
+    SegmentKind, before_last_filter, every_list_entry, segments, tested_members, unfiltered,
+    up_to_last_filter,
+};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -28,14 +31,22 @@ pub(crate) struct ItemsPath {
     /// The path up to its last filter, every filter a wildcard, where that differs from
     /// `listing` ([`ItemsPath::uncut`]).
     uncut: Option<JsonPath>,
-    /// For a path with a filter, the path up to its last filter, every filter a wildcard,
-    /// whatever its shape (`$.results[*].report.sections[*]` of
-    /// `$.results[*].report.sections[?@.name == 'rows'].items`): what the last filter chose
-    /// among, by which a no-match page tells whether any record listed something
-    /// ([`ItemsPath::failed_envelopes`]); `None` where a descendant search comes first or
-    /// last (review44 N2: `uncut`, kept for numbered walks, is none for a
-    /// [`Shape::OneList`] path, and `listing` is the records).
+    /// For a path with a filter, what a no-match page tells by whether any record listed
+    /// something ([`ItemsPath::failed_envelopes`]): for a [`Shape::Entries`] path, the path up
+    /// to its last filter, every filter a wildcard (`$.results[*].hits[*]` of
+    /// `$.results[*].hits[?@.public]`), what that filter chose among; for a
+    /// [`Shape::OneList`] path, the entries of every list the path would take with its
+    /// filters read as wildcards (`$.results[*].report.sections[*].items[*]` of
+    /// `$.results[*].report.sections[?@.name == 'rows'].items`: a `summary` section the
+    /// filter dropped is structure, not a cut row, review46 R1). `None` where a descendant
+    /// search comes first or is the last filter (review44 N2: `uncut`, kept for numbered
+    /// walks, is none for a [`Shape::OneList`] path, and `listing` is the records; review46
+    /// R3: a filter before that search chose among the records).
     chosen_among: Option<JsonPath>,
+    /// The members the path's last filter reads (`public` of `..[?@.public == true]`,
+    /// [`tested_members`]), for a path where `chosen_among` is `None`: a list none of whose
+    /// entries holds one is not a listing that filter cut ([`lists_below`]).
+    tested: Vec<String>,
     /// What the path's matches are, from its syntax alone ([`Shape`]).
     shape: Shape,
     /// For a [`Shape::OneList`] path, the path up to its last filter, as written: what the
@@ -52,6 +63,12 @@ pub(crate) struct ItemsPath {
     /// is an envelope as `$..rows[?…]` reads it (review34: a page on which every record's
     /// report failed read as the empty last page, then prune).
     through: Option<JsonPath>,
+    /// Each name the path needs below a wildcard or filter, with the path up to it (every
+    /// filter a wildcard): `($.responses[*], hits)` and `($.responses[*].hits, hits)` of
+    /// `$.responses[*].hits.hits[*]`, `($.responses[*].body, value)` of
+    /// `$.responses[*].body.value[?…]` ([`ItemsPath::failed_sub_response`]). Empty where the
+    /// path has no such name, or a descendant search comes first.
+    needs: Vec<(JsonPath, String)>,
     /// `through` cut after each of its wildcards and filters (`$.jobs.*` of
     /// `$.jobs.*.artifacts[?…]`): what each selects is a record, and what holds it holds
     /// records, whatever its size, keys or shape (review35 R1: a page of one job, or of jobs
@@ -112,10 +129,26 @@ impl ItemsPath {
                     .as_ref()
                     .is_some_and(|l| l.to_string() != u.to_string())
             });
-        let chosen_among = (shape != Shape::Plain)
-            .then(|| up_to_last_filter(&full))
-            .flatten()
-            .and_then(|p| JsonPath::parse(&p).ok());
+        // The last filter, and the end of the segment before it.
+        let last_filter = cuts.iter().rposition(|(_, k)| {
+            matches!(
+                k,
+                SegmentKind::Filter | SegmentKind::Search { filter: true }
+            )
+        });
+        let chosen_among = match (shape, last_filter.map(|i| &cuts[i].1)) {
+            (Shape::Entries, Some(SegmentKind::Filter)) => up_to_last_filter(&full),
+            (Shape::OneList, Some(SegmentKind::Filter)) => every_list_entry(&full),
+            _ => None,
+        }
+        .and_then(|p| JsonPath::parse(&p).ok());
+        let tested = match last_filter {
+            Some(i) if chosen_among.is_none() => {
+                let start = i.checked_sub(1).map_or(1, |j| cuts[j].0);
+                tested_members(&full[start..cuts[i].0])
+            }
+            _ => Vec::new(),
+        };
         let chooser = cuts
             .iter()
             .rfind(|(_, k)| {
@@ -152,18 +185,91 @@ impl ItemsPath {
                 (Some(t), entries)
             })
             .unwrap_or_default();
+        let mut needs = Vec::new();
+        let mut cut = String::from("$");
+        let mut many = false;
+        let mut start = 1;
+        for (end, kind) in &cuts {
+            match kind {
+                SegmentKind::Search { .. } => break,
+                SegmentKind::Name(name) if many => {
+                    if let Ok(p) = JsonPath::parse(&cut) {
+                        needs.push((p, name.clone()));
+                    }
+                }
+                SegmentKind::Filter | SegmentKind::Many => many = true,
+                _ => {}
+            }
+            match kind {
+                SegmentKind::Filter => cut.push_str("[*]"),
+                _ => cut.push_str(&full[start..*end]),
+            }
+            start = *end;
+        }
         Ok(Self {
             path,
             raw: full,
             listing,
             uncut,
             chosen_among,
+            tested,
             shape,
             chooser,
             opening,
             through,
             entries,
+            needs,
         })
+    }
+
+    /// Where an entry the path goes through lacks the name the path needs next and is an
+    /// error object ([`error_object`]) with a status that says it was throttled or failed
+    /// (429, or 500 to 599; its numeric `status` or `code`, its `error`'s, or the one its
+    /// parent holds): an Elasticsearch `_msearch` answer's `{"error": {…}, "status": 429}`
+    /// under `$.responses[*].hits.hits[*]`, a Microsoft Graph `$batch` answer's `"body":
+    /// {"error": {…}}` beside `"status": 429`, Google's streamed `{"error": {"code": 429,
+    /// …}}` under `$[*].results[*]`. Read on every page, with items or not, whatever the path's
+    /// filters (review39 F1, review44 F1: beside a sub-response that delivered items, or
+    /// under a plain path, such a page read as delivering none, then prune). A 404 or other
+    /// client error is the entry's own and is not read here ([`ItemsPath::why_none`] reads
+    /// a filtered path's no-match page). The message, where one does; each cut is queried
+    /// once, and again with locations only where an entry lacks its name.
+    pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<String> {
+        let failed = |object: &serde_json::Map<String, Value>, name: &str, up: Option<&Value>| {
+            !object.contains_key(name)
+                && error_object(object)
+                && sub_status(object, up).is_some_and(|s| s == 429 || (500..600).contains(&s))
+        };
+        for (cut, name) in &self.needs {
+            if !cut
+                .query(body)
+                .all()
+                .iter()
+                .any(|v| v.as_object().is_some_and(|o| !o.contains_key(name)))
+            {
+                continue;
+            }
+            for m in cut.query_located(body) {
+                let Some(object) = m.node().as_object() else {
+                    continue;
+                };
+                let pointer = m.location().to_json_pointer();
+                let up = pointer
+                    .rsplit_once('/')
+                    .and_then(|(up, _)| body.pointer(up));
+                if failed(object, name, up)
+                    && let Some((member, v)) = error_members(m.node()).next()
+                {
+                    let status = sub_status(object, up).unwrap_or_default();
+                    return Some(format!(
+                        "`{pointer}` holds no `{name}` and its `{member}` is set: {} (status \
+                         {status}: a sub-response that failed, not one that holds none)",
+                        shown(v)
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// Whether one match that is a list stands for its entries: a path without filters, or
@@ -364,7 +470,9 @@ impl ItemsPath {
     ///   `_msearch` answer's `{"error": {…}, "status": 429}`, a Microsoft Graph `$batch`
     ///   answer's `"body": {"error": {…}}`), holding nothing but a response's own members
     ///   ([`error_object`]), fails it (review35 S2: else the page read as an empty one
-    ///   beside records whose rows the filter left out).
+    ///   beside records whose rows the filter left out); except one whose status is 404 or
+    ///   410, and one with a `status` word beside its error, a record's state, counted with
+    ///   the objects at its place as above (review39 F4).
     ///
     /// What the opening reaches is queried once for the page, and each map met is read once,
     /// not once per reached value (review20 F5, review25 F2: a descendant opening over 1,000
@@ -419,6 +527,48 @@ impl ItemsPath {
                 }
             }
         }
+        // An error object in place of a record's object that says its own state in a
+        // `status` word (`{"result": {"status": "failed", "error": "exit code 1"}}`) is that
+        // record's data, as a run's `result.error` beside its logs is: counted with the
+        // objects at its place (review39 F4: it failed every page beside runs whose logs the
+        // filter left out). One that says its request named nothing (404, 410: a deleted
+        // user in a static `$batch` body, a rolled-off index in `_msearch`) is the record's
+        // own, and what it named is gone.
+        let mut own = vec![false; bare.len()];
+        for ((pointer, value, _), own) in bare.iter().zip(&mut own) {
+            let Some(object) = value.as_object() else {
+                continue;
+            };
+            let up = pointer
+                .rsplit_once('/')
+                .and_then(|(up, _)| body.pointer(up));
+            if sub_status(object, up).is_some_and(|s| s == 404 || s == 410) {
+                *own = true;
+                continue;
+            }
+            let at = envelopes.located(pointer);
+            if !object.get("status").is_some_and(Value::is_string) || !at.contains('*') {
+                continue;
+            }
+            let Some((name, v)) = unusual_error(value, &at, seen.usual) else {
+                continue;
+            };
+            *own = true;
+            let why = format!(
+                "the response's `{pointer}/{name}` is set: {} ({})",
+                shown(v),
+                hint()
+            );
+            match records.iter_mut().find(|(a, ..)| *a == at) {
+                Some((_, objects, failed, first, ups)) => {
+                    *objects += 1;
+                    *failed += 1;
+                    first.get_or_insert(why);
+                    ups.push(pointer.clone());
+                }
+                None => records.push((at, 1, 1, Some(why), vec![pointer.clone()])),
+            }
+        }
         // Where no record listed anything (every list under the last filter empty, or for a
         // path ending in a descendant search, no list with an entry below what it went
         // over), one object that failed is enough: nothing shows the others' lists were cut
@@ -431,7 +581,9 @@ impl ItemsPath {
             let Some(why) = first else { continue };
             let listed = *listed.get_or_insert_with(|| match &self.chosen_among {
                 Some(among) => !among.query(body).is_empty(),
-                None => reached.iter().any(|(_, value)| lists_below(value)),
+                None => reached
+                    .iter()
+                    .any(|(_, value)| lists_below(value, &self.tested)),
             });
             // Every object met failed: the records counted, not the objects, where some
             // record lacks the object (a queued run with no `result`, review39 F3).
@@ -442,7 +594,7 @@ impl ItemsPath {
                 return Err(why);
             }
         }
-        for (pointer, value, needed) in bare {
+        for ((pointer, value, needed), _) in bare.iter().zip(own).filter(|(_, own)| !own) {
             let at = envelopes.located(pointer);
             if let Some((name, v)) = unusual_error(value, &at, seen.usual) {
                 return Err(format!(
@@ -458,15 +610,18 @@ impl ItemsPath {
     /// Whether some record the path's last wildcard or filter selects (`/runs/1` of
     /// `$.runs[*].result.logs[?…]`) holds none of `objects` (`/runs/0/result`) and says
     /// nothing failed, where each of them lies in such a record; `false` where one does not
-    /// (nothing to count by).
+    /// (nothing to count by). Only the entries that are objects or lists are records
+    /// (review44 N5: a sibling counter, `{"jobs": {"j1": {..}, "total": 1}}`, or a `null`
+    /// entry made a page of failed jobs silent where without it the page failed).
     ///
     /// Such a record counts as without the object only where, at the objects' place inside
     /// it (`/runs/1/result`), there is nothing (a queued run), `null`, or a value with no
-    /// unusual error; where nothing is there, the record and what lies between must not
-    /// carry one either (`{"id": 7, "error": "quota exceeded"}`). A failed object that lacks
-    /// the list (`{"report": {"error": "quota exceeded", "report_id": "r2"}}` with no
-    /// `rows`) was not reached, yet counts as failed (review44 N1: else a page on which
-    /// every report failed read as the empty last page, then prune).
+    /// unusual error, and neither the record nor what lies between carries one
+    /// (`{"id": 7, "error": "quota exceeded"}`; `{"status": 429, "error": "quota
+    /// exceeded", "report": {}}`, review46 R4). A failed object that lacks the list
+    /// (`{"report": {"error": "quota exceeded", "report_id": "r2"}}` with no `rows`) was
+    /// not reached, yet counts as failed (review44 N1: else a page on which every report
+    /// failed read as the empty last page, then prune).
     fn records_without(
         &self,
         body: &Value,
@@ -479,8 +634,9 @@ impl ItemsPath {
         };
         let records: HashSet<String> = last
             .query_located(body)
-            .locations()
-            .map(|l| l.to_json_pointer())
+            .into_iter()
+            .filter(|m| m.node().is_object() || m.node().is_array())
+            .map(|m| m.location().to_json_pointer())
             .collect();
         let mut holding = HashSet::new();
         // Where the objects lie inside their records (`/result`).
@@ -504,23 +660,16 @@ impl ItemsPath {
             .filter(|record| !holding.contains(record.as_str()))
             .any(|record| {
                 inside.iter().all(|rest| {
-                    let place = format!("{record}{rest}");
-                    match body.pointer(&place) {
-                        // The record and what lies below it, down to where the object
-                        // would be.
-                        Some(Value::Null) | None => std::iter::once(0)
-                            .chain(rest.match_indices('/').skip(1).map(|(i, _)| i))
-                            .all(|end| {
-                                let pointer = &place[..record.len() + end];
-                                body.pointer(pointer).is_none_or(|value| {
-                                    unusual_error(value, &envelopes.located(pointer), usual)
-                                        .is_none()
-                                })
-                            }),
-                        Some(value) => {
-                            unusual_error(value, &envelopes.located(&place), usual).is_none()
-                        }
-                    }
+                    // The record, what lies below it, and the place, each where it is.
+                    std::iter::once(0)
+                        .chain(rest.match_indices('/').skip(1).map(|(i, _)| i))
+                        .chain(std::iter::once(rest.len()))
+                        .all(|end| {
+                            let pointer = format!("{record}{}", &rest[..end]);
+                            body.pointer(&pointer).is_none_or(|value| {
+                                unusual_error(value, &envelopes.located(&pointer), usual).is_none()
+                            })
+                        })
                 })
             })
     }
@@ -650,15 +799,38 @@ fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     !object.is_empty() && object.keys().all(|k| MEMBERS.contains(&k.as_str()))
 }
 
+/// The numeric status of an error object standing for a sub-response: its `status` or
+/// `code`, else its `error`'s (Google's `{"error": {"code": 429, …}}`), else that of the
+/// object holding it, `up` (a Microsoft Graph `$batch` answer's `status` beside its `body`).
+fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Option<u64> {
+    let of = |o: &serde_json::Map<String, Value>| {
+        ["status", "code"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_u64))
+    };
+    of(object)
+        .or_else(|| object.get("error").and_then(Value::as_object).and_then(of))
+        .or_else(|| up.and_then(Value::as_object).and_then(of))
+}
+
 /// Whether `value` is, or holds below it outside its `error` and `errors`, a list with an
-/// entry: what a descendant search that matched nothing under it went over
-/// (`$.results[*].report..[?…]`), where the path gives no cut of its own (review44 N2).
-fn lists_below(value: &Value) -> bool {
+/// entry that holds one of `tested`, the members the path's last filter reads (any entry,
+/// where it reads none): what a descendant search that matched nothing under it went over
+/// (`$.results[*].report..[?…]`), where the path gives no cut of its own (review44 N2). A
+/// list of column names, or of headers without those members, is not rows the filter cut
+/// (review46 R2).
+fn lists_below(value: &Value, tested: &[String]) -> bool {
     match value {
-        Value::Array(list) => !list.is_empty(),
+        Value::Array(list) => list.iter().any(|entry| {
+            tested.is_empty()
+                || entry
+                    .as_object()
+                    .is_some_and(|o| tested.iter().any(|m| o.contains_key(m)))
+                || lists_below(entry, tested)
+        }),
         Value::Object(map) => map
             .iter()
-            .any(|(k, v)| k != "error" && k != "errors" && lists_below(v)),
+            .any(|(k, v)| k != "error" && k != "errors" && lists_below(v, tested)),
         _ => false,
     }
 }
@@ -984,10 +1156,13 @@ mod tests {
             ("$.data[?@.x]", Some("$.data[*]")),
             (
                 "$.results[*].report.sections[?@.name == 'rows'].items",
-                Some("$.results[*].report.sections[*]"),
+                Some("$.results[*].report.sections[*].items[*]"),
             ),
             ("$.groups[?@.open].items[*]", Some("$.groups[*]")),
             ("$.results[*].report..[?@.public]", None),
+            // A filter before the last, a search: not what that search chose among
+            // (review46 R3).
+            ("$.results[?@.kind == 'report'].report..[?@.public]", None),
             ("$..[?@.title]", None),
         ];
         for (path, chosen_among) in among {
@@ -997,6 +1172,20 @@ mod tests {
                 chosen_among.map(|u| JsonPath::parse(u).unwrap().to_string()),
                 "{path}"
             );
+        }
+        // What the last filter reads, where there is no cut to measure by (review46 R2).
+        let tested = [
+            ("$.results[*].report..[?@.public == true]", vec!["public"]),
+            (
+                "$.a..[?@['kind'] == 'doc' && @.n > 1 && @.kind != '@.x']",
+                vec!["kind", "n"],
+            ),
+            ("$.a..[?@ == 'x']", vec![]),
+            ("$.a..[?length(@) > 1]", vec![]),
+            ("$.a[?@.x]", vec![]),
+        ];
+        for (path, want) in tested {
+            assert_eq!(ItemsPath::parse(path).unwrap().tested, want, "{path}");
         }
         // One row matched: the row, never its cells.
         let body = json!({"values": [["1", "a", "p"], ["2", "b", "d"]]});

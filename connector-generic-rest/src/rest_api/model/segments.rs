@@ -67,6 +67,67 @@ pub(super) fn up_to_last_filter(path: &str) -> Option<String> {
     Some(out)
 }
 
+/// `path` (a JSONPath that parses, with its `$`, holding a filter) whole, every filter written
+/// `[*]`, with `[*]` after it: `$.results[*].report.sections[?@.name == 'rows'].items` →
+/// `$.results[*].report.sections[*].items[*]`, the entries of every list a path that ends in a
+/// name below its filter would take, whichever entry the filter chose (review46 R1: a section
+/// the filter dropped is structure, not a row it cut). `None` when the path holds a descendant
+/// search of anything but a name (`..[?…]`, `..*`): read as a wildcard it would list every
+/// value of the body.
+pub(super) fn every_list_entry(path: &str) -> Option<String> {
+    let mut out = String::with_capacity(path.len() + 3);
+    out.push('$');
+    let mut start = 1;
+    for (end, kind) in segments(path) {
+        match kind {
+            SegmentKind::Search { .. } => return None,
+            SegmentKind::Filter => out.push_str("[*]"),
+            _ => out.push_str(&path[start..end]),
+        }
+        start = end;
+    }
+    out.push_str("[*]");
+    Some(out)
+}
+
+/// The members of the value under test that a filter segment's text (`[?@.public == true]`,
+/// `..[?@['kind'] == 'doc' && @.n > 1]`) reads: each name right after an `@` outside quotes
+/// (`public`; `kind`, `n`). Empty where it reads none (`[?@ == 'x']`, `[?length(@) > 1]`).
+/// A list none of whose entries holds one of them is no listing the filter cut (review46 R2:
+/// a report's `columns: ["id", "title"]` beside its empty rows).
+pub(super) fn tested_members(segment: &str) -> Vec<String> {
+    let bytes = segment.as_bytes();
+    let mut scan = Scan::default();
+    let mut out: Vec<String> = Vec::new();
+    for (i, &c) in bytes.iter().enumerate() {
+        if scan.take(c) != Some(b'@') {
+            continue;
+        }
+        let rest = &segment[i + 1..];
+        let name = if let Some(dotted) = rest.strip_prefix('.') {
+            let len = dotted
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(dotted.len());
+            (len > 0).then(|| dotted[..len].to_owned())
+        } else if let Some(bracket) = rest.strip_prefix('[') {
+            // The string literal up to its `]`, outside quotes.
+            let mut inner = Scan::default();
+            bracket
+                .bytes()
+                .position(|c| inner.take(c) == Some(b']') && inner.depth == 0)
+                .and_then(|close| string_literal(bracket[..close].trim()))
+        } else {
+            None
+        };
+        if let Some(name) = name
+            && !out.contains(&name)
+        {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// What `path` (a JSONPath that parses, with its `$`, holding a filter) walks through before
 /// its last filter, every filter before it written `[*]`: `$.results[*].report.rows[?@.x]` →
 /// `$.results[*].report.rows`, the lists the filter chose among and, above them, the objects
