@@ -1611,6 +1611,38 @@
 //! hand52's own build alone, the same way at 10:21: 0.055-0.056 s against 0.078-0.087 s
 //! (2.15-2.25x). The NDJSON md5 is 1405c21f… from both. Idle, the sync is now 2.1-2.2x curl;
 //! the target (2x) wants about 5% more, or 10% of the CPU.
+//!
+//! ## (a), twenty-seventh pass (2026-12-07): start-up, and no checkpoints for a store that keeps none
+//!
+//! Idle (builds paused), the sync's main thread (start-up, then converting and writing every
+//! page) is the bound: 51-55 ms of CPU in a 57-60 ms wall (`perf sched`, 3 syncs), the I/O
+//! thread 40-44 ms. Its first request goes out 7.4-8.6 ms after `exec` (syscall tracepoints,
+//! 6 idle syncs), against curl's whole 1-page run of 5.2 ms. A 1-page sync's main thread
+//! (`perf record --call-graph dwarf`, 20 runs, perf's overhead included): the loader's
+//! relocations 2.6 ms (the RELR bitmap is small, but its writes fault in and copy every page
+//! of the 2.5 MB `.data.rel.ro`), the config's JSON Schema 0.65 ms (made three times: the
+//! CLI's check of the source, its connector id, and `parse`), clap 0.31, tokio's build 0.26,
+//! mimalloc's start 0.21, the config's parse 0.21 ms. In the 50k sync the main thread's
+//! checkpoint work without `--state` (a secret-free copy of each page's checkpoint, a
+//! checkpoint inside the page after each sink batch, its ids hashed) was about 4.5% of its
+//! samples, for a store nobody reads; its `write`s to tmpfs 16% (the kernel's page
+//! allocation), which every output pays.
+//!
+//! What changed: `StateStore::keeps_checkpoints` (default `true`); a store that answers
+//! `false` (`EphemeralStateStore::without_checkpoints`, which the CLI now uses without
+//! `--state`) is committed no checkpoint, and the loop makes none for it (no page ids kept,
+//! no checkpoint inside a page, no secret-free copy; the carried-over checkpoint is still
+//! made once at the end). `--state` runs are unchanged. The `Registry` makes each source's
+//! schema once and `parse` reuses it. NDJSON md5 1405c21f… from both binaries.
+//!
+//! Against `s52/base` (599fde0), alternating, builds paused for each run (other processes
+//! still ran: curl took 0.030-0.053 s, not 0.024): `perf stat -r 5` task-clock, 6 pairs,
+//! median 123 → 110 ms (0.90x); the bench's (a), 7 rounds, 7 pairs, sync median 0.074 s →
+//! 0.068 s (0.92x), base 0.069-0.113 s, this 0.064-0.087 s. The idle 2x is still to be
+//! confirmed on a quiet machine. Not tried (no time left): linking the binary without PIE
+//! (no relocations at start, at the price of the binary's ASLR), starting the I/O thread
+//! while the config is read (about 0.5 ms of its start is on the critical path, in
+//! `pages/io/pool.rs`, another helper's), one `available_parallelism` read for core's three.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

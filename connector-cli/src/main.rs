@@ -200,7 +200,8 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
     let connector = built.connector;
     // The state first: a corrupt state file stops the run before the output is touched.
     // Without `--state` the run's state is thrown away at its end, so it keeps no per-document
-    // fingerprints: its memory stays flat however large the source.
+    // fingerprints (its memory stays flat however large the source) and no checkpoint (the
+    // batch loop makes none for it).
     let (state, sink, target): (Arc<dyn StateStore>, _, _) = match &args.state {
         Some(path) => match sync_database_url(path) {
             Some(url) => {
@@ -212,7 +213,11 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
         },
         None => {
             let (sink, target) = open_sink(&args).await?;
-            (Arc::new(EphemeralStateStore::new()), sink, target)
+            (
+                Arc::new(EphemeralStateStore::without_checkpoints()),
+                sink,
+                target,
+            )
         }
     };
     let batch_docs = usize::try_from(args.batch_size).unwrap_or(usize::MAX);

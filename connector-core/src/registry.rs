@@ -2,18 +2,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 use serde::Serialize;
 
-use crate::config::{ConnectorConfig, Ignored, declaration_problems, parse, schema_of};
+use crate::config::{ConnectorConfig, Ignored, declaration_problems, parse, parse_with, schema_of};
 use crate::connector::{Connector, DynConnector};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::NetworkPolicy;
 
-type Builder = Box<dyn Fn(Value, &Host) -> Result<Built> + Send + Sync>;
+/// Builds the connector from its JSON config, given the config type's schema.
+type Builder = Box<dyn Fn(Value, &Value, &Host) -> Result<Built> + Send + Sync>;
 
 /// What the host set for every connector it builds.
 #[derive(Debug, Clone, Default)]
@@ -25,9 +26,20 @@ struct Host {
 struct Entry {
     description: &'static str,
     schema: fn() -> Value,
+    /// `schema()`, made at its first use: a `sync` reads it to check and to build its config,
+    /// and making it (schemars, then the lenient reading's additions) is most of what building
+    /// a connector costs at start-up.
+    made_schema: OnceLock<Value>,
     effective: fn(Value, bool) -> Result<Value>,
     declaration_problems: fn() -> Vec<String>,
     build: Builder,
+}
+
+impl Entry {
+    /// The source's config schema, made once.
+    fn schema(&self) -> &Value {
+        self.made_schema.get_or_init(self.schema)
+    }
 }
 
 /// A connector built by [`Registry::build_with_notes`], with the config fields it was given
@@ -112,8 +124,8 @@ impl Registry {
         C: ConnectorConfig + Serialize + 'static,
         F: Fn(C) -> Result<Box<dyn Connector>> + Send + Sync + 'static,
     {
-        let builder: Builder = Box::new(move |json, host| {
-            let mut parsed = parse::<C>(json).map_err(|e| e.with_connector(source))?;
+        let builder: Builder = Box::new(move |json, schema, host| {
+            let mut parsed = parse_with::<C>(schema, json).map_err(|e| e.with_connector(source))?;
             if host.ragflow_ids {
                 parsed.config.use_ragflow_ids();
             }
@@ -142,6 +154,7 @@ impl Registry {
             Entry {
                 description,
                 schema: schema_of::<C>,
+                made_schema: OnceLock::new(),
                 effective: effective::<C>,
                 declaration_problems: declaration_problems::<C>,
                 build: builder,
@@ -174,7 +187,8 @@ impl Registry {
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_with_notes(&self, source: &str, config: Value) -> Result<Built> {
-        (self.entry(source)?.build)(config, &self.host)
+        let entry = self.entry(source)?;
+        (entry.build)(config, entry.schema(), &self.host)
     }
 
     /// Builds every connector from now on with `policy` in place of its own: with
@@ -254,7 +268,7 @@ impl Registry {
     /// # Errors
     /// [`ErrorKind::Config`] for an unknown source.
     pub fn schema(&self, source: &str) -> Result<Value> {
-        Ok((self.entry(source)?.schema)())
+        Ok(self.entry(source)?.schema().clone())
     }
 
     /// One line describing `source`.

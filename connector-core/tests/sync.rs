@@ -1125,3 +1125,100 @@ async fn children_reported_unchanged_by_version_get_their_parent_recorded() {
     assert!(state.children(&["m2"]).await.unwrap().is_empty());
     assert_eq!(sink.deliveries().iter().map(Vec::len).sum::<usize>(), 5);
 }
+
+/// A store that counts the checkpoints it is committed, over a memory store, and says
+/// whether it keeps them.
+mod counting {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use connector_core::Result;
+    use connector_core::reexports::async_trait;
+    use connector_core::reexports::chrono::{DateTime, Utc};
+    use connector_core::state::{
+        CheckpointUpdate, Commit, DocumentState, MemoryStateStore, RunRecord, StateStore, SyncState,
+    };
+
+    pub(crate) struct Counting {
+        pub(crate) inner: MemoryStateStore,
+        pub(crate) keeps: bool,
+        pub(crate) checkpoints: Arc<AtomicUsize>,
+        pub(crate) inside_pages: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl StateStore for Counting {
+        async fn load(&self) -> Result<SyncState> {
+            self.inner.load().await
+        }
+        async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
+            self.inner.documents(ids).await
+        }
+        async fn document_ids(&self) -> Result<Vec<String>> {
+            self.inner.document_ids().await
+        }
+        async fn commit(&self, commit: Commit<'_>) -> Result<()> {
+            if let CheckpointUpdate::Set(stored) = &commit.checkpoint {
+                self.checkpoints.fetch_add(1, Ordering::Relaxed);
+                if stored.page_prefix.is_some() {
+                    self.inside_pages.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.inner.commit(commit).await
+        }
+        fn keeps_checkpoints(&self) -> bool {
+            self.keeps
+        }
+        async fn remove_documents(&self, ids: &[String]) -> Result<()> {
+            self.inner.remove_documents(ids).await
+        }
+        async fn finish_run(&self, run: RunRecord, end: Option<DateTime<Utc>>) -> Result<()> {
+            self.inner.finish_run(run, end).await
+        }
+        async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+            self.inner.runs(limit).await
+        }
+    }
+}
+
+/// A store that keeps no checkpoint is committed none, neither a page's nor one inside a page
+/// (batches of 4 in pages of 10), and gets every document and the same report; one that keeps
+/// them gets both kinds.
+#[tokio::test]
+async fn a_store_that_keeps_no_checkpoint_is_given_none() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let run = |keeps: bool| async move {
+        let checkpoints = Arc::new(AtomicUsize::new(0));
+        let inside_pages = Arc::new(AtomicUsize::new(0));
+        let store = counting::Counting {
+            inner: MemoryStateStore::new(),
+            keeps,
+            checkpoints: Arc::clone(&checkpoints),
+            inside_pages: Arc::clone(&inside_pages),
+        };
+        let sink = MemorySink::new();
+        let report = Syncer::new(Arc::new(MemoryConnector::numbered(23, 10, t0())))
+            .sink(sink.clone())
+            .shared_state(Arc::new(store))
+            .options(SyncOptions::default().batch_docs(4))
+            .run(SyncMode::Full)
+            .await
+            .unwrap();
+        let delivered: Vec<String> = sink.deliveries().into_iter().flatten().collect();
+        (
+            checkpoints.load(Ordering::Relaxed),
+            inside_pages.load(Ordering::Relaxed),
+            (report.new, report.delivered, report.pages),
+            delivered,
+        )
+    };
+    let (kept, kept_inside, kept_report, kept_ids) = run(true).await;
+    assert!(
+        kept > kept_inside && kept_inside > 0,
+        "{kept}, {kept_inside}"
+    );
+    let (none, none_inside, report, ids) = run(false).await;
+    assert_eq!((none, none_inside), (0, 0));
+    assert_eq!((report, ids.len()), (kept_report, 23));
+    assert_eq!(ids, kept_ids);
+}

@@ -313,12 +313,20 @@ pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
 /// # Errors
 /// [`ErrorKind::Config`](crate::ErrorKind::Config) listing every problem by field path:
 /// structural problems first, in document order, then `validate`'s.
-pub fn parse<C: ConnectorConfig>(mut value: Value) -> Result<Parsed<C>> {
-    let schema = schema_of::<C>();
+pub fn parse<C: ConnectorConfig>(value: Value) -> Result<Parsed<C>> {
+    parse_with::<C>(&schema_of::<C>(), value)
+}
+
+/// [`parse`] with `schema`, which must be [`schema_of::<C>`](schema_of): for a caller that
+/// keeps the schema (the registry makes it once per source, not once per config read).
+pub(crate) fn parse_with<C: ConnectorConfig>(
+    schema: &Value,
+    mut value: Value,
+) -> Result<Parsed<C>> {
     let mut found = lenient::Findings::default();
-    lenient::normalise(&schema, &mut value, &mut found);
+    lenient::normalise(schema, &mut value, &mut found);
     let mut problems = found.problems;
-    check_value(&schema, &schema, &value, &[], &mut problems);
+    check_value(schema, schema, &value, &[], &mut problems);
     for problem in &mut problems {
         if problem.message == REQUIRED && found.blanked.contains(&problem.at) {
             problem.message = format!("{REQUIRED}; it was given empty");

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Commit, DocumentState, DocumentStates, Known, RunRecord, StateData, StateStore, SyncState,
+    CheckpointUpdate, Commit, DocumentState, DocumentStates, Known, RunRecord, StateData,
+    StateStore, SyncState,
 };
 use crate::connector::CheckpointJson;
 use crate::document::Document;
@@ -31,12 +32,15 @@ use crate::error::Result;
 #[derive(Debug, Clone)]
 pub struct EphemeralStateStore {
     data: Arc<Mutex<StateData>>,
+    /// Whether it keeps the run's checkpoints ([`StateStore::keeps_checkpoints`]).
+    checkpoints: bool,
 }
 
 impl Default for EphemeralStateStore {
     fn default() -> Self {
         Self {
             data: Arc::new(Mutex::new(StateData::new())),
+            checkpoints: true,
         }
     }
 }
@@ -45,6 +49,18 @@ impl EphemeralStateStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that keeps no checkpoint either
+    /// ([`keeps_checkpoints`](StateStore::keeps_checkpoints) is `false`), for a run whose state
+    /// nobody reads after it (the CLI without `--state`): the batch loop then spends nothing
+    /// on checkpoints, per page or per sink batch. A run on it, or on a clone of it, cannot be
+    /// resumed: each starts from the connector's initial checkpoint.
+    pub fn without_checkpoints() -> Self {
+        Self {
+            checkpoints: false,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, StateData> {
@@ -74,12 +90,23 @@ impl StateStore for EphemeralStateStore {
     }
 
     async fn commit(&self, commit: Commit<'_>) -> Result<()> {
-        // The documents are what this store does not keep; the checkpoint and failures are.
+        // The documents are what this store does not keep; the checkpoint (unless it keeps
+        // none) and failures are.
+        let checkpoint = if self.checkpoints {
+            commit.checkpoint
+        } else {
+            CheckpointUpdate::Keep
+        };
         self.lock().apply(Commit {
             documents: DocumentStates::default(),
+            checkpoint,
             ..commit
         });
         Ok(())
+    }
+
+    fn keeps_checkpoints(&self) -> bool {
+        self.checkpoints
     }
 
     async fn remove_documents(&self, _ids: &[String]) -> Result<()> {
@@ -104,7 +131,7 @@ impl StateStore for EphemeralStateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{CheckpointUpdate, StoredCheckpoint};
+    use crate::state::StoredCheckpoint;
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         futures::executor::block_on(f)
@@ -146,5 +173,30 @@ mod tests {
             block_on(store.documents(&["a"])).unwrap_or_default(),
             vec![None]
         );
+    }
+
+    #[test]
+    fn without_checkpoints_keeps_none_given() {
+        let store = EphemeralStateStore::without_checkpoints();
+        assert!(!store.keeps_checkpoints());
+        assert!(EphemeralStateStore::new().keeps_checkpoints());
+        let checkpoint = StoredCheckpoint {
+            checkpoint: CheckpointJson {
+                source: "test".to_owned(),
+                version: 1,
+                state: serde_json::json!({"page": 2}),
+            },
+            window: None,
+            started_at: Utc::now(),
+            reconcile: false,
+            page_prefix: None,
+        };
+        let commit = Commit {
+            checkpoint: CheckpointUpdate::Set(checkpoint),
+            ..Commit::default()
+        };
+        block_on(store.commit(commit)).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = block_on(store.load()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.checkpoint, None);
     }
 }

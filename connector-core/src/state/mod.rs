@@ -412,6 +412,21 @@ pub trait StateStore: Send + Sync {
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
     async fn commit(&self, commit: Commit<'_>) -> Result<()>;
 
+    /// Whether the store keeps the checkpoints committed to it (in
+    /// [`Commit::checkpoint`]) for someone to read: a later run that resumes, a host that
+    /// shows them. `true` unless the store says otherwise.
+    ///
+    /// A store that answers `false` (a run whose state is thrown away at its end, such as
+    /// [`EphemeralStateStore::without_checkpoints`]) is committed no checkpoint: the batch loop
+    /// then makes none for it, neither the page checkpoints stored without their secrets nor
+    /// the checkpoints inside a page it would write after each sink batch. Such a store's
+    /// [`load`](StateStore::load) must return no checkpoint either, since it was given none.
+    /// Everything else (documents, failures, the run record, what a run carries over) is
+    /// committed as before.
+    fn keeps_checkpoints(&self) -> bool {
+        true
+    }
+
     /// Begins a prune pass: the listing's pages are marked in the store, and the known ids
     /// left unmarked are what prune deletes. See [`PrunePass`] for the protocol and its
     /// contract.

@@ -377,6 +377,7 @@ async fn execute(
     };
     let mut pipeline = Pipeline {
         gate,
+        keeps_checkpoints: syncer.state.keeps_checkpoints(),
         base_checkpoint,
         base_stored: None,
         resume_prefix: resume_from.as_ref().and_then(|cp| cp.page_prefix),
@@ -680,6 +681,11 @@ fn retain_flagged<T>(items: &mut Vec<T>, positions: &mut Vec<u32>, keep: &[bool]
 struct Pipeline<'a> {
     /// Held while a batch is written and committed (see [`run`]).
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// The store keeps checkpoints ([`StateStore::keeps_checkpoints`](crate::state::StateStore::keeps_checkpoints)):
+    /// when it does not, none is made for it (no secret-free copy of a page's checkpoint, no
+    /// checkpoint inside a page), which is most of what the loop does per page and per batch
+    /// beyond delivering.
+    keeps_checkpoints: bool,
     /// The checkpoint the oldest page not yet committed starts from.
     base_checkpoint: Option<CheckpointJson>,
     /// It without secrets, as a checkpoint inside that page stores it: made once per page,
@@ -769,7 +775,11 @@ impl Pipeline<'_> {
         // each pass over it is a pass over memory. The id and place buffers are the ones the
         // last acknowledged page left ([`Pipeline::spare`]).
         let (mut ids, mut positions) = self.spare.pop().unwrap_or_default();
-        let keep_ids = checkpoint.is_some() && !self.refetching;
+        // The ids are for a checkpoint inside the page, which a store that keeps none is not
+        // given, and for the resumed page's prefix.
+        let keep_ids = checkpoint.is_some()
+            && !self.refetching
+            && (self.keeps_checkpoints || self.resume_prefix.is_some());
         positions.reserve(batch.documents.len());
         let mut page_bytes = 0u64;
         let mut spooled = false;
@@ -1156,6 +1166,9 @@ impl Pipeline<'_> {
     /// The checkpoint inside the oldest uncommitted page, when the sink acknowledged some of
     /// its documents: where the page starts and how much of it is settled.
     fn checkpoint_inside_page(&mut self) -> Option<StoredCheckpoint> {
+        if !self.keeps_checkpoints {
+            return None;
+        }
         let page = self.pages.front_mut()?;
         let settled = page.settled();
         if page.ids.is_empty() || settled == 0 || page.remaining == 0 {
@@ -1214,17 +1227,23 @@ impl Pipeline<'_> {
                 }
             }
         }
-        if let Some(cp) = checkpoint {
-            self.base_checkpoint = Some(cp.clone());
-            let stored = without_secrets(StoredCheckpoint {
-                checkpoint: cp,
-                window: self.window,
-                started_at: self.run_started,
-                reconcile: self.reconcile,
-                page_prefix: None,
-            });
-            self.base_stored = Some(stored.checkpoint.clone());
-            commit.checkpoint = CheckpointUpdate::Set(stored);
+        match checkpoint {
+            // A store that keeps no checkpoint is given none; the last one is still the base
+            // of what the run carries over at its end.
+            Some(cp) if !self.keeps_checkpoints => self.base_checkpoint = Some(cp),
+            Some(cp) => {
+                self.base_checkpoint = Some(cp.clone());
+                let stored = without_secrets(StoredCheckpoint {
+                    checkpoint: cp,
+                    window: self.window,
+                    started_at: self.run_started,
+                    reconcile: self.reconcile,
+                    page_prefix: None,
+                });
+                self.base_stored = Some(stored.checkpoint.clone());
+                commit.checkpoint = CheckpointUpdate::Set(stored);
+            }
+            None => {}
         }
         commit
     }
