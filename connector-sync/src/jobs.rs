@@ -817,17 +817,27 @@ pub(crate) async fn cancel(db: &SyncDb, id: i64) -> Result<bool> {
 }
 
 /// Records that connector `connector_id` may send nothing before `until` (its service asked
-/// to slow down): its queued jobs wait, saying so.
+/// to slow down): its queued jobs wait, saying so. A later time only: a shorter wait written
+/// after a longer one (another partition's bare 429, a job that just committed) never cuts a
+/// stated quota reset short, the held connector's jobs and triggers stay held (review47 L1).
 pub(crate) async fn rate_limit(
     db: &SyncDb,
     connector_id: &str,
     until: DateTime<Utc>,
 ) -> Result<()> {
+    // SQLite compares the instants through `julianday`: the shared gate writes its rows in
+    // another text form than a bound `DateTime`.
+    let sql = if db.is_postgres() {
+        "INSERT INTO rate_limit AS r (key, next_at) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, excluded.next_at)"
+    } else {
+        "INSERT INTO rate_limit (key, next_at) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET next_at = CASE \
+             WHEN julianday(excluded.next_at) > julianday(rate_limit.next_at) \
+             THEN excluded.next_at ELSE rate_limit.next_at END"
+    };
     on_pool!(db, pool => {
-        sqlx::query(
-            "INSERT INTO rate_limit (key, next_at) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET next_at = excluded.next_at",
-        )
+        sqlx::query(sql)
         .bind(format!("connector:{connector_id}"))
         .bind(until)
         .execute(pool)

@@ -256,8 +256,10 @@ impl SyncService {
     /// Queues a sync of connector `id` now: one job per partition of the connector (one for
     /// a connector that does not split), unless one is pending already (then its id comes
     /// back with `created: false`, and a queued one waiting to retry after a failed attempt
-    /// is due at once; a rate limit's wait still holds it). A paused connector's job waits
-    /// until it is resumed.
+    /// is due at once, for a backoff as for a stated wait; a rate limit's wait still holds
+    /// it). A paused connector's job waits until it is resumed. So a host calling it on every
+    /// source event (a push webhook) makes one attempt per event against a source that is
+    /// down (review47 L3): call it for a user's request, or let the scheduler run.
     ///
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::Config`] for ids with

@@ -23,8 +23,10 @@ use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
 
 /// Attempts in a row that resumed a stored checkpoint and failed without committing anything
 /// before that checkpoint is dropped and the run starts over (Onyx ignores a checkpoint after
-/// repeated attempts without progress too): a checkpoint that cannot be resumed from never
-/// blocks its connector for good.
+/// repeated attempts without progress too), counting only errors that may be the checkpoint's
+/// fault (see `stalls_checkpoint`). A cursor that the source answers with a 5xx (or a timeout)
+/// at every resume, before any page, is never dropped by this rule: every job resuming it
+/// fails after `max_attempts`, and a full trigger (or a rebuild) starts over (review47 L4).
 const MAX_CHECKPOINT_STALLS: u32 = 3;
 
 /// The longest wait an error may ask for, whatever `max_retry_after` says: a year, which
@@ -85,13 +87,16 @@ pub struct WorkerOptions {
     /// Three attempts in a row that resume the stored checkpoint and fail without a commit
     /// drop the checkpoint, and the run starts over, but only attempts whose error may be the
     /// checkpoint's fault count: not one told to wait or rate-limited (a resume the service
-    /// throttles keeps its checkpoint), not a connection or 5xx failure before the first
-    /// source page (a resume during an outage keeps it), not a sink, database, credential or
-    /// config error. Failed attempts count against `max_attempts`, except `RateLimited` ones,
+    /// throttles keeps its checkpoint), not a connection, timeout or 5xx failure before the
+    /// first source page (a resume during an outage keeps it; the worker's own
+    /// `stall_timeout` still counts), not a sink, database, credential, config or
+    /// `Unsupported` error, and not an attempt that did not resume the checkpoint (a full or
+    /// incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
     /// which resume after each wait until [`max_throttled`](Self::max_throttled).
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
-    /// longer, up to [`max_retry_after`](Self::max_retry_after).
+    /// longer, up to [`max_retry_after`](Self::max_retry_after) (a rate limit's up to
+    /// [`max_rate_limit_wait`](Self::max_rate_limit_wait)).
     pub max_backoff: Duration,
     /// The longest wait a service or the process may ask for and get (default 1 h, at most a
     /// year), for a retryable error other than `RateLimited` ([`Error::retry_after`]: a 503's
@@ -111,9 +116,14 @@ pub struct WorkerOptions {
     /// every job of the connector back hourly to be refused again).
     pub max_rate_limit_wait: Duration,
     /// How long a job may go without a commit and still be retried after a `RateLimited`
-    /// attempt (default 24 h; `None`: as long as the service throttles). Past it the job ends
-    /// failed, saying so, with its checkpoint kept: the connector's next scheduled (or manual)
-    /// run resumes it once the rate limit's wait is over. Each throttled attempt is logged
+    /// attempt (default 24 h; `None`: as long as the service throttles; zero: a job ends at
+    /// its first rate limit, even one right after a commit). Past it the job ends
+    /// failed, saying so, with its checkpoint kept: the connector's next **auto** run (the
+    /// scheduler's, or a trigger with `TriggerMode::Auto`) resumes it once the rate limit's
+    /// wait is over, while a `full` trigger starts over and an `incremental` one runs a window
+    /// (review47 L2). With both 24 h defaults a quota whose stated reset is a day away fails
+    /// its job about a day after the last commit: a host alerting on failed jobs sees one a
+    /// day per such connector. Each throttled attempt is logged
     /// (warn) with its wait, and the job's `wait_reason` says "rate-limited until T".
     pub max_throttled: Option<Duration>,
     /// The batch loop's options (batch size, overlap…); the timeout is each connector's
@@ -424,29 +434,40 @@ struct Activity {
     last: Mutex<tokio::time::Instant>,
     /// Whether it read a source page: it reached its source.
     paged: AtomicBool,
+    /// Whether it resumed the stored checkpoint (a `Resume`, or an `Auto` run with one
+    /// stored): only such an attempt can stall it (review47 L5).
+    resumed: AtomicBool,
 }
 
-/// Whether a failed sync attempt that committed nothing counts as a stalled resume of the
-/// stored checkpoint (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only when its error
-/// may be the checkpoint's fault, that is when the source was reached and answered other than
-/// with a wait.
+/// Whether a failed sync attempt that resumed the stored checkpoint and committed nothing
+/// counts as a stalled resume of it (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only
+/// when its error may be the checkpoint's fault, that is when the source was reached and
+/// answered other than with a wait, or when the worker's own `stall_timeout` stopped it
+/// (`hung`: the resume hung; three in a row take at least 1.5 h by default, so no short
+/// outage gives them).
 ///
-/// Not counted (review45 E2, review41 R1): an error that asked for a wait (`asked`, already
-/// without a zero one) and any `RateLimited` one, the service throttles the credential;
-/// `Unavailable` before the attempt read a source page (a refused connection, DNS, TLS, a 5xx
-/// or a timeout after the HTTP layer's retries: the source may just be down, and a 2-minute
-/// outage after a resume dropped the checkpoint); `Sink` and `State` (the destination or the
-/// sync database failed, not the source); `Unauthenticated`, `PermissionDenied` and `Config`
-/// (a credential or config to fix: such a job fails at once, so three scheduled runs with a
-/// revoked token dropped the checkpoint the fixed token would have resumed); `Cancelled`.
-/// Counted: the source's answer could not be used (`InvalidData`, `NotFound`: an expired
-/// cursor's 400 or 410), the resume hung (`Timeout`), `Internal`, `Unsupported`, and
-/// `Unavailable` after a page (the source answered, then failed the resume).
+/// Not counted (review45 E2, review41 R1, review47 M1 and L5): an error that asked for a wait
+/// (`asked`, already without a zero one) and any `RateLimited` one, the service throttles the
+/// credential; `Unavailable` or `Timeout` before the attempt read a source page (a refused
+/// connection, DNS, TLS, a 5xx or a timeout after the HTTP layer's retries; the rdbms and IMAP
+/// connectors say `Timeout` for a server that does not answer: the source may just be down,
+/// and a 2-minute outage after a resume dropped the checkpoint); `Sink` and `State` (the
+/// destination or the sync database failed, not the source); `Unauthenticated`,
+/// `PermissionDenied`, `Config` and `Unsupported` (a credential or config to fix, or a mode
+/// the connector lacks: such a job fails at once, so three scheduled runs with a revoked token
+/// dropped the checkpoint the fixed token would have resumed); `Cancelled`. Counted: the
+/// source's answer could not be used (`InvalidData`, `NotFound`: an expired cursor's 400 or
+/// 410), `Internal`, `Checkpoint`, and `Unavailable` or `Timeout` after a page (the source
+/// answered, then failed the resume). The caller counts only attempts that resumed the
+/// checkpoint.
 ///
 /// A cursor that the source answers with a 5xx at every resume, before any page, is therefore
 /// never dropped by this rule: each job fails after `max_attempts`, saying why, and a full
-/// sync (or a rebuild) starts over.
-fn stalls_checkpoint(e: &Error, asked: Option<Duration>, paged: bool) -> bool {
+/// trigger (or a rebuild) starts over.
+fn stalls_checkpoint(e: &Error, asked: Option<Duration>, paged: bool, hung: bool) -> bool {
+    if hung {
+        return true;
+    }
     if asked.is_some() {
         return false;
     }
@@ -457,8 +478,9 @@ fn stalls_checkpoint(e: &Error, asked: Option<Duration>, paged: bool) -> bool {
         | ErrorKind::Unauthenticated
         | ErrorKind::PermissionDenied
         | ErrorKind::Config
+        | ErrorKind::Unsupported
         | ErrorKind::Cancelled => false,
-        ErrorKind::Unavailable => paged,
+        ErrorKind::Unavailable | ErrorKind::Timeout => paged,
         _ => true,
     }
 }
@@ -501,6 +523,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
     let activity = Arc::new(Activity {
         last: Mutex::new(tokio::time::Instant::now()),
         paged: AtomicBool::new(false),
+        resumed: AtomicBool::new(false),
     });
     let lost = Cancellation::new();
     let stalled = Cancellation::new();
@@ -616,7 +639,8 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         r = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate, &progressed, activity.clone()) => r,
         () = watchdog => Err(Error::new(ErrorKind::Cancelled, "the stalled attempt did not stop")),
     };
-    let outcome = if stalled.is_cancelled() {
+    let hung = stalled.is_cancelled();
+    let outcome = if hung {
         Err(Error::new(
             ErrorKind::Timeout,
             format!(
@@ -697,13 +721,14 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 }
             }
             // An attempt told to wait, or throttled, or that never reached its source, says
-            // nothing about the checkpoint it resumed: it is not a stall (see
-            // `stalls_checkpoint`). Such a loop is bounded by `max_attempts`, a `RateLimited`
-            // one by `max_throttled`.
+            // nothing about the checkpoint it resumed, and one that did not resume it nothing
+            // at all: it is not a stall (see `stalls_checkpoint`). Such a loop is bounded by
+            // `max_attempts`, a `RateLimited` one by `max_throttled`.
             let paged = activity.paged.load(Ordering::Relaxed);
             if !progressed
                 && claimed.job.kind == JobKind::Sync
-                && stalls_checkpoint(&e, asked, paged)
+                && activity.resumed.load(Ordering::Relaxed)
+                && stalls_checkpoint(&e, asked, paged, hung)
             {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());
@@ -712,7 +737,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 }
             }
             // A job throttled without a commit for `max_throttled` ends failed, its
-            // checkpoint kept: the next scheduled job resumes it (review45 E5).
+            // checkpoint kept: the next auto job resumes it (review45 E5, review47 L2).
             let throttled_for = if rate_limited && !progressed {
                 since_progress(db, &claimed.job).await
             } else {
@@ -736,7 +761,8 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             let error = if rate_limited && too_long {
                 format!(
                     "{e}; rate-limited without a commit for {}s (max_throttled): the job \
-                     stops, its checkpoint is kept and the next run resumes it",
+                     stops, its checkpoint is kept and the next auto run resumes it (a full \
+                     trigger starts over)",
                     throttled_for.as_secs()
                 )
             } else {
@@ -869,6 +895,7 @@ async fn attempt_job(
     }
     let counters = progress.clone();
     let base = job.counters;
+    let reports = activity.clone();
     let mut syncer = Syncer::new(connector.clone());
     if let Some(gate) = gate {
         syncer = syncer.rate_gate(gate);
@@ -882,11 +909,11 @@ async fn attempt_job(
             if let Ok(mut slot) = counters.lock() {
                 *slot = Some(plus(base, counters_of(p)));
             }
-            if let Ok(mut at) = activity.last.lock() {
+            if let Ok(mut at) = reports.last.lock() {
                 *at = tokio::time::Instant::now();
             }
             if p.pages > 0 {
-                activity.paged.store(true, Ordering::Relaxed);
+                reports.paged.store(true, Ordering::Relaxed);
             }
         });
 
@@ -954,6 +981,12 @@ async fn attempt_job(
         JobMode::Auto => SyncMode::Auto,
     };
     let mode = if resumes { SyncMode::Resume } else { fresh };
+    // Core's `Auto` resumes a stored checkpoint too (its own run's, after L2's failed job);
+    // `Full` and `Incremental` never read it, so their failures say nothing of it.
+    activity.resumed.store(
+        resumes || (matches!(mode, SyncMode::Auto) && stored.checkpoint.is_some()),
+        Ordering::Relaxed,
+    );
     if let (Some(ids), false) = (&job.refetch_ids, resumes) {
         request_refetch(&state, ids, &connector).await?;
     }
@@ -969,6 +1002,7 @@ async fn attempt_job(
                 "the stored checkpoint cannot be resumed from: it is dropped and the run starts over"
             );
             state.drop_checkpoint().await?;
+            activity.resumed.store(false, Ordering::Relaxed);
             let mode = match fresh {
                 SyncMode::Full => SyncMode::Full,
                 _ => SyncMode::Auto,
@@ -1063,21 +1097,30 @@ mod tests {
             (ErrorKind::Cancelled, false, false),
             (ErrorKind::InvalidData, true, true),
             (ErrorKind::NotFound, true, true),
-            (ErrorKind::Timeout, true, true),
+            (ErrorKind::Timeout, false, true),
             (ErrorKind::Internal, true, true),
-            (ErrorKind::Unsupported, true, true),
+            (ErrorKind::Unsupported, false, false),
             (ErrorKind::Checkpoint, true, true),
         ] {
             let e = Error::new(kind, "no");
             assert_eq!(
-                stalls_checkpoint(&e, None, false),
+                stalls_checkpoint(&e, None, false, false),
                 before_a_page,
                 "{kind:?}"
             );
-            assert_eq!(stalls_checkpoint(&e, None, true), after_a_page, "{kind:?}");
+            assert_eq!(
+                stalls_checkpoint(&e, None, true, false),
+                after_a_page,
+                "{kind:?}"
+            );
             // An error that asked for a wait never is.
-            assert!(!stalls_checkpoint(&e, wait, true), "{kind:?}");
+            assert!(!stalls_checkpoint(&e, wait, true, false), "{kind:?}");
         }
+        // The worker's own stall timeout (review47 M1): the resume hung, counted before a
+        // page as after.
+        let hung = Error::new(ErrorKind::Timeout, "no progress for 1800s");
+        assert!(stalls_checkpoint(&hung, None, false, true));
+        assert!(stalls_checkpoint(&hung, None, true, true));
     }
 
     /// A bare rate limit's wait grows with the rate-limited attempts in a row, up to

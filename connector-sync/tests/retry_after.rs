@@ -13,6 +13,12 @@
 //! resumes the source refuses drop it (E4); a rate limit without a wait, or with a zero one
 //! (E6), is waited out longer each time, and a job throttled past `max_throttled` fails with its
 //! checkpoint kept (E5). A non-retryable error's `retry_after` is ignored.
+//!
+//! Review47: an outage reported as `Timeout` keeps the checkpoint too, while a resume the
+//! worker's own `stall_timeout` stops, or one that fails after a page, is a stall (M1, T1);
+//! a shorter rate limit never cuts a longer one (L1); attempts that did not resume the
+//! checkpoint, or failed `Unsupported`, do not stall it (L5); and migration 7 resets the stall
+//! counts of a database written before it (T1).
 
 #[macro_use]
 mod support;
@@ -47,6 +53,11 @@ on_both!(
     resumes_the_source_refuses_drop_the_checkpoint,
     a_rate_limit_without_a_wait_is_waited_out_longer_each_time,
     a_job_throttled_past_max_throttled_fails_and_keeps_its_checkpoint,
+    a_resume_that_hangs_is_a_stall,
+    a_resume_that_fails_after_a_page_is_a_stall,
+    attempts_that_did_not_resume_keep_the_checkpoint,
+    a_shorter_rate_limit_does_not_cut_a_longer_one,
+    migration_7_resets_the_stalls_of_an_existing_database,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -114,12 +125,22 @@ struct Shared {
     /// The error's kind and asked wait (`None`: none asked), when not `Unavailable` and
     /// [`WAIT`].
     error: Mutex<Option<(ErrorKind, Option<Duration>)>>,
+    /// Pages the first load (not resumed) lets through before failing (1 by default).
+    first_pass: AtomicUsize,
+    /// Pages a resumed load lets through before failing (0 by default).
+    resume_pass: AtomicUsize,
+    /// How long a failing page waits before it fails (none by default; an hour: it hangs).
+    delay: Mutex<Duration>,
+    /// Documents of the source (6 by default, 2 a page).
+    items: AtomicUsize,
 }
 
 impl Shared {
     fn new(failures: usize, error: Option<(ErrorKind, Option<Duration>)>) -> Arc<Self> {
         let shared = Self::default();
         shared.failures.store(failures, Ordering::SeqCst);
+        shared.first_pass.store(1, Ordering::SeqCst);
+        shared.items.store(6, Ordering::SeqCst);
         *shared.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
         Arc::new(shared)
     }
@@ -135,6 +156,14 @@ impl Shared {
             Some(wait) => e.with_retry_after(wait),
             None => e,
         }
+    }
+
+    fn set_error(&self, error: Option<(ErrorKind, Option<Duration>)>) {
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap_or_else(|e| e.into_inner()) = delay;
     }
 
     /// How long after the one before each load started.
@@ -155,7 +184,7 @@ impl Shared {
 
 /// A memory source whose pages after the listing's first fail, `Unavailable` asking for
 /// [`WAIT`], while failures are left: the first attempt commits a page, the next ones resume
-/// from it and fail at once.
+/// from it and fail at once (see [`Shared`] for other passes, errors and delays).
 #[derive(Debug)]
 struct Flaky {
     inner: MemoryConnector,
@@ -203,20 +232,36 @@ impl CheckpointedConnector for Flaky {
             .unwrap_or_else(|e| e.into_inner())
             .push((Instant::now(), resumed));
         let shared = self.shared.clone();
-        let mut first = !resumed;
+        let pass = if resumed {
+            &shared.resume_pass
+        } else {
+            &shared.first_pass
+        }
+        .load(Ordering::SeqCst);
+        let mut passed = 0;
         self.inner
             .load_from_checkpoint(from, window, ctx)
-            .map(move |page| {
-                let past_first = !std::mem::take(&mut first);
-                if past_first
-                    && shared
+            .then(move |page| {
+                let fail = if passed < pass {
+                    passed += 1;
+                    false
+                } else {
+                    shared
                         .failures
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                         .is_ok()
-                {
-                    return Err(shared.error());
+                };
+                let shared = shared.clone();
+                async move {
+                    if !fail {
+                        return page;
+                    }
+                    let delay = *shared.delay.lock().unwrap_or_else(|e| e.into_inner());
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    Err(shared.error())
                 }
-                page
             })
             .boxed()
     }
@@ -270,6 +315,7 @@ async fn a_retry_after_is_waited_and_not_counted_as_a_stall(backend: Backend) {
 /// A service (the test's `flaky`), its connector and one full job, on a fresh database.
 struct Setup {
     _dir: tempfile::TempDir,
+    url: String,
     service: SyncService,
     sink: Recorder,
     connector: String,
@@ -283,6 +329,7 @@ async fn setup(backend: Backend, shared: &Arc<Shared>) -> Setup {
     );
     let url = fresh_url(backend, dir.path()).await;
     let db = ok("connect", SyncDb::connect(&url).await);
+    let items = shared.items.load(Ordering::SeqCst);
     let sink = Recorder::default();
     let service = SyncService::new(ConnectorStore::new(db, registry(shared)), sink.factory());
     let c = ok(
@@ -291,7 +338,7 @@ async fn setup(backend: Backend, shared: &Arc<Shared>) -> Setup {
             .create(NewConnector::new(
                 "flaky",
                 "flaky",
-                serde_json::json!({ "items": 6 }),
+                serde_json::json!({ "items": items }),
             ))
             .await,
     );
@@ -304,6 +351,7 @@ async fn setup(backend: Backend, shared: &Arc<Shared>) -> Setup {
     .job_id;
     Setup {
         _dir: dir,
+        url,
         service,
         sink,
         connector: c.id,
@@ -524,18 +572,22 @@ async fn a_non_retryable_errors_retry_after_is_ignored(backend: Backend) {
 /// from it) whose source cannot be reached and asks for no wait: a resume during an outage
 /// is not a stalled resume, so the fifth still resumes the checkpoint (review45 E2: each
 /// counted, and the fifth attempt, two minutes into an outage with the default backoff, had
-/// dropped it and started over), and nothing is delivered twice.
+/// dropped it and started over), and nothing is delivered twice. The same for an outage the
+/// connector reports as `Timeout` (review47 M1: the rdbms and IMAP connectors' unreachable
+/// server).
 async fn an_outage_after_a_resume_keeps_its_checkpoint(backend: Backend) {
-    let shared = Shared::new(4, Some((ErrorKind::Unavailable, None)));
-    let (done, sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
-    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
-    assert_eq!(
-        shared.resumed(),
-        [false, true, true, true, true],
-        "three resumes during the outage, and the checkpoint is still resumed"
-    );
-    assert_eq!(sink.deliveries().len(), 6);
-    assert!(sink.deliveries().values().all(|n| *n == 1));
+    for kind in [ErrorKind::Unavailable, ErrorKind::Timeout] {
+        let shared = Shared::new(4, Some((kind, None)));
+        let (done, sink) = run_to_the_end(backend, &shared, fast_worker("w")).await;
+        assert_eq!(done.status, JobStatus::Done, "{kind:?}: {done:#?}");
+        assert_eq!(
+            shared.resumed(),
+            [false, true, true, true, true],
+            "{kind:?}: three resumes during the outage, and the checkpoint is still resumed"
+        );
+        assert_eq!(sink.deliveries().len(), 6);
+        assert!(sink.deliveries().values().all(|n| *n == 1), "{kind:?}");
+    }
 }
 
 /// Three resumes in a row that the source answers with an error that may be the checkpoint's
@@ -633,5 +685,276 @@ async fn a_job_throttled_past_max_throttled_fails_and_keeps_its_checkpoint(backe
     let done = wait_for(&service, next[0].job_id, |j| j.status.is_finished()).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(shared.resumed().last(), Some(&true), "the new job resumed");
+    stop_worker(&stop, worker).await;
+}
+
+/// Three resumes in a row that hang until the worker's own `stall_timeout` stops them are
+/// stalled resumes, whatever the error the hang would have ended with: the checkpoint is
+/// dropped and the fifth attempt starts over (review47 M1 keeps this "the resume hung" case
+/// counted while a `Timeout` before a page is not).
+async fn a_resume_that_hangs_is_a_stall(backend: Backend) {
+    let shared = Shared::new(4, Some((ErrorKind::Unavailable, None)));
+    shared.set_delay(Duration::from_secs(3600));
+    let mut options = fast_worker("w");
+    options.stall_timeout = Duration::from_millis(400);
+    let (done, _sink) = run_to_the_end(backend, &shared, options).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, false],
+        "three hung resumes, then a run from the start"
+    );
+}
+
+/// Resumes that read a page (buffered: 4 documents a batch, 2 a page, so nothing is committed)
+/// and then fail `Timeout` reached their source: three in a row drop the checkpoint (review47
+/// T1: the attempt's `paged` flag, set from core's progress, had no test; without it these
+/// count as an outage and the fifth attempt resumes). Not `Unavailable`: core delivers and
+/// commits the pages before a source error other than a timeout, so such a resume advanced.
+async fn a_resume_that_fails_after_a_page_is_a_stall(backend: Backend) {
+    {
+        let kind = ErrorKind::Timeout;
+        let shared = Shared::new(4, Some((kind, None)));
+        shared.items.store(12, Ordering::SeqCst);
+        shared.first_pass.store(2, Ordering::SeqCst);
+        shared.resume_pass.store(1, Ordering::SeqCst);
+        let mut options = fast_worker("w");
+        options.sync = connector_core::sync::SyncOptions::default().batch_docs(4);
+        let (done, sink) = run_to_the_end(backend, &shared, options).await;
+        assert_eq!(done.status, JobStatus::Done, "{kind:?}: {done:#?}");
+        assert_eq!(
+            shared.resumed(),
+            [false, true, true, true, false],
+            "{kind:?}: three resumes failed after a page, then a run from the start"
+        );
+        assert_eq!(sink.deliveries().len(), 12);
+        assert!(sink.deliveries().values().any(|n| *n == 2), "{kind:?}");
+    }
+}
+
+/// Job `job` once it has ended, failing the test after a minute.
+async fn finished(service: &SyncService, job: i64) -> JobRecord {
+    wait_for(service, job, |j| j.status.is_finished()).await
+}
+
+/// A stored checkpoint (a job that failed after a commit, as `max_throttled` leaves one) is
+/// not stalled by attempts that fail `Unsupported` at once nor by attempts that never resumed
+/// it (review47 L5): three auto jobs whose resume fails `Unsupported` at its first page (not
+/// retried), then a `full` job whose five attempts fail `InvalidData` at their first page.
+/// The next auto run still resumes it.
+async fn attempts_that_did_not_resume_keep_the_checkpoint(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::Config, None)));
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let first = finished(&service, job).await;
+    assert_eq!(first.status, JobStatus::Failed, "{first:#?}");
+    let trigger = |mode| {
+        let service = service.clone();
+        let connector = connector.clone();
+        async move {
+            let t = ok(
+                "trigger",
+                service.trigger(&connector, Trigger::new(mode)).await,
+            );
+            assert!(t[0].created, "{t:?}");
+            t[0].job_id
+        }
+    };
+    shared.set_error(Some((ErrorKind::Unsupported, None)));
+    shared.failures.store(3, Ordering::SeqCst);
+    for _ in 0..3 {
+        let j = finished(&service, trigger(TriggerMode::Auto).await).await;
+        assert_eq!(j.status, JobStatus::Failed, "{j:#?}");
+        assert_eq!(j.attempt, 1, "{j:#?}");
+    }
+    shared.first_pass.store(0, Ordering::SeqCst);
+    shared.set_error(Some((ErrorKind::InvalidData, None)));
+    shared.failures.store(5, Ordering::SeqCst);
+    let full = finished(&service, trigger(TriggerMode::Full).await).await;
+    assert_eq!(full.status, JobStatus::Failed, "{full:#?}");
+    assert_eq!(full.attempt, 5, "{full:#?}");
+    let auto = finished(&service, trigger(TriggerMode::Auto).await).await;
+    assert_eq!(auto.status, JobStatus::Done, "{auto:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [
+            false, true, true, true, false, false, false, false, false, true
+        ],
+        "the last auto run resumed the checkpoint"
+    );
+    stop_worker(&stop, worker).await;
+}
+
+/// Runs `sql` on the test's database outside the engine, with `at` bound to `$1` when given.
+async fn exec(backend: Backend, url: &str, sql: &str, at: Option<chrono::DateTime<chrono::Utc>>) {
+    use sqlx::Connection as _;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match backend {
+        Backend::Sqlite => {
+            let mut conn = ok(
+                "connect",
+                sqlx::SqliteConnection::connect(url)
+                    .await
+                    .map_err(|e| Error::internal(e.to_string())),
+            );
+            let mut q = sqlx::query(sql);
+            if let Some(at) = at {
+                q = q.bind(at);
+            }
+            q.execute(&mut conn).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        Backend::Postgres => {
+            let mut conn = ok(
+                "connect",
+                sqlx::PgConnection::connect(url)
+                    .await
+                    .map_err(|e| Error::internal(e.to_string())),
+            );
+            let mut q = sqlx::query(sql);
+            if let Some(at) = at {
+                q = q.bind(at);
+            }
+            q.execute(&mut conn).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+/// The one `BIGINT` that `sql` selects on the test's database.
+async fn select_i64(backend: Backend, url: &str, sql: &str) -> i64 {
+    use sqlx::Connection as _;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match backend {
+        Backend::Sqlite => {
+            let mut conn = ok(
+                "connect",
+                sqlx::SqliteConnection::connect(url)
+                    .await
+                    .map_err(|e| Error::internal(e.to_string())),
+            );
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+        Backend::Postgres => {
+            let mut conn = ok(
+                "connect",
+                sqlx::PgConnection::connect(url)
+                    .await
+                    .map_err(|e| Error::internal(e.to_string())),
+            );
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
+}
+
+/// A connector held by a long stated wait (another partition's quota reset, written here by
+/// hand while the job runs) stays held when its job then gets a bare 429, whose wait is 100 ms:
+/// the row keeps the later time (review47 L1: the last writer won, and the job ran again at
+/// once).
+async fn a_shorter_rate_limit_does_not_cut_a_longer_one(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::RateLimited, None)));
+    shared.set_delay(Duration::from_secs(2));
+    let Setup {
+        _dir,
+        url,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    wait_for(&service, job, |j| j.status == JobStatus::Running).await;
+    let hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    exec(
+        backend,
+        &url,
+        &format!("INSERT INTO rate_limit (key, next_at) VALUES ('connector:{connector}', $1)"),
+        Some(hour),
+    )
+    .await;
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert_eq!(failed.throttled_attempts, 1, "{failed:#?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let still = ok("job", service.job(job).await).expect("the job");
+    assert_eq!(still.status, JobStatus::Queued, "{still:#?}");
+    assert_eq!(shared.resumed(), [false], "no attempt ran during the hour");
+    let reason = still.wait_reason.clone().unwrap_or_default();
+    let until = reason
+        .strip_prefix("rate-limited until ")
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let slack = chrono::Duration::seconds(5);
+    assert!(
+        until.is_some_and(|t| t > hour - slack && t < hour + slack),
+        "{reason}, not rate-limited until {hour}"
+    );
+    stop_worker(&stop, worker).await;
+}
+
+/// Migration 7 on a database that rows were written to before it (review47 T1): a
+/// checkpoint's stall count, possibly in fix21's units of two, starts again from zero, and a
+/// job written before the `throttled` column reads 0 throttled attempts and still runs.
+async fn migration_7_resets_the_stalls_of_an_existing_database(backend: Backend) {
+    let shared = Shared::new(0, None);
+    let Setup {
+        _dir,
+        url,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let db = service.db().clone();
+    drop(service);
+    db.close().await;
+    // Back to a database migrated up to 6, then written to.
+    exec(backend, &url, "ALTER TABLE job DROP COLUMN throttled", None).await;
+    exec(
+        backend,
+        &url,
+        "DELETE FROM _sqlx_migrations WHERE version = 7",
+        None,
+    )
+    .await;
+    exec(
+        backend,
+        &url,
+        &format!(
+            "INSERT INTO checkpoint (connector_id, partition_key, updated_at, stalls) \
+             VALUES ('{connector}', 'other', $1, 4)"
+        ),
+        Some(chrono::Utc::now()),
+    )
+    .await;
+    let stalls = "SELECT stalls FROM checkpoint WHERE partition_key = 'other'";
+    assert_eq!(select_i64(backend, &url, stalls).await, 4);
+    // Opening it migrates.
+    let db = ok("reopen", SyncDb::connect(&url).await);
+    assert_eq!(select_i64(backend, &url, stalls).await, 0);
+    let service = SyncService::new(
+        ConnectorStore::new(db, registry(&shared)),
+        Recorder::default().factory(),
+    );
+    let queued = ok("job", service.job(job).await).expect("the job");
+    assert_eq!(queued.throttled_attempts, 0, "{queued:#?}");
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     stop_worker(&stop, worker).await;
 }
