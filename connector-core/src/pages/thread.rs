@@ -1642,6 +1642,29 @@ mod tests {
         }
     }
 
+    /// Pages that are ready at once, with room for all of them: the driver still yields
+    /// between pages (a task's budget, 128 polls), as `reserve().await` made it before
+    /// `try_reserve`; else one poll of it went on until the channel was full, and a runtime
+    /// shut down under it never stopped it (review42 R2).
+    #[test]
+    fn the_driver_yields_between_pages_that_are_ready_at_once() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let (pages, fetched) = counted(None);
+            let room = NonZeroUsize::new(10_000).expect("not zero");
+            let mut s = ahead_converting(pages, room, first, On::Caller, false);
+            // Starts the driver, in a task of this one-thread runtime.
+            assert!(futures::poll!(s.next()).is_pending());
+            // The driver's first poll runs before this task's next one.
+            tokio::task::yield_now().await;
+            let seen = fetched.load(Ordering::SeqCst);
+            assert!(seen > 0 && seen < 1_000, "{seen} pages in one poll");
+        });
+    }
+
     #[tokio::test]
     async fn the_fetching_and_its_events_run_in_the_callers_span_and_subscriber() {
         use tracing_subscriber::layer::SubscriberExt as _;
