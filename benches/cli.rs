@@ -1643,6 +1643,26 @@
 //! (no relocations at start, at the price of the binary's ASLR), starting the I/O thread
 //! while the config is read (about 0.5 ms of its start is on the critical path, in
 //! `pages/io/pool.rs`, another helper's), one `available_parallelism` read for core's three.
+//!
+//! ## (a), twenty-eighth pass (2026-12-07): `read_ahead_converting` after review42
+//!
+//! What changed (connector-core `pages/thread.rs`): a coop-budget yield point per page after
+//! `try_reserve`, the caller's runtime entered and its subscriber set around a page the loop
+//! converts as it takes it, the subscriber carried into conversion tasks, and a 2 ms bound on
+//! the fetching thread's conversions (two `Instant::now` on the channel-full path only).
+//! Measured against `main` 599fde0's release binary, builds paused with `SIGSTOP` for the
+//! seconds of each set (load average 4.5-5 from the minutes before; raw figures in
+//! `/work/notes/s52/io42-ab.txt`). NDJSON md5 1405c21f… from both.
+//!
+//! | 50k sync | base | this pass |
+//! | --- | --- | --- |
+//! | bench (a), 4 × 7 rounds alternating, wall medians | 0.070, 0.062, 0.076, 0.072 s (median 0.071) | 0.059, 0.063, 0.072, 0.068 s (median 0.0655) |
+//! | `perf stat -r 10` × 3 alternating, task-clock | 122.5, 113.6, 115.5 ms | 120.3, 116.3, 118.7 ms |
+//! | same, wall | 0.0796, 0.0833, 0.0801 s | 0.0833, 0.0825, 0.0796 s |
+//!
+//! Even within the noise: 0.92x the bench's wall, 1.03x task-clock and wall by `perf stat`
+//! (each ±2-5% between sets). The added work is a thread-local decrement a page and an
+//! `enter`/`with_default` a page the loop converts, tens of nanoseconds against about 100 µs.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -27,7 +27,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// a response that has come waits until a worker is back at the I/O driver, and a worker
 /// converting a page does not come back for the conversion's length. On an I/O thread
 /// nothing but fetches runs (and, below four cores, the conversions of a
-/// [`read_ahead_converting`] walk alone there whose caller is behind). For a listing whose pages are many and quick to fetch and whose
+/// [`read_ahead_converting`] walk alone there whose caller is behind, each quick: see there).
+/// For a listing whose pages are many and quick to fetch and whose
 /// conversions are CPU work on the same runtime (the REST API walk); where a fetch takes far
 /// longer than a conversion, [`read_ahead`](super::read_ahead) does as well. With fewer than
 /// two cores, or when no I/O runtime can take the walk (one that could not be started or whose
@@ -88,9 +89,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// failure is warned once a minute), the walk ends at once with an
 /// [`ErrorKind::Unavailable`] error that says so (retryable, with a minute's
 /// [`retry_after`](crate::Error::retry_after) as the host's hint), rather than wait for ever on
-/// an inherited runtime. This rescues walks only: nothing else polled on an inherited runtime runs (its
-/// timers, tasks and I/O: a sync's timeout never fires), so a child builds a runtime of its
-/// own, runs its syncs on it and chooses it. Keep the parent's runtime in the child
+/// an inherited runtime. This rescues walks only: nothing else polled on an inherited runtime
+/// runs (its timers, tasks and I/O: a sync's timeout never fires), so a child builds a runtime
+/// of its own, runs its syncs on it and chooses it. Keep the parent's runtime in the child
 /// (`std::mem::forget` it): dropping it waits for threads the child does not have, for ever.
 ///
 /// With [`IoRuntime::Auto`](super::IoRuntime::Auto) or
@@ -168,22 +169,32 @@ fn ahead_on_thread<T: Send + 'static>(
 ///   client reuse, a rate gate's database connections, which wait for the conversion too);
 ///   else a task of its own on the caller's runtime once there is room, so that the
 ///   conversion overlaps the caller's own work. Never on a runtime the host chose for I/O
-///   with [`IoRuntime::Handle`](super::IoRuntime::Handle) (unless it is the caller's).
+///   with [`IoRuntime::Handle`](super::IoRuntime::Handle) (unless it is the caller's). Once
+///   a conversion on the fetching thread has taken longer than 2 ms (a large page; or one the
+///   OS preempted), it converts none of the walk's later pages: each goes to a task, so an
+///   I/O thread is held by at most one long conversion a walk.
 ///
 /// **`convert` may run on the walk's I/O thread** (the fetching thread's conversion above):
 /// it must not block (no synchronous I/O, no `std::sync::Mutex` held long) and must not call
-/// `block_in_place` (it panics on a single-threaded runtime, resumed in the caller). It runs
-/// there with the caller's runtime entered: `tokio::spawn` and `Handle::current()` in it are
-/// the caller's runtime's, as in a task. A page the caller converts as it takes it converts
-/// inside the caller's poll: a `--timeout`, a cancellation or a watchdog selected in the same
-/// task sees it only once that page's conversion ends.
+/// `block_in_place`. It runs with the caller's runtime entered wherever it runs:
+/// `tokio::spawn` and `Handle::current()` in it are the caller's runtime's, as in a task.
+/// So on the I/O thread `Handle::current().runtime_flavor()` reports the caller's flavour,
+/// `MultiThread` on most hosts, though the thread is none of its workers: a `block_in_place`
+/// behind that check still panics there (tokio's "can call blocking only when running on the
+/// multi-threaded runtime"), and the panic resumes in the caller, on whichever page the
+/// fetching thread happened to convert. Work that must block goes to
+/// `tokio::task::spawn_blocking` from a task, not into `convert`. A page the caller converts
+/// as it takes it converts inside the caller's poll: a `--timeout`, a cancellation or a
+/// watchdog selected in the same task sees it only once that page's conversion ends.
 ///
 /// The caller's runtime is the one that first polls the stream: a stream later polled on
-/// another runtime still starts its tasks and converts on the fetching thread with the first
-/// (a page the caller converts as it takes it converts on the polling thread). In a forked child of a process
+/// another runtime (or from outside any) still starts its tasks on the first and converts with
+/// the first entered (a page the caller converts as it takes it converts on the polling thread,
+/// with the first runtime entered). In a forked child of a process
 /// that chose [`IoRuntime::Handle`](super::IoRuntime::Handle), until the child chooses, no task
 /// is started and the fetching thread converts nothing: the thread that polls the stream
-/// converts each page as it takes it instead (see [`read_ahead_on_thread`]'s `# Fork`).
+/// converts each page as it takes it instead, in whatever runtime it polls from (see
+/// [`read_ahead_on_thread`]'s `# Fork`).
 ///
 /// [`convert_spawned`](super::convert_spawned) starts a page's conversion when the caller
 /// polls for a result, so the next page's conversion waits for the caller to be done with the
@@ -195,19 +206,20 @@ fn ahead_on_thread<T: Send + 'static>(
 /// conversion short (a page of items, not a file).
 ///
 /// The contracts are [`read_ahead_on_thread`]'s; `convert` also runs in the caller's tracing
-/// span, and a panic in it resumes in the caller. Its subscriber depends on who converts: in
-/// a task, the worker's default subscriber; on the fetching thread, the caller's (captured at
-/// the first poll); by the caller as it takes the page (and in such a child), the polling
-/// thread's. A subscriber set for the caller's thread alone so sees some conversions' events
-/// and not others. A conversion stopped from outside (the caller's runtime shut down) is a
-/// [`ErrorKind::Cancelled`] error; below four cores, a walk on an I/O thread whose caller's
-/// runtime was shut down and whose stream is still polled may instead go on yielding pages
-/// (converted on the I/O thread or by the polling thread), never a silent end. Without a Tokio runtime at
-/// the first poll, pages are fetched and converted inline.
+/// span and with its subscriber (the one current at the first poll) whoever converts, and a
+/// panic in it resumes in the caller. A conversion stopped from outside (the caller's runtime
+/// shut down) is a [`ErrorKind::Cancelled`] error; below four cores, a walk whose caller's
+/// runtime was shut down and whose stream is still polled may first yield a few more pages
+/// (fetched on that runtime until its worker sees the shutdown, a few thousand pages at most
+/// when they are all ready at once), and a walk on an I/O thread may go on yielding pages
+/// (converted on the I/O thread or by the polling thread); never a silent end. Without a Tokio
+/// runtime at the first poll, pages are fetched and converted inline.
 ///
 /// # Cancel safety
 /// As [`read_ahead_on_thread`]'s; dropping the stream also aborts the conversions not yet
-/// yielded.
+/// yielded. A page the fetching thread converted and still holds is dropped there, on the I/O
+/// thread, outside the caller's runtime (a `Drop` that needs it, such as a spooled body's,
+/// must not rely on it).
 ///
 /// ```
 /// use std::num::NonZeroUsize;
@@ -267,8 +279,9 @@ where
                 return Slot::Raw(Box::new(page));
             }
             let convert = std::sync::Arc::clone(&convert);
-            // In the span the fetching runs in: the caller's.
-            Slot::Converting(Spawned::spawn_on(runtime, async move { convert(page) }))
+            // In the span and with the subscriber the fetching runs with: the caller's.
+            let converting = async move { convert(page) }.with_current_subscriber();
+            Slot::Converting(Spawned::spawn_on(runtime, converting))
         },
         // On four cores or more the driver converts nothing: every page has a task, as before.
         (!offload).then_some(move |page| (*here)(page)),
@@ -331,6 +344,10 @@ where
         // In the caller's span and with its subscriber: a task on another thread has neither
         // (a subscriber set for the caller's thread alone would miss the fetches' events).
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        // A page this thread converts as it takes it converts where any other does: in the
+        // caller's runtime (whatever runtime polls the stream now; not in a forked child's
+        // inherited one, `None`) and with its subscriber (review42 R3, review37 F6).
+        let context = (runs.converting.clone(), dispatch.clone());
         // Aborted with the stream: the fetch in flight is dropped at once.
         let _driver = match runs.converting {
             Some(converting) => Spawned::spawn_on(
@@ -373,7 +390,13 @@ where
                         return;
                     }
                 }
-                Some(Slot::Raw(page)) => yield Ok(inline(*page)),
+                Some(Slot::Raw(page)) => {
+                    let page = {
+                        let _caller = context.0.as_ref().map(tokio::runtime::Handle::enter);
+                        tracing::dispatcher::with_default(&context.1, || inline(*page))
+                    };
+                    yield Ok(page);
+                }
                 Some(Slot::Panicked(panic)) => std::panic::resume_unwind(panic),
                 Some(Slot::End) => return,
                 // Every end of the driver but the caller leaving sends a slot first; this is
@@ -446,6 +469,12 @@ impl<S, H> Handing<'_, S, H> {
     }
 }
 
+/// How long a conversion on the fetching thread may take before the walk's later pages
+/// convert elsewhere: a page of items converts in well under a millisecond; a large HTML page
+/// takes seconds (review37 F4). A conversion the OS preempted may exceed it too, which costs
+/// the walk only its hand-offs.
+const SLOW: std::time::Duration = std::time::Duration::from_millis(2);
+
 async fn drive<T, U, S, H>(
     mut pages: BoxStream<'static, Result<T>>,
     tx: &mpsc::Sender<Slot<T, U>>,
@@ -454,6 +483,9 @@ async fn drive<T, U, S, H>(
     S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U>,
     H: Fn(T) -> U,
 {
+    // A conversion here that took longer than `SLOW` (a large page) ends them for the walk:
+    // its later pages behind convert in tasks, and the I/O thread is not held again.
+    let mut slow = false;
     loop {
         // The caller leaving wakes the driver and drops the fetch in flight.
         let page = tokio::select! {
@@ -477,6 +509,10 @@ async fn drive<T, U, S, H>(
         let slot = match tx.try_reserve() {
             Ok(permit) => {
                 permit.send((handing.start)(page, handing.converting, false));
+                // `try_reserve` is no yield point (`reserve` was): without this, pages that
+                // are ready at once and a caller that keeps up kept one poll of the driver
+                // going, and a runtime shut down under it did not stop it (review42 R2).
+                tokio::task::coop::consume_budget().await;
                 continue;
             }
             Err(mpsc::error::TrySendError::Closed(())) => return,
@@ -484,15 +520,24 @@ async fn drive<T, U, S, H>(
             // page itself meanwhile (no other thread woken for it), when no other walk's
             // fetches share its thread.
             Err(mpsc::error::TrySendError::Full(())) => match handing.here {
-                Some(convert) if handing.may_convert() => {
+                Some(convert) if !slow && handing.may_convert() => {
                     // In the caller's runtime: what `convert` spawns or asks `Handle::current`
                     // for is the caller's, as when a task converts, not the I/O runtime's.
                     let _caller = handing.converting.enter();
-                    Ok(Slot::Ready(Ok(convert(page))))
+                    let began = std::time::Instant::now();
+                    let converted = convert(page);
+                    slow = began.elapsed() > SLOW;
+                    Ok(Slot::Ready(Ok(converted)))
                 }
                 _ => Err(page),
             },
         };
+        // Tests wait on it: the page waits for room, then converts in a task.
+        #[cfg(test)]
+        if slot.is_err() {
+            tests::behind(handing.converting.id())
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         // Room first, then the conversion: at most the channel's pages convert ahead.
         let Ok(permit) = tx.reserve().await else {
             return;
@@ -601,15 +646,10 @@ mod tests {
         }
     }
 
-    /// Waits (up to 5 s) until `count` reaches `want`, then a little more so that a count going
-    /// past it would show.
+    /// Waits until `count` reaches `want` (a failure if it does not within 5 s), then a little
+    /// more so that a count going past it would show.
     async fn reaches(count: &AtomicU32, want: u32) -> u32 {
-        let reached = async {
-            while count.load(Ordering::SeqCst) < want {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), reached).await;
+        until(count, want).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         count.load(Ordering::SeqCst)
     }
@@ -1058,6 +1098,8 @@ mod tests {
         for (own, offload) in [(true, true), (true, false), (false, true), (false, false)] {
             let started = Arc::new(AtomicU32::new(0));
             let counter = Arc::clone(&started);
+            let done = Arc::new(AtomicU32::new(0));
+            let highest = Arc::clone(&done);
             let dropped = Arc::new(AtomicBool::new(false));
             let guard = Aborted(Arc::clone(&dropped));
             let (pages, _) = counted(None);
@@ -1073,7 +1115,9 @@ mod tests {
                 NonZeroUsize::MIN,
                 move |p| {
                     counter.fetch_add(1, Ordering::SeqCst);
-                    first(p)
+                    let c = first(p);
+                    highest.fetch_max(c + 1, Ordering::SeqCst);
+                    c
                 },
                 alone(own),
                 offload,
@@ -1083,7 +1127,10 @@ mod tests {
             // else by the driver if it found page 0 still there, or left to the caller); page
             // 2 converted by the driver (alone on its runtime, below four cores) while it
             // waits for room, or held unconverted (four cores or more). No more: `waiting + 2`.
-            let most = reaches(&started, if offload { 2 } else { 3 }).await;
+            // The last of those converted, nothing else converts until there is room.
+            until(&done, if offload { 2 } else { 3 }).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let most = started.load(Ordering::SeqCst);
             assert!(most == 2 || !offload && most == 3, "{most} converted");
             assert!(!dropped.load(Ordering::SeqCst));
             drop(s);
@@ -1123,26 +1170,77 @@ mod tests {
     /// there was the caller's runtime.
     type Converted = (u32, By, bool);
 
-    /// The pages converted as `offload` says, each saying where ([`By`]); `handed` counts the
-    /// pages handed to the driver (each just before it looks for room), `done` the highest
-    /// page converted, plus one.
-    fn converted_where(
-        on: On,
-        offload: bool,
-    ) -> (
-        BoxStream<'static, Result<Converted>>,
-        Arc<AtomicU32>,
-        Arc<AtomicU32>,
-    ) {
-        let (pages, _) = counted(None);
-        let handed = Arc::new(AtomicU32::new(0));
-        let count = Arc::clone(&handed);
-        let pages = pages
-            .map(move |p| {
-                count.fetch_add(1, Ordering::SeqCst);
-                p
-            })
-            .boxed();
+    /// A walk whose pages convert as `convert` says, gated: page 0 is fetched only once
+    /// [`Walk::open`] has polled the stream (so the caller is never ready for page 1).
+    struct Walk {
+        s: BoxStream<'static, Result<Converted>>,
+        go: Arc<AtomicBool>,
+        /// The highest page converted, plus one.
+        done: Arc<AtomicU32>,
+        /// Pages the caller was behind on that the driver did not convert ([`behind`]),
+        /// counted from `base` (the count of earlier walks of the same caller).
+        behind: Arc<AtomicU32>,
+        base: u32,
+    }
+
+    impl Walk {
+        /// The stream polled once (nothing comes: page 0 waits for it), so that its driver
+        /// starts, and page 0 let go.
+        async fn open(mut self) -> Self {
+            assert!(futures::poll!(self.s.next()).is_pending());
+            self.go.store(true, Ordering::SeqCst);
+            self
+        }
+
+        async fn take(&mut self) -> Converted {
+            self.s
+                .try_next()
+                .await
+                .expect("a page")
+                .expect("more pages")
+        }
+
+        /// Waits until this walk's driver has left `n` pages to tasks.
+        async fn left(&self, n: u32) {
+            until(&self.behind, self.base + n).await;
+        }
+    }
+
+    /// Pages the caller was behind on that a driver did not convert (they wait for room, then
+    /// convert in a task), by the caller's runtime: each test's is its own.
+    pub(super) fn behind(caller: tokio::runtime::Id) -> Arc<AtomicU32> {
+        static BEHIND: std::sync::Mutex<Vec<(tokio::runtime::Id, Arc<AtomicU32>)>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut all = BEHIND.lock().expect("not poisoned");
+        if let Some((_, count)) = all.iter().find(|(id, _)| *id == caller) {
+            return Arc::clone(count);
+        }
+        let count = Arc::new(AtomicU32::new(0));
+        all.push((caller, Arc::clone(&count)));
+        count
+    }
+
+    /// The pages converted as `offload` says, each saying where ([`By`]), each conversion
+    /// taking `cost`.
+    fn converted_where(on: On, offload: bool) -> Walk {
+        costly(on, offload, Duration::ZERO)
+    }
+
+    /// [`converted_where`], each conversion taking `cost`.
+    fn costly(on: On, offload: bool, cost: Duration) -> Walk {
+        let behind = behind(tokio::runtime::Handle::current().id());
+        let base = behind.load(Ordering::SeqCst);
+        let go = Arc::new(AtomicBool::new(false));
+        let gate = Arc::clone(&go);
+        let pages = paginate(0u32, PageLimit::unbounded(), move |c| {
+            let gate = Arc::clone(&gate);
+            async move {
+                while !gate.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Ok(Page::new(vec![c], Some(c + 1)))
+            }
+        });
         let done = Arc::new(AtomicU32::new(0));
         let highest = Arc::clone(&done);
         let poll = std::thread::current().id();
@@ -1160,6 +1258,7 @@ mod tests {
                     By::Worker
                 };
                 let same = tokio::runtime::Handle::try_current().is_ok_and(|h| h.id() == caller);
+                std::thread::sleep(cost);
                 let c = first(p);
                 highest.fetch_max(c + 1, Ordering::SeqCst);
                 (c, by, same)
@@ -1167,40 +1266,53 @@ mod tests {
             on,
             offload,
         );
-        (s, handed, done)
+        Walk {
+            s,
+            go,
+            done,
+            behind,
+            base,
+        }
     }
 
-    /// Waits (up to 5 s) until `count` reaches `want`.
+    /// Waits until `count` reaches `want`; a failure if it does not within 5 s.
     async fn until(count: &AtomicU32, want: u32) {
         let reached = async {
             while count.load(Ordering::SeqCst) < want {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         };
-        let _ = tokio::time::timeout(Duration::from_secs(5), reached).await;
+        if tokio::time::timeout(Duration::from_secs(5), reached)
+            .await
+            .is_err()
+        {
+            let now = count.load(Ordering::SeqCst);
+            panic!("timed out waiting for a count of {want}, at {now}");
+        }
     }
 
     /// Takes `n` pages, each only once the driver has converted the page after it (a caller
     /// behind its pages, whatever the machine's load): the driver then waits for room with it.
-    async fn behind_converted(
-        mut s: BoxStream<'static, Result<Converted>>,
-        done: &AtomicU32,
-        n: u32,
-    ) -> Vec<Converted> {
-        let mut out = started(&mut s).await;
-        for i in out.len() as u32..n {
-            until(done, i + 2).await;
-            out.push(s.try_next().await.expect("a page").expect("more pages"));
+    async fn behind_converted(walk: Walk, n: u32) -> Vec<Converted> {
+        let mut walk = walk.open().await;
+        let mut out = Vec::new();
+        for i in 0..n {
+            until(&walk.done, i + 2).await;
+            out.push(walk.take().await);
         }
         out
     }
 
-    /// The stream polled once, so that its driver starts: the page it gave, if any.
-    async fn started(s: &mut BoxStream<'static, Result<Converted>>) -> Vec<Converted> {
-        match futures::poll!(s.next()) {
-            std::task::Poll::Ready(page) => vec![page.expect("a page").expect("more pages")],
-            std::task::Poll::Pending => Vec::new(),
+    /// Takes `n` pages, each only once the driver has found no room for the page after it
+    /// and left it to a task (page 0 fills the channel, so every later page finds it full).
+    async fn behind_left(walk: Walk, n: u32) -> Vec<Converted> {
+        let mut walk = walk.open().await;
+        let mut out = Vec::new();
+        for i in 0..n {
+            walk.left(i + 1).await;
+            out.push(walk.take().await);
         }
+        out
     }
 
     /// A caller behind its pages gets them in order. Below four cores (`!offload`), page 0
@@ -1212,12 +1324,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_behind_gets_pages_the_driver_converted() {
         for (own, offload) in [(true, true), (true, false), (false, true), (false, false)] {
-            let (s, _, done) = converted_where(alone(own), offload);
+            let walk = converted_where(alone(own), offload);
             let out = if offload {
-                // The driver converts nothing: take each page once its task is started.
-                slowly(s, 8).await
+                // The driver converts nothing: each page waits for room, then gets a task.
+                behind_left(walk, 8).await
             } else {
-                behind_converted(s, &done, 8).await
+                behind_converted(walk, 8).await
             };
             let order: Vec<u32> = out.iter().map(|p| p.0).collect();
             assert_eq!(order, (0..8).collect::<Vec<_>>());
@@ -1233,16 +1345,6 @@ mod tests {
                 assert!(!by.contains(&By::Io), "{out:?}");
             }
         }
-    }
-
-    /// Takes `n` pages slowly (a caller behind its pages).
-    async fn slowly(mut s: BoxStream<'static, Result<Converted>>, n: u32) -> Vec<Converted> {
-        let mut out = Vec::new();
-        for _ in 0..n {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            out.push(s.try_next().await.expect("a page").expect("more pages"));
-        }
-        out
     }
 
     /// Beside another walk on its I/O runtime, the driver converts nothing: that walk's
@@ -1263,14 +1365,7 @@ mod tests {
             let mut other =
                 ahead_converting(stuck, NonZeroUsize::MIN, first, On::Pool(pool), offload);
             assert_eq!(other.try_next().await.ok().flatten(), Some(0));
-            let (mut s, handed, _) = converted_where(On::Pool(pool), offload);
-            let mut out = started(&mut s).await;
-            for i in out.len() as u32..6 {
-                // Page i + 1 handed to the driver, which found no room for it (page i waits).
-                until(&handed, i + 2).await;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                out.push(s.try_next().await.expect("a page").expect("more pages"));
-            }
+            let out = behind_left(converted_where(On::Pool(pool), offload), 6).await;
             let by: Vec<By> = out.iter().map(|p| p.1).collect();
             let want = if offload {
                 vec![By::Worker; 6]
@@ -1284,6 +1379,193 @@ mod tests {
                 (0..6).collect::<Vec<_>>()
             );
             drop(other);
+        }
+    }
+
+    /// On a host's I/O runtime (`IoRuntime::Handle`), not the caller's, the driver converts
+    /// nothing: a page the caller is behind on converts in a task on the caller's runtime
+    /// (review37 F1). On the caller's own runtime chosen so, the driver converts it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_driver_converts_nothing_on_a_hosts_runtime() {
+        let host = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let handle = host.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || host.block_on(stopped));
+        let out = behind_left(converted_where(On::Runtime(handle), false), 5).await;
+        let by: Vec<By> = out.iter().map(|p| p.1).collect();
+        assert_eq!(by[0], By::Poll, "{out:?}");
+        assert!(by[1..].iter().all(|b| *b == By::Worker), "{out:?}");
+        assert!(out.iter().all(|p| p.2), "the caller's runtime: {out:?}");
+        let _ = stop.send(());
+        let _ = thread.join();
+
+        let caller = tokio::runtime::Handle::current();
+        let out = behind_converted(converted_where(On::Runtime(caller), false), 5).await;
+        let by: Vec<By> = out.iter().map(|p| p.1).collect();
+        assert_eq!(by[0], By::Poll, "{out:?}");
+        assert!(by[1..].iter().all(|b| *b == By::Worker), "{out:?}");
+    }
+
+    /// Beside another walk on the slot (review37 F1's path), a page the caller is behind on is
+    /// held unconverted until there is room: no more than `waiting + 1` pages are converting
+    /// or converted beside the ones the caller took.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conversions_stay_bounded_beside_another_walk() {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1, io_runtime)));
+        let stuck = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            if c > 0 {
+                std::future::pending::<()>().await;
+            }
+            Ok(Page::new(vec![c], Some(c + 1)))
+        });
+        let mut other = ahead_converting(stuck, NonZeroUsize::MIN, first, On::Pool(pool), false);
+        assert_eq!(other.try_next().await.ok().flatten(), Some(0));
+        let mut walk = converted_where(On::Pool(pool), false).open().await;
+        for taken in 1..4 {
+            // Page `taken` waits in a task's conversion (or converted), the next one unconverted.
+            walk.left(taken).await;
+            let page = walk.take().await;
+            assert_eq!(page.0, taken - 1);
+            until(&walk.done, taken + 1).await;
+            walk.left(taken + 1).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(walk.done.load(Ordering::SeqCst), taken + 1, "page {taken}");
+        }
+        drop(other);
+    }
+
+    /// A conversion on the fetching thread that took longer than [`SLOW`] ends them for the
+    /// walk: its later pages convert in tasks, and the I/O thread is not held again (review37
+    /// F4).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_conversion_leaves_the_io_thread() {
+        let walk = costly(alone(true), false, SLOW + Duration::from_millis(3))
+            .open()
+            .await;
+        let mut walk = walk;
+        let mut out = Vec::new();
+        // Page 1 converted on the I/O thread (slowly), then every later one left to a task.
+        until(&walk.done, 2).await;
+        out.push(walk.take().await);
+        for i in 1..5 {
+            walk.left(i).await;
+            out.push(walk.take().await);
+        }
+        let by: Vec<By> = out.iter().map(|p| p.1).collect();
+        assert_eq!(
+            by,
+            [By::Poll, By::Io, By::Worker, By::Worker, By::Worker],
+            "{out:?}"
+        );
+    }
+
+    /// A `convert` that guards `block_in_place` with the runtime's flavour (a common defensive
+    /// pattern) sees the caller's multi-threaded runtime on the I/O thread too, where
+    /// `block_in_place` panics: the panic resumes in the caller after the pages before it
+    /// (review42 R1; the contract `read_ahead_converting` documents).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_guarded_block_in_place_on_the_io_thread_resumes_in_the_caller() {
+        use tokio::runtime::RuntimeFlavor;
+        let go = Arc::new(AtomicBool::new(false));
+        let gate = Arc::clone(&go);
+        let pages = paginate(0u32, PageLimit::unbounded(), move |c| {
+            let gate = Arc::clone(&gate);
+            async move {
+                while !gate.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Ok(Page::new(vec![c], Some(c + 1)))
+            }
+        });
+        let guarded = |p| {
+            let io = std::thread::current().name() == Some("connectors-io");
+            let flavor = tokio::runtime::Handle::current().runtime_flavor();
+            let c = first(p);
+            if flavor == RuntimeFlavor::MultiThread {
+                tokio::task::block_in_place(|| (c, io))
+            } else {
+                (c, io)
+            }
+        };
+        let mut s = ahead_converting(pages, NonZeroUsize::MIN, guarded, alone(true), false);
+        assert!(futures::poll!(s.next()).is_pending());
+        go.store(true, Ordering::SeqCst);
+        // Page 1 found page 0 waiting: the I/O thread converts it, and its `block_in_place`
+        // panics. Page 0 (the caller's, off the I/O thread) is whole.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let taken = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(page) = s.next().await {
+                got.push(page.expect("a page"));
+            }
+            got
+        })
+        .await;
+        let panic = taken
+            .expect_err("the panic resumes in the caller")
+            .into_panic();
+        let text = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert!(text.contains("multi-threaded runtime"), "{text}");
+    }
+
+    /// Whoever converts a page, the conversion runs in the caller's runtime (the one that
+    /// first polled the stream) and with its subscriber: a stream polled on, then off its
+    /// runtime (review42 R3), its pages converted in tasks, by the I/O thread or by the thread
+    /// polling it (review37 F6: a subscriber set for the caller's thread alone saw some
+    /// conversions and not others).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_conversion_has_the_callers_runtime_and_subscriber() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        for (own, offload) in [(true, true), (true, false), (false, true), (false, false)] {
+            let events = Arc::new(AtomicU32::new(0));
+            let subscriber = tracing::subscriber::set_default(
+                tracing_subscriber::registry().with(Counted(Arc::clone(&events))),
+            );
+            let caller = tokio::runtime::Handle::current().id();
+            let (pages, _) = counted(Some(12));
+            let mut s = ahead_converting(
+                pages,
+                NonZeroUsize::MIN,
+                move |p| {
+                    tracing::info!("converted");
+                    let same =
+                        tokio::runtime::Handle::try_current().is_ok_and(|h| h.id() == caller);
+                    (first(p), same)
+                },
+                alone(own),
+                offload,
+            );
+            let page = s.try_next().await.expect("a page").expect("more pages");
+            drop(subscriber);
+            // The rest off the runtime, on a thread with no subscriber: now slowly (the I/O
+            // thread converts), now at once (the polling thread does).
+            let rest = std::thread::spawn(move || {
+                let mut out = Vec::new();
+                while let Some(page) = futures::executor::block_on(s.next()) {
+                    let Ok(page) = page else { break };
+                    out.push(page);
+                    if out.len() % 2 == 0 {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                out
+            })
+            .join()
+            .expect("taken");
+            let out: Vec<_> = std::iter::once(page).chain(rest).collect();
+            assert_eq!(
+                out,
+                (0..12).map(|c| (c, true)).collect::<Vec<_>>(),
+                "{own} {offload}"
+            );
+            assert_eq!(events.load(Ordering::SeqCst), 12, "{own} {offload}");
         }
     }
 
@@ -1336,25 +1618,51 @@ mod tests {
             runtime.shutdown_background();
             // Pages converted before the shutdown, by the I/O thread or by this one may still
             // come, in order; a conversion (or, on one core, the fetching) started on the
-            // stopped runtime ends the pages with an error, never a silent end.
+            // stopped runtime ends the pages with an error, never a silent end. A walk on the
+            // I/O thread that converts there or here (below four cores) may go on: 40 pages
+            // show it. Else the end is bounded: the driver on the caller's runtime spends the
+            // task's budget on each page (128 a poll), and the worker sees the shutdown
+            // within 61 polls (review42 R2: with no yield point it delivered pages for ever).
+            let goes_on = own && !offload;
+            let most = if goes_on { 40 } else { 20_000 };
             let mut after = Vec::new();
             while let Some(page) = futures::executor::block_on(s.next()) {
                 after.push(page.map_err(|e| e.kind()));
-                if after.len() == 40 {
+                if after.len() == most {
                     break;
                 }
             }
             let (last, pages) = after.split_last().expect("not a silent end");
             let want: Vec<_> = (1..).map(Ok).take(pages.len()).collect();
-            assert_eq!(pages, want, "{after:?}");
+            assert_eq!(pages, want, "{own} {offload}");
             match last {
                 Err(kind) => assert_eq!(*kind, ErrorKind::Cancelled),
-                // Still going: fetched on the I/O thread and converted there or here, or (on the
-                // caller's runtime) fetched by a task its worker polls again before it sees the
-                // shutdown (tokio checks for it between batches of polls) and converted here.
-                Ok(_) => assert_eq!(after.len(), 40, "{after:?}"),
+                Ok(_) => assert!(goes_on, "{own} {offload}: {} pages, no end", after.len()),
             }
         }
+    }
+
+    /// Pages that are ready at once, with room for all of them: the driver still yields
+    /// between pages (a task's budget, 128 polls), as `reserve().await` made it before
+    /// `try_reserve`; else one poll of it went on until the channel was full, and a runtime
+    /// shut down under it never stopped it (review42 R2).
+    #[test]
+    fn the_driver_yields_between_pages_that_are_ready_at_once() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let (pages, fetched) = counted(None);
+            let room = NonZeroUsize::new(10_000).expect("not zero");
+            let mut s = ahead_converting(pages, room, first, On::Caller, false);
+            // Starts the driver, in a task of this one-thread runtime.
+            assert!(futures::poll!(s.next()).is_pending());
+            // The driver's first poll runs before this task's next one.
+            tokio::task::yield_now().await;
+            let seen = fetched.load(Ordering::SeqCst);
+            assert!(seen > 0 && seen < 1_000, "{seen} pages in one poll");
+        });
     }
 
     #[tokio::test]
