@@ -261,7 +261,7 @@ impl Shared {
                     // review48 F3: the way out, for a type the server orders by index.
                     let hint = if matches!(t, "ENUM" | "SET") {
                         format!(
-                            " (the server orders an {t} by its index, not its text: a `query` selecting `CAST({0} AS CHAR) AS {0}` walks it as text)",
+                            " (the server orders {t} values by their index, not their text: a `query` selecting `CAST({0} AS CHAR) AS {0}` walks it as text)",
                             d.quote(id_name)
                         )
                     } else {
