@@ -1326,6 +1326,177 @@ async fn mysql_enum_and_set_ids_are_refused() {
                 .contains(&format!("`{column}` of table `{table}` is {what}:")),
             "{table}: {e}"
         );
+        assert!(
+            e.to_string()
+                .contains(&format!("CAST(`{column}` AS CHAR) AS `{column}`")),
+            "{table}: {e}"
+        );
+    }
+    // The way out the message names (review48 F3): walked as text, in pages of one.
+    let mut config = db.config(&name);
+    config.query = Some("SELECT CAST(`tags` AS CHAR) AS `tags`, body FROM s_ci".into());
+    config.id_column = Some("tags".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let ids = ids_of(ids_within_a_minute(&*c, None, None).await);
+    assert_eq!(ids, ["a", "b", "c"].map(|k| format!("mysql:{name}:{k}")));
+}
+
+/// review48 F1: text in a `_bin` collation (`VARCHAR`, and `TEXT`, which sqlx names `BLOB`)
+/// is read as text, so an id holding a control character (`\u{1}`, or the C1 of latin1
+/// mojibake: `Á` read through latin1 and stored again is `Ã` + U+0081) is a key and its
+/// content text. Read as bytes, such an id was "not a key", which stopped the whole load on
+/// every run: no table after it read, no listing for prune.
+#[tokio::test]
+async fn mysql_bin_collated_text_ids_keep_control_characters() {
+    let db = Db::My;
+    let name = db
+        .database(&[
+            "CREATE TABLE notes (slug TEXT COLLATE utf8mb4_bin NOT NULL, body TEXT COLLATE utf8mb4_bin)",
+            "INSERT INTO notes VALUES ('a\u{1}b', 'x\u{1}y'), ('\u{c3}\u{81}', 'Caf\u{c3}\u{a9}'), ('m', 'plain')",
+            "CREATE TABLE slugs (slug VARCHAR(20) COLLATE utf8mb4_bin PRIMARY KEY, body TEXT)",
+            "INSERT INTO slugs VALUES ('a\u{1}b', 'x'), ('\u{c3}\u{81}', 'y'), ('m', 'z')",
+            "CREATE TABLE zlast (slug VARCHAR(10) PRIMARY KEY, body TEXT)",
+            "INSERT INTO zlast VALUES ('z', 'last')",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.id_column = Some("slug".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let id = |table: &str, k: &str| format!("mysql:{name}:{table}:{k}");
+    // In each table, the ids' bytes: `a\x01b` < `m` < `\xc3\x83\xc2\x81`.
+    let mut want = Vec::new();
+    for table in ["notes", "slugs"] {
+        for k in ["a\u{1}b", "m", "\u{c3}\u{81}"] {
+            want.push(id(table, k));
+        }
+    }
+    want.push(id("zlast", "z"));
+    let pages = ids_within_a_minute(&*c, None, None).await;
+    assert_eq!(ids_of(pages.clone()), want);
+    for k in 0..pages.len() {
+        let again = ids_within_a_minute(&*c, Some(pages[k].1.clone()), None).await;
+        assert_eq!(ids_of(again), ids_of(pages[k + 1..].to_vec()), "after {k}");
+    }
+    let (docs, failures) = collect_load(&*c).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let text = doc(&docs, ":notes:a\u{1}b").content.as_text().unwrap();
+    assert!(text.contains("x\u{1}y"), "{text:?}");
+    let mut listed = Vec::new();
+    let mut s = c.as_slim().unwrap().list_ids(SyncContext::new());
+    while let Some(p) = s.next().await {
+        listed.extend(p.unwrap().into_iter().map(|d| d.id));
+    }
+    assert_eq!(listed, want);
+    let mut got = Vec::new();
+    let mut s = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![want[2].clone(), want[3].clone()], SyncContext::new());
+    while let Some(b) = s.next().await {
+        got.extend(b.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(got, [want[2].clone(), want[3].clone()]);
+}
+
+/// review48 F2: a MySQL DECIMAL id is bound with the scale of its text. A refetch id with an
+/// exponent, as a caller's Python `Decimal` prints `0.0000000100`, finds its row (it was
+/// bound as `0.00`, finding the row with id 0), and a text that is no number finds none (it
+/// was cast to 0); a checkpoint holding one is refused, naming it.
+#[tokio::test]
+async fn mysql_decimal_ids_in_another_form() {
+    let db = Db::My;
+    let name = db
+        .database(&[
+            "CREATE TABLE tiny (id DECIMAL(12,10) PRIMARY KEY, body TEXT)",
+            "INSERT INTO tiny VALUES (0, 'zero'), (0.00000001, 'small'), (1.5, 'one')",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let id = |k: &str| format!("mysql:{name}:tiny:{k}");
+    let mut got = Vec::new();
+    let mut s = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![id("1.00E-8"), id("abc")], SyncContext::new());
+    while let Some(b) = s.next().await {
+        got.extend(b.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(got, [id("0.0000000100")]);
+    let pages = ids_within_a_minute(&*c, None, None).await;
+    assert_eq!(
+        ids_of(pages.clone()),
+        ["0.0000000000", "0.0000000100", "1.5000000000"].map(id)
+    );
+    let mut edited = pages[0].1.clone();
+    edited.state["after"]["id"]["text"] = "1.00E-8".into();
+    let mut s =
+        c.as_checkpointed()
+            .unwrap()
+            .load_from_checkpoint_json(edited, None, SyncContext::new());
+    let e = s.next().await.unwrap().map(|_| ()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Checkpoint, "{e}");
+    assert!(e.to_string().contains("after id `1.00E-8`"), "{e}");
+}
+
+/// review48 F4: the ENUM/SET refusal is of one-column ids only. A composite key with an ENUM
+/// or SET part (left unbound in the look-ups; the key orders by its JSON text) walks every
+/// row once, in pages of one, in a full run and in a window where every page goes on from
+/// the stored value of a day-less date, and resumes from every page.
+#[tokio::test]
+async fn mysql_composite_keys_with_enum_and_set_parts_load() {
+    let db = Db::My;
+    let no_day = "'2025-01-00 10:00:00'";
+    let name = db
+        .database(&[
+            "CREATE TABLE staged (stage ENUM('zeta','alpha') NOT NULL, n INT NOT NULL, body TEXT, \
+             updated_at DATETIME NOT NULL, PRIMARY KEY (stage, n))",
+            "CREATE TABLE tagged (tags SET('b','a','c') NOT NULL, n INT NOT NULL, body TEXT, \
+             updated_at DATETIME NOT NULL, PRIMARY KEY (tags, n))",
+            "SET sql_mode = ''",
+            &format!(
+                "INSERT INTO staged VALUES ('zeta', 1, 'a', {no_day}), ('alpha', 1, 'b', {no_day}), \
+                 ('zeta', 2, 'c', {no_day}), ('alpha', 2, 'd', {no_day})"
+            ),
+            &format!(
+                "INSERT INTO tagged VALUES ('b', 1, 'a', {no_day}), ('a', 1, 'b', {no_day}), \
+                 ('c', 1, 'c', {no_day}), ('a,c', 2, 'd', {no_day})"
+            ),
+        ])
+        .await;
+    let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+    let w = TimeWindow::new(day(2024, 12, 31), day(2025, 1, 2)).unwrap();
+    let mut config = db.config(&name);
+    config.timestamp_column = Some("updated_at".into());
+    config.timezone = Some("UTC".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    for window in [None, Some(w)] {
+        let pages = ids_within_a_minute(&*c, None, window).await;
+        let ids = ids_of(pages.clone());
+        assert_eq!(ids.len(), 8, "{ids:?}");
+        for table in ["staged", "tagged"] {
+            let of: Vec<&String> = ids
+                .iter()
+                .filter(|i| i.contains(&format!(":{table}:")))
+                .collect();
+            let mut sorted = of.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(of, sorted, "{window:?}");
+            assert_eq!(of.len(), 4, "{window:?}");
+        }
+        for k in 0..pages.len() {
+            let again = ids_within_a_minute(&*c, Some(pages[k].1.clone()), window).await;
+            assert_eq!(
+                ids_of(again),
+                ids_of(pages[k + 1..].to_vec()),
+                "{window:?}, after {k}"
+            );
+        }
     }
 }
 

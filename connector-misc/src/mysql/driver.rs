@@ -134,9 +134,8 @@ pub(crate) enum Kind {
     Time,
     Json,
     Text,
-    /// BLOB, BINARY ... and text in a `_bin` collation (MariaDB's JSON is LONGTEXT in
-    /// utf8mb4_bin), which the protocol flags the same: text when it reads as text, else a
-    /// note of its size.
+    /// BLOB, BINARY ... (text in a `_bin` collation, which sqlx names the same, is
+    /// [`Kind::Text`]: [`kinds`]): text when it reads as text, else a note of its size.
     Bytes,
 }
 
@@ -151,7 +150,18 @@ pub(crate) fn kinds(row: &MySqlRow, described: &[String]) -> Vec<Kind> {
         .enumerate()
         .map(|(i, c)| {
             // The driver names its types in capitals.
-            let got = kind(&c.type_info().name().to_ascii_uppercase());
+            let name = c.type_info().name().to_ascii_uppercase();
+            let mut got = kind(&name);
+            // Text in a `_bin` collation, which sqlx names a binary type: read as text, so a
+            // control character in it (`\u{1}`, or the C1 of latin1 mojibake) is kept, not
+            // made "binary data", which as an id stopped the whole load on every run
+            // (review48 F1).
+            if got == Kind::Bytes
+                && crate::rdbms::db::mysql_bin_text(&name, &format!("{:?}", c.type_info()))
+                    .is_some()
+            {
+                got = Kind::Text;
+            }
             match (got, described.get(i).map(|t| t.to_ascii_uppercase())) {
                 (Kind::Text | Kind::Bytes, Some(t)) if temporal_as_text(&t) => match kind(&t) {
                     Kind::Timestamp => Kind::TimestampText,

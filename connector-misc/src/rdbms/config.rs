@@ -121,7 +121,9 @@ pub struct RdbmsConfig {
     #[schemars(example = &"category,status")]
     pub metadata_columns: StringList,
     /// A unique, non-NULL column (integer, text, UUID or numeric) naming each row: the
-    /// document id and the keyset order. For tables, the table's primary key: a key of one
+    /// document id and the keyset order. A one-column MySQL ENUM or SET is refused (the
+    /// server orders it by its index, not its text): a SET in a normal collation was taken
+    /// before issue 24, so such a table now fails (select it `CAST(… AS CHAR)` in a `query`). For tables, the table's primary key: a key of one
     /// column is that column; a key of several is the JSON array of their values in the
     /// key's order (`[7, "eu"]`, computed by the server, which also orders the walk: each
     /// page sorts the table's rows by it, so name a unique indexed column for a large

@@ -58,6 +58,16 @@ fn mysql_key_type(type_name: &str, debug: &str) -> Option<&'static str> {
             _ => {}
         }
     }
+    mysql_bin_text(type_name, debug)
+}
+
+/// The text type of a MySQL column that sqlx names `type_name` (in capitals) a binary one,
+/// `BINARY`, `VARBINARY` or a `BLOB`, when its collation (in `debug`, `MySqlTypeInfo`'s
+/// `Debug`) is not `binary` (63): text in a `_bin` collation, which the protocol flags
+/// binary as it does real binary. The server sends it in the connection's character set, so
+/// it is read as text ([`crate::mysql::driver::kinds`]) and walked as text. `None`: any
+/// other column.
+pub(crate) fn mysql_bin_text(type_name: &str, debug: &str) -> Option<&'static str> {
     let text = match type_name {
         "VARBINARY" => "VARCHAR",
         "BINARY" => "CHAR",
@@ -80,10 +90,65 @@ fn mysql_key_type(type_name: &str, debug: &str) -> Option<&'static str> {
 /// read one page for ever) and rounded one past 30 decimals (review43 F2: rows skipped), and
 /// the loud refusal of such ids that followed failed the whole load on every run (review43
 /// F1, F3).
+///
+/// `text` must be a plain decimal ([`is_plain_decimal`]): the scale of any other text says
+/// nothing of its value (`1.00E-8` would count 2 and bind `0.00`, review48 F2). Every bound
+/// key is one: the server's own text, a refetch id written out plain
+/// ([`crate::rdbms::plan::Plan::parse_key`]), a checkpoint's checked by
+/// [`crate::rdbms::plan::Plan::page`]; anything else is bound with the widest scale, 38: exact on
+/// MariaDB, a server error (loud) on MySQL, whose scale stops at 30.
 fn decimal_scale(text: &str) -> usize {
-    text.split_once('.').map_or(0, |(_, fraction)| {
-        fraction.bytes().take_while(u8::is_ascii_digit).count()
-    })
+    if !is_plain_decimal(text) {
+        return 38;
+    }
+    text.split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len())
+}
+
+/// Whether `text` is a decimal number as MySQL writes a DECIMAL: a sign, digits, a `.` and
+/// digits (`-12.50`, `0005`), with no exponent, space or other character (`.5` and `5.`
+/// pass: they bind exactly too).
+pub(crate) fn is_plain_decimal(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (int, fraction) = t.split_once('.').unwrap_or((t, ""));
+    !(int.is_empty() && fraction.is_empty())
+        && int
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+}
+
+/// `text` as a plain decimal ([`is_plain_decimal`]), to be bound as a MySQL DECIMAL: itself
+/// when it is one; a number with an exponent, as Python's `str(Decimal)` writes small ones
+/// (`1.00E-8`), written out exactly (`0.0000000100`); `None` for any other text, or an
+/// exponent past ±100 (no DECIMAL holds such a number), which names no row.
+pub(crate) fn plain_decimal(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if is_plain_decimal(text) {
+        return Some(text.into());
+    }
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let exponent: i64 = exponent.parse().ok().filter(|e: &i64| e.abs() <= 100)?;
+    if !is_plain_decimal(mantissa) {
+        return None;
+    }
+    let (sign, m) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, fraction) = m.split_once('.').unwrap_or((m, ""));
+    let digits = format!("{int}{fraction}");
+    // Where the point goes among `digits`, counted from their left.
+    let point = i64::try_from(int.len()).ok()? + exponent;
+    let len = i64::try_from(digits.len()).ok()?;
+    let plain = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(usize::try_from(-point).ok()?))
+    } else if point >= len {
+        format!("{digits}{}", "0".repeat(usize::try_from(point - len).ok()?))
+    } else {
+        let (a, b) = digits.split_at(usize::try_from(point).ok()?);
+        format!("{a}.{b}")
+    };
+    Some(format!("{sign}{plain}").into())
 }
 
 /// How a `timestamp_column` is compared, by its type.
@@ -429,7 +494,7 @@ fn columns<C: sqlx::Column>(cols: &[C]) -> Vec<Column> {
 
 #[cfg(test)]
 mod key_type_tests {
-    use super::mysql_key_type;
+    use super::{decimal_scale, mysql_bin_text, mysql_key_type};
 
     /// sqlx 0.9.1's `Debug` of a `MySqlTypeInfo`.
     fn debug(ty: &str, flags: &str, collation: u16) -> String {
@@ -475,5 +540,35 @@ mod key_type_tests {
         }
         let plain = debug("String", "NOT_NULL | PRIMARY_KEY", 255);
         assert_eq!(mysql_key_type("CHAR", &plain), None);
+    }
+
+    /// review48 F4: the `Debug` text the detection parses, as sqlx itself writes it (not a
+    /// copy of it, as `debug` above is), without a server: an ENUM's flags, and a binary
+    /// type's collation, 63.
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn sqlx_debug_text_is_parsed() {
+        use sqlx::{MySql, TypeInfo as _};
+        let e = sqlx::mysql::MySqlTypeInfo::__enum();
+        let d = format!("{e:?}");
+        assert_eq!(mysql_key_type(e.name(), &d), Some("ENUM"), "{d}");
+        let bytes = <[u8] as sqlx::Type<MySql>>::type_info();
+        let d = format!("{bytes:?}");
+        assert!(d.contains("collation: Collation(63)"), "{d}");
+        assert_eq!(mysql_key_type(bytes.name(), &d), None, "{d}");
+        // The same type in a text collation is its text type: 63 read as the collation.
+        let text = d.replace("Collation(63)", "Collation(46)");
+        assert_eq!(mysql_bin_text(bytes.name(), &text), Some("TEXT"), "{text}");
+        assert_eq!(mysql_bin_text(bytes.name(), &d), None);
+    }
+
+    /// review48 F2: only a plain decimal's scale is counted; any other text gets the widest.
+    #[test]
+    fn decimal_scale_counts_only_plain_decimals() {
+        assert_eq!(decimal_scale("12"), 0);
+        assert_eq!(decimal_scale("-12.50"), 2);
+        assert_eq!(decimal_scale("0005.000"), 3);
+        assert_eq!(decimal_scale("1.00E-8"), 38);
+        assert_eq!(decimal_scale("abc"), 38);
     }
 }

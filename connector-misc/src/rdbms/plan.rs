@@ -10,7 +10,9 @@ use connector_core::{Error, ErrorKind, Result, TimeWindow};
 
 use super::checkpoint::RowKey;
 use super::config::RdbmsConfig;
-use super::db::{Column, Connection, CursorKind, Dialect, Param, Target};
+use super::db::{
+    Column, Connection, CursorKind, Dialect, Param, Target, is_plain_decimal, plain_decimal,
+};
 use super::value::{Key, KeyKind};
 
 /// A table to read: `schema.name` or `name` (the current schema / database).
@@ -255,11 +257,20 @@ impl Shared {
             IdSource::Column(id_name) => {
                 let i = index("id_column", id_name)?;
                 let kind = d.key_kind(columns[i].key_type()).ok_or_else(|| {
+                    let t = columns[i].key_type();
+                    // review48 F3: the way out, for a type the server orders by index.
+                    let hint = if matches!(t, "ENUM" | "SET") {
+                        format!(
+                            " (the server orders {t} values by their index, not their text: a `query` selecting `CAST({0} AS CHAR) AS {0}` walks it as text)",
+                            d.quote(id_name)
+                        )
+                    } else {
+                        String::new()
+                    };
                     self.problem(
                         "id_column",
                         format!(
-                            "`{id_name}` of {what} is {}: an id must be an integer, text, UUID or exact number",
-                            columns[i].key_type()
+                            "`{id_name}` of {what} is {t}: an id must be an integer, text, UUID or exact number{hint}"
                         ),
                     )
                 })?;
@@ -687,6 +698,9 @@ impl Plan {
         ids_only: bool,
     ) -> Result<(String, Vec<Param>)> {
         let d = self.dialect;
+        if let Some(a) = after {
+            self.check_bound_key(&a.id)?;
+        }
         let id = self.id_expr.clone();
         let mut params: Vec<Param> = Vec::new();
         let place = |p: Param, kind: Option<KeyKind>, params: &mut Vec<Param>| {
@@ -854,6 +868,44 @@ impl Plan {
             self.key_match(key, &mut params)
         );
         Some((sql, params, vec![type_name]))
+    }
+
+    /// A key a page starts after, from a checkpoint, checked where binding it would go
+    /// wrong silently: a MySQL DECIMAL id must be a plain decimal ([`is_plain_decimal`]),
+    /// which the server always writes, as its scale is counted from its text (review48 F2:
+    /// `1.00E-8`, by hand, was bound as `0.00`).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Checkpoint`], naming the key, when it is not one: the checkpoint was
+    /// edited, or is of another walk.
+    fn check_bound_key(&self, key: &Key) -> Result<()> {
+        match (self.dialect, self.id_kind, key) {
+            (Dialect::MySql, KeyKind::Numeric, Key::Text(t)) if !is_plain_decimal(t) => {
+                Err(Error::new(
+                    ErrorKind::Checkpoint,
+                    format!(
+                        "the checkpoint goes on after id `{t}`, which is not a DECIMAL `{}` can hold as the server writes it (digits, `.`, digits): an edited checkpoint, or one of another walk?",
+                        self.id_name
+                    ),
+                )
+                .with_connector(self.source))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// An id's key (the part of a document id after its table), parsed back for a refetch;
+    /// `None` when it names no row of this id's type. A MySQL DECIMAL id is written out
+    /// plain ([`plain_decimal`]: `1.00E-8`, as a caller's Python `Decimal` prints it, is
+    /// `0.0000000100`), since it is bound with the scale of its text (review48 F2); a text
+    /// that is no number names no row (it was cast to 0, naming the row with id 0).
+    pub(crate) fn parse_key(&self, text: &str) -> Option<Key> {
+        match (self.dialect, self.id_kind.parse(text)?) {
+            (Dialect::MySql, Key::Text(t)) if self.id_kind == KeyKind::Numeric => {
+                plain_decimal(&t).map(|p| Key::Text(p.into_owned()))
+            }
+            (_, key) => Some(key),
+        }
     }
 
     /// The rows whose ids are `keys`.
@@ -1063,6 +1115,55 @@ mod tests {
         pg.id_kind = KeyKind::Numeric;
         let (sql, _) = pg.page(None, Some(&after), 10, false).unwrap();
         assert!(sql.contains("src.id > CAST($1 AS numeric)"), "{sql}");
+    }
+
+    /// review48 F2: a MySQL DECIMAL key is bound with the scale of its text, so only a plain
+    /// decimal is bound. A refetch id with an exponent (a caller's Python `Decimal`) is
+    /// written out exactly; one that is no number names no row (it was cast to 0); a
+    /// checkpoint's is refused naming it. PostgreSQL's numeric takes either as it is.
+    #[test]
+    fn mysql_decimal_keys_are_plain_decimals() {
+        let mut my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
+        my.id_kind = KeyKind::Numeric;
+        let text = |t: &str| Some(Key::Text(t.to_owned()));
+        assert_eq!(my.parse_key("-12.50"), text("-12.50"));
+        assert_eq!(my.parse_key("1.00E-8"), text("0.0000000100"));
+        assert_eq!(my.parse_key("1e-8"), text("0.00000001"));
+        assert_eq!(my.parse_key("-1.25E+1"), text("-12.5"));
+        assert_eq!(my.parse_key("15E2"), text("1500"));
+        for no in ["abc", "", "1e", "1.2.3", " 1", "1e999", "NaN", "E5"] {
+            assert_eq!(my.parse_key(no), None, "{no}");
+        }
+        let (sql, _) = my.by_ids(&[my.parse_key("1.00E-8").unwrap()]);
+        assert!(sql.contains("IN (CAST(? AS DECIMAL(65,10)))"), "{sql}");
+        let e = my
+            .page(
+                None,
+                Some(&RowKey::new(Key::Text("1.00E-8".into()), None)),
+                10,
+                false,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("after id `1.00E-8`"), "{e}");
+        assert_eq!(e.kind(), ErrorKind::Checkpoint);
+        assert!(
+            my.page(
+                None,
+                Some(&RowKey::new(Key::Text("-0.50".into()), None)),
+                10,
+                false
+            )
+            .is_ok()
+        );
+        let mut pg = plan_of(Dialect::Postgres, Some("t"), CursorKind::Naive, Zone::utc());
+        pg.id_kind = KeyKind::Numeric;
+        assert_eq!(pg.parse_key("1.00E-8"), text("1.00E-8"));
+        let after = RowKey::new(Key::Text("1.00E-8".into()), None);
+        assert!(pg.page(None, Some(&after), 10, false).is_ok());
+        // Other MySQL ids are as before.
+        my.id_kind = KeyKind::Text;
+        assert_eq!(my.parse_key("1.00E-8"), text("1.00E-8"));
+        assert!(my.page(None, Some(&after), 10, false).is_ok());
     }
 
     /// review22 F3: a zone-less window across New York's fall-back (2025-11-02 06:00Z,

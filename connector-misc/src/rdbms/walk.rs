@@ -536,7 +536,7 @@ pub(crate) fn refetch(
                     continue;
                 }
             };
-            let keys: Vec<Key> = keys.iter().filter_map(|k| plan.id_kind.parse(k)).collect();
+            let keys: Vec<Key> = keys.iter().filter_map(|k| plan.parse_key(k)).collect();
             for chunk in keys.chunks(REFETCH_CHUNK) {
                 let (sql, params) = plan.by_ids(chunk);
                 let mut rows = Rows::new(plan.zone);
