@@ -142,7 +142,8 @@ async fn error_objects_that_are_data_or_gone_are_the_records_own() {
         (vec!["t11".to_owned()], None)
     );
     let p2 = json!({"runs": [{"id": 2, "result": {"status": "failed", "error": "exit code 1"}},
-        {"id": 3, "result": {"status": "failed", "error": "exit code 2", "logs": []}}]});
+        {"id": 3, "result": {"status": "failed", "error": "exit code 2",
+            "logs": [{"id": 31, "level": "info"}]}}]});
     let (titles, err) = cursor_walk(RUNS, &[p1, p2]).await;
     assert_eq!(titles, ["t11"]);
     assert!(err.expect("every run failed").contains("exit code"));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use connector_core::http::Page;
 use connector_core::ids::{hash128, hash128_bytes};
-use connector_core::{Error, Result};
+use connector_core::{Error, ErrorKind, Result};
 use serde_json::Value;
 
 use super::RestClient;
@@ -209,20 +209,27 @@ impl RestClient {
         // An entry the path goes through that is a throttled or failed sub-response where
         // the path needs a name (`_msearch`'s `{"error": {…}, "status": 429}`): on any page,
         // with items or not (review39 F1). Only a path with a name below a wildcard or filter
-        // queries anything.
+        // queries anything. A throttle is `RateLimited`, with the wait the entry asks for,
+        // and a 5xx `Unavailable`: the sync waits and retries them as it does a whole
+        // answer's, and neither is a stall of the checkpoint nor, in "Test Connection", a
+        // config that does not fit (review49 M1).
         if e.error_path.is_none()
-            && let Some(why) = e
+            && let Some(failed) = e
                 .items_path
                 .as_ref()
                 .and_then(|path| path.failed_sub_response(&body))
         {
-            return Err(Error::invalid_data(format!(
-                "the response's {why} ({})",
-                error_path_hint(&pos.usual)
-            ))
-            .with_field("items_path")
-            .with_url(resp.url())
-            .with_connector(SOURCE));
+            let (kind, what) = match failed.status {
+                429 => (ErrorKind::RateLimited, "the source throttled a sub-request"),
+                _ => (ErrorKind::Unavailable, "a sub-request failed at the source"),
+            };
+            let mut err = Error::new(kind, format!("{what}: the response's {}", failed.why))
+                .with_url(resp.url())
+                .with_connector(SOURCE);
+            if let Some(wait) = failed.retry_after {
+                err = err.with_retry_after(wait);
+            }
+            return Err(err);
         }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).

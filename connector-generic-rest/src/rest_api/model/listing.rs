@@ -3,6 +3,7 @@
 //! match, and whether its body says it is an error.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use serde_json::Value;
 use serde_json_path::JsonPath;
@@ -64,11 +65,14 @@ pub(crate) struct ItemsPath {
     /// report failed read as the empty last page, then prune).
     through: Option<JsonPath>,
     /// Each name the path needs below a wildcard or filter, with the path up to it (every
-    /// filter a wildcard): `($.responses[*], hits)` and `($.responses[*].hits, hits)` of
-    /// `$.responses[*].hits.hits[*]`, `($.responses[*].body, value)` of
-    /// `$.responses[*].body.value[?…]` ([`ItemsPath::failed_sub_response`]). Empty where the
-    /// path has no such name, or a descendant search comes first.
-    needs: Vec<(JsonPath, String)>,
+    /// filter a wildcard) and how many names or indexes lie between that wildcard's entry and
+    /// the name: `($.responses[*], hits, 0)` and `($.responses[*].hits, hits, 1)` of
+    /// `$.responses[*].hits.hits[*]`, `($.responses[*].body, value, 1)` of
+    /// `$.responses[*].body.value[?…]` ([`ItemsPath::failed_sub_response`]: the entry is the
+    /// sub-response, review49 M3). Empty where the path has no such name; it stops at a
+    /// descendant name or search (where it stands, an entry's depth is not the path's, and
+    /// its cut would walk the whole page, review49 P1).
+    needs: Vec<(JsonPath, String, usize)>,
     /// `through` cut after each of its wildcards and filters (`$.jobs.*` of
     /// `$.jobs.*.artifacts[?…]`): what each selects is a record, and what holds it holds
     /// records, whatever its size, keys or shape (review35 R1: a page of one job, or of jobs
@@ -188,17 +192,23 @@ impl ItemsPath {
         let mut needs = Vec::new();
         let mut cut = String::from("$");
         let mut many = false;
+        // Names and indexes since the last wildcard or filter.
+        let mut below = 0;
         let mut start = 1;
         for (end, kind) in &cuts {
             match kind {
-                SegmentKind::Search { .. } => break,
+                SegmentKind::Search { .. } | SegmentKind::Descendant(_) => break,
                 SegmentKind::Name(name) if many => {
                     if let Ok(p) = JsonPath::parse(&cut) {
-                        needs.push((p, name.clone()));
+                        needs.push((p, name.clone(), below));
                     }
+                    below += 1;
                 }
-                SegmentKind::Filter | SegmentKind::Many => many = true,
-                _ => {}
+                SegmentKind::Filter | SegmentKind::Many => {
+                    many = true;
+                    below = 0;
+                }
+                SegmentKind::Name(_) | SegmentKind::Index => below += 1,
             }
             match kind {
                 SegmentKind::Filter => cut.push_str("[*]"),
@@ -223,50 +233,63 @@ impl ItemsPath {
     }
 
     /// Where an entry the path goes through lacks the name the path needs next and is an
-    /// error object ([`error_object`]) with a status that says it was throttled or failed
-    /// (429, or 500 to 599; its numeric `status` or `code`, its `error`'s, or the one its
-    /// parent holds): an Elasticsearch `_msearch` answer's `{"error": {…}, "status": 429}`
+    /// error object ([`error_object`]) for a sub-response that was throttled or failed (429,
+    /// or 500 to 599): an Elasticsearch `_msearch` answer's `{"error": {…}, "status": 429}`
     /// under `$.responses[*].hits.hits[*]`, a Microsoft Graph `$batch` answer's `"body":
     /// {"error": {…}}` beside `"status": 429`, Google's streamed `{"error": {"code": 429,
     /// …}}` under `$[*].results[*]`. Read on every page, with items or not, whatever the path's
     /// filters (review39 F1, review44 F1: beside a sub-response that delivered items, or
     /// under a plain path, such a page read as delivering none, then prune). A 404 or other
     /// client error is the entry's own and is not read here ([`ItemsPath::why_none`] reads
-    /// a filtered path's no-match page). The message, where one does; each cut is queried
-    /// once, and again with locations only where an entry lacks its name.
-    pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<String> {
-        let failed = |object: &serde_json::Map<String, Value>, name: &str, up: Option<&Value>| {
-            !object.contains_key(name)
-                && error_object(object)
-                && sub_status(object, up).is_some_and(|s| s == 429 || (500..600).contains(&s))
-        };
-        for (cut, name) in &self.needs {
-            if !cut
-                .query(body)
-                .all()
-                .iter()
-                .any(|v| v.as_object().is_some_and(|o| !o.contains_key(name)))
-            {
+    /// a filtered path's no-match page).
+    ///
+    /// The status is the sub-response's: that of the entry the last wildcard or filter
+    /// before the name selected (its numeric `status` or `code`, or its `error`'s), never
+    /// that of an object below it, which is a record's data (review49 M3: an Airtable
+    /// record's `fields` holding `status: 500` and `error` beside no `Attachments` failed
+    /// every page). Each cut is queried once, and again with locations only where an entry
+    /// lacks its name and is an error object (review49 P1: an optional name, Airtable's
+    /// empty cells left out, ran the located pass on every page).
+    pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<FailedSub> {
+        for (cut, name, below) in &self.needs {
+            if !cut.query(body).all().iter().any(|v| {
+                v.as_object()
+                    .is_some_and(|o| !o.contains_key(name) && error_object(o))
+            }) {
                 continue;
             }
             for m in cut.query_located(body) {
                 let Some(object) = m.node().as_object() else {
                     continue;
                 };
+                if object.contains_key(name) || !error_object(object) {
+                    continue;
+                }
                 let pointer = m.location().to_json_pointer();
-                let up = pointer
-                    .rsplit_once('/')
-                    .and_then(|(up, _)| body.pointer(up));
-                if failed(object, name, up)
-                    && let Some((member, v)) = error_members(m.node()).next()
-                {
-                    let status = sub_status(object, up).unwrap_or_default();
-                    return Some(format!(
+                let mut at = pointer.as_str();
+                for _ in 0..*below {
+                    at = at.rsplit_once('/').map_or("", |(up, _)| up);
+                }
+                let Some(entry) = body.pointer(at).and_then(Value::as_object) else {
+                    continue;
+                };
+                let Some(status) =
+                    entry_status(entry).filter(|s| *s == 429 || (500..600).contains(s))
+                else {
+                    continue;
+                };
+                let Some((member, v)) = error_members(m.node()).next() else {
+                    continue;
+                };
+                return Some(FailedSub {
+                    why: format!(
                         "`{pointer}` holds no `{name}` and its `{member}` is set: {} (status \
                          {status}: a sub-response that failed, not one that holds none)",
                         shown(v)
-                    ));
-                }
+                    ),
+                    status,
+                    retry_after: retry_after(entry),
+                });
             }
         }
         None
@@ -547,7 +570,12 @@ impl ItemsPath {
                 continue;
             }
             let at = envelopes.located(pointer);
-            if !object.get("status").is_some_and(Value::is_string) || !at.contains('*') {
+            if !object
+                .get("status")
+                .and_then(Value::as_str)
+                .is_some_and(state_word)
+                || !at.contains('*')
+            {
                 continue;
             }
             let Some((name, v)) = unusual_error(value, &at, seen.usual) else {
@@ -799,18 +827,86 @@ fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     !object.is_empty() && object.keys().all(|k| MEMBERS.contains(&k.as_str()))
 }
 
-/// The numeric status of an error object standing for a sub-response: its `status` or
-/// `code`, else its `error`'s (Google's `{"error": {"code": 429, …}}`), else that of the
-/// object holding it, `up` (a Microsoft Graph `$batch` answer's `status` beside its `body`).
+/// A sub-response that was throttled or failed ([`ItemsPath::failed_sub_response`]).
+#[derive(Debug)]
+pub(crate) struct FailedSub {
+    /// Where it lies and what its error says.
+    pub(crate) why: String,
+    /// Its status: 429, or 500 to 599.
+    pub(crate) status: u64,
+    /// The wait its entry asks for (a Microsoft Graph `$batch` answer's
+    /// `headers.Retry-After`, in seconds), where it gives one.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// A status member's number: a JSON number, or a string of digits (`"429"`, review49 M2).
+fn status_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_str()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse().ok())
+    })
+}
+
+/// An object's own numeric `status` or `code`.
+fn own_status(o: &serde_json::Map<String, Value>) -> Option<u64> {
+    ["status", "code"]
+        .iter()
+        .find_map(|k| o.get(*k).and_then(status_number))
+}
+
+/// The numeric status of a sub-response's entry: its own `status` or `code`, else its
+/// `error`'s (Google's `{"error": {"code": 429, …}}`).
+fn entry_status(entry: &serde_json::Map<String, Value>) -> Option<u64> {
+    own_status(entry).or_else(|| {
+        entry
+            .get("error")
+            .and_then(Value::as_object)
+            .and_then(own_status)
+    })
+}
+
+/// The wait a sub-response's entry asks for in its `headers`' `Retry-After` (any case), in
+/// seconds.
+fn retry_after(entry: &serde_json::Map<String, Value>) -> Option<Duration> {
+    entry
+        .get("headers")
+        .and_then(Value::as_object)?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, v)| status_number(v))
+        .map(Duration::from_secs)
+}
+
+/// The numeric status of an error object standing for a sub-response: its own, else that of
+/// the object holding it, `up` (a Microsoft Graph `$batch` answer's `status` beside its
+/// `body`) ([`entry_status`]).
 fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Option<u64> {
-    let of = |o: &serde_json::Map<String, Value>| {
-        ["status", "code"]
-            .iter()
-            .find_map(|k| o.get(*k).and_then(Value::as_u64))
-    };
-    of(object)
-        .or_else(|| object.get("error").and_then(Value::as_object).and_then(of))
-        .or_else(|| up.and_then(Value::as_object).and_then(of))
+    entry_status(object).or_else(|| up.and_then(Value::as_object).and_then(own_status))
+}
+
+/// Whether a string `status` beside an error is a record's state (`failed`, `cancelled`,
+/// `timed_out`: a job's), not a number or a word that names a throttle or an outage
+/// (`"429"`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, a JSend `error`), which says the
+/// sub-response itself failed (review49 M2: such a report read as one record's failed
+/// state, and the page as the empty last page, then prune).
+fn state_word(status: &str) -> bool {
+    const FAILED: [&str; 10] = [
+        "error",
+        "rate_limited",
+        "throttled",
+        "too_many_requests",
+        "resource_exhausted",
+        "unavailable",
+        "deadline_exceeded",
+        "internal",
+        "aborted",
+        "service_unavailable",
+    ];
+    let s = status.trim();
+    !s.is_empty()
+        && !s.bytes().all(|b| b.is_ascii_digit())
+        && !FAILED.iter().any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// Whether `value` is, or holds below it outside its `error` and `errors`, a list with an
