@@ -479,4 +479,69 @@ mod tests {
         assert_eq!(err.connector(), Some("memory"));
         assert_eq!(err.problems()[0].path, "items");
     }
+
+    /// A second config type for the cache test: a source registered under a key already used.
+    #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct CountConfig {
+        count: usize,
+    }
+
+    impl ConnectorConfig for CountConfig {
+        fn validate(&self) -> Vec<FieldError> {
+            Vec::new()
+        }
+    }
+
+    /// The schema is made once per source and cached; a source registered after the registry
+    /// was first used, or registered again under the same key with another config type, is
+    /// served its own schema, and its own type parses.
+    #[test]
+    fn the_cached_schema_follows_registrations_after_first_use() {
+        let mut registry = registry();
+        let memory = crate::config::schema_of::<MemoryConfig>();
+        assert_eq!(registry.schema("memory").ok(), Some(memory.clone()));
+        // Used: the cache is filled.
+        assert!(
+            registry
+                .build("memory", serde_json::json!({"items": 3}))
+                .is_ok()
+        );
+        assert_eq!(registry.schema("memory").ok(), Some(memory.clone()));
+
+        // A new source after first use.
+        registry.register::<CountConfig, _>("count", "counted", |cfg| {
+            Ok(Box::new(MemoryConnector::numbered(
+                cfg.count,
+                10,
+                chrono::DateTime::UNIX_EPOCH,
+            )))
+        });
+        let count = crate::config::schema_of::<CountConfig>();
+        assert_ne!(count, memory);
+        assert_eq!(registry.schema("count").ok(), Some(count.clone()));
+        assert_eq!(registry.schema("memory").ok(), Some(memory));
+
+        // The same key again, with the other config type: its schema and its type, not the
+        // cached ones.
+        registry.register::<CountConfig, _>("memory", "counted too", |cfg| {
+            Ok(Box::new(MemoryConnector::numbered(
+                cfg.count,
+                10,
+                chrono::DateTime::UNIX_EPOCH,
+            )))
+        });
+        assert_eq!(registry.schema("memory").ok(), Some(count));
+        assert!(
+            registry
+                .build("memory", serde_json::json!({"count": 2}))
+                .is_ok()
+        );
+        assert!(
+            registry
+                .build("memory", serde_json::json!({"items": 2}))
+                .is_err(),
+            "the old config type's field is unknown now"
+        );
+    }
 }

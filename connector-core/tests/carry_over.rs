@@ -201,3 +201,32 @@ async fn a_carried_checkpoint_of_another_source_is_not_read() {
     run(&feed, &dyn_store, SyncMode::Incremental, 2).await;
     assert_eq!(feed.started_from.lock().unwrap()[1].token, Some(0));
 }
+
+/// A store that keeps no checkpoints still gets what a finished run carries over: the batch loop
+/// tracks the last page checkpoint for it although it commits none.
+#[tokio::test]
+async fn a_store_that_keeps_no_checkpoints_still_gets_the_carried_position() {
+    let feed = Arc::new(Feed::default());
+    *feed.head.lock().unwrap() = 5;
+    let store: Arc<dyn StateStore> =
+        Arc::new(connector_core::state::EphemeralStateStore::without_checkpoints());
+    assert!(!store.keeps_checkpoints());
+    assert_eq!(run(&feed, &store, SyncMode::Full, 1).await, ["listed"]);
+    let state = store.load().await.unwrap();
+    assert_eq!(state.checkpoint, None);
+    assert_eq!(state.carried.expect("carried").state["token"], 5);
+    // The next incremental run starts from it.
+    *feed.head.lock().unwrap() = 7;
+    run(&feed, &store, SyncMode::Incremental, 2).await;
+    assert_eq!(
+        feed.started_from.lock().unwrap()[1],
+        FeedCheckpoint {
+            token: Some(5),
+            listed: false
+        }
+    );
+    assert_eq!(
+        store.load().await.unwrap().carried.unwrap().state["token"],
+        7
+    );
+}

@@ -108,3 +108,102 @@ impl StoreFixture for Minimal {
 }
 
 connector_core::state_store_tests!(provided_methods, Minimal);
+
+/// A memory store that keeps no checkpoints (`keeps_checkpoints` is `false`, and `commit`
+/// drops the checkpoint it is given) but keeps everything else, so it runs every check of the
+/// kit: the kit must accept it and check that its `load` returns no checkpoint.
+struct NoCheckpoints(MemoryStateStore);
+
+mod no_checkpoints {
+    use connector_core::Result;
+    use connector_core::reexports::async_trait;
+    use connector_core::reexports::chrono::{DateTime, Utc};
+    use connector_core::state::{
+        CheckpointUpdate, Commit, DocumentState, MemoryStateStore, PrunePass, RunRecord,
+        StateStore, SyncState,
+    };
+
+    /// `lies` makes it return the checkpoints it is given although it says it keeps none: a
+    /// store that breaks the contract, which the kit must catch.
+    pub(crate) struct Dropping {
+        pub(crate) inner: MemoryStateStore,
+        pub(crate) lies: bool,
+    }
+
+    #[async_trait]
+    impl StateStore for Dropping {
+        async fn load(&self) -> Result<SyncState> {
+            self.inner.load().await
+        }
+        async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
+            self.inner.documents(ids).await
+        }
+        async fn document_ids(&self) -> Result<Vec<String>> {
+            self.inner.document_ids().await
+        }
+        async fn commit(&self, commit: Commit<'_>) -> Result<()> {
+            let checkpoint = if self.lies {
+                commit.checkpoint
+            } else {
+                CheckpointUpdate::Keep
+            };
+            self.inner
+                .commit(Commit {
+                    checkpoint,
+                    ..commit
+                })
+                .await
+        }
+        async fn remove_documents(&self, ids: &[String]) -> Result<()> {
+            self.inner.remove_documents(ids).await
+        }
+        async fn finish_run(&self, run: RunRecord, end: Option<DateTime<Utc>>) -> Result<()> {
+            self.inner.finish_run(run, end).await
+        }
+        async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+            self.inner.runs(limit).await
+        }
+        fn keeps_checkpoints(&self) -> bool {
+            false
+        }
+        async fn begin_prune(&self) -> Result<Box<dyn PrunePass + '_>> {
+            self.inner.begin_prune().await
+        }
+    }
+}
+
+#[async_trait]
+impl StoreFixture for NoCheckpoints {
+    async fn setup() -> Self {
+        Self(MemoryStateStore::new())
+    }
+
+    async fn open(&self) -> Arc<dyn StateStore> {
+        Arc::new(no_checkpoints::Dropping {
+            inner: self.0.clone(),
+            lies: false,
+        })
+    }
+}
+
+connector_core::state_store_tests!(keeps_no_checkpoints, NoCheckpoints);
+
+#[test]
+fn ephemeral_store_without_checkpoints_returns_none() {
+    let store = connector_core::state::EphemeralStateStore::without_checkpoints();
+    connector_core::testkit::run_check(async {}, |()| async move {
+        connector_core::testkit::store_that_keeps_no_checkpoint_returns_none(&store).await;
+    });
+}
+
+#[test]
+#[should_panic(expected = "a store that keeps no checkpoints returned one")]
+fn a_store_that_says_it_keeps_none_but_returns_one_fails_the_kit() {
+    let store = no_checkpoints::Dropping {
+        inner: MemoryStateStore::new(),
+        lies: true,
+    };
+    connector_core::testkit::run_check(async {}, |()| async move {
+        connector_core::testkit::store_that_keeps_no_checkpoint_returns_none(&store).await;
+    });
+}

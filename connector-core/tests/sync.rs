@@ -1222,3 +1222,61 @@ async fn a_store_that_keeps_no_checkpoint_is_given_none() {
     assert_eq!((report, ids.len()), (kept_report, 23));
     assert_eq!(ids, kept_ids);
 }
+
+/// A store that keeps no checkpoint still gets the failures: a page whose items all fail
+/// (so its commit holds failures and no document) stores them, and the next run resolves them
+/// once they are fixed; no checkpoint is committed in either run.
+#[tokio::test]
+async fn a_store_that_keeps_no_checkpoint_keeps_failures_and_resolves_them() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let source = MemoryConnector::numbered(8, 3, t0());
+    // The last page (doc-00006, doc-00007) fails whole.
+    source.upsert(MemoryItem::new("doc-00006", "broken", at(6)).malformed());
+    source.upsert(MemoryItem::new("doc-00007", "broken", at(7)).malformed());
+    let inner = MemoryStateStore::new();
+    let checkpoints = Arc::new(AtomicUsize::new(0));
+    let store = || {
+        Arc::new(counting::Counting {
+            inner: inner.clone(),
+            keeps: false,
+            checkpoints: Arc::clone(&checkpoints),
+            inside_pages: Arc::new(AtomicUsize::new(0)),
+        })
+    };
+    let sink = MemorySink::new();
+    let first = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .shared_state(store())
+        .options(SyncOptions::default().batch_docs(2))
+        .at(at(100))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(first.failed, 2);
+    let mut failed: Vec<String> = inner
+        .load()
+        .await
+        .unwrap()
+        .failed
+        .iter()
+        .map(|f| f.key())
+        .collect();
+    failed.sort();
+    assert_eq!(failed, ["doc-00006", "doc-00007"]);
+
+    source.upsert(MemoryItem::new("doc-00006", "fixed", at(6)));
+    source.upsert(MemoryItem::new("doc-00007", "fixed", at(7)));
+    let second = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .shared_state(store())
+        .options(SyncOptions::default().batch_docs(2))
+        .at(at(110))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!(second.failed, 0);
+    let stored = inner.load().await.unwrap();
+    assert!(stored.failed.is_empty(), "{:?}", stored.failed);
+    assert_eq!(stored.checkpoint, None);
+    assert_eq!(checkpoints.load(Ordering::Relaxed), 0);
+}

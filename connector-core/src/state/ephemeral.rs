@@ -11,7 +11,8 @@ use crate::connector::CheckpointJson;
 use crate::document::Document;
 use crate::error::Result;
 
-/// Keeps in memory only what one run needs: the latest checkpoint, the window end, the open
+/// Keeps in memory only what one run needs: the latest checkpoint (unless made
+/// [`without_checkpoints`](Self::without_checkpoints)), the window end, the open
 /// failures, what a finished run carries over and the run log; no document ids and no
 /// fingerprints.
 ///
@@ -28,7 +29,7 @@ use crate::error::Result;
 /// - A prune finds nothing to delete: the store knows no id the listing could miss.
 ///
 /// Clones share the state, as with [`MemoryStateStore`](super::MemoryStateStore), so a test can
-/// resume a run from the checkpoint another one left.
+/// resume a run from the checkpoint another one left (when the store keeps checkpoints).
 #[derive(Debug, Clone)]
 pub struct EphemeralStateStore {
     data: Arc<Mutex<StateData>>,

@@ -5,8 +5,9 @@
 //! `updated_at`, the items that failed, and a log of runs. The batch loop writes it with one
 //! [`Commit`] per acknowledged sink batch, so a crash at any point leaves it consistent with what
 //! the sink holds. [`MemoryStateStore`] is for tests and one-shot runs, [`EphemeralStateStore`]
-//! for runs whose state is thrown away (it keeps the checkpoint, no per-document state, so its
-//! memory is flat), [`FileStateStore`] a JSON file written atomically; `connector-sync` adds
+//! for runs whose state is thrown away (it keeps the checkpoint unless made
+//! [`without_checkpoints`](EphemeralStateStore::without_checkpoints), and no per-document
+//! state, so its memory is flat), [`FileStateStore`] a JSON file written atomically; `connector-sync` adds
 //! SQLite and PostgreSQL.
 //!
 //! Prune compares the source's id listing with the store through a [`PrunePass`], page by
@@ -281,7 +282,8 @@ pub enum RunStatus {
     Succeeded,
     /// The run finished but some items failed.
     PartiallySucceeded,
-    /// The run stopped with an error; its checkpoint was kept.
+    /// The run stopped with an error; its checkpoint was kept (by a store that
+    /// [keeps checkpoints](StateStore::keeps_checkpoints)).
     Failed,
 }
 
@@ -337,6 +339,11 @@ pub struct SyncState {
 /// - A corrupt or unreadable store is an [`ErrorKind::State`](crate::ErrorKind::State) error naming
 ///   where it lives, never a silent reset.
 /// - [`begin_prune`](StateStore::begin_prune) follows the contract of [`PrunePass`].
+/// - A store whose [`keeps_checkpoints`](StateStore::keeps_checkpoints) is `false` returns no
+///   checkpoint from [`load`](StateStore::load), even one it was given or wrote earlier: a run
+///   would resume from it and, committing none, never move it on. A store that wraps another
+///   forwards `keeps_checkpoints` (the default `true` quietly makes the batch loop build
+///   checkpoints the inner store then drops).
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// The checkpoint, the last window end and the failed items.

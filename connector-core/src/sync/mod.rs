@@ -36,7 +36,9 @@
 //!
 //! # Cancel safety
 //! [`Syncer::run`] may be dropped at any `.await`: nothing unacknowledged was committed, so the
-//! next run resumes cleanly. Cancelled through its token or stopped by its timeout, it stops
+//! next run resumes cleanly (with a store that
+//! [keeps checkpoints](crate::state::StateStore::keeps_checkpoints); on one that keeps none it starts
+//! again from the connector's initial checkpoint). Cancelled through its token or stopped by its timeout, it stops
 //! fetching at once but lets a sink write in flight finish and be committed (and starts no
 //! other), so a sink is never left with half a batch; dropping the future is the way to stop
 //! in the middle of a write.
@@ -118,7 +120,8 @@ pub struct SyncOptions {
     /// whose clocks or indexes lag.
     pub overlap: Duration,
     /// Stop the run after this long (default none). The run fails with
-    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) and resumes next time.
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) and resumes next time (with a store that
+    /// [keeps checkpoints](crate::state::StateStore::keeps_checkpoints)).
     pub timeout: Option<Duration>,
     /// Prune deletions after a successful run (default false).
     pub prune: bool,

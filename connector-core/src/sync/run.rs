@@ -251,6 +251,13 @@ async fn execute(
     let connector = &syncer.connector;
     let source = connector.source();
     let stored = syncer.state.load().await?;
+    if stored.checkpoint.is_some() && !syncer.state.keeps_checkpoints() {
+        // The store breaks its contract: a run resumed from this checkpoint commits none, so a
+        // second failure would resume from the same point and deliver its batches again.
+        tracing::warn!(
+            "the state store says it keeps no checkpoints but returned one; the run resumes from it but will not move it on"
+        );
+    }
     let roles = connector.roles();
     let checkpointed = roles.as_checkpointed();
     let can_poll = roles.as_poll().is_some();

@@ -257,9 +257,13 @@ pub async fn store_finds_children_by_parent<F: StoreFixture>(f: &F) {
 }
 
 /// The checkpoint is set by a commit, kept by a failed run and cleared by a finished one, which
-/// also moves the window end; runs are listed newest last, at most `limit`.
+/// also moves the window end; runs are listed newest last, at most `limit`. A store whose
+/// [`keeps_checkpoints`](StateStore::keeps_checkpoints) is `false` must return no checkpoint
+/// at every step instead.
 pub async fn store_keeps_checkpoint_window_and_runs<F: StoreFixture>(f: &F) {
     let store = f.open().await;
+    let keeps = store.keeps_checkpoints();
+    let kept = |cp: StoredCheckpoint| keeps.then_some(cp);
     let empty = store.load().await;
     assert!(
         empty.as_ref().is_ok_and(|s| s.checkpoint.is_none()
@@ -278,8 +282,8 @@ pub async fn store_keeps_checkpoint_window_and_runs<F: StoreFixture>(f: &F) {
     let state = store.load().await.unwrap_or_default();
     assert_eq!(
         state.checkpoint,
-        Some(cp.clone()),
-        "the committed checkpoint"
+        kept(cp.clone()),
+        "the committed checkpoint (none if the store keeps none)"
     );
 
     let result = store.finish_run(run(RunStatus::Failed, 10), None).await;
@@ -287,8 +291,8 @@ pub async fn store_keeps_checkpoint_window_and_runs<F: StoreFixture>(f: &F) {
     let state = store.load().await.unwrap_or_default();
     assert_eq!(
         state.checkpoint,
-        Some(cp),
-        "a failed run keeps the checkpoint"
+        kept(cp),
+        "a failed run keeps the checkpoint (none if the store keeps none)"
     );
     assert_eq!(
         state.last_window_end, None,
@@ -384,9 +388,11 @@ pub async fn store_forgets_removed_documents<F: StoreFixture>(f: &F) {
     );
 }
 
-/// A store opened again (a new process) sees everything committed before.
+/// A store opened again (a new process) sees everything committed before (but the checkpoint,
+/// for a store whose [`keeps_checkpoints`](StateStore::keeps_checkpoints) is `false`).
 pub async fn store_survives_reopen<F: StoreFixture>(f: &F) {
     let store = f.open().await;
+    let keeps = store.keeps_checkpoints();
     let a = doc("a", "alpha");
     let result = store
         .commit(Commit {
@@ -405,8 +411,8 @@ pub async fn store_survives_reopen<F: StoreFixture>(f: &F) {
     let state = reopened.load().await.unwrap_or_default();
     assert_eq!(
         state.checkpoint,
-        Some(checkpoint("p2")),
-        "checkpoint after reopening"
+        keeps.then(|| checkpoint("p2")),
+        "checkpoint after reopening (none if the store keeps none)"
     );
     assert_eq!(
         state.failed.iter().map(FailedItem::key).collect::<Vec<_>>(),
@@ -423,6 +429,52 @@ pub async fn store_survives_reopen<F: StoreFixture>(f: &F) {
         reopened.runs(5).await.unwrap_or_default().len(),
         1,
         "runs after reopening"
+    );
+}
+
+/// A store whose [`keeps_checkpoints`](StateStore::keeps_checkpoints) is `false` returns no
+/// checkpoint from [`load`](StateStore::load), whatever it was committed: one set, one set
+/// together with documents and failures, and after a failed run. A store that keeps
+/// checkpoints passes at once. This check needs nothing but `commit`, `finish_run` and `load`,
+/// so a store that keeps no documents either (such as
+/// [`EphemeralStateStore::without_checkpoints`](crate::state::EphemeralStateStore::without_checkpoints),
+/// which cannot pass the document checks) can call it alone.
+pub async fn store_that_keeps_no_checkpoint_returns_none(store: &dyn StateStore) {
+    if store.keeps_checkpoints() {
+        return;
+    }
+    let result = store
+        .commit(Commit {
+            checkpoint: CheckpointUpdate::Set(checkpoint("n1")),
+            ..Commit::default()
+        })
+        .await;
+    assert!(result.is_ok(), "commit failed: {result:?}");
+    let state = store.load().await;
+    assert!(
+        state.as_ref().is_ok_and(|s| s.checkpoint.is_none()),
+        "a store that keeps no checkpoints returned one: {state:?}"
+    );
+    let result = store
+        .commit(Commit {
+            checkpoint: CheckpointUpdate::Set(checkpoint("n2")),
+            documents: vec![doc("n", "body")].into(),
+            failed: vec![failed(Some("n"), "n failed", 1)],
+            resolved: Vec::new(),
+        })
+        .await;
+    assert!(result.is_ok(), "commit failed: {result:?}");
+    let result = store.finish_run(run(RunStatus::Failed, 40), None).await;
+    assert!(result.is_ok(), "finish_run failed: {result:?}");
+    let state = store.load().await.unwrap_or_default();
+    assert_eq!(
+        state.checkpoint, None,
+        "a store that keeps no checkpoints returned one after a failed run"
+    );
+    assert_eq!(
+        state.failed.iter().map(FailedItem::key).collect::<Vec<_>>(),
+        vec!["n".to_owned()],
+        "the failures committed with the checkpoint are kept"
     );
 }
 
@@ -677,10 +729,11 @@ pub async fn store_prune_pass_survives_reopen<F: StoreFixture>(f: &F) {
 /// | test | what it checks |
 /// | --- | --- |
 /// | `compares_what_it_committed` | `compare`/`documents` agree with the commits; the last state of an id wins |
-/// | `keeps_checkpoint_window_and_runs` | checkpoint set, kept by a failed run, cleared by a finished one; window end; run log |
+/// | `keeps_checkpoint_window_and_runs` | checkpoint set, kept by a failed run, cleared by a finished one (never returned by a store that keeps none); window end; run log |
+/// | `keeps_no_checkpoint_if_it_says_so` | a store whose `keeps_checkpoints` is `false` returns no checkpoint from `load` (passes at once for one that keeps them) |
 /// | `records_and_resolves_failures` | failures by key, replaced when repeated, gone when resolved |
 /// | `forgets_removed_documents` | `remove_documents` |
-/// | `survives_reopen` | everything is still there in a store opened again |
+/// | `survives_reopen` | everything is still there in a store opened again (no checkpoint for a store that keeps none) |
 /// | `prune_pass_marks_and_unlists` | a [`PrunePass`]: marks, counts, unlisted ids page by page (also while each page is removed) |
 /// | `prune_pass_spares_documents_committed_during_it` | a document committed during a pass is never unlisted |
 /// | `prune_pass_leaves_no_trace` | a finished or dropped pass leaves no marks for the next |
@@ -707,6 +760,13 @@ macro_rules! state_store_tests {
             #[test]
             fn keeps_checkpoint_window_and_runs() {
                 run(|f| async move { $crate::testkit::store_keeps_checkpoint_window_and_runs(&f).await });
+            }
+            #[test]
+            fn keeps_no_checkpoint_if_it_says_so() {
+                run(|f| async move {
+                    let store = <$fixture as $crate::testkit::StoreFixture>::open(&f).await;
+                    $crate::testkit::store_that_keeps_no_checkpoint_returns_none(&*store).await
+                });
             }
             #[test]
             fn records_and_resolves_failures() {
