@@ -149,6 +149,7 @@ fn ahead_on_thread<T: Send + 'static>(
         on,
         |page, _, _| Slot::Ready(Ok(page)),
         None::<fn(T) -> T>,
+        SLOW,
         |page| page,
     )
 }
@@ -169,10 +170,11 @@ fn ahead_on_thread<T: Send + 'static>(
 ///   client reuse, a rate gate's database connections, which wait for the conversion too);
 ///   else a task of its own on the caller's runtime once there is room, so that the
 ///   conversion overlaps the caller's own work. Never on a runtime the host chose for I/O
-///   with [`IoRuntime::Handle`](super::IoRuntime::Handle) (unless it is the caller's). Once
-///   a conversion on the fetching thread has taken longer than 2 ms (a large page; or one the
-///   OS preempted), it converts none of the walk's later pages: each goes to a task, so an
-///   I/O thread is held by at most one long conversion a walk.
+///   with [`IoRuntime::Handle`](super::IoRuntime::Handle) (unless it is the caller's). After
+///   two conversions in a row on the fetching thread that each took longer than 2 ms (large
+///   pages; one the OS preempted alone does not count), it pauses: the walk's next 2, 4, 8 …
+///   pages behind (twice as many each pause) go to tasks, then it tries again. So an I/O
+///   thread is held by about `2 × log2(pages)` long conversions a walk at most.
 ///
 /// **`convert` may run on the walk's I/O thread** (the fetching thread's conversion above):
 /// it must not block (no synchronous I/O, no `std::sync::Mutex` held long) and must not call
@@ -182,7 +184,9 @@ fn ahead_on_thread<T: Send + 'static>(
 /// `MultiThread` on most hosts, though the thread is none of its workers: a `block_in_place`
 /// behind that check still panics there (tokio's "can call blocking only when running on the
 /// multi-threaded runtime"), and the panic resumes in the caller, on whichever page the
-/// fetching thread happened to convert. Work that must block goes to
+/// fetching thread happened to convert; or on a thread of another runtime that polls the
+/// stream later (a current-thread runtime's `block_on`, a `LocalSet`), where the page the
+/// caller converts as it takes it sees the first runtime's flavour. Work that must block goes to
 /// `tokio::task::spawn_blocking` from a task, not into `convert`. A page the caller converts
 /// as it takes it converts inside the caller's poll: a `--timeout`, a cancellation or a
 /// watchdog selected in the same task sees it only once that page's conversion ends.
@@ -247,18 +251,27 @@ where
     U: Send + 'static,
     F: Fn(T) -> U + Send + Sync + 'static,
 {
-    ahead_converting(pages, waiting, convert, On::chosen(), offload_conversions())
+    ahead_converting(
+        pages,
+        waiting,
+        convert,
+        On::chosen(),
+        offload_conversions(),
+        SLOW,
+    )
 }
 
-/// [`read_ahead_converting`] with the choice of a thread made, as [`ahead_on_thread`], and of
+/// [`read_ahead_converting`] with the choice of a thread made, as [`ahead_on_thread`], of
 /// whether a page that finds room starts its conversion in a task (`offload`) or goes to the
-/// caller unconverted.
+/// caller unconverted, and of when a conversion on the fetching thread counts as slow
+/// ([`SLOW`]; tests choose theirs, so that the machine's load does not decide them).
 fn ahead_converting<T, U, F>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
     convert: F,
     on: On,
     offload: bool,
+    slow: std::time::Duration,
 ) -> BoxStream<'static, Result<U>>
 where
     T: Send + 'static,
@@ -285,6 +298,7 @@ where
         },
         // On four cores or more the driver converts nothing: every page has a task, as before.
         (!offload).then_some(move |page| (*here)(page)),
+        slow,
         move |page| (*inline)(page),
     )
 }
@@ -307,13 +321,15 @@ enum Slot<T, U> {
 
 /// The fetching, on the runtime `on` gives for the caller's: each page of `pages` handed on
 /// through `start` (a conversion started, or the page itself), and `inline` for a caller
-/// without a runtime.
+/// without a runtime; `here` (on a page the caller is behind on) as long as its conversions
+/// are not `slow`.
 fn on_thread<T, U, S, H, I>(
     pages: BoxStream<'static, Result<T>>,
     waiting: NonZeroUsize,
     on: On,
     start: S,
     here: Option<H>,
+    slow: std::time::Duration,
     inline: I,
 ) -> BoxStream<'static, Result<U>>
 where
@@ -352,7 +368,7 @@ where
         let _driver = match runs.converting {
             Some(converting) => Spawned::spawn_on(
                 &driven,
-                run(pages, tx, start, here, converting, runs.walking)
+                run(pages, tx, start, here, slow, converting, runs.walking)
                     .in_current_span()
                     .with_subscriber(dispatch),
             ),
@@ -365,6 +381,7 @@ where
                     tx,
                     |page, _, _| Slot::Raw(Box::new(page)),
                     None::<fn(T) -> U>,
+                    slow,
                     driven.clone(),
                     runs.walking,
                 )
@@ -422,6 +439,7 @@ async fn run<T, U, S, H>(
     tx: mpsc::Sender<Slot<T, U>>,
     start: S,
     here: Option<H>,
+    slow: std::time::Duration,
     converting: tokio::runtime::Handle,
     walking: Option<Walking>,
 ) where
@@ -431,6 +449,7 @@ async fn run<T, U, S, H>(
     let handing = Handing {
         start: &start,
         here: here.as_ref(),
+        slow,
         converting: &converting,
         walking: walking.as_ref(),
     };
@@ -450,6 +469,8 @@ struct Handing<'a, S, H> {
     /// The conversion the driver does itself on a page that finds no room, while it waits
     /// for some; `None`: it only waits.
     here: Option<&'a H>,
+    /// How long a conversion by `here` may take before it counts as slow ([`Cost`]).
+    slow: std::time::Duration,
     /// Where conversions `start` begins run.
     converting: &'a tokio::runtime::Handle,
     /// The walk's count in its pool slot (`None`: not on a pool's runtime).
@@ -469,11 +490,75 @@ impl<S, H> Handing<'_, S, H> {
     }
 }
 
-/// How long a conversion on the fetching thread may take before the walk's later pages
-/// convert elsewhere: a page of items converts in well under a millisecond; a large HTML page
-/// takes seconds (review37 F4). A conversion the OS preempted may exceed it too, which costs
-/// the walk only its hand-offs.
+/// How long a conversion on the fetching thread may take before it counts as slow: a page of
+/// items converts in well under a millisecond; a large HTML page takes seconds (review37 F4).
+/// Wall time: a conversion the OS preempted (a busy host, CPU steal) may exceed it too, so
+/// one slow conversion alone pauses nothing ([`Cost`]).
 const SLOW: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Slow conversions in a row on the fetching thread that pause its conversions: a preempted
+/// one is rarely followed by another, a walk of large pages always is (review51 S1).
+const STRIKES: u32 = 2;
+
+/// The highest pause, as a power of two of pages behind: a walk of really slow pages holds
+/// its I/O thread for two conversions every 65,536 pages at most once there.
+const LONGEST: u32 = 16;
+
+/// Whether the driver's own conversions are too slow for the fetching thread (review37 F4,
+/// review51 S1). [`STRIKES`] slow conversions in a row pause them for 2^level pages behind
+/// (those convert in tasks), the level one higher each pause; then the driver tries again. A
+/// conversion that was not slow clears the strikes and lowers the level by one. So a walk of
+/// large pages holds its I/O thread about `2 × log2(pages)` times, and one that a busy host
+/// preempted goes back to the fast path within a few pages, not never.
+struct Cost {
+    /// Over this, a conversion is slow.
+    slow: std::time::Duration,
+    /// Slow conversions in a row.
+    strikes: u32,
+    /// The last pause was 2^level pages.
+    level: u32,
+    /// Pages behind left to convert elsewhere before the driver tries again.
+    paused: u64,
+}
+
+impl Cost {
+    fn new(slow: std::time::Duration) -> Self {
+        Self {
+            slow,
+            strikes: 0,
+            level: 0,
+            paused: 0,
+        }
+    }
+
+    /// Whether the driver converts this page behind itself; `false` counts it off the pause.
+    fn converts(&mut self) -> bool {
+        let paused = self.paused > 0;
+        self.paused = self.paused.saturating_sub(1);
+        !paused
+    }
+
+    /// A conversion by the driver that took `took`.
+    fn took(&mut self, took: std::time::Duration) {
+        if took <= self.slow {
+            self.strikes = 0;
+            self.level = self.level.saturating_sub(1);
+            return;
+        }
+        self.strikes += 1;
+        if self.strikes < STRIKES {
+            return;
+        }
+        self.strikes = 0;
+        self.level = (self.level + 1).min(LONGEST);
+        self.paused = 1 << self.level;
+        tracing::debug!(
+            took_us = took.as_micros(),
+            pages = self.paused,
+            "slow conversions on the fetching thread: the next pages behind convert in tasks"
+        );
+    }
+}
 
 async fn drive<T, U, S, H>(
     mut pages: BoxStream<'static, Result<T>>,
@@ -483,9 +568,9 @@ async fn drive<T, U, S, H>(
     S: Fn(T, &tokio::runtime::Handle, bool) -> Slot<T, U>,
     H: Fn(T) -> U,
 {
-    // A conversion here that took longer than `SLOW` (a large page) ends them for the walk:
-    // its later pages behind convert in tasks, and the I/O thread is not held again.
-    let mut slow = false;
+    // Slow conversions here (large pages) pause them: the walk's next pages behind convert
+    // in tasks, and the I/O thread is not held meanwhile.
+    let mut cost = Cost::new(handing.slow);
     loop {
         // The caller leaving wakes the driver and drops the fetch in flight.
         let page = tokio::select! {
@@ -520,13 +605,13 @@ async fn drive<T, U, S, H>(
             // page itself meanwhile (no other thread woken for it), when no other walk's
             // fetches share its thread.
             Err(mpsc::error::TrySendError::Full(())) => match handing.here {
-                Some(convert) if !slow && handing.may_convert() => {
+                Some(convert) if handing.may_convert() && cost.converts() => {
                     // In the caller's runtime: what `convert` spawns or asks `Handle::current`
                     // for is the caller's, as when a task converts, not the I/O runtime's.
                     let _caller = handing.converting.enter();
                     let began = std::time::Instant::now();
                     let converted = convert(page);
-                    slow = began.elapsed() > SLOW;
+                    cost.took(began.elapsed());
                     Ok(Slot::Ready(Ok(converted)))
                 }
                 _ => Err(page),
@@ -560,6 +645,10 @@ mod tests {
 
     use super::*;
     use crate::pages::io::{Pool, io_pool, io_runtime};
+
+    /// No conversion on the fetching thread counts as slow: a test that expects the driver to
+    /// convert its pages does not depend on the machine's load (review51 S2).
+    const NEVER: Duration = Duration::MAX;
     use crate::pages::{Page, PageLimit, paginate};
 
     type Pages = BoxStream<'static, Result<Page<Vec<u32>, u32>>>;
@@ -638,7 +727,14 @@ mod tests {
     ) -> BoxStream<'static, Result<u32>> {
         let waiting = NonZeroUsize::new(waiting).expect("not zero");
         if convert != Convert::No {
-            ahead_converting(pages, waiting, first, on(own), convert == Convert::Spawned)
+            ahead_converting(
+                pages,
+                waiting,
+                first,
+                on(own),
+                convert == Convert::Spawned,
+                NEVER,
+            )
         } else {
             ahead_on_thread(pages, waiting, on(own))
                 .map_ok(first)
@@ -675,6 +771,7 @@ mod tests {
                     },
                     on(own),
                     offload,
+                    NEVER,
                 );
                 let (out, err) = items(s).await;
                 assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
@@ -706,6 +803,7 @@ mod tests {
                 },
                 alone(own),
                 offload,
+                NEVER,
             );
             let (out, err) = items(s).await;
             assert!(err.is_none());
@@ -794,7 +892,14 @@ mod tests {
             let _in = inherited.enter();
             let (pages, _) = counted(Some(3));
             let here = |p| (first(p), std::thread::current().name().map(str::to_owned));
-            let s = ahead_converting(pages, NonZeroUsize::MIN, here, On::Inherited(pool), true);
+            let s = ahead_converting(
+                pages,
+                NonZeroUsize::MIN,
+                here,
+                On::Inherited(pool),
+                true,
+                NEVER,
+            );
             let converted = futures::executor::block_on(items(s));
             let (pages, _) = counted(Some(3));
             let s = ahead_on_thread(pages, NonZeroUsize::MIN, On::Inherited(pool)).map_ok(first);
@@ -1121,6 +1226,7 @@ mod tests {
                 },
                 alone(own),
                 offload,
+                NEVER,
             );
             assert_eq!(s.try_next().await.ok().flatten(), Some(0));
             // Page 0 taken and page 1 in the channel (converted in a task when `offload`;
@@ -1223,11 +1329,17 @@ mod tests {
     /// The pages converted as `offload` says, each saying where ([`By`]), each conversion
     /// taking `cost`.
     fn converted_where(on: On, offload: bool) -> Walk {
-        costly(on, offload, Duration::ZERO)
+        costly(on, offload, NEVER, |_| Duration::ZERO)
     }
 
-    /// [`converted_where`], each conversion taking `cost`.
-    fn costly(on: On, offload: bool, cost: Duration) -> Walk {
+    /// [`converted_where`], page `c`'s conversion taking `cost(c)`, and one that took longer
+    /// than `slow` on the fetching thread counting as slow.
+    fn costly(
+        on: On,
+        offload: bool,
+        slow: Duration,
+        cost: impl Fn(u32) -> Duration + Send + Sync + 'static,
+    ) -> Walk {
         let behind = behind(tokio::runtime::Handle::current().id());
         let base = behind.load(Ordering::SeqCst);
         let go = Arc::new(AtomicBool::new(false));
@@ -1258,13 +1370,14 @@ mod tests {
                     By::Worker
                 };
                 let same = tokio::runtime::Handle::try_current().is_ok_and(|h| h.id() == caller);
-                std::thread::sleep(cost);
                 let c = first(p);
+                std::thread::sleep(cost(c));
                 highest.fetch_max(c + 1, Ordering::SeqCst);
                 (c, by, same)
             },
             on,
             offload,
+            slow,
         );
         Walk {
             s,
@@ -1362,8 +1475,14 @@ mod tests {
                 }
                 Ok(Page::new(vec![c], Some(c + 1)))
             });
-            let mut other =
-                ahead_converting(stuck, NonZeroUsize::MIN, first, On::Pool(pool), offload);
+            let mut other = ahead_converting(
+                stuck,
+                NonZeroUsize::MIN,
+                first,
+                On::Pool(pool),
+                offload,
+                NEVER,
+            );
             assert_eq!(other.try_next().await.ok().flatten(), Some(0));
             let out = behind_left(converted_where(On::Pool(pool), offload), 6).await;
             let by: Vec<By> = out.iter().map(|p| p.1).collect();
@@ -1421,7 +1540,14 @@ mod tests {
             }
             Ok(Page::new(vec![c], Some(c + 1)))
         });
-        let mut other = ahead_converting(stuck, NonZeroUsize::MIN, first, On::Pool(pool), false);
+        let mut other = ahead_converting(
+            stuck,
+            NonZeroUsize::MIN,
+            first,
+            On::Pool(pool),
+            false,
+            NEVER,
+        );
         assert_eq!(other.try_next().await.ok().flatten(), Some(0));
         let mut walk = converted_where(On::Pool(pool), false).open().await;
         for taken in 1..4 {
@@ -1437,29 +1563,52 @@ mod tests {
         drop(other);
     }
 
-    /// A conversion on the fetching thread that took longer than [`SLOW`] ends them for the
-    /// walk: its later pages convert in tasks, and the I/O thread is not held again (review37
-    /// F4).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slow_conversion_leaves_the_io_thread() {
-        let walk = costly(alone(true), false, SLOW + Duration::from_millis(3))
-            .open()
-            .await;
-        let mut walk = walk;
+    /// Takes the pages behind `walk` converted as `by` says (`By::Io`: by the driver while it
+    /// waited for room; `By::Worker`: left to a task), each once the page after it was
+    /// converted or left: the last entry is only waited for.
+    async fn taken_as(walk: Walk, by: &[By]) -> Vec<By> {
+        let mut walk = walk.open().await;
+        let mut left = 0;
         let mut out = Vec::new();
-        // Page 1 converted on the I/O thread (slowly), then every later one left to a task.
-        until(&walk.done, 2).await;
-        out.push(walk.take().await);
-        for i in 1..5 {
-            walk.left(i).await;
-            out.push(walk.take().await);
+        for (i, next) in (1u32..).zip(&by[1..]) {
+            if *next == By::Io {
+                until(&walk.done, i + 1).await;
+            } else {
+                left += 1;
+                walk.left(left).await;
+            }
+            out.push(walk.take().await.1);
         }
-        let by: Vec<By> = out.iter().map(|p| p.1).collect();
-        assert_eq!(
-            by,
-            [By::Poll, By::Io, By::Worker, By::Worker, By::Worker],
-            "{out:?}"
-        );
+        out
+    }
+
+    /// Two slow conversions in a row on the fetching thread pause them: the walk's next 2,
+    /// then 4 … pages behind convert in tasks, and the driver tries again after each pause
+    /// (review37 F4, review51 S1).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_conversions_pause_the_io_thread_for_longer_each_time() {
+        use By::{Io, Poll, Worker};
+        let walk = costly(alone(true), false, SLOW, |_| {
+            SLOW + Duration::from_millis(3)
+        });
+        let by = [
+            Poll, Io, Io, Worker, Worker, Io, Io, Worker, Worker, Worker, Worker, Io, Io, Worker,
+        ];
+        assert_eq!(taken_as(walk, &by).await, by[..by.len() - 1]);
+    }
+
+    /// One slow conversion on the fetching thread (a page the OS preempted, say) pauses
+    /// nothing: the driver goes on converting the walk's pages behind (review51 S1).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_slow_conversion_keeps_the_io_thread_converting() {
+        use By::{Io, Poll};
+        // High enough that a preempted fast conversion next to the slow one does not count.
+        let slow = Duration::from_millis(50);
+        let walk = costly(alone(true), false, slow, move |c| {
+            if c == 1 { slow * 3 } else { Duration::ZERO }
+        });
+        let by = [Poll, Io, Io, Io, Io, Io];
+        assert_eq!(taken_as(walk, &by).await, by[..by.len() - 1]);
     }
 
     /// A `convert` that guards `block_in_place` with the runtime's flavour (a common defensive
@@ -1490,7 +1639,7 @@ mod tests {
                 (c, io)
             }
         };
-        let mut s = ahead_converting(pages, NonZeroUsize::MIN, guarded, alone(true), false);
+        let mut s = ahead_converting(pages, NonZeroUsize::MIN, guarded, alone(true), false, NEVER);
         assert!(futures::poll!(s.next()).is_pending());
         go.store(true, Ordering::SeqCst);
         // Page 1 found page 0 waiting: the I/O thread converts it, and its `block_in_place`
@@ -1541,6 +1690,7 @@ mod tests {
                 },
                 alone(own),
                 offload,
+                NEVER,
             );
             let page = s.try_next().await.expect("a page").expect("more pages");
             drop(subscriber);
@@ -1609,7 +1759,7 @@ mod tests {
                 .build()
                 .expect("a runtime");
             let (pages, _) = counted(None);
-            let mut s = ahead_converting(pages, NonZeroUsize::MIN, first, on(own), offload);
+            let mut s = ahead_converting(pages, NonZeroUsize::MIN, first, on(own), offload, NEVER);
             let got = {
                 let _in = runtime.enter();
                 futures::executor::block_on(s.next())
@@ -1655,7 +1805,7 @@ mod tests {
         runtime.block_on(async {
             let (pages, fetched) = counted(None);
             let room = NonZeroUsize::new(10_000).expect("not zero");
-            let mut s = ahead_converting(pages, room, first, On::Caller, false);
+            let mut s = ahead_converting(pages, room, first, On::Caller, false, NEVER);
             // Starts the driver, in a task of this one-thread runtime.
             assert!(futures::poll!(s.next()).is_pending());
             // The driver's first poll runs before this task's next one.
