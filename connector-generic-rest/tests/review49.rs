@@ -146,3 +146,68 @@ async fn a_throttle_word_is_not_a_records_state() {
     let (load, _) = errors("$.responses[*].hits.hits[*]", &[page]).await;
     assert_eq!(load.expect("throttled").kind(), ErrorKind::RateLimited);
 }
+
+/// review53 M1: with `error_path` set where the README tells `_msearch` and `$batch` users
+/// to, a throttled or 5xx sub-response is still `RateLimited` (with its entry's
+/// `Retry-After`) or `Unavailable`, in a load and in "Test Connection", not `InvalidData` on
+/// `error_path`; an error at it with no such status still is.
+#[tokio::test]
+async fn a_failed_sub_response_at_error_path_is_a_throttle_or_an_outage() {
+    let msearch = |status: u64| {
+        json!({"responses": [{"hits": {"hits": [record(1, true)]}, "status": 200},
+            {"error": {"type": "es_rejected_execution_exception"}, "status": status}]})
+    };
+    let batch = json!({"responses": [
+        {"id": "1", "status": 200, "body": {"value": [record(1, true)]}},
+        {"id": "2", "status": 429, "headers": {"Retry-After": "10"},
+            "body": {"error": {"code": "TooManyRequests", "message": "Too many requests"}}}]});
+    let google = json!([{"results": [record(1, true)]},
+        {"error": {"code": 503, "message": "The service is currently unavailable",
+            "status": "UNAVAILABLE"}}]);
+    let es = ("$.responses[*].hits.hits[*]", "$.responses[*].error");
+    let cases = [
+        (es, msearch(429), Some(ErrorKind::RateLimited), None),
+        (es, msearch(503), Some(ErrorKind::Unavailable), None),
+        (es, msearch(400), None, None),
+        (
+            ("$.responses[*].body.value[*]", "$.responses[*].body.error"),
+            batch,
+            Some(ErrorKind::RateLimited),
+            Some(Duration::from_secs(10)),
+        ),
+        (
+            ("$[*].results[*]", "$[*].error"),
+            google,
+            Some(ErrorKind::Unavailable),
+            None,
+        ),
+    ];
+    for ((items_path, error_path), page, kind, wait) in cases {
+        let server = MockServer::start().await;
+        mount_cursor_walk(&server, &[page]).await;
+        let fields = cursor_fields(json!({"items_path": items_path, "error_path": error_path}));
+        let c = build(items_config(&server.uri(), &fields));
+        let (_, _, load) = load(&c).await;
+        let check = c.check().await.err();
+        for err in [
+            load.expect("the load fails"),
+            check.expect("the check fails"),
+        ] {
+            let text = err.to_string();
+            match kind {
+                Some(kind) => {
+                    assert_eq!(err.kind(), kind, "{error_path}: {err}");
+                    assert_eq!(err.retry_after(), wait, "{error_path}: {err}");
+                    assert!(err.field().is_none(), "{error_path}: {err}");
+                    assert!(text.contains("sub-request"), "{error_path}: {text}");
+                }
+                // A 400 is the request's own: the config's `error_path` names it.
+                None => {
+                    assert_ne!(err.kind(), ErrorKind::RateLimited, "{text}");
+                    assert_ne!(err.kind(), ErrorKind::Unavailable, "{text}");
+                    assert!(text.contains("error_path"), "{text}");
+                }
+            }
+        }
+    }
+}

@@ -171,10 +171,12 @@ fn ahead_on_thread<T: Send + 'static>(
 ///   else a task of its own on the caller's runtime once there is room, so that the
 ///   conversion overlaps the caller's own work. Never on a runtime the host chose for I/O
 ///   with [`IoRuntime::Handle`](super::IoRuntime::Handle) (unless it is the caller's). After
-///   two conversions in a row on the fetching thread that each took longer than 2 ms (large
-///   pages; one the OS preempted alone does not count), it pauses: the walk's next 2, 4, 8 …
-///   pages behind (twice as many each pause) go to tasks, then it tries again. So an I/O
-///   thread is held by about `2 × log2(pages)` long conversions a walk at most.
+///   two conversions among its last eight on the fetching thread that each took longer than
+///   2 ms (large pages, consecutive or not; one the OS preempted alone does not count), it
+///   pauses: the walk's next 2, 4, 8 … pages behind (twice as many each pause) go to tasks,
+///   then it tries again; the pauses shorten again only after eight fast conversions in a
+///   row. So an I/O thread is held by about `2 × log2(pages)` long conversions a walk at
+///   most, however its slow pages mix with fast ones.
 ///
 /// **`convert` may run on the walk's I/O thread** (the fetching thread's conversion above):
 /// it must not block (no synchronous I/O, no `std::sync::Mutex` held long) and must not call
@@ -496,25 +498,40 @@ impl<S, H> Handing<'_, S, H> {
 /// one slow conversion alone pauses nothing ([`Cost`]).
 const SLOW: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Slow conversions in a row on the fetching thread that pause its conversions: a preempted
-/// one is rarely followed by another, a walk of large pages always is (review51 S1).
+/// Slow conversions among the last [`WINDOW`] on the fetching thread that pause its
+/// conversions: a preempted one is rarely near another, a walk of large pages (all of them,
+/// or mixed with small ones) always has them near (review51 S1, review52 M1).
 const STRIKES: u32 = 2;
+
+/// The conversions [`STRIKES`] counts over, and the fast ones in a row that lower the pause
+/// level by one (review52 M1: a level lowered by each fast page never grew in a walk that
+/// mixes large and small pages).
+const WINDOW: u32 = 8;
+
+// `Cost::history` holds one window.
+const _: () = assert!(WINDOW == u8::BITS);
 
 /// The highest pause, as a power of two of pages behind: a walk of really slow pages holds
 /// its I/O thread for two conversions every 65,536 pages at most once there.
 const LONGEST: u32 = 16;
 
 /// Whether the driver's own conversions are too slow for the fetching thread (review37 F4,
-/// review51 S1). [`STRIKES`] slow conversions in a row pause them for 2^level pages behind
-/// (those convert in tasks), the level one higher each pause; then the driver tries again. A
-/// conversion that was not slow clears the strikes and lowers the level by one. So a walk of
-/// large pages holds its I/O thread about `2 × log2(pages)` times, and one that a busy host
-/// preempted goes back to the fast path within a few pages, not never.
+/// review51 S1). [`STRIKES`] slow conversions among the last [`WINDOW`] pause them for
+/// 2^level pages behind (those convert in tasks), the level one higher each pause; then the
+/// driver tries again. [`WINDOW`] conversions in a row that were not slow lower the level by
+/// one. So a walk whose slow pages come at least two in eight, in a row or between fast ones,
+/// holds its I/O thread about `2 × log2(pages)` times (review52 M1: slow conversions had to
+/// be in a row, and every fast one lowered the level, so a walk alternating large and small
+/// pages converted every large one there), and one that a busy host preempted once pauses
+/// nothing.
 struct Cost {
     /// Over this, a conversion is slow.
     slow: std::time::Duration,
-    /// Slow conversions in a row.
-    strikes: u32,
+    /// The last [`WINDOW`] conversions since the last pause, one bit each, set for a slow one,
+    /// the latest lowest.
+    history: u8,
+    /// Fast conversions in a row, up to [`WINDOW`].
+    calm: u32,
     /// The last pause was 2^level pages.
     level: u32,
     /// Pages behind left to convert elsewhere before the driver tries again.
@@ -525,7 +542,8 @@ impl Cost {
     fn new(slow: std::time::Duration) -> Self {
         Self {
             slow,
-            strikes: 0,
+            history: 0,
+            calm: 0,
             level: 0,
             paused: 0,
         }
@@ -540,16 +558,21 @@ impl Cost {
 
     /// A conversion by the driver that took `took`.
     fn took(&mut self, took: std::time::Duration) {
-        if took <= self.slow {
-            self.strikes = 0;
-            self.level = self.level.saturating_sub(1);
+        let slow = took > self.slow;
+        self.history = (self.history << 1) | u8::from(slow);
+        if !slow {
+            self.calm += 1;
+            if self.calm >= WINDOW {
+                self.calm = 0;
+                self.level = self.level.saturating_sub(1);
+            }
             return;
         }
-        self.strikes += 1;
-        if self.strikes < STRIKES {
+        self.calm = 0;
+        if self.history.count_ones() < STRIKES {
             return;
         }
-        self.strikes = 0;
+        self.history = 0;
         self.level = (self.level + 1).min(LONGEST);
         self.paused = 1 << self.level;
         tracing::debug!(
@@ -1595,6 +1618,103 @@ mod tests {
             Poll, Io, Io, Worker, Worker, Io, Io, Worker, Worker, Worker, Worker, Io, Io, Worker,
         ];
         assert_eq!(taken_as(walk, &by).await, by[..by.len() - 1]);
+    }
+
+    /// Runs `Cost` over `pages` pages, `slow(page)` saying which take long, with no clock:
+    /// the slow conversions the driver kept (each holds the I/O thread), the pages it
+    /// converted, and the cost state after.
+    fn held(pages: u64, slow: impl Fn(u64) -> bool) -> (u64, u64, Cost) {
+        let limit = Duration::from_millis(2);
+        let mut cost = Cost::new(limit);
+        let (mut held, mut here) = (0, 0);
+        for page in 0..pages {
+            if !cost.converts() {
+                continue;
+            }
+            here += 1;
+            if slow(page) {
+                held += 1;
+                cost.took(limit + Duration::from_nanos(1));
+            } else {
+                cost.took(limit);
+            }
+        }
+        (held, here, cost)
+    }
+
+    /// The bound on slow conversions kept over `pages`: two a level up to the cap, then two
+    /// a pause of 2^LONGEST pages.
+    fn bound(pages: u64) -> u64 {
+        2 * u64::from(LONGEST) + 2 * (pages >> LONGEST) + 4
+    }
+
+    /// review52 T3: a walk of slow pages only keeps about `2 × log2(pages)` of them on the
+    /// I/O thread, and the level stops at the cap without overflow.
+    #[test]
+    fn cost_all_slow_is_bounded_and_capped() {
+        let pages = 1_000_000;
+        let (held, _, cost) = held(pages, |_| true);
+        assert!(held <= bound(pages), "{held}");
+        assert_eq!(cost.level, LONGEST);
+    }
+
+    /// review52 M1: slow pages between fast ones (S,F,S,F… and S,S,F…) add up, so the I/O
+    /// thread keeps as few of them as in a walk of slow pages only; it kept every other page
+    /// (S,F) or three of four slow ones (S,S,F) before.
+    #[test]
+    fn cost_mixed_slow_and_fast_pages_are_bounded() {
+        let pages = 1_000_000;
+        for (name, every) in [("S,F", 2), ("S,S,F", 3), ("S,F×5", 6), ("S,F×6", 7)] {
+            let (held, _, cost) = held(pages, |p| match every {
+                3 => p % 3 != 2,
+                n => p % n == 0,
+            });
+            assert!(held <= bound(pages), "{name}: {held}");
+            assert_eq!(cost.level, LONGEST, "{name}");
+        }
+    }
+
+    /// A slow conversion alone (one in eight or rarer: a preemption on a busy host) pauses
+    /// nothing.
+    #[test]
+    fn cost_a_lone_slow_conversion_pauses_nothing() {
+        for every in [8, 50] {
+            let (held, here, cost) = held(10_000, |p| p % every == 0);
+            assert_eq!(here, 10_000, "every {every}");
+            assert_eq!(held, 10_000u64.div_ceil(every), "every {every}");
+            assert_eq!(cost.level, 0);
+        }
+    }
+
+    /// The level goes back down only after eight fast conversions in a row a level, and at
+    /// level 0 a lone slow conversion pauses nothing again.
+    #[test]
+    fn cost_fast_runs_lower_the_level_back_to_zero() {
+        let mut cost = Cost::new(Duration::from_millis(2));
+        let (slow, fast) = (Duration::from_millis(3), Duration::ZERO);
+        let convert = |cost: &mut Cost, took| {
+            while !cost.converts() {}
+            cost.took(took);
+        };
+        for _ in 0..3 {
+            convert(&mut cost, slow);
+            convert(&mut cost, slow);
+        }
+        assert_eq!(cost.level, 3);
+        // Seven fast, then a slow one: the run is broken, the level kept.
+        for _ in 0..7 {
+            convert(&mut cost, fast);
+        }
+        assert_eq!(cost.level, 3);
+        convert(&mut cost, slow);
+        assert_eq!((cost.level, cost.paused), (3, 0));
+        for _ in 0..3 * WINDOW {
+            convert(&mut cost, fast);
+        }
+        assert_eq!(cost.level, 0);
+        // The slow one above is out of the window by now.
+        convert(&mut cost, slow);
+        assert_eq!((cost.level, cost.paused), (0, 0));
     }
 
     /// One slow conversion on the fetching thread (a page the OS preempted, say) pauses

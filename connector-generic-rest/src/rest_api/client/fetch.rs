@@ -9,6 +9,7 @@ use connector_core::http::Page;
 use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::{Error, ErrorKind, Result};
 use serde_json::Value;
+use url::Url;
 
 use super::RestClient;
 use crate::rest_api::SOURCE;
@@ -17,8 +18,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, Items, ItemsPath, Seen, error_members, error_path_hint, feeds, find_items, is_set,
-    shown, text_ref, unusual_error, usual_sign, usual_sign_at,
+    BodyPath, FailedSub, Items, ItemsPath, Seen, error_members, error_path_hint, feeds, find_items,
+    is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -193,10 +194,16 @@ impl RestClient {
             guess_errors: e.error_path.is_none(),
         };
         // `error_path`: a set value there fails the page, whatever else it holds; read first,
-        // so that an error body without the items is named for it (review12 F8).
+        // so that an error body without the items is named for it (review12 F8). One that
+        // belongs to a throttled or 5xx sub-response (`_msearch`'s `$.responses[*].error`
+        // beside `"status": 429`, the README's advice) is `RateLimited`, with the wait its
+        // entry asks for, or `Unavailable`, as it is without `error_path` (review53 M1).
         if let Some(Some(path)) = &e.error_path
             && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
         {
+            if let Some(failed) = path.failed_error_entry(&body) {
+                return Err(failed_sub(failed, resp.url()));
+            }
             return Err(Error::invalid_data(format!(
                 "the response's `error_path` `{}` is set: {}",
                 path.as_str(),
@@ -219,17 +226,7 @@ impl RestClient {
                 .as_ref()
                 .and_then(|path| path.failed_sub_response(&body))
         {
-            let (kind, what) = match failed.status {
-                429 => (ErrorKind::RateLimited, "the source throttled a sub-request"),
-                _ => (ErrorKind::Unavailable, "a sub-request failed at the source"),
-            };
-            let mut err = Error::new(kind, format!("{what}: the response's {}", failed.why))
-                .with_url(resp.url())
-                .with_connector(SOURCE);
-            if let Some(wait) = failed.retry_after {
-                err = err.with_retry_after(wait);
-            }
-            return Err(err);
+            return Err(failed_sub(failed, resp.url()));
         }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
@@ -718,4 +715,23 @@ const IDLE_PAGES: u64 = 3;
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).
 fn page_hash(ids: &[String]) -> String {
     hash128(&ids.concat())
+}
+
+/// The error of a throttled or failed sub-response ([`ItemsPath::failed_sub_response`],
+/// [`ItemsPath::failed_error_entry`]): `RateLimited` for a 429, with the wait its entry asks
+/// for, else `Unavailable`. The sync waits and retries them as it does a whole answer's, and
+/// neither is a stall of the checkpoint nor, in "Test Connection", a config that does not
+/// fit (review49 M1, review53 M1).
+fn failed_sub(failed: FailedSub, url: &Url) -> Error {
+    let (kind, what) = match failed.status {
+        429 => (ErrorKind::RateLimited, "the source throttled a sub-request"),
+        _ => (ErrorKind::Unavailable, "a sub-request failed at the source"),
+    };
+    let err = Error::new(kind, format!("{what}: the response's {}", failed.why))
+        .with_url(url)
+        .with_connector(SOURCE);
+    match failed.retry_after {
+        Some(wait) => err.with_retry_after(wait),
+        None => err,
+    }
 }

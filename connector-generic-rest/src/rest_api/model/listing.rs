@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::error_rule::{error_members, error_path_hint, located, shown, unusual_error};
+use super::error_rule::{error_members, error_path_hint, is_set, located, shown, unusual_error};
 use super::place::{
     Seen, lists_at_place, place_of, record_map, records_by_shape, word, word_keyed_records,
 };
@@ -291,6 +291,51 @@ impl ItemsPath {
                     retry_after: retry_after(entry),
                 });
             }
+        }
+        None
+    }
+
+    /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
+    /// sub-response that was throttled or failed (429, or 500 to 599): the status is that of
+    /// the nearest object from the value up that has its own numeric `status` or `code` (the
+    /// value itself for Google's `{"error": {"code": 429, …}}` under `$[*].error`, its entry
+    /// for Elasticsearch `_msearch`'s `$.responses[*].error`, the entry above the `body` for
+    /// Microsoft Graph `$batch`'s `$.responses[*].body.error`), and the wait that entry's
+    /// `headers.Retry-After` asks for (review53 M1: the README's advice for `_msearch` and
+    /// `$batch` set `error_path`, and such a page failed as `InvalidData` on `error_path`,
+    /// its wait dropped). The first such value wins; `None` where no set value has one.
+    pub(crate) fn failed_error_entry(&self, body: &Value) -> Option<FailedSub> {
+        for m in self.path.query_located(body) {
+            if !is_set(m.node()) {
+                continue;
+            }
+            let pointer = m.location().to_json_pointer();
+            let mut at = pointer.as_str();
+            let (entry, status) = loop {
+                if let Some(o) = body.pointer(at).and_then(Value::as_object)
+                    && let Some(status) = own_status(o)
+                {
+                    break (Some(o), status);
+                }
+                if at.is_empty() {
+                    break (None, 0);
+                }
+                at = at.rsplit_once('/').map_or("", |(up, _)| up);
+            };
+            let Some(entry) = entry.filter(|_| status == 429 || (500..600).contains(&status))
+            else {
+                continue;
+            };
+            return Some(FailedSub {
+                why: format!(
+                    "`error_path` `{}` is set at `{pointer}`: {} (status {status}: a \
+                     sub-response that failed)",
+                    self.as_str(),
+                    shown(m.node())
+                ),
+                status,
+                retry_after: retry_after(entry),
+            });
         }
         None
     }

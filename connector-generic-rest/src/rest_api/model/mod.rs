@@ -15,7 +15,7 @@ mod segments;
 pub(crate) use error_rule::{
     error_members, error_path_hint, is_set, shown, unusual_error, usual_sign, usual_sign_at,
 };
-pub(crate) use listing::{ItemsPath, feeds};
+pub(crate) use listing::{FailedSub, ItemsPath, feeds};
 pub(crate) use place::Seen;
 
 /// One segment of a [`FieldPath`].
