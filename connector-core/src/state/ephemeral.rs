@@ -138,11 +138,9 @@ mod tests {
         futures::executor::block_on(f)
     }
 
-    #[test]
-    fn keeps_the_checkpoint_and_no_document() {
-        let store = EphemeralStateStore::new();
-        let mut docs = vec![Document::text("a", "test", "a", "hello")];
-        let checkpoint = StoredCheckpoint {
+    /// The checkpoint both tests commit: page 2 of source `test`.
+    fn page_two() -> StoredCheckpoint {
+        StoredCheckpoint {
             checkpoint: CheckpointJson {
                 source: "test".to_owned(),
                 version: 1,
@@ -152,7 +150,14 @@ mod tests {
             started_at: Utc::now(),
             reconcile: false,
             page_prefix: None,
-        };
+        }
+    }
+
+    #[test]
+    fn keeps_the_checkpoint_and_no_document() {
+        let store = EphemeralStateStore::new();
+        let mut docs = vec![Document::text("a", "test", "a", "hello")];
+        let checkpoint = page_two();
         let commit = Commit {
             checkpoint: CheckpointUpdate::Set(checkpoint.clone()),
             documents: DocumentStates::from(&mut docs[..]),
@@ -181,17 +186,7 @@ mod tests {
         let store = EphemeralStateStore::without_checkpoints();
         assert!(!store.keeps_checkpoints());
         assert!(EphemeralStateStore::new().keeps_checkpoints());
-        let checkpoint = StoredCheckpoint {
-            checkpoint: CheckpointJson {
-                source: "test".to_owned(),
-                version: 1,
-                state: serde_json::json!({"page": 2}),
-            },
-            window: None,
-            started_at: Utc::now(),
-            reconcile: false,
-            page_prefix: None,
-        };
+        let checkpoint = page_two();
         let commit = Commit {
             checkpoint: CheckpointUpdate::Set(checkpoint),
             ..Commit::default()
