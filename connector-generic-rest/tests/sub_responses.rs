@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{build, cursor_fields, items_config, load, mount_cursor_walk, record};
+use common::{build, cursor_fields, cursor_walk, items_config, load, mount_cursor_walk, record};
 use connector_core::{Error, ErrorKind};
 use serde_json::{Value, json};
 use wiremock::MockServer;
@@ -72,6 +72,40 @@ async fn a_descendant_path_reads_its_sub_responses() {
     let (titles, load, _) = run(PATH, &[msearch(404)]).await;
     assert_eq!(titles, ["t1"]);
     assert!(load.is_none(), "{load:?}");
+}
+
+/// Issue 17.3: a job listing's records whose own state is `error` or `ABORTED` beside a run
+/// whose logs the filter left out make an empty page, not a failed one: a record's business
+/// state is no transport failure. A throttle word is still a failed sub-response's.
+#[tokio::test]
+async fn a_records_business_state_is_not_a_failure() {
+    const PATH: &str = "$.jobs[*].result.logs[?@.public == true]";
+    let p1 = json!({"jobs": [{"id": 1, "result": {"logs": [record(1, true)]}}]});
+    let p2 = |status: &str| {
+        json!({"jobs": [{"id": 2, "result": {"logs": [record(2, false)]}},
+            {"id": 3, "result": {"status": status, "error": "exit code 1"}}]})
+    };
+    for status in ["error", "ERROR", "ABORTED", "internal"] {
+        assert_eq!(
+            cursor_walk(PATH, &[p1.clone(), p2(status)]).await,
+            (vec!["t1".to_owned()], None),
+            "{status}"
+        );
+    }
+    let p2 = json!({"jobs": [{"id": 2, "result": {"logs": [record(2, false)]}},
+        {"id": 3, "state": "ABORTED", "error": "cancelled by user", "result": {"logs": []}}]});
+    assert_eq!(
+        cursor_walk(PATH, &[p1.clone(), p2]).await,
+        (vec!["t1".to_owned()], None)
+    );
+    let (titles, err) = cursor_walk(PATH, &[p1, p2_throttled()]).await;
+    assert_eq!(titles, ["t1"]);
+    assert!(err.expect("a throttle fails").contains("/jobs/1/result"));
+}
+
+fn p2_throttled() -> Value {
+    json!({"jobs": [{"id": 2, "result": {"logs": [record(2, false)]}},
+        {"id": 3, "result": {"status": "RESOURCE_EXHAUSTED", "error": "Too Many Requests"}}]})
 }
 
 /// Issue 17.4: Microsoft Graph `$batch` entries without a `body`. A 429 with only `headers`

@@ -1043,21 +1043,20 @@ fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Op
 }
 
 /// Whether a string `status` beside an error is a record's state (`failed`, `cancelled`,
-/// `timed_out`: a job's), not a number or a word that names a throttle or an outage
-/// (`"429"`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, a JSend `error`), which says the
-/// sub-response itself failed (review49 M2: such a report read as one record's failed
-/// state, and the page as the empty last page, then prune).
+/// `timed_out`, `error`, `ABORTED`: a job's), not a number or a word that names a throttle or
+/// an outage (`"429"`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`), which says the sub-response
+/// itself failed (review49 M2: such a report read as one record's failed state, and the page
+/// as the empty last page, then prune). `error`, `aborted` and `internal` are states: a
+/// job-listing API's records say them of their own run, and failing every page on them was a
+/// false positive (issue 17); only a sub-response's status fails a page by itself.
 fn state_word(status: &str) -> bool {
-    const FAILED: [&str; 10] = [
-        "error",
+    const FAILED: [&str; 7] = [
         "rate_limited",
         "throttled",
         "too_many_requests",
         "resource_exhausted",
         "unavailable",
         "deadline_exceeded",
-        "internal",
-        "aborted",
         "service_unavailable",
     ];
     let s = status.trim();
