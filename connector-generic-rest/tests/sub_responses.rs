@@ -148,6 +148,38 @@ async fn graph_batch_entries_without_a_body() {
     assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
 }
 
+/// Issue 17.5: under a deeper wildcard (`$.runs[*].result.steps[*]…`), a page on which every
+/// run failed (`result.error` beside empty `steps`) fails naming the path, filtered or not;
+/// one failed run beside a healthy one is that run's data.
+#[tokio::test]
+async fn a_page_of_failed_entries_is_not_empty() {
+    let failed =
+        |id: u64| json!({"id": id, "result": {"error": format!("exit {id}"), "steps": []}});
+    let healthy = json!({"id": 9, "result": {"error": null, "steps": [{"logs": []}]}});
+    let first = json!({"runs": [{"id": 1, "result": {"steps": [{"logs": [record(1, true)]}]}}]});
+    for path in [
+        "$.runs[*].result.steps[*].logs[?@.public == true]",
+        "$.runs[*].result.steps[*].logs[*]",
+    ] {
+        let page = json!({"runs": [failed(2), failed(3)]});
+        let (titles, err) = cursor_walk(path, &[first.clone(), page]).await;
+        assert_eq!(titles, ["t1"], "{path}");
+        let err = err.unwrap_or_else(|| panic!("{path}: every run failed"));
+        assert!(err.contains(path), "{path}: {err}");
+        assert!(err.contains("every entry"), "{path}: {err}");
+        assert!(
+            err.contains("`/runs/0/result/error` is set"),
+            "{path}: {err}"
+        );
+        let page = json!({"runs": [failed(2), healthy.clone()]});
+        assert_eq!(
+            cursor_walk(path, &[first.clone(), page]).await,
+            (vec!["t1".to_owned()], None),
+            "{path}"
+        );
+    }
+}
+
 /// Issue 17.6 (review49 L): what each other status of a sub-response means. 401 and 403 are
 /// the credentials' (naming the field), 400 a refused sub-request (not retried), 404 and 410
 /// gone (the page passes with the others' items).

@@ -376,6 +376,79 @@ impl ItemsPath {
         None
     }
 
+    /// Where every entry of a level of the path ([`ItemsPath::failed_sub_response`]'s
+    /// levels: `/runs/*` of `$.runs[*].result.steps[*].logs[?…]`) failed, on a page with no
+    /// match: the entry is an error object, or an object the path names below it
+    /// (`/runs/0/result`) carries an unusual error ([`unusual_error`]) and is an error
+    /// object or holds the name the path needs next (`{"error": "exit 1", "steps": []}`).
+    /// Such a page is not an empty one (issue 17: every run that failed read as the empty
+    /// last page, then prune, where the path had a wildcard below the runs' `result`); unless
+    /// the path's last filter left entries out (those are listed: review29 F1). An
+    /// object with other members and without the list (a log document's `error.message`
+    /// beside its `message`) is data, as [`ItemsPath::why_none`] reads it.
+    fn every_entry_failed(&self, body: &Value, seen: &Seen<'_>) -> Result<(), String> {
+        // Where the last filter left entries out, something was listed: a run that failed
+        // beside logs the filter dropped is that run's data (review29 F1). A one-list path's
+        // filter chose a list, not rows; a descendant search's cut is not told here.
+        if self.filtered() {
+            match (&self.chosen_among, self.shape) {
+                (_, Shape::OneList) => {}
+                (Some(among), _) if among.query(body).is_empty() => {}
+                _ => return Ok(()),
+            }
+        }
+        for (entries, names) in &self.levels {
+            let located = entries.query_located(body);
+            if located.is_empty() {
+                continue;
+            }
+            let mut first = None;
+            let mut all = true;
+            for m in located {
+                let mut pointer = m.location().to_json_pointer();
+                let mut at = m.node();
+                let mut failed = None;
+                let mut depth = 0;
+                while let Some(o) = at.as_object() {
+                    let next = names.get(depth);
+                    let error_like = error_object(o);
+                    let holds_next = next.is_some_and(|n| o.contains_key(n));
+                    if (error_like || (depth > 0 && holds_next))
+                        && let Some((member, v)) =
+                            unusual_error(at, &lists_as_records(body, &pointer), seen.usual)
+                    {
+                        failed = Some(format!("`{pointer}/{member}` is set: {}", shown(v)));
+                        break;
+                    }
+                    let Some(next) = next.and_then(|n| Some((n, o.get(n)?))) else {
+                        break;
+                    };
+                    pointer.push('/');
+                    pointer.push_str(&escape(next.0));
+                    at = next.1;
+                    depth += 1;
+                }
+                match failed {
+                    Some(why) => {
+                        first.get_or_insert(why);
+                    }
+                    None => {
+                        all = false;
+                        break;
+                    }
+                }
+            }
+            if all && let Some(first) = first {
+                return Err(format!(
+                    "every entry `{entries}` selects failed, not one that holds none: {first} \
+                     ({})",
+                    error_path_hint(seen.usual)
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
     /// sub-response that was throttled or failed (429, or 500 to 599): the status is that of
     /// the nearest object from the value up that has its own numeric `status` or `code` (the
@@ -602,8 +675,11 @@ impl ItemsPath {
                 // without a filter is not checked here, as before fix11: its end page
                 // (`{"result": {"items": [], "error": "none"}}`) may come before any page
                 // taught the run that envelope.
-                if seen.guess_errors && self.filtered() {
-                    return self.failed_envelopes(body, seen, &reached, &bare);
+                if seen.guess_errors {
+                    if self.filtered() {
+                        self.failed_envelopes(body, seen, &reached, &bare)?;
+                    }
+                    return self.every_entry_failed(body, seen);
                 }
                 return Ok(());
             }
@@ -1033,6 +1109,14 @@ fn escape(name: &str) -> std::borrow::Cow<'_, str> {
     } else {
         name.into()
     }
+}
+
+/// Where the object at `pointer` lies, each list's index written `*` ([`located`]): a
+/// record's object (`/runs/*/result`), as a page with items learns its usual members there.
+fn lists_as_records(body: &Value, pointer: &str) -> String {
+    located(pointer, |parent| {
+        matches!(body.pointer(parent), Some(Value::Array(_)))
+    })
 }
 
 /// The numeric status of an error object standing for a sub-response: its own, else that of
