@@ -278,6 +278,22 @@ async fn google_people_batch_entries() {
     assert!(load.is_none(), "{load:?}");
 }
 
+/// Issue 17.6 (review46 R1, review49 L): under a path that ends in a name below its filter,
+/// a section the filter dropped is structure whether its list is empty or not: one failed
+/// report beside a `summary` that lists something still fails the page.
+#[tokio::test]
+async fn a_dropped_section_that_lists_something_is_not_listed() {
+    const PATH: &str = "$.results[*].report.sections[?@.name == 'rows'].items";
+    let p1 = json!({"results": [{"report": {"sections": [
+        {"name": "rows", "items": [record(1, true)]}]}}]});
+    let p2 = json!({"results": [{"report": {"error": "quota exceeded", "sections": []}},
+        {"report": {"sections": [{"name": "summary", "items": [{"total": 0}]}]}}]});
+    let (titles, err) = cursor_walk(PATH, &[p1, p2]).await;
+    assert_eq!(titles, ["t1"]);
+    let err = err.expect("a failed report beside a summary fails the page");
+    assert!(err.contains("`/results/0/report/error` is set"), "{err}");
+}
+
 /// Issue 17.1: a throttled sub-response ends the attempt (the page is not fetched again in
 /// the walk, unlike a whole answer's 429, which the HTTP client retries): the README says
 /// so, and the error carries the entry's wait for the sync's retry.

@@ -822,7 +822,10 @@ impl ItemsPath {
         let mut listed = None;
         for (_, objects, failed, first, ups) in records {
             let Some(why) = first else { continue };
+            // A one-list path's filter chose a list, not rows: a section it dropped is
+            // structure, empty or not, and no row was cut (review46 R1, review49).
             let listed = *listed.get_or_insert_with(|| match &self.chosen_among {
+                _ if self.shape == Shape::OneList => false,
                 Some(among) => !among.query(body).is_empty(),
                 None => reached
                     .iter()
