@@ -19,7 +19,8 @@ fn first_page() -> serde_json::Value {
 
 /// R1: under a path that ends in a name below its filter, a `summary` section the filter
 /// dropped, whose own list is empty, is structure, not a cut row: one failed report beside it
-/// fails the page. A summary that lists something still shows the reports listed.
+/// fails the page. So is a summary that lists something (issue 17, review49: its entries are
+/// not rows the filter cut; `sub_responses.rs` holds that case).
 #[tokio::test]
 async fn a_dropped_section_with_an_empty_list_is_not_listed() {
     const PATH: &str = "$.results[*].report.sections[?@.name == 'rows'].items";
@@ -27,16 +28,10 @@ async fn a_dropped_section_with_an_empty_list_is_not_listed() {
         {"name": "rows", "items": [record(1, true)]}]}}]});
     let p2 = json!({"results": [{"report": {"error": "quota exceeded", "sections": []}},
         {"report": {"sections": [{"name": "summary", "items": []}]}}]});
-    let (titles, err) = cursor_walk(PATH, &[p1.clone(), p2]).await;
+    let (titles, err) = cursor_walk(PATH, &[p1, p2]).await;
     assert_eq!(titles, ["t1"]);
     let err = err.expect("a failed report beside an empty summary fails the page");
     assert!(err.contains("`/results/0/report/error` is set"), "{err}");
-    let p2 = json!({"results": [{"report": {"error": "quota exceeded", "sections": []}},
-        {"report": {"sections": [{"name": "summary", "items": [{"total": 0}]}]}}]});
-    assert_eq!(
-        cursor_walk(PATH, &[p1, p2]).await,
-        (vec!["t1".to_owned()], None)
-    );
 }
 
 /// R2: under a path that ends in a descendant search, a list of column names (or of headers

@@ -111,7 +111,8 @@ async fn a_failed_sub_response_is_a_throttle_or_an_outage() {
 /// review49 M2: a string `status` that is a number or names a throttle or an outage is not a
 /// record's state: the report that says it fails the page (it read as one failed record
 /// beside one whose rows the filter dropped, so as the empty last page, then prune). `"404"`
-/// is the record's own, as `404` is, and a job's `failed` is still its state.
+/// is the record's own, as `404` is, and a job's `failed`, `error` or `ABORTED` is still its
+/// state.
 #[tokio::test]
 async fn a_throttle_word_is_not_a_records_state() {
     const PATH: &str = "$.results[*].report.rows[?@.public == true]";
@@ -125,7 +126,6 @@ async fn a_throttle_word_is_not_a_records_state() {
         "503",
         "RESOURCE_EXHAUSTED",
         "UNAVAILABLE",
-        "error",
         "throttled",
     ] {
         let (titles, err) = cursor_walk(PATH, &[p1.clone(), p2(status)]).await;
@@ -133,7 +133,8 @@ async fn a_throttle_word_is_not_a_records_state() {
         let err = err.unwrap_or_else(|| panic!("{status}: the failed report fails the page"));
         assert!(err.contains("/results/1/report"), "{status}: {err}");
     }
-    for status in ["404", "failed", "cancelled"] {
+    // A job's `error` or `ABORTED` is its own state too (issue 17).
+    for status in ["404", "failed", "cancelled", "error", "ABORTED"] {
         assert_eq!(
             cursor_walk(PATH, &[p1.clone(), p2(status)]).await,
             (vec!["t1".to_owned()], None),

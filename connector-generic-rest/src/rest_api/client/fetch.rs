@@ -18,8 +18,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, FailedSub, Items, ItemsPath, Seen, error_members, error_path_hint, feeds, find_items,
-    is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
+    BodyPath, FailedSub, Items, ItemsPath, Meaning, Seen, error_members, error_path_hint, feeds,
+    find_items, is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -202,7 +202,7 @@ impl RestClient {
             && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
         {
             if let Some(failed) = path.failed_error_entry(&body) {
-                return Err(failed_sub(failed, resp.url()));
+                return Err(failed_sub(failed, resp.url(), e.credential_field));
             }
             return Err(Error::invalid_data(format!(
                 "the response's `error_path` `{}` is set: {}",
@@ -213,20 +213,21 @@ impl RestClient {
             .with_url(resp.url())
             .with_connector(SOURCE));
         }
-        // An entry the path goes through that is a throttled or failed sub-response where
-        // the path needs a name (`_msearch`'s `{"error": {…}, "status": 429}`): on any page,
-        // with items or not (review39 F1). Only a path with a name below a wildcard or filter
-        // queries anything. A throttle is `RateLimited`, with the wait the entry asks for,
-        // and a 5xx `Unavailable`: the sync waits and retries them as it does a whole
-        // answer's, and neither is a stall of the checkpoint nor, in "Test Connection", a
-        // config that does not fit (review49 M1).
-        if e.error_path.is_none()
+        // An entry the path goes through that is a sub-response that failed where the path
+        // needs a name (`_msearch`'s `{"error": {…}, "status": 429}`, a `$batch` 429 with
+        // only `headers`): on any page, with items or not (review39 F1), with `error_path`
+        // set too (a `$batch` 429 without a `body` has nothing at `$.responses[*].body.error`),
+        // but not with `error_path: false`. Only a path with a name below a wildcard or
+        // filter, or with a descendant name or search, queries anything: `$.data` pays one
+        // test of two empty fields. A throttle is `RateLimited`, with the wait the entry asks
+        // for, and a 5xx `Unavailable` (review49 M1); see `failed_sub` for the rest.
+        if !matches!(e.error_path, Some(None))
             && let Some(failed) = e
                 .items_path
                 .as_ref()
                 .and_then(|path| path.failed_sub_response(&body))
         {
-            return Err(failed_sub(failed, resp.url()));
+            return Err(failed_sub(failed, resp.url(), e.credential_field));
         }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
@@ -718,18 +719,49 @@ fn page_hash(ids: &[String]) -> String {
 }
 
 /// The error of a throttled or failed sub-response ([`ItemsPath::failed_sub_response`],
-/// [`ItemsPath::failed_error_entry`]): `RateLimited` for a 429, with the wait its entry asks
-/// for, else `Unavailable`. The sync waits and retries them as it does a whole answer's, and
-/// neither is a stall of the checkpoint nor, in "Test Connection", a config that does not
-/// fit (review49 M1, review53 M1).
-fn failed_sub(failed: FailedSub, url: &Url) -> Error {
-    let (kind, what) = match failed.status {
-        429 => (ErrorKind::RateLimited, "the source throttled a sub-request"),
-        _ => (ErrorKind::Unavailable, "a sub-request failed at the source"),
+/// [`ItemsPath::failed_error_entry`]), by what its status means ([`Meaning`]): `RateLimited`
+/// for a 429, with the wait its entry asks for, `Unavailable` for a 5xx (neither is a stall
+/// of the checkpoint nor, in "Test Connection", a config that does not fit: review49 M1,
+/// review53 M1); `Unauthenticated` or `PermissionDenied` for a 401 or 403, naming the
+/// credential field as a whole answer's does; `InvalidData`, not retried, for another 4xx
+/// (the sub-request as configured was refused, and will be on every run).
+///
+/// The attempt ends there: the page is not fetched again in the walk (a whole answer's 429
+/// is, by the HTTP client). A sync run by `connector-sync`'s worker waits the entry's
+/// `Retry-After` (else its own backoff) and resumes from the last checkpoint, which fetches
+/// the page again.
+fn failed_sub(failed: FailedSub, url: &Url, credential: Option<&str>) -> Error {
+    let (kind, what) = match Meaning::of(failed.status) {
+        Meaning::Throttled => (ErrorKind::RateLimited, "the source throttled a sub-request"),
+        Meaning::Outage => (ErrorKind::Unavailable, "a sub-request failed at the source"),
+        Meaning::Unauthenticated => (
+            ErrorKind::Unauthenticated,
+            "the source rejected the credentials for a sub-request",
+        ),
+        Meaning::Forbidden => (
+            ErrorKind::PermissionDenied,
+            "the source refused access for a sub-request",
+        ),
+        Meaning::Refused | Meaning::Answered | Meaning::Gone => {
+            (ErrorKind::InvalidData, "the source refused a sub-request")
+        }
     };
-    let err = Error::new(kind, format!("{what}: the response's {}", failed.why))
+    let mut err = Error::new(kind, format!("{what}: the response's {}", failed.why))
         .with_url(url)
         .with_connector(SOURCE);
+    match (kind, credential) {
+        (ErrorKind::Unauthenticated | ErrorKind::PermissionDenied, Some(field)) => {
+            err = Error::new(
+                kind,
+                format!("{what}: the response's {}; check `{field}`", failed.why),
+            )
+            .with_field(field)
+            .with_url(url)
+            .with_connector(SOURCE);
+        }
+        (ErrorKind::InvalidData, _) => err = err.with_retryable(false),
+        _ => {}
+    }
     match failed.retry_after {
         Some(wait) => err.with_retry_after(wait),
         None => err,

@@ -18,6 +18,7 @@ use super::segments::{
     SegmentKind, before_last_filter, every_list_entry, segments, tested_members, unfiltered,
     up_to_last_filter,
 };
+use super::sub_response::{ERROR_MEMBERS, Envelope, Meaning, envelope, own_status, retry_after};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -64,15 +65,18 @@ pub(crate) struct ItemsPath {
     /// is an envelope as `$..rows[?…]` reads it (review34: a page on which every record's
     /// report failed read as the empty last page, then prune).
     through: Option<JsonPath>,
-    /// Each name the path needs below a wildcard or filter, with the path up to it (every
-    /// filter a wildcard) and how many names or indexes lie between that wildcard's entry and
-    /// the name: `($.responses[*], hits, 0)` and `($.responses[*].hits, hits, 1)` of
-    /// `$.responses[*].hits.hits[*]`, `($.responses[*].body, value, 1)` of
-    /// `$.responses[*].body.value[?…]` ([`ItemsPath::failed_sub_response`]: the entry is the
-    /// sub-response, review49 M3). Empty where the path has no such name; it stops at a
-    /// descendant name or search (where it stands, an entry's depth is not the path's, and
-    /// its cut would walk the whole page, review49 P1).
-    needs: Vec<(JsonPath, String, usize)>,
+    /// The levels of sub-responses the path goes through: each wildcard or filter followed
+    /// by a name, as the path up to it (every filter a wildcard), with the names that follow
+    /// it up to the next segment that is not a name: `($.responses[*], [hits, hits])` of
+    /// `$.responses[*].hits.hits[*]`, `($.responses[*], [body, value])` of
+    /// `$.responses[*].body.value[?…]` ([`ItemsPath::failed_sub_response`]: each entry
+    /// there may be a sub-response, review49 M3). Empty where the path has no such name; it
+    /// stops at a descendant name or search (where it stands, an entry's depth is not the
+    /// path's, review49 P1: `descends` reads those).
+    levels: Vec<(JsonPath, Vec<String>)>,
+    /// Whether the path holds a descendant name or search (`$..hits.hits[*]`): its
+    /// sub-responses are read around its matches ([`ItemsPath::failed_in_search`]).
+    descends: bool,
     /// `through` cut after each of its wildcards and filters (`$.jobs.*` of
     /// `$.jobs.*.artifacts[?…]`): what each selects is a record, and what holds it holds
     /// records, whatever its size, keys or shape (review35 R1: a page of one job, or of jobs
@@ -189,26 +193,34 @@ impl ItemsPath {
                 (Some(t), entries)
             })
             .unwrap_or_default();
-        let mut needs = Vec::new();
+        let mut levels: Vec<(JsonPath, Vec<String>)> = Vec::new();
         let mut cut = String::from("$");
+        // Whether a wildcard or filter came before, and whether the last level still takes
+        // the names that follow (no index since).
         let mut many = false;
-        // Names and indexes since the last wildcard or filter.
-        let mut below = 0;
+        let mut open = false;
         let mut start = 1;
+        let mut descends = false;
         for (end, kind) in &cuts {
             match kind {
-                SegmentKind::Search { .. } | SegmentKind::Descendant(_) => break,
+                SegmentKind::Search { .. } | SegmentKind::Descendant(_) => {
+                    descends = true;
+                    break;
+                }
                 SegmentKind::Name(name) if many => {
-                    if let Ok(p) = JsonPath::parse(&cut) {
-                        needs.push((p, name.clone(), below));
+                    if open && let Some((_, names)) = levels.last_mut() {
+                        names.push(name.clone());
+                    } else if let Ok(p) = JsonPath::parse(&cut) {
+                        levels.push((p, vec![name.clone()]));
+                        open = true;
                     }
-                    below += 1;
                 }
                 SegmentKind::Filter | SegmentKind::Many => {
                     many = true;
-                    below = 0;
+                    open = false;
                 }
-                SegmentKind::Name(_) | SegmentKind::Index => below += 1,
+                SegmentKind::Index => open = false,
+                SegmentKind::Name(_) => {}
             }
             match kind {
                 SegmentKind::Filter => cut.push_str("[*]"),
@@ -216,6 +228,9 @@ impl ItemsPath {
             }
             start = *end;
         }
+        descends |= cuts
+            .iter()
+            .any(|(_, k)| matches!(k, SegmentKind::Search { .. } | SegmentKind::Descendant(_)));
         Ok(Self {
             path,
             raw: full,
@@ -228,71 +243,210 @@ impl ItemsPath {
             opening,
             through,
             entries,
-            needs,
+            levels,
+            descends,
         })
     }
 
-    /// Where an entry the path goes through lacks the name the path needs next and is an
-    /// error object ([`error_object`]) for a sub-response that was throttled or failed (429,
-    /// or 500 to 599): an Elasticsearch `_msearch` answer's `{"error": {…}, "status": 429}`
-    /// under `$.responses[*].hits.hits[*]`, a Microsoft Graph `$batch` answer's `"body":
-    /// {"error": {…}}` beside `"status": 429`, Google's streamed `{"error": {"code": 429,
-    /// …}}` under `$[*].results[*]`. Read on every page, with items or not, whatever the path's
-    /// filters (review39 F1, review44 F1: beside a sub-response that delivered items, or
-    /// under a plain path, such a page read as delivering none, then prune). A 404 or other
-    /// client error is the entry's own and is not read here ([`ItemsPath::why_none`] reads
-    /// a filtered path's no-match page).
+    /// Where an entry the path goes through is a sub-response ([`envelope`]: an entry with an
+    /// HTTP-like status, in the shape of an Elasticsearch `_msearch` answer's `{"error": {…},
+    /// "status": 429}`, a Microsoft Graph `$batch` answer's `{"id": …, "status": 429,
+    /// "headers": {…}, "body": {…}}`, with or without its `body`, Google's streamed `{"error":
+    /// {"code": 429, …}}`, a People API `{"httpStatusCode": 429, …}` or a JSON-RPC batch's
+    /// `{"jsonrpc": "2.0", "error": {…}}`) that failed ([`Meaning::fails`]: 429, 5xx, 401,
+    /// 403, or another 4xx but 404 and 410) and does not lead to the names the path needs
+    /// after it. Read on every page, with items or not, whatever the path's filters (review39
+    /// F1, review44 F1: beside a sub-response that delivered items, or under a plain path,
+    /// such a page read as delivering none, then prune). Under a descendant name or search
+    /// (`$..hits.hits[*]`) the entries of the lists around the matches are read
+    /// ([`ItemsPath::failed_in_search`]).
     ///
-    /// The status is the sub-response's: that of the entry the last wildcard or filter
-    /// before the name selected (its numeric `status` or `code`, or its `error`'s), never
-    /// that of an object below it, which is a record's data (review49 M3: an Airtable
+    /// The status is the sub-response's: that of the entry the wildcard or filter selected,
+    /// never that of an object below it, which is a record's data (review49 M3: an Airtable
     /// record's `fields` holding `status: 500` and `error` beside no `Attachments` failed
-    /// every page). Each cut is queried once, and again with locations only where an entry
-    /// lacks its name and is an error object (review49 P1: an optional name, Airtable's
-    /// empty cells left out, ran the located pass on every page).
+    /// every page); a record's own state (`"status": "error"`) is no status. Each level is
+    /// queried once, and again with locations only where an entry failed (review49 P1).
     pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<FailedSub> {
-        for (cut, name, below) in &self.needs {
-            if !cut.query(body).all().iter().any(|v| {
-                v.as_object()
-                    .is_some_and(|o| !o.contains_key(name) && error_object(o))
-            }) {
+        for (entries, names) in &self.levels {
+            let failed = |v| failed_entry(v, names);
+            if !entries
+                .query(body)
+                .all()
+                .into_iter()
+                .any(|v| failed(v).is_some())
+            {
                 continue;
             }
-            for m in cut.query_located(body) {
-                let Some(object) = m.node().as_object() else {
+            for m in entries.query_located(body) {
+                let Some(found) = failed(m.node()) else {
                     continue;
                 };
-                if object.contains_key(name) || !error_object(object) {
+                // Where it stops: the deepest object the names reach, and the name it lacks.
+                let mut pointer = m.location().to_json_pointer();
+                let mut at = m.node();
+                let mut lacks = names.first().map_or("", String::as_str);
+                for name in names {
+                    lacks = name;
+                    match at.get(name) {
+                        Some(next) if next.is_object() => {
+                            pointer.push('/');
+                            pointer.push_str(&escape(name));
+                            at = next;
+                        }
+                        _ => break,
+                    }
+                }
+                return Some(FailedSub::new(
+                    format!("`{pointer}` holds no `{lacks}`"),
+                    &found,
+                ));
+            }
+        }
+        if self.descends {
+            return self.failed_in_search(body);
+        }
+        None
+    }
+
+    /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
+    /// entry's depth is not the path's: the entries, that hold no match, of the lists the
+    /// matches lie in (outside any match) and of the lists at the top of the body (the root,
+    /// or a member of the root: `$.responses`, where no entry matched at all).
+    fn failed_in_search(&self, body: &Value) -> Option<FailedSub> {
+        let matches: HashSet<String> = self
+            .path
+            .query_located(body)
+            .locations()
+            .map(|l| l.to_json_pointer())
+            .collect();
+        // What lies on the way to a match.
+        let mut ways: HashSet<&str> = HashSet::new();
+        for m in &matches {
+            let mut at = m.as_str();
+            while let Some((up, _)) = at.rsplit_once('/') {
+                if !ways.insert(up) {
+                    break;
+                }
+                at = up;
+            }
+        }
+        let inside_a_match = |pointer: &str| {
+            let mut at = pointer;
+            while let Some((up, _)) = at.rsplit_once('/') {
+                if matches.contains(up) {
+                    return true;
+                }
+                at = up;
+            }
+            false
+        };
+        let mut lists: Vec<String> = ways
+            .iter()
+            .filter(|w| !matches.contains(**w) && !inside_a_match(w))
+            .map(|w| (*w).to_owned())
+            .collect();
+        lists.push(String::new());
+        if let Value::Object(root) = body {
+            lists.extend(root.keys().map(|k| format!("/{}", escape(k))));
+        }
+        lists.sort();
+        lists.dedup();
+        for list in &lists {
+            let Some(Value::Array(entries)) = body.pointer(list) else {
+                continue;
+            };
+            for (i, entry) in entries.iter().enumerate() {
+                let pointer = format!("{list}/{i}");
+                if matches.contains(&pointer) || ways.contains(pointer.as_str()) {
                     continue;
                 }
-                let pointer = m.location().to_json_pointer();
-                let mut at = pointer.as_str();
-                for _ in 0..*below {
-                    at = at.rsplit_once('/').map_or("", |(up, _)| up);
-                }
-                let Some(entry) = body.pointer(at).and_then(Value::as_object) else {
-                    continue;
-                };
-                let Some(status) =
-                    entry_status(entry).filter(|s| *s == 429 || (500..600).contains(s))
+                let Some(found) = entry
+                    .as_object()
+                    .and_then(envelope)
+                    .filter(|e| Meaning::of(e.status).fails())
                 else {
                     continue;
                 };
-                let Some((member, v)) = error_members(m.node()).next() else {
-                    continue;
-                };
-                return Some(FailedSub {
-                    why: format!(
-                        "`{pointer}` holds no `{name}` and its `{member}` is set: {} (status \
-                         {status}: a sub-response that failed, not one that holds none)",
-                        shown(v)
-                    ),
-                    status,
-                    retry_after: retry_after(entry),
-                });
+                return Some(FailedSub::new(
+                    format!("`{pointer}` holds nothing `{}` matches", self.as_str()),
+                    &found,
+                ));
             }
         }
         None
+    }
+
+    /// Where every entry of a level of the path ([`ItemsPath::failed_sub_response`]'s
+    /// levels: `/runs/*` of `$.runs[*].result.steps[*].logs[?…]`) failed, on a page with no
+    /// match: the entry is an error object, or an object the path names below it
+    /// (`/runs/0/result`) carries an unusual error ([`unusual_error`]) and is an error
+    /// object or holds the name the path needs next (`{"error": "exit 1", "steps": []}`).
+    /// Such a page is not an empty one (issue 17: every run that failed read as the empty
+    /// last page, then prune, where the path had a wildcard below the runs' `result`); unless
+    /// the path's last filter left entries out (those are listed: review29 F1). An
+    /// object with other members and without the list (a log document's `error.message`
+    /// beside its `message`) is data, as [`ItemsPath::why_none`] reads it.
+    fn every_entry_failed(&self, body: &Value, seen: &Seen<'_>) -> Result<(), String> {
+        // Where the last filter left entries out, something was listed: a run that failed
+        // beside logs the filter dropped is that run's data (review29 F1). A one-list path's
+        // filter chose a list, not rows; a descendant search's cut is not told here.
+        if self.filtered() {
+            match (&self.chosen_among, self.shape) {
+                (_, Shape::OneList) => {}
+                (Some(among), _) if among.query(body).is_empty() => {}
+                _ => return Ok(()),
+            }
+        }
+        for (entries, names) in &self.levels {
+            let located = entries.query_located(body);
+            if located.is_empty() {
+                continue;
+            }
+            let mut first = None;
+            let mut all = true;
+            for m in located {
+                let mut pointer = m.location().to_json_pointer();
+                let mut at = m.node();
+                let mut failed = None;
+                let mut depth = 0;
+                while let Some(o) = at.as_object() {
+                    let next = names.get(depth);
+                    let error_like = error_object(o);
+                    let holds_next = next.is_some_and(|n| o.contains_key(n));
+                    if (error_like || (depth > 0 && holds_next))
+                        && let Some((member, v)) =
+                            unusual_error(at, &lists_as_records(body, &pointer), seen.usual)
+                    {
+                        failed = Some(format!("`{pointer}/{member}` is set: {}", shown(v)));
+                        break;
+                    }
+                    let Some(next) = next.and_then(|n| Some((n, o.get(n)?))) else {
+                        break;
+                    };
+                    pointer.push('/');
+                    pointer.push_str(&escape(next.0));
+                    at = next.1;
+                    depth += 1;
+                }
+                match failed {
+                    Some(why) => {
+                        first.get_or_insert(why);
+                    }
+                    None => {
+                        all = false;
+                        break;
+                    }
+                }
+            }
+            if all && let Some(first) = first {
+                return Err(format!(
+                    "every entry `{entries}` selects failed, not one that holds none: {first} \
+                     ({})",
+                    error_path_hint(seen.usual)
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
@@ -334,7 +488,13 @@ impl ItemsPath {
                     shown(m.node())
                 ),
                 status,
-                retry_after: retry_after(entry),
+                retry_after: retry_after(entry).or_else(|| {
+                    // A `$batch` answer's `headers` lie beside its `body`, above the error.
+                    let up = pointer.rsplit_once('/').map_or("", |(up, _)| up);
+                    body.pointer(up)
+                        .and_then(Value::as_object)
+                        .and_then(retry_after)
+                }),
             });
         }
         None
@@ -468,6 +628,13 @@ impl ItemsPath {
                     let kind_of = match (value, &kind) {
                         (Value::Null, Index | Filter | Many | Search { .. }) => continue,
                         (Value::Null, _) => "null",
+                        // A sub-response that answered without a body (a `$batch` 204) or
+                        // whose target is gone (404, 410) delivers nothing.
+                        (Value::Object(o), Name(_))
+                            if envelope(o).is_some_and(|e| !Meaning::of(e.status).fails()) =>
+                        {
+                            continue;
+                        }
                         (Value::Object(_), Name(name)) => {
                             return Err(format!("`{at}` has no `{name}`"));
                         }
@@ -508,8 +675,11 @@ impl ItemsPath {
                 // without a filter is not checked here, as before fix11: its end page
                 // (`{"result": {"items": [], "error": "none"}}`) may come before any page
                 // taught the run that envelope.
-                if seen.guess_errors && self.filtered() {
-                    return self.failed_envelopes(body, seen, &reached, &bare);
+                if seen.guess_errors {
+                    if self.filtered() {
+                        self.failed_envelopes(body, seen, &reached, &bare)?;
+                    }
+                    return self.every_entry_failed(body, seen);
                 }
                 return Ok(());
             }
@@ -652,7 +822,10 @@ impl ItemsPath {
         let mut listed = None;
         for (_, objects, failed, first, ups) in records {
             let Some(why) = first else { continue };
+            // A one-list path's filter chose a list, not rows: a section it dropped is
+            // structure, empty or not, and no row was cut (review46 R1, review49).
             let listed = *listed.get_or_insert_with(|| match &self.chosen_among {
+                _ if self.shape == Shape::OneList => false,
                 Some(among) => !among.query(body).is_empty(),
                 None => reached
                     .iter()
@@ -868,8 +1041,7 @@ type Group = (String, usize, usize, Option<String>, Vec<String>);
 /// record's data that happens to hold an `error` field beside others (an Elastic Common
 /// Schema log document's `error.message`, review35 S2).
 fn error_object(object: &serde_json::Map<String, Value>) -> bool {
-    const MEMBERS: [&str; 6] = ["error", "errors", "details", "status", "code", "message"];
-    !object.is_empty() && object.keys().all(|k| MEMBERS.contains(&k.as_str()))
+    !object.is_empty() && object.keys().all(|k| ERROR_MEMBERS.contains(&k.as_str()))
 }
 
 /// A sub-response that was throttled or failed ([`ItemsPath::failed_sub_response`]).
@@ -877,27 +1049,29 @@ fn error_object(object: &serde_json::Map<String, Value>) -> bool {
 pub(crate) struct FailedSub {
     /// Where it lies and what its error says.
     pub(crate) why: String,
-    /// Its status: 429, or 500 to 599.
+    /// Its status ([`Meaning::of`] tells what it means).
     pub(crate) status: u64,
     /// The wait its entry asks for (a Microsoft Graph `$batch` answer's
     /// `headers.Retry-After`, in seconds), where it gives one.
     pub(crate) retry_after: Option<Duration>,
 }
 
-/// A status member's number: a JSON number, or a string of digits (`"429"`, review49 M2).
-fn status_number(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| {
-        v.as_str()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse().ok())
-    })
-}
-
-/// An object's own numeric `status` or `code`.
-fn own_status(o: &serde_json::Map<String, Value>) -> Option<u64> {
-    ["status", "code"]
-        .iter()
-        .find_map(|k| o.get(*k).and_then(status_number))
+impl FailedSub {
+    /// The failed sub-response `found`, `at` saying where it lies and what it lacks.
+    fn new(at: String, found: &Envelope<'_>) -> Self {
+        let status = found.status;
+        let error = found.error.map_or_else(String::new, |(member, v)| {
+            format!(" and its `{member}` is set: {}", shown(v))
+        });
+        Self {
+            why: format!(
+                "{at}{error} (status {status}: a sub-response that failed, not one that holds \
+                 none)"
+            ),
+            status,
+            retry_after: found.retry_after,
+        }
+    }
 }
 
 /// The numeric status of a sub-response's entry: its own `status` or `code`, else its
@@ -911,16 +1085,41 @@ fn entry_status(entry: &serde_json::Map<String, Value>) -> Option<u64> {
     })
 }
 
-/// The wait a sub-response's entry asks for in its `headers`' `Retry-After` (any case), in
-/// seconds.
-fn retry_after(entry: &serde_json::Map<String, Value>) -> Option<Duration> {
-    entry
-        .get("headers")
-        .and_then(Value::as_object)?
+/// `entry` as a sub-response that failed ([`Meaning::fails`]), where the `names` the path
+/// needs after it do not lead from it to a value ([`leads_to`]).
+fn failed_entry<'v>(entry: &'v Value, names: &[String]) -> Option<Envelope<'v>> {
+    let o = entry.as_object()?;
+    if leads_to(entry, names) {
+        return None;
+    }
+    envelope(o).filter(|e| Meaning::of(e.status).fails())
+}
+
+/// Whether the names the path needs after an entry lead from `entry` to a value that is not
+/// `null`: a sub-response that delivered (`{"hits": {…}, "status": 500, "error": "partial"}`
+/// is its own report beside its hits).
+fn leads_to(entry: &Value, names: &[String]) -> bool {
+    names
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-        .and_then(|(_, v)| status_number(v))
-        .map(Duration::from_secs)
+        .try_fold(entry, |at, name| at.get(name))
+        .is_some_and(|v| !v.is_null())
+}
+
+/// A name as a JSON pointer token (`~` and `/` escaped).
+fn escape(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains(['~', '/']) {
+        name.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        name.into()
+    }
+}
+
+/// Where the object at `pointer` lies, each list's index written `*` ([`located`]): a
+/// record's object (`/runs/*/result`), as a page with items learns its usual members there.
+fn lists_as_records(body: &Value, pointer: &str) -> String {
+    located(pointer, |parent| {
+        matches!(body.pointer(parent), Some(Value::Array(_)))
+    })
 }
 
 /// The numeric status of an error object standing for a sub-response: its own, else that of
@@ -931,21 +1130,20 @@ fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Op
 }
 
 /// Whether a string `status` beside an error is a record's state (`failed`, `cancelled`,
-/// `timed_out`: a job's), not a number or a word that names a throttle or an outage
-/// (`"429"`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, a JSend `error`), which says the
-/// sub-response itself failed (review49 M2: such a report read as one record's failed
-/// state, and the page as the empty last page, then prune).
+/// `timed_out`, `error`, `ABORTED`: a job's), not a number or a word that names a throttle or
+/// an outage (`"429"`, `RESOURCE_EXHAUSTED`, `UNAVAILABLE`), which says the sub-response
+/// itself failed (review49 M2: such a report read as one record's failed state, and the page
+/// as the empty last page, then prune). `error`, `aborted` and `internal` are states: a
+/// job-listing API's records say them of their own run, and failing every page on them was a
+/// false positive (issue 17); only a sub-response's status fails a page by itself.
 fn state_word(status: &str) -> bool {
-    const FAILED: [&str; 10] = [
-        "error",
+    const FAILED: [&str; 7] = [
         "rate_limited",
         "throttled",
         "too_many_requests",
         "resource_exhausted",
         "unavailable",
         "deadline_exceeded",
-        "internal",
-        "aborted",
         "service_unavailable",
     ];
     let s = status.trim();
@@ -1250,6 +1448,31 @@ mod tests {
         assert_eq!(p.query(&body).len(), 1);
         assert_eq!(p.listing(&body).map(|l| l.len()), Some(3));
         assert_eq!(ItemsPath::parse("$.data[*]").unwrap().listing(&body), None);
+    }
+
+    /// Issue 17: a path with no name below a wildcard or filter, and no descendant name or
+    /// search, has nothing to read for sub-responses (`ItemsPath::failed_sub_response`
+    /// answers at once): the plain `$.data` and `$.data[*]` pay nothing for the check.
+    #[test]
+    fn plain_paths_read_no_sub_responses() {
+        for path in ["$.data", "data", "$.data[*]", "$.result.items", "$[*]"] {
+            let p = ItemsPath::parse(path).unwrap();
+            assert!(p.levels.is_empty() && !p.descends, "{path}");
+        }
+        let p = ItemsPath::parse("$.responses[*].body.value[?@.x]").unwrap();
+        let levels: Vec<(String, Vec<String>)> = p
+            .levels
+            .iter()
+            .map(|(l, names)| (l.to_string(), names.clone()))
+            .collect();
+        assert_eq!(
+            levels,
+            [(
+                JsonPath::parse("$.responses[*]").unwrap().to_string(),
+                vec!["body".to_owned(), "value".to_owned()]
+            )]
+        );
+        assert!(ItemsPath::parse("$..hits.hits[*]").unwrap().descends);
     }
 
     /// review11 F1, F2: what the path's syntax says of its matches and of the entries under

@@ -1,0 +1,306 @@
+//! Sub-responses: the entries of a batch or multi-search answer that each stand for a request
+//! of their own, with an HTTP-like status ([`envelope`]), and what that status means for the
+//! page ([`Meaning`]). Only such an envelope may fail a page by its status: a record's own
+//! business state (`"status": "error"`, `"state": "ABORTED"`) is data, not a transport
+//! failure.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::error_rule::is_set;
+
+/// A sub-response's entry, told by its shape ([`envelope`]).
+#[derive(Debug)]
+pub(crate) struct Envelope<'a> {
+    /// Its HTTP-like status.
+    pub(crate) status: u64,
+    /// The wait its `headers`' `Retry-After` asks for, in seconds.
+    pub(crate) retry_after: Option<Duration>,
+    /// Its error member, where it has a set one (the entry's own, or its `body`'s).
+    pub(crate) error: Option<(&'static str, &'a Value)>,
+}
+
+/// What a sub-response's status means for the page that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Meaning {
+    /// 1xx to 3xx: it answered (a `$batch` 204 without a `body` delivers nothing).
+    Answered,
+    /// 404 or 410: what it named is gone; it delivers nothing, and the page passes.
+    Gone,
+    /// 429: a throttle, waited out and retried as a whole answer's.
+    Throttled,
+    /// 500 to 599: an outage, retried as a whole answer's.
+    Outage,
+    /// 401: the credentials were rejected for it.
+    Unauthenticated,
+    /// 403: access was refused for it.
+    Forbidden,
+    /// Any other 4xx (400, 409, 422): the request as configured was refused, on every run
+    /// alike; the page fails rather than read as delivering none (then prune).
+    Refused,
+}
+
+impl Meaning {
+    /// The meaning of an HTTP-like `status`.
+    pub(crate) fn of(status: u64) -> Self {
+        match status {
+            404 | 410 => Self::Gone,
+            401 => Self::Unauthenticated,
+            403 => Self::Forbidden,
+            429 => Self::Throttled,
+            400..=499 => Self::Refused,
+            500..=599 => Self::Outage,
+            _ => Self::Answered,
+        }
+    }
+
+    /// Whether the page fails on it.
+    pub(crate) fn fails(self) -> bool {
+        !matches!(self, Self::Answered | Self::Gone)
+    }
+}
+
+/// The entry of a sub-response, where `entry` has the shape of one (its members all of that
+/// shape's):
+/// - an error object, `{"error": {…}, "status": 429}` (Elasticsearch `_msearch`), or
+///   Google's `{"error": {"code": 503, …}}`, an error member set and a numeric (or
+///   all-digit) `status` or `code`, its own or its `error`'s;
+/// - a Microsoft Graph `$batch` answer, `{"id": "2", "status": 429, "headers": {…},
+///   "body": {…}}`, with a numeric `status` and a `body` or `headers` (either may be
+///   missing: a 204 has no `body`, and a 429 may carry only `headers`);
+/// - a Google People API `PersonResponse`, `{"httpStatusCode": 429,
+///   "requestedResourceName": …, "status": {"code": 8, …}}`: its `httpStatusCode`, else
+///   its `status.code` (a `google.rpc.Code`) read as the HTTP status it maps to;
+/// - a JSON-RPC 2.0 batch answer, `{"jsonrpc": "2.0", "error": {"code": -32603, …}, "id":
+///   2}`: an internal or server error (-32603, -32000 to -32099) reads as 500, any other
+///   error as 400, a `result` as 200.
+///
+/// A status outside 100 to 599 is not an HTTP status, and the entry is none of these.
+pub(crate) fn envelope(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
+    let found = error_entry(entry)
+        .or_else(|| batch_entry(entry))
+        .or_else(|| people_entry(entry))
+        .or_else(|| json_rpc_entry(entry))?;
+    (100..600).contains(&found.status).then_some(found)
+}
+
+/// A status member's number: a JSON number, or a string of digits (`"429"`, review49 M2).
+pub(crate) fn status_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_str()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse().ok())
+    })
+}
+
+/// An object's own numeric `status` or `code`.
+pub(crate) fn own_status(o: &Map<String, Value>) -> Option<u64> {
+    ["status", "code"]
+        .iter()
+        .find_map(|k| o.get(*k).and_then(status_number))
+}
+
+/// The wait an entry asks for in its `headers`' `Retry-After` (any case), in seconds.
+pub(crate) fn retry_after(entry: &Map<String, Value>) -> Option<Duration> {
+    entry
+        .get("headers")
+        .and_then(Value::as_object)?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, v)| status_number(v))
+        .map(Duration::from_secs)
+}
+
+/// Whether every member of `o` is one of `members`.
+fn only(o: &Map<String, Value>, members: &[&str]) -> bool {
+    !o.is_empty() && o.keys().all(|k| members.contains(&k.as_str()))
+}
+
+/// The members of an error object: one that stands where a record's object should, not a
+/// record's data that happens to hold an `error` field beside others (an Elastic Common
+/// Schema log document's `error.message`, review35 S2).
+pub(crate) const ERROR_MEMBERS: [&str; 6] =
+    ["error", "errors", "details", "status", "code", "message"];
+
+/// `{"error": {…}, "status": 429}`, `{"error": {"code": 503, …}}`.
+fn error_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
+    if !only(entry, &ERROR_MEMBERS) {
+        return None;
+    }
+    let error = error_members_of(entry)?;
+    let status = own_status(entry).or_else(|| {
+        entry
+            .get("error")
+            .and_then(Value::as_object)
+            .and_then(own_status)
+    })?;
+    Some(Envelope {
+        status,
+        retry_after: None,
+        error: Some(error),
+    })
+}
+
+/// `{"id": "2", "status": 429, "headers": {"Retry-After": "10"}, "body": {"error": {…}}}`.
+fn batch_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
+    if !only(entry, &["id", "status", "headers", "body", "dependsOn"])
+        || !(entry.contains_key("body") || entry.contains_key("headers"))
+    {
+        return None;
+    }
+    let status = entry.get("status").and_then(status_number)?;
+    Some(Envelope {
+        status,
+        retry_after: retry_after(entry),
+        error: entry
+            .get("body")
+            .and_then(Value::as_object)
+            .and_then(error_members_of),
+    })
+}
+
+/// `{"httpStatusCode": 429, "requestedResourceName": "people/c2", "status": {"code": 8}}`.
+fn people_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
+    if !only(
+        entry,
+        &[
+            "httpStatusCode",
+            "requestedResourceName",
+            "status",
+            "person",
+        ],
+    ) || !(entry.contains_key("httpStatusCode") || entry.contains_key("requestedResourceName"))
+    {
+        return None;
+    }
+    let rpc = entry.get("status").filter(|v| is_set(v));
+    let status = entry
+        .get("httpStatusCode")
+        .and_then(status_number)
+        .or_else(|| {
+            rpc.and_then(|s| s.get("code"))
+                .and_then(Value::as_u64)
+                .map(grpc_as_http)
+        })?;
+    Some(Envelope {
+        status,
+        retry_after: None,
+        error: rpc.map(|v| ("status", v)),
+    })
+}
+
+/// `{"jsonrpc": "2.0", "error": {"code": -32603, "message": "Internal error"}, "id": 2}`.
+fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
+    if !entry.contains_key("jsonrpc") || !only(entry, &["jsonrpc", "id", "result", "error"]) {
+        return None;
+    }
+    let Some(error) = entry.get("error").filter(|v| is_set(v)) else {
+        return Some(Envelope {
+            status: 200,
+            retry_after: None,
+            error: None,
+        });
+    };
+    let status = match error.get("code").and_then(Value::as_i64) {
+        Some(-32603 | -32099..=-32000) => 500,
+        _ => 400,
+    };
+    Some(Envelope {
+        status,
+        retry_after: None,
+        error: Some(("error", error)),
+    })
+}
+
+/// The first set error member of `o` ([`error_members`]).
+fn error_members_of(o: &Map<String, Value>) -> Option<(&'static str, &Value)> {
+    ["errors", "error"]
+        .into_iter()
+        .find_map(|name| o.get(name).filter(|v| is_set(v)).map(|v| (name, v)))
+}
+
+/// The HTTP status a `google.rpc.Code` maps to (as Google's own HTTP mapping does).
+fn grpc_as_http(code: u64) -> u64 {
+    match code {
+        0 => 200,
+        1 => 499,
+        3 | 9 | 11 => 400,
+        4 => 504,
+        5 => 404,
+        6 | 10 => 409,
+        7 => 403,
+        8 => 429,
+        12 => 501,
+        14 => 503,
+        16 => 401,
+        _ => 500,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+
+    fn status(v: Value) -> Option<u64> {
+        envelope(v.as_object().unwrap()).map(|e| e.status)
+    }
+
+    #[test]
+    fn shapes_of_sub_responses() {
+        assert_eq!(
+            status(json!({"error": {"type": "x"}, "status": 429})),
+            Some(429)
+        );
+        assert_eq!(
+            status(json!({"error": {"code": 503, "message": "x"}})),
+            Some(503)
+        );
+        assert_eq!(
+            status(json!({"id": "2", "status": 204, "headers": {}})),
+            Some(204)
+        );
+        let throttled = json!({"id": "2", "status": 429, "headers": {"retry-after": "7"}});
+        let e = envelope(throttled.as_object().unwrap()).unwrap();
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+        assert!(e.error.is_none());
+        assert_eq!(
+            status(json!({"requestedResourceName": "people/c2",
+                "status": {"code": 8, "message": "Quota exceeded"}})),
+            Some(429)
+        );
+        assert_eq!(
+            status(json!({"jsonrpc": "2.0", "error": {"code": -32603}, "id": 2})),
+            Some(500)
+        );
+        assert_eq!(
+            status(json!({"jsonrpc": "2.0", "error": {"code": -32602}, "id": 2})),
+            Some(400)
+        );
+        assert_eq!(
+            status(json!({"jsonrpc": "2.0", "result": [], "id": 2})),
+            Some(200)
+        );
+        // A record's business state is no sub-response.
+        assert_eq!(
+            status(json!({"id": 3, "status": "error", "error": "exit 1"})),
+            None
+        );
+        assert_eq!(
+            status(json!({"status": "ABORTED", "error": "exit 1"})),
+            None
+        );
+        assert_eq!(status(json!({"state": "ABORTED", "error": "x"})), None);
+        assert_eq!(
+            status(json!({"status": 500, "name": "db", "error": "x"})),
+            None
+        );
+        assert_eq!(status(json!({"error": "x", "code": 7})), None);
+        assert_eq!(Meaning::of(404), Meaning::Gone);
+        assert_eq!(Meaning::of(400), Meaning::Refused);
+        assert!(!Meaning::of(204).fails());
+    }
+}
