@@ -166,12 +166,16 @@ impl Default for WorkerOptions {
 }
 
 impl WorkerOptions {
-    /// The wait before the retry that follows failed attempt `attempt` (1-based).
+    /// The wait before the retry that follows failed attempt `attempt` (1-based): `backoff`
+    /// doubled per attempt, at most `max_backoff`, and at most a year whatever the two say
+    /// (a host's `Duration::MAX` saturates there instead of overflowing the time arithmetic
+    /// or a database's dates, review41 R7).
     pub fn backoff_after(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(20);
         self.backoff
             .saturating_mul(1u32 << doublings)
             .min(self.max_backoff)
+            .min(LONGEST_WAIT)
     }
 
     /// The wait before the retry that follows failed attempt `attempt`, when the error asked
@@ -223,7 +227,9 @@ impl WorkerContext {
     }
 
     fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::seconds(30))
+        // A year at most: a longer lease would be past what SQLite's dates hold (review41 R7).
+        chrono::Duration::from_std(self.options.lease.min(LONGEST_WAIT))
+            .unwrap_or(chrono::Duration::seconds(30))
     }
 
     /// Tells every observer (the hook for metrics and job webhooks).
@@ -1141,5 +1147,18 @@ mod tests {
             WorkerOptions::default().longest_rate_limit_wait(),
             Duration::from_secs(86_400)
         );
+        // A host's huge backoff saturates at a year (review41 R7): no overflow, and a retry
+        // time both databases store.
+        let o = WorkerOptions {
+            backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            ..WorkerOptions::default()
+        };
+        for attempt in [0, 1, 2, 21, u32::MAX] {
+            assert_eq!(o.backoff_after(attempt), LONGEST_WAIT, "{attempt}");
+        }
+        assert_eq!(o.retry_wait(u32::MAX, None), LONGEST_WAIT);
+        let year = chrono::Duration::from_std(LONGEST_WAIT).unwrap_or(chrono::Duration::MAX);
+        assert!(later(o.backoff_after(9)) <= Utc::now() + year);
     }
 }

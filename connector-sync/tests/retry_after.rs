@@ -58,6 +58,7 @@ on_both!(
     attempts_that_did_not_resume_keep_the_checkpoint,
     a_shorter_rate_limit_does_not_cut_a_longer_one,
     migration_7_resets_the_stalls_of_an_existing_database,
+    a_huge_backoff_saturates_at_a_year,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -956,5 +957,37 @@ async fn migration_7_resets_the_stalls_of_an_existing_database(backend: Backend)
     let worker = worker(&service, fast_worker("w"), &stop);
     let done = finished(&service, job).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    stop_worker(&stop, worker).await;
+}
+
+/// Whether `t` is `d` from now, give or take a few seconds.
+fn about(t: Option<chrono::DateTime<chrono::Utc>>, d: chrono::Duration) -> bool {
+    let now = chrono::Utc::now();
+    let slack = chrono::Duration::seconds(5);
+    t.is_some_and(|t| t > now + d - slack && t < now + d + slack)
+}
+
+/// A host's `backoff` and `max_backoff` of `Duration::MAX` (review41 R7): the failed attempt
+/// is recorded, to be retried a year later (the longest wait), on both databases (SQLite
+/// cannot store a date past year 9999, so the end of the attempt was not recorded at all;
+/// PostgreSQL stored year 262 143, and the job could no longer be read).
+async fn a_huge_backoff_saturates_at_a_year(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    let Setup {
+        _dir, service, job, ..
+    } = setup(backend, &shared).await;
+    let mut options = fast_worker("w");
+    options.backoff = Duration::MAX;
+    options.max_backoff = Duration::MAX;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(Some(failed.run_after), chrono::Duration::days(365)),
+        "{failed:#?}"
+    );
     stop_worker(&stop, worker).await;
 }
