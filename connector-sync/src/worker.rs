@@ -17,7 +17,7 @@ use crate::credentials::SqlCredentialStore;
 use crate::db::SyncDb;
 use crate::jobs::{self, Claim, Claimed, Finish, JobCounters, JobKind, JobMode};
 use crate::observe::{JobEvent, JobEventKind, JobObserver, RunStats};
-use crate::rate_gate::SqlRateGate;
+use crate::rate_gate::{self, Held, SqlRateGate};
 use crate::sinks::SinkFactory;
 use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
 
@@ -113,7 +113,9 @@ pub struct WorkerOptions {
     /// year): its job and every job of its connector wait that long (review41 R2: a 429's
     /// `Retry-After`, or a daily quota's reset, is usually honest, and a service may penalise
     /// requests sent inside the window it announced; cutting it to `max_retry_after` brought
-    /// every job of the connector back hourly to be refused again).
+    /// every job of the connector back hourly to be refused again). The connector's hold is
+    /// never written further out than this from now, and one further out (written by an older
+    /// version) is cut to it before this worker claims (review41 R5).
     pub max_rate_limit_wait: Duration,
     /// How long a job may go without a commit and still be retried after a `RateLimited`
     /// attempt (default 24 h; `None`: as long as the service throttles; zero: a job ends at
@@ -301,6 +303,13 @@ pub(crate) async fn run(
             }
             if let Err(e) = jobs::requeue_expired(ctx.db(), ctx.options.max_attempts).await {
                 tracing::warn!(worker = %ctx.id, error = %e, "cannot put back the jobs of lost workers");
+            }
+            // A connector's hold further out than this worker's `max_rate_limit_wait` (an
+            // older version wrote it, or SQLite cannot read it as a time) is cut to it before
+            // claiming, so it neither blocks its connector for years nor is ignored.
+            let cap = ctx.options.longest_rate_limit_wait();
+            if let Err(e) = rate_gate::clamp(ctx.db(), Held::Connectors, cap).await {
+                tracing::warn!(worker = %ctx.id, error = %e, "cannot cut the far rate limits");
             }
             last_beat = Some(tokio::time::Instant::now());
         }
@@ -716,13 +725,16 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             } else {
                 claimed.job.throttled_attempts.saturating_add(1)
             };
-            let throttle_wait =
-                rate_limited.then(|| asked.unwrap_or_else(|| ctx.options.backoff_after(throttled)));
+            let throttle_wait = rate_limited.then(|| {
+                asked
+                    .unwrap_or_else(|| ctx.options.backoff_after(throttled))
+                    .min(ctx.options.longest_rate_limit_wait())
+            });
             let mut until = None;
             if let Some(wait) = throttle_wait {
-                let at = later(wait);
-                until = Some(at);
-                if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, at).await {
+                let cap = ctx.options.longest_rate_limit_wait();
+                until = Some(later(wait));
+                if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, wait, cap).await {
                     tracing::warn!(job = job_id, error = %e, "cannot record the rate limit");
                 }
             }

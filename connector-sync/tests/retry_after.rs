@@ -59,6 +59,7 @@ on_both!(
     a_shorter_rate_limit_does_not_cut_a_longer_one,
     migration_7_resets_the_stalls_of_an_existing_database,
     a_huge_backoff_saturates_at_a_year,
+    a_connector_hold_grows_up_to_max_rate_limit_wait,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -987,6 +988,147 @@ async fn a_huge_backoff_saturates_at_a_year(backend: Backend) {
     .await;
     assert!(
         about(Some(failed.run_after), chrono::Duration::days(365)),
+        "{failed:#?}"
+    );
+    stop_worker(&stop, worker).await;
+}
+
+/// When a job's wait reason says its connector is held: "rate-limited until T".
+fn held_until(job: &JobRecord) -> Option<chrono::DateTime<chrono::Utc>> {
+    job.wait_reason
+        .as_deref()?
+        .strip_prefix("rate-limited until ")
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The `rate_limit` row of `connector`, as text (PostgreSQL's `timestamptz` cast).
+async fn hold_text(backend: Backend, url: &str, connector: &str) -> String {
+    use sqlx::Connection as _;
+    let sql =
+        format!("SELECT CAST(next_at AS TEXT) FROM rate_limit WHERE key = 'connector:{connector}'");
+    let sql = sqlx::AssertSqlSafe(sql);
+    let row: (String,) = match backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::query_as(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("the hold")
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query_as(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("the hold")
+        }
+    };
+    row.0
+}
+
+/// A connector's hold only grows, and never past `max_rate_limit_wait` from now (issue 17,
+/// review41 R5): a stated 30 min wait pushes out a 1 min hold; a hold an older version wrote
+/// centuries out (and, on SQLite, past year 9999, which `julianday` cannot read: the hold was
+/// off) is cut to the hour by the next worker; a bare 429's backoff of ten years
+/// (`max_backoff`) holds the connector an hour, not ten years.
+async fn a_connector_hold_grows_up_to_max_rate_limit_wait(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::RateLimited, Some(Duration::from_secs(1800)))),
+    );
+    shared.set_delay(Duration::from_secs(2));
+    let Setup {
+        _dir,
+        url,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let mut options = fast_worker("w");
+    options.max_rate_limit_wait = Duration::from_secs(3600);
+    let stop = connector_core::Cancellation::new();
+    let first = worker(&service, options.clone(), &stop);
+    wait_for(&service, job, |j| j.status == JobStatus::Running).await;
+    let minute = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let key = format!("connector:{connector}");
+    exec(
+        backend,
+        &url,
+        &format!("INSERT INTO rate_limit (key, next_at) VALUES ('{key}', $1)"),
+        Some(minute),
+    )
+    .await;
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&failed), chrono::Duration::minutes(30)),
+        "the hold grew to the stated 30 min: {failed:#?}"
+    );
+    // Rows an older version wrote: cut to the hour by the worker before it claims.
+    let millennium = chrono::DateTime::parse_from_rfc3339("3000-01-01T00:00:00Z")
+        .expect("a date")
+        .with_timezone(&chrono::Utc);
+    exec(
+        backend,
+        &url,
+        &format!("UPDATE rate_limit SET next_at = $1 WHERE key = '{key}'"),
+        Some(millennium),
+    )
+    .await;
+    let cut = wait_for(&service, job, |j| {
+        about(held_until(j), chrono::Duration::hours(1))
+    })
+    .await;
+    assert_eq!(cut.status, JobStatus::Queued, "{cut:#?}");
+    if backend == Backend::Sqlite {
+        exec(
+            backend,
+            &url,
+            &format!(
+                "UPDATE rate_limit SET next_at = '10000-01-01T00:00:00+00:00' WHERE key = '{key}'"
+            ),
+            None,
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while hold_text(backend, &url, &connector)
+            .await
+            .starts_with("10000")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the unreadable hold was never cut"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let cut = ok("job", service.job(job).await).expect("the job");
+        assert!(
+            about(held_until(&cut), chrono::Duration::hours(1)),
+            "{cut:#?}"
+        );
+    }
+    assert_eq!(shared.resumed(), [false], "no attempt ran while held");
+    stop_worker(&stop, first).await;
+
+    // A bare 429 whose backoff is ten years (a host's `max_backoff`): held an hour.
+    let shared = Shared::new(1, Some((ErrorKind::RateLimited, None)));
+    let Setup {
+        _dir, service, job, ..
+    } = setup(backend, &shared).await;
+    options.backoff = Duration::from_secs(10 * 365 * 24 * 3600);
+    options.max_backoff = options.backoff;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&failed), chrono::Duration::hours(1)),
         "{failed:#?}"
     );
     stop_worker(&stop, worker).await;
