@@ -861,6 +861,40 @@ pub(crate) async fn rate_limit(
     Ok(())
 }
 
+/// Lifts connector `connector_id`'s rate-limit hold (what [`rate_limit`] wrote) and makes its
+/// queued jobs that a rate limit put back (`throttled`) due now, in one transaction: `true`
+/// when it was held (a row in the future) or a job waited so.
+pub(crate) async fn clear_rate_limit(db: &SyncDb, connector_id: &str) -> Result<bool> {
+    let now = sql_now(db.is_postgres());
+    let fail = |e: sqlx::Error| {
+        db.error(
+            &format!("cannot lift the rate limit of connector `{connector_id}` in"),
+            &e,
+        )
+    };
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await.map_err(fail)?;
+        let held: Option<(bool,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM rate_limit WHERE key = $1 RETURNING next_at > {now}"
+        )))
+        .bind(format!("connector:{connector_id}"))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(fail)?;
+        let due = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE job SET run_after = {now} WHERE connector_id = $1 AND status = 'queued' \
+             AND throttled > 0 AND run_after > {now}"
+        )))
+        .bind(connector_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?
+        .rows_affected();
+        tx.commit().await.map_err(fail)?;
+        Ok(held.is_some_and(|(held,)| held) || due > 0)
+    })
+}
+
 /// The longest hold [`rate_limit`] writes: a year, which both databases store.
 const LONGEST_HOLD: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
 

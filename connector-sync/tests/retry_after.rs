@@ -60,6 +60,7 @@ on_both!(
     migration_7_resets_the_stalls_of_an_existing_database,
     a_huge_backoff_saturates_at_a_year,
     a_connector_hold_grows_up_to_max_rate_limit_wait,
+    clear_rate_limit_lifts_a_connectors_hold,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -1131,5 +1132,44 @@ async fn a_connector_hold_grows_up_to_max_rate_limit_wait(backend: Backend) {
         about(held_until(&failed), chrono::Duration::hours(1)),
         "{failed:#?}"
     );
+    stop_worker(&stop, worker).await;
+}
+
+/// `SyncService::clear_rate_limit` lifts a connector's hold before its time (issue 17: the
+/// docs told users to delete the row by SQL): a job its service rate-limited for a day runs at
+/// the next poll; a second call finds nothing held, and an unknown connector is `NotFound`.
+async fn clear_rate_limit_lifts_a_connectors_hold(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::RateLimited, Some(Duration::from_secs(86_400)))),
+    );
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let held = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && held_until(j).is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&held), chrono::Duration::days(1)),
+        "{held:#?}"
+    );
+    assert!(ok("clear", service.clear_rate_limit(&connector).await));
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(shared.resumed(), [false, true], "resumed once lifted");
+    assert!(!ok("again", service.clear_rate_limit(&connector).await));
+    let unknown = service
+        .clear_rate_limit("nope")
+        .await
+        .err()
+        .map(|e| e.kind());
+    assert_eq!(unknown, Some(ErrorKind::NotFound));
     stop_worker(&stop, worker).await;
 }
