@@ -2,14 +2,15 @@
 //! with a heartbeat that also stores the counters, finish, retry with backoff.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use connector_core::sink::Sink;
 use connector_core::state::{FailedItem, StateStore};
 use connector_core::sync::{Progress, SyncMode, SyncOptions, Syncer};
-use connector_core::{Cancellation, Error, ErrorKind, Failure, PartitionSpec, Result};
+use connector_core::{Cancellation, Document, Error, ErrorKind, Failure, PartitionSpec, Result};
 use tokio::task::JoinSet;
 
 use crate::connectors::ConnectorStore;
@@ -72,7 +73,9 @@ pub struct WorkerOptions {
     /// How long a sync attempt may go without progress (a source page, a sink batch) before
     /// it is stopped and counted as failed (default 30 min; waiting for a shared rate limit is
     /// not a stall). Its lease is then no longer renewed, so a hung source stream or a sink
-    /// write stuck on a dead mount never holds its connector's pending slot for good.
+    /// write stuck on a dead mount never holds its connector's pending slot for good. Stopped
+    /// while a call into the sink was in flight, the attempt fails `Sink` (the host's sink
+    /// hung, not the connector) and is retried, but is not a stalled resume of the checkpoint.
     pub stall_timeout: Duration,
     /// The wait before the first retry (default 10 s), doubled after each failed attempt. A
     /// retryable error that asks for a longer wait ([`Error::retry_after`]: a service's
@@ -89,9 +92,9 @@ pub struct WorkerOptions {
     /// checkpoint's fault count: not one told to wait or rate-limited (a resume the service
     /// throttles keeps its checkpoint), not a connection, timeout or 5xx failure before the
     /// first source page (a resume during an outage keeps it; the worker's own
-    /// `stall_timeout` still counts), not a sink, database, credential, config or
-    /// `Unsupported` error, and not an attempt that did not resume the checkpoint (a full or
-    /// incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
+    /// `stall_timeout` still counts, unless the sink hung), not a sink, database, credential,
+    /// config or `Unsupported` error, and not an attempt that did not resume the checkpoint (a
+    /// full or incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
     /// which resume after each wait until [`max_throttled`](Self::max_throttled).
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
@@ -444,6 +447,7 @@ fn plus(base: JobCounters, this: JobCounters) -> JobCounters {
 }
 
 /// What an attempt did, as its progress reports it.
+#[derive(Debug)]
 struct Activity {
     /// Its last source page or sink batch, for the stall watchdog.
     last: Mutex<tokio::time::Instant>,
@@ -452,14 +456,72 @@ struct Activity {
     /// Whether it resumed the stored checkpoint (a `Resume`, or an `Auto` run with one
     /// stored): only such an attempt can stall it (review47 L5).
     resumed: AtomicBool,
+    /// Calls into the sink in flight ([`WatchedSink`]).
+    in_sink: AtomicUsize,
+    /// Whether the stall watchdog fired while a sink call was in flight: the sink (the host's
+    /// code) hung, not the connector.
+    sink_hung: AtomicBool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            last: Mutex::new(tokio::time::Instant::now()),
+            paged: AtomicBool::new(false),
+            resumed: AtomicBool::new(false),
+            in_sink: AtomicUsize::new(0),
+            sink_hung: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The job's sink, counting its calls in flight in [`Activity::in_sink`]: a stall while the
+/// sink holds the attempt is the sink's, not the checkpoint's.
+struct WatchedSink {
+    inner: Arc<dyn Sink>,
+    activity: Arc<Activity>,
+}
+
+/// One call into the sink, counted until it returns or its future is dropped.
+struct InSink<'a>(&'a AtomicUsize);
+
+impl<'a> InSink<'a> {
+    fn enter(calls: &'a AtomicUsize) -> Self {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Self(calls)
+    }
+}
+
+impl Drop for InSink<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for WatchedSink {
+    async fn write(&self, documents: &[Document]) -> Result<()> {
+        let _call = InSink::enter(&self.activity.in_sink);
+        self.inner.write(documents).await
+    }
+
+    async fn delete(&self, ids: &[String]) -> Result<()> {
+        let _call = InSink::enter(&self.activity.in_sink);
+        self.inner.delete(ids).await
+    }
+
+    fn takes_spooled(&self) -> bool {
+        self.inner.takes_spooled()
+    }
 }
 
 /// Whether a failed sync attempt that resumed the stored checkpoint and committed nothing
 /// counts as a stalled resume of it (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only
 /// when its error may be the checkpoint's fault, that is when the source was reached and
 /// answered other than with a wait, or when the worker's own `stall_timeout` stopped it
-/// (`hung`: the resume hung; three in a row take at least 1.5 h by default, so no short
-/// outage gives them).
+/// while no call into the sink was in flight (`hung`: the resume hung; three in a row take at
+/// least 1.5 h by default, so no short outage gives them). A stop while the sink hung is a
+/// `Sink` error, not counted: the host's sink is not the checkpoint's fault.
 ///
 /// Not counted (review45 E2, review41 R1, review47 M1 and L5): an error that asked for a wait
 /// (`asked`, already without a zero one) and any `RateLimited` one, the service throttles the
@@ -535,11 +597,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
     ));
     let progress: Arc<Mutex<Option<JobCounters>>> = Arc::new(Mutex::new(None));
     let progressed = Arc::new(AtomicBool::new(false));
-    let activity = Arc::new(Activity {
-        last: Mutex::new(tokio::time::Instant::now()),
-        paged: AtomicBool::new(false),
-        resumed: AtomicBool::new(false),
-    });
+    let activity = Arc::new(Activity::new());
     let lost = Cancellation::new();
     let stalled = Cancellation::new();
     let gate = ctx.options.shared_rate_limits.then(|| {
@@ -645,6 +703,10 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                     break;
                 }
             }
+            activity.sink_hung.store(
+                activity.in_sink.load(Ordering::SeqCst) > 0,
+                Ordering::SeqCst,
+            );
             stalled.cancel();
             cancel.cancel();
             tokio::time::sleep(grace).await;
@@ -654,8 +716,22 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         r = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate, &progressed, activity.clone()) => r,
         () = watchdog => Err(Error::new(ErrorKind::Cancelled, "the stalled attempt did not stop")),
     };
-    let hung = stalled.is_cancelled();
-    let outcome = if hung {
+    // The stall watchdog stopped it: the connector hung (the resume hung, a stall of the
+    // checkpoint), or the sink did, which says nothing of the checkpoint: a `Sink` error,
+    // retried like any other but not counted against it.
+    let stopped = stalled.is_cancelled();
+    let sink_hung = stopped && activity.sink_hung.load(Ordering::SeqCst);
+    let hung = stopped && !sink_hung;
+    let outcome = if sink_hung {
+        Err(Error::new(
+            ErrorKind::Sink,
+            format!(
+                "the sink did not return for {}s, the stall timeout; stopped, it resumes \
+                 from its last acknowledged checkpoint",
+                ctx.options.stall_timeout.as_secs()
+            ),
+        ))
+    } else if hung {
         Err(Error::new(
             ErrorKind::Timeout,
             format!(
@@ -898,7 +974,10 @@ async fn attempt_job(
         store.clone(),
         job.connector_id.clone(),
     )));
-    let sink = ctx.sinks.sink(&record).await?;
+    let sink: Arc<dyn Sink> = Arc::new(WatchedSink {
+        inner: ctx.sinks.sink(&record).await?,
+        activity: activity.clone(),
+    });
     let state = SqlStateStore::new(ctx.db().clone(), job.connector_id.clone())
         .partition(job.partition.clone())
         .with_lease(Lease {

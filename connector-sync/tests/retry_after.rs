@@ -61,6 +61,7 @@ on_both!(
     a_huge_backoff_saturates_at_a_year,
     a_connector_hold_grows_up_to_max_rate_limit_wait,
     clear_rate_limit_lifts_a_connectors_hold,
+    a_resume_whose_sink_hangs_keeps_its_checkpoint,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -1171,5 +1172,38 @@ async fn clear_rate_limit_lifts_a_connectors_hold(backend: Backend) {
         .err()
         .map(|e| e.kind());
     assert_eq!(unknown, Some(ErrorKind::NotFound));
+    stop_worker(&stop, worker).await;
+}
+
+/// Resumes whose sink write hangs until the worker's `stall_timeout` stops them (issue 17):
+/// the host's sink hung, not the connector, so they are not stalled resumes of the checkpoint;
+/// each fails `Sink` and is retried, and the attempt after the third hung one still resumes
+/// the checkpoint (three counted stalls would have dropped it and started over).
+async fn a_resume_whose_sink_hangs_keeps_its_checkpoint(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    let Setup {
+        _dir,
+        service,
+        sink,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    // The first attempt's batch goes through and is committed; the next three attempts'
+    // first writes never return.
+    sink.hang_after(1, 3);
+    let mut options = fast_worker("w");
+    // Far above what a healthy attempt takes between two progress reports on a loaded
+    // machine: only the hung writes reach it.
+    options.stall_timeout = Duration::from_secs(2);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(sink.hangs_left(), 0, "three writes hung");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three resumes whose sink hung, then one that still resumed"
+    );
     stop_worker(&stop, worker).await;
 }
