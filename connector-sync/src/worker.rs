@@ -25,9 +25,10 @@ use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
 /// Attempts in a row that resumed a stored checkpoint and failed without committing anything
 /// before that checkpoint is dropped and the run starts over (Onyx ignores a checkpoint after
 /// repeated attempts without progress too), counting only errors that may be the checkpoint's
-/// fault (see `stalls_checkpoint`). A cursor that the source answers with a 5xx (or a timeout)
-/// at every resume, before any page, is never dropped by this rule: every job resuming it
-/// fails after `max_attempts`, and a full trigger (or a rebuild) starts over (review47 L4).
+/// fault (see `stalls_checkpoint`). A cursor that the source answers with a 5xx (or a timeout
+/// of its own, not the job's) at every resume, before any page, is never dropped by this
+/// rule: every job resuming it fails after `max_attempts`, and a full trigger (or a rebuild)
+/// starts over (review47 L4).
 const MAX_CHECKPOINT_STALLS: u32 = 3;
 
 /// The longest wait an error may ask for, whatever `max_retry_after` says: a year, which
@@ -92,7 +93,8 @@ pub struct WorkerOptions {
     /// checkpoint's fault count: not one told to wait or rate-limited (a resume the service
     /// throttles keeps its checkpoint), not a connection, timeout or 5xx failure before the
     /// first source page (a resume during an outage keeps it; the worker's own
-    /// `stall_timeout` still counts, unless the sink hung), not a sink, database, credential,
+    /// `stall_timeout` still counts, unless the sink hung, and so does the connector's
+    /// `timeout_secs` running out: the resume hung), not a sink, database, credential,
     /// config or `Unsupported` error, and not an attempt that did not resume the checkpoint (a
     /// full or incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
     /// which resume after each wait until [`max_throttled`](Self::max_throttled).
@@ -519,8 +521,9 @@ impl Sink for WatchedSink {
 /// counts as a stalled resume of it (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only
 /// when its error may be the checkpoint's fault, that is when the source was reached and
 /// answered other than with a wait, or when the worker's own `stall_timeout` stopped it
-/// while no call into the sink was in flight (`hung`: the resume hung; three in a row take at
-/// least 1.5 h by default, so no short outage gives them). A stop while the sink hung is a
+/// while no call into the sink was in flight, or the job's own `timeout_secs` ran out (`hung`:
+/// the resume hung; three in a row take at least 1.5 h, or three job timeouts, by default, so
+/// no short outage gives them). A stop while the sink hung is a
 /// `Sink` error, not counted: the host's sink is not the checkpoint's fault.
 ///
 /// Not counted (review45 E2, review41 R1, review47 M1 and L5): an error that asked for a wait
@@ -819,10 +822,17 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // at all: it is not a stall (see `stalls_checkpoint`). Such a loop is bounded by
             // `max_attempts`, a `RateLimited` one by `max_throttled`.
             let paged = activity.paged.load(Ordering::Relaxed);
+            // The job's own `timeout_secs` ran out (core stopped the run at its deadline, so
+            // the attempt lasted at least that long): the resume hung as surely as when the
+            // worker's `stall_timeout` stops it, and counts the same, before a page as after
+            // (a connector's own `Timeout` before a page, an outage, still does not).
+            let timed_out = claimed.timeout_secs > 0
+                && e.kind() == ErrorKind::Timeout
+                && started.elapsed() >= Duration::from_secs(claimed.timeout_secs);
             if !progressed
                 && claimed.job.kind == JobKind::Sync
                 && activity.resumed.load(Ordering::Relaxed)
-                && stalls_checkpoint(&e, asked, paged, hung)
+                && stalls_checkpoint(&e, asked, paged, hung || timed_out)
             {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());

@@ -54,6 +54,7 @@ on_both!(
     a_rate_limit_without_a_wait_is_waited_out_longer_each_time,
     a_job_throttled_past_max_throttled_fails_and_keeps_its_checkpoint,
     a_resume_that_hangs_is_a_stall,
+    a_resume_that_runs_past_its_timeout_is_a_stall,
     a_resume_that_fails_after_a_page_is_a_stall,
     attempts_that_did_not_resume_keep_the_checkpoint,
     a_shorter_rate_limit_does_not_cut_a_longer_one,
@@ -708,6 +709,38 @@ async fn a_resume_that_hangs_is_a_stall(backend: Backend) {
         [false, true, true, true, false],
         "three hung resumes, then a run from the start"
     );
+}
+
+/// Three resumes in a row that hang before their first page until the job's own
+/// `timeout_secs` stops them (core's deadline, here long before the worker's 30 min
+/// `stall_timeout`) are stalled resumes, as when the worker's stall timeout stops them
+/// (issue 17: such a `Timeout` before a page was taken for an outage and never counted, so a
+/// resume that hung at every try kept its checkpoint for good): the fifth attempt starts over.
+async fn a_resume_that_runs_past_its_timeout_is_a_stall(backend: Backend) {
+    let shared = Shared::new(4, Some((ErrorKind::Unavailable, None)));
+    shared.set_delay(Duration::from_secs(3600));
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let update = connector_sync::ConnectorUpdate {
+        timeout_secs: Some(2),
+        ..connector_sync::ConnectorUpdate::default()
+    };
+    ok("update", service.update(&connector, update).await);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, false],
+        "three resumes past their timeout, then a run from the start"
+    );
+    stop_worker(&stop, worker).await;
 }
 
 /// Resumes that read a page (buffered: 4 documents a batch, 2 a page, so nothing is committed)
