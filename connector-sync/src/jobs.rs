@@ -816,36 +816,87 @@ pub(crate) async fn cancel(db: &SyncDb, id: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// Records that connector `connector_id` may send nothing before `until` (its service asked
-/// to slow down): its queued jobs wait, saying so. A later time only: a shorter wait written
-/// after a longer one (another partition's bare 429, a job that just committed) never cuts a
-/// stated quota reset short, the held connector's jobs and triggers stay held (review47 L1).
+/// Records that connector `connector_id` may send nothing for `wait` (its service asked to
+/// slow down), from now by the database's clock: its queued jobs wait, saying so. A later time
+/// only: a shorter wait written after a longer one (another partition's bare 429, a job that
+/// just committed) never cuts a stated quota reset short, the held connector's jobs and
+/// triggers stay held (review47 L1). Never past now + `cap`
+/// ([`WorkerOptions::max_rate_limit_wait`](crate::WorkerOptions::max_rate_limit_wait), at
+/// most a year): the wait is cut to it, and so is a row further out (an older version's, or
+/// one SQLite cannot read as a time), so no hold lasts for years.
 pub(crate) async fn rate_limit(
     db: &SyncDb,
     connector_id: &str,
-    until: DateTime<Utc>,
+    wait: std::time::Duration,
+    cap: std::time::Duration,
 ) -> Result<()> {
+    let cap = cap.min(LONGEST_HOLD);
+    let wait = wait.min(cap);
     // SQLite compares the instants through `julianday`: the shared gate writes its rows in
-    // another text form than a bound `DateTime`.
+    // another text form than a bound `DateTime`; one it cannot read (past year 9999) is cut.
     let sql = if db.is_postgres() {
-        "INSERT INTO rate_limit AS r (key, next_at) VALUES ($1, $2) \
-         ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, excluded.next_at)"
+        "INSERT INTO rate_limit AS r (key, next_at) \
+         VALUES ($1, clock_timestamp() + make_interval(secs => $2)) \
+         ON CONFLICT (key) DO UPDATE SET next_at = GREATEST( \
+             LEAST(r.next_at, clock_timestamp() + make_interval(secs => $3)), excluded.next_at)"
     } else {
-        "INSERT INTO rate_limit (key, next_at) VALUES ($1, $2) \
+        "INSERT INTO rate_limit (key, next_at) \
+         VALUES ($1, strftime('%Y-%m-%dT%H:%M:%f+00:00', julianday('now') + $2 / 86400.0)) \
          ON CONFLICT (key) DO UPDATE SET next_at = CASE \
+             WHEN julianday(rate_limit.next_at) IS NULL \
+                 OR julianday(rate_limit.next_at) > julianday('now') + $3 / 86400.0 \
+             THEN strftime('%Y-%m-%dT%H:%M:%f+00:00', julianday('now') + $3 / 86400.0) \
              WHEN julianday(excluded.next_at) > julianday(rate_limit.next_at) \
              THEN excluded.next_at ELSE rate_limit.next_at END"
     };
     on_pool!(db, pool => {
         sqlx::query(sql)
         .bind(format!("connector:{connector_id}"))
-        .bind(until)
+        .bind(wait.as_secs_f64())
+        .bind(cap.as_secs_f64())
         .execute(pool)
         .await
         .map_err(|e| db.error("cannot record a rate limit in", &e))?;
     });
     Ok(())
 }
+
+/// Lifts connector `connector_id`'s rate-limit hold (what [`rate_limit`] wrote) and makes its
+/// queued jobs that a rate limit put back (`throttled`) due now, in one transaction: `true`
+/// when it was held (a row in the future) or a job waited so.
+pub(crate) async fn clear_rate_limit(db: &SyncDb, connector_id: &str) -> Result<bool> {
+    let now = sql_now(db.is_postgres());
+    let fail = |e: sqlx::Error| {
+        db.error(
+            &format!("cannot lift the rate limit of connector `{connector_id}` in"),
+            &e,
+        )
+    };
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await.map_err(fail)?;
+        let held: Option<(bool,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM rate_limit WHERE key = $1 RETURNING next_at > {now}"
+        )))
+        .bind(format!("connector:{connector_id}"))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(fail)?;
+        let due = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE job SET run_after = {now} WHERE connector_id = $1 AND status = 'queued' \
+             AND throttled > 0 AND run_after > {now}"
+        )))
+        .bind(connector_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?
+        .rows_affected();
+        tx.commit().await.map_err(fail)?;
+        Ok(held.is_some_and(|(held,)| held) || due > 0)
+    })
+}
+
+/// The longest hold [`rate_limit`] writes: a year, which both databases store.
+const LONGEST_HOLD: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
 
 /// A queued job as [`wait_reasons`] reads it: id, `run_after`, error, its connector's
 /// status, its rate limit, its recorded reason.

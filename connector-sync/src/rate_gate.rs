@@ -15,39 +15,95 @@ use crate::store::on_pool;
 /// Reserves a slot: `next_at = max(next_at, now) + interval`, returning the wait in ms for the
 /// slot (`next_at - interval - now`). SQLite's clock (`julianday('now')`, one value per
 /// statement), timestamps as ISO 8601 text with milliseconds; `?2` is the interval in days,
-/// `?3` in milliseconds.
+/// `?3` in milliseconds, `?4` the gate's `max_wait` in days: a stored `next_at` further out
+/// than that (an older version's row, or one past year 9999 that `julianday` cannot read) counts
+/// as now + `max_wait` (review41 R5).
 const ACQUIRE_SQLITE: &str = "INSERT INTO rate_limit (key, next_at)
      VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?2))
      ON CONFLICT (key) DO UPDATE SET next_at = strftime('%Y-%m-%dT%H:%M:%fZ',
-         max(julianday(rate_limit.next_at), julianday('now')) + ?2)
+         max(min(coalesce(julianday(rate_limit.next_at), 1e9), julianday('now') + ?4),
+             julianday('now')) + ?2)
      RETURNING (julianday(next_at) - julianday('now')) * 86400000.0 - ?3";
 
 /// The same on PostgreSQL, on the server's clock (workers on many machines need not agree on
-/// the time); `$2` is the interval in seconds, `$3` in milliseconds. The row lock of
-/// `ON CONFLICT DO UPDATE` orders concurrent callers.
+/// the time); `$2` is the interval in seconds, `$3` in milliseconds, `$4` `max_wait` in
+/// seconds. The row lock of `ON CONFLICT DO UPDATE` orders concurrent callers.
 const ACQUIRE_PG: &str = "INSERT INTO rate_limit AS r (key, next_at)
      VALUES ($1, clock_timestamp() + make_interval(secs => $2))
      ON CONFLICT (key) DO UPDATE SET next_at =
-         GREATEST(r.next_at, clock_timestamp()) + make_interval(secs => $2)
+         GREATEST(LEAST(r.next_at, clock_timestamp() + make_interval(secs => $4)),
+             clock_timestamp()) + make_interval(secs => $2)
      RETURNING (EXTRACT(EPOCH FROM (r.next_at - clock_timestamp())) * 1000)::float8 - $3";
 
-/// Pushes `next_at` to at least now + the wait (`?2` in days), never earlier.
+/// Pushes `next_at` to at least now + the wait (`?2` in days), never earlier, and never past
+/// now + `max_wait` (`?3` in days, at least the wait): the row only grows, up to the cap.
 const DEFER_SQLITE: &str = "INSERT INTO rate_limit (key, next_at)
      VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?2))
      ON CONFLICT (key) DO UPDATE SET next_at = CASE
+         WHEN julianday(rate_limit.next_at) IS NULL
+             OR julianday(rate_limit.next_at) > julianday('now') + ?3
+             THEN strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?3)
          WHEN julianday(excluded.next_at) > julianday(rate_limit.next_at) THEN excluded.next_at
          ELSE rate_limit.next_at END";
 
-/// The same on PostgreSQL (`$2` in seconds).
+/// The same on PostgreSQL (`$2`, `$3` in seconds).
 const DEFER_PG: &str = "INSERT INTO rate_limit AS r (key, next_at)
      VALUES ($1, clock_timestamp() + make_interval(secs => $2))
-     ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, EXCLUDED.next_at)";
+     ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(
+         LEAST(r.next_at, clock_timestamp() + make_interval(secs => $3)), EXCLUDED.next_at)";
 
-/// How long until a key's next free slot, in ms (negative when it is free now).
+/// How long until a key's next free slot, in ms (negative when it is free now; NULL on SQLite
+/// for a time `julianday` cannot read, past year 9999).
 const UNTIL_SQLITE: &str =
     "SELECT (julianday(next_at) - julianday('now')) * 86400000.0 FROM rate_limit WHERE key = ?1";
 const UNTIL_PG: &str = "SELECT (EXTRACT(EPOCH FROM (next_at - clock_timestamp())) * 1000)::float8
      FROM rate_limit WHERE key = $1";
+
+/// Which rows [`clamp`] cuts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Held<'a> {
+    /// One key (a credential's, by [`SqlRateGate::next_free`]).
+    Key(&'a str),
+    /// Every connector's hold (`connector:ID`, by the workers, before they claim).
+    Connectors,
+}
+
+/// Cuts the rows of `which` whose `next_at` is further than `cap` from now (by the database's
+/// clock), or that SQLite cannot read as a time (past year 9999: the hold would be off), to
+/// now + `cap`: a row an older version wrote a year (or a millennium) out holds its key
+/// `cap` at most from the first time it is read (review41 R5). Returns how many rows it cut.
+///
+/// # Errors
+/// [`ErrorKind::State`](connector_core::ErrorKind::State) when the table cannot be written.
+pub(crate) async fn clamp(db: &SyncDb, which: Held<'_>, cap: Duration) -> Result<u64> {
+    let (key, filter) = match which {
+        Held::Key(key) => (key, "key = $1"),
+        Held::Connectors => ("connector:", "substr(key, 1, length($1)) = $1"),
+    };
+    let cap = cap.min(LONGEST_WAIT).as_secs_f64();
+    let sql = if db.is_postgres() {
+        format!(
+            "UPDATE rate_limit SET next_at = clock_timestamp() + make_interval(secs => $2) \
+             WHERE {filter} AND next_at > clock_timestamp() + make_interval(secs => $2)"
+        )
+    } else {
+        format!(
+            "UPDATE rate_limit SET next_at = \
+             strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + $2 / 86400.0) \
+             WHERE {filter} AND (julianday(next_at) IS NULL \
+               OR julianday(next_at) > julianday('now') + $2 / 86400.0)"
+        )
+    };
+    Ok(on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(cap)
+            .execute(pool)
+            .await
+            .map_err(|e| db.error("cannot cut the far rate limits of", &e))?
+            .rows_affected()
+    }))
+}
 
 const MS_PER_DAY: f64 = 86_400_000.0;
 
@@ -121,17 +177,30 @@ impl SqlRateGate {
     /// # Errors
     /// [`ErrorKind::State`](connector_core::ErrorKind::State) when the table cannot be read.
     pub async fn next_free(&self, key: &str) -> Result<Option<DateTime<Utc>>> {
-        let ms: Option<(f64,)> = on_pool!(self.db, pool => {
-            let sql = if self.db.is_postgres() { UNTIL_PG } else { UNTIL_SQLITE };
-            sqlx::query_as(sql)
-                .bind(key)
-                .fetch_optional(pool)
-                .await
-                .map_err(|e| self.db.error("cannot read the rate limit of", &e))?
-        });
-        Ok(ms.map(|(ms,)| ms).filter(|ms| *ms > 0.0).map(|ms| {
+        let read = || async {
+            let ms: Option<(Option<f64>,)> = on_pool!(self.db, pool => {
+                let sql = if self.db.is_postgres() { UNTIL_PG } else { UNTIL_SQLITE };
+                sqlx::query_as(sql)
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(|e| self.db.error("cannot read the rate limit of", &e))?
+            });
+            Ok::<_, connector_core::Error>(ms.map(|(ms,)| ms))
+        };
+        let max_ms = self.max_wait.as_secs_f64() * 1000.0;
+        let mut ms = read().await?;
+        // A row further out than `max_wait` (or that SQLite cannot read) was written by an
+        // older version: it is cut to `max_wait` from now, once, then read as it is.
+        if let Some(far) = ms
+            && far.is_none_or(|ms| ms > max_ms)
+        {
+            clamp(&self.db, Held::Key(key), self.max_wait).await?;
+            ms = read().await?;
+        }
+        Ok(ms.flatten().filter(|ms| *ms > 0.0).map(|ms| {
             Utc::now()
-                .checked_add_signed(millis(ms))
+                .checked_add_signed(millis(ms.min(max_ms)))
                 .unwrap_or(DateTime::<Utc>::MAX_UTC)
         }))
     }
@@ -174,6 +243,7 @@ impl RateGate for SqlRateGate {
                     .bind(key)
                     .bind(interval_ms / MS_PER_DAY)
                     .bind(interval_ms)
+                    .bind(self.max_wait.as_secs_f64() * 1000.0 / MS_PER_DAY)
                     .fetch_one(pool)
                     .await
             }
@@ -182,6 +252,7 @@ impl RateGate for SqlRateGate {
                     .bind(key)
                     .bind(min_interval.as_secs_f64())
                     .bind(interval_ms)
+                    .bind(self.max_wait.as_secs_f64())
                     .fetch_one(pool)
                     .await
             }
@@ -198,12 +269,14 @@ impl RateGate for SqlRateGate {
             Pool::Sqlite(pool) => sqlx::query(DEFER_SQLITE)
                 .bind(key)
                 .bind(wait.as_secs_f64() * 1000.0 / MS_PER_DAY)
+                .bind(self.max_wait.as_secs_f64() * 1000.0 / MS_PER_DAY)
                 .execute(pool)
                 .await
                 .map(drop),
             Pool::Postgres(pool) => sqlx::query(DEFER_PG)
                 .bind(key)
                 .bind(wait.as_secs_f64())
+                .bind(self.max_wait.as_secs_f64())
                 .execute(pool)
                 .await
                 .map(drop),

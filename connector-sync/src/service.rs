@@ -636,6 +636,23 @@ impl SyncService {
         Ok(n)
     }
 
+    /// Lifts connector `id`'s rate-limit hold before its time, when the limit is known to be
+    /// gone (a quota raised, a proxy rule fixed): its queued jobs, those a rate limit put back
+    /// to retry included, are claimed at a worker's next poll instead of waiting out the
+    /// `rate-limited until T` their service asked for (up to
+    /// [`WorkerOptions::max_rate_limit_wait`](crate::WorkerOptions::max_rate_limit_wait), a
+    /// day by default). `true` when it was held. The shared rate limits of its credentials
+    /// ([`SqlRateGate`](crate::SqlRateGate)) are not touched: a `Retry-After` told to the
+    /// HTTP layer is waited out (at most `max_retry_after`).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
+    /// database fails.
+    pub async fn clear_rate_limit(&self, id: &str) -> Result<bool> {
+        self.existing(id).await?;
+        jobs::clear_rate_limit(self.db(), id).await
+    }
+
     /// Counts the jobs by status (all connectors), for metrics.
     ///
     /// # Errors

@@ -2,14 +2,15 @@
 //! with a heartbeat that also stores the counters, finish, retry with backoff.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use connector_core::sink::Sink;
 use connector_core::state::{FailedItem, StateStore};
 use connector_core::sync::{Progress, SyncMode, SyncOptions, Syncer};
-use connector_core::{Cancellation, Error, ErrorKind, Failure, PartitionSpec, Result};
+use connector_core::{Cancellation, Document, Error, ErrorKind, Failure, PartitionSpec, Result};
 use tokio::task::JoinSet;
 
 use crate::connectors::ConnectorStore;
@@ -17,16 +18,17 @@ use crate::credentials::SqlCredentialStore;
 use crate::db::SyncDb;
 use crate::jobs::{self, Claim, Claimed, Finish, JobCounters, JobKind, JobMode};
 use crate::observe::{JobEvent, JobEventKind, JobObserver, RunStats};
-use crate::rate_gate::SqlRateGate;
+use crate::rate_gate::{self, Held, SqlRateGate};
 use crate::sinks::SinkFactory;
 use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
 
 /// Attempts in a row that resumed a stored checkpoint and failed without committing anything
 /// before that checkpoint is dropped and the run starts over (Onyx ignores a checkpoint after
 /// repeated attempts without progress too), counting only errors that may be the checkpoint's
-/// fault (see `stalls_checkpoint`). A cursor that the source answers with a 5xx (or a timeout)
-/// at every resume, before any page, is never dropped by this rule: every job resuming it
-/// fails after `max_attempts`, and a full trigger (or a rebuild) starts over (review47 L4).
+/// fault (see `stalls_checkpoint`). A cursor that the source answers with a 5xx (or a timeout
+/// of its own, not the job's) at every resume, before any page, is never dropped by this
+/// rule: every job resuming it fails after `max_attempts`, and a full trigger (or a rebuild)
+/// starts over (review47 L4).
 const MAX_CHECKPOINT_STALLS: u32 = 3;
 
 /// The longest wait an error may ask for, whatever `max_retry_after` says: a year, which
@@ -72,7 +74,9 @@ pub struct WorkerOptions {
     /// How long a sync attempt may go without progress (a source page, a sink batch) before
     /// it is stopped and counted as failed (default 30 min; waiting for a shared rate limit is
     /// not a stall). Its lease is then no longer renewed, so a hung source stream or a sink
-    /// write stuck on a dead mount never holds its connector's pending slot for good.
+    /// write stuck on a dead mount never holds its connector's pending slot for good. Stopped
+    /// while a call into the sink was in flight, the attempt fails `Sink` (the host's sink
+    /// hung, not the connector) and is retried, but is not a stalled resume of the checkpoint.
     pub stall_timeout: Duration,
     /// The wait before the first retry (default 10 s), doubled after each failed attempt. A
     /// retryable error that asks for a longer wait ([`Error::retry_after`]: a service's
@@ -89,9 +93,10 @@ pub struct WorkerOptions {
     /// checkpoint's fault count: not one told to wait or rate-limited (a resume the service
     /// throttles keeps its checkpoint), not a connection, timeout or 5xx failure before the
     /// first source page (a resume during an outage keeps it; the worker's own
-    /// `stall_timeout` still counts), not a sink, database, credential, config or
-    /// `Unsupported` error, and not an attempt that did not resume the checkpoint (a full or
-    /// incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
+    /// `stall_timeout` still counts, unless the sink hung, and so does the connector's
+    /// `timeout_secs` running out: the resume hung), not a sink, database, credential,
+    /// config or `Unsupported` error, and not an attempt that did not resume the checkpoint (a
+    /// full or incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
     /// which resume after each wait until [`max_throttled`](Self::max_throttled).
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
@@ -113,7 +118,9 @@ pub struct WorkerOptions {
     /// year): its job and every job of its connector wait that long (review41 R2: a 429's
     /// `Retry-After`, or a daily quota's reset, is usually honest, and a service may penalise
     /// requests sent inside the window it announced; cutting it to `max_retry_after` brought
-    /// every job of the connector back hourly to be refused again).
+    /// every job of the connector back hourly to be refused again). The connector's hold is
+    /// never written further out than this from now, and one further out (written by an older
+    /// version) is cut to it before this worker claims (review41 R5).
     pub max_rate_limit_wait: Duration,
     /// How long a job may go without a commit and still be retried after a `RateLimited`
     /// attempt (default 24 h; `None`: as long as the service throttles; zero: a job ends at
@@ -166,12 +173,16 @@ impl Default for WorkerOptions {
 }
 
 impl WorkerOptions {
-    /// The wait before the retry that follows failed attempt `attempt` (1-based).
+    /// The wait before the retry that follows failed attempt `attempt` (1-based): `backoff`
+    /// doubled per attempt, at most `max_backoff`, and at most a year whatever the two say
+    /// (a host's `Duration::MAX` saturates there instead of overflowing the time arithmetic
+    /// or a database's dates, review41 R7).
     pub fn backoff_after(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(20);
         self.backoff
             .saturating_mul(1u32 << doublings)
             .min(self.max_backoff)
+            .min(LONGEST_WAIT)
     }
 
     /// The wait before the retry that follows failed attempt `attempt`, when the error asked
@@ -223,7 +234,9 @@ impl WorkerContext {
     }
 
     fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::seconds(30))
+        // A year at most: a longer lease would be past what SQLite's dates hold (review41 R7).
+        chrono::Duration::from_std(self.options.lease.min(LONGEST_WAIT))
+            .unwrap_or(chrono::Duration::seconds(30))
     }
 
     /// Tells every observer (the hook for metrics and job webhooks).
@@ -295,6 +308,13 @@ pub(crate) async fn run(
             }
             if let Err(e) = jobs::requeue_expired(ctx.db(), ctx.options.max_attempts).await {
                 tracing::warn!(worker = %ctx.id, error = %e, "cannot put back the jobs of lost workers");
+            }
+            // A connector's hold further out than this worker's `max_rate_limit_wait` (an
+            // older version wrote it, or SQLite cannot read it as a time) is cut to it before
+            // claiming, so it neither blocks its connector for years nor is ignored.
+            let cap = ctx.options.longest_rate_limit_wait();
+            if let Err(e) = rate_gate::clamp(ctx.db(), Held::Connectors, cap).await {
+                tracing::warn!(worker = %ctx.id, error = %e, "cannot cut the far rate limits");
             }
             last_beat = Some(tokio::time::Instant::now());
         }
@@ -429,6 +449,7 @@ fn plus(base: JobCounters, this: JobCounters) -> JobCounters {
 }
 
 /// What an attempt did, as its progress reports it.
+#[derive(Debug)]
 struct Activity {
     /// Its last source page or sink batch, for the stall watchdog.
     last: Mutex<tokio::time::Instant>,
@@ -437,14 +458,73 @@ struct Activity {
     /// Whether it resumed the stored checkpoint (a `Resume`, or an `Auto` run with one
     /// stored): only such an attempt can stall it (review47 L5).
     resumed: AtomicBool,
+    /// Calls into the sink in flight ([`WatchedSink`]).
+    in_sink: AtomicUsize,
+    /// Whether the stall watchdog fired while a sink call was in flight: the sink (the host's
+    /// code) hung, not the connector.
+    sink_hung: AtomicBool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            last: Mutex::new(tokio::time::Instant::now()),
+            paged: AtomicBool::new(false),
+            resumed: AtomicBool::new(false),
+            in_sink: AtomicUsize::new(0),
+            sink_hung: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The job's sink, counting its calls in flight in [`Activity::in_sink`]: a stall while the
+/// sink holds the attempt is the sink's, not the checkpoint's.
+struct WatchedSink {
+    inner: Arc<dyn Sink>,
+    activity: Arc<Activity>,
+}
+
+/// One call into the sink, counted until it returns or its future is dropped.
+struct InSink<'a>(&'a AtomicUsize);
+
+impl<'a> InSink<'a> {
+    fn enter(calls: &'a AtomicUsize) -> Self {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Self(calls)
+    }
+}
+
+impl Drop for InSink<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for WatchedSink {
+    async fn write(&self, documents: &[Document]) -> Result<()> {
+        let _call = InSink::enter(&self.activity.in_sink);
+        self.inner.write(documents).await
+    }
+
+    async fn delete(&self, ids: &[String]) -> Result<()> {
+        let _call = InSink::enter(&self.activity.in_sink);
+        self.inner.delete(ids).await
+    }
+
+    fn takes_spooled(&self) -> bool {
+        self.inner.takes_spooled()
+    }
 }
 
 /// Whether a failed sync attempt that resumed the stored checkpoint and committed nothing
 /// counts as a stalled resume of it (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only
 /// when its error may be the checkpoint's fault, that is when the source was reached and
 /// answered other than with a wait, or when the worker's own `stall_timeout` stopped it
-/// (`hung`: the resume hung; three in a row take at least 1.5 h by default, so no short
-/// outage gives them).
+/// while no call into the sink was in flight, or the job's own `timeout_secs` ran out (`hung`:
+/// the resume hung; three in a row take at least 1.5 h, or three job timeouts, by default, so
+/// no short outage gives them). A stop while the sink hung is a
+/// `Sink` error, not counted: the host's sink is not the checkpoint's fault.
 ///
 /// Not counted (review45 E2, review41 R1, review47 M1 and L5): an error that asked for a wait
 /// (`asked`, already without a zero one) and any `RateLimited` one, the service throttles the
@@ -520,11 +600,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
     ));
     let progress: Arc<Mutex<Option<JobCounters>>> = Arc::new(Mutex::new(None));
     let progressed = Arc::new(AtomicBool::new(false));
-    let activity = Arc::new(Activity {
-        last: Mutex::new(tokio::time::Instant::now()),
-        paged: AtomicBool::new(false),
-        resumed: AtomicBool::new(false),
-    });
+    let activity = Arc::new(Activity::new());
     let lost = Cancellation::new();
     let stalled = Cancellation::new();
     let gate = ctx.options.shared_rate_limits.then(|| {
@@ -630,6 +706,10 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                     break;
                 }
             }
+            activity.sink_hung.store(
+                activity.in_sink.load(Ordering::SeqCst) > 0,
+                Ordering::SeqCst,
+            );
             stalled.cancel();
             cancel.cancel();
             tokio::time::sleep(grace).await;
@@ -639,8 +719,22 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         r = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate, &progressed, activity.clone()) => r,
         () = watchdog => Err(Error::new(ErrorKind::Cancelled, "the stalled attempt did not stop")),
     };
-    let hung = stalled.is_cancelled();
-    let outcome = if hung {
+    // The stall watchdog stopped it: the connector hung (the resume hung, a stall of the
+    // checkpoint), or the sink did, which says nothing of the checkpoint: a `Sink` error,
+    // retried like any other but not counted against it.
+    let stopped = stalled.is_cancelled();
+    let sink_hung = stopped && activity.sink_hung.load(Ordering::SeqCst);
+    let hung = stopped && !sink_hung;
+    let outcome = if sink_hung {
+        Err(Error::new(
+            ErrorKind::Sink,
+            format!(
+                "the sink did not return for {}s, the stall timeout; stopped, it resumes \
+                 from its last acknowledged checkpoint",
+                ctx.options.stall_timeout.as_secs()
+            ),
+        ))
+    } else if hung {
         Err(Error::new(
             ErrorKind::Timeout,
             format!(
@@ -710,13 +804,16 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             } else {
                 claimed.job.throttled_attempts.saturating_add(1)
             };
-            let throttle_wait =
-                rate_limited.then(|| asked.unwrap_or_else(|| ctx.options.backoff_after(throttled)));
+            let throttle_wait = rate_limited.then(|| {
+                asked
+                    .unwrap_or_else(|| ctx.options.backoff_after(throttled))
+                    .min(ctx.options.longest_rate_limit_wait())
+            });
             let mut until = None;
             if let Some(wait) = throttle_wait {
-                let at = later(wait);
-                until = Some(at);
-                if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, at).await {
+                let cap = ctx.options.longest_rate_limit_wait();
+                until = Some(later(wait));
+                if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, wait, cap).await {
                     tracing::warn!(job = job_id, error = %e, "cannot record the rate limit");
                 }
             }
@@ -725,10 +822,17 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // at all: it is not a stall (see `stalls_checkpoint`). Such a loop is bounded by
             // `max_attempts`, a `RateLimited` one by `max_throttled`.
             let paged = activity.paged.load(Ordering::Relaxed);
+            // The job's own `timeout_secs` ran out (core stopped the run at its deadline, so
+            // the attempt lasted at least that long): the resume hung as surely as when the
+            // worker's `stall_timeout` stops it, and counts the same, before a page as after
+            // (a connector's own `Timeout` before a page, an outage, still does not).
+            let timed_out = claimed.timeout_secs > 0
+                && e.kind() == ErrorKind::Timeout
+                && started.elapsed() >= Duration::from_secs(claimed.timeout_secs);
             if !progressed
                 && claimed.job.kind == JobKind::Sync
                 && activity.resumed.load(Ordering::Relaxed)
-                && stalls_checkpoint(&e, asked, paged, hung)
+                && stalls_checkpoint(&e, asked, paged, hung || timed_out)
             {
                 let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
                     .partition(claimed.job.partition.clone());
@@ -880,7 +984,10 @@ async fn attempt_job(
         store.clone(),
         job.connector_id.clone(),
     )));
-    let sink = ctx.sinks.sink(&record).await?;
+    let sink: Arc<dyn Sink> = Arc::new(WatchedSink {
+        inner: ctx.sinks.sink(&record).await?,
+        activity: activity.clone(),
+    });
     let state = SqlStateStore::new(ctx.db().clone(), job.connector_id.clone())
         .partition(job.partition.clone())
         .with_lease(Lease {
@@ -1141,5 +1248,18 @@ mod tests {
             WorkerOptions::default().longest_rate_limit_wait(),
             Duration::from_secs(86_400)
         );
+        // A host's huge backoff saturates at a year (review41 R7): no overflow, and a retry
+        // time both databases store.
+        let o = WorkerOptions {
+            backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            ..WorkerOptions::default()
+        };
+        for attempt in [0, 1, 2, 21, u32::MAX] {
+            assert_eq!(o.backoff_after(attempt), LONGEST_WAIT, "{attempt}");
+        }
+        assert_eq!(o.retry_wait(u32::MAX, None), LONGEST_WAIT);
+        let year = chrono::Duration::from_std(LONGEST_WAIT).unwrap_or(chrono::Duration::MAX);
+        assert!(later(o.backoff_after(9)) <= Utc::now() + year);
     }
 }

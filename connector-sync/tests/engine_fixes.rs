@@ -370,6 +370,8 @@ async fn a_stalled_job_is_stopped_and_fails_with_the_reason(backend: Backend) {
         .await;
     let error = failed.error.clone().unwrap_or_default();
     assert!(error.contains("stall timeout"), "{error}");
+    // The sink hung, not the connector: said so (and not a stall of the checkpoint).
+    assert!(error.contains("the sink did not return"), "{error}");
     assert_eq!(failed.attempt, 2, "{failed:#?}");
     worker.stop().await;
 }

@@ -362,3 +362,97 @@ async fn postgres_a_huge_wait_is_cut_to_max_wait() {
     let (a, _b) = postgres_pair().await;
     a_huge_wait_is_cut_to_max_wait(a).await;
 }
+
+/// Writes `key`'s row as an older version could have: `next_at` given as text.
+async fn write_row(url: &str, key: &str, next_at: &str) {
+    use sqlx::Connection as _;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO rate_limit (key, next_at) VALUES ('{key}', '{next_at}')"
+    ));
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+/// A key's row only grows (a longer `defer` pushes it out, a shorter one leaves it), and a
+/// row further out than the gate's `max_wait`, as an older version wrote them (year 3000, and
+/// on SQLite past year 9999, which `julianday` cannot read: the gate was off for that key), is
+/// cut to `max_wait` from now on read, by `acquire` and by `defer` (issue 17, review41 R5).
+async fn a_row_grows_up_to_max_wait(db: SyncDb, url: &str) {
+    use connector_core::rate::RateGate;
+    let gate = SqlRateGate::new(db);
+    let about = |t: Option<chrono::DateTime<chrono::Utc>>, d: chrono::Duration| {
+        let now = chrono::Utc::now();
+        let slack = chrono::Duration::seconds(5);
+        t.is_some_and(|t| t > now + d - slack && t < now + d + slack)
+    };
+    let minutes = |n| chrono::Duration::minutes(n);
+    let key = support::unique_id("grow");
+    gate.defer(&key, Duration::from_secs(60)).await.unwrap();
+    assert!(about(gate.next_free(&key).await.unwrap(), minutes(1)));
+    gate.defer(&key, Duration::from_secs(600)).await.unwrap();
+    assert!(
+        about(gate.next_free(&key).await.unwrap(), minutes(10)),
+        "grew"
+    );
+    gate.defer(&key, Duration::from_secs(30)).await.unwrap();
+    assert!(
+        about(gate.next_free(&key).await.unwrap(), minutes(10)),
+        "kept"
+    );
+
+    let mut far = vec!["3000-01-01T00:00:00.000Z"];
+    if !url.starts_with("postgres") {
+        far.push("10000-01-01T00:00:00.000Z");
+    }
+    for at in far {
+        let read = support::unique_id("far");
+        write_row(url, &read, at).await;
+        assert!(
+            about(gate.next_free(&read).await.unwrap(), minutes(60)),
+            "{at}"
+        );
+        // Cut in the table, not only in the answer: read again, it is where it was cut.
+        assert!(
+            about(gate.next_free(&read).await.unwrap(), minutes(60)),
+            "{at}"
+        );
+        let acquired = support::unique_id("far");
+        write_row(url, &acquired, at).await;
+        let wait = gate
+            .acquire(&acquired, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(
+            wait > Duration::from_secs(3595) && wait < Duration::from_secs(3605),
+            "{at}: {wait:?}"
+        );
+        let deferred = support::unique_id("far");
+        write_row(url, &deferred, at).await;
+        gate.defer(&deferred, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(
+            about(gate.next_free(&deferred).await.unwrap(), minutes(60)),
+            "{at}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_a_row_grows_up_to_max_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = sqlite_pair(&dir).await;
+    let url = format!("sqlite:{}", dir.path().join("sync.db").display());
+    a_row_grows_up_to_max_wait(a, &url).await;
+}
+
+#[tokio::test]
+async fn postgres_a_row_grows_up_to_max_wait() {
+    let (a, _b) = postgres_pair().await;
+    a_row_grows_up_to_max_wait(a, support::postgres::url()).await;
+}

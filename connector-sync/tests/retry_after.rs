@@ -54,10 +54,15 @@ on_both!(
     a_rate_limit_without_a_wait_is_waited_out_longer_each_time,
     a_job_throttled_past_max_throttled_fails_and_keeps_its_checkpoint,
     a_resume_that_hangs_is_a_stall,
+    a_resume_that_runs_past_its_timeout_is_a_stall,
     a_resume_that_fails_after_a_page_is_a_stall,
     attempts_that_did_not_resume_keep_the_checkpoint,
     a_shorter_rate_limit_does_not_cut_a_longer_one,
     migration_7_resets_the_stalls_of_an_existing_database,
+    a_huge_backoff_saturates_at_a_year,
+    a_connector_hold_grows_up_to_max_rate_limit_wait,
+    clear_rate_limit_lifts_a_connectors_hold,
+    a_resume_whose_sink_hangs_keeps_its_checkpoint,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -696,7 +701,12 @@ async fn a_resume_that_hangs_is_a_stall(backend: Backend) {
     let shared = Shared::new(4, Some((ErrorKind::Unavailable, None)));
     shared.set_delay(Duration::from_secs(3600));
     let mut options = fast_worker("w");
-    options.stall_timeout = Duration::from_millis(400);
+    // Only the hung pages may reach the stall timeout: a healthy attempt's setup (a dozen
+    // database round trips before its first page) or commit that took longer than a 400 ms
+    // timeout on a loaded machine was stopped too, an extra stall or attempt that broke the
+    // sequence below (issue 17). The hangs last an hour, so a wider margin only makes the
+    // test a few seconds longer; the end of the job is waited for, not slept.
+    options.stall_timeout = Duration::from_secs(2);
     let (done, _sink) = run_to_the_end(backend, &shared, options).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(
@@ -704,6 +714,38 @@ async fn a_resume_that_hangs_is_a_stall(backend: Backend) {
         [false, true, true, true, false],
         "three hung resumes, then a run from the start"
     );
+}
+
+/// Three resumes in a row that hang before their first page until the job's own
+/// `timeout_secs` stops them (core's deadline, here long before the worker's 30 min
+/// `stall_timeout`) are stalled resumes, as when the worker's stall timeout stops them
+/// (issue 17: such a `Timeout` before a page was taken for an outage and never counted, so a
+/// resume that hung at every try kept its checkpoint for good): the fifth attempt starts over.
+async fn a_resume_that_runs_past_its_timeout_is_a_stall(backend: Backend) {
+    let shared = Shared::new(4, Some((ErrorKind::Unavailable, None)));
+    shared.set_delay(Duration::from_secs(3600));
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let update = connector_sync::ConnectorUpdate {
+        timeout_secs: Some(2),
+        ..connector_sync::ConnectorUpdate::default()
+    };
+    ok("update", service.update(&connector, update).await);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, false],
+        "three resumes past their timeout, then a run from the start"
+    );
+    stop_worker(&stop, worker).await;
 }
 
 /// Resumes that read a page (buffered: 4 documents a batch, 2 a page, so nothing is committed)
@@ -956,5 +998,250 @@ async fn migration_7_resets_the_stalls_of_an_existing_database(backend: Backend)
     let worker = worker(&service, fast_worker("w"), &stop);
     let done = finished(&service, job).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    stop_worker(&stop, worker).await;
+}
+
+/// Whether `t` is `d` from now, give or take a few seconds.
+fn about(t: Option<chrono::DateTime<chrono::Utc>>, d: chrono::Duration) -> bool {
+    let now = chrono::Utc::now();
+    let slack = chrono::Duration::seconds(5);
+    t.is_some_and(|t| t > now + d - slack && t < now + d + slack)
+}
+
+/// A host's `backoff` and `max_backoff` of `Duration::MAX` (review41 R7): the failed attempt
+/// is recorded, to be retried a year later (the longest wait), on both databases (SQLite
+/// cannot store a date past year 9999, so the end of the attempt was not recorded at all;
+/// PostgreSQL stored year 262 143, and the job could no longer be read).
+async fn a_huge_backoff_saturates_at_a_year(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    let Setup {
+        _dir, service, job, ..
+    } = setup(backend, &shared).await;
+    let mut options = fast_worker("w");
+    options.backoff = Duration::MAX;
+    options.max_backoff = Duration::MAX;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(Some(failed.run_after), chrono::Duration::days(365)),
+        "{failed:#?}"
+    );
+    stop_worker(&stop, worker).await;
+}
+
+/// When a job's wait reason says its connector is held: "rate-limited until T".
+fn held_until(job: &JobRecord) -> Option<chrono::DateTime<chrono::Utc>> {
+    job.wait_reason
+        .as_deref()?
+        .strip_prefix("rate-limited until ")
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The `rate_limit` row of `connector`, as text (PostgreSQL's `timestamptz` cast).
+async fn hold_text(backend: Backend, url: &str, connector: &str) -> String {
+    use sqlx::Connection as _;
+    let sql =
+        format!("SELECT CAST(next_at AS TEXT) FROM rate_limit WHERE key = 'connector:{connector}'");
+    let sql = sqlx::AssertSqlSafe(sql);
+    let row: (String,) = match backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::query_as(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("the hold")
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query_as(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("the hold")
+        }
+    };
+    row.0
+}
+
+/// A connector's hold only grows, and never past `max_rate_limit_wait` from now (issue 17,
+/// review41 R5): a stated 30 min wait pushes out a 1 min hold; a hold an older version wrote
+/// centuries out (and, on SQLite, past year 9999, which `julianday` cannot read: the hold was
+/// off) is cut to the hour by the next worker; a bare 429's backoff of ten years
+/// (`max_backoff`) holds the connector an hour, not ten years.
+async fn a_connector_hold_grows_up_to_max_rate_limit_wait(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::RateLimited, Some(Duration::from_secs(1800)))),
+    );
+    shared.set_delay(Duration::from_secs(2));
+    let Setup {
+        _dir,
+        url,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let mut options = fast_worker("w");
+    options.max_rate_limit_wait = Duration::from_secs(3600);
+    let stop = connector_core::Cancellation::new();
+    let first = worker(&service, options.clone(), &stop);
+    wait_for(&service, job, |j| j.status == JobStatus::Running).await;
+    let minute = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let key = format!("connector:{connector}");
+    exec(
+        backend,
+        &url,
+        &format!("INSERT INTO rate_limit (key, next_at) VALUES ('{key}', $1)"),
+        Some(minute),
+    )
+    .await;
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&failed), chrono::Duration::minutes(30)),
+        "the hold grew to the stated 30 min: {failed:#?}"
+    );
+    // Rows an older version wrote: cut to the hour by the worker before it claims.
+    let millennium = chrono::DateTime::parse_from_rfc3339("3000-01-01T00:00:00Z")
+        .expect("a date")
+        .with_timezone(&chrono::Utc);
+    exec(
+        backend,
+        &url,
+        &format!("UPDATE rate_limit SET next_at = $1 WHERE key = '{key}'"),
+        Some(millennium),
+    )
+    .await;
+    let cut = wait_for(&service, job, |j| {
+        about(held_until(j), chrono::Duration::hours(1))
+    })
+    .await;
+    assert_eq!(cut.status, JobStatus::Queued, "{cut:#?}");
+    if backend == Backend::Sqlite {
+        exec(
+            backend,
+            &url,
+            &format!(
+                "UPDATE rate_limit SET next_at = '10000-01-01T00:00:00+00:00' WHERE key = '{key}'"
+            ),
+            None,
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while hold_text(backend, &url, &connector)
+            .await
+            .starts_with("10000")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the unreadable hold was never cut"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let cut = ok("job", service.job(job).await).expect("the job");
+        assert!(
+            about(held_until(&cut), chrono::Duration::hours(1)),
+            "{cut:#?}"
+        );
+    }
+    assert_eq!(shared.resumed(), [false], "no attempt ran while held");
+    stop_worker(&stop, first).await;
+
+    // A bare 429 whose backoff is ten years (a host's `max_backoff`): held an hour.
+    let shared = Shared::new(1, Some((ErrorKind::RateLimited, None)));
+    let Setup {
+        _dir, service, job, ..
+    } = setup(backend, &shared).await;
+    options.backoff = Duration::from_secs(10 * 365 * 24 * 3600);
+    options.max_backoff = options.backoff;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&failed), chrono::Duration::hours(1)),
+        "{failed:#?}"
+    );
+    stop_worker(&stop, worker).await;
+}
+
+/// `SyncService::clear_rate_limit` lifts a connector's hold before its time (issue 17: the
+/// docs told users to delete the row by SQL): a job its service rate-limited for a day runs at
+/// the next poll; a second call finds nothing held, and an unknown connector is `NotFound`.
+async fn clear_rate_limit_lifts_a_connectors_hold(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::RateLimited, Some(Duration::from_secs(86_400)))),
+    );
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let held = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && held_until(j).is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&held), chrono::Duration::days(1)),
+        "{held:#?}"
+    );
+    assert!(ok("clear", service.clear_rate_limit(&connector).await));
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(shared.resumed(), [false, true], "resumed once lifted");
+    assert!(!ok("again", service.clear_rate_limit(&connector).await));
+    let unknown = service
+        .clear_rate_limit("nope")
+        .await
+        .err()
+        .map(|e| e.kind());
+    assert_eq!(unknown, Some(ErrorKind::NotFound));
+    stop_worker(&stop, worker).await;
+}
+
+/// Resumes whose sink write hangs until the worker's `stall_timeout` stops them (issue 17):
+/// the host's sink hung, not the connector, so they are not stalled resumes of the checkpoint;
+/// each fails `Sink` and is retried, and the attempt after the third hung one still resumes
+/// the checkpoint (three counted stalls would have dropped it and started over).
+async fn a_resume_whose_sink_hangs_keeps_its_checkpoint(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    let Setup {
+        _dir,
+        service,
+        sink,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    // The first attempt's batch goes through and is committed; the next three attempts'
+    // first writes never return.
+    sink.hang_after(1, 3);
+    let mut options = fast_worker("w");
+    // Far above what a healthy attempt takes between two progress reports on a loaded
+    // machine: only the hung writes reach it.
+    options.stall_timeout = Duration::from_secs(2);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(sink.hangs_left(), 0, "three writes hung");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three resumes whose sink hung, then one that still resumed"
+    );
     stop_worker(&stop, worker).await;
 }

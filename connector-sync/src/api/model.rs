@@ -391,6 +391,10 @@ pub struct JobView {
     pub counters: JobCountersView,
     /// Attempts started so far.
     pub attempt: u32,
+    /// Attempts that ended rate-limited since the job's last commit (a commit resets it):
+    /// a rate limit that states no wait holds the connector for the backoff doubled with
+    /// each ([`JobRecord::throttled_attempts`]).
+    pub throttled_attempts: u32,
     /// Why a queued job waits (paused, scheduled, rate-limited until T, no worker alive,
     /// queued behind N jobs…).
     pub wait_reason: Option<String>,
@@ -443,6 +447,7 @@ impl From<JobRecord> for JobView {
                 gone: c.gone,
             },
             attempt: j.attempt,
+            throttled_attempts: j.throttled_attempts,
             wait_reason: j.wait_reason,
             error: j.error,
             window_start: j.window_start,
@@ -566,4 +571,45 @@ pub struct Health {
     pub status: String,
     /// Where the database is (readyz only; never a password).
     pub database: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::JobCounters;
+
+    /// The API's job shows how many attempts in a row its service rate-limited, as
+    /// `throttledAttempts` (it was only in `JobRecord`).
+    #[test]
+    fn a_job_view_shows_its_throttled_attempts() {
+        let now = Utc::now();
+        let record = JobRecord {
+            id: 7,
+            connector_id: "c".into(),
+            kind: JobKind::Sync,
+            mode: JobMode::Auto,
+            partition: String::new(),
+            status: JobStatus::Queued,
+            refetch_ids: None,
+            window_start: None,
+            window_end: None,
+            counters: JobCounters::default(),
+            error: Some("rate-limited".into()),
+            wait_reason: None,
+            attempt: 4,
+            attempts_without_progress: 0,
+            last_progress_at: None,
+            throttled_attempts: 3,
+            run_after: now,
+            lease_owner: None,
+            lease_expires_at: None,
+            heartbeat_at: None,
+            created_at: now,
+            started_at: Some(now),
+            finished_at: None,
+        };
+        let json = serde_json::to_value(JobView::from(record)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["throttledAttempts"], 3, "{json}");
+        assert_eq!(json["attempt"], 4, "{json}");
+    }
 }

@@ -4,7 +4,7 @@ use connector_core::{Error, ErrorKind, Result};
 use serde_json::Value;
 
 use super::Provider;
-use super::provider::{OAuthClient, Tokens};
+use super::provider::{OAuthClient, Tokens, expires_in_of};
 
 /// Exchanges `code` at the provider's token endpoint. The error is a message for the
 /// user (the caller scrubs the code and the client secret from it).
@@ -72,10 +72,7 @@ pub(super) async fn exchange(
     Ok(Tokens {
         access_token,
         refresh_token: text("refresh_token").filter(|t| !t.is_empty()),
-        expires_in: raw.get("expires_in").and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        }),
+        expires_in: raw.get("expires_in").and_then(expires_in_of),
         scope: text("scope"),
         raw,
     })

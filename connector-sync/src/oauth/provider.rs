@@ -75,8 +75,29 @@ pub(crate) struct Tokens {
     pub(crate) raw: serde_json::Map<String, Value>,
     pub(crate) access_token: String,
     pub(crate) refresh_token: Option<String>,
+    /// `expires_in` in seconds, cut to `0..=MAX_EXPIRES_IN` ([`expires_in_of`]).
     pub(crate) expires_in: Option<i64>,
     pub(crate) scope: Option<String>,
+}
+
+/// The longest token lifetime kept from a token response: a year. A longer (or hostile)
+/// `expires_in` is cut to it, so the connector refreshes a year after the flow at the latest
+/// instead of the time arithmetic overflowing (review41 R6).
+const MAX_EXPIRES_IN: i64 = 365 * 24 * 60 * 60;
+
+/// A token response's `expires_in` (a number, or a string holding one, as some providers send
+/// it) in seconds, saturated to `0..=MAX_EXPIRES_IN`: a negative one is expired now, a huge
+/// one (`1e30`, `u64::MAX`) a year; `None` when it is absent or not a number.
+pub(crate) fn expires_in_of(value: &Value) -> Option<i64> {
+    let secs = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|s| !s.is_nan())?;
+    // `as` saturates a float to the integer's range (infinities included).
+    let secs = secs as i64;
+    Some(secs.clamp(0, MAX_EXPIRES_IN))
 }
 
 impl TokenFormat {
@@ -92,9 +113,12 @@ impl TokenFormat {
         tokens: &Tokens,
         now: DateTime<Utc>,
     ) -> Result<Secret> {
-        let expiry = tokens
-            .expires_in
-            .map(|s| (now + chrono::Duration::seconds(s)).to_rfc3339());
+        let expiry = tokens.expires_in.map(|s| {
+            let lifetime = chrono::Duration::seconds(s.clamp(0, MAX_EXPIRES_IN));
+            now.checked_add_signed(lifetime)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+                .to_rfc3339()
+        });
         let value = match self {
             Self::GoogleAuthorizedUser => {
                 let Some(refresh) = &tokens.refresh_token else {
@@ -309,5 +333,72 @@ impl OAuthProvider {
         gmail.client = client("OAUTH_GMAIL").or(drive_client);
         gmail.redirect_uri = redirect("GMAIL_WEB_OAUTH_REDIRECT_URI")?;
         Ok(vec![drive, gmail])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expiry of a Google token field whose response said `expires_in`.
+    fn expiry(expires_in: Value, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut raw = serde_json::Map::new();
+        raw.insert("expires_in".into(), expires_in);
+        let tokens = Tokens {
+            expires_in: raw.get("expires_in").and_then(expires_in_of),
+            raw,
+            access_token: "at".into(),
+            refresh_token: Some("rt".into()),
+            scope: None,
+        };
+        let Ok(provider) = OAuthProvider::google_drive() else {
+            panic!("the Drive provider")
+        };
+        let client = OAuthClient {
+            client_id: "id".into(),
+            client_secret: Secret::new("s3"),
+        };
+        let value = TokenFormat::GoogleAuthorizedUser
+            .value(&provider, &client, &tokens, now)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let field: Value = serde_json::from_str(value.expose()).unwrap_or_else(|e| panic!("{e}"));
+        field["expiry"].as_str().map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .unwrap_or_else(|e| panic!("{t}: {e}"))
+                .with_timezone(&Utc)
+        })
+    }
+
+    /// A huge, negative, textual or out-of-range `expires_in` saturates instead of
+    /// overflowing the time arithmetic (review41 R6: `i64::MAX` panicked, `1e30` and
+    /// `u64::MAX` lost the expiry).
+    #[test]
+    fn expires_in_saturates() {
+        let now = Utc::now();
+        let year = now + chrono::Duration::seconds(MAX_EXPIRES_IN);
+        for (given, want) in [
+            (serde_json::json!(1e30), Some(year)),
+            (serde_json::json!(-5), Some(now)),
+            (serde_json::json!(-1e30), Some(now)),
+            (
+                serde_json::json!("3600"),
+                Some(now + chrono::Duration::hours(1)),
+            ),
+            (
+                serde_json::json!(3600),
+                Some(now + chrono::Duration::hours(1)),
+            ),
+            (
+                serde_json::json!(18_446_744_073_709_551_615_u64),
+                Some(year),
+            ),
+            (serde_json::json!(i64::MAX), Some(year)),
+            (serde_json::json!("9223372036854775807"), Some(year)),
+            (serde_json::json!(1_000_000_000_000_000_i64), Some(year)),
+            (serde_json::json!("soon"), None),
+            (Value::Null, None),
+        ] {
+            assert_eq!(expiry(given.clone(), now), want, "{given}");
+        }
     }
 }

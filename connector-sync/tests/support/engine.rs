@@ -96,6 +96,10 @@ struct RecorderState {
     writes: u64,
     delay: Duration,
     fail: Option<String>,
+    /// Writes that go through before the hanging ones start ([`Recorder::hang_after`]).
+    pass: u64,
+    /// Writes left that never return.
+    hangs: u32,
 }
 
 impl Recorder {
@@ -105,6 +109,19 @@ impl Recorder {
 
     pub(crate) fn set_delay(&self, delay: Duration) {
         self.lock().delay = delay;
+    }
+
+    /// After `pass` more writes go through, the next `hangs` writes never return (a sink
+    /// stuck on a dead mount), until their attempt is stopped.
+    pub(crate) fn hang_after(&self, pass: u64, hangs: u32) {
+        let mut s = self.lock();
+        s.pass = pass;
+        s.hangs = hangs;
+    }
+
+    /// Hanging writes not met yet.
+    pub(crate) fn hangs_left(&self) -> u32 {
+        self.lock().hangs
     }
 
     pub(crate) fn set_fail(&self, message: Option<&str>) {
@@ -132,10 +149,22 @@ impl Recorder {
 #[async_trait]
 impl Sink for Recorder {
     async fn write(&self, documents: &[Document]) -> Result<()> {
-        let (delay, fail) = {
-            let s = self.lock();
-            (s.delay, s.fail.clone())
+        let (delay, fail, hang) = {
+            let mut s = self.lock();
+            let hang = if s.pass > 0 {
+                s.pass -= 1;
+                false
+            } else if s.hangs > 0 {
+                s.hangs -= 1;
+                true
+            } else {
+                false
+            };
+            (s.delay, s.fail.clone(), hang)
         };
+        if hang {
+            std::future::pending::<()>().await;
+        }
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
