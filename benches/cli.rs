@@ -1716,7 +1716,11 @@
 //! `base` and `exp` run the same code, and differ by 0.86x in wall: nothing in the table is
 //! told apart from the load. `lazy` against `exp` once more, one binary, 10 rounds of `-r 10`
 //! in both orders at load 5.0-6.0: wall median 0.2425 against 0.2481 s (0.98x), task-clock
-//! 160.7 against 157.9 ms (1.02x; the truncation's CPU moves, it does not go). The bench's (a), 7 rounds, base / `lazy` / base / `lazy` at load
+//! 160.7 against 157.9 ms (1.02x; the truncation's CPU moves, it does not go). A third, at
+//! load 2.0-3.6 (one build left), 8 rounds of `-r 15` in both orders: `lazy` 0.1744 s / 152.0
+//! ms, `exp` 0.1689 s / 151.5 ms (1.03x wall), `base` (4 rounds) 0.1788 s / 154.0 ms. With the
+//! sync's walls at 0.16-0.20 s it still had about one core: the truncation moved to another
+//! thread only gains when a second core is free for it, which no run here had. The bench's (a), 7 rounds, base / `lazy` / base / `lazy` at load
 //! 5.5-5.6: sync 0.179, 0.230, 0.265, 0.348 s, 2.68x, 2.62x, 3.05x, 3.29x of curl (curl 0.067,
 //! 0.088, 0.087, 0.106 s). Time to the first request (`strace -f`, 8 syncs a side in turn,
 //! load 4-5): base 16.7-27.3 ms (one 96), `lazy` 15.2-30.3 (one 71), `lazy` + `warm` 15.0-28.8:
