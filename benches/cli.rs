@@ -1663,6 +1663,73 @@
 //! Even within the noise: 0.92x the bench's wall, 1.03x task-clock and wall by `perf stat`
 //! (each ±2-5% between sets). The added work is a thread-local decrement a page and an
 //! `enter`/`with_default` a page the loop converts, tens of nanoseconds against about 100 µs.
+//!
+//! ## (a), twenty-ninth pass (2026-12-07): the previous output's truncation, and levers the load hid (measurements only)
+//!
+//! (The brief named it the twenty-seventh; the twenty-seventh and twenty-eighth above came
+//! first.) Base: `main` d7dab72's release binary. The machine was never quiet: other helpers'
+//! builds held load 3.7-5.6 on the 2 cores through every run below, so no idle figure was
+//! taken, and identical code varied by more than the levers (see `exp` against `base`).
+//! NDJSON md5 1405c21f… from the base and from every switch of the experiment binary.
+//!
+//! **Found: the sync empties the previous run's output on its critical path.** Without
+//! `--state`, `NdjsonSink::create` opens the output and `set_len(0)`s it on the blocking pool
+//! while the main thread waits, before the walk (and its I/O thread) starts. After an earlier
+//! run (every round of the bench, and any repeated sync into one file) that frees 17.5 MB of
+//! page cache: `strace -T` of 10 base syncs at load 5.4, `ftruncate` 2.9-4.1 ms (one 18 ms);
+//! the same truncate from Python on `/dev/shm`, 5 tries, 2.6-11 ms. One `strace -f` timeline
+//! (load 4, strace's slowdown included): exec to the loader done 12 ms, the config read on a
+//! blocking thread at 16 ms, the output opened at 20 ms and the main thread woken 5 ms later,
+//! the I/O thread started at 27 ms, the first request at 33 ms (in a second, fully traced
+//! sync the `ftruncate` alone took 12 ms). If an idle truncation takes what the quickest here
+//! took (2.6-3 ms), that is about 5% of an idle sync's 57-60 ms wall, half of the 10% the
+//! target still wants; not measured idle.
+//!
+//! Where the CPU goes (`perf record -e task-clock`, 3 base syncs at load 4): the main thread
+//! 48-52%, `connectors-io` 46-50%, the runtime's workers 1.7% (start-up), the I/O runtime's
+//! blocking thread 0.1%. `.data.rel.ro` is 2.42 MiB (`0x26ab98`) of many small relocated
+//! objects (the largest 70 KiB and 40 KiB): no one table to move out of it.
+//!
+//! Tried, one experiment binary with measure-only switches (patch in
+//! `/work/notes/s53/perf59/experiment-switches.patch`, removed; default path = base's code):
+//! `lazy`, the CLI's output checked (folder made, file opened without truncating) on the main
+//! thread and `NdjsonSink::create` run in a task, awaited at the first write or at the run's
+//! end, so the truncation overlaps the walk's start; `warm`, the I/O runtime started on a
+//! thread at the top of `sync` (a new `pages::warm_io_runtime`); `nonempty`, the I/O thread
+//! converting a page whenever the read-ahead's channel already holds one (not only when it is
+//! full); `w1` and `ct`, the CLI's runtime with one worker or `current_thread`; `ahead1`, one
+//! page converted ahead instead of two. `perf stat -r 15`, sides in turn, task-clock ms / wall
+//! s / context switches, medians:
+//!
+//! | side | rounds (load) | task-clock | wall | switches |
+//! | --- | --- | --- | --- | --- |
+//! | `base` (the base binary) | 8 (3.7-5.2) | 163.9 | 0.232 | 902-1,173 |
+//! | `exp` (experiment binary, no switch) | 8 (3.9-5.0) | 156.6 | 0.199 | 571-1,016 |
+//! | `lazy` | 8 (3.9-5.2) | 157.5 | 0.223 | 705-1,084 |
+//! | `lazy` + `warm` | 5 (4.2-5.1) | 170.8 | 0.237 | 650-1,092 |
+//! | `warm` | 3 (3.8-4.7) | 155.0 | 0.204 | 919-991 |
+//! | `nonempty` | 3 (3.7-4.7) | 157.5 | 0.203 | 783-1,065 |
+//! | `w1` | 3 (3.7-4.6) | 153.3 | 0.205 | 708-936 |
+//! | `ct` | 3 (3.8-4.6) | 160.1 | 0.228 | 681-974 |
+//! | `ahead1` | 3 (3.8-4.6) | 164.4 | 0.223 | 1,374-1,393 |
+//!
+//! `base` and `exp` run the same code, and differ by 0.86x in wall: nothing in the table is
+//! told apart from the load. `lazy` against `exp` once more, one binary, 10 rounds of `-r 10`
+//! in both orders at load 5.0-6.0: wall median 0.2425 against 0.2481 s (0.98x), task-clock
+//! 160.7 against 157.9 ms (1.02x; the truncation's CPU moves, it does not go). A third, at
+//! load 2.0-3.6 (one build left), 8 rounds of `-r 15` in both orders: `lazy` 0.1744 s / 152.0
+//! ms, `exp` 0.1689 s / 151.5 ms (1.03x wall), `base` (4 rounds) 0.1788 s / 154.0 ms. With the
+//! sync's walls at 0.16-0.20 s it still had about one core: the truncation moved to another
+//! thread only gains when a second core is free for it, which no run here had. The bench's (a), 7 rounds, base / `lazy` / base / `lazy` at load
+//! 5.5-5.6: sync 0.179, 0.230, 0.265, 0.348 s, 2.68x, 2.62x, 3.05x, 3.29x of curl (curl 0.067,
+//! 0.088, 0.087, 0.106 s). Time to the first request (`strace -f`, 8 syncs a side in turn,
+//! load 4-5): base 16.7-27.3 ms (one 96), `lazy` 15.2-30.3 (one 71), `lazy` + `warm` 15.0-28.8:
+//! strace and the load swamp it too. Nothing was committed: every switch is left for an idle
+//! A/B, `lazy` first (its 2.6-4 ms is measured where it lies, and it needs no core change; its
+//! costs: the output's open errors other than the first check, a failed truncation, come at
+//! the first write instead of before the first request, and the run awaits the open at its
+//! end so that a sync of no documents still leaves the file empty). `ahead1` doubles the
+//! context switches (as the nineteenth pass found), so it is the least likely.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
