@@ -1631,10 +1631,16 @@ mod tests {
     }
 
     /// Spins until this thread has had `cpu` of CPU time as [`Began`] counts it: a conversion
-    /// that is slow whatever the machine's load.
+    /// that is slow whatever the machine's load. A failure, not a hang, if `Began` never
+    /// gets there.
     fn busy(cpu: Duration) {
         let began = Began::now();
+        let wall = std::time::Instant::now();
         while began.took(Duration::ZERO) < cpu {
+            assert!(
+                wall.elapsed() < Duration::from_secs(30),
+                "no CPU time counted"
+            );
             std::hint::spin_loop();
         }
     }
@@ -1829,7 +1835,7 @@ mod tests {
             assert_eq!((cost.level, cost.paused), (level, 1 << level));
         }
         while !cost.converts() {}
-        for _ in 0..100_000 {
+        for _ in 0..1 << 21 {
             assert!(cost.converts());
             cost.took(fast);
         }
