@@ -568,9 +568,9 @@ impl Cost {
 /// the threshold in wall time.
 struct Began {
     wall: std::time::Instant,
-    /// The thread's CPU time then.
+    /// The thread's CPU time then (`None`: the clock failed, and wall time counts).
     #[cfg(target_os = "linux")]
-    cpu: std::time::Duration,
+    cpu: Option<std::time::Duration>,
 }
 
 impl Began {
@@ -590,23 +590,26 @@ impl Began {
     fn took(&self, slow: std::time::Duration) -> std::time::Duration {
         let wall = self.wall.elapsed();
         #[cfg(target_os = "linux")]
-        if wall > slow {
-            return thread_cpu().saturating_sub(self.cpu);
+        if wall > slow
+            && let (Some(began), Some(now)) = (self.cpu, thread_cpu())
+        {
+            return now.saturating_sub(began);
         }
         let _ = slow;
         wall
     }
 }
 
-/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), user and system.
+/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), user and system; `None` where
+/// the call fails (a sandbox that refuses it), not the panic of rustix's `clock_gettime`.
 #[cfg(target_os = "linux")]
-fn thread_cpu() -> std::time::Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    // Never negative; a clock that said so would read as zero, not as a panic.
-    std::time::Duration::new(
-        u64::try_from(t.tv_sec).unwrap_or(0),
-        u32::try_from(t.tv_nsec).unwrap_or(0),
-    )
+fn thread_cpu() -> Option<std::time::Duration> {
+    use rustix::time::{ClockId, DynamicClockId, clock_gettime_dynamic};
+    let t = clock_gettime_dynamic(DynamicClockId::Known(ClockId::ThreadCPUTime)).ok()?;
+    Some(std::time::Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
 }
 
 async fn drive<T, U, S, H>(
