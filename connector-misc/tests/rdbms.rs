@@ -1442,6 +1442,70 @@ async fn mysql_decimal_ids_in_another_form() {
     assert!(e.to_string().contains("after id `1.00E-8`"), "{e}");
 }
 
+/// The documents a refetch of `ids` gives, failing the test on an error.
+async fn refetched(c: &dyn Connector, ids: Vec<String>) -> Vec<String> {
+    let mut got = Vec::new();
+    let mut s = c.as_refetch().unwrap().fetch(ids, SyncContext::new());
+    while let Some(b) = s.next().await {
+        let b = b.unwrap();
+        assert!(b.failures.is_empty(), "{:?}", b.failures);
+        got.extend(b.documents.into_iter().map(|d| d.id));
+    }
+    got
+}
+
+/// rdbms59: a refetch id of an exact-number key that no row can hold (`1e-40`: 40 decimals,
+/// past MariaDB's 38; `1e70`: 71 digits; past PostgreSQL's input, `1e-99999`) or that is no
+/// number (`abc`, which PostgreSQL refused) is absent, and the other ids of the refetch are
+/// found, one written with zeros past any scale (`1.5` and 40 zeros) among them. Each was
+/// bound as it was written and the server's error failed the whole refetch.
+async fn decimal_ids_no_row_holds(db: Db) {
+    let (column, prefix) = match db {
+        Db::Pg => ("NUMERIC", "public."),
+        Db::My => ("DECIMAL(12,10)", ""),
+    };
+    let name = db
+        .database(&[
+            &format!("CREATE TABLE tiny (id {column} PRIMARY KEY, body TEXT)"),
+            "INSERT INTO tiny VALUES (0.00000001, 'small'), (1.5, 'one'), (7, 'seven')",
+        ])
+        .await;
+    let c = db.connector(db.config(&name));
+    let id = |k: &str| format!("{}:{name}:{prefix}tiny:{k}", c.source());
+    let got = refetched(
+        &*c,
+        ["1e-40", "abc", "1e70", "1e-99999", "1.00E-8"]
+            .map(id)
+            .into_iter()
+            .chain([id(&format!("1.5{}", "0".repeat(40)))])
+            .collect(),
+    )
+    .await;
+    let want = match db {
+        Db::Pg => ["0.00000001", "1.5"].map(id),
+        Db::My => ["0.0000000100", "1.5000000000"].map(id),
+    };
+    assert_eq!(got, want);
+    // Each alone: nothing, and no error.
+    for no in ["1e-40", "abc", "1e70", "1e-99999"] {
+        assert_eq!(
+            refetched(&*c, vec![id(no)]).await,
+            Vec::<String>::new(),
+            "{no}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgresql_decimal_ids_no_row_holds() {
+    decimal_ids_no_row_holds(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_decimal_ids_no_row_holds() {
+    decimal_ids_no_row_holds(Db::My).await;
+}
+
 /// review48 F4: the ENUM/SET refusal is of one-column ids only. A composite key with an ENUM
 /// or SET part (left unbound in the look-ups; the key orders by its JSON text) walks every
 /// row once, in pages of one, in a full run and in a window where every page goes on from
