@@ -130,7 +130,8 @@ pub struct RdbmsConfig {
     /// by it, so name a unique indexed column for a large table); a table without one is
     /// refused naming this field. A `query` without it is read as RAGFlow reads it: each
     /// row's id is an MD5 of its values, computed by the server (PostgreSQL: the row's text;
-    /// MySQL: a JSON array of its values), which also orders the walk, so rows sharing a
+    /// MySQL: a JSON array of its values, or of their bytes in hex after `"hex"` when a text
+    /// is not valid in its character set), which also orders the walk, so rows sharing a
     /// `timestamp_column` value are neither lost nor repeated. An edited row is then a new
     /// document and its old one goes at the next prune (each run logs a warning saying so),
     /// and each page sorts the query's rows by that hash: name a unique column to keep ids

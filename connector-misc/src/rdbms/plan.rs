@@ -585,17 +585,30 @@ fn is_pg_special_numeric(text: &str) -> bool {
 /// The hash of a row of `src` with `columns`, as the server computes it: MD5 (RAGFlow's
 /// content hash) in hex of the row's text (PostgreSQL's text of the whole row; MySQL's JSON
 /// array of its values, which keeps NULL apart from `'NULL'`).
+///
+/// MySQL's `JSON_ARRAY` is NULL when a text value is not valid in its character set (a
+/// query's `CONCAT(slug, CHAR(255))` in `utf8mb4_bin`): such a row had a NULL id, which no
+/// page's `>` takes, and was lost without a note (rdbms59). It is named instead by the MD5
+/// of a JSON array of `"hex"` and each value's bytes in hex (`CAST(… AS BINARY)`: a number or
+/// a date as its text), which no array of the values themselves writes as long as no row
+/// holds `"hex"` followed by those hex texts; every other row's id is as before.
 fn row_hash(d: Dialect, columns: &[Column]) -> String {
     match d {
         Dialect::Postgres => "md5(CAST(src AS TEXT))".to_owned(),
-        Dialect::MySql => format!(
-            "MD5(JSON_ARRAY({}))",
-            columns
-                .iter()
-                .map(|c| format!("src.{}", d.quote(&c.name)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Dialect::MySql => {
+            let values = |f: &dyn Fn(String) -> String| {
+                columns
+                    .iter()
+                    .map(|c| f(format!("src.{}", d.quote(&c.name))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "COALESCE(MD5(JSON_ARRAY({})), MD5(JSON_ARRAY('hex', {})))",
+                values(&|v| v),
+                values(&|v| format!("HEX(CAST({v} AS BINARY))"))
+            )
+        }
     }
 }
 
