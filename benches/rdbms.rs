@@ -223,6 +223,27 @@
 //! (raw 0.247 / 0.257 s); MariaDB load 0.414 -> 0.440 s, CPU 0.27 -> 0.26 s (cast raw 0.273 /
 //! 0.288 s): within the noise, about 1.4-1.6x raw either way. Next: the row's one entry made with
 //! `Metadata::with_capacity(1)` (a direct allocation of 56 bytes), not measured.
+//!
+//! Session 53 (2026-12-07, rdbms59 against main d7dab72, `rdbms_mimalloc`; callgrind as
+//! above, 20k rows, each side's own process, base and branch built from one seed). A row's
+//! metadata made to measure (`Metadata::with_capacity` of its entries, one for a table's
+//! `table`: the 224-byte first growth went through `RawVec::grow_one` and mimalloc's
+//! aligned generic path) and the title's line-end check by bytes (`title_of`; a `[char]`
+//! pattern decoded each character): the converting thread, PostgreSQL 111.78 M -> 109.22 M
+//! (5.59k -> 5.46k a row: the allocation -108, the title -20), MariaDB 111.75 M -> 109.19 M.
+//! The loads, whole process: PostgreSQL 198.1 M -> 197.2 M (the reading task +1.7 M: sqlx's
+//! `PgRow::try_get_raw`, untouched, is no longer inlined into `postgresql::driver::decode`
+//! in this build of the crate, a code-generation accident), MariaDB 190.0 M -> 187.5 M; raw
+//! 106.5 M / 213.6 M (uncast) either way. Wall, 300k rows, 5 alternating rounds of base and
+//! branch at load average 4.2-6.0, medians (best of two per round; wall, client CPU):
+//! PostgreSQL load 0.660 -> 0.619 s, CPU 0.36 s both (raw 0.478 / 0.507 s, CPU 0.25 s: 1.4x
+//! -> 1.2x by wall, 1.4x by CPU); MariaDB load 0.754 -> 0.756 s, CPU 0.41 -> 0.39 s (cast
+//! raw 0.561 / 0.511 s, CPU 0.22 s: 1.3x -> 1.5x by wall, 1.8x by CPU). At that load the
+//! rounds spread 0.48-1.19 s: the 2% cut is not visible in wall time. Both are about 1.2-1.5x
+//! raw by wall; by client CPU PostgreSQL is about 1.4x and MariaDB about 1.8x, the
+//! converting thread (5.5k instructions a row: the body's Markdown check 1.0k, the
+//! fingerprint's copy and xxh3 0.6k, `RowRef::get` 0.3k, the rendering) still the excess.
+//! Documents byte-identical: the pinned ten-thousand-row digests hold on both servers.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

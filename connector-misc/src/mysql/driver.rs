@@ -134,8 +134,14 @@ pub(crate) enum Kind {
     Time,
     Json,
     Text,
+    /// Text in a `_bin` collation, which sqlx names a binary type ([`kinds`]): its text, or,
+    /// when its bytes are not UTF-8 (a query's `CONCAT(slug, CHAR(255))`: the server does
+    /// not check an expression's bytes), the note of its size a [`Kind::Bytes`] value
+    /// gets, as before such text was read as text (fix28). The row is kept with the note;
+    /// as an id, such a value stops the walk loudly ("not a key"), as before.
+    BinText,
     /// BLOB, BINARY ... (text in a `_bin` collation, which sqlx names the same, is
-    /// [`Kind::Text`]: [`kinds`]): text when it reads as text, else a note of its size.
+    /// [`Kind::BinText`]: [`kinds`]): text when it reads as text, else a note of its size.
     Bytes,
 }
 
@@ -160,14 +166,16 @@ pub(crate) fn kinds(row: &MySqlRow, described: &[String]) -> Vec<Kind> {
                 && crate::rdbms::db::mysql_bin_text(&name, &format!("{:?}", c.type_info()))
                     .is_some()
             {
-                got = Kind::Text;
+                got = Kind::BinText;
             }
             match (got, described.get(i).map(|t| t.to_ascii_uppercase())) {
-                (Kind::Text | Kind::Bytes, Some(t)) if temporal_as_text(&t) => match kind(&t) {
-                    Kind::Timestamp => Kind::TimestampText,
-                    Kind::DateTime => Kind::DateTimeText,
-                    _ => Kind::DateText,
-                },
+                (Kind::Text | Kind::BinText | Kind::Bytes, Some(t)) if temporal_as_text(&t) => {
+                    match kind(&t) {
+                        Kind::Timestamp => Kind::TimestampText,
+                        Kind::DateTime => Kind::DateTimeText,
+                        _ => Kind::DateText,
+                    }
+                }
                 _ => got,
             }
         })
@@ -217,6 +225,16 @@ fn decode_column(row: &MySqlRow, i: usize, kind: Kind, out: &mut Rows) -> Result
         Kind::Text => {
             out.push_text(text(raw, i)?);
             return Ok(());
+        }
+        Kind::BinText => {
+            let bytes = get::<&[u8]>(raw, i)?;
+            match decode::text(bytes) {
+                Some(s) => {
+                    out.push_text(s);
+                    return Ok(());
+                }
+                None => Value::Bytes(bytes.len()),
+            }
         }
         Kind::Decimal => {
             out.push_decimal(text(raw, i)?);

@@ -123,13 +123,15 @@ pub struct RdbmsConfig {
     /// A unique, non-NULL column (integer, text, UUID or numeric) naming each row: the
     /// document id and the keyset order. A one-column MySQL ENUM or SET is refused (the
     /// server orders it by its index, not its text): a SET in a normal collation was taken
-    /// before issue 24, so such a table now fails (select it `CAST(… AS CHAR)` in a `query`). For tables, the table's primary key: a key of one
-    /// column is that column; a key of several is the JSON array of their values in the
-    /// key's order (`[7, "eu"]`, computed by the server, which also orders the walk: each
-    /// page sorts the table's rows by it, so name a unique indexed column for a large
-    /// table); a table without one is refused naming this field. A `query` without it is read as RAGFlow reads it: each row's id
-    /// is an MD5 of its values, computed by the server (PostgreSQL: the row's text; MySQL:
-    /// a JSON array of its values), which also orders the walk, so rows sharing a
+    /// before issue 24, so such a table now fails (select it `CAST(… AS CHAR)` in a
+    /// `query`). For tables, the table's primary key: a key of one column is that column; a
+    /// key of several is the JSON array of their values in the key's order (`[7, "eu"]`,
+    /// computed by the server, which also orders the walk: each page sorts the table's rows
+    /// by it, so name a unique indexed column for a large table); a table without one is
+    /// refused naming this field. A `query` without it is read as RAGFlow reads it: each
+    /// row's id is an MD5 of its values, computed by the server (PostgreSQL: the row's text;
+    /// MySQL: a JSON array of its values, or of their bytes in hex after `"hex"` when a text
+    /// is not valid in its character set), which also orders the walk, so rows sharing a
     /// `timestamp_column` value are neither lost nor repeated. An edited row is then a new
     /// document and its old one goes at the next prune (each run logs a warning saying so),
     /// and each page sorts the query's rows by that hash: name a unique column to keep ids

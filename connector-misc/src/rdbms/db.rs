@@ -93,10 +93,10 @@ pub(crate) fn mysql_bin_text(type_name: &str, debug: &str) -> Option<&'static st
 ///
 /// `text` must be a plain decimal ([`is_plain_decimal`]): the scale of any other text says
 /// nothing of its value (`1.00E-8` would count 2 and bind `0.00`, review48 F2). Every bound
-/// key is one: the server's own text, a refetch id written out plain
-/// ([`crate::rdbms::plan::Plan::parse_key`]), a checkpoint's checked by
-/// [`crate::rdbms::plan::Plan::page`]; anything else is bound with the widest scale, 38: exact on
-/// MariaDB, a server error (loud) on MySQL, whose scale stops at 30.
+/// key is one: the server's own text, a refetch id written out plain ([`exact_decimal`]), a
+/// checkpoint's checked by [`crate::rdbms::plan::Plan::page`]; anything else is bound with
+/// the widest scale, 38: exact on MariaDB, a server error (loud) on MySQL, whose scale stops
+/// at 30.
 fn decimal_scale(text: &str) -> usize {
     if !is_plain_decimal(text) {
         return 38;
@@ -118,37 +118,80 @@ pub(crate) fn is_plain_decimal(text: &str) -> bool {
             .all(|b| b.is_ascii_digit())
 }
 
-/// `text` as a plain decimal ([`is_plain_decimal`]), to be bound as a MySQL DECIMAL: itself
-/// when it is one; a number with an exponent, as Python's `str(Decimal)` writes small ones
-/// (`1.00E-8`), written out exactly (`0.0000000100`); `None` for any other text, or an
-/// exponent past ±100 (no DECIMAL holds such a number), which names no row.
-pub(crate) fn plain_decimal(text: &str) -> Option<std::borrow::Cow<'_, str>> {
-    if is_plain_decimal(text) {
-        return Some(text.into());
-    }
-    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
-    let exponent: i64 = exponent.parse().ok().filter(|e: &i64| e.abs() <= 100)?;
+/// The exact numbers an id column of a dialect can hold, past which a refetch id names no
+/// row: MariaDB's DECIMAL stops at 38 decimals and 65 digits (MySQL's at 30 decimals, where a
+/// wider bound CAST is a server error); PostgreSQL's `numeric` at 16,383 decimals and 131,072
+/// integer digits (its input refuses more: "value overflows numeric format").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DecimalRoom {
+    /// Fraction digits, trailing zeros left out.
+    pub(crate) scale: usize,
+    /// Digits in all, leading zeros of the integer part and trailing zeros of the fraction
+    /// left out.
+    pub(crate) digits: usize,
+}
+
+impl DecimalRoom {
+    /// MySQL's and MariaDB's `DECIMAL(65, 38)` at most.
+    pub(crate) const MYSQL: Self = Self {
+        scale: 38,
+        digits: 65,
+    };
+    /// PostgreSQL's `numeric`.
+    pub(crate) const POSTGRES: Self = Self {
+        scale: 16_383,
+        digits: 131_072,
+    };
+}
+
+/// `text`, a number as a refetch id may write it (plain, `-12.50`, or with an exponent, as
+/// Python's `str(Decimal)` writes small ones: `1.00E-8`, `1e-40`), written out exactly and
+/// plain with no zero that says nothing (`0.00000001`, `-12.5`, `0`), to be bound as the id
+/// column's exact number: the value is the same, and its scale (which a MySQL DECIMAL is
+/// bound with, [`decimal_scale`]) is the fewest digits that hold it. `None` for any other
+/// text, and for a number that needs more digits than `room` (`1e-40`: 40 decimals, more
+/// than any DECIMAL holds): no row has that id. Binding either went to the server, whose
+/// error failed the whole refetch (rdbms59; review48 F2 bound `1.00E-8` as `0.00`).
+pub(crate) fn exact_decimal(text: &str, room: DecimalRoom) -> Option<String> {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (text, 0),
+    };
     if !is_plain_decimal(mantissa) {
         return None;
     }
-    let (sign, m) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    let (negative, m) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
     };
     let (int, fraction) = m.split_once('.').unwrap_or((m, ""));
-    let digits = format!("{int}{fraction}");
+    let all = format!("{int}{fraction}");
+    let digits = all.trim_start_matches('0');
     // Where the point goes among `digits`, counted from their left.
-    let point = i64::try_from(int.len()).ok()? + exponent;
+    let point = i64::try_from(int.len())
+        .ok()?
+        .checked_add(exponent)?
+        .checked_sub(i64::try_from(all.len() - digits.len()).ok()?)?;
+    let digits = digits.trim_end_matches('0');
+    if digits.is_empty() {
+        return Some("0".to_owned());
+    }
     let len = i64::try_from(digits.len()).ok()?;
+    let scale = usize::try_from((len - point).max(0)).ok()?;
+    let integer = usize::try_from(point.max(0)).ok()?;
+    if scale > room.scale || integer.checked_add(scale)? > room.digits {
+        return None;
+    }
+    // Within `room`, so the zeros written out are bounded too.
     let plain = if point <= 0 {
-        format!("0.{}{digits}", "0".repeat(usize::try_from(-point).ok()?))
-    } else if point >= len {
-        format!("{digits}{}", "0".repeat(usize::try_from(point - len).ok()?))
+        format!("0.{}{digits}", "0".repeat(scale - digits.len()))
+    } else if integer >= digits.len() {
+        format!("{digits}{}", "0".repeat(integer - digits.len()))
     } else {
-        let (a, b) = digits.split_at(usize::try_from(point).ok()?);
+        let (a, b) = digits.split_at(integer);
         format!("{a}.{b}")
     };
-    Some(format!("{sign}{plain}").into())
+    Some(if negative { format!("-{plain}") } else { plain })
 }
 
 /// How a `timestamp_column` is compared, by its type.

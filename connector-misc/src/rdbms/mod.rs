@@ -49,13 +49,16 @@
 //!   `timezone` shifts (`CONVERT_TZ` them, or leave `timezone` unset).
 //! - **Types**: integers, floats, exact numbers (as their text), text, booleans, dates,
 //!   times, timestamps, JSON, UUIDs and any other PostgreSQL type (as its text); binary data
-//!   is noted by size. MySQL's zero date reads as NULL (as the driver reads it). A date the
-//!   server holds that names no day (MySQL's `2025-01-00`, `2025-02-30`) and PostgreSQL's
-//!   `infinity` / `-infinity` are the server's text, and no time as the cursor (no
-//!   `updated_at`; a window page hands on its rows up to the last whose cursor reads and
-//!   the next page goes on from there; after a full page with none, the next page of a
-//!   table or a query starts after the value its last row holds, read by the server). PostgreSQL BC dates are astronomical years (`-0043` for 44 BC). Any other
-//!   value that cannot be read makes its row a failure; the walk goes on.
+//!   is noted by size, and so is MySQL text in a `_bin` collation whose bytes are not UTF-8
+//!   (a query's `CONCAT(slug, CHAR(255))`; the row is kept). MySQL's zero date reads as NULL
+//!   (as the driver reads it). A date the server holds that names no day (MySQL's
+//!   `2025-01-00`, `2025-02-30`) and PostgreSQL's `infinity` / `-infinity` are the server's
+//!   text, and no time as the cursor (no `updated_at`; a window page hands on its rows up
+//!   to the last whose cursor reads and the next page goes on from there; after a full page
+//!   with none, the next page of a table or a query starts after the value its last row
+//!   holds, read by the server). PostgreSQL BC dates are astronomical years (`-0043` for 44
+//!   BC). Any other value that cannot be read makes its row a failure naming its id; the
+//!   walk goes on.
 //! - **Errors**: a rejected user or password is `Unauthenticated` (naming `credentials`), a
 //!   server that cannot be reached `Unavailable` or `Timeout` (naming `host`,
 //!   `connect_timeout`), a missing database or table `NotFound` (naming `database` or

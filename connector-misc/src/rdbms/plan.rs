@@ -11,7 +11,8 @@ use connector_core::{Error, ErrorKind, Result, TimeWindow};
 use super::checkpoint::RowKey;
 use super::config::RdbmsConfig;
 use super::db::{
-    Column, Connection, CursorKind, Dialect, Param, Target, is_plain_decimal, plain_decimal,
+    Column, Connection, CursorKind, DecimalRoom, Dialect, Param, Target, exact_decimal,
+    is_plain_decimal,
 };
 use super::value::{Key, KeyKind};
 
@@ -573,20 +574,41 @@ fn composite_key(d: Dialect, columns: &[&str]) -> String {
     }
 }
 
+/// Whether `text` is PostgreSQL's text of a `numeric` that is no number (`NaN`, `Infinity`,
+/// `-Infinity`, in any case), which its input reads back as it is.
+fn is_pg_special_numeric(text: &str) -> bool {
+    ["NaN", "Infinity", "-Infinity"]
+        .iter()
+        .any(|s| text.eq_ignore_ascii_case(s))
+}
+
 /// The hash of a row of `src` with `columns`, as the server computes it: MD5 (RAGFlow's
 /// content hash) in hex of the row's text (PostgreSQL's text of the whole row; MySQL's JSON
 /// array of its values, which keeps NULL apart from `'NULL'`).
+///
+/// MySQL's `JSON_ARRAY` is NULL when a text value is not valid in its character set (a
+/// query's `CONCAT(slug, CHAR(255))` in `utf8mb4_bin`): such a row had a NULL id, which no
+/// page's `>` takes, and was lost without a note (rdbms59). It is named instead by the MD5
+/// of a JSON array of `"hex"` and each value's bytes in hex (`CAST(… AS BINARY)`: a number or
+/// a date as its text), which no array of the values themselves writes as long as no row
+/// holds `"hex"` followed by those hex texts; every other row's id is as before.
 fn row_hash(d: Dialect, columns: &[Column]) -> String {
     match d {
         Dialect::Postgres => "md5(CAST(src AS TEXT))".to_owned(),
-        Dialect::MySql => format!(
-            "MD5(JSON_ARRAY({}))",
-            columns
-                .iter()
-                .map(|c| format!("src.{}", d.quote(&c.name)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Dialect::MySql => {
+            let values = |f: &dyn Fn(String) -> String| {
+                columns
+                    .iter()
+                    .map(|c| f(format!("src.{}", d.quote(&c.name))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "COALESCE(MD5(JSON_ARRAY({})), MD5(JSON_ARRAY('hex', {})))",
+                values(&|v| v),
+                values(&|v| format!("HEX(CAST({v} AS BINARY))"))
+            )
+        }
     }
 }
 
@@ -895,14 +917,27 @@ impl Plan {
     }
 
     /// An id's key (the part of a document id after its table), parsed back for a refetch;
-    /// `None` when it names no row of this id's type. A MySQL DECIMAL id is written out
-    /// plain ([`plain_decimal`]: `1.00E-8`, as a caller's Python `Decimal` prints it, is
-    /// `0.0000000100`), since it is bound with the scale of its text (review48 F2); a text
-    /// that is no number names no row (it was cast to 0, naming the row with id 0).
+    /// `None` when it names no row of this id's type. An exact-number id is written out
+    /// plain and exactly, with no zero that says nothing ([`exact_decimal`]: `1.00E-8`, as a
+    /// caller's Python `Decimal` prints it, is `0.00000001`), since a MySQL DECIMAL is bound
+    /// with the scale of its text (review48 F2); a text that is no number, or a number no
+    /// such column holds (`1e-40` on MySQL: 40 decimals), names no row. Bound as it was, the
+    /// server refused it, which failed the whole refetch (rdbms59); a MySQL text that is no
+    /// number was cast to 0, naming the row with id 0. PostgreSQL's `NaN` and infinities
+    /// (which it writes as `NaN`, `Infinity` and `-Infinity`) are ids as they are.
     pub(crate) fn parse_key(&self, text: &str) -> Option<Key> {
         match (self.dialect, self.id_kind.parse(text)?) {
-            (Dialect::MySql, Key::Text(t)) if self.id_kind == KeyKind::Numeric => {
-                plain_decimal(&t).map(|p| Key::Text(p.into_owned()))
+            (Dialect::Postgres, Key::Text(t))
+                if self.id_kind == KeyKind::Numeric && is_pg_special_numeric(&t) =>
+            {
+                Some(Key::Text(t))
+            }
+            (d, Key::Text(t)) if self.id_kind == KeyKind::Numeric => {
+                let room = match d {
+                    Dialect::MySql => DecimalRoom::MYSQL,
+                    Dialect::Postgres => DecimalRoom::POSTGRES,
+                };
+                exact_decimal(&t, room).map(Key::Text)
             }
             (_, key) => Some(key),
         }
@@ -1119,23 +1154,55 @@ mod tests {
 
     /// review48 F2: a MySQL DECIMAL key is bound with the scale of its text, so only a plain
     /// decimal is bound. A refetch id with an exponent (a caller's Python `Decimal`) is
-    /// written out exactly; one that is no number names no row (it was cast to 0); a
-    /// checkpoint's is refused naming it. PostgreSQL's numeric takes either as it is.
+    /// written out exactly, its zeros that say nothing left out; one that is no number names
+    /// no row (it was cast to 0), and so does one that no DECIMAL holds (rdbms59: `1e-40`, 40
+    /// decimals, was a server error that failed the whole refetch); a checkpoint's is refused
+    /// naming it. PostgreSQL's numeric is read the same way, within its own room, and its
+    /// `NaN` and infinities are ids as they are.
     #[test]
     fn mysql_decimal_keys_are_plain_decimals() {
         let mut my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
         my.id_kind = KeyKind::Numeric;
         let text = |t: &str| Some(Key::Text(t.to_owned()));
-        assert_eq!(my.parse_key("-12.50"), text("-12.50"));
-        assert_eq!(my.parse_key("1.00E-8"), text("0.0000000100"));
+        assert_eq!(my.parse_key("-12.50"), text("-12.5"));
+        assert_eq!(my.parse_key("1.00E-8"), text("0.00000001"));
         assert_eq!(my.parse_key("1e-8"), text("0.00000001"));
         assert_eq!(my.parse_key("-1.25E+1"), text("-12.5"));
         assert_eq!(my.parse_key("15E2"), text("1500"));
-        for no in ["abc", "", "1e", "1.2.3", " 1", "1e999", "NaN", "E5"] {
+        assert_eq!(my.parse_key("0005.000"), text("5"));
+        assert_eq!(my.parse_key("-0.00"), text("0"));
+        assert_eq!(my.parse_key("0e99999"), text("0"));
+        assert_eq!(my.parse_key(".5"), text("0.5"));
+        assert_eq!(
+            my.parse_key("1e-38"),
+            text(&format!("0.{}1", "0".repeat(37)))
+        );
+        assert_eq!(my.parse_key("1e64"), text(&format!("1{}", "0".repeat(64))));
+        let long = format!("1.5{}", "0".repeat(40));
+        assert_eq!(my.parse_key(&long), text("1.5"));
+        assert_eq!(
+            my.parse_key(&format!("{long}E-36")),
+            text(&format!("0.{}15", "0".repeat(35)))
+        );
+        for no in [
+            "abc",
+            "",
+            "1e",
+            "1.2.3",
+            " 1",
+            "1e999",
+            "NaN",
+            "E5",
+            "1e-40",
+            "1e-39",
+            "1e65",
+            "1.5e-38",
+            "1e99999999999999999999",
+        ] {
             assert_eq!(my.parse_key(no), None, "{no}");
         }
         let (sql, _) = my.by_ids(&[my.parse_key("1.00E-8").unwrap()]);
-        assert!(sql.contains("IN (CAST(? AS DECIMAL(65,10)))"), "{sql}");
+        assert!(sql.contains("IN (CAST(? AS DECIMAL(65,8)))"), "{sql}");
         let e = my
             .page(
                 None,
@@ -1157,7 +1224,17 @@ mod tests {
         );
         let mut pg = plan_of(Dialect::Postgres, Some("t"), CursorKind::Naive, Zone::utc());
         pg.id_kind = KeyKind::Numeric;
-        assert_eq!(pg.parse_key("1.00E-8"), text("1.00E-8"));
+        assert_eq!(pg.parse_key("1.00E-8"), text("0.00000001"));
+        assert_eq!(
+            pg.parse_key("1e-40"),
+            text(&format!("0.{}1", "0".repeat(39)))
+        );
+        for special in ["NaN", "Infinity", "-Infinity", "nan"] {
+            assert_eq!(pg.parse_key(special), text(special));
+        }
+        for no in ["abc", "1e-99999", "1e200000", "inf x", ""] {
+            assert_eq!(pg.parse_key(no), None, "{no}");
+        }
         let after = RowKey::new(Key::Text("1.00E-8".into()), None);
         assert!(pg.page(None, Some(&after), 10, false).is_ok());
         // Other MySQL ids are as before.
