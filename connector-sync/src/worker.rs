@@ -118,9 +118,11 @@ pub struct WorkerOptions {
     /// year): its job and every job of its connector wait that long (review41 R2: a 429's
     /// `Retry-After`, or a daily quota's reset, is usually honest, and a service may penalise
     /// requests sent inside the window it announced; cutting it to `max_retry_after` brought
-    /// every job of the connector back hourly to be refused again). The connector's hold is
-    /// never written further out than this from now, and one further out (written by an older
-    /// version) is cut to it before this worker claims (review41 R5).
+    /// every job of the connector back hourly to be refused again). The connector's hold this
+    /// worker writes is never further out than this from now; a hold another worker wrote
+    /// further out (with a longer cap) is kept, and only one no version could have written
+    /// (past a year, or unreadable on SQLite) is cut to this cap before this worker claims
+    /// (review41 R5, review56 M3).
     pub max_rate_limit_wait: Duration,
     /// How long a job may go without a commit and still be retried after a `RateLimited`
     /// attempt (default 24 h; `None`: as long as the service throttles; zero: a job ends at
@@ -309,9 +311,11 @@ pub(crate) async fn run(
             if let Err(e) = jobs::requeue_expired(ctx.db(), ctx.options.max_attempts).await {
                 tracing::warn!(worker = %ctx.id, error = %e, "cannot put back the jobs of lost workers");
             }
-            // A connector's hold further out than this worker's `max_rate_limit_wait` (an
-            // older version wrote it, or SQLite cannot read it as a time) is cut to it before
-            // claiming, so it neither blocks its connector for years nor is ignored.
+            // A connector's hold no version could have written (past a year, or one SQLite
+            // cannot read as a time) is cut to this worker's `max_rate_limit_wait` before
+            // claiming, so it neither blocks its connector for years nor is ignored. A nearer
+            // hold stays, whoever wrote it: a worker's own cap applies to the holds it writes
+            // (review56 M3). Usually a read only.
             let cap = ctx.options.longest_rate_limit_wait();
             if let Err(e) = rate_gate::clamp(ctx.db(), Held::Connectors, cap).await {
                 tracing::warn!(worker = %ctx.id, error = %e, "cannot cut the far rate limits");

@@ -63,6 +63,7 @@ on_both!(
     a_connector_hold_grows_up_to_max_rate_limit_wait,
     clear_rate_limit_lifts_a_connectors_hold,
     a_resume_whose_sink_hangs_keeps_its_checkpoint,
+    a_worker_keeps_a_longer_hold_another_wrote,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -1243,5 +1244,55 @@ async fn a_resume_whose_sink_hangs_keeps_its_checkpoint(backend: Backend) {
         [false, true, true, true, true],
         "three resumes whose sink hung, then one that still resumed"
     );
+    stop_worker(&stop, worker).await;
+}
+
+/// A worker whose `max_rate_limit_wait` is an hour neither cuts a 7-day hold another worker
+/// (with a weekly cap) wrote, at its heartbeat's sweep, nor when its own job is rate-limited
+/// for a minute: its cap applies to the holds it writes (review56 M3: the sweep and the write
+/// cut every hold to the smallest cap among the workers).
+async fn a_worker_keeps_a_longer_hold_another_wrote(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::RateLimited, Some(Duration::from_secs(60)))),
+    );
+    shared.set_delay(Duration::from_secs(2));
+    let Setup {
+        _dir,
+        url,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let mut options = fast_worker("w");
+    options.max_rate_limit_wait = Duration::from_secs(3600);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    wait_for(&service, job, |j| j.status == JobStatus::Running).await;
+    let week = chrono::Utc::now() + chrono::Duration::days(7);
+    exec(
+        backend,
+        &url,
+        &format!("INSERT INTO rate_limit (key, next_at) VALUES ('connector:{connector}', $1)"),
+        Some(week),
+    )
+    .await;
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&failed), chrono::Duration::days(7)),
+        "the job's own minute did not cut the week: {failed:#?}"
+    );
+    // Five heartbeats, each with its sweep.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = ok("job", service.job(job).await).expect("the job");
+    assert!(
+        about(held_until(&still), chrono::Duration::days(7)),
+        "the sweeps did not cut the week: {still:#?}"
+    );
+    assert_eq!(shared.resumed(), [false], "no attempt ran while held");
     stop_worker(&stop, worker).await;
 }
