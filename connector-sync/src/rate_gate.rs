@@ -2,6 +2,7 @@
 //! database keeps, together, to one rate per credential.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -169,6 +170,8 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 pub struct SqlRateGate {
     db: SyncDb,
     last: Mutex<Option<DateTime<Utc>>>,
+    /// The waits this gate handed out, added up in ms (calls in parallel each count theirs).
+    waited_ms: AtomicU64,
     max_wait: Duration,
 }
 
@@ -182,6 +185,7 @@ impl SqlRateGate {
         Self {
             db,
             last: Mutex::new(None),
+            waited_ms: AtomicU64::new(0),
             max_wait: Duration::from_secs(3600),
         }
     }
@@ -239,10 +243,23 @@ impl SqlRateGate {
         }))
     }
 
+    /// The waits this gate handed out so far, added up (parallel ones each count): a job's
+    /// time spent held back by rate limits, at least.
+    pub(crate) fn waited(&self) -> Duration {
+        Duration::from_millis(self.waited_ms.load(Ordering::Relaxed))
+    }
+
     fn note_wait(&self, wait: Duration) {
         if wait.is_zero() {
             return;
         }
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        // Saturating: `fetch_add` would wrap.
+        let _ = self
+            .waited_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(ms))
+            });
         let until = crate::worker::later(wait);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|l| l < until) {

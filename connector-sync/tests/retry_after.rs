@@ -64,6 +64,7 @@ on_both!(
     clear_rate_limit_lifts_a_connectors_hold,
     a_resume_whose_sink_hangs_keeps_its_checkpoint,
     a_worker_keeps_a_longer_hold_another_wrote,
+    a_resume_throttled_past_its_timeout_keeps_its_checkpoint,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -139,7 +140,13 @@ struct Shared {
     delay: Mutex<Duration>,
     /// Documents of the source (6 by default, 2 a page).
     items: AtomicUsize,
+    /// Resumed loads left whose first request waits on the run's rate gate for key
+    /// [`GATED`] (as core's HTTP layer does) before their first page.
+    gated: AtomicUsize,
 }
+
+/// The rate gate's key the [`Shared::gated`] loads wait on.
+const GATED: &str = "gated";
 
 impl Shared {
     fn new(failures: usize, error: Option<(ErrorKind, Option<Duration>)>) -> Arc<Self> {
@@ -244,8 +251,25 @@ impl CheckpointedConnector for Flaky {
             &shared.first_pass
         }
         .load(Ordering::SeqCst);
+        let gate = ctx.rate_gate().cloned().filter(|_| {
+            resumed
+                && shared
+                    .gated
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+        });
+        // The first request of a gated load: its slot, waited out as core's HTTP layer does.
+        let first_request = connector_core::reexports::futures::stream::once(async move {
+            if let Some(gate) = gate {
+                let wait = gate.acquire(GATED, Duration::from_millis(1)).await?;
+                tokio::time::sleep(wait).await;
+            }
+            Ok::<_, Error>(())
+        })
+        .filter_map(|r| async move { r.err().map(Err) });
         let mut passed = 0;
-        self.inner
+        let pages = self
+            .inner
             .load_from_checkpoint(from, window, ctx)
             .then(move |page| {
                 let fail = if passed < pass {
@@ -268,8 +292,8 @@ impl CheckpointedConnector for Flaky {
                     }
                     Err(shared.error())
                 }
-            })
-            .boxed()
+            });
+        first_request.chain(pages).boxed()
     }
 }
 
@@ -1294,5 +1318,44 @@ async fn a_worker_keeps_a_longer_hold_another_wrote(backend: Backend) {
         "the sweeps did not cut the week: {still:#?}"
     );
     assert_eq!(shared.resumed(), [false], "no attempt ran while held");
+    stop_worker(&stop, worker).await;
+}
+
+/// Three resumes whose first request waits on the shared rate gate (another worker was told
+/// to wait an hour) until the job's own `timeout_secs` stops them: throttled, not hung, so
+/// they keep the checkpoint and the attempt after them still resumes it (review56 M2: such a
+/// `Timeout` counted as a stall, and three dropped a good checkpoint).
+async fn a_resume_throttled_past_its_timeout_keeps_its_checkpoint(backend: Backend) {
+    use connector_core::rate::RateGate as _;
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    shared.gated.store(3, Ordering::SeqCst);
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let update = connector_sync::ConnectorUpdate {
+        timeout_secs: Some(2),
+        ..connector_sync::ConnectorUpdate::default()
+    };
+    ok("update", service.update(&connector, update).await);
+    let other = connector_sync::SqlRateGate::new(service.db().clone());
+    ok("defer", other.defer(GATED, Duration::from_secs(3600)).await);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three throttled resumes, then one that still resumed"
+    );
     stop_worker(&stop, worker).await;
 }
