@@ -214,7 +214,7 @@ async fn a_frequency_past_a_year_is_refused_naming_its_field() {
         let mut new = notes(TOKEN);
         new.refresh_freq = refresh;
         new.prune_freq = prune;
-        let e = store.create(new).await.err().expect("refused");
+        let e = store.create(new).await.expect_err("refused");
         assert_eq!(e.kind(), ErrorKind::Config, "{e}");
         assert_eq!(e.field(), Some(field), "{e}");
     }
@@ -235,8 +235,7 @@ async fn a_frequency_past_a_year_is_refused_naming_its_field() {
     let e = store
         .update(&created.id, update)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(e.field(), Some("refresh_freq"), "{e}");
     let kept = ok("get", store.get(&created.id).await)
         .await
