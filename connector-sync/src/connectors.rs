@@ -52,10 +52,11 @@ pub struct NewConnector {
     pub source: String,
     /// The connector's JSON config, as [`Registry::build`] reads it.
     pub config: Value,
-    /// Minutes between scheduled syncs; 0 = manual only (as RAGFlow stores it).
+    /// Minutes between scheduled syncs; 0 = manual only (as RAGFlow stores it); at most
+    /// [`MAX_FREQ_MINUTES`] (a year).
     #[serde(default)]
     pub refresh_freq: u32,
-    /// Minutes between scheduled prunes; 0 = manual only.
+    /// Minutes between scheduled prunes; 0 = manual only; at most [`MAX_FREQ_MINUTES`].
     #[serde(default)]
     pub prune_freq: u32,
     /// Seconds a job attempt may run before it is stopped (a sync resumes from its
@@ -98,9 +99,11 @@ pub struct ConnectorUpdate {
     /// A new config, replacing the old one whole. A secret given as `"***"` (what
     /// [`ConnectorStore::get`] shows) keeps the stored secret.
     pub config: Option<Value>,
-    /// New minutes between syncs (0 = manual); the next sync time moves with it.
+    /// New minutes between syncs (0 = manual, at most [`MAX_FREQ_MINUTES`]); the next sync
+    /// time moves with it.
     pub refresh_freq: Option<u32>,
-    /// New minutes between prunes (0 = manual); the next prune time moves with it.
+    /// New minutes between prunes (0 = manual, at most [`MAX_FREQ_MINUTES`]); the next prune
+    /// time moves with it.
     pub prune_freq: Option<u32>,
     /// New job timeout in seconds (0 = none).
     pub timeout_secs: Option<u64>,
@@ -298,6 +301,7 @@ impl ConnectorStore {
                 Error::new(ErrorKind::Config, "a connector needs a name").with_field("name")
             );
         }
+        check_freqs(Some(new.refresh_freq), Some(new.prune_freq))?;
         let config = self.prepare(&new.source, new.config, None)?;
         let now = Utc::now();
         let mut id_bytes = [0u8; 16];
@@ -510,6 +514,7 @@ impl ConnectorStore {
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown id; as [`create`](Self::create) for a config.
     pub async fn update(&self, id: &str, update: ConnectorUpdate) -> Result<ConnectorRecord> {
+        check_freqs(update.refresh_freq, update.prune_freq)?;
         let row = self.row(id).await?.ok_or_else(|| not_found(id))?;
         let config = match update.config {
             Some(config) => Some(self.prepare(&row.2, config, Some(&row.3.0))?),
@@ -595,7 +600,28 @@ impl ConnectorStore {
 }
 
 fn next_after(now: DateTime<Utc>, minutes: u32) -> Option<DateTime<Utc>> {
-    (minutes > 0).then(|| now + Duration::minutes(i64::from(minutes)))
+    (minutes > 0)
+        .then(|| now.checked_add_signed(Duration::minutes(i64::from(minutes))))
+        .flatten()
+}
+
+/// The most minutes a `refresh_freq` or `prune_freq` may be: a year. More put the next run
+/// past year 9999, which SQLite stores as text that sorts before every date (the connector
+/// was due at every tick, and the scheduler soon panicked past chrono's last date).
+pub const MAX_FREQ_MINUTES: u32 = 365 * 24 * 60;
+
+/// Refuses a frequency past [`MAX_FREQ_MINUTES`], naming its field.
+fn check_freqs(refresh: Option<u32>, prune: Option<u32>) -> Result<()> {
+    for (field, freq) in [("refresh_freq", refresh), ("prune_freq", prune)] {
+        if freq.is_some_and(|f| f > MAX_FREQ_MINUTES) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("`{field}` must be at most {MAX_FREQ_MINUTES} minutes (a year)"),
+            )
+            .with_field(field));
+        }
+    }
+    Ok(())
 }
 
 fn not_found(id: &str) -> Error {

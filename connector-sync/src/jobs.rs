@@ -820,10 +820,11 @@ pub(crate) async fn cancel(db: &SyncDb, id: i64) -> Result<bool> {
 /// slow down), from now by the database's clock: its queued jobs wait, saying so. A later time
 /// only: a shorter wait written after a longer one (another partition's bare 429, a job that
 /// just committed) never cuts a stated quota reset short, the held connector's jobs and
-/// triggers stay held (review47 L1). Never past now + `cap`
+/// triggers stay held (review47 L1). The wait is cut to `cap`
 /// ([`WorkerOptions::max_rate_limit_wait`](crate::WorkerOptions::max_rate_limit_wait), at
-/// most a year): the wait is cut to it, and so is a row further out (an older version's, or
-/// one SQLite cannot read as a time), so no hold lasts for years.
+/// most a year). A row already there stays, even past this `cap` (another worker with a longer
+/// cap wrote it: review56 M3), unless no version could have written it (past a year, or one
+/// SQLite cannot read as a time): that one counts as now + `cap`, so no hold lasts for years.
 pub(crate) async fn rate_limit(
     db: &SyncDb,
     connector_id: &str,
@@ -838,13 +839,15 @@ pub(crate) async fn rate_limit(
         "INSERT INTO rate_limit AS r (key, next_at) \
          VALUES ($1, clock_timestamp() + make_interval(secs => $2)) \
          ON CONFLICT (key) DO UPDATE SET next_at = GREATEST( \
-             LEAST(r.next_at, clock_timestamp() + make_interval(secs => $3)), excluded.next_at)"
+             CASE WHEN r.next_at > clock_timestamp() + make_interval(secs => $4) \
+                 THEN clock_timestamp() + make_interval(secs => $3) ELSE r.next_at END, \
+             excluded.next_at)"
     } else {
         "INSERT INTO rate_limit (key, next_at) \
          VALUES ($1, strftime('%Y-%m-%dT%H:%M:%f+00:00', julianday('now') + $2 / 86400.0)) \
          ON CONFLICT (key) DO UPDATE SET next_at = CASE \
              WHEN julianday(rate_limit.next_at) IS NULL \
-                 OR julianday(rate_limit.next_at) > julianday('now') + $3 / 86400.0 \
+                 OR julianday(rate_limit.next_at) > julianday('now') + $4 / 86400.0 \
              THEN strftime('%Y-%m-%dT%H:%M:%f+00:00', julianday('now') + $3 / 86400.0) \
              WHEN julianday(excluded.next_at) > julianday(rate_limit.next_at) \
              THEN excluded.next_at ELSE rate_limit.next_at END"
@@ -854,6 +857,7 @@ pub(crate) async fn rate_limit(
         .bind(format!("connector:{connector_id}"))
         .bind(wait.as_secs_f64())
         .bind(cap.as_secs_f64())
+        .bind(LONGEST_HOLD.as_secs_f64())
         .execute(pool)
         .await
         .map_err(|e| db.error("cannot record a rate limit in", &e))?;

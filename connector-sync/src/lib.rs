@@ -22,7 +22,7 @@ mod worker;
 
 pub use connectors::{
     ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, DEFAULT_TIMEOUT_SECS,
-    NewConnector,
+    MAX_FREQ_MINUTES, NewConnector,
 };
 pub use credentials::SqlCredentialStore;
 pub use db::{DbOptions, SyncDb};

@@ -2,6 +2,7 @@
 //! database keeps, together, to one rate per credential.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,47 +11,57 @@ use connector_core::Result;
 use connector_core::rate::RateGate;
 
 use crate::db::{Pool, SyncDb};
-use crate::store::on_pool;
+use crate::store::{on_pool, sql_in_secs};
 
 /// Reserves a slot: `next_at = max(next_at, now) + interval`, returning the wait in ms for the
 /// slot (`next_at - interval - now`). SQLite's clock (`julianday('now')`, one value per
 /// statement), timestamps as ISO 8601 text with milliseconds; `?2` is the interval in days,
-/// `?3` in milliseconds, `?4` the gate's `max_wait` in days: a stored `next_at` further out
-/// than that (an older version's row, or one past year 9999 that `julianday` cannot read) counts
-/// as now + `max_wait` (review41 R5).
+/// `?3` in milliseconds, `?4` the gate's `max_wait` in days, `?5` [`LONGEST_WAIT`] in days.
+/// The stored `next_at` is the queue of slots already handed out, however long: it is kept,
+/// unless no version could have written it (further out than a year, or past year 9999 so
+/// that `julianday` cannot read it), and then counts as now + `max_wait` (review41 R5;
+/// review56 H1: cutting at `max_wait` gave every later caller the same slot).
 const ACQUIRE_SQLITE: &str = "INSERT INTO rate_limit (key, next_at)
      VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?2))
      ON CONFLICT (key) DO UPDATE SET next_at = strftime('%Y-%m-%dT%H:%M:%fZ',
-         max(min(coalesce(julianday(rate_limit.next_at), 1e9), julianday('now') + ?4),
+         max(CASE WHEN julianday(rate_limit.next_at) IS NULL
+                   OR julianday(rate_limit.next_at) > julianday('now') + ?5
+                 THEN julianday('now') + ?4
+                 ELSE julianday(rate_limit.next_at) END,
              julianday('now')) + ?2)
      RETURNING (julianday(next_at) - julianday('now')) * 86400000.0 - ?3";
 
 /// The same on PostgreSQL, on the server's clock (workers on many machines need not agree on
-/// the time); `$2` is the interval in seconds, `$3` in milliseconds, `$4` `max_wait` in
-/// seconds. The row lock of `ON CONFLICT DO UPDATE` orders concurrent callers.
+/// the time); `$2` is the interval in seconds, `$3` in milliseconds, `$4` `max_wait` and `$5`
+/// [`LONGEST_WAIT`] in seconds. The row lock of `ON CONFLICT DO UPDATE` orders concurrent
+/// callers.
 const ACQUIRE_PG: &str = "INSERT INTO rate_limit AS r (key, next_at)
      VALUES ($1, clock_timestamp() + make_interval(secs => $2))
      ON CONFLICT (key) DO UPDATE SET next_at =
-         GREATEST(LEAST(r.next_at, clock_timestamp() + make_interval(secs => $4)),
+         GREATEST(CASE WHEN r.next_at > clock_timestamp() + make_interval(secs => $5)
+                 THEN clock_timestamp() + make_interval(secs => $4) ELSE r.next_at END,
              clock_timestamp()) + make_interval(secs => $2)
      RETURNING (EXTRACT(EPOCH FROM (r.next_at - clock_timestamp())) * 1000)::float8 - $3";
 
-/// Pushes `next_at` to at least now + the wait (`?2` in days), never earlier, and never past
-/// now + `max_wait` (`?3` in days, at least the wait): the row only grows, up to the cap.
+/// Pushes `next_at` to at least now + the wait (`?2` in days, at most `max_wait`), never
+/// earlier: the row only grows. A row no version could have written (`?4`, [`LONGEST_WAIT`]
+/// in days, as in [`ACQUIRE_SQLITE`]) counts as now + `max_wait` (`?3` in days).
 const DEFER_SQLITE: &str = "INSERT INTO rate_limit (key, next_at)
      VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?2))
      ON CONFLICT (key) DO UPDATE SET next_at = CASE
          WHEN julianday(rate_limit.next_at) IS NULL
-             OR julianday(rate_limit.next_at) > julianday('now') + ?3
+             OR julianday(rate_limit.next_at) > julianday('now') + ?4
              THEN strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?3)
          WHEN julianday(excluded.next_at) > julianday(rate_limit.next_at) THEN excluded.next_at
          ELSE rate_limit.next_at END";
 
-/// The same on PostgreSQL (`$2`, `$3` in seconds).
+/// The same on PostgreSQL (`$2`, `$3`, `$4` in seconds).
 const DEFER_PG: &str = "INSERT INTO rate_limit AS r (key, next_at)
      VALUES ($1, clock_timestamp() + make_interval(secs => $2))
      ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(
-         LEAST(r.next_at, clock_timestamp() + make_interval(secs => $3)), EXCLUDED.next_at)";
+         CASE WHEN r.next_at > clock_timestamp() + make_interval(secs => $4)
+             THEN clock_timestamp() + make_interval(secs => $3) ELSE r.next_at END,
+         EXCLUDED.next_at)";
 
 /// How long until a key's next free slot, in ms (negative when it is free now; NULL on SQLite
 /// for a time `julianday` cannot read, past year 9999).
@@ -68,40 +79,62 @@ pub(crate) enum Held<'a> {
     Connectors,
 }
 
-/// Cuts the rows of `which` whose `next_at` is further than `cap` from now (by the database's
-/// clock), or that SQLite cannot read as a time (past year 9999: the hold would be off), to
-/// now + `cap`: a row an older version wrote a year (or a millennium) out holds its key
-/// `cap` at most from the first time it is read (review41 R5). Returns how many rows it cut.
+/// Cuts the rows of `which` that no version could have written, to now + `to` (by the
+/// database's clock): those further out than [`LONGEST_WAIT`] (a year, the most any version
+/// writes), or that SQLite cannot read as a time (past year 9999: the hold would be off). Such
+/// a row holds its key `to` at most from the first time it is read (review41 R5). Rows within
+/// a year are left alone: a long queue of slots, or a hold another worker with a longer cap
+/// wrote, is not this reader's to cut (review56 H1, M3). Returns how many rows it cut.
+///
+/// A read comes first and the write only if it finds such a row, so the usual call (nothing
+/// to cut) takes no write lock on SQLite (review56 L9). Rows are written in the text form of
+/// [`sql_in_secs`] (`…+00:00`), as [`jobs::rate_limit`](crate::jobs) writes connector holds,
+/// which the claim compares as text (review56 L10).
 ///
 /// # Errors
-/// [`ErrorKind::State`](connector_core::ErrorKind::State) when the table cannot be written.
-pub(crate) async fn clamp(db: &SyncDb, which: Held<'_>, cap: Duration) -> Result<u64> {
-    let (key, filter) = match which {
-        Held::Key(key) => (key, "key = $1"),
-        Held::Connectors => ("connector:", "substr(key, 1, length($1)) = $1"),
+/// [`ErrorKind::State`](connector_core::ErrorKind::State) when the table cannot be read or
+/// written.
+pub(crate) async fn clamp(db: &SyncDb, which: Held<'_>, to: Duration) -> Result<u64> {
+    // The key range `[lo, hi)` (one key: `[key, key]`), so the primary key's index serves it.
+    let (lo, hi, range) = match which {
+        Held::Key(key) => (key, key, "key >= $1 AND key <= $2"),
+        Held::Connectors => ("connector:", "connector;", "key >= $1 AND key < $2"),
     };
-    let cap = cap.min(LONGEST_WAIT).as_secs_f64();
-    let sql = if db.is_postgres() {
-        format!(
-            "UPDATE rate_limit SET next_at = clock_timestamp() + make_interval(secs => $2) \
-             WHERE {filter} AND next_at > clock_timestamp() + make_interval(secs => $2)"
-        )
+    let pg = db.is_postgres();
+    let far = if pg {
+        "next_at > clock_timestamp() + make_interval(secs => $3)"
     } else {
-        format!(
-            "UPDATE rate_limit SET next_at = \
-             strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + $2 / 86400.0) \
-             WHERE {filter} AND (julianday(next_at) IS NULL \
-               OR julianday(next_at) > julianday('now') + $2 / 86400.0)"
-        )
+        "(julianday(next_at) IS NULL OR julianday(next_at) > julianday('now') + $3 / 86400.0)"
     };
+    let longest = LONGEST_WAIT.as_secs_f64();
+    let any = format!("SELECT EXISTS (SELECT 1 FROM rate_limit WHERE {range} AND {far})");
+    let cut = format!(
+        "UPDATE rate_limit SET next_at = {} WHERE {range} AND {far}",
+        sql_in_secs(pg, "$4")
+    );
+    let to = to.min(LONGEST_WAIT).as_secs_f64();
+    let fail = |e: sqlx::Error| db.error("cannot cut the far rate limits of", &e);
     Ok(on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(key)
-            .bind(cap)
-            .execute(pool)
+        let (found,): (bool,) = sqlx::query_as(sqlx::AssertSqlSafe(any))
+            .bind(lo)
+            .bind(hi)
+            .bind(longest)
+            .fetch_one(pool)
             .await
-            .map_err(|e| db.error("cannot cut the far rate limits of", &e))?
-            .rows_affected()
+            .map_err(fail)?;
+        if found {
+            sqlx::query(sqlx::AssertSqlSafe(cut))
+                .bind(lo)
+                .bind(hi)
+                .bind(longest)
+                .bind(to)
+                .execute(pool)
+                .await
+                .map_err(fail)?
+                .rows_affected()
+        } else {
+            0
+        }
     }))
 }
 
@@ -137,6 +170,8 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 pub struct SqlRateGate {
     db: SyncDb,
     last: Mutex<Option<DateTime<Utc>>>,
+    /// The waits this gate handed out, added up in ms (calls in parallel each count theirs).
+    waited_ms: AtomicU64,
     max_wait: Duration,
 }
 
@@ -150,6 +185,7 @@ impl SqlRateGate {
         Self {
             db,
             last: Mutex::new(None),
+            waited_ms: AtomicU64::new(0),
             max_wait: Duration::from_secs(3600),
         }
     }
@@ -189,11 +225,13 @@ impl SqlRateGate {
             Ok::<_, connector_core::Error>(ms.map(|(ms,)| ms))
         };
         let max_ms = self.max_wait.as_secs_f64() * 1000.0;
+        let longest_ms = LONGEST_WAIT.as_secs_f64() * 1000.0;
         let mut ms = read().await?;
-        // A row further out than `max_wait` (or that SQLite cannot read) was written by an
-        // older version: it is cut to `max_wait` from now, once, then read as it is.
+        // A row no version could have written (further out than a year, or that SQLite cannot
+        // read) is cut to `max_wait` from now, once, then read as it is. A nearer row is a
+        // queue of slots, or a hold, that stays: only the answer is capped at `max_wait`.
         if let Some(far) = ms
-            && far.is_none_or(|ms| ms > max_ms)
+            && far.is_none_or(|ms| ms > longest_ms)
         {
             clamp(&self.db, Held::Key(key), self.max_wait).await?;
             ms = read().await?;
@@ -205,10 +243,23 @@ impl SqlRateGate {
         }))
     }
 
+    /// The waits this gate handed out so far, added up (parallel ones each count): a job's
+    /// time spent held back by rate limits, at least.
+    pub(crate) fn waited(&self) -> Duration {
+        Duration::from_millis(self.waited_ms.load(Ordering::Relaxed))
+    }
+
     fn note_wait(&self, wait: Duration) {
         if wait.is_zero() {
             return;
         }
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        // Saturating: `fetch_add` would wrap.
+        let _ = self
+            .waited_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(ms))
+            });
         let until = crate::worker::later(wait);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|l| l < until) {
@@ -244,6 +295,7 @@ impl RateGate for SqlRateGate {
                     .bind(interval_ms / MS_PER_DAY)
                     .bind(interval_ms)
                     .bind(self.max_wait.as_secs_f64() * 1000.0 / MS_PER_DAY)
+                    .bind(LONGEST_WAIT.as_secs_f64() * 1000.0 / MS_PER_DAY)
                     .fetch_one(pool)
                     .await
             }
@@ -253,6 +305,7 @@ impl RateGate for SqlRateGate {
                     .bind(min_interval.as_secs_f64())
                     .bind(interval_ms)
                     .bind(self.max_wait.as_secs_f64())
+                    .bind(LONGEST_WAIT.as_secs_f64())
                     .fetch_one(pool)
                     .await
             }
@@ -265,11 +318,17 @@ impl RateGate for SqlRateGate {
 
     async fn defer(&self, key: &str, wait: Duration) -> Result<()> {
         let wait = wait.min(self.max_wait);
+        if wait.is_zero() {
+            // Nothing to push out (with `max_wait` zero, nothing ever is): the row, and the
+            // queue of slots it holds, stays as it is.
+            return Ok(());
+        }
         let done = match &self.db.pool {
             Pool::Sqlite(pool) => sqlx::query(DEFER_SQLITE)
                 .bind(key)
                 .bind(wait.as_secs_f64() * 1000.0 / MS_PER_DAY)
                 .bind(self.max_wait.as_secs_f64() * 1000.0 / MS_PER_DAY)
+                .bind(LONGEST_WAIT.as_secs_f64() * 1000.0 / MS_PER_DAY)
                 .execute(pool)
                 .await
                 .map(drop),
@@ -277,6 +336,7 @@ impl RateGate for SqlRateGate {
                 .bind(key)
                 .bind(wait.as_secs_f64())
                 .bind(self.max_wait.as_secs_f64())
+                .bind(LONGEST_WAIT.as_secs_f64())
                 .execute(pool)
                 .await
                 .map(drop),

@@ -70,13 +70,21 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
             .map_err(|e| db.error("cannot read the due connectors of", &e))?
         });
         for (id, source, freq, due_at) in due {
-            let period = chrono::Duration::minutes(freq.max(1));
+            // At most a year (a row written before `MAX_FREQ_MINUTES` was checked), and
+            // checked: a date past chrono's last one panicked and stopped the scheduler.
+            let period = chrono::Duration::minutes(
+                freq.clamp(1, i64::from(crate::connectors::MAX_FREQ_MINUTES)),
+            );
             // One period after the time it was due; if that is past too (the scheduler was
-            // down), one period from now: missed runs are not made up one by one.
-            let mut next = due_at + period;
-            if next <= now {
-                next = now + period;
-            }
+            // down), or cannot be told, one period from now: missed runs are not made up one
+            // by one.
+            let Some(next) = due_at
+                .checked_add_signed(period)
+                .filter(|next| *next > now)
+                .or_else(|| now.checked_add_signed(period))
+            else {
+                continue;
+            };
             let moved = on_pool!(db, pool => {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE connector SET {next_col} = $3 WHERE id = $1 AND {next_col} = $2"

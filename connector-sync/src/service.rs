@@ -645,6 +645,12 @@ impl SyncService {
     /// ([`SqlRateGate`](crate::SqlRateGate)) are not touched: a `Retry-After` told to the
     /// HTTP layer is waited out (at most `max_retry_after`).
     ///
+    /// A job is freed if it was rate-limited at any attempt since its last commit, even when
+    /// its latest attempt failed otherwise (a 503's `Retry-After`, a backoff): that wait is
+    /// lifted too, as a trigger would (review56 L5). A job running when this is called, and
+    /// finishing rate-limited, is put back after this and may still wait out its own retry
+    /// (its hold row is gone, so its connector's other jobs are not held) (review56 L6).
+    ///
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
     /// database fails.

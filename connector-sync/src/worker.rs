@@ -94,7 +94,8 @@ pub struct WorkerOptions {
     /// throttles keeps its checkpoint), not a connection, timeout or 5xx failure before the
     /// first source page (a resume during an outage keeps it; the worker's own
     /// `stall_timeout` still counts, unless the sink hung, and so does the connector's
-    /// `timeout_secs` running out: the resume hung), not a sink, database, credential,
+    /// `timeout_secs` running out while not held back by a shared rate limit: the resume
+    /// hung), not a sink, database, credential,
     /// config or `Unsupported` error, and not an attempt that did not resume the checkpoint (a
     /// full or incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
     /// which resume after each wait until [`max_throttled`](Self::max_throttled).
@@ -118,9 +119,11 @@ pub struct WorkerOptions {
     /// year): its job and every job of its connector wait that long (review41 R2: a 429's
     /// `Retry-After`, or a daily quota's reset, is usually honest, and a service may penalise
     /// requests sent inside the window it announced; cutting it to `max_retry_after` brought
-    /// every job of the connector back hourly to be refused again). The connector's hold is
-    /// never written further out than this from now, and one further out (written by an older
-    /// version) is cut to it before this worker claims (review41 R5).
+    /// every job of the connector back hourly to be refused again). The connector's hold this
+    /// worker writes is never further out than this from now; a hold another worker wrote
+    /// further out (with a longer cap) is kept, and only one no version could have written
+    /// (past a year, or unreadable on SQLite) is cut to this cap before this worker claims
+    /// (review41 R5, review56 M3).
     pub max_rate_limit_wait: Duration,
     /// How long a job may go without a commit and still be retried after a `RateLimited`
     /// attempt (default 24 h; `None`: as long as the service throttles; zero: a job ends at
@@ -309,9 +312,11 @@ pub(crate) async fn run(
             if let Err(e) = jobs::requeue_expired(ctx.db(), ctx.options.max_attempts).await {
                 tracing::warn!(worker = %ctx.id, error = %e, "cannot put back the jobs of lost workers");
             }
-            // A connector's hold further out than this worker's `max_rate_limit_wait` (an
-            // older version wrote it, or SQLite cannot read it as a time) is cut to it before
-            // claiming, so it neither blocks its connector for years nor is ignored.
+            // A connector's hold no version could have written (past a year, or one SQLite
+            // cannot read as a time) is cut to this worker's `max_rate_limit_wait` before
+            // claiming, so it neither blocks its connector for years nor is ignored. A nearer
+            // hold stays, whoever wrote it: a worker's own cap applies to the holds it writes
+            // (review56 M3). Usually a read only.
             let cap = ctx.options.longest_rate_limit_wait();
             if let Err(e) = rate_gate::clamp(ctx.db(), Held::Connectors, cap).await {
                 tracing::warn!(worker = %ctx.id, error = %e, "cannot cut the far rate limits");
@@ -463,6 +468,8 @@ struct Activity {
     /// Whether the stall watchdog fired while a sink call was in flight: the sink (the host's
     /// code) hung, not the connector.
     sink_hung: AtomicBool,
+    /// When core's run started (after the attempt's setup), for the job's `timeout_secs`.
+    run_started: Mutex<Option<std::time::Instant>>,
 }
 
 impl Activity {
@@ -473,6 +480,7 @@ impl Activity {
             resumed: AtomicBool::new(false),
             in_sink: AtomicUsize::new(0),
             sink_hung: AtomicBool::new(false),
+            run_started: Mutex::new(None),
         }
     }
 }
@@ -521,9 +529,10 @@ impl Sink for WatchedSink {
 /// counts as a stalled resume of it (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only
 /// when its error may be the checkpoint's fault, that is when the source was reached and
 /// answered other than with a wait, or when the worker's own `stall_timeout` stopped it
-/// while no call into the sink was in flight, or the job's own `timeout_secs` ran out (`hung`:
-/// the resume hung; three in a row take at least 1.5 h, or three job timeouts, by default, so
-/// no short outage gives them). A stop while the sink hung is a
+/// while no call into the sink was in flight, or the job's own `timeout_secs` ran out, timed
+/// from the start of core's run less the waits the shared rate gate handed out (`hung`: the
+/// resume hung; three in a row take at least 1.5 h, or three job timeouts, by default, so no
+/// short outage gives them, and a resume throttled until its deadline is not one). A stop while the sink hung is a
 /// `Sink` error, not counted: the host's sink is not the checkpoint's fault.
 ///
 /// Not counted (review45 E2, review41 R1, review47 M1 and L5): an error that asked for a wait
@@ -716,7 +725,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         }
     };
     let outcome = tokio::select! {
-        r = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate, &progressed, activity.clone()) => r,
+        r = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate.clone(), &progressed, activity.clone()) => r,
         () = watchdog => Err(Error::new(ErrorKind::Cancelled, "the stalled attempt did not stop")),
     };
     // The stall watchdog stopped it: the connector hung (the resume hung, a stall of the
@@ -747,6 +756,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         outcome
     };
     drop(heartbeat);
+    let gate_waited = gate.as_ref().map(|g| g.waited()).unwrap_or_default();
     let progressed = progressed.load(Ordering::Relaxed);
     // The progress slot holds the job's totals (its earlier attempts' counts included).
     let counters = progress
@@ -823,12 +833,23 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // `max_attempts`, a `RateLimited` one by `max_throttled`.
             let paged = activity.paged.load(Ordering::Relaxed);
             // The job's own `timeout_secs` ran out (core stopped the run at its deadline, so
-            // the attempt lasted at least that long): the resume hung as surely as when the
-            // worker's `stall_timeout` stops it, and counts the same, before a page as after
-            // (a connector's own `Timeout` before a page, an outage, still does not).
+            // the run lasted at least that long) while the attempt was not held back by rate
+            // limits: the resume hung as surely as when the worker's `stall_timeout` stops it,
+            // and counts the same, before a page as after (a connector's own `Timeout` before a
+            // page, an outage, still does not). The run is timed from core's start, not the
+            // attempt's setup, and the waits the shared gate handed out (its slots, a 429's
+            // `Retry-After` shared by `defer`) are taken off: a resume the service throttled
+            // until the deadline keeps its checkpoint (review56 M2).
+            let ran = activity
+                .run_started
+                .lock()
+                .ok()
+                .and_then(|at| *at)
+                .map(|at| at.elapsed())
+                .unwrap_or_default();
             let timed_out = claimed.timeout_secs > 0
                 && e.kind() == ErrorKind::Timeout
-                && started.elapsed() >= Duration::from_secs(claimed.timeout_secs);
+                && ran.saturating_sub(gate_waited) >= Duration::from_secs(claimed.timeout_secs);
             if !progressed
                 && claimed.job.kind == JobKind::Sync
                 && activity.resumed.load(Ordering::Relaxed)
@@ -1096,6 +1117,9 @@ async fn attempt_job(
     );
     if let (Some(ids), false) = (&job.refetch_ids, resumes) {
         request_refetch(&state, ids, &connector).await?;
+    }
+    if let Ok(mut at) = activity.run_started.lock() {
+        *at = Some(std::time::Instant::now());
     }
     let report = match syncer.run(mode).await {
         // The stored checkpoint cannot be read (another version of the source wrote it, or

@@ -195,3 +195,50 @@ async fn a_wrong_key_or_no_key_is_a_clear_error() {
     assert!(message.contains("CONNECTORS_SECRET_KEY"), "{message}");
     assert!(!message.contains(TOKEN), "{message}");
 }
+
+/// A `refresh_freq` or `prune_freq` past a year (`u32::MAX` minutes put the next run past year
+/// 9999: SQLite's text sorted it before every date, so the connector was due at every tick,
+/// and the scheduler panicked past chrono's last date) is refused naming its field, on create
+/// and on update; a year is accepted (review56 M4).
+#[tokio::test]
+async fn a_frequency_past_a_year_is_refused_naming_its_field() {
+    use connector_sync::MAX_FREQ_MINUTES;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite:{}", dir.path().join("sync.db").display());
+    let db = ok("connect", SyncDb::connect(&url).await).await;
+    let store = ConnectorStore::new(db, registry()).with_sealer(sealer("test key"));
+    for (field, refresh, prune) in [
+        ("refresh_freq", u32::MAX, 0),
+        ("prune_freq", 30, MAX_FREQ_MINUTES + 1),
+    ] {
+        let mut new = notes(TOKEN);
+        new.refresh_freq = refresh;
+        new.prune_freq = prune;
+        let e = store.create(new).await.expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert_eq!(e.field(), Some(field), "{e}");
+    }
+    let mut new = notes(TOKEN);
+    new.prune_freq = MAX_FREQ_MINUTES;
+    let created = ok("a year", store.create(new).await).await;
+    let year = chrono::Utc::now() + chrono::Duration::days(365);
+    assert!(
+        created
+            .next_prune_at
+            .is_some_and(|t| (t - year).num_seconds().abs() < 60),
+        "{created:?}"
+    );
+    let update = ConnectorUpdate {
+        refresh_freq: Some(u32::MAX),
+        ..ConnectorUpdate::default()
+    };
+    let e = store
+        .update(&created.id, update)
+        .await
+        .expect_err("refused");
+    assert_eq!(e.field(), Some("refresh_freq"), "{e}");
+    let kept = ok("get", store.get(&created.id).await)
+        .await
+        .expect("the connector");
+    assert_eq!(kept.refresh_freq, 30);
+}

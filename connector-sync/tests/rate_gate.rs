@@ -456,3 +456,77 @@ async fn postgres_a_row_grows_up_to_max_wait() {
     let (a, _b) = postgres_pair().await;
     a_row_grows_up_to_max_wait(a, support::postgres::url()).await;
 }
+
+/// Eight back-to-back `acquire(…, 1 s)` from two gates (two workers) whose `max_wait` is `cap`:
+/// each is given its own slot, 1 s after the one before, however far the queue of slots runs
+/// past `cap` (review56 H1: the queue was cut at `max_wait`, so with `max_wait` zero every
+/// caller got the slot "now", and with 3 s the fifth and later callers shared one).
+async fn the_queue_runs_past_max_wait(a: SyncDb, b: SyncDb, cap: Duration) {
+    use connector_core::rate::RateGate;
+    let gates = [
+        SqlRateGate::new(a).max_wait(cap),
+        SqlRateGate::new(b).max_wait(cap),
+    ];
+    let key = support::unique_id("queue");
+    let mut slots = Vec::new();
+    for i in 0..8 {
+        let wait = gates[i % 2]
+            .acquire(&key, Duration::from_secs(1))
+            .await
+            .unwrap();
+        slots.push(Instant::now() + wait);
+    }
+    for pair in slots.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap > Duration::from_millis(900) && gap < Duration::from_millis(1100),
+            "max_wait {cap:?}: gap {gap:?} in {:?}",
+            slots.iter().map(|s| *s - slots[0]).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A queue (or hold) nearer than a year is not cut in the table by a gate with a shorter
+/// `max_wait`: `acquire` queues behind it, `defer` keeps it, and only `next_free`'s answer is
+/// capped at `max_wait` (review56 H1).
+async fn a_near_row_is_kept(db: SyncDb, url: &str) {
+    use connector_core::rate::RateGate;
+    let gate = SqlRateGate::new(db).max_wait(Duration::from_secs(3600));
+    let in_two_hours = (chrono::Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let key = support::unique_id("near");
+    write_row(url, &key, &in_two_hours).await;
+    let free = gate.next_free(&key).await.unwrap().expect("held");
+    let hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert!(
+        (free - hour).num_seconds().abs() < 5,
+        "answer capped: {free}"
+    );
+    gate.defer(&key, Duration::from_secs(60)).await.unwrap();
+    let wait = gate.acquire(&key, Duration::from_secs(1)).await.unwrap();
+    assert!(
+        wait > Duration::from_secs(7195) && wait < Duration::from_secs(7205),
+        "queued behind the 2 h row: {wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_the_queue_runs_past_max_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = sqlite_pair(&dir).await;
+    for cap in [Duration::ZERO, Duration::from_secs(3)] {
+        the_queue_runs_past_max_wait(a.clone(), b.clone(), cap).await;
+    }
+    let url = format!("sqlite:{}", dir.path().join("sync.db").display());
+    a_near_row_is_kept(a, &url).await;
+}
+
+#[tokio::test]
+async fn postgres_the_queue_runs_past_max_wait() {
+    let (a, b) = postgres_pair().await;
+    for cap in [Duration::ZERO, Duration::from_secs(3)] {
+        the_queue_runs_past_max_wait(a.clone(), b.clone(), cap).await;
+    }
+    a_near_row_is_kept(a, support::postgres::url()).await;
+}

@@ -63,6 +63,8 @@ on_both!(
     a_connector_hold_grows_up_to_max_rate_limit_wait,
     clear_rate_limit_lifts_a_connectors_hold,
     a_resume_whose_sink_hangs_keeps_its_checkpoint,
+    a_worker_keeps_a_longer_hold_another_wrote,
+    a_resume_throttled_past_its_timeout_keeps_its_checkpoint,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -138,7 +140,13 @@ struct Shared {
     delay: Mutex<Duration>,
     /// Documents of the source (6 by default, 2 a page).
     items: AtomicUsize,
+    /// Resumed loads left whose first request waits on the run's rate gate for key
+    /// [`GATED`] (as core's HTTP layer does) before their first page.
+    gated: AtomicUsize,
 }
+
+/// The rate gate's key the [`Shared::gated`] loads wait on.
+const GATED: &str = "gated";
 
 impl Shared {
     fn new(failures: usize, error: Option<(ErrorKind, Option<Duration>)>) -> Arc<Self> {
@@ -243,8 +251,25 @@ impl CheckpointedConnector for Flaky {
             &shared.first_pass
         }
         .load(Ordering::SeqCst);
+        let gate = ctx.rate_gate().cloned().filter(|_| {
+            resumed
+                && shared
+                    .gated
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+        });
+        // The first request of a gated load: its slot, waited out as core's HTTP layer does.
+        let first_request = connector_core::reexports::futures::stream::once(async move {
+            if let Some(gate) = gate {
+                let wait = gate.acquire(GATED, Duration::from_millis(1)).await?;
+                tokio::time::sleep(wait).await;
+            }
+            Ok::<_, Error>(())
+        })
+        .filter_map(|r| async move { r.err().map(Err) });
         let mut passed = 0;
-        self.inner
+        let pages = self
+            .inner
             .load_from_checkpoint(from, window, ctx)
             .then(move |page| {
                 let fail = if passed < pass {
@@ -267,8 +292,8 @@ impl CheckpointedConnector for Flaky {
                     }
                     Err(shared.error())
                 }
-            })
-            .boxed()
+            });
+        first_request.chain(pages).boxed()
     }
 }
 
@@ -1242,6 +1267,95 @@ async fn a_resume_whose_sink_hangs_keeps_its_checkpoint(backend: Backend) {
         shared.resumed(),
         [false, true, true, true, true],
         "three resumes whose sink hung, then one that still resumed"
+    );
+    stop_worker(&stop, worker).await;
+}
+
+/// A worker whose `max_rate_limit_wait` is an hour neither cuts a 7-day hold another worker
+/// (with a weekly cap) wrote, at its heartbeat's sweep, nor when its own job is rate-limited
+/// for a minute: its cap applies to the holds it writes (review56 M3: the sweep and the write
+/// cut every hold to the smallest cap among the workers).
+async fn a_worker_keeps_a_longer_hold_another_wrote(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::RateLimited, Some(Duration::from_secs(60)))),
+    );
+    shared.set_delay(Duration::from_secs(2));
+    let Setup {
+        _dir,
+        url,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let mut options = fast_worker("w");
+    options.max_rate_limit_wait = Duration::from_secs(3600);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    wait_for(&service, job, |j| j.status == JobStatus::Running).await;
+    let week = chrono::Utc::now() + chrono::Duration::days(7);
+    exec(
+        backend,
+        &url,
+        &format!("INSERT INTO rate_limit (key, next_at) VALUES ('connector:{connector}', $1)"),
+        Some(week),
+    )
+    .await;
+    let failed = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert!(
+        about(held_until(&failed), chrono::Duration::days(7)),
+        "the job's own minute did not cut the week: {failed:#?}"
+    );
+    // Five heartbeats, each with its sweep.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = ok("job", service.job(job).await).expect("the job");
+    assert!(
+        about(held_until(&still), chrono::Duration::days(7)),
+        "the sweeps did not cut the week: {still:#?}"
+    );
+    assert_eq!(shared.resumed(), [false], "no attempt ran while held");
+    stop_worker(&stop, worker).await;
+}
+
+/// Three resumes whose first request waits on the shared rate gate (another worker was told
+/// to wait an hour) until the job's own `timeout_secs` stops them: throttled, not hung, so
+/// they keep the checkpoint and the attempt after them still resumes it (review56 M2: such a
+/// `Timeout` counted as a stall, and three dropped a good checkpoint).
+async fn a_resume_throttled_past_its_timeout_keeps_its_checkpoint(backend: Backend) {
+    use connector_core::rate::RateGate as _;
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    shared.gated.store(3, Ordering::SeqCst);
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let update = connector_sync::ConnectorUpdate {
+        timeout_secs: Some(2),
+        ..connector_sync::ConnectorUpdate::default()
+    };
+    ok("update", service.update(&connector, update).await);
+    let other = connector_sync::SqlRateGate::new(service.db().clone());
+    ok("defer", other.defer(GATED, Duration::from_secs(3600)).await);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let done = finished(&service, job).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three throttled resumes, then one that still resumed"
     );
     stop_worker(&stop, worker).await;
 }

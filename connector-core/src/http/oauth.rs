@@ -43,6 +43,17 @@ use crate::secret::Secret;
 /// An access token is renewed this long before the expiry the token endpoint announced.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+/// The longest lifetime a token answer's `expires_in` is taken for: a year.
+const LONGEST_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// When a token given at `from`, living `expires_in` seconds, expires: a lifetime past a year
+/// (a hostile or broken `expires_in` up to `u64::MAX`, which overflowed `Instant` and
+/// panicked) counts as a year, and one the clock cannot hold as expired at once.
+fn expiry(from: Instant, expires_in: u64) -> Instant {
+    from.checked_add(Duration::from_secs(expires_in).min(LONGEST_LIFETIME))
+        .unwrap_or(from)
+}
+
 /// Builds the value saved under the token's config field after a renewal, from the new access
 /// token and the refresh token now current.
 type Persist = Box<dyn Fn(&Secret, &Secret) -> Secret + Send + Sync>;
@@ -654,9 +665,7 @@ impl OAuthToken {
             }
             state.access = Some(access.clone());
             state.refresh = Some(current_refresh);
-            state.until = parsed
-                .expires_in
-                .map(|s| Instant::now() + Duration::from_secs(s));
+            state.until = parsed.expires_in.map(|s| expiry(Instant::now(), s));
             // After the tokens are kept: a rotated refresh token must not be lost.
             self.read_answer(grant, resp.body())?;
             return Ok(self.auth(access));
@@ -732,7 +741,7 @@ impl OAuthToken {
             let (access, expires_in) = self.answer(grant, resp.body())?;
             self.read_answer(grant, resp.body())?;
             state.access = Some(access.clone());
-            state.until = expires_in.map(|s| started + Duration::from_secs(s));
+            state.until = expires_in.map(|s| expiry(started, s));
             return Ok(self.auth(access));
         }
         let fields = match &grant.form {
@@ -784,9 +793,7 @@ impl OAuthToken {
         self.read_answer(grant, resp.body())?;
         let access = Secret::new(parsed.access_token);
         state.access = Some(access.clone());
-        state.until = parsed
-            .expires_in
-            .map(|s| Instant::now() + Duration::from_secs(s));
+        state.until = parsed.expires_in.map(|s| expiry(Instant::now(), s));
         Ok(self.auth(access))
     }
 
@@ -891,6 +898,16 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
+
+    #[test]
+    fn a_hostile_expires_in_saturates_at_a_year() {
+        let now = Instant::now();
+        assert_eq!(expiry(now, 3600), now + Duration::from_secs(3600));
+        assert_eq!(expiry(now, 0), now);
+        for hostile in [u64::MAX, u64::MAX / 2, 10 * 365 * 24 * 3600] {
+            assert_eq!(expiry(now, hostile), now + LONGEST_LIFETIME, "{hostile}");
+        }
+    }
 
     const HEADER: &str = "x-acs-dingtalk-access-token";
 

@@ -44,6 +44,21 @@ const CREDENTIAL_FIELD: &str = "credentials.google_tokens";
 /// Tokens are refreshed this long before Google says they expire.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+/// The longest lifetime a token answer's `expires_in` is taken for: a year.
+const LONGEST_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// A token answer's lifetime: `expires_in` seconds (an hour when absent), at most a year (a
+/// hostile or broken `expires_in` up to `u64::MAX` overflowed `Instant` and panicked).
+fn lifetime(expires_in: Option<u64>) -> Duration {
+    Duration::from_secs(expires_in.unwrap_or(3600)).min(LONGEST_LIFETIME)
+}
+
+/// When a token given at `from` living `lifetime` expires (at once if the clock cannot hold
+/// it).
+fn expiry(from: Instant, lifetime: Duration) -> Instant {
+    from.checked_add(lifetime).unwrap_or(from)
+}
+
 /// A service-account key file, as the Cloud console downloads it.
 #[derive(Clone, Deserialize)]
 pub(crate) struct ServiceAccountKey {
@@ -266,7 +281,7 @@ impl Authenticator {
         };
         *slot = Some(Cached {
             token: token.clone(),
-            until: Instant::now() + lifetime,
+            until: expiry(Instant::now(), lifetime),
         });
         Ok(Auth::Bearer(token))
     }
@@ -361,7 +376,7 @@ impl Authenticator {
             return Err(self.token_error(resp.status().as_u16(), resp.body(), subject, scope));
         }
         let parsed: TokenResponse = resp.json()?;
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        let lifetime = lifetime(parsed.expires_in);
         if let Kind::User { current, .. } = &self.kind
             && let Some(new) = parsed.refresh_token.filter(|t| !t.is_empty())
         {
@@ -563,6 +578,19 @@ impl fmt::Debug for Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hostile_expires_in_saturates_at_a_year() {
+        assert_eq!(lifetime(None), Duration::from_secs(3600));
+        assert_eq!(lifetime(Some(3599)), Duration::from_secs(3599));
+        assert_eq!(lifetime(Some(u64::MAX)), LONGEST_LIFETIME);
+        let now = Instant::now();
+        assert_eq!(
+            expiry(now, lifetime(Some(u64::MAX))),
+            now + LONGEST_LIFETIME
+        );
+        assert_eq!(expiry(now, Duration::MAX), now);
+    }
 
     /// The refresh token `json` holds, read as [`Credential::parse`] reads it.
     fn refresh_of(json: &Value) -> String {
