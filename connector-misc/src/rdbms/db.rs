@@ -177,14 +177,16 @@ pub(crate) fn exact_decimal(text: &str, room: DecimalRoom) -> Option<String> {
         return Some("0".to_owned());
     }
     let len = i64::try_from(digits.len()).ok()?;
-    let scale = usize::try_from((len - point).max(0)).ok()?;
+    // `point` may be near `i64::MIN` (`1e-9223372036854775808`): checked, not wrapped into a
+    // scale of 0 and a `repeat` of `usize::MAX` (review58 M1).
+    let scale = usize::try_from(len.checked_sub(point)?.max(0)).ok()?;
     let integer = usize::try_from(point.max(0)).ok()?;
     if scale > room.scale || integer.checked_add(scale)? > room.digits {
         return None;
     }
     // Within `room`, so the zeros written out are bounded too.
     let plain = if point <= 0 {
-        format!("0.{}{digits}", "0".repeat(scale - digits.len()))
+        format!("0.{}{digits}", "0".repeat(scale.checked_sub(digits.len())?))
     } else if integer >= digits.len() {
         format!("{digits}{}", "0".repeat(integer - digits.len()))
     } else {

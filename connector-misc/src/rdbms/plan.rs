@@ -1198,6 +1198,12 @@ mod tests {
             "1e65",
             "1.5e-38",
             "1e99999999999999999999",
+            // Exponents at the ends of i64 (review58 M1: a wrapped scale panicked).
+            "1e-9223372036854775808",
+            "0.1e-9223372036854775808",
+            "0.01e-9223372036854775807",
+            "11e-9223372036854775808",
+            "1e9223372036854775807",
         ] {
             assert_eq!(my.parse_key(no), None, "{no}");
         }
@@ -1232,7 +1238,16 @@ mod tests {
         for special in ["NaN", "Infinity", "-Infinity", "nan"] {
             assert_eq!(pg.parse_key(special), text(special));
         }
-        for no in ["abc", "1e-99999", "1e200000", "inf x", ""] {
+        for no in [
+            "abc",
+            "1e-99999",
+            "1e200000",
+            "inf x",
+            "",
+            "1e-9223372036854775808",
+            "0.01e-9223372036854775807",
+            "1e9223372036854775807",
+        ] {
             assert_eq!(pg.parse_key(no), None, "{no}");
         }
         let after = RowKey::new(Key::Text("1.00E-8".into()), None);
