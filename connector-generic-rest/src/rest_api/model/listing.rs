@@ -340,14 +340,42 @@ impl ItemsPath {
             }
             false
         };
+        let outside = |l: &str| !matches.contains(l) && !inside_a_match(l);
         let mut lists: Vec<String> = ways
             .iter()
-            .filter(|w| !matches.contains(**w) && !inside_a_match(w))
+            .filter(|w| outside(w))
             .map(|w| (*w).to_owned())
             .collect();
-        lists.push(String::new());
+        // The lists at the top of the body that no match lies in are read only where
+        // nothing matched (`_msearch`'s `$.responses`, every search failed) or where they
+        // hold more than one entry in a sub-response's shape, as a batch's entries all are:
+        // a list the path matched, or one beside it, is records, and a record that happens
+        // to fit a shape is no sub-response (review55 M1: `$..data` over a request log's
+        // `{id, status, headers, body}` failed every page on its 503 record).
+        let top = |l: &str| {
+            (matches.is_empty()
+                || match body.pointer(l) {
+                    Some(Value::Array(entries)) => {
+                        entries
+                            .iter()
+                            .filter(|e| e.as_object().and_then(envelope).is_some())
+                            .take(2)
+                            .count()
+                            > 1
+                    }
+                    _ => false,
+                })
+                && outside(l)
+        };
+        if !ways.contains("") && top("") {
+            lists.push(String::new());
+        }
         if let Value::Object(root) = body {
-            lists.extend(root.keys().map(|k| format!("/{}", escape(k))));
+            lists.extend(
+                root.keys()
+                    .map(|k| format!("/{}", escape(k)))
+                    .filter(|l| !ways.contains(l.as_str()) && top(l)),
+            );
         }
         lists.sort();
         lists.dedup();
