@@ -9,8 +9,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{build, cursor_fields, items_config, load, mount_cursor_walk};
-use connector_core::Error;
+use connector_core::{Error, ErrorKind};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
@@ -24,6 +26,10 @@ async fn run_with(fields: Value, bodies: &[Value]) -> (Vec<String>, Option<Error
     (titles, err, c.check().await.err())
 }
 
+async fn run(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
+    run_with(json!({"items_path": items_path}), bodies).await
+}
+
 /// M1: under `$..data`, the matched list's own records (an API request log's
 /// `{id, status, headers, body}`, one of them a 503) are items, not sub-responses.
 #[tokio::test]
@@ -35,4 +41,41 @@ async fn a_descendant_paths_own_records_are_not_sub_responses() {
     let (titles, load, check) = run_with(fields, &[page]).await;
     assert_eq!(titles.len(), 2, "{titles:?}");
     assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
+}
+
+/// M2: Graph answers in any order; a 424 (a request that depended on the throttled one)
+/// never hides the 429 and its wait, before or after it; a 503 before a 429 neither; a 424
+/// alone is retried as an outage.
+#[tokio::test]
+async fn the_worst_failed_entry_is_reported() {
+    const PATH: &str = "$.responses[*].body.value[*]";
+    let dependent = json!({"id": "2", "status": 424, "body": {"error": {
+        "code": "FailedDependency", "message": "Failed dependency"}}});
+    let throttled = json!({"id": "1", "status": 429, "headers": {"Retry-After": "10"},
+        "body": {"error": {"code": "TooManyRequests", "message": "Too many requests"}}});
+    let outage = json!({"id": "3", "status": 503, "headers": {"Retry-After": "2"},
+        "body": {"error": {"code": "ServiceUnavailable"}}});
+    for entries in [
+        [dependent.clone(), throttled.clone()],
+        [throttled.clone(), dependent.clone()],
+        [outage.clone(), throttled.clone()],
+    ] {
+        let page = json!({"responses": entries});
+        let (titles, load, check) = run(PATH, std::slice::from_ref(&page)).await;
+        assert!(titles.is_empty(), "{page}");
+        for err in [load.expect("fails"), check.expect("fails")] {
+            assert_eq!(err.kind(), ErrorKind::RateLimited, "{page}: {err}");
+            assert_eq!(err.retry_after(), Some(Duration::from_secs(10)), "{err}");
+        }
+    }
+    let (_, load, _) = run(PATH, &[json!({"responses": [dependent]})]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.is_retryable(), "{err}");
+    // `_msearch`: a 400 listed before a 429.
+    let page = json!({"responses": [
+        {"error": {"type": "parsing_exception"}, "status": 400},
+        {"error": {"type": "es_rejected_execution_exception"}, "status": 429}]});
+    let (_, load, _) = run("$.responses[*].hits.hits[*]", &[page]).await;
+    assert_eq!(load.expect("fails").kind(), ErrorKind::RateLimited);
 }

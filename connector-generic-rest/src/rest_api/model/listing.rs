@@ -267,6 +267,7 @@ impl ItemsPath {
     /// every page); a record's own state (`"status": "error"`) is no status. Each level is
     /// queried once, and again with locations only where an entry failed (review49 P1).
     pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<FailedSub> {
+        let mut worst = None;
         for (entries, names) in &self.levels {
             let failed = |v| failed_entry(v, names);
             if !entries
@@ -296,16 +297,16 @@ impl ItemsPath {
                         _ => break,
                     }
                 }
-                return Some(FailedSub::new(
-                    format!("`{pointer}` holds no `{lacks}`"),
-                    &found,
-                ));
+                FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found)
+                    .keep_worst(&mut worst);
             }
         }
-        if self.descends {
-            return self.failed_in_search(body);
+        if self.descends
+            && let Some(found) = self.failed_in_search(body)
+        {
+            found.keep_worst(&mut worst);
         }
-        None
+        worst
     }
 
     /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
@@ -379,6 +380,7 @@ impl ItemsPath {
         }
         lists.sort();
         lists.dedup();
+        let mut worst = None;
         for list in &lists {
             let Some(Value::Array(entries)) = body.pointer(list) else {
                 continue;
@@ -395,13 +397,14 @@ impl ItemsPath {
                 else {
                     continue;
                 };
-                return Some(FailedSub::new(
+                FailedSub::new(
                     format!("`{pointer}` holds nothing `{}` matches", self.as_str()),
                     &found,
-                ));
+                )
+                .keep_worst(&mut worst);
             }
         }
-        None
+        worst
     }
 
     /// Where every entry of a level of the path ([`ItemsPath::failed_sub_response`]'s
@@ -1098,6 +1101,18 @@ impl FailedSub {
             ),
             status,
             retry_after: found.retry_after,
+        }
+    }
+
+    /// Keeps in `worst` whichever of it and this one says more about the page (review55 M2:
+    /// a batch's entries come in any order, and a 424 or 400 listed before a 429 hid the
+    /// throttle and its wait): a throttle, the longest wait first, over an outage, over
+    /// refused credentials, over another refused request; a 424 (failed because an entry it
+    /// depends on did) least. Of two alike, the first in the document stays.
+    pub(crate) fn keep_worst(self, worst: &mut Option<Self>) {
+        let rank = |f: &Self| (Meaning::of(f.status).rank(f.status), f.retry_after);
+        if worst.as_ref().is_none_or(|w| rank(&self) > rank(w)) {
+            *worst = Some(self);
         }
     }
 }

@@ -49,9 +49,27 @@ impl Meaning {
             401 => Self::Unauthenticated,
             403 => Self::Forbidden,
             429 => Self::Throttled,
+            // Failed Dependency: it failed because a request it depends on did (Graph's
+            // `dependsOn`), which is reported instead where it failed too; alone, retried.
+            424 => Self::Outage,
             400..=499 => Self::Refused,
             500..=599 => Self::Outage,
             _ => Self::Answered,
+        }
+    }
+
+    /// How much a failed entry with this meaning and `status` says about its page, to
+    /// report the worst of several ([`Meaning::fails`]): a throttle over an outage over
+    /// refused credentials over another refused request, and a 424 (Failed Dependency: it
+    /// failed because an entry it depends on did) least; 0 for one that did not fail.
+    pub(crate) fn rank(self, status: u64) -> u8 {
+        match self {
+            Self::Throttled => 5,
+            Self::Outage if status == 424 => 1,
+            Self::Outage => 4,
+            Self::Unauthenticated | Self::Forbidden => 3,
+            Self::Refused => 2,
+            Self::Answered | Self::Gone => 0,
         }
     }
 
