@@ -79,3 +79,47 @@ async fn the_worst_failed_entry_is_reported() {
     let (_, load, _) = run("$.responses[*].hits.hits[*]", &[page]).await;
     assert_eq!(load.expect("fails").kind(), ErrorKind::RateLimited);
 }
+
+/// M3: a page whose entries are all 404/410 fails, for `_msearch` with and without
+/// `error_path`, Graph and People alike, rather than read as the empty last page (then
+/// prune); beside an entry that answered, a gone one passes.
+#[tokio::test]
+async fn a_page_of_only_gone_entries_fails() {
+    let msearch_gone = json!({"took": 2, "responses": [
+        {"error": {"root_cause": [{"type": "index_not_found_exception"}],
+            "type": "index_not_found_exception", "reason": "no such index [logs-old]"},
+            "status": 404}]});
+    let graph_gone = json!({"responses": [{"id": "1", "status": 404, "headers": {},
+        "body": {"error": {"code": "ResourceNotFound", "message": "no such user"}}}]});
+    let people_gone = json!({"responses": [{"requestedResourceName": "people/c3",
+        "status": {"code": 5, "message": "Requested entity was not found."}}]});
+    for (fields, page) in [
+        (
+            json!({"items_path": "$.responses[*].hits.hits[*]"}),
+            msearch_gone.clone(),
+        ),
+        (
+            json!({"items_path": "$.responses[*].hits.hits[*]",
+                "error_path": "$.responses[*]._shards.failures"}),
+            msearch_gone,
+        ),
+        (
+            json!({"items_path": "$.responses[*].body.value[*]"}),
+            graph_gone,
+        ),
+        (
+            json!({"items_path": "$.responses[*].person.emailAddresses[*]"}),
+            people_gone,
+        ),
+    ] {
+        let (_, load, _) = run_with(fields.clone(), &[page]).await;
+        let err = load.unwrap_or_else(|| panic!("{fields}: every entry is gone"));
+        assert!(err.to_string().contains("404/410"), "{fields}: {err}");
+    }
+    // Beside a 204 that answered, a gone entry passes.
+    let page = json!({"responses": [{"id": "1", "status": 404, "headers": {}},
+        {"id": "2", "status": 204, "headers": {}}]});
+    let (titles, load, _) = run("$.responses[*].body.value[*]", &[page]).await;
+    assert!(titles.is_empty());
+    assert!(load.is_none(), "{load:?}");
+}
