@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{build, cursor_fields, items_config, load, mount_cursor_walk};
+use common::{build, cursor_fields, items_config, load, mount_cursor_walk, record};
 use connector_core::{Error, ErrorKind};
 use serde_json::{Value, json};
 use wiremock::MockServer;
@@ -28,6 +28,15 @@ async fn run_with(fields: Value, bodies: &[Value]) -> (Vec<String>, Option<Error
 
 async fn run(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
     run_with(json!({"items_path": items_path}), bodies).await
+}
+
+/// An `_msearch` answer: one search that found `record(1)`, one whose entry says `status`.
+fn msearch(status: u64) -> Value {
+    json!({"took": 12, "responses": [
+        {"took": 3, "timed_out": false, "hits": {"total": {"value": 1, "relation": "eq"},
+            "hits": [record(1, true)]}, "status": 200},
+        {"error": {"root_cause": [{"type": "x_exception", "reason": "x"}],
+            "type": "x_exception", "reason": "x"}, "status": status}]})
 }
 
 /// M1: under `$..data`, the matched list's own records (an API request log's
@@ -122,4 +131,46 @@ async fn a_page_of_only_gone_entries_fails() {
     let (titles, load, _) = run("$.responses[*].body.value[*]", &[page]).await;
     assert!(titles.is_empty());
     assert!(load.is_none(), "{load:?}");
+}
+
+/// M4, L1: transient 4xx statuses are retried outages, and so are gRPC's CANCELLED,
+/// ABORTED and DEADLINE_EXCEEDED; a 422 is refused (not retried). JSON-RPC: -32005 (EIP-1474
+/// "limit exceeded") throttles, -32001 (not found) is refused, not an outage retried forever.
+#[tokio::test]
+async fn transient_statuses_are_retried() {
+    const PATH: &str = "$.responses[*].hits.hits[*]";
+    for (status, kind) in [
+        (408, ErrorKind::Unavailable),
+        (409, ErrorKind::Unavailable),
+        (423, ErrorKind::Unavailable),
+        (425, ErrorKind::Unavailable),
+        (499, ErrorKind::Unavailable),
+        (422, ErrorKind::InvalidData),
+    ] {
+        let (_, load, _) = run(PATH, &[msearch(status)]).await;
+        let err = load.expect("fails");
+        assert_eq!(err.kind(), kind, "{status}: {err}");
+        assert_eq!(err.is_retryable(), kind != ErrorKind::InvalidData, "{err}");
+    }
+    const PEOPLE: &str = "$.responses[*].person.emailAddresses[*]";
+    for code in [1, 4, 10] {
+        let page = json!({"responses": [
+            {"requestedResourceName": "people/c1", "person": {"emailAddresses": [record(1, true)]}},
+            {"requestedResourceName": "people/c2", "status": {"code": code, "message": "x"}}]});
+        let (_, load, _) = run(PEOPLE, &[page]).await;
+        let err = load.expect("fails");
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{code}: {err}");
+    }
+    const RPC: &str = "$[*].result.items[*]";
+    for (code, kind) in [
+        (-32005, ErrorKind::RateLimited),
+        (-32001, ErrorKind::InvalidData),
+        (-32000, ErrorKind::InvalidData),
+        (-32603, ErrorKind::Unavailable),
+    ] {
+        let page = json!([{"jsonrpc": "2.0", "result": {"items": [record(1, true)]}, "id": 1},
+            {"jsonrpc": "2.0", "error": {"code": code, "message": "x"}, "id": 2}]);
+        let (_, load, _) = run(RPC, &[page]).await;
+        assert_eq!(load.expect("fails").kind(), kind, "{code}");
+    }
 }

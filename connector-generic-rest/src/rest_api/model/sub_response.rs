@@ -30,13 +30,14 @@ pub(crate) enum Meaning {
     Gone,
     /// 429: a throttle, waited out and retried as a whole answer's.
     Throttled,
-    /// 500 to 599: an outage, retried as a whole answer's.
+    /// 500 to 599, and the 4xx that pass with time (408, 409, 423, 425, 499; 424 where no
+    /// other entry failed): an outage, retried as a whole answer's.
     Outage,
     /// 401: the credentials were rejected for it.
     Unauthenticated,
     /// 403: access was refused for it.
     Forbidden,
-    /// Any other 4xx (400, 409, 422): the request as configured was refused, on every run
+    /// Any other 4xx (400, 422): the request as configured was refused, on every run
     /// alike; the page fails rather than read as delivering none (then prune).
     Refused,
 }
@@ -51,7 +52,9 @@ impl Meaning {
             429 => Self::Throttled,
             // Failed Dependency: it failed because a request it depends on did (Graph's
             // `dependsOn`), which is reported instead where it failed too; alone, retried.
-            424 => Self::Outage,
+            // 408 (timeout), 409 (conflict, gRPC `ABORTED`), 423 (locked), 425 (too early)
+            // and 499 (gRPC `CANCELLED`) pass with time (review55 M4).
+            408 | 409 | 423 | 424 | 425 | 499 => Self::Outage,
             400..=499 => Self::Refused,
             500..=599 => Self::Outage,
             _ => Self::Answered,
@@ -91,8 +94,9 @@ impl Meaning {
 ///   "requestedResourceName": …, "status": {"code": 8, …}}`: its `httpStatusCode`, else
 ///   its `status.code` (a `google.rpc.Code`) read as the HTTP status it maps to;
 /// - a JSON-RPC 2.0 batch answer, `{"jsonrpc": "2.0", "error": {"code": -32603, …}, "id":
-///   2}`: an internal or server error (-32603, -32000 to -32099) reads as 500, any other
-///   error as 400, a `result` as 200.
+///   2}`: an internal error (-32603) reads as 500, EIP-1474's "limit exceeded" (-32005) as
+///   429, any other error (the server-defined -32000 to -32099 too) as 400, a `result` as
+///   200.
 ///
 /// A status outside 100 to 599 is not an HTTP status, and the entry is none of these.
 pub(crate) fn envelope(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
@@ -220,8 +224,12 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
             error: None,
         });
     };
+    // -32000 to -32099 is the server's own to define, and often permanent (EIP-1474's
+    // -32000 invalid input, -32001 not found): refused, not an outage retried forever
+    // (review55 L1); but EIP-1474's -32005 is its "limit exceeded".
     let status = match error.get("code").and_then(Value::as_i64) {
-        Some(-32603 | -32099..=-32000) => 500,
+        Some(-32603) => 500,
+        Some(-32005) => 429,
         _ => 400,
     };
     Some(Envelope {
