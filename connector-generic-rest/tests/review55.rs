@@ -174,3 +174,27 @@ async fn transient_statuses_are_retried() {
         assert_eq!(load.expect("fails").kind(), kind, "{code}");
     }
 }
+
+/// L3, L4 (review54 L2): with `error_path` set, the entry's numeric `status` wins over an
+/// application `code` on the way up, with the entry's `Retry-After`; a 403 entry is the
+/// credentials', as without `error_path`.
+#[tokio::test]
+async fn error_path_keeps_the_entrys_status() {
+    let fields = json!({"items_path": "$.responses[*].body.value[*]",
+        "error_path": "$.responses[*].body.error"});
+    let ok = json!({"id": "1", "status": 200, "body": {"value": [record(1, true)]}});
+    let quota = json!({"responses": [ok.clone(), {"id": "2", "status": 429,
+        "headers": {"Retry-After": "30"},
+        "body": {"error": {"code": 1003, "message": "quota"}}}]});
+    let (_, load, check) = run_with(fields.clone(), &[quota]).await;
+    for err in [load.expect("fails"), check.expect("fails")] {
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)), "{err}");
+    }
+    let denied = json!({"responses": [ok, {"id": "3", "status": 403, "headers": {},
+        "body": {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}}}]});
+    let (_, load, _) = run_with(fields, &[denied]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("/responses/1"), "{err}");
+}

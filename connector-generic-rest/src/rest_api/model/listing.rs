@@ -18,7 +18,9 @@ use super::segments::{
     SegmentKind, before_last_filter, every_list_entry, segments, tested_members, unfiltered,
     up_to_last_filter,
 };
-use super::sub_response::{ERROR_MEMBERS, Envelope, Meaning, envelope, own_status, retry_after};
+use super::sub_response::{
+    ERROR_MEMBERS, Envelope, Meaning, envelope, own_status, retry_after, status_number,
+};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -482,36 +484,50 @@ impl ItemsPath {
 
     /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
     /// sub-response that was throttled or failed (429, or 500 to 599): the status is that of
-    /// the nearest object from the value up that has its own numeric `status` or `code` (the
-    /// value itself for Google's `{"error": {"code": 429, …}}` under `$[*].error`, its entry
-    /// for Elasticsearch `_msearch`'s `$.responses[*].error`, the entry above the `body` for
-    /// Microsoft Graph `$batch`'s `$.responses[*].body.error`), and the wait that entry's
-    /// `headers.Retry-After` asks for (review53 M1: the README's advice for `_msearch` and
-    /// `$batch` set `error_path`, and such a page failed as `InvalidData` on `error_path`,
-    /// its wait dropped). The first such value wins; `None` where no set value has one.
+    /// the nearest numeric `status`, else `code`, of an object from the value up to the first
+    /// list (the value itself for Google's `{"error": {"code": 429, …}}` under `$[*].error`,
+    /// its entry for Elasticsearch `_msearch`'s `$.responses[*].error`, the entry above the
+    /// `body` for Microsoft Graph `$batch`'s `$.responses[*].body.error`, whatever `code`
+    /// its body's error holds), and the wait the `headers.Retry-After` of that object or one
+    /// above it asks for (review53 M1: the README's advice for `_msearch` and `$batch` set
+    /// `error_path`, and such a page failed as `InvalidData` on `error_path`, its wait
+    /// dropped). The worst of several wins ([`FailedSub::keep_worst`]); `None` where no set
+    /// value has one.
     pub(crate) fn failed_error_entry(&self, body: &Value) -> Option<FailedSub> {
+        let mut worst = None;
         for m in self.path.query_located(body) {
             if !is_set(m.node()) {
                 continue;
             }
             let pointer = m.location().to_json_pointer();
+            // The objects from the value up to the first list: the nearest numeric `status`
+            // there, else the nearest `code` (review54 L2: a Graph entry's `status: 429`
+            // above its body's application `"code": 1003`).
+            let mut up = Vec::new();
             let mut at = pointer.as_str();
-            let (entry, status) = loop {
-                if let Some(o) = body.pointer(at).and_then(Value::as_object)
-                    && let Some(status) = own_status(o)
-                {
-                    break (Some(o), status);
+            loop {
+                match body.pointer(at) {
+                    Some(Value::Object(o)) => up.push(o),
+                    Some(Value::Array(_)) if at != pointer => break,
+                    _ => {}
                 }
-                if at.is_empty() {
-                    break (None, 0);
-                }
-                at = at.rsplit_once('/').map_or("", |(up, _)| up);
+                let Some((parent, _)) = at.rsplit_once('/') else {
+                    break;
+                };
+                at = parent;
+            }
+            let number = |key| {
+                up.iter()
+                    .enumerate()
+                    .find_map(|(i, o)| Some((i, o.get(key).and_then(status_number)?)))
             };
-            let Some(entry) = entry.filter(|_| status == 429 || (500..600).contains(&status))
-            else {
+            let Some((i, status)) = number("status").or_else(|| number("code")) else {
                 continue;
             };
-            return Some(FailedSub {
+            if status != 429 && !(500..600).contains(&status) {
+                continue;
+            }
+            FailedSub {
                 why: format!(
                     "`error_path` `{}` is set at `{pointer}`: {} (status {status}: a \
                      sub-response that failed)",
@@ -519,16 +535,13 @@ impl ItemsPath {
                     shown(m.node())
                 ),
                 status,
-                retry_after: retry_after(entry).or_else(|| {
-                    // A `$batch` answer's `headers` lie beside its `body`, above the error.
-                    let up = pointer.rsplit_once('/').map_or("", |(up, _)| up);
-                    body.pointer(up)
-                        .and_then(Value::as_object)
-                        .and_then(retry_after)
-                }),
-            });
+                // A `$batch` answer's `headers` lie beside its `body`, above the error: read
+                // on the status's object and each one above it (review55 L3).
+                retry_after: up[i..].iter().find_map(|o| retry_after(o)),
+            }
+            .keep_worst(&mut worst);
         }
-        None
+        worst
     }
 
     /// Whether one match that is a list stands for its entries: a path without filters, or
