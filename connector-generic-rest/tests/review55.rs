@@ -198,3 +198,12 @@ async fn error_path_keeps_the_entrys_status() {
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     assert!(err.to_string().contains("/responses/1"), "{err}");
 }
+
+/// L5: a `$batch` 204 sent with `"body": null`, alone on a page, delivers nothing.
+#[tokio::test]
+async fn a_no_content_entry_with_a_null_body_delivers_nothing() {
+    let page = json!({"responses": [{"id": "4", "status": 204, "body": null}]});
+    let (titles, load, check) = run("$.responses[*].body.value[*]", &[page]).await;
+    assert!(titles.is_empty());
+    assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
+}

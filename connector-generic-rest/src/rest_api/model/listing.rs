@@ -669,8 +669,8 @@ impl ItemsPath {
                 for (pointer, value) in &reached {
                     let value = *value;
                     use SegmentKind::{Descendant, Filter, Index, Many, Name, Search};
-                    // A sub-response that answered without a body (a `$batch` 204) delivers
-                    // nothing; one whose target is gone (404, 410), or whose `body` is (a
+                    // A sub-response that answered without a body (a `$batch` 204, its `body`
+                    // missing or `null`) delivers nothing; one whose target is gone (404, 410), or whose `body` is (a
                     // `$batch` 404's error), delivers nothing beside one that answered, but a
                     // page of only such is no empty page (review55 M3: an `_msearch` over an
                     // alias missing during a swap read as the empty last page, then prune).
@@ -678,7 +678,8 @@ impl ItemsPath {
                         && let Some((entry, found)) = sub_response_at(body, pointer, value)
                     {
                         match Meaning::of(found.status) {
-                            Meaning::Answered if entry == pointer => continue,
+                            // Or with `"body": null` (review55 L5).
+                            Meaning::Answered if entry == pointer || value.is_null() => continue,
                             Meaning::Gone if answered_beside(body, entry) => continue,
                             Meaning::Gone => {
                                 return Err(format!(
