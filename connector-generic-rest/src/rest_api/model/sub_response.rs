@@ -24,14 +24,19 @@ pub(crate) struct Envelope<'a> {
 /// What a sub-response's status means for the page that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Meaning {
-    /// 1xx to 3xx: it answered (a `$batch` 204 without a `body` delivers nothing).
+    /// 1xx to 3xx: it answered (a `$batch` 204 without a `body`, or with `"body": null`,
+    /// delivers nothing).
     Answered,
-    /// 404 or 410: what it named is gone; it delivers nothing, and the page passes.
+    /// 404 or 410: what it named is gone; it delivers nothing, and the page passes where
+    /// another entry of its level answered (a page of only gone entries fails).
     Gone,
-    /// 429: a throttle, waited out and retried as a whole answer's.
+    /// 429: a throttle. The attempt ends with `RateLimited` and the entry's `Retry-After`;
+    /// the page is not fetched again within the walk (a whole answer's 429 is, by the HTTP
+    /// client), but a sync run by `connector-sync`'s worker waits and resumes.
     Throttled,
     /// 500 to 599, and the 4xx that pass with time (408, 409, 423, 425, 499; 424 where no
-    /// other entry failed): an outage, retried as a whole answer's.
+    /// other entry failed): an outage. The attempt ends with `Unavailable`, retried by the
+    /// sync as a throttle is, not within the walk.
     Outage,
     /// 401: the credentials were rejected for it.
     Unauthenticated,
