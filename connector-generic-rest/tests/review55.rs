@@ -207,3 +207,34 @@ async fn a_no_content_entry_with_a_null_body_delivers_nothing() {
     assert!(titles.is_empty());
     assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
 }
+
+/// L8: what review55 found no test pinned. An uptime check's `{"id": 7, "status": 503}`
+/// (no `headers`, no `body`) is a record, not a `$batch` entry; `error_path: false` turns
+/// the sub-response check off; a run's own `error` beside its (empty) list, at the entry
+/// itself, is its data; a job's `{"id", "error": {"code": -32603}}` without `jsonrpc` is
+/// no JSON-RPC answer.
+#[tokio::test]
+async fn what_review55_found_unpinned() {
+    let page = json!({"monitors": [{"id": 7, "status": 503},
+        {"id": 8, "status": 200, "incidents": [record(1, true)]}]});
+    let (titles, load, _) = run("$.monitors[*].incidents[*]", &[page]).await;
+    assert_eq!(titles, ["t1"]);
+    assert!(load.is_none(), "{load:?}");
+
+    let fields = json!({"items_path": "$.responses[*].hits.hits[*]", "error_path": false});
+    let (titles, load, _) = run_with(fields, &[msearch(429)]).await;
+    assert_eq!(titles, ["t1"]);
+    assert!(load.is_none(), "{load:?}");
+
+    let first = json!({"runs": [{"id": 1, "artifacts": [record(1, true)]}]});
+    let page = json!({"runs": [{"id": 2, "error": "flaky", "artifacts": []}]});
+    let (titles, load, _) = run("$.runs[*].artifacts[*]", &[first, page]).await;
+    assert_eq!(titles, ["t1"]);
+    assert!(load.is_none(), "{load:?}");
+
+    let page = json!({"jobs": [{"id": 1, "result": {"items": [record(1, true)]}},
+        {"id": 2, "error": {"code": -32603, "message": "worker lost"}}]});
+    let (titles, load, _) = run("$.jobs[*].result.items[*]", &[page]).await;
+    assert_eq!(titles, ["t1"]);
+    assert!(load.is_none(), "{load:?}");
+}
