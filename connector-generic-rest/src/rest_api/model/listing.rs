@@ -356,19 +356,19 @@ impl ItemsPath {
         // to fit a shape is no sub-response (review55 M1: `$..data` over a request log's
         // `{id, status, headers, body}` failed every page on its 503 record).
         let top = |l: &str| {
-            (matches.is_empty()
-                || match body.pointer(l) {
-                    Some(Value::Array(entries)) => {
-                        entries
-                            .iter()
-                            .filter(|e| e.as_object().and_then(envelope).is_some())
-                            .take(2)
-                            .count()
-                            > 1
-                    }
-                    _ => false,
-                })
-                && outside(l)
+            outside(l)
+                && (matches.is_empty()
+                    || match body.pointer(l) {
+                        Some(Value::Array(entries)) => {
+                            entries
+                                .iter()
+                                .filter(|e| e.as_object().and_then(envelope).is_some())
+                                .take(2)
+                                .count()
+                                > 1
+                        }
+                        _ => false,
+                    })
         };
         if !ways.contains("") && top("") {
             lists.push(String::new());
