@@ -219,8 +219,9 @@ async fn other_statuses_of_a_sub_response() {
 }
 
 /// Issue 17.6 (review49 L): JSON-RPC 2.0 batch answers (an array of `{"jsonrpc": "2.0",
-/// "result" | "error", "id"}`): an internal or server error fails the page as an outage,
-/// invalid params as a refused sub-request.
+/// "result" | "error", "id"}`): an internal error fails the page as an outage, invalid
+/// params or a server-defined error (-32000: EIP-1474's invalid input) as a refused
+/// sub-request (review55 L1).
 #[tokio::test]
 async fn json_rpc_batch_entries() {
     const PATH: &str = "$[*].result.items[*]";
@@ -230,7 +231,7 @@ async fn json_rpc_batch_entries() {
     };
     for (code, message, kind) in [
         (-32603, "Internal error", ErrorKind::Unavailable),
-        (-32000, "Server busy", ErrorKind::Unavailable),
+        (-32000, "Invalid input", ErrorKind::InvalidData),
         (-32602, "Invalid params", ErrorKind::InvalidData),
     ] {
         let (titles, load, _) = run(PATH, &[page(code, message)]).await;

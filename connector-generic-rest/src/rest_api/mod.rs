@@ -125,6 +125,12 @@ impl Connector for RestApiConnector {
     /// scalar where it needs a list; an empty or `null` list is an empty page) become
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) errors naming the field, and
     /// connection failures stay [`ErrorKind::Unavailable`](connector_core::ErrorKind::Unavailable).
+    /// A sub-response of a batch or multi-search answer (`_msearch`, `$batch`) that failed
+    /// is reported as its status says: a throttle as
+    /// [`ErrorKind::RateLimited`](connector_core::ErrorKind::RateLimited) with its wait, an
+    /// outage as [`ErrorKind::Unavailable`](connector_core::ErrorKind::Unavailable), a 401/403
+    /// as an auth error, and a refused sub-request (400, 422) as invalid data, which "Test
+    /// Connection" reports as [`ErrorKind::Config`](connector_core::ErrorKind::Config).
     async fn check(&self) -> Result<()> {
         self.client.check().await
     }

@@ -18,7 +18,9 @@ use super::segments::{
     SegmentKind, before_last_filter, every_list_entry, segments, tested_members, unfiltered,
     up_to_last_filter,
 };
-use super::sub_response::{ERROR_MEMBERS, Envelope, Meaning, envelope, own_status, retry_after};
+use super::sub_response::{
+    ERROR_MEMBERS, Envelope, Meaning, envelope, own_status, retry_after, status_number,
+};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.
@@ -267,6 +269,7 @@ impl ItemsPath {
     /// every page); a record's own state (`"status": "error"`) is no status. Each level is
     /// queried once, and again with locations only where an entry failed (review49 P1).
     pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<FailedSub> {
+        let mut worst = None;
         for (entries, names) in &self.levels {
             let failed = |v| failed_entry(v, names);
             if !entries
@@ -296,16 +299,16 @@ impl ItemsPath {
                         _ => break,
                     }
                 }
-                return Some(FailedSub::new(
-                    format!("`{pointer}` holds no `{lacks}`"),
-                    &found,
-                ));
+                FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found)
+                    .keep_worst(&mut worst);
             }
         }
-        if self.descends {
-            return self.failed_in_search(body);
+        if self.descends
+            && let Some(found) = self.failed_in_search(body)
+        {
+            found.keep_worst(&mut worst);
         }
-        None
+        worst
     }
 
     /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
@@ -340,17 +343,46 @@ impl ItemsPath {
             }
             false
         };
+        let outside = |l: &str| !matches.contains(l) && !inside_a_match(l);
         let mut lists: Vec<String> = ways
             .iter()
-            .filter(|w| !matches.contains(**w) && !inside_a_match(w))
+            .filter(|w| outside(w))
             .map(|w| (*w).to_owned())
             .collect();
-        lists.push(String::new());
+        // The lists at the top of the body that no match lies in are read only where
+        // nothing matched (`_msearch`'s `$.responses`, every search failed) or where they
+        // hold more than one entry in a sub-response's shape, as a batch's entries all are:
+        // a list the path matched, or one beside it, is records, and a record that happens
+        // to fit a shape is no sub-response (review55 M1: `$..data` over a request log's
+        // `{id, status, headers, body}` failed every page on its 503 record).
+        let top = |l: &str| {
+            outside(l)
+                && (matches.is_empty()
+                    || match body.pointer(l) {
+                        Some(Value::Array(entries)) => {
+                            entries
+                                .iter()
+                                .filter(|e| e.as_object().and_then(envelope).is_some())
+                                .take(2)
+                                .count()
+                                > 1
+                        }
+                        _ => false,
+                    })
+        };
+        if !ways.contains("") && top("") {
+            lists.push(String::new());
+        }
         if let Value::Object(root) = body {
-            lists.extend(root.keys().map(|k| format!("/{}", escape(k))));
+            lists.extend(
+                root.keys()
+                    .map(|k| format!("/{}", escape(k)))
+                    .filter(|l| !ways.contains(l.as_str()) && top(l)),
+            );
         }
         lists.sort();
         lists.dedup();
+        let mut worst = None;
         for list in &lists {
             let Some(Value::Array(entries)) = body.pointer(list) else {
                 continue;
@@ -367,13 +399,14 @@ impl ItemsPath {
                 else {
                     continue;
                 };
-                return Some(FailedSub::new(
+                FailedSub::new(
                     format!("`{pointer}` holds nothing `{}` matches", self.as_str()),
                     &found,
-                ));
+                )
+                .keep_worst(&mut worst);
             }
         }
-        None
+        worst
     }
 
     /// Where every entry of a level of the path ([`ItemsPath::failed_sub_response`]'s
@@ -451,36 +484,50 @@ impl ItemsPath {
 
     /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
     /// sub-response that was throttled or failed (429, or 500 to 599): the status is that of
-    /// the nearest object from the value up that has its own numeric `status` or `code` (the
-    /// value itself for Google's `{"error": {"code": 429, …}}` under `$[*].error`, its entry
-    /// for Elasticsearch `_msearch`'s `$.responses[*].error`, the entry above the `body` for
-    /// Microsoft Graph `$batch`'s `$.responses[*].body.error`), and the wait that entry's
-    /// `headers.Retry-After` asks for (review53 M1: the README's advice for `_msearch` and
-    /// `$batch` set `error_path`, and such a page failed as `InvalidData` on `error_path`,
-    /// its wait dropped). The first such value wins; `None` where no set value has one.
+    /// the nearest numeric `status`, else `code`, of an object from the value up to the first
+    /// list (the value itself for Google's `{"error": {"code": 429, …}}` under `$[*].error`,
+    /// its entry for Elasticsearch `_msearch`'s `$.responses[*].error`, the entry above the
+    /// `body` for Microsoft Graph `$batch`'s `$.responses[*].body.error`, whatever `code`
+    /// its body's error holds), and the wait the `headers.Retry-After` of that object or one
+    /// above it asks for (review53 M1: the README's advice for `_msearch` and `$batch` set
+    /// `error_path`, and such a page failed as `InvalidData` on `error_path`, its wait
+    /// dropped). The worst of several wins ([`FailedSub::keep_worst`]); `None` where no set
+    /// value has one.
     pub(crate) fn failed_error_entry(&self, body: &Value) -> Option<FailedSub> {
+        let mut worst = None;
         for m in self.path.query_located(body) {
             if !is_set(m.node()) {
                 continue;
             }
             let pointer = m.location().to_json_pointer();
+            // The objects from the value up to the first list: the nearest numeric `status`
+            // there, else the nearest `code` (review54 L2: a Graph entry's `status: 429`
+            // above its body's application `"code": 1003`).
+            let mut up = Vec::new();
             let mut at = pointer.as_str();
-            let (entry, status) = loop {
-                if let Some(o) = body.pointer(at).and_then(Value::as_object)
-                    && let Some(status) = own_status(o)
-                {
-                    break (Some(o), status);
+            loop {
+                match body.pointer(at) {
+                    Some(Value::Object(o)) => up.push(o),
+                    Some(Value::Array(_)) if at != pointer => break,
+                    _ => {}
                 }
-                if at.is_empty() {
-                    break (None, 0);
-                }
-                at = at.rsplit_once('/').map_or("", |(up, _)| up);
+                let Some((parent, _)) = at.rsplit_once('/') else {
+                    break;
+                };
+                at = parent;
+            }
+            let number = |key| {
+                up.iter()
+                    .enumerate()
+                    .find_map(|(i, o)| Some((i, o.get(key).and_then(status_number)?)))
             };
-            let Some(entry) = entry.filter(|_| status == 429 || (500..600).contains(&status))
-            else {
+            let Some((i, status)) = number("status").or_else(|| number("code")) else {
                 continue;
             };
-            return Some(FailedSub {
+            if status != 429 && !(500..600).contains(&status) {
+                continue;
+            }
+            FailedSub {
                 why: format!(
                     "`error_path` `{}` is set at `{pointer}`: {} (status {status}: a \
                      sub-response that failed)",
@@ -488,16 +535,13 @@ impl ItemsPath {
                     shown(m.node())
                 ),
                 status,
-                retry_after: retry_after(entry).or_else(|| {
-                    // A `$batch` answer's `headers` lie beside its `body`, above the error.
-                    let up = pointer.rsplit_once('/').map_or("", |(up, _)| up);
-                    body.pointer(up)
-                        .and_then(Value::as_object)
-                        .and_then(retry_after)
-                }),
-            });
+                // A `$batch` answer's `headers` lie beside its `body`, above the error: read
+                // on the status's object and each one above it (review55 L3).
+                retry_after: up[i..].iter().find_map(|o| retry_after(o)),
+            }
+            .keep_worst(&mut worst);
         }
-        None
+        worst
     }
 
     /// Whether one match that is a list stands for its entries: a path without filters, or
@@ -625,16 +669,32 @@ impl ItemsPath {
                 for (pointer, value) in &reached {
                     let value = *value;
                     use SegmentKind::{Descendant, Filter, Index, Many, Name, Search};
+                    // A sub-response that answered without a body (a `$batch` 204, its `body`
+                    // missing or `null`) delivers nothing; one whose target is gone (404, 410), or whose `body` is (a
+                    // `$batch` 404's error), delivers nothing beside one that answered, but a
+                    // page of only such is no empty page (review55 M3: an `_msearch` over an
+                    // alias missing during a swap read as the empty last page, then prune).
+                    if let Name(name) = &kind
+                        && let Some((entry, found)) = sub_response_at(body, pointer, value)
+                    {
+                        match Meaning::of(found.status) {
+                            // Or with `"body": null` (review55 L5).
+                            Meaning::Answered if entry == pointer || value.is_null() => continue,
+                            Meaning::Gone if answered_beside(body, entry) => continue,
+                            Meaning::Gone => {
+                                return Err(format!(
+                                    "`{at}` has no `{name}`: `{entry}` was 404/410 (gone) and \
+                                     no sub-response beside it answered (every sub-response \
+                                     was 404/410 or failed), so the page is not taken for an \
+                                     empty one"
+                                ));
+                            }
+                            _ => {}
+                        }
+                    }
                     let kind_of = match (value, &kind) {
                         (Value::Null, Index | Filter | Many | Search { .. }) => continue,
                         (Value::Null, _) => "null",
-                        // A sub-response that answered without a body (a `$batch` 204) or
-                        // whose target is gone (404, 410) delivers nothing.
-                        (Value::Object(o), Name(_))
-                            if envelope(o).is_some_and(|e| !Meaning::of(e.status).fails()) =>
-                        {
-                            continue;
-                        }
                         (Value::Object(_), Name(name)) => {
                             return Err(format!("`{at}` has no `{name}`"));
                         }
@@ -1072,6 +1132,18 @@ impl FailedSub {
             retry_after: found.retry_after,
         }
     }
+
+    /// Keeps in `worst` whichever of it and this one says more about the page (review55 M2:
+    /// a batch's entries come in any order, and a 424 or 400 listed before a 429 hid the
+    /// throttle and its wait): a throttle, the longest wait first, over an outage, over
+    /// refused credentials, over another refused request; a 424 (failed because an entry it
+    /// depends on did) least. Of two alike, the first in the document stays.
+    pub(crate) fn keep_worst(self, worst: &mut Option<Self>) {
+        let rank = |f: &Self| (Meaning::of(f.status).rank(f.status), f.retry_after);
+        if worst.as_ref().is_none_or(|w| rank(&self) > rank(w)) {
+            *worst = Some(self);
+        }
+    }
 }
 
 /// The numeric status of a sub-response's entry: its own `status` or `code`, else its
@@ -1103,6 +1175,41 @@ fn leads_to(entry: &Value, names: &[String]) -> bool {
         .iter()
         .try_fold(entry, |at, name| at.get(name))
         .is_some_and(|v| !v.is_null())
+}
+
+/// The sub-response at `pointer` (`value`), or the one it is a member of where that is an
+/// entry of a list (a `$batch` entry's `body`), with that sub-response's pointer.
+fn sub_response_at<'v, 'p>(
+    body: &'v Value,
+    pointer: &'p str,
+    value: &'v Value,
+) -> Option<(&'p str, Envelope<'v>)> {
+    if let Some(found) = value.as_object().and_then(envelope) {
+        return Some((pointer, found));
+    }
+    let (up, _) = pointer.rsplit_once('/')?;
+    let (list, _) = up.rsplit_once('/')?;
+    if !body.pointer(list).is_some_and(Value::is_array) {
+        return None;
+    }
+    Some((up, body.pointer(up)?.as_object().and_then(envelope)?))
+}
+
+/// Whether another entry of the list the sub-response at `entry` lies in answered (1xx to
+/// 3xx): what excuses a gone one (404, 410) from failing a page with no match.
+fn answered_beside(body: &Value, entry: &str) -> bool {
+    let Some((list, own)) = entry.rsplit_once('/') else {
+        return false;
+    };
+    let Some(Value::Array(entries)) = body.pointer(list) else {
+        return false;
+    };
+    entries.iter().enumerate().any(|(i, e)| {
+        i.to_string() != own
+            && e.as_object()
+                .and_then(envelope)
+                .is_some_and(|e| Meaning::of(e.status) == Meaning::Answered)
+    })
 }
 
 /// A name as a JSON pointer token (`~` and `/` escaped).

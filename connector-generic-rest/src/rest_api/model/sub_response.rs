@@ -24,19 +24,25 @@ pub(crate) struct Envelope<'a> {
 /// What a sub-response's status means for the page that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Meaning {
-    /// 1xx to 3xx: it answered (a `$batch` 204 without a `body` delivers nothing).
+    /// 1xx to 3xx: it answered (a `$batch` 204 without a `body`, or with `"body": null`,
+    /// delivers nothing).
     Answered,
-    /// 404 or 410: what it named is gone; it delivers nothing, and the page passes.
+    /// 404 or 410: what it named is gone; it delivers nothing, and the page passes where
+    /// another entry of its level answered (a page of only gone entries fails).
     Gone,
-    /// 429: a throttle, waited out and retried as a whole answer's.
+    /// 429: a throttle. The attempt ends with `RateLimited` and the entry's `Retry-After`;
+    /// the page is not fetched again within the walk (a whole answer's 429 is, by the HTTP
+    /// client), but a sync run by `connector-sync`'s worker waits and resumes.
     Throttled,
-    /// 500 to 599: an outage, retried as a whole answer's.
+    /// 500 to 599, and the 4xx that pass with time (408, 409, 423, 425, 499; 424 where no
+    /// other entry failed): an outage. The attempt ends with `Unavailable`, retried by the
+    /// sync as a throttle is, not within the walk.
     Outage,
     /// 401: the credentials were rejected for it.
     Unauthenticated,
     /// 403: access was refused for it.
     Forbidden,
-    /// Any other 4xx (400, 409, 422): the request as configured was refused, on every run
+    /// Any other 4xx (400, 422): the request as configured was refused, on every run
     /// alike; the page fails rather than read as delivering none (then prune).
     Refused,
 }
@@ -49,9 +55,29 @@ impl Meaning {
             401 => Self::Unauthenticated,
             403 => Self::Forbidden,
             429 => Self::Throttled,
+            // Failed Dependency: it failed because a request it depends on did (Graph's
+            // `dependsOn`), which is reported instead where it failed too; alone, retried.
+            // 408 (timeout), 409 (conflict, gRPC `ABORTED`), 423 (locked), 425 (too early)
+            // and 499 (gRPC `CANCELLED`) pass with time (review55 M4).
+            408 | 409 | 423 | 424 | 425 | 499 => Self::Outage,
             400..=499 => Self::Refused,
             500..=599 => Self::Outage,
             _ => Self::Answered,
+        }
+    }
+
+    /// How much a failed entry with this meaning and `status` says about its page, to
+    /// report the worst of several ([`Meaning::fails`]): a throttle over an outage over
+    /// refused credentials over another refused request, and a 424 (Failed Dependency: it
+    /// failed because an entry it depends on did) least; 0 for one that did not fail.
+    pub(crate) fn rank(self, status: u64) -> u8 {
+        match self {
+            Self::Throttled => 5,
+            Self::Outage if status == 424 => 1,
+            Self::Outage => 4,
+            Self::Unauthenticated | Self::Forbidden => 3,
+            Self::Refused => 2,
+            Self::Answered | Self::Gone => 0,
         }
     }
 
@@ -73,8 +99,9 @@ impl Meaning {
 ///   "requestedResourceName": …, "status": {"code": 8, …}}`: its `httpStatusCode`, else
 ///   its `status.code` (a `google.rpc.Code`) read as the HTTP status it maps to;
 /// - a JSON-RPC 2.0 batch answer, `{"jsonrpc": "2.0", "error": {"code": -32603, …}, "id":
-///   2}`: an internal or server error (-32603, -32000 to -32099) reads as 500, any other
-///   error as 400, a `result` as 200.
+///   2}`: an internal error (-32603) reads as 500, EIP-1474's "limit exceeded" (-32005) as
+///   429, any other error (the server-defined -32000 to -32099 too) as 400, a `result` as
+///   200.
 ///
 /// A status outside 100 to 599 is not an HTTP status, and the entry is none of these.
 pub(crate) fn envelope(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
@@ -202,8 +229,12 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
             error: None,
         });
     };
+    // -32000 to -32099 is the server's own to define, and often permanent (EIP-1474's
+    // -32000 invalid input, -32001 not found): refused, not an outage retried forever
+    // (review55 L1); but EIP-1474's -32005 is its "limit exceeded".
     let status = match error.get("code").and_then(Value::as_i64) {
-        Some(-32603 | -32099..=-32000) => 500,
+        Some(-32603) => 500,
+        Some(-32005) => 429,
         _ => 400,
     };
     Some(Envelope {
