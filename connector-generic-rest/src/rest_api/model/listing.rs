@@ -413,9 +413,11 @@ impl ItemsPath {
     /// levels: `/runs/*` of `$.runs[*].result.steps[*].logs[?…]`) failed, on a page with no
     /// match: the entry is an error object, or an object the path names below it
     /// (`/runs/0/result`) carries an unusual error ([`unusual_error`]) and is an error
-    /// object or holds the name the path needs next (`{"error": "exit 1", "steps": []}`).
-    /// Such a page is not an empty one (issue 17: every run that failed read as the empty
-    /// last page, then prune, where the path had a wildcard below the runs' `result`); unless
+    /// object, or holds the name the path needs next and says the source throttled or
+    /// failed ([`says_outage`]: `{"error": {"code": 503}, "steps": []}`; a CI run's
+    /// `{"error": "exit code 1", "steps": []}` is the run's data, review60 M1). Such a page
+    /// is not an empty one (issue 17: every run that failed read as the empty last page,
+    /// then prune, where the path had a wildcard below the runs' `result`); unless
     /// the path's last filter left entries out (those are listed: review29 F1). An
     /// object with other members and without the list (a log document's `error.message`
     /// beside its `message`) is data, as [`ItemsPath::why_none`] reads it.
@@ -446,7 +448,11 @@ impl ItemsPath {
                     let next = names.get(depth);
                     let error_like = error_object(o);
                     let holds_next = next.is_some_and(|n| o.contains_key(n));
-                    if (error_like || (depth > 0 && holds_next))
+                    // Beside the list it needs next, an error is the record's own (a CI
+                    // run's `{"error": "exit code 1", "steps": []}`) unless it says the source
+                    // throttled or failed (review60 M1: a listing whose last page held only
+                    // failed runs failed every sync, for good).
+                    if (error_like || (depth > 0 && holds_next && says_outage(o)))
                         && let Some((member, v)) =
                             unusual_error(at, &lists_as_records(body, &pointer), seen.usual)
                     {
@@ -1234,6 +1240,25 @@ fn lists_as_records(body: &Value, pointer: &str) -> String {
 /// `body`) ([`entry_status`]).
 fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Option<u64> {
     entry_status(object).or_else(|| up.and_then(Value::as_object).and_then(own_status))
+}
+
+/// Whether an object that carries an error beside a record's list says the source throttled
+/// or failed, not that the record's own work did: its `status` or `code`, or its `error`'s,
+/// is 429 or 500 to 599, or a word that names a throttle or an outage ([`state_word`]:
+/// `RESOURCE_EXHAUSTED`, `UNAVAILABLE`). A failed CI run's `{"error": "exit code 1",
+/// "steps": []}` says neither (review60 M1).
+fn says_outage(object: &serde_json::Map<String, Value>) -> bool {
+    let error = object.get("error").and_then(Value::as_object);
+    let outage = |status: u64| status == 429 || (500..600).contains(&status);
+    let word = |o: &serde_json::Map<String, Value>| {
+        o.get("status")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .is_some_and(|s| {
+                !s.is_empty() && !s.bytes().all(|b| b.is_ascii_digit()) && !state_word(s)
+            })
+    };
+    entry_status(object).is_some_and(outage) || word(object) || error.is_some_and(word)
 }
 
 /// Whether a string `status` beside an error is a record's state (`failed`, `cancelled`,

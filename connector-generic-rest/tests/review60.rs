@@ -1,0 +1,65 @@
+//! review60 (of rest59 + fix33's sub-responses, issue 17): a job listing's failed runs beside
+//! an empty list are its data, not a failed page (M1); a whole answer that is a JSON-RPC or
+//! Google error at HTTP 200 is read as a sub-response's (M2); an error names the failed
+//! entry by its `id` (M3); a 424 that depends on a gone entry is refused (L1); `error_path`
+//! does not hide a throttle (L2); a list that holds a match is records (L3); JSON-RPC HTTP
+//! codes and -32002 (L4); a page of only gone entries is retried, not blamed on
+//! `items_path` (L5); and the mutations review60 found surviving (L6). Each walk is served
+//! page by page; any other request is a 404.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
+
+mod common;
+
+use common::{build, cursor_fields, items_config, load, mount_cursor_walk, record};
+use connector_core::Error;
+use serde_json::{Value, json};
+use wiremock::MockServer;
+
+// `run_with` and `run` are copies of review55.rs's, until they move to the shared test
+// module.
+
+/// What a load of `bodies` under `fields` delivered, its error, and "Test Connection"'s.
+async fn run_with(fields: Value, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, bodies).await;
+    let c = build(items_config(&server.uri(), &cursor_fields(fields)));
+    let (docs, _, err) = load(&c).await;
+    let titles = docs.into_iter().map(|d| d.title).collect();
+    (titles, err, c.check().await.err())
+}
+
+async fn run(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
+    run_with(json!({"items_path": items_path}), bodies).await
+}
+
+/// M1: a CI listing's last page whose every run failed (`result.error` beside an empty
+/// `steps`) is the runs' data: the walk ends with the earlier pages' logs, filtered path or
+/// not, on every run alike. A run whose error says the source throttled or failed (a 429 or
+/// 5xx number, a throttle word) still fails the page.
+#[tokio::test]
+async fn failed_runs_on_the_last_page_are_data() {
+    let first = json!({"runs": [{"id": 1, "result": {"steps": [{"logs": [record(1, true)]}]}}]});
+    let failed = json!({"runs": [{"id": 41, "result": {"error": "exit code 1", "steps": []}}]});
+    for path in [
+        "$.runs[*].result.steps[*].logs[*]",
+        "$.runs[*].result.steps[*].logs[?@.public == true]",
+    ] {
+        let (titles, load, check) = run(path, &[first.clone(), failed.clone()]).await;
+        assert_eq!(titles, ["t1"], "{path}");
+        assert!(
+            load.is_none() && check.is_none(),
+            "{path}: {load:?} {check:?}"
+        );
+    }
+    for error in [
+        json!({"code": 503, "message": "backend down"}),
+        json!({"status": "RESOURCE_EXHAUSTED", "message": "quota"}),
+    ] {
+        let page = json!({"runs": [{"id": 41, "result": {"error": error, "steps": []}}]});
+        let path = "$.runs[*].result.steps[*].logs[*]";
+        let (titles, load, _) = run(path, &[first.clone(), page]).await;
+        assert_eq!(titles, ["t1"], "{error}");
+        let err = load.unwrap_or_else(|| panic!("{error}: an outage fails the page"));
+        assert!(err.to_string().contains("every entry"), "{err}");
+    }
+}
