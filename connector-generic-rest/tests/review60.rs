@@ -11,7 +11,7 @@
 mod common;
 
 use common::{build, cursor_fields, items_config, load, mount_cursor_walk, record};
-use connector_core::Error;
+use connector_core::{Error, ErrorKind};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
@@ -62,4 +62,57 @@ async fn failed_runs_on_the_last_page_are_data() {
         let err = load.unwrap_or_else(|| panic!("{error}: an outage fails the page"));
         assert!(err.to_string().contains("every entry"), "{err}");
     }
+}
+
+/// M2: a whole answer that is a JSON-RPC or Google error at HTTP 200 (as geth answers) is
+/// read as a sub-response's: a throttle is `RateLimited`, a server error `Unavailable`,
+/// refused credentials the credentials', not a config error on `items_path` never retried;
+/// a whole answer in a batch entry's shape that answered is not an empty page.
+#[tokio::test]
+async fn a_whole_answer_at_200_is_read_as_a_sub_response() {
+    for (path, body, kind) in [
+        (
+            "$.result.transactions[*]",
+            json!({"jsonrpc": "2.0", "id": 1,
+                "error": {"code": -32005, "message": "limit exceeded"}}),
+            ErrorKind::RateLimited,
+        ),
+        (
+            "$.result.transactions[*]",
+            json!({"jsonrpc": "2.0", "id": 1,
+                "error": {"code": -32603, "message": "Internal error"}}),
+            ErrorKind::Unavailable,
+        ),
+        (
+            "$.data[*]",
+            json!({"error": {"code": 429, "message": "Quota exceeded",
+                "status": "RESOURCE_EXHAUSTED"}}),
+            ErrorKind::RateLimited,
+        ),
+        (
+            "$.data[*]",
+            json!({"error": {"code": 503, "message": "The service is currently unavailable.",
+                "status": "UNAVAILABLE"}}),
+            ErrorKind::Unavailable,
+        ),
+        (
+            "$.data[*]",
+            json!({"error": {"code": 401, "message": "Request had invalid authentication \
+                credentials.", "status": "UNAUTHENTICATED"}}),
+            ErrorKind::Unauthenticated,
+        ),
+    ] {
+        let (titles, load, check) = run(path, std::slice::from_ref(&body)).await;
+        assert!(titles.is_empty(), "{body}");
+        for err in [load.expect("fails"), check.expect("fails")] {
+            assert_eq!(err.kind(), kind, "{body}: {err}");
+            assert_ne!(err.field(), Some("items_path"), "{err}");
+            assert!(err.to_string().contains("rest_api"), "{err}");
+        }
+    }
+    // A relay's whole answer in a batch entry's shape, that answered: not an empty page.
+    let relay = json!({"id": "evt_1", "status": 200, "headers": {"x-upstream": "a"}});
+    let (titles, load, _) = run("$.body.data[*]", &[relay]).await;
+    assert!(titles.is_empty());
+    assert!(load.is_some(), "the page fails rather than end the walk");
 }

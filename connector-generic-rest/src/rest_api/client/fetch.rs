@@ -272,6 +272,14 @@ impl RestClient {
             }) {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(why) => {
+                    // A whole answer that is a failed sub-response's (a JSON-RPC or Google
+                    // error at HTTP 200) is a throttle, an outage or refused credentials as
+                    // an entry's would be (review60 M2).
+                    if !matches!(e.error_path, Some(None))
+                        && let Some(failed) = path.failed_whole(&body, &why)
+                    {
+                        return Err(failed_sub(failed, resp.url(), e.credential_field));
+                    }
                     return Err(Error::invalid_data(format!(
                         "`items_path` `{}` matches nothing in the response: {why}",
                         path.as_str()

@@ -488,6 +488,27 @@ impl ItemsPath {
         Ok(())
     }
 
+    /// Where the whole answer, on a page where the path matches nothing (`why`, from
+    /// [`ItemsPath::why_none`]), is itself a sub-response that failed ([`envelope`]): a
+    /// JSON-RPC error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code":
+    /// -32005, …}, "id": 1}`), or Google's `{"error": {"code": 429, …}}`. Such a page fails
+    /// anyway; what its status means says how (review60 M2: a throttle read as a config
+    /// error on `items_path`, never retried).
+    pub(crate) fn failed_whole(&self, body: &Value, why: &str) -> Option<FailedSub> {
+        let found = body
+            .as_object()
+            .and_then(envelope)
+            .filter(|e| Meaning::of(e.status).fails())?;
+        Some(FailedSub::new(
+            format!(
+                "whole answer is a sub-response's (`items_path` `{}` matches nothing in it: \
+                 {why})",
+                self.as_str()
+            ),
+            &found,
+        ))
+    }
+
     /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
     /// sub-response that was throttled or failed (429, or 500 to 599): the status is that of
     /// the nearest numeric `status`, else `code`, of an object from the value up to the first
@@ -685,7 +706,13 @@ impl ItemsPath {
                     {
                         match Meaning::of(found.status) {
                             // Or with `"body": null` (review55 L5).
-                            Meaning::Answered if entry == pointer || value.is_null() => continue,
+                            // Not the whole answer: a relay's `{"id", "status": 200,
+                            // "headers"}` is no empty page (review60 M2).
+                            Meaning::Answered
+                                if (entry == pointer && !entry.is_empty()) || value.is_null() =>
+                            {
+                                continue;
+                            }
                             Meaning::Gone if answered_beside(body, entry) => continue,
                             Meaning::Gone => {
                                 return Err(format!(
