@@ -116,3 +116,50 @@ async fn a_whole_answer_at_200_is_read_as_a_sub_response() {
     assert!(titles.is_empty());
     assert!(load.is_some(), "the page fails rather than end the walk");
 }
+
+/// M3: Graph and JSON-RPC answer in any order, so the error names the failed entry by its
+/// `id` (People by its `requestedResourceName`), beside its position; an `id` holding a
+/// secret is redacted.
+#[tokio::test]
+async fn the_failed_entry_is_named_by_its_id() {
+    let ok = json!({"id": "mbx-1", "status": 200, "body": {"value": [record(1, true)]}});
+    let denied = json!({"responses": [ok, {"id": "mbx-7", "status": 403, "headers": {},
+        "body": {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}}}]});
+    let (_, load, check) = run("$.responses[*].body.value[*]", &[denied]).await;
+    for err in [load.expect("fails"), check.expect("fails")] {
+        let text = err.to_string();
+        assert!(text.contains("`/responses/1/body`"), "{text}");
+        assert!(text.contains("`id` \"mbx-7\""), "{text}");
+    }
+    let rpc = json!([{"jsonrpc": "2.0", "error": {"code": -32603, "message": "x"}, "id": 7},
+        {"jsonrpc": "2.0", "result": {"items": [record(1, true)]}, "id": 3}]);
+    let (_, load, _) = run("$[*].result.items[*]", &[rpc]).await;
+    let text = load.expect("fails").to_string();
+    assert!(text.contains("`/0`") && text.contains("`id` 7"), "{text}");
+    let people = json!({"responses": [
+        {"requestedResourceName": "people/c1", "person": {"emailAddresses": [record(1, true)]}},
+        {"requestedResourceName": "people/c2", "status": {"code": 8, "message": "Quota"}}]});
+    let (_, load, _) = run("$.responses[*].person.emailAddresses[*]", &[people]).await;
+    let text = load.expect("fails").to_string();
+    assert!(
+        text.contains("`requestedResourceName` \"people/c2\""),
+        "{text}"
+    );
+    // Under a descendant path too, and an `id` that holds the token is not echoed.
+    let server = MockServer::start().await;
+    let secret = json!({"responses": [{"id": "s3cr3t-t0ken", "status": 503, "headers": {},
+        "body": {"error": {"code": "ServiceUnavailable"}}}]});
+    mount_cursor_walk(&server, &[secret]).await;
+    let mut cfg = items_config(
+        &server.uri(),
+        &cursor_fields(json!({"items_path": "$..value[*]"})),
+    );
+    cfg["auth_type"] = json!("bearer");
+    cfg["credentials"] = json!({"token": "s3cr3t-t0ken"});
+    let (_, _, err) = common::load(&build(cfg)).await;
+    let err = err.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("`/responses/0`"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+}

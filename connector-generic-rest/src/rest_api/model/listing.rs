@@ -554,9 +554,11 @@ impl ItemsPath {
             if status != 429 && !(500..600).contains(&status) {
                 continue;
             }
+            // The list's entry, where it names its request (review60 M3).
+            let id = entry_named(up.last().and_then(|o| envelope(o)).and_then(|e| e.id));
             FailedSub {
                 why: format!(
-                    "`error_path` `{}` is set at `{pointer}`: {} (status {status}: a \
+                    "`error_path` `{}` is set at `{pointer}`{id}: {} (status {status}: a \
                      sub-response that failed)",
                     self.as_str(),
                     shown(m.node())
@@ -715,8 +717,9 @@ impl ItemsPath {
                             }
                             Meaning::Gone if answered_beside(body, entry) => continue,
                             Meaning::Gone => {
+                                let id = entry_named(found.id);
                                 return Err(format!(
-                                    "`{at}` has no `{name}`: `{entry}` was 404/410 (gone) and \
+                                    "`{at}` has no `{name}`: `{entry}`{id} was 404/410 (gone) and \
                                      no sub-response beside it answered (every sub-response \
                                      was 404/410 or failed), so the page is not taken for an \
                                      empty one"
@@ -1150,16 +1153,18 @@ pub(crate) struct FailedSub {
 }
 
 impl FailedSub {
-    /// The failed sub-response `found`, `at` saying where it lies and what it lacks.
+    /// The failed sub-response `found`, `at` saying where it lies and what it lacks, and
+    /// the request it answers where it names one ([`entry_named`]).
     fn new(at: String, found: &Envelope<'_>) -> Self {
         let status = found.status;
         let error = found.error.map_or_else(String::new, |(member, v)| {
             format!(" and its `{member}` is set: {}", shown(v))
         });
+        let id = entry_named(found.id);
         Self {
             why: format!(
-                "{at}{error} (status {status}: a sub-response that failed, not one that holds \
-                 none)"
+                "{at}{id}{error} (status {status}: a sub-response that failed, not one that \
+                 holds none)"
             ),
             status,
             retry_after: found.retry_after,
@@ -1177,6 +1182,15 @@ impl FailedSub {
             *worst = Some(self);
         }
     }
+}
+
+/// ` (entry `id` "mbx-7")`: the request a sub-response answers, by the member that names it
+/// ([`Envelope::id`]), its value shown as any response value is (clipped, secrets
+/// redacted); empty where it names none.
+fn entry_named(id: Option<(&str, &Value)>) -> String {
+    id.map_or_else(String::new, |(member, v)| {
+        format!(" (entry `{member}` {})", shown(v))
+    })
 }
 
 /// The numeric status of a sub-response's entry: its own `status` or `code`, else its

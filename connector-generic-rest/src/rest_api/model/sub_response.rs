@@ -19,6 +19,10 @@ pub(crate) struct Envelope<'a> {
     pub(crate) retry_after: Option<Duration>,
     /// Its error member, where it has a set one (the entry's own, or its `body`'s).
     pub(crate) error: Option<(&'static str, &'a Value)>,
+    /// What names the request it answers, where its shape has that (a `$batch` or JSON-RPC
+    /// `id`, a People `requestedResourceName`): the entries of a batch come in any order, so
+    /// their position names no request (review60 M3).
+    pub(crate) id: Option<(&'static str, &'a Value)>,
 }
 
 /// What a sub-response's status means for the page that holds it.
@@ -166,7 +170,19 @@ fn error_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         status,
         retry_after: None,
         error: Some(error),
+        id: None,
     })
+}
+
+/// The member `name` of `entry`, where it is a string or number that names its request.
+fn named<'a>(
+    entry: &'a Map<String, Value>,
+    name: &'static str,
+) -> Option<(&'static str, &'a Value)> {
+    entry
+        .get(name)
+        .filter(|v| v.is_string() || v.is_number())
+        .map(|v| (name, v))
 }
 
 /// `{"id": "2", "status": 429, "headers": {"Retry-After": "10"}, "body": {"error": {…}}}`.
@@ -184,6 +200,7 @@ fn batch_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
             .get("body")
             .and_then(Value::as_object)
             .and_then(error_members_of),
+        id: named(entry, "id"),
     })
 }
 
@@ -214,6 +231,7 @@ fn people_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         status,
         retry_after: None,
         error: rpc.map(|v| ("status", v)),
+        id: named(entry, "requestedResourceName"),
     })
 }
 
@@ -227,6 +245,7 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
             status: 200,
             retry_after: None,
             error: None,
+            id: named(entry, "id"),
         });
     };
     // -32000 to -32099 is the server's own to define, and often permanent (EIP-1474's
@@ -241,6 +260,7 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         status,
         retry_after: None,
         error: Some(("error", error)),
+        id: named(entry, "id"),
     })
 }
 
