@@ -163,3 +163,22 @@ async fn the_failed_entry_is_named_by_its_id() {
     assert!(text.contains("`/responses/0`"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
 }
+
+/// L1: a Graph 424 exists only when the request it depends on failed; beside a gone (404)
+/// entry, it never heals: refused, not retried, naming the gone entry.
+#[tokio::test]
+async fn a_dependent_of_a_gone_entry_is_refused() {
+    let page = json!({"responses": [
+        {"id": "1", "status": 404, "headers": {},
+            "body": {"error": {"code": "ResourceNotFound"}}},
+        {"id": "2", "status": 424, "body": {"error": {"code": "FailedDependency"}}}]});
+    let (_, load, check) = run("$.responses[*].body.value[*]", &[page]).await;
+    let load = load.expect("fails");
+    assert_eq!(load.kind(), ErrorKind::InvalidData, "{load}");
+    for err in [load, check.expect("fails")] {
+        assert!(!err.is_retryable(), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("status 424"), "{text}");
+        assert!(text.contains("gone `/responses/0`"), "{text}");
+    }
+}

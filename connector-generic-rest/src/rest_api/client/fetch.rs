@@ -738,14 +738,15 @@ fn page_hash(ids: &[String]) -> String {
 /// of the checkpoint nor, in "Test Connection", a config that does not fit: review49 M1,
 /// review53 M1); `Unauthenticated` or `PermissionDenied` for a 401 or 403, naming the
 /// credential field as a whole answer's does; `InvalidData`, not retried, for another 4xx
-/// (the sub-request as configured was refused, and will be on every run).
+/// (the sub-request as configured was refused, and will be on every run), and for a 424 that
+/// depends on a gone entry ([`FailedSub::meaning`], review60 L1).
 ///
 /// The attempt ends there: the page is not fetched again in the walk (a whole answer's 429
 /// is, by the HTTP client). A sync run by `connector-sync`'s worker waits the entry's
 /// `Retry-After` (else its own backoff) and resumes from the last checkpoint, which fetches
 /// the page again.
 fn failed_sub(failed: FailedSub, url: &Url, credential: Option<&str>) -> Error {
-    let (kind, what) = match Meaning::of(failed.status) {
+    let (kind, what) = match failed.meaning {
         Meaning::Throttled => (ErrorKind::RateLimited, "the source throttled a sub-request"),
         Meaning::Outage => (ErrorKind::Unavailable, "a sub-request failed at the source"),
         Meaning::Unauthenticated => (

@@ -286,6 +286,7 @@ impl ItemsPath {
                 };
                 // Where it stops: the deepest object the names reach, and the name it lacks.
                 let mut pointer = m.location().to_json_pointer();
+                let entry = pointer.clone();
                 let mut at = m.node();
                 let mut lacks = names.first().map_or("", String::as_str);
                 for name in names {
@@ -299,8 +300,19 @@ impl ItemsPath {
                         _ => break,
                     }
                 }
-                FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found)
-                    .keep_worst(&mut worst);
+                let mut failed = FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found);
+                // A 424 (Failed Dependency) exists only where a request it depends on failed;
+                // where one beside it is gone, no retry heals it (review60 L1: retried as an
+                // outage on every attempt and every run).
+                if found.status == 424
+                    && let Some(gone) = gone_beside(body, &entry)
+                {
+                    failed.why.push_str(&format!(
+                        "; it depends on gone `{gone}` (404/410), which no retry heals"
+                    ));
+                    failed.meaning = Meaning::Refused;
+                }
+                failed.keep_worst(&mut worst);
             }
         }
         if self.descends
@@ -564,6 +576,7 @@ impl ItemsPath {
                     shown(m.node())
                 ),
                 status,
+                meaning: Meaning::of(status),
                 // A `$batch` answer's `headers` lie beside its `body`, above the error: read
                 // on the status's object and each one above it (review55 L3).
                 retry_after: up[i..].iter().find_map(|o| retry_after(o)),
@@ -1145,8 +1158,11 @@ fn error_object(object: &serde_json::Map<String, Value>) -> bool {
 pub(crate) struct FailedSub {
     /// Where it lies and what its error says.
     pub(crate) why: String,
-    /// Its status ([`Meaning::of`] tells what it means).
+    /// Its status.
     pub(crate) status: u64,
+    /// What it means for the page: [`Meaning::of`] its status, but a 424 that depends on a
+    /// gone entry is refused (review60 L1).
+    pub(crate) meaning: Meaning,
     /// The wait its entry asks for (a Microsoft Graph `$batch` answer's
     /// `headers.Retry-After`, in seconds), where it gives one.
     pub(crate) retry_after: Option<Duration>,
@@ -1167,6 +1183,7 @@ impl FailedSub {
                  holds none)"
             ),
             status,
+            meaning: Meaning::of(status),
             retry_after: found.retry_after,
         }
     }
@@ -1177,7 +1194,7 @@ impl FailedSub {
     /// refused credentials, over another refused request; a 424 (failed because an entry it
     /// depends on did) least. Of two alike, the first in the document stays.
     pub(crate) fn keep_worst(self, worst: &mut Option<Self>) {
-        let rank = |f: &Self| (Meaning::of(f.status).rank(f.status), f.retry_after);
+        let rank = |f: &Self| (f.meaning.rank(f.status), f.retry_after);
         if worst.as_ref().is_none_or(|w| rank(&self) > rank(w)) {
             *worst = Some(self);
         }
@@ -1240,6 +1257,22 @@ fn sub_response_at<'v, 'p>(
         return None;
     }
     Some((up, body.pointer(up)?.as_object().and_then(envelope)?))
+}
+
+/// Another entry of the list the sub-response at `entry` lies in that is gone (404, 410),
+/// where one is: its pointer.
+fn gone_beside(body: &Value, entry: &str) -> Option<String> {
+    let (list, own) = entry.rsplit_once('/')?;
+    let Some(Value::Array(entries)) = body.pointer(list) else {
+        return None;
+    };
+    entries.iter().enumerate().find_map(|(i, e)| {
+        (i.to_string() != own
+            && e.as_object()
+                .and_then(envelope)
+                .is_some_and(|e| Meaning::of(e.status) == Meaning::Gone))
+        .then(|| format!("{list}/{i}"))
+    })
 }
 
 /// Whether another entry of the list the sub-response at `entry` lies in answered (1xx to
