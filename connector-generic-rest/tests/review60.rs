@@ -10,6 +10,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{build, cursor_fields, items_config, load, mount_cursor_walk, record};
 use connector_core::{Error, ErrorKind};
 use serde_json::{Value, json};
@@ -180,5 +182,22 @@ async fn a_dependent_of_a_gone_entry_is_refused() {
         let text = err.to_string();
         assert!(text.contains("status 424"), "{text}");
         assert!(text.contains("gone `/responses/0`"), "{text}");
+    }
+}
+
+/// L2: with `error_path` set (the README's advice), a 503 found there does not hide a
+/// headers-only 429 of the same page and its wait.
+#[tokio::test]
+async fn error_path_does_not_hide_a_throttle() {
+    let fields = json!({"items_path": "$.responses[*].body.value[*]",
+        "error_path": "$.responses[*].body.error"});
+    let page = json!({"responses": [
+        {"id": "1", "status": 503, "headers": {},
+            "body": {"error": {"code": "ServiceUnavailable"}}},
+        {"id": "2", "status": 429, "headers": {"Retry-After": "30"}}]});
+    let (_, load, check) = run_with(fields, &[page]).await;
+    for err in [load.expect("fails"), check.expect("fails")] {
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)), "{err}");
     }
 }

@@ -201,13 +201,18 @@ impl RestClient {
         if let Some(Some(path)) = &e.error_path
             && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
         {
-            // Else an entry the items path goes through may say more (review55 L4: a `$batch`
-            // 403 entry is the credentials', as without `error_path`).
-            if let Some(failed) = path.failed_error_entry(&body).or_else(|| {
-                e.items_path
-                    .as_ref()
-                    .and_then(|items| items.failed_sub_response(&body))
-            }) {
+            // An entry the items path goes through may say more (review55 L4: a `$batch` 403
+            // entry is the credentials', as without `error_path`; review60 L2: a headers-only
+            // 429 beside a 503 found there is the throttle, with its wait): the worst of both.
+            let mut worst = path.failed_error_entry(&body);
+            if let Some(failed) = e
+                .items_path
+                .as_ref()
+                .and_then(|items| items.failed_sub_response(&body))
+            {
+                failed.keep_worst(&mut worst);
+            }
+            if let Some(failed) = worst {
                 return Err(failed_sub(failed, resp.url(), e.credential_field));
             }
             return Err(Error::invalid_data(format!(
