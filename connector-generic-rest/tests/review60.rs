@@ -201,3 +201,16 @@ async fn error_path_does_not_hide_a_throttle() {
         assert_eq!(err.retry_after(), Some(Duration::from_secs(30)), "{err}");
     }
 }
+
+/// L3 (input B): under `$..`, the list that holds a match is records: the entries the filter
+/// left out (a 503 request-log record) are not sub-responses.
+#[tokio::test]
+async fn a_list_that_holds_a_match_is_records() {
+    let page = json!({"data": [
+        {"id": "r1", "status": 200, "headers": {}, "body": "ok"},
+        {"id": "r2", "status": 503, "headers": {}, "body": ""}]});
+    let fields = json!({"items_path": "$..data[?@.status == 200]", "content_fields": "body"});
+    let (titles, load, check) = run_with(fields, &[page]).await;
+    assert_eq!(titles.len(), 1, "{titles:?}");
+    assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
+}

@@ -325,8 +325,9 @@ impl ItemsPath {
 
     /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
     /// entry's depth is not the path's: the entries, that hold no match, of the lists the
-    /// matches lie in (outside any match) and of the lists at the top of the body (the root,
-    /// or a member of the root: `$.responses`, where no entry matched at all).
+    /// matches lie in (outside any match, and not holding a match themselves) and of the
+    /// lists at the top of the body (the root, or a member of the root: `$.responses`, where
+    /// no entry matched at all).
     fn failed_in_search(&self, body: &Value) -> Option<FailedSub> {
         let matches: HashSet<String> = self
             .path
@@ -356,9 +357,16 @@ impl ItemsPath {
             false
         };
         let outside = |l: &str| !matches.contains(l) && !inside_a_match(l);
+        // A list that holds a match is records: its other entries are what the path's filter
+        // left out (`$..data[?@.status == 200]` over a request log's 503 record, review60
+        // L3); a batch's sub-responses lie above the matched lists, never beside the items.
+        let holds_a_match: HashSet<&str> = matches
+            .iter()
+            .filter_map(|m| m.rsplit_once('/').map(|(list, _)| list))
+            .collect();
         let mut lists: Vec<String> = ways
             .iter()
-            .filter(|w| outside(w))
+            .filter(|w| outside(w) && !holds_a_match.contains(**w))
             .map(|w| (*w).to_owned())
             .collect();
         // The lists at the top of the body that no match lies in are read only where
