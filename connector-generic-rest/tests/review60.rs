@@ -214,3 +214,21 @@ async fn a_list_that_holds_a_match_is_records() {
     assert_eq!(titles.len(), 1, "{titles:?}");
     assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
 }
+
+/// L4: a JSON-RPC entry's `error.code` that is an HTTP status (QuickNode's and Alchemy's
+/// 429) is read as one, and EIP-1474's -32002 ("resource unavailable") is an outage.
+#[tokio::test]
+async fn json_rpc_http_codes() {
+    for (code, kind) in [
+        (429, ErrorKind::RateLimited),
+        (503, ErrorKind::Unavailable),
+        (-32002, ErrorKind::Unavailable),
+    ] {
+        let page = json!([{"jsonrpc": "2.0", "result": {"items": [record(1, true)]}, "id": 1},
+            {"jsonrpc": "2.0", "error": {"code": code, "message": "x"}, "id": 2}]);
+        let (_, load, _) = run("$[*].result.items[*]", &[page]).await;
+        let err = load.expect("fails");
+        assert_eq!(err.kind(), kind, "{code}: {err}");
+        assert!(err.is_retryable(), "{code}: {err}");
+    }
+}

@@ -104,8 +104,9 @@ impl Meaning {
 ///   its `status.code` (a `google.rpc.Code`) read as the HTTP status it maps to;
 /// - a JSON-RPC 2.0 batch answer, `{"jsonrpc": "2.0", "error": {"code": -32603, …}, "id":
 ///   2}`: an internal error (-32603) reads as 500, EIP-1474's "limit exceeded" (-32005) as
-///   429, any other error (the server-defined -32000 to -32099 too) as 400, a `result` as
-///   200.
+///   429 and "resource unavailable" (-32002) as 503, a code that is an HTTP status (100 to
+///   599, as QuickNode and Alchemy send `429`) as that status, any other error (the
+///   server-defined -32000 to -32099 too) as 400, a `result` as 200.
 ///
 /// A status outside 100 to 599 is not an HTTP status, and the entry is none of these.
 pub(crate) fn envelope(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
@@ -250,10 +251,14 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
     };
     // -32000 to -32099 is the server's own to define, and often permanent (EIP-1474's
     // -32000 invalid input, -32001 not found): refused, not an outage retried forever
-    // (review55 L1); but EIP-1474's -32005 is its "limit exceeded".
+    // (review55 L1); but EIP-1474's -32005 is its "limit exceeded" and -32002 its "resource
+    // unavailable", and an HTTP status as the code (QuickNode's and Alchemy's `429`) is one
+    // (review60 L4).
     let status = match error.get("code").and_then(Value::as_i64) {
         Some(-32603) => 500,
         Some(-32005) => 429,
+        Some(-32002) => 503,
+        Some(code) if (100..600).contains(&code) => code.unsigned_abs(),
         _ => 400,
     };
     Some(Envelope {
