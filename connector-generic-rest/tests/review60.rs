@@ -232,3 +232,19 @@ async fn json_rpc_http_codes() {
         assert!(err.is_retryable(), "{code}: {err}");
     }
 }
+
+/// L5: a page of only gone entries (an alias swap, which the README calls transient) is
+/// retried as an outage and not blamed on `items_path`, by the load and by Test Connection.
+#[tokio::test]
+async fn a_page_of_only_gone_entries_is_retried() {
+    let page = json!({"took": 2, "responses": [
+        {"error": {"type": "index_not_found_exception", "reason": "no such index [logs]"},
+            "status": 404}]});
+    let (_, load, check) = run("$.responses[*].hits.hits[*]", &[page]).await;
+    for err in [load.expect("fails"), check.expect("fails")] {
+        assert!(err.to_string().contains("404/410"), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert!(err.is_retryable(), "{err}");
+        assert_eq!(err.field(), None, "{err}");
+    }
+}

@@ -18,8 +18,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, FailedSub, Items, ItemsPath, Meaning, Seen, error_members, error_path_hint, feeds,
-    find_items, is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
+    BodyPath, FailedSub, Items, ItemsPath, Meaning, NoMatch, Seen, error_members, error_path_hint,
+    feeds, find_items, is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -259,7 +259,7 @@ impl RestClient {
                         };
                         path.why_none(&body, &fresh).map_err(|fresh| {
                             // Said once where both readings fail alike (review29 F3).
-                            if fresh == why {
+                            let text = if fresh == why {
                                 format!(
                                     "{fresh} (the same under the place `{c}` kept from before, \
                                      which a full sync does not use)"
@@ -269,6 +269,10 @@ impl RestClient {
                                     "{fresh} (and under the place `{c}` kept from before, which \
                                      a full sync does not use: {why})"
                                 )
+                            };
+                            NoMatch {
+                                why: text,
+                                gone: fresh.gone,
                             }
                         })
                     }
@@ -281,9 +285,23 @@ impl RestClient {
                     // error at HTTP 200) is a throttle, an outage or refused credentials as
                     // an entry's would be (review60 M2).
                     if !matches!(e.error_path, Some(None))
-                        && let Some(failed) = path.failed_whole(&body, &why)
+                        && let Some(failed) = path.failed_whole(&body, &why.why)
                     {
                         return Err(failed_sub(failed, resp.url(), e.credential_field));
+                    }
+                    // Every sub-response gone (an index alias missing during a swap): it may
+                    // pass with time, and the config is not to blame (review60 L5).
+                    if why.gone {
+                        return Err(Error::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "every sub-response the page holds is gone or failed, so \
+                                 `items_path` `{}` matches nothing in the response: {why}",
+                                path.as_str()
+                            ),
+                        )
+                        .with_url(resp.url())
+                        .with_connector(SOURCE));
                     }
                     return Err(Error::invalid_data(format!(
                         "`items_path` `{}` matches nothing in the response: {why}",

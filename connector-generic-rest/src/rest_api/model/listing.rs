@@ -677,8 +677,16 @@ impl ItemsPath {
     ///
     /// # Errors
     /// "`$.data` has no `items`", "`$.data` is null", "`$.data` is a string, not a list or
-    /// object", "`$.data` is an object with members, none of which `[*]` takes".
-    pub(crate) fn why_none(&self, body: &Value, seen: &Seen<'_>) -> Result<(), String> {
+    /// object", "`$.data` is an object with members, none of which `[*]` takes"; and
+    /// whether it is a page of only gone sub-responses ([`NoMatch::gone`]).
+    pub(crate) fn why_none(&self, body: &Value, seen: &Seen<'_>) -> Result<(), NoMatch> {
+        let mut gone = false;
+        self.no_match(body, seen, &mut gone)
+            .map_err(|why| NoMatch { why, gone })
+    }
+
+    /// [`ItemsPath::why_none`], setting `gone` where the page's sub-responses are all gone.
+    fn no_match(&self, body: &Value, seen: &Seen<'_>, gone: &mut bool) -> Result<(), String> {
         let cannot_tell = || {
             "where the response's shape leaves the path cannot be told, so the page is not \
              taken for an empty one"
@@ -738,6 +746,7 @@ impl ItemsPath {
                             }
                             Meaning::Gone if answered_beside(body, entry) => continue,
                             Meaning::Gone => {
+                                *gone = true;
                                 let id = entry_named(found.id);
                                 return Err(format!(
                                     "`{at}` has no `{name}`: `{entry}`{id} was 404/410 (gone) and \
@@ -1159,6 +1168,23 @@ type Group = (String, usize, usize, Option<String>, Vec<String>);
 /// Schema log document's `error.message`, review35 S2).
 fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     !object.is_empty() && object.keys().all(|k| ERROR_MEMBERS.contains(&k.as_str()))
+}
+
+/// Why a page with no match is no empty page ([`ItemsPath::why_none`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NoMatch {
+    /// Where the response's shape leaves the path, or what it says instead.
+    pub(crate) why: String,
+    /// Whether its sub-responses are all gone (404, 410) or failed, none answered: not a
+    /// config that does not fit, and it may pass with time (an index alias missing during a
+    /// swap): retried, not blamed on `items_path` (review60 L5).
+    pub(crate) gone: bool,
+}
+
+impl std::fmt::Display for NoMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
 }
 
 /// A sub-response that was throttled or failed ([`ItemsPath::failed_sub_response`]).
@@ -1873,7 +1899,7 @@ mod tests {
             given,
             ["/data/runs/0/result/steps/0/logs", "/data/runs", "/data"]
         );
-        let why = p.why_none(&body, &Seen::default()).unwrap_err();
+        let why = p.why_none(&body, &Seen::default()).unwrap_err().why;
         assert!(why.contains("`/data/error` is set"), "{why}");
         // `/a/logs` is met below an entry from itself, above one from `/a/logs/0/logs`.
         let body = json!({"a": {"logs": [{"logs": []}], "error": null}});
@@ -1950,7 +1976,7 @@ mod tests {
             place: Some(&place),
             ..Seen::default()
         };
-        let why = p.why_none(&body, &seen).unwrap_err();
+        let why = p.why_none(&body, &seen).unwrap_err().why;
         assert!(why.contains("`/pipeline/error` is set"), "{why}");
     }
 }
