@@ -248,3 +248,72 @@ async fn a_page_of_only_gone_entries_is_retried() {
         assert_eq!(err.field(), None, "{err}");
     }
 }
+
+/// L6: what review60 found no test pinned.
+/// - Under `$..`, a top-level list beside the matches with one record in a batch entry's
+///   shape is records; a one-entry page of a throttled `_msearch` is still read.
+/// - Two 404s with `error_path` set: a gone entry does not excuse another gone one.
+/// - A 424 listed before a 403: the 403 is reported.
+/// - Two 429s: the longest wait.
+/// - People `UNAVAILABLE` (14), `UNAUTHENTICATED` (16), `PERMISSION_DENIED` (7),
+///   `UNIMPLEMENTED` (12).
+/// - An all-failed JSON-RPC batch under `$..`: the root list is read.
+/// - A Graph 200 whose body lacks `value` is not an empty page.
+#[tokio::test]
+async fn what_review60_found_unpinned() {
+    let page = json!({"orders": [{"id": "o1", "title": "o1"}],
+        "attempts": [{"id": "a1", "status": 500, "headers": {}, "body": ""}]});
+    let (titles, load, _) = run("$..orders[*]", &[page]).await;
+    assert_eq!(titles, ["o1"]);
+    assert!(load.is_none(), "{load:?}");
+    let page = json!({"responses": [
+        {"error": {"type": "es_rejected_execution_exception"}, "status": 429}]});
+    let (_, load, _) = run("$..hits.hits[*]", &[page]).await;
+    assert_eq!(load.expect("fails").kind(), ErrorKind::RateLimited);
+
+    let gone = json!({"error": {"type": "index_not_found_exception"}, "status": 404});
+    let fields = json!({"items_path": "$.responses[*].hits.hits[*]",
+        "error_path": "$.responses[*]._shards.failures"});
+    let (_, load, _) = run_with(fields, &[json!({"responses": [gone.clone(), gone]})]).await;
+    let err = load.expect("two gone entries fail");
+    assert!(err.to_string().contains("404/410"), "{err}");
+
+    const GRAPH: &str = "$.responses[*].body.value[*]";
+    let page = json!({"responses": [
+        {"id": "1", "status": 424, "body": {"error": {"code": "FailedDependency"}}},
+        {"id": "2", "status": 403, "headers": {}, "body": {"error": {"code": "AccessDenied"}}}]});
+    let (_, load, _) = run(GRAPH, &[page]).await;
+    assert_eq!(load.expect("fails").kind(), ErrorKind::PermissionDenied);
+
+    let page = json!({"responses": [
+        {"id": "1", "status": 429, "headers": {"Retry-After": "5"}},
+        {"id": "2", "status": 429, "headers": {"Retry-After": "30"}}]});
+    let (_, load, _) = run(GRAPH, &[page]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)), "{err}");
+
+    for (code, kind) in [
+        (14, ErrorKind::Unavailable),
+        (16, ErrorKind::Unauthenticated),
+        (7, ErrorKind::PermissionDenied),
+        (12, ErrorKind::Unavailable),
+    ] {
+        let page = json!({"responses": [
+            {"requestedResourceName": "people/c1",
+                "person": {"emailAddresses": [record(1, true)]}},
+            {"requestedResourceName": "people/c2", "status": {"code": code, "message": "x"}}]});
+        let (_, load, _) = run("$.responses[*].person.emailAddresses[*]", &[page]).await;
+        assert_eq!(load.expect("fails").kind(), kind, "{code}");
+    }
+
+    let page = json!([{"jsonrpc": "2.0", "error": {"code": -32603, "message": "x"}, "id": 1},
+        {"jsonrpc": "2.0", "error": {"code": -32603, "message": "x"}, "id": 2}]);
+    let (_, load, _) = run("$..result.items[*]", &[page]).await;
+    assert_eq!(load.expect("fails").kind(), ErrorKind::Unavailable);
+
+    let page = json!({"responses": [{"id": "1", "status": 200, "headers": {},
+        "body": {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users"}}]});
+    let (_, load, _) = run(GRAPH, &[page]).await;
+    let err = load.expect("a body without `value` fails");
+    assert!(err.to_string().contains("has no `value`"), "{err}");
+}
