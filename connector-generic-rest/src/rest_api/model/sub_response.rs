@@ -39,8 +39,9 @@ pub(crate) enum Meaning {
     /// client), but a sync run by `connector-sync`'s worker waits and resumes.
     Throttled,
     /// 500 to 599, and the 4xx that pass with time (408, 409, 423, 425, 499; 424 where no
-    /// other entry failed): an outage. The attempt ends with `Unavailable`, retried by the
-    /// sync as a throttle is, not within the walk.
+    /// other entry failed, and none beside it is gone: then no retry heals it, and the page
+    /// reports it refused, review60 L1): an outage. The attempt ends with `Unavailable`,
+    /// retried by the sync as a throttle is, not within the walk.
     Outage,
     /// 401: the credentials were rejected for it.
     Unauthenticated,
@@ -60,7 +61,8 @@ impl Meaning {
             403 => Self::Forbidden,
             429 => Self::Throttled,
             // Failed Dependency: it failed because a request it depends on did (Graph's
-            // `dependsOn`), which is reported instead where it failed too; alone, retried.
+            // `dependsOn`), which is reported instead where it failed too; alone, retried
+            // (beside a gone entry, refused: `ItemsPath::failed_sub_response`).
             // 408 (timeout), 409 (conflict, gRPC `ABORTED`), 423 (locked), 425 (too early)
             // and 499 (gRPC `CANCELLED`) pass with time (review55 M4).
             408 | 409 | 423 | 424 | 425 | 499 => Self::Outage,
