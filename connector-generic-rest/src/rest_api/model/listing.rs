@@ -575,10 +575,10 @@ impl ItemsPath {
                 continue;
             }
             // The list's entry, where it names its request (review60 M3).
-            let id = entry_named(up.last().and_then(|o| envelope(o)).and_then(|e| e.id));
+            let id = entry_named(up.last().and_then(|o| envelope(o)).and_then(|e| e.id), ", ");
             FailedSub {
                 why: format!(
-                    "`error_path` `{}` is set at `{pointer}`{id}: {} (status {status}: a \
+                    "`error_path` `{}` is set at `{pointer}`: {} (status {status}{id}: a \
                      sub-response that failed)",
                     self.as_str(),
                     shown(m.node())
@@ -747,7 +747,8 @@ impl ItemsPath {
                             Meaning::Gone if answered_beside(body, entry) => continue,
                             Meaning::Gone => {
                                 *gone = true;
-                                let id = entry_named(found.id);
+                                let id = entry_named(found.id, ", ");
+                                let id = if id.is_empty() { id } else { format!("{id},") };
                                 return Err(format!(
                                     "`{at}` has no `{name}`: `{entry}`{id} was 404/410 (gone) and \
                                      no sub-response beside it answered (every sub-response \
@@ -1210,10 +1211,10 @@ impl FailedSub {
         let error = found.error.map_or_else(String::new, |(member, v)| {
             format!(" and its `{member}` is set: {}", shown(v))
         });
-        let id = entry_named(found.id);
+        let id = entry_named(found.id, ", ");
         Self {
             why: format!(
-                "{at}{id}{error} (status {status}: a sub-response that failed, not one that \
+                "{at}{error} (status {status}{id}: a sub-response that failed, not one that \
                  holds none)"
             ),
             status,
@@ -1235,12 +1236,13 @@ impl FailedSub {
     }
 }
 
-/// ` (entry `id` "mbx-7")`: the request a sub-response answers, by the member that names it
-/// ([`Envelope::id`]), its value shown as any response value is (clipped, secrets
-/// redacted); empty where it names none.
-fn entry_named(id: Option<(&str, &Value)>) -> String {
+/// `entry `id` "mbx-7"` after `lead`: the request a sub-response answers, by the member
+/// that names it ([`Envelope::id`]), its value shown as any response value is (clipped,
+/// secrets redacted); empty where it names none. After the status, not between what the
+/// entry lacks and its error, which messages and tests read as one phrase.
+fn entry_named(id: Option<(&str, &Value)>, lead: &str) -> String {
     id.map_or_else(String::new, |(member, v)| {
-        format!(" (entry `{member}` {})", shown(v))
+        format!("{lead}entry `{member}` {}", shown(v))
     })
 }
 
