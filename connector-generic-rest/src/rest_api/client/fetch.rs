@@ -18,8 +18,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, FailedSub, Items, ItemsPath, Meaning, Seen, error_members, error_path_hint, feeds,
-    find_items, is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
+    BodyPath, FailedSub, Items, ItemsPath, Meaning, NoMatch, Seen, error_members, error_path_hint,
+    feeds, find_items, is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -201,13 +201,18 @@ impl RestClient {
         if let Some(Some(path)) = &e.error_path
             && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
         {
-            // Else an entry the items path goes through may say more (review55 L4: a `$batch`
-            // 403 entry is the credentials', as without `error_path`).
-            if let Some(failed) = path.failed_error_entry(&body).or_else(|| {
-                e.items_path
-                    .as_ref()
-                    .and_then(|items| items.failed_sub_response(&body))
-            }) {
+            // An entry the items path goes through may say more (review55 L4: a `$batch` 403
+            // entry is the credentials', as without `error_path`; review60 L2: a headers-only
+            // 429 beside a 503 found there is the throttle, with its wait): the worst of both.
+            let mut worst = path.failed_error_entry(&body);
+            if let Some(failed) = e
+                .items_path
+                .as_ref()
+                .and_then(|items| items.failed_sub_response(&body))
+            {
+                failed.keep_worst(&mut worst);
+            }
+            if let Some(failed) = worst {
                 return Err(failed_sub(failed, resp.url(), e.credential_field));
             }
             return Err(Error::invalid_data(format!(
@@ -254,7 +259,7 @@ impl RestClient {
                         };
                         path.why_none(&body, &fresh).map_err(|fresh| {
                             // Said once where both readings fail alike (review29 F3).
-                            if fresh == why {
+                            let text = if fresh == why {
                                 format!(
                                     "{fresh} (the same under the place `{c}` kept from before, \
                                      which a full sync does not use)"
@@ -264,6 +269,10 @@ impl RestClient {
                                     "{fresh} (and under the place `{c}` kept from before, which \
                                      a full sync does not use: {why})"
                                 )
+                            };
+                            NoMatch {
+                                why: text,
+                                gone: fresh.gone,
                             }
                         })
                     }
@@ -272,6 +281,28 @@ impl RestClient {
             }) {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(why) => {
+                    // A whole answer that is a failed sub-response's (a JSON-RPC or Google
+                    // error at HTTP 200) is a throttle, an outage or refused credentials as
+                    // an entry's would be (review60 M2).
+                    if !matches!(e.error_path, Some(None))
+                        && let Some(failed) = path.failed_whole(&body, &why.why)
+                    {
+                        return Err(failed_sub(failed, resp.url(), e.credential_field));
+                    }
+                    // Every sub-response gone (an index alias missing during a swap): it may
+                    // pass with time, and the config is not to blame (review60 L5).
+                    if why.gone {
+                        return Err(Error::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "every sub-response the page holds is gone or failed, so \
+                                 `items_path` `{}` matches nothing in the response: {why}",
+                                path.as_str()
+                            ),
+                        )
+                        .with_url(resp.url())
+                        .with_connector(SOURCE));
+                    }
                     return Err(Error::invalid_data(format!(
                         "`items_path` `{}` matches nothing in the response: {why}",
                         path.as_str()
@@ -730,14 +761,15 @@ fn page_hash(ids: &[String]) -> String {
 /// of the checkpoint nor, in "Test Connection", a config that does not fit: review49 M1,
 /// review53 M1); `Unauthenticated` or `PermissionDenied` for a 401 or 403, naming the
 /// credential field as a whole answer's does; `InvalidData`, not retried, for another 4xx
-/// (the sub-request as configured was refused, and will be on every run).
+/// (the sub-request as configured was refused, and will be on every run), and for a 424 that
+/// depends on a gone entry ([`FailedSub::meaning`], review60 L1).
 ///
 /// The attempt ends there: the page is not fetched again in the walk (a whole answer's 429
 /// is, by the HTTP client). A sync run by `connector-sync`'s worker waits the entry's
 /// `Retry-After` (else its own backoff) and resumes from the last checkpoint, which fetches
 /// the page again.
 fn failed_sub(failed: FailedSub, url: &Url, credential: Option<&str>) -> Error {
-    let (kind, what) = match Meaning::of(failed.status) {
+    let (kind, what) = match failed.meaning {
         Meaning::Throttled => (ErrorKind::RateLimited, "the source throttled a sub-request"),
         Meaning::Outage => (ErrorKind::Unavailable, "a sub-request failed at the source"),
         Meaning::Unauthenticated => (

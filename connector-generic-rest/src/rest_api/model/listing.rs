@@ -286,6 +286,7 @@ impl ItemsPath {
                 };
                 // Where it stops: the deepest object the names reach, and the name it lacks.
                 let mut pointer = m.location().to_json_pointer();
+                let entry = pointer.clone();
                 let mut at = m.node();
                 let mut lacks = names.first().map_or("", String::as_str);
                 for name in names {
@@ -299,8 +300,19 @@ impl ItemsPath {
                         _ => break,
                     }
                 }
-                FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found)
-                    .keep_worst(&mut worst);
+                let mut failed = FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found);
+                // A 424 (Failed Dependency) exists only where a request it depends on failed;
+                // where one beside it is gone, no retry heals it (review60 L1: retried as an
+                // outage on every attempt and every run).
+                if found.status == 424
+                    && let Some(gone) = gone_beside(body, &entry)
+                {
+                    failed.why.push_str(&format!(
+                        "; it depends on gone `{gone}` (404/410), which no retry heals"
+                    ));
+                    failed.meaning = Meaning::Refused;
+                }
+                failed.keep_worst(&mut worst);
             }
         }
         if self.descends
@@ -313,8 +325,9 @@ impl ItemsPath {
 
     /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
     /// entry's depth is not the path's: the entries, that hold no match, of the lists the
-    /// matches lie in (outside any match) and of the lists at the top of the body (the root,
-    /// or a member of the root: `$.responses`, where no entry matched at all).
+    /// matches lie in (outside any match, and not holding a match themselves) and of the
+    /// lists at the top of the body (the root, or a member of the root: `$.responses`, where
+    /// no entry matched at all).
     fn failed_in_search(&self, body: &Value) -> Option<FailedSub> {
         let matches: HashSet<String> = self
             .path
@@ -344,9 +357,16 @@ impl ItemsPath {
             false
         };
         let outside = |l: &str| !matches.contains(l) && !inside_a_match(l);
+        // A list that holds a match is records: its other entries are what the path's filter
+        // left out (`$..data[?@.status == 200]` over a request log's 503 record, review60
+        // L3); a batch's sub-responses lie above the matched lists, never beside the items.
+        let holds_a_match: HashSet<&str> = matches
+            .iter()
+            .filter_map(|m| m.rsplit_once('/').map(|(list, _)| list))
+            .collect();
         let mut lists: Vec<String> = ways
             .iter()
-            .filter(|w| outside(w))
+            .filter(|w| outside(w) && !holds_a_match.contains(**w))
             .map(|w| (*w).to_owned())
             .collect();
         // The lists at the top of the body that no match lies in are read only where
@@ -413,9 +433,11 @@ impl ItemsPath {
     /// levels: `/runs/*` of `$.runs[*].result.steps[*].logs[?…]`) failed, on a page with no
     /// match: the entry is an error object, or an object the path names below it
     /// (`/runs/0/result`) carries an unusual error ([`unusual_error`]) and is an error
-    /// object or holds the name the path needs next (`{"error": "exit 1", "steps": []}`).
-    /// Such a page is not an empty one (issue 17: every run that failed read as the empty
-    /// last page, then prune, where the path had a wildcard below the runs' `result`); unless
+    /// object, or holds the name the path needs next and says the source throttled or
+    /// failed ([`says_outage`]: `{"error": {"code": 503}, "steps": []}`; a CI run's
+    /// `{"error": "exit code 1", "steps": []}` is the run's data, review60 M1). Such a page
+    /// is not an empty one (issue 17: every run that failed read as the empty last page,
+    /// then prune, where the path had a wildcard below the runs' `result`); unless
     /// the path's last filter left entries out (those are listed: review29 F1). An
     /// object with other members and without the list (a log document's `error.message`
     /// beside its `message`) is data, as [`ItemsPath::why_none`] reads it.
@@ -446,7 +468,11 @@ impl ItemsPath {
                     let next = names.get(depth);
                     let error_like = error_object(o);
                     let holds_next = next.is_some_and(|n| o.contains_key(n));
-                    if (error_like || (depth > 0 && holds_next))
+                    // Beside the list it needs next, an error is the record's own (a CI
+                    // run's `{"error": "exit code 1", "steps": []}`) unless it says the source
+                    // throttled or failed (review60 M1: a listing whose last page held only
+                    // failed runs failed every sync, for good).
+                    if (error_like || (depth > 0 && holds_next && says_outage(o)))
                         && let Some((member, v)) =
                             unusual_error(at, &lists_as_records(body, &pointer), seen.usual)
                     {
@@ -480,6 +506,27 @@ impl ItemsPath {
             }
         }
         Ok(())
+    }
+
+    /// Where the whole answer, on a page where the path matches nothing (`why`, from
+    /// [`ItemsPath::why_none`]), is itself a sub-response that failed ([`envelope`]): a
+    /// JSON-RPC error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code":
+    /// -32005, …}, "id": 1}`), or Google's `{"error": {"code": 429, …}}`. Such a page fails
+    /// anyway; what its status means says how (review60 M2: a throttle read as a config
+    /// error on `items_path`, never retried).
+    pub(crate) fn failed_whole(&self, body: &Value, why: &str) -> Option<FailedSub> {
+        let found = body
+            .as_object()
+            .and_then(envelope)
+            .filter(|e| Meaning::of(e.status).fails())?;
+        Some(FailedSub::new(
+            format!(
+                "whole answer is a sub-response's (`items_path` `{}` matches nothing in it: \
+                 {why})",
+                self.as_str()
+            ),
+            &found,
+        ))
     }
 
     /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
@@ -527,14 +574,17 @@ impl ItemsPath {
             if status != 429 && !(500..600).contains(&status) {
                 continue;
             }
+            // The list's entry, where it names its request (review60 M3).
+            let id = entry_named(up.last().and_then(|o| envelope(o)).and_then(|e| e.id), ", ");
             FailedSub {
                 why: format!(
-                    "`error_path` `{}` is set at `{pointer}`: {} (status {status}: a \
+                    "`error_path` `{}` is set at `{pointer}`: {} (status {status}{id}: a \
                      sub-response that failed)",
                     self.as_str(),
                     shown(m.node())
                 ),
                 status,
+                meaning: Meaning::of(status),
                 // A `$batch` answer's `headers` lie beside its `body`, above the error: read
                 // on the status's object and each one above it (review55 L3).
                 retry_after: up[i..].iter().find_map(|o| retry_after(o)),
@@ -627,8 +677,16 @@ impl ItemsPath {
     ///
     /// # Errors
     /// "`$.data` has no `items`", "`$.data` is null", "`$.data` is a string, not a list or
-    /// object", "`$.data` is an object with members, none of which `[*]` takes".
-    pub(crate) fn why_none(&self, body: &Value, seen: &Seen<'_>) -> Result<(), String> {
+    /// object", "`$.data` is an object with members, none of which `[*]` takes"; and
+    /// whether it is a page of only gone sub-responses ([`NoMatch::gone`]).
+    pub(crate) fn why_none(&self, body: &Value, seen: &Seen<'_>) -> Result<(), NoMatch> {
+        let mut gone = false;
+        self.no_match(body, seen, &mut gone)
+            .map_err(|why| NoMatch { why, gone })
+    }
+
+    /// [`ItemsPath::why_none`], setting `gone` where the page's sub-responses are all gone.
+    fn no_match(&self, body: &Value, seen: &Seen<'_>, gone: &mut bool) -> Result<(), String> {
         let cannot_tell = || {
             "where the response's shape leaves the path cannot be told, so the page is not \
              taken for an empty one"
@@ -679,11 +737,20 @@ impl ItemsPath {
                     {
                         match Meaning::of(found.status) {
                             // Or with `"body": null` (review55 L5).
-                            Meaning::Answered if entry == pointer || value.is_null() => continue,
+                            // Not the whole answer: a relay's `{"id", "status": 200,
+                            // "headers"}` is no empty page (review60 M2).
+                            Meaning::Answered
+                                if (entry == pointer && !entry.is_empty()) || value.is_null() =>
+                            {
+                                continue;
+                            }
                             Meaning::Gone if answered_beside(body, entry) => continue,
                             Meaning::Gone => {
+                                *gone = true;
+                                let id = entry_named(found.id, ", ");
+                                let id = if id.is_empty() { id } else { format!("{id},") };
                                 return Err(format!(
-                                    "`{at}` has no `{name}`: `{entry}` was 404/410 (gone) and \
+                                    "`{at}` has no `{name}`: `{entry}`{id} was 404/410 (gone) and \
                                      no sub-response beside it answered (every sub-response \
                                      was 404/410 or failed), so the page is not taken for an \
                                      empty one"
@@ -1104,31 +1171,54 @@ fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     !object.is_empty() && object.keys().all(|k| ERROR_MEMBERS.contains(&k.as_str()))
 }
 
+/// Why a page with no match is no empty page ([`ItemsPath::why_none`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NoMatch {
+    /// Where the response's shape leaves the path, or what it says instead.
+    pub(crate) why: String,
+    /// Whether its sub-responses are all gone (404, 410) or failed, none answered: not a
+    /// config that does not fit, and it may pass with time (an index alias missing during a
+    /// swap): retried, not blamed on `items_path` (review60 L5).
+    pub(crate) gone: bool,
+}
+
+impl std::fmt::Display for NoMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
 /// A sub-response that was throttled or failed ([`ItemsPath::failed_sub_response`]).
 #[derive(Debug)]
 pub(crate) struct FailedSub {
     /// Where it lies and what its error says.
     pub(crate) why: String,
-    /// Its status ([`Meaning::of`] tells what it means).
+    /// Its status.
     pub(crate) status: u64,
+    /// What it means for the page: [`Meaning::of`] its status, but a 424 that depends on a
+    /// gone entry is refused (review60 L1).
+    pub(crate) meaning: Meaning,
     /// The wait its entry asks for (a Microsoft Graph `$batch` answer's
     /// `headers.Retry-After`, in seconds), where it gives one.
     pub(crate) retry_after: Option<Duration>,
 }
 
 impl FailedSub {
-    /// The failed sub-response `found`, `at` saying where it lies and what it lacks.
+    /// The failed sub-response `found`, `at` saying where it lies and what it lacks, and
+    /// the request it answers where it names one ([`entry_named`]).
     fn new(at: String, found: &Envelope<'_>) -> Self {
         let status = found.status;
         let error = found.error.map_or_else(String::new, |(member, v)| {
             format!(" and its `{member}` is set: {}", shown(v))
         });
+        let id = entry_named(found.id, ", ");
         Self {
             why: format!(
-                "{at}{error} (status {status}: a sub-response that failed, not one that holds \
-                 none)"
+                "{at}{error} (status {status}{id}: a sub-response that failed, not one that \
+                 holds none)"
             ),
             status,
+            meaning: Meaning::of(status),
             retry_after: found.retry_after,
         }
     }
@@ -1139,11 +1229,21 @@ impl FailedSub {
     /// refused credentials, over another refused request; a 424 (failed because an entry it
     /// depends on did) least. Of two alike, the first in the document stays.
     pub(crate) fn keep_worst(self, worst: &mut Option<Self>) {
-        let rank = |f: &Self| (Meaning::of(f.status).rank(f.status), f.retry_after);
+        let rank = |f: &Self| (f.meaning.rank(f.status), f.retry_after);
         if worst.as_ref().is_none_or(|w| rank(&self) > rank(w)) {
             *worst = Some(self);
         }
     }
+}
+
+/// `entry `id` "mbx-7"` after `lead`: the request a sub-response answers, by the member
+/// that names it ([`Envelope::id`]), its value shown as any response value is (clipped,
+/// secrets redacted); empty where it names none. After the status, not between what the
+/// entry lacks and its error, which messages and tests read as one phrase.
+fn entry_named(id: Option<(&str, &Value)>, lead: &str) -> String {
+    id.map_or_else(String::new, |(member, v)| {
+        format!("{lead}entry `{member}` {}", shown(v))
+    })
 }
 
 /// The numeric status of a sub-response's entry: its own `status` or `code`, else its
@@ -1195,6 +1295,22 @@ fn sub_response_at<'v, 'p>(
     Some((up, body.pointer(up)?.as_object().and_then(envelope)?))
 }
 
+/// Another entry of the list the sub-response at `entry` lies in that is gone (404, 410),
+/// where one is: its pointer.
+fn gone_beside(body: &Value, entry: &str) -> Option<String> {
+    let (list, own) = entry.rsplit_once('/')?;
+    let Some(Value::Array(entries)) = body.pointer(list) else {
+        return None;
+    };
+    entries.iter().enumerate().find_map(|(i, e)| {
+        (i.to_string() != own
+            && e.as_object()
+                .and_then(envelope)
+                .is_some_and(|e| Meaning::of(e.status) == Meaning::Gone))
+        .then(|| format!("{list}/{i}"))
+    })
+}
+
 /// Whether another entry of the list the sub-response at `entry` lies in answered (1xx to
 /// 3xx): what excuses a gone one (404, 410) from failing a page with no match.
 fn answered_beside(body: &Value, entry: &str) -> bool {
@@ -1234,6 +1350,25 @@ fn lists_as_records(body: &Value, pointer: &str) -> String {
 /// `body`) ([`entry_status`]).
 fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Option<u64> {
     entry_status(object).or_else(|| up.and_then(Value::as_object).and_then(own_status))
+}
+
+/// Whether an object that carries an error beside a record's list says the source throttled
+/// or failed, not that the record's own work did: its `status` or `code`, or its `error`'s,
+/// is 429 or 500 to 599, or a word that names a throttle or an outage ([`state_word`]:
+/// `RESOURCE_EXHAUSTED`, `UNAVAILABLE`). A failed CI run's `{"error": "exit code 1",
+/// "steps": []}` says neither (review60 M1).
+fn says_outage(object: &serde_json::Map<String, Value>) -> bool {
+    let error = object.get("error").and_then(Value::as_object);
+    let outage = |status: u64| status == 429 || (500..600).contains(&status);
+    let word = |o: &serde_json::Map<String, Value>| {
+        o.get("status")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .is_some_and(|s| {
+                !s.is_empty() && !s.bytes().all(|b| b.is_ascii_digit()) && !state_word(s)
+            })
+    };
+    entry_status(object).is_some_and(outage) || word(object) || error.is_some_and(word)
 }
 
 /// Whether a string `status` beside an error is a record's state (`failed`, `cancelled`,
@@ -1766,7 +1901,7 @@ mod tests {
             given,
             ["/data/runs/0/result/steps/0/logs", "/data/runs", "/data"]
         );
-        let why = p.why_none(&body, &Seen::default()).unwrap_err();
+        let why = p.why_none(&body, &Seen::default()).unwrap_err().why;
         assert!(why.contains("`/data/error` is set"), "{why}");
         // `/a/logs` is met below an entry from itself, above one from `/a/logs/0/logs`.
         let body = json!({"a": {"logs": [{"logs": []}], "error": null}});
@@ -1843,7 +1978,7 @@ mod tests {
             place: Some(&place),
             ..Seen::default()
         };
-        let why = p.why_none(&body, &seen).unwrap_err();
+        let why = p.why_none(&body, &seen).unwrap_err().why;
         assert!(why.contains("`/pipeline/error` is set"), "{why}");
     }
 }

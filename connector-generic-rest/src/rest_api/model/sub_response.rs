@@ -19,6 +19,10 @@ pub(crate) struct Envelope<'a> {
     pub(crate) retry_after: Option<Duration>,
     /// Its error member, where it has a set one (the entry's own, or its `body`'s).
     pub(crate) error: Option<(&'static str, &'a Value)>,
+    /// What names the request it answers, where its shape has that (a `$batch` or JSON-RPC
+    /// `id`, a People `requestedResourceName`): the entries of a batch come in any order, so
+    /// their position names no request (review60 M3).
+    pub(crate) id: Option<(&'static str, &'a Value)>,
 }
 
 /// What a sub-response's status means for the page that holds it.
@@ -35,8 +39,9 @@ pub(crate) enum Meaning {
     /// client), but a sync run by `connector-sync`'s worker waits and resumes.
     Throttled,
     /// 500 to 599, and the 4xx that pass with time (408, 409, 423, 425, 499; 424 where no
-    /// other entry failed): an outage. The attempt ends with `Unavailable`, retried by the
-    /// sync as a throttle is, not within the walk.
+    /// other entry failed, and none beside it is gone: then no retry heals it, and the page
+    /// reports it refused, review60 L1): an outage. The attempt ends with `Unavailable`,
+    /// retried by the sync as a throttle is, not within the walk.
     Outage,
     /// 401: the credentials were rejected for it.
     Unauthenticated,
@@ -56,7 +61,8 @@ impl Meaning {
             403 => Self::Forbidden,
             429 => Self::Throttled,
             // Failed Dependency: it failed because a request it depends on did (Graph's
-            // `dependsOn`), which is reported instead where it failed too; alone, retried.
+            // `dependsOn`), which is reported instead where it failed too; alone, retried
+            // (beside a gone entry, refused: `ItemsPath::failed_sub_response`).
             // 408 (timeout), 409 (conflict, gRPC `ABORTED`), 423 (locked), 425 (too early)
             // and 499 (gRPC `CANCELLED`) pass with time (review55 M4).
             408 | 409 | 423 | 424 | 425 | 499 => Self::Outage,
@@ -100,8 +106,9 @@ impl Meaning {
 ///   its `status.code` (a `google.rpc.Code`) read as the HTTP status it maps to;
 /// - a JSON-RPC 2.0 batch answer, `{"jsonrpc": "2.0", "error": {"code": -32603, …}, "id":
 ///   2}`: an internal error (-32603) reads as 500, EIP-1474's "limit exceeded" (-32005) as
-///   429, any other error (the server-defined -32000 to -32099 too) as 400, a `result` as
-///   200.
+///   429 and "resource unavailable" (-32002) as 503, a code that is an HTTP status (100 to
+///   599, as QuickNode and Alchemy send `429`) as that status, any other error (the
+///   server-defined -32000 to -32099 too) as 400, a `result` as 200.
 ///
 /// A status outside 100 to 599 is not an HTTP status, and the entry is none of these.
 pub(crate) fn envelope(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
@@ -166,7 +173,19 @@ fn error_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         status,
         retry_after: None,
         error: Some(error),
+        id: None,
     })
+}
+
+/// The member `name` of `entry`, where it is a string or number that names its request.
+fn named<'a>(
+    entry: &'a Map<String, Value>,
+    name: &'static str,
+) -> Option<(&'static str, &'a Value)> {
+    entry
+        .get(name)
+        .filter(|v| v.is_string() || v.is_number())
+        .map(|v| (name, v))
 }
 
 /// `{"id": "2", "status": 429, "headers": {"Retry-After": "10"}, "body": {"error": {…}}}`.
@@ -184,6 +203,7 @@ fn batch_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
             .get("body")
             .and_then(Value::as_object)
             .and_then(error_members_of),
+        id: named(entry, "id"),
     })
 }
 
@@ -214,6 +234,7 @@ fn people_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         status,
         retry_after: None,
         error: rpc.map(|v| ("status", v)),
+        id: named(entry, "requestedResourceName"),
     })
 }
 
@@ -227,20 +248,26 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
             status: 200,
             retry_after: None,
             error: None,
+            id: named(entry, "id"),
         });
     };
     // -32000 to -32099 is the server's own to define, and often permanent (EIP-1474's
     // -32000 invalid input, -32001 not found): refused, not an outage retried forever
-    // (review55 L1); but EIP-1474's -32005 is its "limit exceeded".
+    // (review55 L1); but EIP-1474's -32005 is its "limit exceeded" and -32002 its "resource
+    // unavailable", and an HTTP status as the code (QuickNode's and Alchemy's `429`) is one
+    // (review60 L4).
     let status = match error.get("code").and_then(Value::as_i64) {
         Some(-32603) => 500,
         Some(-32005) => 429,
+        Some(-32002) => 503,
+        Some(code) if (100..600).contains(&code) => code.unsigned_abs(),
         _ => 400,
     };
     Some(Envelope {
         status,
         retry_after: None,
         error: Some(("error", error)),
+        id: named(entry, "id"),
     })
 }
 
