@@ -11,35 +11,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{build, cursor_fields, cursor_walk, items_config, load, mount_cursor_walk, record};
-use connector_core::{Error, ErrorKind};
+use common::{
+    build, cursor_fields, cursor_walk, items_config, load, mount_cursor_walk, msearch, record, run,
+    run_with,
+};
+use connector_core::ErrorKind;
 use serde_json::{Value, json};
 use wiremock::MockServer;
-
-/// What a load of `bodies` under `items_path` delivered, its error, "Test Connection"'s error
-/// on them, and the requests the load made.
-async fn run(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    run_with(json!({"items_path": items_path}), bodies).await
-}
-
-async fn run_with(fields: Value, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
-    let c = build(items_config(&server.uri(), &cursor_fields(fields)));
-    let (docs, _, err) = load(&c).await;
-    let titles = docs.into_iter().map(|d| d.title).collect();
-    (titles, err, c.check().await.err())
-}
-
-/// An `_msearch` answer: one search that found `record(1)`, one whose entry says `status`.
-fn msearch(status: u64) -> Value {
-    json!({"took": 12, "responses": [
-        {"took": 3, "timed_out": false, "hits": {"total": {"value": 1, "relation": "eq"},
-            "hits": [record(1, true)]}, "status": 200},
-        {"error": {"root_cause": [{"type": "es_rejected_execution_exception",
-            "reason": "rejected execution"}], "type": "es_rejected_execution_exception",
-            "reason": "rejected execution"}, "status": status}]})
-}
 
 /// Issue 17.2: a descendant items path (`$..hits.hits[*]`) keeps the sub-response check:
 /// a throttled `_msearch` search is `RateLimited`, a 5xx one `Unavailable`, beside hits or

@@ -316,6 +316,40 @@ pub async fn mount_cursor_walk(server: &MockServer, bodies: &[Value]) {
     }
 }
 
+/// What a load of `bodies` served as a cursor walk ([`mount_cursor_walk`]) under
+/// `items_path` delivered (the titles), its error, and "Test Connection"'s error on them.
+pub async fn run(
+    items_path: &str,
+    bodies: &[Value],
+) -> (Vec<String>, Option<Error>, Option<Error>) {
+    run_with(json!({"items_path": items_path}), bodies).await
+}
+
+/// [`run`] with `fields` (over [`cursor_fields`] and [`items_config`]) instead of an items
+/// path alone.
+pub async fn run_with(
+    fields: Value,
+    bodies: &[Value],
+) -> (Vec<String>, Option<Error>, Option<Error>) {
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, bodies).await;
+    let c = build(items_config(&server.uri(), &cursor_fields(fields)));
+    let (docs, _, err) = load(&c).await;
+    let titles = docs.into_iter().map(|d| d.title).collect();
+    (titles, err, c.check().await.err())
+}
+
+/// An Elasticsearch `_msearch` answer: one search that found `record(1)`, one whose entry says
+/// `status` (with the error body a rejected search carries).
+pub fn msearch(status: u64) -> Value {
+    json!({"took": 12, "responses": [
+        {"took": 3, "timed_out": false, "hits": {"total": {"value": 1, "relation": "eq"},
+            "hits": [record(1, true)]}, "status": 200},
+        {"error": {"root_cause": [{"type": "es_rejected_execution_exception",
+            "reason": "rejected execution"}], "type": "es_rejected_execution_exception",
+            "reason": "rejected execution"}, "status": status}]})
+}
+
 /// `fields` as a cursor walk's (`after`, `$.next`), as [`mount_cursor_walk`] serves it.
 pub fn cursor_fields(fields: Value) -> Value {
     let mut fields = fields;
