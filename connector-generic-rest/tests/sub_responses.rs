@@ -12,12 +12,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    build, cursor_fields, cursor_walk, items_config, load, mount_cursor_walk, msearch, record, run,
-    run_with,
+    build, cursor_fields, cursor_walk, items_config, load, msearch, record, run, run_with,
+    serve_cursor_walk,
 };
 use connector_core::ErrorKind;
 use serde_json::{Value, json};
-use wiremock::MockServer;
 
 /// Issue 17.2: a descendant items path (`$..hits.hits[*]`) keeps the sub-response check:
 /// a throttled `_msearch` search is `RateLimited`, a 5xx one `Unavailable`, beside hits or
@@ -180,8 +179,7 @@ async fn other_statuses_of_a_sub_response() {
         );
     }
     // With credentials, a 401 names their field.
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, &[msearch(401)]).await;
+    let server = serve_cursor_walk(&[msearch(401)]).await;
     let mut cfg = items_config(&server.uri(), &cursor_fields(json!({"items_path": PATH})));
     cfg["auth_type"] = json!("bearer");
     cfg["credentials"] = json!({"token": "s3cr3t-t0ken"});
@@ -278,12 +276,11 @@ async fn a_dropped_section_that_lists_something_is_not_listed() {
 /// so, and the error carries the entry's wait for the sync's retry.
 #[tokio::test]
 async fn a_throttled_sub_response_ends_the_attempt() {
-    let server = MockServer::start().await;
     let page = json!({"responses": [
         {"id": "1", "status": 200, "body": {"value": [record(1, true)]}},
         {"id": "2", "status": 429, "headers": {"Retry-After": "3"},
             "body": {"error": {"code": "TooManyRequests", "message": "Too many requests"}}}]});
-    mount_cursor_walk(&server, &[page]).await;
+    let server = serve_cursor_walk(&[page]).await;
     let fields = cursor_fields(json!({"items_path": "$.responses[*].body.value[*]"}));
     let (docs, _, err) = load(&build(items_config(&server.uri(), &fields))).await;
     assert!(docs.is_empty());
