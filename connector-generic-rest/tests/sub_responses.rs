@@ -2,9 +2,10 @@
 //! vendor's wire format: Elasticsearch `_msearch` read through a descendant name, Microsoft
 //! Graph `$batch` entries without a `body`, the statuses other than 429 and 5xx, JSON-RPC 2.0
 //! batches and Google People API `people:batchGet`; a record's business state that is no
-//! sub-response; a page on which every entry failed under a deeper wildcard; a one-list
-//! path's dropped section that lists something. Each walk is served page by page; any other
-//! request is a 404.
+//! sub-response; a page on which every entry failed under a deeper wildcard (a one-list
+//! path's dropped section that lists something: review44.rs's
+//! `one_list_paths_tell_when_nothing_was_listed`). Each walk is served page by page; any
+//! other request is a 404.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
@@ -253,22 +254,6 @@ async fn google_people_batch_entries() {
     let (titles, load, _) = run(PATH, &[failed(gone)]).await;
     assert_eq!(titles, ["t1"]);
     assert!(load.is_none(), "{load:?}");
-}
-
-/// Issue 17.6 (review46 R1, review49 L): under a path that ends in a name below its filter,
-/// a section the filter dropped is structure whether its list is empty or not: one failed
-/// report beside a `summary` that lists something still fails the page.
-#[tokio::test]
-async fn a_dropped_section_that_lists_something_is_not_listed() {
-    const PATH: &str = "$.results[*].report.sections[?@.name == 'rows'].items";
-    let p1 = json!({"results": [{"report": {"sections": [
-        {"name": "rows", "items": [record(1, true)]}]}}]});
-    let p2 = json!({"results": [{"report": {"error": "quota exceeded", "sections": []}},
-        {"report": {"sections": [{"name": "summary", "items": [{"total": 0}]}]}}]});
-    let (titles, err) = cursor_walk(PATH, &[p1, p2]).await;
-    assert_eq!(titles, ["t1"]);
-    let err = err.expect("a failed report beside a summary fails the page");
-    assert!(err.contains("`/results/0/report/error` is set"), "{err}");
 }
 
 /// Issue 17.1: a throttled sub-response ends the attempt (the page is not fetched again in
