@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Walked, build, cursor_fields, items_config, load, mount_cursor_walk, walk, walked};
+use common::{Walked, build, cursor_fields, items_config, load, serve_cursor_walk, walk, walked};
 use connector_core::SyncContext;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
@@ -24,8 +24,7 @@ fn doc(id: u64) -> Value {
 /// Serves `bodies` as a cursor walk (`after`, `$.next`), and loads it with `fields` over
 /// [`items_config`].
 async fn cursor_walk(fields: Value, bodies: &[Value]) -> Walked {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
+    let server = serve_cursor_walk(bodies).await;
     walked(&server, &cursor_fields(fields)).await
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{build, cursor_fields, items_config, mount_cursor_walk, walk};
+use common::{build, cursor_fields, items_config, mount_cursor_walk, serve_cursor_walk, walk};
 use connector_core::SyncContext;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
@@ -250,8 +250,7 @@ async fn an_envelope_above_a_descendant_name_is_checked() {
         json!({"result": {"data": [], "error": {"message": "backend timeout"}}}),
     ];
     for path in ["$..data[?@.public]", "$.result.data[?@.public]"] {
-        let server = MockServer::start().await;
-        mount_cursor_walk(&server, &bodies).await;
+        let server = serve_cursor_walk(&bodies).await;
         let c = build(items_config(
             &server.uri(),
             &cursor_fields(json!({"items_path": path})),
@@ -282,8 +281,7 @@ async fn a_record_map_entry_under_a_descendant_name_is_a_record() {
         "$..artifacts[?@.public == true]",
         "$.jobs.*.artifacts[?@.public == true]",
     ] {
-        let server = MockServer::start().await;
-        mount_cursor_walk(&server, &bodies).await;
+        let server = serve_cursor_walk(&bodies).await;
         let c = build(items_config(
             &server.uri(),
             &cursor_fields(json!({"items_path": path})),

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    build, cursor_fields, drain_from, items_config, mount_cursor_walk, record, start_with,
+    build, cursor_fields, drain_from, items_config, mount_cursor_walk, record, serve_cursor_walk,
+    start_with,
 };
 use connector_core::SyncContext;
 use futures::StreamExt;
@@ -49,8 +50,7 @@ async fn a_place_written_before_place_for_is_a_hint() {
         assert_eq!((n, err), (0, None), "{state}");
     }
     // A place learned for another path is still dropped: the same page fails.
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, &[private]).await;
+    let server = serve_cursor_walk(&[private]).await;
     let c = build(items_config(&server.uri(), &fields));
     let from = start_with(
         &c,
@@ -83,8 +83,7 @@ async fn a_word_keyed_record_map_under_a_descendant_name_is_read_with_the_place(
             json!({"artifacts": []}),
         ),
     ];
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, &bodies).await;
+    let server = serve_cursor_walk(&bodies).await;
     let fields = cursor_fields(json!({"items_path": "$..artifacts[?@.public == true]"}));
     let (docs, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
     assert_eq!(err.map(|e| e.to_string()), None);
@@ -121,8 +120,7 @@ async fn a_word_keyed_record_map_under_a_descendant_name_is_read_with_the_place(
 /// without it.
 #[tokio::test]
 async fn a_page_failing_both_readings_names_the_carried_place() {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, &[json!({"data": {"message": "rate limited"}})]).await;
+    let server = serve_cursor_walk(&[json!({"data": {"message": "rate limited"}})]).await;
     let path = "$.data[?@.public == true]";
     let c = build(items_config(
         &server.uri(),

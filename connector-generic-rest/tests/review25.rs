@@ -8,7 +8,7 @@ mod common;
 
 use common::{
     build, cursor_fields, cursor_walk, drain_from, items_config, mount_cursor_walk, record,
-    start_with,
+    serve_cursor_walk, start_with,
 };
 use serde_json::{Value, json};
 use wiremock::MockServer;
@@ -87,8 +87,7 @@ async fn a_page_failing_both_readings_gives_the_fresh_reason_first() {
     let jobs = json!({"audit": {"artifacts": [], "error": "tests failed"},
         "build": {"artifacts": []}});
     let page = json!({"pipeline": {"jobs": jobs, "error": "artifact store unavailable"}});
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, &[page]).await;
+    let server = serve_cursor_walk(&[page]).await;
     let path = "$..artifacts[?@.public == true]";
     let c = build(items_config(
         &server.uri(),

@@ -7,11 +7,10 @@
 
 mod common;
 
-use common::{build, cursor_fields, cursor_walk, items_config, mount_cursor_walk};
+use common::{build, cursor_fields, cursor_walk, items_config, serve_cursor_walk};
 use connector_core::SyncContext;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use wiremock::MockServer;
 
 /// A run whose result holds `error` and one step's logs.
 fn run(id: u64, error: Value, logs: Value) -> Value {
@@ -94,8 +93,7 @@ async fn a_sibling_branchs_usual_member_is_learned() {
 /// run's page, the message said the reason, hint included, twice.
 #[tokio::test]
 async fn a_page_failing_both_readings_alike_says_it_once() {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, &[json!({"error": "rate limited"})]).await;
+    let server = serve_cursor_walk(&[json!({"error": "rate limited"})]).await;
     let path = "$.data[?@.public == true]";
     let c = build(items_config(
         &server.uri(),

@@ -20,7 +20,8 @@ fn first_page() -> serde_json::Value {
 /// R1: under a path that ends in a name below its filter, a `summary` section the filter
 /// dropped, whose own list is empty, is structure, not a cut row: one failed report beside it
 /// fails the page. So is a summary that lists something (issue 17, review49: its entries are
-/// not rows the filter cut; `sub_responses.rs` holds that case).
+/// not rows the filter cut; `review44.rs`'s `one_list_paths_tell_when_nothing_was_listed`
+/// holds that case).
 #[tokio::test]
 async fn a_dropped_section_with_an_empty_list_is_not_listed() {
     const PATH: &str = "$.results[*].report.sections[?@.name == 'rows'].items";

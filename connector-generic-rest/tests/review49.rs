@@ -8,20 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{build, cursor_fields, cursor_walk, items_config, load, mount_cursor_walk, record};
-use connector_core::{Error, ErrorKind};
-use serde_json::{Value, json};
-use wiremock::MockServer;
-
-/// The error of a load of `bodies` under `items_path`, and of "Test Connection" on them.
-async fn errors(items_path: &str, bodies: &[Value]) -> (Option<Error>, Option<Error>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
-    let fields = cursor_fields(json!({"items_path": items_path}));
-    let c = build(items_config(&server.uri(), &fields));
-    let (_, _, err) = load(&c).await;
-    (err, c.check().await.err())
-}
+use common::{cursor_walk, record, run, run_with};
+use connector_core::ErrorKind;
+use serde_json::json;
 
 /// review49 M3: the status is the sub-response's entry's, never a record's data below it. An
 /// Airtable record whose `fields` hold `status: 500` and an `error` beside no `Attachments`
@@ -93,7 +82,7 @@ async fn a_failed_sub_response_is_a_throttle_or_an_outage() {
         ("$[*].results[*]", google, ErrorKind::Unavailable, None),
     ];
     for (path, page, kind, wait) in cases {
-        let (load, check) = errors(path, &[page]).await;
+        let (_, load, check) = run(path, &[page]).await;
         for err in [
             load.expect("the load fails"),
             check.expect("the check fails"),
@@ -144,7 +133,7 @@ async fn a_throttle_word_is_not_a_records_state() {
     // A numeric string on the sub-response's entry is its status, beside items too.
     let page = json!({"responses": [{"hits": {"hits": [record(1, true)]}, "status": 200},
         {"error": {"type": "es_rejected_execution_exception"}, "status": "429"}]});
-    let (load, _) = errors("$.responses[*].hits.hits[*]", &[page]).await;
+    let (_, load, _) = run("$.responses[*].hits.hits[*]", &[page]).await;
     assert_eq!(load.expect("throttled").kind(), ErrorKind::RateLimited);
 }
 
@@ -184,12 +173,8 @@ async fn a_failed_sub_response_at_error_path_is_a_throttle_or_an_outage() {
         ),
     ];
     for ((items_path, error_path), page, kind, wait) in cases {
-        let server = MockServer::start().await;
-        mount_cursor_walk(&server, &[page]).await;
-        let fields = cursor_fields(json!({"items_path": items_path, "error_path": error_path}));
-        let c = build(items_config(&server.uri(), &fields));
-        let (_, _, load) = load(&c).await;
-        let check = c.check().await.err();
+        let fields = json!({"items_path": items_path, "error_path": error_path});
+        let (_, load, check) = run_with(fields, &[page]).await;
         for err in [
             load.expect("the load fails"),
             check.expect("the check fails"),

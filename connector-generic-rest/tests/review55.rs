@@ -11,33 +11,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{build, cursor_fields, items_config, load, mount_cursor_walk, record};
-use connector_core::{Error, ErrorKind};
-use serde_json::{Value, json};
-use wiremock::MockServer;
-
-/// What a load of `bodies` under `fields` delivered, its error, and "Test Connection"'s.
-async fn run_with(fields: Value, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
-    let c = build(items_config(&server.uri(), &cursor_fields(fields)));
-    let (docs, _, err) = load(&c).await;
-    let titles = docs.into_iter().map(|d| d.title).collect();
-    (titles, err, c.check().await.err())
-}
-
-async fn run(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    run_with(json!({"items_path": items_path}), bodies).await
-}
-
-/// An `_msearch` answer: one search that found `record(1)`, one whose entry says `status`.
-fn msearch(status: u64) -> Value {
-    json!({"took": 12, "responses": [
-        {"took": 3, "timed_out": false, "hits": {"total": {"value": 1, "relation": "eq"},
-            "hits": [record(1, true)]}, "status": 200},
-        {"error": {"root_cause": [{"type": "x_exception", "reason": "x"}],
-            "type": "x_exception", "reason": "x"}, "status": status}]})
-}
+use common::{msearch, record, run, run_with};
+use connector_core::ErrorKind;
+use serde_json::json;
 
 /// M1: under `$..data`, the matched list's own records (an API request log's
 /// `{id, status, headers, body}`, one of them a 503) are items, not sub-responses.

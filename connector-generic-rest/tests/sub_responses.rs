@@ -2,44 +2,22 @@
 //! vendor's wire format: Elasticsearch `_msearch` read through a descendant name, Microsoft
 //! Graph `$batch` entries without a `body`, the statuses other than 429 and 5xx, JSON-RPC 2.0
 //! batches and Google People API `people:batchGet`; a record's business state that is no
-//! sub-response; a page on which every entry failed under a deeper wildcard; a one-list
-//! path's dropped section that lists something. Each walk is served page by page; any other
-//! request is a 404.
+//! sub-response; a page on which every entry failed under a deeper wildcard (a one-list
+//! path's dropped section that lists something: review44.rs's
+//! `one_list_paths_tell_when_nothing_was_listed`). Each walk is served page by page; any
+//! other request is a 404.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{build, cursor_fields, cursor_walk, items_config, load, mount_cursor_walk, record};
-use connector_core::{Error, ErrorKind};
+use common::{
+    build, cursor_fields, cursor_walk, items_config, load, msearch, record, run, run_with,
+    serve_cursor_walk,
+};
+use connector_core::ErrorKind;
 use serde_json::{Value, json};
-use wiremock::MockServer;
-
-/// What a load of `bodies` under `items_path` delivered, its error, "Test Connection"'s error
-/// on them, and the requests the load made.
-async fn run(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    run_with(json!({"items_path": items_path}), bodies).await
-}
-
-async fn run_with(fields: Value, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
-    let c = build(items_config(&server.uri(), &cursor_fields(fields)));
-    let (docs, _, err) = load(&c).await;
-    let titles = docs.into_iter().map(|d| d.title).collect();
-    (titles, err, c.check().await.err())
-}
-
-/// An `_msearch` answer: one search that found `record(1)`, one whose entry says `status`.
-fn msearch(status: u64) -> Value {
-    json!({"took": 12, "responses": [
-        {"took": 3, "timed_out": false, "hits": {"total": {"value": 1, "relation": "eq"},
-            "hits": [record(1, true)]}, "status": 200},
-        {"error": {"root_cause": [{"type": "es_rejected_execution_exception",
-            "reason": "rejected execution"}], "type": "es_rejected_execution_exception",
-            "reason": "rejected execution"}, "status": status}]})
-}
 
 /// Issue 17.2: a descendant items path (`$..hits.hits[*]`) keeps the sub-response check:
 /// a throttled `_msearch` search is `RateLimited`, a 5xx one `Unavailable`, beside hits or
@@ -205,8 +183,7 @@ async fn other_statuses_of_a_sub_response() {
         );
     }
     // With credentials, a 401 names their field.
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, &[msearch(401)]).await;
+    let server = serve_cursor_walk(&[msearch(401)]).await;
     let mut cfg = items_config(&server.uri(), &cursor_fields(json!({"items_path": PATH})));
     cfg["auth_type"] = json!("bearer");
     cfg["credentials"] = json!({"token": "s3cr3t-t0ken"});
@@ -282,33 +259,16 @@ async fn google_people_batch_entries() {
     assert!(load.is_none(), "{load:?}");
 }
 
-/// Issue 17.6 (review46 R1, review49 L): under a path that ends in a name below its filter,
-/// a section the filter dropped is structure whether its list is empty or not: one failed
-/// report beside a `summary` that lists something still fails the page.
-#[tokio::test]
-async fn a_dropped_section_that_lists_something_is_not_listed() {
-    const PATH: &str = "$.results[*].report.sections[?@.name == 'rows'].items";
-    let p1 = json!({"results": [{"report": {"sections": [
-        {"name": "rows", "items": [record(1, true)]}]}}]});
-    let p2 = json!({"results": [{"report": {"error": "quota exceeded", "sections": []}},
-        {"report": {"sections": [{"name": "summary", "items": [{"total": 0}]}]}}]});
-    let (titles, err) = cursor_walk(PATH, &[p1, p2]).await;
-    assert_eq!(titles, ["t1"]);
-    let err = err.expect("a failed report beside a summary fails the page");
-    assert!(err.contains("`/results/0/report/error` is set"), "{err}");
-}
-
 /// Issue 17.1: a throttled sub-response ends the attempt (the page is not fetched again in
 /// the walk, unlike a whole answer's 429, which the HTTP client retries): the README says
 /// so, and the error carries the entry's wait for the sync's retry.
 #[tokio::test]
 async fn a_throttled_sub_response_ends_the_attempt() {
-    let server = MockServer::start().await;
     let page = json!({"responses": [
         {"id": "1", "status": 200, "body": {"value": [record(1, true)]}},
         {"id": "2", "status": 429, "headers": {"Retry-After": "3"},
             "body": {"error": {"code": "TooManyRequests", "message": "Too many requests"}}}]});
-    mount_cursor_walk(&server, &[page]).await;
+    let server = serve_cursor_walk(&[page]).await;
     let fields = cursor_fields(json!({"items_path": "$.responses[*].body.value[*]"}));
     let (docs, _, err) = load(&build(items_config(&server.uri(), &fields))).await;
     assert!(docs.is_empty());

@@ -34,29 +34,13 @@ on_both!(
 
 /// Runs `sql` with the one bind `at` on the test's database, outside the engine.
 async fn exec_at(backend: Backend, url: &str, sql: &str, at: chrono::DateTime<Utc>) {
-    use sqlx::Connection as _;
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(url)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .bind(at)
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(url)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .bind(at)
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
-    }
+    on_connection!(backend, url, |conn| {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .bind(at)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    });
 }
 
 async fn old_finished_jobs_and_dead_workers_are_cleaned_up(backend: Backend) {
@@ -486,38 +470,17 @@ async fn a_database_migrated_before_the_api_migration_was_edited_opens(backend: 
     } = env;
     drop(service);
     db.close().await;
-    match backend {
-        Backend::Sqlite => {
-            use sqlx::Connection as _;
-            let mut conn = sqlx::SqliteConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            sqlx::query("DROP INDEX connector_name")
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 2")
-                .bind(&shipped)
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-        Backend::Postgres => {
-            use sqlx::Connection as _;
-            let mut conn = sqlx::PgConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            sqlx::query("DROP INDEX connector_name")
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 2")
-                .bind(&shipped)
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
+    on_connection!(backend, &url, |conn| {
+        sqlx::query("DROP INDEX connector_name")
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 2")
+            .bind(&shipped)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
     let reopened = ok("reopen", SyncDb::connect(&url).await);
     let service = SyncService::new(
         ConnectorStore::new(reopened, registry()).with_sealer(sealer()),

@@ -861,68 +861,25 @@ async fn attempts_that_did_not_resume_keep_the_checkpoint(backend: Backend) {
 
 /// Runs `sql` on the test's database outside the engine, with `at` bound to `$1` when given.
 async fn exec(backend: Backend, url: &str, sql: &str, at: Option<chrono::DateTime<chrono::Utc>>) {
-    use sqlx::Connection as _;
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = ok(
-                "connect",
-                sqlx::SqliteConnection::connect(url)
-                    .await
-                    .map_err(|e| Error::internal(e.to_string())),
-            );
-            let mut q = sqlx::query(sql);
-            if let Some(at) = at {
-                q = q.bind(at);
-            }
-            q.execute(&mut conn).await.unwrap_or_else(|e| panic!("{e}"));
+    on_connection!(backend, url, |conn| {
+        let mut q = sqlx::query(sql);
+        if let Some(at) = at {
+            q = q.bind(at);
         }
-        Backend::Postgres => {
-            let mut conn = ok(
-                "connect",
-                sqlx::PgConnection::connect(url)
-                    .await
-                    .map_err(|e| Error::internal(e.to_string())),
-            );
-            let mut q = sqlx::query(sql);
-            if let Some(at) = at {
-                q = q.bind(at);
-            }
-            q.execute(&mut conn).await.unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
+        q.execute(&mut conn).await.unwrap_or_else(|e| panic!("{e}"));
+    });
 }
 
 /// The one `BIGINT` that `sql` selects on the test's database.
 async fn select_i64(backend: Backend, url: &str, sql: &str) -> i64 {
-    use sqlx::Connection as _;
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = ok(
-                "connect",
-                sqlx::SqliteConnection::connect(url)
-                    .await
-                    .map_err(|e| Error::internal(e.to_string())),
-            );
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
-        Backend::Postgres => {
-            let mut conn = ok(
-                "connect",
-                sqlx::PgConnection::connect(url)
-                    .await
-                    .map_err(|e| Error::internal(e.to_string())),
-            );
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
-    }
+    on_connection!(backend, url, |conn| {
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
 }
 
 /// A connector held by a long stated wait (another partition's quota reset, written here by
@@ -1069,26 +1026,15 @@ fn held_until(job: &JobRecord) -> Option<chrono::DateTime<chrono::Utc>> {
 
 /// The `rate_limit` row of `connector`, as text (PostgreSQL's `timestamptz` cast).
 async fn hold_text(backend: Backend, url: &str, connector: &str) -> String {
-    use sqlx::Connection as _;
     let sql =
         format!("SELECT CAST(next_at AS TEXT) FROM rate_limit WHERE key = 'connector:{connector}'");
     let sql = sqlx::AssertSqlSafe(sql);
-    let row: (String,) = match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
-            sqlx::query_as(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect("the hold")
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
-            sqlx::query_as(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect("the hold")
-        }
-    };
+    let row: (String,) = on_connection!(backend, url, |conn| {
+        sqlx::query_as(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the hold")
+    });
     row.0
 }
 

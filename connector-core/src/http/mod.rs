@@ -40,7 +40,7 @@ pub use crate::net::{ALLOW_HINT, NetworkPolicy, is_public};
 pub use classify::is_body_too_large;
 pub use client::{Auth, ErrorClass, HttpClient, HttpClientBuilder};
 pub use link::{Link, next_link, parse_link_header};
-pub use oauth::{OAuthToken, TokenFields};
+pub use oauth::{LONGEST_TOKEN_LIFETIME, OAuthToken, TokenFields, token_expiry};
 // The page walk moved to `crate::pages` (it needs no HTTP); these names stay for connectors
 // that reach them here.
 pub use crate::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};

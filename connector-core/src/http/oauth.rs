@@ -43,14 +43,27 @@ use crate::secret::Secret;
 /// An access token is renewed this long before the expiry the token endpoint announced.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
-/// The longest lifetime a token answer's `expires_in` is taken for: a year.
-const LONGEST_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// The longest lifetime a token answer's `expires_in` is taken for: a year. Every connector
+/// that caches a token by its announced lifetime cuts it here ([`token_expiry`]), so a hostile
+/// or broken answer costs at most a renewal a year rather than an overflow.
+pub const LONGEST_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
-/// When a token given at `from`, living `expires_in` seconds, expires: a lifetime past a year
-/// (a hostile or broken `expires_in` up to `u64::MAX`, which overflowed `Instant` and
-/// panicked) counts as a year, and one the clock cannot hold as expired at once.
-fn expiry(from: Instant, expires_in: u64) -> Instant {
-    from.checked_add(Duration::from_secs(expires_in).min(LONGEST_LIFETIME))
+/// When a token given at `from`, living `expires_in` seconds (a token answer's `expires_in`,
+/// RFC 6749 §5.1), expires: a lifetime past [`LONGEST_TOKEN_LIFETIME`] (a hostile or broken
+/// `expires_in` up to `u64::MAX`, which overflowed `Instant` and panicked) counts as a year,
+/// and one the clock cannot hold as expired at once.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use connector_core::http::{LONGEST_TOKEN_LIFETIME, token_expiry};
+///
+/// let now = Instant::now();
+/// assert_eq!(token_expiry(now, 3600), now + Duration::from_secs(3600));
+/// assert_eq!(token_expiry(now, u64::MAX), now + LONGEST_TOKEN_LIFETIME);
+/// ```
+#[must_use]
+pub fn token_expiry(from: Instant, expires_in: u64) -> Instant {
+    from.checked_add(Duration::from_secs(expires_in).min(LONGEST_TOKEN_LIFETIME))
         .unwrap_or(from)
 }
 
@@ -665,7 +678,7 @@ impl OAuthToken {
             }
             state.access = Some(access.clone());
             state.refresh = Some(current_refresh);
-            state.until = parsed.expires_in.map(|s| expiry(Instant::now(), s));
+            state.until = parsed.expires_in.map(|s| token_expiry(Instant::now(), s));
             // After the tokens are kept: a rotated refresh token must not be lost.
             self.read_answer(grant, resp.body())?;
             return Ok(self.auth(access));
@@ -741,7 +754,7 @@ impl OAuthToken {
             let (access, expires_in) = self.answer(grant, resp.body())?;
             self.read_answer(grant, resp.body())?;
             state.access = Some(access.clone());
-            state.until = expires_in.map(|s| expiry(started, s));
+            state.until = expires_in.map(|s| token_expiry(started, s));
             return Ok(self.auth(access));
         }
         let fields = match &grant.form {
@@ -793,7 +806,7 @@ impl OAuthToken {
         self.read_answer(grant, resp.body())?;
         let access = Secret::new(parsed.access_token);
         state.access = Some(access.clone());
-        state.until = parsed.expires_in.map(|s| expiry(Instant::now(), s));
+        state.until = parsed.expires_in.map(|s| token_expiry(Instant::now(), s));
         Ok(self.auth(access))
     }
 
@@ -902,11 +915,33 @@ mod tests {
     #[test]
     fn a_hostile_expires_in_saturates_at_a_year() {
         let now = Instant::now();
-        assert_eq!(expiry(now, 3600), now + Duration::from_secs(3600));
-        assert_eq!(expiry(now, 0), now);
+        assert_eq!(token_expiry(now, 3600), now + Duration::from_secs(3600));
+        assert_eq!(token_expiry(now, 3599), now + Duration::from_secs(3599));
+        assert_eq!(token_expiry(now, 0), now);
         for hostile in [u64::MAX, u64::MAX / 2, 10 * 365 * 24 * 3600] {
-            assert_eq!(expiry(now, hostile), now + LONGEST_LIFETIME, "{hostile}");
+            assert_eq!(
+                token_expiry(now, hostile),
+                now + LONGEST_TOKEN_LIFETIME,
+                "{hostile}"
+            );
         }
+    }
+
+    /// A lifetime the clock cannot hold is expired at once (connector-google's copy asserted
+    /// this of its own `expiry` before it called this one).
+    #[test]
+    fn an_expiry_past_the_clock_is_now() {
+        // The latest instant the clock holds, to within a nanosecond.
+        let mut far = Instant::now();
+        let mut step = Duration::MAX;
+        while !step.is_zero() {
+            match far.checked_add(step) {
+                Some(later) => far = later,
+                None => step /= 2,
+            }
+        }
+        assert_eq!(token_expiry(far, 1), far);
+        assert_eq!(token_expiry(far, u64::MAX), far);
     }
 
     const HEADER: &str = "x-acs-dingtalk-access-token";

@@ -297,6 +297,14 @@ pub async fn walked(server: &MockServer, fields: &Value) -> Walked {
     }
 }
 
+/// A new server that serves `bodies` as a cursor walk ([`mount_cursor_walk`]): "serve these
+/// pages", where a test reads the server (its requests) or builds its own config against it.
+pub async fn serve_cursor_walk(bodies: &[Value]) -> MockServer {
+    let server = MockServer::start().await;
+    mount_cursor_walk(&server, bodies).await;
+    server
+}
+
 /// Mounts `bodies` as a cursor walk (`after`, `$.next`) on `server`: body `i` says
 /// `next: p{i+2}` unless it is the last.
 pub async fn mount_cursor_walk(server: &MockServer, bodies: &[Value]) {
@@ -314,6 +322,39 @@ pub async fn mount_cursor_walk(server: &MockServer, bodies: &[Value]) {
             .mount(server)
             .await;
     }
+}
+
+/// What a load of `bodies` served as a cursor walk ([`mount_cursor_walk`]) under
+/// `items_path` delivered (the titles), its error, and "Test Connection"'s error on them.
+pub async fn run(
+    items_path: &str,
+    bodies: &[Value],
+) -> (Vec<String>, Option<Error>, Option<Error>) {
+    run_with(json!({"items_path": items_path}), bodies).await
+}
+
+/// [`run`] with `fields` (over [`cursor_fields`] and [`items_config`]) instead of an items
+/// path alone.
+pub async fn run_with(
+    fields: Value,
+    bodies: &[Value],
+) -> (Vec<String>, Option<Error>, Option<Error>) {
+    let server = serve_cursor_walk(bodies).await;
+    let c = build(items_config(&server.uri(), &cursor_fields(fields)));
+    let (docs, _, err) = load(&c).await;
+    let titles = docs.into_iter().map(|d| d.title).collect();
+    (titles, err, c.check().await.err())
+}
+
+/// An Elasticsearch `_msearch` answer: one search that found `record(1)`, one whose entry says
+/// `status` (with the error body a rejected search carries).
+pub fn msearch(status: u64) -> Value {
+    json!({"took": 12, "responses": [
+        {"took": 3, "timed_out": false, "hits": {"total": {"value": 1, "relation": "eq"},
+            "hits": [record(1, true)]}, "status": 200},
+        {"error": {"root_cause": [{"type": "es_rejected_execution_exception",
+            "reason": "rejected execution"}], "type": "es_rejected_execution_exception",
+            "reason": "rejected execution"}, "status": status}]})
 }
 
 /// `fields` as a cursor walk's (`after`, `$.next`), as [`mount_cursor_walk`] serves it.
@@ -352,8 +393,7 @@ pub async fn drain_from(
 /// The titles a cursor walk over `bodies` ([`mount_cursor_walk`]) under `items_path`
 /// delivered, and its error's text.
 pub async fn cursor_walk(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<String>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
+    let server = serve_cursor_walk(bodies).await;
     let fields = cursor_fields(json!({"items_path": items_path}));
     let (docs, _, err) = load(&build(items_config(&server.uri(), &fields))).await;
     let titles = docs.into_iter().map(|d| d.title).collect();

@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use connector_core::http::{Auth, HttpClient};
+use connector_core::http::{Auth, HttpClient, token_expiry};
 use connector_core::{CredentialStore, DiscardCredentials, Error, ErrorKind, Result, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,19 +44,13 @@ const CREDENTIAL_FIELD: &str = "credentials.google_tokens";
 /// Tokens are refreshed this long before Google says they expire.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
-/// The longest lifetime a token answer's `expires_in` is taken for: a year.
-const LONGEST_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// How long a token answer without `expires_in` is taken to live: an hour, Google's own.
+const DEFAULT_EXPIRES_IN: u64 = 3600;
 
-/// A token answer's lifetime: `expires_in` seconds (an hour when absent), at most a year (a
-/// hostile or broken `expires_in` up to `u64::MAX` overflowed `Instant` and panicked).
-fn lifetime(expires_in: Option<u64>) -> Duration {
-    Duration::from_secs(expires_in.unwrap_or(3600)).min(LONGEST_LIFETIME)
-}
-
-/// When a token given at `from` living `lifetime` expires (at once if the clock cannot hold
-/// it).
-fn expiry(from: Instant, lifetime: Duration) -> Instant {
-    from.checked_add(lifetime).unwrap_or(from)
+/// When a token given at `from` expires, its answer having said `expires_in` seconds (an hour
+/// when absent): core's [`token_expiry`], so a hostile `expires_in` counts as a year there too.
+fn expiry(from: Instant, expires_in: Option<u64>) -> Instant {
+    token_expiry(from, expires_in.unwrap_or(DEFAULT_EXPIRES_IN))
 }
 
 /// A service-account key file, as the Cloud console downloads it.
@@ -272,7 +266,7 @@ impl Authenticator {
         {
             return Ok(Auth::Bearer(c.token.clone()));
         }
-        let (token, lifetime) = match self.kind {
+        let (token, expires_in) = match self.kind {
             Kind::User { .. } => {
                 let _one_refresh = self.refreshing.lock().await;
                 self.fetch(http, key.0.as_deref(), &key.1).await?
@@ -281,7 +275,7 @@ impl Authenticator {
         };
         *slot = Some(Cached {
             token: token.clone(),
-            until: expiry(Instant::now(), lifetime),
+            until: expiry(Instant::now(), expires_in),
         });
         Ok(Auth::Bearer(token))
     }
@@ -319,7 +313,7 @@ impl Authenticator {
         http: &HttpClient,
         subject: Option<&str>,
         scope: &str,
-    ) -> Result<(Secret, Duration)> {
+    ) -> Result<(Secret, Option<u64>)> {
         let form: Vec<(&str, String)> = match &self.kind {
             Kind::ServiceAccount { key, signer } => {
                 let now = chrono::Utc::now().timestamp();
@@ -376,13 +370,12 @@ impl Authenticator {
             return Err(self.token_error(resp.status().as_u16(), resp.body(), subject, scope));
         }
         let parsed: TokenResponse = resp.json()?;
-        let lifetime = lifetime(parsed.expires_in);
         if let Kind::User { current, .. } = &self.kind
             && let Some(new) = parsed.refresh_token.filter(|t| !t.is_empty())
         {
             self.rotate(current, new).await?;
         }
-        Ok((Secret::new(parsed.access_token), lifetime))
+        Ok((Secret::new(parsed.access_token), parsed.expires_in))
     }
 
     /// Saves a rotated refresh token before the access token that came with it is used.
@@ -581,15 +574,14 @@ mod tests {
 
     #[test]
     fn a_hostile_expires_in_saturates_at_a_year() {
-        assert_eq!(lifetime(None), Duration::from_secs(3600));
-        assert_eq!(lifetime(Some(3599)), Duration::from_secs(3599));
-        assert_eq!(lifetime(Some(u64::MAX)), LONGEST_LIFETIME);
         let now = Instant::now();
+        assert_eq!(expiry(now, None), now + Duration::from_secs(3600));
+        assert_eq!(expiry(now, Some(3599)), now + Duration::from_secs(3599));
         assert_eq!(
-            expiry(now, lifetime(Some(u64::MAX))),
-            now + LONGEST_LIFETIME
+            expiry(now, Some(u64::MAX)),
+            now + connector_core::http::LONGEST_TOKEN_LIFETIME
         );
-        assert_eq!(expiry(now, Duration::MAX), now);
+        // A lifetime the clock cannot hold: connector-core's `an_expiry_past_the_clock_is_now`.
     }
 
     /// The refresh token `json` holds, read as [`Credential::parse`] reads it.

@@ -80,10 +80,13 @@ pub(crate) struct Tokens {
     pub(crate) scope: Option<String>,
 }
 
-/// The longest token lifetime kept from a token response: a year. A longer (or hostile)
-/// `expires_in` is cut to it, so the connector refreshes a year after the flow at the latest
-/// instead of the time arithmetic overflowing (review41 R6).
-const MAX_EXPIRES_IN: i64 = 365 * 24 * 60 * 60;
+/// The longest token lifetime kept from a token response: core's year
+/// ([`LONGEST_TOKEN_LIFETIME`](connector_core::http::LONGEST_TOKEN_LIFETIME)), the cap the
+/// connectors' token caches use, in the signed seconds chrono and the JSON here count in. A
+/// longer (or hostile) `expires_in` is cut to it, so the connector refreshes a year after the
+/// flow at the latest instead of the time arithmetic overflowing (review41 R6).
+// A year of seconds fits an i64 many times over: the `as` cannot wrap.
+const MAX_EXPIRES_IN: i64 = connector_core::http::LONGEST_TOKEN_LIFETIME.as_secs() as i64;
 
 /// A token response's `expires_in` (a number, or a string holding one, as some providers send
 /// it) in seconds, saturated to `0..=MAX_EXPIRES_IN`: a negative one is expired now, a huge

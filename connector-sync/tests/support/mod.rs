@@ -33,6 +33,31 @@ macro_rules! on_both {
     };
 }
 
+/// Evaluates `$body` with `$conn` a new connection to the test's database at `$url`, a
+/// `sqlx::SqliteConnection` or a `sqlx::PgConnection` as `$backend` says: a raw query outside
+/// the engine, written once for both databases (sqlx's two connection types share no trait
+/// object, so the body is compiled once for each).
+#[allow(unused_macros)] // Only the test binaries that query the database by hand use it.
+macro_rules! on_connection {
+    ($backend:expr, $url:expr, |$conn:ident| $body:expr) => {{
+        use sqlx::Connection as _;
+        match $backend {
+            $crate::support::engine::Backend::Sqlite => {
+                let mut $conn = sqlx::SqliteConnection::connect($url)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect: {e}"));
+                $body
+            }
+            $crate::support::engine::Backend::Postgres => {
+                let mut $conn = sqlx::PgConnection::connect($url)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect: {e}"));
+                $body
+            }
+        }
+    }};
+}
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A connector id no other test of this run uses.
