@@ -648,9 +648,11 @@ impl SyncService {
     ///
     /// A job is freed if it was rate-limited at any attempt since its last commit, even when
     /// its latest attempt failed otherwise (a 503's `Retry-After`, a backoff): that wait is
-    /// lifted too, as a trigger would (review56 L5). A job running when this is called, and
-    /// finishing rate-limited, is put back after this and may still wait out its own retry
-    /// (its hold row is gone, so its connector's other jobs are not held) (review56 L6).
+    /// lifted too, as a trigger would (review56 L5). A job that is running at the call and is
+    /// rate-limited again holds its connector again (a fresh hold, written after this). One
+    /// whose hold was written just before the call, and that is put back after it, still
+    /// waits out its own retry (review56 L6, review61 L6). Over HTTP:
+    /// `DELETE /api/v1/connectors/{id}/rate-limit`.
     ///
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
