@@ -32,6 +32,7 @@ on_both!(
     old_finished_jobs_and_dead_workers_are_cleaned_up,
     a_next_run_past_year_9999_is_moved_and_not_queued,
     huge_scheduler_durations_are_refused_or_cut,
+    an_old_frequency_past_a_year_runs_yearly,
 );
 
 /// Runs `sql` with the one bind `at` on the test's database, outside the engine.
@@ -752,4 +753,34 @@ async fn huge_scheduler_durations_are_refused_or_cut(backend: Backend) {
     options.worker_ttl = connector_sync::MAX_WORKER_TTL;
     options.job_retention = connector_sync::MAX_JOB_RETENTION;
     ok("the longest", service.run_scheduler(options, stop).await);
+}
+
+/// A `refresh_freq` past a year, as a version before the store's check wrote it (u32::MAX
+/// minutes, about 8 000 years): the tick queues the due sync and moves the next one a year on,
+/// not 8 000 years (review61 Q6.8: the scheduler's clamp had no test).
+async fn an_old_frequency_past_a_year_runs_yearly(backend: Backend) {
+    let env = Env::new(backend).await;
+    let dir = env.path("a");
+    write_files(&dir, 1);
+    let mut new = local("c", &dir, 10);
+    new.refresh_freq = 60;
+    let c = ok("create", env.service.create(new).await);
+    exec_at(
+        backend,
+        &env.url,
+        &format!(
+            "UPDATE connector SET refresh_freq = {}, next_sync_at = $1 WHERE id = '{}'",
+            u32::MAX,
+            c.id
+        ),
+        Utc::now() - chrono::Duration::minutes(1),
+    )
+    .await;
+    let tick = ok("tick", env.service.schedule_now().await);
+    assert_eq!(tick.syncs, 1, "the due sync is queued");
+    let next = ok("get", env.service.store().get(&c.id).await)
+        .and_then(|c| c.next_sync_at)
+        .unwrap_or_else(|| panic!("a next sync time"));
+    let days = (next - Utc::now()).num_days();
+    assert!((364..=365).contains(&days), "{next}: a year on");
 }

@@ -67,6 +67,7 @@ on_both!(
     a_resume_throttled_past_its_timeout_keeps_its_checkpoint,
     a_resume_paced_without_a_page_past_its_timeout_is_a_stall,
     a_resume_throttled_after_a_page_past_its_timeout_keeps_its_checkpoint,
+    clear_rate_limit_leaves_a_job_never_throttled_alone,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -1480,5 +1481,38 @@ async fn a_resume_paced_without_a_page_past_its_timeout_is_a_stall(backend: Back
         [false, true, true, true, false],
         "three paced resumes past their timeout, then a run from the start"
     );
+    stop_worker(&stop, worker).await;
+}
+
+/// A job whose attempts were never rate-limited (a 503 asking for an hour) is not freed by
+/// `clear_rate_limit`: it keeps its retry time, and the call says nothing was held (review61
+/// Q6.6: `throttled >= 0` in its UPDATE survived every test).
+async fn clear_rate_limit_leaves_a_job_never_throttled_alone(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::Unavailable, Some(Duration::from_secs(3600)))),
+    );
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let waiting = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert_eq!(waiting.throttled_attempts, 0, "{waiting:#?}");
+    assert!(
+        about(Some(waiting.run_after), chrono::Duration::hours(1)),
+        "{waiting:#?}"
+    );
+    assert!(!ok("clear", service.clear_rate_limit(&connector).await));
+    let after = ok("job", service.job(job).await).expect("the job");
+    assert_eq!(after.run_after, waiting.run_after, "{after:#?}");
+    assert_eq!(after.status, JobStatus::Queued);
     stop_worker(&stop, worker).await;
 }
