@@ -75,15 +75,10 @@ impl SchedulerOptions {
             Err(Error::config(problems))
         }
     }
-
-    /// `worker_ttl` as the scheduler uses it: at most [`MAX_WORKER_TTL`] (a host that skipped
-    /// [`validate`](Self::validate) gets that, never a panic), 60 s when zero.
-    fn worker_ttl(&self) -> chrono::Duration {
-        worker_ttl(self.worker_ttl)
-    }
 }
 
-/// `ttl` as a worker's time to live: at most [`MAX_WORKER_TTL`], 60 s when zero.
+/// `ttl` as a worker's time to live: at most [`MAX_WORKER_TTL`] (a host that skipped
+/// [`SchedulerOptions::validate`] gets that, never a panic), 60 s when zero.
 pub(crate) fn worker_ttl(ttl: Duration) -> chrono::Duration {
     let ttl = if ttl.is_zero() {
         Duration::from_secs(60)
@@ -192,7 +187,7 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
             }
         }
     }
-    let ttl = options.worker_ttl();
+    let ttl = worker_ttl(options.worker_ttl);
     let reasons = jobs::wait_reasons(db, ttl).await?;
     jobs::record_wait_reasons(db, &reasons).await?;
     // At most a century, for a host that skipped `validate`.
