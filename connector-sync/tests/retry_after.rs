@@ -68,6 +68,7 @@ on_both!(
     a_resume_paced_without_a_page_past_its_timeout_is_a_stall,
     a_resume_throttled_after_a_page_past_its_timeout_keeps_its_checkpoint,
     clear_rate_limit_leaves_a_job_never_throttled_alone,
+    the_workers_sweep_cuts_only_connector_holds,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -1514,5 +1515,55 @@ async fn clear_rate_limit_leaves_a_job_never_throttled_alone(backend: Backend) {
     let after = ok("job", service.job(job).await).expect("the job");
     assert_eq!(after.run_after, waiting.run_after, "{after:#?}");
     assert_eq!(after.status, JobStatus::Queued);
+    stop_worker(&stop, worker).await;
+}
+
+/// The workers' heartbeat sweep cuts a connector's hold no version could have written (year
+/// 3000) to their `max_rate_limit_wait`, and leaves every other key's row alone, a credential's
+/// `jira:…` gate row included, which sorts after `connector;` (review61 Q6.5: dropping the
+/// range's upper bound survived every test).
+async fn the_workers_sweep_cuts_only_connector_holds(backend: Backend) {
+    let shared = Shared::new(0, None);
+    let Setup {
+        _dir, url, service, ..
+    } = setup(backend, &shared).await;
+    let far = match backend {
+        Backend::Sqlite => "'3000-01-01T00:00:00.000+00:00'",
+        Backend::Postgres => "'3000-01-01T00:00:00+00:00'::timestamptz",
+    };
+    for key in ["connector:far", "jira:far"] {
+        exec(
+            backend,
+            &url,
+            &format!("INSERT INTO rate_limit (key, next_at) VALUES ('{key}', {far})"),
+            None,
+        )
+        .await;
+    }
+    let within_days = |key: &str, days: u32| match backend {
+        Backend::Sqlite => format!(
+            "SELECT CAST(julianday(next_at) < julianday('now') + {days} AS INTEGER) \
+             FROM rate_limit WHERE key = '{key}'"
+        ),
+        Backend::Postgres => format!(
+            "SELECT CASE WHEN next_at < now() + interval '{days} days' THEN 1 ELSE 0 END::bigint \
+             FROM rate_limit WHERE key = '{key}'"
+        ),
+    };
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while select_i64(backend, &url, &within_days("connector:far", 2)).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the connector's far hold was never cut"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        select_i64(backend, &url, &within_days("jira:far", 365 * 900)).await,
+        0,
+        "the gate row of key jira:far is not the sweep's to cut"
+    );
     stop_worker(&stop, worker).await;
 }
