@@ -345,7 +345,9 @@ fn engine_options(
     options.lease = secs(args.lease, "lease")?;
     options.heartbeat = secs(args.heartbeat, "heartbeat")?;
     options.poll = secs(args.poll, "poll")?;
-    if options.heartbeat.is_zero() || options.heartbeat * 2 > options.lease {
+    // Compared with half the lease, not the heartbeat doubled: `--heartbeat 1e19` is a valid
+    // duration whose double overflowed (a panic; review61 L4).
+    if options.heartbeat.is_zero() || options.heartbeat > options.lease / 2 {
         return Err(Error::new(
             connector_core::ErrorKind::Config,
             format!(
@@ -358,6 +360,18 @@ fn engine_options(
     options.sync = SyncOptions::default().batch_docs(args.batch_size.max(1) as usize);
     let mut scheduling = connector_sync::SchedulerOptions::default();
     scheduling.tick = secs(args.tick, "tick")?;
+    // Zero ran the idle worker or the scheduler in a hot loop against the database.
+    for (what, given, d) in [
+        ("poll", args.poll, options.poll),
+        ("tick", args.tick, scheduling.tick),
+    ] {
+        if d.is_zero() {
+            return Err(Error::new(
+                connector_core::ErrorKind::Config,
+                format!("--{what} ({given}s) must be above 0"),
+            ));
+        }
+    }
     Ok((options, scheduling))
 }
 

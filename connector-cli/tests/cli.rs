@@ -379,6 +379,20 @@ fn bad_arguments_exit_2() {
     }
 }
 
+/// `--heartbeat 1e19` is a valid duration whose double overflowed (a panic, exit 101), and
+/// `--poll 0` or `--tick 0` ran a hot loop against the database: each exits 2 naming its
+/// option, before the database is opened (review61 L4).
+#[test]
+fn out_of_range_engine_durations_exit_2_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("sync.db").display());
+    for (option, value) in [("--heartbeat", "1e19"), ("--poll", "0"), ("--tick", "0")] {
+        let out = connectors(&["worker", "--db", &db, option, value], dir.path());
+        assert_eq!(code(&out), 2, "{option} {value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(option), "{option}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn a_corrupt_state_file_exits_2_and_names_it() {
     let dir = tempfile::tempdir().unwrap();

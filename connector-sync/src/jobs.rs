@@ -929,7 +929,10 @@ async fn workers_alive(
             "SELECT COALESCE(SUM(CASE WHEN heartbeat_at > $1 THEN 1 ELSE 0 END), 0), \
              MAX(heartbeat_at) FROM worker",
         )
-        .bind(now - worker_ttl)
+        .bind(
+            now.checked_sub_signed(worker_ttl)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
         .fetch_one(pool)
         .await
         .map_err(|e| db.error("cannot read the workers of", &e))

@@ -29,7 +29,7 @@ pub use db::{DbOptions, SyncDb};
 pub use jobs::{JobCounters, JobKind, JobMode, JobRecord, JobStatus};
 pub use observe::{JobEvent, JobEventKind, JobObserver, RunStats};
 pub use rate_gate::SqlRateGate;
-pub use scheduler::{SchedulerOptions, Tick};
+pub use scheduler::{MAX_JOB_RETENTION, MAX_WORKER_TTL, SchedulerOptions, Tick};
 pub use seal::{SEALED_KEY, SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Sealer};
 pub use service::{DocumentEntry, SyncService, Trigger, TriggerMode, Triggered, WorkerRecord};
 pub use sinks::{DataDirSinks, DataLayout, SharedSink, SinkFactory, WebhookSinks};

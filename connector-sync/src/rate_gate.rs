@@ -2,7 +2,6 @@
 //! database keeps, together, to one rate per credential.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -169,9 +168,8 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 #[derive(Debug)]
 pub struct SqlRateGate {
     db: SyncDb,
-    last: Mutex<Option<DateTime<Utc>>>,
-    /// The waits this gate handed out, added up in ms (calls in parallel each count theirs).
-    waited_ms: AtomicU64,
+    /// The latest end of a wait this gate handed out, and that wait's length.
+    last: Mutex<Option<(DateTime<Utc>, Duration)>>,
     max_wait: Duration,
 }
 
@@ -185,7 +183,6 @@ impl SqlRateGate {
         Self {
             db,
             last: Mutex::new(None),
-            waited_ms: AtomicU64::new(0),
             max_wait: Duration::from_secs(3600),
         }
     }
@@ -204,7 +201,20 @@ impl SqlRateGate {
     /// using the gate is rate-limited until then.
     pub fn limited_until(&self) -> Option<DateTime<Utc>> {
         let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.filter(|until| *until > Utc::now())
+        last.map(|(until, _)| until)
+            .filter(|until| *until > Utc::now())
+    }
+
+    /// Whether the gate holds its job back now: the latest wait it handed out is at least
+    /// `long` and has not ended (or ended less than a second ago, the slack of a deadline that
+    /// fires as the wait ends). Short waits, a paced client's slots, never hold it back
+    /// (review61 M1: summing them hid a resume that looped without a page, paced by the gate,
+    /// until its deadline).
+    pub(crate) fn holds_back(&self, long: Duration) -> bool {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.is_some_and(|(until, wait)| {
+            wait >= long && until >= Utc::now() - chrono::TimeDelta::seconds(1)
+        })
     }
 
     /// When `key`'s next request may go, if that is in the future (by the database's clock,
@@ -243,27 +253,14 @@ impl SqlRateGate {
         }))
     }
 
-    /// The waits this gate handed out so far, added up (parallel ones each count): a job's
-    /// time spent held back by rate limits, at least.
-    pub(crate) fn waited(&self) -> Duration {
-        Duration::from_millis(self.waited_ms.load(Ordering::Relaxed))
-    }
-
     fn note_wait(&self, wait: Duration) {
         if wait.is_zero() {
             return;
         }
-        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-        // Saturating: `fetch_add` would wrap.
-        let _ = self
-            .waited_ms
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_add(ms))
-            });
         let until = crate::worker::later(wait);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_none_or(|l| l < until) {
-            *last = Some(until);
+        if last.is_none_or(|(l, _)| l < until) {
+            *last = Some((until, wait));
         }
     }
 }

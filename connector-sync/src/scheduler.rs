@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_core::{Cancellation, PartitionSpec, Result};
+use connector_core::{Cancellation, Error, FieldError, PartitionSpec, Result};
 
 use crate::connectors::ConnectorStore;
 use crate::jobs::{self, JobKind, JobMode, NewJob};
@@ -17,12 +17,75 @@ pub struct SchedulerOptions {
     /// How often it looks for due connectors (default 5 s).
     pub tick: Duration,
     /// A worker whose heartbeat is older than this counts as dead when a job says why it
-    /// waits (default 60 s); its row is deleted after ten times as long.
+    /// waits (default 60 s, at most a day); its row is deleted after ten times as long.
     pub worker_ttl: Duration,
     /// Finished jobs (done, failed, cancelled) older than this are deleted, a batch per tick
     /// (default 7 days, as long as Onyx keeps index attempts; the run log keeps each
-    /// connector's last 1,000 runs apart from it). Zero keeps them for ever.
+    /// connector's last 1,000 runs apart from it; at most a century). Zero keeps them for
+    /// ever.
     pub job_retention: Duration,
+}
+
+/// The longest [`SchedulerOptions::worker_ttl`] (and
+/// [`SyncService::worker_ttl`](crate::SyncService::worker_ttl)): a day. Past about 8.3e12 s
+/// the time `now - worker_ttl` overflowed `chrono` (a panic at every tick and in
+/// `SyncService::job`), and ten times 2.1e10 s was out of PostgreSQL's range (review61 L1).
+pub const MAX_WORKER_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The longest [`SchedulerOptions::job_retention`]: a century (36 500 days). Past about 6 700
+/// years PostgreSQL's `now - job_retention` was out of range, and every tick's clean-up
+/// failed, workers and rate-limit rows included (review61 L2).
+pub const MAX_JOB_RETENTION: Duration = Duration::from_secs(36_500 * 24 * 60 * 60);
+
+impl SchedulerOptions {
+    /// Checks the options, reporting every problem with its field: `tick` above zero (zero
+    /// ran the scheduler in a hot loop against the database), `worker_ttl` above zero and at
+    /// most [`MAX_WORKER_TTL`], `job_retention` at most [`MAX_JOB_RETENTION`].
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming each field out of range.
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        if self.tick.is_zero() {
+            problems.push(FieldError::new("tick", "must be above 0"));
+        }
+        if self.worker_ttl.is_zero() || self.worker_ttl > MAX_WORKER_TTL {
+            problems.push(FieldError::new(
+                "worker_ttl",
+                format!(
+                    "must be above 0 and at most {}s (a day), not {}s",
+                    MAX_WORKER_TTL.as_secs(),
+                    self.worker_ttl.as_secs_f64()
+                ),
+            ));
+        }
+        if self.job_retention > MAX_JOB_RETENTION {
+            problems.push(FieldError::new(
+                "job_retention",
+                format!(
+                    "must be at most {}s (a century; 0 keeps finished jobs for ever), not {}s",
+                    MAX_JOB_RETENTION.as_secs(),
+                    self.job_retention.as_secs_f64()
+                ),
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::config(problems))
+        }
+    }
+}
+
+/// `ttl` as a worker's time to live: at most [`MAX_WORKER_TTL`] (a host that skipped
+/// [`SchedulerOptions::validate`] gets that, never a panic), 60 s when zero.
+pub(crate) fn worker_ttl(ttl: Duration) -> chrono::Duration {
+    let ttl = if ttl.is_zero() {
+        Duration::from_secs(60)
+    } else {
+        ttl.min(MAX_WORKER_TTL)
+    };
+    chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60))
 }
 
 impl Default for SchedulerOptions {
@@ -49,7 +112,6 @@ pub struct Tick {
 /// schedulers (processes) may run at once: the move is a compare-and-set on the stored time,
 /// so only one of them queues.
 pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> Result<Tick> {
-    let worker_ttl = options.worker_ttl;
     let db = store.db();
     let now = Utc::now();
     let mut done = Tick::default();
@@ -58,6 +120,9 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
             JobKind::Sync => ("next_sync_at", "refresh_freq"),
             JobKind::Prune => ("next_prune_at", "prune_freq"),
         };
+        if !db.is_postgres() {
+            far_times_to_next_period(store, next_col, freq_col).await?;
+        }
         let due: Vec<(String, String, i64, DateTime<Utc>)> = on_pool!(db, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT id, source, {freq_col}, {next_col} FROM connector \
@@ -122,11 +187,12 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
             }
         }
     }
-    let ttl = chrono::Duration::from_std(worker_ttl).unwrap_or(chrono::Duration::seconds(60));
+    let ttl = worker_ttl(options.worker_ttl);
     let reasons = jobs::wait_reasons(db, ttl).await?;
     jobs::record_wait_reasons(db, &reasons).await?;
+    // At most a century, for a host that skipped `validate`.
     let keep_jobs = (!options.job_retention.is_zero())
-        .then(|| chrono::Duration::from_std(options.job_retention).ok())
+        .then(|| chrono::Duration::from_std(options.job_retention.min(MAX_JOB_RETENTION)).ok())
         .flatten();
     let cleaned = jobs::clean_up(db, keep_jobs, ttl * 10).await?;
     if cleaned != jobs::CleanedUp::default() {
@@ -138,6 +204,45 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
         );
     }
     Ok(done)
+}
+
+/// On SQLite, moves every next run time past year 9999 (`+10192-…`, as an older version that
+/// did not bound the frequencies wrote them) to one period from now, without queueing: that
+/// text sorts before every date, so the row was due at every tick, queued, and moved a year
+/// on to another such date (or failed the decoding of every due row). PostgreSQL stores and
+/// orders such times as they are: far off, never due (review61 L4).
+///
+/// # Errors
+/// [`ErrorKind::State`](connector_core::ErrorKind::State) when the table cannot be written.
+async fn far_times_to_next_period(
+    store: &ConnectorStore,
+    next_col: &str,
+    freq_col: &str,
+) -> Result<u64> {
+    let db = store.db();
+    // A year before 0 or after 9999 is written with its sign (`-…`, `+…`); every other
+    // time starts with its four digits.
+    let sql = format!(
+        "UPDATE connector SET {next_col} = strftime('%Y-%m-%dT%H:%M:%f+00:00', \
+         julianday('now') + max(1, min({freq_col}, $1)) / 1440.0) \
+         WHERE {freq_col} > 0 AND ({next_col} LIKE '+%' OR {next_col} LIKE '-%')"
+    );
+    let moved = on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(crate::connectors::MAX_FREQ_MINUTES))
+            .execute(pool)
+            .await
+            .map_err(|e| db.error("cannot move the far next run times of", &e))?
+            .rows_affected()
+    });
+    if moved > 0 {
+        tracing::warn!(
+            connectors = moved,
+            column = next_col,
+            "moved next run times past year 9999 to one period from now"
+        );
+    }
+    Ok(moved)
 }
 
 /// The partitions a sync of connector `id` runs as (one job each, from

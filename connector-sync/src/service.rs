@@ -188,10 +188,12 @@ impl SyncService {
     }
 
     /// How old a worker's heartbeat may be before a job says "no worker alive" (60 s by
-    /// default; keep it above the workers' heartbeat interval).
+    /// default; keep it above the workers' heartbeat interval). At most
+    /// [`MAX_WORKER_TTL`](crate::MAX_WORKER_TTL), a day: a longer one is cut to it
+    /// (review61 L1: a huge one panicked the status of a queued job).
     #[must_use]
     pub fn worker_ttl(mut self, ttl: Duration) -> Self {
-        self.worker_ttl = ttl;
+        self.worker_ttl = ttl.min(scheduler::MAX_WORKER_TTL);
         self
     }
 
@@ -439,8 +441,7 @@ impl SyncService {
             return Ok(None);
         };
         if job.status == JobStatus::Queued {
-            let ttl = chrono::Duration::from_std(self.worker_ttl)
-                .unwrap_or(chrono::Duration::seconds(60));
+            let ttl = scheduler::worker_ttl(self.worker_ttl);
             if let Some(reason) = jobs::wait_reason_of(self.db(), id, ttl).await? {
                 job.wait_reason = Some(reason);
             }
@@ -647,9 +648,11 @@ impl SyncService {
     ///
     /// A job is freed if it was rate-limited at any attempt since its last commit, even when
     /// its latest attempt failed otherwise (a 503's `Retry-After`, a backoff): that wait is
-    /// lifted too, as a trigger would (review56 L5). A job running when this is called, and
-    /// finishing rate-limited, is put back after this and may still wait out its own retry
-    /// (its hold row is gone, so its connector's other jobs are not held) (review56 L6).
+    /// lifted too, as a trigger would (review56 L5). A job that is running at the call and is
+    /// rate-limited again holds its connector again (a fresh hold, written after this). One
+    /// whose hold was written just before the call, and that is put back after it, still
+    /// waits out its own retry (review56 L6, review61 L6). Over HTTP:
+    /// `DELETE /api/v1/connectors/{id}/rate-limit`.
     ///
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
@@ -746,8 +749,11 @@ impl SyncService {
     /// or more processes (they agree through the database).
     ///
     /// # Errors
-    /// None so far: a failed pass is logged and tried again at the next tick.
+    /// [`ErrorKind::Config`] when the options are out of range
+    /// ([`SchedulerOptions::validate`]), before any pass; a failed pass is logged and tried
+    /// again at the next tick.
     pub async fn run_scheduler(&self, options: SchedulerOptions, stop: Cancellation) -> Result<()> {
+        options.validate()?;
         scheduler::run(self.store.clone(), options, stop).await
     }
 

@@ -44,6 +44,14 @@ pub(crate) fn later(wait: Duration) -> chrono::DateTime<Utc> {
         .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
 }
 
+/// The shortest wait for a shared rate limit that holds an attempt back, for a time limit of
+/// `limit` (the job's `timeout_secs`, the worker's `stall_timeout`): a tenth of it, at most a
+/// minute. A shorter wait is a paced client's slot, not a throttle: an attempt that loops on
+/// such slots without progress is hung (review61 M1).
+fn long_wait(limit: Duration) -> Duration {
+    (limit / 10).min(Duration::from_secs(60))
+}
+
 /// How a worker runs (see [`SyncService::run_workers`](crate::SyncService::run_workers)).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -72,8 +80,9 @@ pub struct WorkerOptions {
     /// times while it advances is never failed for it.
     pub max_attempts: u32,
     /// How long a sync attempt may go without progress (a source page, a sink batch) before
-    /// it is stopped and counted as failed (default 30 min; waiting for a shared rate limit is
-    /// not a stall). Its lease is then no longer renewed, so a hung source stream or a sink
+    /// it is stopped and counted as failed (default 30 min; a long wait for a shared rate
+    /// limit, at least a tenth of this and at most a minute, is not a stall, a paced client's
+    /// shorter slots are). Its lease is then no longer renewed, so a hung source stream or a sink
     /// write stuck on a dead mount never holds its connector's pending slot for good. Stopped
     /// while a call into the sink was in flight, the attempt fails `Sink` (the host's sink
     /// hung, not the connector) and is retried, but is not a stalled resume of the checkpoint.
@@ -93,12 +102,21 @@ pub struct WorkerOptions {
     /// checkpoint's fault count: not one told to wait or rate-limited (a resume the service
     /// throttles keeps its checkpoint), not a connection, timeout or 5xx failure before the
     /// first source page (a resume during an outage keeps it; the worker's own
-    /// `stall_timeout` still counts, unless the sink hung, and so does the connector's
-    /// `timeout_secs` running out while not held back by a shared rate limit: the resume
-    /// hung), not a sink, database, credential,
-    /// config or `Unsupported` error, and not an attempt that did not resume the checkpoint (a
-    /// full or incremental one). Failed attempts count against `max_attempts`, except `RateLimited` ones,
-    /// which resume after each wait until [`max_throttled`](Self::max_throttled).
+    /// `stall_timeout` still counts, unless the sink hung: the resume hung), not a sink,
+    /// database, credential, config or `Unsupported` error, and not an attempt that did not
+    /// resume the checkpoint (a full or incremental one). Failed attempts count against
+    /// `max_attempts`, except `RateLimited` ones, which resume after each wait until
+    /// [`max_throttled`](Self::max_throttled).
+    ///
+    /// An attempt the connector's own `timeout_secs` stops is judged by what held it at the
+    /// deadline. If a long wait for a shared rate limit (one of at least a tenth of
+    /// `timeout_secs`, at most a minute, still running or ended within the last second) held
+    /// it, the service throttled it: it ends `RateLimited`, retried when that wait ends with
+    /// its connector held, bounded by `max_throttled` and not `max_attempts`, and it is not a
+    /// stall, whether or not it read a page. Otherwise, a resume stopped there hung and counts
+    /// as a stall, before a page as after, however many short waits (a paced client's slots)
+    /// it took (review61 M1 to M3). Waits inside core's HTTP retries (a bare 429's backoff, a
+    /// 5xx's) do not go through the gate and do not hold an attempt back in this sense.
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
     /// longer, up to [`max_retry_after`](Self::max_retry_after) (a rate limit's up to
@@ -144,6 +162,11 @@ pub struct WorkerOptions {
     /// a connector's configured rate per credential and all back off when the service answers
     /// 429 with `Retry-After`. A running job that waits for the gate says so in its
     /// `wait_reason` ("rate-limited until T"). Off: each job limits only its own requests.
+    /// [`max_retry_after`](Self::max_retry_after) bounds what a 429 defers and what a client
+    /// without a rate limit of its own waits, not a paced client's place in the queue of slots,
+    /// which is waited out in full (cutting it would send requests over the rate); an attempt
+    /// its `timeout_secs` stops in such a long wait ends rate-limited (see
+    /// [`backoff`](Self::backoff)).
     pub shared_rate_limits: bool,
     /// Send each job's started / finished / failed events to its connector's job event
     /// webhook, when it has one ([`EventNotifier`](crate::events::EventNotifier); default
@@ -529,11 +552,12 @@ impl Sink for WatchedSink {
 /// counts as a stalled resume of it (three in a row drop it, [`MAX_CHECKPOINT_STALLS`]): only
 /// when its error may be the checkpoint's fault, that is when the source was reached and
 /// answered other than with a wait, or when the worker's own `stall_timeout` stopped it
-/// while no call into the sink was in flight, or the job's own `timeout_secs` ran out, timed
-/// from the start of core's run less the waits the shared rate gate handed out (`hung`: the
-/// resume hung; three in a row take at least 1.5 h, or three job timeouts, by default, so no
-/// short outage gives them, and a resume throttled until its deadline is not one). A stop while the sink hung is a
-/// `Sink` error, not counted: the host's sink is not the checkpoint's fault.
+/// while no call into the sink was in flight, or the job's own `timeout_secs` ran out while
+/// no long wait for a shared rate limit held it back (`hung`: the resume hung; three in a row
+/// take at least 1.5 h, or three job timeouts, by default, so no short outage gives them). A
+/// resume its deadline stopped inside such a wait comes here as `RateLimited` (see
+/// [`WorkerOptions::backoff`]). A stop while the sink hung is a `Sink` error, not counted: the
+/// host's sink is not the checkpoint's fault.
 ///
 /// Not counted (review45 E2, review41 R1, review47 M1 and L5): an error that asked for a wait
 /// (`asked`, already without a zero one) and any `RateLimited` one, the service throttles the
@@ -700,7 +724,10 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                     (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)),
                 )
                 .await;
-                if gate.as_ref().and_then(|g| g.limited_until()).is_some() {
+                if gate
+                    .as_ref()
+                    .is_some_and(|g| g.holds_back(long_wait(limit)))
+                {
                     if let Ok(mut at) = activity.last.lock() {
                         *at = tokio::time::Instant::now();
                     }
@@ -756,7 +783,6 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         outcome
     };
     drop(heartbeat);
-    let gate_waited = gate.as_ref().map(|g| g.waited()).unwrap_or_default();
     let progressed = progressed.load(Ordering::Relaxed);
     // The progress slot holds the job's totals (its earlier attempts' counts included).
     let counters = progress
@@ -782,6 +808,53 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 tracing::warn!(job = job_id, error = %e, "the job is no longer this worker's");
                 return;
             }
+            // The job's own `timeout_secs` ran out (core stopped the run at its deadline, so
+            // the run, timed from core's start, lasted at least that long).
+            let ran = activity
+                .run_started
+                .lock()
+                .ok()
+                .and_then(|at| *at)
+                .map(|at| at.elapsed())
+                .unwrap_or_default();
+            let timeout = Duration::from_secs(claimed.timeout_secs);
+            let deadline = claimed.timeout_secs > 0
+                && !hung
+                && e.kind() == ErrorKind::Timeout
+                && ran >= timeout;
+            // Stopped there while a shared rate limit held it back (a long wait, see
+            // `long_wait`): the service throttled it, so it ends as rate-limited, whether or
+            // not it read a page: retried when that wait ends, holding its connector, bounded
+            // by `max_throttled`, not `max_attempts`, and not a stall (review61 M2, M3).
+            let held = deadline
+                && gate
+                    .as_ref()
+                    .is_some_and(|g| g.holds_back(long_wait(timeout)));
+            let e = if held {
+                let until = gate.as_ref().and_then(|g| g.limited_until());
+                let left = until
+                    .and_then(|t| (t - Utc::now()).to_std().ok())
+                    .unwrap_or_default();
+                let until = until.map_or_else(
+                    || "now".to_owned(),
+                    |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
+                let throttled = Error::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "a shared rate limit held the run back at its deadline (until {until}), \
+                         so it is retried as rate-limited"
+                    ),
+                )
+                .with_cause(e);
+                if left.is_zero() {
+                    throttled
+                } else {
+                    throttled.with_retry_after(left)
+                }
+            } else {
+                e
+            };
             let rate_limited = e.kind() == ErrorKind::RateLimited;
             // The wait a retryable error asks for, whatever its kind (review33 F4): a 503's
             // `Retry-After`, or core's "no I/O runtime could start in this forked child".
@@ -832,24 +905,12 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // at all: it is not a stall (see `stalls_checkpoint`). Such a loop is bounded by
             // `max_attempts`, a `RateLimited` one by `max_throttled`.
             let paged = activity.paged.load(Ordering::Relaxed);
-            // The job's own `timeout_secs` ran out (core stopped the run at its deadline, so
-            // the run lasted at least that long) while the attempt was not held back by rate
-            // limits: the resume hung as surely as when the worker's `stall_timeout` stops it,
-            // and counts the same, before a page as after (a connector's own `Timeout` before a
-            // page, an outage, still does not). The run is timed from core's start, not the
-            // attempt's setup, and the waits the shared gate handed out (its slots, a 429's
-            // `Retry-After` shared by `defer`) are taken off: a resume the service throttled
-            // until the deadline keeps its checkpoint (review56 M2).
-            let ran = activity
-                .run_started
-                .lock()
-                .ok()
-                .and_then(|at| *at)
-                .map(|at| at.elapsed())
-                .unwrap_or_default();
-            let timed_out = claimed.timeout_secs > 0
-                && e.kind() == ErrorKind::Timeout
-                && ran.saturating_sub(gate_waited) >= Duration::from_secs(claimed.timeout_secs);
+            // A resume its own `timeout_secs` stopped while no long rate-limit wait held it
+            // back hung, as surely as when the worker's `stall_timeout` stops it, and counts
+            // the same, before a page as after (a connector's own `Timeout` before a page, an
+            // outage, still does not; short waits for a paced client's slots do not excuse it,
+            // review61 M1).
+            let timed_out = deadline && !held;
             if !progressed
                 && claimed.job.kind == JobKind::Sync
                 && activity.resumed.load(Ordering::Relaxed)

@@ -523,6 +523,44 @@ async fn a_sync_through_the_api_from_trigger_to_documents() {
     s.stop().await;
 }
 
+/// `DELETE …/rate-limit` lifts a connector's hold (review56 L7, review61 L5): a queued job
+/// that said "rate-limited until T" no longer does, `held` says whether anything was held,
+/// an unknown connector is a 404, and the route needs the key like every other write.
+#[tokio::test]
+async fn a_rate_limit_hold_is_lifted_over_http() {
+    use connector_core::rate::RateGate as _;
+    let s = server(false).await;
+    let id = create_local(&s, 1).await;
+    let (_, started) = s
+        .post(&format!("/api/v1/connectors/{id}/sync"), json!({}))
+        .await;
+    let job = started["data"]["jobId"].as_i64().unwrap_or_default();
+    let gate = connector_sync::SqlRateGate::new(s.service.db().clone());
+    let hold = gate
+        .defer(&format!("connector:{id}"), Duration::from_secs(3600))
+        .await;
+    assert!(hold.is_ok(), "{hold:?}");
+    let (_, before) = s.get(&format!("/api/v1/connectors/{id}/sync/{job}")).await;
+    let reason = before["data"]["waitReason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("rate-limited until"), "{before}");
+
+    let path = format!("/api/v1/connectors/{id}/rate-limit");
+    let r = s.client.delete(s.url(&path)).send().await;
+    assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(401), "no key");
+    let (status, body) = s.send(s.req(Method::DELETE, &path)).await;
+    assert_eq!((status, &body), (200, &json!({"data": {"held": true}})));
+    let (_, after) = s.get(&format!("/api/v1/connectors/{id}/sync/{job}")).await;
+    let reason = after["data"]["waitReason"].as_str().unwrap_or_default();
+    assert!(!reason.starts_with("rate-limited"), "{after}");
+    let (status, body) = s.send(s.req(Method::DELETE, &path)).await;
+    assert_eq!((status, &body), (200, &json!({"data": {"held": false}})));
+    let (status, body) = s
+        .send(s.req(Method::DELETE, "/api/v1/connectors/no-such-id/rate-limit"))
+        .await;
+    assert_error(status, &body, 404, "not_found");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn pause_resume_reschedule_and_cancel() {
     // No workers: jobs stay queued, so their cancellation is seen.

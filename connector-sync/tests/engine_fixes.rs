@@ -30,6 +30,9 @@ on_both!(
     a_trigger_merges_into_the_queued_job,
     a_database_migrated_before_the_api_migration_was_edited_opens,
     old_finished_jobs_and_dead_workers_are_cleaned_up,
+    a_next_run_past_year_9999_is_moved_and_not_queued,
+    huge_scheduler_durations_are_refused_or_cut,
+    an_old_frequency_past_a_year_runs_yearly,
 );
 
 /// Runs `sql` with the one bind `at` on the test's database, outside the engine.
@@ -629,4 +632,118 @@ async fn postgres_commits_and_rebuilds_take_locks_in_one_order() {
         "{runs:#?}"
     );
     worker.stop().await;
+}
+
+/// A next sync time past year 9999, as a version that did not bound the frequencies wrote it:
+/// on SQLite the text `+10192-…` sorts before every date, so it was due at every tick (or
+/// failed the decoding of the due rows). The tick moves it to one period from now and queues
+/// nothing; PostgreSQL orders it as a far date, never due (review61 L4).
+async fn a_next_run_past_year_9999_is_moved_and_not_queued(backend: Backend) {
+    let env = Env::new(backend).await;
+    let dir = env.path("a");
+    write_files(&dir, 1);
+    let mut new = local("c", &dir, 10);
+    new.refresh_freq = 60;
+    let c = ok("create", env.service.create(new).await);
+    let far = chrono::NaiveDate::from_ymd_opt(10192, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or_else(|| panic!("year 10192"));
+    exec_at(
+        backend,
+        &env.url,
+        &format!(
+            "UPDATE connector SET next_sync_at = $1 WHERE id = '{}'",
+            c.id
+        ),
+        far,
+    )
+    .await;
+    for pass in 0..2 {
+        let tick = ok("tick", env.service.schedule_now().await);
+        assert_eq!(tick.syncs, 0, "pass {pass}: nothing is due");
+    }
+    let next = ok("get", env.service.store().get(&c.id).await)
+        .and_then(|c| c.next_sync_at)
+        .unwrap_or_else(|| panic!("a next sync time"));
+    if backend == Backend::Sqlite {
+        let hour = (next - Utc::now()).num_seconds();
+        assert!((3500..=3600).contains(&hour), "{next}: one period from now");
+    } else {
+        assert_eq!(next, far);
+    }
+}
+
+/// A `worker_ttl` past chrono's range (8.3e12 s to 9.2e15 s) panicked the status of a queued
+/// job and every scheduler tick; the service's is cut to a day, and the scheduler's options
+/// are refused naming each field: `worker_ttl`, a `job_retention` PostgreSQL cannot subtract
+/// (it stopped every clean-up), a `tick` of zero (review61 L1, L2, L4).
+async fn huge_scheduler_durations_are_refused_or_cut(backend: Backend) {
+    let env = Env::new(backend).await;
+    let dir = env.path("a");
+    write_files(&dir, 1);
+    let c = ok("create", env.service.create(local("c", &dir, 10)).await);
+    let service = env
+        .service
+        .clone()
+        .worker_ttl(Duration::from_secs(9_000_000_000_000_000));
+    let job = ok(
+        "trigger",
+        service
+            .trigger(&c.id, Trigger::new(TriggerMode::Full))
+            .await,
+    )[0]
+    .job_id;
+    let queued = ok("job", service.job(job).await).unwrap_or_else(|| panic!("the job"));
+    assert_eq!(queued.status, JobStatus::Queued);
+    assert!(queued.wait_reason.is_some(), "{queued:#?}");
+    ok("tick", service.schedule_now().await);
+
+    let mut options = connector_sync::SchedulerOptions::default();
+    options.worker_ttl = Duration::from_secs(10_000_000_000_000);
+    options.job_retention = Duration::from_secs(1_000_000_000_000);
+    options.tick = Duration::ZERO;
+    let stop = connector_core::Cancellation::new();
+    stop.cancel();
+    let e = service
+        .run_scheduler(options, stop.clone())
+        .await
+        .expect_err("out of range");
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    let fields: Vec<&str> = e.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(fields, ["tick", "worker_ttl", "job_retention"], "{e}");
+    let mut options = connector_sync::SchedulerOptions::default();
+    options.worker_ttl = connector_sync::MAX_WORKER_TTL;
+    options.job_retention = connector_sync::MAX_JOB_RETENTION;
+    ok("the longest", service.run_scheduler(options, stop).await);
+}
+
+/// A `refresh_freq` past a year, as a version before the store's check wrote it (u32::MAX
+/// minutes, about 8 000 years): the tick queues the due sync and moves the next one a year on,
+/// not 8 000 years (review61 Q6.8: the scheduler's clamp had no test).
+async fn an_old_frequency_past_a_year_runs_yearly(backend: Backend) {
+    let env = Env::new(backend).await;
+    let dir = env.path("a");
+    write_files(&dir, 1);
+    let mut new = local("c", &dir, 10);
+    new.refresh_freq = 60;
+    let c = ok("create", env.service.create(new).await);
+    exec_at(
+        backend,
+        &env.url,
+        &format!(
+            "UPDATE connector SET refresh_freq = {}, next_sync_at = $1 WHERE id = '{}'",
+            u32::MAX,
+            c.id
+        ),
+        Utc::now() - chrono::Duration::minutes(1),
+    )
+    .await;
+    let tick = ok("tick", env.service.schedule_now().await);
+    assert_eq!(tick.syncs, 1, "the due sync is queued");
+    let next = ok("get", env.service.store().get(&c.id).await)
+        .and_then(|c| c.next_sync_at)
+        .unwrap_or_else(|| panic!("a next sync time"));
+    let days = (next - Utc::now()).num_days();
+    assert!((364..=365).contains(&days), "{next}: a year on");
 }

@@ -867,7 +867,45 @@ async fn init_refuses_what_it_cannot_bind() {
     assert_eq!(status, 404);
 }
 
-on_both!(a_rotated_refresh_token_is_what_the_next_run_uses);
+on_both!(
+    a_rotated_refresh_token_is_what_the_next_run_uses,
+    a_huge_flow_ttl_is_cut_to_a_day
+);
+
+/// A flow `ttl` past a day is cut to a day (the row's own keep): 3e11 s (about 9 500 years)
+/// wrote an `expires_at` past 9999 that SQLite's text order put before every date, so every
+/// callback said "expired"; 9e12 s panicked `init` on chrono's overflow (review61 L3).
+async fn a_huge_flow_ttl_is_cut_to_a_day(backend: Backend) {
+    for (n, ttl) in [3e11, 9e12].into_iter().enumerate() {
+        let f = Fixture::on(backend, Duration::from_secs_f64(ttl)).await;
+        let code = format!("CODE-long-{n}");
+        mount_tokens(&f.provider, &code, "ya29.ACCESS-long", "1//REFRESH-long").await;
+        let (status, body) = f
+            .post(
+                "/api/v1/oauth/init",
+                &json!({
+                    "provider": "google-drive",
+                    "connector": {
+                        "name": "long",
+                        "source": "google_drive",
+                        "config": f.drive_config(),
+                    },
+                }),
+            )
+            .await;
+        assert_eq!(status, 200, "{ttl}: {body}");
+        assert_eq!(body["data"]["expires_in"], 86_400, "{ttl}: {body}");
+        let (flow, query) = f.init_drive("long").await;
+        let url = format!(
+            "{}?state={}&code={code}",
+            param(&query, "redirect_uri"),
+            param(&query, "state")
+        );
+        let (status, body) = f.get_json(&url).await;
+        assert_eq!(status, 200, "{ttl}: {body}");
+        assert_eq!(f.result(&flow).await["status"], "succeeded", "{ttl}");
+    }
+}
 
 /// Runs one Drive sync of connector `id` on `service`'s workers to its end.
 async fn run_once(service: &connector_sync::SyncService, id: &str) -> connector_sync::JobRecord {

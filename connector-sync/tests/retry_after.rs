@@ -65,6 +65,10 @@ on_both!(
     a_resume_whose_sink_hangs_keeps_its_checkpoint,
     a_worker_keeps_a_longer_hold_another_wrote,
     a_resume_throttled_past_its_timeout_keeps_its_checkpoint,
+    a_resume_paced_without_a_page_past_its_timeout_is_a_stall,
+    a_resume_throttled_after_a_page_past_its_timeout_keeps_its_checkpoint,
+    clear_rate_limit_leaves_a_job_never_throttled_alone,
+    the_workers_sweep_cuts_only_connector_holds,
 );
 
 /// The wait the source asks for: longer than every backoff of the fast worker (100 ms
@@ -140,10 +144,18 @@ struct Shared {
     delay: Mutex<Duration>,
     /// Documents of the source (6 by default, 2 a page).
     items: AtomicUsize,
-    /// Resumed loads left whose first request waits on the run's rate gate for key
-    /// [`GATED`] (as core's HTTP layer does) before their first page.
+    /// Resumed loads left whose request waits on the run's rate gate for key [`GATED`] (as
+    /// core's HTTP layer does) before their page number `gate_at`.
     gated: AtomicUsize,
+    /// The page (from 0) before which a [`Shared::gated`] load waits on the gate.
+    gate_at: AtomicUsize,
+    /// Resumed loads left that ask the run's rate gate for 100 ms slots of key [`PACED`] and
+    /// wait them out, for ever, without a page: a paced client looping on one cursor.
+    paced: AtomicUsize,
 }
+
+/// The rate gate's key the [`Shared::paced`] loads take their slots of.
+const PACED: &str = "paced";
 
 /// The rate gate's key the [`Shared::gated`] loads wait on.
 const GATED: &str = "gated";
@@ -251,27 +263,32 @@ impl CheckpointedConnector for Flaky {
             &shared.first_pass
         }
         .load(Ordering::SeqCst);
-        let gate = ctx.rate_gate().cloned().filter(|_| {
+        let take = |left: &AtomicUsize| {
             resumed
-                && shared
-                    .gated
+                && left
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok()
-        });
-        // The first request of a gated load: its slot, waited out as core's HTTP layer does.
-        let first_request = connector_core::reexports::futures::stream::once(async move {
-            if let Some(gate) = gate {
-                let wait = gate.acquire(GATED, Duration::from_millis(1)).await?;
-                tokio::time::sleep(wait).await;
-            }
-            Ok::<_, Error>(())
-        })
-        .filter_map(|r| async move { r.err().map(Err) });
+        };
+        if let Some(gate) = ctx.rate_gate().cloned().filter(|_| take(&shared.paced)) {
+            return connector_core::reexports::futures::stream::once(async move {
+                loop {
+                    let wait = gate.acquire(PACED, Duration::from_millis(100)).await?;
+                    tokio::time::sleep(wait).await;
+                }
+            })
+            .boxed();
+        }
+        let gate = ctx.rate_gate().cloned().filter(|_| take(&shared.gated));
+        let gate_at = shared.gate_at.load(Ordering::SeqCst);
+        let mut index = 0;
         let mut passed = 0;
-        let pages = self
-            .inner
+        self.inner
             .load_from_checkpoint(from, window, ctx)
             .then(move |page| {
+                // The request of page `gate_at` of a gated load: its slot, waited out as
+                // core's HTTP layer does.
+                let gated = gate.clone().filter(|_| index == gate_at);
+                index += 1;
                 let fail = if passed < pass {
                     passed += 1;
                     false
@@ -283,6 +300,10 @@ impl CheckpointedConnector for Flaky {
                 };
                 let shared = shared.clone();
                 async move {
+                    if let Some(gate) = gated {
+                        let wait = gate.acquire(GATED, Duration::from_millis(1)).await?;
+                        tokio::time::sleep(wait).await;
+                    }
                     if !fail {
                         return page;
                     }
@@ -292,8 +313,8 @@ impl CheckpointedConnector for Flaky {
                     }
                     Err(shared.error())
                 }
-            });
-        first_request.chain(pages).boxed()
+            })
+            .boxed()
     }
 }
 
@@ -1267,14 +1288,120 @@ async fn a_worker_keeps_a_longer_hold_another_wrote(backend: Backend) {
     stop_worker(&stop, worker).await;
 }
 
+/// Lifts the holds of `connector` every 100 ms, as an operator would, until the task is
+/// aborted: a job its rate limit holds for an hour is retried at once.
+fn lift_holds(service: &SyncService, connector: &str) -> AbortOnDrop {
+    let service = service.clone();
+    let connector = connector.to_owned();
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            ok("clear", service.clear_rate_limit(&connector).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }))
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `shared`'s job with `timeout_secs` 2, its gated resumes waiting on a [`GATED`] key
+/// another worker was told to wait an hour, holds lifted as they come ([`lift_holds`]), and
+/// `options`, until it ends.
+async fn run_gated(backend: Backend, shared: &Arc<Shared>, options: WorkerOptions) -> JobRecord {
+    use connector_core::rate::RateGate as _;
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, shared).await;
+    let update = connector_sync::ConnectorUpdate {
+        timeout_secs: Some(2),
+        ..connector_sync::ConnectorUpdate::default()
+    };
+    ok("update", service.update(&connector, update).await);
+    let other = connector_sync::SqlRateGate::new(service.db().clone());
+    ok("defer", other.defer(GATED, Duration::from_secs(3600)).await);
+    let lifter = lift_holds(&service, &connector);
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, options, &stop);
+    let done = finished(&service, job).await;
+    drop(lifter);
+    stop_worker(&stop, worker).await;
+    done
+}
+
 /// Three resumes whose first request waits on the shared rate gate (another worker was told
 /// to wait an hour) until the job's own `timeout_secs` stops them: throttled, not hung, so
 /// they keep the checkpoint and the attempt after them still resumes it (review56 M2: such a
-/// `Timeout` counted as a stall, and three dropped a good checkpoint).
+/// `Timeout` counted as a stall, and three dropped a good checkpoint). They end rate-limited,
+/// so with `max_attempts` 2 the job still ends done (review61 M3: each counted against
+/// `max_attempts`, and a throttled job failed "ran past its timeout").
 async fn a_resume_throttled_past_its_timeout_keeps_its_checkpoint(backend: Backend) {
-    use connector_core::rate::RateGate as _;
+    logs();
     let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
     shared.gated.store(3, Ordering::SeqCst);
+    let mut options = fast_worker("w");
+    options.max_attempts = 2;
+    let done = run_gated(backend, &shared, options).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three throttled resumes, then one that still resumed"
+    );
+    assert!(
+        !logged_with("held the run back at its deadline").is_empty(),
+        "the throttled attempts say why"
+    );
+}
+
+/// Three resumes that read a page (buffered, not committed) and then wait on the shared rate
+/// gate until their `timeout_secs` stops them: throttled after a page, not hung, so the
+/// attempt after them still resumes the checkpoint (review61 M2: after a page, any `Timeout`
+/// counted as a stall, and three dropped the checkpoint).
+async fn a_resume_throttled_after_a_page_past_its_timeout_keeps_its_checkpoint(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    shared.items.store(12, Ordering::SeqCst);
+    shared.first_pass.store(2, Ordering::SeqCst);
+    shared.gated.store(3, Ordering::SeqCst);
+    shared.gate_at.store(1, Ordering::SeqCst);
+    let mut options = fast_worker("w");
+    options.sync = connector_core::sync::SyncOptions::default().batch_docs(4);
+    let done = run_gated(backend, &shared, options).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three resumes throttled after a page, then one that still resumed"
+    );
+}
+
+/// Three resumes that loop without a page on the shared rate gate's 100 ms slots (a paced
+/// client whose cursor sends it round in circles) until their `timeout_secs` stops them: the
+/// short waits do not excuse the hang, three in a row drop the checkpoint and the fifth
+/// attempt starts over (review61 M1: the waits were summed and subtracted from the run, so
+/// such a resume never counted).
+async fn a_resume_paced_without_a_page_past_its_timeout_is_a_stall(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    shared.paced.store(3, Ordering::SeqCst);
     let Setup {
         _dir,
         service,
@@ -1287,21 +1414,102 @@ async fn a_resume_throttled_past_its_timeout_keeps_its_checkpoint(backend: Backe
         ..connector_sync::ConnectorUpdate::default()
     };
     ok("update", service.update(&connector, update).await);
-    let other = connector_sync::SqlRateGate::new(service.db().clone());
-    ok("defer", other.defer(GATED, Duration::from_secs(3600)).await);
     let stop = connector_core::Cancellation::new();
     let worker = worker(&service, fast_worker("w"), &stop);
     let done = finished(&service, job).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(
-        shared.gated.load(Ordering::SeqCst),
+        shared.paced.load(Ordering::SeqCst),
         0,
-        "three resumes waited"
+        "three resumes were paced"
     );
     assert_eq!(
         shared.resumed(),
-        [false, true, true, true, true],
-        "three throttled resumes, then one that still resumed"
+        [false, true, true, true, false],
+        "three paced resumes past their timeout, then a run from the start"
+    );
+    stop_worker(&stop, worker).await;
+}
+
+/// A job whose attempts were never rate-limited (a 503 asking for an hour) is not freed by
+/// `clear_rate_limit`: it keeps its retry time, and the call says nothing was held (review61
+/// Q6.6: `throttled >= 0` in its UPDATE survived every test).
+async fn clear_rate_limit_leaves_a_job_never_throttled_alone(backend: Backend) {
+    let shared = Shared::new(
+        1,
+        Some((ErrorKind::Unavailable, Some(Duration::from_secs(3600)))),
+    );
+    let Setup {
+        _dir,
+        service,
+        connector,
+        job,
+        ..
+    } = setup(backend, &shared).await;
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let waiting = wait_for(&service, job, |j| {
+        j.status == JobStatus::Queued && j.error.is_some()
+    })
+    .await;
+    assert_eq!(waiting.throttled_attempts, 0, "{waiting:#?}");
+    assert!(
+        about(Some(waiting.run_after), chrono::Duration::hours(1)),
+        "{waiting:#?}"
+    );
+    assert!(!ok("clear", service.clear_rate_limit(&connector).await));
+    let after = ok("job", service.job(job).await).expect("the job");
+    assert_eq!(after.run_after, waiting.run_after, "{after:#?}");
+    assert_eq!(after.status, JobStatus::Queued);
+    stop_worker(&stop, worker).await;
+}
+
+/// The workers' heartbeat sweep cuts a connector's hold no version could have written (year
+/// 3000) to their `max_rate_limit_wait`, and leaves every other key's row alone, a credential's
+/// `jira:…` gate row included, which sorts after `connector;` (review61 Q6.5: dropping the
+/// range's upper bound survived every test).
+async fn the_workers_sweep_cuts_only_connector_holds(backend: Backend) {
+    let shared = Shared::new(0, None);
+    let Setup {
+        _dir, url, service, ..
+    } = setup(backend, &shared).await;
+    let far = match backend {
+        Backend::Sqlite => "'3000-01-01T00:00:00.000+00:00'",
+        Backend::Postgres => "'3000-01-01T00:00:00+00:00'::timestamptz",
+    };
+    for key in ["connector:far", "jira:far"] {
+        exec(
+            backend,
+            &url,
+            &format!("INSERT INTO rate_limit (key, next_at) VALUES ('{key}', {far})"),
+            None,
+        )
+        .await;
+    }
+    let within_days = |key: &str, days: u32| match backend {
+        Backend::Sqlite => format!(
+            "SELECT CAST(julianday(next_at) < julianday('now') + {days} AS INTEGER) \
+             FROM rate_limit WHERE key = '{key}'"
+        ),
+        Backend::Postgres => format!(
+            "SELECT CASE WHEN next_at < now() + interval '{days} days' THEN 1 ELSE 0 END::bigint \
+             FROM rate_limit WHERE key = '{key}'"
+        ),
+    };
+    let stop = connector_core::Cancellation::new();
+    let worker = worker(&service, fast_worker("w"), &stop);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while select_i64(backend, &url, &within_days("connector:far", 2)).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the connector's far hold was never cut"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        select_i64(backend, &url, &within_days("jira:far", 365 * 900)).await,
+        0,
+        "the gate row of key jira:far is not the sweep's to cut"
     );
     stop_worker(&stop, worker).await;
 }

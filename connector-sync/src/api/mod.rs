@@ -31,7 +31,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use connector_core::{Cancellation, Error, ErrorKind, Result};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -234,6 +234,10 @@ impl Api {
                 post(sync::cancel),
             )
             .route(
+                &format!("{v1}/{{id}}/rate-limit"),
+                delete(sync::clear_rate_limit),
+            )
+            .route(
                 &format!("{v1}/{{id}}/refresh-permissions"),
                 post(sync::refresh_permissions),
             )
@@ -384,7 +388,8 @@ async fn metrics_text(State(state): State<Arc<ApiState>>) -> Response {
         connectors::delete, connectors::test_new, connectors::test_existing,
         ragflow::logs, ragflow::rebuild, ragflow::prune, ragflow::set_resumed, ragflow::resume,
         ragflow::pause,
-        sync::trigger, sync::status, sync::cancel, sync::refresh_permissions, sync::documents,
+        sync::trigger, sync::status, sync::cancel, sync::clear_rate_limit,
+        sync::refresh_permissions, sync::documents,
         sync::document, sync::delete_document,
         webhooks::set, webhooks::get, webhooks::delete,
     ),

@@ -484,6 +484,13 @@ pub struct Deleted {
     pub deleted: bool,
 }
 
+/// `{"held": bool}`: whether the connector was held by a rate limit when it was lifted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateLimitLifted {
+    /// `false` when nothing held it (no hold in the future, no job waiting for one).
+    pub held: bool,
+}
+
 /// `{"cancelled": bool}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Cancelled {

@@ -10,7 +10,7 @@ use super::connectors::existing;
 use super::error::{ApiError, ApiPath, ApiQuery, OptionalJson};
 use super::model::{
     Cancelled, Data, Deleted, DocumentPage, DocumentQuery, DocumentView, JobState, JobView,
-    MAX_PAGE_SIZE, Queued, SyncModeParam, SyncRequest, SyncStarted,
+    MAX_PAGE_SIZE, Queued, RateLimitLifted, SyncModeParam, SyncRequest, SyncStarted,
 };
 use super::{ApiResult, ApiState};
 use crate::service::{Trigger, TriggerMode};
@@ -132,6 +132,25 @@ pub(crate) async fn cancel(
     job_of(&state, &id, job_id).await?;
     let cancelled = state.service.cancel(job_id).await?;
     Ok(Data::of(Cancelled { cancelled }))
+}
+
+/// Lift a connector's rate-limit hold.
+///
+/// When a service answered 429 (or a quota error), the connector's jobs wait until the time
+/// it asked for (`waitReason` "rate-limited until T", up to a day by default). Once the limit
+/// is known to be gone (a quota raised), this lifts the hold: its queued jobs, those a rate
+/// limit put back to retry included, run at a worker's next poll. `held: false` when nothing
+/// held it. The per-credential shared rate limits are not touched.
+#[utoipa::path(delete, path = "/api/v1/connectors/{id}/rate-limit", tag = "sync",
+    params(("id" = String, Path, description = "The connector's id")),
+    responses((status = 200, description = "Whether it was held", body = Data<RateLimitLifted>)))]
+pub(crate) async fn clear_rate_limit(
+    State(state): State<Arc<ApiState>>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Data<RateLimitLifted>> {
+    let held = state.service.clear_rate_limit(&id).await?;
+    tracing::info!(connector = %id, held, "rate-limit hold lifted over the API");
+    Ok(Data::of(RateLimitLifted { held }))
 }
 
 /// Re-read the documents' permissions.

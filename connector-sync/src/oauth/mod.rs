@@ -70,6 +70,9 @@ pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a finished or expired flow's outcome stays readable.
 const KEEP_FLOWS: chrono::Duration = chrono::Duration::days(1);
 
+/// The longest [`OAuthFlows::ttl`]: a day, as long as a flow's row is kept.
+const LONGEST_FLOW_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The name the token exchange's HTTP client gives in its errors and logs.
 const CLIENT_NAME: &str = "oauth";
 
@@ -153,10 +156,12 @@ impl OAuthFlows {
         })
     }
 
-    /// How long an authorisation may take (default [`DEFAULT_FLOW_TTL`]).
+    /// How long an authorisation may take (default [`DEFAULT_FLOW_TTL`], at most a day: a
+    /// flow's row is kept a day past its end, and a longer one is cut to a day; review61 L3: a
+    /// huge one panicked `init` or, on SQLite, expired every flow at once).
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.ttl = ttl.min(LONGEST_FLOW_TTL);
         self
     }
 
@@ -327,7 +332,10 @@ impl OAuthFlows {
             "connector": request.connector,
         });
         let now = Utc::now();
-        let expires_at = now + chrono::Duration::from_std(self.ttl).unwrap_or(KEEP_FLOWS);
+        let expires_at = chrono::Duration::from_std(self.ttl)
+            .ok()
+            .and_then(|ttl| now.checked_add_signed(ttl))
+            .unwrap_or(now + KEEP_FLOWS);
         let db = self.store.db();
         on_pool!(db, pool => {
             let fail = |e: sqlx::Error| db.error("cannot store an OAuth flow in", &e);
