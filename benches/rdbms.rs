@@ -258,7 +258,8 @@
 //! `perf stat -e instructions:u` is not supported on this machine (a VM without counters).
 //! 300k rows, client task-clock (`perf stat -r 5`, the child alone), 5 rounds of raw, base,
 //! new, new, base at load average 6.1-7.1: medians raw 226 ms, load 412.5 -> 404.7 ms (0.98x;
-//! 1.82x -> 1.79x raw's CPU). Within the noise, and not within 1.5x raw.
+//! 1.82x -> 1.79x raw's CPU); again at load 3.0-4.3: raw 280.5 ms, load 444.9 -> 433.0 ms
+//! (0.97x; 1.59x -> 1.54x). Within the noise, and not within 1.5x raw.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
