@@ -244,6 +244,22 @@
 //! converting thread (5.5k instructions a row: the body's Markdown check 1.0k, the
 //! fingerprint's copy and xxh3 0.6k, `RowRef::get` 0.3k, the rendering) still the excess.
 //! Documents byte-identical: the pinned ten-thousand-row digests hold on both servers.
+//!
+//! Session 54 (rdbms60 against main a120401, `rdbms_mimalloc`, PostgreSQL; callgrind as
+//! above, 20k rows, the child run alone on a server kept between runs). The converting thread
+//! 109.29 M -> 107.10 M instructions (5.46k -> 5.35k a row): the body's Markdown check
+//! (`plain_run`) in blocks of 32 bytes, then one of 16 (988 -> 929 a row: the loop and the
+//! look-up of the byte after a block paid half as often), and a title's blank check answered
+//! at its first byte when that is a visible ASCII character (`trim`, 51 a row, -> 8). The
+//! load, whole process, 196.8 M -> 194.5 M; raw 106.5 M. Tried in a copy of `plain_run`
+//! alone: other spellings of the byte test (LLVM makes the same compares of them), blocks of
+//! 64 (a further -64 a body, but a block that fails costs 64 + 32 + 16 bytes of compares
+//! before the byte loop, so text with a special character every few dozen bytes pays more).
+//! `perf stat -e instructions:u` is not supported on this machine (a VM without counters).
+//! 300k rows, client task-clock (`perf stat -r 5`, the child alone), 5 rounds of raw, base,
+//! new, new, base at load average 6.1-7.1: medians raw 226 ms, load 412.5 -> 404.7 ms (0.98x;
+//! 1.82x -> 1.79x raw's CPU); again at load 3.0-4.3: raw 280.5 ms, load 444.9 -> 433.0 ms
+//! (0.97x; 1.59x -> 1.54x). Within the noise, and not within 1.5x raw.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -1451,7 +1451,75 @@ async fn mysql_bin_collated_text_not_utf8_keeps_its_row() {
             refetched(&*c, vec![bad.id.clone()]).await,
             std::slice::from_ref(&bad.id)
         );
+        if id_column.is_none() {
+            // review58 L3: the ordinary rows keep the ids they had before the hex branch
+            // (the server's own `MD5(JSON_ARRAY(...))` of their values), and only the row
+            // that is not UTF-8 is named by the hex form: swapping the branches, or hashing
+            // every row by its hex, would rename every hash-id document on upgrade.
+            let hashes = |sql: String| my_texts(name.clone(), sql);
+            let plain = hashes(format!(
+                "SELECT MD5(JSON_ARRAY(q.id, q.tag, q.body)) FROM ({query}) q \
+                 WHERE q.id IN (1, 3) ORDER BY q.id"
+            ))
+            .await;
+            let hex = hashes(format!(
+                "SELECT MD5(JSON_ARRAY('hex', HEX(CAST(q.id AS BINARY)), \
+                 HEX(CAST(q.tag AS BINARY)), HEX(CAST(q.body AS BINARY)))) FROM ({query}) q \
+                 WHERE q.id = 2"
+            ))
+            .await;
+            let doc_id = |row: &str| {
+                docs.iter()
+                    .find(|d| d.content.as_text().unwrap().contains(row))
+                    .unwrap()
+                    .id
+                    .clone()
+            };
+            let id = |hash: &String| format!("mysql:{name}:{hash}");
+            assert_eq!(plain.len(), 2);
+            assert_eq!(doc_id("one"), id(&plain[0]));
+            assert_eq!(doc_id("three"), id(&plain[1]));
+            assert_eq!(hex.len(), 1);
+            assert_eq!(bad.id, id(&hex[0]));
+        }
     }
+    // review58 L4: as an id, the value that is not UTF-8 (no key: its bytes are not read as
+    // text) stops the walk loudly, naming the column, rather than naming its row by a lossy
+    // text that would break the walk's `>`.
+    let mut config = db.config(&name);
+    config.query = Some(query.into());
+    config.id_column = Some("tag".into());
+    let c = db.connector(config);
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        None,
+        SyncContext::new(),
+    );
+    let mut error = None;
+    while let Some(p) = s.next().await {
+        if let Err(e) = p {
+            error = Some(e);
+            break;
+        }
+    }
+    let e = error.expect("the walk stops at the id that is not text");
+    assert!(e.to_string().contains("`tag`"), "{e}");
+}
+
+/// The first column of `sql`'s rows on MariaDB's database `db`, as text (the server's own
+/// answer, to hold the connector's against).
+async fn my_texts(db: String, sql: String) -> Vec<String> {
+    use sqlx::{Connection as _, Row as _};
+    let url = format!("mysql://root@127.0.0.1:{}/{db}", common::mariadb().port);
+    let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect()
 }
 
 /// review48 F2: a MySQL DECIMAL id is bound with the scale of its text. A refetch id with an
@@ -1528,7 +1596,7 @@ async fn decimal_ids_no_row_holds(db: Db) {
     let id = |k: &str| format!("{}:{name}:{prefix}tiny:{k}", c.source());
     let got = refetched(
         &*c,
-        ["1e-40", "abc", "1e70", "1e-99999", "1.00E-8"]
+        ["1e-40", "abc", "1e70", "1e-99999", "1.00E-8", "1e131071"]
             .map(id)
             .into_iter()
             .chain([id(&format!("1.5{}", "0".repeat(40)))])
@@ -1541,13 +1609,38 @@ async fn decimal_ids_no_row_holds(db: Db) {
     };
     assert_eq!(got, want);
     // Each alone: nothing, and no error.
-    for no in ["1e-40", "abc", "1e70", "1e-99999"] {
+    for no in ["1e-40", "abc", "1e70", "1e-99999", "1e131071", "-1e-16383"] {
         assert_eq!(
             refetched(&*c, vec![id(no)]).await,
             Vec::<String>::new(),
             "{no}"
         );
     }
+}
+
+/// review58 L2: the refetch asks the server what its DECIMAL holds (`VERSION()`): on
+/// MariaDB 38 decimals, so an id of 31 to 38 is looked up and found (MySQL's 30 would leave
+/// it absent; the MySQL 8 side is a unit test, `mysql_decimal_keys_are_plain_decimals`, for
+/// want of a server here).
+#[tokio::test]
+async fn mariadb_decimal_ids_of_38_decimals_are_found() {
+    let db = Db::My;
+    let name = db
+        .database(&[
+            "CREATE TABLE fine (id DECIMAL(40,38) PRIMARY KEY, body TEXT)",
+            "INSERT INTO fine VALUES (0.00000000000000000000000000000000000015, 'fine'), \
+             (1.5, 'one')",
+        ])
+        .await;
+    let c = db.connector(db.config(&name));
+    let id = |k: &str| format!("{}:{name}:fine:{k}", c.source());
+    let got = refetched(&*c, ["1.5e-37", "15E-38", "1e-39", "1.5"].map(id).into()).await;
+    let want = [
+        format!("0.{}15", "0".repeat(36)),
+        format!("1.5{}", "0".repeat(37)),
+    ]
+    .map(|k| id(&k));
+    assert_eq!(got, want);
 }
 
 #[tokio::test]

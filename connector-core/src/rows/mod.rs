@@ -211,7 +211,7 @@ impl RowLayout {
                 .value(row, i)?
                 .text_ref()
                 .map(|t| title_of(&t))
-                .filter(|t: &String| !t.trim().is_empty()),
+                .filter(|t: &String| !is_blank(t)),
             None => None,
         };
         Ok(title.unwrap_or_else(|| match &self.table {
@@ -369,6 +369,16 @@ fn title_of(text: &str) -> String {
         .collect()
 }
 
+/// Whether `text` is empty or white space alone (its `trim` is empty), answered at its first
+/// byte when that is a visible ASCII character (most titles: no white space is one), where
+/// `trim` took 51 instructions a title on the `rdbms` bench.
+fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        Some(b) if b.is_ascii_graphic() => false,
+        _ => text.trim().is_empty(),
+    }
+}
+
 /// `value` as `serde_json::to_string_pretty` writes it, appended to `out` (nothing should
 /// serialising ever fail, as with `unwrap_or_default` before).
 fn write_pretty(out: &mut String, value: &serde_json::Value) {
@@ -389,6 +399,34 @@ fn write_pretty(out: &mut String, value: &serde_json::Value) {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    /// `is_blank` is `trim().is_empty()`: every first byte (with what follows it blank or
+    /// not), and the white space `trim` knows beyond ASCII.
+    #[test]
+    fn is_blank_is_an_empty_trim() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            " ".into(),
+            "\u{a0}".into(),
+            "\u{3000} \t".into(),
+            "\u{2028}x".into(),
+            "\u{85}".into(),
+            "\u{200b}".into(),
+            "é".into(),
+        ];
+        for b in 0..=127u8 {
+            let c = char::from(b);
+            texts.extend([
+                c.to_string(),
+                format!("{c} "),
+                format!("{c}\u{a0}"),
+                format!("{c}x"),
+            ]);
+        }
+        for t in texts {
+            assert_eq!(is_blank(&t), t.trim().is_empty(), "{t:?}");
+        }
+    }
 
     /// The Markdown a row had when it was built as a block tree: what `render` writes
     /// straight into its buffer must stay byte for byte the same (stored fingerprints hash

@@ -118,10 +118,11 @@ pub(crate) fn is_plain_decimal(text: &str) -> bool {
             .all(|b| b.is_ascii_digit())
 }
 
-/// The exact numbers an id column of a dialect can hold, past which a refetch id names no
-/// row: MariaDB's DECIMAL stops at 38 decimals and 65 digits (MySQL's at 30 decimals, where a
-/// wider bound CAST is a server error); PostgreSQL's `numeric` at 16,383 decimals and 131,072
-/// integer digits (its input refuses more: "value overflows numeric format").
+/// The exact numbers an id column of a server can hold, past which a refetch id names no
+/// row, and how such a number is bound. MariaDB's DECIMAL stops at 38 decimals and 65
+/// digits, MySQL's at 30 decimals (a wider bound CAST is a server error, ER_TOO_BIG_SCALE,
+/// which failed the whole refetch: review58 L2); PostgreSQL's `numeric` at 16,383 decimals
+/// and 131,072 integer digits (its input refuses more: "value overflows numeric format").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DecimalRoom {
     /// Fraction digits, trailing zeros left out.
@@ -129,29 +130,56 @@ pub(crate) struct DecimalRoom {
     /// Digits in all, leading zeros of the integer part and trailing zeros of the fraction
     /// left out.
     pub(crate) digits: usize,
+    /// Whether a number is bound with an exponent where that is shorter than its plain text
+    /// (`1e131071`, not 131,072 bytes: review58 L1). PostgreSQL reads either exactly; MySQL
+    /// binds a DECIMAL with the scale of its plain text ([`decimal_scale`]), at most 67
+    /// bytes within its room.
+    pub(crate) exponent: bool,
 }
 
 impl DecimalRoom {
-    /// MySQL's and MariaDB's `DECIMAL(65, 38)` at most.
-    pub(crate) const MYSQL: Self = Self {
+    /// MariaDB's `DECIMAL(65, 38)` at most.
+    pub(crate) const MARIADB: Self = Self {
         scale: 38,
         digits: 65,
+        exponent: false,
+    };
+    /// MySQL's `DECIMAL(65, 30)` at most (8.0, and 5.7 before it).
+    pub(crate) const MYSQL: Self = Self {
+        scale: 30,
+        digits: 65,
+        exponent: false,
     };
     /// PostgreSQL's `numeric`.
     pub(crate) const POSTGRES: Self = Self {
         scale: 16_383,
         digits: 131_072,
+        exponent: true,
     };
+
+    /// The room of a MySQL-protocol server that answers `SELECT VERSION()` with `version`:
+    /// MariaDB's names itself (`10.11.6-MariaDB-0+deb12u1`, or `5.5.5-10.11.6-MariaDB` as
+    /// older clients are shown); any other is MySQL's.
+    pub(crate) fn of_mysql_version(version: &str) -> Self {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Self::MARIADB
+        } else {
+            Self::MYSQL
+        }
+    }
 }
 
 /// `text`, a number as a refetch id may write it (plain, `-12.50`, or with an exponent, as
-/// Python's `str(Decimal)` writes small ones: `1.00E-8`, `1e-40`), written out exactly and
-/// plain with no zero that says nothing (`0.00000001`, `-12.5`, `0`), to be bound as the id
-/// column's exact number: the value is the same, and its scale (which a MySQL DECIMAL is
-/// bound with, [`decimal_scale`]) is the fewest digits that hold it. `None` for any other
-/// text, and for a number that needs more digits than `room` (`1e-40`: 40 decimals, more
-/// than any DECIMAL holds): no row has that id. Binding either went to the server, whose
-/// error failed the whole refetch (rdbms59; review48 F2 bound `1.00E-8` as `0.00`).
+/// Python's `str(Decimal)` writes small ones: `1.00E-8`, `1e-40`), written exactly with no
+/// zero that says nothing (`0.00000001`, `-12.5`, `0`), to be bound as the id column's exact
+/// number: the value is the same, and its scale (which a MySQL DECIMAL is bound with,
+/// [`decimal_scale`]) is the fewest digits that hold it. Written plain, or where `room`
+/// allows and that is shorter, as its digits and an exponent (`1e131071`, `-15e-20`): so the
+/// bound text is never much longer than `text` (its digits, a sign and an exponent). `None`
+/// for any other text, and for a number that needs more digits than `room` (`1e-40`: 40
+/// decimals, more than any DECIMAL holds): no row has that id. Binding either went to the
+/// server, whose error failed the whole refetch (rdbms59; review48 F2 bound `1.00E-8` as
+/// `0.00`).
 pub(crate) fn exact_decimal(text: &str, room: DecimalRoom) -> Option<String> {
     let (mantissa, exponent) = match text.split_once(['e', 'E']) {
         Some((m, e)) => (m, e.parse::<i64>().ok()?),
@@ -184,6 +212,25 @@ pub(crate) fn exact_decimal(text: &str, room: DecimalRoom) -> Option<String> {
     if scale > room.scale || integer.checked_add(scale)? > room.digits {
         return None;
     }
+    let sign = if negative { "-" } else { "" };
+    // The plain text's length, counted before it is written: its digits, the zeros a side of
+    // them, a point and a sign.
+    let plain_len = sign.len()
+        + if point <= 0 {
+            2 + scale
+        } else {
+            integer.max(digits.len()) + usize::from(integer < digits.len())
+        };
+    if room.exponent {
+        // `point - len` is within `room`'s digits, so no overflow.
+        let short = match point - len {
+            0 => format!("{sign}{digits}"),
+            e => format!("{sign}{digits}e{e}"),
+        };
+        if short.len() < plain_len {
+            return Some(short);
+        }
+    }
     // Within `room`, so the zeros written out are bounded too.
     let plain = if point <= 0 {
         format!("0.{}{digits}", "0".repeat(scale.checked_sub(digits.len())?))
@@ -193,7 +240,7 @@ pub(crate) fn exact_decimal(text: &str, room: DecimalRoom) -> Option<String> {
         let (a, b) = digits.split_at(integer);
         format!("{a}.{b}")
     };
-    Some(if negative { format!("-{plain}") } else { plain })
+    Some(format!("{sign}{plain}"))
 }
 
 /// How a `timestamp_column` is compared, by its type.
@@ -510,6 +557,26 @@ impl Connection {
                 _ => None,
             })
             .collect())
+    }
+
+    /// The exact numbers this server's id columns hold ([`DecimalRoom`]): PostgreSQL's, or
+    /// on the MySQL protocol MariaDB's or MySQL's by the server's `VERSION()` (one query; a
+    /// refetch asks once, for all its tables).
+    ///
+    /// # Errors
+    /// The server's, for MySQL's question.
+    pub(crate) async fn decimal_room(&mut self) -> Result<DecimalRoom> {
+        match self {
+            #[cfg(feature = "postgresql")]
+            Self::Postgres(_) => Ok(DecimalRoom::POSTGRES),
+            #[cfg(feature = "mysql")]
+            Self::MySql(_) => {
+                let version = self.texts("SELECT VERSION()".to_owned(), &[]).await?;
+                Ok(DecimalRoom::of_mysql_version(
+                    version.first().map_or("", String::as_str),
+                ))
+            }
+        }
     }
 
     /// Closes the connection politely (a dropped one is closed too, abruptly).

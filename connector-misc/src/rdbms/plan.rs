@@ -924,19 +924,17 @@ impl Plan {
     /// such column holds (`1e-40` on MySQL: 40 decimals), names no row. Bound as it was, the
     /// server refused it, which failed the whole refetch (rdbms59); a MySQL text that is no
     /// number was cast to 0, naming the row with id 0. PostgreSQL's `NaN` and infinities
-    /// (which it writes as `NaN`, `Infinity` and `-Infinity`) are ids as they are.
-    pub(crate) fn parse_key(&self, text: &str) -> Option<Key> {
+    /// (which it writes as `NaN`, `Infinity` and `-Infinity`) are ids as they are. `room`:
+    /// what the server's exact numbers hold ([`Connection::decimal_room`]; MySQL's scale
+    /// stops at 30, MariaDB's at 38: review58 L2).
+    pub(crate) fn parse_key(&self, text: &str, room: DecimalRoom) -> Option<Key> {
         match (self.dialect, self.id_kind.parse(text)?) {
             (Dialect::Postgres, Key::Text(t))
                 if self.id_kind == KeyKind::Numeric && is_pg_special_numeric(&t) =>
             {
                 Some(Key::Text(t))
             }
-            (d, Key::Text(t)) if self.id_kind == KeyKind::Numeric => {
-                let room = match d {
-                    Dialect::MySql => DecimalRoom::MYSQL,
-                    Dialect::Postgres => DecimalRoom::POSTGRES,
-                };
+            (_, Key::Text(t)) if self.id_kind == KeyKind::Numeric => {
                 exact_decimal(&t, room).map(Key::Text)
             }
             (_, key) => Some(key),
@@ -1164,24 +1162,36 @@ mod tests {
         let mut my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
         my.id_kind = KeyKind::Numeric;
         let text = |t: &str| Some(Key::Text(t.to_owned()));
-        assert_eq!(my.parse_key("-12.50"), text("-12.5"));
-        assert_eq!(my.parse_key("1.00E-8"), text("0.00000001"));
-        assert_eq!(my.parse_key("1e-8"), text("0.00000001"));
-        assert_eq!(my.parse_key("-1.25E+1"), text("-12.5"));
-        assert_eq!(my.parse_key("15E2"), text("1500"));
-        assert_eq!(my.parse_key("0005.000"), text("5"));
-        assert_eq!(my.parse_key("-0.00"), text("0"));
-        assert_eq!(my.parse_key("0e99999"), text("0"));
-        assert_eq!(my.parse_key(".5"), text("0.5"));
+        assert_eq!(my.parse_key("-12.50", DecimalRoom::MARIADB), text("-12.5"));
         assert_eq!(
-            my.parse_key("1e-38"),
+            my.parse_key("1.00E-8", DecimalRoom::MARIADB),
+            text("0.00000001")
+        );
+        assert_eq!(
+            my.parse_key("1e-8", DecimalRoom::MARIADB),
+            text("0.00000001")
+        );
+        assert_eq!(
+            my.parse_key("-1.25E+1", DecimalRoom::MARIADB),
+            text("-12.5")
+        );
+        assert_eq!(my.parse_key("15E2", DecimalRoom::MARIADB), text("1500"));
+        assert_eq!(my.parse_key("0005.000", DecimalRoom::MARIADB), text("5"));
+        assert_eq!(my.parse_key("-0.00", DecimalRoom::MARIADB), text("0"));
+        assert_eq!(my.parse_key("0e99999", DecimalRoom::MARIADB), text("0"));
+        assert_eq!(my.parse_key(".5", DecimalRoom::MARIADB), text("0.5"));
+        assert_eq!(
+            my.parse_key("1e-38", DecimalRoom::MARIADB),
             text(&format!("0.{}1", "0".repeat(37)))
         );
-        assert_eq!(my.parse_key("1e64"), text(&format!("1{}", "0".repeat(64))));
-        let long = format!("1.5{}", "0".repeat(40));
-        assert_eq!(my.parse_key(&long), text("1.5"));
         assert_eq!(
-            my.parse_key(&format!("{long}E-36")),
+            my.parse_key("1e64", DecimalRoom::MARIADB),
+            text(&format!("1{}", "0".repeat(64)))
+        );
+        let long = format!("1.5{}", "0".repeat(40));
+        assert_eq!(my.parse_key(&long, DecimalRoom::MARIADB), text("1.5"));
+        assert_eq!(
+            my.parse_key(&format!("{long}E-36"), DecimalRoom::MARIADB),
             text(&format!("0.{}15", "0".repeat(35)))
         );
         for no in [
@@ -1205,9 +1215,9 @@ mod tests {
             "11e-9223372036854775808",
             "1e9223372036854775807",
         ] {
-            assert_eq!(my.parse_key(no), None, "{no}");
+            assert_eq!(my.parse_key(no, DecimalRoom::MARIADB), None, "{no}");
         }
-        let (sql, _) = my.by_ids(&[my.parse_key("1.00E-8").unwrap()]);
+        let (sql, _) = my.by_ids(&[my.parse_key("1.00E-8", DecimalRoom::MARIADB).unwrap()]);
         assert!(sql.contains("IN (CAST(? AS DECIMAL(65,8)))"), "{sql}");
         let e = my
             .page(
@@ -1230,13 +1240,44 @@ mod tests {
         );
         let mut pg = plan_of(Dialect::Postgres, Some("t"), CursorKind::Naive, Zone::utc());
         pg.id_kind = KeyKind::Numeric;
-        assert_eq!(pg.parse_key("1.00E-8"), text("0.00000001"));
+        // Plain where that is as short as digits and an exponent, else those (review58 L1:
+        // `1e131071` was a bind of 131,072 bytes): never much longer than the id itself.
+        let pg_key = |t: &str| pg.parse_key(t, DecimalRoom::POSTGRES);
+        assert_eq!(pg_key("1.00E-8"), text("1e-8"));
+        assert_eq!(pg_key("1e-40"), text("1e-40"));
+        assert_eq!(pg_key("-12.50"), text("-12.5"));
+        assert_eq!(pg_key("0.01"), text("0.01"));
+        assert_eq!(pg_key("0.001"), text("1e-3"));
+        assert_eq!(pg_key("-0.0001"), text("-1e-4"));
+        assert_eq!(pg_key("100"), text("100"));
+        assert_eq!(pg_key("1000"), text("1e3"));
+        assert_eq!(pg_key("10000"), text("1e4"));
+        assert_eq!(pg_key("0012300000.00"), text("123e5"));
+        assert_eq!(pg_key("1.5E+3"), text("1500"));
+        assert_eq!(pg_key("1e131071"), text("1e131071"));
+        assert_eq!(pg_key("-1e-16383"), text("-1e-16383"));
+        assert_eq!(pg_key(&format!("1.5{}", "0".repeat(40))), text("1.5"));
         assert_eq!(
-            pg.parse_key("1e-40"),
-            text(&format!("0.{}1", "0".repeat(39)))
+            pg_key(&format!("0.{}1", "0".repeat(16_382))),
+            text("1e-16383")
         );
+        // Within 22 bytes of the id (a sign, an `e` and an exponent) whatever its exponent.
+        for id in [
+            "1e131071",
+            "-7e-16383",
+            "123456789e-16000",
+            "9.99e131069",
+            "5e-3",
+        ] {
+            let key = pg_key(id).unwrap();
+            let Key::Text(t) = key else { unreachable!() };
+            assert!(t.len() <= id.len() + 22, "{id}: {} bytes", t.len());
+        }
+        // As large as `numeric` holds: 131,072 integer digits (I1: with no decimals).
+        assert_eq!(pg_key("1e131072"), None);
+        assert_eq!(pg_key("1e-16384"), None);
         for special in ["NaN", "Infinity", "-Infinity", "nan"] {
-            assert_eq!(pg.parse_key(special), text(special));
+            assert_eq!(pg.parse_key(special, DecimalRoom::POSTGRES), text(special));
         }
         for no in [
             "abc",
@@ -1248,13 +1289,45 @@ mod tests {
             "0.01e-9223372036854775807",
             "1e9223372036854775807",
         ] {
-            assert_eq!(pg.parse_key(no), None, "{no}");
+            assert_eq!(pg.parse_key(no, DecimalRoom::POSTGRES), None, "{no}");
         }
         let after = RowKey::new(Key::Text("1.00E-8".into()), None);
         assert!(pg.page(None, Some(&after), 10, false).is_ok());
+        // MySQL proper (8.0, 5.7): 30 decimals at most, so an id of 31 to 38 names no row
+        // there (review58 L2: `DECIMAL(65,31)` was ER_TOO_BIG_SCALE, failing the refetch).
+        let mysql8 = DecimalRoom::of_mysql_version("8.0.36");
+        assert_eq!(mysql8, DecimalRoom::MYSQL);
+        for v in [
+            "10.11.19-MariaDB-0+deb12u1",
+            "5.5.5-10.6.4-MariaDB",
+            "11.4.2-mariadb",
+        ] {
+            assert_eq!(
+                DecimalRoom::of_mysql_version(v),
+                DecimalRoom::MARIADB,
+                "{v}"
+            );
+        }
+        assert_eq!(
+            my.parse_key("1e-30", mysql8),
+            text(&format!("0.{}1", "0".repeat(29)))
+        );
+        for no in ["1e-31", "1.5e-30", "1e-38", "1e65"] {
+            assert_eq!(my.parse_key(no, mysql8), None, "{no}");
+        }
+        let (sql, _) = my.by_ids(&[my.parse_key("1e-30", mysql8).unwrap()]);
+        assert!(sql.contains("IN (CAST(? AS DECIMAL(65,30)))"), "{sql}");
+        // MySQL ids stay plain whatever their length (a DECIMAL is bound with their scale).
+        assert_eq!(
+            my.parse_key("1e60", mysql8),
+            text(&format!("1{}", "0".repeat(60)))
+        );
         // Other MySQL ids are as before.
         my.id_kind = KeyKind::Text;
-        assert_eq!(my.parse_key("1.00E-8"), text("1.00E-8"));
+        assert_eq!(
+            my.parse_key("1.00E-8", DecimalRoom::MARIADB),
+            text("1.00E-8")
+        );
         assert!(my.page(None, Some(&after), 10, false).is_ok());
     }
 

@@ -521,6 +521,7 @@ pub(crate) fn refetch(
             return;
         }
         let mut conn = shared.connect().await?;
+        let room = conn.decimal_room().await?;
         for (label, keys) in wanted {
             ctx.cancellation().check()?;
             let table = label.as_deref().map(Table::parse);
@@ -536,7 +537,7 @@ pub(crate) fn refetch(
                     continue;
                 }
             };
-            let keys: Vec<Key> = keys.iter().filter_map(|k| plan.parse_key(k)).collect();
+            let keys: Vec<Key> = keys.iter().filter_map(|k| plan.parse_key(k, room)).collect();
             for chunk in keys.chunks(REFETCH_CHUNK) {
                 let (sql, params) = plan.by_ids(chunk);
                 let mut rows = Rows::new(plan.zone);
