@@ -12,27 +12,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{build, cursor_fields, items_config, load, mount_cursor_walk, record};
-use connector_core::{Error, ErrorKind};
-use serde_json::{Value, json};
-use wiremock::MockServer;
-
-// `run_with` and `run` are copies of review55.rs's, until they move to the shared test
-// module.
-
-/// What a load of `bodies` under `fields` delivered, its error, and "Test Connection"'s.
-async fn run_with(fields: Value, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    let server = MockServer::start().await;
-    mount_cursor_walk(&server, bodies).await;
-    let c = build(items_config(&server.uri(), &cursor_fields(fields)));
-    let (docs, _, err) = load(&c).await;
-    let titles = docs.into_iter().map(|d| d.title).collect();
-    (titles, err, c.check().await.err())
-}
-
-async fn run(items_path: &str, bodies: &[Value]) -> (Vec<String>, Option<Error>, Option<Error>) {
-    run_with(json!({"items_path": items_path}), bodies).await
-}
+use common::{build, cursor_fields, items_config, record, run, run_with, serve_cursor_walk};
+use connector_core::ErrorKind;
+use serde_json::json;
 
 /// M1: a CI listing's last page whose every run failed (`result.error` beside an empty
 /// `steps`) is the runs' data: the walk ends with the earlier pages' logs, filtered path or
@@ -148,10 +130,9 @@ async fn the_failed_entry_is_named_by_its_id() {
         "{text}"
     );
     // Under a descendant path too, and an `id` that holds the token is not echoed.
-    let server = MockServer::start().await;
     let secret = json!({"responses": [{"id": "s3cr3t-t0ken", "status": 503, "headers": {},
         "body": {"error": {"code": "ServiceUnavailable"}}}]});
-    mount_cursor_walk(&server, &[secret]).await;
+    let server = serve_cursor_walk(&[secret]).await;
     let mut cfg = items_config(
         &server.uri(),
         &cursor_fields(json!({"items_path": "$..value[*]"})),

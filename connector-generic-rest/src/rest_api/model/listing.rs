@@ -3,7 +3,6 @@
 //! match, and whether its body says it is an error.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use serde_json::Value;
 use serde_json_path::JsonPath;
@@ -19,7 +18,8 @@ use super::segments::{
     up_to_last_filter,
 };
 use super::sub_response::{
-    ERROR_MEMBERS, Envelope, Meaning, envelope, own_status, retry_after, status_number,
+    ERROR_MEMBERS, FailedSub, Meaning, answered_beside, entry_named, envelope, own_status,
+    retry_after, status_number, sub_response_at,
 };
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
@@ -46,13 +46,13 @@ pub(crate) struct ItemsPath {
     /// search comes first or is the last filter (review44 N2: `uncut`, kept for numbered
     /// walks, is none for a [`Shape::OneList`] path, and `listing` is the records; review46
     /// R3: a filter before that search chose among the records).
-    chosen_among: Option<JsonPath>,
+    pub(super) chosen_among: Option<JsonPath>,
     /// The members the path's last filter reads (`public` of `..[?@.public == true]`,
     /// [`tested_members`]), for a path where `chosen_among` is `None`: a list none of whose
     /// entries holds one is not a listing that filter cut ([`lists_below`]).
     tested: Vec<String>,
     /// What the path's matches are, from its syntax alone ([`Shape`]).
-    shape: Shape,
+    pub(super) shape: Shape,
     /// For a [`Shape::OneList`] path, the path up to its last filter, as written: what the
     /// filter chose among, whose place a run learns ([`ItemsPath::place`]).
     chooser: Option<JsonPath>,
@@ -75,10 +75,10 @@ pub(crate) struct ItemsPath {
     /// there may be a sub-response, review49 M3). Empty where the path has no such name; it
     /// stops at a descendant name or search (where it stands, an entry's depth is not the
     /// path's, review49 P1: `descends` reads those).
-    levels: Vec<(JsonPath, Vec<String>)>,
+    pub(super) levels: Vec<(JsonPath, Vec<String>)>,
     /// Whether the path holds a descendant name or search (`$..hits.hits[*]`): its
     /// sub-responses are read around its matches ([`ItemsPath::failed_in_search`]).
-    descends: bool,
+    pub(super) descends: bool,
     /// `through` cut after each of its wildcards and filters (`$.jobs.*` of
     /// `$.jobs.*.artifacts[?…]`): what each selects is a record, and what holds it holds
     /// records, whatever its size, keys or shape (review35 R1: a page of one job, or of jobs
@@ -90,7 +90,7 @@ pub(crate) struct ItemsPath {
 /// What a path's matches are, told by its syntax, never by a page (review11 F2: a page with
 /// one match and a page with several must be measured in the same units).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub(super) enum Shape {
     /// No filter: one match that is a list is the list of items, as always.
     Plain,
     /// A filter, and the path ends in a segment that selects many (a filter, wildcard, slice,
@@ -248,285 +248,6 @@ impl ItemsPath {
             levels,
             descends,
         })
-    }
-
-    /// Where an entry the path goes through is a sub-response ([`envelope`]: an entry with an
-    /// HTTP-like status, in the shape of an Elasticsearch `_msearch` answer's `{"error": {…},
-    /// "status": 429}`, a Microsoft Graph `$batch` answer's `{"id": …, "status": 429,
-    /// "headers": {…}, "body": {…}}`, with or without its `body`, Google's streamed `{"error":
-    /// {"code": 429, …}}`, a People API `{"httpStatusCode": 429, …}` or a JSON-RPC batch's
-    /// `{"jsonrpc": "2.0", "error": {…}}`) that failed ([`Meaning::fails`]: 429, 5xx, 401,
-    /// 403, or another 4xx but 404 and 410) and does not lead to the names the path needs
-    /// after it. Read on every page, with items or not, whatever the path's filters (review39
-    /// F1, review44 F1: beside a sub-response that delivered items, or under a plain path,
-    /// such a page read as delivering none, then prune). Under a descendant name or search
-    /// (`$..hits.hits[*]`) the entries of the lists around the matches are read
-    /// ([`ItemsPath::failed_in_search`]).
-    ///
-    /// The status is the sub-response's: that of the entry the wildcard or filter selected,
-    /// never that of an object below it, which is a record's data (review49 M3: an Airtable
-    /// record's `fields` holding `status: 500` and `error` beside no `Attachments` failed
-    /// every page); a record's own state (`"status": "error"`) is no status. Each level is
-    /// queried once, and again with locations only where an entry failed (review49 P1).
-    pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<FailedSub> {
-        let mut worst = None;
-        for (entries, names) in &self.levels {
-            let failed = |v| failed_entry(v, names);
-            if !entries
-                .query(body)
-                .all()
-                .into_iter()
-                .any(|v| failed(v).is_some())
-            {
-                continue;
-            }
-            for m in entries.query_located(body) {
-                let Some(found) = failed(m.node()) else {
-                    continue;
-                };
-                // Where it stops: the deepest object the names reach, and the name it lacks.
-                let mut pointer = m.location().to_json_pointer();
-                let entry = pointer.clone();
-                let mut at = m.node();
-                let mut lacks = names.first().map_or("", String::as_str);
-                for name in names {
-                    lacks = name;
-                    match at.get(name) {
-                        Some(next) if next.is_object() => {
-                            pointer.push('/');
-                            pointer.push_str(&escape(name));
-                            at = next;
-                        }
-                        _ => break,
-                    }
-                }
-                let mut failed = FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found);
-                // A 424 (Failed Dependency) exists only where a request it depends on failed;
-                // where one beside it is gone, no retry heals it (review60 L1: retried as an
-                // outage on every attempt and every run).
-                if found.status == 424
-                    && let Some(gone) = gone_beside(body, &entry)
-                {
-                    failed.why.push_str(&format!(
-                        "; it depends on gone `{gone}` (404/410), which no retry heals"
-                    ));
-                    failed.meaning = Meaning::Refused;
-                }
-                failed.keep_worst(&mut worst);
-            }
-        }
-        if self.descends
-            && let Some(found) = self.failed_in_search(body)
-        {
-            found.keep_worst(&mut worst);
-        }
-        worst
-    }
-
-    /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
-    /// entry's depth is not the path's: the entries, that hold no match, of the lists the
-    /// matches lie in (outside any match, and not holding a match themselves) and of the
-    /// lists at the top of the body (the root, or a member of the root: `$.responses`, where
-    /// no entry matched at all).
-    fn failed_in_search(&self, body: &Value) -> Option<FailedSub> {
-        let matches: HashSet<String> = self
-            .path
-            .query_located(body)
-            .locations()
-            .map(|l| l.to_json_pointer())
-            .collect();
-        // What lies on the way to a match.
-        let mut ways: HashSet<&str> = HashSet::new();
-        for m in &matches {
-            let mut at = m.as_str();
-            while let Some((up, _)) = at.rsplit_once('/') {
-                if !ways.insert(up) {
-                    break;
-                }
-                at = up;
-            }
-        }
-        let inside_a_match = |pointer: &str| {
-            let mut at = pointer;
-            while let Some((up, _)) = at.rsplit_once('/') {
-                if matches.contains(up) {
-                    return true;
-                }
-                at = up;
-            }
-            false
-        };
-        let outside = |l: &str| !matches.contains(l) && !inside_a_match(l);
-        // A list that holds a match is records: its other entries are what the path's filter
-        // left out (`$..data[?@.status == 200]` over a request log's 503 record, review60
-        // L3); a batch's sub-responses lie above the matched lists, never beside the items.
-        let holds_a_match: HashSet<&str> = matches
-            .iter()
-            .filter_map(|m| m.rsplit_once('/').map(|(list, _)| list))
-            .collect();
-        let mut lists: Vec<String> = ways
-            .iter()
-            .filter(|w| outside(w) && !holds_a_match.contains(**w))
-            .map(|w| (*w).to_owned())
-            .collect();
-        // The lists at the top of the body that no match lies in are read only where
-        // nothing matched (`_msearch`'s `$.responses`, every search failed) or where they
-        // hold more than one entry in a sub-response's shape, as a batch's entries all are:
-        // a list the path matched, or one beside it, is records, and a record that happens
-        // to fit a shape is no sub-response (review55 M1: `$..data` over a request log's
-        // `{id, status, headers, body}` failed every page on its 503 record).
-        let top = |l: &str| {
-            outside(l)
-                && (matches.is_empty()
-                    || match body.pointer(l) {
-                        Some(Value::Array(entries)) => {
-                            entries
-                                .iter()
-                                .filter(|e| e.as_object().and_then(envelope).is_some())
-                                .take(2)
-                                .count()
-                                > 1
-                        }
-                        _ => false,
-                    })
-        };
-        if !ways.contains("") && top("") {
-            lists.push(String::new());
-        }
-        if let Value::Object(root) = body {
-            lists.extend(
-                root.keys()
-                    .map(|k| format!("/{}", escape(k)))
-                    .filter(|l| !ways.contains(l.as_str()) && top(l)),
-            );
-        }
-        lists.sort();
-        lists.dedup();
-        let mut worst = None;
-        for list in &lists {
-            let Some(Value::Array(entries)) = body.pointer(list) else {
-                continue;
-            };
-            for (i, entry) in entries.iter().enumerate() {
-                let pointer = format!("{list}/{i}");
-                if matches.contains(&pointer) || ways.contains(pointer.as_str()) {
-                    continue;
-                }
-                let Some(found) = entry
-                    .as_object()
-                    .and_then(envelope)
-                    .filter(|e| Meaning::of(e.status).fails())
-                else {
-                    continue;
-                };
-                FailedSub::new(
-                    format!("`{pointer}` holds nothing `{}` matches", self.as_str()),
-                    &found,
-                )
-                .keep_worst(&mut worst);
-            }
-        }
-        worst
-    }
-
-    /// Where every entry of a level of the path ([`ItemsPath::failed_sub_response`]'s
-    /// levels: `/runs/*` of `$.runs[*].result.steps[*].logs[?…]`) failed, on a page with no
-    /// match: the entry is an error object, or an object the path names below it
-    /// (`/runs/0/result`) carries an unusual error ([`unusual_error`]) and is an error
-    /// object, or holds the name the path needs next and says the source throttled or
-    /// failed ([`says_outage`]: `{"error": {"code": 503}, "steps": []}`; a CI run's
-    /// `{"error": "exit code 1", "steps": []}` is the run's data, review60 M1). Such a page
-    /// is not an empty one (issue 17: every run that failed read as the empty last page,
-    /// then prune, where the path had a wildcard below the runs' `result`); unless
-    /// the path's last filter left entries out (those are listed: review29 F1). An
-    /// object with other members and without the list (a log document's `error.message`
-    /// beside its `message`) is data, as [`ItemsPath::why_none`] reads it.
-    fn every_entry_failed(&self, body: &Value, seen: &Seen<'_>) -> Result<(), String> {
-        // Where the last filter left entries out, something was listed: a run that failed
-        // beside logs the filter dropped is that run's data (review29 F1). A one-list path's
-        // filter chose a list, not rows; a descendant search's cut is not told here.
-        if self.filtered() {
-            match (&self.chosen_among, self.shape) {
-                (_, Shape::OneList) => {}
-                (Some(among), _) if among.query(body).is_empty() => {}
-                _ => return Ok(()),
-            }
-        }
-        for (entries, names) in &self.levels {
-            let located = entries.query_located(body);
-            if located.is_empty() {
-                continue;
-            }
-            let mut first = None;
-            let mut all = true;
-            for m in located {
-                let mut pointer = m.location().to_json_pointer();
-                let mut at = m.node();
-                let mut failed = None;
-                let mut depth = 0;
-                while let Some(o) = at.as_object() {
-                    let next = names.get(depth);
-                    let error_like = error_object(o);
-                    let holds_next = next.is_some_and(|n| o.contains_key(n));
-                    // Beside the list it needs next, an error is the record's own (a CI
-                    // run's `{"error": "exit code 1", "steps": []}`) unless it says the source
-                    // throttled or failed (review60 M1: a listing whose last page held only
-                    // failed runs failed every sync, for good).
-                    if (error_like || (depth > 0 && holds_next && says_outage(o)))
-                        && let Some((member, v)) =
-                            unusual_error(at, &lists_as_records(body, &pointer), seen.usual)
-                    {
-                        failed = Some(format!("`{pointer}/{member}` is set: {}", shown(v)));
-                        break;
-                    }
-                    let Some(next) = next.and_then(|n| Some((n, o.get(n)?))) else {
-                        break;
-                    };
-                    pointer.push('/');
-                    pointer.push_str(&escape(next.0));
-                    at = next.1;
-                    depth += 1;
-                }
-                match failed {
-                    Some(why) => {
-                        first.get_or_insert(why);
-                    }
-                    None => {
-                        all = false;
-                        break;
-                    }
-                }
-            }
-            if all && let Some(first) = first {
-                return Err(format!(
-                    "every entry `{entries}` selects failed, not one that holds none: {first} \
-                     ({})",
-                    error_path_hint(seen.usual)
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Where the whole answer, on a page where the path matches nothing (`why`, from
-    /// [`ItemsPath::why_none`]), is itself a sub-response that failed ([`envelope`]): a
-    /// JSON-RPC error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code":
-    /// -32005, …}, "id": 1}`), or Google's `{"error": {"code": 429, …}}`. Such a page fails
-    /// anyway; what its status means says how (review60 M2: a throttle read as a config
-    /// error on `items_path`, never retried).
-    pub(crate) fn failed_whole(&self, body: &Value, why: &str) -> Option<FailedSub> {
-        let found = body
-            .as_object()
-            .and_then(envelope)
-            .filter(|e| Meaning::of(e.status).fails())?;
-        Some(FailedSub::new(
-            format!(
-                "whole answer is a sub-response's (`items_path` `{}` matches nothing in it: \
-                 {why})",
-                self.as_str()
-            ),
-            &found,
-        ))
     }
 
     /// Where this path is `error_path` and a set value at it ([`is_set`]) belongs to a
@@ -1167,7 +888,7 @@ type Group = (String, usize, usize, Option<String>, Vec<String>);
 /// (`{"error": {…}, "status": 429}`): one that stands where a record's object should, not a
 /// record's data that happens to hold an `error` field beside others (an Elastic Common
 /// Schema log document's `error.message`, review35 S2).
-fn error_object(object: &serde_json::Map<String, Value>) -> bool {
+pub(super) fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     !object.is_empty() && object.keys().all(|k| ERROR_MEMBERS.contains(&k.as_str()))
 }
 
@@ -1188,64 +909,6 @@ impl std::fmt::Display for NoMatch {
     }
 }
 
-/// A sub-response that was throttled or failed ([`ItemsPath::failed_sub_response`]).
-#[derive(Debug)]
-pub(crate) struct FailedSub {
-    /// Where it lies and what its error says.
-    pub(crate) why: String,
-    /// Its status.
-    pub(crate) status: u64,
-    /// What it means for the page: [`Meaning::of`] its status, but a 424 that depends on a
-    /// gone entry is refused (review60 L1).
-    pub(crate) meaning: Meaning,
-    /// The wait its entry asks for (a Microsoft Graph `$batch` answer's
-    /// `headers.Retry-After`, in seconds), where it gives one.
-    pub(crate) retry_after: Option<Duration>,
-}
-
-impl FailedSub {
-    /// The failed sub-response `found`, `at` saying where it lies and what it lacks, and
-    /// the request it answers where it names one ([`entry_named`]).
-    fn new(at: String, found: &Envelope<'_>) -> Self {
-        let status = found.status;
-        let error = found.error.map_or_else(String::new, |(member, v)| {
-            format!(" and its `{member}` is set: {}", shown(v))
-        });
-        let id = entry_named(found.id, ", ");
-        Self {
-            why: format!(
-                "{at}{error} (status {status}{id}: a sub-response that failed, not one that \
-                 holds none)"
-            ),
-            status,
-            meaning: Meaning::of(status),
-            retry_after: found.retry_after,
-        }
-    }
-
-    /// Keeps in `worst` whichever of it and this one says more about the page (review55 M2:
-    /// a batch's entries come in any order, and a 424 or 400 listed before a 429 hid the
-    /// throttle and its wait): a throttle, the longest wait first, over an outage, over
-    /// refused credentials, over another refused request; a 424 (failed because an entry it
-    /// depends on did) least. Of two alike, the first in the document stays.
-    pub(crate) fn keep_worst(self, worst: &mut Option<Self>) {
-        let rank = |f: &Self| (f.meaning.rank(f.status), f.retry_after);
-        if worst.as_ref().is_none_or(|w| rank(&self) > rank(w)) {
-            *worst = Some(self);
-        }
-    }
-}
-
-/// `entry `id` "mbx-7"` after `lead`: the request a sub-response answers, by the member
-/// that names it ([`Envelope::id`]), its value shown as any response value is (clipped,
-/// secrets redacted); empty where it names none. After the status, not between what the
-/// entry lacks and its error, which messages and tests read as one phrase.
-fn entry_named(id: Option<(&str, &Value)>, lead: &str) -> String {
-    id.map_or_else(String::new, |(member, v)| {
-        format!("{lead}entry `{member}` {}", shown(v))
-    })
-}
-
 /// The numeric status of a sub-response's entry: its own `status` or `code`, else its
 /// `error`'s (Google's `{"error": {"code": 429, …}}`).
 fn entry_status(entry: &serde_json::Map<String, Value>) -> Option<u64> {
@@ -1257,79 +920,8 @@ fn entry_status(entry: &serde_json::Map<String, Value>) -> Option<u64> {
     })
 }
 
-/// `entry` as a sub-response that failed ([`Meaning::fails`]), where the `names` the path
-/// needs after it do not lead from it to a value ([`leads_to`]).
-fn failed_entry<'v>(entry: &'v Value, names: &[String]) -> Option<Envelope<'v>> {
-    let o = entry.as_object()?;
-    if leads_to(entry, names) {
-        return None;
-    }
-    envelope(o).filter(|e| Meaning::of(e.status).fails())
-}
-
-/// Whether the names the path needs after an entry lead from `entry` to a value that is not
-/// `null`: a sub-response that delivered (`{"hits": {…}, "status": 500, "error": "partial"}`
-/// is its own report beside its hits).
-fn leads_to(entry: &Value, names: &[String]) -> bool {
-    names
-        .iter()
-        .try_fold(entry, |at, name| at.get(name))
-        .is_some_and(|v| !v.is_null())
-}
-
-/// The sub-response at `pointer` (`value`), or the one it is a member of where that is an
-/// entry of a list (a `$batch` entry's `body`), with that sub-response's pointer.
-fn sub_response_at<'v, 'p>(
-    body: &'v Value,
-    pointer: &'p str,
-    value: &'v Value,
-) -> Option<(&'p str, Envelope<'v>)> {
-    if let Some(found) = value.as_object().and_then(envelope) {
-        return Some((pointer, found));
-    }
-    let (up, _) = pointer.rsplit_once('/')?;
-    let (list, _) = up.rsplit_once('/')?;
-    if !body.pointer(list).is_some_and(Value::is_array) {
-        return None;
-    }
-    Some((up, body.pointer(up)?.as_object().and_then(envelope)?))
-}
-
-/// Another entry of the list the sub-response at `entry` lies in that is gone (404, 410),
-/// where one is: its pointer.
-fn gone_beside(body: &Value, entry: &str) -> Option<String> {
-    let (list, own) = entry.rsplit_once('/')?;
-    let Some(Value::Array(entries)) = body.pointer(list) else {
-        return None;
-    };
-    entries.iter().enumerate().find_map(|(i, e)| {
-        (i.to_string() != own
-            && e.as_object()
-                .and_then(envelope)
-                .is_some_and(|e| Meaning::of(e.status) == Meaning::Gone))
-        .then(|| format!("{list}/{i}"))
-    })
-}
-
-/// Whether another entry of the list the sub-response at `entry` lies in answered (1xx to
-/// 3xx): what excuses a gone one (404, 410) from failing a page with no match.
-fn answered_beside(body: &Value, entry: &str) -> bool {
-    let Some((list, own)) = entry.rsplit_once('/') else {
-        return false;
-    };
-    let Some(Value::Array(entries)) = body.pointer(list) else {
-        return false;
-    };
-    entries.iter().enumerate().any(|(i, e)| {
-        i.to_string() != own
-            && e.as_object()
-                .and_then(envelope)
-                .is_some_and(|e| Meaning::of(e.status) == Meaning::Answered)
-    })
-}
-
 /// A name as a JSON pointer token (`~` and `/` escaped).
-fn escape(name: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn escape(name: &str) -> std::borrow::Cow<'_, str> {
     if name.contains(['~', '/']) {
         name.replace('~', "~0").replace('/', "~1").into()
     } else {
@@ -1339,7 +931,7 @@ fn escape(name: &str) -> std::borrow::Cow<'_, str> {
 
 /// Where the object at `pointer` lies, each list's index written `*` ([`located`]): a
 /// record's object (`/runs/*/result`), as a page with items learns its usual members there.
-fn lists_as_records(body: &Value, pointer: &str) -> String {
+pub(super) fn lists_as_records(body: &Value, pointer: &str) -> String {
     located(pointer, |parent| {
         matches!(body.pointer(parent), Some(Value::Array(_)))
     })
@@ -1357,7 +949,7 @@ fn sub_status(object: &serde_json::Map<String, Value>, up: Option<&Value>) -> Op
 /// is 429 or 500 to 599, or a word that names a throttle or an outage ([`state_word`]:
 /// `RESOURCE_EXHAUSTED`, `UNAVAILABLE`). A failed CI run's `{"error": "exit code 1",
 /// "steps": []}` says neither (review60 M1).
-fn says_outage(object: &serde_json::Map<String, Value>) -> bool {
+pub(super) fn says_outage(object: &serde_json::Map<String, Value>) -> bool {
     let error = object.get("error").and_then(Value::as_object);
     let outage = |status: u64| status == 429 || (500..600).contains(&status);
     let word = |o: &serde_json::Map<String, Value>| {
@@ -1690,31 +1282,6 @@ mod tests {
         assert_eq!(p.query(&body).len(), 1);
         assert_eq!(p.listing(&body).map(|l| l.len()), Some(3));
         assert_eq!(ItemsPath::parse("$.data[*]").unwrap().listing(&body), None);
-    }
-
-    /// Issue 17: a path with no name below a wildcard or filter, and no descendant name or
-    /// search, has nothing to read for sub-responses (`ItemsPath::failed_sub_response`
-    /// answers at once): the plain `$.data` and `$.data[*]` pay nothing for the check.
-    #[test]
-    fn plain_paths_read_no_sub_responses() {
-        for path in ["$.data", "data", "$.data[*]", "$.result.items", "$[*]"] {
-            let p = ItemsPath::parse(path).unwrap();
-            assert!(p.levels.is_empty() && !p.descends, "{path}");
-        }
-        let p = ItemsPath::parse("$.responses[*].body.value[?@.x]").unwrap();
-        let levels: Vec<(String, Vec<String>)> = p
-            .levels
-            .iter()
-            .map(|(l, names)| (l.to_string(), names.clone()))
-            .collect();
-        assert_eq!(
-            levels,
-            [(
-                JsonPath::parse("$.responses[*]").unwrap().to_string(),
-                vec!["body".to_owned(), "value".to_owned()]
-            )]
-        );
-        assert!(ItemsPath::parse("$..hits.hits[*]").unwrap().descends);
     }
 
     /// review11 F1, F2: what the path's syntax says of its matches and of the entries under
