@@ -212,6 +212,17 @@ async fn json_rpc_http_codes() {
         assert_eq!(err.kind(), kind, "{code}: {err}");
         assert!(err.is_retryable(), "{code}: {err}");
     }
+    // review63 M1: an error whose code reads as an answer or a gone entry (Odoo's 100
+    // "Session Expired") is a refused request that fails the page, not records dropped.
+    // (An error object whose code is 0 or 200 is no error: `is_set`.)
+    for code in [-32000, 100, 302, 404, 410] {
+        let page = json!([{"jsonrpc": "2.0", "result": {"items": [record(1, true)]}, "id": 1},
+            {"jsonrpc": "2.0", "error": {"code": code, "message": "x"}, "id": 2}]);
+        let (titles, load, _) = run("$[*].result.items[*]", &[page]).await;
+        let err = load.unwrap_or_else(|| panic!("{code} fails: {titles:?}"));
+        assert_eq!(err.kind(), ErrorKind::InvalidData, "{code}: {err}");
+        assert!(!err.is_retryable(), "{code}: {err}");
+    }
 }
 
 /// L5: a page of only gone entries (an alias swap, which the README calls transient) is

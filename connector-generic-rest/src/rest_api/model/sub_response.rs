@@ -115,9 +115,11 @@ impl Meaning {
 ///   its `status.code` (a `google.rpc.Code`) read as the HTTP status it maps to;
 /// - a JSON-RPC 2.0 batch answer, `{"jsonrpc": "2.0", "error": {"code": -32603, …}, "id":
 ///   2}`: an internal error (-32603) reads as 500, EIP-1474's "limit exceeded" (-32005) as
-///   429 and "resource unavailable" (-32002) as 503, a code that is an HTTP status (100 to
-///   599, as QuickNode and Alchemy send `429`) as that status, any other error (the
-///   server-defined -32000 to -32099 too) as 400, a `result` as 200.
+///   429 and "resource unavailable" (-32002) as 503, a code that is an HTTP status saying to
+///   wait, retry or fix credentials (401, 403, 408, 429, 500 to 599, as QuickNode and Alchemy
+///   send `429`) as that status, any other error (the server-defined -32000 to -32099 too,
+///   and codes like 100, 200 or 404: an error is never an answer or a gone entry) as 400, a
+///   `result` as 200.
 ///
 /// A status outside 100 to 599 is not an HTTP status, and the entry is none of these.
 pub(crate) fn envelope(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
@@ -269,7 +271,10 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         Some(-32603) => 500,
         Some(-32005) => 429,
         Some(-32002) => 503,
-        Some(code) if (100..600).contains(&code) => code.unsigned_abs(),
+        // Only the statuses that say to wait, retry or fix credentials: an error is never an
+        // answer or a gone entry (review63 M1: Odoo's code 100 "Session Expired" read as
+        // answered, and the entry's records were dropped without a word).
+        Some(code @ (401 | 403 | 408 | 429 | 500..=599)) => code.unsigned_abs(),
         _ => 400,
     };
     Some(Envelope {
