@@ -17,12 +17,12 @@ pub struct SchedulerOptions {
     /// How often it looks for due connectors (default 5 s).
     pub tick: Duration,
     /// A worker whose heartbeat is older than this counts as dead when a job says why it
-    /// waits (default 60 s, at most a day); its row is deleted after ten times as long.
+    /// waits (default 60 s; a longer one than a day is cut to a day); its row is deleted after ten times as long.
     pub worker_ttl: Duration,
     /// Finished jobs (done, failed, cancelled) older than this are deleted, a batch per tick
     /// (default 7 days, as long as Onyx keeps index attempts; the run log keeps each
-    /// connector's last 1,000 runs apart from it; at most a century). Zero keeps them for
-    /// ever.
+    /// connector's last 1,000 runs apart from it; a longer one than a century is cut to a
+    /// century). Zero keeps them for ever.
     pub job_retention: Duration,
 }
 
@@ -39,8 +39,11 @@ pub const MAX_JOB_RETENTION: Duration = Duration::from_secs(36_500 * 24 * 60 * 6
 
 impl SchedulerOptions {
     /// Checks the options, reporting every problem with its field: `tick` above zero (zero
-    /// ran the scheduler in a hot loop against the database), `worker_ttl` above zero and at
-    /// most [`MAX_WORKER_TTL`], `job_retention` at most [`MAX_JOB_RETENTION`].
+    /// ran the scheduler in a hot loop against the database). A `worker_ttl` over
+    /// [`MAX_WORKER_TTL`] or a `job_retention` over [`MAX_JOB_RETENTION`] is not refused but
+    /// cut to it where it is used, as it was read before these bounds existed (review64 M1: a
+    /// deployment's two-day `worker_ttl` or `job_retention = Duration::MAX` kept working; a
+    /// refusal stopped its scheduler); a zero `worker_ttl` means 60 s.
     ///
     /// # Errors
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming each field out of range.
@@ -48,26 +51,6 @@ impl SchedulerOptions {
         let mut problems = Vec::new();
         if self.tick.is_zero() {
             problems.push(FieldError::new("tick", "must be above 0"));
-        }
-        if self.worker_ttl.is_zero() || self.worker_ttl > MAX_WORKER_TTL {
-            problems.push(FieldError::new(
-                "worker_ttl",
-                format!(
-                    "must be above 0 and at most {}s (a day), not {}s",
-                    MAX_WORKER_TTL.as_secs(),
-                    self.worker_ttl.as_secs_f64()
-                ),
-            ));
-        }
-        if self.job_retention > MAX_JOB_RETENTION {
-            problems.push(FieldError::new(
-                "job_retention",
-                format!(
-                    "must be at most {}s (a century; 0 keeps finished jobs for ever), not {}s",
-                    MAX_JOB_RETENTION.as_secs(),
-                    self.job_retention.as_secs_f64()
-                ),
-            ));
         }
         if problems.is_empty() {
             Ok(())

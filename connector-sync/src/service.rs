@@ -753,7 +753,12 @@ impl SyncService {
     /// ([`SchedulerOptions::validate`]), before any pass; a failed pass is logged and tried
     /// again at the next tick.
     pub async fn run_scheduler(&self, options: SchedulerOptions, stop: Cancellation) -> Result<()> {
-        options.validate()?;
+        if let Err(e) = options.validate() {
+            // Said where it happens: a host that joins the scheduler with its workers may not
+            // look at this result until the process stops (review64 M1).
+            tracing::error!(error = %e, "the scheduler does not start");
+            return Err(e);
+        }
         scheduler::run(self.store.clone(), options, stop).await
     }
 

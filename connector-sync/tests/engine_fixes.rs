@@ -31,7 +31,7 @@ on_both!(
     a_database_migrated_before_the_api_migration_was_edited_opens,
     old_finished_jobs_and_dead_workers_are_cleaned_up,
     a_next_run_past_year_9999_is_moved_and_not_queued,
-    huge_scheduler_durations_are_refused_or_cut,
+    huge_scheduler_durations_are_cut,
     an_old_frequency_past_a_year_runs_yearly,
 );
 
@@ -675,10 +675,12 @@ async fn a_next_run_past_year_9999_is_moved_and_not_queued(backend: Backend) {
 }
 
 /// A `worker_ttl` past chrono's range (8.3e12 s to 9.2e15 s) panicked the status of a queued
-/// job and every scheduler tick; the service's is cut to a day, and the scheduler's options
-/// are refused naming each field: `worker_ttl`, a `job_retention` PostgreSQL cannot subtract
-/// (it stopped every clean-up), a `tick` of zero (review61 L1, L2, L4).
-async fn huge_scheduler_durations_are_refused_or_cut(backend: Backend) {
+/// job and every scheduler tick; the service's is cut to a day, and so are the scheduler's
+/// options where they are used: a `worker_ttl` past a day and a `job_retention` PostgreSQL
+/// cannot subtract (it stopped every clean-up) are cut, not refused, as a deployment's long
+/// values kept working (review64 M1); a `tick` of zero is refused naming it (review61 L1, L2,
+/// L4).
+async fn huge_scheduler_durations_are_cut(backend: Backend) {
     let env = Env::new(backend).await;
     let dir = env.path("a");
     write_files(&dir, 1);
@@ -711,11 +713,27 @@ async fn huge_scheduler_durations_are_refused_or_cut(backend: Backend) {
         .expect_err("out of range");
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     let fields: Vec<&str> = e.problems().iter().map(|p| p.path.as_str()).collect();
-    assert_eq!(fields, ["tick", "worker_ttl", "job_retention"], "{e}");
-    let mut options = connector_sync::SchedulerOptions::default();
-    options.worker_ttl = connector_sync::MAX_WORKER_TTL;
-    options.job_retention = connector_sync::MAX_JOB_RETENTION;
-    ok("the longest", service.run_scheduler(options, stop).await);
+    assert_eq!(fields, ["tick"], "{e}");
+    for (ttl, keep) in [
+        (
+            connector_sync::MAX_WORKER_TTL,
+            connector_sync::MAX_JOB_RETENTION,
+        ),
+        (Duration::from_secs(2 * 24 * 3600), Duration::MAX),
+        (
+            Duration::from_secs(10_000_000_000_000),
+            Duration::from_secs(1_000_000_000_000),
+        ),
+    ] {
+        let mut options = connector_sync::SchedulerOptions::default();
+        options.worker_ttl = ttl;
+        options.job_retention = keep;
+        ok("cut, not refused", options.validate());
+        ok(
+            "the longest",
+            service.run_scheduler(options, stop.clone()).await,
+        );
+    }
 }
 
 /// A `refresh_freq` past a year, as a version before the store's check wrote it (u32::MAX
