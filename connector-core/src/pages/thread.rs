@@ -551,9 +551,10 @@ const BLOCKED: u32 = 50;
 /// long run's share of pages converted on the I/O thread depends on how much slow-conversion
 /// time comes, not on the walk's history: io59's pauses, doubled at each slow conversion and
 /// never shortened, converted 2.6 % of a walk's pages behind there with one 20 ms page in
-/// 1,000 and 0.3 % of them on a wall-time host that preempts 1 % of its conversions; this
-/// budget about 35 % and 29 % (review57's ports). The price: no bound on the count; pages just
-/// over the threshold are held about `span / (16 t)` times.
+/// 1,000 and 0.3 % of them on a wall-time host that preempts 1 % of its conversions (for
+/// 3 ms); this budget about 35 % and 29 % (ports of both rules, a million pages behind of
+/// 100 µs fetches). The price: no bound on the count; pages just over the threshold are held
+/// about `span / (16 t)` times.
 struct Cost {
     /// Over this, a conversion is slow.
     slow: Duration,
@@ -596,7 +597,7 @@ impl Cost {
         if self.credit < 0 {
             tracing::debug!(
                 took_us = took.as_micros(),
-                owed_ms = self.credit.unsigned_abs() * u64::from(SHARE) / 1_000_000,
+                owed_ms = self.credit.unsigned_abs().saturating_mul(u64::from(SHARE)) / 1_000_000,
                 "a slow conversion on the fetching thread: the next pages behind convert in tasks"
             );
         }
