@@ -175,8 +175,9 @@ fn ahead_on_thread<T: Send + 'static>(
 ///   fetching thread's slow conversions spend a budget of the walk's time: one that took more
 ///   than 2 ms of that thread's CPU time (a large page; CPU time on Linux, where time the OS
 ///   gave other threads does not count, so a preempted conversion is not slow; wall time
-///   elsewhere), or more than 100 ms of wall time (it blocked), spends all it took from a
-///   credit the walk earns at 6.25 % of its time, saved up to 8 ms; while the credit is below
+///   elsewhere), or more than 100 ms of wall time (it blocked), spends the wall time it held
+///   the thread from a credit the walk earns at 6.25 % of its time, saved up to 8 ms (in wall
+///   time, so the bound holds on a thread that gets part of a core); while the credit is below
 ///   zero, the walk's pages behind go to tasks. So in any span of a walk's time, the slow
 ///   conversions its fetching thread begins there hold it for at most 8 ms plus 6.25 % of the
 ///   span, plus the last one's time, however its slow pages mix with fast ones; a walk of
@@ -527,8 +528,9 @@ const BLOCKED: u32 = 50;
 /// Whether the driver's own conversions hold the fetching thread too long (review37 F4,
 /// review51 S1, review54 H1, review57 M1, M2): a budget of slow-conversion time. The walk
 /// earns credit at one part in [`SHARE`] of its time (wall time since [`Cost::new`], idle or
-/// busy), up to [`SAVED`] times the threshold; a slow conversion spends all it took
-/// ([`Began::took`]), and the driver converts a page behind only while the credit is not below
+/// busy), up to [`SAVED`] times the threshold; a slow conversion spends the wall time it held
+/// the thread ([`Began::took`]: told slow by CPU time where there is a CPU clock, charged wall
+/// time, review62 M1), and the driver converts a page behind only while the credit is not below
 /// zero. A fast conversion costs nothing: a walk of fast pages converts every page behind on
 /// its I/O thread.
 ///
@@ -542,9 +544,9 @@ const BLOCKED: u32 = 50;
 /// one's. This holds for any order of slow and fast pages and bounds time, not a count:
 /// 1-second pages hold the thread for 6.25 % of the walk (plus one), where a count of them
 /// did not bound their time. Each walk starts at zero: walks that follow each other on one
-/// I/O thread may each hold it for one slow conversion at their start (review57 L3). Timed in
-/// wall time (no CPU clock), time the OS gave other threads during a conversion counts, so the
-/// bound holds in wall time there, and a preempted fast conversion spends credit.
+/// I/O thread may each hold it for one slow conversion at their start (review57 L3). The
+/// bound is in wall time everywhere (slow conversions are charged their wall time); timed in
+/// wall time (no CPU clock), a preempted fast conversion spends credit too.
 ///
 /// **Nothing ratchets.** A slow conversion of `t` leaves the pages behind of about the next
 /// `16 t` of the walk to tasks; then the driver converts again, fast pages as before. So the
@@ -639,8 +641,11 @@ impl Began {
 ///   so the conversion is fast in CPU time too), with no CPU read;
 /// - over [`BLOCKED`] times `slow`: that too, slow however little CPU it took (it blocked, or
 ///   the OS kept it off its core that long);
-/// - between: the thread's CPU time since `began`, so that a preempted conversion is fast;
-///   wall time where the CPU clock gave no reading (none on this platform, or refused).
+/// - between: told by the thread's CPU time since `began`, so that a preempted conversion is
+///   fast (that CPU time, within `slow`); one slow in CPU time too is charged its wall time,
+///   which is how long it held the I/O thread (review62 M1: on a thread that gets half a
+///   core, charging CPU time let slow conversions hold it twice the budget); wall time
+///   where the CPU clock gave no reading (none on this platform, or refused).
 fn timed(
     wall: Duration,
     slow: Duration,
@@ -650,9 +655,10 @@ fn timed(
     if wall <= slow || wall > slow.saturating_mul(BLOCKED) {
         return wall;
     }
-    began
-        .and_then(|began| Some(now()?.saturating_sub(began)))
-        .unwrap_or(wall)
+    match began.and_then(|began| Some(now()?.saturating_sub(began))) {
+        Some(cpu) if cpu <= slow => cpu,
+        _ => wall,
+    }
 }
 
 /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), user and system; `None` where the
@@ -1882,9 +1888,12 @@ mod tests {
             timed(slow + ns, slow, Some(at), cpu(Duration::ZERO)),
             Duration::ZERO
         );
-        let spent = Duration::from_millis(6);
-        assert_eq!(timed(slow * 3, slow, Some(at), cpu(spent)), spent);
-        // Up to `BLOCKED` times it: still the CPU time, a long preemption is not slow.
+        assert_eq!(timed(slow * 3, slow, Some(at), cpu(slow)), slow);
+        // Slow in CPU time too: charged its wall time, how long it held the thread
+        // (review62 M1), not the CPU time it got.
+        assert_eq!(timed(slow * 5, slow, Some(at), cpu(slow * 2)), slow * 5);
+        assert_eq!(timed(slow * 5, slow, Some(at), cpu(slow + ns)), slow * 5);
+        // Up to `BLOCKED` times it: still told by the CPU time, a long preemption is not slow.
         let most = slow * BLOCKED;
         assert_eq!(timed(most, slow, Some(at), cpu(ns)), ns);
         // Over: wall time, without reading the CPU clock (it blocked).
