@@ -309,3 +309,21 @@ async fn what_review60_found_unpinned() {
     let err = load.expect("a body without `value` fails");
     assert!(err.to_string().contains("has no `value`"), "{err}");
 }
+
+/// review63 L1: a whole answer that is an error object with 404/410 at HTTP 200 (an API that
+/// always answers 200, a wrong endpoint or id in the config) is the config's error on
+/// `items_path`, not "every sub-response gone" retried as an outage.
+#[tokio::test]
+async fn a_whole_answer_of_404_is_no_gone_batch() {
+    for page in [
+        json!({"error": "Not Found", "status": 404}),
+        json!({"error": {"code": 404, "status": "NOT_FOUND", "message": "no such thing"}}),
+    ] {
+        let (_, load, check) = run("$.data[*]", &[page.clone()]).await;
+        for err in [load.expect("fails"), check.expect("fails")] {
+            assert_ne!(err.kind(), ErrorKind::Unavailable, "{page}: {err}");
+            assert!(!err.is_retryable(), "{page}: {err}");
+            assert!(err.to_string().contains("whole answer"), "{page}: {err}");
+        }
+    }
+}

@@ -466,6 +466,15 @@ impl ItemsPath {
                                 continue;
                             }
                             Meaning::Gone if answered_beside(body, entry) => continue,
+                            // The whole answer's 404/410 at HTTP 200 (an API that always
+                            // answers 200, a wrong endpoint or id in the config): no batch's
+                            // entry, and not retried (review63 L1).
+                            Meaning::Gone if entry.is_empty() => {
+                                return Err(format!(
+                                    "`{at}` has no `{name}`: the whole answer says 404/410 \
+                                     (gone), so the page is not taken for an empty one"
+                                ));
+                            }
                             Meaning::Gone => {
                                 *gone = true;
                                 let id = entry_named(found.id, ", ");
