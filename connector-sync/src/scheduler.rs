@@ -205,10 +205,28 @@ async fn far_times_to_next_period(
     let db = store.db();
     // A year before 0 or after 9999 is written with its sign (`-…`, `+…`); every other
     // time starts with its four digits.
+    let far = format!("{freq_col} > 0 AND ({next_col} LIKE '+%' OR {next_col} LIKE '-%')");
+    // Read first: an UPDATE that matches nothing still takes SQLite's write lock, and the
+    // tick then queued behind the workers' commits, or failed past `busy_timeout`
+    // (review64 L2, as review56 L9 for the sweep).
+    let any: bool = on_pool!(db, pool => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT EXISTS(SELECT 1 FROM connector WHERE {far})"
+        )))
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db.error("cannot read the far next run times of", &e))?
+    });
+    if !any {
+        return Ok(0);
+    }
+    // Whole seconds, written as sqlx writes a time with no fraction (`…:15+00:00`): the due
+    // loop binds the time it read back in its compare-and-set, and `…:15.000+00:00` never
+    // matched that, so the connector was never queued again (review64 L1).
     let sql = format!(
-        "UPDATE connector SET {next_col} = strftime('%Y-%m-%dT%H:%M:%f+00:00', \
+        "UPDATE connector SET {next_col} = strftime('%Y-%m-%dT%H:%M:%S+00:00', \
          julianday('now') + max(1, min({freq_col}, $1)) / 1440.0) \
-         WHERE {freq_col} > 0 AND ({next_col} LIKE '+%' OR {next_col} LIKE '-%')"
+         WHERE {far}"
     );
     let moved = on_pool!(db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(sql))
