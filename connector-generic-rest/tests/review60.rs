@@ -214,8 +214,8 @@ async fn json_rpc_http_codes() {
     }
     // review63 M1: an error whose code reads as an answer or a gone entry (Odoo's 100
     // "Session Expired") is a refused request that fails the page, not records dropped.
-    // (An error object whose code is 0 or 200 is no error: `is_set`.)
-    for code in [-32000, 100, 302, 404, 410] {
+    // An error object is one whatever its code (review66 M1: Odoo's 200).
+    for code in [-32000, 0, 100, 200, 302, 404, 410] {
         let page = json!([{"jsonrpc": "2.0", "result": {"items": [record(1, true)]}, "id": 1},
             {"jsonrpc": "2.0", "error": {"code": code, "message": "x"}, "id": 2}]);
         let (titles, load, _) = run("$[*].result.items[*]", &[page]).await;

@@ -254,7 +254,9 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
     if !entry.contains_key("jsonrpc") || !only(entry, &["jsonrpc", "id", "result", "error"]) {
         return None;
     }
-    let Some(error) = entry.get("error").filter(|v| is_set(v)) else {
+    // An error object is an error whatever its code: Odoo's "Odoo Server Error" says 200,
+    // which `is_set` reads as none (review66 M1: that entry's records were dropped unsaid).
+    let Some(error) = entry.get("error").filter(|v| v.is_object() || is_set(v)) else {
         return Some(Envelope {
             status: 200,
             retry_after: None,
