@@ -319,7 +319,7 @@ async fn a_whole_answer_of_404_is_no_gone_batch() {
         json!({"error": "Not Found", "status": 404}),
         json!({"error": {"code": 404, "status": "NOT_FOUND", "message": "no such thing"}}),
     ] {
-        let (_, load, check) = run("$.data[*]", &[page.clone()]).await;
+        let (_, load, check) = run("$.data[*]", std::slice::from_ref(&page)).await;
         for err in [load.expect("fails"), check.expect("fails")] {
             assert_ne!(err.kind(), ErrorKind::Unavailable, "{page}: {err}");
             assert!(!err.is_retryable(), "{page}: {err}");
