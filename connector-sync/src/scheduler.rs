@@ -173,7 +173,8 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
     let ttl = worker_ttl(options.worker_ttl);
     let reasons = jobs::wait_reasons(db, ttl).await?;
     jobs::record_wait_reasons(db, &reasons).await?;
-    // At most a century, for a host that skipped `validate`.
+    // At most a century: a longer one is cut here, not refused (PostgreSQL cannot subtract
+    // much more than 6,700 years; review61 L2, review64 M1).
     let keep_jobs = (!options.job_retention.is_zero())
         .then(|| chrono::Duration::from_std(options.job_retention.min(MAX_JOB_RETENTION)).ok())
         .flatten();
