@@ -684,14 +684,27 @@ fn timed(
 }
 
 /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), user and system; `None` where the
-/// clock is refused (a sandbox), from then on without asking again ([`cpu_time`]).
+/// clock is refused (a sandbox), from then on without asking again on this thread
+/// ([`cpu_time`]). Remembered per thread, as a seccomp filter is installed: one that
+/// sandboxes a single thread (a host's, whose runtime runs a walk with `On::Caller`) and
+/// refuses the clock there leaves the other threads' conversions told by their CPU time
+/// (review62 N1: a process-wide memo timed them all in wall time from then on, so their
+/// preemptions over 2 ms spent the budget). A thread spawned by a refused one inherits the
+/// filter, and asks once itself.
 #[cfg(target_os = "linux")]
 fn thread_cpu() -> Option<Duration> {
     use rustix::time::{ClockId, DynamicClockId, clock_gettime_dynamic};
-    static REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    cpu_time(&REFUSED, || {
-        clock_gettime_dynamic(DynamicClockId::Known(ClockId::ThreadCPUTime))
+    CPU_CLOCK_REFUSED.with(|refused| {
+        cpu_time(refused, || {
+            clock_gettime_dynamic(DynamicClockId::Known(ClockId::ThreadCPUTime))
+        })
     })
+}
+
+#[cfg(target_os = "linux")]
+thread_local! {
+    /// Whether this thread's CPU clock was refused ([`thread_cpu`]).
+    static CPU_CLOCK_REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// No CPU clock read here: conversions are timed in wall time ([`timed`]).
@@ -702,15 +715,14 @@ fn thread_cpu() -> Option<Duration> {
 
 /// The time `read` gives, unless the clock failed before (`refused`): a failure now (the
 /// sandbox's error, where rustix's `clock_gettime` would panic; a reading out of range) is
-/// remembered, so that a refused clock costs one failed call per process, not two (the vDSO's,
+/// remembered, so that a refused clock costs one failed call per thread, not two (the vDSO's,
 /// then rustix's system call) per read (review57 N3).
 #[cfg(target_os = "linux")]
 fn cpu_time(
-    refused: &std::sync::atomic::AtomicBool,
+    refused: &std::cell::Cell<bool>,
     read: impl FnOnce() -> rustix::io::Result<rustix::time::Timespec>,
 ) -> Option<Duration> {
-    use std::sync::atomic::Ordering;
-    if refused.load(Ordering::Relaxed) {
+    if refused.get() {
         return None;
     }
     let time = read().ok().and_then(|t| {
@@ -718,7 +730,7 @@ fn cpu_time(
             .checked_add(Duration::from_nanos(u64::try_from(t.tv_nsec).ok()?))
     });
     if time.is_none() {
-        refused.store(true, Ordering::Relaxed);
+        refused.set(true);
     }
     time
 }
@@ -1881,13 +1893,36 @@ mod tests {
         assert!(waited < SLOW * 5, "{waited:?}");
     }
 
+    /// A CPU clock refused on one thread (a seccomp filter is per thread) is remembered by
+    /// that thread only: the others, and the threads spawned later, still read theirs
+    /// (review62 N1).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_refused_cpu_clock_is_remembered_by_its_thread_only() {
+        let sandboxed = std::thread::spawn(|| {
+            // As after a refusal there.
+            CPU_CLOCK_REFUSED.with(|refused| refused.set(true));
+            thread_cpu()
+        })
+        .join()
+        .expect("the sandboxed thread read its clock");
+        assert_eq!(sandboxed, None);
+        assert!(thread_cpu().is_some());
+        let other = std::thread::spawn(thread_cpu)
+            .join()
+            .expect("another thread read its clock");
+        assert!(other.is_some());
+    }
+
     /// A CPU clock that fails gives no time, never zero, and is not asked again; a reading is
     /// taken as it is (review57 L1, N3).
     #[cfg(target_os = "linux")]
     #[test]
     fn a_refused_cpu_clock_gives_no_time_and_is_not_asked_again() {
+        use std::cell::Cell;
+
         use rustix::time::Timespec;
-        let refused = AtomicBool::new(false);
+        let refused = Cell::new(false);
         let read = cpu_time(&refused, || {
             Ok(Timespec {
                 tv_sec: 3,
@@ -1895,15 +1930,15 @@ mod tests {
             })
         });
         assert_eq!(read, Some(Duration::new(3, 5)));
-        assert!(!refused.load(Ordering::SeqCst));
+        assert!(!refused.get());
         assert_eq!(cpu_time(&refused, || Err(rustix::io::Errno::PERM)), None);
-        assert!(refused.load(Ordering::SeqCst));
+        assert!(refused.get());
         assert_eq!(cpu_time(&refused, || panic!("asked again")), None);
         // A reading out of range is none either.
         for (tv_sec, tv_nsec) in [(-1, 0), (0, -1)] {
-            let odd = AtomicBool::new(false);
+            let odd = Cell::new(false);
             assert_eq!(cpu_time(&odd, || Ok(Timespec { tv_sec, tv_nsec })), None);
-            assert!(odd.load(Ordering::SeqCst));
+            assert!(odd.get());
         }
     }
 
