@@ -1824,12 +1824,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_conversion_off_the_cpu_keeps_the_io_thread_converting() {
         use By::{Io, Poll};
-        // Over the threshold in wall time, and far below `BLOCKED` times it, so that a sleep
-        // that wakes late on a loaded host is still not taken for a blocked conversion
-        // (review62 L2: 20 ms that woke 80 ms late).
-        let walk = costly(alone(true), false, SLOW, |c| {
+        // Twice the threshold in wall time (a 10 ms threshold, so its blocked bound is 500 ms),
+        // so that the CPU clock tells it, and far below the blocked bound: a sleep that wakes
+        // up to 480 ms late on a loaded host is still not taken for a blocked conversion
+        // (review62 L2: 20 ms that woke 80 ms late; review66 L5: 6 ms left 94 ms).
+        let slow = SLOW * 5;
+        let walk = costly(alone(true), false, slow, move |c| {
             if c == 1 {
-                std::thread::sleep(SLOW * 3);
+                std::thread::sleep(slow * 2);
             }
         });
         let by = [Poll, Io, Io, Io, Io, Io];
