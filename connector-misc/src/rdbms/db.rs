@@ -150,7 +150,11 @@ impl DecimalRoom {
         digits: 65,
         exponent: false,
     };
-    /// PostgreSQL's `numeric`.
+    /// PostgreSQL's `numeric`. Old releases refuse an exponent past ±1000 as invalid input,
+    /// until the back-patched "Remove bogus dependencies on NUMERIC_MAX_PRECISION" (minors of
+    /// about 2016, not pinned): there an id of over 1000 zeros, bound `1e1001`, fails the
+    /// refetch where its plain text did not. Such releases are long out of support
+    /// (review65 I1).
     pub(crate) const POSTGRES: Self = Self {
         scale: 16_383,
         digits: 131_072,
