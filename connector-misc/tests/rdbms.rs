@@ -1620,8 +1620,9 @@ async fn decimal_ids_no_row_holds(db: Db) {
 
 /// review58 L2: the refetch asks the server what its DECIMAL holds (`VERSION()`): on
 /// MariaDB 38 decimals, so an id of 31 to 38 is looked up and found (MySQL's 30 would leave
-/// it absent; the MySQL 8 side is a unit test, `mysql_decimal_keys_are_plain_decimals`, for
-/// want of a server here).
+/// it absent; the MySQL 8 side is unit tests, `mysql_decimal_keys_are_plain_decimals` and
+/// `a_mysql_version_or_a_refused_one_gets_mysqls_room`, for want of a server here). It is
+/// asked only because these ids need more than MySQL's room (review65 L1).
 #[tokio::test]
 async fn mariadb_decimal_ids_of_38_decimals_are_found() {
     let db = Db::My;
@@ -1641,6 +1642,43 @@ async fn mariadb_decimal_ids_of_38_decimals_are_found() {
     ]
     .map(|k| id(&k));
     assert_eq!(got, want);
+}
+
+/// review65 L2: a PostgreSQL numeric id with trailing zeros is bound as digits and a positive
+/// exponent (`1000` as `1e3`, `12300000.00` as `123e5`: review58 L1, pinned in
+/// `mysql_decimal_keys_are_plain_decimals`), which the server reads as the number and finds
+/// the row by, in a column of display scale 2 too; `15E2` binds plain `1500` (no shorter), a
+/// number no row holds (`1e4`) is absent. The document ids are the server's own text.
+#[tokio::test]
+async fn postgresql_numeric_ids_bound_with_a_positive_exponent_are_found() {
+    let db = Db::Pg;
+    let name = db
+        .database(&[
+            "CREATE TABLE whole (id NUMERIC(12,2) PRIMARY KEY, body TEXT)",
+            "INSERT INTO whole VALUES (1000, 'thousand'), (1500, 'fifteen'), \
+             (12300000, 'many'), (7, 'seven')",
+        ])
+        .await;
+    let c = db.connector(db.config(&name));
+    let id = |k: &str| format!("{}:{name}:public.whole:{k}", c.source());
+    let found = |k: &str| vec![id(k)];
+    for (asked, want) in [
+        ("1000", "1000.00"),
+        ("1E3", "1000.00"),
+        ("1000.00", "1000.00"),
+        ("15E2", "1500.00"),
+        ("1.23e7", "12300000.00"),
+        ("12300000.00", "12300000.00"),
+    ] {
+        assert_eq!(
+            refetched(&*c, vec![id(asked)]).await,
+            found(want),
+            "{asked}"
+        );
+    }
+    assert_eq!(refetched(&*c, vec![id("1e4")]).await, Vec::<String>::new());
+    let got = refetched(&*c, ["1e3", "1e4", "123e5", "15E2"].map(id).into()).await;
+    assert_eq!(got, ["1000.00", "1500.00", "12300000.00"].map(id));
 }
 
 #[tokio::test]

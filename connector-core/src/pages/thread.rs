@@ -186,7 +186,15 @@ fn ahead_on_thread<T: Send + 'static>(
 ///
 /// **`convert` may run on the walk's I/O thread** (the fetching thread's conversion above):
 /// it must not block (no synchronous I/O, no `std::sync::Mutex` held long) and must not call
-/// `block_in_place`. It runs with the caller's runtime entered wherever it runs:
+/// `block_in_place`. The budget does not see a block shorter than 100 ms: a conversion that
+/// blocks for 2 to 100 ms (a synchronous write the kernel throttles, a lock the caller's tasks
+/// hold) takes little CPU time, and nothing the driver reads tells it from one the OS
+/// preempted, so it is never slow. One that blocks on every page holds the I/O thread that
+/// long on every page, for the whole walk, and its fetches wait for it (review62 L3). Wall
+/// time is not counted in that band because preemptions would then be charged: on a loaded
+/// host the fast conversions were taken for slow ones and left the I/O thread (review54 H1,
+/// review57 M1); telling a block apart (the thread's voluntary switches in `/proc`) would
+/// cost a file read per such conversion, and is not done. It runs with the caller's runtime entered wherever it runs:
 /// `tokio::spawn` and `Handle::current()` in it are the caller's runtime's, as in a task.
 /// So on the I/O thread `Handle::current().runtime_flavor()` reports the caller's flavour,
 /// `MultiThread` on most hosts, though the thread is none of its workers: a `block_in_place`
@@ -522,7 +530,9 @@ const SAVED: u32 = 4;
 /// whatever its CPU time: one that blocked (synchronous I/O, a contended lock, a major page
 /// fault) holds the thread as long as one that computed, and the CPU clock does not see it
 /// (review57 L2). A preemption that long is rare outside a cgroup's CPU quota (100 ms
-/// periods), and one counted so only spends its own length of the budget.
+/// periods), and one counted so only spends its own length of the budget. A shorter block is
+/// never slow (the "must not block" of [`read_ahead_converting`]: a block told from a
+/// preemption by CPU time alone, review62 L3).
 const BLOCKED: u32 = 50;
 
 /// Whether the driver's own conversions hold the fetching thread too long (review37 F4,
@@ -547,6 +557,18 @@ const BLOCKED: u32 = 50;
 /// I/O thread may each hold it for one slow conversion at their start (review57 L3). The
 /// bound is in wall time everywhere (slow conversions are charged their wall time); timed in
 /// wall time (no CPU clock), a preempted fast conversion spends credit too.
+///
+/// **A suspend.** On Linux and macOS, `Instant` stops while the machine sleeps
+/// (`CLOCK_MONOTONIC`, `CLOCK_UPTIME_RAW`), and so does a thread's CPU clock: a walk earns
+/// nothing and is charged nothing for it. On Windows, `Instant` (`QueryPerformanceCounter`)
+/// counts a suspend, and so may it on other platforms (review62 names FreeBSD's
+/// `CLOCK_MONOTONIC`); conversions are timed in wall time there, so one that spans a suspend
+/// of `S` is charged `S`, and the walk's pages behind go to tasks for the next `16 S` of its
+/// time (an 8-hour sleep: 128 hours), though the I/O thread was held for nothing
+/// (review62 L4). That costs speed (those pages convert in tasks), never a page nor the
+/// bound, which a charge over the time held only tightens. The earnings over a suspend are
+/// capped like any ([`SAVED`]). A single charge is not capped: a cap would also let a
+/// conversion that really held the thread longer go charged less than it held.
 ///
 /// **Nothing ratchets.** A slow conversion of `t` leaves the pages behind of about the next
 /// `16 t` of the walk to tasks; then the driver converts again, fast pages as before. So the
@@ -662,14 +684,27 @@ fn timed(
 }
 
 /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), user and system; `None` where the
-/// clock is refused (a sandbox), from then on without asking again ([`cpu_time`]).
+/// clock is refused (a sandbox), from then on without asking again on this thread
+/// ([`cpu_time`]). Remembered per thread, as a seccomp filter is installed: one that
+/// sandboxes a single thread (a host's, whose runtime runs a walk with `On::Caller`) and
+/// refuses the clock there leaves the other threads' conversions told by their CPU time
+/// (review62 N1: a process-wide memo timed them all in wall time from then on, so their
+/// preemptions over 2 ms spent the budget). A thread spawned by a refused one inherits the
+/// filter, and asks once itself.
 #[cfg(target_os = "linux")]
 fn thread_cpu() -> Option<Duration> {
     use rustix::time::{ClockId, DynamicClockId, clock_gettime_dynamic};
-    static REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    cpu_time(&REFUSED, || {
-        clock_gettime_dynamic(DynamicClockId::Known(ClockId::ThreadCPUTime))
+    CPU_CLOCK_REFUSED.with(|refused| {
+        cpu_time(refused, || {
+            clock_gettime_dynamic(DynamicClockId::Known(ClockId::ThreadCPUTime))
+        })
     })
+}
+
+#[cfg(target_os = "linux")]
+thread_local! {
+    /// Whether this thread's CPU clock was refused ([`thread_cpu`]).
+    static CPU_CLOCK_REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// No CPU clock read here: conversions are timed in wall time ([`timed`]).
@@ -680,15 +715,14 @@ fn thread_cpu() -> Option<Duration> {
 
 /// The time `read` gives, unless the clock failed before (`refused`): a failure now (the
 /// sandbox's error, where rustix's `clock_gettime` would panic; a reading out of range) is
-/// remembered, so that a refused clock costs one failed call per process, not two (the vDSO's,
+/// remembered, so that a refused clock costs one failed call per thread, not two (the vDSO's,
 /// then rustix's system call) per read (review57 N3).
 #[cfg(target_os = "linux")]
 fn cpu_time(
-    refused: &std::sync::atomic::AtomicBool,
+    refused: &std::cell::Cell<bool>,
     read: impl FnOnce() -> rustix::io::Result<rustix::time::Timespec>,
 ) -> Option<Duration> {
-    use std::sync::atomic::Ordering;
-    if refused.load(Ordering::Relaxed) {
+    if refused.get() {
         return None;
     }
     let time = read().ok().and_then(|t| {
@@ -696,7 +730,7 @@ fn cpu_time(
             .checked_add(Duration::from_nanos(u64::try_from(t.tv_nsec).ok()?))
     });
     if time.is_none() {
-        refused.store(true, Ordering::Relaxed);
+        refused.set(true);
     }
     time
 }
@@ -1790,12 +1824,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_conversion_off_the_cpu_keeps_the_io_thread_converting() {
         use By::{Io, Poll};
-        // Over the threshold in wall time, and far below `BLOCKED` times it, so that a sleep
-        // that wakes late on a loaded host is still not taken for a blocked conversion
-        // (review62 L2: 20 ms that woke 80 ms late).
-        let walk = costly(alone(true), false, SLOW, |c| {
+        // Twice the threshold in wall time (a 10 ms threshold, so its blocked bound is 500 ms),
+        // so that the CPU clock tells it, and far below the blocked bound: a sleep that wakes
+        // up to 480 ms late on a loaded host is still not taken for a blocked conversion
+        // (review62 L2: 20 ms that woke 80 ms late; review66 L5: 6 ms left 94 ms).
+        let slow = SLOW * 5;
+        let walk = costly(alone(true), false, slow, move |c| {
             if c == 1 {
-                std::thread::sleep(SLOW * 3);
+                std::thread::sleep(slow * 2);
             }
         });
         let by = [Poll, Io, Io, Io, Io, Io];
@@ -1859,13 +1895,36 @@ mod tests {
         assert!(waited < SLOW * 5, "{waited:?}");
     }
 
+    /// A CPU clock refused on one thread (a seccomp filter is per thread) is remembered by
+    /// that thread only: the others, and the threads spawned later, still read theirs
+    /// (review62 N1).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_refused_cpu_clock_is_remembered_by_its_thread_only() {
+        let sandboxed = std::thread::spawn(|| {
+            // As after a refusal there.
+            CPU_CLOCK_REFUSED.with(|refused| refused.set(true));
+            thread_cpu()
+        })
+        .join()
+        .expect("the sandboxed thread read its clock");
+        assert_eq!(sandboxed, None);
+        assert!(thread_cpu().is_some());
+        let other = std::thread::spawn(thread_cpu)
+            .join()
+            .expect("another thread read its clock");
+        assert!(other.is_some());
+    }
+
     /// A CPU clock that fails gives no time, never zero, and is not asked again; a reading is
     /// taken as it is (review57 L1, N3).
     #[cfg(target_os = "linux")]
     #[test]
     fn a_refused_cpu_clock_gives_no_time_and_is_not_asked_again() {
+        use std::cell::Cell;
+
         use rustix::time::Timespec;
-        let refused = AtomicBool::new(false);
+        let refused = Cell::new(false);
         let read = cpu_time(&refused, || {
             Ok(Timespec {
                 tv_sec: 3,
@@ -1873,15 +1932,15 @@ mod tests {
             })
         });
         assert_eq!(read, Some(Duration::new(3, 5)));
-        assert!(!refused.load(Ordering::SeqCst));
+        assert!(!refused.get());
         assert_eq!(cpu_time(&refused, || Err(rustix::io::Errno::PERM)), None);
-        assert!(refused.load(Ordering::SeqCst));
+        assert!(refused.get());
         assert_eq!(cpu_time(&refused, || panic!("asked again")), None);
         // A reading out of range is none either.
         for (tv_sec, tv_nsec) in [(-1, 0), (0, -1)] {
-            let odd = AtomicBool::new(false);
+            let odd = Cell::new(false);
             assert_eq!(cpu_time(&odd, || Ok(Timespec { tv_sec, tv_nsec })), None);
-            assert!(odd.load(Ordering::SeqCst));
+            assert!(odd.get());
         }
     }
 

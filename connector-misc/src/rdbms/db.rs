@@ -150,7 +150,12 @@ impl DecimalRoom {
         digits: 65,
         exponent: false,
     };
-    /// PostgreSQL's `numeric`.
+    /// PostgreSQL's `numeric`. Old releases refuse an exponent past ±1000 as invalid input,
+    /// until the back-patched "Remove bogus dependencies on NUMERIC_MAX_PRECISION" (minors of
+    /// about 2016, not pinned): there an id of over 1000 zeros, bound `1e1001`, fails the
+    /// refetch where its plain text did not. Such releases are long out of support
+    /// (review65 I1).
+    #[cfg_attr(not(feature = "postgresql"), allow(dead_code))]
     pub(crate) const POSTGRES: Self = Self {
         scale: 16_383,
         digits: 131_072,
@@ -166,6 +171,37 @@ impl DecimalRoom {
         } else {
             Self::MYSQL
         }
+    }
+
+    /// The room of a MySQL-protocol server from its answer to `SELECT VERSION()`
+    /// ([`Self::of_mysql_version`] of its first text), MySQL's (the smaller) when there is
+    /// none: a server or proxy that refused the question (logged at `warn`: its ids of 31 to
+    /// 38 decimals are absent, which on MariaDB may be rows that exist), or answered no text.
+    /// MySQL's misreads a MariaDB only by leaving such an id absent; MariaDB's on MySQL 8
+    /// would bind a `DECIMAL(65, 31)`, which the server refuses, failing the whole refetch
+    /// (review58 L2, review65 L1, review66 L4).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    pub(crate) fn of_mysql_answer(answer: Result<Vec<String>>) -> Self {
+        match answer {
+            Ok(version) => Self::of_mysql_version(version.first().map_or("", String::as_str)),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "SELECT VERSION() failed: MySQL's decimal room (30 decimals), so a refetch id of 31 to 38 decimals is absent"
+                );
+                Self::MYSQL
+            }
+        }
+    }
+
+    /// Whether `key`, a refetch id's key, is a number MariaDB's room holds and MySQL's does
+    /// not (31 to 38 decimals): only then does the room of a MySQL-protocol server tell a
+    /// refetch's keys apart. Every other key parses the same in either room
+    /// ([`exact_decimal`]: MySQL's is MariaDB's with fewer decimals, same digits, no
+    /// exponent), or is no number at all.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    pub(crate) fn only_mariadb_holds(key: &str) -> bool {
+        exact_decimal(key, Self::MYSQL).is_none() && exact_decimal(key, Self::MARIADB).is_some()
     }
 }
 
@@ -559,25 +595,30 @@ impl Connection {
             .collect())
     }
 
-    /// The exact numbers this server's id columns hold ([`DecimalRoom`]): PostgreSQL's, or
-    /// on the MySQL protocol MariaDB's or MySQL's by the server's `VERSION()` (one query; a
-    /// refetch asks once, for all its tables). A server or proxy that refuses the question
-    /// gets MySQL's, the smaller: its longer ids are absent, the refetch goes on (review65
-    /// L1: the question's error failed the whole refetch).
-    pub(crate) async fn decimal_room(&mut self) -> DecimalRoom {
+    /// The exact numbers this server's id columns hold ([`DecimalRoom`]) for a refetch of
+    /// `keys` (its ids' keys, of any table): PostgreSQL's; on the MySQL protocol MySQL's,
+    /// unless a key is a number only MariaDB's holds ([`DecimalRoom::only_mariadb_holds`]),
+    /// and then MariaDB's or MySQL's by the server's `VERSION()`
+    /// ([`DecimalRoom::of_mysql_answer`]; one query, the refetch's only). The rooms differ only
+    /// for such keys, so the question is asked only for them (review65 L1: it was a round
+    /// trip on every refetch, where the engine's retries pass ids the server wrote, which on
+    /// MySQL 8 never need it). A server or proxy that refuses it gets MySQL's, the smaller:
+    /// those keys are absent, the refetch goes on.
+    #[cfg_attr(not(feature = "mysql"), allow(unused_variables))]
+    pub(crate) async fn decimal_room<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> DecimalRoom {
         match self {
             #[cfg(feature = "postgresql")]
             Self::Postgres(_) => DecimalRoom::POSTGRES,
             #[cfg(feature = "mysql")]
-            Self::MySql(_) => match self.texts("SELECT VERSION()".to_owned(), &[]).await {
-                Ok(version) => {
-                    DecimalRoom::of_mysql_version(version.first().map_or("", String::as_str))
+            Self::MySql(_) => {
+                if !keys.into_iter().any(DecimalRoom::only_mariadb_holds) {
+                    return DecimalRoom::MYSQL;
                 }
-                Err(e) => {
-                    tracing::debug!(error = %e, "VERSION() refused: MySQL's decimal room");
-                    DecimalRoom::MYSQL
-                }
-            },
+                DecimalRoom::of_mysql_answer(self.texts("SELECT VERSION()".to_owned(), &[]).await)
+            }
         }
     }
 

@@ -1331,6 +1331,96 @@ mod tests {
         assert!(my.page(None, Some(&after), 10, false).is_ok());
     }
 
+    /// review65 L2, review66 L4: a MySQL server's `VERSION()` gets MySQL's room, however the
+    /// server or fork writes it (no MySQL 8 here, so this is the MySQL side's only test);
+    /// MariaDB's names itself; an answer with no text, an empty one, or a refused question
+    /// gets MySQL's, the smaller.
+    #[test]
+    fn a_mysql_version_or_a_refused_one_gets_mysqls_room() {
+        use connector_core::{Error, ErrorKind};
+        let answer = |v: &str| DecimalRoom::of_mysql_answer(Ok(vec![v.to_owned()]));
+        for mysql in [
+            "8.0.36",
+            "8.4.3",
+            "9.1.0-commercial",
+            "5.7.44-log",
+            "5.6.51",
+            // Percona, Aurora, TiDB (a DECIMAL of 30 decimals at most), Vitess.
+            "8.0.36-28",
+            "8.0.mysql_aurora.3.05.2",
+            "8.0.11-TiDB-v7.5.1",
+            "8.0.31-Vitess",
+            "",
+        ] {
+            assert_eq!(
+                DecimalRoom::of_mysql_version(mysql),
+                DecimalRoom::MYSQL,
+                "{mysql}"
+            );
+            assert_eq!(answer(mysql), DecimalRoom::MYSQL, "{mysql}");
+        }
+        for mariadb in [
+            "10.11.6-MariaDB-0+deb12u1",
+            "5.5.5-10.6.4-MariaDB",
+            "11.4.2-mariadb-log",
+        ] {
+            assert_eq!(answer(mariadb), DecimalRoom::MARIADB, "{mariadb}");
+        }
+        assert_eq!(
+            DecimalRoom::of_mysql_answer(Ok(Vec::new())),
+            DecimalRoom::MYSQL
+        );
+        let refused = Error::new(ErrorKind::Unavailable, "command denied to user");
+        assert_eq!(
+            DecimalRoom::of_mysql_answer(Err(refused)),
+            DecimalRoom::MYSQL
+        );
+    }
+
+    /// review65 L1: the MySQL protocol's room is asked of the server only for a key that
+    /// MariaDB's room holds and MySQL's does not (31 to 38 decimals); every other key parses
+    /// the same in either room, so MySQL's, given with no question, changes nothing.
+    #[test]
+    fn only_keys_of_31_to_38_decimals_need_the_servers_room() {
+        let mut my = plan_of(Dialect::MySql, Some("t"), CursorKind::Naive, Zone::utc());
+        my.id_kind = KeyKind::Numeric;
+        let mut keys: Vec<String> = [
+            "abc", "", "-12.50", "1e64", "1e65", "1e70", "0e99999", "1e-99999", "1.5e-30",
+            "15E-38", "1.5e-37", "-1e-38", "1e-39", "NaN",
+        ]
+        .map(str::to_owned)
+        .into();
+        for n in 0..=45 {
+            keys.push(format!("1e-{n}"));
+            keys.push(format!("0.{}", "1".repeat(n + 1)));
+            keys.push(format!(
+                "{}.{}",
+                "9".repeat(64usize.saturating_sub(n)),
+                "9".repeat(n)
+            ));
+        }
+        let mut asked = Vec::new();
+        for k in &keys {
+            let (mysql, mariadb) = (
+                my.parse_key(k, DecimalRoom::MYSQL),
+                my.parse_key(k, DecimalRoom::MARIADB),
+            );
+            if DecimalRoom::only_mariadb_holds(k) {
+                assert_eq!(mysql, None, "{k}");
+                assert!(mariadb.is_some(), "{k}");
+                asked.push(k.as_str());
+            } else {
+                assert_eq!(mysql, mariadb, "{k}");
+            }
+        }
+        for k in ["1e-31", "1e-38", "15E-38", "1.5e-37", "1.5e-30", "-1e-38"] {
+            assert!(asked.contains(&k), "{k}");
+        }
+        for k in ["1e-30", "1e-39", "0.5", "12", "abc", "1e65"] {
+            assert!(!DecimalRoom::only_mariadb_holds(k), "{k}");
+        }
+    }
+
     /// review22 F3: a zone-less window across New York's fall-back (2025-11-02 06:00Z,
     /// 02:00 EDT back to 01:00 EST) starts an hour earlier in wall-clock time, so the rows
     /// written in the repeated hour's first minutes are in it (once `[01:55, 01:10)`, empty).

@@ -521,7 +521,7 @@ pub(crate) fn refetch(
             return;
         }
         let mut conn = shared.connect().await?;
-        let room = conn.decimal_room().await;
+        let room = conn.decimal_room(wanted.values().flatten().map(String::as_str)).await;
         for (label, keys) in wanted {
             ctx.cancellation().check()?;
             let table = label.as_deref().map(Table::parse);
