@@ -186,15 +186,19 @@ fn ahead_on_thread<T: Send + 'static>(
 ///
 /// **`convert` may run on the walk's I/O thread** (the fetching thread's conversion above):
 /// it must not block (no synchronous I/O, no `std::sync::Mutex` held long) and must not call
-/// `block_in_place`. The budget does not see a block shorter than 100 ms: a conversion that
-/// blocks for 2 to 100 ms (a synchronous write the kernel throttles, a lock the caller's tasks
-/// hold) takes little CPU time, and nothing the driver reads tells it from one the OS
-/// preempted, so it is never slow. One that blocks on every page holds the I/O thread that
-/// long on every page, for the whole walk, and its fetches wait for it (review62 L3). Wall
-/// time is not counted in that band because preemptions would then be charged: on a loaded
-/// host the fast conversions were taken for slow ones and left the I/O thread (review54 H1,
-/// review57 M1); telling a block apart (the thread's voluntary switches in `/proc`) would
-/// cost a file read per such conversion, and is not done. It runs with the caller's runtime entered wherever it runs:
+/// `block_in_place`. Where the thread's CPU clock is read (Linux, unless a sandbox refuses
+/// it), the budget does not see a block shorter than 100 ms: a conversion that blocks for 2 to
+/// 100 ms (a synchronous write the kernel throttles, a lock the caller's tasks hold) takes
+/// little CPU time, and nothing the driver reads tells it from one the OS preempted, so it is
+/// never slow. One that blocks on every page holds the I/O thread that long on every page, for
+/// the whole walk, and its fetches wait for it (review62 L3). Wall time is not counted in that
+/// band because preemptions would then be charged: on a loaded host the fast conversions were
+/// taken for slow ones and left the I/O thread (review54 H1, review57 M1); telling a block
+/// apart (the thread's voluntary switches in `/proc`) would cost two file reads, one on every
+/// page, and is not done. Elsewhere conversions are timed in wall time, and a block over 2 ms
+/// is slow like any.
+///
+/// `convert` runs with the caller's runtime entered wherever it runs:
 /// `tokio::spawn` and `Handle::current()` in it are the caller's runtime's, as in a task.
 /// So on the I/O thread `Handle::current().runtime_flavor()` reports the caller's flavour,
 /// `MultiThread` on most hosts, though the thread is none of its workers: a `block_in_place`
@@ -530,9 +534,10 @@ const SAVED: u32 = 4;
 /// whatever its CPU time: one that blocked (synchronous I/O, a contended lock, a major page
 /// fault) holds the thread as long as one that computed, and the CPU clock does not see it
 /// (review57 L2). A preemption that long is rare outside a cgroup's CPU quota (100 ms
-/// periods), and one counted so only spends its own length of the budget. A shorter block is
-/// never slow (the "must not block" of [`read_ahead_converting`]: a block told from a
-/// preemption by CPU time alone, review62 L3).
+/// periods), and one counted so only spends its own length of the budget. Where the CPU clock
+/// is read, a shorter block is never slow (the "must not block" of [`read_ahead_converting`]:
+/// a block is not told from a preemption by CPU time alone, review62 L3); where it is not, a
+/// block over [`SLOW`] is slow by its wall time.
 const BLOCKED: u32 = 50;
 
 /// Whether the driver's own conversions hold the fetching thread too long (review37 F4,
@@ -563,12 +568,13 @@ const BLOCKED: u32 = 50;
 /// nothing and is charged nothing for it. On Windows, `Instant` (`QueryPerformanceCounter`)
 /// counts a suspend, and so may it on other platforms (review62 names FreeBSD's
 /// `CLOCK_MONOTONIC`); conversions are timed in wall time there, so one that spans a suspend
-/// of `S` is charged `S`, and the walk's pages behind go to tasks for the next `16 S` of its
-/// time (an 8-hour sleep: 128 hours), though the I/O thread was held for nothing
-/// (review62 L4). That costs speed (those pages convert in tasks), never a page nor the
-/// bound, which a charge over the time held only tightens. The earnings over a suspend are
-/// capped like any ([`SAVED`]). A single charge is not capped: a cap would also let a
-/// conversion that really held the thread longer go charged less than it held.
+/// of `S` is charged `S`, and the walk's pages behind go to tasks for about the next `16 S` of
+/// its time, counted from the conversion's start (an 8-hour sleep: about 128 hours), though
+/// the I/O thread was held for nothing (review62 L4). That costs speed (those pages convert in
+/// tasks), never a page nor the bound, which a charge over the time held only tightens. The
+/// earnings over a suspend are capped like any ([`SAVED`]). A single charge is not capped: a
+/// cap would also let a conversion that really held the thread longer go charged less than it
+/// held.
 ///
 /// **Nothing ratchets.** A slow conversion of `t` leaves the pages behind of about the next
 /// `16 t` of the walk to tasks; then the driver converts again, fast pages as before. So the
