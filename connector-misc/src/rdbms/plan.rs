@@ -1377,6 +1377,60 @@ mod tests {
         );
     }
 
+    /// The server is asked its `VERSION()` only for a key of 31 to 38 decimals, and then once
+    /// (review65 L1: it was a round trip on every refetch; review67 L1: nothing pinned that).
+    #[tokio::test]
+    async fn the_mysql_room_is_asked_only_for_keys_that_need_it() {
+        use std::cell::Cell;
+        let never = || async { panic!("VERSION() asked for keys either room holds alike") };
+        for keys in [
+            &[
+                "1.5", "12", "abc", "1e-30", "-0e-50", "1e+2", "Infinity", " 1e-31",
+            ][..],
+            &[],
+            &["1e-39", "1e66"],
+        ] {
+            for key in keys {
+                assert!(!DecimalRoom::only_mariadb_holds(key), "{key:?}");
+            }
+            assert_eq!(
+                DecimalRoom::of_mysql_keys(keys.iter().copied(), never).await,
+                DecimalRoom::MYSQL,
+                "{keys:?}"
+            );
+        }
+        for (keys, version, room) in [
+            (
+                &["1.5", "1.5e-37"][..],
+                "10.11.6-MariaDB",
+                DecimalRoom::MARIADB,
+            ),
+            (
+                &["1E-0031", "2"][..],
+                "10.6.4-MariaDB",
+                DecimalRoom::MARIADB,
+            ),
+            (
+                &["0001e-31"][..],
+                "11.4.2-mariadb-log",
+                DecimalRoom::MARIADB,
+            ),
+            (&["+1e-31"][..], "8.0.36", DecimalRoom::MYSQL),
+        ] {
+            let asked = Cell::new(0);
+            let ask = || {
+                asked.set(asked.get() + 1);
+                async move { Ok(vec![version.to_owned()]) }
+            };
+            assert_eq!(
+                DecimalRoom::of_mysql_keys(keys.iter().copied(), ask).await,
+                room,
+                "{keys:?}"
+            );
+            assert_eq!(asked.get(), 1, "{keys:?}");
+        }
+    }
+
     /// review65 L1: the MySQL protocol's room is asked of the server only for a key that
     /// MariaDB's room holds and MySQL's does not (31 to 38 decimals); every other key parses
     /// the same in either room, so MySQL's, given with no question, changes nothing.
