@@ -60,8 +60,10 @@ impl SchedulerOptions {
     }
 }
 
-/// `ttl` as a worker's time to live: at most [`MAX_WORKER_TTL`] (a host that skipped
-/// [`SchedulerOptions::validate`] gets that, never a panic), 60 s when zero.
+/// `ttl` as a worker's time to live: at most [`MAX_WORKER_TTL`] (never a panic), 60 s when
+/// zero. The one place the bound is applied, for the scheduler's option and for
+/// [`SyncService::worker_ttl`](crate::SyncService::worker_ttl), which store what they are
+/// given.
 pub(crate) fn worker_ttl(ttl: Duration) -> chrono::Duration {
     let ttl = if ttl.is_zero() {
         Duration::from_secs(60)
