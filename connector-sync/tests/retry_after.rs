@@ -472,18 +472,29 @@ async fn run_to_the_end(
     shared: &Arc<Shared>,
     options: WorkerOptions,
 ) -> (JobRecord, Recorder) {
-    let Setup {
-        _dir,
-        service,
-        sink,
-        job,
-        ..
-    } = setup(backend, shared).await;
+    let set = setup(backend, shared).await;
+    let done = run_job(&set, options).await;
+    (done, set.sink)
+}
+
+/// [`setup`] with the connector's `timeout_secs` set to `timeout`.
+async fn setup_timed(backend: Backend, shared: &Arc<Shared>, timeout: u64) -> Setup {
+    let set = setup(backend, shared).await;
+    let update = connector_sync::ConnectorUpdate {
+        timeout_secs: Some(timeout),
+        ..connector_sync::ConnectorUpdate::default()
+    };
+    ok("update", set.service.update(&set.connector, update).await);
+    set
+}
+
+/// Runs the job of `set` with a worker of `options` until it ends, and stops the worker.
+async fn run_job(set: &Setup, options: WorkerOptions) -> JobRecord {
     let stop = connector_core::Cancellation::new();
-    let worker = worker(&service, options, &stop);
-    let done = wait_for(&service, job, |j| j.status.is_finished()).await;
+    let worker = worker(&set.service, options, &stop);
+    let done = finished(&set.service, set.job).await;
     stop_worker(&stop, worker).await;
-    (done, sink)
+    done
 }
 
 /// Waits a service asks for, from a day's to hostile ones that overflowed `chrono` (past about
@@ -784,28 +795,13 @@ async fn a_resume_that_hangs_is_a_stall(backend: Backend) {
 async fn a_resume_that_runs_past_its_timeout_is_a_stall(backend: Backend) {
     let shared = Shared::new(4, Some((ErrorKind::Unavailable, None)));
     shared.set_delay(Duration::from_secs(3600));
-    let Setup {
-        _dir,
-        service,
-        connector,
-        job,
-        ..
-    } = setup(backend, &shared).await;
-    let update = connector_sync::ConnectorUpdate {
-        timeout_secs: Some(2),
-        ..connector_sync::ConnectorUpdate::default()
-    };
-    ok("update", service.update(&connector, update).await);
-    let stop = connector_core::Cancellation::new();
-    let worker = worker(&service, fast_worker("w"), &stop);
-    let done = finished(&service, job).await;
+    let done = run_job(&setup_timed(backend, &shared, 2).await, fast_worker("w")).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(
         shared.resumed(),
         [false, true, true, true, false],
         "three resumes past their timeout, then a run from the start"
     );
-    stop_worker(&stop, worker).await;
 }
 
 /// Resumes that read a page (buffered: 4 documents a batch, 2 a page, so nothing is committed)
@@ -1329,27 +1325,11 @@ impl Drop for AbortOnDrop {
 /// `options`, until it ends.
 async fn run_gated(backend: Backend, shared: &Arc<Shared>, options: WorkerOptions) -> JobRecord {
     use connector_core::rate::RateGate as _;
-    let Setup {
-        _dir,
-        service,
-        connector,
-        job,
-        ..
-    } = setup(backend, shared).await;
-    let update = connector_sync::ConnectorUpdate {
-        timeout_secs: Some(2),
-        ..connector_sync::ConnectorUpdate::default()
-    };
-    ok("update", service.update(&connector, update).await);
-    let other = connector_sync::SqlRateGate::new(service.db().clone());
+    let set = setup_timed(backend, shared, 2).await;
+    let other = connector_sync::SqlRateGate::new(set.service.db().clone());
     ok("defer", other.defer(GATED, Duration::from_secs(3600)).await);
-    let lifter = lift_holds(&service, &connector);
-    let stop = connector_core::Cancellation::new();
-    let worker = worker(&service, options, &stop);
-    let done = finished(&service, job).await;
-    drop(lifter);
-    stop_worker(&stop, worker).await;
-    done
+    let _lifter = lift_holds(&set.service, &set.connector);
+    run_job(&set, options).await
 }
 
 /// Three resumes whose first request waits on the shared rate gate (another worker was told
@@ -1442,21 +1422,11 @@ async fn three_paced_resumes_are_stalls(backend: Backend, pace: Duration, timeou
     let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
     shared.paced.store(3, Ordering::SeqCst);
     *shared.pace.lock().unwrap_or_else(|e| e.into_inner()) = pace;
-    let Setup {
-        _dir,
-        service,
-        connector,
-        job,
-        ..
-    } = setup(backend, &shared).await;
-    let update = connector_sync::ConnectorUpdate {
-        timeout_secs: Some(timeout),
-        ..connector_sync::ConnectorUpdate::default()
-    };
-    ok("update", service.update(&connector, update).await);
-    let stop = connector_core::Cancellation::new();
-    let worker = worker(&service, fast_worker("w"), &stop);
-    let done = finished(&service, job).await;
+    let done = run_job(
+        &setup_timed(backend, &shared, timeout).await,
+        fast_worker("w"),
+    )
+    .await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(
         shared.paced.load(Ordering::SeqCst),
@@ -1468,7 +1438,6 @@ async fn three_paced_resumes_are_stalls(backend: Backend, pace: Duration, timeou
         [false, true, true, true, false],
         "three paced resumes past their timeout, then a run from the start"
     );
-    stop_worker(&stop, worker).await;
 }
 
 /// Three resumes that wait once on the shared rate gate, long enough to hold an attempt back
@@ -1482,21 +1451,7 @@ async fn a_resume_that_hangs_after_a_long_wait_is_a_stall(backend: Backend) {
     shared.set_delay(Duration::from_secs(3600));
     shared.gated.store(3, Ordering::SeqCst);
     *shared.gate_wait.lock().unwrap_or_else(|e| e.into_inner()) = Some(Duration::from_millis(500));
-    let Setup {
-        _dir,
-        service,
-        connector,
-        job,
-        ..
-    } = setup(backend, &shared).await;
-    let update = connector_sync::ConnectorUpdate {
-        timeout_secs: Some(2),
-        ..connector_sync::ConnectorUpdate::default()
-    };
-    ok("update", service.update(&connector, update).await);
-    let stop = connector_core::Cancellation::new();
-    let worker = worker(&service, fast_worker("w"), &stop);
-    let done = finished(&service, job).await;
+    let done = run_job(&setup_timed(backend, &shared, 2).await, fast_worker("w")).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(
         shared.gated.load(Ordering::SeqCst),
@@ -1508,7 +1463,6 @@ async fn a_resume_that_hangs_after_a_long_wait_is_a_stall(backend: Backend) {
         [false, true, true, true, false],
         "three resumes hung after a long wait, then a run from the start"
     );
-    stop_worker(&stop, worker).await;
 }
 
 /// A job whose attempts were never rate-limited (a 503 asking for an hour) is not freed by
