@@ -94,8 +94,9 @@ pub struct WorkerOptions {
     /// when its worker stops, nor one its service rate-limited: a long job interrupted many
     /// times while it advances is never failed for it.
     pub max_attempts: u32,
-    /// How long a sync attempt may go without progress (a source page, a sink batch) before
-    /// it is stopped and counted as failed (default 30 min; a long wait for a shared rate
+    /// How long a sync attempt may go without progress (a source page, a sink batch, a call
+    /// into the sink starting or returning, so a page's fetch and its write are timed each on
+    /// its own) before it is stopped and counted as failed (default 30 min; a long wait for a shared rate
     /// limit, at least a tenth of this and at most a minute, is not a stall, a paced client's
     /// shorter slots are). Its lease is then no longer renewed, so a hung source stream or a sink
     /// write stuck on a dead mount never holds its connector's pending slot for good. Stopped
@@ -531,6 +532,13 @@ impl Activity {
             requests_at_progress: AtomicU64::new(0),
         }
     }
+
+    /// Something happened now, for the stall watchdog.
+    fn touch(&self) {
+        if let Ok(mut at) = self.last.lock() {
+            *at = tokio::time::Instant::now();
+        }
+    }
 }
 
 /// The job's sink, counting its calls in flight in [`Activity::in_sink`]: a stall while the
@@ -540,31 +548,37 @@ struct WatchedSink {
     activity: Arc<Activity>,
 }
 
-/// One call into the sink, counted until it returns or its future is dropped.
-struct InSink<'a>(&'a AtomicUsize);
+/// One call into the sink, counted until it returns or its future is dropped. Entering and
+/// leaving it are activity for the stall watchdog: the fetch of a page and the write of its
+/// documents are timed each on its own, so a slow page followed by a slow write (each under
+/// `stall_timeout`, together over it) is not stopped, nor blamed on the sink (review61 L7:
+/// core reports a page only after its write, so the two were timed as one).
+struct InSink<'a>(&'a Activity);
 
 impl<'a> InSink<'a> {
-    fn enter(calls: &'a AtomicUsize) -> Self {
-        calls.fetch_add(1, Ordering::SeqCst);
-        Self(calls)
+    fn enter(activity: &'a Activity) -> Self {
+        activity.in_sink.fetch_add(1, Ordering::SeqCst);
+        activity.touch();
+        Self(activity)
     }
 }
 
 impl Drop for InSink<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.touch();
+        self.0.in_sink.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 #[async_trait::async_trait]
 impl Sink for WatchedSink {
     async fn write(&self, documents: &[Document]) -> Result<()> {
-        let _call = InSink::enter(&self.activity.in_sink);
+        let _call = InSink::enter(&self.activity);
         self.inner.write(documents).await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
-        let _call = InSink::enter(&self.activity.in_sink);
+        let _call = InSink::enter(&self.activity);
         self.inner.delete(ids).await
     }
 

@@ -68,6 +68,7 @@ on_both!(
     a_resume_paced_without_a_page_past_its_timeout_is_a_stall,
     a_resume_looping_on_long_slots_past_its_timeout_is_a_stall,
     a_resume_that_hangs_after_a_long_wait_is_a_stall,
+    a_slow_page_then_a_slow_write_is_not_a_stall,
     a_resume_throttled_after_a_page_past_its_timeout_keeps_its_checkpoint,
     clear_rate_limit_leaves_a_job_never_throttled_alone,
     the_workers_sweep_cuts_only_connector_holds,
@@ -157,6 +158,8 @@ struct Shared {
     paced: AtomicUsize,
     /// The interval of the [`Shared::paced`] loads' slots (100 ms by default).
     pace: Mutex<Duration>,
+    /// How long each page that does not fail takes (none by default).
+    page_delay: Mutex<Duration>,
     /// A wait each [`Shared::gated`] load first [`defer`](connector_core::rate::RateGate::defer)s
     /// on its key, as a service's `Retry-After` would (none by default).
     gate_wait: Mutex<Option<Duration>>,
@@ -291,6 +294,7 @@ impl CheckpointedConnector for Flaky {
         let gate = ctx.rate_gate().cloned().filter(|_| take(&shared.gated));
         let gate_at = shared.gate_at.load(Ordering::SeqCst);
         let gate_wait = *shared.gate_wait.lock().unwrap_or_else(|e| e.into_inner());
+        let page_delay = *shared.page_delay.lock().unwrap_or_else(|e| e.into_inner());
         let mut index = 0;
         let mut passed = 0;
         self.inner
@@ -319,6 +323,7 @@ impl CheckpointedConnector for Flaky {
                         tokio::time::sleep(wait).await;
                     }
                     if !fail {
+                        tokio::time::sleep(page_delay).await;
                         return page;
                     }
                     let delay = *shared.delay.lock().unwrap_or_else(|e| e.into_inner());
@@ -1463,6 +1468,27 @@ async fn a_resume_that_hangs_after_a_long_wait_is_a_stall(backend: Backend) {
         [false, true, true, true, false],
         "three resumes hung after a long wait, then a run from the start"
     );
+}
+
+/// Source pages that take 1.2 s and sink writes that take 1.2 s, with a 2 s `stall_timeout`:
+/// each is under it, the two together over it. Core reports a page only once its documents
+/// are written, so the watchdog timed the fetch and the write as one, stopped each attempt as
+/// a hung sink, and the healthy job failed after `max_attempts` (review61 L7). The sink's
+/// calls are activity now: the job ends at its first attempt.
+async fn a_slow_page_then_a_slow_write_is_not_a_stall(backend: Backend) {
+    let shared = Shared::new(0, None);
+    *shared.page_delay.lock().unwrap_or_else(|e| e.into_inner()) = Duration::from_millis(1200);
+    let set = setup(backend, &shared).await;
+    set.sink.set_delay(Duration::from_millis(1200));
+    let mut options = fast_worker("w");
+    options.stall_timeout = Duration::from_secs(2);
+    let done = run_job(&set, options).await;
+    assert_eq!(
+        (done.status, done.attempt),
+        (JobStatus::Done, 1),
+        "{done:#?}"
+    );
+    assert_eq!(set.sink.deliveries().len(), 6);
 }
 
 /// A job whose attempts were never rate-limited (a 503 asking for an hour) is not freed by
