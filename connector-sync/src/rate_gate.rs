@@ -1,7 +1,9 @@
 //! [`SqlRateGate`]: core's [`RateGate`] over the `rate_limit` table, so every worker on one
 //! database keeps, together, to one rate per credential.
 
+use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -152,6 +154,9 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 /// - [`defer`](RateGate::defer) (a 429's `Retry-After`) pushes `next_at` to at least now plus
 ///   the wait, cut to [`max_wait`](Self::max_wait) (1 h by default): every worker's next
 ///   request of that credential waits it out.
+/// - [`acquire_many`](RateGate::acquire_many) (a batch the service counts as several
+///   requests) reserves its slots in one statement, as core's default does, and notes the
+///   wait for the last of them, the one its request really waits (review64 L3).
 /// - [`limited_until`](Self::limited_until) is the end of the last wait this gate handed out,
 ///   while it is in the future, and [`next_free`](Self::next_free) reads a key's next free
 ///   slot: what a job reports as "rate-limited until T".
@@ -171,6 +176,17 @@ pub struct SqlRateGate {
     /// The latest end of a wait this gate handed out, and that wait's length.
     last: Mutex<Option<(DateTime<Utc>, Duration)>>,
     max_wait: Duration,
+    /// Slots handed out (`acquire` and `acquire_many` calls that succeeded): each is one
+    /// request about to go.
+    slots: AtomicU64,
+    /// Waits a service asked every client of a key for (`defer` calls that pushed a row):
+    /// each follows a request answered with a rate limit.
+    deferred: AtomicU64,
+    /// The job using the gate and its `timeout_secs`: a slot further out than that is
+    /// logged, once (review64 M2).
+    job: Option<(i64, Duration)>,
+    /// Whether that was logged.
+    warned: AtomicBool,
 }
 
 /// The longest wait [`SqlRateGate::max_wait`] accepts: a year, which both databases store.
@@ -184,7 +200,34 @@ impl SqlRateGate {
             db,
             last: Mutex::new(None),
             max_wait: Duration::from_secs(3600),
+            slots: AtomicU64::new(0),
+            deferred: AtomicU64::new(0),
+            job: None,
+            warned: AtomicBool::new(false),
         }
+    }
+
+    /// The gate of job `job`, whose attempts stop after `timeout` (its connector's
+    /// `timeout_secs`; zero: none): the first slot further out than that is logged at
+    /// `warn`, naming the key (a hash, no secret). The credential's queue is then longer than
+    /// the job's time limit, so the attempt stops at its deadline before its request goes,
+    /// each attempt abandons its slot, and the job is retried as rate-limited until
+    /// `max_throttled` (review64 M2). The key is known only once the connector's HTTP client
+    /// asks for a slot, so this is said at the first such slot, not at the claim.
+    pub(crate) fn for_job(mut self, job: i64, timeout: Duration) -> Self {
+        self.job = (!timeout.is_zero()).then_some((job, timeout));
+        self
+    }
+
+    /// Requests answered other than with a rate limit so far, and the one in flight or
+    /// waiting for its slot: the slots handed out less the waits a service asked for
+    /// ([`defer`](RateGate::defer), each after a request it rate-limited). A run that keeps
+    /// asking for slots without a page between them loops, whatever each slot's wait
+    /// (review64 M2).
+    pub(crate) fn requests(&self) -> u64 {
+        self.slots
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.deferred.load(Ordering::Relaxed))
     }
 
     /// The longest wait a service's `Retry-After` puts on a key (default 1 h, at most a
@@ -205,16 +248,21 @@ impl SqlRateGate {
             .filter(|until| *until > Utc::now())
     }
 
-    /// Whether the gate holds its job back now: the latest wait it handed out is at least
-    /// `long` and has not ended (or ended less than a second ago, the slack of a deadline that
-    /// fires as the wait ends). Short waits, a paced client's slots, never hold it back
-    /// (review61 M1: summing them hid a resume that looped without a page, paced by the gate,
-    /// until its deadline).
+    /// Whether the gate holds its job back now (see [`holds_back_at`](Self::holds_back_at)).
     pub(crate) fn holds_back(&self, long: Duration) -> bool {
+        self.holds_back_at(long, Utc::now())
+    }
+
+    /// Whether the gate held its job back at `at` (a deadline): the latest wait it handed
+    /// out is at least `long`, began by `at`, and had not ended by then (or ended less than a
+    /// second before, the slack of a deadline that fires as the wait ends). Short waits, a
+    /// paced client's slots, never hold it back (review61 M1: summing them hid a resume that
+    /// looped without a page, paced by the gate, until its deadline). Judged at the deadline
+    /// itself, not after the attempt's teardown (review64 L4: a sink write in flight, the run
+    /// log's write and the fencing heartbeat moved "now" past a wait that did hold it).
+    pub(crate) fn holds_back_at(&self, long: Duration, at: DateTime<Utc>) -> bool {
         let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.is_some_and(|(until, wait)| {
-            wait >= long && until >= Utc::now() - chrono::TimeDelta::seconds(1)
-        })
+        held_at(last, long, at)
     }
 
     /// When `key`'s next request may go, if that is in the future (by the database's clock,
@@ -253,36 +301,16 @@ impl SqlRateGate {
         }))
     }
 
-    fn note_wait(&self, wait: Duration) {
-        if wait.is_zero() {
-            return;
-        }
-        let until = crate::worker::later(wait);
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_none_or(|(l, _)| l < until) {
-            *last = Some((until, wait));
-        }
-    }
-}
-
-/// `ms` as a duration, zero when negative or not a number, the longest one past that.
-fn millis(ms: f64) -> chrono::TimeDelta {
-    let d = Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default();
-    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
-}
-
-#[async_trait]
-impl RateGate for SqlRateGate {
-    async fn acquire(&self, key: &str, min_interval: Duration) -> Result<Duration> {
+    /// Reserves a slot of `key` (`min_interval` long; zero: only reads the key), returning
+    /// its wait, without noting it.
+    async fn reserve(&self, key: &str, min_interval: Duration) -> Result<Duration> {
         if min_interval.is_zero() {
             // A client without a rate limit of its own only honours the service's waits
             // (`defer`): a read, so it costs no commit per request.
-            let wait = match self.next_free(key).await? {
+            return Ok(match self.next_free(key).await? {
                 Some(until) => (until - Utc::now()).to_std().unwrap_or_default(),
                 None => Duration::ZERO,
-            };
-            self.note_wait(wait);
-            return Ok(wait);
+            });
         }
         let interval_ms = min_interval.as_secs_f64() * 1000.0;
         let (ms,): (f64,) = match &self.db.pool {
@@ -308,8 +336,83 @@ impl RateGate for SqlRateGate {
             }
         }
         .map_err(|e| self.db.error("cannot take a rate-limit slot in", &e))?;
-        let wait = Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or_default();
+        Ok(Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or_default())
+    }
+
+    /// Counts a slot handed out with `wait`, notes the wait, and says once when it is past
+    /// the job's time limit.
+    fn handed(&self, key: &str, wait: Duration) {
+        self.slots.fetch_add(1, Ordering::Relaxed);
         self.note_wait(wait);
+        if let Some((job, timeout)) = self.job
+            && wait >= timeout
+            && !self.warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                job,
+                key,
+                wait_secs = wait.as_secs_f64(),
+                timeout_secs = timeout.as_secs(),
+                "the shared rate limit's queue for this credential is longer than the job's \
+                 timeout_secs: the attempt stops at its deadline before this request goes and \
+                 is retried as rate-limited; raise timeout_secs, or run fewer jobs with this \
+                 credential at once"
+            );
+        }
+    }
+
+    fn note_wait(&self, wait: Duration) {
+        if wait.is_zero() {
+            return;
+        }
+        let until = crate::worker::later(wait);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|(l, _)| l < until) {
+            *last = Some((until, wait));
+        }
+    }
+}
+
+/// `ms` as a duration, zero when negative or not a number, the longest one past that.
+fn millis(ms: f64) -> chrono::TimeDelta {
+    let d = Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default();
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+/// Whether a gate whose latest wait is `last` (its end and length) held its job back at
+/// `at` (see [`SqlRateGate::holds_back_at`]).
+fn held_at(last: Option<(DateTime<Utc>, Duration)>, long: Duration, at: DateTime<Utc>) -> bool {
+    last.is_some_and(|(until, wait)| {
+        let began = chrono::TimeDelta::from_std(wait)
+            .ok()
+            .and_then(|w| until.checked_sub_signed(w))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        wait >= long && began <= at && until >= at - chrono::TimeDelta::seconds(1)
+    })
+}
+
+#[async_trait]
+impl RateGate for SqlRateGate {
+    async fn acquire(&self, key: &str, min_interval: Duration) -> Result<Duration> {
+        let wait = self.reserve(key, min_interval).await?;
+        self.handed(key, wait);
+        Ok(wait)
+    }
+
+    /// One slot `permits` intervals long, as core's default, but the wait noted (for
+    /// [`limited_until`](SqlRateGate::limited_until), and whether the gate holds its job
+    /// back) is the one returned, for the last permit: the default noted only the first's
+    /// (review64 L3: a batch of 20 on a 3 s interval waited about 58 s, 1 s was noted).
+    async fn acquire_many(
+        &self,
+        key: &str,
+        min_interval: Duration,
+        permits: NonZeroU32,
+    ) -> Result<Duration> {
+        let n = permits.get();
+        let first = self.reserve(key, min_interval.saturating_mul(n)).await?;
+        let wait = first.saturating_add(min_interval.saturating_mul(n - 1));
+        self.handed(key, wait);
         Ok(wait)
     }
 
@@ -339,7 +442,44 @@ impl RateGate for SqlRateGate {
                 .map(drop),
         };
         done.map_err(|e| self.db.error("cannot record a rate limit's wait in", &e))?;
+        self.deferred.fetch_add(1, Ordering::Relaxed);
         self.note_wait(wait);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: f64) -> chrono::TimeDelta {
+        chrono::TimeDelta::milliseconds((s * 1000.0) as i64)
+    }
+
+    /// "Held" is judged at the deadline (review64 L4) from the latest wait's end and length.
+    #[test]
+    fn a_long_wait_holds_back_at_a_deadline_it_spans() {
+        let deadline = Utc::now();
+        let long = Duration::from_secs(60);
+        let wait = |ends_after: f64, len: u64| {
+            Some((deadline + secs(ends_after), Duration::from_secs(len)))
+        };
+        // A 90 s wait that ends half a second after the deadline held it back, however long
+        // the teardown after the deadline took (judged 2.5 s later, it no longer holds).
+        assert!(held_at(wait(0.5, 90), long, deadline));
+        assert!(!held_at(wait(0.5, 90), long, deadline + secs(2.5)));
+        // Ended within the second before the deadline: the slack of a deadline that fires
+        // as the wait ends; more than a second before: the attempt was doing something else.
+        assert!(held_at(wait(-0.8, 90), long, deadline));
+        assert!(!held_at(wait(-1.2, 90), long, deadline));
+        // A short wait (a paced client's slot) never holds back.
+        assert!(!held_at(wait(0.5, 59), long, deadline));
+        assert!(held_at(wait(0.5, 60), long, deadline));
+        // A wait that began after the deadline did not hold it.
+        assert!(!held_at(wait(70.0, 60), long, deadline));
+        assert!(held_at(wait(59.0, 60), long, deadline));
+        assert!(!held_at(None, long, deadline));
+        // A wait too long for chrono began at its first time: no overflow.
+        assert!(held_at(Some((deadline, Duration::MAX)), long, deadline));
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use connector_core::{Cancellation, Error, FieldError, PartitionSpec, Result};
 
 use crate::connectors::ConnectorStore;
+use crate::db::SyncDb;
 use crate::jobs::{self, JobKind, JobMode, NewJob};
 use crate::store::on_pool;
 
@@ -60,8 +61,10 @@ impl SchedulerOptions {
     }
 }
 
-/// `ttl` as a worker's time to live: at most [`MAX_WORKER_TTL`] (a host that skipped
-/// [`SchedulerOptions::validate`] gets that, never a panic), 60 s when zero.
+/// `ttl` as a worker's time to live: at most [`MAX_WORKER_TTL`] (never a panic), 60 s when
+/// zero. The one place the bound is applied, for the scheduler's option and for
+/// [`SyncService::worker_ttl`](crate::SyncService::worker_ttl), which store what they are
+/// given.
 pub(crate) fn worker_ttl(ttl: Duration) -> chrono::Duration {
     let ttl = if ttl.is_zero() {
         Duration::from_secs(60)
@@ -104,7 +107,7 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
             JobKind::Prune => ("next_prune_at", "prune_freq"),
         };
         if !db.is_postgres() {
-            far_times_to_next_period(store, next_col, freq_col).await?;
+            far_times_to_next_period(db, next_col, freq_col).await?;
         }
         let due: Vec<(String, String, i64, DateTime<Utc>)> = on_pool!(db, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -198,12 +201,7 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
 ///
 /// # Errors
 /// [`ErrorKind::State`](connector_core::ErrorKind::State) when the table cannot be written.
-async fn far_times_to_next_period(
-    store: &ConnectorStore,
-    next_col: &str,
-    freq_col: &str,
-) -> Result<u64> {
-    let db = store.db();
+async fn far_times_to_next_period(db: &SyncDb, next_col: &str, freq_col: &str) -> Result<u64> {
     // A year before 0 or after 9999 is written with its sign (`-…`, `+…`); every other
     // time starts with its four digits.
     let far = format!("{freq_col} > 0 AND ({next_col} LIKE '+%' OR {next_col} LIKE '-%')");
@@ -306,4 +304,47 @@ pub(crate) async fn run(
     }
     tracing::info!("scheduler stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection as _;
+
+    use super::*;
+
+    /// With no far next run time, the SQLite move only reads (review64 L2, review66 L3: the
+    /// read-first had no test): while another connection holds the write lock, it returns at
+    /// once. An UPDATE that matches nothing still waited for that lock, up to the 30 s busy
+    /// timeout, and then failed the tick.
+    #[tokio::test]
+    async fn the_far_date_move_takes_no_write_lock_when_nothing_is_far() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
+        let url = format!("sqlite:{}", dir.path().join("sync.db").display());
+        let db = SyncDb::connect(&url).await?;
+        let fail = |e: sqlx::Error| Error::internal(e.to_string());
+        let mut writer = sqlx::SqliteConnection::connect(&url).await.map_err(fail)?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut writer)
+            .await
+            .map_err(fail)?;
+        for (next_col, freq_col) in [
+            ("next_sync_at", "refresh_freq"),
+            ("next_prune_at", "prune_freq"),
+        ] {
+            let moved = tokio::time::timeout(
+                Duration::from_secs(5),
+                far_times_to_next_period(&db, next_col, freq_col),
+            )
+            .await;
+            assert!(
+                matches!(moved, Ok(Ok(0))),
+                "{next_col}: {moved:?}, expected Ok(Ok(0)) without waiting for the writer"
+            );
+        }
+        sqlx::query("ROLLBACK")
+            .execute(&mut writer)
+            .await
+            .map_err(fail)?;
+        Ok(())
+    }
 }

@@ -189,11 +189,12 @@ impl SyncService {
 
     /// How old a worker's heartbeat may be before a job says "no worker alive" (60 s by
     /// default; keep it above the workers' heartbeat interval). At most
-    /// [`MAX_WORKER_TTL`](crate::MAX_WORKER_TTL), a day: a longer one is cut to it
-    /// (review61 L1: a huge one panicked the status of a queued job).
+    /// [`MAX_WORKER_TTL`](crate::MAX_WORKER_TTL), a day: a longer one is cut to it where it
+    /// is used, as the scheduler's is (review61 L1: a huge one panicked the status of a
+    /// queued job).
     #[must_use]
     pub fn worker_ttl(mut self, ttl: Duration) -> Self {
-        self.worker_ttl = ttl.min(scheduler::MAX_WORKER_TTL);
+        self.worker_ttl = ttl;
         self
     }
 

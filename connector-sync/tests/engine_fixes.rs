@@ -671,8 +671,23 @@ async fn a_next_run_past_year_9999_is_moved_and_not_queued(backend: Backend) {
         assert!((3500..=3600).contains(&hour), "{next}: one period from now");
         // In whole seconds, as sqlx writes the time the due loop binds back in its
         // compare-and-set: `…:15.000+00:00` never matched `…:15+00:00`, and the connector
-        // was never queued again (review64 L1).
+        // was never queued again (review64 L1). The stored text is compared, as the
+        // compare-and-set does (review66 L3: `%S.000` decodes to the same time).
         assert_eq!(next.timestamp_subsec_nanos(), 0, "{next}");
+        let stored: String = on_connection!(backend, &env.url, |conn| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT next_sync_at FROM connector WHERE id = '{}'",
+                c.id
+            )))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("read the text: {e}"))
+        });
+        assert_eq!(
+            stored,
+            next.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+            "the text the due loop's compare-and-set binds"
+        );
     } else {
         assert_eq!(next, far);
     }
@@ -738,6 +753,44 @@ async fn huge_scheduler_durations_are_cut(backend: Backend) {
             service.run_scheduler(options, stop.clone()).await,
         );
     }
+
+    // The cuts are applied where the values are used (review66 L2: `run_scheduler` logs a
+    // failed tick and goes on, so its `Ok` said nothing of them): with a `job_retention` of
+    // 31,700 years and a `worker_ttl` of 317,000 years, cut to a century and a day, one tick
+    // (a cancelled `stop` lets `run_scheduler` run exactly one) deletes a job finished a
+    // century and two days ago and a worker not heard of for eleven days. Uncut, PostgreSQL
+    // failed the clean-up (out of range) and SQLite's `strftime` gave NULL: nothing went.
+    ok("cancel", service.cancel(job).await);
+    let century = chrono::Duration::days(36_500 + 2);
+    exec_at(
+        backend,
+        &env.url,
+        &format!("UPDATE job SET finished_at = $1 WHERE id = {job}"),
+        Utc::now() - century,
+    )
+    .await;
+    exec_at(
+        backend,
+        &env.url,
+        "INSERT INTO worker (id, started_at, heartbeat_at) VALUES ('ancient', $1, $1)",
+        Utc::now() - chrono::Duration::days(11),
+    )
+    .await;
+    let mut options = connector_sync::SchedulerOptions::default();
+    options.worker_ttl = Duration::from_secs(10_000_000_000_000);
+    options.job_retention = Duration::from_secs(1_000_000_000_000);
+    ok(
+        "one tick",
+        service.run_scheduler(options, stop.clone()).await,
+    );
+    assert!(
+        ok("job", service.job_stored(job).await).is_none(),
+        "a job finished a century and two days ago is deleted"
+    );
+    assert!(
+        ok("workers", service.workers().await).is_empty(),
+        "a worker not heard of for eleven days is deleted"
+    );
 }
 
 /// A `refresh_freq` past a year, as a version before the store's check wrote it (u32::MAX

@@ -869,14 +869,19 @@ async fn init_refuses_what_it_cannot_bind() {
 
 on_both!(
     a_rotated_refresh_token_is_what_the_next_run_uses,
-    a_huge_flow_ttl_is_cut_to_a_day
+    a_huge_flow_ttl_is_cut_to_a_year
 );
 
-/// A flow `ttl` past a day is cut to a day (the row's own keep): 3e11 s (about 9 500 years)
-/// wrote an `expires_at` past 9999 that SQLite's text order put before every date, so every
-/// callback said "expired"; 9e12 s panicked `init` on chrono's overflow (review61 L3).
-async fn a_huge_flow_ttl_is_cut_to_a_day(backend: Backend) {
-    for (n, ttl) in [3e11, 9e12].into_iter().enumerate() {
+/// A flow `ttl` past a year is cut to a year: 3e11 s (about 9 500 years) wrote an
+/// `expires_at` past 9999 that SQLite's text order put before every date, so every callback
+/// said "expired"; 9e12 s panicked `init` on chrono's overflow (review61 L3). Three days (an
+/// admin's consent) are kept, not cut to a day (review64 L5).
+async fn a_huge_flow_ttl_is_cut_to_a_year(backend: Backend) {
+    const YEAR: u64 = 365 * 86_400;
+    for (n, (ttl, kept)) in [(3e11, YEAR), (9e12, YEAR), (3.0 * 86_400.0, 3 * 86_400)]
+        .into_iter()
+        .enumerate()
+    {
         let f = Fixture::on(backend, Duration::from_secs_f64(ttl)).await;
         let code = format!("CODE-long-{n}");
         mount_tokens(&f.provider, &code, "ya29.ACCESS-long", "1//REFRESH-long").await;
@@ -894,7 +899,7 @@ async fn a_huge_flow_ttl_is_cut_to_a_day(backend: Backend) {
             )
             .await;
         assert_eq!(status, 200, "{ttl}: {body}");
-        assert_eq!(body["data"]["expires_in"], 86_400, "{ttl}: {body}");
+        assert_eq!(body["data"]["expires_in"], kept, "{ttl}: {body}");
         let (flow, query) = f.init_drive("long").await;
         let url = format!(
             "{}?state={}&code={code}",

@@ -563,8 +563,8 @@ async fn postgres_the_queue_runs_past_max_wait() {
 /// Q6.4, review56 T1: these mutations survived, since every answer is capped at `max_wait`
 /// anyway):
 /// - a read-only `acquire` (`min_interval` zero) that must wait out another worker's
-///   `defer`, and a `defer` of this gate, each set [`SqlRateGate::limited_until`] (a job's
-///   "rate-limited until T");
+///   `defer`, a `defer` of this gate, and an `acquire_many`'s whole wait, each set
+///   [`SqlRateGate::limited_until`] (a job's "rate-limited until T");
 /// - a row no version could have written (year 3000) is cut in the table to now + `max_wait`
 ///   by `next_free` and by `defer`, not only in their answers.
 async fn a_gate_notes_its_waits_and_cuts_far_rows_in_the_table(db: SyncDb, url: &str) {
@@ -592,6 +592,25 @@ async fn a_gate_notes_its_waits_and_cuts_far_rows_in_the_table(db: SyncDb, url: 
     assert!(
         near(deferring.limited_until(), Duration::from_secs(600)),
         "a defer's wait is noted"
+    );
+    // A batch the service counts as 20 requests, on a 60 s interval: its request goes with
+    // its last permit, 19 intervals on, and that is the wait noted (review64 L3: the trait's
+    // default noted the first permit's, here none at all).
+    let batching = SqlRateGate::new(db.clone());
+    let twenty = NonZeroU32::new(20).unwrap();
+    let minute = Duration::from_secs(60);
+    let wait = batching
+        .acquire_many(&support::unique_id("batch"), minute, twenty)
+        .await
+        .unwrap();
+    assert!(
+        wait >= minute * 19 && wait < minute * 19 + Duration::from_secs(1),
+        "{wait:?}"
+    );
+    assert!(
+        near(batching.limited_until(), minute * 19),
+        "a batch's whole wait is noted: {:?}",
+        batching.limited_until()
     );
 
     let gate = SqlRateGate::new(db).max_wait(hour);

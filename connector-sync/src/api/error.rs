@@ -145,14 +145,27 @@ impl From<Error> for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %e, "request failed");
         }
+        let message = if e.kind() == ErrorKind::State {
+            // The sync database's own words name where it is (a PostgreSQL user, host and
+            // database, a SQLite file's path) and quote its driver: no secret, but internal
+            // detail for any API key holder. The log has them (review61 L9).
+            tracing::error!(error = %e, "the sync database failed a request");
+            STATE_MESSAGE.to_owned()
+        } else {
+            e.to_string()
+        };
         Self {
             status,
             code,
-            message: e.to_string(),
+            message,
             problems,
         }
     }
 }
+
+/// What an answer says when the sync database failed (`ErrorKind::State`): the details are
+/// logged, not sent.
+const STATE_MESSAGE: &str = "the sync database is unavailable; the server's log has the details";
 
 /// A field path of a connector config as a path into the request body.
 fn config_path(path: &str) -> String {
@@ -359,4 +372,33 @@ pub(crate) async fn wrong_method() -> ApiError {
         "method_not_allowed",
         "this endpoint does not take that method; see /openapi.json",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed sync database answers 503 without its location or driver text (review61 L9);
+    /// a source that is down keeps its reason.
+    #[test]
+    fn a_database_failure_does_not_say_where_the_database_is() {
+        let e = Error::new(
+            ErrorKind::State,
+            "cannot read the queue of the PostgreSQL database app@db.internal:5432/sync",
+        );
+        let answer = ApiError::from(e);
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer.code(), "unavailable");
+        assert_eq!(answer.message(), STATE_MESSAGE);
+        let down = ApiError::from(Error::new(
+            ErrorKind::Unavailable,
+            "the source answered 503",
+        ));
+        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            down.message().contains("the source answered 503"),
+            "{}",
+            down.message()
+        );
+    }
 }

@@ -70,8 +70,11 @@ pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a finished or expired flow's outcome stays readable.
 const KEEP_FLOWS: chrono::Duration = chrono::Duration::days(1);
 
-/// The longest [`OAuthFlows::ttl`]: a day, as long as a flow's row is kept.
-const LONGEST_FLOW_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest [`OAuthFlows::ttl`]: a year. No authorisation takes longer (an admin's
+/// consent may take days), and the flow's expiry stays a time both databases store and
+/// `chrono` adds to (review61 L3: past about 7 900 years SQLite's text order put it before
+/// every date, past 8.2e12 s `init` panicked).
+const LONGEST_FLOW_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// The name the token exchange's HTTP client gives in its errors and logs.
 const CLIENT_NAME: &str = "oauth";
@@ -156,11 +159,20 @@ impl OAuthFlows {
         })
     }
 
-    /// How long an authorisation may take (default [`DEFAULT_FLOW_TTL`], at most a day: a
-    /// flow's row is kept a day past its end, and a longer one is cut to a day; review61 L3: a
-    /// huge one panicked `init` or, on SQLite, expired every flow at once).
+    /// How long an authorisation may take (default [`DEFAULT_FLOW_TTL`]; a flow's row is
+    /// kept a day past its end, whatever this is). At most a year: a longer one is cut to a
+    /// year, with a warning (review61 L3: a huge one panicked `init` or, on SQLite, expired
+    /// every flow at once; review64 L5: a day's cut, without a word, gave a 3-day admin
+    /// consent one day).
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
+        if ttl > LONGEST_FLOW_TTL {
+            tracing::warn!(
+                ttl_secs = ttl.as_secs(),
+                longest_secs = LONGEST_FLOW_TTL.as_secs(),
+                "the OAuth flow ttl is cut to a year"
+            );
+        }
         self.ttl = ttl.min(LONGEST_FLOW_TTL);
         self
     }
