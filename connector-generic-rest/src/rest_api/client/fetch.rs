@@ -18,8 +18,9 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, FailedSub, Items, ItemsPath, Meaning, NoMatch, Seen, error_members, error_path_hint,
-    feeds, find_items, is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
+    BodyPath, FailedSub, Items, ItemsPath, Meaning, Means, NoMatch, Seen, error_members,
+    error_path_hint, feeds, find_items, is_set, shown, text_ref, unusual_error, usual_sign,
+    usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -192,6 +193,7 @@ impl RestClient {
             place: pos.place.as_deref().or(pos.carried.as_deref()),
             usual: &pos.usual,
             guess_errors: e.error_path.is_none(),
+            whole_errors: !matches!(e.error_path, Some(None)),
         };
         // `error_path`: a set value there fails the page, whatever else it holds; read first,
         // so that an error body without the items is named for it (review12 F8). One that
@@ -272,7 +274,7 @@ impl RestClient {
                             };
                             NoMatch {
                                 why: text,
-                                gone: fresh.gone,
+                                means: fresh.means,
                             }
                         })
                     }
@@ -280,36 +282,33 @@ impl RestClient {
                 }
             }) {
                 Ok(()) => Items::Matches(Vec::new()),
-                Err(why) => {
-                    // A whole answer that is a failed sub-response's (a JSON-RPC or Google
-                    // error at HTTP 200) is a throttle, an outage or refused credentials as
-                    // an entry's would be (review60 M2).
-                    if !matches!(e.error_path, Some(None))
-                        && let Some(failed) = path.failed_whole(&body, &why.why)
-                    {
-                        return Err(failed_sub(failed, resp.url(), e.credential_field));
-                    }
-                    // Every sub-response gone (an index alias missing during a swap): it may
-                    // pass with time, and the config is not to blame (review60 L5).
-                    if why.gone {
-                        return Err(Error::new(
+                Err(none) => {
+                    return Err(match none.means {
+                        Means::Failed(found) => failed_sub(
+                            path.failed_whole(&found, &none.why),
+                            resp.url(),
+                            e.credential_field,
+                        ),
+                        Means::Gone => Error::new(
                             ErrorKind::Unavailable,
                             format!(
                                 "every sub-response the page holds is gone or failed, so \
-                                 `items_path` `{}` matches nothing in the response: {why}",
-                                path.as_str()
+                                 `items_path` `{}` matches nothing in the response: {}",
+                                path.as_str(),
+                                none.why
                             ),
                         )
                         .with_url(resp.url())
-                        .with_connector(SOURCE));
-                    }
-                    return Err(Error::invalid_data(format!(
-                        "`items_path` `{}` matches nothing in the response: {why}",
-                        path.as_str()
-                    ))
-                    .with_field("items_path")
-                    .with_url(resp.url())
-                    .with_connector(SOURCE));
+                        .with_connector(SOURCE),
+                        Means::Misfit => Error::invalid_data(format!(
+                            "`items_path` `{}` matches nothing in the response: {}",
+                            path.as_str(),
+                            none.why
+                        ))
+                        .with_field("items_path")
+                        .with_url(resp.url())
+                        .with_connector(SOURCE),
+                    });
                 }
             },
             (found, _) => found,

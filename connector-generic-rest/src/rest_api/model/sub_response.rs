@@ -7,8 +7,8 @@
 //! Also here, the walks of an [`ItemsPath`] over a page's sub-responses: the worst one that
 //! failed ([`ItemsPath::failed_sub_response`], [`FailedSub`]), a page with no match on which
 //! every entry failed ([`ItemsPath::every_entry_failed`]) or that is itself a failed
-//! sub-response ([`ItemsPath::failed_whole`]), and the entry a page with no match stopped at
-//! ([`sub_response_at`], [`answered_beside`]).
+//! sub-response ([`whole_failed`], [`ItemsPath::failed_whole`]), and the entry a page with no
+//! match stopped at ([`sub_response_at`], [`answered_beside`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use super::listing::{ItemsPath, Shape, error_object, escape, lists_as_records, s
 use super::place::Seen;
 
 /// A sub-response's entry, told by its shape ([`envelope`]).
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Envelope<'a> {
     /// Its HTTP-like status.
     pub(crate) status: u64,
@@ -572,26 +572,30 @@ impl ItemsPath {
         Ok(())
     }
 
-    /// Where the whole answer, on a page where the path matches nothing (`why`, from
-    /// [`ItemsPath::why_none`]), is itself a sub-response that failed ([`envelope`]): a
-    /// JSON-RPC error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code":
-    /// -32005, …}, "id": 1}`), or Google's `{"error": {"code": 429, …}}`. Such a page fails
-    /// anyway; what its status means says how (review60 M2: a throttle read as a config
-    /// error on `items_path`, never retried).
-    pub(crate) fn failed_whole(&self, body: &Value, why: &str) -> Option<FailedSub> {
-        let found = body
-            .as_object()
-            .and_then(envelope)
-            .filter(|e| Meaning::of(e.status).fails())?;
-        Some(FailedSub::new(
+    /// The failed sub-response the whole answer is ([`whole_failed`], found by
+    /// [`ItemsPath::why_none`]: [`Means::Failed`](super::listing::Means::Failed)), on a page
+    /// where the path matches nothing (`why`). Such a page fails anyway; what its status means
+    /// says how (review60 M2: a throttle read as a config error on `items_path`, never
+    /// retried).
+    pub(crate) fn failed_whole(&self, found: &Envelope<'_>, why: &str) -> FailedSub {
+        FailedSub::new(
             format!(
                 "whole answer is a sub-response's (`items_path` `{}` matches nothing in it: \
                  {why})",
                 self.as_str()
             ),
-            &found,
-        ))
+            found,
+        )
     }
+}
+
+/// Where the whole answer is itself a sub-response that failed ([`envelope`]): a JSON-RPC
+/// error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code": -32005, …},
+/// "id": 1}`), or Google's `{"error": {"code": 429, …}}`.
+pub(super) fn whole_failed(body: &Value) -> Option<Envelope<'_>> {
+    body.as_object()
+        .and_then(envelope)
+        .filter(|e| Meaning::of(e.status).fails())
 }
 
 /// A sub-response that was throttled or failed ([`ItemsPath::failed_sub_response`]).
