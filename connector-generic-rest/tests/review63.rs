@@ -8,9 +8,13 @@
 
 mod common;
 
-use common::{record, run};
-use connector_core::ErrorKind;
-use serde_json::json;
+use std::time::Duration;
+
+use common::{build, cursor_fields, items_config, record, run, run_with};
+use connector_core::{Error, ErrorKind};
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// review66 L1: a JSON-RPC error whose code is an HTTP status that says to fix credentials,
 /// wait or retry is read as that status, in a batch beside an answered entry and as the whole
@@ -47,5 +51,124 @@ async fn json_rpc_codes_read_as_http_statuses() {
             assert_eq!(err.is_retryable(), retried, "{code} {path}: {err}");
             assert!(err.to_string().contains(&format!("status {code}")), "{err}");
         }
+    }
+}
+
+/// A Google `RetryInfo` detail asking for `delay`.
+fn retry_info(delay: &str) -> Value {
+    json!({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay})
+}
+
+/// Google's throttle, asking for `delay` in its `details`.
+fn google_429(delay: &str) -> Value {
+    json!({"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE"},
+            retry_info(delay)]}})
+}
+
+/// The error of a load of `body`, served at HTTP 200 with `Retry-After: retry_after`, under
+/// `items_path`.
+async fn load_with_retry_after(items_path: &str, body: &Value, retry_after: &str) -> Error {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Retry-After", retry_after)
+                .set_body_json(body),
+        )
+        .mount(&server)
+        .await;
+    let fields = cursor_fields(json!({"items_path": items_path}));
+    let (_, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
+    err.expect("the page fails")
+}
+
+/// A whole answer's wait: Google's `error.details[]` `google.rpc.RetryInfo` (`"30s"`, with a
+/// fraction too), as a whole answer, a list's entry, a People entry's `status` and at
+/// `error_path`; Infura's JSON-RPC `error.data.backoff_seconds`; else the answer's own
+/// `Retry-After` header (a throttle or outage sent at HTTP 200). The body's word wins over the
+/// header's; a wait no `Duration` holds, or a negative one, is none, as an unreadable
+/// `Retry-After` is.
+#[tokio::test]
+async fn a_whole_answer_says_how_long_to_wait() {
+    let secs = Duration::from_secs;
+    let infura = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32005,
+        "message": "project ID request rate exceeded", "data": {"see": "https://infura.io",
+            "current_rps": 13.333, "allowed_rps": 10.0, "backoff_seconds": 30.0}}});
+    let people = json!({"responses": [
+        {"requestedResourceName": "people/c1", "person": {"emailAddresses": [record(1, true)]}},
+        {"requestedResourceName": "people/c2", "status": {"code": 8, "message": "Quota",
+            "details": [retry_info("45s")]}}]});
+    let mut listed = json!([{"items": [record(1, true)]}]);
+    listed.as_array_mut().unwrap().push(google_429("20s"));
+    for (path, page, wait) in [
+        ("$.data[*]", google_429("30s"), Some(secs(30))),
+        (
+            "$.data[*]",
+            google_429("1.5s"),
+            Some(Duration::from_millis(1500)),
+        ),
+        ("$.data[*]", google_429("1e30s"), None),
+        ("$.data[*]", google_429("-5s"), None),
+        ("$.data[*]", google_429("soon"), None),
+        ("$[*].items[*]", listed.clone(), Some(secs(20))),
+        (
+            "$.responses[*].person.emailAddresses[*]",
+            people,
+            Some(secs(45)),
+        ),
+        ("$.result.transactions[*]", infura.clone(), Some(secs(30))),
+    ] {
+        let (_, load, check) = run(path, std::slice::from_ref(&page)).await;
+        for err in [load.expect("fails"), check.expect("fails")] {
+            assert_eq!(err.kind(), ErrorKind::RateLimited, "{page}: {err}");
+            assert_eq!(err.retry_after(), wait, "{page}: {err}");
+        }
+    }
+    // At `error_path` too (its entry's `RetryInfo`).
+    let fields = json!({"items_path": "$[*].items[*]", "error_path": "$[*].error"});
+    let (_, load, _) = run_with(fields, &[listed]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert_eq!(err.retry_after(), Some(secs(20)), "{err}");
+
+    // The answer's own `Retry-After`, where the body names no wait; the body's wins.
+    let limited = json!({"jsonrpc": "2.0", "id": 1,
+        "error": {"code": -32005, "message": "limit exceeded"}});
+    let outage = json!({"error": {"code": 503, "message": "down", "status": "UNAVAILABLE"}});
+    for (path, page, header, kind, wait) in [
+        (
+            "$.result.transactions[*]",
+            &limited,
+            "20",
+            ErrorKind::RateLimited,
+            secs(20),
+        ),
+        (
+            "$.result.transactions[*]",
+            &limited,
+            "2.5",
+            ErrorKind::RateLimited,
+            Duration::from_millis(2500),
+        ),
+        ("$.data[*]", &outage, "7", ErrorKind::Unavailable, secs(7)),
+        (
+            "$.result.transactions[*]",
+            &infura,
+            "5",
+            ErrorKind::RateLimited,
+            secs(30),
+        ),
+        (
+            "$.result.transactions[*]",
+            &limited,
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            ErrorKind::RateLimited,
+            Duration::ZERO,
+        ),
+    ] {
+        let err = load_with_retry_after(path, page, header).await;
+        assert_eq!(err.kind(), kind, "{page} {header}: {err}");
+        assert_eq!(err.retry_after(), Some(wait), "{page} {header}: {err}");
     }
 }

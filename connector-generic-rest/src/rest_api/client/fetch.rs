@@ -284,11 +284,17 @@ impl RestClient {
                 Ok(()) => Items::Matches(Vec::new()),
                 Err(none) => {
                     return Err(match none.means {
-                        Means::Failed(found) => failed_sub(
-                            path.failed_whole(&found, &none.why),
-                            resp.url(),
-                            e.credential_field,
-                        ),
+                        Means::Failed(found) => {
+                            let mut failed = path.failed_whole(&found, &none.why);
+                            // Where the body names no wait, the answer's own `Retry-After`
+                            // does (a JSON-RPC server's throttle sent at HTTP 200).
+                            if failed.retry_after.is_none()
+                                && matches!(failed.meaning, Meaning::Throttled | Meaning::Outage)
+                            {
+                                failed.retry_after = resp.header("retry-after").and_then(wait_of);
+                            }
+                            failed_sub(failed, resp.url(), e.credential_field)
+                        }
                         Means::Gone => Error::new(
                             ErrorKind::Unavailable,
                             format!(
@@ -748,6 +754,25 @@ impl RestClient {
 /// Pages in a row with no items and the same entries under the path's last filter that end
 /// a walk (review11 F1's backstop).
 const IDLE_PAGES: u64 = 3;
+
+/// The wait a `Retry-After` value asks for: delta-seconds (with a fraction, as some services
+/// send), or an HTTP-date (a past one asks for none), as the HTTP client reads it; an
+/// unreadable value is none. A long one is cut where it is waited, as every `Retry-After` is.
+fn wait_of(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
 
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).
 fn page_hash(ids: &[String]) -> String {

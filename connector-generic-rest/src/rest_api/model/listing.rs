@@ -307,8 +307,13 @@ impl ItemsPath {
                 status,
                 meaning: Meaning::of(status),
                 // A `$batch` answer's `headers` lie beside its `body`, above the error: read
-                // on the status's object and each one above it (review55 L3).
-                retry_after: up[i..].iter().find_map(|o| retry_after(o)),
+                // on the status's object and each one above it (review55 L3); else what the
+                // list's entry asks for in its body (Google's `RetryInfo`).
+                retry_after: up[i..].iter().find_map(|o| retry_after(o)).or_else(|| {
+                    up.last()
+                        .and_then(|o| envelope(o))
+                        .and_then(|e| e.retry_after)
+                }),
             }
             .keep_worst(&mut worst);
         }

@@ -24,7 +24,9 @@ use super::place::Seen;
 pub(crate) struct Envelope<'a> {
     /// Its HTTP-like status.
     pub(crate) status: u64,
-    /// The wait its `headers`' `Retry-After` asks for, in seconds.
+    /// The wait it asks for: its `headers`' `Retry-After` (Graph), its error's
+    /// `google.rpc.RetryInfo` (Google, People: [`retry_info`]), a JSON-RPC error's
+    /// `data.backoff_seconds` (Infura).
     pub(crate) retry_after: Option<Duration>,
     /// Its error member, where it has a set one (the entry's own, or its `body`'s).
     pub(crate) error: Option<(&'static str, &'a Value)>,
@@ -182,7 +184,12 @@ fn error_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
     })?;
     Some(Envelope {
         status,
-        retry_after: None,
+        // Google's `details` lie in its `error`; an error object may carry its own.
+        retry_after: entry
+            .get("error")
+            .and_then(Value::as_object)
+            .and_then(retry_info)
+            .or_else(|| retry_info(entry)),
         error: Some(error),
         id: None,
     })
@@ -243,7 +250,7 @@ fn people_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         })?;
     Some(Envelope {
         status,
-        retry_after: None,
+        retry_after: rpc.and_then(Value::as_object).and_then(retry_info),
         error: rpc.map(|v| ("status", v)),
         id: named(entry, "requestedResourceName"),
     })
@@ -279,12 +286,40 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         Some(code @ (401 | 403 | 408 | 429 | 500..=599)) => code.unsigned_abs(),
         _ => 400,
     };
+    // Infura's -32005 says how long to back off in its `data` (`"backoff_seconds": 30.0`).
+    let retry_after = error
+        .get("data")
+        .and_then(|d| d.get("backoff_seconds"))
+        .and_then(Value::as_f64)
+        .and_then(seconds);
     Some(Envelope {
         status,
-        retry_after: None,
+        retry_after,
         error: Some(("error", error)),
         id: named(entry, "id"),
     })
+}
+
+/// The wait a `google.rpc.Status`'s `details` ask for (`o` is Google's `error`, or a People
+/// entry's `status`): a `google.rpc.RetryInfo` detail's `retryDelay`, a protobuf `Duration`
+/// in its JSON form, `{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay":
+/// "30s"}` (`"1.5s"` with a fraction).
+fn retry_info(o: &Map<String, Value>) -> Option<Duration> {
+    o.get("details")?.as_array()?.iter().find_map(|d| {
+        d.get("@type")
+            .and_then(Value::as_str)
+            .filter(|t| t.ends_with("google.rpc.RetryInfo"))?;
+        let delay = d.get("retryDelay")?.as_str()?.trim().strip_suffix('s')?;
+        seconds(delay.parse().ok()?)
+    })
+}
+
+/// A wait of `secs` seconds, where that is one: not negative, not NaN, and one a `Duration`
+/// holds (an unreadable wait is none, as the HTTP client reads a `Retry-After`). A long one is
+/// cut where it is waited, as every `Retry-After` is (the sync worker's
+/// `max_rate_limit_wait`).
+fn seconds(secs: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// The first set error member of `o` ([`error_members`]).
@@ -608,8 +643,8 @@ pub(crate) struct FailedSub {
     /// What it means for the page: [`Meaning::of`] its status, but a 424 that depends on a
     /// gone entry is refused (review60 L1).
     pub(crate) meaning: Meaning,
-    /// The wait its entry asks for (a Microsoft Graph `$batch` answer's
-    /// `headers.Retry-After`, in seconds), where it gives one.
+    /// The wait its entry asks for ([`Envelope::retry_after`]: a Microsoft Graph `$batch`
+    /// answer's `headers.Retry-After`, Google's `RetryInfo`), where it gives one.
     pub(crate) retry_after: Option<Duration>,
 }
 
