@@ -172,3 +172,49 @@ async fn a_whole_answer_says_how_long_to_wait() {
         assert_eq!(err.retry_after(), Some(wait), "{page} {header}: {err}");
     }
 }
+
+/// review63 L2: a 424 beside a gone entry is refused under a descendant path as under the
+/// path's levels, and the message names the gone entry by its id, "beside" it (the answer
+/// does not say what a 424 depends on). Beside a gone entry, an outage and a throttle are
+/// still what they are (review63 Q6: the rule is the 424's alone).
+#[tokio::test]
+async fn a_424_beside_a_gone_entry_is_refused_by_id_and_under_search() {
+    let gone = json!({"id": "1", "status": 404, "headers": {},
+        "body": {"error": {"code": "ResourceNotFound"}}});
+    let dependent = json!({"id": "2", "status": 424,
+        "body": {"error": {"code": "FailedDependency"}}});
+    for path in ["$.responses[*].body.value[*]", "$..value[*]"] {
+        let page = json!({"responses": [gone.clone(), dependent.clone()]});
+        let (_, load, check) = run(path, &[page]).await;
+        let load = load.expect("fails");
+        assert_eq!(load.kind(), ErrorKind::InvalidData, "{path}: {load}");
+        for err in [load, check.expect("fails")] {
+            assert!(!err.is_retryable(), "{path}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("beside gone `/responses/0` (entry `id` \"1\", 404/410)"),
+                "{path}: {text}"
+            );
+            assert!(
+                text.contains("status 424, entry `id` \"2\""),
+                "{path}: {text}"
+            );
+            assert!(!text.contains("depends on gone"), "{path}: {text}");
+        }
+        let outage = json!({"id": "3", "status": 503, "headers": {},
+            "body": {"error": {"code": "ServiceUnavailable"}}});
+        let (_, load, _) = run(path, &[json!({"responses": [gone.clone(), outage]})]).await;
+        let err = load.expect("fails");
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{path}: {err}");
+        assert!(err.is_retryable(), "{path}: {err}");
+        let throttled = json!({"id": "3", "status": 429, "headers": {"Retry-After": "30"}});
+        let (_, load, _) = run(path, &[json!({"responses": [gone.clone(), throttled]})]).await;
+        let err = load.expect("fails");
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{path}: {err}");
+        assert_eq!(
+            err.retry_after(),
+            Some(Duration::from_secs(30)),
+            "{path}: {err}"
+        );
+    }
+}

@@ -51,7 +51,8 @@ pub(crate) enum Meaning {
     Throttled,
     /// 500 to 599, and the 4xx that pass with time (408, 409, 423, 425, 499; 424 where no
     /// other entry failed, and none beside it is gone: then no retry heals it, and the page
-    /// reports it refused, review60 L1): an outage. The attempt ends with `Unavailable`,
+    /// reports it refused, review60 L1, `FailedSub::refused_beside_gone` says why): an
+    /// outage. The attempt ends with `Unavailable`,
     /// retried by the sync as a throttle is, not within the walk.
     Outage,
     /// 401: the credentials were rejected for it.
@@ -73,7 +74,7 @@ impl Meaning {
             429 => Self::Throttled,
             // Failed Dependency: it failed because a request it depends on did (Graph's
             // `dependsOn`), which is reported instead where it failed too; alone, retried
-            // (beside a gone entry, refused: `ItemsPath::failed_sub_response`).
+            // (beside a gone entry, refused: `FailedSub::refused_beside_gone`).
             // 408 (timeout), 409 (conflict, gRPC `ABORTED`), 423 (locked), 425 (too early)
             // and 499 (gRPC `CANCELLED`) pass with time (review55 M4).
             408 | 409 | 423 | 424 | 425 | 499 => Self::Outage,
@@ -400,17 +401,7 @@ impl ItemsPath {
                     }
                 }
                 let mut failed = FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found);
-                // A 424 (Failed Dependency) exists only where a request it depends on failed;
-                // where one beside it is gone, no retry heals it (review60 L1: retried as an
-                // outage on every attempt and every run).
-                if found.status == 424
-                    && let Some(gone) = gone_beside(body, &entry)
-                {
-                    failed.why.push_str(&format!(
-                        "; it depends on gone `{gone}` (404/410), which no retry heals"
-                    ));
-                    failed.meaning = Meaning::Refused;
-                }
+                failed.refused_beside_gone(body, &entry);
                 failed.keep_worst(&mut worst);
             }
         }
@@ -518,11 +509,13 @@ impl ItemsPath {
                 else {
                     continue;
                 };
-                FailedSub::new(
+                let mut failed = FailedSub::new(
                     format!("`{pointer}` holds nothing `{}` matches", self.as_str()),
                     &found,
-                )
-                .keep_worst(&mut worst);
+                );
+                // As at the path's levels (review63 L2).
+                failed.refused_beside_gone(body, &pointer);
+                failed.keep_worst(&mut worst);
             }
         }
         worst
@@ -668,6 +661,40 @@ impl FailedSub {
         }
     }
 
+    /// A 424 (Failed Dependency) at `entry` beside a gone entry (404, 410) of its list is
+    /// refused, not retried (review60 L1: retried as an outage on every attempt of every
+    /// run), and the message names the gone entry by its position and its id, as any failed
+    /// entry is named (review63 L2).
+    ///
+    /// Why refused: a 424 exists only where a request it depends on failed (Graph's
+    /// `dependsOn`), and the answer does not say which (Graph's responses carry no
+    /// `dependsOn`). Where that request was throttled, failed at the source or had its
+    /// credentials refused, that entry outranks the 424 ([`FailedSub::keep_worst`]) and is
+    /// what the page reports, with its own kind; where it was refused (400), both are
+    /// refused. What is left is a chain that ends at a gone entry (or one that answered, which
+    /// a 424 does not follow): no retry heals it, so retrying it spent every attempt of every
+    /// run for nothing. The gone entry beside it is the likeliest root, not a proven one, and
+    /// the message says "beside", not "depends on". A 424 with no gone entry beside it stays an
+    /// outage: its dependency may heal.
+    fn refused_beside_gone(&mut self, body: &Value, entry: &str) {
+        if self.status != 424 {
+            return;
+        }
+        let Some((gone, id)) = gone_beside(body, entry) else {
+            return;
+        };
+        let id = entry_named(id, "");
+        let what = if id.is_empty() {
+            "404/410".to_owned()
+        } else {
+            format!("{id}, 404/410")
+        };
+        self.why.push_str(&format!(
+            "; beside gone `{gone}` ({what}), which no retry heals"
+        ));
+        self.meaning = Meaning::Refused;
+    }
+
     /// Keeps in `worst` whichever of it and this one says more about the page (review55 M2:
     /// a batch's entries come in any order, and a 424 or 400 listed before a 429 hid the
     /// throttle and its wait): a throttle, the longest wait first, over an outage, over
@@ -730,18 +757,19 @@ pub(super) fn sub_response_at<'v, 'p>(
 }
 
 /// Another entry of the list the sub-response at `entry` lies in that is gone (404, 410),
-/// where one is: its pointer.
-fn gone_beside(body: &Value, entry: &str) -> Option<String> {
+/// where one is: its pointer, and what names its request ([`Envelope::id`]).
+fn gone_beside<'v>(
+    body: &'v Value,
+    entry: &str,
+) -> Option<(String, Option<(&'static str, &'v Value)>)> {
     let (list, own) = entry.rsplit_once('/')?;
     let Some(Value::Array(entries)) = body.pointer(list) else {
         return None;
     };
     entries.iter().enumerate().find_map(|(i, e)| {
-        (i.to_string() != own
-            && e.as_object()
-                .and_then(envelope)
-                .is_some_and(|e| Meaning::of(e.status) == Meaning::Gone))
-        .then(|| format!("{list}/{i}"))
+        let found = e.as_object().and_then(envelope)?;
+        (i.to_string() != own && Meaning::of(found.status) == Meaning::Gone)
+            .then(|| (format!("{list}/{i}"), found.id))
     })
 }
 
