@@ -218,3 +218,35 @@ async fn a_424_beside_a_gone_entry_is_refused_by_id_and_under_search() {
         );
     }
 }
+
+/// fix62's sibling case (review60 L3): under `$..orders[*]`, a record, or the root, holding
+/// its `orders` beside an `attempts` list of request-log records in a sub-response's shape
+/// (two or more, one of them failed: a `$batch` entry's, or an error list's `{"error": {…},
+/// "status": 504}`) delivers its orders; those records are its data, not sub-responses. A
+/// batch's own sub-responses lie on the way to the matches, and are still read (a throttled
+/// `_msearch` search beside one that answered; every entry of a batch that failed).
+#[tokio::test]
+async fn lists_beside_the_matches_under_search_are_records() {
+    let order = json!({"id": "o1", "title": "o1"});
+    let logged = json!([{"id": "a1", "status": 500, "headers": {}, "body": ""},
+        {"id": "a2", "status": 200, "headers": {}, "body": "ok"}]);
+    let errors = json!([{"error": {"type": "timeout"}, "status": 504},
+        {"error": {"type": "busy"}, "status": 503}]);
+    for attempts in [logged, errors] {
+        let root = json!({"orders": [order.clone()], "attempts": attempts.clone()});
+        let nested = json!({"data": [{"id": "c1", "orders": [order.clone()],
+            "attempts": attempts.clone()}]});
+        for page in [root, nested] {
+            let (titles, load, check) = run("$..orders[*]", std::slice::from_ref(&page)).await;
+            assert_eq!(titles, ["o1"], "{page}");
+            assert!(
+                load.is_none() && check.is_none(),
+                "{page}: {load:?} {check:?}"
+            );
+        }
+    }
+    let page = common::msearch(429);
+    let (titles, load, _) = run("$..hits.hits[*]", &[page]).await;
+    assert!(titles.is_empty(), "{titles:?}");
+    assert_eq!(load.expect("fails").kind(), ErrorKind::RateLimited);
+}

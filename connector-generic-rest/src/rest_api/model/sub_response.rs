@@ -460,26 +460,12 @@ impl ItemsPath {
             .map(|w| (*w).to_owned())
             .collect();
         // The lists at the top of the body that no match lies in are read only where
-        // nothing matched (`_msearch`'s `$.responses`, every search failed) or where they
-        // hold more than one entry in a sub-response's shape, as a batch's entries all are:
-        // a list the path matched, or one beside it, is records, and a record that happens
-        // to fit a shape is no sub-response (review55 M1: `$..data` over a request log's
-        // `{id, status, headers, body}` failed every page on its 503 record).
-        let top = |l: &str| {
-            outside(l)
-                && (matches.is_empty()
-                    || match body.pointer(l) {
-                        Some(Value::Array(entries)) => {
-                            entries
-                                .iter()
-                                .filter(|e| e.as_object().and_then(envelope).is_some())
-                                .take(2)
-                                .count()
-                                > 1
-                        }
-                        _ => false,
-                    })
-        };
+        // nothing matched (`_msearch`'s `$.responses`, every search failed): where something
+        // did, a batch's sub-responses lie on the way to it, and a list beside it is records
+        // (review55 M1: `$..data` over a request log's `{id, status, headers, body}` failed
+        // every page on its 503 record; fix62's sibling case: `$..orders[*]` beside an
+        // `attempts` log of two such records, one failed, failed every page too).
+        let top = |l: &str| outside(l) && matches.is_empty();
         if !ways.contains("") && top("") {
             lists.push(String::new());
         }
