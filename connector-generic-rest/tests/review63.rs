@@ -250,3 +250,71 @@ async fn lists_beside_the_matches_under_search_are_records() {
     assert!(titles.is_empty(), "{titles:?}");
     assert_eq!(load.expect("fails").kind(), ErrorKind::RateLimited);
 }
+
+/// review63's info: with the README's `error_path` advice (`$.responses[*].error` for
+/// `_msearch`, `$.responses[*].body.error` for `$batch`), a gone entry's error (a rolled-off
+/// index, a deleted user) is read as without `error_path`: the page passes beside an entry
+/// that delivered, and a page of only gone entries is retried, not refused on `error_path`.
+/// Another entry's error there still fails the page.
+#[tokio::test]
+async fn a_gone_entry_at_error_path_is_read_as_without_it() {
+    let msearch_gone = json!({"error": {"type": "index_not_found_exception",
+        "reason": "no such index [logs-2024.01]"}, "status": 404});
+    let answered = json!({"took": 3, "hits": {"hits": [record(1, true)]}, "status": 200});
+    let msearch = json!({"items_path": "$.responses[*].hits.hits[*]",
+        "error_path": "$.responses[*].error"});
+    let graph_gone = json!({"id": "u9", "status": 404, "headers": {},
+        "body": {"error": {"code": "Request_ResourceNotFound"}}});
+    let graph = json!({"items_path": "$.responses[*].body.value[*]",
+        "error_path": "$.responses[*].body.error"});
+    for (fields, page) in [
+        (
+            &msearch,
+            json!({"responses": [answered.clone(), msearch_gone.clone()]}),
+        ),
+        (
+            &graph,
+            json!({"responses": [{"id": "u1", "status": 200,
+                "body": {"value": [record(1, true)]}}, graph_gone.clone()]}),
+        ),
+    ] {
+        let (titles, load, check) = run_with(fields.clone(), std::slice::from_ref(&page)).await;
+        assert_eq!(titles, ["t1"], "{page}");
+        assert!(
+            load.is_none() && check.is_none(),
+            "{page}: {load:?} {check:?}"
+        );
+    }
+    for (fields, page, id) in [
+        (
+            &msearch,
+            json!({"responses": [msearch_gone.clone(), msearch_gone.clone()]}),
+            "",
+        ),
+        (
+            &graph,
+            json!({"responses": [graph_gone.clone(), graph_gone.clone()]}),
+            "entry `id` \"u9\"",
+        ),
+    ] {
+        let (_, load, check) = run_with(fields.clone(), std::slice::from_ref(&page)).await;
+        for err in [load.expect("fails"), check.expect("fails")] {
+            assert_eq!(err.kind(), ErrorKind::Unavailable, "{page}: {err}");
+            assert!(err.is_retryable(), "{err}");
+            assert_eq!(err.field(), None, "{err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("`/responses/0`") && text.contains("404/410"),
+                "{text}"
+            );
+            assert!(text.contains(id), "{text}");
+        }
+    }
+    let refused = json!({"error": {"type": "parsing_exception"}, "status": 400});
+    let page = json!({"responses": [answered, msearch_gone, refused]});
+    let (_, load, _) = run_with(msearch, &[page]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("parsing_exception"), "{err}");
+}

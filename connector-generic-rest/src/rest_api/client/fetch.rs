@@ -19,8 +19,7 @@ use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
     BodyPath, FailedSub, Items, ItemsPath, Meaning, Means, NoMatch, Seen, error_members,
-    error_path_hint, feeds, find_items, is_set, shown, text_ref, unusual_error, usual_sign,
-    usual_sign_at,
+    error_path_hint, feeds, find_items, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -200,31 +199,49 @@ impl RestClient {
         // belongs to a throttled or 5xx sub-response (`_msearch`'s `$.responses[*].error`
         // beside `"status": 429`, the README's advice) is `RateLimited`, with the wait its
         // entry asks for, or `Unavailable`, as it is without `error_path` (review53 M1).
-        if let Some(Some(path)) = &e.error_path
-            && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
-        {
-            // An entry the items path goes through may say more (review55 L4: a `$batch` 403
-            // entry is the credentials', as without `error_path`; review60 L2: a headers-only
-            // 429 beside a 503 found there is the throttle, with its wait): the worst of both.
-            let mut worst = path.failed_error_entry(&body);
-            if let Some(failed) = e
-                .items_path
-                .as_ref()
-                .and_then(|items| items.failed_sub_response(&body))
-            {
-                failed.keep_worst(&mut worst);
+        // A gone sub-response's error there (404, 410: an `_msearch` naming a rolled-off index)
+        // is read as without `error_path`: it passes beside an entry that delivered, and a page
+        // where none did is retried as a page of only gone entries (review63's info).
+        if let Some(Some(path)) = &e.error_path {
+            let set = path.set_error(&body);
+            if set != Ok(None) {
+                // An entry the items path goes through may say more (review55 L4: a `$batch`
+                // 403 entry is the credentials', as without `error_path`; review60 L2: a
+                // headers-only 429 beside a 503 found there is the throttle, with its wait):
+                // the worst of both.
+                let mut worst = path.failed_error_entry(&body);
+                if let Some(failed) = e
+                    .items_path
+                    .as_ref()
+                    .and_then(|items| items.failed_sub_response(&body))
+                {
+                    failed.keep_worst(&mut worst);
+                }
+                if let Some(failed) = worst {
+                    return Err(failed_sub(failed, resp.url(), e.credential_field));
+                }
             }
-            if let Some(failed) = worst {
-                return Err(failed_sub(failed, resp.url(), e.credential_field));
+            match set {
+                Ok(None) => {}
+                Ok(Some(v)) => {
+                    return Err(Error::invalid_data(format!(
+                        "the response's `error_path` `{}` is set: {}",
+                        path.as_str(),
+                        shown(v)
+                    ))
+                    .with_field("error_path")
+                    .with_url(resp.url())
+                    .with_connector(SOURCE));
+                }
+                Err(why) => {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!("every sub-response the page holds is gone or failed: {why}"),
+                    )
+                    .with_url(resp.url())
+                    .with_connector(SOURCE));
+                }
             }
-            return Err(Error::invalid_data(format!(
-                "the response's `error_path` `{}` is set: {}",
-                path.as_str(),
-                shown(v)
-            ))
-            .with_field("error_path")
-            .with_url(resp.url())
-            .with_connector(SOURCE));
         }
         // An entry the path goes through that is a sub-response that failed where the path
         // needs a name (`_msearch`'s `{"error": {…}, "status": 429}`, a `$batch` 429 with

@@ -586,6 +586,45 @@ impl ItemsPath {
         Ok(())
     }
 
+    /// Where this path is `error_path`, the first set value at it ([`is_set`]) that is not
+    /// the error of a gone sub-response (404, 410: [`gone_entry`]): `Ok(Some(…))`, which
+    /// fails the page. A gone entry's error is read as without `error_path` (review63: the
+    /// README's own advice, `$.responses[*].error` for `_msearch`, failed every page that
+    /// held one rolled-off index beside searches that answered): beside an entry that
+    /// delivered it passes (`Ok(None)`); where none did, `Err` says which entry is gone, and
+    /// the page fails as a page of only gone sub-responses does ([`Means::Gone`]).
+    ///
+    /// [`Means::Gone`]: super::listing::Means::Gone
+    ///
+    /// # Errors
+    /// "`/responses/1` (entry `id` "7") was 404/410 (gone) …", where every set value is a
+    /// gone entry's and one of them has no entry beside it that delivered.
+    pub(crate) fn set_error<'v>(&self, body: &'v Value) -> Result<Option<&'v Value>, String> {
+        let mut gone = None;
+        for m in self.path.query_located(body) {
+            if !is_set(m.node()) {
+                continue;
+            }
+            let pointer = m.location().to_json_pointer();
+            match gone_entry(body, &pointer) {
+                None => return Ok(Some(m.node())),
+                Some((_, _, true)) => {}
+                Some((entry, found, false)) => {
+                    gone.get_or_insert_with(|| {
+                        format!(
+                            "`error_path` `{}` is set at `{pointer}`: {}, and `{entry}`{} was \
+                             404/410 (gone) and no sub-response beside it answered",
+                            self.as_str(),
+                            shown(m.node()),
+                            entry_named(found.id, ", ")
+                        )
+                    });
+                }
+            }
+        }
+        gone.map_or(Ok(None), Err)
+    }
+
     /// The failed sub-response the whole answer is ([`whole_failed`], found by
     /// [`ItemsPath::why_none`]: [`Means::Failed`](super::listing::Means::Failed)), on a page
     /// where the path matches nothing (`why`). Such a page fails anyway; what its status means
@@ -757,6 +796,36 @@ fn gone_beside<'v>(
         (i.to_string() != own && Meaning::of(found.status) == Meaning::Gone)
             .then(|| (format!("{list}/{i}"), found.id))
     })
+}
+
+/// The entry of a list that a value at `pointer` lies in (the object directly in the
+/// list, the nearest above the value), where it is a gone sub-response (404, 410): its pointer,
+/// its envelope, and whether another entry of its list delivered (no sub-response that failed
+/// or is gone: an `_msearch` search that answered is no envelope).
+fn gone_entry<'v>(body: &'v Value, pointer: &str) -> Option<(String, Envelope<'v>, bool)> {
+    let mut at = pointer;
+    let (list, own) = loop {
+        let (up, own) = at.rsplit_once('/')?;
+        if body.pointer(up).is_some_and(Value::is_array) {
+            break (up, own);
+        }
+        at = up;
+    };
+    let found = body
+        .pointer(at)?
+        .as_object()
+        .and_then(envelope)
+        .filter(|e| Meaning::of(e.status) == Meaning::Gone)?;
+    let Some(Value::Array(entries)) = body.pointer(list) else {
+        return None;
+    };
+    let delivered = entries.iter().enumerate().any(|(i, e)| {
+        i.to_string() != own
+            && e.as_object()
+                .and_then(envelope)
+                .is_none_or(|e| Meaning::of(e.status) == Meaning::Answered)
+    });
+    Some((at.to_owned(), found, delivered))
 }
 
 /// Whether another entry of the list the sub-response at `entry` lies in answered (1xx to
