@@ -318,3 +318,86 @@ async fn a_gone_entry_at_error_path_is_read_as_without_it() {
     assert!(!err.is_retryable(), "{err}");
     assert!(err.to_string().contains("parsing_exception"), "{err}");
 }
+
+/// review63 Q6: what no test pinned.
+/// - Under `error_path: false`, a whole answer that is a throttle at HTTP 200 is the config's
+///   error on `items_path`, as every error check is off.
+/// - A relay's whole answer in a batch entry's shape that answered is no failed
+///   sub-response: the page fails on `items_path`, not as a refused sub-request.
+/// - A run result whose own `status` is a throttle or outage word, or whose `code` is 429,
+///   beside an empty list, fails the page (says the source failed, not the run).
+/// - The `id` of the entry is named on the `error_path` route, on a page of only gone
+///   entries, and for a whole answer.
+/// - A resumed run's carried place does not turn a page of only gone entries into the
+///   config's error.
+#[tokio::test]
+async fn what_review63_found_unpinned() {
+    let throttle = json!({"jsonrpc": "2.0", "id": "req-42",
+        "error": {"code": -32005, "message": "limit exceeded"}});
+    let fields = json!({"items_path": "$.result.transactions[*]", "error_path": false});
+    let (_, load, _) = run_with(fields, std::slice::from_ref(&throttle)).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    assert_eq!(err.field(), Some("items_path"), "{err}");
+    let (_, load, _) = run("$.result.transactions[*]", &[throttle]).await;
+    let text = load.expect("fails").to_string();
+    assert!(text.contains("entry `id` \"req-42\""), "{text}");
+
+    let relay = json!({"id": "evt_1", "status": 200, "headers": {"x-upstream": "a"}});
+    let (_, load, _) = run("$.body.data[*]", &[relay]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    assert_eq!(err.field(), Some("items_path"), "{err}");
+    assert!(!err.to_string().contains("sub-request"), "{err}");
+
+    let first = json!({"runs": [{"id": 1, "result": {"steps": [{"logs": [record(1, true)]}]}}]});
+    for result in [
+        json!({"status": "UNAVAILABLE", "error": "backend", "steps": []}),
+        json!({"code": 429, "error": "slow down", "steps": []}),
+    ] {
+        let page = json!({"runs": [{"id": 41, "result": result}]});
+        let (titles, load, _) =
+            run("$.runs[*].result.steps[*].logs[*]", &[first.clone(), page]).await;
+        assert_eq!(titles, ["t1"], "{result}");
+        let err = load.unwrap_or_else(|| panic!("{result}: fails"));
+        assert!(err.to_string().contains("every entry"), "{result}: {err}");
+    }
+
+    let fields = json!({"items_path": "$.responses[*].body.value[*]",
+        "error_path": "$.responses[*].body.error"});
+    let page = json!({"responses": [{"id": "mbx-7", "status": 503, "headers": {},
+        "body": {"error": {"code": "ServiceUnavailable"}}}]});
+    let (_, load, _) = run_with(fields, &[page]).await;
+    let text = load.expect("fails").to_string();
+    assert!(
+        text.contains("`error_path`") && text.contains("entry `id` \"mbx-7\""),
+        "{text}"
+    );
+    let gone = json!({"id": "u9", "status": 404, "headers": {},
+        "body": {"error": {"code": "Request_ResourceNotFound"}}});
+    let page = json!({"responses": [gone.clone(), gone]});
+    let (_, load, _) = run("$.responses[*].body.value[*]", &[page]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("entry `id` \"u9\""), "{err}");
+
+    let path = "$.responses[*].hits.hits[?@.public == true]";
+    let gone = json!({"error": {"type": "index_not_found_exception"}, "status": 404});
+    let server = common::serve_cursor_walk(&[json!({"responses": [gone.clone(), gone]})]).await;
+    let c = build(items_config(
+        &server.uri(),
+        &cursor_fields(json!({"items_path": path})),
+    ));
+    let from = common::start_with(
+        &c,
+        json!({"next": {"at": {"kind": "cursor", "cursor": null}, "pages": 0,
+            "carried": "[/responses/*/hits/hits", "place_for": path}}),
+    );
+    let (_, _, err) = common::drain_from(&c, from).await;
+    let err = err.expect("fails");
+    assert!(
+        err.contains("every sub-response the page holds is gone"),
+        "{err}"
+    );
+    assert!(err.contains("kept from before"), "{err}");
+}
