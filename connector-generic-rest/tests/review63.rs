@@ -310,6 +310,14 @@ async fn a_gone_entry_at_error_path_is_read_as_without_it() {
             assert!(text.contains(id), "{text}");
         }
     }
+    // Where the items path does not walk the entries `error_path` reads, the page still fails
+    // (an empty `data` beside searches that all named a gone index is no empty page).
+    let fields = json!({"items_path": "$.data[*]", "error_path": "$.responses[*].error"});
+    let page = json!({"data": [], "responses": [msearch_gone.clone(), msearch_gone.clone()]});
+    let (_, load, _) = run_with(fields, &[page]).await;
+    let err = load.expect("fails");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("404/410"), "{err}");
     let refused = json!({"error": {"type": "parsing_exception"}, "status": 400});
     let page = json!({"responses": [answered, msearch_gone, refused]});
     let (_, load, _) = run_with(msearch, &[page]).await;
