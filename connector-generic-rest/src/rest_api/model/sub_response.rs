@@ -600,6 +600,10 @@ impl ItemsPath {
     /// "`/responses/1` (entry `id` "7") was 404/410 (gone) …", where every set value is a
     /// gone entry's and one of them has no entry beside it that delivered.
     pub(crate) fn set_error<'v>(&self, body: &'v Value) -> Result<Option<&'v Value>, String> {
+        // Located (a pointer per match) only on a page where something is set, as before.
+        if !self.path.query(body).all().into_iter().any(is_set) {
+            return Ok(None);
+        }
         let mut gone = None;
         for m in self.path.query_located(body) {
             if !is_set(m.node()) {
