@@ -18,8 +18,8 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, FailedSub, Items, ItemsPath, Meaning, NoMatch, Seen, error_members, error_path_hint,
-    feeds, find_items, is_set, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
+    BodyPath, FailedSub, Items, ItemsPath, Meaning, Means, NoMatch, Seen, error_members,
+    error_path_hint, feeds, find_items, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -192,37 +192,56 @@ impl RestClient {
             place: pos.place.as_deref().or(pos.carried.as_deref()),
             usual: &pos.usual,
             guess_errors: e.error_path.is_none(),
+            whole_errors: !matches!(e.error_path, Some(None)),
         };
         // `error_path`: a set value there fails the page, whatever else it holds; read first,
         // so that an error body without the items is named for it (review12 F8). One that
         // belongs to a throttled or 5xx sub-response (`_msearch`'s `$.responses[*].error`
         // beside `"status": 429`, the README's advice) is `RateLimited`, with the wait its
         // entry asks for, or `Unavailable`, as it is without `error_path` (review53 M1).
-        if let Some(Some(path)) = &e.error_path
-            && let Some(v) = path.query(&body).into_iter().find(|v| is_set(v))
-        {
-            // An entry the items path goes through may say more (review55 L4: a `$batch` 403
-            // entry is the credentials', as without `error_path`; review60 L2: a headers-only
-            // 429 beside a 503 found there is the throttle, with its wait): the worst of both.
-            let mut worst = path.failed_error_entry(&body);
-            if let Some(failed) = e
-                .items_path
-                .as_ref()
-                .and_then(|items| items.failed_sub_response(&body))
-            {
-                failed.keep_worst(&mut worst);
+        // A gone sub-response's error there (404, 410: an `_msearch` naming a rolled-off index)
+        // is read as without `error_path`: it passes beside an entry that delivered, and a page
+        // where none did is retried as a page of only gone entries (review63's info).
+        if let Some(Some(path)) = &e.error_path {
+            let set = path.set_error(&body);
+            if set != Ok(None) {
+                // An entry the items path goes through may say more (review55 L4: a `$batch`
+                // 403 entry is the credentials', as without `error_path`; review60 L2: a
+                // headers-only 429 beside a 503 found there is the throttle, with its wait):
+                // the worst of both.
+                let mut worst = path.failed_error_entry(&body);
+                if let Some(failed) = e
+                    .items_path
+                    .as_ref()
+                    .and_then(|items| items.failed_sub_response(&body))
+                {
+                    failed.keep_worst(&mut worst);
+                }
+                if let Some(failed) = worst {
+                    return Err(failed_sub(failed, resp.url(), e.credential_field));
+                }
             }
-            if let Some(failed) = worst {
-                return Err(failed_sub(failed, resp.url(), e.credential_field));
+            match set {
+                Ok(None) => {}
+                Ok(Some(v)) => {
+                    return Err(Error::invalid_data(format!(
+                        "the response's `error_path` `{}` is set: {}",
+                        path.as_str(),
+                        shown(v)
+                    ))
+                    .with_field("error_path")
+                    .with_url(resp.url())
+                    .with_connector(SOURCE));
+                }
+                Err(why) => {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!("every sub-response the page holds is gone or failed: {why}"),
+                    )
+                    .with_url(resp.url())
+                    .with_connector(SOURCE));
+                }
             }
-            return Err(Error::invalid_data(format!(
-                "the response's `error_path` `{}` is set: {}",
-                path.as_str(),
-                shown(v)
-            ))
-            .with_field("error_path")
-            .with_url(resp.url())
-            .with_connector(SOURCE));
         }
         // An entry the path goes through that is a sub-response that failed where the path
         // needs a name (`_msearch`'s `{"error": {…}, "status": 429}`, a `$batch` 429 with
@@ -272,7 +291,7 @@ impl RestClient {
                             };
                             NoMatch {
                                 why: text,
-                                gone: fresh.gone,
+                                means: fresh.means,
                             }
                         })
                     }
@@ -280,36 +299,39 @@ impl RestClient {
                 }
             }) {
                 Ok(()) => Items::Matches(Vec::new()),
-                Err(why) => {
-                    // A whole answer that is a failed sub-response's (a JSON-RPC or Google
-                    // error at HTTP 200) is a throttle, an outage or refused credentials as
-                    // an entry's would be (review60 M2).
-                    if !matches!(e.error_path, Some(None))
-                        && let Some(failed) = path.failed_whole(&body, &why.why)
-                    {
-                        return Err(failed_sub(failed, resp.url(), e.credential_field));
-                    }
-                    // Every sub-response gone (an index alias missing during a swap): it may
-                    // pass with time, and the config is not to blame (review60 L5).
-                    if why.gone {
-                        return Err(Error::new(
+                Err(none) => {
+                    return Err(match none.means {
+                        Means::Failed(found) => {
+                            let mut failed = path.failed_whole(&found, &none.why);
+                            // Where the body names no wait, the answer's own `Retry-After`
+                            // does (a JSON-RPC server's throttle sent at HTTP 200).
+                            if failed.retry_after.is_none()
+                                && matches!(failed.meaning, Meaning::Throttled | Meaning::Outage)
+                            {
+                                failed.retry_after = resp.header("retry-after").and_then(wait_of);
+                            }
+                            failed_sub(failed, resp.url(), e.credential_field)
+                        }
+                        Means::Gone => Error::new(
                             ErrorKind::Unavailable,
                             format!(
                                 "every sub-response the page holds is gone or failed, so \
-                                 `items_path` `{}` matches nothing in the response: {why}",
-                                path.as_str()
+                                 `items_path` `{}` matches nothing in the response: {}",
+                                path.as_str(),
+                                none.why
                             ),
                         )
                         .with_url(resp.url())
-                        .with_connector(SOURCE));
-                    }
-                    return Err(Error::invalid_data(format!(
-                        "`items_path` `{}` matches nothing in the response: {why}",
-                        path.as_str()
-                    ))
-                    .with_field("items_path")
-                    .with_url(resp.url())
-                    .with_connector(SOURCE));
+                        .with_connector(SOURCE),
+                        Means::Misfit => Error::invalid_data(format!(
+                            "`items_path` `{}` matches nothing in the response: {}",
+                            path.as_str(),
+                            none.why
+                        ))
+                        .with_field("items_path")
+                        .with_url(resp.url())
+                        .with_connector(SOURCE),
+                    });
                 }
             },
             (found, _) => found,
@@ -749,6 +771,25 @@ impl RestClient {
 /// Pages in a row with no items and the same entries under the path's last filter that end
 /// a walk (review11 F1's backstop).
 const IDLE_PAGES: u64 = 3;
+
+/// The wait a `Retry-After` value asks for: delta-seconds (with a fraction, as some services
+/// send), or an HTTP-date (a past one asks for none), as the HTTP client reads it; an
+/// unreadable value is none. A long one is cut where it is waited, as every `Retry-After` is.
+fn wait_of(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
 
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).
 fn page_hash(ids: &[String]) -> String {

@@ -18,8 +18,8 @@ use super::segments::{
     up_to_last_filter,
 };
 use super::sub_response::{
-    ERROR_MEMBERS, FailedSub, Meaning, answered_beside, entry_named, envelope, own_status,
-    retry_after, status_number, sub_response_at,
+    ERROR_MEMBERS, Envelope, FailedSub, Meaning, answered_beside, entry_named, envelope,
+    own_status, retry_after, status_number, sub_response_at, whole_failed,
 };
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
@@ -307,8 +307,13 @@ impl ItemsPath {
                 status,
                 meaning: Meaning::of(status),
                 // A `$batch` answer's `headers` lie beside its `body`, above the error: read
-                // on the status's object and each one above it (review55 L3).
-                retry_after: up[i..].iter().find_map(|o| retry_after(o)),
+                // on the status's object and each one above it (review55 L3); else what the
+                // list's entry asks for in its body (Google's `RetryInfo`).
+                retry_after: up[i..].iter().find_map(|o| retry_after(o)).or_else(|| {
+                    up.last()
+                        .and_then(|o| envelope(o))
+                        .and_then(|e| e.retry_after)
+                }),
             }
             .keep_worst(&mut worst);
         }
@@ -398,12 +403,26 @@ impl ItemsPath {
     ///
     /// # Errors
     /// "`$.data` has no `items`", "`$.data` is null", "`$.data` is a string, not a list or
-    /// object", "`$.data` is an object with members, none of which `[*]` takes"; and
-    /// whether it is a page of only gone sub-responses ([`NoMatch::gone`]).
-    pub(crate) fn why_none(&self, body: &Value, seen: &Seen<'_>) -> Result<(), NoMatch> {
+    /// object", "`$.data` is an object with members, none of which `[*]` takes"; with what
+    /// that means for the page ([`NoMatch::means`]): the whole answer is itself a failed
+    /// sub-response (review60 M2), the page holds only gone sub-responses (review60 L5), or
+    /// else the body's shape is not the path's.
+    pub(crate) fn why_none<'v>(&self, body: &'v Value, seen: &Seen<'_>) -> Result<(), NoMatch<'v>> {
         let mut gone = false;
-        self.no_match(body, seen, &mut gone)
-            .map_err(|why| NoMatch { why, gone })
+        let Err(why) = self.no_match(body, seen, &mut gone) else {
+            return Ok(());
+        };
+        // A whole answer that is a failed sub-response's (a JSON-RPC or Google error at HTTP
+        // 200) is a throttle, an outage or refused credentials as an entry's would be
+        // (review60 M2); read before the gone entries, and not under `error_path: false`.
+        let means = match whole_failed(body).filter(|_| seen.whole_errors) {
+            Some(found) => Means::Failed(found),
+            // Every sub-response gone (an index alias missing during a swap): it may pass
+            // with time, and the config is not to blame (review60 L5).
+            None if gone => Means::Gone,
+            None => Means::Misfit,
+        };
+        Err(NoMatch { why, means })
     }
 
     /// [`ItemsPath::why_none`], setting `gone` where the page's sub-responses are all gone.
@@ -901,18 +920,33 @@ pub(super) fn error_object(object: &serde_json::Map<String, Value>) -> bool {
     !object.is_empty() && object.keys().all(|k| ERROR_MEMBERS.contains(&k.as_str()))
 }
 
-/// Why a page with no match is no empty page ([`ItemsPath::why_none`]).
+/// Why a page with no match is no empty page ([`ItemsPath::why_none`]), and what that means
+/// for it.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct NoMatch {
+pub(crate) struct NoMatch<'v> {
     /// Where the response's shape leaves the path, or what it says instead.
     pub(crate) why: String,
-    /// Whether its sub-responses are all gone (404, 410) or failed, none answered: not a
-    /// config that does not fit, and it may pass with time (an index alias missing during a
-    /// swap): retried, not blamed on `items_path` (review60 L5).
-    pub(crate) gone: bool,
+    /// What it means: whose the fault is, and whether time heals it.
+    pub(crate) means: Means<'v>,
 }
 
-impl std::fmt::Display for NoMatch {
+/// What a page with no match that is no empty page means ([`NoMatch`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Means<'v> {
+    /// The body's shape is not the path's: the config does not fit this answer (or the
+    /// answer is an error the path cannot tell), on every run alike.
+    Misfit,
+    /// The page's sub-responses are all gone (404, 410) or failed, none answered: not a
+    /// config that does not fit, and it may pass with time (an index alias missing during a
+    /// swap): retried, not blamed on `items_path` (review60 L5).
+    Gone,
+    /// The whole answer is itself a sub-response that failed ([`whole_failed`]): what its
+    /// status means says how the page fails (review60 M2: a throttle read as a config error
+    /// on `items_path`, never retried).
+    Failed(Envelope<'v>),
+}
+
+impl std::fmt::Display for NoMatch<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.why)
     }

@@ -14,9 +14,9 @@ mod segments;
 mod sub_response;
 
 pub(crate) use error_rule::{
-    error_members, error_path_hint, is_set, shown, unusual_error, usual_sign, usual_sign_at,
+    error_members, error_path_hint, shown, unusual_error, usual_sign, usual_sign_at,
 };
-pub(crate) use listing::{ItemsPath, NoMatch, feeds};
+pub(crate) use listing::{ItemsPath, Means, NoMatch, feeds};
 pub(crate) use place::Seen;
 pub(crate) use sub_response::{FailedSub, Meaning};
 

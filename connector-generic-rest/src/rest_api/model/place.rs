@@ -24,6 +24,10 @@ pub(crate) struct Seen<'a> {
     pub(crate) usual: &'a [String],
     /// Whether `error`/`errors` members are read as errors (no `error_path` set).
     pub(crate) guess_errors: bool,
+    /// Whether a whole answer that is a failed sub-response is read as one
+    /// ([`NoMatch::means`](super::NoMatch::means)): not under `error_path: false`, which turns
+    /// every error check off.
+    pub(crate) whole_errors: bool,
 }
 
 impl Default for Seen<'_> {
@@ -33,6 +37,7 @@ impl Default for Seen<'_> {
             place: None,
             usual: &[],
             guess_errors: true,
+            whole_errors: true,
         }
     }
 }

@@ -7,8 +7,8 @@
 //! Also here, the walks of an [`ItemsPath`] over a page's sub-responses: the worst one that
 //! failed ([`ItemsPath::failed_sub_response`], [`FailedSub`]), a page with no match on which
 //! every entry failed ([`ItemsPath::every_entry_failed`]) or that is itself a failed
-//! sub-response ([`ItemsPath::failed_whole`]), and the entry a page with no match stopped at
-//! ([`sub_response_at`], [`answered_beside`]).
+//! sub-response ([`whole_failed`], [`ItemsPath::failed_whole`]), and the entry a page with no
+//! match stopped at ([`sub_response_at`], [`answered_beside`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -20,11 +20,13 @@ use super::listing::{ItemsPath, Shape, error_object, escape, lists_as_records, s
 use super::place::Seen;
 
 /// A sub-response's entry, told by its shape ([`envelope`]).
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Envelope<'a> {
     /// Its HTTP-like status.
     pub(crate) status: u64,
-    /// The wait its `headers`' `Retry-After` asks for, in seconds.
+    /// The wait it asks for: its `headers`' `Retry-After` (Graph), its error's
+    /// `google.rpc.RetryInfo` (Google, People: [`retry_info`]), a JSON-RPC error's
+    /// `data.backoff_seconds` (Infura).
     pub(crate) retry_after: Option<Duration>,
     /// Its error member, where it has a set one (the entry's own, or its `body`'s).
     pub(crate) error: Option<(&'static str, &'a Value)>,
@@ -49,7 +51,8 @@ pub(crate) enum Meaning {
     Throttled,
     /// 500 to 599, and the 4xx that pass with time (408, 409, 423, 425, 499; 424 where no
     /// other entry failed, and none beside it is gone: then no retry heals it, and the page
-    /// reports it refused, review60 L1): an outage. The attempt ends with `Unavailable`,
+    /// reports it refused, review60 L1, `FailedSub::refused_beside_gone` says why): an
+    /// outage. The attempt ends with `Unavailable`,
     /// retried by the sync as a throttle is, not within the walk.
     Outage,
     /// 401: the credentials were rejected for it.
@@ -71,7 +74,7 @@ impl Meaning {
             429 => Self::Throttled,
             // Failed Dependency: it failed because a request it depends on did (Graph's
             // `dependsOn`), which is reported instead where it failed too; alone, retried
-            // (beside a gone entry, refused: `ItemsPath::failed_sub_response`).
+            // (beside a gone entry, refused: `FailedSub::refused_beside_gone`).
             // 408 (timeout), 409 (conflict, gRPC `ABORTED`), 423 (locked), 425 (too early)
             // and 499 (gRPC `CANCELLED`) pass with time (review55 M4).
             408 | 409 | 423 | 424 | 425 | 499 => Self::Outage,
@@ -182,7 +185,12 @@ fn error_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
     })?;
     Some(Envelope {
         status,
-        retry_after: None,
+        // Google's `details` lie in its `error`; an error object may carry its own.
+        retry_after: entry
+            .get("error")
+            .and_then(Value::as_object)
+            .and_then(retry_info)
+            .or_else(|| retry_info(entry)),
         error: Some(error),
         id: None,
     })
@@ -243,7 +251,7 @@ fn people_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         })?;
     Some(Envelope {
         status,
-        retry_after: None,
+        retry_after: rpc.and_then(Value::as_object).and_then(retry_info),
         error: rpc.map(|v| ("status", v)),
         id: named(entry, "requestedResourceName"),
     })
@@ -279,12 +287,40 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         Some(code @ (401 | 403 | 408 | 429 | 500..=599)) => code.unsigned_abs(),
         _ => 400,
     };
+    // Infura's -32005 says how long to back off in its `data` (`"backoff_seconds": 30.0`).
+    let retry_after = error
+        .get("data")
+        .and_then(|d| d.get("backoff_seconds"))
+        .and_then(Value::as_f64)
+        .and_then(seconds);
     Some(Envelope {
         status,
-        retry_after: None,
+        retry_after,
         error: Some(("error", error)),
         id: named(entry, "id"),
     })
+}
+
+/// The wait a `google.rpc.Status`'s `details` ask for (`o` is Google's `error`, or a People
+/// entry's `status`): a `google.rpc.RetryInfo` detail's `retryDelay`, a protobuf `Duration`
+/// in its JSON form, `{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay":
+/// "30s"}` (`"1.5s"` with a fraction).
+fn retry_info(o: &Map<String, Value>) -> Option<Duration> {
+    o.get("details")?.as_array()?.iter().find_map(|d| {
+        d.get("@type")
+            .and_then(Value::as_str)
+            .filter(|t| t.ends_with("google.rpc.RetryInfo"))?;
+        let delay = d.get("retryDelay")?.as_str()?.trim().strip_suffix('s')?;
+        seconds(delay.parse().ok()?)
+    })
+}
+
+/// A wait of `secs` seconds, where that is one: not negative, not NaN, and one a `Duration`
+/// holds (an unreadable wait is none, as the HTTP client reads a `Retry-After`). A long one is
+/// cut where it is waited, as every `Retry-After` is (the sync worker's
+/// `max_rate_limit_wait`).
+fn seconds(secs: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// The first set error member of `o` ([`error_members`]).
@@ -365,17 +401,7 @@ impl ItemsPath {
                     }
                 }
                 let mut failed = FailedSub::new(format!("`{pointer}` holds no `{lacks}`"), &found);
-                // A 424 (Failed Dependency) exists only where a request it depends on failed;
-                // where one beside it is gone, no retry heals it (review60 L1: retried as an
-                // outage on every attempt and every run).
-                if found.status == 424
-                    && let Some(gone) = gone_beside(body, &entry)
-                {
-                    failed.why.push_str(&format!(
-                        "; it depends on gone `{gone}` (404/410), which no retry heals"
-                    ));
-                    failed.meaning = Meaning::Refused;
-                }
+                failed.refused_beside_gone(body, &entry);
                 failed.keep_worst(&mut worst);
             }
         }
@@ -434,26 +460,12 @@ impl ItemsPath {
             .map(|w| (*w).to_owned())
             .collect();
         // The lists at the top of the body that no match lies in are read only where
-        // nothing matched (`_msearch`'s `$.responses`, every search failed) or where they
-        // hold more than one entry in a sub-response's shape, as a batch's entries all are:
-        // a list the path matched, or one beside it, is records, and a record that happens
-        // to fit a shape is no sub-response (review55 M1: `$..data` over a request log's
-        // `{id, status, headers, body}` failed every page on its 503 record).
-        let top = |l: &str| {
-            outside(l)
-                && (matches.is_empty()
-                    || match body.pointer(l) {
-                        Some(Value::Array(entries)) => {
-                            entries
-                                .iter()
-                                .filter(|e| e.as_object().and_then(envelope).is_some())
-                                .take(2)
-                                .count()
-                                > 1
-                        }
-                        _ => false,
-                    })
-        };
+        // nothing matched (`_msearch`'s `$.responses`, every search failed): where something
+        // did, a batch's sub-responses lie on the way to it, and a list beside it is records
+        // (review55 M1: `$..data` over a request log's `{id, status, headers, body}` failed
+        // every page on its 503 record; fix62's sibling case: `$..orders[*]` beside an
+        // `attempts` log of two such records, one failed, failed every page too).
+        let top = |l: &str| outside(l) && matches.is_empty();
         if !ways.contains("") && top("") {
             lists.push(String::new());
         }
@@ -483,11 +495,13 @@ impl ItemsPath {
                 else {
                     continue;
                 };
-                FailedSub::new(
+                let mut failed = FailedSub::new(
                     format!("`{pointer}` holds nothing `{}` matches", self.as_str()),
                     &found,
-                )
-                .keep_worst(&mut worst);
+                );
+                // As at the path's levels (review63 L2).
+                failed.refused_beside_gone(body, &pointer);
+                failed.keep_worst(&mut worst);
             }
         }
         worst
@@ -572,26 +586,73 @@ impl ItemsPath {
         Ok(())
     }
 
-    /// Where the whole answer, on a page where the path matches nothing (`why`, from
-    /// [`ItemsPath::why_none`]), is itself a sub-response that failed ([`envelope`]): a
-    /// JSON-RPC error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code":
-    /// -32005, …}, "id": 1}`), or Google's `{"error": {"code": 429, …}}`. Such a page fails
-    /// anyway; what its status means says how (review60 M2: a throttle read as a config
-    /// error on `items_path`, never retried).
-    pub(crate) fn failed_whole(&self, body: &Value, why: &str) -> Option<FailedSub> {
-        let found = body
-            .as_object()
-            .and_then(envelope)
-            .filter(|e| Meaning::of(e.status).fails())?;
-        Some(FailedSub::new(
+    /// Where this path is `error_path`, the first set value at it ([`is_set`]) that is not
+    /// the error of a gone sub-response (404, 410: [`gone_entry`]): `Ok(Some(…))`, which
+    /// fails the page. A gone entry's error is read as without `error_path` (review63: the
+    /// README's own advice, `$.responses[*].error` for `_msearch`, failed every page that
+    /// held one rolled-off index beside searches that answered): beside an entry that
+    /// delivered it passes (`Ok(None)`); where none did, `Err` says which entry is gone, and
+    /// the page fails as a page of only gone sub-responses does ([`Means::Gone`]).
+    ///
+    /// [`Means::Gone`]: super::listing::Means::Gone
+    ///
+    /// # Errors
+    /// "`/responses/1` (entry `id` "7") was 404/410 (gone) …", where every set value is a
+    /// gone entry's and one of them has no entry beside it that delivered.
+    pub(crate) fn set_error<'v>(&self, body: &'v Value) -> Result<Option<&'v Value>, String> {
+        // Located (a pointer per match) only on a page where something is set, as before.
+        if !self.path.query(body).all().into_iter().any(is_set) {
+            return Ok(None);
+        }
+        let mut gone = None;
+        for m in self.path.query_located(body) {
+            if !is_set(m.node()) {
+                continue;
+            }
+            let pointer = m.location().to_json_pointer();
+            match gone_entry(body, &pointer) {
+                None => return Ok(Some(m.node())),
+                Some((_, _, true)) => {}
+                Some((entry, found, false)) => {
+                    gone.get_or_insert_with(|| {
+                        format!(
+                            "`error_path` `{}` is set at `{pointer}`: {}, and `{entry}`{} was \
+                             404/410 (gone) and no sub-response beside it answered",
+                            self.as_str(),
+                            shown(m.node()),
+                            entry_named(found.id, ", ")
+                        )
+                    });
+                }
+            }
+        }
+        gone.map_or(Ok(None), Err)
+    }
+
+    /// The failed sub-response the whole answer is ([`whole_failed`], found by
+    /// [`ItemsPath::why_none`]: [`Means::Failed`](super::listing::Means::Failed)), on a page
+    /// where the path matches nothing (`why`). Such a page fails anyway; what its status means
+    /// says how (review60 M2: a throttle read as a config error on `items_path`, never
+    /// retried).
+    pub(crate) fn failed_whole(&self, found: &Envelope<'_>, why: &str) -> FailedSub {
+        FailedSub::new(
             format!(
                 "whole answer is a sub-response's (`items_path` `{}` matches nothing in it: \
                  {why})",
                 self.as_str()
             ),
-            &found,
-        ))
+            found,
+        )
     }
+}
+
+/// Where the whole answer is itself a sub-response that failed ([`envelope`]): a JSON-RPC
+/// error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code": -32005, …},
+/// "id": 1}`), or Google's `{"error": {"code": 429, …}}`.
+pub(super) fn whole_failed(body: &Value) -> Option<Envelope<'_>> {
+    body.as_object()
+        .and_then(envelope)
+        .filter(|e| Meaning::of(e.status).fails())
 }
 
 /// A sub-response that was throttled or failed ([`ItemsPath::failed_sub_response`]).
@@ -604,8 +665,8 @@ pub(crate) struct FailedSub {
     /// What it means for the page: [`Meaning::of`] its status, but a 424 that depends on a
     /// gone entry is refused (review60 L1).
     pub(crate) meaning: Meaning,
-    /// The wait its entry asks for (a Microsoft Graph `$batch` answer's
-    /// `headers.Retry-After`, in seconds), where it gives one.
+    /// The wait its entry asks for ([`Envelope::retry_after`]: a Microsoft Graph `$batch`
+    /// answer's `headers.Retry-After`, Google's `RetryInfo`), where it gives one.
     pub(crate) retry_after: Option<Duration>,
 }
 
@@ -627,6 +688,40 @@ impl FailedSub {
             meaning: Meaning::of(status),
             retry_after: found.retry_after,
         }
+    }
+
+    /// A 424 (Failed Dependency) at `entry` beside a gone entry (404, 410) of its list is
+    /// refused, not retried (review60 L1: retried as an outage on every attempt of every
+    /// run), and the message names the gone entry by its position and its id, as any failed
+    /// entry is named (review63 L2).
+    ///
+    /// Why refused: a 424 exists only where a request it depends on failed (Graph's
+    /// `dependsOn`), and the answer does not say which (Graph's responses carry no
+    /// `dependsOn`). Where that request was throttled, failed at the source or had its
+    /// credentials refused, that entry outranks the 424 ([`FailedSub::keep_worst`]) and is
+    /// what the page reports, with its own kind; where it was refused (400), both are
+    /// refused. What is left is a chain that ends at a gone entry (or one that answered, which
+    /// a 424 does not follow): no retry heals it, so retrying it spent every attempt of every
+    /// run for nothing. The gone entry beside it is the likeliest root, not a proven one, and
+    /// the message says "beside", not "depends on". A 424 with no gone entry beside it stays an
+    /// outage: its dependency may heal.
+    fn refused_beside_gone(&mut self, body: &Value, entry: &str) {
+        if self.status != 424 {
+            return;
+        }
+        let Some((gone, id)) = gone_beside(body, entry) else {
+            return;
+        };
+        let id = entry_named(id, "");
+        let what = if id.is_empty() {
+            "404/410".to_owned()
+        } else {
+            format!("{id}, 404/410")
+        };
+        self.why.push_str(&format!(
+            "; beside gone `{gone}` ({what}), which no retry heals"
+        ));
+        self.meaning = Meaning::Refused;
     }
 
     /// Keeps in `worst` whichever of it and this one says more about the page (review55 M2:
@@ -691,19 +786,50 @@ pub(super) fn sub_response_at<'v, 'p>(
 }
 
 /// Another entry of the list the sub-response at `entry` lies in that is gone (404, 410),
-/// where one is: its pointer.
-fn gone_beside(body: &Value, entry: &str) -> Option<String> {
+/// where one is: its pointer, and what names its request ([`Envelope::id`]).
+fn gone_beside<'v>(
+    body: &'v Value,
+    entry: &str,
+) -> Option<(String, Option<(&'static str, &'v Value)>)> {
     let (list, own) = entry.rsplit_once('/')?;
     let Some(Value::Array(entries)) = body.pointer(list) else {
         return None;
     };
     entries.iter().enumerate().find_map(|(i, e)| {
-        (i.to_string() != own
+        let found = e.as_object().and_then(envelope)?;
+        (i.to_string() != own && Meaning::of(found.status) == Meaning::Gone)
+            .then(|| (format!("{list}/{i}"), found.id))
+    })
+}
+
+/// The entry of a list that a value at `pointer` lies in (the object directly in the
+/// list, the nearest above the value), where it is a gone sub-response (404, 410): its pointer,
+/// its envelope, and whether another entry of its list delivered (no sub-response that failed
+/// or is gone: an `_msearch` search that answered is no envelope).
+fn gone_entry<'v>(body: &'v Value, pointer: &str) -> Option<(String, Envelope<'v>, bool)> {
+    let mut at = pointer;
+    let (list, own) = loop {
+        let (up, own) = at.rsplit_once('/')?;
+        if body.pointer(up).is_some_and(Value::is_array) {
+            break (up, own);
+        }
+        at = up;
+    };
+    let found = body
+        .pointer(at)?
+        .as_object()
+        .and_then(envelope)
+        .filter(|e| Meaning::of(e.status) == Meaning::Gone)?;
+    let Some(Value::Array(entries)) = body.pointer(list) else {
+        return None;
+    };
+    let delivered = entries.iter().enumerate().any(|(i, e)| {
+        i.to_string() != own
             && e.as_object()
                 .and_then(envelope)
-                .is_some_and(|e| Meaning::of(e.status) == Meaning::Gone))
-        .then(|| format!("{list}/{i}"))
-    })
+                .is_none_or(|e| Meaning::of(e.status) == Meaning::Answered)
+    });
+    Some((at.to_owned(), found, delivered))
 }
 
 /// Whether another entry of the list the sub-response at `entry` lies in answered (1xx to
