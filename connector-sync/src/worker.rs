@@ -986,15 +986,19 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 .retry_wait(fruitless.max(1), asked)
                 .max(throttle_wait.unwrap_or_default());
             let retry_at = retry.then(|| later(wait));
+            // The job's stored error is read through the API and sent in its failed event
+            // (an outside URL): a sync-database failure's location and driver text are left
+            // out of it, the warning below logs them (review68 L5).
+            let shown = crate::db::without_db_detail(&e);
             let error = if rate_limited && too_long {
                 format!(
-                    "{e}; rate-limited without a commit for {}s (max_throttled): the job \
+                    "{shown}; rate-limited without a commit for {}s (max_throttled): the job \
                      stops, its checkpoint is kept and the next auto run resumes it (a full \
                      trigger starts over)",
                     throttled_for.as_secs()
                 )
             } else {
-                e.to_string()
+                shown
             };
             if rate_limited {
                 tracing::warn!(
