@@ -532,17 +532,80 @@ mod tests {
     /// replace the wait that held the run at its deadline (review68 L2).
     #[tokio::test]
     async fn a_wait_begun_after_the_deadline_is_not_noted() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| connector_core::Error::internal(e.to_string()))?;
-        let db = SyncDb::connect(&format!("sqlite:{}", dir.path().join("sync.db").display())).await?;
+        let dir =
+            tempfile::tempdir().map_err(|e| connector_core::Error::internal(e.to_string()))?;
+        let db =
+            SyncDb::connect(&format!("sqlite:{}", dir.path().join("sync.db").display())).await?;
         let gate = SqlRateGate::new(db).for_job(1, Duration::from_secs(10));
         let start = Instant::now() - Duration::from_secs(11);
         gate.run_started(start);
         gate.note_wait(Duration::from_secs(120));
-        assert!(gate.last.lock().unwrap_or_else(|e| e.into_inner()).is_none());
+        assert!(
+            gate.last
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
+        );
         // The run restarted (a checkpoint it could not read): its deadline is ahead again.
         gate.run_started(Instant::now());
         gate.note_wait(Duration::from_secs(120));
         assert!(gate.holds_back_at(Duration::from_secs(60), Instant::now()));
+        Ok(())
+    }
+
+    /// What `run` logs, as text.
+    fn logged(run: impl FnOnce()) -> String {
+        let buffer = std::sync::Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        let bytes = buffer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct Writer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A slot at least the job's `timeout_secs` away is logged once per gate (one a job
+    /// attempt), and a shorter one never (review68 L6.6: neither the "once" nor the bound
+    /// was pinned).
+    #[tokio::test]
+    async fn a_slot_past_the_timeout_is_logged_once() -> Result<()> {
+        let dir =
+            tempfile::tempdir().map_err(|e| connector_core::Error::internal(e.to_string()))?;
+        let db =
+            SyncDb::connect(&format!("sqlite:{}", dir.path().join("sync.db").display())).await?;
+        let gate = SqlRateGate::new(db.clone()).for_job(7, Duration::from_secs(10));
+        let text = logged(|| {
+            gate.handed("k", Duration::from_secs(9));
+            gate.handed("k", Duration::from_secs(10));
+            gate.handed("k", Duration::from_secs(30));
+        });
+        assert_eq!(
+            text.matches("the next slot of this credential").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("is 10s away"), "{text}");
+        let short = SqlRateGate::new(db).for_job(8, Duration::from_secs(10));
+        let text = logged(|| short.handed("k", Duration::from_secs(6)));
+        assert!(text.is_empty(), "{text}");
         Ok(())
     }
 

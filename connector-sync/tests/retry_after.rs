@@ -1383,9 +1383,11 @@ async fn a_resume_throttled_past_its_timeout_keeps_its_checkpoint(backend: Backe
         "a slot further out than the job's timeout_secs is logged (review64 M2)"
     );
     assert!(
-        warned.iter().all(|l| l.contains("a wait the service asked for")
-            && l.contains("key=")
-            && !l.contains(&format!("key={GATED}"))),
+        warned
+            .iter()
+            .all(|l| l.contains("a wait the service asked for")
+                && l.contains("key=")
+                && !l.contains(&format!("key={GATED}"))),
         "it names the key by a hash only and says a service's wait may be the cause \
          (review68 L4): {warned:#?}"
     );

@@ -347,7 +347,14 @@ async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
             status: "ok".to_owned(),
             // The backend's kind, not where it is: any API key holder reads this (review68
             // L5); the log names the location at start.
-            database: Some(if db.is_postgres() { "postgres" } else { "sqlite" }.to_owned()),
+            database: Some(
+                if db.is_postgres() {
+                    "postgres"
+                } else {
+                    "sqlite"
+                }
+                .to_owned(),
+            ),
         })
         .into_response(),
         Err(e) => ApiError::from(e).into_response(),
