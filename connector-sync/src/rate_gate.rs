@@ -162,7 +162,7 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 ///   slot: what a job reports as "rate-limited until T".
 ///
 /// Keys are made by core's HTTP layer (a hash of the credential) or by a connector (a site's
-/// URL, a tenant's id): the gate never logs one whole, only [`key_tag`]'s short hash. Each
+/// URL, a tenant's id): the gate never logs one whole, only a short hash of it. Each
 /// request of a client with a rate limit costs one write to the database (on SQLite a durable
 /// commit): a gate is for services whose limits are per second or slower, not for bulk
 /// downloads. A client without a rate limit (`min_interval` zero) only reads its key, to wait
