@@ -351,6 +351,13 @@ impl SyncDb {
     pub(crate) fn error(&self, what: &str, e: &sqlx::Error) -> Error {
         state_error(&self.location, what, e)
     }
+
+    /// An error's text, already made (core's run log keeps only `to_string()`), without this
+    /// database's location and the driver's words after it, as [`without_db_detail`] does
+    /// for an `Error` (review68 L5: a run log is read through the API).
+    pub(crate) fn hide_location(&self, text: &str) -> String {
+        hide_location(&self.location, text)
+    }
 }
 
 fn migrator(schema: &'static [(i64, &'static str, &'static str)]) -> Migrator {
@@ -412,6 +419,16 @@ fn db_detail(e: &Error) -> Option<&DbDetail> {
     None
 }
 
+fn hide_location(location: &str, text: &str) -> String {
+    match text.find(&format!(": {location}")) {
+        Some(at) => format!("{}{HIDDEN}", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// What stands for a database failure's detail in a text others read.
+const HIDDEN: &str = "; the server's log has the details";
+
 /// `e`'s text for those who may not know where the sync database is (any API key holder, a
 /// job's event webhook): a database failure's location and driver text are left out (the
 /// log has them); any other error's text is whole.
@@ -420,13 +437,12 @@ pub(crate) fn without_db_detail(e: &Error) -> String {
     let Some(detail) = db_detail(e) else {
         return text;
     };
-    let hidden = "; the server's log has the details";
     let detail = format!(": {detail}");
     if text.contains(&detail) {
-        text.replace(&detail, hidden)
+        text.replace(&detail, HIDDEN)
     } else {
         // Redaction changed the detail's text: say only what failed.
-        format!("{}{hidden}", e.message())
+        format!("{}{HIDDEN}", e.message())
     }
 }
 
@@ -479,6 +495,15 @@ mod tests {
         let shown = without_db_detail(&wrapped);
         assert!(!shown.contains("db.internal"), "{shown}");
         assert!(shown.contains("the run stopped"), "{shown}");
+        // A run log's text, made from the error: cut at the location.
+        assert_eq!(
+            hide_location(
+                "PostgreSQL database app@db.internal:5432/sync",
+                &wrapped.to_string()
+            ),
+            "the run stopped: cannot commit the state in the sync database; the server's log \
+             has the details"
+        );
         // Another State error keeps its words.
         let other = Error::new(ErrorKind::State, "the flow binds to no connector");
         assert!(!is_db_failure(&other));
