@@ -506,6 +506,21 @@ fn config_problems_are_named() {
     assert_eq!(err.field(), Some("credentials.moodle_token"), "{err}");
     let schema = registry.schema("moodle").unwrap().to_string();
     assert!(schema.contains("moodle_url") && schema.contains("moodle_token"));
+    // A login in the site's URL is refused, as the crate's other site URLs refuse one: it
+    // would be in the shared rate limit's key, which a worker logs (review68 L4).
+    for url in [
+        "https://sync:pa55@moodle.example.edu/",
+        "https://sync@moodle.example.edu/",
+    ] {
+        let err = registry
+            .build(
+                "moodle",
+                json!({"moodle_url": url, "credentials": {"moodle_token": "t"}}),
+            )
+            .unwrap_err();
+        assert_eq!(err.field(), Some("moodle_url"), "{err}");
+        assert!(!err.to_string().contains("pa55"), "{err}");
+    }
 }
 
 #[tokio::test]

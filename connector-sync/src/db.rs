@@ -268,12 +268,7 @@ impl SyncDb {
             Pool::Sqlite(pool) => migrator(SQLITE_SCHEMA).run(pool).await,
             Pool::Postgres(pool) => migrator(POSTGRES_SCHEMA).run(pool).await,
         };
-        result.map_err(|e| {
-            Error::new(
-                ErrorKind::State,
-                format!("cannot migrate the {}: {e}", self.location),
-            )
-        })
+        result.map_err(|e| db_error(&self.location, "cannot migrate", &e.to_string()))
     }
 
     /// A database migrated by b42f4f5 recorded migration 2 (`api`) before 0b24196 appended
@@ -356,6 +351,13 @@ impl SyncDb {
     pub(crate) fn error(&self, what: &str, e: &sqlx::Error) -> Error {
         state_error(&self.location, what, e)
     }
+
+    /// An error's text, already made (core's run log keeps only `to_string()`), without this
+    /// database's location and the driver's words after it, as [`without_db_detail`] does
+    /// for an `Error` (review68 L5: a run log is read through the API).
+    pub(crate) fn hide_location(&self, text: &str) -> String {
+        hide_location(&self.location, text)
+    }
 }
 
 fn migrator(schema: &'static [(i64, &'static str, &'static str)]) -> Migrator {
@@ -376,10 +378,72 @@ fn migrator(schema: &'static [(i64, &'static str, &'static str)]) -> Migrator {
 }
 
 fn state_error(location: &str, what: &str, e: &sqlx::Error) -> Error {
-    Error::new(
-        ErrorKind::State,
-        format!("{what} the {location}: {}", strip_password(&e.to_string())),
-    )
+    db_error(location, what, &e.to_string())
+}
+
+/// An [`ErrorKind::State`] error saying `what` failed on the sync database, whose cause (a
+/// [`DbDetail`]) says where the database is and what its driver said (`detail`, without a
+/// password): the whole text is for the log, [`without_db_detail`] for a job's stored error,
+/// its failed event and the API (review61 L9, review68 L5).
+pub(crate) fn db_error(location: &str, what: &str, detail: &str) -> Error {
+    Error::new(ErrorKind::State, format!("{what} the sync database"))
+        .with_cause(DbDetail(format!("{location}: {}", strip_password(detail))))
+}
+
+/// Where the sync database is and what its driver said about a failure: the cause of the
+/// errors [`SyncDb`] makes, and the mark of a database failure among `State` errors.
+#[derive(Debug)]
+pub(crate) struct DbDetail(String);
+
+impl std::fmt::Display for DbDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DbDetail {}
+
+/// Whether `e` (or an error it wraps) is a failure of the sync database.
+pub(crate) fn is_db_failure(e: &Error) -> bool {
+    db_detail(e).is_some()
+}
+
+fn db_detail(e: &Error) -> Option<&DbDetail> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(cause) = next {
+        if let Some(detail) = cause.downcast_ref::<DbDetail>() {
+            return Some(detail);
+        }
+        next = cause.source();
+    }
+    None
+}
+
+fn hide_location(location: &str, text: &str) -> String {
+    match text.find(&format!(": {location}")) {
+        Some(at) => format!("{}{HIDDEN}", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// What stands for a database failure's detail in a text others read.
+const HIDDEN: &str = "; the server's log has the details";
+
+/// `e`'s text for those who may not know where the sync database is (any API key holder, a
+/// job's event webhook): a database failure's location and driver text are left out (the
+/// log has them); any other error's text is whole.
+pub(crate) fn without_db_detail(e: &Error) -> String {
+    let text = e.to_string();
+    let Some(detail) = db_detail(e) else {
+        return text;
+    };
+    let detail = format!(": {detail}");
+    if text.contains(&detail) {
+        text.replace(&detail, HIDDEN)
+    } else {
+        // Redaction changed the detail's text: say only what failed.
+        format!("{}{HIDDEN}", e.message())
+    }
 }
 
 /// `scheme://user:password@host` → `scheme://user:***@host` in a message, in case a driver
@@ -406,6 +470,45 @@ fn strip_password(message: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database failure's text for others leaves out where the database is and what its
+    /// driver said; the log's text has both (review68 L5).
+    #[test]
+    fn a_database_failure_shown_to_others_has_no_location() {
+        let e = db_error(
+            "PostgreSQL database app@db.internal:5432/sync",
+            "cannot commit the state in",
+            "error communicating with database: connection refused",
+        );
+        assert!(is_db_failure(&e));
+        let whole = e.to_string();
+        assert!(whole.contains("app@db.internal:5432/sync"), "{whole}");
+        assert!(whole.contains("connection refused"), "{whole}");
+        let shown = without_db_detail(&e);
+        assert_eq!(
+            shown,
+            "cannot commit the state in the sync database; the server's log has the details"
+        );
+        // Wrapped by another error (core's run, a rate limit's note), still left out.
+        let wrapped = Error::new(ErrorKind::Timeout, "the run stopped").with_cause(e);
+        assert!(is_db_failure(&wrapped));
+        let shown = without_db_detail(&wrapped);
+        assert!(!shown.contains("db.internal"), "{shown}");
+        assert!(shown.contains("the run stopped"), "{shown}");
+        // A run log's text, made from the error: cut at the location.
+        assert_eq!(
+            hide_location(
+                "PostgreSQL database app@db.internal:5432/sync",
+                &wrapped.to_string()
+            ),
+            "the run stopped: cannot commit the state in the sync database; the server's log \
+             has the details"
+        );
+        // Another State error keeps its words.
+        let other = Error::new(ErrorKind::State, "the flow binds to no connector");
+        assert!(!is_db_failure(&other));
+        assert_eq!(without_db_detail(&other), other.to_string());
+    }
 
     #[test]
     fn passwords_are_stripped_from_messages() {

@@ -3,8 +3,8 @@
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -161,7 +161,8 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 ///   while it is in the future, and [`next_free`](Self::next_free) reads a key's next free
 ///   slot: what a job reports as "rate-limited until T".
 ///
-/// Keys are made by core's HTTP layer and hold no secret (a hash of the credential). Each
+/// Keys are made by core's HTTP layer (a hash of the credential) or by a connector (a site's
+/// URL, a tenant's id): the gate never logs one whole, only a short hash of it. Each
 /// request of a client with a rate limit costs one write to the database (on SQLite a durable
 /// commit): a gate is for services whose limits are per second or slower, not for bulk
 /// downloads. A client without a rate limit (`min_interval` zero) only reads its key, to wait
@@ -169,24 +170,46 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 ///
 /// # Cancel safety
 /// Each call is one statement: a dropped `acquire` may have reserved its slot, which then goes
-/// unused (the next caller waits one interval more), never half-written state.
+/// unused (the next caller waits one interval more; `permits` intervals more for a dropped
+/// `acquire_many`, a minute for a batch of 20 on a 3 s interval), never half-written state.
 #[derive(Debug)]
 pub struct SqlRateGate {
     db: SyncDb,
-    /// The latest end of a wait this gate handed out, and that wait's length.
-    last: Mutex<Option<(DateTime<Utc>, Duration)>>,
+    /// The wait this gate handed out that ends last (see [`Wait`]).
+    last: Mutex<Option<Wait>>,
     max_wait: Duration,
-    /// Slots handed out (`acquire` and `acquire_many` calls that succeeded): each is one
-    /// request about to go.
-    slots: AtomicU64,
-    /// Waits a service asked every client of a key for (`defer` calls that pushed a row):
-    /// each follows a request answered with a rate limit.
-    deferred: AtomicU64,
     /// The job using the gate and its `timeout_secs`: a slot further out than that is
     /// logged, once (review64 M2).
     job: Option<(i64, Duration)>,
     /// Whether that was logged.
     warned: AtomicBool,
+    /// The deadline of the job's run (its start plus `timeout_secs`, on the monotonic
+    /// clock), once [`run_started`](Self::run_started) is told: a wait begun after it is not
+    /// noted (review68 L2: a slot a concurrent fetch took while a sink write finished past
+    /// the deadline replaced the wait that held the run at it).
+    deadline: Mutex<Option<Instant>>,
+}
+
+/// A wait the gate handed out: when it began and ends on the monotonic clock (what "held at
+/// the deadline" is judged by, so a step of the wall clock during a run of hours moves
+/// nothing, review68 L2), when it ends on the wall clock (what a job reports as
+/// "rate-limited until T"), and how long it is.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    began: Instant,
+    /// `None`: past what the monotonic clock holds.
+    ends: Option<Instant>,
+    until: DateTime<Utc>,
+    len: Duration,
+}
+
+/// A short, stable tag of a gate key for logs: the key itself may be a connector's site URL
+/// with a user and password in it (review68 L4), so only 8 hex digits of its SHA-256 are
+/// shown.
+pub(crate) fn key_tag(key: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The longest wait [`SqlRateGate::max_wait`] accepts: a year, which both databases store.
@@ -200,16 +223,16 @@ impl SqlRateGate {
             db,
             last: Mutex::new(None),
             max_wait: Duration::from_secs(3600),
-            slots: AtomicU64::new(0),
-            deferred: AtomicU64::new(0),
             job: None,
             warned: AtomicBool::new(false),
+            deadline: Mutex::new(None),
         }
     }
 
     /// The gate of job `job`, whose attempts stop after `timeout` (its connector's
     /// `timeout_secs`; zero: none): the first slot further out than that is logged at
-    /// `warn`, naming the key (a hash, no secret). The credential's queue is then longer than
+    /// `warn`, naming the key by a short hash ([`key_tag`]). The credential's queue or a
+    /// wait its service asked for is then longer than
     /// the job's time limit, so the attempt stops at its deadline before its request goes,
     /// each attempt abandons its slot, and the job is retried as rate-limited until
     /// `max_throttled` (review64 M2). The key is known only once the connector's HTTP client
@@ -219,15 +242,12 @@ impl SqlRateGate {
         self
     }
 
-    /// Requests answered other than with a rate limit so far, and the one in flight or
-    /// waiting for its slot: the slots handed out less the waits a service asked for
-    /// ([`defer`](RateGate::defer), each after a request it rate-limited). A run that keeps
-    /// asking for slots without a page between them loops, whatever each slot's wait
-    /// (review64 M2).
-    pub(crate) fn requests(&self) -> u64 {
-        self.slots
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.deferred.load(Ordering::Relaxed))
+    /// The job's run started at `at` (again, when it restarts): waits begun after
+    /// `at + timeout_secs` are not noted from now on (see [`holds_back_at`](Self::holds_back_at)).
+    /// Without a `timeout_secs` ([`for_job`](Self::for_job)) there is no deadline.
+    pub(crate) fn run_started(&self, at: Instant) {
+        let deadline = self.job.and_then(|(_, timeout)| at.checked_add(timeout));
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
     }
 
     /// The longest wait a service's `Retry-After` puts on a key (default 1 h, at most a
@@ -244,13 +264,12 @@ impl SqlRateGate {
     /// using the gate is rate-limited until then.
     pub fn limited_until(&self) -> Option<DateTime<Utc>> {
         let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.map(|(until, _)| until)
-            .filter(|until| *until > Utc::now())
+        last.map(|w| w.until).filter(|until| *until > Utc::now())
     }
 
     /// Whether the gate holds its job back now (see [`holds_back_at`](Self::holds_back_at)).
     pub(crate) fn holds_back(&self, long: Duration) -> bool {
-        self.holds_back_at(long, Utc::now())
+        self.holds_back_at(long, Instant::now())
     }
 
     /// Whether the gate held its job back at `at` (a deadline): the latest wait it handed
@@ -259,8 +278,9 @@ impl SqlRateGate {
     /// paced client's slots, never hold it back (review61 M1: summing them hid a resume that
     /// looped without a page, paced by the gate, until its deadline). Judged at the deadline
     /// itself, not after the attempt's teardown (review64 L4: a sink write in flight, the run
-    /// log's write and the fencing heartbeat moved "now" past a wait that did hold it).
-    pub(crate) fn holds_back_at(&self, long: Duration, at: DateTime<Utc>) -> bool {
+    /// log's write and the fencing heartbeat moved "now" past a wait that did hold it), on
+    /// the monotonic clock (review68 L2).
+    pub(crate) fn holds_back_at(&self, long: Duration, at: Instant) -> bool {
         let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
         held_at(last, long, at)
     }
@@ -339,24 +359,24 @@ impl SqlRateGate {
         Ok(Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or_default())
     }
 
-    /// Counts a slot handed out with `wait`, notes the wait, and says once when it is past
-    /// the job's time limit.
+    /// Notes a slot's wait, and says once when it is past the job's time limit.
     fn handed(&self, key: &str, wait: Duration) {
-        self.slots.fetch_add(1, Ordering::Relaxed);
         self.note_wait(wait);
         if let Some((job, timeout)) = self.job
             && wait >= timeout
             && !self.warned.swap(true, Ordering::Relaxed)
         {
+            // Only a tag of the key: a connector's key can be its site's URL (review68 L4).
             tracing::warn!(
                 job,
-                key,
+                key = %key_tag(key),
                 wait_secs = wait.as_secs_f64(),
                 timeout_secs = timeout.as_secs(),
-                "the shared rate limit's queue for this credential is longer than the job's \
-                 timeout_secs: the attempt stops at its deadline before this request goes and \
-                 is retried as rate-limited; raise timeout_secs, or run fewer jobs with this \
-                 credential at once"
+                "the next slot of this credential is {}s away (its queue, or a wait the \
+                 service asked for), longer than the job's timeout_secs: the attempt stops \
+                 at its deadline before this request goes and is retried as rate-limited; \
+                 for a queue, raise timeout_secs or run fewer jobs with this credential at once",
+                wait.as_secs()
             );
         }
     }
@@ -365,10 +385,25 @@ impl SqlRateGate {
         if wait.is_zero() {
             return;
         }
-        let until = crate::worker::later(wait);
+        let began = Instant::now();
+        // Begun after the run's deadline: it did not hold the run there (review68 L2).
+        if self
+            .deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|deadline| began > deadline)
+        {
+            return;
+        }
+        let wait = Wait {
+            began,
+            ends: began.checked_add(wait),
+            until: crate::worker::later(wait),
+            len: wait,
+        };
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_none_or(|(l, _)| l < until) {
-            *last = Some((until, wait));
+        if last.is_none_or(|l| l.until < wait.until) {
+            *last = Some(wait);
         }
     }
 }
@@ -379,15 +414,12 @@ fn millis(ms: f64) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
 }
 
-/// Whether a gate whose latest wait is `last` (its end and length) held its job back at
-/// `at` (see [`SqlRateGate::holds_back_at`]).
-fn held_at(last: Option<(DateTime<Utc>, Duration)>, long: Duration, at: DateTime<Utc>) -> bool {
-    last.is_some_and(|(until, wait)| {
-        let began = chrono::TimeDelta::from_std(wait)
-            .ok()
-            .and_then(|w| until.checked_sub_signed(w))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        wait >= long && began <= at && until >= at - chrono::TimeDelta::seconds(1)
+/// Whether a gate whose latest wait is `last` held its job back at `at` (see
+/// [`SqlRateGate::holds_back_at`]).
+fn held_at(last: Option<Wait>, long: Duration, at: Instant) -> bool {
+    last.is_some_and(|w| {
+        let slack = at.checked_sub(Duration::from_secs(1)).unwrap_or(at);
+        w.len >= long && w.began <= at && w.ends.is_none_or(|ends| ends >= slack)
     })
 }
 
@@ -442,7 +474,6 @@ impl RateGate for SqlRateGate {
                 .map(drop),
         };
         done.map_err(|e| self.db.error("cannot record a rate limit's wait in", &e))?;
-        self.deferred.fetch_add(1, Ordering::Relaxed);
         self.note_wait(wait);
         Ok(())
     }
@@ -452,22 +483,30 @@ impl RateGate for SqlRateGate {
 mod tests {
     use super::*;
 
-    fn secs(s: f64) -> chrono::TimeDelta {
-        chrono::TimeDelta::milliseconds((s * 1000.0) as i64)
-    }
-
-    /// "Held" is judged at the deadline (review64 L4) from the latest wait's end and length.
+    /// "Held" is judged at the deadline (review64 L4) from the latest wait's start, end and
+    /// length, on the monotonic clock (review68 L2).
     #[test]
     fn a_long_wait_holds_back_at_a_deadline_it_spans() {
-        let deadline = Utc::now();
+        // Far enough from the clock's start that the waits below begin after it.
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        let at = |s: f64| {
+            let d = Duration::from_secs_f64(s.abs());
+            if s < 0.0 { deadline - d } else { deadline + d }
+        };
         let long = Duration::from_secs(60);
         let wait = |ends_after: f64, len: u64| {
-            Some((deadline + secs(ends_after), Duration::from_secs(len)))
+            let ends = at(ends_after);
+            Some(Wait {
+                began: ends - Duration::from_secs(len),
+                ends: Some(ends),
+                until: Utc::now(),
+                len: Duration::from_secs(len),
+            })
         };
         // A 90 s wait that ends half a second after the deadline held it back, however long
         // the teardown after the deadline took (judged 2.5 s later, it no longer holds).
         assert!(held_at(wait(0.5, 90), long, deadline));
-        assert!(!held_at(wait(0.5, 90), long, deadline + secs(2.5)));
+        assert!(!held_at(wait(0.5, 90), long, at(2.5)));
         // Ended within the second before the deadline: the slack of a deadline that fires
         // as the wait ends; more than a second before: the attempt was doing something else.
         assert!(held_at(wait(-0.8, 90), long, deadline));
@@ -479,7 +518,103 @@ mod tests {
         assert!(!held_at(wait(70.0, 60), long, deadline));
         assert!(held_at(wait(59.0, 60), long, deadline));
         assert!(!held_at(None, long, deadline));
-        // A wait too long for chrono began at its first time: no overflow.
-        assert!(held_at(Some((deadline, Duration::MAX)), long, deadline));
+        // A wait too long for the monotonic clock never ends.
+        let endless = Wait {
+            began: deadline,
+            ends: None,
+            until: Utc::now(),
+            len: Duration::MAX,
+        };
+        assert!(held_at(Some(endless), long, deadline));
+    }
+
+    /// Once the run's deadline has passed, a wait begun after it is not noted: it cannot
+    /// replace the wait that held the run at its deadline (review68 L2).
+    #[tokio::test]
+    async fn a_wait_begun_after_the_deadline_is_not_noted() -> Result<()> {
+        let dir =
+            tempfile::tempdir().map_err(|e| connector_core::Error::internal(e.to_string()))?;
+        let db =
+            SyncDb::connect(&format!("sqlite:{}", dir.path().join("sync.db").display())).await?;
+        let gate = SqlRateGate::new(db).for_job(1, Duration::from_secs(10));
+        let start = Instant::now() - Duration::from_secs(11);
+        gate.run_started(start);
+        gate.note_wait(Duration::from_secs(120));
+        assert!(
+            gate.last
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
+        );
+        // The run restarted (a checkpoint it could not read): its deadline is ahead again.
+        gate.run_started(Instant::now());
+        gate.note_wait(Duration::from_secs(120));
+        assert!(gate.holds_back_at(Duration::from_secs(60), Instant::now()));
+        Ok(())
+    }
+
+    /// What `run` logs, as text.
+    fn logged(run: impl FnOnce()) -> String {
+        let buffer = std::sync::Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        let bytes = buffer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct Writer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A slot at least the job's `timeout_secs` away is logged once per gate (one a job
+    /// attempt), and a shorter one never (review68 L6.6: neither the "once" nor the bound
+    /// was pinned).
+    #[tokio::test]
+    async fn a_slot_past_the_timeout_is_logged_once() -> Result<()> {
+        let dir =
+            tempfile::tempdir().map_err(|e| connector_core::Error::internal(e.to_string()))?;
+        let db =
+            SyncDb::connect(&format!("sqlite:{}", dir.path().join("sync.db").display())).await?;
+        let gate = SqlRateGate::new(db.clone()).for_job(7, Duration::from_secs(10));
+        let text = logged(|| {
+            gate.handed("k", Duration::from_secs(9));
+            gate.handed("k", Duration::from_secs(10));
+            gate.handed("k", Duration::from_secs(30));
+        });
+        assert_eq!(
+            text.matches("the next slot of this credential").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("is 10s away"), "{text}");
+        let short = SqlRateGate::new(db).for_job(8, Duration::from_secs(10));
+        let text = logged(|| short.handed("k", Duration::from_secs(6)));
+        assert!(text.is_empty(), "{text}");
+        Ok(())
+    }
+
+    /// The key a warning names is a short hash: a connector's key may hold a URL's password.
+    #[test]
+    fn a_logged_key_is_a_short_hash() {
+        let tag = key_tag("moodle:https://sync:pa55@moodle.example.edu/");
+        assert_eq!(tag.len(), 8);
+        assert!(tag.chars().all(|c| c.is_ascii_hexdigit()), "{tag}");
+        assert_ne!(tag, key_tag("moodle:https://moodle.example.edu/"));
     }
 }

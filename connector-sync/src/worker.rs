@@ -2,7 +2,7 @@
 //! with a heartbeat that also stores the counters, finish, retry with backoff.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,21 +51,6 @@ pub(crate) fn later(wait: Duration) -> chrono::DateTime<Utc> {
 fn long_wait(limit: Duration) -> Duration {
     (limit / 10).min(Duration::from_secs(60))
 }
-
-/// Requests answered without a source page or a commit (a 429 whose wait the service shared
-/// through the gate not counted) after which an attempt its `timeout_secs` stops inside a
-/// long wait for a shared rate limit still hung: it loops, and the waits only hide it
-/// (review64 M2: with a credential's queue a minute deep, or a rate under one request a
-/// minute, almost every deadline of a resume looping on one cursor fell in such a wait, so
-/// the poisoned checkpoint was never dropped and each scheduled job burned `max_throttled`).
-///
-/// Why 5: a listing page takes one to three requests in the connectors here, so a resume
-/// that advances reports a page before five more are answered; and a long wait is at least
-/// a tenth of `timeout_secs`, so at most ten fit in a timeout of up to ten minutes: a bound
-/// of ten or more would never apply there. A connector that sends more requests than that
-/// for one page (an item's content fetched before its page is handed over) is judged hung
-/// only if its attempt commits nothing at all (see `run_job`), when it cannot advance anyway.
-const LOOP_REQUESTS: u64 = 5;
 
 /// How a worker runs (see [`SyncService::run_workers`](crate::SyncService::run_workers)).
 #[derive(Debug, Clone)]
@@ -129,15 +114,18 @@ pub struct WorkerOptions {
     /// `timeout_secs`, at most a minute, still running or ended within the last second) held
     /// it, the service throttled it: it ends `RateLimited`, retried when that wait ends with
     /// its connector held, bounded by `max_throttled` and not `max_attempts`, and it is not a
-    /// stall, whether or not it read a page. Unless it loops: when 5 requests or more were
-    /// answered since its last source page or commit (a rate-limited answer whose wait the
-    /// service shared through the gate not counted), the long waits only hid a hang
-    /// (review64 M2). Otherwise, a resume stopped there hung and counts as a stall, before a
-    /// page as after, however many short waits (a paced client's slots) it took (review61 M1
-    /// to M3). The first slot further out than `timeout_secs` (a credential's queue longer
-    /// than the job's time limit: each attempt stops before its request goes) is logged at
-    /// `warn`. Waits inside core's HTTP retries (a bare 429's backoff, a
-    /// 5xx's) do not go through the gate and do not hold an attempt back in this sense.
+    /// stall, whether or not it read a page, however many requests it sent before that wait
+    /// (a page of many downloads is no loop; review68 M1: counting them dropped the checkpoint
+    /// of throttled resumes). Held is judged at the deadline itself, on the monotonic clock,
+    /// and a wait begun after the deadline does not count. Otherwise, a resume stopped there
+    /// hung and counts as a stall, before a page as after, however many short waits (a paced
+    /// client's slots) it took (review61 M1 to M3). A resume that loops on one cursor behind
+    /// long waits is therefore not caught by its deadline: it ends rate-limited each time,
+    /// bounded by `max_throttled`, with its checkpoint kept. The first slot further out than
+    /// `timeout_secs` (the credential's queue, or a wait its service asked for, longer than
+    /// the job's time limit: each attempt stops before its request goes) is logged at `warn`.
+    /// Waits inside core's HTTP retries (a bare 429's backoff, a 5xx's) do not go through the
+    /// gate and do not hold an attempt back in this sense.
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
     /// longer, up to [`max_retry_after`](Self::max_retry_after) (a rate limit's up to
@@ -513,11 +501,9 @@ struct Activity {
     /// code) hung, not the connector.
     sink_hung: AtomicBool,
     /// When core's run started (after the attempt's setup), for the job's `timeout_secs`:
-    /// on the monotonic clock (how long it ran) and on the wall clock (its deadline, as the
-    /// gate's waits are timed).
-    run_started: Mutex<Option<(std::time::Instant, chrono::DateTime<Utc>)>>,
-    /// The gate's [`requests`](SqlRateGate::requests) at the last source page or commit.
-    requests_at_progress: AtomicU64,
+    /// how long it ran, and its deadline, on the monotonic clock, as the gate's waits are
+    /// timed (review68 L2).
+    run_started: Mutex<Option<std::time::Instant>>,
 }
 
 impl Activity {
@@ -529,7 +515,18 @@ impl Activity {
             in_sink: AtomicUsize::new(0),
             sink_hung: AtomicBool::new(false),
             run_started: Mutex::new(None),
-            requests_at_progress: AtomicU64::new(0),
+        }
+    }
+
+    /// Core's run starts (again, when a checkpoint it could not read restarts it): its time
+    /// limit runs from now, and the gate ignores waits begun after its deadline.
+    fn start_run(&self, gate: Option<&SqlRateGate>) {
+        let now = std::time::Instant::now();
+        if let Ok(mut at) = self.run_started.lock() {
+            *at = Some(now);
+        }
+        if let Some(gate) = gate {
+            gate.run_started(now);
         }
     }
 
@@ -592,8 +589,7 @@ impl Sink for WatchedSink {
 /// when its error may be the checkpoint's fault, that is when the source was reached and
 /// answered other than with a wait, or when the worker's own `stall_timeout` stopped it
 /// while no call into the sink was in flight, or the job's own `timeout_secs` ran out while
-/// no long wait for a shared rate limit held it back, or one did but the attempt looped
-/// ([`LOOP_REQUESTS`] answered without a page) (`hung`: the resume hung; three in a row
+/// no long wait for a shared rate limit held it back (`hung`: the resume hung; three in a row
 /// take at least 1.5 h, or three job timeouts, by default, so no short outage gives them). A
 /// resume its deadline stopped inside such a wait comes here as `RateLimited` (see
 /// [`WorkerOptions::backoff`]). A stop while the sink hung is a `Sink` error, not counted: the
@@ -855,50 +851,27 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // The job's own `timeout_secs` ran out (core stopped the run at its deadline, so
             // the run, timed from core's start, lasted at least that long).
             let run_started = activity.run_started.lock().ok().and_then(|at| *at);
-            let ran = run_started.map(|(at, _)| at.elapsed()).unwrap_or_default();
+            let ran = run_started.map(|at| at.elapsed()).unwrap_or_default();
             let timeout = Duration::from_secs(claimed.timeout_secs);
             let deadline = claimed.timeout_secs > 0
                 && !hung
                 && e.kind() == ErrorKind::Timeout
                 && ran >= timeout;
             // Stopped there while a shared rate limit held it back (a long wait, see
-            // `long_wait`, judged at the deadline itself, not after the teardown, review64
-            // L4): the service throttled it, so it ends as rate-limited, whether or not it
-            // read a page: retried when that wait ends, holding its connector, bounded by
-            // `max_throttled`, not `max_attempts`, and not a stall (review61 M2, M3). Unless
-            // it looped: `LOOP_REQUESTS` answered since its last page or commit (review64 M2).
+            // `long_wait`, judged at the deadline itself on the monotonic clock, not after the
+            // teardown, review64 L4, review68 L2): the service throttled it, so it ends as
+            // rate-limited, whether or not it read a page and however many requests it sent
+            // before: retried when that wait ends, holding its connector, bounded by
+            // `max_throttled`, not `max_attempts`, and not a stall (review61 M2, M3; review68
+            // M1: counting requests since the last page called a throttled page of many
+            // downloads a loop and dropped its checkpoint).
             let at = run_started
-                .and_then(|(_, wall)| {
-                    chrono::Duration::from_std(timeout)
-                        .ok()
-                        .and_then(|t| wall.checked_add_signed(t))
-                })
-                .unwrap_or_else(Utc::now);
-            let looped = gate.as_ref().map_or(0, |g| {
-                // The slot whose wait the deadline fell in (or whose request was in flight)
-                // was not answered.
-                g.requests()
-                    .saturating_sub(activity.requests_at_progress.load(Ordering::Relaxed))
-                    .saturating_sub(1)
-            });
-            let waited = deadline
+                .and_then(|at| at.checked_add(timeout))
+                .unwrap_or_else(std::time::Instant::now);
+            let held = deadline
                 && gate
                     .as_ref()
                     .is_some_and(|g| g.holds_back_at(long_wait(timeout), at));
-            let held = waited && looped < LOOP_REQUESTS;
-            let e = if waited && !held {
-                Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{looped} requests were answered without a source page or a commit \
-                         before its deadline: it loops, so the shared rate limit's wait it was \
-                         stopped in does not excuse it"
-                    ),
-                )
-                .with_cause(e)
-            } else {
-                e
-            };
             let e = if held {
                 let until = gate.as_ref().and_then(|g| g.limited_until());
                 let left = until
@@ -1013,15 +986,19 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 .retry_wait(fruitless.max(1), asked)
                 .max(throttle_wait.unwrap_or_default());
             let retry_at = retry.then(|| later(wait));
+            // The job's stored error is read through the API and sent in its failed event
+            // (an outside URL): a sync-database failure's location and driver text are left
+            // out of it, the warning below logs them (review68 L5).
+            let shown = crate::db::without_db_detail(&e);
             let error = if rate_limited && too_long {
                 format!(
-                    "{e}; rate-limited without a commit for {}s (max_throttled): the job \
+                    "{shown}; rate-limited without a commit for {}s (max_throttled): the job \
                      stops, its checkpoint is kept and the next auto run resumes it (a full \
                      trigger starts over)",
                     throttled_for.as_secs()
                 )
             } else {
-                e.to_string()
+                shown
             };
             if rate_limited {
                 tracing::warn!(
@@ -1154,7 +1131,7 @@ async fn attempt_job(
     let counters = progress.clone();
     let base = job.counters;
     let reports = activity.clone();
-    let asked = gate.clone();
+    let run_gate = gate.clone();
     let mut syncer = Syncer::new(connector.clone());
     if let Some(gate) = gate {
         syncer = syncer.rate_gate(gate);
@@ -1173,11 +1150,6 @@ async fn attempt_job(
             }
             if p.pages > 0 {
                 reports.paged.store(true, Ordering::Relaxed);
-            }
-            if let Some(gate) = &asked {
-                reports
-                    .requests_at_progress
-                    .store(gate.requests(), Ordering::Relaxed);
             }
         });
 
@@ -1254,9 +1226,7 @@ async fn attempt_job(
     if let (Some(ids), false) = (&job.refetch_ids, resumes) {
         request_refetch(&state, ids, &connector).await?;
     }
-    if let Ok(mut at) = activity.run_started.lock() {
-        *at = Some((std::time::Instant::now(), Utc::now()));
-    }
+    activity.start_run(run_gate.as_deref());
     let report = match syncer.run(mode).await {
         // The stored checkpoint cannot be read (another version of the source wrote it, or
         // it is corrupt): dropped, and the run starts over from the last window end (a full
@@ -1271,9 +1241,7 @@ async fn attempt_job(
             state.drop_checkpoint().await?;
             activity.resumed.store(false, Ordering::Relaxed);
             // The run starts again, and so does its time limit.
-            if let Ok(mut at) = activity.run_started.lock() {
-                *at = Some((std::time::Instant::now(), Utc::now()));
-            }
+            activity.start_run(run_gate.as_deref());
             let mode = match fresh {
                 SyncMode::Full => SyncMode::Full,
                 _ => SyncMode::Auto,

@@ -148,7 +148,9 @@ impl MoodleConfig {
     /// The site's root URL, ending with `/`.
     ///
     /// # Errors
-    /// `Config` naming `moodle_url` when it is not an `http(s)` URL.
+    /// `Config` naming `moodle_url` when it is not an `http(s)` URL, or carries a login
+    /// (`user:password@`): as the crate's other site URLs, it would end up in the rate
+    /// limit's key, the documents' links and logs (review68 L4); the token authenticates.
     pub fn site_url(&self) -> connector_core::Result<Url> {
         let raw = self.moodle_url.trim();
         let mut url = Url::parse(raw)
@@ -160,6 +162,12 @@ impl MoodleConfig {
                     "must be the site's http(s) address, as https://moodle.example.edu",
                 )])
             })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(connector_core::Error::config(vec![FieldError::new(
+                "moodle_url",
+                "must not carry a login; use credentials.moodle_token",
+            )]));
+        }
         url.set_query(None);
         url.set_fragment(None);
         if !url.path().ends_with('/') {

@@ -145,12 +145,13 @@ impl From<Error> for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %e, "request failed");
         }
-        let message = if e.kind() == ErrorKind::State {
+        let message = if crate::db::is_db_failure(&e) {
             // The sync database's own words name where it is (a PostgreSQL user, host and
             // database, a SQLite file's path) and quote its driver: no secret, but internal
-            // detail for any API key holder. The log has them (review61 L9).
+            // detail for any API key holder. The log has them (review61 L9); what failed is
+            // said, and any other `State` error keeps its words (review68 L5).
             tracing::error!(error = %e, "the sync database failed a request");
-            STATE_MESSAGE.to_owned()
+            crate::db::without_db_detail(&e)
         } else {
             e.to_string()
         };
@@ -162,10 +163,6 @@ impl From<Error> for ApiError {
         }
     }
 }
-
-/// What an answer says when the sync database failed (`ErrorKind::State`): the details are
-/// logged, not sent.
-const STATE_MESSAGE: &str = "the sync database is unavailable; the server's log has the details";
 
 /// A field path of a connector config as a path into the request body.
 fn config_path(path: &str) -> String {
@@ -379,17 +376,31 @@ mod tests {
     use super::*;
 
     /// A failed sync database answers 503 without its location or driver text (review61 L9);
-    /// a source that is down keeps its reason.
+    /// another `State` error keeps its words (review68 L5), and a source that is down keeps
+    /// its reason.
     #[test]
     fn a_database_failure_does_not_say_where_the_database_is() {
-        let e = Error::new(
-            ErrorKind::State,
-            "cannot read the queue of the PostgreSQL database app@db.internal:5432/sync",
+        let e = crate::db::db_error(
+            "PostgreSQL database app@db.internal:5432/sync",
+            "cannot read the queue of",
+            "pool timed out while waiting for an open connection",
         );
         let answer = ApiError::from(e);
         assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(answer.code(), "unavailable");
-        assert_eq!(answer.message(), STATE_MESSAGE);
+        assert_eq!(
+            answer.message(),
+            "cannot read the queue of the sync database; the server's log has the details"
+        );
+        let other = ApiError::from(Error::new(
+            ErrorKind::State,
+            "the stored event webhook URL of connector c is not a URL",
+        ));
+        assert!(
+            other.message().contains("event webhook URL of connector c"),
+            "{}",
+            other.message()
+        );
         let down = ApiError::from(Error::new(
             ErrorKind::Unavailable,
             "the source answered 503",

@@ -345,7 +345,16 @@ async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
     match db.ping().await {
         Ok(()) => axum::Json(model::Health {
             status: "ok".to_owned(),
-            database: Some(db.location().to_owned()),
+            // The backend's kind, not where it is: any API key holder reads this (review68
+            // L5); the log names the location at start.
+            database: Some(
+                if db.is_postgres() {
+                    "postgres"
+                } else {
+                    "sqlite"
+                }
+                .to_owned(),
+            ),
         })
         .into_response(),
         Err(e) => ApiError::from(e).into_response(),

@@ -576,7 +576,7 @@ pub struct SourceView {
 pub struct Health {
     /// `ok`, or `unavailable` (readyz: the database did not answer).
     pub status: String,
-    /// Where the database is (readyz only; never a password).
+    /// The database's kind, `postgres` or `sqlite` (readyz only; not where it is).
     pub database: Option<String>,
 }
 
