@@ -1,0 +1,93 @@
+//! review69's findings in the sub-responses: a gone entry a page passes beside is warned of
+//! and reported by Test Connection (M1); Infura's wait read where its real answers put it
+//! (L1); a JSON-RPC throttle under `error_path: $.error` (L3); a streamed answer's trailing
+//! 404 (L4); and what no test pinned (L5). Each walk is served page by page; any other request
+//! is a 404.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
+
+mod common;
+
+use common::{record, run_with};
+use connector_core::ErrorKind;
+use connector_core::testkit::LogCapture;
+use serde_json::json;
+
+/// review69 M1: review69's case 1, an `_msearch` whose second search names a missing index
+/// (a typo, or an index rolled off), and the same as a Graph `$batch` with a deleted user:
+/// a load passes with the other entry's records and logs a warning naming the gone entry, and
+/// Test Connection fails naming it, with `error_path` set (the README's advice) or not.
+#[tokio::test]
+async fn a_gone_entry_beside_an_answer_is_warned_of_and_fails_test_connection() {
+    let answered = json!({"took": 3, "hits": {"hits": [record(1, true)]}, "status": 200});
+    let missing = json!({"error": {"type": "index_not_found_exception",
+        "reason": "no such index [logs-2024.1]"}, "status": 404});
+    let msearch = json!({"responses": [answered.clone(), missing.clone()]});
+    // `error_path`'s entries, where the items path does not walk them.
+    let beside = json!({"data": [record(1, true)], "responses": [answered, missing]});
+    let graph = json!({"responses": [
+        {"id": "u1", "status": 200, "body": {"value": [record(1, true)]}},
+        {"id": "u9", "status": 404, "headers": {},
+            "body": {"error": {"code": "Request_ResourceNotFound"}}}]});
+    for (fields, page, says) in [
+        (
+            json!({"items_path": "$.responses[*].hits.hits[*]",
+                "error_path": "$.responses[*].error"}),
+            &msearch,
+            "index_not_found_exception",
+        ),
+        (
+            json!({"items_path": "$.responses[*].hits.hits[*]"}),
+            &msearch,
+            "index_not_found_exception",
+        ),
+        (
+            json!({"items_path": "$.data[*]", "error_path": "$.responses[*].error"}),
+            &beside,
+            "index_not_found_exception",
+        ),
+        (
+            json!({"items_path": "$.responses[*].body.value[*]",
+                "error_path": "$.responses[*].body.error"}),
+            &graph,
+            "entry `id` \"u9\"",
+        ),
+        (
+            json!({"items_path": "$.responses[*].body.value[*]"}),
+            &graph,
+            "entry `id` \"u9\"",
+        ),
+    ] {
+        let (logs, guard) = LogCapture::start();
+        let (titles, load, check) = run_with(fields.clone(), std::slice::from_ref(page)).await;
+        drop(guard);
+        assert_eq!(titles, ["t1"], "{fields} {page}");
+        assert!(load.is_none(), "{fields}: {load:?}");
+        let check = check.expect("Test Connection reports the gone entry");
+        assert_eq!(check.kind(), ErrorKind::Config, "{fields}: {check}");
+        let text = check.to_string();
+        for part in ["`/responses/1`", "status 404", says, "check the request"] {
+            assert!(text.contains(part), "{fields}: {part} in {text}");
+        }
+        let logs = logs.contents();
+        let warned: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("404/410 (gone)"))
+            .collect();
+        // Once for the load's one page (Test Connection reports it instead).
+        assert_eq!(warned.len(), 1, "{fields}: {logs}");
+        assert!(
+            warned[0].contains("`/responses/1`") && warned[0].contains(says),
+            "{fields}: {logs}"
+        );
+    }
+    // A page without a gone entry: no warning, and Test Connection passes.
+    let (logs, guard) = LogCapture::start();
+    let page = json!({"responses": [{"hits": {"hits": [record(1, true)]}, "status": 200}]});
+    let fields = json!({"items_path": "$.responses[*].hits.hits[*]",
+        "error_path": "$.responses[*].error"});
+    let (titles, load, check) = run_with(fields, &[page]).await;
+    drop(guard);
+    assert_eq!(titles, ["t1"]);
+    assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
+    assert!(!logs.contents().contains("404/410"), "{}", logs.contents());
+}
