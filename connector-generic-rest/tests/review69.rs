@@ -7,10 +7,14 @@
 
 mod common;
 
-use common::{record, run_with};
-use connector_core::ErrorKind;
+use std::time::Duration;
+
+use common::{build, cursor_fields, items_config, record, run_with};
 use connector_core::testkit::LogCapture;
-use serde_json::json;
+use connector_core::{Error, ErrorKind};
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// review69 M1: review69's case 1, an `_msearch` whose second search names a missing index
 /// (a typo, or an index rolled off), and the same as a Graph `$batch` with a deleted user:
@@ -90,4 +94,53 @@ async fn a_gone_entry_beside_an_answer_is_warned_of_and_fails_test_connection() 
     assert_eq!(titles, ["t1"]);
     assert!(load.is_none() && check.is_none(), "{load:?} {check:?}");
     assert!(!logs.contents().contains("404/410"), "{}", logs.contents());
+}
+
+/// The error of a load of `body`, served at HTTP 200 with `Retry-After: retry_after` where
+/// given, under `fields`.
+async fn load_error(fields: Value, body: &Value, retry_after: Option<&str>) -> Error {
+    let server = MockServer::start().await;
+    let mut answer = ResponseTemplate::new(200).set_body_json(body);
+    if let Some(wait) = retry_after {
+        answer = answer.insert_header("Retry-After", wait);
+    }
+    Mock::given(method("GET"))
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    let fields = cursor_fields(fields);
+    let (_, _, err) = common::load(&build(items_config(&server.uri(), &fields))).await;
+    err.expect("the page fails")
+}
+
+/// Infura's throttle with `data`.
+fn infura(data: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 3419, "error": {"code": -32005,
+        "message": "project ID request rate exceeded", "data": data}})
+}
+
+/// review69 L1: Infura's wait is read at `error.data.rate.backoff_seconds` (its real
+/// answers), and at `error.data.backoff_seconds` (its docs); a `0` there is no wait, so the
+/// answer's own `Retry-After` is read.
+#[tokio::test]
+async fn infuras_wait_is_read_where_it_sends_it() {
+    let path = json!({"items_path": "$.result.transactions[*]"});
+    let rate = |secs: f64| {
+        infura(json!({"rate": {"allowed_rps": 50, "backoff_seconds": secs,
+            "current_rps": 52.3}, "see": "https://infura.io/dashboard"}))
+    };
+    for (body, header, wait) in [
+        (rate(30.0), None, Some(30)),
+        (infura(json!({"backoff_seconds": 12.0})), None, Some(12)),
+        (rate(0.0), Some("5"), Some(5)),
+        (rate(0.0), None, None),
+    ] {
+        let err = load_error(path.clone(), &body, header).await;
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{body}: {err}");
+        assert_eq!(
+            err.retry_after(),
+            wait.map(Duration::from_secs),
+            "{body}: {err}"
+        );
+    }
 }

@@ -287,12 +287,17 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         Some(code @ (401 | 403 | 408 | 429 | 500..=599)) => code.unsigned_abs(),
         _ => 400,
     };
-    // Infura's -32005 says how long to back off in its `data` (`"backoff_seconds": 30.0`).
-    let retry_after = error
-        .get("data")
-        .and_then(|d| d.get("backoff_seconds"))
+    // Infura's -32005 says how long to back off in its `data`: `{"rate": {"backoff_seconds":
+    // 30, …}}` in its real answers (review69 L1), `{"backoff_seconds": 30.0}` in its docs. A
+    // zero is no word (Infura sends `0` too), so it leaves room for the answer's header.
+    let data = error.get("data");
+    let retry_after = data
+        .and_then(|d| d.get("rate"))
+        .and_then(|r| r.get("backoff_seconds"))
+        .or_else(|| data.and_then(|d| d.get("backoff_seconds")))
         .and_then(Value::as_f64)
-        .and_then(seconds);
+        .and_then(seconds)
+        .filter(|d| !d.is_zero());
     Some(Envelope {
         status,
         retry_after,
