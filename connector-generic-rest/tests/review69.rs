@@ -144,3 +144,33 @@ async fn infuras_wait_is_read_where_it_sends_it() {
         );
     }
 }
+
+/// review69 L3: with `error_path: $.error` (the obvious one for a JSON-RPC source), or
+/// `$[*].error` over a batch, a JSON-RPC throttle at HTTP 200 (`-32005`, `-32002`, `-32603`,
+/// whose codes are no HTTP statuses) fails as it does without `error_path`: rate limited
+/// with its wait, or unavailable; not a config error on `error_path`, never retried.
+#[tokio::test]
+async fn a_json_rpc_throttle_at_error_path_is_one() {
+    let limited = infura(json!({"rate": {"backoff_seconds": 30}}));
+    let batch = json!([{"jsonrpc": "2.0", "id": 1, "result": {"items": [record(1, true)]}},
+        limited.clone()]);
+    let whole = json!({"items_path": "$.result.transactions[*]", "error_path": "$.error"});
+    let each = json!({"items_path": "$[*].result.items[*]", "error_path": "$[*].error"});
+    for (fields, page) in [(&whole, &limited), (&each, &batch)] {
+        let err = load_error(fields.clone(), page, None).await;
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{fields}: {err}");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)), "{err}");
+        assert_ne!(err.field(), Some("error_path"), "{err}");
+    }
+    for code in [-32002, -32603] {
+        let page = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": code, "message": "x"}});
+        let err = load_error(whole.clone(), &page, None).await;
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{code}: {err}");
+        assert!(err.is_retryable(), "{code}: {err}");
+    }
+    // Any other JSON-RPC error there is still the config's (the user's own `error_path`).
+    let page = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "bad"}});
+    let err = load_error(whole, &page, None).await;
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    assert_eq!(err.field(), Some("error_path"), "{err}");
+}
