@@ -174,3 +174,20 @@ async fn a_json_rpc_throttle_at_error_path_is_one() {
     assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
     assert_eq!(err.field(), Some("error_path"), "{err}");
 }
+
+/// review69 L4: Google's server-streaming answer cut short by a trailing `{"error": {"code":
+/// 404}}` under the README's `$[*].error` is no batch's gone entry (its status is its
+/// error's, not its own): the page fails, as before rest67, not passes with the stream cut.
+#[tokio::test]
+async fn a_streams_trailing_404_is_no_gone_batch_entry() {
+    let page = json!([
+        {"document": {"id": 1, "title": "t1"}, "readTime": "2026-01-01T00:00:00Z"},
+        {"document": {"id": 2, "title": "t2"}},
+        {"error": {"code": 404, "status": "NOT_FOUND", "message": "gone mid-stream"}}]);
+    let fields = json!({"items_path": "$[*].document", "error_path": "$[*].error"});
+    let (_, load, check) = run_with(fields, &[page]).await;
+    let load = load.expect("the page fails");
+    assert_eq!(load.field(), Some("error_path"), "{load}");
+    assert!(load.to_string().contains("gone mid-stream"), "{load}");
+    assert!(check.is_some());
+}

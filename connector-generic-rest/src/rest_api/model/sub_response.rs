@@ -880,11 +880,15 @@ fn gone_entry<'v>(body: &'v Value, pointer: &str) -> Option<(String, Envelope<'v
         }
         at = up;
     };
-    let found = body
-        .pointer(at)?
-        .as_object()
-        .and_then(envelope)
-        .filter(|e| Meaning::of(e.status) == Meaning::Gone)?;
+    // Only an entry with a status of its own, as a batch's entries carry (`_msearch`'s and
+    // Graph's `status`, People's `httpStatusCode` or `requestedResourceName`): a status read
+    // inside its `error` is a whole stream's end (Google's streamed `{"error": {"code":
+    // 404}}` after records), which a page that stops there must not pass (review69 L4).
+    let object = body.pointer(at)?.as_object()?;
+    if own_status(object).is_none() && people_entry(object).is_none() {
+        return None;
+    }
+    let found = envelope(object).filter(|e| Meaning::of(e.status) == Meaning::Gone)?;
     let Some(Value::Array(entries)) = body.pointer(list) else {
         return None;
     };
