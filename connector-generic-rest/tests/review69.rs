@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use common::{build, cursor_fields, items_config, record, run_with};
 use connector_core::testkit::LogCapture;
@@ -190,4 +190,29 @@ async fn a_streams_trailing_404_is_no_gone_batch_entry() {
     assert_eq!(load.field(), Some("error_path"), "{load}");
     assert!(load.to_string().contains("gone mid-stream"), "{load}");
     assert!(check.is_some());
+}
+
+/// review69 L5: the whole answer's `Retry-After` as an HTTP-date ahead is the time until it;
+/// an error object's own `details` (a `RetryInfo` beside its `error`, not in it) is read.
+#[tokio::test]
+async fn what_review69_found_unpinned() {
+    let limited = json!({"jsonrpc": "2.0", "id": 1,
+        "error": {"code": -32005, "message": "limit exceeded"}});
+    let ahead = chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(60))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let fields = json!({"items_path": "$.result.transactions[*]"});
+    let err = load_error(fields, &limited, Some(&ahead)).await;
+    let wait = err.retry_after().expect("a wait");
+    assert!(
+        (Duration::from_secs(50)..=Duration::from_secs(60)).contains(&wait),
+        "{ahead}: {wait:?}"
+    );
+    let listed = json!([{"items": [record(1, true)]},
+        {"error": {"message": "quota"}, "status": 429,
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": "40s"}]}]);
+    let err = load_error(json!({"items_path": "$[*].items[*]"}), &listed, None).await;
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(40)), "{err}");
 }
