@@ -186,10 +186,24 @@ impl RestClient {
     }
 
     /// Fetches the first page, its errors put in terms of the config (the connector's
-    /// `check` documents which).
+    /// `check` documents which). A first page that passes beside gone sub-responses (404,
+    /// 410) fails the check, naming them: a sync passes it, but Test Connection is run when a
+    /// typo in one request is made (review69 M1).
     pub(crate) async fn check(&self) -> Result<()> {
-        let Err(e) = self.fetch_page(self.endpoint.start(), None).await else {
-            return Ok(());
+        let mut gone = Vec::new();
+        let Err(e) = self
+            .fetch_noting(self.endpoint.start(), None, &mut gone)
+            .await
+        else {
+            if gone.is_empty() {
+                return Ok(());
+            }
+            let (passed, gone) = (fetch::GONE_PASSED, gone.join("; "));
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("the first page's {passed}: {gone}"),
+            )
+            .with_connector(SOURCE));
         };
         Err(match e.kind() {
             ErrorKind::NotFound => Error::new(

@@ -131,6 +131,9 @@ impl Connector for RestApiConnector {
     /// outage as [`ErrorKind::Unavailable`](connector_core::ErrorKind::Unavailable), a 401/403
     /// as an auth error, and a refused sub-request (400, 422) as invalid data, which "Test
     /// Connection" reports as [`ErrorKind::Config`](connector_core::ErrorKind::Config).
+    /// A gone sub-response (404, 410) beside ones that answered, which a sync passes (with
+    /// a warning), is reported as [`ErrorKind::Config`](connector_core::ErrorKind::Config)
+    /// too, naming it: a rolled-off index passes, but a typo in one index name should not.
     async fn check(&self) -> Result<()> {
         self.client.check().await
     }

@@ -101,10 +101,37 @@ impl RestClient {
     /// given. The same status on a run's first page is an error, since then no page was ever
     /// valid (a wrong URL or parameter). The cost: a 400 or 404 that really is a fault, on a
     /// later page, ends the listing early rather than the sync.
+    ///
+    /// A page that passes beside gone sub-responses (404, 410: a rolled-off index, a deleted
+    /// user, or a typo in one request of a batch) is logged as a warning naming each
+    /// (review69 M1).
     pub(crate) async fn fetch_page(
         &self,
         pos: Position,
         since: Option<DateTime<Utc>>,
+    ) -> Result<(Page<PageItems, Position>, Learned)> {
+        let pages = pos.pages;
+        let mut gone = Vec::new();
+        let fetched = self.fetch_noting(pos, since, &mut gone).await?;
+        if !gone.is_empty() {
+            tracing::warn!(
+                connector = SOURCE,
+                pages,
+                gone = %gone.join("; "),
+                "{GONE_PASSED}"
+            );
+        }
+        Ok(fetched)
+    }
+
+    /// [`fetch_page`](Self::fetch_page), noting in `gone` each gone sub-response the page
+    /// passes beside ([`ItemsPath::gone_entries`], [`ItemsPath::set_error`]), for the caller
+    /// to warn of or report.
+    pub(crate) async fn fetch_noting(
+        &self,
+        pos: Position,
+        since: Option<DateTime<Utc>>,
+        gone: &mut Vec<String>,
     ) -> Result<(Page<PageItems, Position>, Learned)> {
         let e = &*self.endpoint;
         if pos.pages > 0 && e.cfg.request_delay > 0.0 {
@@ -203,7 +230,7 @@ impl RestClient {
         // is read as without `error_path`: it passes beside an entry that delivered, and a page
         // where none did is retried as a page of only gone entries (review63's info).
         if let Some(Some(path)) = &e.error_path {
-            let set = path.set_error(&body);
+            let set = path.set_error(&body, gone);
             if set != Ok(None) {
                 // An entry the items path goes through may say more (review55 L4: a `$batch`
                 // 403 entry is the credentials', as without `error_path`; review60 L2: a
@@ -258,6 +285,12 @@ impl RestClient {
                 .and_then(|path| path.failed_sub_response(&body))
         {
             return Err(failed_sub(failed, resp.url(), e.credential_field));
+        }
+        // Gone entries pass beside the rest, but not unsaid (review69 M1).
+        if !matches!(e.error_path, Some(None))
+            && let Some(path) = &e.items_path
+        {
+            path.gone_entries(&body, gone);
         }
         // No match: an empty page when the path leads to lists that are empty (or `null`),
         // else the body's shape is not the path's (`ItemsPath::why_none`).
@@ -771,6 +804,12 @@ impl RestClient {
 /// Pages in a row with no items and the same entries under the path's last filter that end
 /// a walk (review11 F1's backstop).
 const IDLE_PAGES: u64 = 3;
+
+/// What a page that passed beside gone sub-responses (404, 410) is warned of, and Test
+/// Connection reports (review69 M1).
+pub(super) const GONE_PASSED: &str = "sub-responses were 404/410 (gone), and the page passed \
+     beside the rest: a rolled-off index or a deleted user passes a sync without its records; \
+     if one should exist, check the request";
 
 /// The wait a `Retry-After` value asks for: delta-seconds (with a fraction, as some services
 /// send), or an HTTP-date (a past one asks for none), as the HTTP client reads it; an

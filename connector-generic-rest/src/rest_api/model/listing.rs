@@ -289,14 +289,25 @@ impl ItemsPath {
                     .enumerate()
                     .find_map(|(i, o)| Some((i, o.get(key).and_then(status_number)?)))
             };
-            let Some((i, status)) = number("status").or_else(|| number("code")) else {
+            let says = |s: u64| s == 429 || (500..600).contains(&s);
+            let outer = up.last().and_then(|o| envelope(o));
+            // Else the list's entry (or the whole answer) as a sub-response says it: a
+            // JSON-RPC throttle under `$.error` (`-32005`, whose code no status is) was
+            // refused on `error_path`, its wait dropped (review69 L3).
+            let Some((i, status)) = number("status")
+                .or_else(|| number("code"))
+                .filter(|(_, s)| says(*s))
+                .or_else(|| {
+                    outer
+                        .as_ref()
+                        .filter(|e| says(e.status))
+                        .map(|e| (up.len() - 1, e.status))
+                })
+            else {
                 continue;
             };
-            if status != 429 && !(500..600).contains(&status) {
-                continue;
-            }
             // The list's entry, where it names its request (review60 M3).
-            let id = entry_named(up.last().and_then(|o| envelope(o)).and_then(|e| e.id), ", ");
+            let id = entry_named(outer.as_ref().and_then(|e| e.id), ", ");
             FailedSub {
                 why: format!(
                     "`error_path` `{}` is set at `{pointer}`: {} (status {status}{id}: a \
@@ -309,11 +320,10 @@ impl ItemsPath {
                 // A `$batch` answer's `headers` lie beside its `body`, above the error: read
                 // on the status's object and each one above it (review55 L3); else what the
                 // list's entry asks for in its body (Google's `RetryInfo`).
-                retry_after: up[i..].iter().find_map(|o| retry_after(o)).or_else(|| {
-                    up.last()
-                        .and_then(|o| envelope(o))
-                        .and_then(|e| e.retry_after)
-                }),
+                retry_after: up[i..]
+                    .iter()
+                    .find_map(|o| retry_after(o))
+                    .or_else(|| outer.and_then(|e| e.retry_after)),
             }
             .keep_worst(&mut worst);
         }

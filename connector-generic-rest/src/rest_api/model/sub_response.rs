@@ -287,12 +287,17 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         Some(code @ (401 | 403 | 408 | 429 | 500..=599)) => code.unsigned_abs(),
         _ => 400,
     };
-    // Infura's -32005 says how long to back off in its `data` (`"backoff_seconds": 30.0`).
-    let retry_after = error
-        .get("data")
-        .and_then(|d| d.get("backoff_seconds"))
+    // Infura's -32005 says how long to back off in its `data`: `{"rate": {"backoff_seconds":
+    // 30, …}}` in its real answers (review69 L1), `{"backoff_seconds": 30.0}` in its docs. A
+    // zero is no word (Infura sends `0` too), so it leaves room for the answer's header.
+    let data = error.get("data");
+    let retry_after = data
+        .and_then(|d| d.get("rate"))
+        .and_then(|r| r.get("backoff_seconds"))
+        .or_else(|| data.and_then(|d| d.get("backoff_seconds")))
         .and_then(Value::as_f64)
-        .and_then(seconds);
+        .and_then(seconds)
+        .filter(|d| !d.is_zero());
     Some(Envelope {
         status,
         retry_after,
@@ -411,6 +416,38 @@ impl ItemsPath {
             found.keep_worst(&mut worst);
         }
         worst
+    }
+
+    /// The gone sub-responses (404, 410) among the entries the path's levels select (as
+    /// [`ItemsPath::failed_sub_response`] reads them), each noted in `gone` ([`gone_note`]),
+    /// on a page that passes beside them: a rolled-off index passes a sync, but so does a
+    /// typo in one index name, so neither is silent (review69 M1). Each level is queried
+    /// once, and again with locations only where an entry is gone. Not under a descendant
+    /// name or search (`$..`), whose entries lie at no one depth.
+    pub(crate) fn gone_entries(&self, body: &Value, gone: &mut Vec<String>) {
+        for (entries, names) in &self.levels {
+            fn gone_at<'v>(v: &'v Value, names: &[String]) -> Option<Envelope<'v>> {
+                let o = v.as_object()?;
+                if leads_to(v, names) {
+                    return None;
+                }
+                envelope(o).filter(|e| Meaning::of(e.status) == Meaning::Gone)
+            }
+            let found = |v| gone_at(v, names);
+            if !entries
+                .query(body)
+                .all()
+                .into_iter()
+                .any(|v| found(v).is_some())
+            {
+                continue;
+            }
+            for m in entries.query_located(body) {
+                if let Some(e) = found(m.node()) {
+                    note(gone, gone_note(&m.location().to_json_pointer(), &e));
+                }
+            }
+        }
     }
 
     /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
@@ -599,7 +636,14 @@ impl ItemsPath {
     /// # Errors
     /// "`/responses/1` (entry `id` "7") was 404/410 (gone) …", where every set value is a
     /// gone entry's and one of them has no entry beside it that delivered.
-    pub(crate) fn set_error<'v>(&self, body: &'v Value) -> Result<Option<&'v Value>, String> {
+    ///
+    /// Each gone entry it excuses is noted in `excused` ([`gone_note`]): the page passes, but
+    /// the fetch warns of it, and Test Connection reports it (fix69, review69 M1).
+    pub(crate) fn set_error<'v>(
+        &self,
+        body: &'v Value,
+        excused: &mut Vec<String>,
+    ) -> Result<Option<&'v Value>, String> {
         // Located (a pointer per match) only on a page where something is set, as before.
         if !self.path.query(body).all().into_iter().any(is_set) {
             return Ok(None);
@@ -612,7 +656,7 @@ impl ItemsPath {
             let pointer = m.location().to_json_pointer();
             match gone_entry(body, &pointer) {
                 None => return Ok(Some(m.node())),
-                Some((_, _, true)) => {}
+                Some((entry, found, true)) => note(excused, gone_note(&entry, &found)),
                 Some((entry, found, false)) => {
                     gone.get_or_insert_with(|| {
                         format!(
@@ -737,6 +781,27 @@ impl FailedSub {
     }
 }
 
+/// A gone sub-response (404, 410) that a page passed beside, for a warning and Test
+/// Connection: "`/responses/1` (status 404, entry `id` "7"), its `error` is set: {…}", its
+/// values shown as any response value is (clipped, secrets redacted).
+pub(crate) fn gone_note(entry: &str, found: &Envelope<'_>) -> String {
+    let error = found.error.map_or_else(String::new, |(member, v)| {
+        format!(", its `{member}` is set: {}", shown(v))
+    });
+    format!(
+        "`{entry}` (status {}{}){error}",
+        found.status,
+        entry_named(found.id, ", ")
+    )
+}
+
+/// `text` added to `notes`, where it is not there yet (an entry found on both routes).
+fn note(notes: &mut Vec<String>, text: String) {
+    if !notes.contains(&text) {
+        notes.push(text);
+    }
+}
+
 /// `entry `id` "mbx-7"` after `lead`: the request a sub-response answers, by the member
 /// that names it ([`Envelope::id`]), its value shown as any response value is (clipped,
 /// secrets redacted); empty where it names none. After the status, not between what the
@@ -815,11 +880,15 @@ fn gone_entry<'v>(body: &'v Value, pointer: &str) -> Option<(String, Envelope<'v
         }
         at = up;
     };
-    let found = body
-        .pointer(at)?
-        .as_object()
-        .and_then(envelope)
-        .filter(|e| Meaning::of(e.status) == Meaning::Gone)?;
+    // Only an entry with a status of its own, as a batch's entries carry (`_msearch`'s and
+    // Graph's `status`, People's `httpStatusCode` or `requestedResourceName`): a status read
+    // inside its `error` is a whole stream's end (Google's streamed `{"error": {"code":
+    // 404}}` after records), which a page that stops there must not pass (review69 L4).
+    let object = body.pointer(at)?.as_object()?;
+    if own_status(object).is_none() && people_entry(object).is_none() {
+        return None;
+    }
+    let found = envelope(object).filter(|e| Meaning::of(e.status) == Meaning::Gone)?;
     let Some(Value::Array(entries)) = body.pointer(list) else {
         return None;
     };
