@@ -260,6 +260,21 @@
 //! new, new, base at load average 6.1-7.1: medians raw 226 ms, load 412.5 -> 404.7 ms (0.98x;
 //! 1.82x -> 1.79x raw's CPU); again at load 3.0-4.3: raw 280.5 ms, load 444.9 -> 433.0 ms
 //! (0.97x; 1.59x -> 1.54x). Within the noise, and not within 1.5x raw.
+//!
+//! Session 55 (pg67 against main baa3e1c, `rdbms_mimalloc`, PostgreSQL 15 on the same two
+//! cores). Tried and reverted: a page of 256 rows or more converted in two halves, the first
+//! on Tokio's blocking pool while the consumer converted the second, joined in order
+//! (cf2a2d9). Callgrind, 20k rows: the converting thread 107.1 M -> 61.9 M on the consumer and
+//! 50.3 M on the blocking thread, the process 195.1 M -> 200.0 M (the second half's documents
+//! moved into the page's batch, and the first half's freed on another thread than made them).
+//! 300k rows, the child alone, base and split alternating with raw in each round (`perf stat
+//! -e task-clock`): 12 rounds at load average 2.1-2.7, medians raw 0.401 s (242 ms CPU), load
+//! 0.641 -> 0.669 s (399 -> 452 ms CPU: 1.13x); 8 rounds at 3.2-3.6, raw 0.457 s, load 0.710
+//! -> 0.683 s (CPU 0.39 -> 0.41 s). Per thread (`perf stat --per-thread`, base, load 2.5): the
+//! consumer 172-194 ms, the two workers (the reading task, SCRAM) 185-195 ms, and the server's
+//! backend besides: three busy threads on two cores, so the wall follows the total CPU and a
+//! second converting thread finds no idle core (as `convert_blocking`'s rule below four cores
+//! says). No idle moment came (load average never under 2).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
