@@ -334,6 +334,46 @@ fn url(kind: &str, port: u16, db: &str) -> String {
 async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
     let started = Instant::now();
     let rows = match mode {
+        // PostgreSQL's rows in id order, raw through sqlx: one query (`raw_ordered`), or
+        // keyset pages (`RDBMS_BENCH_PAGE`, default 1,000) one after another as the
+        // connector's load reads them (`raw_keyset`), each row decoded and dropped. Run only as a child
+        // (`RDBMS_BENCH_CHILD="pg PORT DB raw_keyset"`): where the load's wall time goes
+        // when nothing is converted (session 55).
+        "raw_ordered" | "raw_keyset" if kind == "pg" => {
+            use sqlx::Row as _;
+            let mut c = sqlx::PgConnection::connect(&url(kind, port, db))
+                .await
+                .unwrap();
+            // The keyset pages' size: `RDBMS_BENCH_PAGE`, as the connector's.
+            let limit: i64 = std::env::var("RDBMS_BENCH_PAGE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000);
+            let mut n = 0usize;
+            let mut after = 0i32;
+            loop {
+                let query = if mode == "raw_ordered" {
+                    sqlx::query("SELECT * FROM items WHERE id > $1 ORDER BY id").bind(after)
+                } else {
+                    sqlx::query("SELECT * FROM items WHERE id > $1 ORDER BY id LIMIT $2")
+                        .bind(after)
+                        .bind(limit)
+                };
+                let mut rows = query.fetch(&mut c);
+                let mut page = 0usize;
+                while let Some(r) = rows.try_next().await.unwrap() {
+                    let row: (i32, String, String, chrono::NaiveDateTime) =
+                        (r.get(0), r.get(1), r.get(2), r.get(3));
+                    after = row.0;
+                    page += 1;
+                }
+                n += page;
+                if mode == "raw_ordered" || (page as i64) < limit {
+                    break;
+                }
+            }
+            n
+        }
         "raw" => {
             use sqlx::Row as _;
             let mut n = 0usize;
