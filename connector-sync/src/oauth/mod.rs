@@ -556,7 +556,13 @@ impl OAuthFlows {
                 .await
             }
             Err(e) => {
-                let message = format!("the tokens could not be stored: {e}");
+                // The callback page is public: a sync-database failure's location stays in
+                // the log (review70 M1).
+                tracing::warn!(flow = %flow_id, error = %e, "OAuth flow's tokens could not be stored");
+                let message = format!(
+                    "the tokens could not be stored: {}",
+                    crate::db::without_db_detail(&e)
+                );
                 self.end(
                     &flow_id,
                     FlowStatus::Failed,
