@@ -199,7 +199,13 @@ impl fmt::Debug for MoodleConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MoodleConfig")
             .field("credentials", &self.credentials)
-            .field("moodle_url", &self.moodle_url)
+            // A login in it is refused by `site_url`, but a refused config can be printed too.
+            .field(
+                "moodle_url",
+                &url::Url::parse(self.moodle_url.trim())
+                    .map(|u| connector_core::error::redact_url(&u))
+                    .unwrap_or_else(|_| "<not a URL>".to_owned()),
+            )
             .field("course_ids", &self.course_ids.as_slice())
             .field("include_forums", &self.include_forums)
             .field("include_files", &self.include_files)
@@ -273,5 +279,24 @@ impl ConnectorConfig for MoodleConfig {
     fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
         self.host_network = Some(policy.clone());
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MoodleConfig;
+
+    /// A login in `moodle_url` is refused, but a refused config can still be printed: its
+    /// `Debug` shows the site without the login (review70 L3).
+    #[test]
+    fn debug_leaves_out_a_login_in_the_site_url() {
+        let c = MoodleConfig::new("https://sync:pa55@moodle.example.edu/m?wstoken=x", "tok-9f");
+        let shown = format!("{c:?}");
+        assert!(shown.contains("https://moodle.example.edu/m"), "{shown}");
+        for secret in ["pa55", "sync", "wstoken", "tok-9f"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let c = MoodleConfig::new("not a url", "t");
+        assert!(format!("{c:?}").contains("<not a URL>"));
     }
 }
