@@ -199,10 +199,19 @@ impl RestClient {
                 return Ok(());
             }
             let (passed, gone) = (fetch::GONE_PASSED, gone.join("; "));
+            // The request named what is gone: its body where it has one (a `$batch` or an
+            // `_msearch`), else its URL. A field also keeps the API from guessing one from
+            // the text (review71 M1).
+            let field = if self.endpoint.cfg.request_body.is_some() {
+                "request_body"
+            } else {
+                "url"
+            };
             return Err(Error::new(
                 ErrorKind::Config,
                 format!("the first page's {passed}: {gone}"),
             )
+            .with_field(field)
             .with_connector(SOURCE));
         };
         Err(match e.kind() {

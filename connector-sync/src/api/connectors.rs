@@ -143,7 +143,7 @@ fn source_field(e: connector_core::Error) -> ApiError {
     let unknown = e.kind() == ErrorKind::Config
         && e.problems().is_empty()
         && e.field().is_none()
-        && e.message().contains("source");
+        && e.message().contains("unknown source");
     let mut err = ApiError::from(e);
     if unknown {
         err = err.with_problems(vec![super::error::Problem {
