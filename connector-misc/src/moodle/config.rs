@@ -203,8 +203,12 @@ impl fmt::Debug for MoodleConfig {
             .field(
                 "moodle_url",
                 &url::Url::parse(self.moodle_url.trim())
-                    .map(|u| connector_core::error::redact_url(&u))
-                    .unwrap_or_else(|_| "<not a URL>".to_owned()),
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .map_or_else(
+                        || "<not an http(s) URL>".to_owned(),
+                        |u| connector_core::error::redact_url(&u),
+                    ),
             )
             .field("course_ids", &self.course_ids.as_slice())
             .field("include_forums", &self.include_forums)
@@ -296,7 +300,11 @@ mod tests {
         for secret in ["pa55", "sync", "wstoken", "tok-9f"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        let c = MoodleConfig::new("not a url", "t");
-        assert!(format!("{c:?}").contains("<not a URL>"));
+        // Without a scheme, `sync:pa55@host` parses as a URL of scheme `sync` (review71 L7).
+        for odd in ["not a url", "sync:pa55@moodle.example.edu"] {
+            let shown = format!("{:?}", MoodleConfig::new(odd, "t"));
+            assert!(shown.contains("<not an http(s) URL>"), "{shown}");
+            assert!(!shown.contains("pa55"), "{shown}");
+        }
     }
 }
