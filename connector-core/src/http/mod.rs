@@ -47,4 +47,4 @@ pub use crate::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};
 pub use crate::rate::RateGate;
 pub use request::{RequestBuilder, Response};
 pub use reqwest::{Method, StatusCode, header};
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, retry_after_wait};

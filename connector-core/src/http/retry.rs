@@ -86,10 +86,37 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// The wait a `Retry-After` header asks for: delta-seconds or an HTTP-date. A date in the past
-/// means "now"; an unparsable value is ignored.
+/// The wait a `Retry-After` header asks for ([`retry_after_wait`] of its value).
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    retry_after_wait(headers.get(RETRY_AFTER)?.to_str().ok()?, now)
+}
+
+/// The wait a `Retry-After` value asks for at `now`, as the [`HttpClient`](super::HttpClient)
+/// reads the header: delta-seconds (with a fraction too, which is not RFC 9110 but some
+/// services send), or an HTTP-date in any of RFC 9110's three forms (IMF-fixdate, RFC 850,
+/// asctime). A date in the past asks for no wait (`Duration::ZERO`); an unreadable value asks
+/// for none (`None`). Not capped: the caller cuts a long wait where it waits.
+///
+/// For a `Retry-After` the HTTP client never sees: one inside a body (a Microsoft Graph `$batch`
+/// entry's `headers`), or on an answer a connector reads itself (a 200 that carries a throttle).
+///
+/// # Example
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use connector_core::http::retry_after_wait;
+///
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_450);
+/// assert_eq!(retry_after_wait("120", now), Some(Duration::from_secs(120)));
+/// assert_eq!(retry_after_wait(" 1.5 ", now), Some(Duration::from_millis(1500)));
+/// // 30 s after `now`, and 30 s before it.
+/// let later = "Wed, 21 Oct 2015 07:28:00 GMT";
+/// assert_eq!(retry_after_wait(later, now), Some(Duration::from_secs(30)));
+/// let earlier = "Wednesday, 21-Oct-15 07:27:00 GMT";
+/// assert_eq!(retry_after_wait(earlier, now), Some(Duration::ZERO));
+/// assert_eq!(retry_after_wait("soon", now), None);
+/// ```
+pub fn retry_after_wait(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -478,6 +505,9 @@ mod tests {
         assert_eq!(ra(&earlier), Some(Duration::ZERO));
         assert_eq!(ra("soon"), None);
         assert_eq!(retry_after(&HeaderMap::new(), now()), None);
+        // RFC 9110's obsolete forms (RFC 850, asctime) are read too; both are long past here.
+        assert_eq!(ra("Sunday, 06-Nov-94 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(ra("Sun Nov  6 08:49:37 1994"), Some(Duration::ZERO));
     }
 
     /// `now()` plus `secs`, written with `format`.
