@@ -198,15 +198,11 @@ impl RestClient {
             if gone.is_empty() {
                 return Ok(());
             }
-            let (passed, gone) = (fetch::GONE_PASSED, gone.join("; "));
-            // The request named what is gone: its body where it has one (a `$batch` or an
-            // `_msearch`), else its URL. A field also keeps the API from guessing one from
-            // the text (review71 M1).
-            let field = if self.endpoint.cfg.request_body.is_some() {
-                "request_body"
-            } else {
-                "url"
-            };
+            let gone = fetch::gone_list(&gone.iter().collect::<Vec<_>>());
+            let passed = fetch::GONE_PASSED;
+            // The request named what is gone. A field also keeps the API from guessing one
+            // from the text (review71 M1).
+            let field = self.gone_field();
             return Err(Error::new(
                 ErrorKind::Config,
                 format!("the first page's {passed}: {gone}"),
@@ -237,6 +233,28 @@ impl RestClient {
             }
             _ => e,
         })
+    }
+
+    /// The setting that names the requests of a batch whose sub-responses are gone, for Test
+    /// Connection's error (review72 L1): a POST's body, where it sends one (a Graph `$batch`'s
+    /// `requests`), in `request_body` or else `pagination_config.request_body` (`cfg.body`'s
+    /// order); else the request's query, in `query_params` where the URL has no query of its
+    /// own (Google People's `resourceNames`), else `url` (a GET never sends a
+    /// `request_body` left from a POST, so that is not it).
+    fn gone_field(&self) -> &'static str {
+        let cfg = &self.endpoint.cfg;
+        if cfg.method == HttpMethod::POST && cfg.body().is_some() {
+            if cfg.request_body.is_some() {
+                "request_body"
+            } else {
+                "pagination_config.request_body"
+            }
+        } else if cfg.url.query().is_none() && cfg.query_params.pairs().is_ok_and(|p| !p.is_empty())
+        {
+            "query_params"
+        } else {
+            "url"
+        }
     }
 
     /// The error of a 4xx answer other than 400/404 to a later page (those the client hands

@@ -133,7 +133,13 @@ impl Connector for RestApiConnector {
     /// Connection" reports as [`ErrorKind::Config`](connector_core::ErrorKind::Config).
     /// A gone sub-response (404, 410) beside ones that answered, which a sync passes (with
     /// a warning), is reported as [`ErrorKind::Config`](connector_core::ErrorKind::Config)
-    /// too, naming it: a rolled-off index passes, but a typo in one index name should not.
+    /// too, naming it: a rolled-off index passes, but a typo in one index name should not;
+    /// unless the path's own filter leaves it out (review71 L1).
+    ///
+    /// An error's [`field`](connector_core::Error::field) is the setting's name as this
+    /// config spells it, relative to the config (`url`, `items_path`, `request_body`,
+    /// `pagination_config.request_body`, `query_params`), not a path into a host API's
+    /// request: a host that nests the config (under `config`) prefixes it (`config.url`).
     async fn check(&self) -> Result<()> {
         self.client.check().await
     }

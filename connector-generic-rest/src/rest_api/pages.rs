@@ -30,8 +30,9 @@
 //! items are found by prune alone. Without `id_field` an item's id comes from its content, so
 //! an edited item arrives as a new document and the old one stays until prune.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use connector_core::error::redact_url;
@@ -180,15 +181,18 @@ fn walk(
     ctx: &SyncContext,
 ) -> BoxStream<'static, Result<Page<Fetched, Position>>> {
     let cancellation = ctx.cancellation().clone();
+    // The gone sub-responses this walk warned of (`RestClient::fetch_page`).
+    let warned = Arc::new(Mutex::new(HashSet::new()));
     // Each fetch depends only on the position the previous one returned, so the callers read
     // ahead.
     paginate(from, limit, move |pos| {
         let client = client.clone();
         let cancelled = cancellation.check();
+        let warned = Arc::clone(&warned);
         async move {
             cancelled?;
             let at = PageAt::new(&pos, &client.endpoint.cfg.pagination_config);
-            let (page, learned) = client.fetch_page(pos, since).await?;
+            let (page, learned) = client.fetch_page(pos, since, &warned).await?;
             Ok(Page::new(
                 Fetched {
                     at,

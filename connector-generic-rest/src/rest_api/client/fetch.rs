@@ -2,10 +2,12 @@
 //! serde_json cannot hold it), its items found, what it says of the pages left, and the
 //! position after it.
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use connector_core::http::Page;
+use connector_core::http::{Page, Response, retry_after_wait};
 use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::{Error, ErrorKind, Result};
 use serde_json::Value;
@@ -18,8 +20,9 @@ use crate::rest_api::config::PaginationType;
 use crate::rest_api::direct::Item;
 use crate::rest_api::lenient::{Held, Lenient};
 use crate::rest_api::model::{
-    BodyPath, FailedSub, Items, ItemsPath, Meaning, Means, NoMatch, Seen, error_members,
+    BodyPath, FailedSub, GoneNote, Items, ItemsPath, Meaning, Means, NoMatch, Seen, error_members,
     error_path_hint, feeds, find_items, shown, text_ref, unusual_error, usual_sign, usual_sign_at,
+    whole_failed,
 };
 use crate::rest_api::node::{Json, Node};
 use crate::rest_api::raw_page::{OnItem, PageItems, Unread, keep, locate, read_alone_by};
@@ -104,22 +107,45 @@ impl RestClient {
     ///
     /// A page that passes beside gone sub-responses (404, 410: a rolled-off index, a deleted
     /// user, or a typo in one request of a batch) is logged as a warning naming each
-    /// (review69 M1).
+    /// (review69 M1), once a walk: `warned` holds the walk's entries warned of so far
+    /// ([`GoneNote::entry`]), and an entry met again is logged at debug level only
+    /// (review71 L2: a paged batch re-sends its gone request on every page, and the load and
+    /// prune walks both read it). A line names at most [`GONE_LISTED`] entries.
     pub(crate) async fn fetch_page(
         &self,
         pos: Position,
         since: Option<DateTime<Utc>>,
+        warned: &Mutex<HashSet<String>>,
     ) -> Result<(Page<PageItems, Position>, Learned)> {
         let pages = pos.pages;
         let mut gone = Vec::new();
         let fetched = self.fetch_noting(pos, since, &mut gone).await?;
         if !gone.is_empty() {
-            tracing::warn!(
-                connector = SOURCE,
-                pages,
-                gone = %gone.join("; "),
-                "{GONE_PASSED}"
-            );
+            let new: Vec<&GoneNote> = {
+                let mut warned = warned.lock().unwrap_or_else(PoisonError::into_inner);
+                gone.iter()
+                    .filter(|n| {
+                        // Past the cap an entry is warned of on every page: loud, not silent.
+                        !warned.contains(&n.entry)
+                            && (warned.len() >= WARNED_CAP || warned.insert(n.entry.clone()))
+                    })
+                    .collect()
+            };
+            if new.is_empty() {
+                tracing::debug!(
+                    connector = SOURCE,
+                    pages,
+                    gone = gone.len(),
+                    "the page passed beside gone sub-responses this walk warned of already"
+                );
+            } else {
+                tracing::warn!(
+                    connector = SOURCE,
+                    pages,
+                    gone = %gone_list(&new),
+                    "{GONE_PASSED}"
+                );
+            }
         }
         Ok(fetched)
     }
@@ -131,7 +157,7 @@ impl RestClient {
         &self,
         pos: Position,
         since: Option<DateTime<Utc>>,
-        gone: &mut Vec<String>,
+        gone: &mut Vec<GoneNote>,
     ) -> Result<(Page<PageItems, Position>, Learned)> {
         let e = &*self.endpoint;
         if pos.pages > 0 && e.cfg.request_delay > 0.0 {
@@ -230,7 +256,14 @@ impl RestClient {
         // is read as without `error_path`: it passes beside an entry that delivered, and a page
         // where none did is retried as a page of only gone entries (review63's info).
         if let Some(Some(path)) = &e.error_path {
-            let set = path.set_error(&body, gone);
+            // An entry the user's own filter in `items_path` leaves out is not news when it
+            // is gone (review71 L1).
+            let chosen_out = |entry: &str| {
+                e.items_path
+                    .as_ref()
+                    .is_some_and(|items| items.filtered_out(&body, entry))
+            };
+            let set = path.set_error(&body, gone, chosen_out);
             if set != Ok(None) {
                 // An entry the items path goes through may say more (review55 L4: a `$batch`
                 // 403 entry is the credentials', as without `error_path`; review60 L2: a
@@ -244,7 +277,12 @@ impl RestClient {
                 {
                     failed.keep_worst(&mut worst);
                 }
-                if let Some(failed) = worst {
+                if let Some(mut failed) = worst {
+                    // A whole answer's throttle (a JSON-RPC `-32005` under `$.error`) waits
+                    // as its header says, as without `error_path` (review71 L4).
+                    if whole_failed(&body).is_some() {
+                        header_wait(&mut failed, &resp);
+                    }
                     return Err(failed_sub(failed, resp.url(), e.credential_field));
                 }
             }
@@ -336,13 +374,7 @@ impl RestClient {
                     return Err(match none.means {
                         Means::Failed(found) => {
                             let mut failed = path.failed_whole(&found, &none.why);
-                            // Where the body names no wait, the answer's own `Retry-After`
-                            // does (a JSON-RPC server's throttle sent at HTTP 200).
-                            if failed.retry_after.is_none()
-                                && matches!(failed.meaning, Meaning::Throttled | Meaning::Outage)
-                            {
-                                failed.retry_after = resp.header("retry-after").and_then(wait_of);
-                            }
+                            header_wait(&mut failed, &resp);
                             failed_sub(failed, resp.url(), e.credential_field)
                         }
                         Means::Gone => Error::new(
@@ -806,28 +838,45 @@ impl RestClient {
 const IDLE_PAGES: u64 = 3;
 
 /// What a page that passed beside gone sub-responses (404, 410) is warned of, and Test
-/// Connection reports (review69 M1).
+/// Connection reports (review69 M1), with the way to leave one out that is gone for good
+/// (review71 L1).
 pub(super) const GONE_PASSED: &str = "sub-responses were 404/410 (gone), and the page passed \
      beside the rest: a rolled-off index or a deleted user passes a sync without its records; \
-     if one should exist, check the request";
+     if one should exist, check the request; if one is gone for good, a filter in \
+     `items_path` that leaves it out (`$.responses[?@.status == 200]…`) silences this";
 
-/// The wait a `Retry-After` value asks for: delta-seconds (with a fraction, as some services
-/// send), or an HTTP-date (a past one asks for none), as the HTTP client reads it; an
-/// unreadable value is none. A long one is cut where it is waited, as every `Retry-After` is.
-fn wait_of(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+/// The most gone entries a warning or Test Connection's error names; the rest are counted
+/// (review71 L2: a 20-request Graph batch of gone users made a 6 KB line).
+pub(super) const GONE_LISTED: usize = 3;
+
+/// The most gone entries a walk remembers having warned of ([`RestClient::fetch_page`]).
+const WARNED_CAP: usize = 1024;
+
+/// The texts of `notes`, the first [`GONE_LISTED`] of them, and how many more there are.
+pub(super) fn gone_list(notes: &[&GoneNote]) -> String {
+    let mut text = notes
+        .iter()
+        .take(GONE_LISTED)
+        .map(|n| n.text.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if let Some(more) = notes.len().checked_sub(GONE_LISTED).filter(|n| *n > 0) {
+        text.push_str(&format!("; and {more} more"));
     }
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
+    text
+}
+
+/// Where the whole answer is the throttle or outage `failed` and its body names no wait, the
+/// answer's own `Retry-After` does (a JSON-RPC server's throttle sent at HTTP 200), read as
+/// the HTTP client reads it.
+fn header_wait(failed: &mut FailedSub, resp: &Response) {
+    if failed.retry_after.is_none()
+        && matches!(failed.meaning, Meaning::Throttled | Meaning::Outage)
+    {
+        failed.retry_after = resp
+            .header("retry-after")
+            .and_then(|v| retry_after_wait(v, SystemTime::now()));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
-        (at.with_timezone(&Utc) - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 /// A hash of a page's item id hashes ([`RestClient::item_id`]).

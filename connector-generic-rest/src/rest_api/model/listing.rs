@@ -74,8 +74,10 @@ pub(crate) struct ItemsPath {
     /// `$.responses[*].body.value[?…]` ([`ItemsPath::failed_sub_response`]: each entry
     /// there may be a sub-response, review49 M3). Empty where the path has no such name; it
     /// stops at a descendant name or search (where it stands, an entry's depth is not the
-    /// path's, review49 P1: `descends` reads those).
-    pub(super) levels: Vec<(JsonPath, Vec<String>)>,
+    /// path's, review49 P1: `descends` reads those). Third, where a filter came before the
+    /// level's entries, the path up to them with its filters kept (`$.responses[?@.status ==
+    /// 200]`): the entries the user chose ([`ItemsPath::filtered_out`]).
+    pub(super) levels: Vec<(JsonPath, Vec<String>, Option<JsonPath>)>,
     /// Whether the path holds a descendant name or search (`$..hits.hits[*]`): its
     /// sub-responses are read around its matches ([`ItemsPath::failed_in_search`]).
     pub(super) descends: bool,
@@ -195,8 +197,11 @@ impl ItemsPath {
                 (Some(t), entries)
             })
             .unwrap_or_default();
-        let mut levels: Vec<(JsonPath, Vec<String>)> = Vec::new();
+        let mut levels: Vec<(JsonPath, Vec<String>, Option<JsonPath>)> = Vec::new();
         let mut cut = String::from("$");
+        // The same cut with its filters, and whether it has any.
+        let mut kept = String::from("$");
+        let mut filtered = false;
         // Whether a wildcard or filter came before, and whether the last level still takes
         // the names that follow (no index since).
         let mut many = false;
@@ -210,14 +215,20 @@ impl ItemsPath {
                     break;
                 }
                 SegmentKind::Name(name) if many => {
-                    if open && let Some((_, names)) = levels.last_mut() {
+                    if open && let Some((_, names, _)) = levels.last_mut() {
                         names.push(name.clone());
                     } else if let Ok(p) = JsonPath::parse(&cut) {
-                        levels.push((p, vec![name.clone()]));
+                        let chosen = filtered.then(|| JsonPath::parse(&kept).ok()).flatten();
+                        levels.push((p, vec![name.clone()], chosen));
                         open = true;
                     }
                 }
-                SegmentKind::Filter | SegmentKind::Many => {
+                SegmentKind::Filter => {
+                    many = true;
+                    open = false;
+                    filtered = true;
+                }
+                SegmentKind::Many => {
                     many = true;
                     open = false;
                 }
@@ -228,6 +239,7 @@ impl ItemsPath {
                 SegmentKind::Filter => cut.push_str("[*]"),
                 _ => cut.push_str(&full[start..*end]),
             }
+            kept.push_str(&full[start..*end]);
             start = *end;
         }
         descends |= cuts

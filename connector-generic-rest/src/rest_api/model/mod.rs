@@ -18,7 +18,7 @@ pub(crate) use error_rule::{
 };
 pub(crate) use listing::{ItemsPath, Means, NoMatch, feeds};
 pub(crate) use place::Seen;
-pub(crate) use sub_response::{FailedSub, Meaning};
+pub(crate) use sub_response::{FailedSub, GoneNote, Meaning, whole_failed};
 
 /// One segment of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]

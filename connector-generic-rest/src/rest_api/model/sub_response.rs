@@ -11,9 +11,11 @@
 //! match stopped at ([`sub_response_at`], [`answered_beside`]).
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use connector_core::http::retry_after_wait;
 use serde_json::{Map, Value};
+use serde_json_path::JsonPath;
 
 use super::error_rule::{error_path_hint, is_set, shown, unusual_error};
 use super::listing::{ItemsPath, Shape, error_object, escape, lists_as_records, says_outage};
@@ -149,15 +151,21 @@ pub(crate) fn own_status(o: &Map<String, Value>) -> Option<u64> {
         .find_map(|k| o.get(*k).and_then(status_number))
 }
 
-/// The wait an entry asks for in its `headers`' `Retry-After` (any case), in seconds.
+/// The wait an entry asks for in its `headers`' `Retry-After` (any case): a number of seconds,
+/// or a text read as the HTTP client reads the header ([`retry_after_wait`]: seconds, or an
+/// HTTP-date).
 pub(crate) fn retry_after(entry: &Map<String, Value>) -> Option<Duration> {
-    entry
+    let value = entry
         .get("headers")
         .and_then(Value::as_object)?
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-        .and_then(|(_, v)| status_number(v))
-        .map(Duration::from_secs)
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?
+        .1;
+    match value {
+        Value::String(text) => retry_after_wait(text, SystemTime::now()),
+        Value::Number(n) => n.as_f64().and_then(seconds),
+        _ => None,
+    }
 }
 
 /// Whether every member of `o` is one of `members`.
@@ -279,6 +287,8 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
     // (review60 L4).
     let status = match error.get("code").and_then(Value::as_i64) {
         Some(-32603) => 500,
+        // Also a query too wide for the server, which no wait heals (review71 L3).
+        Some(-32005) if too_wide(error) => 400,
         Some(-32005) => 429,
         Some(-32002) => 503,
         // Only the statuses that say to wait, retry or fix credentials: an error is never an
@@ -304,6 +314,30 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         error: Some(("error", error)),
         id: named(entry, "id"),
     })
+}
+
+/// Whether a JSON-RPC `-32005` ("limit exceeded", EIP-1474) says the request asked too much,
+/// not too often: Infura's `eth_getLogs` answers `{"code": -32005, "message": "query returned
+/// more than 10000 results. Try with this block range [0xBDE5F8, 0x102DBCC].", "data":
+/// {"from": "0xBDE5F8", "limit": 10000, "to": "0x102DBCC"}}`, and "query timeout exceeded"
+/// for a range too heavy to scan. Both come back on every retry of the same range, so they
+/// are refused, not waited for (review71 L3); its throttle ("project ID request rate
+/// exceeded", "daily request count exceeded", with `data.rate`) and a bare "limit exceeded"
+/// stay a throttle.
+fn too_wide(error: &Value) -> bool {
+    let data = error.get("data");
+    let rate = data.is_some_and(|d| d.get("rate").is_some() || d.get("backoff_seconds").is_some());
+    if rate {
+        return false;
+    }
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    data.is_some_and(|d| d.get("limit").is_some())
+        || (message.contains("more than") && message.contains("results"))
+        || message.contains("query timeout exceeded")
 }
 
 /// The wait a `google.rpc.Status`'s `details` ask for (`o` is Google's `error`, or a People
@@ -375,7 +409,7 @@ impl ItemsPath {
     /// queried once, and again with locations only where an entry failed (review49 P1).
     pub(crate) fn failed_sub_response(&self, body: &Value) -> Option<FailedSub> {
         let mut worst = None;
-        for (entries, names) in &self.levels {
+        for (entries, names, _) in &self.levels {
             let failed = |v| failed_entry(v, names);
             if !entries
                 .query(body)
@@ -423,9 +457,10 @@ impl ItemsPath {
     /// on a page that passes beside them: a rolled-off index passes a sync, but so does a
     /// typo in one index name, so neither is silent (review69 M1). Each level is queried
     /// once, and again with locations only where an entry is gone. Not under a descendant
-    /// name or search (`$..`), whose entries lie at no one depth.
-    pub(crate) fn gone_entries(&self, body: &Value, gone: &mut Vec<String>) {
-        for (entries, names) in &self.levels {
+    /// name or search (`$..`), whose entries lie at no one depth. Nor where the path's own
+    /// filter leaves the entry out ([`ItemsPath::filtered_out`]).
+    pub(crate) fn gone_entries(&self, body: &Value, gone: &mut Vec<GoneNote>) {
+        for (entries, names, chosen) in &self.levels {
             fn gone_at<'v>(v: &'v Value, names: &[String]) -> Option<Envelope<'v>> {
                 let o = v.as_object()?;
                 if leads_to(v, names) {
@@ -442,12 +477,39 @@ impl ItemsPath {
             {
                 continue;
             }
+            // Read only on a page with a gone entry.
+            let mut kept: Option<HashSet<String>> = None;
             for m in entries.query_located(body) {
-                if let Some(e) = found(m.node()) {
-                    note(gone, gone_note(&m.location().to_json_pointer(), &e));
+                let Some(e) = found(m.node()) else {
+                    continue;
+                };
+                let pointer = m.location().to_json_pointer();
+                if let Some(chosen) = chosen {
+                    let kept = kept.get_or_insert_with(|| pointers(chosen, body));
+                    if !kept.contains(&pointer) {
+                        continue;
+                    }
                 }
+                note(gone, gone_note(&pointer, &e));
             }
         }
+    }
+
+    /// Whether the entry at `pointer` is one of a level's entries ([`ItemsPath::levels`])
+    /// that the path's own filters leave out (`/responses/1` under
+    /// `$.responses[?@.status == 200].hits.hits[*]`, its status 404). Such an entry is not
+    /// warned of nor reported by Test Connection when it is gone (404, 410): the user said
+    /// which sub-responses hold records, and an entry left out on purpose (a Graph mailbox
+    /// without a licence) would otherwise fail Test Connection for good (review71 L1). A
+    /// failed one (429, 5xx, 401, 403, another 4xx) is still read through the filter, as a
+    /// wildcard: a filter does not hide a throttle.
+    pub(crate) fn filtered_out(&self, body: &Value, pointer: &str) -> bool {
+        self.levels.iter().any(|(entries, _, chosen)| {
+            chosen.as_ref().is_some_and(|chosen| {
+                pointers(entries, body).contains(pointer)
+                    && !pointers(chosen, body).contains(pointer)
+            })
+        })
     }
 
     /// [`ItemsPath::failed_sub_response`] under a descendant name or search, where an
@@ -567,7 +629,7 @@ impl ItemsPath {
                 _ => return Ok(()),
             }
         }
-        for (entries, names) in &self.levels {
+        for (entries, names, _) in &self.levels {
             let located = entries.query_located(body);
             if located.is_empty() {
                 continue;
@@ -638,11 +700,14 @@ impl ItemsPath {
     /// gone entry's and one of them has no entry beside it that delivered.
     ///
     /// Each gone entry it excuses is noted in `excused` ([`gone_note`]): the page passes, but
-    /// the fetch warns of it, and Test Connection reports it (fix69, review69 M1).
+    /// the fetch warns of it, and Test Connection reports it (fix69, review69 M1); unless
+    /// `chosen_out` says the user's `items_path` leaves that entry out
+    /// ([`ItemsPath::filtered_out`], review71 L1).
     pub(crate) fn set_error<'v>(
         &self,
         body: &'v Value,
-        excused: &mut Vec<String>,
+        excused: &mut Vec<GoneNote>,
+        chosen_out: impl Fn(&str) -> bool,
     ) -> Result<Option<&'v Value>, String> {
         // Located (a pointer per match) only on a page where something is set, as before.
         if !self.path.query(body).all().into_iter().any(is_set) {
@@ -656,7 +721,11 @@ impl ItemsPath {
             let pointer = m.location().to_json_pointer();
             match gone_entry(body, &pointer) {
                 None => return Ok(Some(m.node())),
-                Some((entry, found, true)) => note(excused, gone_note(&entry, &found)),
+                Some((entry, found, true)) => {
+                    if !chosen_out(&entry) {
+                        note(excused, gone_note(&entry, &found));
+                    }
+                }
                 Some((entry, found, false)) => {
                     gone.get_or_insert_with(|| {
                         format!(
@@ -693,7 +762,7 @@ impl ItemsPath {
 /// Where the whole answer is itself a sub-response that failed ([`envelope`]): a JSON-RPC
 /// error, which servers send at HTTP 200 (`{"jsonrpc": "2.0", "error": {"code": -32005, …},
 /// "id": 1}`), or Google's `{"error": {"code": 429, …}}`.
-pub(super) fn whole_failed(body: &Value) -> Option<Envelope<'_>> {
+pub(crate) fn whole_failed(body: &Value) -> Option<Envelope<'_>> {
     body.as_object()
         .and_then(envelope)
         .filter(|e| Meaning::of(e.status).fails())
@@ -781,24 +850,44 @@ impl FailedSub {
     }
 }
 
+/// The pointers of what `path` selects in `body`.
+fn pointers(path: &JsonPath, body: &Value) -> HashSet<String> {
+    path.query_located(body)
+        .locations()
+        .map(|l| l.to_json_pointer())
+        .collect()
+}
+
 /// A gone sub-response (404, 410) that a page passed beside, for a warning and Test
-/// Connection: "`/responses/1` (status 404, entry `id` "7"), its `error` is set: {…}", its
-/// values shown as any response value is (clipped, secrets redacted).
-pub(crate) fn gone_note(entry: &str, found: &Envelope<'_>) -> String {
+/// Connection ([`gone_note`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GoneNote {
+    /// Which entry: its pointer and what names its request ("`/responses/1`, entry `id`
+    /// "u9""), the same on every page that holds it, whatever its error's text (Graph's
+    /// carries the request's id and date): a walk warns of each once (review71 L2).
+    pub(crate) entry: String,
+    /// "`/responses/1` (status 404, entry `id` "7"), its `error` is set: {…}".
+    pub(crate) text: String,
+}
+
+/// The note of a gone sub-response (404, 410) that a page passed beside, for a warning and
+/// Test Connection: "`/responses/1` (status 404, entry `id` "7"), its `error` is set: {…}",
+/// its values shown as any response value is (clipped, secrets redacted).
+pub(crate) fn gone_note(entry: &str, found: &Envelope<'_>) -> GoneNote {
     let error = found.error.map_or_else(String::new, |(member, v)| {
         format!(", its `{member}` is set: {}", shown(v))
     });
-    format!(
-        "`{entry}` (status {}{}){error}",
-        found.status,
-        entry_named(found.id, ", ")
-    )
+    let named = entry_named(found.id, ", ");
+    GoneNote {
+        entry: format!("`{entry}`{named}"),
+        text: format!("`{entry}` (status {}{named}){error}", found.status),
+    }
 }
 
-/// `text` added to `notes`, where it is not there yet (an entry found on both routes).
-fn note(notes: &mut Vec<String>, text: String) {
-    if !notes.contains(&text) {
-        notes.push(text);
+/// `gone` added to `notes`, where its entry is not there yet (an entry found on both routes).
+fn note(notes: &mut Vec<GoneNote>, gone: GoneNote) {
+    if !notes.iter().any(|n| n.entry == gone.entry) {
+        notes.push(gone);
     }
 }
 
@@ -948,6 +1037,18 @@ mod tests {
         let e = envelope(throttled.as_object().unwrap()).unwrap();
         assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
         assert!(e.error.is_none());
+        // Read as core reads the header (rest73: one reader): a number, an HTTP-date.
+        let wait = |v: Value| {
+            let entry = json!({"id": "2", "status": 429, "headers": {"Retry-After": v}});
+            envelope(entry.as_object().unwrap()).unwrap().retry_after
+        };
+        assert_eq!(wait(json!(2.5)), Some(Duration::from_millis(2500)));
+        assert_eq!(
+            wait(json!("Thu, 01 Jan 1970 00:00:00 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(wait(json!(-1)), None);
+        assert_eq!(wait(json!("soon")), None);
         assert_eq!(
             status(json!({"requestedResourceName": "people/c2",
                 "status": {"code": 8, "message": "Quota exceeded"}})),
@@ -998,7 +1099,7 @@ mod tests {
         let levels: Vec<(String, Vec<String>)> = p
             .levels
             .iter()
-            .map(|(l, names)| (l.to_string(), names.clone()))
+            .map(|(l, names, _)| (l.to_string(), names.clone()))
             .collect();
         assert_eq!(
             levels,
@@ -1007,6 +1108,17 @@ mod tests {
                 vec!["body".to_owned(), "value".to_owned()]
             )]
         );
+        // The entries the user's filter chose, kept beside the wildcard (review71 L1).
+        let p = ItemsPath::parse("$.responses[?@.status == 200].hits.hits[*]").unwrap();
+        let chosen: Vec<_> = p
+            .levels
+            .iter()
+            .map(|(_, _, c)| c.as_ref().map(ToString::to_string))
+            .collect();
+        let want = JsonPath::parse("$.responses[?@.status == 200]").unwrap();
+        assert_eq!(chosen, [Some(want.to_string())]);
+        let p = ItemsPath::parse("$.responses[*].hits.hits[?@.x]").unwrap();
+        assert!(p.levels[0].2.is_none());
         assert!(ItemsPath::parse("$..hits.hits[*]").unwrap().descends);
     }
 }
