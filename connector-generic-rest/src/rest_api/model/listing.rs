@@ -7,7 +7,12 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use super::envelope::{
+    ERROR_MEMBERS, Envelope, Meaning, envelope, own_status, retry_after, status_number,
+    whole_failed,
+};
 use super::error_rule::{error_members, error_path_hint, is_set, located, shown, unusual_error};
+use super::gone::answered_beside;
 use super::place::{
     Seen, lists_at_place, place_of, record_map, records_by_shape, word, word_keyed_records,
 };
@@ -17,10 +22,7 @@ use super::segments::{
     SegmentKind, before_last_filter, every_list_entry, segments, tested_members, unfiltered,
     up_to_last_filter,
 };
-use super::sub_response::{
-    ERROR_MEMBERS, Envelope, FailedSub, Meaning, answered_beside, entry_named, envelope,
-    own_status, retry_after, status_number, sub_response_at, whole_failed,
-};
+use super::sub_response::{FailedSub, entry_named, sub_response_at};
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
 /// (`data.items` is `$.data.items`), as RAGFlow's `jsonpath` did.

@@ -7,18 +7,22 @@ use serde_json::{Map, Value};
 
 use super::node::Node;
 
+mod envelope;
 mod error_rule;
+mod gone;
 mod listing;
 mod place;
 mod segments;
 mod sub_response;
 
+pub(crate) use envelope::{Meaning, whole_failed};
 pub(crate) use error_rule::{
     error_members, error_path_hint, shown, unusual_error, usual_sign, usual_sign_at,
 };
+pub(crate) use gone::GoneNote;
 pub(crate) use listing::{ItemsPath, Means, NoMatch, feeds};
 pub(crate) use place::Seen;
-pub(crate) use sub_response::{FailedSub, GoneNote, Meaning, whole_failed};
+pub(crate) use sub_response::FailedSub;
 
 /// One segment of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
