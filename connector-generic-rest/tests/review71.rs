@@ -3,7 +3,7 @@
 //! most three entries a line (L2); Infura's "more than 10000 results" is a request error, not
 //! a throttle (L3); a JSON-RPC throttle under `error_path` waits as its answer's
 //! `Retry-After` says (L4); Test Connection's gone-entry error names the setting that holds the
-//! requests (review72 L1, L4).
+//! requests (review72 L1, L4); a 429 or 503 body's wait is read (review69 L2).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
@@ -11,6 +11,8 @@ mod common;
 use std::time::Duration;
 
 use common::{build, cursor_fields, items_config, msearch, record, run_with};
+use connector_core::sink::MemorySink;
+use connector_core::sync::{SyncMode, Syncer};
 use connector_core::testkit::LogCapture;
 use connector_core::{Error, ErrorKind};
 use serde_json::{Value, json};
@@ -266,5 +268,48 @@ async fn the_gone_entry_error_names_where_the_requests_are() {
         let err = gone_check(fields.clone()).await;
         assert_eq!(err.kind(), ErrorKind::Config, "{fields}: {err}");
         assert_eq!(err.field(), Some(field), "{fields}: {err}");
+    }
+}
+
+/// review69 L2: a throttle sent at HTTP 429 (or 503) with no `Retry-After` waits as its body
+/// says where the whole answer is a sub-response that names a wait (Google's unary
+/// `RetryInfo`, Infura's `data.rate.backoff_seconds`), through core's retry hint (core's
+/// `a_retry_hint_reads_a_429_or_503_body` pins that headers win and other statuses are not
+/// read).
+#[tokio::test]
+async fn a_429_body_says_how_long_to_wait() {
+    let google = json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+        "message": "Quota exceeded", "details": [{
+            "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.4s"}]}});
+    let infura = limit(
+        "project ID request rate exceeded",
+        json!({"rate": {"allowed_rps": 50, "backoff_seconds": 0.3, "current_rps": 52.3}}),
+    );
+    for (status, body, wait) in [
+        (429, google.clone(), Duration::from_millis(400)),
+        (503, google, Duration::from_millis(400)),
+        (429, infura, Duration::from_millis(300)),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(status).set_body_json(&body))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(any())
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"data": [record(1, true)]})),
+            )
+            .mount(&server)
+            .await;
+        let fields = json!({"items_path": "$.data[*]"});
+        let report = Syncer::new(build(items_config(&server.uri(), &fields)))
+            .sink(MemorySink::new())
+            .run(SyncMode::Full)
+            .await
+            .unwrap();
+        assert_eq!(report.new, 1, "{status} {body}");
+        assert_eq!(report.rate_limit_wait, wait, "{status} {body}");
     }
 }

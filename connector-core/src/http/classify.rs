@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use super::body::{BodyError, BodyRead};
-use super::client::{ErrorClass, ErrorClassifier};
+use super::client::{ErrorClass, ErrorClassifier, RetryHint};
 use super::retry::{Retryable, asked_wait, is_retryable_status, retry_after};
 use crate::error::{Error, ErrorKind};
 
@@ -70,6 +70,8 @@ pub(crate) struct Classifier<'a> {
     pub(crate) max_redirects: u32,
     /// The wait before retrying a 429 whose headers ask for none.
     pub(crate) rate_limited_wait: Option<std::time::Duration>,
+    /// The connector's reader of a 429 or 503 body's wait.
+    pub(crate) retry_hint: Option<&'a RetryHint>,
 }
 
 impl Classifier<'_> {
@@ -79,7 +81,7 @@ impl Classifier<'_> {
             BodyRead::Skip
         } else if status.as_u16() < 400 {
             BodyRead::Whole(self.max_body_bytes)
-        } else if self.reads_client_error(status) {
+        } else if self.reads_client_error(status) || self.reads_hint(status) {
             BodyRead::Snippet(self.max_body_bytes.min(CLIENT_ERROR_BODY))
         } else if matches!(status.as_u16(), 401 | 403 | 404 | 410) || is_retryable_status(status) {
             BodyRead::Skip
@@ -93,6 +95,15 @@ impl Classifier<'_> {
         (self.client_errors || self.custom.is_some())
             && status.is_client_error()
             && !is_retryable_status(status)
+    }
+
+    /// Whether a `status` answer's body goes to the connector's retry hint.
+    fn reads_hint(&self, status: StatusCode) -> bool {
+        self.retry_hint.is_some()
+            && matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            )
     }
 
     /// What a `status` answer with `headers` and the `body` read as [`body_read`](Self::body_read)
@@ -161,6 +172,11 @@ impl Classifier<'_> {
             _ if is_retryable_status(status) => {
                 let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
                 let asked = asked_wait(status, headers, SystemTime::now())
+                    .or_else(|| {
+                        self.retry_hint
+                            .filter(|_| self.reads_hint(status))
+                            .and_then(|hint| hint(status, &body))
+                    })
                     .or(self.rate_limited_wait.filter(|_| rate_limited));
                 Verdict::Retry(Retryable::Status {
                     status,
@@ -272,6 +288,7 @@ mod tests {
             max_body_bytes: 1024,
             max_redirects: 5,
             rate_limited_wait: None,
+            retry_hint: None,
         }
     }
 
@@ -349,6 +366,50 @@ mod tests {
             panic!("a status retry")
         };
         assert_eq!(asked, Some(Duration::from_secs(2)), "the header wins");
+    }
+
+    /// review69 L2: a connector's retry hint reads a 429 or 503 body (Google's `RetryInfo`,
+    /// Infura's `backoff_seconds`) where the headers ask for no wait; the headers still win,
+    /// no other status's body is read for it, and a 503 with a wait is a rate limit.
+    #[test]
+    fn a_retry_hint_reads_a_429_or_503_body() {
+        let hint: RetryHint =
+            Arc::new(|_, body: &[u8]| (body == b"wait 40").then_some(Duration::from_secs(40)));
+        let c = Classifier {
+            retry_hint: Some(&hint),
+            rate_limited_wait: Some(Duration::from_secs(30)),
+            ..classifier(&[])
+        };
+        for code in [429, 503] {
+            assert_eq!(c.body_read(status(code)), BodyRead::Snippet(1024), "{code}");
+        }
+        for code in [408, 500, 502, 504] {
+            assert_eq!(c.body_read(status(code)), BodyRead::Skip, "{code}");
+        }
+        let retry_of = |code: u16, headers: &HeaderMap, body: &'static str| match c.classify(
+            status(code),
+            headers,
+            Ok(Bytes::from(body)),
+        ) {
+            Verdict::Retry(Retryable::Status {
+                asked,
+                rate_limited,
+                ..
+            }) => (asked, rate_limited),
+            other => panic!("a status retry, got {other:?}"),
+        };
+        let none = HeaderMap::new();
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(retry_of(429, &none, "wait 40"), (secs(40), true));
+        assert_eq!(retry_of(503, &none, "wait 40"), (secs(40), true));
+        // No hint in the body: the documented wait, else the backoff.
+        assert_eq!(retry_of(429, &none, "busy"), (secs(30), true));
+        assert_eq!(retry_of(503, &none, "busy"), (None, false));
+        // A hint is read only on 429 and 503.
+        assert_eq!(retry_of(500, &none, "wait 40"), (None, false));
+        let mut told = HeaderMap::new();
+        told.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_of(429, &told, "wait 40"), (secs(2), true));
     }
 
     #[test]

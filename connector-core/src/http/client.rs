@@ -127,6 +127,10 @@ impl ErrorClass {
 pub(crate) type ErrorClassifier =
     Arc<dyn Fn(reqwest::StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync>;
 
+/// Reads the wait a 429 or 503 body asks for ([`HttpClientBuilder::retry_hint`]).
+pub(crate) type RetryHint =
+    Arc<dyn Fn(reqwest::StatusCode, &[u8]) -> Option<Duration> + Send + Sync>;
+
 pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
     pub(crate) connector: &'static str,
@@ -143,6 +147,8 @@ pub(crate) struct Inner {
     pub(crate) success_classifier: Option<ErrorClassifier>,
     /// The wait before retrying a 429 whose headers ask for none.
     pub(crate) rate_limited_wait: Option<Duration>,
+    /// The wait a 429 or 503 body asks for, where its headers ask for none.
+    pub(crate) retry_hint: Option<RetryHint>,
     pub(crate) network: NetworkPolicy,
     /// The system's TLS roots, read at the first `https` handshake (see [`super::tls`]).
     pub(crate) tls_roots: Arc<super::tls::PlatformRoots>,
@@ -249,6 +255,7 @@ impl HttpClient {
             classifier: inner.classifier.clone(),
             success_classifier: inner.success_classifier.clone(),
             rate_limited_wait: inner.rate_limited_wait,
+            retry_hint: inner.retry_hint.clone(),
             network: inner.network.clone(),
             tls_roots: Arc::clone(&inner.tls_roots),
             limiter: inner.limiter.clone(),
@@ -514,6 +521,7 @@ pub struct HttpClientBuilder {
     classifier: Option<ErrorClassifier>,
     success_classifier: Option<ErrorClassifier>,
     rate_limited_wait: Option<Duration>,
+    retry_hint: Option<RetryHint>,
     network: NetworkPolicy,
     gate: Option<Arc<dyn RateGate>>,
     gate_key: Option<String>,
@@ -536,6 +544,7 @@ impl HttpClientBuilder {
             classifier: None,
             success_classifier: None,
             rate_limited_wait: None,
+            retry_hint: None,
             network: NetworkPolicy::any(),
             gate: None,
             gate_key: None,
@@ -605,6 +614,24 @@ impl HttpClientBuilder {
     #[must_use]
     pub fn rate_limited_wait(mut self, wait: Duration) -> Self {
         self.rate_limited_wait = Some(wait);
+        self
+    }
+
+    /// Reads the wait a `429` or `503` answer asks for in its body, where its headers ask
+    /// for none (no `Retry-After`, no reset header): Google's unary `{"error": {"code": 429,
+    /// "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay":
+    /// "30s"}]}}`, Infura's `{"error": {"code": -32005, "data": {"rate": {"backoff_seconds":
+    /// 30}}}}`. `hint` sees the status and the body's first 64 KiB (read only where a hint is
+    /// set); `None` leaves the wait to [`rate_limited_wait`](Self::rate_limited_wait) or the
+    /// backoff. A wait it gives is honoured as a `Retry-After` is: cut at
+    /// [`retry_after_cap`](Self::retry_after_cap), holding every request of the client, and a
+    /// `503` with one is a rate limit. Without it such a body is never read.
+    #[must_use]
+    pub fn retry_hint(
+        mut self,
+        hint: impl Fn(reqwest::StatusCode, &[u8]) -> Option<Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.retry_hint = Some(Arc::new(hint));
         self
     }
 
@@ -797,6 +824,7 @@ impl HttpClientBuilder {
                 classifier: self.classifier,
                 success_classifier: self.success_classifier,
                 rate_limited_wait: self.rate_limited_wait,
+                retry_hint: self.retry_hint,
                 network: self.network,
                 tls_roots,
                 limiter,

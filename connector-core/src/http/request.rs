@@ -262,6 +262,7 @@ impl RequestBuilder {
             max_body_bytes: self.max_body_bytes.unwrap_or(inner.max_body_bytes),
             max_redirects: inner.max_redirects,
             rate_limited_wait: inner.rate_limited_wait,
+            retry_hint: inner.retry_hint.as_ref(),
         };
         let mut retry = RetryContext::new(
             connector,

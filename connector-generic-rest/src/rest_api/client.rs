@@ -16,7 +16,7 @@ use super::SOURCE;
 use super::checkpoint::{At, Position};
 use super::config::{HttpMethod, RestApiConfig, SinceFormat, is_secret_header};
 use super::direct::Plan;
-use super::model::text_of;
+use super::model::{text_of, whole_failed};
 
 use endpoint::with_secret_params;
 pub(crate) use endpoint::{Endpoint, is_credential_param};
@@ -51,6 +51,13 @@ impl RestClient {
         if let Some(secs) = endpoint.cfg.timeout_secs {
             builder = builder.timeout(Duration::from_secs(secs.max(1)));
         }
+        // A 429 or 503 whose headers name no wait waits as its body says, where the whole
+        // answer is a sub-response that does (Google's unary `RetryInfo`, Infura's
+        // `backoff_seconds`), as at HTTP 200 (review69 L2).
+        builder = builder.retry_hint(|_, body| {
+            let body: Value = serde_json::from_slice(body).ok()?;
+            whole_failed(&body)?.retry_after
+        });
         Ok(Self {
             endpoint: std::sync::Arc::new(endpoint),
             http: builder.build()?,
