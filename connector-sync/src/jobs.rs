@@ -213,9 +213,12 @@ pub(crate) const JOB_COLUMNS: &str = "id, connector_id, kind, mode, partition_ke
      heartbeat_at, created_at, started_at, finished_at, fruitless, last_progress_at, docs_gone, \
      throttled";
 
-/// A [`JobRecord`] from a row of [`JOB_COLUMNS`] (a macro: the row type differs per backend).
+/// A [`JobRecord`] from a row of [`JOB_COLUMNS`] of database `$db` (a macro: the row type
+/// differs per backend). Its error and wait reason are cut at the database's location: a row
+/// stored before fix68 has it in its text, or a connector copied it into its error (review70
+/// L1, L4).
 macro_rules! job_from_row {
-    ($row:expr) => {{
+    ($db:expr, $row:expr) => {{
         use sqlx::Row as _;
         let row = $row;
         (|| -> std::result::Result<JobRecord, sqlx::Error> {
@@ -247,8 +250,12 @@ macro_rules! job_from_row {
                     deleted: count(13)?,
                     gone: count(26)?,
                 },
-                error: row.try_get(14)?,
-                wait_reason: row.try_get(15)?,
+                error: row
+                    .try_get::<Option<String>, _>(14)?
+                    .map(|e| $db.hide_location(&e)),
+                wait_reason: row
+                    .try_get::<Option<String>, _>(15)?
+                    .map(|w| $db.hide_location(&w)),
                 attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
                 run_after: row.try_get(17)?,
                 lease_owner: row.try_get(18)?,
@@ -427,7 +434,7 @@ pub(crate) async fn get(db: &SyncDb, id: i64) -> Result<Option<JobRecord>> {
             .await
             .map_err(|e| db.error(&format!("cannot read job {id} from"), &e))?;
         match row {
-            Some(row) => Ok(Some(job_from_row!(&row).map_err(|e| db.error(&format!("cannot read job {id} from"), &e))?)),
+            Some(row) => Ok(Some(job_from_row!(db, &row).map_err(|e| db.error(&format!("cannot read job {id} from"), &e))?)),
             None => Ok(None),
         }
     })
@@ -454,7 +461,7 @@ pub(crate) async fn list(
             .await
             .map_err(|e| db.error("cannot list the jobs in", &e))?;
         rows.iter()
-            .map(|row| job_from_row!(row))
+            .map(|row| job_from_row!(db, row))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| db.error("cannot list the jobs in", &e))
     })
@@ -481,7 +488,7 @@ pub(crate) async fn list_page(
             .await
             .map_err(|e| db.error("cannot list the jobs in", &e))?;
         rows.iter()
-            .map(|row| job_from_row!(row))
+            .map(|row| job_from_row!(db, row))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| db.error("cannot list the jobs in", &e))
     })
@@ -556,7 +563,7 @@ pub(crate) async fn claim(db: &SyncDb, claim: &Claim<'_>) -> Result<Option<Claim
             .await
             .map_err(fail)?;
         match row {
-            Some(row) => Some(job_from_row!(&row).map_err(fail)?),
+            Some(row) => Some(job_from_row!(db, &row).map_err(fail)?),
             None => None,
         }
     });

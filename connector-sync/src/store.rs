@@ -238,7 +238,7 @@ impl SqlStateStore {
             let changed = matches!(&old, Some((Some(h),)) if h != hash);
             let sql = if changed {
                 "UPDATE checkpoint SET config_hash = $3, checkpoint = NULL, last_window_end = NULL, \
-                 carried = NULL, stalls = 0, updated_at = $4 \
+                 carried = NULL, stalls = 0, page_requests = 0, updated_at = $4 \
                  WHERE connector_id = $1 AND partition_key = $2"
             } else {
                 "INSERT INTO checkpoint (connector_id, partition_key, config_hash, updated_at) \
@@ -306,6 +306,42 @@ impl SqlStateStore {
             .execute(pool)
             .await
             .map_err(|e| self.err("cannot count a stalled resume", &e))?;
+        });
+        Ok(())
+    }
+
+    /// The most first tries of HTTP requests this connector's jobs sent between two source
+    /// pages since its config last changed (0: none seen yet), the baseline by which a resume
+    /// held at its deadline is judged a loop ([`SqlRateGate::loops_at`](crate::SqlRateGate)).
+    pub(crate) async fn page_requests(&self) -> Result<u64> {
+        let row: Option<(i64,)> = on_pool!(self.db, pool => {
+            sqlx::query_as(
+                "SELECT page_requests FROM checkpoint WHERE connector_id = $1 AND partition_key = $2",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| self.err("cannot read the checkpoint", &e))?
+        });
+        Ok(row.map_or(0, |(n,)| u64::try_from(n).unwrap_or(0)))
+    }
+
+    /// Raises [`page_requests`](Self::page_requests) to `most` (never lowers it). The caller
+    /// writes only when an attempt saw more than was stored, so this is rarely a write.
+    pub(crate) async fn note_page_requests(&self, most: u64) -> Result<()> {
+        let most = i64::try_from(most).unwrap_or(i64::MAX);
+        on_pool!(self.db, pool => {
+            sqlx::query(
+                "UPDATE checkpoint SET page_requests = $3 \
+                 WHERE connector_id = $1 AND partition_key = $2 AND page_requests < $3",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .bind(most)
+            .execute(pool)
+            .await
+            .map_err(|e| self.err("cannot record the requests a page takes", &e))?;
         });
         Ok(())
     }
@@ -748,7 +784,17 @@ impl StateStore for SqlStateStore {
             .await
             .map_err(|e| self.err("cannot read the run log", &e))?
         });
-        Ok(rows.into_iter().rev().map(|(j,)| j.0).collect())
+        // Cut again on read: a run stored before fix68 has the location in its text
+        // (review70 L4).
+        Ok(rows
+            .into_iter()
+            .rev()
+            .map(|(j,)| {
+                let mut run = j.0;
+                run.error = run.error.map(|e| self.db.hide_location(&e));
+                run
+            })
+            .collect())
     }
 }
 
