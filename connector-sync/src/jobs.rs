@@ -1168,6 +1168,11 @@ pub(crate) struct CleanedUp {
 /// Retention, by the database's clock: finished jobs older than `job_age` (a batch at a
 /// time), workers not heard of for `worker_age` (killed ones never unregister), and
 /// rate-limit rows whose time passed a day ago.
+///
+/// Each table is read first, and written only when it has a row to delete, so the usual tick
+/// (nothing to delete) takes no write lock on SQLite: an empty `DELETE` still waited behind
+/// the workers' commits, up to the busy timeout, and then failed the tick (as review64 L2
+/// found for the scheduler's far-date move, done the same way).
 pub(crate) async fn clean_up(
     db: &SyncDb,
     job_age: Option<chrono::Duration>,
@@ -1175,43 +1180,61 @@ pub(crate) async fn clean_up(
 ) -> Result<CleanedUp> {
     let pg = db.is_postgres();
     let fail = |e: sqlx::Error| db.error("cannot clean up old rows of", &e);
+    let old_jobs = format!(
+        "FROM job WHERE finished_at IS NOT NULL \
+         AND status IN ('done', 'failed', 'cancelled') AND finished_at < {}",
+        sql_in_secs(pg, "$1")
+    );
+    let old_workers = format!("FROM worker WHERE heartbeat_at < {}", sql_in_secs(pg, "$1"));
+    let old_limits = format!("FROM rate_limit WHERE next_at < {}", sql_in_secs(pg, "$1"));
+    let any = |rows: &str| format!("SELECT EXISTS (SELECT 1 {rows})");
     let jobs_sql = format!(
-        "DELETE FROM job WHERE id IN (SELECT id FROM job WHERE finished_at IS NOT NULL \
-         AND status IN ('done', 'failed', 'cancelled') AND finished_at < {} \
-         ORDER BY finished_at LIMIT $2)",
-        sql_in_secs(pg, "$1")
+        "DELETE FROM job WHERE id IN (SELECT id {old_jobs} ORDER BY finished_at LIMIT $2)"
     );
-    let workers_sql = format!(
-        "DELETE FROM worker WHERE heartbeat_at < {}",
-        sql_in_secs(pg, "$1")
-    );
-    let limits_sql = format!(
-        "DELETE FROM rate_limit WHERE next_at < {}",
-        sql_in_secs(pg, "$1")
-    );
+    let workers_sql = format!("DELETE {old_workers}");
+    let limits_sql = format!("DELETE {old_limits}");
     on_pool!(db, pool => {
+        let found = |sql: String, age: f64| async move {
+            let (found,): (bool,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(age)
+                .fetch_one(pool)
+                .await
+                .map_err(fail)?;
+            Ok::<_, Error>(found)
+        };
         let jobs = match job_age {
-            Some(age) => sqlx::query(sqlx::AssertSqlSafe(jobs_sql))
-                .bind(-secs(age))
-                .bind(CLEAN_UP_BATCH)
+            Some(age) if found(any(&old_jobs), -secs(age)).await? => {
+                sqlx::query(sqlx::AssertSqlSafe(jobs_sql))
+                    .bind(-secs(age))
+                    .bind(CLEAN_UP_BATCH)
+                    .execute(pool)
+                    .await
+                    .map_err(fail)?
+                    .rows_affected()
+            }
+            _ => 0,
+        };
+        let workers = if found(any(&old_workers), -secs(worker_age)).await? {
+            sqlx::query(sqlx::AssertSqlSafe(workers_sql))
+                .bind(-secs(worker_age))
                 .execute(pool)
                 .await
                 .map_err(fail)?
-                .rows_affected(),
-            None => 0,
+                .rows_affected()
+        } else {
+            0
         };
-        let workers = sqlx::query(sqlx::AssertSqlSafe(workers_sql))
-            .bind(-secs(worker_age))
-            .execute(pool)
-            .await
-            .map_err(fail)?
-            .rows_affected();
-        let rate_limits = sqlx::query(sqlx::AssertSqlSafe(limits_sql))
-            .bind(-secs(chrono::Duration::days(1)))
-            .execute(pool)
-            .await
-            .map_err(fail)?
-            .rows_affected();
+        let day = -secs(chrono::Duration::days(1));
+        let rate_limits = if found(any(&old_limits), day).await? {
+            sqlx::query(sqlx::AssertSqlSafe(limits_sql))
+                .bind(day)
+                .execute(pool)
+                .await
+                .map_err(fail)?
+                .rows_affected()
+        } else {
+            0
+        };
         Ok(CleanedUp { jobs, workers, rate_limits })
     })
 }
@@ -1242,6 +1265,46 @@ mod tests {
         };
         assert_eq!(enqueue(&db, &job).await?, None);
         assert!(list(&db, None, None, 10).await?.is_empty());
+        Ok(())
+    }
+
+    /// With nothing to delete, the clean-up only reads: while another connection holds
+    /// SQLite's write lock it returns at once (three empty DELETEs waited for that lock every
+    /// scheduler tick, up to the busy timeout). With old rows, it deletes them.
+    #[tokio::test]
+    async fn the_clean_up_takes_no_write_lock_when_nothing_is_old() -> Result<()> {
+        use sqlx::Connection as _;
+        let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
+        let url = format!("sqlite:{}", dir.path().join("sync.db").display());
+        let db = SyncDb::connect(&url).await?;
+        let fail = |e: sqlx::Error| Error::internal(e.to_string());
+        let mut writer = sqlx::SqliteConnection::connect(&url).await.map_err(fail)?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut writer)
+            .await
+            .map_err(fail)?;
+        let day = chrono::Duration::days(1);
+        let cleaned =
+            tokio::time::timeout(std::time::Duration::from_secs(5), clean_up(&db, Some(day), day))
+                .await;
+        assert!(
+            matches!(cleaned, Ok(Ok(c)) if c == CleanedUp::default()),
+            "{cleaned:?}, expected nothing deleted without waiting for the writer"
+        );
+        // Old rows, written while the lock is held, then deleted once it is let go.
+        for sql in [
+            "INSERT INTO worker (id, started_at, heartbeat_at) \
+             VALUES ('gone', '2020-01-01T00:00:00+00:00', '2020-01-01T00:00:00+00:00')",
+            "INSERT INTO rate_limit (key, next_at) VALUES ('k', '2020-01-01T00:00:00.000Z')",
+        ] {
+            sqlx::query(sql).execute(&mut writer).await.map_err(fail)?;
+        }
+        sqlx::query("COMMIT")
+            .execute(&mut writer)
+            .await
+            .map_err(fail)?;
+        let cleaned = clean_up(&db, Some(day), day).await?;
+        assert_eq!((cleaned.workers, cleaned.rate_limits), (1, 1), "{cleaned:?}");
         Ok(())
     }
 }
