@@ -632,10 +632,21 @@ pub(crate) async fn heartbeat(
     worker: &str,
     lease: chrono::Duration,
     counters: Option<&JobCounters>,
-    wait_reason: Option<&str>,
+    limited_for: Option<std::time::Duration>,
 ) -> Result<bool> {
     let pg = db.is_postgres();
     let c = counters.copied().unwrap_or_default();
+    // "rate-limited until T": T on the database's clock, in whole seconds rounded up and the
+    // form every other "until T" has (`…T12:00:03Z`), as a queued job's reason says it
+    // (review61 L8: it was the worker's clock, with nanoseconds and `+00:00`).
+    let until = if pg {
+        "to_char(to_timestamp(ceil(EXTRACT(EPOCH FROM clock_timestamp()) + $9)) \
+         AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    } else {
+        "(SELECT strftime('%Y-%m-%dT%H:%M:%SZ', \
+         CAST(t AS INTEGER) + (t > CAST(t AS INTEGER)), 'unixepoch') \
+         FROM (SELECT (julianday('now') - 2440587.5) * 86400.0 + $9 AS t))"
+    };
     let sql = format!(
         "UPDATE job SET lease_expires_at = {}, heartbeat_at = {}, \
              docs_new = CASE WHEN $4 THEN $5 ELSE docs_new END, \
@@ -644,10 +655,11 @@ pub(crate) async fn heartbeat(
              docs_failed = CASE WHEN $4 THEN $8 ELSE docs_failed END, \
              docs_deleted = CASE WHEN $4 THEN $10 ELSE docs_deleted END, \
              docs_gone = CASE WHEN $4 THEN $11 ELSE docs_gone END, \
-             wait_reason = $9 \
+             wait_reason = CASE WHEN $9 IS NULL THEN NULL ELSE 'rate-limited until ' || {} END \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         sql_in_secs(pg, "$3"),
-        sql_now(pg)
+        sql_now(pg),
+        until
     );
     let n = on_pool!(db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -659,7 +671,7 @@ pub(crate) async fn heartbeat(
         .bind(i64::try_from(c.updated).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.unchanged).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.failed).unwrap_or(i64::MAX))
-        .bind(wait_reason)
+        .bind(limited_for.map(|d| d.as_secs_f64()))
         .bind(i64::try_from(c.deleted).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.gone).unwrap_or(i64::MAX))
         .execute(pool)

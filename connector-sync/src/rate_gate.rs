@@ -358,6 +358,19 @@ impl SqlRateGate {
         last.map(|w| w.until).filter(|until| *until > Utc::now())
     }
 
+    /// How long until the latest wait this gate handed out ends, if it is still running (by
+    /// the monotonic clock; a wait past its range as [`LONGEST_WAIT`]): the job's heartbeat
+    /// has the database render "rate-limited until T" from it, on the database's clock
+    /// (review61 L8).
+    pub(crate) fn limited_for(&self) -> Option<Duration> {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.and_then(|w| match w.ends {
+            Some(ends) => Some(ends.saturating_duration_since(Instant::now())),
+            None => Some(LONGEST_WAIT),
+        })
+        .filter(|left| !left.is_zero())
+    }
+
     /// Whether the gate holds its job back now (see [`holds_back_at`](Self::holds_back_at)).
     pub(crate) fn holds_back(&self, long: Duration) -> bool {
         self.holds_back_at(long, Instant::now())

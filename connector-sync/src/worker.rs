@@ -712,16 +712,9 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                     break;
                 }
                 let counters = progress.lock().map(|p| *p).unwrap_or(None);
-                let limited = gate.as_ref().and_then(|g| g.limited_until());
-                let reason = limited.map(|t| format!("rate-limited until {}", t.to_rfc3339()));
-                match jobs::heartbeat(
-                    &db,
-                    job_id,
-                    &worker,
-                    lease,
-                    counters.as_ref(),
-                    reason.as_deref(),
-                )
+                // Its wait reason "rate-limited until T", T rendered by the database.
+                let limited = gate.as_ref().and_then(|g| g.limited_for());
+                match jobs::heartbeat(&db, job_id, &worker, lease, counters.as_ref(), limited)
                 .await
                 {
                     Ok(true) => renewed = tokio::time::Instant::now(),
