@@ -74,6 +74,7 @@ on_both!(
     a_resume_throttled_after_twice_a_pages_requests_keeps_its_checkpoint,
     a_resume_looping_behind_a_long_wait_without_a_timeout_is_a_stall,
     a_throttled_resume_without_a_timeout_outlasts_the_stall_timeout,
+    a_copied_database_failure_is_shown_without_the_location,
     clear_rate_limit_leaves_a_job_never_throttled_alone,
     the_workers_sweep_cuts_only_connector_holds,
 );
@@ -175,6 +176,8 @@ struct Shared {
     /// (1 ms apart), before anything else: what a page of the source takes, which the worker
     /// learns and keeps with the checkpoint (none by default).
     page_requests: AtomicUsize,
+    /// The error's message ("down for maintenance" by default).
+    message: Mutex<Option<String>>,
 }
 
 /// The rate gate's key of the [`Shared::gate_requests`] requests.
@@ -203,7 +206,13 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .unwrap_or((ErrorKind::Unavailable, Some(WAIT)));
-        let e = Error::new(kind, "down for maintenance");
+        let message = self
+            .message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "down for maintenance".to_owned());
+        let e = Error::new(kind, message);
         match wait {
             Some(wait) => e.with_retry_after(wait),
             None => e,
@@ -1737,4 +1746,50 @@ async fn the_workers_sweep_cuts_only_connector_holds(backend: Backend) {
         "the gate row of key jira:far is not the sweep's to cut"
     );
     stop_worker(&stop, worker).await;
+}
+
+/// The failed events a worker sends.
+#[derive(Debug, Default)]
+struct Failures(Mutex<Vec<String>>);
+
+impl connector_sync::JobObserver for Failures {
+    fn job_event(&self, event: &connector_sync::JobEvent) {
+        if let Some(error) = &event.error {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(error.clone());
+        }
+    }
+}
+
+/// A connector that copies a sync-database failure's text into an error of its own (as
+/// Confluence's comment listing and Asana do with a failed rate-limit slot) drops the mark of
+/// a database failure; the job's stored error, which the API shows, and its failed event,
+/// which goes to the host's webhook, are still cut at the database's location, the
+/// connector's words before it kept (review70 L1).
+async fn a_copied_database_failure_is_shown_without_the_location(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::State, None)));
+    shared.first_pass.store(0, Ordering::SeqCst);
+    let mut set = setup(backend, &shared).await;
+    let failures = Arc::new(Failures::default());
+    set.service = set.service.clone().observe(failures.clone());
+    let at = set.service.db().location().to_owned();
+    *shared.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+        "its comments cannot be listed: flaky: the shared rate limiter failed: cannot take a \
+         rate-limit slot in the sync database: {at}: database is locked"
+    ));
+    let mut options = fast_worker("w");
+    options.max_attempts = 1;
+    let done = run_job(&set, options).await;
+    assert_eq!(done.status, JobStatus::Failed, "{done:#?}");
+    let events = failures.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let error = done.error.unwrap_or_default();
+    assert_eq!(events, [error.clone()]);
+    assert!(!error.contains(&at), "{error}");
+    assert!(
+        error.contains("its comments cannot be listed")
+            && error.ends_with("in the sync database; the server's log has the details"),
+        "{error}"
+    );
 }
