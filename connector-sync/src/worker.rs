@@ -1408,6 +1408,30 @@ mod tests {
         assert!(stalls_checkpoint(&hung, None, true, true));
     }
 
+    /// A call into the sink is activity when it enters and when it returns or is dropped,
+    /// and is counted in flight until then (review68 L6.7, review61 Q6.7: core reports a
+    /// page right after its write, which hid the touch on return from every run-level test).
+    #[test]
+    fn a_sink_call_touches_on_entry_and_on_return() {
+        let activity = Activity::new();
+        let long_ago = |a: &Activity| {
+            if let Ok(mut at) = a.last.lock() {
+                *at = tokio::time::Instant::now()
+                    .checked_sub(Duration::from_secs(10))
+                    .unwrap_or(*at);
+            }
+        };
+        let idle = |a: &Activity| a.last.lock().map(|at| at.elapsed()).unwrap_or_default();
+        long_ago(&activity);
+        let call = InSink::enter(&activity);
+        assert!(idle(&activity) < Duration::from_secs(5), "touched on entry");
+        assert_eq!(activity.in_sink.load(Ordering::SeqCst), 1);
+        long_ago(&activity);
+        drop(call);
+        assert!(idle(&activity) < Duration::from_secs(5), "touched on return");
+        assert_eq!(activity.in_sink.load(Ordering::SeqCst), 0);
+    }
+
     /// A bare rate limit's wait grows with the rate-limited attempts in a row, up to
     /// `max_backoff`; the caps are a year at most.
     #[test]
