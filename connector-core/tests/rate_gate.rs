@@ -202,6 +202,9 @@ async fn a_retry_is_told_to_the_gate_before_its_slot() {
     assert_eq!(gate.acquired.lock().unwrap().len(), 4);
     let retried = gate.retried.lock().unwrap().clone();
     assert_eq!(retried.len(), 2, "{retried:?}");
-    assert!(retried.iter().all(|(_, wait, throttled)| !throttled
-        && *wait <= Duration::from_millis(5)));
+    assert!(
+        retried
+            .iter()
+            .all(|(_, wait, throttled)| !throttled && *wait <= Duration::from_millis(5))
+    );
 }

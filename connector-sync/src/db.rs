@@ -51,7 +51,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "throttle",
         include_str!("../migrations/sqlite/0007_throttle.sql"),
     ),
-    (8, "pace", include_str!("../migrations/sqlite/0008_pace.sql")),
+    (
+        8,
+        "pace",
+        include_str!("../migrations/sqlite/0008_pace.sql"),
+    ),
 ];
 /// The same tables in PostgreSQL's dialect (`TIMESTAMPTZ`, `JSONB`, `BIGSERIAL`).
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
@@ -90,7 +94,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         "throttle",
         include_str!("../migrations/postgres/0007_throttle.sql"),
     ),
-    (8, "pace", include_str!("../migrations/postgres/0008_pace.sql")),
+    (
+        8,
+        "pace",
+        include_str!("../migrations/postgres/0008_pace.sql"),
+    ),
 ];
 
 /// SHA-384 of migrations/*/0002_api.sql as b42f4f5 shipped them (see

@@ -1200,9 +1200,8 @@ pub(crate) async fn clean_up(
     let old_workers = format!("FROM worker WHERE heartbeat_at < {}", sql_in_secs(pg, "$1"));
     let old_limits = format!("FROM rate_limit WHERE next_at < {}", sql_in_secs(pg, "$1"));
     let any = |rows: &str| format!("SELECT EXISTS (SELECT 1 {rows})");
-    let jobs_sql = format!(
-        "DELETE FROM job WHERE id IN (SELECT id {old_jobs} ORDER BY finished_at LIMIT $2)"
-    );
+    let jobs_sql =
+        format!("DELETE FROM job WHERE id IN (SELECT id {old_jobs} ORDER BY finished_at LIMIT $2)");
     let workers_sql = format!("DELETE {old_workers}");
     let limits_sql = format!("DELETE {old_limits}");
     on_pool!(db, pool => {
@@ -1296,9 +1295,11 @@ mod tests {
             .await
             .map_err(fail)?;
         let day = chrono::Duration::days(1);
-        let cleaned =
-            tokio::time::timeout(std::time::Duration::from_secs(5), clean_up(&db, Some(day), day))
-                .await;
+        let cleaned = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            clean_up(&db, Some(day), day),
+        )
+        .await;
         assert!(
             matches!(cleaned, Ok(Ok(c)) if c == CleanedUp::default()),
             "{cleaned:?}, expected nothing deleted without waiting for the writer"
@@ -1316,7 +1317,11 @@ mod tests {
             .await
             .map_err(fail)?;
         let cleaned = clean_up(&db, Some(day), day).await?;
-        assert_eq!((cleaned.workers, cleaned.rate_limits), (1, 1), "{cleaned:?}");
+        assert_eq!(
+            (cleaned.workers, cleaned.rate_limits),
+            (1, 1),
+            "{cleaned:?}"
+        );
         Ok(())
     }
 }

@@ -219,7 +219,8 @@ impl Pace {
     /// Moves the slots whose wait is over by `at` from `waiting` to `sent`.
     fn settle(&mut self, at: Instant) {
         let before = self.waiting.len();
-        self.waiting.retain(|ends| ends.is_none_or(|ends| ends > at));
+        self.waiting
+            .retain(|ends| ends.is_none_or(|ends| ends > at));
         self.sent += (before - self.waiting.len()) as u64;
     }
 
@@ -576,10 +577,7 @@ impl RateGate for SqlRateGate {
     /// imposed: a deadline inside it is held (review61 M4). A 5xx's backoff is an outage's,
     /// not a throttle: not noted.
     fn retrying(&self, _key: &str, wait: Duration, throttled: bool) {
-        self.pace
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retries += 1;
+        self.pace.lock().unwrap_or_else(|e| e.into_inner()).retries += 1;
         if throttled {
             self.note_wait(wait);
         }
@@ -713,7 +711,10 @@ mod tests {
         assert!(second.until < first.until);
         assert!(ends_before(first, second));
         assert!(!ends_before(second, first));
-        let endless = Wait { ends: None, ..second };
+        let endless = Wait {
+            ends: None,
+            ..second
+        };
         assert!(ends_before(first, endless));
         assert!(!ends_before(endless, first));
         assert!(!ends_before(endless, endless));

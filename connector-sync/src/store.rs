@@ -1027,7 +1027,9 @@ mod tests {
              $2, '2020-01-01T00:00:00+00:00', '2020-01-01T00:00:00+00:00')",
         )
         .bind(&old)
-        .bind(format!("retrying at 2020-01-01T00:00:00Z after a failed attempt: {old}"))
+        .bind(format!(
+            "retrying at 2020-01-01T00:00:00Z after a failed attempt: {old}"
+        ))
         .execute(pool)
         .await
         .map_err(fail)?;

@@ -714,8 +714,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 let counters = progress.lock().map(|p| *p).unwrap_or(None);
                 // Its wait reason "rate-limited until T", T rendered by the database.
                 let limited = gate.as_ref().and_then(|g| g.limited_for());
-                match jobs::heartbeat(&db, job_id, &worker, lease, counters.as_ref(), limited)
-                .await
+                match jobs::heartbeat(&db, job_id, &worker, lease, counters.as_ref(), limited).await
                 {
                     Ok(true) => renewed = tokio::time::Instant::now(),
                     Ok(false) => {
@@ -1428,7 +1427,10 @@ mod tests {
         assert_eq!(activity.in_sink.load(Ordering::SeqCst), 1);
         long_ago(&activity);
         drop(call);
-        assert!(idle(&activity) < Duration::from_secs(5), "touched on return");
+        assert!(
+            idle(&activity) < Duration::from_secs(5),
+            "touched on return"
+        );
         assert_eq!(activity.in_sink.load(Ordering::SeqCst), 0);
     }
 

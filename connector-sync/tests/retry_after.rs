@@ -1496,7 +1496,11 @@ async fn a_resume_looping_behind_a_long_wait_past_its_timeout_is_a_stall(backend
     let set = setup_timed(backend, &shared, 2).await;
     let done = run_held(&set, Duration::from_secs(3600), fast_worker("w")).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
-    assert_eq!(shared.gated.load(Ordering::SeqCst), 0, "three resumes waited");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
     assert_eq!(
         shared.resumed(),
         [false, true, true, true, false],
@@ -1528,7 +1532,11 @@ async fn a_resume_throttled_after_twice_a_pages_requests_keeps_its_checkpoint(ba
     let set = setup_timed(backend, &shared, 2).await;
     let done = run_held(&set, Duration::from_secs(3600), options).await;
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
-    assert_eq!(shared.gated.load(Ordering::SeqCst), 0, "three resumes waited");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
     assert_eq!(
         shared.resumed(),
         [false, true, true, true, true],
