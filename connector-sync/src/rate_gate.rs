@@ -365,9 +365,9 @@ impl SqlRateGate {
     /// (review61 L8).
     pub(crate) fn limited_for(&self) -> Option<Duration> {
         let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.and_then(|w| match w.ends {
-            Some(ends) => Some(ends.saturating_duration_since(Instant::now())),
-            None => Some(LONGEST_WAIT),
+        last.map(|w| match w.ends {
+            Some(ends) => ends.saturating_duration_since(Instant::now()),
+            None => LONGEST_WAIT,
         })
         .filter(|left| !left.is_zero())
     }
@@ -742,7 +742,7 @@ mod tests {
         gate.page_read();
         assert_eq!(gate.pace_to_store(), Some(50), "the most is kept");
         // A stored most counts as seen, and is not stored again.
-        let gate = SqlRateGate::new(gate.db.clone());
+        let gate = SqlRateGate::new(gate.db);
         gate.seed_pace(3);
         assert_eq!(gate.pace_to_store(), None);
         for _ in 0..6 {
@@ -777,7 +777,7 @@ mod tests {
             "8 is not more than twice 7"
         );
         // However small the most, a loop takes at least LOOP_FLOOR requests.
-        let gate = SqlRateGate::new(gate.db.clone());
+        let gate = SqlRateGate::new(gate.db);
         gate.seed_pace(1);
         for _ in 0..LOOP_FLOOR - 1 {
             gate.handed("k", Duration::ZERO);

@@ -1793,7 +1793,7 @@ async fn a_copied_database_failure_is_shown_without_the_location(backend: Backen
     assert_eq!(done.status, JobStatus::Failed, "{done:#?}");
     let events = failures.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let error = done.error.unwrap_or_default();
-    assert_eq!(events, [error.clone()]);
+    assert_eq!(events, std::slice::from_ref(&error));
     assert!(!error.contains(&at), "{error}");
     assert!(
         error.contains("its comments cannot be listed")
