@@ -45,7 +45,7 @@ impl RateGate for Recorder {
         Ok(())
     }
 
-    fn retrying(&self, key: &str, wait: Duration, throttled: bool) {
+    fn retrying(&self, key: &str, _permits: NonZeroU32, wait: Duration, throttled: bool) {
         self.retried
             .lock()
             .unwrap()

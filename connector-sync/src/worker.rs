@@ -122,7 +122,9 @@ pub struct WorkerOptions {
     /// client's slots) it took (review61 M1 to M3). A held resume that sent more new requests
     /// since its last source page than twice the most a page of its connector has taken (at
     /// least four; first tries answered by the deadline, counted by the gate: core's retries
-    /// are not new requests, and slots still waited for were not answered) loops behind the
+    /// are not new requests, slots still waited for were not answered, and a batch counts as
+    /// its permits, so Graph's resending a throttled batch member by member is no loop) loops
+    /// behind the
     /// waits: it still ends rate-limited, but counts as a stall, so three in a row drop the
     /// checkpoint (review64 M2, review68 M1). That most is kept with the checkpoint across
     /// attempts and jobs; without it (no page seen yet since the connector's config last

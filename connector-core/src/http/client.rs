@@ -369,11 +369,18 @@ impl HttpClient {
         }
     }
 
-    /// Tells the [`RateGate`], if there is one, that a request to `url` is sent again after
-    /// `wait` ([`RateGate::retrying`]; `throttled`: the service rate-limited it).
-    pub(crate) fn note_retry(&self, url: &Url, wait: Duration, throttled: bool) {
+    /// Tells the [`RateGate`], if there is one, that a request to `url` taking `permits`
+    /// slots is sent again after `wait` ([`RateGate::retrying`]; `throttled`: the service
+    /// rate-limited it).
+    pub(crate) fn note_retry(
+        &self,
+        url: &Url,
+        permits: NonZeroU32,
+        wait: Duration,
+        throttled: bool,
+    ) {
         if let Some(gate) = &self.gate {
-            gate.retrying(&self.gate_key_for(url), wait, throttled);
+            gate.retrying(&self.gate_key_for(url), permits, wait, throttled);
         }
     }
 

@@ -331,7 +331,7 @@ impl RequestBuilder {
                     }
                     let (wait, throttled) = retry.next_wait(failure, url)?;
                     // The gate learns that the next slot this request takes is a retry's.
-                    client.note_retry(&first.url, wait, throttled);
+                    client.note_retry(&first.url, permits, wait, throttled);
                     retry.sleep(wait, url).await?;
                 }
             }
