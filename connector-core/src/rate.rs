@@ -66,6 +66,9 @@ use crate::error::Result;
 ///   it was.
 /// - Either may fail (a database that is down); `acquire`'s error fails the request,
 ///   `defer`'s is logged and the request's own wait still applies.
+/// - `retrying` is told before each retry of a request (never before its first try), with
+///   the wait the HTTP layer then sleeps; that retry's `acquire` follows. It cannot fail and
+///   must not block: it only informs.
 #[async_trait]
 pub trait RateGate: Send + Sync + fmt::Debug {
     /// Reserves the next request slot of `key`, `min_interval` after the one before, and
@@ -92,6 +95,19 @@ pub trait RateGate: Send + Sync + fmt::Debug {
         // caller's are this caller's too, so it waits for the last, `n - 1` intervals on.
         let first = self.acquire(key, min_interval.saturating_mul(n)).await?;
         Ok(first.saturating_add(min_interval.saturating_mul(n - 1)))
+    }
+
+    /// A request of `key` that takes `permits` slots (see
+    /// [`acquire_many`](Self::acquire_many); 1 for most) failed and is sent again after
+    /// `wait` (a 5xx, a timeout or a reset: the HTTP layer's backoff; a `429`, or what a
+    /// connector's classifier calls a rate limit, with `throttled`: the wait the service
+    /// asked for, capped, else the backoff). The next [`acquire`](Self::acquire) (or
+    /// `acquire_many`) for that request is its retry, not a new request. Only a first try is a request the source had not been sent; a host that
+    /// judges whether a job still sends new requests (`connector-sync`: a resume looping
+    /// behind long waits) counts first tries as `acquire`s less `retrying`s, and a
+    /// throttled retry's wait as one the service imposed. The default ignores it.
+    fn retrying(&self, key: &str, permits: NonZeroU32, wait: Duration, throttled: bool) {
+        let _ = (key, permits, wait, throttled);
     }
 
     /// No request of `key` goes before `wait` from now (a `429`'s `Retry-After`).

@@ -22,6 +22,7 @@ const TOKEN: &str = "tok-GATE-SECRET-42";
 struct Recorder {
     acquired: Mutex<Vec<(String, Duration)>>,
     deferred: Mutex<Vec<(String, Duration)>>,
+    retried: Mutex<Vec<(String, Duration, bool)>>,
     wait: Duration,
     broken: bool,
 }
@@ -42,6 +43,13 @@ impl RateGate for Recorder {
     async fn defer(&self, key: &str, wait: Duration) -> Result<()> {
         self.deferred.lock().unwrap().push((key.to_owned(), wait));
         Ok(())
+    }
+
+    fn retrying(&self, key: &str, _permits: NonZeroU32, wait: Duration, throttled: bool) {
+        self.retried
+            .lock()
+            .unwrap()
+            .push((key.to_owned(), wait, throttled));
     }
 }
 
@@ -103,6 +111,10 @@ async fn every_attempt_asks_the_gate_with_a_key_that_hides_the_credential() {
     // The 429's wait went to the gate, under the same key.
     let deferred = gate.deferred.lock().unwrap().clone();
     assert_eq!(deferred, [(key.clone(), Duration::from_millis(50))]);
+    // The gate is told the second slot is the 429's retry, with the wait slept before it,
+    // and not told anything about the first try.
+    let retried = gate.retried.lock().unwrap().clone();
+    assert_eq!(retried, [(key.clone(), Duration::from_millis(50), true)]);
 
     // One credential is one key, in any client; another credential is another.
     let same = builder(TOKEN).build().unwrap().rate_gate_key(&url(&server));
@@ -166,4 +178,33 @@ async fn a_gate_that_fails_fails_the_request_before_it_is_sent() {
     assert!(err.to_string().contains("shared rate limiter"), "{err}");
     assert!(err.to_string().contains("the database is down"), "{err}");
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+/// A 5xx's retry is told to the gate too, not as throttled; the request's first try never is.
+#[tokio::test]
+async fn a_retry_is_told_to_the_gate_before_its_slot() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let gate = Arc::new(Recorder::default());
+    let client = builder(TOKEN).rate_gate(gate.clone()).build().unwrap();
+    client.get(url(&server)).send().await.unwrap();
+    client.get(url(&server)).send().await.unwrap();
+    // Four slots: three tries of the first request, one of the second.
+    assert_eq!(gate.acquired.lock().unwrap().len(), 4);
+    let retried = gate.retried.lock().unwrap().clone();
+    assert_eq!(retried.len(), 2, "{retried:?}");
+    assert!(
+        retried
+            .iter()
+            .all(|(_, wait, throttled)| !throttled && *wait <= Duration::from_millis(5))
+    );
 }

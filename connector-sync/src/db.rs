@@ -51,6 +51,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "throttle",
         include_str!("../migrations/sqlite/0007_throttle.sql"),
     ),
+    (
+        8,
+        "pace",
+        include_str!("../migrations/sqlite/0008_pace.sql"),
+    ),
 ];
 /// The same tables in PostgreSQL's dialect (`TIMESTAMPTZ`, `JSONB`, `BIGSERIAL`).
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
@@ -88,6 +93,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         7,
         "throttle",
         include_str!("../migrations/postgres/0007_throttle.sql"),
+    ),
+    (
+        8,
+        "pace",
+        include_str!("../migrations/postgres/0008_pace.sql"),
     ),
 ];
 
@@ -352,11 +362,20 @@ impl SyncDb {
         state_error(&self.location, what, e)
     }
 
-    /// An error's text, already made (core's run log keeps only `to_string()`), without this
-    /// database's location and the driver's words after it, as [`without_db_detail`] does
-    /// for an `Error` (review68 L5: a run log is read through the API).
+    /// An error's text, already made (core's run log keeps only `to_string()`, a connector
+    /// may have copied a database error's text into its own, a row stored before fix68
+    /// carries the old wording), without this database's location and what follows it (see
+    /// [`hide_location`]): what others read (review68 L5, review70 L1, L4).
     pub(crate) fn hide_location(&self, text: &str) -> String {
         hide_location(&self.location, text)
+    }
+
+    /// `e`'s text for those who may not know where the sync database is: a job's stored
+    /// error, its failed event, the OAuth callback page. The database failure `e` wraps is
+    /// cut at its location ([`without_db_detail`]), and so is any copy of this database's
+    /// location a connector made in its own message, where the mark was lost (review70 L1).
+    pub(crate) fn shown(&self, e: &Error) -> String {
+        self.hide_location(&without_db_detail(e))
     }
 }
 
@@ -386,18 +405,26 @@ fn state_error(location: &str, what: &str, e: &sqlx::Error) -> Error {
 /// password): the whole text is for the log, [`without_db_detail`] for a job's stored error,
 /// its failed event and the API (review61 L9, review68 L5).
 pub(crate) fn db_error(location: &str, what: &str, detail: &str) -> Error {
-    Error::new(ErrorKind::State, format!("{what} the sync database"))
-        .with_cause(DbDetail(format!("{location}: {}", strip_password(detail))))
+    Error::new(ErrorKind::State, format!("{what} the sync database")).with_cause(DbDetail {
+        location: location.to_owned(),
+        detail: strip_password(detail).into_owned(),
+    })
 }
 
 /// Where the sync database is and what its driver said about a failure: the cause of the
-/// errors [`SyncDb`] makes, and the mark of a database failure among `State` errors.
+/// errors [`SyncDb`] makes, and the mark of a database failure among `State` errors. It is
+/// shown as `{location}: {detail}`, and it has no cause of its own, so in an error's text it
+/// is last: cutting the text at `: {location}` ([`hide_location`]) leaves everything else
+/// (one rule for an error and for a text made from one, review70 L6).
 #[derive(Debug)]
-pub(crate) struct DbDetail(String);
+pub(crate) struct DbDetail {
+    location: String,
+    detail: String,
+}
 
 impl std::fmt::Display for DbDetail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}: {}", self.location, self.detail)
     }
 }
 
@@ -419,10 +446,22 @@ fn db_detail(e: &Error) -> Option<&DbDetail> {
     None
 }
 
+/// `text` without the sync database's `location` and what follows it, which says where the
+/// database is and what its driver said: cut at `: {location}` (how [`DbDetail`] is shown),
+/// or at ` the {location}` (how versions before fix68 wrote it: "cannot commit the state in
+/// the SQLite database /srv/sync.db: database is locked"), whichever comes first, and
+/// [`HIDDEN`] put in its place. Anything a connector wrote after a copy of the location is cut
+/// too (a trailing hint is lost, never the location kept). A text without the location is
+/// returned as it is.
 fn hide_location(location: &str, text: &str) -> String {
-    match text.find(&format!(": {location}")) {
-        Some(at) => format!("{}{HIDDEN}", &text[..at]),
-        None => text.to_owned(),
+    let now = text.find(&format!(": {location}"));
+    let old = text.find(&format!(" the {location}"));
+    match (now, old) {
+        (Some(at), old) if old.is_none_or(|old| at <= old) => {
+            format!("{}{HIDDEN}", &text[..at])
+        }
+        (_, Some(at)) => format!("{} the sync database{HIDDEN}", &text[..at]),
+        _ => text.to_owned(),
     }
 }
 
@@ -437,11 +476,16 @@ pub(crate) fn without_db_detail(e: &Error) -> String {
     let Some(detail) = db_detail(e) else {
         return text;
     };
-    let detail = format!(": {detail}");
-    if text.contains(&detail) {
-        text.replace(&detail, HIDDEN)
+    let cut = hide_location(&detail.location, &text);
+    if cut != text {
+        return cut;
+    }
+    // A live secret in the location was redacted out of the text: cut at what it became.
+    let redacted = connector_core::secret::redact(&detail.location);
+    let cut = hide_location(&redacted, &text);
+    if cut != text {
+        cut
     } else {
-        // Redaction changed the detail's text: say only what failed.
         format!("{}{HIDDEN}", e.message())
     }
 }
@@ -508,6 +552,57 @@ mod tests {
         let other = Error::new(ErrorKind::State, "the flow binds to no connector");
         assert!(!is_db_failure(&other));
         assert_eq!(without_db_detail(&other), other.to_string());
+    }
+
+    /// The texts that carry the location without the mark (review70 L1, L4): a connector's
+    /// copy of a database error's text in its own message, and a row stored before fix68 in
+    /// the old wording. Both are cut at the location, the connector's words before it kept.
+    #[test]
+    fn a_copied_or_old_text_is_cut_at_the_location() {
+        let at = "PostgreSQL database app@db.internal:5432/sync";
+        let e = db_error(at, "cannot take a rate-limit slot in", "pool timed out");
+        let copied = Error::new(
+            ErrorKind::State,
+            format!("its comments cannot be listed: {e}"),
+        );
+        assert!(!is_db_failure(&copied), "the mark is lost in a copy");
+        assert_eq!(
+            hide_location(at, &without_db_detail(&copied)),
+            "its comments cannot be listed: cannot take a rate-limit slot in the sync \
+             database; the server's log has the details"
+        );
+        assert_eq!(
+            hide_location(
+                at,
+                "cannot commit the state in the PostgreSQL database app@db.internal:5432/sync: \
+                 database is locked"
+            ),
+            "cannot commit the state in the sync database; the server's log has the details"
+        );
+        assert_eq!(hide_location(at, "no location here"), "no location here");
+    }
+
+    /// A live secret in the driver's text (or in the location) is redacted from the error's
+    /// text, so the detail no longer matches; the text is still cut at the location, and the
+    /// messages wrapped around the failure are kept (review70 L5.5, L6: the fallback kept only
+    /// the outermost message).
+    #[test]
+    fn a_redacted_detail_is_still_cut_at_the_location() {
+        let secret = connector_core::Secret::new("tok-abcdef123456");
+        let e = db_error("SQLite database /x", "cannot y", "near tok-abcdef123456: z");
+        let wrapped = Error::new(ErrorKind::Timeout, "the run stopped").with_cause(e);
+        assert_eq!(
+            without_db_detail(&wrapped),
+            "the run stopped: cannot y the sync database; the server's log has the details"
+        );
+        let e = db_error("SQLite database /srv/tok-abcdef123456", "cannot y", "z");
+        let wrapped = Error::new(ErrorKind::Timeout, "the run stopped").with_cause(e);
+        let shown = without_db_detail(&wrapped);
+        assert_eq!(
+            shown,
+            "the run stopped: cannot y the sync database; the server's log has the details"
+        );
+        drop(secret);
     }
 
     #[test]
@@ -597,6 +692,16 @@ mod tests {
             "postgres",
             7,
             "808cdca4d1409d7bc0c8e5aef19d7271f66eb0d14af2cec0c067bad4ae01555203192febd35c7eb59a94064d14b112e9",
+        ),
+        (
+            "sqlite",
+            8,
+            "7642c0cd90c376287757b9af06990551c9084a8ad227f91a2635a830ea6ce44d6051b8250164d154ee1f18b2bed2d03d",
+        ),
+        (
+            "postgres",
+            8,
+            "561167f34d5f99587f707462053837de2de3bcd266245aa730091998624e60e0672a472c505deb3a0ee1c03d6837a77e",
         ),
     ];
 

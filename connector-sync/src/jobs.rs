@@ -213,9 +213,12 @@ pub(crate) const JOB_COLUMNS: &str = "id, connector_id, kind, mode, partition_ke
      heartbeat_at, created_at, started_at, finished_at, fruitless, last_progress_at, docs_gone, \
      throttled";
 
-/// A [`JobRecord`] from a row of [`JOB_COLUMNS`] (a macro: the row type differs per backend).
+/// A [`JobRecord`] from a row of [`JOB_COLUMNS`] of database `$db` (a macro: the row type
+/// differs per backend). Its error and wait reason are cut at the database's location: a row
+/// stored before fix68 has it in its text, or a connector copied it into its error (review70
+/// L1, L4).
 macro_rules! job_from_row {
-    ($row:expr) => {{
+    ($db:expr, $row:expr) => {{
         use sqlx::Row as _;
         let row = $row;
         (|| -> std::result::Result<JobRecord, sqlx::Error> {
@@ -247,8 +250,12 @@ macro_rules! job_from_row {
                     deleted: count(13)?,
                     gone: count(26)?,
                 },
-                error: row.try_get(14)?,
-                wait_reason: row.try_get(15)?,
+                error: row
+                    .try_get::<Option<String>, _>(14)?
+                    .map(|e| $db.hide_location(&e)),
+                wait_reason: row
+                    .try_get::<Option<String>, _>(15)?
+                    .map(|w| $db.hide_location(&w)),
                 attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
                 run_after: row.try_get(17)?,
                 lease_owner: row.try_get(18)?,
@@ -427,7 +434,7 @@ pub(crate) async fn get(db: &SyncDb, id: i64) -> Result<Option<JobRecord>> {
             .await
             .map_err(|e| db.error(&format!("cannot read job {id} from"), &e))?;
         match row {
-            Some(row) => Ok(Some(job_from_row!(&row).map_err(|e| db.error(&format!("cannot read job {id} from"), &e))?)),
+            Some(row) => Ok(Some(job_from_row!(db, &row).map_err(|e| db.error(&format!("cannot read job {id} from"), &e))?)),
             None => Ok(None),
         }
     })
@@ -454,7 +461,7 @@ pub(crate) async fn list(
             .await
             .map_err(|e| db.error("cannot list the jobs in", &e))?;
         rows.iter()
-            .map(|row| job_from_row!(row))
+            .map(|row| job_from_row!(db, row))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| db.error("cannot list the jobs in", &e))
     })
@@ -481,7 +488,7 @@ pub(crate) async fn list_page(
             .await
             .map_err(|e| db.error("cannot list the jobs in", &e))?;
         rows.iter()
-            .map(|row| job_from_row!(row))
+            .map(|row| job_from_row!(db, row))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| db.error("cannot list the jobs in", &e))
     })
@@ -556,7 +563,7 @@ pub(crate) async fn claim(db: &SyncDb, claim: &Claim<'_>) -> Result<Option<Claim
             .await
             .map_err(fail)?;
         match row {
-            Some(row) => Some(job_from_row!(&row).map_err(fail)?),
+            Some(row) => Some(job_from_row!(db, &row).map_err(fail)?),
             None => None,
         }
     });
@@ -625,10 +632,21 @@ pub(crate) async fn heartbeat(
     worker: &str,
     lease: chrono::Duration,
     counters: Option<&JobCounters>,
-    wait_reason: Option<&str>,
+    limited_for: Option<std::time::Duration>,
 ) -> Result<bool> {
     let pg = db.is_postgres();
     let c = counters.copied().unwrap_or_default();
+    // "rate-limited until T": T on the database's clock, in whole seconds rounded up and the
+    // form every other "until T" has (`…T12:00:03Z`), as a queued job's reason says it
+    // (review61 L8: it was the worker's clock, with nanoseconds and `+00:00`).
+    let until = if pg {
+        "to_char(to_timestamp(ceil(EXTRACT(EPOCH FROM clock_timestamp()) + $9)) \
+         AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    } else {
+        "(SELECT strftime('%Y-%m-%dT%H:%M:%SZ', \
+         CAST(t AS INTEGER) + (t > CAST(t AS INTEGER)), 'unixepoch') \
+         FROM (SELECT (julianday('now') - 2440587.5) * 86400.0 + $9 AS t))"
+    };
     let sql = format!(
         "UPDATE job SET lease_expires_at = {}, heartbeat_at = {}, \
              docs_new = CASE WHEN $4 THEN $5 ELSE docs_new END, \
@@ -637,10 +655,11 @@ pub(crate) async fn heartbeat(
              docs_failed = CASE WHEN $4 THEN $8 ELSE docs_failed END, \
              docs_deleted = CASE WHEN $4 THEN $10 ELSE docs_deleted END, \
              docs_gone = CASE WHEN $4 THEN $11 ELSE docs_gone END, \
-             wait_reason = $9 \
+             wait_reason = CASE WHEN $9 IS NULL THEN NULL ELSE 'rate-limited until ' || {} END \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         sql_in_secs(pg, "$3"),
-        sql_now(pg)
+        sql_now(pg),
+        until
     );
     let n = on_pool!(db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -652,7 +671,7 @@ pub(crate) async fn heartbeat(
         .bind(i64::try_from(c.updated).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.unchanged).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.failed).unwrap_or(i64::MAX))
-        .bind(wait_reason)
+        .bind(limited_for.map(|d| d.as_secs_f64()))
         .bind(i64::try_from(c.deleted).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.gone).unwrap_or(i64::MAX))
         .execute(pool)
@@ -1161,6 +1180,11 @@ pub(crate) struct CleanedUp {
 /// Retention, by the database's clock: finished jobs older than `job_age` (a batch at a
 /// time), workers not heard of for `worker_age` (killed ones never unregister), and
 /// rate-limit rows whose time passed a day ago.
+///
+/// Each table is read first, and written only when it has a row to delete, so the usual tick
+/// (nothing to delete) takes no write lock on SQLite: an empty `DELETE` still waited behind
+/// the workers' commits, up to the busy timeout, and then failed the tick (as review64 L2
+/// found for the scheduler's far-date move, done the same way).
 pub(crate) async fn clean_up(
     db: &SyncDb,
     job_age: Option<chrono::Duration>,
@@ -1168,43 +1192,60 @@ pub(crate) async fn clean_up(
 ) -> Result<CleanedUp> {
     let pg = db.is_postgres();
     let fail = |e: sqlx::Error| db.error("cannot clean up old rows of", &e);
-    let jobs_sql = format!(
-        "DELETE FROM job WHERE id IN (SELECT id FROM job WHERE finished_at IS NOT NULL \
-         AND status IN ('done', 'failed', 'cancelled') AND finished_at < {} \
-         ORDER BY finished_at LIMIT $2)",
+    let old_jobs = format!(
+        "FROM job WHERE finished_at IS NOT NULL \
+         AND status IN ('done', 'failed', 'cancelled') AND finished_at < {}",
         sql_in_secs(pg, "$1")
     );
-    let workers_sql = format!(
-        "DELETE FROM worker WHERE heartbeat_at < {}",
-        sql_in_secs(pg, "$1")
-    );
-    let limits_sql = format!(
-        "DELETE FROM rate_limit WHERE next_at < {}",
-        sql_in_secs(pg, "$1")
-    );
+    let old_workers = format!("FROM worker WHERE heartbeat_at < {}", sql_in_secs(pg, "$1"));
+    let old_limits = format!("FROM rate_limit WHERE next_at < {}", sql_in_secs(pg, "$1"));
+    let any = |rows: &str| format!("SELECT EXISTS (SELECT 1 {rows})");
+    let jobs_sql =
+        format!("DELETE FROM job WHERE id IN (SELECT id {old_jobs} ORDER BY finished_at LIMIT $2)");
+    let workers_sql = format!("DELETE {old_workers}");
+    let limits_sql = format!("DELETE {old_limits}");
     on_pool!(db, pool => {
+        let found = |sql: String, age: f64| async move {
+            let (found,): (bool,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(age)
+                .fetch_one(pool)
+                .await
+                .map_err(fail)?;
+            Ok::<_, Error>(found)
+        };
         let jobs = match job_age {
-            Some(age) => sqlx::query(sqlx::AssertSqlSafe(jobs_sql))
-                .bind(-secs(age))
-                .bind(CLEAN_UP_BATCH)
+            Some(age) if found(any(&old_jobs), -secs(age)).await? => {
+                sqlx::query(sqlx::AssertSqlSafe(jobs_sql))
+                    .bind(-secs(age))
+                    .bind(CLEAN_UP_BATCH)
+                    .execute(pool)
+                    .await
+                    .map_err(fail)?
+                    .rows_affected()
+            }
+            _ => 0,
+        };
+        let workers = if found(any(&old_workers), -secs(worker_age)).await? {
+            sqlx::query(sqlx::AssertSqlSafe(workers_sql))
+                .bind(-secs(worker_age))
                 .execute(pool)
                 .await
                 .map_err(fail)?
-                .rows_affected(),
-            None => 0,
+                .rows_affected()
+        } else {
+            0
         };
-        let workers = sqlx::query(sqlx::AssertSqlSafe(workers_sql))
-            .bind(-secs(worker_age))
-            .execute(pool)
-            .await
-            .map_err(fail)?
-            .rows_affected();
-        let rate_limits = sqlx::query(sqlx::AssertSqlSafe(limits_sql))
-            .bind(-secs(chrono::Duration::days(1)))
-            .execute(pool)
-            .await
-            .map_err(fail)?
-            .rows_affected();
+        let day = -secs(chrono::Duration::days(1));
+        let rate_limits = if found(any(&old_limits), day).await? {
+            sqlx::query(sqlx::AssertSqlSafe(limits_sql))
+                .bind(day)
+                .execute(pool)
+                .await
+                .map_err(fail)?
+                .rows_affected()
+        } else {
+            0
+        };
         Ok(CleanedUp { jobs, workers, rate_limits })
     })
 }
@@ -1235,6 +1276,52 @@ mod tests {
         };
         assert_eq!(enqueue(&db, &job).await?, None);
         assert!(list(&db, None, None, 10).await?.is_empty());
+        Ok(())
+    }
+
+    /// With nothing to delete, the clean-up only reads: while another connection holds
+    /// SQLite's write lock it returns at once (three empty DELETEs waited for that lock every
+    /// scheduler tick, up to the busy timeout). With old rows, it deletes them.
+    #[tokio::test]
+    async fn the_clean_up_takes_no_write_lock_when_nothing_is_old() -> Result<()> {
+        use sqlx::Connection as _;
+        let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
+        let url = format!("sqlite:{}", dir.path().join("sync.db").display());
+        let db = SyncDb::connect(&url).await?;
+        let fail = |e: sqlx::Error| Error::internal(e.to_string());
+        let mut writer = sqlx::SqliteConnection::connect(&url).await.map_err(fail)?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut writer)
+            .await
+            .map_err(fail)?;
+        let day = chrono::Duration::days(1);
+        let cleaned = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            clean_up(&db, Some(day), day),
+        )
+        .await;
+        assert!(
+            matches!(cleaned, Ok(Ok(c)) if c == CleanedUp::default()),
+            "{cleaned:?}, expected nothing deleted without waiting for the writer"
+        );
+        // Old rows, written while the lock is held, then deleted once it is let go.
+        for sql in [
+            "INSERT INTO worker (id, started_at, heartbeat_at) \
+             VALUES ('gone', '2020-01-01T00:00:00+00:00', '2020-01-01T00:00:00+00:00')",
+            "INSERT INTO rate_limit (key, next_at) VALUES ('k', '2020-01-01T00:00:00.000Z')",
+        ] {
+            sqlx::query(sql).execute(&mut writer).await.map_err(fail)?;
+        }
+        sqlx::query("COMMIT")
+            .execute(&mut writer)
+            .await
+            .map_err(fail)?;
+        let cleaned = clean_up(&db, Some(day), day).await?;
+        assert_eq!(
+            (cleaned.workers, cleaned.rate_limits),
+            (1, 1),
+            "{cleaned:?}"
+        );
         Ok(())
     }
 }

@@ -238,7 +238,7 @@ impl SqlStateStore {
             let changed = matches!(&old, Some((Some(h),)) if h != hash);
             let sql = if changed {
                 "UPDATE checkpoint SET config_hash = $3, checkpoint = NULL, last_window_end = NULL, \
-                 carried = NULL, stalls = 0, updated_at = $4 \
+                 carried = NULL, stalls = 0, page_requests = 0, updated_at = $4 \
                  WHERE connector_id = $1 AND partition_key = $2"
             } else {
                 "INSERT INTO checkpoint (connector_id, partition_key, config_hash, updated_at) \
@@ -306,6 +306,42 @@ impl SqlStateStore {
             .execute(pool)
             .await
             .map_err(|e| self.err("cannot count a stalled resume", &e))?;
+        });
+        Ok(())
+    }
+
+    /// The most first tries of HTTP requests this connector's jobs sent between two source
+    /// pages since its config last changed (0: none seen yet), the baseline by which a resume
+    /// held at its deadline is judged a loop ([`SqlRateGate::loops_at`](crate::SqlRateGate)).
+    pub(crate) async fn page_requests(&self) -> Result<u64> {
+        let row: Option<(i64,)> = on_pool!(self.db, pool => {
+            sqlx::query_as(
+                "SELECT page_requests FROM checkpoint WHERE connector_id = $1 AND partition_key = $2",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| self.err("cannot read the checkpoint", &e))?
+        });
+        Ok(row.map_or(0, |(n,)| u64::try_from(n).unwrap_or(0)))
+    }
+
+    /// Raises [`page_requests`](Self::page_requests) to `most` (never lowers it). The caller
+    /// writes only when an attempt saw more than was stored, so this is rarely a write.
+    pub(crate) async fn note_page_requests(&self, most: u64) -> Result<()> {
+        let most = i64::try_from(most).unwrap_or(i64::MAX);
+        on_pool!(self.db, pool => {
+            sqlx::query(
+                "UPDATE checkpoint SET page_requests = $3 \
+                 WHERE connector_id = $1 AND partition_key = $2 AND page_requests < $3",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .bind(most)
+            .execute(pool)
+            .await
+            .map_err(|e| self.err("cannot record the requests a page takes", &e))?;
         });
         Ok(())
     }
@@ -748,7 +784,17 @@ impl StateStore for SqlStateStore {
             .await
             .map_err(|e| self.err("cannot read the run log", &e))?
         });
-        Ok(rows.into_iter().rev().map(|(j,)| j.0).collect())
+        // Cut again on read: a run stored before fix68 has the location in its text
+        // (review70 L4).
+        Ok(rows
+            .into_iter()
+            .rev()
+            .map(|(j,)| {
+                let mut run = j.0;
+                run.error = run.error.map(|e| self.db.hide_location(&e));
+                run
+            })
+            .collect())
     }
 }
 
@@ -921,6 +967,81 @@ fn strip_fields(value: &mut serde_json::Value, fields: &[String], depth: usize) 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// What others read of a failed run or job has no location of the sync database: a run
+    /// whose error names it is cut when stored (review70 L5.1: no test wrote one), and rows
+    /// stored before fix68, in the old wording, are cut when read (review70 L4), as is a
+    /// job's error and wait reason.
+    #[tokio::test]
+    async fn stored_texts_are_read_without_the_location() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
+        let db =
+            SyncDb::connect(&format!("sqlite:{}", dir.path().join("sync.db").display())).await?;
+        let at = db.location().to_owned();
+        let store = SqlStateStore::new(db.clone(), "c");
+        let failed = crate::db::db_error(&at, "cannot commit the state in", "database is locked");
+        let record = |error: String| RunRecord {
+            mode: "full".to_owned(),
+            status: connector_core::state::RunStatus::Failed,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            window: None,
+            new: 0,
+            updated: 0,
+            unchanged: 0,
+            failed: 0,
+            deleted: 0,
+            error: Some(error),
+        };
+        store
+            .finish_run(record(format!("the run stopped: {failed}")), None)
+            .await?;
+        // A row written before fix68: the old wording, stored whole.
+        let old = format!("cannot commit the state in the {at}: database is locked");
+        let fail = |e: sqlx::Error| Error::internal(e.to_string());
+        let crate::db::Pool::Sqlite(pool) = &db.pool else {
+            return Err(Error::internal("a SQLite database"));
+        };
+        sqlx::query(
+            "INSERT INTO run_log (connector_id, mode, status, started_at, finished_at, record) \
+             VALUES ('c', 'full', 'failed', '2020-01-01', '2020-01-01', $1)",
+        )
+        .bind(Json(record(old.clone())))
+        .execute(pool)
+        .await
+        .map_err(fail)?;
+        let runs = store.runs(10).await?;
+        let errors: Vec<&str> = runs.iter().filter_map(|r| r.error.as_deref()).collect();
+        assert_eq!(
+            errors,
+            [
+                "the run stopped: cannot commit the state in the sync database; the server's \
+                 log has the details",
+                "cannot commit the state in the sync database; the server's log has the details",
+            ]
+        );
+        // A job row written before fix68 (its error, and the wait reason made from it).
+        sqlx::query(
+            "INSERT INTO job (connector_id, kind, mode, partition_key, status, error, \
+             wait_reason, run_after, created_at) VALUES ('c', 'sync', 'auto', '', 'failed', $1, \
+             $2, '2020-01-01T00:00:00+00:00', '2020-01-01T00:00:00+00:00')",
+        )
+        .bind(&old)
+        .bind(format!(
+            "retrying at 2020-01-01T00:00:00Z after a failed attempt: {old}"
+        ))
+        .execute(pool)
+        .await
+        .map_err(fail)?;
+        let jobs = crate::jobs::list(&db, Some("c"), None, 10).await?;
+        let job = jobs.first().ok_or_else(|| Error::internal("no job"))?;
+        for text in [&job.error, &job.wait_reason] {
+            let text = text.as_deref().unwrap_or_default();
+            assert!(!text.contains(&at), "{text}");
+            assert!(text.ends_with("the sync database; the server's log has the details"));
+        }
+        Ok(())
+    }
 
     #[test]
     fn the_config_id_is_stable_and_ignores_secrets() {

@@ -119,13 +119,24 @@ pub struct WorkerOptions {
     /// of throttled resumes). Held is judged at the deadline itself, on the monotonic clock,
     /// and a wait begun after the deadline does not count. Otherwise, a resume stopped there
     /// hung and counts as a stall, before a page as after, however many short waits (a paced
-    /// client's slots) it took (review61 M1 to M3). A resume that loops on one cursor behind
-    /// long waits is therefore not caught by its deadline: it ends rate-limited each time,
-    /// bounded by `max_throttled`, with its checkpoint kept. The first slot further out than
+    /// client's slots) it took (review61 M1 to M3). A held resume that sent more new requests
+    /// since its last source page than twice the most a page of its connector has taken (at
+    /// least four; first tries answered by the deadline, counted by the gate: core's retries
+    /// are not new requests, slots still waited for were not answered, and a batch counts as
+    /// its permits, so Graph's resending a throttled batch member by member is no loop) loops
+    /// behind the
+    /// waits: it still ends rate-limited, but counts as a stall, so three in a row drop the
+    /// checkpoint (review64 M2, review68 M1). That most is kept with the checkpoint across
+    /// attempts and jobs; without it (no page seen yet since the connector's config last
+    /// changed) no resume is called a loop. The stall watchdog applies the same rule: a long
+    /// wait does not keep such a resume alive, also without a `timeout_secs`. A loop whose
+    /// every request the service answers with a 429 is throttled, not counted (a retry is no
+    /// new request), bounded by `max_throttled`. The first slot further out than
     /// `timeout_secs` (the credential's queue, or a wait its service asked for, longer than
     /// the job's time limit: each attempt stops before its request goes) is logged at `warn`.
-    /// Waits inside core's HTTP retries (a bare 429's backoff, a 5xx's) do not go through the
-    /// gate and do not hold an attempt back in this sense.
+    /// A wait inside core's HTTP retries of a rate-limited answer (a bare 429's backoff) holds
+    /// an attempt back as a gate's wait does, when long enough; a 5xx's backoff does not (an
+    /// outage, see above).
     pub backoff: Duration,
     /// The longest backoff between retries (default 10 min); a wait the error asks for may be
     /// longer, up to [`max_retry_after`](Self::max_retry_after) (a rate limit's up to
@@ -703,17 +714,9 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                     break;
                 }
                 let counters = progress.lock().map(|p| *p).unwrap_or(None);
-                let limited = gate.as_ref().and_then(|g| g.limited_until());
-                let reason = limited.map(|t| format!("rate-limited until {}", t.to_rfc3339()));
-                match jobs::heartbeat(
-                    &db,
-                    job_id,
-                    &worker,
-                    lease,
-                    counters.as_ref(),
-                    reason.as_deref(),
-                )
-                .await
+                // Its wait reason "rate-limited until T", T rendered by the database.
+                let limited = gate.as_ref().and_then(|g| g.limited_for());
+                match jobs::heartbeat(&db, job_id, &worker, lease, counters.as_ref(), limited).await
                 {
                     Ok(true) => renewed = tokio::time::Instant::now(),
                     Ok(false) => {
@@ -764,10 +767,14 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                     (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)),
                 )
                 .await;
-                if gate
-                    .as_ref()
-                    .is_some_and(|g| g.holds_back(long_wait(limit)))
-                {
+                // A long wait excuses the attempt, unless it is a resume that sent more new
+                // requests since its last page than a page takes: it loops behind the waits
+                // (review68 L1: with `timeout_secs` 0 nothing else stops it).
+                if gate.as_ref().is_some_and(|g| {
+                    g.holds_back(long_wait(limit))
+                        && !(activity.resumed.load(Ordering::Relaxed)
+                            && g.loops_at(std::time::Instant::now()).is_some())
+                }) {
                     if let Ok(mut at) = activity.last.lock() {
                         *at = tokio::time::Instant::now();
                     }
@@ -823,6 +830,17 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         outcome
     };
     drop(heartbeat);
+    // What a page of the connector took, for the next attempts' loop rule: stored when this
+    // attempt saw more (rarely a write).
+    if claimed.job.kind == JobKind::Sync
+        && let Some(most) = gate.as_ref().and_then(|g| g.pace_to_store())
+    {
+        let state = SqlStateStore::new(ctx.db().clone(), claimed.job.connector_id.clone())
+            .partition(claimed.job.partition.clone());
+        if let Err(e) = state.note_page_requests(most).await {
+            tracing::warn!(job = job_id, error = %e, "cannot record the requests a page takes");
+        }
+    }
     let progressed = progressed.load(Ordering::Relaxed);
     // The progress slot holds the job's totals (its earlier attempts' counts included).
     let counters = progress
@@ -872,6 +890,15 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 && gate
                     .as_ref()
                     .is_some_and(|g| g.holds_back_at(long_wait(timeout), at));
+            // A resume held there that sent more new requests (first tries, answered by the
+            // deadline) since its last page than twice the most a page of this connector took
+            // loops behind the waits: it still ends rate-limited, but counts as a stall, so
+            // three in a row drop the checkpoint (review64 M2; review68 M1: relative to the
+            // connector's own pages, so Graph's 8-way downloads or a batch resent member by
+            // member are no loop, and core's retries are not counted).
+            let looped = (held && activity.resumed.load(Ordering::Relaxed))
+                .then(|| gate.as_ref().and_then(|g| g.loops_at(at)))
+                .flatten();
             let e = if held {
                 let until = gate.as_ref().and_then(|g| g.limited_until());
                 let left = until
@@ -881,11 +908,17 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                     || "now".to_owned(),
                     |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 );
+                let looping = looped.map_or_else(String::new, |(sent, most)| {
+                    format!(
+                        "; it sent {sent} new requests since its last source page, more than \
+                         twice the {most} a page has taken: a loop, counted as a stalled resume"
+                    )
+                });
                 let throttled = Error::new(
                     ErrorKind::RateLimited,
                     format!(
                         "a shared rate limit held the run back at its deadline (until {until}), \
-                         so it is retried as rate-limited"
+                         so it is retried as rate-limited{looping}"
                     ),
                 )
                 .with_cause(e);
@@ -952,7 +985,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // the same, before a page as after (a connector's own `Timeout` before a page, an
             // outage, still does not; short waits for a paced client's slots do not excuse it,
             // review61 M1).
-            let timed_out = deadline && !held;
+            let timed_out = deadline && (!held || looped.is_some());
             if !progressed
                 && claimed.job.kind == JobKind::Sync
                 && activity.resumed.load(Ordering::Relaxed)
@@ -988,8 +1021,9 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             let retry_at = retry.then(|| later(wait));
             // The job's stored error is read through the API and sent in its failed event
             // (an outside URL): a sync-database failure's location and driver text are left
-            // out of it, the warning below logs them (review68 L5).
-            let shown = crate::db::without_db_detail(&e);
+            // out of it, also where a connector copied its text into its own error (review68
+            // L5, review70 L1); the warning below logs them.
+            let shown = db.shown(&e);
             let error = if rate_limited && too_long {
                 format!(
                     "{shown}; rate-limited without a commit for {}s (max_throttled): the job \
@@ -1132,6 +1166,8 @@ async fn attempt_job(
     let base = job.counters;
     let reports = activity.clone();
     let run_gate = gate.clone();
+    let pages_gate = gate.clone();
+    let pages_seen = std::sync::atomic::AtomicU64::new(0);
     let mut syncer = Syncer::new(connector.clone());
     if let Some(gate) = gate {
         syncer = syncer.rate_gate(gate);
@@ -1150,6 +1186,13 @@ async fn attempt_job(
             }
             if p.pages > 0 {
                 reports.paged.store(true, Ordering::Relaxed);
+            }
+            // A new source page (progress is also reported at a commit).
+            if p.pages > 0
+                && p.pages != pages_seen.swap(p.pages, Ordering::Relaxed)
+                && let Some(gate) = &pages_gate
+            {
+                gate.page_read();
             }
         });
 
@@ -1203,6 +1246,10 @@ async fn attempt_job(
             "the last {stalls} attempts that resumed the stored checkpoint made no progress: it is dropped and the run starts over"
         );
         state.drop_checkpoint().await?;
+    }
+    // What a page of this connector has taken, the baseline of the loop rule.
+    if let Some(gate) = &run_gate {
+        gate.seed_pace(state.page_requests().await?);
     }
     // A job started before (a retry, or taken over from a lost worker) resumes its run from
     // the last acknowledged checkpoint when there is one and it wrote it (not another job's,
@@ -1360,6 +1407,33 @@ mod tests {
         let hung = Error::new(ErrorKind::Timeout, "no progress for 1800s");
         assert!(stalls_checkpoint(&hung, None, false, true));
         assert!(stalls_checkpoint(&hung, None, true, true));
+    }
+
+    /// A call into the sink is activity when it enters and when it returns or is dropped,
+    /// and is counted in flight until then (review68 L6.7, review61 Q6.7: core reports a
+    /// page right after its write, which hid the touch on return from every run-level test).
+    #[test]
+    fn a_sink_call_touches_on_entry_and_on_return() {
+        let activity = Activity::new();
+        let long_ago = |a: &Activity| {
+            if let Ok(mut at) = a.last.lock() {
+                *at = tokio::time::Instant::now()
+                    .checked_sub(Duration::from_secs(10))
+                    .unwrap_or(*at);
+            }
+        };
+        let idle = |a: &Activity| a.last.lock().map(|at| at.elapsed()).unwrap_or_default();
+        long_ago(&activity);
+        let call = InSink::enter(&activity);
+        assert!(idle(&activity) < Duration::from_secs(5), "touched on entry");
+        assert_eq!(activity.in_sink.load(Ordering::SeqCst), 1);
+        long_ago(&activity);
+        drop(call);
+        assert!(
+            idle(&activity) < Duration::from_secs(5),
+            "touched on return"
+        );
+        assert_eq!(activity.in_sink.load(Ordering::SeqCst), 0);
     }
 
     /// A bare rate limit's wait grows with the rate-limited attempts in a row, up to

@@ -328,6 +328,10 @@ async fn every_kind_of_bad_request_answers_in_the_error_shape() {
         .await;
     assert_error(status, &body, 400, "invalid_config");
     assert_eq!(body["error"]["problems"][0]["field"], "source");
+    let message = body["error"]["problems"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("unknown source `nope`"), "{body}");
     // No content type.
     let (status, body) = s
         .send(
@@ -688,6 +692,20 @@ async fn connection_tests_before_and_after_saving() {
         )
         .await;
     assert_error(status, &body, 400, "invalid_config");
+    // An unknown source: a 400 whose problem is the `source` field, named by core's registry
+    // (review72 L3: the API's own guess from the message's words is gone).
+    let (status, body) = s
+        .post(
+            "/api/v1/connectors/test",
+            json!({"source": "nope", "config": {}}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_config");
+    assert_eq!(body["error"]["problems"][0]["field"], "source", "{body}");
+    let message = body["error"]["problems"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("unknown source `nope`"), "{body}");
     // RAGFlow's /connectors/{source}/test.
     let (status, body) = s
         .post(

@@ -70,6 +70,11 @@ on_both!(
     a_resume_that_hangs_after_a_long_wait_is_a_stall,
     a_slow_page_then_a_slow_write_is_not_a_stall,
     a_resume_throttled_after_a_page_past_its_timeout_keeps_its_checkpoint,
+    a_resume_looping_behind_a_long_wait_past_its_timeout_is_a_stall,
+    a_resume_throttled_after_twice_a_pages_requests_keeps_its_checkpoint,
+    a_resume_looping_behind_a_long_wait_without_a_timeout_is_a_stall,
+    a_throttled_resume_without_a_timeout_outlasts_the_stall_timeout,
+    a_copied_database_failure_is_shown_without_the_location,
     clear_rate_limit_leaves_a_job_never_throttled_alone,
     the_workers_sweep_cuts_only_connector_holds,
 );
@@ -167,6 +172,12 @@ struct Shared {
     /// [`ITEMS`] (1 ms apart), before it waits on [`GATED`]: a page whose items are fetched
     /// one by one before it is handed over (none by default).
     gate_requests: AtomicUsize,
+    /// Requests every page of every load sends, each through its own slot of key [`ITEMS`]
+    /// (1 ms apart), before anything else: what a page of the source takes, which the worker
+    /// learns and keeps with the checkpoint (none by default).
+    page_requests: AtomicUsize,
+    /// The error's message ("down for maintenance" by default).
+    message: Mutex<Option<String>>,
 }
 
 /// The rate gate's key of the [`Shared::gate_requests`] requests.
@@ -195,7 +206,13 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .unwrap_or((ErrorKind::Unavailable, Some(WAIT)));
-        let e = Error::new(kind, "down for maintenance");
+        let message = self
+            .message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "down for maintenance".to_owned());
+        let e = Error::new(kind, message);
         match wait {
             Some(wait) => e.with_retry_after(wait),
             None => e,
@@ -303,6 +320,8 @@ impl CheckpointedConnector for Flaky {
         let gate_wait = *shared.gate_wait.lock().unwrap_or_else(|e| e.into_inner());
         let gate_requests = shared.gate_requests.load(Ordering::SeqCst);
         let page_delay = *shared.page_delay.lock().unwrap_or_else(|e| e.into_inner());
+        let page_requests = shared.page_requests.load(Ordering::SeqCst);
+        let items_gate = ctx.rate_gate().cloned();
         let mut index = 0;
         let mut passed = 0;
         self.inner
@@ -322,7 +341,14 @@ impl CheckpointedConnector for Flaky {
                         .is_ok()
                 };
                 let shared = shared.clone();
+                let items_gate = items_gate.clone();
                 async move {
+                    if let Some(gate) = items_gate.filter(|_| page_requests > 0) {
+                        for _ in 0..page_requests {
+                            let wait = gate.acquire(ITEMS, Duration::from_millis(1)).await?;
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
                     if let Some(gate) = gated {
                         for _ in 0..gate_requests {
                             let wait = gate.acquire(ITEMS, Duration::from_millis(1)).await?;
@@ -1458,6 +1484,124 @@ async fn a_resume_throttled_after_many_requests_past_its_timeout_keeps_its_check
     );
 }
 
+/// Three resumes that, behind long waits, send many more new requests without a page than a
+/// page of the source took before: pages of 2 requests (learnt by the first attempt, kept with
+/// the checkpoint), then resumes that send 22 and wait on a `Retry-After` past their
+/// `timeout_secs`. Held at the deadline, each ends rate-limited, but loops: three in a row drop
+/// the checkpoint and the fifth attempt starts over (review64 M2: such a resume kept its
+/// checkpoint for ever, bounded only by `max_throttled`).
+async fn a_resume_looping_behind_a_long_wait_past_its_timeout_is_a_stall(backend: Backend) {
+    logs();
+    let shared = looping(2, 20);
+    let set = setup_timed(backend, &shared, 2).await;
+    let done = run_held(&set, Duration::from_secs(3600), fast_worker("w")).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, false],
+        "three resumes looping behind a long wait, then a run from the start"
+    );
+    // What a page takes is kept with the checkpoint, for the next jobs too.
+    let most = select_i64(
+        backend,
+        &set.url,
+        "SELECT page_requests FROM checkpoint WHERE partition_key = ''",
+    )
+    .await;
+    assert_eq!(most, 2);
+    assert!(
+        !logged_with("new requests since its last source page").is_empty(),
+        "the looping attempts say why they count"
+    );
+}
+
+/// The other side of [`a_resume_looping_behind_a_long_wait_past_its_timeout_is_a_stall`]:
+/// pages of 10 requests, and resumes that send 20 (twice a page: a page of more items than
+/// usual, Graph's 8-way downloads) before a `Retry-After` past their `timeout_secs`, and whose
+/// own slot, still waited for at the deadline, is not an answered request. Throttled, not
+/// looping: they keep the checkpoint and the attempt after them still resumes.
+async fn a_resume_throttled_after_twice_a_pages_requests_keeps_its_checkpoint(backend: Backend) {
+    let shared = looping(10, 10);
+    let mut options = fast_worker("w");
+    options.max_attempts = 2;
+    let set = setup_timed(backend, &shared, 2).await;
+    let done = run_held(&set, Duration::from_secs(3600), options).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.gated.load(Ordering::SeqCst),
+        0,
+        "three resumes waited"
+    );
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, true],
+        "three throttled resumes, then one that still resumed"
+    );
+}
+
+/// [`a_resume_looping_behind_a_long_wait_past_its_timeout_is_a_stall`] without a
+/// `timeout_secs` (review68 L1: nothing but `max_throttled` stopped such a resume, the stall
+/// watchdog reset itself in every long wait): the watchdog does not let a looping resume's
+/// waits keep it alive, three such stops drop the checkpoint.
+async fn a_resume_looping_behind_a_long_wait_without_a_timeout_is_a_stall(backend: Backend) {
+    let shared = looping(2, 20);
+    let mut options = fast_worker("w");
+    options.stall_timeout = Duration::from_secs(2);
+    let set = setup_timed(backend, &shared, 0).await;
+    let done = run_held(&set, Duration::from_secs(3600), options).await;
+    assert_eq!(done.status, JobStatus::Done, "{done:#?}");
+    assert_eq!(
+        shared.resumed(),
+        [false, true, true, true, false],
+        "three looping resumes stopped by the watchdog, then a run from the start"
+    );
+}
+
+/// The watchdog's other side: without a `timeout_secs`, a resume that sent as many requests as
+/// pages take and then waits 4 s on the shared rate limit outlives a 2 s `stall_timeout`, and
+/// goes on once the wait is over.
+async fn a_throttled_resume_without_a_timeout_outlasts_the_stall_timeout(backend: Backend) {
+    let shared = looping(10, 10);
+    shared.gated.store(1, Ordering::SeqCst);
+    *shared.gate_wait.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    let mut options = fast_worker("w");
+    options.stall_timeout = Duration::from_secs(2);
+    let set = setup_timed(backend, &shared, 0).await;
+    let done = run_held(&set, Duration::from_secs(4), options).await;
+    assert_eq!(
+        (done.status, done.attempt),
+        (JobStatus::Done, 2),
+        "{done:#?}"
+    );
+    assert_eq!(shared.resumed(), [false, true]);
+}
+
+/// A job whose pages each send `page` requests through the shared rate gate, and whose three
+/// resumes then send `more` and wait on [`GATED`], told to wait an hour (`Retry-After`).
+fn looping(page: usize, more: usize) -> Arc<Shared> {
+    let shared = Shared::new(1, Some((ErrorKind::Unavailable, None)));
+    shared.page_requests.store(page, Ordering::SeqCst);
+    shared.gated.store(3, Ordering::SeqCst);
+    shared.gate_requests.store(more, Ordering::SeqCst);
+    *shared.gate_wait.lock().unwrap_or_else(|e| e.into_inner()) = Some(Duration::from_secs(3600));
+    shared
+}
+
+/// Runs the job of `set` with [`GATED`] held `wait` by another worker and the connector's
+/// holds lifted as they come ([`lift_holds`]), until it ends.
+async fn run_held(set: &Setup, wait: Duration, options: WorkerOptions) -> JobRecord {
+    use connector_core::rate::RateGate as _;
+    let other = connector_sync::SqlRateGate::new(set.service.db().clone());
+    ok("defer", other.defer(GATED, wait).await);
+    let _lifter = lift_holds(&set.service, &set.connector);
+    run_job(set, options).await
+}
+
 /// Runs a job whose three resumes loop on slots `pace` apart without a page until their
 /// `timeout_secs` (`timeout`) stops them, and checks that they were stalls.
 async fn three_paced_resumes_are_stalls(backend: Backend, pace: Duration, timeout: u64) {
@@ -1610,4 +1754,50 @@ async fn the_workers_sweep_cuts_only_connector_holds(backend: Backend) {
         "the gate row of key jira:far is not the sweep's to cut"
     );
     stop_worker(&stop, worker).await;
+}
+
+/// The failed events a worker sends.
+#[derive(Debug, Default)]
+struct Failures(Mutex<Vec<String>>);
+
+impl connector_sync::JobObserver for Failures {
+    fn job_event(&self, event: &connector_sync::JobEvent) {
+        if let Some(error) = &event.error {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(error.clone());
+        }
+    }
+}
+
+/// A connector that copies a sync-database failure's text into an error of its own (as
+/// Confluence's comment listing and Asana do with a failed rate-limit slot) drops the mark of
+/// a database failure; the job's stored error, which the API shows, and its failed event,
+/// which goes to the host's webhook, are still cut at the database's location, the
+/// connector's words before it kept (review70 L1).
+async fn a_copied_database_failure_is_shown_without_the_location(backend: Backend) {
+    let shared = Shared::new(1, Some((ErrorKind::State, None)));
+    shared.first_pass.store(0, Ordering::SeqCst);
+    let mut set = setup(backend, &shared).await;
+    let failures = Arc::new(Failures::default());
+    set.service = set.service.clone().observe(failures.clone());
+    let at = set.service.db().location().to_owned();
+    *shared.message.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+        "its comments cannot be listed: flaky: the shared rate limiter failed: cannot take a \
+         rate-limit slot in the sync database: {at}: database is locked"
+    ));
+    let mut options = fast_worker("w");
+    options.max_attempts = 1;
+    let done = run_job(&set, options).await;
+    assert_eq!(done.status, JobStatus::Failed, "{done:#?}");
+    let events = failures.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let error = done.error.unwrap_or_default();
+    assert_eq!(events, std::slice::from_ref(&error));
+    assert!(!error.contains(&at), "{error}");
+    assert!(
+        error.contains("its comments cannot be listed")
+            && error.ends_with("in the sync database; the server's log has the details"),
+        "{error}"
+    );
 }

@@ -376,6 +376,21 @@ impl HttpClient {
         }
     }
 
+    /// Tells the [`RateGate`], if there is one, that a request to `url` taking `permits`
+    /// slots is sent again after `wait` ([`RateGate::retrying`]; `throttled`: the service
+    /// rate-limited it).
+    pub(crate) fn note_retry(
+        &self,
+        url: &Url,
+        permits: NonZeroU32,
+        wait: Duration,
+        throttled: bool,
+    ) {
+        if let Some(gate) = &self.gate {
+            gate.retrying(&self.gate_key_for(url), permits, wait, throttled);
+        }
+    }
+
     /// Sends `req` once, as it is (no retry, no redirect), after waiting for `permits` of the
     /// per-host rate limit; `retry` counts the request and the wait.
     pub(crate) async fn execute(

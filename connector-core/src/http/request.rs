@@ -330,7 +330,10 @@ impl RequestBuilder {
                     if let Some(wait) = retry.shared_wait(&failure) {
                         client.defer_gate(&first.url, wait).await;
                     }
-                    retry.wait_or_give_up(failure, url).await?;
+                    let (wait, throttled) = retry.next_wait(failure, url)?;
+                    // The gate learns that the next slot this request takes is a retry's.
+                    client.note_retry(&first.url, permits, wait, throttled);
+                    retry.sleep(wait, url).await?;
                 }
             }
         }

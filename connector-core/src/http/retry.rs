@@ -366,16 +366,29 @@ impl RetryContext {
     }
 
     /// Decides what to do about `failure` of the attempt to `url`: counts a retry and waits
-    /// before the next attempt (`Ok`), or gives up with the error to return.
+    /// before the next attempt (`Ok`), or gives up with the error to return
+    /// ([`next_wait`](Self::next_wait), then [`sleep`](Self::sleep)).
+    ///
+    /// # Errors
+    /// As [`next_wait`](Self::next_wait); [`ErrorKind::Cancelled`] when the sync is cancelled
+    /// during the wait.
+    #[cfg(test)]
+    pub(crate) async fn wait_or_give_up(&mut self, failure: Retryable, url: &Url) -> Result<()> {
+        let (wait, _) = self.next_wait(failure, url)?;
+        self.sleep(wait, url).await
+    }
+
+    /// Decides what to do about `failure` of the attempt to `url`: counts a retry and returns
+    /// the wait before the next attempt, with whether the service rate-limited it (`Ok`), or
+    /// gives up with the error to return.
     ///
     /// The wait is the service's (capped), else a full-jitter draw below the next backoff
     /// ceiling. Rate-limited answers count against their own limits (see [`RetryPolicy`]).
     ///
     /// # Errors
     /// `failure` as an error naming the attempts made when no retry is left, the rate-limit
-    /// budget would be exceeded, or it is not worth a retry; [`ErrorKind::Cancelled`] when the
-    /// sync is cancelled during the wait.
-    pub(crate) async fn wait_or_give_up(&mut self, failure: Retryable, url: &Url) -> Result<()> {
+    /// budget would be exceeded, or it is not worth a retry.
+    pub(crate) fn next_wait(&mut self, failure: Retryable, url: &Url) -> Result<(Duration, bool)> {
         let is_rate_limit = matches!(
             failure,
             Retryable::Status {
@@ -425,7 +438,7 @@ impl RetryContext {
                 stats.add_rate_limit_wait(wait);
             }
         }
-        self.sleep(wait, url).await
+        Ok((wait, rate_limited))
     }
 
     /// `failure` as the request's error, naming the attempts made.

@@ -561,7 +561,7 @@ impl OAuthFlows {
                 tracing::warn!(flow = %flow_id, error = %e, "OAuth flow's tokens could not be stored");
                 let message = format!(
                     "the tokens could not be stored: {}",
-                    crate::db::without_db_detail(&e)
+                    self.store.db().shown(&e)
                 );
                 self.end(
                     &flow_id,

@@ -142,7 +142,8 @@ impl OAuthFlows {
                     provider,
                     status,
                     connector_id,
-                    message,
+                    // A row stored before the location was kept out of it (review70 L4).
+                    message: message.map(|m| db.hide_location(&m)),
                     created_at,
                     expires_at,
                     finished_at,
