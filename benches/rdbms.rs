@@ -283,6 +283,29 @@
 //! backend besides: three busy threads on two cores, so the wall follows the total CPU and a
 //! second converting thread finds no idle core (as `convert_blocking`'s rule below four cores
 //! says). No idle moment came (load average never under 2).
+//!
+//! Session 56 (pg73 against main 7f308ed, `rdbms_mimalloc`, 300k rows, each child alone on a
+//! server kept between runs, base and branch alternating; load average 3.3-4.4 from other
+//! sessions' builds, so walls spread about ±20%). A load's keyset query asks for 16 pages
+//! and its rows are cut into pages as they arrive, each handed on with its checkpoint before
+//! the next rows are read (`rdbms::walk`, `LOAD_PAGES_A_QUERY`; windows keep one page a
+//! query). sqlx alone first (`raw_keyset`, no conversion): 1,000-row pages 1.3-2.9x one
+//! ordered query, 16,000-row 0.8-1.2x. `raw_ordered` is now run on MariaDB too and printed
+//! with `raw`. Medians (wall; `perf stat -e task-clock`; peak RSS):
+//!
+//! | | raw | raw_ordered | load, main | 8 pages a query | 16 (kept) |
+//! | --- | --- | --- | --- | --- | --- |
+//! | PostgreSQL, 12 rounds | 0.450 s | 0.500 s | 0.675 s, 404 ms, 12-16 MiB | 0.588 s, 399 ms | 0.557 s, 388 ms, 15-16 MiB |
+//! | MariaDB (time cast), 10 | 0.493 s | 0.552 s | 0.657 s, 406 ms, 11-16 MiB | 0.631 s, 375 ms | 0.608 s, 375 ms, 15-16 MiB |
+//!
+//! Per round against main: PostgreSQL 0.85x (8 pages 0.88x), MariaDB 0.91x (0.95x). Against
+//! `raw`: PostgreSQL 1.50x -> 1.24x (same-round 1.53x -> 1.29x), 1.12x of `raw_ordered`;
+//! MariaDB 1.33x -> 1.23x of the cast `raw`, 1.11x -> 1.04x of the plain `SELECT *` (6 rounds). 1M rows,
+//! PostgreSQL, 3 rounds: load 1.89-2.22 -> 1.65-1.92 s (raw 1.24-1.38 s), peak RSS 15.7-16.0
+//! MiB either way: flat from 300k. Peak RSS rose 1-3 MiB at 300k because the read-ahead's
+//! queue ([`read_ahead_by`](connector_core::pages::read_ahead_by), four pages) is now full
+//! where the reader used to be behind; it does not grow with the pages a query (8 and 16
+//! the same). Not measured at idle.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 

@@ -2627,8 +2627,7 @@ async fn a_row_failing_mid_query(db: Db) {
     .await;
     let mut config = db.config(&name);
     config.query = Some(
-        "SELECT id, title, body, (SELECT v FROM dup WHERE dup.k = items.id) AS v FROM items"
-            .into(),
+        "SELECT id, title, body, (SELECT v FROM dup WHERE dup.k = items.id) AS v FROM items".into(),
     );
     config.id_column = Some("id".into());
     config.page_size = NonZeroU32::new(3).unwrap();
@@ -2643,7 +2642,10 @@ async fn a_row_failing_mid_query(db: Db) {
         .collect();
     assert_eq!(got, want, "{db:?}: the pages before the failing row's");
     let (last_ids, last) = pages.last().unwrap();
-    assert_eq!(last.state["after"]["id"]["int"].as_i64(), last_ids.last().copied());
+    assert_eq!(
+        last.state["after"]["id"]["int"].as_i64(),
+        last_ids.last().copied()
+    );
     let (again, err) = load_pages(&*c, last.clone(), SyncContext::new()).await;
     assert!(err.is_some(), "{db:?}: the same row fails again");
     assert_eq!(flat(&again), Vec::<i64>::new(), "{db:?}: no row twice");

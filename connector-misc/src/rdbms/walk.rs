@@ -36,20 +36,26 @@ const PAGES_AHEAD: NonZeroUsize = NonZeroUsize::new(4).unwrap();
 /// before the rows after it are read, so memory is the read-ahead's pages as before, not the
 /// query's. Each keyset query can only be sent once the page before it has been read (it starts
 /// after that page's last key), so with one page a query the server and the reading task took
-/// turns: with nothing converted, 300 queries of 1,000 rows took about 1.4-2.5x the wall time
-/// of one ordered query, 19 of 16,000 about 1.0-1.1x (`rdbms` bench, `raw_keyset`, session 56).
+/// turns: with nothing converted, 300 queries of 1,000 rows took 1.3-2.9x the wall time of
+/// one ordered query, 19 of 16,000 0.8-1.2x (`rdbms` bench, `raw_keyset`, 300k rows, load
+/// average 3.5-4.6, session 56). The load's wall time, against one page a query, with 8 pages
+/// a query: 0.88x (PostgreSQL), 0.95x (MariaDB); with 16: 0.85x, 0.91x (medians of 10-12
+/// alternating rounds), peak RSS 15-16 MiB either way (the read-ahead's pages, now always
+/// full).
 ///
 /// Why not one query for the whole table: a statement lives until its last row is read, and
 /// past what the socket buffers and the read-ahead hold ([`PAGES_AHEAD`] pages, the page being
 /// read, the caller's page) the rows are read only as fast as the caller takes pages. A long
-/// statement holds PostgreSQL's snapshot (vacuum waits on it), counts against
-/// `statement_timeout` while the server is blocked writing to a slow reader, and on MySQL and
-/// MariaDB the server gives up a write blocked past `net_write_timeout` (60 s by default) and
-/// an InnoDB read view is held for it. A bound of `LOAD_PAGES_A_QUERY` pages (at most
-/// [`LOAD_ROWS_A_QUERY`] rows) keeps a statement within the caller's time for about
-/// `LOAD_PAGES_A_QUERY - PAGES_AHEAD - 2` pages. A window's pages stay one a query: their
-/// ends are chosen by their cursors ([`window_after`]) and a page may need the connection
-/// (the key row's look-up) before the next.
+/// statement holds PostgreSQL's snapshot (vacuum waits on it) and counts against
+/// `statement_timeout` while the server is blocked writing to a slow reader; on MySQL and
+/// MariaDB it holds an InnoDB read view, and the server gives up a write blocked past
+/// `net_write_timeout` (60 s by default; a write waits for the caller's time over about one
+/// page, since each page the caller takes lets a page's rows be read). A bound of
+/// `LOAD_PAGES_A_QUERY` pages (at most [`LOAD_ROWS_A_QUERY`] rows) keeps a statement within
+/// the caller's time for about `LOAD_PAGES_A_QUERY - PAGES_AHEAD - 2` pages (ten), less what
+/// the socket buffers hold. A window's pages stay one a query: their ends are chosen by their
+/// cursors ([`window_after`]) and a page may need the connection (the key row's look-up)
+/// before the next.
 const LOAD_PAGES_A_QUERY: u32 = 16;
 
 /// Rows a load asks of one query at most: fewer pages a query when pages are large (one page a
