@@ -300,12 +300,12 @@
 //!
 //! Per round against main: PostgreSQL 0.85x (8 pages 0.88x), MariaDB 0.91x (0.95x). Against
 //! `raw`: PostgreSQL 1.50x -> 1.24x (same-round 1.53x -> 1.29x), 1.12x of `raw_ordered`;
-//! MariaDB 1.33x -> 1.23x of the cast `raw`, 1.11x -> 1.04x of the plain `SELECT *` (6 rounds). 1M rows,
-//! PostgreSQL, 3 rounds: load 1.89-2.22 -> 1.65-1.92 s (raw 1.24-1.38 s), peak RSS 15.7-16.0
-//! MiB either way: flat from 300k. Peak RSS rose 1-3 MiB at 300k because the read-ahead's
-//! queue ([`read_ahead_by`](connector_core::pages::read_ahead_by), four pages) is now full
-//! where the reader used to be behind; it does not grow with the pages a query (8 and 16
-//! the same). Not measured at idle.
+//! MariaDB 1.33x -> 1.23x of the cast `raw`, 1.11x -> 1.04x of the plain `SELECT *` (6
+//! rounds). 1M rows, PostgreSQL, 3 rounds: load 1.89-2.22 -> 1.65-1.92 s (raw 1.24-1.38 s),
+//! peak RSS 15.7-16.0 MiB either way: flat from 300k. Peak RSS rose 1-3 MiB at 300k because
+//! the read-ahead's queue ([`read_ahead_by`](connector_core::pages::read_ahead_by), four
+//! pages) is now full where the reader used to be behind; it does not grow with the pages a
+//! query (8 and 16 the same). Not measured at idle.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
