@@ -5,15 +5,23 @@
 //! A table `items (id, title, body ~250 bytes, updated_at)` with an index on
 //! `(updated_at, id)`, at `RDBMS_BENCH_ROWS` (default 1,000,000) rows and a tenth of that.
 //! Each side runs in a child process of its own, so its peak RSS (`VmHWM`) is its own:
-//! - `raw`: one `SELECT * FROM items` streamed through sqlx (`fetch`), every column decoded;
+//! - `raw`: one `SELECT * FROM items` streamed through sqlx (`fetch`), every column decoded
+//!   (issue 24's baseline, "a raw `SELECT` through the same driver", unchanged);
+//! - `raw_ordered`: one `SELECT * FROM items WHERE id > 0 ORDER BY id`, the same way. Printed
+//!   next to `raw` because the connector's checkpoint, which a run resumes from (the last key
+//!   handed on: `id`, or `(updated_at, id)` in a window), needs the rows in key order, which a
+//!   plain `SELECT *` does not promise; the server's ordered scan is part of any resumable
+//!   read. The ratio to `raw` stays the target's; the ratio to `raw_ordered` says how much of
+//!   the rest is the connector's;
 //! - `load`: the connector's full load (keyset pages of `page_size` on `id`), drained;
 //! - `poll`: the connector's poll of a window holding every row (keyset pages on
 //!   `(updated_at, id)`), drained.
 //!
-//! Printed: seconds, rows/s, the ratio to `raw`, peak RSS at both sizes (flat from 100k
-//! to 1M is the point: the connector holds one page) and the side's own CPU time (user and
-//! system, the server's not counted: what a loaded machine changes least). Then the plan of a
-//! window page (`EXPLAIN`) on both servers, to show the keyset spelling uses the index.
+//! Printed: seconds, rows/s, the ratios to `raw` and `raw_ordered`, peak RSS at both sizes
+//! (flat from 100k to 1M is the point: the connector holds a few pages) and the side's own CPU
+//! time (user and system, the server's not counted: what a loaded machine changes least).
+//! Then the plan of a window page (`EXPLAIN`) on both servers, to show the keyset spelling
+//! uses the index.
 //! `RDBMS_BENCH_SERVERS=pg` (or `my`) runs one server only; `RDBMS_BENCH_PAGE` sets the
 //! connector's `page_size` (default 1,000); `RDBMS_BENCH_RAW_CAST` makes MariaDB's `raw`
 //! select the time as its text, as the connector does (session 48, below).
@@ -275,6 +283,31 @@
 //! backend besides: three busy threads on two cores, so the wall follows the total CPU and a
 //! second converting thread finds no idle core (as `convert_blocking`'s rule below four cores
 //! says). No idle moment came (load average never under 2).
+//!
+//! Session 56 (pg73 against main 7f308ed, `rdbms_mimalloc`, 300k rows, each child alone on a
+//! server kept between runs, base and branch alternating; load average 3.3-4.4 from other
+//! sessions' builds, so walls spread about ±20%). A load's keyset query asks for 16 pages
+//! and its rows are cut into pages as they arrive, each handed on with its checkpoint before
+//! the next rows are read (`rdbms::walk`, `LOAD_PAGES_A_QUERY`; windows keep one page a
+//! query). sqlx alone first (`raw_keyset`, no conversion): 1,000-row pages 1.3-2.9x one
+//! ordered query, 16,000-row 0.8-1.2x. `raw_ordered` is now run on MariaDB too and printed
+//! with `raw`. Medians (wall; `perf stat -e task-clock`; peak RSS):
+//!
+//! | | raw | raw_ordered | load, main | 8 pages a query | 16 (kept) |
+//! | --- | --- | --- | --- | --- | --- |
+//! | PostgreSQL, 12 rounds | 0.450 s | 0.500 s | 0.675 s, 404 ms, 12-16 MiB | 0.588 s, 399 ms | 0.557 s, 388 ms, 15-16 MiB |
+//! | MariaDB (time cast), 10 | 0.493 s | 0.552 s | 0.657 s, 406 ms, 11-16 MiB | 0.631 s, 375 ms | 0.608 s, 375 ms, 15-16 MiB |
+//!
+//! Per round against main: PostgreSQL 0.85x (8 pages 0.88x), MariaDB 0.91x (0.95x). Against
+//! `raw`: PostgreSQL 1.50x -> 1.24x (same-round 1.53x -> 1.29x), 1.12x of `raw_ordered`;
+//! MariaDB 1.33x -> 1.23x of the cast `raw`, 1.11x -> 1.04x of the plain `SELECT *` (6
+//! rounds). 1M rows, PostgreSQL, 3 rounds: load 1.89-2.22 -> 1.65-1.92 s (raw 1.24-1.38 s),
+//! peak RSS 15.7-16.0 MiB either way: flat from 300k. Peak RSS rose 1-3 MiB at 300k because
+//! the read-ahead's queue ([`read_ahead_by`](connector_core::pages::read_ahead_by), four
+//! pages) is now full where the reader used to be behind; it does not grow with the pages a
+//! query (8 and 16 the same). The final binary again, 12 rounds a server at load 4.2-4.6:
+//! 0.85x (PostgreSQL) and 0.90x (MariaDB) of main's wall, same-round 1.41x and 1.39x `raw`
+//! (main 1.70x, 1.49x). Not measured at idle.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -334,42 +367,83 @@ fn url(kind: &str, port: u16, db: &str) -> String {
 async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
     let started = Instant::now();
     let rows = match mode {
-        // PostgreSQL's rows in id order, raw through sqlx: one query (`raw_ordered`), or
-        // keyset pages (`RDBMS_BENCH_PAGE`, default 1,000) one after another as the
-        // connector's load reads them (`raw_keyset`), each row decoded and dropped. Run only as a child
-        // (`RDBMS_BENCH_CHILD="pg PORT DB raw_keyset"`): where the load's wall time goes
-        // when nothing is converted (session 55).
-        "raw_ordered" | "raw_keyset" if kind == "pg" => {
+        // The rows in id order, raw through sqlx: one query (`raw_ordered`), or keyset pages
+        // (`RDBMS_BENCH_PAGE`, default 1,000) one after another as the connector's load once
+        // read them (`raw_keyset`), each row decoded and dropped (on MariaDB the time selected
+        // as its text under `RDBMS_BENCH_RAW_CAST`, as `raw`). `raw_keyset` runs only as a
+        // child (`RDBMS_BENCH_CHILD="pg PORT DB raw_keyset"`): where the load's wall time
+        // goes when nothing is converted (session 55).
+        "raw_ordered" | "raw_keyset" => {
             use sqlx::Row as _;
-            let mut c = sqlx::PgConnection::connect(&url(kind, port, db))
-                .await
-                .unwrap();
             // The keyset pages' size: `RDBMS_BENCH_PAGE`, as the connector's.
             let limit: i64 = std::env::var("RDBMS_BENCH_PAGE")
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1000);
+            let ordered = mode == "raw_ordered";
             let mut n = 0usize;
             let mut after = 0i32;
-            loop {
-                let query = if mode == "raw_ordered" {
-                    sqlx::query("SELECT * FROM items WHERE id > $1 ORDER BY id").bind(after)
-                } else {
-                    sqlx::query("SELECT * FROM items WHERE id > $1 ORDER BY id LIMIT $2")
-                        .bind(after)
-                        .bind(limit)
-                };
-                let mut rows = query.fetch(&mut c);
-                let mut page = 0usize;
-                while let Some(r) = rows.try_next().await.unwrap() {
-                    let row: (i32, String, String, chrono::NaiveDateTime) =
-                        (r.get(0), r.get(1), r.get(2), r.get(3));
-                    after = row.0;
-                    page += 1;
+            if kind == "pg" {
+                let mut c = sqlx::PgConnection::connect(&url(kind, port, db))
+                    .await
+                    .unwrap();
+                loop {
+                    let query = if ordered {
+                        sqlx::query("SELECT * FROM items WHERE id > $1 ORDER BY id").bind(after)
+                    } else {
+                        sqlx::query("SELECT * FROM items WHERE id > $1 ORDER BY id LIMIT $2")
+                            .bind(after)
+                            .bind(limit)
+                    };
+                    let mut rows = query.fetch(&mut c);
+                    let mut page = 0usize;
+                    while let Some(r) = rows.try_next().await.unwrap() {
+                        let row: (i32, String, String, chrono::NaiveDateTime) =
+                            (r.get(0), r.get(1), r.get(2), r.get(3));
+                        after = row.0;
+                        page += 1;
+                    }
+                    n += page;
+                    if ordered || (page as i64) < limit {
+                        break;
+                    }
                 }
-                n += page;
-                if mode == "raw_ordered" || (page as i64) < limit {
-                    break;
+            } else {
+                let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db))
+                    .await
+                    .unwrap();
+                let cast = std::env::var_os("RDBMS_BENCH_RAW_CAST").is_some();
+                let columns = if cast {
+                    "id, title, body, CAST(updated_at AS CHAR)"
+                } else {
+                    "*"
+                };
+                let sql = if ordered {
+                    format!("SELECT {columns} FROM items WHERE id > ? ORDER BY id")
+                } else {
+                    format!("SELECT {columns} FROM items WHERE id > ? ORDER BY id LIMIT ?")
+                };
+                loop {
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(after);
+                    if !ordered {
+                        query = query.bind(limit);
+                    }
+                    let mut rows = query.fetch(&mut c);
+                    let mut page = 0usize;
+                    while let Some(r) = rows.try_next().await.unwrap() {
+                        let (id, _, _): (i32, String, String) = (r.get(0), r.get(1), r.get(2));
+                        if cast {
+                            let _: String = r.get(3);
+                        } else {
+                            let _: chrono::NaiveDateTime = r.get(3);
+                        }
+                        after = id;
+                        page += 1;
+                    }
+                    n += page;
+                    if ordered || (page as i64) < limit {
+                        break;
+                    }
                 }
             }
             n
@@ -601,8 +675,9 @@ pub(crate) async fn main() {
         }
         for (rows, db) in &dbs {
             let mut raw_best = f64::MAX;
+            let mut ordered_best = f64::MAX;
             let mut results = Vec::new();
-            for mode in ["raw", "load", "poll"] {
+            for mode in ["raw", "raw_ordered", "load", "poll"] {
                 let mut best = (0usize, f64::MAX, 0u64, 0.0f64);
                 for _ in 0..2 {
                     let r = run_child(kind, port, db, mode);
@@ -611,16 +686,19 @@ pub(crate) async fn main() {
                         best = r;
                     }
                 }
-                if mode == "raw" {
-                    raw_best = best.1;
+                match mode {
+                    "raw" => raw_best = best.1,
+                    "raw_ordered" => ordered_best = best.1,
+                    _ => {}
                 }
                 results.push((mode, best));
             }
             for (mode, (n, secs, rss, cpu)) in results {
                 println!(
-                    "{name} {rows:>8} rows  {mode:<4} {secs:>7.3} s  {:>9.0} rows/s  ({:.2}x raw)  peak RSS {} MiB  client CPU {cpu:.2} s",
+                    "{name} {rows:>8} rows  {mode:<11} {secs:>7.3} s  {:>9.0} rows/s  ({:.2}x raw, {:.2}x ordered)  peak RSS {} MiB  client CPU {cpu:.2} s",
                     n as f64 / secs,
                     secs / raw_best,
+                    secs / ordered_best,
                     rss / 1024
                 );
             }

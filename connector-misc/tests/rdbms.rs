@@ -2503,3 +2503,207 @@ async fn mysql_zero_dates_hold_as_their_text() {
         .collect();
     assert_eq!(keys, ["1", "2", "3", "4"]);
 }
+
+/// `items` with rows `1..=n` (ids and titles `T{id}`, one timestamp).
+async fn numbered_items(db: Db, n: usize, more: &[&str]) -> String {
+    let fill = match db {
+        Db::Pg => format!(
+            "INSERT INTO items SELECT g, 'T' || g, 'body', '2025-03-01 10:00:00' FROM generate_series(1, {n}) g"
+        ),
+        Db::My => format!(
+            "INSERT INTO items SELECT seq, CONCAT('T', seq), 'body', '2025-03-01 10:00:00' FROM seq_1_to_{n}"
+        ),
+    };
+    let make = items_table(db);
+    let mut all = vec![make.as_str()];
+    if n > 0 {
+        all.push(&fill);
+    }
+    all.extend(more);
+    db.database(&all).await
+}
+
+/// A load's pages from `from`, each as its rows' ids and its checkpoint, up to the end or to
+/// the first error, which comes with them.
+async fn load_pages(
+    c: &dyn Connector,
+    from: connector_core::CheckpointJson,
+    ctx: SyncContext,
+) -> (
+    Vec<(Vec<i64>, connector_core::CheckpointJson)>,
+    Option<connector_core::Error>,
+) {
+    let cp = c.as_checkpointed().unwrap();
+    let mut pages = Vec::new();
+    let mut s = cp.load_from_checkpoint_json(from, None, ctx);
+    while let Some(p) = s.next().await {
+        match p {
+            Ok(p) => {
+                assert!(p.batch.failures.is_empty(), "{:?}", p.batch.failures);
+                let ids = p.batch.documents.iter().map(|d| {
+                    let (_, id) = d.id.rsplit_once(':').unwrap();
+                    id.parse::<i64>().unwrap()
+                });
+                pages.push((ids.collect(), p.checkpoint));
+            }
+            Err(e) => {
+                assert!(s.next().await.is_none(), "nothing after the error");
+                return (pages, Some(e));
+            }
+        }
+    }
+    (pages, None)
+}
+
+/// The ids of `pages`, in order.
+fn flat(pages: &[(Vec<i64>, connector_core::CheckpointJson)]) -> Vec<i64> {
+    pages.iter().flat_map(|(ids, _)| ids.clone()).collect()
+}
+
+/// A load asks each keyset query for several pages (16 of `page_size` 3 here: 48 rows; the
+/// walk's `LOAD_PAGES_A_QUERY`) and cuts its rows into pages as they arrive. 100 rows (two
+/// whole queries and part of a third), 48 (one query, exactly), 96 (two), 2 and none come as
+/// pages of `page_size` in id order, the last one short, or empty after a full page as when
+/// each page was a query; each page's checkpoint is the last id handed on, and only the last
+/// says `done`; resuming from every checkpoint (inside a query, at a query's end, at the end)
+/// gives exactly the rest, no row lost or repeated.
+async fn load_pages_are_cut_from_longer_queries(db: Db) {
+    for total in [100_i64, 48, 96, 2, 0] {
+        let name = numbered_items(db, total as usize, &[]).await;
+        let mut config = db.config(&name);
+        config.page_size = NonZeroU32::new(3).unwrap();
+        let c = db.connector(config);
+        let (pages, err) = load_pages(&*c, start_of(&*c), SyncContext::new()).await;
+        assert!(err.is_none(), "{err:?}");
+        let all: Vec<i64> = (1..=total).collect();
+        let mut want: Vec<Vec<i64>> = all.chunks(3).map(<[i64]>::to_vec).collect();
+        if total % 3 == 0 {
+            want.push(Vec::new());
+        }
+        let got: Vec<Vec<i64>> = pages.iter().map(|(ids, _)| ids.clone()).collect();
+        assert_eq!(got, want, "{db:?} {total} rows");
+        let mut last = None;
+        for (i, (ids, cp)) in pages.iter().enumerate() {
+            last = ids.last().copied().or(last);
+            assert_eq!(cp.state["after"]["id"]["int"].as_i64(), last, "page {i}");
+            assert_eq!(cp.state["done"] == true, i + 1 == pages.len(), "page {i}");
+        }
+        for k in 0..pages.len() {
+            let (again, err) = load_pages(&*c, pages[k].1.clone(), SyncContext::new()).await;
+            assert!(err.is_none(), "{err:?}");
+            assert_eq!(
+                flat(&again),
+                flat(&pages[k + 1..]),
+                "{db:?} {total} rows: resume after page {k}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgresql_load_pages_are_cut_from_longer_queries() {
+    load_pages_are_cut_from_longer_queries(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_load_pages_are_cut_from_longer_queries() {
+    load_pages_are_cut_from_longer_queries(Db::My).await;
+}
+
+/// A row that fails the server's statement inside a load's query (its scalar subquery finds
+/// two rows: an error of the server's, sent after the rows before it): the pages before it,
+/// cut from that same query, are handed on with their checkpoints, the page it falls in is
+/// not (no row of it), then the error; a resume from the last checkpoint fails at the same
+/// row without handing on a row twice.
+async fn a_row_failing_mid_query(db: Db) {
+    let name = numbered_items(
+        db,
+        100,
+        &[
+            "CREATE TABLE dup (k INT, v INT)",
+            "INSERT INTO dup VALUES (20, 1), (20, 2), (30, 3)",
+        ],
+    )
+    .await;
+    let mut config = db.config(&name);
+    config.query = Some(
+        "SELECT id, title, body, (SELECT v FROM dup WHERE dup.k = items.id) AS v FROM items".into(),
+    );
+    config.id_column = Some("id".into());
+    config.page_size = NonZeroU32::new(3).unwrap();
+    let c = db.connector(config);
+    let (pages, err) = load_pages(&*c, start_of(&*c), SyncContext::new()).await;
+    assert!(err.is_some(), "{db:?}: the row's error");
+    let got: Vec<Vec<i64>> = pages.iter().map(|(ids, _)| ids.clone()).collect();
+    let want: Vec<Vec<i64>> = (1..=18_i64)
+        .collect::<Vec<_>>()
+        .chunks(3)
+        .map(<[i64]>::to_vec)
+        .collect();
+    assert_eq!(got, want, "{db:?}: the pages before the failing row's");
+    let (last_ids, last) = pages.last().unwrap();
+    assert_eq!(
+        last.state["after"]["id"]["int"].as_i64(),
+        last_ids.last().copied()
+    );
+    let (again, err) = load_pages(&*c, last.clone(), SyncContext::new()).await;
+    assert!(err.is_some(), "{db:?}: the same row fails again");
+    assert_eq!(flat(&again), Vec::<i64>::new(), "{db:?}: no row twice");
+}
+
+#[tokio::test]
+async fn postgresql_a_row_failing_mid_query() {
+    a_row_failing_mid_query(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_a_row_failing_mid_query() {
+    a_row_failing_mid_query(Db::My).await;
+}
+
+/// A load cancelled while a query of several pages is being read stops between pages: the
+/// pages already read ahead (the read-ahead's four, one waiting for room and the one being
+/// read, at most) come in order, then `Cancelled`, and nothing after it.
+async fn a_load_cancelled_mid_query_stops_between_pages(db: Db) {
+    let name = numbered_items(db, 100, &[]).await;
+    let mut config = db.config(&name);
+    config.page_size = NonZeroU32::new(3).unwrap();
+    let c = db.connector(config);
+    let cancel = connector_core::Cancellation::new();
+    let ctx = SyncContext::new().with_cancellation(cancel.clone());
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(start_of(&*c), None, ctx);
+    let first = s.next().await.unwrap().unwrap();
+    assert_eq!(first.batch.documents.len(), 3);
+    cancel.cancel();
+    let mut after = 0;
+    let mut ids = Vec::new();
+    let e = loop {
+        match s.next().await {
+            Some(Ok(p)) => {
+                after += 1;
+                ids.extend(p.batch.documents.into_iter().map(|d| d.id));
+            }
+            Some(Err(e)) => break e,
+            None => panic!("{db:?}: the load ended without saying it was cancelled"),
+        }
+    };
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert!(s.next().await.is_none());
+    assert!(after <= 6, "{db:?}: {after} pages after the cancellation");
+    let nums: Vec<usize> = ids
+        .iter()
+        .map(|id| id.rsplit_once(':').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(nums, (4..4 + 3 * after).collect::<Vec<_>>(), "{db:?}");
+}
+
+#[tokio::test]
+async fn postgresql_a_load_cancelled_mid_query_stops_between_pages() {
+    a_load_cancelled_mid_query_stops_between_pages(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_a_load_cancelled_mid_query_stops_between_pages() {
+    a_load_cancelled_mid_query_stops_between_pages(Db::My).await;
+}

@@ -181,8 +181,10 @@ pub struct RdbmsConfig {
     #[serde(default = "default_overlap")]
     #[schemars(range(min = 0, max = 86400), example = 300)]
     pub overlap_seconds: u32,
-    /// Rows per keyset page (at most 100000): one query, one checkpoint, and the most rows
-    /// held in memory at once.
+    /// Rows per keyset page (at most 100000): one batch, one checkpoint, and the most rows
+    /// a page holds in memory. A window's page is one query; a full run asks one query for up
+    /// to 16 pages (at most 16,000 rows, or one page when it is larger) and hands them on one
+    /// by one as they arrive, so a statement stays open until the sink has taken most of them.
     #[serde(default = "default_page_size")]
     #[schemars(range(min = 1, max = 100_000))]
     pub page_size: NonZeroU32,

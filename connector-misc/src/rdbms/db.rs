@@ -8,6 +8,7 @@ use connector_core::rows::ValueRef;
 use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result};
 use futures::TryStreamExt;
+use futures::stream::BoxStream;
 use sqlx::{AssertSqlSafe, Executor as _, SqlSafeStr as _, Statement as _, TypeInfo as _};
 
 use super::page::Rows;
@@ -561,6 +562,24 @@ impl Connection {
         described: &[String],
         out: &mut Rows,
     ) -> Result<()> {
+        self.rows(sql, params, described)
+            .read(out, usize::MAX)
+            .await
+            .map(drop)
+    }
+
+    /// Runs `sql` with `params`: its rows as the driver streams them, read by the caller a
+    /// few at a time ([`RowStream::read`]), so that one query's rows can be handed on in
+    /// pages while the rest are still coming. `described` as [`Self::fetch_rows`]'s.
+    ///
+    /// The connection is busy with the result until it is read to its end or dropped (the
+    /// driver then reads the rest away before the connection's next query).
+    pub(crate) fn rows<'c>(
+        &'c mut self,
+        sql: String,
+        params: &[Param],
+        described: &'c [String],
+    ) -> RowStream<'c> {
         let sql = AssertSqlSafe(sql);
         match self {
             #[cfg(feature = "postgresql")]
@@ -570,16 +589,12 @@ impl Connection {
                 for p in params {
                     q = driver::bind(q, p);
                 }
-                let mut rows = q.fetch(&mut *c);
-                // Every row of the result has the columns of the first.
-                let mut kinds = None;
-                while let Some(row) = rows.try_next().await.map_err(driver::error)? {
-                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
-                    driver::decode(&row, kinds, out);
-                }
                 // Nothing of PostgreSQL's is selected as text to be read back otherwise.
                 let _ = described;
-                Ok(())
+                RowStream::Postgres {
+                    rows: q.fetch(&mut *c),
+                    kinds: None,
+                }
             }
             #[cfg(feature = "mysql")]
             Self::MySql(c) => {
@@ -588,14 +603,11 @@ impl Connection {
                 for p in params {
                     q = driver::bind(q, p);
                 }
-                let mut rows = q.fetch(&mut *c);
-                // Every row of the result has the columns of the first.
-                let mut kinds = None;
-                while let Some(row) = rows.try_next().await.map_err(driver::error)? {
-                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row, described));
-                    driver::decode(&row, kinds, out);
+                RowStream::MySql {
+                    rows: q.fetch(&mut *c),
+                    kinds: None,
+                    described,
                 }
-                Ok(())
             }
         }
     }
@@ -647,6 +659,87 @@ impl Connection {
             #[cfg(feature = "mysql")]
             Self::MySql(c) => c.close().await,
         };
+    }
+}
+
+/// The rows of one query as the driver streams them ([`Connection::rows`]): the server sends
+/// them ahead into the socket while the caller reads them a page at a time.
+pub(crate) enum RowStream<'c> {
+    #[cfg(feature = "postgresql")]
+    Postgres {
+        rows: BoxStream<'c, std::result::Result<sqlx::postgres::PgRow, sqlx::Error>>,
+        /// How each column is decoded, chosen from the first row: every row of the result
+        /// has its columns.
+        kinds: Option<Vec<crate::postgresql::driver::Kind>>,
+    },
+    #[cfg(feature = "mysql")]
+    MySql {
+        rows: BoxStream<'c, std::result::Result<sqlx::mysql::MySqlRow, sqlx::Error>>,
+        /// As PostgreSQL's.
+        kinds: Option<Vec<crate::mysql::driver::Kind>>,
+        described: &'c [String],
+    },
+}
+
+impl RowStream<'_> {
+    /// Appends up to `most` more rows to `out`, each decoded into its buffers as it comes,
+    /// and returns how many: fewer than `most` when the result has ended. Reads nothing past
+    /// the `most`th row, so the caller can hand `out` on before the next rows are read.
+    ///
+    /// # Errors
+    /// The server's or the connection's, when it comes: the rows read before it stay in
+    /// `out`.
+    pub(crate) async fn read(&mut self, out: &mut Rows, most: usize) -> Result<usize> {
+        let mut n = 0;
+        match self {
+            #[cfg(feature = "postgresql")]
+            Self::Postgres { rows, kinds } => {
+                use crate::postgresql::driver;
+                while n < most {
+                    let Some(row) = rows.try_next().await.map_err(driver::error)? else {
+                        break;
+                    };
+                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row));
+                    driver::decode(&row, kinds, out);
+                    n += 1;
+                }
+            }
+            #[cfg(feature = "mysql")]
+            Self::MySql {
+                rows,
+                kinds,
+                described,
+            } => {
+                use crate::mysql::driver;
+                while n < most {
+                    let Some(row) = rows.try_next().await.map_err(driver::error)? else {
+                        break;
+                    };
+                    let kinds = kinds.get_or_insert_with(|| driver::kinds(&row, described));
+                    driver::decode(&row, kinds, out);
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads the result to its end, where the caller's `LIMIT` says no row is left, so that
+    /// the server's statement ends now (and a server error there is not left for the next
+    /// query), not at the connection's next query.
+    ///
+    /// # Errors
+    /// The server's or the connection's; a row past the end the caller expected (the server
+    /// did not honour the `LIMIT`) is an error, not read on silently.
+    pub(crate) async fn end(&mut self) -> Result<()> {
+        let mut past = Rows::new(Zone::utc());
+        match self.read(&mut past, 1).await? {
+            0 => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::InvalidData,
+                "the server sent more rows than the query's LIMIT",
+            )),
+        }
     }
 }
 

@@ -7,8 +7,15 @@
 //! - **Keyset walk**: rows come in pages of `page_size`, ordered by `id_column` (a full
 //!   run) or by `(timestamp_column, id_column)` (a window), each page asked for with
 //!   `WHERE key > last key … ORDER BY key LIMIT n` and its values bound as parameters, never
-//!   spliced into the SQL; identifiers are quoted per dialect. The driver streams each page's
-//!   rows, so memory holds one page whatever the table's size. On PostgreSQL the window
+//!   spliced into the SQL; identifiers are quoted per dialect. A full run asks each query
+//!   for up to 16 pages (at most 16,000 rows) and cuts its rows into pages as the driver
+//!   streams them, each handed on with its own checkpoint before the next is read: one query
+//!   a page made the server and the reader take turns, since a page's query can only be sent
+//!   once the page before is read (the `rdbms` bench, sessions 55-56). Memory holds the
+//!   read-ahead's few pages whatever the table's or the query's size. The cap bounds how long
+//!   a statement stays open while a slow sink takes its pages (PostgreSQL's snapshot and
+//!   `statement_timeout`, MySQL's `net_write_timeout`); a window reads one page a query. On
+//!   PostgreSQL the window
 //!   continues with a row comparison, `(c, id) > ($1, $2)`, one range scan of an index on
 //!   `(c, id)`; MariaDB does not range-scan row comparisons, so there it is
 //!   `c >= ? AND (c > ? OR id > ?)`, which starts the range at the cursor. Rows sharing a
