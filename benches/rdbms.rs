@@ -437,11 +437,30 @@ async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
                 .unwrap();
                 connector.as_poll().unwrap().poll(w, SyncContext::new())
             };
+            // `RDBMS_BENCH_DIGEST`: every document's JSON line hashed (SHA-256) and the digest
+            // printed, to hold two builds' documents (ids, text, metadata, fingerprints) byte
+            // for byte the same on a table of any size (session 56).
+            let mut digest = std::env::var_os("RDBMS_BENCH_DIGEST").map(|_| {
+                use sha2::Digest as _;
+                sha2::Sha256::new()
+            });
             let mut n = 0usize;
             while let Some(page) = stream.next().await {
                 let page = page.unwrap();
                 assert!(page.failures.is_empty());
                 n += page.documents.len();
+                if let Some(hash) = &mut digest {
+                    use sha2::Digest as _;
+                    for d in &page.documents {
+                        hash.update(serde_json::to_vec(d).unwrap());
+                        hash.update(b"\n");
+                    }
+                }
+            }
+            if let Some(hash) = digest {
+                use sha2::Digest as _;
+                let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                println!("DIGEST {n} {hex}");
             }
             n
         }
