@@ -55,8 +55,9 @@ pub struct RowLayout {
     /// Every column's name, in row order.
     ///
     /// `names`, `labels` and `keys` go in step, one entry per column: [`new`](Self::new)
-    /// makes the labels and keys of the names, and code that changes `names` afterwards
-    /// builds a new layout instead. A layout whose three lengths differ renders no row (an
+    /// makes the labels and keys of the names (and checks once whether a name or label needs
+    /// escaping in the Markdown), and code that changes `names` or `labels` afterwards builds
+    /// a new layout instead. A layout whose three lengths differ renders no row (an
     /// error saying so), rather than a panic or a column under another's label.
     pub names: Vec<String>,
     /// `{name}:`, each column's label in the content's lines (in step with `names`).
@@ -76,18 +77,42 @@ pub struct RowLayout {
     /// The table's label (the title's fallback with the id, and the `table` metadata);
     /// `None` for a query.
     pub table: Option<String>,
+    /// Whether each column's name (as a heading) and label need no escaping, checked once
+    /// here rather than in every row's document (in step with `names`, made by
+    /// [`new`](Self::new); a column without an entry is checked per row).
+    plain: Vec<PlainName>,
+}
+
+/// A column's name and label checked once for the Markdown they need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct PlainName {
+    /// The name is a heading's text written as it is
+    /// ([`is_plain_heading`](crate::text::markdown::is_plain_heading)).
+    heading: bool,
+    /// The label is written as it is between its `**`
+    /// ([`is_plain_label`](crate::text::markdown::is_plain_label)).
+    label: bool,
 }
 
 impl RowLayout {
     /// A layout of `names` for `source`: no content, metadata, title, cursor or table yet.
     pub fn new(source: &'static str, names: Vec<String>) -> Self {
-        let labels = names.iter().map(|n| format!("{n}:")).collect();
+        let labels: Vec<String> = names.iter().map(|n| format!("{n}:")).collect();
         let keys = names.iter().map(MetaKey::from).collect();
+        let plain = names
+            .iter()
+            .zip(&labels)
+            .map(|(name, label)| PlainName {
+                heading: crate::text::markdown::is_plain_heading(name),
+                label: crate::text::markdown::is_plain_label(label),
+            })
+            .collect();
         Self {
             source,
             names,
             labels,
             keys,
+            plain,
             ..Self::default()
         }
     }
@@ -177,11 +202,12 @@ impl RowLayout {
         for &i in &self.content {
             let v = self.value(row, i)?;
             let name = self.names[i].as_str();
+            let plain = self.plain.get(i).copied().unwrap_or_default();
             match v {
                 ValueRef::Null => {}
                 ValueRef::Json(j) => {
                     lines.flush(&mut md);
-                    md.heading(2, name);
+                    md.heading_checked(2, name, plain.heading);
                     json.clear();
                     // Room for a small record or list: serialising grows it once or never.
                     json.reserve(JSON_CAPACITY);
@@ -191,10 +217,10 @@ impl RowLayout {
                 v => {
                     let text = v.text_ref().unwrap_or_default();
                     if text.len() <= SHORT && !text.contains('\n') {
-                        lines.push((self.labels[i].as_str(), text));
+                        lines.push((self.labels[i].as_str(), text), plain.label);
                     } else {
                         lines.flush(&mut md);
-                        md.heading(2, name);
+                        md.heading_checked(2, name, plain.heading);
                         md.plain_text(&text);
                     }
                 }
@@ -303,6 +329,8 @@ struct Lines<'r> {
     stack: [(&'r str, Cow<'r, str>); STACK_LINES],
     len: usize,
     heap: Vec<(&'r str, Cow<'r, str>)>,
+    /// Every waiting line's label was checked plain (by the layout, once).
+    labels_plain: bool,
 }
 
 impl Default for Lines<'_> {
@@ -311,12 +339,15 @@ impl Default for Lines<'_> {
             stack: std::array::from_fn(|_| ("", Cow::Borrowed(""))),
             len: 0,
             heap: Vec::new(),
+            labels_plain: true,
         }
     }
 }
 
 impl<'r> Lines<'r> {
-    fn push(&mut self, line: (&'r str, Cow<'r, str>)) {
+    /// Adds a line; `label_plain` says its label was checked plain.
+    fn push(&mut self, line: (&'r str, Cow<'r, str>), label_plain: bool) {
+        self.labels_plain &= label_plain;
         if self.heap.is_empty() {
             if let Some(slot) = self.stack.get_mut(self.len) {
                 *slot = line;
@@ -337,12 +368,14 @@ impl<'r> Lines<'r> {
     /// The waiting lines as one paragraph, if there are any.
     fn flush(&mut self, md: &mut MarkdownOut<'_>) {
         if !self.heap.is_empty() {
-            md.labelled_lines_of(&self.heap);
+            md.labelled_lines_checked(&self.heap, self.labels_plain);
             self.heap.clear();
+            self.labels_plain = true;
         } else if let Some(lines) = self.stack.get(..self.len)
             && !lines.is_empty()
         {
-            md.labelled_lines_of(lines);
+            md.labelled_lines_checked(lines, self.labels_plain);
+            self.labels_plain = true;
             for slot in &mut self.stack[..self.len] {
                 // An owned value (a number's text) is freed now, as the list's clear did.
                 *slot = ("", Cow::Borrowed(""));
@@ -634,6 +667,42 @@ mod tests {
             text.capacity(),
             text.len()
         );
+    }
+
+    /// A layout without its names' one-time checks (built field by field in this crate)
+    /// checks them in each row instead, and writes the same text: plain names and names
+    /// that need escaping, as headings and as labels.
+    #[test]
+    fn names_checked_once_write_what_names_checked_per_row_write() {
+        let names = ["title", "body", "c *x*", "_y_", "z#", "ok"].map(String::from);
+        let mut checked = RowLayout::new("test", names.to_vec());
+        checked.content = checked.all_but(&[]);
+        let per_row = RowLayout {
+            plain: Vec::new(),
+            ..checked.clone()
+        };
+        assert!(checked.plain.iter().any(|p| p.heading && p.label));
+        assert!(checked.plain.iter().any(|p| !p.heading || !p.label));
+        let long = "word ".repeat(60);
+        for shift in 0..names.len() {
+            let row: Row = (0..names.len())
+                .map(|c| {
+                    Ok(if (c + shift) % 3 == 0 {
+                        Value::Text(long.clone())
+                    } else {
+                        Value::Text(format!("v{c}"))
+                    })
+                })
+                .collect();
+            let a = checked.render(&row, "test:1", &Key::Int(1), None);
+            let b = per_row.render(&row, "test:1", &Key::Int(1), None);
+            assert_eq!(a, b);
+            let a = a.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                a.content.as_text().unwrap_or_default(),
+                tree_text(&checked, &row)
+            );
+        }
     }
 
     /// Runs of short values longer than the stack holds (up to ten lines, a long value or
