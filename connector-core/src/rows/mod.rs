@@ -154,7 +154,30 @@ impl RowLayout {
     ) -> Result<Document, String> {
         let text = self.content_text(row)?;
         let title = self.title_text(row, key)?;
-        self.document(row, id, title, text, cursor)
+        self.check_metadata(row)?;
+        Ok(self.document(row, id, title, text, cursor))
+    }
+
+    /// [`render`](Self::render), the document pushed onto `documents` (a page's batch): made
+    /// where it is returned and moved once, into the list, rather than out of a `Result` and
+    /// then in (a document is a few hundred bytes, each move a copy of them, per row). On an
+    /// error nothing is pushed.
+    ///
+    /// # Errors
+    /// As [`render`](Self::render).
+    pub fn render_into<R: RowValues + ?Sized>(
+        &self,
+        row: &R,
+        id: impl Into<String>,
+        key: &Key,
+        cursor: Option<DateTime<Utc>>,
+        documents: &mut Vec<Document>,
+    ) -> Result<(), String> {
+        let text = self.content_text(row)?;
+        let title = self.title_text(row, key)?;
+        self.check_metadata(row)?;
+        documents.push(self.document(row, id, title, text, cursor));
+        Ok(())
     }
 
     /// Checks the layout and the cursor, and writes the content columns as the row's text.
@@ -246,8 +269,17 @@ impl RowLayout {
         }))
     }
 
+    /// Checks the metadata columns before the document is made: one that cannot be read is
+    /// an error.
+    fn check_metadata<R: RowValues + ?Sized>(&self, row: &R) -> Result<(), String> {
+        for &i in &self.metadata {
+            self.value(row, i)?;
+        }
+        Ok(())
+    }
+
     /// The document of the row's `text` and `title`: its metadata columns, the table, the
-    /// cursor, the fields fingerprint.
+    /// cursor, the fields fingerprint (its metadata columns checked first).
     fn document<R: RowValues + ?Sized>(
         &self,
         row: &R,
@@ -255,46 +287,50 @@ impl RowLayout {
         title: String,
         text: String,
         cursor: Option<DateTime<Utc>>,
-    ) -> Result<Document, String> {
-        // Checked before the document is made: a column that cannot be read is an error.
-        for &i in &self.metadata {
-            self.value(row, i)?;
-        }
-        // Filled in place, and the text hashed once, for the fields fingerprint (not first for
-        // a content fingerprint the fields one replaces).
-        let fill = |doc: &mut Document| {
-            // One allocation of the row's entries, made to measure: a first insert into an
-            // empty map grows it to four entries (224 bytes: mimalloc's generic path, and
-            // `RawVec::grow_one`), where a row of tables has the `table` entry alone.
-            let entries = self.metadata.len() + usize::from(self.table.is_some());
-            if entries > 0 {
-                doc.metadata = crate::Metadata::with_capacity(entries);
-            }
-            for &i in &self.metadata {
-                if let Some(j) = row.value(i).and_then(Result::ok).and_then(ValueRef::json) {
-                    doc.metadata.insert(self.keys[i].clone(), j);
-                }
-            }
-            if let Some(table) = &self.table {
-                doc.metadata.insert(
-                    MetaKey::new_static("table"),
-                    serde_json::Value::from(table.as_str()),
-                );
-            }
-            doc.updated_at = cursor;
+    ) -> Document {
+        // One allocation of the row's entries, made to measure: a first insert into an empty
+        // map grows it to four entries (224 bytes: mimalloc's generic path, and
+        // `RawVec::grow_one`), where a row of tables has the `table` entry alone.
+        let entries = self.metadata.len() + usize::from(self.table.is_some());
+        let mut metadata = if entries > 0 {
+            crate::Metadata::with_capacity(entries)
+        } else {
+            crate::Metadata::new()
         };
-        Ok(match &self.table {
+        for &i in &self.metadata {
+            if let Some(j) = row.value(i).and_then(Result::ok).and_then(ValueRef::json) {
+                metadata.insert(self.keys[i].clone(), j);
+            }
+        }
+        if let Some(table) = &self.table {
+            metadata.insert(
+                MetaKey::new_static("table"),
+                serde_json::Value::from(table.as_str()),
+            );
+        }
+        // The text hashed once, for the fields fingerprint (not first for a content
+        // fingerprint the fields one replaces).
+        match &self.table {
             // The metadata is the `table` entry alone: its JSON written as it is for the
             // fingerprint, not by walking the map (a third of the fingerprint's cost).
-            Some(table) if self.metadata.is_empty() => {
-                Document::text_with_fields_json(id.into(), self.source, title, text, fill, |out| {
+            Some(table) if self.metadata.is_empty() => Document::text_with_fields_json(
+                id.into(),
+                self.source,
+                title,
+                text,
+                metadata,
+                cursor,
+                |out| {
                     out.extend_from_slice(b"{\"table\":");
                     crate::jsonw::write_str(out, table);
                     out.push(b'}');
-                })
-            }
-            _ => Document::text_with_fields(id, self.source, title, text, fill),
-        })
+                },
+            ),
+            _ => Document::text_with_fields(id, self.source, title, text, |doc| {
+                doc.metadata = metadata;
+                doc.updated_at = cursor;
+            }),
+        }
     }
 
     /// Column `i`'s value, or a message naming the column. Every column the layout uses is
@@ -609,6 +645,27 @@ mod tests {
             let owned = layout.render(row, "test:1", &Key::Int(1), Some(at.and_utc()));
             let borrowed = layout.render(&shared, "test:1", &Key::Int(1), Some(at.and_utc()));
             assert_eq!(owned, borrowed);
+            // `render_into` pushes the document `render` returns, after what the list held,
+            // and nothing when the row fails.
+            let mut pushed = vec![Document::text("before", "test", "", "")];
+            let result = layout.render_into(
+                &shared,
+                "test:1",
+                &Key::Int(1),
+                Some(at.and_utc()),
+                &mut pushed,
+            );
+            match &owned {
+                Ok(doc) => {
+                    assert_eq!(result, Ok(()));
+                    assert_eq!(pushed.len(), 2);
+                    assert_eq!(pushed.last(), Some(doc));
+                }
+                Err(e) => {
+                    assert_eq!(result.as_ref(), Err(e));
+                    assert_eq!(pushed.len(), 1);
+                }
+            }
         }
     }
 
