@@ -279,7 +279,8 @@ impl RowLayout {
     }
 
     /// The document of the row's `text` and `title`: its metadata columns, the table, the
-    /// cursor, the fields fingerprint (its metadata columns checked first).
+    /// cursor, the fields fingerprint (its metadata columns checked by the caller first:
+    /// [`check_metadata`](Self::check_metadata)).
     fn document<R: RowValues + ?Sized>(
         &self,
         row: &R,
