@@ -308,6 +308,30 @@
 //! query (8 and 16 the same). The final binary again, 12 rounds a server at load 4.2-4.6:
 //! 0.85x (PostgreSQL) and 0.90x (MariaDB) of main's wall, same-round 1.41x and 1.39x `raw`
 //! (main 1.70x, 1.49x). Not measured at idle.
+//!
+//! Session 56 (conv73 against main 7f308ed, `rdbms_mimalloc`, PostgreSQL; callgrind as above,
+//! 20k rows, the child alone). The converting thread 107.09 M -> 98.84 M instructions (5.35k
+//! -> 4.94k a row), the process 194.4 M -> 186.6 M. Two changes, the documents byte for byte
+//! the same (`RDBMS_BENCH_DIGEST`, a SHA-256 of every document's JSON: the same digest from
+//! both builds on 20k and 300k rows; the pinned ten-thousand-row tests pass):
+//!
+//! - a column's name (as a heading) and label checked once for escaping, in
+//!   `RowLayout::new`, not in every row (107.09 -> 104.64 M: the checks' `plain_run` of
+//!   `title:` and `body`, -120 a row);
+//! - a row's document made where it is returned and pushed straight into the batch
+//!   (`RowLayout::render_into`; its fingerprint taken from the fields before it is made):
+//!   a `Document` is 432 bytes, and it was copied whole four times a row (twice in
+//!   `convert`, once each in `render` and `text_with_fields_json`: filled in place, then
+//!   moved out and through a `Result`), each a `memcpy` of about 76 instructions; now once,
+//!   into the batch (104.64 -> 98.84 M, -290 a row; `memcpy` 527 -> 300 a row).
+//!
+//! Left a row: the body's Markdown check 706, xxh3 and its hex 575, `RowRef::get` 335
+//! (looked up eight times a row), the allocations. CPU time (`perf stat -r 15 -e task-clock`
+//! of the child, 300k rows, base and branch alternating, three sets of 8 pairs), medians:
+//! at load average 5.1-8.0 409.8 -> 387.8 ms (0.95x; pairs 0.66-1.34), at 1.6-2.5 386.3 ->
+//! 398.5 ms (1.03x; pairs 0.96-1.11), at 0.9-2.2 373.5 -> 370.5 ms (0.99x; pairs 0.82-1.10);
+//! raw 207-262 ms (about 1.8x raw's CPU either way at the lower loads). The 4% fewer
+//! instructions of the process are within that noise: not shown in CPU time.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -511,11 +535,30 @@ async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
                 .unwrap();
                 connector.as_poll().unwrap().poll(w, SyncContext::new())
             };
+            // `RDBMS_BENCH_DIGEST`: every document's JSON line hashed (SHA-256) and the digest
+            // printed, to hold two builds' documents (ids, text, metadata, fingerprints) byte
+            // for byte the same on a table of any size (session 56).
+            let mut digest = std::env::var_os("RDBMS_BENCH_DIGEST").map(|_| {
+                use sha2::Digest as _;
+                sha2::Sha256::new()
+            });
             let mut n = 0usize;
             while let Some(page) = stream.next().await {
                 let page = page.unwrap();
                 assert!(page.failures.is_empty());
                 n += page.documents.len();
+                if let Some(hash) = &mut digest {
+                    use sha2::Digest as _;
+                    for d in &page.documents {
+                        hash.update(serde_json::to_vec(d).unwrap());
+                        hash.update(b"\n");
+                    }
+                }
+            }
+            if let Some(hash) = digest {
+                use sha2::Digest as _;
+                let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                println!("DIGEST {n} {hex}");
             }
             n
         }

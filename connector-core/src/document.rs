@@ -373,35 +373,47 @@ impl Document {
         doc
     }
 
-    /// [`text_with_fields`](Self::text_with_fields) for a caller that knows the JSON of the
-    /// metadata `fill` leaves (a row's one `table` entry): `metadata_json` writes it, exactly
-    /// the bytes `jsonw::write_map` writes of the map (checked in debug builds), so the
+    /// [`text_with_fields`](Self::text_with_fields) of a document whose only fields besides
+    /// its text are `metadata` and `updated_at` (a row's), for a caller that knows the
+    /// metadata's JSON (a row's one `table` entry): `metadata_json` writes it, exactly the
+    /// bytes `jsonw::write_map` writes of the map (checked in debug builds), so the
     /// fingerprint is the same without the map walked and its keys escaped per document. It
     /// is not called when the map is empty.
+    ///
+    /// The fingerprint is taken before the document is made, and the document made as the
+    /// value returned: not filled in place and then moved out (a document is 432 bytes, and
+    /// each move a `memcpy` of them, per row).
     pub(crate) fn text_with_fields_json(
         id: String,
         source: &'static str,
         title: String,
         text: String,
-        fill: impl FnOnce(&mut Self),
+        metadata: Metadata,
+        updated_at: Option<DateTime<Utc>>,
         metadata_json: impl FnOnce(&mut Vec<u8>),
     ) -> Self {
-        let mut doc = Self::with_fingerprint(
-            id,
-            source,
-            title,
-            Content::Text { text },
-            String::with_capacity(32),
-        );
-        fill(&mut doc);
-        doc.fingerprint_fields(|doc, h| {
-            if !doc.metadata.is_empty() {
+        let content = Content::Text { text };
+        let size_bytes = content.len() as u64;
+        let mut fingerprint = String::with_capacity(32);
+        Fields {
+            content: &content,
+            title: &title,
+            link: None,
+            updated_at,
+            size_bytes,
+            metadata: &metadata,
+            owners: &[],
+            access: None,
+            parent_id: None,
+        }
+        .fingerprint_into(&mut fingerprint, |metadata, h| {
+            if !metadata.is_empty() {
                 h.json_written(|out| {
                     let mark = out.len();
                     metadata_json(out);
                     if cfg!(debug_assertions) {
                         let mut want = Vec::new();
-                        let _ = crate::jsonw::write_map(&mut want, &doc.metadata);
+                        let _ = crate::jsonw::write_map(&mut want, metadata);
                         assert_eq!(
                             String::from_utf8_lossy(&out[mark..]),
                             String::from_utf8_lossy(&want),
@@ -411,7 +423,20 @@ impl Document {
                 });
             }
         });
-        doc
+        Self {
+            id,
+            source: Cow::Borrowed(source),
+            title,
+            link: None,
+            size_bytes,
+            content,
+            updated_at,
+            metadata,
+            owners: Vec::new(),
+            access: None,
+            parent_id: None,
+            fingerprint,
+        }
     }
 
     /// A document whose body is raw bytes for the host's own parser.
@@ -581,9 +606,9 @@ impl Document {
     /// the map next changes, so an NDJSON sink copies it rather than writing it again.
     pub fn set_fields_fingerprint(&mut self) {
         let mut json = None;
-        self.fingerprint_fields(|doc, h| {
-            if !doc.metadata.is_empty() {
-                json = h.json_map(&doc.metadata).map(Box::<[u8]>::from);
+        self.fingerprint_fields(|metadata, h| {
+            if !metadata.is_empty() {
+                json = h.json_map(metadata).map(Box::<[u8]>::from);
             }
         });
         if let Some(json) = json {
@@ -592,9 +617,55 @@ impl Document {
     }
 
     /// The fields fingerprint, the metadata's part written by `metadata`.
-    fn fingerprint_fields(&mut self, metadata: impl FnOnce(&Self, &mut crate::ids::PartsHasher)) {
+    fn fingerprint_fields(
+        &mut self,
+        metadata: impl FnOnce(&Metadata, &mut crate::ids::PartsHasher),
+    ) {
+        Fields {
+            content: &self.content,
+            title: &self.title,
+            link: self.link.as_ref(),
+            updated_at: self.updated_at,
+            size_bytes: self.size_bytes,
+            metadata: &self.metadata,
+            owners: &self.owners,
+            access: self.access.as_ref(),
+            parent_id: self.parent_id.as_deref(),
+        }
+        .fingerprint_into(&mut self.fingerprint, metadata);
+    }
+
+    /// The fingerprint a version token maps to, for comparing with stored fingerprints before
+    /// downloading. Equal to what [`Document::with_version`] stores.
+    pub fn version_fingerprint(token: &str) -> String {
+        hash128(token)
+    }
+}
+
+/// What the fields fingerprint hashes, borrowed: a document's fields (its id and source
+/// aside), or those of one about to be made.
+struct Fields<'a> {
+    content: &'a Content,
+    title: &'a str,
+    link: Option<&'a Url>,
+    updated_at: Option<DateTime<Utc>>,
+    size_bytes: u64,
+    metadata: &'a Metadata,
+    owners: &'a [String],
+    access: Option<&'a Access>,
+    parent_id: Option<&'a str>,
+}
+
+impl Fields<'_> {
+    /// The fields fingerprint into `out` (replacing what it held), the metadata's part written
+    /// by `metadata`.
+    fn fingerprint_into(
+        &self,
+        out: &mut String,
+        metadata: impl FnOnce(&Metadata, &mut crate::ids::PartsHasher),
+    ) {
         let mut h = crate::ids::PartsHasher::new();
-        match &self.content {
+        match self.content {
             // The hash taken while the file was written stands for the bytes: no read.
             Content::Spooled { body, .. } => h.part(body.content_hash().as_bytes()),
             content => h.part(content.as_bytes()),
@@ -604,26 +675,20 @@ impl Document {
             h.part(self.content.extension().unwrap_or("").as_bytes());
         }
         h.part(self.title.as_bytes());
-        h.part(self.link.as_ref().map_or("", Url::as_str).as_bytes());
+        h.part(self.link.map_or("", Url::as_str).as_bytes());
         let at = self.updated_at.map_or(i64::MIN, |t| t.timestamp_micros());
         h.part(&at.to_le_bytes());
         h.part(&self.size_bytes.to_le_bytes());
-        metadata(self, &mut h);
+        metadata(self.metadata, &mut h);
         h.part(&(self.owners.len() as u64).to_le_bytes());
-        for owner in &self.owners {
+        for owner in self.owners {
             h.part(owner.as_bytes());
         }
-        if let Some(access) = &self.access {
+        if let Some(access) = self.access {
             h.json(access);
         }
-        h.part(self.parent_id.as_deref().unwrap_or("").as_bytes());
-        h.finish_into(&mut self.fingerprint);
-    }
-
-    /// The fingerprint a version token maps to, for comparing with stored fingerprints before
-    /// downloading. Equal to what [`Document::with_version`] stores.
-    pub fn version_fingerprint(token: &str) -> String {
-        hash128(token)
+        h.part(self.parent_id.unwrap_or("").as_bytes());
+        h.finish_into(out);
     }
 }
 
@@ -1099,25 +1164,34 @@ mod tests {
     /// walked, for table names that need escaping too.
     #[test]
     fn written_metadata_json_is_the_map_s() {
+        let at = DateTime::parse_from_rfc3339("2025-03-01T10:00:00.123456Z")
+            .map(|t| t.with_timezone(&Utc))
+            .ok();
         for table in ["items", "a\"b\\c", "größe\n\u{1}", ""] {
-            let fill = |doc: &mut Document| {
-                doc.metadata
-                    .insert(MetaKey::new_static("table"), serde_json::json!(table));
-            };
-            let walked = Document::text_with_fields("a", "demo", "T", "body", fill);
-            let written = Document::text_with_fields_json(
-                "a".into(),
-                "demo",
-                "T".into(),
-                "body".into(),
-                fill,
-                |out| {
-                    out.extend_from_slice(b"{\"table\":");
-                    crate::jsonw::write_str(out, table);
-                    out.push(b'}');
-                },
-            );
-            assert_eq!(written, walked, "{table:?}");
+            for updated_at in [None, at] {
+                let fill = |doc: &mut Document| {
+                    doc.metadata
+                        .insert(MetaKey::new_static("table"), serde_json::json!(table));
+                    doc.updated_at = updated_at;
+                };
+                let walked = Document::text_with_fields("a", "demo", "T", "body", fill);
+                let mut metadata = Metadata::new();
+                metadata.insert(MetaKey::new_static("table"), serde_json::json!(table));
+                let written = Document::text_with_fields_json(
+                    "a".into(),
+                    "demo",
+                    "T".into(),
+                    "body".into(),
+                    metadata,
+                    updated_at,
+                    |out| {
+                        out.extend_from_slice(b"{\"table\":");
+                        crate::jsonw::write_str(out, table);
+                        out.push(b'}');
+                    },
+                );
+                assert_eq!(written, walked, "{table:?}");
+            }
         }
     }
 

@@ -55,8 +55,9 @@ pub struct RowLayout {
     /// Every column's name, in row order.
     ///
     /// `names`, `labels` and `keys` go in step, one entry per column: [`new`](Self::new)
-    /// makes the labels and keys of the names, and code that changes `names` afterwards
-    /// builds a new layout instead. A layout whose three lengths differ renders no row (an
+    /// makes the labels and keys of the names (and checks once whether a name or label needs
+    /// escaping in the Markdown), and code that changes `names` or `labels` afterwards builds
+    /// a new layout instead. A layout whose three lengths differ renders no row (an
     /// error saying so), rather than a panic or a column under another's label.
     pub names: Vec<String>,
     /// `{name}:`, each column's label in the content's lines (in step with `names`).
@@ -76,18 +77,42 @@ pub struct RowLayout {
     /// The table's label (the title's fallback with the id, and the `table` metadata);
     /// `None` for a query.
     pub table: Option<String>,
+    /// Whether each column's name (as a heading) and label need no escaping, checked once
+    /// here rather than in every row's document (in step with `names`, made by
+    /// [`new`](Self::new); a column without an entry is checked per row).
+    plain: Vec<PlainName>,
+}
+
+/// A column's name and label checked once for the Markdown they need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct PlainName {
+    /// The name is a heading's text written as it is
+    /// ([`is_plain_heading`](crate::text::markdown::is_plain_heading)).
+    heading: bool,
+    /// The label is written as it is between its `**`
+    /// ([`is_plain_label`](crate::text::markdown::is_plain_label)).
+    label: bool,
 }
 
 impl RowLayout {
     /// A layout of `names` for `source`: no content, metadata, title, cursor or table yet.
     pub fn new(source: &'static str, names: Vec<String>) -> Self {
-        let labels = names.iter().map(|n| format!("{n}:")).collect();
+        let labels: Vec<String> = names.iter().map(|n| format!("{n}:")).collect();
         let keys = names.iter().map(MetaKey::from).collect();
+        let plain = names
+            .iter()
+            .zip(&labels)
+            .map(|(name, label)| PlainName {
+                heading: crate::text::markdown::is_plain_heading(name),
+                label: crate::text::markdown::is_plain_label(label),
+            })
+            .collect();
         Self {
             source,
             names,
             labels,
             keys,
+            plain,
             ..Self::default()
         }
     }
@@ -129,7 +154,30 @@ impl RowLayout {
     ) -> Result<Document, String> {
         let text = self.content_text(row)?;
         let title = self.title_text(row, key)?;
-        self.document(row, id, title, text, cursor)
+        self.check_metadata(row)?;
+        Ok(self.document(row, id, title, text, cursor))
+    }
+
+    /// [`render`](Self::render), the document pushed onto `documents` (a page's batch): made
+    /// where it is returned and moved once, into the list, rather than out of a `Result` and
+    /// then in (a document is a few hundred bytes, each move a copy of them, per row). On an
+    /// error nothing is pushed.
+    ///
+    /// # Errors
+    /// As [`render`](Self::render).
+    pub fn render_into<R: RowValues + ?Sized>(
+        &self,
+        row: &R,
+        id: impl Into<String>,
+        key: &Key,
+        cursor: Option<DateTime<Utc>>,
+        documents: &mut Vec<Document>,
+    ) -> Result<(), String> {
+        let text = self.content_text(row)?;
+        let title = self.title_text(row, key)?;
+        self.check_metadata(row)?;
+        documents.push(self.document(row, id, title, text, cursor));
+        Ok(())
     }
 
     /// Checks the layout and the cursor, and writes the content columns as the row's text.
@@ -177,11 +225,12 @@ impl RowLayout {
         for &i in &self.content {
             let v = self.value(row, i)?;
             let name = self.names[i].as_str();
+            let plain = self.plain.get(i).copied().unwrap_or_default();
             match v {
                 ValueRef::Null => {}
                 ValueRef::Json(j) => {
                     lines.flush(&mut md);
-                    md.heading(2, name);
+                    md.heading_checked(2, name, plain.heading);
                     json.clear();
                     // Room for a small record or list: serialising grows it once or never.
                     json.reserve(JSON_CAPACITY);
@@ -191,10 +240,10 @@ impl RowLayout {
                 v => {
                     let text = v.text_ref().unwrap_or_default();
                     if text.len() <= SHORT && !text.contains('\n') {
-                        lines.push((self.labels[i].as_str(), text));
+                        lines.push((self.labels[i].as_str(), text), plain.label);
                     } else {
                         lines.flush(&mut md);
-                        md.heading(2, name);
+                        md.heading_checked(2, name, plain.heading);
                         md.plain_text(&text);
                     }
                 }
@@ -220,8 +269,18 @@ impl RowLayout {
         }))
     }
 
+    /// Checks the metadata columns before the document is made: one that cannot be read is
+    /// an error.
+    fn check_metadata<R: RowValues + ?Sized>(&self, row: &R) -> Result<(), String> {
+        for &i in &self.metadata {
+            self.value(row, i)?;
+        }
+        Ok(())
+    }
+
     /// The document of the row's `text` and `title`: its metadata columns, the table, the
-    /// cursor, the fields fingerprint.
+    /// cursor, the fields fingerprint (its metadata columns checked by the caller first:
+    /// [`check_metadata`](Self::check_metadata)).
     fn document<R: RowValues + ?Sized>(
         &self,
         row: &R,
@@ -229,46 +288,50 @@ impl RowLayout {
         title: String,
         text: String,
         cursor: Option<DateTime<Utc>>,
-    ) -> Result<Document, String> {
-        // Checked before the document is made: a column that cannot be read is an error.
-        for &i in &self.metadata {
-            self.value(row, i)?;
-        }
-        // Filled in place, and the text hashed once, for the fields fingerprint (not first for
-        // a content fingerprint the fields one replaces).
-        let fill = |doc: &mut Document| {
-            // One allocation of the row's entries, made to measure: a first insert into an
-            // empty map grows it to four entries (224 bytes: mimalloc's generic path, and
-            // `RawVec::grow_one`), where a row of tables has the `table` entry alone.
-            let entries = self.metadata.len() + usize::from(self.table.is_some());
-            if entries > 0 {
-                doc.metadata = crate::Metadata::with_capacity(entries);
-            }
-            for &i in &self.metadata {
-                if let Some(j) = row.value(i).and_then(Result::ok).and_then(ValueRef::json) {
-                    doc.metadata.insert(self.keys[i].clone(), j);
-                }
-            }
-            if let Some(table) = &self.table {
-                doc.metadata.insert(
-                    MetaKey::new_static("table"),
-                    serde_json::Value::from(table.as_str()),
-                );
-            }
-            doc.updated_at = cursor;
+    ) -> Document {
+        // One allocation of the row's entries, made to measure: a first insert into an empty
+        // map grows it to four entries (224 bytes: mimalloc's generic path, and
+        // `RawVec::grow_one`), where a row of tables has the `table` entry alone.
+        let entries = self.metadata.len() + usize::from(self.table.is_some());
+        let mut metadata = if entries > 0 {
+            crate::Metadata::with_capacity(entries)
+        } else {
+            crate::Metadata::new()
         };
-        Ok(match &self.table {
+        for &i in &self.metadata {
+            if let Some(j) = row.value(i).and_then(Result::ok).and_then(ValueRef::json) {
+                metadata.insert(self.keys[i].clone(), j);
+            }
+        }
+        if let Some(table) = &self.table {
+            metadata.insert(
+                MetaKey::new_static("table"),
+                serde_json::Value::from(table.as_str()),
+            );
+        }
+        // The text hashed once, for the fields fingerprint (not first for a content
+        // fingerprint the fields one replaces).
+        match &self.table {
             // The metadata is the `table` entry alone: its JSON written as it is for the
             // fingerprint, not by walking the map (a third of the fingerprint's cost).
-            Some(table) if self.metadata.is_empty() => {
-                Document::text_with_fields_json(id.into(), self.source, title, text, fill, |out| {
+            Some(table) if self.metadata.is_empty() => Document::text_with_fields_json(
+                id.into(),
+                self.source,
+                title,
+                text,
+                metadata,
+                cursor,
+                |out| {
                     out.extend_from_slice(b"{\"table\":");
                     crate::jsonw::write_str(out, table);
                     out.push(b'}');
-                })
-            }
-            _ => Document::text_with_fields(id, self.source, title, text, fill),
-        })
+                },
+            ),
+            _ => Document::text_with_fields(id, self.source, title, text, |doc| {
+                doc.metadata = metadata;
+                doc.updated_at = cursor;
+            }),
+        }
     }
 
     /// Column `i`'s value, or a message naming the column. Every column the layout uses is
@@ -303,6 +366,8 @@ struct Lines<'r> {
     stack: [(&'r str, Cow<'r, str>); STACK_LINES],
     len: usize,
     heap: Vec<(&'r str, Cow<'r, str>)>,
+    /// Every waiting line's label was checked plain (by the layout, once).
+    labels_plain: bool,
 }
 
 impl Default for Lines<'_> {
@@ -311,12 +376,15 @@ impl Default for Lines<'_> {
             stack: std::array::from_fn(|_| ("", Cow::Borrowed(""))),
             len: 0,
             heap: Vec::new(),
+            labels_plain: true,
         }
     }
 }
 
 impl<'r> Lines<'r> {
-    fn push(&mut self, line: (&'r str, Cow<'r, str>)) {
+    /// Adds a line; `label_plain` says its label was checked plain.
+    fn push(&mut self, line: (&'r str, Cow<'r, str>), label_plain: bool) {
+        self.labels_plain &= label_plain;
         if self.heap.is_empty() {
             if let Some(slot) = self.stack.get_mut(self.len) {
                 *slot = line;
@@ -337,12 +405,14 @@ impl<'r> Lines<'r> {
     /// The waiting lines as one paragraph, if there are any.
     fn flush(&mut self, md: &mut MarkdownOut<'_>) {
         if !self.heap.is_empty() {
-            md.labelled_lines_of(&self.heap);
+            md.labelled_lines_checked(&self.heap, self.labels_plain);
             self.heap.clear();
+            self.labels_plain = true;
         } else if let Some(lines) = self.stack.get(..self.len)
             && !lines.is_empty()
         {
-            md.labelled_lines_of(lines);
+            md.labelled_lines_checked(lines, self.labels_plain);
+            self.labels_plain = true;
             for slot in &mut self.stack[..self.len] {
                 // An owned value (a number's text) is freed now, as the list's clear did.
                 *slot = ("", Cow::Borrowed(""));
@@ -576,6 +646,27 @@ mod tests {
             let owned = layout.render(row, "test:1", &Key::Int(1), Some(at.and_utc()));
             let borrowed = layout.render(&shared, "test:1", &Key::Int(1), Some(at.and_utc()));
             assert_eq!(owned, borrowed);
+            // `render_into` pushes the document `render` returns, after what the list held,
+            // and nothing when the row fails.
+            let mut pushed = vec![Document::text("before", "test", "", "")];
+            let result = layout.render_into(
+                &shared,
+                "test:1",
+                &Key::Int(1),
+                Some(at.and_utc()),
+                &mut pushed,
+            );
+            match &owned {
+                Ok(doc) => {
+                    assert_eq!(result, Ok(()));
+                    assert_eq!(pushed.len(), 2);
+                    assert_eq!(pushed.last(), Some(doc));
+                }
+                Err(e) => {
+                    assert_eq!(result.as_ref(), Err(e));
+                    assert_eq!(pushed.len(), 1);
+                }
+            }
         }
     }
 
@@ -634,6 +725,42 @@ mod tests {
             text.capacity(),
             text.len()
         );
+    }
+
+    /// A layout without its names' one-time checks (built field by field in this crate)
+    /// checks them in each row instead, and writes the same text: plain names and names
+    /// that need escaping, as headings and as labels.
+    #[test]
+    fn names_checked_once_write_what_names_checked_per_row_write() {
+        let names = ["title", "body", "c *x*", "_y_", "z#", "ok"].map(String::from);
+        let mut checked = RowLayout::new("test", names.to_vec());
+        checked.content = checked.all_but(&[]);
+        let per_row = RowLayout {
+            plain: Vec::new(),
+            ..checked.clone()
+        };
+        assert!(checked.plain.iter().any(|p| p.heading && p.label));
+        assert!(checked.plain.iter().any(|p| !p.heading || !p.label));
+        let long = "word ".repeat(60);
+        for shift in 0..names.len() {
+            let row: Row = (0..names.len())
+                .map(|c| {
+                    Ok(if (c + shift) % 3 == 0 {
+                        Value::Text(long.clone())
+                    } else {
+                        Value::Text(format!("v{c}"))
+                    })
+                })
+                .collect();
+            let a = checked.render(&row, "test:1", &Key::Int(1), None);
+            let b = per_row.render(&row, "test:1", &Key::Int(1), None);
+            assert_eq!(a, b);
+            let a = a.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                a.content.as_text().unwrap_or_default(),
+                tree_text(&checked, &row)
+            );
+        }
     }
 
     /// Runs of short values longer than the stack holds (up to ten lines, a long value or

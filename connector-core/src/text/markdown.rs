@@ -58,6 +58,7 @@ mod out;
 mod tests;
 
 pub use out::MarkdownOut;
+pub(crate) use out::{is_plain_heading, is_plain_label};
 
 /// A block of a Markdown document.
 #[derive(Debug, Clone, PartialEq, Eq)]

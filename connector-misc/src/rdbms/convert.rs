@@ -54,17 +54,18 @@ pub(crate) fn convert(plan: &Plan, row: &RowRef<'_>, batch: &mut Batch) -> Resul
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
     let cursor = cursor(plan, row)?;
-    // The id moves into the document; a row that fails (rare) writes it again.
-    match plan.layout.render(row, id, &key, cursor) {
-        Ok(d) => batch.documents.push(d),
-        Err(message) => {
-            let id = plan.doc_id(&key);
-            batch.failures.push(Failure::new(
-                Some(id.clone()),
-                ErrorKind::InvalidData,
-                format!("row {id}: {message}"),
-            ));
-        }
+    // The id moves into the document; a row that fails (rare) writes it again. The document
+    // goes straight into the batch (`render_into`): not moved out of a `Result` and in again.
+    if let Err(message) = plan
+        .layout
+        .render_into(row, id, &key, cursor, &mut batch.documents)
+    {
+        let id = plan.doc_id(&key);
+        batch.failures.push(Failure::new(
+            Some(id.clone()),
+            ErrorKind::InvalidData,
+            format!("row {id}: {message}"),
+        ));
     }
     Ok(())
 }

@@ -68,13 +68,20 @@ impl<'a> MarkdownOut<'a> {
     /// A heading of `level` (clamped to 1–6) whose text is `text`; left out when nothing
     /// visible is in it.
     pub fn heading(&mut self, level: u8, text: &str) {
+        self.heading_checked(level, text, is_plain_heading(text));
+    }
+
+    /// [`heading`](Self::heading) of text whose check, `plain`, is [`is_plain_heading`]'s
+    /// answer for it, made once for text written many times (a table's column names, in
+    /// every row's document).
+    pub(crate) fn heading_checked(&mut self, level: u8, text: &str, plain: bool) {
         self.list = None;
         let mark = self.out.len();
         self.separate();
         let level = usize::from(level.clamp(1, 6));
         self.out.push_str(&"###### "[6 - level..]);
         let body = self.out.len();
-        if inline::is_plain_line(text, Context::Heading) {
+        if plain {
             // A column name, a subject: nothing to escape, written as the writer would.
             self.out.push_str(text);
         } else {
@@ -136,10 +143,21 @@ impl<'a> MarkdownOut<'a> {
     /// [`labelled_lines`](Self::labelled_lines) of pairs held as any text (borrowed or owned
     /// values side by side), without a slice of `&str` pairs made for the call.
     pub fn labelled_lines_of<L: AsRef<str>, V: AsRef<str>>(&mut self, fields: &[(L, V)]) {
+        self.labelled_lines_checked(fields, false);
+    }
+
+    /// [`labelled_lines_of`](Self::labelled_lines_of) where `labels_plain` says every label
+    /// passed [`is_plain_label`], checked once for labels written many times (a table's
+    /// columns, in every row's document); `false` checks them here.
+    pub(crate) fn labelled_lines_checked<L: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        fields: &[(L, V)],
+        labels_plain: bool,
+    ) {
         let plain = !fields.is_empty()
             && fields.iter().all(|(label, value)| {
                 let value = value.as_ref();
-                inline::is_plain_label(label.as_ref())
+                (labels_plain || inline::is_plain_label(label.as_ref()))
                     && (value.is_empty() || inline::is_plain_value(value))
             });
         if plain {
@@ -371,6 +389,18 @@ impl<'a> MarkdownOut<'a> {
             }
         }
     }
+}
+
+/// Whether [`MarkdownOut::heading`] writes `text` as it is (nothing in it to escape): the
+/// check [`MarkdownOut::heading_checked`] takes made once.
+pub(crate) fn is_plain_heading(text: &str) -> bool {
+    inline::is_plain_line(text, Context::Heading)
+}
+
+/// Whether [`MarkdownOut::labelled_lines_of`] writes `label` as it is between its `**`: the
+/// check [`MarkdownOut::labelled_lines_checked`] takes made once.
+pub(crate) fn is_plain_label(label: &str) -> bool {
+    inline::is_plain_label(label)
 }
 
 impl MarkdownWriter {
