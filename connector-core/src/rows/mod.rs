@@ -52,20 +52,20 @@ const JSON_CAPACITY: usize = 256;
 pub struct RowLayout {
     /// The documents' source name.
     pub source: &'static str,
-    /// Every column's name, in row order.
+    /// Every column's name, in row order ([`names`](Self::names)).
     ///
-    /// `names`, `labels` and `keys` go in step, one entry per column: [`new`](Self::new)
-    /// makes the labels and keys of the names (and checks once whether a name or label needs
-    /// escaping in the Markdown), and code that changes `names` or `labels` afterwards builds
-    /// a new layout instead. A layout whose three lengths differ renders no row (an
-    /// error saying so), rather than a panic or a column under another's label.
-    pub names: Vec<String>,
+    /// `names`, `labels` and `keys` go in step, one entry per column, and are private so
+    /// that they stay so: [`new`](Self::new) makes the labels and keys of the names and
+    /// checks once whether a name or label needs escaping in the Markdown (`plain`), which a
+    /// label changed afterwards would make wrong. Code that needs other names builds a new
+    /// layout.
+    names: Vec<String>,
     /// `{name}:`, each column's label in the content's lines (in step with `names`).
-    pub labels: Vec<String>,
+    labels: Vec<String>,
     /// Each column's name as a metadata key, made once: every row's document takes a clone
     /// (inline, or an `Arc` count), not a new `String` per row per column (in step with
     /// `names`).
-    pub keys: Vec<MetaKey>,
+    keys: Vec<MetaKey>,
     /// The columns written as content, in this order.
     pub content: Vec<usize>,
     /// The columns copied, typed, into the metadata.
@@ -115,6 +115,22 @@ impl RowLayout {
             plain,
             ..Self::default()
         }
+    }
+
+    /// Every column's name, in row order, as given to [`new`](Self::new).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Each column's label in the content's lines (`{name}:`), in step with
+    /// [`names`](Self::names).
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Each column's name as a metadata key, in step with [`names`](Self::names).
+    pub fn keys(&self) -> &[MetaKey] {
+        &self.keys
     }
 
     /// Orders [`metadata`](Self::metadata) by each column's key, stably (of two columns with
@@ -180,17 +196,8 @@ impl RowLayout {
         Ok(())
     }
 
-    /// Checks the layout and the cursor, and writes the content columns as the row's text.
+    /// Checks the cursor, and writes the content columns as the row's text.
     fn content_text<R: RowValues + ?Sized>(&self, row: &R) -> Result<String, String> {
-        if self.labels.len() != self.names.len() || self.keys.len() != self.names.len() {
-            return Err(format!(
-                "the row layout has {} column names, {} labels and {} metadata keys; \
-                 RowLayout::new makes one of each per name",
-                self.names.len(),
-                self.labels.len(),
-                self.keys.len()
-            ));
-        }
         if let Some(c) = self.cursor {
             // A cursor the driver could not read (the row is a failure); PostgreSQL's
             // infinities and MySQL's dates without a day reach here as text, no time.
@@ -336,7 +343,7 @@ impl RowLayout {
 
     /// Column `i`'s value, or a message naming the column. Every column the layout uses is
     /// looked up here: past it `names[i]`, `labels[i]` and `keys[i]` are in bounds (the three
-    /// lengths are equal, as `content_text` checks first).
+    /// lengths are equal: only [`new`](Self::new) makes them).
     fn value<'r, R: RowValues + ?Sized>(
         &self,
         row: &'r R,
@@ -903,13 +910,12 @@ mod tests {
         assert!(e.contains("`name`"), "{e}");
     }
 
-    /// A layout whose names were set after `default()`, without labels and keys, or that
-    /// names a column it does not have, renders an error, not a panic.
+    /// A layout that names a column it does not have (a default one has none) renders an
+    /// error, not a panic.
     #[test]
     fn a_layout_out_of_step_is_an_error_not_a_panic() {
         let row: Row = vec![Ok(Value::Int(1)), Ok(Value::Text("Widget".into()))];
         let layout = RowLayout {
-            names: vec!["id".into(), "name".into()],
             metadata: vec![1],
             ..RowLayout::default()
         };
@@ -917,7 +923,10 @@ mod tests {
             .render(&row, "test:1", &Key::Int(1), None)
             .err()
             .unwrap_or_default();
-        assert!(e.contains("2 column names, 0 labels"), "{e}");
+        assert!(
+            e.contains("column 1 is not one of the layout's 0 columns"),
+            "{e}"
+        );
 
         let mut layout = RowLayout::new("test", vec!["id".into()]);
         layout.metadata = vec![1];

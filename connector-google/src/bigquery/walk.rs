@@ -661,7 +661,7 @@ impl Plan {
                 .chars()
                 .take(80)
                 .collect();
-            (!line.trim().is_empty()).then(|| format!("`{}` = {line:?}", self.layout.names[i]))
+            (!line.trim().is_empty()).then(|| format!("`{}` = {line:?}", self.layout.names()[i]))
         };
         let mut parts: Vec<String> = Vec::new();
         if let Some(t) = self
