@@ -2661,6 +2661,53 @@ async fn mysql_a_row_failing_mid_query() {
     a_row_failing_mid_query(Db::My).await;
 }
 
+/// A sink slow to take a page (past the walk's `SLOW_HAND_OFF`, one second) while a query of
+/// several pages is open (review73 M1): the walk goes on one page a query, and every row
+/// still comes once, in order, each page with the checkpoint after its last row.
+async fn a_slow_sink_mid_query_loses_and_repeats_nothing(db: Db) {
+    let name = numbered_items(db, 100, &[]).await;
+    let mut config = db.config(&name);
+    config.page_size = NonZeroU32::new(3).unwrap();
+    let c = db.connector(config);
+    let cp = c.as_checkpointed().unwrap();
+    let mut s = cp.load_from_checkpoint_json(start_of(&*c), None, SyncContext::new());
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    while let Some(p) = s.next().await {
+        let p = p.unwrap();
+        pages += 1;
+        let page: Vec<i64> = p
+            .batch
+            .documents
+            .iter()
+            .map(|d| d.id.rsplit_once(':').unwrap().1.parse().unwrap())
+            .collect();
+        if let Some(&last) = page.last() {
+            assert_eq!(
+                p.checkpoint.state["after"]["id"]["int"].as_i64(),
+                Some(last)
+            );
+        }
+        ids.extend(page);
+        if pages == 2 {
+            // The read-ahead is full by now: its next hand-off waits past SLOW_HAND_OFF.
+            tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+        }
+    }
+    assert_eq!(ids, (1..=100).collect::<Vec<i64>>(), "{db:?}");
+    assert_eq!(pages, 34, "{db:?}: pages of 3, the last short");
+}
+
+#[tokio::test]
+async fn postgresql_a_slow_sink_mid_query_loses_and_repeats_nothing() {
+    a_slow_sink_mid_query_loses_and_repeats_nothing(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_a_slow_sink_mid_query_loses_and_repeats_nothing() {
+    a_slow_sink_mid_query_loses_and_repeats_nothing(Db::My).await;
+}
+
 /// A load cancelled while a query of several pages is being read stops between pages: the
 /// pages already read ahead (the read-ahead's four, one waiting for room and the one being
 /// read, at most) come in order, then `Cancelled`, and nothing after it.

@@ -184,7 +184,9 @@ pub struct RdbmsConfig {
     /// Rows per keyset page (at most 100000): one batch, one checkpoint, and the most rows
     /// a page holds in memory. A window's page is one query; a full run asks one query for up
     /// to 16 pages (at most 16,000 rows, or one page when it is larger) and hands them on one
-    /// by one as they arrive, so a statement stays open until the sink has taken most of them.
+    /// by one as they arrive. Once the sink keeps a page waiting a second, the rest of the
+    /// table is read one page a query, so that a statement is not held open for a slow sink
+    /// (`statement_timeout`, `max_execution_time`, a read replica's recovery conflicts).
     #[serde(default = "default_page_size")]
     #[schemars(range(min = 1, max = 100_000))]
     pub page_size: NonZeroU32,

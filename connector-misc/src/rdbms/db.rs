@@ -522,11 +522,25 @@ impl Connection {
                 .map(drop)
                 .map_err(crate::postgresql::driver::error),
             #[cfg(feature = "mysql")]
-            Self::MySql(c) => c
-                .execute("SET SESSION TRANSACTION READ ONLY")
-                .await
-                .map(drop)
-                .map_err(crate::mysql::driver::error),
+            Self::MySql(c) => {
+                c.execute("SET SESSION TRANSACTION READ ONLY")
+                    .await
+                    .map_err(crate::mysql::driver::error)?;
+                // A load's query of several pages is read as fast as the sink takes its pages
+                // (walk's LOAD_PAGES_A_QUERY): the server gives up a write blocked for
+                // `net_write_timeout` (60 s by default), so a sink that stalls a minute on
+                // one page would cut the connection. 10 minutes at least, as MySQL's own
+                // Java driver sets for streamed results; a server or proxy that refuses
+                // keeps its own (a cut connection fails the sync, which resumes from its
+                // last checkpoint).
+                if let Err(e) = c
+                    .execute("SET SESSION net_write_timeout = GREATEST(@@SESSION.net_write_timeout, 600)")
+                    .await
+                {
+                    tracing::debug!("net_write_timeout left as the server has it: {e}");
+                }
+                Ok(())
+            }
         }
     }
 

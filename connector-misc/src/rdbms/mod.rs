@@ -12,11 +12,12 @@
 //!   streams them, each handed on with its own checkpoint before the next is read: one query
 //!   a page made the server and the reader take turns, since a page's query can only be sent
 //!   once the page before is read (the `rdbms` bench, sessions 55-56). Memory holds the
-//!   read-ahead's few pages whatever the table's or the query's size. The cap bounds how long
-//!   a statement stays open while a slow sink takes its pages (PostgreSQL's snapshot and
-//!   `statement_timeout`, MySQL's `net_write_timeout`); a window reads one page a query. On
-//!   PostgreSQL the window
-//!   continues with a row comparison, `(c, id) > ($1, $2)`, one range scan of an index on
+//!   read-ahead's few pages whatever the table's or the query's size. A statement is not kept
+//!   open for a slow sink: once a page waits a second for the sink, the query is left and the
+//!   rest of the table is read one page a query (PostgreSQL's snapshot, `statement_timeout`
+//!   and a replica's recovery conflicts, MySQL's `max_execution_time` and
+//!   `net_write_timeout`, which the connector raises to 10 minutes for its session). A window
+//!   reads one page a query. On PostgreSQL the window continues with a row comparison, `(c, id) > ($1, $2)`, one range scan of an index on
 //!   `(c, id)`; MariaDB does not range-scan row comparisons, so there it is
 //!   `c >= ? AND (c > ? OR id > ?)`, which starts the range at the cursor. Rows sharing a
 //!   timestamp across a page boundary are neither lost nor read twice.

@@ -53,15 +53,37 @@ const PAGES_AHEAD: NonZeroUsize = NonZeroUsize::new(4).unwrap();
 /// page, since each page the caller takes lets a page's rows be read). A bound of
 /// `LOAD_PAGES_A_QUERY` pages (at most [`LOAD_ROWS_A_QUERY`] rows) keeps a statement within
 /// the caller's time for about `LOAD_PAGES_A_QUERY - PAGES_AHEAD - 2` pages (ten), less what
-/// the socket buffers hold. A window's pages stay one a query: their ends are chosen by their
+/// the socket buffers hold (on loopback with small rows they hold a whole query, and the
+/// statement ends at once: the bench shows nothing of statement life), and
+/// [`SLOW_HAND_OFF`] leaves the query at the first page a slow caller keeps waiting. A window's pages stay one a query: their ends are chosen by their
 /// cursors ([`window_after`]) and a page may need the connection (the key row's look-up)
 /// before the next.
 const LOAD_PAGES_A_QUERY: u32 = 16;
+
+/// How long a page of a load's query may wait for the caller to take it before the walk
+/// treats the caller as slow (review73 M1). The query is then left (the driver reads its
+/// rest before the next) and the rest of the table is read one page a query, as before
+/// session 56, so that a statement is not kept open for a slow sink (PostgreSQL's
+/// `statement_timeout` and a replica's recovery conflicts, MySQL's `max_execution_time`
+/// count the time the server waits on its reader). Should the one wait have tripped such a
+/// limit, the error shows when the rest is read and that query is run once more, from the
+/// last page handed on. A fast caller never waits this long; a sink that embeds or throttles
+/// does.
+const SLOW_HAND_OFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Rows a load asks of one query at most: fewer pages a query when pages are large (one page a
 /// query from this many rows a page, as before), so that a statement's life stays bounded by
 /// rows, not only by pages ([`LOAD_PAGES_A_QUERY`]).
 const LOAD_ROWS_A_QUERY: u32 = 16_000;
+
+/// Logs that a load's query of `pages` pages failed after the caller was slow to take one
+/// ([`SLOW_HAND_OFF`]), and that the walk reads on after its last page handed on.
+fn slow_query_failed(source: &str, e: &Error) {
+    tracing::warn!(
+        connector = source,
+        "a load's query of several pages failed while the sink was slow to take a page (a server limit on a statement's time, such as `statement_timeout`, counts that wait): reading on after the last page handed on, one page a query: {e}"
+    );
+}
 
 fn listing_error(plan: &Plan, message: String) -> Error {
     Error::new(ErrorKind::InvalidData, message)
@@ -403,13 +425,17 @@ fn raw_pages(
             }
             if window.is_none() {
                 // A load: several pages a query, cut as the rows arrive (LOAD_PAGES_A_QUERY).
-                let pages = (LOAD_ROWS_A_QUERY / limit).clamp(1, LOAD_PAGES_A_QUERY);
+                let mut pages = (LOAD_ROWS_A_QUERY / limit).clamp(1, LOAD_PAGES_A_QUERY);
                 let page_rows = limit as usize;
+                // A query left after a slow hand-off: the driver reads the rest of it before
+                // the next query, so a server limit it tripped shows there, read again once.
+                let mut abandoned = false;
                 'queries: loop {
                     ctx.cancellation().check()?;
                     let (sql, params) = plan.page(None, after.as_ref(), limit * pages, false)?;
                     let mut result = conn.rows(sql, &params, &plan.types);
-                    for page in 1..=pages {
+                    let pages_of_query = pages;
+                    for page in 1..=pages_of_query {
                         if page > 1 {
                             ctx.cancellation().check()?;
                         }
@@ -421,13 +447,22 @@ fn raw_pages(
                             cells + cells / 8,
                             text + text / 8,
                         );
-                        let read = result.read(&mut rows, page_rows).await?;
+                        let read = match result.read(&mut rows, page_rows).await {
+                            Ok(read) => read,
+                            Err(e) if abandoned => {
+                                slow_query_failed(shared.source, &e);
+                                abandoned = false;
+                                continue 'queries;
+                            }
+                            Err(e) => Err(e)?,
+                        };
+                        abandoned = false;
                         room = rows.size();
                         // A page that is not full is the table's last, as when each page
                         // was a query; after a full page a query of `page_size` that finds
                         // no row gave the empty last page, and the next page here does.
                         let done = read < page_rows;
-                        if !done && page == pages {
+                        if !done && page == pages_of_query {
                             // The query's LIMIT is read: its statement ends now, not while
                             // this page waits for the caller.
                             result.end().await?;
@@ -437,6 +472,7 @@ fn raw_pages(
                             let id = key(&plan, &last).map_err(|m| listing_error(&plan, m))?;
                             after = Some(RowKey::new(id, None));
                         }
+                        let handed = std::time::Instant::now();
                         yield RawPage::Rows {
                             plan: Arc::clone(&plan),
                             rows,
@@ -446,6 +482,13 @@ fn raw_pages(
                         };
                         if done {
                             break 'queries;
+                        }
+                        if pages > 1 && handed.elapsed() >= SLOW_HAND_OFF {
+                            // A slow caller: the statement is not kept open for it. The rest
+                            // of the table comes one page a query, after this page's last row.
+                            pages = 1;
+                            abandoned = page < pages_of_query;
+                            continue 'queries;
                         }
                     }
                 }
