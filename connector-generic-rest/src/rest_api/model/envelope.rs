@@ -283,6 +283,9 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
         Some(-32603) => 500,
         // Also a query too wide for the server, which no wait heals (review71 L3).
         Some(-32005) if too_wide(error) => 400,
+        // Too heavy a range for the node this time: a busy node's timeout may pass on a
+        // retry, so it is retried as an outage, neither refused nor a throttle (review75 L2).
+        Some(-32005) if timed_out(error) => 503,
         Some(-32005) => 429,
         Some(-32002) => 503,
         // Only the statuses that say to wait, retry or fix credentials: an error is never an
@@ -313,11 +316,10 @@ fn json_rpc_entry(entry: &Map<String, Value>) -> Option<Envelope<'_>> {
 /// Whether a JSON-RPC `-32005` ("limit exceeded", EIP-1474) says the request asked too much,
 /// not too often: Infura's `eth_getLogs` answers `{"code": -32005, "message": "query returned
 /// more than 10000 results. Try with this block range [0xBDE5F8, 0x102DBCC].", "data":
-/// {"from": "0xBDE5F8", "limit": 10000, "to": "0x102DBCC"}}`, and "query timeout exceeded"
-/// for a range too heavy to scan. Both come back on every retry of the same range, so they
-/// are refused, not waited for (review71 L3); its throttle ("project ID request rate
-/// exceeded", "daily request count exceeded", with `data.rate`) and a bare "limit exceeded"
-/// stay a throttle.
+/// {"from": "0xBDE5F8", "limit": 10000, "to": "0x102DBCC"}}`, which comes back on every
+/// retry of the same range, so it is refused, not waited for (review71 L3); its throttle
+/// ("project ID request rate exceeded", "daily request count exceeded", with `data.rate`) and
+/// a bare "limit exceeded" stay a throttle, and "query timeout exceeded" is [`timed_out`].
 fn too_wide(error: &Value) -> bool {
     let data = error.get("data");
     let rate = data.is_some_and(|d| d.get("rate").is_some() || d.get("backoff_seconds").is_some());
@@ -331,7 +333,15 @@ fn too_wide(error: &Value) -> bool {
         .to_ascii_lowercase();
     data.is_some_and(|d| d.get("limit").is_some())
         || (message.contains("more than") && message.contains("results"))
-        || message.contains("query timeout exceeded")
+}
+
+/// Whether a JSON-RPC `-32005` is Infura's "query timeout exceeded": a range too heavy for the
+/// node to scan in its time, which a less busy node may finish (not a rate limit).
+fn timed_out(error: &Value) -> bool {
+    error
+        .get("message")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.to_ascii_lowercase().contains("query timeout exceeded"))
 }
 
 /// The wait a `google.rpc.Status`'s `details` ask for (`o` is Google's `error`, or a People
